@@ -1,0 +1,96 @@
+// Command ucv is the single ucv binary: the edge sidecar, the hub, the
+// all-in-one dev node and the batch tools, selected by subcommand.
+//
+// Each subcommand parses its own flags (with UCV_* environment fallbacks)
+// into its component's Config and runs until its context is cancelled.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at link time by the Makefile (-ldflags "-X main.version=…").
+var version = "dev"
+
+// command is one subcommand. run returns errUsage for bad arguments.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var errUsage = errors.New("usage")
+
+func commands() []command {
+	return []command{
+		{"version", "print the version and build information", runVersion},
+		{"help", "show this help", nil},
+		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
+		{"bench", "run a benchmark scenario (bench identity …)", runBench},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand and returns the process exit code:
+// 0 success, 1 failure, 2 usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] || c.run == nil {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "ucv %s: %v\n", c.name, err)
+			return 2
+		default:
+			fmt.Fprintf(stderr, "ucv %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "ucv: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "ucv — unified customer view at the edge\n\nUsage: ucv <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'ucv <command> -h' for a command's flags.\n")
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	goVer := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVer = bi.GoVersion
+	}
+	fmt.Fprintf(stdout, "ucv %s (%s)\n", version, goVer)
+	return nil
+}

@@ -1,0 +1,221 @@
+package profile
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Rule is the identity rule for one identifier type, as in Segment Unify's
+// identity resolution settings.
+type Rule struct {
+	// Type is the identifier type the rule applies to.
+	Type IDType `json:"type"`
+	// Limit is the most values of this type one profile may hold. An event
+	// that would push a profile past it leaves the identifier out of the
+	// link (the event itself is still stored). 0 means unlimited.
+	Limit int `json:"limit"`
+	// Priority orders types when a conflict must drop one: 1 is the
+	// highest; on a breach the identifier with the largest number goes.
+	Priority int `json:"priority"`
+	// Blocked lists normalized values that are never used for linking.
+	Blocked []string `json:"blocked,omitempty"`
+	// BlockedPatterns lists RE2 regular expressions; a normalized value
+	// matching any of them is never used for linking.
+	BlockedPatterns []string `json:"blocked_patterns,omitempty"`
+
+	blocked  map[string]bool
+	patterns []*regexp.Regexp
+}
+
+// Rules is a compiled set of identity rules. It is immutable after Compile
+// and safe for concurrent use.
+type Rules struct {
+	byType map[IDType]*Rule
+	// Default applies to types without a rule of their own (custom types).
+	def Rule
+	// Global blocked values and patterns apply to every type.
+	global Rule
+}
+
+// RulesFile is the JSON shape of a rules file.
+type RulesFile struct {
+	// Rules per identifier type.
+	Rules []Rule `json:"rules"`
+	// Default is the rule for types not listed (its Type is ignored).
+	Default *Rule `json:"default,omitempty"`
+	// Blocked and BlockedPatterns apply to values of every type.
+	Blocked         []string `json:"blocked,omitempty"`
+	BlockedPatterns []string `json:"blocked_patterns,omitempty"`
+}
+
+// DefaultRulesFile returns Segment-like defaults: user_id limit 1 (priority
+// 1), email 5 (2), phone 5 (3), device_id 20 (4), anonymous_id 1000 (5),
+// custom types 100 (6), and the placeholder values apps send when they
+// have no real identifier.
+func DefaultRulesFile() RulesFile {
+	return RulesFile{
+		Rules: []Rule{
+			{Type: UserID, Limit: 1, Priority: 1},
+			{Type: Email, Limit: 5, Priority: 2, Blocked: []string{
+				"test@test.com", "none@none.com", "noemail@noemail.com", "no@email.com",
+				"email@example.com", "test@example.com", "null@null.com", "a@a.com",
+			}},
+			{Type: Phone, Limit: 5, Priority: 3, Blocked: []string{
+				"+10000000000", "+11111111111", "+11234567890", "+15555555555",
+			}},
+			{Type: DeviceID, Limit: 20, Priority: 4},
+			{Type: AnonymousID, Limit: 1000, Priority: 5},
+		},
+		Default: &Rule{Limit: 100, Priority: 6},
+		Blocked: []string{
+			"anonymous", "null", "nil", "none", "undefined", "unknown", "n/a", "na",
+			"test", "0", "-1", "[object object]", "true", "false", "guest",
+		},
+		BlockedPatterns: []string{`^0+$`, `^\+?0+$`, `^(?i)(null|undefined|none)$`, `^\s*$`},
+	}
+}
+
+// DefaultRules returns the compiled DefaultRulesFile.
+func DefaultRules() *Rules {
+	r, err := DefaultRulesFile().Compile()
+	if err != nil {
+		panic(fmt.Sprintf("profile: default rules do not compile: %v", err)) // programming error
+	}
+	return r
+}
+
+// LoadRules reads a JSON rules file. Types not listed in the file keep the
+// default rule of the file (or DefaultRulesFile's default when absent).
+func LoadRules(r io.Reader) (*Rules, error) {
+	var f RulesFile
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("profile: read rules: %w", err)
+	}
+	return f.Compile()
+}
+
+// Compile validates the file and builds Rules.
+func (f RulesFile) Compile() (*Rules, error) {
+	rs := &Rules{byType: map[IDType]*Rule{}}
+	for i, r := range f.Rules {
+		t, err := NormalizeType(string(r.Type))
+		if err != nil {
+			return nil, &FieldError{Field: fmt.Sprintf("rules[%d].type", i), Reason: err.Error()}
+		}
+		if _, dup := rs.byType[t]; dup {
+			return nil, &FieldError{Field: fmt.Sprintf("rules[%d].type", i), Reason: "duplicate rule for " + string(t)}
+		}
+		r.Type = t
+		if err := r.compile(fmt.Sprintf("rules[%d]", i), t); err != nil {
+			return nil, err
+		}
+		rs.byType[t] = &r
+	}
+	def := Rule{Limit: 100, Priority: 6}
+	if f.Default != nil {
+		def = *f.Default
+	}
+	if err := def.compile("default", ""); err != nil {
+		return nil, err
+	}
+	rs.def = def
+	g := Rule{Blocked: f.Blocked, BlockedPatterns: f.BlockedPatterns}
+	if err := g.compile("", ""); err != nil {
+		return nil, err
+	}
+	rs.global = g
+	return rs, nil
+}
+
+func (r *Rule) compile(path string, t IDType) error {
+	at := func(f string) string {
+		if path == "" {
+			return f
+		}
+		return path + "." + f
+	}
+	if r.Limit < 0 {
+		return &FieldError{Field: at("limit"), Reason: "must be >= 0"}
+	}
+	if r.Priority < 0 {
+		return &FieldError{Field: at("priority"), Reason: "must be >= 0"}
+	}
+	r.blocked = make(map[string]bool, len(r.Blocked))
+	for _, b := range r.Blocked {
+		// Blocked values are compared in normalized form; a value that does
+		// not normalize under t is compared trimmed and lower-cased.
+		v := strings.ToLower(strings.TrimSpace(b))
+		if t != "" {
+			if n, err := NormalizeValue(t, b, DefaultNormalizeOptions()); err == nil {
+				v = n
+			}
+		}
+		r.blocked[v] = true
+	}
+	r.patterns = r.patterns[:0]
+	for i, p := range r.BlockedPatterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return &FieldError{Field: at(fmt.Sprintf("blocked_patterns[%d]", i)), Reason: "invalid regular expression", Err: err}
+		}
+		r.patterns = append(r.patterns, re)
+	}
+	return nil
+}
+
+func (r *Rule) blocks(v string) bool {
+	if r.blocked[v] || r.blocked[strings.ToLower(v)] {
+		return true
+	}
+	for _, re := range r.patterns {
+		if re.MatchString(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// For returns the rule that applies to type t.
+func (rs *Rules) For(t IDType) Rule {
+	if r, ok := rs.byType[t]; ok {
+		return *r
+	}
+	d := rs.def
+	d.Type = t
+	return d
+}
+
+// Blocked reports whether id must never be used for linking.
+func (rs *Rules) Blocked(id Identifier) bool {
+	if rs.global.blocks(id.Value) {
+		return true
+	}
+	if r, ok := rs.byType[id.Type]; ok {
+		return r.blocks(id.Value)
+	}
+	return rs.def.blocks(id.Value)
+}
+
+// Limit returns the most values of type t one profile may hold (0 = no limit).
+func (rs *Rules) Limit(t IDType) int { return rs.For(t).Limit }
+
+// Priority returns the priority of type t (1 is highest).
+func (rs *Rules) Priority(t IDType) int { return rs.For(t).Priority }
+
+// SortByPriority orders ids from highest priority (smallest number) to
+// lowest, ties broken by key, so the result is deterministic.
+func (rs *Rules) SortByPriority(ids []Identifier) {
+	sort.SliceStable(ids, func(i, j int) bool {
+		pi, pj := rs.Priority(ids[i].Type), rs.Priority(ids[j].Type)
+		if pi != pj {
+			return pi < pj
+		}
+		return ids[i].Key() < ids[j].Key()
+	})
+}
