@@ -1,0 +1,170 @@
+package identity
+
+import (
+	"strings"
+	"unicode"
+)
+
+// fold lower-cases s and maps common Latin letters with diacritics to
+// ASCII ("Zoë" → "zoe", "Müller" → "muller"). Other runes are kept.
+func fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 || (s[i] >= 'A' && s[i] <= 'Z') {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		r = unicode.ToLower(r)
+		if r < 0x80 {
+			b.WriteRune(r)
+			continue
+		}
+		if m, ok := diacritics[r]; ok {
+			b.WriteString(m)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var diacritics = map[rune]string{
+	'à': "a", 'á': "a", 'â': "a", 'ã': "a", 'ä': "a", 'å': "a", 'æ': "ae", 'ç': "c",
+	'è': "e", 'é': "e", 'ê': "e", 'ë': "e", 'ì': "i", 'í': "i", 'î': "i", 'ï': "i",
+	'ñ': "n", 'ò': "o", 'ó': "o", 'ô': "o", 'õ': "o", 'ö': "o", 'ø': "o", 'ù': "u",
+	'ú': "u", 'û': "u", 'ü': "u", 'ý': "y", 'ÿ': "y", 'ß': "ss", 'ł': "l", 'ś': "s",
+	'ź': "z", 'ż': "z", 'č': "c", 'ć': "c", 'š': "s", 'ž': "z", 'ř': "r", 'ě': "e",
+	'ń': "n", 'ő': "o", 'ű': "u", 'ğ': "g", 'ş': "s", 'ı': "i", 'œ': "oe", 'đ': "d",
+}
+
+// tokens splits a folded string into runs of letters and digits.
+func tokens(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// NormalizeName folds a name part and removes everything but letters, so
+// "Ann-Marie", "Ann Marie" and "annmarie" are equal and "O'Neil" equals
+// "ONeil". It returns "" for a missing or letterless value.
+func NormalizeName(s string) string {
+	s = fold(strings.TrimSpace(s))
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+var nameTitles = map[string]bool{
+	"mr": true, "mrs": true, "ms": true, "miss": true, "mx": true, "dr": true, "prof": true,
+	"sir": true, "dame": true, "rev": true, "fr": true, "lord": true, "lady": true,
+}
+
+var nameSuffixes = map[string]bool{
+	"jr": true, "sr": true, "ii": true, "iii": true, "iv": true, "phd": true, "md": true,
+	"esq": true, "junior": true, "senior": true,
+}
+
+// SplitFullName splits a free-text full name into first, middle and last
+// name, each normalized by NormalizeName. Titles and suffixes are dropped;
+// "Last, First Middle" is recognised by its comma.
+func SplitFullName(s string) (first, middle, last string) {
+	s = fold(strings.TrimSpace(s))
+	if s == "" {
+		return "", "", ""
+	}
+	if before, after, ok := strings.Cut(s, ","); ok && len(tokens(before)) > 0 && len(tokens(after)) > 0 {
+		s = after + " " + before
+	}
+	var parts []string
+	for _, t := range strings.Fields(s) {
+		k := strings.Trim(t, ".,;'\"()")
+		if nameTitles[k] || nameSuffixes[k] {
+			continue
+		}
+		if n := NormalizeName(t); n != "" {
+			parts = append(parts, n)
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return "", "", ""
+	case 1:
+		return parts[0], "", ""
+	}
+	return parts[0], strings.Join(parts[1:len(parts)-1], " "), parts[len(parts)-1]
+}
+
+// NormalizeGender maps common spellings to "m", "f" or "x"; unknown
+// values give "".
+func NormalizeGender(s string) string {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "m", "male", "man", "boy", "masculine":
+		return "m"
+	case "f", "female", "woman", "girl", "feminine", "w":
+		return "f"
+	case "x", "nonbinary", "non-binary", "other", "diverse", "d":
+		return "x"
+	}
+	return ""
+}
+
+// NormalizeCode keeps only letters and digits, lower-cased: postcodes,
+// national ids, passport and licence numbers ("SW1A 1AA" → "sw1a1aa",
+// "123-45-6789" → "123456789").
+func NormalizeCode(s string) string {
+	s = fold(strings.TrimSpace(s))
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// normalizePostcode returns the code without spaces and its outward part
+// (before the space) when the raw value has one, as in UK postcodes.
+func normalizePostcode(s string) (code, outward string) {
+	s = fold(strings.TrimSpace(s))
+	code = NormalizeCode(s)
+	if i := strings.IndexByte(s, ' '); i > 0 && code != "" {
+		outward = NormalizeCode(s[:i])
+	}
+	return code, outward
+}
+
+var addressAbbrev = map[string]string{
+	"st": "street", "str": "street", "rd": "road", "ave": "avenue", "av": "avenue",
+	"blvd": "boulevard", "dr": "drive", "ln": "lane", "ct": "court", "cres": "crescent",
+	"cct": "circuit", "pl": "place", "sq": "square", "hwy": "highway", "pde": "parade",
+	"tce": "terrace", "cl": "close", "apt": "apartment", "fl": "floor", "n": "north",
+	"s": "south", "e": "east", "w": "west", "mt": "mount", "pk": "park",
+}
+
+// NormalizeAddress folds an address, expands common abbreviations and
+// returns it as space-separated tokens ("12 Main St." → "12 main street").
+func NormalizeAddress(s string) string {
+	ts := tokens(fold(strings.TrimSpace(s)))
+	for i, t := range ts {
+		if x, ok := addressAbbrev[t]; ok {
+			ts[i] = x
+		}
+	}
+	return strings.Join(ts, " ")
+}
+
+// normalizePlace folds a city, state or country name to its tokens.
+func normalizePlace(s string) string {
+	return strings.Join(tokens(fold(strings.TrimSpace(s))), " ")
+}
