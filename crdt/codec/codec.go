@@ -1,0 +1,213 @@
+// Package codec is the msgpack encoding of the crdt types, and the only
+// place ucv imports vmihailenco/msgpack. Encodings are hand-written rather
+// than reflected so that they are fast, canonical (map keys sorted, so
+// equal states encode to equal bytes — digests and golden files depend on
+// it) and strict: a decoder never allocates more than its input can hold
+// and rejects trailing bytes.
+//
+// A top-level value is framed as [Version][Tag] followed by the body; a
+// decoder refuses versions it does not know. Tags are an append-only enum:
+// never renumber one.
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Version is the current encoding version written by Marshal.
+const Version byte = 1
+
+// Tag identifies the type of a framed value. Append only.
+type Tag byte
+
+// Tags of the crdt types. Other packages allocate theirs from 64 upwards.
+const (
+	TagRegister   Tag = 1
+	TagLWWMap     Tag = 2
+	TagPNCounter  Tag = 3
+	TagCounterMap Tag = 4
+	TagMax        Tag = 5
+	TagMin        Tag = 6
+	TagGSet       Tag = 7
+	TagORSet      Tag = 8
+	TagRecent     Tag = 9
+	TagTombstones Tag = 10
+	TagTimestamp  Tag = 11
+)
+
+// ErrCorrupt is returned (wrapped) when bytes do not decode to a valid
+// value: truncated, wrong type, trailing data, lengths beyond the input.
+var ErrCorrupt = errors.New("codec: corrupt encoding")
+
+// ErrVersion is returned (wrapped) for an unknown version or tag.
+var ErrVersion = errors.New("codec: unsupported version or tag")
+
+// Encoder writes msgpack into a buffer. It is not safe for concurrent use.
+type Encoder struct {
+	*msgpack.Encoder
+	buf *bytes.Buffer
+}
+
+// NewEncoder returns an Encoder writing to a fresh buffer.
+func NewEncoder() *Encoder {
+	b := new(bytes.Buffer)
+	e := msgpack.NewEncoder(b)
+	e.UseCompactInts(true)
+	return &Encoder{Encoder: e, buf: b}
+}
+
+// Bytes returns the bytes written so far; valid until the next write.
+func (e *Encoder) Bytes() []byte { return e.buf.Bytes() }
+
+// Reset discards the written bytes.
+func (e *Encoder) Reset() { e.buf.Reset() }
+
+// Decoder reads msgpack from a byte slice with bounds checks.
+type Decoder struct {
+	*msgpack.Decoder
+	r *bytes.Reader
+}
+
+// NewDecoder returns a Decoder reading b. b must not change while decoding.
+func NewDecoder(b []byte) *Decoder {
+	r := bytes.NewReader(b)
+	return &Decoder{Decoder: msgpack.NewDecoder(r), r: r}
+}
+
+// Remaining returns the number of unread bytes.
+func (d *Decoder) Remaining() int { return d.r.Len() }
+
+// Len reads an array or map length (via read) and checks that at least
+// min bytes per element remain, so a forged length cannot force a huge
+// allocation. A nil array/map reads as length 0.
+func (d *Decoder) Len(read func() (int, error), minBytesPerElem int) (int, error) {
+	n, err := read()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if n < 0 {
+		return 0, nil
+	}
+	if n*max(minBytesPerElem, 1) > d.Remaining() {
+		return 0, fmt.Errorf("%w: length %d exceeds input", ErrCorrupt, n)
+	}
+	return n, nil
+}
+
+// ArrayLen reads an array header; see Len.
+func (d *Decoder) ArrayLen(minBytesPerElem int) (int, error) {
+	return d.Len(d.DecodeArrayLen, minBytesPerElem)
+}
+
+// MapLen reads a map header; see Len.
+func (d *Decoder) MapLen(minBytesPerElem int) (int, error) {
+	return d.Len(d.DecodeMapLen, minBytesPerElem)
+}
+
+// ExpectArray reads an array header and checks it has exactly n elements.
+func (d *Decoder) ExpectArray(n int) error {
+	got, err := d.DecodeArrayLen()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if got != n {
+		return fmt.Errorf("%w: array of %d, want %d", ErrCorrupt, got, n)
+	}
+	return nil
+}
+
+// String reads a string.
+func (d *Decoder) String() (string, error) {
+	s, err := d.DecodeString()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return s, nil
+}
+
+// Bytes reads a bin value (nil stays nil).
+func (d *Decoder) Bytes() ([]byte, error) {
+	b, err := d.DecodeBytes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return b, nil
+}
+
+// Int reads a signed integer.
+func (d *Decoder) Int() (int64, error) {
+	v, err := d.DecodeInt64()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return v, nil
+}
+
+// Uint reads an unsigned integer.
+func (d *Decoder) Uint() (uint64, error) {
+	v, err := d.DecodeUint64()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return v, nil
+}
+
+// Bool reads a bool.
+func (d *Decoder) Bool() (bool, error) {
+	v, err := d.DecodeBool()
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return v, nil
+}
+
+// Type is the encoding of one type: its tag and body encoder/decoder.
+type Type[T any] struct {
+	Tag Tag
+	Enc func(*Encoder, T) error
+	Dec func(*Decoder) (T, error)
+}
+
+// Marshal encodes v framed with Version and the type's tag.
+func (c Type[T]) Marshal(v T) ([]byte, error) {
+	e := NewEncoder()
+	if err := c.Append(e, v); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(e.Bytes()), nil
+}
+
+// Append writes v framed into e.
+func (c Type[T]) Append(e *Encoder, v T) error {
+	e.buf.WriteByte(Version)
+	e.buf.WriteByte(byte(c.Tag))
+	if err := c.Enc(e, v); err != nil {
+		return fmt.Errorf("codec: encode tag %d: %w", c.Tag, err)
+	}
+	return nil
+}
+
+// Unmarshal decodes a framed value, rejecting other tags, unknown
+// versions and trailing bytes.
+func (c Type[T]) Unmarshal(b []byte) (T, error) {
+	var zero T
+	if len(b) < 2 {
+		return zero, fmt.Errorf("%w: %d bytes, shorter than the header", ErrCorrupt, len(b))
+	}
+	if b[0] != Version || Tag(b[1]) != c.Tag {
+		return zero, fmt.Errorf("%w: version %d tag %d, want version %d tag %d", ErrVersion, b[0], b[1], Version, c.Tag)
+	}
+	d := NewDecoder(b[2:])
+	v, err := c.Dec(d)
+	if err != nil {
+		return zero, err
+	}
+	if d.Remaining() != 0 {
+		return zero, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.Remaining())
+	}
+	return v, nil
+}

@@ -1,0 +1,437 @@
+package codec
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+
+	"ucv/crdt"
+)
+
+// Codecs of the crdt types. Bodies are arrays (no field names) so that
+// encodings stay small; map entries are written in sorted key order.
+var (
+	Timestamp  = Type[crdt.Timestamp]{TagTimestamp, EncodeTimestamp, DecodeTimestamp}
+	Register   = Type[crdt.Register]{TagRegister, EncodeRegister, DecodeRegister}
+	LWWMap     = Type[crdt.LWWMap]{TagLWWMap, EncodeLWWMap, DecodeLWWMap}
+	PNCounter  = Type[crdt.PNCounter]{TagPNCounter, EncodePNCounter, DecodePNCounter}
+	CounterMap = Type[crdt.CounterMap]{TagCounterMap, EncodeCounterMap, DecodeCounterMap}
+	Max        = Type[crdt.Max]{TagMax, EncodeMax, DecodeMax}
+	Min        = Type[crdt.Min]{TagMin, EncodeMin, DecodeMin}
+	GSet       = Type[crdt.GSet]{TagGSet, EncodeGSet, DecodeGSet}
+	ORSet      = Type[crdt.ORSet]{TagORSet, EncodeORSet, DecodeORSet}
+	Recent     = Type[crdt.Recent]{TagRecent, EncodeRecent, DecodeRecent}
+	Tombstones = Type[crdt.Tombstones]{TagTombstones, EncodeTombstones, DecodeTombstones}
+)
+
+// first returns the first non-nil error.
+func first(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EncodeTimestamp writes [wall, logical, node].
+func EncodeTimestamp(e *Encoder, t crdt.Timestamp) error {
+	return first(e.EncodeArrayLen(3), e.EncodeInt(t.Wall), e.EncodeUint(uint64(t.Logical)), e.EncodeUint(uint64(t.Node)))
+}
+
+// DecodeTimestamp reads what EncodeTimestamp wrote.
+func DecodeTimestamp(d *Decoder) (crdt.Timestamp, error) {
+	if err := d.ExpectArray(3); err != nil {
+		return crdt.Timestamp{}, err
+	}
+	w, err := d.Int()
+	if err != nil {
+		return crdt.Timestamp{}, err
+	}
+	l, err := d.Uint()
+	if err != nil {
+		return crdt.Timestamp{}, err
+	}
+	if l > 1<<32-1 {
+		return crdt.Timestamp{}, fmt.Errorf("%w: logical counter %d overflows", ErrCorrupt, l)
+	}
+	n, err := d.Uint()
+	if err != nil {
+		return crdt.Timestamp{}, err
+	}
+	return crdt.Timestamp{Wall: w, Logical: uint32(l), Node: crdt.ReplicaID(n)}, nil
+}
+
+// EncodeRegister writes [timestamp, value|nil].
+func EncodeRegister(e *Encoder, r crdt.Register) error {
+	return first(e.EncodeArrayLen(2), EncodeTimestamp(e, r.TS), e.EncodeBytes(r.Val))
+}
+
+// DecodeRegister reads what EncodeRegister wrote.
+func DecodeRegister(d *Decoder) (crdt.Register, error) {
+	if err := d.ExpectArray(2); err != nil {
+		return crdt.Register{}, err
+	}
+	ts, err := DecodeTimestamp(d)
+	if err != nil {
+		return crdt.Register{}, err
+	}
+	v, err := d.Bytes()
+	return crdt.Register{TS: ts, Val: v}, err
+}
+
+// EncodeLWWMap writes a map of key → register, keys sorted.
+func EncodeLWWMap(e *Encoder, m crdt.LWWMap) error {
+	if err := e.EncodeMapLen(len(m.M)); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.M)) {
+		if err := first(e.EncodeString(k), EncodeRegister(e, m.M[k])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeLWWMap reads what EncodeLWWMap wrote.
+func DecodeLWWMap(d *Decoder) (crdt.LWWMap, error) {
+	n, err := d.MapLen(6)
+	if err != nil || n == 0 {
+		return crdt.LWWMap{}, err
+	}
+	m := crdt.LWWMap{M: make(map[string]crdt.Register, n)}
+	for range n {
+		k, err := d.String()
+		if err != nil {
+			return crdt.LWWMap{}, err
+		}
+		r, err := DecodeRegister(d)
+		if err != nil {
+			return crdt.LWWMap{}, err
+		}
+		if _, dup := m.M[k]; dup {
+			return crdt.LWWMap{}, fmt.Errorf("%w: duplicate key", ErrCorrupt)
+		}
+		m.M[k] = r
+	}
+	return m, nil
+}
+
+// EncodePNCounter writes a flat array [replica, p, n, replica, p, n, …]
+// sorted by replica.
+func EncodePNCounter(e *Encoder, c crdt.PNCounter) error {
+	if err := e.EncodeArrayLen(3 * len(c.M)); err != nil {
+		return err
+	}
+	for _, r := range slices.Sorted(maps.Keys(c.M)) {
+		pn := c.M[r]
+		if err := first(e.EncodeUint(uint64(r)), e.EncodeUint(pn.P), e.EncodeUint(pn.N)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodePNCounter reads what EncodePNCounter wrote.
+func DecodePNCounter(d *Decoder) (crdt.PNCounter, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return crdt.PNCounter{}, err
+	}
+	if n%3 != 0 {
+		return crdt.PNCounter{}, fmt.Errorf("%w: counter array of %d", ErrCorrupt, n)
+	}
+	c := crdt.PNCounter{M: make(map[crdt.ReplicaID]crdt.PN, n/3)}
+	for range n / 3 {
+		r, err1 := d.Uint()
+		p, err2 := d.Uint()
+		q, err3 := d.Uint()
+		if err := first(err1, err2, err3); err != nil {
+			return crdt.PNCounter{}, err
+		}
+		if _, dup := c.M[crdt.ReplicaID(r)]; dup {
+			return crdt.PNCounter{}, fmt.Errorf("%w: duplicate replica", ErrCorrupt)
+		}
+		c.M[crdt.ReplicaID(r)] = crdt.PN{P: p, N: q}
+	}
+	return c, nil
+}
+
+// EncodeCounterMap writes a map of key → counter, keys sorted.
+func EncodeCounterMap(e *Encoder, m crdt.CounterMap) error {
+	if err := e.EncodeMapLen(len(m.M)); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.M)) {
+		if err := first(e.EncodeString(k), EncodePNCounter(e, m.M[k])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeCounterMap reads what EncodeCounterMap wrote.
+func DecodeCounterMap(d *Decoder) (crdt.CounterMap, error) {
+	n, err := d.MapLen(2)
+	if err != nil || n == 0 {
+		return crdt.CounterMap{}, err
+	}
+	m := crdt.CounterMap{M: make(map[string]crdt.PNCounter, n)}
+	for range n {
+		k, err := d.String()
+		if err != nil {
+			return crdt.CounterMap{}, err
+		}
+		c, err := DecodePNCounter(d)
+		if err != nil {
+			return crdt.CounterMap{}, err
+		}
+		if _, dup := m.M[k]; dup {
+			return crdt.CounterMap{}, fmt.Errorf("%w: duplicate key", ErrCorrupt)
+		}
+		m.M[k] = c
+	}
+	return m, nil
+}
+
+// EncodeMax writes nil when unset, else the value.
+func EncodeMax(e *Encoder, m crdt.Max) error {
+	if !m.Set {
+		return e.EncodeNil()
+	}
+	return e.EncodeInt(m.V)
+}
+
+// DecodeMax reads what EncodeMax wrote.
+func DecodeMax(d *Decoder) (crdt.Max, error) {
+	v, set, err := decodeOptInt(d)
+	return crdt.Max{V: v, Set: set}, err
+}
+
+// EncodeMin writes nil when unset, else the value.
+func EncodeMin(e *Encoder, m crdt.Min) error {
+	if !m.Set {
+		return e.EncodeNil()
+	}
+	return e.EncodeInt(m.V)
+}
+
+// DecodeMin reads what EncodeMin wrote.
+func DecodeMin(d *Decoder) (crdt.Min, error) {
+	v, set, err := decodeOptInt(d)
+	return crdt.Min{V: v, Set: set}, err
+}
+
+func decodeOptInt(d *Decoder) (int64, bool, error) {
+	c, err := d.PeekCode()
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if c == 0xc0 { // msgpack nil
+		_ = d.DecodeNil()
+		return 0, false, nil
+	}
+	v, err := d.Int()
+	return v, err == nil, err
+}
+
+// EncodeGSet writes the elements as a sorted array.
+func EncodeGSet(e *Encoder, g crdt.GSet) error { return encodeStrings(e, g.Elems()) }
+
+// DecodeGSet reads what EncodeGSet wrote.
+func DecodeGSet(d *Decoder) (crdt.GSet, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return crdt.GSet{}, err
+	}
+	g := crdt.GSet{M: make(map[string]struct{}, n)}
+	for range n {
+		s, err := d.String()
+		if err != nil {
+			return crdt.GSet{}, err
+		}
+		g.M[s] = struct{}{}
+	}
+	return g, nil
+}
+
+func encodeStrings(e *Encoder, ss []string) error {
+	if err := e.EncodeArrayLen(len(ss)); err != nil {
+		return err
+	}
+	for _, s := range ss {
+		if err := e.EncodeString(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EncodeORSet writes [entries, vv, cloud]: entries a map element →
+// flat [replica, seq, …]; vv a flat [replica, seq, …]; cloud likewise; all
+// sorted.
+func EncodeORSet(e *Encoder, s crdt.ORSet) error {
+	if err := first(e.EncodeArrayLen(3), e.EncodeMapLen(len(s.Entries))); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Entries)) {
+		if err := first(e.EncodeString(k), encodeDots(e, s.Entries[k])); err != nil {
+			return err
+		}
+	}
+	vv := make([]crdt.Dot, 0, len(s.Ctx.VV))
+	for r, q := range s.Ctx.VV {
+		vv = append(vv, crdt.Dot{Replica: r, Seq: q})
+	}
+	slices.SortFunc(vv, dotCmp)
+	cloud := slices.SortedFunc(maps.Keys(s.Ctx.Cloud), dotCmp)
+	return first(encodeDots(e, vv), encodeDots(e, cloud))
+}
+
+func dotCmp(a, b crdt.Dot) int {
+	if c := cmp.Compare(a.Replica, b.Replica); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Seq, b.Seq)
+}
+
+func encodeDots(e *Encoder, ds []crdt.Dot) error {
+	if err := e.EncodeArrayLen(2 * len(ds)); err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := first(e.EncodeUint(uint64(d.Replica)), e.EncodeUint(d.Seq)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeDots(d *Decoder) ([]crdt.Dot, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	if n%2 != 0 {
+		return nil, fmt.Errorf("%w: dot array of %d", ErrCorrupt, n)
+	}
+	ds := make([]crdt.Dot, 0, n/2)
+	for range n / 2 {
+		r, err1 := d.Uint()
+		q, err2 := d.Uint()
+		if err := first(err1, err2); err != nil {
+			return nil, err
+		}
+		ds = append(ds, crdt.Dot{Replica: crdt.ReplicaID(r), Seq: q})
+	}
+	return ds, nil
+}
+
+// DecodeORSet reads what EncodeORSet wrote.
+func DecodeORSet(d *Decoder) (crdt.ORSet, error) {
+	var s crdt.ORSet
+	if err := d.ExpectArray(3); err != nil {
+		return s, err
+	}
+	n, err := d.MapLen(2)
+	if err != nil {
+		return s, err
+	}
+	if n > 0 {
+		s.Entries = make(map[string][]crdt.Dot, n)
+	}
+	for range n {
+		k, err := d.String()
+		if err != nil {
+			return crdt.ORSet{}, err
+		}
+		ds, err := decodeDots(d)
+		if err != nil {
+			return crdt.ORSet{}, err
+		}
+		if len(ds) == 0 {
+			return crdt.ORSet{}, fmt.Errorf("%w: element without dots", ErrCorrupt)
+		}
+		s.Entries[k] = ds
+	}
+	vv, err := decodeDots(d)
+	if err != nil {
+		return crdt.ORSet{}, err
+	}
+	if len(vv) > 0 {
+		s.Ctx.VV = make(map[crdt.ReplicaID]uint64, len(vv))
+		for _, x := range vv {
+			s.Ctx.VV[x.Replica] = x.Seq
+		}
+	}
+	cloud, err := decodeDots(d)
+	if err != nil {
+		return crdt.ORSet{}, err
+	}
+	if len(cloud) > 0 {
+		s.Ctx.Cloud = make(map[crdt.Dot]struct{}, len(cloud))
+		for _, x := range cloud {
+			s.Ctx.Cloud[x] = struct{}{}
+		}
+	}
+	return s, nil
+}
+
+// EncodeRecent writes the items newest first as a flat array
+// [id, time, data, …].
+func EncodeRecent(e *Encoder, r crdt.Recent) error {
+	if err := e.EncodeArrayLen(3 * len(r.Items)); err != nil {
+		return err
+	}
+	for _, it := range r.Items {
+		if err := first(e.EncodeString(it.ID), e.EncodeInt(it.Time), e.EncodeBytes(it.Data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeRecent reads what EncodeRecent wrote. It checks the items are in
+// rank order without duplicate IDs, as Merge keeps them.
+func DecodeRecent(d *Decoder) (crdt.Recent, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return crdt.Recent{}, err
+	}
+	if n%3 != 0 {
+		return crdt.Recent{}, fmt.Errorf("%w: recent array of %d", ErrCorrupt, n)
+	}
+	items := make([]crdt.Item, 0, n/3)
+	seen := make(map[string]struct{}, n/3)
+	for range n / 3 {
+		id, err1 := d.String()
+		t, err2 := d.Int()
+		if err := first(err1, err2); err != nil {
+			return crdt.Recent{}, err
+		}
+		data, err := d.Bytes()
+		if err != nil {
+			return crdt.Recent{}, err
+		}
+		it := crdt.Item{ID: id, Time: t, Data: data}
+		if _, dup := seen[id]; dup {
+			return crdt.Recent{}, fmt.Errorf("%w: duplicate item", ErrCorrupt)
+		}
+		seen[id] = struct{}{}
+		if k := len(items); k > 0 && !(items[k-1].Time > t || items[k-1].Time == t && items[k-1].ID > id) {
+			return crdt.Recent{}, fmt.Errorf("%w: items out of order", ErrCorrupt)
+		}
+		items = append(items, it)
+	}
+	return crdt.Recent{Items: items}, nil
+}
+
+// EncodeTombstones writes the keys as a sorted array.
+func EncodeTombstones(e *Encoder, t crdt.Tombstones) error { return EncodeGSet(e, t.Keys) }
+
+// DecodeTombstones reads what EncodeTombstones wrote.
+func DecodeTombstones(d *Decoder) (crdt.Tombstones, error) {
+	g, err := DecodeGSet(d)
+	return crdt.Tombstones{Keys: g}, err
+}

@@ -1,0 +1,150 @@
+package identity
+
+import (
+	"hash/fnv"
+	"sort"
+)
+
+// blockRule is one blocking rule: records that share one of its keys are
+// compared. excludes lists the comparisons whose fields make the key:
+// pairs found by this rule agree on them by construction, so EM must not
+// learn their m probabilities from this rule (as Splink does).
+type blockRule struct {
+	name     string
+	excludes []comp
+	keys     func(p *prep, emit func(string))
+	// identifier marks the rule whose keys are deterministic identifiers;
+	// its blocks also drive generic-value suppression.
+	identifier bool
+}
+
+// blockRules are the blocking rules, in a fixed order. Each key is exact
+// on a few fields, so a true pair is lost only if it has errors in the
+// fields of every rule.
+var blockRules = []blockRule{
+	{name: "birth_date", excludes: []comp{cDOB}, keys: func(p *prep, emit func(string)) {
+		for _, d := range p.dob {
+			if len(d) == 8 {
+				md, dm := d[4:6], d[6:8]
+				if dm < md {
+					md, dm = dm, md
+				}
+				emit(d[:4] + md + dm) // day/month order-free
+			}
+		}
+	}},
+	{name: "last_name+first_initial", excludes: []comp{cLast, cFirst}, keys: func(p *prep, emit func(string)) {
+		if p.last != "" && p.first != "" {
+			emit(p.last + "|" + p.first[:1])
+			emit(p.first + "|" + p.last[:1]) // swapped first/last
+		}
+	}},
+	{name: "first_name+last_soundex", excludes: []comp{cFirst, cLast}, keys: func(p *prep, emit func(string)) {
+		if p.first != "" && p.last != "" {
+			emit(canonicalFirst(p.first) + "|" + Soundex(p.last))
+		}
+	}},
+	{name: "postcode+street_number", excludes: []comp{cPostcode, cStreetNo}, keys: func(p *prep, emit func(string)) {
+		if p.postcode != "" && p.streetNo != "" {
+			emit(p.postcode + "|" + p.streetNo)
+		}
+	}},
+	{name: "address", excludes: []comp{cAddress, cStreetNo}, keys: func(p *prep, emit func(string)) {
+		if p.addr != "" && p.streetNo != "" {
+			emit(p.addr + "|" + p.streetNo)
+		}
+	}},
+	{name: "last_name+postcode", excludes: []comp{cLast, cPostcode}, keys: func(p *prep, emit func(string)) {
+		if p.last != "" && p.postcode != "" {
+			emit(p.last + "|" + p.postcode)
+		}
+	}},
+	{name: "first_name+birth_year", excludes: []comp{cFirst}, keys: func(p *prep, emit func(string)) {
+		if p.first != "" {
+			for _, d := range p.dob {
+				if len(d) == 8 {
+					emit(canonicalFirst(p.first) + "|" + d[:4])
+				}
+			}
+		}
+	}},
+	{name: "last_name+birth_year", excludes: []comp{cLast}, keys: func(p *prep, emit func(string)) {
+		if p.last != "" {
+			for _, d := range p.dob {
+				if len(d) == 8 {
+					emit(p.last + "|" + d[:4])
+				}
+			}
+		}
+	}},
+	{name: "national_id", excludes: []comp{cNationalID}, keys: func(p *prep, emit func(string)) {
+		for _, v := range p.nid {
+			emit(v)
+		}
+	}},
+	{name: "passport", excludes: []comp{cPassport}, keys: func(p *prep, emit func(string)) {
+		for _, v := range p.passport {
+			emit(v)
+		}
+	}},
+	{name: "drivers_license", excludes: []comp{cLicense}, keys: func(p *prep, emit func(string)) {
+		for _, v := range p.lic {
+			emit(v)
+		}
+	}},
+	{name: "identifier", excludes: []comp{cEmail, cPhone}, identifier: true, keys: func(p *prep, emit func(string)) {
+		for _, id := range p.ids {
+			emit(id.Key())
+		}
+	}},
+}
+
+// identifierRule is the index of the identifier rule in blockRules.
+var identifierRule = func() int {
+	for i, r := range blockRules {
+		if r.identifier {
+			return i
+		}
+	}
+	panic("identity: no identifier blocking rule")
+}()
+
+// blockKey is a blocking key: a 64-bit hash of the rule number and the
+// key text. A collision only adds a candidate pair, which scoring then
+// rejects, so it cannot merge anything by itself.
+type blockKey uint64
+
+// blockKeys returns p's keys (rule, key) sorted and deduplicated.
+func blockKeys(p *prep) []blockKey {
+	var out []blockKey
+	for ri := range blockRules {
+		blockRules[ri].keys(p, func(s string) {
+			out = append(out, hashKey(ri, s))
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	w := 0
+	for i, k := range out {
+		if i > 0 && out[w-1] == k {
+			continue
+		}
+		out[w] = k
+		w++
+	}
+	return out[:w]
+}
+
+func hashKey(rule int, s string) blockKey {
+	h := fnv.New64a()
+	h.Write([]byte{byte(rule), 0})
+	h.Write([]byte(s))
+	return blockKey(h.Sum64())
+}
+
+// ruleOf returns the rule number a key was made by. Keys do not carry it,
+// so callers that need it keep (rule, key) pairs; see ruleKeys.
+func ruleKeys(p *prep, rule int) []blockKey {
+	var out []blockKey
+	blockRules[rule].keys(p, func(s string) { out = append(out, hashKey(rule, s)) })
+	return out
+}

@@ -1,0 +1,410 @@
+package identity
+
+import (
+	"strings"
+)
+
+// comp numbers a comparison. The numbering is internal and may change;
+// explanations use the names.
+type comp uint8
+
+const (
+	cFirst comp = iota
+	cLast
+	cMiddle
+	cDOB
+	cGender
+	cEmail
+	cPhone
+	cAddress
+	cStreetNo
+	cCity
+	cState
+	cPostcode
+	cCountry
+	cNationalID
+	cPassport
+	cLicense
+	numComp
+)
+
+const maxLevels = 7
+
+// compSpec describes one comparison: its name and level labels. Level 0
+// is always "missing" (one side has no value) and carries no weight.
+type compSpec struct {
+	name   string
+	levels []string
+	// tf marks a comparison whose level 1 (exact) is weighted by the
+	// frequency of the agreed value.
+	tf bool
+	// prior m for each level, the starting point of EM and the fallback
+	// when no training rule can estimate it.
+	m []float64
+}
+
+var specs = [numComp]compSpec{
+	cFirst: {"first_name", []string{"missing", "exact", "nickname", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80 or 2 edits", "initial", "different"}, true,
+		[]float64{0, 0.80, 0.03, 0.07, 0.04, 0.02, 0.04}},
+	cLast: {"last_name", []string{"missing", "exact", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80 or 2 edits", "different"}, true,
+		[]float64{0, 0.85, 0.08, 0.04, 0.03}},
+	cMiddle: {"middle_name", []string{"missing", "exact", "initial", "different"}, false,
+		[]float64{0, 0.85, 0.1, 0.05}},
+	cDOB: {"birth_date", []string{"missing", "exact", "day and month swapped", "1 edit", "2 edits or within a year", "different"}, false,
+		[]float64{0, 0.85, 0.02, 0.08, 0.03, 0.02}},
+	cGender: {"gender", []string{"missing", "exact", "different"}, false,
+		[]float64{0, 0.97, 0.03}},
+	cEmail: {"email", []string{"missing", "exact", "same local part or 1 edit", "different"}, false,
+		[]float64{0, 0.85, 0.05, 0.1}},
+	cPhone: {"phone", []string{"missing", "exact", "1 edit or same last 7 digits", "different"}, false,
+		[]float64{0, 0.85, 0.05, 0.1}},
+	cAddress: {"address", []string{"missing", "exact", "jaro-winkler >= 0.90", "half the tokens shared", "different"}, false,
+		[]float64{0, 0.8, 0.1, 0.05, 0.05}},
+	cStreetNo: {"street_number", []string{"missing", "exact", "different"}, false,
+		[]float64{0, 0.9, 0.1}},
+	cCity: {"city", []string{"missing", "exact", "jaro-winkler >= 0.90", "different"}, true,
+		[]float64{0, 0.85, 0.1, 0.05}},
+	cState: {"state", []string{"missing", "exact", "different"}, false,
+		[]float64{0, 0.95, 0.05}},
+	cPostcode: {"postcode", []string{"missing", "exact", "1 edit", "same outward code", "different"}, true,
+		[]float64{0, 0.85, 0.08, 0.04, 0.03}},
+	cCountry: {"country", []string{"missing", "exact", "different"}, false,
+		[]float64{0, 0.97, 0.03}},
+	cNationalID: {"national_id", []string{"missing", "exact", "1 edit", "2 edits", "different"}, false,
+		[]float64{0, 0.88, 0.08, 0.02, 0.02}},
+	cPassport: {"passport", []string{"missing", "exact", "1 edit", "different"}, false,
+		[]float64{0, 0.9, 0.07, 0.03}},
+	cLicense: {"drivers_license", []string{"missing", "exact", "1 edit", "different"}, false,
+		[]float64{0, 0.9, 0.07, 0.03}},
+}
+
+// vector is the comparison vector of a pair: one level per comparison.
+type vector struct {
+	lv      [numComp]uint8
+	swapped bool // first and last name compared crosswise
+}
+
+// compare computes the comparison vector of a and b. It is symmetric in
+// its arguments and allocation-free for typical values.
+func compare(a, b *prep) vector {
+	var v vector
+	af, al := a.first, a.last
+	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last {
+		// Swapped first/last: only when the crosswise reading is clearly
+		// better and good on both parts.
+		if (af == b.last || JaroWinkler(af, b.last) >= 0.92) && (al == b.first || JaroWinkler(al, b.first) >= 0.92) &&
+			JaroWinkler(af, b.first)+JaroWinkler(al, b.last) < 1.6 {
+			af, al = al, af
+			v.swapped = true
+		}
+	}
+	v.lv[cFirst] = firstLevel(af, b.first)
+	v.lv[cLast] = nameLevel(al, b.last)
+	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
+	v.lv[cDOB] = dobLevel(a.dob, b.dob)
+	v.lv[cGender] = exactLevel(a.gender, b.gender)
+	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
+	v.lv[cPhone] = bestLevel(a.phones, b.phones, phoneLevel)
+	v.lv[cAddress] = addressLevel(a.addr, b.addr)
+	v.lv[cStreetNo] = exactLevel(a.streetNo, b.streetNo)
+	v.lv[cCity] = placeLevel(a.city, b.city)
+	v.lv[cState] = exactLevel(a.state, b.state)
+	v.lv[cPostcode] = postcodeLevel(a, b)
+	v.lv[cCountry] = exactLevel(a.country, b.country)
+	v.lv[cNationalID] = bestLevel(a.nid, b.nid, nidLevel)
+	v.lv[cPassport] = bestLevel(a.passport, b.passport, docLevel)
+	v.lv[cLicense] = bestLevel(a.lic, b.lic, docLevel)
+	return v
+}
+
+// tfValue returns the value whose frequency adjusts an exact level of c.
+func tfValue(c comp, a *prep, v *vector) string {
+	switch c {
+	case cFirst:
+		if v.swapped {
+			return a.last
+		}
+		return a.first
+	case cLast:
+		if v.swapped {
+			return a.first
+		}
+		return a.last
+	case cCity:
+		return a.city
+	case cPostcode:
+		return a.postcode
+	}
+	return ""
+}
+
+func exactLevel(a, b string) uint8 {
+	switch {
+	case a == "" || b == "":
+		return 0
+	case a == b:
+		return 1
+	}
+	return 2
+}
+
+// FirstNameLevel exposes the first-name comparison for tests and
+// explanations: 0 missing, 1 exact, 2 nickname, 3 close, 4 similar,
+// 5 initial, 6 different.
+func FirstNameLevel(a, b string) int { return int(firstLevel(NormalizeName(a), NormalizeName(b))) }
+
+func firstLevel(a, b string) uint8 {
+	switch {
+	case a == "" || b == "":
+		return 0
+	case a == b:
+		return 1
+	case Nicknames(a, b):
+		return 2
+	case len(a) == 1 || len(b) == 1:
+		if a[0] == b[0] {
+			return 5
+		}
+		return 6
+	}
+	jw := JaroWinkler(a, b)
+	switch {
+	case jw >= 0.92:
+		return 3
+	case jw >= 0.8 || damerauWithin(a, b, 2):
+		return 4
+	}
+	return 6
+}
+
+func nameLevel(a, b string) uint8 {
+	switch {
+	case a == "" || b == "":
+		return 0
+	case a == b:
+		return 1
+	}
+	jw := JaroWinkler(a, b)
+	switch {
+	case jw >= 0.92:
+		return 2
+	case jw >= 0.8 || damerauWithin(a, b, 2):
+		return 3
+	}
+	return 4
+}
+
+func middleLevel(a, b string) uint8 {
+	switch {
+	case a == "" || b == "":
+		return 0
+	case a == b:
+		return 1
+	case (len(a) == 1 || len(b) == 1) && a[0] == b[0]:
+		return 2
+	}
+	return 3
+}
+
+func dobLevel(as, bs []string) uint8 {
+	if len(as) == 0 || len(bs) == 0 {
+		return 0
+	}
+	best := uint8(5)
+	for _, a := range as {
+		for _, b := range bs {
+			if l := dobPair(a, b); l < best {
+				best = l
+			}
+		}
+	}
+	return best
+}
+
+func dobPair(a, b string) uint8 {
+	if a == b {
+		return 1
+	}
+	if len(a) == 8 && len(b) == 8 {
+		if a[:4] == b[:4] && a[4:6] == b[6:8] && a[6:8] == b[4:6] {
+			return 2
+		}
+	}
+	if damerauWithin(a, b, 1) {
+		return 3
+	}
+	if damerauWithin(a, b, 2) {
+		return 4
+	}
+	if len(a) == 8 && len(b) == 8 {
+		if da, db := dayNumber(a), dayNumber(b); da > 0 && db > 0 && abs(da-db) <= 366 {
+			return 4
+		}
+	}
+	return 5
+}
+
+// dayNumber is a monotone approximation of days since year 0, enough to
+// tell whether two dates are within a year. It returns 0 for non-digits.
+func dayNumber(s string) int {
+	n := 0
+	for i := 0; i < 8; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0
+		}
+	}
+	y := int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
+	m := int(s[4]-'0')*10 + int(s[5]-'0')
+	d := int(s[6]-'0')*10 + int(s[7]-'0')
+	n = y*372 + m*31 + d
+	return n
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func bestLevel(as, bs []string, f func(a, b string) uint8) uint8 {
+	if len(as) == 0 || len(bs) == 0 {
+		return 0
+	}
+	var best uint8 = 255
+	for _, a := range as {
+		for _, b := range bs {
+			if l := f(a, b); l < best {
+				best = l
+			}
+		}
+	}
+	return best
+}
+
+func emailLevel(a, b string) uint8 {
+	if a == b {
+		return 1
+	}
+	la, _, _ := strings.Cut(a, "@")
+	lb, _, _ := strings.Cut(b, "@")
+	if la == lb && len(la) >= 4 || damerauWithin(a, b, 1) {
+		return 2
+	}
+	return 3
+}
+
+func phoneLevel(a, b string) uint8 {
+	if a == b {
+		return 1
+	}
+	if len(a) >= 7 && len(b) >= 7 && a[len(a)-7:] == b[len(b)-7:] || damerauWithin(a, b, 1) {
+		return 2
+	}
+	return 3
+}
+
+func nidLevel(a, b string) uint8 {
+	switch {
+	case a == b:
+		return 1
+	case damerauWithin(a, b, 1):
+		return 2
+	case damerauWithin(a, b, 2):
+		return 3
+	}
+	return 4
+}
+
+func docLevel(a, b string) uint8 {
+	switch {
+	case a == b:
+		return 1
+	case damerauWithin(a, b, 1):
+		return 2
+	}
+	return 3
+}
+
+func addressLevel(a, b string) uint8 {
+	switch {
+	case a == "" || b == "":
+		return 0
+	case a == b:
+		return 1
+	case JaroWinkler(a, b) >= 0.9:
+		return 2
+	case tokenOverlap(a, b) >= 0.5:
+		return 3
+	}
+	return 4
+}
+
+// tokenOverlap is |A∩B| / min(|A|,|B|) over space-separated tokens.
+func tokenOverlap(a, b string) float64 {
+	var ta, tb [16]string
+	na, nb := splitInto(a, ta[:]), splitInto(b, tb[:])
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	common := 0
+	for _, x := range ta[:na] {
+		for _, y := range tb[:nb] {
+			if x == y {
+				common++
+				break
+			}
+		}
+	}
+	mn := na
+	if nb < mn {
+		mn = nb
+	}
+	return float64(common) / float64(mn)
+}
+
+func splitInto(s string, dst []string) int {
+	n := 0
+	for n < len(dst) {
+		s = strings.TrimLeft(s, " ")
+		if s == "" {
+			break
+		}
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			dst[n] = s
+			n++
+			break
+		}
+		dst[n] = s[:i]
+		n++
+		s = s[i:]
+	}
+	return n
+}
+
+func placeLevel(a, b string) uint8 {
+	switch {
+	case a == "" || b == "":
+		return 0
+	case a == b:
+		return 1
+	case JaroWinkler(a, b) >= 0.9:
+		return 2
+	}
+	return 3
+}
+
+func postcodeLevel(a, b *prep) uint8 {
+	switch {
+	case a.postcode == "" || b.postcode == "":
+		return 0
+	case a.postcode == b.postcode:
+		return 1
+	case damerauWithin(a.postcode, b.postcode, 1):
+		return 2
+	case a.pcOut != "" && a.pcOut == b.pcOut:
+		return 3
+	}
+	return 4
+}

@@ -1,0 +1,144 @@
+package identity
+
+import (
+	"strconv"
+	"strings"
+)
+
+// DateOrder says how to read a slashed or dotted date whose first two
+// parts are both at most 12.
+type DateOrder uint8
+
+// Date orders.
+const (
+	// DateAuto keeps both readings of an ambiguous date ("03/04/1990" is
+	// 1990-03-04 or 1990-04-03); comparisons use the better one. Dates
+	// that only one order can read (13/04/1990) are read that way.
+	DateAuto DateOrder = iota
+	// DateMDY reads a/b/yyyy as month/day (US).
+	DateMDY
+	// DateDMY reads a/b/yyyy as day/month.
+	DateDMY
+)
+
+// ParseBirthDate reads YYYYMMDD, YYYY-MM-DD (or / .), M/D/YYYY and
+// D/M/YYYY (or - .) and returns one or two candidate dates as 8-digit
+// "YYYYMMDD" strings, or nil when s is empty or not a date. Eight digits
+// are kept even when month or day are out of range, because such values
+// are usually typos of a real date and still compare well by edit
+// distance.
+func ParseBirthDate(s string, order DateOrder) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if i := strings.IndexAny(s, "T "); i > 0 { // drop a time part
+		s = s[:i]
+	}
+	if len(s) == 8 && allDigits(s) {
+		return []string{s}
+	}
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '/' || r == '.' })
+	if len(parts) != 3 {
+		return nil
+	}
+	n := [3]int{}
+	for i, p := range parts {
+		if !allDigits(p) || len(p) > 4 {
+			return nil
+		}
+		n[i], _ = strconv.Atoi(p)
+	}
+	if len(parts[0]) == 4 { // Y M D
+		if !validMD(n[1], n[2]) {
+			return nil
+		}
+		return []string{fmtDate(n[0], n[1], n[2])}
+	}
+	if len(parts[2]) != 4 && len(parts[2]) != 2 {
+		return nil
+	}
+	y := n[2]
+	if len(parts[2]) == 2 { // two-digit years: a birth date is in the past
+		y += 1900
+	}
+	mdy, dmy := validMD(n[0], n[1]), validMD(n[1], n[0])
+	switch {
+	case mdy && dmy && n[0] != n[1]:
+		switch order {
+		case DateMDY:
+			return []string{fmtDate(y, n[0], n[1])}
+		case DateDMY:
+			return []string{fmtDate(y, n[1], n[0])}
+		}
+		a, b := fmtDate(y, n[0], n[1]), fmtDate(y, n[1], n[0])
+		if b < a {
+			a, b = b, a
+		}
+		return []string{a, b}
+	case mdy && order != DateDMY || mdy && !dmy:
+		return []string{fmtDate(y, n[0], n[1])}
+	case dmy:
+		return []string{fmtDate(y, n[1], n[0])}
+	}
+	return nil
+}
+
+// DetectDateOrder looks at a column of raw dates and returns DateMDY or
+// DateDMY when some value can only be read one way and none only the
+// other way, else DateAuto.
+func DetectDateOrder(values []string) DateOrder {
+	var sawMDY, sawDMY bool
+	for _, v := range values {
+		parts := strings.FieldsFunc(strings.TrimSpace(v), func(r rune) bool { return r == '-' || r == '/' || r == '.' })
+		if len(parts) != 3 || len(parts[0]) == 4 {
+			continue
+		}
+		a, err1 := strconv.Atoi(parts[0])
+		b, err2 := strconv.Atoi(parts[1])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if a > 12 && b <= 12 {
+			sawDMY = true
+		}
+		if b > 12 && a <= 12 {
+			sawMDY = true
+		}
+	}
+	switch {
+	case sawMDY && !sawDMY:
+		return DateMDY
+	case sawDMY && !sawMDY:
+		return DateDMY
+	}
+	return DateAuto
+}
+
+func validMD(m, d int) bool { return m >= 1 && m <= 12 && d >= 1 && d <= 31 }
+
+func fmtDate(y, m, d int) string {
+	var b [8]byte
+	put := func(off, n, w int) {
+		for i := w - 1; i >= 0; i-- {
+			b[off+i] = byte('0' + n%10)
+			n /= 10
+		}
+	}
+	put(0, y, 4)
+	put(4, m, 2)
+	put(6, d, 2)
+	return string(b[:])
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
