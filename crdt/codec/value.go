@@ -1,0 +1,34 @@
+package codec
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// MarshalValue encodes a dynamic value (nil, bool, numbers, string,
+// []any, map[string]any) as msgpack with map keys sorted, so equal values
+// give equal bytes.
+func MarshalValue(v any) ([]byte, error) {
+	var b bytes.Buffer
+	e := msgpack.NewEncoder(&b)
+	e.SetSortMapKeys(true)
+	e.UseCompactInts(true)
+	e.UseCompactFloats(true)
+	if err := e.Encode(v); err != nil {
+		return nil, fmt.Errorf("codec: encode value: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// UnmarshalValue decodes what MarshalValue wrote; maps decode as
+// map[string]any.
+func UnmarshalValue(b []byte) (any, error) {
+	d := msgpack.NewDecoder(bytes.NewReader(b))
+	v, err := d.DecodeInterface()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return v, nil
+}

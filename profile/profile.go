@@ -1,0 +1,335 @@
+package profile
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"time"
+
+	"ucv/crdt"
+	"ucv/crdt/codec"
+)
+
+// TimelineCap is how many recent events a profile keeps. It is part of
+// the merge semantics: every replica must use the same value.
+const TimelineCap = 100
+
+// Counter keys.
+const (
+	counterOrders   = "orders"
+	prefixOrdersCur = "orders:"
+	prefixRevenue   = "revenue:"
+	prefixEvent     = "event:"
+	prefixCategory  = "category:"
+	prefixKind      = "kind:"
+)
+
+// Profile is one customer's unified view, made entirely of CRDTs so that
+// any two replicas of it merge without coordination (Merge is a join).
+// A Profile is not safe for concurrent mutation.
+type Profile struct {
+	// ID is the profile's ID (a ULID minted by the first node that saw the
+	// person). It never changes; merged profiles become redirects.
+	ID string
+	// Version is the greatest HLC timestamp of any change merged in.
+	Version crdt.Timestamp
+
+	Traits     crdt.LWWMap // trait name → msgpack value
+	Identities crdt.ORSet  // identifier keys "type:value"
+	Consent    crdt.LWWMap // consent category → msgpack bool
+	Counters   crdt.CounterMap
+	FirstSeen  crdt.Min // event time, ms
+	LastSeen   crdt.Max // event time, ms
+	LastOrder  crdt.Max // event time, ms
+	Channels   crdt.GSet   // "channel:browser", "source:till-3"
+	Timeline   crdt.Recent // newest TimelineCap events, by messageId
+	Merges     crdt.LWWMap // absorbed profile ID → msgpack MergeRecord
+
+	// Erased is set when the whole profile has been erased; merging then
+	// drops everything but the ID, the version and the tombstones.
+	Erased crdt.Max
+	// Tombstones hold the salted keys of erased identifiers.
+	Tombstones crdt.Tombstones
+}
+
+// New returns an empty profile with the given ID.
+func New(id string) *Profile { return &Profile{ID: id} }
+
+// Replica derives the replica ID under which node writes dots and counter
+// entries into profile id. Keying by profile as well as node keeps the
+// entries of two profiles distinct when they are merged into one, so no
+// increment is lost or counted twice.
+func Replica(node crdt.ReplicaID, id string) crdt.ReplicaID {
+	h := fnv.New64a()
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(uint64(node) >> (8 * i))
+	}
+	h.Write(b[:])
+	h.Write([]byte(id))
+	return crdt.ReplicaID(h.Sum64())
+}
+
+// Merge joins o into p. p and o should have the same ID, except when o is
+// a profile being absorbed by an identity merge, whose state is folded
+// into p. o is not modified or aliased.
+func (p *Profile) Merge(o *Profile) {
+	if p.Version.Less(o.Version) {
+		p.Version = o.Version
+	}
+	p.Erased.Merge(o.Erased)
+	p.Tombstones.Merge(o.Tombstones)
+	if p.Erased.Set {
+		p.clearData()
+		return
+	}
+	p.Traits.Merge(o.Traits)
+	p.Identities.Merge(o.Identities)
+	p.Consent.Merge(o.Consent)
+	p.Counters.Merge(o.Counters)
+	p.FirstSeen.Merge(o.FirstSeen)
+	p.LastSeen.Merge(o.LastSeen)
+	p.LastOrder.Merge(o.LastOrder)
+	p.Channels.Merge(o.Channels)
+	p.Timeline.Merge(o.Timeline, TimelineCap)
+	p.Merges.Merge(o.Merges)
+}
+
+func (p *Profile) clearData() {
+	*p = Profile{ID: p.ID, Version: p.Version, Erased: p.Erased, Tombstones: p.Tombstones}
+}
+
+// Clone returns a deep copy.
+func (p *Profile) Clone() *Profile {
+	c := &Profile{ID: p.ID}
+	c.Merge(p)
+	return c
+}
+
+// Equal reports whether p and o hold the same state.
+func (p *Profile) Equal(o *Profile) bool {
+	return p.ID == o.ID && p.Version == o.Version &&
+		p.Traits.Equal(o.Traits) && p.Identities.Equal(o.Identities) &&
+		p.Consent.Equal(o.Consent) && p.Counters.Equal(o.Counters) &&
+		p.FirstSeen == o.FirstSeen && p.LastSeen == o.LastSeen && p.LastOrder == o.LastOrder &&
+		p.Channels.Equal(o.Channels) && p.Timeline.Equal(o.Timeline) && p.Merges.Equal(o.Merges) &&
+		p.Erased == o.Erased && p.Tombstones.Equal(o.Tombstones)
+}
+
+// IdentityList returns the profile's identifiers sorted by key.
+func (p *Profile) IdentityList() []Identifier {
+	keys := p.Identities.Elems()
+	out := make([]Identifier, 0, len(keys))
+	for _, k := range keys {
+		if id, ok := ParseKey(k); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// LogValue renders the profile for logs: its ID, version and sizes, and
+// the types (never the values) of its identifiers.
+func (p *Profile) LogValue() slog.Value {
+	var types []string
+	for _, id := range p.IdentityList() {
+		types = append(types, string(id.Type))
+	}
+	return slog.GroupValue(
+		slog.String("id", p.ID),
+		slog.String("version", p.Version.String()),
+		slog.Int("traits", len(p.Traits.Keys())),
+		slog.String("identifier_types", strings.Join(types, ",")),
+		slog.Int("timeline", len(p.Timeline.Items)),
+		slog.Bool("erased", p.Erased.Set),
+	)
+}
+
+// Source describes where an event was applied.
+type Source struct {
+	Node crdt.ReplicaID // the applying node's clock ID
+	Name string         // a source name (write key label or node name), optional
+}
+
+// Apply folds a message's effect into p as written at ts by src and
+// returns the delta (a Profile with p's ID holding only what changed).
+// link lists the identifiers to attach (the caller has applied the
+// identity rules; it may be a subset of m.Identifiers). An erased profile
+// takes no new data: Apply returns an empty delta and the caller mints a
+// new profile for the person.
+func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Timestamp) *Profile {
+	if p.Erased.Set {
+		return &Profile{ID: p.ID}
+	}
+	d := &Profile{ID: p.ID, Version: ts}
+	r := Replica(src.Node, p.ID)
+	evMs := m.Timestamp.UnixMilli()
+
+	for _, k := range sortedKeys(m.Traits) {
+		b, err := codec.MarshalValue(jsonValue(m.Traits[k]))
+		if err != nil {
+			continue // unreachable for decoded JSON
+		}
+		d.Traits.Merge(p.Traits.Set(k, b, ts))
+	}
+	for _, id := range link {
+		if !p.Identities.Has(id.Key()) {
+			d.Identities.Merge(p.Identities.Add(r, id.Key()))
+		}
+	}
+	for _, k := range sortedKeys(m.Consent) {
+		b := []byte{0xc2} // msgpack false
+		if m.Consent[k] {
+			b = []byte{0xc3}
+		}
+		d.Consent.Merge(p.Consent.Set(k, b, ts))
+	}
+	d.Counters.Merge(p.Counters.Add(prefixKind+string(m.Kind), r, 1))
+	if m.Kind == Track {
+		d.Counters.Merge(p.Counters.Add(prefixEvent+m.Event, r, 1))
+	}
+	var ord order
+	if m.Kind == Track {
+		ord = orderOf(m)
+	}
+	if ord.isOrder {
+		d.Counters.Merge(p.Counters.Add(counterOrders, r, 1))
+		if ord.currency != "" {
+			d.Counters.Merge(p.Counters.Add(prefixOrdersCur+ord.currency, r, 1))
+			d.Counters.Merge(p.Counters.Add(prefixRevenue+ord.currency, r, ord.minor))
+		}
+		d.LastOrder.Merge(p.LastOrder.Observe(evMs))
+	}
+	for _, c := range categoriesOf(m) {
+		d.Counters.Merge(p.Counters.Add(prefixCategory+c, r, 1))
+	}
+	d.FirstSeen.Merge(p.FirstSeen.Observe(evMs))
+	d.LastSeen.Merge(p.LastSeen.Observe(evMs))
+	if m.Channel != "" {
+		d.Channels.Merge(p.Channels.Add("channel:" + m.Channel))
+	}
+	if src.Name != "" {
+		d.Channels.Merge(p.Channels.Add("source:" + src.Name))
+	}
+	ev := TimelineEvent{Kind: m.Kind, Name: m.Event, Channel: m.Channel, Source: src.Name, Currency: ord.currency, RevenueMinor: ord.minor}
+	if m.Kind == Page || m.Kind == Screen {
+		ev.Name = m.Name
+	}
+	if cs := categoriesOf(m); len(cs) > 0 {
+		ev.Category = cs[0]
+	}
+	d.Timeline.Merge(p.Timeline.Add(crdt.Item{ID: m.MessageID, Time: evMs, Data: ev.encode()}, TimelineCap), TimelineCap)
+	if p.Version.Less(ts) {
+		p.Version = ts
+	}
+	return d
+}
+
+// MergeRecord explains why a profile was merged into another.
+type MergeRecord struct {
+	From        string   `json:"from"`
+	Into        string   `json:"into"`
+	Reason      string   `json:"reason"`      // "shared identifier", "alias", "hub match", …
+	Rule        string   `json:"rule"`        // e.g. "deterministic:email"
+	Identifiers []string `json:"identifiers"` // identifier keys that matched
+	Score       float64  `json:"score,omitempty"`
+	Node        string   `json:"node"`
+	At          int64    `json:"at"` // HLC wall time, ms
+}
+
+// RecordMerge records that profile rec.From was merged into p at ts and
+// returns the delta. The caller merges the absorbed profile's state into
+// p separately (p.Merge).
+func (p *Profile) RecordMerge(rec MergeRecord, ts crdt.Timestamp) *Profile {
+	if p.Erased.Set {
+		return &Profile{ID: p.ID}
+	}
+	b, _ := json.Marshal(rec) // a struct of plain fields cannot fail
+	d := &Profile{ID: p.ID, Version: ts}
+	d.Merges.Merge(p.Merges.Set(rec.From, b, ts))
+	if p.Version.Less(ts) {
+		p.Version = ts
+	}
+	return d
+}
+
+// MergeRecords returns the recorded merges, sorted by absorbed ID.
+func (p *Profile) MergeRecords() []MergeRecord {
+	var out []MergeRecord
+	for _, k := range p.Merges.Keys() {
+		v, _ := p.Merges.Get(k)
+		var rec MergeRecord
+		if json.Unmarshal(v, &rec) == nil {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// Erase erases the whole profile at ts: every identifier gets a tombstone
+// under salt and all data is dropped, now and whenever an older replica
+// of the profile is merged in later. It returns the delta.
+func (p *Profile) Erase(salt []byte, ts crdt.Timestamp) *Profile {
+	d := &Profile{ID: p.ID, Version: ts}
+	for _, k := range p.Identities.Elems() {
+		d.Tombstones.Merge(p.Tombstones.Erase(crdt.TombstoneKey(salt, k)))
+	}
+	d.Erased.Merge(p.Erased.Observe(ts.Wall))
+	p.Merge(d)
+	return d
+}
+
+// EraseIdentifier erases one identifier from the profile: a tombstone
+// under salt, the identity removed, and traits holding that value dropped.
+// It returns the delta; call Scrub after merging foreign state.
+func (p *Profile) EraseIdentifier(salt []byte, id Identifier, ts crdt.Timestamp) *Profile {
+	d := &Profile{ID: p.ID, Version: ts}
+	d.Tombstones.Merge(p.Tombstones.Erase(crdt.TombstoneKey(salt, id.Key())))
+	p.Scrub(salt)
+	if p.Version.Less(ts) {
+		p.Version = ts
+	}
+	return d
+}
+
+// Scrub drops identities, and email/phone traits, whose salted key is
+// tombstoned. The owner of a stored profile calls it after every merge of
+// foreign state, so an old replica cannot resurrect an erased identifier.
+func (p *Profile) Scrub(salt []byte) {
+	if p.Tombstones.Len() == 0 {
+		return
+	}
+	p.Identities.DropElems(func(k string) bool { return p.Tombstones.Erased(crdt.TombstoneKey(salt, k)) })
+	p.Traits.DropKeys(func(k string) bool {
+		t := map[string]IDType{"email": Email, "phone": Phone}[k]
+		if t == "" {
+			return false
+		}
+		b, _ := p.Traits.Get(k)
+		v, err := codec.UnmarshalValue(b)
+		s, ok := v.(string)
+		if err != nil || !ok {
+			return false
+		}
+		n, err := NormalizeValue(t, s, DefaultNormalizeOptions())
+		return err == nil && p.Tombstones.Erased(crdt.TombstoneKey(salt, Identifier{Type: t, Value: n}.Key()))
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sortStrings(ks)
+	return ks
+}
+
+// LastSeenTime returns the last event time, or the zero time.
+func (p *Profile) LastSeenTime() time.Time {
+	if !p.LastSeen.Set {
+		return time.Time{}
+	}
+	return time.UnixMilli(p.LastSeen.V).UTC()
+}

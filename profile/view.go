@@ -1,0 +1,162 @@
+package profile
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"ucv/crdt/codec"
+)
+
+// Money is an amount in one currency.
+type Money struct {
+	Amount     string `json:"amount"`      // decimal text, e.g. "123.45"
+	MinorUnits int64  `json:"minor_units"` // exact
+}
+
+func money(cur string, minor int64) Money {
+	exp := CurrencyExponent(cur)
+	neg := minor < 0
+	if neg {
+		minor = -minor
+	}
+	s := strconv.FormatInt(minor, 10)
+	if exp > 0 {
+		if len(s) <= exp {
+			s = strings.Repeat("0", exp-len(s)+1) + s
+		}
+		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
+	}
+	if neg {
+		s = "-" + s
+		minor = -minor
+	}
+	return Money{Amount: s, MinorUnits: minor}
+}
+
+// Computed holds traits derived from the profile's events.
+type Computed struct {
+	OrderCount        int64            `json:"order_count"`
+	LifetimeRevenue   map[string]Money `json:"lifetime_revenue"`
+	AverageOrderValue map[string]Money `json:"average_order_value"`
+	LastOrderAt       *time.Time       `json:"last_order_at"`
+	TopCategory       string           `json:"top_category,omitempty"`
+	DaysSinceLastSeen *int             `json:"days_since_last_seen"`
+	DistinctChannels  int              `json:"distinct_channels"`
+	EventCounts       map[string]int64 `json:"event_counts"`
+}
+
+// Computed derives the computed traits as of now.
+func (p *Profile) Computed(now time.Time) Computed {
+	c := Computed{
+		OrderCount:        p.Counters.Value(counterOrders),
+		LifetimeRevenue:   map[string]Money{},
+		AverageOrderValue: map[string]Money{},
+		EventCounts:       map[string]int64{},
+	}
+	var topN int64
+	for _, k := range sortedKeys(p.Counters.M) {
+		v := p.Counters.Value(k)
+		switch {
+		case strings.HasPrefix(k, prefixRevenue):
+			cur := k[len(prefixRevenue):]
+			c.LifetimeRevenue[cur] = money(cur, v)
+			if n := p.Counters.Value(prefixOrdersCur + cur); n > 0 {
+				c.AverageOrderValue[cur] = money(cur, roundDiv(v, n))
+			}
+		case strings.HasPrefix(k, prefixEvent):
+			c.EventCounts[k[len(prefixEvent):]] = v
+		case strings.HasPrefix(k, prefixCategory):
+			if v > topN { // keys are sorted: ties go to the first name
+				topN, c.TopCategory = v, k[len(prefixCategory):]
+			}
+		}
+	}
+	if p.LastOrder.Set {
+		t := time.UnixMilli(p.LastOrder.V).UTC()
+		c.LastOrderAt = &t
+	}
+	if p.LastSeen.Set {
+		d := int(now.Sub(time.UnixMilli(p.LastSeen.V)) / (24 * time.Hour))
+		c.DaysSinceLastSeen = &d
+	}
+	for _, ch := range p.Channels.Elems() {
+		if strings.HasPrefix(ch, "channel:") {
+			c.DistinctChannels++
+		}
+	}
+	return c
+}
+
+func roundDiv(a, b int64) int64 {
+	if (a < 0) != (b < 0) {
+		return (a - b/2) / b
+	}
+	return (a + b/2) / b
+}
+
+// View is the JSON shape of a profile served by the lookup API.
+type View struct {
+	ID         string          `json:"id"`
+	Version    string          `json:"version"`
+	Traits     map[string]any  `json:"traits"`
+	Identities []Identifier    `json:"identities"`
+	Computed   Computed        `json:"computed"`
+	Consent    map[string]bool `json:"consent"`
+	FirstSeen  *time.Time      `json:"first_seen"`
+	LastSeen   *time.Time      `json:"last_seen"`
+	Channels   []string        `json:"channels"`
+	Sources    []string        `json:"sources"`
+	MergedFrom []string        `json:"merged_from"`
+	Erased     bool            `json:"erased,omitempty"`
+}
+
+// View renders the profile for the API as of now.
+func (p *Profile) View(now time.Time) View {
+	v := View{
+		ID:         p.ID,
+		Version:    p.Version.String(),
+		Traits:     p.TraitValues(),
+		Identities: p.IdentityList(),
+		Computed:   p.Computed(now),
+		Consent:    map[string]bool{},
+		Channels:   []string{},
+		Sources:    []string{},
+		MergedFrom: p.Merges.Keys(),
+		Erased:     p.Erased.Set,
+	}
+	for _, k := range p.Consent.Keys() {
+		b, _ := p.Consent.Get(k)
+		v.Consent[k] = len(b) == 1 && b[0] == 0xc3
+	}
+	if p.FirstSeen.Set {
+		t := time.UnixMilli(p.FirstSeen.V).UTC()
+		v.FirstSeen = &t
+	}
+	if p.LastSeen.Set {
+		t := time.UnixMilli(p.LastSeen.V).UTC()
+		v.LastSeen = &t
+	}
+	for _, c := range p.Channels.Elems() {
+		if s, ok := strings.CutPrefix(c, "channel:"); ok {
+			v.Channels = append(v.Channels, s)
+		} else if s, ok := strings.CutPrefix(c, "source:"); ok {
+			v.Sources = append(v.Sources, s)
+		}
+	}
+	sort.Strings(v.Channels)
+	return v
+}
+
+// TraitValues decodes the live traits.
+func (p *Profile) TraitValues() map[string]any {
+	out := make(map[string]any, p.Traits.Len())
+	for _, k := range p.Traits.Keys() {
+		b, _ := p.Traits.Get(k)
+		if val, err := codec.UnmarshalValue(b); err == nil {
+			out[k] = val
+		}
+	}
+	return out
+}
