@@ -89,7 +89,9 @@ func checkModel[T any](t *testing.T, m model[T]) {
 	})
 }
 
-func smallKey(t *rapid.T) string { return rapid.SampledFrom([]string{"a", "b", "c", "d"}).Draw(t, "key") }
+func smallKey(t *rapid.T) string {
+	return rapid.SampledFrom([]string{"a", "b", "c", "d"}).Draw(t, "key")
+}
 
 func smallBytes(t *rapid.T) []byte {
 	return rapid.SampledFrom([][]byte{nil, {}, {1}, {2}, {1, 2}}).Draw(t, "val")

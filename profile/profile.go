@@ -39,9 +39,9 @@ type Profile struct {
 	Identities crdt.ORSet  // identifier keys "type:value"
 	Consent    crdt.LWWMap // consent category → msgpack bool
 	Counters   crdt.CounterMap
-	FirstSeen  crdt.Min // event time, ms
-	LastSeen   crdt.Max // event time, ms
-	LastOrder  crdt.Max // event time, ms
+	FirstSeen  crdt.Min    // event time, ms
+	LastSeen   crdt.Max    // event time, ms
+	LastOrder  crdt.Max    // event time, ms
 	Channels   crdt.GSet   // "channel:browser", "source:till-3"
 	Timeline   crdt.Recent // newest TimelineCap events, by messageId
 	Merges     crdt.LWWMap // absorbed profile ID → msgpack MergeRecord
