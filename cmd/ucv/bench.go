@@ -2,11 +2,117 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"sort"
+	"strings"
+
+	benchid "ucv/bench/identity"
+	hid "ucv/hub/identity"
 )
 
-// runBench is replaced by the benchmark work (issue 5 and later).
-func runBench(_ context.Context, _ []string, _, _ io.Writer) error {
-	return errors.New("not built yet")
+// benchScenario is one `ucv bench <name>` scenario. Later scenarios add a
+// line to benchScenarios.
+type benchScenario struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func benchScenarios() []benchScenario {
+	return []benchScenario{
+		{"identity", "identity-resolution accuracy and speed on FEBRL and historical_50k", runBenchIdentity},
+	}
+}
+
+// runBench dispatches `ucv bench <scenario> [flags]`.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	scs := benchScenarios()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(stderr, "Usage: ucv bench <scenario> [flags]\n\nScenarios:\n")
+		for _, s := range scs {
+			fmt.Fprintf(stderr, "  %-10s %s\n", s.name, s.summary)
+		}
+		if len(args) == 0 {
+			return fmt.Errorf("%w: missing scenario", errUsage)
+		}
+		return flag.ErrHelp
+	}
+	for _, s := range scs {
+		if s.name == args[0] {
+			return s.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	names := make([]string, len(scs))
+	for i, s := range scs {
+		names[i] = s.name
+	}
+	return fmt.Errorf("%w: unknown scenario %q (known: %s)", errUsage, args[0], strings.Join(names, ", "))
+}
+
+func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench identity", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := hid.DefaultConfig()
+	dataDir := fs.String("data", os.Getenv("UCV_BENCH_DATA"), "directory holding febrl/ and historical_50k/ (default: shared/data found above the working directory; env UCV_BENCH_DATA)")
+	sets := fs.String("sets", strings.Join(benchid.Names(), ","), "comma-separated data sets")
+	match := fs.Float64("match-weight", def.MatchWeight, "auto-merge match weight")
+	review := fs.Float64("review-weight", def.ReviewWeight, "lower end of the review band")
+	clusterP := fs.Float64("cluster-min-probability", def.ClusterMinProbability, "mean cross-cluster probability a merge needs")
+	blockCap := fs.Int("block-cap", def.BlockCap, "largest block compared")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *dataDir == "" {
+		wd, _ := os.Getwd()
+		*dataDir = benchid.FindDataDir(wd)
+		if *dataDir == "" {
+			return fmt.Errorf("%w: no data directory found; pass --data", errUsage)
+		}
+	}
+	cfg := def
+	cfg.MatchWeight, cfg.ReviewWeight, cfg.ClusterMinProbability, cfg.BlockCap = *match, *review, *clusterP, *blockCap
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	names := strings.Split(*sets, ",")
+	known := benchid.Names()
+	for _, n := range names {
+		if i := sort.SearchStrings(sortedCopy(known), n); i >= len(known) || sortedCopy(known)[i] != n {
+			return fmt.Errorf("%w: unknown data set %q (known: %s)", errUsage, n, strings.Join(known, ", "))
+		}
+	}
+	fmt.Fprintf(stdout, "data: %s\n\n", *dataDir)
+	benchid.Header(stdout)
+	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ds, err := benchid.Load(*dataDir, n)
+		if err != nil {
+			return err
+		}
+		bar := newProgress(stderr, len(ds.Records), "resolve "+n)
+		r, err := benchid.Run(ds, cfg, bar.set)
+		bar.finish()
+		if err != nil {
+			return err
+		}
+		benchid.WriteRow(stdout, r)
+	}
+	return nil
+}
+
+func sortedCopy(s []string) []string {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return c
 }

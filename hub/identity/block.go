@@ -109,8 +109,8 @@ var identifierRule = func() int {
 	panic("identity: no identifier blocking rule")
 }()
 
-// blockKey is a blocking key: a 64-bit hash of the rule number and the
-// key text. A collision only adds a candidate pair, which scoring then
+// blockKey is a blocking key: the rule number in the top byte and a
+// 56-bit hash of the key text below it. A collision only adds a candidate pair, which scoring then
 // rejects, so it cannot merge anything by itself.
 type blockKey uint64
 
@@ -138,11 +138,13 @@ func hashKey(rule int, s string) blockKey {
 	h := fnv.New64a()
 	h.Write([]byte{byte(rule), 0})
 	h.Write([]byte(s))
-	return blockKey(h.Sum64())
+	return blockKey(h.Sum64()&(1<<56-1) | uint64(rule)<<56)
 }
 
-// ruleOf returns the rule number a key was made by. Keys do not carry it,
-// so callers that need it keep (rule, key) pairs; see ruleKeys.
+// rule returns the number of the rule that made k.
+func (k blockKey) rule() int { return int(k >> 56) }
+
+// ruleKeys returns p's keys of one rule.
 func ruleKeys(p *prep, rule int) []blockKey {
 	var out []blockKey
 	blockRules[rule].keys(p, func(s string) { out = append(out, hashKey(rule, s)) })

@@ -1,0 +1,105 @@
+package identity
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	hid "ucv/hub/identity"
+)
+
+// Result is one data set's benchmark outcome.
+type Result struct {
+	Dataset string
+	Records int
+	Metrics
+	// BlockingCompleteness is the share of true pairs that blocking made
+	// candidates; ComparisonsPerRecord is candidate pairs / records.
+	BlockingCompleteness float64
+	CandidatePairs       int
+	ComparisonsPerRecord float64
+	// PairsPerSecond is single-goroutine pair scoring throughput over the
+	// candidate pairs (comparison vector + weight).
+	PairsPerSecond float64
+	Clusters       int
+	Reviews        int
+	TrainTime      time.Duration
+	ResolveTime    time.Duration
+	WallTime       time.Duration
+	PriorWeight    float64
+}
+
+// Run trains on ds.Records (without the truth), resolves them in batch
+// and scores the result. progress may be nil.
+func Run(ds Dataset, cfg hid.Config, progress func(done, total int)) (Result, error) {
+	start := time.Now()
+	m, err := hid.Train(ds.Records, cfg)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench/identity: %s: %w", ds.Name, err)
+	}
+	trained := time.Now()
+	ix := hid.NewIndex(m)
+	if err := ix.Load(ds.Records, progress); err != nil {
+		return Result{}, fmt.Errorf("bench/identity: %s: %w", ds.Name, err)
+	}
+	done := time.Now()
+	r := Result{
+		Dataset: ds.Name, Records: len(ds.Records),
+		TrainTime: trained.Sub(start), ResolveTime: done.Sub(trained), WallTime: done.Sub(start),
+		PriorWeight: m.PriorWeight(),
+	}
+	var source map[string]string
+	if ds.Link {
+		source = ds.Source
+	}
+	assign := ix.Assignments()
+	r.Metrics = Score(assign, ds.Entity, source)
+	r.Clusters = len(ix.Clusters())
+	r.Reviews = len(ix.Reviews())
+
+	truth := map[[2]string]bool{}
+	for _, p := range TruePairs(ds.Entity) {
+		truth[p] = true
+	}
+	found := 0
+	ix.CandidatePairs(func(a, b string) {
+		r.CandidatePairs++
+		if truth[[2]string{a, b}] {
+			found++
+		}
+	})
+	if len(truth) > 0 {
+		r.BlockingCompleteness = float64(found) / float64(len(truth))
+	}
+	r.ComparisonsPerRecord = float64(r.CandidatePairs) / float64(len(ds.Records))
+
+	set := ix.CandidateSet()
+	t0 := time.Now()
+	rounds := 0
+	for time.Since(t0) < 300*time.Millisecond || rounds == 0 {
+		set.Score()
+		rounds++
+	}
+	if el := time.Since(t0).Seconds(); el > 0 {
+		r.PairsPerSecond = float64(set.Len()*rounds) / el
+	}
+	return r, nil
+}
+
+// Header writes the column names of WriteRow.
+func Header(w io.Writer) {
+	fmt.Fprintf(w, "| data set | records | pair P | pair R | pair F1 | link F1 | cluster F1 | B³ P | B³ R | B³ F1 | blocking PC | cmp/rec | pairs/s | wall |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+}
+
+// WriteRow writes r as a Markdown table row.
+func WriteRow(w io.Writer, r Result) {
+	link := "–"
+	if r.LinkF1 > 0 || r.LinkPrecision > 0 {
+		link = fmt.Sprintf("%.4f", r.LinkF1)
+	}
+	fmt.Fprintf(w, "| %s | %d | %.4f | %.4f | %.4f | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.1f | %.0fk | %s |\n",
+		r.Dataset, r.Records, r.PairPrecision, r.PairRecall, r.PairF1, link, r.ClusterF1,
+		r.BCubedPrecision, r.BCubedRecall, r.BCubedF1, r.BlockingCompleteness, r.ComparisonsPerRecord,
+		r.PairsPerSecond/1000, r.WallTime.Round(time.Millisecond))
+}

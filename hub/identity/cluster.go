@@ -1,0 +1,433 @@
+package identity
+
+import (
+	"fmt"
+	"sort"
+
+	"ucv/profile"
+)
+
+// recluster recomputes the clusters of the seeds' linkable components (and
+// of their current clusters) and returns the records, other than brand-new
+// ones, whose cluster ID changed.
+func (ix *Index) recluster(seeds []int32) []Move {
+	ix.gen++
+	if ix.gen == 0 { // wrapped: clear marks
+		for i := range ix.mark {
+			ix.mark[i] = 0
+		}
+		ix.gen = 1
+	}
+	var comp []int32
+	visit := func(n int32) {
+		if n < 0 || int(n) >= len(ix.ents) || ix.ents[n] == nil || ix.mark[n] == ix.gen {
+			return
+		}
+		ix.mark[n] = ix.gen
+		comp = append(comp, n)
+	}
+	for _, s := range seeds {
+		visit(s)
+	}
+	for q := 0; q < len(comp); q++ {
+		x := comp[q]
+		e := ix.ents[x]
+		for _, ed := range e.adj {
+			if _, ok := ix.linkable(x, ed); ok {
+				visit(ed.to)
+			}
+		}
+		for _, m := range ix.ents[e.cluster].members {
+			visit(m)
+		}
+	}
+	sort.Slice(comp, func(i, j int) bool { return ix.id(comp[i]) < ix.id(comp[j]) })
+	before := make([]string, len(comp))
+	for i, n := range comp {
+		before[i] = ix.id(ix.ents[n].cluster)
+	}
+	ix.cluster(comp)
+	var moves []Move
+	for i, n := range comp {
+		after := ix.id(ix.ents[n].cluster)
+		if before[i] != after && !(before[i] == ix.id(n) && len(ix.ents[n].adj) == 0) {
+			moves = append(moves, Move{RecordID: ix.id(n), From: before[i], To: after})
+		}
+	}
+	return moves
+}
+
+type candEdge struct {
+	a, b  int32 // local indices, a < b (so ID order)
+	class linkClass
+	prio  int // best shared identifier priority (identifier class)
+	w     float64
+}
+
+// cluster runs greedy cluster-aware linking over comp, which must be
+// closed under linkable edges and sorted by record ID. Candidate links are
+// taken strongest first — steward, then identifiers by rule priority, then
+// probabilistic by weight — ties broken by record IDs; each joins two
+// clusters only if the merge passes the whole-cluster checks.
+func (ix *Index) cluster(comp []int32) {
+	local := make(map[int32]int32, len(comp))
+	for i, n := range comp {
+		local[n] = int32(i)
+	}
+	var es []candEdge
+	for i, n := range comp {
+		for _, ed := range ix.ents[n].adj {
+			j, ok := local[ed.to]
+			if !ok || j <= int32(i) {
+				continue
+			}
+			class, ok := ix.linkable(n, ed)
+			if !ok {
+				continue
+			}
+			ce := candEdge{a: int32(i), b: j, class: class, w: ed.w}
+			if class == classIdentifier {
+				shared := ix.sharedLive(ix.ents[n].p, ix.ents[ed.to].p)
+				ce.prio = ix.cfg.Rules.Priority(shared[0].Type)
+			}
+			es = append(es, ce)
+		}
+	}
+	sort.Slice(es, func(x, y int) bool {
+		a, b := &es[x], &es[y]
+		if a.class != b.class {
+			return a.class < b.class
+		}
+		if a.prio != b.prio {
+			return a.prio < b.prio
+		}
+		if a.w != b.w {
+			return a.w > b.w
+		}
+		if a.a != b.a {
+			return a.a < b.a
+		}
+		return a.b < b.b
+	})
+	parent := make([]int32, len(comp))
+	members := make([][]int32, len(comp))
+	links := make([][]linkRef, len(comp))
+	for i := range parent {
+		parent[i] = int32(i)
+		members[i] = []int32{int32(i)}
+	}
+	var find func(int32) int32
+	find = func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for _, ce := range es {
+		ra, rb := find(ce.a), find(ce.b)
+		if ra == rb {
+			continue
+		}
+		if !ix.canMerge(comp, members[ra], members[rb], ce) {
+			continue
+		}
+		if len(members[ra]) < len(members[rb]) {
+			ra, rb = rb, ra
+		}
+		parent[rb] = ra
+		members[ra] = append(members[ra], members[rb]...)
+		links[ra] = append(append(links[ra], links[rb]...), linkRef{comp[ce.a], comp[ce.b], ce.class})
+		members[rb], links[rb] = nil, nil
+	}
+	for i := range comp {
+		if find(int32(i)) != int32(i) {
+			continue
+		}
+		ms := members[i]
+		sort.Slice(ms, func(x, y int) bool { return ms[x] < ms[y] })
+		rep := comp[ms[0]]
+		global := make([]int32, len(ms))
+		for k, l := range ms {
+			global[k] = comp[l]
+			e := ix.ents[comp[l]]
+			e.cluster = rep
+			e.members, e.links = nil, nil
+		}
+		ls := links[i]
+		sort.Slice(ls, func(x, y int) bool {
+			if ls[x].a != ls[y].a {
+				return ix.id(ls[x].a) < ix.id(ls[y].a)
+			}
+			return ix.id(ls[x].b) < ix.id(ls[y].b)
+		})
+		ix.ents[rep].members = global
+		ix.ents[rep].links = ls
+	}
+}
+
+// maxCheck bounds the records per side that the whole-cluster check
+// scores, so one huge cluster cannot make a merge quadratic.
+const maxCheck = 40
+
+// canMerge decides whether the clusters A and B (local indices into comp)
+// may join through candidate link ce.
+func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
+	if len(ix.cannot) > 0 {
+		for _, a := range A {
+			for _, b := range B {
+				if ix.cannot[pairKey(ix.id(comp[a]), ix.id(comp[b]))] {
+					return false
+				}
+			}
+		}
+	}
+	if !ix.withinLimits(comp, A, B) {
+		return false
+	}
+	switch ce.class {
+	case classSteward:
+		return true
+	case classIdentifier:
+		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
+		v := compare(pa, pb)
+		other := 0.0
+		for c := comp0; c < numComp; c++ {
+			if c != cEmail && c != cPhone {
+				other += ix.m.levelWeight(c, pa, &v)
+			}
+		}
+		return other >= ix.cfg.DeterministicVetoWeight
+	}
+	sum, n := 0.0, 0
+	for x, a := range A {
+		if x >= maxCheck {
+			break
+		}
+		for y, b := range B {
+			if y >= maxCheck {
+				break
+			}
+			w := ix.weight(comp[a], comp[b])
+			if w < ix.cfg.VetoWeight {
+				return false
+			}
+			sum += Probability(w)
+			n++
+		}
+	}
+	return sum/float64(n) >= ix.cfg.ClusterMinProbability
+}
+
+const comp0 comp = 0
+
+// withinLimits checks the identity rules' per-type limits on the union of
+// two clusters' identifiers.
+func (ix *Index) withinLimits(comp []int32, A, B []int32) bool {
+	type tv struct {
+		t profile.IDType
+		v string
+	}
+	var all []tv
+	for _, side := range [2][]int32{A, B} {
+		for _, l := range side {
+			for _, id := range ix.ents[comp[l]].p.ids {
+				all = append(all, tv{id.Type, id.Value})
+			}
+		}
+	}
+	if len(all) == 0 {
+		return true
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].t != all[j].t {
+			return all[i].t < all[j].t
+		}
+		return all[i].v < all[j].v
+	})
+	for s := 0; s < len(all); {
+		e, distinct := s, 0
+		for e < len(all) && all[e].t == all[s].t {
+			if e == s || all[e].v != all[e-1].v {
+				distinct++
+			}
+			e++
+		}
+		if lim := ix.cfg.Rules.Limit(all[s].t); lim > 0 && distinct > lim {
+			return false
+		}
+		s = e
+	}
+	return true
+}
+
+func (ix *Index) decision(n int32, moves []Move) Decision {
+	e := ix.ents[n]
+	rep := ix.ents[e.cluster]
+	d := Decision{RecordID: e.p.id, ClusterID: rep.p.id, Size: len(rep.members)}
+	for _, l := range rep.links {
+		if l.a == n || l.b == n {
+			d.Links = append(d.Links, ix.link(l))
+		}
+	}
+	d.Reviews = ix.reviewsOf(n, nil)
+	sort.Slice(d.Reviews, func(i, j int) bool { return lessReview(d.Reviews[i], d.Reviews[j]) })
+	for _, m := range moves {
+		if m.RecordID != e.p.id {
+			d.Moved = append(d.Moved, m)
+		}
+	}
+	return d
+}
+
+func (ix *Index) link(l linkRef) Link {
+	a, b := l.a, l.b
+	if ix.id(b) < ix.id(a) {
+		a, b = b, a
+	}
+	w := ix.weight(a, b)
+	out := Link{A: ix.id(a), B: ix.id(b), Rule: l.class.String(), Weight: w, Probability: Probability(w)}
+	if l.class == classIdentifier {
+		out.Identifiers = ix.sharedLive(ix.ents[a].p, ix.ents[b].p)
+	}
+	return out
+}
+
+func (ix *Index) reviewsOf(n int32, out []Review) []Review {
+	e := ix.ents[n]
+	for _, ed := range e.adj {
+		o := ix.ents[ed.to]
+		if ed.w < ix.cfg.ReviewWeight || o.cluster == e.cluster {
+			continue
+		}
+		a, b := e.p.id, o.p.id
+		if b < a {
+			a, b = b, a
+		}
+		if ix.cannot[[2]string{a, b}] {
+			continue
+		}
+		out = append(out, Review{A: a, B: b, Weight: ed.w, Probability: Probability(ed.w)})
+	}
+	return out
+}
+
+func lessReview(x, y Review) bool {
+	if x.A != y.A {
+		return x.A < y.A
+	}
+	return x.B < y.B
+}
+
+// Cluster is one resolved person: its ID (the smallest record ID in it),
+// its record IDs in order and the links that joined them.
+type Cluster struct {
+	ID      string
+	Records []string
+	Links   []Link
+}
+
+// ClusterOf returns the cluster holding record id.
+func (ix *Index) ClusterOf(id string) (Cluster, error) {
+	n, ok := ix.byID[id]
+	if !ok {
+		return Cluster{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return ix.clusterAt(ix.ents[n].cluster), nil
+}
+
+func (ix *Index) clusterAt(rep int32) Cluster {
+	e := ix.ents[rep]
+	c := Cluster{ID: e.p.id, Records: make([]string, len(e.members))}
+	for i, m := range e.members {
+		c.Records[i] = ix.id(m)
+	}
+	for _, l := range e.links {
+		c.Links = append(c.Links, ix.link(l))
+	}
+	return c
+}
+
+// Clusters returns every cluster, sorted by ID, singletons included.
+func (ix *Index) Clusters() []Cluster {
+	var out []Cluster
+	for _, n := range ix.sortedEntries() {
+		if ix.ents[n].cluster == n {
+			out = append(out, ix.clusterAt(n))
+		}
+	}
+	return out
+}
+
+// Assignments returns record ID → cluster ID pairs, sorted by record ID.
+func (ix *Index) Assignments() [][2]string {
+	ns := ix.sortedEntries()
+	out := make([][2]string, len(ns))
+	for i, n := range ns {
+		out[i] = [2]string{ix.id(n), ix.id(ix.ents[n].cluster)}
+	}
+	return out
+}
+
+func (ix *Index) sortedEntries() []int32 {
+	ns := make([]int32, 0, len(ix.byID))
+	for n, e := range ix.ents {
+		if e != nil {
+			ns = append(ns, int32(n))
+		}
+	}
+	sort.Slice(ns, func(i, j int) bool { return ix.id(ns[i]) < ix.id(ns[j]) })
+	return ns
+}
+
+// Reviews returns the pending review pairs: scored within the review band
+// (or above it but refused by the whole-cluster check) and in different
+// clusters, not rejected by a steward. Sorted by (A, B).
+func (ix *Index) Reviews() []Review {
+	var out []Review
+	for _, n := range ix.sortedEntries() {
+		for _, r := range ix.reviewsOf(n, nil) {
+			if r.A == ix.id(n) {
+				out = append(out, r)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return lessReview(out[i], out[j]) })
+	return out
+}
+
+// Accept records a steward's decision that records a and b are the same
+// person and re-clusters them. It returns the records whose cluster
+// changed. A later Reject of the same pair replaces it.
+func (ix *Index) Accept(a, b string) ([]Move, error) { return ix.steward(a, b, true) }
+
+// Reject records a steward's decision that a and b are different people:
+// no merge will put them in one cluster.
+func (ix *Index) Reject(a, b string) ([]Move, error) { return ix.steward(a, b, false) }
+
+func (ix *Index) steward(a, b string, same bool) ([]Move, error) {
+	na, ok := ix.byID[a]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, a)
+	}
+	nb, ok := ix.byID[b]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, b)
+	}
+	k := pairKey(a, b)
+	delete(ix.must, k)
+	delete(ix.cannot, k)
+	if same {
+		ix.must[k] = true
+		ix.peers[a] = appendUnique(ix.peers[a], b)
+		ix.peers[b] = appendUnique(ix.peers[b], a)
+		if !ix.hasEdge(na, nb) {
+			w := ix.pairWeight(na, nb)
+			ix.ents[na].adj = append(ix.ents[na].adj, edge{nb, w})
+			ix.ents[nb].adj = append(ix.ents[nb].adj, edge{na, w})
+		}
+	} else {
+		ix.cannot[k] = true
+	}
+	return ix.recluster([]int32{na, nb}), nil
+}

@@ -1,0 +1,550 @@
+package identity
+
+import (
+	"fmt"
+	"sort"
+
+	"ucv/profile"
+)
+
+// Index holds records, their candidate links and their clusters, and
+// keeps the clusters up to date as records are added, updated or removed.
+//
+// Clusters are a function of the set of records (and steward decisions),
+// never of arrival order: after any sequence of Add and Remove calls the
+// clusters equal those of Load on the remaining records. Each change
+// re-clusters only the records whose links it touches.
+//
+// An Index is not safe for concurrent use; the hub's FSM calls it from its
+// single apply loop. It performs no I/O.
+type Index struct {
+	m       *Model
+	cfg     Config
+	ents    []*entry
+	free    []int32
+	byID    map[string]int32
+	blocks  map[blockKey][]int32
+	generic map[blockKey]bool
+	must    map[[2]string]bool
+	cannot  map[[2]string]bool
+	peers   map[string][]string // must-link partners by record ID
+	mark    []uint32
+	gen     uint32
+	stats   Stats
+}
+
+// Stats counts the work an Index has done.
+type Stats struct {
+	// PairsScored counts full pair comparisons.
+	PairsScored int64
+	// Candidates counts candidate pairs blocking produced.
+	Candidates int64
+}
+
+type entry struct {
+	p       *prep
+	keys    []blockKey
+	adj     []edge
+	cluster int32     // number of the cluster's representative entry
+	members []int32   // on representatives: the cluster, sorted by ID
+	links   []linkRef // on representatives: the links that built it
+}
+
+// edge is a stored candidate pair: scored at or above ReviewWeight, or
+// sharing an identifier, or linked by a steward.
+type edge struct {
+	to int32
+	w  float64
+}
+
+type linkClass uint8
+
+const (
+	classSteward linkClass = iota
+	classIdentifier
+	classProbabilistic
+)
+
+func (c linkClass) String() string {
+	return [...]string{"steward", "identifier", "probabilistic"}[c]
+}
+
+type linkRef struct {
+	a, b  int32
+	class linkClass
+}
+
+// NewIndex returns an empty index that scores with m.
+func NewIndex(m *Model) *Index {
+	return &Index{
+		m:       m,
+		cfg:     m.cfg,
+		byID:    map[string]int32{},
+		blocks:  map[blockKey][]int32{},
+		generic: map[blockKey]bool{},
+		must:    map[[2]string]bool{},
+		cannot:  map[[2]string]bool{},
+		peers:   map[string][]string{},
+	}
+}
+
+// Len returns the number of records in the index.
+func (ix *Index) Len() int { return len(ix.byID) }
+
+// Stats returns counters of the work done so far.
+func (ix *Index) Stats() Stats { return ix.stats }
+
+// Move reports a record other than the one added whose cluster changed.
+type Move struct {
+	RecordID string
+	From, To string // cluster IDs; From is "" for a new record
+}
+
+// Decision is the outcome of adding or updating one record.
+type Decision struct {
+	RecordID  string
+	ClusterID string
+	// Size is the number of records in the cluster.
+	Size int
+	// Links are the links of the cluster that touch this record: why it
+	// belongs where it is. Empty for a record alone in its cluster.
+	Links []Link
+	// Reviews are pending pairs involving this record (review band).
+	Reviews []Review
+	// Moved lists other records whose cluster changed (merges and splits
+	// the change caused), sorted by record ID.
+	Moved []Move
+}
+
+// Link is one accepted link of a cluster and its reason.
+type Link struct {
+	A, B string // record IDs, A < B
+	// Rule is "identifier" (a shared identifier under the identity rules),
+	// "probabilistic" (Fellegi-Sunter weight at or above MatchWeight) or
+	// "steward" (accepted by a person).
+	Rule        string
+	Weight      float64
+	Probability float64
+	// Identifiers are the shared identifiers that made an "identifier"
+	// link, highest priority first.
+	Identifiers []profile.Identifier
+}
+
+// Review is a pair in the review band that ended in different clusters.
+type Review struct {
+	A, B        string
+	Weight      float64
+	Probability float64
+}
+
+func pairKey(a, b string) [2]string {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]string{a, b}
+}
+
+func (ix *Index) capOf(k blockKey) int {
+	if k.rule() == identifierRule {
+		return ix.cfg.IdentifierBlockCap
+	}
+	return ix.cfg.BlockCap
+}
+
+func (ix *Index) live(k blockKey) bool { return len(ix.blocks[k]) <= ix.capOf(k) }
+
+func (ix *Index) id(n int32) string { return ix.ents[n].p.id }
+
+// Add inserts r, or replaces the record with the same ID, and returns its
+// cluster decision. It fails only for invalid records.
+func (ix *Index) Add(r Record) (Decision, error) {
+	if r.ID == "" {
+		return Decision{}, ErrEmptyID
+	}
+	if err := checkKinds(r); err != nil {
+		return Decision{}, err
+	}
+	var affected []int32
+	if old, ok := ix.byID[r.ID]; ok {
+		affected = ix.remove(old, affected)
+	}
+	n, affected := ix.insert(r, affected)
+	affected = ix.connect(n, affected)
+	affected = ix.refreshGeneric(ix.ents[n].keys, affected)
+	moves := ix.recluster(affected)
+	return ix.decision(n, moves), nil
+}
+
+// Load adds many records at once. The clusters are exactly those that
+// adding them one by one would give, but each record is connected and
+// each affected cluster computed once. progress, when not nil, is called
+// with the number of records connected so far.
+func (ix *Index) Load(recs []Record, progress func(done, total int)) error {
+	seen := make(map[string]bool, len(recs))
+	for i, r := range recs {
+		if r.ID == "" {
+			return fmt.Errorf("record %d: %w", i, ErrEmptyID)
+		}
+		if seen[r.ID] {
+			return fmt.Errorf("%w: %s", ErrDuplicateID, r.ID)
+		}
+		seen[r.ID] = true
+		if err := checkKinds(r); err != nil {
+			return err
+		}
+	}
+	var affected []int32
+	for _, r := range recs {
+		if old, ok := ix.byID[r.ID]; ok {
+			affected = ix.remove(old, affected)
+		}
+	}
+	news := make([]int32, 0, len(recs))
+	for _, r := range recs {
+		var n int32
+		n, affected = ix.insert(r, affected)
+		news = append(news, n)
+	}
+	var keys []blockKey
+	for i, n := range news {
+		affected = ix.connect(n, affected)
+		keys = append(keys, ix.ents[n].keys...)
+		if progress != nil && (i%1024 == 0 || i == len(news)-1) {
+			progress(i+1, len(news))
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	affected = ix.refreshGeneric(dedupeKeys(keys), affected)
+	ix.recluster(affected)
+	return nil
+}
+
+func dedupeKeys(s []blockKey) []blockKey {
+	w := 0
+	for i, x := range s {
+		if i > 0 && s[w-1] == x {
+			continue
+		}
+		s[w] = x
+		w++
+	}
+	return s[:w]
+}
+
+// Remove deletes the record with the given ID; its cluster is recomputed
+// without it (which may split it). It returns ErrNotFound for an unknown ID.
+func (ix *Index) Remove(id string) ([]Move, error) {
+	n, ok := ix.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	affected := ix.remove(n, nil)
+	return ix.recluster(affected), nil
+}
+
+// insert stores r without connecting it. Blocks that r pushes over their
+// cap stop producing pairs, so their members are reconnected.
+func (ix *Index) insert(r Record, affected []int32) (int32, []int32) {
+	e := &entry{p: prepare(r, ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)}
+	e.keys = blockKeys(e.p)
+	var n int32
+	if len(ix.free) > 0 {
+		n = ix.free[len(ix.free)-1]
+		ix.free = ix.free[:len(ix.free)-1]
+		ix.ents[n] = e
+	} else {
+		n = int32(len(ix.ents))
+		ix.ents = append(ix.ents, e)
+		ix.mark = append(ix.mark, 0)
+	}
+	e.cluster = n
+	e.members = []int32{n}
+	ix.byID[r.ID] = n
+	for _, k := range e.keys {
+		before := len(ix.blocks[k])
+		ix.blocks[k] = append(ix.blocks[k], n)
+		if before == ix.capOf(k) { // just went over the cap
+			for _, m := range ix.blocks[k] {
+				if m != n {
+					affected = ix.reconnect(m, affected)
+				}
+			}
+		}
+	}
+	return n, append(affected, n)
+}
+
+// remove deletes entry n, disconnecting it, and returns the records whose
+// clusters must be recomputed.
+func (ix *Index) remove(n int32, affected []int32) []int32 {
+	e := ix.ents[n]
+	rep := ix.ents[e.cluster]
+	for _, m := range rep.members {
+		if m != n {
+			affected = append(affected, m)
+		}
+	}
+	affected = ix.disconnect(n, affected)
+	for _, k := range e.keys {
+		mem := ix.blocks[k]
+		for i, m := range mem {
+			if m == n {
+				mem = append(mem[:i:i], mem[i+1:]...)
+				break
+			}
+		}
+		if len(mem) == 0 {
+			delete(ix.blocks, k)
+		} else {
+			ix.blocks[k] = mem
+		}
+		if len(mem) == ix.capOf(k) { // back under the cap
+			for _, m := range mem {
+				affected = ix.reconnect(m, affected)
+			}
+		}
+	}
+	// The representative may be n itself; members are recomputed anyway.
+	if e.cluster != n {
+		rep.members = without(rep.members, n)
+	} else {
+		for _, m := range e.members {
+			if m != n {
+				ix.ents[m].cluster = m
+				ix.ents[m].members = []int32{m}
+				ix.ents[m].links = nil
+			}
+		}
+	}
+	delete(ix.byID, e.p.id)
+	ix.ents[n] = nil
+	ix.free = append(ix.free, n)
+	affected = ix.refreshGeneric(e.keys, affected)
+	return affected
+}
+
+func without(s []int32, n int32) []int32 {
+	out := make([]int32, 0, len(s))
+	for _, x := range s {
+		if x != n {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// disconnect drops all edges of n and returns its former neighbours.
+func (ix *Index) disconnect(n int32, affected []int32) []int32 {
+	for _, ed := range ix.ents[n].adj {
+		o := ix.ents[ed.to]
+		for i := range o.adj {
+			if o.adj[i].to == n {
+				o.adj = append(o.adj[:i], o.adj[i+1:]...)
+				break
+			}
+		}
+		affected = append(affected, ed.to)
+	}
+	ix.ents[n].adj = nil
+	return affected
+}
+
+func (ix *Index) reconnect(n int32, affected []int32) []int32 {
+	affected = ix.disconnect(n, append(affected, n))
+	return ix.connect(n, affected)
+}
+
+// connect scores n against its candidates and stores the edges that
+// matter. Existing edges are kept.
+func (ix *Index) connect(n int32, affected []int32) []int32 {
+	e := ix.ents[n]
+	var cand []int32
+	for _, k := range e.keys {
+		mem := ix.blocks[k]
+		if len(mem) > ix.capOf(k) {
+			continue
+		}
+		for _, m := range mem {
+			if m != n {
+				cand = append(cand, m)
+			}
+		}
+	}
+	for _, pid := range ix.peers[e.p.id] {
+		if m, ok := ix.byID[pid]; ok {
+			cand = append(cand, m)
+		}
+	}
+	sort.Slice(cand, func(i, j int) bool { return cand[i] < cand[j] })
+	prev := int32(-1)
+	for _, m := range cand {
+		if m == prev {
+			continue
+		}
+		prev = m
+		if ix.hasEdge(n, m) {
+			continue
+		}
+		ix.stats.Candidates++
+		w := ix.pairWeight(n, m)
+		if w >= ix.cfg.ReviewWeight || sharesIdentifier(e.p, ix.ents[m].p) || ix.must[pairKey(e.p.id, ix.id(m))] {
+			e.adj = append(e.adj, edge{m, w})
+			ix.ents[m].adj = append(ix.ents[m].adj, edge{n, w})
+			affected = append(affected, m)
+		}
+	}
+	return affected
+}
+
+func (ix *Index) hasEdge(a, b int32) bool {
+	_, ok := ix.edgeWeight(a, b)
+	return ok
+}
+
+func (ix *Index) edgeWeight(a, b int32) (float64, bool) {
+	ea, eb := ix.ents[a], ix.ents[b]
+	if len(eb.adj) < len(ea.adj) {
+		ea, a, b = eb, b, a
+	}
+	for _, ed := range ea.adj {
+		if ed.to == b {
+			return ed.w, true
+		}
+	}
+	return 0, false
+}
+
+// pairWeight scores a pair in ID order, so the result is symmetric.
+func (ix *Index) pairWeight(a, b int32) float64 {
+	pa, pb := ix.ents[a].p, ix.ents[b].p
+	if pb.id < pa.id {
+		pa, pb = pb, pa
+	}
+	ix.stats.PairsScored++
+	_, w := ix.m.score(pa, pb)
+	return w
+}
+
+// weight returns the stored edge weight or scores the pair.
+func (ix *Index) weight(a, b int32) float64 {
+	if w, ok := ix.edgeWeight(a, b); ok {
+		return w
+	}
+	return ix.pairWeight(a, b)
+}
+
+func sharesIdentifier(a, b *prep) bool {
+	for _, x := range a.ids {
+		for _, y := range b.ids {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sharedLive returns the identifiers a and b share that are not generic,
+// in priority order.
+func (ix *Index) sharedLive(a, b *prep) []profile.Identifier {
+	var out []profile.Identifier
+	for _, x := range a.ids {
+		for _, y := range b.ids {
+			if x == y && !ix.generic[hashKey(identifierRule, x.Key())] {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+// refreshGeneric recomputes the generic flag of the identifier keys among
+// keys; when one flips, all its holders are affected.
+func (ix *Index) refreshGeneric(keys []blockKey, affected []int32) []int32 {
+	for _, k := range keys {
+		if k.rule() != identifierRule {
+			continue
+		}
+		g := ix.genericNow(k)
+		if g == ix.generic[k] {
+			continue
+		}
+		if g {
+			ix.generic[k] = true
+		} else {
+			delete(ix.generic, k)
+		}
+		affected = append(affected, ix.blocks[k]...)
+	}
+	return affected
+}
+
+// genericNow decides whether an identifier value is generic: held by
+// more than IdentifierBlockCap records, or by records with at least
+// GenericMinNames clearly different names. Holders are visited in ID
+// order so the answer does not depend on history.
+func (ix *Index) genericNow(k blockKey) bool {
+	mem := ix.blocks[k]
+	if len(mem) > ix.cfg.IdentifierBlockCap {
+		return true
+	}
+	if len(mem) < ix.cfg.GenericMinNames {
+		return false
+	}
+	ps := make([]*prep, len(mem))
+	for i, m := range mem {
+		ps[i] = ix.ents[m].p
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].id < ps[j].id })
+	var reps []*prep
+	for _, p := range ps {
+		if p.first == "" && p.last == "" {
+			continue
+		}
+		distinct := true
+		for _, r := range reps {
+			if !differentPeople(p, r) {
+				distinct = false
+				break
+			}
+		}
+		if distinct {
+			reps = append(reps, p)
+			if len(reps) >= ix.cfg.GenericMinNames {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// differentPeople reports whether two records' names clearly differ: the
+// last names are not even similar, or the first names are neither
+// similar, nicknames nor initials of each other. Missing parts never
+// count as a difference.
+func differentPeople(a, b *prep) bool {
+	if l := nameLevel(a.last, b.last); l == 4 {
+		return true
+	}
+	if l := firstLevel(a.first, b.first); l == 6 {
+		return true
+	}
+	return false
+}
+
+// linkable reports whether the edge a–b may join clusters: a steward
+// accepted it, the records share a non-generic identifier, or it scores
+// at or above MatchWeight.
+func (ix *Index) linkable(a int32, ed edge) (linkClass, bool) {
+	pa, pb := ix.ents[a].p, ix.ents[ed.to].p
+	if len(ix.must) > 0 && ix.must[pairKey(pa.id, pb.id)] {
+		return classSteward, true
+	}
+	if len(pa.ids) > 0 && len(pb.ids) > 0 && len(ix.sharedLive(pa, pb)) > 0 {
+		return classIdentifier, true
+	}
+	if ed.w >= ix.cfg.MatchWeight {
+		return classProbabilistic, true
+	}
+	return 0, false
+}

@@ -1,0 +1,527 @@
+package identity
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"ucv/profile"
+)
+
+// Config controls training and linking. The zero value is not usable;
+// start from DefaultConfig.
+type Config struct {
+	// Rules are the identity rules shared with the edge: per-type limits,
+	// priorities and blocked values. Nil means profile.DefaultRules().
+	Rules *profile.Rules
+	// Region reads phone numbers written without a country code.
+	Region string
+	// DateOrder reads ambiguous slashed birth dates.
+	DateOrder DateOrder
+
+	// MatchWeight is the match weight (log2 of the posterior odds, prior
+	// included) at or above which a pair links automatically.
+	MatchWeight float64
+	// ReviewWeight is the lower end of the review band: pairs in
+	// [ReviewWeight, MatchWeight) that end up in different clusters are
+	// offered to a steward (Index.Reviews).
+	ReviewWeight float64
+	// ClusterMinProbability is the mean match probability over all pairs
+	// across two clusters that a probabilistic merge of them needs. It
+	// stops weak links from chaining unrelated records together.
+	ClusterMinProbability float64
+	// VetoWeight: a probabilistic merge is refused when any pair across
+	// the two clusters scores below it (a strong contradiction, such as
+	// different birth dates and first names).
+	VetoWeight float64
+	// DeterministicVetoWeight: a shared identifier does not link two
+	// records whose other fields, taken alone (prior excluded), score
+	// below it — the husband and wife who share a phone.
+	DeterministicVetoWeight float64
+
+	// BlockCap is the largest block compared; a blocking key shared by
+	// more records is too common to be useful and produces no pairs.
+	BlockCap int
+	// IdentifierBlockCap is the same for identifier values (e-mail,
+	// phone, ids). A value held by more records is generic.
+	IdentifierBlockCap int
+	// GenericMinNames: an identifier value held by records with at least
+	// this many clearly different names is generic (a test e-mail, a
+	// call-centre phone) and never links anything.
+	GenericMinNames int
+
+	// TrainPairsPerRule caps the pairs EM sees per blocking rule.
+	TrainPairsPerRule int
+	// RandomPairs is the number of random pairs that estimate u.
+	RandomPairs int
+	// EMIterations is the number of EM rounds per blocking rule.
+	EMIterations int
+	// Prior, when > 0, is the probability that two random records match;
+	// 0 estimates it from the EM results.
+	Prior float64
+}
+
+// DefaultConfig returns the settings documented in
+// docs/decisions/0005-identity-resolution.md.
+func DefaultConfig() Config {
+	return Config{
+		Region:                  "US",
+		MatchWeight:             4,
+		ReviewWeight:            -2,
+		ClusterMinProbability:   0.5,
+		VetoWeight:              -20,
+		DeterministicVetoWeight: -8,
+		BlockCap:                50,
+		IdentifierBlockCap:      1000,
+		GenericMinNames:         3,
+		TrainPairsPerRule:       200000,
+		RandomPairs:             300000,
+		EMIterations:            25,
+	}
+}
+
+// Validate reports the first invalid setting; the error matches
+// ErrInvalidConfig.
+func (c Config) Validate() error {
+	bad := func(f, why string) error { return fmt.Errorf("%w: %s %s", ErrInvalidConfig, f, why) }
+	switch {
+	case c.ReviewWeight > c.MatchWeight:
+		return bad("ReviewWeight", "must not exceed MatchWeight")
+	case c.ClusterMinProbability < 0 || c.ClusterMinProbability > 1:
+		return bad("ClusterMinProbability", "must be in [0, 1]")
+	case c.BlockCap < 2:
+		return bad("BlockCap", "must be at least 2")
+	case c.IdentifierBlockCap < 2:
+		return bad("IdentifierBlockCap", "must be at least 2")
+	case c.GenericMinNames < 2:
+		return bad("GenericMinNames", "must be at least 2")
+	case c.RandomPairs < 1000:
+		return bad("RandomPairs", "must be at least 1000")
+	case c.EMIterations < 1:
+		return bad("EMIterations", "must be at least 1")
+	case c.Prior < 0 || c.Prior >= 1:
+		return bad("Prior", "must be in [0, 1)")
+	}
+	return nil
+}
+
+// Model holds trained match parameters: per comparison level the m and u
+// probabilities, term frequencies for exact matches on names, cities and
+// postcodes, and the prior. It is immutable and safe for concurrent use.
+// Nodes that must agree byte for byte share one trained Model rather than
+// each training their own.
+type Model struct {
+	cfg         Config
+	m, u        [numComp][maxLevels]float64
+	w           [numComp][maxLevels]float64
+	tf          [numComp]map[string]float64 // value → weight of an exact match on it
+	prior       float64
+	priorWeight float64
+	report      TrainReport
+}
+
+// TrainReport describes what training saw, for benchmarks and operators.
+type TrainReport struct {
+	Records     int
+	RandomPairs int
+	Rules       []RuleReport
+	Prior       float64
+}
+
+// RuleReport is the EM outcome of one blocking rule.
+type RuleReport struct {
+	Rule            string
+	Pairs           int     // candidate pairs the rule produces (capped blocks)
+	Sampled         int     // pairs EM used
+	MatchFraction   float64 // EM's estimate of the share of matches among them
+	ExpectedMatches float64
+}
+
+// Report returns what training saw.
+func (m *Model) Report() TrainReport { return m.report }
+
+// Config returns the configuration the model was trained with.
+func (m *Model) Config() Config { return m.cfg }
+
+// Train estimates a Model from unlabelled records, as Splink does: u from
+// random pairs, m by EM over the pairs of each blocking rule with that
+// rule's own comparisons left out, m per comparison averaged over the
+// rules that could estimate it. It reads records only; the order of recs
+// does not matter.
+func Train(recs []Record, cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Rules == nil {
+		cfg.Rules = profile.DefaultRules()
+	}
+	ps, err := prepareAll(recs, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return trainPrepared(ps, cfg), nil
+}
+
+// prepareAll normalizes recs and returns them sorted by ID.
+func prepareAll(recs []Record, cfg Config) ([]*prep, error) {
+	if len(recs) == 0 {
+		return nil, ErrNoRecords
+	}
+	ps := make([]*prep, len(recs))
+	for i, r := range recs {
+		if r.ID == "" {
+			return nil, fmt.Errorf("record %d: %w", i, ErrEmptyID)
+		}
+		if err := checkKinds(r); err != nil {
+			return nil, err
+		}
+		ps[i] = prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].id < ps[j].id })
+	for i := 1; i < len(ps); i++ {
+		if ps[i].id == ps[i-1].id {
+			return nil, fmt.Errorf("%w: %s", ErrDuplicateID, ps[i].id)
+		}
+	}
+	return ps, nil
+}
+
+func checkKinds(r Record) error {
+	for _, f := range r.Fields {
+		if _, err := ParseKind(string(f.Kind)); err != nil {
+			return fmt.Errorf("record %s: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// splitmix64 is a tiny deterministic generator for sampling random pairs.
+type splitmix64 uint64
+
+func (s *splitmix64) next() uint64 {
+	*s += 0x9e3779b97f4a7c15
+	z := uint64(*s)
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+const probFloor = 1e-6
+
+func trainPrepared(ps []*prep, cfg Config) *Model {
+	md := &Model{cfg: cfg}
+	n := len(ps)
+	md.report.Records = n
+
+	// u from random pairs.
+	var cnt [numComp][maxLevels]float64
+	rng := splitmix64(0x5eed)
+	pairs := 0
+	if n >= 2 {
+		for k := 0; k < cfg.RandomPairs; k++ {
+			i := int(rng.next() % uint64(n))
+			j := int(rng.next() % uint64(n))
+			if i == j {
+				continue
+			}
+			v := compare(ps[i], ps[j])
+			for c := comp(0); c < numComp; c++ {
+				cnt[c][v.lv[c]]++
+			}
+			pairs++
+		}
+	}
+	md.report.RandomPairs = pairs
+	for c := comp(0); c < numComp; c++ {
+		L := len(specs[c].levels)
+		nonNull := 0.0
+		for l := 1; l < L; l++ {
+			nonNull += cnt[c][l]
+		}
+		for l := 1; l < L; l++ {
+			if nonNull == 0 {
+				md.u[c][l] = 1 / float64(L-1)
+				continue
+			}
+			md.u[c][l] = math.Max((cnt[c][l]+0.5)/(nonNull+0.5*float64(L-1)), probFloor)
+		}
+		for l := 1; l < L; l++ {
+			md.m[c][l] = specs[c].m[l]
+		}
+	}
+
+	// m by EM per blocking rule.
+	var sum [numComp][maxLevels]float64
+	var rules [numComp]int
+	maxExpected := 0.0
+	for ri := range blockRules {
+		vs, total := rulePairs(ps, ri, cfg)
+		rr := RuleReport{Rule: blockRules[ri].name, Pairs: total, Sampled: len(vs)}
+		if len(vs) == 0 {
+			md.report.Rules = append(md.report.Rules, rr)
+			continue
+		}
+		excluded := [numComp]bool{}
+		for _, c := range blockRules[ri].excludes {
+			excluded[c] = true
+		}
+		m, lambda, support := em(vs, md.u, md.m, excluded, cfg.EMIterations)
+		rr.MatchFraction = lambda
+		rr.ExpectedMatches = lambda * float64(total)
+		if rr.ExpectedMatches > maxExpected {
+			maxExpected = rr.ExpectedMatches
+		}
+		md.report.Rules = append(md.report.Rules, rr)
+		for c := comp(0); c < numComp; c++ {
+			if excluded[c] || support[c] < 5 {
+				continue
+			}
+			rules[c]++
+			for l := range m[c] {
+				sum[c][l] += m[c][l]
+			}
+		}
+	}
+	for c := comp(0); c < numComp; c++ {
+		if rules[c] == 0 {
+			continue
+		}
+		for l := 1; l < len(specs[c].levels); l++ {
+			md.m[c][l] = math.Max(sum[c][l]/float64(rules[c]), probFloor)
+		}
+	}
+	for c := comp(0); c < numComp; c++ {
+		for l := 1; l < len(specs[c].levels); l++ {
+			md.w[c][l] = math.Log2(md.m[c][l] / md.u[c][l])
+		}
+	}
+
+	// Term frequencies for exact matches.
+	for c := comp(0); c < numComp; c++ {
+		if !specs[c].tf {
+			continue
+		}
+		freq := map[string]int{}
+		total := 0
+		for _, p := range ps {
+			if v := tfField(c, p); v != "" {
+				freq[v]++
+				total++
+			}
+		}
+		if total == 0 {
+			continue
+		}
+		tab := make(map[string]float64, len(freq))
+		for v, k := range freq { // order-free: each entry is computed alone
+			tab[v] = tfWeight(md.m[c][1], float64(k)/float64(total), md.u[c][1])
+		}
+		md.tf[c] = tab
+	}
+
+	// Prior: the best rule's expected matches over all pairs.
+	all := float64(n) * float64(n-1) / 2
+	switch {
+	case cfg.Prior > 0:
+		md.prior = cfg.Prior
+	case all > 0 && maxExpected > 0:
+		md.prior = math.Min(math.Max(maxExpected/all, 1e-12), 0.5)
+	default:
+		md.prior = 1e-4
+	}
+	md.priorWeight = math.Log2(md.prior / (1 - md.prior))
+	md.report.Prior = md.prior
+	return md
+}
+
+// tfWeight is the weight of an exact match on a value of frequency f: u
+// becomes f itself (the chance that a random record shares this very
+// value), bounded so one rare value cannot outweigh everything else.
+func tfWeight(m, f, u float64) float64 {
+	uf := math.Max(f, u/20)
+	uf = math.Min(uf, 0.5)
+	return math.Log2(m / uf)
+}
+
+func tfField(c comp, p *prep) string {
+	switch c {
+	case cFirst:
+		return p.first
+	case cLast:
+		return p.last
+	case cCity:
+		return p.city
+	case cPostcode:
+		return p.postcode
+	}
+	return ""
+}
+
+// rulePairs returns the comparison vectors of the pairs rule ri blocks
+// together (blocks larger than BlockCap skipped), sampled down to
+// TrainPairsPerRule, and the number of pairs before sampling.
+func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, int) {
+	type kv struct {
+		k blockKey
+		i int32
+	}
+	var kvs []kv
+	for i, p := range ps {
+		for _, k := range ruleKeys(p, ri) {
+			kvs = append(kvs, kv{k, int32(i)})
+		}
+	}
+	sort.Slice(kvs, func(a, b int) bool {
+		if kvs[a].k != kvs[b].k {
+			return kvs[a].k < kvs[b].k
+		}
+		return kvs[a].i < kvs[b].i
+	})
+	capN := cfg.BlockCap
+	if blockRules[ri].identifier {
+		capN = cfg.IdentifierBlockCap
+	}
+	var pairs []uint64
+	for s := 0; s < len(kvs); {
+		e := s
+		for e < len(kvs) && kvs[e].k == kvs[s].k {
+			e++
+		}
+		if e-s <= capN {
+			for a := s; a < e; a++ {
+				for b := a + 1; b < e; b++ {
+					if kvs[a].i != kvs[b].i {
+						pairs = append(pairs, uint64(kvs[a].i)<<32|uint64(kvs[b].i))
+					}
+				}
+			}
+		}
+		s = e
+	}
+	sort.Slice(pairs, func(a, b int) bool { return pairs[a] < pairs[b] })
+	pairs = dedupeU64(pairs)
+	total := len(pairs)
+	step := 1
+	if cfg.TrainPairsPerRule > 0 && total > cfg.TrainPairsPerRule {
+		step = (total + cfg.TrainPairsPerRule - 1) / cfg.TrainPairsPerRule
+	}
+	vs := make([]vector, 0, total/step+1)
+	for k := 0; k < total; k += step {
+		i, j := int(pairs[k]>>32), int(pairs[k]&0xffffffff)
+		vs = append(vs, compare(ps[i], ps[j]))
+	}
+	return vs, total
+}
+
+func dedupeU64(s []uint64) []uint64 {
+	w := 0
+	for i, x := range s {
+		if i > 0 && s[w-1] == x {
+			continue
+		}
+		s[w] = x
+		w++
+	}
+	return s[:w]
+}
+
+// em runs expectation maximisation with u fixed and returns m, the match
+// fraction and per comparison the posterior mass of non-missing levels
+// (how much evidence backs its m).
+func em(vs []vector, u, m0 [numComp][maxLevels]float64, excluded [numComp]bool, iters int) (m [numComp][maxLevels]float64, lambda float64, support [numComp]float64) {
+	// Aggregate identical vectors: EM only needs their counts.
+	sort.Slice(vs, func(a, b int) bool { return lessVec(&vs[a], &vs[b]) })
+	type uv struct {
+		v vector
+		n float64
+	}
+	var us []uv
+	for i := range vs {
+		if len(us) > 0 && us[len(us)-1].v.lv == vs[i].lv {
+			us[len(us)-1].n++
+			continue
+		}
+		us = append(us, uv{vs[i], 1})
+	}
+	m = m0
+	lambda = 0.1
+	total := float64(len(vs))
+	for it := 0; it < iters; it++ {
+		var acc [numComp][maxLevels]float64
+		var nonNull [numComp]float64
+		sumPost := 0.0
+		for _, x := range us {
+			lr := math.Log(lambda / (1 - lambda))
+			for c := comp(0); c < numComp; c++ {
+				l := x.v.lv[c]
+				if excluded[c] || l == 0 {
+					continue
+				}
+				lr += math.Log(math.Max(m[c][l], probFloor) / u[c][l])
+			}
+			post := 1 / (1 + math.Exp(-lr))
+			w := post * x.n
+			sumPost += w
+			for c := comp(0); c < numComp; c++ {
+				l := x.v.lv[c]
+				if excluded[c] || l == 0 {
+					continue
+				}
+				acc[c][l] += w
+				nonNull[c] += w
+			}
+		}
+		lambda = math.Min(math.Max(sumPost/total, 1e-9), 1-1e-9)
+		for c := comp(0); c < numComp; c++ {
+			if excluded[c] || nonNull[c] == 0 {
+				continue
+			}
+			for l := 1; l < len(specs[c].levels); l++ {
+				m[c][l] = acc[c][l] / nonNull[c]
+			}
+		}
+		support = nonNull
+	}
+	return m, lambda, support
+}
+
+func lessVec(a, b *vector) bool {
+	for c := comp(0); c < numComp; c++ {
+		if a.lv[c] != b.lv[c] {
+			return a.lv[c] < b.lv[c]
+		}
+	}
+	return false
+}
+
+// score returns the comparison vector and match weight of a pair. Callers
+// pass the pair in record-ID order so that scores are symmetric.
+func (m *Model) score(a, b *prep) (vector, float64) {
+	v := compare(a, b)
+	return v, m.weightOf(a, &v)
+}
+
+func (m *Model) weightOf(a *prep, v *vector) float64 {
+	w := m.priorWeight
+	for c := comp(0); c < numComp; c++ {
+		w += m.levelWeight(c, a, v)
+	}
+	return w
+}
+
+// levelWeight is the Bayes-factor weight comparison c contributes.
+func (m *Model) levelWeight(c comp, a *prep, v *vector) float64 {
+	l := v.lv[c]
+	if l == 0 {
+		return 0
+	}
+	if l == 1 && m.tf[c] != nil {
+		if tw, ok := m.tf[c][tfValue(c, a, v)]; ok {
+			return tw
+		}
+	}
+	return m.w[c][l]
+}
+
+// Probability converts a match weight to a match probability.
+func Probability(weight float64) float64 { return 1 / (1 + math.Exp2(-weight)) }
