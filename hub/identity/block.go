@@ -77,6 +77,27 @@ var blockRules = []blockRule{
 			}
 		}
 	}},
+	{name: "postcode+name", excludes: []comp{cPostcode, cFirst, cLast}, keys: func(p *prep, emit func(string)) {
+		if p.postcode != "" {
+			// either name part, so a name typed into the wrong field still meets
+			if p.first != "" {
+				emit(p.postcode + "|" + canonicalFirst(p.first))
+			}
+			if p.last != "" {
+				emit(p.postcode + "|" + p.last)
+			}
+		}
+	}},
+	{name: "city+name", excludes: []comp{cCity, cFirst, cLast}, keys: func(p *prep, emit func(string)) {
+		if p.city != "" {
+			if p.first != "" {
+				emit(p.city + "|" + canonicalFirst(p.first))
+			}
+			if p.last != "" {
+				emit(p.city + "|" + p.last)
+			}
+		}
+	}},
 	{name: "national_id", excludes: []comp{cNationalID}, keys: func(p *prep, emit func(string)) {
 		for _, v := range p.nid {
 			emit(v)

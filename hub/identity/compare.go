@@ -81,7 +81,9 @@ var specs = [numComp]compSpec{
 // vector is the comparison vector of a pair: one level per comparison.
 type vector struct {
 	lv      [numComp]uint8
-	swapped bool // first and last name compared crosswise
+	// aSwap, bSwap: that side's first and last name were compared
+	// crosswise (swapped fields, or a lone name in the wrong field).
+	aSwap, bSwap bool
 }
 
 // compare computes the comparison vector of a and b. It is symmetric in
@@ -95,11 +97,26 @@ func compare(a, b *prep) vector {
 		if (af == b.last || JaroWinkler(af, b.last) >= 0.92) && (al == b.first || JaroWinkler(al, b.first) >= 0.92) &&
 			JaroWinkler(af, b.first)+JaroWinkler(al, b.last) < 1.6 {
 			af, al = al, af
-			v.swapped = true
+			v.aSwap = true
 		}
 	}
-	v.lv[cFirst] = firstLevel(af, b.first)
-	v.lv[cLast] = nameLevel(al, b.last)
+	bf, bl := b.first, b.last
+	// A lone name part may sit in the wrong field ("bryant" as first name
+	// with no surname): compare it with whichever part of the other
+	// record it resembles more.
+	if (af == "") != (al == "") && bf != "" && bl != "" {
+		if one := af + al; nameSim(one, bf) < nameSim(one, bl) && af != "" || nameSim(one, bl) < nameSim(one, bf) && al != "" {
+			af, al = al, af
+			v.aSwap = true
+		}
+	} else if (bf == "") != (bl == "") && af != "" && al != "" {
+		if one := bf + bl; nameSim(one, af) < nameSim(one, al) && bf != "" || nameSim(one, al) < nameSim(one, af) && bl != "" {
+			bf, bl = bl, bf
+			v.bSwap = true
+		}
+	}
+	v.lv[cFirst] = firstLevel(af, bf)
+	v.lv[cLast] = nameLevel(al, bl)
 	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
 	v.lv[cDOB] = dobLevel(a.dob, b.dob)
 	v.lv[cGender] = exactLevel(a.gender, b.gender)
@@ -117,16 +134,24 @@ func compare(a, b *prep) vector {
 	return v
 }
 
+// nameSim is Jaro-Winkler with nicknames counted as identical.
+func nameSim(a, b string) float64 {
+	if a == b || Nicknames(a, b) {
+		return 1
+	}
+	return JaroWinkler(a, b)
+}
+
 // tfValue returns the value whose frequency adjusts an exact level of c.
 func tfValue(c comp, a *prep, v *vector) string {
 	switch c {
 	case cFirst:
-		if v.swapped {
+		if v.aSwap {
 			return a.last
 		}
 		return a.first
 	case cLast:
-		if v.swapped {
+		if v.aSwap {
 			return a.first
 		}
 		return a.last

@@ -76,18 +76,20 @@ func (ix *Index) Explain(a, b string) (Explanation, error) {
 
 func (m *Model) explain(pa, pb *prep) Explanation {
 	v, w := m.score(pa, pb)
-	e := Explanation{A: pa.id, B: pb.id, Weight: w, Probability: Probability(w), PriorWeight: m.priorWeight, Swapped: v.swapped}
+	e := Explanation{A: pa.id, B: pb.id, Weight: w, Probability: Probability(w), PriorWeight: m.priorWeight, Swapped: v.aSwap || v.bSwap}
 	for c := comp(0); c < numComp; c++ {
 		l := v.lv[c]
 		if l == 0 {
 			continue
 		}
 		va, vb := compValue(c, pa), compValue(c, pb)
-		if v.swapped && c == cFirst {
-			va = pa.last
-		}
-		if v.swapped && c == cLast {
-			va = pa.first
+		if c == cFirst || c == cLast {
+			if v.aSwap {
+				va = compValue(cFirst+cLast-c, pa)
+			}
+			if v.bSwap {
+				vb = compValue(cFirst+cLast-c, pb)
+			}
 		}
 		e.Levels = append(e.Levels, Level{
 			Comparison: specs[c].name, Level: specs[c].levels[l],

@@ -201,5 +201,5 @@ func Soundex(s string) string {
 	return string(out[:])
 }
 
-//                       abcdefghijklmnopqrstuvwxyz
+// abcdefghijklmnopqrstuvwxyz
 const soundexCode = "01230120022455012623010202"
