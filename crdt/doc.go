@@ -12,8 +12,11 @@
 // replica, has the same effect. Property tests in this package prove the
 // laws for each type.
 //
-// Merge never aliases its argument: the receiver may be mutated, the
-// argument is only read, and no slice or map of the argument is retained.
+// Merge only reads its argument and never retains its maps or slices of
+// structure, but byte values (register values, item data) are immutable
+// once inside a CRDT and are shared between states rather than copied:
+// never modify a []byte obtained from a CRDT. Mutators copy the bytes
+// they are given.
 //
 // The package uses only the standard library, does no I/O and reads the
 // time only through the clock function given to NewClock. Values are not

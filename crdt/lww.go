@@ -24,10 +24,10 @@ func (r Register) wins(o Register) bool {
 	return bytes.Compare(r.Val, o.Val) > 0
 }
 
-// Merge returns the join of r and o. It never aliases o's bytes.
+// Merge returns the join of r and o (sharing the winner's immutable bytes).
 func (r Register) Merge(o Register) Register {
 	if o.wins(r) {
-		return Register{TS: o.TS, Val: bytes.Clone(o.Val)}
+		return o
 	}
 	return r
 }
@@ -103,16 +103,12 @@ func (m *LWWMap) Merge(o LWWMap) {
 	}
 }
 
-// Clone returns a deep copy.
+// Clone returns a copy that shares only immutable value bytes.
 func (m LWWMap) Clone() LWWMap {
 	if m.M == nil {
 		return LWWMap{}
 	}
-	c := make(map[string]Register, len(m.M))
-	for k, r := range m.M {
-		c[k] = Register{TS: r.TS, Val: bytes.Clone(r.Val)}
-	}
-	return LWWMap{M: c}
+	return LWWMap{M: maps.Clone(m.M)}
 }
 
 // Equal reports whether m and o hold the same registers.

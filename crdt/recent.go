@@ -56,36 +56,81 @@ func (r *Recent) Add(it Item, n int) Recent {
 	return d
 }
 
-// Merge joins o into r, keeping the n newest items.
+// Merge joins o into r, keeping the n newest items. Both sides are kept
+// sorted, so this is a linear merge; a map is built only over items of o
+// that did not meet an identical item of r, which is the delta itself in
+// the common case and nothing when replicas already agree.
 func (r *Recent) Merge(o Recent, n int) {
 	if len(o.Items) == 0 && len(r.Items) <= n {
 		return
 	}
-	byID := make(map[string]int, len(r.Items)+len(o.Items))
-	out := make([]Item, 0, len(r.Items)+len(o.Items))
-	add := func(it Item, clone bool) {
-		if i, ok := byID[it.ID]; ok {
-			if newer(it, out[i]) {
-				if clone {
-					it.Data = bytes.Clone(it.Data)
-				}
-				out[i] = it
+	type src uint8
+	const fromR, fromO, fromBoth src = 0, 1, 2
+	out := make([]Item, 0, min(len(r.Items)+len(o.Items), n+len(o.Items)))
+	from := make([]src, 0, cap(out))
+	i, j, onlyO := 0, 0, 0
+	for i < len(r.Items) || j < len(o.Items) {
+		var c int
+		switch {
+		case i == len(r.Items):
+			c = 1
+		case j == len(o.Items):
+			c = -1
+		default:
+			c = rank(r.Items[i], o.Items[j])
+		}
+		switch {
+		case c < 0:
+			out, from = append(out, r.Items[i]), append(from, fromR)
+			i++
+		case c > 0:
+			out, from = append(out, o.Items[j]), append(from, fromO)
+			onlyO++
+			j++
+		default: // same ID and time: keep the greater data
+			it := r.Items[i]
+			if bytes.Compare(o.Items[j].Data, it.Data) > 0 {
+				it = o.Items[j]
 			}
-			return
+			out, from = append(out, it), append(from, fromBoth)
+			i++
+			j++
 		}
-		if clone {
-			it.Data = bytes.Clone(it.Data)
+	}
+	if onlyO > 0 && len(r.Items) > 0 {
+		// The same ID at different times: keep the newer (earlier in out).
+		pos := make(map[string]int, onlyO)
+		for k, it := range out {
+			if from[k] == fromO {
+				pos[it.ID] = k
+			}
 		}
-		byID[it.ID] = len(out)
-		out = append(out, it)
+		drop := false
+		for k, it := range out {
+			if from[k] != fromR {
+				continue
+			}
+			if q, ok := pos[it.ID]; ok {
+				loser := k
+				if newer(it, out[q]) {
+					loser = q
+				}
+				from[loser] = 255
+				drop = true
+			}
+		}
+		if drop {
+			w := 0
+			for k := range out {
+				if from[k] != 255 {
+					out[w] = out[k]
+					w++
+				}
+			}
+			clear(out[w:])
+			out = out[:w]
+		}
 	}
-	for _, it := range r.Items {
-		add(it, false)
-	}
-	for _, it := range o.Items {
-		add(it, true)
-	}
-	slices.SortFunc(out, rank)
 	if len(out) > n {
 		clear(out[n:])
 		out = out[:n]
@@ -105,16 +150,12 @@ func (r *Recent) Drop(drop func(Item) bool) {
 	}
 }
 
-// Clone returns a deep copy.
+// Clone returns a copy that shares only immutable item data.
 func (r Recent) Clone() Recent {
 	if r.Items == nil {
 		return Recent{}
 	}
-	c := make([]Item, len(r.Items))
-	for i, it := range r.Items {
-		c[i] = Item{ID: it.ID, Time: it.Time, Data: bytes.Clone(it.Data)}
-	}
-	return Recent{Items: c}
+	return Recent{Items: slices.Clone(r.Items)}
 }
 
 // Equal reports whether r and o hold the same items.

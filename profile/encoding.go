@@ -13,16 +13,43 @@ const TagProfile codec.Tag = 64
 // version may append fields; a decoder skips fields it does not know.
 const profileFields = 14
 
-// Codec encodes a Profile: [Version][TagProfile] then an array of its
-// fields in declaration order, each in its crdt codec encoding. Equal
-// profiles encode to equal bytes.
-var Codec = codec.Type[*Profile]{Tag: TagProfile, Enc: encodeProfile, Dec: decodeProfile}
+// Marshal encodes p as [codec.Version][TagProfile] followed by the S2
+// compression of a msgpack array of its fields in declaration order, each
+// in its crdt codec encoding. Equal profiles encode to equal bytes.
+// Timelines repeat event names, channels and sources, so compression
+// roughly halves a typical profile.
+func (p *Profile) Marshal() ([]byte, error) {
+	e := codec.GetEncoder()
+	defer codec.PutEncoder(e)
+	if err := encodeProfile(e, p); err != nil {
+		return nil, fmt.Errorf("profile: encode: %w", err)
+	}
+	return codec.Compress([]byte{codec.Version, byte(TagProfile)}, e.Bytes()), nil
+}
 
-// Marshal encodes p with Codec.
-func (p *Profile) Marshal() ([]byte, error) { return Codec.Marshal(p) }
-
-// Unmarshal decodes a Profile encoded with Codec.
-func Unmarshal(b []byte) (*Profile, error) { return Codec.Unmarshal(b) }
+// Unmarshal decodes what Marshal wrote. Errors wrap codec.ErrCorrupt or
+// codec.ErrVersion.
+func Unmarshal(b []byte) (*Profile, error) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the header", codec.ErrCorrupt, len(b))
+	}
+	if b[0] != codec.Version || codec.Tag(b[1]) != TagProfile {
+		return nil, fmt.Errorf("%w: version %d tag %d, want a version %d profile", codec.ErrVersion, b[0], b[1], codec.Version)
+	}
+	body, err := codec.Decompress(b[2:])
+	if err != nil {
+		return nil, err
+	}
+	d := codec.NewSharingDecoder(body) // body is ours alone
+	p, err := decodeProfile(d)
+	if err != nil {
+		return nil, err
+	}
+	if d.Remaining() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", codec.ErrCorrupt, d.Remaining())
+	}
+	return p, nil
+}
 
 func encodeProfile(e *codec.Encoder, p *Profile) error {
 	steps := []func() error{

@@ -14,6 +14,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -69,13 +72,64 @@ func (e *Encoder) Reset() { e.buf.Reset() }
 // Decoder reads msgpack from a byte slice with bounds checks.
 type Decoder struct {
 	*msgpack.Decoder
-	r *bytes.Reader
+	r   *bytes.Reader
+	buf []byte
+	// share: strings and bytes may point into buf (see NewSharingDecoder).
+	share bool
 }
 
-// NewDecoder returns a Decoder reading b. b must not change while decoding.
+// NewDecoder returns a Decoder reading b. b must not change while
+// decoding; decoded values never alias it.
 func NewDecoder(b []byte) *Decoder {
 	r := bytes.NewReader(b)
-	return &Decoder{Decoder: msgpack.NewDecoder(r), r: r}
+	return &Decoder{Decoder: msgpack.NewDecoder(r), r: r, buf: b}
+}
+
+// NewSharingDecoder is NewDecoder for a buffer the caller hands over for
+// good: decoded strings and byte values point into b instead of being
+// copied, which saves most of a decode's allocations. b must never be
+// modified afterwards, and stays alive as long as any decoded value does.
+func NewSharingDecoder(b []byte) *Decoder {
+	d := NewDecoder(b)
+	d.share = true
+	return d
+}
+
+// raw reads a str or bin header at the current position and returns the
+// payload as a sub-slice of the buffer, advancing past it. ok is false
+// when the next value is not a str/bin (the caller falls back).
+func (d *Decoder) raw() (b []byte, isNil, ok bool, err error) {
+	off := len(d.buf) - d.r.Len()
+	if off >= len(d.buf) {
+		return nil, false, false, nil
+	}
+	c := d.buf[off]
+	var n, h int
+	switch {
+	case c == 0xc0:
+		n, h, isNil = 0, 1, true
+	case c >= 0xa0 && c <= 0xbf:
+		n, h = int(c&0x1f), 1
+	case c == 0xd9 || c == 0xc4:
+		if off+2 > len(d.buf) {
+			return nil, false, false, fmt.Errorf("%w: truncated", ErrCorrupt)
+		}
+		n, h = int(d.buf[off+1]), 2
+	case c == 0xda || c == 0xc5:
+		if off+3 > len(d.buf) {
+			return nil, false, false, fmt.Errorf("%w: truncated", ErrCorrupt)
+		}
+		n, h = int(d.buf[off+1])<<8|int(d.buf[off+2]), 3
+	default:
+		return nil, false, false, nil
+	}
+	if off+h+n > len(d.buf) {
+		return nil, false, false, fmt.Errorf("%w: truncated", ErrCorrupt)
+	}
+	if _, err := d.r.Seek(int64(off+h+n), io.SeekStart); err != nil {
+		return nil, false, false, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return d.buf[off+h : off+h+n : off+h+n], isNil, true, nil
 }
 
 // Remaining returns the number of unread bytes.
@@ -122,6 +176,16 @@ func (d *Decoder) ExpectArray(n int) error {
 
 // String reads a string.
 func (d *Decoder) String() (string, error) {
+	if d.share {
+		if b, isNil, ok, err := d.raw(); err != nil {
+			return "", err
+		} else if ok {
+			if isNil || len(b) == 0 {
+				return "", nil
+			}
+			return unsafe.String(&b[0], len(b)), nil
+		}
+	}
 	s, err := d.DecodeString()
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -131,6 +195,16 @@ func (d *Decoder) String() (string, error) {
 
 // Bytes reads a bin value (nil stays nil).
 func (d *Decoder) Bytes() ([]byte, error) {
+	if d.share {
+		if b, isNil, ok, err := d.raw(); err != nil {
+			return nil, err
+		} else if ok {
+			if isNil {
+				return nil, nil
+			}
+			return b, nil
+		}
+	}
 	b, err := d.DecodeBytes()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -172,9 +246,30 @@ type Type[T any] struct {
 	Dec func(*Decoder) (T, error)
 }
 
+var encoders = sync.Pool{New: func() any {
+	e := NewEncoder()
+	e.buf.Grow(16 << 10)
+	return e
+}}
+
+// GetEncoder returns an empty Encoder from a pool; PutEncoder returns it.
+// Bytes of a pooled encoder are valid only until PutEncoder.
+func GetEncoder() *Encoder { return encoders.Get().(*Encoder) }
+
+// PutEncoder resets e and returns it to the pool. Oversized buffers are
+// dropped so one huge value does not pin memory.
+func PutEncoder(e *Encoder) {
+	if e.buf.Cap() > 1<<20 {
+		return
+	}
+	e.Reset()
+	encoders.Put(e)
+}
+
 // Marshal encodes v framed with Version and the type's tag.
 func (c Type[T]) Marshal(v T) ([]byte, error) {
-	e := NewEncoder()
+	e := GetEncoder()
+	defer PutEncoder(e)
 	if err := c.Append(e, v); err != nil {
 		return nil, err
 	}

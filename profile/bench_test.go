@@ -1,0 +1,91 @@
+package profile
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"ucv/crdt"
+)
+
+// benchProfile builds the reference profile of the foundation issue: 50
+// traits, 5 identities and 100 timeline events (analytics.js-style
+// messageIds), written by two tills.
+func benchProfile(tb testing.TB, seed int) *Profile {
+	tb.Helper()
+	clk := crdt.NewClock(crdt.ReplicaID(seed+1), func() time.Time { return t0 }, time.Second, crdt.Timestamp{})
+	p := New("01J9ZC3M6W4Q8YV2T0XK5N7RBD")
+	traits := map[string]any{}
+	for i := range 50 {
+		switch i % 3 {
+		case 0:
+			traits[fmt.Sprintf("trait_%02d", i)] = fmt.Sprintf("value-%d-%d", i, seed)
+		case 1:
+			traits[fmt.Sprintf("trait_%02d", i)] = i * 7
+		default:
+			traits[fmt.Sprintf("trait_%02d", i)] = i%2 == 0
+		}
+	}
+	delete(traits, "trait_48"); delete(traits, "trait_49")
+	traits["email"] = "ann.lee@example.com"
+	traits["phone"] = "+14155552671"
+	id := fmt.Sprintf(`{"type":"identify","userId":"u-%d","anonymousId":"anon-8f14e45f","traits":{}, "context":{"device":{"id":"dev-c9f0f895"}}}`, seed)
+	m := msg(tb, id)
+	m.Traits = traits
+	m.Identifiers = append(m.Identifiers, Identifier{Email, "ann.lee@example.com"}, Identifier{Phone, "+14155552671"})
+	p.Apply(m, m.Identifiers, Source{Node: crdt.ReplicaID(seed + 1), Name: "till-1"}, clk.Now())
+	events := []string{"Product Viewed", "Product Added", "Checkout Started", "Order Completed"}
+	for i := range 100 {
+		body := fmt.Sprintf(`{"type":"track","userId":"u-%d","event":%q,"messageId":"ajs-next-%032x","timestamp":"2026-02-%02dT10:%02d:00Z","properties":{"category":"cat-%d","total":%d.99}}`,
+			seed, events[i%4], seed*1000+i, 1+i%28, i%60, i%5, i)
+		p.Apply(msg(tb, body), nil, Source{Node: crdt.ReplicaID(seed + 1 + i%2), Name: "till-1"}, clk.Now())
+	}
+	return p
+}
+
+func BenchmarkProfileMerge(b *testing.B) {
+	x, y := benchProfile(b, 1), benchProfile(b, 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		z := x.Clone()
+		z.Merge(y)
+	}
+}
+
+func BenchmarkProfileEncode(b *testing.B) {
+	p := benchProfile(b, 1)
+	enc, _ := p.Marshal()
+	b.ReportMetric(float64(len(enc)), "bytes/profile")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Marshal(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkProfileDecode(b *testing.B) {
+	enc, _ := benchProfile(b, 1).Marshal()
+	b.ReportMetric(float64(len(enc)), "bytes/profile")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Unmarshal(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestReferenceProfileSize pins the size budget of the reference profile.
+func TestReferenceProfileSize(t *testing.T) {
+	p := benchProfile(t, 1)
+	enc, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Traits.Keys()) != 50 || p.Identities.Len() != 5 || len(p.Timeline.Items) != 100 {
+		t.Fatalf("reference profile has %d traits, %d identities, %d events", len(p.Traits.Keys()), p.Identities.Len(), len(p.Timeline.Items))
+	}
+	if len(enc) > 8<<10 {
+		t.Fatalf("encoded reference profile = %d bytes, budget 8192", len(enc))
+	}
+}

@@ -1,0 +1,112 @@
+package profile
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"ucv/crdt"
+)
+
+func cTS() crdt.Timestamp { return crdt.Timestamp{Wall: t0.UnixMilli(), Node: 1} }
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		typ     IDType
+		in      string
+		region  string
+		want    string
+		wantErr bool
+	}{
+		{Email, "  Ann.Lee@Example.COM ", "", "ann.lee@example.com", false},
+		{Email, "ann+tag@example.co.uk", "", "ann+tag@example.co.uk", false},
+		{Email, "Ann <ann@example.com>", "", "", true},
+		{Email, "ann@localhost", "", "", true},
+		{Email, "", "", "", true},
+		{Phone, "(415) 555-2671", "US", "+14155552671", false},
+		{Phone, "+44 20 7946 0958", "US", "+442079460958", false},
+		{Phone, "020 7946 0958", "GB", "+442079460958", false},
+		{Phone, "555-1234", "US", "", true},
+		{Phone, "not a phone", "US", "", true},
+		{UserID, "  u1 ", "", "u1", false},
+		{UserID, "   ", "", "", true},
+		{DeviceID, strings.Repeat("d", MaxIDValueBytes+1), "", "", true},
+	}
+	for _, tt := range tests {
+		got, err := NormalizeValue(tt.typ, tt.in, NormalizeOptions{DefaultRegion: tt.region})
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("NormalizeValue(%s, %q) = %q, %v; want %q err=%v", tt.typ, tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestNormalizeType(t *testing.T) {
+	for in, want := range map[string]IDType{"userId": UserID, "anonymousId": AnonymousID, "E-mail": Email, "GA_Client_ID": "ga_client_id"} {
+		if got, err := NormalizeType(in); err != nil || got != want {
+			t.Errorf("NormalizeType(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "has:colon", "spa ce", strings.Repeat("x", 65)} {
+		if _, err := NormalizeType(bad); err == nil {
+			t.Errorf("NormalizeType(%q) accepted", bad)
+		}
+	}
+}
+
+func TestNewIdentifierErrorNamesField(t *testing.T) {
+	_, err := NewIdentifier("batch[2].traits.email", Email, "ann at example", DefaultNormalizeOptions())
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "batch[2].traits.email" || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want FieldError for batch[2].traits.email", err)
+	}
+	if strings.Contains(err.Error(), "ann at example") {
+		t.Fatalf("error %q echoes the value", err)
+	}
+}
+
+func TestRules(t *testing.T) {
+	r := DefaultRules()
+	for _, tt := range []struct {
+		id      Identifier
+		blocked bool
+	}{
+		{Identifier{UserID, "anonymous"}, true},
+		{Identifier{UserID, "NULL"}, true},
+		{Identifier{UserID, "undefined"}, true},
+		{Identifier{Phone, "+10000000000"}, true},
+		{Identifier{DeviceID, "0000000000"}, true},
+		{Identifier{Email, "test@test.com"}, true},
+		{Identifier{UserID, "u-123"}, false},
+		{Identifier{Email, "ann@example.com"}, false},
+	} {
+		if got := r.Blocked(tt.id); got != tt.blocked {
+			t.Errorf("Blocked(%s) = %v, want %v", tt.id.Type, got, tt.blocked)
+		}
+	}
+	if r.Limit(UserID) != 1 || r.Limit(Email) != 5 || r.Limit("crm_id") != 100 {
+		t.Errorf("limits = %d %d %d", r.Limit(UserID), r.Limit(Email), r.Limit("crm_id"))
+	}
+	ids := []Identifier{{AnonymousID, "a"}, {DeviceID, "d"}, {UserID, "u"}, {Email, "e@x.io"}}
+	r.SortByPriority(ids)
+	if ids[0].Type != UserID || ids[3].Type != AnonymousID {
+		t.Errorf("SortByPriority = %v", ids)
+	}
+
+	custom, err := LoadRules(strings.NewReader(`{"rules":[{"type":"device_id","limit":1,"priority":9,"blocked_patterns":["^kiosk-"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !custom.Blocked(Identifier{DeviceID, "kiosk-7"}) || custom.Limit(DeviceID) != 1 {
+		t.Error("custom rules not applied")
+	}
+	for _, bad := range []string{
+		`{"rules":[{"type":"x","limit":-1}]}`,
+		`{"rules":[{"type":"x","blocked_patterns":["("]}]}`,
+		`{"rules":[{"type":"x"},{"type":"x"}]}`,
+		`{"rulez":[]}`,
+	} {
+		if _, err := LoadRules(strings.NewReader(bad)); err == nil {
+			t.Errorf("LoadRules(%s) accepted", bad)
+		}
+	}
+}
