@@ -26,7 +26,8 @@ func benchProfile(tb testing.TB, seed int) *Profile {
 			traits[fmt.Sprintf("trait_%02d", i)] = i%2 == 0
 		}
 	}
-	delete(traits, "trait_48"); delete(traits, "trait_49")
+	delete(traits, "trait_48")
+	delete(traits, "trait_49")
 	traits["email"] = "ann.lee@example.com"
 	traits["phone"] = "+14155552671"
 	id := fmt.Sprintf(`{"type":"identify","userId":"u-%d","anonymousId":"anon-8f14e45f","traits":{}, "context":{"device":{"id":"dev-c9f0f895"}}}`, seed)
