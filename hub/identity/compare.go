@@ -41,46 +41,65 @@ type compSpec struct {
 	// prior m for each level, the starting point of EM and the fallback
 	// when no training rule can estimate it.
 	m []float64
+	// u0 is the prior u of each level above 0 except the last ("different"
+	// takes the rest); it steadies u when there are few random pairs.
+	u0 []float64
 }
 
 var specs = [numComp]compSpec{
 	cFirst: {"first_name", []string{"missing", "exact", "nickname", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80 or 2 edits", "initial", "different"}, true,
-		[]float64{0, 0.80, 0.03, 0.07, 0.04, 0.02, 0.04}},
+		[]float64{0, 0.80, 0.03, 0.07, 0.04, 0.02, 0.04},
+		[]float64{0, 0.01, 0.002, 0.003, 0.02, 0.005}},
 	cLast: {"last_name", []string{"missing", "exact", "jaro-winkler >= 0.92", "jaro-winkler >= 0.80 or 2 edits", "different"}, true,
-		[]float64{0, 0.85, 0.08, 0.04, 0.03}},
+		[]float64{0, 0.85, 0.08, 0.04, 0.03},
+		[]float64{0, 0.002, 0.001, 0.01}},
 	cMiddle: {"middle_name", []string{"missing", "exact", "initial", "different"}, false,
-		[]float64{0, 0.85, 0.1, 0.05}},
+		[]float64{0, 0.85, 0.1, 0.05},
+		[]float64{0, 0.05, 0.05}},
 	cDOB: {"birth_date", []string{"missing", "exact", "day and month swapped", "1 edit", "2 edits or within a year", "different"}, false,
-		[]float64{0, 0.85, 0.02, 0.08, 0.03, 0.02}},
+		[]float64{0, 0.85, 0.02, 0.08, 0.03, 0.02},
+		[]float64{0, 0.0002, 0.00001, 0.005, 0.05}},
 	cGender: {"gender", []string{"missing", "exact", "different"}, false,
-		[]float64{0, 0.97, 0.03}},
+		[]float64{0, 0.97, 0.03},
+		[]float64{0, 0.5}},
 	cEmail: {"email", []string{"missing", "exact", "same local part or 1 edit", "different"}, false,
-		[]float64{0, 0.85, 0.05, 0.1}},
+		[]float64{0, 0.85, 0.05, 0.1},
+		[]float64{0, 0.0001, 0.0005}},
 	cPhone: {"phone", []string{"missing", "exact", "1 edit or same last 7 digits", "different"}, false,
-		[]float64{0, 0.85, 0.05, 0.1}},
+		[]float64{0, 0.85, 0.05, 0.1},
+		[]float64{0, 0.0001, 0.0005}},
 	cAddress: {"address", []string{"missing", "exact", "jaro-winkler >= 0.90", "half the tokens shared", "different"}, false,
-		[]float64{0, 0.8, 0.1, 0.05, 0.05}},
+		[]float64{0, 0.8, 0.1, 0.05, 0.05},
+		[]float64{0, 0.001, 0.002, 0.02}},
 	cStreetNo: {"street_number", []string{"missing", "exact", "different"}, false,
-		[]float64{0, 0.9, 0.1}},
+		[]float64{0, 0.9, 0.1},
+		[]float64{0, 0.02}},
 	cCity: {"city", []string{"missing", "exact", "jaro-winkler >= 0.90", "different"}, true,
-		[]float64{0, 0.85, 0.1, 0.05}},
+		[]float64{0, 0.85, 0.1, 0.05},
+		[]float64{0, 0.02, 0.005}},
 	cState: {"state", []string{"missing", "exact", "different"}, false,
-		[]float64{0, 0.95, 0.05}},
+		[]float64{0, 0.95, 0.05},
+		[]float64{0, 0.2}},
 	cPostcode: {"postcode", []string{"missing", "exact", "1 edit", "same outward code", "different"}, true,
-		[]float64{0, 0.85, 0.08, 0.04, 0.03}},
+		[]float64{0, 0.85, 0.08, 0.04, 0.03},
+		[]float64{0, 0.002, 0.01, 0.02}},
 	cCountry: {"country", []string{"missing", "exact", "different"}, false,
-		[]float64{0, 0.97, 0.03}},
+		[]float64{0, 0.97, 0.03},
+		[]float64{0, 0.6}},
 	cNationalID: {"national_id", []string{"missing", "exact", "1 edit", "2 edits", "different"}, false,
-		[]float64{0, 0.88, 0.08, 0.02, 0.02}},
+		[]float64{0, 0.88, 0.08, 0.02, 0.02},
+		[]float64{0, 0.00001, 0.0001, 0.001}},
 	cPassport: {"passport", []string{"missing", "exact", "1 edit", "different"}, false,
-		[]float64{0, 0.9, 0.07, 0.03}},
+		[]float64{0, 0.9, 0.07, 0.03},
+		[]float64{0, 0.00001, 0.0001}},
 	cLicense: {"drivers_license", []string{"missing", "exact", "1 edit", "different"}, false,
-		[]float64{0, 0.9, 0.07, 0.03}},
+		[]float64{0, 0.9, 0.07, 0.03},
+		[]float64{0, 0.00001, 0.0001}},
 }
 
 // vector is the comparison vector of a pair: one level per comparison.
 type vector struct {
-	lv      [numComp]uint8
+	lv [numComp]uint8
 	// aSwap, bSwap: that side's first and last name were compared
 	// crosswise (swapped fields, or a lone name in the wrong field).
 	aSwap, bSwap bool

@@ -26,10 +26,11 @@ type Explanation struct {
 
 // Level is one comparison's outcome.
 type Level struct {
-	Comparison string
-	Level      string
-	Weight     float64
-	A, B       string
+	Comparison string  `json:"comparison"`
+	Level      string  `json:"level"`
+	Weight     float64 `json:"weight"`
+	A          string  `json:"a"`
+	B          string  `json:"b"`
 }
 
 // LogValue renders the explanation without any compared value.

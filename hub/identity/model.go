@@ -206,7 +206,25 @@ func (s *splitmix64) next() uint64 {
 	return z ^ (z >> 31)
 }
 
-const probFloor = 1e-6
+const (
+	probFloor      = 1e-6
+	uPseudoPairs   = 500
+	mPseudoMatches = 20
+)
+
+// priorU returns the prior u per level of c; the last level takes the
+// remainder so the levels sum to 1.
+func priorU(c comp) [maxLevels]float64 {
+	var u [maxLevels]float64
+	L := len(specs[c].levels)
+	rest := 1.0
+	for l := 1; l < L-1; l++ {
+		u[l] = specs[c].u0[l]
+		rest -= u[l]
+	}
+	u[L-1] = rest
+	return u
+}
 
 func trainPrepared(ps []*prep, cfg Config) *Model {
 	md := &Model{cfg: cfg}
@@ -234,25 +252,25 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 	md.report.RandomPairs = pairs
 	for c := comp(0); c < numComp; c++ {
 		L := len(specs[c].levels)
+		u0 := priorU(c)
 		nonNull := 0.0
 		for l := 1; l < L; l++ {
 			nonNull += cnt[c][l]
 		}
 		for l := 1; l < L; l++ {
-			if nonNull == 0 {
-				md.u[c][l] = 1 / float64(L-1)
-				continue
-			}
-			md.u[c][l] = math.Max((cnt[c][l]+0.5)/(nonNull+0.5*float64(L-1)), probFloor)
-		}
-		for l := 1; l < L; l++ {
+			// Blend with the prior as uPseudoPairs pseudo-observations:
+			// negligible with real data, decisive with a dozen records.
+			md.u[c][l] = math.Max((cnt[c][l]+uPseudoPairs*u0[l])/(nonNull+uPseudoPairs), probFloor)
 			md.m[c][l] = specs[c].m[l]
 		}
 	}
 
 	// m by EM per blocking rule.
+	// m per comparison: the rules' estimates weighted by their support
+	// (posterior mass of matches with data), plus the prior m as
+	// mPseudoMatches pseudo-matches.
 	var sum [numComp][maxLevels]float64
-	var rules [numComp]int
+	var weight [numComp]float64
 	maxExpected := 0.0
 	for ri := range blockRules {
 		vs, total := rulePairs(ps, ri, cfg)
@@ -273,21 +291,18 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		}
 		md.report.Rules = append(md.report.Rules, rr)
 		for c := comp(0); c < numComp; c++ {
-			if excluded[c] || support[c] < 5 {
+			if excluded[c] || support[c] == 0 {
 				continue
 			}
-			rules[c]++
+			weight[c] += support[c]
 			for l := range m[c] {
-				sum[c][l] += m[c][l]
+				sum[c][l] += m[c][l] * support[c]
 			}
 		}
 	}
 	for c := comp(0); c < numComp; c++ {
-		if rules[c] == 0 {
-			continue
-		}
 		for l := 1; l < len(specs[c].levels); l++ {
-			md.m[c][l] = math.Max(sum[c][l]/float64(rules[c]), probFloor)
+			md.m[c][l] = math.Max((sum[c][l]+mPseudoMatches*specs[c].m[l])/(weight[c]+mPseudoMatches), probFloor)
 		}
 	}
 	for c := comp(0); c < numComp; c++ {
