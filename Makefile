@@ -1,0 +1,59 @@
+# ucv — build, run, test. See README.md.
+SHELL      := /bin/bash
+GO         ?= go
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN        := bin/ucv
+STATICCHECK_VERSION := v0.8.2
+GOBIN      := $(shell $(GO) env GOPATH)/bin
+FUZZTIME   ?= 30s
+BENCHCOUNT ?= 5
+
+.PHONY: build run test unit lint fmt bench fuzz soak clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ucv
+
+# Runs the product. Until the edge node lands (issue 3, `ucv dev`), this
+# shows the binary's commands.
+run: build
+	./$(BIN) help
+
+# Everything that proves behaviour: lint, then every test with the race
+# detector (property tests, fuzz seeds, golden files, end-to-end CLI).
+test: lint unit
+
+unit:
+	$(GO) test -race -count=1 -timeout 14m ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Micro-benchmarks (medians over BENCHCOUNT runs) and the scenario
+# benchmarks; results are written to bench/results/ and summarized by hand
+# in bench/README.md.
+bench: build
+	@mkdir -p bench/results
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./crdt/... ./profile/... ./hub/... | tee bench/results/micro.txt
+	./$(BIN) bench identity | tee bench/results/identity.txt
+
+# Every fuzz target, each for FUZZTIME (default 30s).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# Long property runs: many more random cases than `make test`.
+soak:
+	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property' -rapid.checks=20000 ./crdt/... ./profile/...
+
+clean:
+	rm -rf bin bench/results
