@@ -1,0 +1,122 @@
+package identity
+
+import (
+	"testing"
+
+	"ucv/profile"
+)
+
+func TestFirstNameLevel(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want uint8
+	}{
+		{"Bob", "Robert", 2},
+		{"Robert", "bob", 2},
+		{"Peggy", "Margaret", 2},
+		{"Ann-Marie", "Annmarie", 1},
+		{"Jon", "John", 2},
+		{"Katherine", "Katharine", 3},
+		{"J", "John", 5},
+		{"J.", "Mary", 6},
+		{"", "John", 0},
+		{"John", "", 0},
+		{"John", "Mary", 6},
+	}
+	for _, tt := range tests {
+		if got := firstLevel(NormalizeName(tt.a), NormalizeName(tt.b)); got != tt.want {
+			t.Errorf("first name %q vs %q: level %d (%s), want %d (%s)", tt.a, tt.b,
+				got, specs[cFirst].levels[got], tt.want, specs[cFirst].levels[tt.want])
+		}
+	}
+}
+
+func TestLastNameLevel(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want uint8
+	}{
+		{"O'Neil", "ONeil", 1},
+		{"Smith", "Smyth", 3},
+		{"Harrington", "Harringtom", 2},
+		{"Smith", "Jones", 4},
+		{"", "Jones", 0},
+	}
+	for _, tt := range tests {
+		if got := nameLevel(NormalizeName(tt.a), NormalizeName(tt.b)); got != tt.want {
+			t.Errorf("last name %q vs %q: level %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestBirthDateLevel(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b string
+		want uint8
+	}{
+		{"exact", "1980-03-14", "19800314", 1},
+		{"day and month transposed", "1980-03-04", "1980-04-03", 2},
+		{"ambiguous slashes agree either way", "03/04/1980", "1980-04-03", 1},
+		{"year digits transposed", "1989-05-06", "1998-05-06", 3},
+		{"one digit typo", "1980-03-14", "1980-03-15", 3},
+		{"within a year", "1980-12-30", "1981-02-01", 4},
+		{"different", "1950-01-01", "1980-07-23", 5},
+		{"missing", "", "1980-07-23", 0},
+	}
+	for _, tt := range tests {
+		got := dobLevel(ParseBirthDate(tt.a, DateAuto), ParseBirthDate(tt.b, DateAuto))
+		if got != tt.want {
+			t.Errorf("%s: %q vs %q: level %d, want %d", tt.name, tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestOtherLevels(t *testing.T) {
+	tests := []struct {
+		name string
+		got  uint8
+		want uint8
+	}{
+		{"nid exact", nidLevel("123456789", "123456789"), 1},
+		{"nid transposed digits", nidLevel("123456789", "123457689"), 2},
+		{"nid two typos", nidLevel("123456789", "123006789"), 3},
+		{"nid different", nidLevel("123456789", "987654321"), 4},
+		{"licence 1 edit", docLevel("d1234567", "d1234568"), 2},
+		{"email same local part", emailLevel("ann.smith@gmail.com", "ann.smith@yahoo.com"), 2},
+		{"email typo", emailLevel("ann@ex.com", "anm@ex.com"), 2},
+		{"phone same last 7", phoneLevel("+14155550101", "+16505550101"), 2},
+		{"address abbreviations", addressLevel(NormalizeAddress("12 Main St."), NormalizeAddress("12 main street")), 1},
+		{"address tokens", addressLevel(NormalizeAddress("flat 3 main street"), NormalizeAddress("main street rear")), 3},
+		{"address missing", addressLevel("", "x"), 0},
+		{"city typo", placeLevel("san francisco", "san fransisco"), 2},
+		{"gender missing", exactLevel("", "m"), 0},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: level %d, want %d", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestCompareNameOrientation(t *testing.T) {
+	rules := profile.DefaultRules()
+	mk := func(first, last string) *prep {
+		return prepare(Record{ID: first + last, Fields: []Field{{Kind: FirstName, Value: first}, {Kind: LastName, Value: last}}}, rules, "US", DateAuto)
+	}
+	// first and last swapped
+	v := compare(mk("Smith", "Robert"), mk("Robert", "Smith"))
+	if v.lv[cFirst] != 1 || v.lv[cLast] != 1 || !v.aSwap {
+		t.Errorf("swapped names: levels %d/%d swap %v, want exact/exact swapped", v.lv[cFirst], v.lv[cLast], v.aSwap)
+	}
+	// a lone surname typed into the first-name field
+	v = compare(mk("bryant", ""), mk("walter", "bryant"))
+	if v.lv[cFirst] != 0 || v.lv[cLast] != 1 {
+		t.Errorf("lone name: levels %d/%d, want missing/exact", v.lv[cFirst], v.lv[cLast])
+	}
+	// symmetric
+	a, b := mk("Ann", "Lee"), mk("Anne", "Leigh")
+	if compare(a, b).lv != compare(b, a).lv {
+		t.Errorf("compare not symmetric: %v vs %v", compare(a, b).lv, compare(b, a).lv)
+	}
+}

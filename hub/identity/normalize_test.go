@@ -1,0 +1,102 @@
+package identity
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNormalizeName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Ann-Marie", "annmarie"},
+		{"Annmarie", "annmarie"},
+		{" Ann Marie ", "annmarie"},
+		{"O'Neil", "oneil"},
+		{"Zoë", "zoe"},
+		{"MÜLLER", "muller"},
+		{"", ""},
+		{"  -- ", ""},
+	}
+	for _, tt := range tests {
+		if got := NormalizeName(tt.in); got != tt.want {
+			t.Errorf("NormalizeName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSplitFullName(t *testing.T) {
+	tests := []struct{ in, first, middle, last string }{
+		{"Robert Smith", "robert", "", "smith"},
+		{"Smith, Bob", "bob", "", "smith"},
+		{"Dr. Ann-Marie Louise O'Neil Jr.", "annmarie", "louise", "oneil"},
+		{"Cher", "cher", "", ""},
+		{"", "", "", ""},
+	}
+	for _, tt := range tests {
+		f, m, l := SplitFullName(tt.in)
+		if f != tt.first || m != tt.middle || l != tt.last {
+			t.Errorf("SplitFullName(%q) = %q, %q, %q, want %q, %q, %q", tt.in, f, m, l, tt.first, tt.middle, tt.last)
+		}
+	}
+}
+
+func TestNormalizeGenderAndCodes(t *testing.T) {
+	for in, want := range map[string]string{"M": "m", "male": "m", "Female": "f", "f": "f", "": "", "unknown": ""} {
+		if got := NormalizeGender(in); got != want {
+			t.Errorf("NormalizeGender(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"123-45-6789": "123456789", "SW1A 1AA": "sw1a1aa", " ": ""} {
+		if got := NormalizeCode(in); got != want {
+			t.Errorf("NormalizeCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got, want := NormalizeAddress("12 Main St."), "12 main street"; got != want {
+		t.Errorf("NormalizeAddress = %q, want %q", got, want)
+	}
+}
+
+func TestParseBirthDate(t *testing.T) {
+	tests := []struct {
+		in    string
+		order DateOrder
+		want  []string
+	}{
+		{"19800314", DateAuto, []string{"19800314"}},
+		{"1980-03-14", DateAuto, []string{"19800314"}},
+		{"1980/3/4", DateAuto, []string{"19800304"}},
+		{"3/14/1980", DateAuto, []string{"19800314"}},              // only M/D reads it
+		{"14/3/1980", DateAuto, []string{"19800314"}},              // only D/M reads it
+		{"03/04/1980", DateAuto, []string{"19800304", "19800403"}}, // ambiguous: both
+		{"03/04/1980", DateMDY, []string{"19800304"}},
+		{"03/04/1980", DateDMY, []string{"19800403"}},
+		{"04/04/1980", DateAuto, []string{"19800404"}},
+		{"1980-03-14T00:00:00Z", DateAuto, []string{"19800314"}},
+		{"", DateAuto, nil},
+		{"not a date", DateAuto, nil},
+		{"1980-13-40", DateAuto, nil},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, ParseBirthDate(tt.in, tt.order)); diff != "" {
+			t.Errorf("ParseBirthDate(%q, %d) (-want +got):\n%s", tt.in, tt.order, diff)
+		}
+	}
+}
+
+func TestDetectDateOrder(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want DateOrder
+	}{
+		{[]string{"03/04/1980", "12/25/1990"}, DateMDY},
+		{[]string{"03/04/1980", "25/12/1990"}, DateDMY},
+		{[]string{"03/04/1980", "01/02/1990"}, DateAuto},
+		{[]string{"12/25/1990", "25/12/1990"}, DateAuto},
+		{[]string{"1990-12-25"}, DateAuto},
+	}
+	for _, tt := range tests {
+		if got := DetectDateOrder(tt.in); got != tt.want {
+			t.Errorf("DetectDateOrder(%v) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
