@@ -1,0 +1,109 @@
+// Package store is the edge's durable replica on bbolt, and the only
+// bbolt user on the edge. It keeps profiles as CRDT state plus a
+// pre-rendered JSON view (so a lookup is index get → stored bytes), the
+// identifier index, redirects of merged profiles, a messageId dedupe
+// window, an outbox of deltas for replication, and meta. Every bucket and
+// key is named in schema.go.
+//
+// Writes go through a group committer: concurrent Ingest calls are
+// coalesced into one bbolt transaction and one fsync, and each call
+// returns only after the transaction holding its events is durable.
+// Reads (lookups) run concurrently with writes in bbolt read
+// transactions. A Store is safe for concurrent use.
+package store
+
+import (
+	"errors"
+	"time"
+
+	"ucv/profile"
+)
+
+// Sentinel errors.
+var (
+	// ErrNotFound: no profile for that ID or identifier.
+	ErrNotFound = errors.New("store: profile not found")
+	// ErrClosed: the store has been closed.
+	ErrClosed = errors.New("store: closed")
+	// ErrOverloaded: the commit queue is full; retry later (HTTP 503).
+	ErrOverloaded = errors.New("store: commit queue full")
+)
+
+// Options configure a Store. Zero fields take the defaults of
+// DefaultOptions.
+type Options struct {
+	// Path of the bbolt file; created if missing.
+	Path string
+	// NodeName names this edge in merge records and sources.
+	NodeName string
+	// Rules are the identity rules applied on ingest.
+	Rules *profile.Rules
+	// Salt is the deployment secret for erasure tombstones.
+	Salt []byte
+	// Now is the clock (injected for tests).
+	Now func() time.Time
+	// MaxClockDrift bounds how far ahead remote HLC timestamps may be.
+	MaxClockDrift time.Duration
+	// DedupeWindow is how long a messageId is remembered (default 7 days).
+	DedupeWindow time.Duration
+	// MaxBatchEvents caps the events folded into one commit (default 20,000).
+	MaxBatchEvents int
+	// QueueLen is the commit queue length (default 4096 requests).
+	QueueLen int
+	// NoSync disables fsync: for benchmarks of everything else only; an
+	// acknowledged write may then be lost.
+	NoSync bool
+}
+
+// DefaultOptions returns the defaults for a store at path.
+func DefaultOptions(path string) Options {
+	return Options{
+		Path:           path,
+		NodeName:       "edge",
+		Rules:          profile.DefaultRules(),
+		Now:            time.Now,
+		MaxClockDrift:  500 * time.Millisecond,
+		DedupeWindow:   7 * 24 * time.Hour,
+		MaxBatchEvents: 20000,
+		QueueLen:       4096,
+	}
+}
+
+// Event is one message to ingest with where it came from.
+type Event struct {
+	Msg    *profile.Message
+	Source string // the write key's label or app name; may be empty
+}
+
+// IngestResult says what one Ingest call did.
+type IngestResult struct {
+	Stored     int      // events applied
+	Duplicates int      // events dropped as already seen (by messageId)
+	ProfileIDs []string // per event, the profile it landed on ("" for duplicates)
+}
+
+// View is a stored profile as the read path serves it.
+type View struct {
+	// ID is the canonical profile ID (after following redirects).
+	ID string
+	// Version is the profile's HLC version string.
+	Version string
+	// JSON is the pre-rendered profile view (profile.View as JSON) without
+	// its time-dependent field: it ends inside the "computed" object, so a
+	// reader appends `,"days_since_last_seen":N}` and any top-level fields,
+	// then `}` (see edge/api). Valid only until the next call on the store:
+	// it is a copy the caller owns.
+	JSON []byte
+	// LastSeenMs is the last event time (ms since epoch, 0 if none), for
+	// days_since_last_seen.
+	LastSeenMs int64
+}
+
+// Stats are gauges for metrics.
+type Stats struct {
+	Profiles       int
+	Identifiers    int
+	OutboxLen      int
+	DBBytes        int64
+	LastCommitSize int
+}
