@@ -351,3 +351,26 @@ func FuzzUnmarshalProfile(f *testing.F) {
 		p.Merge(p2)
 	})
 }
+
+func TestViewPrefixCompletes(t *testing.T) {
+	p := goldenProfile(t)
+	pre, err := p.ViewPrefix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := string(pre) + `,"days_since_last_seen":6}}`
+	var got, want map[string]any
+	if err := json.Unmarshal([]byte(full), &got); err != nil {
+		t.Fatalf("completed prefix is not JSON: %v", err)
+	}
+	w, _ := json.Marshal(p.View(time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)))
+	_ = json.Unmarshal(w, &want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("completed prefix = %v\nwant %v", got, want)
+	}
+	// An empty profile too.
+	pre, err = New("x").ViewPrefix()
+	if err != nil || json.Unmarshal(append(pre, []byte(`,"days_since_last_seen":null}}`)...), &got) != nil {
+		t.Fatalf("empty profile prefix %s: %v", pre, err)
+	}
+}

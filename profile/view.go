@@ -1,6 +1,9 @@
 package profile
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,9 +45,12 @@ type Computed struct {
 	AverageOrderValue map[string]Money `json:"average_order_value"`
 	LastOrderAt       *time.Time       `json:"last_order_at"`
 	TopCategory       string           `json:"top_category,omitempty"`
-	DaysSinceLastSeen *int             `json:"days_since_last_seen"`
 	DistinctChannels  int              `json:"distinct_channels"`
 	EventCounts       map[string]int64 `json:"event_counts"`
+	// DaysSinceLastSeen depends on the reading time. It is the last field
+	// so that a stored rendering without it can be completed on read
+	// (see ViewPrefix).
+	DaysSinceLastSeen *int `json:"days_since_last_seen,omitempty"`
 }
 
 // Computed derives the computed traits as of now.
@@ -102,7 +108,6 @@ type View struct {
 	Version    string          `json:"version"`
 	Traits     map[string]any  `json:"traits"`
 	Identities []Identifier    `json:"identities"`
-	Computed   Computed        `json:"computed"`
 	Consent    map[string]bool `json:"consent"`
 	FirstSeen  *time.Time      `json:"first_seen"`
 	LastSeen   *time.Time      `json:"last_seen"`
@@ -110,6 +115,8 @@ type View struct {
 	Sources    []string        `json:"sources"`
 	MergedFrom []string        `json:"merged_from"`
 	Erased     bool            `json:"erased,omitempty"`
+	// Computed is the last field: see ViewPrefix.
+	Computed Computed `json:"computed"`
 }
 
 // View renders the profile for the API as of now.
@@ -159,4 +166,25 @@ func (p *Profile) TraitValues() map[string]any {
 		}
 	}
 	return out
+}
+
+// ViewPrefix renders the JSON view without its one time-dependent field
+// and without the closing braces of "computed" and of the view, so that a
+// reader can complete it in constant time:
+//
+//	prefix + `,"days_since_last_seen":N}` + [`,"extra":…`] + `}`
+//
+// The prefix always ends inside the "computed" object after at least one
+// field, so the leading comma is always right.
+func (p *Profile) ViewPrefix() ([]byte, error) {
+	v := p.View(time.Time{})
+	v.Computed.DaysSinceLastSeen = nil
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("profile: render view: %w", err)
+	}
+	if !bytes.HasSuffix(b, []byte("}}")) {
+		return nil, fmt.Errorf("profile: view rendering does not end in computed")
+	}
+	return b[:len(b)-2], nil
 }
