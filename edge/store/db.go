@@ -2,26 +2,155 @@ package store
 
 import (
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+	bolt "go.etcd.io/bbolt"
+
 	"ucv/crdt"
+	"ucv/crdt/codec"
 	"ucv/profile"
 )
 
-var errTODO = errors.New("store: not implemented yet")
-
 // Store is an open edge replica. See the package doc.
-type Store struct{}
+type Store struct {
+	db    *bolt.DB
+	opts  Options
+	clock *crdt.Clock
+	node  crdt.ReplicaID
+
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	queue  chan *request
+	done   chan struct{} // closed when the committer exits
+	once   sync.Once
+
+	entropy        io.Reader // owned by the committer
+	lastCommitSize atomic.Int64
+	commits        atomic.Int64
+	hubSyncedMs    atomic.Int64
+}
+
+type request struct {
+	evs  []Event
+	res  IngestResult
+	err  error
+	done chan struct{}
+}
 
 // Open opens (creating if needed) the store at opts.Path and starts its
 // group committer. It fails if the file is locked by another process
 // (after 1 s) or its schema version is unknown.
-func Open(opts Options) (*Store, error) { return nil, errTODO }
+func Open(opts Options) (*Store, error) {
+	def := DefaultOptions(opts.Path)
+	if opts.NodeName == "" {
+		opts.NodeName = def.NodeName
+	}
+	if opts.Rules == nil {
+		opts.Rules = def.Rules
+	}
+	if opts.Now == nil {
+		opts.Now = def.Now
+	}
+	if opts.MaxClockDrift <= 0 {
+		opts.MaxClockDrift = def.MaxClockDrift
+	}
+	if opts.DedupeWindow <= 0 {
+		opts.DedupeWindow = def.DedupeWindow
+	}
+	if opts.MaxBatchEvents <= 0 {
+		opts.MaxBatchEvents = def.MaxBatchEvents
+	}
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = def.QueueLen
+	}
+	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
+		Timeout:        time.Second,
+		NoFreelistSync: true, // rebuilt on open; halves the pages each commit writes
+		FreelistType:   bolt.FreelistMapType,
+		NoSync:         opts.NoSync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}),
+		entropy: ulid.Monotonic(rand.Reader, 0)}
+	var hlc crdt.Timestamp
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(schemaKey); v == nil {
+			if err := meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion)); err != nil {
+				return err
+			}
+		} else if len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion {
+			return fmt.Errorf("store: schema version %x, this build reads %d", v, schemaVersion)
+		}
+		if v := meta.Get(nodeKey); v == nil {
+			var b [8]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return err
+			}
+			if err := meta.Put(nodeKey, b[:]); err != nil {
+				return err
+			}
+			s.node = crdt.ReplicaID(binary.BigEndian.Uint64(b[:]))
+		} else {
+			s.node = crdt.ReplicaID(readU64(v))
+		}
+		if v := meta.Get(hlcKey); v != nil {
+			ts, err := codec.Timestamp.Unmarshal(v)
+			if err != nil {
+				return fmt.Errorf("store: read clock high-water mark: %w", err)
+			}
+			hlc = ts
+		}
+		if v := meta.Get(hubSyncKey); v != nil {
+			s.hubSyncedMs.Store(int64(readU64(v)))
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: initialize %s: %w", opts.Path, err)
+	}
+	s.clock = crdt.NewClock(s.node, opts.Now, opts.MaxClockDrift, hlc)
+	go s.commitLoop()
+	return s, nil
+}
 
 // Close stops accepting writes, commits what is queued, and closes the
-// file. It is idempotent; later calls return nil. ctx bounds the wait.
-func (s *Store) Close(ctx context.Context) error { return errTODO }
+// file. It is idempotent; later calls return nil. ctx bounds the wait for
+// the queue to drain; the file is closed either way.
+func (s *Store) Close(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.mu.Unlock()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			err = fmt.Errorf("store: close: %w", ctx.Err())
+			<-s.done // bbolt cannot close under a running transaction
+		}
+		if cerr := s.db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("store: close: %w", cerr)
+		}
+	})
+	return err
+}
 
 // Ingest stores events atomically — all of them or none — and returns
 // after the transaction holding them is fsynced. Events whose messageId
@@ -32,30 +161,261 @@ func (s *Store) Close(ctx context.Context) error { return errTODO }
 // record), obeying per-type limits by priority. Errors: ErrClosed,
 // ErrOverloaded, ctx errors (the events may still commit), I/O errors.
 func (s *Store) Ingest(ctx context.Context, evs []Event) (IngestResult, error) {
-	return IngestResult{}, errTODO
+	if len(evs) == 0 {
+		return IngestResult{}, nil
+	}
+	r := &request{evs: evs, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return IngestResult{}, ErrClosed
+	}
+	select {
+	case s.queue <- r:
+	default:
+		s.mu.RUnlock()
+		return IngestResult{}, ErrOverloaded
+	}
+	s.mu.RUnlock()
+	select {
+	case <-r.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return IngestResult{}, ctx.Err()
+	}
+}
+
+// commitLoop is the group committer: it takes the first queued request,
+// adds whatever else is already queued (no waiting: at low concurrency a
+// request commits alone and at once), and commits them in one
+// transaction and one fsync.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	for r := range s.queue {
+		batch := []*request{r}
+		n := len(r.evs)
+	drain:
+		for n < s.opts.MaxBatchEvents {
+			select {
+			case r2, ok := <-s.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r2)
+				n += len(r2.evs)
+			default:
+				break drain
+			}
+		}
+		err := s.commit(batch)
+		s.lastCommitSize.Store(int64(n))
+		s.commits.Add(1)
+		for _, r := range batch {
+			if err != nil {
+				r.res, r.err = IngestResult{}, err
+			}
+			close(r.done)
+		}
+	}
+}
+
+func (s *Store) commit(batch []*request) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		w := newWriter(s, tx)
+		for _, r := range batch {
+			r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
+			for i, ev := range r.evs {
+				id, dup, err := w.ingest(ev)
+				if err != nil {
+					return err
+				}
+				if dup {
+					r.res.Duplicates++
+					continue
+				}
+				r.res.Stored++
+				r.res.ProfileIDs[i] = id
+			}
+		}
+		// Merges may have redirected a profile an earlier event landed on.
+		for _, r := range batch {
+			for i, id := range r.res.ProfileIDs {
+				if id != "" {
+					r.res.ProfileIDs[i] = w.canonical(id)
+				}
+			}
+		}
+		return w.flush()
+	})
+}
+
+// resolveIn follows redirects from id within tx.
+func resolveIn(tx *bolt.Tx, id string) (string, error) {
+	red := tx.Bucket(bucketRedirects)
+	for range maxRedirectHops {
+		next := red.Get([]byte(id))
+		if next == nil {
+			return id, nil
+		}
+		id = string(next)
+	}
+	return "", fmt.Errorf("store: redirect chain from %s longer than %d", id, maxRedirectHops)
 }
 
 // LookupID returns the view of profile id, following redirects.
 // ErrNotFound if there is none.
-func (s *Store) LookupID(id string) (View, error) { return View{}, errTODO }
+func (s *Store) LookupID(id string) (View, error) {
+	var v View
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cid, err := resolveIn(tx, id)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketViews).Get([]byte(cid))
+		if b == nil {
+			return ErrNotFound
+		}
+		v, err = decodeViewRecord(cid, b)
+		return err
+	})
+	return v, err
+}
 
 // LookupIdentifier returns the view of the profile holding id (which must
 // be normalized). ErrNotFound if none.
-func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) { return View{}, errTODO }
+func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
+	var v View
+	err := s.db.View(func(tx *bolt.Tx) error {
+		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
+		if pid == nil {
+			return ErrNotFound
+		}
+		cid, err := resolveIn(tx, string(pid))
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketViews).Get([]byte(cid))
+		if b == nil {
+			return ErrNotFound
+		}
+		v, err = decodeViewRecord(cid, b)
+		return err
+	})
+	return v, err
+}
 
 // Profile returns the decoded CRDT state of profile id (following
 // redirects); the caller owns it. ErrNotFound if none.
-func (s *Store) Profile(id string) (*profile.Profile, error) { return nil, errTODO }
+func (s *Store) Profile(id string) (*profile.Profile, error) {
+	var p *profile.Profile
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cid, err := resolveIn(tx, id)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketProfiles).Get([]byte(cid))
+		if b == nil {
+			return ErrNotFound
+		}
+		p, err = profile.Unmarshal(b)
+		return err
+	})
+	return p, err
+}
 
 // ResolveIdentifier returns the canonical profile ID holding id.
-func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) { return "", errTODO }
+func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
+	var cid string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
+		if pid == nil {
+			return ErrNotFound
+		}
+		var err error
+		cid, err = resolveIn(tx, string(pid))
+		return err
+	})
+	return cid, err
+}
 
 // Stats returns current gauges.
-func (s *Store) Stats() (Stats, error) { return Stats{}, errTODO }
+func (s *Store) Stats() (Stats, error) {
+	var st Stats
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		st.Profiles = int(readU64(meta.Get(profilesKey)))
+		st.Identifiers = int(readU64(meta.Get(identifiersKey)))
+		st.OutboxLen = tx.Bucket(bucketOutbox).Stats().KeyN
+		st.DBBytes = tx.Size()
+		return nil
+	})
+	st.LastCommitSize = int(s.lastCommitSize.Load())
+	st.Commits = s.commits.Load()
+	return st, err
+}
 
 // Node returns this store's HLC node ID (stable across restarts).
-func (s *Store) Node() crdt.ReplicaID { return 0 }
+func (s *Store) Node() crdt.ReplicaID { return s.node }
 
 // HubSyncedAt returns when this replica last synced with the hub; the
 // zero time means never (no hub yet).
-func (s *Store) HubSyncedAt() time.Time { return time.Time{} }
+func (s *Store) HubSyncedAt() time.Time {
+	ms := s.hubSyncedMs.Load()
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// Check runs bbolt's consistency check and the store's own invariants
+// (every index entry and redirect resolves to a stored profile; every
+// profile has a view). Tests call it when they end.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("store: bbolt check: %w", err)
+		}
+		profiles := tx.Bucket(bucketProfiles)
+		views := tx.Bucket(bucketViews)
+		err := tx.Bucket(bucketIndex).ForEach(func(k, v []byte) error {
+			cid, err := resolveIn(tx, string(v))
+			if err != nil {
+				return err
+			}
+			if profiles.Get([]byte(cid)) == nil {
+				return fmt.Errorf("store: index entry resolves to missing profile %s", cid)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var n uint64
+		err = profiles.ForEach(func(k, _ []byte) error {
+			n++
+			if views.Get(k) == nil {
+				return fmt.Errorf("store: profile %s has no view", k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if got := readU64(tx.Bucket(bucketMeta).Get(profilesKey)); got != n {
+			return fmt.Errorf("store: profile gauge %d, %d stored", got, n)
+		}
+		return nil
+	})
+}
+
+// identifierKeys lists every indexed identifier key (tests and checks).
+func (s *Store) identifierKeys() ([]string, error) {
+	var keys []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIndex).ForEach(func(k, _ []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		})
+	})
+	return keys, err
+}

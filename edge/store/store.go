@@ -105,5 +105,6 @@ type Stats struct {
 	Identifiers    int
 	OutboxLen      int
 	DBBytes        int64
-	LastCommitSize int
+	LastCommitSize int   // events in the latest commit
+	Commits        int64 // transactions committed since Open
 }

@@ -1,0 +1,82 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"ucv/crdt/codec"
+)
+
+// OutboxKind says what an outbox entry carries.
+type OutboxKind uint8
+
+// Outbox entry kinds. Append only.
+const (
+	// OutboxDelta: Delta is a profile.Marshal'ed delta of ProfileID.
+	OutboxDelta OutboxKind = 1
+	// OutboxMerge: profile From was merged into ProfileID (From is now a
+	// redirect); receivers fold their copy of From into ProfileID.
+	OutboxMerge OutboxKind = 2
+)
+
+// OutboxEntry is one change to replicate, in commit order.
+type OutboxEntry struct {
+	Seq       uint64
+	Kind      OutboxKind
+	ProfileID string
+	From      string
+	Delta     []byte
+}
+
+func encodeOutbox(e OutboxEntry) ([]byte, error) {
+	enc := codec.GetEncoder()
+	defer codec.PutEncoder(enc)
+	if err := firstErr(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(e.Kind)), enc.EncodeString(e.ProfileID),
+		enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
+		return nil, fmt.Errorf("store: encode outbox entry: %w", err)
+	}
+	return append([]byte(nil), enc.Bytes()...), nil
+}
+
+func decodeOutbox(seq uint64, b []byte) (OutboxEntry, error) {
+	d := codec.NewDecoder(b)
+	if err := d.ExpectArray(4); err != nil {
+		return OutboxEntry{}, err
+	}
+	k, err1 := d.Uint()
+	id, err2 := d.String()
+	from, err3 := d.String()
+	delta, err4 := d.Bytes()
+	if err := firstErr(err1, err2, err3, err4); err != nil {
+		return OutboxEntry{}, err
+	}
+	return OutboxEntry{Seq: seq, Kind: OutboxKind(k), ProfileID: id, From: from, Delta: delta}, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Outbox returns up to limit entries with sequence > after, in order.
+func (s *Store) Outbox(after uint64, limit int) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			e, err := decodeOutbox(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return fmt.Errorf("store: outbox entry %x: %w", k, err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,367 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ucv/profile"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// open opens a store in a temp dir and checks its invariants when the
+// test ends.
+func open(tb testing.TB, opts ...func(*Options)) *Store {
+	tb.Helper()
+	o := DefaultOptions(filepath.Join(tb.TempDir(), "edge.db"))
+	o.NodeName = "till-1"
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := Open(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Check(); err != nil && !errors.Is(err, ErrClosed) && !strings.Contains(err.Error(), "database not open") {
+			tb.Errorf("store invariants: %v", err)
+		}
+		s.Close(context.Background())
+	})
+	return s
+}
+
+func reopen(tb testing.TB, s *Store) *Store {
+	tb.Helper()
+	if err := s.Close(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	s2, err := Open(s.opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s2.Close(context.Background()) })
+	return s2
+}
+
+func ev(tb testing.TB, body string) Event {
+	tb.Helper()
+	m, err := profile.ParseMessage([]byte(body), "", t0, profile.ParseOptions{Normalize: profile.DefaultNormalizeOptions()})
+	if err != nil {
+		tb.Fatalf("ParseMessage(%s): %v", body, err)
+	}
+	return Event{Msg: m, Source: "pos"}
+}
+
+func ingest(tb testing.TB, s *Store, bodies ...string) IngestResult {
+	tb.Helper()
+	evs := make([]Event, len(bodies))
+	for i, b := range bodies {
+		evs[i] = ev(tb, b)
+	}
+	res, err := s.Ingest(context.Background(), evs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
+}
+
+func lookup(tb testing.TB, s *Store, typ profile.IDType, value string) (View, map[string]any) {
+	tb.Helper()
+	v, err := s.LookupIdentifier(profile.Identifier{Type: typ, Value: value})
+	if err != nil {
+		tb.Fatalf("LookupIdentifier(%s:%s): %v", typ, value, err)
+	}
+	full := append(append([]byte(nil), v.JSON...), []byte(`,"days_since_last_seen":null}}`)...)
+	var m map[string]any
+	if err := json.Unmarshal(full, &m); err != nil {
+		tb.Fatalf("view is not JSON once completed: %v\n%s", err, full)
+	}
+	return v, m
+}
+
+func TestIngestAndLookup(t *testing.T) {
+	s := open(t)
+	res := ingest(t, s,
+		`{"type":"identify","userId":"u1","messageId":"m1","traits":{"email":"Ann@Example.com","plan":"pro"}}`,
+		`{"type":"track","userId":"u1","messageId":"m2","event":"Order Completed","properties":{"total":"19.99"}}`)
+	if res.Stored != 2 || res.ProfileIDs[0] == "" || res.ProfileIDs[0] != res.ProfileIDs[1] {
+		t.Fatalf("Ingest = %+v", res)
+	}
+	v, m := lookup(t, s, profile.Email, "ann@example.com")
+	if v.ID != res.ProfileIDs[0] || m["id"] != v.ID {
+		t.Fatalf("lookup by e-mail found %s, want %s", v.ID, res.ProfileIDs[0])
+	}
+	if m["traits"].(map[string]any)["plan"] != "pro" {
+		t.Errorf("traits = %v", m["traits"])
+	}
+	if rev := m["computed"].(map[string]any)["lifetime_revenue"].(map[string]any)["USD"].(map[string]any)["minor_units"]; rev != 1999.0 {
+		t.Errorf("revenue = %v, want 1999", rev)
+	}
+	if _, err := s.LookupID(v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LookupIdentifier(profile.Identifier{Type: profile.Email, Value: "nobody@example.com"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown identifier: %v, want ErrNotFound", err)
+	}
+	st, _ := s.Stats()
+	if st.Profiles != 1 || st.Identifiers != 2 || st.OutboxLen != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestDedupeSurvivesRestart(t *testing.T) {
+	s := open(t)
+	order := `{"type":"track","userId":"u1","messageId":"order-1","event":"Order Completed","properties":{"total":10}}`
+	ingest(t, s, order, order) // duplicate inside one request
+	s = reopen(t, s)
+	res := ingest(t, s, order)
+	if res.Duplicates != 1 || res.Stored != 0 {
+		t.Fatalf("after restart: %+v, want the duplicate dropped", res)
+	}
+	p, err := s.Profile(mustResolve(t, s, profile.UserID, "u1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Computed(t0).OrderCount; got != 1 {
+		t.Fatalf("orders = %d, want 1", got)
+	}
+}
+
+func mustResolve(tb testing.TB, s *Store, typ profile.IDType, v string) string {
+	tb.Helper()
+	id, err := s.ResolveIdentifier(profile.Identifier{Type: typ, Value: v})
+	if err != nil {
+		tb.Fatalf("ResolveIdentifier(%s): %v", typ, err)
+	}
+	return id
+}
+
+// Anonymous browsing, then a login: the anonymous history shows on the
+// known profile.
+func TestAnonymousToKnown(t *testing.T) {
+	s := open(t)
+	ingest(t, s,
+		`{"type":"page","anonymousId":"a1","name":"Shoes","messageId":"p1"}`,
+		`{"type":"track","anonymousId":"a1","event":"Product Added","messageId":"p2"}`)
+	ingest(t, s, `{"type":"identify","userId":"u1","anonymousId":"a1","messageId":"i1","traits":{"email":"ann@example.com"}}`)
+	v, m := lookup(t, s, profile.UserID, "u1")
+	if a := mustResolve(t, s, profile.AnonymousID, "a1"); a != v.ID {
+		t.Fatalf("anonymous_id resolves to %s, user_id to %s", a, v.ID)
+	}
+	p, _ := s.Profile(v.ID)
+	if n := len(p.Events()); n != 3 {
+		t.Fatalf("timeline has %d events, want the 2 anonymous ones and the identify", n)
+	}
+	if m["computed"].(map[string]any)["event_counts"].(map[string]any)["Product Added"] != 1.0 {
+		t.Fatalf("computed = %v", m["computed"])
+	}
+}
+
+// Two profiles that turn out to be one person merge: the smallest ID
+// survives, the other redirects, and the merge is explained.
+func TestMergeOnSharedIdentifiers(t *testing.T) {
+	s := open(t)
+	r1 := ingest(t, s, `{"type":"identify","userId":"u1","messageId":"a","traits":{"email":"ann@example.com"}}`)
+	r2 := ingest(t, s, `{"type":"identify","anonymousId":"web-1","messageId":"b","traits":{"phone":"+1 415 555 2671"}}`)
+	ingest(t, s, `{"type":"track","anonymousId":"web-1","messageId":"c","event":"Order Completed","properties":{"total":5}}`)
+	if r1.ProfileIDs[0] == r2.ProfileIDs[0] {
+		t.Fatal("unrelated events landed on one profile")
+	}
+	// The web visitor logs in: phone's profile and e-mail's are one person.
+	r3 := ingest(t, s, `{"type":"identify","userId":"u1","anonymousId":"web-1","messageId":"d"}`)
+	want := min(r1.ProfileIDs[0], r2.ProfileIDs[0])
+	if r3.ProfileIDs[0] != want {
+		t.Fatalf("merged into %s, want the smaller ID %s", r3.ProfileIDs[0], want)
+	}
+	loser := max(r1.ProfileIDs[0], r2.ProfileIDs[0])
+	v, err := s.LookupID(loser)
+	if err != nil || v.ID != want {
+		t.Fatalf("LookupID(merged) = %s, %v; want redirect to %s", v.ID, err, want)
+	}
+	for _, id := range []profile.Identifier{{Type: profile.Phone, Value: "+14155552671"}, {Type: profile.Email, Value: "ann@example.com"}} {
+		if got := mustResolve(t, s, id.Type, id.Value); got != want {
+			t.Errorf("%s resolves to %s, want %s", id.Type, got, want)
+		}
+	}
+	p, _ := s.Profile(want)
+	recs := p.MergeRecords()
+	if len(recs) != 1 || recs[0].From != loser || recs[0].Reason == "" || recs[0].Node != "till-1" {
+		t.Fatalf("merge records = %+v", recs)
+	}
+	if p.Computed(t0).OrderCount != 1 {
+		t.Fatal("the absorbed profile's order was lost")
+	}
+	st, _ := s.Stats()
+	if st.Profiles != 1 {
+		t.Fatalf("profiles = %d, want 1 after the merge", st.Profiles)
+	}
+}
+
+// The shared-POS-terminal protection: fifty shoppers log in at one kiosk
+// (same device ID). They must stay fifty profiles.
+func TestSharedKioskDoesNotGlueShoppers(t *testing.T) {
+	s := open(t)
+	seen := map[string]bool{}
+	for i := range 50 {
+		res := ingest(t, s, fmt.Sprintf(`{"type":"identify","userId":"shopper-%d","messageId":"k%d",
+			"traits":{"email":"shopper%d@example.com"},"context":{"device":{"id":"kiosk-7"}}}`, i, i, i))
+		seen[res.ProfileIDs[0]] = true
+	}
+	if len(seen) != 50 {
+		t.Fatalf("50 shoppers on one kiosk ended in %d profiles, want 50", len(seen))
+	}
+	for i := range 50 {
+		v, _ := lookup(t, s, profile.UserID, fmt.Sprintf("shopper-%d", i))
+		p, _ := s.Profile(v.ID)
+		if n := len(p.Computed(t0).EventCounts); p.Identities.Len() > 3 || n > 0 {
+			t.Fatalf("shopper %d's profile holds %v", i, p.Identities.Elems())
+		}
+	}
+	st, _ := s.Stats()
+	if st.Profiles != 50 {
+		t.Fatalf("profiles = %d, want 50", st.Profiles)
+	}
+}
+
+func TestBlockedValuesNotLinked(t *testing.T) {
+	s := open(t)
+	a := ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1","traits":{"email":"test@test.com"}}`)
+	b := ingest(t, s, `{"type":"identify","userId":"u2","messageId":"2","traits":{"email":"test@test.com"}}`)
+	c := ingest(t, s, `{"type":"track","anonymousId":"undefined","userId":"u3","messageId":"3","event":"E"}`)
+	if a.ProfileIDs[0] == b.ProfileIDs[0] {
+		t.Fatal("a blocked placeholder e-mail merged two people")
+	}
+	if _, err := s.ResolveIdentifier(profile.Identifier{Type: profile.Email, Value: "test@test.com"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("blocked e-mail was indexed: %v", err)
+	}
+	if _, err := s.ResolveIdentifier(profile.Identifier{Type: profile.AnonymousID, Value: "undefined"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("blocked anonymous id was indexed: %v (profile %s)", err, c.ProfileIDs[0])
+	}
+}
+
+// A limit breach leaves the lowest-priority identifier out of the link
+// and still stores the event.
+func TestLimitBreachDropsLowestPriority(t *testing.T) {
+	rules, err := profile.LoadRules(strings.NewReader(`{"rules":[{"type":"user_id","limit":1,"priority":1},{"type":"email","limit":2,"priority":2}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, func(o *Options) { o.Rules = rules })
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1","traits":{"email":"a@example.com"}}`)
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"2","traits":{"email":"b@example.com"}}`)
+	res := ingest(t, s, `{"type":"identify","userId":"u1","messageId":"3","traits":{"email":"c@example.com","plan":"gold"}}`)
+	p, _ := s.Profile(res.ProfileIDs[0])
+	if p.Identities.Has("email:c@example.com") {
+		t.Fatal("third e-mail linked past the limit of 2")
+	}
+	if b, ok := p.Traits.Get("plan"); !ok || len(b) == 0 {
+		t.Fatal("the event was not stored")
+	}
+	if _, err := s.ResolveIdentifier(profile.Identifier{Type: profile.Email, Value: "c@example.com"}); !errors.Is(err, ErrNotFound) {
+		t.Fatal("the left-out e-mail was indexed")
+	}
+}
+
+// Concurrent requests are coalesced into fewer commits, and every one is
+// stored.
+func TestGroupCommit(t *testing.T) {
+	s := open(t)
+	const clients, each = 32, 20
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				body := fmt.Sprintf(`{"type":"track","userId":"u%d","messageId":"c%d-%d","event":"E"}`, c, c, i)
+				if _, err := s.Ingest(context.Background(), []Event{ev(t, body)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st, _ := s.Stats()
+	if st.Commits >= clients*each {
+		t.Errorf("%d commits for %d requests: nothing was coalesced", st.Commits, clients*each)
+	}
+	for c := range clients {
+		p, err := s.Profile(mustResolve(t, s, profile.UserID, fmt.Sprintf("u%d", c)))
+		if err != nil || p.Counters.Value("event:E") != each {
+			t.Fatalf("client %d: %v events, err %v", c, p.Counters.Value("event:E"), err)
+		}
+	}
+	t.Logf("%d requests in %d commits", clients*each, st.Commits)
+}
+
+func TestClosedStore(t *testing.T) {
+	s := open(t)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatalf("second Close = %v, want nil", err)
+	}
+	if _, err := s.Ingest(context.Background(), []Event{ev(t, `{"type":"track","userId":"u","event":"E"}`)}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ingest after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestOutboxSequence(t *testing.T) {
+	s := open(t)
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1"}`, `{"type":"identify","anonymousId":"a","messageId":"2"}`)
+	ingest(t, s, `{"type":"identify","userId":"u1","anonymousId":"a","messageId":"3"}`) // merge
+	es, err := s.Outbox(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []OutboxKind
+	for i, e := range es {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("entry %d has seq %d", i, e.Seq)
+		}
+		kinds = append(kinds, e.Kind)
+		if e.Kind == OutboxDelta {
+			if _, err := profile.Unmarshal(e.Delta); err != nil {
+				t.Fatalf("entry %d delta: %v", i, err)
+			}
+		}
+	}
+	if fmt.Sprint(kinds) != "[1 1 2 1 1]" {
+		t.Fatalf("outbox kinds = %v, want delta, delta, merge, merge record, delta", kinds)
+	}
+	rest, _ := s.Outbox(3, 100)
+	if len(rest) != 2 || rest[0].Seq != 4 {
+		t.Fatalf("Outbox(3) = %+v", rest)
+	}
+}
+
+func TestDedupeWindowExpires(t *testing.T) {
+	now := t0
+	var mu sync.Mutex
+	s := open(t, func(o *Options) {
+		o.DedupeWindow = time.Hour
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	body := `{"type":"track","userId":"u1","messageId":"late","event":"E"}`
+	ingest(t, s, body)
+	if res := ingest(t, s, body); res.Duplicates != 1 {
+		t.Fatalf("within the window: %+v, want a duplicate", res)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	ingest(t, s, `{"type":"track","userId":"u1","messageId":"other","event":"E"}`) // expires old entries
+	if res := ingest(t, s, body); res.Stored != 1 {
+		t.Fatalf("after the window: %+v, want stored again", res)
+	}
+}

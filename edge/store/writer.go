@@ -1,0 +1,390 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/oklog/ulid/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"ucv/crdt"
+	"ucv/profile"
+)
+
+// writer applies events inside one write transaction. Profiles touched
+// are decoded once, kept in memory, and encoded and stored once in flush.
+type writer struct {
+	s        *Store
+	tx       *bolt.Tx
+	index    *bolt.Bucket
+	profiles *bolt.Bucket
+	seen     map[string]bool // messageIds stored in this transaction
+	cache    map[string]*profile.Profile
+	dirty    map[string]bool
+	deleted  map[string]bool
+	nowMs    int64
+
+	profileDelta, identDelta int64
+	expired                  int
+}
+
+func newWriter(s *Store, tx *bolt.Tx) *writer {
+	return &writer{
+		s: s, tx: tx,
+		index:    tx.Bucket(bucketIndex),
+		profiles: tx.Bucket(bucketProfiles),
+		seen:     map[string]bool{},
+		cache:    map[string]*profile.Profile{},
+		dirty:    map[string]bool{},
+		deleted:  map[string]bool{},
+		nowMs:    s.opts.Now().UnixMilli(),
+	}
+}
+
+// canonical follows redirects, including those written in this transaction.
+func (w *writer) canonical(id string) string {
+	cid, err := resolveIn(w.tx, id)
+	if err != nil {
+		return id
+	}
+	return cid
+}
+
+// load returns the profile id (canonical), from the cache or the bucket.
+func (w *writer) load(id string) (*profile.Profile, error) {
+	if p, ok := w.cache[id]; ok {
+		return p, nil
+	}
+	b := w.profiles.Get([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("store: index points to missing profile %s", id)
+	}
+	p, err := profile.Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
+	}
+	w.cache[id] = p
+	return p, nil
+}
+
+// lookup returns the canonical profile holding identifier key, or "".
+func (w *writer) lookup(key string) string {
+	v := w.index.Get([]byte(key))
+	if v == nil {
+		return ""
+	}
+	return w.canonical(string(v))
+}
+
+// ingest applies one event. It returns the profile it landed on, or
+// dup=true if its messageId was already seen.
+func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
+	m := ev.Msg
+	mid := []byte(m.MessageID)
+	if w.seen[m.MessageID] || w.tx.Bucket(bucketDedupe).Get(mid) != nil {
+		return "", true, nil
+	}
+	w.seen[m.MessageID] = true
+
+	target, link, absorb, err := w.resolve(m)
+	if err != nil {
+		return "", false, err
+	}
+	var p *profile.Profile
+	if target == "" {
+		target, err = w.mint()
+		if err != nil {
+			return "", false, err
+		}
+		p = profile.New(target)
+		w.cache[target] = p
+		w.profileDelta++
+	} else if p, err = w.load(target); err != nil {
+		return "", false, err
+	}
+	if len(absorb) > 0 {
+		// Deterministic canonical choice: the smallest ID survives.
+		all := append([]string{target}, absorb...)
+		slices.Sort(all)
+		canon := all[0]
+		if canon != target {
+			if p, err = w.load(canon); err != nil {
+				return "", false, err
+			}
+		}
+		for _, from := range all[1:] {
+			if err := w.merge(p, from, link); err != nil {
+				return "", false, err
+			}
+		}
+		target = canon
+	}
+
+	ts := w.s.clock.Now()
+	src := profile.Source{Node: w.s.node, Name: ev.Source}
+	for _, id := range link {
+		if !p.Identities.Has(id.Key()) {
+			w.identDelta++
+		}
+	}
+	d := p.Apply(m, link, src, ts)
+	w.dirty[target] = true
+	for _, id := range link {
+		if err := w.index.Put([]byte(id.Key()), []byte(target)); err != nil {
+			return "", false, err
+		}
+	}
+	if err := w.outbox(OutboxEntry{Kind: OutboxDelta, ProfileID: target}, d); err != nil {
+		return "", false, err
+	}
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(w.nowMs))
+	if err := w.tx.Bucket(bucketDedupe).Put(mid, ms[:]); err != nil {
+		return "", false, err
+	}
+	if err := w.tx.Bucket(bucketDedupeTime).Put(append(ms[:], mid...), nil); err != nil {
+		return "", false, err
+	}
+	return target, false, nil
+}
+
+// resolve applies the identity rules to m's identifiers. It walks them
+// from the highest priority down: the first one already known decides the
+// target profile; each later one is linked — and its profile merged in —
+// only if the merged profile would stay within every type's limit.
+// Otherwise that identifier is left out (the event is still stored).
+func (w *writer) resolve(m *profile.Message) (target string, link []profile.Identifier, absorb []string, err error) {
+	rules := w.s.opts.Rules
+	ids := make([]profile.Identifier, 0, len(m.Identifiers))
+	for _, id := range m.Identifiers {
+		if !rules.Blocked(id) {
+			ids = append(ids, id)
+		}
+	}
+	rules.SortByPriority(ids)
+
+	// counts of identities per type of the would-be merged profile.
+	counts := map[profile.IDType]map[string]bool{}
+	addCounts := func(keys []string) map[profile.IDType]map[string]bool {
+		c := make(map[profile.IDType]map[string]bool, len(counts))
+		for t, set := range counts {
+			c[t] = make(map[string]bool, len(set))
+			for k := range set {
+				c[t][k] = true
+			}
+		}
+		for _, k := range keys {
+			id, ok := profile.ParseKey(k)
+			if !ok {
+				continue
+			}
+			if c[id.Type] == nil {
+				c[id.Type] = map[string]bool{}
+			}
+			c[id.Type][k] = true
+		}
+		return c
+	}
+	fits := func(c map[profile.IDType]map[string]bool) bool {
+		for t, set := range c {
+			if l := rules.Limit(t); l > 0 && len(set) > l {
+				return false
+			}
+		}
+		return true
+	}
+	var linked []string // profiles already part of the result
+	for _, id := range ids {
+		pid := w.lookup(id.Key())
+		switch {
+		case pid == "":
+			c := addCounts([]string{id.Key()})
+			if !fits(c) {
+				continue // a new value of a type already at its limit
+			}
+			counts = c
+			link = append(link, id)
+		case slices.Contains(linked, pid):
+			link = append(link, id)
+		default:
+			p, err := w.load(pid)
+			if err != nil {
+				return "", nil, nil, err
+			}
+			c := addCounts(p.Identities.Elems())
+			if !fits(c) {
+				continue // linking would glue two people: leave it out
+			}
+			counts = c
+			link = append(link, id)
+			linked = append(linked, pid)
+		}
+	}
+	if len(linked) == 0 {
+		return "", link, nil, nil
+	}
+	return linked[0], link, linked[1:], nil
+}
+
+// merge folds profile from into p (the canonical profile): its state is
+// joined, a merge record written, from becomes a redirect, and its index
+// entries point at p.
+func (w *writer) merge(p *profile.Profile, from string, link []profile.Identifier) error {
+	other, err := w.load(from)
+	if err != nil {
+		return err
+	}
+	folded := other.Clone()
+	folded.ID = p.ID
+	p.Merge(folded)
+	var keys []string
+	for _, id := range link {
+		if other.Identities.Has(id.Key()) {
+			keys = append(keys, id.Key())
+		}
+	}
+	ts := w.s.clock.Now()
+	rec := p.RecordMerge(profile.MergeRecord{
+		From: from, Into: p.ID, Reason: "shared identifier", Rule: "deterministic",
+		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall,
+	}, ts)
+	if err := w.tx.Bucket(bucketRedirects).Put([]byte(from), []byte(p.ID)); err != nil {
+		return err
+	}
+	for _, k := range other.Identities.Elems() {
+		if err := w.index.Put([]byte(k), []byte(p.ID)); err != nil {
+			return err
+		}
+	}
+	delete(w.cache, from)
+	delete(w.dirty, from)
+	w.deleted[from] = true
+	w.profileDelta--
+	w.dirty[p.ID] = true
+	if err := w.outbox(OutboxEntry{Kind: OutboxMerge, ProfileID: p.ID, From: from}, nil); err != nil {
+		return err
+	}
+	return w.outbox(OutboxEntry{Kind: OutboxDelta, ProfileID: p.ID}, rec)
+}
+
+func (w *writer) mint() (string, error) {
+	id, err := ulid.New(uint64(w.nowMs), w.s.entropy)
+	if err != nil {
+		return "", fmt.Errorf("store: mint profile id: %w", err)
+	}
+	return id.String(), nil
+}
+
+func (w *writer) outbox(e OutboxEntry, delta *profile.Profile) error {
+	if delta != nil {
+		b, err := delta.Marshal()
+		if err != nil {
+			return err
+		}
+		e.Delta = b
+	}
+	ob := w.tx.Bucket(bucketOutbox)
+	seq, err := ob.NextSequence()
+	if err != nil {
+		return err
+	}
+	v, err := encodeOutbox(e)
+	if err != nil {
+		return err
+	}
+	return ob.Put(u64(seq), v)
+}
+
+// flush writes every dirty profile and its view, deletes absorbed ones,
+// updates gauges and the clock's high-water mark, and expires old dedupe
+// entries.
+func (w *writer) flush() error {
+	views := w.tx.Bucket(bucketViews)
+	for _, id := range sortedKeys(w.deleted) {
+		if err := w.profiles.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := views.Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	for _, id := range sortedKeys(w.dirty) {
+		p := w.cache[id]
+		b, err := p.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := w.profiles.Put([]byte(id), b); err != nil {
+			return err
+		}
+		json, err := p.ViewPrefix()
+		if err != nil {
+			return err
+		}
+		var last int64
+		if p.LastSeen.Set {
+			last = p.LastSeen.V
+		}
+		if err := views.Put([]byte(id), encodeViewRecord(last, p.Version.String(), json)); err != nil {
+			return err
+		}
+	}
+	meta := w.tx.Bucket(bucketMeta)
+	for _, g := range []struct {
+		key   []byte
+		delta int64
+	}{{profilesKey, w.profileDelta}, {identifiersKey, w.identDelta}} {
+		if g.delta == 0 {
+			continue
+		}
+		v := int64(readU64(meta.Get(g.key))) + g.delta
+		if err := meta.Put(g.key, u64(uint64(max(v, 0)))); err != nil {
+			return err
+		}
+	}
+	hlc, err := encodeTimestamp(w.s.clock.Last())
+	if err != nil {
+		return err
+	}
+	if err := meta.Put(hlcKey, hlc); err != nil {
+		return err
+	}
+	return w.expireDedupe()
+}
+
+// expireDedupe deletes up to 1,000 dedupe entries older than the window.
+func (w *writer) expireDedupe() error {
+	cutoff := w.nowMs - w.s.opts.DedupeWindow.Milliseconds()
+	byTime := w.tx.Bucket(bucketDedupeTime)
+	dd := w.tx.Bucket(bucketDedupe)
+	c := byTime.Cursor()
+	for k, _ := c.First(); len(k) >= 8; k, _ = c.First() {
+		if int64(binary.BigEndian.Uint64(k)) >= cutoff {
+			break
+		}
+		if err := dd.Delete(k[8:]); err != nil {
+			return err
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		if w.expired++; w.expired >= 1000 {
+			break
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func encodeTimestamp(ts crdt.Timestamp) ([]byte, error) {
+	return codecTimestamp.Marshal(ts)
+}
