@@ -110,7 +110,8 @@ type vector struct {
 func compare(a, b *prep) vector {
 	var v vector
 	af, al := a.first, a.last
-	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last {
+	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last &&
+		(af[0] == b.last[0] || al[0] == b.first[0]) { // cheap guard before four Jaro-Winklers
 		// Swapped first/last: only when the crosswise reading is clearly
 		// better and good on both parts.
 		if (af == b.last || JaroWinkler(af, b.last) >= 0.92) && (al == b.first || JaroWinkler(al, b.first) >= 0.92) &&
@@ -274,10 +275,9 @@ func dobPair(a, b string) uint8 {
 			return 2
 		}
 	}
-	if damerauWithin(a, b, 1) {
+	if d := boundedDamerau(a, b, 2); d <= 1 {
 		return 3
-	}
-	if damerauWithin(a, b, 2) {
+	} else if d == 2 {
 		return 4
 	}
 	if len(a) == 8 && len(b) == 8 {
@@ -352,9 +352,11 @@ func nidLevel(a, b string) uint8 {
 	switch {
 	case a == b:
 		return 1
-	case damerauWithin(a, b, 1):
+	}
+	switch boundedDamerau(a, b, 2) {
+	case 1:
 		return 2
-	case damerauWithin(a, b, 2):
+	case 2:
 		return 3
 	}
 	return 4

@@ -264,11 +264,7 @@ func (ix *Index) insert(r Record, affected []int32) (int32, []int32) {
 		before := len(ix.blocks[k])
 		ix.blocks[k] = append(ix.blocks[k], n)
 		if before == ix.capOf(k) { // just went over the cap
-			for _, m := range ix.blocks[k] {
-				if m != n {
-					affected = ix.reconnect(m, affected)
-				}
-			}
+			affected = ix.unlinkBlock(ix.blocks[k], n, affected)
 		}
 	}
 	return n, append(affected, n)
@@ -299,9 +295,7 @@ func (ix *Index) remove(n int32, affected []int32) []int32 {
 			ix.blocks[k] = mem
 		}
 		if len(mem) == ix.capOf(k) { // back under the cap
-			for _, m := range mem {
-				affected = ix.reconnect(m, affected)
-			}
+			affected = ix.linkBlock(mem, affected)
 		}
 	}
 	// The representative may be n itself; members are recomputed anyway.
@@ -349,9 +343,77 @@ func (ix *Index) disconnect(n int32, affected []int32) []int32 {
 	return affected
 }
 
-func (ix *Index) reconnect(n int32, affected []int32) []int32 {
-	affected = ix.disconnect(n, append(affected, n))
-	return ix.connect(n, affected)
+// unlinkBlock runs when a block goes over its cap: edges between its
+// members (other than the newcomer skip, not yet connected) that no other
+// live key or steward decision supports are dropped. Nothing is rescored.
+func (ix *Index) unlinkBlock(mem []int32, skip int32, affected []int32) []int32 {
+	for _, a := range mem {
+		if a == skip {
+			continue
+		}
+		ea := ix.ents[a]
+		for i := 0; i < len(ea.adj); i++ {
+			b := ea.adj[i].to
+			if b == skip || !inBlock(mem, b) || ix.supported(a, b) {
+				continue
+			}
+			ea.adj = append(ea.adj[:i], ea.adj[i+1:]...)
+			i--
+			eb := ix.ents[b]
+			for j := range eb.adj {
+				if eb.adj[j].to == a {
+					eb.adj = append(eb.adj[:j], eb.adj[j+1:]...)
+					break
+				}
+			}
+			affected = append(affected, a, b)
+		}
+	}
+	return affected
+}
+
+// linkBlock runs when a block comes back under its cap: pairs of its
+// members that are not yet connected are scored and stored.
+func (ix *Index) linkBlock(mem []int32, affected []int32) []int32 {
+	for x, a := range mem {
+		for _, b := range mem[x+1:] {
+			if ix.hasEdge(a, b) {
+				continue
+			}
+			affected = ix.maybeEdge(a, b, affected)
+		}
+	}
+	return affected
+}
+
+func inBlock(mem []int32, n int32) bool {
+	for _, m := range mem {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// supported reports whether a and b are still candidates: they share a
+// live key, or a steward linked them.
+func (ix *Index) supported(a, b int32) bool {
+	ka, kb := ix.ents[a].keys, ix.ents[b].keys
+	for i, j := 0, 0; i < len(ka) && j < len(kb); {
+		switch {
+		case ka[i] < kb[j]:
+			i++
+		case ka[i] > kb[j]:
+			j++
+		default:
+			if ix.live(ka[i]) {
+				return true
+			}
+			i++
+			j++
+		}
+	}
+	return len(ix.must) > 0 && ix.must[pairKey(ix.id(a), ix.id(b))]
 }
 
 // connect scores n against its candidates and stores the edges that
@@ -385,13 +447,19 @@ func (ix *Index) connect(n int32, affected []int32) []int32 {
 		if ix.hasEdge(n, m) {
 			continue
 		}
-		ix.stats.Candidates++
-		w := ix.pairWeight(n, m)
-		if w >= ix.cfg.ReviewWeight || sharesIdentifier(e.p, ix.ents[m].p) || ix.must[pairKey(e.p.id, ix.id(m))] {
-			e.adj = append(e.adj, edge{m, w})
-			ix.ents[m].adj = append(ix.ents[m].adj, edge{n, w})
-			affected = append(affected, m)
-		}
+		affected = ix.maybeEdge(n, m, affected)
+	}
+	return affected
+}
+
+// maybeEdge scores a candidate pair and stores the edge if it matters.
+func (ix *Index) maybeEdge(n, m int32, affected []int32) []int32 {
+	ix.stats.Candidates++
+	w := ix.pairWeight(n, m)
+	if w >= ix.cfg.ReviewWeight || sharesIdentifier(ix.ents[n].p, ix.ents[m].p) || ix.must[pairKey(ix.id(n), ix.id(m))] {
+		ix.ents[n].adj = append(ix.ents[n].adj, edge{m, w})
+		ix.ents[m].adj = append(ix.ents[m].adj, edge{n, w})
+		affected = append(affected, n, m)
 	}
 	return affected
 }

@@ -48,9 +48,14 @@ func TestSynthAccuracy(t *testing.T) {
 // with removals along the way, ends in the same clusters (and the same
 // explanations) as loading the final set at once.
 func TestBatchEqualsIncremental(t *testing.T) {
-	m := testModel(t)
+	base := testModel(t)
 	pool, _ := synth(99, 400)
 	rapid.Check(t, func(t *rapid.T) {
+		// Small caps make blocks cross them often, in both directions.
+		m := new(Model)
+		*m = *base
+		m.cfg.BlockCap = rapid.SampledFrom([]int{2, 3, 5, 50}).Draw(t, "blockCap")
+		m.cfg.IdentifierBlockCap = rapid.SampledFrom([]int{2, 4, 1000}).Draw(t, "idCap")
 		n := rapid.IntRange(1, 60).Draw(t, "n")
 		start := rapid.IntRange(0, len(pool)-n).Draw(t, "start")
 		recs := append([]Record(nil), pool[start:start+n]...)

@@ -104,6 +104,21 @@ func damerauWithin(a, b string, k int) bool {
 	return editDistance(a, b, true, k) <= k
 }
 
+// boundedDamerau returns Damerau(a, b) when it is at most k, else k+1.
+func boundedDamerau(a, b string, k int) int {
+	d := len(a) - len(b)
+	if d < 0 {
+		d = -d
+	}
+	if d > k {
+		return k + 1
+	}
+	if r := editDistance(a, b, true, k); r <= k {
+		return r
+	}
+	return k + 1
+}
+
 // editDistance computes the distance with three rolling rows. When limit
 // >= 0 it returns limit+1 as soon as every cell of a row exceeds limit.
 func editDistance(a, b string, transpose bool, limit int) int {
