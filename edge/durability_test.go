@@ -1,0 +1,223 @@
+package edge_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// ucvBinary builds cmd/ucv once per test binary.
+func ucvBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ucv-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ucv")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/ucv").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+
+// edgeProc is a running `ucv edge` subprocess.
+type edgeProc struct {
+	cmd    *exec.Cmd
+	base   string        // http://127.0.0.1:port
+	exited chan struct{} // closed when the process has been reaped
+}
+
+// startEdge starts `ucv edge` on an OS-chosen loopback port and waits
+// until it logs the address it listens on.
+func startEdge(t *testing.T, dataDir string) *edgeProc {
+	t.Helper()
+	cmd := exec.Command(ucvBinary(t), "edge", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--node-name", "till-1")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+	}()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); pw.Close(); close(exited) }()
+	select {
+	case addr := <-found:
+		return &edgeProc{cmd: cmd, base: "http://" + addr, exited: exited}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("ucv edge did not log its listen address within 20 s")
+		return nil
+	}
+}
+
+func (e *edgeProc) kill() {
+	e.cmd.Process.Signal(syscall.SIGKILL)
+	<-e.exited
+}
+
+// TestKill9LosesNothingAcknowledged drives a real `ucv edge` process with
+// concurrent order streams, SIGKILLs it at random moments and restarts it,
+// then retries every unacknowledged event (same messageId, as a Segment
+// client does). Every user's order count and revenue must equal exactly
+// what was sent: nothing acknowledged lost, nothing counted twice.
+func TestKill9LosesNothingAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess kill test")
+	}
+	kills := 20
+	if v, err := strconv.Atoi(os.Getenv("UCV_KILLS")); err == nil && v > 0 {
+		kills = v // make soak sets 1000
+	}
+	dataDir := t.TempDir()
+	var cur atomic.Pointer[edgeProc]
+	cur.Store(startEdge(t, dataDir))
+	t.Cleanup(func() { cur.Load().kill() })
+
+	const writers, users = 8, 16
+	client := &http.Client{Timeout: 3 * time.Second}
+	var (
+		mu       sync.Mutex
+		sent     = map[int]map[string]bool{} // user → messageIds sent
+		unacked  = map[string]int{}          // messageId → user
+		acked    atomic.Int64
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+		postBody = func(user int, mid string) []byte {
+			return fmt.Appendf(nil, `{"userId":"user-%d","messageId":%q,"event":"Order Completed","properties":{"total":1.25,"currency":"EUR"}}`, user, mid)
+		}
+	)
+	post := func(user int, mid string) bool {
+		resp, err := client.Post(cur.Load().base+"/v1/track", "application/json", bytes.NewReader(postBody(user, mid)))
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				user := (w*7 + i) % users
+				mid := fmt.Sprintf("w%d-%d", w, i)
+				mu.Lock()
+				if sent[user] == nil {
+					sent[user] = map[string]bool{}
+				}
+				sent[user][mid] = true
+				unacked[mid] = user
+				mu.Unlock()
+				if post(user, mid) {
+					acked.Add(1)
+					mu.Lock()
+					delete(unacked, mid)
+					mu.Unlock()
+				} else {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for k := range kills {
+		time.Sleep(time.Duration(20+rng.IntN(120)) * time.Millisecond)
+		cur.Load().kill()
+		cur.Store(startEdge(t, dataDir))
+		if k == kills-1 {
+			break
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	// Client retries: resend everything never acknowledged.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for mid, user := range unacked {
+		for !post(user, mid) {
+			if ctx.Err() != nil {
+				t.Fatal("edge did not accept retries within a minute")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	total := 0
+	for user, mids := range sent {
+		total += len(mids)
+		resp, err := client.Get(fmt.Sprintf("%s/v1/profiles/user_id:user-%d", cur.Load().base, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Computed struct {
+				OrderCount      int64 `json:"order_count"`
+				LifetimeRevenue map[string]struct {
+					MinorUnits int64 `json:"minor_units"`
+				} `json:"lifetime_revenue"`
+			} `json:"computed"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("user-%d: decode profile: %v", user, err)
+		}
+		if v.Computed.OrderCount != int64(len(mids)) {
+			t.Errorf("user-%d: %d orders stored, %d sent (each exactly once expected)", user, v.Computed.OrderCount, len(mids))
+		}
+		if got, want := v.Computed.LifetimeRevenue["EUR"].MinorUnits, int64(125*len(mids)); got != want {
+			t.Errorf("user-%d: revenue %d minor units, want %d", user, got, want)
+		}
+	}
+	t.Logf("%d kills; %d events sent, %d acknowledged before retries, %d retried", kills, total, acked.Load(), len(unacked))
+	if acked.Load() == 0 {
+		t.Fatal("no event was ever acknowledged")
+	}
+}
