@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	benchid "ucv/bench/identity"
+)
+
+func TestBenchDispatch(t *testing.T) {
+	if code, _, stderr := runCmd(t, "bench"); code != 2 || !strings.Contains(stderr, "identity") {
+		t.Errorf("bench without scenario: exit %d, stderr %q; want 2 and the scenario list", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "bench", "nope"); code != 2 || !strings.Contains(stderr, `unknown scenario "nope"`) {
+		t.Errorf("bench nope: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "bench", "identity", "--sets", "febrl9", "--data", t.TempDir()); code != 2 || !strings.Contains(stderr, "febrl9") {
+		t.Errorf("bench identity --sets febrl9: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestBenchIdentityFEBRL1(t *testing.T) {
+	wd, _ := os.Getwd()
+	dir := benchid.FindDataDir(wd)
+	if dir == "" {
+		t.Skip("shared/data not found")
+	}
+	code, stdout, stderr := runCmd(t, "bench", "identity", "--data", dir, "--sets", "febrl1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "| febrl1 | 1000 |") {
+		t.Errorf("stdout lacks the febrl1 row:\n%s", stdout)
+	}
+}
