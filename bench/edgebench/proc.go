@@ -1,0 +1,122 @@
+// Package edgebench runs the edge's benchmark scenarios against real
+// processes on loopback: a `ucv edge` subprocess and, for comparison, a
+// redis-server driven by the same load generator (bench/load).
+package edgebench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
+
+// Proc is a running server subprocess.
+type Proc struct {
+	Cmd    *exec.Cmd
+	Addr   string // host:port
+	exited chan struct{}
+}
+
+// StartEdge starts `bin edge --data-dir dataDir --http-addr 127.0.0.1:0
+// args…` and waits (up to 30 s) for it to log the address it listens on.
+func StartEdge(bin, dataDir string, args ...string) (*Proc, error) {
+	cmd := exec.Command(bin, append([]string{"edge", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0"}, args...)...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("edgebench: start edge: %w", err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	p := &Proc{Cmd: cmd, exited: make(chan struct{})}
+	go func() { cmd.Wait(); pw.Close(); close(p.exited) }()
+	select {
+	case p.Addr = <-found:
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("edgebench: edge exited before listening")
+	case <-time.After(30 * time.Second):
+		p.Kill()
+		return nil, fmt.Errorf("edgebench: edge did not log its address within 30 s")
+	}
+}
+
+// StartRedis starts redis-server on a free loopback port without
+// persistence and waits until it accepts connections.
+func StartRedis() (*Proc, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("edgebench: redis-server not installed (apt-get install redis-server): %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("edgebench: start redis: %w", err)
+	}
+	p := &Proc{Cmd: cmd, Addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.exited) }()
+	for range 100 {
+		if c, err := net.Dial("tcp", p.Addr); err == nil {
+			c.Close()
+			return p, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.Kill()
+	return nil, fmt.Errorf("edgebench: redis did not listen on %s", p.Addr)
+}
+
+// Kill sends SIGKILL and waits for the process to be reaped.
+func (p *Proc) Kill() {
+	p.Cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// Stop sends SIGTERM and waits up to 30 s, then kills.
+func (p *Proc) Stop() {
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		p.Kill()
+	}
+}
+
+// RSSBytes returns the process's resident set size.
+func (p *Proc) RSSBytes() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

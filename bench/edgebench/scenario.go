@@ -1,0 +1,258 @@
+package edgebench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ucv/bench/load"
+)
+
+// Config sizes a scenario run.
+type Config struct {
+	Bin      string        // the ucv binary
+	Profiles int           // profiles to load for lookups (1,000,000 in make bench)
+	Conns    int           // connections for lookups (50)
+	Rate     int           // open-loop rate, req/s (10,000)
+	Duration time.Duration // per measured phase (10 s)
+	Clients  int           // ingest clients (64)
+	Redis    bool          // also run the same lookups against redis-server
+	Out      io.Writer     // progress and results
+}
+
+// traitsJSON is ~1 KiB of traits for profile i.
+func traitsJSON(i int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"email":"user%d@example.com","first_name":"Name%d","last_name":"Surname%d","plan":"gold"`, i, i, i)
+	for k := range 16 {
+		fmt.Fprintf(&b, `,"attr_%02d":"value-%d-%d-lorem-ipsum-dolor-sit-amet-consectetur"`, k, i, k)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// LoadProfiles ingests n identify events (one per profile) through
+// /v1/batch with 8 concurrent loaders and returns the ingest rate.
+func LoadProfiles(ctx context.Context, addr string, n int, progress func(done int)) (float64, error) {
+	const perBatch = 250
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	client := &http.Client{Timeout: time.Minute}
+	start := time.Now()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var body bytes.Buffer
+			for ctx.Err() == nil {
+				from := int(next.Add(perBatch)) - perBatch
+				if from >= n {
+					return
+				}
+				to := min(from+perBatch, n)
+				body.Reset()
+				body.WriteString(`{"batch":[`)
+				for i := from; i < to; i++ {
+					if i > from {
+						body.WriteByte(',')
+					}
+					fmt.Fprintf(&body, `{"type":"identify","userId":"u%d","messageId":"load-%d","traits":%s}`, i, i, traitsJSON(i))
+				}
+				body.WriteString(`]}`)
+				resp, err := client.Post("http://"+addr+"/v1/batch", "application/json", &body)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("batch: %d %s", resp.StatusCode, msg))
+					return
+				}
+				if d := done.Add(int64(to - from)); progress != nil {
+					progress(int(d))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), ctx.Err()
+}
+
+// key spreads lookups over all n profiles (a multiplicative hash of i).
+func key(i, n int) int { return int((uint64(i)*2654435761 + 12345) % uint64(n)) }
+
+// LookupReport is the lookup scenario's outcome.
+type LookupReport struct {
+	Profiles                int
+	LoadRate                float64 // events/s via /v1/batch while loading
+	EdgeClosed, EdgeOpen    load.Result
+	RedisClosed, RedisOpen  load.Result
+	ResponseBytes           int
+	DiskBytesPerProfile     float64
+	ResidentBytesPerProfile float64
+}
+
+// Lookup loads cfg.Profiles into a fresh edge, measures lookups in a
+// closed loop (cfg.Conns connections) and an open loop (cfg.Rate req/s),
+// then, if cfg.Redis, loads the same number of values of the edge's
+// response size into redis-server and runs the identical load.
+func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
+	rep := LookupReport{Profiles: cfg.Profiles}
+	dir, err := os.MkdirTemp("", "ucv-bench-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+	edge, err := StartEdge(cfg.Bin, dir, "--node-name", "bench")
+	if err != nil {
+		return rep, err
+	}
+	defer edge.Stop()
+	fmt.Fprintf(cfg.Out, "loading %d profiles into the edge…\n", cfg.Profiles)
+	last := time.Now()
+	rep.LoadRate, err = LoadProfiles(ctx, edge.Addr, cfg.Profiles, func(done int) {
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			fmt.Fprintf(cfg.Out, "  %d/%d\n", done, cfg.Profiles)
+		}
+	})
+	if err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Out, "loaded at %.0f events/s\n", rep.LoadRate)
+	resp, err := http.Get(fmt.Sprintf("http://%s/v1/profiles/user_id:u%d", edge.Addr, 1))
+	if err != nil {
+		return rep, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	rep.ResponseBytes = len(b)
+	if st, err := os.Stat(filepath.Join(dir, "edge.db")); err == nil {
+		rep.DiskBytesPerProfile = float64(st.Size()) / float64(cfg.Profiles)
+	} else if sz := dirSize(dir); sz > 0 {
+		rep.DiskBytesPerProfile = float64(sz) / float64(cfg.Profiles)
+	}
+	rep.ResidentBytesPerProfile = float64(edge.RSSBytes()) / float64(cfg.Profiles)
+
+	get := load.HTTPGet{Host: edge.Addr, Path: func(i int) string {
+		return fmt.Sprintf("/v1/profiles/user_id:u%d", key(i, cfg.Profiles))
+	}}
+	if rep.EdgeClosed, err = load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration); err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Out, "edge  closed loop, %d conns: %v\n", cfg.Conns, rep.EdgeClosed)
+	if rep.EdgeOpen, err = load.Open(ctx, edge.Addr, get, cfg.Conns, cfg.Rate, cfg.Duration); err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Out, "edge  open loop, %d req/s: %v\n", cfg.Rate, rep.EdgeOpen)
+	if !cfg.Redis {
+		return rep, nil
+	}
+	edge.Stop() // free its CPU and memory for the comparison
+	redis, err := StartRedis()
+	if err != nil {
+		return rep, err
+	}
+	defer redis.Kill()
+	value := bytes.Repeat([]byte("x"), rep.ResponseBytes)
+	c, err := net.Dial("tcp", redis.Addr)
+	if err != nil {
+		return rep, err
+	}
+	w, r := bufio.NewWriterSize(c, 1<<20), bufio.NewReaderSize(c, 1<<16)
+	rkey := func(i int) string { return fmt.Sprintf("user_id:u%d", i) }
+	for from := 0; from < cfg.Profiles; from += 1000 {
+		if err := load.RedisSetPipeline(w, r, from, min(from+1000, cfg.Profiles), rkey, func(int) []byte { return value }); err != nil {
+			c.Close()
+			return rep, err
+		}
+	}
+	c.Close()
+	rget := load.RedisGet{Key: func(i int) string { return rkey(key(i, cfg.Profiles)) }}
+	if rep.RedisClosed, err = load.Closed(ctx, redis.Addr, rget, cfg.Conns, cfg.Duration); err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Out, "redis closed loop, %d conns: %v\n", cfg.Conns, rep.RedisClosed)
+	if rep.RedisOpen, err = load.Open(ctx, redis.Addr, rget, cfg.Conns, cfg.Rate, cfg.Duration); err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Out, "redis open loop, %d req/s: %v\n", cfg.Rate, rep.RedisOpen)
+	fmt.Fprintf(cfg.Out, "ratio edge/redis closed-loop throughput: %.2f×\n", rep.EdgeClosed.Throughput()/rep.RedisClosed.Throughput())
+	return rep, nil
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// IngestReport is the ingest scenario's outcome.
+type IngestReport struct {
+	Single    load.Result // one event per request
+	Batch     load.Result // BatchSize events per request
+	BatchSize int
+}
+
+// Ingest measures durable ingest on a fresh edge: single-event POST
+// /v1/track from cfg.Clients connections, then /v1/batch requests of 100
+// events from 8 connections.
+func Ingest(ctx context.Context, cfg Config) (IngestReport, error) {
+	rep := IngestReport{BatchSize: 100}
+	dir, err := os.MkdirTemp("", "ucv-bench-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+	edge, err := StartEdge(cfg.Bin, dir, "--node-name", "bench")
+	if err != nil {
+		return rep, err
+	}
+	defer edge.Stop()
+	single := load.HTTPPost{Host: edge.Addr, Path: "/v1/track", Body: func(i int) []byte {
+		return fmt.Appendf(nil, `{"userId":"u%d","messageId":"s-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`, key(i, 100000), i, i%500)
+	}}
+	if rep.Single, err = load.Closed(ctx, edge.Addr, single, cfg.Clients, cfg.Duration); err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Out, "ingest single events, %d clients: %v\n", cfg.Clients, rep.Single)
+	batch := load.HTTPPost{Host: edge.Addr, Path: "/v1/batch", Body: func(i int) []byte {
+		var b bytes.Buffer
+		b.WriteString(`{"batch":[`)
+		for k := range rep.BatchSize {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			n := i*rep.BatchSize + k
+			fmt.Fprintf(&b, `{"type":"track","userId":"u%d","messageId":"b-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`, key(n, 100000), n, n%500)
+		}
+		b.WriteString(`]}`)
+		return b.Bytes()
+	}}
+	if rep.Batch, err = load.Closed(ctx, edge.Addr, batch, 8, cfg.Duration); err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Out, "ingest batches of %d, 8 clients: %v = %.0f events/s\n", rep.BatchSize, rep.Batch, rep.Batch.Throughput()*float64(rep.BatchSize))
+	return rep, nil
+}
