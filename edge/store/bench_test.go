@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// BenchmarkIngestCommit compares the store's group committer with bbolt's
+// own db.Batch (default 10 ms MaxBatchDelay) for single-event requests at
+// several concurrencies, with real fsyncs. It is the measurement behind
+// the choice of committer (docs/decisions/0005-edge-store.md).
+func BenchmarkIngestCommit(b *testing.B) {
+	for _, clients := range []int{1, 8, 64} {
+		for _, mode := range []string{"committer", "bolt-batch"} {
+			b.Run(fmt.Sprintf("%s/clients=%d", mode, clients), func(b *testing.B) {
+				s := open(b)
+				var n atomic.Int64
+				evs := make([]Event, 1024)
+				for i := range evs {
+					evs[i] = ev(b, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Product Viewed","properties":{"sku":"s%d"}}`, i%100, i))
+				}
+				do := func(e Event) error {
+					if mode == "committer" {
+						_, err := s.Ingest(context.Background(), []Event{e})
+						return err
+					}
+					return s.db.Batch(func(tx *bolt.Tx) error {
+						w := newWriter(s, tx)
+						if _, _, err := w.ingest(e); err != nil {
+							return err
+						}
+						return w.flush()
+					})
+				}
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							i := n.Add(1)
+							if i > int64(b.N) {
+								return
+							}
+							e := evs[i%int64(len(evs))]
+							m := *e.Msg
+							m.MessageID = fmt.Sprintf("bench-%d", i)
+							if err := do(Event{Msg: &m}); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}
