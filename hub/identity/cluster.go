@@ -209,7 +209,7 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 				break
 			}
 			w := ix.weight(comp[a], comp[b])
-			if w < ix.cfg.VetoWeight {
+			if w < ix.cfg.MatchWeight && ix.contradiction(comp[a], comp[b]) < ix.cfg.VetoWeight {
 				return false
 			}
 			sum += Probability(w)
@@ -220,6 +220,24 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 }
 
 const comp0 comp = 0
+
+// contradiction is the sum of the negative level weights of a pair: how
+// strongly its disagreeing fields say "different people", whatever the
+// agreeing ones say.
+func (ix *Index) contradiction(a, b int32) float64 {
+	pa, pb := ix.ents[a].p, ix.ents[b].p
+	if pb.id < pa.id {
+		pa, pb = pb, pa
+	}
+	v := compare(pa, pb)
+	neg := 0.0
+	for c := comp0; c < numComp; c++ {
+		if w := ix.m.levelWeight(c, pa, &v); w < 0 {
+			neg += w
+		}
+	}
+	return neg
+}
 
 // withinLimits checks the identity rules' per-type limits on the union of
 // two clusters' identifiers.

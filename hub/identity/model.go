@@ -31,8 +31,9 @@ type Config struct {
 	// stops weak links from chaining unrelated records together.
 	ClusterMinProbability float64
 	// VetoWeight: a probabilistic merge is refused when any pair across
-	// the two clusters scores below it (a strong contradiction, such as
-	// different birth dates and first names).
+	// the two clusters that is not itself a match has disagreeing fields
+	// whose weights sum below it (a strong contradiction, such as a
+	// different birth date and national id), however well the rest agrees.
 	VetoWeight float64
 	// DeterministicVetoWeight: a shared identifier does not link two
 	// records whose other fields, taken alone (prior excluded), score
@@ -66,10 +67,10 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Region:                  "US",
-		MatchWeight:             4,
+		MatchWeight:             2,
 		ReviewWeight:            -2,
-		ClusterMinProbability:   0.5,
-		VetoWeight:              -20,
+		ClusterMinProbability:   0.3,
+		VetoWeight:              -10,
 		DeterministicVetoWeight: -8,
 		BlockCap:                50,
 		IdentifierBlockCap:      1000,
