@@ -33,6 +33,18 @@ var blockRules = []blockRule{
 			}
 		}
 	}},
+	{name: "birth_date+initial", excludes: []comp{cDOB}, keys: func(p *prep, emit func(string)) {
+		// Common dates (1 January, placeholders) overflow the birth_date
+		// rule's cap; an initial of either name splits them.
+		for _, d := range p.dob {
+			if p.first != "" {
+				emit(d + "|" + p.first[:1])
+			}
+			if p.last != "" {
+				emit(d + "|" + p.last[:1])
+			}
+		}
+	}},
 	{name: "last_name+first_initial", excludes: []comp{cLast, cFirst}, keys: func(p *prep, emit func(string)) {
 		if p.last != "" && p.first != "" {
 			emit(p.last + "|" + p.first[:1])
