@@ -1,0 +1,116 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"ucv/profile"
+)
+
+// Config configures a Server. Build it with DefaultConfig and override
+// fields; New calls Validate.
+type Config struct {
+	// WriteKeys maps each accepted write key to the source label stored
+	// with its events ("" keeps no label). A key is read from the HTTP
+	// Basic username or the X-Write-Key header. Outside dev mode at least
+	// one key is required and a request without a known key gets 401.
+	WriteKeys map[string]string
+	// DevMode accepts ingest without a write key. A key that is sent but
+	// not configured is still refused when WriteKeys is not empty.
+	DevMode bool
+	// NodeName names this edge in lookup answers ("replica.node").
+	NodeName string
+	// PublicURL is the base URL ("http://edge-1.store.local:8080") that
+	// the analytics.js settings endpoint advertises as apiHost. Empty
+	// means: the request's Host header, over http.
+	PublicURL string
+	// Normalize controls normalization of identifiers in lookup paths; it
+	// must match what ingest uses (DefaultRegion for phone numbers).
+	Normalize profile.NormalizeOptions
+	// MaxEventBytes limits the body of a single-message endpoint
+	// (Segment: 32 KB). At most profile.MaxEventBytes.
+	MaxEventBytes int
+	// MaxBatchBytes limits the body of /v1/batch (Segment: 500 KB), and
+	// the server refuses any body larger than it before reading it. At
+	// most profile.MaxBatchBytes.
+	MaxBatchBytes int
+	// ReadTimeout bounds reading one request (headers and body).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle that long.
+	IdleTimeout time.Duration
+	// IngestTimeout bounds the wait for the store to make a write
+	// durable. On expiry the client gets 503; the events may still
+	// commit, and a retry is deduplicated by messageId.
+	IngestTimeout time.Duration
+	// Concurrency caps concurrently served connections (fasthttp's
+	// worker pool); 0 means fasthttp's default.
+	Concurrency int
+	// Now is the clock, injected for tests.
+	Now func() time.Time
+	// Logger receives errors at boundaries (5xx answers, serve errors).
+	// Nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a production configuration without write keys:
+// set WriteKeys or DevMode before New.
+func DefaultConfig() Config {
+	return Config{
+		WriteKeys:     map[string]string{},
+		NodeName:      "edge",
+		Normalize:     profile.DefaultNormalizeOptions(),
+		MaxEventBytes: profile.MaxEventBytes,
+		MaxBatchBytes: profile.MaxBatchBytes,
+		ReadTimeout:   10 * time.Second,
+		WriteTimeout:  10 * time.Second,
+		IdleTimeout:   60 * time.Second,
+		IngestTimeout: 5 * time.Second,
+		Now:           time.Now,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	var errs []error
+	if !c.DevMode && len(c.WriteKeys) == 0 {
+		errs = append(errs, errors.New("WriteKeys: at least one write key is required outside dev mode"))
+	}
+	for k := range c.WriteKeys {
+		if k == "" || strings.ContainsAny(k, ": \t\r\n") {
+			errs = append(errs, errors.New("WriteKeys: a key is empty or holds ':' or white space"))
+			break
+		}
+	}
+	if c.MaxEventBytes <= 0 || c.MaxEventBytes > profile.MaxEventBytes {
+		errs = append(errs, fmt.Errorf("MaxEventBytes: must be in 1..%d", profile.MaxEventBytes))
+	}
+	if c.MaxBatchBytes < c.MaxEventBytes || c.MaxBatchBytes > profile.MaxBatchBytes {
+		errs = append(errs, fmt.Errorf("MaxBatchBytes: must be in MaxEventBytes..%d", profile.MaxBatchBytes))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, errors.New("PublicURL: must start with http:// or https://"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ReadTimeout", c.ReadTimeout}, {"WriteTimeout", c.WriteTimeout}, {"IdleTimeout", c.IdleTimeout}, {"IngestTimeout", c.IngestTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive", d.name))
+		}
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, errors.New("Config.Concurrency: must not be negative"))
+	}
+	if c.Now == nil {
+		errs = append(errs, errors.New("Config.Now: must be set"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("api: invalid config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,15 @@
+// Package api is the edge's HTTP interface (fasthttp): Segment-compatible
+// ingest (/v1/identify|track|page|screen|group|alias|batch and the
+// analytics.js settings endpoint), profile lookups (/v1/profiles/…), and
+// the operational endpoints /healthz, /readyz and /metrics.
+//
+// The package owns no data: every request goes to a Store (the edge's
+// bbolt replica). Ingest answers 200 only after the store reports the
+// events durable. The main lookup serves the store's pre-rendered JSON
+// with a small time-dependent tail appended, so the read path is an index
+// get, a copy and a write, with no profile decode.
+//
+// Errors are answered as {"error":{"code":…,"message":…}}; one function,
+// errorStatus, maps errors to status and code. Messages name the field at
+// fault and never contain the values a client sent.
+package api

@@ -1,0 +1,367 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"ucv/crdt/codec"
+	"ucv/edge/store"
+	"ucv/profile"
+)
+
+// Events page sizes.
+const (
+	defaultEventsLimit = 20
+	maxEventsLimit     = 100
+	maxProfileIDBytes  = 128
+)
+
+// profileRef is a parsed {ref} path segment: a profile ID, or an
+// identifier when it holds a ':'.
+type profileRef struct {
+	id    string
+	ident profile.Identifier
+	byID  bool
+}
+
+// profileRoute serves /v1/profiles/{ref} and its sub-resources. rest is
+// the raw path after "/v1/profiles/".
+func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, error) {
+	rawRef, sub, _ := bytes.Cut(rest, []byte("/"))
+	route := routeProfile
+	switch string(sub) {
+	case "":
+	case "traits", "events", "external_ids", "computed", "merges":
+		route = routeProfile + "/" + string(sub)
+	default:
+		return routeOther, ErrNoRoute
+	}
+	if !ctx.IsGet() && !ctx.IsHead() {
+		return route, ErrMethod
+	}
+	ref, err := s.parseRef(rawRef)
+	if err != nil {
+		return route, err
+	}
+	if len(sub) == 0 {
+		return route, s.lookup(ctx, ref)
+	}
+	return route, s.subResource(ctx, ref, string(sub))
+}
+
+// parseRef URL-decodes the segment and, for "type:value", normalizes the
+// identifier as ingest does, so "email:Ann@Example.com" finds
+// ann@example.com.
+func (s *Server) parseRef(raw []byte) (profileRef, error) {
+	ref, err := unescapeSegment(raw)
+	if err != nil {
+		return profileRef{}, errorf(ErrBadRequest, "profile reference: "+err.Error())
+	}
+	typ, val, isIdent := strings.Cut(ref, ":")
+	if !isIdent {
+		if ref == "" || len(ref) > maxProfileIDBytes {
+			return profileRef{}, errorf(ErrBadRequest, fmt.Sprintf("profile id: must be 1 to %d bytes", maxProfileIDBytes))
+		}
+		return profileRef{id: ref, byID: true}, nil
+	}
+	id, err := profile.NewIdentifier("identifier", profile.IDType(typ), val, s.cfg.Normalize)
+	if err != nil {
+		return profileRef{}, fmt.Errorf("lookup: %w", err)
+	}
+	return profileRef{ident: id}, nil
+}
+
+// unescapeSegment percent-decodes one path segment ('+' stays '+').
+func unescapeSegment(raw []byte) (string, error) {
+	s, err := url.PathUnescape(string(raw))
+	if err != nil {
+		return "", errors.New("invalid percent-encoding")
+	}
+	if !utf8.ValidString(s) {
+		return "", errors.New("not valid UTF-8")
+	}
+	return s, nil
+}
+
+// lookup serves the whole profile: the store's pre-rendered JSON plus
+// the time-dependent tail. No profile decode on this path.
+func (s *Server) lookup(ctx *fasthttp.RequestCtx, ref profileRef) error {
+	var v store.View
+	var err error
+	if ref.byID {
+		v, err = s.st.LookupID(ref.id)
+	} else {
+		v, err = s.st.LookupIdentifier(ref.ident)
+	}
+	if err != nil {
+		return fmt.Errorf("lookup: %w", err)
+	}
+	now := s.cfg.Now()
+	var tail [256]byte
+	t := s.appendTail(tail[:0], now, v.LastSeenMs)
+	s.setReplicaHeaders(ctx, v.Version, now)
+	if wantsMsgpack(ctx) {
+		body := make([]byte, 0, len(v.JSON)+len(t))
+		return s.writeMsgpack(ctx, append(append(body, v.JSON...), t...))
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/json")
+	ctx.Response.ResetBody()
+	ctx.Response.AppendBody(v.JSON)
+	ctx.Response.AppendBody(t)
+	return nil
+}
+
+// appendTail completes a stored view (which ends inside "computed"):
+//
+//	,"days_since_last_seen":N|null},"replica":{"node":…,"stale_ms":…,"hub_synced_at":…}}
+func (s *Server) appendTail(b []byte, now time.Time, lastSeenMs int64) []byte {
+	b = append(b, `,"days_since_last_seen":`...)
+	if lastSeenMs == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, (now.UnixMilli()-lastSeenMs)/(24*time.Hour).Milliseconds(), 10)
+	}
+	b = append(b, "},"...)
+	b = s.appendReplica(b, now)
+	return append(b, '}')
+}
+
+// appendReplica appends the "replica" member: this node, and how stale
+// the replica is (null until the first hub sync).
+func (s *Server) appendReplica(b []byte, now time.Time) []byte {
+	b = append(b, s.replicaNode...)
+	synced := s.st.HubSyncedAt()
+	if synced.IsZero() {
+		return append(b, `"stale_ms":null,"hub_synced_at":null}`...)
+	}
+	b = append(b, `"stale_ms":`...)
+	b = strconv.AppendInt(b, max(0, now.Sub(synced).Milliseconds()), 10)
+	b = append(b, `,"hub_synced_at":"`...)
+	b = synced.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// setReplicaHeaders sets X-Profile-Version and, once the replica has
+// synced with the hub, X-Replica-Stale-Ms.
+func (s *Server) setReplicaHeaders(ctx *fasthttp.RequestCtx, version string, now time.Time) {
+	ctx.Response.Header.Set("X-Profile-Version", version)
+	if synced := s.st.HubSyncedAt(); !synced.IsZero() {
+		var b [20]byte
+		ctx.Response.Header.SetBytesV("X-Replica-Stale-Ms", strconv.AppendInt(b[:0], max(0, now.Sub(synced).Milliseconds()), 10))
+	}
+}
+
+// subResource serves /traits, /events, /external_ids, /computed and
+// /merges from the decoded profile. Each answer is
+// {"id":…,"version":…,<payload>,"replica":{…}}.
+func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub string) error {
+	args := ctx.QueryArgs()
+	// Validate the query before touching the store.
+	var include []string
+	limit := defaultEventsLimit
+	var after *cursor
+	switch sub {
+	case "traits":
+		if inc := args.Peek("include"); len(inc) > 0 {
+			for _, k := range strings.Split(string(inc), ",") {
+				if k = strings.TrimSpace(k); k != "" {
+					include = append(include, k)
+				}
+			}
+		}
+	case "events":
+		if l := args.Peek("limit"); len(l) > 0 {
+			n, err := strconv.Atoi(string(l))
+			if err != nil || n < 1 || n > maxEventsLimit {
+				return errorf(ErrBadRequest, fmt.Sprintf("limit: must be an integer from 1 to %d", maxEventsLimit))
+			}
+			limit = n
+		}
+		if c := args.Peek("cursor"); len(c) > 0 {
+			cur, err := parseCursor(string(c))
+			if err != nil {
+				return errorf(ErrBadRequest, "cursor: not a cursor this API returned")
+			}
+			after = &cur
+		}
+	}
+	id := ref.id
+	if !ref.byID {
+		var err error
+		if id, err = s.st.ResolveIdentifier(ref.ident); err != nil {
+			return fmt.Errorf("lookup: %w", err)
+		}
+	}
+	p, err := s.st.Profile(id)
+	if err != nil {
+		return fmt.Errorf("lookup: %w", err)
+	}
+	now := s.cfg.Now()
+	version := p.Version.String()
+	out := map[string]any{"id": p.ID, "version": version}
+	switch sub {
+	case "traits":
+		traits := p.TraitValues()
+		if include != nil {
+			sel := make(map[string]any, len(include))
+			for _, k := range include {
+				if v, ok := traits[k]; ok {
+					sel[k] = v
+				}
+			}
+			traits = sel
+		}
+		out["traits"] = traits
+	case "events":
+		data, next := pageEvents(p.Events(), after, limit)
+		out["data"] = data
+		out["cursor"] = map[string]any{"next": next}
+	case "external_ids":
+		ids := p.IdentityList()
+		if ids == nil {
+			ids = []profile.Identifier{}
+		}
+		out["data"] = ids
+	case "computed":
+		out["computed"] = p.Computed(now)
+	case "merges":
+		recs := p.MergeRecords()
+		if recs == nil {
+			recs = []profile.MergeRecord{}
+		}
+		out["data"] = recs
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", sub, err)
+	}
+	// Replace the closing brace with the replica member.
+	b = append(b[:len(b)-1], ',')
+	b = append(s.appendReplica(b, now), '}')
+	s.setReplicaHeaders(ctx, version, now)
+	if wantsMsgpack(ctx) {
+		return s.writeMsgpack(ctx, b)
+	}
+	s.writeJSONBytes(ctx, fasthttp.StatusOK, b)
+	return nil
+}
+
+// eventJSON is one timeline entry as served.
+type eventJSON struct {
+	profile.TimelineEvent
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// cursor marks the last event of a page: the next page starts after it in
+// the timeline order (newest first by time, then messageId descending),
+// so a page boundary stays put while new events arrive.
+type cursor struct {
+	time int64
+	id   string
+}
+
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.time, 10) + ":" + c.id))
+}
+
+func parseCursor(s string) (cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, err
+	}
+	ts, id, ok := strings.Cut(string(b), ":")
+	if !ok {
+		return cursor{}, errors.New("no separator")
+	}
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return cursor{}, err
+	}
+	return cursor{time: t, id: id}, nil
+}
+
+// before reports whether c comes before ev in the timeline order.
+func (c cursor) before(ev profile.TimelineEvent) bool {
+	if ev.Time != c.time {
+		return ev.Time < c.time
+	}
+	return ev.MessageID < c.id
+}
+
+// pageEvents returns up to limit events (newest first) after the cursor,
+// and the cursor of the next page (nil at the end).
+func pageEvents(evs []profile.TimelineEvent, after *cursor, limit int) ([]eventJSON, *string) {
+	data := make([]eventJSON, 0, min(limit, len(evs)))
+	i := 0
+	if after != nil {
+		for i < len(evs) && !after.before(evs[i]) {
+			i++
+		}
+	}
+	for ; i < len(evs) && len(data) < limit; i++ {
+		data = append(data, eventJSON{TimelineEvent: evs[i], Timestamp: time.UnixMilli(evs[i].Time).UTC()})
+	}
+	if i >= len(evs) || len(data) == 0 {
+		return data, nil
+	}
+	last := data[len(data)-1]
+	next := cursor{time: last.Time, id: last.MessageID}.String()
+	return data, &next
+}
+
+// wantsMsgpack reports whether the Accept header asks for msgpack.
+func wantsMsgpack(ctx *fasthttp.RequestCtx) bool {
+	a := ctx.Request.Header.Peek(fasthttp.HeaderAccept)
+	return len(a) > 0 && (bytes.Contains(a, []byte("application/msgpack")) || bytes.Contains(a, []byte("application/x-msgpack")))
+}
+
+// writeMsgpack re-encodes a JSON answer as msgpack (numbers as integers
+// where they are integral). Only clients that ask pay for it.
+func (s *Server) writeMsgpack(ctx *fasthttp.RequestCtx, js []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("msgpack: decode view: %w", err)
+	}
+	b, err := codec.MarshalValue(fromJSONNumbers(v))
+	if err != nil {
+		return fmt.Errorf("msgpack: %w", err)
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("application/msgpack")
+	ctx.SetBody(b)
+	return nil
+}
+
+// fromJSONNumbers replaces json.Number by int64 or float64, in place.
+func fromJSONNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = fromJSONNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = fromJSONNumbers(e)
+		}
+	}
+	return v
+}

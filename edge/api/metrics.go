@@ -1,0 +1,134 @@
+package api
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"ucv/edge/store"
+	"ucv/profile"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own
+// (so several servers can live in one test process). Labels never carry
+// identifiers or path parameters.
+type metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	inFlight   prometheus.Gauge
+	events     *prometheus.CounterVec
+	duplicates prometheus.Counter
+	perIngest  prometheus.Histogram
+	handler    fasthttp.RequestHandler
+}
+
+func newMetrics(st Store) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ucv_http_requests_total",
+			Help: "HTTP requests answered, by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ucv_http_request_duration_seconds",
+			Help: "Time from routing a request to its answer, by route and status code.",
+			// Lookups are sub-millisecond; ingest waits for an fsync.
+			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ucv_http_requests_in_flight",
+			Help: "Requests being handled.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ucv_events_ingested_total",
+			Help: "Events stored (duplicates excluded), by message type.",
+		}, []string{"type"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ucv_events_duplicate_total",
+			Help: "Events dropped because their messageId was already seen.",
+		}),
+		perIngest: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ucv_ingest_request_events",
+			Help:    "Events per accepted ingest request (one store.Ingest call).",
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500},
+		}),
+	}
+	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
+		m.events.WithLabelValues(string(k)) // export zeros
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.events, m.duplicates, m.perIngest,
+		&storeCollector{st: st},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+// observe records one answered request.
+func (m *metrics) observe(route string, code int, d time.Duration) {
+	c := statusLabel(code)
+	m.requests.WithLabelValues(route, c).Inc()
+	m.latency.WithLabelValues(route, c).Observe(d.Seconds())
+}
+
+// ingested records what one successful store.Ingest did.
+func (m *metrics) ingested(msgs []*profile.Message, res store.IngestResult) {
+	m.perIngest.Observe(float64(len(msgs)))
+	m.duplicates.Add(float64(res.Duplicates))
+	for i, msg := range msgs {
+		if i < len(res.ProfileIDs) && res.ProfileIDs[i] == "" {
+			continue // duplicate
+		}
+		m.events.WithLabelValues(string(msg.Kind)).Inc()
+	}
+}
+
+var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 404: "404", 405: "405", 413: "413", 500: "500", 503: "503"}
+
+func statusLabel(code int) string {
+	if s, ok := statusLabels[code]; ok {
+		return s
+	}
+	return strconv.Itoa(code)
+}
+
+// storeCollector reads store.Stats once per scrape.
+type storeCollector struct{ st Store }
+
+var (
+	descUp          = prometheus.NewDesc("ucv_store_up", "1 if the store answered Stats at scrape time.", nil, nil)
+	descProfiles    = prometheus.NewDesc("ucv_store_profiles", "Profiles stored (canonical, not redirects).", nil, nil)
+	descIdentifiers = prometheus.NewDesc("ucv_store_identifiers", "Entries in the identifier index.", nil, nil)
+	descOutbox      = prometheus.NewDesc("ucv_store_outbox_length", "Deltas waiting to be shipped to the hub.", nil, nil)
+	descDBBytes     = prometheus.NewDesc("ucv_store_db_bytes", "Size of the database file in bytes.", nil, nil)
+	descCommit      = prometheus.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.", nil, nil)
+	descCommits     = prometheus.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.", nil, nil)
+)
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits} {
+		ch <- d
+	}
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	st, err := c.st.Stats()
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(descProfiles, prometheus.GaugeValue, float64(st.Profiles))
+	ch <- prometheus.MustNewConstMetric(descIdentifiers, prometheus.GaugeValue, float64(st.Identifiers))
+	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(st.OutboxLen))
+	ch <- prometheus.MustNewConstMetric(descDBBytes, prometheus.GaugeValue, float64(st.DBBytes))
+	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.GaugeValue, float64(st.LastCommitSize))
+	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(st.Commits))
+}

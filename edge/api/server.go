@@ -1,0 +1,270 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"ucv/crdt"
+	"ucv/edge/store"
+	"ucv/profile"
+)
+
+// Store is what the API needs of the edge replica; *store.Store
+// implements it. Implementations must be safe for concurrent use. Views
+// returned by lookups are owned by the caller.
+type Store interface {
+	// Ingest stores events atomically and returns once they are durable.
+	Ingest(ctx context.Context, evs []store.Event) (store.IngestResult, error)
+	// LookupID returns the pre-rendered view of a profile by ID,
+	// following redirects; store.ErrNotFound if none.
+	LookupID(id string) (store.View, error)
+	// LookupIdentifier returns the view of the profile holding a
+	// normalized identifier; store.ErrNotFound if none.
+	LookupIdentifier(id profile.Identifier) (store.View, error)
+	// Profile returns the decoded profile (following redirects).
+	Profile(id string) (*profile.Profile, error)
+	// ResolveIdentifier returns the canonical profile ID holding id.
+	ResolveIdentifier(id profile.Identifier) (string, error)
+	// Stats returns gauges; an error means the store is not usable.
+	Stats() (store.Stats, error)
+	// Node returns the store's HLC node ID.
+	Node() crdt.ReplicaID
+	// HubSyncedAt returns the last hub sync; zero if never.
+	HubSyncedAt() time.Time
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Server serves the edge API over fasthttp. Create it with New, run it
+// with Serve, stop it with Shutdown. It is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	st       Store
+	log      *slog.Logger
+	srv      *fasthttp.Server
+	m        *metrics
+	draining atomic.Bool
+	// replicaNode is `"replica":{"node":<quoted name>` for lookup tails.
+	replicaNode []byte
+}
+
+// New returns a Server for st. It validates cfg and does no I/O.
+func New(st Store, cfg Config) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("api: nil store")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	keys := make(map[string]string, len(cfg.WriteKeys))
+	for k, v := range cfg.WriteKeys {
+		keys[k] = v
+	}
+	cfg.WriteKeys = keys
+	s := &Server{cfg: cfg, st: st, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	name, _ := json.Marshal(cfg.NodeName)
+	s.replicaNode = append(append([]byte(`"replica":{"node":`), name...), ',')
+	s.m = newMetrics(st)
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		ErrorHandler:                  s.handleConnError,
+		Name:                          "ucv-edge",
+		MaxRequestBodySize:            cfg.MaxBatchBytes,
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		Concurrency:                   cfg.Concurrency,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown; it returns nil after
+// Shutdown and any other accept error otherwise. The caller owns ln's
+// address; Shutdown closes ln.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.srv.Serve(ln); err != nil {
+		return fmt.Errorf("api: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, marks the server not ready, and
+// waits until in-flight requests are answered or ctx ends (then it
+// returns ctx's error). It does not close the store: the caller does,
+// after Shutdown returns.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if err := s.srv.ShutdownWithContext(ctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Route labels (also the metric label "route"). Path parameters are
+// never part of a label.
+const (
+	routeHealthz  = "/healthz"
+	routeReadyz   = "/readyz"
+	routeMetrics  = "/metrics"
+	routeBatch    = "/v1/batch"
+	routeSettings = "/v1/projects/{writeKey}/settings"
+	routeProfile  = "/v1/profiles/{ref}"
+	routeOther    = "other"
+)
+
+// ingestRoutes maps ingest paths to the message kind they imply. The
+// one-letter aliases are what analytics.js (analytics-next) posts to.
+var ingestRoutes = map[string]profile.Kind{
+	"/v1/identify": profile.Identify, "/v1/i": profile.Identify,
+	"/v1/track": profile.Track, "/v1/t": profile.Track,
+	"/v1/page": profile.Page, "/v1/p": profile.Page,
+	"/v1/screen": profile.Screen, "/v1/s": profile.Screen,
+	"/v1/group": profile.Group, "/v1/g": profile.Group,
+	"/v1/alias": profile.Alias, "/v1/a": profile.Alias,
+}
+
+// handle is the fasthttp handler: it routes, answers, and records the
+// request's metrics. ctx is pooled by fasthttp; nothing here keeps it.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	s.m.inFlight.Inc()
+	route, err := s.route(ctx)
+	if err != nil {
+		s.writeError(ctx, route, err)
+	}
+	s.m.inFlight.Dec()
+	s.m.observe(route, ctx.Response.StatusCode(), time.Since(start))
+}
+
+// route dispatches on the raw path and returns the route label.
+func (s *Server) route(ctx *fasthttp.RequestCtx) (string, error) {
+	path := ctx.URI().PathOriginal()
+	switch string(path) {
+	case routeHealthz:
+		return routeHealthz, s.healthz(ctx)
+	case routeReadyz:
+		return routeReadyz, s.readyz(ctx)
+	case routeMetrics:
+		if !ctx.IsGet() && !ctx.IsHead() {
+			return routeMetrics, ErrMethod
+		}
+		s.m.handler(ctx)
+		return routeMetrics, nil
+	case "/v1/batch", "/v1/b", "/v1/import":
+		return routeBatch, s.ingest(ctx, "", true)
+	}
+	if kind, ok := ingestRoutes[string(path)]; ok {
+		return "/v1/" + string(kind), s.ingest(ctx, kind, false)
+	}
+	if rest, ok := bytes.CutPrefix(path, []byte("/v1/profiles/")); ok {
+		return s.profileRoute(ctx, rest)
+	}
+	if rest, ok := bytes.CutPrefix(path, []byte("/v1/projects/")); ok {
+		if key, ok := bytes.CutSuffix(rest, []byte("/settings")); ok && len(key) > 0 && bytes.IndexByte(key, '/') < 0 {
+			return routeSettings, s.settings(ctx, key)
+		}
+	}
+	return routeOther, ErrNoRoute
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		return ErrMethod
+	}
+	s.writeJSONBytes(ctx, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
+	return nil
+}
+
+// readyz answers 200 while the store is open and the server is not
+// shutting down, 503 otherwise.
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		return ErrMethod
+	}
+	if s.draining.Load() {
+		return errorf(ErrUnavailable, "shutting down")
+	}
+	if _, err := s.st.Stats(); err != nil {
+		return fmt.Errorf("readyz: %w: %w", ErrUnavailable, err)
+	}
+	s.writeJSONBytes(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
+	return nil
+}
+
+// handleConnError answers errors fasthttp meets before the handler runs
+// (body over MaxRequestBodySize, malformed request, read timeout).
+func (s *Server) handleConnError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		err = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", s.cfg.MaxBatchBytes))
+	case errors.As(err, &small):
+		err = errorf(ErrTooLarge, "request headers too large")
+	case errors.As(err, &ne) && ne.Timeout():
+		err = errorf(ErrBadRequest, "request timed out")
+	default:
+		err = errorf(ErrBadRequest, "malformed HTTP request")
+	}
+	s.writeError(ctx, routeOther, err)
+	s.m.observe(routeOther, ctx.Response.StatusCode(), 0)
+}
+
+// writeError answers err as {"error":{"code":…,"message":…}}. 5xx
+// answers are logged (the message is safe: it never holds client
+// values).
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, route string, err error) {
+	status, code, msg := errorStatus(err)
+	if status >= 500 {
+		s.log.Error("request failed", "route", route, "status", status, "err", err)
+	}
+	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
+	ctx.Response.Reset()
+	if status == fasthttp.StatusMethodNotAllowed {
+		ctx.Response.Header.Set("Allow", "GET, POST, OPTIONS")
+	}
+	s.writeJSONBytes(ctx, status, body)
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeJSONBytes answers with a JSON body (copied into the response).
+func (s *Server) writeJSONBytes(ctx *fasthttp.RequestCtx, status int, b []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// fasthttpLogger routes fasthttp's own messages (connection errors) to
+// slog at debug level: they are per-connection noise, and every answered
+// request is counted in the metrics.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("http connection error", "detail", fmt.Sprintf(format, args...))
+	}
+}
