@@ -13,10 +13,10 @@ BENCHCOUNT ?= 5
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ucv
 
-# Runs the product. Until the edge node lands (issue 3, `ucv dev`), this
-# shows the binary's commands.
+# Runs the product: an all-in-one edge node for local development
+# (`ucv dev`: data in ./ucv-data, http://127.0.0.1:8080, no write key).
 run: build
-	./$(BIN) help
+	./$(BIN) dev
 
 # Everything that proves behaviour: lint, then every test with the race
 # detector (property tests, fuzz seeds, golden files, end-to-end CLI).

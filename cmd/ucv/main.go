@@ -33,6 +33,8 @@ func commands() []command {
 	return []command{
 		{"version", "print the version and build information", runVersion},
 		{"help", "show this help", nil},
+		{"edge", "run an edge node (Segment-compatible ingest, profile lookups)", runEdge},
+		{"dev", "run an edge node with zero configuration for local development", runDev},
 		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
 		{"bench", "run a benchmark scenario (bench identity …)", runBench},
 	}

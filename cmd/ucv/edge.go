@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ucv/edge/api"
+	"ucv/edge/store"
+	"ucv/profile"
+)
+
+// edgeConfig is what `ucv edge` and `ucv dev` run.
+type edgeConfig struct {
+	dataDir         string
+	httpAddr        string
+	writeKeys       map[string]string // key → source label
+	rulesFile       string
+	nodeName        string
+	defaultRegion   string
+	publicURL       string
+	logLevel        slog.Level
+	shutdownTimeout time.Duration
+	dev             bool
+}
+
+const edgeUsage = `Usage: ucv %[1]s [flags]
+
+%[2]s
+
+Every flag falls back to its UCV_* environment variable (shown in
+brackets); a flag given on the command line wins.
+
+Flags:
+`
+
+// runEdge implements `ucv edge`: a production edge node.
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseEdgeFlags("edge", args, os.Getenv, stderr)
+	if err != nil {
+		return err
+	}
+	return runEdgeNode(ctx, cfg, stdout, stderr)
+}
+
+// runDev implements `ucv dev`: an edge with zero configuration.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseEdgeFlags("dev", args, os.Getenv, stderr)
+	if err != nil {
+		return err
+	}
+	return runEdgeNode(ctx, cfg, stdout, stderr)
+}
+
+// parseEdgeFlags reads flags with UCV_* fallbacks from getenv. name is
+// "edge" or "dev"; dev needs no data dir (./ucv-data) and no write key.
+func parseEdgeFlags(name string, args []string, getenv func(string) string, stderr io.Writer) (edgeConfig, error) {
+	dev := name == "dev"
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	host, _ := os.Hostname()
+	defData, defNode, about := "", host, "Runs an edge node: Segment-compatible ingest and profile lookups over HTTP,\nstored durably in a bbolt file under --data-dir. Write keys are required."
+	if dev {
+		defData, defNode, about = "./ucv-data", "dev", "Runs an edge node with zero configuration for local development: data in\n./ucv-data, no write key needed, listening on 127.0.0.1:8080."
+	}
+	if defNode == "" {
+		defNode = "edge"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, edgeUsage, name, about)
+		fs.PrintDefaults()
+	}
+	cfg := edgeConfig{dev: dev}
+	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", defData), "directory of the database [UCV_DATA_DIR]")
+	fs.StringVar(&cfg.httpAddr, "http-addr", env("UCV_HTTP_ADDR", "127.0.0.1:8080"), "HOST:PORT to serve HTTP on; port 0 picks a free one [UCV_HTTP_ADDR]")
+	keys := fs.String("write-key", env("UCV_WRITE_KEYS", ""), "accepted write keys, KEY[=SOURCE_LABEL],… [UCV_WRITE_KEYS]")
+	fs.StringVar(&cfg.rulesFile, "rules", env("UCV_RULES", ""), "identity rules file (JSON); default: Segment-like rules [UCV_RULES]")
+	fs.StringVar(&cfg.nodeName, "node-name", env("UCV_NODE_NAME", defNode), "this node's name in lookups and merge records [UCV_NODE_NAME]")
+	fs.StringVar(&cfg.defaultRegion, "default-region", env("UCV_DEFAULT_REGION", "US"), "region for phone numbers without a country code [UCV_DEFAULT_REGION]")
+	fs.StringVar(&cfg.publicURL, "public-url", env("UCV_PUBLIC_URL", ""), "base URL analytics.js should send to (settings endpoint); default: the request's Host [UCV_PUBLIC_URL]")
+	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and the last commit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if cfg.dataDir == "" {
+		return cfg, fmt.Errorf("%w: --data-dir (or UCV_DATA_DIR) is required", errUsage)
+	}
+	if _, _, err := net.SplitHostPort(cfg.httpAddr); err != nil {
+		return cfg, fmt.Errorf("%w: --http-addr must be HOST:PORT", errUsage)
+	}
+	var err error
+	if cfg.writeKeys, err = parseWriteKeys(*keys); err != nil {
+		return cfg, fmt.Errorf("%w: --write-key: %v", errUsage, err)
+	}
+	if !dev && len(cfg.writeKeys) == 0 {
+		return cfg, fmt.Errorf("%w: --write-key (or UCV_WRITE_KEYS) is required; use 'ucv dev' to run without one", errUsage)
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
+	}
+	if cfg.shutdownTimeout <= 0 {
+		return cfg, fmt.Errorf("%w: --shutdown-timeout must be positive", errUsage)
+	}
+	return cfg, nil
+}
+
+// parseWriteKeys reads "k1=label,k2" into key → label ("" when none).
+func parseWriteKeys(s string) (map[string]string, error) {
+	keys := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, label, _ := strings.Cut(item, "=")
+		k, label = strings.TrimSpace(k), strings.TrimSpace(label)
+		if k == "" || strings.ContainsAny(k, ": \t") {
+			return nil, errors.New("a key is empty or holds ':' or white space")
+		}
+		if _, dup := keys[k]; dup {
+			return nil, errors.New("a key is listed twice")
+		}
+		keys[k] = label
+	}
+	return keys, nil
+}
+
+// runEdgeNode opens the store, serves the API until ctx is cancelled
+// (SIGTERM/SIGINT), then stops accepting, lets in-flight requests finish
+// and closes the store.
+func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) (err error) {
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	rules := profile.DefaultRules()
+	if cfg.rulesFile != "" {
+		f, err := os.Open(cfg.rulesFile)
+		if err != nil {
+			return fmt.Errorf("rules: %w", err)
+		}
+		rules, err = profile.LoadRules(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("rules %s: %w", cfg.rulesFile, err)
+		}
+	}
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	opts := store.DefaultOptions(filepath.Join(cfg.dataDir, "edge.db"))
+	opts.NodeName = cfg.nodeName
+	opts.Rules = rules
+	st, err := store.Open(opts)
+	if err != nil {
+		return err
+	}
+	closeStore := func() error {
+		cctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		return st.Close(cctx)
+	}
+	acfg := api.DefaultConfig()
+	acfg.WriteKeys = cfg.writeKeys
+	acfg.DevMode = cfg.dev
+	acfg.NodeName = cfg.nodeName
+	acfg.PublicURL = cfg.publicURL
+	acfg.Normalize.DefaultRegion = strings.ToUpper(cfg.defaultRegion)
+	acfg.Logger = log
+	srv, err := api.New(st, acfg)
+	if err != nil {
+		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), closeStore())
+	}
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), closeStore())
+	}
+	base := "http://" + ln.Addr().String()
+	printURLs(stdout, cfg, base)
+	log.Info("edge started", "addr", ln.Addr().String(), "node", cfg.nodeName, "data_dir", cfg.dataDir,
+		"dev", cfg.dev, "write_keys", len(cfg.writeKeys), "version", version)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", context.Cause(ctx).Error())
+	case serveErr = <-served:
+		served = nil
+		log.Error("server stopped", "err", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if served != nil {
+		serveErr = <-served
+	}
+	// Shutdown has waited for in-flight requests; queued writes are
+	// committed by Close before the file is closed.
+	closeErr := st.Close(sctx)
+	if err := errors.Join(serveErr, shutErr, closeErr); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return err
+	}
+	log.Info("edge stopped")
+	return nil
+}
+
+// printURLs tells a person where the node is and how to try it.
+func printURLs(w io.Writer, cfg edgeConfig, base string) {
+	mode := "edge"
+	auth := ` -H 'X-Write-Key: KEY'`
+	if cfg.dev {
+		mode, auth = "dev", ""
+	}
+	fmt.Fprintf(w, "ucv %s: node %q listening on %s (data in %s)\n", mode, cfg.nodeName, base, cfg.dataDir)
+	fmt.Fprintf(w, "  ingest:   curl -X POST %s/v1/track%s -d '{\"userId\":\"u1\",\"event\":\"Signed Up\"}'\n", base, auth)
+	fmt.Fprintf(w, "  lookup:   curl %s/v1/profiles/user_id:u1\n", base)
+	fmt.Fprintf(w, "  metrics:  %s/metrics\n", base)
+	fmt.Fprintf(w, "  health:   %s/healthz  %s/readyz\n", base, base)
+	fmt.Fprintf(w, "  analytics.js: load it with cdnURL %s (settings at /v1/projects/{writeKey}/settings)\n", base)
+}

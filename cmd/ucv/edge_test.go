@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseEdgeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cmd     string
+		args    []string
+		env     map[string]string
+		want    edgeConfig
+		wantErr bool
+	}{
+		{
+			name: "dev defaults",
+			cmd:  "dev",
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true},
+		},
+		{
+			name: "edge from env",
+			cmd:  "edge",
+			env:  map[string]string{"UCV_DATA_DIR": "/var/lib/ucv", "UCV_HTTP_ADDR": "0.0.0.0:9000", "UCV_WRITE_KEYS": "k1=till-3, k2", "UCV_NODE_NAME": "store-12-a", "UCV_RULES": "/etc/ucv/rules.json"},
+			want: edgeConfig{dataDir: "/var/lib/ucv", httpAddr: "0.0.0.0:9000", writeKeys: map[string]string{"k1": "till-3", "k2": ""}, rulesFile: "/etc/ucv/rules.json", nodeName: "store-12-a", defaultRegion: "US"},
+		},
+		{
+			name: "flags win over env",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--http-addr", "127.0.0.1:0", "--write-key", "k9=pos", "--node-name", "n", "--default-region", "GB"},
+			env:  map[string]string{"UCV_DATA_DIR": "/x", "UCV_WRITE_KEYS": "k1", "UCV_NODE_NAME": "envnode"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:0", writeKeys: map[string]string{"k9": "pos"}, nodeName: "n", defaultRegion: "GB"},
+		},
+		{name: "edge needs a data dir", cmd: "edge", args: []string{"--write-key", "k"}, wantErr: true},
+		{name: "edge needs a write key", cmd: "edge", args: []string{"--data-dir", "d"}, wantErr: true},
+		{name: "bad addr", cmd: "dev", args: []string{"--http-addr", "8080"}, wantErr: true},
+		{name: "bad key", cmd: "dev", args: []string{"--write-key", "a:b"}, wantErr: true},
+		{name: "duplicate key", cmd: "dev", args: []string{"--write-key", "a,a=x"}, wantErr: true},
+		{name: "bad log level", cmd: "dev", args: []string{"--log-level", "loud"}, wantErr: true},
+		{name: "stray argument", cmd: "dev", args: []string{"now"}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			got, err := parseEdgeFlags(tc.cmd, tc.args, func(k string) string { return tc.env[k] }, &stderr)
+			if tc.wantErr {
+				if !errors.Is(err, errUsage) {
+					t.Fatalf("parseEdgeFlags = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseEdgeFlags: %v", err)
+			}
+			tc.want.shutdownTimeout = 15 * time.Second
+			if diff := cmp.Diff(got, tc.want, cmp.AllowUnexported(edgeConfig{})); diff != "" {
+				t.Errorf("config (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+// buildUCV builds the binary once per test binary run.
+func buildUCV(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "ucv")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// node is a running ucv edge/dev subprocess.
+type node struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *bytes.Buffer
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// start runs bin with args and waits for it to print its URL.
+func start(t *testing.T, bin string, env []string, args ...string) *node {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{cmd: cmd, stderr: &bytes.Buffer{}}
+	cmd.Stderr = n.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				urlc <- m[1]
+				sent = true
+			}
+		}
+		if !sent {
+			close(urlc)
+		}
+	}()
+	select {
+	case u, ok := <-urlc:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("ucv %v exited before listening:\n%s", args, n.stderr)
+		}
+		n.url = u
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ucv %v did not print its URL:\n%s", args, n.stderr)
+	}
+	return n
+}
+
+// stop signals the node and checks that it exits 0 and logged JSON.
+func (n *node) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after %v: %v\n%s", sig, err, n.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no exit 30 s after %v", sig)
+	}
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(n.stderr.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+			continue
+		}
+		msgs = append(msgs, rec["msg"].(string))
+	}
+	if len(msgs) == 0 || msgs[len(msgs)-1] != "edge stopped" {
+		t.Errorf("log messages = %v, want the last to be \"edge stopped\"", msgs)
+	}
+}
+
+func httpDo(t *testing.T, method, url, body string, hdr ...string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestEdgeProcess runs the real binary: `ucv dev` takes an event and
+// answers a lookup, stops cleanly on SIGTERM; `ucv edge` on the same data
+// directory still has the profile, wants its write key, and stops on
+// SIGINT.
+func TestEdgeProcess(t *testing.T) {
+	bin := buildUCV(t)
+	data := filepath.Join(t.TempDir(), "data")
+
+	dev := start(t, bin, nil, "dev", "--data-dir", data, "--http-addr", "127.0.0.1:0")
+	if code, body := httpDo(t, "POST", dev.url+"/v1/identify", `{"userId":"e2e-1","traits":{"email":"E2E@example.com"}}`); code != 200 {
+		t.Fatalf("dev ingest = %d %s", code, body)
+	}
+	code, body := httpDo(t, "GET", dev.url+"/v1/profiles/email:e2e@example.com", "")
+	if code != 200 || !strings.Contains(string(body), `"user_id","value":"e2e-1"`) {
+		t.Fatalf("dev lookup = %d %s", code, body)
+	}
+	if code, _ := httpDo(t, "GET", dev.url+"/readyz", ""); code != 200 {
+		t.Errorf("dev readyz = %d", code)
+	}
+	dev.stop(t, syscall.SIGTERM)
+
+	edge := start(t, bin, []string{"UCV_WRITE_KEYS=k1=till-7", "UCV_NODE_NAME=store-7"}, "edge", "--data-dir", data, "--http-addr", "127.0.0.1:0")
+	code, body = httpDo(t, "GET", edge.url+"/v1/profiles/user_id:e2e-1", "")
+	if code != 200 || !strings.Contains(string(body), `"node":"store-7"`) {
+		t.Fatalf("edge lookup after restart = %d %s", code, body)
+	}
+	if code, body := httpDo(t, "POST", edge.url+"/v1/track", `{"userId":"e2e-1","event":"Paid"}`); code != 401 {
+		t.Errorf("edge ingest without key = %d %s, want 401", code, body)
+	}
+	if code, body := httpDo(t, "POST", edge.url+"/v1/track", `{"userId":"e2e-1","event":"Paid"}`, "X-Write-Key", "k1"); code != 200 {
+		t.Errorf("edge ingest with key = %d %s", code, body)
+	}
+	code, body = httpDo(t, "GET", edge.url+"/v1/profiles/user_id:e2e-1", "")
+	if code != 200 || !strings.Contains(string(body), `"sources":["till-7"]`) {
+		t.Errorf("edge lookup = %d %s, want source till-7", code, body)
+	}
+	edge.stop(t, syscall.SIGINT)
+}
