@@ -1,0 +1,48 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"ucv/edge/store"
+	"ucv/profile"
+)
+
+// BenchmarkLookup measures the handler's read path (no socket): route,
+// parse and normalize the identifier, store get, tail, metrics.
+func BenchmarkLookup(b *testing.B) {
+	st := openStore(b)
+	srv, err := New(st, func() Config { c := DefaultConfig(); c.DevMode = true; return c }())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var evs []store.Event
+	for i := range 1000 {
+		m, err := profile.ParseMessage([]byte(fmt.Sprintf(`{"userId":"u%d","traits":{"email":"u%d@example.com","plan":"pro","city":"Oslo"}}`, i, i)), profile.Identify, srv.cfg.Now(), profile.ParseOptions{Normalize: srv.cfg.Normalize})
+		if err != nil {
+			b.Fatal(err)
+		}
+		evs = append(evs, store.Event{Msg: m})
+	}
+	if _, err := st.Ingest(context.Background(), evs); err != nil {
+		b.Fatal(err)
+	}
+	for _, path := range []string{"/v1/profiles/user_id:u42", "/v1/profiles/email:u42@example.com"} {
+		b.Run(path, func(b *testing.B) {
+			var req fasthttp.Request
+			req.SetRequestURI(path)
+			var ctx fasthttp.RequestCtx
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Init(&req, nil, nil)
+				srv.handle(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("status %d", ctx.Response.StatusCode())
+				}
+			}
+		})
+	}
+}
