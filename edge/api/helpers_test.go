@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ucv/edge/store"
+	"ucv/profile"
 )
 
 // testEdge is a Server on a real 127.0.0.1 socket over a real store.
@@ -196,4 +197,13 @@ func identities(tb testing.TB, p map[string]any) []string {
 		out = append(out, m["type"].(string)+":"+m["value"].(string))
 	}
 	return out
+}
+
+func mustIdent(tb testing.TB, typ, v string) profile.Identifier {
+	tb.Helper()
+	id, err := profile.NewIdentifier("test", profile.IDType(typ), v, profile.DefaultNormalizeOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id
 }
