@@ -50,7 +50,7 @@ func (ix *Index) recluster(seeds []int32) []Move {
 	var moves []Move
 	for i, n := range comp {
 		after := ix.id(ix.ents[n].cluster)
-		if before[i] != after && !(before[i] == ix.id(n) && len(ix.ents[n].adj) == 0) {
+		if before[i] != after {
 			moves = append(moves, Move{RecordID: ix.id(n), From: before[i], To: after})
 		}
 	}
@@ -116,8 +116,7 @@ func (ix *Index) cluster(comp []int32) {
 		parent[i] = int32(i)
 		members[i] = []int32{int32(i)}
 	}
-	var find func(int32) int32
-	find = func(x int32) int32 {
+	find := func(x int32) int32 {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]

@@ -1,0 +1,49 @@
+package identity
+
+import (
+	"testing"
+
+	"ucv/profile"
+)
+
+func FuzzParseBirthDate(f *testing.F) {
+	for _, s := range []string{"19800314", "1980-03-14", "3/14/1980", "03/04/1980", "14.3.80", "", "1980-13-40", "//"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, order := range []DateOrder{DateAuto, DateMDY, DateDMY} {
+			ds := ParseBirthDate(s, order)
+			if len(ds) > 2 {
+				t.Fatalf("ParseBirthDate(%q) = %v: more than two readings", s, ds)
+			}
+			for _, d := range ds {
+				if len(d) != 8 || !allDigits(d) {
+					t.Fatalf("ParseBirthDate(%q) = %v: not YYYYMMDD", s, ds)
+				}
+			}
+		}
+	})
+}
+
+// FuzzCompare: comparison is total (no panic) and symmetric in its levels.
+func FuzzCompare(f *testing.F) {
+	f.Add("Ann-Marie", "O'Neil", "1975-07-02", "Annmarie", "ONeil", "02/07/1975")
+	f.Add("bryant", "", "", "walter", "bryant", "1813-01-01")
+	rules := profile.DefaultRules()
+	f.Fuzz(func(t *testing.T, f1, l1, d1, f2, l2, d2 string) {
+		mk := func(id, f, l, d string) *prep {
+			return prepare(Record{ID: id, Fields: []Field{{Kind: FirstName, Value: f}, {Kind: LastName, Value: l},
+				{Kind: BirthDate, Value: d}, {Kind: FullName, Value: f + " " + l}}}, rules, "US", DateAuto)
+		}
+		a, b := mk("a", f1, l1, d1), mk("b", f2, l2, d2)
+		va, vb := compare(a, b), compare(b, a)
+		for c := comp(0); c < numComp; c++ {
+			if c == cFirst || c == cLast {
+				continue // orientation may pick a different, equally valid reading
+			}
+			if va.lv[c] != vb.lv[c] {
+				t.Fatalf("%s: level %d vs %d reversed", specs[c].name, va.lv[c], vb.lv[c])
+			}
+		}
+	})
+}
