@@ -35,11 +35,10 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		return errorf(ErrUnauthorized, "unknown write key")
 	}
 
-	limit := s.cfg.MaxEventBytes
+	limit, tooLarge := s.cfg.MaxEventBytes, s.eventTooLarge
 	if batch {
-		limit = s.cfg.MaxBatchBytes
+		limit, tooLarge = s.cfg.MaxBatchBytes, s.batchTooLarge
 	}
-	tooLarge := errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", limit))
 	if ctx.Request.Header.ContentLength() > limit {
 		return tooLarge
 	}

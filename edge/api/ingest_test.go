@@ -65,6 +65,10 @@ func TestSegmentAliasesAndCORS(t *testing.T) {
 	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("OPTIONS /v1/t = %d, ACAO %q; want 204 *", r.status, r.header.Get("Access-Control-Allow-Origin"))
 	}
+	r = e.post(t, "/v1/t", `{"type":"track","writeKey":"any"}`, "Content-Type", "text/plain")
+	if r.status != http.StatusBadRequest || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("bad /v1/t = %d, ACAO %q; want 400 with CORS so the browser can read it", r.status, r.header.Get("Access-Control-Allow-Origin"))
+	}
 	r = e.get(t, "/v1/projects/wk1/settings", "Host", "edge.local:8080")
 	if r.status != http.StatusOK {
 		t.Fatalf("settings = %d %s", r.status, r.body)

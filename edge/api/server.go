@@ -53,8 +53,10 @@ type Server struct {
 	srv      *fasthttp.Server
 	m        *metrics
 	draining atomic.Bool
-	// replicaNode is `"replica":{"node":<quoted name>` for lookup tails.
+	// replicaNode is `"replica":{"node":<quoted name>,` for lookup tails.
 	replicaNode []byte
+	// eventTooLarge and batchTooLarge answer bodies over the limits.
+	eventTooLarge, batchTooLarge error
 }
 
 // New returns a Server for st. It validates cfg and does no I/O.
@@ -77,19 +79,20 @@ func New(st Store, cfg Config) (*Server, error) {
 	name, _ := json.Marshal(cfg.NodeName)
 	s.replicaNode = append(append([]byte(`"replica":{"node":`), name...), ',')
 	s.m = newMetrics(st)
+	s.eventTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxEventBytes))
+	s.batchTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxBatchBytes))
 	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
-		ErrorHandler:                  s.handleConnError,
-		Name:                          "ucv-edge",
-		MaxRequestBodySize:            cfg.MaxBatchBytes,
-		ReadTimeout:                   cfg.ReadTimeout,
-		WriteTimeout:                  cfg.WriteTimeout,
-		IdleTimeout:                   cfg.IdleTimeout,
-		Concurrency:                   cfg.Concurrency,
-		DisableHeaderNamesNormalizing: false,
-		NoDefaultContentType:          true,
-		CloseOnShutdown:               true,
-		Logger:                        fasthttpLogger{s.log},
+		Handler:              s.handle,
+		ErrorHandler:         s.handleConnError,
+		Name:                 "ucv-edge",
+		MaxRequestBodySize:   cfg.MaxBatchBytes,
+		ReadTimeout:          cfg.ReadTimeout,
+		WriteTimeout:         cfg.WriteTimeout,
+		IdleTimeout:          cfg.IdleTimeout,
+		Concurrency:          cfg.Concurrency,
+		NoDefaultContentType: true,
+		CloseOnShutdown:      true,
+		Logger:               fasthttpLogger{s.log},
 	}
 	return s, nil
 }
@@ -128,15 +131,22 @@ const (
 	routeOther    = "other"
 )
 
-// ingestRoutes maps ingest paths to the message kind they imply. The
-// one-letter aliases are what analytics.js (analytics-next) posts to.
-var ingestRoutes = map[string]profile.Kind{
-	"/v1/identify": profile.Identify, "/v1/i": profile.Identify,
-	"/v1/track": profile.Track, "/v1/t": profile.Track,
-	"/v1/page": profile.Page, "/v1/p": profile.Page,
-	"/v1/screen": profile.Screen, "/v1/s": profile.Screen,
-	"/v1/group": profile.Group, "/v1/g": profile.Group,
-	"/v1/alias": profile.Alias, "/v1/a": profile.Alias,
+// ingestRoutes maps ingest paths to the message kind they imply and
+// their route label. The one-letter aliases are what analytics.js
+// (analytics-next) posts to.
+var ingestRoutes = func() map[string]ingestRoute {
+	m := map[string]ingestRoute{}
+	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
+		r := ingestRoute{kind: k, label: "/v1/" + string(k)}
+		m[r.label] = r
+		m["/v1/"+string(k)[:1]] = r
+	}
+	return m
+}()
+
+type ingestRoute struct {
+	kind  profile.Kind
+	label string
 }
 
 // handle is the fasthttp handler: it routes, answers, and records the
@@ -169,8 +179,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (string, error) {
 	case "/v1/batch", "/v1/b", "/v1/import":
 		return routeBatch, s.ingest(ctx, "", true)
 	}
-	if kind, ok := ingestRoutes[string(path)]; ok {
-		return "/v1/" + string(kind), s.ingest(ctx, kind, false)
+	if r, ok := ingestRoutes[string(path)]; ok {
+		return r.label, s.ingest(ctx, r.kind, false)
 	}
 	if rest, ok := bytes.CutPrefix(path, []byte("/v1/profiles/")); ok {
 		return s.profileRoute(ctx, rest)
@@ -214,7 +224,7 @@ func (s *Server) handleConnError(ctx *fasthttp.RequestCtx, err error) {
 	var ne net.Error
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		err = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", s.cfg.MaxBatchBytes))
+		err = s.batchTooLarge
 	case errors.As(err, &small):
 		err = errorf(ErrTooLarge, "request headers too large")
 	case errors.As(err, &ne) && ne.Timeout():
@@ -235,7 +245,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, route string, err error) {
 		s.log.Error("request failed", "route", route, "status", status, "err", err)
 	}
 	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
-	ctx.Response.Reset()
+	ctx.Response.ResetBody() // keeps CORS headers; success headers are set only on success
 	if status == fasthttp.StatusMethodNotAllowed {
 		ctx.Response.Header.Set("Allow", "GET, POST, OPTIONS")
 	}
