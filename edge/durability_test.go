@@ -61,7 +61,7 @@ type edgeProc struct {
 // until it logs the address it listens on.
 func startEdge(t *testing.T, dataDir string) *edgeProc {
 	t.Helper()
-	cmd := exec.Command(ucvBinary(t), "edge", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--node-name", "till-1")
+	cmd := exec.Command(ucvBinary(t), "edge", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--node-name", "till-1", "--write-key", "pos-key=pos")
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -108,10 +108,6 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("UCV_KILLS")); err == nil && v > 0 {
 		kills = v // make soak sets 1000
 	}
-	// TODO(edge-api): remove once `ucv edge` has landed on main.
-	if out, _ := exec.Command(ucvBinary(t), "help").CombinedOutput(); !bytes.Contains(out, []byte("\n  edge ")) {
-		t.Skip("ucv edge is not built yet")
-	}
 	dataDir := t.TempDir()
 	var cur atomic.Pointer[edgeProc]
 	cur.Store(startEdge(t, dataDir))
@@ -131,7 +127,13 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 		}
 	)
 	post := func(user int, mid string) bool {
-		resp, err := client.Post(cur.Load().base+"/v1/track", "application/json", bytes.NewReader(postBody(user, mid)))
+		req, err := http.NewRequest(http.MethodPost, cur.Load().base+"/v1/track", bytes.NewReader(postBody(user, mid)))
+		if err != nil {
+			return false
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Write-Key", "pos-key")
+		resp, err := client.Do(req)
 		if err != nil {
 			return false
 		}

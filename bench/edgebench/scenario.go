@@ -30,6 +30,9 @@ type Config struct {
 	Out      io.Writer     // progress and results
 }
 
+// writeKey is the key the benchmark edge is started with.
+const writeKey = "bench-key"
+
 // traitsJSON is ~1 KiB of traits for profile i.
 func traitsJSON(i int) string {
 	var b strings.Builder
@@ -70,7 +73,14 @@ func LoadProfiles(ctx context.Context, addr string, n int, progress func(done in
 					fmt.Fprintf(&body, `{"type":"identify","userId":"u%d","messageId":"load-%d","traits":%s}`, i, i, traitsJSON(i))
 				}
 				body.WriteString(`]}`)
-				resp, err := client.Post("http://"+addr+"/v1/batch", "application/json", &body)
+				req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/batch", &body)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Write-Key", writeKey)
+				resp, err := client.Do(req)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
@@ -119,7 +129,7 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 		return rep, err
 	}
 	defer os.RemoveAll(dir)
-	edge, err := StartEdge(cfg.Bin, dir, "--node-name", "bench")
+	edge, err := StartEdge(cfg.Bin, dir, "--node-name", "bench", "--write-key", writeKey+"=bench")
 	if err != nil {
 		return rep, err
 	}
@@ -225,19 +235,19 @@ func Ingest(ctx context.Context, cfg Config) (IngestReport, error) {
 		return rep, err
 	}
 	defer os.RemoveAll(dir)
-	edge, err := StartEdge(cfg.Bin, dir, "--node-name", "bench")
+	edge, err := StartEdge(cfg.Bin, dir, "--node-name", "bench", "--write-key", writeKey+"=bench")
 	if err != nil {
 		return rep, err
 	}
 	defer edge.Stop()
-	single := load.HTTPPost{Host: edge.Addr, Path: "/v1/track", Body: func(i int) []byte {
+	single := load.HTTPPost{Host: edge.Addr, Path: "/v1/track", Header: "X-Write-Key: " + writeKey + "\r\n", Body: func(i int) []byte {
 		return fmt.Appendf(nil, `{"userId":"u%d","messageId":"s-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`, key(i, 100000), i, i%500)
 	}}
 	if rep.Single, err = load.Closed(ctx, edge.Addr, single, cfg.Clients, cfg.Duration); err != nil {
 		return rep, err
 	}
 	fmt.Fprintf(cfg.Out, "ingest single events, %d clients: %v\n", cfg.Clients, rep.Single)
-	batch := load.HTTPPost{Host: edge.Addr, Path: "/v1/batch", Body: func(i int) []byte {
+	batch := load.HTTPPost{Host: edge.Addr, Path: "/v1/batch", Header: "X-Write-Key: " + writeKey + "\r\n", Body: func(i int) []byte {
 		var b bytes.Buffer
 		b.WriteString(`{"batch":[`)
 		for k := range rep.BatchSize {
