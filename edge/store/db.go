@@ -345,7 +345,7 @@ func (s *Store) Stats() (Stats, error) {
 		meta := tx.Bucket(bucketMeta)
 		st.Profiles = int(readU64(meta.Get(profilesKey)))
 		st.Identifiers = int(readU64(meta.Get(identifiersKey)))
-		st.OutboxLen = tx.Bucket(bucketOutbox).Stats().KeyN
+		st.OutboxLen = int(readU64(meta.Get(outboxKey)))
 		st.DBBytes = tx.Size()
 		return nil
 	})

@@ -80,3 +80,26 @@ func (s *Store) Outbox(after uint64, limit int) ([]OutboxEntry, error) {
 	})
 	return out, err
 }
+
+// TrimOutbox deletes the entries with sequence <= upTo, once replication
+// has them acknowledged (by the hub, or by every peer). It returns how many
+// were deleted.
+func (s *Store) TrimOutbox(upTo uint64) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+		}
+		meta := tx.Bucket(bucketMeta)
+		left := max(int64(readU64(meta.Get(outboxKey)))-int64(n), 0)
+		return meta.Put(outboxKey, u64(uint64(left)))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: trim outbox: %w", err)
+	}
+	return n, nil
+}

@@ -6,7 +6,7 @@ package store
 //	            nodeKey → uint64 BE HLC node ID (random, minted at creation)
 //	            hlcKey → codec Timestamp: the clock's high-water mark
 //	            hubSyncKey → int64 BE ms of the last hub sync (absent: never)
-//	            profilesKey, identifiersKey → uint64 BE gauges
+//	            profilesKey, identifiersKey, outboxKey → uint64 BE gauges
 //	profiles    profile ID → profile.Marshal state (S2-compressed msgpack)
 //	views       profile ID → view record (see encodeViewRecord)
 //	index       "type:value" → profile ID (possibly redirected)
@@ -32,6 +32,7 @@ var (
 	hubSyncKey     = []byte("hub_synced_at")
 	profilesKey    = []byte("profiles")
 	identifiersKey = []byte("identifiers")
+	outboxKey      = []byte("outbox")
 )
 
 // schemaVersion is the layout version this code reads and writes.

@@ -365,3 +365,16 @@ func TestDedupeWindowExpires(t *testing.T) {
 		t.Fatalf("after the window: %+v, want stored again", res)
 	}
 }
+
+func TestTrimOutbox(t *testing.T) {
+	s := open(t)
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1"}`, `{"type":"identify","userId":"u2","messageId":"2"}`, `{"type":"identify","userId":"u3","messageId":"3"}`)
+	if n, err := s.TrimOutbox(2); err != nil || n != 2 {
+		t.Fatalf("TrimOutbox(2) = %d, %v; want 2", n, err)
+	}
+	es, _ := s.Outbox(0, 10)
+	st, _ := s.Stats()
+	if len(es) != 1 || es[0].Seq != 3 || st.OutboxLen != 1 {
+		t.Fatalf("after trim: entries %+v, gauge %d", es, st.OutboxLen)
+	}
+}

@@ -25,7 +25,7 @@ type writer struct {
 	deleted  map[string]bool
 	nowMs    int64
 
-	profileDelta, identDelta int64
+	profileDelta, identDelta, outboxDelta int64
 	expired                  int
 }
 
@@ -293,6 +293,7 @@ func (w *writer) outbox(e OutboxEntry, delta *profile.Profile) error {
 	if err != nil {
 		return err
 	}
+	w.outboxDelta++
 	return ob.Put(u64(seq), v)
 }
 
@@ -334,7 +335,7 @@ func (w *writer) flush() error {
 	for _, g := range []struct {
 		key   []byte
 		delta int64
-	}{{profilesKey, w.profileDelta}, {identifiersKey, w.identDelta}} {
+	}{{profilesKey, w.profileDelta}, {identifiersKey, w.identDelta}, {outboxKey, w.outboxDelta}} {
 		if g.delta == 0 {
 			continue
 		}
