@@ -24,6 +24,8 @@ type benchScenario struct {
 func benchScenarios() []benchScenario {
 	return []benchScenario{
 		{"identity", "identity-resolution accuracy and speed on FEBRL and historical_50k", runBenchIdentity},
+		{"lookup", "edge lookups vs redis-server GET, same generator (1M profiles)", runBenchLookup},
+		{"ingest", "edge durable ingest: single events from 64 clients, and batches", runBenchIngest},
 	}
 }
 
