@@ -26,7 +26,7 @@ type writer struct {
 	nowMs    int64
 
 	profileDelta, identDelta, outboxDelta int64
-	expired                  int
+	expired                               int
 }
 
 func newWriter(s *Store, tx *bolt.Tx) *writer {
