@@ -166,24 +166,32 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 	r := Replica(src.Node, p.ID)
 	evMs := m.Timestamp.UnixMilli()
 
-	for _, k := range sortedKeys(m.Traits) {
-		b, err := codec.MarshalValue(jsonValue(m.Traits[k]))
-		if err != nil {
-			continue // unreachable for decoded JSON
+	if len(m.Traits) > 0 {
+		d.Traits.M = make(map[string]crdt.Register, len(m.Traits))
+		for k, v := range m.Traits {
+			b, err := codec.MarshalValue(jsonValue(v))
+			if err != nil {
+				continue // unreachable for decoded JSON
+			}
+			d.Traits.M[k] = crdt.Register{TS: ts, Val: b}
 		}
-		d.Traits.Merge(p.Traits.Set(k, b, ts))
+		p.Traits.Merge(d.Traits)
 	}
 	for _, id := range link {
 		if !p.Identities.Has(id.Key()) {
 			d.Identities.Merge(p.Identities.Add(r, id.Key()))
 		}
 	}
-	for _, k := range sortedKeys(m.Consent) {
-		b := []byte{0xc2} // msgpack false
-		if m.Consent[k] {
-			b = []byte{0xc3}
+	if len(m.Consent) > 0 {
+		d.Consent.M = make(map[string]crdt.Register, len(m.Consent))
+		for k, granted := range m.Consent {
+			b := []byte{0xc2} // msgpack false
+			if granted {
+				b = []byte{0xc3}
+			}
+			d.Consent.M[k] = crdt.Register{TS: ts, Val: b}
 		}
-		d.Consent.Merge(p.Consent.Set(k, b, ts))
+		p.Consent.Merge(d.Consent)
 	}
 	d.Counters.Merge(p.Counters.Add(prefixKind+string(m.Kind), r, 1))
 	if m.Kind == Track {

@@ -106,7 +106,7 @@ func roundDiv(a, b int64) int64 {
 type View struct {
 	ID         string          `json:"id"`
 	Version    string          `json:"version"`
-	Traits     map[string]any  `json:"traits"`
+	Traits     json.RawMessage `json:"traits"` // rendered straight from the stored msgpack
 	Identities []Identifier    `json:"identities"`
 	Consent    map[string]bool `json:"consent"`
 	FirstSeen  *time.Time      `json:"first_seen"`
@@ -124,7 +124,7 @@ func (p *Profile) View(now time.Time) View {
 	v := View{
 		ID:         p.ID,
 		Version:    p.Version.String(),
-		Traits:     p.TraitValues(),
+		Traits:     p.TraitsJSON(),
 		Identities: p.IdentityList(),
 		Computed:   p.Computed(now),
 		Consent:    map[string]bool{},
@@ -154,6 +154,26 @@ func (p *Profile) View(now time.Time) View {
 	}
 	sort.Strings(v.Channels)
 	return v
+}
+
+// TraitsJSON renders the live traits as a JSON object, keys sorted,
+// transcoding each stored msgpack value without decoding it to Go values.
+func (p *Profile) TraitsJSON() json.RawMessage {
+	out := []byte{'{'}
+	for _, k := range p.Traits.Keys() {
+		b, _ := p.Traits.Get(k)
+		mark := len(out)
+		if mark > 1 {
+			out = append(out, ',')
+		}
+		out = codec.AppendJSONString(out, k)
+		out = append(out, ':')
+		var err error
+		if out, _, err = codec.AppendJSON(out, b); err != nil {
+			out = out[:mark] // a value that cannot be rendered is left out
+		}
+	}
+	return append(out, '}')
 }
 
 // TraitValues decodes the live traits.

@@ -11,15 +11,13 @@ import (
 // []any, map[string]any) as msgpack with map keys sorted, so equal values
 // give equal bytes.
 func MarshalValue(v any) ([]byte, error) {
-	var b bytes.Buffer
-	e := msgpack.NewEncoder(&b)
+	e := GetEncoder()
+	defer PutEncoder(e)
 	e.SetSortMapKeys(true)
-	e.UseCompactInts(true)
-	e.UseCompactFloats(true)
 	if err := e.Encode(v); err != nil {
 		return nil, fmt.Errorf("codec: encode value: %w", err)
 	}
-	return b.Bytes(), nil
+	return bytes.Clone(e.Bytes()), nil
 }
 
 // UnmarshalValue decodes what MarshalValue wrote; maps decode as
