@@ -13,7 +13,7 @@ import (
 // BenchmarkIngestCommit compares the store's group committer with bbolt's
 // own db.Batch (default 10 ms MaxBatchDelay) for single-event requests at
 // several concurrencies, with real fsyncs. It is the measurement behind
-// the choice of committer (docs/decisions/0005-edge-store.md).
+// the choice of committer (docs/decisions/0006-edge-store.md).
 func BenchmarkIngestCommit(b *testing.B) {
 	for _, clients := range []int{1, 8, 64} {
 		for _, mode := range []string{"committer", "bolt-batch"} {
