@@ -51,9 +51,11 @@ fuzz:
 	  done; \
 	done
 
-# Long property runs: many more random cases than `make test`.
-soak:
-	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property' -rapid.checks=20000 ./crdt/... ./profile/...
+# Long property runs (many more random cases than `make test`) and the
+# kill -9 durability test with 1,000 kills.
+soak: build
+	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property|Model' -rapid.checks=20000 ./crdt/... ./profile/... ./edge/store/...
+	UCV_KILLS=1000 $(GO) test -count=1 -timeout 60m -run Kill9 -v ./edge/
 
 clean:
 	rm -rf bin bench/results

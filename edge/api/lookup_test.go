@@ -257,6 +257,8 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`ucv_store_db_bytes `,
 		`ucv_store_last_commit_events `,
 		`ucv_store_commits_total `,
+		`ucv_store_commit_events_bucket{le="1"} `,
+		`ucv_store_commit_events_count `,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(text, want) {

@@ -110,10 +110,11 @@ var (
 	descDBBytes     = prometheus.NewDesc("ucv_store_db_bytes", "Size of the database file in bytes.", nil, nil)
 	descCommit      = prometheus.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.", nil, nil)
 	descCommits     = prometheus.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.", nil, nil)
+	descCommitSizes = prometheus.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits} {
+	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes} {
 		ch <- d
 	}
 }
@@ -131,4 +132,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDBBytes, prometheus.GaugeValue, float64(st.DBBytes))
 	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.GaugeValue, float64(st.LastCommitSize))
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(st.Commits))
+	if len(st.CommitEvents) == len(store.CommitSizeBounds) {
+		buckets := make(map[float64]uint64, len(st.CommitEvents))
+		for i, ub := range store.CommitSizeBounds {
+			buckets[ub] = st.CommitEvents[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(descCommitSizes, uint64(st.Commits), float64(st.CommitEventsSum), buckets)
+	}
 }

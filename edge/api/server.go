@@ -82,10 +82,14 @@ func New(st Store, cfg Config) (*Server, error) {
 	s.eventTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxEventBytes))
 	s.batchTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxBatchBytes))
 	s.srv = &fasthttp.Server{
-		Handler:              s.handle,
-		ErrorHandler:         s.handleConnError,
-		Name:                 "ucv-edge",
-		MaxRequestBodySize:   cfg.MaxBatchBytes,
+		Handler:      s.handle,
+		ErrorHandler: s.handleConnError,
+		Name:         "ucv-edge",
+		// Bodies up to 4× the batch limit are read and answered with a
+		// clean JSON 413 by the handler; refusing them mid-upload would
+		// reset the connection under a client still writing. Beyond
+		// that, fasthttp cuts the connection (handleConnError).
+		MaxRequestBodySize:   4 * cfg.MaxBatchBytes,
 		ReadTimeout:          cfg.ReadTimeout,
 		WriteTimeout:         cfg.WriteTimeout,
 		IdleTimeout:          cfg.IdleTimeout,

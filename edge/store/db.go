@@ -34,6 +34,8 @@ type Store struct {
 	entropy        io.Reader // owned by the committer
 	lastCommitSize atomic.Int64
 	commits        atomic.Int64
+	commitHist     [14]atomic.Uint64 // per CommitSizeBounds bucket, +Inf last; not cumulative
+	commitEvents   atomic.Uint64
 	hubSyncedMs    atomic.Int64
 }
 
@@ -210,6 +212,15 @@ func (s *Store) commitLoop() {
 		err := s.commit(batch)
 		s.lastCommitSize.Store(int64(n))
 		s.commits.Add(1)
+		s.commitEvents.Add(uint64(n))
+		b := len(CommitSizeBounds)
+		for i, ub := range CommitSizeBounds {
+			if float64(n) <= ub {
+				b = i
+				break
+			}
+		}
+		s.commitHist[b].Add(1)
 		for _, r := range batch {
 			if err != nil {
 				r.res, r.err = IngestResult{}, err
@@ -351,6 +362,12 @@ func (s *Store) Stats() (Stats, error) {
 	})
 	st.LastCommitSize = int(s.lastCommitSize.Load())
 	st.Commits = s.commits.Load()
+	st.CommitEventsSum = s.commitEvents.Load()
+	var cum uint64
+	for i := range CommitSizeBounds {
+		cum += s.commitHist[i].Load()
+		st.CommitEvents = append(st.CommitEvents, cum)
+	}
 	return st, err
 }
 

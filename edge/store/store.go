@@ -107,4 +107,13 @@ type Stats struct {
 	DBBytes        int64
 	LastCommitSize int   // events in the latest commit
 	Commits        int64 // transactions committed since Open
+	// CommitEvents is a histogram of events per commit since Open:
+	// CommitEvents[i] counts commits with at most CommitSizeBounds[i]
+	// events (cumulative, as Prometheus expects); CommitEventsSum is the
+	// total number of events committed.
+	CommitEvents    []uint64
+	CommitEventsSum uint64
 }
+
+// CommitSizeBounds are the upper bounds of Stats.CommitEvents.
+var CommitSizeBounds = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384}
