@@ -374,3 +374,28 @@ func TestViewPrefixCompletes(t *testing.T) {
 		t.Fatalf("empty profile prefix %s: %v", pre, err)
 	}
 }
+
+// The hand-written view rendering must equal encoding/json's, for any
+// profile.
+func TestViewJSONMatchesEncodingJSON(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		clk := crdt.NewClock(1, func() time.Time { return t0 }, time.Second, crdt.Timestamp{})
+		p := New("P")
+		for range rapid.IntRange(0, 12).Draw(t, "events") {
+			m := genMessage(t)
+			p.Apply(m, m.Identifiers, Source{Node: 1, Name: rapid.SampledFrom([]string{"", "till-1", "web<&>"}).Draw(t, "src")}, clk.Now())
+		}
+		if rapid.IntRange(0, 5).Draw(t, "erase") == 0 {
+			p.Erase([]byte("s"), clk.Now())
+		}
+		now := t0.Add(time.Duration(rapid.IntRange(0, 1e6).Draw(t, "now")) * time.Second)
+		v := p.View(now)
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("appendJSON =\n%s\nencoding/json =\n%s", got, want)
+		}
+	})
+}

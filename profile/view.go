@@ -199,12 +199,130 @@ func (p *Profile) TraitValues() map[string]any {
 func (p *Profile) ViewPrefix() ([]byte, error) {
 	v := p.View(time.Time{})
 	v.Computed.DaysSinceLastSeen = nil
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("profile: render view: %w", err)
-	}
+	b := v.appendJSON(make([]byte, 0, 1024+len(v.Traits)))
 	if !bytes.HasSuffix(b, []byte("}}")) {
 		return nil, fmt.Errorf("profile: view rendering does not end in computed")
 	}
 	return b[:len(b)-2], nil
+}
+
+// appendJSON renders v exactly as encoding/json would (a test holds it to
+// that), without reflection and without re-validating the raw traits.
+func (v View) appendJSON(b []byte) []byte {
+	str := codec.AppendJSONString
+	strs := func(b []byte, ss []string) []byte {
+		if ss == nil {
+			return append(b, "null"...)
+		}
+		b = append(b, '[')
+		for i, s := range ss {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = str(b, s)
+		}
+		return append(b, ']')
+	}
+	tm := func(b []byte, t *time.Time) []byte {
+		if t == nil {
+			return append(b, "null"...)
+		}
+		b = append(b, '"')
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	money := func(b []byte, m map[string]Money) []byte {
+		b = append(b, '{')
+		for i, k := range sortedKeys(m) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = str(b, k)
+			b = append(b, `:{"amount":`...)
+			b = str(b, m[k].Amount)
+			b = append(b, `,"minor_units":`...)
+			b = strconv.AppendInt(b, m[k].MinorUnits, 10)
+			b = append(b, '}')
+		}
+		return append(b, '}')
+	}
+	b = append(b, `{"id":`...)
+	b = str(b, v.ID)
+	b = append(b, `,"version":`...)
+	b = str(b, v.Version)
+	b = append(b, `,"traits":`...)
+	if v.Traits == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, v.Traits...)
+	}
+	b = append(b, `,"identities":`...)
+	if v.Identities == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, id := range v.Identities {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"type":`...)
+			b = str(b, string(id.Type))
+			b = append(b, `,"value":`...)
+			b = str(b, id.Value)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"consent":{`...)
+	for i, k := range sortedKeys(v.Consent) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = str(b, k)
+		b = append(b, ':')
+		b = strconv.AppendBool(b, v.Consent[k])
+	}
+	b = append(b, `},"first_seen":`...)
+	b = tm(b, v.FirstSeen)
+	b = append(b, `,"last_seen":`...)
+	b = tm(b, v.LastSeen)
+	b = append(b, `,"channels":`...)
+	b = strs(b, v.Channels)
+	b = append(b, `,"sources":`...)
+	b = strs(b, v.Sources)
+	b = append(b, `,"merged_from":`...)
+	b = strs(b, v.MergedFrom)
+	if v.Erased {
+		b = append(b, `,"erased":true`...)
+	}
+	c := v.Computed
+	b = append(b, `,"computed":{"order_count":`...)
+	b = strconv.AppendInt(b, c.OrderCount, 10)
+	b = append(b, `,"lifetime_revenue":`...)
+	b = money(b, c.LifetimeRevenue)
+	b = append(b, `,"average_order_value":`...)
+	b = money(b, c.AverageOrderValue)
+	b = append(b, `,"last_order_at":`...)
+	b = tm(b, c.LastOrderAt)
+	if c.TopCategory != "" {
+		b = append(b, `,"top_category":`...)
+		b = str(b, c.TopCategory)
+	}
+	b = append(b, `,"distinct_channels":`...)
+	b = strconv.AppendInt(b, int64(c.DistinctChannels), 10)
+	b = append(b, `,"event_counts":{`...)
+	for i, k := range sortedKeys(c.EventCounts) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = str(b, k)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, c.EventCounts[k], 10)
+	}
+	b = append(b, '}')
+	if c.DaysSinceLastSeen != nil {
+		b = append(b, `,"days_since_last_seen":`...)
+		b = strconv.AppendInt(b, int64(*c.DaysSinceLastSeen), 10)
+	}
+	return append(b, "}}"...)
 }

@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/oklog/ulid/v2"
 	bolt "go.etcd.io/bbolt"
@@ -310,24 +312,52 @@ func (w *writer) flush() error {
 			return err
 		}
 	}
-	for _, id := range sortedKeys(w.dirty) {
-		p := w.cache[id]
+	// Encoding is pure CPU work on distinct profiles: spread it over the
+	// cores, then write in key order (bbolt is single-writer).
+	ids := sortedKeys(w.dirty)
+	type enc struct {
+		state, view []byte
+		err         error
+	}
+	out := make([]enc, len(ids))
+	encode := func(i int) {
+		p := w.cache[ids[i]]
 		b, err := p.Marshal()
 		if err != nil {
-			return err
-		}
-		if err := w.profiles.Put([]byte(id), b); err != nil {
-			return err
+			out[i].err = err
+			return
 		}
 		json, err := p.ViewPrefix()
 		if err != nil {
-			return err
+			out[i].err = err
+			return
 		}
 		var last int64
 		if p.LastSeen.Set {
 			last = p.LastSeen.V
 		}
-		if err := views.Put([]byte(id), encodeViewRecord(last, p.Version.String(), json)); err != nil {
+		out[i] = enc{state: b, view: encodeViewRecord(last, p.Version.String(), json)}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(ids)/8+1)
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(ids); i += workers {
+				encode(i)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		if out[i].err != nil {
+			return out[i].err
+		}
+		if err := w.profiles.Put([]byte(id), out[i].state); err != nil {
+			return err
+		}
+		if err := views.Put([]byte(id), out[i].view); err != nil {
 			return err
 		}
 	}
