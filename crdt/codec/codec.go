@@ -212,8 +212,62 @@ func (d *Decoder) Bytes() ([]byte, error) {
 	return b, nil
 }
 
+// fastInt decodes an integer straight from the buffer. ok is false when
+// the next value is not an integer (the caller falls back to msgpack's
+// decoder for its error).
+func (d *Decoder) fastInt() (v int64, u uint64, signed, ok bool) {
+	off := len(d.buf) - d.r.Len()
+	if off >= len(d.buf) {
+		return 0, 0, false, false
+	}
+	b := d.buf[off:]
+	c := b[0]
+	n := 0
+	switch {
+	case c <= 0x7f:
+		u, n = uint64(c), 1
+	case c >= 0xe0:
+		v, signed, n = int64(int8(c)), true, 1
+	case c == 0xcc && len(b) >= 2:
+		u, n = uint64(b[1]), 2
+	case c == 0xcd && len(b) >= 3:
+		u, n = uint64(b[1])<<8|uint64(b[2]), 3
+	case c == 0xce && len(b) >= 5:
+		u, n = uint64(b[1])<<24|uint64(b[2])<<16|uint64(b[3])<<8|uint64(b[4]), 5
+	case c == 0xcf && len(b) >= 9:
+		for _, x := range b[1:9] {
+			u = u<<8 | uint64(x)
+		}
+		n = 9
+	case c == 0xd0 && len(b) >= 2:
+		v, signed, n = int64(int8(b[1])), true, 2
+	case c == 0xd1 && len(b) >= 3:
+		v, signed, n = int64(int16(uint16(b[1])<<8|uint16(b[2]))), true, 3
+	case c == 0xd2 && len(b) >= 5:
+		v, signed, n = int64(int32(uint32(b[1])<<24|uint32(b[2])<<16|uint32(b[3])<<8|uint32(b[4]))), true, 5
+	case c == 0xd3 && len(b) >= 9:
+		var x uint64
+		for _, y := range b[1:9] {
+			x = x<<8 | uint64(y)
+		}
+		v, signed, n = int64(x), true, 9
+	default:
+		return 0, 0, false, false
+	}
+	if _, err := d.r.Seek(int64(off+n), io.SeekStart); err != nil {
+		return 0, 0, false, false
+	}
+	return v, u, signed, true
+}
+
 // Int reads a signed integer.
 func (d *Decoder) Int() (int64, error) {
+	if v, u, signed, ok := d.fastInt(); ok {
+		if signed {
+			return v, nil
+		}
+		return int64(u), nil // msgpack's DecodeInt64 wraps the same way
+	}
 	v, err := d.DecodeInt64()
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -223,6 +277,12 @@ func (d *Decoder) Int() (int64, error) {
 
 // Uint reads an unsigned integer.
 func (d *Decoder) Uint() (uint64, error) {
+	if v, u, signed, ok := d.fastInt(); ok {
+		if signed {
+			return uint64(v), nil // as msgpack's DecodeUint64 does
+		}
+		return u, nil
+	}
 	v, err := d.DecodeUint64()
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
