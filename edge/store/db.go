@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -32,6 +33,8 @@ type Store struct {
 	once   sync.Once
 
 	entropy        io.Reader // owned by the committer
+	digestMu       sync.Mutex
+	digest         Digest // as of the last commit
 	lastCommitSize atomic.Int64
 	commits        atomic.Int64
 	commitHist     [14]atomic.Uint64 // per CommitSizeBounds bucket, +Inf last; not cumulative
@@ -40,10 +43,12 @@ type Store struct {
 }
 
 type request struct {
-	evs  []Event
-	res  IngestResult
-	err  error
-	done chan struct{}
+	evs    []Event
+	remote []OutboxEntry // changes from peers (ApplyRemote) instead of events
+	res    IngestResult
+	rres   ApplyResult
+	err    error
+	done   chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
@@ -116,6 +121,11 @@ func Open(opts Options) (*Store, error) {
 				return fmt.Errorf("store: read clock high-water mark: %w", err)
 			}
 			hlc = ts
+		}
+		if v := meta.Get(digestKey); v != nil {
+			if err := s.digest.unmarshal(v); err != nil {
+				return err
+			}
 		}
 		if v := meta.Get(hubSyncKey); v != nil {
 			s.hubSyncedMs.Store(int64(readU64(v)))
@@ -195,7 +205,7 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	for r := range s.queue {
 		batch := []*request{r}
-		n := len(r.evs)
+		n := len(r.evs) + len(r.remote)
 	drain:
 		for n < s.opts.MaxBatchEvents {
 			select {
@@ -204,7 +214,7 @@ func (s *Store) commitLoop() {
 					break drain
 				}
 				batch = append(batch, r2)
-				n += len(r2.evs)
+				n += len(r2.evs) + len(r2.remote)
 			default:
 				break drain
 			}
@@ -231,9 +241,24 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) commit(batch []*request) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		w := newWriter(s, tx)
+	var w *writer
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		w = newWriter(s, tx)
 		for _, r := range batch {
+			if r.remote != nil {
+				for _, e := range r.remote {
+					applied, err := w.applyRemote(e)
+					if err != nil {
+						return err
+					}
+					if applied {
+						r.rres.Applied++
+					} else {
+						r.rres.Rejected++
+					}
+				}
+				continue
+			}
 			r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
 			for i, ev := range r.evs {
 				id, dup, err := w.ingest(ev)
@@ -258,6 +283,12 @@ func (s *Store) commit(batch []*request) error {
 		}
 		return w.flush()
 	})
+	if err == nil {
+		s.digestMu.Lock()
+		s.digest = w.digest
+		s.digestMu.Unlock()
+	}
+	return err
 }
 
 // resolveIn follows redirects from id within tx.
@@ -407,11 +438,37 @@ func (s *Store) Check() error {
 		if err != nil {
 			return err
 		}
+		holders := tx.Bucket(bucketHolders)
 		var n uint64
-		err = profiles.ForEach(func(k, _ []byte) error {
+		err = profiles.ForEach(func(k, v []byte) error {
 			n++
 			if views.Get(k) == nil {
 				return fmt.Errorf("store: profile %s has no view", k)
+			}
+			p, err := profile.Unmarshal(v)
+			if err != nil {
+				return err
+			}
+			for _, key := range p.Identities.Elems() {
+				if holders.Get([]byte(key+"\x00"+string(k))) == nil {
+					return fmt.Errorf("store: profile %s holds %s without a holders entry", k, key)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Every index entry names the smallest holder.
+		c := holders.Cursor()
+		err = tx.Bucket(bucketIndex).ForEach(func(k, v []byte) error {
+			prefix := append(append([]byte(nil), k...), 0)
+			hk, _ := c.Seek(prefix)
+			if hk == nil || !bytes.HasPrefix(hk, prefix) {
+				return fmt.Errorf("store: index entry %q has no holder", k)
+			}
+			if string(hk[len(prefix):]) != string(v) {
+				return fmt.Errorf("store: index entry names %s, smallest holder is %s", v, hk[len(prefix):])
 			}
 			return nil
 		})

@@ -7,9 +7,12 @@ package store
 //	            hlcKey → codec Timestamp: the clock's high-water mark
 //	            hubSyncKey → int64 BE ms of the last hub sync (absent: never)
 //	            profilesKey, identifiersKey, outboxKey → uint64 BE gauges
+//	            digestKey → DigestBuckets × uint64 BE (see digest.go)
 //	profiles    profile ID → profile.Marshal state (S2-compressed msgpack)
 //	views       profile ID → view record (see encodeViewRecord)
-//	index       "type:value" → profile ID (possibly redirected)
+//	index       "type:value" → profile ID: the smallest ID among holders
+//	holders     "type:value" ‖ 0x00 ‖ profile ID → empty: every stored
+//	            profile holding the identifier (the index is derived from it)
 //	redirects   merged profile ID → the ID it was merged into
 //	dedupe      messageId → int64 BE ms first seen
 //	dedupeTime  int64 BE ms ‖ messageId → empty (for expiry in order)
@@ -23,8 +26,9 @@ var (
 	bucketDedupe     = []byte("dedupe")
 	bucketDedupeTime = []byte("dedupe_time")
 	bucketOutbox     = []byte("outbox")
+	bucketHolders    = []byte("holders")
 
-	allBuckets = [][]byte{bucketMeta, bucketProfiles, bucketViews, bucketIndex, bucketRedirects, bucketDedupe, bucketDedupeTime, bucketOutbox}
+	allBuckets = [][]byte{bucketMeta, bucketProfiles, bucketViews, bucketIndex, bucketRedirects, bucketDedupe, bucketDedupeTime, bucketOutbox, bucketHolders}
 
 	schemaKey      = []byte("schema")
 	nodeKey        = []byte("node")
@@ -33,6 +37,7 @@ var (
 	profilesKey    = []byte("profiles")
 	identifiersKey = []byte("identifiers")
 	outboxKey      = []byte("outbox")
+	digestKey      = []byte("digest")
 )
 
 // schemaVersion is the layout version this code reads and writes.

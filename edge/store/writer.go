@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"runtime"
@@ -27,6 +28,14 @@ type writer struct {
 	deleted  map[string]bool
 	nowMs    int64
 
+	digest Digest // updated with every profile and redirect written
+	// before holds each loaded profile's identifier keys as stored, so
+	// flush can update the holders bucket by difference.
+	before map[string][]string
+	// provisional lists identifiers whose index entry this transaction
+	// wrote; flush re-derives them.
+	provisional map[string]bool
+
 	profileDelta, identDelta, outboxDelta int64
 	expired                               int
 }
@@ -41,7 +50,46 @@ func newWriter(s *Store, tx *bolt.Tx) *writer {
 		dirty:    map[string]bool{},
 		deleted:  map[string]bool{},
 		nowMs:    s.opts.Now().UnixMilli(),
+		digest:   s.Digest(),
+		before:   map[string][]string{},
+
+		provisional: map[string]bool{},
 	}
+}
+
+// setIndex writes a provisional index entry (see updateHolders).
+func (w *writer) setIndex(key, id string) error {
+	w.provisional[key] = true
+	return w.index.Put([]byte(key), []byte(id))
+}
+
+// putProfile stores a profile's encoded state, keeping the digest.
+func (w *writer) putProfile(id string, state []byte) error {
+	b := BucketOf(id)
+	if old := w.profiles.Get([]byte(id)); old != nil {
+		w.digest[b] ^= itemHash('p', id, old)
+	}
+	w.digest[b] ^= itemHash('p', id, state)
+	return w.profiles.Put([]byte(id), state)
+}
+
+// deleteProfile removes a profile's state, keeping the digest.
+func (w *writer) deleteProfile(id string) error {
+	if old := w.profiles.Get([]byte(id)); old != nil {
+		w.digest[BucketOf(id)] ^= itemHash('p', id, old)
+	}
+	return w.profiles.Delete([]byte(id))
+}
+
+// putRedirect records from → to, keeping the digest. The digest covers
+// only that from is merged away, not the hop it points to: replicas may
+// hold different chains (X→Y→Z here, X→Z there) that resolve alike.
+func (w *writer) putRedirect(from, to string) error {
+	red := w.tx.Bucket(bucketRedirects)
+	if red.Get([]byte(from)) == nil {
+		w.digest[BucketOf(from)] ^= itemHash('r', from, nil)
+	}
+	return red.Put([]byte(from), []byte(to))
 }
 
 // canonical follows redirects, including those written in this transaction.
@@ -67,6 +115,9 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
 	}
 	w.cache[id] = p
+	if _, ok := w.before[id]; !ok {
+		w.before[id] = p.Identities.Elems()
+	}
 	return p, nil
 }
 
@@ -121,19 +172,21 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 			}
 		}
 		target = canon
+		// An absorbed profile may bring an identifier a third profile
+		// holds too; settle it by the rule every replica applies.
+		if err := w.reindex(p); err != nil {
+			return "", false, err
+		}
+		p = w.cache[w.canonical(target)]
+		target = p.ID
 	}
 
 	ts := w.s.clock.Now()
 	src := profile.Source{Node: w.s.node, Name: ev.Source}
-	for _, id := range link {
-		if !p.Identities.Has(id.Key()) {
-			w.identDelta++
-		}
-	}
 	d := p.Apply(m, link, src, ts)
 	w.dirty[target] = true
 	for _, id := range link {
-		if err := w.index.Put([]byte(id.Key()), []byte(target)); err != nil {
+		if err := w.setIndex(id.Key(), target); err != nil {
 			return "", false, err
 		}
 	}
@@ -233,6 +286,14 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 // joined, a merge record written, from becomes a redirect, and its index
 // entries point at p.
 func (w *writer) merge(p *profile.Profile, from string, link []profile.Identifier) error {
+	return w.fold(p, from, link, true)
+}
+
+// fold joins profile from into p and redirects it. When local is true the
+// merge was decided here: a merge record is written and both go to the
+// outbox. A merge replicated from a peer arrives with its record as a
+// delta of its own, so nothing is recorded or re-published.
+func (w *writer) fold(p *profile.Profile, from string, link []profile.Identifier, local bool) error {
 	other, err := w.load(from)
 	if err != nil {
 		return err
@@ -246,16 +307,17 @@ func (w *writer) merge(p *profile.Profile, from string, link []profile.Identifie
 			keys = append(keys, id.Key())
 		}
 	}
-	ts := w.s.clock.Now()
-	rec := p.RecordMerge(profile.MergeRecord{
-		From: from, Into: p.ID, Reason: "shared identifier", Rule: "deterministic",
-		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall,
-	}, ts)
-	if err := w.tx.Bucket(bucketRedirects).Put([]byte(from), []byte(p.ID)); err != nil {
+	if err := w.putRedirect(from, p.ID); err != nil {
 		return err
 	}
+	// Re-point the absorbed profile's index entries. An identifier whose
+	// entry names a third profile stays put: reindex settles that conflict
+	// by the same rule on every replica.
 	for _, k := range other.Identities.Elems() {
-		if err := w.index.Put([]byte(k), []byte(p.ID)); err != nil {
+		if cur := w.index.Get([]byte(k)); cur != nil && string(cur) != from && w.canonical(string(cur)) != p.ID {
+			continue
+		}
+		if err := w.setIndex(k, p.ID); err != nil {
 			return err
 		}
 	}
@@ -264,6 +326,14 @@ func (w *writer) merge(p *profile.Profile, from string, link []profile.Identifie
 	w.deleted[from] = true
 	w.profileDelta--
 	w.dirty[p.ID] = true
+	if !local {
+		return nil
+	}
+	ts := w.s.clock.Now()
+	rec := p.RecordMerge(profile.MergeRecord{
+		From: from, Into: p.ID, Reason: "shared identifier", Rule: "deterministic",
+		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall,
+	}, ts)
 	if err := w.outbox(OutboxEntry{Kind: OutboxMerge, ProfileID: p.ID, From: from}, nil); err != nil {
 		return err
 	}
@@ -305,7 +375,7 @@ func (w *writer) outbox(e OutboxEntry, delta *profile.Profile) error {
 func (w *writer) flush() error {
 	views := w.tx.Bucket(bucketViews)
 	for _, id := range sortedKeys(w.deleted) {
-		if err := w.profiles.Delete([]byte(id)); err != nil {
+		if err := w.deleteProfile(id); err != nil {
 			return err
 		}
 		if err := views.Delete([]byte(id)); err != nil {
@@ -354,12 +424,15 @@ func (w *writer) flush() error {
 		if out[i].err != nil {
 			return out[i].err
 		}
-		if err := w.profiles.Put([]byte(id), out[i].state); err != nil {
+		if err := w.putProfile(id, out[i].state); err != nil {
 			return err
 		}
 		if err := views.Put([]byte(id), out[i].view); err != nil {
 			return err
 		}
+	}
+	if err := w.updateHolders(ids); err != nil {
+		return err
 	}
 	meta := w.tx.Bucket(bucketMeta)
 	for _, g := range []struct {
@@ -379,6 +452,9 @@ func (w *writer) flush() error {
 		return err
 	}
 	if err := meta.Put(hlcKey, hlc); err != nil {
+		return err
+	}
+	if err := meta.Put(digestKey, w.digest.marshal()); err != nil {
 		return err
 	}
 	return w.expireDedupe()
@@ -418,4 +494,90 @@ func sortedKeys(m map[string]bool) []string {
 
 func encodeTimestamp(ts crdt.Timestamp) ([]byte, error) {
 	return codecTimestamp.Marshal(ts)
+}
+
+// updateHolders brings the holders bucket in line with the profiles this
+// transaction wrote or deleted, then re-derives the index entry of every
+// identifier whose holders changed: the smallest profile ID holding it.
+// The index is thereby a function of the stored profiles alone, the same
+// on every replica that holds the same profiles, whatever order changes
+// arrived in. (Entries written during the transaction are provisional, so
+// later events of the same commit find identifiers earlier ones added.)
+func (w *writer) updateHolders(dirty []string) error {
+	holders := w.tx.Bucket(bucketHolders)
+	type change struct {
+		key []byte
+		put bool
+	}
+	var changes []change
+	touched := map[string]bool{}
+	diff := func(id string, now []string) {
+		was := w.before[id]
+		for _, k := range was {
+			if !slices.Contains(now, k) {
+				changes = append(changes, change{[]byte(k + "\x00" + id), false})
+				touched[k] = true
+			}
+		}
+		for _, k := range now {
+			if !slices.Contains(was, k) {
+				changes = append(changes, change{[]byte(k + "\x00" + id), true})
+				touched[k] = true
+			}
+		}
+	}
+	for _, id := range sortedKeys(w.deleted) {
+		if !w.dirty[id] {
+			diff(id, nil)
+		}
+	}
+	for _, id := range dirty {
+		diff(id, w.cache[id].Identities.Elems())
+	}
+	for k := range w.provisional {
+		touched[k] = true
+	}
+	keys := sortedKeys(touched)
+	c := holders.Cursor()
+	first := func(k string) []byte {
+		prefix := []byte(k + "\x00")
+		hk, _ := c.Seek(prefix)
+		if hk == nil || !bytes.HasPrefix(hk, prefix) {
+			return nil
+		}
+		return hk[len(prefix):]
+	}
+	had := make([]bool, len(keys))
+	for i, k := range keys {
+		had[i] = first(k) != nil
+	}
+	for _, ch := range changes {
+		var err error
+		if ch.put {
+			err = holders.Put(ch.key, nil)
+		} else {
+			err = holders.Delete(ch.key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for i, k := range keys {
+		if id := first(k); id != nil {
+			if err := w.index.Put([]byte(k), append([]byte(nil), id...)); err != nil {
+				return err
+			}
+			if !had[i] {
+				w.identDelta++
+			}
+			continue
+		}
+		if err := w.index.Delete([]byte(k)); err != nil {
+			return err
+		}
+		if had[i] {
+			w.identDelta--
+		}
+	}
+	return nil
 }

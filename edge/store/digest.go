@@ -1,0 +1,107 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DigestBuckets is the number of buckets the store's digest splits
+// profiles and redirects into for anti-entropy.
+const DigestBuckets = 256
+
+// Digest summarizes the replicated state: per bucket, the XOR of a 64-bit
+// hash of every (profile ID, encoded state) and of every merged-away ID.
+// Encodings are canonical, so two replicas holding the same state have
+// equal digests; a differing bucket names what to exchange. It is kept
+// incrementally on every write and persisted with each commit.
+type Digest [DigestBuckets]uint64
+
+// BucketOf returns the digest bucket of a profile ID.
+func BucketOf(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % DigestBuckets)
+}
+
+func itemHash(kind byte, id string, payload []byte) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte{kind})
+	h.Write([]byte(id))
+	h.Write([]byte{0})
+	h.Write(payload)
+	return h.Sum64()
+}
+
+func (d *Digest) marshal() []byte {
+	b := make([]byte, 0, 8*DigestBuckets)
+	for _, v := range d {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+func (d *Digest) unmarshal(b []byte) error {
+	if len(b) != 8*DigestBuckets {
+		return fmt.Errorf("store: digest of %d bytes", len(b))
+	}
+	for i := range d {
+		d[i] = binary.BigEndian.Uint64(b[8*i:])
+	}
+	return nil
+}
+
+// Diff returns the buckets in which d and o differ.
+func (d *Digest) Diff(o *Digest) []int {
+	var out []int
+	for i := range d {
+		if d[i] != o[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Digest returns the digest as of the last commit.
+func (s *Store) Digest() Digest {
+	s.digestMu.Lock()
+	defer s.digestMu.Unlock()
+	return s.digest
+}
+
+// BucketEntries calls fn with the full state of every profile and every
+// redirect in the given digest buckets, as entries ApplyRemote accepts
+// (OutboxDelta carrying the whole state; OutboxMerge for a redirect). It
+// reads one consistent snapshot and streams: nothing is held in memory
+// beyond one entry. fn must not call the store's write methods.
+func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
+	want := make([]bool, DigestBuckets)
+	for _, b := range buckets {
+		if b >= 0 && b < DigestBuckets {
+			want[b] = true
+		}
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketProfiles).ForEach(func(k, v []byte) error {
+			if !want[BucketOf(string(k))] {
+				return nil
+			}
+			return fn(OutboxEntry{Kind: OutboxDelta, ProfileID: string(k), Delta: append([]byte(nil), v...)})
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRedirects).ForEach(func(k, v []byte) error {
+			if !want[BucketOf(string(k))] {
+				return nil
+			}
+			to, err := resolveIn(tx, string(v))
+			if err != nil {
+				return err
+			}
+			return fn(OutboxEntry{Kind: OutboxMerge, From: string(k), ProfileID: to})
+		})
+	})
+}

@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"slices"
+
+	"ucv/profile"
+)
+
+// ApplyResult says what one ApplyRemote call did.
+type ApplyResult struct {
+	Applied  int // entries merged
+	Rejected int // entries refused: undecodable, or stamped too far in the future
+}
+
+// ApplyRemote merges changes received from peers (gossip deltas,
+// anti-entropy states from BucketEntries, replicated merges) through the
+// same committer and merge path as local writes, and returns after they
+// are durable. Entries are idempotent and commutative: applying any of
+// them again, or in another order, yields the same state. Remote changes
+// are not added to the outbox (their origin publishes them); decisions
+// this node takes because of them — merging two profiles that turn out to
+// share an identifier — are. An entry whose HLC version is further ahead
+// than MaxClockDrift is rejected (counted, not an error) so one peer with
+// a wrong clock cannot win every register; its sender retries later.
+func (s *Store) ApplyRemote(ctx context.Context, entries []OutboxEntry) (ApplyResult, error) {
+	if len(entries) == 0 {
+		return ApplyResult{}, nil
+	}
+	r := &request{remote: entries, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ApplyResult{}, ErrClosed
+	}
+	select {
+	case s.queue <- r:
+	default:
+		s.mu.RUnlock()
+		return ApplyResult{}, ErrOverloaded
+	}
+	s.mu.RUnlock()
+	select {
+	case <-r.done:
+		return r.rres, r.err
+	case <-ctx.Done():
+		return ApplyResult{}, ctx.Err()
+	}
+}
+
+// loadOpt is load for a profile that may not exist here yet.
+func (w *writer) loadOpt(id string) (*profile.Profile, bool, error) {
+	if p, ok := w.cache[id]; ok {
+		return p, true, nil
+	}
+	if w.deleted[id] || w.profiles.Get([]byte(id)) == nil {
+		return nil, false, nil
+	}
+	p, err := w.load(id)
+	return p, err == nil, err
+}
+
+// loadOrNew returns profile id, creating it empty if absent.
+func (w *writer) loadOrNew(id string) (*profile.Profile, error) {
+	p, ok, err := w.loadOpt(id)
+	if err != nil || ok {
+		return p, err
+	}
+	p = profile.New(id)
+	w.cache[id] = p
+	delete(w.deleted, id)
+	w.profileDelta++
+	return p, nil
+}
+
+func (w *writer) applyRemote(e OutboxEntry) (bool, error) {
+	switch e.Kind {
+	case OutboxMerge:
+		if e.From == "" || e.ProfileID == "" {
+			return false, nil
+		}
+		return true, w.mergeRemote(e.From, e.ProfileID)
+	case OutboxDelta:
+		d, err := profile.Unmarshal(e.Delta)
+		if err != nil || d.ID == "" {
+			return false, nil
+		}
+		if _, err := w.s.clock.Update(d.Version); err != nil {
+			return false, nil // beyond the drift bound
+		}
+		target := w.canonical(d.ID)
+		p, err := w.loadOrNew(target)
+		if err != nil {
+			return false, err
+		}
+		d.ID = target
+		p.Merge(d)
+		p.Scrub(w.s.opts.Salt)
+		w.dirty[target] = true
+		return true, w.reindex(p)
+	}
+	return false, nil
+}
+
+// mergeRemote applies a peer's decision that from and into are one
+// person: the smaller canonical ID absorbs the other, whatever order the
+// merges arrive in (union by minimum ID).
+func (w *writer) mergeRemote(from, into string) error {
+	cf, ci := w.canonical(from), w.canonical(into)
+	if cf == ci {
+		return nil
+	}
+	canon, other := min(cf, ci), max(cf, ci)
+	p, err := w.loadOrNew(canon)
+	if err != nil {
+		return err
+	}
+	w.dirty[canon] = true
+	if _, ok, err := w.loadOpt(other); err != nil {
+		return err
+	} else if ok {
+		if err := w.fold(p, other, nil, false); err != nil {
+			return err
+		}
+	} else if err := w.putRedirect(other, canon); err != nil {
+		return err
+	}
+	return w.reindex(p)
+}
+
+// reindex points p's unclaimed identifiers at p (provisionally; flush
+// derives the final entries). An identifier another profile already holds
+// means the two are one person: they merge (smaller ID survives) if the
+// merged profile stays within the identity rules' limits. Otherwise both
+// keep it — a shared device cannot glue people together through
+// replication either — and the index names the smaller ID.
+func (w *writer) reindex(p *profile.Profile) error {
+	for _, k := range p.Identities.Elems() {
+		if p.Erased.Set {
+			return nil
+		}
+		cur := w.lookup(k)
+		switch {
+		case cur == p.ID:
+			continue
+		case cur == "":
+			if err := w.setIndex(k, p.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		q, ok, err := w.loadOpt(cur)
+		if err != nil {
+			return err
+		}
+		if !ok || !q.Identities.Has(k) { // a stale entry: take it over
+			if err := w.setIndex(k, p.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		canon, other := p, q
+		if q.ID < p.ID {
+			canon, other = q, p
+		}
+		if w.fitsLimits(canon, other) {
+			id, _ := profile.ParseKey(k)
+			if err := w.fold(canon, other.ID, []profile.Identifier{id}, true); err != nil {
+				return err
+			}
+			return w.reindex(canon)
+		}
+		// Two people who share this identifier (a kiosk's device ID): both
+		// keep it, and the index names the smaller ID (see updateHolders).
+	}
+	return nil
+}
+
+// fitsLimits reports whether the union of a's and b's identifiers stays
+// within every type's limit.
+func (w *writer) fitsLimits(a, b *profile.Profile) bool {
+	counts := map[profile.IDType]int{}
+	keys := append(a.Identities.Elems(), b.Identities.Elems()...)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	for _, k := range keys {
+		id, ok := profile.ParseKey(k)
+		if !ok {
+			continue
+		}
+		counts[id.Type]++
+		if l := w.s.opts.Rules.Limit(id.Type); l > 0 && counts[id.Type] > l {
+			return false
+		}
+	}
+	return true
+}
