@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"ucv/bench/load"
@@ -163,6 +164,12 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	get := load.HTTPGet{Host: edge.Addr, Path: func(i int) string {
 		return fmt.Sprintf("/v1/profiles/user_id:u%d", key(i, cfg.Profiles))
 	}}
+	// Steady state, not the aftermath of the load: write back the dirty
+	// pages the load left, then warm up (unmeasured) before measuring.
+	syscall.Sync()
+	if _, err := load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration/2); err != nil {
+		return rep, err
+	}
 	if rep.EdgeClosed, err = load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration); err != nil {
 		return rep, err
 	}
@@ -195,6 +202,10 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	}
 	c.Close()
 	rget := load.RedisGet{Key: func(i int) string { return rkey(key(i, cfg.Profiles)) }}
+	syscall.Sync()
+	if _, err := load.Closed(ctx, redis.Addr, rget, cfg.Conns, cfg.Duration/2); err != nil {
+		return rep, err
+	}
 	if rep.RedisClosed, err = load.Closed(ctx, redis.Addr, rget, cfg.Conns, cfg.Duration); err != nil {
 		return rep, err
 	}

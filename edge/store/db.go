@@ -9,6 +9,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -33,6 +34,7 @@ type Store struct {
 	once   sync.Once
 
 	entropy        io.Reader // owned by the committer
+	changed        chan struct{} // see Changed
 	digestMu       sync.Mutex
 	digest         Digest // as of the last commit
 	lastCommitSize atomic.Int64
@@ -77,16 +79,20 @@ func Open(opts Options) (*Store, error) {
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = def.QueueLen
 	}
-	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
+	bopts := &bolt.Options{
 		Timeout:        time.Second,
 		NoFreelistSync: true, // rebuilt on open; halves the pages each commit writes
 		FreelistType:   bolt.FreelistMapType,
 		NoSync:         opts.NoSync,
-	})
+	}
+	if opts.Populate {
+		bopts.MmapFlags = syscall.MAP_POPULATE
+	}
+	db, err := bolt.Open(opts.Path, 0o600, bopts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}),
+	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}, 1),
 		entropy: ulid.Monotonic(rand.Reader, 0)}
 	var hlc crdt.Timestamp
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -287,6 +293,9 @@ func (s *Store) commit(batch []*request) error {
 		s.digestMu.Lock()
 		s.digest = w.digest
 		s.digestMu.Unlock()
+		if w.outboxDelta > 0 {
+			s.signalChanged()
+		}
 	}
 	return err
 }

@@ -103,3 +103,45 @@ func (s *Store) TrimOutbox(upTo uint64) (int, error) {
 	}
 	return n, nil
 }
+
+// Changed returns a channel that receives (without blocking the store;
+// signals coalesce) after every commit that appended to the outbox. A
+// replication loop waits on it, then reads Outbox from its cursor.
+func (s *Store) Changed() <-chan struct{} { return s.changed }
+
+func (s *Store) signalChanged() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Cursor returns the persisted position of the named outbox reader (0 if
+// it never saved one).
+func (s *Store) Cursor(name string) (uint64, error) {
+	var v uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = readU64(tx.Bucket(bucketMeta).Get([]byte("cursor:" + name)))
+		return nil
+	})
+	return v, err
+}
+
+// SetCursor persists the named outbox reader's position (durable on
+// return). Readers save it after the entries up to seq are delivered.
+func (s *Store) SetCursor(name string, seq uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("cursor:"+name), u64(seq))
+	})
+}
+
+// LastSeq returns the sequence of the newest outbox entry (0 if none
+// was ever written).
+func (s *Store) LastSeq() (uint64, error) {
+	var v uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = tx.Bucket(bucketOutbox).Sequence()
+		return nil
+	})
+	return v, err
+}

@@ -8,6 +8,7 @@ package store
 //	            hubSyncKey → int64 BE ms of the last hub sync (absent: never)
 //	            profilesKey, identifiersKey, outboxKey → uint64 BE gauges
 //	            digestKey → DigestBuckets × uint64 BE (see digest.go)
+//	            "cursor:"+name → uint64 BE outbox reader position
 //	profiles    profile ID → profile.Marshal state (S2-compressed msgpack)
 //	views       profile ID → view record (see encodeViewRecord)
 //	index       "type:value" → profile ID: the smallest ID among holders

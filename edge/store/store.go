@@ -50,6 +50,11 @@ type Options struct {
 	MaxBatchEvents int
 	// QueueLen is the commit queue length (default 4096 requests).
 	QueueLen int
+	// Populate pre-faults the database's memory map when it is opened or
+	// grown (MAP_POPULATE), so a lookup never stalls on a first-touch page
+	// fault. It trades open time and page-cache residency for read
+	// latency; turn it off on edges with little memory.
+	Populate bool
 	// NoSync disables fsync: for benchmarks of everything else only; an
 	// acknowledged write may then be lost.
 	NoSync bool
@@ -66,6 +71,7 @@ func DefaultOptions(path string) Options {
 		DedupeWindow:   7 * 24 * time.Hour,
 		MaxBatchEvents: 20000,
 		QueueLen:       4096,
+		Populate:       true,
 	}
 }
 

@@ -378,3 +378,28 @@ func TestTrimOutbox(t *testing.T) {
 		t.Fatalf("after trim: entries %+v, gauge %d", es, st.OutboxLen)
 	}
 }
+
+func TestChangedAndCursor(t *testing.T) {
+	s := open(t)
+	select {
+	case <-s.Changed():
+		t.Fatal("signal before any commit")
+	default:
+	}
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1"}`)
+	select {
+	case <-s.Changed():
+	default:
+		t.Fatal("no signal after a commit that appended to the outbox")
+	}
+	if seq, _ := s.LastSeq(); seq != 1 {
+		t.Fatalf("LastSeq = %d, want 1", seq)
+	}
+	if err := s.SetCursor("gossip", 1); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s)
+	if c, err := s.Cursor("gossip"); err != nil || c != 1 {
+		t.Fatalf("Cursor after restart = %d, %v; want 1", c, err)
+	}
+}
