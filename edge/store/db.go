@@ -33,7 +33,7 @@ type Store struct {
 	done   chan struct{} // closed when the committer exits
 	once   sync.Once
 
-	entropy        io.Reader // owned by the committer
+	entropy        io.Reader     // owned by the committer
 	changed        chan struct{} // see Changed
 	digestMu       sync.Mutex
 	digest         Digest // as of the last commit
