@@ -56,24 +56,24 @@ func BenchmarkProfileMerge(b *testing.B) {
 func BenchmarkProfileEncode(b *testing.B) {
 	p := benchProfile(b, 1)
 	enc, _ := p.Marshal()
-	b.ReportMetric(float64(len(enc)), "bytes/profile")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := p.Marshal(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(len(enc)), "bytes/profile")
 }
 
 func BenchmarkProfileDecode(b *testing.B) {
 	enc, _ := benchProfile(b, 1).Marshal()
-	b.ReportMetric(float64(len(enc)), "bytes/profile")
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Unmarshal(enc); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(len(enc)), "bytes/profile")
 }
 
 // TestReferenceProfileSize pins the size budget of the reference profile.
