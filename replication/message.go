@@ -1,0 +1,345 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+
+	"ucv/crdt/codec"
+)
+
+// MsgType is the leading byte of every gossip message. Append only: a
+// value, once released, keeps its meaning forever.
+type MsgType byte
+
+// Message types.
+const (
+	// MsgEntries: a batch of one origin's outbox entries (live deltas and
+	// merge decisions), broadcast and relayed epidemically.
+	MsgEntries MsgType = 1
+	// MsgDigest: a node's store digest, exchanged by push/pull.
+	MsgDigest MsgType = 2
+	// MsgPull: a request for the full state of some digest buckets.
+	MsgPull MsgType = 3
+	// MsgBucketEntries: one chunk of full states answering a MsgPull.
+	MsgBucketEntries MsgType = 4
+)
+
+// Kind says what an Entry carries; the values equal edge/store's
+// OutboxKind. Append only.
+type Kind uint8
+
+// Entry kinds.
+const (
+	// KindDelta: Delta is a profile.Marshal'ed delta (or full state) of
+	// ProfileID.
+	KindDelta Kind = 1
+	// KindMerge: profile From was merged into ProfileID.
+	KindMerge Kind = 2
+)
+
+// Limits every decoder enforces, so a forged message cannot make a node
+// allocate more than the budget.
+const (
+	// MaxMessageBytes bounds any encoded message (a chunk of bucket
+	// entries is the largest).
+	MaxMessageBytes = 8 << 20
+	// MaxDigestBuckets bounds the buckets of a digest.
+	MaxDigestBuckets = 4096
+	// MaxNameBytes bounds a node name.
+	MaxNameBytes = 512
+)
+
+// ErrMalformed is returned (wrapped) for bytes that are not a valid
+// message: empty, unknown type, truncated, trailing data, out of bounds.
+var ErrMalformed = errors.New("replication: malformed message")
+
+// Entry is one replicated change.
+type Entry struct {
+	// Seq is the change's position in its origin's outbox (0 for full
+	// states from anti-entropy, which have no position).
+	Seq       uint64
+	Kind      Kind
+	ProfileID string
+	From      string
+	Delta     []byte
+}
+
+// Size returns an upper bound of the entry's encoded size in bytes.
+func (e *Entry) Size() int {
+	return 1 + 9 + 2 + 5 + len(e.ProfileID) + 5 + len(e.From) + 5 + len(e.Delta)
+}
+
+// Entries is a batch of changes from one origin store (MsgEntries) or a
+// chunk of full states (MsgBucketEntries).
+type Entries struct {
+	// Origin is the HLC node ID of the store that made the changes; with
+	// Entry.Seq it names a change uniquely (for relay deduplication).
+	Origin  uint64
+	Entries []Entry
+}
+
+// Digest is a node's store digest (MsgDigest).
+type Digest struct {
+	// Node is the memberlist name of the sender, so the receiver knows
+	// whom to pull differing buckets from.
+	Node    string
+	Buckets []uint64
+}
+
+// Pull asks a node for the full states of digest buckets (MsgPull).
+type Pull struct {
+	// Node is the memberlist name of the requester, to answer to.
+	Node    string
+	Buckets []int
+}
+
+// Type returns the type byte of an encoded message (0 if empty).
+func Type(b []byte) MsgType {
+	if len(b) == 0 {
+		return 0
+	}
+	return MsgType(b[0])
+}
+
+func frame(t MsgType, body func(*codec.Encoder) error) ([]byte, error) {
+	enc := codec.GetEncoder()
+	defer codec.PutEncoder(enc)
+	if err := body(enc); err != nil {
+		return nil, fmt.Errorf("replication: encode message %d: %w", t, err)
+	}
+	out := make([]byte, 0, 1+len(enc.Bytes()))
+	out = append(out, byte(t))
+	return append(out, enc.Bytes()...), nil
+}
+
+func first(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// body checks the frame and returns a decoder over the body.
+func body(b []byte, t MsgType) (*codec.Decoder, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	if MsgType(b[0]) != t {
+		return nil, fmt.Errorf("%w: type %d, want %d", ErrMalformed, b[0], t)
+	}
+	if len(b) > MaxMessageBytes {
+		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	return codec.NewDecoder(b[1:]), nil
+}
+
+func end(d *codec.Decoder, err error) error {
+	if err != nil {
+		if errors.Is(err, ErrMalformed) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if d.Remaining() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, d.Remaining())
+	}
+	return nil
+}
+
+// MarshalEntries encodes es as a message of type t (MsgEntries or
+// MsgBucketEntries).
+func MarshalEntries(t MsgType, es *Entries) ([]byte, error) {
+	if t != MsgEntries && t != MsgBucketEntries {
+		return nil, fmt.Errorf("replication: entries in message type %d", t)
+	}
+	return frame(t, func(enc *codec.Encoder) error {
+		if err := first(enc.EncodeArrayLen(2), enc.EncodeUint(es.Origin), enc.EncodeArrayLen(len(es.Entries))); err != nil {
+			return err
+		}
+		for i := range es.Entries {
+			e := &es.Entries[i]
+			if err := first(enc.EncodeArrayLen(5), enc.EncodeUint(e.Seq), enc.EncodeUint(uint64(e.Kind)),
+				enc.EncodeString(e.ProfileID), enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnmarshalEntries decodes a message of type t written by MarshalEntries.
+// The result does not alias b.
+func UnmarshalEntries(t MsgType, b []byte) (*Entries, error) {
+	if t != MsgEntries && t != MsgBucketEntries {
+		return nil, fmt.Errorf("%w: entries in message type %d", ErrMalformed, t)
+	}
+	d, err := body(b, t)
+	if err != nil {
+		return nil, err
+	}
+	es := &Entries{}
+	err = func() error {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		if es.Origin, err = d.Uint(); err != nil {
+			return err
+		}
+		// An entry is at least 6 bytes: array header, seq, kind, 3 empties.
+		n, err := d.ArrayLen(6)
+		if err != nil {
+			return err
+		}
+		es.Entries = make([]Entry, n)
+		for i := range es.Entries {
+			e := &es.Entries[i]
+			if err := d.ExpectArray(5); err != nil {
+				return err
+			}
+			seq, err1 := d.Uint()
+			kind, err2 := d.Uint()
+			id, err3 := d.String()
+			from, err4 := d.String()
+			delta, err5 := d.Bytes()
+			if err := first(err1, err2, err3, err4, err5); err != nil {
+				return err
+			}
+			if kind != uint64(KindDelta) && kind != uint64(KindMerge) {
+				return fmt.Errorf("%w: entry kind %d", ErrMalformed, kind)
+			}
+			*e = Entry{Seq: seq, Kind: Kind(kind), ProfileID: id, From: from, Delta: delta}
+		}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	return es, nil
+}
+
+// MarshalDigest encodes a MsgDigest.
+func MarshalDigest(g *Digest) ([]byte, error) {
+	if len(g.Buckets) > MaxDigestBuckets || len(g.Node) > MaxNameBytes {
+		return nil, fmt.Errorf("replication: digest of %d buckets from a %d-byte name", len(g.Buckets), len(g.Node))
+	}
+	return frame(MsgDigest, func(enc *codec.Encoder) error {
+		if err := first(enc.EncodeArrayLen(2), enc.EncodeString(g.Node), enc.EncodeArrayLen(len(g.Buckets))); err != nil {
+			return err
+		}
+		for _, v := range g.Buckets {
+			if err := enc.EncodeUint(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnmarshalDigest decodes a MsgDigest.
+func UnmarshalDigest(b []byte) (*Digest, error) {
+	d, err := body(b, MsgDigest)
+	if err != nil {
+		return nil, err
+	}
+	g := &Digest{}
+	err = func() error {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		if g.Node, err = name(d); err != nil {
+			return err
+		}
+		n, err := d.ArrayLen(1)
+		if err != nil {
+			return err
+		}
+		if n > MaxDigestBuckets {
+			return fmt.Errorf("%w: %d buckets", ErrMalformed, n)
+		}
+		g.Buckets = make([]uint64, n)
+		for i := range g.Buckets {
+			if g.Buckets[i], err = d.Uint(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func name(d *codec.Decoder) (string, error) {
+	s, err := d.String()
+	if err != nil {
+		return "", err
+	}
+	if len(s) > MaxNameBytes {
+		return "", fmt.Errorf("%w: name of %d bytes", ErrMalformed, len(s))
+	}
+	return s, nil
+}
+
+// MarshalPull encodes a MsgPull.
+func MarshalPull(p *Pull) ([]byte, error) {
+	if len(p.Buckets) > MaxDigestBuckets || len(p.Node) > MaxNameBytes {
+		return nil, fmt.Errorf("replication: pull of %d buckets from a %d-byte name", len(p.Buckets), len(p.Node))
+	}
+	return frame(MsgPull, func(enc *codec.Encoder) error {
+		if err := first(enc.EncodeArrayLen(2), enc.EncodeString(p.Node), enc.EncodeArrayLen(len(p.Buckets))); err != nil {
+			return err
+		}
+		for _, v := range p.Buckets {
+			if v < 0 || v >= MaxDigestBuckets {
+				return fmt.Errorf("bucket %d out of range", v)
+			}
+			if err := enc.EncodeUint(uint64(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnmarshalPull decodes a MsgPull. Buckets are within [0, MaxDigestBuckets).
+func UnmarshalPull(b []byte) (*Pull, error) {
+	d, err := body(b, MsgPull)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pull{}
+	err = func() error {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		if p.Node, err = name(d); err != nil {
+			return err
+		}
+		n, err := d.ArrayLen(1)
+		if err != nil {
+			return err
+		}
+		if n > MaxDigestBuckets {
+			return fmt.Errorf("%w: %d buckets", ErrMalformed, n)
+		}
+		p.Buckets = make([]int, n)
+		for i := range p.Buckets {
+			v, err := d.Uint()
+			if err != nil {
+				return err
+			}
+			if v >= MaxDigestBuckets {
+				return fmt.Errorf("%w: bucket %d", ErrMalformed, v)
+			}
+			p.Buckets[i] = int(v)
+		}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
