@@ -1,7 +1,6 @@
 package edge_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"ucv/bench/edgebench"
 )
 
 var (
@@ -48,51 +47,14 @@ func ucvBinary(t *testing.T) string {
 	return binPath
 }
 
-var addrRE = regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
-
-// edgeProc is a running `ucv edge` subprocess.
-type edgeProc struct {
-	cmd    *exec.Cmd
-	base   string        // http://127.0.0.1:port
-	exited chan struct{} // closed when the process has been reaped
-}
-
-// startEdge starts `ucv edge` on an OS-chosen loopback port and waits
-// until it logs the address it listens on.
-func startEdge(t *testing.T, dataDir string) *edgeProc {
+// startEdge starts `ucv edge` on an OS-chosen loopback port.
+func startEdge(t *testing.T, dataDir string) *edgebench.Proc {
 	t.Helper()
-	cmd := exec.Command(ucvBinary(t), "edge", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--node-name", "till-1", "--write-key", "pos-key=pos")
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
+	p, err := edgebench.StartEdge(ucvBinary(t), dataDir, "--node-name", "till-1", "--write-key", "pos-key=pos")
+	if err != nil {
 		t.Fatal(err)
 	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sent := false
-		for sc.Scan() {
-			if m := addrRE.FindStringSubmatch(sc.Text()); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-	}()
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); pw.Close(); close(exited) }()
-	select {
-	case addr := <-found:
-		return &edgeProc{cmd: cmd, base: "http://" + addr, exited: exited}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("ucv edge did not log its listen address within 20 s")
-		return nil
-	}
-}
-
-func (e *edgeProc) kill() {
-	e.cmd.Process.Signal(syscall.SIGKILL)
-	<-e.exited
+	return p
 }
 
 // TestKill9LosesNothingAcknowledged drives a real `ucv edge` process with
@@ -109,9 +71,9 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 		kills = v // make soak sets 1000
 	}
 	dataDir := t.TempDir()
-	var cur atomic.Pointer[edgeProc]
+	var cur atomic.Pointer[edgebench.Proc]
 	cur.Store(startEdge(t, dataDir))
-	t.Cleanup(func() { cur.Load().kill() })
+	t.Cleanup(func() { cur.Load().Kill() })
 
 	const writers, users = 8, 16
 	client := &http.Client{Timeout: 3 * time.Second}
@@ -127,7 +89,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 		}
 	)
 	post := func(user int, mid string) bool {
-		req, err := http.NewRequest(http.MethodPost, cur.Load().base+"/v1/track", bytes.NewReader(postBody(user, mid)))
+		req, err := http.NewRequest(http.MethodPost, "http://"+cur.Load().Addr+"/v1/track", bytes.NewReader(postBody(user, mid)))
 		if err != nil {
 			return false
 		}
@@ -174,7 +136,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for k := range kills {
 		time.Sleep(time.Duration(20+rng.IntN(120)) * time.Millisecond)
-		cur.Load().kill()
+		cur.Load().Kill()
 		cur.Store(startEdge(t, dataDir))
 		if k == kills-1 {
 			break
@@ -198,7 +160,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	total := 0
 	for user, mids := range sent {
 		total += len(mids)
-		resp, err := client.Get(fmt.Sprintf("%s/v1/profiles/user_id:user-%d", cur.Load().base, user))
+		resp, err := client.Get(fmt.Sprintf("http://%s/v1/profiles/user_id:user-%d", cur.Load().Addr, user))
 		if err != nil {
 			t.Fatal(err)
 		}

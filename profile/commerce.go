@@ -128,10 +128,10 @@ func categoriesOf(m *Message) []string {
 	return out
 }
 
-// jsonValue converts encoding/json values decoded with UseNumber into
+// JSONValue converts encoding/json values decoded with UseNumber into
 // plain Go values for msgpack: integers that fit int64 become int64,
 // other numbers float64.
-func jsonValue(v any) any {
+func JSONValue(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
@@ -142,13 +142,13 @@ func jsonValue(v any) any {
 	case map[string]any:
 		o := make(map[string]any, len(x))
 		for k, e := range x {
-			o[k] = jsonValue(e)
+			o[k] = JSONValue(e)
 		}
 		return o
 	case []any:
 		o := make([]any, len(x))
 		for i, e := range x {
-			o[i] = jsonValue(e)
+			o[i] = JSONValue(e)
 		}
 		return o
 	}

@@ -169,7 +169,7 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 	if len(m.Traits) > 0 {
 		d.Traits.M = make(map[string]crdt.Register, len(m.Traits))
 		for k, v := range m.Traits {
-			b, err := codec.MarshalValue(jsonValue(v))
+			b, err := codec.MarshalValue(JSONValue(v))
 			if err != nil {
 				continue // unreachable for decoded JSON
 			}

@@ -335,7 +335,7 @@ func (s *Server) writeMsgpack(ctx *fasthttp.RequestCtx, js []byte) error {
 	if err := dec.Decode(&v); err != nil {
 		return fmt.Errorf("msgpack: decode view: %w", err)
 	}
-	b, err := codec.MarshalValue(fromJSONNumbers(v))
+	b, err := codec.MarshalValue(profile.JSONValue(v))
 	if err != nil {
 		return fmt.Errorf("msgpack: %w", err)
 	}
@@ -343,25 +343,4 @@ func (s *Server) writeMsgpack(ctx *fasthttp.RequestCtx, js []byte) error {
 	ctx.SetContentType("application/msgpack")
 	ctx.SetBody(b)
 	return nil
-}
-
-// fromJSONNumbers replaces json.Number by int64 or float64, in place.
-func fromJSONNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = fromJSONNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = fromJSONNumbers(e)
-		}
-	}
-	return v
 }

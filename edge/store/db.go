@@ -183,23 +183,32 @@ func (s *Store) Ingest(ctx context.Context, evs []Event) (IngestResult, error) {
 		return IngestResult{}, nil
 	}
 	r := &request{evs: evs, done: make(chan struct{})}
+	if err := s.enqueue(ctx, r); err != nil {
+		return IngestResult{}, err
+	}
+	return r.res, r.err
+}
+
+// enqueue hands r to the committer and waits until it is committed (or
+// ctx ends: the request may still commit).
+func (s *Store) enqueue(ctx context.Context, r *request) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return IngestResult{}, ErrClosed
+		return ErrClosed
 	}
 	select {
 	case s.queue <- r:
 	default:
 		s.mu.RUnlock()
-		return IngestResult{}, ErrOverloaded
+		return ErrOverloaded
 	}
 	s.mu.RUnlock()
 	select {
 	case <-r.done:
-		return r.res, r.err
+		return nil
 	case <-ctx.Done():
-		return IngestResult{}, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -317,16 +326,8 @@ func resolveIn(tx *bolt.Tx, id string) (string, error) {
 // ErrNotFound if there is none.
 func (s *Store) LookupID(id string) (View, error) {
 	var v View
-	err := s.db.View(func(tx *bolt.Tx) error {
-		cid, err := resolveIn(tx, id)
-		if err != nil {
-			return err
-		}
-		b := tx.Bucket(bucketViews).Get([]byte(cid))
-		if b == nil {
-			return ErrNotFound
-		}
-		v, err = decodeViewRecord(cid, b)
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		v, err = viewOf(tx, []byte(id))
 		return err
 	})
 	return v, err
@@ -341,18 +342,24 @@ func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
 		if pid == nil {
 			return ErrNotFound
 		}
-		cid, err := resolveIn(tx, string(pid))
-		if err != nil {
-			return err
-		}
-		b := tx.Bucket(bucketViews).Get([]byte(cid))
-		if b == nil {
-			return ErrNotFound
-		}
-		v, err = decodeViewRecord(cid, b)
+		var err error
+		v, err = viewOf(tx, pid)
 		return err
 	})
 	return v, err
+}
+
+// viewOf follows redirects from id and copies out its view record.
+func viewOf(tx *bolt.Tx, id []byte) (View, error) {
+	cid, err := resolveIn(tx, string(id))
+	if err != nil {
+		return View{}, err
+	}
+	b := tx.Bucket(bucketViews).Get([]byte(cid))
+	if b == nil {
+		return View{}, ErrNotFound
+	}
+	return decodeViewRecord(cid, b)
 }
 
 // Profile returns the decoded CRDT state of profile id (following

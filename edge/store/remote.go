@@ -28,24 +28,10 @@ func (s *Store) ApplyRemote(ctx context.Context, entries []OutboxEntry) (ApplyRe
 		return ApplyResult{}, nil
 	}
 	r := &request{remote: entries, done: make(chan struct{})}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return ApplyResult{}, ErrClosed
+	if err := s.enqueue(ctx, r); err != nil {
+		return ApplyResult{}, err
 	}
-	select {
-	case s.queue <- r:
-	default:
-		s.mu.RUnlock()
-		return ApplyResult{}, ErrOverloaded
-	}
-	s.mu.RUnlock()
-	select {
-	case <-r.done:
-		return r.rres, r.err
-	case <-ctx.Done():
-		return ApplyResult{}, ctx.Err()
-	}
+	return r.rres, r.err
 }
 
 // loadOpt is load for a profile that may not exist here yet.
