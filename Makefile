@@ -39,8 +39,12 @@ fmt:
 # in bench/README.md.
 bench: build
 	@mkdir -p bench/results
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./crdt/... ./profile/... ./hub/... | tee bench/results/micro.txt
+	$(GO) test -run '^$$' -bench IngestCommit -benchtime 2s ./edge/store | tee bench/results/commit.txt
 	./$(BIN) bench identity | tee bench/results/identity.txt
+	./$(BIN) bench lookup --profiles 1000000 --duration 10s | tee bench/results/lookup.txt
+	./$(BIN) bench ingest --duration 10s | tee bench/results/ingest.txt
 
 # Every fuzz target, each for FUZZTIME (default 30s).
 fuzz:
