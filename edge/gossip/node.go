@@ -1,0 +1,498 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"ucv/edge/store"
+	"ucv/replication"
+)
+
+// Node is one edge's membership in its site's gossip cluster. It is safe
+// for concurrent use. Close stops it; the store stays open (its owner
+// closes it after the Node).
+type Node struct {
+	cfg    Config
+	st     *store.Store
+	log    *slog.Logger
+	origin uint64 // the store's HLC node ID: names our changes
+	name   string
+	budget int // largest message that goes on the broadcast queue
+
+	ml      *memberlist.Memberlist
+	keyring *memberlist.Keyring
+	bq      *memberlist.TransmitLimitedQueue
+
+	work chan applyWork
+	out  chan outWork
+	seen *seenSet
+
+	pullMu   sync.Mutex
+	lastPull map[string]time.Time
+
+	membersMu sync.Mutex
+	dead      map[string]string // left or declared dead, not back since: name → address
+
+	stats counters
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// applyWork is a batch of received entries for the apply worker.
+type applyWork struct {
+	entries []store.OutboxEntry
+	repair  bool // anti-entropy states rather than live deltas
+}
+
+type outKind int
+
+const (
+	outPull     outKind = iota // ask node for buckets
+	outServe                   // stream buckets to node
+	outReliable                // send msg to every member over the stream
+)
+
+// outWork is a send for the out workers.
+type outWork struct {
+	kind    outKind
+	node    string
+	buckets []int
+	msg     []byte
+}
+
+// New starts a Node for st: it creates the memberlist (listening on
+// cfg.Memberlist's bind address or Transport) and the Node's goroutines.
+// It does not join anyone; call Join.
+func New(st *store.Store, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg:      cfg,
+		st:       st,
+		log:      lg,
+		origin:   uint64(st.Node()),
+		name:     cfg.Memberlist.Name,
+		budget:   cfg.Memberlist.UDPBufferSize - 64 - len(cfg.Memberlist.Label),
+		work:     make(chan applyWork, cfg.QueueLen),
+		out:      make(chan outWork, 256),
+		seen:     newSeenSet(cfg.SeenEntries),
+		lastPull: map[string]time.Time{},
+		dead:     map[string]string{},
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+	mc := *cfg.Memberlist
+	mc.Delegate = &delegate{n}
+	mc.Events = &events{n}
+	mc.Logger = log.New(&logWriter{n}, "", 0)
+	mc.LogOutput = nil
+	if len(cfg.SecretKey) > 0 {
+		kr, err := memberlist.NewKeyring(cfg.ExtraKeys, cfg.SecretKey)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("gossip: keyring: %w", err)
+		}
+		mc.Keyring = kr
+		n.keyring = kr
+		mc.SecretKey = nil
+	}
+	n.bq = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return n.numMembers() },
+		RetransmitMult: mc.RetransmitMult,
+	}
+	ml, err := memberlist.Create(&mc)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("gossip: start memberlist: %w", err)
+	}
+	n.ml = ml
+	n.wg.Add(5)
+	go n.reconnectLoop()
+	go n.broadcastLoop()
+	go n.applyLoop()
+	go n.outLoop()
+	go n.outLoop()
+	return n, nil
+}
+
+// numMembers is NumMembers before the memberlist exists (during Create).
+func (n *Node) numMembers() int {
+	if n.ml == nil {
+		return 1
+	}
+	return n.ml.NumMembers()
+}
+
+// Join contacts the given gossip addresses (HOST:PORT) and returns how
+// many answered. Joining one live member is enough; the join's push/pull
+// starts the anti-entropy that bootstraps this edge.
+func (n *Node) Join(addrs []string) (int, error) {
+	if len(addrs) == 0 {
+		return 0, nil
+	}
+	k, err := n.ml.Join(addrs)
+	if err != nil {
+		return k, fmt.Errorf("gossip: join: %w", err)
+	}
+	return k, nil
+}
+
+// Name returns this node's memberlist name.
+func (n *Node) Name() string { return n.name }
+
+// Addr returns the address other edges join (HOST:PORT).
+func (n *Node) Addr() string { return n.ml.LocalNode().Address() }
+
+// NumMembers returns the members believed alive, this node included.
+func (n *Node) NumMembers() int { return n.ml.NumMembers() }
+
+// Keyring returns the live keyring (nil without a key), for rotating keys
+// at run time: AddKey, UseKey, RemoveKey.
+func (n *Node) Keyring() *memberlist.Keyring { return n.keyring }
+
+// Close leaves the cluster (bounded by ctx), shuts memberlist down, stops
+// the goroutines and waits for them. It is idempotent; later calls return
+// the first call's result. The store is not closed.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() {
+		timeout := time.Second
+		if d, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(d)/2)
+		}
+		var errs []error
+		if err := n.ml.Leave(max(timeout, time.Millisecond)); err != nil {
+			errs = append(errs, fmt.Errorf("gossip: leave: %w", err))
+		}
+		if err := n.ml.Shutdown(); err != nil {
+			errs = append(errs, fmt.Errorf("gossip: shutdown: %w", err))
+		}
+		n.cancel()
+		done := make(chan struct{})
+		go func() { n.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("gossip: waiting for goroutines: %w", ctx.Err()))
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// member returns the live member called name (nil if none).
+func (n *Node) member(name string) *memberlist.Node {
+	for _, m := range n.ml.Members() {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// reconnectLoop re-joins, every ReconnectInterval, one member that left
+// or died (they may be back, or on the other side of a healed
+// partition), and the configured Join addresses while alone.
+func (n *Node) reconnectLoop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(n.cfg.ReconnectInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var addrs []string
+		n.membersMu.Lock()
+		for _, a := range n.dead { // map order: a random one
+			addrs = append(addrs, a)
+			break
+		}
+		n.membersMu.Unlock()
+		if n.ml.NumMembers() <= 1 {
+			addrs = append(addrs, n.cfg.Join...)
+		}
+		if len(addrs) > 0 {
+			n.ml.Join(addrs) // failures are expected: the peer may be gone for good
+		}
+	}
+}
+
+// broadcast is one queued message. It never invalidates another: each
+// carries a partial delta that must not be dropped for a newer one.
+type broadcast struct{ msg []byte }
+
+var _ memberlist.Broadcast = (*broadcast)(nil)
+
+func (b *broadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b *broadcast) Message() []byte                       { return b.msg }
+func (b *broadcast) Finished()                             {}
+
+// queue puts msg on the broadcast queue, pruning the oldest beyond the cap.
+func (n *Node) queue(msg []byte) {
+	n.bq.QueueBroadcast(&broadcast{msg: msg})
+	if q := n.bq.NumQueued(); q > n.cfg.MaxBroadcastQueue {
+		n.bq.Prune(n.cfg.MaxBroadcastQueue)
+		n.stats.dropped.Add(uint64(q - n.cfg.MaxBroadcastQueue))
+	}
+}
+
+// enqueueOut hands w to the out workers without blocking.
+func (n *Node) enqueueOut(w outWork) bool {
+	select {
+	case n.out <- w:
+		return true
+	default:
+		n.stats.dropped.Add(1)
+		return false
+	}
+}
+
+// broadcastLoop publishes the outbox from the persisted cursor whenever
+// the store signals a change (and once a second, as a safety net for a
+// failed pass).
+func (n *Node) broadcastLoop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if err := n.publishOutbox(); err != nil && n.ctx.Err() == nil {
+			n.log.Error("gossip publish", "err", err)
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.st.Changed():
+		case <-tick.C:
+		}
+	}
+}
+
+func (n *Node) publishOutbox() error {
+	cur, err := n.st.Cursor(Cursor)
+	if err != nil {
+		return err
+	}
+	last, err := n.st.LastSeq()
+	if err != nil {
+		return err
+	}
+	if last > cur+n.cfg.MaxBacklog {
+		n.stats.skipped.Add(last - cur)
+		cur = last
+		if err := n.st.SetCursor(Cursor, cur); err != nil {
+			return err
+		}
+	}
+	for n.ctx.Err() == nil {
+		es, err := n.st.Outbox(cur, 512)
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		for _, e := range es {
+			if err := n.publish(e); err != nil {
+				return err
+			}
+		}
+		cur = es[len(es)-1].Seq
+		if err := n.st.SetCursor(Cursor, cur); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func toEntry(e store.OutboxEntry) replication.Entry {
+	return replication.Entry{Seq: e.Seq, Kind: replication.Kind(e.Kind), ProfileID: e.ProfileID, From: e.From, Delta: e.Delta}
+}
+
+func fromEntry(e replication.Entry) store.OutboxEntry {
+	return store.OutboxEntry{Seq: e.Seq, Kind: store.OutboxKind(e.Kind), ProfileID: e.ProfileID, From: e.From, Delta: e.Delta}
+}
+
+// publish sends one local change: on the broadcast queue when it fits a
+// packet, else to every member over the reliable stream.
+func (n *Node) publish(e store.OutboxEntry) error {
+	msg, err := replication.MarshalEntries(replication.MsgEntries, &replication.Entries{Origin: n.origin, Entries: []replication.Entry{toEntry(e)}})
+	if err != nil {
+		return err
+	}
+	n.seen.add(n.origin, e.Seq)
+	n.stats.sent.Add(1)
+	n.stats.sentBytes.Add(uint64(len(msg)))
+	if len(msg) > n.budget {
+		n.enqueueOut(outWork{kind: outReliable, msg: msg})
+		return nil
+	}
+	n.queue(msg)
+	return nil
+}
+
+// applyLoop applies received work through store.ApplyRemote, folding
+// what is queued into one call.
+func (n *Node) applyLoop() {
+	defer n.wg.Done()
+	for {
+		var w applyWork
+		select {
+		case <-n.ctx.Done():
+			return
+		case w = <-n.work:
+		}
+		var live, repair []store.OutboxEntry
+		add := func(w applyWork) {
+			if w.repair {
+				repair = append(repair, w.entries...)
+			} else {
+				live = append(live, w.entries...)
+			}
+		}
+		add(w)
+	drain:
+		for len(live)+len(repair) < n.cfg.MaxApplyEntries {
+			select {
+			case w = <-n.work:
+				add(w)
+			default:
+				break drain
+			}
+		}
+		if len(live) > 0 {
+			r := n.apply(live)
+			n.stats.applied.Add(uint64(r.Applied))
+			n.stats.rejected.Add(uint64(r.Rejected))
+		}
+		if len(repair) > 0 {
+			r := n.apply(repair)
+			n.stats.repaired.Add(uint64(r.Applied))
+			n.stats.rejected.Add(uint64(r.Rejected))
+		}
+	}
+}
+
+// apply calls ApplyRemote, retrying a few times while the store is
+// overloaded; what cannot be applied is dropped (anti-entropy repairs it).
+func (n *Node) apply(es []store.OutboxEntry) store.ApplyResult {
+	delay := 10 * time.Millisecond
+	for try := 0; ; try++ {
+		r, err := n.st.ApplyRemote(n.ctx, es)
+		if err == nil {
+			return r
+		}
+		if !errors.Is(err, store.ErrOverloaded) || try == 5 {
+			if n.ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+				n.log.Error("gossip apply", "err", err, "entries", len(es))
+			}
+			n.stats.dropped.Add(uint64(len(es)))
+			return store.ApplyResult{}
+		}
+		select {
+		case <-n.ctx.Done():
+			return store.ApplyResult{}
+		case <-time.After(delay):
+			delay *= 2
+		}
+	}
+}
+
+// outLoop performs sends: pulls, pull answers and oversize deltas.
+func (n *Node) outLoop() {
+	defer n.wg.Done()
+	for {
+		var w outWork
+		select {
+		case <-n.ctx.Done():
+			return
+		case w = <-n.out:
+		}
+		var err error
+		switch w.kind {
+		case outPull:
+			err = n.sendPull(w.node, w.buckets)
+		case outServe:
+			err = n.serve(w.node, w.buckets)
+		case outReliable:
+			for _, m := range n.ml.Members() {
+				if m.Name != n.name {
+					if e := n.ml.SendReliable(m, w.msg); e != nil {
+						err = errors.Join(err, e)
+					}
+				}
+			}
+		}
+		if err != nil && n.ctx.Err() == nil {
+			n.log.Warn("gossip send", "err", err, "peer", w.node)
+		}
+	}
+}
+
+func (n *Node) sendPull(peer string, buckets []int) error {
+	m := n.member(peer)
+	if m == nil {
+		return nil
+	}
+	msg, err := replication.MarshalPull(&replication.Pull{Node: n.name, Buckets: buckets})
+	if err != nil {
+		return err
+	}
+	n.stats.pulls.Add(1)
+	if err := n.ml.SendReliable(m, msg); err != nil {
+		return fmt.Errorf("gossip: pull from %s: %w", peer, err)
+	}
+	return nil
+}
+
+// serve streams the full states of buckets to peer in chunks.
+func (n *Node) serve(peer string, buckets []int) error {
+	m := n.member(peer)
+	if m == nil {
+		return nil
+	}
+	b := &replication.Batcher{Type: replication.MsgBucketEntries, Origin: n.origin, MaxBytes: n.cfg.ChunkBytes}
+	send := func(msg []byte) error {
+		if msg == nil {
+			return nil
+		}
+		n.stats.chunksSent.Add(1)
+		n.stats.sentBytes.Add(uint64(len(msg)))
+		return n.ml.SendReliable(m, msg)
+	}
+	err := n.st.BucketEntries(buckets, func(e store.OutboxEntry) error {
+		if err := n.ctx.Err(); err != nil {
+			return err
+		}
+		msg, err := b.Add(toEntry(e))
+		if err != nil {
+			return err
+		}
+		return send(msg)
+	})
+	if err == nil {
+		var msg []byte
+		if msg, err = b.Flush(); err == nil {
+			err = send(msg)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("gossip: serve %d buckets to %s: %w", len(buckets), peer, err)
+	}
+	return nil
+}
