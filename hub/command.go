@@ -1,0 +1,255 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+
+	"ucv/crdt/codec"
+	"ucv/replication"
+)
+
+// CmdType is the leading byte of every Raft log entry the hub writes.
+// Append only: a value, once released, keeps its meaning forever, because
+// old log entries and snapshots are replayed by new binaries.
+type CmdType byte
+
+// Command types.
+const (
+	// CmdSync applies one edge's sync batch (SyncBatch).
+	CmdSync CmdType = 1
+	// CmdMerge records a steward's decision that two profiles are one
+	// person (Merge).
+	CmdMerge CmdType = 2
+	// CmdUnmerge records a steward's decision that two profiles are
+	// different people and splits their cluster (Unmerge).
+	CmdUnmerge CmdType = 3
+)
+
+// Limits the decoders enforce.
+const (
+	// MaxCommandBytes bounds one encoded command (a sync batch is the
+	// largest). Raft entries beyond a few MB slow every follower.
+	MaxCommandBytes = 16 << 20
+	// MaxNameBytes bounds edge IDs, profile IDs, actors and reasons.
+	MaxNameBytes = 512
+)
+
+// SyncBatch is a run of one edge's outbox entries. Entries carry the
+// edge's outbox sequences, strictly increasing; (Edge, Entry.Seq) names a
+// change uniquely, which makes a retried batch a no-op.
+type SyncBatch struct {
+	Edge    string
+	Entries []replication.Entry
+}
+
+// Seq returns the sequence of the batch: that of its last entry (0 when
+// empty).
+func (b *SyncBatch) Seq() uint64 {
+	if len(b.Entries) == 0 {
+		return 0
+	}
+	return b.Entries[len(b.Entries)-1].Seq
+}
+
+// Merge is a steward's decision that profiles A and B are one person.
+type Merge struct {
+	A, B   string
+	Actor  string // who decided (admin user, "edge:ID")
+	Reason string // free text shown in the merge history; no PII
+}
+
+// Unmerge is a steward's decision that profiles A and B are different
+// people: their cluster is split so that they end apart, and each side's
+// profile is recomputed from its fragments.
+type Unmerge struct {
+	A, B   string
+	Actor  string
+	Reason string
+}
+
+func first(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func frame(t CmdType, body func(*codec.Encoder) error) ([]byte, error) {
+	enc := codec.GetEncoder()
+	defer codec.PutEncoder(enc)
+	if err := body(enc); err != nil {
+		return nil, fmt.Errorf("hub: encode command %d: %w", t, err)
+	}
+	out := make([]byte, 0, 1+len(enc.Bytes()))
+	out = append(out, byte(t))
+	out = append(out, enc.Bytes()...)
+	if len(out) > MaxCommandBytes {
+		return nil, fmt.Errorf("%w: command of %d bytes, limit %d", ErrInvalid, len(out), MaxCommandBytes)
+	}
+	return out, nil
+}
+
+func decodeName(d *codec.Decoder) (string, error) {
+	s, err := d.String()
+	if err != nil {
+		return "", err
+	}
+	if len(s) > MaxNameBytes {
+		return "", fmt.Errorf("%w: name of %d bytes", ErrMalformed, len(s))
+	}
+	return s, nil
+}
+
+// finish turns a decode error into ErrMalformed and rejects trailing bytes.
+func finish(d *codec.Decoder, err error) error {
+	if err != nil {
+		if errors.Is(err, ErrMalformed) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if d.Remaining() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, d.Remaining())
+	}
+	return nil
+}
+
+func bodyOf(b []byte, t CmdType) (*codec.Decoder, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	if CmdType(b[0]) != t {
+		return nil, fmt.Errorf("%w: type %d, want %d", ErrMalformed, b[0], t)
+	}
+	if len(b) > MaxCommandBytes {
+		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
+	}
+	return codec.NewDecoder(b[1:]), nil
+}
+
+// MarshalSync encodes a CmdSync entry.
+func MarshalSync(b *SyncBatch) ([]byte, error) {
+	if len(b.Edge) > MaxNameBytes {
+		return nil, fmt.Errorf("%w: edge ID of %d bytes", ErrInvalid, len(b.Edge))
+	}
+	return frame(CmdSync, func(enc *codec.Encoder) error {
+		if err := first(enc.EncodeArrayLen(2), enc.EncodeString(b.Edge), enc.EncodeArrayLen(len(b.Entries))); err != nil {
+			return err
+		}
+		for i := range b.Entries {
+			e := &b.Entries[i]
+			if err := first(enc.EncodeArrayLen(5), enc.EncodeUint(e.Seq), enc.EncodeUint(uint64(e.Kind)),
+				enc.EncodeString(e.ProfileID), enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnmarshalSync decodes a CmdSync entry. Errors wrap ErrMalformed. The
+// result does not alias b.
+func UnmarshalSync(b []byte) (*SyncBatch, error) {
+	d, err := bodyOf(b, CmdSync)
+	if err != nil {
+		return nil, err
+	}
+	sb := &SyncBatch{}
+	err = func() error {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		if sb.Edge, err = decodeName(d); err != nil {
+			return err
+		}
+		// An entry is at least 6 bytes: array header, seq, kind, 3 empties.
+		n, err := d.ArrayLen(6)
+		if err != nil {
+			return err
+		}
+		sb.Entries = make([]replication.Entry, n)
+		for i := range sb.Entries {
+			if err := d.ExpectArray(5); err != nil {
+				return err
+			}
+			seq, err1 := d.Uint()
+			kind, err2 := d.Uint()
+			id, err3 := decodeName(d)
+			from, err4 := decodeName(d)
+			delta, err5 := d.Bytes()
+			if err := first(err1, err2, err3, err4, err5); err != nil {
+				return err
+			}
+			if kind != uint64(replication.KindDelta) && kind != uint64(replication.KindMerge) {
+				return fmt.Errorf("%w: entry kind %d", ErrMalformed, kind)
+			}
+			sb.Entries[i] = replication.Entry{Seq: seq, Kind: replication.Kind(kind), ProfileID: id, From: from, Delta: delta}
+		}
+		return nil
+	}()
+	if err := finish(d, err); err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+func marshalPair(t CmdType, a, b, actor, reason string) ([]byte, error) {
+	for _, s := range []string{a, b, actor, reason} {
+		if len(s) > MaxNameBytes {
+			return nil, fmt.Errorf("%w: field of %d bytes", ErrInvalid, len(s))
+		}
+	}
+	return frame(t, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(4), enc.EncodeString(a), enc.EncodeString(b),
+			enc.EncodeString(actor), enc.EncodeString(reason))
+	})
+}
+
+func unmarshalPair(t CmdType, b []byte) (x [4]string, err error) {
+	d, err := bodyOf(b, t)
+	if err != nil {
+		return x, err
+	}
+	err = func() error {
+		if err := d.ExpectArray(4); err != nil {
+			return err
+		}
+		for i := range x {
+			if x[i], err = decodeName(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	return x, finish(d, err)
+}
+
+// MarshalMerge encodes a CmdMerge entry.
+func MarshalMerge(m *Merge) ([]byte, error) {
+	return marshalPair(CmdMerge, m.A, m.B, m.Actor, m.Reason)
+}
+
+// UnmarshalMerge decodes a CmdMerge entry. Errors wrap ErrMalformed.
+func UnmarshalMerge(b []byte) (*Merge, error) {
+	x, err := unmarshalPair(CmdMerge, b)
+	if err != nil {
+		return nil, err
+	}
+	return &Merge{A: x[0], B: x[1], Actor: x[2], Reason: x[3]}, nil
+}
+
+// MarshalUnmerge encodes a CmdUnmerge entry.
+func MarshalUnmerge(u *Unmerge) ([]byte, error) {
+	return marshalPair(CmdUnmerge, u.A, u.B, u.Actor, u.Reason)
+}
+
+// UnmarshalUnmerge decodes a CmdUnmerge entry. Errors wrap ErrMalformed.
+func UnmarshalUnmerge(b []byte) (*Unmerge, error) {
+	x, err := unmarshalPair(CmdUnmerge, b)
+	if err != nil {
+		return nil, err
+	}
+	return &Unmerge{A: x[0], B: x[1], Actor: x[2], Reason: x[3]}, nil
+}

@@ -1,0 +1,18 @@
+// Package hub is the authoritative side of ucv: a small Raft cluster
+// (hashicorp/raft with raft-boltdb) whose replicated state machine merges
+// every edge's outbox, runs identity resolution (package hub/identity)
+// over all of it, keeps the identity graph with the reason for every merge
+// and split, and numbers every change by its Raft index so edges can pull
+// a change feed from a cursor.
+//
+// The state machine (fsm*.go) is deterministic: Apply reads only the log
+// entry and the current state, never the clock, randomness or map order,
+// so every node holds byte-identical state after the same log (the tests
+// compare snapshot bytes). Server (server.go) wraps it in a Raft node.
+//
+// The identity graph is built from fragments: one CRDT state per source
+// profile ID as edges push it. A cluster is a set of fragments (its ID is
+// the smallest fragment ID) and its profile is the join of its fragments,
+// recomputed when membership changes, which is what makes unmerge exact.
+// See docs/decisions/0008-hub.md.
+package hub

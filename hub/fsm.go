@@ -1,0 +1,583 @@
+package hub
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/btree"
+	"github.com/hashicorp/raft"
+
+	"ucv/hub/identity"
+	"ucv/profile"
+	"ucv/replication"
+)
+
+// FSM is the hub's replicated state machine: profile fragments (one CRDT
+// state per source profile ID, the join of every delta edges pushed for
+// it), the identity graph over them (clusters, steward decisions, the
+// history of merges and splits with their reasons), each edge's last
+// applied sync sequence, and the change feed.
+//
+// Raft calls Apply, Snapshot and Restore from one goroutine; reads
+// (Profile, Cluster, Feed, History, EdgeSeq) may run concurrently with
+// them from any goroutine.
+//
+// Determinism: Apply depends only on the current state and the log entry
+// (its Data and Index). Every iteration that decides something walks
+// sorted keys; the identity engine is order-independent by contract.
+type FSM struct {
+	mu sync.RWMutex
+	st *state
+}
+
+var _ raft.FSM = (*FSM)(nil)
+
+// fragment is one source profile as the hub knows it. Values in the tree
+// are immutable: Apply replaces a fragment instead of changing it, so a
+// snapshot can hold the old tree without copying.
+type fragment struct {
+	id      string
+	state   *profile.Profile // ID == id; never modified once stored
+	cluster string           // the cluster's ID: its smallest fragment ID
+	changed uint64           // Raft index of the last change to it or its cluster
+}
+
+type feedKey struct {
+	index uint64
+	id    string
+}
+
+type edgeSeq struct {
+	edge string
+	seq  uint64
+}
+
+// decision is a steward's (or an edge's) ruling on a pair, latest wins.
+type decision struct {
+	a, b   string // a < b
+	same   bool
+	index  uint64
+	actor  string
+	reason string
+}
+
+// Event is one entry of the identity graph's history: a merge of
+// clusters through one link, or a split of a cluster.
+type Event struct {
+	Index uint64 `json:"index"` // Raft index of the command: the event's time
+	N     int    `json:"n"`     // order within the index
+	// Kind is "merge" or "split".
+	Kind string `json:"kind"`
+	// Cluster is the resulting cluster (merge) or the cluster split.
+	Cluster string `json:"cluster"`
+	// A and B are the fragments of the link that joined two clusters
+	// (merge).
+	A string `json:"a,omitempty"`
+	B string `json:"b,omitempty"`
+	// Clusters are the clusters the split produced.
+	Clusters []string `json:"clusters,omitempty"`
+	// Rule is the link's rule: "identifier", "probabilistic", "steward"
+	// (a steward's merge) or "edge" (a merge an edge decided); for a
+	// split, "steward" or "identity" (the engine re-clustered).
+	Rule string `json:"rule"`
+	// Identifiers are the shared identifier keys of an identifier link.
+	// They are personal data: show them to stewards, never log them.
+	Identifiers []string `json:"identifiers,omitempty"`
+	Weight      float64  `json:"weight"`
+	Actor       string   `json:"actor,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
+}
+
+type state struct {
+	frags     *btree.BTreeG[*fragment]
+	feed      *btree.BTreeG[feedKey]
+	edges     *btree.BTreeG[edgeSeq]
+	decisions *btree.BTreeG[*decision]
+	history   *btree.BTreeG[*Event]
+
+	// Derived, rebuilt by Restore, never snapshotted.
+	ix       *identity.Index
+	recs     map[string][]identity.Field // fragment ID → fields last given to ix
+	clusters map[string][]string         // cluster ID → sorted fragment IDs
+}
+
+const degree = 32
+
+func newState() (*state, error) {
+	m, err := model()
+	if err != nil {
+		return nil, err
+	}
+	return &state{
+		frags:     btree.NewG(degree, func(a, b *fragment) bool { return a.id < b.id }),
+		feed:      btree.NewG(degree, func(a, b feedKey) bool { return a.index < b.index || a.index == b.index && a.id < b.id }),
+		edges:     btree.NewG(degree, func(a, b edgeSeq) bool { return a.edge < b.edge }),
+		decisions: btree.NewG(degree, func(a, b *decision) bool { return a.a < b.a || a.a == b.a && a.b < b.b }),
+		history:   btree.NewG(degree, func(a, b *Event) bool { return a.Index < b.Index || a.Index == b.Index && a.N < b.N }),
+		ix:        identity.NewIndex(m),
+		recs:      map[string][]identity.Field{},
+		clusters:  map[string][]string{},
+	}, nil
+}
+
+// NewFSM returns an empty state machine.
+func NewFSM() (*FSM, error) {
+	st, err := newState()
+	if err != nil {
+		return nil, err
+	}
+	return &FSM{st: st}, nil
+}
+
+// Result is what Apply returns for every command (raft hands it back
+// from ApplyFuture.Response). Err holds a domain error: the command was
+// committed but changed nothing, identically on every node.
+type Result struct {
+	// Index is the command's Raft index: its position in the change feed.
+	Index uint64
+	Err   error
+	// Applied and Skipped count the entries of a sync batch applied and
+	// skipped as already seen.
+	Applied, Skipped int
+	// Duplicate is set when a sync batch held nothing new: a retry.
+	Duplicate bool
+	// LastSeq is the edge's last applied sequence after a sync batch.
+	LastSeq uint64
+	// Clusters lists the clusters the command changed, sorted.
+	Clusters []string
+}
+
+// Apply applies one committed log entry. It panics only when the entry
+// cannot be decoded: replicas that skipped it would diverge.
+func (f *FSM) Apply(l *raft.Log) any {
+	if len(l.Data) == 0 {
+		panic(fmt.Sprintf("hub: empty log entry at index %d", l.Index))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := &applier{st: f.st, index: l.Index, owned: map[string]*fragment{}, touched: map[string]bool{}}
+	var err error
+	switch t := CmdType(l.Data[0]); t {
+	case CmdSync:
+		b, derr := UnmarshalSync(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable sync entry at index %d: %v", l.Index, derr))
+		}
+		err = a.sync(b)
+	case CmdMerge:
+		m, derr := UnmarshalMerge(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable merge entry at index %d: %v", l.Index, derr))
+		}
+		err = a.steward(m.A, m.B, true, m.Actor, m.Reason)
+	case CmdUnmerge:
+		u, derr := UnmarshalUnmerge(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable unmerge entry at index %d: %v", l.Index, derr))
+		}
+		err = a.steward(u.A, u.B, false, u.Actor, u.Reason)
+	default:
+		panic(fmt.Sprintf("hub: unknown command type %d at index %d", t, l.Index))
+	}
+	a.res.Index = l.Index
+	a.res.Err = err
+	if err == nil {
+		a.res.Clusters = a.changedClusters()
+	}
+	return &a.res
+}
+
+// applier carries one Apply's working set.
+type applier struct {
+	st      *state
+	index   uint64
+	owned   map[string]*fragment // fragments already copied by this Apply
+	touched map[string]bool      // clusters changed by this Apply
+	events  int
+	res     Result
+}
+
+func (a *applier) frag(id string) (*fragment, bool) {
+	return a.st.frags.Get(&fragment{id: id})
+}
+
+// own returns a private copy of fragment id (creating an empty one) that
+// this Apply may change; it is put back in the tree by put.
+func (a *applier) own(id string) *fragment {
+	if fr, ok := a.owned[id]; ok {
+		return fr
+	}
+	fr := &fragment{id: id, state: profile.New(id), cluster: id}
+	if old, ok := a.frag(id); ok {
+		cp := *old
+		cp.state = old.state.Clone()
+		fr = &cp
+	}
+	a.owned[id] = fr
+	a.put(fr)
+	return fr
+}
+
+// put stores fr and moves its feed position to this index.
+func (a *applier) put(fr *fragment) {
+	if old, ok := a.frag(fr.id); ok && old.changed != 0 {
+		a.st.feed.Delete(feedKey{old.changed, old.id})
+	}
+	fr.changed = a.index
+	a.st.frags.ReplaceOrInsert(fr)
+	a.st.feed.ReplaceOrInsert(feedKey{a.index, fr.id})
+}
+
+// touch moves a fragment's feed position without changing its state
+// (its cluster changed).
+func (a *applier) touch(id, cluster string) {
+	if fr, ok := a.owned[id]; ok {
+		fr.cluster = cluster
+		return
+	}
+	old, ok := a.frag(id)
+	if !ok {
+		return
+	}
+	cp := *old // the state pointer is shared: it is immutable
+	cp.cluster = cluster
+	a.put(&cp)
+}
+
+func (a *applier) sync(b *SyncBatch) error {
+	if b.Edge == "" {
+		return fmt.Errorf("%w: sync batch without an edge ID", ErrInvalid)
+	}
+	deltas := make([]*profile.Profile, len(b.Entries))
+	var prev uint64
+	for i, e := range b.Entries {
+		if e.Seq == 0 || e.Seq <= prev {
+			return fmt.Errorf("%w: entry %d: sequence %d after %d; sequences must increase", ErrInvalid, i, e.Seq, prev)
+		}
+		prev = e.Seq
+		switch e.Kind {
+		case replication.KindDelta:
+			if e.ProfileID == "" {
+				return fmt.Errorf("%w: entry %d (seq %d): delta without a profile ID", ErrInvalid, i, e.Seq)
+			}
+			d, err := profile.Unmarshal(e.Delta)
+			if err != nil {
+				return fmt.Errorf("%w: entry %d (seq %d): delta: %w", ErrInvalid, i, e.Seq, err)
+			}
+			if d.ID != e.ProfileID {
+				return fmt.Errorf("%w: entry %d (seq %d): delta of profile %s in an entry for %s", ErrInvalid, i, e.Seq, d.ID, e.ProfileID)
+			}
+			deltas[i] = d
+		case replication.KindMerge:
+			if e.ProfileID == "" || e.From == "" || e.ProfileID == e.From {
+				return fmt.Errorf("%w: entry %d (seq %d): merge needs two different profile IDs", ErrInvalid, i, e.Seq)
+			}
+		default:
+			return fmt.Errorf("%w: entry %d (seq %d): kind %d", ErrInvalid, i, e.Seq, e.Kind)
+		}
+	}
+	last, _ := a.st.edges.Get(edgeSeq{edge: b.Edge})
+	start := 0
+	for start < len(b.Entries) && b.Entries[start].Seq <= last.seq {
+		start++
+	}
+	a.res.Skipped = start
+	if start == len(b.Entries) {
+		a.res.Duplicate = true
+		a.res.LastSeq = last.seq
+		return nil
+	}
+	if next := b.Entries[start].Seq; last.seq > 0 && next != last.seq+1 {
+		return fmt.Errorf("%w: edge %s sent sequence %d, expected %d", ErrSequenceGap, b.Edge, next, last.seq+1)
+	}
+	var changed []string
+	for i := start; i < len(b.Entries); i++ {
+		e := b.Entries[i]
+		switch e.Kind {
+		case replication.KindDelta:
+			fr := a.own(e.ProfileID)
+			fr.state.Merge(deltas[i])
+			a.touched[fr.cluster] = true
+			changed = append(changed, e.ProfileID)
+		case replication.KindMerge:
+			a.reindex(changed)
+			changed = changed[:0]
+			a.decide(e.From, e.ProfileID, true, "edge:"+b.Edge, "edge merge")
+		}
+	}
+	a.reindex(changed)
+	a.st.edges.ReplaceOrInsert(edgeSeq{b.Edge, b.Seq()})
+	a.res.Applied = len(b.Entries) - start
+	a.res.LastSeq = b.Seq()
+	return nil
+}
+
+// reindex gives the identity engine the new records of the changed
+// fragments (in ID order) whose identity fields changed.
+func (a *applier) reindex(ids []string) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for _, id := range ids {
+		fr := a.owned[id]
+		r := recordOf(fr.state)
+		old, known := a.st.recs[id]
+		if known && sameFields(old, r.Fields) {
+			continue
+		}
+		oldCluster := map[string]string{id: ""}
+		if known {
+			oldCluster[id] = fr.cluster
+		}
+		d, err := a.st.ix.Add(r)
+		if err != nil {
+			// recordOf only builds valid records with the fragment's ID.
+			panic(fmt.Sprintf("hub: identity engine refused fragment %s: %v", id, err))
+		}
+		a.st.recs[id] = r.Fields
+		moved := []string{id}
+		for _, m := range d.Moved {
+			moved = append(moved, m.RecordID)
+		}
+		a.regroup(moved, oldCluster, "", "")
+	}
+}
+
+// ensure makes fragment id exist (empty) in the state and the engine.
+func (a *applier) ensure(id string) {
+	if _, ok := a.st.recs[id]; ok {
+		return
+	}
+	a.own(id)
+	a.reindex([]string{id})
+}
+
+// decide records a ruling on (x, y) and re-clusters.
+func (a *applier) decide(x, y string, same bool, actor, reason string) {
+	a.ensure(x)
+	a.ensure(y)
+	if y < x {
+		x, y = y, x
+	}
+	a.st.decisions.ReplaceOrInsert(&decision{a: x, b: y, same: same, index: a.index, actor: actor, reason: reason})
+	var moves []identity.Move
+	var err error
+	if same {
+		moves, err = a.st.ix.Accept(x, y)
+	} else {
+		moves, err = a.st.ix.Reject(x, y)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("hub: identity engine lost fragment %s or %s: %v", x, y, err))
+	}
+	ids := []string{x, y}
+	for _, m := range moves {
+		ids = append(ids, m.RecordID)
+	}
+	a.regroup(ids, nil, actor, reason)
+}
+
+func (a *applier) steward(x, y string, same bool, actor, reason string) error {
+	if x == "" || y == "" || x == y {
+		return fmt.Errorf("%w: merge and unmerge need two different profile IDs", ErrInvalid)
+	}
+	fx, okx := a.frag(x)
+	fy, oky := a.frag(y)
+	switch {
+	case !okx:
+		return fmt.Errorf("%w: %s", ErrNotFound, x)
+	case !oky:
+		return fmt.Errorf("%w: %s", ErrNotFound, y)
+	case !same && fx.cluster != fy.cluster:
+		return fmt.Errorf("%w: %s and %s", ErrNotMerged, x, y)
+	}
+	a.decide(x, y, same, actor, reason)
+	return nil
+}
+
+// regroup brings the stored cluster assignments up to date with the
+// engine after a change that moved the fragments ids, records merge and
+// split events and touches every fragment of every changed cluster (so
+// the feed carries the recomputed profiles). override gives the previous
+// cluster of fragments the state does not know yet ("" = new).
+func (a *applier) regroup(ids []string, override map[string]string, actor, reason string) {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	oldOf := func(id string) string {
+		if c, ok := override[id]; ok {
+			return c
+		}
+		if fr, ok := a.owned[id]; ok {
+			return fr.cluster
+		}
+		if fr, ok := a.frag(id); ok {
+			return fr.cluster
+		}
+		return ""
+	}
+	olds := map[string]bool{}
+	news := map[string]identity.Cluster{}
+	for _, id := range ids {
+		if o := oldOf(id); o != "" {
+			olds[o] = true
+		}
+		c, err := a.st.ix.ClusterOf(id)
+		if err != nil {
+			panic(fmt.Sprintf("hub: identity engine lost fragment %s: %v", id, err))
+		}
+		news[c.ID] = c
+	}
+	// Members of old clusters that did not move are in new clusters too.
+	for _, o := range sortedKeys(olds) {
+		for _, m := range a.st.clusters[o] {
+			if c, err := a.st.ix.ClusterOf(m); err == nil {
+				news[c.ID] = c
+			}
+		}
+	}
+	newOf := map[string]string{}
+	for _, c := range news {
+		for _, m := range c.Records {
+			newOf[m] = c.ID
+		}
+	}
+	unchanged := true
+	for _, cid := range sortedKeys(news) {
+		c := news[cid]
+		if !slices.Equal(a.st.clusters[cid], c.Records) {
+			unchanged = false
+			break
+		}
+		for _, m := range c.Records {
+			if oldOf(m) != cid {
+				unchanged = false
+			}
+		}
+	}
+	for o := range olds {
+		if _, ok := news[o]; !ok {
+			unchanged = false
+		}
+	}
+	if unchanged {
+		return
+	}
+	// Merges: links of a new cluster that join members of different old
+	// clusters (a new fragment counts as its own old cluster).
+	for _, cid := range sortedKeys(news) {
+		c := news[cid]
+		group := func(id string) string {
+			if o := oldOf(id); o != "" {
+				return o
+			}
+			return "new:" + id
+		}
+		for _, l := range c.Links {
+			if group(l.A) == group(l.B) {
+				continue
+			}
+			ev := &Event{Kind: "merge", Cluster: cid, A: l.A, B: l.B, Rule: l.Rule, Weight: l.Weight}
+			for _, id := range l.Identifiers {
+				ev.Identifiers = append(ev.Identifiers, id.Key())
+			}
+			if l.Rule == "steward" {
+				if d, ok := a.st.decisions.Get(&decision{a: l.A, b: l.B}); ok {
+					ev.Actor, ev.Reason = d.actor, d.reason
+					if strings.HasPrefix(d.actor, "edge:") {
+						ev.Rule = "edge"
+					}
+				}
+			}
+			a.event(ev)
+		}
+	}
+	// Splits: old clusters whose members now sit in several clusters.
+	for _, o := range sortedKeys(olds) {
+		var into []string
+		for _, m := range a.st.clusters[o] {
+			if n, ok := newOf[m]; ok && !slices.Contains(into, n) {
+				into = append(into, n)
+			}
+		}
+		if len(into) < 2 {
+			continue
+		}
+		slices.Sort(into)
+		rule := "identity"
+		if actor != "" {
+			rule = "steward"
+		}
+		a.event(&Event{Kind: "split", Cluster: o, Clusters: into, Rule: rule, Actor: actor, Reason: reason})
+	}
+	for o := range olds {
+		delete(a.st.clusters, o)
+		a.touched[o] = true
+	}
+	for _, cid := range sortedKeys(news) {
+		c := news[cid]
+		a.st.clusters[cid] = c.Records
+		a.touched[cid] = true
+		for _, m := range c.Records {
+			a.touch(m, cid)
+		}
+	}
+}
+
+func (a *applier) event(ev *Event) {
+	ev.Index, ev.N = a.index, a.events
+	a.events++
+	a.st.history.ReplaceOrInsert(ev)
+}
+
+func (a *applier) changedClusters() []string {
+	var out []string
+	for c := range a.touched {
+		if _, ok := a.st.clusters[c]; ok {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// Snapshot captures the state in O(1): the trees are cloned lazily
+// (copy-on-write) and fragments are immutable, so Persist can stream the
+// captured state while Apply goes on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock() // Clone writes the trees' copy-on-write marks
+	defer f.mu.Unlock()
+	st := f.st
+	return &snapshot{
+		frags:     st.frags.Clone(),
+		edges:     st.edges.Clone(),
+		decisions: st.decisions.Clone(),
+		history:   st.history.Clone(),
+	}, nil
+}
+
+// Restore replaces the state with the one rc holds, which Persist wrote.
+// It builds the new state completely (identity engine included) and
+// checks it before swapping it in; on error the old state stays.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.st = st
+	f.mu.Unlock()
+	return nil
+}

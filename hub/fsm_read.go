@@ -1,0 +1,152 @@
+package hub
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"ucv/profile"
+)
+
+// View is a resolved person as the hub sees it.
+type View struct {
+	// ID is the cluster's canonical ID: its smallest fragment ID.
+	ID string
+	// Fragments are the source profile IDs merged into it, sorted; every
+	// one but ID is a redirect to ID.
+	Fragments []string
+	// Profile is the join of the fragments' CRDT states under ID. The
+	// caller owns it.
+	Profile *profile.Profile
+	// Changed is the Raft index of the cluster's last change.
+	Changed uint64
+}
+
+// view builds the View of cluster cid. Caller holds f.mu.
+func (st *state) view(cid string) (View, bool) {
+	members, ok := st.clusters[cid]
+	if !ok {
+		return View{}, false
+	}
+	v := View{ID: cid, Fragments: slices.Clone(members), Profile: profile.New(cid)}
+	for _, m := range members {
+		fr, ok := st.frags.Get(&fragment{id: m})
+		if !ok {
+			continue
+		}
+		p := fr.state
+		if m != cid {
+			p = p.Clone()
+			p.ID = cid
+		}
+		v.Profile.Merge(p)
+		v.Changed = max(v.Changed, fr.changed)
+	}
+	return v, true
+}
+
+// Profile returns the person that profile (fragment) id belongs to, or
+// an error wrapping ErrNotFound. Safe for concurrent use.
+func (f *FSM) Profile(id string) (View, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fr, ok := f.st.frags.Get(&fragment{id: id})
+	if !ok {
+		return View{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	v, ok := f.st.view(fr.cluster)
+	if !ok {
+		return View{}, fmt.Errorf("%w: cluster %s of %s", ErrNotFound, fr.cluster, id)
+	}
+	return v, nil
+}
+
+// Fragment returns the CRDT state of one source profile as edges pushed
+// it (not merged with its cluster). The caller owns the result.
+func (f *FSM) Fragment(id string) (*profile.Profile, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fr, ok := f.st.frags.Get(&fragment{id: id})
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return fr.state.Clone(), nil
+}
+
+// History returns the merge and split events that involve cluster or
+// fragment id (as the resulting cluster, a linked fragment or the split
+// cluster), oldest first.
+func (f *FSM) History(id string) []Event {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []Event
+	f.st.history.Ascend(func(ev *Event) bool {
+		if ev.Cluster == id || ev.A == id || ev.B == id || slices.Contains(ev.Clusters, id) {
+			out = append(out, *ev)
+		}
+		return true
+	})
+	return out
+}
+
+// EdgeSeq returns the last sync sequence applied from edge (0 if none).
+func (f *FSM) EdgeSeq(edge string) uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	e, _ := f.st.edges.Get(edgeSeq{edge: edge})
+	return e.seq
+}
+
+// Clusters returns every cluster ID with more than one fragment, sorted.
+func (f *FSM) Clusters() map[string][]string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := map[string][]string{}
+	for id, ms := range f.st.clusters {
+		if len(ms) > 1 {
+			out[id] = slices.Clone(ms)
+		}
+	}
+	return out
+}
+
+// Feed returns the clusters changed after Raft index after, in the order
+// of their last change, and the cursor to pass next time. The feed is
+// state-based: a cluster changed several times after the cursor appears
+// once, with its current state, at the position of its last change, so a
+// reader far behind gets exactly what a snapshot would give it. A split
+// or merge touches every fragment of the clusters involved, so the reader
+// sees both sides. limit is soft: the items of the last index read are
+// never cut apart. next == after means nothing new.
+func (f *FSM) Feed(after uint64, limit int) (items []View, next uint64) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	next = after
+	seen := map[string]bool{}
+	f.st.feed.AscendGreaterOrEqual(feedKey{index: after + 1}, func(k feedKey) bool {
+		if k.index != next && len(items) >= limit {
+			return false
+		}
+		next = k.index
+		fr, ok := f.st.frags.Get(&fragment{id: k.id})
+		if !ok || seen[fr.cluster] {
+			return true
+		}
+		seen[fr.cluster] = true
+		if v, ok := f.st.view(fr.cluster); ok {
+			items = append(items, v)
+		}
+		return true
+	})
+	return items, next
+}
+
+// WriteSnapshot writes the current state in the snapshot format (as
+// Persist does) to w: for tests and offline inspection.
+func (f *FSM) WriteSnapshot(w io.Writer) error {
+	s, err := f.Snapshot()
+	if err != nil {
+		return err
+	}
+	return s.(*snapshot).write(w)
+}

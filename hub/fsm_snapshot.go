@@ -1,0 +1,361 @@
+package hub
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/google/btree"
+	"github.com/hashicorp/raft"
+
+	"ucv/crdt/codec"
+	"ucv/hub/identity"
+	"ucv/profile"
+)
+
+// Snapshot format: the magic "ucvhub", a format version byte, then
+// records, each [type byte][uvarint body length][msgpack body], in this
+// order and each kind sorted by key: edges by ID, fragments by ID,
+// decisions by pair, events by (index, n); an end record carrying the
+// counts closes the stream, so truncation is detected. The same state
+// always gives the same bytes (golden-tested in testdata/).
+const (
+	snapMagic   = "ucvhub"
+	snapVersion = 1
+
+	recEdge     byte = 1
+	recFragment byte = 2
+	recDecision byte = 3
+	recEvent    byte = 4
+	recEnd      byte = 0xff
+
+	// maxRecordBytes bounds one record (a fragment's encoded profile).
+	maxRecordBytes = 64 << 20
+)
+
+type snapshot struct {
+	frags     *btree.BTreeG[*fragment]
+	edges     *btree.BTreeG[edgeSeq]
+	decisions *btree.BTreeG[*decision]
+	history   *btree.BTreeG[*Event]
+}
+
+var _ raft.FSMSnapshot = (*snapshot)(nil)
+
+// Persist streams the captured state to sink and closes it (or cancels
+// it on error).
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.write(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+// Release is a no-op: the captured trees are garbage collected.
+func (s *snapshot) Release() {}
+
+// write writes the snapshot to w.
+func (s *snapshot) write(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if _, err := bw.WriteString(snapMagic); err != nil {
+		return fmt.Errorf("hub: write snapshot: %w", err)
+	}
+	if err := bw.WriteByte(snapVersion); err != nil {
+		return fmt.Errorf("hub: write snapshot: %w", err)
+	}
+	enc := codec.NewEncoder()
+	var werr error
+	put := func(t byte, body func() error) bool {
+		enc.Reset()
+		if werr = body(); werr != nil {
+			return false
+		}
+		var hdr [1 + binary.MaxVarintLen64]byte
+		hdr[0] = t
+		n := binary.PutUvarint(hdr[1:], uint64(len(enc.Bytes())))
+		if _, werr = bw.Write(hdr[:1+n]); werr != nil {
+			return false
+		}
+		_, werr = bw.Write(enc.Bytes())
+		return werr == nil
+	}
+	var counts [4]int
+	s.edges.Ascend(func(e edgeSeq) bool {
+		counts[0]++
+		return put(recEdge, func() error {
+			return first(enc.EncodeArrayLen(2), enc.EncodeString(e.edge), enc.EncodeUint(e.seq))
+		})
+	})
+	if werr == nil {
+		s.frags.Ascend(func(fr *fragment) bool {
+			counts[1]++
+			return put(recFragment, func() error {
+				b, err := fr.state.Marshal()
+				if err != nil {
+					return err
+				}
+				return first(enc.EncodeArrayLen(4), enc.EncodeString(fr.id), enc.EncodeString(fr.cluster),
+					enc.EncodeUint(fr.changed), enc.EncodeBytes(b))
+			})
+		})
+	}
+	if werr == nil {
+		s.decisions.Ascend(func(d *decision) bool {
+			counts[2]++
+			return put(recDecision, func() error {
+				return first(enc.EncodeArrayLen(6), enc.EncodeString(d.a), enc.EncodeString(d.b), enc.EncodeBool(d.same),
+					enc.EncodeUint(d.index), enc.EncodeString(d.actor), enc.EncodeString(d.reason))
+			})
+		})
+	}
+	if werr == nil {
+		s.history.Ascend(func(ev *Event) bool {
+			counts[3]++
+			return put(recEvent, func() error { return encodeEvent(enc, ev) })
+		})
+	}
+	if werr == nil {
+		put(recEnd, func() error {
+			return first(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(counts[0])), enc.EncodeUint(uint64(counts[1])),
+				enc.EncodeUint(uint64(counts[2])), enc.EncodeUint(uint64(counts[3])))
+		})
+	}
+	if werr == nil {
+		werr = bw.Flush()
+	}
+	if werr != nil {
+		return fmt.Errorf("hub: write snapshot: %w", werr)
+	}
+	return nil
+}
+
+func encodeStrings(enc *codec.Encoder, ss []string) error {
+	if err := enc.EncodeArrayLen(len(ss)); err != nil {
+		return err
+	}
+	for _, s := range ss {
+		if err := enc.EncodeString(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeStrings(d *codec.Decoder) ([]string, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i := range out {
+		if out[i], err = d.String(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func encodeEvent(enc *codec.Encoder, ev *Event) error {
+	return first(enc.EncodeArrayLen(12), enc.EncodeUint(ev.Index), enc.EncodeUint(uint64(ev.N)),
+		enc.EncodeString(ev.Kind), enc.EncodeString(ev.Cluster), enc.EncodeString(ev.A), enc.EncodeString(ev.B),
+		encodeStrings(enc, ev.Clusters), enc.EncodeString(ev.Rule), encodeStrings(enc, ev.Identifiers),
+		enc.EncodeFloat64(ev.Weight), enc.EncodeString(ev.Actor), enc.EncodeString(ev.Reason))
+}
+
+func decodeEvent(d *codec.Decoder) (*Event, error) {
+	if err := d.ExpectArray(12); err != nil {
+		return nil, err
+	}
+	ev := &Event{}
+	var n uint64
+	var errs [12]error
+	ev.Index, errs[0] = d.Uint()
+	n, errs[1] = d.Uint()
+	ev.Kind, errs[2] = d.String()
+	ev.Cluster, errs[3] = d.String()
+	ev.A, errs[4] = d.String()
+	ev.B, errs[5] = d.String()
+	ev.Clusters, errs[6] = decodeStrings(d)
+	ev.Rule, errs[7] = d.String()
+	ev.Identifiers, errs[8] = decodeStrings(d)
+	ev.Weight, errs[9] = d.DecodeFloat64()
+	ev.Actor, errs[10] = d.String()
+	ev.Reason, errs[11] = d.String()
+	ev.N = int(n)
+	return ev, first(errs[:]...)
+}
+
+// readSnapshot decodes what WriteTo wrote into a new state, rebuilding
+// the identity engine from the fragments and decisions and checking that
+// it reproduces the recorded clusters. Errors wrap ErrMalformed.
+func readSnapshot(r io.Reader) (*state, error) {
+	st, err := newState()
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	hdr := make([]byte, len(snapMagic)+1)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		return nil, fmt.Errorf("%w: snapshot header: %w", ErrMalformed, err)
+	}
+	if string(hdr[:len(snapMagic)]) != snapMagic || hdr[len(snapMagic)] != snapVersion {
+		return nil, fmt.Errorf("%w: not a version %d hub snapshot", ErrMalformed, snapVersion)
+	}
+	var counts [4]uint64
+	var body []byte
+	ended := false
+	for !ended {
+		t, err := br.ReadByte()
+		if err != nil {
+			return nil, fmt.Errorf("%w: snapshot truncated: %w", ErrMalformed, err)
+		}
+		n, err := binary.ReadUvarint(br)
+		if err != nil || n > maxRecordBytes {
+			return nil, fmt.Errorf("%w: snapshot record length", ErrMalformed)
+		}
+		body = slices.Grow(body[:0], int(n))[:n]
+		if _, err := io.ReadFull(br, body); err != nil {
+			return nil, fmt.Errorf("%w: snapshot truncated: %w", ErrMalformed, err)
+		}
+		d := codec.NewDecoder(body)
+		err = func() error {
+			switch t {
+			case recEdge:
+				counts[0]++
+				if err := d.ExpectArray(2); err != nil {
+					return err
+				}
+				e, err1 := d.String()
+				seq, err2 := d.Uint()
+				if err := first(err1, err2); err != nil {
+					return err
+				}
+				st.edges.ReplaceOrInsert(edgeSeq{e, seq})
+			case recFragment:
+				counts[1]++
+				if err := d.ExpectArray(4); err != nil {
+					return err
+				}
+				id, err1 := d.String()
+				cl, err2 := d.String()
+				ch, err3 := d.Uint()
+				b, err4 := d.Bytes()
+				if err := first(err1, err2, err3, err4); err != nil {
+					return err
+				}
+				p, err := profile.Unmarshal(b)
+				if err != nil {
+					return err
+				}
+				if p.ID != id {
+					return fmt.Errorf("fragment %s holds profile %s", id, p.ID)
+				}
+				st.frags.ReplaceOrInsert(&fragment{id: id, state: p, cluster: cl, changed: ch})
+				st.feed.ReplaceOrInsert(feedKey{ch, id})
+			case recDecision:
+				counts[2]++
+				if err := d.ExpectArray(6); err != nil {
+					return err
+				}
+				x := &decision{}
+				var errs [6]error
+				x.a, errs[0] = d.String()
+				x.b, errs[1] = d.String()
+				x.same, errs[2] = d.Bool()
+				x.index, errs[3] = d.Uint()
+				x.actor, errs[4] = d.String()
+				x.reason, errs[5] = d.String()
+				if err := first(errs[:]...); err != nil {
+					return err
+				}
+				st.decisions.ReplaceOrInsert(x)
+			case recEvent:
+				counts[3]++
+				ev, err := decodeEvent(d)
+				if err != nil {
+					return err
+				}
+				st.history.ReplaceOrInsert(ev)
+			case recEnd:
+				if err := d.ExpectArray(4); err != nil {
+					return err
+				}
+				for i := range counts {
+					v, err := d.Uint()
+					if err != nil {
+						return err
+					}
+					if v != counts[i] {
+						return fmt.Errorf("record kind %d: %d records, end record says %d", i, counts[i], v)
+					}
+				}
+				ended = true
+			default:
+				return fmt.Errorf("record type %d", t)
+			}
+			return nil
+		}()
+		if err := finish(d, err); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: snapshot: data after the end record", ErrMalformed)
+	}
+	if err := st.rebuild(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// rebuild derives the identity engine and the cluster index from the
+// fragments and decisions. Clusters are a function of the records and the
+// decisions (hub/identity's contract), so the result must equal the
+// clusters recorded in the snapshot; a difference means the snapshot and
+// this binary disagree, and Restore refuses it.
+func (st *state) rebuild() error {
+	var recs []identity.Record
+	st.frags.Ascend(func(fr *fragment) bool {
+		r := recordOf(fr.state)
+		recs = append(recs, r)
+		st.recs[fr.id] = r.Fields
+		return true
+	})
+	if err := st.ix.Load(recs, nil); err != nil {
+		return fmt.Errorf("%w: snapshot: identity records: %w", ErrMalformed, err)
+	}
+	var err error
+	st.decisions.Ascend(func(d *decision) bool {
+		if d.same {
+			_, err = st.ix.Accept(d.a, d.b)
+		} else {
+			_, err = st.ix.Reject(d.a, d.b)
+		}
+		return err == nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: snapshot: decision: %w", ErrMalformed, err)
+	}
+	st.frags.Ascend(func(fr *fragment) bool {
+		var c identity.Cluster
+		if c, err = st.ix.ClusterOf(fr.id); err != nil {
+			return false
+		}
+		if c.ID != fr.cluster {
+			err = fmt.Errorf("fragment %s: snapshot says cluster %s, identity engine says %s", fr.id, fr.cluster, c.ID)
+			return false
+		}
+		if c.ID == fr.id {
+			st.clusters[c.ID] = c.Records
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("%w: snapshot: %w", ErrMalformed, err)
+	}
+	return nil
+}

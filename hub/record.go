@@ -1,0 +1,103 @@
+package hub
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"ucv/crdt/codec"
+	"ucv/hub/identity"
+	"ucv/profile"
+)
+
+// model is the identity model every hub node scores with. hub/identity
+// cannot persist a trained Model yet, so the hub uses the untrained model
+// (the documented prior m/u probabilities, trained on no data) under
+// DefaultConfig: a pure function of the binary, identical on every node.
+// Replicating a trained model as a versioned log entry is future work
+// (docs/decisions/0008-hub.md).
+var model = sync.OnceValues(func() (*identity.Model, error) {
+	m, err := identity.Train([]identity.Record{{ID: "hub-default-model"}}, identity.DefaultConfig())
+	if err != nil {
+		return nil, fmt.Errorf("hub: default identity model: %w", err)
+	}
+	return m, nil
+})
+
+// traitKinds maps Segment trait names (both spellings) to the identity
+// field kinds they feed. Order matters only for the field order of a
+// record, which is fixed by this slice.
+var traitKinds = []struct {
+	name string
+	kind identity.Kind
+}{
+	{"name", identity.FullName},
+	{"firstName", identity.FirstName}, {"first_name", identity.FirstName},
+	{"lastName", identity.LastName}, {"last_name", identity.LastName},
+	{"birthday", identity.BirthDate},
+	{"gender", identity.Gender},
+	{"city", identity.City},
+	{"postalCode", identity.Postcode}, {"postal_code", identity.Postcode},
+}
+
+// addressKinds maps the keys of a Segment address trait object.
+var addressKinds = []struct {
+	name string
+	kind identity.Kind
+}{
+	{"street", identity.Address},
+	{"city", identity.City},
+	{"state", identity.State},
+	{"postalCode", identity.Postcode}, {"postal_code", identity.Postcode},
+	{"country", identity.Country},
+}
+
+// recordOf derives the identity record of a fragment: its identifiers
+// (e-mail and phone as such, every other type as an exact-match id named
+// by its type) and the traits the matcher compares. The result depends
+// only on the fragment's state.
+func recordOf(p *profile.Profile) identity.Record {
+	r := identity.Record{ID: p.ID}
+	for _, id := range p.IdentityList() {
+		switch id.Type {
+		case profile.Email:
+			r.Fields = append(r.Fields, identity.Field{Kind: identity.Email, Name: string(id.Type), Value: id.Value})
+		case profile.Phone:
+			r.Fields = append(r.Fields, identity.Field{Kind: identity.Phone, Name: string(id.Type), Value: id.Value})
+		default:
+			r.Fields = append(r.Fields, identity.Field{Kind: identity.ID, Name: string(id.Type), Value: id.Value})
+		}
+	}
+	for _, t := range traitKinds {
+		if s, ok := traitString(p, t.name); ok {
+			r.Fields = append(r.Fields, identity.Field{Kind: t.kind, Name: t.name, Value: s})
+		}
+	}
+	if b, ok := p.Traits.Get("address"); ok && b != nil {
+		if v, err := codec.UnmarshalValue(b); err == nil {
+			if m, ok := v.(map[string]any); ok {
+				for _, t := range addressKinds {
+					if s, ok := m[t.name].(string); ok && s != "" {
+						r.Fields = append(r.Fields, identity.Field{Kind: t.kind, Name: "address." + t.name, Value: s})
+					}
+				}
+			}
+		}
+	}
+	return r
+}
+
+func traitString(p *profile.Profile, name string) (string, bool) {
+	b, ok := p.Traits.Get(name)
+	if !ok || b == nil {
+		return "", false
+	}
+	v, err := codec.UnmarshalValue(b)
+	if err != nil {
+		return "", false
+	}
+	s, ok := v.(string)
+	return s, ok && s != ""
+}
+
+func sameFields(a, b []identity.Field) bool { return slices.Equal(a, b) }
