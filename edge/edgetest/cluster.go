@@ -146,13 +146,24 @@ func (c *Cluster) start(tb testing.TB, i int) *Edge {
 		st.Close(context.Background())
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		g.Close(ctx)
-		st.Close(ctx)
-	})
-	return &Edge{Name: name, Store: st, Gossip: g, Transport: tr}
+	e := &Edge{Name: name, Store: st, Gossip: g, Transport: tr}
+	tb.Cleanup(e.close)
+	return e
+}
+
+func (e *Edge) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.Gossip.Close(ctx)
+	e.Store.Close(ctx)
+}
+
+// Close stops every edge now (rather than when the test ends: property
+// tests start many clusters in one test). It is idempotent.
+func (c *Cluster) Close() {
+	for _, e := range c.Edges {
+		e.close()
+	}
 }
 
 // Addrs returns the transport addresses of the edges at the indexes.

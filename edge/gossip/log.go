@@ -26,6 +26,9 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if bytes.Contains(bytes.ToLower(p), []byte("crypt")) {
 		w.n.stats.foreign.Add(1)
 	}
+	if bytes.Contains(p, []byte("memberlist: Suspect ")) {
+		w.n.stats.suspicions.Add(1)
+	}
 	w.n.log.Log(context.Background(), level, "memberlist", "line", line)
 	return len(p), nil
 }

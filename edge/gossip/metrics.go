@@ -3,37 +3,41 @@ package gossip
 import (
 	"sync/atomic"
 
-	"github.com/hashicorp/memberlist"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // counters are the Node's monotonic counts.
 type counters struct {
 	sent, sentBytes, received, duplicates, applied, rejected, dropped, skipped atomic.Uint64
-	malformed, foreign                                                         atomic.Uint64
+	malformed, foreign, suspicions                                             atomic.Uint64
 	rounds, diffBuckets, pulls, chunksSent, chunksReceived, repaired           atomic.Uint64
 }
 
 // Stats is a snapshot of the Node's counters and gauges.
 type Stats struct {
-	QueueDepth           int    // broadcasts waiting in the transmit queue
-	Sent                 uint64 // local changes published
-	SentBytes            uint64 // bytes of gossip messages built (deltas and chunks), before retransmits
-	Received             uint64 // changes received for the first time
-	Duplicates           uint64 // messages holding only changes already seen
-	Applied              uint64 // live changes merged into the store
-	Rejected             uint64 // changes the store refused (clock drift, undecodable)
-	Dropped              uint64 // work dropped because a queue was full or the store failed
-	Skipped              uint64 // outbox entries left to anti-entropy (backlog beyond MaxBacklog)
-	Malformed            uint64 // messages that did not decode
-	Foreign              uint64 // packets memberlist could not decrypt (wrong key)
-	Rounds               uint64 // digests compared (anti-entropy rounds)
-	DiffBuckets          uint64 // differing buckets found
-	Pulls                uint64 // pull requests sent
-	ChunksSent           uint64 // anti-entropy chunks served
-	ChunksReceived       uint64
-	Repaired             uint64 // entries merged from anti-entropy chunks
-	Alive, Suspect, Dead int
+	QueueDepth     int    // broadcasts waiting in the transmit queue
+	Sent           uint64 // local changes published
+	SentBytes      uint64 // bytes of gossip messages built (deltas and chunks), before retransmits
+	Received       uint64 // changes received for the first time
+	Duplicates     uint64 // messages holding only changes already seen
+	Applied        uint64 // live changes merged into the store
+	Rejected       uint64 // changes the store refused (clock drift, undecodable)
+	Dropped        uint64 // work dropped because a queue was full or the store failed
+	Skipped        uint64 // outbox entries left to anti-entropy (backlog beyond MaxBacklog)
+	Malformed      uint64 // messages that did not decode
+	Foreign        uint64 // packets memberlist could not decrypt (wrong key)
+	Rounds         uint64 // digests compared (anti-entropy rounds)
+	DiffBuckets    uint64 // differing buckets found
+	Pulls          uint64 // pull requests sent
+	ChunksSent     uint64 // anti-entropy chunks served
+	ChunksReceived uint64
+	Repaired       uint64 // entries merged from anti-entropy chunks
+	// Alive counts members not known dead (memberlist's NumMembers: alive
+	// or suspect, this node included); Suspicions counts the times
+	// memberlist suspected a member; Dead counts members that left or died
+	// and have not come back.
+	Alive, Dead int
+	Suspicions  uint64
 }
 
 // Stats returns the current counters and member counts.
@@ -46,16 +50,9 @@ func (n *Node) Stats() Stats {
 		Dropped: s.dropped.Load(), Skipped: s.skipped.Load(), Malformed: s.malformed.Load(),
 		Foreign: s.foreign.Load(), Rounds: s.rounds.Load(), DiffBuckets: s.diffBuckets.Load(),
 		Pulls: s.pulls.Load(), ChunksSent: s.chunksSent.Load(), ChunksReceived: s.chunksReceived.Load(),
-		Repaired: s.repaired.Load(),
+		Repaired: s.repaired.Load(), Suspicions: s.suspicions.Load(),
 	}
-	for _, m := range n.ml.Members() {
-		switch m.State {
-		case memberlist.StateAlive:
-			st.Alive++
-		case memberlist.StateSuspect:
-			st.Suspect++
-		}
-	}
+	st.Alive = n.ml.NumMembers()
 	n.membersMu.Lock()
 	st.Dead = len(n.dead)
 	n.membersMu.Unlock()
@@ -80,11 +77,12 @@ var (
 	descRounds   = desc("antientropy_rounds_total", "Digests compared with a peer.")
 	descRepaired = desc("antientropy_repaired_total", "Profiles and redirects merged from anti-entropy chunks.")
 	descPulls    = desc("antientropy_pulls_total", "Bucket pulls sent to peers.")
-	descMembers  = desc("members", "Members by state.", "state")
+	descMembers  = desc("members", "Members by state: alive (alive or suspect, this node included), dead (left or failed, not back).", "state")
+	descSuspect  = desc("suspicions_total", "Times memberlist suspected a member of failure.")
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueue, descDeltas, descBytes, descBad, descRounds, descRepaired, descPulls, descMembers} {
+	for _, d := range []*prometheus.Desc{descQueue, descDeltas, descBytes, descBad, descRounds, descRepaired, descPulls, descMembers, descSuspect} {
 		ch <- d
 	}
 }
@@ -111,6 +109,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	k(descRepaired, s.Repaired)
 	k(descPulls, s.Pulls)
 	g(descMembers, float64(s.Alive), "alive")
-	g(descMembers, float64(s.Suspect), "suspect")
+	k(descSuspect, s.Suspicions)
 	g(descMembers, float64(s.Dead), "dead")
 }

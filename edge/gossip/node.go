@@ -39,7 +39,8 @@ type Node struct {
 	lastPull map[string]time.Time
 
 	membersMu sync.Mutex
-	dead      map[string]string // left or declared dead, not back since: name → address
+	dead      map[string]string          // left or declared dead, not back since: name → address
+	peers     map[string]memberlist.Node // live members (copies), by name
 
 	stats counters
 
@@ -96,6 +97,7 @@ func New(st *store.Store, cfg Config) (*Node, error) {
 		seen:     newSeenSet(cfg.SeenEntries),
 		lastPull: map[string]time.Time{},
 		dead:     map[string]string{},
+		peers:    map[string]memberlist.Node{},
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -197,14 +199,28 @@ func (n *Node) Close(ctx context.Context) error {
 	return n.closeErr
 }
 
-// member returns the live member called name (nil if none).
+// member returns a copy of the live member called name (nil if none).
 func (n *Node) member(name string) *memberlist.Node {
-	for _, m := range n.ml.Members() {
-		if m.Name == name {
-			return m
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	m, ok := n.peers[name]
+	if !ok {
+		return nil
+	}
+	return &m
+}
+
+// others returns copies of the live members but this node.
+func (n *Node) others() []memberlist.Node {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	out := make([]memberlist.Node, 0, len(n.peers))
+	for _, m := range n.peers {
+		if m.Name != n.name {
+			out = append(out, m)
 		}
 	}
-	return nil
+	return out
 }
 
 // reconnectLoop re-joins, every ReconnectInterval, one member that left
@@ -430,11 +446,9 @@ func (n *Node) outLoop() {
 		case outServe:
 			err = n.serve(w.node, w.buckets)
 		case outReliable:
-			for _, m := range n.ml.Members() {
-				if m.Name != n.name {
-					if e := n.ml.SendReliable(m, w.msg); e != nil {
-						err = errors.Join(err, e)
-					}
+			for _, m := range n.others() {
+				if e := n.ml.SendReliable(&m, w.msg); e != nil {
+					err = errors.Join(err, e)
 				}
 			}
 		}
