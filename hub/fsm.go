@@ -97,6 +97,8 @@ type state struct {
 	edges     *btree.BTreeG[edgeSeq]
 	decisions *btree.BTreeG[*decision]
 	history   *btree.BTreeG[*Event]
+	// applied is the Raft index of the last command applied.
+	applied uint64
 
 	// Derived, rebuilt by Restore, never snapshotted.
 	ix       *identity.Index
@@ -183,6 +185,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		panic(fmt.Sprintf("hub: unknown command type %d at index %d", t, l.Index))
 	}
 	a.res.Index = l.Index
+	f.st.applied = l.Index
 	a.res.Err = err
 	if err == nil {
 		a.res.Clusters = a.changedClusters()
@@ -564,6 +567,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		edges:     st.edges.Clone(),
 		decisions: st.decisions.Clone(),
 		history:   st.history.Clone(),
+		applied:   st.applied,
 	}, nil
 }
 

@@ -89,6 +89,15 @@ func (f *FSM) History(id string) []Event {
 	return out
 }
 
+// Index returns the Raft index of the last command applied (Raft's own
+// AppliedIndex runs ahead of the FSM, and counts entries, such as
+// barriers, that never reach it).
+func (f *FSM) Index() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.applied
+}
+
 // EdgeSeq returns the last sync sequence applied from edge (0 if none).
 func (f *FSM) EdgeSeq(edge string) uint64 {
 	f.mu.RLock()

@@ -16,7 +16,8 @@ import (
 	"ucv/profile"
 )
 
-// Snapshot format: the magic "ucvhub", a format version byte, then
+// Snapshot format: the magic "ucvhub", a format version byte, the Raft
+// index of the last applied command (uvarint), then
 // records, each [type byte][uvarint body length][msgpack body], in this
 // order and each kind sorted by key: edges by ID, fragments by ID,
 // decisions by pair, events by (index, n); an end record carrying the
@@ -41,6 +42,7 @@ type snapshot struct {
 	edges     *btree.BTreeG[edgeSeq]
 	decisions *btree.BTreeG[*decision]
 	history   *btree.BTreeG[*Event]
+	applied   uint64
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -65,6 +67,9 @@ func (s *snapshot) write(w io.Writer) error {
 		return fmt.Errorf("hub: write snapshot: %w", err)
 	}
 	if err := bw.WriteByte(snapVersion); err != nil {
+		return fmt.Errorf("hub: write snapshot: %w", err)
+	}
+	if _, err := bw.Write(binary.AppendUvarint(nil, s.applied)); err != nil {
 		return fmt.Errorf("hub: write snapshot: %w", err)
 	}
 	enc := codec.NewEncoder()
@@ -204,6 +209,9 @@ func readSnapshot(r io.Reader) (*state, error) {
 	}
 	if string(hdr[:len(snapMagic)]) != snapMagic || hdr[len(snapMagic)] != snapVersion {
 		return nil, fmt.Errorf("%w: not a version %d hub snapshot", ErrMalformed, snapVersion)
+	}
+	if st.applied, err = binary.ReadUvarint(br); err != nil {
+		return nil, fmt.Errorf("%w: snapshot index: %w", ErrMalformed, err)
 	}
 	var counts [4]uint64
 	var body []byte

@@ -1,0 +1,368 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Config configures a Server. Start from DefaultConfig.
+type Config struct {
+	// NodeID is this node's Raft server ID; unique and stable.
+	NodeID string
+	// DataDir holds raft.db (log and stable store, BoltDB) and the
+	// snapshots directory. Unused when Transport is set.
+	DataDir string
+	// RaftAddr is the TCP address Raft binds and advertises (loopback in
+	// tests and dev). Unused when Transport is set.
+	RaftAddr string
+	// Bootstrap makes this node form a new single-voter cluster when it
+	// has no Raft state yet; others then join through AddVoter.
+	Bootstrap bool
+	// Raft is the Raft library's configuration; LocalID is set from
+	// NodeID. Tests shrink its timers.
+	Raft *raft.Config
+	// ApplyTimeout bounds how long Apply waits to enqueue and commit when
+	// the context has no earlier deadline.
+	ApplyTimeout time.Duration
+	// SnapshotsRetained is how many file snapshots to keep.
+	SnapshotsRetained int
+	// Forward sends a command to the leader when this node is not the
+	// leader (the hub's HTTP layer posts it to the leader's internal
+	// endpoint; the in-process test cluster calls the leader directly).
+	// Nil makes Apply on a follower fail with a *NotLeaderError.
+	Forward func(ctx context.Context, leaderID raft.ServerID, leader raft.ServerAddress, cmd []byte) (*Result, error)
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// RaftLog receives the Raft library's own (hclog) output; nil
+	// discards it.
+	RaftLog io.Writer
+
+	// Transport, LogStore, StableStore and SnapshotStore replace the
+	// TCP transport and the on-disk stores when set (all four together):
+	// hub/hubtest runs clusters on raft's in-memory transport this way.
+	Transport     raft.Transport
+	LogStore      raft.LogStore
+	StableStore   raft.StableStore
+	SnapshotStore raft.SnapshotStore
+}
+
+// DefaultConfig returns production defaults (Raft's own defaults for
+// timers).
+func DefaultConfig() Config {
+	return Config{
+		Raft:              raft.DefaultConfig(),
+		ApplyTimeout:      10 * time.Second,
+		SnapshotsRetained: 3,
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return errors.New("hub: config: NodeID is required")
+	case c.Raft == nil:
+		return errors.New("hub: config: Raft is required (start from DefaultConfig)")
+	case c.ApplyTimeout <= 0:
+		return errors.New("hub: config: ApplyTimeout must be positive")
+	case c.Transport != nil && (c.LogStore == nil || c.StableStore == nil || c.SnapshotStore == nil):
+		return errors.New("hub: config: Transport needs LogStore, StableStore and SnapshotStore")
+	case c.Transport == nil && (c.DataDir == "" || c.RaftAddr == ""):
+		return errors.New("hub: config: DataDir and RaftAddr are required")
+	}
+	return nil
+}
+
+// NotLeaderError is returned by Apply on a follower that cannot forward.
+// It names the leader (empty when none is known) so the caller can retry
+// there. It matches ErrNotLeader.
+type NotLeaderError struct {
+	LeaderID   raft.ServerID
+	LeaderAddr raft.ServerAddress
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderID == "" {
+		return "hub: not the leader; no leader known"
+	}
+	return fmt.Sprintf("hub: not the leader; leader is %s at %s", e.LeaderID, e.LeaderAddr)
+}
+
+// Is makes errors.Is(err, ErrNotLeader) hold.
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// Server is one hub node: a Raft member running the FSM. Its methods are
+// safe for concurrent use.
+type Server struct {
+	cfg    Config
+	fsm    *FSM
+	raft   *raft.Raft
+	log    *slog.Logger
+	closer []io.Closer // on-disk stores
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+}
+
+// New starts a Raft node with an empty FSM (Raft restores the latest
+// snapshot and replays the log). With cfg.Bootstrap it forms a cluster
+// of itself when no Raft state exists. It never panics on I/O.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	fsm, err := NewFSM()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, fsm: fsm, log: cfg.Logger, closed: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	rc := *cfg.Raft
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	out := cfg.RaftLog
+	if out == nil {
+		out = io.Discard
+	}
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: out, Level: hclog.Info})
+
+	trans, logs, stable, snaps := cfg.Transport, cfg.LogStore, cfg.StableStore, cfg.SnapshotStore
+	if trans == nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("hub: data dir: %w", err)
+		}
+		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+		if err != nil {
+			return nil, fmt.Errorf("hub: open raft log: %w", err)
+		}
+		s.closer = append(s.closer, bs)
+		logs, stable = bs, bs
+		if snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotsRetained, rc.Logger); err != nil {
+			s.closeStores()
+			return nil, fmt.Errorf("hub: snapshot store: %w", err)
+		}
+		addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+		if err != nil {
+			s.closeStores()
+			return nil, fmt.Errorf("hub: raft address: %w", err)
+		}
+		tt, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, rc.Logger)
+		if err != nil {
+			s.closeStores()
+			return nil, fmt.Errorf("hub: raft transport: %w", err)
+		}
+		s.closer = append(s.closer, tt)
+		trans = tt
+	}
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(logs, stable, snaps)
+		if err != nil {
+			s.closeStores()
+			return nil, fmt.Errorf("hub: read raft state: %w", err)
+		}
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: trans.LocalAddr()}}}
+			if err := raft.BootstrapCluster(&rc, logs, stable, snaps, trans, conf); err != nil {
+				s.closeStores()
+				return nil, fmt.Errorf("hub: bootstrap: %w", err)
+			}
+		}
+	}
+	r, err := raft.NewRaft(&rc, fsm, logs, stable, snaps, trans)
+	if err != nil {
+		s.closeStores()
+		return nil, fmt.Errorf("hub: start raft: %w", err)
+	}
+	s.raft = r
+	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap)
+	return s, nil
+}
+
+// FSM returns the node's state machine, for reads. Reads on a follower
+// may lag the leader; Barrier first for read-your-writes on the leader.
+func (s *Server) FSM() *FSM { return s.fsm }
+
+// Raft returns the underlying Raft node, for status and tests.
+func (s *Server) Raft() *raft.Raft { return s.raft }
+
+// ID returns the node ID.
+func (s *Server) ID() string { return s.cfg.NodeID }
+
+// IsLeader reports whether this node currently believes it leads.
+func (s *Server) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// Leader returns the known leader's ID and address (empty if none).
+func (s *Server) Leader() (raft.ServerID, raft.ServerAddress) {
+	addr, id := s.raft.LeaderWithID()
+	return id, addr
+}
+
+func (s *Server) timeout(ctx context.Context) time.Duration {
+	d := s.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	return max(d, time.Millisecond)
+}
+
+// Apply commits cmd (built by MarshalSync, MarshalMerge or
+// MarshalUnmerge) and returns the FSM's result once it is committed and
+// applied on this node (or, forwarded, on the leader): an acknowledged
+// command is durable on a quorum. A domain error is returned both as
+// the error and in Result.Err; the command then changed nothing. On a
+// follower Apply forwards through Config.Forward or returns a
+// *NotLeaderError. Blocks until done, ctx ends or ApplyTimeout passes;
+// a timed-out command may still commit later (sync batches are
+// idempotent, so callers retry).
+func (s *Server) Apply(ctx context.Context, cmd []byte) (*Result, error) {
+	select {
+	case <-s.closed:
+		return nil, ErrClosed
+	default:
+	}
+	if len(cmd) == 0 || len(cmd) > MaxCommandBytes {
+		return nil, fmt.Errorf("%w: command of %d bytes", ErrInvalid, len(cmd))
+	}
+	if err := validate(cmd); err != nil {
+		return nil, err
+	}
+	if s.raft.State() != raft.Leader {
+		id, addr := s.Leader()
+		if s.cfg.Forward == nil || id == "" {
+			return nil, &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+		}
+		res, err := s.cfg.Forward(ctx, id, addr, cmd)
+		if err != nil {
+			return res, fmt.Errorf("hub: forward to leader %s: %w", id, err)
+		}
+		return res, res.Err
+	}
+	f := s.raft.Apply(cmd, s.timeout(ctx))
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+				id, addr := s.Leader()
+				return nil, fmt.Errorf("hub: apply: %w (%w)", &NotLeaderError{LeaderID: id, LeaderAddr: addr}, err)
+			}
+			return nil, fmt.Errorf("hub: apply: %w", err)
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("hub: apply: %w", ctx.Err())
+	}
+	res, ok := f.Response().(*Result)
+	if !ok {
+		return nil, fmt.Errorf("hub: apply: unexpected FSM response %T", f.Response())
+	}
+	return res, res.Err
+}
+
+// validate decodes cmd as the FSM will, so a malformed command is refused
+// before it reaches the log (where it would stop every replica).
+func validate(cmd []byte) error {
+	var err error
+	switch CmdType(cmd[0]) {
+	case CmdSync:
+		_, err = UnmarshalSync(cmd)
+	case CmdMerge:
+		_, err = UnmarshalMerge(cmd)
+	case CmdUnmerge:
+		_, err = UnmarshalUnmerge(cmd)
+	default:
+		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
+	}
+	return err
+}
+
+// Sync commits one edge sync batch; see Apply.
+func (s *Server) Sync(ctx context.Context, b *SyncBatch) (*Result, error) {
+	cmd, err := MarshalSync(b)
+	if err != nil {
+		return nil, err
+	}
+	return s.Apply(ctx, cmd)
+}
+
+// AddVoter adds (or updates the address of) a voting member. It must
+// run on the leader; followers get a *NotLeaderError.
+func (s *Server) AddVoter(ctx context.Context, id, addr string) error {
+	return s.membership(ctx, func(t time.Duration) raft.IndexFuture {
+		return s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, t)
+	})
+}
+
+// RemoveServer removes a member. It must run on the leader.
+func (s *Server) RemoveServer(ctx context.Context, id string) error {
+	return s.membership(ctx, func(t time.Duration) raft.IndexFuture {
+		return s.raft.RemoveServer(raft.ServerID(id), 0, t)
+	})
+}
+
+func (s *Server) membership(ctx context.Context, change func(time.Duration) raft.IndexFuture) error {
+	if s.raft.State() != raft.Leader {
+		id, addr := s.Leader()
+		return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+	}
+	if err := change(s.timeout(ctx)).Error(); err != nil {
+		return fmt.Errorf("hub: membership change: %w", err)
+	}
+	return nil
+}
+
+// Barrier waits until every command committed before it is applied to
+// this node's FSM (leader only): reads after it see all acknowledged
+// writes.
+func (s *Server) Barrier(ctx context.Context) error {
+	if err := s.raft.Barrier(s.timeout(ctx)).Error(); err != nil {
+		return fmt.Errorf("hub: barrier: %w", err)
+	}
+	return nil
+}
+
+// Close stops the Raft node and closes the stores. It is idempotent and
+// returns the first error. ctx bounds the wait for Raft to shut down.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		done := make(chan error, 1)
+		go func() { done <- s.raft.Shutdown().Error() }()
+		select {
+		case err := <-done:
+			s.closeErr = err
+		case <-ctx.Done():
+			s.closeErr = fmt.Errorf("hub: close: %w", ctx.Err())
+		}
+		if err := s.closeStores(); err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
+		s.log.Info("hub node stopped", "node", s.cfg.NodeID)
+	})
+	return s.closeErr
+}
+
+func (s *Server) closeStores() error {
+	var first error
+	for i := len(s.closer) - 1; i >= 0; i-- {
+		if err := s.closer[i].Close(); err != nil && first == nil {
+			first = fmt.Errorf("hub: close store: %w", err)
+		}
+	}
+	s.closer = nil
+	return first
+}
