@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"ucv/edge/api"
+	"ucv/edge/gossip"
 	"ucv/edge/store"
 	"ucv/profile"
 )
@@ -30,6 +33,10 @@ type edgeConfig struct {
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 	dev             bool
+	// Gossip with the store's other edges (off when gossipAddr is "").
+	gossipAddr string
+	join       []string
+	gossipKeys [][]byte // first is primary; the rest are accepted (rotation)
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -93,6 +100,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.defaultRegion, "default-region", env("UCV_DEFAULT_REGION", "US"), "region for phone numbers without a country code [UCV_DEFAULT_REGION]")
 	fs.StringVar(&cfg.publicURL, "public-url", env("UCV_PUBLIC_URL", ""), "base URL analytics.js should send to (settings endpoint); default: the request's Host [UCV_PUBLIC_URL]")
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
+	fs.StringVar(&cfg.gossipAddr, "gossip-addr", env("UCV_GOSSIP_ADDR", ""), "HOST:PORT for gossip with the store's other edges (TCP and UDP); port 0 picks a free one; empty: no gossip [UCV_GOSSIP_ADDR]")
+	join := fs.String("join", env("UCV_JOIN", ""), "gossip addresses of other edges to join, HOST:PORT,… [UCV_JOIN]")
+	gkeys := fs.String("gossip-key", env("UCV_GOSSIP_KEY", ""), "base64 AES key (16, 24 or 32 bytes) encrypting gossip; required with --gossip-addr outside dev; KEY,OLDKEY,… during rotation (the first encrypts, all decrypt) [UCV_GOSSIP_KEY]")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and the last commit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -122,7 +132,75 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if cfg.shutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("%w: --shutdown-timeout must be positive", errUsage)
 	}
+	if err := parseGossipFlags(&cfg, *join, *gkeys); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// parseGossipFlags checks the gossip address, join list and keys.
+func parseGossipFlags(cfg *edgeConfig, join, keys string) error {
+	for _, a := range strings.Split(join, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("%w: --join: %q is not HOST:PORT", errUsage, a)
+		}
+		cfg.join = append(cfg.join, a)
+	}
+	for _, k := range strings.Split(keys, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || (len(b) != 16 && len(b) != 24 && len(b) != 32) {
+			return fmt.Errorf("%w: --gossip-key: each key must be base64 of 16, 24 or 32 bytes", errUsage)
+		}
+		cfg.gossipKeys = append(cfg.gossipKeys, b)
+	}
+	if cfg.gossipAddr == "" {
+		if len(cfg.join) > 0 {
+			return fmt.Errorf("%w: --join needs --gossip-addr", errUsage)
+		}
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(cfg.gossipAddr); err != nil {
+		return fmt.Errorf("%w: --gossip-addr must be HOST:PORT", errUsage)
+	}
+	if !cfg.dev && len(cfg.gossipKeys) == 0 {
+		return fmt.Errorf("%w: --gossip-key (or UCV_GOSSIP_KEY) is required with --gossip-addr; generate one with: head -c 32 /dev/urandom | base64", errUsage)
+	}
+	return nil
+}
+
+// startGossip starts the edge's gossip node on cfg.gossipAddr and joins
+// cfg.join (a failed join is logged; the node keeps retrying).
+func startGossip(cfg edgeConfig, st *store.Store, log *slog.Logger) (*gossip.Node, error) {
+	host, port, _ := net.SplitHostPort(cfg.gossipAddr)
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --gossip-addr port %q", errUsage, port)
+	}
+	gc := gossip.DefaultConfig()
+	gc.Memberlist.Name = cfg.nodeName
+	gc.Memberlist.BindAddr = host
+	gc.Memberlist.BindPort = p
+	gc.Memberlist.AdvertisePort = p
+	gc.Dev = cfg.dev
+	if len(cfg.gossipKeys) > 0 {
+		gc.SecretKey, gc.ExtraKeys = cfg.gossipKeys[0], cfg.gossipKeys[1:]
+	}
+	gc.Join = cfg.join
+	gc.Logger = log
+	g, err := gossip.New(st, gc)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := g.Join(cfg.join); err != nil {
+		log.Warn("gossip join failed; retrying in the background", "err", err, "joined", n)
+	}
+	return g, nil
 }
 
 // parseWriteKeys reads "k1=label,k2" into key → label ("" when none).
@@ -185,13 +263,27 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	acfg.PublicURL = cfg.publicURL
 	acfg.Normalize.DefaultRegion = strings.ToUpper(cfg.defaultRegion)
 	acfg.Logger = log
+	var gn *gossip.Node
+	if cfg.gossipAddr != "" {
+		if gn, err = startGossip(cfg, st, log); err != nil {
+			return errors.Join(fmt.Errorf("gossip: %w", err), closeStore())
+		}
+		acfg.Collectors = append(acfg.Collectors, gn.Collector())
+		log.Info("gossip started", "gossip_addr", gn.Addr(), "join", len(cfg.join), "encrypted", len(cfg.gossipKeys) > 0)
+	}
+	closeGossip := func(ctx context.Context) error {
+		if gn == nil {
+			return nil
+		}
+		return gn.Close(ctx)
+	}
 	srv, err := api.New(st, acfg)
 	if err != nil {
-		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), closeStore())
+		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), closeGossip(context.Background()), closeStore())
 	}
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), closeStore())
+		return errors.Join(fmt.Errorf("listen: %w", err), closeGossip(context.Background()), closeStore())
 	}
 	base := "http://" + ln.Addr().String()
 	printURLs(stdout, cfg, base)
@@ -216,8 +308,9 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	}
 	// Shutdown has waited for in-flight requests; queued writes are
 	// committed by Close before the file is closed.
+	gossipErr := closeGossip(sctx)
 	closeErr := st.Close(sctx)
-	if err := errors.Join(serveErr, shutErr, closeErr); err != nil {
+	if err := errors.Join(serveErr, shutErr, gossipErr, closeErr); err != nil {
 		log.Error("shutdown incomplete", "err", err)
 		return err
 	}

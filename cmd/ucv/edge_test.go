@@ -46,6 +46,24 @@ func TestParseEdgeFlags(t *testing.T) {
 			env:  map[string]string{"UCV_DATA_DIR": "/x", "UCV_WRITE_KEYS": "k1", "UCV_NODE_NAME": "envnode"},
 			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:0", writeKeys: map[string]string{"k9": "pos"}, nodeName: "n", defaultRegion: "GB"},
 		},
+		{
+			name: "gossip from env",
+			cmd:  "edge",
+			env:  map[string]string{"UCV_DATA_DIR": "d", "UCV_WRITE_KEYS": "k", "UCV_GOSSIP_ADDR": "0.0.0.0:7946", "UCV_JOIN": "10.0.0.2:7946, 10.0.0.3:7946", "UCV_GOSSIP_KEY": "AAAAAAAAAAAAAAAAAAAAAA==,AQEBAQEBAQEBAQEBAQEBAQ=="},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
+				gossipAddr: "0.0.0.0:7946", join: []string{"10.0.0.2:7946", "10.0.0.3:7946"}, gossipKeys: [][]byte{make([]byte, 16), bytes.Repeat([]byte{1}, 16)}},
+		},
+		{
+			name: "dev gossips without a key",
+			cmd:  "dev",
+			args: []string{"--gossip-addr", "127.0.0.1:0"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, gossipAddr: "127.0.0.1:0"},
+		},
+		{name: "edge gossip needs a key", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--gossip-addr", "127.0.0.1:0"}, wantErr: true},
+		{name: "short gossip key", cmd: "dev", args: []string{"--gossip-addr", "127.0.0.1:0", "--gossip-key", "AAAA"}, wantErr: true},
+		{name: "join without gossip", cmd: "dev", args: []string{"--join", "127.0.0.1:7946"}, wantErr: true},
+		{name: "bad join", cmd: "dev", args: []string{"--gossip-addr", "127.0.0.1:0", "--join", "nohost"}, wantErr: true},
+		{name: "bad gossip addr", cmd: "dev", args: []string{"--gossip-addr", "7946"}, wantErr: true},
 		{name: "edge needs a data dir", cmd: "edge", args: []string{"--write-key", "k"}, wantErr: true},
 		{name: "edge needs a write key", cmd: "edge", args: []string{"--data-dir", "d"}, wantErr: true},
 		{name: "bad addr", cmd: "dev", args: []string{"--http-addr", "8080"}, wantErr: true},
@@ -72,6 +90,14 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostOr is the default node name: the host name, or def.
+func hostOr(def string) string {
+	if h, _ := os.Hostname(); h != "" {
+		return h
+	}
+	return def
 }
 
 // buildUCV builds the binary once per test binary run.

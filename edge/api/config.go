@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"ucv/profile"
 )
 
@@ -55,6 +57,9 @@ type Config struct {
 	// Logger receives errors at boundaries (5xx answers, serve errors).
 	// Nil discards.
 	Logger *slog.Logger
+	// Collectors are further metrics served on /metrics (the gossip
+	// node's, when gossip is on).
+	Collectors []prometheus.Collector
 }
 
 // DefaultConfig returns a production configuration without write keys:

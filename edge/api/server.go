@@ -78,7 +78,7 @@ func New(st Store, cfg Config) (*Server, error) {
 	}
 	name, _ := json.Marshal(cfg.NodeName)
 	s.replicaNode = append(append([]byte(`"replica":{"node":`), name...), ',')
-	s.m = newMetrics(st)
+	s.m = newMetrics(st, cfg.Collectors...)
 	s.eventTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxEventBytes))
 	s.batchTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxBatchBytes))
 	s.srv = &fasthttp.Server{
