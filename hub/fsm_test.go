@@ -23,12 +23,18 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // log applies commands to an FSM with consecutive Raft indexes, as Raft
 // would, and returns each Result.
 type log struct {
-	t     testing.TB
+	t     tb
 	f     *hub.FSM
 	index uint64
 }
 
-func newLog(t testing.TB) *log {
+// tb is what log needs of testing.TB and rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func newLog(t tb) *log {
 	t.Helper()
 	f, err := hub.NewFSM()
 	if err != nil {
