@@ -287,6 +287,9 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	}
 	base := "http://" + ln.Addr().String()
 	printURLs(stdout, cfg, base)
+	if gn != nil {
+		fmt.Fprintf(stdout, "  gossip:   %s (members: %d)\n", gn.Addr(), gn.NumMembers())
+	}
 	log.Info("edge started", "addr", ln.Addr().String(), "node", cfg.nodeName, "data_dir", cfg.dataDir,
 		"dev", cfg.dev, "write_keys", len(cfg.writeKeys), "version", version)
 
