@@ -106,7 +106,8 @@ func (f *FSM) EdgeSeq(edge string) uint64 {
 	return e.seq
 }
 
-// Clusters returns every cluster ID with more than one fragment, sorted.
+// Clusters returns every cluster with more than one fragment: cluster ID
+// → its fragment IDs, sorted.
 func (f *FSM) Clusters() map[string][]string {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
