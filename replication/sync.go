@@ -1,0 +1,380 @@
+package replication
+
+import (
+	"fmt"
+
+	"ucv/crdt/codec"
+)
+
+// Hub↔edge sync messages (msgpack over HTTP). They share the MsgType
+// enum with gossip; they are numbered from 16 so gossip can grow to 15
+// without the two ever colliding. Append only.
+const (
+	// MsgSyncPush: a run of one edge's outbox entries (SyncPush), the
+	// body of POST /v1/sync/push.
+	MsgSyncPush MsgType = 16
+	// MsgSyncAck: the hub's answer to a push (SyncAck).
+	MsgSyncAck MsgType = 17
+	// MsgFeedRequest: a read of the hub's change feed (FeedRequest).
+	MsgFeedRequest MsgType = 18
+	// MsgFeedResponse: a page of the change feed (FeedResponse).
+	MsgFeedResponse MsgType = 19
+)
+
+// Sync limits every decoder enforces on top of MaxMessageBytes.
+const (
+	// MaxFeedItems bounds the items of one feed page (and FeedRequest.Max).
+	MaxFeedItems = 4096
+	// MaxFragments bounds the fragments of one feed item.
+	MaxFragments = 65536
+)
+
+// SyncPush is a run of one edge's outbox entries, oldest first. Entry
+// sequences are strictly increasing and the first is First: the hub
+// applies (Edge, Seq) at most once, so a retried push is harmless.
+type SyncPush struct {
+	// Edge is the pushing edge's stable ID (its store's HLC node ID in
+	// hex): the key of the hub's per-edge sequence.
+	Edge    string
+	First   uint64
+	Entries []Entry
+}
+
+// AckStatus says what the hub did with a push.
+type AckStatus uint8
+
+// Ack statuses. Append only.
+const (
+	// AckApplied: the entries up to Seq are committed.
+	AckApplied AckStatus = 1
+	// AckDuplicate: nothing was new; the hub already has up to Seq.
+	AckDuplicate AckStatus = 2
+	// AckGap: the push skipped sequences; resend from Seq.
+	AckGap AckStatus = 3
+)
+
+// String names the status.
+func (s AckStatus) String() string {
+	switch s {
+	case AckApplied:
+		return "applied"
+	case AckDuplicate:
+		return "duplicate"
+	case AckGap:
+		return "gap"
+	}
+	return fmt.Sprintf("AckStatus(%d)", uint8(s))
+}
+
+// SyncAck answers a SyncPush once it is committed by Raft (or found to
+// be a duplicate or a gap, which commit nothing).
+type SyncAck struct {
+	Status AckStatus
+	// Seq is the last sequence the hub holds from the edge (AckApplied,
+	// AckDuplicate: the edge may trim its outbox up to it), or the
+	// sequence the hub expects next (AckGap).
+	Seq uint64
+	// Index is the Raft index of the command (0 for a gap).
+	Index uint64
+}
+
+// FeedRequest reads the hub's change feed after Cursor (a Raft index),
+// at most Max items (0: the hub's default).
+type FeedRequest struct {
+	Cursor uint64
+	Max    uint32
+}
+
+// FeedItem is one resolved person as the hub holds it now.
+type FeedItem struct {
+	// Index is the Raft index of the cluster's last change.
+	Index uint64
+	// ID is the cluster's canonical profile ID.
+	ID string
+	// Fragments are the source profile IDs merged into ID, sorted; every
+	// one but ID is a redirect to ID on the edges.
+	Fragments []string
+	// State is the cluster's joined profile (profile.Marshal, ID == ID).
+	State []byte
+}
+
+// FeedResponse is a page of the change feed. Next is the cursor to ask
+// from next time; Next == the request's cursor means nothing new.
+type FeedResponse struct {
+	Items []FeedItem
+	Next  uint64
+}
+
+// MarshalSyncPush encodes a MsgSyncPush. It refuses a push whose
+// sequences do not start at First or do not increase.
+func MarshalSyncPush(p *SyncPush) ([]byte, error) {
+	if err := checkPush(p); err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	return frame(MsgSyncPush, func(enc *codec.Encoder) error { return encodePushBody(enc, p) })
+}
+
+func encodePushBody(enc *codec.Encoder, p *SyncPush) error {
+	if err := first(enc.EncodeArrayLen(3), enc.EncodeString(p.Edge), enc.EncodeUint(p.First),
+		enc.EncodeArrayLen(len(p.Entries))); err != nil {
+		return err
+	}
+	for i := range p.Entries {
+		e := &p.Entries[i]
+		if err := first(enc.EncodeArrayLen(5), enc.EncodeUint(e.Seq), enc.EncodeUint(uint64(e.Kind)),
+			enc.EncodeString(e.ProfileID), enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkPush(p *SyncPush) error {
+	if p.Edge == "" || len(p.Edge) > MaxNameBytes {
+		return fmt.Errorf("edge ID of %d bytes", len(p.Edge))
+	}
+	if len(p.Entries) == 0 {
+		return fmt.Errorf("push without entries")
+	}
+	if p.Entries[0].Seq != p.First || p.First == 0 {
+		return fmt.Errorf("first entry has sequence %d, push says %d", p.Entries[0].Seq, p.First)
+	}
+	for i := 1; i < len(p.Entries); i++ {
+		if p.Entries[i].Seq <= p.Entries[i-1].Seq {
+			return fmt.Errorf("entry %d: sequence %d after %d", i, p.Entries[i].Seq, p.Entries[i-1].Seq)
+		}
+	}
+	return nil
+}
+
+// UnmarshalSyncPush decodes a MsgSyncPush. Beyond the framing it checks
+// that the edge ID is set, entries are present, the first has sequence
+// First and sequences increase; errors wrap ErrMalformed. The result does
+// not alias b.
+func UnmarshalSyncPush(b []byte) (*SyncPush, error) {
+	d, err := body(b, MsgSyncPush)
+	if err != nil {
+		return nil, err
+	}
+	p := &SyncPush{}
+	err = func() error {
+		if err := d.ExpectArray(3); err != nil {
+			return err
+		}
+		if p.Edge, err = name(d); err != nil {
+			return err
+		}
+		if p.First, err = d.Uint(); err != nil {
+			return err
+		}
+		n, err := d.ArrayLen(6)
+		if err != nil {
+			return err
+		}
+		p.Entries = make([]Entry, n)
+		for i := range p.Entries {
+			if err := d.ExpectArray(5); err != nil {
+				return err
+			}
+			seq, err1 := d.Uint()
+			kind, err2 := d.Uint()
+			id, err3 := name(d)
+			from, err4 := name(d)
+			delta, err5 := d.Bytes()
+			if err := first(err1, err2, err3, err4, err5); err != nil {
+				return err
+			}
+			if kind != uint64(KindDelta) && kind != uint64(KindMerge) {
+				return fmt.Errorf("%w: entry kind %d", ErrMalformed, kind)
+			}
+			p.Entries[i] = Entry{Seq: seq, Kind: Kind(kind), ProfileID: id, From: from, Delta: delta}
+		}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	if err := checkPush(p); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return p, nil
+}
+
+// MarshalSyncAck encodes a MsgSyncAck.
+func MarshalSyncAck(a *SyncAck) ([]byte, error) {
+	if a.Status < AckApplied || a.Status > AckGap {
+		return nil, fmt.Errorf("replication: ack status %d", a.Status)
+	}
+	return frame(MsgSyncAck, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(3), enc.EncodeUint(uint64(a.Status)), enc.EncodeUint(a.Seq), enc.EncodeUint(a.Index))
+	})
+}
+
+// UnmarshalSyncAck decodes a MsgSyncAck; an unknown status is malformed.
+func UnmarshalSyncAck(b []byte) (*SyncAck, error) {
+	d, err := body(b, MsgSyncAck)
+	if err != nil {
+		return nil, err
+	}
+	a := &SyncAck{}
+	err = func() error {
+		if err := d.ExpectArray(3); err != nil {
+			return err
+		}
+		st, err1 := d.Uint()
+		seq, err2 := d.Uint()
+		idx, err3 := d.Uint()
+		if err := first(err1, err2, err3); err != nil {
+			return err
+		}
+		if st < uint64(AckApplied) || st > uint64(AckGap) {
+			return fmt.Errorf("%w: ack status %d", ErrMalformed, st)
+		}
+		*a = SyncAck{Status: AckStatus(st), Seq: seq, Index: idx}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// MarshalFeedRequest encodes a MsgFeedRequest.
+func MarshalFeedRequest(r *FeedRequest) ([]byte, error) {
+	if r.Max > MaxFeedItems {
+		return nil, fmt.Errorf("replication: feed request for %d items, limit %d", r.Max, MaxFeedItems)
+	}
+	return frame(MsgFeedRequest, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(2), enc.EncodeUint(r.Cursor), enc.EncodeUint(uint64(r.Max)))
+	})
+}
+
+// UnmarshalFeedRequest decodes a MsgFeedRequest; Max is at most
+// MaxFeedItems.
+func UnmarshalFeedRequest(b []byte) (*FeedRequest, error) {
+	d, err := body(b, MsgFeedRequest)
+	if err != nil {
+		return nil, err
+	}
+	r := &FeedRequest{}
+	err = func() error {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		c, err1 := d.Uint()
+		m, err2 := d.Uint()
+		if err := first(err1, err2); err != nil {
+			return err
+		}
+		if m > MaxFeedItems {
+			return fmt.Errorf("%w: feed request for %d items", ErrMalformed, m)
+		}
+		*r = FeedRequest{Cursor: c, Max: uint32(m)}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// MarshalFeedResponse encodes a MsgFeedResponse.
+func MarshalFeedResponse(r *FeedResponse) ([]byte, error) {
+	if len(r.Items) > MaxFeedItems {
+		return nil, fmt.Errorf("replication: feed page of %d items, limit %d", len(r.Items), MaxFeedItems)
+	}
+	b, err := frame(MsgFeedResponse, func(enc *codec.Encoder) error {
+		if err := first(enc.EncodeArrayLen(2), enc.EncodeUint(r.Next), enc.EncodeArrayLen(len(r.Items))); err != nil {
+			return err
+		}
+		for i := range r.Items {
+			it := &r.Items[i]
+			if len(it.ID) > MaxNameBytes || len(it.Fragments) > MaxFragments {
+				return fmt.Errorf("item %d: %d-byte ID, %d fragments", i, len(it.ID), len(it.Fragments))
+			}
+			if err := first(enc.EncodeArrayLen(4), enc.EncodeUint(it.Index), enc.EncodeString(it.ID),
+				enc.EncodeArrayLen(len(it.Fragments))); err != nil {
+				return err
+			}
+			for _, f := range it.Fragments {
+				if len(f) > MaxNameBytes {
+					return fmt.Errorf("item %d: fragment ID of %d bytes", i, len(f))
+				}
+				if err := enc.EncodeString(f); err != nil {
+					return err
+				}
+			}
+			if err := enc.EncodeBytes(it.State); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && len(b) > MaxMessageBytes {
+		return nil, fmt.Errorf("replication: feed page of %d bytes, limit %d", len(b), MaxMessageBytes)
+	}
+	return b, err
+}
+
+// UnmarshalFeedResponse decodes a MsgFeedResponse. Item indexes never
+// exceed Next. The result does not alias b.
+func UnmarshalFeedResponse(b []byte) (*FeedResponse, error) {
+	d, err := body(b, MsgFeedResponse)
+	if err != nil {
+		return nil, err
+	}
+	r := &FeedResponse{}
+	err = func() error {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		if r.Next, err = d.Uint(); err != nil {
+			return err
+		}
+		// An item is at least 5 bytes: header, index, ID, fragments, state.
+		n, err := d.ArrayLen(5)
+		if err != nil {
+			return err
+		}
+		if n > MaxFeedItems {
+			return fmt.Errorf("%w: feed page of %d items", ErrMalformed, n)
+		}
+		r.Items = make([]FeedItem, n)
+		for i := range r.Items {
+			it := &r.Items[i]
+			if err := d.ExpectArray(4); err != nil {
+				return err
+			}
+			if it.Index, err = d.Uint(); err != nil {
+				return err
+			}
+			if it.Index > r.Next {
+				return fmt.Errorf("%w: item index %d after next %d", ErrMalformed, it.Index, r.Next)
+			}
+			if it.ID, err = name(d); err != nil {
+				return err
+			}
+			m, err := d.ArrayLen(1)
+			if err != nil {
+				return err
+			}
+			if m > MaxFragments {
+				return fmt.Errorf("%w: %d fragments", ErrMalformed, m)
+			}
+			it.Fragments = make([]string, m)
+			for j := range it.Fragments {
+				if it.Fragments[j], err = name(d); err != nil {
+					return err
+				}
+			}
+			if it.State, err = d.Bytes(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
