@@ -16,7 +16,7 @@ import (
 // raise -rapid.checks.
 func init() {
 	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" {
-		f.Value.Set("6")
+		f.Value.Set("4")
 	}
 }
 
