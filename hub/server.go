@@ -25,7 +25,8 @@ type Config struct {
 	// snapshots directory. Unused when Transport is set.
 	DataDir string
 	// RaftAddr is the TCP address Raft binds and advertises (loopback in
-	// tests and dev). Unused when Transport is set.
+	// tests and dev); port 0 picks a free port, which is then advertised
+	// (Server.RaftAddr). Unused when Transport is set.
 	RaftAddr string
 	// Bootstrap makes this node form a new single-voter cluster when it
 	// has no Raft state yet; others then join through AddVoter.
@@ -109,6 +110,7 @@ type Server struct {
 	cfg    Config
 	fsm    *FSM
 	raft   *raft.Raft
+	trans  raft.Transport
 	log    *slog.Logger
 	closer []io.Closer // on-disk stores
 
@@ -160,7 +162,11 @@ func New(cfg Config) (*Server, error) {
 			s.closeStores()
 			return nil, fmt.Errorf("hub: raft address: %w", err)
 		}
-		tt, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, rc.Logger)
+		var advertise net.Addr = addr
+		if addr.Port == 0 {
+			advertise = nil // advertise the port the listener got
+		}
+		tt, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 3, 10*time.Second, rc.Logger)
 		if err != nil {
 			s.closeStores()
 			return nil, fmt.Errorf("hub: raft transport: %w", err)
@@ -188,6 +194,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("hub: start raft: %w", err)
 	}
 	s.raft = r
+	s.trans = trans
 	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap)
 	return s, nil
 }
@@ -198,6 +205,11 @@ func (s *Server) FSM() *FSM { return s.fsm }
 
 // Raft returns the underlying Raft node, for status and tests.
 func (s *Server) Raft() *raft.Raft { return s.raft }
+
+// RaftAddr returns the address Raft advertises.
+func (s *Server) RaftAddr() string {
+	return string(s.trans.LocalAddr())
+}
 
 // ID returns the node ID.
 func (s *Server) ID() string { return s.cfg.NodeID }

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"ucv/hub"
+	"ucv/hub/api"
+)
+
+// hubConfig is what `ucv hub` runs.
+type hubConfig struct {
+	dataDir, httpAddr, raftAddr, nodeID string
+	advertiseURL                        string
+	bootstrap                           bool
+	join                                string
+	syncToken, adminToken               string
+	logLevel                            slog.Level
+	shutdownTimeout                     time.Duration
+	peerInterval                        time.Duration
+}
+
+// runHub implements `ucv hub`: one node of the Raft-replicated hub.
+func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseHubFlags(args, os.Getenv, stderr)
+	if err != nil {
+		return err
+	}
+	return runHubNode(ctx, cfg, stdout, stderr)
+}
+
+func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) (hubConfig, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "hub"
+	}
+	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, edgeUsage, "hub", "Runs one hub node: a Raft member holding the authoritative identity graph,\nthe sync endpoints edges push to and pull from, and the admin API.\nStart the first node with --bootstrap, the others with --join.")
+		fs.PrintDefaults()
+	}
+	var cfg hubConfig
+	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", ""), "directory of the Raft log and snapshots [UCV_DATA_DIR]")
+	fs.StringVar(&cfg.httpAddr, "http-addr", env("UCV_HTTP_ADDR", "127.0.0.1:8300"), "HOST:PORT of the HTTP API; port 0 picks a free one [UCV_HTTP_ADDR]")
+	fs.StringVar(&cfg.raftAddr, "raft-addr", env("UCV_RAFT_ADDR", "127.0.0.1:8301"), "HOST:PORT Raft binds and advertises; port 0 picks a free one [UCV_RAFT_ADDR]")
+	fs.StringVar(&cfg.nodeID, "node-id", env("UCV_NODE_ID", host), "this node's Raft ID, unique and stable [UCV_NODE_ID]")
+	fs.StringVar(&cfg.advertiseURL, "advertise-url", env("UCV_ADVERTISE_URL", ""), "URL other hub nodes reach this API at; default http://<listener> [UCV_ADVERTISE_URL]")
+	fs.BoolVar(&cfg.bootstrap, "bootstrap", env("UCV_BOOTSTRAP", "") == "true", "form a new cluster of this node when it has no Raft state [UCV_BOOTSTRAP]")
+	fs.StringVar(&cfg.join, "join", env("UCV_HUB_JOIN", ""), "HTTP URL of a hub node to join through [UCV_HUB_JOIN]")
+	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""), "bearer token of the sync and internal endpoints; empty: open [UCV_SYNC_TOKEN]")
+	fs.StringVar(&cfg.adminToken, "admin-token", env("UCV_ADMIN_TOKEN", ""), "bearer token of the admin API; empty: open [UCV_ADMIN_TOKEN]")
+	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and Raft")
+	fs.DurationVar(&cfg.peerInterval, "peer-interval", 2*time.Second, "how often to exchange HTTP addresses with the other hub nodes")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	case cfg.dataDir == "":
+		return cfg, fmt.Errorf("%w: --data-dir (or UCV_DATA_DIR) is required", errUsage)
+	case cfg.nodeID == "":
+		return cfg, fmt.Errorf("%w: --node-id (or UCV_NODE_ID) is required", errUsage)
+	case cfg.bootstrap && cfg.join != "":
+		return cfg, fmt.Errorf("%w: --bootstrap and --join exclude each other", errUsage)
+	case cfg.join != "" && !strings.HasPrefix(cfg.join, "http://") && !strings.HasPrefix(cfg.join, "https://"):
+		return cfg, fmt.Errorf("%w: --join must be an http(s) URL", errUsage)
+	case cfg.shutdownTimeout <= 0 || cfg.peerInterval <= 0:
+		return cfg, fmt.Errorf("%w: --shutdown-timeout and --peer-interval must be positive", errUsage)
+	}
+	for _, a := range []struct{ flag, v string }{{"--http-addr", cfg.httpAddr}, {"--raft-addr", cfg.raftAddr}} {
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			return cfg, fmt.Errorf("%w: %s must be HOST:PORT", errUsage, a.flag)
+		}
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
+	}
+	return cfg, nil
+}
+
+// runHubNode serves the hub until ctx is cancelled, then stops accepting,
+// lets in-flight requests finish and shuts Raft down.
+func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if cfg.syncToken == "" {
+		log.Warn("no --sync-token: the sync endpoints are open; use only on loopback or for development")
+	}
+	if cfg.adminToken == "" {
+		log.Warn("no --admin-token: the admin API is open; use only on loopback or for development")
+	}
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	url := cfg.advertiseURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	acfg := api.DefaultConfig()
+	acfg.NodeID, acfg.HTTPURL = cfg.nodeID, url
+	acfg.SyncToken, acfg.AdminToken = cfg.syncToken, cfg.adminToken
+	acfg.Logger = log
+	as, err := api.New(acfg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	hc := hub.DefaultConfig()
+	hc.NodeID, hc.DataDir, hc.RaftAddr, hc.Bootstrap = cfg.nodeID, cfg.dataDir, cfg.raftAddr, cfg.bootstrap
+	hc.Forward = as.Forward
+	hc.Logger = log
+	node, err := hub.New(hc)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	as.SetNode(node)
+	srv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("hub started", "addr", ln.Addr().String(), "raft_addr", node.RaftAddr(), "node", cfg.nodeID,
+		"data_dir", cfg.dataDir, "bootstrap", cfg.bootstrap, "version", version)
+	fmt.Fprintf(stdout, "ucv hub: node %q serving %s, raft on %s (data in %s)\n", cfg.nodeID, url, node.RaftAddr(), cfg.dataDir)
+
+	bg, stopBG := context.WithCancel(ctx)
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		if cfg.join != "" {
+			joinHub(bg, cfg, url, node.RaftAddr(), as, log)
+		}
+		t := time.NewTicker(cfg.peerInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				if err := as.ExchangePeers(bg); err != nil {
+					log.Debug("peer exchange", "err", err)
+				}
+			}
+		}
+	}()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", context.Cause(ctx).Error())
+	case serveErr = <-served:
+		served = nil
+		log.Error("server stopped", "err", serveErr)
+	}
+	stopBG()
+	<-bgDone
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if served != nil {
+		if serveErr = <-served; errors.Is(serveErr, http.ErrServerClosed) {
+			serveErr = nil
+		}
+	}
+	closeErr := node.Close(sctx)
+	if err := errors.Join(serveErr, shutErr, closeErr); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return err
+	}
+	log.Info("hub stopped")
+	return nil
+}
+
+// joinHub asks the node at cfg.join (and then the leader it names) to add
+// this node as a voter, retrying until it succeeds or ctx ends.
+func joinHub(ctx context.Context, cfg hubConfig, self, raftAddr string, as *api.Server, log *slog.Logger) {
+	body, _ := json.Marshal(api.JoinRequest{ID: cfg.nodeID, RaftAddr: raftAddr, HTTPURL: self})
+	target := cfg.join
+	client := &http.Client{Timeout: 15 * time.Second}
+	for wait := 200 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/v1/admin/join", bytes.NewReader(body))
+		if err != nil {
+			log.Error("join", "err", err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if cfg.adminToken != "" {
+			req.Header.Set("Authorization", "Bearer "+cfg.adminToken)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			var jr api.JoinResponse
+			derr := json.NewDecoder(resp.Body).Decode(&jr)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && derr == nil {
+				for id, u := range jr.Peers {
+					as.AddPeer(id, u)
+				}
+				log.Info("joined hub", "via", target, "leader", jr.Leader, "peers", len(jr.Peers))
+				return
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		log.Warn("join failed; retrying", "via", target, "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"ucv/hub"
+	"ucv/profile"
+)
+
+const maxJSONBytes = 64 << 10
+
+func decodeJSON(r *http.Request, v any) error {
+	b, err := readBody(r, maxJSONBytes)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: body: %v", ErrBadRequest, err)
+	}
+	return nil
+}
+
+// JoinRequest is the body of POST /v1/admin/join.
+type JoinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPURL  string `json:"http_url"`
+}
+
+// JoinResponse answers a join: the hub's peer map, so the new node can
+// forward to the leader at once.
+type JoinResponse struct {
+	Leader string            `json:"leader"`
+	Peers  map[string]string `json:"peers"`
+}
+
+// join adds a voter. On a follower it answers 503 naming the leader's
+// URL in the message; the joiner retries there.
+func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	var req JoinRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.ID == "":
+		return fmt.Errorf("%w: id: required", ErrBadRequest)
+	case req.RaftAddr == "":
+		return fmt.Errorf("%w: raft_addr: required", ErrBadRequest)
+	case !strings.HasPrefix(req.HTTPURL, "http://") && !strings.HasPrefix(req.HTTPURL, "https://"):
+		return fmt.Errorf("%w: http_url: must be an http(s) URL", ErrBadRequest)
+	}
+	if err := n.AddVoter(r.Context(), req.ID, req.RaftAddr); err != nil {
+		var nl *hub.NotLeaderError
+		if errors.As(err, &nl) {
+			u, _ := s.peers.get(string(nl.LeaderID))
+			return fmt.Errorf("%w: retry at the leader %s (%s)", ErrNoLeader, nl.LeaderID, u)
+		}
+		return err
+	}
+	s.peers.set(req.ID, req.HTTPURL)
+	id, _ := n.Leader()
+	writeJSON(w, http.StatusOK, &JoinResponse{Leader: string(id), Peers: s.peers.all()})
+	return nil
+}
+
+// Status is the body of GET /v1/admin/status.
+type Status struct {
+	Node         string       `json:"node"`
+	State        string       `json:"state"`
+	Leader       string       `json:"leader"`
+	LeaderURL    string       `json:"leader_url,omitempty"`
+	Peers        []Peer       `json:"peers"`
+	LastIndex    uint64       `json:"last_index"`
+	CommitIndex  uint64       `json:"commit_index"`
+	AppliedIndex uint64       `json:"applied_index"`
+	FSMIndex     uint64       `json:"fsm_index"`
+	Edges        []EdgeStatus `json:"edges"`
+}
+
+// Peer is one Raft member.
+type Peer struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPURL  string `json:"http_url,omitempty"`
+	Voter    bool   `json:"voter"`
+}
+
+// EdgeStatus is an edge that pushed to this node: its last acknowledged
+// sequence and how long ago it pushed.
+type EdgeStatus struct {
+	Edge     string `json:"edge"`
+	Seq      uint64 `json:"seq"`
+	LastPush string `json:"last_push"`
+	AgoMs    int64  `json:"ago_ms"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	rf := n.Raft()
+	lid, _ := n.Leader()
+	st := Status{Node: s.cfg.NodeID, State: rf.State().String(), Leader: string(lid),
+		LastIndex: rf.LastIndex(), CommitIndex: rf.CommitIndex(), AppliedIndex: rf.AppliedIndex(), FSMIndex: n.FSM().Index(),
+		Peers: []Peer{}, Edges: []EdgeStatus{}}
+	st.LeaderURL, _ = s.peers.get(string(lid))
+	if f := rf.GetConfiguration(); f.Error() == nil {
+		for _, sv := range f.Configuration().Servers {
+			u, _ := s.peers.get(string(sv.ID))
+			st.Peers = append(st.Peers, Peer{ID: string(sv.ID), RaftAddr: string(sv.Address), HTTPURL: u, Voter: sv.Suffrage == raft.Voter})
+		}
+	}
+	now := s.cfg.Now()
+	s.edgesMu.Lock()
+	for e, in := range s.edges {
+		st.Edges = append(st.Edges, EdgeStatus{Edge: e, Seq: in.seq, LastPush: in.last.UTC().Format(time.RFC3339Nano), AgoMs: now.Sub(in.last).Milliseconds()})
+	}
+	s.edgesMu.Unlock()
+	slices.SortFunc(st.Edges, func(a, b EdgeStatus) int { return strings.Compare(a.Edge, b.Edge) })
+	writeJSON(w, http.StatusOK, &st)
+	return nil
+}
+
+// ProfileResponse is the body of GET /v1/admin/profiles/{ref}: the
+// resolved person, each fragment as edges pushed it, and the merge and
+// split history of the cluster and its fragments.
+type ProfileResponse struct {
+	ID        string                  `json:"id"`
+	Changed   uint64                  `json:"changed"`
+	Profile   profile.View            `json:"profile"`
+	Fragments map[string]profile.View `json:"fragments"`
+	History   []hub.Event             `json:"history"`
+}
+
+// profile looks a person up by profile (fragment) ID or by type:value.
+// A type:value lookup scans every cluster (the FSM keeps no identifier
+// index yet): fine for a steward's request, not for a hot path.
+func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	fsm := n.FSM()
+	ref := r.PathValue("ref")
+	var v hub.View
+	if t, raw, ok := strings.Cut(ref, ":"); ok {
+		id, err := profile.NewIdentifier("ref", profile.IDType(t), raw, profile.DefaultNormalizeOptions())
+		if err != nil {
+			return fmt.Errorf("%w: ref: %v", ErrBadRequest, err)
+		}
+		key := id.Key()
+		all, _ := fsm.Feed(0, 1<<31-1)
+		i := slices.IndexFunc(all, func(v hub.View) bool { return v.Profile.Identities.Has(key) })
+		if i < 0 {
+			return fmt.Errorf("%w: no profile holds that %s", hub.ErrNotFound, id.Type)
+		}
+		v = all[i]
+	} else if v, err = fsm.Profile(ref); err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: []hub.Event{}}
+	seen := map[[2]uint64]bool{}
+	for _, id := range append([]string{v.ID}, v.Fragments...) {
+		if p, err := fsm.Fragment(id); err == nil {
+			out.Fragments[id] = p.View(now)
+		}
+		for _, ev := range fsm.History(id) {
+			k := [2]uint64{ev.Index, uint64(ev.N)}
+			if !seen[k] {
+				seen[k] = true
+				out.History = append(out.History, ev)
+			}
+		}
+	}
+	slices.SortFunc(out.History, func(a, b hub.Event) int {
+		if a.Index != b.Index {
+			return int(a.Index - b.Index)
+		}
+		return a.N - b.N
+	})
+	writeJSON(w, http.StatusOK, &out)
+	return nil
+}
+
+// StewardRequest is the body of POST /v1/admin/merge and /unmerge.
+type StewardRequest struct {
+	A      string `json:"a"`
+	B      string `json:"b"`
+	Actor  string `json:"actor"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) steward(merge bool) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		n, err := s.hub()
+		if err != nil {
+			return err
+		}
+		var req StewardRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return err
+		}
+		switch {
+		case req.A == "":
+			return fmt.Errorf("%w: a: required", ErrBadRequest)
+		case req.B == "":
+			return fmt.Errorf("%w: b: required", ErrBadRequest)
+		case req.A == req.B:
+			return fmt.Errorf("%w: b: must differ from a", ErrBadRequest)
+		}
+		if req.Actor == "" {
+			req.Actor = "admin"
+		}
+		var cmd []byte
+		if merge {
+			cmd, err = hub.MarshalMerge(&hub.Merge{A: req.A, B: req.B, Actor: req.Actor, Reason: req.Reason})
+		} else {
+			cmd, err = hub.MarshalUnmerge(&hub.Unmerge{A: req.A, B: req.B, Actor: req.Actor, Reason: req.Reason})
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+		res, err := n.Apply(r.Context(), cmd)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"index": res.Index, "clusters": res.Clusters})
+		return nil
+	}
+}

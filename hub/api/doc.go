@@ -1,0 +1,26 @@
+// Package api is the hub's HTTP surface (net/http): the sync endpoints
+// edges push their outbox to and pull the change feed from (msgpack
+// bodies from replication), the admin API (JSON), health, readiness and
+// Prometheus metrics, and the internal endpoints hub nodes use to forward
+// writes to the leader and to learn each other's HTTP addresses.
+//
+// Routes:
+//
+//	GET  /healthz                  the process is up
+//	GET  /readyz                   a Raft leader is known
+//	GET  /metrics                  Prometheus
+//	POST /v1/sync/push             replication.SyncPush → SyncAck, after Raft commit   [sync token]
+//	GET  /v1/sync/feed             ?cursor=N&max=M&wait=D → FeedResponse (long-poll)    [sync token]
+//	POST /v1/admin/join            {"id","raft_addr","http_url"}: add a voter           [admin token]
+//	GET  /v1/admin/status          leader, peers, indexes, edges seen by this node     [admin token]
+//	GET  /v1/admin/profiles/{ref}  ref is a profile ID or type:value                   [admin token]
+//	POST /v1/admin/merge           {"a","b","actor","reason"}                          [admin token]
+//	POST /v1/admin/unmerge         {"a","b","actor","reason"}                          [admin token]
+//	POST /v1/internal/apply        a hub command, forwarded by a follower              [sync token]
+//	GET  /v1/internal/peers        node ID → HTTP URL as this node knows it            [sync token]
+//
+// Errors are {"error":{"code":…,"message":…}}; a 4xx names the field at
+// fault and the request changed nothing. A sync gap is not an error but a
+// protocol answer: 409 with a msgpack SyncAck naming the expected
+// sequence (also in the X-Expected-Seq header).
+package api

@@ -1,0 +1,189 @@
+package api
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"ucv/hub"
+)
+
+// Config configures a Server. Start from DefaultConfig.
+type Config struct {
+	// NodeID is this hub node's Raft ID and HTTPURL the base URL other
+	// nodes reach its API at (http://host:port).
+	NodeID  string
+	HTTPURL string
+	// SyncToken and AdminToken are the bearer tokens of the sync (and
+	// internal) and admin endpoints; empty leaves them open (loopback and
+	// dev only: cmd logs a warning).
+	SyncToken  string
+	AdminToken string
+	// FeedItems is the default page size of the feed; MaxFeedWait caps a
+	// long-poll's wait=.
+	FeedItems   int
+	MaxFeedWait time.Duration
+	// FeedPoll is how often a waiting feed request checks for news.
+	FeedPoll time.Duration
+	// Client posts forwarded commands to the leader and fetches peers.
+	Client *http.Client
+	// Logger receives request errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock (edge lag in status).
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		FeedItems:   256,
+		MaxFeedWait: 60 * time.Second,
+		FeedPoll:    20 * time.Millisecond,
+		Client:      &http.Client{Timeout: 30 * time.Second},
+		Now:         time.Now,
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return errors.New("api: config: NodeID is required")
+	case c.FeedItems <= 0 || c.FeedItems > maxFeedItems:
+		return errors.New("api: config: FeedItems must be in 1..4096")
+	case c.MaxFeedWait < 0 || c.FeedPoll <= 0:
+		return errors.New("api: config: MaxFeedWait must not be negative and FeedPoll must be positive")
+	case c.Client == nil || c.Now == nil:
+		return errors.New("api: config: Client and Now are required")
+	}
+	return nil
+}
+
+// Server serves one hub node's HTTP API. Create it with New before the
+// hub.Server (its Forward method goes into hub.Config.Forward), then
+// attach the node with SetNode. Safe for concurrent use.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	nodeM sync.RWMutex
+	node  *hub.Server
+	peers *peers
+	met   *metrics
+
+	edgesMu sync.Mutex
+	edges   map[string]edgeInfo // edges that pushed to this node
+}
+
+type edgeInfo struct {
+	seq  uint64
+	last time.Time
+}
+
+// New returns a Server; it serves 503 on everything but /healthz and
+// /metrics until SetNode.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), edges: map[string]edgeInfo{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.peers = newPeers(cfg.NodeID, cfg.HTTPURL)
+	s.met = newMetrics(s)
+	s.routes()
+	return s, nil
+}
+
+// SetNode attaches the hub node the API serves.
+func (s *Server) SetNode(n *hub.Server) {
+	s.nodeM.Lock()
+	s.node = n
+	s.nodeM.Unlock()
+}
+
+func (s *Server) hub() (*hub.Server, error) {
+	s.nodeM.RLock()
+	defer s.nodeM.RUnlock()
+	if s.node == nil {
+		return nil, ErrNoLeader
+	}
+	return s.node, nil
+}
+
+// Registry returns the Prometheus registry /metrics serves, so the
+// caller can add collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.met.reg }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.Handle("GET /metrics", s.met.handler())
+	s.mux.HandleFunc("GET /readyz", s.wrap("", s.readyz))
+	s.mux.HandleFunc("POST /v1/sync/push", s.wrap(s.cfg.SyncToken, s.push))
+	s.mux.HandleFunc("GET /v1/sync/feed", s.wrap(s.cfg.SyncToken, s.feed))
+	s.mux.HandleFunc("POST /v1/internal/apply", s.wrap(s.cfg.SyncToken, s.internalApply))
+	s.mux.HandleFunc("GET /v1/internal/peers", s.wrap(s.cfg.SyncToken, s.internalPeers))
+	s.mux.HandleFunc("POST /v1/admin/join", s.wrap(s.cfg.AdminToken, s.join))
+	s.mux.HandleFunc("GET /v1/admin/status", s.wrap(s.cfg.AdminToken, s.status))
+	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}", s.wrap(s.cfg.AdminToken, s.profile))
+	s.mux.HandleFunc("POST /v1/admin/merge", s.wrap(s.cfg.AdminToken, s.steward(true)))
+	s.mux.HandleFunc("POST /v1/admin/unmerge", s.wrap(s.cfg.AdminToken, s.steward(false)))
+	s.mux.HandleFunc("/", s.wrap("", func(http.ResponseWriter, *http.Request) error { return ErrNoRoute }))
+}
+
+// wrap checks the bearer token (when token is set) and answers errors.
+func (s *Server) wrap(token string, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if token != "" && !bearer(r, token) {
+			s.writeError(w, r, ErrUnauthorized)
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func bearer(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// readBody reads at most limit bytes.
+func readBody(r *http.Request, limit int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		return nil, errors.Join(ErrBadRequest, err)
+	}
+	if len(b) > limit {
+		return nil, ErrTooLarge
+	}
+	return b, nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	if id, _ := n.Leader(); id == "" {
+		return ErrNoLeader
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

@@ -1,0 +1,242 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"ucv/hub"
+	"ucv/replication"
+)
+
+const (
+	msgpackType  = "application/msgpack"
+	maxFeedItems = replication.MaxFeedItems
+)
+
+// push commits one edge sync batch and answers only after Raft commit.
+func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, replication.MaxMessageBytes)
+	if err != nil {
+		return err
+	}
+	p, err := replication.UnmarshalSyncPush(body)
+	if err != nil {
+		s.met.batches.WithLabelValues("malformed").Inc()
+		return fmt.Errorf("%w: body: %w", ErrBadRequest, err)
+	}
+	start := time.Now()
+	res, err := n.Sync(r.Context(), &hub.SyncBatch{Edge: p.Edge, Entries: p.Entries})
+	s.met.applyLatency.Observe(time.Since(start).Seconds())
+	var ack replication.SyncAck
+	switch {
+	case errors.Is(err, hub.ErrSequenceGap):
+		s.met.batches.WithLabelValues("gap").Inc()
+		exp := n.FSM().EdgeSeq(p.Edge) + 1
+		if res != nil && res.LastSeq > 0 { // forwarded: the leader's view
+			exp = res.LastSeq + 1
+		}
+		ack = replication.SyncAck{Status: replication.AckGap, Seq: exp}
+		w.Header().Set("X-Expected-Seq", strconv.FormatUint(exp, 10))
+		return writeAck(w, http.StatusConflict, &ack)
+	case err != nil:
+		s.met.batches.WithLabelValues("error").Inc()
+		if errors.Is(err, hub.ErrInvalid) {
+			return fmt.Errorf("%w: entries: %w", ErrBadRequest, err)
+		}
+		return err
+	case res.Duplicate:
+		s.met.batches.WithLabelValues("duplicate").Inc()
+		ack = replication.SyncAck{Status: replication.AckDuplicate, Seq: res.LastSeq, Index: res.Index}
+	default:
+		s.met.batches.WithLabelValues("applied").Inc()
+		s.met.entries.Add(float64(res.Applied))
+		ack = replication.SyncAck{Status: replication.AckApplied, Seq: res.LastSeq, Index: res.Index}
+	}
+	s.edgesMu.Lock()
+	s.edges[p.Edge] = edgeInfo{seq: ack.Seq, last: s.cfg.Now()}
+	s.edgesMu.Unlock()
+	return writeAck(w, http.StatusOK, &ack)
+}
+
+func writeAck(w http.ResponseWriter, code int, a *replication.SyncAck) error {
+	b, err := replication.MarshalSyncAck(a)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", msgpackType)
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+	return nil
+}
+
+// feed answers a page of the change feed after cursor, waiting up to
+// wait for news when there is none.
+func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var cursor uint64
+	if v := q.Get("cursor"); v != "" {
+		if cursor, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("%w: cursor: not an unsigned integer", ErrBadRequest)
+		}
+	}
+	limit := s.cfg.FeedItems
+	if v := q.Get("max"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxFeedItems {
+			return fmt.Errorf("%w: max: must be 1..%d", ErrBadRequest, maxFeedItems)
+		}
+	}
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 || wait > s.cfg.MaxFeedWait {
+			return fmt.Errorf("%w: wait: must be a duration in 0..%s", ErrBadRequest, s.cfg.MaxFeedWait)
+		}
+	}
+	s.met.feedRequests.Inc()
+	fsm := n.FSM()
+	items, next := fsm.Feed(cursor, limit)
+	if len(items) == 0 && wait > 0 {
+		t := time.NewTicker(s.cfg.FeedPoll)
+		defer t.Stop()
+		deadline := time.NewTimer(wait)
+		defer deadline.Stop()
+	poll:
+		for len(items) == 0 {
+			select {
+			case <-t.C:
+				if fsm.Index() > cursor {
+					items, next = fsm.Feed(cursor, limit)
+				}
+			case <-deadline.C:
+				break poll
+			case <-r.Context().Done():
+				return nil
+			}
+		}
+	}
+	// A page must fit a message: halve it until it does.
+	for {
+		resp := replication.FeedResponse{Next: next, Items: make([]replication.FeedItem, 0, len(items))}
+		for _, v := range items {
+			st, err := v.Profile.Marshal()
+			if err != nil {
+				return fmt.Errorf("api: feed: encode profile: %w", err)
+			}
+			resp.Items = append(resp.Items, replication.FeedItem{Index: v.Changed, ID: v.ID, Fragments: v.Fragments, State: st})
+		}
+		b, err := replication.MarshalFeedResponse(&resp)
+		if err != nil && limit > 1 {
+			limit /= 2
+			items, next = fsm.Feed(cursor, limit)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", msgpackType)
+		_, _ = w.Write(b)
+		return nil
+	}
+}
+
+// result is a hub.Result on the wire between hub nodes.
+type result struct {
+	Index     uint64   `json:"index"`
+	Code      string   `json:"code,omitempty"`
+	Message   string   `json:"message,omitempty"`
+	Applied   int      `json:"applied"`
+	Skipped   int      `json:"skipped"`
+	Duplicate bool     `json:"duplicate"`
+	LastSeq   uint64   `json:"last_seq"`
+	Clusters  []string `json:"clusters,omitempty"`
+}
+
+// internalApply applies a command a follower forwarded. Only the leader
+// applies; a node that lost leadership answers 503 and the follower's
+// caller retries.
+func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	cmd, err := readBody(r, hub.MaxCommandBytes)
+	if err != nil {
+		return err
+	}
+	if !n.IsLeader() {
+		return fmt.Errorf("%w: %s is not the leader", ErrNoLeader, s.cfg.NodeID)
+	}
+	res, err := n.Apply(r.Context(), cmd)
+	if res == nil {
+		return err
+	}
+	out := result{Index: res.Index, Applied: res.Applied, Skipped: res.Skipped, Duplicate: res.Duplicate,
+		LastSeq: res.LastSeq, Clusters: res.Clusters}
+	if res.Err != nil {
+		_, out.Code = status(res.Err)
+		out.Message = res.Err.Error()
+		if errors.Is(res.Err, hub.ErrSequenceGap) {
+			if b, derr := hub.UnmarshalSync(cmd); derr == nil {
+				out.LastSeq = n.FSM().EdgeSeq(b.Edge)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, &out)
+	return nil
+}
+
+// Forward is the hub.Config.Forward hook: it posts cmd to the leader's
+// /v1/internal/apply. It needs the leader's HTTP URL, learnt through
+// join and the peer exchange; an unknown leader URL is ErrNoLeader.
+func (s *Server) Forward(ctx context.Context, id raft.ServerID, _ raft.ServerAddress, cmd []byte) (*hub.Result, error) {
+	url, ok := s.peers.get(string(id))
+	if !ok {
+		return nil, fmt.Errorf("%w: HTTP address of leader %s unknown", ErrNoLeader, id)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/internal/apply", bytes.NewReader(cmd))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	s.auth(req, s.cfg.SyncToken)
+	resp, err := s.cfg.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var eb errorBody
+		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return nil, fmt.Errorf("%w: leader answered: %s", ErrNoLeader, eb.Error.Message)
+		}
+		return nil, fmt.Errorf("api: leader answered %d: %w", resp.StatusCode, errorOf(eb.Error.Code, eb.Error.Message))
+	}
+	var out result
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("api: decode leader's result: %w", err)
+	}
+	return &hub.Result{Index: out.Index, Err: errorOf(out.Code, out.Message), Applied: out.Applied, Skipped: out.Skipped,
+		Duplicate: out.Duplicate, LastSeq: out.LastSeq, Clusters: out.Clusters}, nil
+}
+
+func (s *Server) auth(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+}
