@@ -431,6 +431,26 @@ func (s *Store) HubSyncedAt() time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
+// SetHubSyncedAt records (durably) that this replica was in sync with
+// the hub at t, for the staleness lookups report. The sync client calls
+// it after each successful exchange; an older t than the recorded one is
+// ignored, so the time never goes backwards.
+func (s *Store) SetHubSyncedAt(t time.Time) error {
+	ms := t.UnixMilli()
+	if ms <= s.hubSyncedMs.Load() {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(hubSyncKey, u64(uint64(ms)))
+	})
+	if err != nil {
+		return fmt.Errorf("store: record hub sync: %w", err)
+	}
+	for cur := s.hubSyncedMs.Load(); ms > cur && !s.hubSyncedMs.CompareAndSwap(cur, ms); cur = s.hubSyncedMs.Load() {
+	}
+	return nil
+}
+
 // Check runs bbolt's consistency check and the store's own invariants
 // (every index entry and redirect resolves to a stored profile; every
 // profile has a view). Tests call it when they end.

@@ -403,3 +403,28 @@ func TestChangedAndCursor(t *testing.T) {
 		t.Fatalf("Cursor after restart = %d, %v; want 1", c, err)
 	}
 }
+
+func TestHubSyncedAtPersists(t *testing.T) {
+	dir := t.TempDir()
+	st := open(t, func(o *Options) { o.Path = filepath.Join(dir, "e.db") })
+	if got := st.HubSyncedAt(); !got.IsZero() {
+		t.Fatalf("HubSyncedAt of a new store = %v, want zero", got)
+	}
+	at := time.UnixMilli(1_700_000_000_123).UTC()
+	if err := st.SetHubSyncedAt(at); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetHubSyncedAt(at.Add(-time.Hour)); err != nil { // never goes back
+		t.Fatal(err)
+	}
+	if got := st.HubSyncedAt(); !got.Equal(at) {
+		t.Fatalf("HubSyncedAt = %v, want %v", got, at)
+	}
+	if err := st.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st = open(t, func(o *Options) { o.Path = filepath.Join(dir, "e.db") })
+	if got := st.HubSyncedAt(); !got.Equal(at) {
+		t.Fatalf("HubSyncedAt after reopen = %v, want %v", got, at)
+	}
+}
