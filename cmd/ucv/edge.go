@@ -37,6 +37,9 @@ type edgeConfig struct {
 	gossipAddr string
 	join       []string
 	gossipKeys [][]byte // first is primary; the rest are accepted (rotation)
+	// Hub sync (off when hubURLs is empty).
+	hubURLs   []string
+	syncToken string
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -103,6 +106,8 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.gossipAddr, "gossip-addr", env("UCV_GOSSIP_ADDR", ""), "HOST:PORT for gossip with the store's other edges (TCP and UDP); port 0 picks a free one; empty: no gossip [UCV_GOSSIP_ADDR]")
 	join := fs.String("join", env("UCV_JOIN", ""), "gossip addresses of other edges to join, HOST:PORT,… [UCV_JOIN]")
 	gkeys := fs.String("gossip-key", env("UCV_GOSSIP_KEY", ""), "base64 AES key (16, 24 or 32 bytes) encrypting gossip; required with --gossip-addr outside dev; KEY,OLDKEY,… during rotation (the first encrypts, all decrypt) [UCV_GOSSIP_KEY]")
+	hubs := fs.String("hub", env("UCV_HUB", ""), "hub node URLs to sync with, URL,… (any node); empty: no hub [UCV_HUB]")
+	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""), "bearer token of the hub's sync API [UCV_SYNC_TOKEN]")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and the last commit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -134,6 +139,11 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if err := parseGossipFlags(&cfg, *join, *gkeys); err != nil {
 		return cfg, err
+	}
+	for _, u := range strings.Split(*hubs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			cfg.hubURLs = append(cfg.hubURLs, u)
+		}
 	}
 	return cfg, nil
 }
@@ -277,13 +287,17 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 		}
 		return gn.Close(ctx)
 	}
-	srv, err := api.New(st, acfg)
+	hs, err := startHubSync(cfg, st, gn != nil, log)
 	if err != nil {
 		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), closeGossip(context.Background()), closeStore())
 	}
+	srv, err := api.New(st, acfg)
+	if err != nil {
+		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), hs.Close(context.Background()), closeGossip(context.Background()), closeStore())
+	}
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), closeGossip(context.Background()), closeStore())
+		return errors.Join(fmt.Errorf("listen: %w", err), hs.Close(context.Background()), closeGossip(context.Background()), closeStore())
 	}
 	base := "http://" + ln.Addr().String()
 	printURLs(stdout, cfg, base)
@@ -311,9 +325,10 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	}
 	// Shutdown has waited for in-flight requests; queued writes are
 	// committed by Close before the file is closed.
+	hubErr := hs.Close(sctx)
 	gossipErr := closeGossip(sctx)
 	closeErr := st.Close(sctx)
-	if err := errors.Join(serveErr, shutErr, gossipErr, closeErr); err != nil {
+	if err := errors.Join(serveErr, shutErr, hubErr, gossipErr, closeErr); err != nil {
 		log.Error("shutdown incomplete", "err", err)
 		return err
 	}

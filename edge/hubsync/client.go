@@ -1,0 +1,376 @@
+package hubsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ucv/edge/store"
+	"ucv/replication"
+)
+
+// Cursor names of the store's persisted positions this client owns:
+// PushCursor is the last outbox sequence the hub acknowledged, FeedCursor
+// the hub feed position (a Raft index) applied here.
+const (
+	PushCursor = "hub"
+	FeedCursor = "hub-feed"
+)
+
+// Store is what the client needs of edge/store.Store.
+type Store interface {
+	Outbox(after uint64, limit int) ([]store.OutboxEntry, error)
+	Cursor(name string) (uint64, error)
+	SetCursor(name string, seq uint64) error
+	TrimOutbox(upTo uint64) (int, error)
+	Changed() <-chan struct{}
+	ApplyRemote(ctx context.Context, entries []store.OutboxEntry) (store.ApplyResult, error)
+	SetHubSyncedAt(t time.Time) error
+}
+
+// Config configures a Client. Start from DefaultConfig.
+type Config struct {
+	// URLs are hub nodes' base URLs (any node: followers forward pushes
+	// to the leader and serve the feed from their own state). The client
+	// moves to the next one when one fails.
+	URLs []string
+	// Token is the hub's sync bearer token ("" when the hub runs open).
+	Token string
+	// Edge is this edge's stable ID, the hub's key for its sequences:
+	// the store's HLC node ID in hex.
+	Edge string
+	// BatchEntries and MaxBatchBytes bound one push.
+	BatchEntries  int
+	MaxBatchBytes int
+	// FeedWait is the long-poll wait of a feed request.
+	FeedWait time.Duration
+	// TrimAfter names other outbox readers' cursors (gossip's) that must
+	// also have passed an entry before it is trimmed.
+	TrimAfter []string
+	// MinBackoff and MaxBackoff bound the retry delay after a failure.
+	MinBackoff, MaxBackoff time.Duration
+	// Client makes the requests; its timeout must exceed FeedWait.
+	Client *http.Client
+	// Logger receives errors of the background loops; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock of HubSyncedAt.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		BatchEntries:  1000,
+		MaxBatchBytes: 4 << 20,
+		FeedWait:      20 * time.Second,
+		MinBackoff:    100 * time.Millisecond,
+		MaxBackoff:    5 * time.Second,
+		Client:        &http.Client{Timeout: 60 * time.Second},
+		Now:           time.Now,
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.URLs) == 0:
+		return errors.New("hubsync: config: at least one hub URL is required")
+	case c.Edge == "":
+		return errors.New("hubsync: config: Edge is required")
+	case c.BatchEntries <= 0 || c.MaxBatchBytes <= 0 || c.MaxBatchBytes > replication.MaxMessageBytes/2:
+		return errors.New("hubsync: config: BatchEntries must be positive and MaxBatchBytes in 1..MaxMessageBytes/2")
+	case c.FeedWait < 0 || c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
+		return errors.New("hubsync: config: bad FeedWait or backoff")
+	case c.Client == nil || c.Now == nil:
+		return errors.New("hubsync: config: Client and Now are required")
+	}
+	for _, u := range c.URLs {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("hubsync: config: hub URL %q is not an http(s) URL", u)
+		}
+	}
+	return nil
+}
+
+// Stats count what the client did since Start.
+type Stats struct {
+	Pushed, Pulled, Failures uint64
+}
+
+// Client runs the push and pull loops. Start it once; Close stops it.
+type Client struct {
+	st  Store
+	cfg Config
+	log *slog.Logger
+	cur atomic.Int64 // index into cfg.URLs of the hub in use
+
+	pushed, pulled, failures atomic.Uint64
+	lastSync                 atomic.Int64 // ms of the last SetHubSyncedAt
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New returns a client; nothing runs until Start.
+func New(st Store, cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for i, u := range cfg.URLs {
+		cfg.URLs[i] = strings.TrimRight(u, "/")
+	}
+	c := &Client{st: st, cfg: cfg, log: cfg.Logger}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Start launches the push and pull loops; they run until Close.
+func (c *Client) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(2)
+	go func() { defer c.wg.Done(); c.loop(ctx, "push", c.pushOnce, c.st.Changed()) }()
+	go func() { defer c.wg.Done(); c.loop(ctx, "pull", c.pullOnce, nil) }()
+}
+
+// Close stops the loops and waits for them (or for ctx). In-flight
+// requests are cancelled; whatever the hub did not acknowledge stays in
+// the outbox for next time. Idempotent.
+func (c *Client) Close(ctx context.Context) error {
+	var err error
+	c.closeOnce.Do(func() {
+		if c.cancel == nil {
+			return
+		}
+		c.cancel()
+		done := make(chan struct{})
+		go func() { c.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = fmt.Errorf("hubsync: close: %w", ctx.Err())
+		}
+	})
+	return err
+}
+
+// Stats returns the counters.
+func (c *Client) Stats() Stats {
+	return Stats{Pushed: c.pushed.Load(), Pulled: c.pulled.Load(), Failures: c.failures.Load()}
+}
+
+// loop runs step until ctx ends. step reports whether there may be more
+// to do at once; otherwise the loop waits for wake (or a second) before
+// the next step. Failures back off exponentially and move to the next
+// hub URL.
+func (c *Client) loop(ctx context.Context, name string, step func(context.Context) (bool, error), wake <-chan struct{}) {
+	backoff := c.cfg.MinBackoff
+	for ctx.Err() == nil {
+		more, err := step(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.failures.Add(1)
+			c.log.Warn("hub sync failed; retrying", "loop", name, "hub", c.url(), "err", err, "retry_in", backoff.String())
+			c.cur.Add(1)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, c.cfg.MaxBackoff)
+			continue
+		}
+		backoff = c.cfg.MinBackoff
+		if more {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *Client) url() string {
+	return c.cfg.URLs[int(c.cur.Load()%int64(len(c.cfg.URLs)))]
+}
+
+func (c *Client) synced() {
+	now := c.cfg.Now()
+	if now.UnixMilli()-c.lastSync.Load() < 250 {
+		return
+	}
+	c.lastSync.Store(now.UnixMilli())
+	if err := c.st.SetHubSyncedAt(now); err != nil {
+		c.log.Warn("record hub sync time", "err", err)
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.url()+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/msgpack")
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	resp, err := c.cfg.Client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, replication.MaxMessageBytes+1))
+	return resp.StatusCode, resp.Header, b, err
+}
+
+// pushOnce sends one batch of the outbox after the push cursor.
+func (c *Client) pushOnce(ctx context.Context) (bool, error) {
+	cur, err := c.st.Cursor(PushCursor)
+	if err != nil {
+		return false, err
+	}
+	es, err := c.st.Outbox(cur, c.cfg.BatchEntries)
+	if err != nil || len(es) == 0 {
+		return false, err
+	}
+	p := &replication.SyncPush{Edge: c.cfg.Edge, First: es[0].Seq}
+	size := 0
+	for _, e := range es {
+		re := replication.Entry{Seq: e.Seq, Kind: replication.Kind(e.Kind), ProfileID: e.ProfileID, From: e.From, Delta: e.Delta}
+		if size += re.Size(); size > c.cfg.MaxBatchBytes && len(p.Entries) > 0 {
+			break
+		}
+		p.Entries = append(p.Entries, re)
+	}
+	body, err := replication.MarshalSyncPush(p)
+	if err != nil {
+		return false, err
+	}
+	code, _, b, err := c.do(ctx, http.MethodPost, "/v1/sync/push", body)
+	if err != nil {
+		return false, err
+	}
+	switch code {
+	case http.StatusOK:
+		ack, err := replication.UnmarshalSyncAck(b)
+		if err != nil {
+			return false, fmt.Errorf("%w: ack: %w", ErrHub, err)
+		}
+		if err := c.acked(cur, ack.Seq); err != nil {
+			return false, err
+		}
+		c.pushed.Add(uint64(len(p.Entries)))
+		c.synced()
+		return len(es) == c.cfg.BatchEntries || len(p.Entries) < len(es), nil
+	case http.StatusConflict:
+		ack, err := replication.UnmarshalSyncAck(b)
+		if err != nil || ack.Status != replication.AckGap {
+			return false, fmt.Errorf("%w: 409 without a gap ack", ErrHub)
+		}
+		if ack.Seq > p.First { // the hub is ahead of our cursor: skip what it has
+			return true, c.acked(cur, ack.Seq-1)
+		}
+		return false, fmt.Errorf("%w: hub expects sequence %d, outbox starts at %d", ErrBehind, ack.Seq, p.First)
+	}
+	return false, fmt.Errorf("%w: push: status %d: %s", ErrHub, code, truncate(b))
+}
+
+// acked moves the push cursor to seq and trims the outbox up to it (and
+// no further than the other readers named in TrimAfter).
+func (c *Client) acked(cur, seq uint64) error {
+	if seq <= cur {
+		return nil
+	}
+	if err := c.st.SetCursor(PushCursor, seq); err != nil {
+		return err
+	}
+	upTo := seq
+	for _, name := range c.cfg.TrimAfter {
+		v, err := c.st.Cursor(name)
+		if err != nil {
+			return err
+		}
+		upTo = min(upTo, v)
+	}
+	_, err := c.st.TrimOutbox(upTo)
+	return err
+}
+
+// pullOnce reads one page of the feed after the feed cursor and applies it.
+func (c *Client) pullOnce(ctx context.Context) (bool, error) {
+	cur, err := c.st.Cursor(FeedCursor)
+	if err != nil {
+		return false, err
+	}
+	q := "/v1/sync/feed?cursor=" + strconv.FormatUint(cur, 10) + "&wait=" + c.cfg.FeedWait.String()
+	code, _, b, err := c.do(ctx, http.MethodGet, q, nil)
+	if err != nil {
+		return false, err
+	}
+	if code != http.StatusOK {
+		return false, fmt.Errorf("%w: feed: status %d: %s", ErrHub, code, truncate(b))
+	}
+	page, err := replication.UnmarshalFeedResponse(b)
+	if err != nil {
+		return false, fmt.Errorf("%w: feed: %w", ErrHub, err)
+	}
+	if len(page.Items) > 0 {
+		res, err := c.st.ApplyRemote(ctx, Entries(page.Items))
+		if err != nil {
+			return false, err
+		}
+		if res.Rejected > 0 { // a clock ahead of ours: retry later, keep the cursor
+			return false, fmt.Errorf("%w: %d feed entries refused by the store (clock drift)", ErrHub, res.Rejected)
+		}
+		c.pulled.Add(uint64(len(page.Items)))
+	}
+	if page.Next > cur {
+		if err := c.st.SetCursor(FeedCursor, page.Next); err != nil {
+			return false, err
+		}
+	}
+	c.synced()
+	// The long-poll is the wait: ask again at once.
+	return len(page.Items) > 0 || c.cfg.FeedWait > 0, nil
+}
+
+// Entries turns feed items into the store's remote entries: each merged
+// fragment becomes a merge into the canonical ID, then the cluster's
+// state is merged into it.
+func Entries(items []replication.FeedItem) []store.OutboxEntry {
+	var out []store.OutboxEntry
+	for _, it := range items {
+		for _, f := range it.Fragments {
+			if f != it.ID {
+				out = append(out, store.OutboxEntry{Kind: store.OutboxMerge, ProfileID: it.ID, From: f})
+			}
+		}
+		out = append(out, store.OutboxEntry{Kind: store.OutboxDelta, ProfileID: it.ID, Delta: it.State})
+	}
+	return out
+}
+
+func truncate(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return strings.TrimSpace(string(b))
+}

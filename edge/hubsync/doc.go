@@ -1,0 +1,9 @@
+// Package hubsync is the edge's side of hub sync: it pushes the store's
+// outbox to the hub in batches from a persisted cursor, trims the outbox
+// only after the hub acknowledged (a Raft commit), and pulls the hub's
+// change feed from its own persisted cursor, applying each resolved person
+// through the store's remote merge path (merged fragments become
+// redirects to the canonical ID). With the hub unreachable the edge keeps
+// ingesting; the client retries with backoff across every hub URL and
+// drains and catches up when one answers.
+package hubsync
