@@ -138,7 +138,12 @@ func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) er
 		return err
 	}
 	as.SetNode(node)
-	srv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+	// Requests see reqCtx, cancelled when shutdown starts, so long-polls
+	// end at once instead of holding Shutdown for their whole wait.
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
+	srv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("hub started", "addr", ln.Addr().String(), "raft_addr", node.RaftAddr(), "node", cfg.nodeID,
@@ -176,6 +181,7 @@ func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) er
 	}
 	stopBG()
 	<-bgDone
+	endRequests()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
