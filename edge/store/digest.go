@@ -73,9 +73,13 @@ func (s *Store) Digest() Digest {
 
 // BucketEntries calls fn with the full state of every profile and every
 // redirect in the given digest buckets, as entries ApplyRemote accepts
-// (OutboxDelta carrying the whole state; OutboxMerge for a redirect). It
-// reads one consistent snapshot and streams: nothing is held in memory
-// beyond one entry. fn must not call the store's write methods.
+// (OutboxDelta carrying the whole state; OutboxMerge for a redirect,
+// pointing at its canonical ID). It reads in short read transactions of
+// at most bucketPage records and calls fn between them, so a slow reader
+// (a peer on the network) never holds a transaction open — bbolt cannot
+// grow its file under a long one. Entries changed during the walk are
+// sent as they are when read; anti-entropy's next round repairs the rest.
+// fn must not call the store's write methods.
 func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
 	want := make([]bool, DigestBuckets)
 	for _, b := range buckets {
@@ -83,25 +87,55 @@ func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
 			want[b] = true
 		}
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
-		err := tx.Bucket(bucketProfiles).ForEach(func(k, v []byte) error {
-			if !want[BucketOf(string(k))] {
+	for _, bucket := range [][]byte{bucketProfiles, bucketRedirects} {
+		var after []byte
+		for {
+			var page []OutboxEntry
+			err := s.db.View(func(tx *bolt.Tx) error {
+				c := tx.Bucket(bucket).Cursor()
+				k, v := c.First()
+				if after != nil {
+					k, v = c.Seek(after)
+					if k != nil && string(k) == string(after) {
+						k, v = c.Next()
+					}
+				}
+				for scanned := 0; k != nil && len(page) < bucketPage && scanned < 8*bucketPage; k, v = c.Next() {
+					scanned++
+					after = append(after[:0], k...)
+					if !want[BucketOf(string(k))] {
+						continue
+					}
+					if string(bucket) == string(bucketProfiles) {
+						page = append(page, OutboxEntry{Kind: OutboxDelta, ProfileID: string(k), Delta: append([]byte(nil), v...)})
+						continue
+					}
+					to, err := resolveIn(tx, string(v))
+					if err != nil {
+						return err
+					}
+					page = append(page, OutboxEntry{Kind: OutboxMerge, From: string(k), ProfileID: to})
+				}
+				if k == nil {
+					after = nil // done with this bucket
+				}
 				return nil
-			}
-			return fn(OutboxEntry{Kind: OutboxDelta, ProfileID: string(k), Delta: append([]byte(nil), v...)})
-		})
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketRedirects).ForEach(func(k, v []byte) error {
-			if !want[BucketOf(string(k))] {
-				return nil
-			}
-			to, err := resolveIn(tx, string(v))
+			})
 			if err != nil {
 				return err
 			}
-			return fn(OutboxEntry{Kind: OutboxMerge, From: string(k), ProfileID: to})
-		})
-	})
+			for _, e := range page {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			if after == nil {
+				break
+			}
+		}
+	}
+	return nil
 }
+
+// bucketPage bounds the records one BucketEntries read transaction reads.
+const bucketPage = 512

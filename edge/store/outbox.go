@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -81,12 +82,19 @@ func (s *Store) Outbox(after uint64, limit int) ([]OutboxEntry, error) {
 	return out, err
 }
 
-// TrimOutbox deletes the entries with sequence <= upTo, once replication
-// has them acknowledged (by the hub, or by every peer). It returns how many
-// were deleted.
+// TrimOutbox deletes the entries with sequence <= upTo once the hub has
+// acknowledged them — but never past a persisted reader cursor (see
+// SetCursor), so an entry gossip has not yet published stays until it
+// has. It returns how many were deleted.
 func (s *Store) TrimOutbox(upTo uint64) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		mc := meta.Cursor()
+		prefix := []byte("cursor:")
+		for k, v := mc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = mc.Next() {
+			upTo = min(upTo, readU64(v))
+		}
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, _ = c.First() {
 			if err := c.Delete(); err != nil {
@@ -94,7 +102,6 @@ func (s *Store) TrimOutbox(upTo uint64) (int, error) {
 			}
 			n++
 		}
-		meta := tx.Bucket(bucketMeta)
 		left := max(int64(readU64(meta.Get(outboxKey)))-int64(n), 0)
 		return meta.Put(outboxKey, u64(uint64(left)))
 	})

@@ -428,3 +428,44 @@ func TestHubSyncedAtPersists(t *testing.T) {
 		t.Fatalf("HubSyncedAt after reopen = %v, want %v", got, at)
 	}
 }
+
+func TestTrimOutboxWaitsForCursors(t *testing.T) {
+	s := open(t)
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1"}`, `{"type":"identify","userId":"u2","messageId":"2"}`, `{"type":"identify","userId":"u3","messageId":"3"}`)
+	if err := s.SetCursor("gossip", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.TrimOutbox(3); err != nil || n != 1 {
+		t.Fatalf("TrimOutbox(3) with gossip at 1 = %d, %v; want 1", n, err)
+	}
+}
+
+// BucketEntries pages through many records in short transactions and
+// still yields every one exactly once.
+func TestBucketEntriesPages(t *testing.T) {
+	s := open(t, func(o *Options) { o.NoSync = true })
+	var evs []Event
+	for i := range 3*bucketPage + 7 {
+		evs = append(evs, ev(t, fmt.Sprintf(`{"type":"identify","userId":"u%d","messageId":"m%d"}`, i, i)))
+	}
+	if _, err := s.Ingest(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	all := make([]int, DigestBuckets)
+	for i := range all {
+		all[i] = i
+	}
+	seen := map[string]int{}
+	if err := s.BucketEntries(all, func(e OutboxEntry) error { seen[e.ProfileID]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Stats()
+	if len(seen) != st.Profiles {
+		t.Fatalf("BucketEntries yielded %d profiles, store has %d", len(seen), st.Profiles)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("profile %s yielded %d times", id, n)
+		}
+	}
+}
