@@ -45,6 +45,7 @@ bench: build
 	./$(BIN) bench identity | tee bench/results/identity.txt
 	./$(BIN) bench lookup --profiles 1000000 --duration 10s | tee bench/results/lookup.txt
 	./$(BIN) bench ingest --duration 10s | tee bench/results/ingest.txt
+	$(GO) test -run '^$$' -bench 'Convergence|CatchUp' -benchtime 1x -timeout 60m ./edge/gossip | tee bench/results/gossip.txt
 
 # Every fuzz target, each for FUZZTIME (default 30s).
 fuzz:
