@@ -40,6 +40,8 @@ type edgeConfig struct {
 	// Hub sync (off when hubURLs is empty).
 	hubURLs   []string
 	syncToken string
+	// noHub stops `ucv dev` from running its in-process hub.
+	noHub bool
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -83,7 +85,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	host, _ := os.Hostname()
 	defData, defNode, about := "", host, "Runs an edge node: Segment-compatible ingest and profile lookups over HTTP,\nstored durably in a bbolt file under --data-dir. Write keys are required."
 	if dev {
-		defData, defNode, about = "./ucv-data", "dev", "Runs an edge node with zero configuration for local development: data in\n./ucv-data, no write key needed, listening on 127.0.0.1:8080."
+		defData, defNode, about = "./ucv-data", "dev", "Runs an edge node with zero configuration for local development: data in\n./ucv-data, no write key needed, listening on 127.0.0.1:8080, with a\nsingle-node hub in the same process (data in ./ucv-data/hub) it syncs to."
 	}
 	if defNode == "" {
 		defNode = "edge"
@@ -108,6 +110,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	gkeys := fs.String("gossip-key", env("UCV_GOSSIP_KEY", ""), "base64 AES key (16, 24 or 32 bytes) encrypting gossip; required with --gossip-addr outside dev; KEY,OLDKEY,… during rotation (the first encrypts, all decrypt) [UCV_GOSSIP_KEY]")
 	hubs := fs.String("hub", env("UCV_HUB", ""), "hub node URLs to sync with, URL,… (any node); empty: no hub [UCV_HUB]")
 	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""), "bearer token of the hub's sync API [UCV_SYNC_TOKEN]")
+	if dev {
+		fs.BoolVar(&cfg.noHub, "no-hub", env("UCV_NO_HUB", "") == "true", "do not run the in-process single-node hub (it runs unless --hub is given) [UCV_NO_HUB]")
+	}
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and the last commit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -287,20 +292,31 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 		}
 		return gn.Close(ctx)
 	}
+	devHub, err := startDevHub(cfg, log)
+	if err != nil {
+		return errors.Join(fmt.Errorf("dev hub: %w", err), closeGossip(context.Background()), closeStore())
+	}
+	if devHub != nil {
+		cfg.hubURLs = []string{devHub.url}
+	}
 	hs, err := startHubSync(cfg, st, gn != nil, log)
 	if err != nil {
-		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), closeGossip(context.Background()), closeStore())
+		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), closeDevHub(context.Background(), devHub), closeGossip(context.Background()), closeStore())
 	}
 	srv, err := api.New(st, acfg)
 	if err != nil {
-		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), hs.Close(context.Background()), closeGossip(context.Background()), closeStore())
+		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), hs.Close(context.Background()), closeDevHub(context.Background(), devHub), closeGossip(context.Background()), closeStore())
 	}
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), hs.Close(context.Background()), closeGossip(context.Background()), closeStore())
+		return errors.Join(fmt.Errorf("listen: %w", err), hs.Close(context.Background()), closeDevHub(context.Background(), devHub), closeGossip(context.Background()), closeStore())
 	}
 	base := "http://" + ln.Addr().String()
 	printURLs(stdout, cfg, base)
+	if devHub != nil {
+		fmt.Fprintf(stdout, "  hub:      %s (in-process, node %q, data in %s)\n", devHub.url, devHubID, filepath.Join(cfg.dataDir, "hub"))
+		fmt.Fprintf(stdout, "  hub admin: curl %s/v1/admin/status\n", devHub.url)
+	}
 	if gn != nil {
 		fmt.Fprintf(stdout, "  gossip:   %s (members: %d)\n", gn.Addr(), gn.NumMembers())
 	}
@@ -328,7 +344,9 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	hubErr := hs.Close(sctx)
 	gossipErr := closeGossip(sctx)
 	closeErr := st.Close(sctx)
-	if err := errors.Join(serveErr, shutErr, hubErr, gossipErr, closeErr); err != nil {
+	// The hub goes last: the edge's final push (in hs.Close) needs it.
+	devHubErr := closeDevHub(sctx, devHub)
+	if err := errors.Join(serveErr, shutErr, hubErr, gossipErr, closeErr, devHubErr); err != nil {
 		log.Error("shutdown incomplete", "err", err)
 		return err
 	}

@@ -120,6 +120,7 @@ type node struct {
 	cmd    *exec.Cmd
 	url    string
 	stderr *syncBuffer
+	stdout *syncBuffer // every line printed
 }
 
 // syncBuffer is a bytes.Buffer the subprocess's output copier writes while
@@ -152,7 +153,7 @@ func start(t *testing.T, bin string, env []string, args ...string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{cmd: cmd, stderr: &syncBuffer{}}
+	n := &node{cmd: cmd, stderr: &syncBuffer{}, stdout: &syncBuffer{}}
 	cmd.Stderr = n.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -168,6 +169,7 @@ func start(t *testing.T, bin string, env []string, args ...string) *node {
 		sc := bufio.NewScanner(stdout)
 		sent := false
 		for sc.Scan() {
+			n.stdout.Write([]byte(sc.Text() + "\n"))
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil && !sent {
 				urlc <- m[1]
 				sent = true
@@ -220,6 +222,22 @@ func (n *node) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
+var devHubLine = regexp.MustCompile(`(?m)^  hub: +(http://\S+) \(in-process`)
+
+// devHubURL waits for `ucv dev` to print its in-process hub's URL.
+func devHubURL(t *testing.T, n *node) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := devHubLine.FindStringSubmatch(n.stdout.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("ucv dev printed no hub URL:\n%s", n.stdout)
+	return ""
+}
+
 func httpDo(t *testing.T, method, url, body string, hdr ...string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -257,6 +275,19 @@ func TestEdgeProcess(t *testing.T) {
 	if code, _ := httpDo(t, "GET", dev.url+"/readyz", ""); code != 200 {
 		t.Errorf("dev readyz = %d", code)
 	}
+	// dev runs a single-node hub in its process and syncs to it.
+	hubURL := devHubURL(t, dev)
+	waitBody(t, hubURL+"/v1/admin/profiles/email:e2e@example.com", `"e2e-1"`)
+	waitBody(t, dev.url+"/v1/profiles/email:e2e@example.com", `"hub_synced_at":"`)
+	dev.stop(t, syscall.SIGTERM)
+	// Restarted on the same data, its hub comes back (new ports, same
+	// Raft state), elects itself and still holds the profile.
+	dev = start(t, bin, nil, "dev", "--data-dir", data, "--http-addr", "127.0.0.1:0")
+	hubURL = devHubURL(t, dev)
+	if code, body := httpDo(t, "POST", dev.url+"/v1/track", `{"userId":"e2e-1","event":"Came Back"}`); code != 200 {
+		t.Fatalf("dev ingest after restart = %d %s", code, body)
+	}
+	waitBody(t, hubURL+"/v1/admin/profiles/user_id:e2e-1", `"e2e-1"`, `"Came Back"`)
 	dev.stop(t, syscall.SIGTERM)
 
 	edge := start(t, bin, []string{"UCV_WRITE_KEYS=k1=till-7", "UCV_NODE_NAME=store-7"}, "edge", "--data-dir", data, "--http-addr", "127.0.0.1:0")

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"ucv/hub"
@@ -105,6 +106,50 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 // lets in-flight requests finish and shuts Raft down.
 func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	h, err := startHubNode(cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ucv hub: node %q serving %s, raft on %s (data in %s)\n", cfg.nodeID, h.url, h.node.RaftAddr(), cfg.dataDir)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", context.Cause(ctx).Error())
+	case <-h.failed:
+		log.Error("server stopped", "err", h.serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := h.Close(sctx); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return err
+	}
+	log.Info("hub stopped")
+	return nil
+}
+
+// hubNode is a running hub node: Raft, its HTTP API and the background
+// join and peer exchange. `ucv hub` runs one; `ucv dev` runs one in the
+// edge's process.
+type hubNode struct {
+	url  string
+	node *hub.Server
+	srv  *http.Server
+
+	endRequests context.CancelFunc // cancels every request's context
+	stopBG      context.CancelFunc
+	bgDone      chan struct{}
+	served      chan error
+	failed      chan struct{} // closed when Serve returns early
+	serveErr    error         // set before failed is closed
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// startHubNode listens on cfg.httpAddr, starts Raft and serves the API
+// in the background; with cfg.join it keeps asking to join until it is
+// a member. Close stops it.
+func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if cfg.syncToken == "" {
 		log.Warn("no --sync-token: the sync endpoints are open; use only on loopback or for development")
 	}
@@ -113,7 +158,7 @@ func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) er
 	}
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	url := cfg.advertiseURL
 	if url == "" {
@@ -126,7 +171,7 @@ func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) er
 	as, err := api.New(acfg)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	hc := hub.DefaultConfig()
 	hc.NodeID, hc.DataDir, hc.RaftAddr, hc.Bootstrap = cfg.nodeID, cfg.dataDir, cfg.raftAddr, cfg.bootstrap
@@ -135,25 +180,31 @@ func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) er
 	node, err := hub.New(hc)
 	if err != nil {
 		ln.Close()
-		return err
+		return nil, err
 	}
 	as.SetNode(node)
 	// Requests see reqCtx, cancelled when shutdown starts, so long-polls
 	// end at once instead of holding Shutdown for their whole wait.
 	reqCtx, endRequests := context.WithCancel(context.Background())
-	defer endRequests()
-	srv := &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return reqCtx }}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	h := &hubNode{url: url, node: node, endRequests: endRequests,
+		srv: &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return reqCtx }},
+		bgDone: make(chan struct{}), served: make(chan error, 1), failed: make(chan struct{})}
+	go func() {
+		err := h.srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) {
+			h.serveErr = err
+			close(h.failed)
+		}
+		h.served <- err
+	}()
 	log.Info("hub started", "addr", ln.Addr().String(), "raft_addr", node.RaftAddr(), "node", cfg.nodeID,
 		"data_dir", cfg.dataDir, "bootstrap", cfg.bootstrap, "version", version)
-	fmt.Fprintf(stdout, "ucv hub: node %q serving %s, raft on %s (data in %s)\n", cfg.nodeID, url, node.RaftAddr(), cfg.dataDir)
 
-	bg, stopBG := context.WithCancel(ctx)
-	bgDone := make(chan struct{})
+	bg, stopBG := context.WithCancel(context.Background())
+	h.stopBG = stopBG
 	go func() {
-		defer close(bgDone)
+		defer close(h.bgDone)
 		if cfg.join != "" {
 			joinHub(bg, cfg, url, node.RaftAddr(), as, log)
 		}
@@ -170,33 +221,25 @@ func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) er
 			}
 		}
 	}()
+	return h, nil
+}
 
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "reason", context.Cause(ctx).Error())
-	case serveErr = <-served:
-		served = nil
-		log.Error("server stopped", "err", serveErr)
-	}
-	stopBG()
-	<-bgDone
-	endRequests()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	shutErr := srv.Shutdown(sctx)
-	if served != nil {
-		if serveErr = <-served; errors.Is(serveErr, http.ErrServerClosed) {
+// Close stops the background work, ends waiting requests, shuts the HTTP
+// server down (ctx bounds the wait) and then Raft. It is idempotent and
+// returns every error.
+func (h *hubNode) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		h.stopBG()
+		<-h.bgDone
+		h.endRequests()
+		shutErr := h.srv.Shutdown(ctx)
+		serveErr := <-h.served
+		if errors.Is(serveErr, http.ErrServerClosed) {
 			serveErr = nil
 		}
-	}
-	closeErr := node.Close(sctx)
-	if err := errors.Join(serveErr, shutErr, closeErr); err != nil {
-		log.Error("shutdown incomplete", "err", err)
-		return err
-	}
-	log.Info("hub stopped")
-	return nil
+		h.closeErr = errors.Join(serveErr, shutErr, h.node.Close(ctx))
+	})
+	return h.closeErr
 }
 
 // joinHub asks the node at cfg.join (and then the leader it names) to add

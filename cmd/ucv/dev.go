@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+)
+
+// devHubID is the Raft node ID of the hub `ucv dev` runs in its process.
+const devHubID = "dev-hub"
+
+// startDevHub runs the single-node hub of `ucv dev` in this process: a
+// bootstrapped Raft cluster of one, data in DATA_DIR/hub, HTTP and Raft on
+// free loopback ports, open APIs (loopback only). The edge syncs to it
+// through the same loopback HTTP client as to a remote hub, so dev runs
+// exactly the production sync path. It returns nil when the edge is not
+// in dev mode, names hubs of its own (--hub) or opted out (--no-hub).
+func startDevHub(cfg edgeConfig, log *slog.Logger) (*hubNode, error) {
+	if !cfg.dev || cfg.noHub || len(cfg.hubURLs) > 0 {
+		return nil, nil
+	}
+	return startHubNode(hubConfig{
+		dataDir:         filepath.Join(cfg.dataDir, "hub"),
+		httpAddr:        "127.0.0.1:0",
+		raftAddr:        "127.0.0.1:0",
+		nodeID:          devHubID,
+		bootstrap:       true,
+		logLevel:        cfg.logLevel,
+		shutdownTimeout: cfg.shutdownTimeout,
+		peerInterval:    2 * time.Second,
+	}, log.With("component", "hub"))
+}
+
+// closeDevHub stops the dev hub; a nil hub closes nothing.
+func closeDevHub(ctx context.Context, h *hubNode) error {
+	if h == nil {
+		return nil
+	}
+	return h.Close(ctx)
+}
