@@ -30,6 +30,7 @@ func FastConfig(name string, tr memberlist.Transport) gossip.Config {
 	ml.GossipToTheDeadTime = 500 * time.Millisecond
 	ml.TCPTimeout = 2 * time.Second
 	ml.RetransmitMult = 3
+	ml.EnableCompression = false // as gossip.DefaultConfig
 	cfg.Memberlist = ml
 	cfg.Dev = true
 	cfg.MinPullInterval = 100 * time.Millisecond

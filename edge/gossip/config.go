@@ -70,6 +70,9 @@ const Cursor = "gossip"
 func DefaultConfig() Config {
 	ml := memberlist.DefaultLANConfig()
 	ml.PushPullInterval = 5 * time.Second
+	// Profile states travel S2-compressed already; memberlist's LZW on top
+	// of them only burns CPU (a third of a catch-up's profile).
+	ml.EnableCompression = false
 	return Config{
 		Memberlist:        ml,
 		QueueLen:          1024,

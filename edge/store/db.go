@@ -47,6 +47,9 @@ type Store struct {
 type request struct {
 	evs    []Event
 	remote []OutboxEntry // changes from peers (ApplyRemote) instead of events
+	// decoded holds remote[i]'s delta decoded by the caller, off the
+	// commit goroutine (nil: not a delta, or undecodable).
+	decoded []*profile.Profile
 	res    IngestResult
 	rres   ApplyResult
 	err    error
@@ -261,8 +264,8 @@ func (s *Store) commit(batch []*request) error {
 		w = newWriter(s, tx)
 		for _, r := range batch {
 			if r.remote != nil {
-				for _, e := range r.remote {
-					applied, err := w.applyRemote(e)
+				for i, e := range r.remote {
+					applied, err := w.applyRemote(e, r.decoded[i])
 					if err != nil {
 						return err
 					}

@@ -27,7 +27,17 @@ func (s *Store) ApplyRemote(ctx context.Context, entries []OutboxEntry) (ApplyRe
 	if len(entries) == 0 {
 		return ApplyResult{}, nil
 	}
-	r := &request{remote: entries, done: make(chan struct{})}
+	// Decode here, in the caller's goroutine, so the single commit
+	// goroutine only merges.
+	decoded := make([]*profile.Profile, len(entries))
+	for i, e := range entries {
+		if e.Kind == OutboxDelta {
+			if d, err := profile.Unmarshal(e.Delta); err == nil && d.ID != "" {
+				decoded[i] = d
+			}
+		}
+	}
+	r := &request{remote: entries, decoded: decoded, done: make(chan struct{})}
 	if err := s.enqueue(ctx, r); err != nil {
 		return ApplyResult{}, err
 	}
@@ -59,7 +69,7 @@ func (w *writer) loadOrNew(id string) (*profile.Profile, error) {
 	return p, nil
 }
 
-func (w *writer) applyRemote(e OutboxEntry) (bool, error) {
+func (w *writer) applyRemote(e OutboxEntry, d *profile.Profile) (bool, error) {
 	switch e.Kind {
 	case OutboxMerge:
 		if e.From == "" || e.ProfileID == "" {
@@ -67,9 +77,8 @@ func (w *writer) applyRemote(e OutboxEntry) (bool, error) {
 		}
 		return true, w.mergeRemote(e.From, e.ProfileID)
 	case OutboxDelta:
-		d, err := profile.Unmarshal(e.Delta)
-		if err != nil || d.ID == "" {
-			return false, nil
+		if d == nil {
+			return false, nil // undecodable
 		}
 		if _, err := w.s.clock.Update(d.Version); err != nil {
 			return false, nil // beyond the drift bound
