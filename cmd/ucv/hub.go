@@ -242,12 +242,15 @@ func (h *hubNode) Close(ctx context.Context) error {
 	return h.closeErr
 }
 
-// joinHub asks the node at cfg.join (and then the leader it names) to add
-// this node as a voter, retrying until it succeeds or ctx ends.
+// joinHub asks the node at cfg.join to add this node as a voter. A
+// follower answers 503 with the leader's URL (api.LeaderURLHeader); the
+// next attempt goes there at once, and back to cfg.join if that fails
+// too. It retries with backoff until it succeeds or ctx ends.
 func joinHub(ctx context.Context, cfg hubConfig, self, raftAddr string, as *api.Server, log *slog.Logger) {
 	body, _ := json.Marshal(api.JoinRequest{ID: cfg.nodeID, RaftAddr: raftAddr, HTTPURL: self})
 	target := cfg.join
 	client := &http.Client{Timeout: 15 * time.Second}
+	follows := 0 // redirects followed without a pause (bounded: no ping-pong)
 	for wait := 200 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/v1/admin/join", bytes.NewReader(body))
 		if err != nil {
@@ -271,8 +274,17 @@ func joinHub(ctx context.Context, cfg hubConfig, self, raftAddr string, as *api.
 				return
 			}
 			err = fmt.Errorf("status %d", resp.StatusCode)
+			// A follower names the leader: follow it at once.
+			if u := resp.Header.Get(api.LeaderURLHeader); resp.StatusCode == http.StatusServiceUnavailable && u != "" && u != self && u != target && follows < 3 {
+				target, follows = u, follows+1
+				log.Info("join: following the leader", "leader_url", u)
+				continue
+			}
 		}
 		log.Warn("join failed; retrying", "via", target, "err", err, "retry_in", wait.String())
+		// Otherwise (no leader named, or the named one failed) the next
+		// attempt goes back to --join.
+		target, follows = cfg.join, 0
 		select {
 		case <-ctx.Done():
 			return

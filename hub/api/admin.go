@@ -45,8 +45,13 @@ type JoinResponse struct {
 	Peers  map[string]string `json:"peers"`
 }
 
-// join adds a voter. On a follower it answers 503 naming the leader's
-// URL in the message; the joiner retries there.
+// LeaderURLHeader is set on a 503 answer to a join sent to a follower:
+// the leader's HTTP URL (when this node knows it), where the joiner
+// should retry.
+const LeaderURLHeader = "X-Leader-URL"
+
+// join adds a voter. On a follower it answers 503 naming the leader in
+// the message and its URL in LeaderURLHeader; the joiner retries there.
 func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.hub()
 	if err != nil {
@@ -68,6 +73,9 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
 		var nl *hub.NotLeaderError
 		if errors.As(err, &nl) {
 			u, _ := s.peers.get(string(nl.LeaderID))
+			if u != "" {
+				w.Header().Set(LeaderURLHeader, u)
+			}
 			return fmt.Errorf("%w: retry at the leader %s (%s)", ErrNoLeader, nl.LeaderID, u)
 		}
 		return err

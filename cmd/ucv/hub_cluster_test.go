@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hubStatus reads GET /v1/admin/status ("" leader when unreachable).
+func hubStatus(h *hubProc) (leader string, peers int) {
+	req, _ := http.NewRequest(http.MethodGet, h.url+"/v1/admin/status", nil)
+	req.Header.Set("Authorization", "Bearer at")
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return "", 0
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Leader string            `json:"leader"`
+		Peers  []json.RawMessage `json:"peers"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return "", 0
+	}
+	return st.Leader, len(st.Peers)
+}
+
+// waitFor polls cond every 50 ms until it holds or d passes; the
+// optional detail is reported on timeout.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, detail ...*string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			msg := ""
+			for _, s := range detail {
+				msg += "; " + *s
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", d, what, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *hubProc) log() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stderr.String()
+}
+
+// orderCount reads a user's computed order count at an edge (-1 when the
+// lookup fails).
+func orderCount(edgeURL string, user int) int64 {
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(fmt.Sprintf("%s/v1/profiles/user_id:user-%d", edgeURL, user))
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Computed struct {
+			OrderCount int64 `json:"order_count"`
+		} `json:"computed"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return -1
+	}
+	return v.Computed.OrderCount
+}
+
+// TestHubClusterLeaderKill: three `ucv hub` (hub-1 bootstraps, hub-2
+// joins through it, hub-3 joins through the follower hub-2, which names
+// the leader) and two edges of different stores syncing with all three.
+// Both edges take a stream of orders for the same users; the leader is
+// SIGKILLed during the stream. The others elect a leader, the edges keep
+// ingesting and resume syncing, and in the end each edge shows, for every
+// user, exactly the orders acknowledged at both edges: nothing the hub
+// acknowledged is lost, nothing is counted twice.
+func TestHubClusterLeaderKill(t *testing.T) {
+	bin := buildUCV(t)
+	dir := t.TempDir()
+	h1 := startHub(t, bin, filepath.Join(dir, "hub-1"), "127.0.0.1:0", "127.0.0.1:0", "--bootstrap")
+	waitFor(t, 20*time.Second, "hub-1 leads", func() bool { l, _ := hubStatus(h1); return l == "hub-1" })
+	h2 := startHub(t, bin, filepath.Join(dir, "hub-2"), "127.0.0.1:0", "127.0.0.1:0", "--node-id", "hub-2", "--join", h1.url)
+	waitFor(t, 20*time.Second, "hub-2 in the cluster", func() bool { l, _ := hubStatus(h2); return l == "hub-1" })
+	h3 := startHub(t, bin, filepath.Join(dir, "hub-3"), "127.0.0.1:0", "127.0.0.1:0", "--node-id", "hub-3", "--join", h2.url)
+	waitFor(t, 20*time.Second, "hub-3 in the cluster", func() bool { l, _ := hubStatus(h3); return l == "hub-1" })
+	if !strings.Contains(h3.log(), "following the leader") {
+		t.Errorf("hub-3 joined through a follower without following the leader:\n%s", h3.log())
+	}
+	hubs := map[string]*hubProc{"hub-1": h1, "hub-2": h2, "hub-3": h3}
+	urls := h1.url + "," + h2.url + "," + h3.url
+	edge := func(name string) *node {
+		return start(t, bin, nil, "edge", "--data-dir", filepath.Join(dir, name), "--http-addr", "127.0.0.1:0",
+			"--node-name", name, "--write-key", "k=pos", "--hub", urls, "--sync-token", "st")
+	}
+	edges := []*node{edge("store-1"), edge("store-2")}
+
+	const users = 8
+	var (
+		acked [2][users]atomic.Int64
+		stop  = make(chan struct{})
+		wg    sync.WaitGroup
+	)
+	client := &http.Client{Timeout: 3 * time.Second}
+	for e, n := range edges {
+		for w := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					user := (w*3 + i) % users
+					body := fmt.Sprintf(`{"userId":"user-%d","messageId":"e%d-w%d-%d","event":"Order Completed","properties":{"total":1.25,"currency":"EUR"}}`, user, e, w, i)
+					req, _ := http.NewRequest(http.MethodPost, n.url+"/v1/track", strings.NewReader(body))
+					req.Header.Set("X-Write-Key", "k")
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Errorf("edge %d refused an event: %v", e, err) // the edges never depend on the hub
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						t.Errorf("edge %d: POST /v1/track = %d", e, resp.StatusCode)
+						return
+					}
+					acked[e][user].Add(1)
+					time.Sleep(2 * time.Millisecond)
+				}
+			}()
+		}
+	}
+	// Let the stream reach the hub, then kill the leader mid-stream.
+	waitFor(t, 10*time.Second, "the first orders at the other edge", func() bool { return orderCount(edges[1].url, 0) > 0 && orderCount(edges[0].url, 3) > 0 })
+	leader, _ := hubStatus(h1)
+	dead := hubs[leader]
+	if dead == nil {
+		t.Fatalf("leader %q is not a known hub", leader)
+	}
+	dead.cmd.Process.Kill()
+	killedAt := time.Now()
+	var alive []*hubProc
+	for id, h := range hubs {
+		if id != leader {
+			alive = append(alive, h)
+		}
+	}
+	waitFor(t, 15*time.Second, "a new leader", func() bool {
+		l0, _ := hubStatus(alive[0])
+		l1, _ := hubStatus(alive[1])
+		return l0 != "" && l0 != leader && l0 == l1
+	})
+	newLeader, _ := hubStatus(alive[0])
+	t.Logf("killed leader %s; %s elected after %v", leader, newLeader, time.Since(killedAt).Round(time.Millisecond))
+	// Keep streaming across the failover, then stop.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && !t.Failed() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	want := make([]int64, users)
+	var total int64
+	for u := range users {
+		want[u] = acked[0][u].Load() + acked[1][u].Load()
+		total += want[u]
+	}
+	var last string
+	waitFor(t, 20*time.Second, "both edges to converge on every order", func() bool {
+		for e, n := range edges {
+			for u := range users {
+				if got := orderCount(n.url, u); got != want[u] {
+					last = fmt.Sprintf("edge %d user-%d: %d orders, want %d", e, u, got, want[u])
+					return false
+				}
+			}
+		}
+		return true
+	}, &last)
+	t.Logf("%d orders at 2 edges (%d users) converged on both edges", total, users)
+}
