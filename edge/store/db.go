@@ -50,10 +50,14 @@ type request struct {
 	// decoded holds remote[i]'s delta decoded by the caller, off the
 	// commit goroutine (nil: not a delta, or undecodable).
 	decoded []*profile.Profile
-	res    IngestResult
-	rres   ApplyResult
-	err    error
-	done   chan struct{}
+	// clusters are hub feed clusters (ApplyClusters; decoded holds their
+	// states), unacked the last outbox sequence the hub acknowledged.
+	clusters []Cluster
+	unacked  uint64
+	res      IngestResult
+	rres     ApplyResult
+	err      error
+	done     chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
@@ -223,7 +227,7 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	for r := range s.queue {
 		batch := []*request{r}
-		n := len(r.evs) + len(r.remote)
+		n := len(r.evs) + len(r.remote) + len(r.clusters)
 	drain:
 		for n < s.opts.MaxBatchEvents {
 			select {
@@ -232,7 +236,7 @@ func (s *Store) commitLoop() {
 					break drain
 				}
 				batch = append(batch, r2)
-				n += len(r2.evs) + len(r2.remote)
+				n += len(r2.evs) + len(r2.remote) + len(r2.clusters)
 			default:
 				break drain
 			}
@@ -263,6 +267,12 @@ func (s *Store) commit(batch []*request) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		w = newWriter(s, tx)
 		for _, r := range batch {
+			if r.clusters != nil {
+				if err := w.applyClusters(r); err != nil {
+					return err
+				}
+				continue
+			}
 			if r.remote != nil {
 				for i, e := range r.remote {
 					applied, err := w.applyRemote(e, r.decoded[i])

@@ -1,0 +1,214 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"ucv/profile"
+)
+
+// Cluster is the hub's authoritative word on one person: the canonical
+// profile ID, every source profile ID (fragment) it holds, and the joined
+// CRDT state of those fragments (profile.Marshal).
+type Cluster struct {
+	ID        string
+	Fragments []string
+	State     []byte
+}
+
+// ApplyClusters applies clusters from the hub's change feed in one
+// durable transaction. Where this edge's redirects agree with the hub —
+// every fragment resolves here to the cluster's ID, or to a fragment of
+// the same cluster — a cluster is merged like ApplyRemote does (fragments
+// become redirects, the state is joined). Where they do not, the hub has
+// split what this edge folded together (an unmerge): a fragment of the
+// cluster resolves here to a profile outside it. Then every cluster of
+// the batch involved — the one whose fragment is folded elsewhere and the
+// one it is folded into — is replaced: its ID stops being a redirect, its
+// other fragments become redirects to it and lose any state of their own,
+// and its state becomes the hub's. Finally the outbox entries after
+// unacked (the ones the hub has not acknowledged yet) that touch a
+// replaced profile are applied again, so nothing written here is lost.
+//
+// The hub sends both sides of a split at the same feed position, so a
+// caller that applies whole feed pages gets both replaced together. A
+// profile this edge folded that the hub has never seen is left folded.
+// Replacement joins nothing that the hub's state lacks except those
+// unacknowledged entries: deltas another edge gave this one by gossip and
+// the hub has not applied yet disappear here until the hub's feed brings
+// them back. Like ApplyRemote, a cluster state stamped beyond
+// MaxClockDrift is rejected (counted).
+func (s *Store) ApplyClusters(ctx context.Context, cs []Cluster, unacked uint64) (ApplyResult, error) {
+	if len(cs) == 0 {
+		return ApplyResult{}, nil
+	}
+	decoded := make([]*profile.Profile, len(cs))
+	for i, c := range cs {
+		if d, err := profile.Unmarshal(c.State); err == nil && c.ID != "" {
+			decoded[i] = d
+		}
+	}
+	r := &request{clusters: cs, decoded: decoded, unacked: unacked, done: make(chan struct{})}
+	if err := s.enqueue(ctx, r); err != nil {
+		return ApplyResult{}, err
+	}
+	return r.rres, r.err
+}
+
+// applyClusters is ApplyClusters inside the commit transaction.
+func (w *writer) applyClusters(r *request) error {
+	// Which clusters does this edge hold folded differently from the hub?
+	replace := map[string]bool{}
+	for _, c := range r.clusters {
+		in := map[string]bool{c.ID: true}
+		for _, f := range c.Fragments {
+			in[f] = true
+		}
+		for f := range in {
+			if lc := w.canonical(f); !in[lc] {
+				replace[c.ID], replace[lc] = true, true
+			}
+		}
+	}
+	var pending []OutboxEntry
+	if len(replace) > 0 {
+		// Every profile involved, and what this edge resolves each to now.
+		affected := map[string]bool{}
+		for _, c := range r.clusters {
+			if !replace[c.ID] {
+				continue
+			}
+			for _, f := range append([]string{c.ID}, c.Fragments...) {
+				affected[f], affected[w.canonical(f)] = true, true
+			}
+		}
+		for id := range replace {
+			affected[id] = true
+		}
+		var err error
+		if pending, err = w.unackedFor(r.unacked, affected); err != nil {
+			return err
+		}
+	}
+	var replaced []*profile.Profile
+	for i, c := range r.clusters {
+		d := r.decoded[i]
+		if d == nil {
+			r.rres.Rejected++
+			continue
+		}
+		if replace[c.ID] {
+			if _, err := w.s.clock.Update(d.Version); err != nil {
+				r.rres.Rejected++
+				continue
+			}
+			if err := w.replace(c, d); err != nil {
+				return err
+			}
+			replaced = append(replaced, d)
+			r.rres.Applied++
+			continue
+		}
+		for _, f := range c.Fragments {
+			if f != c.ID {
+				if err := w.mergeRemote(f, c.ID); err != nil {
+					return err
+				}
+			}
+		}
+		d.ID = c.ID
+		ok, err := w.applyRemote(OutboxEntry{Kind: OutboxDelta, ProfileID: c.ID}, d)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.rres.Applied++
+		} else {
+			r.rres.Rejected++
+		}
+	}
+	for _, p := range replaced {
+		if q, ok := w.cache[p.ID]; ok && !w.deleted[p.ID] {
+			if err := w.reindex(q); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range pending {
+		var d *profile.Profile
+		if e.Kind == OutboxDelta {
+			var err error
+			if d, err = profile.Unmarshal(e.Delta); err != nil || d.ID == "" {
+				continue
+			}
+		}
+		if _, err := w.applyRemote(e, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replace makes c.ID canonical with the hub's state d, and its other
+// fragments redirects to it without state of their own.
+func (w *writer) replace(c Cluster, d *profile.Profile) error {
+	if err := w.deleteRedirect(c.ID); err != nil {
+		return err
+	}
+	for _, f := range c.Fragments {
+		if f == c.ID {
+			continue
+		}
+		if _, ok, err := w.loadOpt(f); err != nil {
+			return err
+		} else if ok {
+			delete(w.cache, f)
+			delete(w.dirty, f)
+			w.deleted[f] = true
+			w.profileDelta--
+		}
+		if err := w.putRedirect(f, c.ID); err != nil {
+			return err
+		}
+	}
+	if _, ok, err := w.loadOpt(c.ID); err != nil { // records its identifiers for the holders diff
+		return err
+	} else if !ok {
+		w.profileDelta++
+	}
+	delete(w.deleted, c.ID)
+	d.ID = c.ID
+	d.Scrub(w.s.opts.Salt)
+	w.cache[c.ID] = d
+	w.dirty[c.ID] = true
+	return nil
+}
+
+// deleteRedirect removes id's redirect (if any), keeping the digest.
+func (w *writer) deleteRedirect(id string) error {
+	red := w.tx.Bucket(bucketRedirects)
+	if red.Get([]byte(id)) == nil {
+		return nil
+	}
+	w.digest[BucketOf(id)] ^= itemHash('r', id, nil)
+	return red.Delete([]byte(id))
+}
+
+// unackedFor returns the outbox entries after seq that concern a profile
+// in affected (by its ID or by what it resolves to now), in order.
+func (w *writer) unackedFor(seq uint64, affected map[string]bool) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	c := w.tx.Bucket(bucketOutbox).Cursor()
+	for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
+		e, err := decodeOutbox(binary.BigEndian.Uint64(k), v)
+		if err != nil {
+			return nil, fmt.Errorf("store: outbox entry %x: %w", k, err)
+		}
+		hit := func(id string) bool { return id != "" && (affected[id] || affected[w.canonical(id)]) }
+		if hit(e.ProfileID) || hit(e.From) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"ucv/profile"
+)
+
+// marshal returns the state of profile id (canonical) under that id.
+func stateOf(t *testing.T, s *Store, id string) *profile.Profile {
+	t.Helper()
+	p, err := s.Profile(id)
+	if err != nil {
+		t.Fatalf("Profile(%s): %v", id, err)
+	}
+	return p
+}
+
+func encode(t *testing.T, p *profile.Profile) []byte {
+	t.Helper()
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The hub merges two people this edge holds apart (a steward's merge),
+// then splits them again (an unmerge). The edge follows both: one
+// profile, then two, each with only its own traits and events, and an
+// event ingested here while the two were one and not yet acknowledged by
+// the hub is kept.
+func TestApplyClustersMergeThenSplit(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	ra := ingest(t, s, `{"type":"identify","anonymousId":"anon-a","messageId":"a1","traits":{"email":"ann@example.com","name":"Ann"}}`)
+	rb := ingest(t, s, `{"type":"identify","anonymousId":"anon-b","messageId":"b1","traits":{"email":"bob@example.com","name":"Bob"}}`)
+	a, b := ra.ProfileIDs[0], rb.ProfileIDs[0]
+	if b < a {
+		t.Fatal("profile IDs are minted in increasing order")
+	}
+	pa, pb := stateOf(t, s, a), stateOf(t, s, b)
+	acked, err := s.LastSeq() // the hub has everything so far
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := pa.Clone()
+	pb2 := pb.Clone()
+	pb2.ID = a
+	joined.Merge(pb2)
+	res, err := s.ApplyClusters(ctx, []Cluster{{ID: a, Fragments: []string{a, b}, State: encode(t, joined)}}, acked)
+	if err != nil || res.Applied != 1 {
+		t.Fatalf("ApplyClusters(merge) = %+v, %v", res, err)
+	}
+	if v, _ := lookup(t, s, "anonymous_id", "anon-b"); v.ID != a {
+		t.Fatalf("after the hub's merge anon-b is on %s, want %s", v.ID, a)
+	}
+	// Written here while merged; the hub has not acknowledged it.
+	ingest(t, s, `{"type":"track","anonymousId":"anon-a","messageId":"a2","event":"Local Only"}`)
+
+	res, err = s.ApplyClusters(ctx, []Cluster{
+		{ID: a, Fragments: []string{a}, State: encode(t, pa)},
+		{ID: b, Fragments: []string{b}, State: encode(t, pb)},
+	}, acked)
+	if err != nil || res.Applied != 2 || res.Rejected != 0 {
+		t.Fatalf("ApplyClusters(split) = %+v, %v", res, err)
+	}
+	for _, c := range []struct{ anon, email, want, name string }{
+		{"anon-a", "ann@example.com", a, `"Ann"`},
+		{"anon-b", "bob@example.com", b, `"Bob"`},
+	} {
+		va, _ := lookup(t, s, "anonymous_id", c.anon)
+		ve, _ := lookup(t, s, "email", c.email)
+		if va.ID != c.want || ve.ID != c.want {
+			t.Errorf("after the split %s is on %s and %s on %s, want both on %s", c.anon, va.ID, c.email, ve.ID, c.want)
+		}
+	}
+	got := stateOf(t, s, a)
+	if got.Identities.Has(profile.Identifier{Type: "email", Value: "bob@example.com"}.Key()) {
+		t.Errorf("profile %s still holds Bob's e-mail after the split", a)
+	}
+	if n := len(got.Timeline.Items); n != 2 {
+		t.Errorf("profile %s has %d events after the split, want 2 (its identify and the unacknowledged track)", a, n)
+	}
+	if n := len(stateOf(t, s, b).Timeline.Items); n != 1 {
+		t.Errorf("profile %s has %d events after the split, want 1", b, n)
+	}
+	// Applying the same page again changes nothing.
+	if _, err := s.ApplyClusters(ctx, []Cluster{
+		{ID: a, Fragments: []string{a}, State: encode(t, pa)},
+		{ID: b, Fragments: []string{b}, State: encode(t, pb)},
+	}, acked); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(stateOf(t, s, a).Timeline.Items); n != 2 {
+		t.Errorf("after a replay profile %s has %d events, want 2", a, n)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("store invariants after the split: %v", err)
+	}
+}
