@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// hubStatus reads GET /v1/admin/status ("" leader when unreachable).
+// hubStatus reads GET /v1/admin/status: the leader ("" when unreachable)
+// and how many members the node knows the HTTP URL of.
 func hubStatus(h *hubProc) (leader string, peers int) {
 	req, _ := http.NewRequest(http.MethodGet, h.url+"/v1/admin/status", nil)
 	req.Header.Set("Authorization", "Bearer at")
@@ -22,13 +23,20 @@ func hubStatus(h *hubProc) (leader string, peers int) {
 	}
 	defer resp.Body.Close()
 	var st struct {
-		Leader string            `json:"leader"`
-		Peers  []json.RawMessage `json:"peers"`
+		Leader string `json:"leader"`
+		Peers  []struct {
+			HTTPURL string `json:"http_url"`
+		} `json:"peers"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&st) != nil {
 		return "", 0
 	}
-	return st.Leader, len(st.Peers)
+	for _, p := range st.Peers {
+		if p.HTTPURL != "" {
+			peers++
+		}
+	}
+	return st.Leader, peers
 }
 
 // waitFor polls cond every 50 ms until it holds or d passes; the
@@ -80,7 +88,9 @@ func orderCount(edgeURL string, user int) int64 {
 // SIGKILLed during the stream. The others elect a leader, the edges keep
 // ingesting and resume syncing, and in the end each edge shows, for every
 // user, exactly the orders acknowledged at both edges: nothing the hub
-// acknowledged is lost, nothing is counted twice.
+// acknowledged is lost, nothing is counted twice. Then a steward merges
+// two people at the hub and unmerges them: both edges show one profile,
+// then two again.
 func TestHubClusterLeaderKill(t *testing.T) {
 	bin := buildUCV(t)
 	dir := t.TempDir()
@@ -94,6 +104,15 @@ func TestHubClusterLeaderKill(t *testing.T) {
 		t.Errorf("hub-3 joined through a follower without following the leader:\n%s", h3.log())
 	}
 	hubs := map[string]*hubProc{"hub-1": h1, "hub-2": h2, "hub-3": h3}
+	// Every node knows every member's URL (to forward after a failover).
+	waitFor(t, 20*time.Second, "every hub to know 3 member URLs", func() bool {
+		for _, h := range hubs {
+			if _, n := hubStatus(h); n != 3 {
+				return false
+			}
+		}
+		return true
+	})
 	urls := h1.url + "," + h2.url + "," + h3.url
 	edge := func(name string) *node {
 		return start(t, bin, nil, "edge", "--data-dir", filepath.Join(dir, name), "--http-addr", "127.0.0.1:0",
@@ -188,4 +207,57 @@ func TestHubClusterLeaderKill(t *testing.T) {
 		return true
 	}, &last)
 	t.Logf("%d orders at 2 edges (%d users) converged on both edges", total, users)
+
+	// Unmerge reaches the edges: two people (one per edge) merged by a
+	// steward at the hub show as one profile on both edges, then as two
+	// again after the steward unmerges them.
+	post := func(n *node, body string) {
+		t.Helper()
+		if code, b := httpDo(t, "POST", n.url+"/v1/identify", body, "X-Write-Key", "k"); code != 200 {
+			t.Fatalf("POST /v1/identify = %d %s", code, b)
+		}
+	}
+	post(edges[0], `{"anonymousId":"anon-carl","traits":{"email":"carl@example.com","name":"Carl"},"messageId":"c1"}`)
+	post(edges[1], `{"anonymousId":"anon-dana","traits":{"email":"dana@example.com","name":"Dana"},"messageId":"d1"}`)
+	for _, n := range edges {
+		waitBody(t, n.url+"/v1/profiles/email:carl@example.com", `"anon-carl"`)
+		waitBody(t, n.url+"/v1/profiles/email:dana@example.com", `"anon-dana"`)
+	}
+	admin := alive[0]
+	idOf := func(ref string) string { // this node may lag the leader a little
+		t.Helper()
+		var v struct {
+			ID string `json:"id"`
+		}
+		var last string
+		waitFor(t, 10*time.Second, "the hub node to hold "+ref, func() bool {
+			code, b := httpDo(t, "GET", admin.url+"/v1/admin/profiles/"+ref, "", "Authorization", "Bearer at")
+			last = fmt.Sprintf("%d %s", code, b)
+			return code == 200 && json.Unmarshal(b, &v) == nil && v.ID != ""
+		}, &last)
+		return v.ID
+	}
+	carl, dana := idOf("email:carl@example.com"), idOf("email:dana@example.com")
+	steward := func(op string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"a":%q,"b":%q,"actor":"test","reason":"%s by hand"}`, carl, dana, op)
+		if code, b := httpDo(t, "POST", admin.url+"/v1/admin/"+op, body, "Authorization", "Bearer at"); code != 200 {
+			t.Fatalf("POST /v1/admin/%s = %d %s", op, code, b)
+		}
+	}
+	steward("merge")
+	for _, n := range edges {
+		waitBody(t, n.url+"/v1/profiles/email:carl@example.com", `"anon-carl"`, `"anon-dana"`)
+	}
+	steward("unmerge")
+	for e, n := range edges {
+		var last string
+		waitFor(t, 20*time.Second, fmt.Sprintf("edge %d to show Carl and Dana apart", e), func() bool {
+			_, c := httpDo(t, "GET", n.url+"/v1/profiles/email:carl@example.com", "")
+			_, d := httpDo(t, "GET", n.url+"/v1/profiles/email:dana@example.com", "")
+			last = string(c) + "\n" + string(d)
+			return strings.Contains(string(c), `"anon-carl"`) && !strings.Contains(string(c), `"anon-dana"`) &&
+				strings.Contains(string(d), `"anon-dana"`) && !strings.Contains(string(d), `"anon-carl"`)
+		}, &last)
+	}
 }

@@ -34,7 +34,7 @@ type Store interface {
 	SetCursor(name string, seq uint64) error
 	TrimOutbox(upTo uint64) (int, error)
 	Changed() <-chan struct{}
-	ApplyRemote(ctx context.Context, entries []store.OutboxEntry) (store.ApplyResult, error)
+	ApplyClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
 	SetHubSyncedAt(t time.Time) error
 }
 
@@ -333,7 +333,15 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("%w: feed: %w", ErrHub, err)
 	}
 	if len(page.Items) > 0 {
-		res, err := c.st.ApplyRemote(ctx, Entries(page.Items))
+		// The hub is authoritative: clusters it split are replaced here,
+		// keeping the outbox entries it has not acknowledged (after the
+		// push cursor; one the push loop trims meanwhile is in the hub,
+		// and a later feed item brings it back).
+		acked, err := c.st.Cursor(PushCursor)
+		if err != nil {
+			return false, err
+		}
+		res, err := c.st.ApplyClusters(ctx, Clusters(page.Items), acked)
 		if err != nil {
 			return false, err
 		}
@@ -352,18 +360,12 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	return len(page.Items) > 0 || c.cfg.FeedWait > 0, nil
 }
 
-// Entries turns feed items into the store's remote entries: each merged
-// fragment becomes a merge into the canonical ID, then the cluster's
-// state is merged into it.
-func Entries(items []replication.FeedItem) []store.OutboxEntry {
-	var out []store.OutboxEntry
-	for _, it := range items {
-		for _, f := range it.Fragments {
-			if f != it.ID {
-				out = append(out, store.OutboxEntry{Kind: store.OutboxMerge, ProfileID: it.ID, From: f})
-			}
-		}
-		out = append(out, store.OutboxEntry{Kind: store.OutboxDelta, ProfileID: it.ID, Delta: it.State})
+// Clusters turns feed items into the store's clusters (the hub's
+// authoritative membership and joined state of each touched person).
+func Clusters(items []replication.FeedItem) []store.Cluster {
+	out := make([]store.Cluster, len(items))
+	for i, it := range items {
+		out[i] = store.Cluster{ID: it.ID, Fragments: it.Fragments, State: it.State}
 	}
 	return out
 }

@@ -9,19 +9,17 @@ import (
 	"ucv/replication"
 )
 
-func TestEntries(t *testing.T) {
-	got := Entries([]replication.FeedItem{
+func TestClusters(t *testing.T) {
+	got := Clusters([]replication.FeedItem{
 		{Index: 5, ID: "a", Fragments: []string{"a", "b", "c"}, State: []byte{1}},
 		{Index: 6, ID: "d", Fragments: []string{"d"}, State: []byte{2}},
 	})
-	want := []store.OutboxEntry{
-		{Kind: store.OutboxMerge, ProfileID: "a", From: "b"},
-		{Kind: store.OutboxMerge, ProfileID: "a", From: "c"},
-		{Kind: store.OutboxDelta, ProfileID: "a", Delta: []byte{1}},
-		{Kind: store.OutboxDelta, ProfileID: "d", Delta: []byte{2}},
+	want := []store.Cluster{
+		{ID: "a", Fragments: []string{"a", "b", "c"}, State: []byte{1}},
+		{ID: "d", Fragments: []string{"d"}, State: []byte{2}},
 	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Fatalf("Entries (-want +got):\n%s", d)
+	if d := cmp.Diff(got, want); d != "" {
+		t.Fatalf("Clusters (-got +want):\n%s", d)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -51,7 +52,19 @@ func (p *peers) all() map[string]string {
 // AddPeer records the HTTP URL of hub node id (from configuration).
 func (s *Server) AddPeer(id, url string) { s.peers.set(id, url) }
 
-func (s *Server) internalPeers(w http.ResponseWriter, _ *http.Request) error {
+// Headers of a peer-map request naming the asking node, so the exchange
+// spreads URLs both ways: a node that joined through the leader is known
+// to the followers it asks even if the leader dies before they ask it.
+const (
+	peerIDHeader  = "X-Hub-Node"
+	peerURLHeader = "X-Hub-URL"
+)
+
+func (s *Server) internalPeers(w http.ResponseWriter, r *http.Request) error {
+	id, u := r.Header.Get(peerIDHeader), r.Header.Get(peerURLHeader)
+	if id != "" && id != s.cfg.NodeID && (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+		s.peers.set(id, u)
+	}
 	writeJSON(w, http.StatusOK, s.peers.all())
 	return nil
 }
@@ -90,6 +103,10 @@ func (s *Server) fetchPeers(ctx context.Context, url string) (map[string]string,
 		return nil, err
 	}
 	s.auth(req, s.cfg.SyncToken)
+	if s.cfg.HTTPURL != "" {
+		req.Header.Set(peerIDHeader, s.cfg.NodeID)
+		req.Header.Set(peerURLHeader, s.cfg.HTTPURL)
+	}
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		return nil, err
