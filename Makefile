@@ -46,6 +46,8 @@ bench: build
 	./$(BIN) bench lookup --profiles 1000000 --duration 10s | tee bench/results/lookup.txt
 	./$(BIN) bench ingest --duration 10s | tee bench/results/ingest.txt
 	$(GO) test -run '^$$' -bench 'Convergence|CatchUp' -benchtime 1x -timeout 60m ./edge/gossip | tee bench/results/gossip.txt
+	$(GO) test -run '^$$' -bench 'HubSyncPush' -benchtime 120000x -count 3 ./cmd/ucv | tee bench/results/hub.txt
+	$(GO) test -run '^$$' -bench 'HubEdgeToEdge' -benchtime 300x -count 3 ./cmd/ucv | tee -a bench/results/hub.txt
 
 # Every fuzz target, each for FUZZTIME (default 30s).
 fuzz:

@@ -14,8 +14,11 @@ import (
 
 // hubStatus reads GET /v1/admin/status: the leader ("" when unreachable)
 // and how many members the node knows the HTTP URL of.
-func hubStatus(h *hubProc) (leader string, peers int) {
-	req, _ := http.NewRequest(http.MethodGet, h.url+"/v1/admin/status", nil)
+func hubStatus(h *hubProc) (leader string, peers int) { return hubStatusURL(h.url) }
+
+// hubStatusURL is hubStatus of the node at url (admin token "at" sent).
+func hubStatusURL(url string) (leader string, peers int) {
+	req, _ := http.NewRequest(http.MethodGet, url+"/v1/admin/status", nil)
 	req.Header.Set("Authorization", "Bearer at")
 	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
 	if err != nil {
