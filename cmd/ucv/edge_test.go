@@ -60,6 +60,13 @@ func TestParseEdgeFlags(t *testing.T) {
 			args: []string{"--gossip-addr", "127.0.0.1:0"},
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, gossipAddr: "127.0.0.1:0"},
 		},
+		{
+			name: "dev without its hub",
+			cmd:  "dev",
+			args: []string{"--no-hub"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, noHub: true},
+		},
+		{name: "no-hub is dev only", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--no-hub"}, wantErr: true},
 		{name: "edge gossip needs a key", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--gossip-addr", "127.0.0.1:0"}, wantErr: true},
 		{name: "short gossip key", cmd: "dev", args: []string{"--gossip-addr", "127.0.0.1:0", "--gossip-key", "AAAA"}, wantErr: true},
 		{name: "join without gossip", cmd: "dev", args: []string{"--join", "127.0.0.1:7946"}, wantErr: true},
