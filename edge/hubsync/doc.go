@@ -2,8 +2,9 @@
 // outbox to the hub in batches from a persisted cursor, trims the outbox
 // only after the hub acknowledged (a Raft commit), and pulls the hub's
 // change feed from its own persisted cursor, applying each resolved person
-// through the store's remote merge path (merged fragments become
-// redirects to the canonical ID). With the hub unreachable the edge keeps
+// with store.ApplyClusters (merged fragments become redirects to the
+// canonical ID; a cluster the hub split is replaced by the hub's state,
+// keeping the edge's unacknowledged outbox entries). With the hub unreachable the edge keeps
 // ingesting; the client retries with backoff across every hub URL and
 // drains and catches up when one answers.
 package hubsync
