@@ -23,6 +23,12 @@ const (
 	// CmdUnmerge records a steward's decision that two profiles are
 	// different people and splits their cluster (Unmerge).
 	CmdUnmerge CmdType = 3
+	// CmdReviewAccept accepts a pending review pair: the two fragments
+	// are one person (Review with Accept set).
+	CmdReviewAccept CmdType = 4
+	// CmdReviewReject rejects a pending review pair: the two fragments
+	// are different people and the pair leaves the queue (Review).
+	CmdReviewReject CmdType = 5
 )
 
 // Limits the decoders enforce.
@@ -63,6 +69,18 @@ type Merge struct {
 // profile is recomputed from its fragments.
 type Unmerge struct {
 	A, B   string
+	Actor  string
+	Reason string
+}
+
+// Review is a steward's ruling on a pending pair of the review queue
+// (identity.Index.Reviews): Accept links A and B (must-link), otherwise
+// they are kept apart (cannot-link). Unlike Merge and Unmerge, the pair
+// must be pending when the command applies, else it changes nothing and
+// fails with ErrNotFound.
+type Review struct {
+	A, B   string
+	Accept bool
 	Actor  string
 	Reason string
 }
@@ -252,4 +270,27 @@ func UnmarshalUnmerge(b []byte) (*Unmerge, error) {
 		return nil, err
 	}
 	return &Unmerge{A: x[0], B: x[1], Actor: x[2], Reason: x[3]}, nil
+}
+
+// MarshalReview encodes a CmdReviewAccept or CmdReviewReject entry.
+func MarshalReview(r *Review) ([]byte, error) {
+	t := CmdReviewReject
+	if r.Accept {
+		t = CmdReviewAccept
+	}
+	return marshalPair(t, r.A, r.B, r.Actor, r.Reason)
+}
+
+// UnmarshalReview decodes a CmdReviewAccept or CmdReviewReject entry.
+// Errors wrap ErrMalformed.
+func UnmarshalReview(b []byte) (*Review, error) {
+	t := CmdReviewReject
+	if len(b) > 0 && CmdType(b[0]) == CmdReviewAccept {
+		t = CmdReviewAccept
+	}
+	x, err := unmarshalPair(t, b)
+	if err != nil {
+		return nil, err
+	}
+	return &Review{A: x[0], B: x[1], Accept: t == CmdReviewAccept, Actor: x[2], Reason: x[3]}, nil
 }

@@ -181,6 +181,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 			panic(fmt.Sprintf("hub: undecodable unmerge entry at index %d: %v", l.Index, derr))
 		}
 		err = a.steward(u.A, u.B, false, u.Actor, u.Reason)
+	case CmdReviewAccept, CmdReviewReject:
+		r, derr := UnmarshalReview(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable review entry at index %d: %v", l.Index, derr))
+		}
+		err = a.review(r)
 	default:
 		panic(fmt.Sprintf("hub: unknown command type %d at index %d", t, l.Index))
 	}
@@ -398,6 +404,25 @@ func (a *applier) steward(x, y string, same bool, actor, reason string) error {
 		return fmt.Errorf("%w: %s and %s", ErrNotMerged, x, y)
 	}
 	a.decide(x, y, same, actor, reason)
+	return nil
+}
+
+// review applies a steward's ruling on a pending review pair. The pair
+// must be in the engine's review queue now (a pure function of the
+// state, so every replica agrees); the check scans the queue, which is
+// fine for a steward's command.
+func (a *applier) review(r *Review) error {
+	if r.A == "" || r.B == "" || r.A == r.B {
+		return fmt.Errorf("%w: a review needs two different profile IDs", ErrInvalid)
+	}
+	x, y := min(r.A, r.B), max(r.A, r.B)
+	pending := slices.ContainsFunc(a.st.ix.Reviews(), func(rv identity.Review) bool {
+		return min(rv.A, rv.B) == x && max(rv.A, rv.B) == y
+	})
+	if !pending {
+		return fmt.Errorf("%w: no pending review for %s and %s", ErrNotFound, x, y)
+	}
+	a.decide(x, y, r.Accept, r.Actor, r.Reason)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 
+	"ucv/hub/identity"
 	"ucv/profile"
 )
 
@@ -159,4 +160,42 @@ func (f *FSM) WriteSnapshot(w io.Writer) error {
 		return err
 	}
 	return s.(*snapshot).write(w)
+}
+
+// PendingReview is one pair of the identity engine's review queue: two
+// fragments in different clusters whose match weight lies in the review
+// band (or above it, refused by the whole-cluster check), not ruled on by
+// a steward.
+type PendingReview struct {
+	identity.Review
+	// ClusterA and ClusterB are the clusters A and B belong to now.
+	ClusterA, ClusterB string
+	// Explanation holds every comparison's level and weight. Its values
+	// are personal data: show them to stewards, never log them (its
+	// LogValue leaves them out).
+	Explanation identity.Explanation
+}
+
+// Reviews returns the pending review queue, sorted by (A, B). It takes
+// the write lock: the engine's read paths are not documented as safe for
+// concurrent use.
+func (f *FSM) Reviews() []PendingReview {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ix := f.st.ix
+	var out []PendingReview
+	for _, rv := range ix.Reviews() {
+		pr := PendingReview{Review: rv}
+		if fr, ok := f.st.frags.Get(&fragment{id: rv.A}); ok {
+			pr.ClusterA = fr.cluster
+		}
+		if fr, ok := f.st.frags.Get(&fragment{id: rv.B}); ok {
+			pr.ClusterB = fr.cluster
+		}
+		if e, err := ix.Explain(rv.A, rv.B); err == nil {
+			pr.Explanation = e
+		}
+		out = append(out, pr)
+	}
+	return out
 }

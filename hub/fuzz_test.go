@@ -18,7 +18,9 @@ func FuzzCommands(f *testing.F) {
 	b, _ := hub.MarshalSync(&hub.SyncBatch{Edge: "e", Entries: hubtestEntries()})
 	m, _ := hub.MarshalMerge(&hub.Merge{A: "a", B: "b", Actor: "s", Reason: "r"})
 	u, _ := hub.MarshalUnmerge(&hub.Unmerge{A: "a", B: "b"})
-	for _, s := range [][]byte{b, m, u, {1}, {2, 0x94}} {
+	ra, _ := hub.MarshalReview(&hub.Review{A: "a", B: "b", Accept: true, Actor: "s", Reason: "r"})
+	rr, _ := hub.MarshalReview(&hub.Review{A: "a", B: "b"})
+	for _, s := range [][]byte{b, m, u, ra, rr, {1}, {2, 0x94}, {4, 0x94}} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -41,6 +43,15 @@ func FuzzCommands(f *testing.F) {
 			again, _ := hub.MarshalUnmerge(um)
 			if back, err := hub.UnmarshalUnmerge(again); err != nil || *back != *um {
 				t.Fatal("unmerge does not round-trip")
+			}
+		}
+		if rv, err := hub.UnmarshalReview(data); err == nil {
+			if rv.Accept != (data[0] == byte(hub.CmdReviewAccept)) {
+				t.Fatalf("review of type %d decoded with Accept %v", data[0], rv.Accept)
+			}
+			again, _ := hub.MarshalReview(rv)
+			if back, err := hub.UnmarshalReview(again); err != nil || *back != *rv {
+				t.Fatal("review does not round-trip")
 			}
 		}
 	})

@@ -296,6 +296,8 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalMerge(cmd)
 	case CmdUnmerge:
 		_, err = UnmarshalUnmerge(cmd)
+	case CmdReviewAccept, CmdReviewReject:
+		_, err = UnmarshalReview(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}

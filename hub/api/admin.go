@@ -207,12 +207,30 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// StewardRequest is the body of POST /v1/admin/merge and /unmerge.
+// StewardRequest is the body of POST /v1/admin/merge, /unmerge,
+// /reviews/accept and /reviews/reject.
 type StewardRequest struct {
 	A      string `json:"a"`
 	B      string `json:"b"`
 	Actor  string `json:"actor"`
 	Reason string `json:"reason"`
+}
+
+// check validates the pair, naming the field, and defaults Actor to
+// "admin".
+func (req *StewardRequest) check() error {
+	switch {
+	case req.A == "":
+		return fmt.Errorf("%w: a: required", ErrBadRequest)
+	case req.B == "":
+		return fmt.Errorf("%w: b: required", ErrBadRequest)
+	case req.A == req.B:
+		return fmt.Errorf("%w: b: must differ from a", ErrBadRequest)
+	}
+	if req.Actor == "" {
+		req.Actor = "admin"
+	}
+	return nil
 }
 
 func (s *Server) steward(merge bool) handler {
@@ -225,16 +243,8 @@ func (s *Server) steward(merge bool) handler {
 		if err := decodeJSON(r, &req); err != nil {
 			return err
 		}
-		switch {
-		case req.A == "":
-			return fmt.Errorf("%w: a: required", ErrBadRequest)
-		case req.B == "":
-			return fmt.Errorf("%w: b: required", ErrBadRequest)
-		case req.A == req.B:
-			return fmt.Errorf("%w: b: must differ from a", ErrBadRequest)
-		}
-		if req.Actor == "" {
-			req.Actor = "admin"
+		if err := req.check(); err != nil {
+			return err
 		}
 		var cmd []byte
 		if merge {

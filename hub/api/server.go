@@ -143,6 +143,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}", s.wrap(s.cfg.AdminToken, s.profile))
 	s.mux.HandleFunc("POST /v1/admin/merge", s.wrap(s.cfg.AdminToken, s.steward(true)))
 	s.mux.HandleFunc("POST /v1/admin/unmerge", s.wrap(s.cfg.AdminToken, s.steward(false)))
+	s.mux.HandleFunc("GET /v1/admin/reviews", s.wrap(s.cfg.AdminToken, s.reviews))
+	s.mux.HandleFunc("POST /v1/admin/reviews/accept", s.wrap(s.cfg.AdminToken, s.review(true)))
+	s.mux.HandleFunc("POST /v1/admin/reviews/reject", s.wrap(s.cfg.AdminToken, s.review(false)))
 	s.mux.HandleFunc("/", s.wrap("", func(http.ResponseWriter, *http.Request) error { return ErrNoRoute }))
 }
 
