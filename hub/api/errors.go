@@ -24,6 +24,9 @@ var (
 	ErrNoLeader = errors.New("api: no reachable leader")
 	// ErrNoRoute: no such endpoint (404).
 	ErrNoRoute = errors.New("api: no such endpoint")
+	// ErrNoMember: a membership change names a node that is not a member
+	// (404).
+	ErrNoMember = errors.New("api: no such member")
 	// ErrMethod: the endpoint exists but not for this method (405).
 	ErrMethod = errors.New("api: method not allowed")
 )
@@ -48,7 +51,7 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, hub.ErrInvalid):
 		return http.StatusBadRequest, "invalid"
-	case errors.Is(err, hub.ErrNotFound):
+	case errors.Is(err, hub.ErrNotFound), errors.Is(err, ErrNoMember):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, hub.ErrNotMerged):
 		return http.StatusConflict, "not_merged"

@@ -43,6 +43,12 @@ func (p *peers) set(id, url string) {
 	p.mu.Unlock()
 }
 
+func (p *peers) del(id string) {
+	p.mu.Lock()
+	delete(p.m, id)
+	p.mu.Unlock()
+}
+
 func (p *peers) all() map[string]string {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

@@ -139,6 +139,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/internal/apply", s.wrap(s.cfg.SyncToken, s.internalApply))
 	s.mux.HandleFunc("GET /v1/internal/peers", s.wrap(s.cfg.SyncToken, s.internalPeers))
 	s.mux.HandleFunc("POST /v1/admin/join", s.wrap(s.cfg.AdminToken, s.join))
+	s.mux.HandleFunc("POST /v1/admin/remove", s.wrap(s.cfg.AdminToken, s.remove))
 	s.mux.HandleFunc("GET /v1/admin/status", s.wrap(s.cfg.AdminToken, s.status))
 	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}", s.wrap(s.cfg.AdminToken, s.profile))
 	s.mux.HandleFunc("POST /v1/admin/merge", s.wrap(s.cfg.AdminToken, s.steward(true)))

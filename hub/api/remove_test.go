@@ -1,0 +1,150 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"ucv/hub"
+	"ucv/hub/api"
+	"ucv/hub/hubtest"
+)
+
+type apiNode struct {
+	hub *hub.Server
+	url string
+}
+
+// newAPICluster runs n hubs on connected in-memory transports, each
+// behind the API on an httptest server; nodes 1.. join through node 0's
+// admin API.
+func newAPICluster(t *testing.T, n int) []apiNode {
+	t.Helper()
+	trans := make([]*raft.InmemTransport, n)
+	addrs := make([]raft.ServerAddress, n)
+	for i := range trans {
+		addrs[i], trans[i] = raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("raft-%d", i)))
+	}
+	for i := range trans {
+		for j := range trans {
+			if i != j {
+				trans[i].Connect(addrs[j], trans[j])
+			}
+		}
+	}
+	nodes := make([]apiNode, n)
+	for i := range nodes {
+		id := fmt.Sprintf("h%d", i)
+		ac := api.DefaultConfig()
+		ac.NodeID, ac.SyncToken, ac.AdminToken = id, token, admin
+		as, err := api.New(ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(as)
+		store := raft.NewInmemStore()
+		hc := hub.DefaultConfig()
+		hc.NodeID, hc.Bootstrap, hc.Raft = id, i == 0, hubtest.RaftConfig()
+		hc.Transport, hc.LogStore, hc.StableStore, hc.SnapshotStore = trans[i], store, store, raft.NewInmemSnapshotStore()
+		hc.Forward = as.Forward
+		h, err := hub.New(hc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as.SetNode(h)
+		as.AddPeer(id, srv.URL)
+		t.Cleanup(func() {
+			srv.Close()
+			h.Close(context.Background())
+		})
+		nodes[i] = apiNode{h, srv.URL}
+		if i == 0 {
+			waitFor(t, "node 0 leads", h.IsLeader)
+			continue
+		}
+		body := fmt.Sprintf(`{"id":%q,"raft_addr":%q,"http_url":%q}`, id, addrs[i], srv.URL)
+		resp, b := do(t, "POST", nodes[0].url+"/v1/admin/join", admin, []byte(body))
+		if resp.StatusCode != 200 {
+			t.Fatalf("join %s = %d %s", id, resp.StatusCode, b)
+		}
+		var jr api.JoinResponse
+		if err := json.Unmarshal(b, &jr); err != nil {
+			t.Fatal(err)
+		}
+		for pid, u := range jr.Peers {
+			as.AddPeer(pid, u)
+		}
+	}
+	return nodes
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func members(t *testing.T, h *hub.Server) []string {
+	t.Helper()
+	f := h.Raft().GetConfiguration()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range f.Configuration().Servers {
+		out = append(out, string(s.ID))
+	}
+	return out
+}
+
+func TestRemoveMember(t *testing.T) {
+	nodes := newAPICluster(t, 3)
+	if m := members(t, nodes[0].hub); len(m) != 3 {
+		t.Fatalf("members = %v, want 3", m)
+	}
+	// Bad input and no token, on a follower (answered before any relay).
+	for body, field := range map[string]string{`{}`: "id: required", `{"id":1}`: "body", `{"id":"h2","x":1}`: "unknown field"} {
+		resp, b := do(t, "POST", nodes[1].url+"/v1/admin/remove", admin, []byte(body))
+		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "bad_request" || !strings.Contains(msg, field) {
+			t.Errorf("remove %s = %d %s, want 400 naming %q", body, resp.StatusCode, b, field)
+		}
+	}
+	for _, tok := range []string{"", token} {
+		if resp, _ := do(t, "POST", nodes[1].url+"/v1/admin/remove", tok, []byte(`{"id":"h2"}`)); resp.StatusCode != 401 {
+			t.Errorf("remove with token %q = %d, want 401", tok, resp.StatusCode)
+		}
+	}
+	// Unknown member: 404, relayed through the follower.
+	if resp, b := do(t, "POST", nodes[1].url+"/v1/admin/remove", admin, []byte(`{"id":"h9"}`)); resp.StatusCode != 404 || !strings.Contains(string(b), "h9 is not a member") {
+		t.Fatalf("remove h9 = %d %s, want 404", resp.StatusCode, b)
+	}
+	// Through the follower h1: relayed to the leader, which removes h2.
+	resp, b := do(t, "POST", nodes[1].url+"/v1/admin/remove", admin, []byte(`{"id":"h2"}`))
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"removed":"h2"`) {
+		t.Fatalf("remove h2 via h1 = %d %s", resp.StatusCode, b)
+	}
+	if m := members(t, nodes[0].hub); len(m) != 2 || m[0] != "h0" || m[1] != "h1" {
+		t.Fatalf("leader's members = %v, want [h0 h1]", m)
+	}
+	waitFor(t, "h1 sees h2 removed", func() bool { return len(members(t, nodes[1].hub)) == 2 })
+	// The two left still commit: a push through h1 is acknowledged.
+	e := hubtest.NewEdge("store-1", 1)
+	if resp, b := do(t, "POST", nodes[1].url+"/v1/sync/push", token, push(t, "e1", e.Delta(hubtest.Event{Profile: "p1"}))); resp.StatusCode != 200 {
+		t.Fatalf("push after remove = %d %s", resp.StatusCode, b)
+	}
+	// Directly at the leader, h2 again is now unknown.
+	if resp, b := do(t, "POST", nodes[0].url+"/v1/admin/remove", admin, []byte(`{"id":"h2"}`)); resp.StatusCode != 404 {
+		t.Fatalf("remove h2 twice = %d %s, want 404", resp.StatusCode, b)
+	}
+}
