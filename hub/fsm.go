@@ -299,7 +299,10 @@ func (a *applier) sync(b *SyncBatch) error {
 		a.res.LastSeq = last.seq
 		return nil
 	}
-	if next := b.Entries[start].Seq; last.seq > 0 && next != last.seq+1 {
+	// Every edge starts at sequence 1, including one the hub has never
+	// seen: a stranger cannot join mid-stream (and an edge whose early
+	// entries were lost is told to resend them).
+	if next := b.Entries[start].Seq; next != last.seq+1 {
 		return fmt.Errorf("%w: edge %s sent sequence %d, expected %d", ErrSequenceGap, b.Edge, next, last.seq+1)
 	}
 	var changed []string

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -146,10 +148,16 @@ func TestSyncIdempotentAndStrict(t *testing.T) {
 			return e
 		}()}, false, hub.ErrInvalid},
 		{"self merge", []replication.Entry{hubtest.MergeEntry(3, p1, p1)}, false, hub.ErrInvalid},
+		// An edge the hub has never seen must start at 1.
+		{"unknown edge mid-stream", []replication.Entry{hubtest.Delta(2, 5, hubtest.Event{Profile: p2})}, false, hub.ErrSequenceGap},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := l.sync("e", c.entries...)
+			edgeID := "e"
+			if strings.HasPrefix(c.name, "unknown edge") {
+				edgeID = "stranger"
+			}
+			r := l.sync(edgeID, c.entries...)
 			if !errors.Is(r.Err, c.err) || r.Duplicate != c.dup {
 				t.Fatalf("push = %+v (err %v), want duplicate %v err %v", r, r.Err, c.dup, c.err)
 			}
@@ -157,6 +165,9 @@ func TestSyncIdempotentAndStrict(t *testing.T) {
 				t.Fatal("a rejected or replayed batch changed the state")
 			}
 		})
+	}
+	if r := l.sync("stranger", hubtest.Delta(2, 5, hubtest.Event{Profile: p2})); !strings.Contains(fmt.Sprint(r.Err), "expected 1") {
+		t.Fatalf("unknown edge at 5: %v, want a gap expecting 1", r.Err)
 	}
 	// A retry that overlaps: the old entry is skipped, the new applied.
 	e3 := edge.Delta(hubtest.Event{Profile: p1, Name: "Order Completed", Revenue: 11})

@@ -145,6 +145,25 @@ func TestPush(t *testing.T) {
 	if _, err := n.FSM().Profile("p2"); err == nil {
 		t.Fatal("a refused gap batch applied p2")
 	}
+	// An edge the hub has never seen must start at 1: mid-stream is a
+	// gap expecting 1, nothing applied; from 1 it is accepted.
+	e2 := hubtest.NewEdge("store-2", 2)
+	s1 := e2.Delta(hubtest.Event{Profile: "q1"})
+	s2 := e2.Delta(hubtest.Event{Profile: "q2"})
+	resp, b = do(t, "POST", url+"/v1/sync/push", token, push(t, "stranger", s2))
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get("X-Expected-Seq") != "1" {
+		t.Fatalf("unknown edge at 2 = %d X-Expected-Seq %q, want 409 and 1", resp.StatusCode, resp.Header.Get("X-Expected-Seq"))
+	}
+	if a := ack(t, b); a.Status != replication.AckGap || a.Seq != 1 {
+		t.Fatalf("unknown edge ack = %+v, want gap expecting 1", a)
+	}
+	if _, err := n.FSM().Profile("q2"); err == nil || n.FSM().EdgeSeq("stranger") != 0 {
+		t.Fatal("a refused batch from an unknown edge was applied")
+	}
+	resp, b = do(t, "POST", url+"/v1/sync/push", token, push(t, "stranger", s1, s2))
+	if a := ack(t, b); resp.StatusCode != 200 || a.Status != replication.AckApplied || a.Seq != 2 {
+		t.Fatalf("unknown edge from 1 = %d %+v, want applied up to 2", resp.StatusCode, a)
+	}
 	// An overlapping retry applies only what is new.
 	resp, b = do(t, "POST", url+"/v1/sync/push", token, push(t, "e1", d2, d3, d4))
 	if a := ack(t, b); resp.StatusCode != 200 || a.Status != replication.AckApplied || a.Seq != 4 {
