@@ -199,3 +199,17 @@ func (f *FSM) Reviews() []PendingReview {
 	}
 	return out
 }
+
+// Explain compares two fragments as the identity engine sees them now
+// (not as they were when a past decision was made). The explanation's
+// values are personal data: show them to stewards, never log them.
+// Errors wrap ErrNotFound.
+func (f *FSM) Explain(a, b string) (identity.Explanation, error) {
+	f.mu.Lock() // see Reviews
+	defer f.mu.Unlock()
+	e, err := f.st.ix.Explain(a, b)
+	if err != nil {
+		return e, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return e, nil
+}

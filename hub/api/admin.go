@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,46 +166,62 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fsm := n.FSM()
-	ref := r.PathValue("ref")
-	var v hub.View
-	if t, raw, ok := strings.Cut(ref, ":"); ok {
-		id, err := profile.NewIdentifier("ref", profile.IDType(t), raw, profile.DefaultNormalizeOptions())
-		if err != nil {
-			return fmt.Errorf("%w: ref: %v", ErrBadRequest, err)
-		}
-		key := id.Key()
-		all, _ := fsm.Feed(0, 1<<31-1)
-		i := slices.IndexFunc(all, func(v hub.View) bool { return v.Profile.Identities.Has(key) })
-		if i < 0 {
-			return fmt.Errorf("%w: no profile holds that %s", hub.ErrNotFound, id.Type)
-		}
-		v = all[i]
-	} else if v, err = fsm.Profile(ref); err != nil {
+	v, err := resolve(fsm, r.PathValue("ref"))
+	if err != nil {
 		return err
 	}
 	now := s.cfg.Now()
-	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: []hub.Event{}}
-	seen := map[[2]uint64]bool{}
+	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: history(fsm, v)}
 	for _, id := range append([]string{v.ID}, v.Fragments...) {
 		if p, err := fsm.Fragment(id); err == nil {
 			out.Fragments[id] = p.View(now)
 		}
+	}
+	writeJSON(w, http.StatusOK, &out)
+	return nil
+}
+
+// resolve finds the person a ref names: a profile (fragment) ID or
+// type:value. A type:value lookup scans every cluster.
+func resolve(fsm *hub.FSM, ref string) (hub.View, error) {
+	t, raw, ok := strings.Cut(ref, ":")
+	if !ok {
+		return fsm.Profile(ref)
+	}
+	id, err := profile.NewIdentifier("ref", profile.IDType(t), raw, profile.DefaultNormalizeOptions())
+	if err != nil {
+		return hub.View{}, fmt.Errorf("%w: ref: %v", ErrBadRequest, err)
+	}
+	key := id.Key()
+	all, _ := fsm.Feed(0, 1<<31-1)
+	i := slices.IndexFunc(all, func(v hub.View) bool { return v.Profile.Identities.Has(key) })
+	if i < 0 {
+		return hub.View{}, fmt.Errorf("%w: no profile holds that %s", hub.ErrNotFound, id.Type)
+	}
+	return all[i], nil
+}
+
+// history returns the merge and split events of a cluster and of each of
+// its fragments, once each, oldest first.
+func history(fsm *hub.FSM, v hub.View) []hub.Event {
+	out := []hub.Event{}
+	seen := map[[2]uint64]bool{}
+	for _, id := range append([]string{v.ID}, v.Fragments...) {
 		for _, ev := range fsm.History(id) {
 			k := [2]uint64{ev.Index, uint64(ev.N)}
 			if !seen[k] {
 				seen[k] = true
-				out.History = append(out.History, ev)
+				out = append(out, ev)
 			}
 		}
 	}
-	slices.SortFunc(out.History, func(a, b hub.Event) int {
+	slices.SortFunc(out, func(a, b hub.Event) int {
 		if a.Index != b.Index {
-			return int(a.Index - b.Index)
+			return cmp.Compare(a.Index, b.Index)
 		}
 		return a.N - b.N
 	})
-	writeJSON(w, http.StatusOK, &out)
-	return nil
+	return out
 }
 
 // StewardRequest is the body of POST /v1/admin/merge, /unmerge,

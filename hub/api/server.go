@@ -142,6 +142,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/admin/remove", s.wrap(s.cfg.AdminToken, s.remove))
 	s.mux.HandleFunc("GET /v1/admin/status", s.wrap(s.cfg.AdminToken, s.status))
 	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}", s.wrap(s.cfg.AdminToken, s.profile))
+	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}/why", s.wrap(s.cfg.AdminToken, s.why))
 	s.mux.HandleFunc("POST /v1/admin/merge", s.wrap(s.cfg.AdminToken, s.steward(true)))
 	s.mux.HandleFunc("POST /v1/admin/unmerge", s.wrap(s.cfg.AdminToken, s.steward(false)))
 	s.mux.HandleFunc("GET /v1/admin/reviews", s.wrap(s.cfg.AdminToken, s.reviews))
