@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"ucv/hub"
@@ -70,10 +71,40 @@ func TestDeterministicReplicas(t *testing.T) {
 	if _, err := c.Apply(2, cmd); err != nil {
 		t.Fatal(err)
 	}
+	// Review decisions through followers: two pending pairs (same name,
+	// different e-mails), one accepted, one rejected.
+	r := hubtest.NewEdge("store-r", 3)
+	emails := [2][2]string{{"ann@alpha.org", "zed@omega.net"}, {"bob@alpha.org", "yan@omega.net"}}
+	for i, who := range []map[string]any{{"firstName": "Ann", "lastName": "Lee"}, {"firstName": "Bob", "lastName": "Ray"}} {
+		for j := range 2 {
+			push(t, c, 0, r.Name, r.Delta(hubtest.Event{Profile: fmt.Sprintf("R%d%d", i, j), Kind: profile.Identify,
+				IDs: []profile.Identifier{hubtest.Email(emails[i][j])}, Traits: who}))
+		}
+	}
+	for i, accept := range []bool{true, false} {
+		cmd, _ := hub.MarshalReview(&hub.Review{A: fmt.Sprintf("R%d0", i), B: fmt.Sprintf("R%d1", i), Accept: accept, Actor: "steward"})
+		if _, err := c.Apply(1+i, cmd); err != nil {
+			t.Fatalf("review %d: %v", i, err)
+		}
+	}
 	converged(t, c)
 	v, err := c.Server(1).FSM().Profile("B14")
 	if err != nil || v.ID != "A00" {
 		t.Fatalf("B14 resolved to %q (%v), want A00", v.ID, err)
+	}
+	for i := range 3 {
+		f := c.Server(i).FSM()
+		if v, _ := f.Profile("R01"); v.ID != "R00" {
+			t.Errorf("node %d: accepted R01 resolves to %q, want R00", i, v.ID)
+		}
+		if v, _ := f.Profile("R11"); v.ID != "R11" {
+			t.Errorf("node %d: rejected R11 resolves to %q, want itself", i, v.ID)
+		}
+		for _, rv := range f.Reviews() {
+			if strings.HasPrefix(rv.A, "R") {
+				t.Errorf("node %d: decided pair %s/%s still pending", i, rv.A, rv.B)
+			}
+		}
 	}
 }
 
