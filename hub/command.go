@@ -153,17 +153,10 @@ func MarshalSync(b *SyncBatch) ([]byte, error) {
 		return nil, fmt.Errorf("%w: edge ID of %d bytes", ErrInvalid, len(b.Edge))
 	}
 	return frame(CmdSync, func(enc *codec.Encoder) error {
-		if err := first(enc.EncodeArrayLen(2), enc.EncodeString(b.Edge), enc.EncodeArrayLen(len(b.Entries))); err != nil {
+		if err := first(enc.EncodeArrayLen(2), enc.EncodeString(b.Edge)); err != nil {
 			return err
 		}
-		for i := range b.Entries {
-			e := &b.Entries[i]
-			if err := first(enc.EncodeArrayLen(5), enc.EncodeUint(e.Seq), enc.EncodeUint(uint64(e.Kind)),
-				enc.EncodeString(e.ProfileID), enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return replication.EncodeEntryList(enc, b.Entries)
 	})
 }
 
@@ -182,30 +175,8 @@ func UnmarshalSync(b []byte) (*SyncBatch, error) {
 		if sb.Edge, err = decodeName(d); err != nil {
 			return err
 		}
-		// An entry is at least 6 bytes: array header, seq, kind, 3 empties.
-		n, err := d.ArrayLen(6)
-		if err != nil {
-			return err
-		}
-		sb.Entries = make([]replication.Entry, n)
-		for i := range sb.Entries {
-			if err := d.ExpectArray(5); err != nil {
-				return err
-			}
-			seq, err1 := d.Uint()
-			kind, err2 := d.Uint()
-			id, err3 := decodeName(d)
-			from, err4 := decodeName(d)
-			delta, err5 := d.Bytes()
-			if err := first(err1, err2, err3, err4, err5); err != nil {
-				return err
-			}
-			if kind != uint64(replication.KindDelta) && kind != uint64(replication.KindMerge) {
-				return fmt.Errorf("%w: entry kind %d", ErrMalformed, kind)
-			}
-			sb.Entries[i] = replication.Entry{Seq: seq, Kind: replication.Kind(kind), ProfileID: id, From: from, Delta: delta}
-		}
-		return nil
+		sb.Entries, err = replication.DecodeEntryList(d, true)
+		return err
 	}()
 	if err := finish(d, err); err != nil {
 		return nil, err

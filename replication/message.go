@@ -155,17 +155,10 @@ func MarshalEntries(t MsgType, es *Entries) ([]byte, error) {
 		return nil, fmt.Errorf("replication: entries in message type %d", t)
 	}
 	return frame(t, func(enc *codec.Encoder) error {
-		if err := first(enc.EncodeArrayLen(2), enc.EncodeUint(es.Origin), enc.EncodeArrayLen(len(es.Entries))); err != nil {
+		if err := first(enc.EncodeArrayLen(2), enc.EncodeUint(es.Origin)); err != nil {
 			return err
 		}
-		for i := range es.Entries {
-			e := &es.Entries[i]
-			if err := first(enc.EncodeArrayLen(5), enc.EncodeUint(e.Seq), enc.EncodeUint(uint64(e.Kind)),
-				enc.EncodeString(e.ProfileID), enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return EncodeEntryList(enc, es.Entries)
 	})
 }
 
@@ -187,34 +180,63 @@ func UnmarshalEntries(t MsgType, b []byte) (*Entries, error) {
 		if es.Origin, err = d.Uint(); err != nil {
 			return err
 		}
-		// An entry is at least 6 bytes: array header, seq, kind, 3 empties.
-		n, err := d.ArrayLen(6)
-		if err != nil {
-			return err
-		}
-		es.Entries = make([]Entry, n)
-		for i := range es.Entries {
-			e := &es.Entries[i]
-			if err := d.ExpectArray(5); err != nil {
-				return err
-			}
-			seq, err1 := d.Uint()
-			kind, err2 := d.Uint()
-			id, err3 := d.String()
-			from, err4 := d.String()
-			delta, err5 := d.Bytes()
-			if err := first(err1, err2, err3, err4, err5); err != nil {
-				return err
-			}
-			if kind != uint64(KindDelta) && kind != uint64(KindMerge) {
-				return fmt.Errorf("%w: entry kind %d", ErrMalformed, kind)
-			}
-			*e = Entry{Seq: seq, Kind: Kind(kind), ProfileID: id, From: from, Delta: delta}
-		}
-		return nil
+		es.Entries, err = DecodeEntryList(d, false)
+		return err
 	}()
 	if err := end(d, err); err != nil {
 		return nil, err
+	}
+	return es, nil
+}
+
+// EncodeEntryList writes es as an array of [seq, kind, profile ID, from,
+// delta] arrays: the one encoding of entries in gossip, sync pushes and
+// hub log entries.
+func EncodeEntryList(enc *codec.Encoder, es []Entry) error {
+	if err := enc.EncodeArrayLen(len(es)); err != nil {
+		return err
+	}
+	for i := range es {
+		e := &es[i]
+		if err := first(enc.EncodeArrayLen(5), enc.EncodeUint(e.Seq), enc.EncodeUint(uint64(e.Kind)),
+			enc.EncodeString(e.ProfileID), enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeEntryList reads what EncodeEntryList wrote, refusing unknown
+// kinds and, when limitNames is set, IDs longer than MaxNameBytes. Errors
+// wrap ErrMalformed or codec.ErrCorrupt. The result does not alias the
+// decoder's input.
+func DecodeEntryList(d *codec.Decoder, limitNames bool) ([]Entry, error) {
+	str := d.String
+	if limitNames {
+		str = func() (string, error) { return name(d) }
+	}
+	// An entry is at least 6 bytes: array header, seq, kind, 3 empties.
+	n, err := d.ArrayLen(6)
+	if err != nil {
+		return nil, err
+	}
+	es := make([]Entry, n)
+	for i := range es {
+		if err := d.ExpectArray(5); err != nil {
+			return nil, err
+		}
+		seq, err1 := d.Uint()
+		kind, err2 := d.Uint()
+		id, err3 := str()
+		from, err4 := str()
+		delta, err5 := d.Bytes()
+		if err := first(err1, err2, err3, err4, err5); err != nil {
+			return nil, err
+		}
+		if kind != uint64(KindDelta) && kind != uint64(KindMerge) {
+			return nil, fmt.Errorf("%w: entry kind %d", ErrMalformed, kind)
+		}
+		es[i] = Entry{Seq: seq, Kind: Kind(kind), ProfileID: id, From: from, Delta: delta}
 	}
 	return es, nil
 }

@@ -115,18 +115,10 @@ func MarshalSyncPush(p *SyncPush) ([]byte, error) {
 }
 
 func encodePushBody(enc *codec.Encoder, p *SyncPush) error {
-	if err := first(enc.EncodeArrayLen(3), enc.EncodeString(p.Edge), enc.EncodeUint(p.First),
-		enc.EncodeArrayLen(len(p.Entries))); err != nil {
+	if err := first(enc.EncodeArrayLen(3), enc.EncodeString(p.Edge), enc.EncodeUint(p.First)); err != nil {
 		return err
 	}
-	for i := range p.Entries {
-		e := &p.Entries[i]
-		if err := first(enc.EncodeArrayLen(5), enc.EncodeUint(e.Seq), enc.EncodeUint(uint64(e.Kind)),
-			enc.EncodeString(e.ProfileID), enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return EncodeEntryList(enc, p.Entries)
 }
 
 func checkPush(p *SyncPush) error {
@@ -167,29 +159,8 @@ func UnmarshalSyncPush(b []byte) (*SyncPush, error) {
 		if p.First, err = d.Uint(); err != nil {
 			return err
 		}
-		n, err := d.ArrayLen(6)
-		if err != nil {
-			return err
-		}
-		p.Entries = make([]Entry, n)
-		for i := range p.Entries {
-			if err := d.ExpectArray(5); err != nil {
-				return err
-			}
-			seq, err1 := d.Uint()
-			kind, err2 := d.Uint()
-			id, err3 := name(d)
-			from, err4 := name(d)
-			delta, err5 := d.Bytes()
-			if err := first(err1, err2, err3, err4, err5); err != nil {
-				return err
-			}
-			if kind != uint64(KindDelta) && kind != uint64(KindMerge) {
-				return fmt.Errorf("%w: entry kind %d", ErrMalformed, kind)
-			}
-			p.Entries[i] = Entry{Seq: seq, Kind: Kind(kind), ProfileID: id, From: from, Delta: delta}
-		}
-		return nil
+		p.Entries, err = DecodeEntryList(d, true)
+		return err
 	}()
 	if err := end(d, err); err != nil {
 		return nil, err
