@@ -30,6 +30,7 @@ func TestPropertyConvergence(t *testing.T) {
 		c := edgetest.NewCluster(t, n, edgetest.Options{Seed: rapid.Uint64().Draw(rt, "seed")})
 		defer c.Close()
 		var keys []profile.Identifier
+		mids := map[int]bool{}
 		for range rapid.IntRange(5, 40).Draw(rt, "steps") {
 			switch rapid.IntRange(0, 9).Draw(rt, "op") {
 			case 0: // partition into two random sides
@@ -49,10 +50,16 @@ func TestPropertyConvergence(t *testing.T) {
 			default:
 				at := rapid.IntRange(0, n-1).Draw(rt, "at")
 				e := rapid.IntRange(0, 6).Draw(rt, "email")
+				mid := rapid.IntRange(0, 1000).Draw(rt, "mid")
 				body := fmt.Sprintf(`{"type":"identify","messageId":"m%d","anonymousId":"a%d","traits":{"email":"p%d@example.com","n":%d}}`,
-					rapid.IntRange(0, 1000).Draw(rt, "mid"), rapid.IntRange(0, 8).Draw(rt, "anon"), e, rapid.IntRange(0, 9).Draw(rt, "v"))
+					mid, rapid.IntRange(0, 8).Draw(rt, "anon"), e, rapid.IntRange(0, 9).Draw(rt, "v"))
 				c.Ingest(t, at, body)
-				keys = append(keys, profile.Identifier{Type: profile.Email, Value: fmt.Sprintf("p%d@example.com", e)})
+				// A reused messageId is a client's retry: an edge that saw it
+				// drops it as a duplicate, so only fresh messages must show.
+				if !mids[mid] {
+					mids[mid] = true
+					keys = append(keys, profile.Identifier{Type: profile.Email, Value: fmt.Sprintf("p%d@example.com", e)})
+				}
 				if rapid.Bool().Draw(rt, "pause") {
 					time.Sleep(time.Duration(rapid.IntRange(1, 50).Draw(rt, "ms")) * time.Millisecond) // let gossip interleave with writes
 				}
@@ -76,6 +83,20 @@ func TestPropertyConvergence(t *testing.T) {
 			for i, e := range c.Edges {
 				d := e.Store.Digest()
 				rt.Logf("edge %d: %d buckets differ from edge 0; stats %+v", i, len(d0.Diff(&d)), e.Gossip.Stats())
+			}
+			seen := map[profile.Identifier]bool{}
+			for _, k := range keys {
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				if _, ok := c.Resolves(k); ok {
+					continue
+				}
+				for i, e := range c.Edges {
+					got, err := e.Store.ResolveIdentifier(k)
+					rt.Logf("%s on edge %d: %q %v", k.Key(), i, got, err)
+				}
 			}
 			rt.Fatalf("cluster of %d did not converge after heal: %v", n, err)
 		}
