@@ -80,6 +80,7 @@ func TestPropertyInterleavingIndependent(t *testing.T) {
 			}
 		}
 		x, y := run("first"), run("second")
+		checkBootstrapIsFeed(t, x.f)
 		for e := range nEdges {
 			name := fmt.Sprintf("edge-%d", e)
 			if a, b := x.f.EdgeSeq(name), y.f.EdgeSeq(name); a != b {

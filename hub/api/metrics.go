@@ -15,6 +15,7 @@ type metrics struct {
 	entries      prometheus.Counter
 	applyLatency prometheus.Histogram
 	feedRequests prometheus.Counter
+	snapshots    prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -33,6 +34,9 @@ func newMetrics(s *Server) *metrics {
 		feedRequests: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ucv_hub_feed_requests_total", Help: "Change feed requests served.",
 		}),
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ucv_hub_snapshot_streams_total", Help: "Snapshot streams started for bootstrapping edges.",
+		}),
 	}
 	raftGauge := func(name, help string, f func(*raft.Raft) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
@@ -43,7 +47,7 @@ func newMetrics(s *Server) *metrics {
 			return f(n.Raft())
 		})
 	}
-	m.reg.MustRegister(m.batches, m.entries, m.applyLatency, m.feedRequests,
+	m.reg.MustRegister(m.batches, m.entries, m.applyLatency, m.feedRequests, m.snapshots,
 		raftGauge("ucv_hub_raft_state", "Raft state: 0 follower, 1 candidate, 2 leader, 3 shutdown.",
 			func(r *raft.Raft) float64 { return float64(r.State()) }),
 		raftGauge("ucv_hub_raft_commit_index", "Raft commit index.", func(r *raft.Raft) float64 { return float64(r.CommitIndex()) }),

@@ -136,6 +136,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.wrap("", s.readyz))
 	s.mux.HandleFunc("POST /v1/sync/push", s.wrap(s.cfg.SyncToken, s.push))
 	s.mux.HandleFunc("GET /v1/sync/feed", s.wrap(s.cfg.SyncToken, s.feed))
+	s.mux.HandleFunc("GET /v1/sync/snapshot", s.wrap(s.cfg.SyncToken, s.snapshot))
 	s.mux.HandleFunc("POST /v1/internal/apply", s.wrap(s.cfg.SyncToken, s.internalApply))
 	s.mux.HandleFunc("GET /v1/internal/peers", s.wrap(s.cfg.SyncToken, s.internalPeers))
 	s.mux.HandleFunc("POST /v1/admin/join", s.wrap(s.cfg.AdminToken, s.join))

@@ -149,6 +149,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		w.Header().Set("Content-Type", msgpackType)
+		w.Header().Set("X-Hub-Index", strconv.FormatUint(fsm.Index(), 10))
 		_, _ = w.Write(b)
 		return nil
 	}

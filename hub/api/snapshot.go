@@ -1,0 +1,76 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"ucv/hub"
+	"ucv/replication"
+)
+
+// Snapshot pages are cut at snapshotPageItems items or snapshotPageBytes
+// of profile state, whichever comes first: small enough for an edge to
+// apply each in one short transaction, large enough to amortize it.
+const (
+	snapshotPageItems = 1024
+	snapshotPageBytes = 2 << 20
+)
+
+// snapshot streams every cluster as the node's FSM holds it at one Raft
+// index (replication's snapshot stream: header, feed pages, end record).
+// The copy is taken in O(1) and read without the FSM's lock, so a slow
+// edge does not hold up Apply. A failure after the header has been sent
+// can only cut the stream short; the end record's absence tells the
+// edge.
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.hub()
+	if err != nil {
+		return err
+	}
+	s.met.snapshots.Inc()
+	b := n.FSM().Bootstrap()
+	var sw *replication.SnapshotWriter
+	var page []replication.FeedItem
+	size := 0
+	flush := func() error {
+		if len(page) == 0 {
+			return nil
+		}
+		if err := sw.Page(page); err != nil {
+			return err
+		}
+		page, size = page[:0], 0
+		return r.Context().Err()
+	}
+	err = b.Clusters(func(count int) error {
+		w.Header().Set("Content-Type", msgpackType)
+		w.Header().Set("X-Hub-Index", strconv.FormatUint(b.Index(), 10))
+		var err error
+		sw, err = replication.NewSnapshotWriter(w, &replication.SnapshotHeader{Index: b.Index(), Clusters: uint64(count)})
+		return err
+	}, func(v hub.View) error {
+		st, err := v.Profile.Marshal()
+		if err != nil {
+			return fmt.Errorf("api: snapshot: encode profile: %w", err)
+		}
+		page = append(page, replication.FeedItem{Index: v.Changed, ID: v.ID, Fragments: v.Fragments, State: st})
+		if size += len(st) + 64*len(v.Fragments); len(page) >= snapshotPageItems || size >= snapshotPageBytes {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		err = sw.Close()
+	}
+	if err != nil && sw != nil {
+		// The header is out: the status cannot change any more. Log and
+		// cut the stream; the edge sees no end record and retries.
+		s.log.Warn("snapshot stream cut", "err", err)
+		return nil
+	}
+	return err
+}
