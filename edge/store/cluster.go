@@ -40,6 +40,24 @@ type Cluster struct {
 // them back. Like ApplyRemote, a cluster state stamped beyond
 // MaxClockDrift is rejected (counted).
 func (s *Store) ApplyClusters(ctx context.Context, cs []Cluster, unacked uint64) (ApplyResult, error) {
+	return s.applyClusters(ctx, cs, unacked, false)
+}
+
+// BootstrapClusters applies a page of a hub snapshot: the hub is
+// authoritative for every cluster in it, so each is replaced as a split
+// is in ApplyClusters (its ID canonical, its other fragments redirects,
+// its state the hub's), and the outbox entries after unacked that touch
+// one are applied again. A snapshot is sorted by cluster ID, not by
+// change, so the two sides of a split may arrive in different pages;
+// replacing every cluster makes that harmless: a profile this edge
+// folded and the hub split keeps the folded state only until its own
+// cluster arrives and replaces it. On an empty store this is exactly the
+// join ApplyClusters would do.
+func (s *Store) BootstrapClusters(ctx context.Context, cs []Cluster, unacked uint64) (ApplyResult, error) {
+	return s.applyClusters(ctx, cs, unacked, true)
+}
+
+func (s *Store) applyClusters(ctx context.Context, cs []Cluster, unacked uint64, all bool) (ApplyResult, error) {
 	if len(cs) == 0 {
 		return ApplyResult{}, nil
 	}
@@ -49,7 +67,7 @@ func (s *Store) ApplyClusters(ctx context.Context, cs []Cluster, unacked uint64)
 			decoded[i] = d
 		}
 	}
-	r := &request{clusters: cs, decoded: decoded, unacked: unacked, done: make(chan struct{})}
+	r := &request{clusters: cs, decoded: decoded, unacked: unacked, replaceAll: all, done: make(chan struct{})}
 	if err := s.enqueue(ctx, r); err != nil {
 		return ApplyResult{}, err
 	}
@@ -61,6 +79,9 @@ func (w *writer) applyClusters(r *request) error {
 	// Which clusters does this edge hold folded differently from the hub?
 	replace := map[string]bool{}
 	for _, c := range r.clusters {
+		if r.replaceAll {
+			replace[c.ID] = true
+		}
 		in := map[string]bool{c.ID: true}
 		for _, f := range c.Fragments {
 			in[f] = true

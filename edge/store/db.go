@@ -54,6 +54,8 @@ type request struct {
 	// states), unacked the last outbox sequence the hub acknowledged.
 	clusters []Cluster
 	unacked  uint64
+	// replaceAll: the clusters come from a hub snapshot (BootstrapClusters).
+	replaceAll bool
 	res      IngestResult
 	rres     ApplyResult
 	err      error
