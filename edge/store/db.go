@@ -56,10 +56,10 @@ type request struct {
 	unacked  uint64
 	// replaceAll: the clusters come from a hub snapshot (BootstrapClusters).
 	replaceAll bool
-	res      IngestResult
-	rres     ApplyResult
-	err      error
-	done     chan struct{}
+	res        IngestResult
+	rres       ApplyResult
+	err        error
+	done       chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
