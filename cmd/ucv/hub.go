@@ -156,6 +156,9 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if cfg.adminToken == "" {
 		log.Warn("no --admin-token: the admin API is open; use only on loopback or for development")
 	}
+	if cfg.syncToken != "" && cfg.syncToken == cfg.adminToken {
+		log.Warn("--sync-token equals --admin-token: every edge holding it has the admin role")
+	}
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)

@@ -16,8 +16,11 @@
 //	GET  /v1/admin/profiles/{ref}  ref is a profile ID or type:value                   [admin token]
 //	POST /v1/admin/merge           {"a","b","actor","reason"}                          [admin token]
 //	POST /v1/admin/unmerge         {"a","b","actor","reason"}                          [admin token]
-//	POST /v1/internal/apply        a hub command, forwarded by a follower              [sync token]
+//	POST /v1/internal/apply        a hub command, forwarded by a follower   [the command's: sync batch → sync, else admin]
 //	GET  /v1/internal/peers        node ID → HTTP URL as this node knows it            [sync token]
+//
+// A missing or unknown token is 401; the other role's valid token is 403
+// "forbidden" (each token opens only its own endpoints).
 //
 // Errors are {"error":{"code":…,"message":…}}; a 4xx names the field at
 // fault and the request changed nothing. A sync gap is not an error but a

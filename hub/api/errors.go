@@ -15,6 +15,10 @@ import (
 var (
 	// ErrUnauthorized: the bearer token is missing or wrong (401).
 	ErrUnauthorized = errors.New("api: missing or wrong bearer token")
+	// ErrForbidden: the bearer token is valid but of the other role: the
+	// sync token on an admin endpoint or the admin token on a sync one
+	// (403).
+	ErrForbidden = errors.New("api: this token's role may not use this endpoint")
 	// ErrBadRequest: a parameter or body field is invalid (400); the
 	// message names the field.
 	ErrBadRequest = errors.New("api: bad request")
@@ -45,6 +49,8 @@ func status(err error) (int, string) {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized, "unauthorized"
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, ErrBadRequest), errors.Is(err, replication.ErrMalformed), errors.Is(err, hub.ErrMalformed):

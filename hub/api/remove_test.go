@@ -120,9 +120,9 @@ func TestRemoveMember(t *testing.T) {
 			t.Errorf("remove %s = %d %s, want 400 naming %q", body, resp.StatusCode, b, field)
 		}
 	}
-	for _, tok := range []string{"", token} {
-		if resp, _ := do(t, "POST", nodes[1].url+"/v1/admin/remove", tok, []byte(`{"id":"h2"}`)); resp.StatusCode != 401 {
-			t.Errorf("remove with token %q = %d, want 401", tok, resp.StatusCode)
+	for tok, want := range map[string]int{"": 401, token: 403} {
+		if resp, _ := do(t, "POST", nodes[1].url+"/v1/admin/remove", tok, []byte(`{"id":"h2"}`)); resp.StatusCode != want {
+			t.Errorf("remove with token %q = %d, want %d", tok, resp.StatusCode, want)
 		}
 	}
 	// Unknown member: 404, relayed through the follower.

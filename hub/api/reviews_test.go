@@ -84,14 +84,14 @@ func TestReviewQueue(t *testing.T) {
 			t.Errorf("accept %s = %d %s, want 400 naming %q", body, resp.StatusCode, b, field)
 		}
 	}
-	for _, tok := range []string{"", "wrong", token} {
+	for tok, want := range map[string]int{"": 401, "wrong": 401, token: 403} {
 		for _, p := range []string{"/v1/admin/reviews/accept", "/v1/admin/reviews/reject"} {
-			if resp, b := do(t, "POST", url+p, tok, []byte(`{"a":"pa","b":"pb"}`)); resp.StatusCode != 401 {
-				t.Errorf("%s with token %q = %d %s, want 401", p, tok, resp.StatusCode, b)
+			if resp, b := do(t, "POST", url+p, tok, []byte(`{"a":"pa","b":"pb"}`)); resp.StatusCode != want {
+				t.Errorf("%s with token %q = %d %s, want %d", p, tok, resp.StatusCode, b, want)
 			}
 		}
-		if resp, _ := do(t, "GET", url+"/v1/admin/reviews", tok, nil); resp.StatusCode != 401 {
-			t.Errorf("reviews with token %q = %d, want 401", tok, resp.StatusCode)
+		if resp, _ := do(t, "GET", url+"/v1/admin/reviews", tok, nil); resp.StatusCode != want {
+			t.Errorf("reviews with token %q = %d, want %d", tok, resp.StatusCode, want)
 		}
 	}
 	if resp, b := do(t, "POST", url+"/v1/admin/reviews/reject", admin, []byte(`{"a":"pa","b":"nobody"}`)); resp.StatusCode != 404 {

@@ -23,7 +23,8 @@ type Config struct {
 	HTTPURL string
 	// SyncToken and AdminToken are the bearer tokens of the sync (and
 	// internal) and admin endpoints; empty leaves them open (loopback and
-	// dev only: cmd logs a warning).
+	// dev only: cmd logs a warning). Each token opens only its own
+	// endpoints: the other one is answered 403.
 	SyncToken  string
 	AdminToken string
 	// FeedItems is the default page size of the feed; MaxFeedWait caps a
@@ -133,36 +134,76 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.Handle("GET /metrics", s.met.handler())
-	s.mux.HandleFunc("GET /readyz", s.wrap("", s.readyz))
-	s.mux.HandleFunc("POST /v1/sync/push", s.wrap(s.cfg.SyncToken, s.push))
-	s.mux.HandleFunc("GET /v1/sync/feed", s.wrap(s.cfg.SyncToken, s.feed))
-	s.mux.HandleFunc("GET /v1/sync/snapshot", s.wrap(s.cfg.SyncToken, s.snapshot))
-	s.mux.HandleFunc("POST /v1/internal/apply", s.wrap(s.cfg.SyncToken, s.internalApply))
-	s.mux.HandleFunc("GET /v1/internal/peers", s.wrap(s.cfg.SyncToken, s.internalPeers))
-	s.mux.HandleFunc("POST /v1/admin/join", s.wrap(s.cfg.AdminToken, s.join))
-	s.mux.HandleFunc("POST /v1/admin/remove", s.wrap(s.cfg.AdminToken, s.remove))
-	s.mux.HandleFunc("GET /v1/admin/status", s.wrap(s.cfg.AdminToken, s.status))
-	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}", s.wrap(s.cfg.AdminToken, s.profile))
-	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}/why", s.wrap(s.cfg.AdminToken, s.why))
-	s.mux.HandleFunc("POST /v1/admin/merge", s.wrap(s.cfg.AdminToken, s.steward(true)))
-	s.mux.HandleFunc("POST /v1/admin/unmerge", s.wrap(s.cfg.AdminToken, s.steward(false)))
-	s.mux.HandleFunc("GET /v1/admin/reviews", s.wrap(s.cfg.AdminToken, s.reviews))
-	s.mux.HandleFunc("POST /v1/admin/reviews/accept", s.wrap(s.cfg.AdminToken, s.review(true)))
-	s.mux.HandleFunc("POST /v1/admin/reviews/reject", s.wrap(s.cfg.AdminToken, s.review(false)))
-	s.mux.HandleFunc("/", s.wrap("", func(http.ResponseWriter, *http.Request) error { return ErrNoRoute }))
+	s.mux.HandleFunc("GET /readyz", s.wrap(roleOpen, s.readyz))
+	s.mux.HandleFunc("POST /v1/sync/push", s.wrap(roleSync, s.push))
+	s.mux.HandleFunc("GET /v1/sync/feed", s.wrap(roleSync, s.feed))
+	s.mux.HandleFunc("GET /v1/sync/snapshot", s.wrap(roleSync, s.snapshot))
+	s.mux.HandleFunc("POST /v1/internal/apply", s.wrap(roleAny, s.internalApply))
+	s.mux.HandleFunc("GET /v1/internal/peers", s.wrap(roleSync, s.internalPeers))
+	s.mux.HandleFunc("POST /v1/admin/join", s.wrap(roleAdmin, s.join))
+	s.mux.HandleFunc("POST /v1/admin/remove", s.wrap(roleAdmin, s.remove))
+	s.mux.HandleFunc("GET /v1/admin/status", s.wrap(roleAdmin, s.status))
+	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}", s.wrap(roleAdmin, s.profile))
+	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}/why", s.wrap(roleAdmin, s.why))
+	s.mux.HandleFunc("POST /v1/admin/merge", s.wrap(roleAdmin, s.steward(true)))
+	s.mux.HandleFunc("POST /v1/admin/unmerge", s.wrap(roleAdmin, s.steward(false)))
+	s.mux.HandleFunc("GET /v1/admin/reviews", s.wrap(roleAdmin, s.reviews))
+	s.mux.HandleFunc("POST /v1/admin/reviews/accept", s.wrap(roleAdmin, s.review(true)))
+	s.mux.HandleFunc("POST /v1/admin/reviews/reject", s.wrap(roleAdmin, s.review(false)))
+	s.mux.HandleFunc("/", s.wrap(roleOpen, func(http.ResponseWriter, *http.Request) error { return ErrNoRoute }))
 }
 
-// wrap checks the bearer token (when token is set) and answers errors.
-func (s *Server) wrap(token string, h handler) http.HandlerFunc {
+// role is whom a route serves. The sync token is the edges' (and the
+// hub nodes' among themselves), the admin token the stewards' and
+// operators'; each opens only its own routes (see 0008 "Roles").
+type role uint8
+
+const (
+	roleOpen  role = iota // no token needed
+	roleSync              // edges and hub nodes: sync and internal endpoints
+	roleAdmin             // stewards and operators: the admin API
+	roleAny               // either token; the handler checks the role of what it does
+)
+
+// wrap checks the bearer token for want and answers errors.
+func (s *Server) wrap(want role, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if token != "" && !bearer(r, token) {
-			s.writeError(w, r, ErrUnauthorized)
+		if err := s.authorize(r, want); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// authorize returns nil when r may act as want: its role has no token
+// configured (open), or r presents that token. A valid token of the
+// other role is ErrForbidden (403); a missing or unknown one is
+// ErrUnauthorized (401). Two roles configured with the same token are
+// one role.
+func (s *Server) authorize(r *http.Request, want role) error {
+	switch want {
+	case roleOpen:
+		return nil
+	case roleAny:
+		if s.authorize(r, roleSync) == nil || s.authorize(r, roleAdmin) == nil {
+			return nil
+		}
+		return ErrUnauthorized
+	}
+	tok, other := s.cfg.SyncToken, s.cfg.AdminToken
+	if want == roleAdmin {
+		tok, other = other, tok
+	}
+	switch {
+	case tok == "" || bearer(r, tok):
+		return nil
+	case other != "" && bearer(r, other):
+		return ErrForbidden
+	}
+	return ErrUnauthorized
 }
 
 func bearer(r *http.Request, token string) bool {

@@ -179,6 +179,9 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.authorize(r, commandRole(cmd)); err != nil {
+		return err
+	}
 	if !n.IsLeader() {
 		return fmt.Errorf("%w: %s is not the leader", ErrNoLeader, s.cfg.NodeID)
 	}
@@ -214,7 +217,11 @@ func (s *Server) Forward(ctx context.Context, id raft.ServerID, _ raft.ServerAdd
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	s.auth(req, s.cfg.SyncToken)
+	tok := s.cfg.SyncToken
+	if commandRole(cmd) == roleAdmin {
+		tok = s.cfg.AdminToken
+	}
+	s.auth(req, tok)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
@@ -234,6 +241,17 @@ func (s *Server) Forward(ctx context.Context, id raft.ServerID, _ raft.ServerAdd
 	}
 	return &hub.Result{Index: out.Index, Err: errorOf(out.Code, out.Message), Applied: out.Applied, Skipped: out.Skipped,
 		Duplicate: out.Duplicate, LastSeq: out.LastSeq, Clusters: out.Clusters}, nil
+}
+
+// commandRole is the role that may commit cmd: an edge's sync batch is
+// the sync role's, every steward command (merge, unmerge, review) the
+// admin role's, so the sync token cannot reach them through the leader's
+// internal endpoint. A follower forwards each with the matching token.
+func commandRole(cmd []byte) role {
+	if len(cmd) > 0 && hub.CmdType(cmd[0]) == hub.CmdSync {
+		return roleSync
+	}
+	return roleAdmin
 }
 
 func (s *Server) auth(req *http.Request, token string) {
