@@ -35,6 +35,7 @@ type Store interface {
 	TrimOutbox(upTo uint64) (int, error)
 	Changed() <-chan struct{}
 	ApplyClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
+	BootstrapClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
 	SetHubSyncedAt(t time.Time) error
 }
 
@@ -54,6 +55,14 @@ type Config struct {
 	MaxBatchBytes int
 	// FeedWait is the long-poll wait of a feed request.
 	FeedWait time.Duration
+	// Bootstrap makes a new edge (feed cursor 0) read the hub's streamed
+	// snapshot instead of paging the feed from the start; BootstrapLag
+	// (Raft indexes, 0: never) does the same for an edge that far behind
+	// the hub. StreamIdle abandons a snapshot stream that stalls that
+	// long (the stream as a whole has no deadline).
+	Bootstrap    bool
+	BootstrapLag uint64
+	StreamIdle   time.Duration
 	// TrimAfter names other outbox readers' cursors (gossip's) that must
 	// also have passed an entry before it is trimmed.
 	TrimAfter []string
@@ -73,6 +82,9 @@ func DefaultConfig() Config {
 		BatchEntries:  1000,
 		MaxBatchBytes: 4 << 20,
 		FeedWait:      20 * time.Second,
+		Bootstrap:     true,
+		BootstrapLag:  10_000,
+		StreamIdle:    30 * time.Second,
 		MinBackoff:    100 * time.Millisecond,
 		MaxBackoff:    5 * time.Second,
 		Client:        &http.Client{Timeout: 60 * time.Second},
@@ -91,6 +103,8 @@ func (c *Config) Validate() error {
 		return errors.New("hubsync: config: BatchEntries must be positive and MaxBatchBytes in 1..MaxMessageBytes/2")
 	case c.FeedWait < 0 || c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
 		return errors.New("hubsync: config: bad FeedWait or backoff")
+	case c.Bootstrap && c.StreamIdle <= 0:
+		return errors.New("hubsync: config: StreamIdle must be positive with Bootstrap")
 	case c.Client == nil || c.Now == nil:
 		return errors.New("hubsync: config: Client and Now are required")
 	}
@@ -105,6 +119,8 @@ func (c *Config) Validate() error {
 // Stats count what the client did since Start.
 type Stats struct {
 	Pushed, Pulled, Failures uint64
+	// Bootstraps counts snapshots applied completely.
+	Bootstraps uint64
 }
 
 // Client runs the push and pull loops. Start it once; Close stops it.
@@ -115,7 +131,10 @@ type Client struct {
 	cur atomic.Int64 // index into cfg.URLs of the hub in use
 
 	pushed, pulled, failures atomic.Uint64
-	lastSync                 atomic.Int64 // ms of the last SetHubSyncedAt
+	bootstraps               atomic.Uint64
+	hubIndex                 atomic.Uint64 // the hub's applied index, as last heard
+	stream                   *http.Client  // cfg.Client without its overall timeout
+	lastSync                 atomic.Int64  // ms of the last SetHubSyncedAt
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -131,6 +150,9 @@ func New(st Store, cfg Config) (*Client, error) {
 		cfg.URLs[i] = strings.TrimRight(u, "/")
 	}
 	c := &Client{st: st, cfg: cfg, log: cfg.Logger}
+	sc := *cfg.Client
+	sc.Timeout = 0 // a snapshot stream may take minutes; StreamIdle bounds stalls
+	c.stream = &sc
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -169,7 +191,7 @@ func (c *Client) Close(ctx context.Context) error {
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
-	return Stats{Pushed: c.pushed.Load(), Pulled: c.pulled.Load(), Failures: c.failures.Load()}
+	return Stats{Pushed: c.pushed.Load(), Pulled: c.pulled.Load(), Failures: c.failures.Load(), Bootstraps: c.bootstraps.Load()}
 }
 
 // loop runs step until ctx ends. step reports whether there may be more
@@ -320,8 +342,11 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if c.needsBootstrap(cur) {
+		return true, c.bootstrap(ctx)
+	}
 	q := "/v1/sync/feed?cursor=" + strconv.FormatUint(cur, 10) + "&wait=" + c.cfg.FeedWait.String()
-	code, _, b, err := c.do(ctx, http.MethodGet, q, nil)
+	code, hdr, b, err := c.do(ctx, http.MethodGet, q, nil)
 	if err != nil {
 		return false, err
 	}
@@ -331,6 +356,10 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	page, err := replication.UnmarshalFeedResponse(b)
 	if err != nil {
 		return false, fmt.Errorf("%w: feed: %w", ErrHub, err)
+	}
+	c.noteHubIndex(hdr)
+	if c.needsBootstrap(cur) { // far behind: a snapshot beats paging the feed
+		return true, c.bootstrap(ctx)
 	}
 	if len(page.Items) > 0 {
 		// The hub is authoritative: clusters it split are replaced here,

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ucv/edge/hubsync"
+	"ucv/edge/store"
+	"ucv/profile"
+)
+
+// testEdge is an edge store with a hub sync client, in this process.
+type testEdge struct {
+	st *store.Store
+	c  *hubsync.Client
+}
+
+func openTestEdge(t testing.TB, path, name string) *store.Store {
+	t.Helper()
+	o := store.DefaultOptions(path)
+	o.NodeName = name
+	st, err := store.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// syncEdge starts a hub sync client for st; cfg tweaks the defaults.
+func syncEdge(t testing.TB, st *store.Store, urls []string, cfg func(*hubsync.Config)) *hubsync.Client {
+	t.Helper()
+	hc := hubsync.DefaultConfig()
+	hc.URLs, hc.Edge = urls, fmt.Sprintf("%016x", uint64(st.Node()))
+	hc.FeedWait = 2 * time.Second
+	if cfg != nil {
+		cfg(&hc)
+	}
+	c, err := hubsync.New(st, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	return c
+}
+
+func ingestJSON(t testing.TB, st *store.Store, body string) {
+	t.Helper()
+	m, err := profile.ParseMessage([]byte(body), "", time.Now(), profile.ParseOptions{Normalize: profile.DefaultNormalizeOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Ingest(context.Background(), []store.Event{{Msg: m}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cursorOf(st *store.Store, name string) uint64 {
+	v, _ := st.Cursor(name)
+	return v
+}
+
+// TestHubSnapshotBootstrap: a new edge starts from the hub's streamed
+// snapshot (one stream, not the feed from 0), ends with the same people
+// as the edge that wrote them (same canonical IDs, same rendered views),
+// then follows the feed from the snapshot's index; an edge that was away
+// for more than BootstrapLag Raft indexes bootstraps again.
+func TestHubSnapshotBootstrap(t *testing.T) {
+	dir := t.TempDir()
+	h, err := startHubNode(hubConfig{dataDir: filepath.Join(dir, "hub"), httpAddr: "127.0.0.1:0", raftAddr: "127.0.0.1:0",
+		nodeID: "hub-1", bootstrap: true, shutdownTimeout: 10 * time.Second, peerInterval: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(context.Background()) })
+	urls := []string{h.url}
+	waitFor(t, 20*time.Second, "the hub to lead", func() bool { l, _ := hubStatusURL(h.url); return l == "hub-1" })
+
+	a := openTestEdge(t, filepath.Join(dir, "a.db"), "store-a")
+	t.Cleanup(func() { a.Close(context.Background()) })
+	ac := syncEdge(t, a, urls, nil)
+	t.Cleanup(func() { ac.Close(context.Background()) })
+	const users = 40
+	var anons []string
+	for u := range users {
+		for d := range 2 { // two devices per person, joined by the e-mail
+			anon := fmt.Sprintf("u%d-d%d", u, d)
+			anons = append(anons, anon)
+			ingestJSON(t, a, fmt.Sprintf(`{"type":"identify","anonymousId":%q,"messageId":"id-%s","traits":{"email":"user%d@example.com","plan":"gold"}}`, anon, anon, u))
+		}
+		ingestJSON(t, a, fmt.Sprintf(`{"type":"track","anonymousId":"u%d-d1","messageId":"o-%d","event":"Order Completed","properties":{"total":%d.5,"currency":"EUR"}}`, u, u, u+1))
+	}
+	synced := func(st *store.Store) func() bool {
+		return func() bool {
+			last, _ := st.LastSeq()
+			idx := h.node.FSM().Index()
+			return cursorOf(st, hubsync.PushCursor) >= last && idx > 0 && cursorOf(st, hubsync.FeedCursor) >= idx
+		}
+	}
+	waitFor(t, 30*time.Second, "edge A to push everything and read the feed", synced(a))
+
+	same := func(b *store.Store) error {
+		for _, anon := range anons {
+			id := profile.Identifier{Type: profile.AnonymousID, Value: anon}
+			va, err1 := a.LookupIdentifier(id)
+			vb, err2 := b.LookupIdentifier(id)
+			if err1 != nil || err2 != nil {
+				return fmt.Errorf("%s: %v / %v", anon, err1, err2)
+			}
+			if va.ID != vb.ID || !bytes.Equal(va.JSON, vb.JSON) {
+				return fmt.Errorf("%s: edge A has %s %s\nthe new edge has %s %s", anon, va.ID, va.JSON, vb.ID, vb.JSON)
+			}
+		}
+		return nil
+	}
+
+	bPath := filepath.Join(dir, "b.db")
+	b := openTestEdge(t, bPath, "store-b")
+	bc := syncEdge(t, b, urls, nil)
+	waitFor(t, 30*time.Second, "the new edge to bootstrap", func() bool { return bc.Stats().Bootstraps == 1 && synced(b)() })
+	if err := same(b); err != nil {
+		t.Fatal(err)
+	}
+	// After the snapshot the feed goes on from its index.
+	ingestJSON(t, a, `{"type":"identify","anonymousId":"late","messageId":"late-1","traits":{"email":"user3@example.com"}}`)
+	waitFor(t, 20*time.Second, "an event after the snapshot to reach the new edge", func() bool {
+		v, err := b.LookupIdentifier(profile.Identifier{Type: profile.AnonymousID, Value: "late"})
+		return err == nil && v.ID != ""
+	})
+	if n := bc.Stats().Bootstraps; n != 1 {
+		t.Fatalf("%d bootstraps for one new edge", n)
+	}
+
+	// Away for more than BootstrapLag indexes: a second bootstrap.
+	if err := bc.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		ingestJSON(t, a, fmt.Sprintf(`{"type":"track","anonymousId":"u%d-d0","messageId":"away-%d","event":"Page Viewed"}`, i, i))
+		waitFor(t, 10*time.Second, "a push", func() bool { last, _ := a.LastSeq(); return cursorOf(a, hubsync.PushCursor) >= last })
+	}
+	waitFor(t, 30*time.Second, "edge A to catch up", synced(a))
+	bc = syncEdge(t, b, urls, func(c *hubsync.Config) { c.BootstrapLag = 5 })
+	t.Cleanup(func() { bc.Close(context.Background()) })
+	waitFor(t, 30*time.Second, "the returning edge to bootstrap again", func() bool { return bc.Stats().Bootstraps == 1 && synced(b)() })
+	if err := same(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatalf("store invariants after two bootstraps: %v", err)
+	}
+	b.Close(context.Background())
+}
