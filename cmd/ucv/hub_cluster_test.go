@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,31 @@ func hubStatusURL(url string) (leader string, peers int) {
 		}
 	}
 	return st.Leader, peers
+}
+
+// hubMembers reads the member IDs of the Raft configuration from the
+// node's status (nil when unreachable).
+func hubMembers(h *hubProc) []string {
+	req, _ := http.NewRequest(http.MethodGet, h.url+"/v1/admin/status", nil)
+	req.Header.Set("Authorization", "Bearer at")
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Peers []struct {
+			ID string `json:"id"`
+		} `json:"peers"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	var ids []string
+	for _, p := range st.Peers {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }
 
 // waitFor polls cond every 50 ms until it holds or d passes; the
@@ -91,7 +117,9 @@ func orderCount(edgeURL string, user int) int64 {
 // SIGKILLed during the stream. The others elect a leader, the edges keep
 // ingesting and resume syncing, and in the end each edge shows, for every
 // user, exactly the orders acknowledged at both edges: nothing the hub
-// acknowledged is lost, nothing is counted twice. Then a steward merges
+// acknowledged is lost, nothing is counted twice. The killed node is
+// removed through the surviving follower; the two left still commit.
+// Then a steward merges
 // two people at the hub and unmerges them: both edges show one profile,
 // then two again.
 func TestHubClusterLeaderKill(t *testing.T) {
@@ -210,6 +238,35 @@ func TestHubClusterLeaderKill(t *testing.T) {
 		return true
 	}, &last)
 	t.Logf("%d orders at 2 edges (%d users) converged on both edges", total, users)
+
+	// The killed node is gone for good: an operator removes it through
+	// the follower (which relays to the leader). Both survivors show the
+	// two-member configuration, and the two still commit: an order at
+	// one edge reaches the other through the hub.
+	follower := alive[0]
+	if l, _ := hubStatus(follower); hubs[l] == follower {
+		follower = alive[1]
+	}
+	start := time.Now()
+	if code, b := httpDo(t, "POST", follower.url+"/v1/admin/remove", fmt.Sprintf(`{"id":%q}`, leader), "Authorization", "Bearer at"); code != 200 {
+		t.Fatalf("POST /v1/admin/remove %s via a follower = %d %s", leader, code, b)
+	}
+	var members string
+	waitFor(t, 10*time.Second, "both survivors to show two members", func() bool {
+		for _, h := range alive {
+			ids := hubMembers(h)
+			members = strings.Join(ids, ",")
+			if len(ids) != 2 || slices.Contains(ids, leader) {
+				return false
+			}
+		}
+		return true
+	}, &members)
+	if code, b := httpDo(t, "POST", edges[0].url+"/v1/track", `{"userId":"user-after-remove","messageId":"after-remove","event":"Order Completed","properties":{"total":2,"currency":"EUR"}}`, "X-Write-Key", "k"); code != 200 {
+		t.Fatalf("POST /v1/track after the removal = %d %s", code, b)
+	}
+	waitBody(t, edges[1].url+"/v1/profiles/user_id:user-after-remove", `"order_count":1`)
+	t.Logf("removed %s via a follower; the two left commit again after %v", leader, time.Since(start).Round(time.Millisecond))
 
 	// Unmerge reaches the edges: two people (one per edge) merged by a
 	// steward at the hub show as one profile on both edges, then as two
