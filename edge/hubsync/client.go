@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,6 +147,7 @@ func New(st Store, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.URLs = slices.Clone(cfg.URLs) // the caller's slice stays the caller's
 	for i, u := range cfg.URLs {
 		cfg.URLs[i] = strings.TrimRight(u, "/")
 	}
