@@ -48,6 +48,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'Convergence|CatchUp' -benchtime 1x -timeout 60m ./edge/gossip | tee bench/results/gossip.txt
 	$(GO) test -run '^$$' -bench 'HubSyncPush' -benchtime 120000x -count 3 ./cmd/ucv | tee bench/results/hub.txt
 	$(GO) test -run '^$$' -bench 'HubEdgeToEdge' -benchtime 300x -count 3 ./cmd/ucv | tee -a bench/results/hub.txt
+	$(GO) test -run '^$$' -bench 'HubCatchUp' -benchtime 1x -timeout 60m ./cmd/ucv | tee bench/results/catchup.txt
 
 # Every fuzz target, each for FUZZTIME (default 30s).
 fuzz:

@@ -44,7 +44,12 @@ const (
 // edge's outbox sequences, strictly increasing; (Edge, Entry.Seq) names a
 // change uniquely, which makes a retried batch a no-op.
 type SyncBatch struct {
-	Edge    string
+	Edge string
+	// Resync marks a batch that opens an edge's resync (see
+	// replication.SyncPush.Resync): its first new entry may lie beyond
+	// the sequence the hub expects, and the sequences skipped count as
+	// applied.
+	Resync  bool
 	Entries []replication.Entry
 }
 
@@ -153,7 +158,7 @@ func MarshalSync(b *SyncBatch) ([]byte, error) {
 		return nil, fmt.Errorf("%w: edge ID of %d bytes", ErrInvalid, len(b.Edge))
 	}
 	return frame(CmdSync, func(enc *codec.Encoder) error {
-		if err := first(enc.EncodeArrayLen(2), enc.EncodeString(b.Edge)); err != nil {
+		if err := first(enc.EncodeArrayLen(3), enc.EncodeString(b.Edge), enc.EncodeBool(b.Resync)); err != nil {
 			return err
 		}
 		return replication.EncodeEntryList(enc, b.Entries)
@@ -169,10 +174,13 @@ func UnmarshalSync(b []byte) (*SyncBatch, error) {
 	}
 	sb := &SyncBatch{}
 	err = func() error {
-		if err := d.ExpectArray(2); err != nil {
+		if err := d.ExpectArray(3); err != nil {
 			return err
 		}
 		if sb.Edge, err = decodeName(d); err != nil {
+			return err
+		}
+		if sb.Resync, err = d.Bool(); err != nil {
 			return err
 		}
 		sb.Entries, err = replication.DecodeEntryList(d, true)

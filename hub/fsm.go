@@ -301,8 +301,10 @@ func (a *applier) sync(b *SyncBatch) error {
 	}
 	// Every edge starts at sequence 1, including one the hub has never
 	// seen: a stranger cannot join mid-stream (and an edge whose early
-	// entries were lost is told to resend them).
-	if next := b.Entries[start].Seq; next != last.seq+1 {
+	// entries were lost is told to resend them). A resync may jump
+	// ahead: its entries start with the edge's full states, which cover
+	// the sequences skipped, and those count as applied from now on.
+	if next := b.Entries[start].Seq; next != last.seq+1 && !b.Resync {
 		return fmt.Errorf("%w: edge %s sent sequence %d, expected %d", ErrSequenceGap, b.Edge, next, last.seq+1)
 	}
 	var changed []string

@@ -16,11 +16,12 @@ import (
 // several encodings of one value, so bytes may differ).
 func FuzzCommands(f *testing.F) {
 	b, _ := hub.MarshalSync(&hub.SyncBatch{Edge: "e", Entries: hubtestEntries()})
+	rs, _ := hub.MarshalSync(&hub.SyncBatch{Edge: "e", Resync: true, Entries: hubtestEntries()})
 	m, _ := hub.MarshalMerge(&hub.Merge{A: "a", B: "b", Actor: "s", Reason: "r"})
 	u, _ := hub.MarshalUnmerge(&hub.Unmerge{A: "a", B: "b"})
 	ra, _ := hub.MarshalReview(&hub.Review{A: "a", B: "b", Accept: true, Actor: "s", Reason: "r"})
 	rr, _ := hub.MarshalReview(&hub.Review{A: "a", B: "b"})
-	for _, s := range [][]byte{b, m, u, ra, rr, {1}, {2, 0x94}, {4, 0x94}} {
+	for _, s := range [][]byte{b, rs, m, u, ra, rr, {1}, {2, 0x94}, {4, 0x94}} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -35,8 +35,13 @@ const (
 type SyncPush struct {
 	// Edge is the pushing edge's stable ID (its store's HLC node ID in
 	// hex): the key of the hub's per-edge sequence.
-	Edge    string
-	First   uint64
+	Edge  string
+	First uint64
+	// Resync marks the first push of a resync: the run starts with the
+	// full state of every profile and redirect the edge holds, so the
+	// hub may accept it after a gap (it expects a sequence the edge no
+	// longer has) and treats the skipped sequences as covered.
+	Resync  bool
 	Entries []Entry
 }
 
@@ -115,7 +120,7 @@ func MarshalSyncPush(p *SyncPush) ([]byte, error) {
 }
 
 func encodePushBody(enc *codec.Encoder, p *SyncPush) error {
-	if err := first(enc.EncodeArrayLen(3), enc.EncodeString(p.Edge), enc.EncodeUint(p.First)); err != nil {
+	if err := first(enc.EncodeArrayLen(4), enc.EncodeString(p.Edge), enc.EncodeUint(p.First), enc.EncodeBool(p.Resync)); err != nil {
 		return err
 	}
 	return EncodeEntryList(enc, p.Entries)
@@ -150,13 +155,16 @@ func UnmarshalSyncPush(b []byte) (*SyncPush, error) {
 	}
 	p := &SyncPush{}
 	err = func() error {
-		if err := d.ExpectArray(3); err != nil {
+		if err := d.ExpectArray(4); err != nil {
 			return err
 		}
 		if p.Edge, err = name(d); err != nil {
 			return err
 		}
 		if p.First, err = d.Uint(); err != nil {
+			return err
+		}
+		if p.Resync, err = d.Bool(); err != nil {
 			return err
 		}
 		p.Entries, err = DecodeEntryList(d, true)

@@ -17,6 +17,11 @@ var (
 		{Seq: 8, Kind: KindMerge, ProfileID: "01HZA", From: "01HZY"},
 		{Seq: 9, Kind: KindDelta, ProfileID: "p", Delta: bytes.Repeat([]byte{9}, 3000)},
 	}}
+	// A resync's first push: full states after a jump in sequences.
+	sampleResync = &SyncPush{Edge: "00ab12cd34ef5678", First: 4096, Resync: true, Entries: []Entry{
+		{Seq: 4096, Kind: KindDelta, ProfileID: "01HZA", Delta: []byte{4, 5}},
+		{Seq: 4097, Kind: KindMerge, ProfileID: "01HZA", From: "01HZY"},
+	}}
 	sampleAck  = &SyncAck{Status: AckApplied, Seq: 9, Index: 1 << 33}
 	sampleReq  = &FeedRequest{Cursor: 12345, Max: 256}
 	sampleFeed = &FeedResponse{Next: 42, Items: []FeedItem{
@@ -32,10 +37,11 @@ func syncSamples(t testing.TB) map[string][]byte {
 	r, err3 := MarshalFeedRequest(sampleReq)
 	f, err4 := MarshalFeedResponse(sampleFeed)
 	e, err5 := MarshalFeedResponse(&FeedResponse{Next: 3})
-	if err := first(err1, err2, err3, err4, err5); err != nil {
+	rs, err6 := MarshalSyncPush(sampleResync)
+	if err := first(err1, err2, err3, err4, err5, err6); err != nil {
 		t.Fatal(err)
 	}
-	return map[string][]byte{"push": p, "ack": a, "feed request": r, "feed response": f, "empty feed": e}
+	return map[string][]byte{"push": p, "ack": a, "feed request": r, "feed response": f, "empty feed": e, "resync push": rs}
 }
 
 func decodeSync(b []byte) error {
@@ -63,6 +69,13 @@ func TestSyncRoundTrip(t *testing.T) {
 	}
 	if d := cmp.Diff(samplePush, p, cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("push round trip (-want +got):\n%s", d)
+	}
+	rs, err := UnmarshalSyncPush(b["resync push"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(sampleResync, rs, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("resync push round trip (-want +got):\n%s", d)
 	}
 	a, err := UnmarshalSyncAck(b["ack"])
 	if err != nil {
@@ -141,6 +154,19 @@ func TestSyncPushRules(t *testing.T) {
 				t.Fatalf("valid push: %v", err)
 			}
 		})
+	}
+	// The resync flag is a msgpack bool: an integer in its place is refused.
+	notBool, err := frame(MsgSyncPush, func(enc *codec.Encoder) error {
+		if err := first(enc.EncodeArrayLen(4), enc.EncodeString("e"), enc.EncodeUint(1), enc.EncodeUint(1)); err != nil {
+			return err
+		}
+		return EncodeEntryList(enc, []Entry{{Seq: 1, Kind: KindDelta}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UnmarshalSyncPush(notBool); !errors.Is(err, ErrMalformed) {
+		t.Errorf("integer resync flag: err = %v, want ErrMalformed", err)
 	}
 	if _, err := MarshalSyncAck(&SyncAck{Status: 9}); err == nil {
 		t.Error("MarshalSyncAck accepted status 9")

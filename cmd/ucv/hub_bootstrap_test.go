@@ -5,13 +5,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"ucv/crdt"
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
+	"ucv/hub/hubtest"
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // testEdge is an edge store with a hub sync client, in this process.
@@ -154,4 +160,141 @@ func TestHubSnapshotBootstrap(t *testing.T) {
 		t.Fatalf("store invariants after two bootstraps: %v", err)
 	}
 	b.Close(context.Background())
+}
+
+// envInt reads a positive integer from the environment, or def.
+func envInt(name string, def int) int {
+	var v int
+	if _, err := fmt.Sscan(os.Getenv(name), &v); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// loadHub pushes events outbox entries from four simulated edges (each
+// its own profiles; every profile's first event an identify with an
+// e-mail, the rest orders) through the hub nodes, 1,000 per push, and
+// returns when all are committed.
+func loadHub(b *testing.B, hubs []*hubNode, events, profiles int) {
+	const edges, batch = 4, 1000
+	client := &http.Client{Timeout: 60 * time.Second}
+	var wg sync.WaitGroup
+	errs := make(chan error, edges)
+	for e := range edges {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprint("load-", e)
+			ed := hubtest.NewEdge(name, crdt.ReplicaID(5000+e))
+			per, perProfiles := events/edges, max(profiles/edges, 1)
+			url := hubs[e%len(hubs)].url + "/v1/sync/push"
+			for done := 0; done < per; {
+				var es []replication.Entry
+				for ; len(es) < batch && done < per; done++ {
+					p := done % perProfiles
+					ev := hubtest.Event{Profile: fmt.Sprintf("L%d-%07d", e, p), Name: "Order Completed", Revenue: 10}
+					if done < perProfiles {
+						ev = hubtest.Event{Profile: ev.Profile, Kind: profile.Identify,
+							IDs:    []profile.Identifier{hubtest.Email(fmt.Sprintf("c%d-%d@example.com", e, p))},
+							Traits: map[string]any{"plan": "gold"}}
+					}
+					es = append(es, ed.Delta(ev))
+				}
+				body, err := replication.MarshalSyncPush(&replication.SyncPush{Edge: name, First: es[0].Seq, Entries: es})
+				if err != nil {
+					errs <- err
+					return
+				}
+				for {
+					resp, err := client.Post(url, "application/msgpack", bytes.NewReader(body))
+					if err != nil {
+						errs <- err
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						break
+					}
+					if resp.StatusCode != http.StatusServiceUnavailable {
+						errs <- fmt.Errorf("push: status %d", resp.StatusCode)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkHubCatchUp measures how long an edge that was offline while
+// UCV_CATCHUP_EVENTS events (default 1,000,000) happened elsewhere, on
+// UCV_CATCHUP_PROFILES people (default 100,000), takes to catch up with
+// a 3-node hub on loopback: until its feed cursor reaches the hub's
+// index and every person is in its store. "snapshot" is a new edge (it
+// streams the hub's snapshot); "feed" is an edge that had synced before
+// and pages the state-based change feed. Loading the hub is not timed.
+// Run: go test -run '^$' -bench HubCatchUp -benchtime 1x -timeout 60m ./cmd/ucv
+func BenchmarkHubCatchUp(b *testing.B) {
+	events, profiles := envInt("UCV_CATCHUP_EVENTS", 1_000_000), envInt("UCV_CATCHUP_PROFILES", 100_000)
+	hubs := startBenchHubs(b)
+	urls := []string{hubs[1].url, hubs[2].url, hubs[0].url}
+	dir := b.TempDir()
+	// The returning edge syncs once with the empty hub, then goes away.
+	away := openTestEdge(b, filepath.Join(dir, "away.db"), "away")
+	defer away.Close(context.Background())
+	c := syncEdge(b, away, urls, nil)
+	for deadline := time.Now().Add(20 * time.Second); c.Stats().Bootstraps == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the edge did not sync with the empty hub")
+		}
+	}
+	c.Close(context.Background())
+
+	start := time.Now()
+	loadHub(b, hubs, events, profiles)
+	b.Logf("loaded %d events on %d profiles in %s (%.0f events/s)", events, profiles, time.Since(start).Round(time.Millisecond),
+		float64(events)/time.Since(start).Seconds())
+	head := hubs[0].node.FSM().Index()
+	for _, h := range hubs {
+		for h.node.FSM().Index() < head {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	run := func(b *testing.B, st *store.Store, cfg func(*hubsync.Config)) {
+		b.ResetTimer()
+		start := time.Now()
+		c := syncEdge(b, st, urls, cfg)
+		defer c.Close(context.Background())
+		for cursorOf(st, hubsync.FeedCursor) < head {
+			if time.Since(start) > 30*time.Minute {
+				b.Fatal("no catch-up in 30 minutes")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		took := time.Since(start)
+		b.StopTimer()
+		s, err := st.Stats()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Profiles != profiles {
+			b.Fatalf("caught up with %d profiles, want %d", s.Profiles, profiles)
+		}
+		b.ReportMetric(took.Seconds(), "catchup_s")
+		b.ReportMetric(float64(events)/took.Seconds(), "events/s")
+		b.ReportMetric(float64(c.Stats().Bootstraps), "bootstraps")
+	}
+	b.Run("snapshot", func(b *testing.B) {
+		st := openTestEdge(b, filepath.Join(dir, "new.db"), "new")
+		defer st.Close(context.Background())
+		run(b, st, nil)
+	})
+	b.Run("feed", func(b *testing.B) {
+		run(b, away, func(c *hubsync.Config) { c.Bootstrap, c.BootstrapLag = false, 0 })
+	})
 }

@@ -38,6 +38,7 @@ type Store interface {
 	ApplyClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
 	BootstrapClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
 	SetHubSyncedAt(t time.Time) error
+	Resyncer
 }
 
 // Config configures a Client. Start from DefaultConfig.
@@ -271,11 +272,15 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	cur, resync, err := c.resyncCursor(cur)
+	if err != nil {
+		return false, err
+	}
 	es, err := c.st.Outbox(cur, c.cfg.BatchEntries)
 	if err != nil || len(es) == 0 {
 		return false, err
 	}
-	p := &replication.SyncPush{Edge: c.cfg.Edge, First: es[0].Seq}
+	p := &replication.SyncPush{Edge: c.cfg.Edge, First: es[0].Seq, Resync: resync}
 	size := 0
 	for _, e := range es {
 		re := replication.Entry{Seq: e.Seq, Kind: replication.Kind(e.Kind), ProfileID: e.ProfileID, From: e.From, Delta: e.Delta}
@@ -298,6 +303,11 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("%w: ack: %w", ErrHub, err)
 		}
+		if ack.Seq > p.Entries[len(p.Entries)-1].Seq { // more than we sent: ours?
+			if resynced, err := c.ahead(ctx, ack.Seq); resynced || err != nil {
+				return resynced, err
+			}
+		}
 		if err := c.acked(cur, ack.Seq); err != nil {
 			return false, err
 		}
@@ -312,7 +322,8 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 		if ack.Seq > p.First { // the hub is ahead of our cursor: skip what it has
 			return true, c.acked(cur, ack.Seq-1)
 		}
-		return false, fmt.Errorf("%w: hub expects sequence %d, outbox starts at %d", ErrBehind, ack.Seq, p.First)
+		// The hub lacks what we pushed before: resend or resync.
+		return true, c.behind(ctx, p, ack.Seq)
 	}
 	return false, fmt.Errorf("%w: push: status %d: %s", ErrHub, code, truncate(b))
 }

@@ -6,5 +6,8 @@
 // canonical ID; a cluster the hub split is replaced by the hub's state,
 // keeping the edge's unacknowledged outbox entries). With the hub unreachable the edge keeps
 // ingesting; the client retries with backoff across every hub URL and
-// drains and catches up when one answers.
+// drains and catches up when one answers. A hub that lost this edge's
+// sequences (rebuilt, or a new cluster) gets them resent from the outbox
+// when it still holds them, else a resync: the full state of every
+// profile and redirect, pushed with the resync flag (resync.go).
 package hubsync

@@ -79,7 +79,9 @@ func (s *Store) Digest() Digest {
 // (a peer on the network) never holds a transaction open — bbolt cannot
 // grow its file under a long one. Entries changed during the walk are
 // sent as they are when read; anti-entropy's next round repairs the rest.
-// fn must not call the store's write methods.
+// fn runs between transactions, never inside one: it may write to the
+// store (Resync appends each page to the outbox), though profiles it
+// changes may be yielded again or not at all.
 func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
 	want := make([]bool, DigestBuckets)
 	for _, b := range buckets {

@@ -9,6 +9,8 @@ package store
 //	            profilesKey, identifiersKey, outboxKey → uint64 BE gauges
 //	            digestKey → DigestBuckets × uint64 BE (see digest.go)
 //	            "cursor:"+name → uint64 BE outbox reader position
+//	            resyncKey → uint64 BE start ‖ uint64 BE end of the last
+//	            completed full-state resync (see resync.go)
 //	profiles    profile ID → profile.Marshal state (S2-compressed msgpack)
 //	views       profile ID → view record (see encodeViewRecord)
 //	index       "type:value" → profile ID: the smallest ID among holders
@@ -39,6 +41,7 @@ var (
 	identifiersKey = []byte("identifiers")
 	outboxKey      = []byte("outbox")
 	digestKey      = []byte("digest")
+	resyncKey      = []byte("resync")
 )
 
 // schemaVersion is the layout version this code reads and writes.

@@ -37,7 +37,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: body: %w", ErrBadRequest, err)
 	}
 	start := time.Now()
-	res, err := n.Sync(r.Context(), &hub.SyncBatch{Edge: p.Edge, Entries: p.Entries})
+	res, err := n.Sync(r.Context(), &hub.SyncBatch{Edge: p.Edge, Resync: p.Resync, Entries: p.Entries})
 	s.met.applyLatency.Observe(time.Since(start).Seconds())
 	var ack replication.SyncAck
 	switch {
