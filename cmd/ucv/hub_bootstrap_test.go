@@ -298,3 +298,83 @@ func BenchmarkHubCatchUp(b *testing.B) {
 		run(b, away, func(c *hubsync.Config) { c.Bootstrap, c.BootstrapLag = false, 0 })
 	})
 }
+
+// startTestHub runs a single-node hub in this process.
+func startTestHub(t *testing.T, dir, id string) *hubNode {
+	t.Helper()
+	h, err := startHubNode(hubConfig{dataDir: filepath.Join(dir, id), httpAddr: "127.0.0.1:0", raftAddr: "127.0.0.1:0",
+		nodeID: id, bootstrap: true, shutdownTimeout: 10 * time.Second, peerInterval: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(context.Background()) })
+	waitFor(t, 20*time.Second, id+" to lead", func() bool { l, _ := hubStatusURL(h.url); return l == id })
+	return h
+}
+
+// pushDirect commits n pushes of one entry each, from `parallel`
+// simulated edges at once (so Raft commits them in groups).
+func pushDirect(t *testing.T, url, edge string, node crdt.ReplicaID, n, parallel int, prefix string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, parallel)
+	for g := range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("%s-%d", edge, g)
+			ed := hubtest.NewEdge(name, node+crdt.ReplicaID(g))
+			for i := g; i < n; i += parallel {
+				e := ed.Delta(hubtest.Event{Profile: fmt.Sprintf("%s%05d", prefix, i%50), Name: "Page Viewed"})
+				body, err := replication.MarshalSyncPush(&replication.SyncPush{Edge: name, First: e.Seq, Entries: []replication.Entry{e}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp, err := http.Post(url+"/v1/sync/push", "application/msgpack", bytes.NewReader(body))
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("push %d: status %d", i, resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestHubRebuiltBootstrap: an edge whose feed cursor lies far beyond the
+// index of the hub it now talks to (the hub cluster was rebuilt from
+// scratch) takes the hub's snapshot instead of waiting for positions it
+// has already passed, and then follows that hub's feed.
+func TestHubRebuiltBootstrap(t *testing.T) {
+	dir := t.TempDir()
+	old := startTestHub(t, dir, "old-hub")
+	pushDirect(t, old.url, "other-edge", 7001, hubsync.RebuiltSlack+100, 16, "O")
+	st := openTestEdge(t, filepath.Join(dir, "e.db"), "e")
+	defer st.Close(context.Background())
+	c := syncEdge(t, st, []string{old.url}, nil)
+	waitFor(t, 30*time.Second, "the edge to read the old hub", func() bool { return cursorOf(st, hubsync.FeedCursor) > hubsync.RebuiltSlack })
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := startTestHub(t, dir, "new-hub")
+	pushDirect(t, fresh.url, "third-edge", 7100, 3, 1, "N")
+	c = syncEdge(t, st, []string{fresh.url}, nil)
+	defer c.Close(context.Background())
+	waitFor(t, 30*time.Second, "the edge to bootstrap from the rebuilt hub", func() bool {
+		_, err := st.Profile("N00002")
+		return c.Stats().Bootstraps == 1 && err == nil && cursorOf(st, hubsync.FeedCursor) <= fresh.node.FSM().Index()
+	})
+	pushDirect(t, fresh.url, "fourth-edge", 7200, 1, 1, "F")
+	waitFor(t, 20*time.Second, "the rebuilt hub's feed to reach the edge", func() bool { _, err := st.Profile("F00000"); return err == nil })
+}

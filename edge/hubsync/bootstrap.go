@@ -12,9 +12,17 @@ import (
 	"ucv/replication"
 )
 
+// RebuiltSlack is how far a hub's index may lie below this edge's feed
+// cursor before the edge takes it for a different (rebuilt) hub cluster
+// rather than a follower a few entries behind.
+const RebuiltSlack = 1000
+
 // needsBootstrap reports whether the pull loop should read a snapshot
-// instead of the feed: a new edge (feed cursor 0) or one the last feed
-// answer showed more than BootstrapLag Raft indexes behind.
+// instead of the feed: a new edge (feed cursor 0); one the last feed
+// answer showed more than BootstrapLag Raft indexes behind; or one whose
+// cursor lies far beyond the hub's index — the hub was rebuilt from
+// scratch, its positions mean something else, and reading its feed from
+// our cursor would skip everything below it.
 func (c *Client) needsBootstrap(cur uint64) bool {
 	if !c.cfg.Bootstrap {
 		return false
@@ -23,6 +31,12 @@ func (c *Client) needsBootstrap(cur uint64) bool {
 		return c.bootstraps.Load() == 0 // an empty hub's snapshot leaves the cursor at 0
 	}
 	head := c.hubIndex.Load()
+	switch {
+	case head == 0:
+		return false // not heard from the hub yet
+	case head+RebuiltSlack < cur:
+		return true
+	}
 	return c.cfg.BootstrapLag > 0 && head > cur && head-cur > c.cfg.BootstrapLag
 }
 
@@ -36,7 +50,8 @@ func (c *Client) noteHubIndex(h http.Header) {
 // bootstrap streams the hub's snapshot (GET /v1/sync/snapshot) and
 // applies it page by page with the store's BootstrapClusters (each page
 // one durable transaction), then moves the feed cursor to the
-// snapshot's Raft index, from where the feed continues. The cursor moves
+// snapshot's Raft index (even below the old cursor), from where the feed
+// continues. The cursor moves
 // only after the end record has been read and checked, so a stream cut
 // short (hub died, network) is simply started again: pages are
 // idempotent. The stream is read as it arrives, so memory is one page,
@@ -93,16 +108,12 @@ func (c *Client) bootstrap(ctx context.Context) error {
 		}
 		items += uint64(len(page))
 	}
-	cur, err := c.st.Cursor(FeedCursor)
-	if err != nil {
+	// Even backwards: after a rebuilt hub's snapshot our old cursor means
+	// nothing; after a lagging follower's, re-reading a little is harmless.
+	if err := c.st.SetCursor(FeedCursor, h.Index); err != nil {
 		return err
 	}
-	if h.Index > cur {
-		if err := c.st.SetCursor(FeedCursor, h.Index); err != nil {
-			return err
-		}
-	}
-	c.hubIndex.Store(max(c.hubIndex.Load(), h.Index))
+	c.hubIndex.Store(h.Index)
 	c.bootstraps.Add(1)
 	c.pulled.Add(items)
 	c.synced()
