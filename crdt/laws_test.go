@@ -17,6 +17,9 @@ type model[T any] struct {
 	// op applies a random mutation as replica r (reading time from clk)
 	// to s and returns its delta.
 	op func(t *rapid.T, s *T, r ReplicaID, clk *Clock) T
+	// persistent, when set, is the type's Joined: it must equal clone
+	// then merge and leave both arguments unchanged.
+	persistent func(a, b T) T
 }
 
 func (m model[T]) joined(a, b T) T {
@@ -69,6 +72,23 @@ func checkModel[T any](t *testing.T, m model[T]) {
 		if ab := m.joined(a, b); !m.equal(m.joined(ab, a), ab) {
 			t.Fatalf("a⊔b does not absorb a")
 		}
+		if m.persistent != nil {
+			pairs := [][2]T{{m.joined(a, b), a}, {a, m.zero()}, {m.zero(), a}}
+			for _, x := range states {
+				for _, y := range states {
+					pairs = append(pairs, [2]T{x, y})
+				}
+			}
+			for _, p := range pairs {
+				x, y := m.clone(p[0]), m.clone(p[1])
+				if got, want := m.persistent(p[0], p[1]), m.joined(p[0], p[1]); !m.equal(got, want) {
+					t.Fatalf("Joined(x, y) = %+v, want %+v", got, want)
+				}
+				if !m.equal(p[0], x) || !m.equal(p[1], y) {
+					t.Fatalf("Joined changed its arguments: %+v, %+v; were %+v, %+v", p[0], p[1], x, y)
+				}
+			}
+		}
 
 		all := m.zero()
 		for _, s := range states {
@@ -111,10 +131,11 @@ func TestRegisterLaws(t *testing.T) {
 
 func TestLWWMapLaws(t *testing.T) {
 	checkModel(t, model[LWWMap]{
-		zero:  func() LWWMap { return LWWMap{} },
-		clone: LWWMap.Clone,
-		merge: (*LWWMap).Merge,
-		equal: LWWMap.Equal,
+		zero:       func() LWWMap { return LWWMap{} },
+		clone:      LWWMap.Clone,
+		merge:      (*LWWMap).Merge,
+		equal:      LWWMap.Equal,
+		persistent: LWWMap.Joined,
 		op: func(t *rapid.T, s *LWWMap, _ ReplicaID, clk *Clock) LWWMap {
 			if rapid.Bool().Draw(t, "delete") {
 				return s.Delete(smallKey(t), clk.Now())
@@ -126,10 +147,11 @@ func TestLWWMapLaws(t *testing.T) {
 
 func TestPNCounterLaws(t *testing.T) {
 	checkModel(t, model[PNCounter]{
-		zero:  func() PNCounter { return PNCounter{} },
-		clone: PNCounter.Clone,
-		merge: (*PNCounter).Merge,
-		equal: PNCounter.Equal,
+		zero:       func() PNCounter { return PNCounter{} },
+		clone:      PNCounter.Clone,
+		merge:      (*PNCounter).Merge,
+		equal:      PNCounter.Equal,
+		persistent: PNCounter.Joined,
 		op: func(t *rapid.T, s *PNCounter, r ReplicaID, _ *Clock) PNCounter {
 			return s.Add(r, rapid.Int64Range(-1000, 1000).Draw(t, "delta"))
 		},
@@ -138,10 +160,11 @@ func TestPNCounterLaws(t *testing.T) {
 
 func TestCounterMapLaws(t *testing.T) {
 	checkModel(t, model[CounterMap]{
-		zero:  func() CounterMap { return CounterMap{} },
-		clone: CounterMap.Clone,
-		merge: (*CounterMap).Merge,
-		equal: CounterMap.Equal,
+		zero:       func() CounterMap { return CounterMap{} },
+		clone:      CounterMap.Clone,
+		merge:      (*CounterMap).Merge,
+		equal:      CounterMap.Equal,
+		persistent: CounterMap.Joined,
 		op: func(t *rapid.T, s *CounterMap, r ReplicaID, _ *Clock) CounterMap {
 			return s.Add(smallKey(t), r, rapid.Int64Range(-1000, 1000).Draw(t, "delta"))
 		},
@@ -171,20 +194,22 @@ func TestMaxMinLaws(t *testing.T) {
 
 func TestGSetLaws(t *testing.T) {
 	checkModel(t, model[GSet]{
-		zero:  func() GSet { return GSet{} },
-		clone: GSet.Clone,
-		merge: (*GSet).Merge,
-		equal: GSet.Equal,
-		op:    func(t *rapid.T, s *GSet, _ ReplicaID, _ *Clock) GSet { return s.Add(smallKey(t)) },
+		zero:       func() GSet { return GSet{} },
+		clone:      GSet.Clone,
+		merge:      (*GSet).Merge,
+		equal:      GSet.Equal,
+		persistent: GSet.Joined,
+		op:         func(t *rapid.T, s *GSet, _ ReplicaID, _ *Clock) GSet { return s.Add(smallKey(t)) },
 	})
 }
 
 func TestORSetLaws(t *testing.T) {
 	checkModel(t, model[ORSet]{
-		zero:  func() ORSet { return ORSet{} },
-		clone: ORSet.Clone,
-		merge: (*ORSet).Merge,
-		equal: ORSet.Equal,
+		zero:       func() ORSet { return ORSet{} },
+		clone:      ORSet.Clone,
+		merge:      (*ORSet).Merge,
+		equal:      ORSet.Equal,
+		persistent: ORSet.Joined,
 		op: func(t *rapid.T, s *ORSet, r ReplicaID, _ *Clock) ORSet {
 			if rapid.IntRange(0, 2).Draw(t, "op") == 0 {
 				return s.Remove(smallKey(t))
@@ -197,10 +222,11 @@ func TestORSetLaws(t *testing.T) {
 func TestRecentLaws(t *testing.T) {
 	const n = 3
 	checkModel(t, model[Recent]{
-		zero:  func() Recent { return Recent{} },
-		clone: Recent.Clone,
-		merge: func(d *Recent, s Recent) { d.Merge(s, n) },
-		equal: Recent.Equal,
+		zero:       func() Recent { return Recent{} },
+		clone:      Recent.Clone,
+		merge:      func(d *Recent, s Recent) { d.Merge(s, n) },
+		equal:      Recent.Equal,
+		persistent: func(a, b Recent) Recent { return a.Joined(b, n) },
 		op: func(t *rapid.T, s *Recent, _ ReplicaID, _ *Clock) Recent {
 			// IDs are drawn from a small pool so redelivered and
 			// conflicting versions of one ID are common.
@@ -215,10 +241,11 @@ func TestRecentLaws(t *testing.T) {
 
 func TestTombstonesLaws(t *testing.T) {
 	checkModel(t, model[Tombstones]{
-		zero:  func() Tombstones { return Tombstones{} },
-		clone: Tombstones.Clone,
-		merge: (*Tombstones).Merge,
-		equal: Tombstones.Equal,
+		zero:       func() Tombstones { return Tombstones{} },
+		clone:      Tombstones.Clone,
+		merge:      (*Tombstones).Merge,
+		equal:      Tombstones.Equal,
+		persistent: Tombstones.Joined,
 		op: func(t *rapid.T, s *Tombstones, _ ReplicaID, _ *Clock) Tombstones {
 			return s.Erase(TombstoneKey([]byte("salt"), smallKey(t)))
 		},

@@ -39,10 +39,13 @@ var _ raft.FSM = (*FSM)(nil)
 // are immutable: Apply replaces a fragment instead of changing it, so a
 // snapshot can hold the old tree without copying.
 type fragment struct {
-	id      string
-	state   *profile.Profile // ID == id; never modified once stored
-	cluster string           // the cluster's ID: its smallest fragment ID
-	changed uint64           // Raft index of the last change to it or its cluster
+	id string
+	// state has ID == id and is never modified in place: Apply replaces
+	// it with a Join, which shares the parts a delta leaves unchanged
+	// with the old state (still held by snapshots).
+	state   *profile.Profile
+	cluster string // the cluster's ID: its smallest fragment ID
+	changed uint64 // Raft index of the last change to it or its cluster
 }
 
 type feedKey struct {
@@ -203,7 +206,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 type applier struct {
 	st      *state
 	index   uint64
-	owned   map[string]*fragment // fragments already copied by this Apply
+	owned   map[string]*fragment // fragments already replaced by this Apply
 	touched map[string]bool      // clusters changed by this Apply
 	events  int
 	res     Result
@@ -214,7 +217,8 @@ func (a *applier) frag(id string) (*fragment, bool) {
 }
 
 // own returns a private copy of fragment id (creating an empty one) that
-// this Apply may change; it is put back in the tree by put.
+// this Apply may change; it is put back in the tree by put. The copy
+// shares the old state: replace fr.state (Join), never change it.
 func (a *applier) own(id string) *fragment {
 	if fr, ok := a.owned[id]; ok {
 		return fr
@@ -222,7 +226,6 @@ func (a *applier) own(id string) *fragment {
 	fr := &fragment{id: id, state: profile.New(id), cluster: id}
 	if old, ok := a.frag(id); ok {
 		cp := *old
-		cp.state = old.state.Clone()
 		fr = &cp
 	}
 	a.owned[id] = fr
@@ -313,7 +316,7 @@ func (a *applier) sync(b *SyncBatch) error {
 		switch e.Kind {
 		case replication.KindDelta:
 			fr := a.own(e.ProfileID)
-			fr.state.Merge(deltas[i])
+			fr.state = fr.state.Join(deltas[i])
 			a.touched[fr.cluster] = true
 			changed = append(changed, e.ProfileID)
 		case replication.KindMerge:

@@ -96,6 +96,37 @@ func (p *Profile) Merge(o *Profile) {
 	p.Merges.Merge(o.Merges)
 }
 
+// Join returns the join of p and o as a new profile with p's ID, leaving
+// both unchanged: it equals p.Clone() merged with o, but copies only
+// the parts o changes and shares the rest with p (crdt's persistent
+// joins). p and the result must therefore not be changed in place
+// afterwards (Merge, Apply, Scrub…; Clone first). An owner that keeps
+// states immutable for concurrent readers, as the hub keeps fragments,
+// pays for the change rather than for the whole profile.
+func (p *Profile) Join(o *Profile) *Profile {
+	j := &Profile{ID: p.ID, Version: p.Version, Erased: p.Erased}
+	if j.Version.Less(o.Version) {
+		j.Version = o.Version
+	}
+	j.Erased.Merge(o.Erased)
+	j.Tombstones = p.Tombstones.Joined(o.Tombstones)
+	if j.Erased.Set {
+		return j // as Merge's clearData
+	}
+	j.Traits = p.Traits.Joined(o.Traits)
+	j.Identities = p.Identities.Joined(o.Identities)
+	j.Consent = p.Consent.Joined(o.Consent)
+	j.Counters = p.Counters.Joined(o.Counters)
+	j.FirstSeen, j.LastSeen, j.LastOrder = p.FirstSeen, p.LastSeen, p.LastOrder
+	j.FirstSeen.Merge(o.FirstSeen)
+	j.LastSeen.Merge(o.LastSeen)
+	j.LastOrder.Merge(o.LastOrder)
+	j.Channels = p.Channels.Joined(o.Channels)
+	j.Timeline = p.Timeline.Joined(o.Timeline, TimelineCap)
+	j.Merges = p.Merges.Joined(o.Merges)
+	return j
+}
+
 func (p *Profile) clearData() {
 	*p = Profile{ID: p.ID, Version: p.Version, Erased: p.Erased, Tombstones: p.Tombstones}
 }

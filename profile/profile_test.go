@@ -119,6 +119,44 @@ func TestMergeLaws(t *testing.T) {
 		if !join(a, a).Equal(a) {
 			t.Fatal("profile merge not idempotent")
 		}
+		// Join equals clone then merge, byte for byte, and changes
+		// neither side: between states, and fed delta after delta as
+		// the hub does (every older state in the chain stays as it was).
+		persistent := func(x, y *Profile) *Profile {
+			bx, _ := x.Marshal()
+			by, _ := y.Marshal()
+			got := x.Join(y)
+			gb, _ := got.Marshal()
+			wb, _ := join(x, y).Marshal()
+			if !bytes.Equal(gb, wb) || !got.Equal(join(x, y)) {
+				t.Fatalf("Join differs from Clone+Merge")
+			}
+			if ax, _ := x.Marshal(); !bytes.Equal(ax, bx) {
+				t.Fatal("Join changed its receiver")
+			}
+			if ay, _ := y.Marshal(); !bytes.Equal(ay, by) {
+				t.Fatal("Join changed its argument")
+			}
+			return got
+		}
+		for _, x := range ps {
+			for _, y := range ps {
+				persistent(x, y)
+			}
+		}
+		chain := []*Profile{New("P")}
+		for _, d := range deltas {
+			chain = append(chain, persistent(chain[len(chain)-1], d))
+		}
+		for i, s := range chain {
+			want := New("P")
+			for _, d := range deltas[:i] {
+				want.Merge(d)
+			}
+			if !s.Equal(want) {
+				t.Fatalf("state %d of the Join chain changed later", i)
+			}
+		}
 		all := New("P")
 		for _, p := range ps {
 			all.Merge(p)

@@ -1,0 +1,169 @@
+package crdt
+
+import "maps"
+
+// Persistent joins. Joined returns the join of its receiver and argument
+// without modifying either, copying only what the argument changes: when
+// the argument adds nothing, the result is the receiver itself, and
+// otherwise it shares the receiver's untouched entries (maps of
+// counters, dot lists, item slices). A state that went through Joined
+// therefore shares storage with the state it came from, and neither may
+// be changed in place afterwards (Merge, Add, Set, Drop…): Clone first.
+// This is how an owner that keeps old states for readers (the hub's
+// copy-on-write snapshots) updates a state at the cost of the change
+// rather than of the whole state. The result equals, entry for entry, a
+// Clone of the receiver merged with the argument.
+
+// Joined returns the join of m and o; see "Persistent joins" above.
+func (m LWWMap) Joined(o LWWMap) LWWMap {
+	var c map[string]Register
+	for k, r := range o.M {
+		cur, ok := m.M[k]
+		if ok && !r.wins(cur) {
+			continue
+		}
+		if c == nil {
+			c = cloneOrMake(m.M, len(o.M))
+		}
+		c[k] = c[k].Merge(r)
+	}
+	if c == nil {
+		return m
+	}
+	return LWWMap{M: c}
+}
+
+// covers reports whether merging o into c would change nothing.
+func (c PNCounter) covers(o PNCounter) bool {
+	for r, e := range o.M {
+		cur, ok := c.M[r]
+		if !ok || e.P > cur.P || e.N > cur.N {
+			return false
+		}
+	}
+	return true
+}
+
+// Joined returns the join of c and o; see "Persistent joins" above.
+func (c PNCounter) Joined(o PNCounter) PNCounter {
+	if c.covers(o) {
+		return c
+	}
+	j := PNCounter{M: make(map[ReplicaID]PN, len(c.M)+len(o.M))}
+	maps.Copy(j.M, c.M)
+	j.Merge(o)
+	return j
+}
+
+// Joined returns the join of m and o; see "Persistent joins" above. The
+// counters of keys o does not change are shared with m.
+func (m CounterMap) Joined(o CounterMap) CounterMap {
+	var c map[string]PNCounter
+	for k, oc := range o.M {
+		cur, ok := m.M[k]
+		if ok && cur.covers(oc) {
+			continue
+		}
+		if c == nil {
+			c = cloneOrMake(m.M, len(o.M))
+		}
+		c[k] = cur.Joined(oc)
+	}
+	if c == nil {
+		return m
+	}
+	return CounterMap{M: c}
+}
+
+// Joined returns the join of g and o; see "Persistent joins" above.
+func (g GSet) Joined(o GSet) GSet {
+	for e := range o.M {
+		if _, ok := g.M[e]; !ok {
+			c := cloneOrMake(g.M, len(o.M))
+			maps.Copy(c, o.M)
+			return GSet{M: c}
+		}
+	}
+	return g
+}
+
+// Joined returns the join of t and o; see "Persistent joins" above.
+func (t Tombstones) Joined(o Tombstones) Tombstones { return Tombstones{Keys: t.Keys.Joined(o.Keys)} }
+
+// Joined returns the join of s and o; see "Persistent joins" above. The
+// dot lists of s are shared with the result.
+func (s ORSet) Joined(o ORSet) ORSet {
+	if s.covers(o) {
+		return s
+	}
+	// Merge builds a new Entries map of new dot lists and only reads
+	// s.Entries, so only the context needs a copy.
+	j := ORSet{Entries: s.Entries, Ctx: s.Ctx.clone()}
+	j.Merge(o)
+	return j
+}
+
+// covers reports whether merging o into s would change nothing: o adds
+// no dot s has not seen, removes no dot of s, and its context is within
+// s's. It may answer false for some o that would change nothing (a
+// context it cannot cheaply prove covered); it never answers true for one
+// that would change something, given s in canonical form.
+func (s ORSet) covers(o ORSet) bool {
+	for e, theirs := range o.Entries {
+		mine := s.Entries[e]
+		for _, d := range theirs {
+			if !containsDot(mine, d) && !s.Ctx.Contains(d) {
+				return false
+			}
+		}
+	}
+	for r, q := range o.Ctx.VV {
+		if q > s.Ctx.VV[r] {
+			return false
+		}
+	}
+	for d := range o.Ctx.Cloud {
+		if !s.Ctx.Contains(d) {
+			return false
+		}
+	}
+	if len(o.Ctx.VV) == 0 && len(o.Ctx.Cloud) == 0 {
+		return true
+	}
+	for e, mine := range s.Entries {
+		theirs := o.Entries[e]
+		for _, d := range mine {
+			if !containsDot(theirs, d) && o.Ctx.Contains(d) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func containsDot(ds []Dot, d Dot) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Joined returns the join of r and o keeping the n newest items; see
+// "Persistent joins" above. Item data is shared.
+func (r Recent) Joined(o Recent, n int) Recent {
+	// Merge builds a new slice and only reads r.Items.
+	j := r
+	j.Merge(o, n)
+	return j
+}
+
+// cloneOrMake returns a copy of m, or a new map sized for n keys when m
+// is nil.
+func cloneOrMake[K comparable, V any](m map[K]V, n int) map[K]V {
+	if m == nil {
+		return make(map[K]V, n)
+	}
+	return maps.Clone(m)
+}
