@@ -20,12 +20,6 @@ import (
 	"ucv/replication"
 )
 
-// testEdge is an edge store with a hub sync client, in this process.
-type testEdge struct {
-	st *store.Store
-	c  *hubsync.Client
-}
-
 func openTestEdge(t testing.TB, path, name string) *store.Store {
 	t.Helper()
 	o := store.DefaultOptions(path)
