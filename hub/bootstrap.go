@@ -13,6 +13,7 @@ import (
 // never stalls Apply.
 type Bootstrap struct {
 	frags *btree.BTreeG[*fragment]
+	apart *btree.BTreeG[apartPair] // cannot-link pairs (fsm_apart.go)
 	index uint64
 }
 
@@ -20,7 +21,7 @@ type Bootstrap struct {
 func (f *FSM) Bootstrap() *Bootstrap {
 	f.mu.Lock() // Clone writes the tree's copy-on-write marks
 	defer f.mu.Unlock()
-	return &Bootstrap{frags: f.st.frags.Clone(), index: f.st.applied}
+	return &Bootstrap{frags: f.st.frags.Clone(), apart: f.st.apart.Clone(), index: f.st.applied}
 }
 
 // Index returns the Raft index of the last command the copy reflects: a
@@ -60,6 +61,7 @@ func (b *Bootstrap) Clusters(start func(n int) error, fn func(View) error) error
 		}
 		others := members[fr.id]
 		v := View{ID: fr.id, Fragments: append([]string{fr.id}, others...), Profile: fr.state, Changed: fr.changed}
+		v.Apart = apartOf(b.apart, v.Fragments)
 		if len(others) > 0 {
 			v.Profile = profile.New(fr.id)
 			v.Profile.Merge(fr.state)

@@ -107,6 +107,7 @@ type state struct {
 	ix       *identity.Index
 	recs     map[string][]identity.Field // fragment ID → fields last given to ix
 	clusters map[string][]string         // cluster ID → sorted fragment IDs
+	apart    *btree.BTreeG[apartPair]    // cannot-link pairs, both ways (fsm_apart.go)
 }
 
 const degree = 32
@@ -125,6 +126,7 @@ func newState() (*state, error) {
 		ix:        identity.NewIndex(m),
 		recs:      map[string][]identity.Field{},
 		clusters:  map[string][]string{},
+		apart:     newApart(),
 	}, nil
 }
 
@@ -322,6 +324,9 @@ func (a *applier) sync(b *SyncBatch) error {
 		case replication.KindMerge:
 			a.reindex(changed)
 			changed = changed[:0]
+			if a.apart(e.From, e.ProfileID) {
+				continue // a steward's unmerge stands (0008 §11)
+			}
 			a.decide(e.From, e.ProfileID, true, "edge:"+b.Edge, "edge merge")
 		}
 	}
@@ -379,7 +384,7 @@ func (a *applier) decide(x, y string, same bool, actor, reason string) {
 	if y < x {
 		x, y = y, x
 	}
-	a.st.decisions.ReplaceOrInsert(&decision{a: x, b: y, same: same, index: a.index, actor: actor, reason: reason})
+	flipped := a.setDecision(&decision{a: x, b: y, same: same, index: a.index, actor: actor, reason: reason})
 	var moves []identity.Move
 	var err error
 	if same {
@@ -395,6 +400,9 @@ func (a *applier) decide(x, y string, same bool, actor, reason string) {
 		ids = append(ids, m.RecordID)
 	}
 	a.regroup(ids, nil, actor, reason)
+	if flipped {
+		a.touchApart(x, y)
+	}
 }
 
 func (a *applier) steward(x, y string, same bool, actor, reason string) error {

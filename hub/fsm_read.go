@@ -21,6 +21,10 @@ type View struct {
 	Profile *profile.Profile
 	// Changed is the Raft index of the cluster's last change.
 	Changed uint64
+	// Apart are the fragments a steward ruled different people from a
+	// fragment of this cluster (unmerge, review reject), sorted: the
+	// cluster must never merge with a cluster holding one of them.
+	Apart []string
 }
 
 // view builds the View of cluster cid. Caller holds f.mu.
@@ -29,7 +33,7 @@ func (st *state) view(cid string) (View, bool) {
 	if !ok {
 		return View{}, false
 	}
-	v := View{ID: cid, Fragments: slices.Clone(members), Profile: profile.New(cid)}
+	v := View{ID: cid, Fragments: slices.Clone(members), Profile: profile.New(cid), Apart: apartOf(st.apart, members)}
 	for _, m := range members {
 		fr, ok := st.frags.Get(&fragment{id: m})
 		if !ok {

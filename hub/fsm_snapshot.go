@@ -338,6 +338,7 @@ func (st *state) rebuild() error {
 	}
 	var err error
 	st.decisions.Ascend(func(d *decision) bool {
+		st.noteApart(d)
 		if d.same {
 			_, err = st.ix.Accept(d.a, d.b)
 		} else {

@@ -101,6 +101,12 @@ type FeedItem struct {
 	Fragments []string
 	// State is the cluster's joined profile (profile.Marshal, ID == ID).
 	State []byte
+	// Apart are profile IDs (fragments of other clusters) a steward ruled
+	// different people from one of Fragments, sorted: the edge must
+	// never merge this cluster with a profile that holds one of them.
+	// Encoded only when not empty (the item is then an array of 5, not
+	// 4), so an ordinary item's bytes are unchanged.
+	Apart []string
 }
 
 // FeedResponse is a page of the change feed. Next is the cursor to ask
@@ -268,10 +274,14 @@ func MarshalFeedResponse(r *FeedResponse) ([]byte, error) {
 		}
 		for i := range r.Items {
 			it := &r.Items[i]
-			if len(it.ID) > MaxNameBytes || len(it.Fragments) > MaxFragments {
-				return fmt.Errorf("item %d: %d-byte ID, %d fragments", i, len(it.ID), len(it.Fragments))
+			if len(it.ID) > MaxNameBytes || len(it.Fragments) > MaxFragments || len(it.Apart) > MaxFragments {
+				return fmt.Errorf("item %d: %d-byte ID, %d fragments, %d apart", i, len(it.ID), len(it.Fragments), len(it.Apart))
 			}
-			if err := first(enc.EncodeArrayLen(4), enc.EncodeUint(it.Index), enc.EncodeString(it.ID),
+			fields := 4
+			if len(it.Apart) > 0 {
+				fields = 5
+			}
+			if err := first(enc.EncodeArrayLen(fields), enc.EncodeUint(it.Index), enc.EncodeString(it.ID),
 				enc.EncodeArrayLen(len(it.Fragments))); err != nil {
 				return err
 			}
@@ -285,6 +295,19 @@ func MarshalFeedResponse(r *FeedResponse) ([]byte, error) {
 			}
 			if err := enc.EncodeBytes(it.State); err != nil {
 				return err
+			}
+			if fields == 5 {
+				if err := enc.EncodeArrayLen(len(it.Apart)); err != nil {
+					return err
+				}
+				for _, f := range it.Apart {
+					if len(f) > MaxNameBytes {
+						return fmt.Errorf("item %d: apart ID of %d bytes", i, len(f))
+					}
+					if err := enc.EncodeString(f); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil
@@ -321,8 +344,12 @@ func UnmarshalFeedResponse(b []byte) (*FeedResponse, error) {
 		r.Items = make([]FeedItem, n)
 		for i := range r.Items {
 			it := &r.Items[i]
-			if err := d.ExpectArray(4); err != nil {
+			fields, err := d.ArrayLen(1)
+			if err != nil {
 				return err
+			}
+			if fields != 4 && fields != 5 {
+				return fmt.Errorf("%w: feed item of %d fields", ErrMalformed, fields)
 			}
 			if it.Index, err = d.Uint(); err != nil {
 				return err
@@ -349,6 +376,14 @@ func UnmarshalFeedResponse(b []byte) (*FeedResponse, error) {
 			if it.State, err = d.Bytes(); err != nil {
 				return err
 			}
+			if fields == 5 {
+				if it.Apart, err = names(d, MaxFragments); err != nil {
+					return err
+				}
+				if len(it.Apart) == 0 { // one encoding per value: none is 4 fields
+					return fmt.Errorf("%w: empty apart list", ErrMalformed)
+				}
+			}
 		}
 		return nil
 	}()
@@ -356,4 +391,22 @@ func UnmarshalFeedResponse(b []byte) (*FeedResponse, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// names decodes an array of at most limit names.
+func names(d *codec.Decoder, limit int) ([]string, error) {
+	m, err := d.ArrayLen(1)
+	if err != nil {
+		return nil, err
+	}
+	if m > limit {
+		return nil, fmt.Errorf("%w: %d names, limit %d", ErrMalformed, m, limit)
+	}
+	out := make([]string, m)
+	for j := range out {
+		if out[j], err = name(d); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -298,9 +298,13 @@ func TestHubClusterLeaderKill(t *testing.T) {
 		return v.ID
 	}
 	carl, dana := idOf("email:carl@example.com"), idOf("email:dana@example.com")
-	steward := func(op string) {
+	steward := func(op string, ab ...string) {
 		t.Helper()
-		body := fmt.Sprintf(`{"a":%q,"b":%q,"actor":"test","reason":"%s by hand"}`, carl, dana, op)
+		a, b := carl, dana
+		if len(ab) == 2 {
+			a, b = ab[0], ab[1]
+		}
+		body := fmt.Sprintf(`{"a":%q,"b":%q,"actor":"test","reason":"%s by hand"}`, a, b, op)
 		if code, b := httpDo(t, "POST", admin.url+"/v1/admin/"+op, body, "Authorization", "Bearer at"); code != 200 {
 			t.Fatalf("POST /v1/admin/%s = %d %s", op, code, b)
 		}
@@ -319,5 +323,72 @@ func TestHubClusterLeaderKill(t *testing.T) {
 			return strings.Contains(string(c), `"anon-carl"`) && !strings.Contains(string(c), `"anon-dana"`) &&
 				strings.Contains(string(d), `"anon-dana"`) && !strings.Contains(string(d), `"anon-carl"`)
 		}, &last)
+	}
+
+	// The unmerge sticks (0008 §11): Erin (edge 0) and Finn (edge 1)
+	// share an e-mail, so the hub merges them by its rules and both edges
+	// show one profile. A steward unmerges them; then events carrying the
+	// shared e-mail at both edges leave them apart on both edges and at
+	// the hub, though each edge's own rules would link them by it.
+	post(edges[0], `{"anonymousId":"anon-erin","traits":{"email":"family@example.com","name":"Erin"},"messageId":"erin-1"}`)
+	post(edges[1], `{"anonymousId":"anon-finn","traits":{"email":"family@example.com","name":"Finn"},"messageId":"finn-1"}`)
+	for _, n := range edges {
+		waitBody(t, n.url+"/v1/profiles/anonymous_id:anon-erin", `"anon-erin"`, `"anon-finn"`)
+	}
+	var merged struct {
+		Fragments map[string]json.RawMessage `json:"fragments"`
+	}
+	waitFor(t, 10*time.Second, "the hub node to hold Erin and Finn as one", func() bool {
+		code, b := httpDo(t, "GET", admin.url+"/v1/admin/profiles/anonymous_id:anon-erin", "", "Authorization", "Bearer at")
+		return code == 200 && json.Unmarshal(b, &merged) == nil && len(merged.Fragments) == 2
+	})
+	var pair []string
+	for id := range merged.Fragments {
+		pair = append(pair, id)
+	}
+	steward("unmerge", pair[0], pair[1])
+	apart := func(where, url string, hdr ...string) func() bool {
+		return func() bool {
+			_, e := httpDo(t, "GET", url+"anonymous_id:anon-erin", "", hdr...)
+			_, f := httpDo(t, "GET", url+"anonymous_id:anon-finn", "", hdr...)
+			last = where + ":\n" + string(e) + "\n" + string(f)
+			return strings.Contains(string(e), `"anon-erin"`) && !strings.Contains(string(e), `"anon-finn"`) &&
+				strings.Contains(string(f), `"anon-finn"`) && !strings.Contains(string(f), `"anon-erin"`)
+		}
+	}
+	for e, n := range edges {
+		waitFor(t, 20*time.Second, fmt.Sprintf("edge %d to show Erin and Finn apart", e), apart("edge", n.url+"/v1/profiles/"), &last)
+	}
+	track := func(n *node, anon, id, event string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"anonymousId":%q,"messageId":%q,"event":%q,"context":{"traits":{"email":"family@example.com"}}}`, anon, id, event)
+		if code, b := httpDo(t, "POST", n.url+"/v1/track", body, "X-Write-Key", "k"); code != 200 {
+			t.Fatalf("POST /v1/track = %d %s", code, b)
+		}
+	}
+	track(edges[0], "anon-erin", "erin-2", "Erin Again")
+	track(edges[1], "anon-finn", "finn-2", "Finn Again")
+	track(edges[0], "anon-kiosk", "kiosk-1", "Kiosk Visit") // the e-mail and a new device
+	// Each event reaches the other edge on its own person, then a marker
+	// goes round both ways: a merge either edge pushed meanwhile would
+	// have come back by then.
+	waitBody(t, edges[1].url+"/v1/profiles/anonymous_id:anon-erin", `"Erin Again"`)
+	waitBody(t, edges[0].url+"/v1/profiles/anonymous_id:anon-finn", `"Finn Again"`)
+	waitBody(t, edges[1].url+"/v1/profiles/anonymous_id:anon-kiosk", `"Kiosk Visit"`)
+	post(edges[1], `{"anonymousId":"anon-marker-1","messageId":"marker-1"}`)
+	waitBody(t, edges[0].url+"/v1/profiles/anonymous_id:anon-marker-1", `"anon-marker-1"`)
+	post(edges[0], `{"anonymousId":"anon-marker-0","messageId":"marker-0"}`)
+	waitBody(t, edges[1].url+"/v1/profiles/anonymous_id:anon-marker-0", `"anon-marker-0"`)
+	for e, n := range edges {
+		if !apart("edge", n.url+"/v1/profiles/")() {
+			t.Errorf("edge %d re-merged Erin and Finn after the unmerge: %s", e, last)
+		}
+	}
+	waitFor(t, 10*time.Second, "the hub node to catch up", func() bool {
+		code, b := httpDo(t, "GET", admin.url+"/v1/admin/profiles/anonymous_id:anon-marker-0", "", "Authorization", "Bearer at")
+		return code == 200 && strings.Contains(string(b), "anon-marker-0")
+	})
+	if !apart("hub", admin.url+"/v1/admin/profiles/", "Authorization", "Bearer at")() {
+		t.Errorf("the hub re-merged Erin and Finn after the unmerge: %s", last)
 	}
 }

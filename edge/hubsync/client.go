@@ -407,7 +407,7 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 func Clusters(items []replication.FeedItem) []store.Cluster {
 	out := make([]store.Cluster, len(items))
 	for i, it := range items {
-		out[i] = store.Cluster{ID: it.ID, Fragments: it.Fragments, State: it.State}
+		out[i] = store.Cluster{ID: it.ID, Fragments: it.Fragments, State: it.State, Apart: it.Apart}
 	}
 	return out
 }

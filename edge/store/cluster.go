@@ -9,12 +9,15 @@ import (
 )
 
 // Cluster is the hub's authoritative word on one person: the canonical
-// profile ID, every source profile ID (fragment) it holds, and the joined
-// CRDT state of those fragments (profile.Marshal).
+// profile ID, every source profile ID (fragment) it holds, the joined
+// CRDT state of those fragments (profile.Marshal), and the profiles a
+// steward ruled different people (Apart: this cluster never merges with
+// a profile that one of them resolves to; see apart.go).
 type Cluster struct {
 	ID        string
 	Fragments []string
 	State     []byte
+	Apart     []string
 }
 
 // ApplyClusters applies clusters from the hub's change feed in one
@@ -76,6 +79,24 @@ func (s *Store) applyClusters(ctx context.Context, cs []Cluster, unacked uint64,
 
 // applyClusters is ApplyClusters inside the commit transaction.
 func (w *writer) applyClusters(r *request) error {
+	// The hub's cannot-links first, so the merges below (reindex, the
+	// replayed outbox) already honour them: each cluster's list is the
+	// hub's, its other fragments' lists go.
+	for _, c := range r.clusters {
+		if c.ID == "" {
+			continue
+		}
+		for _, f := range c.Fragments {
+			if f != c.ID {
+				if err := w.setApart(f, nil); err != nil {
+					return err
+				}
+			}
+		}
+		if err := w.setApart(c.ID, c.Apart); err != nil {
+			return err
+		}
+	}
 	// Which clusters does this edge hold folded differently from the hub?
 	replace := map[string]bool{}
 	for _, c := range r.clusters {
@@ -133,7 +154,7 @@ func (w *writer) applyClusters(r *request) error {
 		}
 		for _, f := range c.Fragments {
 			if f != c.ID {
-				if err := w.mergeRemote(f, c.ID); err != nil {
+				if err := w.union(w.canonical(f), w.canonical(c.ID)); err != nil {
 					return err
 				}
 			}

@@ -10,7 +10,7 @@ import (
 // ApplyResult says what one ApplyRemote call did.
 type ApplyResult struct {
 	Applied  int // entries merged
-	Rejected int // entries refused: undecodable, or stamped too far in the future
+	Rejected int // entries refused: undecodable, stamped too far in the future, or a merge of two profiles the hub keeps apart
 }
 
 // ApplyRemote merges changes received from peers (gossip deltas,
@@ -75,7 +75,7 @@ func (w *writer) applyRemote(e OutboxEntry, d *profile.Profile) (bool, error) {
 		if e.From == "" || e.ProfileID == "" {
 			return false, nil
 		}
-		return true, w.mergeRemote(e.From, e.ProfileID)
+		return w.mergeRemote(e.From, e.ProfileID)
 	case OutboxDelta:
 		if d == nil {
 			return false, nil // undecodable
@@ -99,9 +99,23 @@ func (w *writer) applyRemote(e OutboxEntry, d *profile.Profile) (bool, error) {
 
 // mergeRemote applies a peer's decision that from and into are one
 // person: the smaller canonical ID absorbs the other, whatever order the
-// merges arrive in (union by minimum ID).
-func (w *writer) mergeRemote(from, into string) error {
+// merges arrive in (union by minimum ID). It refuses (false) to merge two
+// profiles the hub keeps apart: a peer that had not heard of the hub's
+// unmerge yet, or an entry replayed after it. Every replica that has
+// applied the hub's feed as far refuses the same merges; one that has
+// not folds them until that page arrives and splits them (0008 §11).
+func (w *writer) mergeRemote(from, into string) (bool, error) {
 	cf, ci := w.canonical(from), w.canonical(into)
+	if cf != ci && w.apart(cf, ci) {
+		return false, nil
+	}
+	return true, w.union(cf, ci)
+}
+
+// union merges canonical profiles cf and ci: the smaller ID absorbs the
+// other. The hub's clusters (ApplyClusters) merge through it directly:
+// the hub's word needs no cannot-link check.
+func (w *writer) union(cf, ci string) error {
 	if cf == ci {
 		return nil
 	}
@@ -153,6 +167,9 @@ func (w *writer) reindex(p *profile.Profile) error {
 				return err
 			}
 			continue
+		}
+		if w.apart(p.ID, q.ID) {
+			continue // the hub ruled them different people: both keep it
 		}
 		canon, other := p, q
 		if q.ID < p.ID {

@@ -20,6 +20,8 @@ package store
 //	dedupe      messageId → int64 BE ms first seen
 //	dedupeTime  int64 BE ms ‖ messageId → empty (for expiry in order)
 //	outbox      uint64 BE sequence → outbox entry (see outbox.go)
+//	apart       profile ID ‖ 0x00 ‖ profile ID → empty: the hub's
+//	            cannot-links, kept under canonical IDs (see apart.go)
 var (
 	bucketMeta       = []byte("meta")
 	bucketProfiles   = []byte("profiles")
@@ -30,8 +32,9 @@ var (
 	bucketDedupeTime = []byte("dedupe_time")
 	bucketOutbox     = []byte("outbox")
 	bucketHolders    = []byte("holders")
+	bucketApart      = []byte("apart")
 
-	allBuckets = [][]byte{bucketMeta, bucketProfiles, bucketViews, bucketIndex, bucketRedirects, bucketDedupe, bucketDedupeTime, bucketOutbox, bucketHolders}
+	allBuckets = [][]byte{bucketMeta, bucketProfiles, bucketViews, bucketIndex, bucketRedirects, bucketDedupe, bucketDedupeTime, bucketOutbox, bucketHolders, bucketApart}
 
 	schemaKey      = []byte("schema")
 	nodeKey        = []byte("node")

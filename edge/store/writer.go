@@ -35,6 +35,9 @@ type writer struct {
 	// provisional lists identifiers whose index entry this transaction
 	// wrote; flush re-derives them.
 	provisional map[string]bool
+	// hasApart caches whether the apart bucket holds anything: 0 not
+	// checked yet, 1 no, 2 yes (see anyApart).
+	hasApart int8
 
 	profileDelta, identDelta, outboxDelta int64
 	expired                               int
@@ -84,10 +87,14 @@ func (w *writer) deleteProfile(id string) error {
 // putRedirect records from → to, keeping the digest. The digest covers
 // only that from is merged away, not the hop it points to: replicas may
 // hold different chains (X→Y→Z here, X→Z there) that resolve alike.
+// from's cannot-links move to to (a canonical ID).
 func (w *writer) putRedirect(from, to string) error {
 	red := w.tx.Bucket(bucketRedirects)
 	if red.Get([]byte(from)) == nil {
 		w.digest[BucketOf(from)] ^= itemHash('r', from, nil)
+	}
+	if err := w.moveApart(from, to); err != nil {
+		return err
 	}
 	return red.Put([]byte(from), []byte(to))
 }
@@ -207,8 +214,14 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 // resolve applies the identity rules to m's identifiers. It walks them
 // from the highest priority down: the first one already known decides the
 // target profile; each later one is linked — and its profile merged in —
-// only if the merged profile would stay within every type's limit.
-// Otherwise that identifier is left out (the event is still stored).
+// only if the merged profile would stay within every type's limit and
+// the hub has not ruled it a different person from one already linked
+// (a cannot-link, see apart.go). Otherwise that identifier is left out
+// (the event is still stored). An identifier held by profiles the hub
+// keeps apart (the e-mail two unmerged people share) cannot say whose
+// event it is, so it is weighed last: it links to whichever of its
+// holders the other identifiers chose, else to its first holder (by ID)
+// not kept apart from them.
 func (w *writer) resolve(m *profile.Message) (target string, link []profile.Identifier, absorb []string, err error) {
 	rules := w.s.opts.Rules
 	ids := make([]profile.Identifier, 0, len(m.Identifiers))
@@ -250,8 +263,17 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 		return true
 	}
 	var linked []string // profiles already part of the result
+	type held struct {
+		id  profile.Identifier
+		pid string // what the index names
+	}
+	var contested []held
 	for _, id := range ids {
 		pid := w.lookup(id.Key())
+		if pid != "" && w.anyApart() && w.contested(id.Key(), pid) {
+			contested = append(contested, held{id, pid})
+			continue
+		}
 		switch {
 		case pid == "":
 			c := addCounts([]string{id.Key()})
@@ -263,6 +285,9 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 		case slices.Contains(linked, pid):
 			link = append(link, id)
 		default:
+			if w.apartFromAny(pid, linked) {
+				continue // the hub ruled them different people: leave it out
+			}
 			p, err := w.load(pid)
 			if err != nil {
 				return "", nil, nil, err
@@ -274,6 +299,33 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 			counts = c
 			link = append(link, id)
 			linked = append(linked, pid)
+		}
+	}
+	for _, c := range contested {
+		id := c.id
+		holders := w.holdersOf(id.Key())
+		if !slices.Contains(holders, c.pid) { // it took the identifier in this commit
+			holders = append(holders, c.pid)
+			slices.Sort(holders)
+		}
+		if slices.ContainsFunc(holders, func(h string) bool { return slices.Contains(linked, h) }) {
+			link = append(link, id)
+			continue
+		}
+		for _, h := range holders {
+			if w.apartFromAny(h, linked) {
+				continue
+			}
+			p, err := w.load(h)
+			if err != nil {
+				return "", nil, nil, err
+			}
+			if c := addCounts(p.Identities.Elems()); fits(c) {
+				counts = c
+				link = append(link, id)
+				linked = append(linked, h)
+			}
+			break
 		}
 	}
 	if len(linked) == 0 {

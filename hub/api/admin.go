@@ -148,13 +148,15 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 
 // ProfileResponse is the body of GET /v1/admin/profiles/{ref}: the
 // resolved person, each fragment as edges pushed it, and the merge and
-// split history of the cluster and its fragments.
+// split history of the cluster and its fragments, and the fragments a
+// steward ruled different people (cannot-links, which edges honour too).
 type ProfileResponse struct {
 	ID        string                  `json:"id"`
 	Changed   uint64                  `json:"changed"`
 	Profile   profile.View            `json:"profile"`
 	Fragments map[string]profile.View `json:"fragments"`
 	History   []hub.Event             `json:"history"`
+	Apart     []string                `json:"apart,omitempty"`
 }
 
 // profile looks a person up by profile (fragment) ID or by type:value.
@@ -171,7 +173,7 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.cfg.Now()
-	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: history(fsm, v)}
+	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: history(fsm, v), Apart: v.Apart}
 	for _, id := range append([]string{v.ID}, v.Fragments...) {
 		if p, err := fsm.Fragment(id); err == nil {
 			out.Fragments[id] = p.View(now)

@@ -299,8 +299,9 @@ func TestAdmin(t *testing.T) {
 	}
 	resp, b = do(t, "GET", url+"/v1/admin/profiles/p2", "admin-secret", nil)
 	pr = api.ProfileResponse{}
-	if err := json.Unmarshal(b, &pr); resp.StatusCode != 200 || err != nil || pr.ID != "p2" || len(pr.Fragments) != 1 {
-		t.Fatalf("p2 after unmerge = %d %s", resp.StatusCode, b)
+	if err := json.Unmarshal(b, &pr); resp.StatusCode != 200 || err != nil || pr.ID != "p2" || len(pr.Fragments) != 1 ||
+		len(pr.Apart) != 1 || pr.Apart[0] != "p1" {
+		t.Fatalf("p2 after unmerge = %d %s, want alone, apart from p1", resp.StatusCode, b)
 	}
 	if resp, b := do(t, "POST", url+"/v1/admin/unmerge", "admin-secret", []byte(`{"a":"p1","b":"p2"}`)); resp.StatusCode != 409 {
 		t.Fatalf("unmerge again = %d %s, want 409 not_merged", resp.StatusCode, b)

@@ -54,8 +54,8 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("api: snapshot: encode profile: %w", err)
 		}
-		page = append(page, replication.FeedItem{Index: v.Changed, ID: v.ID, Fragments: v.Fragments, State: st})
-		if size += len(st) + 64*len(v.Fragments); len(page) >= snapshotPageItems || size >= snapshotPageBytes {
+		page = append(page, replication.FeedItem{Index: v.Changed, ID: v.ID, Fragments: v.Fragments, State: st, Apart: v.Apart})
+		if size += len(st) + 64*(len(v.Fragments)+len(v.Apart)); len(page) >= snapshotPageItems || size >= snapshotPageBytes {
 			return flush()
 		}
 		return nil

@@ -137,7 +137,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return fmt.Errorf("api: feed: encode profile: %w", err)
 			}
-			resp.Items = append(resp.Items, replication.FeedItem{Index: v.Changed, ID: v.ID, Fragments: v.Fragments, State: st})
+			resp.Items = append(resp.Items, replication.FeedItem{Index: v.Changed, ID: v.ID, Fragments: v.Fragments, State: st, Apart: v.Apart})
 		}
 		b, err := replication.MarshalFeedResponse(&resp)
 		if err != nil && limit > 1 {
