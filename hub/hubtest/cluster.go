@@ -2,6 +2,7 @@ package hubtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -34,9 +35,11 @@ type node struct {
 // RaftConfig returns Raft settings with timers shrunk for tests.
 func RaftConfig() *raft.Config {
 	c := raft.DefaultConfig()
-	c.HeartbeatTimeout = 100 * time.Millisecond
-	c.ElectionTimeout = 100 * time.Millisecond
-	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	// Short, but not so short that a loaded 2-core machine running the
+	// race detector starves heartbeats into needless elections.
+	c.HeartbeatTimeout = 250 * time.Millisecond
+	c.ElectionTimeout = 250 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.SnapshotThreshold = 1 << 20
 	return c
@@ -113,7 +116,7 @@ func (c *Cluster) forward(ctx context.Context, id raft.ServerID, _ raft.ServerAd
 	}
 	c.mu.Unlock()
 	if s == nil {
-		return nil, fmt.Errorf("leader %s is down", id)
+		return nil, fmt.Errorf("leader %s is down: %w", id, &hub.NotLeaderError{})
 	}
 	res, err := s.Apply(ctx, cmd)
 	if res == nil && err != nil {
@@ -208,8 +211,24 @@ func (c *Cluster) Restart(i int) {
 	c.start(i, false)
 }
 
-// Apply commits cmd through node i (forwarded when it is a follower).
+// Apply commits cmd through node i (forwarded when it is a follower),
+// retrying for up to 10 s while there is no leader or leadership moves,
+// as an edge or a steward's client does. Commands must therefore be
+// safe to repeat (sync batches are: a replay is a duplicate).
 func (c *Cluster) Apply(i int, cmd []byte) (*hub.Result, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := c.TryApply(i, cmd)
+		var nl *hub.NotLeaderError
+		if err == nil || !errors.As(err, &nl) || time.Now().After(deadline) {
+			return res, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TryApply commits cmd through node i once.
+func (c *Cluster) TryApply(i int, cmd []byte) (*hub.Result, error) {
 	s := c.Server(i)
 	if s == nil {
 		return nil, fmt.Errorf("node %d is down", i)

@@ -193,7 +193,7 @@ func TestPartitionAndHeal(t *testing.T) {
 	push(t, c, leader, e.Name, e.Delta(hubtest.Event{Profile: "P2", IDs: []profile.Identifier{hubtest.Email("x@example.org")}}))
 	// The cut-off node cannot commit anything.
 	cmd, _ := hub.MarshalSync(&hub.SyncBatch{Edge: "store-z", Entries: []replication.Entry{hubtest.Delta(9, 1, hubtest.Event{Profile: "Z"})}})
-	if _, err := c.Apply(old, cmd); err == nil {
+	if _, err := c.TryApply(old, cmd); err == nil {
 		t.Fatal("a partitioned node acknowledged a write")
 	}
 	c.Heal()
