@@ -1,10 +1,15 @@
 package crdt
 
-import "maps"
+import (
+	"cmp"
+	"maps"
+	"slices"
+)
 
 // PN holds one replica's monotonic increments (P) and decrements (N).
 type PN struct {
-	P, N uint64
+	Replica ReplicaID
+	P, N    uint64
 }
 
 // PNCounter is a positive-negative counter with one entry per replica.
@@ -13,59 +18,105 @@ type PN struct {
 // delta is redelivered. Only the owning replica may mutate its entry.
 // The zero value is 0 and ready to use.
 type PNCounter struct {
-	M map[ReplicaID]PN
+	// Entries hold one PN per replica, sorted by replica. Counters have
+	// few replicas (the tills that wrote one profile's counter), so a
+	// sorted slice merges in one pass and costs one allocation.
+	Entries []PN
 }
 
 // Value returns the counter's value (sum of P minus sum of N, wrapping on
 // overflow like int64 arithmetic).
 func (c PNCounter) Value() int64 {
 	var v int64
-	for _, e := range c.M {
+	for _, e := range c.Entries {
 		v += int64(e.P) - int64(e.N)
 	}
 	return v
 }
 
+// find returns the position of replica r in c.Entries, or where it
+// belongs, and whether it is there.
+func (c PNCounter) find(r ReplicaID) (int, bool) {
+	return slices.BinarySearchFunc(c.Entries, r, func(e PN, r ReplicaID) int { return cmp.Compare(e.Replica, r) })
+}
+
 // Add adds delta (which may be negative) as replica r and returns the
 // delta state: r's whole entry, which is idempotent to re-merge.
 func (c *PNCounter) Add(r ReplicaID, delta int64) PNCounter {
-	if c.M == nil {
-		c.M = make(map[ReplicaID]PN)
+	i, ok := c.find(r)
+	if !ok {
+		c.Entries = slices.Insert(c.Entries, i, PN{Replica: r})
 	}
-	e := c.M[r]
+	e := &c.Entries[i]
 	if delta >= 0 {
 		e.P += uint64(delta)
 	} else {
 		e.N += uint64(-delta)
 	}
-	c.M[r] = e
-	return PNCounter{M: map[ReplicaID]PN{r: e}}
+	return PNCounter{Entries: []PN{*e}}
 }
 
 // Merge joins o into c.
 func (c *PNCounter) Merge(o PNCounter) {
-	if len(o.M) == 0 {
+	if len(o.Entries) == 0 {
 		return
 	}
-	if c.M == nil {
-		c.M = make(map[ReplicaID]PN, len(o.M))
+	if c.addsReplica(o) {
+		c.Entries = mergePN(c.Entries, o.Entries)
+		return
 	}
-	for r, e := range o.M {
-		cur := c.M[r]
-		c.M[r] = PN{P: max(cur.P, e.P), N: max(cur.N, e.N)}
+	i := 0
+	for _, e := range o.Entries {
+		for c.Entries[i].Replica != e.Replica {
+			i++
+		}
+		cur := &c.Entries[i]
+		cur.P, cur.N = max(cur.P, e.P), max(cur.N, e.N)
 	}
+}
+
+// addsReplica reports whether o has a replica c lacks.
+func (c PNCounter) addsReplica(o PNCounter) bool {
+	i := 0
+	for _, e := range o.Entries {
+		for i < len(c.Entries) && c.Entries[i].Replica < e.Replica {
+			i++
+		}
+		if i == len(c.Entries) || c.Entries[i].Replica != e.Replica {
+			return true
+		}
+	}
+	return false
+}
+
+// mergePN returns the per-replica maximum of two sorted entry lists as
+// a new slice.
+func mergePN(a, b []PN) []PN {
+	out := make([]PN, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch x, y := a[i], b[j]; {
+		case x.Replica < y.Replica:
+			out = append(out, x)
+			i++
+		case x.Replica > y.Replica:
+			out = append(out, y)
+			j++
+		default:
+			out = append(out, PN{Replica: x.Replica, P: max(x.P, y.P), N: max(x.N, y.N)})
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }
 
 // Clone returns a deep copy.
-func (c PNCounter) Clone() PNCounter {
-	if c.M == nil {
-		return PNCounter{}
-	}
-	return PNCounter{M: maps.Clone(c.M)}
-}
+func (c PNCounter) Clone() PNCounter { return PNCounter{Entries: slices.Clone(c.Entries)} }
 
 // Equal reports whether c and o hold the same entries.
-func (c PNCounter) Equal(o PNCounter) bool { return maps.Equal(c.M, o.M) }
+func (c PNCounter) Equal(o PNCounter) bool { return slices.Equal(c.Entries, o.Entries) }
 
 // CounterMap is a map of named PN-counters (events by name, revenue by
 // currency, …); each key merges independently. The zero value is empty.
@@ -96,9 +147,9 @@ func (m *CounterMap) Merge(o CounterMap) {
 		m.M = make(map[string]PNCounter, len(o.M))
 	}
 	for k, oc := range o.M {
-		c := m.M[k].Clone()
-		c.Merge(oc)
-		m.M[k] = c
+		// Joined never changes m's counter in place (it may be shared
+		// with a state m was Joined from) and never keeps oc's entries.
+		m.M[k] = m.M[k].Joined(oc)
 	}
 }
 

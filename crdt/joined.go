@@ -35,9 +35,15 @@ func (m LWWMap) Joined(o LWWMap) LWWMap {
 
 // covers reports whether merging o into c would change nothing.
 func (c PNCounter) covers(o PNCounter) bool {
-	for r, e := range o.M {
-		cur, ok := c.M[r]
-		if !ok || e.P > cur.P || e.N > cur.N {
+	i := 0
+	for _, e := range o.Entries {
+		for i < len(c.Entries) && c.Entries[i].Replica < e.Replica {
+			i++
+		}
+		if i == len(c.Entries) {
+			return false
+		}
+		if cur := c.Entries[i]; cur.Replica != e.Replica || e.P > cur.P || e.N > cur.N {
 			return false
 		}
 	}
@@ -49,10 +55,7 @@ func (c PNCounter) Joined(o PNCounter) PNCounter {
 	if c.covers(o) {
 		return c
 	}
-	j := PNCounter{M: make(map[ReplicaID]PN, len(c.M)+len(o.M))}
-	maps.Copy(j.M, c.M)
-	j.Merge(o)
-	return j
+	return PNCounter{Entries: mergePN(c.Entries, o.Entries)}
 }
 
 // Joined returns the join of m and o; see "Persistent joins" above. The

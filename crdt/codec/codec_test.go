@@ -207,7 +207,7 @@ func FuzzRegister(f *testing.F) {
 }
 func FuzzLWWMap(f *testing.F) { fuzzType(f, LWWMap, seedLWW(), crdt.LWWMap{}) }
 func FuzzPNCounter(f *testing.F) {
-	fuzzType(f, PNCounter, crdt.PNCounter{M: map[crdt.ReplicaID]crdt.PN{1: {P: 5, N: 2}}})
+	fuzzType(f, PNCounter, crdt.PNCounter{Entries: []crdt.PN{{Replica: 1, P: 5, N: 2}}})
 }
 func FuzzCounterMap(f *testing.F) {
 	var m crdt.CounterMap
@@ -230,4 +230,30 @@ func FuzzTombstones(f *testing.F) {
 	var t crdt.Tombstones
 	t.Erase("k")
 	fuzzType(f, Tombstones, t)
+}
+
+// A counter's replicas out of order decode sorted (so the decoded value
+// re-encodes canonically); a replica named twice is corrupt.
+func TestDecodePNCounterOrder(t *testing.T) {
+	enc := func(rs ...uint64) []byte {
+		e := NewEncoder()
+		_ = e.EncodeArrayLen(3 * len(rs))
+		for _, r := range rs {
+			_ = e.EncodeUint(r)
+			_ = e.EncodeUint(r * 10)
+			_ = e.EncodeUint(0)
+		}
+		return append([]byte(nil), e.Bytes()...)
+	}
+	c, err := DecodePNCounter(NewDecoder(enc(3, 1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := crdt.PNCounter{Entries: []crdt.PN{{Replica: 1, P: 10}, {Replica: 2, P: 20}, {Replica: 3, P: 30}}}
+	if !c.Equal(want) {
+		t.Fatalf("DecodePNCounter(3, 1, 2) = %+v, want %+v", c, want)
+	}
+	if _, err := DecodePNCounter(NewDecoder(enc(2, 1, 2))); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("DecodePNCounter(2, 1, 2) = %v, want ErrCorrupt", err)
+	}
 }

@@ -121,19 +121,20 @@ func DecodeLWWMap(d *Decoder) (crdt.LWWMap, error) {
 // EncodePNCounter writes a flat array [replica, p, n, replica, p, n, …]
 // sorted by replica.
 func EncodePNCounter(e *Encoder, c crdt.PNCounter) error {
-	if err := e.EncodeArrayLen(3 * len(c.M)); err != nil {
+	if err := e.EncodeArrayLen(3 * len(c.Entries)); err != nil {
 		return err
 	}
-	for _, r := range slices.Sorted(maps.Keys(c.M)) {
-		pn := c.M[r]
-		if err := first(e.EncodeUint(uint64(r)), e.EncodeUint(pn.P), e.EncodeUint(pn.N)); err != nil {
+	for _, pn := range c.Entries {
+		if err := first(e.EncodeUint(uint64(pn.Replica)), e.EncodeUint(pn.P), e.EncodeUint(pn.N)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// DecodePNCounter reads what EncodePNCounter wrote.
+// DecodePNCounter reads what EncodePNCounter wrote. Entries out of
+// replica order are sorted (the encoding of the decoded counter is then
+// canonical); a replica named twice is corrupt.
 func DecodePNCounter(d *Decoder) (crdt.PNCounter, error) {
 	n, err := d.ArrayLen(1)
 	if err != nil || n == 0 {
@@ -142,7 +143,8 @@ func DecodePNCounter(d *Decoder) (crdt.PNCounter, error) {
 	if n%3 != 0 {
 		return crdt.PNCounter{}, fmt.Errorf("%w: counter array of %d", ErrCorrupt, n)
 	}
-	c := crdt.PNCounter{M: make(map[crdt.ReplicaID]crdt.PN, n/3)}
+	es := make([]crdt.PN, 0, n/3)
+	sorted := true
 	for range n / 3 {
 		r, err1 := d.Uint()
 		p, err2 := d.Uint()
@@ -150,12 +152,20 @@ func DecodePNCounter(d *Decoder) (crdt.PNCounter, error) {
 		if err := first(err1, err2, err3); err != nil {
 			return crdt.PNCounter{}, err
 		}
-		if _, dup := c.M[crdt.ReplicaID(r)]; dup {
-			return crdt.PNCounter{}, fmt.Errorf("%w: duplicate replica", ErrCorrupt)
+		if k := len(es); k > 0 && es[k-1].Replica >= crdt.ReplicaID(r) {
+			sorted = false
 		}
-		c.M[crdt.ReplicaID(r)] = crdt.PN{P: p, N: q}
+		es = append(es, crdt.PN{Replica: crdt.ReplicaID(r), P: p, N: q})
 	}
-	return c, nil
+	if !sorted {
+		slices.SortFunc(es, func(a, b crdt.PN) int { return cmp.Compare(a.Replica, b.Replica) })
+		for i := 1; i < len(es); i++ {
+			if es[i].Replica == es[i-1].Replica {
+				return crdt.PNCounter{}, fmt.Errorf("%w: duplicate replica", ErrCorrupt)
+			}
+		}
+	}
+	return crdt.PNCounter{Entries: es}, nil
 }
 
 // EncodeCounterMap writes a map of key → counter, keys sorted.
