@@ -64,6 +64,12 @@ func cursorOf(st *store.Store, name string) uint64 {
 	return v
 }
 
+// feedOf returns the edge's hub feed position.
+func feedOf(st *store.Store) uint64 {
+	v, _ := st.Position(hubsync.FeedCursor)
+	return v
+}
+
 // TestHubSnapshotBootstrap: a new edge starts from the hub's streamed
 // snapshot (one stream, not the feed from 0), ends with the same people
 // as the edge that wrote them (same canonical IDs, same rendered views),
@@ -98,7 +104,7 @@ func TestHubSnapshotBootstrap(t *testing.T) {
 		return func() bool {
 			last, _ := st.LastSeq()
 			idx := h.node.FSM().Index()
-			return cursorOf(st, hubsync.PushCursor) >= last && idx > 0 && cursorOf(st, hubsync.FeedCursor) >= idx
+			return cursorOf(st, hubsync.PushCursor) >= last && idx > 0 && feedOf(st) >= idx
 		}
 	}
 	waitFor(t, 30*time.Second, "edge A to push everything and read the feed", synced(a))
@@ -264,7 +270,7 @@ func BenchmarkHubCatchUp(b *testing.B) {
 		start := time.Now()
 		c := syncEdge(b, st, urls, cfg)
 		defer c.Close(context.Background())
-		for cursorOf(st, hubsync.FeedCursor) < head {
+		for feedOf(st) < head {
 			if time.Since(start) > 30*time.Minute {
 				b.Fatal("no catch-up in 30 minutes")
 			}
@@ -356,7 +362,7 @@ func TestHubRebuiltBootstrap(t *testing.T) {
 	st := openTestEdge(t, filepath.Join(dir, "e.db"), "e")
 	defer st.Close(context.Background())
 	c := syncEdge(t, st, []string{old.url}, nil)
-	waitFor(t, 30*time.Second, "the edge to read the old hub", func() bool { return cursorOf(st, hubsync.FeedCursor) > hubsync.RebuiltSlack })
+	waitFor(t, 30*time.Second, "the edge to read the old hub", func() bool { return feedOf(st) > hubsync.RebuiltSlack })
 	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +373,7 @@ func TestHubRebuiltBootstrap(t *testing.T) {
 	defer c.Close(context.Background())
 	waitFor(t, 30*time.Second, "the edge to bootstrap from the rebuilt hub", func() bool {
 		_, err := st.Profile("N00002")
-		return c.Stats().Bootstraps == 1 && err == nil && cursorOf(st, hubsync.FeedCursor) <= fresh.node.FSM().Index()
+		return c.Stats().Bootstraps == 1 && err == nil && feedOf(st) <= fresh.node.FSM().Index()
 	})
 	pushDirect(t, fresh.url, "fourth-edge", 7200, 1, 1, "F")
 	waitFor(t, 20*time.Second, "the rebuilt hub's feed to reach the edge", func() bool { _, err := st.Profile("F00000"); return err == nil })

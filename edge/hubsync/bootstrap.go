@@ -110,7 +110,7 @@ func (c *Client) bootstrap(ctx context.Context) error {
 	}
 	// Even backwards: after a rebuilt hub's snapshot our old cursor means
 	// nothing; after a lagging follower's, re-reading a little is harmless.
-	if err := c.st.SetCursor(FeedCursor, h.Index); err != nil {
+	if err := c.st.SetPosition(FeedCursor, h.Index); err != nil {
 		return err
 	}
 	c.hubIndex.Store(h.Index)

@@ -20,9 +20,11 @@ import (
 	"ucv/replication"
 )
 
-// Cursor names of the store's persisted positions this client owns:
-// PushCursor is the last outbox sequence the hub acknowledged, FeedCursor
-// the hub feed position (a Raft index) applied here.
+// Names of the store's persisted positions this client owns:
+// PushCursor (a store Cursor, so it holds back outbox trimming) is the
+// last outbox sequence the hub acknowledged; FeedCursor (a store
+// Position: a Raft index, which must never cap the outbox) is the hub
+// feed position applied here.
 const (
 	PushCursor = "hub"
 	FeedCursor = "hub-feed"
@@ -33,6 +35,8 @@ type Store interface {
 	Outbox(after uint64, limit int) ([]store.OutboxEntry, error)
 	Cursor(name string) (uint64, error)
 	SetCursor(name string, seq uint64) error
+	Position(name string) (uint64, error)
+	SetPosition(name string, v uint64) error
 	TrimOutbox(upTo uint64) (int, error)
 	Changed() <-chan struct{}
 	ApplyClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
@@ -351,7 +355,7 @@ func (c *Client) acked(cur, seq uint64) error {
 
 // pullOnce reads one page of the feed after the feed cursor and applies it.
 func (c *Client) pullOnce(ctx context.Context) (bool, error) {
-	cur, err := c.st.Cursor(FeedCursor)
+	cur, err := c.st.Position(FeedCursor)
 	if err != nil {
 		return false, err
 	}
@@ -393,7 +397,7 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 		c.pulled.Add(uint64(len(page.Items)))
 	}
 	if page.Next > cur {
-		if err := c.st.SetCursor(FeedCursor, page.Next); err != nil {
+		if err := c.st.SetPosition(FeedCursor, page.Next); err != nil {
 			return false, err
 		}
 	}

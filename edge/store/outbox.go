@@ -142,6 +142,26 @@ func (s *Store) SetCursor(name string, seq uint64) error {
 	})
 }
 
+// Position returns the named persisted position that is not an outbox
+// sequence (e.g. the hub feed's Raft index), 0 if never saved. Unlike a
+// Cursor it never holds back TrimOutbox.
+func (s *Store) Position(name string) (uint64, error) {
+	var v uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = readU64(tx.Bucket(bucketMeta).Get([]byte("pos:" + name)))
+		return nil
+	})
+	return v, err
+}
+
+// SetPosition persists a named position (durable on return); it may
+// move backwards.
+func (s *Store) SetPosition(name string, v uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("pos:"+name), u64(v))
+	})
+}
+
 // LastSeq returns the sequence of the newest outbox entry (0 if none
 // was ever written).
 func (s *Store) LastSeq() (uint64, error) {

@@ -9,6 +9,7 @@ package store
 //	            profilesKey, identifiersKey, outboxKey → uint64 BE gauges
 //	            digestKey → DigestBuckets × uint64 BE (see digest.go)
 //	            "cursor:"+name → uint64 BE outbox reader position
+//	            "pos:"+name → uint64 BE other position (hub feed index)
 //	            resyncKey → uint64 BE start ‖ uint64 BE end of the last
 //	            completed full-state resync (see resync.go)
 //	profiles    profile ID → profile.Marshal state (S2-compressed msgpack)

@@ -379,6 +379,32 @@ func TestTrimOutbox(t *testing.T) {
 	}
 }
 
+// A position that is not an outbox sequence (the hub feed's Raft index)
+// never holds trimming back; a reader cursor does.
+func TestTrimOutboxIgnoresPositions(t *testing.T) {
+	s := open(t)
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1"}`, `{"type":"identify","userId":"u2","messageId":"2"}`,
+		`{"type":"identify","userId":"u3","messageId":"3"}`, `{"type":"identify","userId":"u4","messageId":"4"}`)
+	if err := s.SetPosition("hub-feed", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCursor("gossip", 3); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.TrimOutbox(4); err != nil || n != 3 {
+		t.Fatalf("TrimOutbox(4) = %d, %v; want 3 (up to the gossip cursor, whatever the feed position)", n, err)
+	}
+	if v, err := s.Position("hub-feed"); err != nil || v != 1 {
+		t.Fatalf("Position = %d, %v", v, err)
+	}
+	if err := s.SetPosition("hub-feed", 0); err != nil { // positions may move back
+		t.Fatal(err)
+	}
+	if v, _ := s.Position("hub-feed"); v != 0 {
+		t.Fatalf("Position after moving back = %d", v)
+	}
+}
+
 func TestChangedAndCursor(t *testing.T) {
 	s := open(t)
 	select {
