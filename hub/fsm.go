@@ -320,7 +320,9 @@ func (a *applier) sync(b *SyncBatch) error {
 			fr := a.own(e.ProfileID)
 			fr.state = fr.state.Join(deltas[i])
 			a.touched[fr.cluster] = true
-			changed = append(changed, e.ProfileID)
+			if _, known := a.st.recs[e.ProfileID]; !known || feedsRecord(deltas[i]) {
+				changed = append(changed, e.ProfileID)
+			}
 		case replication.KindMerge:
 			a.reindex(changed)
 			changed = changed[:0]
@@ -335,6 +337,16 @@ func (a *applier) sync(b *SyncBatch) error {
 	a.res.Applied = len(b.Entries) - start
 	a.res.LastSeq = b.Seq()
 	return nil
+}
+
+// feedsRecord reports whether joining delta d into a fragment can change
+// the fragment's identity record (recordOf reads only identities and
+// traits; an erasure clears both). Most deltas are events that carry
+// neither, and their fragments skip re-deriving a record that cannot
+// have changed.
+func feedsRecord(d *profile.Profile) bool {
+	return len(d.Traits.M) > 0 || len(d.Identities.Entries) > 0 ||
+		len(d.Identities.Ctx.VV) > 0 || len(d.Identities.Ctx.Cloud) > 0 || d.Erased.Set
 }
 
 // reindex gives the identity engine the new records of the changed
