@@ -171,3 +171,51 @@ func TestApartFollowsLocalMerges(t *testing.T) {
 		}
 	}
 }
+
+// TestApartGossipConverges: two edges of one store hold Erin and Finn
+// merged by the hub. One applies the hub's unmerge; the other, not yet,
+// takes an event for the merged person and gossips it. The first keeps
+// the pair apart (a shared identifier arriving by gossip links no one);
+// once the second applies the same page, anti-entropy brings the two to
+// equal digests with the pair apart on both.
+func TestApartGossipConverges(t *testing.T) {
+	ctx := context.Background()
+	_, erin, finn, pe, pf := unmergedPair(t) // the hub's states
+	canon := min(erin, finn)
+	joined := pe.Clone()
+	pf2 := pf.Clone()
+	pf2.ID = erin
+	joined.Merge(pf2)
+	joined.ID = canon
+	merged := []Cluster{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, joined)}}
+	split := []Cluster{
+		{ID: erin, Fragments: []string{erin}, State: encode(t, pe), Apart: []string{finn}},
+		{ID: finn, Fragments: []string{finn}, State: encode(t, pf), Apart: []string{erin}},
+	}
+	a, b := open(t), open(t)
+	for _, s := range []*Store{a, b} {
+		if _, err := s.ApplyClusters(ctx, merged, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.ApplyClusters(ctx, split, 0); err != nil {
+		t.Fatal(err)
+	}
+	// b has not heard of the unmerge: Finn's device with the e-mail lands
+	// on the merged profile, and b gossips it.
+	ingest(t, b, `{"type":"track","anonymousId":"anon-finn","messageId":"g1","event":"Viewed","context":{"traits":{"email":"shared@example.com"}}}`)
+	replicate(t, b, a, 0)
+	apartHolds(t, a, erin, finn, 0)
+	// b applies the page (the hub has acknowledged nothing of b's).
+	if _, err := b.ApplyClusters(ctx, split, 0); err != nil {
+		t.Fatal(err)
+	}
+	apartHolds(t, b, erin, finn, 0)
+	antiEntropy(t, a, b)
+	da, db := a.Digest(), b.Digest()
+	if diff := da.Diff(&db); len(diff) != 0 {
+		t.Fatalf("%d digest buckets differ after anti-entropy", len(diff))
+	}
+	apartHolds(t, a, erin, finn, 0)
+	apartHolds(t, b, erin, finn, 0)
+}
