@@ -283,7 +283,19 @@ func BenchmarkHubCatchUp(b *testing.B) {
 			b.Fatal(err)
 		}
 		if s.Profiles != profiles {
-			b.Fatalf("caught up with %d profiles, want %d", s.Profiles, profiles)
+			var missing []string
+			for e := range 4 {
+				for p := range profiles / 4 {
+					id := fmt.Sprintf("L%d-%07d", e, p)
+					if _, err := st.Profile(id); err != nil {
+						missing = append(missing, id)
+					}
+				}
+			}
+			if len(missing) > 6 {
+				missing = append(missing[:3], missing[len(missing)-3:]...)
+			}
+			b.Fatalf("caught up with %d profiles, want %d; missing e.g. %v; stats %+v", s.Profiles, profiles, missing, c.Stats())
 		}
 		b.ReportMetric(took.Seconds(), "catchup_s")
 		b.ReportMetric(float64(events)/took.Seconds(), "events/s")
