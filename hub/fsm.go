@@ -212,10 +212,12 @@ type applier struct {
 	touched map[string]bool      // clusters changed by this Apply
 	events  int
 	res     Result
+	probe   fragment // the key of frag's lookups, reused
 }
 
 func (a *applier) frag(id string) (*fragment, bool) {
-	return a.st.frags.Get(&fragment{id: id})
+	a.probe.id = id
+	return a.st.frags.Get(&a.probe)
 }
 
 // own returns a private copy of fragment id (creating an empty one) that
@@ -225,10 +227,12 @@ func (a *applier) own(id string) *fragment {
 	if fr, ok := a.owned[id]; ok {
 		return fr
 	}
-	fr := &fragment{id: id, state: profile.New(id), cluster: id}
+	var fr *fragment
 	if old, ok := a.frag(id); ok {
 		cp := *old
 		fr = &cp
+	} else {
+		fr = &fragment{id: id, state: profile.New(id), cluster: id}
 	}
 	a.owned[id] = fr
 	a.put(fr)
@@ -237,11 +241,10 @@ func (a *applier) own(id string) *fragment {
 
 // put stores fr and moves its feed position to this index.
 func (a *applier) put(fr *fragment) {
-	if old, ok := a.frag(fr.id); ok && old.changed != 0 {
+	fr.changed = a.index
+	if old, ok := a.st.frags.ReplaceOrInsert(fr); ok && old.changed != 0 {
 		a.st.feed.Delete(feedKey{old.changed, old.id})
 	}
-	fr.changed = a.index
-	a.st.frags.ReplaceOrInsert(fr)
 	a.st.feed.ReplaceOrInsert(feedKey{a.index, fr.id})
 }
 
