@@ -1,7 +1,9 @@
 package crdt
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -249,5 +251,38 @@ func TestTombstonesLaws(t *testing.T) {
 		op: func(t *rapid.T, s *Tombstones, _ ReplicaID, _ *Clock) Tombstones {
 			return s.Erase(TombstoneKey([]byte("salt"), smallKey(t)))
 		},
+	})
+}
+
+// Recent.Merge of one item (its fast path) keeps exactly what the
+// general merge keeps, down to nil versus empty data.
+func TestRecentMergeOneIsMergeAll(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		item := func() Item {
+			return Item{
+				ID:   rapid.SampledFrom([]string{"m1", "m2", "m3", "m4", "m5"}).Draw(t, "id"),
+				Time: rapid.Int64Range(0, 3).Draw(t, "time"),
+				Data: smallBytes(t),
+			}
+		}
+		n := rapid.IntRange(0, 4).Draw(t, "n")
+		var r Recent
+		for range rapid.IntRange(0, 8).Draw(t, "items") {
+			r.mergeAll(Recent{Items: []Item{item()}}, n)
+		}
+		before := r.Clone()
+		it := item()
+		one, all := r, r
+		one.mergeOne(it, n)
+		all.mergeAll(Recent{Items: []Item{it}}, n)
+		same := slices.EqualFunc(one.Items, all.Items, func(a, b Item) bool {
+			return a.ID == b.ID && a.Time == b.Time && bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil)
+		})
+		if !same || (one.Items == nil) != (all.Items == nil) {
+			t.Fatalf("merging %+v into %+v (n=%d): one-item path %+v, general %+v", it, r.Items, n, one.Items, all.Items)
+		}
+		if !r.Equal(before) {
+			t.Fatal("Merge wrote to the receiver's old items")
+		}
 	})
 }

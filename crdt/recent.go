@@ -61,6 +61,61 @@ func (r *Recent) Add(it Item, n int) Recent {
 // that did not meet an identical item of r, which is the delta itself in
 // the common case and nothing when replicas already agree.
 func (r *Recent) Merge(o Recent, n int) {
+	switch {
+	case len(r.Items) > n:
+		r.mergeAll(o, n)
+	case len(o.Items) == 0:
+	case len(o.Items) == 1:
+		r.mergeOne(o.Items[0], n)
+	default:
+		r.mergeAll(o, n)
+	}
+}
+
+// mergeOne is Merge of one item (an Add's delta: the common case) into
+// r of at most n items, with the result of mergeAll and none of its
+// bookkeeping. Like mergeAll it never writes to r's old slice.
+func (r *Recent) mergeOne(it Item, n int) {
+	pos, ins := -1, len(r.Items) // it.ID's index in r; where it ranks
+	for k, x := range r.Items {
+		if x.ID == it.ID {
+			pos = k
+		}
+		if ins == len(r.Items) && rank(it, x) < 0 {
+			ins = k
+		}
+	}
+	if pos >= 0 {
+		switch x := r.Items[pos]; {
+		case x.Time == it.Time: // one version: the greater data
+			if bytes.Compare(it.Data, x.Data) > 0 {
+				out := slices.Clone(r.Items)
+				out[pos] = it
+				r.Items = out
+			}
+			return
+		case x.Time > it.Time: // the newer version is kept
+			return
+		}
+	} else if ins >= n {
+		return // ranks below the n kept
+	}
+	out := make([]Item, 0, len(r.Items)+1)
+	out = append(out, r.Items[:ins]...)
+	out = append(out, it)
+	out = append(out, r.Items[ins:]...)
+	if pos >= 0 { // it is newer than its old version, which ranked after it
+		out = slices.Delete(out, pos+1, pos+2)
+	}
+	if len(out) > n {
+		clear(out[n:])
+		out = out[:n]
+	}
+	r.Items = out
+}
+
+// mergeAll is Merge in general.
+func (r *Recent) mergeAll(o Recent, n int) {
 	if len(o.Items) == 0 && len(r.Items) <= n {
 		return
 	}
