@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -101,22 +100,10 @@ func BenchmarkHubSyncPush(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			url := hubs[e%3].url + "/v1/sync/push"
 			for _, body := range bodies[e] {
-				for {
-					resp, err := client.Post(url, "application/msgpack", bytes.NewReader(body))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						break
-					}
-					if resp.StatusCode != http.StatusServiceUnavailable {
-						b.Errorf("push: status %d", resp.StatusCode)
-						return
-					}
+				if err := postPush(client, hubs[e%3].url, body); err != nil {
+					b.Error(err)
+					return
 				}
 			}
 		}()

@@ -171,6 +171,27 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// postPush posts a sync push to a hub node's /v1/sync/push, retrying
+// while the hub has no leader (503); any other answer but 200 is an
+// error.
+func postPush(client *http.Client, url string, body []byte) error {
+	for {
+		resp, err := client.Post(url+"/v1/sync/push", "application/msgpack", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return nil
+		case http.StatusServiceUnavailable:
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		return fmt.Errorf("push: status %d", resp.StatusCode)
+	}
+}
+
 // loadHub pushes events outbox entries from four simulated edges (each
 // its own profiles; every profile's first event an identify with an
 // e-mail, the rest orders) through the hub nodes, 1,000 per push, and
@@ -187,7 +208,7 @@ func loadHub(b *testing.B, hubs []*hubNode, events, profiles int) {
 			name := fmt.Sprint("load-", e)
 			ed := hubtest.NewEdge(name, crdt.ReplicaID(5000+e))
 			per, perProfiles := events/edges, max(profiles/edges, 1)
-			url := hubs[e%len(hubs)].url + "/v1/sync/push"
+			url := hubs[e%len(hubs)].url
 			for done := 0; done < per; {
 				var es []replication.Entry
 				for ; len(es) < batch && done < per; done++ {
@@ -205,20 +226,9 @@ func loadHub(b *testing.B, hubs []*hubNode, events, profiles int) {
 					errs <- err
 					return
 				}
-				for {
-					resp, err := client.Post(url, "application/msgpack", bytes.NewReader(body))
-					if err != nil {
-						errs <- err
-						return
-					}
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						break
-					}
-					if resp.StatusCode != http.StatusServiceUnavailable {
-						errs <- fmt.Errorf("push: status %d", resp.StatusCode)
-						return
-					}
+				if err := postPush(client, url, body); err != nil {
+					errs <- err
+					return
 				}
 			}
 		}()
@@ -302,7 +312,7 @@ func BenchmarkHubCatchUp(b *testing.B) {
 		b.ReportMetric(float64(c.Stats().Bootstraps), "bootstraps")
 	}
 	b.Run("snapshot", func(b *testing.B) {
-		st := openTestEdge(b, filepath.Join(dir, "new.db"), "new")
+		st := openTestEdge(b, filepath.Join(b.TempDir(), "new.db"), "new")
 		defer st.Close(context.Background())
 		run(b, st, nil)
 	})
@@ -343,14 +353,8 @@ func pushDirect(t *testing.T, url, edge string, node crdt.ReplicaID, n, parallel
 					errs <- err
 					return
 				}
-				resp, err := http.Post(url+"/v1/sync/push", "application/msgpack", bytes.NewReader(body))
-				if err != nil {
-					errs <- err
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					errs <- fmt.Errorf("push %d: status %d", i, resp.StatusCode)
+				if err := postPush(http.DefaultClient, url, body); err != nil {
+					errs <- fmt.Errorf("push %d: %w", i, err)
 					return
 				}
 			}
