@@ -2,7 +2,6 @@ package crdt
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 )
 
@@ -118,54 +117,117 @@ func (c PNCounter) Clone() PNCounter { return PNCounter{Entries: slices.Clone(c.
 // Equal reports whether c and o hold the same entries.
 func (c PNCounter) Equal(o PNCounter) bool { return slices.Equal(c.Entries, o.Entries) }
 
+// CounterEntry is one named counter of a CounterMap.
+type CounterEntry struct {
+	Key     string
+	Counter PNCounter
+}
+
 // CounterMap is a map of named PN-counters (events by name, revenue by
 // currency, …); each key merges independently. The zero value is empty.
 type CounterMap struct {
-	M map[string]PNCounter
+	// Entries hold one counter per key, sorted by key. A profile has a
+	// few dozen keys and a delta a handful, so a sorted slice merges in
+	// one pass and copies without hashing.
+	Entries []CounterEntry
+}
+
+// find returns the position of key in m.Entries, or where it belongs,
+// and whether it is there.
+func (m CounterMap) find(key string) (int, bool) {
+	return slices.BinarySearchFunc(m.Entries, key, func(e CounterEntry, k string) int { return cmp.Compare(e.Key, k) })
 }
 
 // Value returns the value of counter key (0 if absent).
-func (m CounterMap) Value(key string) int64 { return m.M[key].Value() }
+func (m CounterMap) Value(key string) int64 {
+	if i, ok := m.find(key); ok {
+		return m.Entries[i].Counter.Value()
+	}
+	return 0
+}
 
 // Add adds delta to counter key as replica r and returns the delta.
 func (m *CounterMap) Add(key string, r ReplicaID, delta int64) CounterMap {
-	if m.M == nil {
-		m.M = make(map[string]PNCounter)
+	i, ok := m.find(key)
+	if !ok {
+		m.Entries = slices.Insert(m.Entries, i, CounterEntry{Key: key})
 	}
-	c := m.M[key]
-	d := c.Add(r, delta)
-	m.M[key] = c
-	return CounterMap{M: map[string]PNCounter{key: d}}
+	d := m.Entries[i].Counter.Add(r, delta)
+	return CounterMap{Entries: []CounterEntry{{Key: key, Counter: d}}}
 }
 
 // Merge joins o into m.
 func (m *CounterMap) Merge(o CounterMap) {
-	if len(o.M) == 0 {
+	if len(o.Entries) == 0 {
 		return
 	}
-	if m.M == nil {
-		m.M = make(map[string]PNCounter, len(o.M))
+	if m.addsKey(o) {
+		m.Entries = joinCounters(m.Entries, o.Entries)
+		return
 	}
-	for k, oc := range o.M {
+	i := 0
+	for _, e := range o.Entries {
+		for m.Entries[i].Key != e.Key {
+			i++
+		}
 		// Joined never changes m's counter in place (it may be shared
-		// with a state m was Joined from) and never keeps oc's entries.
-		m.M[k] = m.M[k].Joined(oc)
+		// with a state m was Joined from) and never keeps e's entries.
+		m.Entries[i].Counter = m.Entries[i].Counter.Joined(e.Counter)
 	}
+}
+
+// addsKey reports whether o has a key m lacks.
+func (m CounterMap) addsKey(o CounterMap) bool {
+	i := 0
+	for _, e := range o.Entries {
+		for i < len(m.Entries) && m.Entries[i].Key < e.Key {
+			i++
+		}
+		if i == len(m.Entries) || m.Entries[i].Key != e.Key {
+			return true
+		}
+	}
+	return false
+}
+
+// joinCounters returns the join of two sorted counter lists as a new
+// slice. Counters of a that b leaves unchanged are shared; b's entries
+// are never kept.
+func joinCounters(a, b []CounterEntry) []CounterEntry {
+	out := make([]CounterEntry, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i].Key < b[j].Key:
+			out = append(out, a[i])
+			i++
+		case i == len(a) || a[i].Key > b[j].Key:
+			out = append(out, CounterEntry{Key: b[j].Key, Counter: PNCounter{}.Joined(b[j].Counter)})
+			j++
+		default:
+			out = append(out, CounterEntry{Key: a[i].Key, Counter: a[i].Counter.Joined(b[j].Counter)})
+			i++
+			j++
+		}
+	}
+	return out
 }
 
 // Clone returns a deep copy.
 func (m CounterMap) Clone() CounterMap {
-	if m.M == nil {
+	if m.Entries == nil {
 		return CounterMap{}
 	}
-	c := make(map[string]PNCounter, len(m.M))
-	for k, v := range m.M {
-		c[k] = v.Clone()
+	c := make([]CounterEntry, len(m.Entries))
+	for i, e := range m.Entries {
+		c[i] = CounterEntry{Key: e.Key, Counter: e.Counter.Clone()}
 	}
-	return CounterMap{M: c}
+	return CounterMap{Entries: c}
 }
 
 // Equal reports whether m and o hold the same counters.
 func (m CounterMap) Equal(o CounterMap) bool {
-	return maps.EqualFunc(m.M, o.M, PNCounter.Equal)
+	return slices.EqualFunc(m.Entries, o.Entries, func(a, b CounterEntry) bool {
+		return a.Key == b.Key && a.Counter.Equal(b.Counter)
+	})
 }

@@ -61,21 +61,24 @@ func (c PNCounter) Joined(o PNCounter) PNCounter {
 // Joined returns the join of m and o; see "Persistent joins" above. The
 // counters of keys o does not change are shared with m.
 func (m CounterMap) Joined(o CounterMap) CounterMap {
-	var c map[string]PNCounter
-	for k, oc := range o.M {
-		cur, ok := m.M[k]
-		if ok && cur.covers(oc) {
-			continue
-		}
-		if c == nil {
-			c = cloneOrMake(m.M, len(o.M))
-		}
-		c[k] = cur.Joined(oc)
-	}
-	if c == nil {
+	if m.covers(o) {
 		return m
 	}
-	return CounterMap{M: c}
+	return CounterMap{Entries: joinCounters(m.Entries, o.Entries)}
+}
+
+// covers reports whether merging o into m would change nothing.
+func (m CounterMap) covers(o CounterMap) bool {
+	i := 0
+	for _, e := range o.Entries {
+		for i < len(m.Entries) && m.Entries[i].Key < e.Key {
+			i++
+		}
+		if i == len(m.Entries) || m.Entries[i].Key != e.Key || !m.Entries[i].Counter.covers(e.Counter) {
+			return false
+		}
+	}
+	return true
 }
 
 // Joined returns the join of g and o; see "Persistent joins" above.

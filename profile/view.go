@@ -62,8 +62,8 @@ func (p *Profile) Computed(now time.Time) Computed {
 		EventCounts:       map[string]int64{},
 	}
 	var topN int64
-	for _, k := range sortedKeys(p.Counters.M) {
-		v := p.Counters.Value(k)
+	for _, e := range p.Counters.Entries { // sorted by key
+		k, v := e.Key, e.Counter.Value()
 		switch {
 		case strings.HasPrefix(k, prefixRevenue):
 			cur := k[len(prefixRevenue):]

@@ -257,3 +257,30 @@ func TestDecodePNCounterOrder(t *testing.T) {
 		t.Fatalf("DecodePNCounter(2, 1, 2) = %v, want ErrCorrupt", err)
 	}
 }
+
+// Counter keys out of order decode sorted; a key named twice is corrupt.
+func TestDecodeCounterMapOrder(t *testing.T) {
+	enc := func(keys ...string) []byte {
+		e := NewEncoder()
+		_ = e.EncodeMapLen(len(keys))
+		for _, k := range keys {
+			_ = e.EncodeString(k)
+			_ = EncodePNCounter(e, crdt.PNCounter{Entries: []crdt.PN{{Replica: 1, P: uint64(len(k))}}})
+		}
+		return append([]byte(nil), e.Bytes()...)
+	}
+	m, err := DecodeCounterMap(NewDecoder(enc("orders", "event:a", "kind:track")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want crdt.CounterMap
+	for _, k := range []string{"orders", "event:a", "kind:track"} {
+		want.Add(k, 1, int64(len(k)))
+	}
+	if !m.Equal(want) {
+		t.Fatalf("DecodeCounterMap(unsorted) = %+v, want %+v", m, want)
+	}
+	if _, err := DecodeCounterMap(NewDecoder(enc("b", "a", "b"))); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("DecodeCounterMap(b, a, b) = %v, want ErrCorrupt", err)
+	}
+}

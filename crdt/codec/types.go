@@ -170,24 +170,27 @@ func DecodePNCounter(d *Decoder) (crdt.PNCounter, error) {
 
 // EncodeCounterMap writes a map of key → counter, keys sorted.
 func EncodeCounterMap(e *Encoder, m crdt.CounterMap) error {
-	if err := e.EncodeMapLen(len(m.M)); err != nil {
+	if err := e.EncodeMapLen(len(m.Entries)); err != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(m.M)) {
-		if err := first(e.EncodeString(k), EncodePNCounter(e, m.M[k])); err != nil {
+	for _, c := range m.Entries {
+		if err := first(e.EncodeString(c.Key), EncodePNCounter(e, c.Counter)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// DecodeCounterMap reads what EncodeCounterMap wrote.
+// DecodeCounterMap reads what EncodeCounterMap wrote. Keys out of order
+// are sorted (the decoded map then encodes canonically); a key named
+// twice is corrupt.
 func DecodeCounterMap(d *Decoder) (crdt.CounterMap, error) {
 	n, err := d.MapLen(2)
 	if err != nil || n == 0 {
 		return crdt.CounterMap{}, err
 	}
-	m := crdt.CounterMap{M: make(map[string]crdt.PNCounter, n)}
+	es := make([]crdt.CounterEntry, 0, n)
+	sorted := true
 	for range n {
 		k, err := d.String()
 		if err != nil {
@@ -197,12 +200,20 @@ func DecodeCounterMap(d *Decoder) (crdt.CounterMap, error) {
 		if err != nil {
 			return crdt.CounterMap{}, err
 		}
-		if _, dup := m.M[k]; dup {
-			return crdt.CounterMap{}, fmt.Errorf("%w: duplicate key", ErrCorrupt)
+		if i := len(es); i > 0 && es[i-1].Key >= k {
+			sorted = false
 		}
-		m.M[k] = c
+		es = append(es, crdt.CounterEntry{Key: k, Counter: c})
 	}
-	return m, nil
+	if !sorted {
+		slices.SortFunc(es, func(a, b crdt.CounterEntry) int { return cmp.Compare(a.Key, b.Key) })
+		for i := 1; i < len(es); i++ {
+			if es[i].Key == es[i-1].Key {
+				return crdt.CounterMap{}, fmt.Errorf("%w: duplicate key", ErrCorrupt)
+			}
+		}
+	}
+	return crdt.CounterMap{Entries: es}, nil
 }
 
 // EncodeMax writes nil when unset, else the value.
