@@ -17,12 +17,19 @@ import (
 // rather than a follower a few entries behind.
 const RebuiltSlack = 1000
 
+// minHalfLag keeps the half-the-history rule from firing on a young hub,
+// where a few indexes are half of everything and the feed is cheap.
+const minHalfLag = 64
+
 // needsBootstrap reports whether the pull loop should read a snapshot
 // instead of the feed: a new edge (feed cursor 0); one the last feed
-// answer showed more than BootstrapLag Raft indexes behind; or one whose
-// cursor lies far beyond the hub's index — the hub was rebuilt from
-// scratch, its positions mean something else, and reading its feed from
-// our cursor would skip everything below it.
+// answer showed more than BootstrapLag Raft indexes behind, or behind by
+// more than half the hub's history (a Raft index can carry a thousand
+// changes, so an edge that missed most of the log would page nearly
+// everything the snapshot holds, slower); or one whose cursor lies far
+// beyond the hub's index — the hub was rebuilt from scratch, its
+// positions mean something else, and reading its feed from our cursor
+// would skip everything below it.
 func (c *Client) needsBootstrap(cur uint64) bool {
 	if !c.cfg.Bootstrap {
 		return false
@@ -35,6 +42,8 @@ func (c *Client) needsBootstrap(cur uint64) bool {
 	case head == 0:
 		return false // not heard from the hub yet
 	case head+RebuiltSlack < cur:
+		return true
+	case head > 2*cur && head-cur > minHalfLag:
 		return true
 	}
 	return c.cfg.BootstrapLag > 0 && head > cur && head-cur > c.cfg.BootstrapLag

@@ -59,8 +59,11 @@ type Config struct {
 	// BatchEntries and MaxBatchBytes bound one push.
 	BatchEntries  int
 	MaxBatchBytes int
-	// FeedWait is the long-poll wait of a feed request.
-	FeedWait time.Duration
+	// FeedWait is the long-poll wait of a feed request; FeedItems the
+	// most clusters one feed page may carry (1..replication.MaxFeedItems;
+	// the hub halves a page that would not fit a message).
+	FeedWait  time.Duration
+	FeedItems int
 	// Bootstrap makes a new edge (feed cursor 0) read the hub's streamed
 	// snapshot instead of paging the feed from the start; BootstrapLag
 	// (Raft indexes, 0: never) does the same for an edge that far behind
@@ -88,6 +91,7 @@ func DefaultConfig() Config {
 		BatchEntries:  1000,
 		MaxBatchBytes: 4 << 20,
 		FeedWait:      20 * time.Second,
+		FeedItems:     1024,
 		Bootstrap:     true,
 		BootstrapLag:  10_000,
 		StreamIdle:    30 * time.Second,
@@ -107,6 +111,8 @@ func (c *Config) Validate() error {
 		return errors.New("hubsync: config: Edge is required")
 	case c.BatchEntries <= 0 || c.MaxBatchBytes <= 0 || c.MaxBatchBytes > replication.MaxMessageBytes/2:
 		return errors.New("hubsync: config: BatchEntries must be positive and MaxBatchBytes in 1..MaxMessageBytes/2")
+	case c.FeedItems < 1 || c.FeedItems > replication.MaxFeedItems:
+		return fmt.Errorf("hubsync: config: FeedItems must be in 1..%d", replication.MaxFeedItems)
 	case c.FeedWait < 0 || c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
 		return errors.New("hubsync: config: bad FeedWait or backoff")
 	case c.Bootstrap && c.StreamIdle <= 0:
@@ -362,7 +368,8 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	if c.needsBootstrap(cur) {
 		return true, c.bootstrap(ctx)
 	}
-	q := "/v1/sync/feed?cursor=" + strconv.FormatUint(cur, 10) + "&wait=" + c.cfg.FeedWait.String()
+	q := "/v1/sync/feed?cursor=" + strconv.FormatUint(cur, 10) + "&wait=" + c.cfg.FeedWait.String() +
+		"&max=" + strconv.Itoa(c.cfg.FeedItems)
 	code, hdr, b, err := c.do(ctx, http.MethodGet, q, nil)
 	if err != nil {
 		return false, err
