@@ -11,11 +11,16 @@
 //	GET  /metrics                  Prometheus
 //	POST /v1/sync/push             replication.SyncPush → SyncAck, after Raft commit   [sync token]
 //	GET  /v1/sync/feed             ?cursor=N&max=M&wait=D → FeedResponse (long-poll)    [sync token]
+//	GET  /v1/sync/snapshot         every cluster at one Raft index, streamed            [sync token]
+//	                               (replication snapshot stream; X-Hub-Index)
 //	POST /v1/admin/join            {"id","raft_addr","http_url"}: add a voter           [admin token]
 //	GET  /v1/admin/status          leader, peers, indexes, edges seen by this node     [admin token]
 //	GET  /v1/admin/profiles/{ref}  ref is a profile ID or type:value                   [admin token]
 //	POST /v1/admin/merge           {"a","b","actor","reason"}                          [admin token]
 //	POST /v1/admin/unmerge         {"a","b","actor","reason"}                          [admin token]
+//	GET  /v1/admin/profiles/{ref}/why   the merge history in sentences                 [admin token]
+//	GET  /v1/admin/reviews         the review queue; POST …/accept, …/reject           [admin token]
+//	POST /v1/admin/remove          {"id"}: remove a member                             [admin token]
 //	POST /v1/internal/apply        a hub command, forwarded by a follower   [the command's: sync batch → sync, else admin]
 //	GET  /v1/internal/peers        node ID → HTTP URL as this node knows it            [sync token]
 //
