@@ -5,8 +5,8 @@ import "maps"
 // Persistent joins. Joined returns the join of its receiver and argument
 // without modifying either, copying only what the argument changes: when
 // the argument adds nothing, the result is the receiver itself, and
-// otherwise it shares the receiver's untouched entries (maps of
-// counters, dot lists, item slices). A state that went through Joined
+// otherwise it shares the receiver's untouched entries (counters' replica
+// lists, dot lists, item data). A state that went through Joined
 // therefore shares storage with the state it came from, and neither may
 // be changed in place afterwards (Merge, Add, Set, Drop…): Clone first.
 // This is how an owner that keeps old states for readers (the hub's
