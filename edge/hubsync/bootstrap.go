@@ -73,6 +73,11 @@ func (c *Client) bootstrap(ctx context.Context) error {
 	idle := time.AfterFunc(c.cfg.StreamIdle, func() { cancel(errStreamIdle) })
 	defer idle.Stop()
 
+	// Acknowledged before the hub took its copy; see pullOnce.
+	acked, err := c.st.Cursor(PushCursor)
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url()+"/v1/sync/snapshot", nil)
 	if err != nil {
 		return err
@@ -103,10 +108,6 @@ func (c *Client) bootstrap(ctx context.Context) error {
 		}
 		if err != nil {
 			return fmt.Errorf("%w: snapshot: %w", ErrHub, bootstrapErr(ctx, err))
-		}
-		acked, err := c.st.Cursor(PushCursor)
-		if err != nil {
-			return err
 		}
 		res, err := c.st.BootstrapClusters(ctx, Clusters(page), acked)
 		if err != nil {

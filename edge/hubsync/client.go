@@ -368,6 +368,13 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	if c.needsBootstrap(cur) {
 		return true, c.bootstrap(ctx)
 	}
+	// What the hub had acknowledged before it read the page: an entry
+	// acknowledged later may be missing from the page's state, so it
+	// must count as unacknowledged when the page is applied.
+	acked, err := c.st.Cursor(PushCursor)
+	if err != nil {
+		return false, err
+	}
 	q := "/v1/sync/feed?cursor=" + strconv.FormatUint(cur, 10) + "&wait=" + c.cfg.FeedWait.String() +
 		"&max=" + strconv.Itoa(c.cfg.FeedItems)
 	code, hdr, b, err := c.do(ctx, http.MethodGet, q, nil)
@@ -387,13 +394,9 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	}
 	if len(page.Items) > 0 {
 		// The hub is authoritative: clusters it split are replaced here,
-		// keeping the outbox entries it has not acknowledged (after the
-		// push cursor; one the push loop trims meanwhile is in the hub,
-		// and a later feed item brings it back).
-		acked, err := c.st.Cursor(PushCursor)
-		if err != nil {
-			return false, err
-		}
+		// keeping the outbox entries after acked (read before the
+		// request). One the push loop trimmed meanwhile is in the hub,
+		// and a later feed item brings it back.
 		res, err := c.st.ApplyClusters(ctx, Clusters(page.Items), acked)
 		if err != nil {
 			return false, err

@@ -160,11 +160,14 @@ func (e *edge) orders(from, n int) {
 	e.ingest(bodies...)
 }
 
-// settled reports whether the hub acknowledged every outbox entry.
+// settled reports whether the hub acknowledged every outbox entry and
+// the edge has read the hub's feed up to the hub's last change (a page
+// read before an acknowledgement may briefly hold an older state).
 func (e *edge) settled(h *hub.Server) bool {
 	last, err1 := e.st.LastSeq()
 	cur, err2 := e.st.Cursor(hubsync.PushCursor)
-	return err1 == nil && err2 == nil && cur == last && h.FSM().EdgeSeq(e.id) == last
+	feed, err3 := e.st.Position(hubsync.FeedCursor)
+	return err1 == nil && err2 == nil && err3 == nil && cur == last && h.FSM().EdgeSeq(e.id) == last && feed >= h.FSM().Index()
 }
 
 // holds checks that hub h holds users u<from>… as this edge does: the
