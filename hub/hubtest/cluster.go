@@ -158,7 +158,9 @@ func (c *Cluster) Leader() int {
 // WaitFor polls cond until it holds, failing the test after 10 s.
 func (c *Cluster) WaitFor(what string, cond func() bool) {
 	c.tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: an election on a 2-core machine running several race-
+	// enabled suites at once can take seconds; a healthy run takes ms.
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			c.tb.Fatalf("timed out waiting for %s", what)
