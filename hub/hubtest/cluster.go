@@ -155,7 +155,7 @@ func (c *Cluster) Leader() int {
 	return found
 }
 
-// WaitFor polls cond until it holds, failing the test after 10 s.
+// WaitFor polls cond until it holds, failing the test after 30 s.
 func (c *Cluster) WaitFor(what string, cond func() bool) {
 	c.tb.Helper()
 	// Generous: an election on a 2-core machine running several race-
