@@ -12,6 +12,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +98,10 @@ func NewSharingDecoder(b []byte) *Decoder {
 
 // raw reads a str or bin header at the current position and returns the
 // payload as a sub-slice of the buffer, advancing past it. ok is false
-// when the next value is not a str/bin (the caller falls back).
+// when the next value is not a str/bin (the caller falls back). The length
+// is checked against the buffer before anything is allocated: msgpack's
+// own DecodeBytes allocates whatever a 32-bit header claims (4 GiB from
+// five forged bytes), which a fuzz worker found the hard way.
 func (d *Decoder) raw() (b []byte, isNil, ok bool, err error) {
 	off := len(d.buf) - d.r.Len()
 	if off >= len(d.buf) {
@@ -120,6 +124,11 @@ func (d *Decoder) raw() (b []byte, isNil, ok bool, err error) {
 			return nil, false, false, fmt.Errorf("%w: truncated", ErrCorrupt)
 		}
 		n, h = int(d.buf[off+1])<<8|int(d.buf[off+2]), 3
+	case c == 0xdb || c == 0xc6:
+		if off+5 > len(d.buf) {
+			return nil, false, false, fmt.Errorf("%w: truncated", ErrCorrupt)
+		}
+		n, h = int(binary.BigEndian.Uint32(d.buf[off+1:off+5])), 5
 	default:
 		return nil, false, false, nil
 	}
@@ -176,15 +185,16 @@ func (d *Decoder) ExpectArray(n int) error {
 
 // String reads a string.
 func (d *Decoder) String() (string, error) {
-	if d.share {
-		if b, isNil, ok, err := d.raw(); err != nil {
-			return "", err
-		} else if ok {
-			if isNil || len(b) == 0 {
-				return "", nil
-			}
-			return unsafe.String(&b[0], len(b)), nil
+	if b, isNil, ok, err := d.raw(); err != nil {
+		return "", err
+	} else if ok {
+		if isNil || len(b) == 0 {
+			return "", nil
 		}
+		if !d.share {
+			return string(b), nil
+		}
+		return unsafe.String(&b[0], len(b)), nil
 	}
 	s, err := d.DecodeString()
 	if err != nil {
@@ -195,15 +205,16 @@ func (d *Decoder) String() (string, error) {
 
 // Bytes reads a bin value (nil stays nil).
 func (d *Decoder) Bytes() ([]byte, error) {
-	if d.share {
-		if b, isNil, ok, err := d.raw(); err != nil {
-			return nil, err
-		} else if ok {
-			if isNil {
-				return nil, nil
-			}
-			return b, nil
+	if b, isNil, ok, err := d.raw(); err != nil {
+		return nil, err
+	} else if ok {
+		if isNil {
+			return nil, nil
 		}
+		if !d.share {
+			return append(make([]byte, 0, len(b)), b...), nil
+		}
+		return b, nil
 	}
 	b, err := d.DecodeBytes()
 	if err != nil {

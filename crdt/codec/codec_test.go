@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -282,5 +283,35 @@ func TestDecodeCounterMapOrder(t *testing.T) {
 	}
 	if _, err := DecodeCounterMap(NewDecoder(enc("b", "a", "b"))); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("DecodeCounterMap(b, a, b) = %v, want ErrCorrupt", err)
+	}
+}
+
+// A forged 32-bit str/bin length is refused before anything is
+// allocated: five bytes claiming 3.3 GB must not cost 3.3 GB (msgpack's
+// own DecodeBytes would allocate it). Sharing or not.
+func TestForgedLengthAllocatesNothing(t *testing.T) {
+	for _, code := range []byte{0xc6, 0xdb} { // bin32, str32
+		in := []byte{code, 0xc6, 0xc6, 0xc6, 0xc6, 'x'}
+		for _, share := range []bool{false, true} {
+			var ms0, ms1 runtime.MemStats
+			runtime.ReadMemStats(&ms0)
+			d := NewDecoder(in)
+			if share {
+				d = NewSharingDecoder(in)
+			}
+			var err error
+			if code == 0xc6 {
+				_, err = d.Bytes()
+			} else {
+				_, err = d.String()
+			}
+			runtime.ReadMemStats(&ms1)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("code %#x share %v: err %v, want ErrCorrupt", code, share, err)
+			}
+			if grew := ms1.TotalAlloc - ms0.TotalAlloc; grew > 1<<20 {
+				t.Errorf("code %#x share %v: allocated %d bytes for a forged length", code, share, grew)
+			}
+		}
 	}
 }
