@@ -23,6 +23,9 @@ func MarshalValue(v any) ([]byte, error) {
 // UnmarshalValue decodes what MarshalValue wrote; maps decode as
 // map[string]any.
 func UnmarshalValue(b []byte) (any, error) {
+	if err := checkValue(b); err != nil {
+		return nil, err
+	}
 	d := msgpack.NewDecoder(bytes.NewReader(b))
 	v, err := d.DecodeInterface()
 	if err != nil {
