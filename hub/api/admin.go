@@ -253,6 +253,19 @@ func (req *StewardRequest) check() error {
 }
 
 func (s *Server) steward(merge bool) handler {
+	return s.stewardCommand(func(req *StewardRequest) ([]byte, error) {
+		if merge {
+			return hub.MarshalMerge(&hub.Merge{A: req.A, B: req.B, Actor: req.Actor, Reason: req.Reason})
+		}
+		return hub.MarshalUnmerge(&hub.Unmerge{A: req.A, B: req.B, Actor: req.Actor, Reason: req.Reason})
+	})
+}
+
+// stewardCommand is the handler shared by a steward's pair commands
+// (merge, unmerge, review accept/reject): decode and check the request,
+// encode the command with build, commit it through Raft, and answer the
+// Raft index and the clusters it touched.
+func (s *Server) stewardCommand(build func(*StewardRequest) ([]byte, error)) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		n, err := s.hub()
 		if err != nil {
@@ -265,12 +278,7 @@ func (s *Server) steward(merge bool) handler {
 		if err := req.check(); err != nil {
 			return err
 		}
-		var cmd []byte
-		if merge {
-			cmd, err = hub.MarshalMerge(&hub.Merge{A: req.A, B: req.B, Actor: req.Actor, Reason: req.Reason})
-		} else {
-			cmd, err = hub.MarshalUnmerge(&hub.Unmerge{A: req.A, B: req.B, Actor: req.Actor, Reason: req.Reason})
-		}
+		cmd, err := build(&req)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 
 	"ucv/hub"
@@ -60,27 +59,7 @@ func (s *Server) reviews(w http.ResponseWriter, _ *http.Request) error {
 // review accepts or rejects a pending pair through Raft (CmdReviewAccept
 // or CmdReviewReject). A pair that is not pending is 404.
 func (s *Server) review(accept bool) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		n, err := s.hub()
-		if err != nil {
-			return err
-		}
-		var req StewardRequest
-		if err := decodeJSON(r, &req); err != nil {
-			return err
-		}
-		if err := req.check(); err != nil {
-			return err
-		}
-		cmd, err := hub.MarshalReview(&hub.Review{A: req.A, B: req.B, Accept: accept, Actor: req.Actor, Reason: req.Reason})
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrBadRequest, err)
-		}
-		res, err := n.Apply(r.Context(), cmd)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"index": res.Index, "clusters": res.Clusters})
-		return nil
-	}
+	return s.stewardCommand(func(req *StewardRequest) ([]byte, error) {
+		return hub.MarshalReview(&hub.Review{A: req.A, B: req.B, Accept: accept, Actor: req.Actor, Reason: req.Reason})
+	})
 }
