@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"errors"
 	"fmt"
 
 	"ucv/crdt/codec"
@@ -90,66 +89,26 @@ type Review struct {
 	Reason string
 }
 
-func first(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func first(errs ...error) error { return codec.FirstErr(errs...) }
 
 func frame(t CmdType, body func(*codec.Encoder) error) ([]byte, error) {
-	enc := codec.GetEncoder()
-	defer codec.PutEncoder(enc)
-	if err := body(enc); err != nil {
+	out, err := codec.Frame(byte(t), body)
+	if err != nil {
 		return nil, fmt.Errorf("hub: encode command %d: %w", t, err)
 	}
-	out := make([]byte, 0, 1+len(enc.Bytes()))
-	out = append(out, byte(t))
-	out = append(out, enc.Bytes()...)
 	if len(out) > MaxCommandBytes {
 		return nil, fmt.Errorf("%w: command of %d bytes, limit %d", ErrInvalid, len(out), MaxCommandBytes)
 	}
 	return out, nil
 }
 
-func decodeName(d *codec.Decoder) (string, error) {
-	s, err := d.String()
-	if err != nil {
-		return "", err
-	}
-	if len(s) > MaxNameBytes {
-		return "", fmt.Errorf("%w: name of %d bytes", ErrMalformed, len(s))
-	}
-	return s, nil
-}
+func decodeName(d *codec.Decoder) (string, error) { return codec.Name(d, MaxNameBytes, ErrMalformed) }
 
 // finish turns a decode error into ErrMalformed and rejects trailing bytes.
-func finish(d *codec.Decoder, err error) error {
-	if err != nil {
-		if errors.Is(err, ErrMalformed) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if d.Remaining() != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, d.Remaining())
-	}
-	return nil
-}
+func finish(d *codec.Decoder, err error) error { return codec.Finish(d, err, ErrMalformed) }
 
 func bodyOf(b []byte, t CmdType) (*codec.Decoder, error) {
-	if len(b) == 0 {
-		return nil, fmt.Errorf("%w: empty", ErrMalformed)
-	}
-	if CmdType(b[0]) != t {
-		return nil, fmt.Errorf("%w: type %d, want %d", ErrMalformed, b[0], t)
-	}
-	if len(b) > MaxCommandBytes {
-		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
-	}
-	return codec.NewDecoder(b[1:]), nil
+	return codec.Unframe(b, byte(t), MaxCommandBytes, ErrMalformed)
 }
 
 // MarshalSync encodes a CmdSync entry.

@@ -102,51 +102,21 @@ func Type(b []byte) MsgType {
 }
 
 func frame(t MsgType, body func(*codec.Encoder) error) ([]byte, error) {
-	enc := codec.GetEncoder()
-	defer codec.PutEncoder(enc)
-	if err := body(enc); err != nil {
+	out, err := codec.Frame(byte(t), body)
+	if err != nil {
 		return nil, fmt.Errorf("replication: encode message %d: %w", t, err)
 	}
-	out := make([]byte, 0, 1+len(enc.Bytes()))
-	out = append(out, byte(t))
-	return append(out, enc.Bytes()...), nil
+	return out, nil
 }
 
-func first(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func first(errs ...error) error { return codec.FirstErr(errs...) }
 
 // body checks the frame and returns a decoder over the body.
 func body(b []byte, t MsgType) (*codec.Decoder, error) {
-	if len(b) == 0 {
-		return nil, fmt.Errorf("%w: empty", ErrMalformed)
-	}
-	if MsgType(b[0]) != t {
-		return nil, fmt.Errorf("%w: type %d, want %d", ErrMalformed, b[0], t)
-	}
-	if len(b) > MaxMessageBytes {
-		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(b))
-	}
-	return codec.NewDecoder(b[1:]), nil
+	return codec.Unframe(b, byte(t), MaxMessageBytes, ErrMalformed)
 }
 
-func end(d *codec.Decoder, err error) error {
-	if err != nil {
-		if errors.Is(err, ErrMalformed) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if d.Remaining() != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, d.Remaining())
-	}
-	return nil
-}
+func end(d *codec.Decoder, err error) error { return codec.Finish(d, err, ErrMalformed) }
 
 // MarshalEntries encodes es as a message of type t (MsgEntries or
 // MsgBucketEntries).
@@ -294,16 +264,7 @@ func UnmarshalDigest(b []byte) (*Digest, error) {
 	return g, nil
 }
 
-func name(d *codec.Decoder) (string, error) {
-	s, err := d.String()
-	if err != nil {
-		return "", err
-	}
-	if len(s) > MaxNameBytes {
-		return "", fmt.Errorf("%w: name of %d bytes", ErrMalformed, len(s))
-	}
-	return s, nil
-}
+func name(d *codec.Decoder) (string, error) { return codec.Name(d, MaxNameBytes, ErrMalformed) }
 
 // MarshalPull encodes a MsgPull.
 func MarshalPull(p *Pull) ([]byte, error) {
