@@ -229,6 +229,25 @@ func MarshalDigest(g *Digest) ([]byte, error) {
 	})
 }
 
+// nodeBuckets reads the head shared by a digest and a pull — a
+// two-element array of the node's name and a list of at most
+// MaxDigestBuckets numbers — up to the list's length.
+func nodeBuckets(d *codec.Decoder) (node string, n int, err error) {
+	if err := d.ExpectArray(2); err != nil {
+		return "", 0, err
+	}
+	if node, err = name(d); err != nil {
+		return "", 0, err
+	}
+	if n, err = d.ArrayLen(1); err != nil {
+		return "", 0, err
+	}
+	if n > MaxDigestBuckets {
+		return "", 0, fmt.Errorf("%w: %d buckets", ErrMalformed, n)
+	}
+	return node, n, nil
+}
+
 // UnmarshalDigest decodes a MsgDigest.
 func UnmarshalDigest(b []byte) (*Digest, error) {
 	d, err := body(b, MsgDigest)
@@ -237,18 +256,9 @@ func UnmarshalDigest(b []byte) (*Digest, error) {
 	}
 	g := &Digest{}
 	err = func() error {
-		if err := d.ExpectArray(2); err != nil {
+		var n int
+		if g.Node, n, err = nodeBuckets(d); err != nil {
 			return err
-		}
-		if g.Node, err = name(d); err != nil {
-			return err
-		}
-		n, err := d.ArrayLen(1)
-		if err != nil {
-			return err
-		}
-		if n > MaxDigestBuckets {
-			return fmt.Errorf("%w: %d buckets", ErrMalformed, n)
 		}
 		g.Buckets = make([]uint64, n)
 		for i := range g.Buckets {
@@ -295,18 +305,9 @@ func UnmarshalPull(b []byte) (*Pull, error) {
 	}
 	p := &Pull{}
 	err = func() error {
-		if err := d.ExpectArray(2); err != nil {
+		var n int
+		if p.Node, n, err = nodeBuckets(d); err != nil {
 			return err
-		}
-		if p.Node, err = name(d); err != nil {
-			return err
-		}
-		n, err := d.ArrayLen(1)
-		if err != nil {
-			return err
-		}
-		if n > MaxDigestBuckets {
-			return fmt.Errorf("%w: %d buckets", ErrMalformed, n)
 		}
 		p.Buckets = make([]int, n)
 		for i := range p.Buckets {
