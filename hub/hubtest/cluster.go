@@ -1,6 +1,7 @@
 package hubtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,26 @@ type Cluster struct {
 	tb    testing.TB
 	mu    sync.Mutex
 	nodes []*node
+	log   *raftLog
+}
+
+// raftLog collects every node's Raft log lines; the test prints them
+// only when it fails, so a stalled election can be read afterwards.
+type raftLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *raftLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *raftLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 type node struct {
@@ -40,13 +61,6 @@ func RaftConfig() *raft.Config {
 	c.HeartbeatTimeout = 250 * time.Millisecond
 	c.ElectionTimeout = 250 * time.Millisecond
 	c.LeaderLeaseTimeout = 250 * time.Millisecond
-	// TestPartitionAndHeal twice saw the two-node majority fail to elect
-	// anyone for 30 s with pre-vote on (raft v1.8.0's default), both times
-	// while other race-enabled suites loaded the machine; never in 100+
-	// runs alone. Pre-vote has had liveness bugs (hashicorp/raft#606).
-	// The harness runs without it until that is understood; production
-	// (`ucv hub`) keeps raft's default. Noted in 0008 §10.
-	c.PreVoteDisabled = true
 	c.CommitTimeout = 5 * time.Millisecond
 	c.SnapshotThreshold = 1 << 20
 	return c
@@ -56,7 +70,7 @@ func RaftConfig() *raft.Config {
 // waits for a leader and stops every node when the test ends.
 func NewCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
-	c := &Cluster{tb: tb}
+	c := &Cluster{tb: tb, log: &raftLog{}}
 	for i := range n {
 		addr, trans := raft.NewInmemTransportWithTimeout(raft.ServerAddress(fmt.Sprintf("hub-%d", i)), time.Second)
 		c.nodes = append(c.nodes, &node{id: fmt.Sprintf("hub-%d", i), addr: addr, trans: trans,
@@ -66,6 +80,9 @@ func NewCluster(tb testing.TB, n int) *Cluster {
 	tb.Cleanup(func() {
 		for i := range c.nodes {
 			c.Kill(i)
+		}
+		if tb.Failed() {
+			tb.Logf("raft logs of every node:\n%s", c.log)
 		}
 	})
 	for i := range c.nodes {
@@ -77,7 +94,33 @@ func NewCluster(tb testing.TB, n int) *Cluster {
 			tb.Fatalf("add voter %d: %v", i, err)
 		}
 	}
+	c.WaitFormed()
 	return c
+}
+
+// WaitFormed waits until every live node holds a configuration of all
+// the cluster's nodes. AddVoter returns once a quorum has the change, so
+// a node may still hold an older configuration; hashicorp/raft then
+// refuses votes from candidates missing from it ("rejecting vote request
+// since node is not in configuration"). Cut the leader off in that window
+// and the other two can never elect one another until the partition
+// heals — a real Raft property, not a harness flaw, so tests that cut
+// nodes off start from a formed cluster.
+func (c *Cluster) WaitFormed() {
+	c.tb.Helper()
+	c.WaitFor("every node to hold the full configuration", func() bool {
+		for i := range c.nodes {
+			s := c.Server(i)
+			if s == nil {
+				continue
+			}
+			f := s.Raft().GetConfiguration()
+			if f.Error() != nil || len(f.Configuration().Servers) != len(c.nodes) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // wire connects every pair of transports that is not cut.
@@ -102,6 +145,7 @@ func (c *Cluster) start(i int, bootstrap bool) {
 	cfg.ApplyTimeout = 5 * time.Second
 	cfg.Transport, cfg.LogStore, cfg.StableStore, cfg.SnapshotStore = nd.trans, nd.logs, nd.logs, nd.snaps
 	cfg.Forward = c.forward
+	cfg.RaftLog = &prefixed{id: nd.id, w: c.log}
 	s, err := hub.New(cfg)
 	if err != nil {
 		c.tb.Fatalf("start %s: %v", nd.id, err)
@@ -259,4 +303,17 @@ func (c *Cluster) WaitApplied(index uint64) {
 		}
 		return true
 	})
+}
+
+// prefixed tags each log write with the node it came from.
+type prefixed struct {
+	id string
+	w  *raftLog
+}
+
+func (p *prefixed) Write(b []byte) (int, error) {
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	fmt.Fprintf(&p.w.buf, "%s %s %s", time.Now().Format("15:04:05.000"), p.id, b)
+	return len(b), nil
 }
