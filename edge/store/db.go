@@ -468,9 +468,18 @@ func (s *Store) SetHubSyncedAt(t time.Time) error {
 
 // Check runs bbolt's consistency check and the store's own invariants
 // (every index entry and redirect resolves to a stored profile; every
-// profile has a view). Tests call it when they end.
+// profile has a view). Tests call it when they end. It holds the write
+// lock while it runs (in a write transaction it rolls back): bbolt's
+// check reads the shared freelist, which a concurrent commit changes —
+// run in a read transaction it raced with hub sync's writes and reported
+// pages as "reachable freed" that were not.
 func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return fmt.Errorf("store: check: %w", err)
+	}
+	defer tx.Rollback()
+	return func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return fmt.Errorf("store: bbolt check: %w", err)
 		}
@@ -530,7 +539,7 @@ func (s *Store) Check() error {
 			return fmt.Errorf("store: profile gauge %d, %d stored", got, n)
 		}
 		return nil
-	})
+	}(tx)
 }
 
 // identifierKeys lists every indexed identifier key (tests and checks).
