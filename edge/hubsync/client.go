@@ -287,8 +287,14 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	es, err := c.st.Outbox(cur, c.cfg.BatchEntries)
-	if err != nil || len(es) == 0 {
+	if err != nil {
 		return false, err
+	}
+	if lost, err := c.trimmedPast(ctx, cur, es); lost || err != nil {
+		return lost, err
+	}
+	if len(es) == 0 {
+		return false, nil
 	}
 	p := &replication.SyncPush{Edge: c.cfg.Edge, First: es[0].Seq, Resync: resync}
 	size := 0

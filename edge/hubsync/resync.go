@@ -80,6 +80,26 @@ func (c *Client) behind(ctx context.Context, p *replication.SyncPush, exp uint64
 	return c.resync(ctx, 0, fmt.Sprintf("hub expects sequence %d, no longer in the outbox", exp))
 }
 
+// trimmedPast checks, before a push from cur, that the outbox still holds
+// the entry after cur: es (read from cur) must start at cur+1, or, when
+// empty, no entry may have been written after cur. With a hub the outbox
+// is never trimmed past the push cursor, so a missing entry means an
+// edge that ran without a hub trimmed what no hub had acknowledged
+// (cmd/ucv does, to bound a standalone edge's disk), or a resync was cut
+// short after reserving its sequence. The hub cannot hold those entries:
+// the edge resyncs its full state at once instead of pushing into a gap.
+// It reports whether it did.
+func (c *Client) trimmedPast(ctx context.Context, cur uint64, es []store.OutboxEntry) (bool, error) {
+	if len(es) > 0 {
+		if es[0].Seq == cur+1 {
+			return false, nil
+		}
+	} else if last, err := c.st.LastSeq(); err != nil || last <= cur {
+		return false, err
+	}
+	return true, c.resync(ctx, 0, fmt.Sprintf("outbox entries after sequence %d were trimmed unacknowledged", cur))
+}
+
 // ahead checks a duplicate ack claiming sequences up to seq, beyond what
 // the push carried: fine if this edge wrote them; if the outbox never
 // reached seq, the hub holds another writer's entries under this edge's

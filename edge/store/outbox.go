@@ -89,26 +89,64 @@ func (s *Store) Outbox(after uint64, limit int) ([]OutboxEntry, error) {
 func (s *Store) TrimOutbox(upTo uint64) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		mc := meta.Cursor()
+		mc := tx.Bucket(bucketMeta).Cursor()
 		prefix := []byte("cursor:")
 		for k, v := mc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = mc.Next() {
 			upTo = min(upTo, readU64(v))
 		}
-		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			n++
-		}
-		left := max(int64(readU64(meta.Get(outboxKey)))-int64(n), 0)
-		return meta.Put(outboxKey, u64(uint64(left)))
+		var err error
+		n, err = trimOutbox(tx, upTo, -1)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: trim outbox: %w", err)
 	}
 	return n, nil
+}
+
+// TrimOutboxFor deletes, oldest first and at most limit, the entries
+// every named reader's cursor has passed, whatever other cursors say;
+// with no readers named, any entry. It is for an edge without a hub:
+// nothing else will read those entries, and a push cursor left by a hub
+// it no longer syncs with must not pin the outbox for ever. A hub
+// attached later finds the first sequences gone and the edge resyncs its
+// full state (edge/hubsync, docs/decisions/0008-hub.md §13). It returns
+// how many were deleted.
+func (s *Store) TrimOutboxFor(limit int, readers ...string) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		upTo := ^uint64(0)
+		meta := tx.Bucket(bucketMeta)
+		for _, r := range readers {
+			upTo = min(upTo, readU64(meta.Get([]byte("cursor:"+r))))
+		}
+		var err error
+		n, err = trimOutbox(tx, upTo, limit)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: trim outbox: %w", err)
+	}
+	return n, nil
+}
+
+// trimOutbox deletes up to limit (all when negative) entries with
+// sequence <= upTo and keeps the outbox gauge.
+func trimOutbox(tx *bolt.Tx, upTo uint64, limit int) (int, error) {
+	n := 0
+	c := tx.Bucket(bucketOutbox).Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo && n != limit; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	meta := tx.Bucket(bucketMeta)
+	left := max(int64(readU64(meta.Get(outboxKey)))-int64(n), 0)
+	return n, meta.Put(outboxKey, u64(uint64(left)))
 }
 
 // Changed returns a channel that receives (without blocking the store;

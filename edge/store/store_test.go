@@ -379,6 +379,44 @@ func TestTrimOutbox(t *testing.T) {
 	}
 }
 
+// TrimOutboxFor trims past the named readers only: a stale hub push
+// cursor does not pin the outbox, gossip's cursor does, and the limit
+// bounds one call.
+func TestTrimOutboxFor(t *testing.T) {
+	s := open(t)
+	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1"}`, `{"type":"identify","userId":"u2","messageId":"2"}`,
+		`{"type":"identify","userId":"u3","messageId":"3"}`, `{"type":"identify","userId":"u4","messageId":"4"}`)
+	if err := s.SetCursor("hub-push", 1); err != nil { // a hub this edge no longer syncs with
+		t.Fatal(err)
+	}
+	if err := s.SetCursor("gossip", 3); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.TrimOutboxFor(2, "gossip"); err != nil || n != 2 {
+		t.Fatalf("TrimOutboxFor(2, gossip) = %d, %v; want 2 (the limit)", n, err)
+	}
+	if n, err := s.TrimOutboxFor(100, "gossip"); err != nil || n != 1 {
+		t.Fatalf("TrimOutboxFor(100, gossip) = %d, %v; want 1 (up to gossip's cursor)", n, err)
+	}
+	if es, _ := s.Outbox(0, 10); len(es) != 1 || es[0].Seq != 4 {
+		t.Fatalf("left %+v, want only 4 (unpublished)", es)
+	}
+	if n, err := s.TrimOutboxFor(100); err != nil || n != 1 {
+		t.Fatalf("TrimOutboxFor(100) = %d, %v; want 1", n, err)
+	}
+	if st, _ := s.Stats(); st.OutboxLen != 0 {
+		t.Fatalf("outbox gauge %d after trimming everything", st.OutboxLen)
+	}
+	if n, err := s.TrimOutboxFor(100); err != nil || n != 0 {
+		t.Fatalf("TrimOutboxFor on an empty outbox = %d, %v", n, err)
+	}
+	// New entries continue the sequence.
+	ingest(t, s, `{"type":"identify","userId":"u5","messageId":"5"}`)
+	if es, _ := s.Outbox(0, 10); len(es) != 1 || es[0].Seq != 5 {
+		t.Fatalf("after trimming, new entry %+v, want seq 5", es)
+	}
+}
+
 // A position that is not an outbox sequence (the hub feed's Raft index)
 // never holds trimming back; a reader cursor does.
 func TestTrimOutboxIgnoresPositions(t *testing.T) {
