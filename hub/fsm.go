@@ -108,6 +108,7 @@ type state struct {
 	recs     map[string][]identity.Field // fragment ID → fields last given to ix
 	clusters map[string][]string         // cluster ID → sorted fragment IDs
 	apart    *btree.BTreeG[apartPair]    // cannot-link pairs, both ways (fsm_apart.go)
+	idents   *btree.BTreeG[identEntry]   // identifier → fragments holding it (fsm_ident.go)
 }
 
 const degree = 32
@@ -127,6 +128,7 @@ func newState() (*state, error) {
 		recs:      map[string][]identity.Field{},
 		clusters:  map[string][]string{},
 		apart:     newApart(),
+		idents:    newIdents(),
 	}, nil
 }
 
@@ -374,6 +376,7 @@ func (a *applier) reindex(ids []string) {
 			// recordOf only builds valid records with the fragment's ID.
 			panic(fmt.Sprintf("hub: identity engine refused fragment %s: %v", id, err))
 		}
+		a.st.noteIdents(id, old, r.Fields)
 		a.st.recs[id] = r.Fields
 		moved := []string{id}
 		for _, m := range d.Moved {

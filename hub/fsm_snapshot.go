@@ -320,8 +320,8 @@ func readSnapshot(r io.Reader) (*state, error) {
 	return st, nil
 }
 
-// rebuild derives the identity engine and the cluster index from the
-// fragments and decisions. Clusters are a function of the records and the
+// rebuild derives the identity engine, the cluster index and the
+// identifier index (fsm_ident.go) from the fragments and decisions. Clusters are a function of the records and the
 // decisions (hub/identity's contract), so the result must equal the
 // clusters recorded in the snapshot; a difference means the snapshot and
 // this binary disagree, and Restore refuses it.
@@ -331,6 +331,7 @@ func (st *state) rebuild() error {
 		r := recordOf(fr.state)
 		recs = append(recs, r)
 		st.recs[fr.id] = r.Fields
+		st.noteIdents(fr.id, nil, r.Fields)
 		return true
 	})
 	if err := st.ix.Load(recs, nil); err != nil {

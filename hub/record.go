@@ -87,6 +87,22 @@ func recordOf(p *profile.Profile) identity.Record {
 	return r
 }
 
+// identifiersOf returns the identifiers in the fields of a record that
+// recordOf built: its Email, Phone and ID fields are exactly the
+// fragment's identities (IdentityList), each named by its type, so
+// Identifier{Name, Value}.Key() is the identity's key. The strings are
+// shared with the fields (and so with the fragment's state), not copied.
+func identifiersOf(fields []identity.Field) []profile.Identifier {
+	var out []profile.Identifier
+	for _, f := range fields {
+		switch f.Kind {
+		case identity.Email, identity.Phone, identity.ID:
+			out = append(out, profile.Identifier{Type: profile.IDType(f.Name), Value: f.Value})
+		}
+	}
+	return out
+}
+
 func traitString(p *profile.Profile, name string) (string, bool) {
 	b, ok := p.Traits.Get(name)
 	if !ok || b == nil {

@@ -157,23 +157,35 @@ type ProfileResponse struct {
 	Fragments map[string]profile.View `json:"fragments"`
 	History   []hub.Event             `json:"history"`
 	Apart     []string                `json:"apart,omitempty"`
+	// Holders, for a type:value ref that more than one cluster holds
+	// (people a steward unmerged who share an e-mail, a generic value),
+	// are those clusters' IDs, sorted, at most maxHolders of them; ID is
+	// the first. HoldersTotal counts them all.
+	Holders      []string `json:"holders,omitempty"`
+	HoldersTotal int      `json:"holders_total,omitempty"`
 }
 
-// profile looks a person up by profile (fragment) ID or by type:value.
-// A type:value lookup scans every cluster (the FSM keeps no identifier
-// index yet): fine for a steward's request, not for a hot path.
+// maxHolders caps ProfileResponse.Holders: a generic value can be held
+// by thousands of clusters.
+const maxHolders = 100
+
+// profile looks a person up by profile (fragment) ID or by type:value
+// (see resolve).
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.hub()
 	if err != nil {
 		return err
 	}
 	fsm := n.FSM()
-	v, err := resolve(fsm, r.PathValue("ref"))
+	v, holders, err := resolve(fsm, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}
 	now := s.cfg.Now()
 	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: history(fsm, v), Apart: v.Apart}
+	if len(holders) > 1 {
+		out.Holders, out.HoldersTotal = holders[:min(len(holders), maxHolders)], len(holders)
+	}
 	for _, id := range append([]string{v.ID}, v.Fragments...) {
 		if p, err := fsm.Fragment(id); err == nil {
 			out.Fragments[id] = p.View(now)
@@ -183,24 +195,28 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// resolve finds the person a ref names: a profile (fragment) ID or
-// type:value. A type:value lookup scans every cluster.
-func resolve(fsm *hub.FSM, ref string) (hub.View, error) {
+// resolve finds the person a ref names: a profile (fragment) ID, or
+// type:value, normalized as edges normalize it and looked up in the
+// FSM's identifier index (hub.FSM.ProfileByIdentifier). For type:value,
+// holders lists every cluster holding the identifier, sorted; when there
+// are several, the person returned is the first (smallest ID). Errors
+// wrap ErrBadRequest for a value that does not normalize and
+// hub.ErrNotFound; neither carries the value.
+func resolve(fsm *hub.FSM, ref string) (v hub.View, holders []string, err error) {
 	t, raw, ok := strings.Cut(ref, ":")
 	if !ok {
-		return fsm.Profile(ref)
+		v, err = fsm.Profile(ref)
+		return v, nil, err
 	}
 	id, err := profile.NewIdentifier("ref", profile.IDType(t), raw, profile.DefaultNormalizeOptions())
 	if err != nil {
-		return hub.View{}, fmt.Errorf("%w: ref: %v", ErrBadRequest, err)
+		return hub.View{}, nil, fmt.Errorf("%w: ref: %v", ErrBadRequest, err)
 	}
-	key := id.Key()
-	all, _ := fsm.Feed(0, 1<<31-1)
-	i := slices.IndexFunc(all, func(v hub.View) bool { return v.Profile.Identities.Has(key) })
-	if i < 0 {
-		return hub.View{}, fmt.Errorf("%w: no profile holds that %s", hub.ErrNotFound, id.Type)
+	v, holders, err = fsm.ProfileByIdentifier(id.Key())
+	if errors.Is(err, hub.ErrNotFound) {
+		return hub.View{}, nil, fmt.Errorf("%w: no profile holds that %s", hub.ErrNotFound, id.Type)
 	}
-	return all[i], nil
+	return v, holders, err
 }
 
 // history returns the merge and split events of a cluster and of each of

@@ -37,7 +37,7 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fsm := n.FSM()
-	v, err := resolve(fsm, r.PathValue("ref"))
+	v, _, err := resolve(fsm, r.PathValue("ref"))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,149 @@
+package hub
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/google/btree"
+
+	"ucv/crdt"
+	"ucv/hub/identity"
+	"ucv/profile"
+)
+
+// The identifier index answers "who is email:ann@example.com?" with one
+// range read instead of rendering every cluster.
+//
+// state.idents holds an entry (identifier, fragment) for every identity
+// of every fragment, as the fragment's identity record says
+// (state.recs: identifiersOf of the fields last given to the engine). It
+// is updated exactly where recs is (applier.reindex), rebuilt from the
+// fragments by Restore, and never snapshotted: the snapshot bytes do not
+// depend on it, and Apply never reads it. It maps identifiers to
+// fragments, not clusters: a merge or split moves fragments between
+// clusters without changing their identities, so it leaves the index
+// alone, and a lookup reads each holder's current cluster from its
+// fragment. Bootstrap copies do not carry it (they need no lookups).
+//
+// The identity engine indexes identifiers too (its identifier blocking
+// rule), but cannot answer this: its blocks are keyed by a 56-bit hash of
+// the key, leave out values the identity rules block for linking (which a
+// steward may still look up), and the engine is not safe for concurrent
+// reads, so a lookup there would take the FSM's write lock and stall
+// Apply.
+
+// identEntry is one entry of state.idents: fragment frag holds id.
+type identEntry struct {
+	id   profile.Identifier
+	frag string
+}
+
+func newIdents() *btree.BTreeG[identEntry] {
+	return btree.NewG(degree, func(x, y identEntry) bool {
+		switch {
+		case x.id.Type != y.id.Type:
+			return x.id.Type < y.id.Type
+		case x.id.Value != y.id.Value:
+			return x.id.Value < y.id.Value
+		}
+		return x.frag < y.frag
+	})
+}
+
+// noteIdents moves fragment id's entries in st.idents from the
+// identifiers of its old record fields (nil for a new fragment) to those
+// of its current ones.
+func (st *state) noteIdents(id string, old, cur []identity.Field) {
+	was, now := identifiersOf(old), identifiersOf(cur)
+	for _, x := range was {
+		if !slices.Contains(now, x) {
+			st.idents.Delete(identEntry{x, id})
+		}
+	}
+	for _, x := range now {
+		if !slices.Contains(was, x) {
+			st.idents.ReplaceOrInsert(identEntry{x, id})
+		}
+	}
+}
+
+// holders returns the clusters whose view holds identifier id, sorted.
+// Caller holds f.mu.
+func (st *state) holders(id profile.Identifier) []string {
+	var cs []string
+	st.idents.AscendGreaterOrEqual(identEntry{id: id}, func(e identEntry) bool {
+		if e.id != id {
+			return false
+		}
+		if fr, ok := st.frags.Get(&fragment{id: e.frag}); ok {
+			cs = append(cs, fr.cluster)
+		}
+		return true
+	})
+	slices.Sort(cs)
+	cs = slices.Compact(cs)
+	key := id.Key()
+	return slices.DeleteFunc(cs, func(c string) bool { return !st.holds(c, key) })
+}
+
+// holds reports whether the view of cluster cid (state.view) has
+// identity key, computing only the view's Identities: the join of its
+// members' sets, or nothing when a member is erased (merging an erased
+// fragment clears the view). A member holding key is not enough: another
+// member's removal of the identifier may have observed its addition.
+// Caller holds f.mu.
+func (st *state) holds(cid, key string) bool {
+	members := st.clusters[cid]
+	if len(members) == 1 {
+		fr, ok := st.frags.Get(&fragment{id: members[0]})
+		return ok && !fr.state.Erased.Set && fr.state.Identities.Has(key)
+	}
+	var ids crdt.ORSet
+	for _, m := range members {
+		fr, ok := st.frags.Get(&fragment{id: m})
+		if !ok {
+			continue
+		}
+		if fr.state.Erased.Set {
+			return false
+		}
+		ids.Merge(fr.state.Identities)
+	}
+	return ids.Has(key)
+}
+
+// ProfileByIdentifier returns the person the identifier key names (a
+// normalized profile.Identifier's Key, "email:ann@example.com") and
+// every cluster whose View holds it (Profile.Identities.Has(key)),
+// sorted by cluster ID.
+//
+// Several clusters can hold one identifier: people a steward unmerged
+// who share an e-mail, or a generic value (a shop's phone number) the
+// identity engine refuses to link on. The View returned is that of the
+// first holder, the cluster with the smallest ID: a deterministic choice
+// (the same on every node at the same index), not a judgement of whose
+// identifier it is. Callers that must not guess check len(holders).
+//
+// A cluster holds key exactly when a scan of every cluster's View would
+// find it there; in particular an erased fragment's identifiers, and
+// those of a cluster it belongs to, are not found. The cost is one
+// B-tree range read, O(log n + h) for h fragments holding key, and one
+// View. Errors wrap ErrNotFound when no cluster holds key; they name the
+// identifier's type, never its value. Safe for concurrent use.
+func (f *FSM) ProfileByIdentifier(key string) (v View, holders []string, err error) {
+	id, ok := profile.ParseKey(key)
+	if !ok {
+		return View{}, nil, fmt.Errorf("%w: not an identifier key (type:value)", ErrNotFound)
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	holders = f.st.holders(id)
+	if len(holders) == 0 {
+		return View{}, nil, fmt.Errorf("%w: no profile holds that %s", ErrNotFound, id.Type)
+	}
+	v, ok = f.st.view(holders[0])
+	if !ok { // holders come from st.clusters
+		return View{}, nil, fmt.Errorf("%w: cluster %s", ErrNotFound, holders[0])
+	}
+	return v, holders, nil
+}
