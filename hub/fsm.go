@@ -31,6 +31,9 @@ import (
 type FSM struct {
 	mu sync.RWMutex
 	st *state
+	// advanced is closed, and replaced, whenever the applied index moves
+	// (Apply, Restore); see Watch. Guarded by mu.
+	advanced chan struct{}
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -138,7 +141,29 @@ func NewFSM() (*FSM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{st: st}, nil
+	return &FSM{st: st, advanced: make(chan struct{})}, nil
+}
+
+// Watch returns the Raft index of the last command applied and a channel
+// that is closed as soon as the state moves past it: a later command is
+// applied or Restore replaces the state. A reader waiting for news (the
+// feed's long-poll) takes the channel before it reads, so no change is
+// missed, and selects on it with its own deadline or context; after a
+// wake-up it calls Watch again for the next one. Each channel is closed
+// once and never sent on, so any number of readers may wait on it, and
+// Apply never blocks on them (closing is all it does). Safe for
+// concurrent use.
+func (f *FSM) Watch() (index uint64, advanced <-chan struct{}) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.applied, f.advanced
+}
+
+// wake tells the readers waiting in Watch that the state moved. Caller
+// holds f.mu for writing.
+func (f *FSM) wake() {
+	close(f.advanced)
+	f.advanced = make(chan struct{})
 }
 
 // Result is what Apply returns for every command (raft hands it back
@@ -199,6 +224,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	a.res.Index = l.Index
 	f.st.applied = l.Index
+	f.wake()
 	a.res.Err = err
 	if err == nil {
 		a.res.Clusters = a.changedClusters()
@@ -641,6 +667,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
+	f.wake()
 	f.mu.Unlock()
 	return nil
 }

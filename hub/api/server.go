@@ -28,11 +28,10 @@ type Config struct {
 	SyncToken  string
 	AdminToken string
 	// FeedItems is the default page size of the feed; MaxFeedWait caps a
-	// long-poll's wait=.
+	// long-poll's wait=. A waiting long-poll answers when the FSM
+	// applies news (hub.FSM.Watch), so there is no polling interval.
 	FeedItems   int
 	MaxFeedWait time.Duration
-	// FeedPoll is how often a waiting feed request checks for news.
-	FeedPoll time.Duration
 	// Client posts forwarded commands to the leader and fetches peers.
 	Client *http.Client
 	// Logger receives request errors; nil discards them.
@@ -46,7 +45,6 @@ func DefaultConfig() Config {
 	return Config{
 		FeedItems:   256,
 		MaxFeedWait: 60 * time.Second,
-		FeedPoll:    20 * time.Millisecond,
 		Client:      &http.Client{Timeout: 30 * time.Second},
 		Now:         time.Now,
 	}
@@ -59,8 +57,8 @@ func (c *Config) Validate() error {
 		return errors.New("api: config: NodeID is required")
 	case c.FeedItems <= 0 || c.FeedItems > maxFeedItems:
 		return errors.New("api: config: FeedItems must be in 1..4096")
-	case c.MaxFeedWait < 0 || c.FeedPoll <= 0:
-		return errors.New("api: config: MaxFeedWait must not be negative and FeedPoll must be positive")
+	case c.MaxFeedWait < 0:
+		return errors.New("api: config: MaxFeedWait must not be negative")
 	case c.Client == nil || c.Now == nil:
 		return errors.New("api: config: Client and Now are required")
 	}

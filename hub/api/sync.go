@@ -82,7 +82,8 @@ func writeAck(w http.ResponseWriter, code int, a *replication.SyncAck) error {
 }
 
 // feed answers a page of the change feed after cursor, waiting up to
-// wait for news when there is none.
+// wait for news when there is none; it answers as soon as this node
+// applies a command that puts something after cursor.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.hub()
 	if err != nil {
@@ -109,24 +110,29 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.met.feedRequests.Inc()
 	fsm := n.FSM()
-	items, next := fsm.Feed(cursor, limit)
-	if len(items) == 0 && wait > 0 {
-		t := time.NewTicker(s.cfg.FeedPoll)
+	var deadline <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
 		defer t.Stop()
-		deadline := time.NewTimer(wait)
-		defer deadline.Stop()
-	poll:
-		for len(items) == 0 {
-			select {
-			case <-t.C:
-				if fsm.Index() > cursor {
-					items, next = fsm.Feed(cursor, limit)
-				}
-			case <-deadline.C:
-				break poll
-			case <-r.Context().Done():
-				return nil
-			}
+		deadline = t.C
+	}
+	var items []hub.View
+	var next uint64
+	// The long-poll sleeps until the FSM applies something (Watch), not
+	// on a timer: the channel is taken before the feed is read, so a
+	// commit in between wakes it at once.
+poll:
+	for {
+		_, advanced := fsm.Watch()
+		if items, next = fsm.Feed(cursor, limit); len(items) > 0 || wait == 0 {
+			break
+		}
+		select {
+		case <-advanced:
+		case <-deadline:
+			break poll
+		case <-r.Context().Done():
+			return nil
 		}
 	}
 	// A page must fit a message: halve it until it does.
