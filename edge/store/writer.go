@@ -43,7 +43,16 @@ type writer struct {
 	expired                               int
 }
 
+// appendFill is the fill percent of buckets whose keys mostly arrive in
+// ascending order (ULIDs minted by time, outbox sequences, dedupe
+// times). bbolt's default (0.5) splits such appends into half-full
+// pages, so a bulk load left every other byte of those buckets empty.
+const appendFill = 0.9
+
 func newWriter(s *Store, tx *bolt.Tx) *writer {
+	for _, b := range [][]byte{bucketProfiles, bucketViews, bucketDedupeTime, bucketOutbox} {
+		tx.Bucket(b).FillPercent = appendFill
+	}
 	return &writer{
 		s: s, tx: tx,
 		index:    tx.Bucket(bucketIndex),
