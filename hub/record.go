@@ -17,7 +17,7 @@ import (
 // Replicating a trained model as a versioned log entry is future work
 // (docs/decisions/0008-hub.md).
 var model = sync.OnceValues(func() (*identity.Model, error) {
-	m, err := identity.Train([]identity.Record{{ID: "hub-default-model"}}, identity.DefaultConfig())
+	m, err := identity.Untrained(identity.DefaultConfig())
 	if err != nil {
 		return nil, fmt.Errorf("hub: default identity model: %w", err)
 	}

@@ -37,6 +37,23 @@ func Run(ds Dataset, cfg hid.Config, progress func(done, total int)) (Result, er
 	if err != nil {
 		return Result{}, fmt.Errorf("bench/identity: %s: %w", ds.Name, err)
 	}
+	return run(ds, m, "", start, progress)
+}
+
+// RunUntrained resolves ds.Records with hid.Untrained(cfg), the model
+// the hub scores with until a trained one is installed, and scores the
+// result. Everything but the model is as in Run; Result.Dataset carries
+// the suffix " (untrained)". progress may be nil.
+func RunUntrained(ds Dataset, cfg hid.Config, progress func(done, total int)) (Result, error) {
+	start := time.Now()
+	m, err := hid.Untrained(cfg)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench/identity: %s: %w", ds.Name, err)
+	}
+	return run(ds, m, " (untrained)", start, progress)
+}
+
+func run(ds Dataset, m *hid.Model, label string, start time.Time, progress func(done, total int)) (Result, error) {
 	trained := time.Now()
 	ix := hid.NewIndex(m)
 	if err := ix.Load(ds.Records, progress); err != nil {
@@ -44,7 +61,7 @@ func Run(ds Dataset, cfg hid.Config, progress func(done, total int)) (Result, er
 	}
 	done := time.Now()
 	r := Result{
-		Dataset: ds.Name, Records: len(ds.Records),
+		Dataset: ds.Name + label, Records: len(ds.Records),
 		TrainTime: trained.Sub(start), ResolveTime: done.Sub(trained), WallTime: done.Sub(start),
 		PriorWeight: m.PriorWeight(),
 	}

@@ -64,6 +64,7 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	review := fs.Float64("review-weight", def.ReviewWeight, "lower end of the review band")
 	clusterP := fs.Float64("cluster-min-probability", def.ClusterMinProbability, "mean cross-cluster probability a merge needs")
 	blockCap := fs.Int("block-cap", def.BlockCap, "largest block compared")
+	modelKind := fs.String("model", "trained", "trained (EM on each set, as ucv resolve), untrained (the prior model the hub scores with until one is installed) or both")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -85,6 +86,14 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	runs := map[string][]func(benchid.Dataset, hid.Config, func(int, int)) (benchid.Result, error){
+		"trained":   {benchid.Run},
+		"untrained": {benchid.RunUntrained},
+		"both":      {benchid.Run, benchid.RunUntrained},
+	}[*modelKind]
+	if runs == nil {
+		return fmt.Errorf("%w: --model %q: want trained, untrained or both", errUsage, *modelKind)
+	}
 	names := strings.Split(*sets, ",")
 	known := benchid.Names()
 	for _, n := range names {
@@ -102,13 +111,15 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 		if err != nil {
 			return err
 		}
-		bar := newProgress(stderr, len(ds.Records), "resolve "+n)
-		r, err := benchid.Run(ds, cfg, bar.set)
-		bar.finish()
-		if err != nil {
-			return err
+		for _, run := range runs {
+			bar := newProgress(stderr, len(ds.Records), "resolve "+n)
+			r, err := run(ds, cfg, bar.set)
+			bar.finish()
+			if err != nil {
+				return err
+			}
+			benchid.WriteRow(stdout, r)
 		}
-		benchid.WriteRow(stdout, r)
 	}
 	return nil
 }

@@ -541,3 +541,12 @@ func (m *Model) levelWeight(c comp, a *prep, v *vector) float64 {
 
 // Probability converts a match weight to a match probability.
 func Probability(weight float64) float64 { return 1 / (1 + math.Exp2(-weight)) }
+
+// Untrained returns the model trained on no data under cfg: the
+// documented prior m and u of every comparison level, no term
+// frequencies, the default prior. It is a pure function of cfg and this
+// binary, so every node that calls it holds the same model; the hub
+// scores with it until an operator installs a trained one.
+func Untrained(cfg Config) (*Model, error) {
+	return Train([]Record{{ID: "untrained"}}, cfg)
+}
