@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,4 +120,23 @@ func (p *Proc) RSSBytes() int64 {
 		}
 	}
 	return 0
+}
+
+// pin moves every thread of p to CPU 0 and every thread of this process
+// (the load generator) to CPU 1, with taskset(1) from util-linux.
+func pin(p *Proc) error {
+	for _, a := range []struct {
+		cpu string
+		pid int
+	}{{"0", p.Cmd.Process.Pid}, {"1", os.Getpid()}} {
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", a.cpu, strconv.Itoa(a.pid)).CombinedOutput(); err != nil {
+			return fmt.Errorf("edgebench: pin pid %d to CPU %s: %w: %s", a.pid, a.cpu, err, out)
+		}
+	}
+	return nil
+}
+
+// unpinSelf lets this process run on every CPU again.
+func unpinSelf() {
+	exec.Command("taskset", "-a", "-p", "-c", "0-"+strconv.Itoa(runtime.NumCPU()-1), strconv.Itoa(os.Getpid())).Run()
 }

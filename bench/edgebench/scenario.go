@@ -28,7 +28,11 @@ type Config struct {
 	Duration time.Duration // per measured phase (10 s)
 	Clients  int           // ingest clients (64)
 	Redis    bool          // also run the same lookups against redis-server
-	Out      io.Writer     // progress and results
+	// Pin runs each measured lookup phase with the server (edge or
+	// redis) on CPU 0 and the generator on CPU 1, as if each had a
+	// machine of its own core (loading stays unpinned). Needs 2+ CPUs.
+	Pin bool
+	Out io.Writer // progress and results
 }
 
 // writeKey is the key the benchmark edge is started with.
@@ -161,6 +165,12 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	}
 	rep.ResidentBytesPerProfile = float64(edge.RSSBytes()) / float64(cfg.Profiles)
 
+	if cfg.Pin {
+		if err := pin(edge); err != nil {
+			return rep, err
+		}
+		defer unpinSelf()
+	}
 	get := load.HTTPGet{Host: edge.Addr, Path: func(i int) string {
 		return fmt.Sprintf("/v1/profiles/user_id:u%d", key(i, cfg.Profiles))
 	}}
@@ -187,6 +197,11 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 		return rep, err
 	}
 	defer redis.Kill()
+	if cfg.Pin {
+		if err := pin(redis); err != nil {
+			return rep, err
+		}
+	}
 	value := bytes.Repeat([]byte("x"), rep.ResponseBytes)
 	c, err := net.Dial("tcp", redis.Addr)
 	if err != nil {

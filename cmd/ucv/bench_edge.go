@@ -25,6 +25,7 @@ func edgeBenchFlags(name string, args []string, stderr io.Writer, withRedis bool
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each measured phase")
 	if withRedis {
 		fs.BoolVar(&cfg.Redis, "redis", true, "also measure redis-server GET with the same generator")
+		fs.BoolVar(&cfg.Pin, "pin", false, "measure lookups with the server on CPU 0 and the generator on CPU 1 (taskset)")
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
