@@ -67,36 +67,42 @@ func BenchmarkIngestCommit(b *testing.B) {
 
 // BenchmarkIngestCPU isolates the committer's CPU cost per event (no
 // fsync: NoSync) on the `ucv bench ingest` workload — Product Viewed
-// tracks spread over 100,000 users — from 64 concurrent single-event
-// callers, as the HTTP layer calls it. Profile it with -cpuprofile.
+// tracks — from 64 concurrent single-event callers, as the HTTP layer
+// calls it: spread over 100,000 users (mostly first events, as in the
+// benchmark) and over 1,000 (returning users). Profile it with
+// -cpuprofile.
 func BenchmarkIngestCPU(b *testing.B) {
-	s := open(b, func(o *Options) { o.NoSync = true })
-	evs := make([]Event, 4096)
-	for i := range evs {
-		evs[i] = ev(b, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`,
-			(uint64(i)*2654435761+12345)%100000, i%500))
-	}
-	var n atomic.Int64
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := n.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				m := *evs[i%int64(len(evs))].Msg
-				m.MessageID = fmt.Sprintf("cpu-%d", i)
-				if _, err := s.Ingest(context.Background(), []Event{{Msg: &m}}); err != nil {
-					b.Error(err)
-					return
-				}
+	for _, users := range []uint64{100000, 1000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
+			s := open(b, func(o *Options) { o.NoSync = true })
+			evs := make([]Event, 4096)
+			for i := range evs {
+				evs[i] = ev(b, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`,
+					(uint64(i)*2654435761+12345)%users, i%500))
 			}
-		}()
+			var n atomic.Int64
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range 64 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := n.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						m := *evs[i%int64(len(evs))].Msg
+						m.MessageID = fmt.Sprintf("cpu-%d", i)
+						if _, err := s.Ingest(context.Background(), []Event{{Msg: &m}}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

@@ -69,8 +69,16 @@ func newWriter(s *Store, tx *bolt.Tx) *writer {
 	}
 }
 
-// setIndex writes a provisional index entry (see updateHolders).
+// setIndex writes a provisional index entry (see updateHolders). An entry
+// that already names id is left alone: the index is consistent when the
+// transaction starts, and if this transaction changes who holds key,
+// updateHolders re-derives it anyway. (Every event of a known person
+// re-links its identifiers; rewriting them dirtied a random index page
+// and cost a holders seek per identifier per event.)
 func (w *writer) setIndex(key, id string) error {
+	if cur := w.index.Get([]byte(key)); cur != nil && string(cur) == id {
+		return nil
+	}
 	w.provisional[key] = true
 	return w.index.Put([]byte(key), []byte(id))
 }
