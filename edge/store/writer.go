@@ -633,8 +633,11 @@ func (w *writer) updateHolders(dirty []string) error {
 	}
 	for i, k := range keys {
 		if id := first(k); id != nil {
-			if err := w.index.Put([]byte(k), append([]byte(nil), id...)); err != nil {
-				return err
+			// The provisional entry usually names the holder already.
+			if cur := w.index.Get([]byte(k)); cur == nil || !bytes.Equal(cur, id) {
+				if err := w.index.Put([]byte(k), append([]byte(nil), id...)); err != nil {
+					return err
+				}
 			}
 			if !had[i] {
 				w.identDelta++
