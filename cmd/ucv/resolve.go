@@ -30,8 +30,11 @@ type resolveConfig struct {
 	idCols  []string
 	output  string
 	explain string
-	region  string
-	order   hid.DateOrder
+	// saveModel, when set, is the file the trained model is written to
+	// (hub/identity's Marshal encoding), for POST /v1/admin/model.
+	saveModel string
+	region    string
+	order     hid.DateOrder
 }
 
 type columnKind struct {
@@ -39,7 +42,7 @@ type columnKind struct {
 	kind   hid.Kind
 }
 
-const resolveUsage = `Usage: ucv resolve --input FILE [--input FILE…] --map COLUMN=KIND,… --id COLUMN[+COLUMN] --output clusters.csv [--explain explain.ndjson]
+const resolveUsage = `Usage: ucv resolve --input FILE [--input FILE…] --map COLUMN=KIND,… --id COLUMN[+COLUMN] --output clusters.csv [--explain explain.ndjson] [--save-model model.bin]
 
 Clusters the records of one or more CSV files (with header rows) into
 people and writes record_id,cluster_id. Several files form one job; a
@@ -87,6 +90,16 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := writeClusters(cfg.output, ix); err != nil {
 		return err
 	}
+	if cfg.saveModel != "" {
+		b, err := model.Marshal()
+		if err != nil {
+			return err
+		}
+		// 0600: the term-frequency tables hold names, cities and postcodes.
+		if err := os.WriteFile(cfg.saveModel, b, 0o600); err != nil {
+			return fmt.Errorf("save model: %w", err)
+		}
+	}
 	if cfg.explain != "" {
 		if err := writeExplain(cfg.explain, ix); err != nil {
 			return err
@@ -121,6 +134,7 @@ func parseResolveFlags(args []string, stderr io.Writer) (resolveConfig, error) {
 	id := fs.String("id", "", "record id `COLUMN[+COLUMN]`; joined values become the record id")
 	output := fs.String("output", "", "clusters CSV `file` to write (record_id,cluster_id)")
 	explain := fs.String("explain", "", "optional NDJSON `file` explaining every link and review")
+	saveModel := fs.String("save-model", "", "optional `file` to write the trained model to, for a hub's POST /v1/admin/model (holds names from the input: personal data)")
 	region := fs.String("region", envOr("UCV_REGION", "US"), "region for phone numbers without a country code (env UCV_REGION)")
 	order := fs.String("date-order", "auto", "reading of ambiguous slashed dates: auto, mdy or dmy")
 	if err := fs.Parse(args); err != nil {
@@ -132,7 +146,7 @@ func parseResolveFlags(args []string, stderr io.Writer) (resolveConfig, error) {
 	if fs.NArg() > 0 {
 		return resolveConfig{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	cfg := resolveConfig{inputs: inputs, output: *output, explain: *explain, region: *region}
+	cfg := resolveConfig{inputs: inputs, output: *output, explain: *explain, saveModel: *saveModel, region: *region}
 	switch {
 	case len(inputs) == 0:
 		return cfg, fmt.Errorf("%w: --input is required", errUsage)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	hid "ucv/hub/identity"
 )
 
 const fixtureMap = "first_name=first_name,last_name=last_name,full_name=full_name,email=email,phone=phone," +
@@ -27,9 +29,10 @@ func fixture(name string) string { return filepath.Join("testdata", "resolve", n
 func TestResolveEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	out, explain := filepath.Join(dir, "clusters.csv"), filepath.Join(dir, "explain.ndjson")
+	modelFile := filepath.Join(dir, "model.bin")
 	code, stdout, stderr := runCmd(t, "resolve",
 		"--input", fixture("crm.csv"), "--input", fixture("loyalty.csv"), "--input", fixture("webshop.csv"),
-		"--map", fixtureMap, "--id", "source+record_no", "--output", out, "--explain", explain)
+		"--map", fixtureMap, "--id", "source+record_no", "--output", out, "--explain", explain, "--save-model", modelFile)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr: %s", code, stderr)
 	}
@@ -75,6 +78,15 @@ web:3,web:3
 	}
 	if first.Type != "link" || first.ClusterID != "crm:C1" || first.Rule == "" || len(first.Levels) == 0 {
 		t.Errorf("first explain line = %+v, want a crm:C1 link with a rule and levels", first)
+	}
+	mb, err := os.ReadFile(modelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := hid.Unmarshal(mb); err != nil {
+		t.Errorf("--save-model wrote a file Unmarshal refuses: %v", err)
+	} else if m.Report().Records != 12 {
+		t.Errorf("saved model trained on %d records, want 12", m.Report().Records)
 	}
 	// Same input, same bytes.
 	out2 := filepath.Join(dir, "again.csv")

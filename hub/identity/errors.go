@@ -18,4 +18,7 @@ var (
 	ErrNotFound = errors.New("identity: record not found")
 	// ErrInvalidConfig is returned by Config.Validate.
 	ErrInvalidConfig = errors.New("identity: invalid config")
+	// ErrBadModel is returned by Unmarshal for bytes that are not a model
+	// this binary can score with.
+	ErrBadModel = errors.New("identity: malformed model")
 )
