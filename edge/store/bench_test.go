@@ -19,7 +19,6 @@ func BenchmarkIngestCommit(b *testing.B) {
 		for _, mode := range []string{"committer", "bolt-batch"} {
 			b.Run(fmt.Sprintf("%s/clients=%d", mode, clients), func(b *testing.B) {
 				s := open(b)
-				var n atomic.Int64
 				evs := make([]Event, 1024)
 				for i := range evs {
 					evs[i] = ev(b, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Product Viewed","properties":{"sku":"s%d"}}`, i%100, i))
@@ -37,29 +36,7 @@ func BenchmarkIngestCommit(b *testing.B) {
 						return w.flush()
 					})
 				}
-				b.ResetTimer()
-				var wg sync.WaitGroup
-				for range clients {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							i := n.Add(1)
-							if i > int64(b.N) {
-								return
-							}
-							e := evs[i%int64(len(evs))]
-							m := *e.Msg
-							m.MessageID = fmt.Sprintf("bench-%d", i)
-							if err := do(Event{Msg: &m}); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				ingestConcurrently(b, clients, evs, "bench", do)
 			})
 		}
 	}
@@ -80,29 +57,39 @@ func BenchmarkIngestCPU(b *testing.B) {
 				evs[i] = ev(b, fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`,
 					(uint64(i)*2654435761+12345)%users, i%500))
 			}
-			var n atomic.Int64
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for range 64 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := n.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						m := *evs[i%int64(len(evs))].Msg
-						m.MessageID = fmt.Sprintf("cpu-%d", i)
-						if _, err := s.Ingest(context.Background(), []Event{{Msg: &m}}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			ingestConcurrently(b, 64, evs, "cpu", func(e Event) error {
+				_, err := s.Ingest(context.Background(), []Event{e})
+				return err
+			})
 		})
 	}
+}
+
+// ingestConcurrently runs b.N events from clients goroutines through do,
+// event i being evs[i mod len] with messageId prefix-i, and reports
+// events/s.
+func ingestConcurrently(b *testing.B, clients int, evs []Event, prefix string, do func(Event) error) {
+	var n atomic.Int64
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := n.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				m := *evs[i%int64(len(evs))].Msg
+				m.MessageID = fmt.Sprintf("%s-%d", prefix, i)
+				if err := do(Event{Msg: &m}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
