@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"ucv/crdt/codec"
+	"ucv/hub/identity"
 	"ucv/replication"
 )
 
@@ -28,6 +29,9 @@ const (
 	// CmdReviewReject rejects a pending review pair: the two fragments
 	// are different people and the pair leaves the queue (Review).
 	CmdReviewReject CmdType = 5
+	// CmdModel installs a trained identity model (SetModel): from its
+	// index on, every node scores with it (0008 §15).
+	CmdModel CmdType = 6
 )
 
 // Limits the decoders enforce.
@@ -231,4 +235,61 @@ func UnmarshalReview(b []byte) (*Review, error) {
 		return nil, err
 	}
 	return &Review{A: x[0], B: x[1], Accept: t == CmdReviewAccept, Actor: x[2], Reason: x[3]}, nil
+}
+
+// MaxModelBytes bounds an encoded identity model in a CmdModel entry,
+// leaving room in MaxCommandBytes for the frame and the actor.
+const MaxModelBytes = MaxCommandBytes - 4<<10
+
+// SetModel installs a trained identity model: Model is its encoding
+// (identity.Model.Marshal, as `ucv resolve --save-model` writes it).
+type SetModel struct {
+	Model []byte
+	Actor string
+}
+
+// MarshalSetModel encodes a CmdModel entry. It checks the sizes only;
+// UnmarshalSetModel (which the FSM and Server.Apply run) decodes the
+// model.
+func MarshalSetModel(m *SetModel) ([]byte, error) {
+	switch {
+	case len(m.Actor) > MaxNameBytes:
+		return nil, fmt.Errorf("%w: actor of %d bytes", ErrInvalid, len(m.Actor))
+	case len(m.Model) == 0:
+		return nil, fmt.Errorf("%w: empty model", ErrInvalid)
+	case len(m.Model) > MaxModelBytes:
+		return nil, fmt.Errorf("%w: model of %d bytes, limit %d", ErrInvalid, len(m.Model), MaxModelBytes)
+	}
+	return frame(CmdModel, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(2), enc.EncodeBytes(m.Model), enc.EncodeString(m.Actor))
+	})
+}
+
+// UnmarshalSetModel decodes a CmdModel entry and the model it carries.
+// Errors wrap ErrMalformed (and identity.ErrBadModel for a model this
+// binary cannot read). Neither result aliases b.
+func UnmarshalSetModel(b []byte) (*SetModel, *identity.Model, error) {
+	d, err := bodyOf(b, CmdModel)
+	if err != nil {
+		return nil, nil, err
+	}
+	sm := &SetModel{}
+	err = func() error {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		if sm.Model, err = d.Bytes(); err != nil {
+			return err
+		}
+		sm.Actor, err = decodeName(d)
+		return err
+	}()
+	if err := finish(d, err); err != nil {
+		return nil, nil, err
+	}
+	m, err := identity.Unmarshal(sm.Model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return sm, m, nil
 }

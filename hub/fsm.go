@@ -105,6 +105,9 @@ type state struct {
 	history   *btree.BTreeG[*Event]
 	// applied is the Raft index of the last command applied.
 	applied uint64
+	// model is the installed identity model (CmdModel), nil until one
+	// is: the engine then scores with the untrained default.
+	model *installedModel
 
 	// Derived, rebuilt by Restore, never snapshotted.
 	ix       *identity.Index
@@ -219,6 +222,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 			panic(fmt.Sprintf("hub: undecodable review entry at index %d: %v", l.Index, derr))
 		}
 		err = a.review(r)
+	case CmdModel:
+		sm, m, derr := UnmarshalSetModel(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable model entry at index %d: %v", l.Index, derr))
+		}
+		a.setModel(sm, m)
 	default:
 		panic(fmt.Sprintf("hub: unknown command type %d at index %d", t, l.Index))
 	}
@@ -653,6 +662,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		decisions: st.decisions.Clone(),
 		history:   st.history.Clone(),
 		applied:   st.applied,
+		model:     st.model, // immutable
 	}, nil
 }
 

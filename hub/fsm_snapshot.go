@@ -19,10 +19,14 @@ import (
 // Snapshot format: the magic "ucvhub", a format version byte, the Raft
 // index of the last applied command (uvarint), then
 // records, each [type byte][uvarint body length][msgpack body], in this
-// order and each kind sorted by key: edges by ID, fragments by ID,
-// decisions by pair, events by (index, n); an end record carrying the
-// counts closes the stream, so truncation is detected. The same state
-// always gives the same bytes (golden-tested in testdata/).
+// order and each kind sorted by key: the installed identity model (only
+// when one is: 0008 §15), edges by ID, fragments by ID, decisions by
+// pair, events by (index, n); an end record carrying the counts (a
+// fifth, the model's, only when a model record was written) closes the
+// stream, so truncation is detected. A state without an installed model
+// gives exactly the bytes of the format before models existed, so old
+// snapshots restore unchanged. The same state always gives the same
+// bytes (golden-tested in testdata/).
 const (
 	snapMagic   = "ucvhub"
 	snapVersion = 1
@@ -31,6 +35,7 @@ const (
 	recFragment byte = 2
 	recDecision byte = 3
 	recEvent    byte = 4
+	recModel    byte = 5
 	recEnd      byte = 0xff
 
 	// maxRecordBytes bounds one record (a fragment's encoded profile).
@@ -43,6 +48,7 @@ type snapshot struct {
 	decisions *btree.BTreeG[*decision]
 	history   *btree.BTreeG[*Event]
 	applied   uint64
+	model     *installedModel // nil: none installed
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -89,12 +95,20 @@ func (s *snapshot) write(w io.Writer) error {
 		return werr == nil
 	}
 	var counts [4]int
-	s.edges.Ascend(func(e edgeSeq) bool {
-		counts[0]++
-		return put(recEdge, func() error {
-			return first(enc.EncodeArrayLen(2), enc.EncodeString(e.edge), enc.EncodeUint(e.seq))
+	if s.model != nil {
+		put(recModel, func() error {
+			return first(enc.EncodeArrayLen(3), enc.EncodeUint(s.model.index), enc.EncodeString(s.model.actor),
+				enc.EncodeBytes(s.model.encoded))
 		})
-	})
+	}
+	if werr == nil {
+		s.edges.Ascend(func(e edgeSeq) bool {
+			counts[0]++
+			return put(recEdge, func() error {
+				return first(enc.EncodeArrayLen(2), enc.EncodeString(e.edge), enc.EncodeUint(e.seq))
+			})
+		})
+	}
 	if werr == nil {
 		s.frags.Ascend(func(fr *fragment) bool {
 			counts[1]++
@@ -125,8 +139,16 @@ func (s *snapshot) write(w io.Writer) error {
 	}
 	if werr == nil {
 		put(recEnd, func() error {
-			return first(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(counts[0])), enc.EncodeUint(uint64(counts[1])),
+			n := 4
+			if s.model != nil {
+				n = 5
+			}
+			err := first(enc.EncodeArrayLen(n), enc.EncodeUint(uint64(counts[0])), enc.EncodeUint(uint64(counts[1])),
 				enc.EncodeUint(uint64(counts[2])), enc.EncodeUint(uint64(counts[3])))
+			if err == nil && n == 5 {
+				err = enc.EncodeUint(1)
+			}
+			return err
 		})
 	}
 	if werr == nil {
@@ -214,6 +236,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 		return nil, fmt.Errorf("%w: snapshot index: %w", ErrMalformed, err)
 	}
 	var counts [4]uint64
+	models := uint64(0)
 	var body []byte
 	ended := false
 	for !ended {
@@ -232,6 +255,26 @@ func readSnapshot(r io.Reader) (*state, error) {
 		d := codec.NewDecoder(body)
 		err = func() error {
 			switch t {
+			case recModel:
+				if models > 0 || counts != [4]uint64{} {
+					return fmt.Errorf("model record not first")
+				}
+				models++
+				if err := d.ExpectArray(3); err != nil {
+					return err
+				}
+				idx, err1 := d.Uint()
+				actor, err2 := d.String()
+				b, err3 := d.Bytes()
+				if err := first(err1, err2, err3); err != nil {
+					return err
+				}
+				m, err := identity.Unmarshal(b)
+				if err != nil {
+					return err
+				}
+				st.model = &installedModel{m: m, encoded: b, index: idx, actor: actor}
+				st.ix = identity.NewIndex(m) // still empty: rebuild loads it
 			case recEdge:
 				counts[0]++
 				if err := d.ExpectArray(2); err != nil {
@@ -289,16 +332,21 @@ func readSnapshot(r io.Reader) (*state, error) {
 				}
 				st.history.ReplaceOrInsert(ev)
 			case recEnd:
-				if err := d.ExpectArray(4); err != nil {
+				n, err := d.DecodeArrayLen()
+				if err != nil {
 					return err
 				}
-				for i := range counts {
+				if want := 4 + int(models); n != want {
+					return fmt.Errorf("end record of %d counts, want %d", n, want)
+				}
+				all := append(counts[:], models)
+				for i := range n {
 					v, err := d.Uint()
 					if err != nil {
 						return err
 					}
-					if v != counts[i] {
-						return fmt.Errorf("record kind %d: %d records, end record says %d", i, counts[i], v)
+					if v != all[i] {
+						return fmt.Errorf("record kind %d: %d records, end record says %d", i, all[i], v)
 					}
 				}
 				ended = true

@@ -2,12 +2,15 @@ package hub_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"ucv/hub"
 	"ucv/hub/hubtest"
+	"ucv/hub/identity"
 	"ucv/replication"
 )
 
@@ -21,7 +24,10 @@ func FuzzCommands(f *testing.F) {
 	u, _ := hub.MarshalUnmerge(&hub.Unmerge{A: "a", B: "b"})
 	ra, _ := hub.MarshalReview(&hub.Review{A: "a", B: "b", Accept: true, Actor: "s", Reason: "r"})
 	rr, _ := hub.MarshalReview(&hub.Review{A: "a", B: "b"})
-	for _, s := range [][]byte{b, rs, m, u, ra, rr, {1}, {2, 0x94}, {4, 0x94}} {
+	um, _ := identity.Untrained(identity.DefaultConfig())
+	ub, _ := um.Marshal()
+	sm, _ := hub.MarshalSetModel(&hub.SetModel{Model: ub, Actor: "ops"})
+	for _, s := range [][]byte{b, rs, m, u, ra, rr, sm, {1}, {2, 0x94}, {4, 0x94}, {6, 0x92}} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -46,6 +52,15 @@ func FuzzCommands(f *testing.F) {
 				t.Fatal("unmerge does not round-trip")
 			}
 		}
+		if sm, _, err := hub.UnmarshalSetModel(data); err == nil {
+			again, err := hub.MarshalSetModel(sm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, _, err := hub.UnmarshalSetModel(again); err != nil || !bytes.Equal(back.Model, sm.Model) || back.Actor != sm.Actor {
+				t.Fatalf("model command does not round-trip: %v", err)
+			}
+		}
 		if rv, err := hub.UnmarshalReview(data); err == nil {
 			if rv.Accept != (data[0] == byte(hub.CmdReviewAccept)) {
 				t.Fatalf("review of type %d decoded with Accept %v", data[0], rv.Accept)
@@ -63,6 +78,9 @@ func FuzzRestore(f *testing.F) {
 	l := newLog(f)
 	twoStores(l)
 	f.Add(l.snapshot())
+	if b, err := os.ReadFile(filepath.Join("testdata", "snapshot_model.golden")); err == nil {
+		f.Add(b)
+	}
 	f.Add([]byte("ucvhub\x01\x00\xff\x05\x94\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsm, err := hub.NewFSM()

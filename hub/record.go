@@ -10,12 +10,13 @@ import (
 	"ucv/profile"
 )
 
-// model is the identity model every hub node scores with. hub/identity
-// cannot persist a trained Model yet, so the hub uses the untrained model
-// (the documented prior m/u probabilities, trained on no data) under
-// DefaultConfig: a pure function of the binary, identical on every node.
-// Replicating a trained model as a versioned log entry is future work
-// (docs/decisions/0008-hub.md).
+// model is the identity model every hub node scores with until an
+// operator installs a trained one (CmdModel, fsm_model.go): the
+// untrained model (the documented prior m/u probabilities, trained on no
+// data) under DefaultConfig, a pure function of the binary, identical on
+// every node. It is measurably worse than an EM-trained model
+// (historical_50k B³ F1 0.852 against 0.931: bench/README.md,
+// docs/decisions/0008-hub.md §15).
 var model = sync.OnceValues(func() (*identity.Model, error) {
 	m, err := identity.Untrained(identity.DefaultConfig())
 	if err != nil {

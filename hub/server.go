@@ -298,6 +298,8 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalUnmerge(cmd)
 	case CmdReviewAccept, CmdReviewReject:
 		_, err = UnmarshalReview(cmd)
+	case CmdModel:
+		_, _, err = UnmarshalSetModel(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}

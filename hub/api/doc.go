@@ -21,6 +21,8 @@
 //	GET  /v1/admin/profiles/{ref}/why   the merge history in sentences                 [admin token]
 //	GET  /v1/admin/reviews         the review queue; POST …/accept, …/reject           [admin token]
 //	POST /v1/admin/remove          {"id"}: remove a member                             [admin token]
+//	GET  /v1/admin/model           the identity model in use: hash, m/u per level      [admin token]
+//	POST /v1/admin/model[?actor=]  body: a `ucv resolve --save-model` file; installs it [admin token]
 //	POST /v1/internal/apply        a hub command, forwarded by a follower   [the command's: sync batch → sync, else admin]
 //	GET  /v1/internal/peers        node ID → HTTP URL as this node knows it            [sync token]
 //

@@ -148,6 +148,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/admin/reviews", s.wrap(roleAdmin, s.reviews))
 	s.mux.HandleFunc("POST /v1/admin/reviews/accept", s.wrap(roleAdmin, s.review(true)))
 	s.mux.HandleFunc("POST /v1/admin/reviews/reject", s.wrap(roleAdmin, s.review(false)))
+	s.mux.HandleFunc("GET /v1/admin/model", s.wrap(roleAdmin, s.model))
+	s.mux.HandleFunc("POST /v1/admin/model", s.wrap(roleAdmin, s.setModel))
 	s.mux.HandleFunc("/", s.wrap(roleOpen, func(http.ResponseWriter, *http.Request) error { return ErrNoRoute }))
 }
 

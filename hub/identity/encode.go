@@ -354,3 +354,35 @@ func HashOf(encoded []byte) string {
 	h := sha256.Sum256(encoded)
 	return hex.EncodeToString(h[:])
 }
+
+// LevelParams are the trained parameters of one comparison level.
+type LevelParams struct {
+	Comparison, Level string
+	M, U, Weight      float64
+}
+
+// Levels returns m, u and the weight log2(m/u) of every comparison level
+// above "missing", in a fixed order. It holds no record values.
+func (m *Model) Levels() []LevelParams {
+	var out []LevelParams
+	for c := comp(0); c < numComp; c++ {
+		for l := 1; l < len(specs[c].levels); l++ {
+			out = append(out, LevelParams{Comparison: specs[c].name, Level: specs[c].levels[l],
+				M: m.m[c][l], U: m.u[c][l], Weight: m.w[c][l]})
+		}
+	}
+	return out
+}
+
+// TermFrequencies returns, per comparison that has a term-frequency
+// table, the number of values in it (the values themselves are record
+// data and are not returned).
+func (m *Model) TermFrequencies() map[string]int {
+	out := map[string]int{}
+	for c := comp(0); c < numComp; c++ {
+		if len(m.tf[c]) > 0 {
+			out[specs[c].name] = len(m.tf[c])
+		}
+	}
+	return out
+}
