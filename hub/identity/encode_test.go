@@ -138,7 +138,9 @@ func FuzzUnmarshalModel(f *testing.F) {
 		f.Fatal(err)
 	}
 	recs, _ := synth(3, 60)
-	small, err := Train(recs, DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.RandomPairs = 1000 // keeps each fuzz worker's start-up short
+	small, err := Train(recs, cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
