@@ -232,7 +232,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	}
 	e.mustPost(t, "/v1/identify", `{"userId":"h1","messageId":"h-1"}`)
 	e.mustPost(t, "/v1/identify", `{"userId":"h1","messageId":"h-1"}`)
-	e.mustPost(t, "/v1/batch", `{"batch":[{"type":"track","userId":"h2","event":"x"},{"type":"page","userId":"h2"}]}`)
+	e.mustPost(t, "/v1/batch", `{"batch":[{"type":"track","userId":"h2","anonymousId":"undefined","event":"x"},{"type":"page","userId":"h2"}]}`)
 	e.post(t, "/v1/track", `{`)
 	e.profileOf(t, "user_id:h1")
 	e.absent(t, "user_id:nobody")
@@ -259,6 +259,9 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`ucv_store_commits_total `,
 		`ucv_store_commit_events_bucket{le="1"} `,
 		`ucv_store_commit_events_count `,
+		`ucv_identity_links_skipped_total{reason="blocked"} 1`, // the "undefined" anonymousId
+		`ucv_identity_links_skipped_total{reason="limit"} 0`,
+		`ucv_identity_links_skipped_total{reason="apart"} 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(text, want) {

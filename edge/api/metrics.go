@@ -112,10 +112,13 @@ var (
 	descCommit      = prometheus.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.", nil, nil)
 	descCommits     = prometheus.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.", nil, nil)
 	descCommitSizes = prometheus.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.", nil, nil)
+	descSkipped     = prometheus.NewDesc("ucv_identity_links_skipped_total",
+		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
+		[]string{"reason"}, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes} {
+	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped} {
 		ch <- d
 	}
 }
@@ -133,6 +136,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDBBytes, prometheus.GaugeValue, float64(st.DBBytes))
 	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.GaugeValue, float64(st.LastCommitSize))
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(st.Commits))
+	for r, n := range st.LinksSkipped {
+		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(n), store.SkipReason(r).String())
+	}
 	if len(st.CommitEvents) == len(store.CommitSizeBounds) {
 		buckets := make(map[float64]uint64, len(st.CommitEvents))
 		for i, ub := range store.CommitSizeBounds {

@@ -102,8 +102,12 @@ func TestApartSurvivesSharedIdentifier(t *testing.T) {
 	// the other is left out.
 	ingest(t, s, `{"type":"identify","userId":"u-erin","anonymousId":"anon-erin","messageId":"x4"}`)
 	ingest(t, s, `{"type":"identify","userId":"u-finn","anonymousId":"anon-finn","messageId":"x5"}`)
+	before, _ := s.Stats()
 	if got := ingest(t, s, `{"type":"identify","userId":"u-erin","anonymousId":"anon-finn","messageId":"x6"}`).ProfileIDs[0]; got != erin {
 		t.Errorf("user ID of Erin with Finn's device landed on %s, want %s", got, erin)
+	}
+	if after, _ := s.Stats(); after.LinksSkipped[SkipApart] != before.LinksSkipped[SkipApart]+1 {
+		t.Errorf("apart skips %d → %d, want one more for Finn's device", before.LinksSkipped[SkipApart], after.LinksSkipped[SkipApart])
 	}
 	apartHolds(t, s, erin, finn, seq)
 

@@ -40,6 +40,7 @@ type Store struct {
 	lastCommitSize atomic.Int64
 	commits        atomic.Int64
 	commitHist     [14]atomic.Uint64 // per CommitSizeBounds bucket, +Inf last; not cumulative
+	linksSkipped   [NumSkipReasons]atomic.Uint64
 	commitEvents   atomic.Uint64
 	hubSyncedMs    atomic.Int64
 }
@@ -314,6 +315,9 @@ func (s *Store) commit(batch []*request) error {
 		return w.flush()
 	})
 	if err == nil {
+		for r, n := range w.skipped {
+			s.linksSkipped[r].Add(n)
+		}
 		s.digestMu.Lock()
 		s.digest = w.digest
 		s.digestMu.Unlock()
@@ -425,6 +429,9 @@ func (s *Store) Stats() (Stats, error) {
 	st.LastCommitSize = int(s.lastCommitSize.Load())
 	st.Commits = s.commits.Load()
 	st.CommitEventsSum = s.commitEvents.Load()
+	for r := range st.LinksSkipped {
+		st.LinksSkipped[r] = s.linksSkipped[r].Load()
+	}
 	var cum uint64
 	for i := range CommitSizeBounds {
 		cum += s.commitHist[i].Load()

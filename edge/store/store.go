@@ -119,6 +119,41 @@ type Stats struct {
 	// total number of events committed.
 	CommitEvents    []uint64
 	CommitEventsSum uint64
+	// LinksSkipped counts, since Open, identifiers of ingested events
+	// that identity resolution left out of the link (the event was still
+	// stored), by SkipReason. The shared-till protection firing shows
+	// here as SkipLimit.
+	LinksSkipped [NumSkipReasons]uint64
+}
+
+// SkipReason says why identity resolution left an identifier out.
+type SkipReason int
+
+// Why an identifier was left out of an event's link.
+const (
+	// SkipBlocked: the value is blocked by the identity rules
+	// ("anonymous", "null", 0000000000, …).
+	SkipBlocked SkipReason = iota
+	// SkipLimit: linking it would take a profile past a type's limit
+	// (one kiosk's device ID shared by many shoppers).
+	SkipLimit
+	// SkipApart: it would link profiles the hub ruled different people.
+	SkipApart
+	// NumSkipReasons is the number of reasons.
+	NumSkipReasons
+)
+
+// String names the reason as metrics label it.
+func (r SkipReason) String() string {
+	switch r {
+	case SkipBlocked:
+		return "blocked"
+	case SkipLimit:
+		return "limit"
+	case SkipApart:
+		return "apart"
+	}
+	return "unknown"
 }
 
 // CommitSizeBounds are the upper bounds of Stats.CommitEvents.

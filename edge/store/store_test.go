@@ -229,6 +229,10 @@ func TestSharedKioskDoesNotGlueShoppers(t *testing.T) {
 	if st.Profiles != 50 {
 		t.Fatalf("profiles = %d, want 50", st.Profiles)
 	}
+	// Each later shopper's kiosk device ID was left out by the limit.
+	if got := st.LinksSkipped; got[SkipLimit] != 49 || got[SkipBlocked] != 0 || got[SkipApart] != 0 {
+		t.Fatalf("links skipped = %v, want 49 for the limit only", got)
+	}
 }
 
 func TestBlockedValuesNotLinked(t *testing.T) {
@@ -244,6 +248,9 @@ func TestBlockedValuesNotLinked(t *testing.T) {
 	}
 	if _, err := s.ResolveIdentifier(profile.Identifier{Type: profile.AnonymousID, Value: "undefined"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("blocked anonymous id was indexed: %v (profile %s)", err, c.ProfileIDs[0])
+	}
+	if st, _ := s.Stats(); st.LinksSkipped[SkipBlocked] != 3 || st.LinksSkipped[SkipLimit] != 0 {
+		t.Fatalf("links skipped = %v, want 3 blocked", st.LinksSkipped)
 	}
 }
 

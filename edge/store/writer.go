@@ -41,6 +41,9 @@ type writer struct {
 
 	profileDelta, identDelta, outboxDelta int64
 	expired                               int
+	// skipped counts identifiers resolve left out, by reason; added to
+	// the store's counters only if the transaction commits.
+	skipped [NumSkipReasons]uint64
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
@@ -243,9 +246,11 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 	rules := w.s.opts.Rules
 	ids := make([]profile.Identifier, 0, len(m.Identifiers))
 	for _, id := range m.Identifiers {
-		if !rules.Blocked(id) {
-			ids = append(ids, id)
+		if rules.Blocked(id) {
+			w.skipped[SkipBlocked]++
+			continue
 		}
+		ids = append(ids, id)
 	}
 	rules.SortByPriority(ids)
 
@@ -295,6 +300,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 		case pid == "":
 			c := addCounts([]string{id.Key()})
 			if !fits(c) {
+				w.skipped[SkipLimit]++
 				continue // a new value of a type already at its limit
 			}
 			counts = c
@@ -303,6 +309,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 			link = append(link, id)
 		default:
 			if w.apartFromAny(pid, linked) {
+				w.skipped[SkipApart]++
 				continue // the hub ruled them different people: leave it out
 			}
 			p, err := w.load(pid)
@@ -311,6 +318,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 			}
 			c := addCounts(p.Identities.Elems())
 			if !fits(c) {
+				w.skipped[SkipLimit]++
 				continue // linking would glue two people: leave it out
 			}
 			counts = c
