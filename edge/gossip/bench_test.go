@@ -33,6 +33,15 @@ func lanTimers(cfg *gossip.Config) {
 	ml.TCPTimeout = lan.TCPTimeout
 }
 
+// ucvTimers puts the timers `ucv edge` ships with (gossip.DefaultConfig:
+// memberlist's LAN timers but gossip every 50 ms, push/pull every 5 s,
+// RetransmitMult 6) on an in-memory node.
+func ucvTimers(cfg *gossip.Config) {
+	lanTimers(cfg)
+	def := gossip.DefaultConfig().Memberlist
+	cfg.Memberlist.GossipInterval, cfg.Memberlist.PushPullInterval, cfg.Memberlist.RetransmitMult = def.GossipInterval, def.PushPullInterval, def.RetransmitMult
+}
+
 func quantile(ds []time.Duration, q float64) time.Duration {
 	slices.Sort(ds)
 	i := int(q*float64(len(ds))+0.5) - 1
@@ -41,14 +50,16 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 
 // BenchmarkConvergence measures the time from an event's commit at one
 // edge until it is visible (its new identifier resolves) on every edge,
-// for N edges, 0 % and 10 % packet loss, with memberlist's LAN timers and
-// with the tuned timers of edgetest.FastConfig; and the bytes on the
+// for N edges, 0 % and 10 % packet loss, with memberlist's LAN timers,
+// with the timers `ucv edge` ships (ucvTimers) and with the tuned timers
+// of edgetest.FastConfig; and the bytes on the
 // in-memory wire per delta (all gossip and membership traffic during the
 // run, divided by the deltas). Run with -benchtime 1x:
 //
 //	go test -run '^$' -bench Convergence -benchtime 1x -timeout 60m ./edge/gossip
 //
-// UCV_BENCH_NODES=5,10 limits the sizes.
+// UCV_BENCH_NODES=5,10 limits the sizes, UCV_BENCH_TIMERS=ucv,lan the
+// timer sets.
 func BenchmarkConvergence(b *testing.B) {
 	sizes := []int{5, 10, 25, 50}
 	if v := os.Getenv("UCV_BENCH_NODES"); v != "" {
@@ -58,13 +69,20 @@ func BenchmarkConvergence(b *testing.B) {
 			sizes = append(sizes, n)
 		}
 	}
-	for _, timers := range []string{"tuned", "lan"} {
+	modes := []string{"tuned", "lan", "ucv"}
+	if v := os.Getenv("UCV_BENCH_TIMERS"); v != "" {
+		modes = strings.Split(v, ",")
+	}
+	for _, timers := range modes {
 		for _, n := range sizes {
 			for _, loss := range []float64{0, 0.10} {
 				b.Run(fmt.Sprintf("timers=%s/N=%d/loss=%.0f%%", timers, n, loss*100), func(b *testing.B) {
 					opts := edgetest.Options{Seed: 7}
-					if timers == "lan" {
+					switch timers {
+					case "lan":
 						opts.Gossip = lanTimers
+					case "ucv":
+						opts.Gossip = ucvTimers
 					}
 					c := edgetest.NewCluster(b, n, opts)
 					defer c.Close()
