@@ -264,7 +264,35 @@ func TestSnapshotGoldenAndRestore(t *testing.T) {
 	l.apply(hub.MarshalMerge(&hub.Merge{A: p3, B: p1, Actor: "steward", Reason: "r"}))
 	l.apply(hub.MarshalUnmerge(&hub.Unmerge{A: p3, B: p1, Actor: "steward", Reason: "undo"}))
 	got := l.snapshot()
-	golden := filepath.Join("testdata", "snapshot.golden")
+	r := goldenRestore(t, got, "snapshot.golden", "Golden")
+	for _, id := range []string{p1, p2, p3} {
+		a, _ := l.f.Profile(id)
+		b, _ := r.Profile(id)
+		if a.ID != b.ID || !a.Profile.Equal(b.Profile) || !slices.Equal(a.Fragments, b.Fragments) {
+			t.Errorf("restored view of %s differs", id)
+		}
+	}
+	// Corrupt or truncated snapshots are refused and keep the old state.
+	for _, bad := range [][]byte{nil, got[:len(got)-3], append(slices.Clone(got), 0)} {
+		if err := r.Restore(nopCloser{bytes.NewReader(bad)}); !errors.Is(err, hub.ErrMalformed) {
+			t.Errorf("Restore(%d bytes) = %v, want ErrMalformed", len(bad), err)
+		}
+	}
+	if v, err := r.Profile(p2); err != nil || v.ID != p1 {
+		t.Errorf("a refused restore changed the state: %v %v", v.ID, err)
+	}
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// goldenRestore compares snapshot bytes got with testdata/name (rewritten
+// under -update), restores them into a new FSM, checks that a snapshot of
+// the restored FSM has the same bytes, and returns that FSM.
+func goldenRestore(t *testing.T, got []byte, name, run string) *hub.FSM {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -272,7 +300,7 @@ func TestSnapshotGoldenAndRestore(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("%v (run go test ./hub -run Golden -update)", err)
+		t.Fatalf("%v (run go test ./hub -run %s -update)", err, run)
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("snapshot differs from %s (%d vs %d bytes); if the format changed on purpose, -update", golden, len(got), len(want))
@@ -291,24 +319,5 @@ func TestSnapshotGoldenAndRestore(t *testing.T) {
 	if !bytes.Equal(again.Bytes(), want) {
 		t.Fatal("restore then snapshot changed the bytes")
 	}
-	for _, id := range []string{p1, p2, p3} {
-		a, _ := l.f.Profile(id)
-		b, _ := r.Profile(id)
-		if a.ID != b.ID || !a.Profile.Equal(b.Profile) || !slices.Equal(a.Fragments, b.Fragments) {
-			t.Errorf("restored view of %s differs", id)
-		}
-	}
-	// Corrupt or truncated snapshots are refused and keep the old state.
-	for _, bad := range [][]byte{nil, want[:len(want)-3], append(slices.Clone(want), 0)} {
-		if err := r.Restore(nopCloser{bytes.NewReader(bad)}); !errors.Is(err, hub.ErrMalformed) {
-			t.Errorf("Restore(%d bytes) = %v, want ErrMalformed", len(bad), err)
-		}
-	}
-	if v, err := r.Profile(p2); err != nil || v.ID != p1 {
-		t.Errorf("a refused restore changed the state: %v %v", v.ID, err)
-	}
+	return r
 }
-
-type nopCloser struct{ *bytes.Reader }
-
-func (nopCloser) Close() error { return nil }

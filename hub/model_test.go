@@ -86,33 +86,7 @@ func TestModelInstallMergesPair(t *testing.T) {
 	}
 
 	got := l.snapshot()
-	golden := filepath.Join("testdata", "snapshot_model.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./hub -run ModelInstall -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("snapshot differs from %s (%d vs %d bytes); if the format changed on purpose, -update", golden, len(got), len(want))
-	}
-	r, err := hub.NewFSM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Restore(nopCloser{bytes.NewReader(want)}); err != nil {
-		t.Fatal(err)
-	}
-	var again bytes.Buffer
-	if err := r.WriteSnapshot(&again); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(again.Bytes(), want) {
-		t.Fatal("restore then snapshot changed the bytes")
-	}
+	r := goldenRestore(t, got, "snapshot_model.golden", "ModelInstall")
 	if ri, err := r.Model(); err != nil || ri.Hash != info.Hash || ri.Index != info.Index {
 		t.Errorf("restored Model() = %+v, %v; want %+v", ri, err, info)
 	}
