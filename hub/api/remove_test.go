@@ -81,6 +81,22 @@ func newAPICluster(t *testing.T, n int) []apiNode {
 			as.AddPeer(pid, u)
 		}
 	}
+	// Formed: every node holds every member and knows the leader. A join
+	// returns once a quorum has the change, and a follower that has not
+	// heard from the leader yet answers 503 (no leader known) — right for
+	// a client, which retries, but not what these tests are about.
+	waitFor(t, "every node to know the leader and all members", func() bool {
+		for _, nd := range nodes {
+			if id, _ := nd.hub.Leader(); id == "" {
+				return false
+			}
+			f := nd.hub.Raft().GetConfiguration()
+			if f.Error() != nil || len(f.Configuration().Servers) != n {
+				return false
+			}
+		}
+		return true
+	})
 	return nodes
 }
 
