@@ -290,7 +290,7 @@ func TestHubClusterLeaderKill(t *testing.T) {
 			ID string `json:"id"`
 		}
 		var last string
-		waitFor(t, 10*time.Second, "the hub node to hold "+ref, func() bool {
+		waitFor(t, 30*time.Second, "the hub node to hold "+ref, func() bool {
 			code, b := httpDo(t, "GET", admin.url+"/v1/admin/profiles/"+ref, "", "Authorization", "Bearer at")
 			last = fmt.Sprintf("%d %s", code, b)
 			return code == 200 && json.Unmarshal(b, &v) == nil && v.ID != ""
@@ -331,18 +331,28 @@ func TestHubClusterLeaderKill(t *testing.T) {
 	// shared e-mail at both edges leave them apart on both edges and at
 	// the hub, though each edge's own rules would link them by it.
 	sticky := time.Now()
-	post(edges[0], `{"anonymousId":"anon-erin","traits":{"email":"family@example.com","name":"Erin"},"messageId":"erin-1"}`)
-	post(edges[1], `{"anonymousId":"anon-finn","traits":{"email":"family@example.com","name":"Finn"},"messageId":"finn-1"}`)
+	// Two people first, each on the edge that saw them (without the
+	// e-mail: had edge 1 learned Erin's e-mail before Finn's first event,
+	// it would file Finn under Erin's profile and the hub would hold one
+	// fragment, not two people to unmerge — a stress run caught that).
+	post(edges[0], `{"anonymousId":"anon-erin","traits":{"name":"Erin"},"messageId":"erin-0"}`)
+	post(edges[1], `{"anonymousId":"anon-finn","traits":{"name":"Finn"},"messageId":"finn-0"}`)
+	waitBody(t, edges[1].url+"/v1/profiles/anonymous_id:anon-erin", `"anon-erin"`)
+	waitBody(t, edges[0].url+"/v1/profiles/anonymous_id:anon-finn", `"anon-finn"`)
+	post(edges[0], `{"anonymousId":"anon-erin","traits":{"email":"family@example.com"},"messageId":"erin-1"}`)
+	post(edges[1], `{"anonymousId":"anon-finn","traits":{"email":"family@example.com"},"messageId":"finn-1"}`)
 	for _, n := range edges {
 		waitBody(t, n.url+"/v1/profiles/anonymous_id:anon-erin", `"anon-erin"`, `"anon-finn"`)
 	}
 	var merged struct {
 		Fragments map[string]json.RawMessage `json:"fragments"`
 	}
-	waitFor(t, 10*time.Second, "the hub node to hold Erin and Finn as one", func() bool {
+	var lastErin string
+	waitFor(t, 30*time.Second, "the hub node to hold Erin and Finn as one", func() bool {
 		code, b := httpDo(t, "GET", admin.url+"/v1/admin/profiles/anonymous_id:anon-erin", "", "Authorization", "Bearer at")
+		lastErin = fmt.Sprintf("%d %.2000s", code, b)
 		return code == 200 && json.Unmarshal(b, &merged) == nil && len(merged.Fragments) == 2
-	})
+	}, &lastErin)
 	var pair []string
 	for id := range merged.Fragments {
 		pair = append(pair, id)
@@ -385,7 +395,7 @@ func TestHubClusterLeaderKill(t *testing.T) {
 			t.Errorf("edge %d re-merged Erin and Finn after the unmerge: %s", e, last)
 		}
 	}
-	waitFor(t, 10*time.Second, "the hub node to catch up", func() bool {
+	waitFor(t, 30*time.Second, "the hub node to catch up", func() bool {
 		code, b := httpDo(t, "GET", admin.url+"/v1/admin/profiles/anonymous_id:anon-marker-0", "", "Authorization", "Bearer at")
 		return code == 200 && strings.Contains(string(b), "anon-marker-0")
 	})
