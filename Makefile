@@ -42,8 +42,10 @@ bench: build
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./crdt/... ./profile/... ./hub/... | tee bench/results/micro.txt
 	$(GO) test -run '^$$' -bench IngestCommit -benchtime 2s ./edge/store | tee bench/results/commit.txt
+	$(GO) test -run '^$$' -bench IngestCPU -benchtime 100000x ./edge/store | tee -a bench/results/commit.txt
 	./$(BIN) bench identity | tee bench/results/identity.txt
 	./$(BIN) bench lookup --profiles 1000000 --duration 10s | tee bench/results/lookup.txt
+	./$(BIN) bench lookup --profiles 1000000 --duration 10s --pin | tee bench/results/lookup-pin.txt
 	./$(BIN) bench ingest --duration 10s | tee bench/results/ingest.txt
 	$(GO) test -run '^$$' -bench 'Convergence|CatchUp' -benchtime 1x -timeout 60m ./edge/gossip | tee bench/results/gossip.txt
 	$(GO) test -run '^$$' -bench 'HubSyncPush' -benchtime 120000x -count 3 ./cmd/ucv | tee bench/results/hub.txt
