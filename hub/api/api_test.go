@@ -220,24 +220,7 @@ func TestFeedLongPoll(t *testing.T) {
 	if resp, _ := do(t, "GET", url+"/v1/sync/feed?cursor=0&wait=10s", "", nil); resp.StatusCode != 401 {
 		t.Fatalf("feed without token = %d, want 401", resp.StatusCode)
 	}
-	type res struct {
-		page *replication.FeedResponse
-		err  error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", url+"/v1/sync/feed?cursor=0&wait=10s", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		p, err := replication.UnmarshalFeedResponse(b)
-		ch <- res{p, err}
-	}()
+	ch := longPoll(url + "/v1/sync/feed?cursor=0&wait=10s")
 	time.Sleep(50 * time.Millisecond) // let the reader start waiting (the test passes either way)
 	pushed := time.Now()
 	d := e.Delta(hubtest.Event{Profile: "p1", IDs: []profile.Identifier{hubtest.Email("ann@example.com")}})
@@ -314,4 +297,30 @@ func TestAdmin(t *testing.T) {
 	if _, b := do(t, "GET", url+"/metrics", "", nil); !strings.Contains(string(b), `ucv_hub_sync_batches_total{result="applied"} 1`) {
 		t.Errorf("metrics lack the applied batch:\n%s", b)
 	}
+}
+
+// feedPage is what a long-poll of the feed got.
+type feedPage struct {
+	page *replication.FeedResponse
+	err  error
+}
+
+// longPoll GETs a feed URL with the sync token in the background; the
+// channel receives its page.
+func longPoll(url string) <-chan feedPage {
+	ch := make(chan feedPage, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			ch <- feedPage{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		p, err := replication.UnmarshalFeedResponse(b)
+		ch <- feedPage{p, err}
+	}()
+	return ch
 }

@@ -1,8 +1,6 @@
 package api_test
 
 import (
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,24 +38,7 @@ func TestFeedLongPollWaitsThroughNoNews(t *testing.T) {
 		}
 		return ""
 	}
-	type res struct {
-		page *replication.FeedResponse
-		err  error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", url+"/v1/sync/feed?wait=30s&cursor="+strconv.FormatUint(first.Next, 10), nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		p, err := replication.UnmarshalFeedResponse(b)
-		ch <- res{p, err}
-	}()
+	ch := longPoll(url + "/v1/sync/feed?wait=30s&cursor=" + strconv.FormatUint(first.Next, 10))
 	for deadline := time.Now().Add(10 * time.Second); requests() != "2"; {
 		if time.Now().After(deadline) {
 			t.Fatalf("the long-poll did not arrive: feed requests = %q", requests())
