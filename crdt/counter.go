@@ -76,16 +76,7 @@ func (c *PNCounter) Merge(o PNCounter) {
 
 // addsReplica reports whether o has a replica c lacks.
 func (c PNCounter) addsReplica(o PNCounter) bool {
-	i := 0
-	for _, e := range o.Entries {
-		for i < len(c.Entries) && c.Entries[i].Replica < e.Replica {
-			i++
-		}
-		if i == len(c.Entries) || c.Entries[i].Replica != e.Replica {
-			return true
-		}
-	}
-	return false
+	return addsSortedKey(c.Entries, o.Entries, func(e PN) ReplicaID { return e.Replica })
 }
 
 // mergePN returns the per-replica maximum of two sorted entry lists as
@@ -178,12 +169,19 @@ func (m *CounterMap) Merge(o CounterMap) {
 
 // addsKey reports whether o has a key m lacks.
 func (m CounterMap) addsKey(o CounterMap) bool {
+	return addsSortedKey(m.Entries, o.Entries, func(e CounterEntry) string { return e.Key })
+}
+
+// addsSortedKey reports whether sorted list o holds a key that sorted
+// list have lacks (one pass over both).
+func addsSortedKey[E any, K cmp.Ordered](have, o []E, key func(E) K) bool {
 	i := 0
-	for _, e := range o.Entries {
-		for i < len(m.Entries) && m.Entries[i].Key < e.Key {
+	for _, e := range o {
+		k := key(e)
+		for i < len(have) && key(have[i]) < k {
 			i++
 		}
-		if i == len(m.Entries) || m.Entries[i].Key != e.Key {
+		if i == len(have) || key(have[i]) != k {
 			return true
 		}
 	}
