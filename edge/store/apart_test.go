@@ -7,6 +7,17 @@ import (
 	"ucv/profile"
 )
 
+// joinedPair is the hub's state of Erin and Finn merged: Finn's state
+// joined into a copy of Erin's, under the canonical ID canon.
+func joinedPair(pe, pf *profile.Profile, erin, canon string) *profile.Profile {
+	joined := pe.Clone()
+	pf2 := pf.Clone()
+	pf2.ID = erin
+	joined.Merge(pf2)
+	joined.ID = canon
+	return joined
+}
+
 // unmergedPair builds the state a hub unmerge leaves on an edge: Erin
 // (ingested here) and Finn (from another store) share an e-mail, the hub
 // merged them by it, then a steward split them with a cannot-link. It
@@ -20,11 +31,7 @@ func unmergedPair(t *testing.T) (s *Store, erin, finn string, pe, pf *profile.Pr
 	finn = ingest(t, other, `{"type":"identify","anonymousId":"anon-finn","messageId":"f1","traits":{"email":"shared@example.com","name":"Finn"}}`).ProfileIDs[0]
 	pe, pf = stateOf(t, s, erin), stateOf(t, other, finn)
 	canon := min(erin, finn)
-	joined := pe.Clone()
-	pf2 := pf.Clone()
-	pf2.ID = erin
-	joined.Merge(pf2)
-	joined.ID = canon
+	joined := joinedPair(pe, pf, erin, canon)
 	acked, err := s.LastSeq()
 	if err != nil {
 		t.Fatal(err)
@@ -186,11 +193,7 @@ func TestApartGossipConverges(t *testing.T) {
 	ctx := context.Background()
 	_, erin, finn, pe, pf := unmergedPair(t) // the hub's states
 	canon := min(erin, finn)
-	joined := pe.Clone()
-	pf2 := pf.Clone()
-	pf2.ID = erin
-	joined.Merge(pf2)
-	joined.ID = canon
+	joined := joinedPair(pe, pf, erin, canon)
 	merged := []Cluster{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, joined)}}
 	split := []Cluster{
 		{ID: erin, Fragments: []string{erin}, State: encode(t, pe), Apart: []string{finn}},
