@@ -294,13 +294,14 @@ func (n *Node) broadcastLoop() {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
+		changed := n.st.Changed() // before reading, so no commit is missed
 		if err := n.publishOutbox(); err != nil && n.ctx.Err() == nil {
 			n.log.Error("gossip publish", "err", err)
 		}
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-n.st.Changed():
+		case <-changed:
 		case <-tick.C:
 		}
 	}

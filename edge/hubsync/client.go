@@ -38,6 +38,8 @@ type Store interface {
 	Position(name string) (uint64, error)
 	SetPosition(name string, v uint64) error
 	TrimOutbox(upTo uint64) (int, error)
+	// Changed returns a channel closed after the next outbox append;
+	// other readers (gossip) wait on it too.
 	Changed() <-chan struct{}
 	ApplyClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
 	BootstrapClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
@@ -177,7 +179,7 @@ func (c *Client) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.loop(ctx, "push", c.pushOnce, c.st.Changed()) }()
+	go func() { defer c.wg.Done(); c.loop(ctx, "push", c.pushOnce, c.st.Changed) }()
 	go func() { defer c.wg.Done(); c.loop(ctx, "pull", c.pullOnce, nil) }()
 }
 
@@ -208,12 +210,17 @@ func (c *Client) Stats() Stats {
 }
 
 // loop runs step until ctx ends. step reports whether there may be more
-// to do at once; otherwise the loop waits for wake (or a second) before
-// the next step. Failures back off exponentially and move to the next
-// hub URL.
-func (c *Client) loop(ctx context.Context, name string, step func(context.Context) (bool, error), wake <-chan struct{}) {
+// to do at once; otherwise the loop waits for the channel wake returned
+// before the step (nil wake: none) to close, or a second, before the
+// next step. Failures back off exponentially and move to the next hub
+// URL.
+func (c *Client) loop(ctx context.Context, name string, step func(context.Context) (bool, error), wake func() <-chan struct{}) {
 	backoff := c.cfg.MinBackoff
 	for ctx.Err() == nil {
+		var woken <-chan struct{} // nil blocks for ever in the select below
+		if wake != nil {
+			woken = wake() // before the step, so no change is missed
+		}
 		more, err := step(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -235,7 +242,7 @@ func (c *Client) loop(ctx context.Context, name string, step func(context.Contex
 		}
 		select {
 		case <-ctx.Done():
-		case <-wake:
+		case <-woken:
 		case <-time.After(time.Second):
 		}
 	}

@@ -33,8 +33,9 @@ type Store struct {
 	done   chan struct{} // closed when the committer exits
 	once   sync.Once
 
-	entropy        io.Reader     // owned by the committer
-	changed        chan struct{} // see Changed
+	entropy        io.Reader // owned by the committer
+	changedMu      sync.Mutex
+	changed        chan struct{} // see Changed; closed and replaced under changedMu
 	digestMu       sync.Mutex
 	digest         Digest // as of the last commit
 	lastCommitSize atomic.Int64
@@ -102,7 +103,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}, 1),
+	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
 		entropy: ulid.Monotonic(rand.Reader, 0)}
 	var hlc crdt.Timestamp
 	err = db.Update(func(tx *bolt.Tx) error {

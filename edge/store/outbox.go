@@ -165,16 +165,26 @@ func trimOutbox(tx *bolt.Tx, upTo uint64, limit int) (int, error) {
 	return n, meta.Put(outboxKey, u64(uint64(left)))
 }
 
-// Changed returns a channel that receives (without blocking the store;
-// signals coalesce) after every commit that appended to the outbox. A
-// replication loop waits on it, then reads Outbox from its cursor.
-func (s *Store) Changed() <-chan struct{} { return s.changed }
+// Changed returns a channel that is closed after the next commit that
+// appends to the outbox (or a full-state resync), then replaced. It is
+// closed, never sent on, so every reader waiting on it wakes: gossip and
+// hub sync each wait on it. A replication loop takes the channel before
+// it reads Outbox from its cursor, so a commit between the read and the
+// wait is not missed, and calls Changed again after each wake-up. Safe
+// for concurrent use; it never blocks the committer.
+func (s *Store) Changed() <-chan struct{} {
+	s.changedMu.Lock()
+	defer s.changedMu.Unlock()
+	return s.changed
+}
 
+// signalChanged wakes every reader waiting on Changed (the close and
+// replace of hub.FSM.Watch).
 func (s *Store) signalChanged() {
-	select {
-	case s.changed <- struct{}{}:
-	default:
-	}
+	s.changedMu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.changedMu.Unlock()
 }
 
 // Cursor returns the persisted position of the named outbox reader (0 if

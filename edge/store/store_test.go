@@ -452,14 +452,15 @@ func TestTrimOutboxIgnoresPositions(t *testing.T) {
 
 func TestChangedAndCursor(t *testing.T) {
 	s := open(t)
+	changed := s.Changed()
 	select {
-	case <-s.Changed():
+	case <-changed:
 		t.Fatal("signal before any commit")
 	default:
 	}
 	ingest(t, s, `{"type":"identify","userId":"u1","messageId":"1"}`)
 	select {
-	case <-s.Changed():
+	case <-changed:
 	default:
 		t.Fatal("no signal after a commit that appended to the outbox")
 	}
@@ -472,6 +473,30 @@ func TestChangedAndCursor(t *testing.T) {
 	s = reopen(t, s)
 	if c, err := s.Cursor("gossip"); err != nil || c != 1 {
 		t.Fatalf("Cursor after restart = %d, %v; want 1", c, err)
+	}
+}
+
+// TestChangedWakesEveryConsumer: gossip's broadcast loop and hub sync's
+// push loop both wait on Changed, so one commit must wake both. With a
+// channel buffered 1 the first reader took the only signal and the other
+// waited for its one-second tick.
+func TestChangedWakesEveryConsumer(t *testing.T) {
+	s := open(t)
+	for round := range 3 {
+		gossip, hubsync := s.Changed(), s.Changed() // each loop takes it before reading the outbox
+		ingest(t, s, fmt.Sprintf(`{"type":"identify","userId":"u%d","messageId":"%d"}`, round, round))
+		for name, ch := range map[string]<-chan struct{}{"gossip": gossip, "hubsync": hubsync} {
+			select {
+			case <-ch:
+			default:
+				t.Errorf("round %d: %s not woken by a commit that appended to the outbox", round, name)
+			}
+		}
+		select {
+		case <-s.Changed():
+			t.Fatalf("round %d: a fresh Changed channel is already closed", round)
+		default:
+		}
 	}
 }
 
