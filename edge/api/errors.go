@@ -80,6 +80,10 @@ func errorStatus(err error) (status int, code, msg string) {
 		return http.StatusServiceUnavailable, "overloaded", "the edge is overloaded; retry later"
 	case errors.Is(err, store.ErrClosed), errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, "unavailable", "the edge is shutting down; retry later"
+	case errors.Is(err, store.ErrDamaged):
+		// One profile's stored copy failed its checksum (or waits for a
+		// replica's copy after that): the store repairs it meanwhile.
+		return http.StatusInternalServerError, "internal", "this profile's stored copy is damaged; the edge is repairing it from its own state or a replica; retry later"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "overloaded", "the write did not complete in time; retry (messageId makes retries safe)"
 	}

@@ -112,13 +112,19 @@ var (
 	descCommit      = prometheus.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.", nil, nil)
 	descCommits     = prometheus.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.", nil, nil)
 	descCommitSizes = prometheus.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.", nil, nil)
-	descSkipped     = prometheus.NewDesc("ucv_identity_links_skipped_total",
+	descMismatches  = prometheus.NewDesc("ucv_store_checksum_mismatches_total",
+		"Stored records that failed their checksum when read since the store opened, by record: view (rebuilt from the profile's state) or state (set aside until a peer or the hub sends its copy).",
+		[]string{"record"}, nil)
+	descRepairing = prometheus.NewDesc("ucv_store_profiles_repairing", "Profiles whose damaged state waits for a replica's copy (lookups of them answer 500).", nil, nil)
+	descRepaired  = prometheus.NewDesc("ucv_store_profiles_repaired_total", "Damaged profiles repaired from a peer's or the hub's copy since the store opened.", nil, nil)
+	descSkipped   = prometheus.NewDesc("ucv_identity_links_skipped_total",
 		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
 		[]string{"reason"}, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped} {
+	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
+		descMismatches, descRepairing, descRepaired} {
 		ch <- d
 	}
 }
@@ -136,6 +142,10 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDBBytes, prometheus.GaugeValue, float64(st.DBBytes))
 	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.GaugeValue, float64(st.LastCommitSize))
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(st.Commits))
+	ch <- prometheus.MustNewConstMetric(descMismatches, prometheus.CounterValue, float64(st.ViewMismatches), "view")
+	ch <- prometheus.MustNewConstMetric(descMismatches, prometheus.CounterValue, float64(st.StateMismatches), "state")
+	ch <- prometheus.MustNewConstMetric(descRepairing, prometheus.GaugeValue, float64(st.Repairing))
+	ch <- prometheus.MustNewConstMetric(descRepaired, prometheus.CounterValue, float64(st.Repaired))
 	for r, n := range st.LinksSkipped {
 		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(n), store.SkipReason(r).String())
 	}

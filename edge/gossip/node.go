@@ -397,24 +397,27 @@ func (n *Node) applyLoop() {
 			}
 		}
 		if len(live) > 0 {
-			r := n.apply(live)
+			r := n.apply(n.st.ApplyRemote, live)
 			n.stats.applied.Add(uint64(r.Applied))
 			n.stats.rejected.Add(uint64(r.Rejected))
 		}
 		if len(repair) > 0 {
-			r := n.apply(repair)
+			// Full states: they also complete the repair of a profile
+			// whose own copy was found damaged here.
+			r := n.apply(n.st.ApplyStates, repair)
 			n.stats.repaired.Add(uint64(r.Applied))
 			n.stats.rejected.Add(uint64(r.Rejected))
 		}
 	}
 }
 
-// apply calls ApplyRemote, retrying a few times while the store is
-// overloaded; what cannot be applied is dropped (anti-entropy repairs it).
-func (n *Node) apply(es []store.OutboxEntry) store.ApplyResult {
+// apply calls the store's fn (ApplyRemote or ApplyStates), retrying a
+// few times while the store is overloaded; what cannot be applied is
+// dropped (anti-entropy repairs it).
+func (n *Node) apply(fn func(context.Context, []store.OutboxEntry) (store.ApplyResult, error), es []store.OutboxEntry) store.ApplyResult {
 	delay := 10 * time.Millisecond
 	for try := 0; ; try++ {
-		r, err := n.st.ApplyRemote(n.ctx, es)
+		r, err := fn(n.ctx, es)
 		if err == nil {
 			return r
 		}

@@ -148,6 +148,7 @@ func (w *writer) applyClusters(r *request) error {
 			if err := w.replace(c, d); err != nil {
 				return err
 			}
+			w.completeRepair(c.ID) // the hub's state is the whole cluster
 			replaced = append(replaced, d)
 			r.rres.Applied++
 			continue
@@ -166,6 +167,7 @@ func (w *writer) applyClusters(r *request) error {
 		}
 		if ok {
 			r.rres.Applied++
+			w.completeRepair(c.ID)
 		} else {
 			r.rres.Rejected++
 		}

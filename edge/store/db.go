@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +46,13 @@ type Store struct {
 	linksSkipped   [NumSkipReasons]atomic.Uint64
 	commitEvents   atomic.Uint64
 	hubSyncedMs    atomic.Int64
+
+	log             *slog.Logger
+	viewMismatches  atomic.Uint64
+	stateMismatches atomic.Uint64
+	repaired        atomic.Uint64
+	repairMu        sync.Mutex
+	repairQueued    map[string]bool // profiles with a repair request in the queue
 }
 
 type request struct {
@@ -58,15 +67,23 @@ type request struct {
 	unacked  uint64
 	// replaceAll: the clusters come from a hub snapshot (BootstrapClusters).
 	replaceAll bool
-	res        IngestResult
-	rres       ApplyResult
-	err        error
-	done       chan struct{}
+	// full: remote holds full states from a peer (ApplyStates).
+	full bool
+	// repair lists profiles a read found damaged (requestRepair); nobody
+	// waits for such a request.
+	repair []string
+	res    IngestResult
+	rres   ApplyResult
+	err    error
+	done   chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
 // group committer. It fails if the file is locked by another process
-// (after 1 s) or its schema version is unknown.
+// (after 1 s) or its schema version is unknown, and with a *FileError
+// (ErrDamaged) if the file's structure is damaged: it then changed
+// nothing, and the file can be moved aside and the replica rebuilt from
+// its peers and hub. A schema 1 file is migrated to schema 2 first.
 func Open(opts Options) (*Store, error) {
 	def := DefaultOptions(opts.Path)
 	if opts.NodeName == "" {
@@ -99,13 +116,27 @@ func Open(opts Options) (*Store, error) {
 	if opts.Populate {
 		bopts.MmapFlags = syscall.MAP_POPULATE
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// bbolt panics (in a goroutine of its own, or with a fault no recover
+	// catches) on a file whose structure is broken: check it first.
+	pw, err := checkFile(opts.Path)
+	if err != nil && !errors.Is(err, ErrInUse) {
+		return nil, err
+	}
+	if pw != nil && pw.metaNote != "" {
+		log.Warn("data file: one meta page is invalid; bbolt opened the transaction before it, so the last commit may be missing until peers or the hub send it again",
+			"file", opts.Path, "damage", pw.metaNote)
+	}
 	db, err := bolt.Open(opts.Path, 0o600, bopts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
 	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
-		entropy: ulid.Monotonic(rand.Reader, 0)}
-	var hlc crdt.Timestamp
+		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}}
+	var from uint32
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -113,13 +144,27 @@ func Open(opts Options) (*Store, error) {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(schemaKey); v == nil {
-			if err := meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion)); err != nil {
-				return err
-			}
-		} else if len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion {
-			return fmt.Errorf("store: schema version %x, this build reads %d", v, schemaVersion)
+		v := meta.Get(schemaKey)
+		switch {
+		case v == nil:
+			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
+		case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
+			from = 1
+		case len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion:
+			return fmt.Errorf("store: schema version %x, this build reads 1 and %d", v, schemaVersion)
 		}
+		return nil
+	})
+	if err == nil && from != 0 {
+		err = s.migrate(from)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: initialize %s: %w", opts.Path, err)
+	}
+	var hlc crdt.Timestamp
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(nodeKey); v == nil {
 			var b [8]byte
 			if _, err := rand.Read(b[:]); err != nil {
@@ -271,6 +316,14 @@ func (s *Store) commit(batch []*request) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		w = newWriter(s, tx)
 		for _, r := range batch {
+			if r.repair != nil {
+				for _, id := range r.repair {
+					if err := w.repair(id); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if r.clusters != nil {
 				if err := w.applyClusters(r); err != nil {
 					return err
@@ -285,6 +338,9 @@ func (s *Store) commit(batch []*request) error {
 					}
 					if applied {
 						r.rres.Applied++
+						if r.full && r.decoded[i] != nil {
+							w.completeRepair(r.decoded[i].ID)
+						}
 					} else {
 						r.rres.Rejected++
 					}
@@ -315,7 +371,11 @@ func (s *Store) commit(batch []*request) error {
 		}
 		return w.flush()
 	})
+	for _, r := range batch {
+		s.repairDone(r.repair)
+	}
 	if err == nil {
+		s.reportRepairs(w)
 		for r, n := range w.skipped {
 			s.linksSkipped[r].Add(n)
 		}
@@ -347,7 +407,7 @@ func resolveIn(tx *bolt.Tx, id string) (string, error) {
 func (s *Store) LookupID(id string) (View, error) {
 	var v View
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		v, err = viewOf(tx, []byte(id))
+		v, err = s.viewOf(tx, []byte(id))
 		return err
 	})
 	return v, err
@@ -363,27 +423,40 @@ func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
 			return ErrNotFound
 		}
 		var err error
-		v, err = viewOf(tx, pid)
+		v, err = s.viewOf(tx, pid)
 		return err
 	})
 	return v, err
 }
 
-// viewOf follows redirects from id and copies out its view record.
-func viewOf(tx *bolt.Tx, id []byte) (View, error) {
+// viewOf follows redirects from id and copies out its view record after
+// verifying it. A view that fails its checksum, or is missing beside a
+// stored profile, is ErrDamaged, and its repair is requested.
+func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 	cid, err := resolveIn(tx, string(id))
 	if err != nil {
 		return View{}, err
 	}
-	b := tx.Bucket(bucketViews).Get([]byte(cid))
+	key := []byte(cid)
+	b := tx.Bucket(bucketViews).Get(key)
 	if b == nil {
-		return View{}, ErrNotFound
+		if tx.Bucket(bucketProfiles).Get(key) == nil {
+			return View{}, ErrNotFound
+		}
+		s.requestRepair(cid)
+		return View{}, fmt.Errorf("%w: profile %s: stored view is missing", ErrDamaged, cid)
 	}
-	return decodeViewRecord(cid, b)
+	v, err := decodeViewRecord(cid, key, b)
+	if err != nil && viewFailsSum(key, b) {
+		s.requestRepair(cid)
+	}
+	return v, err
 }
 
 // Profile returns the decoded CRDT state of profile id (following
-// redirects); the caller owns it. ErrNotFound if none.
+// redirects); the caller owns it. ErrNotFound if none; ErrDamaged if its
+// stored state fails its checksum (its repair is then requested) or it
+// waits for a replica's copy after such damage.
 func (s *Store) Profile(id string) (*profile.Profile, error) {
 	var p *profile.Profile
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -391,11 +464,20 @@ func (s *Store) Profile(id string) (*profile.Profile, error) {
 		if err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketProfiles).Get([]byte(cid))
+		key := []byte(cid)
+		b := tx.Bucket(bucketProfiles).Get(key)
 		if b == nil {
 			return ErrNotFound
 		}
-		p, err = profile.Unmarshal(b)
+		state, err := openProfile(key, b)
+		if err != nil {
+			s.requestRepair(cid)
+			return err
+		}
+		if tx.Bucket(bucketRepair).Get(key) != nil {
+			return errRepairing(cid)
+		}
+		p, err = profile.Unmarshal(state)
 		return err
 	})
 	return p, err
@@ -425,8 +507,12 @@ func (s *Store) Stats() (Stats, error) {
 		st.Identifiers = int(readU64(meta.Get(identifiersKey)))
 		st.OutboxLen = int(readU64(meta.Get(outboxKey)))
 		st.DBBytes = tx.Size()
+		st.Repairing = tx.Bucket(bucketRepair).Stats().KeyN
 		return nil
 	})
+	st.ViewMismatches = s.viewMismatches.Load()
+	st.StateMismatches = s.stateMismatches.Load()
+	st.Repaired = s.repaired.Load()
 	st.LastCommitSize = int(s.lastCommitSize.Load())
 	st.Commits = s.commits.Load()
 	st.CommitEventsSum = s.commitEvents.Load()
@@ -475,80 +561,146 @@ func (s *Store) SetHubSyncedAt(t time.Time) error {
 }
 
 // Check runs bbolt's consistency check and the store's own invariants
-// (every index entry and redirect resolves to a stored profile; every
-// profile has a view). Tests call it when they end. It holds the write
-// lock while it runs (in a write transaction it rolls back): bbolt's
-// check reads the shared freelist, which a concurrent commit changes —
-// run in a read transaction it raced with hub sync's writes and reported
-// pages as "reachable freed" that were not.
+// (see checkTx). Tests call it when they end. It holds the write lock
+// while it runs (in a write transaction it rolls back): bbolt's check
+// reads the shared freelist, which a concurrent commit changes — run in
+// a read transaction it raced with hub sync's writes and reported pages
+// as "reachable freed" that were not.
 func (s *Store) Check() error {
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return fmt.Errorf("store: check: %w", err)
 	}
 	defer tx.Rollback()
-	return func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			return fmt.Errorf("store: bbolt check: %w", err)
-		}
-		profiles := tx.Bucket(bucketProfiles)
-		views := tx.Bucket(bucketViews)
-		err := tx.Bucket(bucketIndex).ForEach(func(k, v []byte) error {
-			cid, err := resolveIn(tx, string(v))
-			if err != nil {
-				return err
+	for err := range tx.Check() {
+		return fmt.Errorf("store: bbolt check: %w", err)
+	}
+	var first error
+	checkTx(tx, func(err error) bool {
+		first = err
+		return false
+	})
+	return first
+}
+
+// checkTx checks the store's records and invariants in tx and calls
+// report with each problem found until it returns false: every profile
+// state and view verifies (checksum, and the state decodes); every
+// profile has a view; every index entry resolves to a stored profile and
+// names the smallest holder; every identifier a profile holds has a
+// holders entry and every held identifier an index entry; the profile
+// gauge matches. Profiles waiting for repair are counted in repairing;
+// their views are flagged and verify.
+func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(schemaKey); len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion {
+		report(fmt.Errorf("store: schema version %x, want %d", v, schemaVersion))
+		return 0, 0
+	}
+	pb := tx.Bucket(bucketProfiles)
+	vb := tx.Bucket(bucketViews)
+	holders := tx.Bucket(bucketHolders)
+	index := tx.Bucket(bucketIndex)
+	err := pb.ForEach(func(k, v []byte) error {
+		profiles++
+		if vb.Get(k) == nil {
+			if !report(fmt.Errorf("store: profile %s has no view", k)) {
+				return errStop
 			}
-			if profiles.Get([]byte(cid)) == nil {
-				return fmt.Errorf("store: index entry resolves to missing profile %s", cid)
+		}
+		state, err := openProfile(k, v)
+		if err != nil {
+			if !report(err) {
+				return errStop
 			}
 			return nil
-		})
-		if err != nil {
-			return err
 		}
-		holders := tx.Bucket(bucketHolders)
-		var n uint64
-		err = profiles.ForEach(func(k, v []byte) error {
-			n++
-			if views.Get(k) == nil {
-				return fmt.Errorf("store: profile %s has no view", k)
+		p, err := profile.Unmarshal(state)
+		if err != nil {
+			if !report(fmt.Errorf("store: profile %s: decode state: %w", k, err)) {
+				return errStop
 			}
-			p, err := profile.Unmarshal(v)
-			if err != nil {
-				return err
-			}
-			for _, key := range p.Identities.Elems() {
-				if holders.Get([]byte(key+"\x00"+string(k))) == nil {
-					return fmt.Errorf("store: profile %s holds %s without a holders entry", k, key)
+			return nil
+		}
+		for _, key := range p.Identities.Elems() {
+			if holders.Get([]byte(key+"\x00"+string(k))) == nil {
+				if !report(fmt.Errorf("store: profile %s holds %s without a holders entry", k, key)) {
+					return errStop
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		// Every index entry names the smallest holder.
-		c := holders.Cursor()
-		err = tx.Bucket(bucketIndex).ForEach(func(k, v []byte) error {
-			prefix := append(append([]byte(nil), k...), 0)
-			hk, _ := c.Seek(prefix)
-			if hk == nil || !bytes.HasPrefix(hk, prefix) {
-				return fmt.Errorf("store: index entry %q has no holder", k)
-			}
-			if string(hk[len(prefix):]) != string(v) {
-				return fmt.Errorf("store: index entry names %s, smallest holder is %s", v, hk[len(prefix):])
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if got := readU64(tx.Bucket(bucketMeta).Get(profilesKey)); got != n {
-			return fmt.Errorf("store: profile gauge %d, %d stored", got, n)
 		}
 		return nil
-	}(tx)
+	})
+	if err != nil {
+		return profiles, views
+	}
+	err = vb.ForEach(func(k, v []byte) error {
+		views++
+		if viewFailsSum(k, v) {
+			if !report(fmt.Errorf("%w: profile %s: stored view fails its checksum", ErrDamaged, k)) {
+				return errStop
+			}
+		} else if pb.Get(k) == nil && !report(fmt.Errorf("store: view of %s without a profile", k)) {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil {
+		return profiles, views
+	}
+	// Every index entry resolves to a stored profile and names the
+	// smallest holder.
+	c := holders.Cursor()
+	err = index.ForEach(func(k, v []byte) error {
+		cid, err := resolveIn(tx, string(v))
+		if err != nil {
+			if !report(err) {
+				return errStop
+			}
+			return nil
+		}
+		if pb.Get([]byte(cid)) == nil && !report(fmt.Errorf("store: index entry resolves to missing profile %s", cid)) {
+			return errStop
+		}
+		prefix := append(append([]byte(nil), k...), 0)
+		hk, _ := c.Seek(prefix)
+		if hk == nil || !bytes.HasPrefix(hk, prefix) {
+			if !report(fmt.Errorf("store: index entry %q has no holder", k)) {
+				return errStop
+			}
+		} else if string(hk[len(prefix):]) != string(v) && !report(fmt.Errorf("store: index entry names %s, smallest holder is %s", v, hk[len(prefix):])) {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil {
+		return profiles, views
+	}
+	// Every held identifier has an index entry (a damaged index page can
+	// lose entries without breaking bbolt's structure).
+	var last []byte
+	err = holders.ForEach(func(k, _ []byte) error {
+		key, _, ok := bytes.Cut(k, []byte{0})
+		if !ok || bytes.Equal(key, last) {
+			return nil
+		}
+		last = append(last[:0], key...)
+		if index.Get(key) == nil && !report(fmt.Errorf("store: identifier %q is held but not indexed", key)) {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil {
+		return profiles, views
+	}
+	if got := readU64(meta.Get(profilesKey)); got != uint64(profiles) {
+		report(fmt.Errorf("store: profile gauge %d, %d stored", got, profiles))
+	}
+	return profiles, views
 }
+
+// errStop ends a ForEach early.
+var errStop = errors.New("stop")
 
 // identifierKeys lists every indexed identifier key (tests and checks).
 func (s *Store) identifierKeys() ([]string, error) {

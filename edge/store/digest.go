@@ -72,7 +72,8 @@ func (s *Store) Digest() Digest {
 }
 
 // BucketEntries calls fn with the full state of every profile and every
-// redirect in the given digest buckets, as entries ApplyRemote accepts
+// redirect in the given digest buckets (except profiles whose state is
+// damaged or under repair, see repair.go), as entries ApplyRemote accepts
 // (OutboxDelta carrying the whole state; OutboxMerge for a redirect,
 // pointing at its canonical ID). It reads in short read transactions of
 // at most bucketPage records and calls fn between them, so a slow reader
@@ -109,7 +110,11 @@ func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
 						continue
 					}
 					if string(bucket) == string(bucketProfiles) {
-						page = append(page, OutboxEntry{Kind: OutboxDelta, ProfileID: string(k), Delta: append([]byte(nil), v...)})
+						// A damaged state or a stand-in under repair is
+						// not this replica's full state: never send it.
+						if state := s.verifiedState(tx, k, v); state != nil {
+							page = append(page, OutboxEntry{Kind: OutboxDelta, ProfileID: string(k), Delta: append([]byte(nil), state...)})
+						}
 						continue
 					}
 					to, err := resolveIn(tx, string(v))

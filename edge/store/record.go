@@ -3,30 +3,95 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 
 	"ucv/crdt/codec"
 )
 
-// A view record is: int64 BE last-seen ms ‖ uint8 len ‖ version ‖ JSON prefix.
-func encodeViewRecord(lastSeenMs int64, version string, json []byte) []byte {
-	b := make([]byte, 0, 9+len(version)+len(json))
+// Records of the profiles and views buckets (schema 2) start with a
+// CRC-32C (Castagnoli) of the profile ID and the rest of the record, so
+// a flipped bit on disk is found when the record is read instead of being
+// served or replicated, and a record whose key was damaged does not
+// verify under its new key. The ID costs nothing to store and makes a
+// view filed under the wrong profile fail. CRC-32C is computed by a
+// single instruction per 8 bytes on amd64 and arm64: a lookup pays tens
+// of nanoseconds for it (bench in 0010).
+//
+//	profile record  crc32c(id ‖ state) BE32 ‖ state (profile.Marshal)
+//	view record     crc32c(id ‖ rest) BE32 ‖ rest, where rest is
+//	                flags u8 ‖ int64 BE last-seen ms ‖ uint8 len ‖
+//	                version ‖ JSON prefix
+//
+// Schema 1 records had neither checksum nor flags; Open migrates them
+// (migrate.go).
+
+// viewRepairing flags the view of a profile whose state was damaged here
+// and is waiting for a replica's copy: it is not served (ErrDamaged).
+const viewRepairing byte = 1 << 0
+
+// sumLen is the length of a record's checksum.
+const sumLen = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// recordSum is the checksum of the record body filed under id.
+func recordSum(id, body []byte) uint32 {
+	return crc32.Update(crc32.Update(0, castagnoli, id), castagnoli, body)
+}
+
+// sealProfile returns the profile record holding state.
+func sealProfile(id string, state []byte) []byte {
+	b := make([]byte, sumLen, sumLen+len(state))
+	b = append(b, state...)
+	binary.BigEndian.PutUint32(b, recordSum([]byte(id), b[sumLen:]))
+	return b
+}
+
+// openProfile returns the state inside profile record b filed under id
+// (a sub-slice of b), or ErrDamaged if it fails its checksum.
+func openProfile(id, b []byte) ([]byte, error) {
+	if len(b) < sumLen || binary.BigEndian.Uint32(b) != recordSum(id, b[sumLen:]) {
+		return nil, fmt.Errorf("%w: profile %s: stored state fails its checksum", ErrDamaged, id)
+	}
+	return b[sumLen:], nil
+}
+
+// encodeViewRecord returns the view record of profile id.
+func encodeViewRecord(id string, flags byte, lastSeenMs int64, version string, json []byte) []byte {
+	b := make([]byte, sumLen, sumLen+10+len(version)+len(json))
+	b = append(b, flags)
 	b = binary.BigEndian.AppendUint64(b, uint64(lastSeenMs))
 	b = append(b, byte(len(version)))
 	b = append(b, version...)
-	return append(b, json...)
+	b = append(b, json...)
+	binary.BigEndian.PutUint32(b, recordSum([]byte(id), b[sumLen:]))
+	return b
 }
 
-func decodeViewRecord(id string, b []byte) (View, error) {
-	if len(b) < 9 || len(b) < 9+int(b[8]) {
-		return View{}, fmt.Errorf("store: corrupt view record for %s", id)
+// decodeViewRecord verifies and copies out the view record b filed under
+// key (the profile ID id). ErrDamaged if it fails its checksum or is
+// flagged as waiting for repair.
+func decodeViewRecord(id string, key, b []byte) (View, error) {
+	const head = sumLen + 10
+	if len(b) < head || len(b) < head+int(b[head-1]) || binary.BigEndian.Uint32(b) != recordSum(key, b[sumLen:]) {
+		return View{}, fmt.Errorf("%w: profile %s: stored view fails its checksum", ErrDamaged, id)
 	}
-	n := int(b[8])
+	if b[sumLen]&viewRepairing != 0 {
+		return View{}, errRepairing(id)
+	}
+	n := int(b[head-1])
 	return View{
 		ID:         id,
-		LastSeenMs: int64(binary.BigEndian.Uint64(b)),
-		Version:    string(b[9 : 9+n]),
-		JSON:       append([]byte(nil), b[9+n:]...),
+		LastSeenMs: int64(binary.BigEndian.Uint64(b[sumLen+1:])),
+		Version:    string(b[head : head+n]),
+		JSON:       append([]byte(nil), b[head+n:]...),
 	}, nil
+}
+
+// viewFailsSum reports whether view record b filed under key fails its
+// checksum (a flagged view verifies).
+func viewFailsSum(key, b []byte) bool {
+	return len(b) < sumLen+10 || binary.BigEndian.Uint32(b) != recordSum(key, b[sumLen:])
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }

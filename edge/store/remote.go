@@ -24,6 +24,12 @@ type ApplyResult struct {
 // than MaxClockDrift is rejected (counted, not an error) so one peer with
 // a wrong clock cannot win every register; its sender retries later.
 func (s *Store) ApplyRemote(ctx context.Context, entries []OutboxEntry) (ApplyResult, error) {
+	return s.applyRemote(ctx, entries, false)
+}
+
+// applyRemote is ApplyRemote; full marks entries that are full states
+// (ApplyStates).
+func (s *Store) applyRemote(ctx context.Context, entries []OutboxEntry, full bool) (ApplyResult, error) {
 	if len(entries) == 0 {
 		return ApplyResult{}, nil
 	}
@@ -37,7 +43,7 @@ func (s *Store) ApplyRemote(ctx context.Context, entries []OutboxEntry) (ApplyRe
 			}
 		}
 	}
-	r := &request{remote: entries, decoded: decoded, done: make(chan struct{})}
+	r := &request{remote: entries, decoded: decoded, full: full, done: make(chan struct{})}
 	if err := s.enqueue(ctx, r); err != nil {
 		return ApplyResult{}, err
 	}

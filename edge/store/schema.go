@@ -12,8 +12,12 @@ package store
 //	            "pos:"+name → uint64 BE other position (hub feed index)
 //	            resyncKey → uint64 BE start ‖ uint64 BE end of the last
 //	            completed full-state resync (see resync.go)
-//	profiles    profile ID → profile.Marshal state (S2-compressed msgpack)
-//	views       profile ID → view record (see encodeViewRecord)
+//	            migrateKey → the last profile ID a schema migration
+//	            finished (absent when none is under way; see migrate.go)
+//	profiles    profile ID → profile record: checksum ‖ profile.Marshal
+//	            state (S2-compressed msgpack; see record.go)
+//	views       profile ID → view record: checksum ‖ flags ‖ … (see
+//	            record.go)
 //	index       "type:value" → profile ID: the smallest ID among holders
 //	holders     "type:value" ‖ 0x00 ‖ profile ID → empty: every stored
 //	            profile holding the identifier (the index is derived from it)
@@ -23,6 +27,10 @@ package store
 //	outbox      uint64 BE sequence → outbox entry (see outbox.go)
 //	apart       profile ID ‖ 0x00 ‖ profile ID → empty: the hub's
 //	            cannot-links, kept under canonical IDs (see apart.go)
+//	repair      profile ID → int64 BE ms: profiles whose state was found
+//	            damaged, waiting for a replica's full copy (see repair.go)
+//	quarantine  profile ID → the damaged profile record as found, kept
+//	            for inspection (the latest per profile; never read back)
 var (
 	bucketMeta       = []byte("meta")
 	bucketProfiles   = []byte("profiles")
@@ -34,8 +42,11 @@ var (
 	bucketOutbox     = []byte("outbox")
 	bucketHolders    = []byte("holders")
 	bucketApart      = []byte("apart")
+	bucketRepair     = []byte("repair")
+	bucketQuarantine = []byte("quarantine")
 
-	allBuckets = [][]byte{bucketMeta, bucketProfiles, bucketViews, bucketIndex, bucketRedirects, bucketDedupe, bucketDedupeTime, bucketOutbox, bucketHolders, bucketApart}
+	schema1Buckets = [][]byte{bucketMeta, bucketProfiles, bucketViews, bucketIndex, bucketRedirects, bucketDedupe, bucketDedupeTime, bucketOutbox, bucketHolders, bucketApart}
+	allBuckets     = append(schema1Buckets[:len(schema1Buckets):len(schema1Buckets)], bucketRepair, bucketQuarantine)
 
 	schemaKey      = []byte("schema")
 	nodeKey        = []byte("node")
@@ -46,10 +57,13 @@ var (
 	outboxKey      = []byte("outbox")
 	digestKey      = []byte("digest")
 	resyncKey      = []byte("resync")
+	migrateKey     = []byte("migrate")
 )
 
-// schemaVersion is the layout version this code reads and writes.
-const schemaVersion = 1
+// schemaVersion is the layout version this code writes. Version 2 added
+// the checksums and flags of profile and view records and the repair and
+// quarantine buckets; Open migrates a version 1 file (migrate.go).
+const schemaVersion = 2
 
 // maxRedirectHops bounds redirect chains (a cycle would be a bug).
 const maxRedirectHops = 32

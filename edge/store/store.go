@@ -14,6 +14,7 @@ package store
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 
 	"ucv/profile"
@@ -27,7 +28,29 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrOverloaded: the commit queue is full; retry later (HTTP 503).
 	ErrOverloaded = errors.New("store: commit queue full")
+	// ErrDamaged: stored data failed verification. From Open (as a
+	// *FileError) the data file's structure is broken and nothing was
+	// changed; from a read, one profile's stored view or state failed its
+	// checksum (or the profile waits for a replica's copy after such
+	// damage): it is not served, and the store repairs it — from its own
+	// state when only the view was damaged, else from the next full state
+	// a peer or the hub sends (see repair.go).
+	ErrDamaged = errors.New("store: data damaged")
 )
+
+// FileError is Open's and Verify's error for a data file whose bbolt
+// structure is damaged (truncated, a page overwritten, a meta page
+// invalid on both copies). It wraps ErrDamaged; Reason is one line.
+type FileError struct {
+	Path   string
+	Reason string
+}
+
+func (e *FileError) Error() string {
+	return "store: data file " + e.Path + " is damaged: " + e.Reason
+}
+
+func (e *FileError) Unwrap() error { return ErrDamaged }
 
 // Options configure a Store. Zero fields take the defaults of
 // DefaultOptions.
@@ -58,6 +81,15 @@ type Options struct {
 	// NoSync disables fsync: for benchmarks of everything else only; an
 	// acknowledged write may then be lost.
 	NoSync bool
+	// RefetchPositions names persisted positions (SetPosition) reset to
+	// 0 when a profile's damaged state is set aside, so the reader that
+	// owns one fetches everything again: the hub sync client's feed
+	// cursor, whose next pull then brings the hub's copy of every
+	// cluster (hubsync.FeedCursor).
+	RefetchPositions []string
+	// Logger receives the store's reports of damage found and repaired
+	// (nil: discarded). Values are profile IDs, never identifiers.
+	Logger *slog.Logger
 }
 
 // DefaultOptions returns the defaults for a store at path.
@@ -119,6 +151,15 @@ type Stats struct {
 	// total number of events committed.
 	CommitEvents    []uint64
 	CommitEventsSum uint64
+	// ViewMismatches and StateMismatches count, since Open, stored views
+	// and profile states that failed their checksum when read.
+	ViewMismatches, StateMismatches uint64
+	// Repairing is the number of profiles whose state was found damaged
+	// and set aside, waiting for a full copy from a peer or the hub
+	// (reads of them answer ErrDamaged meanwhile).
+	Repairing int
+	// Repaired counts, since Open, profiles a replica's copy repaired.
+	Repaired uint64
 	// LinksSkipped counts, since Open, identifiers of ingested events
 	// that identity resolution left out of the link (the event was still
 	// stored), by SkipReason. The shared-till protection firing shows

@@ -44,6 +44,8 @@ type writer struct {
 	// skipped counts identifiers resolve left out, by reason; added to
 	// the store's counters only if the transaction commits.
 	skipped [NumSkipReasons]uint64
+	// dmg is what this transaction found damaged and repaired (repair.go).
+	dmg writerDamage
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
@@ -86,20 +88,20 @@ func (w *writer) setIndex(key, id string) error {
 	return w.index.Put([]byte(key), []byte(id))
 }
 
-// putProfile stores a profile's encoded state, keeping the digest.
-func (w *writer) putProfile(id string, state []byte) error {
-	b := BucketOf(id)
+// putProfile stores a profile record (sealProfile) of state, keeping
+// the digest (which hashes states, not records).
+func (w *writer) putProfile(id string, state, record []byte) error {
 	if old := w.profiles.Get([]byte(id)); old != nil {
-		w.digest[b] ^= itemHash('p', id, old)
+		w.unhash(id, old)
 	}
-	w.digest[b] ^= itemHash('p', id, state)
-	return w.profiles.Put([]byte(id), state)
+	w.digest[BucketOf(id)] ^= itemHash('p', id, state)
+	return w.profiles.Put([]byte(id), record)
 }
 
 // deleteProfile removes a profile's state, keeping the digest.
 func (w *writer) deleteProfile(id string) error {
 	if old := w.profiles.Get([]byte(id)); old != nil {
-		w.digest[BucketOf(id)] ^= itemHash('p', id, old)
+		w.unhash(id, old)
 	}
 	return w.profiles.Delete([]byte(id))
 }
@@ -137,7 +139,11 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 	if b == nil {
 		return nil, fmt.Errorf("store: index points to missing profile %s", id)
 	}
-	p, err := profile.Unmarshal(b)
+	state, err := openProfile([]byte(id), b)
+	if err != nil {
+		return w.quarantine(id, b) // damaged: an empty stand-in until a replica's copy comes
+	}
+	p, err := profile.Unmarshal(state)
 	if err != nil {
 		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
 	}
@@ -451,6 +457,9 @@ func (w *writer) outbox(e OutboxEntry, delta *profile.Profile) error {
 // entries.
 func (w *writer) flush() error {
 	views := w.tx.Bucket(bucketViews)
+	if err := w.settleRepairs(); err != nil {
+		return err
+	}
 	for _, id := range sortedKeys(w.deleted) {
 		if err := w.deleteProfile(id); err != nil {
 			return err
@@ -463,10 +472,11 @@ func (w *writer) flush() error {
 	// cores, then write in key order (bbolt is single-writer).
 	ids := sortedKeys(w.dirty)
 	type enc struct {
-		state, view []byte
-		err         error
+		state, record, view []byte
+		err                 error
 	}
 	out := make([]enc, len(ids))
+	flags := w.viewFlags(ids)
 	encode := func(i int) {
 		p := w.cache[ids[i]]
 		b, err := p.Marshal()
@@ -483,7 +493,7 @@ func (w *writer) flush() error {
 		if p.LastSeen.Set {
 			last = p.LastSeen.V
 		}
-		out[i] = enc{state: b, view: encodeViewRecord(last, p.Version.String(), json)}
+		out[i] = enc{state: b, record: sealProfile(ids[i], b), view: encodeViewRecord(ids[i], flags[i], last, p.Version.String(), json)}
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(ids)/8+1)
 	var wg sync.WaitGroup
@@ -501,7 +511,7 @@ func (w *writer) flush() error {
 		if out[i].err != nil {
 			return out[i].err
 		}
-		if err := w.putProfile(id, out[i].state); err != nil {
+		if err := w.putProfile(id, out[i].state, out[i].record); err != nil {
 			return err
 		}
 		if err := views.Put([]byte(id), out[i].view); err != nil {
@@ -509,6 +519,9 @@ func (w *writer) flush() error {
 		}
 	}
 	if err := w.updateHolders(ids); err != nil {
+		return err
+	}
+	if err := w.finishRepairs(); err != nil {
 		return err
 	}
 	meta := w.tx.Bucket(bucketMeta)
