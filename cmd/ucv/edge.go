@@ -17,6 +17,7 @@ import (
 
 	"ucv/edge/api"
 	"ucv/edge/gossip"
+	"ucv/edge/hubsync"
 	"ucv/edge/store"
 	"ucv/profile"
 )
@@ -42,6 +43,9 @@ type edgeConfig struct {
 	syncToken string
 	// noHub stops `ucv dev` from running its in-process hub.
 	noHub bool
+	// recoverDamaged moves a damaged data file aside and starts an empty
+	// replica that peers and hub fill (--recover).
+	recoverDamaged bool
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -113,6 +117,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if dev {
 		fs.BoolVar(&cfg.noHub, "no-hub", env("UCV_NO_HUB", "") == "true", "do not run the in-process single-node hub (it runs unless --hub is given) [UCV_NO_HUB]")
 	}
+	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and the last commit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -259,10 +264,14 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	opts := store.DefaultOptions(filepath.Join(cfg.dataDir, "edge.db"))
+	opts := store.DefaultOptions(filepath.Join(cfg.dataDir, edgeDataFile))
 	opts.NodeName = cfg.nodeName
 	opts.Rules = rules
-	st, err := store.Open(opts)
+	opts.Logger = log
+	// A profile whose stored state is found damaged is fetched again from
+	// the hub (and from peers by anti-entropy).
+	opts.RefetchPositions = []string{hubsync.FeedCursor}
+	st, err := openEdgeStore(cfg, opts, log)
 	if err != nil {
 		return err
 	}

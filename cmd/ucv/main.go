@@ -36,6 +36,7 @@ func commands() []command {
 		{"edge", "run an edge node (Segment-compatible ingest, profile lookups)", runEdge},
 		{"dev", "run an edge node with zero configuration for local development", runDev},
 		{"hub", "run a hub node (Raft-replicated identity graph, edge sync, admin API)", runHub},
+		{"check", "verify a stopped edge's data file (structure and checksums)", runCheck},
 		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
 		{"bench", "run a benchmark scenario (bench identity …)", runBench},
 	}

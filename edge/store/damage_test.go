@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -373,7 +374,11 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 	if v, err := s.LookupIdentifier(want[0].id); err != nil || !bytes.Equal(v.JSON, want[0].json) {
 		t.Fatalf("LookupIdentifier = %v before the state is read", err)
 	}
-	// Reading the state finds the damage.
+	// Hub sync reads its feed position and starts a long-poll…
+	if v, _ := s.Position("hub-feed"); v != 42 {
+		t.Fatalf("hub feed position = %d, want 42", v)
+	}
+	// …meanwhile a read of the state finds the damage.
 	if _, err := s.Profile(pid); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("Profile(damaged) = %v, want ErrDamaged", err)
 	}
@@ -388,8 +393,19 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 	if st.StateMismatches != 1 || st.Repairing != 1 {
 		t.Fatalf("Stats = %d state mismatches, %d repairing; want 1, 1", st.StateMismatches, st.Repairing)
 	}
+	// The long-poll's answer must not undo the reset that makes hub
+	// sync fetch the hub's copy again.
+	if err := s.SetPosition("hub-feed", 50); err != nil {
+		t.Fatal(err)
+	}
 	if v, _ := s.Position("hub-feed"); v != 0 {
-		t.Errorf("hub feed position = %d after quarantine, want 0 (the hub's copy is fetched again)", v)
+		t.Errorf("hub feed position = %d after quarantine and a stale SetPosition, want 0 (the hub's copy is fetched again)", v)
+	}
+	if err := s.SetPosition("hub-feed", 7); err != nil { // read after the reset: moves on
+		t.Fatal(err)
+	}
+	if v, _ := s.Position("hub-feed"); v != 7 {
+		t.Errorf("hub feed position = %d, want 7", v)
 	}
 	// Its stand-in is never offered to peers as a full state.
 	var offered []string
@@ -617,4 +633,37 @@ func copyFixture(tb testing.TB, name string) string {
 		tb.Fatal(err)
 	}
 	return path
+}
+
+// TestOpenWaitsForTheLockBeforeChecking: a file another process holds is
+// neither checked nor opened (ErrInUse); Open checks it once it is free.
+// (Open used to skip the check of a locked file and let bbolt wait for
+// the lock: when the holder let go within bbolt's wait, bbolt opened a
+// file nobody had checked.)
+func TestOpenWaitsForTheLockBeforeChecking(t *testing.T) {
+	path, _ := damageFixture(t, 5)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openFile(path); !errors.Is(err, ErrInUse) {
+		t.Fatalf("Open(locked) = %v, want ErrInUse", err)
+	}
+	if _, err := Verify(path); !errors.Is(err, ErrInUse) {
+		t.Fatalf("Verify(locked) = %v, want ErrInUse", err)
+	}
+	w := walkFile(t, path, nil)
+	if err := os.Truncate(path, int64(w.pages-1)*int64(w.pageSize)); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openFile(path); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Open(truncated, unlocked) = %v, want ErrDamaged", err)
+	}
 }

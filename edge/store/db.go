@@ -53,6 +53,8 @@ type Store struct {
 	repaired        atomic.Uint64
 	repairMu        sync.Mutex
 	repairQueued    map[string]bool // profiles with a repair request in the queue
+	posMu           sync.Mutex
+	posEpoch        map[string]uint64 // refetch epoch of each position when last read (see SetPosition)
 }
 
 type request struct {
@@ -79,8 +81,8 @@ type request struct {
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
-// group committer. It fails if the file is locked by another process
-// (after 1 s) or its schema version is unknown, and with a *FileError
+// group committer. It fails with ErrInUse if the file is locked by
+// another process (after 1 s), if its schema version is unknown, and with a *FileError
 // (ErrDamaged) if the file's structure is damaged: it then changed
 // nothing, and the file can be moved aside and the replica rebuilt from
 // its peers and hub. A schema 1 file is migrated to schema 2 first.
@@ -122,8 +124,8 @@ func Open(opts Options) (*Store, error) {
 	}
 	// bbolt panics (in a goroutine of its own, or with a fault no recover
 	// catches) on a file whose structure is broken: check it first.
-	pw, err := checkFile(opts.Path)
-	if err != nil && !errors.Is(err, ErrInUse) {
+	pw, err := checkFile(opts.Path, bopts.Timeout)
+	if err != nil {
 		return nil, err
 	}
 	if pw != nil && pw.metaNote != "" {
@@ -135,7 +137,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
 	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
-		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}}
+		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
 	var from uint32
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {

@@ -125,10 +125,8 @@ func (s *Store) migrateBatch(tx *bolt.Tx) (bool, error) {
 			if err := tx.Bucket(bucketRepair).Put(r.id, u64(uint64(now))); err != nil {
 				return false, err
 			}
-			for _, name := range s.opts.RefetchPositions {
-				if err := meta.Put([]byte("pos:"+name), u64(0)); err != nil {
-					return false, err
-				}
+			if err := resetPositions(meta, s.opts.RefetchPositions); err != nil {
+				return false, err
 			}
 			p, flags = profile.New(id), viewRepairing
 			if state, err = p.Marshal(); err != nil {

@@ -210,19 +210,37 @@ func (s *Store) SetCursor(name string, seq uint64) error {
 // sequence (e.g. the hub feed's Raft index), 0 if never saved. Unlike a
 // Cursor it never holds back TrimOutbox.
 func (s *Store) Position(name string) (uint64, error) {
-	var v uint64
+	var v, epoch uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v = readU64(tx.Bucket(bucketMeta).Get([]byte("pos:" + name)))
+		meta := tx.Bucket(bucketMeta)
+		v = readU64(meta.Get([]byte("pos:" + name)))
+		epoch = readU64(meta.Get([]byte("refetch:" + name)))
 		return nil
 	})
+	if err == nil {
+		s.posMu.Lock()
+		s.posEpoch[name] = epoch
+		s.posMu.Unlock()
+	}
 	return v, err
 }
 
 // SetPosition persists a named position (durable on return); it may
-// move backwards.
+// move backwards. A position Options.RefetchPositions names that a
+// repair reset to 0 after this process last read it (Position) keeps the
+// 0: the value the caller computed from its older reading would undo
+// the reset (hub sync's long-poll was in flight when the damage was
+// found).
 func (s *Store) SetPosition(name string, v uint64) error {
+	s.posMu.Lock()
+	seen, read := s.posEpoch[name]
+	s.posMu.Unlock()
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put([]byte("pos:"+name), u64(v))
+		meta := tx.Bucket(bucketMeta)
+		if read && readU64(meta.Get([]byte("refetch:"+name))) != seen {
+			return nil
+		}
+		return meta.Put([]byte("pos:"+name), u64(v))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"os"
 	"syscall"
+	"time"
 )
 
 // This file checks a bbolt file's structure before bbolt opens it.
@@ -96,10 +97,12 @@ type pageWalk struct {
 }
 
 // checkFile checks the structure of the bbolt file at path. A missing or
-// empty file passes (bbolt creates it). A file another process holds
-// locked for writing is not read (ErrInUse). It returns a *FileError for
-// damage, another error for I/O failures.
-func checkFile(path string) (*pageWalk, error) {
+// empty file passes (bbolt creates it). It waits up to wait for a
+// process holding the file locked for writing to let go, else returns
+// ErrInUse: the caller must then not open the file either, or bbolt
+// might get the lock a moment later and read a file nobody checked. It
+// returns a *FileError for damage, another error for I/O failures.
+func checkFile(path string, wait time.Duration) (*pageWalk, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -108,11 +111,19 @@ func checkFile(path string) (*pageWalk, error) {
 		return nil, fmt.Errorf("store: check %s: %w", path, err)
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, ErrInUse
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if err == nil {
+			break
 		}
-		return nil, fmt.Errorf("store: check %s: lock: %w", path, err)
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("store: check %s: lock: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: %s", ErrInUse, path)
+		}
+		time.Sleep(50 * time.Millisecond) // as bbolt's own flock waits
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	fi, err := f.Stat()

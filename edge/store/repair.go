@@ -66,10 +66,8 @@ func (w *writer) quarantine(id string, b []byte) (*profile.Profile, error) {
 		return nil, err
 	}
 	meta := w.tx.Bucket(bucketMeta)
-	for _, name := range w.s.opts.RefetchPositions {
-		if err := meta.Put([]byte("pos:"+name), u64(0)); err != nil {
-			return nil, err
-		}
+	if err := resetPositions(meta, w.s.opts.RefetchPositions); err != nil {
+		return nil, err
 	}
 	p := profile.New(id)
 	w.cache[id] = p
@@ -325,4 +323,20 @@ func (s *Store) verifiedState(tx *bolt.Tx, id, v []byte) []byte {
 // errRepairing is the read error of a profile under repair.
 func errRepairing(id string) error {
 	return fmt.Errorf("%w: profile %s: its state was damaged here and waits for a replica's copy", ErrDamaged, id)
+}
+
+// resetPositions sets the named positions to 0 and moves each one's
+// refetch epoch on, so a SetPosition computed from an earlier reading
+// cannot undo the reset (see SetPosition).
+func resetPositions(meta *bolt.Bucket, names []string) error {
+	for _, name := range names {
+		epoch := []byte("refetch:" + name)
+		if err := meta.Put(epoch, u64(readU64(meta.Get(epoch))+1)); err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("pos:"+name), u64(0)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

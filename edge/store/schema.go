@@ -10,6 +10,7 @@ package store
 //	            digestKey → DigestBuckets × uint64 BE (see digest.go)
 //	            "cursor:"+name → uint64 BE outbox reader position
 //	            "pos:"+name → uint64 BE other position (hub feed index)
+//	            "refetch:"+name → uint64 BE times a repair reset "pos:"+name
 //	            resyncKey → uint64 BE start ‖ uint64 BE end of the last
 //	            completed full-state resync (see resync.go)
 //	            migrateKey → the last profile ID a schema migration

@@ -28,6 +28,8 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrOverloaded: the commit queue is full; retry later (HTTP 503).
 	ErrOverloaded = errors.New("store: commit queue full")
+	// ErrInUse: another process (a running node) holds the data file.
+	ErrInUse = errors.New("store: data file in use by another process")
 	// ErrDamaged: stored data failed verification. From Open (as a
 	// *FileError) the data file's structure is broken and nothing was
 	// changed; from a read, one profile's stored view or state failed its

@@ -10,9 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// ErrInUse: Verify was given the data file of a running node.
-var ErrInUse = errors.New("store: data file in use by a running node; stop it first")
-
 // maxProblems bounds the problems a Report lists.
 const maxProblems = 50
 
@@ -63,11 +60,11 @@ func Verify(path string) (*Report, error) {
 	if fi.Size() == 0 {
 		return r, nil
 	}
-	pw, err := checkFile(path)
+	pw, err := checkFile(path, 0)
 	var fe *FileError
 	switch {
 	case errors.Is(err, ErrInUse):
-		return nil, fmt.Errorf("%w: %s", err, path)
+		return nil, err
 	case errors.As(err, &fe):
 		r.problem(errors.New(fe.Reason))
 		return r, nil

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// runToExit runs bin with args to completion and returns its exit code,
+// stdout and stderr.
+func runToExit(t *testing.T, bin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run ucv %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+// TestDamagedDataFileProcess runs the real binary against a truncated
+// data file: `ucv dev` (an edge with its in-process hub) refuses to start
+// with one line naming the file and the way out, no stack trace;
+// `ucv check` reports the damage and exits 1; `ucv dev --recover` moves
+// the file aside and rebuilds the replica from its hub; `ucv check` then
+// finds the new file sound.
+func TestDamagedDataFileProcess(t *testing.T) {
+	bin := buildUCV(t)
+	data := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(data, "edge.db")
+
+	dev := start(t, bin, nil, "dev", "--data-dir", data, "--http-addr", "127.0.0.1:0")
+	if code, body := httpDo(t, "POST", dev.url+"/v1/identify", `{"userId":"dmg-1","traits":{"email":"dmg@example.com"}}`); code != 200 {
+		t.Fatalf("ingest = %d %s", code, body)
+	}
+	waitBody(t, devHubURL(t, dev)+"/v1/admin/profiles/email:dmg@example.com", `"dmg-1"`)
+	dev.stop(t, syscall.SIGTERM)
+
+	if code, stdout, stderr := runToExit(t, bin, "check", "--data-dir", data); code != 0 || !strings.Contains(stdout, path+": ok") {
+		t.Fatalf("check of a sound file: exit %d\n%s%s", code, stdout, stderr)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runToExit(t, bin, "dev", "--data-dir", data, "--http-addr", "127.0.0.1:0")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code == 0 || len(lines) != 1 || strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
+		t.Fatalf("dev on a truncated file: exit %d, stderr (want one line, no stack trace):\n%s\nstdout:\n%s", code, stderr, stdout)
+	}
+	for _, want := range []string{path, "damaged", "truncated", "replica", "--recover"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("refusal %q does not mention %q", lines[0], want)
+		}
+	}
+
+	code, stdout, stderr = runToExit(t, bin, "check", "--data-dir", data)
+	if code != 1 || !strings.Contains(stdout, path+": damaged") || !strings.Contains(stdout, "truncated") || !strings.Contains(stderr, "--recover") {
+		t.Fatalf("check of a truncated file: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	dev = start(t, bin, nil, "dev", "--data-dir", data, "--http-addr", "127.0.0.1:0", "--recover")
+	waitBody(t, dev.url+"/v1/profiles/email:dmg@example.com", `"dmg-1"`)
+	if !strings.Contains(dev.stderr.String(), "moved it aside") {
+		t.Errorf("no log line about the damaged file moved aside:\n%s", dev.stderr)
+	}
+	dev.stop(t, syscall.SIGTERM)
+	aside, _ := filepath.Glob(path + ".damaged-*")
+	if len(aside) != 1 {
+		t.Errorf("damaged files kept aside = %v, want one", aside)
+	}
+	if code, stdout, stderr := runToExit(t, bin, "check", "--data-dir", data); code != 0 {
+		t.Fatalf("check after --recover: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
