@@ -404,6 +404,20 @@ func resolveIn(tx *bolt.Tx, id string) (string, error) {
 	return "", fmt.Errorf("store: redirect chain from %s longer than %d", id, maxRedirectHops)
 }
 
+// resolveKey is resolveIn on a key, without allocating: the result is id
+// or a slice of tx's memory map (valid for the life of tx).
+func resolveKey(tx *bolt.Tx, id []byte) ([]byte, error) {
+	red := tx.Bucket(bucketRedirects)
+	for range maxRedirectHops {
+		next := red.Get(id)
+		if next == nil {
+			return id, nil
+		}
+		id = next
+	}
+	return nil, fmt.Errorf("store: redirect chain from %s longer than %d", id, maxRedirectHops)
+}
+
 // LookupID returns the view of profile id, following redirects.
 // ErrNotFound if there is none.
 func (s *Store) LookupID(id string) (View, error) {
@@ -435,11 +449,11 @@ func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
 // verifying it. A view that fails its checksum, or is missing beside a
 // stored profile, is ErrDamaged, and its repair is requested.
 func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
-	cid, err := resolveIn(tx, string(id))
+	key, err := resolveKey(tx, id)
 	if err != nil {
 		return View{}, err
 	}
-	key := []byte(cid)
+	cid := string(key)
 	b := tx.Bucket(bucketViews).Get(key)
 	if b == nil {
 		if tx.Bucket(bucketProfiles).Get(key) == nil {

@@ -5,6 +5,13 @@
 // window, an outbox of deltas for replication, and meta. Every bucket and
 // key is named in schema.go.
 //
+// The store refuses damage: Open checks the file's structure before
+// bbolt reads it (pages.go) and returns a *FileError instead of bbolt's
+// panic; every profile state and view carries a checksum verified on
+// read (record.go), and what fails is not served or replicated but
+// repaired — a view from its state, a state from a replica's copy
+// (repair.go). Verify checks a stopped node's file.
+//
 // Writes go through a group committer: concurrent Ingest calls are
 // coalesced into one bbolt transaction and one fsync, and each call
 // returns only after the transaction holding its events is durable.
