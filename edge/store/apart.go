@@ -102,9 +102,17 @@ func (w *writer) moveApart(from, to string) error {
 }
 
 // apart reports whether canonical profiles p and q must never merge: one
-// lists a partner that resolves here to the other.
+// lists a partner that resolves here to the other, or one is a stand-in
+// for a damaged state (repair.go) — its identifiers are unknown until a
+// replica's copy comes, so no rule can say the two are one person.
 func (w *writer) apart(p, q string) bool {
-	if p == q || !w.anyApart() {
+	if p == q {
+		return false
+	}
+	if w.isRepairing(p) || w.isRepairing(q) {
+		return true
+	}
+	if !w.anyApart() {
 		return false
 	}
 	for _, pair := range [2][2]string{{p, q}, {q, p}} {

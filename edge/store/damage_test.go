@@ -667,3 +667,80 @@ func TestOpenWaitsForTheLockBeforeChecking(t *testing.T) {
 		t.Fatalf("Open(truncated, unlocked) = %v, want ErrDamaged", err)
 	}
 }
+
+// TestStandInMergesWithNobody: while a damaged profile waits for its
+// copy, its stand-in knows none of its identifiers, so nothing may merge
+// with it: an event naming another person's user ID and the damaged
+// person's e-mail lands on the other person without linking the e-mail
+// (as for a hub cannot-link), and after the repair the two are still
+// two people.
+func TestStandInMergesWithNobody(t *testing.T) {
+	path, want := damageFixture(t, 10)
+	peerPath := copyFile(t, path)
+	peer, err := openFile(peerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close(context.Background())
+	s, err := openFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := s.ResolveIdentifier(profile.Identifier{Type: "user_id", Value: "u0"})
+	y, _ := s.ResolveIdentifier(profile.Identifier{Type: "user_id", Value: "u1"})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	flipAt(t, path, recordOffset(t, path, bucketProfiles, []byte(y))+sumLen+4, 1, 0x20)
+	if s, err = openFile(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if _, err := s.Profile(y); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Profile(damaged) = %v", err)
+	}
+	settle(t, s)
+	res := ingest(t, s, `{"type":"identify","userId":"u0","messageId":"glue","traits":{"email":"p1@example.com"}}`)
+	if res.ProfileIDs[0] != x {
+		t.Fatalf("event landed on %s, want %s (u0's)", res.ProfileIDs[0], x)
+	}
+	if st, _ := s.Stats(); st.LinksSkipped[SkipApart] != 1 {
+		t.Errorf("LinksSkipped[apart] = %d, want 1 (the stand-in's e-mail left out)", st.LinksSkipped[SkipApart])
+	}
+	local, remote := s.Digest(), peer.Digest()
+	var states []OutboxEntry
+	if err := peer.BucketEntries(local.Diff(&remote), func(e OutboxEntry) error { states = append(states, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyStates(context.Background(), states); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id   profile.Identifier
+		want string
+	}{{profile.Identifier{Type: "user_id", Value: "u0"}, x}, {profile.Identifier{Type: "user_id", Value: "u1"}, y}, {profile.Identifier{Type: "email", Value: "p1@example.com"}, y}} {
+		if got, err := s.ResolveIdentifier(c.id); err != nil || got != c.want {
+			t.Errorf("%s resolves to %s, %v after the repair; want %s", c.id.Key(), got, err, c.want)
+		}
+	}
+	if v, err := s.LookupIdentifier(want[3].id); err != nil || !bytes.Equal(v.JSON, want[3].json) { // u1
+		t.Errorf("repaired profile %s = %v\n%s\nwant\n%s", want[3].id.Key(), err, v.JSON, want[3].json)
+	}
+	if err := s.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// copyFile copies the file at path into a new temporary directory.
+func copyFile(tb testing.TB, path string) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(tb.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}

@@ -34,6 +34,10 @@ import (
 //     joined into the stand-in and completes the repair: the profile
 //     leaves the repair bucket and is served again. A delta (gossip's
 //     rumours) does not complete it: it is not the whole profile.
+//   - Meanwhile the stand-in merges with no other profile (apart): its
+//     identifiers are unknown, so neither the identity rules' limits nor
+//     a peer's merge can be checked against it. Events that name its
+//     identifiers still land on it.
 //
 // Anti-entropy never sends a damaged state or a stand-in as a full state
 // (BucketEntries skips both), so damage does not spread to replicas.
@@ -42,7 +46,6 @@ import (
 // writerDamage is what one write transaction found damaged and repaired.
 type writerDamage struct {
 	quarantined map[string]bool // states set aside in this transaction
-	inherited   map[string]bool // survivors of a merge with a profile under repair
 	completed   map[string]bool // repairs a replica's full state completed
 	gone        map[string]bool // profiles under repair merged away
 	rebuilt     map[string]bool // views re-rendered after failing their checksum
@@ -118,7 +121,6 @@ func (w *writer) completeRepair(id string) {
 		return
 	}
 	delete(w.dmg.quarantined, cid)
-	delete(w.dmg.inherited, cid)
 	mark(&w.dmg.completed, cid)
 	if _, ok := w.cache[cid]; ok {
 		w.dirty[cid] = true // re-render its view without the flag
@@ -128,7 +130,7 @@ func (w *writer) completeRepair(id string) {
 // isRepairing reports whether profile id is (as of this transaction)
 // waiting for a replica's copy.
 func (w *writer) isRepairing(id string) bool {
-	if w.dmg.quarantined[id] || w.dmg.inherited[id] {
+	if w.dmg.quarantined[id] {
 		return true
 	}
 	if w.dmg.completed[id] || w.dmg.gone[id] {
@@ -156,28 +158,18 @@ func (w *writer) unhash(id string, old []byte) {
 	w.digest[BucketOf(id)] ^= itemHash('p', id, state)
 }
 
-// settleRepairs runs first in flush: a profile under repair merged into
-// another passes its repair on (the survivor lacks its state too).
-func (w *writer) settleRepairs() error {
+// settleRepairs runs first in flush: a profile under repair that was
+// merged away leaves the repair list. Only the hub merges one (apart
+// keeps identity rules and peers' merges away from a stand-in), and the
+// hub's cluster state it merges with holds the fragment's state: the
+// survivor is whole.
+func (w *writer) settleRepairs() {
 	for _, id := range sortedKeys(w.deleted) {
-		if !w.isRepairing(id) {
-			continue
+		if w.isRepairing(id) {
+			delete(w.dmg.quarantined, id)
+			mark(&w.dmg.gone, id)
 		}
-		delete(w.dmg.quarantined, id)
-		mark(&w.dmg.gone, id)
-		cid := w.canonical(id)
-		if cid == id || w.deleted[cid] {
-			continue
-		}
-		if _, ok := w.cache[cid]; !ok {
-			if _, err := w.load(cid); err != nil {
-				return err
-			}
-		}
-		mark(&w.dmg.inherited, cid)
-		w.dirty[cid] = true
 	}
-	return nil
 }
 
 // viewFlags returns the flags of the views of ids about to be written.
@@ -195,11 +187,9 @@ func (w *writer) viewFlags(ids []string) []byte {
 // the repair bucket and recomputes the digest buckets damage touched.
 func (w *writer) finishRepairs() error {
 	rb := w.tx.Bucket(bucketRepair)
-	for _, set := range []map[string]bool{w.dmg.quarantined, w.dmg.inherited} {
-		for _, id := range sortedKeys(set) {
-			if err := rb.Put([]byte(id), u64(uint64(w.nowMs))); err != nil {
-				return err
-			}
+	for _, id := range sortedKeys(w.dmg.quarantined) {
+		if err := rb.Put([]byte(id), u64(uint64(w.nowMs))); err != nil {
+			return err
 		}
 	}
 	for _, set := range []map[string]bool{w.dmg.completed, w.dmg.gone} {

@@ -457,9 +457,7 @@ func (w *writer) outbox(e OutboxEntry, delta *profile.Profile) error {
 // entries.
 func (w *writer) flush() error {
 	views := w.tx.Bucket(bucketViews)
-	if err := w.settleRepairs(); err != nil {
-		return err
-	}
+	w.settleRepairs()
 	for _, id := range sortedKeys(w.deleted) {
 		if err := w.deleteProfile(id); err != nil {
 			return err
