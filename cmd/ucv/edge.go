@@ -100,7 +100,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", defData), "directory of the database [UCV_DATA_DIR]")
 	fs.StringVar(&cfg.httpAddr, "http-addr", env("UCV_HTTP_ADDR", "127.0.0.1:8080"), "HOST:PORT to serve HTTP on; port 0 picks a free one [UCV_HTTP_ADDR]")
 	keys := fs.String("write-key", env("UCV_WRITE_KEYS", ""), "accepted write keys, KEY[=SOURCE_LABEL],… [UCV_WRITE_KEYS]")
-	fs.StringVar(&cfg.rulesFile, "rules", env("UCV_RULES", ""), "identity rules file (JSON); default: Segment-like rules [UCV_RULES]")
+	fs.StringVar(&cfg.rulesFile, "rules", env("UCV_RULES", ""), "identity rules file (JSON): changes to the default rules, per type (README: Identity rules) [UCV_RULES]")
 	fs.StringVar(&cfg.nodeName, "node-name", env("UCV_NODE_NAME", defNode), "this node's name in lookups and merge records [UCV_NODE_NAME]")
 	fs.StringVar(&cfg.defaultRegion, "default-region", env("UCV_DEFAULT_REGION", "US"), "region for phone numbers without a country code [UCV_DEFAULT_REGION]")
 	fs.StringVar(&cfg.publicURL, "public-url", env("UCV_PUBLIC_URL", ""), "base URL analytics.js should send to (settings endpoint); default: the request's Host [UCV_PUBLIC_URL]")
