@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"ucv/hub"
 	"ucv/hub/api"
@@ -23,40 +21,63 @@ import (
 
 const token = "sync-secret"
 
-// newHub runs a single-node hub on raft's in-memory transport behind
-// the API on an httptest server (127.0.0.1, port 0).
-func newHub(t *testing.T) (*hub.Server, string) {
+// apiNode is one hub node behind its API.
+type apiNode struct {
+	hub   *hub.Server
+	api   *api.Server
+	url   string
+	peers *api.Peers
+}
+
+// startNode starts hub node id on nw behind its API, served by the
+// API's own HTTPServer (the product's timeouts) on 127.0.0.1, port 0,
+// and stops both when the test ends. Options adjust the API config.
+func startNode(t *testing.T, nw *hubtest.Network, id string, bootstrap bool, opts ...func(*api.Config)) apiNode {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
 	ac := api.DefaultConfig()
-	ac.NodeID, ac.SyncToken, ac.AdminToken = "h0", token, "admin-secret"
-	as, err := api.New(ac)
+	ac.NodeID, ac.HTTPURL, ac.SyncToken, ac.AdminToken = id, url, token, admin
+	for _, o := range opts {
+		o(&ac)
+	}
+	peers, err := api.NewPeers(ac)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, trans := raft.NewInmemTransport("")
-	store := raft.NewInmemStore()
-	hc := hub.DefaultConfig()
-	hc.NodeID, hc.Bootstrap, hc.Raft = "h0", true, hubtest.RaftConfig()
-	hc.Transport, hc.LogStore, hc.StableStore, hc.SnapshotStore = trans, store, store, raft.NewInmemSnapshotStore()
-	hc.Forward = as.Forward
-	n, err := hub.New(hc)
+	hc := nw.Config(id, bootstrap)
+	hc.Forward = peers.Forward
+	h, err := hub.New(hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	as.SetNode(n)
-	srv := httptest.NewServer(as)
+	as, err := api.New(ac, h, peers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, endRequests := context.WithCancel(context.Background())
+	srv := as.HTTPServer(base)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
+		endRequests()
 		srv.Close()
-		n.Close(context.Background())
+		<-served
+		h.Close(context.Background())
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !n.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader after 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return n, srv.URL
+	return apiNode{hub: h, api: as, url: url, peers: peers}
+}
+
+// newHub runs a single-node hub on raft's in-memory transport behind
+// the API and waits until it leads.
+func newHub(t *testing.T, opts ...func(*api.Config)) (*hub.Server, string) {
+	t.Helper()
+	nd := startNode(t, new(hubtest.Network), "h0", true, opts...)
+	waitFor(t, "h0 leads", nd.hub.IsLeader)
+	return nd.hub, nd.url
 }
 
 func do(t *testing.T, method, url, tok string, body []byte) (*http.Response, []byte) {

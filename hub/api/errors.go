@@ -26,6 +26,12 @@ var (
 	ErrTooLarge = errors.New("api: request body too large")
 	// ErrNoLeader: no Raft leader is known, or it cannot be reached (503).
 	ErrNoLeader = errors.New("api: no reachable leader")
+	// ErrNotJoined: this node is no member of any hub cluster yet — it
+	// was started with neither --bootstrap nor --join and no member has
+	// added it (503 on /readyz).
+	ErrNotJoined = errors.New("api: not a member of a hub cluster: this node waits to be joined (start it with --join URL, or POST /v1/admin/join to a member naming it)")
+	// ErrTimeout: the request's body did not arrive in time (408).
+	ErrTimeout = errors.New("api: request body too slow")
 	// ErrNoRoute: no such endpoint (404).
 	ErrNoRoute = errors.New("api: no such endpoint")
 	// ErrNoMember: a membership change names a node that is not a member
@@ -53,6 +59,8 @@ func status(err error) (int, string) {
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, ErrTimeout):
+		return http.StatusRequestTimeout, "request_timeout"
 	case errors.Is(err, ErrBadRequest), errors.Is(err, replication.ErrMalformed), errors.Is(err, hub.ErrMalformed):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, hub.ErrInvalid):
@@ -67,7 +75,7 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, "no_route"
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"
-	case errors.Is(err, ErrNoLeader), errors.Is(err, hub.ErrNotLeader), errors.Is(err, hub.ErrClosed),
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotJoined), errors.Is(err, hub.ErrNotLeader), errors.Is(err, hub.ErrClosed),
 		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "unavailable"
 	}
@@ -81,6 +89,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var b errorBody
 	b.Error.Code = name
 	b.Error.Message = err.Error()
+	if code == http.StatusRequestTimeout {
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+	}
 	if code >= 500 {
 		s.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
 		if code == http.StatusServiceUnavailable {

@@ -3,10 +3,11 @@ package api
 import (
 	"net/http"
 
-	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"ucv/hub"
 )
 
 type metrics struct {
@@ -38,21 +39,17 @@ func newMetrics(s *Server) *metrics {
 			Name: "ucv_hub_snapshot_streams_total", Help: "Snapshot streams started for bootstrapping edges.",
 		}),
 	}
-	raftGauge := func(name, help string, f func(*raft.Raft) float64) prometheus.Collector {
+	raftGauge := func(name, help string, f func(hub.Progress) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			n, err := s.hub()
-			if err != nil {
-				return 0
-			}
-			return f(n.Raft())
+			return f(s.node.Progress())
 		})
 	}
 	m.reg.MustRegister(m.batches, m.entries, m.applyLatency, m.feedRequests, m.snapshots,
 		raftGauge("ucv_hub_raft_state", "Raft state: 0 follower, 1 candidate, 2 leader, 3 shutdown.",
-			func(r *raft.Raft) float64 { return float64(r.State()) }),
-		raftGauge("ucv_hub_raft_commit_index", "Raft commit index.", func(r *raft.Raft) float64 { return float64(r.CommitIndex()) }),
-		raftGauge("ucv_hub_raft_applied_index", "Raft applied index.", func(r *raft.Raft) float64 { return float64(r.AppliedIndex()) }),
-		raftGauge("ucv_hub_raft_last_index", "Raft last log index.", func(r *raft.Raft) float64 { return float64(r.LastIndex()) }),
+			func(p hub.Progress) float64 { return float64(p.Role) }),
+		raftGauge("ucv_hub_raft_commit_index", "Raft commit index.", func(p hub.Progress) float64 { return float64(p.CommitIndex) }),
+		raftGauge("ucv_hub_raft_applied_index", "Raft applied index.", func(p hub.Progress) float64 { return float64(p.AppliedIndex) }),
+		raftGauge("ucv_hub_raft_last_index", "Raft last log index.", func(p hub.Progress) float64 { return float64(p.LastIndex) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ucv_hub_edges", Help: "Edges that pushed to this node."}, func() float64 {
 			s.edgesMu.Lock()
 			defer s.edgesMu.Unlock()

@@ -22,13 +22,13 @@ const (
 // The copy is taken in O(1) and read without the FSM's lock, so a slow
 // edge does not hold up Apply. A failure after the header has been sent
 // can only cut the stream short; the end record's absence tells the
-// edge.
+// edge. The stream as a whole has no deadline: each page gets a full
+// WriteTimeout to be written, so a stream that keeps moving runs as long
+// as it needs and one whose reader stalls is cut.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
+	n := s.node
 	s.met.snapshots.Inc()
+	s.hold(w, s.cfg.WriteTimeout)
 	b := n.FSM().Bootstrap()
 	var sw *replication.SnapshotWriter
 	var page []replication.FeedItem
@@ -37,13 +37,14 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 		if len(page) == 0 {
 			return nil
 		}
+		s.hold(w, s.cfg.WriteTimeout)
 		if err := sw.Page(page); err != nil {
 			return err
 		}
 		page, size = page[:0], 0
 		return r.Context().Err()
 	}
-	err = b.Clusters(func(count int) error {
+	err := b.Clusters(func(count int) error {
 		w.Header().Set("Content-Type", msgpackType)
 		w.Header().Set("X-Hub-Index", strconv.FormatUint(b.Index(), 10))
 		var err error
@@ -64,6 +65,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 		err = flush()
 	}
 	if err == nil {
+		s.hold(w, s.cfg.WriteTimeout)
 		err = sw.Close()
 	}
 	if err != nil && sw != nil {
