@@ -38,6 +38,12 @@ func startNode(t *testing.T, nw *hubtest.Network, id string, bootstrap bool, opt
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveNode(t, ln, nw, id, bootstrap, opts...)
+}
+
+// serveNode is startNode on a listener of the caller's.
+func serveNode(t *testing.T, ln net.Listener, nw *hubtest.Network, id string, bootstrap bool, opts ...func(*api.Config)) apiNode {
+	t.Helper()
 	url := "http://" + ln.Addr().String()
 	ac := api.DefaultConfig()
 	ac.NodeID, ac.HTTPURL, ac.SyncToken, ac.AdminToken = id, url, token, admin

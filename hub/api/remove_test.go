@@ -11,12 +11,10 @@ import (
 	"ucv/hub/hubtest"
 )
 
-// newAPICluster runs n hubs on one in-memory network, each behind its
-// API; nodes 1.. join through node 0 with Peers.Join, as `ucv hub
-// --join` does.
-func newAPICluster(t *testing.T, n int) []apiNode {
+// newAPICluster runs n hubs on nw, each behind its API; nodes 1.. join
+// through node 0 with Peers.Join, as `ucv hub --join` does.
+func newAPICluster(t *testing.T, nw *hubtest.Network, n int) []apiNode {
 	t.Helper()
-	nw := new(hubtest.Network)
 	nodes := make([]apiNode, n)
 	for i := range nodes {
 		nodes[i] = startNode(t, nw, fmt.Sprintf("h%d", i), i == 0)
@@ -74,7 +72,7 @@ func members(t *testing.T, h *hub.Server) []string {
 }
 
 func TestRemoveMember(t *testing.T) {
-	nodes := newAPICluster(t, 3)
+	nodes := newAPICluster(t, new(hubtest.Network), 3)
 	if m := members(t, nodes[0].hub); len(m) != 3 {
 		t.Fatalf("members = %v, want 3", m)
 	}

@@ -45,7 +45,7 @@ type Config struct {
 	// through, and a client that trickles its body (slow loris) is cut
 	// at the deadline with 408. WriteTimeout bounds an answer from the
 	// moment the request is read; the feed's long-poll adds its wait and
-	// the snapshot stream gives each page WriteTimeout of its own.
+	// the snapshot stream gives every 16 KiB WriteTimeout of its own.
 	// IdleTimeout closes a keep-alive connection left idle that long.
 	ReadHeaderTimeout  time.Duration
 	ReadTimeout        time.Duration
@@ -272,6 +272,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The write deadline ran out with the read one: give
+				// the 408 time to go out.
+				_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 				return nil, fmt.Errorf("%w: body: %d bytes in %s", ErrTimeout, buf.Len(), time.Since(start).Round(time.Millisecond))
 			}
 			return nil, errors.Join(ErrBadRequest, err)

@@ -17,18 +17,46 @@ const (
 	snapshotPageBytes = 2 << 20
 )
 
+// streamChunkBytes is how much of a stream each WriteTimeout covers: a
+// reader slower than streamChunkBytes per WriteTimeout (16 KiB per 30 s
+// by default) is cut.
+const streamChunkBytes = 16 << 10
+
+// streamWriter writes a long answer to w in chunks of at most
+// streamChunkBytes, giving each a full WriteTimeout (hold).
+type streamWriter struct {
+	w http.ResponseWriter
+	s *Server
+}
+
+func (sw *streamWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), streamChunkBytes)
+		sw.s.hold(sw.w, sw.s.cfg.WriteTimeout)
+		m, err := sw.w.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
+}
+
 // snapshot streams every cluster as the node's FSM holds it at one Raft
 // index (replication's snapshot stream: header, feed pages, end record).
 // The copy is taken in O(1) and read without the FSM's lock, so a slow
 // edge does not hold up Apply. A failure after the header has been sent
 // can only cut the stream short; the end record's absence tells the
-// edge. The stream as a whole has no deadline: each page gets a full
-// WriteTimeout to be written, so a stream that keeps moving runs as long
-// as it needs and one whose reader stalls is cut.
+// edge. The stream as a whole has no deadline: every streamChunkBytes
+// get a full WriteTimeout to go out, so a stream that keeps moving runs
+// as long as it needs and one whose reader stalls is cut.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 	n := s.node
 	s.met.snapshots.Inc()
 	s.hold(w, s.cfg.WriteTimeout)
+	out := &streamWriter{w: w, s: s}
 	b := n.FSM().Bootstrap()
 	var sw *replication.SnapshotWriter
 	var page []replication.FeedItem
@@ -37,7 +65,6 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 		if len(page) == 0 {
 			return nil
 		}
-		s.hold(w, s.cfg.WriteTimeout)
 		if err := sw.Page(page); err != nil {
 			return err
 		}
@@ -48,7 +75,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", msgpackType)
 		w.Header().Set("X-Hub-Index", strconv.FormatUint(b.Index(), 10))
 		var err error
-		sw, err = replication.NewSnapshotWriter(w, &replication.SnapshotHeader{Index: b.Index(), Clusters: uint64(count)})
+		sw, err = replication.NewSnapshotWriter(out, &replication.SnapshotHeader{Index: b.Index(), Clusters: uint64(count)})
 		return err
 	}, func(v hub.View) error {
 		st, err := v.Profile.Marshal()
@@ -65,7 +92,6 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 		err = flush()
 	}
 	if err == nil {
-		s.hold(w, s.cfg.WriteTimeout)
 		err = sw.Close()
 	}
 	if err != nil && sw != nil {
