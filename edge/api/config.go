@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"ucv/metric"
 	"ucv/profile"
 )
 
@@ -59,7 +58,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Collectors are further metrics served on /metrics (the gossip
 	// node's, when gossip is on).
-	Collectors []prometheus.Collector
+	Collectors []metric.Collector
 }
 
 // DefaultConfig returns a production configuration without write keys:

@@ -15,9 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"ucv/hub"
+	"ucv/metric"
 )
 
 // Config configures a Server (and the Peers built before it). Start
@@ -157,9 +156,9 @@ func (s *Server) HTTPServer(base context.Context) *http.Server {
 	}
 }
 
-// Registry returns the Prometheus registry /metrics serves, so the
-// caller can add collectors.
-func (s *Server) Registry() *prometheus.Registry { return s.met.reg }
+// Registry returns the registry /metrics serves, so the caller can add
+// collectors.
+func (s *Server) Registry() *metric.Registry { return s.met.reg }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -25,7 +25,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := replication.UnmarshalSyncPush(body)
 	if err != nil {
-		s.met.batches.WithLabelValues("malformed").Inc()
+		s.met.batches.With("malformed").Inc()
 		return fmt.Errorf("%w: body: %w", ErrBadRequest, err)
 	}
 	start := time.Now()
@@ -34,7 +34,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 	var ack replication.SyncAck
 	switch {
 	case errors.Is(err, hub.ErrSequenceGap):
-		s.met.batches.WithLabelValues("gap").Inc()
+		s.met.batches.With("gap").Inc()
 		exp := n.FSM().EdgeSeq(p.Edge) + 1
 		if res != nil && res.LastSeq > 0 { // forwarded: the leader's view
 			exp = res.LastSeq + 1
@@ -43,16 +43,16 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("X-Expected-Seq", strconv.FormatUint(exp, 10))
 		return writeAck(w, http.StatusConflict, &ack)
 	case err != nil:
-		s.met.batches.WithLabelValues("error").Inc()
+		s.met.batches.With("error").Inc()
 		if errors.Is(err, hub.ErrInvalid) {
 			return fmt.Errorf("%w: entries: %w", ErrBadRequest, err)
 		}
 		return err
 	case res.Duplicate:
-		s.met.batches.WithLabelValues("duplicate").Inc()
+		s.met.batches.With("duplicate").Inc()
 		ack = replication.SyncAck{Status: replication.AckDuplicate, Seq: res.LastSeq, Index: res.Index}
 	default:
-		s.met.batches.WithLabelValues("applied").Inc()
+		s.met.batches.With("applied").Inc()
 		s.met.entries.Add(float64(res.Applied))
 		ack = replication.SyncAck{Status: replication.AckApplied, Seq: res.LastSeq, Index: res.Index}
 	}
