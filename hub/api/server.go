@@ -135,9 +135,6 @@ func New(cfg Config, node *hub.Server, peers *Peers) (*Server, error) {
 	return s, nil
 }
 
-// Peers returns the Peers the Server was built with.
-func (s *Server) Peers() *Peers { return s.peers }
-
 // HTTPServer returns an http.Server that serves s with the configured
 // timeouts. Every request's context derives from base: cancel it when
 // shutdown starts and waiting long-polls answer at once instead of
@@ -253,8 +250,8 @@ func bearer(r *http.Request, token string) bool {
 // (the server's ReadTimeout at first) moves on as bytes arrive, by one
 // second per MinBodyBytesPerSec, so a body that keeps that pace is never
 // cut and one that trickles is (ErrTimeout, 408). Once the body is in,
-// the request gets a full WriteTimeout (hold). An http.ResponseWriter that has no deadlines (a recorder)
-// reads without them.
+// the request gets a full WriteTimeout (hold). An http.ResponseWriter
+// that has no deadlines (a recorder) reads without them.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, error) {
 	rc := http.NewResponseController(w)
 	start := time.Now()
