@@ -55,20 +55,26 @@ type Computed struct {
 
 // Computed derives the computed traits as of now.
 func (p *Profile) Computed(now time.Time) Computed {
+	totals := p.Totals()
 	c := Computed{
-		OrderCount:        p.Counters.Value(counterOrders),
+		OrderCount:        totals[counterOrders],
 		LifetimeRevenue:   map[string]Money{},
 		AverageOrderValue: map[string]Money{},
 		EventCounts:       map[string]int64{},
 	}
+	keys := make([]string, 0, len(totals))
+	for k := range totals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	var topN int64
-	for _, e := range p.Counters.Entries { // sorted by key
-		k, v := e.Key, e.Counter.Value()
+	for _, k := range keys {
+		v := totals[k]
 		switch {
 		case strings.HasPrefix(k, prefixRevenue):
 			cur := k[len(prefixRevenue):]
 			c.LifetimeRevenue[cur] = money(cur, v)
-			if n := p.Counters.Value(prefixOrdersCur + cur); n > 0 {
+			if n := totals[prefixOrdersCur+cur]; n > 0 {
 				c.AverageOrderValue[cur] = money(cur, roundDiv(v, n))
 			}
 		case strings.HasPrefix(k, prefixEvent):
