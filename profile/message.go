@@ -62,6 +62,11 @@ type Message struct {
 	// userId, anonymousId, context.device.id, traits email and phone,
 	// context.externalIds. Deduplicated and sorted by key.
 	Identifiers []Identifier
+	// Previous holds, for an alias, what previousId may be: the
+	// anonymous_id and the user_id of that value, normalized. Segment's
+	// previousId is either; the store links the one it already knows
+	// (see edge/store's resolve), else the anonymous_id.
+	Previous []Identifier
 	// Consent is context.consent.categoryPreferences.
 	Consent map[string]bool
 
@@ -538,6 +543,17 @@ func (m *Message) collectIdentifiers(path string, opts ParseOptions) error {
 		}
 	}
 	sort.Slice(m.Identifiers, func(i, j int) bool { return m.Identifiers[i].Key() < m.Identifiers[j].Key() })
+	if m.Kind == Alias && m.PreviousID != "" {
+		for _, t := range []IDType{AnonymousID, UserID} {
+			id, err := NewIdentifier(path+"previousId", t, m.PreviousID, opts.Normalize)
+			if err != nil {
+				return err
+			}
+			if !seen[id.Key()] {
+				m.Previous = append(m.Previous, id)
+			}
+		}
+	}
 	return nil
 }
 
