@@ -244,6 +244,18 @@ func TestManualMergeAndFeed(t *testing.T) {
 	if len(h) != 1 || h[0].Rule != "steward" || h[0].Actor != "steward" || h[0].Reason != "same loyalty card" {
 		t.Fatalf("History(p3) = %+v", h)
 	}
+	// The feed explains every fragment merged in (issue 9 §6): p2 by the
+	// hub's rules, p3 by the steward, so edges can show who decided.
+	by := map[string]string{}
+	for _, r := range items[0].Profile.MergeRecords() {
+		by[r.From] = r.DecidedBy + "|" + r.Reason
+	}
+	if by[p2] != "hub:rules|shared identifier" || by[p3] != "steward:steward|same loyalty card" {
+		t.Fatalf("merge records in the feed = %v", by)
+	}
+	if v, _ := l.f.Profile(p1); v.Profile.Merges.Len() != 0 {
+		t.Fatalf("the FSM's state view carries %d derived records; they belong to the feed only", v.Profile.Merges.Len())
+	}
 }
 
 func TestEdgeMergeIsRecorded(t *testing.T) {

@@ -40,13 +40,13 @@ type Profile struct {
 	Consent    crdt.LWWMap // consent category → msgpack bool
 	// Counters holds per-replica counts written before the ledger
 	// existed; new events add to Ledger only (see Totals).
-	Counters   crdt.CounterMap
-	FirstSeen  crdt.Min    // event time, ms
-	LastSeen   crdt.Max    // event time, ms
-	LastOrder  crdt.Max    // event time, ms
-	Channels   crdt.GSet   // "channel:browser", "source:till-3"
-	Timeline   crdt.Recent // newest TimelineCap events, by messageId
-	Merges     crdt.LWWMap // absorbed profile ID → msgpack MergeRecord
+	Counters  crdt.CounterMap
+	FirstSeen crdt.Min    // event time, ms
+	LastSeen  crdt.Max    // event time, ms
+	LastOrder crdt.Max    // event time, ms
+	Channels  crdt.GSet   // "channel:browser", "source:till-3"
+	Timeline  crdt.Recent // newest TimelineCap events, by messageId
+	Merges    crdt.LWWMap // absorbed profile ID → msgpack MergeRecord
 	// Ledger holds each event's contribution to the counters, keyed by
 	// its messageId, so that a message counts once system-wide.
 	Ledger crdt.Ledger
@@ -275,7 +275,11 @@ type MergeRecord struct {
 	Identifiers []string `json:"identifiers"` // identifier keys that matched
 	Score       float64  `json:"score,omitempty"`
 	Node        string   `json:"node"`
-	At          int64    `json:"at"` // HLC wall time, ms
+	At          int64    `json:"at"` // HLC wall time, ms; 0 for merges the hub derived from its history
+	// DecidedBy says who decided: "edge:<node>" (an edge's identity
+	// rules), "hub:rules", "hub:model" (the hub's deterministic rules or
+	// its probabilistic model) or "steward:<actor>".
+	DecidedBy string `json:"decided_by,omitempty"`
 }
 
 // RecordMerge records that profile rec.From was merged into p at ts and

@@ -441,7 +441,7 @@ func (w *writer) fold(p *profile.Profile, from string, link []profile.Identifier
 	}
 	rec := p.RecordMerge(profile.MergeRecord{
 		From: from, Into: p.ID, Reason: reason, Rule: rule,
-		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall,
+		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall, DecidedBy: "edge:" + w.s.opts.NodeName,
 	}, ts)
 	if err := w.outbox(OutboxEntry{Kind: OutboxMerge, ProfileID: p.ID, From: from}, nil); err != nil {
 		return err
