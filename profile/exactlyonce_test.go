@@ -169,6 +169,9 @@ func FuzzContribution(f *testing.F) {
 	f.Add(contribution{kind: Identify}.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, ok := decodeContribution(b)
+		if folded := newTally().fold(b); folded != ok {
+			t.Fatalf("decode accepts %v, fold accepts %v", ok, folded)
+		}
 		if !ok {
 			return
 		}

@@ -3,6 +3,7 @@ package profile
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strings"
 )
 
 // Exactly-once counting (docs/decisions/0009-exactly-once.md). Every
@@ -116,6 +117,18 @@ func (r *reader) varint() int64 {
 	return x
 }
 
+// bytes reads a length-prefixed string in place.
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
 func (r *reader) str() string {
 	n := r.uvarint()
 	if r.bad || n > uint64(len(r.b)) {
@@ -139,22 +152,100 @@ func contributionOf(m *Message, ord order, cats []string) contribution {
 	return c
 }
 
-// add adds c's effect to the totals t, keyed as Profile.Counters is.
-func (c contribution) add(t map[string]int64) {
-	t[prefixKind+string(c.kind)]++
-	if c.kind == Track {
-		t[prefixEvent+c.event]++
+// tally holds a profile's counters by kind. Maps point at their counts
+// so that folding an entry allocates only for a name not seen before.
+type tally struct {
+	orders    int64
+	kinds     map[string]*int64 // kind → events
+	events    map[string]*int64 // track event name → events
+	ordersCur map[string]*int64 // currency → orders with an amount
+	revenue   map[string]*int64 // currency → minor units
+	cats      map[string]*int64 // product category → events
+}
+
+func newTally() *tally {
+	return &tally{kinds: map[string]*int64{}, events: map[string]*int64{}, ordersCur: map[string]*int64{}, revenue: map[string]*int64{}, cats: map[string]*int64{}}
+}
+
+// bump adds d to m[k]; the lookup converts k without allocating.
+func bump(m map[string]*int64, k []byte, d int64) {
+	if p := m[string(k)]; p != nil {
+		*p += d
+		return
 	}
-	if c.isOrder {
-		t[counterOrders]++
-		if c.currency != "" {
-			t[prefixOrdersCur+c.currency]++
-			t[prefixRevenue+c.currency] += c.minor
+	v := d
+	m[string(k)] = &v
+}
+
+// addKey adds v to the counter named by a Profile.Counters key.
+func (t *tally) addKey(key string, v int64) {
+	b := []byte(key)
+	switch {
+	case key == counterOrders:
+		t.orders += v
+	case strings.HasPrefix(key, prefixOrdersCur):
+		bump(t.ordersCur, b[len(prefixOrdersCur):], v)
+	case strings.HasPrefix(key, prefixRevenue):
+		bump(t.revenue, b[len(prefixRevenue):], v)
+	case strings.HasPrefix(key, prefixEvent):
+		bump(t.events, b[len(prefixEvent):], v)
+	case strings.HasPrefix(key, prefixCategory):
+		bump(t.cats, b[len(prefixCategory):], v)
+	case strings.HasPrefix(key, prefixKind):
+		bump(t.kinds, b[len(prefixKind):], v)
+	}
+}
+
+// fold adds one encoded contribution (what contribution.encode wrote)
+// and reports whether it could be read; one it cannot read adds nothing.
+// It reads the bytes in place, as decodeContribution does, but keeps no
+// strings.
+func (t *tally) fold(b []byte) bool {
+	r := reader{b: b}
+	isOrder := r.byte()&flagOrder != 0
+	kind := r.bytes()
+	event := r.bytes()
+	cur := r.bytes()
+	minor := r.varint()
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		return false
+	}
+	cats := r.b
+	for range n { // check them all before adding anything
+		r.bytes()
+	}
+	if r.bad {
+		return false
+	}
+	bump(t.kinds, kind, 1)
+	if string(kind) == string(Track) {
+		bump(t.events, event, 1)
+	}
+	if isOrder {
+		t.orders++
+		if len(cur) > 0 {
+			bump(t.ordersCur, cur, 1)
+			bump(t.revenue, cur, minor)
 		}
 	}
-	for _, s := range c.cats {
-		t[prefixCategory+s]++
+	cr := reader{b: cats}
+	for range n {
+		bump(t.cats, cr.bytes(), 1)
 	}
+	return true
+}
+
+// tally folds the legacy counters and every ledger entry.
+func (p *Profile) tally() *tally {
+	t := newTally()
+	for _, e := range p.Counters.Entries {
+		t.addKey(e.Key, e.Counter.Value())
+	}
+	for _, e := range p.Ledger.Entries {
+		t.fold(e.Data)
+	}
+	return t
 }
 
 // Totals returns every counter of the profile by key ("orders",
@@ -162,27 +253,21 @@ func (c contribution) add(t map[string]int64) {
 // the ledger's contributions, each message once, plus the counters
 // written before the ledger existed.
 func (p *Profile) Totals() map[string]int64 {
-	t := make(map[string]int64, len(p.Counters.Entries)+8)
-	for _, e := range p.Counters.Entries {
-		t[e.Key] += e.Counter.Value()
+	t := p.tally()
+	out := map[string]int64{}
+	if t.orders != 0 {
+		out[counterOrders] = t.orders
 	}
-	for _, e := range p.Ledger.Entries {
-		if c, ok := decodeContribution(e.Data); ok {
-			c.add(t)
+	for _, g := range []struct {
+		prefix string
+		m      map[string]*int64
+	}{{prefixKind, t.kinds}, {prefixEvent, t.events}, {prefixOrdersCur, t.ordersCur}, {prefixRevenue, t.revenue}, {prefixCategory, t.cats}} {
+		for k, v := range g.m {
+			out[g.prefix+k] = *v
 		}
 	}
-	return t
+	return out
 }
 
 // Count returns one counter of the profile (see Totals).
-func (p *Profile) Count(key string) int64 {
-	n := p.Counters.Value(key)
-	for _, e := range p.Ledger.Entries {
-		if c, ok := decodeContribution(e.Data); ok {
-			t := map[string]int64{}
-			c.add(t)
-			n += t[key]
-		}
-	}
-	return n
-}
+func (p *Profile) Count(key string) int64 { return p.Totals()[key] }

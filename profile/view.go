@@ -55,34 +55,26 @@ type Computed struct {
 
 // Computed derives the computed traits as of now.
 func (p *Profile) Computed(now time.Time) Computed {
-	totals := p.Totals()
+	t := p.tally()
 	c := Computed{
-		OrderCount:        totals[counterOrders],
-		LifetimeRevenue:   map[string]Money{},
-		AverageOrderValue: map[string]Money{},
-		EventCounts:       map[string]int64{},
+		OrderCount:        t.orders,
+		LifetimeRevenue:   make(map[string]Money, len(t.revenue)),
+		AverageOrderValue: make(map[string]Money, len(t.revenue)),
+		EventCounts:       make(map[string]int64, len(t.events)),
 	}
-	keys := make([]string, 0, len(totals))
-	for k := range totals {
-		keys = append(keys, k)
+	for cur, v := range t.revenue {
+		c.LifetimeRevenue[cur] = money(cur, *v)
+		if n := t.ordersCur[cur]; n != nil && *n > 0 {
+			c.AverageOrderValue[cur] = money(cur, roundDiv(*v, *n))
+		}
 	}
-	sort.Strings(keys)
+	for name, v := range t.events {
+		c.EventCounts[name] = *v
+	}
 	var topN int64
-	for _, k := range keys {
-		v := totals[k]
-		switch {
-		case strings.HasPrefix(k, prefixRevenue):
-			cur := k[len(prefixRevenue):]
-			c.LifetimeRevenue[cur] = money(cur, v)
-			if n := totals[prefixOrdersCur+cur]; n > 0 {
-				c.AverageOrderValue[cur] = money(cur, roundDiv(v, n))
-			}
-		case strings.HasPrefix(k, prefixEvent):
-			c.EventCounts[k[len(prefixEvent):]] = v
-		case strings.HasPrefix(k, prefixCategory):
-			if v > topN { // keys are sorted: ties go to the first name
-				topN, c.TopCategory = v, k[len(prefixCategory):]
-			}
+	for name, v := range t.cats { // ties go to the smallest name
+		if *v > topN || *v == topN && *v > 0 && name < c.TopCategory {
+			topN, c.TopCategory = *v, name
 		}
 	}
 	if p.LastOrder.Set {
