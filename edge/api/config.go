@@ -28,7 +28,8 @@ type Config struct {
 	NodeName string
 	// PublicURL is the base URL ("http://edge-1.store.local:8080") that
 	// the analytics.js settings endpoint advertises as apiHost. Empty
-	// means the address Serve listens on, over http. The request's Host
+	// means the address Serve listens on, over http (the host name for a
+	// wildcard address such as 0.0.0.0). The request's Host
 	// header is never used: a client must not choose where browsers send
 	// events.
 	PublicURL string

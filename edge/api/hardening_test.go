@@ -320,3 +320,25 @@ func TestErrorVocabulary(t *testing.T) {
 		}
 	}
 }
+
+// A wildcard listen address is advertised by host name, which browsers
+// can reach; a specific one as it is.
+func TestAdvertisedAddress(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skip("no host name")
+	}
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, net.JoinHostPort(host, "8080")},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, net.JoinHostPort(host, "8080")},
+		{&net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 80}, "10.0.0.7:80"},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 80}, "[::1]:80"},
+	} {
+		if got := advertised(tc.addr); got != tc.want {
+			t.Errorf("advertised(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -131,7 +132,7 @@ func New(st Store, cfg Config) (*Server, error) {
 // Shutdown and any other accept error otherwise. The caller owns ln's
 // address; Shutdown closes ln.
 func (s *Server) Serve(ln net.Listener) error {
-	addr := ln.Addr().String()
+	addr := advertised(ln.Addr())
 	s.addr.Store(&addr)
 	if err := s.srv.Serve(headListener{ln}); err != nil {
 		return fmt.Errorf("api: serve: %w", err)
@@ -149,6 +150,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
 	return nil
+}
+
+// advertised is the host:port browsers can reach a listener on: its
+// address, with a wildcard IP (0.0.0.0, ::) replaced by the host name.
+func advertised(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // Route labels (also the metric label "route"). Path parameters are
