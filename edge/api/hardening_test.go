@@ -342,3 +342,28 @@ func TestAdvertisedAddress(t *testing.T) {
 		}
 	}
 }
+
+// A client clock that contradicts itself no longer back-dates events
+// (they were stored in 1734): the event is dated at receipt, and
+// first_seen stays right.
+func TestClockSkewOverHTTP(t *testing.T) {
+	received := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	e := newTestEdge(t, func(c *Config) { c.Now = func() time.Time { return received } })
+	e.mustPost(t, "/v1/track", `{"userId":"far","event":"x","originalTimestamp":"2326-01-01T00:00:00Z","sentAt":"2026-03-01T12:00:00Z"}`)
+	e.mustPost(t, "/v1/batch", `{"sentAt":"9999-01-01T00:00:00Z","batch":[
+		{"type":"track","userId":"b9999","event":"x","originalTimestamp":"2026-03-01T11:59:00Z"},
+		{"type":"identify","userId":"b9999","originalTimestamp":"2026-03-01T11:58:00Z"}]}`)
+	// A device an hour behind is still corrected exactly.
+	e.mustPost(t, "/v1/track", `{"userId":"behind","event":"x","originalTimestamp":"2026-03-01T10:55:00Z","sentAt":"2026-03-01T11:00:00Z"}`)
+	for ref, want := range map[string]string{
+		"user_id:far":    "2026-03-01T12:00:00Z",
+		"user_id:b9999":  "2026-03-01T12:00:00Z",
+		"user_id:behind": "2026-03-01T11:55:00Z",
+	} {
+		p := e.profileOf(t, ref)
+		got, err := time.Parse(time.RFC3339Nano, p["first_seen"].(string))
+		if w, _ := time.Parse(time.RFC3339, want); err != nil || !got.Equal(w) {
+			t.Errorf("%s first_seen = %v, want %s", ref, p["first_seen"], want)
+		}
+	}
+}
