@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +26,7 @@ type metrics struct {
 	inFlight   prometheus.Gauge
 	events     *prometheus.CounterVec
 	duplicates prometheus.Counter
+	rejects    *prometheus.CounterVec
 	perIngest  prometheus.Histogram
 	handler    fasthttp.RequestHandler
 }
@@ -53,6 +56,10 @@ func newMetrics(st Store, extra ...prometheus.Collector) *metrics {
 			Name: "ucv_events_duplicate_total",
 			Help: "Events dropped because their messageId was already seen.",
 		}),
+		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ucv_events_rejected_total",
+			Help: "Events refused as invalid (batch items answered in \"rejected\", single messages answered 4xx), by reason: too_large, identifier, timestamp, invalid.",
+		}, []string{"reason"}),
 		perIngest: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ucv_ingest_request_events",
 			Help:    "Events per accepted ingest request (one store.Ingest call).",
@@ -62,7 +69,10 @@ func newMetrics(st Store, extra ...prometheus.Collector) *metrics {
 	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
 		m.events.WithLabelValues(string(k)) // export zeros
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.events, m.duplicates, m.perIngest,
+	for _, r := range rejectReasons {
+		m.rejects.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.events, m.duplicates, m.rejects, m.perIngest,
 		&storeCollector{st: st},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -91,7 +101,43 @@ func (m *metrics) ingested(msgs []*profile.Message, res store.IngestResult) {
 	}
 }
 
-var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 404: "404", 405: "405", 413: "413", 500: "500", 503: "503"}
+// rejected counts one refused event.
+func (m *metrics) rejected(err error) {
+	m.rejects.WithLabelValues(rejectReason(err)).Inc()
+}
+
+// rejectReasons are the values of ucv_events_rejected_total's reason.
+var rejectReasons = []string{"too_large", "identifier", "timestamp", "invalid"}
+
+// rejectReason labels why an event was refused: one of rejectReasons,
+// never a field value or a client's trait key.
+func rejectReason(err error) string {
+	var fe *profile.FieldError
+	switch {
+	case errors.Is(err, profile.ErrTooLarge):
+		return "too_large"
+	case errors.As(err, &fe):
+		f := fe.Field
+		if rest, ok := strings.CutPrefix(f, "batch["); ok {
+			if _, after, ok := strings.Cut(rest, "]."); ok {
+				f = after
+			}
+		}
+		switch f {
+		case "timestamp", "originalTimestamp", "sentAt", "receivedAt":
+			return "timestamp"
+		case "userId", "anonymousId", "previousId", "traits.email", "traits.phone", "context.device.id":
+			return "identifier"
+		}
+		if strings.HasPrefix(f, "context.externalIds") {
+			return "identifier"
+		}
+	}
+	return "invalid"
+}
+
+var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 403: "403", 404: "404", 405: "405", 408: "408",
+	413: "413", 414: "414", 431: "431", 500: "500", 503: "503", 507: "507"}
 
 func statusLabel(code int) string {
 	if s, ok := statusLabels[code]; ok {
@@ -105,6 +151,7 @@ type storeCollector struct{ st Store }
 
 var (
 	descUp          = prometheus.NewDesc("ucv_store_up", "1 if the store answered Stats at scrape time.", nil, nil)
+	descWritable    = prometheus.NewDesc("ucv_store_writable", "1 unless the latest write was refused by the file system (full, read-only).", nil, nil)
 	descProfiles    = prometheus.NewDesc("ucv_store_profiles", "Profiles stored (canonical, not redirects).", nil, nil)
 	descIdentifiers = prometheus.NewDesc("ucv_store_identifiers", "Entries in the identifier index.", nil, nil)
 	descOutbox      = prometheus.NewDesc("ucv_store_outbox_length", "Deltas waiting to be shipped to the hub.", nil, nil)
@@ -118,7 +165,7 @@ var (
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped} {
+	for _, d := range []*prometheus.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped} {
 		ch <- d
 	}
 }
@@ -130,6 +177,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
+	writable := 1.0
+	if c.st.Writable() != nil {
+		writable = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descWritable, prometheus.GaugeValue, writable)
 	ch <- prometheus.MustNewConstMetric(descProfiles, prometheus.GaugeValue, float64(st.Profiles))
 	ch <- prometheus.MustNewConstMetric(descIdentifiers, prometheus.GaugeValue, float64(st.Identifiers))
 	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(st.OutboxLen))
