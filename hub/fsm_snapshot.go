@@ -374,6 +374,10 @@ func readSnapshot(r io.Reader) (*state, error) {
 // clusters recorded in the snapshot; a difference means the snapshot and
 // this binary disagree, and Restore refuses it.
 func (st *state) rebuild() error {
+	st.history.Ascend(func(ev *Event) bool {
+		st.noteLinked(ev)
+		return true
+	})
 	var recs []identity.Record
 	st.frags.Ascend(func(fr *fragment) bool {
 		r := recordOf(fr.state)

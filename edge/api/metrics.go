@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -22,6 +24,7 @@ type metrics struct {
 	inFlight   metric.Gauge
 	events     metric.CounterVec
 	duplicates metric.Counter
+	rejects    metric.CounterVec
 	perIngest  metric.Histogram
 	handler    fasthttp.RequestHandler
 }
@@ -40,11 +43,17 @@ func newMetrics(st Store, extra ...metric.Collector) *metrics {
 		inFlight:   r.Gauge("ucv_http_requests_in_flight", "Requests being handled."),
 		events:     r.CounterVec("ucv_events_ingested_total", "Events stored (duplicates excluded), by message type.", "type"),
 		duplicates: r.Counter("ucv_events_duplicate_total", "Events dropped because their messageId was already seen."),
+		rejects: r.CounterVec("ucv_events_rejected_total",
+			"Events refused as invalid (batch items answered in \"rejected\", single messages answered 4xx), by reason: too_large, identifier, timestamp, invalid.",
+			"reason"),
 		perIngest: r.Histogram("ucv_ingest_request_events", "Events per accepted ingest request (one store.Ingest call).",
 			[]float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}),
 	}
 	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
 		m.events.With(string(k)) // export zeros
+	}
+	for _, reason := range rejectReasons {
+		m.rejects.With(reason)
 	}
 	r.Register(&storeCollector{st: st})
 	for _, c := range extra {
@@ -73,7 +82,43 @@ func (m *metrics) ingested(msgs []*profile.Message, res store.IngestResult) {
 	}
 }
 
-var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 404: "404", 405: "405", 413: "413", 500: "500", 503: "503"}
+// rejected counts one refused event.
+func (m *metrics) rejected(err error) {
+	m.rejects.With(rejectReason(err)).Inc()
+}
+
+// rejectReasons are the values of ucv_events_rejected_total's reason.
+var rejectReasons = []string{"too_large", "identifier", "timestamp", "invalid"}
+
+// rejectReason labels why an event was refused: one of rejectReasons,
+// never a field value or a client's trait key.
+func rejectReason(err error) string {
+	var fe *profile.FieldError
+	switch {
+	case errors.Is(err, profile.ErrTooLarge):
+		return "too_large"
+	case errors.As(err, &fe):
+		f := fe.Field
+		if rest, ok := strings.CutPrefix(f, "batch["); ok {
+			if _, after, ok := strings.Cut(rest, "]."); ok {
+				f = after
+			}
+		}
+		switch f {
+		case "timestamp", "originalTimestamp", "sentAt", "receivedAt":
+			return "timestamp"
+		case "userId", "anonymousId", "previousId", "traits.email", "traits.phone", "context.device.id":
+			return "identifier"
+		}
+		if strings.HasPrefix(f, "context.externalIds") {
+			return "identifier"
+		}
+	}
+	return "invalid"
+}
+
+var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 403: "403", 404: "404", 405: "405", 408: "408",
+	413: "413", 414: "414", 431: "431", 500: "500", 503: "503", 507: "507"}
 
 func statusLabel(code int) string {
 	if s, ok := statusLabels[code]; ok {
@@ -87,6 +132,7 @@ type storeCollector struct{ st Store }
 
 var (
 	descUp          = metric.NewDesc("ucv_store_up", "1 if the store answered Stats at scrape time.")
+	descWritable    = metric.NewDesc("ucv_store_writable", "1 unless the latest write was refused by the file system (full, read-only).")
 	descProfiles    = metric.NewDesc("ucv_store_profiles", "Profiles stored (canonical, not redirects).")
 	descIdentifiers = metric.NewDesc("ucv_store_identifiers", "Entries in the identifier index.")
 	descOutbox      = metric.NewDesc("ucv_store_outbox_length", "Deltas waiting to be shipped to the hub.")
@@ -100,7 +146,7 @@ var (
 )
 
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
-	for _, d := range []*metric.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped} {
+	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped} {
 		describe(d)
 	}
 }
@@ -112,6 +158,11 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 		return
 	}
 	e.Gauge(descUp, 1)
+	writable := 1.0
+	if c.st.Writable() != nil {
+		writable = 0
+	}
+	e.Gauge(descWritable, writable)
 	e.Gauge(descProfiles, float64(st.Profiles))
 	e.Gauge(descIdentifiers, float64(st.Identifiers))
 	e.Gauge(descOutbox, float64(st.OutboxLen))

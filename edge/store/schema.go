@@ -12,6 +12,7 @@ package store
 //	            "pos:"+name → uint64 BE other position (hub feed index)
 //	            resyncKey → uint64 BE start ‖ uint64 BE end of the last
 //	            completed full-state resync (see resync.go)
+//	            probeKey → uint64 BE ms of the last write probe (health.go)
 //	profiles    profile ID → profile.Marshal state (S2-compressed msgpack)
 //	views       profile ID → view record (see encodeViewRecord)
 //	index       "type:value" → profile ID: the smallest ID among holders
@@ -46,6 +47,7 @@ var (
 	outboxKey      = []byte("outbox")
 	digestKey      = []byte("digest")
 	resyncKey      = []byte("resync")
+	probeKey       = []byte("write_probe")
 )
 
 // schemaVersion is the layout version this code reads and writes.

@@ -210,10 +210,10 @@ func TestPush(t *testing.T) {
 		"no token":    {"", push(t, "e1", d1), 401, "unauthorized", ""},
 		"bad token":   {"nope", push(t, "e1", d1), 401, "unauthorized", ""},
 		"admin token": {"admin-secret", push(t, "e1", d1), 403, "forbidden", ""},
-		"malformed":   {token, []byte{byte(replication.MsgSyncPush), 0x93}, 400, "bad_request", "body"},
-		"gossip type": {token, []byte{byte(replication.MsgEntries), 0x90}, 400, "bad_request", "body"},
+		"malformed":   {token, []byte{byte(replication.MsgSyncPush), 0x93}, 400, "invalid_request", "body"},
+		"gossip type": {token, []byte{byte(replication.MsgEntries), 0x90}, 400, "invalid_request", "body"},
 		"bad delta": {token, push(t, "e9", replication.Entry{Seq: 1, Kind: replication.KindDelta, ProfileID: "x", Delta: []byte{1}}),
-			400, "bad_request", "entries"},
+			400, "invalid_request", "entries"},
 	}
 	for name, c := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -271,7 +271,7 @@ func TestFeedLongPoll(t *testing.T) {
 	}
 	for q, field := range map[string]string{"cursor=-1": "cursor", "max=0": "max", "wait=forever": "wait", "wait=10m": "wait"} {
 		resp, b := do(t, "GET", url+"/v1/sync/feed?"+q, token, nil)
-		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "bad_request" || !strings.Contains(msg, field) {
+		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, field) {
 			t.Errorf("feed?%s = %d %s %q, want 400 naming %s", q, resp.StatusCode, code, msg, field)
 		}
 	}
@@ -313,8 +313,8 @@ func TestAdmin(t *testing.T) {
 		len(pr.Apart) != 1 || pr.Apart[0] != "p1" {
 		t.Fatalf("p2 after unmerge = %d %s, want alone, apart from p1", resp.StatusCode, b)
 	}
-	if resp, b := do(t, "POST", url+"/v1/admin/unmerge", "admin-secret", []byte(`{"a":"p1","b":"p2"}`)); resp.StatusCode != 409 {
-		t.Fatalf("unmerge again = %d %s, want 409 not_merged", resp.StatusCode, b)
+	if resp, b := do(t, "POST", url+"/v1/admin/unmerge", "admin-secret", []byte(`{"a":"p1","b":"p2"}`)); resp.StatusCode != 409 || !strings.Contains(string(b), `"code":"conflict"`) {
+		t.Fatalf("unmerge again = %d %s, want 409 conflict", resp.StatusCode, b)
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		if resp, b := do(t, "GET", url+p, "", nil); resp.StatusCode != 200 {

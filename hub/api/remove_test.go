@@ -79,7 +79,7 @@ func TestRemoveMember(t *testing.T) {
 	// Bad input and no token, on a follower (answered before any relay).
 	for body, field := range map[string]string{`{}`: "id: required", `{"id":1}`: "body", `{"id":"h2","x":1}`: "unknown field"} {
 		resp, b := do(t, "POST", nodes[1].url+"/v1/admin/remove", admin, []byte(body))
-		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "bad_request" || !strings.Contains(msg, field) {
+		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, field) {
 			t.Errorf("remove %s = %d %s, want 400 naming %q", body, resp.StatusCode, b, field)
 		}
 	}

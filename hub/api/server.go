@@ -241,9 +241,15 @@ func (s *Server) authorize(r *http.Request, want role) error {
 	return ErrUnauthorized
 }
 
+// bearer reports whether r carries token as a Bearer credential; the
+// scheme is case-insensitive (RFC 9110 §11.1).
 func bearer(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return false
+	}
+	got := strings.TrimSpace(h[7:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 // readBody reads r's body, at most limit bytes. Its read deadline

@@ -188,7 +188,7 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
 	out := result{Index: res.Index, Applied: res.Applied, Skipped: res.Skipped, Duplicate: res.Duplicate,
 		LastSeq: res.LastSeq, Clusters: res.Clusters}
 	if res.Err != nil {
-		_, out.Code = status(res.Err)
+		out.Code = resultCode(res.Err)
 		out.Message = res.Err.Error()
 		if errors.Is(res.Err, hub.ErrSequenceGap) {
 			if b, derr := hub.UnmarshalSync(cmd); derr == nil {

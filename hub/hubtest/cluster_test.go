@@ -157,7 +157,7 @@ func TestLeaderKillLosesNoAcknowledgedBatch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				total += v.Profile.Counters.Value("orders")
+				total += v.Profile.Count("orders")
 			}
 		}
 		if total != int64(orders) {
