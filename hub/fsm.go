@@ -369,7 +369,9 @@ func (a *applier) sync(b *SyncBatch) error {
 			a.reindex(changed)
 			changed = changed[:0]
 			if a.apart(e.From, e.ProfileID) {
-				continue // a steward's unmerge stands (0008 §11)
+				// A steward's unmerge stands
+				// (docs/decisions/0022-hub-unmerge-on-edges.md).
+				continue
 			}
 			a.decide(e.From, e.ProfileID, true, "edge:"+b.Edge, "edge merge")
 		}

@@ -359,11 +359,12 @@ func TestHubClusterLeaderKill(t *testing.T) {
 		}, &last)
 	}
 
-	// The unmerge sticks (0008 §11): Erin (edge 0) and Finn (edge 1)
-	// share an e-mail, so the hub merges them by its rules and both edges
-	// show one profile. A steward unmerges them; then events carrying the
-	// shared e-mail at both edges leave them apart on both edges and at
-	// the hub, though each edge's own rules would link them by it.
+	// The unmerge sticks (docs/decisions/0022-hub-unmerge-on-edges.md):
+	// Erin (edge 0) and Finn (edge 1) share an e-mail, so the hub merges
+	// them by its rules and both edges show one profile. A steward
+	// unmerges them; then events carrying the shared e-mail at both edges
+	// leave them apart on both edges and at the hub, though each edge's
+	// own rules would link them by it.
 	sticky := time.Now()
 	// Two people first, each on the edge that saw them (without the
 	// e-mail: had edge 1 learned Erin's e-mail before Finn's first event,

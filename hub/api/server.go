@@ -190,7 +190,8 @@ func (s *Server) routes() {
 
 // role is whom a route serves. The sync token is the edges' (and the
 // hub nodes' among themselves), the admin token the stewards' and
-// operators'; each opens only its own routes (see 0008 "Roles").
+// operators'; each opens only its own routes (see
+// docs/decisions/0023-hub-roles.md).
 type role uint8
 
 const (
