@@ -27,6 +27,7 @@ unit:
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy (run go mod tidy):"; $(GO) mod tidy -diff; exit 1; }
 	$(GO) vet ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
@@ -65,7 +66,7 @@ fuzz:
 # kill -9 durability test with 1,000 kills.
 soak: build
 	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property|Model' ./crdt/... ./profile/... ./edge/store/... -rapid.checks=20000
-	UCV_KILLS=1000 $(GO) test -count=1 -timeout 60m -run Kill9 -v ./edge/
+	UCV_KILLS=1000 $(GO) test -count=1 -timeout 60m -run Kill9 -v ./cmd/ucv/
 
 clean:
 	rm -rf bin bench/results

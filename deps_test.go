@@ -1,5 +1,6 @@
 // Package ucv_test holds repository-wide checks: the dependency direction
-// between our packages and that every package documents itself.
+// between our packages, the one home of each third-party library, and
+// that every package documents itself.
 package ucv_test
 
 import (
@@ -12,12 +13,14 @@ import (
 )
 
 type pkg struct {
-	ImportPath string
-	Doc        string
-	Standard   bool
-	Deps       []string
-	Imports    []string
-	Name       string
+	ImportPath   string
+	Doc          string
+	Standard     bool
+	Deps         []string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+	Name         string
 }
 
 func list(t *testing.T, args ...string) []pkg {
@@ -46,6 +49,23 @@ func list(t *testing.T, args ...string) []pkg {
 func isStd(path string) bool {
 	first, _, _ := strings.Cut(path, "/")
 	return !strings.Contains(first, ".") && first != "ucv"
+}
+
+// within reports whether path is pkg or one of its subpackages.
+func within(path, pkg string) bool {
+	return path == pkg || strings.HasPrefix(path, pkg+"/")
+}
+
+// imports of p as written in its non-test and its test files; the
+// package's own path (an external test imports it) is left out.
+func testImports(p pkg) []string {
+	var out []string
+	for _, imp := range append(slices.Clone(p.TestImports), p.XTestImports...) {
+		if imp != p.ImportPath {
+			out = append(out, imp)
+		}
+	}
+	return out
 }
 
 func TestDependencyDirection(t *testing.T) {
@@ -82,17 +102,157 @@ func TestDependencyDirection(t *testing.T) {
 			}
 		}
 	}
-	// Lower layers never import higher ones.
-	order := []string{"ucv/crdt", "ucv/profile", "ucv/replication", "ucv/edge", "ucv/hub", "ucv/cmd"}
+}
+
+// layers ranks our packages; an import may only point to a lower rank.
+// edge and hub share a rank and never import each other (the edge talks
+// to the hub over HTTP through replication's wire types); metric, the
+// home of the metrics library, sits with crdt at the bottom. Only bench,
+// cmd and integration (tests of edges and hubs together) see both edge
+// and hub, and only cmd imports bench.
+var layers = []struct {
+	pkgs []string
+	rank int
+}{
+	{[]string{"ucv/crdt", "ucv/metric"}, 0},
+	{[]string{"ucv/profile"}, 1},
+	{[]string{"ucv/replication"}, 2},
+	{[]string{"ucv/edge"}, 3},
+	{[]string{"ucv/hub"}, 3},
+	{[]string{"ucv/bench"}, 4},
+	{[]string{"ucv/cmd", "ucv/integration"}, 5},
+}
+
+func rank(path string) (rank int, top string, ok bool) {
+	for _, l := range layers {
+		for _, p := range l.pkgs {
+			if within(path, p) {
+				return l.rank, p, true
+			}
+		}
+	}
+	return 0, "", false
+}
+
+// TestLayers holds every package, its tests included, to the layering:
+// imports point down, edge and hub never import each other, and bench is
+// imported only by cmd.
+func TestLayers(t *testing.T) {
 	for _, p := range list(t, "./...") {
-		rank := slices.IndexFunc(order, func(o string) bool { return p.ImportPath == o || strings.HasPrefix(p.ImportPath, o+"/") })
-		if rank < 0 {
+		if p.ImportPath == "ucv" {
+			continue // this file
+		}
+		pr, ptop, ok := rank(p.ImportPath)
+		if !ok {
+			t.Errorf("package %s has no layer: add it to layers in deps_test.go", p.ImportPath)
 			continue
 		}
-		for _, dep := range p.Deps {
-			dr := slices.IndexFunc(order, func(o string) bool { return dep == o || strings.HasPrefix(dep, o+"/") })
-			if dr > rank && !(rank == 3 && dr == 4) && !(rank == 4 && dr == 3) {
-				t.Errorf("%s imports %s: dependencies point down (%v)", p.ImportPath, dep, order)
+		check := func(imp, how string) {
+			if !within(imp, "ucv") {
+				return
+			}
+			ir, itop, ok := rank(imp)
+			switch {
+			case !ok:
+				t.Errorf("%s %s %s, which has no layer", p.ImportPath, how, imp)
+			case ir > pr:
+				t.Errorf("%s %s %s: imports point down (%s is above %s)", p.ImportPath, how, imp, itop, ptop)
+			case ir == pr && itop != ptop:
+				t.Errorf("%s %s %s: %s and %s must not import each other", p.ImportPath, how, imp, ptop, itop)
+			case within(imp, "ucv/bench") && !within(p.ImportPath, "ucv/cmd") && !within(p.ImportPath, "ucv/bench"):
+				t.Errorf("%s %s %s: only cmd may import bench", p.ImportPath, how, imp)
+			}
+		}
+		for _, imp := range p.Deps {
+			check(imp, "depends on")
+		}
+		for _, imp := range testImports(p) {
+			check(imp, "imports in its tests")
+		}
+	}
+}
+
+// homes is the one package each third-party library lives in: upgrading
+// or replacing a library touches that package alone, and nothing else
+// grows a dependency on it. Keys are module paths.
+var homes = map[string]string{
+	"github.com/hashicorp/raft":           "ucv/hub",
+	"github.com/hashicorp/raft-boltdb/v2": "ucv/hub",
+	"github.com/hashicorp/go-hclog":       "ucv/hub", // raft's logger, fed from the hub's slog
+	"github.com/google/btree":             "ucv/hub",
+	"github.com/hashicorp/memberlist":     "ucv/edge/gossip",
+	"go.etcd.io/bbolt":                    "ucv/edge/store",
+	"github.com/oklog/ulid/v2":            "ucv/edge/store",
+	"github.com/valyala/fasthttp":         "ucv/edge/api",
+	"github.com/prometheus/client_golang": "ucv/metric",
+	"github.com/klauspost/compress":       "ucv/crdt/codec",
+	"github.com/vmihailenco/msgpack/v5":   "ucv/crdt/codec",
+	"github.com/nyaruka/phonenumbers":     "ucv/profile",
+	"github.com/schollz/progressbar/v3":   "ucv/cmd/ucv",
+}
+
+// alsoHome names the test harnesses that build on their home package's
+// library, with why; a harness is imported only by tests.
+var alsoHome = map[string]map[string]string{
+	"github.com/hashicorp/raft": {
+		"ucv/hub/hubtest": "in-process clusters run on raft's InmemTransport and in-memory stores, which only raft provides",
+	},
+	"github.com/hashicorp/memberlist": {
+		"ucv/edge/edgetest": "the in-memory network implements memberlist.Transport for in-process gossip clusters",
+	},
+}
+
+// testOnly are libraries for tests: any package's tests may import them,
+// no package's code may.
+var testOnly = []string{"github.com/google/go-cmp", "pgregory.net/rapid"}
+
+func module(imp string) (string, bool) {
+	for m := range homes {
+		if within(imp, m) {
+			return m, true
+		}
+	}
+	return "", false
+}
+
+func TestOneHomePerLibrary(t *testing.T) {
+	for _, p := range list(t, "./...") {
+		allowed := func(m string) bool {
+			_, also := alsoHome[m][p.ImportPath]
+			return homes[m] == p.ImportPath || also
+		}
+		for _, imp := range p.Imports {
+			if isStd(imp) || within(imp, "ucv") {
+				continue
+			}
+			if slices.ContainsFunc(testOnly, func(m string) bool { return within(imp, m) }) {
+				t.Errorf("%s imports %s, a test-only library, outside its tests", p.ImportPath, imp)
+				continue
+			}
+			m, ok := module(imp)
+			switch {
+			case !ok:
+				t.Errorf("%s imports %s, which has no home: add its module to homes in deps_test.go", p.ImportPath, imp)
+			case !allowed(m):
+				t.Errorf("%s imports %s, whose home is %s", p.ImportPath, imp, homes[m])
+			}
+		}
+		for _, imp := range testImports(p) {
+			if isStd(imp) || within(imp, "ucv") || slices.ContainsFunc(testOnly, func(m string) bool { return within(imp, m) }) {
+				continue
+			}
+			if m, ok := module(imp); !ok || !allowed(m) {
+				t.Errorf("%s imports %s in its tests; only its home %s (or a harness) may", p.ImportPath, imp, homes[m])
+			}
+		}
+	}
+	// A harness serves tests only.
+	for _, p := range list(t, "./...") {
+		for _, harnesses := range alsoHome {
+			for h := range harnesses {
+				if slices.Contains(p.Imports, h) {
+					t.Errorf("%s imports the test harness %s outside its tests", p.ImportPath, h)
+				}
 			}
 		}
 	}

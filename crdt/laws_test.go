@@ -241,6 +241,25 @@ func TestRecentLaws(t *testing.T) {
 	})
 }
 
+func TestLedgerLaws(t *testing.T) {
+	checkModel(t, model[Ledger]{
+		zero:       func() Ledger { return Ledger{} },
+		clone:      Ledger.Clone,
+		merge:      (*Ledger).Merge,
+		equal:      Ledger.Equal,
+		persistent: Ledger.Joined,
+		op: func(t *rapid.T, s *Ledger, _ ReplicaID, _ *Clock) Ledger {
+			// Keys come from a small pool so that one message reaching
+			// several replicas, with different times and data, is common.
+			return s.Add(LedgerEntry{
+				Key:  rapid.Uint64Range(1, 6).Draw(t, "key"),
+				Time: rapid.Int64Range(0, 4).Draw(t, "time"),
+				Data: smallBytes(t),
+			})
+		},
+	})
+}
+
 func TestTombstonesLaws(t *testing.T) {
 	checkModel(t, model[Tombstones]{
 		zero:       func() Tombstones { return Tombstones{} },

@@ -12,16 +12,17 @@ import (
 // read without holding the FSM's lock, so streaming it to a slow edge
 // never stalls Apply.
 type Bootstrap struct {
-	frags *btree.BTreeG[*fragment]
-	apart *btree.BTreeG[apartPair] // cannot-link pairs (fsm_apart.go)
-	index uint64
+	frags  *btree.BTreeG[*fragment]
+	apart  *btree.BTreeG[apartPair]   // cannot-link pairs (fsm_apart.go)
+	linked *btree.BTreeG[linkedEntry] // merge records (fsm_merges.go)
+	index  uint64
 }
 
 // Bootstrap captures the current state.
 func (f *FSM) Bootstrap() *Bootstrap {
 	f.mu.Lock() // Clone writes the tree's copy-on-write marks
 	defer f.mu.Unlock()
-	return &Bootstrap{frags: f.st.frags.Clone(), apart: f.st.apart.Clone(), index: f.st.applied}
+	return &Bootstrap{frags: f.st.frags.Clone(), apart: f.st.apart.Clone(), linked: f.st.linked.Clone(), index: f.st.applied}
 }
 
 // Index returns the Raft index of the last command the copy reflects: a
@@ -75,6 +76,7 @@ func (b *Bootstrap) Clusters(start func(n int) error, fn func(View) error) error
 				v.Profile.Merge(p)
 				v.Changed = max(v.Changed, o.changed)
 			}
+			recordMerges(b.linked, v.Profile, v.Fragments)
 		}
 		err = fn(v)
 		return err == nil

@@ -30,7 +30,8 @@ const (
 	// are different people and the pair leaves the queue (Review).
 	CmdReviewReject CmdType = 5
 	// CmdModel installs a trained identity model (SetModel): from its
-	// index on, every node scores with it (0008 §15).
+	// index on, every node scores with it
+	// (docs/decisions/0026-hub-identity-model.md).
 	CmdModel CmdType = 6
 )
 

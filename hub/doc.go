@@ -14,5 +14,5 @@
 // profile ID as edges push it. A cluster is a set of fragments (its ID is
 // the smallest fragment ID) and its profile is the join of its fragments,
 // recomputed when membership changes, which is what makes unmerge exact.
-// See docs/decisions/0008-hub.md.
+// See docs/decisions/0008-hub.md and the records it lists (0013–0026).
 package hub

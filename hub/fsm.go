@@ -115,6 +115,7 @@ type state struct {
 	clusters map[string][]string         // cluster ID → sorted fragment IDs
 	apart    *btree.BTreeG[apartPair]    // cannot-link pairs, both ways (fsm_apart.go)
 	idents   *btree.BTreeG[identEntry]   // identifier → fragments holding it (fsm_ident.go)
+	linked   *btree.BTreeG[linkedEntry]  // fragment → the last merge event linking it (fsm_merges.go)
 }
 
 const degree = 32
@@ -133,6 +134,7 @@ func newState() (*state, error) {
 		ix:        identity.NewIndex(m),
 		recs:      map[string][]identity.Field{},
 		clusters:  map[string][]string{},
+		linked:    btree.NewG(degree, func(a, b linkedEntry) bool { return a.frag < b.frag }),
 		apart:     newApart(),
 		idents:    newIdents(),
 	}, nil
@@ -367,7 +369,9 @@ func (a *applier) sync(b *SyncBatch) error {
 			a.reindex(changed)
 			changed = changed[:0]
 			if a.apart(e.From, e.ProfileID) {
-				continue // a steward's unmerge stands (0008 §11)
+				// A steward's unmerge stands
+				// (docs/decisions/0022-hub-unmerge-on-edges.md).
+				continue
 			}
 			a.decide(e.From, e.ProfileID, true, "edge:"+b.Edge, "edge merge")
 		}
@@ -627,6 +631,7 @@ func (a *applier) event(ev *Event) {
 	ev.Index, ev.N = a.index, a.events
 	a.events++
 	a.st.history.ReplaceOrInsert(ev)
+	a.st.noteLinked(ev)
 }
 
 func (a *applier) changedClusters() []string {

@@ -9,9 +9,10 @@ import (
 // Cannot-link ("apart") pairs are the decisions with same=false: a
 // steward's unmerge or review reject said fragments a and b are
 // different people, so their clusters never join. They are what edges
-// need to keep such a pair apart (0008 §11): the feed item of a cluster
-// carries its members' partners (View.Apart), and an edge's merge of two
-// clusters that hold a cannot-link pair is ignored (applier.apart).
+// need to keep such a pair apart
+// (docs/decisions/0022-hub-unmerge-on-edges.md): the feed item of a
+// cluster carries its members' partners (View.Apart), and an edge's merge
+// of two clusters that hold a cannot-link pair is ignored (applier.apart).
 //
 // state.apart indexes them both ways, (a, b) and (b, a), so the partners
 // of one fragment are one range read. It is derived from the decisions

@@ -6,9 +6,10 @@ import (
 	"ucv/hub/identity"
 )
 
-// The identity model is replicated state (0008 §15): CmdModel installs
-// a trained model at one log index on every node, the snapshot carries
-// it, and Restore scores with it. Without one, the engine scores with
+// The identity model is replicated state
+// (docs/decisions/0026-hub-identity-model.md): CmdModel installs a
+// trained model at one log index on every node, the snapshot carries it,
+// and Restore scores with it. Without one, the engine scores with
 // identity.Untrained(DefaultConfig()), a function of the binary.
 
 // installedModel is a model installed by CmdModel. It is immutable: a

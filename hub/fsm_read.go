@@ -149,6 +149,7 @@ func (f *FSM) Feed(after uint64, limit int) (items []View, next uint64) {
 		}
 		seen[fr.cluster] = true
 		if v, ok := f.st.view(fr.cluster); ok {
+			recordMerges(f.st.linked, v.Profile, v.Fragments)
 			items = append(items, v)
 		}
 		return true

@@ -16,14 +16,15 @@ import (
 	"ucv/profile"
 )
 
-// Snapshot format: the magic "ucvhub", a format version byte, the Raft
-// index of the last applied command (uvarint), then
-// records, each [type byte][uvarint body length][msgpack body], in this
-// order and each kind sorted by key: the installed identity model (only
-// when one is: 0008 §15), edges by ID, fragments by ID, decisions by
-// pair, events by (index, n); an end record carrying the counts (a
-// fifth, the model's, only when a model record was written) closes the
-// stream, so truncation is detected. A state without an installed model
+// Snapshot format (docs/decisions/0018-hub-snapshots.md): the magic
+// "ucvhub", a format version byte, the Raft index of the last applied
+// command (uvarint), then records, each [type byte][uvarint body
+// length][msgpack body], in this order and each kind sorted by key: the
+// installed identity model (only when one is:
+// docs/decisions/0026-hub-identity-model.md), edges by ID, fragments by
+// ID, decisions by pair, events by (index, n); an end record carrying the
+// counts (a fifth, the model's, only when a model record was written)
+// closes the stream, so truncation is detected. A state without an installed model
 // gives exactly the bytes of the format before models existed, so old
 // snapshots restore unchanged. The same state always gives the same
 // bytes (golden-tested in testdata/).
@@ -374,6 +375,10 @@ func readSnapshot(r io.Reader) (*state, error) {
 // clusters recorded in the snapshot; a difference means the snapshot and
 // this binary disagree, and Restore refuses it.
 func (st *state) rebuild() error {
+	st.history.Ascend(func(ev *Event) bool {
+		st.noteLinked(ev)
+		return true
+	})
 	var recs []identity.Record
 	st.frags.Ascend(func(fr *fragment) bool {
 		r := recordOf(fr.state)

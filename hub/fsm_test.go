@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,7 +176,7 @@ func TestSyncIdempotentAndStrict(t *testing.T) {
 		t.Fatalf("overlapping push = %+v", r)
 	}
 	v, _ := l.f.Profile(p1)
-	if got := v.Profile.Counters.Value("revenue:USD"); got != 2300 {
+	if got := v.Profile.Count("revenue:USD"); got != 2300 {
 		t.Errorf("revenue = %d minor units, want 2300 (each order once)", got)
 	}
 }
@@ -198,7 +199,7 @@ func TestUnmergeRestoresBothSides(t *testing.T) {
 		}
 		if !v.Profile.Equal(want) {
 			t.Errorf("after unmerge %s differs from its fragment: traits %v, counters %v, timeline %d",
-				want.ID, v.Profile.Traits.Keys(), v.Profile.Counters.Value("orders"), len(v.Profile.Events()))
+				want.ID, v.Profile.Traits.Keys(), v.Profile.Count("orders"), len(v.Profile.Events()))
 		}
 	}
 	h := l.f.History(p1)
@@ -243,6 +244,18 @@ func TestManualMergeAndFeed(t *testing.T) {
 	if len(h) != 1 || h[0].Rule != "steward" || h[0].Actor != "steward" || h[0].Reason != "same loyalty card" {
 		t.Fatalf("History(p3) = %+v", h)
 	}
+	// The feed explains every fragment merged in (issue 9 §6): p2 by the
+	// hub's rules, p3 by the steward, so edges can show who decided.
+	by := map[string]string{}
+	for _, r := range items[0].Profile.MergeRecords() {
+		by[r.From] = r.DecidedBy + "|" + r.Reason
+	}
+	if by[p2] != "hub:rules|shared identifier" || by[p3] != "steward:steward|same loyalty card" {
+		t.Fatalf("merge records in the feed = %v", by)
+	}
+	if v, _ := l.f.Profile(p1); v.Profile.Merges.Len() != 0 {
+		t.Fatalf("the FSM's state view carries %d derived records; they belong to the feed only", v.Profile.Merges.Len())
+	}
 }
 
 func TestEdgeMergeIsRecorded(t *testing.T) {
@@ -281,6 +294,45 @@ func TestSnapshotGoldenAndRestore(t *testing.T) {
 	if v, err := r.Profile(p2); err != nil || v.ID != p1 {
 		t.Errorf("a refused restore changed the state: %v %v", v.ID, err)
 	}
+}
+
+// A snapshot written before profiles carried a ledger (their counters
+// per replica) still restores, with the same counts as today's.
+func TestSnapshotBeforeLedgerRestores(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_ledger.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newFSM(t), newFSM(t)
+	if err := a.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
+		t.Fatalf("Restore(pre-ledger snapshot): %v", err)
+	}
+	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{p1, p2, p3} {
+		va, err1 := a.Profile(id)
+		vb, err2 := b.Profile(id)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Profile(%s): %v, %v", id, err1, err2)
+		}
+		if got, want := va.Profile.Totals(), vb.Profile.Totals(); !maps.Equal(got, want) {
+			t.Errorf("%s: counts from the old snapshot %v, want %v", id, got, want)
+		}
+	}
+}
+
+func newFSM(t *testing.T) *hub.FSM {
+	t.Helper()
+	f, err := hub.NewFSM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 type nopCloser struct{ *bytes.Reader }

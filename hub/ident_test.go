@@ -25,6 +25,7 @@ func scanHolders(f *hub.FSM, key string) []hub.View {
 	var out []hub.View
 	for _, v := range all {
 		if v.Profile.Identities.Has(key) {
+			v, _ = f.Profile(v.ID) // the state alone: the feed adds the hub's merge records
 			out = append(out, v)
 		}
 	}

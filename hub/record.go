@@ -16,7 +16,7 @@ import (
 // data) under DefaultConfig, a pure function of the binary, identical on
 // every node. It is measurably worse than an EM-trained model
 // (historical_50k B³ F1 0.852 against 0.931: bench/README.md,
-// docs/decisions/0008-hub.md §15).
+// docs/decisions/0026-hub-identity-model.md).
 var model = sync.OnceValues(func() (*identity.Model, error) {
 	m, err := identity.Untrained(identity.DefaultConfig())
 	if err != nil {

@@ -74,7 +74,7 @@ func TestSyncResync(t *testing.T) {
 	if err != nil || vb.ID != p1 || !vb.Profile.Equal(va.Profile) {
 		t.Fatalf("hub B's view of p2 = %s %v (%v), want hub A's cluster %s", vb.ID, vb.Fragments, err, va.ID)
 	}
-	if got := vb.Profile.Counters.Value("revenue:USD"); got != 1200 {
+	if got := vb.Profile.Count("revenue:USD"); got != 1200 {
 		t.Errorf("revenue after resync = %d, want 1200 (each order once)", got)
 	}
 	after := b.state()

@@ -39,11 +39,13 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// SnapshotsRetained is how many file snapshots to keep.
 	SnapshotsRetained int
-	// Forward sends a command to the leader when this node is not the
-	// leader (the hub's HTTP layer posts it to the leader's internal
-	// endpoint; the in-process test cluster calls the leader directly).
-	// Nil makes Apply on a follower fail with a *NotLeaderError.
-	Forward func(ctx context.Context, leaderID raft.ServerID, leader raft.ServerAddress, cmd []byte) (*Result, error)
+	// Forward sends a command to the leader, named by its node ID, when
+	// this node is not the leader (hub/api's Peers.Forward posts it to the
+	// leader's internal endpoint; the in-process test cluster calls the
+	// leader directly). It returns the leader's Result, whose Err is the
+	// domain error if any. Nil makes Apply on a follower fail with a
+	// *NotLeaderError.
+	Forward func(ctx context.Context, leaderID string, cmd []byte) (*Result, error)
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// RaftLog receives the Raft library's own (hclog) output; nil
@@ -90,8 +92,8 @@ func (c *Config) Validate() error {
 // It names the leader (empty when none is known) so the caller can retry
 // there. It matches ErrNotLeader.
 type NotLeaderError struct {
-	LeaderID   raft.ServerID
-	LeaderAddr raft.ServerAddress
+	LeaderID   string // node ID
+	LeaderAddr string // Raft address
 }
 
 func (e *NotLeaderError) Error() string {
@@ -203,9 +205,6 @@ func New(cfg Config) (*Server, error) {
 // may lag the leader; Barrier first for read-your-writes on the leader.
 func (s *Server) FSM() *FSM { return s.fsm }
 
-// Raft returns the underlying Raft node, for status and tests.
-func (s *Server) Raft() *raft.Raft { return s.raft }
-
 // RaftAddr returns the address Raft advertises.
 func (s *Server) RaftAddr() string {
 	return string(s.trans.LocalAddr())
@@ -217,10 +216,11 @@ func (s *Server) ID() string { return s.cfg.NodeID }
 // IsLeader reports whether this node currently believes it leads.
 func (s *Server) IsLeader() bool { return s.raft.State() == raft.Leader }
 
-// Leader returns the known leader's ID and address (empty if none).
-func (s *Server) Leader() (raft.ServerID, raft.ServerAddress) {
-	addr, id := s.raft.LeaderWithID()
-	return id, addr
+// Leader returns the known leader's node ID and Raft address (both
+// empty when none is known).
+func (s *Server) Leader() (id, raftAddr string) {
+	addr, lid := s.raft.LeaderWithID()
+	return string(lid), string(addr)
 }
 
 func (s *Server) timeout(ctx context.Context) time.Duration {
@@ -257,7 +257,7 @@ func (s *Server) Apply(ctx context.Context, cmd []byte) (*Result, error) {
 		if s.cfg.Forward == nil || id == "" {
 			return nil, &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 		}
-		res, err := s.cfg.Forward(ctx, id, addr, cmd)
+		res, err := s.cfg.Forward(ctx, id, cmd)
 		if err != nil {
 			return res, fmt.Errorf("hub: forward to leader %s: %w", id, err)
 		}

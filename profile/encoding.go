@@ -11,7 +11,12 @@ const TagProfile codec.Tag = 64
 
 // profileFields is the number of fields in the version-1 body. A newer
 // version may append fields; a decoder skips fields it does not know.
-const profileFields = 14
+// minProfileFields is the count of the first version-1 encoding (before
+// the ledger was appended), which still decodes.
+const (
+	profileFields    = 15
+	minProfileFields = 14
+)
 
 // Marshal encodes p as [codec.Version][TagProfile] followed by the S2
 // compression of a msgpack array of its fields in declaration order, each
@@ -68,6 +73,7 @@ func encodeProfile(e *codec.Encoder, p *Profile) error {
 		func() error { return codec.EncodeLWWMap(e, p.Merges) },
 		func() error { return codec.EncodeMax(e, p.Erased) },
 		func() error { return codec.EncodeTombstones(e, p.Tombstones) },
+		func() error { return codec.EncodeLedger(e, p.Ledger) },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -82,7 +88,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n < profileFields {
+	if n < minProfileFields {
 		return nil, fmt.Errorf("%w: profile with %d fields", codec.ErrCorrupt, n)
 	}
 	p := &Profile{}
@@ -101,6 +107,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		func() (err error) { p.Merges, err = codec.DecodeLWWMap(d); return },
 		func() (err error) { p.Erased, err = codec.DecodeMax(d); return },
 		func() (err error) { p.Tombstones, err = codec.DecodeTombstones(d); return },
+		func() (err error) { p.Ledger, err = codec.DecodeLedger(d); return },
 	}
 	for i := 0; i < n; i++ {
 		if i < len(steps) {

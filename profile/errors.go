@@ -14,6 +14,10 @@ var (
 	ErrTooLarge = errors.New("profile: too large")
 )
 
+// reasonNUL is the reason for a string field holding U+0000: C-string
+// consumers (exports, shells, some databases) truncate or choke on it.
+const reasonNUL = "must not contain NUL characters"
+
 // FieldError reports an invalid field. Field is a JSON path such as
 // "batch[3].context.traits.email". Reason never contains the field's value,
 // so the error is safe to log and to return to clients.

@@ -104,6 +104,9 @@ func NewIdentifier(field string, typ IDType, raw string, opts NormalizeOptions) 
 	if err != nil {
 		return Identifier{}, &FieldError{Field: field, Reason: err.Error()}
 	}
+	if strings.IndexByte(raw, 0) >= 0 {
+		return Identifier{}, &FieldError{Field: field, Reason: reasonNUL}
+	}
 	v, err := NormalizeValue(t, raw, opts)
 	if err != nil {
 		return Identifier{}, &FieldError{Field: field, Reason: err.Error(), Err: err}

@@ -62,12 +62,18 @@ type Message struct {
 	// userId, anonymousId, context.device.id, traits email and phone,
 	// context.externalIds. Deduplicated and sorted by key.
 	Identifiers []Identifier
+	// Previous holds, for an alias, what previousId may be: the
+	// anonymous_id and the user_id of that value, normalized. Segment's
+	// previousId is either; the store links the one it already knows
+	// (see edge/store's resolve), else the anonymous_id.
+	Previous []Identifier
 	// Consent is context.consent.categoryPreferences.
 	Consent map[string]bool
 
 	// Timestamp is when the event happened, corrected for client clock
-	// skew (receivedAt − (sentAt − originalTimestamp)) and never after
-	// ReceivedAt.
+	// skew (receivedAt − (sentAt − originalTimestamp)), never after
+	// ReceivedAt and never before 1970 (see ParseOptions.MaxEventAge for
+	// the lower bound).
 	Timestamp  time.Time
 	ReceivedAt time.Time
 	SentAt     time.Time
@@ -90,6 +96,12 @@ func (m *Message) LogValue() slog.Value {
 // ParseOptions configure message parsing.
 type ParseOptions struct {
 	Normalize NormalizeOptions
+	// MaxEventAge refuses events whose stated time (timestamp, or
+	// originalTimestamp without sentAt) is further than this before
+	// receivedAt, and dates skew-corrected times beyond it at receivedAt
+	// (see Message.Timestamp). Zero means no bound; times before 1970
+	// are refused either way. Servers use DefaultMaxEventAge.
+	MaxEventAge time.Duration
 }
 
 // ParseMessage parses and validates one message body. kind is the type
@@ -106,62 +118,6 @@ func ParseMessage(body []byte, kind Kind, receivedAt time.Time, opts ParseOption
 		return nil, err
 	}
 	return fromObject(obj, kind, nil, "", receivedAt, opts)
-}
-
-// ParseBatch parses a /v1/batch body: {"batch":[…], "context":{…}, …}.
-// The envelope's context is merged under each item's own context (item
-// keys win) and its sentAt applies to items without one. The whole batch
-// is rejected if any item is invalid; the error names the item
-// ("batch[3].userId").
-func ParseBatch(body []byte, receivedAt time.Time, opts ParseOptions) ([]*Message, error) {
-	if len(body) > MaxBatchBytes {
-		return nil, &LimitError{Field: "body", Limit: MaxBatchBytes, What: "bytes"}
-	}
-	obj, err := decodeObject(body, "")
-	if err != nil {
-		return nil, err
-	}
-	raw, ok := obj["batch"]
-	if !ok {
-		return nil, &FieldError{Field: "batch", Reason: "is required"}
-	}
-	items, ok := raw.([]any)
-	if !ok {
-		return nil, &FieldError{Field: "batch", Reason: "must be an array"}
-	}
-	if len(items) == 0 {
-		return nil, &FieldError{Field: "batch", Reason: "must not be empty"}
-	}
-	if len(items) > MaxBatchEvents {
-		return nil, &LimitError{Field: "batch", Limit: MaxBatchEvents, What: "events"}
-	}
-	var envCtx map[string]any
-	if c, ok := obj["context"]; ok && c != nil {
-		if envCtx, ok = c.(map[string]any); !ok {
-			return nil, &FieldError{Field: "context", Reason: "must be an object"}
-		}
-	}
-	envSentAt, _ := obj["sentAt"].(string)
-	msgs := make([]*Message, 0, len(items))
-	for i, it := range items {
-		path := fmt.Sprintf("batch[%d]", i)
-		o, ok := it.(map[string]any)
-		if !ok {
-			return nil, &FieldError{Field: path, Reason: "must be an object"}
-		}
-		if n, err := encodedSize(o); err != nil || n > MaxEventBytes {
-			return nil, &LimitError{Field: path, Limit: MaxEventBytes, What: "bytes"}
-		}
-		if _, has := o["sentAt"]; !has && envSentAt != "" {
-			o["sentAt"] = envSentAt
-		}
-		m, err := fromObject(o, "", envCtx, path+".", receivedAt, opts)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs, nil
 }
 
 func encodedSize(v any) (int, error) {
@@ -249,6 +205,9 @@ func fromObject(o map[string]any, kind Kind, envCtx map[string]any, path string,
 		}
 		if len(s) > max {
 			return "", &FieldError{Field: f(name), Reason: fmt.Sprintf("longer than %d bytes", max)}
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return "", &FieldError{Field: f(name), Reason: reasonNUL}
 		}
 		return s, nil
 	}
@@ -383,12 +342,15 @@ func fromObject(o map[string]any, kind Kind, envCtx map[string]any, path string,
 		if k == "" || len(k) > 256 {
 			return nil, &FieldError{Field: tpath, Reason: "has an empty or over-long key"}
 		}
+		if strings.IndexByte(k, 0) >= 0 {
+			return nil, &FieldError{Field: tpath, Reason: "has a key holding a NUL character"}
+		}
 		if n, err := encodedSize(v); err != nil || n > MaxTraitValueBytes {
 			return nil, &FieldError{Field: tpath + "." + k, Reason: fmt.Sprintf("value larger than %d bytes", MaxTraitValueBytes)}
 		}
 	}
 
-	if err := m.parseTimes(o, path); err != nil {
+	if err := m.parseTimes(o, path, opts.MaxEventAge); err != nil {
 		return nil, err
 	}
 	if err := m.collectIdentifiers(path, opts); err != nil {
@@ -404,57 +366,6 @@ func fromObject(o map[string]any, kind Kind, envCtx map[string]any, path string,
 		m.MessageID = derivedMessageID(o)
 	}
 	return m, nil
-}
-
-// parseTimes applies Segment's clock-skew rule.
-func (m *Message) parseTimes(o map[string]any, path string) error {
-	get := func(name string) (time.Time, bool, error) {
-		v, ok := o[name]
-		if !ok || v == nil {
-			return time.Time{}, false, nil
-		}
-		s, ok := v.(string)
-		if !ok {
-			return time.Time{}, false, &FieldError{Field: path + name, Reason: "must be an ISO-8601 string"}
-		}
-		t, err := ParseTime(s)
-		if err != nil {
-			return time.Time{}, false, &FieldError{Field: path + name, Reason: err.Error()}
-		}
-		return t, true, nil
-	}
-	ts, hasTS, err := get("timestamp")
-	if err != nil {
-		return err
-	}
-	orig, hasOrig, err := get("originalTimestamp")
-	if err != nil {
-		return err
-	}
-	sent, hasSent, err := get("sentAt")
-	if err != nil {
-		return err
-	}
-	if _, _, err := get("receivedAt"); err != nil { // validated, but ours wins
-		return err
-	}
-	if hasSent {
-		m.SentAt = sent
-	}
-	switch {
-	case hasTS:
-		m.Timestamp = ts
-	case hasOrig && hasSent:
-		m.Timestamp = m.ReceivedAt.Add(-sent.Sub(orig))
-	case hasOrig:
-		m.Timestamp = orig
-	default:
-		m.Timestamp = m.ReceivedAt
-	}
-	if m.Timestamp.After(m.ReceivedAt) {
-		m.Timestamp = m.ReceivedAt // a client clock in the future cannot date events ahead
-	}
-	return nil
 }
 
 func (m *Message) collectIdentifiers(path string, opts ParseOptions) error {
@@ -538,6 +449,17 @@ func (m *Message) collectIdentifiers(path string, opts ParseOptions) error {
 		}
 	}
 	sort.Slice(m.Identifiers, func(i, j int) bool { return m.Identifiers[i].Key() < m.Identifiers[j].Key() })
+	if m.Kind == Alias && m.PreviousID != "" {
+		for _, t := range []IDType{AnonymousID, UserID} {
+			id, err := NewIdentifier(path+"previousId", t, m.PreviousID, opts.Normalize)
+			if err != nil {
+				return err
+			}
+			if !seen[id.Key()] {
+				m.Previous = append(m.Previous, id)
+			}
+		}
+	}
 	return nil
 }
 

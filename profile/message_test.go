@@ -58,10 +58,11 @@ func TestParseBatchMergesEnvelopeContext(t *testing.T) {
 	body := `{"batch":[{"type":"track","userId":"u","event":"E","context":{"ip":"1.2.3.4"}},
 		{"type":"identify","anonymousId":"a","context":{"device":{"id":"d1"}}}],
 		"context":{"device":{"type":"phone"},"ip":"9.9.9.9"}}`
-	ms, err := ParseBatch([]byte(body), t0, parseOpts())
-	if err != nil {
-		t.Fatal(err)
+	b, err := ParseBatch([]byte(body), t0, parseOpts())
+	if err != nil || len(b.Rejected) != 0 {
+		t.Fatal(err, b.Rejected)
 	}
+	ms := b.Messages
 	if ms[0].Context["ip"] != "1.2.3.4" || ms[0].Context["device"] == nil {
 		t.Errorf("item 0 context = %v, want own ip and the envelope's device", ms[0].Context)
 	}
@@ -166,7 +167,7 @@ func TestParseBatchRejects(t *testing.T) {
 		{"no batch", `{"context":{}}`, "batch"},
 		{"batch not array", `{"batch":{}}`, "batch"},
 		{"empty", `{"batch":[]}`, "batch"},
-		{"bad item", `{"batch":[` + item + `,{"type":"track","userId":"u"}]}`, "batch[1].event"},
+		{"sentAt not a time", `{"sentAt":"soon","batch":[` + item + `]}`, "sentAt"},
 		{"too many events", over, "batch"},
 	}
 	for _, tt := range tests {
@@ -231,10 +232,11 @@ func TestSegmentSpecFixtures(t *testing.T) {
 				kind = Kind(k) // the endpoint sets the type
 			}
 			if name == "batch-http-api.json" {
-				ms, err := ParseBatch(body, t0, parseOpts())
-				if err != nil || len(ms) != 4 {
-					t.Fatalf("ParseBatch = %d, %v", len(ms), err)
+				b, err := ParseBatch(body, t0, parseOpts())
+				if err != nil || len(b.Messages) != 4 {
+					t.Fatalf("ParseBatch = %+v, %v", b, err)
 				}
+				ms := b.Messages
 				if ms[2].Timestamp.Month() != 2 || ms[2].Context["device"] == nil {
 					t.Fatalf("item 2: timestamp %v context %v", ms[2].Timestamp, ms[2].Context)
 				}
@@ -284,15 +286,21 @@ func FuzzParseMessage(f *testing.F) {
 func FuzzParseBatch(f *testing.F) {
 	f.Add([]byte(`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":{"ip":"1.1.1.1"},"sentAt":"2020-01-01T00:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ms, err := ParseBatch(b, t0, parseOpts())
+		bt, err := ParseBatch(b, t0, parseOpts())
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v is not ErrInvalid", err)
 			}
 			return
 		}
-		if len(ms) == 0 || len(ms) > MaxBatchEvents {
-			t.Fatalf("accepted batch of %d", len(ms))
+		n := len(bt.Messages) + len(bt.Rejected)
+		if n == 0 || n > MaxBatchEvents || len(bt.Index) != len(bt.Messages) {
+			t.Fatalf("accepted batch of %d items (%d valid, %d indexes)", n, len(bt.Messages), len(bt.Index))
+		}
+		for _, r := range bt.Rejected {
+			if !errors.Is(r.Err, ErrInvalid) {
+				t.Fatalf("item %d error %v is not ErrInvalid", r.Index, r.Err)
+			}
 		}
 	})
 }

@@ -38,13 +38,18 @@ type Profile struct {
 	Traits     crdt.LWWMap // trait name → msgpack value
 	Identities crdt.ORSet  // identifier keys "type:value"
 	Consent    crdt.LWWMap // consent category → msgpack bool
-	Counters   crdt.CounterMap
-	FirstSeen  crdt.Min    // event time, ms
-	LastSeen   crdt.Max    // event time, ms
-	LastOrder  crdt.Max    // event time, ms
-	Channels   crdt.GSet   // "channel:browser", "source:till-3"
-	Timeline   crdt.Recent // newest TimelineCap events, by messageId
-	Merges     crdt.LWWMap // absorbed profile ID → msgpack MergeRecord
+	// Counters holds per-replica counts written before the ledger
+	// existed; new events add to Ledger only (see Totals).
+	Counters  crdt.CounterMap
+	FirstSeen crdt.Min    // event time, ms
+	LastSeen  crdt.Max    // event time, ms
+	LastOrder crdt.Max    // event time, ms
+	Channels  crdt.GSet   // "channel:browser", "source:till-3"
+	Timeline  crdt.Recent // newest TimelineCap events, by messageId
+	Merges    crdt.LWWMap // absorbed profile ID → msgpack MergeRecord
+	// Ledger holds each event's contribution to the counters, keyed by
+	// its messageId, so that a message counts once system-wide.
+	Ledger crdt.Ledger
 
 	// Erased is set when the whole profile has been erased; merging then
 	// drops everything but the ID, the version and the tombstones.
@@ -94,6 +99,7 @@ func (p *Profile) Merge(o *Profile) {
 	p.Channels.Merge(o.Channels)
 	p.Timeline.Merge(o.Timeline, TimelineCap)
 	p.Merges.Merge(o.Merges)
+	p.Ledger.Merge(o.Ledger)
 }
 
 // Join returns the join of p and o as a new profile with p's ID, leaving
@@ -124,6 +130,7 @@ func (p *Profile) Join(o *Profile) *Profile {
 	j.Channels = p.Channels.Joined(o.Channels)
 	j.Timeline = p.Timeline.Joined(o.Timeline, TimelineCap)
 	j.Merges = p.Merges.Joined(o.Merges)
+	j.Ledger = p.Ledger.Joined(o.Ledger)
 	return j
 }
 
@@ -145,7 +152,7 @@ func (p *Profile) Equal(o *Profile) bool {
 		p.Consent.Equal(o.Consent) && p.Counters.Equal(o.Counters) &&
 		p.FirstSeen == o.FirstSeen && p.LastSeen == o.LastSeen && p.LastOrder == o.LastOrder &&
 		p.Channels.Equal(o.Channels) && p.Timeline.Equal(o.Timeline) && p.Merges.Equal(o.Merges) &&
-		p.Erased == o.Erased && p.Tombstones.Equal(o.Tombstones)
+		p.Ledger.Equal(o.Ledger) && p.Erased == o.Erased && p.Tombstones.Equal(o.Tombstones)
 }
 
 // IdentityList returns the profile's identifiers sorted by key.
@@ -224,24 +231,18 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 		}
 		p.Consent.Merge(d.Consent)
 	}
-	d.Counters.Merge(p.Counters.Add(prefixKind+string(m.Kind), r, 1))
-	if m.Kind == Track {
-		d.Counters.Merge(p.Counters.Add(prefixEvent+m.Event, r, 1))
-	}
 	var ord order
 	if m.Kind == Track {
 		ord = orderOf(m)
 	}
+	cats := categoriesOf(m)
+	d.Ledger = p.Ledger.Add(crdt.LedgerEntry{
+		Key:  MessageKey(m.MessageID),
+		Time: evMs,
+		Data: contributionOf(m, ord, cats).encode(),
+	})
 	if ord.isOrder {
-		d.Counters.Merge(p.Counters.Add(counterOrders, r, 1))
-		if ord.currency != "" {
-			d.Counters.Merge(p.Counters.Add(prefixOrdersCur+ord.currency, r, 1))
-			d.Counters.Merge(p.Counters.Add(prefixRevenue+ord.currency, r, ord.minor))
-		}
 		d.LastOrder.Merge(p.LastOrder.Observe(evMs))
-	}
-	for _, c := range categoriesOf(m) {
-		d.Counters.Merge(p.Counters.Add(prefixCategory+c, r, 1))
 	}
 	d.FirstSeen.Merge(p.FirstSeen.Observe(evMs))
 	d.LastSeen.Merge(p.LastSeen.Observe(evMs))
@@ -255,8 +256,8 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 	if m.Kind == Page || m.Kind == Screen {
 		ev.Name = m.Name
 	}
-	if cs := categoriesOf(m); len(cs) > 0 {
-		ev.Category = cs[0]
+	if len(cats) > 0 {
+		ev.Category = cats[0]
 	}
 	d.Timeline.Merge(p.Timeline.Add(crdt.Item{ID: m.MessageID, Time: evMs, Data: ev.encode()}, TimelineCap), TimelineCap)
 	if p.Version.Less(ts) {
@@ -274,7 +275,11 @@ type MergeRecord struct {
 	Identifiers []string `json:"identifiers"` // identifier keys that matched
 	Score       float64  `json:"score,omitempty"`
 	Node        string   `json:"node"`
-	At          int64    `json:"at"` // HLC wall time, ms
+	At          int64    `json:"at"` // HLC wall time, ms; 0 for merges the hub derived from its history
+	// DecidedBy says who decided: "edge:<node>" (an edge's identity
+	// rules), "hub:rules", "hub:model" (the hub's deterministic rules or
+	// its probabilistic model) or "steward:<actor>".
+	DecidedBy string `json:"decided_by,omitempty"`
 }
 
 // RecordMerge records that profile rec.From was merged into p at ts and

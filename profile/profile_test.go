@@ -362,6 +362,28 @@ func TestGoldenEncoding(t *testing.T) {
 	}
 }
 
+// A profile stored before the ledger existed (14 fields, per-replica
+// counters) still decodes, and its counters still show in the view: the
+// JSON view of the old golden bytes is the view pinned above.
+func TestGoldenEncodingBeforeLedger(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "profile_v1_counters.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Unmarshal(old)
+	if err != nil {
+		t.Fatalf("Unmarshal(pre-ledger golden): %v", err)
+	}
+	if p.Ledger.Len() != 0 || len(p.Counters.Entries) == 0 {
+		t.Fatalf("pre-ledger golden decoded with %d ledger entries and %d counters", p.Ledger.Len(), len(p.Counters.Entries))
+	}
+	view, _ := json.MarshalIndent(p.View(time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)), "", "  ")
+	want, _ := os.ReadFile(filepath.Join("testdata", "profile_view.golden.json"))
+	if string(append(view, '\n')) != string(want) {
+		t.Fatalf("view of the pre-ledger profile:\n%s\nwant:\n%s", view, want)
+	}
+}
+
 func FuzzUnmarshalProfile(f *testing.F) {
 	p := New("x")
 	b, _ := p.Marshal()

@@ -41,7 +41,9 @@ type Rules struct {
 	global Rule
 }
 
-// RulesFile is the JSON shape of a rules file.
+// RulesFile is a complete set of rules: every type without an entry in
+// Rules gets Default. LoadRules reads a rules file as changes to
+// DefaultRulesFile instead (see there); Compile takes a RulesFile as is.
 type RulesFile struct {
 	// Rules per identifier type.
 	Rules []Rule `json:"rules"`
@@ -88,16 +90,129 @@ func DefaultRules() *Rules {
 	return r
 }
 
-// LoadRules reads a JSON rules file. Types not listed in the file keep the
-// default rule of the file (or DefaultRulesFile's default when absent).
+// ruleChange is one rule of a rules file: the fields it names replace
+// those of the rule it changes; the fields it leaves out keep their
+// value. A list that is present replaces the list it changes (`[]`
+// clears it); an absent or null list keeps it.
+type ruleChange struct {
+	Type            IDType   `json:"type"`
+	Limit           *int     `json:"limit"`
+	Priority        *int     `json:"priority"`
+	Blocked         []string `json:"blocked"`
+	BlockedPatterns []string `json:"blocked_patterns"`
+}
+
+// apply returns base with c's fields in place of base's.
+func (c *ruleChange) apply(base Rule) Rule {
+	if c.Limit != nil {
+		base.Limit = *c.Limit
+	}
+	if c.Priority != nil {
+		base.Priority = *c.Priority
+	}
+	if c.Blocked != nil {
+		base.Blocked = c.Blocked
+	}
+	if c.BlockedPatterns != nil {
+		base.BlockedPatterns = c.BlockedPatterns
+	}
+	return base
+}
+
+// rulesChange is the JSON shape of a rules file (see LoadRules).
+type rulesChange struct {
+	Rules           []ruleChange `json:"rules"`
+	Default         *ruleChange  `json:"default"`
+	Blocked         []string     `json:"blocked"`
+	BlockedPatterns []string     `json:"blocked_patterns"`
+}
+
+// LoadRules reads a JSON rules file: changes to DefaultRulesFile, so a
+// file states only what differs from the documented defaults.
+//
+//   - Each entry of "rules" changes the rule of its "type": the fields it
+//     names ("limit", "priority", "blocked", "blocked_patterns") replace
+//     the default rule's, the others keep their default. A type without
+//     a default rule of its own (a custom type such as crm_id) starts
+//     from "default".
+//   - Types the file does not list keep their default rule: a file that
+//     names only email leaves user_id at limit 1.
+//   - "default" changes the rule of custom types the same way.
+//   - Top-level "blocked" and "blocked_patterns", when present, replace
+//     the default lists that apply to every type; absent, they keep them.
+//
+// A list replaces the default list it names (`[]` clears it). Unknown
+// fields, a type named twice, a negative limit or priority and an
+// invalid pattern are *FieldErrors naming the field.
 func LoadRules(r io.Reader) (*Rules, error) {
-	var f RulesFile
+	var c rulesChange
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("profile: read rules: %w", err)
 	}
+	f, err := c.onDefaults()
+	if err != nil {
+		return nil, err
+	}
 	return f.Compile()
+}
+
+// onDefaults applies c to DefaultRulesFile.
+func (c *rulesChange) onDefaults() (RulesFile, error) {
+	f := DefaultRulesFile()
+	def := *f.Default
+	if c.Default != nil {
+		def = c.Default.apply(def)
+	}
+	if err := check(def, "default", ""); err != nil {
+		return RulesFile{}, err
+	}
+	f.Default = &def
+	at := make(map[IDType]int, len(f.Rules)) // type → index in f.Rules
+	for i, r := range f.Rules {
+		at[r.Type] = i
+	}
+	named := map[IDType]bool{}
+	for i, rc := range c.Rules {
+		t, err := NormalizeType(string(rc.Type))
+		if err != nil {
+			return RulesFile{}, &FieldError{Field: fmt.Sprintf("rules[%d].type", i), Reason: err.Error()}
+		}
+		if named[t] {
+			return RulesFile{}, &FieldError{Field: fmt.Sprintf("rules[%d].type", i), Reason: "duplicate rule for " + string(t)}
+		}
+		named[t] = true
+		j, ok := at[t]
+		base := def
+		if ok {
+			base = f.Rules[j]
+		}
+		r := rc.apply(base)
+		r.Type = t
+		if err := check(r, fmt.Sprintf("rules[%d]", i), t); err != nil {
+			return RulesFile{}, err
+		}
+		if ok {
+			f.Rules[j] = r
+		} else {
+			at[t] = len(f.Rules)
+			f.Rules = append(f.Rules, r)
+		}
+	}
+	if c.Blocked != nil {
+		f.Blocked = c.Blocked
+	}
+	if c.BlockedPatterns != nil {
+		f.BlockedPatterns = c.BlockedPatterns
+	}
+	return f, check(Rule{Blocked: f.Blocked, BlockedPatterns: f.BlockedPatterns}, "", "")
+}
+
+// check validates r, naming fields under path as the file spells them
+// (Compile would name them by their place among the defaults).
+func check(r Rule, path string, t IDType) error {
+	return r.compile(path, t)
 }
 
 // Compile validates the file and builds Rules.

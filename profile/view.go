@@ -55,28 +55,26 @@ type Computed struct {
 
 // Computed derives the computed traits as of now.
 func (p *Profile) Computed(now time.Time) Computed {
+	t := p.tally()
 	c := Computed{
-		OrderCount:        p.Counters.Value(counterOrders),
-		LifetimeRevenue:   map[string]Money{},
-		AverageOrderValue: map[string]Money{},
-		EventCounts:       map[string]int64{},
+		OrderCount:        t.orders,
+		LifetimeRevenue:   make(map[string]Money, len(t.revenue)),
+		AverageOrderValue: make(map[string]Money, len(t.revenue)),
+		EventCounts:       make(map[string]int64, len(t.events)),
+	}
+	for cur, v := range t.revenue {
+		c.LifetimeRevenue[cur] = money(cur, *v)
+		if n := t.ordersCur[cur]; n != nil && *n > 0 {
+			c.AverageOrderValue[cur] = money(cur, roundDiv(*v, *n))
+		}
+	}
+	for name, v := range t.events {
+		c.EventCounts[name] = *v
 	}
 	var topN int64
-	for _, e := range p.Counters.Entries { // sorted by key
-		k, v := e.Key, e.Counter.Value()
-		switch {
-		case strings.HasPrefix(k, prefixRevenue):
-			cur := k[len(prefixRevenue):]
-			c.LifetimeRevenue[cur] = money(cur, v)
-			if n := p.Counters.Value(prefixOrdersCur + cur); n > 0 {
-				c.AverageOrderValue[cur] = money(cur, roundDiv(v, n))
-			}
-		case strings.HasPrefix(k, prefixEvent):
-			c.EventCounts[k[len(prefixEvent):]] = v
-		case strings.HasPrefix(k, prefixCategory):
-			if v > topN { // keys are sorted: ties go to the first name
-				topN, c.TopCategory = v, k[len(prefixCategory):]
-			}
+	for name, v := range t.cats { // ties go to the smallest name
+		if *v > topN || *v == topN && *v > 0 && name < c.TopCategory {
+			topN, c.TopCategory = *v, name
 		}
 	}
 	if p.LastOrder.Set {

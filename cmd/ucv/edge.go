@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ type edgeConfig struct {
 	nodeName        string
 	defaultRegion   string
 	publicURL       string
+	corsOrigins     []string
+	maxEventAge     time.Duration
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 	dev             bool
@@ -104,10 +107,12 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", defData), "directory of the database [UCV_DATA_DIR]")
 	fs.StringVar(&cfg.httpAddr, "http-addr", env("UCV_HTTP_ADDR", "127.0.0.1:8080"), "HOST:PORT to serve HTTP on; port 0 picks a free one [UCV_HTTP_ADDR]")
 	keys := fs.String("write-key", env("UCV_WRITE_KEYS", ""), "accepted write keys, KEY[=SOURCE_LABEL],… [UCV_WRITE_KEYS]")
-	fs.StringVar(&cfg.rulesFile, "rules", env("UCV_RULES", ""), "identity rules file (JSON); default: Segment-like rules [UCV_RULES]")
+	fs.StringVar(&cfg.rulesFile, "rules", env("UCV_RULES", ""), "identity rules file (JSON): changes to the default rules, per type (README: Identity rules) [UCV_RULES]")
 	fs.StringVar(&cfg.nodeName, "node-name", env("UCV_NODE_NAME", defNode), "this node's name in lookups and merge records [UCV_NODE_NAME]")
 	fs.StringVar(&cfg.defaultRegion, "default-region", env("UCV_DEFAULT_REGION", "US"), "region for phone numbers without a country code [UCV_DEFAULT_REGION]")
-	fs.StringVar(&cfg.publicURL, "public-url", env("UCV_PUBLIC_URL", ""), "base URL analytics.js should send to (settings endpoint); default: the request's Host [UCV_PUBLIC_URL]")
+	fs.StringVar(&cfg.publicURL, "public-url", env("UCV_PUBLIC_URL", ""), "base URL analytics.js should send to (settings endpoint); default: http:// and the listen address (the host name for 0.0.0.0) [UCV_PUBLIC_URL]")
+	cors := fs.String("cors-origins", env("UCV_CORS_ORIGINS", "*"), "browser origins that may send events and fetch settings, ORIGIN,… (https://shop.example) or * for any; other origins get 403 [UCV_CORS_ORIGINS]")
+	maxAge := fs.String("max-event-age", env("UCV_MAX_EVENT_AGE", "43800h"), "refuse events dated further back than this (400 naming the field); skew-corrected times beyond it are dated at receipt; Go duration, or Nd / Ny (365 days); 0: no bound [UCV_MAX_EVENT_AGE]")
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
 	fs.StringVar(&cfg.gossipAddr, "gossip-addr", env("UCV_GOSSIP_ADDR", ""), "HOST:PORT for gossip with the store's other edges (TCP and UDP); port 0 picks a free one; empty: no gossip [UCV_GOSSIP_ADDR]")
 	join := fs.String("join", env("UCV_JOIN", ""), "gossip addresses of other edges to join, HOST:PORT,… [UCV_JOIN]")
@@ -147,6 +152,18 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if cfg.shutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("%w: --shutdown-timeout must be positive", errUsage)
 	}
+	if cfg.maxEventAge, err = parseAge(*maxAge); err != nil {
+		return cfg, fmt.Errorf("%w: --max-event-age: %v", errUsage, err)
+	}
+	for _, o := range strings.Split(*cors, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			return cfg, fmt.Errorf("%w: --cors-origins: %q is not * or an origin such as https://shop.example", errUsage, o)
+		}
+		cfg.corsOrigins = append(cfg.corsOrigins, o)
+	}
 	if err := parseGossipFlags(&cfg, *join, *gkeys); err != nil {
 		return cfg, err
 	}
@@ -156,6 +173,31 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 		}
 	}
 	return cfg, nil
+}
+
+// parseAge reads a non-negative duration: a Go duration ("43800h"), or
+// whole days ("1825d") or years of 365 days ("5y").
+func parseAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	unit := time.Duration(0)
+	switch {
+	case strings.HasSuffix(s, "d"):
+		unit = 24 * time.Hour
+	case strings.HasSuffix(s, "y"):
+		unit = 365 * 24 * time.Hour
+	}
+	if unit != 0 {
+		n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+		if err != nil || n < 0 || n > int64(math.MaxInt64/unit) {
+			return 0, fmt.Errorf("%q is not a duration such as 43800h, 1825d or 5y", s)
+		}
+		return time.Duration(n) * unit, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 43800h, 1825d or 5y", s)
+	}
+	return d, nil
 }
 
 // parseGossipFlags checks the gossip address, join list and keys.
@@ -285,6 +327,8 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	acfg.DevMode = cfg.dev
 	acfg.NodeName = cfg.nodeName
 	acfg.PublicURL = cfg.publicURL
+	acfg.CORSOrigins = cfg.corsOrigins
+	acfg.MaxEventAge = cfg.maxEventAge
 	acfg.Normalize.DefaultRegion = strings.ToUpper(cfg.defaultRegion)
 	acfg.Logger = log
 	var gn *gossip.Node

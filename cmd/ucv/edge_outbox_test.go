@@ -71,7 +71,7 @@ func TestStandaloneEdgeTrimsOutbox(t *testing.T) {
 			state = err.Error()
 			return false
 		}
-		orders := p.Profile.Counters.Value("orders")
+		orders := p.Profile.Count("orders")
 		state = fmt.Sprintf("orders %d", orders)
 		return orders == 1 && p.Profile.Identities.Has("email:ann@example.org")
 	}, &state)

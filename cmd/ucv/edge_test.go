@@ -66,6 +66,24 @@ func TestParseEdgeFlags(t *testing.T) {
 			args: []string{"--no-hub"},
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, noHub: true},
 		},
+		{
+			name: "cors and event age from env",
+			cmd:  "dev",
+			env:  map[string]string{"UCV_CORS_ORIGINS": "https://shop.example, http://localhost:3000", "UCV_MAX_EVENT_AGE": "2y"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
+				corsOrigins: []string{"https://shop.example", "http://localhost:3000"}, maxEventAge: 2 * 365 * 24 * time.Hour},
+		},
+		{
+			name: "event age in days, flags win",
+			cmd:  "dev",
+			args: []string{"--max-event-age", "90d", "--cors-origins", "*"},
+			env:  map[string]string{"UCV_MAX_EVENT_AGE": "2y"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
+				maxEventAge: 90 * 24 * time.Hour},
+		},
+		{name: "bad event age", cmd: "dev", args: []string{"--max-event-age", "-1h"}, wantErr: true},
+		{name: "event age not a duration", cmd: "dev", args: []string{"--max-event-age", "five years"}, wantErr: true},
+		{name: "origin without scheme", cmd: "dev", args: []string{"--cors-origins", "shop.example"}, wantErr: true},
 		{name: "no-hub is dev only", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--no-hub"}, wantErr: true},
 		{name: "edge gossip needs a key", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--gossip-addr", "127.0.0.1:0"}, wantErr: true},
 		{name: "short gossip key", cmd: "dev", args: []string{"--gossip-addr", "127.0.0.1:0", "--gossip-key", "AAAA"}, wantErr: true},
@@ -93,6 +111,12 @@ func TestParseEdgeFlags(t *testing.T) {
 				t.Fatalf("parseEdgeFlags: %v", err)
 			}
 			tc.want.shutdownTimeout = 15 * time.Second
+			if tc.want.corsOrigins == nil {
+				tc.want.corsOrigins = []string{"*"}
+			}
+			if tc.want.maxEventAge == 0 {
+				tc.want.maxEventAge = 43800 * time.Hour
+			}
 			if diff := cmp.Diff(got, tc.want, cmp.AllowUnexported(edgeConfig{})); diff != "" {
 				t.Errorf("config (-got +want):\n%s", diff)
 			}
@@ -297,7 +321,8 @@ func TestEdgeProcess(t *testing.T) {
 	waitBody(t, hubURL+"/v1/admin/profiles/user_id:e2e-1", `"e2e-1"`, `"Came Back"`)
 	dev.stop(t, syscall.SIGTERM)
 
-	edge := start(t, bin, []string{"UCV_WRITE_KEYS=k1=till-7", "UCV_NODE_NAME=store-7"}, "edge", "--data-dir", data, "--http-addr", "127.0.0.1:0")
+	edge := start(t, bin, []string{"UCV_WRITE_KEYS=k1=till-7", "UCV_NODE_NAME=store-7", "UCV_CORS_ORIGINS=https://shop.example", "UCV_MAX_EVENT_AGE=30d"},
+		"edge", "--data-dir", data, "--http-addr", "127.0.0.1:0")
 	code, body = httpDo(t, "GET", edge.url+"/v1/profiles/user_id:e2e-1", "")
 	if code != 200 || !strings.Contains(string(body), `"node":"store-7"`) {
 		t.Fatalf("edge lookup after restart = %d %s", code, body)
@@ -311,6 +336,14 @@ func TestEdgeProcess(t *testing.T) {
 	code, body = httpDo(t, "GET", edge.url+"/v1/profiles/user_id:e2e-1", "")
 	if code != 200 || !strings.Contains(string(body), `"sources":["till-7"]`) {
 		t.Errorf("edge lookup = %d %s, want source till-7", code, body)
+	}
+	// UCV_CORS_ORIGINS and UCV_MAX_EVENT_AGE reach the API.
+	if code, body := httpDo(t, "POST", edge.url+"/v1/track", `{"userId":"e2e-1","event":"Paid"}`, "X-Write-Key", "k1", "Origin", "https://evil.example"); code != 403 {
+		t.Errorf("edge ingest from an origin not listed = %d %s, want 403", code, body)
+	}
+	old := time.Now().Add(-60 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	if code, body := httpDo(t, "POST", edge.url+"/v1/track", `{"userId":"e2e-1","event":"Paid","timestamp":"`+old+`"}`, "X-Write-Key", "k1"); code != 400 || !strings.Contains(string(body), "timestamp") {
+		t.Errorf("edge ingest of a 60-day-old event with a 30-day bound = %d %s, want 400 naming timestamp", code, body)
 	}
 	edge.stop(t, syscall.SIGINT)
 }

@@ -128,6 +128,25 @@ func TestGossipProcesses(t *testing.T) {
 	c2 := startGossipEdge(t, bin, "till-c", filepath.Join(dir, "c"), c.gossip, key, a.gossip)
 	waitLookup(t, c2, "/v1/profiles/email:g2@example.com", `"value":"g-2"`)
 	waitLookup(t, c2, "/v1/profiles/email:g1@example.com", `"value":"g-1"`)
+	// Exactly once across edges (issue 9 §1): a till retries an order at
+	// another till after the first one's copy reached it by gossip; every
+	// edge counts the order once.
+	order := `{"userId":"g-9","messageId":"order-retried","event":"Order Completed","properties":{"total":"59.90","currency":"EUR"}}`
+	for _, g := range []*gossipEdge{a, b} {
+		if code, resp := httpDo(t, "POST", g.url+"/v1/track", order, "X-Write-Key", "k"); code != 200 {
+			t.Fatalf("ingest = %d %s", code, resp)
+		}
+		for _, o := range []*gossipEdge{a, b, c2} {
+			waitLookup(t, o, "/v1/profiles/user_id:g-9", `"order_count":1`)
+		}
+	}
+	post(c2, 3) // a marker from the third till: once it is everywhere, so is every copy of the order
+	for _, g := range []*gossipEdge{a, b} {
+		waitLookup(t, g, "/v1/profiles/email:g3@example.com", `"value":"g-3"`)
+	}
+	for _, g := range []*gossipEdge{a, b, c2} {
+		waitLookup(t, g, "/v1/profiles/user_id:g-9", `"lifetime_revenue":{"EUR":{"amount":"59.90","minor_units":5990}}`)
+	}
 	code, metrics := httpDo(t, "GET", c2.url+"/metrics", "")
 	if code != 200 || !strings.Contains(string(metrics), "ucv_gossip_members") {
 		t.Fatalf("metrics = %d, no ucv_gossip_members", code)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -171,27 +169,31 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	acfg.NodeID, acfg.HTTPURL = cfg.nodeID, url
 	acfg.SyncToken, acfg.AdminToken = cfg.syncToken, cfg.adminToken
 	acfg.Logger = log
-	as, err := api.New(acfg)
+	// Peers first: the node forwards through it, and the API serves the
+	// node.
+	peers, err := api.NewPeers(acfg)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	hc := hub.DefaultConfig()
 	hc.NodeID, hc.DataDir, hc.RaftAddr, hc.Bootstrap = cfg.nodeID, cfg.dataDir, cfg.raftAddr, cfg.bootstrap
-	hc.Forward = as.Forward
+	hc.Forward = peers.Forward
 	hc.Logger = log
 	node, err := hub.New(hc)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	as.SetNode(node)
+	as, err := api.New(acfg, node, peers)
+	if err != nil {
+		ln.Close()
+		return nil, errors.Join(err, node.Close(context.Background()))
+	}
 	// Requests see reqCtx, cancelled when shutdown starts, so long-polls
 	// end at once instead of holding Shutdown for their whole wait.
 	reqCtx, endRequests := context.WithCancel(context.Background())
-	h := &hubNode{url: url, node: node, endRequests: endRequests,
-		srv: &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second,
-			BaseContext: func(net.Listener) context.Context { return reqCtx }},
+	h := &hubNode{url: url, node: node, endRequests: endRequests, srv: as.HTTPServer(reqCtx),
 		bgDone: make(chan struct{}), served: make(chan error, 1), failed: make(chan struct{})}
 	go func() {
 		err := h.srv.Serve(ln)
@@ -204,12 +206,19 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	log.Info("hub started", "addr", ln.Addr().String(), "raft_addr", node.RaftAddr(), "node", cfg.nodeID,
 		"data_dir", cfg.dataDir, "bootstrap", cfg.bootstrap, "version", version)
 
+	if ms, err := node.Members(); err == nil && len(ms) == 0 && !cfg.bootstrap && cfg.join == "" {
+		log.Warn("waiting to be joined: this node has no Raft state and was started with neither --bootstrap nor --join; it serves no data until a member adds it (POST /v1/admin/join on a member, or restart it with --join URL)",
+			"node", cfg.nodeID, "raft_addr", node.RaftAddr())
+	}
+
 	bg, stopBG := context.WithCancel(context.Background())
 	h.stopBG = stopBG
 	go func() {
 		defer close(h.bgDone)
 		if cfg.join != "" {
-			joinHub(bg, cfg, url, node.RaftAddr(), as, log)
+			if err := peers.Join(bg, cfg.join, node.RaftAddr()); err != nil {
+				log.Info("stopped joining: shutting down", "err", err) // Join ends only when bg does
+			}
 		}
 		t := time.NewTicker(cfg.peerInterval)
 		defer t.Stop()
@@ -218,7 +227,7 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 			case <-bg.Done():
 				return
 			case <-t.C:
-				if err := as.ExchangePeers(bg); err != nil {
+				if err := peers.Exchange(bg); err != nil {
 					log.Debug("peer exchange", "err", err)
 				}
 			}
@@ -243,55 +252,4 @@ func (h *hubNode) Close(ctx context.Context) error {
 		h.closeErr = errors.Join(serveErr, shutErr, h.node.Close(ctx))
 	})
 	return h.closeErr
-}
-
-// joinHub asks the node at cfg.join to add this node as a voter. A
-// follower answers 503 with the leader's URL (api.LeaderURLHeader); the
-// next attempt goes there at once, and back to cfg.join if that fails
-// too. It retries with backoff until it succeeds or ctx ends.
-func joinHub(ctx context.Context, cfg hubConfig, self, raftAddr string, as *api.Server, log *slog.Logger) {
-	body, _ := json.Marshal(api.JoinRequest{ID: cfg.nodeID, RaftAddr: raftAddr, HTTPURL: self})
-	target := cfg.join
-	client := &http.Client{Timeout: 15 * time.Second}
-	follows := 0 // redirects followed without a pause (bounded: no ping-pong)
-	for wait := 200 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/v1/admin/join", bytes.NewReader(body))
-		if err != nil {
-			log.Error("join", "err", err)
-			return
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if cfg.adminToken != "" {
-			req.Header.Set("Authorization", "Bearer "+cfg.adminToken)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			var jr api.JoinResponse
-			derr := json.NewDecoder(resp.Body).Decode(&jr)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && derr == nil {
-				for id, u := range jr.Peers {
-					as.AddPeer(id, u)
-				}
-				log.Info("joined hub", "via", target, "leader", jr.Leader, "peers", len(jr.Peers))
-				return
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-			// A follower names the leader: follow it at once.
-			if u := resp.Header.Get(api.LeaderURLHeader); resp.StatusCode == http.StatusServiceUnavailable && u != "" && u != self && u != target && follows < 3 {
-				target, follows = u, follows+1
-				log.Info("join: following the leader", "leader_url", u)
-				continue
-			}
-		}
-		log.Warn("join failed; retrying", "via", target, "err", err, "retry_in", wait.String())
-		// Otherwise (no leader named, or the named one failed) the next
-		// attempt goes back to --join.
-		target, follows = cfg.join, 0
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
 }

@@ -268,6 +268,40 @@ func TestHubClusterLeaderKill(t *testing.T) {
 	waitBody(t, edges[1].url+"/v1/profiles/user_id:user-after-remove", `"order_count":1`)
 	t.Logf("removed %s via a follower; the two left commit again after %v", leader, time.Since(start).Round(time.Millisecond))
 
+	// Exactly once across stores (issue 9 §1): a client retries an order
+	// at the other store's edge after the first copy reached it through
+	// the hub; both edges and the hub count it once.
+	retried := `{"userId":"user-retry","messageId":"retried-order","event":"Order Completed","properties":{"total":"59.90","currency":"EUR"}}`
+	for _, n := range edges {
+		if code, b := httpDo(t, "POST", n.url+"/v1/track", retried, "X-Write-Key", "k"); code != 200 {
+			t.Fatalf("POST /v1/track (retried order) = %d %s", code, b)
+		}
+		for _, o := range edges {
+			waitBody(t, o.url+"/v1/profiles/user_id:user-retry", `"order_count":1`)
+		}
+	}
+	// A marker through the hub each way: by then every copy has arrived.
+	for i, n := range edges {
+		marker := fmt.Sprintf(`{"anonymousId":"anon-retry-marker-%d","messageId":"retry-marker-%d"}`, i, i)
+		if code, b := httpDo(t, "POST", n.url+"/v1/identify", marker, "X-Write-Key", "k"); code != 200 {
+			t.Fatalf("POST /v1/identify = %d %s", code, b)
+		}
+		waitBody(t, edges[1-i].url+fmt.Sprintf("/v1/profiles/anonymous_id:anon-retry-marker-%d", i), "anon-retry-marker")
+	}
+	for _, n := range edges {
+		waitBody(t, n.url+"/v1/profiles/user_id:user-retry", `"order_count":1`, `"minor_units":5990`)
+	}
+	waitFor(t, 30*time.Second, "the hub to count the retried order once", func() bool {
+		for _, h := range alive {
+			code, b := httpDo(t, "GET", h.url+"/v1/admin/profiles/user_id:user-retry", "", "Authorization", "Bearer at")
+			last = fmt.Sprintf("%d %.1500s", code, b)
+			if code != 200 || !strings.Contains(string(b), `"order_count":1`) || strings.Contains(string(b), `"order_count":2`) {
+				return false
+			}
+		}
+		return true
+	}, &last)
+
 	// Unmerge reaches the edges: two people (one per edge) merged by a
 	// steward at the hub show as one profile on both edges, then as two
 	// again after the steward unmerges them.
@@ -325,11 +359,12 @@ func TestHubClusterLeaderKill(t *testing.T) {
 		}, &last)
 	}
 
-	// The unmerge sticks (0008 §11): Erin (edge 0) and Finn (edge 1)
-	// share an e-mail, so the hub merges them by its rules and both edges
-	// show one profile. A steward unmerges them; then events carrying the
-	// shared e-mail at both edges leave them apart on both edges and at
-	// the hub, though each edge's own rules would link them by it.
+	// The unmerge sticks (docs/decisions/0022-hub-unmerge-on-edges.md):
+	// Erin (edge 0) and Finn (edge 1) share an e-mail, so the hub merges
+	// them by its rules and both edges show one profile. A steward
+	// unmerges them; then events carrying the shared e-mail at both edges
+	// leave them apart on both edges and at the hub, though each edge's
+	// own rules would link them by it.
 	sticky := time.Now()
 	// Two people first, each on the edge that saw them (without the
 	// e-mail: had edge 1 learned Erin's e-mail before Finn's first event,

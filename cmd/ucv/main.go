@@ -50,20 +50,35 @@ func main() {
 }
 
 // run dispatches to a subcommand and returns the process exit code:
-// 0 success, 1 failure, 2 usage error.
+// 0 success, 1 failure, 2 usage error. Help that is asked for (ucv -h,
+// ucv help CMD, ucv CMD -h) goes to stdout; usage errors to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
 		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
+	case "-version", "--version":
+		args = []string{"version"}
+	case "help":
+		if len(args) == 1 || args[1] == "help" {
+			usage(stdout)
+			return 0
+		}
+		args = []string{args[1], "-h"} // ucv help edge = ucv edge -h
 	}
 	for _, c := range commands() {
 		if c.name != args[0] || c.run == nil {
 			continue
 		}
-		err := c.run(ctx, args[1:], stdout, stderr)
+		errOut := stderr
+		if asksHelp(args[1:]) {
+			errOut = stdout // the flag package prints usage to its output
+		}
+		err := c.run(ctx, args[1:], stdout, errOut)
 		switch {
 		case err == nil:
 			return 0
@@ -82,12 +97,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// asksHelp reports whether args ask for help the way the flag package
+// understands it (-h, -help, --help before any "--").
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--h", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "ucv — unified customer view at the edge\n\nUsage: ucv <command> [flags]\n\nCommands:\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'ucv <command> -h' for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'ucv help <command>' (or 'ucv <command> -h') for a command's flags; 'ucv --version' for the version.\n")
 }
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {

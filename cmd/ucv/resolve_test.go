@@ -146,8 +146,8 @@ func TestResolveErrors(t *testing.T) {
 }
 
 func TestResolveHelp(t *testing.T) {
-	code, _, stderr := runCmd(t, "resolve", "-h")
-	if code != 0 || !strings.Contains(stderr, "national_id") {
-		t.Errorf("resolve -h: exit %d, stderr %q; want 0 and the list of kinds", code, stderr)
+	code, stdout, _ := runCmd(t, "resolve", "-h")
+	if code != 0 || !strings.Contains(stdout, "national_id") {
+		t.Errorf("resolve -h: exit %d, stdout %q; want 0 and the list of kinds", code, stdout)
 	}
 }

@@ -41,6 +41,7 @@ const (
 	TagRecent     Tag = 9
 	TagTombstones Tag = 10
 	TagTimestamp  Tag = 11
+	TagLedger     Tag = 12
 )
 
 // ErrCorrupt is returned (wrapped) when bytes do not decode to a valid

@@ -39,6 +39,7 @@ type states struct {
 	or   crdt.ORSet
 	rec  crdt.Recent
 	tomb crdt.Tombstones
+	led  crdt.Ledger
 }
 
 func genStates(t *rapid.T) states {
@@ -46,7 +47,7 @@ func genStates(t *rapid.T) states {
 	for range rapid.IntRange(0, 30).Draw(t, "ops") {
 		key := rapid.StringN(0, 8, -1).Draw(t, "key")
 		r := crdt.ReplicaID(rapid.Uint64Range(0, 5).Draw(t, "replica"))
-		switch rapid.IntRange(0, 8).Draw(t, "type") {
+		switch rapid.IntRange(0, 9).Draw(t, "type") {
 		case 0:
 			s.lww.Set(key, genBytes(t), genTS(t))
 		case 1:
@@ -69,6 +70,8 @@ func genStates(t *rapid.T) states {
 			s.rec.Add(crdt.Item{ID: key, Time: rapid.Int64().Draw(t, "time"), Data: genBytes(t)}, 5)
 		case 8:
 			s.tomb.Erase(key)
+		case 9:
+			s.led.Add(crdt.LedgerEntry{Key: rapid.Uint64().Draw(t, "lkey"), Time: rapid.Int64().Draw(t, "time"), Data: genBytes(t)})
 		}
 	}
 	return s
@@ -109,6 +112,7 @@ func TestRoundTrip(t *testing.T) {
 		roundTrip(t, ORSet, s.or, crdt.ORSet.Equal)
 		roundTrip(t, Recent, s.rec, crdt.Recent.Equal)
 		roundTrip(t, Tombstones, s.tomb, crdt.Tombstones.Equal)
+		roundTrip(t, Ledger, s.led, crdt.Ledger.Equal)
 	})
 }
 
@@ -231,6 +235,13 @@ func FuzzTombstones(f *testing.F) {
 	var t crdt.Tombstones
 	t.Erase("k")
 	fuzzType(f, Tombstones, t)
+}
+
+func FuzzLedger(f *testing.F) {
+	var l crdt.Ledger
+	l.Add(crdt.LedgerEntry{Key: 9, Time: 2, Data: []byte{1}})
+	l.Add(crdt.LedgerEntry{Key: 3, Time: -1})
+	fuzzType(f, Ledger, l)
 }
 
 // A counter's replicas out of order decode sorted (so the decoded value

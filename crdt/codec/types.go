@@ -23,6 +23,7 @@ var (
 	ORSet      = Type[crdt.ORSet]{TagORSet, EncodeORSet, DecodeORSet}
 	Recent     = Type[crdt.Recent]{TagRecent, EncodeRecent, DecodeRecent}
 	Tombstones = Type[crdt.Tombstones]{TagTombstones, EncodeTombstones, DecodeTombstones}
+	Ledger     = Type[crdt.Ledger]{TagLedger, EncodeLedger, DecodeLedger}
 )
 
 // first returns the first non-nil error.
@@ -455,4 +456,47 @@ func EncodeTombstones(e *Encoder, t crdt.Tombstones) error { return EncodeGSet(e
 func DecodeTombstones(d *Decoder) (crdt.Tombstones, error) {
 	g, err := DecodeGSet(d)
 	return crdt.Tombstones{Keys: g}, err
+}
+
+// EncodeLedger writes the entries in key order as a flat array
+// [key, time, data, …].
+func EncodeLedger(e *Encoder, l crdt.Ledger) error {
+	if err := e.EncodeArrayLen(3 * len(l.Entries)); err != nil {
+		return err
+	}
+	for _, x := range l.Entries {
+		if err := first(e.EncodeUint(x.Key), e.EncodeInt(x.Time), e.EncodeBytes(x.Data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeLedger reads what EncodeLedger wrote. Keys must be strictly
+// increasing, as the ledger keeps them.
+func DecodeLedger(d *Decoder) (crdt.Ledger, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return crdt.Ledger{}, err
+	}
+	if n%3 != 0 {
+		return crdt.Ledger{}, fmt.Errorf("%w: ledger array of %d", ErrCorrupt, n)
+	}
+	out := make([]crdt.LedgerEntry, 0, n/3)
+	for range n / 3 {
+		k, err1 := d.Uint()
+		t, err2 := d.Int()
+		if err := first(err1, err2); err != nil {
+			return crdt.Ledger{}, err
+		}
+		data, err := d.Bytes()
+		if err != nil {
+			return crdt.Ledger{}, err
+		}
+		if i := len(out); i > 0 && out[i-1].Key >= k {
+			return crdt.Ledger{}, fmt.Errorf("%w: ledger keys out of order", ErrCorrupt)
+		}
+		out = append(out, crdt.LedgerEntry{Key: k, Time: t, Data: data})
+	}
+	return crdt.Ledger{Entries: out}, nil
 }

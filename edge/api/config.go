@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"ucv/metric"
 	"ucv/profile"
 )
 
@@ -27,8 +27,29 @@ type Config struct {
 	NodeName string
 	// PublicURL is the base URL ("http://edge-1.store.local:8080") that
 	// the analytics.js settings endpoint advertises as apiHost. Empty
-	// means: the request's Host header, over http.
+	// means the address Serve listens on, over http (the host name for a
+	// wildcard address such as 0.0.0.0). The request's Host
+	// header is never used: a client must not choose where browsers send
+	// events.
 	PublicURL string
+	// CORSOrigins are the browser origins ("https://shop.example") that
+	// may call the ingest and settings endpoints; "*" allows any. A
+	// request whose Origin header is not listed gets 403: analytics.js
+	// posts text/plain without a preflight, so only refusing makes the
+	// list bind. Requests without an Origin header (servers, mobile
+	// SDKs, curl) are not affected.
+	CORSOrigins []string
+	// MaxEventAge: an event whose stated time (timestamp, or
+	// originalTimestamp without sentAt) is further than this before its
+	// receipt is refused with a 400 naming the field; a skew-corrected
+	// time beyond it is dated at receipt. 0 means no bound (times before
+	// 1970 are refused regardless).
+	MaxEventAge time.Duration
+	// MaxHeaderBytes bounds the request line and headers together (at
+	// least 16 KiB, for analytics.js on sites with large cookies). A
+	// request line that does not fit is answered 414, headers that do not
+	// fit 431.
+	MaxHeaderBytes int
 	// Normalize controls normalization of identifiers in lookup paths; it
 	// must match what ingest uses (DefaultRegion for phone numbers).
 	Normalize profile.NormalizeOptions
@@ -39,7 +60,8 @@ type Config struct {
 	// the server refuses any body larger than it before reading it. At
 	// most profile.MaxBatchBytes.
 	MaxBatchBytes int
-	// ReadTimeout bounds reading one request (headers and body).
+	// ReadTimeout bounds reading one request (headers and body); a
+	// request not read in time is answered 408.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing one response.
 	WriteTimeout time.Duration
@@ -59,23 +81,46 @@ type Config struct {
 	Logger *slog.Logger
 	// Collectors are further metrics served on /metrics (the gossip
 	// node's, when gossip is on).
-	Collectors []prometheus.Collector
+	Collectors []metric.Collector
+}
+
+// Bounds of Config.MaxHeaderBytes.
+const (
+	minHeaderBytes = 16 << 10
+	maxHeaderBytes = 1 << 20
+)
+
+// normalizeOrigin checks a CORSOrigins entry and returns it as browsers
+// send it in Origin: "*", or scheme://host[:port] in lower case without
+// a path.
+func normalizeOrigin(o string) (string, error) {
+	if o == "*" {
+		return o, nil
+	}
+	u, err := url.Parse(strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o)), "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%q is not \"*\" or an origin such as https://shop.example", o)
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // DefaultConfig returns a production configuration without write keys:
 // set WriteKeys or DevMode before New.
 func DefaultConfig() Config {
 	return Config{
-		WriteKeys:     map[string]string{},
-		NodeName:      "edge",
-		Normalize:     profile.DefaultNormalizeOptions(),
-		MaxEventBytes: profile.MaxEventBytes,
-		MaxBatchBytes: profile.MaxBatchBytes,
-		ReadTimeout:   10 * time.Second,
-		WriteTimeout:  10 * time.Second,
-		IdleTimeout:   60 * time.Second,
-		IngestTimeout: 5 * time.Second,
-		Now:           time.Now,
+		WriteKeys:      map[string]string{},
+		NodeName:       "edge",
+		Normalize:      profile.DefaultNormalizeOptions(),
+		MaxEventBytes:  profile.MaxEventBytes,
+		MaxBatchBytes:  profile.MaxBatchBytes,
+		CORSOrigins:    []string{"*"},
+		MaxEventAge:    profile.DefaultMaxEventAge,
+		MaxHeaderBytes: 32 << 10,
+		ReadTimeout:    10 * time.Second,
+		WriteTimeout:   10 * time.Second,
+		IdleTimeout:    60 * time.Second,
+		IngestTimeout:  5 * time.Second,
+		Now:            time.Now,
 	}
 }
 
@@ -99,6 +144,18 @@ func (c *Config) Validate() error {
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		errs = append(errs, errors.New("PublicURL: must start with http:// or https://"))
+	}
+	for _, o := range c.CORSOrigins {
+		if _, err := normalizeOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("CORSOrigins: %w", err))
+			break
+		}
+	}
+	if c.MaxEventAge < 0 {
+		errs = append(errs, errors.New("MaxEventAge: must not be negative (0: no bound)"))
+	}
+	if c.MaxHeaderBytes < minHeaderBytes || c.MaxHeaderBytes > maxHeaderBytes {
+		errs = append(errs, fmt.Errorf("MaxHeaderBytes: must be in %d..%d", minHeaderBytes, maxHeaderBytes))
 	}
 	for _, d := range []struct {
 		name string

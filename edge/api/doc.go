@@ -5,11 +5,19 @@
 //
 // The package owns no data: every request goes to a Store (the edge's
 // bbolt replica). Ingest answers 200 only after the store reports the
-// events durable. The main lookup serves the store's pre-rendered JSON
-// with a small time-dependent tail appended, so the read path is an index
-// get, a copy and a write, with no profile decode.
+// events durable. A batch stores its valid items and lists the invalid
+// ones in the 200 ("rejected"), as Segment does; a disk that refuses
+// writes is a 507/503 with a code saying so, and /readyz is not ready
+// until writes work again. Browsers reach ingest and settings through
+// CORS, limited to Config.CORSOrigins.
+//
+// The main lookup serves the store's pre-rendered JSON with a small
+// time-dependent tail appended, so the read path is an index get, a copy
+// and a write, with no profile decode.
 //
 // Errors are answered as {"error":{"code":…,"message":…}}; one function,
-// errorStatus, maps errors to status and code. Messages name the field at
-// fault and never contain the values a client sent.
+// errorStatus, maps errors to status and code (the vocabulary the hub
+// shares: invalid_request, unauthorized, forbidden, not_found, …).
+// Messages name the field at fault and never contain the values a client
+// sent.
 package api

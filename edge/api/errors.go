@@ -14,17 +14,49 @@ var (
 	// ErrUnauthorized: the request carries no write key where one is
 	// required, or one that is not configured.
 	ErrUnauthorized = errors.New("api: unauthorized")
+	// ErrForbidden: the request comes from a browser origin that is not
+	// in Config.CORSOrigins.
+	ErrForbidden = errors.New("api: forbidden")
 	// ErrBadRequest: the request is malformed outside the message body
 	// (path, query, encoding).
 	ErrBadRequest = errors.New("api: bad request")
 	// ErrTooLarge: the request body is over the endpoint's limit.
 	ErrTooLarge = errors.New("api: payload too large")
+	// ErrURITooLong: the request line does not fit in
+	// Config.MaxHeaderBytes.
+	ErrURITooLong = errors.New("api: request URI too long")
+	// ErrHeadersTooLarge: the request line and headers together exceed
+	// Config.MaxHeaderBytes.
+	ErrHeadersTooLarge = errors.New("api: request headers too large")
+	// ErrTimeout: the request was not read within Config.ReadTimeout.
+	ErrTimeout = errors.New("api: request timeout")
 	// ErrNoRoute: no endpoint at that path.
 	ErrNoRoute = errors.New("api: no such endpoint")
-	// ErrMethod: the endpoint exists but not for that method.
+	// ErrMethod: the endpoint exists but not for that method. Errors
+	// from methodNotAllowed also carry the route's methods (Allow).
 	ErrMethod = errors.New("api: method not allowed")
 	// ErrUnavailable: the server is shutting down or the store is closed.
 	ErrUnavailable = errors.New("api: unavailable")
+)
+
+// Error codes: the "code" of {"error":{"code","message"}}. The hub's API
+// answers with the same vocabulary (hub/api/errors.go); a code names the
+// kind of failure, the message names the field.
+const (
+	codeInvalid            = "invalid_request"     // 400
+	codeUnauthorized       = "unauthorized"        // 401
+	codeForbidden          = "forbidden"           // 403
+	codeNotFound           = "not_found"           // 404
+	codeMethod             = "method_not_allowed"  // 405
+	codeTimeout            = "request_timeout"     // 408
+	codeTooLarge           = "payload_too_large"   // 413
+	codeURITooLong         = "uri_too_long"        // 414
+	codeHeadersTooLarge    = "headers_too_large"   // 431
+	codeInternal           = "internal"            // 500
+	codeOverloaded         = "overloaded"          // 503: retry soon
+	codeUnavailable        = "unavailable"         // 503: shutting down
+	codeStorageUnavailable = "storage_unavailable" // 503: read-only or failing disk
+	codeStorageFull        = "storage_full"        // 507
 )
 
 // clientError is an error whose message is safe to show the client: it
@@ -40,9 +72,19 @@ func (e *clientError) Unwrap() error { return e.kind }
 
 func errorf(kind error, msg string) error { return &clientError{kind: kind, msg: msg} }
 
+// methodError is ErrMethod with the methods the route does serve.
+type methodError struct{ allow string }
+
+func (e *methodError) Error() string { return "method not allowed; this endpoint serves " + e.allow }
+func (e *methodError) Unwrap() error { return ErrMethod }
+
+// methodNotAllowed answers 405 with Allow: allow.
+func methodNotAllowed(allow string) error { return &methodError{allow: allow} }
+
 // errorStatus maps an error to the HTTP status, the error code of the
 // response body, and a message safe to send (field paths and reasons,
-// never values). It is the only place that decides statuses for errors.
+// never values, never Go package prefixes). It is the only place that
+// decides statuses for errors.
 func errorStatus(err error) (status int, code, msg string) {
 	var ce *clientError
 	hasMsg := errors.As(err, &ce)
@@ -54,38 +96,53 @@ func errorStatus(err error) (status int, code, msg string) {
 	}
 	var fe *profile.FieldError
 	var le *profile.LimitError
+	var me *methodError
 	switch {
 	// LimitError matches both ErrTooLarge and ErrInvalid: size first.
 	case errors.Is(err, profile.ErrTooLarge), errors.Is(err, ErrTooLarge):
 		if errors.As(err, &le) {
-			return http.StatusRequestEntityTooLarge, "payload_too_large", le.Error()
+			return http.StatusRequestEntityTooLarge, codeTooLarge, le.Error()
 		}
-		return http.StatusRequestEntityTooLarge, "payload_too_large", safe("request body too large")
+		return http.StatusRequestEntityTooLarge, codeTooLarge, safe("request body too large")
 	case errors.As(err, &fe):
 		// FieldError messages are "field: reason", never the value.
-		return http.StatusBadRequest, "invalid_request", fe.Error()
+		return http.StatusBadRequest, codeInvalid, fe.Error()
 	case errors.As(err, &le):
-		return http.StatusBadRequest, "invalid_request", le.Error()
+		return http.StatusBadRequest, codeInvalid, le.Error()
 	case errors.Is(err, profile.ErrInvalid), errors.Is(err, ErrBadRequest):
-		return http.StatusBadRequest, "invalid_request", safe("invalid request")
+		return http.StatusBadRequest, codeInvalid, safe("invalid request")
 	case errors.Is(err, ErrUnauthorized):
-		return http.StatusUnauthorized, "unauthorized", safe("a valid write key is required")
+		return http.StatusUnauthorized, codeUnauthorized, safe("a valid write key is required")
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, codeForbidden, safe("forbidden")
 	case errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound, "not_found", safe("profile not found")
+		return http.StatusNotFound, codeNotFound, safe("profile not found")
 	case errors.Is(err, ErrNoRoute):
-		return http.StatusNotFound, "not_found", safe("no such endpoint")
+		return http.StatusNotFound, codeNotFound, safe("no such endpoint")
+	case errors.As(err, &me):
+		return http.StatusMethodNotAllowed, codeMethod, me.Error()
 	case errors.Is(err, ErrMethod):
-		return http.StatusMethodNotAllowed, "method_not_allowed", safe("method not allowed")
+		return http.StatusMethodNotAllowed, codeMethod, safe("method not allowed")
+	case errors.Is(err, ErrTimeout):
+		return http.StatusRequestTimeout, codeTimeout, safe("the request was not received in time")
+	case errors.Is(err, ErrURITooLong):
+		return http.StatusRequestURITooLong, codeURITooLong, safe("request line too long")
+	case errors.Is(err, ErrHeadersTooLarge):
+		return http.StatusRequestHeaderFieldsTooLarge, codeHeadersTooLarge, safe("request headers too large")
+	case errors.Is(err, store.ErrStorageFull):
+		return http.StatusInsufficientStorage, codeStorageFull, "the edge's disk is full; nothing was stored; retry later"
+	case errors.Is(err, store.ErrNotWritable):
+		return http.StatusServiceUnavailable, codeStorageUnavailable, "the edge's storage is read-only or failing; nothing was stored; retry later"
 	case errors.Is(err, store.ErrOverloaded):
-		return http.StatusServiceUnavailable, "overloaded", "the edge is overloaded; retry later"
+		return http.StatusServiceUnavailable, codeOverloaded, "the edge is overloaded; retry later"
 	case errors.Is(err, store.ErrClosed), errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled):
-		return http.StatusServiceUnavailable, "unavailable", "the edge is shutting down; retry later"
+		return http.StatusServiceUnavailable, codeUnavailable, "the edge is shutting down; retry later"
 	case errors.Is(err, store.ErrDamaged):
 		// One profile's stored copy failed its checksum (or waits for a
 		// replica's copy after that): the store repairs it meanwhile.
-		return http.StatusInternalServerError, "internal", "this profile's stored copy is damaged; the edge is repairing it from its own state or a replica; retry later"
+		return http.StatusInternalServerError, codeInternal, "this profile's stored copy is damaged; the edge is repairing it from its own state or a replica; retry later"
 	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, "overloaded", "the write did not complete in time; retry (messageId makes retries safe)"
+		return http.StatusServiceUnavailable, codeOverloaded, "the write did not complete in time; retry (messageId makes retries safe)"
 	}
-	return http.StatusInternalServerError, "internal", "internal error"
+	return http.StatusInternalServerError, codeInternal, "internal error"
 }

@@ -28,7 +28,12 @@ type testEdge struct {
 // stops it, then checks the store, when the test ends.
 func newTestEdge(tb testing.TB, mod func(*Config)) *testEdge {
 	tb.Helper()
-	st := openStore(tb)
+	return startEdge(tb, openStore(tb), mod)
+}
+
+// startEdge serves st like newTestEdge.
+func startEdge(tb testing.TB, st *store.Store, mod func(*Config)) *testEdge {
+	tb.Helper()
 	cfg := DefaultConfig()
 	cfg.DevMode = true
 	cfg.NodeName = "test-edge"
@@ -59,12 +64,16 @@ func newTestEdge(tb testing.TB, mod func(*Config)) *testEdge {
 }
 
 // openStore opens a store in a temp dir (fsync off: these tests are
-// about HTTP, not durability) and closes and checks it at cleanup.
-func openStore(tb testing.TB) *store.Store {
+// about HTTP, not durability), applies mods to its options, and closes
+// it at cleanup.
+func openStore(tb testing.TB, mods ...func(*store.Options)) *store.Store {
 	tb.Helper()
 	opts := store.DefaultOptions(filepath.Join(tb.TempDir(), "edge.db"))
 	opts.NodeName = "test-edge"
 	opts.NoSync = true
+	for _, mod := range mods {
+		mod(&opts)
+	}
 	st, err := store.Open(opts)
 	if err != nil {
 		tb.Fatalf("store.Open: %v", err)

@@ -17,17 +17,21 @@ import (
 
 var successBody = []byte(`{"success":true}`)
 
-// ingest handles one Segment ingest request: auth, size limits, parse
-// and validate every message, then one atomic store.Ingest. kind is the
-// type the endpoint implies ("" for batch).
+// ingest handles one Segment ingest request: CORS, auth, size limits,
+// parse and validate every message, then one store.Ingest of the valid
+// ones. kind is the type the endpoint implies ("" for batch).
+//
+// A batch is answered like Segment answers it: invalid items are listed
+// in "rejected" of a 200 and the valid ones are stored; only a body that
+// is not a batch at all (not JSON, over the size limit, no batch array)
+// is refused as a whole. Either way the 200 is sent only once the stored
+// events are durable.
 func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool) error {
-	setCORS(ctx)
-	if ctx.IsOptions() {
-		ctx.SetStatusCode(fasthttp.StatusNoContent)
-		return nil
+	if done, err := s.cors(ctx, allowIngest); done || err != nil {
+		return err
 	}
 	if !ctx.IsPost() {
-		return ErrMethod
+		return methodNotAllowed(allowIngest)
 	}
 	headerKey, hasHeaderKey := writeKeyFromHeaders(&ctx.Request.Header)
 	source, known := s.cfg.WriteKeys[headerKey]
@@ -43,9 +47,11 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		return tooLarge
 	}
 	body := ctx.PostBody()
-	switch enc := ctx.Request.Header.ContentEncoding(); {
-	case len(enc) == 0, string(enc) == "identity":
-	case string(enc) == "gzip":
+	// Content codings are case-insensitive (RFC 9110 §8.4.1); x-gzip is
+	// gzip's old name, still sent by some clients.
+	switch enc := strings.ToLower(strings.TrimSpace(string(ctx.Request.Header.ContentEncoding()))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
 		var err error
 		if body, err = ctx.Request.BodyGunzipWithLimit(limit); err != nil {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
@@ -70,40 +76,72 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 				return errorf(ErrUnauthorized, "unknown write key")
 			}
 		case !s.cfg.DevMode:
-			return errorf(ErrUnauthorized, "a write key is required (HTTP Basic username or X-Write-Key)")
+			return errorf(ErrUnauthorized, "a write key is required (HTTP Basic username, Bearer token or X-Write-Key)")
 		}
 	}
 
 	now := s.cfg.Now()
-	opts := profile.ParseOptions{Normalize: s.cfg.Normalize}
+	opts := profile.ParseOptions{Normalize: s.cfg.Normalize, MaxEventAge: s.cfg.MaxEventAge}
 	var msgs []*profile.Message
+	var rejected []profile.ItemError
 	if batch {
-		var err error
-		if msgs, err = profile.ParseBatch(body, now, opts); err != nil {
+		b, err := profile.ParseBatch(body, now, opts)
+		if err != nil {
 			return fmt.Errorf("parse batch: %w", err)
 		}
+		msgs, rejected = b.Messages, b.Rejected
 	} else {
 		m, err := profile.ParseMessage(body, kind, now, opts)
 		if err != nil {
+			s.m.rejected(err)
 			return fmt.Errorf("parse %s: %w", kind, err)
 		}
 		msgs = []*profile.Message{m}
 	}
-	evs := make([]store.Event, len(msgs))
-	for i, m := range msgs {
-		evs[i] = store.Event{Msg: m, Source: source}
+	if len(msgs) > 0 {
+		evs := make([]store.Event, len(msgs))
+		for i, m := range msgs {
+			evs[i] = store.Event{Msg: m, Source: source}
+		}
+		// Not ctx: fasthttp recycles the RequestCtx, and the write must
+		// not be cut short by a client hanging up once it is queued.
+		ictx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
+		res, err := s.st.Ingest(ictx, evs)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		s.m.ingested(msgs, res)
 	}
-	// Not ctx: fasthttp recycles the RequestCtx, and the write must not
-	// be cut short by a client hanging up once it is queued.
-	ictx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
-	res, err := s.st.Ingest(ictx, evs)
-	cancel()
+	if len(rejected) == 0 {
+		s.writeJSONBytes(ctx, fasthttp.StatusOK, successBody)
+		return nil
+	}
+	out := batchAnswer{Success: true, Rejected: make([]rejectedItem, len(rejected))}
+	for i, r := range rejected {
+		s.m.rejected(r.Err)
+		_, code, msg := errorStatus(r.Err)
+		out.Rejected[i] = rejectedItem{Index: r.Index, Error: errorDetail{Code: code, Message: msg}}
+	}
+	b, err := json.Marshal(out)
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return fmt.Errorf("batch answer: %w", err)
 	}
-	s.m.ingested(msgs, res)
-	s.writeJSONBytes(ctx, fasthttp.StatusOK, successBody)
+	s.writeJSONBytes(ctx, fasthttp.StatusOK, b)
 	return nil
+}
+
+// batchAnswer is the 200 answer to a batch with refused items.
+type batchAnswer struct {
+	Success  bool           `json:"success"`
+	Rejected []rejectedItem `json:"rejected"`
+}
+
+// rejectedItem is one refused batch item: its position in the batch
+// array and why (the message names the field, never its value).
+type rejectedItem struct {
+	Index int         `json:"index"`
+	Error errorDetail `json:"error"`
 }
 
 // acceptsUnknownKeys: dev mode without configured keys takes any key.
@@ -111,13 +149,17 @@ func (s *Server) acceptsUnknownKeys() bool {
 	return s.cfg.DevMode && len(s.cfg.WriteKeys) == 0
 }
 
-// writeKeyFromHeaders returns the write key of the HTTP Basic username
-// or the X-Write-Key header.
+// writeKeyFromHeaders returns the write key of the X-Write-Key header,
+// the HTTP Basic username (Segment's way) or a Bearer token. Auth
+// schemes are case-insensitive (RFC 9110 §11.1).
 func writeKeyFromHeaders(h *fasthttp.RequestHeader) (string, bool) {
 	if k := h.Peek("X-Write-Key"); len(k) > 0 {
 		return string(k), true
 	}
 	auth := h.Peek(fasthttp.HeaderAuthorization)
+	if len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
+		return strings.TrimSpace(string(auth[7:])), true
+	}
 	if len(auth) < 6 || !strings.EqualFold(string(auth[:6]), "basic ") {
 		return "", false
 	}
@@ -147,27 +189,48 @@ func writeKeyFromBody(body []byte) (string, bool) {
 	return k, true
 }
 
-// setCORS lets browsers (analytics.js on any origin) read the answer.
-func setCORS(ctx *fasthttp.RequestCtx) {
+// corsHeaders are the request headers browsers may send cross-origin.
+const corsHeaders = "Authorization, Content-Type, Content-Encoding, X-Write-Key"
+
+// cors applies Config.CORSOrigins to an ingest or settings request with
+// the route's methods allow. A request from an origin not listed is
+// ErrForbidden. A preflight (OPTIONS) is answered here (204) and done is
+// true. Headers set here stay on error answers, so a browser can read
+// them.
+func (s *Server) cors(ctx *fasthttp.RequestCtx, allow string) (done bool, err error) {
 	h := &ctx.Response.Header
-	h.Set("Access-Control-Allow-Origin", "*")
-	if ctx.IsOptions() {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, X-Write-Key")
-		h.Set("Access-Control-Max-Age", "86400")
+	origin := ctx.Request.Header.Peek("Origin")
+	switch {
+	case s.corsAny:
+		h.Set("Access-Control-Allow-Origin", "*")
+	case len(origin) == 0: // not a cross-origin browser request
+		h.Set("Vary", "Origin")
+	case s.corsOrigins[strings.ToLower(string(origin))]:
+		h.SetBytesV("Access-Control-Allow-Origin", origin)
+		h.Set("Vary", "Origin")
+	default:
+		h.Set("Vary", "Origin")
+		return false, errorf(ErrForbidden, "Origin: not an allowed origin (see --cors-origins)")
 	}
+	if !ctx.IsOptions() {
+		return false, nil
+	}
+	h.Set("Allow", allow)
+	h.Set("Access-Control-Allow-Methods", allow)
+	h.Set("Access-Control-Allow-Headers", corsHeaders)
+	h.Set("Access-Control-Max-Age", "86400")
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return true, nil
 }
 
 // settings answers analytics.js's settings fetch so that it sends events
 // to this edge: GET /v1/projects/{writeKey}/settings.
 func (s *Server) settings(ctx *fasthttp.RequestCtx, rawKey []byte) error {
-	setCORS(ctx)
-	if ctx.IsOptions() {
-		ctx.SetStatusCode(fasthttp.StatusNoContent)
-		return nil
+	if done, err := s.cors(ctx, allowSettings); done || err != nil {
+		return err
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
-		return ErrMethod
+		return methodNotAllowed(allowSettings)
 	}
 	key, err := unescapeSegment(rawKey)
 	if err != nil {
@@ -176,7 +239,12 @@ func (s *Server) settings(ctx *fasthttp.RequestCtx, rawKey []byte) error {
 	if _, ok := s.cfg.WriteKeys[key]; !ok && !s.acceptsUnknownKeys() {
 		return errorf(ErrUnauthorized, "unknown write key")
 	}
-	protocol, host := "http", string(ctx.Host())
+	// Never the request's Host header: whoever can reach the edge could
+	// point analytics.js (and any cache in between) elsewhere.
+	protocol, host := "http", ""
+	if a := s.addr.Load(); a != nil {
+		host = *a
+	}
 	if u := s.cfg.PublicURL; u != "" {
 		protocol, host, _ = strings.Cut(u, "://")
 		host = strings.TrimSuffix(host, "/")

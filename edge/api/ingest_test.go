@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -167,7 +168,14 @@ func TestBadInput(t *testing.T) {
 		{"no user ID", "/v1/track", `{"event":"x","traits":{"email":"bad8@example.com"}}`, 400, "userId", "bad8@example.com", ""},
 		{"invalid email", "/v1/identify", `{"userId":"bad9","traits":{"email":"ann.secret@@example"}}`, 400, "traits.email", "ann.secret", "bad9"},
 		{"invalid phone", "/v1/identify", `{"userId":"bad10","traits":{"phone":"+1 555 0100 99999"}}`, 400, "traits.phone", "555", "bad10"},
-		{"unknown type in batch", "/v1/batch", `{"batch":[{"type":"purchase","userId":"bad11"}]}`, 400, "batch[0].type", "", "bad11"},
+		{"batch not JSON", "/v1/batch", `{"batch":[{"type":"track","userId":"bad11"`, 400, "body", "", "bad11"},
+		{"batch sentAt not a time", "/v1/batch", `{"sentAt":"soon","batch":[{"type":"track","userId":"bad20","event":"x"}]}`, 400, "sentAt", "", "bad20"},
+		{"event older than 5 years", "/v1/track", `{"userId":"bad21","event":"x","timestamp":"2001-09-09T01:46:40Z"}`, 400, "timestamp", "", "bad21"},
+		{"timestamp in year 1", "/v1/track", `{"userId":"bad22","event":"x","originalTimestamp":"0001-01-01T00:00:00Z","sentAt":"2026-01-01T00:00:00Z"}`, 400, "originalTimestamp", "", "bad22"},
+		{"NUL in userId", "/v1/identify", `{"userId":"bad23\u0000"}`, 400, "userId", "", "bad23"},
+		{"NUL in event name", "/v1/track", `{"userId":"bad24","event":"Paid\u0000"}`, 400, "event", "", "bad24"},
+		{"NUL in trait key", "/v1/identify", `{"userId":"bad25","traits":{"ti\u0000er":"gold"}}`, 400, "traits", "", "bad25"},
+		{"NUL in e-mail", "/v1/identify", `{"userId":"bad26","traits":{"email":"bad26@example.com\u0000"}}`, 400, "traits.email", "bad26@", "bad26"},
 		{"type contradicts endpoint", "/v1/track", `{"type":"identify","userId":"bad12","event":"x"}`, 400, "type", "", "bad12"},
 		{"event over 32 KB", "/v1/identify", `{"userId":"bad13","traits":{"a":"` + strings.Repeat("y", 33<<10) + `"}}`, 413, "body", "", "bad13"},
 		{"batch over 500 KB", "/v1/batch", `{"batch":[{"type":"identify","userId":"bad14","traits":{"a":"` + strings.Repeat("y", 510<<10) + `"}}]}`, 413, "body", "", "bad14"},
@@ -214,33 +222,73 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-func TestBatchAtomic(t *testing.T) {
+// TestBatchKeepsValidItems: an invalid item no longer loses the batch's
+// good events (Segment SDKs do not retry a 4xx). The valid items are
+// stored, the invalid ones listed in a 200, and counted by reason.
+func TestBatchKeepsValidItems(t *testing.T) {
 	e := newTestEdge(t, nil)
-	bad := `{"batch":[
+	body := `{"batch":[
 		{"type":"identify","userId":"b1","traits":{"email":"b1@example.com"}},
+		{"type":"identify","userId":"b3","traits":{"email":"not an email"}},
 		{"type":"track","userId":"b2","event":"Paid"},
-		{"type":"identify","userId":"b3","traits":{"email":"not an email"}}
-	]}`
-	r := e.post(t, "/v1/batch", bad)
-	if r.status != http.StatusBadRequest {
-		t.Fatalf("status = %d %s, want 400", r.status, r.body)
-	}
-	if _, msg := r.errorCode(t); !strings.Contains(msg, "batch[2].traits.email") {
-		t.Errorf("message %q does not name batch[2].traits.email", msg)
-	}
-	for _, ref := range []string{"user_id:b1", "user_id:b2", "user_id:b3", "email:b1@example.com"} {
-		e.absent(t, ref)
-	}
-	good := `{"batch":[
-		{"type":"identify","userId":"b1","traits":{"email":"b1@example.com"}},
-		{"type":"track","userId":"b2","event":"Paid"},
-		{"type":"page","userId":"b3","name":"Home"}
+		{"type":"purchase","userId":"b4"},
+		{"type":"track","userId":"b5","event":"Old","timestamp":"2001-09-09T01:46:40Z"}
 	],"context":{"traits":{"tier":"gold"}}}`
-	e.mustPost(t, "/v1/batch", good)
-	for _, ref := range []string{"user_id:b1", "user_id:b2", "user_id:b3", "email:b1@example.com"} {
+	r := e.post(t, "/v1/batch", body)
+	if r.status != http.StatusOK {
+		t.Fatalf("status = %d %s, want 200", r.status, r.body)
+	}
+	var got struct {
+		Success  bool `json:"success"`
+		Rejected []struct {
+			Index int         `json:"index"`
+			Error errorDetail `json:"error"`
+		} `json:"rejected"`
+	}
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatalf("answer %s: %v", r.body, err)
+	}
+	if !got.Success || len(got.Rejected) != 3 {
+		t.Fatalf("answer = %s, want success and 3 rejected items", r.body)
+	}
+	for i, want := range []struct {
+		index int
+		field string
+	}{{1, "batch[1].traits.email"}, {3, "batch[3].type"}, {4, "batch[4].timestamp"}} {
+		rj := got.Rejected[i]
+		if rj.Index != want.index || rj.Error.Code != "invalid_request" || !strings.HasPrefix(rj.Error.Message, want.field+": ") {
+			t.Errorf("rejected[%d] = %+v, want index %d, invalid_request naming %s", i, rj, want.index, want.field)
+		}
+		if strings.Contains(rj.Error.Message, "not an email") {
+			t.Errorf("rejected[%d] message %q echoes the value", i, rj.Error.Message)
+		}
+	}
+	for _, ref := range []string{"user_id:b1", "user_id:b2", "email:b1@example.com"} {
 		p := e.profileOf(t, ref)
 		if tier := p["traits"].(map[string]any)["tier"]; tier != "gold" {
 			t.Errorf("%s traits.tier = %v: the envelope context was not merged in", ref, tier)
+		}
+	}
+	for _, ref := range []string{"user_id:b3", "user_id:b4", "user_id:b5"} {
+		e.absent(t, ref)
+	}
+
+	// Nothing valid: still a 200 (as Segment answers), nothing stored.
+	r = e.post(t, "/v1/batch", `{"batch":[{"type":"track","userId":"b6"}]}`)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"rejected":[{"index":0,"error":{"code":"invalid_request","message":"batch[0].event: `) {
+		t.Fatalf("all-invalid batch = %d %s, want 200 listing item 0", r.status, r.body)
+	}
+	e.absent(t, "user_id:b6")
+
+	metrics := string(e.get(t, "/metrics").body)
+	for _, want := range []string{
+		`ucv_events_rejected_total{reason="identifier"} 1`,
+		`ucv_events_rejected_total{reason="invalid"} 2`,
+		`ucv_events_rejected_total{reason="timestamp"} 1`,
+		`ucv_events_rejected_total{reason="too_large"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
 		}
 	}
 }

@@ -47,7 +47,7 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 		return routeOther, ErrNoRoute
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
-		return route, ErrMethod
+		return route, methodNotAllowed(allowRead)
 	}
 	ref, err := s.parseRef(rawRef)
 	if err != nil {

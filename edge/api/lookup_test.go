@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -303,6 +304,15 @@ func TestConfigValidate(t *testing.T) {
 		{"bad public URL", func(c *Config) { c.DevMode = true; c.PublicURL = "edge:8080" }, false},
 		{"zero timeout", func(c *Config) { c.DevMode = true; c.IngestTimeout = 0 }, false},
 		{"no clock", func(c *Config) { c.DevMode = true; c.Now = nil }, false},
+		{"origins", func(c *Config) {
+			c.DevMode = true
+			c.CORSOrigins = []string{"https://shop.example", "http://localhost:3000"}
+		}, true},
+		{"origin with a path", func(c *Config) { c.DevMode = true; c.CORSOrigins = []string{"https://shop.example/app"} }, false},
+		{"origin without scheme", func(c *Config) { c.DevMode = true; c.CORSOrigins = []string{"shop.example"} }, false},
+		{"no event age bound", func(c *Config) { c.DevMode = true; c.MaxEventAge = 0 }, true},
+		{"negative event age", func(c *Config) { c.DevMode = true; c.MaxEventAge = -time.Hour }, false},
+		{"headers under 16 KiB", func(c *Config) { c.DevMode = true; c.MaxHeaderBytes = 8 << 10 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -1,82 +1,73 @@
 package api
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"ucv/edge/store"
+	"ucv/metric"
 	"ucv/profile"
 )
 
-// metrics are the server's Prometheus metrics, in a registry of its own
-// (so several servers can live in one test process). Labels never carry
-// identifiers or path parameters.
+// metrics are the server's metrics, in a registry of its own (so several
+// servers can live in one test process). Labels never carry identifiers
+// or path parameters.
 type metrics struct {
-	reg        *prometheus.Registry
-	requests   *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	inFlight   prometheus.Gauge
-	events     *prometheus.CounterVec
-	duplicates prometheus.Counter
-	perIngest  prometheus.Histogram
+	reg        *metric.Registry
+	requests   metric.CounterVec
+	latency    metric.HistogramVec
+	inFlight   metric.Gauge
+	events     metric.CounterVec
+	duplicates metric.Counter
+	rejects    metric.CounterVec
+	perIngest  metric.Histogram
 	handler    fasthttp.RequestHandler
 }
 
-func newMetrics(st Store, extra ...prometheus.Collector) *metrics {
+func newMetrics(st Store, extra ...metric.Collector) *metrics {
+	r := metric.NewRegistry()
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ucv_http_requests_total",
-			Help: "HTTP requests answered, by route and status code.",
-		}, []string{"route", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "ucv_http_request_duration_seconds",
-			Help: "Time from routing a request to its answer, by route and status code.",
+		reg: r,
+		requests: r.CounterVec("ucv_http_requests_total",
+			"HTTP requests answered, by route and status code.", "route", "code"),
+		latency: r.HistogramVec("ucv_http_request_duration_seconds",
+			"Time from routing a request to its answer, by route and status code.",
 			// Lookups are sub-millisecond; ingest waits for an fsync.
-			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"route", "code"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ucv_http_requests_in_flight",
-			Help: "Requests being handled.",
-		}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ucv_events_ingested_total",
-			Help: "Events stored (duplicates excluded), by message type.",
-		}, []string{"type"}),
-		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ucv_events_duplicate_total",
-			Help: "Events dropped because their messageId was already seen.",
-		}),
-		perIngest: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "ucv_ingest_request_events",
-			Help:    "Events per accepted ingest request (one store.Ingest call).",
-			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500},
-		}),
+			[]float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+			"route", "code"),
+		inFlight:   r.Gauge("ucv_http_requests_in_flight", "Requests being handled."),
+		events:     r.CounterVec("ucv_events_ingested_total", "Events stored (duplicates excluded), by message type.", "type"),
+		duplicates: r.Counter("ucv_events_duplicate_total", "Events dropped because their messageId was already seen."),
+		rejects: r.CounterVec("ucv_events_rejected_total",
+			"Events refused as invalid (batch items answered in \"rejected\", single messages answered 4xx), by reason: too_large, identifier, timestamp, invalid.",
+			"reason"),
+		perIngest: r.Histogram("ucv_ingest_request_events", "Events per accepted ingest request (one store.Ingest call).",
+			[]float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}),
 	}
 	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
-		m.events.WithLabelValues(string(k)) // export zeros
+		m.events.With(string(k)) // export zeros
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inFlight, m.events, m.duplicates, m.perIngest,
-		&storeCollector{st: st},
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	m.reg.MustRegister(extra...)
-	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	for _, reason := range rejectReasons {
+		m.rejects.With(reason)
+	}
+	r.Register(&storeCollector{st: st})
+	for _, c := range extra {
+		r.Register(c)
+	}
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(r.Handler())
 	return m
 }
 
 // observe records one answered request.
 func (m *metrics) observe(route string, code int, d time.Duration) {
 	c := statusLabel(code)
-	m.requests.WithLabelValues(route, c).Inc()
-	m.latency.WithLabelValues(route, c).Observe(d.Seconds())
+	m.requests.With(route, c).Inc()
+	m.latency.With(route, c).Observe(d.Seconds())
 }
 
 // ingested records what one successful store.Ingest did.
@@ -87,11 +78,47 @@ func (m *metrics) ingested(msgs []*profile.Message, res store.IngestResult) {
 		if i < len(res.ProfileIDs) && res.ProfileIDs[i] == "" {
 			continue // duplicate
 		}
-		m.events.WithLabelValues(string(msg.Kind)).Inc()
+		m.events.With(string(msg.Kind)).Inc()
 	}
 }
 
-var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 404: "404", 405: "405", 413: "413", 500: "500", 503: "503"}
+// rejected counts one refused event.
+func (m *metrics) rejected(err error) {
+	m.rejects.With(rejectReason(err)).Inc()
+}
+
+// rejectReasons are the values of ucv_events_rejected_total's reason.
+var rejectReasons = []string{"too_large", "identifier", "timestamp", "invalid"}
+
+// rejectReason labels why an event was refused: one of rejectReasons,
+// never a field value or a client's trait key.
+func rejectReason(err error) string {
+	var fe *profile.FieldError
+	switch {
+	case errors.Is(err, profile.ErrTooLarge):
+		return "too_large"
+	case errors.As(err, &fe):
+		f := fe.Field
+		if rest, ok := strings.CutPrefix(f, "batch["); ok {
+			if _, after, ok := strings.Cut(rest, "]."); ok {
+				f = after
+			}
+		}
+		switch f {
+		case "timestamp", "originalTimestamp", "sentAt", "receivedAt":
+			return "timestamp"
+		case "userId", "anonymousId", "previousId", "traits.email", "traits.phone", "context.device.id":
+			return "identifier"
+		}
+		if strings.HasPrefix(f, "context.externalIds") {
+			return "identifier"
+		}
+	}
+	return "invalid"
+}
+
+var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 403: "403", 404: "404", 405: "405", 408: "408",
+	413: "413", 414: "414", 431: "431", 500: "500", 503: "503", 507: "507"}
 
 func statusLabel(code int) string {
 	if s, ok := statusLabels[code]; ok {
@@ -104,56 +131,62 @@ func statusLabel(code int) string {
 type storeCollector struct{ st Store }
 
 var (
-	descUp          = prometheus.NewDesc("ucv_store_up", "1 if the store answered Stats at scrape time.", nil, nil)
-	descProfiles    = prometheus.NewDesc("ucv_store_profiles", "Profiles stored (canonical, not redirects).", nil, nil)
-	descIdentifiers = prometheus.NewDesc("ucv_store_identifiers", "Entries in the identifier index.", nil, nil)
-	descOutbox      = prometheus.NewDesc("ucv_store_outbox_length", "Deltas waiting to be shipped to the hub.", nil, nil)
-	descDBBytes     = prometheus.NewDesc("ucv_store_db_bytes", "Size of the database file in bytes.", nil, nil)
-	descCommit      = prometheus.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.", nil, nil)
-	descCommits     = prometheus.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.", nil, nil)
-	descCommitSizes = prometheus.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.", nil, nil)
-	descMismatches  = prometheus.NewDesc("ucv_store_checksum_mismatches_total",
+	descUp          = metric.NewDesc("ucv_store_up", "1 if the store answered Stats at scrape time.")
+	descWritable    = metric.NewDesc("ucv_store_writable", "1 unless the latest write was refused by the file system (full, read-only).")
+	descProfiles    = metric.NewDesc("ucv_store_profiles", "Profiles stored (canonical, not redirects).")
+	descIdentifiers = metric.NewDesc("ucv_store_identifiers", "Entries in the identifier index.")
+	descOutbox      = metric.NewDesc("ucv_store_outbox_length", "Deltas waiting to be shipped to the hub.")
+	descDBBytes     = metric.NewDesc("ucv_store_db_bytes", "Size of the database file in bytes.")
+	descCommit      = metric.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.")
+	descCommits     = metric.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.")
+	descCommitSizes = metric.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.")
+	descMismatches  = metric.NewDesc("ucv_store_checksum_mismatches_total",
 		"Stored records that failed their checksum when read since the store opened, by record: view (rebuilt from the profile's state) or state (set aside until a peer or the hub sends its copy).",
-		[]string{"record"}, nil)
-	descRepairing = prometheus.NewDesc("ucv_store_profiles_repairing", "Profiles whose damaged state waits for a replica's copy (lookups of them answer 500).", nil, nil)
-	descRepaired  = prometheus.NewDesc("ucv_store_profiles_repaired_total", "Damaged profiles repaired from a peer's or the hub's copy since the store opened.", nil, nil)
-	descSkipped   = prometheus.NewDesc("ucv_identity_links_skipped_total",
+		"record")
+	descRepairing = metric.NewDesc("ucv_store_profiles_repairing", "Profiles whose damaged state waits for a replica's copy (lookups of them answer 500).")
+	descRepaired  = metric.NewDesc("ucv_store_profiles_repaired_total", "Damaged profiles repaired from a peer's or the hub's copy since the store opened.")
+	descSkipped   = metric.NewDesc("ucv_identity_links_skipped_total",
 		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
-		[]string{"reason"}, nil)
+		"reason")
 )
 
-func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
+func (c *storeCollector) Describe(describe func(*metric.Desc)) {
+	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
 		descMismatches, descRepairing, descRepaired} {
-		ch <- d
+		describe(d)
 	}
 }
 
-func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *storeCollector) Collect(e *metric.Emitter) {
 	st, err := c.st.Stats()
 	if err != nil {
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
+		e.Gauge(descUp, 0)
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstMetric(descProfiles, prometheus.GaugeValue, float64(st.Profiles))
-	ch <- prometheus.MustNewConstMetric(descIdentifiers, prometheus.GaugeValue, float64(st.Identifiers))
-	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(st.OutboxLen))
-	ch <- prometheus.MustNewConstMetric(descDBBytes, prometheus.GaugeValue, float64(st.DBBytes))
-	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.GaugeValue, float64(st.LastCommitSize))
-	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(st.Commits))
-	ch <- prometheus.MustNewConstMetric(descMismatches, prometheus.CounterValue, float64(st.ViewMismatches), "view")
-	ch <- prometheus.MustNewConstMetric(descMismatches, prometheus.CounterValue, float64(st.StateMismatches), "state")
-	ch <- prometheus.MustNewConstMetric(descRepairing, prometheus.GaugeValue, float64(st.Repairing))
-	ch <- prometheus.MustNewConstMetric(descRepaired, prometheus.CounterValue, float64(st.Repaired))
+	e.Gauge(descUp, 1)
+	writable := 1.0
+	if c.st.Writable() != nil {
+		writable = 0
+	}
+	e.Gauge(descWritable, writable)
+	e.Gauge(descProfiles, float64(st.Profiles))
+	e.Gauge(descIdentifiers, float64(st.Identifiers))
+	e.Gauge(descOutbox, float64(st.OutboxLen))
+	e.Gauge(descDBBytes, float64(st.DBBytes))
+	e.Gauge(descCommit, float64(st.LastCommitSize))
+	e.Counter(descCommits, float64(st.Commits))
+	e.Counter(descMismatches, float64(st.ViewMismatches), "view")
+	e.Counter(descMismatches, float64(st.StateMismatches), "state")
+	e.Gauge(descRepairing, float64(st.Repairing))
+	e.Counter(descRepaired, float64(st.Repaired))
 	for r, n := range st.LinksSkipped {
-		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(n), store.SkipReason(r).String())
+		e.Counter(descSkipped, float64(n), store.SkipReason(r).String())
 	}
 	if len(st.CommitEvents) == len(store.CommitSizeBounds) {
 		buckets := make(map[float64]uint64, len(st.CommitEvents))
 		for i, ub := range store.CommitSizeBounds {
 			buckets[ub] = st.CommitEvents[i]
 		}
-		ch <- prometheus.MustNewConstHistogram(descCommitSizes, uint64(st.Commits), float64(st.CommitEventsSum), buckets)
+		e.Histogram(descCommitSizes, uint64(st.Commits), float64(st.CommitEventsSum), buckets)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,13 @@ type Store interface {
 	ResolveIdentifier(id profile.Identifier) (string, error)
 	// Stats returns gauges; an error means the store is not usable.
 	Stats() (store.Stats, error)
+	// Writable returns nil while writes succeed and the latest write's
+	// storage error (store.ErrStorageFull, store.ErrNotWritable) while
+	// the file system refuses them. It does no I/O.
+	Writable() error
+	// ProbeWrite commits a small write and returns its error, updating
+	// Writable.
+	ProbeWrite() error
 	// Node returns the store's HLC node ID.
 	Node() crdt.ReplicaID
 	// HubSyncedAt returns the last hub sync; zero if never.
@@ -57,6 +65,15 @@ type Server struct {
 	replicaNode []byte
 	// eventTooLarge and batchTooLarge answer bodies over the limits.
 	eventTooLarge, batchTooLarge error
+	// corsAny: CORSOrigins holds "*"; else corsOrigins are the allowed
+	// origins, normalized.
+	corsAny     bool
+	corsOrigins map[string]bool
+	// addr is the listener's address once Serve runs: the settings
+	// endpoint's apiHost when PublicURL is empty.
+	addr atomic.Pointer[string]
+	// probing is set while /readyz probes whether writes work again.
+	probing atomic.Bool
 }
 
 // New returns a Server for st. It validates cfg and does no I/O.
@@ -78,6 +95,12 @@ func New(st Store, cfg Config) (*Server, error) {
 	}
 	name, _ := json.Marshal(cfg.NodeName)
 	s.replicaNode = append(append([]byte(`"replica":{"node":`), name...), ',')
+	s.corsOrigins = map[string]bool{}
+	for _, o := range cfg.CORSOrigins {
+		o, _ = normalizeOrigin(o) // Validate checked it
+		s.corsAny = s.corsAny || o == "*"
+		s.corsOrigins[o] = true
+	}
 	s.m = newMetrics(st, cfg.Collectors...)
 	s.eventTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxEventBytes))
 	s.batchTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxBatchBytes))
@@ -89,7 +112,11 @@ func New(st Store, cfg Config) (*Server, error) {
 		// clean JSON 413 by the handler; refusing them mid-upload would
 		// reset the connection under a client still writing. Beyond
 		// that, fasthttp cuts the connection (handleConnError).
-		MaxRequestBodySize:   4 * cfg.MaxBatchBytes,
+		MaxRequestBodySize: 4 * cfg.MaxBatchBytes,
+		// The read buffer bounds the request line and headers: fasthttp's
+		// 4 KiB default lost analytics.js events on sites with big
+		// cookies. Beyond it, handleConnError answers 414 or 431.
+		ReadBufferSize:       cfg.MaxHeaderBytes,
 		ReadTimeout:          cfg.ReadTimeout,
 		WriteTimeout:         cfg.WriteTimeout,
 		IdleTimeout:          cfg.IdleTimeout,
@@ -105,7 +132,9 @@ func New(st Store, cfg Config) (*Server, error) {
 // Shutdown and any other accept error otherwise. The caller owns ln's
 // address; Shutdown closes ln.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); err != nil {
+	addr := advertised(ln.Addr())
+	s.addr.Store(&addr)
+	if err := s.srv.Serve(headListener{ln}); err != nil {
 		return fmt.Errorf("api: serve: %w", err)
 	}
 	return nil
@@ -123,6 +152,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// advertised is the host:port browsers can reach a listener on: its
+// address, with a wildcard IP (0.0.0.0, ::) replaced by the host name.
+func advertised(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
 // Route labels (also the metric label "route"). Path parameters are
 // never part of a label.
 const (
@@ -133,6 +177,14 @@ const (
 	routeSettings = "/v1/projects/{writeKey}/settings"
 	routeProfile  = "/v1/profiles/{ref}"
 	routeOther    = "other"
+)
+
+// The methods each kind of route serves (the Allow header of a 405).
+// OPTIONS is answered only where browsers need CORS preflights.
+const (
+	allowRead     = "GET, HEAD"
+	allowIngest   = "POST, OPTIONS"
+	allowSettings = "GET, HEAD, OPTIONS"
 )
 
 // ingestRoutes maps ingest paths to the message kind they imply and
@@ -176,7 +228,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (string, error) {
 		return routeReadyz, s.readyz(ctx)
 	case routeMetrics:
 		if !ctx.IsGet() && !ctx.IsHead() {
-			return routeMetrics, ErrMethod
+			return routeMetrics, methodNotAllowed(allowRead)
 		}
 		s.m.handler(ctx)
 		return routeMetrics, nil
@@ -199,17 +251,20 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (string, error) {
 
 func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
 	if !ctx.IsGet() && !ctx.IsHead() {
-		return ErrMethod
+		return methodNotAllowed(allowRead)
 	}
 	s.writeJSONBytes(ctx, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
 	return nil
 }
 
-// readyz answers 200 while the store is open and the server is not
-// shutting down, 503 otherwise.
+// readyz answers 200 while the store is open and takes writes and the
+// server is not shutting down, 503 otherwise. After a write the file
+// system refused (full, read-only), it probes with a small write, so the
+// edge turns ready again once the disk has room, without waiting for
+// traffic a not-ready edge does not get.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	if !ctx.IsGet() && !ctx.IsHead() {
-		return ErrMethod
+		return methodNotAllowed(allowRead)
 	}
 	if s.draining.Load() {
 		return errorf(ErrUnavailable, "shutting down")
@@ -217,12 +272,26 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	if _, err := s.st.Stats(); err != nil {
 		return fmt.Errorf("readyz: %w: %w", ErrUnavailable, err)
 	}
+	if err := s.st.Writable(); err != nil {
+		// One probe at a time; concurrent checks report the last state.
+		if s.probing.CompareAndSwap(false, true) {
+			err = s.st.ProbeWrite()
+			s.probing.Store(false)
+		}
+		if err != nil {
+			// Not ready is 503 whatever the cause; the code says which.
+			_, code, msg := errorStatus(err)
+			s.writeErrorBody(ctx, routeReadyz, fasthttp.StatusServiceUnavailable, code, msg, err)
+			return nil
+		}
+	}
 	s.writeJSONBytes(ctx, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
 	return nil
 }
 
 // handleConnError answers errors fasthttp meets before the handler runs
-// (body over MaxRequestBodySize, malformed request, read timeout).
+// (body over MaxRequestBodySize, request line or headers over the read
+// buffer, read timeout, malformed request).
 func (s *Server) handleConnError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
@@ -230,9 +299,14 @@ func (s *Server) handleConnError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		err = s.batchTooLarge
 	case errors.As(err, &small):
-		err = errorf(ErrTooLarge, "request headers too large")
+		limit := fmt.Sprintf("%d bytes", s.cfg.MaxHeaderBytes)
+		if hc, ok := ctx.Conn().(*headConn); ok && hc.lineOpen(s.cfg.MaxHeaderBytes) {
+			err = errorf(ErrURITooLong, "request line: longer than "+limit)
+		} else {
+			err = errorf(ErrHeadersTooLarge, "request headers: larger than "+limit+" with the request line")
+		}
 	case errors.As(err, &ne) && ne.Timeout():
-		err = errorf(ErrBadRequest, "request timed out")
+		err = errorf(ErrTimeout, fmt.Sprintf("request: not received within %s", s.cfg.ReadTimeout))
 	default:
 		err = errorf(ErrBadRequest, "malformed HTTP request")
 	}
@@ -240,19 +314,24 @@ func (s *Server) handleConnError(ctx *fasthttp.RequestCtx, err error) {
 	s.m.observe(routeOther, ctx.Response.StatusCode(), 0)
 }
 
-// writeError answers err as {"error":{"code":…,"message":…}}. 5xx
-// answers are logged (the message is safe: it never holds client
-// values).
+// writeError answers err as {"error":{"code":…,"message":…}}.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, route string, err error) {
 	status, code, msg := errorStatus(err)
+	var me *methodError
+	if errors.As(err, &me) {
+		ctx.Response.Header.Set("Allow", me.allow)
+	}
+	s.writeErrorBody(ctx, route, status, code, msg, err)
+}
+
+// writeErrorBody answers status with {"error":{"code":code,"message":msg}}.
+// 5xx answers are logged with err (safe: it never holds client values).
+func (s *Server) writeErrorBody(ctx *fasthttp.RequestCtx, route string, status int, code, msg string, err error) {
 	if status >= 500 {
-		s.log.Error("request failed", "route", route, "status", status, "err", err)
+		s.log.Error("request failed", "route", route, "status", status, "code", code, "err", err)
 	}
 	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
 	ctx.Response.ResetBody() // keeps CORS headers; success headers are set only on success
-	if status == fasthttp.StatusMethodNotAllowed {
-		ctx.Response.Header.Set("Allow", "GET, POST, OPTIONS")
-	}
 	s.writeJSONBytes(ctx, status, body)
 }
 
@@ -264,6 +343,42 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
+
+// headListener wraps each accepted connection in a headConn.
+type headListener struct{ net.Listener }
+
+func (l headListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &headConn{Conn: c}, nil
+}
+
+// headConn counts the bytes read since the last newline. When fasthttp's
+// read buffer fills before a request head ends (ErrSmallBuffer), the
+// buffer holds the last ReadBufferSize bytes read, so the request line
+// is still open exactly when no newline came in that many bytes: then
+// the URI is too long (414), else the headers are too large (431).
+// fasthttp reads a connection and calls the error handler on one
+// goroutine, so the counter needs no lock.
+type headConn struct {
+	net.Conn
+	sinceNewline int
+}
+
+func (c *headConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if i := bytes.LastIndexByte(b[:n], '\n'); i >= 0 {
+		c.sinceNewline = n - 1 - i
+	} else {
+		c.sinceNewline += n
+	}
+	return n, err
+}
+
+// lineOpen reports whether no newline came in the last bufSize bytes.
+func (c *headConn) lineOpen(bufSize int) bool { return c.sinceNewline >= bufSize }
 
 // writeJSONBytes answers with a JSON body (copied into the response).
 func (s *Server) writeJSONBytes(ctx *fasthttp.RequestCtx, status int, b []byte) {

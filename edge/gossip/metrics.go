@@ -3,7 +3,7 @@ package gossip
 import (
 	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"ucv/metric"
 )
 
 // counters are the Node's monotonic counts.
@@ -59,14 +59,14 @@ func (n *Node) Stats() Stats {
 	return st
 }
 
-// Collector returns a Prometheus collector of the Node's metrics, for the
-// edge's /metrics registry.
-func (n *Node) Collector() prometheus.Collector { return collector{n} }
+// Collector returns a collector of the Node's metrics, for the edge's
+// /metrics registry.
+func (n *Node) Collector() metric.Collector { return collector{n} }
 
 type collector struct{ n *Node }
 
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc("ucv_gossip_"+name, help, labels, nil)
+func desc(name, help string, labels ...string) *metric.Desc {
+	return metric.NewDesc("ucv_gossip_"+name, help, labels...)
 }
 
 var (
@@ -81,20 +81,16 @@ var (
 	descSuspect  = desc("suspicions_total", "Times memberlist suspected a member of failure.")
 )
 
-func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueue, descDeltas, descBytes, descBad, descRounds, descRepaired, descPulls, descMembers, descSuspect} {
-		ch <- d
+func (c collector) Describe(describe func(*metric.Desc)) {
+	for _, d := range []*metric.Desc{descQueue, descDeltas, descBytes, descBad, descRounds, descRepaired, descPulls, descMembers, descSuspect} {
+		describe(d)
 	}
 }
 
-func (c collector) Collect(ch chan<- prometheus.Metric) {
+func (c collector) Collect(e *metric.Emitter) {
 	s := c.n.Stats()
-	g := func(d *prometheus.Desc, v float64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
-	}
-	k := func(d *prometheus.Desc, v uint64, l ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
-	}
+	g := func(d *metric.Desc, v float64, l ...string) { e.Gauge(d, v, l...) }
+	k := func(d *metric.Desc, v uint64, l ...string) { e.Counter(d, float64(v), l...) }
 	g(descQueue, float64(s.QueueDepth))
 	k(descDeltas, s.Sent, "sent")
 	k(descDeltas, s.Received, "received")

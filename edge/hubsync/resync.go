@@ -21,7 +21,7 @@ type Resyncer interface {
 	LastSeq() (uint64, error)
 }
 
-// A resync, end to end (docs/decisions/0008-hub.md §13):
+// A resync, end to end (docs/decisions/0024-hub-resync.md):
 //
 //  1. A push answers a gap expecting a sequence this edge no longer
 //     holds (the hub lost its data, or is a new cluster), or a

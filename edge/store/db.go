@@ -46,6 +46,7 @@ type Store struct {
 	linksSkipped   [NumSkipReasons]atomic.Uint64
 	commitEvents   atomic.Uint64
 	hubSyncedMs    atomic.Int64
+	health         writeHealth // see Writable
 
 	log             *slog.Logger
 	viewMismatches  atomic.Uint64
@@ -235,7 +236,9 @@ func (s *Store) Close(ctx context.Context) error {
 // index (blocked values skipped), a profile is minted (ULID), attached or
 // merged (canonical = smallest ID; others become redirects with a merge
 // record), obeying per-type limits by priority. Errors: ErrClosed,
-// ErrOverloaded, ctx errors (the events may still commit), I/O errors.
+// ErrOverloaded, ctx errors (the events may still commit),
+// ErrStorageFull and ErrNotWritable (nothing was stored), other I/O
+// errors.
 func (s *Store) Ingest(ctx context.Context, evs []Event) (IngestResult, error) {
 	if len(evs) == 0 {
 		return IngestResult{}, nil
@@ -315,7 +318,7 @@ func (s *Store) commitLoop() {
 
 func (s *Store) commit(batch []*request) error {
 	var w *writer
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		w = newWriter(s, tx)
 		for _, r := range batch {
 			if r.repair != nil {

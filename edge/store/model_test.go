@@ -68,7 +68,7 @@ func TestStoreModel(t *testing.T) {
 				}
 				if !seenProfiles[pid] {
 					seenProfiles[pid] = true
-					total += p.Counters.Value("kind:identify")
+					total += p.Count("kind:identify")
 					users := 0
 					for _, i := range p.IdentityList() {
 						if i.Type == profile.UserID {

@@ -15,6 +15,7 @@ package store
 //	            completed full-state resync (see resync.go)
 //	            migrateKey → the last profile ID a schema migration
 //	            finished (absent when none is under way; see migrate.go)
+//	            probeKey → uint64 BE ms of the last write probe (health.go)
 //	profiles    profile ID → profile record: checksum ‖ profile.Marshal
 //	            state (S2-compressed msgpack; see record.go)
 //	views       profile ID → view record: checksum ‖ flags ‖ … (see
@@ -59,6 +60,7 @@ var (
 	digestKey      = []byte("digest")
 	resyncKey      = []byte("resync")
 	migrateKey     = []byte("migrate")
+	probeKey       = []byte("write_probe")
 )
 
 // schemaVersion is the layout version this code writes. Version 2 added

@@ -99,6 +99,13 @@ type Options struct {
 	// Logger receives the store's reports of damage found and repaired
 	// (nil: discarded). Values are profile IDs, never identifiers.
 	Logger *slog.Logger
+	// FailWrites, when set, runs at the start of every commit and write
+	// probe; an error it returns fails that transaction as a failed disk
+	// write would, and is classified like one (wrap syscall.ENOSPC to
+	// play a full disk, syscall.EROFS a read-only one). It is for tests:
+	// a full or read-only file system cannot be made on demand. Leave it
+	// nil in production.
+	FailWrites func() error
 }
 
 // DefaultOptions returns the defaults for a store at path.

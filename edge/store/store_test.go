@@ -303,8 +303,8 @@ func TestGroupCommit(t *testing.T) {
 	}
 	for c := range clients {
 		p, err := s.Profile(mustResolve(t, s, profile.UserID, fmt.Sprintf("u%d", c)))
-		if err != nil || p.Counters.Value("event:E") != each {
-			t.Fatalf("client %d: %v events, err %v", c, p.Counters.Value("event:E"), err)
+		if err != nil || p.Count("event:E") != each {
+			t.Fatalf("client %d: %v events, err %v", c, p.Count("event:E"), err)
 		}
 	}
 	t.Logf("%d requests in %d commits", clients*each, st.Commits)

@@ -44,6 +44,9 @@ type writer struct {
 	// skipped counts identifiers resolve left out, by reason; added to
 	// the store's counters only if the transaction commits.
 	skipped [NumSkipReasons]uint64
+	// alias is set while an alias message is ingested, so that the merge
+	// it causes is recorded as an alias, not a shared identifier.
+	alias bool
 	// dmg is what this transaction found damaged and repaired (repair.go).
 	dmg writerDamage
 }
@@ -173,6 +176,8 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 	}
 	w.seen[m.MessageID] = true
 
+	w.alias = m.Kind == profile.Alias
+	defer func() { w.alias = false }()
 	target, link, absorb, err := w.resolve(m)
 	if err != nil {
 		return "", false, err
@@ -257,6 +262,13 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 			continue
 		}
 		ids = append(ids, id)
+	}
+	if prev, ok := w.previous(m); ok {
+		if rules.Blocked(prev) {
+			w.skipped[SkipBlocked]++
+		} else {
+			ids = append(ids, prev)
+		}
 	}
 	rules.SortByPriority(ids)
 
@@ -365,6 +377,22 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 	return linked[0], link, linked[1:], nil
 }
 
+// previous chooses what an alias's previousId names (Segment: an
+// anonymousId or an older userId): the candidate a profile already holds,
+// the anonymous_id first; when none is known yet, the anonymous_id, so
+// that events the anonymous visitor sends later still find the person.
+func (w *writer) previous(m *profile.Message) (profile.Identifier, bool) {
+	if len(m.Previous) == 0 {
+		return profile.Identifier{}, false
+	}
+	for _, id := range m.Previous {
+		if w.lookup(id.Key()) != "" {
+			return id, true
+		}
+	}
+	return m.Previous[0], true
+}
+
 // merge folds profile from into p (the canonical profile): its state is
 // joined, a merge record written, from becomes a redirect, and its index
 // entries point at p.
@@ -413,9 +441,13 @@ func (w *writer) fold(p *profile.Profile, from string, link []profile.Identifier
 		return nil
 	}
 	ts := w.s.clock.Now()
+	reason, rule := "shared identifier", "deterministic"
+	if w.alias {
+		reason, rule = "alias", "alias"
+	}
 	rec := p.RecordMerge(profile.MergeRecord{
-		From: from, Into: p.ID, Reason: "shared identifier", Rule: "deterministic",
-		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall,
+		From: from, Into: p.ID, Reason: reason, Rule: rule,
+		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall, DecidedBy: "edge:" + w.s.opts.NodeName,
 	}, ts)
 	if err := w.outbox(OutboxEntry{Kind: OutboxMerge, ProfileID: p.ID, From: from}, nil); err != nil {
 		return err

@@ -11,16 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"ucv/hub"
 	"ucv/profile"
 )
 
 const maxJSONBytes = 64 << 10
 
-func decodeJSON(r *http.Request, v any) error {
-	b, err := readBody(r, maxJSONBytes)
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	b, err := s.readBody(w, r, maxJSONBytes)
 	if err != nil {
 		return err
 	}
@@ -54,12 +52,9 @@ const LeaderURLHeader = "X-Leader-URL"
 // join adds a voter. On a follower it answers 503 naming the leader in
 // the message and its URL in LeaderURLHeader; the joiner retries there.
 func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
+	n := s.node
 	var req JoinRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	switch {
@@ -73,7 +68,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
 	if err := n.AddVoter(r.Context(), req.ID, req.RaftAddr); err != nil {
 		var nl *hub.NotLeaderError
 		if errors.As(err, &nl) {
-			u, _ := s.peers.get(string(nl.LeaderID))
+			u, _ := s.peers.URL(nl.LeaderID)
 			if u != "" {
 				w.Header().Set(LeaderURLHeader, u)
 			}
@@ -81,9 +76,9 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	s.peers.set(req.ID, req.HTTPURL)
+	s.peers.Add(req.ID, req.HTTPURL)
 	id, _ := n.Leader()
-	writeJSON(w, http.StatusOK, &JoinResponse{Leader: string(id), Peers: s.peers.all()})
+	writeJSON(w, http.StatusOK, &JoinResponse{Leader: id, Peers: s.peers.All()})
 	return nil
 }
 
@@ -119,20 +114,17 @@ type EdgeStatus struct {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
-	rf := n.Raft()
+	n := s.node
+	pr := n.Progress()
 	lid, _ := n.Leader()
-	st := Status{Node: s.cfg.NodeID, State: rf.State().String(), Leader: string(lid),
-		LastIndex: rf.LastIndex(), CommitIndex: rf.CommitIndex(), AppliedIndex: rf.AppliedIndex(), FSMIndex: n.FSM().Index(),
+	st := Status{Node: s.cfg.NodeID, State: pr.Role.String(), Leader: lid,
+		LastIndex: pr.LastIndex, CommitIndex: pr.CommitIndex, AppliedIndex: pr.AppliedIndex, FSMIndex: n.FSM().Index(),
 		Peers: []Peer{}, Edges: []EdgeStatus{}}
-	st.LeaderURL, _ = s.peers.get(string(lid))
-	if f := rf.GetConfiguration(); f.Error() == nil {
-		for _, sv := range f.Configuration().Servers {
-			u, _ := s.peers.get(string(sv.ID))
-			st.Peers = append(st.Peers, Peer{ID: string(sv.ID), RaftAddr: string(sv.Address), HTTPURL: u, Voter: sv.Suffrage == raft.Voter})
+	st.LeaderURL, _ = s.peers.URL(lid)
+	if ms, err := n.Members(); err == nil {
+		for _, m := range ms {
+			u, _ := s.peers.URL(m.ID)
+			st.Peers = append(st.Peers, Peer{ID: m.ID, RaftAddr: m.RaftAddr, HTTPURL: u, Voter: m.Voter})
 		}
 	}
 	now := s.cfg.Now()
@@ -172,10 +164,7 @@ const maxHolders = 100
 // profile looks a person up by profile (fragment) ID or by type:value
 // (see resolve).
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
+	n := s.node
 	fsm := n.FSM()
 	v, holders, err := resolve(fsm, r.PathValue("ref"))
 	if err != nil {
@@ -283,12 +272,9 @@ func (s *Server) steward(merge bool) handler {
 // Raft index and the clusters it touched.
 func (s *Server) stewardCommand(build func(*StewardRequest) ([]byte, error)) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		n, err := s.hub()
-		if err != nil {
-			return err
-		}
+		n := s.node
 		var req StewardRequest
-		if err := decodeJSON(r, &req); err != nil {
+		if err := s.decodeJSON(w, r, &req); err != nil {
 			return err
 		}
 		if err := req.check(); err != nil {

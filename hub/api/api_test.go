@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"ucv/hub"
 	"ucv/hub/api"
@@ -23,40 +21,69 @@ import (
 
 const token = "sync-secret"
 
-// newHub runs a single-node hub on raft's in-memory transport behind
-// the API on an httptest server (127.0.0.1, port 0).
-func newHub(t *testing.T) (*hub.Server, string) {
+// apiNode is one hub node behind its API.
+type apiNode struct {
+	hub   *hub.Server
+	api   *api.Server
+	url   string
+	peers *api.Peers
+}
+
+// startNode starts hub node id on nw behind its API, served by the
+// API's own HTTPServer (the product's timeouts) on 127.0.0.1, port 0,
+// and stops both when the test ends. Options adjust the API config.
+func startNode(t *testing.T, nw *hubtest.Network, id string, bootstrap bool, opts ...func(*api.Config)) apiNode {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveNode(t, ln, nw, id, bootstrap, opts...)
+}
+
+// serveNode is startNode on a listener of the caller's.
+func serveNode(t *testing.T, ln net.Listener, nw *hubtest.Network, id string, bootstrap bool, opts ...func(*api.Config)) apiNode {
+	t.Helper()
+	url := "http://" + ln.Addr().String()
 	ac := api.DefaultConfig()
-	ac.NodeID, ac.SyncToken, ac.AdminToken = "h0", token, "admin-secret"
-	as, err := api.New(ac)
+	ac.NodeID, ac.HTTPURL, ac.SyncToken, ac.AdminToken = id, url, token, admin
+	for _, o := range opts {
+		o(&ac)
+	}
+	peers, err := api.NewPeers(ac)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, trans := raft.NewInmemTransport("")
-	store := raft.NewInmemStore()
-	hc := hub.DefaultConfig()
-	hc.NodeID, hc.Bootstrap, hc.Raft = "h0", true, hubtest.RaftConfig()
-	hc.Transport, hc.LogStore, hc.StableStore, hc.SnapshotStore = trans, store, store, raft.NewInmemSnapshotStore()
-	hc.Forward = as.Forward
-	n, err := hub.New(hc)
+	hc := nw.Config(id, bootstrap)
+	hc.Forward = peers.Forward
+	h, err := hub.New(hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	as.SetNode(n)
-	srv := httptest.NewServer(as)
+	as, err := api.New(ac, h, peers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, endRequests := context.WithCancel(context.Background())
+	srv := as.HTTPServer(base)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
+		endRequests()
 		srv.Close()
-		n.Close(context.Background())
+		<-served
+		h.Close(context.Background())
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !n.IsLeader() {
-		if time.Now().After(deadline) {
-			t.Fatal("no leader after 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return n, srv.URL
+	return apiNode{hub: h, api: as, url: url, peers: peers}
+}
+
+// newHub runs a single-node hub on raft's in-memory transport behind
+// the API and waits until it leads.
+func newHub(t *testing.T, opts ...func(*api.Config)) (*hub.Server, string) {
+	t.Helper()
+	nd := startNode(t, new(hubtest.Network), "h0", true, opts...)
+	waitFor(t, "h0 leads", nd.hub.IsLeader)
+	return nd.hub, nd.url
 }
 
 func do(t *testing.T, method, url, tok string, body []byte) (*http.Response, []byte) {
@@ -183,10 +210,10 @@ func TestPush(t *testing.T) {
 		"no token":    {"", push(t, "e1", d1), 401, "unauthorized", ""},
 		"bad token":   {"nope", push(t, "e1", d1), 401, "unauthorized", ""},
 		"admin token": {"admin-secret", push(t, "e1", d1), 403, "forbidden", ""},
-		"malformed":   {token, []byte{byte(replication.MsgSyncPush), 0x93}, 400, "bad_request", "body"},
-		"gossip type": {token, []byte{byte(replication.MsgEntries), 0x90}, 400, "bad_request", "body"},
+		"malformed":   {token, []byte{byte(replication.MsgSyncPush), 0x93}, 400, "invalid_request", "body"},
+		"gossip type": {token, []byte{byte(replication.MsgEntries), 0x90}, 400, "invalid_request", "body"},
 		"bad delta": {token, push(t, "e9", replication.Entry{Seq: 1, Kind: replication.KindDelta, ProfileID: "x", Delta: []byte{1}}),
-			400, "bad_request", "entries"},
+			400, "invalid_request", "entries"},
 	}
 	for name, c := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -244,7 +271,7 @@ func TestFeedLongPoll(t *testing.T) {
 	}
 	for q, field := range map[string]string{"cursor=-1": "cursor", "max=0": "max", "wait=forever": "wait", "wait=10m": "wait"} {
 		resp, b := do(t, "GET", url+"/v1/sync/feed?"+q, token, nil)
-		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "bad_request" || !strings.Contains(msg, field) {
+		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, field) {
 			t.Errorf("feed?%s = %d %s %q, want 400 naming %s", q, resp.StatusCode, code, msg, field)
 		}
 	}
@@ -286,8 +313,8 @@ func TestAdmin(t *testing.T) {
 		len(pr.Apart) != 1 || pr.Apart[0] != "p1" {
 		t.Fatalf("p2 after unmerge = %d %s, want alone, apart from p1", resp.StatusCode, b)
 	}
-	if resp, b := do(t, "POST", url+"/v1/admin/unmerge", "admin-secret", []byte(`{"a":"p1","b":"p2"}`)); resp.StatusCode != 409 {
-		t.Fatalf("unmerge again = %d %s, want 409 not_merged", resp.StatusCode, b)
+	if resp, b := do(t, "POST", url+"/v1/admin/unmerge", "admin-secret", []byte(`{"a":"p1","b":"p2"}`)); resp.StatusCode != 409 || !strings.Contains(string(b), `"code":"conflict"`) {
+		t.Fatalf("unmerge again = %d %s, want 409 conflict", resp.StatusCode, b)
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		if resp, b := do(t, "GET", url+p, "", nil); resp.StatusCode != 200 {

@@ -7,7 +7,8 @@
 // Routes:
 //
 //	GET  /healthz                  the process is up
-//	GET  /readyz                   a Raft leader is known
+//	GET  /readyz                   a Raft leader is known; 503 that says the node waits
+//	                               to be joined when no cluster has added it yet
 //	GET  /metrics                  Prometheus
 //	POST /v1/sync/push             replication.SyncPush → SyncAck, after Raft commit   [sync token]
 //	GET  /v1/sync/feed             ?cursor=N&max=M&wait=D → FeedResponse (long-poll)    [sync token]
@@ -28,6 +29,14 @@
 //
 // A missing or unknown token is 401; the other role's valid token is 403
 // "forbidden" (each token opens only its own endpoints).
+//
+// Peers is the client half: built before the hub.Server (its Forward is
+// hub.Config.Forward), it forwards commands to the leader, joins a node
+// to a cluster (`ucv hub --join`) and exchanges HTTP URLs with the other
+// nodes. HTTPServer serves the API with read, write and idle timeouts
+// and a body deadline that moves with a body arriving at a minimum rate;
+// the feed's long-poll and the snapshot stream extend their own
+// deadlines.
 //
 // Errors are {"error":{"code":…,"message":…}}; a 4xx names the field at
 // fault and the request changed nothing. A sync gap is not an error but a

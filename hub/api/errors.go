@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"ucv/hub"
 	"ucv/replication"
@@ -26,6 +27,12 @@ var (
 	ErrTooLarge = errors.New("api: request body too large")
 	// ErrNoLeader: no Raft leader is known, or it cannot be reached (503).
 	ErrNoLeader = errors.New("api: no reachable leader")
+	// ErrNotJoined: this node is no member of any hub cluster yet — it
+	// was started with neither --bootstrap nor --join and no member has
+	// added it (503 on /readyz).
+	ErrNotJoined = errors.New("api: not a member of a hub cluster: this node waits to be joined (start it with --join URL, or POST /v1/admin/join to a member naming it)")
+	// ErrTimeout: the request's body did not arrive in time (408).
+	ErrTimeout = errors.New("api: request body too slow")
 	// ErrNoRoute: no such endpoint (404).
 	ErrNoRoute = errors.New("api: no such endpoint")
 	// ErrNoMember: a membership change names a node that is not a member
@@ -44,7 +51,9 @@ type errorBody struct {
 }
 
 // status maps an error to its HTTP status and code. It is the one place
-// that does.
+// that does. The codes are the edge API's vocabulary (edge/api/errors.go):
+// invalid_request, unauthorized, forbidden, not_found, conflict,
+// method_not_allowed, payload_too_large, unavailable, internal.
 func status(err error) (int, string) {
 	switch {
 	case errors.Is(err, ErrUnauthorized):
@@ -52,22 +61,19 @@ func status(err error) (int, string) {
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, "too_large"
-	case errors.Is(err, ErrBadRequest), errors.Is(err, replication.ErrMalformed), errors.Is(err, hub.ErrMalformed):
-		return http.StatusBadRequest, "bad_request"
-	case errors.Is(err, hub.ErrInvalid):
-		return http.StatusBadRequest, "invalid"
-	case errors.Is(err, hub.ErrNotFound), errors.Is(err, ErrNoMember):
+		return http.StatusRequestEntityTooLarge, "payload_too_large"
+	case errors.Is(err, ErrTimeout):
+		return http.StatusRequestTimeout, "request_timeout"
+	case errors.Is(err, ErrBadRequest), errors.Is(err, replication.ErrMalformed), errors.Is(err, hub.ErrMalformed),
+		errors.Is(err, hub.ErrInvalid):
+		return http.StatusBadRequest, "invalid_request"
+	case errors.Is(err, hub.ErrNotFound), errors.Is(err, ErrNoMember), errors.Is(err, ErrNoRoute):
 		return http.StatusNotFound, "not_found"
-	case errors.Is(err, hub.ErrNotMerged):
-		return http.StatusConflict, "not_merged"
-	case errors.Is(err, hub.ErrSequenceGap):
-		return http.StatusConflict, "sequence_gap"
-	case errors.Is(err, ErrNoRoute):
-		return http.StatusNotFound, "no_route"
+	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap):
+		return http.StatusConflict, "conflict"
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"
-	case errors.Is(err, ErrNoLeader), errors.Is(err, hub.ErrNotLeader), errors.Is(err, hub.ErrClosed),
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotJoined), errors.Is(err, hub.ErrNotLeader), errors.Is(err, hub.ErrClosed),
 		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "unavailable"
 	}
@@ -80,7 +86,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, name := status(err)
 	var b errorBody
 	b.Error.Code = name
-	b.Error.Message = err.Error()
+	b.Error.Message = clientMessage(err)
+	if code == http.StatusRequestTimeout {
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+	}
 	if code >= 500 {
 		s.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
 		if code == http.StatusServiceUnavailable {
@@ -92,21 +101,66 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, code, &b)
 }
 
+// clientMessage is err's text without Go package prefixes: sentinel
+// texts lose their package ("hub: profile not found: p1" → "profile not
+// found: p1"), and ErrBadRequest's words go entirely, as the code says
+// them ("api: bad request: id: required" → "id: required").
+func clientMessage(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ") // errors.Join
+	if m, ok := strings.CutPrefix(msg, ErrBadRequest.Error()+": "); ok {
+		msg = m
+	} else if m, ok := strings.CutPrefix(msg, ErrBadRequest.Error()+"; "); ok {
+		msg = m
+	}
+	for _, p := range []string{"api: ", "hub: ", "replication: ", "codec: ", "msgpack: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// errorOf rebuilds a domain error from its code (forwarded results), so
-// errors.Is holds on the follower too.
+// resultCodes name the domain errors of a forwarded result
+// (/v1/internal/apply between hub nodes) so that errors.Is holds on the
+// follower too. They are finer than the public codes of status (two
+// errors share "conflict") and unchanged from earlier releases, so nodes
+// of both can forward to each other.
+var resultCodes = []struct {
+	code string
+	err  error
+}{
+	{"invalid", hub.ErrInvalid}, {"sequence_gap", hub.ErrSequenceGap}, {"not_found", hub.ErrNotFound},
+	{"not_merged", hub.ErrNotMerged}, {"bad_request", hub.ErrMalformed},
+}
+
+// resultCode is the code of err in a forwarded result; "" for nil, the
+// public code for errors without a domain code.
+func resultCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, rc := range resultCodes {
+		if errors.Is(err, rc.err) {
+			return rc.code
+		}
+	}
+	_, c := status(err)
+	return c
+}
+
+// errorOf rebuilds a domain error from its result code, so errors.Is
+// holds on the follower too.
 func errorOf(code, msg string) error {
 	if code == "" {
 		return nil
 	}
-	for _, e := range []error{hub.ErrInvalid, hub.ErrSequenceGap, hub.ErrNotFound, hub.ErrNotMerged, hub.ErrMalformed} {
-		if _, c := status(e); c == code {
-			return fmt.Errorf("%w: %s", e, msg)
+	for _, rc := range resultCodes {
+		if rc.code == code {
+			return fmt.Errorf("%w: %s", rc.err, msg)
 		}
 	}
 	return errors.New(msg)

@@ -52,7 +52,7 @@ func TestProfileByTypeValue(t *testing.T) {
 	}{
 		{"email:bob@example.com", "not_found", 404},
 		{"email:bob@example.com/why", "not_found", 404},
-		{"email:not-an-address", "bad_request", 400},
+		{"email:not-an-address", "invalid_request", 400},
 	} {
 		resp, b := do(t, "GET", url+"/v1/admin/profiles/"+c.ref, admin, nil)
 		code, msg := errCode(t, b)

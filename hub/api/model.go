@@ -24,11 +24,8 @@ type ModelResponse struct {
 // hashes the same bytes. ?actor= names who installed it (default
 // "admin").
 func (s *Server) setModel(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r, hub.MaxModelBytes)
+	n := s.node
+	body, err := s.readBody(w, r, hub.MaxModelBytes)
 	if err != nil {
 		return err
 	}
@@ -62,10 +59,7 @@ func (s *Server) setModel(w http.ResponseWriter, r *http.Request) error {
 // model answers the summary of the model this node scores with
 // (hub.ModelInfo: no personal data).
 func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
+	n := s.node
 	info, err := n.FSM().Model()
 	if err != nil {
 		return err

@@ -44,8 +44,8 @@ func TestModelEndpoints(t *testing.T) {
 		idx := n.FSM().Index()
 		resp, b := do(t, "POST", url+"/v1/admin/model", admin, c.body)
 		code, msg := errCode(t, b)
-		if resp.StatusCode != 400 || code != "bad_request" || !strings.Contains(msg, c.want) {
-			t.Errorf("%s body: %d %s %q, want 400 bad_request naming %q", c.name, resp.StatusCode, code, msg, c.want)
+		if resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, c.want) {
+			t.Errorf("%s body: %d %s %q, want 400 invalid_request naming %q", c.name, resp.StatusCode, code, msg, c.want)
 		}
 		if n.FSM().Index() != idx {
 			t.Errorf("%s body changed the state", c.name)

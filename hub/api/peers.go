@@ -1,62 +1,101 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"ucv/hub"
 )
 
-// peers maps hub node IDs to their HTTP base URLs. A node learns them
-// from joins and by asking the peers it knows (ExchangePeers); Raft's
-// configuration holds only Raft addresses.
-type peers struct {
-	mu sync.RWMutex
-	m  map[string]string
+// Peers is this hub node's link to the other nodes: the HTTP URL of
+// each (Raft's configuration holds only Raft addresses), learnt from
+// joins and the peer exchange, and the client side of every call a node
+// makes to the others — a command forwarded to the leader (Forward), its
+// own join (Join), the URL exchange (Exchange) and an admin request
+// relayed to the leader.
+//
+// Build Peers first, give Peers.Forward to hub.Config.Forward, start the
+// hub.Server, then pass both to New: each half exists before the other
+// needs it. Safe for concurrent use.
+type Peers struct {
+	cfg Config
+	log *slog.Logger
+
+	mu   sync.RWMutex
+	urls map[string]string // node ID → HTTP base URL
 }
 
-func newPeers(self, url string) *peers {
-	p := &peers{m: map[string]string{}}
-	if url != "" {
-		p.m[self] = url
+// NewPeers validates cfg and returns Peers that know only this node's
+// own URL (cfg.HTTPURL, when set). New must get the same cfg.
+func NewPeers(cfg Config) (*Peers, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	return p
+	p := &Peers{cfg: cfg, log: cfg.Logger, urls: map[string]string{}}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPURL != "" {
+		p.urls[cfg.NodeID] = cfg.HTTPURL
+	}
+	return p, nil
 }
 
-func (p *peers) get(id string) (string, bool) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	u, ok := p.m[id]
-	return u, ok
-}
-
-func (p *peers) set(id, url string) {
+// Add records the HTTP URL of hub node id; an empty id or url is
+// ignored.
+func (p *Peers) Add(id, url string) {
 	if id == "" || url == "" {
 		return
 	}
 	p.mu.Lock()
-	p.m[id] = url
+	p.urls[id] = url
 	p.mu.Unlock()
 }
 
-func (p *peers) del(id string) {
-	p.mu.Lock()
-	delete(p.m, id)
-	p.mu.Unlock()
-}
-
-func (p *peers) all() map[string]string {
+// URL returns the HTTP URL of hub node id, if known.
+func (p *Peers) URL(id string) (string, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return maps.Clone(p.m)
+	u, ok := p.urls[id]
+	return u, ok
 }
 
-// AddPeer records the HTTP URL of hub node id (from configuration).
-func (s *Server) AddPeer(id, url string) { s.peers.set(id, url) }
+func (p *Peers) remove(id string) {
+	p.mu.Lock()
+	delete(p.urls, id)
+	p.mu.Unlock()
+}
+
+// All returns a copy of the map of node IDs to HTTP URLs.
+func (p *Peers) All() map[string]string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return maps.Clone(p.urls)
+}
+
+func (p *Peers) auth(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+}
+
+func (s *Server) internalPeers(w http.ResponseWriter, r *http.Request) error {
+	id, u := r.Header.Get(peerIDHeader), r.Header.Get(peerURLHeader)
+	if id != "" && id != s.cfg.NodeID && (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+		s.peers.Add(id, u)
+	}
+	writeJSON(w, http.StatusOK, s.peers.All())
+	return nil
+}
 
 // Headers of a peer-map request naming the asking node, so the exchange
 // spreads URLs both ways: a node that joined through the leader is known
@@ -66,26 +105,17 @@ const (
 	peerURLHeader = "X-Hub-URL"
 )
 
-func (s *Server) internalPeers(w http.ResponseWriter, r *http.Request) error {
-	id, u := r.Header.Get(peerIDHeader), r.Header.Get(peerURLHeader)
-	if id != "" && id != s.cfg.NodeID && (strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
-		s.peers.set(id, u)
-	}
-	writeJSON(w, http.StatusOK, s.peers.all())
-	return nil
-}
-
-// ExchangePeers asks every known peer for its peer map and merges the
+// Exchange asks every known peer for its peer map and merges the
 // answers, so every node learns every other's URL (and so the leader's,
-// for forwarding). cmd calls it periodically; it blocks for at most the
-// client timeout per peer and returns the first error.
-func (s *Server) ExchangePeers(ctx context.Context) error {
+// for forwarding). cmd calls it periodically; it blocks for at most 5 s
+// per peer and returns the first error.
+func (p *Peers) Exchange(ctx context.Context) error {
 	var first error
-	for id, url := range s.peers.all() {
-		if id == s.cfg.NodeID {
+	for id, url := range p.All() {
+		if id == p.cfg.NodeID {
 			continue
 		}
-		m, err := s.fetchPeers(ctx, url)
+		m, err := p.fetch(ctx, url)
 		if err != nil {
 			if first == nil {
 				first = fmt.Errorf("api: peers of %s: %w", id, err)
@@ -93,27 +123,27 @@ func (s *Server) ExchangePeers(ctx context.Context) error {
 			continue
 		}
 		for pid, purl := range m {
-			if pid != s.cfg.NodeID {
-				s.peers.set(pid, purl)
+			if pid != p.cfg.NodeID {
+				p.Add(pid, purl)
 			}
 		}
 	}
 	return first
 }
 
-func (s *Server) fetchPeers(ctx context.Context, url string) (map[string]string, error) {
+func (p *Peers) fetch(ctx context.Context, url string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/internal/peers", nil)
 	if err != nil {
 		return nil, err
 	}
-	s.auth(req, s.cfg.SyncToken)
-	if s.cfg.HTTPURL != "" {
-		req.Header.Set(peerIDHeader, s.cfg.NodeID)
-		req.Header.Set(peerURLHeader, s.cfg.HTTPURL)
+	p.auth(req, p.cfg.SyncToken)
+	if p.cfg.HTTPURL != "" {
+		req.Header.Set(peerIDHeader, p.cfg.NodeID)
+		req.Header.Set(peerURLHeader, p.cfg.HTTPURL)
 	}
-	resp, err := s.cfg.Client.Do(req)
+	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -126,4 +156,152 @@ func (s *Server) fetchPeers(ctx context.Context, url string) (map[string]string,
 		return nil, err
 	}
 	return m, nil
+}
+
+// Forward is the hub.Config.Forward hook: it posts cmd to the leader's
+// /v1/internal/apply with the token of the command's role. It needs the
+// leader's HTTP URL, learnt through join and the peer exchange; an
+// unknown URL or an unreachable leader is ErrNoLeader. The leader's
+// domain error comes back in Result.Err, rebuilt so errors.Is holds.
+func (p *Peers) Forward(ctx context.Context, leaderID string, cmd []byte) (*hub.Result, error) {
+	url, ok := p.URL(leaderID)
+	if !ok {
+		return nil, fmt.Errorf("%w: HTTP address of leader %s unknown", ErrNoLeader, leaderID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/internal/apply", bytes.NewReader(cmd))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	tok := p.cfg.SyncToken
+	if commandRole(cmd) == roleAdmin {
+		tok = p.cfg.AdminToken
+	}
+	p.auth(req, tok)
+	resp, err := p.cfg.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var eb errorBody
+		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return nil, fmt.Errorf("%w: leader answered: %s", ErrNoLeader, eb.Error.Message)
+		}
+		return nil, fmt.Errorf("api: leader answered %d: %w", resp.StatusCode, errorOf(eb.Error.Code, eb.Error.Message))
+	}
+	var out result
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("api: decode leader's result: %w", err)
+	}
+	return &hub.Result{Index: out.Index, Err: errorOf(out.Code, out.Message), Applied: out.Applied, Skipped: out.Skipped,
+		Duplicate: out.Duplicate, LastSeq: out.LastSeq, Clusters: out.Clusters}, nil
+}
+
+// relay posts body to url (the leader) with this node's admin token and
+// copies the answer back to w.
+func (p *Peers) relay(w http.ResponseWriter, r *http.Request, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("api: relay to the leader: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(forwardedHeader, p.cfg.NodeID)
+	p.auth(req, p.cfg.AdminToken)
+	resp, err := p.cfg.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: relay to the leader: %w", ErrNoLeader, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONBytes))
+	if err != nil {
+		return fmt.Errorf("%w: relay to the leader: %w", ErrNoLeader, err)
+	}
+	for _, h := range []string{"Content-Type", LeaderURLHeader, "Retry-After"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(b)
+	return nil
+}
+
+// Join asks the hub node at via (an http(s) base URL) to add this node,
+// reachable by Raft at raftAddr, as a voter, and records the peer map
+// the answer carries. A follower answers 503 naming the leader's URL
+// (LeaderURLHeader): the next attempt goes there at once (at most three
+// such hops in a row, so two nodes with stale views cannot bounce it),
+// and back to via when that fails too. Failures are retried with
+// backoff from 200 ms to 5 s. Join blocks until this node is a member
+// (nil) or ctx ends (ctx's error); it is what `ucv hub --join` runs.
+func (p *Peers) Join(ctx context.Context, via, raftAddr string) error {
+	if !strings.HasPrefix(via, "http://") && !strings.HasPrefix(via, "https://") {
+		return fmt.Errorf("api: join: %q is not an http(s) URL", via)
+	}
+	via = strings.TrimRight(via, "/")
+	self := p.cfg.HTTPURL
+	body, err := json.Marshal(JoinRequest{ID: p.cfg.NodeID, RaftAddr: raftAddr, HTTPURL: self})
+	if err != nil {
+		return fmt.Errorf("api: join: %w", err)
+	}
+	target, follows := via, 0
+	for wait := 200 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		leaderURL, err := p.joinOnce(ctx, target, body)
+		if err == nil {
+			return nil
+		}
+		// A follower names the leader: follow it at once.
+		if leaderURL != "" && leaderURL != self && leaderURL != target && follows < 3 {
+			p.log.Info("join: following the leader", "leader_url", leaderURL)
+			target, follows = leaderURL, follows+1
+			continue
+		}
+		p.log.Warn("join failed; retrying", "via", target, "err", err, "retry_in", wait.String())
+		// Otherwise (no leader named, or the named one failed too) the
+		// next attempt goes back to via.
+		target, follows = via, 0
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("api: join through %s: %w", via, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// joinOnce posts one join request to target. On a 503 that names the
+// leader it returns the leader's URL with the error.
+func (p *Peers) joinOnce(ctx context.Context, target string, body []byte) (leaderURL string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/v1/admin/join", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	p.auth(req, p.cfg.AdminToken)
+	resp, err := p.cfg.Client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var eb errorBody
+		_ = json.NewDecoder(io.LimitReader(resp.Body, maxJSONBytes)).Decode(&eb)
+		err := fmt.Errorf("status %d: %s", resp.StatusCode, eb.Error.Message)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return resp.Header.Get(LeaderURLHeader), err
+		}
+		return "", err
+	}
+	var jr JoinResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJSONBytes)).Decode(&jr); err != nil {
+		return "", fmt.Errorf("decode answer: %w", err)
+	}
+	for id, u := range jr.Peers {
+		p.Add(id, u)
+	}
+	p.log.Info("joined hub", "via", target, "leader", jr.Leader, "peers", len(jr.Peers))
+	return "", nil
 }

@@ -2,83 +2,31 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"ucv/hub"
-	"ucv/hub/api"
 	"ucv/hub/hubtest"
 )
 
-type apiNode struct {
-	hub *hub.Server
-	url string
-}
-
-// newAPICluster runs n hubs on connected in-memory transports, each
-// behind the API on an httptest server; nodes 1.. join through node 0's
-// admin API.
-func newAPICluster(t *testing.T, n int) []apiNode {
+// newAPICluster runs n hubs on nw, each behind its API; nodes 1.. join
+// through node 0 with Peers.Join, as `ucv hub --join` does.
+func newAPICluster(t *testing.T, nw *hubtest.Network, n int) []apiNode {
 	t.Helper()
-	trans := make([]*raft.InmemTransport, n)
-	addrs := make([]raft.ServerAddress, n)
-	for i := range trans {
-		addrs[i], trans[i] = raft.NewInmemTransport(raft.ServerAddress(fmt.Sprintf("raft-%d", i)))
-	}
-	for i := range trans {
-		for j := range trans {
-			if i != j {
-				trans[i].Connect(addrs[j], trans[j])
-			}
-		}
-	}
 	nodes := make([]apiNode, n)
 	for i := range nodes {
-		id := fmt.Sprintf("h%d", i)
-		ac := api.DefaultConfig()
-		ac.NodeID, ac.SyncToken, ac.AdminToken = id, token, admin
-		as, err := api.New(ac)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(as)
-		store := raft.NewInmemStore()
-		hc := hub.DefaultConfig()
-		hc.NodeID, hc.Bootstrap, hc.Raft = id, i == 0, hubtest.RaftConfig()
-		hc.Transport, hc.LogStore, hc.StableStore, hc.SnapshotStore = trans[i], store, store, raft.NewInmemSnapshotStore()
-		hc.Forward = as.Forward
-		h, err := hub.New(hc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		as.SetNode(h)
-		as.AddPeer(id, srv.URL)
-		t.Cleanup(func() {
-			srv.Close()
-			h.Close(context.Background())
-		})
-		nodes[i] = apiNode{h, srv.URL}
+		nodes[i] = startNode(t, nw, fmt.Sprintf("h%d", i), i == 0)
 		if i == 0 {
-			waitFor(t, "node 0 leads", h.IsLeader)
+			waitFor(t, "node 0 leads", nodes[0].hub.IsLeader)
 			continue
 		}
-		body := fmt.Sprintf(`{"id":%q,"raft_addr":%q,"http_url":%q}`, id, addrs[i], srv.URL)
-		resp, b := do(t, "POST", nodes[0].url+"/v1/admin/join", admin, []byte(body))
-		if resp.StatusCode != 200 {
-			t.Fatalf("join %s = %d %s", id, resp.StatusCode, b)
-		}
-		var jr api.JoinResponse
-		if err := json.Unmarshal(b, &jr); err != nil {
-			t.Fatal(err)
-		}
-		for pid, u := range jr.Peers {
-			as.AddPeer(pid, u)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := nodes[i].peers.Join(ctx, nodes[0].url, nodes[i].hub.RaftAddr())
+		cancel()
+		if err != nil {
+			t.Fatalf("join h%d: %v", i, err)
 		}
 	}
 	// Formed: every node holds every member and knows the leader. A join
@@ -90,8 +38,7 @@ func newAPICluster(t *testing.T, n int) []apiNode {
 			if id, _ := nd.hub.Leader(); id == "" {
 				return false
 			}
-			f := nd.hub.Raft().GetConfiguration()
-			if f.Error() != nil || len(f.Configuration().Servers) != n {
+			if ms, err := nd.hub.Members(); err != nil || len(ms) != n {
 				return false
 			}
 		}
@@ -113,26 +60,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func members(t *testing.T, h *hub.Server) []string {
 	t.Helper()
-	f := h.Raft().GetConfiguration()
-	if err := f.Error(); err != nil {
+	ms, err := h.Members()
+	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, s := range f.Configuration().Servers {
-		out = append(out, string(s.ID))
+	for _, m := range ms {
+		out = append(out, m.ID)
 	}
 	return out
 }
 
 func TestRemoveMember(t *testing.T) {
-	nodes := newAPICluster(t, 3)
+	nodes := newAPICluster(t, new(hubtest.Network), 3)
 	if m := members(t, nodes[0].hub); len(m) != 3 {
 		t.Fatalf("members = %v, want 3", m)
 	}
 	// Bad input and no token, on a follower (answered before any relay).
 	for body, field := range map[string]string{`{}`: "id: required", `{"id":1}`: "body", `{"id":"h2","x":1}`: "unknown field"} {
 		resp, b := do(t, "POST", nodes[1].url+"/v1/admin/remove", admin, []byte(body))
-		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "bad_request" || !strings.Contains(msg, field) {
+		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, field) {
 			t.Errorf("remove %s = %d %s, want 400 naming %q", body, resp.StatusCode, b, field)
 		}
 	}

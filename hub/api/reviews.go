@@ -34,10 +34,7 @@ type ReviewItem struct {
 
 // reviews lists the pending review queue of this node's FSM.
 func (s *Server) reviews(w http.ResponseWriter, _ *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
+	n := s.node
 	out := ReviewsResponse{Reviews: []ReviewItem{}}
 	for _, rv := range n.FSM().Reviews() {
 		e := rv.Explanation

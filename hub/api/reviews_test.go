@@ -80,7 +80,7 @@ func TestReviewQueue(t *testing.T) {
 		`not json`:                  "body",
 	} {
 		resp, b := do(t, "POST", url+"/v1/admin/reviews/accept", admin, []byte(body))
-		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "bad_request" || !strings.Contains(msg, field) {
+		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, field) {
 			t.Errorf("accept %s = %d %s, want 400 naming %q", body, resp.StatusCode, b, field)
 		}
 	}

@@ -109,7 +109,7 @@ func TestRoles(t *testing.T) {
 // token and a steward's merge with the admin token, so both commit
 // through the leader's role-checked internal endpoint.
 func TestForwardRoles(t *testing.T) {
-	nodes := newAPICluster(t, 2)
+	nodes := newAPICluster(t, new(hubtest.Network), 2)
 	e := hubtest.NewEdge("store-1", 1)
 	d1 := e.Delta(hubtest.Event{Profile: "p1", IDs: []profile.Identifier{hubtest.Anon("a1")}})
 	d2 := e.Delta(hubtest.Event{Profile: "p2", IDs: []profile.Identifier{hubtest.Anon("a2")}})

@@ -1,21 +1,26 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"ucv/hub"
+	"ucv/metric"
 )
 
-// Config configures a Server. Start from DefaultConfig.
+// Config configures a Server (and the Peers built before it). Start
+// from DefaultConfig.
 type Config struct {
 	// NodeID is this hub node's Raft ID and HTTPURL the base URL other
 	// nodes reach its API at (http://host:port).
@@ -32,7 +37,22 @@ type Config struct {
 	// applies news (hub.FSM.Watch), so there is no polling interval.
 	FeedItems   int
 	MaxFeedWait time.Duration
-	// Client posts forwarded commands to the leader and fetches peers.
+	// The HTTP server's timeouts (HTTPServer). ReadHeaderTimeout bounds
+	// the request line and headers. ReadTimeout bounds the whole request
+	// at first; while a body arrives at MinBodyBytesPerSec or faster its
+	// deadline moves on, so a 4 MiB push over a slow shop uplink goes
+	// through, and a client that trickles its body (slow loris) is cut
+	// at the deadline with 408. WriteTimeout bounds an answer from the
+	// moment the request is read; the feed's long-poll adds its wait and
+	// the snapshot stream gives every 16 KiB WriteTimeout of its own.
+	// IdleTimeout closes a keep-alive connection left idle that long.
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	MinBodyBytesPerSec int
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	// Client posts forwarded commands to the leader, joins and fetches
+	// peers (Peers).
 	Client *http.Client
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
@@ -43,10 +63,15 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		FeedItems:   256,
-		MaxFeedWait: 60 * time.Second,
-		Client:      &http.Client{Timeout: 30 * time.Second},
-		Now:         time.Now,
+		FeedItems:          256,
+		MaxFeedWait:        60 * time.Second,
+		ReadHeaderTimeout:  10 * time.Second,
+		ReadTimeout:        30 * time.Second,
+		MinBodyBytesPerSec: 16 << 10,
+		WriteTimeout:       30 * time.Second,
+		IdleTimeout:        2 * time.Minute,
+		Client:             &http.Client{Timeout: 30 * time.Second},
+		Now:                time.Now,
 	}
 }
 
@@ -59,22 +84,25 @@ func (c *Config) Validate() error {
 		return errors.New("api: config: FeedItems must be in 1..4096")
 	case c.MaxFeedWait < 0:
 		return errors.New("api: config: MaxFeedWait must not be negative")
+	case c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0:
+		return errors.New("api: config: ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout must be positive")
+	case c.MinBodyBytesPerSec <= 0:
+		return errors.New("api: config: MinBodyBytesPerSec must be positive")
 	case c.Client == nil || c.Now == nil:
 		return errors.New("api: config: Client and Now are required")
 	}
 	return nil
 }
 
-// Server serves one hub node's HTTP API. Create it with New before the
-// hub.Server (its Forward method goes into hub.Config.Forward), then
-// attach the node with SetNode. Safe for concurrent use.
+// Server serves one hub node's HTTP API. Build Peers first (its Forward
+// goes into hub.Config.Forward), then the hub.Server, then New. Safe for
+// concurrent use.
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	mux   *http.ServeMux
-	nodeM sync.RWMutex
 	node  *hub.Server
-	peers *peers
+	peers *Peers
 	met   *metrics
 
 	edgesMu sync.Mutex
@@ -86,41 +114,48 @@ type edgeInfo struct {
 	last time.Time
 }
 
-// New returns a Server; it serves 503 on everything but /healthz and
-// /metrics until SetNode.
-func New(cfg Config) (*Server, error) {
+// New returns the API of node; peers must have been built by NewPeers
+// from the same cfg (the node forwards through it).
+func New(cfg Config, node *hub.Server, peers *Peers) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), edges: map[string]edgeInfo{}}
+	switch {
+	case node == nil || peers == nil:
+		return nil, errors.New("api: New needs the hub node and its Peers")
+	case peers.cfg.NodeID != cfg.NodeID:
+		return nil, fmt.Errorf("api: Peers were built for node %q, not %q", peers.cfg.NodeID, cfg.NodeID)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), node: node, peers: peers, edges: map[string]edgeInfo{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.peers = newPeers(cfg.NodeID, cfg.HTTPURL)
 	s.met = newMetrics(s)
 	s.routes()
 	return s, nil
 }
 
-// SetNode attaches the hub node the API serves.
-func (s *Server) SetNode(n *hub.Server) {
-	s.nodeM.Lock()
-	s.node = n
-	s.nodeM.Unlock()
-}
-
-func (s *Server) hub() (*hub.Server, error) {
-	s.nodeM.RLock()
-	defer s.nodeM.RUnlock()
-	if s.node == nil {
-		return nil, ErrNoLeader
+// HTTPServer returns an http.Server that serves s with the configured
+// timeouts. Every request's context derives from base: cancel it when
+// shutdown starts and waiting long-polls answer at once instead of
+// holding Shutdown for their whole wait. The caller runs Serve and
+// Shutdown.
+func (s *Server) HTTPServer(base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	return s.node, nil
 }
 
-// Registry returns the Prometheus registry /metrics serves, so the
-// caller can add collectors.
-func (s *Server) Registry() *prometheus.Registry { return s.met.reg }
+// Registry returns the registry /metrics serves, so the caller can add
+// collectors.
+func (s *Server) Registry() *metric.Registry { return s.met.reg }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
@@ -155,7 +190,8 @@ func (s *Server) routes() {
 
 // role is whom a route serves. The sync token is the edges' (and the
 // hub nodes' among themselves), the admin token the stewards' and
-// operators'; each opens only its own routes (see 0008 "Roles").
+// operators'; each opens only its own routes (see
+// docs/decisions/0023-hub-roles.md).
 type role uint8
 
 const (
@@ -206,29 +242,76 @@ func (s *Server) authorize(r *http.Request, want role) error {
 	return ErrUnauthorized
 }
 
+// bearer reports whether r carries token as a Bearer credential; the
+// scheme is case-insensitive (RFC 9110 §11.1).
 func bearer(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return false
+	}
+	got := strings.TrimSpace(h[7:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
-// readBody reads at most limit bytes.
-func readBody(r *http.Request, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
-	if err != nil {
-		return nil, errors.Join(ErrBadRequest, err)
+// readBody reads r's body, at most limit bytes. Its read deadline
+// (the server's ReadTimeout at first) moves on as bytes arrive, by one
+// second per MinBodyBytesPerSec, so a body that keeps that pace is never
+// cut and one that trickles is (ErrTimeout, 408). Once the body is in,
+// the request gets a full WriteTimeout (hold). An http.ResponseWriter
+// that has no deadlines (a recorder) reads without them.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	start := time.Now()
+	var buf bytes.Buffer
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Body.Read(chunk)
+		buf.Write(chunk[:n])
+		if buf.Len() > limit {
+			return nil, ErrTooLarge
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The write deadline ran out with the read one: give
+				// the 408 time to go out.
+				_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+				return nil, fmt.Errorf("%w: body: %d bytes in %s", ErrTimeout, buf.Len(), time.Since(start).Round(time.Millisecond))
+			}
+			return nil, errors.Join(ErrBadRequest, err)
+		}
+		if n > 0 {
+			grace := s.cfg.ReadTimeout + time.Duration(buf.Len())*time.Second/time.Duration(s.cfg.MinBodyBytesPerSec)
+			_ = rc.SetReadDeadline(start.Add(grace))
+		}
 	}
-	if len(b) > limit {
-		return nil, ErrTooLarge
-	}
-	return b, nil
+	s.hold(w, s.cfg.WriteTimeout)
+	return buf.Bytes(), nil
 }
 
+// hold gives a request that has no body left to read d more from now:
+// both of the server's deadlines ran from the request's headers, and the
+// read deadline matters after the body too — net/http watches the idle
+// connection for a hang-up and cancels the request's context when that
+// read times out. A ResponseWriter without deadlines ignores it.
+func (s *Server) hold(w http.ResponseWriter, d time.Duration) {
+	rc := http.NewResponseController(w)
+	at := time.Now().Add(d)
+	_ = rc.SetReadDeadline(at)
+	_ = rc.SetWriteDeadline(at)
+}
+
+// readyz answers 200 when this node knows a leader. A node that is no
+// member of any cluster — started without --bootstrap or --join, and not
+// yet added — says that it waits to be joined; any other node without a
+// leader is ErrNoLeader.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
-	if id, _ := n.Leader(); id == "" {
+	if id, _ := s.node.Leader(); id == "" {
+		if ms, err := s.node.Members(); err == nil && len(ms) == 0 {
+			return ErrNotJoined
+		}
 		return ErrNoLeader
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

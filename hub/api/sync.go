@@ -1,16 +1,11 @@
 package api
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"ucv/hub"
 	"ucv/replication"
@@ -23,17 +18,14 @@ const (
 
 // push commits one edge sync batch and answers only after Raft commit.
 func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r, replication.MaxMessageBytes)
+	n := s.node
+	body, err := s.readBody(w, r, replication.MaxMessageBytes)
 	if err != nil {
 		return err
 	}
 	p, err := replication.UnmarshalSyncPush(body)
 	if err != nil {
-		s.met.batches.WithLabelValues("malformed").Inc()
+		s.met.batches.With("malformed").Inc()
 		return fmt.Errorf("%w: body: %w", ErrBadRequest, err)
 	}
 	start := time.Now()
@@ -42,7 +34,7 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 	var ack replication.SyncAck
 	switch {
 	case errors.Is(err, hub.ErrSequenceGap):
-		s.met.batches.WithLabelValues("gap").Inc()
+		s.met.batches.With("gap").Inc()
 		exp := n.FSM().EdgeSeq(p.Edge) + 1
 		if res != nil && res.LastSeq > 0 { // forwarded: the leader's view
 			exp = res.LastSeq + 1
@@ -51,16 +43,16 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("X-Expected-Seq", strconv.FormatUint(exp, 10))
 		return writeAck(w, http.StatusConflict, &ack)
 	case err != nil:
-		s.met.batches.WithLabelValues("error").Inc()
+		s.met.batches.With("error").Inc()
 		if errors.Is(err, hub.ErrInvalid) {
 			return fmt.Errorf("%w: entries: %w", ErrBadRequest, err)
 		}
 		return err
 	case res.Duplicate:
-		s.met.batches.WithLabelValues("duplicate").Inc()
+		s.met.batches.With("duplicate").Inc()
 		ack = replication.SyncAck{Status: replication.AckDuplicate, Seq: res.LastSeq, Index: res.Index}
 	default:
-		s.met.batches.WithLabelValues("applied").Inc()
+		s.met.batches.With("applied").Inc()
 		s.met.entries.Add(float64(res.Applied))
 		ack = replication.SyncAck{Status: replication.AckApplied, Seq: res.LastSeq, Index: res.Index}
 	}
@@ -85,11 +77,9 @@ func writeAck(w http.ResponseWriter, code int, a *replication.SyncAck) error {
 // wait for news when there is none; it answers as soon as this node
 // applies a command that puts something after cursor.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
+	n := s.node
 	q := r.URL.Query()
+	var err error
 	var cursor uint64
 	if v := q.Get("cursor"); v != "" {
 		if cursor, err = strconv.ParseUint(v, 10, 64); err != nil {
@@ -109,6 +99,9 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.met.feedRequests.Inc()
+	// The long-poll may wait longer than the server's read and write
+	// timeouts: give this request its wait on top of them.
+	s.hold(w, wait+s.cfg.WriteTimeout)
 	fsm := n.FSM()
 	var deadline <-chan time.Time
 	if wait > 0 {
@@ -177,11 +170,8 @@ type result struct {
 // applies; a node that lost leadership answers 503 and the follower's
 // caller retries.
 func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
-	cmd, err := readBody(r, hub.MaxCommandBytes)
+	n := s.node
+	cmd, err := s.readBody(w, r, hub.MaxCommandBytes)
 	if err != nil {
 		return err
 	}
@@ -198,7 +188,7 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
 	out := result{Index: res.Index, Applied: res.Applied, Skipped: res.Skipped, Duplicate: res.Duplicate,
 		LastSeq: res.LastSeq, Clusters: res.Clusters}
 	if res.Err != nil {
-		_, out.Code = status(res.Err)
+		out.Code = resultCode(res.Err)
 		out.Message = res.Err.Error()
 		if errors.Is(res.Err, hub.ErrSequenceGap) {
 			if b, derr := hub.UnmarshalSync(cmd); derr == nil {
@@ -210,45 +200,6 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Forward is the hub.Config.Forward hook: it posts cmd to the leader's
-// /v1/internal/apply. It needs the leader's HTTP URL, learnt through
-// join and the peer exchange; an unknown leader URL is ErrNoLeader.
-func (s *Server) Forward(ctx context.Context, id raft.ServerID, _ raft.ServerAddress, cmd []byte) (*hub.Result, error) {
-	url, ok := s.peers.get(string(id))
-	if !ok {
-		return nil, fmt.Errorf("%w: HTTP address of leader %s unknown", ErrNoLeader, id)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/internal/apply", bytes.NewReader(cmd))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	tok := s.cfg.SyncToken
-	if commandRole(cmd) == roleAdmin {
-		tok = s.cfg.AdminToken
-	}
-	s.auth(req, tok)
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var eb errorBody
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			return nil, fmt.Errorf("%w: leader answered: %s", ErrNoLeader, eb.Error.Message)
-		}
-		return nil, fmt.Errorf("api: leader answered %d: %w", resp.StatusCode, errorOf(eb.Error.Code, eb.Error.Message))
-	}
-	var out result
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("api: decode leader's result: %w", err)
-	}
-	return &hub.Result{Index: out.Index, Err: errorOf(out.Code, out.Message), Applied: out.Applied, Skipped: out.Skipped,
-		Duplicate: out.Duplicate, LastSeq: out.LastSeq, Clusters: out.Clusters}, nil
-}
-
 // commandRole is the role that may commit cmd: an edge's sync batch is
 // the sync role's, every steward command (merge, unmerge, review) the
 // admin role's, so the sync token cannot reach them through the leader's
@@ -258,10 +209,4 @@ func commandRole(cmd []byte) role {
 		return roleSync
 	}
 	return roleAdmin
-}
-
-func (s *Server) auth(req *http.Request, token string) {
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 }

@@ -32,10 +32,7 @@ type Reason struct {
 
 // why explains the history of the person ref names.
 func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.hub()
-	if err != nil {
-		return err
-	}
+	n := s.node
 	fsm := n.FSM()
 	v, _, err := resolve(fsm, r.PathValue("ref"))
 	if err != nil {

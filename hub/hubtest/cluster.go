@@ -114,8 +114,7 @@ func (c *Cluster) WaitFormed() {
 			if s == nil {
 				continue
 			}
-			f := s.Raft().GetConfiguration()
-			if f.Error() != nil || len(f.Configuration().Servers) != len(c.nodes) {
+			if ms, err := s.Members(); err != nil || len(ms) != len(c.nodes) {
 				return false
 			}
 		}
@@ -157,11 +156,11 @@ func (c *Cluster) start(i int, bootstrap bool) {
 
 // forward plays the hub's internal HTTP hop: the follower hands the
 // command to the leader it names.
-func (c *Cluster) forward(ctx context.Context, id raft.ServerID, _ raft.ServerAddress, cmd []byte) (*hub.Result, error) {
+func (c *Cluster) forward(ctx context.Context, id string, cmd []byte) (*hub.Result, error) {
 	c.mu.Lock()
 	var s *hub.Server
 	for _, nd := range c.nodes {
-		if nd.id == string(id) {
+		if nd.id == id {
 			s = nd.server
 		}
 	}

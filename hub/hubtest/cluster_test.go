@@ -37,7 +37,8 @@ func converged(t *testing.T, c *hubtest.Cluster) {
 			if got := snapshotOf(t, s); !bytes.Equal(got, want) {
 				for j := range c.Len() {
 					if s := c.Server(j); s != nil {
-						t.Logf("node %d applied %d last %d a %d b %d", j, s.Raft().AppliedIndex(), s.Raft().LastIndex(), s.FSM().EdgeSeq("store-a"), s.FSM().EdgeSeq("store-b"))
+						p := s.Progress()
+						t.Logf("node %d applied %d last %d a %d b %d", j, p.AppliedIndex, p.LastIndex, s.FSM().EdgeSeq("store-a"), s.FSM().EdgeSeq("store-b"))
 					}
 				}
 				t.Fatalf("node %d snapshot differs from the leader's (%d vs %d bytes)", i, len(got), len(want))
@@ -156,7 +157,7 @@ func TestLeaderKillLosesNoAcknowledgedBatch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				total += v.Profile.Counters.Value("orders")
+				total += v.Profile.Count("orders")
 			}
 		}
 		if total != int64(orders) {

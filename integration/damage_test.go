@@ -1,4 +1,4 @@
-package hubsync_test
+package integration_test
 
 import (
 	"bytes"

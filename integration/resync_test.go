@@ -1,4 +1,4 @@
-package hubsync_test
+package integration_test
 
 import (
 	"bytes"
@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/raft"
 
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
@@ -27,33 +25,43 @@ import (
 const syncToken = "sync-secret"
 
 // newHub runs a new, empty single-node hub (raft's in-memory transport,
-// the HTTP API on an httptest server) and returns it with its URL.
+// the HTTP API with the product's server settings on 127.0.0.1) and
+// returns it with its URL.
 func newHub(t *testing.T, id string) (*hub.Server, string) {
 	t.Helper()
-	ac := api.DefaultConfig()
-	ac.NodeID, ac.SyncToken, ac.AdminToken = id, syncToken, "admin-secret"
-	as, err := api.New(ac)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, trans := raft.NewInmemTransport("")
-	logs := raft.NewInmemStore()
-	hc := hub.DefaultConfig()
-	hc.NodeID, hc.Bootstrap, hc.Raft = id, true, hubtest.RaftConfig()
-	hc.Transport, hc.LogStore, hc.StableStore, hc.SnapshotStore = trans, logs, logs, raft.NewInmemSnapshotStore()
-	hc.Forward = as.Forward
+	url := "http://" + ln.Addr().String()
+	ac := api.DefaultConfig()
+	ac.NodeID, ac.HTTPURL, ac.SyncToken, ac.AdminToken = id, url, syncToken, "admin-secret"
+	peers, err := api.NewPeers(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := new(hubtest.Network).Config(id, true)
+	hc.Forward = peers.Forward
 	n, err := hub.New(hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	as.SetNode(n)
-	srv := httptest.NewServer(as)
+	as, err := api.New(ac, n, peers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, endRequests := context.WithCancel(context.Background())
+	srv := as.HTTPServer(base)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
+		endRequests()
 		srv.Close()
+		<-served
 		n.Close(context.Background())
 	})
 	waitFor(t, "a leader", func() bool { return n.IsLeader() })
-	return n, srv.URL
+	return n, url
 }
 
 // waitFor polls cond every 10 ms for up to 20 s.

@@ -1,4 +1,4 @@
-package edge_test
+package main
 
 import (
 	"bytes"
@@ -9,8 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,37 +18,10 @@ import (
 	"ucv/bench/edgebench"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// ucvBinary builds cmd/ucv once per test binary.
-func ucvBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ucv-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "ucv")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/ucv").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
 // startEdge starts `ucv edge` on an OS-chosen loopback port.
-func startEdge(t *testing.T, dataDir string) *edgebench.Proc {
+func startEdge(t *testing.T, bin, dataDir string) *edgebench.Proc {
 	t.Helper()
-	p, err := edgebench.StartEdge(ucvBinary(t), dataDir, "--node-name", "till-1", "--write-key", "pos-key=pos")
+	p, err := edgebench.StartEdge(bin, dataDir, "--node-name", "till-1", "--write-key", "pos-key=pos")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +41,10 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("UCV_KILLS")); err == nil && v > 0 {
 		kills = v // make soak sets 1000
 	}
+	bin := buildUCV(t)
 	dataDir := t.TempDir()
 	var cur atomic.Pointer[edgebench.Proc]
-	cur.Store(startEdge(t, dataDir))
+	cur.Store(startEdge(t, bin, dataDir))
 	t.Cleanup(func() { cur.Load().Kill() })
 
 	const writers, users = 8, 16
@@ -137,7 +109,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	for k := range kills {
 		time.Sleep(time.Duration(20+rng.IntN(120)) * time.Millisecond)
 		cur.Load().Kill()
-		cur.Store(startEdge(t, dataDir))
+		cur.Store(startEdge(t, bin, dataDir))
 		if k == kills-1 {
 			break
 		}

@@ -1,0 +1,150 @@
+package crdt
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+)
+
+// LedgerEntry is one message's contribution to a Ledger: Key identifies
+// the message (a hash of its messageId, chosen by the caller), Time is its
+// event time and Data what it contributes (opaque here; the caller folds
+// it into totals).
+type LedgerEntry struct {
+	Key  uint64
+	Time int64
+	Data []byte
+}
+
+// wins reports whether a should be the one version kept when a and b
+// have the same key: the smaller (Time, Data). Any total order would do;
+// this one keeps the earliest sighting of a message.
+func (a LedgerEntry) wins(b LedgerEntry) bool {
+	if a.Time != b.Time {
+		return a.Time < b.Time
+	}
+	return bytes.Compare(a.Data, b.Data) < 0
+}
+
+// Ledger is a grow-only map from message key to that message's
+// contribution, one version per key. Totals derived from a ledger count
+// each message once however many replicas received it, however often a
+// delta is redelivered and however profiles holding it are merged —
+// unlike a PNCounter, whose per-replica entries count a message once per
+// replica that applied it. The merge is a join: the union of keys, and
+// for a key present on both sides the version that wins (smaller time,
+// then smaller data), so replicas that saw different copies of one
+// message agree on which one counts. The zero value is empty.
+//
+// A ledger grows with the number of distinct messages; callers keep Data
+// small (docs/decisions/0009-exactly-once.md).
+type Ledger struct {
+	// Entries are sorted by Key, without duplicates.
+	Entries []LedgerEntry
+}
+
+// find returns the position of key in l.Entries, or where it belongs,
+// and whether it is there.
+func (l Ledger) find(key uint64) (int, bool) {
+	return slices.BinarySearchFunc(l.Entries, key, func(e LedgerEntry, k uint64) int { return cmp.Compare(e.Key, k) })
+}
+
+// Has reports whether key has an entry.
+func (l Ledger) Has(key uint64) bool {
+	_, ok := l.find(key)
+	return ok
+}
+
+// Len returns the number of entries.
+func (l Ledger) Len() int { return len(l.Entries) }
+
+// Add records e (its Data is copied) and returns the delta to ship: e
+// itself, or an empty ledger when the entry already kept wins over e and
+// nothing changed.
+func (l *Ledger) Add(e LedgerEntry) Ledger {
+	e.Data = bytes.Clone(e.Data)
+	i, ok := l.find(e.Key)
+	switch {
+	case !ok:
+		l.Entries = slices.Insert(slices.Clip(l.Entries), i, e)
+	case e.wins(l.Entries[i]):
+		out := slices.Clone(l.Entries) // the old slice may be shared (Joined)
+		out[i] = e
+		l.Entries = out
+	default:
+		return Ledger{}
+	}
+	return Ledger{Entries: []LedgerEntry{e}}
+}
+
+// Merge joins o into l. o is not aliased: l never writes to o's slice,
+// and entries taken from o share only their immutable Data.
+func (l *Ledger) Merge(o Ledger) { *l = l.Joined(o) }
+
+// Joined returns the join of l and o without modifying either; see
+// "Persistent joins" in joined.go. When o adds nothing, it returns l.
+func (l Ledger) Joined(o Ledger) Ledger {
+	if l.covers(o) {
+		return l
+	}
+	a, b := l.Entries, o.Entries
+	out := make([]LedgerEntry, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i].Key < b[j].Key:
+			out = append(out, a[i])
+			i++
+		case i == len(a) || a[i].Key > b[j].Key:
+			out = append(out, b[j])
+			j++
+		default:
+			e := a[i]
+			if b[j].wins(e) {
+				e = b[j]
+			}
+			out = append(out, e)
+			i++
+			j++
+		}
+	}
+	return Ledger{Entries: out}
+}
+
+// covers reports whether merging o into l would change nothing.
+func (l Ledger) covers(o Ledger) bool {
+	i := 0
+	for _, e := range o.Entries {
+		for i < len(l.Entries) && l.Entries[i].Key < e.Key {
+			i++
+		}
+		if i == len(l.Entries) || l.Entries[i].Key != e.Key || e.wins(l.Entries[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Drop removes the entries for which drop returns true. Use it to apply
+// erasure; it is a local filter, not a replicated operation.
+func (l *Ledger) Drop(drop func(LedgerEntry) bool) {
+	l.Entries = slices.DeleteFunc(slices.Clone(l.Entries), drop)
+	if len(l.Entries) == 0 {
+		l.Entries = nil
+	}
+}
+
+// Clone returns a copy that shares only immutable entry data.
+func (l Ledger) Clone() Ledger {
+	if l.Entries == nil {
+		return Ledger{}
+	}
+	return Ledger{Entries: slices.Clone(l.Entries)}
+}
+
+// Equal reports whether l and o hold the same entries.
+func (l Ledger) Equal(o Ledger) bool {
+	return slices.EqualFunc(l.Entries, o.Entries, func(a, b LedgerEntry) bool {
+		return a.Key == b.Key && a.Time == b.Time && bytes.Equal(a.Data, b.Data)
+	})
+}

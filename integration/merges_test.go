@@ -1,0 +1,60 @@
+package integration_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ucv/hub"
+	"ucv/profile"
+)
+
+// A merge the hub decides — here a steward's — shows on the edge: the
+// edge's profile lists the absorbed profile in merged_from and explains it
+// with who decided and why (issue 9 §6), as a merge an edge decides does.
+func TestHubMergeShowsOnEdge(t *testing.T) {
+	h, url := newHub(t, "hub-m")
+	e := openEdge(t, filepath.Join(t.TempDir(), "edge.db"))
+	e.ingest(
+		`{"type":"identify","userId":"ann-1","messageId":"m1","traits":{"name":"Ann"}}`,
+		`{"type":"identify","anonymousId":"kiosk-ann","messageId":"m2","traits":{"plan":"gold"}}`)
+	a, err := e.st.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.st.ResolveIdentifier(profile.Identifier{Type: profile.AnonymousID, Value: "kiosk-ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sync(url)
+	waitFor(t, "the edge to settle", func() bool { return e.settled(h) })
+	cmd, err := hub.MarshalMerge(&hub.Merge{A: a, B: b, Actor: "steward-7", Reason: "same loyalty card"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := h.Apply(context.Background(), cmd); err != nil || r.Err != nil {
+		t.Fatalf("steward merge: %v %v", err, r)
+	}
+	canon, absorbed := min(a, b), max(a, b)
+	var recs []profile.MergeRecord
+	waitFor(t, "the hub's merge on the edge", func() bool {
+		p, err := e.st.Profile(canon)
+		if err != nil {
+			return false
+		}
+		recs = p.MergeRecords()
+		return len(recs) == 1
+	})
+	r := recs[0]
+	if r.From != absorbed || r.Into != canon || r.DecidedBy != "steward:steward-7" || r.Reason != "same loyalty card" || r.Rule != "steward" {
+		t.Fatalf("merge record on the edge = %+v", r)
+	}
+	v, err := e.st.LookupID(absorbed)
+	if err != nil || v.ID != canon {
+		t.Fatalf("LookupID(%s) = %s, %v", absorbed, v.ID, err)
+	}
+	if !strings.Contains(string(v.JSON), `"merged_from":["`+absorbed+`"]`) {
+		t.Fatalf("the edge's view does not list %s in merged_from:\n%s", absorbed, v.JSON)
+	}
+}

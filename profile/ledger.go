@@ -1,0 +1,273 @@
+package profile
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"strings"
+)
+
+// Exactly-once counting (docs/decisions/0009-exactly-once.md). Every
+// event's effect on the profile's counters is recorded in the ledger under
+// a key derived from its messageId, and counters are folded from the
+// ledger when read. Two replicas that both applied one message hold the
+// same key, so a merge keeps one contribution: the message counts once on
+// every edge, at the hub, and after identity merges of the profiles that
+// received it. Counters written before the ledger existed (Profile.Counters)
+// are added on top.
+
+// MessageKey is the ledger key of a messageId: the first 8 bytes of its
+// SHA-256. Every replica derives the same key from the same ID.
+func MessageKey(messageID string) uint64 {
+	h := sha256.Sum256([]byte(messageID))
+	return binary.BigEndian.Uint64(h[:8])
+}
+
+// contribution is what one event adds to the counters.
+type contribution struct {
+	kind     Kind
+	event    string // track events only
+	isOrder  bool
+	currency string // "" when the order had no usable amount
+	minor    int64
+	cats     []string
+}
+
+const flagOrder = 1
+
+// encode writes c compactly: flags, kind, event, currency, minor units,
+// categories (strings length-prefixed with uvarints).
+func (c contribution) encode() []byte {
+	b := make([]byte, 0, 16+len(c.kind)+len(c.event)+len(c.currency))
+	var flags byte
+	if c.isOrder {
+		flags |= flagOrder
+	}
+	b = append(b, flags)
+	b = appendStr(b, string(c.kind))
+	b = appendStr(b, c.event)
+	b = appendStr(b, c.currency)
+	b = binary.AppendVarint(b, c.minor)
+	b = binary.AppendUvarint(b, uint64(len(c.cats)))
+	for _, s := range c.cats {
+		b = appendStr(b, s)
+	}
+	return b
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decodeContribution reads what encode wrote; ok is false for bytes it
+// did not write (such an entry counts for nothing). Unknown trailing
+// bytes, from a newer version, are ignored.
+func decodeContribution(b []byte) (c contribution, ok bool) {
+	r := reader{b: b}
+	flags := r.byte()
+	c.isOrder = flags&flagOrder != 0
+	c.kind = Kind(r.str())
+	c.event = r.str()
+	c.currency = r.str()
+	c.minor = r.varint()
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		return contribution{}, false
+	}
+	for range n {
+		c.cats = append(c.cats, r.str())
+	}
+	return c, !r.bad
+}
+
+// reader reads the contribution encoding; after the first error every
+// read returns zero and bad is set.
+type reader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) == 0 {
+		r.bad = true
+		return 0
+	}
+	x := r.b[0]
+	r.b = r.b[1:]
+	return x
+}
+
+func (r *reader) uvarint() uint64 {
+	x, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return x
+}
+
+func (r *reader) varint() int64 {
+	x, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return x
+}
+
+// bytes reads a length-prefixed string in place.
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// contributionOf returns what m adds to the counters.
+func contributionOf(m *Message, ord order, cats []string) contribution {
+	c := contribution{kind: m.Kind, cats: cats}
+	if m.Kind == Track {
+		c.event = m.Event
+	}
+	if ord.isOrder {
+		c.isOrder, c.currency, c.minor = true, ord.currency, ord.minor
+	}
+	return c
+}
+
+// tally holds a profile's counters by kind. Maps point at their counts
+// so that folding an entry allocates only for a name not seen before.
+type tally struct {
+	orders    int64
+	kinds     map[string]*int64 // kind → events
+	events    map[string]*int64 // track event name → events
+	ordersCur map[string]*int64 // currency → orders with an amount
+	revenue   map[string]*int64 // currency → minor units
+	cats      map[string]*int64 // product category → events
+}
+
+func newTally() *tally {
+	return &tally{kinds: map[string]*int64{}, events: map[string]*int64{}, ordersCur: map[string]*int64{}, revenue: map[string]*int64{}, cats: map[string]*int64{}}
+}
+
+// bump adds d to m[k]; the lookup converts k without allocating.
+func bump(m map[string]*int64, k []byte, d int64) {
+	if p := m[string(k)]; p != nil {
+		*p += d
+		return
+	}
+	v := d
+	m[string(k)] = &v
+}
+
+// addKey adds v to the counter named by a Profile.Counters key.
+func (t *tally) addKey(key string, v int64) {
+	b := []byte(key)
+	switch {
+	case key == counterOrders:
+		t.orders += v
+	case strings.HasPrefix(key, prefixOrdersCur):
+		bump(t.ordersCur, b[len(prefixOrdersCur):], v)
+	case strings.HasPrefix(key, prefixRevenue):
+		bump(t.revenue, b[len(prefixRevenue):], v)
+	case strings.HasPrefix(key, prefixEvent):
+		bump(t.events, b[len(prefixEvent):], v)
+	case strings.HasPrefix(key, prefixCategory):
+		bump(t.cats, b[len(prefixCategory):], v)
+	case strings.HasPrefix(key, prefixKind):
+		bump(t.kinds, b[len(prefixKind):], v)
+	}
+}
+
+// fold adds one encoded contribution (what contribution.encode wrote)
+// and reports whether it could be read; one it cannot read adds nothing.
+// It reads the bytes in place, as decodeContribution does, but keeps no
+// strings.
+func (t *tally) fold(b []byte) bool {
+	r := reader{b: b}
+	isOrder := r.byte()&flagOrder != 0
+	kind := r.bytes()
+	event := r.bytes()
+	cur := r.bytes()
+	minor := r.varint()
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		return false
+	}
+	cats := r.b
+	for range n { // check them all before adding anything
+		r.bytes()
+	}
+	if r.bad {
+		return false
+	}
+	bump(t.kinds, kind, 1)
+	if string(kind) == string(Track) {
+		bump(t.events, event, 1)
+	}
+	if isOrder {
+		t.orders++
+		if len(cur) > 0 {
+			bump(t.ordersCur, cur, 1)
+			bump(t.revenue, cur, minor)
+		}
+	}
+	cr := reader{b: cats}
+	for range n {
+		bump(t.cats, cr.bytes(), 1)
+	}
+	return true
+}
+
+// tally folds the legacy counters and every ledger entry.
+func (p *Profile) tally() *tally {
+	t := newTally()
+	for _, e := range p.Counters.Entries {
+		t.addKey(e.Key, e.Counter.Value())
+	}
+	for _, e := range p.Ledger.Entries {
+		t.fold(e.Data)
+	}
+	return t
+}
+
+// Totals returns every counter of the profile by key ("orders",
+// "revenue:EUR", "event:Order Completed", "category:Shoes", "kind:track"…):
+// the ledger's contributions, each message once, plus the counters
+// written before the ledger existed.
+func (p *Profile) Totals() map[string]int64 {
+	t := p.tally()
+	out := map[string]int64{}
+	if t.orders != 0 {
+		out[counterOrders] = t.orders
+	}
+	for _, g := range []struct {
+		prefix string
+		m      map[string]*int64
+	}{{prefixKind, t.kinds}, {prefixEvent, t.events}, {prefixOrdersCur, t.ordersCur}, {prefixRevenue, t.revenue}, {prefixCategory, t.cats}} {
+		for k, v := range g.m {
+			out[g.prefix+k] = *v
+		}
+	}
+	return out
+}
+
+// Count returns one counter of the profile (see Totals).
+func (p *Profile) Count(key string) int64 { return p.Totals()[key] }
