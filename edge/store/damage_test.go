@@ -543,52 +543,65 @@ func TestDamagedStateRepairedByHub(t *testing.T) {
 	}
 }
 
-// TestSchema1FileOpens opens a data directory written by the build before
-// checksums (testdata/schema1.db, written by main at ec2316e): it is
-// migrated — in one transaction, or one profile per transaction — and
-// every identifier still finds its profile; the migrated file verifies
-// and opens again.
-func TestSchema1FileOpens(t *testing.T) {
+// schema1Fixtures are data files written before checksums, by main at
+// the named commits (ec2316e: when this work began; 4491d4d: with the
+// exactly-once ledger and alias), with the profile each identifier
+// resolved to (testdata/schema1-REV.json).
+var schema1Fixtures = []string{"ec2316e", "4491d4d"}
+
+func schema1Golden(tb testing.TB, rev string) map[string]string {
+	tb.Helper()
 	var golden map[string]string
-	b, err := os.ReadFile("testdata/schema1.json")
+	b, err := os.ReadFile("testdata/schema1-" + rev + ".json")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := json.Unmarshal(b, &golden); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	for _, batch := range []int{migrateBatchSize, 1} {
-		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
-			defer func(n int) { migrateBatchSize = n }(migrateBatchSize)
-			migrateBatchSize = batch
-			path := copyFixture(t, "testdata/schema1.db")
-			if rep, err := Verify(path); err != nil || !rep.OK() || rep.Schema != 1 || len(rep.Notes) != 1 {
-				t.Fatalf("Verify(schema 1) = %+v, %v; want clean, schema 1, a note", rep, err)
-			}
-			for round := range 2 {
-				s, err := openFile(path)
-				if err != nil {
-					t.Fatalf("open %d: %v", round, err)
+	return golden
+}
+
+// TestSchema1FileOpens opens data directories written by earlier builds:
+// each is migrated — in one transaction, or one profile per transaction
+// — and every identifier still finds its profile; the migrated file
+// verifies and opens again.
+func TestSchema1FileOpens(t *testing.T) {
+	for _, rev := range schema1Fixtures {
+		golden := schema1Golden(t, rev)
+		for _, batch := range []int{migrateBatchSize, 1} {
+			t.Run(fmt.Sprintf("%s/batch=%d", rev, batch), func(t *testing.T) {
+				defer func(n int) { migrateBatchSize = n }(migrateBatchSize)
+				migrateBatchSize = batch
+				path := copyFixture(t, "testdata/schema1-"+rev+".db")
+				if rep, err := Verify(path); err != nil || !rep.OK() || rep.Schema != 1 || len(rep.Notes) != 1 {
+					t.Fatalf("Verify(schema 1) = %+v, %v; want clean, schema 1, a note", rep, err)
 				}
-				for key, id := range golden {
-					ident, _ := profile.ParseKey(key)
-					v, m := lookup(t, s, ident.Type, ident.Value)
-					if v.ID != id || m["id"] != id {
-						t.Errorf("open %d: %s finds %s, want %s", round, key, v.ID, id)
+				for round := range 2 {
+					s, err := openFile(path)
+					if err != nil {
+						t.Fatalf("open %d: %v", round, err)
+					}
+					for key, id := range golden {
+						ident, _ := profile.ParseKey(key)
+						v, m := lookup(t, s, ident.Type, ident.Value)
+						if v.ID != id || m["id"] != id {
+							t.Errorf("open %d: %s finds %s, want %s", round, key, v.ID, id)
+						}
+					}
+					if err := s.Check(); err != nil {
+						t.Errorf("open %d: %v", round, err)
+					}
+					if err := s.Close(context.Background()); err != nil {
+						t.Fatal(err)
 					}
 				}
-				if err := s.Check(); err != nil {
-					t.Errorf("open %d: %v", round, err)
+				rep, err := Verify(path)
+				if err != nil || !rep.OK() || rep.Schema != schemaVersion || rep.Profiles != 3 || rep.Views != 3 {
+					t.Fatalf("Verify(migrated) = %+v, %v", rep, err)
 				}
-				if err := s.Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			rep, err := Verify(path)
-			if err != nil || !rep.OK() || rep.Schema != schemaVersion || rep.Profiles != 3 || rep.Views != 3 {
-				t.Fatalf("Verify(migrated) = %+v, %v", rep, err)
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -596,28 +609,28 @@ func TestSchema1FileOpens(t *testing.T) {
 // not decode (schema 1 had no checksum to catch it) is set aside by the
 // migration, like damage found at run time.
 func TestSchema1UndecodableStateIsQuarantined(t *testing.T) {
-	var golden map[string]string
-	b, _ := os.ReadFile("testdata/schema1.json")
-	if err := json.Unmarshal(b, &golden); err != nil {
-		t.Fatal(err)
-	}
-	path := copyFixture(t, "testdata/schema1.db")
-	id := golden["user_id:u-3"]
-	flipAt(t, path, recordOffset(t, path, bucketProfiles, []byte(id)), 8, 0xFF)
-	s, err := openFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	if _, err := s.LookupIdentifier(profile.Identifier{Type: "user_id", Value: "u-3"}); !errors.Is(err, ErrDamaged) {
-		t.Fatalf("LookupIdentifier(undecodable schema 1 state) = %v, want ErrDamaged", err)
-	}
-	if st, _ := s.Stats(); st.Repairing != 1 {
-		t.Errorf("Repairing = %d, want 1", st.Repairing)
-	}
-	lookup(t, s, "user_id", "u-1") // the others are fine
-	if err := s.Check(); err != nil {
-		t.Error(err)
+	for _, rev := range schema1Fixtures {
+		t.Run(rev, func(t *testing.T) {
+			golden := schema1Golden(t, rev)
+			path := copyFixture(t, "testdata/schema1-"+rev+".db")
+			id := golden["user_id:u-3"]
+			flipAt(t, path, recordOffset(t, path, bucketProfiles, []byte(id)), 8, 0xFF)
+			s, err := openFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			if _, err := s.LookupIdentifier(profile.Identifier{Type: "user_id", Value: "u-3"}); !errors.Is(err, ErrDamaged) {
+				t.Fatalf("LookupIdentifier(undecodable schema 1 state) = %v, want ErrDamaged", err)
+			}
+			if st, _ := s.Stats(); st.Repairing != 1 {
+				t.Errorf("Repairing = %d, want 1", st.Repairing)
+			}
+			lookup(t, s, "user_id", "u-1") // the others are fine
+			if err := s.Check(); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
