@@ -24,8 +24,8 @@ const (
 	MsgBucketEntries MsgType = 4
 )
 
-// Kind says what an Entry carries; the values equal edge/store's
-// OutboxKind. Append only.
+// Kind says what an Entry carries. Append only: the values are on the
+// wire and in every edge's data file (edge/store's outbox).
 type Kind uint8
 
 // Entry kinds.
@@ -33,7 +33,8 @@ const (
 	// KindDelta: Delta is a profile.Marshal'ed delta (or full state) of
 	// ProfileID.
 	KindDelta Kind = 1
-	// KindMerge: profile From was merged into ProfileID.
+	// KindMerge: profile From was merged into ProfileID (From is now a
+	// redirect); receivers fold their copy of From into ProfileID.
 	KindMerge Kind = 2
 )
 
@@ -53,7 +54,8 @@ const (
 // message: empty, unknown type, truncated, trailing data, out of bounds.
 var ErrMalformed = errors.New("replication: malformed message")
 
-// Entry is one replicated change.
+// Entry is one replicated change. It is also what edge/store keeps in
+// its outbox, in commit order, and hands to gossip and hub sync as it is.
 type Entry struct {
 	// Seq is the change's position in its origin's outbox (0 for full
 	// states from anti-entropy, which have no position).

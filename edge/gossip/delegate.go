@@ -34,10 +34,10 @@ func (d *delegate) NotifyMsg(b []byte) {
 		if es.Origin == n.origin {
 			return
 		}
-		fresh := make([]store.OutboxEntry, 0, len(es.Entries))
+		fresh := make([]replication.Entry, 0, len(es.Entries))
 		for _, e := range es.Entries {
 			if n.seen.add(es.Origin, e.Seq) {
-				fresh = append(fresh, fromEntry(e))
+				fresh = append(fresh, e)
 			}
 		}
 		if len(fresh) == 0 {
@@ -56,11 +56,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 			return
 		}
 		n.stats.chunksReceived.Add(1)
-		w := applyWork{entries: make([]store.OutboxEntry, len(es.Entries)), repair: true}
-		for i, e := range es.Entries {
-			w.entries[i] = fromEntry(e)
-		}
-		n.enqueueApply(w)
+		n.enqueueApply(applyWork{entries: es.Entries, repair: true})
 	case replication.MsgPull:
 		p, err := replication.UnmarshalPull(b)
 		if err != nil {

@@ -53,7 +53,7 @@ type Node struct {
 
 // applyWork is a batch of received entries for the apply worker.
 type applyWork struct {
-	entries []store.OutboxEntry
+	entries []replication.Entry
 	repair  bool // anti-entropy states rather than live deltas
 }
 
@@ -341,18 +341,10 @@ func (n *Node) publishOutbox() error {
 	return nil
 }
 
-func toEntry(e store.OutboxEntry) replication.Entry {
-	return replication.Entry{Seq: e.Seq, Kind: replication.Kind(e.Kind), ProfileID: e.ProfileID, From: e.From, Delta: e.Delta}
-}
-
-func fromEntry(e replication.Entry) store.OutboxEntry {
-	return store.OutboxEntry{Seq: e.Seq, Kind: store.OutboxKind(e.Kind), ProfileID: e.ProfileID, From: e.From, Delta: e.Delta}
-}
-
 // publish sends one local change: on the broadcast queue when it fits a
 // packet, else to every member over the reliable stream.
-func (n *Node) publish(e store.OutboxEntry) error {
-	msg, err := replication.MarshalEntries(replication.MsgEntries, &replication.Entries{Origin: n.origin, Entries: []replication.Entry{toEntry(e)}})
+func (n *Node) publish(e replication.Entry) error {
+	msg, err := replication.MarshalEntries(replication.MsgEntries, &replication.Entries{Origin: n.origin, Entries: []replication.Entry{e}})
 	if err != nil {
 		return err
 	}
@@ -378,7 +370,7 @@ func (n *Node) applyLoop() {
 			return
 		case w = <-n.work:
 		}
-		var live, repair []store.OutboxEntry
+		var live, repair []replication.Entry
 		add := func(w applyWork) {
 			if w.repair {
 				repair = append(repair, w.entries...)
@@ -414,7 +406,7 @@ func (n *Node) applyLoop() {
 // apply calls the store's fn (ApplyRemote or ApplyStates), retrying a
 // few times while the store is overloaded; what cannot be applied is
 // dropped (anti-entropy repairs it).
-func (n *Node) apply(fn func(context.Context, []store.OutboxEntry) (store.ApplyResult, error), es []store.OutboxEntry) store.ApplyResult {
+func (n *Node) apply(fn func(context.Context, []replication.Entry) (store.ApplyResult, error), es []replication.Entry) store.ApplyResult {
 	delay := 10 * time.Millisecond
 	for try := 0; ; try++ {
 		r, err := fn(n.ctx, es)
@@ -497,11 +489,11 @@ func (n *Node) serve(peer string, buckets []int) error {
 		n.stats.sentBytes.Add(uint64(len(msg)))
 		return n.ml.SendReliable(m, msg)
 	}
-	err := n.st.BucketEntries(buckets, func(e store.OutboxEntry) error {
+	err := n.st.BucketEntries(buckets, func(e replication.Entry) error {
 		if err := n.ctx.Err(); err != nil {
 			return err
 		}
-		msg, err := b.Add(toEntry(e))
+		msg, err := b.Add(e)
 		if err != nil {
 			return err
 		}

@@ -109,7 +109,7 @@ func (c *Client) bootstrap(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: snapshot: %w", ErrHub, bootstrapErr(ctx, err))
 		}
-		res, err := c.st.BootstrapClusters(ctx, Clusters(page), acked)
+		res, err := c.st.BootstrapClusters(ctx, page, acked)
 		if err != nil {
 			return bootstrapErr(ctx, err)
 		}

@@ -32,7 +32,7 @@ const (
 
 // Store is what the client needs of edge/store.Store.
 type Store interface {
-	Outbox(after uint64, limit int) ([]store.OutboxEntry, error)
+	Outbox(after uint64, limit int) ([]replication.Entry, error)
 	Cursor(name string) (uint64, error)
 	SetCursor(name string, seq uint64) error
 	Position(name string) (uint64, error)
@@ -41,8 +41,8 @@ type Store interface {
 	// Changed returns a channel closed after the next outbox append;
 	// other readers (gossip) wait on it too.
 	Changed() <-chan struct{}
-	ApplyClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
-	BootstrapClusters(ctx context.Context, cs []store.Cluster, unacked uint64) (store.ApplyResult, error)
+	ApplyClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (store.ApplyResult, error)
+	BootstrapClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (store.ApplyResult, error)
 	SetHubSyncedAt(t time.Time) error
 	Resyncer
 }
@@ -305,12 +305,11 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 	}
 	p := &replication.SyncPush{Edge: c.cfg.Edge, First: es[0].Seq, Resync: resync}
 	size := 0
-	for _, e := range es {
-		re := replication.Entry{Seq: e.Seq, Kind: replication.Kind(e.Kind), ProfileID: e.ProfileID, From: e.From, Delta: e.Delta}
-		if size += re.Size(); size > c.cfg.MaxBatchBytes && len(p.Entries) > 0 {
+	for i := range es {
+		if size += es[i].Size(); size > c.cfg.MaxBatchBytes && i > 0 {
 			break
 		}
-		p.Entries = append(p.Entries, re)
+		p.Entries = es[:i+1]
 	}
 	body, err := replication.MarshalSyncPush(p)
 	if err != nil {
@@ -410,7 +409,7 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 		// keeping the outbox entries after acked (read before the
 		// request). One the push loop trimmed meanwhile is in the hub,
 		// and a later feed item brings it back.
-		res, err := c.st.ApplyClusters(ctx, Clusters(page.Items), acked)
+		res, err := c.st.ApplyClusters(ctx, page.Items, acked)
 		if err != nil {
 			return false, err
 		}
@@ -427,16 +426,6 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	c.synced()
 	// The long-poll is the wait: ask again at once.
 	return len(page.Items) > 0 || c.cfg.FeedWait > 0, nil
-}
-
-// Clusters turns feed items into the store's clusters (the hub's
-// authoritative membership and joined state of each touched person).
-func Clusters(items []replication.FeedItem) []store.Cluster {
-	out := make([]store.Cluster, len(items))
-	for i, it := range items {
-		out[i] = store.Cluster{ID: it.ID, Fragments: it.Fragments, State: it.State, Apart: it.Apart}
-	}
-	return out
 }
 
 func truncate(b []byte) string {

@@ -3,25 +3,8 @@ package hubsync
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
-	"ucv/edge/store"
 	"ucv/replication"
 )
-
-func TestClusters(t *testing.T) {
-	got := Clusters([]replication.FeedItem{
-		{Index: 5, ID: "a", Fragments: []string{"a", "b", "c"}, State: []byte{1}},
-		{Index: 6, ID: "d", Fragments: []string{"d"}, State: []byte{2}, Apart: []string{"e"}},
-	})
-	want := []store.Cluster{
-		{ID: "a", Fragments: []string{"a", "b", "c"}, State: []byte{1}},
-		{ID: "d", Fragments: []string{"d"}, State: []byte{2}, Apart: []string{"e"}},
-	}
-	if d := cmp.Diff(got, want); d != "" {
-		t.Fatalf("Clusters (-got +want):\n%s", d)
-	}
-}
 
 func TestValidate(t *testing.T) {
 	for name, f := range map[string]func(*Config){

@@ -89,7 +89,7 @@ func (c *Client) behind(ctx context.Context, p *replication.SyncPush, exp uint64
 // short after reserving its sequence. The hub cannot hold those entries:
 // the edge resyncs its full state at once instead of pushing into a gap.
 // It reports whether it did.
-func (c *Client) trimmedPast(ctx context.Context, cur uint64, es []store.OutboxEntry) (bool, error) {
+func (c *Client) trimmedPast(ctx context.Context, cur uint64, es []replication.Entry) (bool, error) {
 	if len(es) > 0 {
 		if es[0].Seq == cur+1 {
 			return false, nil

@@ -5,16 +5,15 @@ import (
 	"slices"
 )
 
-// Cannot-links ("apart"): a steward at the hub ruled that two profiles
-// are different people (an unmerge, a review reject). The hub's feed
-// carries, per cluster, the fragments it must never merge with
-// (Cluster.Apart); ApplyClusters stores them under the cluster's ID, and
-// every merge decided here — at ingest, when replicated state reveals a
-// shared identifier (reindex), and a merge a peer gossips (mergeRemote)
-// — is refused for two profiles one of which lists a profile that
-// resolves here to the other. A shared identifier then stays held by
-// both (the index names the smaller ID, as for the identity rules'
-// limits).
+// Cannot-links ("apart"): a steward at the hub ruled that two profiles are
+// different people (an unmerge, a review reject). The hub's feed carries,
+// per cluster, the fragments it must never merge with
+// (replication.FeedItem.Apart); ApplyClusters stores them under the
+// cluster's ID, and every merge decided here — at ingest, when replicated
+// state reveals a shared identifier (reindex), and a merge a peer gossips
+// (mergeRemote) — is refused for two profiles one of which lists a profile
+// that resolves here to the other. A shared identifier then stays held by
+// both (the index names the smaller ID, as for the identity rules' limits).
 //
 // Lists live under canonical IDs: when a profile becomes a redirect
 // (putRedirect) its list moves to the profile it now resolves to, so a

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // joinedPair is the hub's state of Erin and Finn merged: Finn's state
@@ -36,13 +37,13 @@ func unmergedPair(t *testing.T) (s *Store, erin, finn string, pe, pf *profile.Pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ApplyClusters(ctx, []Cluster{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, joined)}}, acked); err != nil {
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, joined)}}, acked); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := lookup(t, s, profile.AnonymousID, "anon-finn"); v.ID != canon {
 		t.Fatalf("after the hub's merge anon-finn is on %s, want %s", v.ID, canon)
 	}
-	res, err := s.ApplyClusters(ctx, []Cluster{
+	res, err := s.ApplyClusters(ctx, []replication.FeedItem{
 		{ID: erin, Fragments: []string{erin}, State: encode(t, pe), Apart: []string{finn}},
 		{ID: finn, Fragments: []string{finn}, State: encode(t, pf), Apart: []string{erin}},
 	}, acked)
@@ -66,7 +67,7 @@ func apartHolds(t *testing.T, s *Store, erin, finn string, seq uint64) {
 		t.Fatal(err)
 	}
 	for _, e := range es {
-		if e.Kind == OutboxMerge {
+		if e.Kind == replication.KindMerge {
 			t.Fatalf("outbox entry %d merges %s into %s", e.Seq, e.From, e.ProfileID)
 		}
 	}
@@ -119,7 +120,7 @@ func TestApartSurvivesSharedIdentifier(t *testing.T) {
 	apartHolds(t, s, erin, finn, seq)
 
 	// A peer that had not heard of the unmerge gossips its merge: refused.
-	res, err := s.ApplyRemote(ctx, []OutboxEntry{{Kind: OutboxMerge, ProfileID: min(erin, finn), From: max(erin, finn)}})
+	res, err := s.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindMerge, ProfileID: min(erin, finn), From: max(erin, finn)}})
 	if err != nil || res.Rejected != 1 || res.Applied != 0 {
 		t.Fatalf("ApplyRemote(merge of the pair) = %+v, %v; want rejected", res, err)
 	}
@@ -140,7 +141,7 @@ func TestApartSurvivesSharedIdentifier(t *testing.T) {
 	pe.Merge(pf)
 	pe.ID = canon
 	acked, _ := s.LastSeq()
-	if _, err := s.ApplyClusters(ctx, []Cluster{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, pe)}}, acked); err != nil {
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, pe)}}, acked); err != nil {
 		t.Fatal(err)
 	}
 	for _, anon := range []string{"anon-erin", "anon-finn"} {
@@ -148,7 +149,7 @@ func TestApartSurvivesSharedIdentifier(t *testing.T) {
 			t.Errorf("after the steward's merge %s is on %s, want %s", anon, v.ID, canon)
 		}
 	}
-	if res, err := s.ApplyRemote(ctx, []OutboxEntry{{Kind: OutboxMerge, ProfileID: canon, From: max(erin, finn)}}); err != nil || res.Rejected != 0 {
+	if res, err := s.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindMerge, ProfileID: canon, From: max(erin, finn)}}); err != nil || res.Rejected != 0 {
 		t.Fatalf("ApplyRemote(merge) after the steward's merge = %+v, %v; want applied", res, err)
 	}
 }
@@ -177,7 +178,7 @@ func TestApartFollowsLocalMerges(t *testing.T) {
 	}
 	es, _ := s.Outbox(seq, 1000)
 	for _, e := range es {
-		if e.Kind == OutboxMerge && (e.From == finn || e.ProfileID == finn) {
+		if e.Kind == replication.KindMerge && (e.From == finn || e.ProfileID == finn) {
 			t.Fatalf("outbox merges Finn: %+v", e)
 		}
 	}
@@ -194,8 +195,8 @@ func TestApartGossipConverges(t *testing.T) {
 	_, erin, finn, pe, pf := unmergedPair(t) // the hub's states
 	canon := min(erin, finn)
 	joined := joinedPair(pe, pf, erin, canon)
-	merged := []Cluster{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, joined)}}
-	split := []Cluster{
+	merged := []replication.FeedItem{{ID: canon, Fragments: []string{erin, finn}, State: encode(t, joined)}}
+	split := []replication.FeedItem{
 		{ID: erin, Fragments: []string{erin}, State: encode(t, pe), Apart: []string{finn}},
 		{ID: finn, Fragments: []string{finn}, State: encode(t, pf), Apart: []string{erin}},
 	}

@@ -6,33 +6,28 @@ import (
 	"fmt"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
-// Cluster is the hub's authoritative word on one person: the canonical
-// profile ID, every source profile ID (fragment) it holds, the joined
-// CRDT state of those fragments (profile.Marshal), and the profiles a
-// steward ruled different people (Apart: this cluster never merges with
-// a profile that one of them resolves to; see apart.go).
-type Cluster struct {
-	ID        string
-	Fragments []string
-	State     []byte
-	Apart     []string
-}
-
-// ApplyClusters applies clusters from the hub's change feed in one
-// durable transaction. Where this edge's redirects agree with the hub —
-// every fragment resolves here to the cluster's ID, or to a fragment of
-// the same cluster — a cluster is merged like ApplyRemote does (fragments
+// ApplyClusters applies clusters from the hub's change feed in one durable
+// transaction. A cluster is the hub's authoritative word on one person, the
+// feed item as it arrives: the canonical profile ID, every source profile ID
+// (fragment) it holds, the joined CRDT state of those fragments
+// (profile.Marshal), and the profiles a steward ruled different people
+// (Apart: this cluster never merges with a profile that one of them resolves
+// to; see apart.go). Its Index (the feed position) is not used here: the
+// caller keeps the feed cursor. Where this edge's redirects agree with the
+// hub — every fragment resolves here to the cluster's ID, or to a fragment
+// of the same cluster — a cluster is merged like ApplyRemote does (fragments
 // become redirects, the state is joined). Where they do not, the hub has
 // split what this edge folded together (an unmerge): a fragment of the
-// cluster resolves here to a profile outside it. Then every cluster of
-// the batch involved — the one whose fragment is folded elsewhere and the
-// one it is folded into — is replaced: its ID stops being a redirect, its
-// other fragments become redirects to it and lose any state of their own,
-// and its state becomes the hub's. Finally the outbox entries after
-// unacked (the ones the hub has not acknowledged yet) that touch a
-// replaced profile are applied again, so nothing written here is lost.
+// cluster resolves here to a profile outside it. Then every cluster of the
+// batch involved — the one whose fragment is folded elsewhere and the one it
+// is folded into — is replaced: its ID stops being a redirect, its other
+// fragments become redirects to it and lose any state of their own, and its
+// state becomes the hub's. Finally the outbox entries after unacked (the
+// ones the hub has not acknowledged yet) that touch a replaced profile are
+// applied again, so nothing written here is lost.
 //
 // The hub sends both sides of a split at the same feed position, so a
 // caller that applies whole feed pages gets both replaced together. A
@@ -42,7 +37,7 @@ type Cluster struct {
 // the hub has not applied yet disappear here until the hub's feed brings
 // them back. Like ApplyRemote, a cluster state stamped beyond
 // MaxClockDrift is rejected (counted).
-func (s *Store) ApplyClusters(ctx context.Context, cs []Cluster, unacked uint64) (ApplyResult, error) {
+func (s *Store) ApplyClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (ApplyResult, error) {
 	return s.applyClusters(ctx, cs, unacked, false)
 }
 
@@ -56,11 +51,11 @@ func (s *Store) ApplyClusters(ctx context.Context, cs []Cluster, unacked uint64)
 // folded and the hub split keeps the folded state only until its own
 // cluster arrives and replaces it. On an empty store this is exactly the
 // join ApplyClusters would do.
-func (s *Store) BootstrapClusters(ctx context.Context, cs []Cluster, unacked uint64) (ApplyResult, error) {
+func (s *Store) BootstrapClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (ApplyResult, error) {
 	return s.applyClusters(ctx, cs, unacked, true)
 }
 
-func (s *Store) applyClusters(ctx context.Context, cs []Cluster, unacked uint64, all bool) (ApplyResult, error) {
+func (s *Store) applyClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64, all bool) (ApplyResult, error) {
 	if len(cs) == 0 {
 		return ApplyResult{}, nil
 	}
@@ -113,7 +108,7 @@ func (w *writer) applyClusters(r *request) error {
 			}
 		}
 	}
-	var pending []OutboxEntry
+	var pending []replication.Entry
 	if len(replace) > 0 {
 		// Every profile involved, and what this edge resolves each to now.
 		affected := map[string]bool{}
@@ -161,7 +156,7 @@ func (w *writer) applyClusters(r *request) error {
 			}
 		}
 		d.ID = c.ID
-		ok, err := w.applyRemote(OutboxEntry{Kind: OutboxDelta, ProfileID: c.ID}, d)
+		ok, err := w.applyRemote(replication.Entry{Kind: replication.KindDelta, ProfileID: c.ID}, d)
 		if err != nil {
 			return err
 		}
@@ -181,7 +176,7 @@ func (w *writer) applyClusters(r *request) error {
 	}
 	for _, e := range pending {
 		var d *profile.Profile
-		if e.Kind == OutboxDelta {
+		if e.Kind == replication.KindDelta {
 			var err error
 			if d, err = profile.Unmarshal(e.Delta); err != nil || d.ID == "" {
 				continue
@@ -196,7 +191,7 @@ func (w *writer) applyClusters(r *request) error {
 
 // replace makes c.ID canonical with the hub's state d, and its other
 // fragments redirects to it without state of their own.
-func (w *writer) replace(c Cluster, d *profile.Profile) error {
+func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 	if err := w.deleteRedirect(c.ID); err != nil {
 		return err
 	}
@@ -241,8 +236,8 @@ func (w *writer) deleteRedirect(id string) error {
 
 // unackedFor returns the outbox entries after seq that concern a profile
 // in affected (by its ID or by what it resolves to now), in order.
-func (w *writer) unackedFor(seq uint64, affected map[string]bool) ([]OutboxEntry, error) {
-	var out []OutboxEntry
+func (w *writer) unackedFor(seq uint64, affected map[string]bool) ([]replication.Entry, error) {
+	var out []replication.Entry
 	c := w.tx.Bucket(bucketOutbox).Cursor()
 	for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
 		e, err := decodeOutbox(binary.BigEndian.Uint64(k), v)

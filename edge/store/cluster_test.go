@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // marshal returns the state of profile id (canonical) under that id.
@@ -49,7 +50,7 @@ func TestApplyClustersMergeThenSplit(t *testing.T) {
 	pb2 := pb.Clone()
 	pb2.ID = a
 	joined.Merge(pb2)
-	res, err := s.ApplyClusters(ctx, []Cluster{{ID: a, Fragments: []string{a, b}, State: encode(t, joined)}}, acked)
+	res, err := s.ApplyClusters(ctx, []replication.FeedItem{{ID: a, Fragments: []string{a, b}, State: encode(t, joined)}}, acked)
 	if err != nil || res.Applied != 1 {
 		t.Fatalf("ApplyClusters(merge) = %+v, %v", res, err)
 	}
@@ -59,7 +60,7 @@ func TestApplyClustersMergeThenSplit(t *testing.T) {
 	// Written here while merged; the hub has not acknowledged it.
 	ingest(t, s, `{"type":"track","anonymousId":"anon-a","messageId":"a2","event":"Local Only"}`)
 
-	res, err = s.ApplyClusters(ctx, []Cluster{
+	res, err = s.ApplyClusters(ctx, []replication.FeedItem{
 		{ID: a, Fragments: []string{a}, State: encode(t, pa)},
 		{ID: b, Fragments: []string{b}, State: encode(t, pb)},
 	}, acked)
@@ -87,7 +88,7 @@ func TestApplyClustersMergeThenSplit(t *testing.T) {
 		t.Errorf("profile %s has %d events after the split, want 1", b, n)
 	}
 	// Applying the same page again changes nothing.
-	if _, err := s.ApplyClusters(ctx, []Cluster{
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{
 		{ID: a, Fragments: []string{a}, State: encode(t, pa)},
 		{ID: b, Fragments: []string{b}, State: encode(t, pb)},
 	}, acked); err != nil {
@@ -120,16 +121,16 @@ func TestBootstrapClustersSplitAcrossPages(t *testing.T) {
 	pb2 := pb.Clone()
 	pb2.ID = a
 	joined.Merge(pb2)
-	if _, err := s.ApplyClusters(ctx, []Cluster{{ID: a, Fragments: []string{a, b}, State: encode(t, joined)}}, acked); err != nil {
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{{ID: a, Fragments: []string{a, b}, State: encode(t, joined)}}, acked); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, s, `{"type":"track","anonymousId":"anon-b","messageId":"b2","event":"Local Only"}`) // lands on a, unacknowledged
 
 	// Page 1 holds a alone: b still resolves to a meanwhile.
-	if res, err := s.BootstrapClusters(ctx, []Cluster{{ID: a, Fragments: []string{a}, State: encode(t, pa)}}, acked); err != nil || res.Applied != 1 {
+	if res, err := s.BootstrapClusters(ctx, []replication.FeedItem{{ID: a, Fragments: []string{a}, State: encode(t, pa)}}, acked); err != nil || res.Applied != 1 {
 		t.Fatalf("page 1: %+v, %v", res, err)
 	}
-	if res, err := s.BootstrapClusters(ctx, []Cluster{{ID: b, Fragments: []string{b}, State: encode(t, pb)}}, acked); err != nil || res.Applied != 1 {
+	if res, err := s.BootstrapClusters(ctx, []replication.FeedItem{{ID: b, Fragments: []string{b}, State: encode(t, pb)}}, acked); err != nil || res.Applied != 1 {
 		t.Fatalf("page 2: %+v, %v", res, err)
 	}
 	for _, c := range []struct{ anon, email, want string }{{"anon-a", "ann@example.com", a}, {"anon-b", "bob@example.com", b}} {
@@ -170,7 +171,7 @@ func TestBootstrapClustersFreshStoreEqualsSource(t *testing.T) {
 	canon := min(a, b)
 	p := stateOf(t, src, canon)
 	dst := open(t)
-	if res, err := dst.BootstrapClusters(ctx, []Cluster{{ID: canon, Fragments: []string{a, b}, State: encode(t, p)}}, 0); err != nil || res.Applied != 1 {
+	if res, err := dst.BootstrapClusters(ctx, []replication.FeedItem{{ID: canon, Fragments: []string{a, b}, State: encode(t, p)}}, 0); err != nil || res.Applied != 1 {
 		t.Fatalf("bootstrap: %+v, %v", res, err)
 	}
 	d1, d2 := src.Digest(), dst.Digest()

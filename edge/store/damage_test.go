@@ -16,6 +16,7 @@ import (
 	"pgregory.net/rapid"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // served is what a lookup of one identifier returned before any damage.
@@ -409,8 +410,8 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 	}
 	// Its stand-in is never offered to peers as a full state.
 	var offered []string
-	if err := s.BucketEntries(allDigestBuckets(), func(e OutboxEntry) error {
-		if e.Kind == OutboxDelta {
+	if err := s.BucketEntries(allDigestBuckets(), func(e replication.Entry) error {
+		if e.Kind == replication.KindDelta {
 			offered = append(offered, e.ProfileID)
 		}
 		return nil
@@ -429,7 +430,7 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 	}
 	// A delta is not the whole profile: still repairing.
 	delta := peerState(t, peer, pid)
-	if _, err := s.ApplyRemote(context.Background(), []OutboxEntry{{Kind: OutboxDelta, ProfileID: pid, Delta: delta}}); err != nil {
+	if _, err := s.ApplyRemote(context.Background(), []replication.Entry{{Kind: replication.KindDelta, ProfileID: pid, Delta: delta}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.LookupIdentifier(want[0].id); !errors.Is(err, ErrDamaged) {
@@ -441,8 +442,8 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 	if len(diff) == 0 {
 		t.Fatal("digests equal after the quarantine: anti-entropy would never repair it")
 	}
-	var states []OutboxEntry
-	if err := peer.BucketEntries(diff, func(e OutboxEntry) error { states = append(states, e); return nil }); err != nil {
+	var states []replication.Entry
+	if err := peer.BucketEntries(diff, func(e replication.Entry) error { states = append(states, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ApplyStates(context.Background(), states); err != nil {
@@ -480,8 +481,8 @@ func ptr[T any](v T) *T { return &v }
 func peerState(tb testing.TB, st *Store, id string) []byte {
 	tb.Helper()
 	var out []byte
-	if err := st.BucketEntries([]int{BucketOf(id)}, func(e OutboxEntry) error {
-		if e.Kind == OutboxDelta && e.ProfileID == id {
+	if err := st.BucketEntries([]int{BucketOf(id)}, func(e replication.Entry) error {
+		if e.Kind == replication.KindDelta && e.ProfileID == id {
 			out = e.Delta
 		}
 		return nil
@@ -516,7 +517,7 @@ func TestDamagedStateRepairedByHub(t *testing.T) {
 			if _, err := s.LookupIdentifier(want[0].id); !errors.Is(err, ErrDamaged) {
 				t.Fatalf("LookupIdentifier while repairing = %v, want ErrDamaged", err)
 			}
-			c := []Cluster{{ID: pid, Fragments: []string{pid}, State: hubState}}
+			c := []replication.FeedItem{{ID: pid, Fragments: []string{pid}, State: hubState}}
 			if snapshot {
 				_, err = s.BootstrapClusters(context.Background(), c, 0)
 			} else {
@@ -721,8 +722,8 @@ func TestStandInMergesWithNobody(t *testing.T) {
 		t.Errorf("LinksSkipped[apart] = %d, want 1 (the stand-in's e-mail left out)", st.LinksSkipped[SkipApart])
 	}
 	local, remote := s.Digest(), peer.Digest()
-	var states []OutboxEntry
-	if err := peer.BucketEntries(local.Diff(&remote), func(e OutboxEntry) error { states = append(states, e); return nil }); err != nil {
+	var states []replication.Entry
+	if err := peer.BucketEntries(local.Diff(&remote), func(e replication.Entry) error { states = append(states, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ApplyStates(context.Background(), states); err != nil {

@@ -20,6 +20,7 @@ import (
 	"ucv/crdt"
 	"ucv/crdt/codec"
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // Store is an open edge replica. See the package doc.
@@ -60,13 +61,13 @@ type Store struct {
 
 type request struct {
 	evs    []Event
-	remote []OutboxEntry // changes from peers (ApplyRemote) instead of events
+	remote []replication.Entry // changes from peers (ApplyRemote) instead of events
 	// decoded holds remote[i]'s delta decoded by the caller, off the
 	// commit goroutine (nil: not a delta, or undecodable).
 	decoded []*profile.Profile
 	// clusters are hub feed clusters (ApplyClusters; decoded holds their
 	// states), unacked the last outbox sequence the hub acknowledged.
-	clusters []Cluster
+	clusters []replication.FeedItem
 	unacked  uint64
 	// replaceAll: the clusters come from a hub snapshot (BootstrapClusters).
 	replaceAll bool

@@ -6,6 +6,8 @@ import (
 	"hash/fnv"
 
 	bolt "go.etcd.io/bbolt"
+
+	"ucv/replication"
 )
 
 // DigestBuckets is the number of buckets the store's digest splits
@@ -74,16 +76,16 @@ func (s *Store) Digest() Digest {
 // BucketEntries calls fn with the full state of every profile and every
 // redirect in the given digest buckets (except profiles whose state is
 // damaged or under repair, see repair.go), as entries ApplyRemote accepts
-// (OutboxDelta carrying the whole state; OutboxMerge for a redirect,
-// pointing at its canonical ID). It reads in short read transactions of
-// at most bucketPage records and calls fn between them, so a slow reader
-// (a peer on the network) never holds a transaction open — bbolt cannot
-// grow its file under a long one. Entries changed during the walk are
+// (replication.KindDelta carrying the whole state; replication.KindMerge for
+// a redirect, pointing at its canonical ID). It reads in short read
+// transactions of at most bucketPage records and calls fn between them, so a
+// slow reader (a peer on the network) never holds a transaction open — bbolt
+// cannot grow its file under a long one. Entries changed during the walk are
 // sent as they are when read; anti-entropy's next round repairs the rest.
 // fn runs between transactions, never inside one: it may write to the
 // store (Resync appends each page to the outbox), though profiles it
 // changes may be yielded again or not at all.
-func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
+func (s *Store) BucketEntries(buckets []int, fn func(replication.Entry) error) error {
 	want := make([]bool, DigestBuckets)
 	for _, b := range buckets {
 		if b >= 0 && b < DigestBuckets {
@@ -93,7 +95,7 @@ func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
 	for _, bucket := range [][]byte{bucketProfiles, bucketRedirects} {
 		var after []byte
 		for {
-			var page []OutboxEntry
+			var page []replication.Entry
 			err := s.db.View(func(tx *bolt.Tx) error {
 				c := tx.Bucket(bucket).Cursor()
 				k, v := c.First()
@@ -113,7 +115,7 @@ func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
 						// A damaged state or a stand-in under repair is
 						// not this replica's full state: never send it.
 						if state := s.verifiedState(tx, k, v); state != nil {
-							page = append(page, OutboxEntry{Kind: OutboxDelta, ProfileID: string(k), Delta: append([]byte(nil), state...)})
+							page = append(page, replication.Entry{Kind: replication.KindDelta, ProfileID: string(k), Delta: append([]byte(nil), state...)})
 						}
 						continue
 					}
@@ -121,7 +123,7 @@ func (s *Store) BucketEntries(buckets []int, fn func(OutboxEntry) error) error {
 					if err != nil {
 						return err
 					}
-					page = append(page, OutboxEntry{Kind: OutboxMerge, From: string(k), ProfileID: to})
+					page = append(page, replication.Entry{Kind: replication.KindMerge, From: string(k), ProfileID: to})
 				}
 				if k == nil {
 					after = nil // done with this bucket

@@ -8,30 +8,19 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"ucv/crdt/codec"
+	"ucv/replication"
 )
 
-// OutboxKind says what an outbox entry carries.
-type OutboxKind uint8
+// The outbox holds replication.Entry values in commit order, keyed by
+// their sequence (Entry.Seq, the bucket's big-endian key). On disk a
+// value is the msgpack array [kind, profile ID, from, delta] — the
+// sequence lives in the key, not in the value as on the wire
+// (replication.EncodeEntryList) — and that encoding is fixed: data
+// files written since schema 1 hold it.
 
-// Outbox entry kinds. Append only.
-const (
-	// OutboxDelta: Delta is a profile.Marshal'ed delta of ProfileID.
-	OutboxDelta OutboxKind = 1
-	// OutboxMerge: profile From was merged into ProfileID (From is now a
-	// redirect); receivers fold their copy of From into ProfileID.
-	OutboxMerge OutboxKind = 2
-)
-
-// OutboxEntry is one change to replicate, in commit order.
-type OutboxEntry struct {
-	Seq       uint64
-	Kind      OutboxKind
-	ProfileID string
-	From      string
-	Delta     []byte
-}
-
-func encodeOutbox(e OutboxEntry) ([]byte, error) {
+// encodeOutbox encodes e for the outbox bucket; e.Seq is left out (the
+// caller writes it as the key).
+func encodeOutbox(e replication.Entry) ([]byte, error) {
 	enc := codec.GetEncoder()
 	defer codec.PutEncoder(enc)
 	if err := firstErr(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(e.Kind)), enc.EncodeString(e.ProfileID),
@@ -41,19 +30,21 @@ func encodeOutbox(e OutboxEntry) ([]byte, error) {
 	return append([]byte(nil), enc.Bytes()...), nil
 }
 
-func decodeOutbox(seq uint64, b []byte) (OutboxEntry, error) {
+// decodeOutbox reads a value encodeOutbox wrote under key seq. The
+// result does not alias b, which may be a bbolt page.
+func decodeOutbox(seq uint64, b []byte) (replication.Entry, error) {
 	d := codec.NewDecoder(b)
 	if err := d.ExpectArray(4); err != nil {
-		return OutboxEntry{}, err
+		return replication.Entry{}, err
 	}
 	k, err1 := d.Uint()
 	id, err2 := d.String()
 	from, err3 := d.String()
 	delta, err4 := d.Bytes()
 	if err := firstErr(err1, err2, err3, err4); err != nil {
-		return OutboxEntry{}, err
+		return replication.Entry{}, err
 	}
-	return OutboxEntry{Seq: seq, Kind: OutboxKind(k), ProfileID: id, From: from, Delta: delta}, nil
+	return replication.Entry{Seq: seq, Kind: replication.Kind(k), ProfileID: id, From: from, Delta: delta}, nil
 }
 
 func firstErr(errs ...error) error {
@@ -66,8 +57,8 @@ func firstErr(errs ...error) error {
 }
 
 // Outbox returns up to limit entries with sequence > after, in order.
-func (s *Store) Outbox(after uint64, limit int) ([]OutboxEntry, error) {
-	var out []OutboxEntry
+func (s *Store) Outbox(after uint64, limit int) ([]replication.Entry, error) {
+	var out []replication.Entry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
@@ -110,7 +101,7 @@ func (s *Store) TrimOutbox(upTo uint64) (int, error) {
 // nothing else will read those entries, and a push cursor left by a hub
 // it no longer syncs with must not pin the outbox for ever. A hub
 // attached later finds the first sequences gone and the edge resyncs its
-// full state (edge/hubsync, docs/decisions/0008-hub.md §13). It returns
+// full state (edge/hubsync, docs/decisions/0024-hub-resync.md). It returns
 // how many were deleted.
 func (s *Store) TrimOutboxFor(limit int, readers ...string) (int, error) {
 	upToIn := func(tx *bolt.Tx) uint64 {

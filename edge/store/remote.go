@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // ApplyResult says what one ApplyRemote call did.
@@ -23,13 +24,13 @@ type ApplyResult struct {
 // share an identifier — are. An entry whose HLC version is further ahead
 // than MaxClockDrift is rejected (counted, not an error) so one peer with
 // a wrong clock cannot win every register; its sender retries later.
-func (s *Store) ApplyRemote(ctx context.Context, entries []OutboxEntry) (ApplyResult, error) {
+func (s *Store) ApplyRemote(ctx context.Context, entries []replication.Entry) (ApplyResult, error) {
 	return s.applyRemote(ctx, entries, false)
 }
 
 // applyRemote is ApplyRemote; full marks entries that are full states
 // (ApplyStates).
-func (s *Store) applyRemote(ctx context.Context, entries []OutboxEntry, full bool) (ApplyResult, error) {
+func (s *Store) applyRemote(ctx context.Context, entries []replication.Entry, full bool) (ApplyResult, error) {
 	if len(entries) == 0 {
 		return ApplyResult{}, nil
 	}
@@ -37,7 +38,7 @@ func (s *Store) applyRemote(ctx context.Context, entries []OutboxEntry, full boo
 	// goroutine only merges.
 	decoded := make([]*profile.Profile, len(entries))
 	for i, e := range entries {
-		if e.Kind == OutboxDelta {
+		if e.Kind == replication.KindDelta {
 			if d, err := profile.Unmarshal(e.Delta); err == nil && d.ID != "" {
 				decoded[i] = d
 			}
@@ -75,14 +76,14 @@ func (w *writer) loadOrNew(id string) (*profile.Profile, error) {
 	return p, nil
 }
 
-func (w *writer) applyRemote(e OutboxEntry, d *profile.Profile) (bool, error) {
+func (w *writer) applyRemote(e replication.Entry, d *profile.Profile) (bool, error) {
 	switch e.Kind {
-	case OutboxMerge:
+	case replication.KindMerge:
 		if e.From == "" || e.ProfileID == "" {
 			return false, nil
 		}
 		return w.mergeRemote(e.From, e.ProfileID)
-	case OutboxDelta:
+	case replication.KindDelta:
 		if d == nil {
 			return false, nil // undecodable
 		}
@@ -109,7 +110,8 @@ func (w *writer) applyRemote(e OutboxEntry, d *profile.Profile) (bool, error) {
 // profiles the hub keeps apart: a peer that had not heard of the hub's
 // unmerge yet, or an entry replayed after it. Every replica that has
 // applied the hub's feed as far refuses the same merges; one that has
-// not folds them until that page arrives and splits them (0008 §11).
+// not folds them until that page arrives and splits them
+// (docs/decisions/0022-hub-unmerge-on-edges.md).
 func (w *writer) mergeRemote(from, into string) (bool, error) {
 	cf, ci := w.canonical(from), w.canonical(into)
 	if cf != ci && w.apart(cf, ci) {

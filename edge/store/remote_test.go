@@ -9,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // replicate ships every outbox entry of from (after seq) to to.
@@ -36,8 +37,8 @@ func antiEntropy(t testing.TB, a, b *Store) {
 			return
 		}
 		for _, pair := range [][2]*Store{{a, b}, {b, a}} {
-			var es []OutboxEntry
-			if err := pair[0].BucketEntries(diff, func(e OutboxEntry) error { es = append(es, e); return nil }); err != nil {
+			var es []replication.Entry
+			if err := pair[0].BucketEntries(diff, func(e replication.Entry) error { es = append(es, e); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := pair[1].ApplyRemote(context.Background(), es); err != nil {
@@ -143,8 +144,8 @@ func TestReplicasConverge(t *testing.T) {
 			if diff := d0.Diff(&di); len(diff) != 0 {
 				dump := func(s *Store) string {
 					var out string
-					s.BucketEntries(diff, func(e OutboxEntry) error {
-						if e.Kind == OutboxDelta {
+					s.BucketEntries(diff, func(e replication.Entry) error {
+						if e.Kind == replication.KindDelta {
 							p, _ := profile.Unmarshal(e.Delta)
 							out += fmt.Sprintf("  profile %s v=%s ids=%v merges=%v timeline=%d traits=%d\n", e.ProfileID, p.Version, p.Identities.Elems(), p.Merges.Keys(), len(p.Timeline.Items), p.Traits.Len())
 						} else {

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // Damage found while the store runs, and its repair.
@@ -291,7 +292,7 @@ func (s *Store) reportRepairs(w *writer) {
 // BucketEntries): besides merging each, it completes the repair of a
 // profile whose own state was found damaged here. Deltas must go through
 // ApplyRemote: a delta is not the whole profile.
-func (s *Store) ApplyStates(ctx context.Context, entries []OutboxEntry) (ApplyResult, error) {
+func (s *Store) ApplyStates(ctx context.Context, entries []replication.Entry) (ApplyResult, error) {
 	return s.applyRemote(ctx, entries, true)
 }
 

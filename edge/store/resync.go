@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"ucv/replication"
 )
 
 // ResyncRange is the outbox range of a full-state resync (see Resync).
@@ -68,7 +70,7 @@ func (s *Store) Resync(ctx context.Context, after uint64) (ResyncRange, error) {
 	if err != nil {
 		return ResyncRange{}, fmt.Errorf("store: resync: reserve a sequence: %w", err)
 	}
-	var page []OutboxEntry
+	var page []replication.Entry
 	size := 0
 	write := func(record bool) error {
 		return s.db.Update(func(tx *bolt.Tx) error {
@@ -97,7 +99,7 @@ func (s *Store) Resync(ctx context.Context, after uint64) (ResyncRange, error) {
 			return meta.Put(resyncKey, binary.BigEndian.AppendUint64(u64(rr.Start), rr.End))
 		})
 	}
-	err = s.BucketEntries(allDigestBuckets(), func(e OutboxEntry) error {
+	err = s.BucketEntries(allDigestBuckets(), func(e replication.Entry) error {
 		page = append(page, e)
 		size += len(e.Delta) + len(e.ProfileID) + len(e.From)
 		if len(page) < resyncPage && size < resyncPageBytes {

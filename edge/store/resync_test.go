@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"ucv/replication"
 )
 
 // Resync appends the full state of every profile and redirect after a
@@ -54,7 +56,7 @@ func TestResync(t *testing.T) {
 	st, _ := s.Stats()
 	redirects := 0
 	for _, e := range es {
-		if e.Kind == OutboxMerge {
+		if e.Kind == replication.KindMerge {
 			redirects++
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -331,13 +332,13 @@ func TestOutboxSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kinds []OutboxKind
+	var kinds []replication.Kind
 	for i, e := range es {
 		if e.Seq != uint64(i+1) {
 			t.Fatalf("entry %d has seq %d", i, e.Seq)
 		}
 		kinds = append(kinds, e.Kind)
-		if e.Kind == OutboxDelta {
+		if e.Kind == replication.KindDelta {
 			if _, err := profile.Unmarshal(e.Delta); err != nil {
 				t.Fatalf("entry %d delta: %v", i, err)
 			}
@@ -552,7 +553,7 @@ func TestBucketEntriesPages(t *testing.T) {
 		all[i] = i
 	}
 	seen := map[string]int{}
-	if err := s.BucketEntries(all, func(e OutboxEntry) error { seen[e.ProfileID]++; return nil }); err != nil {
+	if err := s.BucketEntries(all, func(e replication.Entry) error { seen[e.ProfileID]++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := s.Stats()

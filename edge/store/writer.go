@@ -13,6 +13,7 @@ import (
 
 	"ucv/crdt"
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // writer applies events inside one write transaction. Profiles touched
@@ -228,7 +229,7 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 			return "", false, err
 		}
 	}
-	if err := w.outbox(OutboxEntry{Kind: OutboxDelta, ProfileID: target}, d); err != nil {
+	if err := w.outbox(replication.Entry{Kind: replication.KindDelta, ProfileID: target}, d); err != nil {
 		return "", false, err
 	}
 	var ms [8]byte
@@ -449,10 +450,10 @@ func (w *writer) fold(p *profile.Profile, from string, link []profile.Identifier
 		From: from, Into: p.ID, Reason: reason, Rule: rule,
 		Identifiers: keys, Node: w.s.opts.NodeName, At: ts.Wall, DecidedBy: "edge:" + w.s.opts.NodeName,
 	}, ts)
-	if err := w.outbox(OutboxEntry{Kind: OutboxMerge, ProfileID: p.ID, From: from}, nil); err != nil {
+	if err := w.outbox(replication.Entry{Kind: replication.KindMerge, ProfileID: p.ID, From: from}, nil); err != nil {
 		return err
 	}
-	return w.outbox(OutboxEntry{Kind: OutboxDelta, ProfileID: p.ID}, rec)
+	return w.outbox(replication.Entry{Kind: replication.KindDelta, ProfileID: p.ID}, rec)
 }
 
 func (w *writer) mint() (string, error) {
@@ -463,7 +464,7 @@ func (w *writer) mint() (string, error) {
 	return id.String(), nil
 }
 
-func (w *writer) outbox(e OutboxEntry, delta *profile.Profile) error {
+func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
 	if delta != nil {
 		b, err := delta.Marshal()
 		if err != nil {
