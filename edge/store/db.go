@@ -35,6 +35,9 @@ type Store struct {
 	queue  chan *request
 	done   chan struct{} // closed when the committer exits
 	once   sync.Once
+	// abort is set by Close when its ctx ends: the committer refuses
+	// what it has not committed yet (errAborted → ErrClosed).
+	abort atomic.Bool
 
 	entropy        io.Reader // owned by the committer
 	changedMu      sync.Mutex
@@ -208,8 +211,17 @@ func Open(opts Options) (*Store, error) {
 }
 
 // Close stops accepting writes, commits what is queued, and closes the
-// file. It is idempotent; later calls return nil. ctx bounds the wait for
-// the queue to drain; the file is closed either way.
+// file. If ctx ends first, the commits stop: the requests not yet
+// committed — queued, or in the transaction being built — fail with
+// ErrClosed (their callers were not acknowledged: a client retries, a
+// peer's change comes again by anti-entropy or the hub's feed), the
+// transaction is rolled back, and Close returns ctx's error (wrapped).
+// It still waits for a commit already writing its pages and fsyncing
+// (bbolt cannot stop one half-way); that is at most one batch.
+//
+// Either way the file is closed on return and holds every commit that
+// was acknowledged and nothing of one that was not: the caller may exit,
+// or open the file again. Close is idempotent; later calls return nil.
 func (s *Store) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
@@ -221,6 +233,7 @@ func (s *Store) Close(ctx context.Context) error {
 		case <-s.done:
 		case <-ctx.Done():
 			err = fmt.Errorf("store: close: %w", ctx.Err())
+			s.abort.Store(true)
 			<-s.done // bbolt cannot close under a running transaction
 		}
 		if cerr := s.db.Close(); cerr != nil && err == nil {
@@ -281,6 +294,10 @@ func (s *Store) enqueue(ctx context.Context, r *request) error {
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	for r := range s.queue {
+		if s.abort.Load() {
+			s.refuse(r)
+			continue
+		}
 		batch := []*request{r}
 		n := len(r.evs) + len(r.remote) + len(r.clusters)
 	drain:
@@ -297,6 +314,12 @@ func (s *Store) commitLoop() {
 			}
 		}
 		err := s.commit(batch)
+		if errors.Is(err, errAborted) {
+			for _, r := range batch {
+				s.refuse(r)
+			}
+			continue
+		}
 		s.lastCommitSize.Store(int64(n))
 		s.commits.Add(1)
 		s.commitEvents.Add(uint64(n))
@@ -317,11 +340,35 @@ func (s *Store) commitLoop() {
 	}
 }
 
+// errAborted rolls back the transaction being built when Close's ctx
+// has ended (see Store.abort).
+var errAborted = errors.New("store: close: commit abandoned")
+
+// refuse answers a request the committer will not commit because Close
+// gave up waiting: ErrClosed, nothing of it stored.
+func (s *Store) refuse(r *request) {
+	s.repairDone(r.repair)
+	r.res, r.rres, r.err = IngestResult{}, ApplyResult{}, ErrClosed
+	close(r.done)
+}
+
+// aborted returns errAborted once Close has given up waiting, so the
+// transaction being built is rolled back instead of committed.
+func (s *Store) aborted() error {
+	if s.abort.Load() {
+		return errAborted
+	}
+	return nil
+}
+
 func (s *Store) commit(batch []*request) error {
 	var w *writer
 	err := s.update(func(tx *bolt.Tx) error {
 		w = newWriter(s, tx)
 		for _, r := range batch {
+			if err := s.aborted(); err != nil {
+				return err
+			}
 			if r.repair != nil {
 				for _, id := range r.repair {
 					if err := w.repair(id); err != nil {
@@ -338,6 +385,9 @@ func (s *Store) commit(batch []*request) error {
 			}
 			if r.remote != nil {
 				for i, e := range r.remote {
+					if err := s.aborted(); err != nil {
+						return err
+					}
 					applied, err := w.applyRemote(e, r.decoded[i])
 					if err != nil {
 						return err
@@ -355,6 +405,9 @@ func (s *Store) commit(batch []*request) error {
 			}
 			r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
 			for i, ev := range r.evs {
+				if err := s.aborted(); err != nil {
+					return err
+				}
 				id, dup, err := w.ingest(ev)
 				if err != nil {
 					return err
@@ -375,8 +428,14 @@ func (s *Store) commit(batch []*request) error {
 				}
 			}
 		}
+		if err := s.aborted(); err != nil {
+			return err
+		}
 		return w.flush()
 	})
+	if errors.Is(err, errAborted) {
+		return err // the caller refuses the batch (and ends its repairs)
+	}
 	for _, r := range batch {
 		s.repairDone(r.repair)
 	}

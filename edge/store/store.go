@@ -61,8 +61,11 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return ErrDamaged }
 
-// Options configure a Store. Zero fields take the defaults of
-// DefaultOptions.
+// Options configure a Store. Start from DefaultOptions: Open fills in
+// the defaults only for a zero NodeName, Rules, Now, MaxClockDrift,
+// DedupeWindow, MaxBatchEvents and QueueLen. Every other field is taken
+// as given — a zero Populate turns pre-faulting off, although
+// DefaultOptions turns it on.
 type Options struct {
 	// Path of the bbolt file; created if missing.
 	Path string
@@ -85,7 +88,9 @@ type Options struct {
 	// Populate pre-faults the database's memory map when it is opened or
 	// grown (MAP_POPULATE), so a lookup never stalls on a first-touch page
 	// fault. It trades open time and page-cache residency for read
-	// latency; turn it off on edges with little memory.
+	// latency; turn it off on edges with little memory. On in
+	// DefaultOptions; unlike the numeric fields, false is not replaced by
+	// the default.
 	Populate bool
 	// NoSync disables fsync: for benchmarks of everything else only; an
 	// acknowledged write may then be lost.
@@ -145,8 +150,9 @@ type View struct {
 	// JSON is the pre-rendered profile view (profile.View as JSON) without
 	// its time-dependent field: it ends inside the "computed" object, so a
 	// reader appends `,"days_since_last_seen":N}` and any top-level fields,
-	// then `}` (see edge/api). Valid only until the next call on the store:
-	// it is a copy the caller owns.
+	// then `}` (see edge/api). It is a copy the caller owns, not a view of
+	// the store's memory: it stays valid and unchanged whatever the store
+	// does next, and the caller may modify it or append to it.
 	JSON []byte
 	// LastSeenMs is the last event time (ms since epoch, 0 if none), for
 	// days_since_last_seen.
