@@ -28,6 +28,9 @@ type hubConfig struct {
 	logLevel                            slog.Level
 	shutdownTimeout                     time.Duration
 	peerInterval                        time.Duration
+	// listener, when set, is the HTTP listener to serve on instead of
+	// listening on httpAddr (ucv dev binds it before the edge opens).
+	listener net.Listener
 }
 
 // runHub implements `ucv hub`: one node of the Raft-replicated hub.
@@ -157,7 +160,10 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if cfg.syncToken != "" && cfg.syncToken == cfg.adminToken {
 		log.Warn("--sync-token equals --admin-token: every edge holding it has the admin role")
 	}
-	ln, err := net.Listen("tcp", cfg.httpAddr)
+	ln, err := cfg.listener, error(nil)
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.httpAddr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
