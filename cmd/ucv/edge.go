@@ -56,9 +56,25 @@ const edgeUsage = `Usage: ucv %[1]s [flags]
 
 Every flag falls back to its UCV_* environment variable (shown in
 brackets); a flag given on the command line wins.
-
-Flags:
 `
+
+// edgeFlagGroups are the sections of `ucv edge -h` and `ucv dev -h`.
+func edgeFlagGroups(name string) []flagGroup {
+	return []flagGroup{
+		{"HTTP options", []string{"http-addr", "public-url", "cors-origins", "max-event-age", "default-region"},
+			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
+		{"Storage options", []string{"data-dir", "node-name", "rules", "recover"},
+			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
+		{"Gossip options (the store's other edges)", []string{"gossip-addr", "join", "gossip-key"},
+			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key \"$(cat /etc/ucv/gossip.key)\""},
+		{"Hub options", []string{"hub", "sync-token", "no-hub"},
+			"ucv " + name + " --hub https://hub-1.example:8300,https://hub-2.example:8300 --sync-token \"$UCV_SYNC_TOKEN\""},
+		{"Security options", []string{"write-key"},
+			"ucv " + name + " --write-key 'wk_pos_3f9a=pos,wk_web_81c2=web'"},
+		{"Operation options", []string{"log-level", "shutdown-timeout"},
+			"ucv " + name + " --log-level debug --shutdown-timeout 30s"},
+	}
+}
 
 // runEdge implements `ucv edge`: a production edge node.
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -99,8 +115,8 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, edgeUsage, name, about)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), edgeUsage, name, about)
+		printFlagGroups(fs.Output(), fs, edgeFlagGroups(name))
 	}
 	cfg := edgeConfig{dev: dev}
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", defData), "directory of the database [UCV_DATA_DIR]")
@@ -122,7 +138,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 		fs.BoolVar(&cfg.noHub, "no-hub", env("UCV_NO_HUB", "") == "true", "do not run the in-process single-node hub (it runs unless --hub is given) [UCV_NO_HUB]")
 	}
 	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and the last commit")
+	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -148,8 +164,8 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
 	}
-	if cfg.shutdownTimeout <= 0 {
-		return cfg, fmt.Errorf("%w: --shutdown-timeout must be positive", errUsage)
+	if cfg.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || cfg.shutdownTimeout <= 0 {
+		return cfg, fmt.Errorf("%w: --shutdown-timeout must be a positive duration such as 15s", errUsage)
 	}
 	if cfg.maxEventAge, err = parseAge(*maxAge); err != nil {
 		return cfg, fmt.Errorf("%w: --max-event-age: %v", errUsage, err)
