@@ -11,21 +11,23 @@ import (
 	"ucv/bench/edgebench"
 )
 
-// edgeBenchFlags parses the flags shared by the edge scenarios.
-func edgeBenchFlags(name string, args []string, stderr io.Writer, withRedis bool) (edgebench.Config, error) {
+// edgeBenchFlags parses the flags of an edge scenario: each lists only
+// its own (ingest has no lookup knobs, lookup no ingest clients).
+func edgeBenchFlags(name string, args []string, stderr io.Writer, lookup bool) (edgebench.Config, error) {
 	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	self, _ := os.Executable()
-	cfg := edgebench.Config{}
+	cfg := edgebench.Config{Profiles: 1_000_000, Conns: 50, Rate: 10_000, Clients: 64}
 	fs.StringVar(&cfg.Bin, "bin", self, "the ucv binary to run as the edge")
-	fs.IntVar(&cfg.Profiles, "profiles", 1_000_000, "profiles to load before measuring lookups")
-	fs.IntVar(&cfg.Conns, "conns", 50, "connections for the lookup loops")
-	fs.IntVar(&cfg.Rate, "rate", 10_000, "open-loop lookup rate, requests/s")
-	fs.IntVar(&cfg.Clients, "clients", 64, "single-event ingest clients")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each measured phase")
-	if withRedis {
+	if lookup {
+		fs.IntVar(&cfg.Profiles, "profiles", cfg.Profiles, "profiles to load before measuring lookups")
+		fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections for the lookup loops")
+		fs.IntVar(&cfg.Rate, "rate", cfg.Rate, "open-loop lookup rate, requests/s")
 		fs.BoolVar(&cfg.Redis, "redis", true, "also measure redis-server GET with the same generator")
 		fs.BoolVar(&cfg.Pin, "pin", false, "measure lookups with the server on CPU 0 and the generator on CPU 1 (taskset)")
+	} else {
+		fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "single-event ingest clients")
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -34,7 +36,7 @@ func edgeBenchFlags(name string, args []string, stderr io.Writer, withRedis bool
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if cfg.Profiles <= 0 || cfg.Conns <= 0 || cfg.Rate <= 0 || cfg.Clients <= 0 || cfg.Duration <= 0 {
-		return cfg, fmt.Errorf("%w: --profiles, --conns, --rate, --clients and --duration must be positive", errUsage)
+		return cfg, fmt.Errorf("%w: every count and --duration must be positive", errUsage)
 	}
 	return cfg, nil
 }

@@ -6,11 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
+	"ucv/edge"
 	"ucv/edge/store"
 )
 
@@ -49,7 +48,7 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if *dataDir == "" {
 		return fmt.Errorf("%w: --data-dir (or UCV_DATA_DIR) is required", errUsage)
 	}
-	path := filepath.Join(*dataDir, edgeDataFile)
+	path := filepath.Join(*dataDir, edge.DataFile)
 	rep, err := store.Verify(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no edge data file %s", path)
@@ -84,35 +83,4 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	return fmt.Errorf("%s is damaged (%d %s); this edge is a replica: start it with --recover to move the file aside and rebuild it from its peers and hub",
 		path, n, unit)
-}
-
-// edgeDataFile is the edge's bbolt file in its data directory.
-const edgeDataFile = "edge.db"
-
-// openEdgeStore opens the edge's store. A damaged data file is refused
-// with one line that names it, says what is wrong and how to recover;
-// with --recover it is moved aside (kept for inspection) and an empty
-// replica opened in its place, which gossip fills from the edge's peers
-// and hub sync from its hub (a new file has a new node ID, so nothing it
-// counts collides with what the old one counted).
-func openEdgeStore(cfg edgeConfig, opts store.Options, log *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(opts)
-	var fe *store.FileError
-	if !errors.As(err, &fe) {
-		return st, err
-	}
-	if !cfg.recoverDamaged {
-		return nil, fmt.Errorf("%w; this edge is a replica: restart it with --recover to move the file aside and rebuild it from its peers and hub", err)
-	}
-	aside := fmt.Sprintf("%s.damaged-%s", opts.Path, time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.Rename(opts.Path, aside); err != nil {
-		return nil, fmt.Errorf("--recover: move the damaged data file aside: %w", err)
-	}
-	hub := len(cfg.hubURLs) > 0 || (cfg.dev && !cfg.noHub)
-	log.Warn("data file damaged: moved it aside and opened an empty replica, which this edge's peers and hub fill again",
-		"file", opts.Path, "moved_to", aside, "damage", fe.Reason, "gossip", cfg.gossipAddr != "", "hub", hub)
-	if cfg.gossipAddr == "" && !hub {
-		log.Warn("--recover: this edge has neither peers (--gossip-addr) nor a hub (--hub): nothing will fill the new replica", "moved_to", aside)
-	}
-	return store.Open(opts)
 }

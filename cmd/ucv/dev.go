@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"time"
 )
@@ -10,17 +11,21 @@ import (
 // devHubID is the Raft node ID of the hub `ucv dev` runs in its process.
 const devHubID = "dev-hub"
 
-// startDevHub runs the single-node hub of `ucv dev` in this process: a
-// bootstrapped Raft cluster of one, data in DATA_DIR/hub, HTTP and Raft on
-// free loopback ports, open APIs (loopback only). The edge syncs to it
-// through the same loopback HTTP client as to a remote hub, so dev runs
-// exactly the production sync path. It returns nil when the edge is not
-// in dev mode, names hubs of its own (--hub) or opted out (--no-hub).
-func startDevHub(cfg edgeConfig, log *slog.Logger) (*hubNode, error) {
-	if !cfg.dev || cfg.noHub || len(cfg.hubURLs) > 0 {
-		return nil, nil
-	}
+// wantsDevHub reports whether `ucv dev` runs its in-process hub: not
+// when the edge is not in dev mode, names hubs of its own (--hub) or
+// opted out (--no-hub).
+func wantsDevHub(cfg edgeConfig) bool { return cfg.dev && !cfg.noHub && len(cfg.hubURLs) == 0 }
+
+// startDevHub runs the single-node hub of `ucv dev` in this process on
+// ln (a free loopback port bound before the edge opened, so the edge
+// knows its URL and a damaged edge file is refused before anything
+// starts): a bootstrapped Raft cluster of one, data in DATA_DIR/hub, Raft
+// on a free loopback port, open APIs (loopback only). The edge syncs to
+// it through the same loopback HTTP client as to a remote hub, so dev
+// runs exactly the production sync path.
+func startDevHub(cfg edgeConfig, ln net.Listener, log *slog.Logger) (*hubNode, error) {
 	return startHubNode(hubConfig{
+		listener:        ln,
 		dataDir:         filepath.Join(cfg.dataDir, "hub"),
 		httpAddr:        "127.0.0.1:0",
 		raftAddr:        "127.0.0.1:0",

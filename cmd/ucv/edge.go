@@ -16,10 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"ucv/edge/api"
+	"ucv/edge"
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
-	"ucv/edge/store"
 	"ucv/profile"
 )
 
@@ -57,9 +56,25 @@ const edgeUsage = `Usage: ucv %[1]s [flags]
 
 Every flag falls back to its UCV_* environment variable (shown in
 brackets); a flag given on the command line wins.
-
-Flags:
 `
+
+// edgeFlagGroups are the sections of `ucv edge -h` and `ucv dev -h`.
+func edgeFlagGroups(name string) []flagGroup {
+	return []flagGroup{
+		{"HTTP options", []string{"http-addr", "public-url", "cors-origins", "max-event-age", "default-region"},
+			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
+		{"Storage options", []string{"data-dir", "node-name", "rules", "recover"},
+			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
+		{"Gossip options (the store's other edges)", []string{"gossip-addr", "join", "gossip-key"},
+			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key \"$(cat /etc/ucv/gossip.key)\""},
+		{"Hub options", []string{"hub", "sync-token", "no-hub"},
+			"ucv " + name + " --hub https://hub-1.example:8300,https://hub-2.example:8300 --sync-token \"$UCV_SYNC_TOKEN\""},
+		{"Security options", []string{"write-key"},
+			"ucv " + name + " --write-key 'wk_pos_3f9a=pos,wk_web_81c2=web'"},
+		{"Operation options", []string{"log-level", "shutdown-timeout"},
+			"ucv " + name + " --log-level debug --shutdown-timeout 30s"},
+	}
+}
 
 // runEdge implements `ucv edge`: a production edge node.
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -100,8 +115,8 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, edgeUsage, name, about)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), edgeUsage, name, about)
+		printFlagGroups(fs.Output(), fs, edgeFlagGroups(name))
 	}
 	cfg := edgeConfig{dev: dev}
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", defData), "directory of the database [UCV_DATA_DIR]")
@@ -123,7 +138,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 		fs.BoolVar(&cfg.noHub, "no-hub", env("UCV_NO_HUB", "") == "true", "do not run the in-process single-node hub (it runs unless --hub is given) [UCV_NO_HUB]")
 	}
 	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and the last commit")
+	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -149,8 +164,8 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
 	}
-	if cfg.shutdownTimeout <= 0 {
-		return cfg, fmt.Errorf("%w: --shutdown-timeout must be positive", errUsage)
+	if cfg.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || cfg.shutdownTimeout <= 0 {
+		return cfg, fmt.Errorf("%w: --shutdown-timeout must be a positive duration such as 15s", errUsage)
 	}
 	if cfg.maxEventAge, err = parseAge(*maxAge); err != nil {
 		return cfg, fmt.Errorf("%w: --max-event-age: %v", errUsage, err)
@@ -236,9 +251,12 @@ func parseGossipFlags(cfg *edgeConfig, join, keys string) error {
 	return nil
 }
 
-// startGossip starts the edge's gossip node on cfg.gossipAddr and joins
-// cfg.join (a failed join is logged; the node keeps retrying).
-func startGossip(cfg edgeConfig, st *store.Store, log *slog.Logger) (*gossip.Node, error) {
+// gossipConfig builds the gossip configuration of cfg, or nil without
+// gossip.
+func gossipConfig(cfg edgeConfig) (*gossip.Config, error) {
+	if cfg.gossipAddr == "" {
+		return nil, nil
+	}
 	host, port, _ := net.SplitHostPort(cfg.gossipAddr)
 	p, err := strconv.Atoi(port)
 	if err != nil {
@@ -254,15 +272,7 @@ func startGossip(cfg edgeConfig, st *store.Store, log *slog.Logger) (*gossip.Nod
 		gc.SecretKey, gc.ExtraKeys = cfg.gossipKeys[0], cfg.gossipKeys[1:]
 	}
 	gc.Join = cfg.join
-	gc.Logger = log
-	g, err := gossip.New(st, gc)
-	if err != nil {
-		return nil, err
-	}
-	if n, err := g.Join(cfg.join); err != nil {
-		log.Warn("gossip join failed; retrying in the background", "err", err, "joined", n)
-	}
-	return g, nil
+	return &gc, nil
 }
 
 // parseWriteKeys reads "k1=label,k2" into key → label ("" when none).
@@ -286,120 +296,100 @@ func parseWriteKeys(s string) (map[string]string, error) {
 	return keys, nil
 }
 
-// runEdgeNode opens the store, serves the API until ctx is cancelled
-// (SIGTERM/SIGINT), then stops accepting, lets in-flight requests finish
-// and closes the store.
-func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) (err error) {
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	rules := profile.DefaultRules()
+// nodeConfig turns the parsed flags into the edge node's configuration.
+func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
+	nc := edge.DefaultConfig()
+	nc.DataDir, nc.HTTPAddr, nc.Name, nc.Recover, nc.Logger = cfg.dataDir, cfg.httpAddr, cfg.nodeName, cfg.recoverDamaged, log
 	if cfg.rulesFile != "" {
 		f, err := os.Open(cfg.rulesFile)
 		if err != nil {
-			return fmt.Errorf("rules: %w", err)
+			return nc, fmt.Errorf("rules: %w", err)
 		}
-		rules, err = profile.LoadRules(f)
+		nc.Store.Rules, err = profile.LoadRules(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("rules %s: %w", cfg.rulesFile, err)
+			return nc, fmt.Errorf("rules %s: %w", cfg.rulesFile, err)
 		}
 	}
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	nc.API.WriteKeys = cfg.writeKeys
+	nc.API.DevMode = cfg.dev
+	nc.API.PublicURL = cfg.publicURL
+	nc.API.CORSOrigins = cfg.corsOrigins
+	nc.API.MaxEventAge = cfg.maxEventAge
+	nc.API.Normalize.DefaultRegion = strings.ToUpper(cfg.defaultRegion)
+	var err error
+	if nc.Gossip, err = gossipConfig(cfg); err != nil {
+		return nc, err
 	}
-	opts := store.DefaultOptions(filepath.Join(cfg.dataDir, edgeDataFile))
-	opts.NodeName = cfg.nodeName
-	opts.Rules = rules
-	opts.Logger = log
-	// A profile whose stored state is found damaged is fetched again from
-	// the hub (and from peers by anti-entropy).
-	opts.RefetchPositions = []string{hubsync.FeedCursor}
-	st, err := openEdgeStore(cfg, opts, log)
-	if err != nil {
-		return err
-	}
-	closeStore := func() error {
-		cctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-		defer cancel()
-		return st.Close(cctx)
-	}
-	acfg := api.DefaultConfig()
-	acfg.WriteKeys = cfg.writeKeys
-	acfg.DevMode = cfg.dev
-	acfg.NodeName = cfg.nodeName
-	acfg.PublicURL = cfg.publicURL
-	acfg.CORSOrigins = cfg.corsOrigins
-	acfg.MaxEventAge = cfg.maxEventAge
-	acfg.Normalize.DefaultRegion = strings.ToUpper(cfg.defaultRegion)
-	acfg.Logger = log
-	var gn *gossip.Node
-	if cfg.gossipAddr != "" {
-		if gn, err = startGossip(cfg, st, log); err != nil {
-			return errors.Join(fmt.Errorf("gossip: %w", err), closeStore())
+	if len(cfg.hubURLs) > 0 {
+		hc := hubsync.DefaultConfig()
+		hc.URLs, hc.Token = cfg.hubURLs, cfg.syncToken
+		check := hc
+		check.Edge = "-" // the node names itself; the URLs are checked here
+		if err := check.Validate(); err != nil {
+			return nc, fmt.Errorf("%w: --hub: %w", errUsage, err)
 		}
-		acfg.Collectors = append(acfg.Collectors, gn.Collector())
-		log.Info("gossip started", "gossip_addr", gn.Addr(), "join", len(cfg.join), "encrypted", len(cfg.gossipKeys) > 0)
+		nc.Hub = &hc
 	}
-	closeGossip := func(ctx context.Context) error {
-		if gn == nil {
+	return nc, nil
+}
+
+// runEdgeNode runs the edge node (and `ucv dev`'s in-process hub first)
+// until ctx is cancelled (SIGTERM/SIGINT) or the API stops on its own,
+// then closes it: in-flight requests finish, the last push reaches the
+// hub, queued writes are committed.
+func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	var hubLn net.Listener
+	if wantsDevHub(cfg) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("dev hub: listen: %w", err)
+		}
+		hubLn = ln
+		cfg.hubURLs = []string{"http://" + ln.Addr().String()}
+	}
+	closeHubLn := func() error {
+		if hubLn == nil {
 			return nil
 		}
-		return gn.Close(ctx)
+		return hubLn.Close()
 	}
-	devHub, err := startDevHub(cfg, log)
+	nc, err := nodeConfig(cfg, log)
 	if err != nil {
-		return errors.Join(fmt.Errorf("dev hub: %w", err), closeGossip(context.Background()), closeStore())
+		return errors.Join(err, closeHubLn())
 	}
-	if devHub != nil {
-		cfg.hubURLs = []string{devHub.url}
-	}
-	hs, err := startHubSync(cfg, st, gn != nil, log)
+	n, err := edge.New(nc)
 	if err != nil {
-		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), closeDevHub(context.Background(), devHub), closeGossip(context.Background()), closeStore())
+		return errors.Join(err, closeHubLn())
 	}
-	srv, err := api.New(st, acfg)
-	if err != nil {
-		return errors.Join(fmt.Errorf("%w: %w", errUsage, err), hs.Close(context.Background()), closeDevHub(context.Background(), devHub), closeGossip(context.Background()), closeStore())
+	var devHub *hubNode
+	if hubLn != nil {
+		if devHub, err = startDevHub(cfg, hubLn, log); err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+			defer cancel()
+			return errors.Join(fmt.Errorf("dev hub: %w", err), n.Close(cctx))
+		}
 	}
-	ln, err := net.Listen("tcp", cfg.httpAddr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), hs.Close(context.Background()), closeDevHub(context.Background(), devHub), closeGossip(context.Background()), closeStore())
-	}
-	base := "http://" + ln.Addr().String()
-	printURLs(stdout, cfg, base)
+	printURLs(stdout, cfg, n.URL())
 	if devHub != nil {
 		fmt.Fprintf(stdout, "  hub:      %s (in-process, node %q, data in %s)\n", devHub.url, devHubID, filepath.Join(cfg.dataDir, "hub"))
 		fmt.Fprintf(stdout, "  hub admin: curl %s/v1/admin/status\n", devHub.url)
 	}
-	if gn != nil {
-		fmt.Fprintf(stdout, "  gossip:   %s (members: %d)\n", gn.Addr(), gn.NumMembers())
+	if g := n.Gossip(); g != nil {
+		fmt.Fprintf(stdout, "  gossip:   %s (members: %d)\n", g.Addr(), g.NumMembers())
 	}
-	log.Info("edge started", "addr", ln.Addr().String(), "node", cfg.nodeName, "data_dir", cfg.dataDir,
-		"dev", cfg.dev, "write_keys", len(cfg.writeKeys), "version", version)
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	var serveErr error
+	log.Info("version", "version", version)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "reason", context.Cause(ctx).Error())
-	case serveErr = <-served:
-		served = nil
-		log.Error("server stopped", "err", serveErr)
+	case <-n.Stopped():
+		log.Error("server stopped", "err", n.Err())
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
-	shutErr := srv.Shutdown(sctx)
-	if served != nil {
-		serveErr = <-served
-	}
-	// Shutdown has waited for in-flight requests; queued writes are
-	// committed by Close before the file is closed.
-	hubErr := hs.Close(sctx)
-	gossipErr := closeGossip(sctx)
-	closeErr := st.Close(sctx)
-	// The hub goes last: the edge's final push (in hs.Close) needs it.
-	devHubErr := closeDevHub(sctx, devHub)
-	if err := errors.Join(serveErr, shutErr, hubErr, gossipErr, closeErr, devHubErr); err != nil {
+	// The hub goes last: the edge's final push (in Close) needs it.
+	if err := errors.Join(n.Err(), n.Close(sctx), closeDevHub(sctx, devHub)); err != nil {
 		log.Error("shutdown incomplete", "err", err)
 		return err
 	}

@@ -28,6 +28,23 @@ type hubConfig struct {
 	logLevel                            slog.Level
 	shutdownTimeout                     time.Duration
 	peerInterval                        time.Duration
+	// listener, when set, is the HTTP listener to serve on instead of
+	// listening on httpAddr (ucv dev binds it before the edge opens).
+	listener net.Listener
+}
+
+// hubFlagGroups are the sections of `ucv hub -h`.
+var hubFlagGroups = []flagGroup{
+	{"HTTP options", []string{"http-addr", "advertise-url"},
+		"ucv hub --http-addr 0.0.0.0:8300 --advertise-url https://hub-1.example:8300"},
+	{"Storage options", []string{"data-dir"},
+		"ucv hub --data-dir /var/lib/ucv-hub"},
+	{"Cluster options (Raft)", []string{"node-id", "raft-addr", "bootstrap", "join", "peer-interval"},
+		"ucv hub --node-id hub-2 --raft-addr 10.0.1.2:8301 --join https://hub-1.example:8300"},
+	{"Security options", []string{"sync-token", "admin-token"},
+		"ucv hub --sync-token \"$UCV_SYNC_TOKEN\" --admin-token \"$UCV_ADMIN_TOKEN\""},
+	{"Operation options", []string{"log-level", "shutdown-timeout"},
+		"ucv hub --log-level debug --shutdown-timeout 30s"},
 }
 
 // runHub implements `ucv hub`: one node of the Raft-replicated hub.
@@ -53,8 +70,8 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, edgeUsage, "hub", "Runs one hub node: a Raft member holding the authoritative identity graph,\nthe sync endpoints edges push to and pull from, and the admin API.\nStart the first node with --bootstrap, the others with --join.")
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), edgeUsage, "hub", "Runs one hub node: a Raft member holding the authoritative identity graph,\nthe sync endpoints edges push to and pull from, and the admin API.\nStart the first node with --bootstrap, the others with --join.")
+		printFlagGroups(fs.Output(), fs, hubFlagGroups)
 	}
 	var cfg hubConfig
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", ""), "directory of the Raft log and snapshots [UCV_DATA_DIR]")
@@ -67,17 +84,22 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""), "bearer token of the sync and internal endpoints; empty: open [UCV_SYNC_TOKEN]")
 	fs.StringVar(&cfg.adminToken, "admin-token", env("UCV_ADMIN_TOKEN", ""), "bearer token of the admin API; empty: open [UCV_ADMIN_TOKEN]")
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for in-flight requests and Raft")
-	fs.DurationVar(&cfg.peerInterval, "peer-interval", 2*time.Second, "how often to exchange HTTP addresses with the other hub nodes")
+	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and Raft, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
+	peers := fs.String("peer-interval", env("UCV_PEER_INTERVAL", "2s"), "how often to exchange HTTP addresses with the other hub nodes, a `DURATION` [UCV_PEER_INTERVAL]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
 	}
+	var errS, errP error
+	cfg.shutdownTimeout, errS = time.ParseDuration(*shutdown)
+	cfg.peerInterval, errP = time.ParseDuration(*peers)
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	case errS != nil || errP != nil:
+		return cfg, fmt.Errorf("%w: --shutdown-timeout and --peer-interval must be durations such as 15s", errUsage)
 	case cfg.dataDir == "":
 		return cfg, fmt.Errorf("%w: --data-dir (or UCV_DATA_DIR) is required", errUsage)
 	case cfg.nodeID == "":
@@ -157,7 +179,10 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if cfg.syncToken != "" && cfg.syncToken == cfg.adminToken {
 		log.Warn("--sync-token equals --admin-token: every edge holding it has the admin role")
 	}
-	ln, err := net.Listen("tcp", cfg.httpAddr)
+	ln, err := cfg.listener, error(nil)
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.httpAddr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}

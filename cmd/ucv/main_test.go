@@ -43,3 +43,54 @@ func TestHelpAndVersion(t *testing.T) {
 		})
 	}
 }
+
+// Every flag of edge, dev and hub is in a titled section of the help
+// with an example (printFlagGroups lists every flag of the set, under
+// "Other options" when no section names it), and each names its own
+// UCV_* variable.
+func TestHelpGroupsEveryFlag(t *testing.T) {
+	for _, cmd := range []string{"edge", "dev", "hub"} {
+		t.Run(cmd, func(t *testing.T) {
+			code, help, _ := runCmd(t, "help", cmd)
+			if code != 0 {
+				t.Fatalf("ucv help %s: exit %d", cmd, code)
+			}
+			if i := strings.Index(help, "Other options:"); i >= 0 {
+				t.Errorf("flags in no section:\n%s", help[i:])
+			}
+			lines := strings.Split(help, "\n")
+			vars := map[string]string{}
+			flags := 0
+			for i, line := range lines {
+				if !strings.HasPrefix(line, "  -") || i+1 == len(lines) {
+					continue
+				}
+				flags++
+				name, _, _ := strings.Cut(strings.TrimPrefix(line, "  -"), " ")
+				usage := lines[i+1]
+				j := strings.Index(usage, "[UCV_")
+				if j < 0 {
+					t.Errorf("-%s names no UCV_* variable: %q", name, usage)
+					continue
+				}
+				v := usage[j+1 : j+strings.Index(usage[j:], "]")]
+				if other, dup := vars[v]; dup {
+					t.Errorf("%s is the variable of both -%s and -%s", v, other, name)
+				}
+				vars[v] = name
+			}
+			if flags < 10 {
+				t.Errorf("%d flags in the help, want every flag:\n%s", flags, help)
+			}
+			if n := strings.Count(help, "  Example: ucv "+cmd); n < 5 {
+				t.Errorf("%d sections with an example, want at least 5", n)
+			}
+		})
+	}
+	code, help, _ := runCmd(t, "bench", "ingest", "-h")
+	for _, lookupOnly := range []string{"-profiles", "-rate", "-conns", "-redis", "-pin"} {
+		if strings.Contains(help, lookupOnly+" ") {
+			t.Errorf("bench ingest -h (exit %d) lists the lookup flag %s:\n%s", code, lookupOnly, help)
+		}
+	}
+}
