@@ -80,7 +80,8 @@ func TestLoopbackRules(t *testing.T) {
 	}
 }
 
-// A refused exposure starts nothing: no data directory, no listener.
+// A refused exposure or API configuration starts nothing: no data
+// directory, no listener.
 func TestNodeRefusesExposure(t *testing.T) {
 	gc := gossip.DefaultConfig()
 	gc.Dev = true
@@ -101,6 +102,11 @@ func TestNodeRefusesExposure(t *testing.T) {
 			c.Gossip = &gc
 			return c
 		}, "--gossip-addr"},
+		{"a bad read key (the API's config is checked first too)", func(dir string) edge.Config {
+			c := production(dir, "0.0.0.0:0")
+			c.API.ReadKeys = []api.ReadKey{{Name: "crm", Secret: "short", Scopes: []api.Scope{api.ScopeProfiles}}}
+			return c
+		}, "ReadKeys[0]: secret"},
 		{"open reads with read keys", func(dir string) edge.Config {
 			c := production(dir, "0.0.0.0:0")
 			c.API.ReadKeys = []api.ReadKey{readKey}

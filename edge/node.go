@@ -99,6 +99,10 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("edge: config: HTTPAddr must be HOST:PORT: %w", err)
 	}
+	ac := c.API // Validate has a pointer receiver; c stays unchanged
+	if err := ac.Validate(); err != nil {
+		return fmt.Errorf("edge: config: API: %w", err)
+	}
 	return c.validateExposure()
 }
 

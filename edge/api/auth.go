@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,41 +69,52 @@ func validName(s string) bool {
 	return true
 }
 
-// validateReadKeys checks keys and that no secret is also a write key.
-// Messages name keys by name and never show a secret.
+// Validate checks the key on its own. Its messages name the part at
+// fault and never hold the secret (nor the name, which a swapped
+// NAME=SECRET could make the secret).
+func (k ReadKey) Validate() error {
+	if !validName(k.Name) {
+		return errors.New("name: must be 1 to 64 of A-Z a-z 0-9 . _ -")
+	}
+	if len(k.Secret) < MinReadKeySecretBytes {
+		return fmt.Errorf("secret: must be at least %d bytes", MinReadKeySecretBytes)
+	}
+	for _, c := range []byte(k.Secret) {
+		if c <= ' ' || c >= 0x7f || c == ',' {
+			return errors.New("secret: must be printable ASCII without white space or ','")
+		}
+	}
+	if len(k.Scopes) == 0 {
+		return fmt.Errorf("scopes: at least one is required (%s)", scopeList())
+	}
+	for _, sc := range k.Scopes {
+		if !slices.Contains(Scopes, sc) {
+			return fmt.Errorf("scopes: unknown scope; scopes are %s", scopeList())
+		}
+	}
+	return nil
+}
+
+// validateReadKeys checks keys, that names and secrets are unique, and
+// that no secret is also a write key. Messages name keys by position and
+// name and never show a secret.
 func validateReadKeys(keys []ReadKey, writeKeys map[string]string) error {
 	names := map[string]bool{}
 	secrets := map[string]bool{}
 	for i, k := range keys {
-		if !validName(k.Name) {
-			return fmt.Errorf("ReadKeys[%d].Name: must be 1 to 64 of A-Z a-z 0-9 . _ -", i)
+		if err := k.Validate(); err != nil {
+			return fmt.Errorf("ReadKeys[%d]: %w", i, err)
 		}
 		if names[k.Name] {
-			return fmt.Errorf("ReadKeys[%d].Name: %q is used twice", i, k.Name)
+			return fmt.Errorf("ReadKeys[%d]: name: %q is used twice", i, k.Name)
 		}
 		names[k.Name] = true
-		if len(k.Secret) < MinReadKeySecretBytes {
-			return fmt.Errorf("ReadKeys[%d].Secret (key %q): must be at least %d bytes", i, k.Name, MinReadKeySecretBytes)
-		}
-		for _, c := range []byte(k.Secret) {
-			if c <= ' ' || c >= 0x7f || c == ',' {
-				return fmt.Errorf("ReadKeys[%d].Secret (key %q): must be printable ASCII without white space or ','", i, k.Name)
-			}
-		}
 		if secrets[k.Secret] {
-			return fmt.Errorf("ReadKeys[%d].Secret (key %q): another read key has the same secret", i, k.Name)
+			return fmt.Errorf("ReadKeys[%d] (key %q): secret: another read key has the same secret", i, k.Name)
 		}
 		secrets[k.Secret] = true
 		if _, ok := writeKeys[k.Secret]; ok {
-			return fmt.Errorf("ReadKeys[%d].Secret (key %q): is also a write key; a key either writes or reads", i, k.Name)
-		}
-		if len(k.Scopes) == 0 {
-			return fmt.Errorf("ReadKeys[%d].Scopes (key %q): at least one scope is required (%s)", i, k.Name, scopeList())
-		}
-		for _, sc := range k.Scopes {
-			if !slices.Contains(Scopes, sc) {
-				return fmt.Errorf("ReadKeys[%d].Scopes (key %q): unknown scope %q; scopes are %s", i, k.Name, sc, scopeList())
-			}
+			return fmt.Errorf("ReadKeys[%d] (key %q): secret: is also a write key; a key either writes or reads", i, k.Name)
 		}
 	}
 	return nil

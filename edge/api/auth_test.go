@@ -183,23 +183,23 @@ func TestReadKeyConfigRefused(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		{"short secret", func(c *Config) { c.ReadKeys = []ReadKey{key("a", "short-secret")} }, "ReadKeys[0].Secret"},
-		{"secret with a space", func(c *Config) { c.ReadKeys = []ReadKey{key("a", "rk with a space 0123456789")} }, "ReadKeys[0].Secret"},
-		{"secret with a comma", func(c *Config) { c.ReadKeys = []ReadKey{key("a", "rk,with,a,comma,0123456789")} }, "ReadKeys[0].Secret"},
-		{"bad name", func(c *Config) { c.ReadKeys = []ReadKey{key("a b", secretProfiles)} }, "ReadKeys[0].Name"},
-		{"empty name", func(c *Config) { c.ReadKeys = []ReadKey{key("", secretProfiles)} }, "ReadKeys[0].Name"},
+		{"short secret", func(c *Config) { c.ReadKeys = []ReadKey{key("a", "short-secret")} }, "ReadKeys[0]: secret"},
+		{"secret with a space", func(c *Config) { c.ReadKeys = []ReadKey{key("a", "rk with a space 0123456789")} }, "ReadKeys[0]: secret"},
+		{"secret with a comma", func(c *Config) { c.ReadKeys = []ReadKey{key("a", "rk,with,a,comma,0123456789")} }, "ReadKeys[0]: secret"},
+		{"bad name", func(c *Config) { c.ReadKeys = []ReadKey{key("a b", secretProfiles)} }, "ReadKeys[0]: name"},
+		{"empty name", func(c *Config) { c.ReadKeys = []ReadKey{key("", secretProfiles)} }, "ReadKeys[0]: name"},
 		{"name twice", func(c *Config) {
 			c.ReadKeys = []ReadKey{key("a", secretProfiles), key("a", secretDecide)}
-		}, "ReadKeys[1].Name"},
+		}, "ReadKeys[1]: name"},
 		{"secret twice", func(c *Config) {
 			c.ReadKeys = []ReadKey{key("a", secretProfiles), key("b", secretProfiles)}
-		}, "ReadKeys[1].Secret"},
+		}, "ReadKeys[1] (key \"b\"): secret"},
 		{"secret is a write key", func(c *Config) {
 			c.WriteKeys = map[string]string{secretProfiles: ""}
 			c.ReadKeys = []ReadKey{key("a", secretProfiles)}
 		}, "also a write key"},
-		{"no scope", func(c *Config) { c.ReadKeys = []ReadKey{{Name: "a", Secret: secretProfiles}} }, "ReadKeys[0].Scopes"},
-		{"unknown scope", func(c *Config) { c.ReadKeys = []ReadKey{key("a", secretProfiles, "admin")} }, "ReadKeys[0].Scopes"},
+		{"no scope", func(c *Config) { c.ReadKeys = []ReadKey{{Name: "a", Secret: secretProfiles}} }, "ReadKeys[0]: scopes"},
+		{"unknown scope", func(c *Config) { c.ReadKeys = []ReadKey{key("a", secretProfiles, "admin")} }, "ReadKeys[0]: scopes"},
 		{"open reads with read keys", func(c *Config) {
 			c.ReadKeys = []ReadKey{key("a", secretProfiles)}
 			c.InsecureOpenReads = true

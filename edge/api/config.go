@@ -152,6 +152,7 @@ func DefaultConfig() Config {
 		IngestTimeout:  5 * time.Second,
 		ReadKeyRate:    1000,
 		ReadKeyBurst:   2000,
+		WriteKeyBurst:  1000,
 		Concurrency:    10000,
 		MaxConnsPerIP:  512,
 		Now:            time.Now,
