@@ -2,7 +2,15 @@ package api
 
 import (
 	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -84,5 +92,108 @@ func TestConcurrencyCap(t *testing.T) {
 	}
 	if _, code := dialServed(t, e.url); code != http.StatusServiceUnavailable {
 		t.Fatalf("connection over the cap = %d, want 503", code)
+	}
+}
+
+// selfSigned returns a TLS certificate for 127.0.0.1 and a pool that
+// trusts it.
+func selfSigned(tb testing.TB) (tls.Certificate, *x509.CertPool) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "edge"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// Over a TLS listener (how the edge node serves TLS), a connection over
+// MaxConnsPerIP is closed without writing: writing would start its
+// handshake and block the accept loop on a client that never sends a
+// hello. The next client is served.
+func TestConnCapsOverTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	cfg := DefaultConfig()
+	cfg.DevMode = true
+	cfg.MaxConnsPerIP = 1
+	srv, err := New(openStore(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(tls.NewListener(plain, &tls.Config{Certificates: []tls.Certificate{cert}})) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	addr := plain.Addr().String()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxConnsPerHost: 1}, Timeout: 30 * time.Second}
+	resp, err := client.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatalf("first TLS request: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("first TLS request = %d, want 200", resp.StatusCode)
+	}
+
+	// A second connection from the same IP that never says hello.
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// A bound for a broken server, not a timing assertion.
+	idle.SetDeadline(time.Now().Add(20 * time.Second))
+	if n, err := idle.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the refused idle connection read %d bytes, %v; want it closed (EOF)", n, err)
+	}
+
+	// The accept loop is free: once the first connection closes, a new
+	// client is served.
+	client.CloseIdleConnections()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get("https://" + addr + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no TLS request served after the refusal: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -388,8 +389,30 @@ func (l headListener) Accept() (net.Conn, error) {
 	}
 	hc := &headConn{Conn: c, heads: l.heads, key: c.RemoteAddr().String()}
 	l.heads.Store(hc.key, hc)
+	if tc, ok := c.(tlsConn); ok {
+		return headTLSConn{hc, tc}, nil
+	}
 	return hc, nil
 }
+
+// tlsConn is what fasthttp recognizes as a TLS connection.
+type tlsConn interface {
+	Handshake() error
+	ConnectionState() tls.ConnectionState
+}
+
+// headTLSConn is a headConn over a TLS connection (a listener wrapped by
+// tls.NewListener). It stays a TLS connection to fasthttp: a connection
+// refused over MaxConnsPerIP or Concurrency is then closed, not written
+// to — writing would start the handshake and block the accept loop on a
+// client that never sends its hello — and RequestCtx.IsTLS holds.
+type headTLSConn struct {
+	*headConn
+	tls tlsConn
+}
+
+func (c headTLSConn) Handshake() error                     { return c.tls.Handshake() }
+func (c headTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // headConn counts the bytes read since the last newline. When fasthttp's
 // read buffer fills before a request head ends (ErrSmallBuffer), the
