@@ -143,7 +143,9 @@ func TestConnCapsOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(tls.NewListener(plain, &tls.Config{Certificates: []tls.Certificate{cert}})) }()
+	go func() {
+		served <- srv.Serve(tls.NewListener(plain, &tls.Config{Certificates: []tls.Certificate{cert}}))
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
