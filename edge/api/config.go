@@ -135,7 +135,10 @@ func normalizeOrigin(o string) (string, error) {
 }
 
 // DefaultConfig returns a production configuration without write keys:
-// set WriteKeys or DevMode before New.
+// set WriteKeys or DevMode before New. Reads are open until ReadKeys are
+// set; each read key may make 1,000 requests/s (bursts of 2,000), write
+// keys are not limited; connections are capped at 10,000, 512 from one
+// client IP.
 func DefaultConfig() Config {
 	return Config{
 		WriteKeys:      map[string]string{},
