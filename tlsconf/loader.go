@@ -34,6 +34,10 @@ type Config struct {
 	// and clientAuth, as `ucv tls cert create --server --client` issues.
 	// A file without them is refused at New and at every reload.
 	Node bool
+	// NotNode refuses a hub node's certificate instead: an edge given one
+	// (for its API or its hub link) would hold a key the hub's Raft port
+	// accepts, so edges take --server or --client certificates only.
+	NotNode bool
 	// Poll is how often, at most, the files' modification times are
 	// checked; the check runs inside a handshake or a metrics scrape, so
 	// no goroutine is needed and a Loader has nothing to close. 0
@@ -69,6 +73,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: config: neither a certificate nor a CA file", ErrInvalid)
 	case c.Node && c.CertFile == "":
 		return fmt.Errorf("%w: config: Node needs a certificate", ErrInvalid)
+	case c.Node && c.NotNode:
+		return fmt.Errorf("%w: config: Node and NotNode exclude each other", ErrInvalid)
 	case c.Poll < 0 || c.HandshakeTimeout <= 0:
 		return fmt.Errorf("%w: config: Poll must not be negative and HandshakeTimeout must be positive", ErrInvalid)
 	case c.Now == nil:
@@ -262,6 +268,8 @@ func (l *Loader) load() (*material, error) {
 			return nil, fmt.Errorf("%w: %s %s expired at %s", ErrInvalid, l.cfg.CertName, l.cfg.CertFile, leaf.NotAfter.UTC().Format(time.RFC3339))
 		case l.cfg.Node && !IsNode(leaf):
 			return nil, fmt.Errorf("%w: %s %s is not a hub node's certificate (it needs both serverAuth and clientAuth: ucv tls cert create --server --client)", ErrInvalid, l.cfg.CertName, l.cfg.CertFile)
+		case l.cfg.NotNode && IsNode(leaf):
+			return nil, fmt.Errorf("%w: %s %s is a hub node's certificate (serverAuth and clientAuth), which opens the hub's Raft port: give an edge a --server or a --client certificate", ErrInvalid, l.cfg.CertName, l.cfg.CertFile)
 		}
 		m.cert = &pair
 	}
