@@ -301,4 +301,3 @@ func TestHubReloadsOnSIGHUP(t *testing.T) {
 		return s != first
 	})
 }
-
