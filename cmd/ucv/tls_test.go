@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -300,4 +301,62 @@ func TestHubReloadsOnSIGHUP(t *testing.T) {
 		s, _ := httpsGet(t, url+"/healthz", ca)
 		return s != first
 	})
+}
+
+// TestCertificateKinds: an edge refuses a hub node's certificate (its key
+// would open the hub's Raft port); a hub with --tls-client-ca refuses one
+// that is not a node's; half a pair or a client CA without a certificate
+// is a usage error.
+func TestCertificateKinds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	tlsCmd(t, "ca", "create", "--dir", dir)
+	tlsCmd(t, "cert", "create", "--dir", dir, "--server", "--client", "--name", "hub-1")
+	tlsCmd(t, "cert", "create", "--dir", dir, "--server", "--name", "web")
+	f := func(name string) (string, string) {
+		return filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	}
+	hubCert, hubKey := f("hub-1")
+	webCert, webKey := f("web")
+	ca := filepath.Join(dir, "ca.pem")
+	none := func(string) string { return "" }
+	for what, args := range map[string][]string{
+		"a node certificate for the API":      {"--tls-cert", hubCert, "--tls-key", hubKey},
+		"a node certificate for the hub link": {"--hub", "https://127.0.0.1:1", "--hub-ca", ca, "--tls-client-cert", hubCert, "--tls-client-key", hubKey},
+	} {
+		cfg, err := parseEdgeFlags("edge", append([]string{"--data-dir", t.TempDir(), "--write-key", "wk"}, args...), none, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if _, err := nodeConfig(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "hub node's certificate") {
+			t.Errorf("edge with %s: %v, want refused as a hub node's certificate", what, err)
+		}
+	}
+	cfg, err := parseHubFlags(hubArgs("hub-1", t.TempDir(), "--tls-cert", webCert, "--tls-key", webKey, "--tls-client-ca", ca), none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := startHubNode(cfg, slog.New(slog.DiscardHandler)); err == nil {
+		h.Close(context.Background())
+		t.Error("a hub with --tls-client-ca started with a server-only certificate")
+	} else if !strings.Contains(err.Error(), "not a hub node's certificate") {
+		t.Errorf("hub with a server-only certificate: %v", err)
+	}
+	for what, args := range map[string][]string{
+		"hub: --tls-cert alone":           append(hubArgs("h", "d"), "--tls-cert", hubCert),
+		"hub: --tls-client-ca alone":      append(hubArgs("h", "d"), "--tls-client-ca", ca),
+		"hub: an http --join with TLS":    append(hubArgs("h", "d"), "--tls-cert", hubCert, "--tls-key", hubKey, "--join", "http://127.0.0.1:1"),
+		"edge: --tls-key alone":           {"--data-dir", "d", "--write-key", "wk", "--tls-key", webKey},
+		"edge: --hub-ca without --hub":    {"--data-dir", "d", "--write-key", "wk", "--hub-ca", ca},
+		"edge: --hub-ca with an http hub": {"--data-dir", "d", "--write-key", "wk", "--hub", "http://127.0.0.1:1", "--hub-ca", ca},
+	} {
+		var err error
+		if strings.HasPrefix(what, "hub") {
+			_, err = parseHubFlags(args, none, io.Discard)
+		} else {
+			_, err = parseEdgeFlags("edge", args, none, io.Discard)
+		}
+		if !errors.Is(err, errUsage) {
+			t.Errorf("%s: %v, want a usage error", what, err)
+		}
+	}
 }
