@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -206,16 +207,17 @@ func (ca *CA) Issue(req CertRequest, now time.Time) (certPEM, keyPEM []byte, err
 	}
 	if req.Server {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
-		tmpl.DNSNames = appendNew(tmpl.DNSNames, "localhost")
+		names := []string{"localhost"}
 		if dnsPattern.MatchString(req.Name) {
-			tmpl.DNSNames = appendNew(tmpl.DNSNames, req.Name)
+			names = append(names, req.Name)
 		}
-		for _, d := range req.DNSNames {
-			tmpl.DNSNames = appendNew(tmpl.DNSNames, d)
+		for _, d := range append(names, req.DNSNames...) {
+			if !slices.Contains(tmpl.DNSNames, d) {
+				tmpl.DNSNames = append(tmpl.DNSNames, d)
+			}
 		}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-		for _, ip := range req.IPs {
-			if !containsIP(tmpl.IPAddresses, ip) {
+		for _, ip := range append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, req.IPs...) {
+			if !slices.ContainsFunc(tmpl.IPAddresses, ip.Equal) {
 				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 			}
 		}
@@ -357,22 +359,4 @@ func parseCerts(b []byte) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("%w: no PEM certificate", ErrInvalid)
 	}
 	return out, nil
-}
-
-func appendNew(list []string, s string) []string {
-	for _, v := range list {
-		if v == s {
-			return list
-		}
-	}
-	return append(list, s)
-}
-
-func containsIP(list []net.IP, ip net.IP) bool {
-	for _, v := range list {
-		if v.Equal(ip) {
-			return true
-		}
-	}
-	return false
 }

@@ -103,6 +103,9 @@ const (
 )
 
 func (a ClientAuth) String() string {
+	if a >= numClientAuth {
+		return fmt.Sprintf("ClientAuth(%d)", uint8(a))
+	}
 	return [...]string{"none", "verify-if-given", "require", "require-node"}[a]
 }
 
@@ -192,10 +195,8 @@ func (l *Loader) reload(st [3]stamp) error {
 	l.reloads.Add(1)
 	attrs := []any{"cert", l.name()}
 	if m.cert != nil {
-		attrs = append(attrs, "serial", m.cert.Leaf.SerialNumber.Text(16), "not_after", m.cert.Leaf.NotAfter.UTC())
-		if old.cert != nil && old.cert.Leaf.Equal(m.cert.Leaf) {
-			attrs = append(attrs, "changed", false)
-		}
+		attrs = append(attrs, "serial", m.cert.Leaf.SerialNumber.Text(16), "not_after", m.cert.Leaf.NotAfter.UTC(),
+			"new_certificate", old.cert == nil || !old.cert.Leaf.Equal(m.cert.Leaf))
 	}
 	l.log.Info("tls files reloaded", attrs...)
 	return nil
