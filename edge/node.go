@@ -61,7 +61,9 @@ type Config struct {
 	// members it learns of, and the node is useful alone).
 	Gossip *gossip.Config
 	// Hub, when not nil, syncs with the hub at Hub.URLs; Hub.Edge defaults
-	// to the store's node ID, and Hub.TrimAfter gains gossip's cursor.
+	// to the name of Hub.TLS's client certificate (the edge's identity at
+	// the hub; give every edge its own), else to the store's node ID, and
+	// Hub.TrimAfter gains gossip's cursor.
 	// Without a hub, only gossip reads the outbox, so the node trims it
 	// every TrimEvery once gossip (if any) has published each entry: a
 	// standalone edge's disk holds its profiles, not every delta it wrote.
@@ -279,6 +281,11 @@ func (n *Node) startHubSync(cfg Config) error {
 		return nil
 	}
 	hc := *cfg.Hub
+	if hc.Edge == "" && hc.TLS != nil {
+		// The hub knows an edge with a client certificate by the
+		// certificate's name: the edge pushes under it.
+		hc.Edge = hc.TLS.CertName()
+	}
 	if hc.Edge == "" {
 		hc.Edge = fmt.Sprintf("%016x", uint64(n.st.Node()))
 	}

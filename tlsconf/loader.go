@@ -415,6 +415,15 @@ func (l *Loader) HasCA() bool { return l.cur.Load().pool != nil }
 // HasCert reports whether the Loader has a certificate (it can serve).
 func (l *Loader) HasCert() bool { return l.cur.Load().cert != nil }
 
+// CertName returns the common name of the certificate in use — the
+// identity it gives its holder (see PeerOf) — or "" without one.
+func (l *Loader) CertName() string {
+	if c := l.cur.Load().cert; c != nil {
+		return c.Leaf.Subject.CommonName
+	}
+	return ""
+}
+
 // name is the Loader's name in logs and metrics.
 func (l *Loader) name() string {
 	if l.cfg.CertFile != "" {

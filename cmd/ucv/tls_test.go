@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -205,7 +204,7 @@ func TestSecureClusterInProcess(t *testing.T) {
 		t.Fatalf("track over HTTPS: %v", err)
 	}
 	resp.Body.Close()
-	edgeID := fmt.Sprintf("%016x", uint64(n.Store().Node()))
+	const edgeID = "till-1-client" // the name of its client certificate
 	waitFor(t, 20*time.Second, "the edge's push on the leader (via the follower)", func() bool { return h1.node.FSM().EdgeSeq(edgeID) >= 1 })
 	waitFor(t, 20*time.Second, "the push replicated to the follower", func() bool { return h2.node.FSM().EdgeSeq(edgeID) >= 1 })
 
