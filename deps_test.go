@@ -107,15 +107,17 @@ func TestDependencyDirection(t *testing.T) {
 // layers ranks our packages; an import may only point to a lower rank.
 // edge and hub share a rank and never import each other (the edge talks
 // to the hub over HTTP through replication's wire types); metric, the
-// home of the metrics library, sits with crdt at the bottom. Only bench,
-// cmd and integration (tests of edges and hubs together) see both edge
-// and hub, and only cmd imports bench.
+// home of the metrics library, sits with crdt at the bottom, and
+// tlsconf, which every TLS link is built from, well below edge and hub.
+// Only bench, cmd and integration (tests of edges and hubs together) see
+// both edge and hub, and only cmd imports bench.
 var layers = []struct {
 	pkgs []string
 	rank int
 }{
 	{[]string{"ucv/crdt", "ucv/metric"}, 0},
 	{[]string{"ucv/profile"}, 1},
+	{[]string{"ucv/tlsconf"}, 1},
 	{[]string{"ucv/replication"}, 2},
 	{[]string{"ucv/edge"}, 3},
 	{[]string{"ucv/hub"}, 3},
@@ -253,6 +255,29 @@ func TestOneHomePerLibrary(t *testing.T) {
 				if slices.Contains(p.Imports, h) {
 					t.Errorf("%s imports the test harness %s outside its tests", p.ImportPath, h)
 				}
+			}
+		}
+	}
+}
+
+// TestOneHomeForTLS: crypto/tls and crypto/x509 are set up in tlsconf
+// alone — versions, verification, reloading — so no link can drift to
+// weaker settings; other packages get net.Listeners, net.Conns and
+// http.Transports from it. Tests may build odd clients of their own.
+func TestOneHomeForTLS(t *testing.T) {
+	// Packages that name a crypto/tls type without configuring anything.
+	typeOnly := map[string]string{
+		// headTLSConn must keep a wrapped connection's ConnectionState
+		// method so fasthttp still treats it as TLS (0027).
+		"ucv/edge/api": "crypto/tls",
+	}
+	for _, p := range list(t, "./...") {
+		if within(p.ImportPath, "ucv/tlsconf") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if (imp == "crypto/tls" || imp == "crypto/x509") && typeOnly[p.ImportPath] != imp {
+				t.Errorf("%s imports %s; TLS is set up in ucv/tlsconf", p.ImportPath, imp)
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
+	"ucv/tlsconf"
 )
 
 // DataFile is the name of the replica's bbolt file inside Config.DataDir.
@@ -40,6 +41,14 @@ type Config struct {
 	// error wrapping *store.FileError.
 	Recover bool
 
+	// TLS, when set, serves the API over TLS with its certificate (no
+	// client certificate is asked for: the API's keys authenticate
+	// callers); URL then starts with https://, and so does the settings
+	// endpoint's apiHost when API.PublicURL is empty. Hub.TLS is the
+	// client side of the link to the hub. ReloadTLS (SIGHUP) and the
+	// Loaders' polls put rotated files in use without a restart.
+	TLS *tlsconf.Loader
+
 	// Store configures the replica. Path, NodeName and Logger are set by
 	// New; RefetchPositions gains the hub feed's position when Hub is set.
 	Store store.Options
@@ -52,7 +61,9 @@ type Config struct {
 	// members it learns of, and the node is useful alone).
 	Gossip *gossip.Config
 	// Hub, when not nil, syncs with the hub at Hub.URLs; Hub.Edge defaults
-	// to the store's node ID, and Hub.TrimAfter gains gossip's cursor.
+	// to the name of Hub.TLS's client certificate (the edge's identity at
+	// the hub; give every edge its own), else to the store's node ID, and
+	// Hub.TrimAfter gains gossip's cursor.
 	// Without a hub, only gossip reads the outbox, so the node trims it
 	// every TrimEvery once gossip (if any) has published each entry: a
 	// standalone edge's disk holds its profiles, not every delta it wrote.
@@ -115,6 +126,8 @@ type Node struct {
 	hub    *hubsync.Client
 	srv    *api.Server
 	ln     net.Listener
+	tls    []*tlsconf.Loader // the API's and the hub link's, when set
+	scheme string            // of URL: http or https
 	// stopped closes when Serve returns; serveErr is then its result.
 	stopped  chan struct{}
 	serveErr error
@@ -196,12 +209,15 @@ func New(cfg Config) (n *Node, err error) {
 		return n, err
 	}
 
+	ln, err := n.listen(cfg, &acfg)
+	if err != nil {
+		return n, err
+	}
 	if n.srv, err = api.New(n.st, acfg); err != nil {
+		ln.Close()
 		return n, fmt.Errorf("edge: api: %w", err)
 	}
-	if n.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return n, fmt.Errorf("edge: listen: %w", err)
-	}
+	n.ln = ln
 	n.stopped = make(chan struct{})
 	go func() {
 		n.serveErr = n.srv.Serve(n.ln)
@@ -212,8 +228,69 @@ func New(cfg Config) (n *Node, err error) {
 		go n.warnOpenReads(n.ln.Addr().String(), cfg.OpenReadsWarnEvery)
 	}
 	log.Info("edge started", "addr", n.ln.Addr().String(), "node", cfg.Name, "data_dir", cfg.DataDir,
-		"dev", acfg.DevMode, "write_keys", len(acfg.WriteKeys), "read_keys", len(acfg.ReadKeys), "gossip", n.gossip != nil, "hub", n.hub != nil)
+		"dev", acfg.DevMode, "write_keys", len(acfg.WriteKeys), "read_keys", len(acfg.ReadKeys), "gossip", n.gossip != nil, "hub", n.hub != nil,
+		"tls", cfg.TLS != nil)
 	return n, nil
+}
+
+// listen opens the API's listener, over TLS with cfg.TLS, and adds the
+// TLS metrics of the node's Loaders to acfg.
+func (n *Node) listen(cfg Config, acfg *api.Config) (net.Listener, error) {
+	n.scheme = "http"
+	if cfg.TLS != nil {
+		n.tls = append(n.tls, cfg.TLS)
+	}
+	if cfg.Hub != nil && cfg.Hub.TLS != nil {
+		n.tls = append(n.tls, cfg.Hub.TLS)
+	}
+	if len(n.tls) > 0 {
+		acfg.Collectors = append(acfg.Collectors, tlsconf.Collector(n.tls...))
+	}
+	raw, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("edge: listen: %w", err)
+	}
+	if cfg.TLS == nil {
+		return raw, nil
+	}
+	ln, err := cfg.TLS.Listener(raw, tlsconf.NoClientCert)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("edge: tls: %w", err)
+	}
+	n.scheme = "https"
+	if acfg.PublicURL == "" {
+		acfg.PublicURL = "https://" + advertised(raw.Addr())
+	}
+	return ln, nil
+}
+
+// advertised is the host:port browsers reach a listener on: its address,
+// with a wildcard IP (0.0.0.0, ::) replaced by the host name (as the
+// API does for plain HTTP).
+func advertised(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// ReloadTLS reads the node's certificate files again now (cmd calls it on
+// SIGHUP): the API's and the hub link's. New connections use the new
+// files; on an error the files in use stay and the error says which were
+// refused. Without TLS it does nothing.
+func (n *Node) ReloadTLS() error {
+	var errs []error
+	for _, l := range n.tls {
+		errs = append(errs, l.Reload())
+	}
+	return errors.Join(errs...)
 }
 
 // startHubSync starts the hub client, or without a hub the trim loop.
@@ -228,6 +305,11 @@ func (n *Node) startHubSync(cfg Config) error {
 		return nil
 	}
 	hc := *cfg.Hub
+	if hc.Edge == "" && hc.TLS != nil {
+		// The hub knows an edge with a client certificate by the
+		// certificate's name: the edge pushes under it.
+		hc.Edge = hc.TLS.CertName()
+	}
 	if hc.Edge == "" {
 		hc.Edge = fmt.Sprintf("%016x", uint64(n.st.Node()))
 	}
@@ -298,8 +380,9 @@ func openStore(cfg Config, opts store.Options, log *slog.Logger) (*store.Store, 
 	return store.Open(opts)
 }
 
-// URL returns the API's base URL, http://HOST:PORT with the port bound.
-func (n *Node) URL() string { return "http://" + n.ln.Addr().String() }
+// URL returns the API's base URL, http://HOST:PORT with the port bound
+// (https:// with Config.TLS).
+func (n *Node) URL() string { return n.scheme + "://" + n.ln.Addr().String() }
 
 // Store returns the node's replica. It is closed by Close.
 func (n *Node) Store() *store.Store { return n.st }

@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"ucv/tlsconf"
 )
 
 // Config configures a Server. Start from DefaultConfig.
@@ -51,6 +53,12 @@ type Config struct {
 	// RaftLog receives the Raft library's own (hclog) output; nil
 	// discards it.
 	RaftLog io.Writer
+	// RaftTLS, when set, runs the TCP transport over mutual TLS: both
+	// ends of every Raft connection present a hub node certificate
+	// (serverAuth and clientAuth) that its CA signed, and plain
+	// connections are refused. It needs a certificate and a CA; its files
+	// reload as the Loader does, for new connections.
+	RaftTLS *tlsconf.Loader
 
 	// Transport, LogStore, StableStore and SnapshotStore replace the
 	// TCP transport and the on-disk stores when set (all four together):
@@ -84,6 +92,8 @@ func (c *Config) Validate() error {
 		return errors.New("hub: config: Transport needs LogStore, StableStore and SnapshotStore")
 	case c.Transport == nil && (c.DataDir == "" || c.RaftAddr == ""):
 		return errors.New("hub: config: DataDir and RaftAddr are required")
+	case c.RaftTLS != nil && (c.Transport != nil || !c.RaftTLS.HasCert() || !c.RaftTLS.HasCA()):
+		return errors.New("hub: config: RaftTLS needs a certificate and a CA, and the TCP transport (no Transport)")
 	}
 	return nil
 }
@@ -168,7 +178,7 @@ func New(cfg Config) (*Server, error) {
 		if addr.Port == 0 {
 			advertise = nil // advertise the port the listener got
 		}
-		tt, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 3, 10*time.Second, rc.Logger)
+		tt, err := newTransport(cfg, advertise, rc.Logger)
 		if err != nil {
 			s.closeStores()
 			return nil, fmt.Errorf("hub: raft transport: %w", err)
@@ -197,8 +207,22 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.raft = r
 	s.trans = trans
-	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap)
+	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap, "raft_tls", cfg.RaftTLS != nil)
 	return s, nil
+}
+
+// newTransport returns Raft's TCP transport on cfg.RaftAddr, over mutual
+// TLS with cfg.RaftTLS.
+func newTransport(cfg Config, advertise net.Addr, log hclog.Logger) (*raft.NetworkTransport, error) {
+	const maxPool, timeout = 3, 10 * time.Second
+	if cfg.RaftTLS == nil {
+		return raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, maxPool, timeout, log)
+	}
+	st, err := newTLSStream(cfg.RaftAddr, advertise, cfg.RaftTLS)
+	if err != nil {
+		return nil, err
+	}
+	return raft.NewNetworkTransportWithLogger(st, maxPool, timeout, log), nil
 }
 
 // FSM returns the node's state machine, for reads. Reads on a follower

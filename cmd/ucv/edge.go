@@ -53,6 +53,9 @@ type edgeConfig struct {
 	readKeys          []api.ReadKey
 	insecureOpenReads bool
 	limits            edgeLimits
+	// TLS: the API's certificate, and the hub link's CA and client
+	// certificate (each "" when not given).
+	tlsCert, tlsKey, hubCA, tlsClientCert, tlsClientKey string
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -78,6 +81,8 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --write-key 'wk_pos_3f9a=pos,wk_web_81c2=web' --read-key-file /etc/ucv/read-keys  # lines such as crm=SECRET, recs:decide=SECRET"},
 		{"Abuse limits", []string{"read-key-rate", "read-key-burst", "write-key-rate", "write-key-burst", "max-conns", "max-conns-per-ip"},
 			"ucv " + name + " --read-key-rate 200 --read-key-burst 400 --max-conns-per-ip 64"},
+		{"TLS options (ucv tls creates a CA and certificates)", []string{"tls-cert", "tls-key", "hub-ca", "tls-client-cert", "tls-client-key"},
+			"ucv " + name + " --tls-cert tls/till-3.pem --tls-key tls/till-3-key.pem --hub-ca tls/ca.pem --tls-client-cert tls/till-3-client.pem --tls-client-key tls/till-3-client-key.pem"},
 		{"Operation options", []string{"log-level", "shutdown-timeout"},
 			"ucv " + name + " --log-level debug --shutdown-timeout 30s"},
 	}
@@ -144,6 +149,11 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
+	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
+	fs.StringVar(&cfg.hubCA, "hub-ca", env("UCV_HUB_CA", ""), "CA certificates (PEM `FILE`) that sign the hub's; default: the system's roots [UCV_HUB_CA]")
+	fs.StringVar(&cfg.tlsClientCert, "tls-client-cert", env("UCV_TLS_CLIENT_CERT", ""), "client certificate (PEM `FILE`) presented to the hub; its name is this edge's identity there [UCV_TLS_CLIENT_CERT]")
+	fs.StringVar(&cfg.tlsClientKey, "tls-client-key", env("UCV_TLS_CLIENT_KEY", ""), "the private key of --tls-client-cert (PEM `FILE`) [UCV_TLS_CLIENT_KEY]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -192,7 +202,31 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 			cfg.hubURLs = append(cfg.hubURLs, u)
 		}
 	}
+	if err := checkEdgeTLS(cfg); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// checkEdgeTLS checks that the TLS flags come in pairs and that the hub
+// link's need https hub URLs.
+func checkEdgeTLS(cfg edgeConfig) error {
+	switch {
+	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case (cfg.tlsClientCert == "") != (cfg.tlsClientKey == ""):
+		return fmt.Errorf("%w: --tls-client-cert and --tls-client-key go together", errUsage)
+	case cfg.hubCA == "" && cfg.tlsClientCert == "":
+		return nil
+	case len(cfg.hubURLs) == 0:
+		return fmt.Errorf("%w: --hub-ca and --tls-client-cert need --hub", errUsage)
+	}
+	for _, u := range cfg.hubURLs {
+		if !strings.HasPrefix(u, "https://") {
+			return fmt.Errorf("%w: --hub: %q is not https, but --hub-ca or --tls-client-cert is given", errUsage, u)
+		}
+	}
+	return nil
 }
 
 // parseAge reads a non-negative duration: a Go duration ("43800h"), or
@@ -324,9 +358,21 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 	if nc.Gossip, err = gossipConfig(cfg); err != nil {
 		return nc, err
 	}
+	if cfg.tlsCert != "" {
+		f := tlsFiles{cert: cfg.tlsCert, key: cfg.tlsKey, certFlag: "tls-cert", notNode: true}
+		if nc.TLS, err = f.load(log); err != nil {
+			return nc, err
+		}
+	}
 	if len(cfg.hubURLs) > 0 {
 		hc := hubsync.DefaultConfig()
 		hc.URLs, hc.Token = cfg.hubURLs, cfg.syncToken
+		if cfg.hubCA != "" || cfg.tlsClientCert != "" {
+			f := tlsFiles{cert: cfg.tlsClientCert, key: cfg.tlsClientKey, ca: cfg.hubCA, certFlag: "tls-client-cert", caFlag: "hub-ca", notNode: true}
+			if hc.TLS, err = f.load(log); err != nil {
+				return nc, err
+			}
+		}
 		check := hc
 		check.Edge = "-" // the node names itself; the URLs are checked here
 		if err := check.Validate(); err != nil {
@@ -386,11 +432,20 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "  gossip:   %s (members: %d)\n", g.Addr(), g.NumMembers())
 	}
 	log.Info("version", "version", version)
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "reason", context.Cause(ctx).Error())
-	case <-n.Stopped():
-		log.Error("server stopped", "err", n.Err())
+	hup, stopHup := hangups(nc.TLS != nil || (nc.Hub != nil && nc.Hub.TLS != nil))
+	defer stopHup()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", "reason", context.Cause(ctx).Error())
+			break wait
+		case <-n.Stopped():
+			log.Error("server stopped", "err", n.Err())
+			break wait
+		case <-hup:
+			reloadTLS(log, n.ReloadTLS)
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()

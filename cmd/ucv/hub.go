@@ -16,6 +16,7 @@ import (
 
 	"ucv/hub"
 	"ucv/hub/api"
+	"ucv/tlsconf"
 )
 
 // hubConfig is what `ucv hub` runs.
@@ -31,6 +32,9 @@ type hubConfig struct {
 	// listener, when set, is the HTTP listener to serve on instead of
 	// listening on httpAddr (ucv dev binds it before the edge opens).
 	listener net.Listener
+	// TLS files ("" when not given); tlsPoll as tlsFiles.poll (tests).
+	tlsCert, tlsKey, tlsClientCA string
+	tlsPoll                      time.Duration
 }
 
 // hubFlagGroups are the sections of `ucv hub -h`.
@@ -43,6 +47,8 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --node-id hub-2 --raft-addr 10.0.1.2:8301 --join https://hub-1.example:8300"},
 	{"Security options", []string{"sync-token", "admin-token"},
 		"ucv hub --sync-token \"$UCV_SYNC_TOKEN\" --admin-token \"$UCV_ADMIN_TOKEN\""},
+	{"TLS options (ucv tls creates a CA and certificates)", []string{"tls-cert", "tls-key", "tls-client-ca"},
+		"ucv hub --tls-cert tls/hub-1.pem --tls-key tls/hub-1-key.pem --tls-client-ca tls/ca.pem"},
 	{"Operation options", []string{"log-level", "shutdown-timeout"},
 		"ucv hub --log-level debug --shutdown-timeout 30s"},
 }
@@ -86,6 +92,9 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and Raft, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	peers := fs.String("peer-interval", env("UCV_PEER_INTERVAL", "2s"), "how often to exchange HTTP addresses with the other hub nodes, a `DURATION` [UCV_PEER_INTERVAL]")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`), also presented to the other hub nodes; with --tls-client-ca a hub node's (ucv tls cert create --server --client); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
+	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
+	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", env("UCV_TLS_CLIENT_CA", ""), "CA certificates (PEM `FILE`) of client certificates: the sync routes then require an edge's or a node's, the internal routes and join a node's, and Raft runs over mutual TLS; they also verify the other nodes' servers [UCV_TLS_CLIENT_CA]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -110,6 +119,14 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 		return cfg, fmt.Errorf("%w: --join must be an http(s) URL", errUsage)
 	case cfg.shutdownTimeout <= 0 || cfg.peerInterval <= 0:
 		return cfg, fmt.Errorf("%w: --shutdown-timeout and --peer-interval must be positive", errUsage)
+	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
+		return cfg, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case cfg.tlsClientCA != "" && cfg.tlsCert == "":
+		return cfg, fmt.Errorf("%w: --tls-client-ca needs --tls-cert and --tls-key", errUsage)
+	case cfg.tlsCert != "" && cfg.join != "" && !strings.HasPrefix(cfg.join, "https://"):
+		return cfg, fmt.Errorf("%w: --join must be an https URL with --tls-cert", errUsage)
+	case cfg.tlsCert != "" && cfg.advertiseURL != "" && !strings.HasPrefix(cfg.advertiseURL, "https://"):
+		return cfg, fmt.Errorf("%w: --advertise-url must be an https URL with --tls-cert", errUsage)
 	}
 	for _, a := range []struct{ flag, v string }{{"--http-addr", cfg.httpAddr}, {"--raft-addr", cfg.raftAddr}} {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
@@ -130,12 +147,21 @@ func runHubNode(ctx context.Context, cfg hubConfig, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	hup, stopHup := hangups(h.tls != nil)
+	defer stopHup()
 	fmt.Fprintf(stdout, "ucv hub: node %q serving %s, raft on %s (data in %s)\n", cfg.nodeID, h.url, h.node.RaftAddr(), cfg.dataDir)
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "reason", context.Cause(ctx).Error())
-	case <-h.failed:
-		log.Error("server stopped", "err", h.serveErr)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", "reason", context.Cause(ctx).Error())
+			break wait
+		case <-h.failed:
+			log.Error("server stopped", "err", h.serveErr)
+			break wait
+		case <-hup:
+			reloadTLS(log, h.tls.Reload)
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
@@ -154,6 +180,7 @@ type hubNode struct {
 	url  string
 	node *hub.Server
 	srv  *http.Server
+	tls  *tlsconf.Loader // nil without --tls-cert
 
 	endRequests context.CancelFunc // cancels every request's context
 	stopBG      context.CancelFunc
@@ -170,7 +197,8 @@ type hubNode struct {
 // in the background; with cfg.join it keeps asking to join until it is
 // a member. Close stops it.
 func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
-	if cfg.syncToken == "" {
+	mtls := cfg.tlsClientCA != ""
+	if cfg.syncToken == "" && !mtls {
 		log.Warn("no --sync-token: the sync endpoints are open; use only on loopback or for development")
 	}
 	if cfg.adminToken == "" {
@@ -179,6 +207,17 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if cfg.syncToken != "" && cfg.syncToken == cfg.adminToken {
 		log.Warn("--sync-token equals --admin-token: every edge holding it has the admin role")
 	}
+	var tl *tlsconf.Loader
+	if cfg.tlsCert != "" {
+		f := tlsFiles{cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsClientCA, certFlag: "tls-cert", caFlag: "tls-client-ca", node: mtls, poll: cfg.tlsPoll}
+		var err error
+		if tl, err = f.load(log); err != nil {
+			return nil, err
+		}
+		if !mtls {
+			log.Warn("--tls-cert without --tls-client-ca: Raft between hub nodes runs in clear and unauthenticated; give --tls-client-ca to run it over mutual TLS")
+		}
+	}
 	ln, err := cfg.listener, error(nil)
 	if ln == nil {
 		ln, err = net.Listen("tcp", cfg.httpAddr)
@@ -186,14 +225,35 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	scheme := "http://"
+	if tl != nil {
+		auth := tlsconf.NoClientCert
+		if mtls {
+			// Asked for, verified when given, required by route (hub/api):
+			// operators reach the admin API with a token alone.
+			auth = tlsconf.VerifyClientCertIfGiven
+		}
+		raw := ln
+		if ln, err = tl.Listener(raw, auth); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		scheme = "https://"
+	}
 	url := cfg.advertiseURL
 	if url == "" {
-		url = "http://" + ln.Addr().String()
+		url = scheme + ln.Addr().String()
 	}
 	acfg := api.DefaultConfig()
 	acfg.NodeID, acfg.HTTPURL = cfg.nodeID, url
 	acfg.SyncToken, acfg.AdminToken = cfg.syncToken, cfg.adminToken
 	acfg.Logger = log
+	if tl != nil {
+		// Forwarding, joins and the peer exchange go over TLS, presenting
+		// this node's certificate.
+		acfg.Client = &http.Client{Timeout: acfg.Client.Timeout, Transport: tl.Transport()}
+		acfg.ClientCerts = mtls
+	}
 	// Peers first: the node forwards through it, and the API serves the
 	// node.
 	peers, err := api.NewPeers(acfg)
@@ -205,6 +265,9 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	hc.NodeID, hc.DataDir, hc.RaftAddr, hc.Bootstrap = cfg.nodeID, cfg.dataDir, cfg.raftAddr, cfg.bootstrap
 	hc.Forward = peers.Forward
 	hc.Logger = log
+	if mtls {
+		hc.RaftTLS = tl
+	}
 	node, err := hub.New(hc)
 	if err != nil {
 		ln.Close()
@@ -217,8 +280,11 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	}
 	// Requests see reqCtx, cancelled when shutdown starts, so long-polls
 	// end at once instead of holding Shutdown for their whole wait.
+	if tl != nil {
+		as.Registry().Register(tlsconf.Collector(tl))
+	}
 	reqCtx, endRequests := context.WithCancel(context.Background())
-	h := &hubNode{url: url, node: node, endRequests: endRequests, srv: as.HTTPServer(reqCtx),
+	h := &hubNode{url: url, node: node, tls: tl, endRequests: endRequests, srv: as.HTTPServer(reqCtx),
 		bgDone: make(chan struct{}), served: make(chan error, 1), failed: make(chan struct{})}
 	go func() {
 		err := h.srv.Serve(ln)
@@ -229,7 +295,7 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 		h.served <- err
 	}()
 	log.Info("hub started", "addr", ln.Addr().String(), "raft_addr", node.RaftAddr(), "node", cfg.nodeID,
-		"data_dir", cfg.dataDir, "bootstrap", cfg.bootstrap, "version", version)
+		"data_dir", cfg.dataDir, "bootstrap", cfg.bootstrap, "version", version, "tls", tl != nil, "mtls", mtls)
 
 	if ms, err := node.Members(); err == nil && len(ms) == 0 && !cfg.bootstrap && cfg.join == "" {
 		log.Warn("waiting to be joined: this node has no Raft state and was started with neither --bootstrap nor --join; it serves no data until a member adds it (POST /v1/admin/join on a member, or restart it with --join URL)",

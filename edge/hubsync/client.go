@@ -18,6 +18,7 @@ import (
 
 	"ucv/edge/store"
 	"ucv/replication"
+	"ucv/tlsconf"
 )
 
 // Names of the store's persisted positions this client owns:
@@ -81,6 +82,12 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Client makes the requests; its timeout must exceed FeedWait.
 	Client *http.Client
+	// TLS, when set, carries every request over TLS made with it (New
+	// replaces Client's transport): its CA file verifies the hub (`--hub-ca`;
+	// the system's roots without one) and its certificate, if any, is the
+	// edge's client certificate (`--tls-client-cert`), whose name the hub
+	// knows the edge by. Every URL must then be https.
+	TLS *tlsconf.Loader
 	// Logger receives errors of the background loops; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock of HubSyncedAt.
@@ -125,6 +132,8 @@ func (c *Config) Validate() error {
 	for _, u := range c.URLs {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return fmt.Errorf("hubsync: config: hub URL %q is not an http(s) URL", u)
+		} else if c.TLS != nil && p.Scheme != "https" {
+			return fmt.Errorf("hubsync: config: hub URL %q is not https, but TLS is configured", u)
 		}
 	}
 	return nil
@@ -163,6 +172,11 @@ func New(st Store, cfg Config) (*Client, error) {
 	cfg.URLs = slices.Clone(cfg.URLs) // the caller's slice stays the caller's
 	for i, u := range cfg.URLs {
 		cfg.URLs[i] = strings.TrimRight(u, "/")
+	}
+	if cfg.TLS != nil {
+		hc := *cfg.Client
+		hc.Transport = cfg.TLS.Transport()
+		cfg.Client = &hc
 	}
 	c := &Client{st: st, cfg: cfg, log: cfg.Logger}
 	sc := *cfg.Client

@@ -50,6 +50,7 @@ func serveNode(t *testing.T, ln net.Listener, nw *hubtest.Network, id string, bo
 	for _, o := range opts {
 		o(&ac)
 	}
+	url = ac.HTTPURL // an option may serve https
 	peers, err := api.NewPeers(ac)
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,12 @@ var (
 	ErrNoMember = errors.New("api: no such member")
 	// ErrMethod: the endpoint exists but not for this method (405).
 	ErrMethod = errors.New("api: method not allowed")
+	// ErrNoClientCert: the route requires a client certificate signed by
+	// the hub's CA and the connection presented none (401).
+	ErrNoClientCert = errors.New("api: this endpoint requires a client certificate signed by the hub's CA")
+	// ErrNotNode: the route is for hub nodes and the client certificate is
+	// not a hub node's (403).
+	ErrNotNode = errors.New("api: this endpoint is for hub nodes; the client certificate is not a hub node's")
 )
 
 // errorBody is the JSON error shape.
@@ -56,9 +62,9 @@ type errorBody struct {
 // method_not_allowed, payload_too_large, unavailable, internal.
 func status(err error) (int, string) {
 	switch {
-	case errors.Is(err, ErrUnauthorized):
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrNoClientCert):
 		return http.StatusUnauthorized, "unauthorized"
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, ErrForbidden), errors.Is(err, ErrNotNode):
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "payload_too_large"

@@ -32,6 +32,13 @@ type Config struct {
 	// endpoints: the other one is answered 403.
 	SyncToken  string
 	AdminToken string
+	// ClientCerts is set when the caller serves the API through a
+	// tlsconf listener that verifies the client certificates given
+	// (tlsconf.VerifyClientCertIfGiven; `ucv hub --tls-client-ca`): the
+	// sync routes then require a certificate of the CA (an edge's or a
+	// hub node's), the internal routes and join a hub node's, on top of
+	// their tokens; other routes go by token alone (cert.go).
+	ClientCerts bool
 	// FeedItems is the default page size of the feed; MaxFeedWait caps a
 	// long-poll's wait=. A waiting long-poll answers when the FSM
 	// applies news (hub.FSM.Watch), so there is no polling interval.
@@ -204,6 +211,10 @@ const (
 // wrap checks the bearer token for want and answers errors.
 func (s *Server) wrap(want role, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.checkCert(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := s.authorize(r, want); err != nil {
 			s.writeError(w, r, err)
 			return

@@ -1,0 +1,123 @@
+package api_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"ucv/hub/api"
+	"ucv/hub/hubtest"
+	"ucv/profile"
+	"ucv/tlsconf"
+	"ucv/tlsconf/tlstest"
+)
+
+// tlsHub runs a single-node hub whose API is served over TLS with the
+// node certificate of ca, verifying client certificates given
+// (`--tls-client-ca`), and returns its https URL.
+func tlsHub(t *testing.T, ca *tlstest.CA) apiNode {
+	t.Helper()
+	l := tlstest.Load(t, ca.Node("h0"), ca.File())
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := l.Listener(raw, tlsconf.VerifyClientCertIfGiven)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd := serveNode(t, ln, new(hubtest.Network), "h0", true, func(c *api.Config) {
+		c.HTTPURL = "https://" + raw.Addr().String()
+		c.ClientCerts = true
+		c.Client = &http.Client{Transport: l.Transport()}
+	})
+	waitFor(t, "h0 leads", nd.hub.IsLeader)
+	return nd
+}
+
+// call sends a request with client c and returns the status and body; a
+// transport error (a refused handshake) is status 0.
+func call(t *testing.T, c *http.Client, method, url, tok string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestClientCertificates: with --tls-client-ca the sync routes need a
+// certificate of the hub's CA, the routes between hub nodes a node's,
+// and the admin routes their token whatever the certificate; another
+// CA's certificate is refused at the handshake and plain HTTP gets no
+// answer from the API. A refused request changes nothing.
+func TestClientCertificates(t *testing.T) {
+	ca, evil := tlstest.NewCA(t), tlstest.NewCA(t)
+	nd := tlsHub(t, ca)
+	client := func(p tlstest.Pair) *http.Client {
+		return &http.Client{Transport: tlstest.Load(t, p, ca.File()).Transport()}
+	}
+	anon, edge, node := client(tlstest.Pair{}), client(ca.Client("till-3")), client(ca.Node("h1"))
+	forged := client(evil.Client("till-3"))
+	e := hubtest.NewEdge("store-1", 1)
+	body := push(t, "e1", e.Delta(hubtest.Event{Profile: "p1", IDs: []profile.Identifier{hubtest.Anon("a1")}}))
+
+	for _, tc := range []struct {
+		who          string
+		c            *http.Client
+		method, path string
+		tok          string
+		body         []byte
+		status       int
+		msg          string
+	}{
+		{"no certificate", anon, "POST", "/v1/sync/push", token, body, 401, "client certificate"},
+		{"no certificate", anon, "GET", "/v1/sync/feed", token, nil, 401, "client certificate"},
+		{"no certificate", anon, "GET", "/v1/internal/peers", token, nil, 401, "client certificate"},
+		{"no certificate", anon, "GET", "/v1/admin/status", admin, nil, 200, ""},
+		{"no certificate", anon, "GET", "/healthz", "", nil, 200, ""},
+		{"an edge's certificate", edge, "GET", "/v1/sync/feed", token, nil, 200, ""},
+		{"an edge's certificate", edge, "GET", "/v1/sync/feed", "", nil, 401, "bearer token"},
+		{"an edge's certificate", edge, "GET", "/v1/internal/peers", token, nil, 403, "hub node"},
+		{"an edge's certificate", edge, "POST", "/v1/admin/join", admin, []byte(`{}`), 403, "hub node"},
+		{"an edge's certificate", edge, "GET", "/v1/admin/status", "", nil, 401, "bearer token"},
+		{"an edge's certificate", edge, "GET", "/v1/admin/status", token, nil, 403, ""},
+		{"a node's certificate", node, "GET", "/v1/internal/peers", token, nil, 200, ""},
+		{"a node's certificate", node, "GET", "/v1/admin/status", "", nil, 401, "bearer token"},
+		{"another CA's certificate", forged, "GET", "/v1/sync/feed", token, nil, 0, ""},
+		{"another CA's certificate", forged, "GET", "/v1/admin/status", admin, nil, 0, ""},
+		{"another CA's certificate", forged, "GET", "/healthz", "", nil, 0, ""},
+	} {
+		idx := nd.hub.FSM().Index()
+		status, got := call(t, tc.c, tc.method, nd.url+tc.path, tc.tok, tc.body)
+		if status != tc.status || !strings.Contains(got, tc.msg) {
+			t.Errorf("%s %s with %s = %d %s, want %d …%s…", tc.method, tc.path, tc.who, status, got, tc.status, tc.msg)
+		}
+		if nd.hub.FSM().Index() != idx {
+			t.Errorf("%s %s with %s changed the state", tc.method, tc.path, tc.who)
+		}
+	}
+
+	// An edge's certificate (and the sync token) pushes.
+	if status, got := call(t, edge, "POST", nd.url+"/v1/sync/push", token, body); status != 200 {
+		t.Errorf("push with an edge's certificate = %d %s", status, got)
+	}
+
+	// Plain HTTP to the TLS port reaches no handler.
+	plain := "http://" + strings.TrimPrefix(nd.url, "https://")
+	if status, got := call(t, http.DefaultClient, "GET", plain+"/v1/admin/status", admin, nil); status == 200 {
+		t.Errorf("plain HTTP to a TLS hub answered %d %s", status, got)
+	}
+}
