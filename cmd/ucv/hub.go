@@ -31,6 +31,15 @@ type hubConfig struct {
 	// listener, when set, is the HTTP listener to serve on instead of
 	// listening on httpAddr (ucv dev binds it before the edge opens).
 	listener net.Listener
+
+	// Security (hub_security.go): the tokens file, this node's node
+	// token, and whether serving exposed without tokens or TLS is
+	// allowed. tls is set when the API serves TLS (the TLS flags).
+	tokensFile, nodeToken string
+	insecure, tls         bool
+	// Abuse limits: rate per token or IP, connection caps; 0 is off.
+	rateLimit                          float64
+	rateBurst, maxConns, maxConnsPerIP int
 }
 
 // hubFlagGroups are the sections of `ucv hub -h`.
@@ -41,8 +50,11 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --data-dir /var/lib/ucv-hub"},
 	{"Cluster options (Raft)", []string{"node-id", "raft-addr", "bootstrap", "join", "peer-interval"},
 		"ucv hub --node-id hub-2 --raft-addr 10.0.1.2:8301 --join https://hub-1.example:8300"},
-	{"Security options", []string{"sync-token", "admin-token"},
-		"ucv hub --sync-token \"$UCV_SYNC_TOKEN\" --admin-token \"$UCV_ADMIN_TOKEN\""},
+	{"Security options", []string{"tokens-file", "node-token", "node-token-file", "sync-token", "sync-token-file",
+		"admin-token", "admin-token-file", "insecure"},
+		"ucv hub --tokens-file /etc/ucv/hub-tokens --node-token-file /etc/ucv/node-token"},
+	{"Abuse limits", []string{"rate-limit", "rate-burst", "max-conns", "max-conns-per-ip"},
+		"ucv hub --rate-limit 200 --rate-burst 400 --max-conns 4096 --max-conns-per-ip 256"},
 	{"Operation options", []string{"log-level", "shutdown-timeout"},
 		"ucv hub --log-level debug --shutdown-timeout 30s"},
 }
@@ -81,8 +93,7 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.StringVar(&cfg.advertiseURL, "advertise-url", env("UCV_ADVERTISE_URL", ""), "URL other hub nodes reach this API at; default http://<listener> [UCV_ADVERTISE_URL]")
 	fs.BoolVar(&cfg.bootstrap, "bootstrap", env("UCV_BOOTSTRAP", "") == "true", "form a new cluster of this node when it has no Raft state [UCV_BOOTSTRAP]")
 	fs.StringVar(&cfg.join, "join", env("UCV_HUB_JOIN", ""), "HTTP URL of a hub node to join through [UCV_HUB_JOIN]")
-	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""), "bearer token of the sync and internal endpoints; empty: open [UCV_SYNC_TOKEN]")
-	fs.StringVar(&cfg.adminToken, "admin-token", env("UCV_ADMIN_TOKEN", ""), "bearer token of the admin API; empty: open [UCV_ADMIN_TOKEN]")
+	secrets := hubSecurityFlags(fs, &cfg, env)
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and Raft, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	peers := fs.String("peer-interval", env("UCV_PEER_INTERVAL", "2s"), "how often to exchange HTTP addresses with the other hub nodes, a `DURATION` [UCV_PEER_INTERVAL]")
@@ -91,6 +102,9 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 			return cfg, err
 		}
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := secrets(); err != nil {
+		return cfg, err
 	}
 	var errS, errP error
 	cfg.shutdownTimeout, errS = time.ParseDuration(*shutdown)
@@ -170,14 +184,9 @@ type hubNode struct {
 // in the background; with cfg.join it keeps asking to join until it is
 // a member. Close stops it.
 func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
-	if cfg.syncToken == "" {
-		log.Warn("no --sync-token: the sync endpoints are open; use only on loopback or for development")
-	}
-	if cfg.adminToken == "" {
-		log.Warn("no --admin-token: the admin API is open; use only on loopback or for development")
-	}
-	if cfg.syncToken != "" && cfg.syncToken == cfg.adminToken {
-		log.Warn("--sync-token equals --admin-token: every edge holding it has the admin role")
+	acfg := api.DefaultConfig()
+	if err := hubSecurity(cfg, &acfg, log); err != nil {
+		return nil, err
 	}
 	ln, err := cfg.listener, error(nil)
 	if ln == nil {
@@ -186,13 +195,15 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if err := checkHubExposure(cfg, ln.Addr(), acfg, log); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	url := cfg.advertiseURL
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
-	acfg := api.DefaultConfig()
 	acfg.NodeID, acfg.HTTPURL = cfg.nodeID, url
-	acfg.SyncToken, acfg.AdminToken = cfg.syncToken, cfg.adminToken
 	acfg.Logger = log
 	// Peers first: the node forwards through it, and the API serves the
 	// node.
@@ -221,7 +232,7 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	h := &hubNode{url: url, node: node, endRequests: endRequests, srv: as.HTTPServer(reqCtx),
 		bgDone: make(chan struct{}), served: make(chan error, 1), failed: make(chan struct{})}
 	go func() {
-		err := h.srv.Serve(ln)
+		err := h.srv.Serve(as.Listener(ln))
 		if !errors.Is(err, http.ErrServerClosed) {
 			h.serveErr = err
 			close(h.failed)

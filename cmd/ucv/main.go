@@ -37,6 +37,7 @@ func commands() []command {
 		{"dev", "run an edge node with zero configuration for local development", runDev},
 		{"hub", "run a hub node (Raft-replicated identity graph, edge sync, admin API)", runHub},
 		{"check", "verify a stopped edge's data file (structure and checksums)", runCheck},
+		{"tokens", "make the hub's tokens file: hash a secret, create a token", runTokens},
 		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
 		{"bench", "run a benchmark scenario (bench identity …)", runBench},
 	}

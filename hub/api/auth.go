@@ -121,7 +121,8 @@ func (s *Server) wrap(rt *Route, h handler) http.HandlerFunc {
 }
 
 // admit identifies r, counts it against its rate limit and checks rt's
-// grants. Public routes are counted per client IP and never identified.
+// grants. Public routes, and every route of an open hub, are counted per
+// client IP and never identified.
 // A node token is not rate-limited; a named token is limited per token;
 // an anonymous request, a shared shortcut or a failed authentication per
 // client IP. A secret the server has not seen yet is verified only while
@@ -129,7 +130,8 @@ func (s *Server) wrap(rt *Route, h handler) http.HandlerFunc {
 // answers 429 without running bcrypt.
 func (s *Server) admit(r *http.Request, rt *Route) (token.Identity, error) {
 	ipKey := "ip:" + clientIP(r)
-	if rt.Open {
+	if rt.Open || s.isOpen() {
+		// An open hub ignores credentials: any caller is anonymous.
 		return token.Identity{}, s.limit(ipKey)
 	}
 	if secret := credential(r); secret != "" && !s.shortcuts.Seen(secret) && !s.cfg.Tokens.Seen(secret) {
@@ -159,11 +161,11 @@ func (s *Server) admit(r *http.Request, rt *Route) (token.Identity, error) {
 	return id, s.authorize(id, rt)
 }
 
-// authorize checks id against rt's grants: an open hub lets everyone
-// through; otherwise anonymous is 401 and a role rt does not list 403.
+// authorize checks id against rt's grants: anonymous is 401 and a role
+// rt does not list 403.
 func (s *Server) authorize(id token.Identity, rt *Route) error {
 	switch {
-	case rt.Open || s.isOpen():
+	case rt.Open:
 		return nil
 	case id.Anonymous():
 		return ErrUnauthorized

@@ -243,6 +243,21 @@ func TestSharedSyncTokenPushesAnyEdge(t *testing.T) {
 	}
 }
 
+// TestOpenHubIgnoresTokens: a hub without any token (`ucv dev`,
+// loopback) serves every route to anyone, whatever credential a client
+// sends.
+func TestOpenHubIgnoresTokens(t *testing.T) {
+	_, url := newHub(t, func(c *api.Config) { c.SyncToken, c.AdminToken = "", "" })
+	for _, secret := range []string{"", "whatever"} {
+		if resp, b := do(t, "GET", url+"/v1/admin/status", secret, nil); resp.StatusCode != 200 {
+			t.Errorf("status on an open hub with token %q = %d %s", secret, resp.StatusCode, b)
+		}
+		if resp, b := do(t, "GET", url+"/v1/sync/snapshot", secret, nil); resp.StatusCode != 200 {
+			t.Errorf("snapshot on an open hub with token %q = %d %.100s", secret, resp.StatusCode, b)
+		}
+	}
+}
+
 // TestAuditorSeesNoRawIdentifiers: a steward's profile lookup shows the
 // e-mail and the traits; the auditor's the same profile with identifier
 // values and trait values replaced by their redacted stand-ins (the
