@@ -77,7 +77,7 @@ type Config struct {
 	Client *http.Client
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock (edge lag in status).
+	// Now is the clock (edge lag in status, rate-limit refills).
 	Now func() time.Time
 }
 
