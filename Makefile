@@ -65,7 +65,7 @@ fuzz:
 # Long property runs (many more random cases than `make test`) and the
 # kill -9 durability test with 1,000 kills.
 soak: build
-	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property|Model' ./crdt/... ./profile/... ./edge/store/... -rapid.checks=20000
+	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property|Model|ExactlyOnce' ./crdt/... ./profile/... ./edge/store/... -rapid.checks=20000
 	UCV_KILLS=1000 $(GO) test -count=1 -timeout 60m -run Kill9 -v ./cmd/ucv/
 
 clean:

@@ -59,6 +59,17 @@ type Config struct {
 	Hub *hubsync.Config
 	// TrimEvery is how often a node without a hub trims its outbox.
 	TrimEvery time.Duration
+	// InsecureOpenReads lets a node without read keys (API.ReadKeys)
+	// listen on an HTTPAddr that is not loopback, where anyone who
+	// reaches it can read every profile; the node then logs a warning
+	// every OpenReadsWarnEvery and /metrics reports
+	// ucv_insecure_open_reads 1. Without it that is refused. A loopback
+	// HTTPAddr (127.0.0.0/8, ::1, localhost) needs no read keys, and a
+	// dev node (API.DevMode) may listen on loopback only.
+	InsecureOpenReads bool
+	// OpenReadsWarnEvery is how often InsecureOpenReads's warning
+	// repeats (a minute by default).
+	OpenReadsWarnEvery time.Duration
 	// Logger receives the node's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -67,10 +78,11 @@ type Config struct {
 // gossip and no hub.
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:  "127.0.0.1:8080",
-		Store:     store.DefaultOptions(""),
-		API:       api.DefaultConfig(),
-		TrimEvery: time.Second,
+		HTTPAddr:           "127.0.0.1:8080",
+		Store:              store.DefaultOptions(""),
+		API:                api.DefaultConfig(),
+		TrimEvery:          time.Second,
+		OpenReadsWarnEvery: time.Minute,
 	}
 }
 
@@ -87,7 +99,11 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("edge: config: HTTPAddr must be HOST:PORT: %w", err)
 	}
-	return nil
+	ac := c.API // Validate has a pointer receiver; c stays unchanged
+	if err := ac.Validate(); err != nil {
+		return fmt.Errorf("edge: config: API: %w", err)
+	}
+	return c.validateExposure()
 }
 
 // Node is a running edge: the replica, its HTTP API, and gossip and hub
@@ -106,6 +122,9 @@ type Node struct {
 	// Without a hub: closing trimStop ends the trim loop, which closes
 	// trimDone.
 	trimStop, trimDone chan struct{}
+	// With open reads off loopback: closing warnStop ends the warning
+	// loop, which closes warnDone.
+	warnStop, warnDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -154,6 +173,7 @@ func New(cfg Config) (n *Node, err error) {
 	acfg.NodeName = cfg.Name
 	acfg.Logger = log
 	acfg.Collectors = slices.Clone(acfg.Collectors)
+	acfg.InsecureOpenReads = cfg.openReadsExposed()
 	if cfg.Gossip != nil {
 		gc := *cfg.Gossip
 		if gc.Memberlist != nil {
@@ -187,8 +207,12 @@ func New(cfg Config) (n *Node, err error) {
 		n.serveErr = n.srv.Serve(n.ln)
 		close(n.stopped)
 	}()
+	if acfg.InsecureOpenReads {
+		n.warnStop, n.warnDone = make(chan struct{}), make(chan struct{})
+		go n.warnOpenReads(n.ln.Addr().String(), cfg.OpenReadsWarnEvery)
+	}
 	log.Info("edge started", "addr", n.ln.Addr().String(), "node", cfg.Name, "data_dir", cfg.DataDir,
-		"dev", acfg.DevMode, "write_keys", len(acfg.WriteKeys), "gossip", n.gossip != nil, "hub", n.hub != nil)
+		"dev", acfg.DevMode, "write_keys", len(acfg.WriteKeys), "read_keys", len(acfg.ReadKeys), "gossip", n.gossip != nil, "hub", n.hub != nil)
 	return n, nil
 }
 
@@ -324,6 +348,10 @@ func (n *Node) close(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("edge: serve: %w", ctx.Err()))
 		}
+	}
+	if n.warnStop != nil {
+		close(n.warnStop)
+		<-n.warnDone // the loop returns as soon as warnStop closes
 	}
 	if n.hub != nil {
 		errs = append(errs, n.hub.Close(ctx))

@@ -352,22 +352,28 @@ func (s *Server) Barrier(ctx context.Context) error {
 }
 
 // Close stops the Raft node and closes the stores. It is idempotent and
-// returns the first error. ctx bounds the wait for Raft to shut down.
+// returns the first error. ctx bounds how long Close waits for Raft to
+// shut down; if it ends first, Close returns an error wrapping ctx's and
+// the stores are closed when Raft's shutdown completes, in the
+// background — never under a Raft that may still write to them (until
+// then the data directory stays locked).
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		done := make(chan error, 1)
-		go func() { done <- s.raft.Shutdown().Error() }()
+		go func() {
+			err := s.raft.Shutdown().Error()
+			if cerr := s.closeStores(); err == nil {
+				err = cerr
+			}
+			s.log.Info("hub node stopped", "node", s.cfg.NodeID)
+			done <- err
+		}()
 		select {
-		case err := <-done:
-			s.closeErr = err
+		case s.closeErr = <-done:
 		case <-ctx.Done():
-			s.closeErr = fmt.Errorf("hub: close: %w", ctx.Err())
+			s.closeErr = fmt.Errorf("hub: close: %w (the stores close when Raft's shutdown completes)", ctx.Err())
 		}
-		if err := s.closeStores(); err != nil && s.closeErr == nil {
-			s.closeErr = err
-		}
-		s.log.Info("hub node stopped", "node", s.cfg.NodeID)
 	})
 	return s.closeErr
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"ucv/edge"
+	"ucv/edge/api"
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
 	"ucv/profile"
@@ -48,6 +49,10 @@ type edgeConfig struct {
 	// recoverDamaged moves a damaged data file aside and starts an empty
 	// replica that peers and hub fill (--recover).
 	recoverDamaged bool
+	// Read access and abuse limits (secrets.go).
+	readKeys          []api.ReadKey
+	insecureOpenReads bool
+	limits            edgeLimits
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -65,12 +70,14 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
 		{"Storage options", []string{"data-dir", "node-name", "rules", "recover"},
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
-		{"Gossip options (the store's other edges)", []string{"gossip-addr", "join", "gossip-key"},
-			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key \"$(cat /etc/ucv/gossip.key)\""},
-		{"Hub options", []string{"hub", "sync-token", "no-hub"},
-			"ucv " + name + " --hub https://hub-1.example:8300,https://hub-2.example:8300 --sync-token \"$UCV_SYNC_TOKEN\""},
-		{"Security options", []string{"write-key"},
-			"ucv " + name + " --write-key 'wk_pos_3f9a=pos,wk_web_81c2=web'"},
+		{"Gossip options (the store's other edges)", []string{"gossip-addr", "join", "gossip-key", "gossip-key-file"},
+			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key-file /etc/ucv/gossip.key"},
+		{"Hub options", []string{"hub", "sync-token", "sync-token-file", "no-hub"},
+			"ucv " + name + " --hub https://hub-1.example:8300,https://hub-2.example:8300 --sync-token-file /etc/ucv/sync-token"},
+		{"Security options", []string{"write-key", "write-key-file", "read-key", "read-key-file", "insecure-open-reads"},
+			"ucv " + name + " --write-key 'wk_pos_3f9a=pos,wk_web_81c2=web' --read-key-file /etc/ucv/read-keys  # lines such as crm=SECRET, recs:decide=SECRET"},
+		{"Abuse limits", []string{"read-key-rate", "read-key-burst", "write-key-rate", "write-key-burst", "max-conns", "max-conns-per-ip"},
+			"ucv " + name + " --read-key-rate 200 --read-key-burst 400 --max-conns-per-ip 64"},
 		{"Operation options", []string{"log-level", "shutdown-timeout"},
 			"ucv " + name + " --log-level debug --shutdown-timeout 30s"},
 	}
@@ -105,9 +112,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 		return def
 	}
 	host, _ := os.Hostname()
-	defData, defNode, about := "", host, "Runs an edge node: Segment-compatible ingest and profile lookups over HTTP,\nstored durably in a bbolt file under --data-dir. Write keys are required."
+	defData, defNode, about := "", host, "Runs an edge node: Segment-compatible ingest and profile lookups over HTTP,\nstored durably in a bbolt file under --data-dir. Write keys are required, and\nread keys too unless --http-addr is a loopback address."
 	if dev {
-		defData, defNode, about = "./ucv-data", "dev", "Runs an edge node with zero configuration for local development: data in\n./ucv-data, no write key needed, listening on 127.0.0.1:8080, with a\nsingle-node hub in the same process (data in ./ucv-data/hub) it syncs to."
+		defData, defNode, about = "./ucv-data", "dev", "Runs an edge node with zero configuration for local development: data in\n./ucv-data, no write key needed, listening on 127.0.0.1:8080, with a\nsingle-node hub in the same process (data in ./ucv-data/hub) it syncs to.\nIt listens on loopback addresses only."
 	}
 	if defNode == "" {
 		defNode = "edge"
@@ -121,7 +128,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	cfg := edgeConfig{dev: dev}
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", defData), "directory of the database [UCV_DATA_DIR]")
 	fs.StringVar(&cfg.httpAddr, "http-addr", env("UCV_HTTP_ADDR", "127.0.0.1:8080"), "HOST:PORT to serve HTTP on; port 0 picks a free one [UCV_HTTP_ADDR]")
-	keys := fs.String("write-key", env("UCV_WRITE_KEYS", ""), "accepted write keys, KEY[=SOURCE_LABEL],… [UCV_WRITE_KEYS]")
+	sec := addEdgeSecurityFlags(fs, env)
 	fs.StringVar(&cfg.rulesFile, "rules", env("UCV_RULES", ""), "identity rules file (JSON): changes to the default rules, per type (README: Identity rules) [UCV_RULES]")
 	fs.StringVar(&cfg.nodeName, "node-name", env("UCV_NODE_NAME", defNode), "this node's name in lookups and merge records [UCV_NODE_NAME]")
 	fs.StringVar(&cfg.defaultRegion, "default-region", env("UCV_DEFAULT_REGION", "US"), "region for phone numbers without a country code [UCV_DEFAULT_REGION]")
@@ -131,9 +138,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
 	fs.StringVar(&cfg.gossipAddr, "gossip-addr", env("UCV_GOSSIP_ADDR", ""), "HOST:PORT for gossip with the store's other edges (TCP and UDP); port 0 picks a free one; empty: no gossip [UCV_GOSSIP_ADDR]")
 	join := fs.String("join", env("UCV_JOIN", ""), "gossip addresses of other edges to join, HOST:PORT,… [UCV_JOIN]")
-	gkeys := fs.String("gossip-key", env("UCV_GOSSIP_KEY", ""), "base64 AES key (16, 24 or 32 bytes) encrypting gossip; required with --gossip-addr outside dev; KEY,OLDKEY,… during rotation (the first encrypts, all decrypt) [UCV_GOSSIP_KEY]")
 	hubs := fs.String("hub", env("UCV_HUB", ""), "hub node URLs to sync with, URL,… (any node); empty: no hub [UCV_HUB]")
-	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""), "bearer token of the hub's sync API [UCV_SYNC_TOKEN]")
 	if dev {
 		fs.BoolVar(&cfg.noHub, "no-hub", env("UCV_NO_HUB", "") == "true", "do not run the in-process single-node hub (it runs unless --hub is given) [UCV_NO_HUB]")
 	}
@@ -154,12 +159,12 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if _, _, err := net.SplitHostPort(cfg.httpAddr); err != nil {
 		return cfg, fmt.Errorf("%w: --http-addr must be HOST:PORT", errUsage)
 	}
-	var err error
-	if cfg.writeKeys, err = parseWriteKeys(*keys); err != nil {
-		return cfg, fmt.Errorf("%w: --write-key: %v", errUsage, err)
+	gkeys, err := sec.apply(&cfg, getenv)
+	if err != nil {
+		return cfg, err
 	}
 	if !dev && len(cfg.writeKeys) == 0 {
-		return cfg, fmt.Errorf("%w: --write-key (or UCV_WRITE_KEYS) is required; use 'ucv dev' to run without one", errUsage)
+		return cfg, fmt.Errorf("%w: --write-key or --write-key-file (or UCV_WRITE_KEYS, UCV_WRITE_KEYS_FILE) is required; use 'ucv dev' to run without one", errUsage)
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
@@ -179,7 +184,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 		}
 		cfg.corsOrigins = append(cfg.corsOrigins, o)
 	}
-	if err := parseGossipFlags(&cfg, *join, *gkeys); err != nil {
+	if err := parseGossipFlags(&cfg, *join, gkeys); err != nil {
 		return cfg, err
 	}
 	for _, u := range strings.Split(*hubs, ",") {
@@ -226,10 +231,7 @@ func parseGossipFlags(cfg *edgeConfig, join, keys string) error {
 		}
 		cfg.join = append(cfg.join, a)
 	}
-	for _, k := range strings.Split(keys, ",") {
-		if k = strings.TrimSpace(k); k == "" {
-			continue
-		}
+	for _, k := range secretEntries(keys) {
 		b, err := base64.StdEncoding.DecodeString(k)
 		if err != nil || (len(b) != 16 && len(b) != 24 && len(b) != 32) {
 			return fmt.Errorf("%w: --gossip-key: each key must be base64 of 16, 24 or 32 bytes", errUsage)
@@ -246,7 +248,7 @@ func parseGossipFlags(cfg *edgeConfig, join, keys string) error {
 		return fmt.Errorf("%w: --gossip-addr must be HOST:PORT", errUsage)
 	}
 	if !cfg.dev && len(cfg.gossipKeys) == 0 {
-		return fmt.Errorf("%w: --gossip-key (or UCV_GOSSIP_KEY) is required with --gossip-addr; generate one with: head -c 32 /dev/urandom | base64", errUsage)
+		return fmt.Errorf("%w: --gossip-key or --gossip-key-file (or UCV_GOSSIP_KEY, UCV_GOSSIP_KEY_FILE) is required with --gossip-addr; generate one with: head -c 32 /dev/urandom | base64", errUsage)
 	}
 	return nil
 }
@@ -275,14 +277,11 @@ func gossipConfig(cfg edgeConfig) (*gossip.Config, error) {
 	return &gc, nil
 }
 
-// parseWriteKeys reads "k1=label,k2" into key → label ("" when none).
+// parseWriteKeys reads "k1=label,k2" (or one a line) into key → label
+// ("" when none).
 func parseWriteKeys(s string) (map[string]string, error) {
 	keys := map[string]string{}
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
+	for _, item := range secretEntries(s) {
 		k, label, _ := strings.Cut(item, "=")
 		k, label = strings.TrimSpace(k), strings.TrimSpace(label)
 		if k == "" || strings.ContainsAny(k, ": \t") {
@@ -317,6 +316,10 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 	nc.API.CORSOrigins = cfg.corsOrigins
 	nc.API.MaxEventAge = cfg.maxEventAge
 	nc.API.Normalize.DefaultRegion = strings.ToUpper(cfg.defaultRegion)
+	nc.API.ReadKeys, nc.InsecureOpenReads = cfg.readKeys, cfg.insecureOpenReads
+	l := cfg.limits
+	nc.API.ReadKeyRate, nc.API.ReadKeyBurst, nc.API.WriteKeyRate, nc.API.WriteKeyBurst = l.readKeyRate, l.readKeyBurst, l.writeKeyRate, l.writeKeyBurst
+	nc.API.Concurrency, nc.API.MaxConnsPerIP = l.maxConns, l.maxConnsPerIP
 	var err error
 	if nc.Gossip, err = gossipConfig(cfg); err != nil {
 		return nc, err
@@ -330,6 +333,9 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 			return nc, fmt.Errorf("%w: --hub: %w", errUsage, err)
 		}
 		nc.Hub = &hc
+	}
+	if err := nc.Validate(); err != nil {
+		return nc, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return nc, nil
 }
@@ -406,7 +412,11 @@ func printURLs(w io.Writer, cfg edgeConfig, base string) {
 	}
 	fmt.Fprintf(w, "ucv %s: node %q listening on %s (data in %s)\n", mode, cfg.nodeName, base, cfg.dataDir)
 	fmt.Fprintf(w, "  ingest:   curl -X POST %s/v1/track%s -d '{\"userId\":\"u1\",\"event\":\"Signed Up\"}'\n", base, auth)
-	fmt.Fprintf(w, "  lookup:   curl %s/v1/profiles/user_id:u1\n", base)
+	read := ""
+	if len(cfg.readKeys) > 0 {
+		read = ` -H "Authorization: Bearer $READ_KEY"`
+	}
+	fmt.Fprintf(w, "  lookup:   curl%s %s/v1/profiles/user_id:u1\n", read, base)
 	fmt.Fprintf(w, "  metrics:  %s/metrics\n", base)
 	fmt.Fprintf(w, "  health:   %s/healthz  %s/readyz\n", base, base)
 	fmt.Fprintf(w, "  analytics.js: load it with cdnURL %s (settings at /v1/projects/{writeKey}/settings)\n", base)

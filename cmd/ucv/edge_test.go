@@ -18,9 +18,27 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"ucv/edge/api"
 )
 
 func TestParseEdgeFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const rk1, rk2 = "rk-crm-0123456789abcdef", "rk-recs-0123456789abcdef=="
+	crm := api.ReadKey{Name: "crm", Secret: rk1, Scopes: []api.Scope{api.ScopeProfiles}}
+	recs := api.ReadKey{Name: "recs", Secret: rk2, Scopes: []api.Scope{api.ScopeDecide, api.ScopeStream}}
+	wkFile := file("write-keys", "# tills and web\nk1=till-3\nk2\n")
+	rkFile := file("read-keys", "crm="+rk1+"\n\n# recommendations\nrecs:decide+stream="+rk2+"\n")
+	gkFile := file("gossip.key", "AAAAAAAAAAAAAAAAAAAAAA==\nAQEBAQEBAQEBAQEBAQEBAQ==\n")
+	tokFile := file("sync-token", "st-0123456789\n")
+	badTokFile := file("two-tokens", "st-1\nst-2\n")
 	for _, tc := range []struct {
 		name    string
 		cmd     string
@@ -81,6 +99,62 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
 				maxEventAge: 90 * 24 * time.Hour},
 		},
+		{
+			name: "read keys: repeated flag, scopes",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k", "--read-key", "crm=" + rk1, "--read-key", "recs:decide+stream=" + rk2},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
+				readKeys: []api.ReadKey{crm, recs}},
+		},
+		{
+			name: "read keys from env, comma-separated, and open reads",
+			cmd:  "edge",
+			env:  map[string]string{"UCV_DATA_DIR": "d", "UCV_WRITE_KEYS": "k", "UCV_READ_KEYS": "crm=" + rk1 + ", recs:decide+stream=" + rk2, "UCV_INSECURE_OPEN_READS": "true"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
+				readKeys: []api.ReadKey{crm, recs}, insecureOpenReads: true},
+		},
+		{
+			name: "every secret from a file flag",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key-file", wkFile, "--read-key-file", rkFile, "--gossip-addr", "127.0.0.1:0", "--gossip-key-file", gkFile, "--sync-token-file", tokFile},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k1": "till-3", "k2": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
+				readKeys: []api.ReadKey{crm, recs}, gossipAddr: "127.0.0.1:0", gossipKeys: [][]byte{make([]byte, 16), bytes.Repeat([]byte{1}, 16)}, syncToken: "st-0123456789"},
+		},
+		{
+			name: "every secret from a file variable",
+			cmd:  "edge",
+			env: map[string]string{"UCV_DATA_DIR": "d", "UCV_WRITE_KEYS_FILE": wkFile, "UCV_READ_KEYS_FILE": rkFile, "UCV_GOSSIP_ADDR": "127.0.0.1:0",
+				"UCV_GOSSIP_KEY_FILE": gkFile, "UCV_SYNC_TOKEN_FILE": tokFile},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k1": "till-3", "k2": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
+				readKeys: []api.ReadKey{crm, recs}, gossipAddr: "127.0.0.1:0", gossipKeys: [][]byte{make([]byte, 16), bytes.Repeat([]byte{1}, 16)}, syncToken: "st-0123456789"},
+		},
+		{
+			name: "a flag wins over the other variant's variable",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k9", "--read-key", "crm=" + rk1, "--sync-token", "st-flag"},
+			env:  map[string]string{"UCV_WRITE_KEYS_FILE": wkFile, "UCV_READ_KEYS_FILE": rkFile, "UCV_SYNC_TOKEN_FILE": tokFile},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k9": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
+				readKeys: []api.ReadKey{crm}, syncToken: "st-flag"},
+		},
+		{
+			name: "limits",
+			cmd:  "dev",
+			args: []string{"--read-key-rate", "0.5", "--read-key-burst", "3", "--write-key-rate", "200", "--max-conns", "64"},
+			env:  map[string]string{"UCV_WRITE_KEY_BURST": "400", "UCV_MAX_CONNS_PER_IP": "0"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
+				limits: edgeLimits{readKeyRate: 0.5, readKeyBurst: 3, writeKeyRate: 200, writeKeyBurst: 400, maxConns: 64}},
+		},
+		{name: "write key and its file", cmd: "dev", args: []string{"--write-key", "k", "--write-key-file", wkFile}, wantErr: true},
+		{name: "both read key variables", cmd: "dev", env: map[string]string{"UCV_READ_KEYS": "crm=" + rk1, "UCV_READ_KEYS_FILE": rkFile}, wantErr: true},
+		{name: "missing key file", cmd: "dev", args: []string{"--read-key-file", filepath.Join(dir, "nothing")}, wantErr: true},
+		{name: "read key without a name", cmd: "dev", args: []string{"--read-key", rk1}, wantErr: true},
+		{name: "short read key", cmd: "dev", args: []string{"--read-key", "crm=short"}, wantErr: true},
+		{name: "unknown scope", cmd: "dev", args: []string{"--read-key", "crm:admin=" + rk1}, wantErr: true},
+		{name: "sync token twice", cmd: "dev", args: []string{"--sync-token", "a", "--sync-token", "b"}, wantErr: true},
+		{name: "two tokens in a file", cmd: "dev", args: []string{"--sync-token-file", badTokFile}, wantErr: true},
+		{name: "negative rate", cmd: "dev", args: []string{"--read-key-rate", "-1"}, wantErr: true},
+		{name: "rate without burst", cmd: "dev", args: []string{"--write-key-rate", "5", "--write-key-burst", "0"}, wantErr: true},
+		{name: "no connections", cmd: "dev", args: []string{"--max-conns", "0"}, wantErr: true},
 		{name: "bad event age", cmd: "dev", args: []string{"--max-event-age", "-1h"}, wantErr: true},
 		{name: "event age not a duration", cmd: "dev", args: []string{"--max-event-age", "five years"}, wantErr: true},
 		{name: "origin without scheme", cmd: "dev", args: []string{"--cors-origins", "shop.example"}, wantErr: true},
@@ -117,7 +191,10 @@ func TestParseEdgeFlags(t *testing.T) {
 			if tc.want.maxEventAge == 0 {
 				tc.want.maxEventAge = 43800 * time.Hour
 			}
-			if diff := cmp.Diff(got, tc.want, cmp.AllowUnexported(edgeConfig{})); diff != "" {
+			if tc.want.limits == (edgeLimits{}) {
+				tc.want.limits = edgeLimits{readKeyRate: 1000, readKeyBurst: 2000, writeKeyBurst: 1000, maxConns: 10000, maxConnsPerIP: 512}
+			}
+			if diff := cmp.Diff(got, tc.want, cmp.AllowUnexported(edgeConfig{}, edgeLimits{})); diff != "" {
 				t.Errorf("config (-got +want):\n%s", diff)
 			}
 		})

@@ -142,6 +142,17 @@ func (d *Decoder) raw() (b []byte, isNil, ok bool, err error) {
 	return d.buf[off+h : off+h+n : off+h+n], isNil, true, nil
 }
 
+// NextIsArray reports whether the next value is a msgpack array (without
+// reading it), for decoders that accept an older array form of a value.
+func (d *Decoder) NextIsArray() bool {
+	off := len(d.buf) - d.r.Len()
+	if off >= len(d.buf) {
+		return false
+	}
+	c := d.buf[off]
+	return c >= 0x90 && c <= 0x9f || c == 0xdc || c == 0xdd
+}
+
 // Remaining returns the number of unread bytes.
 func (d *Decoder) Remaining() int { return d.r.Len() }
 

@@ -237,6 +237,36 @@ func FuzzTombstones(f *testing.F) {
 	fuzzType(f, Tombstones, t)
 }
 
+// The ledger's first form, a flat array [key, time, data, …], still
+// decodes (files written between 4491d4d and f4c7c81 hold it) and
+// re-encodes in the packed form.
+func TestDecodeLedgerArrayForm(t *testing.T) {
+	e := NewEncoder()
+	e.EncodeArrayLen(6)
+	e.EncodeUint(3)
+	e.EncodeInt(-1)
+	e.EncodeBytes(nil)
+	e.EncodeUint(9)
+	e.EncodeInt(1_790_000_000_000)
+	e.EncodeBytes([]byte{1, 2})
+	got, err := DecodeLedger(NewDecoder(e.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := crdt.Ledger{Entries: []crdt.LedgerEntry{{Key: 3, Time: -1}, {Key: 9, Time: 1_790_000_000_000, Data: []byte{1, 2}}}}
+	if !got.Equal(want) {
+		t.Fatalf("DecodeLedger(array form) = %+v, want %+v", got, want)
+	}
+	b, err := Ledger.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Ledger.Unmarshal(b)
+	if err != nil || !back.Equal(want) {
+		t.Fatalf("packed round trip = %+v, %v", back, err)
+	}
+}
+
 func FuzzLedger(f *testing.F) {
 	var l crdt.Ledger
 	l.Add(crdt.LedgerEntry{Key: 9, Time: 2, Data: []byte{1}})

@@ -483,7 +483,14 @@ func EncodeLedger(e *Encoder, l crdt.Ledger) error {
 // DecodeLedger reads what EncodeLedger wrote. Keys must be strictly
 // increasing, as the ledger keeps them. Entries' data share the decoded
 // bin (a copy unless the decoder shares its input).
+//
+// It also reads the first form of the ledger, a flat msgpack array
+// [key, time, data, …], which files written between 4491d4d and f4c7c81
+// hold (a decoded one re-encodes in the packed form).
 func DecodeLedger(d *Decoder) (crdt.Ledger, error) {
+	if d.NextIsArray() {
+		return decodeLedgerArray(d)
+	}
 	b, err := d.Bytes()
 	if err != nil || len(b) == 0 {
 		return crdt.Ledger{}, err
@@ -514,6 +521,38 @@ func DecodeLedger(d *Decoder) (crdt.Ledger, error) {
 		}
 		out = append(out, crdt.LedgerEntry{Key: k, Time: t, Data: data})
 		b = b[l:]
+	}
+	return crdt.Ledger{Entries: out}, nil
+}
+
+// decodeLedgerArray reads the ledger's first encoding, a flat array
+// [key, time, data, …] in key order.
+func decodeLedgerArray(d *Decoder) (crdt.Ledger, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return crdt.Ledger{}, err
+	}
+	if n%3 != 0 {
+		return crdt.Ledger{}, fmt.Errorf("%w: ledger array of %d", ErrCorrupt, n)
+	}
+	out := make([]crdt.LedgerEntry, 0, n/3)
+	for range n / 3 {
+		k, err1 := d.Uint()
+		t, err2 := d.Int()
+		if err := first(err1, err2); err != nil {
+			return crdt.Ledger{}, err
+		}
+		data, err := d.Bytes()
+		if err != nil {
+			return crdt.Ledger{}, err
+		}
+		if i := len(out); i > 0 && out[i-1].Key >= k {
+			return crdt.Ledger{}, fmt.Errorf("%w: ledger keys out of order", ErrCorrupt)
+		}
+		if len(data) == 0 {
+			data = nil
+		}
+		out = append(out, crdt.LedgerEntry{Key: k, Time: t, Data: data})
 	}
 	return crdt.Ledger{Entries: out}, nil
 }

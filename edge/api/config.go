@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -20,6 +21,30 @@ type Config struct {
 	// Basic username or the X-Write-Key header. Outside dev mode at least
 	// one key is required and a request without a known key gets 401.
 	WriteKeys map[string]string
+	// ReadKeys are the credentials of the read routes (/v1/profiles/…),
+	// each with its scopes. Without any, reads are open: the edge node
+	// allows that only on a loopback address or with InsecureOpenReads.
+	// A write key cannot read (403) and a read key cannot write (403).
+	// /healthz, /readyz and /metrics never need a key.
+	ReadKeys []ReadKey
+	// InsecureOpenReads reports that reads are open (no ReadKeys) on an
+	// address others can reach; /metrics exports it as
+	// ucv_insecure_open_reads. The edge node sets it; it changes no
+	// answer.
+	InsecureOpenReads bool
+	// ReadKeyRate is how many requests a second each read key may make
+	// (a token bucket of ReadKeyBurst tokens); over it the answer is 429
+	// with Retry-After. 0 means no limit.
+	ReadKeyRate float64
+	// ReadKeyBurst is the size of each read key's bucket: requests it may
+	// make at once after a quiet spell. At least 1 when ReadKeyRate is set.
+	ReadKeyBurst int
+	// WriteKeyRate and WriteKeyBurst limit each write key the same way
+	// (all of a site's browsers share its write key, so size it for the
+	// site's peak). Requests without a configured key (dev mode) are not
+	// limited by key. 0 means no limit.
+	WriteKeyRate  float64
+	WriteKeyBurst int
 	// DevMode accepts ingest without a write key. A key that is sent but
 	// not configured is still refused when WriteKeys is not empty.
 	DevMode bool
@@ -72,8 +97,13 @@ type Config struct {
 	// commit, and a retry is deduplicated by messageId.
 	IngestTimeout time.Duration
 	// Concurrency caps concurrently served connections (fasthttp's
-	// worker pool); 0 means fasthttp's default.
+	// worker pool); a connection over it is answered 503 and closed. 0
+	// means fasthttp's default (262,144).
 	Concurrency int
+	// MaxConnsPerIP caps concurrent connections from one client IP
+	// (fasthttp's MaxConnsPerIP); a connection over it is answered 429
+	// and closed. 0 means no cap.
+	MaxConnsPerIP int
 	// Now is the clock, injected for tests.
 	Now func() time.Time
 	// Logger receives errors at boundaries (5xx answers, serve errors).
@@ -105,7 +135,10 @@ func normalizeOrigin(o string) (string, error) {
 }
 
 // DefaultConfig returns a production configuration without write keys:
-// set WriteKeys or DevMode before New.
+// set WriteKeys or DevMode before New. Reads are open until ReadKeys are
+// set; each read key may make 1,000 requests/s (bursts of 2,000), write
+// keys are not limited; connections are capped at 10,000, 512 from one
+// client IP.
 func DefaultConfig() Config {
 	return Config{
 		WriteKeys:      map[string]string{},
@@ -120,6 +153,11 @@ func DefaultConfig() Config {
 		WriteTimeout:   10 * time.Second,
 		IdleTimeout:    60 * time.Second,
 		IngestTimeout:  5 * time.Second,
+		ReadKeyRate:    1000,
+		ReadKeyBurst:   2000,
+		WriteKeyBurst:  1000,
+		Concurrency:    10000,
+		MaxConnsPerIP:  512,
 		Now:            time.Now,
 	}
 }
@@ -167,6 +205,27 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrency < 0 {
 		errs = append(errs, errors.New("Config.Concurrency: must not be negative"))
+	}
+	if c.MaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("MaxConnsPerIP: must not be negative (0: no cap)"))
+	}
+	for _, r := range []struct {
+		name  string
+		rate  float64
+		burst int
+	}{{"ReadKey", c.ReadKeyRate, c.ReadKeyBurst}, {"WriteKey", c.WriteKeyRate, c.WriteKeyBurst}} {
+		switch {
+		case r.rate < 0 || math.IsNaN(r.rate) || math.IsInf(r.rate, 0):
+			errs = append(errs, fmt.Errorf("%sRate: must be a finite number >= 0 (0: no limit)", r.name))
+		case r.rate > 0 && r.burst < 1:
+			errs = append(errs, fmt.Errorf("%sBurst: must be at least 1 with %sRate set", r.name, r.name))
+		}
+	}
+	if err := validateReadKeys(c.ReadKeys, c.WriteKeys); err != nil {
+		errs = append(errs, err)
+	}
+	if c.InsecureOpenReads && len(c.ReadKeys) > 0 {
+		errs = append(errs, errors.New("InsecureOpenReads: reads are not open with ReadKeys set"))
 	}
 	if c.Now == nil {
 		errs = append(errs, errors.New("Config.Now: must be set"))

@@ -11,13 +11,24 @@
 // until writes work again. Browsers reach ingest and settings through
 // CORS, limited to Config.CORSOrigins.
 //
+// Writes need a write key (Config.WriteKeys) outside dev mode; reads need
+// a read key (Config.ReadKeys) with the route's Scope once any read key
+// is configured — profiles for /v1/profiles/…; decide and stream are
+// reserved for the decision and event stream routes to come. A write key
+// cannot read and a read key cannot write (403). Each key has a token
+// bucket (Config.ReadKeyRate, Config.WriteKeyRate; over it 429 with
+// Retry-After), and fasthttp caps connections in total and per client IP
+// (Config.Concurrency, Config.MaxConnsPerIP). Whether reads may be open
+// is the edge node's decision (loopback only, or InsecureOpenReads).
+//
 // The main lookup serves the store's pre-rendered JSON with a small
 // time-dependent tail appended, so the read path is an index get, a copy
 // and a write, with no profile decode.
 //
 // Errors are answered as {"error":{"code":…,"message":…}}; one function,
 // errorStatus, maps errors to status and code (the vocabulary the hub
-// shares: invalid_request, unauthorized, forbidden, not_found, …).
+// shares: invalid_request, unauthorized, forbidden, not_found,
+// rate_limited, …).
 // Messages name the field at fault and never contain the values a client
 // sent.
 package api

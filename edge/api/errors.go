@@ -11,12 +11,18 @@ import (
 
 // Sentinel errors. Handlers wrap them with a client-safe message.
 var (
-	// ErrUnauthorized: the request carries no write key where one is
-	// required, or one that is not configured.
+	// ErrUnauthorized: the request carries no key where one is required
+	// (a write key to write, a read key to read when read keys are
+	// configured), or one that is not configured.
 	ErrUnauthorized = errors.New("api: unauthorized")
 	// ErrForbidden: the request comes from a browser origin that is not
-	// in Config.CORSOrigins.
+	// in Config.CORSOrigins, or its key may not do this: a write key
+	// reading, a read key writing, a read key without the route's scope.
 	ErrForbidden = errors.New("api: forbidden")
+	// ErrRateLimited: the request's key is over its rate limit
+	// (Config.ReadKeyRate, Config.WriteKeyRate); the answer says when to
+	// retry (Retry-After).
+	ErrRateLimited = errors.New("api: rate limited")
 	// ErrBadRequest: the request is malformed outside the message body
 	// (path, query, encoding).
 	ErrBadRequest = errors.New("api: bad request")
@@ -51,6 +57,7 @@ const (
 	codeTimeout            = "request_timeout"     // 408
 	codeTooLarge           = "payload_too_large"   // 413
 	codeURITooLong         = "uri_too_long"        // 414
+	codeRateLimited        = "rate_limited"        // 429
 	codeHeadersTooLarge    = "headers_too_large"   // 431
 	codeInternal           = "internal"            // 500
 	codeOverloaded         = "overloaded"          // 503: retry soon
@@ -115,6 +122,12 @@ func errorStatus(err error) (status int, code, msg string) {
 		return http.StatusUnauthorized, codeUnauthorized, safe("a valid write key is required")
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, codeForbidden, safe("forbidden")
+	case errors.Is(err, ErrRateLimited):
+		var rl *rateLimitError
+		if errors.As(err, &rl) {
+			return http.StatusTooManyRequests, codeRateLimited, rl.msg
+		}
+		return http.StatusTooManyRequests, codeRateLimited, "too many requests; retry later"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, codeNotFound, safe("profile not found")
 	case errors.Is(err, ErrNoRoute):

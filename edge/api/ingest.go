@@ -34,9 +34,17 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		return methodNotAllowed(allowIngest)
 	}
 	headerKey, hasHeaderKey := writeKeyFromHeaders(&ctx.Request.Header)
+	if hasHeaderKey && s.sentReadKey(&ctx.Request.Header) {
+		return errReadKeyWrites
+	}
 	source, known := s.cfg.WriteKeys[headerKey]
 	if hasHeaderKey && !known && !s.acceptsUnknownKeys() {
 		return errorf(ErrUnauthorized, "unknown write key")
+	}
+	if hasHeaderKey {
+		if err := s.limitWrite(headerKey, source); err != nil {
+			return err
+		}
 	}
 
 	limit, tooLarge := s.cfg.MaxEventBytes, s.eventTooLarge
@@ -72,8 +80,14 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		bodyKey, ok := writeKeyFromBody(body)
 		switch {
 		case ok:
+			if s.isReadKey(bodyKey) {
+				return errReadKeyWrites
+			}
 			if source, known = s.cfg.WriteKeys[bodyKey]; !known && !s.acceptsUnknownKeys() {
 				return errorf(ErrUnauthorized, "unknown write key")
+			}
+			if err := s.limitWrite(bodyKey, source); err != nil {
+				return err
 			}
 		case !s.cfg.DevMode:
 			return errorf(ErrUnauthorized, "a write key is required (HTTP Basic username, Bearer token or X-Write-Key)")
@@ -142,6 +156,25 @@ type batchAnswer struct {
 type rejectedItem struct {
 	Index int         `json:"index"`
 	Error errorDetail `json:"error"`
+}
+
+// sentReadKey reports whether the request's X-Write-Key or Authorization
+// header carries a read key's secret.
+func (s *Server) sentReadKey(h *fasthttp.RequestHeader) bool {
+	if len(s.readKeys) == 0 {
+		return false
+	}
+	if s.isReadKey(string(h.Peek("X-Write-Key"))) {
+		return true
+	}
+	_, secret, ok := credential(h)
+	return ok && s.isReadKey(secret)
+}
+
+// limitWrite takes a request from write key key's bucket (none for a key
+// that is not configured); source labels it.
+func (s *Server) limitWrite(key, source string) error {
+	return s.take(s.writeBuckets[key], "write key (source "+quote(source)+")", "write", source)
 }
 
 // acceptsUnknownKeys: dev mode without configured keys takes any key.
@@ -236,8 +269,15 @@ func (s *Server) settings(ctx *fasthttp.RequestCtx, rawKey []byte) error {
 	if err != nil {
 		return errorf(ErrBadRequest, "writeKey: "+err.Error())
 	}
-	if _, ok := s.cfg.WriteKeys[key]; !ok && !s.acceptsUnknownKeys() {
+	if s.isReadKey(key) {
+		return errReadKeyWrites
+	}
+	source, ok := s.cfg.WriteKeys[key]
+	if !ok && !s.acceptsUnknownKeys() {
 		return errorf(ErrUnauthorized, "unknown write key")
+	}
+	if err := s.limitWrite(key, source); err != nil {
+		return err
 	}
 	// Never the request's Host header: whoever can reach the edge could
 	// point analytics.js (and any cache in between) elsewhere.

@@ -46,6 +46,9 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 	default:
 		return routeOther, ErrNoRoute
 	}
+	if err := s.authorizeRead(ctx, ScopeProfiles); err != nil {
+		return route, err
+	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		return route, methodNotAllowed(allowRead)
 	}

@@ -26,7 +26,11 @@ type metrics struct {
 	duplicates metric.Counter
 	rejects    metric.CounterVec
 	perIngest  metric.Histogram
-	handler    fasthttp.RequestHandler
+	// rateLimited counts 429s by key kind and name; insecureOpenReads is
+	// Config.InsecureOpenReads.
+	rateLimited       metric.CounterVec
+	insecureOpenReads metric.Gauge
+	handler           fasthttp.RequestHandler
 }
 
 func newMetrics(st Store, extra ...metric.Collector) *metrics {
@@ -48,6 +52,11 @@ func newMetrics(st Store, extra ...metric.Collector) *metrics {
 			"reason"),
 		perIngest: r.Histogram("ucv_ingest_request_events", "Events per accepted ingest request (one store.Ingest call).",
 			[]float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}),
+		rateLimited: r.CounterVec("ucv_http_rate_limited_total",
+			"Requests refused 429 because their key was over its rate limit, by kind (read, write) and name (the read key's name, the write key's source label; never a secret).",
+			"kind", "name"),
+		insecureOpenReads: r.Gauge("ucv_insecure_open_reads",
+			"1 while profile lookups need no read key on an address others can reach (--insecure-open-reads): anyone who reaches this edge can read profiles."),
 	}
 	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
 		m.events.With(string(k)) // export zeros
@@ -118,7 +127,7 @@ func rejectReason(err error) string {
 }
 
 var statusLabels = map[int]string{200: "200", 204: "204", 400: "400", 401: "401", 403: "403", 404: "404", 405: "405", 408: "408",
-	413: "413", 414: "414", 431: "431", 500: "500", 503: "503", 507: "507"}
+	413: "413", 414: "414", 429: "429", 431: "431", 500: "500", 503: "503", 507: "507"}
 
 func statusLabel(code int) string {
 	if s, ok := statusLabels[code]; ok {

@@ -3,12 +3,15 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +77,13 @@ type Server struct {
 	addr atomic.Pointer[string]
 	// probing is set while /readyz probes whether writes work again.
 	probing atomic.Bool
+	// readKeys are the read keys by their secret's hash; empty means
+	// reads are open. writeBuckets limit each write key (nil map: no
+	// limit). Both are built by New and only read after.
+	readKeys     map[secretHash]*readKey
+	writeBuckets map[string]*bucket
+	// heads holds the open connections' headConns by remote address.
+	heads sync.Map
 }
 
 // New returns a Server for st. It validates cfg and does no I/O.
@@ -101,7 +111,21 @@ func New(st Store, cfg Config) (*Server, error) {
 		s.corsAny = s.corsAny || o == "*"
 		s.corsOrigins[o] = true
 	}
+	s.readKeys = make(map[secretHash]*readKey, len(cfg.ReadKeys))
+	for _, k := range cfg.ReadKeys {
+		s.readKeys[hashSecret(k.Secret)] = &readKey{name: k.Name, scopes: slices.Clone(k.Scopes), bucket: newBucket(cfg.ReadKeyRate, cfg.ReadKeyBurst)}
+	}
+	s.cfg.ReadKeys = nil // the secrets live on only as hashes
+	if cfg.WriteKeyRate > 0 {
+		s.writeBuckets = make(map[string]*bucket, len(keys))
+		for k := range keys {
+			s.writeBuckets[k] = newBucket(cfg.WriteKeyRate, cfg.WriteKeyBurst)
+		}
+	}
 	s.m = newMetrics(st, cfg.Collectors...)
+	if cfg.InsecureOpenReads {
+		s.m.insecureOpenReads.Set(1)
+	}
 	s.eventTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxEventBytes))
 	s.batchTooLarge = errorf(ErrTooLarge, fmt.Sprintf("body: exceeds the limit of %d bytes", cfg.MaxBatchBytes))
 	s.srv = &fasthttp.Server{
@@ -121,6 +145,7 @@ func New(st Store, cfg Config) (*Server, error) {
 		WriteTimeout:         cfg.WriteTimeout,
 		IdleTimeout:          cfg.IdleTimeout,
 		Concurrency:          cfg.Concurrency,
+		MaxConnsPerIP:        cfg.MaxConnsPerIP,
 		NoDefaultContentType: true,
 		CloseOnShutdown:      true,
 		Logger:               fasthttpLogger{s.log},
@@ -134,7 +159,7 @@ func New(st Store, cfg Config) (*Server, error) {
 func (s *Server) Serve(ln net.Listener) error {
 	addr := advertised(ln.Addr())
 	s.addr.Store(&addr)
-	if err := s.srv.Serve(headListener{ln}); err != nil {
+	if err := s.srv.Serve(headListener{Listener: ln, heads: &s.heads}); err != nil {
 		return fmt.Errorf("api: serve: %w", err)
 	}
 	return nil
@@ -300,7 +325,7 @@ func (s *Server) handleConnError(ctx *fasthttp.RequestCtx, err error) {
 		err = s.batchTooLarge
 	case errors.As(err, &small):
 		limit := fmt.Sprintf("%d bytes", s.cfg.MaxHeaderBytes)
-		if hc, ok := ctx.Conn().(*headConn); ok && hc.lineOpen(s.cfg.MaxHeaderBytes) {
+		if hc, ok := s.heads.Load(ctx.RemoteAddr().String()); ok && hc.(*headConn).lineOpen(s.cfg.MaxHeaderBytes) {
 			err = errorf(ErrURITooLong, "request line: longer than "+limit)
 		} else {
 			err = errorf(ErrHeadersTooLarge, "request headers: larger than "+limit+" with the request line")
@@ -320,6 +345,10 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, route string, err error) {
 	var me *methodError
 	if errors.As(err, &me) {
 		ctx.Response.Header.Set("Allow", me.allow)
+	}
+	var rl *rateLimitError
+	if errors.As(err, &rl) {
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, rl.retryAfter())
 	}
 	s.writeErrorBody(ctx, route, status, code, msg, err)
 }
@@ -344,16 +373,46 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// headListener wraps each accepted connection in a headConn.
-type headListener struct{ net.Listener }
+// headListener wraps each accepted connection in a headConn, filed in
+// heads under its remote address: fasthttp wraps connections again
+// (MaxConnsPerIP), so the error handler finds its headConn there rather
+// than by a type assertion on ctx.Conn().
+type headListener struct {
+	net.Listener
+	heads *sync.Map
+}
 
 func (l headListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &headConn{Conn: c}, nil
+	hc := &headConn{Conn: c, heads: l.heads, key: c.RemoteAddr().String()}
+	l.heads.Store(hc.key, hc)
+	if tc, ok := c.(tlsConn); ok {
+		return headTLSConn{hc, tc}, nil
+	}
+	return hc, nil
 }
+
+// tlsConn is what fasthttp recognizes as a TLS connection.
+type tlsConn interface {
+	Handshake() error
+	ConnectionState() tls.ConnectionState
+}
+
+// headTLSConn is a headConn over a TLS connection (a listener wrapped by
+// tls.NewListener). It stays a TLS connection to fasthttp: a connection
+// refused over MaxConnsPerIP or Concurrency is then closed, not written
+// to — writing would start the handshake and block the accept loop on a
+// client that never sends its hello — and RequestCtx.IsTLS holds.
+type headTLSConn struct {
+	*headConn
+	tls tlsConn
+}
+
+func (c headTLSConn) Handshake() error                     { return c.tls.Handshake() }
+func (c headTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // headConn counts the bytes read since the last newline. When fasthttp's
 // read buffer fills before a request head ends (ErrSmallBuffer), the
@@ -365,6 +424,14 @@ func (l headListener) Accept() (net.Conn, error) {
 type headConn struct {
 	net.Conn
 	sinceNewline int
+	heads        *sync.Map
+	key          string
+}
+
+// Close closes the connection and takes it out of heads.
+func (c *headConn) Close() error {
+	c.heads.CompareAndDelete(c.key, c)
+	return c.Conn.Close()
 }
 
 func (c *headConn) Read(b []byte) (int, error) {
