@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,33 +15,24 @@ import (
 )
 
 // hubSecurityFlags registers `ucv hub`'s security and abuse-limit flags
-// on fs and returns what to run after fs.Parse: it reads the -file
-// variants of the secret flags into cfg and checks the limits. A secret
-// flag and its -file variant given together on the command line are a
-// usage error; a -file variant (flag or UCV_*_FILE) wins over the
-// secret's UCV_* variable.
-func hubSecurityFlags(fs *flag.FlagSet, cfg *hubConfig, env func(k, def string) string) func() error {
+// on fs and returns what to run after fs.Parse: it resolves the secret
+// flags (each with a -file variant and UCV_* variables for both, see
+// secretFlag) into cfg and checks the limits. Errors name flags, never a
+// secret.
+func hubSecurityFlags(fs *flag.FlagSet, cfg *hubConfig, env func(k, def string) string, getenv func(string) string) func() error {
 	def := api.DefaultConfig()
 	fs.StringVar(&cfg.tokensFile, "tokens-file", env("UCV_TOKENS_FILE", ""),
 		"`FILE` of the API's tokens, a \"name role secret-hash\" line each (see `ucv tokens`) [UCV_TOKENS_FILE]")
-	fs.StringVar(&cfg.nodeToken, "node-token", env("UCV_NODE_TOKEN", ""),
-		"the `SECRET` this node presents to the other hub nodes: a node token of --tokens-file [UCV_NODE_TOKEN]")
-	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""),
-		"development shortcut: a sync token's `SECRET`, shared by all edges and bound to none [UCV_SYNC_TOKEN]")
-	fs.StringVar(&cfg.adminToken, "admin-token", env("UCV_ADMIN_TOKEN", ""),
-		"development shortcut: an admin token's `SECRET` [UCV_ADMIN_TOKEN]")
 	secrets := []struct {
-		name  string
-		value *string
-		file  *string
+		flag *secretFlag
+		to   *string
 	}{
-		{"node-token", &cfg.nodeToken, nil},
-		{"sync-token", &cfg.syncToken, nil},
-		{"admin-token", &cfg.adminToken, nil},
-	}
-	for i, s := range secrets {
-		v := "UCV_" + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_")) + "_FILE"
-		secrets[i].file = fs.String(s.name+"-file", env(v, ""), fmt.Sprintf("`FILE` holding --%s (keeps it out of ps) [%s]", s.name, v))
+		{secretVar(fs, "node-token", "UCV_NODE_TOKEN", "UCV_NODE_TOKEN_FILE",
+			"the `SECRET` this node presents to the other hub nodes: a node token of --tokens-file", false), &cfg.nodeToken},
+		{secretVar(fs, "sync-token", "UCV_SYNC_TOKEN", "UCV_SYNC_TOKEN_FILE",
+			"development shortcut: a sync token's `SECRET`, shared by all edges and bound to none", false), &cfg.syncToken},
+		{secretVar(fs, "admin-token", "UCV_ADMIN_TOKEN", "UCV_ADMIN_TOKEN_FILE",
+			"development shortcut: an admin token's `SECRET`", false), &cfg.adminToken},
 	}
 	fs.BoolVar(&cfg.insecure, "insecure", env("UCV_INSECURE", "") == "true",
 		"serve beyond loopback without tokens or without TLS (refused otherwise) [UCV_INSECURE]")
@@ -53,21 +43,13 @@ func hubSecurityFlags(fs *flag.FlagSet, cfg *hubConfig, env func(k, def string) 
 	perIP := fs.String("max-conns-per-ip", env("UCV_MAX_CONNS_PER_IP", strconv.Itoa(def.MaxConnsPerIP)),
 		"`N` connections open at once from one client IP; 0: no cap [UCV_MAX_CONNS_PER_IP]")
 	return func() error {
-		given := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 		for _, s := range secrets {
-			if *s.file == "" {
-				continue
-			}
-			if given[s.name] && given[s.name+"-file"] {
-				return fmt.Errorf("%w: --%s and --%s-file exclude each other", errUsage, s.name, s.name)
-			}
-			b, err := os.ReadFile(*s.file)
+			text, err := s.flag.resolve(getenv)
 			if err != nil {
-				return fmt.Errorf("%w: --%s-file: %w", errUsage, s.name, err)
+				return err
 			}
-			if *s.value = strings.TrimSpace(string(b)); *s.value == "" {
-				return fmt.Errorf("%w: --%s-file: %s is empty", errUsage, s.name, *s.file)
+			if *s.to, err = parseSyncToken(text); err != nil {
+				return fmt.Errorf("%w: --%s: %v", errUsage, s.flag.name, err)
 			}
 		}
 		var err [4]error

@@ -18,9 +18,9 @@ import (
 )
 
 // TestParseHubSecretFiles: every secret flag of `ucv hub` has a -file
-// variant and a UCV_* variable for each; a flag and its -file together
-// on the command line are refused, a file wins over the secret's
-// variable, an empty file is refused.
+// variant and a UCV_* variable for each; the command line wins over the
+// environment, a flag and its -file together (or both variables) are
+// refused, and the help never shows a secret taken from the environment.
 func TestParseHubSecretFiles(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, content string) string {
@@ -30,7 +30,7 @@ func TestParseHubSecretFiles(t *testing.T) {
 		}
 		return p
 	}
-	nodeF, syncF, adminF, empty := file("node", "node.secret\n"), file("sync", " st\r\n"), file("admin", "at"), file("empty", "\n")
+	nodeF, syncF, adminF := file("node", "node.secret\n"), file("sync", " st\r\n"), file("admin", "at")
 	base := []string{"--data-dir", dir}
 	for _, c := range []struct {
 		name    string
@@ -43,12 +43,13 @@ func TestParseHubSecretFiles(t *testing.T) {
 			want: [3]string{"node.secret", "st", "at"}},
 		{name: "variables", env: map[string]string{"UCV_NODE_TOKEN_FILE": nodeF, "UCV_SYNC_TOKEN_FILE": syncF, "UCV_ADMIN_TOKEN_FILE": adminF},
 			want: [3]string{"node.secret", "st", "at"}},
-		{name: "file wins over the variable", args: []string{"--sync-token-file", syncF}, env: map[string]string{"UCV_SYNC_TOKEN": "old"},
+		{name: "command line wins over the variables", args: []string{"--sync-token-file", syncF}, env: map[string]string{"UCV_SYNC_TOKEN": "old"},
 			want: [3]string{"", "st", ""}},
+		{name: "both variables", env: map[string]string{"UCV_NODE_TOKEN": "n", "UCV_NODE_TOKEN_FILE": nodeF}, wantErr: "set UCV_NODE_TOKEN or UCV_NODE_TOKEN_FILE, not both"},
 		{name: "secret variables", env: map[string]string{"UCV_NODE_TOKEN": "n", "UCV_SYNC_TOKEN": "s", "UCV_ADMIN_TOKEN": "a"},
 			want: [3]string{"n", "s", "a"}},
-		{name: "flag and file", args: []string{"--admin-token", "x", "--admin-token-file", adminF}, wantErr: "--admin-token and --admin-token-file exclude each other"},
-		{name: "empty file", args: []string{"--node-token-file", empty}, wantErr: "--node-token-file: " + empty + " is empty"},
+		{name: "flag and file", args: []string{"--admin-token", "x", "--admin-token-file", adminF}, wantErr: "give --admin-token or --admin-token-file, not both"},
+		{name: "white space inside", args: []string{"--node-token", "a b"}, wantErr: "--node-token: must be one token"},
 		{name: "missing file", args: []string{"--sync-token-file", filepath.Join(dir, "nope")}, wantErr: "--sync-token-file: open"},
 		{name: "same shortcut twice", args: []string{"--sync-token", "x", "--admin-token", "x"}, wantErr: "must differ"},
 		{name: "bad rate", args: []string{"--rate-limit", "-1"}, wantErr: "--rate-limit"},
@@ -70,6 +71,14 @@ func TestParseHubSecretFiles(t *testing.T) {
 				t.Errorf("node, sync, admin tokens = %q, want %q", got, c.want)
 			}
 		})
+	}
+	var help bytes.Buffer
+	env := map[string]string{"UCV_NODE_TOKEN": "node-secret-in-env", "UCV_SYNC_TOKEN": "sync-secret-in-env", "UCV_ADMIN_TOKEN": "admin-secret-in-env"}
+	if _, err := parseHubFlags([]string{"-h"}, func(k string) string { return env[k] }, &help); err == nil || !strings.Contains(help.String(), "-node-token-file") {
+		t.Fatalf("ucv hub -h = %v:\n%s", err, help.String())
+	}
+	if strings.Contains(help.String(), "in-env") {
+		t.Errorf("the help shows a secret taken from the environment:\n%s", help.String())
 	}
 	cfg, err := parseHubFlags(base, func(string) string { return "" }, new(bytes.Buffer))
 	def := api.DefaultConfig()
