@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,7 +148,8 @@ func TestHubRefusesToServeExposed(t *testing.T) {
 // TestHubWithTokensFile runs a hub from a tokens file made by `ucv tokens
 // create` and `ucv tokens hash`: the admin token reads status, the
 // edge's token does not but gets the snapshot, an unknown one is refused
-// — and no secret or hash reaches the log.
+// — and no secret or hash reaches the log. A `ucv edge` given its token
+// and --edge-id (the token's name) syncs.
 func TestHubWithTokensFile(t *testing.T) {
 	dir := t.TempDir()
 	var lines strings.Builder
@@ -220,6 +222,22 @@ func TestHubWithTokensFile(t *testing.T) {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("the log holds a secret or hash:\n%s", logs.String())
 		}
+	}
+
+	// A `ucv edge` named by --edge-id after its token syncs with it.
+	bin := buildUCV(t)
+	e := start(t, bin, nil, "edge", "--data-dir", filepath.Join(dir, "edge"), "--http-addr", "127.0.0.1:0", "--write-key", "k",
+		"--hub", h.url, "--sync-token-file", filepath.Join(dir, "store-1.secret"), "--edge-id", "store-1")
+	if code, b := httpDo(t, "POST", e.url+"/v1/identify", `{"userId":"u1","traits":{"plan":"gold"}}`, "X-Write-Key", "k"); code != 200 {
+		t.Fatalf("identify = %d %s", code, b)
+	}
+	waitFor(t, 20*time.Second, "the hub to take store-1's push", func() bool {
+		_, b := httpDo(t, "GET", h.url+"/v1/admin/status", "", "Authorization", "Bearer ops-secret-1234")
+		return strings.Contains(string(b), `"edge":"store-1","seq":1`)
+	})
+	e.stop(t, syscall.SIGTERM)
+	if strings.Contains(e.stderr.String(), edge) {
+		t.Errorf("the edge's log holds its sync token:\n%s", e.stderr.String())
 	}
 
 	// --node-token must be a node token of the file.
