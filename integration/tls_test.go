@@ -69,9 +69,13 @@ func tlsHub(t *testing.T, ca *tlstest.CA) (*hub.Server, string) {
 }
 
 // syncOverTLS runs a hub sync client of e against url over TLS with the
-// client certificate p (the zero Pair: none), trusting ca.
-func (e *edge) syncOverTLS(url string, p tlstest.Pair, ca string) *hubsync.Client {
+// client certificate p (the zero Pair: none) issued to name, trusting ca.
+// The edge pushes under name: a hub verifying client certificates takes a
+// certificate's name as its edge's identity (0028, 0029), so e's ID
+// becomes name.
+func (e *edge) syncOverTLS(url, name string, p tlstest.Pair, ca string) *hubsync.Client {
 	e.t.Helper()
+	e.id = name
 	hc := hubsync.DefaultConfig()
 	hc.URLs, hc.Edge = []string{url}, e.id
 	hc.FeedWait = 50 * time.Millisecond
@@ -122,7 +126,7 @@ func TestEdgeSyncsOverMutualTLS(t *testing.T) {
 	// The hub's changes reach the edge too (the feed over the same link).
 	other := openEdge(t, filepath.Join(t.TempDir(), "other.db"))
 	other.orders(0, 1)
-	other.syncOverTLS(url, ca.Client("till-2"), ca.File())
+	other.syncOverTLS(url, "till-2", ca.Client("till-2"), ca.File())
 	waitFor(t, "the second edge's order at the first edge", func() bool {
 		v, err := n.Store().LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "u0"})
 		return err == nil && v.ID != ""
@@ -134,7 +138,7 @@ func TestEdgeSyncsOverMutualTLS(t *testing.T) {
 	for name, p := range map[string]tlstest.Pair{"no certificate": {}, "another CA's certificate": forged} {
 		e := openEdge(t, filepath.Join(t.TempDir(), "edge.db"))
 		e.orders(100, 3)
-		c := e.syncOverTLS(url, p, ca.File())
+		c := e.syncOverTLS(url, "till-9", p, ca.File())
 		waitFor(t, name+": failed pushes", func() bool { return c.Stats().Failures >= 3 })
 		if s := c.Stats(); s.Pushed != 0 || h.FSM().EdgeSeq(e.id) != 0 {
 			t.Errorf("%s: pushed %d, hub holds seq %d; want nothing", name, s.Pushed, h.FSM().EdgeSeq(e.id))

@@ -21,6 +21,7 @@ import (
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // edgeConfig is what `ucv edge` and `ucv dev` run.
@@ -44,6 +45,7 @@ type edgeConfig struct {
 	// Hub sync (off when hubURLs is empty).
 	hubURLs   []string
 	syncToken string
+	edgeID    string // the edge's ID at the hub; "" derives it from the data file
 	// noHub stops `ucv dev` from running its in-process hub.
 	noHub bool
 	// recoverDamaged moves a damaged data file aside and starts an empty
@@ -75,7 +77,7 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
 		{"Gossip options (the store's other edges)", []string{"gossip-addr", "join", "gossip-key", "gossip-key-file"},
 			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key-file /etc/ucv/gossip.key"},
-		{"Hub options", []string{"hub", "sync-token", "sync-token-file", "no-hub"},
+		{"Hub options", []string{"hub", "sync-token", "sync-token-file", "edge-id", "no-hub"},
 			"ucv " + name + " --hub https://hub-1.example:8300,https://hub-2.example:8300 --sync-token-file /etc/ucv/sync-token"},
 		{"Security options", []string{"write-key", "write-key-file", "read-key", "read-key-file", "insecure-open-reads"},
 			"ucv " + name + " --write-key 'wk_pos_3f9a=pos,wk_web_81c2=web' --read-key-file /etc/ucv/read-keys  # lines such as crm=SECRET, recs:decide=SECRET"},
@@ -144,6 +146,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.gossipAddr, "gossip-addr", env("UCV_GOSSIP_ADDR", ""), "HOST:PORT for gossip with the store's other edges (TCP and UDP); port 0 picks a free one; empty: no gossip [UCV_GOSSIP_ADDR]")
 	join := fs.String("join", env("UCV_JOIN", ""), "gossip addresses of other edges to join, HOST:PORT,… [UCV_JOIN]")
 	hubs := fs.String("hub", env("UCV_HUB", ""), "hub node URLs to sync with, URL,… (any node); empty: no hub [UCV_HUB]")
+	fs.StringVar(&cfg.edgeID, "edge-id", env("UCV_EDGE_ID", ""), "this edge's `ID` at the hub: the name of its sync token in the hub's tokens file; default: 16 hex digits from the data file [UCV_EDGE_ID]")
 	if dev {
 		fs.BoolVar(&cfg.noHub, "no-hub", env("UCV_NO_HUB", "") == "true", "do not run the in-process single-node hub (it runs unless --hub is given) [UCV_NO_HUB]")
 	}
@@ -204,6 +207,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if err := checkEdgeTLS(cfg); err != nil {
 		return cfg, err
+	}
+	if strings.ContainsAny(cfg.edgeID, " \t\r\n") || len(cfg.edgeID) > replication.MaxNameBytes {
+		return cfg, fmt.Errorf("%w: --edge-id must be one word of at most %d bytes", errUsage, replication.MaxNameBytes)
 	}
 	return cfg, nil
 }
@@ -366,7 +372,7 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 	}
 	if len(cfg.hubURLs) > 0 {
 		hc := hubsync.DefaultConfig()
-		hc.URLs, hc.Token = cfg.hubURLs, cfg.syncToken
+		hc.URLs, hc.Token, hc.Edge = cfg.hubURLs, cfg.syncToken, cfg.edgeID
 		if cfg.hubCA != "" || cfg.tlsClientCert != "" {
 			f := tlsFiles{cert: cfg.tlsClientCert, key: cfg.tlsClientKey, ca: cfg.hubCA, certFlag: "tls-client-cert", caFlag: "hub-ca", notNode: true}
 			if hc.TLS, err = f.load(log); err != nil {
@@ -374,7 +380,9 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 			}
 		}
 		check := hc
-		check.Edge = "-" // the node names itself; the URLs are checked here
+		if check.Edge == "" {
+			check.Edge = "-" // the node names itself; the URLs are checked here
+		}
 		if err := check.Validate(); err != nil {
 			return nc, fmt.Errorf("%w: --hub: %w", errUsage, err)
 		}

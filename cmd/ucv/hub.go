@@ -35,6 +35,15 @@ type hubConfig struct {
 	// TLS files ("" when not given); tlsPoll as tlsFiles.poll (tests).
 	tlsCert, tlsKey, tlsClientCA string
 	tlsPoll                      time.Duration
+
+	// Security (hub_security.go): the tokens file, this node's node
+	// token, and whether serving exposed without tokens or TLS is
+	// allowed. tls is set when the API serves TLS (the TLS flags).
+	tokensFile, nodeToken string
+	insecure, tls         bool
+	// Abuse limits: rate per token or IP, connection caps; 0 is off.
+	rateLimit                          float64
+	rateBurst, maxConns, maxConnsPerIP int
 }
 
 // hubFlagGroups are the sections of `ucv hub -h`.
@@ -45,8 +54,11 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --data-dir /var/lib/ucv-hub"},
 	{"Cluster options (Raft)", []string{"node-id", "raft-addr", "bootstrap", "join", "peer-interval"},
 		"ucv hub --node-id hub-2 --raft-addr 10.0.1.2:8301 --join https://hub-1.example:8300"},
-	{"Security options", []string{"sync-token", "admin-token"},
-		"ucv hub --sync-token \"$UCV_SYNC_TOKEN\" --admin-token \"$UCV_ADMIN_TOKEN\""},
+	{"Security options", []string{"tokens-file", "node-token", "node-token-file", "sync-token", "sync-token-file",
+		"admin-token", "admin-token-file", "insecure"},
+		"ucv hub --tokens-file /etc/ucv/hub-tokens --node-token-file /etc/ucv/node-token"},
+	{"Abuse limits", []string{"rate-limit", "rate-burst", "max-conns", "max-conns-per-ip"},
+		"ucv hub --rate-limit 200 --rate-burst 400 --max-conns 4096 --max-conns-per-ip 256"},
 	{"TLS options (ucv tls creates a CA and certificates)", []string{"tls-cert", "tls-key", "tls-client-ca"},
 		"ucv hub --tls-cert tls/hub-1.pem --tls-key tls/hub-1-key.pem --tls-client-ca tls/ca.pem"},
 	{"Operation options", []string{"log-level", "shutdown-timeout"},
@@ -87,8 +99,7 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.StringVar(&cfg.advertiseURL, "advertise-url", env("UCV_ADVERTISE_URL", ""), "URL other hub nodes reach this API at; default http://<listener> [UCV_ADVERTISE_URL]")
 	fs.BoolVar(&cfg.bootstrap, "bootstrap", env("UCV_BOOTSTRAP", "") == "true", "form a new cluster of this node when it has no Raft state [UCV_BOOTSTRAP]")
 	fs.StringVar(&cfg.join, "join", env("UCV_HUB_JOIN", ""), "HTTP URL of a hub node to join through [UCV_HUB_JOIN]")
-	fs.StringVar(&cfg.syncToken, "sync-token", env("UCV_SYNC_TOKEN", ""), "bearer token of the sync and internal endpoints; empty: open [UCV_SYNC_TOKEN]")
-	fs.StringVar(&cfg.adminToken, "admin-token", env("UCV_ADMIN_TOKEN", ""), "bearer token of the admin API; empty: open [UCV_ADMIN_TOKEN]")
+	secrets := hubSecurityFlags(fs, &cfg, env, getenv)
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and Raft, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	peers := fs.String("peer-interval", env("UCV_PEER_INTERVAL", "2s"), "how often to exchange HTTP addresses with the other hub nodes, a `DURATION` [UCV_PEER_INTERVAL]")
@@ -100,6 +111,9 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 			return cfg, err
 		}
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := secrets(); err != nil {
+		return cfg, err
 	}
 	var errS, errP error
 	cfg.shutdownTimeout, errS = time.ParseDuration(*shutdown)
@@ -198,14 +212,10 @@ type hubNode struct {
 // a member. Close stops it.
 func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	mtls := cfg.tlsClientCA != ""
-	if cfg.syncToken == "" && !mtls {
-		log.Warn("no --sync-token: the sync endpoints are open; use only on loopback or for development")
-	}
-	if cfg.adminToken == "" {
-		log.Warn("no --admin-token: the admin API is open; use only on loopback or for development")
-	}
-	if cfg.syncToken != "" && cfg.syncToken == cfg.adminToken {
-		log.Warn("--sync-token equals --admin-token: every edge holding it has the admin role")
+	cfg.tls = cfg.tlsCert != ""
+	acfg := api.DefaultConfig()
+	if err := hubSecurity(cfg, &acfg, log); err != nil {
+		return nil, err
 	}
 	var tl *tlsconf.Loader
 	if cfg.tlsCert != "" {
@@ -225,28 +235,19 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	if err := checkHubExposure(cfg, ln.Addr(), acfg, log); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	scheme := "http://"
 	if tl != nil {
-		auth := tlsconf.NoClientCert
-		if mtls {
-			// Asked for, verified when given, required by route (hub/api):
-			// operators reach the admin API with a token alone.
-			auth = tlsconf.VerifyClientCertIfGiven
-		}
-		raw := ln
-		if ln, err = tl.Listener(raw, auth); err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("tls: %w", err)
-		}
 		scheme = "https://"
 	}
 	url := cfg.advertiseURL
 	if url == "" {
 		url = scheme + ln.Addr().String()
 	}
-	acfg := api.DefaultConfig()
 	acfg.NodeID, acfg.HTTPURL = cfg.nodeID, url
-	acfg.SyncToken, acfg.AdminToken = cfg.syncToken, cfg.adminToken
 	acfg.Logger = log
 	if tl != nil {
 		// Forwarding, joins and the peer exchange go over TLS, presenting
@@ -286,8 +287,25 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	reqCtx, endRequests := context.WithCancel(context.Background())
 	h := &hubNode{url: url, node: node, tls: tl, endRequests: endRequests, srv: as.HTTPServer(reqCtx),
 		bgDone: make(chan struct{}), served: make(chan error, 1), failed: make(chan struct{})}
+	// The connection caps go under TLS: a refused connection costs no
+	// handshake, and net/http sees the *tls.Conn it reads client
+	// certificates from.
+	served := as.Listener(ln)
+	if tl != nil {
+		auth := tlsconf.NoClientCert
+		if mtls {
+			// Asked for, verified when given, required by route (hub/api):
+			// operators reach the admin API with a token alone.
+			auth = tlsconf.VerifyClientCertIfGiven
+		}
+		if served, err = tl.Listener(served, auth); err != nil {
+			ln.Close()
+			endRequests()
+			return nil, errors.Join(fmt.Errorf("tls: %w", err), node.Close(context.Background()))
+		}
+	}
 	go func() {
-		err := h.srv.Serve(ln)
+		err := h.srv.Serve(served)
 		if !errors.Is(err, http.ErrServerClosed) {
 			h.serveErr = err
 			close(h.failed)

@@ -38,6 +38,7 @@ func commands() []command {
 		{"hub", "run a hub node (Raft-replicated identity graph, edge sync, admin API)", runHub},
 		{"check", "verify a stopped edge's data file (structure and checksums)", runCheck},
 		{"tls", "create a private CA and certificates (tls ca create, tls cert create)", runTLS},
+		{"tokens", "make the hub's tokens file: hash a secret, create a token", runTokens},
 		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
 		{"bench", "run a benchmark scenario (bench identity …)", runBench},
 	}

@@ -180,6 +180,12 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 			out.Fragments[id] = p.View(now)
 		}
 	}
+	if masked(r) {
+		out.Profile, out.History = maskView(out.Profile), maskEvents(out.History)
+		for id, f := range out.Fragments {
+			out.Fragments[id] = maskView(f)
+		}
+	}
 	writeJSON(w, http.StatusOK, &out)
 	return nil
 }

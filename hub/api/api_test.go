@@ -68,7 +68,7 @@ func serveNode(t *testing.T, ln net.Listener, nw *hubtest.Network, id string, bo
 	base, endRequests := context.WithCancel(context.Background())
 	srv := as.HTTPServer(base)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(as.Listener(ln)) }()
 	t.Cleanup(func() {
 		endRequests()
 		srv.Close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"ucv/hub"
@@ -16,10 +17,13 @@ import (
 var (
 	// ErrUnauthorized: the bearer token is missing or wrong (401).
 	ErrUnauthorized = errors.New("api: missing or wrong bearer token")
-	// ErrForbidden: the bearer token is valid but of the other role: the
-	// sync token on an admin endpoint or the admin token on a sync one
+	// ErrForbidden: the token is valid but its role may not do this
+	// (the role matrix), or an edge's sync token names another edge
 	// (403).
-	ErrForbidden = errors.New("api: this token's role may not use this endpoint")
+	ErrForbidden = errors.New("api: forbidden")
+	// ErrRateLimited: the token or client IP is over its rate limit
+	// (429 with Retry-After; see RateLimitError).
+	ErrRateLimited = errors.New("api: rate limit exceeded")
 	// ErrBadRequest: a parameter or body field is invalid (400); the
 	// message names the field.
 	ErrBadRequest = errors.New("api: bad request")
@@ -59,13 +63,16 @@ type errorBody struct {
 // status maps an error to its HTTP status and code. It is the one place
 // that does. The codes are the edge API's vocabulary (edge/api/errors.go):
 // invalid_request, unauthorized, forbidden, not_found, conflict,
-// method_not_allowed, payload_too_large, unavailable, internal.
+// method_not_allowed, payload_too_large, unavailable, internal; and
+// rate_limited (429).
 func status(err error) (int, string) {
 	switch {
 	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrNoClientCert):
 		return http.StatusUnauthorized, "unauthorized"
 	case errors.Is(err, ErrForbidden), errors.Is(err, ErrNotNode):
 		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests, "rate_limited"
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "payload_too_large"
 	case errors.Is(err, ErrTimeout):
@@ -93,8 +100,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var b errorBody
 	b.Error.Code = name
 	b.Error.Message = clientMessage(err)
-	if code == http.StatusRequestTimeout {
+	switch code {
+	case http.StatusRequestTimeout:
 		w.Header().Set("Connection", "close") // the rest of the body is not read
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(err)))
 	}
 	if code >= 500 {
 		s.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)

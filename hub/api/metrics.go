@@ -14,6 +14,9 @@ type metrics struct {
 	applyLatency metric.Histogram
 	feedRequests metric.Counter
 	snapshots    metric.Counter
+	authFailures metric.Counter
+	rateLimited  metric.Counter
+	connsRefused metric.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -21,12 +24,16 @@ func newMetrics(s *Server) *metrics {
 	m := &metrics{
 		reg: r,
 		batches: r.CounterVec("ucv_hub_sync_batches_total",
-			"Sync pushes received by this node, by result (applied, duplicate, gap, malformed, error).", "result"),
+			"Sync pushes received by this node, by result (applied, duplicate, gap, malformed, forbidden, error).", "result"),
 		entries: r.Counter("ucv_hub_sync_entries_applied_total", "Outbox entries applied from pushes received by this node."),
 		applyLatency: r.Histogram("ucv_hub_apply_seconds", "Time from a push's decode to its Raft commit (or refusal).",
 			metric.ExponentialBuckets(0.0005, 2, 16)),
 		feedRequests: r.Counter("ucv_hub_feed_requests_total", "Change feed requests served."),
 		snapshots:    r.Counter("ucv_hub_snapshot_streams_total", "Snapshot streams started for bootstrapping edges."),
+		authFailures: r.Counter("ucv_hub_auth_failures_total", "Requests whose token matched none (answered 401)."),
+		rateLimited:  r.Counter("ucv_hub_rate_limited_total", "Requests over their token's or client IP's rate limit (answered 429)."),
+		connsRefused: r.CounterVec("ucv_hub_http_conns_refused_total",
+			"Connections closed at accept for being over a cap, by cap (total, per_ip).", "cap"),
 	}
 	progress := func(name, help string, f func(hub.Progress) float64) {
 		r.GaugeFunc(name, help, func() float64 { return f(s.node.Progress()) })

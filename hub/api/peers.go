@@ -82,9 +82,15 @@ func (p *Peers) All() map[string]string {
 	return maps.Clone(p.urls)
 }
 
-func (p *Peers) auth(req *http.Request, token string) {
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+// auth sets req's credential: the node token when there is one, else
+// shortcut (the shortcut of the role the call needs; "" for none).
+func (p *Peers) auth(req *http.Request, shortcut string) {
+	tok := p.cfg.NodeToken
+	if tok == "" {
+		tok = shortcut
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 }
 
@@ -159,7 +165,8 @@ func (p *Peers) fetch(ctx context.Context, url string) (map[string]string, error
 }
 
 // Forward is the hub.Config.Forward hook: it posts cmd to the leader's
-// /v1/internal/apply with the token of the command's role. It needs the
+// /v1/internal/apply with the node token (Config.NodeToken), or without
+// one the shortcut of the command's role. It needs the
 // leader's HTTP URL, learnt through join and the peer exchange; an
 // unknown URL or an unreachable leader is ErrNoLeader. The leader's
 // domain error comes back in Result.Err, rebuilt so errors.Is holds.
@@ -173,9 +180,9 @@ func (p *Peers) Forward(ctx context.Context, leaderID string, cmd []byte) (*hub.
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	tok := p.cfg.SyncToken
-	if commandRole(cmd) == roleAdmin {
-		tok = p.cfg.AdminToken
+	tok := p.cfg.AdminToken
+	if isSyncBatch(cmd) {
+		tok = p.cfg.SyncToken
 	}
 	p.auth(req, tok)
 	resp, err := p.cfg.Client.Do(req)
@@ -199,8 +206,9 @@ func (p *Peers) Forward(ctx context.Context, leaderID string, cmd []byte) (*hub.
 		Duplicate: out.Duplicate, LastSeq: out.LastSeq, Clusters: out.Clusters}, nil
 }
 
-// relay posts body to url (the leader) with this node's admin token and
-// copies the answer back to w.
+// relay posts body to url (the leader) with the caller's own credential
+// (the leader checks the caller's role itself) and copies the answer
+// back to w.
 func (p *Peers) relay(w http.ResponseWriter, r *http.Request, url string, body []byte) error {
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -208,7 +216,9 @@ func (p *Peers) relay(w http.ResponseWriter, r *http.Request, url string, body [
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(forwardedHeader, p.cfg.NodeID)
-	p.auth(req, p.cfg.AdminToken)
+	if a := r.Header.Get("Authorization"); a != "" {
+		req.Header.Set("Authorization", a)
+	}
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: relay to the leader: %w", ErrNoLeader, err)

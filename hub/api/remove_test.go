@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"ucv/hub"
+	"ucv/hub/api"
 	"ucv/hub/hubtest"
 )
 
 // newAPICluster runs n hubs on nw, each behind its API; nodes 1.. join
 // through node 0 with Peers.Join, as `ucv hub --join` does.
-func newAPICluster(t *testing.T, nw *hubtest.Network, n int) []apiNode {
+func newAPICluster(t *testing.T, nw *hubtest.Network, n int, opts ...func(*api.Config)) []apiNode {
 	t.Helper()
 	nodes := make([]apiNode, n)
 	for i := range nodes {
-		nodes[i] = startNode(t, nw, fmt.Sprintf("h%d", i), i == 0)
+		nodes[i] = startNode(t, nw, fmt.Sprintf("h%d", i), i == 0, opts...)
 		if i == 0 {
 			waitFor(t, "node 0 leads", nodes[0].hub.IsLeader)
 			continue

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"ucv/hub"
+	"ucv/hub/token"
 	"ucv/metric"
 )
 
@@ -26,10 +25,16 @@ type Config struct {
 	// nodes reach its API at (http://host:port).
 	NodeID  string
 	HTTPURL string
-	// SyncToken and AdminToken are the bearer tokens of the sync (and
-	// internal) and admin endpoints; empty leaves them open (loopback and
-	// dev only: cmd logs a warning). Each token opens only its own
-	// endpoints: the other one is answered 403.
+	// Tokens are the tokens of the tokens file (`ucv hub --tokens-file`):
+	// each a name, a role and a bcrypt hash; nil for none. The role
+	// matrix (RoleMatrix) says which routes each role opens. The Set
+	// must not change once the Server runs.
+	Tokens *token.Set
+	// SyncToken and AdminToken are development shortcuts: secrets given
+	// as is that act as a shared sync token (named "sync", bound to no
+	// edge) and a shared admin token (named "admin"); they must differ.
+	// A hub with neither these nor Tokens is open: every route serves
+	// anyone (loopback and dev only: cmd refuses otherwise).
 	SyncToken  string
 	AdminToken string
 	// ClientCerts is set when the caller serves the API through a
@@ -39,6 +44,22 @@ type Config struct {
 	// hub node's), the internal routes and join a hub node's, on top of
 	// their tokens; other routes go by token alone (cert.go).
 	ClientCerts bool
+	// NodeToken is the secret this node presents to the other hub nodes
+	// (commands forwarded to the leader, the peer exchange, its join): a
+	// node token of their tokens file. Empty: the shortcuts, SyncToken
+	// for sync batches and the peer exchange, AdminToken for the rest.
+	NodeToken string
+	// RateLimit is the sustained number of requests a second one token
+	// may make, RateBurst how many it may make at once; anonymous
+	// requests, the shared shortcuts and failed authentications count
+	// per client IP instead, node tokens not at all. Over the limit the
+	// answer is 429 with Retry-After. RateLimit 0 turns limiting off.
+	RateLimit float64
+	RateBurst int
+	// MaxConns caps the connections open at once, MaxConnsPerIP those
+	// from one client IP (Listener); 0 leaves a cap off.
+	MaxConns      int
+	MaxConnsPerIP int
 	// FeedItems is the default page size of the feed; MaxFeedWait caps a
 	// long-poll's wait=. A waiting long-poll answers when the FSM
 	// applies news (hub.FSM.Watch), so there is no polling interval.
@@ -63,7 +84,7 @@ type Config struct {
 	Client *http.Client
 	// Logger receives request errors; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock (edge lag in status).
+	// Now is the clock (edge lag in status, rate-limit refills).
 	Now func() time.Time
 }
 
@@ -77,6 +98,10 @@ func DefaultConfig() Config {
 		MinBodyBytesPerSec: 16 << 10,
 		WriteTimeout:       30 * time.Second,
 		IdleTimeout:        2 * time.Minute,
+		RateLimit:          200,
+		RateBurst:          400,
+		MaxConns:           4096,
+		MaxConnsPerIP:      256,
 		Client:             &http.Client{Timeout: 30 * time.Second},
 		Now:                time.Now,
 	}
@@ -97,6 +122,12 @@ func (c *Config) Validate() error {
 		return errors.New("api: config: MinBodyBytesPerSec must be positive")
 	case c.Client == nil || c.Now == nil:
 		return errors.New("api: config: Client and Now are required")
+	case c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1):
+		return errors.New("api: config: RateLimit must not be negative, and RateBurst at least 1 when it is set")
+	case c.MaxConns < 0 || c.MaxConnsPerIP < 0:
+		return errors.New("api: config: MaxConns and MaxConnsPerIP must not be negative")
+	case c.SyncToken != "" && c.SyncToken == c.AdminToken:
+		return errors.New("api: config: SyncToken and AdminToken must differ (an edge holding it would be admin)")
 	}
 	return nil
 }
@@ -105,12 +136,14 @@ func (c *Config) Validate() error {
 // goes into hub.Config.Forward), then the hub.Server, then New. Safe for
 // concurrent use.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	mux   *http.ServeMux
-	node  *hub.Server
-	peers *Peers
-	met   *metrics
+	cfg       Config
+	log       *slog.Logger
+	mux       *http.ServeMux
+	node      *hub.Server
+	peers     *Peers
+	met       *metrics
+	shortcuts *token.Set // SyncToken, AdminToken
+	rate      *limiter   // nil: no rate limit
 
 	edgesMu sync.Mutex
 	edges   map[string]edgeInfo // edges that pushed to this node
@@ -133,9 +166,24 @@ func New(cfg Config, node *hub.Server, peers *Peers) (*Server, error) {
 	case peers.cfg.NodeID != cfg.NodeID:
 		return nil, fmt.Errorf("api: Peers were built for node %q, not %q", peers.cfg.NodeID, cfg.NodeID)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), node: node, peers: peers, edges: map[string]edgeInfo{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), node: node, peers: peers, edges: map[string]edgeInfo{},
+		shortcuts: token.New()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, sc := range []struct {
+		name, secret string
+		role         token.Role
+	}{{"sync", cfg.SyncToken, token.Sync}, {"admin", cfg.AdminToken, token.Admin}} {
+		if sc.secret == "" {
+			continue
+		}
+		if err := s.shortcuts.AddShared(sc.name, sc.role, sc.secret); err != nil {
+			return nil, fmt.Errorf("api: config: %w", err)
+		}
+	}
+	if cfg.RateLimit > 0 {
+		s.rate = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.Now)
 	}
 	s.met = newMetrics(s)
 	s.routes()
@@ -143,7 +191,7 @@ func New(cfg Config, node *hub.Server, peers *Peers) (*Server, error) {
 }
 
 // HTTPServer returns an http.Server that serves s with the configured
-// timeouts. Every request's context derives from base: cancel it when
+// timeouts; serve it on Listener(ln) for the connection caps. Every request's context derives from base: cancel it when
 // shutdown starts and waiting long-polls answer at once instead of
 // holding Shutdown for their whole wait. The caller runs Serve and
 // Shutdown.
@@ -168,101 +216,6 @@ func (s *Server) Registry() *metric.Registry { return s.met.reg }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 type handler func(w http.ResponseWriter, r *http.Request) error
-
-func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.mux.Handle("GET /metrics", s.met.handler())
-	s.mux.HandleFunc("GET /readyz", s.wrap(roleOpen, s.readyz))
-	s.mux.HandleFunc("POST /v1/sync/push", s.wrap(roleSync, s.push))
-	s.mux.HandleFunc("GET /v1/sync/feed", s.wrap(roleSync, s.feed))
-	s.mux.HandleFunc("GET /v1/sync/snapshot", s.wrap(roleSync, s.snapshot))
-	s.mux.HandleFunc("POST /v1/internal/apply", s.wrap(roleAny, s.internalApply))
-	s.mux.HandleFunc("GET /v1/internal/peers", s.wrap(roleSync, s.internalPeers))
-	s.mux.HandleFunc("POST /v1/admin/join", s.wrap(roleAdmin, s.join))
-	s.mux.HandleFunc("POST /v1/admin/remove", s.wrap(roleAdmin, s.remove))
-	s.mux.HandleFunc("GET /v1/admin/status", s.wrap(roleAdmin, s.status))
-	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}", s.wrap(roleAdmin, s.profile))
-	s.mux.HandleFunc("GET /v1/admin/profiles/{ref}/why", s.wrap(roleAdmin, s.why))
-	s.mux.HandleFunc("POST /v1/admin/merge", s.wrap(roleAdmin, s.steward(true)))
-	s.mux.HandleFunc("POST /v1/admin/unmerge", s.wrap(roleAdmin, s.steward(false)))
-	s.mux.HandleFunc("GET /v1/admin/reviews", s.wrap(roleAdmin, s.reviews))
-	s.mux.HandleFunc("POST /v1/admin/reviews/accept", s.wrap(roleAdmin, s.review(true)))
-	s.mux.HandleFunc("POST /v1/admin/reviews/reject", s.wrap(roleAdmin, s.review(false)))
-	s.mux.HandleFunc("GET /v1/admin/model", s.wrap(roleAdmin, s.model))
-	s.mux.HandleFunc("POST /v1/admin/model", s.wrap(roleAdmin, s.setModel))
-	s.mux.HandleFunc("/", s.wrap(roleOpen, func(http.ResponseWriter, *http.Request) error { return ErrNoRoute }))
-}
-
-// role is whom a route serves. The sync token is the edges' (and the
-// hub nodes' among themselves), the admin token the stewards' and
-// operators'; each opens only its own routes (see
-// docs/decisions/0023-hub-roles.md).
-type role uint8
-
-const (
-	roleOpen  role = iota // no token needed
-	roleSync              // edges and hub nodes: sync and internal endpoints
-	roleAdmin             // stewards and operators: the admin API
-	roleAny               // either token; the handler checks the role of what it does
-)
-
-// wrap checks the bearer token for want and answers errors.
-func (s *Server) wrap(want role, h handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.checkCert(r); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if err := s.authorize(r, want); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-	}
-}
-
-// authorize returns nil when r may act as want: its role has no token
-// configured (open), or r presents that token. A valid token of the
-// other role is ErrForbidden (403); a missing or unknown one is
-// ErrUnauthorized (401). Two roles configured with the same token are
-// one role.
-func (s *Server) authorize(r *http.Request, want role) error {
-	switch want {
-	case roleOpen:
-		return nil
-	case roleAny:
-		if s.authorize(r, roleSync) == nil || s.authorize(r, roleAdmin) == nil {
-			return nil
-		}
-		return ErrUnauthorized
-	}
-	tok, other := s.cfg.SyncToken, s.cfg.AdminToken
-	if want == roleAdmin {
-		tok, other = other, tok
-	}
-	switch {
-	case tok == "" || bearer(r, tok):
-		return nil
-	case other != "" && bearer(r, other):
-		return ErrForbidden
-	}
-	return ErrUnauthorized
-}
-
-// bearer reports whether r carries token as a Bearer credential; the
-// scheme is case-insensitive (RFC 9110 §11.1).
-func bearer(r *http.Request, token string) bool {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
-		return false
-	}
-	got := strings.TrimSpace(h[7:])
-	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
-}
 
 // readBody reads r's body, at most limit bytes. Its read deadline
 // (the server's ReadTimeout at first) moves on as bytes arrive, by one

@@ -28,6 +28,10 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 		s.met.batches.With("malformed").Inc()
 		return fmt.Errorf("%w: body: %w", ErrBadRequest, err)
 	}
+	if err := s.ownEdge(identityOf(r), p.Edge); err != nil {
+		s.met.batches.With("forbidden").Inc()
+		return err
+	}
 	start := time.Now()
 	res, err := n.Sync(r.Context(), &hub.SyncBatch{Edge: p.Edge, Resync: p.Resync, Entries: p.Entries})
 	s.met.applyLatency.Observe(time.Since(start).Seconds())
@@ -175,7 +179,7 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.authorize(r, commandRole(cmd)); err != nil {
+	if err := s.mayApply(identityOf(r), cmd); err != nil {
 		return err
 	}
 	if !n.IsLeader() {
@@ -200,13 +204,6 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// commandRole is the role that may commit cmd: an edge's sync batch is
-// the sync role's, every steward command (merge, unmerge, review) the
-// admin role's, so the sync token cannot reach them through the leader's
-// internal endpoint. A follower forwards each with the matching token.
-func commandRole(cmd []byte) role {
-	if len(cmd) > 0 && hub.CmdType(cmd[0]) == hub.CmdSync {
-		return roleSync
-	}
-	return roleAdmin
-}
+// isSyncBatch reports whether cmd is an edge's sync batch (the others
+// are a steward's or an admin's).
+func isSyncBatch(cmd []byte) bool { return len(cmd) > 0 && hub.CmdType(cmd[0]) == hub.CmdSync }

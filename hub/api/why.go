@@ -42,7 +42,11 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 	if out.Fragments == nil {
 		out.Fragments = []string{}
 	}
-	for _, ev := range history(fsm, v) {
+	evs := history(fsm, v)
+	if masked(r) {
+		evs = maskEvents(evs)
+	}
+	for _, ev := range evs {
 		rs := Reason{Text: explainEvent(ev), Event: ev}
 		if ev.Kind == "merge" && ev.A != "" && ev.B != "" {
 			if e, err := fsm.Explain(ev.A, ev.B); err == nil {
