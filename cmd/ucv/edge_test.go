@@ -258,7 +258,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listening = regexp.MustCompile(`listening on (http://\S+)`)
+var listening = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // start runs bin with args and waits for it to print its URL.
 func start(t *testing.T, bin string, env []string, args ...string) *node {

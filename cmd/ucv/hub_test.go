@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-var hubServing = regexp.MustCompile(`serving (http://\S+), raft on (\S+)`)
+var hubServing = regexp.MustCompile(`serving (https?://\S+), raft on (\S+)`)
 
 // hubProc is a `ucv hub` subprocess.
 type hubProc struct {
@@ -31,8 +31,15 @@ func (h *hubProc) Write(p []byte) (int, error) {
 // startHub runs `ucv hub` and waits until it prints its URL.
 func startHub(t *testing.T, bin, data, httpAddr, raftAddr string, args ...string) *hubProc {
 	t.Helper()
-	h := &hubProc{cmd: exec.Command(bin, append([]string{"hub", "--data-dir", data, "--http-addr", httpAddr,
-		"--raft-addr", raftAddr, "--node-id", "hub-1", "--sync-token", "st", "--admin-token", "at"}, args...)...)}
+	return startHubArgs(t, bin, append([]string{"--data-dir", data, "--http-addr", httpAddr,
+		"--raft-addr", raftAddr, "--node-id", "hub-1", "--sync-token", "st", "--admin-token", "at"}, args...)...)
+}
+
+// startHubArgs runs `ucv hub` with exactly args and waits until it
+// prints its URL and Raft address.
+func startHubArgs(t *testing.T, bin string, args ...string) *hubProc {
+	t.Helper()
+	h := &hubProc{cmd: exec.Command(bin, append([]string{"hub"}, args...)...)}
 	h.cmd.Stderr = h
 	stdout, err := h.cmd.StdoutPipe()
 	if err != nil {
