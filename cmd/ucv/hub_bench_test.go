@@ -17,6 +17,7 @@ import (
 	"ucv/hub/hubtest"
 	"ucv/profile"
 	"ucv/replication"
+	"ucv/tlsconf/tlstest"
 )
 
 // startBenchHubs runs a 3-node hub in this process on loopback (Raft over
@@ -24,12 +25,40 @@ import (
 // node knows the leader and every member's URL.
 func startBenchHubs(b *testing.B) []*hubNode {
 	b.Helper()
+	hubs, _ := startBenchHubsTLS(b, nil)
+	return hubs
+}
+
+// startBenchHubsTLS is startBenchHubs; with ca, the nodes run as `ucv hub
+// --tls-cert --tls-key --tls-client-ca` does (HTTPS requiring client
+// certificates on sync, Raft over mutual TLS, node certificates of ca)
+// with the shortcut tokens "st" and "at", and the client it returns
+// presents an edge's certificate and the sync token. Without ca, the
+// client is plain HTTP.
+func startBenchHubsTLS(b *testing.B, ca *tlstest.CA) ([]*hubNode, *http.Client) {
+	b.Helper()
 	dir := b.TempDir()
 	log := slog.New(slog.DiscardHandler)
+	client := &http.Client{Timeout: 30 * time.Second}
+	if ca != nil {
+		l := tlstest.Load(b, ca.Client("bench-edge"), ca.File())
+		client.Transport = bearer{rt: l.Transport(), token: "st"}
+	}
+	status := func(url string) (string, int) {
+		if ca == nil {
+			return hubStatusURL(url)
+		}
+		return hubStatusWith(&http.Client{Timeout: 2 * time.Second, Transport: bearer{rt: client.Transport.(bearer).rt, token: "at"}}, url)
+	}
 	var hubs []*hubNode
 	for i := range 3 {
 		cfg := hubConfig{dataDir: filepath.Join(dir, fmt.Sprint("hub-", i+1)), httpAddr: "127.0.0.1:0", raftAddr: "127.0.0.1:0",
 			nodeID: fmt.Sprint("hub-", i+1), bootstrap: i == 0, shutdownTimeout: 10 * time.Second, peerInterval: 200 * time.Millisecond}
+		if ca != nil {
+			p := ca.Node(cfg.nodeID)
+			cfg.tlsCert, cfg.tlsKey, cfg.tlsClientCA = p.Cert, p.Key, ca.File()
+			cfg.syncToken, cfg.adminToken = "st", "at"
+		}
 		if i > 0 {
 			cfg.join = hubs[0].url
 		}
@@ -41,7 +70,7 @@ func startBenchHubs(b *testing.B) []*hubNode {
 		hubs = append(hubs, h)
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			if l, n := hubStatusURL(h.url); l == "hub-1" && n >= i+1 {
+			if l, n := status(h.url); l == "hub-1" && n >= i+1 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -53,7 +82,7 @@ func startBenchHubs(b *testing.B) []*hubNode {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, h := range hubs {
 		for {
-			if _, n := hubStatusURL(h.url); n == 3 {
+			if _, n := status(h.url); n == 3 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -62,16 +91,35 @@ func startBenchHubs(b *testing.B) []*hubNode {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	return hubs
+	return hubs, client
+}
+
+// bearer adds a bearer token to every request.
+type bearer struct {
+	rt    http.RoundTripper
+	token string
+}
+
+func (t bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t.token)
+	return t.rt.RoundTrip(r)
 }
 
 // BenchmarkHubSyncPush measures deltas/s committed through a 3-node hub on
 // loopback: 6 edges push batches of 500 outbox entries concurrently over
 // HTTP, two to each node (followers forward to the leader); a push
-// returns after the Raft commit. Run: make bench, or
+// returns after the Raft commit — in plain HTTP and Raft, and as a
+// secure deployment runs (HTTPS with the edge's client certificate, Raft
+// and forwarding over mutual TLS). Run: make bench, or
 // go test -run '^$' -bench HubSyncPush -benchtime 120000x ./cmd/ucv
 func BenchmarkHubSyncPush(b *testing.B) {
-	hubs := startBenchHubs(b)
+	b.Run("plain", func(b *testing.B) { benchHubSyncPush(b, nil) })
+	b.Run("mtls", func(b *testing.B) { benchHubSyncPush(b, tlstest.NewCA(b)) })
+}
+
+func benchHubSyncPush(b *testing.B, ca *tlstest.CA) {
+	hubs, client := startBenchHubsTLS(b, ca)
 	const edges, batch = 6, 500
 	per := max(b.N/edges, 1)
 	bodies := make([][][]byte, edges)
@@ -92,7 +140,6 @@ func BenchmarkHubSyncPush(b *testing.B) {
 			es = es[n:]
 		}
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup

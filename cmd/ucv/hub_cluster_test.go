@@ -19,9 +19,14 @@ func hubStatus(h *hubProc) (leader string, peers int) { return hubStatusURL(h.ur
 
 // hubStatusURL is hubStatus of the node at url (admin token "at" sent).
 func hubStatusURL(url string) (leader string, peers int) {
+	return hubStatusWith(&http.Client{Timeout: 2 * time.Second}, url)
+}
+
+// hubStatusWith is hubStatusURL through client.
+func hubStatusWith(client *http.Client, url string) (leader string, peers int) {
 	req, _ := http.NewRequest(http.MethodGet, url+"/v1/admin/status", nil)
 	req.Header.Set("Authorization", "Bearer at")
-	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", 0
 	}
