@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"ucv/bench/load"
+	"ucv/tlsconf"
 )
 
 // Config sizes a scenario run.
@@ -32,6 +33,10 @@ type Config struct {
 	// redis) on CPU 0 and the generator on CPU 1, as if each had a
 	// machine of its own core (loading stays unpinned). Needs 2+ CPUs.
 	Pin bool
+	// TLS adds a phase: the same edge, on the same data, restarted with a
+	// certificate of a throwaway CA (--tls-cert/--tls-key), measured by the
+	// same loops over TLS (one handshake per kept-alive connection).
+	TLS bool
 	Out io.Writer // progress and results
 }
 
@@ -117,6 +122,7 @@ type LookupReport struct {
 	Profiles                int
 	LoadRate                float64 // events/s via /v1/batch while loading
 	EdgeClosed, EdgeOpen    load.Result
+	TLSClosed, TLSOpen      load.Result // with Config.TLS
 	RedisClosed, RedisOpen  load.Result
 	ResponseBytes           int
 	DiskBytesPerProfile     float64
@@ -188,10 +194,15 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 		return rep, err
 	}
 	fmt.Fprintf(cfg.Out, "edge  open loop, %d req/s: %v\n", cfg.Rate, rep.EdgeOpen)
+	edge.Stop() // free its CPU and memory for the comparison
+	if cfg.TLS {
+		if err := lookupTLS(ctx, cfg, dir, get, &rep); err != nil {
+			return rep, err
+		}
+	}
 	if !cfg.Redis {
 		return rep, nil
 	}
-	edge.Stop() // free its CPU and memory for the comparison
 	redis, err := StartRedis()
 	if err != nil {
 		return rep, err
@@ -231,6 +242,58 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	fmt.Fprintf(cfg.Out, "redis open loop, %d req/s: %v\n", cfg.Rate, rep.RedisOpen)
 	fmt.Fprintf(cfg.Out, "ratio edge/redis closed-loop throughput: %.2f×\n", rep.EdgeClosed.Throughput()/rep.RedisClosed.Throughput())
 	return rep, nil
+}
+
+// lookupTLS restarts the edge of dir with a certificate of a new CA and
+// measures get over TLS as Lookup measured it in the clear.
+func lookupTLS(ctx context.Context, cfg Config, dir string, get load.HTTPGet, rep *LookupReport) error {
+	tdir := filepath.Join(dir, "tls")
+	ca, err := tlsconf.NewCA("ucv bench", 24*time.Hour, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := ca.WriteFiles(tdir, true); err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := ca.Issue(tlsconf.CertRequest{Name: "bench", Server: true, Validity: time.Hour}, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := tlsconf.WriteCert(tdir, "bench", certPEM, keyPEM, true); err != nil {
+		return err
+	}
+	certFile, keyFile := tlsconf.CertFiles(tdir, "bench")
+	edge, err := StartEdge(cfg.Bin, dir, "--node-name", "bench", "--write-key", writeKey+"=bench", "--tls-cert", certFile, "--tls-key", keyFile)
+	if err != nil {
+		return err
+	}
+	defer edge.Stop()
+	lc := tlsconf.DefaultConfig()
+	lc.CAFile, lc.Poll = filepath.Join(tdir, tlsconf.CACertFile), 0
+	client, err := tlsconf.New(lc)
+	if err != nil {
+		return err
+	}
+	if cfg.Pin {
+		if err := pin(edge); err != nil {
+			return err
+		}
+	}
+	get.Host = edge.Addr
+	dial := load.WithDial(client.Dial)
+	if _, err := load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration/2, dial); err != nil {
+		return err
+	}
+	if rep.TLSClosed, err = load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration, dial); err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Out, "edge  TLS closed loop, %d conns: %v\n", cfg.Conns, rep.TLSClosed)
+	if rep.TLSOpen, err = load.Open(ctx, edge.Addr, get, cfg.Conns, cfg.Rate, cfg.Duration, dial); err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Out, "edge  TLS open loop, %d req/s: %v\n", cfg.Rate, rep.TLSOpen)
+	fmt.Fprintf(cfg.Out, "TLS cost, closed-loop throughput: %.1f %%\n", 100*(1-rep.TLSClosed.Throughput()/rep.EdgeClosed.Throughput()))
+	return nil
 }
 
 func dirSize(dir string) int64 {

@@ -63,8 +63,29 @@ type conn struct {
 	buf []byte
 }
 
-func dial(addr string) (*conn, error) {
-	c, err := net.Dial("tcp", addr)
+// Dialer opens a connection to addr ("tcp"): net.Dialer.DialContext, or
+// a TLS dialer (tlsconf.Loader.Dial) to measure a server over TLS.
+type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Option changes how a run connects.
+type Option func(*options)
+
+type options struct{ dial Dialer }
+
+// WithDial makes a run open its connections with d (kept alive for the
+// whole run, so a TLS handshake is paid once per connection).
+func WithDial(d Dialer) Option { return func(o *options) { o.dial = d } }
+
+func optionsOf(opts []Option) options {
+	o := options{dial: (&net.Dialer{}).DialContext}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+func dial(o options, addr string) (*conn, error) {
+	c, err := o.dial(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +102,8 @@ func (c *conn) do(p Proto, i int) error {
 
 // Closed runs conns connections against addr for d, each sending request
 // i (a global counter) as soon as its previous response arrived.
-func Closed(ctx context.Context, addr string, p Proto, conns int, d time.Duration) (Result, error) {
-	cs, err := dialAll(addr, conns)
+func Closed(ctx context.Context, addr string, p Proto, conns int, d time.Duration, opts ...Option) (Result, error) {
+	cs, err := dialAll(optionsOf(opts), addr, conns)
 	if err != nil {
 		return Result{}, err
 	}
@@ -134,8 +155,8 @@ func Closed(ctx context.Context, addr string, p Proto, conns int, d time.Duratio
 // Open sends rate requests per second for d, spread over conns
 // connections. Each request is due at a fixed time; its latency is
 // measured from that time, so queueing behind a slow response counts.
-func Open(ctx context.Context, addr string, p Proto, conns, rate int, d time.Duration) (Result, error) {
-	cs, err := dialAll(addr, conns)
+func Open(ctx context.Context, addr string, p Proto, conns, rate int, d time.Duration, opts ...Option) (Result, error) {
+	cs, err := dialAll(optionsOf(opts), addr, conns)
 	if err != nil {
 		return Result{}, err
 	}
@@ -181,10 +202,10 @@ func Open(ctx context.Context, addr string, p Proto, conns, rate int, d time.Dur
 	return res, ctx.Err()
 }
 
-func dialAll(addr string, n int) ([]*conn, error) {
+func dialAll(o options, addr string, n int) ([]*conn, error) {
 	cs := make([]*conn, 0, n)
 	for range n {
-		c, err := dial(addr)
+		c, err := dial(o, addr)
 		if err != nil {
 			closeAll(cs)
 			return nil, fmt.Errorf("load: dial %s: %w", addr, err)

@@ -26,6 +26,7 @@ func edgeBenchFlags(name string, args []string, stderr io.Writer, lookup bool) (
 		fs.IntVar(&cfg.Rate, "rate", cfg.Rate, "open-loop lookup rate, requests/s")
 		fs.BoolVar(&cfg.Redis, "redis", true, "also measure redis-server GET with the same generator")
 		fs.BoolVar(&cfg.Pin, "pin", false, "measure lookups with the server on CPU 0 and the generator on CPU 1 (taskset)")
+		fs.BoolVar(&cfg.TLS, "tls", false, "also measure the same edge over TLS (a throwaway CA; one handshake per connection)")
 	} else {
 		fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "single-event ingest clients")
 	}
