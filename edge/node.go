@@ -260,25 +260,9 @@ func (n *Node) listen(cfg Config, acfg *api.Config) (net.Listener, error) {
 	}
 	n.scheme = "https"
 	if acfg.PublicURL == "" {
-		acfg.PublicURL = "https://" + advertised(raw.Addr())
+		acfg.PublicURL = "https://" + api.Advertised(raw.Addr())
 	}
 	return ln, nil
-}
-
-// advertised is the host:port browsers reach a listener on: its address,
-// with a wildcard IP (0.0.0.0, ::) replaced by the host name (as the
-// API does for plain HTTP).
-func advertised(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		if h, err := os.Hostname(); err == nil && h != "" {
-			host = h
-		}
-	}
-	return net.JoinHostPort(host, port)
 }
 
 // ReloadTLS reads the node's certificate files again now (cmd calls it on

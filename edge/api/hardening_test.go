@@ -337,8 +337,8 @@ func TestAdvertisedAddress(t *testing.T) {
 		{&net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 80}, "10.0.0.7:80"},
 		{&net.TCPAddr{IP: net.IPv6loopback, Port: 80}, "[::1]:80"},
 	} {
-		if got := advertised(tc.addr); got != tc.want {
-			t.Errorf("advertised(%v) = %q, want %q", tc.addr, got, tc.want)
+		if got := Advertised(tc.addr); got != tc.want {
+			t.Errorf("Advertised(%v) = %q, want %q", tc.addr, got, tc.want)
 		}
 	}
 }

@@ -157,7 +157,7 @@ func New(st Store, cfg Config) (*Server, error) {
 // Shutdown and any other accept error otherwise. The caller owns ln's
 // address; Shutdown closes ln.
 func (s *Server) Serve(ln net.Listener) error {
-	addr := advertised(ln.Addr())
+	addr := Advertised(ln.Addr())
 	s.addr.Store(&addr)
 	if err := s.srv.Serve(headListener{Listener: ln, heads: &s.heads}); err != nil {
 		return fmt.Errorf("api: serve: %w", err)
@@ -177,9 +177,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// advertised is the host:port browsers can reach a listener on: its
+// Advertised is the host:port browsers can reach a listener on: its
 // address, with a wildcard IP (0.0.0.0, ::) replaced by the host name.
-func advertised(a net.Addr) string {
+func Advertised(a net.Addr) string {
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return a.String()
