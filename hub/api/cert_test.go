@@ -10,6 +10,7 @@ import (
 
 	"ucv/hub/api"
 	"ucv/hub/hubtest"
+	hubtoken "ucv/hub/token"
 	"ucv/profile"
 	"ucv/tlsconf"
 	"ucv/tlsconf/tlstest"
@@ -18,7 +19,7 @@ import (
 // tlsHub runs a single-node hub whose API is served over TLS with the
 // node certificate of ca, verifying client certificates given
 // (`--tls-client-ca`), and returns its https URL.
-func tlsHub(t *testing.T, ca *tlstest.CA) apiNode {
+func tlsHub(t *testing.T, ca *tlstest.CA, opts ...func(*api.Config)) apiNode {
 	t.Helper()
 	l := tlstest.Load(t, ca.Node("h0"), ca.File())
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
@@ -36,6 +37,9 @@ func tlsHub(t *testing.T, ca *tlstest.CA) apiNode {
 		// serveNode wraps ln with the connection caps; under TLS they go
 		// beneath it (Server.Listener), so this hub runs without them.
 		c.MaxConns, c.MaxConnsPerIP = 0, 0
+		for _, o := range opts {
+			o(c)
+		}
 	})
 	waitFor(t, "h0 leads", nd.hub.IsLeader)
 	return nd
@@ -126,5 +130,44 @@ func TestClientCertificates(t *testing.T) {
 	plain := "http://" + strings.TrimPrefix(nd.url, "https://")
 	if status, got := call(t, http.DefaultClient, "GET", plain+"/v1/admin/status", admin, nil); status == 200 {
 		t.Errorf("plain HTTP to a TLS hub answered %d %s", status, got)
+	}
+}
+
+// A client certificate and a named sync token are two credentials for
+// one edge: when both are given they must name the same edge, else the
+// request is 403 and nothing is stored; a certificate alone pushes as
+// the edge it names, and only that edge's sequences.
+func TestCertificateAndTokenAgree(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	nd := tlsHub(t, ca, withTokens(tokenSet(t)))
+	client := func(name string) *http.Client {
+		return &http.Client{Transport: tlstest.Load(t, ca.Client(name), ca.File()).Transport()}
+	}
+	e1 := roleTokens[hubtoken.Sync]    // the sync token named e1
+	body := func(edge string) []byte { // each edge's first sequence
+		ed := hubtest.NewEdge(edge, 1)
+		return push(t, edge, ed.Delta(hubtest.Event{Profile: "p-" + edge, IDs: []profile.Identifier{hubtest.Anon("a-" + edge)}}))
+	}
+	for _, tc := range []struct {
+		who, cert, tok, edge string
+		status               int
+	}{
+		{"e1's token on e2's certificate", "e2", e1.secret, "e1", 403},
+		{"e1's token on e2's certificate, pushing e2", "e2", e1.secret, "e2", 403},
+		{"e2's certificate alone, pushing e1", "e2", "", "e1", 403},
+	} {
+		idx := nd.hub.FSM().Index()
+		if status, got := call(t, client(tc.cert), "POST", nd.url+"/v1/sync/push", tc.tok, body(tc.edge)); status != tc.status {
+			t.Errorf("%s: push = %d %s, want %d", tc.who, status, got, tc.status)
+		}
+		if nd.hub.FSM().Index() != idx {
+			t.Errorf("%s: a refused push changed the state", tc.who)
+		}
+	}
+	if status, got := call(t, client("e1"), "POST", nd.url+"/v1/sync/push", e1.secret, body("e1")); status != 200 {
+		t.Errorf("e1's token on e1's certificate: push = %d %s", status, got)
+	}
+	if status, got := call(t, client("e2"), "POST", nd.url+"/v1/sync/push", "", body("e2")); status != 200 {
+		t.Errorf("e2's certificate alone, pushing e2: push = %d %s", status, got)
 	}
 }
