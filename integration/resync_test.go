@@ -33,14 +33,20 @@ func newHub(t *testing.T, id string) (*hub.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + ln.Addr().String()
 	ac := api.DefaultConfig()
-	ac.NodeID, ac.HTTPURL, ac.SyncToken, ac.AdminToken = id, url, syncToken, "admin-secret"
+	ac.NodeID, ac.HTTPURL, ac.SyncToken, ac.AdminToken = id, "http://"+ln.Addr().String(), syncToken, "admin-secret"
+	return serveHub(t, ln, ac), ac.HTTPURL
+}
+
+// serveHub starts a bootstrapped single-node hub (ID ac.NodeID) and
+// serves its API, configured by ac, on ln until the test ends.
+func serveHub(t *testing.T, ln net.Listener, ac api.Config) *hub.Server {
+	t.Helper()
 	peers, err := api.NewPeers(ac)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := new(hubtest.Network).Config(id, true)
+	hc := new(hubtest.Network).Config(ac.NodeID, true)
 	hc.Forward = peers.Forward
 	n, err := hub.New(hc)
 	if err != nil {
@@ -60,8 +66,8 @@ func newHub(t *testing.T, id string) (*hub.Server, string) {
 		<-served
 		n.Close(context.Background())
 	})
-	waitFor(t, "a leader", func() bool { return n.IsLeader() })
-	return n, url
+	waitFor(t, "a leader", n.IsLeader)
+	return n
 }
 
 // waitFor polls cond every 10 ms for up to 20 s.

@@ -15,7 +15,6 @@ import (
 	"ucv/edge/hubsync"
 	"ucv/hub"
 	"ucv/hub/api"
-	"ucv/hub/hubtest"
 	"ucv/profile"
 	"ucv/tlsconf"
 	"ucv/tlsconf/tlstest"
@@ -40,32 +39,7 @@ func tlsHub(t *testing.T, ca *tlstest.CA) (*hub.Server, string) {
 	ac := api.DefaultConfig()
 	ac.NodeID, ac.HTTPURL, ac.AdminToken, ac.ClientCerts = "hub-1", url, "admin-secret", true
 	ac.Client = &http.Client{Transport: l.Transport(), Timeout: 30 * time.Second}
-	peers, err := api.NewPeers(ac)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := new(hubtest.Network).Config("hub-1", true)
-	hc.Forward = peers.Forward
-	n, err := hub.New(hc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := api.New(ac, n, peers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, endRequests := context.WithCancel(context.Background())
-	srv := as.HTTPServer(base)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		endRequests()
-		srv.Close()
-		<-served
-		n.Close(context.Background())
-	})
-	waitFor(t, "a leader", n.IsLeader)
-	return n, url
+	return serveHub(t, ln, ac), url
 }
 
 // syncOverTLS runs a hub sync client of e against url over TLS with the
