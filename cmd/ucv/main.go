@@ -40,6 +40,7 @@ func commands() []command {
 		{"tls", "create a private CA and certificates (tls ca create, tls cert create)", runTLS},
 		{"tokens", "make the hub's tokens file: hash a secret, create a token", runTokens},
 		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
+		{"clv", "fit customer-value models (BG/NBD, Gamma-Gamma) on CSV purchases and score customers", runCLV},
 		{"bench", "run a benchmark scenario (bench identity …)", runBench},
 	}
 }

@@ -277,22 +277,27 @@ func FitBGNBD(customers []Summary) (FitResult[BGNBD], error) {
 }
 
 // FitGammaGamma fits the Gamma-Gamma spend model by maximum likelihood on
-// the repeat customers (Frequency > 0); the others are skipped. Every
-// repeat customer needs a positive MeanSpend, and at least two repeat
-// customers are needed.
+// the repeat customers (Frequency > 0); the others are skipped, and so
+// are repeat customers whose MeanSpend is 0 (free orders: a gamma
+// density has no mass there). A negative or non-finite MeanSpend is an
+// error naming the customer's index; at least two repeat customers with
+// spend are needed. Customers in the result counts those fitted on.
 func FitGammaGamma(customers []Summary) (FitResult[GammaGamma], error) {
 	var rep []Summary
 	for i, s := range customers {
 		if s.Frequency == 0 {
 			continue
 		}
-		if !(s.MeanSpend > 0) || math.IsInf(s.MeanSpend, 0) {
-			return FitResult[GammaGamma]{}, fmt.Errorf("customer %d: mean spend %v is not a positive number", i, s.MeanSpend)
+		if !(s.MeanSpend >= 0) || math.IsInf(s.MeanSpend, 0) {
+			return FitResult[GammaGamma]{}, fmt.Errorf("customer %d: mean spend %v is not a non-negative number", i, s.MeanSpend)
+		}
+		if s.MeanSpend == 0 {
+			continue
 		}
 		rep = append(rep, Summary{Frequency: s.Frequency, MeanSpend: s.MeanSpend})
 	}
 	if len(rep) < 2 {
-		return FitResult[GammaGamma]{}, fmt.Errorf("%w: the Gamma-Gamma fit needs at least two repeat customers, got %d", ErrTooLittleData, len(rep))
+		return FitResult[GammaGamma]{}, fmt.Errorf("%w: the Gamma-Gamma fit needs at least two repeat customers with spend, got %d", ErrTooLittleData, len(rep))
 	}
 	data := collapse(rep, func(s Summary) Summary { return s })
 	n := float64(len(rep))
