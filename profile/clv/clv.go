@@ -178,6 +178,61 @@ type weighted struct {
 	w float64
 }
 
+// sortByFrequency orders data so that the terms that depend on x alone
+// are computed once per distinct x in an evaluation.
+func sortByFrequency(data []weighted) {
+	slices.SortFunc(data, func(a, b weighted) int { return a.s.Frequency - b.s.Frequency })
+}
+
+func lgamma(v float64) float64 { l, _ := math.Lgamma(v); return l }
+
+// bgnbdSum is Σ w·LogLikelihood over data sorted by frequency: the same
+// sum as calling LogLikelihood on each, with the Γ and B terms computed
+// once per distinct x.
+func bgnbdSum(m BGNBD, data []weighted) float64 {
+	var ll float64
+	lnA, lnAlpha := math.Log(m.A), math.Log(m.Alpha)
+	lgR, lgAB, lgB := lgamma(m.R), lgamma(m.A+m.B), lgamma(m.B)
+	x, head, tail := -1, 0.0, 0.0
+	for _, d := range data {
+		if d.s.Frequency != x {
+			x = d.s.Frequency
+			fx := float64(x)
+			head = lgamma(m.R+fx) - lgR + m.R*lnAlpha + lgAB + lgamma(m.B+fx) - lgB - lgamma(m.A+m.B+fx)
+			if x > 0 {
+				tail = lnA - math.Log(m.B+fx-1)
+			}
+		}
+		rx := m.R + float64(x)
+		a3 := -rx * math.Log(m.Alpha+d.s.Age)
+		if x == 0 {
+			ll += d.w * (head + a3)
+			continue
+		}
+		ll += d.w * (head + logSumExp(a3, tail-rx*math.Log(m.Alpha+d.s.Recency)))
+	}
+	return ll
+}
+
+// ggSum is Σ w·LogLikelihood of the Gamma-Gamma model over repeat
+// customers sorted by frequency, the Γ terms computed once per distinct x.
+func ggSum(m GammaGamma, data []weighted) float64 {
+	var ll float64
+	base := -lgamma(m.Q) + m.Q*math.Log(m.V)
+	x, head, px := -1, 0.0, 0.0
+	for _, d := range data {
+		if d.s.Frequency != x {
+			x = d.s.Frequency
+			fx := float64(x)
+			px = m.P * fx
+			head = base + lgamma(px+m.Q) - lgamma(px) + px*math.Log(fx)
+		}
+		ms := d.s.MeanSpend
+		ll += d.w * (head + (px-1)*math.Log(ms) - (px+m.Q)*math.Log(float64(x)*ms+m.V))
+	}
+	return ll
+}
+
 func collapse(in []Summary, keep func(Summary) Summary) []weighted {
 	idx := map[Summary]int{}
 	var out []weighted
@@ -256,14 +311,10 @@ func FitBGNBD(customers []Summary) (FitResult[BGNBD], error) {
 		return FitResult[BGNBD]{}, fmt.Errorf("%w: the BG/NBD fit needs at least one repeat customer, got %d customers and none repeated", ErrTooLittleData, len(customers))
 	}
 	data := collapse(customers, func(s Summary) Summary { s.MeanSpend = 0; return s })
+	sortByFrequency(data)
 	n := float64(len(customers))
 	f := func(p []float64) float64 {
-		m := BGNBD{R: p[0], Alpha: p[1], A: p[2], B: p[3]}
-		var ll float64
-		for _, d := range data {
-			ll += d.w * m.LogLikelihood(d.s)
-		}
-		return -ll / n
+		return -bgnbdSum(BGNBD{R: p[0], Alpha: p[1], A: p[2], B: p[3]}, data) / n
 	}
 	p, v, err := minimizeLog(f, 4)
 	if err != nil {
@@ -300,14 +351,10 @@ func FitGammaGamma(customers []Summary) (FitResult[GammaGamma], error) {
 		return FitResult[GammaGamma]{}, fmt.Errorf("%w: the Gamma-Gamma fit needs at least two repeat customers with spend, got %d", ErrTooLittleData, len(rep))
 	}
 	data := collapse(rep, func(s Summary) Summary { return s })
+	sortByFrequency(data)
 	n := float64(len(rep))
 	f := func(p []float64) float64 {
-		m := GammaGamma{P: p[0], Q: p[1], V: p[2]}
-		var ll float64
-		for _, d := range data {
-			ll += d.w * m.LogLikelihood(d.s)
-		}
-		return -ll / n
+		return -ggSum(GammaGamma{P: p[0], Q: p[1], V: p[2]}, data) / n
 	}
 	p, v, err := minimizeLog(f, 3)
 	if err != nil {

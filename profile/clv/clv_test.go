@@ -152,3 +152,22 @@ func TestSummarize(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupedSumsMatchPerCustomer: the sums the fits maximise, with the
+// x-only terms shared, equal the per-customer log-likelihoods added up.
+func TestGroupedSumsMatchPerCustomer(t *testing.T) {
+	g := clv.GammaGamma{P: 6.25, Q: 3.74, V: 15.44}
+	cs := []clv.Summary{
+		{Age: 30}, {Age: 30}, {Frequency: 1, Recency: 4, Age: 20, MeanSpend: 12},
+		{Frequency: 3, Recency: 9, Age: 38, MeanSpend: 30}, {Frequency: 1, Recency: 4, Age: 20, MeanSpend: 12},
+		{Frequency: 3, Recency: 1, Age: 2, MeanSpend: 7}, {Frequency: 12, Recency: 30, Age: 31, MeanSpend: 55},
+	}
+	var wantBG, wantGG float64
+	for _, s := range cs {
+		wantBG += m.LogLikelihood(s)
+		wantGG += g.LogLikelihood(s)
+	}
+	gotBG, gotGG := clv.SumsForTest(m, g, cs)
+	approx(t, "BG/NBD sum", gotBG, wantBG)
+	approx(t, "Gamma-Gamma sum", gotGG, wantGG)
+}
