@@ -81,6 +81,12 @@ func TestExpectedPurchasesClosedForm(t *testing.T) {
 		}
 		approx(t, "E[Y(t)|x,t_x,T]", m.ExpectedPurchases(c.s, c.t), num/den)
 	}
+	// The paper's worked example (section 5): with its estimates, a
+	// customer with x = 2, t_x = 30.43, T = 38.86 is expected to make
+	// 1.226 transactions in the next 39 weeks.
+	if got := m.ExpectedPurchases(clv.Summary{Frequency: 2, Recency: 30.43, Age: 38.86}, 39); math.Abs(got-1.226) > 0.0005 {
+		t.Errorf("paper's example: E = %.4f, want 1.226", got)
+	}
 	// A customer seen at time 0 with no history is a new customer.
 	approx(t, "E[Y(t)|0,0,0]", m.ExpectedPurchases(clv.Summary{}, 39), m.ExpectedPurchasesNew(39))
 	if got := m.ExpectedPurchases(clv.Summary{Frequency: 3, Recency: 5, Age: 9}, 0); got != 0 {
