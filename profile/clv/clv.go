@@ -163,6 +163,31 @@ func (m GammaGamma) ExpectedSpend(s Summary) float64 {
 	return m.P * (m.V + x*s.MeanSpend) / (m.P*x + m.Q - 1)
 }
 
+// ggGrad writes into dst the gradient of ggSum with respect to (p, q, v):
+//
+//	∂/∂p = x·[ψ(px+q) − ψ(px) + ln m + ln x − ln(xm+v)]
+//	∂/∂q = ψ(px+q) − ψ(q) + ln v − ln(xm+v)
+//	∂/∂v = q/v − (px+q)/(xm+v)
+func ggGrad(m GammaGamma, data []weighted, dst []float64) {
+	var dp, dq, dv float64
+	psiQ, lnV := mathext.Digamma(m.Q), math.Log(m.V)
+	x, fx, px, psiPXQ, psiPX, lnX := -1, 0.0, 0.0, 0.0, 0.0, 0.0
+	for _, d := range data {
+		if d.s.Frequency != x {
+			x = d.s.Frequency
+			fx = float64(x)
+			px = m.P * fx
+			psiPXQ, psiPX, lnX = mathext.Digamma(px+m.Q), mathext.Digamma(px), math.Log(fx)
+		}
+		ms := d.s.MeanSpend
+		lnXMV := math.Log(fx*ms + m.V)
+		dp += d.w * fx * (psiPXQ - psiPX + math.Log(ms) + lnX - lnXMV)
+		dq += d.w * (psiPXQ - psiQ + lnV - lnXMV)
+		dv += d.w * (m.Q/m.V - (px+m.Q)/(fx*ms+m.V))
+	}
+	dst[0], dst[1], dst[2] = dp, dq, dv
+}
+
 // FitResult is a fitted model with its maximised log-likelihood (summed
 // over the customers) and the number of customers it was fitted on.
 type FitResult[M any] struct {
@@ -248,23 +273,37 @@ func collapse(in []Summary, keep func(Summary) Summary) []weighted {
 	return out
 }
 
-// minimizeLog minimises f over positive parameters through their logs,
-// restarting Nelder-Mead from its own optimum until the value stops
-// improving (a single run can stall on the likelihood's flat ridges).
-func minimizeLog(f func(p []float64) float64, n int) ([]float64, float64, error) {
-	obj := func(lx []float64) float64 {
+// minimizeLog minimises f over positive parameters through their logs.
+// With grad (∂f/∂p written into dst) it uses BFGS, otherwise
+// Nelder-Mead; either is restarted from its own optimum until the value
+// stops improving (a single run can stall on the likelihood's flat
+// ridges).
+func minimizeLog(f func(p []float64) float64, grad func(p, dst []float64), n int) ([]float64, float64, error) {
+	exp := func(lx []float64) []float64 {
 		p := make([]float64, len(lx))
 		for i, v := range lx {
 			p[i] = math.Exp(v)
 		}
-		v := f(p)
+		return p
+	}
+	prob := optimize.Problem{Func: func(lx []float64) float64 {
+		v := f(exp(lx))
 		if math.IsNaN(v) {
 			return math.Inf(1)
 		}
 		return v
+	}}
+	if grad != nil {
+		prob.Grad = func(dst, lx []float64) {
+			p := exp(lx)
+			grad(p, dst)
+			for i := range dst {
+				dst[i] *= p[i] // chain rule: ∂f/∂ln p = p·∂f/∂p
+			}
+		}
 	}
 	x := make([]float64, n)
-	best := obj(x)
+	best := prob.Func(x)
 	if math.IsInf(best, 0) {
 		return nil, 0, fmt.Errorf("%w: the likelihood is not finite at the starting point", ErrTooLittleData)
 	}
@@ -273,7 +312,12 @@ func minimizeLog(f func(p []float64) float64, n int) ([]float64, float64, error)
 		MajorIterations: 20000,
 	}
 	for range 10 {
-		res, err := optimize.Minimize(optimize.Problem{Func: obj}, x, settings, &optimize.NelderMead{})
+		var method optimize.Method = &optimize.NelderMead{}
+		if grad != nil {
+			method = &optimize.BFGS{}
+			settings.GradientThreshold = 1e-9
+		}
+		res, err := optimize.Minimize(prob, x, settings, method)
 		if err != nil {
 			return nil, 0, fmt.Errorf("minimise: %w", err)
 		}
@@ -286,11 +330,7 @@ func minimizeLog(f func(p []float64) float64, n int) ([]float64, float64, error)
 			break
 		}
 	}
-	p := make([]float64, n)
-	for i, v := range x {
-		p[i] = math.Exp(v)
-	}
-	return p, best, nil
+	return exp(x), best, nil
 }
 
 // FitBGNBD fits the BG/NBD model by maximum likelihood over the customers'
@@ -316,7 +356,7 @@ func FitBGNBD(customers []Summary) (FitResult[BGNBD], error) {
 	f := func(p []float64) float64 {
 		return -bgnbdSum(BGNBD{R: p[0], Alpha: p[1], A: p[2], B: p[3]}, data) / n
 	}
-	p, v, err := minimizeLog(f, 4)
+	p, v, err := minimizeLog(f, nil, 4)
 	if err != nil {
 		return FitResult[BGNBD]{}, fmt.Errorf("bg/nbd: %w", err)
 	}
@@ -356,7 +396,13 @@ func FitGammaGamma(customers []Summary) (FitResult[GammaGamma], error) {
 	f := func(p []float64) float64 {
 		return -ggSum(GammaGamma{P: p[0], Q: p[1], V: p[2]}, data) / n
 	}
-	p, v, err := minimizeLog(f, 3)
+	g := func(p, dst []float64) {
+		ggGrad(GammaGamma{P: p[0], Q: p[1], V: p[2]}, data, dst)
+		for i := range dst {
+			dst[i] /= -n
+		}
+	}
+	p, v, err := minimizeLog(f, g, 3)
 	if err != nil {
 		return FitResult[GammaGamma]{}, fmt.Errorf("gamma-gamma: %w", err)
 	}

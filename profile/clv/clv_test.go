@@ -177,3 +177,37 @@ func TestGroupedSumsMatchPerCustomer(t *testing.T) {
 	approx(t, "BG/NBD sum", gotBG, wantBG)
 	approx(t, "Gamma-Gamma sum", gotGG, wantGG)
 }
+
+// TestGammaGammaGradient: the analytic gradient BFGS follows matches a
+// central finite difference of the log-likelihood.
+func TestGammaGammaGradient(t *testing.T) {
+	cs := []clv.Summary{
+		{Frequency: 1, MeanSpend: 12}, {Frequency: 3, MeanSpend: 30}, {Frequency: 1, MeanSpend: 12},
+		{Frequency: 3, MeanSpend: 7}, {Frequency: 12, MeanSpend: 55},
+	}
+	g := clv.GammaGamma{P: 2.5, Q: 3.1, V: 9}
+	got := clv.GGGradForTest(g, cs)
+	ll := func(g clv.GammaGamma) float64 {
+		var s float64
+		for _, c := range cs {
+			s += g.LogLikelihood(c)
+		}
+		return s
+	}
+	const h = 1e-6
+	for i, name := range []string{"p", "q", "v"} {
+		lo, hi := g, g
+		switch i {
+		case 0:
+			lo.P, hi.P = g.P-h, g.P+h
+		case 1:
+			lo.Q, hi.Q = g.Q-h, g.Q+h
+		case 2:
+			lo.V, hi.V = g.V-h, g.V+h
+		}
+		want := (ll(hi) - ll(lo)) / (2 * h)
+		if math.Abs(got[i]-want) > 1e-5*math.Max(1, math.Abs(want)) {
+			t.Errorf("∂LL/∂%s = %.8g, finite difference %.8g", name, got[i], want)
+		}
+	}
+}

@@ -13,3 +13,12 @@ func SumsForTest(bg BGNBD, gg GammaGamma, cs []Summary) (float64, float64) {
 	}
 	return bgnbdSum(bg, data), ggSum(gg, rep)
 }
+
+// GGGradForTest is ggGrad over repeat customers.
+func GGGradForTest(gg GammaGamma, cs []Summary) []float64 {
+	data := collapse(cs, func(s Summary) Summary { return s })
+	sortByFrequency(data)
+	dst := make([]float64, 3)
+	ggGrad(gg, data, dst)
+	return dst
+}
