@@ -274,8 +274,8 @@ func collapse(in []Summary, keep func(Summary) Summary) []weighted {
 }
 
 // minimizeLog minimises f over positive parameters through their logs.
-// With grad (∂f/∂p written into dst) it uses BFGS, otherwise
-// Nelder-Mead; either is restarted from its own optimum until the value
+// With grad (∂f/∂p written into dst) it uses BFGS, otherwise — or when
+// BFGS's line search fails — Nelder-Mead; either is restarted from its own optimum until the value
 // stops improving (a single run can stall on the likelihood's flat
 // ridges).
 func minimizeLog(f func(p []float64) float64, grad func(p, dst []float64), n int) ([]float64, float64, error) {
@@ -311,17 +311,29 @@ func minimizeLog(f func(p []float64) float64, grad func(p, dst []float64), n int
 		Converger:       &optimize.FunctionConverge{Absolute: 1e-12, Relative: 1e-12, Iterations: 200},
 		MajorIterations: 20000,
 	}
+	useGrad := grad != nil
 	for range 10 {
 		var method optimize.Method = &optimize.NelderMead{}
-		if grad != nil {
+		if useGrad {
 			method = &optimize.BFGS{}
 			settings.GradientThreshold = 1e-9
+		} else {
+			settings.GradientThreshold = 0
 		}
 		res, err := optimize.Minimize(prob, x, settings, method)
-		if err != nil {
-			return nil, 0, fmt.Errorf("minimise: %w", err)
+		if err == nil && res != nil {
+			err = res.Status.Err()
 		}
-		if err := res.Status.Err(); err != nil {
+		if err != nil && useGrad {
+			// BFGS's line search can fail on a flat or badly scaled
+			// surface: keep what it found and go on without gradients.
+			if res != nil && res.F < best {
+				x, best = slices.Clone(res.X), res.F
+			}
+			useGrad = false
+			continue
+		}
+		if err != nil {
 			return nil, 0, fmt.Errorf("minimise: %w", err)
 		}
 		improved := best-res.F > 1e-10*math.Max(1, math.Abs(best))

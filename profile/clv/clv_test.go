@@ -211,3 +211,55 @@ func TestGammaGammaGradient(t *testing.T) {
 		}
 	}
 }
+
+// TestGammaGammaSmallSampleFits: on a small, coarse sample BFGS's line
+// search fails to converge; the fit falls back to Nelder-Mead instead of
+// failing (the data of cmd/ucv's TestCLVSameDayIsOneTransaction).
+func TestGammaGammaSmallSampleFits(t *testing.T) {
+	var txs []clv.Transaction
+	for i := range 40 {
+		id := string(rune('A' + i))
+		txs = append(txs, clv.Transaction{Customer: id, Day: 0, Amount: 10})
+		for k := 0; k < i%4; k++ {
+			txs = append(txs, clv.Transaction{Customer: id, Day: 31*(k+1) + 9 + i%10, Amount: float64(5 + i + k)})
+		}
+	}
+	cs, err := clv.Summarize(txs, 181, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := make([]clv.Summary, len(cs))
+	for i, c := range cs {
+		sums[i] = c.Summary
+	}
+	gg, err := clv.FitGammaGamma(sums)
+	if err != nil {
+		t.Fatalf("fit: %v", err)
+	}
+	// The fit is a maximum: nudging any parameter lowers the likelihood.
+	ll := func(g clv.GammaGamma) float64 {
+		var s float64
+		for _, c := range sums {
+			s += g.LogLikelihood(c)
+		}
+		return s
+	}
+	best := ll(gg.Model)
+	for _, f := range []float64{0.99, 1.01} {
+		g := gg.Model
+		for i := range 3 {
+			h := g
+			switch i {
+			case 0:
+				h.P *= f
+			case 1:
+				h.Q *= f
+			case 2:
+				h.V *= f
+			}
+			if ll(h) > best+1e-9 {
+				t.Errorf("parameter %d × %v raises the log-likelihood from %v to %v: not a maximum (%+v)", i, f, best, ll(h), gg.Model)
+			}
+		}
+	}
+}
