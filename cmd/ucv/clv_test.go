@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	benchid "ucv/bench/identity"
 )
 
 // cdnowCSV converts the paper's CDNOW sample (whitespace-separated
@@ -21,18 +23,10 @@ func cdnowCSV(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var src string
-	for {
-		p := filepath.Join(dir, "shared", "data", "cdnow", "CDNOW_sample.txt")
-		if _, err := os.Stat(p); err == nil {
-			src = p
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/data/cdnow/CDNOW_sample.txt not found above the repository; skipping the CDNOW run of ucv clv")
-		}
-		dir = parent
+	data := benchid.FindDataDir(dir) // shared/data, as bench identity finds it
+	src := filepath.Join(data, "cdnow", "CDNOW_sample.txt")
+	if _, err := os.Stat(src); data == "" || err != nil {
+		t.Skip("shared/data/cdnow/CDNOW_sample.txt not found above the repository; skipping the CDNOW run of ucv clv")
 	}
 	in, err := os.Open(src)
 	if err != nil {
