@@ -5,11 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"ucv/crdt/codec"
+	"ucv/edge/edgetest"
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
 	"ucv/profile"
@@ -44,29 +43,9 @@ func TestDamagedStateRefetchedFromHub(t *testing.T) {
 	// Flip a bit inside the stored state: the profiles bucket's entry is
 	// the ID, the record's 4-byte checksum, then the state (codec
 	// version, profile tag, …).
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	if edgetest.FlipState(t, path, pid) == 0 {
+		t.Fatal("found no stored state of the profile in the file")
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head := []byte{codec.Version, byte(profile.TagProfile)}
-	for off := 0; ; {
-		i := bytes.Index(b[off:], []byte(pid))
-		if i < 0 {
-			break
-		}
-		at := off + i + len(pid)
-		if at+8 < len(b) && bytes.Equal(b[at+4:at+6], head) {
-			if _, err := f.WriteAt([]byte{b[at+7] ^ 0x01}, int64(at+7)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		off = at
-	}
-	f.Close()
 
 	if _, err := st.Profile(pid); !errors.Is(err, store.ErrDamaged) {
 		t.Fatalf("Profile(damaged state) = %v, want ErrDamaged", err)

@@ -3,15 +3,12 @@ package gossip_test
 import (
 	"bytes"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"ucv/crdt/codec"
 	"ucv/edge/edgetest"
 	"ucv/edge/store"
-	"ucv/profile"
 )
 
 // TestDamagedStateRepairedByAntiEntropy: a profile state damaged on disk
@@ -40,31 +37,7 @@ func TestDamagedStateRepairedByAntiEntropy(t *testing.T) {
 	// then the state (codec version, profile tag, …).
 	e1 := c.Edges[1]
 	path := paths[e1.Name]
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head := []byte{codec.Version, byte(profile.TagProfile)}
-	flipped := 0
-	for off := 0; ; {
-		i := bytes.Index(b[off:], []byte(pid))
-		if i < 0 {
-			break
-		}
-		at := off + i + len(pid)
-		if at+8 < len(b) && bytes.Equal(b[at+4:at+6], head) {
-			if _, err := f.WriteAt([]byte{b[at+7] ^ 0x01}, int64(at+7)); err != nil {
-				t.Fatal(err)
-			}
-			flipped++
-		}
-		off = at
-	}
-	f.Close()
+	flipped := edgetest.FlipState(t, path, pid)
 	if flipped == 0 {
 		t.Fatal("found no stored state of the profile in the file")
 	}
