@@ -30,6 +30,18 @@ type contribution struct {
 	currency string // "" when the order had no usable amount
 	minor    int64
 	cats     []string
+	// props are the event's property values that the catalog's
+	// definitions read (see Source.Capture), sorted by path. They follow
+	// the categories in the encoding: readers older than them ignore
+	// them as unknown trailing bytes.
+	props []capturedProp
+}
+
+// capturedProp is one property value kept in a contribution: its dot
+// path into the event's properties and its value as msgpack.
+type capturedProp struct {
+	path string
+	val  []byte
 }
 
 const flagOrder = 1
@@ -50,6 +62,13 @@ func (c contribution) encode() []byte {
 	b = binary.AppendUvarint(b, uint64(len(c.cats)))
 	for _, s := range c.cats {
 		b = appendStr(b, s)
+	}
+	if len(c.props) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.props)))
+		for _, p := range c.props {
+			b = appendStr(b, p.path)
+			b = appendStr(b, string(p.val))
+		}
 	}
 	return b
 }
@@ -76,6 +95,15 @@ func decodeContribution(b []byte) (c contribution, ok bool) {
 	}
 	for range n {
 		c.cats = append(c.cats, r.str())
+	}
+	if len(r.b) > 0 && !r.bad {
+		np := r.uvarint()
+		if np > uint64(len(r.b)) {
+			return contribution{}, false
+		}
+		for range np {
+			c.props = append(c.props, capturedProp{path: r.str(), val: []byte(r.str())})
+		}
 	}
 	return c, !r.bad
 }
@@ -140,11 +168,15 @@ func (r *reader) str() string {
 	return s
 }
 
-// contributionOf returns what m adds to the counters.
-func contributionOf(m *Message, ord order, cats []string) contribution {
+// contributionOf returns what m adds to the counters, with the values
+// of the property paths capture names (track events only).
+func contributionOf(m *Message, ord order, cats []string, capture func(event string) []string) contribution {
 	c := contribution{kind: m.Kind, cats: cats}
 	if m.Kind == Track {
 		c.event = m.Event
+		if capture != nil {
+			c.props = captureProps(m.Properties, capture(m.Event))
+		}
 	}
 	if ord.isOrder {
 		c.isOrder, c.currency, c.minor = true, ord.currency, ord.minor

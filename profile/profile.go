@@ -188,6 +188,10 @@ func (p *Profile) LogValue() slog.Value {
 type Source struct {
 	Node crdt.ReplicaID // the applying node's clock ID
 	Name string         // a source name (write key label or node name), optional
+	// Capture, when set, names the property paths of a track event that
+	// definitions read (computed traits, audience functions): their
+	// values are kept with the event in the ledger. Nil keeps none.
+	Capture func(event string) []string
 }
 
 // Apply folds a message's effect into p as written at ts by src and
@@ -239,7 +243,7 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 	d.Ledger = p.Ledger.Add(crdt.LedgerEntry{
 		Key:  MessageKey(m.MessageID),
 		Time: evMs,
-		Data: contributionOf(m, ord, cats).encode(),
+		Data: contributionOf(m, ord, cats, src.Capture).encode(),
 	})
 	if ord.isOrder {
 		d.LastOrder.Merge(p.LastOrder.Observe(evMs))

@@ -1,0 +1,504 @@
+// Package catalog holds the definitions every node evaluates on its own
+// profiles — user-defined computed traits and audiences now; offers,
+// destinations, consent purposes and retention policies later — and
+// evaluates them.
+//
+// A Catalog is plain data: defined at the hub (a Raft command each
+// change, validated before it commits), carried in hub snapshots,
+// shipped to edges through the change feed and the snapshot bootstrap,
+// or loaded from a file by a standalone edge. Compile validates a whole
+// catalog and turns it into a Compiled evaluator; Evaluate is a
+// deterministic function of (profile state, catalog, time), so the hub
+// and every edge agree on every profile's values and memberships
+// (docs/decisions/0032-catalog.md).
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"ucv/crdt/codec"
+)
+
+// Kinds of definitions, as the admin API's paths name them.
+const (
+	KindComputedTrait = "computed-traits"
+	KindAudience      = "audiences"
+)
+
+// Limits on definitions.
+const (
+	// MaxWindow is the longest window of a computed trait or an
+	// audience function.
+	MaxWindow = 400 * 24 * time.Hour
+	// MaxDefinitions bounds each kind of definition in one catalog.
+	MaxDefinitions = 1000
+	// MaxExpressionBytes bounds an audience expression's text.
+	MaxExpressionBytes = 4096
+	// MaxDescriptionBytes bounds a description.
+	MaxDescriptionBytes = 1024
+	// MaxBytes bounds an encoded catalog.
+	MaxBytes = 4 << 20
+)
+
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// reserved are the built-in computed fields: a user-defined computed
+// trait cannot take one of their names.
+var reserved = []string{
+	"order_count", "lifetime_revenue", "average_order_value", "last_order_at",
+	"top_category", "distinct_channels", "event_counts", "days_since_last_seen",
+	"p_alive", "expected_orders_90d", "predicted_value_365d",
+}
+
+// Aggregates a computed trait can take.
+var Aggregates = []string{"count", "sum", "avg", "min", "max", "first", "last", "most_frequent", "unique_count"}
+
+// ComputedTrait aggregates one track event's occurrences, or one of its
+// properties, over a window of time.
+type ComputedTrait struct {
+	// Event is the track event's name ("Order Completed").
+	Event string `json:"event"`
+	// Aggregate is one of Aggregates.
+	Aggregate string `json:"aggregate"`
+	// Property is a dot path into the event's properties ("total");
+	// required for every aggregate but count, which takes none.
+	Property string `json:"property,omitempty"`
+	// Window is a duration ("720h", "30d"); empty means the lifetime.
+	Window string `json:"window,omitempty"`
+	// Description is free text for people.
+	Description string `json:"description,omitempty"`
+}
+
+// Audience is a set of profiles described by a CEL expression
+// (profile/expr has the language).
+type Audience struct {
+	Expression  string `json:"expression"`
+	Description string `json:"description,omitempty"`
+}
+
+// Definitions are a catalog's contents by kind and name. Its JSON is
+// the shape of a definitions file and of the admin API's listings.
+type Definitions struct {
+	ComputedTraits map[string]ComputedTrait `json:"computed_traits,omitempty"`
+	Audiences      map[string]Audience      `json:"audiences,omitempty"`
+}
+
+// Catalog is a versioned set of definitions. Version increases with
+// every change at the hub (the Raft index of the change); a catalog
+// loaded from a file has version 0. Treat a Catalog as immutable: the
+// With and Without methods return changed copies.
+type Catalog struct {
+	Version uint64 `json:"version"`
+	Definitions
+}
+
+// Error is a definition refused: Field names what is wrong ("name",
+// "window", "expression", …) and Message says why. Conflict marks an
+// error about other definitions (removing one that another reads).
+type Error struct {
+	Kind, Name string
+	Field      string
+	Message    string
+	Conflict   bool
+}
+
+func (e *Error) Error() string {
+	if e.Name == "" {
+		return fmt.Sprintf("catalog: %s: %s", e.Field, e.Message)
+	}
+	return fmt.Sprintf("catalog: %s %q: %s: %s", strings.TrimSuffix(e.Kind, "s"), e.Name, e.Field, e.Message)
+}
+
+// ErrNotFound is returned for a definition that does not exist.
+var ErrNotFound = errors.New("catalog: no such definition")
+
+// CheckName checks a definition's name.
+func CheckName(kind, name string) error {
+	if !namePattern.MatchString(name) {
+		return &Error{Kind: kind, Name: name, Field: "name", Message: "must match [a-z][a-z0-9_]{0,63}"}
+	}
+	if kind == KindComputedTrait && slices.Contains(reserved, name) {
+		return &Error{Kind: kind, Name: name, Field: "name", Message: "is a built-in computed value"}
+	}
+	return nil
+}
+
+// ParseWindow reads a window: a Go duration ("720h", "90m") or a number
+// of days ("30d"); "" is the lifetime (0). It must be positive and at
+// most MaxWindow.
+func ParseWindow(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days > int(MaxWindow/(24*time.Hour))+1 {
+			return 0, fmt.Errorf("%q is not a duration (like \"720h\" or \"30d\")", s)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a duration (like \"720h\" or \"30d\")", s)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be positive", s)
+	}
+	if d > MaxWindow {
+		return 0, fmt.Errorf("%q is longer than 400 days (9600h)", s)
+	}
+	return d, nil
+}
+
+var propPattern = regexp.MustCompile(`^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$`)
+
+// Check validates one computed trait on its own.
+func (t ComputedTrait) Check(name string) error {
+	e := func(field, msg string) error {
+		return &Error{Kind: KindComputedTrait, Name: name, Field: field, Message: msg}
+	}
+	if err := CheckName(KindComputedTrait, name); err != nil {
+		return err
+	}
+	if strings.TrimSpace(t.Event) == "" {
+		return e("event", "is required")
+	}
+	if len(t.Event) > 200 {
+		return e("event", "is longer than 200 bytes")
+	}
+	if !slices.Contains(Aggregates, t.Aggregate) {
+		return e("aggregate", "must be one of "+strings.Join(Aggregates, "|"))
+	}
+	switch {
+	case t.Aggregate == "count" && t.Property != "":
+		return e("property", "is not used by count: leave it out")
+	case t.Aggregate != "count" && t.Property == "":
+		return e("property", "is required for "+t.Aggregate)
+	case t.Property != "" && (len(t.Property) > 200 || !propPattern.MatchString(t.Property)):
+		return e("property", "must be a dot path of property names (\"total\", \"shipping.method\")")
+	}
+	if _, err := ParseWindow(t.Window); err != nil {
+		return e("window", err.Error())
+	}
+	if len(t.Description) > MaxDescriptionBytes {
+		return e("description", fmt.Sprintf("is longer than %d bytes", MaxDescriptionBytes))
+	}
+	return nil
+}
+
+// Check validates one audience's fields; the expression is checked by
+// Compile, against the rest of the catalog.
+func (a Audience) Check(name string) error {
+	if err := CheckName(KindAudience, name); err != nil {
+		return err
+	}
+	if strings.TrimSpace(a.Expression) == "" {
+		return &Error{Kind: KindAudience, Name: name, Field: "expression", Message: "is required"}
+	}
+	if len(a.Expression) > MaxExpressionBytes {
+		return &Error{Kind: KindAudience, Name: name, Field: "expression", Message: fmt.Sprintf("is longer than %d bytes", MaxExpressionBytes)}
+	}
+	if len(a.Description) > MaxDescriptionBytes {
+		return &Error{Kind: KindAudience, Name: name, Field: "description", Message: fmt.Sprintf("is longer than %d bytes", MaxDescriptionBytes)}
+	}
+	return nil
+}
+
+// ParseDefinition decodes an API body of the given kind strictly
+// (unknown fields are refused) and checks it on its own.
+func ParseDefinition(kind, name string, body []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	bad := func(err error) error {
+		msg := err.Error()
+		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return &Error{Kind: kind, Name: name, Field: strings.Trim(f, `"`), Message: "is not a known field"}
+		}
+		return &Error{Kind: kind, Name: name, Field: "body", Message: "is not a JSON object of the definition's fields: " + msg}
+	}
+	switch kind {
+	case KindComputedTrait:
+		var t ComputedTrait
+		if err := dec.Decode(&t); err != nil {
+			return nil, bad(err)
+		}
+		return t, t.Check(name)
+	case KindAudience:
+		var a Audience
+		if err := dec.Decode(&a); err != nil {
+			return nil, bad(err)
+		}
+		return a, a.Check(name)
+	}
+	return nil, fmt.Errorf("catalog: unknown kind %q", kind)
+}
+
+// Get returns one definition.
+func (c Catalog) Get(kind, name string) (any, bool) {
+	switch kind {
+	case KindComputedTrait:
+		t, ok := c.ComputedTraits[name]
+		return t, ok
+	case KindAudience:
+		a, ok := c.Audiences[name]
+		return a, ok
+	}
+	return nil, false
+}
+
+// clone copies the maps.
+func (c Catalog) clone() Catalog {
+	n := Catalog{Version: c.Version}
+	if len(c.ComputedTraits) > 0 {
+		n.ComputedTraits = make(map[string]ComputedTrait, len(c.ComputedTraits)+1)
+		for k, v := range c.ComputedTraits {
+			n.ComputedTraits[k] = v
+		}
+	}
+	if len(c.Audiences) > 0 {
+		n.Audiences = make(map[string]Audience, len(c.Audiences)+1)
+		for k, v := range c.Audiences {
+			n.Audiences[k] = v
+		}
+	}
+	return n
+}
+
+// With returns a copy of c with definition def (a ComputedTrait or an
+// Audience) put under name and version set, after checking that the
+// whole result compiles. c is unchanged either way.
+func (c Catalog) With(name string, def any, version uint64) (Catalog, *Compiled, error) {
+	n := c.clone()
+	n.Version = version
+	switch d := def.(type) {
+	case ComputedTrait:
+		if err := d.Check(name); err != nil {
+			return c, nil, err
+		}
+		if n.ComputedTraits == nil {
+			n.ComputedTraits = map[string]ComputedTrait{}
+		}
+		n.ComputedTraits[name] = d
+		if len(n.ComputedTraits) > MaxDefinitions {
+			return c, nil, &Error{Kind: KindComputedTrait, Name: name, Field: "name", Message: fmt.Sprintf("the catalog holds %d computed traits already", MaxDefinitions), Conflict: true}
+		}
+	case Audience:
+		if err := d.Check(name); err != nil {
+			return c, nil, err
+		}
+		if n.Audiences == nil {
+			n.Audiences = map[string]Audience{}
+		}
+		n.Audiences[name] = d
+		if len(n.Audiences) > MaxDefinitions {
+			return c, nil, &Error{Kind: KindAudience, Name: name, Field: "name", Message: fmt.Sprintf("the catalog holds %d audiences already", MaxDefinitions), Conflict: true}
+		}
+	default:
+		return c, nil, fmt.Errorf("catalog: cannot define a %T", def)
+	}
+	comp, err := Compile(n)
+	if err != nil {
+		return c, nil, err
+	}
+	return n, comp, nil
+}
+
+// Without returns a copy of c without definition kind/name and with
+// version set, after checking that the rest still compiles (no audience
+// reads the one removed). ErrNotFound when there is no such definition.
+func (c Catalog) Without(kind, name string, version uint64) (Catalog, *Compiled, error) {
+	if _, ok := c.Get(kind, name); !ok {
+		return c, nil, ErrNotFound
+	}
+	n := c.clone()
+	n.Version = version
+	switch kind {
+	case KindComputedTrait:
+		delete(n.ComputedTraits, name)
+	case KindAudience:
+		delete(n.Audiences, name)
+	}
+	comp, err := Compile(n)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			return c, nil, &Error{Kind: kind, Name: name, Field: "name", Message: fmt.Sprintf("%s %q still reads it: %s", strings.TrimSuffix(ce.Kind, "s"), ce.Name, ce.Message), Conflict: true}
+		}
+		return c, nil, err
+	}
+	return n, comp, nil
+}
+
+// Marshal encodes c deterministically (names sorted) as msgpack.
+func (c Catalog) Marshal() ([]byte, error) {
+	return codec.Frame(frameTag, func(e *codec.Encoder) error {
+		if err := first(e.EncodeArrayLen(3), e.EncodeUint(c.Version)); err != nil {
+			return err
+		}
+		names := sortedNames(c.ComputedTraits)
+		if err := e.EncodeArrayLen(len(names)); err != nil {
+			return err
+		}
+		for _, n := range names {
+			t := c.ComputedTraits[n]
+			if err := first(e.EncodeArrayLen(6), e.EncodeString(n), e.EncodeString(t.Event), e.EncodeString(t.Aggregate),
+				e.EncodeString(t.Property), e.EncodeString(t.Window), e.EncodeString(t.Description)); err != nil {
+				return err
+			}
+		}
+		names = sortedNames(c.Audiences)
+		if err := e.EncodeArrayLen(len(names)); err != nil {
+			return err
+		}
+		for _, n := range names {
+			a := c.Audiences[n]
+			if err := first(e.EncodeArrayLen(3), e.EncodeString(n), e.EncodeString(a.Expression), e.EncodeString(a.Description)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// frameTag is the leading byte of an encoded catalog.
+const frameTag = 'C'
+
+// ErrMalformed wraps every decoding error.
+var ErrMalformed = errors.New("catalog: malformed encoding")
+
+// Unmarshal decodes what Marshal wrote. It does not compile the result.
+// Arrays longer than Marshal writes are read, and their extra elements
+// skipped, so a newer writer's additions do not break an older reader.
+func Unmarshal(b []byte) (Catalog, error) {
+	d, err := codec.Unframe(b, frameTag, MaxBytes, ErrMalformed)
+	if err != nil {
+		return Catalog{}, err
+	}
+	var c Catalog
+	err = func() error {
+		n, err := d.ArrayLen(1)
+		if err != nil {
+			return err
+		}
+		if n < 3 {
+			return fmt.Errorf("%w: %d fields", ErrMalformed, n)
+		}
+		if c.Version, err = d.Uint(); err != nil {
+			return err
+		}
+		nt, err := d.ArrayLen(7)
+		if err != nil {
+			return err
+		}
+		for range nt {
+			f, err := strings6(d, 6)
+			if err != nil {
+				return err
+			}
+			if c.ComputedTraits == nil {
+				c.ComputedTraits = map[string]ComputedTrait{}
+			}
+			c.ComputedTraits[f[0]] = ComputedTrait{Event: f[1], Aggregate: f[2], Property: f[3], Window: f[4], Description: f[5]}
+		}
+		na, err := d.ArrayLen(4)
+		if err != nil {
+			return err
+		}
+		for range na {
+			f, err := strings6(d, 3)
+			if err != nil {
+				return err
+			}
+			if c.Audiences == nil {
+				c.Audiences = map[string]Audience{}
+			}
+			c.Audiences[f[0]] = Audience{Expression: f[1], Description: f[2]}
+		}
+		for range n - 3 {
+			if err := d.Skip(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err := codec.Finish(d, err, ErrMalformed); err != nil {
+		return Catalog{}, err
+	}
+	return c, nil
+}
+
+// strings6 reads an array of at least want strings, skipping extras.
+func strings6(d *codec.Decoder, want int) ([]string, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil {
+		return nil, err
+	}
+	if n < want {
+		return nil, fmt.Errorf("%w: definition of %d fields, want %d", ErrMalformed, n, want)
+	}
+	out := make([]string, want)
+	for i := range want {
+		if out[i], err = d.String(); err != nil {
+			return nil, err
+		}
+	}
+	for range n - want {
+		if err := d.Skip(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func first(errs ...error) error { return codec.FirstErr(errs...) }
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ParseFile reads a definitions file: JSON in the shape of Definitions
+// ({"computed_traits": {name: {…}}, "audiences": {name: {…}}}), unknown
+// fields refused. The result is compiled, so a file that loads is valid.
+func ParseFile(b []byte) (Catalog, *Compiled, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var defs Definitions
+	if err := dec.Decode(&defs); err != nil {
+		return Catalog{}, nil, fmt.Errorf("catalog: definitions file: %w", err)
+	}
+	c := Catalog{Definitions: defs}
+	comp, err := Compile(c)
+	if err != nil {
+		return Catalog{}, nil, err
+	}
+	return c, comp, nil
+}
+
+// LoadFile reads and compiles a definitions file (ParseFile).
+func LoadFile(path string) (Catalog, *Compiled, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Catalog{}, nil, fmt.Errorf("catalog: %w", err)
+	}
+	c, comp, err := ParseFile(b)
+	if err != nil {
+		return Catalog{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, comp, nil
+}

@@ -1,0 +1,465 @@
+package catalog
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"ucv/crdt/codec"
+	"ucv/profile"
+	"ucv/profile/expr"
+)
+
+// NowGranularity is how often an audience that reads `now` directly is
+// re-evaluated as time passes: its answer can change at any moment, and
+// no moment can be predicted from the expression alone. Audiences that
+// use days_since() or windowed functions are re-evaluated exactly when
+// one of their inputs changes.
+const NowGranularity = time.Hour
+
+// Compiled is a validated catalog ready to evaluate. It is immutable
+// and safe for concurrent use.
+type Compiled struct {
+	cat     Catalog
+	digest  uint64
+	traits  []*aggregate           // user-defined computed traits, by name
+	calls   map[callKey]*aggregate // audience function calls
+	byEvent map[string][]*aggregate
+	auds    []*expr.Program // in dependency order
+	capture map[string][]string
+}
+
+// callKey names one audience function call with literal arguments.
+type callKey struct {
+	fn, event, path string
+	window          time.Duration
+}
+
+// aggregate is one computed trait or audience function call, evaluated
+// in the single pass over a profile's ledger.
+type aggregate struct {
+	name   string // the trait's name; "" for a call
+	agg    string
+	event  string
+	path   string
+	window int64 // ms; 0 = lifetime
+	slot   int   // index into the evaluation's accumulators
+}
+
+// Compile validates a whole catalog: every definition on its own, every
+// audience expression against the others (known names, no cycles, cost
+// limit). The error is an *Error naming the definition and field.
+func Compile(c Catalog) (*Compiled, error) {
+	comp := &Compiled{cat: c, calls: map[callKey]*aggregate{}, byEvent: map[string][]*aggregate{}, capture: map[string][]string{}}
+	if len(c.ComputedTraits) > MaxDefinitions || len(c.Audiences) > MaxDefinitions {
+		return nil, &Error{Field: "definitions", Message: fmt.Sprintf("more than %d of one kind", MaxDefinitions)}
+	}
+	slot := 0
+	for _, name := range sortedNames(c.ComputedTraits) {
+		t := c.ComputedTraits[name]
+		if err := t.Check(name); err != nil {
+			return nil, err
+		}
+		w, _ := ParseWindow(t.Window)
+		a := &aggregate{name: name, agg: t.Aggregate, event: t.Event, path: t.Property, window: w.Milliseconds(), slot: slot}
+		slot++
+		comp.traits = append(comp.traits, a)
+		comp.byEvent[t.Event] = append(comp.byEvent[t.Event], a)
+		if t.Property != "" {
+			comp.capture[t.Event] = append(comp.capture[t.Event], t.Property)
+		}
+	}
+	names := sortedNames(c.Audiences)
+	progs := make([]*expr.Program, 0, len(names))
+	for _, name := range names {
+		a := c.Audiences[name]
+		if err := a.Check(name); err != nil {
+			return nil, err
+		}
+		p, err := expr.Compile(name, a.Expression, expr.Known{Audiences: names})
+		if err != nil {
+			return nil, &Error{Kind: KindAudience, Name: name, Field: "expression", Message: err.Error()}
+		}
+		progs = append(progs, p)
+		for _, call := range p.Calls() {
+			k := callKey{fn: call.Func, event: call.Event, path: call.Path, window: call.Window}
+			if comp.calls[k] != nil {
+				continue
+			}
+			agg := "count"
+			if call.Func == "sum" {
+				agg = "sum"
+				comp.capture[call.Event] = append(comp.capture[call.Event], call.Path)
+			}
+			ag := &aggregate{agg: agg, event: call.Event, path: call.Path, window: call.Window.Milliseconds(), slot: slot}
+			slot++
+			comp.calls[k] = ag
+			comp.byEvent[call.Event] = append(comp.byEvent[call.Event], ag)
+		}
+	}
+	ordered, err := expr.Order(progs)
+	if err != nil {
+		return nil, &Error{Kind: KindAudience, Field: "expression", Message: err.Error()}
+	}
+	comp.auds = ordered
+	for ev, paths := range comp.capture {
+		slices.Sort(paths)
+		comp.capture[ev] = slices.Compact(paths)
+	}
+	b, err := c.withVersion(0).Marshal()
+	if err != nil {
+		return nil, err
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	comp.digest = h.Sum64()
+	return comp, nil
+}
+
+func (c Catalog) withVersion(v uint64) Catalog { c.Version = v; return c }
+
+// Catalog returns the definitions compiled.
+func (c *Compiled) Catalog() Catalog { return c.cat }
+
+// Digest identifies the definitions (not the version): two catalogs with
+// equal definitions have equal digests. A stored rendering made with one
+// digest is stale under another.
+func (c *Compiled) Digest() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.digest
+}
+
+// Empty reports whether there is nothing to evaluate.
+func (c *Compiled) Empty() bool { return c == nil || len(c.traits) == 0 && len(c.auds) == 0 }
+
+// Capture returns the property paths of event that definitions read:
+// pass it as profile.Source.Capture so ingest keeps their values.
+func (c *Compiled) Capture(event string) []string {
+	if c == nil {
+		return nil
+	}
+	return c.capture[event]
+}
+
+// Audiences returns the audience names, sorted.
+func (c *Compiled) Audiences() []string { return sortedNames(c.cat.Audiences) }
+
+// Value is one user-defined computed trait's value: nil when it has
+// none (an average of no events), else int64, float64, string or bool.
+type Value struct {
+	Name  string
+	Value any
+}
+
+// Result is a profile's evaluation as of a moment.
+type Result struct {
+	// Computed holds the user-defined computed traits, sorted by name.
+	Computed []Value
+	// Audiences are the audiences the profile is in, sorted.
+	Audiences []string
+	// Next is the first moment after now at which some value or
+	// membership can change without a new event (a windowed event ages
+	// out, a day passes for days_since, NowGranularity for `now`); zero
+	// when none can.
+	Next time.Time
+	// Errors holds, by audience, the evaluation error that kept the
+	// profile out of it (a missing trait, a type mismatch at run time).
+	Errors map[string]error
+}
+
+// Evaluate computes a profile's user-defined computed traits and
+// audience memberships as of now. It is a pure function of the
+// profile's state, the catalog and now. A nil or empty catalog gives an
+// empty result. An erased profile is in no audience.
+func (c *Compiled) Evaluate(p *profile.Profile, now time.Time) Result {
+	r, _ := c.evaluate(p, now, false)
+	return r
+}
+
+// Explanation says why a profile is or is not in one audience: the
+// values of everything its expression read.
+type Explanation struct {
+	Audience string      `json:"audience"`
+	Member   bool        `json:"member"`
+	Reads    []expr.Read `json:"reads"`
+	Error    string      `json:"error,omitempty"`
+}
+
+// Explain evaluates as Evaluate does and explains every audience.
+func (c *Compiled) Explain(p *profile.Profile, now time.Time) (Result, []Explanation) {
+	return c.evaluate(p, now, true)
+}
+
+func (c *Compiled) evaluate(p *profile.Profile, now time.Time, explain bool) (Result, []Explanation) {
+	var r Result
+	if c.Empty() {
+		return r, nil
+	}
+	in := &input{p: p, now: now, nowMs: now.UnixMilli(), next: math.MaxInt64}
+	in.acc = make([]acc, len(c.traits)+len(c.calls))
+	if !p.Erased.Set {
+		c.fold(p, in)
+	}
+	r.Computed = make([]Value, len(c.traits))
+	for i, t := range c.traits {
+		r.Computed[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
+	}
+	in.c, in.user = c, r.Computed
+	var exps []Explanation
+	for _, prog := range c.auds {
+		if p.Erased.Set {
+			if explain {
+				exps = append(exps, Explanation{Audience: prog.Name(), Reads: []expr.Read{}, Error: "the profile is erased"})
+			}
+			continue
+		}
+		var ok bool
+		var err error
+		var reads []expr.Read
+		if explain {
+			ok, reads, err = prog.Explain(in)
+		} else {
+			ok, err = prog.Eval(in)
+		}
+		if err != nil {
+			ok = false
+			if r.Errors == nil {
+				r.Errors = map[string]error{}
+			}
+			r.Errors[prog.Name()] = err
+		}
+		if ok {
+			in.in = append(in.in, prog.Name())
+		}
+		if explain {
+			e := Explanation{Audience: prog.Name(), Member: ok, Reads: reads}
+			if e.Reads == nil {
+				e.Reads = []expr.Read{}
+			}
+			if err != nil {
+				e.Error = err.Error()
+			}
+			exps = append(exps, e)
+		}
+	}
+	r.Audiences = slices.Clone(in.in)
+	slices.Sort(r.Audiences)
+	if in.next != math.MaxInt64 {
+		r.Next = time.UnixMilli(in.next).UTC()
+	}
+	slices.SortFunc(exps, func(a, b Explanation) int { return strings.Compare(a.Audience, b.Audience) })
+	return r, exps
+}
+
+// fold makes the one pass over the profile's ledger that every
+// computed trait and audience function reads.
+func (c *Compiled) fold(p *profile.Profile, in *input) {
+	p.LedgerEvents(func(e *profile.LedgerEvent) {
+		if string(e.Kind) != string(profile.Track) {
+			return
+		}
+		aggs := c.byEvent[string(e.Event)]
+		for _, a := range aggs {
+			if a.window > 0 {
+				if e.Time > in.nowMs { // not yet: it enters when its time comes
+					in.note(e.Time)
+					continue
+				}
+				if e.Time <= in.nowMs-a.window {
+					continue
+				}
+				in.note(e.Time + a.window) // it leaves the window then
+			}
+			in.acc[a.slot].add(a, e)
+		}
+	})
+}
+
+// acc accumulates one aggregate.
+type acc struct {
+	count    int64
+	n        int64 // numeric values seen
+	sum      float64
+	min, max float64
+	first    []byte
+	firstT   int64
+	last     []byte
+	lastT    int64
+	seen     bool
+	freq     map[string]int64
+}
+
+func (a *acc) add(g *aggregate, e *profile.LedgerEvent) {
+	if g.agg == "count" {
+		a.count++
+		return
+	}
+	v, ok := e.Prop(g.path)
+	if !ok {
+		return
+	}
+	switch g.agg {
+	case "sum", "avg", "min", "max":
+		f, ok := number(v)
+		if !ok {
+			return
+		}
+		if a.n == 0 || f < a.min {
+			a.min = f
+		}
+		if a.n == 0 || f > a.max {
+			a.max = f
+		}
+		a.n++
+		a.sum += f
+	case "first", "last":
+		// Ties in time go to the smaller encoded value, so every replica
+		// picks the same one whatever order the ledger is read in.
+		if !a.seen || e.Time < a.firstT || e.Time == a.firstT && string(v) < string(a.first) {
+			a.first, a.firstT = v, e.Time
+		}
+		if !a.seen || e.Time > a.lastT || e.Time == a.lastT && string(v) < string(a.last) {
+			a.last, a.lastT = v, e.Time
+		}
+		a.seen = true
+	case "most_frequent", "unique_count":
+		if a.freq == nil {
+			a.freq = map[string]int64{}
+		}
+		a.freq[string(v)]++
+	}
+}
+
+// result is the aggregate's value (see Value).
+func (a *acc) result(agg string) any {
+	switch agg {
+	case "count":
+		return a.count
+	case "sum":
+		return round(a.sum)
+	case "avg":
+		if a.n == 0 {
+			return nil
+		}
+		return round(a.sum / float64(a.n))
+	case "min", "max":
+		if a.n == 0 {
+			return nil
+		}
+		if agg == "min" {
+			return a.min
+		}
+		return a.max
+	case "first", "last":
+		if !a.seen {
+			return nil
+		}
+		if agg == "first" {
+			return decode(a.first)
+		}
+		return decode(a.last)
+	case "unique_count":
+		return int64(len(a.freq))
+	case "most_frequent":
+		var best string
+		var bestN int64
+		for k, n := range a.freq { // ties go to the smaller encoding
+			if n > bestN || n == bestN && k < best {
+				best, bestN = k, n
+			}
+		}
+		if bestN == 0 {
+			return nil
+		}
+		return decode([]byte(best))
+	}
+	return nil
+}
+
+// round keeps six decimals, so sums of prices read as prices
+// (19.99 + 5.01 = 25, not 25.000000000000004).
+func round(f float64) float64 {
+	if math.IsInf(f, 0) || math.IsNaN(f) || math.Abs(f) > 1e12 {
+		return f
+	}
+	return math.Round(f*1e6) / 1e6
+}
+
+// number reads a captured value as a number: a msgpack number, or a
+// string holding one (amounts often travel as strings).
+func number(b []byte) (float64, bool) {
+	v := decode(b)
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+	}
+	return 0, false
+}
+
+// decode reads a captured msgpack value as int64, float64, string or
+// bool (nil when it cannot).
+func decode(b []byte) any {
+	v, err := codec.UnmarshalValue(b)
+	if err != nil {
+		return nil
+	}
+	return Normalize(v)
+}
+
+// Normalize turns msgpack's decoded numbers into int64 (float64 for
+// unsigned values beyond int64) and float64, recursively through maps
+// and lists, so expressions see one integer and one float type.
+func Normalize(v any) any {
+	switch x := v.(type) {
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case int:
+		return int64(x)
+	case uint8:
+		return int64(x)
+	case uint16:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return float64(x)
+		}
+		return int64(x)
+	case uint64:
+		if x > math.MaxInt64 {
+			return float64(x)
+		}
+		return int64(x)
+	case float32:
+		return float64(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = Normalize(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Normalize(e)
+		}
+		return out
+	}
+	return v
+}
