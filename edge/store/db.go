@@ -20,6 +20,7 @@ import (
 	"ucv/crdt"
 	"ucv/crdt/codec"
 	"ucv/profile"
+	"ucv/profile/catalog"
 	"ucv/replication"
 )
 
@@ -60,6 +61,9 @@ type Store struct {
 	repairQueued    map[string]bool // profiles with a repair request in the queue
 	posMu           sync.Mutex
 	posEpoch        map[string]uint64 // refetch epoch of each position when last read (see SetPosition)
+
+	catalog   atomic.Pointer[catalog.Compiled] // see Catalog; nil = empty
+	catalogMu sync.Mutex                       // serializes SetCatalog
 }
 
 type request struct {
@@ -199,6 +203,7 @@ func Open(opts Options) (*Store, error) {
 		if v := meta.Get(hubSyncKey); v != nil {
 			s.hubSyncedMs.Store(int64(readU64(v)))
 		}
+		s.loadCatalog(meta)
 		return nil
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ package store
 //	            nodeKey → uint64 BE HLC node ID (random, minted at creation)
 //	            hlcKey → codec Timestamp: the clock's high-water mark
 //	            hubSyncKey → int64 BE ms of the last hub sync (absent: never)
+//	            catalogKey → the catalog of definitions in force
+//	            (catalog.Marshal; absent: none)
 //	            profilesKey, identifiersKey, outboxKey → uint64 BE gauges
 //	            digestKey → DigestBuckets × uint64 BE (see digest.go)
 //	            "cursor:"+name → uint64 BE outbox reader position
@@ -61,6 +63,7 @@ var (
 	resyncKey      = []byte("resync")
 	migrateKey     = []byte("migrate")
 	probeKey       = []byte("write_probe")
+	catalogKey     = []byte("catalog")
 )
 
 // schemaVersion is the layout version this code writes. Version 2 added
