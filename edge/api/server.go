@@ -20,6 +20,7 @@ import (
 	"ucv/crdt"
 	"ucv/edge/store"
 	"ucv/profile"
+	"ucv/profile/catalog"
 )
 
 // Store is what the API needs of the edge replica; *store.Store
@@ -51,6 +52,8 @@ type Store interface {
 	Node() crdt.ReplicaID
 	// HubSyncedAt returns the last hub sync; zero if never.
 	HubSyncedAt() time.Time
+	// Catalog returns the definitions in force (never nil).
+	Catalog() *catalog.Compiled
 }
 
 var _ Store = (*store.Store)(nil)
