@@ -65,6 +65,8 @@ type Store struct {
 	catalog   atomic.Pointer[catalog.Compiled] // see Catalog; nil = empty
 	catalogMu sync.Mutex                       // serializes SetCatalog
 
+	changes *changeLog // the change stream (changes.go)
+
 	// The sweep of stale views (evaluate.go).
 	sweepWake   chan struct{}
 	sweepAll    atomic.Bool
@@ -132,6 +134,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = def.SweepInterval
+	}
+	if opts.ChangeBuffer <= 0 {
+		opts.ChangeBuffer = def.ChangeBuffer
 	}
 	bopts := &bolt.Options{
 		Timeout:        time.Second,
@@ -227,6 +232,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: initialize %s: %w", opts.Path, err)
 	}
 	s.clock = crdt.NewClock(s.node, opts.Now, opts.MaxClockDrift, hlc)
+	s.changes = newChangeLog(opts.Now().UnixMilli())
 	go s.commitLoop()
 	var sweepCtx context.Context
 	sweepCtx, s.sweepStop = context.WithCancel(context.Background())
@@ -481,6 +487,7 @@ func (s *Store) commit(batch []*request) error {
 		s.digestMu.Lock()
 		s.digest = w.digest
 		s.digestMu.Unlock()
+		s.changes.add(s.opts.ChangeBuffer, w.changes)
 		if w.outboxDelta > 0 {
 			s.signalChanged()
 		}

@@ -47,6 +47,7 @@ func renderView(p *profile.Profile, cat *catalog.Compiled, nowMs int64) ([]byte,
 		if !res.Next.IsZero() {
 			ev.nextMs = res.Next.UnixMilli()
 		}
+		ev.audiences = encodeNames(res.Audiences)
 	}
 	json, err := p.ViewPrefixWith(res.Computed, res.Audiences)
 	if err != nil {

@@ -24,6 +24,8 @@ import (
 //	eval            (when flags has viewEvaluated) uint64 BE digest of
 //	                the catalog the view was rendered with ‖ int64 BE
 //	                ms at which its evaluation can next change (0: never)
+//	                ‖ uvarint n ‖ n bytes: the audiences it is in, each
+//	                uvarint length ‖ name, sorted
 //
 // A view without eval was rendered before catalogs existed: it is stale
 // (re-rendered on read and by the sweep, evaluate.go).
@@ -74,6 +76,8 @@ func encodeViewRecord(id string, flags byte, lastSeenMs int64, version string, e
 	b = append(b, version...)
 	b = binary.BigEndian.AppendUint64(b, ev.digest)
 	b = binary.BigEndian.AppendUint64(b, uint64(ev.nextMs))
+	b = binary.AppendUvarint(b, uint64(len(ev.audiences)))
+	b = append(b, ev.audiences...)
 	b = append(b, json...)
 	binary.BigEndian.PutUint32(b, recordSum([]byte(id), b[sumLen:]))
 	return b
@@ -85,7 +89,48 @@ func encodeViewRecord(id string, flags byte, lastSeenMs int64, version string, e
 type viewEval struct {
 	digest uint64
 	nextMs int64
-	ok     bool // false: a record from before catalogs (no eval)
+	// audiences are the memberships rendered, encoded (encodeNames).
+	audiences []byte
+	ok        bool // false: a record from before catalogs (no eval)
+}
+
+// encodeNames encodes sorted names as uvarint length ‖ name each.
+func encodeNames(names []string) []byte {
+	var b []byte
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+	}
+	return b
+}
+
+// decodeNames reads what encodeNames wrote (nil for bytes it did not).
+func decodeNames(b []byte) []string {
+	var out []string
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil
+		}
+		out = append(out, string(b[k:k+int(n)]))
+		b = b[k+int(n):]
+	}
+	return out
+}
+
+// parseEval reads an eval section at the start of rest and returns it
+// and the bytes after it; ok is false if rest is too short.
+func parseEval(rest []byte) (viewEval, []byte, bool) {
+	if len(rest) < 16 {
+		return viewEval{}, nil, false
+	}
+	ev := viewEval{digest: binary.BigEndian.Uint64(rest), nextMs: int64(binary.BigEndian.Uint64(rest[8:])), ok: true}
+	n, k := binary.Uvarint(rest[16:])
+	if k <= 0 || n > uint64(len(rest)-16-k) {
+		return viewEval{}, nil, false
+	}
+	ev.audiences = rest[16+k : 16+k+int(n)]
+	return ev, rest[16+k+int(n):], true
 }
 
 // stale reports whether a view evaluated as e must be rendered again
@@ -109,11 +154,10 @@ func decodeViewRecord(id string, key, b []byte) (View, viewEval, error) {
 	rest := b[head+n:]
 	var ev viewEval
 	if b[sumLen]&viewEvaluated != 0 {
-		if len(rest) < 16 {
+		var ok bool
+		if ev, rest, ok = parseEval(rest); !ok {
 			return View{}, viewEval{}, fmt.Errorf("%w: profile %s: stored view is truncated", ErrDamaged, id)
 		}
-		ev = viewEval{digest: binary.BigEndian.Uint64(rest), nextMs: int64(binary.BigEndian.Uint64(rest[8:])), ok: true}
-		rest = rest[16:]
 	}
 	return View{
 		ID:         id,
@@ -127,11 +171,11 @@ func decodeViewRecord(id string, key, b []byte) (View, viewEval, error) {
 // or copying it (zero for a record without one or too short to hold it).
 func viewEvalOf(b []byte) viewEval {
 	const head = sumLen + 10
-	if len(b) < head || b[sumLen]&viewEvaluated == 0 || len(b) < head+int(b[head-1])+16 {
+	if len(b) < head || b[sumLen]&viewEvaluated == 0 || len(b) < head+int(b[head-1]) {
 		return viewEval{}
 	}
-	rest := b[head+int(b[head-1]):]
-	return viewEval{digest: binary.BigEndian.Uint64(rest), nextMs: int64(binary.BigEndian.Uint64(rest[8:])), ok: true}
+	ev, _, _ := parseEval(b[head+int(b[head-1]):])
+	return ev
 }
 
 // viewFailsSum reports whether view record b filed under key fails its

@@ -109,6 +109,9 @@ type Options struct {
 	// in the background (evaluate.go); reads never serve them stale
 	// meanwhile. Default 1 s.
 	SweepInterval time.Duration
+	// ChangeBuffer is how many recent changes the change stream keeps
+	// for subscribers that reconnect (Last-Event-ID). Default 10,000.
+	ChangeBuffer int
 	// FailWrites, when set, runs at the start of every commit and write
 	// probe; an error it returns fails that transaction as a failed disk
 	// write would, and is classified like one (wrap syscall.ENOSPC to
@@ -129,6 +132,7 @@ func DefaultOptions(path string) Options {
 		DedupeWindow:   7 * 24 * time.Hour,
 		MaxBatchEvents: 20000,
 		SweepInterval:  time.Second,
+		ChangeBuffer:   10000,
 		QueueLen:       4096,
 		Populate:       true,
 	}

@@ -31,7 +31,13 @@ type writer struct {
 	// states unchanged (the sweep, evaluate.go).
 	rerender map[string]bool
 	// cat is the catalog this transaction evaluates with.
-	cat     *catalog.Compiled
+	cat *catalog.Compiled
+	// stream holds, while the change stream records, each loaded
+	// profile's trait registers before this transaction (changes.go);
+	// nil otherwise. changes are the stream's entries of this
+	// transaction, published once it commits.
+	stream  map[string]map[string]crdt.Register
+	changes []Change
 	deleted map[string]bool
 	nowMs   int64
 
@@ -79,10 +85,18 @@ func newWriter(s *Store, tx *bolt.Tx) *writer {
 		nowMs:    s.opts.Now().UnixMilli(),
 		digest:   s.Digest(),
 		cat:      s.Catalog(),
+		stream:   streamMap(s.changes.recording()),
 		before:   map[string][]string{},
 
 		provisional: map[string]bool{},
 	}
+}
+
+func streamMap(on bool) map[string]map[string]crdt.Register {
+	if !on {
+		return nil
+	}
+	return map[string]map[string]crdt.Register{}
 }
 
 // setIndex writes a provisional index entry (see updateHolders). An entry
@@ -159,6 +173,7 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
 	}
 	w.cache[id] = p
+	w.traitsBefore(id, p)
 	if _, ok := w.before[id]; !ok {
 		w.before[id] = p.Identities.Elems()
 	}
@@ -560,6 +575,17 @@ func (w *writer) flush() error {
 		}()
 	}
 	wg.Wait()
+	var oldAud, newAud map[string][]byte
+	if w.stream != nil {
+		oldAud, newAud = make(map[string][]byte, len(ids)), make(map[string][]byte, len(ids))
+		for i, id := range ids {
+			if old := viewEvalOf(views.Get([]byte(id))); old.ok {
+				oldAud[id] = bytes.Clone(old.audiences)
+			}
+			newAud[id] = out[i].ev.audiences
+		}
+		w.changes = w.streamChanges(ids, oldAud, newAud)
+	}
 	for i, id := range ids {
 		if out[i].err != nil {
 			return out[i].err
