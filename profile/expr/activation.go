@@ -18,6 +18,57 @@ const inputName = "@input"
 // this one pointer.
 type activation struct {
 	in Input
+	// session, when set, keeps each variable's CEL value once read, for
+	// the next programs of the same Session.
+	session bool
+	vals    [numVars]ref.Val
+	aud     ref.Val
+	audN    int
+	audVals []ref.Val // a session's audience names as CEL strings
+}
+
+// Cached variables of a session (indexes into activation.vals).
+const (
+	cacheTraits = iota
+	cacheComputed
+	cacheIdentities
+	cacheConsent
+	cacheFirstSeen
+	cacheLastSeen
+	cacheNow
+	numVars
+)
+
+// Session evaluates several programs over one Input (EvalSession): each
+// variable is read from the Input and converted to CEL once for all of
+// them, not once per program. The Input must not change during the
+// session, except that Audiences may grow (the catalog appends each
+// audience it decides); a session is not safe for concurrent use.
+type Session struct {
+	act activation
+}
+
+// NewSession starts a session over in.
+func NewSession(in Input) *Session { return &Session{act: activation{in: in, session: true}} }
+
+// EvalSession is Eval within a session.
+func (p *Program) EvalSession(s *Session) (bool, error) {
+	out, _, err := p.prg.Eval(&s.act)
+	return p.result(out, err)
+}
+
+// cached returns the session's value of variable i, computing it with
+// get the first time (every time outside a session).
+func (a *activation) cached(i int, get func() any) any {
+	if !a.session {
+		return get()
+	}
+	if v := a.vals[i]; v != nil {
+		return v
+	}
+	v := types.DefaultTypeAdapter.NativeToValue(get())
+	a.vals[i] = v
+	return v
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -34,21 +85,33 @@ func timestamp(t time.Time) types.Timestamp {
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case varTraits:
-		return a.in.Traits(), true
+		return a.cached(cacheTraits, func() any { return a.in.Traits() }), true
 	case varComputed:
-		return a.in.Computed(), true
+		return a.cached(cacheComputed, func() any { return a.in.Computed() }), true
 	case varIdentities:
-		return a.in.Identities(), true
+		return a.cached(cacheIdentities, func() any { return a.in.Identities() }), true
 	case varConsent:
-		return a.in.Consent(), true
+		return a.cached(cacheConsent, func() any { return a.in.Consent() }), true
 	case varAudiences:
-		return types.NewStringList(types.DefaultTypeAdapter, a.in.Audiences()), true
+		auds := a.in.Audiences()
+		if !a.session {
+			return types.NewStringList(types.DefaultTypeAdapter, auds), true
+		}
+		if a.aud != nil && a.audN == len(auds) {
+			return a.aud, true
+		}
+		// The list only grows within a session: convert the new names.
+		for _, n := range auds[len(a.audVals):] {
+			a.audVals = append(a.audVals, types.String(n))
+		}
+		a.aud, a.audN = types.NewRefValList(types.DefaultTypeAdapter, a.audVals[:len(auds):len(auds)]), len(auds)
+		return a.aud, true
 	case varFirstSeen:
-		return timestamp(a.in.FirstSeen()), true
+		return a.cached(cacheFirstSeen, func() any { return timestamp(a.in.FirstSeen()) }), true
 	case varLastSeen:
-		return timestamp(a.in.LastSeen()), true
+		return a.cached(cacheLastSeen, func() any { return timestamp(a.in.LastSeen()) }), true
 	case varNow:
-		return timestamp(a.in.Now()), true
+		return a.cached(cacheNow, func() any { return timestamp(a.in.Now()) }), true
 	case inputName:
 		return a, true
 	}

@@ -36,6 +36,38 @@ type walker struct {
 	readsNow bool
 	sites    []site
 	err      *Error
+	// computedKeys are the keys of computed the expression selects by
+	// name (computed.x, computed["x"]); computedAll is set when it reads
+	// computed any other way (as a whole).
+	computedKeys map[string]bool
+	computedAll  bool
+}
+
+// computedKey returns the key e selects from the global computed, if it
+// is such a selection.
+func computedKey(e ast.Expr, s scope) (string, bool) {
+	var operand ast.Expr
+	var key string
+	switch e.Kind() {
+	case ast.SelectKind:
+		operand, key = e.AsSelect().Operand(), e.AsSelect().FieldName()
+	case ast.CallKind:
+		c := e.AsCall()
+		if c.IsMemberFunction() || len(c.Args()) != 2 || c.FunctionName() != operators.Index {
+			return "", false
+		}
+		lit, ok := stringLiteral(c.Args()[1])
+		if !ok {
+			return "", false
+		}
+		operand, key = c.Args()[0], lit
+	default:
+		return "", false
+	}
+	if operand.Kind() != ast.IdentKind || operand.AsIdent() != varComputed || s.local(varComputed) {
+		return "", false
+	}
+	return key, true
 }
 
 // fail records the first problem found, at node id.
@@ -114,6 +146,16 @@ func (w *walker) walk(e ast.Expr, s scope, record bool) {
 		w.addSite(e)
 		record = false
 	}
+	if key, ok := computedKey(e, s); ok {
+		if w.computedKeys == nil {
+			w.computedKeys = map[string]bool{}
+		}
+		w.computedKeys[key] = true
+		if e.Kind() == ast.CallKind {
+			w.walk(e.AsCall().Args()[1], s, true)
+		}
+		return
+	}
 	switch e.Kind() {
 	case ast.IdentKind:
 		name := e.AsIdent()
@@ -121,6 +163,8 @@ func (w *walker) walk(e ast.Expr, s scope, record bool) {
 			return
 		}
 		switch name {
+		case varComputed:
+			w.computedAll = true
 		case varNow:
 			w.readsNow = true
 		case varAudiences:

@@ -99,9 +99,12 @@ type Program struct {
 	callList   []Call
 	deps       []string
 	readsNow   bool
-	sites      []site
-	cost       uint64
-	tracked    bool // evaluated under cel-go's runtime cost limit
+	// computedKeys and computedAll: see ComputedKeys.
+	computedKeys []string
+	computedAll  bool
+	sites        []site
+	cost         uint64
+	tracked      bool // evaluated under cel-go's runtime cost limit
 
 	explainOnce sync.Once
 	explainPrg  cel.Program
@@ -172,7 +175,12 @@ func Compile(name, expression string, known Known) (*Program, error) {
 		return nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("cannot estimate the cost: %v", err)}
 	}
 	p := &Program{name: name, text: expression, ast: checked, calls: w.calls,
-		readsNow: w.readsNow, sites: w.sites, cost: est.Max, tracked: free.Max > MaxRuntimeCost}
+		readsNow: w.readsNow, sites: w.sites, cost: est.Max, tracked: free.Max > MaxRuntimeCost,
+		computedAll: w.computedAll}
+	for k := range w.computedKeys {
+		p.computedKeys = append(p.computedKeys, k)
+	}
+	slices.Sort(p.computedKeys)
 	p.deps = slices.Sorted(func(yield func(string) bool) {
 		for d := range w.deps {
 			if !yield(d) {
@@ -245,6 +253,12 @@ func (p *Program) Calls() []Call { return slices.Clone(p.callList) }
 // ReadsNow reports whether the expression reads now directly, so that its
 // answer may change at moments the calls do not reveal.
 func (p *Program) ReadsNow() bool { return p.readsNow }
+
+// ComputedKeys returns the keys of computed the expression selects by
+// name (computed.orders_30d, computed["x"]), sorted; all is true when
+// it reads computed in another way too (as a whole map), and so may read
+// any key.
+func (p *Program) ComputedKeys() (keys []string, all bool) { return p.computedKeys, p.computedAll }
 
 // Cost is the expression's estimated cost (at most MaxCost).
 func (p *Program) Cost() uint64 { return p.cost }

@@ -422,3 +422,27 @@ func TestConcurrentEval(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestComputedKeys(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		keys string
+		all  bool
+	}{
+		{`computed.orders_30d >= 2`, "orders_30d", false},
+		{`computed["a"] > 1 && has(computed.b)`, "a,b", false},
+		{`computed.size() > 2`, "", true},
+		{`"x" in computed`, "", true},
+		{`[1].exists(computed, computed > 0)`, "", false}, // a local named computed
+		{`traits.plan == "gold"`, "", false},
+	} {
+		p, err := Compile("a", tc.expr, Known{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		keys, all := p.ComputedKeys()
+		if strings.Join(keys, ",") != tc.keys || all != tc.all {
+			t.Errorf("%s: ComputedKeys = %v, %v; want %q, %v", tc.expr, keys, all, tc.keys, tc.all)
+		}
+	}
+}
