@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,61 +155,102 @@ func TestStoredViewsEqualFullEvaluation(t *testing.T) {
 		{"n_7d": {Event: "Order Completed", Aggregate: "count", Window: "7d"}, "avg_30d": {Event: "Order Completed", Aggregate: "avg", Property: "total", Window: "720h"}},
 		{"stores": {Event: "Order Completed", Aggregate: "unique_count", Property: "store", Window: "400d"}, "last_total": {Event: "Order Completed", Aggregate: "last", Property: "total", Window: "2h"}},
 	}
+	// Audiences over the traits, time and each other.
+	auds := map[string]catalog.Audience{
+		"busy":    {Expression: `count("Order Completed", "24h") >= 2`},
+		"spender": {Expression: `sum("Order Completed", "total", "7d") > 100.0`},
+		"quiet":   {Expression: `days_since(last_seen) >= 2`},
+		"both":    {Expression: `"busy" in audiences && "spender" in audiences`},
+		"recent":  {Expression: `now - last_seen < duration("36h")`},
+	}
+	catalogOf := func(tb testing.TB, defs map[string]catalog.ComputedTrait, names []string) catalog.Catalog {
+		c := traits(tb, defs)
+		if slices.Contains(names, "both") {
+			names = append(names, "busy", "spender")
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+		slices.SortFunc(names, func(a, b string) int {
+			return strings.Compare(strings.ReplaceAll(a, "both", "~"), strings.ReplaceAll(b, "both", "~"))
+		})
+		{
+			for _, name := range names {
+				var err error
+				if c, _, err = c.With(name, auds[name], c.Version+1); err != nil {
+					tb.Fatal(err)
+				}
+			}
+		}
+		return c
+	}
 	rapid.Check(t, func(rt *rapid.T) {
 		clk := newTestClock(t0)
 		s := open(t, func(o *Options) { o.Now = clk.now; o.SweepInterval = time.Hour })
+		check := func() {
+			cat, nowMs := s.Catalog(), clk.now().UnixMilli()
+			err := s.db.View(func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketViews).ForEach(func(k, b []byte) error {
+					v, ev, err := decodeViewRecord(string(k), k, b)
+					if err != nil {
+						return err
+					}
+					fresh, err := s.freshView(tx, string(k), v, cat, nowMs)
+					if err != nil {
+						return err
+					}
+					stale := ev.stale(cat.Digest(), nowMs)
+					if !stale && string(v.JSON) != string(fresh.JSON) {
+						return fmt.Errorf("profile %s: stored view not stale but differs from a full evaluation:\n%s\n%s", k, v.JSON, fresh.JSON)
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			// And every read equals the full evaluation.
+			for _, u := range []string{"a", "b", "c"} {
+				v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: u})
+				if err != nil {
+					continue
+				}
+				p, err := s.Profile(v.ID)
+				if err != nil {
+					rt.Fatal(err)
+				}
+				want, _, _ := renderView(p, cat, nowMs)
+				if string(v.JSON) != string(want) {
+					rt.Fatalf("read of %s differs from a full evaluation", u)
+				}
+			}
+		}
 		n := 0
 		for range rapid.IntRange(1, 30).Draw(rt, "steps") {
-			switch rapid.IntRange(0, 3).Draw(rt, "op") {
+			check()
+			switch rapid.IntRange(0, 5).Draw(rt, "op") {
+			case 4: // the sweep runs: due views are rendered afresh
+				if err := s.sweep(context.Background(), false); err != nil {
+					rt.Fatal(err)
+				}
+			case 5: // a full sweep (as after a catalog change)
+				if err := s.sweep(context.Background(), true); err != nil {
+					rt.Fatal(err)
+				}
 			case 0, 1:
 				u := rapid.SampledFrom([]string{"a", "b", "c"}).Draw(rt, "user")
 				back := time.Duration(rapid.Int64Range(0, 10*24*3600).Draw(rt, "back")) * time.Second
 				n++
 				ingest(t, s, order(u, fmt.Sprintf("m%d", n), clk.now().Add(-back), fmt.Sprint(rapid.IntRange(1, 99).Draw(rt, "total"))))
 			case 2:
-				if _, err := s.SetCatalog(traits(t, rapid.SampledFrom(defs).Draw(rt, "defs"))); err != nil {
+				names := rapid.SliceOfDistinct(rapid.SampledFrom([]string{"busy", "spender", "quiet", "both", "recent"}), rapid.ID[string]).Draw(rt, "audiences")
+				if _, err := s.ReplaceCatalog(catalogOf(t, rapid.SampledFrom(defs).Draw(rt, "defs"), names)); err != nil {
 					rt.Fatal(err)
 				}
 			case 3:
 				clk.set(clk.now().Add(time.Duration(rapid.Int64Range(0, 3*24*3600).Draw(rt, "pass")) * time.Second))
 			}
 		}
-		cat, nowMs := s.Catalog(), clk.now().UnixMilli()
-		err := s.db.View(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketViews).ForEach(func(k, b []byte) error {
-				v, ev, err := decodeViewRecord(string(k), k, b)
-				if err != nil {
-					return err
-				}
-				fresh, err := s.freshView(tx, string(k), v, cat, nowMs)
-				if err != nil {
-					return err
-				}
-				stale := ev.stale(cat.Digest(), nowMs)
-				if !stale && string(v.JSON) != string(fresh.JSON) {
-					return fmt.Errorf("profile %s: stored view not stale but differs from a full evaluation:\n%s\n%s", k, v.JSON, fresh.JSON)
-				}
-				return nil
-			})
-		})
-		if err != nil {
-			rt.Fatal(err)
-		}
-		// And every read equals the full evaluation.
-		for _, u := range []string{"a", "b", "c"} {
-			v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: u})
-			if err != nil {
-				continue
-			}
-			p, err := s.Profile(v.ID)
-			if err != nil {
-				rt.Fatal(err)
-			}
-			want, _, _ := renderView(p, cat, nowMs)
-			if string(v.JSON) != string(want) {
-				rt.Fatalf("read of %s differs from a full evaluation", u)
-			}
-		}
+		check()
 		s.Close(context.Background())
 	})
 }

@@ -383,3 +383,113 @@ func TestParseFile(t *testing.T) {
 		t.Fatal("an unknown kind loaded")
 	}
 }
+
+func mustWith(t *testing.T, c Catalog, name string, def any) Catalog {
+	t.Helper()
+	n, _, err := c.With(name, def, c.Version+1)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
+
+// Memberships follow events and time: two orders make a repeat buyer,
+// which a VIP audience builds on; as the orders age out of 30 days the
+// profile leaves both, and 31 days after its last event it enters
+// "lapsed" — with no new event, at the moments Next announces.
+func TestAudiencesOverTime(t *testing.T) {
+	c := mustWith(t, Catalog{}, "orders_30d", ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "30d"})
+	c = mustWith(t, c, "repeat_buyers", Audience{Expression: `computed.orders_30d >= 2`})
+	c = mustWith(t, c, "vip", Audience{Expression: `"repeat_buyers" in audiences && sum("Order Completed", "total", "400d") > 100.0`})
+	c = mustWith(t, c, "lapsed", Audience{Expression: `days_since(last_seen) > 30`})
+	c = mustWith(t, c, "gold", Audience{Expression: `"plan" in traits && traits.plan == "gold"`})
+	comp, err := Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := profile.New("P")
+	apply(p, order{id: "o1", event: "Order Completed", at: t0.Add(-10 * 24 * time.Hour), total: json.Number("80")}, 1, comp)
+	apply(p, order{id: "o2", event: "Order Completed", at: t0.Add(-9 * 24 * time.Hour), total: json.Number("30.5")}, 1, comp)
+	r := comp.Evaluate(p, t0)
+	if strings.Join(r.Audiences, ",") != "repeat_buyers,vip" {
+		t.Fatalf("at t0: %v (errors %v)", r.Audiences, r.Errors)
+	}
+	// days_since(last_seen) next changes a day on (before o1 leaves the
+	// window); without the lapsed audience, Next is when o1 leaves.
+	if want := t0.Add(24 * time.Hour); !r.Next.Equal(want) {
+		t.Fatalf("Next = %v, want %v (days_since ticks)", r.Next, want)
+	}
+	noLapsed, _, err := c.Without(KindAudience, "lapsed", c.Version+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp2, _ := Compile(noLapsed)
+	if r2, want := comp2.Evaluate(p, t0), t0.Add(20*24*time.Hour); !r2.Next.Equal(want) {
+		t.Fatalf("Next = %v, want %v (o1 leaves the window)", r2.Next, want)
+	}
+	r = comp.Evaluate(p, t0.Add(20*24*time.Hour))
+	if len(r.Audiences) != 0 {
+		t.Fatalf("after o1 aged out: %v", r.Audiences)
+	}
+	r = comp.Evaluate(p, t0.Add(22*24*time.Hour))
+	if strings.Join(r.Audiences, ",") != "lapsed" {
+		t.Fatalf("31 days after the last event: %v", r.Audiences)
+	}
+	// Explain shows what each expression read.
+	_, exps := comp.Explain(p, t0)
+	for _, e := range exps {
+		if e.Audience == "repeat_buyers" {
+			if !e.Member || len(e.Reads) != 1 || e.Reads[0].Name != "computed.orders_30d" || e.Reads[0].Value != int64(2) {
+				t.Fatalf("explain repeat_buyers: %+v", e)
+			}
+		}
+		if e.Audience == "gold" && (e.Member || len(e.Reads) == 0) {
+			t.Fatalf("explain gold: %+v", e)
+		}
+	}
+	// An erased profile is in nothing.
+	p.Erase([]byte("salt"), crdt.Timestamp{Wall: t0.UnixMilli() + 1})
+	if r := comp.Evaluate(p, t0); len(r.Audiences) != 0 {
+		t.Fatalf("erased profile in %v", r.Audiences)
+	}
+}
+
+// Every bad audience is refused naming the problem, and the catalog is
+// unchanged.
+func TestAudienceErrors(t *testing.T) {
+	base := mustWith(t, Catalog{}, "orders_30d", ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "30d"})
+	base = mustWith(t, base, "a", Audience{Expression: `computed.orders_30d >= 1`})
+	for _, tc := range []struct {
+		name, expr, field, want string
+	}{
+		{"b", `trait.plan == "gold"`, "expression", "trait"},
+		{"b", `counted("Order Completed", "30d") > 1`, "expression", "counted"},
+		{"b", `count(1, "30d") > 1`, "expression", "line 1"},
+		{"b", `traits.plan + 1 == "a"`, "expression", "line 1"},
+		{"b", `count("Order Completed", "401d") > 1`, "expression", "400"},
+		{"b", `"nope" in audiences`, "expression", "nope"},
+		{"B", `true`, "name", "[a-z]"},
+		{"b", `identities.exists(i, identities.exists(j, traits.all(k, i.value == j.value)))`, "expression", "cost"},
+		{"b", `computed.orders_30d`, "expression", "bool"},
+		{"b", ``, "expression", "required"},
+	} {
+		got, _, err := base.With(tc.name, Audience{Expression: tc.expr}, base.Version+1)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Field != tc.field || !strings.Contains(ce.Message+ce.Name, tc.want) {
+			t.Errorf("%s %q: %v, want an error on %s mentioning %q", tc.name, tc.expr, err, tc.field, tc.want)
+		}
+		if got.Version != base.Version || len(got.Audiences) != 1 {
+			t.Errorf("%q changed the catalog", tc.expr)
+		}
+	}
+	// A cycle: a reads b, then b reads a.
+	c := mustWith(t, base, "b", Audience{Expression: `"a" in audiences`})
+	if _, _, err := c.With("a", Audience{Expression: `"b" in audiences`}, c.Version+1); err == nil || !strings.Contains(err.Error(), "→") {
+		t.Errorf("cycle: %v", err)
+	}
+	// Removing what another reads is a conflict.
+	var ce *Error
+	if _, _, err := c.Without(KindAudience, "a", c.Version+1); !errors.As(err, &ce) || !ce.Conflict {
+		t.Errorf("removing a read audience: %v", err)
+	}
+}
