@@ -70,7 +70,8 @@ type Store struct {
 	// The sweep of stale views (evaluate.go).
 	sweepWake   chan struct{}
 	sweepAll    atomic.Bool
-	sweepCursor []byte // owned by sweepLoop
+	sweepMu     sync.Mutex // held by a sweep
+	sweepCursor []byte     // guarded by sweepMu
 	sweepStop   context.CancelFunc
 	sweepDone   chan struct{}
 }

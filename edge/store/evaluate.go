@@ -182,6 +182,8 @@ func (s *Store) sweepLoop(ctx context.Context) {
 // sweep re-renders the views that are due (or, with all, every stale
 // view), sweepBatch per transaction.
 func (s *Store) sweep(ctx context.Context, all bool) error {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
 	for {
 		cat := s.Catalog()
 		nowMs := s.opts.Now().UnixMilli()
