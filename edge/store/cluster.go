@@ -221,6 +221,7 @@ func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 	d.Scrub(w.s.opts.Salt)
 	w.cache[c.ID] = d
 	w.dirty[c.ID] = true
+	w.markFull(c.ID)
 	return nil
 }
 

@@ -40,10 +40,33 @@ func dueKey(ms int64, id string) []byte {
 
 // renderView renders p's view prefix with cat's evaluation as of nowMs.
 func renderView(p *profile.Profile, cat *catalog.Compiled, nowMs int64) ([]byte, viewEval, error) {
+	return renderViewAfter(p, cat, nowMs, nil)
+}
+
+// increment is what an incremental evaluation needs: the previous
+// evaluation's memberships and next change, and what changed since.
+type increment struct {
+	prev     []string
+	prevNext int64
+	ch       *catalog.Change
+}
+
+// renderViewAfter is renderView, evaluating incrementally when inc is
+// not nil (catalog.Reevaluate).
+func renderViewAfter(p *profile.Profile, cat *catalog.Compiled, nowMs int64, inc *increment) ([]byte, viewEval, error) {
 	ev := viewEval{digest: cat.Digest(), ok: true}
 	var res catalog.Result
 	if !cat.Empty() {
-		res = cat.Evaluate(p, time.UnixMilli(nowMs).UTC())
+		now := time.UnixMilli(nowMs).UTC()
+		if inc != nil {
+			var prevNext time.Time
+			if inc.prevNext != 0 {
+				prevNext = time.UnixMilli(inc.prevNext).UTC()
+			}
+			res = cat.Reevaluate(p, now, inc.prev, prevNext, *inc.ch)
+		} else {
+			res = cat.Evaluate(p, now)
+		}
 		if !res.Next.IsZero() {
 			ev.nextMs = res.Next.UnixMilli()
 		}
@@ -54,6 +77,45 @@ func renderView(p *profile.Profile, cat *catalog.Compiled, nowMs int64) ([]byte,
 		return nil, viewEval{}, err
 	}
 	return json, ev, nil
+}
+
+// noteChange records what an ingested event changed in profile id.
+func (w *writer) noteChange(id string, ch catalog.Change) {
+	if w.change == nil {
+		w.change = map[string]*catalog.Change{}
+	}
+	if c := w.change[id]; c != nil {
+		c.Add(ch)
+		return
+	}
+	w.change[id] = &ch
+}
+
+// markFull records that profile id changed in a way only a full
+// evaluation follows (a merge, a peer's or the hub's state, a repair).
+func (w *writer) markFull(id string) { mark(&w.full, id) }
+
+// increments returns, for each of ids, what an incremental evaluation of
+// its view needs — or nil where it must be evaluated in full: changed
+// by more than ingest, no evaluated view yet, rendered under another
+// catalog, or stale by time.
+func (w *writer) increments(views *bolt.Bucket, ids []string) []*increment {
+	out := make([]*increment, len(ids))
+	if w.change == nil || w.cat.Empty() {
+		return out
+	}
+	for i, id := range ids {
+		ch := w.change[id]
+		if ch == nil || w.full[id] {
+			continue
+		}
+		old := viewEvalOf(views.Get([]byte(id)))
+		if old.stale(w.cat.Digest(), w.nowMs) {
+			continue
+		}
+		out[i] = &increment{prev: decodeNames(old.audiences), prevNext: old.nextMs, ch: ch}
+	}
+	return out
 }
 
 // putView writes view record rec of id and moves its due entry from the

@@ -99,6 +99,7 @@ func (w *writer) applyRemote(e replication.Entry, d *profile.Profile) (bool, err
 		p.Merge(d)
 		p.Scrub(w.s.opts.Salt)
 		w.dirty[target] = true
+		w.markFull(target)
 		return true, w.reindex(p)
 	}
 	return false, nil
@@ -133,6 +134,7 @@ func (w *writer) union(cf, ci string) error {
 		return err
 	}
 	w.dirty[canon] = true
+	w.markFull(canon)
 	if _, ok, err := w.loadOpt(other); err != nil {
 		return err
 	} else if ok {

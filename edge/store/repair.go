@@ -79,6 +79,7 @@ func (w *writer) quarantine(id string, b []byte) (*profile.Profile, error) {
 		w.before[id] = nil // its identifiers are unknown: keep their holders entries
 	}
 	w.dirty[id] = true
+	w.markFull(id)
 	mark(&w.dmg.quarantined, id)
 	delete(w.dmg.completed, id)
 	mark(&w.dmg.rehash, BucketOf(id))
@@ -111,6 +112,7 @@ func (w *writer) repair(id string) error {
 		}
 	}
 	w.dirty[cid] = true
+	w.markFull(cid)
 	return nil
 }
 
@@ -124,7 +126,8 @@ func (w *writer) completeRepair(id string) {
 	delete(w.dmg.quarantined, cid)
 	mark(&w.dmg.completed, cid)
 	if _, ok := w.cache[cid]; ok {
-		w.dirty[cid] = true // re-render its view without the flag
+		w.dirty[cid] = true
+		w.markFull(cid) // re-render its view without the flag
 	}
 }
 

@@ -38,6 +38,12 @@ type writer struct {
 	// transaction, published once it commits.
 	stream  map[string]map[string]crdt.Register
 	changes []Change
+	// change holds what events changed in profiles this transaction
+	// touched only by ingest; full lists those changed any other way
+	// (merges, peers, the hub, repairs): their views are evaluated in
+	// full, the others incrementally (evaluate.go).
+	change  map[string]*catalog.Change
+	full    map[string]bool
 	deleted map[string]bool
 	nowMs   int64
 
@@ -244,8 +250,10 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 
 	ts := w.s.clock.Now()
 	src := profile.Source{Node: w.s.node, Name: ev.Source, Capture: w.cat.Capture}
+	first, last := p.FirstSeen, p.LastSeen
 	d := p.Apply(m, link, src, ts)
 	w.dirty[target] = true
+	w.noteChange(target, catalog.ChangeOf(d, first, last))
 	for _, id := range link {
 		if err := w.setIndex(id.Key(), target); err != nil {
 			return "", false, err
@@ -460,6 +468,7 @@ func (w *writer) fold(p *profile.Profile, from string, link []profile.Identifier
 	w.deleted[from] = true
 	w.profileDelta--
 	w.dirty[p.ID] = true
+	w.markFull(p.ID)
 	if !local {
 		return nil
 	}
@@ -539,6 +548,7 @@ func (w *writer) flush() error {
 	}
 	out := make([]enc, len(ids))
 	flags := w.viewFlags(ids)
+	incs := w.increments(views, ids)
 	encode := func(i int) {
 		p := w.cache[ids[i]]
 		var b []byte
@@ -549,7 +559,7 @@ func (w *writer) flush() error {
 				return
 			}
 		}
-		json, ev, err := renderView(p, w.cat, w.nowMs)
+		json, ev, err := renderViewAfter(p, w.cat, w.nowMs, incs[i])
 		if err != nil {
 			out[i].err = err
 			return

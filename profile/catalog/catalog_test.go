@@ -493,3 +493,86 @@ func TestAudienceErrors(t *testing.T) {
 		t.Errorf("removing a read audience: %v", err)
 	}
 }
+
+// Reevaluate after any change equals a full evaluation, as long as the
+// previous evaluation's Next has not come.
+func TestReevaluateEqualsEvaluate(t *testing.T) {
+	all := map[string]string{
+		"buyers":   `computed.orders_7d >= 1`,
+		"big":      `sum("Order Completed", "total", "30d") > 50.0`,
+		"viewers":  `count("Product Viewed", "24h") >= 2`,
+		"quiet":    `days_since(last_seen) >= 1`,
+		"gold":     `"plan" in traits && traits.plan == "gold"`,
+		"mailable": `"email" in consent && consent.email`,
+		"emailed":  `identities.exists(i, i.type == "email")`,
+		"loyal":    `"buyers" in audiences && computed.order_count >= 2`,
+		"new":      `now - first_seen < duration("48h")`,
+		"omni":     `computed.distinct_channels >= 2`,
+		"counts":   `computed.size() >= 8 || "viewers" in audiences`,
+	}
+	names := []string{"buyers", "big", "viewers", "quiet", "gold", "mailable", "emailed", "loyal", "new", "omni", "counts"}
+	rapid.Check(t, func(t *rapid.T) {
+		c := Catalog{}
+		c, _, _ = c.With("orders_7d", ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "7d"}, 1)
+		for _, n := range names {
+			if rapid.Bool().Draw(t, "has-"+n) {
+				if n2, _, err := c.With(n, Audience{Expression: all[n]}, 1); err == nil {
+					c = n2
+				}
+			}
+		}
+		comp, err := Compile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := profile.New("P")
+		clk := crdt.NewClock(1, func() time.Time { return t0 }, time.Second, crdt.Timestamp{})
+		k := 0
+		msg := func() *profile.Message {
+			k++
+			at := t0.Add(-time.Duration(rapid.IntRange(0, 10*24).Draw(t, "hoursAgo")) * time.Hour)
+			id := []profile.Identifier{{Type: profile.UserID, Value: "u"}}
+			switch rapid.IntRange(0, 4).Draw(t, "kind") {
+			case 0:
+				tr := map[string]any{"plan": rapid.SampledFrom([]string{"gold", "free"}).Draw(t, "plan")}
+				if rapid.Bool().Draw(t, "email") {
+					tr["email"] = "a@example.com"
+					id = append(id, profile.Identifier{Type: profile.Email, Value: "a@example.com"})
+				}
+				return &profile.Message{Kind: profile.Identify, MessageID: fmt.Sprint(k), Timestamp: at, Traits: tr, Identifiers: id,
+					Consent: map[string]bool{"email": rapid.Bool().Draw(t, "consent")}}
+			case 1, 2:
+				return &profile.Message{Kind: profile.Track, MessageID: fmt.Sprint(k), Timestamp: at, Event: "Order Completed", Identifiers: id,
+					Channel: rapid.SampledFrom([]string{"web", "pos"}).Draw(t, "ch"), Properties: map[string]any{"total": json.Number(fmt.Sprint(rapid.IntRange(1, 40).Draw(t, "total")))}}
+			default:
+				return &profile.Message{Kind: profile.Track, MessageID: fmt.Sprint(k), Timestamp: at, Event: "Product Viewed", Identifiers: id,
+					Channel: rapid.SampledFrom([]string{"web", "app"}).Draw(t, "ch")}
+			}
+		}
+		for range rapid.IntRange(0, 6).Draw(t, "before") {
+			m := msg()
+			p.Apply(m, m.Identifiers, profile.Source{Node: 1, Capture: comp.Capture}, clk.Now())
+		}
+		now := t0
+		prev := comp.Evaluate(p, now)
+		var ch Change
+		for range rapid.IntRange(1, 4).Draw(t, "after") {
+			m := msg()
+			first, last := p.FirstSeen, p.LastSeen
+			d := p.Apply(m, m.Identifiers, profile.Source{Node: 1, Capture: comp.Capture}, clk.Now())
+			ch.Add(ChangeOf(d, first, last))
+		}
+		later := now
+		if !prev.Next.IsZero() {
+			later = now.Add(time.Duration(rapid.Int64Range(0, prev.Next.Sub(now).Milliseconds()-1).Draw(t, "later")) * time.Millisecond)
+		}
+		got := comp.Reevaluate(p, later, prev.Audiences, prev.Next, ch)
+		want := comp.Evaluate(p, later)
+		if fmt.Sprint(got.Audiences) != fmt.Sprint(want.Audiences) || fmt.Sprint(got.Computed) != fmt.Sprint(want.Computed) {
+			t.Fatalf("Reevaluate %v %v\nEvaluate %v %v (change %+v)", got.Audiences, got.Computed, want.Audiences, want.Computed, ch)
+		}
+		if !want.Next.IsZero() && (got.Next.IsZero() || got.Next.After(want.Next)) {
+			t.Fatalf("Reevaluate's Next %v is after Evaluate's %v", got.Next, want.Next)
+		}
+	})
+}

@@ -15,11 +15,11 @@ import (
 	"ucv/profile/expr"
 )
 
-// NowGranularity is how often an audience that reads `now` directly is
-// re-evaluated as time passes: its answer can change at any moment, and
-// no moment can be predicted from the expression alone. Audiences that
-// use days_since() or windowed functions are re-evaluated exactly when
-// one of their inputs changes.
+// NowGranularity is the resolution of `now` in expressions: it is the
+// evaluation time rounded down to the hour, so an audience that reads
+// now directly changes only on the hour — a moment known in advance,
+// like every other time-driven change (windows, days_since), on which
+// every node agrees.
 const NowGranularity = time.Hour
 
 // Compiled is a validated catalog ready to evaluate. It is immutable
@@ -31,6 +31,7 @@ type Compiled struct {
 	calls   map[callKey]*aggregate // audience function calls
 	byEvent map[string][]*aggregate
 	auds    []*expr.Program // in dependency order
+	reads   []readSet       // auds[i]'s inputs (incremental.go)
 	capture map[string][]string
 	// builtins is set when some audience may read a built-in computed
 	// value: only then does an evaluation compute them (a second pass
@@ -113,6 +114,9 @@ func Compile(c Catalog) (*Compiled, error) {
 		return nil, &Error{Kind: KindAudience, Field: "expression", Message: err.Error()}
 	}
 	comp.auds = ordered
+	for _, p := range ordered {
+		comp.reads = append(comp.reads, newReadSet(p, c))
+	}
 	for ev, paths := range comp.capture {
 		slices.Sort(paths)
 		comp.capture[ev] = slices.Compact(paths)

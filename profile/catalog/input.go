@@ -106,11 +106,14 @@ func (in *input) LastSeen() time.Time {
 	return time.UnixMilli(in.p.LastSeen.V).UTC()
 }
 
-// Now is the evaluation's time. Reading it makes the answer change at
-// unpredictable moments: re-evaluate after NowGranularity.
+// Now is the evaluation's time rounded down to NowGranularity: an
+// expression reading now directly changes its answer only on those
+// boundaries, so the next one is exactly when to evaluate it again, and
+// every node evaluating at any moment within the same hour agrees.
 func (in *input) Now() time.Time {
-	in.note(in.nowMs + NowGranularity.Milliseconds())
-	return in.now
+	t := in.now.Truncate(NowGranularity)
+	in.note(t.Add(NowGranularity).UnixMilli())
+	return t
 }
 
 func (in *input) call(fn, event, path string, window time.Duration) *acc {

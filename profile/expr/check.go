@@ -41,6 +41,9 @@ type walker struct {
 	// computed any other way (as a whole).
 	computedKeys map[string]bool
 	computedAll  bool
+	// vars are the global variables read (computed only when read as a
+	// whole; audiences never: see deps).
+	vars map[string]bool
 }
 
 // computedKey returns the key e selects from the global computed, if it
@@ -162,6 +165,10 @@ func (w *walker) walk(e ast.Expr, s scope, record bool) {
 		if s.local(name) {
 			return
 		}
+		if w.vars == nil {
+			w.vars = map[string]bool{}
+		}
+		w.vars[name] = true
 		switch name {
 		case varComputed:
 			w.computedAll = true

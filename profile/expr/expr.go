@@ -102,6 +102,7 @@ type Program struct {
 	// computedKeys and computedAll: see ComputedKeys.
 	computedKeys []string
 	computedAll  bool
+	vars         []string
 	sites        []site
 	cost         uint64
 	tracked      bool // evaluated under cel-go's runtime cost limit
@@ -181,6 +182,12 @@ func Compile(name, expression string, known Known) (*Program, error) {
 		p.computedKeys = append(p.computedKeys, k)
 	}
 	slices.Sort(p.computedKeys)
+	for v := range w.vars {
+		if v != varAudiences {
+			p.vars = append(p.vars, v)
+		}
+	}
+	slices.Sort(p.vars)
 	p.deps = slices.Sorted(func(yield func(string) bool) {
 		for d := range w.deps {
 			if !yield(d) {
@@ -259,6 +266,13 @@ func (p *Program) ReadsNow() bool { return p.readsNow }
 // it reads computed in another way too (as a whole map), and so may read
 // any key.
 func (p *Program) ComputedKeys() (keys []string, all bool) { return p.computedKeys, p.computedAll }
+
+// Vars returns the global variables the expression reads, sorted:
+// traits, computed (only when read as a whole, see ComputedKeys),
+// identities, consent, first_seen, last_seen, now. Function calls are
+// in Calls, audiences in Deps. With them, a caller knows every input of
+// the answer, and can skip re-evaluating when none changed.
+func (p *Program) Vars() []string { return p.vars }
 
 // Cost is the expression's estimated cost (at most MaxCost).
 func (p *Program) Cost() uint64 { return p.cost }

@@ -446,3 +446,22 @@ func TestComputedKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestVars(t *testing.T) {
+	for _, tc := range []struct{ expr, vars string }{
+		{`computed.orders_30d >= 2`, ""},
+		{`days_since(last_seen) > 30 && "plan" in traits`, "last_seen,traits"},
+		{`identities.exists(i, i.type == "email") || consent.email`, "consent,identities"},
+		{`now - first_seen > duration("1h")`, "first_seen,now"},
+		{`[1].exists(traits, traits > 0)`, ""},
+		{`computed.size() > 0`, "computed"},
+	} {
+		p, err := Compile("a", tc.expr, Known{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		if got := strings.Join(p.Vars(), ","); got != tc.vars {
+			t.Errorf("%s: Vars = %q, want %q", tc.expr, got, tc.vars)
+		}
+	}
+}
