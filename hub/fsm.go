@@ -108,6 +108,16 @@ type state struct {
 	// model is the installed identity model (CmdModel), nil until one
 	// is: the engine then scores with the untrained default.
 	model *installedModel
+	// defs is the catalog of definitions (fsm_catalog.go).
+	defs *defs
+	// clock is the state machine's time, ms since the epoch: the latest
+	// of the log entries' AppendedAt and the ticks' times since the
+	// first definition (0 before), never moving backwards. Audiences are
+	// evaluated at it (fsm_audience.go).
+	clock int64
+	// lastTransition is the sequence number of the last transition
+	// recorded (fsm_audience.go).
+	lastTransition uint64
 
 	// Derived, rebuilt by Restore, never snapshotted.
 	ix       *identity.Index
@@ -137,6 +147,7 @@ func newState() (*state, error) {
 		linked:    btree.NewG(degree, func(a, b linkedEntry) bool { return a.frag < b.frag }),
 		apart:     newApart(),
 		idents:    newIdents(),
+		defs:      emptyDefs(),
 	}, nil
 }
 
@@ -230,6 +241,18 @@ func (f *FSM) Apply(l *raft.Log) any {
 			panic(fmt.Sprintf("hub: undecodable model entry at index %d: %v", l.Index, derr))
 		}
 		a.setModel(sm, m)
+	case CmdDefine:
+		d, derr := UnmarshalDefine(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable define entry at index %d: %v", l.Index, derr))
+		}
+		err = a.define(d)
+	case CmdUndefine:
+		u, derr := UnmarshalUndefine(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable undefine entry at index %d: %v", l.Index, derr))
+		}
+		err = a.undefine(u)
 	default:
 		panic(fmt.Sprintf("hub: unknown command type %d at index %d", t, l.Index))
 	}
@@ -250,8 +273,10 @@ type applier struct {
 	owned   map[string]*fragment // fragments already replaced by this Apply
 	touched map[string]bool      // clusters changed by this Apply
 	events  int
-	res     Result
-	probe   fragment // the key of frag's lookups, reused
+	// catalogChanged is set when the command changed the catalog.
+	catalogChanged bool
+	res            Result
+	probe          fragment // the key of frag's lookups, reused
 }
 
 func (a *applier) frag(id string) (*fragment, bool) {
@@ -668,6 +693,9 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		history:   st.history.Clone(),
 		applied:   st.applied,
 		model:     st.model, // immutable
+		defs:      st.defs,  // immutable
+		clock:     st.clock,
+		lastTrans: st.lastTransition,
 	}, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"ucv/profile/catalog"
 	"ucv/tlsconf"
 )
 
@@ -324,6 +325,15 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalReview(cmd)
 	case CmdModel:
 		_, _, err = UnmarshalSetModel(cmd)
+	case CmdDefine:
+		var d *Define
+		if d, err = UnmarshalDefine(cmd); err == nil {
+			if _, perr := catalog.ParseDefinition(d.Kind, d.Name, d.Definition); perr != nil {
+				err = definitionErr(perr)
+			}
+		}
+	case CmdUndefine:
+		_, err = UnmarshalUndefine(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}
