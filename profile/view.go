@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,11 +48,27 @@ type Computed struct {
 	TopCategory       string           `json:"top_category,omitempty"`
 	DistinctChannels  int              `json:"distinct_channels"`
 	EventCounts       map[string]int64 `json:"event_counts"`
+	// User are the user-defined computed traits (profile/catalog),
+	// rendered as members of the computed object after the built-in
+	// ones: "computed":{…,"orders_30d":2}. Set by the owner of the
+	// catalog (View.SetEvaluation); empty otherwise.
+	User []ComputedValue `json:"-"`
 	// DaysSinceLastSeen depends on the reading time. It is the last field
 	// so that a stored rendering without it can be completed on read
 	// (see ViewPrefix).
 	DaysSinceLastSeen *int `json:"days_since_last_seen,omitempty"`
 }
+
+// ComputedValue is one user-defined computed trait's value: nil (no
+// value), int64, float64, string or bool.
+type ComputedValue struct {
+	Name  string
+	Value any
+}
+
+// MarshalJSON renders the computed object with the user-defined values
+// among its members (see Computed.User).
+func (c Computed) MarshalJSON() ([]byte, error) { return c.appendJSON(nil), nil }
 
 // Computed derives the computed traits as of now.
 func (p *Profile) Computed(now time.Time) Computed {
@@ -113,6 +130,9 @@ type View struct {
 	Sources    []string        `json:"sources"`
 	MergedFrom []string        `json:"merged_from"`
 	Erased     bool            `json:"erased,omitempty"`
+	// Audiences are the audiences the profile is in, sorted (never
+	// null). Set by the owner of the catalog (SetEvaluation).
+	Audiences []string `json:"audiences"`
 	// Computed is the last field: see ViewPrefix.
 	Computed Computed `json:"computed"`
 }
@@ -130,6 +150,7 @@ func (p *Profile) View(now time.Time) View {
 		Sources:    []string{},
 		MergedFrom: p.Merges.Keys(),
 		Erased:     p.Erased.Set,
+		Audiences:  []string{},
 	}
 	for _, k := range p.Consent.Keys() {
 		b, _ := p.Consent.Get(k)
@@ -152,6 +173,16 @@ func (p *Profile) View(now time.Time) View {
 	}
 	sort.Strings(v.Channels)
 	return v
+}
+
+// SetEvaluation adds a catalog's evaluation to the view: the
+// user-defined computed traits and the audiences (sorted).
+func (v *View) SetEvaluation(values []ComputedValue, audiences []string) {
+	v.Computed.User = values
+	v.Audiences = audiences
+	if v.Audiences == nil {
+		v.Audiences = []string{}
+	}
 }
 
 // TraitsJSON renders the live traits as a JSON object, keys sorted,
@@ -195,7 +226,14 @@ func (p *Profile) TraitValues() map[string]any {
 // The prefix always ends inside the "computed" object after at least one
 // field, so the leading comma is always right.
 func (p *Profile) ViewPrefix() ([]byte, error) {
+	return p.ViewPrefixWith(nil, nil)
+}
+
+// ViewPrefixWith is ViewPrefix with a catalog's evaluation (see
+// View.SetEvaluation).
+func (p *Profile) ViewPrefixWith(values []ComputedValue, audiences []string) ([]byte, error) {
 	v := p.View(time.Time{})
+	v.SetEvaluation(values, audiences)
 	v.Computed.DaysSinceLastSeen = nil
 	b := v.appendJSON(make([]byte, 0, 1024+len(v.Traits)))
 	if !bytes.HasSuffix(b, []byte("}}")) {
@@ -228,21 +266,6 @@ func (v View) appendJSON(b []byte) []byte {
 		b = append(b, '"')
 		b = t.AppendFormat(b, time.RFC3339Nano)
 		return append(b, '"')
-	}
-	money := func(b []byte, m map[string]Money) []byte {
-		b = append(b, '{')
-		for i, k := range sortedKeys(m) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = str(b, k)
-			b = append(b, `:{"amount":`...)
-			b = str(b, m[k].Amount)
-			b = append(b, `,"minor_units":`...)
-			b = strconv.AppendInt(b, m[k].MinorUnits, 10)
-			b = append(b, '}')
-		}
-		return append(b, '}')
 	}
 	b = append(b, `{"id":`...)
 	b = str(b, v.ID)
@@ -293,8 +316,44 @@ func (v View) appendJSON(b []byte) []byte {
 	if v.Erased {
 		b = append(b, `,"erased":true`...)
 	}
-	c := v.Computed
-	b = append(b, `,"computed":{"order_count":`...)
+	b = append(b, `,"audiences":`...)
+	if v.Audiences == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strs(b, v.Audiences)
+	}
+	b = append(b, `,"computed":`...)
+	b = v.Computed.appendJSON(b)
+	return append(b, '}')
+}
+
+// appendJSON renders the computed object.
+func (c Computed) appendJSON(b []byte) []byte {
+	str := codec.AppendJSONString
+	tm := func(b []byte, t *time.Time) []byte {
+		if t == nil {
+			return append(b, "null"...)
+		}
+		b = append(b, '"')
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	}
+	money := func(b []byte, m map[string]Money) []byte {
+		b = append(b, '{')
+		for i, k := range sortedKeys(m) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = str(b, k)
+			b = append(b, `:{"amount":`...)
+			b = str(b, m[k].Amount)
+			b = append(b, `,"minor_units":`...)
+			b = strconv.AppendInt(b, m[k].MinorUnits, 10)
+			b = append(b, '}')
+		}
+		return append(b, '}')
+	}
+	b = append(b, `{"order_count":`...)
 	b = strconv.AppendInt(b, c.OrderCount, 10)
 	b = append(b, `,"lifetime_revenue":`...)
 	b = money(b, c.LifetimeRevenue)
@@ -318,9 +377,39 @@ func (v View) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, c.EventCounts[k], 10)
 	}
 	b = append(b, '}')
+	for _, u := range c.User {
+		b = append(b, ',')
+		b = str(b, u.Name)
+		b = append(b, ':')
+		b = appendValueJSON(b, u.Value)
+	}
 	if c.DaysSinceLastSeen != nil {
 		b = append(b, `,"days_since_last_seen":`...)
 		b = strconv.AppendInt(b, int64(*c.DaysSinceLastSeen), 10)
 	}
-	return append(b, "}}"...)
+	return append(b, '}')
+}
+
+// appendValueJSON renders a computed value: null, a number, a string
+// or a boolean (non-finite numbers as null).
+func appendValueJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case string:
+		return codec.AppendJSONString(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return append(b, "null"...)
+		}
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
 }

@@ -20,7 +20,9 @@ import (
 	"ucv/edge/api"
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
+	"ucv/edge/store"
 	"ucv/profile"
+	"ucv/profile/catalog"
 	"ucv/replication"
 )
 
@@ -58,6 +60,8 @@ type edgeConfig struct {
 	// TLS: the API's certificate, and the hub link's CA and client
 	// certificate (each "" when not given).
 	tlsCert, tlsKey, hubCA, tlsClientCert, tlsClientKey string
+	// definitionsFile is a standalone edge's catalog of definitions.
+	definitionsFile string
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -75,6 +79,8 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
 		{"Storage options", []string{"data-dir", "node-name", "rules", "recover"},
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
+		{"Definitions (computed traits and audiences) of a standalone edge", []string{"definitions"},
+			"ucv " + name + " --no-hub --definitions /etc/ucv/definitions.json  # kill -HUP reloads it"},
 		{"Gossip options (the store's other edges)", []string{"gossip-addr", "join", "gossip-key", "gossip-key-file"},
 			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key-file /etc/ucv/gossip.key"},
 		{"Hub options", []string{"hub", "sync-token", "sync-token-file", "edge-id", "no-hub"},
@@ -136,6 +142,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", defData), "directory of the database [UCV_DATA_DIR]")
 	fs.StringVar(&cfg.httpAddr, "http-addr", env("UCV_HTTP_ADDR", "127.0.0.1:8080"), "HOST:PORT to serve HTTP on; port 0 picks a free one [UCV_HTTP_ADDR]")
 	sec := addEdgeSecurityFlags(fs, env)
+	fs.StringVar(&cfg.definitionsFile, "definitions", env("UCV_DEFINITIONS", ""), "a standalone edge's definitions (JSON `FILE`: {\"computed_traits\": {…}, \"audiences\": {…}}, the admin API's shapes); read again on SIGHUP. An edge with a hub takes the hub's catalog instead [UCV_DEFINITIONS]")
 	fs.StringVar(&cfg.rulesFile, "rules", env("UCV_RULES", ""), "identity rules file (JSON): changes to the default rules, per type (README: Identity rules) [UCV_RULES]")
 	fs.StringVar(&cfg.nodeName, "node-name", env("UCV_NODE_NAME", defNode), "this node's name in lookups and merge records [UCV_NODE_NAME]")
 	fs.StringVar(&cfg.defaultRegion, "default-region", env("UCV_DEFAULT_REGION", "US"), "region for phone numbers without a country code [UCV_DEFAULT_REGION]")
@@ -222,6 +229,8 @@ func checkEdgeTLS(cfg edgeConfig) error {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
 	case (cfg.tlsClientCert == "") != (cfg.tlsClientKey == ""):
 		return fmt.Errorf("%w: --tls-client-cert and --tls-client-key go together", errUsage)
+	case cfg.definitionsFile != "" && len(cfg.hubURLs) > 0:
+		return fmt.Errorf("%w: --definitions is for a standalone edge: an edge with --hub evaluates the hub's definitions", errUsage)
 	case cfg.hubCA == "" && cfg.tlsClientCert == "":
 		return nil
 	case len(cfg.hubURLs) == 0:
@@ -401,6 +410,9 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	var hubLn net.Listener
+	if wantsDevHub(cfg) && cfg.definitionsFile != "" {
+		return fmt.Errorf("%w: --definitions is for a standalone edge: give --no-hub, or define them at the in-process hub (PUT /v1/admin/audiences/NAME)", errUsage)
+	}
 	if wantsDevHub(cfg) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -440,7 +452,14 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "  gossip:   %s (members: %d)\n", g.Addr(), g.NumMembers())
 	}
 	log.Info("version", "version", version)
-	hup, stopHup := hangups(nc.TLS != nil || (nc.Hub != nil && nc.Hub.TLS != nil))
+	if cfg.definitionsFile != "" {
+		if err := loadDefinitions(n.Store(), cfg.definitionsFile, log); err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+			defer cancel()
+			return errors.Join(err, n.Close(cctx), closeDevHub(cctx, devHub))
+		}
+	}
+	hup, stopHup := hangups(nc.TLS != nil || (nc.Hub != nil && nc.Hub.TLS != nil) || cfg.definitionsFile != "")
 	defer stopHup()
 wait:
 	for {
@@ -452,7 +471,14 @@ wait:
 			log.Error("server stopped", "err", n.Err())
 			break wait
 		case <-hup:
-			reloadTLS(log, n.ReloadTLS)
+			if nc.TLS != nil || (nc.Hub != nil && nc.Hub.TLS != nil) {
+				reloadTLS(log, n.ReloadTLS)
+			}
+			if cfg.definitionsFile != "" {
+				if err := loadDefinitions(n.Store(), cfg.definitionsFile, log); err != nil {
+					log.Error("definitions reload on SIGHUP failed; the definitions loaded before stay in force", "err", err)
+				}
+			}
 		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
@@ -463,6 +489,20 @@ wait:
 		return err
 	}
 	log.Info("edge stopped")
+	return nil
+}
+
+// loadDefinitions reads a definitions file and puts it in force.
+func loadDefinitions(st *store.Store, path string, log *slog.Logger) error {
+	c, comp, err := catalog.LoadFile(path)
+	if err != nil {
+		return fmt.Errorf("--definitions: %w", err)
+	}
+	changed, err := st.ReplaceCatalog(c)
+	if err != nil {
+		return fmt.Errorf("--definitions: %w", err)
+	}
+	log.Info("definitions loaded", "file", path, "computed_traits", len(c.ComputedTraits), "audiences", len(c.Audiences), "changed", changed, "digest", fmt.Sprintf("%016x", comp.Digest()))
 	return nil
 }
 

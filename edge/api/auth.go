@@ -27,8 +27,10 @@ const (
 	// yet; a key with only this scope reads nothing today and is refused
 	// (403) on /v1/profiles.
 	ScopeDecide Scope = "decide"
-	// ScopeStream is for the event stream. No route takes it yet; a key
-	// with only this scope is refused (403) on /v1/profiles.
+	// ScopeStream reads the live stream, /v1/stream (profile IDs,
+	// versions, changed trait keys and audience transitions; no trait
+	// values or identifiers). A key with only this scope is refused (403)
+	// on /v1/profiles.
 	ScopeStream Scope = "stream"
 )
 

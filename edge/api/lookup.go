@@ -17,6 +17,7 @@ import (
 	"ucv/crdt/codec"
 	"ucv/edge/store"
 	"ucv/profile"
+	"ucv/profile/catalog"
 )
 
 // Events page sizes.
@@ -41,7 +42,7 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 	route := routeProfile
 	switch string(sub) {
 	case "":
-	case "traits", "events", "external_ids", "computed", "merges":
+	case "traits", "events", "external_ids", "computed", "merges", "audiences":
 		route = routeProfile + "/" + string(sub)
 	default:
 		return routeOther, ErrNoRoute
@@ -165,8 +166,17 @@ func (s *Server) setReplicaHeaders(ctx *fasthttp.RequestCtx, version string, now
 	}
 }
 
-// subResource serves /traits, /events, /external_ids, /computed and
-// /merges from the decoded profile. Each answer is
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// subResource serves /traits, /events, /external_ids, /computed,
+// /merges and /audiences (?explain=true: for every audience, whether the
+// profile is in it and the values its expression read) from the decoded
+// profile. Each answer is
 // {"id":…,"version":…,<payload>,"replica":{…}}.
 func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub string) error {
 	args := ctx.QueryArgs()
@@ -174,7 +184,16 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub strin
 	var include []string
 	limit := defaultEventsLimit
 	var after *cursor
+	explain := false
 	switch sub {
+	case "audiences":
+		switch e := string(args.Peek("explain")); e {
+		case "", "false", "0":
+		case "true", "1":
+			explain = true
+		default:
+			return errorf(ErrBadRequest, "explain: must be true or false")
+		}
 	case "traits":
 		if inc := args.Peek("include"); len(inc) > 0 {
 			for _, k := range strings.Split(string(inc), ",") {
@@ -237,7 +256,23 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub strin
 		}
 		out["data"] = ids
 	case "computed":
-		out["computed"] = p.Computed(now)
+		c := p.Computed(now)
+		c.User = s.st.Catalog().Evaluate(p, now).Computed
+		out["computed"] = c
+	case "audiences":
+		// Evaluated afresh as of now: the same function the stored view
+		// was rendered with, so the two agree.
+		cat := s.st.Catalog()
+		if explain {
+			res, exps := cat.Explain(p, now)
+			out["audiences"] = nonNil(res.Audiences)
+			if exps == nil {
+				exps = []catalog.Explanation{}
+			}
+			out["explain"] = exps
+		} else {
+			out["audiences"] = nonNil(cat.Evaluate(p, now).Audiences)
+		}
 	case "merges":
 		recs := p.MergeRecords()
 		if recs == nil {

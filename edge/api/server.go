@@ -20,6 +20,7 @@ import (
 	"ucv/crdt"
 	"ucv/edge/store"
 	"ucv/profile"
+	"ucv/profile/catalog"
 )
 
 // Store is what the API needs of the edge replica; *store.Store
@@ -51,6 +52,11 @@ type Store interface {
 	Node() crdt.ReplicaID
 	// HubSyncedAt returns the last hub sync; zero if never.
 	HubSyncedAt() time.Time
+	// Catalog returns the definitions in force (never nil).
+	Catalog() *catalog.Compiled
+	// Changes returns the change stream after a sequence (see
+	// store.Store.Changes).
+	Changes(after uint64, limit int) (cs []store.Change, next uint64, reset bool, wake <-chan struct{})
 }
 
 var _ Store = (*store.Store)(nil)
@@ -84,6 +90,9 @@ type Server struct {
 	writeBuckets map[string]*bucket
 	// heads holds the open connections' headConns by remote address.
 	heads sync.Map
+	// stop is closed by Shutdown: open streams end (stream.go).
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns a Server for st. It validates cfg and does no I/O.
@@ -99,7 +108,7 @@ func New(st Store, cfg Config) (*Server, error) {
 		keys[k] = v
 	}
 	cfg.WriteKeys = keys
-	s := &Server{cfg: cfg, st: st, log: cfg.Logger}
+	s := &Server{cfg: cfg, st: st, log: cfg.Logger, stop: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -171,6 +180,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // after Shutdown returns.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	s.stopOnce.Do(func() { close(s.stop) })
 	if err := s.srv.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
@@ -259,6 +269,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (string, error) {
 		return routeMetrics, nil
 	case "/v1/batch", "/v1/b", "/v1/import":
 		return routeBatch, s.ingest(ctx, "", true)
+	case routeStream:
+		return routeStream, s.stream(ctx)
 	}
 	if r, ok := ingestRoutes[string(path)]; ok {
 		return r.label, s.ingest(ctx, r.kind, false)

@@ -36,6 +36,16 @@ var emptyCatalog = func() *catalog.Compiled {
 // Version, as a stale hub reply may carry) is ignored; one with the
 // same definitions only records its version. c must compile.
 func (s *Store) SetCatalog(c catalog.Catalog) (changed bool, err error) {
+	return s.setCatalog(c, false)
+}
+
+// ReplaceCatalog is SetCatalog without the version check: a standalone
+// edge's definitions file (version 0) replaces whatever was in force.
+func (s *Store) ReplaceCatalog(c catalog.Catalog) (changed bool, err error) {
+	return s.setCatalog(c, true)
+}
+
+func (s *Store) setCatalog(c catalog.Catalog, replace bool) (changed bool, err error) {
 	comp, err := catalog.Compile(c)
 	if err != nil {
 		return false, fmt.Errorf("store: set catalog: %w", err)
@@ -43,7 +53,7 @@ func (s *Store) SetCatalog(c catalog.Catalog) (changed bool, err error) {
 	s.catalogMu.Lock()
 	defer s.catalogMu.Unlock()
 	cur := s.Catalog()
-	if c.Version < cur.Catalog().Version {
+	if c.Version < cur.Catalog().Version && !replace {
 		return false, nil
 	}
 	if c.Version == cur.Catalog().Version && comp.Digest() == cur.Digest() {
@@ -59,7 +69,11 @@ func (s *Store) SetCatalog(c catalog.Catalog) (changed bool, err error) {
 		return false, fmt.Errorf("store: set catalog: %w", err)
 	}
 	s.catalog.Store(comp)
-	return comp.Digest() != cur.Digest(), nil
+	if comp.Digest() == cur.Digest() {
+		return false, nil
+	}
+	s.wakeSweep(true)
+	return true, nil
 }
 
 // loadCatalog reads the stored catalog at Open. One that no longer

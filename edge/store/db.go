@@ -64,6 +64,15 @@ type Store struct {
 
 	catalog   atomic.Pointer[catalog.Compiled] // see Catalog; nil = empty
 	catalogMu sync.Mutex                       // serializes SetCatalog
+
+	changes *changeLog // the change stream (changes.go)
+
+	// The sweep of stale views (evaluate.go).
+	sweepWake   chan struct{}
+	sweepAll    atomic.Bool
+	sweepCursor []byte // owned by sweepLoop
+	sweepStop   context.CancelFunc
+	sweepDone   chan struct{}
 }
 
 type request struct {
@@ -83,10 +92,15 @@ type request struct {
 	// repair lists profiles a read found damaged (requestRepair); nobody
 	// waits for such a request.
 	repair []string
-	res    IngestResult
-	rres   ApplyResult
-	err    error
-	done   chan struct{}
+	// refresh lists profiles whose views the sweep found stale: they are
+	// rendered again, their states unchanged. dueKeys are the due
+	// entries it read (deleted first: a profile gone since leaves none).
+	refresh []string
+	dueKeys [][]byte
+	res     IngestResult
+	rres    ApplyResult
+	err     error
+	done    chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
@@ -117,6 +131,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = def.QueueLen
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = def.SweepInterval
+	}
+	if opts.ChangeBuffer <= 0 {
+		opts.ChangeBuffer = def.ChangeBuffer
 	}
 	bopts := &bolt.Options{
 		Timeout:        time.Second,
@@ -204,14 +224,21 @@ func Open(opts Options) (*Store, error) {
 			s.hubSyncedMs.Store(int64(readU64(v)))
 		}
 		s.loadCatalog(meta)
-		return nil
+		_, err := tx.CreateBucketIfNotExists(bucketDue)
+		return err
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: initialize %s: %w", opts.Path, err)
 	}
 	s.clock = crdt.NewClock(s.node, opts.Now, opts.MaxClockDrift, hlc)
+	s.changes = newChangeLog(opts.Now().UnixMilli())
 	go s.commitLoop()
+	var sweepCtx context.Context
+	sweepCtx, s.sweepStop = context.WithCancel(context.Background())
+	s.sweepWake, s.sweepDone = make(chan struct{}, 1), make(chan struct{})
+	s.sweepAll.Store(true)
+	go s.sweepLoop(sweepCtx)
 	return s, nil
 }
 
@@ -230,6 +257,8 @@ func Open(opts Options) (*Store, error) {
 func (s *Store) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
+		s.sweepStop()
+		<-s.sweepDone
 		s.mu.Lock()
 		s.closed = true
 		close(s.queue)
@@ -374,6 +403,12 @@ func (s *Store) commit(batch []*request) error {
 			if err := s.aborted(); err != nil {
 				return err
 			}
+			if r.refresh != nil {
+				if err := w.refreshAll(r); err != nil {
+					return err
+				}
+				continue
+			}
 			if r.repair != nil {
 				for _, id := range r.repair {
 					if err := w.repair(id); err != nil {
@@ -452,6 +487,7 @@ func (s *Store) commit(batch []*request) error {
 		s.digestMu.Lock()
 		s.digest = w.digest
 		s.digestMu.Unlock()
+		s.changes.add(s.opts.ChangeBuffer, w.changes)
 		if w.outboxDelta > 0 {
 			s.signalChanged()
 		}
@@ -530,11 +566,19 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 		s.requestRepair(cid)
 		return View{}, fmt.Errorf("%w: profile %s: stored view is missing", ErrDamaged, cid)
 	}
-	v, err := decodeViewRecord(cid, key, b)
-	if err != nil && viewFailsSum(key, b) {
-		s.requestRepair(cid)
+	v, ev, err := decodeViewRecord(cid, key, b)
+	if err != nil {
+		if viewFailsSum(key, b) {
+			s.requestRepair(cid)
+		}
+		return v, err
 	}
-	return v, err
+	cat := s.Catalog()
+	if nowMs := s.opts.Now().UnixMilli(); ev.stale(cat.Digest(), nowMs) {
+		s.wakeSweep(!ev.ok || ev.digest != cat.Digest())
+		return s.freshView(tx, cid, v, cat, nowMs)
+	}
+	return v, nil
 }
 
 // Profile returns the decoded CRDT state of profile id (following

@@ -134,7 +134,7 @@ func (s *Store) migrateBatch(tx *bolt.Tx) (bool, error) {
 			}
 			s.log.Warn("schema migration: stored profile state does not decode; set it aside and serve errors for it until a peer or the hub sends its copy", "profile", id)
 		}
-		json, err := p.ViewPrefix()
+		json, ev, err := renderView(p, emptyCatalog, now)
 		if err != nil {
 			return false, fmt.Errorf("render view of %s: %w", id, err)
 		}
@@ -145,7 +145,7 @@ func (s *Store) migrateBatch(tx *bolt.Tx) (bool, error) {
 		if err := profiles.Put(r.id, sealProfile(id, state)); err != nil {
 			return false, err
 		}
-		if err := views.Put(r.id, encodeViewRecord(id, flags, last, p.Version.String(), json)); err != nil {
+		if err := views.Put(r.id, encodeViewRecord(id, flags, last, p.Version.String(), ev, json)); err != nil {
 			return false, err
 		}
 	}

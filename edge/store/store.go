@@ -104,6 +104,14 @@ type Options struct {
 	// Logger receives the store's reports of damage found and repaired
 	// (nil: discarded). Values are profile IDs, never identifiers.
 	Logger *slog.Logger
+	// SweepInterval is how often views whose evaluation has changed with
+	// time (a windowed event aged out, a day passed) are rendered again
+	// in the background (evaluate.go); reads never serve them stale
+	// meanwhile. Default 1 s.
+	SweepInterval time.Duration
+	// ChangeBuffer is how many recent changes the change stream keeps
+	// for subscribers that reconnect (Last-Event-ID). Default 10,000.
+	ChangeBuffer int
 	// FailWrites, when set, runs at the start of every commit and write
 	// probe; an error it returns fails that transaction as a failed disk
 	// write would, and is classified like one (wrap syscall.ENOSPC to
@@ -123,6 +131,8 @@ func DefaultOptions(path string) Options {
 		MaxClockDrift:  500 * time.Millisecond,
 		DedupeWindow:   7 * 24 * time.Hour,
 		MaxBatchEvents: 20000,
+		SweepInterval:  time.Second,
+		ChangeBuffer:   10000,
 		QueueLen:       4096,
 		Populate:       true,
 	}

@@ -13,6 +13,7 @@ import (
 
 	"ucv/crdt"
 	"ucv/profile"
+	"ucv/profile/catalog"
 	"ucv/replication"
 )
 
@@ -26,8 +27,19 @@ type writer struct {
 	seen     map[string]bool // messageIds stored in this transaction
 	cache    map[string]*profile.Profile
 	dirty    map[string]bool
-	deleted  map[string]bool
-	nowMs    int64
+	// rerender lists profiles whose views are rendered again with their
+	// states unchanged (the sweep, evaluate.go).
+	rerender map[string]bool
+	// cat is the catalog this transaction evaluates with.
+	cat *catalog.Compiled
+	// stream holds, while the change stream records, each loaded
+	// profile's trait registers before this transaction (changes.go);
+	// nil otherwise. changes are the stream's entries of this
+	// transaction, published once it commits.
+	stream  map[string]map[string]crdt.Register
+	changes []Change
+	deleted map[string]bool
+	nowMs   int64
 
 	digest Digest // updated with every profile and redirect written
 	// before holds each loaded profile's identifier keys as stored, so
@@ -72,10 +84,19 @@ func newWriter(s *Store, tx *bolt.Tx) *writer {
 		deleted:  map[string]bool{},
 		nowMs:    s.opts.Now().UnixMilli(),
 		digest:   s.Digest(),
+		cat:      s.Catalog(),
+		stream:   streamMap(s.changes.recording()),
 		before:   map[string][]string{},
 
 		provisional: map[string]bool{},
 	}
+}
+
+func streamMap(on bool) map[string]map[string]crdt.Register {
+	if !on {
+		return nil
+	}
+	return map[string]map[string]crdt.Register{}
 }
 
 // setIndex writes a provisional index entry (see updateHolders). An entry
@@ -152,6 +173,7 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
 	}
 	w.cache[id] = p
+	w.traitsBefore(id, p)
 	if _, ok := w.before[id]; !ok {
 		w.before[id] = p.Identities.Elems()
 	}
@@ -221,7 +243,7 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 	}
 
 	ts := w.s.clock.Now()
-	src := profile.Source{Node: w.s.node, Name: ev.Source}
+	src := profile.Source{Node: w.s.node, Name: ev.Source, Capture: w.cat.Capture}
 	d := p.Apply(m, link, src, ts)
 	w.dirty[target] = true
 	for _, id := range link {
@@ -495,27 +517,39 @@ func (w *writer) flush() error {
 		if err := w.deleteProfile(id); err != nil {
 			return err
 		}
-		if err := views.Delete([]byte(id)); err != nil {
+		if err := w.deleteView(views, id); err != nil {
 			return err
 		}
 	}
 	// Encoding is pure CPU work on distinct profiles: spread it over the
 	// cores, then write in key order (bbolt is single-writer).
 	ids := sortedKeys(w.dirty)
+	if len(w.rerender) > 0 {
+		for id := range w.rerender {
+			if !w.dirty[id] && !w.deleted[id] && w.cache[id] != nil {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+	}
 	type enc struct {
 		state, record, view []byte
+		ev                  viewEval
 		err                 error
 	}
 	out := make([]enc, len(ids))
 	flags := w.viewFlags(ids)
 	encode := func(i int) {
 		p := w.cache[ids[i]]
-		b, err := p.Marshal()
-		if err != nil {
-			out[i].err = err
-			return
+		var b []byte
+		var err error
+		if w.dirty[ids[i]] {
+			if b, err = p.Marshal(); err != nil {
+				out[i].err = err
+				return
+			}
 		}
-		json, err := p.ViewPrefix()
+		json, ev, err := renderView(p, w.cat, w.nowMs)
 		if err != nil {
 			out[i].err = err
 			return
@@ -524,7 +558,10 @@ func (w *writer) flush() error {
 		if p.LastSeen.Set {
 			last = p.LastSeen.V
 		}
-		out[i] = enc{state: b, record: sealProfile(ids[i], b), view: encodeViewRecord(ids[i], flags[i], last, p.Version.String(), json)}
+		out[i] = enc{state: b, view: encodeViewRecord(ids[i], flags[i], last, p.Version.String(), ev, json), ev: ev}
+		if b != nil {
+			out[i].record = sealProfile(ids[i], b)
+		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(ids)/8+1)
 	var wg sync.WaitGroup
@@ -538,18 +575,31 @@ func (w *writer) flush() error {
 		}()
 	}
 	wg.Wait()
+	var oldAud, newAud map[string][]byte
+	if w.stream != nil {
+		oldAud, newAud = make(map[string][]byte, len(ids)), make(map[string][]byte, len(ids))
+		for i, id := range ids {
+			if old := viewEvalOf(views.Get([]byte(id))); old.ok {
+				oldAud[id] = bytes.Clone(old.audiences)
+			}
+			newAud[id] = out[i].ev.audiences
+		}
+		w.changes = w.streamChanges(ids, oldAud, newAud)
+	}
 	for i, id := range ids {
 		if out[i].err != nil {
 			return out[i].err
 		}
-		if err := w.putProfile(id, out[i].state, out[i].record); err != nil {
-			return err
+		if out[i].state != nil {
+			if err := w.putProfile(id, out[i].state, out[i].record); err != nil {
+				return err
+			}
 		}
-		if err := views.Put([]byte(id), out[i].view); err != nil {
+		if err := w.putView(views, id, out[i].view, out[i].ev); err != nil {
 			return err
 		}
 	}
-	if err := w.updateHolders(ids); err != nil {
+	if err := w.updateHolders(sortedKeys(w.dirty)); err != nil {
 		return err
 	}
 	if err := w.finishRepairs(); err != nil {

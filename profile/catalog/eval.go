@@ -152,10 +152,7 @@ func (c *Compiled) Audiences() []string { return sortedNames(c.cat.Audiences) }
 
 // Value is one user-defined computed trait's value: nil when it has
 // none (an average of no events), else int64, float64, string or bool.
-type Value struct {
-	Name  string
-	Value any
-}
+type Value = profile.ComputedValue
 
 // Result is a profile's evaluation as of a moment.
 type Result struct {

@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"ucv/profile"
+	"ucv/profile/catalog"
+)
+
+// Evaluation of the catalog on stored profiles (docs/decisions/0032-catalog.md).
+//
+// Every view is rendered with the catalog's evaluation of its profile —
+// user-defined computed traits and audiences — as of the moment it is
+// written, and records the catalog's digest and the next moment the
+// evaluation can change without a new event (a windowed event ages out,
+// a day passes for days_since). A view is stale when the catalog in
+// force has another digest or that moment has passed. Reads never serve
+// a stale view: they render the profile afresh (one decode and one
+// evaluation) and ask for it to be rewritten. A sweep rewrites stale
+// views in the background: those whose moment has come, found through
+// the due bucket (next-change ms ‖ profile ID, so a sweep reads only
+// what is due), and every view after the catalog changes.
+
+// bucketDue indexes views by the moment their evaluation can next
+// change: int64 BE ms ‖ profile ID → empty. Created at Open when
+// missing (files from before catalogs lack it; nothing else needs it).
+var bucketDue = []byte("due")
+
+func dueKey(ms int64, id string) []byte {
+	k := make([]byte, 8, 8+len(id))
+	binary.BigEndian.PutUint64(k, uint64(ms))
+	return append(k, id...)
+}
+
+// renderView renders p's view prefix with cat's evaluation as of nowMs.
+func renderView(p *profile.Profile, cat *catalog.Compiled, nowMs int64) ([]byte, viewEval, error) {
+	ev := viewEval{digest: cat.Digest(), ok: true}
+	var res catalog.Result
+	if !cat.Empty() {
+		res = cat.Evaluate(p, time.UnixMilli(nowMs).UTC())
+		if !res.Next.IsZero() {
+			ev.nextMs = res.Next.UnixMilli()
+		}
+		ev.audiences = encodeNames(res.Audiences)
+	}
+	json, err := p.ViewPrefixWith(res.Computed, res.Audiences)
+	if err != nil {
+		return nil, viewEval{}, err
+	}
+	return json, ev, nil
+}
+
+// putView writes view record rec of id and moves its due entry from the
+// old record's moment to ev's.
+func (w *writer) putView(views *bolt.Bucket, id string, rec []byte, ev viewEval) error {
+	due := w.tx.Bucket(bucketDue)
+	if old := viewEvalOf(views.Get([]byte(id))); old.nextMs != 0 && old.nextMs != ev.nextMs {
+		if err := due.Delete(dueKey(old.nextMs, id)); err != nil {
+			return err
+		}
+	}
+	if ev.nextMs != 0 {
+		if err := due.Put(dueKey(ev.nextMs, id), nil); err != nil {
+			return err
+		}
+	}
+	return views.Put([]byte(id), rec)
+}
+
+// deleteView removes id's view and its due entry.
+func (w *writer) deleteView(views *bolt.Bucket, id string) error {
+	if old := viewEvalOf(views.Get([]byte(id))); old.nextMs != 0 {
+		if err := w.tx.Bucket(bucketDue).Delete(dueKey(old.nextMs, id)); err != nil {
+			return err
+		}
+	}
+	return views.Delete([]byte(id))
+}
+
+// refresh marks profile id's view for rendering again (state
+// unchanged). A profile that is gone, redirected or waiting for repair
+// is skipped.
+func (w *writer) refresh(id string) error {
+	if w.deleted[id] || w.isRepairing(id) || w.profiles.Get([]byte(id)) == nil {
+		return nil
+	}
+	if _, err := w.load(id); err != nil {
+		return err
+	}
+	mark(&w.rerender, id)
+	return nil
+}
+
+// refreshAll handles a sweep request: its due entries are deleted and
+// its profiles' views rendered again (their new due entries are written
+// with them).
+func (w *writer) refreshAll(r *request) error {
+	due := w.tx.Bucket(bucketDue)
+	for _, k := range r.dueKeys {
+		if err := due.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, id := range r.refresh {
+		if err := w.refresh(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// freshView renders profile id's view afresh within a read transaction,
+// for a read that found the stored one stale.
+func (s *Store) freshView(tx *bolt.Tx, id string, stored View, cat *catalog.Compiled, nowMs int64) (View, error) {
+	state, err := openProfile([]byte(id), tx.Bucket(bucketProfiles).Get([]byte(id)))
+	if err != nil {
+		s.requestRepair(id)
+		return View{}, err
+	}
+	p, err := profile.Unmarshal(state)
+	if err != nil {
+		return View{}, fmt.Errorf("store: decode profile %s: %w", id, err)
+	}
+	json, _, err := renderView(p, cat, nowMs)
+	if err != nil {
+		return View{}, fmt.Errorf("store: render view of %s: %w", id, err)
+	}
+	stored.JSON = json
+	return stored, nil
+}
+
+// Sweep tuning.
+const (
+	// sweepBatch bounds the views one sweep request re-renders.
+	sweepBatch = 1000
+)
+
+// wakeSweep asks the sweep to run now (the catalog changed).
+func (s *Store) wakeSweep(all bool) {
+	if all {
+		s.sweepAll.Store(true)
+	}
+	select {
+	case s.sweepWake <- struct{}{}:
+	default:
+	}
+}
+
+// sweepLoop re-renders stale views until ctx ends: due ones every
+// SweepInterval, and all of them after the catalog changes (and once at
+// Open, for views rendered under another catalog or before catalogs).
+func (s *Store) sweepLoop(ctx context.Context) {
+	defer close(s.sweepDone)
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		all := s.sweepAll.Swap(false)
+		if err := s.sweep(ctx, all); err != nil {
+			if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+				return
+			}
+			if all {
+				s.sweepAll.Store(true) // try again next time
+			}
+			s.log.Warn("re-evaluating stale views failed; will retry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.sweepWake:
+		}
+	}
+}
+
+// sweep re-renders the views that are due (or, with all, every stale
+// view), sweepBatch per transaction.
+func (s *Store) sweep(ctx context.Context, all bool) error {
+	for {
+		cat := s.Catalog()
+		nowMs := s.opts.Now().UnixMilli()
+		var ids []string
+		var keys [][]byte // due entries read (due sweep)
+		var after []byte
+		err := s.db.View(func(tx *bolt.Tx) error {
+			if all {
+				c := tx.Bucket(bucketViews).Cursor()
+				k, v := c.Seek(s.sweepCursor)
+				for ; k != nil && len(ids) < sweepBatch; k, v = c.Next() {
+					if viewEvalOf(v).stale(cat.Digest(), nowMs) && v[sumLen]&viewRepairing == 0 {
+						ids = append(ids, string(k))
+					}
+					after = append(after[:0], k...)
+				}
+				if k == nil {
+					after = nil // done
+				}
+				return nil
+			}
+			due := tx.Bucket(bucketDue)
+			if due == nil {
+				return nil
+			}
+			c := due.Cursor()
+			for k, _ := c.First(); k != nil && len(ids) < sweepBatch; k, _ = c.Next() {
+				if len(k) < 8 || int64(binary.BigEndian.Uint64(k)) > nowMs {
+					break
+				}
+				ids = append(ids, string(k[8:]))
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			r := &request{refresh: ids, dueKeys: keys, done: make(chan struct{})}
+			for {
+				err = s.enqueue(ctx, r)
+				if !errors.Is(err, ErrOverloaded) {
+					break
+				}
+				select { // the queue is full of writes: they come first
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if r.err != nil {
+				return r.err
+			}
+		}
+		if all {
+			if after == nil {
+				s.sweepCursor = nil
+				return nil
+			}
+			s.sweepCursor = append(after, 0) // the next key after it
+			continue
+		}
+		if len(ids) < sweepBatch {
+			return nil
+		}
+	}
+}
