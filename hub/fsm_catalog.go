@@ -104,3 +104,11 @@ func (f *FSM) Catalog() catalog.Catalog {
 	defer f.mu.RUnlock()
 	return f.st.defs.cat
 }
+
+// Compiled returns the catalog in force, compiled (never nil; empty
+// before any definition). It is immutable. Safe for concurrent use.
+func (f *FSM) Compiled() *catalog.Compiled {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.defs.comp
+}

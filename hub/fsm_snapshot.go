@@ -63,6 +63,8 @@ type snapshot struct {
 	defs      *defs
 	clock     int64
 	lastTrans uint64
+	members   *btree.BTreeG[*membership]
+	transits  *btree.BTreeG[*Transition]
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -399,6 +401,33 @@ func readSnapshot(r io.Reader) (*state, error) {
 					return err
 				}
 				st.history.ReplaceOrInsert(ev)
+			case recMember:
+				if catalogs == 0 || audCounts[1] > 0 {
+					return fmt.Errorf("membership record out of place")
+				}
+				audCounts[0]++
+				m, err := readMembership(d)
+				if err != nil {
+					return err
+				}
+				if _, dup := st.members.ReplaceOrInsert(m); dup {
+					return fmt.Errorf("membership of %s twice", m.cluster)
+				}
+			case recTransit:
+				if catalogs == 0 {
+					return fmt.Errorf("transition record without a catalog")
+				}
+				audCounts[1]++
+				tr, err := readTransition(d)
+				if err != nil {
+					return err
+				}
+				if tr.Seq == 0 || tr.Seq > st.lastTransition {
+					return fmt.Errorf("transition %d beyond the last, %d", tr.Seq, st.lastTransition)
+				}
+				if _, dup := st.transits.ReplaceOrInsert(tr); dup {
+					return fmt.Errorf("transition %d twice", tr.Seq)
+				}
 			case recEnd:
 				n, err := d.DecodeArrayLen()
 				if err != nil {
@@ -437,6 +466,18 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if err := st.rebuild(); err != nil {
 		return nil, err
 	}
+	var missing string
+	st.members.Ascend(func(m *membership) bool {
+		if _, ok := st.clusters[m.cluster]; !ok {
+			missing = m.cluster
+			return false
+		}
+		return true
+	})
+	if missing != "" {
+		return nil, fmt.Errorf("%w: snapshot: membership of %s, which is no cluster", ErrMalformed, missing)
+	}
+	st.rebuildAudiences()
 	return st, nil
 }
 

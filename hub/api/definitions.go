@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"ucv/hub"
 	"ucv/profile/catalog"
@@ -42,12 +43,22 @@ func definitionError(err error) error {
 	case errors.Is(err, catalog.ErrNotFound):
 		return fmt.Errorf("%w: no such definition", hub.ErrNoDefinition)
 	case errors.As(err, &ce) && ce.Conflict:
-		return fmt.Errorf("%w: %s: %s", hub.ErrConflict, ce.Field, ce.Message)
+		return &fieldError{kind: hub.ErrConflict, msg: ce.Field + ": " + ce.Message}
 	case errors.As(err, &ce):
 		return fmt.Errorf("%w: %s: %s", ErrBadRequest, ce.Field, ce.Message)
 	}
 	return fmt.Errorf("%w: %v", ErrBadRequest, err)
 }
+
+// fieldError is an error whose message names a field and which matches
+// kind (for the status) without kind's text in the message.
+type fieldError struct {
+	kind error
+	msg  string
+}
+
+func (e *fieldError) Error() string { return e.msg }
+func (e *fieldError) Unwrap() error { return e.kind }
 
 // actorOf names who changes the catalog: ?actor=, else the token's name,
 // else "admin".
@@ -181,4 +192,90 @@ func singular(kind string) string {
 		return "computed trait"
 	}
 	return "audience"
+}
+
+// Page sizes of the audience members and transitions listings.
+const (
+	defaultListLimit = 100
+	maxListLimit     = 1000
+)
+
+// listLimit reads ?limit= (1..maxListLimit, default defaultListLimit).
+func listLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultListLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, fmt.Errorf("%w: limit: must be 1..%d", ErrBadRequest, maxListLimit)
+	}
+	return n, nil
+}
+
+// MembersResponse is the body of GET /v1/admin/audiences/{name}/members:
+// a page of the audience's members (profile IDs: the hub clusters'
+// canonical IDs), sorted, and the cursor of the next page (null on the
+// last).
+type MembersResponse struct {
+	Audience string   `json:"audience"`
+	Size     int      `json:"size"`
+	Data     []string `json:"data"`
+	Cursor   struct {
+		Next *string `json:"next"`
+	} `json:"cursor"`
+}
+
+// members handles GET /v1/admin/audiences/{name}/members?limit=&cursor=
+// (cursor: the last profile ID of the previous page).
+func (s *Server) members(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	limit, err := listLimit(r)
+	if err != nil {
+		return err
+	}
+	fsm := s.node.FSM()
+	if _, ok := fsm.Catalog().Get(catalog.KindAudience, name); !ok {
+		return fmt.Errorf("%w: no audience named %q", hub.ErrNoDefinition, name)
+	}
+	cursor := r.URL.Query().Get("cursor")
+	ids, more := fsm.AudienceMembers(name, cursor, limit)
+	out := MembersResponse{Audience: name, Size: fsm.AudienceSize(name), Data: ids}
+	if more {
+		last := ids[len(ids)-1]
+		out.Cursor.Next = &last
+	}
+	writeJSON(w, http.StatusOK, &out)
+	return nil
+}
+
+// TransitionsResponse is the body of GET /v1/admin/transitions: the
+// transitions after the cursor, oldest first, and the cursor to ask
+// from next (the last one's sequence; the request's when none).
+type TransitionsResponse struct {
+	Data []hub.Transition `json:"data"`
+	Next uint64           `json:"next"`
+}
+
+// transitions handles GET /v1/admin/transitions?after=<seq>&limit=.
+// The hub keeps the last hub.MaxTransitions: a reader further behind
+// sees the first sequence it gets jump past after+1.
+func (s *Server) transitions(w http.ResponseWriter, r *http.Request) error {
+	var after uint64
+	if v := r.URL.Query().Get("after"); v != "" {
+		var err error
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return fmt.Errorf("%w: after: not an unsigned integer", ErrBadRequest)
+		}
+	}
+	limit, err := listLimit(r)
+	if err != nil {
+		return err
+	}
+	out := TransitionsResponse{Data: s.node.FSM().Transitions(after, limit), Next: after}
+	if n := len(out.Data); n > 0 {
+		out.Next = out.Data[n-1].Seq
+	}
+	writeJSON(w, http.StatusOK, &out)
+	return nil
 }

@@ -84,6 +84,8 @@ var matrix = []route{
 	allow("GET", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.definition(catalog.KindAudience) }, asAdmin, asSteward, asAuditor),
 	allow("PUT", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.define(catalog.KindAudience) }, asAdmin),
 	allow("DELETE", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.undefine(catalog.KindAudience) }, asAdmin),
+	allow("GET", "/v1/admin/audiences/{name}/members", func(s *Server) handler { return s.members }, asAdmin, asSteward, asAuditor),
+	allow("GET", "/v1/admin/transitions", func(s *Server) handler { return s.transitions }, asAdmin, asAuditor),
 }
 
 // RoleMatrix returns the role matrix: every route of the API, in the

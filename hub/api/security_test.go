@@ -117,6 +117,8 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"GET /v1/admin/audiences/{name}":          {path: "/v1/admin/audiences/vip"},
 		"PUT /v1/admin/audiences/{name}":          {path: "/v1/admin/audiences/vip", body: []byte(`{"expression":"true"}`)},
 		"DELETE /v1/admin/audiences/{name}":       {path: "/v1/admin/audiences/vip"},
+		"GET /v1/admin/audiences/{name}/members":  {path: "/v1/admin/audiences/vip/members"},
+		"GET /v1/admin/transitions":               {path: "/v1/admin/transitions?after=0"},
 	}
 	matrix := api.RoleMatrix()
 	if len(matrix) != len(requests) {
