@@ -179,7 +179,7 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 		res := comp.Evaluate(v.Profile, now)
 		values := make([]profile.ComputedValue, len(res.Computed))
 		for i, cv := range res.Computed {
-			values[i] = profile.ComputedValue{Name: cv.Name, Value: cv.Value}
+			values[i] = profile.ComputedValue(cv)
 			if str, ok := cv.Value.(string); ok && masked(r) {
 				values[i].Value = profile.Redact(str)
 			}
