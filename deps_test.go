@@ -191,8 +191,9 @@ var homes = map[string]string{
 	"github.com/vmihailenco/msgpack/v5":   "ucv/crdt/codec",
 	"github.com/nyaruka/phonenumbers":     "ucv/profile",
 	"github.com/schollz/progressbar/v3":   "ucv/cmd/ucv",
-	"golang.org/x/crypto":                 "ucv/hub/token",   // bcrypt for the hub's tokens file
-	"gonum.org/v1/gonum":                  "ucv/profile/clv", // optimisation and special functions of the customer-value models
+	"golang.org/x/crypto":                 "ucv/hub/token",    // bcrypt for the hub's tokens file
+	"gonum.org/v1/gonum":                  "ucv/profile/clv",  // optimisation and special functions of the customer-value models
+	"github.com/google/cel-go":            "ucv/profile/expr", // audience expressions
 }
 
 // alsoHome names the test harnesses that build on their home package's

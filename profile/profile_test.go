@@ -459,3 +459,30 @@ func TestViewJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	})
 }
+
+// Builtins agrees with Computed on every value both hold.
+func TestBuiltinsMatchComputed(t *testing.T) {
+	p := goldenProfile(t)
+	b, c := p.Builtins(), p.Computed(t0)
+	if b["order_count"] != c.OrderCount || b["top_category"] != c.TopCategory || b["distinct_channels"] != int64(c.DistinctChannels) {
+		t.Fatalf("Builtins %v, Computed %+v", b, c)
+	}
+	for cur, m := range c.LifetimeRevenue {
+		if got := b["lifetime_revenue"].(map[string]any)[cur]; fmt.Sprint(got) != strings.TrimRight(strings.TrimRight(m.Amount, "0"), ".") {
+			t.Errorf("lifetime_revenue[%s] = %v, Computed %s", cur, got, m.Amount)
+		}
+	}
+	for cur, m := range c.AverageOrderValue {
+		if got := b["average_order_value"].(map[string]any)[cur]; fmt.Sprint(got) != strings.TrimRight(strings.TrimRight(m.Amount, "0"), ".") {
+			t.Errorf("average_order_value[%s] = %v, Computed %s", cur, got, m.Amount)
+		}
+	}
+	for name, n := range c.EventCounts {
+		if b["event_counts"].(map[string]any)[name] != n {
+			t.Errorf("event_counts[%s]", name)
+		}
+	}
+	if c.LastOrderAt == nil || b["last_order_at"] != *c.LastOrderAt {
+		t.Errorf("last_order_at %v, Computed %v", b["last_order_at"], c.LastOrderAt)
+	}
+}

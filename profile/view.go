@@ -110,6 +110,56 @@ func (p *Profile) Computed(now time.Time) Computed {
 	return c
 }
 
+// Builtins returns the built-in computed values as expressions read
+// them (profile/catalog): order_count, distinct_channels and
+// top_category, lifetime_revenue and average_order_value as maps of
+// currency to the amount as a number, event_counts, and last_order_at
+// when there was an order. It is Computed without the rendering
+// (no decimal strings), and without the time-dependent
+// days_since_last_seen.
+func (p *Profile) Builtins() map[string]any {
+	t := p.tally()
+	m := make(map[string]any, 8)
+	m["order_count"] = t.orders
+	rev := make(map[string]any, len(t.revenue))
+	avg := make(map[string]any, len(t.revenue))
+	for cur, v := range t.revenue {
+		scale := 1.0
+		for range CurrencyExponent(cur) {
+			scale *= 10
+		}
+		rev[cur] = float64(*v) / scale
+		if n := t.ordersCur[cur]; n != nil && *n > 0 {
+			avg[cur] = float64(roundDiv(*v, *n)) / scale
+		}
+	}
+	m["lifetime_revenue"], m["average_order_value"] = rev, avg
+	counts := make(map[string]any, len(t.events))
+	for name, v := range t.events {
+		counts[name] = *v
+	}
+	m["event_counts"] = counts
+	var top string
+	var topN int64
+	for name, v := range t.cats { // ties go to the smallest name, as in Computed
+		if *v > topN || *v == topN && *v > 0 && name < top {
+			topN, top = *v, name
+		}
+	}
+	m["top_category"] = top
+	var ch int64
+	for _, c := range p.Channels.Elems() {
+		if strings.HasPrefix(c, "channel:") {
+			ch++
+		}
+	}
+	m["distinct_channels"] = ch
+	if p.LastOrder.Set {
+		m["last_order_at"] = time.UnixMilli(p.LastOrder.V).UTC()
+	}
+	return m
+}
+
 func roundDiv(a, b int64) int64 {
 	if (a < 0) != (b < 0) {
 		return (a - b/2) / b

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -31,6 +32,10 @@ type Compiled struct {
 	byEvent map[string][]*aggregate
 	auds    []*expr.Program // in dependency order
 	capture map[string][]string
+	// builtins is set when some audience may read a built-in computed
+	// value: only then does an evaluation compute them (a second pass
+	// over the ledger).
+	builtins bool
 }
 
 // callKey names one audience function call with literal arguments.
@@ -85,6 +90,8 @@ func Compile(c Catalog) (*Compiled, error) {
 			return nil, &Error{Kind: KindAudience, Name: name, Field: "expression", Message: err.Error()}
 		}
 		progs = append(progs, p)
+		keys, all := p.ComputedKeys()
+		comp.builtins = comp.builtins || all || slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(reserved, k) })
 		for _, call := range p.Calls() {
 			k := callKey{fn: call.Func, event: call.Event, path: call.Path, window: call.Window}
 			if comp.calls[k] != nil {
@@ -209,6 +216,7 @@ func (c *Compiled) evaluate(p *profile.Profile, now time.Time, explain bool) (Re
 	}
 	in.c, in.user = c, r.Computed
 	var exps []Explanation
+	sess := expr.NewSession(in)
 	for _, prog := range c.auds {
 		if p.Erased.Set {
 			if explain {
@@ -222,7 +230,7 @@ func (c *Compiled) evaluate(p *profile.Profile, now time.Time, explain bool) (Re
 		if explain {
 			ok, reads, err = prog.Explain(in)
 		} else {
-			ok, err = prog.Eval(in)
+			ok, err = prog.EvalSession(sess)
 		}
 		if err != nil {
 			ok = false
@@ -389,8 +397,35 @@ func round(f float64) float64 {
 }
 
 // number reads a captured value as a number: a msgpack number, or a
-// string holding one (amounts often travel as strings).
+// string holding one (amounts often travel as strings). Numbers are
+// read in place (this runs for every event a numeric aggregate visits).
 func number(b []byte) (float64, bool) {
+	if len(b) > 0 {
+		c := b[0]
+		switch {
+		case c <= 0x7f:
+			return float64(c), len(b) == 1
+		case c >= 0xe0:
+			return float64(int8(c)), len(b) == 1
+		case c == 0xcb && len(b) == 9:
+			f := math.Float64frombits(binary.BigEndian.Uint64(b[1:]))
+			return f, !math.IsNaN(f) && !math.IsInf(f, 0)
+		case c == 0xd0 && len(b) == 2:
+			return float64(int8(b[1])), true
+		case c == 0xd1 && len(b) == 3:
+			return float64(int16(binary.BigEndian.Uint16(b[1:]))), true
+		case c == 0xd2 && len(b) == 5:
+			return float64(int32(binary.BigEndian.Uint32(b[1:]))), true
+		case c == 0xd3 && len(b) == 9:
+			return float64(int64(binary.BigEndian.Uint64(b[1:]))), true
+		case c == 0xcc && len(b) == 2:
+			return float64(b[1]), true
+		case c == 0xcd && len(b) == 3:
+			return float64(binary.BigEndian.Uint16(b[1:])), true
+		case c == 0xce && len(b) == 5:
+			return float64(binary.BigEndian.Uint32(b[1:])), true
+		}
+	}
 	v := decode(b)
 	switch x := v.(type) {
 	case int64:

@@ -47,44 +47,25 @@ func (in *input) Computed() map[string]any {
 	if in.computed != nil {
 		return in.computed
 	}
-	c := in.p.Computed(in.now)
-	m := map[string]any{
-		"order_count":       c.OrderCount,
-		"distinct_channels": int64(c.DistinctChannels),
-		"top_category":      c.TopCategory,
-	}
-	money := func(mm map[string]profile.Money) map[string]any {
-		out := make(map[string]any, len(mm))
-		for cur, v := range mm {
-			out[cur] = float64(v.MinorUnits) / pow10(profile.CurrencyExponent(cur))
-		}
-		return out
-	}
-	m["lifetime_revenue"] = money(c.LifetimeRevenue)
-	m["average_order_value"] = money(c.AverageOrderValue)
-	counts := make(map[string]any, len(c.EventCounts))
-	for k, v := range c.EventCounts {
-		counts[k] = v
-	}
-	m["event_counts"] = counts
-	if c.LastOrderAt != nil {
-		m["last_order_at"] = *c.LastOrderAt
-	}
+	m := make(map[string]any, len(in.user)+8)
+	in.computed = m
 	for _, v := range in.user {
 		if v.Value != nil {
 			m[v.Name] = v.Value
 		}
 	}
-	in.computed = m
-	return m
-}
-
-func pow10(n int) float64 {
-	f := 1.0
-	for range n {
-		f *= 10
+	if !in.c.builtins {
+		return m // no audience reads a built-in value
 	}
-	return f
+	for k, v := range in.p.Builtins() {
+		m[k] = v
+	}
+	for _, v := range in.user { // user-defined values win (names never collide)
+		if v.Value != nil {
+			m[v.Name] = v.Value
+		}
+	}
+	return m
 }
 
 func (in *input) Identities() []map[string]string {
