@@ -19,7 +19,6 @@ import (
 // a leader failover, and time-driven exits come from the leader's tick
 // (its clock moved thirty days on, not slept through) once.
 func TestTransitionsOnceAcrossNodes(t *testing.T) {
-	needExpressions(t)
 	c := hubtest.NewCluster(t, 3)
 	apply := func(i int, cmd []byte) *hub.Result {
 		t.Helper()

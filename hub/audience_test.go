@@ -14,18 +14,8 @@ import (
 	"ucv/hub/hubtest"
 	"ucv/profile"
 	"ucv/profile/catalog"
-	"ucv/profile/expr"
 	"ucv/replication"
 )
-
-// needExpressions skips a test that needs audience expressions while
-// profile/expr is the placeholder that refuses every one.
-func needExpressions(t *testing.T) {
-	t.Helper()
-	if _, err := expr.Compile("probe", "true", expr.Known{}); err != nil {
-		t.Skipf("audience expressions are not available in this build: %v", err)
-	}
-}
 
 const day = 24 * time.Hour
 
@@ -93,7 +83,6 @@ var repeatBuyers = [][3]string{
 // Memberships follow definitions, events and time, and every change is
 // one transition with its cause; the audience's size and members agree.
 func TestAudienceTransitions(t *testing.T) {
-	needExpressions(t)
 	l := newLog(t)
 	l.at = t0
 	e := hubtest.NewEdge("e", 1)
@@ -190,7 +179,6 @@ func TestAudienceTransitions(t *testing.T) {
 // An absorbed cluster's memberships end (cause merge) and the survivor's
 // are recomputed; an unmerge recomputes both sides (cause unmerge).
 func TestAudienceMergeUnmerge(t *testing.T) {
-	needExpressions(t)
 	l := newLog(t)
 	l.at = t0
 	e := hubtest.NewEdge("e", 1)
@@ -232,7 +220,6 @@ func TestAudienceMergeUnmerge(t *testing.T) {
 // a snapshot with memberships and transitions is golden and restores
 // them, its schedule included.
 func TestAudienceSnapshotGolden(t *testing.T) {
-	needExpressions(t)
 	l := newLog(t)
 	l.at = t0
 	e := hubtest.NewEdge("e", 1)

@@ -16,7 +16,6 @@ import (
 // profile ID), the transitions after a cursor, and profile lookups with
 // the user-defined computed traits and the audiences.
 func TestAudienceReads(t *testing.T) {
-	skipWithoutExpressions(t)
 	_, url := newHub(t)
 	e := hubtest.NewEdge("store-1", 1)
 	now := time.Now().UnixMilli()

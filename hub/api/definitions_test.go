@@ -7,17 +7,7 @@ import (
 
 	"ucv/hub/hubtest"
 	"ucv/profile/catalog"
-	"ucv/profile/expr"
 )
-
-// skipWithoutExpressions skips a test that needs audience expressions
-// while profile/expr is the placeholder that refuses every one.
-func skipWithoutExpressions(t *testing.T) {
-	t.Helper()
-	if _, err := expr.Compile("probe", "true", expr.Known{}); err != nil {
-		t.Skipf("audience expressions are not available in this build: %v", err)
-	}
-}
 
 type definitionBody struct {
 	Kind       string          `json:"kind"`
@@ -136,7 +126,6 @@ func TestDefinitionBadInput(t *testing.T) {
 // through the computed map is not known to the catalog at compile time:
 // see docs/decisions/0033-hub-catalog-and-transitions.md.)
 func TestDefinitionConflict(t *testing.T) {
-	skipWithoutExpressions(t)
 	n, url := newHub(t)
 	for _, req := range []struct{ path, body string }{
 		{"/v1/admin/computed-traits/orders_30d", `{"event":"Order Completed","aggregate":"count","window":"720h"}`},
