@@ -16,14 +16,21 @@ type Bootstrap struct {
 	apart  *btree.BTreeG[apartPair]   // cannot-link pairs (fsm_apart.go)
 	linked *btree.BTreeG[linkedEntry] // merge records (fsm_merges.go)
 	index  uint64
+	defs   *defs // immutable
 }
 
 // Bootstrap captures the current state.
 func (f *FSM) Bootstrap() *Bootstrap {
 	f.mu.Lock() // Clone writes the tree's copy-on-write marks
 	defer f.mu.Unlock()
-	return &Bootstrap{frags: f.st.frags.Clone(), apart: f.st.apart.Clone(), linked: f.st.linked.Clone(), index: f.st.applied}
+	return &Bootstrap{frags: f.st.frags.Clone(), apart: f.st.apart.Clone(), linked: f.st.linked.Clone(), index: f.st.applied,
+		defs: f.st.defs}
 }
+
+// Catalog returns the encoded catalog of definitions the copy holds
+// (catalog.Marshal), nil when none was ever defined. It is shared: do not
+// modify it.
+func (b *Bootstrap) Catalog() []byte { return b.defs.encoded }
 
 // Index returns the Raft index of the last command the copy reflects: a
 // reader continues with the change feed after it.

@@ -2,6 +2,8 @@ package hub
 
 import (
 	"fmt"
+	"math"
+	"time"
 
 	"ucv/crdt/codec"
 	"ucv/hub/identity"
@@ -293,4 +295,162 @@ func UnmarshalSetModel(b []byte) (*SetModel, *identity.Model, error) {
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return sm, m, nil
+}
+
+// CmdDefine, CmdUndefine and CmdTick change the catalog of definitions
+// and advance its clock (docs/decisions/0033-hub-catalog-and-transitions.md).
+const (
+	// CmdDefine puts one definition into the catalog (Define): a
+	// computed trait or an audience, replacing one of the same name.
+	CmdDefine CmdType = 7
+	// CmdUndefine removes one definition from the catalog (Undefine).
+	CmdUndefine CmdType = 8
+	// CmdTick tells the state machine that time has passed (Tick): the
+	// clusters whose membership can change by then are re-evaluated.
+	// Only the leader's scheduler proposes it.
+	CmdTick CmdType = 9
+)
+
+// Define puts a definition into the catalog. Definition is the JSON
+// body of the admin API's PUT (catalog.ParseDefinition reads it; the API
+// writes it re-encoded, so the log carries one canonical form).
+type Define struct {
+	Kind, Name string
+	Definition []byte
+	Actor      string
+}
+
+// Undefine removes a definition from the catalog.
+type Undefine struct {
+	Kind, Name string
+	Actor      string
+}
+
+// MaxDefinitionBytes bounds a definition's JSON in a CmdDefine entry.
+const MaxDefinitionBytes = 64 << 10
+
+// MarshalDefine encodes a CmdDefine entry. It checks sizes only;
+// UnmarshalDefine (which Server.Apply runs before proposing) checks the
+// definition on its own, and the FSM against the whole catalog.
+func MarshalDefine(d *Define) ([]byte, error) {
+	for _, s := range []string{d.Kind, d.Name, d.Actor} {
+		if len(s) > MaxNameBytes {
+			return nil, fmt.Errorf("%w: field of %d bytes", ErrInvalid, len(s))
+		}
+	}
+	if len(d.Definition) > MaxDefinitionBytes {
+		return nil, fmt.Errorf("%w: definition of %d bytes, limit %d", ErrInvalid, len(d.Definition), MaxDefinitionBytes)
+	}
+	return frame(CmdDefine, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(4), enc.EncodeString(d.Kind), enc.EncodeString(d.Name),
+			enc.EncodeBytes(d.Definition), enc.EncodeString(d.Actor))
+	})
+}
+
+// UnmarshalDefine decodes a CmdDefine entry. Errors wrap ErrMalformed.
+// It does not check the definition (see checkDefinition).
+func UnmarshalDefine(b []byte) (*Define, error) {
+	d, err := bodyOf(b, CmdDefine)
+	if err != nil {
+		return nil, err
+	}
+	def := &Define{}
+	err = func() error {
+		if err := d.ExpectArray(4); err != nil {
+			return err
+		}
+		var errs [4]error
+		def.Kind, errs[0] = decodeName(d)
+		def.Name, errs[1] = decodeName(d)
+		def.Definition, errs[2] = d.Bytes()
+		def.Actor, errs[3] = decodeName(d)
+		if err := first(errs[:]...); err != nil {
+			return err
+		}
+		if len(def.Definition) > MaxDefinitionBytes {
+			return fmt.Errorf("%w: definition of %d bytes", ErrMalformed, len(def.Definition))
+		}
+		return nil
+	}()
+	if err := finish(d, err); err != nil {
+		return nil, err
+	}
+	return def, nil
+}
+
+// MarshalUndefine encodes a CmdUndefine entry.
+func MarshalUndefine(u *Undefine) ([]byte, error) {
+	for _, s := range []string{u.Kind, u.Name, u.Actor} {
+		if len(s) > MaxNameBytes {
+			return nil, fmt.Errorf("%w: field of %d bytes", ErrInvalid, len(s))
+		}
+	}
+	return frame(CmdUndefine, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(3), enc.EncodeString(u.Kind), enc.EncodeString(u.Name), enc.EncodeString(u.Actor))
+	})
+}
+
+// UnmarshalUndefine decodes a CmdUndefine entry. Errors wrap
+// ErrMalformed.
+func UnmarshalUndefine(b []byte) (*Undefine, error) {
+	d, err := bodyOf(b, CmdUndefine)
+	if err != nil {
+		return nil, err
+	}
+	u := &Undefine{}
+	err = func() error {
+		if err := d.ExpectArray(3); err != nil {
+			return err
+		}
+		var errs [3]error
+		u.Kind, errs[0] = decodeName(d)
+		u.Name, errs[1] = decodeName(d)
+		u.Actor, errs[2] = decodeName(d)
+		return first(errs[:]...)
+	}()
+	if err := finish(d, err); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Tick says that the leader's clock read At: the state machine's clock
+// moves to it (never backwards) and re-evaluates the clusters due by
+// then.
+type Tick struct {
+	At time.Time
+}
+
+// MarshalTick encodes a CmdTick entry (At in milliseconds).
+func MarshalTick(t *Tick) ([]byte, error) {
+	ms := t.At.UnixMilli()
+	if ms < 0 {
+		return nil, fmt.Errorf("%w: tick before 1970", ErrInvalid)
+	}
+	return frame(CmdTick, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(1), enc.EncodeUint(uint64(ms)))
+	})
+}
+
+// UnmarshalTick decodes a CmdTick entry. Errors wrap ErrMalformed.
+func UnmarshalTick(b []byte) (*Tick, error) {
+	d, err := bodyOf(b, CmdTick)
+	if err != nil {
+		return nil, err
+	}
+	var ms uint64
+	err = func() error {
+		if err := d.ExpectArray(1); err != nil {
+			return err
+		}
+		ms, err = d.Uint()
+		if err == nil && ms > math.MaxInt64 {
+			err = fmt.Errorf("%w: tick at %d ms", ErrMalformed, ms)
+		}
+		return err
+	}()
+	if err := finish(d, err); err != nil {
+		return nil, err
+	}
+	return &Tick{At: time.UnixMilli(int64(ms)).UTC()}, nil
 }

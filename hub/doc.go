@@ -14,5 +14,10 @@
 // profile ID as edges push it. A cluster is a set of fragments (its ID is
 // the smallest fragment ID) and its profile is the join of its fragments,
 // recomputed when membership changes, which is what makes unmerge exact.
+// The state machine also holds the catalog of definitions (computed
+// traits, audiences), every cluster's audience memberships and the
+// transitions between them, evaluated at a clock carried in the log
+// (docs/decisions/0033-hub-catalog-and-transitions.md).
+//
 // See docs/decisions/0008-hub.md and the records it lists (0013–0026).
 package hub

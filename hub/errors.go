@@ -23,6 +23,13 @@ var (
 	// ErrNotMerged is returned by unmerge when the two fragments are not
 	// in the same cluster.
 	ErrNotMerged = errors.New("hub: profiles are not merged")
+	// ErrNoDefinition is returned (wrapped) for a definition the catalog
+	// does not hold.
+	ErrNoDefinition = errors.New("hub: no such definition")
+	// ErrConflict is returned (wrapped) for a catalog change that other
+	// definitions stand in the way of: removing a computed trait or an
+	// audience an audience reads, one definition too many.
+	ErrConflict = errors.New("hub: conflicts with other definitions")
 	// ErrNotLeader is returned (wrapped in a *NotLeaderError) by
 	// Server.Apply on a follower without a Forward function.
 	ErrNotLeader = errors.New("hub: not the leader")

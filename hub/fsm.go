@@ -108,6 +108,20 @@ type state struct {
 	// model is the installed identity model (CmdModel), nil until one
 	// is: the engine then scores with the untrained default.
 	model *installedModel
+	// defs is the catalog of definitions (fsm_catalog.go).
+	defs *defs
+	// clock is the state machine's time, ms since the epoch: the latest
+	// of the log entries' AppendedAt and the ticks' times since the
+	// first definition (0 before), never moving backwards. Audiences are
+	// evaluated at it (fsm_audience.go).
+	clock int64
+	// lastTransition is the sequence number of the last transition
+	// recorded (fsm_audience.go).
+	lastTransition uint64
+	// members are the clusters' audience memberships and transits the
+	// transitions kept (fsm_audience.go).
+	members  *btree.BTreeG[*membership]
+	transits *btree.BTreeG[*Transition]
 
 	// Derived, rebuilt by Restore, never snapshotted.
 	ix       *identity.Index
@@ -116,6 +130,7 @@ type state struct {
 	apart    *btree.BTreeG[apartPair]    // cannot-link pairs, both ways (fsm_apart.go)
 	idents   *btree.BTreeG[identEntry]   // identifier → fragments holding it (fsm_ident.go)
 	linked   *btree.BTreeG[linkedEntry]  // fragment → the last merge event linking it (fsm_merges.go)
+	audIx    *audIndex                   // audience → members, sizes, due clusters (fsm_audience.go)
 }
 
 const degree = 32
@@ -137,6 +152,10 @@ func newState() (*state, error) {
 		linked:    btree.NewG(degree, func(a, b linkedEntry) bool { return a.frag < b.frag }),
 		apart:     newApart(),
 		idents:    newIdents(),
+		defs:      emptyDefs(),
+		members:   newMembers(),
+		transits:  newTransitions(),
+		audIx:     newAudIndex(),
 	}, nil
 }
 
@@ -197,9 +216,14 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	a := &applier{st: f.st, index: l.Index, owned: map[string]*fragment{}, touched: map[string]bool{}}
+	a := &applier{st: f.st, index: l.Index, owned: map[string]*fragment{}, touched: map[string]bool{}, causes: map[string]string{}}
 	var err error
-	switch t := CmdType(l.Data[0]); t {
+	at := l.AppendedAt.UnixMilli() // the leader's clock, replicated in the entry
+	if l.AppendedAt.IsZero() {
+		at = 0
+	}
+	t := CmdType(l.Data[0])
+	switch t {
 	case CmdSync:
 		b, derr := UnmarshalSync(l.Data)
 		if derr != nil {
@@ -230,8 +254,30 @@ func (f *FSM) Apply(l *raft.Log) any {
 			panic(fmt.Sprintf("hub: undecodable model entry at index %d: %v", l.Index, derr))
 		}
 		a.setModel(sm, m)
+	case CmdDefine:
+		d, derr := UnmarshalDefine(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable define entry at index %d: %v", l.Index, derr))
+		}
+		err = a.define(d)
+	case CmdUndefine:
+		u, derr := UnmarshalUndefine(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable undefine entry at index %d: %v", l.Index, derr))
+		}
+		err = a.undefine(u)
+	case CmdTick:
+		tk, derr := UnmarshalTick(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable tick entry at index %d: %v", l.Index, derr))
+		}
+		at = max(at, tk.At.UnixMilli())
 	default:
 		panic(fmt.Sprintf("hub: unknown command type %d at index %d", t, l.Index))
+	}
+	if err == nil {
+		a.advanceClock(at)
+		a.evaluateAudiences(t)
 	}
 	a.res.Index = l.Index
 	f.st.applied = l.Index
@@ -250,8 +296,13 @@ type applier struct {
 	owned   map[string]*fragment // fragments already replaced by this Apply
 	touched map[string]bool      // clusters changed by this Apply
 	events  int
-	res     Result
-	probe   fragment // the key of frag's lookups, reused
+	// catalogChanged is set when the command changed the catalog.
+	catalogChanged bool
+	// causes are the transition causes of clusters a merge or split of
+	// this Apply made ("merge", "unmerge").
+	causes map[string]string
+	res    Result
+	probe  fragment // the key of frag's lookups, reused
 }
 
 func (a *applier) frag(id string) (*fragment, bool) {
@@ -630,6 +681,16 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 func (a *applier) event(ev *Event) {
 	ev.Index, ev.N = a.index, a.events
 	a.events++
+	switch ev.Kind {
+	case "merge":
+		if a.causes[ev.Cluster] == "" {
+			a.causes[ev.Cluster] = CauseMerge
+		}
+	case "split":
+		for _, c := range ev.Clusters {
+			a.causes[c] = CauseUnmerge
+		}
+	}
 	a.st.history.ReplaceOrInsert(ev)
 	a.st.noteLinked(ev)
 }
@@ -668,6 +729,11 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		history:   st.history.Clone(),
 		applied:   st.applied,
 		model:     st.model, // immutable
+		defs:      st.defs,  // immutable
+		clock:     st.clock,
+		lastTrans: st.lastTransition,
+		members:   st.members.Clone(),
+		transits:  st.transits.Clone(),
 	}, nil
 }
 

@@ -132,14 +132,39 @@ func (f *FSM) Clusters() map[string][]string {
 // reader far behind gets exactly what a snapshot would give it. A split
 // or merge touches every fragment of the clusters involved, so the reader
 // sees both sides. limit is soft: the items of the last index read are
-// never cut apart. next == after means nothing new.
+// never cut apart. next == after means nothing new. It is FeedPage
+// without the catalog.
 func (f *FSM) Feed(after uint64, limit int) (items []View, next uint64) {
+	p := f.FeedPage(after, limit)
+	return p.Items, p.Next
+}
+
+// FeedPage is a page of the change feed.
+type FeedPage struct {
+	// Items and Next are as Feed returns them.
+	Items []View
+	Next  uint64
+	// Catalog is the encoded catalog of definitions (catalog.Marshal)
+	// when it changed after the cursor, else nil. It is shared: do not
+	// modify it.
+	Catalog []byte
+}
+
+// FeedPage reads the change feed as Feed does, and the catalog of
+// definitions when it changed after the cursor. A page that reaches the
+// end of the feed moves Next up to the catalog's version, so a reader
+// that applies the catalog is not sent it again, and a change of the
+// catalog alone is news to a long-poll. Safe for concurrent use.
+func (f *FSM) FeedPage(after uint64, limit int) FeedPage {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	next = after
+	next := after
+	var items []View
 	seen := map[string]bool{}
+	complete := true
 	f.st.feed.AscendGreaterOrEqual(feedKey{index: after + 1}, func(k feedKey) bool {
 		if k.index != next && len(items) >= limit {
+			complete = false
 			return false
 		}
 		next = k.index
@@ -154,7 +179,14 @@ func (f *FSM) Feed(after uint64, limit int) (items []View, next uint64) {
 		}
 		return true
 	})
-	return items, next
+	p := FeedPage{Items: items, Next: next}
+	if d := f.st.defs; d.encoded != nil && d.cat.Version > after {
+		p.Catalog = d.encoded
+		if complete {
+			p.Next = max(p.Next, d.cat.Version)
+		}
+	}
+	return p
 }
 
 // WriteSnapshot writes the current state in the snapshot format (as

@@ -14,6 +14,7 @@ import (
 	"ucv/crdt/codec"
 	"ucv/hub/identity"
 	"ucv/profile"
+	"ucv/profile/catalog"
 )
 
 // Snapshot format (docs/decisions/0018-hub-snapshots.md): the magic
@@ -21,13 +22,19 @@ import (
 // command (uvarint), then records, each [type byte][uvarint body
 // length][msgpack body], in this order and each kind sorted by key: the
 // installed identity model (only when one is:
-// docs/decisions/0026-hub-identity-model.md), edges by ID, fragments by
-// ID, decisions by pair, events by (index, n); an end record carrying the
-// counts (a fifth, the model's, only when a model record was written)
-// closes the stream, so truncation is detected. A state without an installed model
-// gives exactly the bytes of the format before models existed, so old
-// snapshots restore unchanged. The same state always gives the same
-// bytes (golden-tested in testdata/).
+// docs/decisions/0026-hub-identity-model.md), the catalog of definitions
+// with the state machine's clock and last transition number (only once a
+// definition was made: docs/decisions/0033-hub-catalog-and-transitions.md),
+// edges by ID, fragments by ID, decisions by pair, events by (index, n),
+// audience memberships by cluster, transitions by number; an end record
+// carrying the counts closes the stream, so truncation is detected. The
+// end record holds four counts (edges, fragments, decisions, events),
+// five when a model record was written (the model's), eight when a
+// catalog record was (models, catalogs, memberships, transitions). A
+// state without an installed model or a catalog gives exactly the bytes
+// of the format before either existed, so old snapshots restore
+// unchanged. The same state always gives the same bytes (golden-tested
+// in testdata/).
 const (
 	snapMagic   = "ucvhub"
 	snapVersion = 1
@@ -37,6 +44,9 @@ const (
 	recDecision byte = 3
 	recEvent    byte = 4
 	recModel    byte = 5
+	recCatalog  byte = 6
+	recMember   byte = 7
+	recTransit  byte = 8
 	recEnd      byte = 0xff
 
 	// maxRecordBytes bounds one record (a fragment's encoded profile).
@@ -50,6 +60,11 @@ type snapshot struct {
 	history   *btree.BTreeG[*Event]
 	applied   uint64
 	model     *installedModel // nil: none installed
+	defs      *defs
+	clock     int64
+	lastTrans uint64
+	members   *btree.BTreeG[*membership]
+	transits  *btree.BTreeG[*Transition]
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -102,6 +117,14 @@ func (s *snapshot) write(w io.Writer) error {
 				enc.EncodeBytes(s.model.encoded))
 		})
 	}
+	catalogs := 0
+	if werr == nil && s.defs.encoded != nil {
+		catalogs = 1
+		put(recCatalog, func() error {
+			return first(enc.EncodeArrayLen(3), enc.EncodeBytes(s.defs.encoded), enc.EncodeInt(s.clock),
+				enc.EncodeUint(s.lastTrans))
+		})
+	}
 	if werr == nil {
 		s.edges.Ascend(func(e edgeSeq) bool {
 			counts[0]++
@@ -138,18 +161,34 @@ func (s *snapshot) write(w io.Writer) error {
 			return put(recEvent, func() error { return encodeEvent(enc, ev) })
 		})
 	}
+	members, transits := 0, 0
+	if werr == nil {
+		members, transits = s.writeAudiences(enc, put)
+	}
 	if werr == nil {
 		put(recEnd, func() error {
 			n := 4
-			if s.model != nil {
+			switch {
+			case catalogs > 0:
+				n = 8
+			case s.model != nil:
 				n = 5
 			}
-			err := first(enc.EncodeArrayLen(n), enc.EncodeUint(uint64(counts[0])), enc.EncodeUint(uint64(counts[1])),
-				enc.EncodeUint(uint64(counts[2])), enc.EncodeUint(uint64(counts[3])))
-			if err == nil && n == 5 {
-				err = enc.EncodeUint(1)
+			models := uint64(0)
+			if s.model != nil {
+				models = 1
 			}
-			return err
+			all := []uint64{uint64(counts[0]), uint64(counts[1]), uint64(counts[2]), uint64(counts[3]), models,
+				uint64(catalogs), uint64(members), uint64(transits)}
+			if err := enc.EncodeArrayLen(n); err != nil {
+				return err
+			}
+			for _, v := range all[:n] {
+				if err := enc.EncodeUint(v); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
 	}
 	if werr == nil {
@@ -237,7 +276,8 @@ func readSnapshot(r io.Reader) (*state, error) {
 		return nil, fmt.Errorf("%w: snapshot index: %w", ErrMalformed, err)
 	}
 	var counts [4]uint64
-	models := uint64(0)
+	var audCounts [2]uint64 // memberships, transitions
+	models, catalogs := uint64(0), uint64(0)
 	var body []byte
 	ended := false
 	for !ended {
@@ -256,8 +296,37 @@ func readSnapshot(r io.Reader) (*state, error) {
 		d := codec.NewDecoder(body)
 		err = func() error {
 			switch t {
+			case recCatalog:
+				if catalogs > 0 || counts != [4]uint64{} {
+					return fmt.Errorf("catalog record not before the edges")
+				}
+				catalogs++
+				if err := d.ExpectArray(3); err != nil {
+					return err
+				}
+				b, err1 := d.Bytes()
+				clock, err2 := d.Int()
+				last, err3 := d.Uint()
+				if err := first(err1, err2, err3); err != nil {
+					return err
+				}
+				c, err := catalog.Unmarshal(b)
+				if err != nil {
+					return err
+				}
+				comp, err := catalog.Compile(c)
+				if err != nil {
+					// Every node must evaluate the same definitions: a
+					// binary that cannot compile them must not run.
+					return fmt.Errorf("the snapshot's definitions do not compile with this binary: %w", err)
+				}
+				defs, err := newDefs(c, comp)
+				if err != nil {
+					return err
+				}
+				st.defs, st.clock, st.lastTransition = defs, clock, last
 			case recModel:
-				if models > 0 || counts != [4]uint64{} {
+				if models > 0 || catalogs > 0 || counts != [4]uint64{} {
 					return fmt.Errorf("model record not first")
 				}
 				models++
@@ -332,15 +401,46 @@ func readSnapshot(r io.Reader) (*state, error) {
 					return err
 				}
 				st.history.ReplaceOrInsert(ev)
+			case recMember:
+				if catalogs == 0 || audCounts[1] > 0 {
+					return fmt.Errorf("membership record out of place")
+				}
+				audCounts[0]++
+				m, err := readMembership(d)
+				if err != nil {
+					return err
+				}
+				if _, dup := st.members.ReplaceOrInsert(m); dup {
+					return fmt.Errorf("membership of %s twice", m.cluster)
+				}
+			case recTransit:
+				if catalogs == 0 {
+					return fmt.Errorf("transition record without a catalog")
+				}
+				audCounts[1]++
+				tr, err := readTransition(d)
+				if err != nil {
+					return err
+				}
+				if tr.Seq == 0 || tr.Seq > st.lastTransition {
+					return fmt.Errorf("transition %d beyond the last, %d", tr.Seq, st.lastTransition)
+				}
+				if _, dup := st.transits.ReplaceOrInsert(tr); dup {
+					return fmt.Errorf("transition %d twice", tr.Seq)
+				}
 			case recEnd:
 				n, err := d.DecodeArrayLen()
 				if err != nil {
 					return err
 				}
-				if want := 4 + int(models); n != want {
+				want := 4 + int(models)
+				if catalogs > 0 {
+					want = 8
+				}
+				if n != want {
 					return fmt.Errorf("end record of %d counts, want %d", n, want)
 				}
-				all := append(counts[:], models)
+				all := append(counts[:], models, catalogs, audCounts[0], audCounts[1])
 				for i := range n {
 					v, err := d.Uint()
 					if err != nil {
@@ -366,6 +466,18 @@ func readSnapshot(r io.Reader) (*state, error) {
 	if err := st.rebuild(); err != nil {
 		return nil, err
 	}
+	var missing string
+	st.members.Ascend(func(m *membership) bool {
+		if _, ok := st.clusters[m.cluster]; !ok {
+			missing = m.cluster
+			return false
+		}
+		return true
+	})
+	if missing != "" {
+		return nil, fmt.Errorf("%w: snapshot: membership of %s, which is no cluster", ErrMalformed, missing)
+	}
+	st.rebuildAudiences()
 	return st, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -29,6 +30,9 @@ type log struct {
 	t     tb
 	f     *hub.FSM
 	index uint64
+	// at is the AppendedAt of the entries applied (the leader's clock);
+	// zero leaves it unset.
+	at time.Time
 }
 
 // tb is what log needs of testing.TB and rapid.T.
@@ -52,7 +56,7 @@ func (l *log) apply(data []byte, err error) *hub.Result {
 		l.t.Fatal(err)
 	}
 	l.index++
-	return l.f.Apply(&raft.Log{Index: l.index, Type: raft.LogCommand, Data: data}).(*hub.Result)
+	return l.f.Apply(&raft.Log{Index: l.index, Type: raft.LogCommand, Data: data, AppendedAt: l.at}).(*hub.Result)
 }
 
 func (l *log) sync(edge string, es ...replication.Entry) *hub.Result {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"ucv/profile/catalog"
 	"ucv/tlsconf"
 )
 
@@ -60,6 +61,16 @@ type Config struct {
 	// reload as the Loader does, for new connections.
 	RaftTLS *tlsconf.Loader
 
+	// Now is the leader's clock for ticks (CmdTick): when it passes the
+	// earliest moment some cluster's audience membership can change
+	// without a new event (FSM.NextDue), the leader proposes a tick with
+	// its time. Nil: time.Now. Tests drive it.
+	Now func() time.Time
+	// TickInterval is how often the leader compares its clock with
+	// FSM.NextDue (a read of the smallest key of an index, so cheap);
+	// 0: one second.
+	TickInterval time.Duration
+
 	// Transport, LogStore, StableStore and SnapshotStore replace the
 	// TCP transport and the on-disk stores when set (all four together):
 	// hub/hubtest runs clusters on raft's in-memory transport this way.
@@ -76,6 +87,8 @@ func DefaultConfig() Config {
 		Raft:              raft.DefaultConfig(),
 		ApplyTimeout:      10 * time.Second,
 		SnapshotsRetained: 3,
+		Now:               time.Now,
+		TickInterval:      time.Second,
 	}
 }
 
@@ -129,6 +142,7 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
+	ticker    sync.WaitGroup // the tick loop
 }
 
 // New starts a Raft node with an empty FSM (Raft restores the latest
@@ -207,6 +221,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.raft = r
 	s.trans = trans
+	s.ticker.Add(1)
+	go s.tickLoop()
 	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap, "raft_tls", cfg.RaftTLS != nil)
 	return s, nil
 }
@@ -324,6 +340,17 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalReview(cmd)
 	case CmdModel:
 		_, _, err = UnmarshalSetModel(cmd)
+	case CmdDefine:
+		var d *Define
+		if d, err = UnmarshalDefine(cmd); err == nil {
+			if _, perr := catalog.ParseDefinition(d.Kind, d.Name, d.Definition); perr != nil {
+				err = definitionErr(perr)
+			}
+		}
+	case CmdUndefine:
+		_, err = UnmarshalUndefine(cmd)
+	case CmdTick:
+		_, err = UnmarshalTick(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}
@@ -384,6 +411,7 @@ func (s *Server) Barrier(ctx context.Context) error {
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.ticker.Wait() // its Apply ends when s.closed does
 		done := make(chan error, 1)
 		go func() {
 			err := s.raft.Shutdown().Error()
@@ -411,4 +439,64 @@ func (s *Server) closeStores() error {
 	}
 	s.closer = nil
 	return first
+}
+
+// tickLoop runs on every node and acts on the leader: every
+// TickInterval it compares the clock with the earliest moment some
+// cluster's audience membership can change (FSM.NextDue) and, once that
+// has passed, proposes a tick carrying the clock's time. The FSM then
+// re-evaluates the clusters due (at most MaxTickClusters a tick, so the
+// loop ticks again at once while some remain due). A tick proposed by a
+// leader that lost its leadership meanwhile fails or commits harmlessly:
+// a cluster not due is not re-evaluated, and a transition is recorded
+// only when a membership changes, so two ticks never repeat one.
+func (s *Server) tickLoop() {
+	defer s.ticker.Done()
+	every := s.cfg.TickInterval
+	if every <= 0 {
+		every = time.Second
+	}
+	now := s.cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+		}
+		for range 100 { // while clusters stay due, up to a bound per interval
+			if !s.IsLeader() {
+				break
+			}
+			due, ok := s.fsm.NextDue()
+			at := now()
+			if !ok || at.Before(due) {
+				break
+			}
+			cmd, err := MarshalTick(&Tick{At: at})
+			if err != nil {
+				s.log.Warn("encode tick", "err", err)
+				break
+			}
+			if _, err := s.Apply(ctx, cmd); err != nil {
+				if ctx.Err() == nil {
+					s.log.Debug("tick not applied", "err", err)
+				}
+				break
+			}
+		}
+	}
 }

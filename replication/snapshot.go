@@ -30,6 +30,11 @@ type SnapshotHeader struct {
 	Index uint64
 	// Clusters is the number of items the stream will carry.
 	Clusters uint64
+	// Catalog is the hub's catalog of definitions (profile/catalog's
+	// Marshal) as of Index; nil when it has none. Encoded only when
+	// present (the header is then an array of 3, not 2), so a header
+	// without one has the bytes it always had.
+	Catalog []byte
 }
 
 // SnapshotEnd closes a snapshot stream.
@@ -68,16 +73,50 @@ func unmarshalSnapPair(t MsgType, b []byte) (x, y uint64, err error) {
 
 // MarshalSnapshotHeader encodes a MsgSnapshotHeader.
 func MarshalSnapshotHeader(h *SnapshotHeader) ([]byte, error) {
-	return marshalSnapPair(MsgSnapshotHeader, h.Index, h.Clusters)
+	if len(h.Catalog) == 0 {
+		return marshalSnapPair(MsgSnapshotHeader, h.Index, h.Clusters)
+	}
+	if len(h.Catalog) > MaxCatalogBytes {
+		return nil, fmt.Errorf("replication: catalog of %d bytes, limit %d", len(h.Catalog), MaxCatalogBytes)
+	}
+	return frame(MsgSnapshotHeader, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(3), enc.EncodeUint(h.Index), enc.EncodeUint(h.Clusters), enc.EncodeBytes(h.Catalog))
+	})
 }
 
 // UnmarshalSnapshotHeader decodes a MsgSnapshotHeader.
 func UnmarshalSnapshotHeader(b []byte) (*SnapshotHeader, error) {
-	i, n, err := unmarshalSnapPair(MsgSnapshotHeader, b)
+	d, err := body(b, MsgSnapshotHeader)
 	if err != nil {
 		return nil, err
 	}
-	return &SnapshotHeader{Index: i, Clusters: n}, nil
+	h := &SnapshotHeader{}
+	err = func() error {
+		n, err := d.ArrayLen(1)
+		if err != nil {
+			return err
+		}
+		if n != 2 && n != 3 {
+			return fmt.Errorf("%w: snapshot header of %d fields", ErrMalformed, n)
+		}
+		var e1, e2 error
+		h.Index, e1 = d.Uint()
+		h.Clusters, e2 = d.Uint()
+		if err := first(e1, e2); err != nil || n == 2 {
+			return err
+		}
+		if h.Catalog, err = d.Bytes(); err != nil {
+			return err
+		}
+		if len(h.Catalog) == 0 || len(h.Catalog) > MaxCatalogBytes { // none is 2 fields
+			return fmt.Errorf("%w: catalog of %d bytes", ErrMalformed, len(h.Catalog))
+		}
+		return nil
+	}()
+	if err := end(d, err); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // MarshalSnapshotEnd encodes a MsgSnapshotEnd.

@@ -70,7 +70,7 @@ func TestSnapshotStreamRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h != (SnapshotHeader{Index: 42, Clusters: 12}) {
+	if d := cmp.Diff(SnapshotHeader{Index: 42, Clusters: 12}, h); d != "" {
 		t.Fatalf("header %+v", h)
 	}
 	if d := cmp.Diff(pages, got); d != "" {

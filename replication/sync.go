@@ -114,7 +114,16 @@ type FeedItem struct {
 type FeedResponse struct {
 	Items []FeedItem
 	Next  uint64
+	// Catalog is the hub's catalog of definitions (profile/catalog's
+	// Marshal) when it changed after the request's cursor; nil when it
+	// did not. Encoded only when present (the response is then an array
+	// of 3, not 2), so an ordinary page's bytes are unchanged.
+	Catalog []byte
 }
+
+// MaxCatalogBytes bounds an encoded catalog of definitions in a feed
+// page or a snapshot header (profile/catalog's MaxBytes).
+const MaxCatalogBytes = 4 << 20
 
 // MarshalSyncPush encodes a MsgSyncPush. It refuses a push whose
 // sequences do not start at First or do not increase.
@@ -268,8 +277,15 @@ func MarshalFeedResponse(r *FeedResponse) ([]byte, error) {
 	if len(r.Items) > MaxFeedItems {
 		return nil, fmt.Errorf("replication: feed page of %d items, limit %d", len(r.Items), MaxFeedItems)
 	}
+	if len(r.Catalog) > MaxCatalogBytes {
+		return nil, fmt.Errorf("replication: catalog of %d bytes, limit %d", len(r.Catalog), MaxCatalogBytes)
+	}
 	b, err := frame(MsgFeedResponse, func(enc *codec.Encoder) error {
-		if err := first(enc.EncodeArrayLen(2), enc.EncodeUint(r.Next), enc.EncodeArrayLen(len(r.Items))); err != nil {
+		fields := 2
+		if len(r.Catalog) > 0 {
+			fields = 3
+		}
+		if err := first(enc.EncodeArrayLen(fields), enc.EncodeUint(r.Next), enc.EncodeArrayLen(len(r.Items))); err != nil {
 			return err
 		}
 		for i := range r.Items {
@@ -310,6 +326,9 @@ func MarshalFeedResponse(r *FeedResponse) ([]byte, error) {
 				}
 			}
 		}
+		if len(r.Catalog) > 0 {
+			return enc.EncodeBytes(r.Catalog)
+		}
 		return nil
 	})
 	if err == nil && len(b) > MaxMessageBytes {
@@ -327,8 +346,12 @@ func UnmarshalFeedResponse(b []byte) (*FeedResponse, error) {
 	}
 	r := &FeedResponse{}
 	err = func() error {
-		if err := d.ExpectArray(2); err != nil {
+		fields, err := d.ArrayLen(1)
+		if err != nil {
 			return err
+		}
+		if fields != 2 && fields != 3 {
+			return fmt.Errorf("%w: feed response of %d fields", ErrMalformed, fields)
 		}
 		if r.Next, err = d.Uint(); err != nil {
 			return err
@@ -383,6 +406,14 @@ func UnmarshalFeedResponse(b []byte) (*FeedResponse, error) {
 				if len(it.Apart) == 0 { // one encoding per value: none is 4 fields
 					return fmt.Errorf("%w: empty apart list", ErrMalformed)
 				}
+			}
+		}
+		if fields == 3 {
+			if r.Catalog, err = d.Bytes(); err != nil {
+				return err
+			}
+			if len(r.Catalog) == 0 || len(r.Catalog) > MaxCatalogBytes { // none is 2 fields
+				return fmt.Errorf("%w: catalog of %d bytes", ErrMalformed, len(r.Catalog))
 			}
 		}
 		return nil

@@ -99,6 +99,9 @@ func (c *Client) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("%w: snapshot: %w", ErrHub, bootstrapErr(ctx, err))
 	}
 	h := sr.Header()
+	if err := c.applyCatalog(h.Catalog); err != nil {
+		return err
+	}
 	var items uint64
 	for {
 		idle.Reset(c.cfg.StreamIdle)

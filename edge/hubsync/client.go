@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"ucv/edge/store"
+	"ucv/profile/catalog"
 	"ucv/replication"
 	"ucv/tlsconf"
 )
@@ -45,6 +46,9 @@ type Store interface {
 	ApplyClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (store.ApplyResult, error)
 	BootstrapClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (store.ApplyResult, error)
 	SetHubSyncedAt(t time.Time) error
+	// SetCatalog makes c the catalog of definitions in force, durably
+	// (a stale one, of a smaller version, is ignored).
+	SetCatalog(c catalog.Catalog) (changed bool, err error)
 	Resyncer
 }
 
@@ -418,6 +422,10 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	if c.needsBootstrap(cur) { // far behind: a snapshot beats paging the feed
 		return true, c.bootstrap(ctx)
 	}
+	// The catalog first: the page's profiles are then rendered with it.
+	if err := c.applyCatalog(page.Catalog); err != nil {
+		return false, err
+	}
 	if len(page.Items) > 0 {
 		// The hub is authoritative: clusters it split are replaced here,
 		// keeping the outbox entries after acked (read before the
@@ -447,4 +455,35 @@ func truncate(b []byte) string {
 		b = b[:200]
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// applyCatalog makes the catalog of definitions the hub sent (encoded;
+// nil: none) the one in force. One this edge cannot decode is the hub's
+// fault (an error: the page is read again). One it decodes but cannot
+// compile — a hub running a newer expression language — is logged and
+// skipped, keeping the catalog in force: holding up the feed for it
+// would stop every profile update too. The next change of the catalog
+// is tried again.
+func (c *Client) applyCatalog(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	cat, err := catalog.Unmarshal(b)
+	if err != nil {
+		return fmt.Errorf("%w: catalog: %w", ErrHub, err)
+	}
+	changed, err := c.st.SetCatalog(cat)
+	var ce *catalog.Error
+	if err != nil && !errors.As(err, &ce) {
+		return err // the store's own failure: read the page again
+	}
+	if err != nil {
+		c.log.Error("the hub's catalog of definitions cannot be used here; keeping the one in force", "version", cat.Version, "err", err)
+		return nil
+	}
+	if changed {
+		c.log.Info("catalog of definitions updated", "version", cat.Version,
+			"computed_traits", len(cat.ComputedTraits), "audiences", len(cat.Audiences))
+	}
+	return nil
 }

@@ -172,6 +172,20 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.cfg.Now()
 	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: history(fsm, v), Apart: v.Apart}
+	// User-defined computed traits as of now; audiences as the hub last
+	// evaluated them (what GET /v1/admin/audiences/{name}/members and
+	// the transitions say).
+	if comp := fsm.Compiled(); !comp.Empty() {
+		res := comp.Evaluate(v.Profile, now)
+		values := make([]profile.ComputedValue, len(res.Computed))
+		for i, cv := range res.Computed {
+			values[i] = profile.ComputedValue(cv)
+			if str, ok := cv.Value.(string); ok && masked(r) {
+				values[i].Value = profile.Redact(str)
+			}
+		}
+		out.Profile.SetEvaluation(values, fsm.Audiences(v.ID))
+	}
 	if len(holders) > 1 {
 		out.Holders, out.HoldersTotal = holders[:min(len(holders), maxHolders)], len(holders)
 	}

@@ -80,9 +80,9 @@ func status(err error) (int, string) {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, replication.ErrMalformed), errors.Is(err, hub.ErrMalformed),
 		errors.Is(err, hub.ErrInvalid):
 		return http.StatusBadRequest, "invalid_request"
-	case errors.Is(err, hub.ErrNotFound), errors.Is(err, ErrNoMember), errors.Is(err, ErrNoRoute):
+	case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNoDefinition), errors.Is(err, ErrNoMember), errors.Is(err, ErrNoRoute):
 		return http.StatusNotFound, "not_found"
-	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap):
+	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap), errors.Is(err, hub.ErrConflict):
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"
@@ -128,7 +128,7 @@ func clientMessage(err error) string {
 	} else if m, ok := strings.CutPrefix(msg, ErrBadRequest.Error()+"; "); ok {
 		msg = m
 	}
-	for _, p := range []string{"api: ", "hub: ", "replication: ", "codec: ", "msgpack: "} {
+	for _, p := range []string{"api: ", "hub: ", "replication: ", "codec: ", "msgpack: ", "catalog: "} {
 		msg = strings.ReplaceAll(msg, p, "")
 	}
 	return msg
@@ -151,6 +151,7 @@ var resultCodes = []struct {
 }{
 	{"invalid", hub.ErrInvalid}, {"sequence_gap", hub.ErrSequenceGap}, {"not_found", hub.ErrNotFound},
 	{"not_merged", hub.ErrNotMerged}, {"bad_request", hub.ErrMalformed},
+	{"no_definition", hub.ErrNoDefinition}, {"definition_conflict", hub.ErrConflict},
 }
 
 // resultCode is the code of err in a forwarded result; "" for nil, the

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"ucv/hub/token"
+	"ucv/profile/catalog"
 )
 
 // Grant is one role's access to a route.
@@ -61,7 +62,7 @@ var matrix = []route{
 	allow("GET", "/v1/sync/feed", func(s *Server) handler { return s.feed }, asEdge),
 	allow("GET", "/v1/sync/snapshot", func(s *Server) handler { return s.snapshot }, asEdge),
 	allow("POST", "/v1/internal/apply", func(s *Server) handler { return s.internalApply },
-		Grant{token.Admin, "steward and model commands"}, Grant{token.Sync, "own edge's sync batches"}, asNode),
+		Grant{token.Admin, "steward, model and definition commands"}, Grant{token.Sync, "own edge's sync batches"}, asNode),
 	allow("GET", "/v1/internal/peers", func(s *Server) handler { return s.internalPeers }, asEdge, asNode),
 	allow("POST", "/v1/admin/join", func(s *Server) handler { return s.join }, asAdmin, asNode),
 	allow("POST", "/v1/admin/remove", func(s *Server) handler { return s.remove }, asAdmin),
@@ -75,6 +76,16 @@ var matrix = []route{
 	allow("POST", "/v1/admin/reviews/reject", func(s *Server) handler { return s.review(false) }, asAdmin, asSteward),
 	allow("GET", "/v1/admin/model", func(s *Server) handler { return s.model }, asAdmin, asSteward, asAuditor),
 	allow("POST", "/v1/admin/model", func(s *Server) handler { return s.setModel }, asAdmin),
+	allow("GET", "/v1/admin/computed-traits", func(s *Server) handler { return s.definitions(catalog.KindComputedTrait) }, asAdmin, asSteward, asAuditor),
+	allow("GET", "/v1/admin/computed-traits/{name}", func(s *Server) handler { return s.definition(catalog.KindComputedTrait) }, asAdmin, asSteward, asAuditor),
+	allow("PUT", "/v1/admin/computed-traits/{name}", func(s *Server) handler { return s.define(catalog.KindComputedTrait) }, asAdmin),
+	allow("DELETE", "/v1/admin/computed-traits/{name}", func(s *Server) handler { return s.undefine(catalog.KindComputedTrait) }, asAdmin),
+	allow("GET", "/v1/admin/audiences", func(s *Server) handler { return s.definitions(catalog.KindAudience) }, asAdmin, asSteward, asAuditor),
+	allow("GET", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.definition(catalog.KindAudience) }, asAdmin, asSteward, asAuditor),
+	allow("PUT", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.define(catalog.KindAudience) }, asAdmin),
+	allow("DELETE", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.undefine(catalog.KindAudience) }, asAdmin),
+	allow("GET", "/v1/admin/audiences/{name}/members", func(s *Server) handler { return s.members }, asAdmin, asSteward, asAuditor),
+	allow("GET", "/v1/admin/transitions", func(s *Server) handler { return s.transitions }, asAdmin, asAuditor),
 }
 
 // RoleMatrix returns the role matrix: every route of the API, in the

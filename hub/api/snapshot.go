@@ -75,7 +75,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", msgpackType)
 		w.Header().Set("X-Hub-Index", strconv.FormatUint(b.Index(), 10))
 		var err error
-		sw, err = replication.NewSnapshotWriter(out, &replication.SnapshotHeader{Index: b.Index(), Clusters: uint64(count)})
+		sw, err = replication.NewSnapshotWriter(out, &replication.SnapshotHeader{Index: b.Index(), Clusters: uint64(count), Catalog: b.Catalog()})
 		return err
 	}, func(v hub.View) error {
 		st, err := v.Profile.Marshal()

@@ -113,15 +113,15 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 		defer t.Stop()
 		deadline = t.C
 	}
-	var items []hub.View
-	var next uint64
+	var page hub.FeedPage
 	// The long-poll sleeps until the FSM applies something (Watch), not
 	// on a timer: the channel is taken before the feed is read, so a
-	// commit in between wakes it at once.
+	// commit in between wakes it at once. A new catalog of definitions
+	// is news too.
 poll:
 	for {
 		_, advanced := fsm.Watch()
-		if items, next = fsm.Feed(cursor, limit); len(items) > 0 || wait == 0 {
+		if page = fsm.FeedPage(cursor, limit); len(page.Items) > 0 || page.Catalog != nil || wait == 0 {
 			break
 		}
 		select {
@@ -134,8 +134,8 @@ poll:
 	}
 	// A page must fit a message: halve it until it does.
 	for {
-		resp := replication.FeedResponse{Next: next, Items: make([]replication.FeedItem, 0, len(items))}
-		for _, v := range items {
+		resp := replication.FeedResponse{Next: page.Next, Items: make([]replication.FeedItem, 0, len(page.Items)), Catalog: page.Catalog}
+		for _, v := range page.Items {
 			st, err := v.Profile.Marshal()
 			if err != nil {
 				return fmt.Errorf("api: feed: encode profile: %w", err)
@@ -145,7 +145,7 @@ poll:
 		b, err := replication.MarshalFeedResponse(&resp)
 		if err != nil && limit > 1 {
 			limit /= 2
-			items, next = fsm.Feed(cursor, limit)
+			page = fsm.FeedPage(cursor, limit)
 			continue
 		}
 		if err != nil {

@@ -22,6 +22,7 @@ type Cluster struct {
 	mu    sync.Mutex
 	nodes []*node
 	log   *raftLog
+	clock Clock
 }
 
 // raftLog collects every node's Raft log lines; the test prints them
@@ -145,6 +146,7 @@ func (c *Cluster) start(i int, bootstrap bool) {
 	cfg.Transport, cfg.LogStore, cfg.StableStore, cfg.SnapshotStore = nd.trans, nd.logs, nd.logs, nd.snaps
 	cfg.Forward = c.forward
 	cfg.RaftLog = &prefixed{id: nd.id, w: c.log}
+	cfg.Now, cfg.TickInterval = c.clock.Now, TickInterval
 	s, err := hub.New(cfg)
 	if err != nil {
 		c.tb.Fatalf("start %s: %v", nd.id, err)
@@ -174,6 +176,9 @@ func (c *Cluster) forward(ctx context.Context, id string, cmd []byte) (*hub.Resu
 	}
 	return res, nil
 }
+
+// Clock returns the clock every node of the cluster ticks with.
+func (c *Cluster) Clock() *Clock { return &c.clock }
 
 // Len returns the number of nodes.
 func (c *Cluster) Len() int { return len(c.nodes) }

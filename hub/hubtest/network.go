@@ -38,6 +38,7 @@ func (n *Network) Config(id string, bootstrap bool) hub.Config {
 	cfg := hub.DefaultConfig()
 	cfg.NodeID, cfg.Bootstrap, cfg.Raft = id, bootstrap, RaftConfig()
 	cfg.ApplyTimeout = 5 * time.Second
+	cfg.TickInterval = TickInterval
 	cfg.Transport, cfg.LogStore, cfg.StableStore, cfg.SnapshotStore = t, logs, logs, raft.NewInmemSnapshotStore()
 	return cfg
 }
