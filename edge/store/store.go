@@ -109,6 +109,13 @@ type Options struct {
 	// in the background (evaluate.go); reads never serve them stale
 	// meanwhile. Default 1 s.
 	SweepInterval time.Duration
+	// MaxForwardBytes caps the forward outbox (Event.Forward; forward.go):
+	// past it, each commit drops the oldest entries, unsent, and counts
+	// them (ForwardStats.Evicted), so a long upstream outage costs the
+	// upstream its oldest events, never this edge its ingest. Zero or
+	// negative: no cap (the disk is the cap: ingest then fails with
+	// ErrStorageFull). 1 GiB in DefaultOptions.
+	MaxForwardBytes int64
 	// FailWrites, when set, runs at the start of every commit and write
 	// probe; an error it returns fails that transaction as a failed disk
 	// write would, and is classified like one (wrap syscall.ENOSPC to
@@ -131,6 +138,8 @@ func DefaultOptions(path string) Options {
 		SweepInterval:  time.Second,
 		QueueLen:       4096,
 		Populate:       true,
+
+		MaxForwardBytes: 1 << 30,
 	}
 }
 
@@ -138,6 +147,11 @@ func DefaultOptions(path string) Options {
 type Event struct {
 	Msg    *profile.Message
 	Source string // the write key's label or app name; may be empty
+	// Forward, when not nil, is the event as it is forwarded upstream
+	// (profile.Message.Upstream): Ingest queues it in the forward outbox
+	// in the transaction that stores the event, and not at all when the
+	// event is a duplicate (see forward.go).
+	Forward []byte
 }
 
 // IngestResult says what one Ingest call did.
