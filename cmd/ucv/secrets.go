@@ -160,7 +160,7 @@ type edgeLimits struct {
 // into configuration by apply once the flags are parsed.
 type edgeSecurityFlags struct {
 	writeKeys, readKeys, gossipKeys, syncToken, forwardKey *secretFlag
-	insecureOpenReads                          *bool
+	insecureOpenReads                                      *bool
 	// The limits as given (flag or UCV_* variable), parsed by apply.
 	readRate, readBurst, writeRate, writeBurst, maxConns, maxConnsPerIP *string
 }
