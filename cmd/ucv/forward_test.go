@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -167,5 +168,32 @@ func TestKill9ForwardsEverythingAcknowledged(t *testing.T) {
 		len(acked), len(got), len(got)-len(acked), dups, requests.Load())
 	if len(acked) == 0 {
 		t.Fatal("no event was acknowledged")
+	}
+}
+
+// nodeConfig turns the forwarding flags into the node's configuration,
+// and refuses a URL the forwarder cannot use without showing the key.
+func TestForwardNodeConfig(t *testing.T) {
+	base := func() edgeConfig {
+		return edgeConfig{dataDir: t.TempDir(), httpAddr: "127.0.0.1:0", nodeName: "till-1", writeKeys: map[string]string{"k": ""},
+			defaultRegion: "US", forwardURL: "https://api.segment.io", forwardKey: "wk-secret-1", forwardMaxMB: 64}
+	}
+	nc, err := nodeConfig(base(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc.Forward == nil || nc.Forward.URL != "https://api.segment.io" || nc.Forward.WriteKey != "wk-secret-1" || nc.Store.MaxForwardBytes != 64<<20 {
+		t.Errorf("forward config = %+v, cap %d", nc.Forward, nc.Store.MaxForwardBytes)
+	}
+	bad := base()
+	bad.forwardURL = "ftp://api.segment.io"
+	_, err = nodeConfig(bad, nil)
+	if !errors.Is(err, errUsage) || strings.Contains(err.Error(), "wk-secret-1") {
+		t.Errorf("nodeConfig(ftp URL) = %v, want a usage error without the key", err)
+	}
+	off := base()
+	off.forwardURL, off.forwardKey = "", ""
+	if nc, err := nodeConfig(off, nil); err != nil || nc.Forward != nil {
+		t.Errorf("without --forward-url: Forward = %+v, %v", nc.Forward, err)
 	}
 }

@@ -291,8 +291,12 @@ func (s *Store) ForwardStats() (ForwardStats, error) {
 // checkForward reports forward records that fail their checksum and
 // gauges that disagree with the bucket (Check).
 func checkForward(tx *bolt.Tx, report func(error) bool) {
+	b := tx.Bucket(bucketForward)
+	if b == nil {
+		return // a file from before forwarding, opened read-only by Verify
+	}
 	var n, size int64
-	err := tx.Bucket(bucketForward).ForEach(func(k, v []byte) error {
+	err := b.ForEach(func(k, v []byte) error {
 		n++
 		size += int64(len(v))
 		if _, _, _, ok := openForward(k, v); !ok && !report(fmt.Errorf("%w: forward entry %x fails its checksum", ErrDamaged, k)) {
