@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ucv/edge/api"
+	"ucv/edge/forward"
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
@@ -68,6 +69,13 @@ type Config struct {
 	// every TrimEvery once gossip (if any) has published each entry: a
 	// standalone edge's disk holds its profiles, not every delta it wrote.
 	Hub *hubsync.Config
+	// Forward, when not nil, forwards every event this node accepts to
+	// a Segment-compatible upstream (Forward.URL, Forward.WriteKey): the
+	// API queues each in the store's forward outbox with the event, and
+	// a forward.Forwarder sends it (docs/decisions/0034-forwarding.md).
+	// Forward.Logger defaults to the node's. Events replicated from peers
+	// or the hub are not forwarded here: the edge that accepted them does.
+	Forward *forward.Config
 	// TrimEvery is how often a node without a hub trims its outbox.
 	TrimEvery time.Duration
 	// InsecureOpenReads lets a node without read keys (API.ReadKeys)
@@ -114,6 +122,11 @@ func (c Config) Validate() error {
 	if err := ac.Validate(); err != nil {
 		return fmt.Errorf("edge: config: API: %w", err)
 	}
+	if c.Forward != nil {
+		if err := c.Forward.Validate(); err != nil {
+			return fmt.Errorf("edge: config: %w", err)
+		}
+	}
 	return c.validateExposure()
 }
 
@@ -124,6 +137,7 @@ type Node struct {
 	st     *store.Store
 	gossip *gossip.Node
 	hub    *hubsync.Client
+	fwd    *forward.Forwarder // nil without Config.Forward
 	srv    *api.Server
 	ln     net.Listener
 	tls    []*tlsconf.Loader // the API's and the hub link's, when set
@@ -145,7 +159,7 @@ type Node struct {
 
 // New opens the replica and starts the node: gossip, hub sync (or the
 // outbox trim loop), and the HTTP API, already serving when New returns.
-// The parts start in dependency order — store, gossip, hub sync, API —
+// The parts start in dependency order — store, gossip, hub sync, forwarding, API —
 // and on an error New stops what it started and returns the error. Call
 // Close to stop the node.
 func New(cfg Config) (n *Node, err error) {
@@ -207,6 +221,19 @@ func New(cfg Config) (n *Node, err error) {
 
 	if err := n.startHubSync(cfg); err != nil {
 		return n, err
+	}
+	if cfg.Forward != nil {
+		fc := *cfg.Forward
+		if fc.Logger == nil {
+			fc.Logger = log
+		}
+		if n.fwd, err = forward.New(n.st, fc); err != nil {
+			return n, fmt.Errorf("edge: forward: %w", err)
+		}
+		n.fwd.Start()
+		acfg.Forward = true
+		acfg.Collectors = append(acfg.Collectors, n.fwd.Collector())
+		log.Info("forwarding started", "url", fc.URL)
 	}
 
 	ln, err := n.listen(cfg, &acfg)
@@ -391,7 +418,8 @@ func (n *Node) Err() error {
 }
 
 // Close stops the node: the API stops accepting and lets in-flight
-// requests finish, then hub sync makes its last push, gossip leaves, the
+// requests finish, then forwarding stops (what it has not sent stays
+// queued), hub sync makes its last push, gossip leaves, the
 // trim loop ends and the store commits what is queued and closes — the
 // reverse of the start order, so no part outlives one it uses. ctx bounds
 // the whole; when it ends first, Close still closes every part (the
@@ -419,6 +447,9 @@ func (n *Node) close(ctx context.Context) error {
 	if n.warnStop != nil {
 		close(n.warnStop)
 		<-n.warnDone // the loop returns as soon as warnStop closes
+	}
+	if n.fwd != nil {
+		errs = append(errs, n.fwd.Close(ctx))
 	}
 	if n.hub != nil {
 		errs = append(errs, n.hub.Close(ctx))

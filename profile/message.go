@@ -77,6 +77,11 @@ type Message struct {
 	Timestamp  time.Time
 	ReceivedAt time.Time
 	SentAt     time.Time
+
+	// object is the decoded JSON object the client sent (a batch item
+	// without its envelope), kept for Upstream; never modified after
+	// parsing.
+	object map[string]any
 }
 
 // LogValue renders the message without personal data.
@@ -365,6 +370,7 @@ func fromObject(o map[string]any, kind Kind, envCtx map[string]any, path string,
 	if m.MessageID == "" {
 		m.MessageID = derivedMessageID(o)
 	}
+	m.object = o
 	return m, nil
 }
 

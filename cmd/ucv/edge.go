@@ -18,6 +18,7 @@ import (
 
 	"ucv/edge"
 	"ucv/edge/api"
+	"ucv/edge/forward"
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
@@ -62,6 +63,10 @@ type edgeConfig struct {
 	tlsCert, tlsKey, hubCA, tlsClientCert, tlsClientKey string
 	// definitionsFile is a standalone edge's catalog of definitions.
 	definitionsFile string
+	// Forwarding to a Segment-compatible upstream (off when forwardURL
+	// is ""); forwardMaxMB caps its outbox (0: no cap).
+	forwardURL, forwardKey string
+	forwardMaxMB           int64
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -85,6 +90,8 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key-file /etc/ucv/gossip.key"},
 		{"Hub options", []string{"hub", "sync-token", "sync-token-file", "edge-id", "no-hub"},
 			"ucv " + name + " --hub https://hub-1.example:8300,https://hub-2.example:8300 --sync-token-file /etc/ucv/sync-token"},
+		{"Forwarding to an existing CDP (Segment, RudderStack, Jitsu)", []string{"forward-url", "forward-write-key", "forward-write-key-file", "forward-max-outbox-mb"},
+			"ucv " + name + " --forward-url https://api.segment.io --forward-write-key-file /etc/ucv/segment-write-key"},
 		{"Security options", []string{"write-key", "write-key-file", "read-key", "read-key-file", "insecure-open-reads"},
 			"ucv " + name + " --write-key 'wk_pos_3f9a=pos,wk_web_81c2=web' --read-key-file /etc/ucv/read-keys  # lines such as crm=SECRET, recs:decide=SECRET"},
 		{"Abuse limits", []string{"read-key-rate", "read-key-burst", "write-key-rate", "write-key-burst", "max-conns", "max-conns-per-ip"},
@@ -159,6 +166,8 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
+	fs.StringVar(&cfg.forwardURL, "forward-url", env("UCV_FORWARD_URL", ""), "forward every accepted event to this Segment-compatible upstream, `URL`/v1/batch in Segment's batch format (https://api.segment.io, a RudderStack or Jitsu host), at least once with its messageId, durably: queued with the event, sent when the upstream is reachable; empty: no forwarding [UCV_FORWARD_URL]")
+	fwdMax := fs.String("forward-max-outbox-mb", env("UCV_FORWARD_MAX_OUTBOX_MB", "1024"), "`MB` the events waiting to be forwarded may take on disk; past it the oldest are dropped unsent (ucv_forward_dropped_total{reason=\"outbox_full\"}) and ingest goes on; 0: no cap [UCV_FORWARD_MAX_OUTBOX_MB]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
 	fs.StringVar(&cfg.hubCA, "hub-ca", env("UCV_HUB_CA", ""), "CA certificates (PEM `FILE`) that sign the hub's; default: the system's roots [UCV_HUB_CA]")
@@ -214,6 +223,15 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if err := checkEdgeTLS(cfg); err != nil {
 		return cfg, err
+	}
+	if cfg.forwardMaxMB, err = strconv.ParseInt(strings.TrimSpace(*fwdMax), 10, 64); err != nil || cfg.forwardMaxMB < 0 || cfg.forwardMaxMB > 1<<40 {
+		return cfg, fmt.Errorf("%w: --forward-max-outbox-mb must be a whole number of megabytes >= 0 (0: no cap)", errUsage)
+	}
+	switch {
+	case cfg.forwardURL != "" && cfg.forwardKey == "":
+		return cfg, fmt.Errorf("%w: --forward-url needs --forward-write-key or --forward-write-key-file (or UCV_FORWARD_WRITE_KEY, UCV_FORWARD_WRITE_KEY_FILE)", errUsage)
+	case cfg.forwardURL == "" && cfg.forwardKey != "":
+		return cfg, fmt.Errorf("%w: --forward-write-key needs --forward-url", errUsage)
 	}
 	if strings.ContainsAny(cfg.edgeID, " \t\r\n") || len(cfg.edgeID) > replication.MaxNameBytes {
 		return cfg, fmt.Errorf("%w: --edge-id must be one word of at most %d bytes", errUsage, replication.MaxNameBytes)
@@ -396,6 +414,15 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 			return nc, fmt.Errorf("%w: --hub: %w", errUsage, err)
 		}
 		nc.Hub = &hc
+	}
+	nc.Store.MaxForwardBytes = cfg.forwardMaxMB << 20
+	if cfg.forwardURL != "" {
+		fc := forward.DefaultConfig()
+		fc.URL, fc.WriteKey = cfg.forwardURL, cfg.forwardKey
+		if err := fc.Validate(); err != nil {
+			return nc, fmt.Errorf("%w: --forward-url, --forward-write-key: %w", errUsage, err)
+		}
+		nc.Forward = &fc
 	}
 	if err := nc.Validate(); err != nil {
 		return nc, fmt.Errorf("%w: %w", errUsage, err)

@@ -166,6 +166,24 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
 				hubURLs: []string{"http://hub:8300"}, edgeID: "store-1"},
 		},
+		{
+			name: "forwarding from flags",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k", "--forward-url", "https://api.segment.io", "--forward-write-key-file", tokFile, "--forward-max-outbox-mb", "64"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US",
+				forwardURL: "https://api.segment.io", forwardKey: "st-0123456789", forwardMaxMB: 64},
+		},
+		{
+			name: "forwarding from env",
+			cmd:  "dev",
+			env:  map[string]string{"UCV_FORWARD_URL": "http://rudder:8080", "UCV_FORWARD_WRITE_KEY": "wk-up", "UCV_FORWARD_MAX_OUTBOX_MB": "16"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
+				forwardURL: "http://rudder:8080", forwardKey: "wk-up", forwardMaxMB: 16},
+		},
+		{name: "forward URL without a key", cmd: "dev", args: []string{"--forward-url", "https://api.segment.io"}, wantErr: true},
+		{name: "forward key without a URL", cmd: "dev", args: []string{"--forward-write-key", "wk"}, wantErr: true},
+		{name: "forward key and its file", cmd: "dev", args: []string{"--forward-url", "https://x", "--forward-write-key", "wk", "--forward-write-key-file", tokFile}, wantErr: true},
+		{name: "negative forward cap", cmd: "dev", args: []string{"--forward-max-outbox-mb", "-1"}, wantErr: true},
 		{name: "edge ID with a space", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--edge-id", "store 1"}, wantErr: true},
 		{name: "edge gossip needs a key", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--gossip-addr", "127.0.0.1:0"}, wantErr: true},
 		{name: "short gossip key", cmd: "dev", args: []string{"--gossip-addr", "127.0.0.1:0", "--gossip-key", "AAAA"}, wantErr: true},
@@ -198,6 +216,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.maxEventAge == 0 {
 				tc.want.maxEventAge = 43800 * time.Hour
+			}
+			if tc.want.forwardMaxMB == 0 {
+				tc.want.forwardMaxMB = 1024
 			}
 			if tc.want.limits == (edgeLimits{}) {
 				tc.want.limits = edgeLimits{readKeyRate: 1000, readKeyBurst: 2000, writeKeyBurst: 1000, maxConns: 10000, maxConnsPerIP: 512}

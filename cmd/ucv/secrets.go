@@ -137,8 +137,9 @@ func parseReadKeys(text string) ([]api.ReadKey, error) {
 	return keys, nil
 }
 
-// parseSyncToken reads the hub sync token: one token, surrounding white
-// space (a file's newline) trimmed.
+// parseSyncToken reads the hub sync token (or another single token, the
+// forwarding write key): one token, surrounding white space (a file's
+// newline) trimmed.
 func parseSyncToken(text string) (string, error) {
 	t := strings.TrimSpace(text)
 	if strings.ContainsAny(t, " \t\r\n") {
@@ -158,8 +159,8 @@ type edgeLimits struct {
 // `ucv edge` and `ucv dev`, defined by addEdgeSecurityFlags and turned
 // into configuration by apply once the flags are parsed.
 type edgeSecurityFlags struct {
-	writeKeys, readKeys, gossipKeys, syncToken *secretFlag
-	insecureOpenReads                          *bool
+	writeKeys, readKeys, gossipKeys, syncToken, forwardKey *secretFlag
+	insecureOpenReads                                      *bool
 	// The limits as given (flag or UCV_* variable), parsed by apply.
 	readRate, readBurst, writeRate, writeBurst, maxConns, maxConnsPerIP *string
 }
@@ -178,6 +179,8 @@ func addEdgeSecurityFlags(fs *flag.FlagSet, env func(k, def string) string) *edg
 			"base64 AES keys (16, 24 or 32 bytes) encrypting gossip, `KEY,OLDKEY,…`; required with --gossip-addr outside dev; during rotation the first encrypts, all decrypt", true),
 		syncToken: secretVar(fs, "sync-token", "UCV_SYNC_TOKEN", "UCV_SYNC_TOKEN_FILE",
 			"bearer `TOKEN` of the hub's sync API", false),
+		forwardKey: secretVar(fs, "forward-write-key", "UCV_FORWARD_WRITE_KEY", "UCV_FORWARD_WRITE_KEY_FILE",
+			"write `KEY` of the upstream source events are forwarded to (sent as the HTTP Basic username, as Segment's HTTP API takes it); needs --forward-url", false),
 		insecureOpenReads: new(bool),
 	}
 	fs.BoolVar(f.insecureOpenReads, "insecure-open-reads", env("UCV_INSECURE_OPEN_READS", "") == "true",
@@ -213,6 +216,12 @@ func (f *edgeSecurityFlags) apply(cfg *edgeConfig, getenv func(string) string) (
 	}
 	if cfg.syncToken, err = parseSyncToken(text); err != nil {
 		return "", fmt.Errorf("%w: --sync-token: %v", errUsage, err)
+	}
+	if text, err = f.forwardKey.resolve(getenv); err != nil {
+		return "", err
+	}
+	if cfg.forwardKey, err = parseSyncToken(text); err != nil {
+		return "", fmt.Errorf("%w: --forward-write-key: %v", errUsage, err)
 	}
 	cfg.insecureOpenReads = *f.insecureOpenReads
 	l := &cfg.limits

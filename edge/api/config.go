@@ -112,6 +112,12 @@ type Config struct {
 	// Collectors are further metrics served on /metrics (the gossip
 	// node's, when gossip is on).
 	Collectors []metric.Collector
+	// Forward attaches to every accepted event its upstream form
+	// (profile.Message.Upstream, encoded here, off the store's commit
+	// goroutine), so the store queues it for forwarding in the
+	// transaction that stores it (store.Event.Forward, edge/forward).
+	// The edge node sets it when forwarding is configured.
+	Forward bool
 }
 
 // Bounds of Config.MaxHeaderBytes.

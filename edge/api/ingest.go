@@ -116,6 +116,13 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		evs := make([]store.Event, len(msgs))
 		for i, m := range msgs {
 			evs[i] = store.Event{Msg: m, Source: source}
+			if s.cfg.Forward {
+				b, err := m.Upstream()
+				if err != nil {
+					return fmt.Errorf("forward: %w", err)
+				}
+				evs[i].Forward = b
+			}
 		}
 		// Not ctx: fasthttp recycles the RequestCtx, and the write must
 		// not be cut short by a client hanging up once it is queued.

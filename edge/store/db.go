@@ -225,6 +225,9 @@ func Open(opts Options) (*Store, error) {
 			s.hubSyncedMs.Store(int64(readU64(v)))
 		}
 		s.loadCatalog(meta)
+		if _, err := tx.CreateBucketIfNotExists(bucketForward); err != nil {
+			return err
+		}
 		_, err := tx.CreateBucketIfNotExists(bucketDue)
 		return err
 	})
@@ -825,6 +828,7 @@ func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
 	if got := readU64(meta.Get(profilesKey)); got != uint64(profiles) {
 		report(fmt.Errorf("store: profile gauge %d, %d stored", got, profiles))
 	}
+	checkForward(tx, report)
 	return profiles, views
 }
 

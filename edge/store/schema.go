@@ -29,6 +29,8 @@ package store
 //	dedupe      messageId → int64 BE ms first seen
 //	dedupeTime  int64 BE ms ‖ messageId → empty (for expiry in order)
 //	outbox      uint64 BE sequence → outbox entry (see outbox.go)
+//	forward     uint64 BE sequence → an accepted event as it is forwarded
+//	            upstream (see forward.go, with its meta keys)
 //	apart       profile ID ‖ 0x00 ‖ profile ID → empty: the hub's
 //	            cannot-links, kept under canonical IDs (see apart.go)
 //	repair      profile ID → int64 BE ms: profiles whose state was found

@@ -112,6 +112,13 @@ type Options struct {
 	// ChangeBuffer is how many recent changes the change stream keeps
 	// for subscribers that reconnect (Last-Event-ID). Default 10,000.
 	ChangeBuffer int
+	// MaxForwardBytes caps the forward outbox (Event.Forward; forward.go):
+	// past it, each commit drops the oldest entries, unsent, and counts
+	// them (ForwardStats.Evicted), so a long upstream outage costs the
+	// upstream its oldest events, never this edge its ingest. Zero or
+	// negative: no cap (the disk is the cap: ingest then fails with
+	// ErrStorageFull). 1 GiB in DefaultOptions.
+	MaxForwardBytes int64
 	// FailWrites, when set, runs at the start of every commit and write
 	// probe; an error it returns fails that transaction as a failed disk
 	// write would, and is classified like one (wrap syscall.ENOSPC to
@@ -135,6 +142,8 @@ func DefaultOptions(path string) Options {
 		ChangeBuffer:   10000,
 		QueueLen:       4096,
 		Populate:       true,
+
+		MaxForwardBytes: 1 << 30,
 	}
 }
 
@@ -142,6 +151,11 @@ func DefaultOptions(path string) Options {
 type Event struct {
 	Msg    *profile.Message
 	Source string // the write key's label or app name; may be empty
+	// Forward, when not nil, is the event as it is forwarded upstream
+	// (profile.Message.Upstream): Ingest queues it in the forward outbox
+	// in the transaction that stores the event, and not at all when the
+	// event is a duplicate (see forward.go).
+	Forward []byte
 }
 
 // IngestResult says what one Ingest call did.

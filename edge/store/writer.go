@@ -59,7 +59,10 @@ type writer struct {
 	hasApart int8
 
 	profileDelta, identDelta, outboxDelta int64
-	expired                               int
+	// fwdLen and fwdBytes are what this transaction added to the forward
+	// outbox (forward.go).
+	fwdLen, fwdBytes int64
+	expired          int
 	// skipped counts identifiers resolve left out, by reason; added to
 	// the store's counters only if the transaction commits.
 	skipped [NumSkipReasons]uint64
@@ -269,6 +272,11 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 	}
 	if err := w.tx.Bucket(bucketDedupeTime).Put(append(ms[:], mid...), nil); err != nil {
 		return "", false, err
+	}
+	if ev.Forward != nil {
+		if err := w.queueForward(target, ev.Forward); err != nil {
+			return "", false, err
+		}
 	}
 	return target, false, nil
 }
@@ -613,6 +621,9 @@ func (w *writer) flush() error {
 		return err
 	}
 	if err := w.finishRepairs(); err != nil {
+		return err
+	}
+	if err := w.capForward(); err != nil {
 		return err
 	}
 	meta := w.tx.Bucket(bucketMeta)
