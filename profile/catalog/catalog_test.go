@@ -487,10 +487,18 @@ func TestAudienceErrors(t *testing.T) {
 	if _, _, err := c.With("a", Audience{Expression: `"b" in audiences`}, c.Version+1); err == nil || !strings.Contains(err.Error(), "→") {
 		t.Errorf("cycle: %v", err)
 	}
-	// Removing what another reads is a conflict.
+	// Removing what another reads is a conflict: an audience, or a
+	// computed trait.
 	var ce *Error
 	if _, _, err := c.Without(KindAudience, "a", c.Version+1); !errors.As(err, &ce) || !ce.Conflict {
 		t.Errorf("removing a read audience: %v", err)
+	}
+	if _, _, err := c.Without(KindComputedTrait, "orders_30d", c.Version+1); !errors.As(err, &ce) || !ce.Conflict || !strings.Contains(ce.Message, "orders_30d") {
+		t.Errorf("removing a read computed trait: %v", err)
+	}
+	// An unknown computed trait is refused at definition.
+	if _, _, err := c.With("d", Audience{Expression: `computed.orders_31d > 1`}, c.Version+1); !errors.As(err, &ce) || ce.Field != "expression" || !strings.Contains(ce.Message, "orders_31d") {
+		t.Errorf("unknown computed trait: %v", err)
 	}
 }
 

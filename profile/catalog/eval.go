@@ -92,6 +92,12 @@ func Compile(c Catalog) (*Compiled, error) {
 		}
 		progs = append(progs, p)
 		keys, all := p.ComputedKeys()
+		for _, k := range keys {
+			if _, ok := c.ComputedTraits[k]; !ok && !slices.Contains(reserved, k) {
+				return nil, &Error{Kind: KindAudience, Name: name, Field: "expression",
+					Message: fmt.Sprintf("computed.%s is neither a built-in computed value nor a defined computed trait (define it first: PUT /v1/admin/computed-traits/%s)", k, k)}
+			}
+		}
 		comp.builtins = comp.builtins || all || slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(reserved, k) })
 		for _, call := range p.Calls() {
 			k := callKey{fn: call.Func, event: call.Event, path: call.Path, window: call.Window}
