@@ -71,3 +71,72 @@ func TestStandaloneDefinitions(t *testing.T) {
 		t.Fatalf("--definitions with --hub: err=%v\n%s", err, out)
 	}
 }
+
+// TestAudienceProcesses: a hub and two edges of different stores. An
+// audience defined at the hub (on a computed trait) reaches both edges;
+// one order at each edge for the same e-mail makes the person a repeat
+// buyer on both edges within 2 s, and the hub's audience has one member.
+func TestAudienceProcesses(t *testing.T) {
+	bin := buildUCV(t)
+	dir := t.TempDir()
+	h := startHub(t, bin, filepath.Join(dir, "hub"), "127.0.0.1:0", "127.0.0.1:0", "--bootstrap")
+	admin := []string{"Authorization", "Bearer at"}
+	put := func(path, body string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			code, b := httpDo(t, "PUT", h.url+path, body, admin...)
+			if code == 200 {
+				return
+			}
+			if time.Now().After(deadline) || code < 500 {
+				t.Fatalf("PUT %s = %d %s", path, code, b)
+			}
+			time.Sleep(50 * time.Millisecond) // no leader yet
+		}
+	}
+	put("/v1/admin/computed-traits/orders_30d", `{"event":"Order Completed","aggregate":"count","window":"720h","description":"orders in 30 days"}`)
+	put("/v1/admin/audiences/repeat_buyers", `{"expression":"computed.orders_30d >= 2","description":"two orders in 30 days"}`)
+	// A bad definition is refused naming the problem.
+	if code, b := httpDo(t, "PUT", h.url+"/v1/admin/audiences/Bad", `{"expression":"true"}`, admin...); code != 400 || !strings.Contains(string(b), "name") {
+		t.Fatalf("bad name: %d %s", code, b)
+	}
+	edge := func(name string) *node {
+		return start(t, bin, nil, "edge", "--data-dir", filepath.Join(dir, name), "--http-addr", "127.0.0.1:0",
+			"--node-name", name, "--write-key", "k=pos", "--hub", h.url, "--sync-token", "st")
+	}
+	e1, e2 := edge("store-1"), edge("store-2")
+	post := func(n *node, body string) {
+		t.Helper()
+		if code, b := httpDo(t, "POST", n.url+"/v1/track", body, "X-Write-Key", "k"); code != 200 {
+			t.Fatalf("track = %d %s", code, b)
+		}
+	}
+	// Warm both links: each edge has synced with the hub (and so holds
+	// the catalog) before the measured part.
+	post(e1, `{"anonymousId":"warm-1","event":"Store Opened"}`)
+	post(e2, `{"anonymousId":"warm-2","event":"Store Opened"}`)
+	for _, n := range []*node{e1, e2} {
+		waitBody(t, n.url+"/v1/profiles/anonymous_id:warm-1", `"hub_synced_at":"`, `"orders_30d":0`)
+	}
+	post(e1, `{"anonymousId":"a-1","event":"Order Completed","context":{"traits":{"email":"Rita@Example.com"}},"properties":{"total":20,"currency":"EUR"},"messageId":"o-1"}`)
+	post(e2, `{"anonymousId":"a-2","event":"Order Completed","context":{"traits":{"email":"rita@example.com"}},"properties":{"total":35,"currency":"EUR"},"messageId":"o-2"}`)
+	sent := time.Now()
+	for _, n := range []*node{e1, e2} {
+		waitBody(t, n.url+"/v1/profiles/email:rita@example.com", `"audiences":["repeat_buyers"]`, `"orders_30d":2`)
+	}
+	took := time.Since(sent)
+	t.Logf("both edges list repeat_buyers %v after the second order", took)
+	if took > 2*time.Second {
+		t.Errorf("both edges listed repeat_buyers only after %v, want within 2 s", took)
+	}
+	// The hub already decided the membership before it fed the edges.
+	code, b := httpDo(t, "GET", h.url+"/v1/admin/audiences/repeat_buyers", "", admin...)
+	if code != 200 || !strings.Contains(string(b), `"size":1`) {
+		t.Fatalf("hub audience = %d %s", code, b)
+	}
+	code, b = httpDo(t, "GET", h.url+"/v1/admin/transitions", "", admin...)
+	if code != 200 || strings.Count(string(b), `"repeat_buyers"`) != 1 {
+		t.Fatalf("hub transitions = %d %s", code, b)
+	}
+}
