@@ -27,7 +27,7 @@ const syncToken = "sync-secret"
 // newHub runs a new, empty single-node hub (raft's in-memory transport,
 // the HTTP API with the product's server settings on 127.0.0.1) and
 // returns it with its URL.
-func newHub(t *testing.T, id string) (*hub.Server, string) {
+func newHub(t testing.TB, id string) (*hub.Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +40,7 @@ func newHub(t *testing.T, id string) (*hub.Server, string) {
 
 // serveHub starts a bootstrapped single-node hub (ID ac.NodeID) and
 // serves its API, configured by ac, on ln until the test ends.
-func serveHub(t *testing.T, ln net.Listener, ac api.Config) *hub.Server {
+func serveHub(t testing.TB, ln net.Listener, ac api.Config) *hub.Server {
 	t.Helper()
 	peers, err := api.NewPeers(ac)
 	if err != nil {
@@ -71,7 +71,7 @@ func serveHub(t *testing.T, ln net.Listener, ac api.Config) *hub.Server {
 }
 
 // waitFor polls cond every 10 ms for up to 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -101,14 +101,14 @@ func (l *logBuffer) String() string {
 }
 
 type edge struct {
-	t    *testing.T
+	t    testing.TB
 	path string
 	st   *store.Store
 	id   string
 	logs *logBuffer
 }
 
-func openEdge(t *testing.T, path string) *edge {
+func openEdge(t testing.TB, path string) *edge {
 	t.Helper()
 	o := store.DefaultOptions(path)
 	o.NodeName, o.NoSync, o.Populate = "till-1", true, false

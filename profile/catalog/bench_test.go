@@ -2,9 +2,11 @@ package catalog_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"ucv/profile/catalog"
 	"ucv/profile/catalog/catalogtest"
 )
 
@@ -24,6 +26,26 @@ func BenchmarkEvaluate(b *testing.B) {
 				in = len(comp.Evaluate(p, now).Audiences)
 			}
 			b.ReportMetric(float64(in), "audiences")
+		})
+	}
+}
+
+// BenchmarkReevaluate is the cost per changed profile on ingest, where
+// the edge evaluates incrementally: after one more event of each kind
+// on the 100-event profile, only the audiences reading what it changed
+// are evaluated again (catalog.Reevaluate).
+func BenchmarkReevaluate(b *testing.B) {
+	comp := catalogtest.Catalog(b)
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	p := catalogtest.Profile(comp, 100, now)
+	prev := comp.Evaluate(p, now)
+	for _, ev := range []string{"Product Viewed", "Order Completed"} {
+		ch := catalog.Change{LastSeen: true, Events: []string{ev}, Orders: ev == "Order Completed"}
+		b.Run("event="+strings.ReplaceAll(ev, " ", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				comp.Reevaluate(p, now, prev.Audiences, prev.Next, ch)
+			}
 		})
 	}
 }

@@ -69,7 +69,7 @@ func ChangeOf(d *profile.Profile, firstBefore crdt.Min, lastBefore crdt.Max) Cha
 
 // readSet is what one audience's answer depends on, besides time.
 type readSet struct {
-	vars        map[string]bool
+	now, traits, identities, consent, firstSeen, lastSeen bool
 	builtins    []string // built-in computed keys read
 	allComputed bool     // reads computed as a whole
 	events      map[string]bool
@@ -77,9 +77,22 @@ type readSet struct {
 }
 
 func newReadSet(p *expr.Program, c Catalog) readSet {
-	rs := readSet{vars: map[string]bool{}, events: map[string]bool{}, deps: p.Deps()}
+	rs := readSet{events: map[string]bool{}, deps: p.Deps()}
 	for _, v := range p.Vars() {
-		rs.vars[v] = true
+		switch v {
+		case "now":
+			rs.now = true
+		case "traits":
+			rs.traits = true
+		case "identities":
+			rs.identities = true
+		case "consent":
+			rs.consent = true
+		case "first_seen":
+			rs.firstSeen = true
+		case "last_seen":
+			rs.lastSeen = true
+		}
 	}
 	keys, all := p.ComputedKeys()
 	rs.allComputed = all
@@ -101,11 +114,10 @@ func newReadSet(p *expr.Program, c Catalog) readSet {
 // affected reports whether an audience reading rs may answer differently
 // after ch, given the audiences whose answers already changed.
 func (rs readSet) affected(ch Change, changed map[string]bool) bool {
-	v := rs.vars
 	switch {
-	case v["now"],
-		v["traits"] && ch.Traits, v["identities"] && ch.Identities, v["consent"] && ch.Consent,
-		v["first_seen"] && ch.FirstSeen, v["last_seen"] && ch.LastSeen:
+	case rs.now,
+		rs.traits && ch.Traits, rs.identities && ch.Identities, rs.consent && ch.Consent,
+		rs.firstSeen && ch.FirstSeen, rs.lastSeen && ch.LastSeen:
 		return true
 	case rs.allComputed && (len(ch.Events) > 0 || ch.Orders || ch.Channels):
 		return true
@@ -141,7 +153,8 @@ func (rs readSet) affected(ch Change, changed map[string]bool) bool {
 
 // Reevaluate is Evaluate after a known change: the computed traits in
 // full, and only the audiences ch may affect; the others keep their
-// membership in prev (the previous evaluation's audiences, sorted). Next
+// membership in prev (the previous evaluation's audiences, sorted: as
+// Result.Audiences are). Next
 // is the earlier of prevNext (which covers the audiences skipped) and
 // what this evaluation found. The result equals Evaluate's as long as
 // prev and prevNext come from an evaluation of the profile before ch under
@@ -163,7 +176,7 @@ func (c *Compiled) Reevaluate(p *profile.Profile, now time.Time, prev []string, 
 	var changed map[string]bool
 	for i, prog := range c.auds {
 		name := prog.Name()
-		was := slices.Contains(prev, name)
+		_, was := slices.BinarySearch(prev, name)
 		is := was
 		if c.reads[i].affected(ch, changed) {
 			ok, err := prog.EvalSession(sess)
