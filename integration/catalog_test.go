@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"ucv/profile"
 )
 
 // adminDo sends a definitions request to the hub with the admin token
@@ -69,5 +73,62 @@ func TestCatalogReachesEdges(t *testing.T) {
 	e = openEdge(t, path)
 	if c := e.st.Catalog().Catalog(); c.Version != v3 || len(c.ComputedTraits) != 1 {
 		t.Fatalf("after a restart the edge's catalog = %+v, want version %d", c, v3)
+	}
+}
+
+// Three edges of different stores receive the same order (one
+// messageId, as a retried client might send it to each) for one person,
+// plus an order of their own at the first: the hub records the person's
+// entry into repeat_buyers once, and every edge lists them. An edge that
+// was away while the definition changed catches up when it returns, and
+// kept evaluating with the old one meanwhile.
+func TestTransitionOnceAcrossEdges(t *testing.T) {
+	h, url := newHub(t, "h0")
+	adminDo(t, "PUT", url+"/v1/admin/computed-traits/orders_30d", `{"event":"Order Completed","aggregate":"count","window":"720h"}`)
+	adminDo(t, "PUT", url+"/v1/admin/audiences/repeat_buyers", `{"expression":"computed.orders_30d >= 2"}`)
+	var es []*edge
+	var stops []func()
+	for i := range 3 {
+		e := openEdge(t, filepath.Join(t.TempDir(), fmt.Sprintf("edge-%d.db", i)))
+		stops = append(stops, e.sync(url))
+		es = append(es, e)
+	}
+	same := `{"type":"track","event":"Order Completed","userId":"zoe","messageId":"order-1","timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `"}`
+	for _, e := range es {
+		e.ingest(same)
+	}
+	es[0].ingest(`{"type":"track","event":"Order Completed","userId":"zoe","messageId":"order-2"}`)
+	zoe := profile.Identifier{Type: profile.UserID, Value: "zoe"}
+	for _, e := range es {
+		waitFor(t, "every edge to list zoe", func() bool {
+			v, err := e.st.LookupIdentifier(zoe)
+			return err == nil && bytes.Contains(v.JSON, []byte(`"audiences":["repeat_buyers"]`)) && bytes.Contains(v.JSON, []byte(`"orders_30d":2`))
+		})
+	}
+	waitFor(t, "every edge to settle", func() bool { return es[0].settled(h) && es[1].settled(h) && es[2].settled(h) })
+	if tr := h.FSM().Transitions(0, 100); len(tr) != 1 || tr[0].Audience != "repeat_buyers" || !tr[0].Entered {
+		t.Fatalf("hub transitions = %+v, want one entry", tr)
+	}
+
+	// Edge 2 goes away; the definition changes; it keeps evaluating the
+	// old one, then catches up when it returns.
+	stops[2]()
+	v := adminDo(t, "PUT", url+"/v1/admin/audiences/repeat_buyers", `{"expression":"computed.orders_30d >= 3"}`)
+	for _, e := range es[:2] {
+		waitFor(t, "the online edges to apply the change", func() bool {
+			v, err := e.st.LookupIdentifier(zoe)
+			return err == nil && bytes.Contains(v.JSON, []byte(`"audiences":[]`))
+		})
+	}
+	if v, _ := es[2].st.LookupIdentifier(zoe); !bytes.Contains(v.JSON, []byte(`"audiences":["repeat_buyers"]`)) {
+		t.Fatalf("the offline edge stopped evaluating its last catalog: %s", v.JSON)
+	}
+	es[2].sync(url)
+	waitFor(t, "the returning edge to catch up", func() bool {
+		v2, err := es[2].st.LookupIdentifier(zoe)
+		return es[2].st.Catalog().Catalog().Version == v && err == nil && bytes.Contains(v2.JSON, []byte(`"audiences":[]`))
+	})
+	if tr := h.FSM().Transitions(0, 100); len(tr) != 2 || tr[1].Entered {
+		t.Fatalf("hub transitions = %+v, want the entry and one exit", tr)
 	}
 }
