@@ -71,9 +71,10 @@ func TestCatalogCommands(t *testing.T) {
 		{"unknown field", func() ([]byte, error) {
 			return define(catalog.KindComputedTrait, "x", `{"event":"E","aggregate":"count","colour":"red"}`)
 		}, hub.ErrInvalid},
-		{"unknown kind", func() ([]byte, error) { return define("offers", "x", ordersBody) }, hub.ErrInvalid},
+		{"unknown kind", func() ([]byte, error) { return define("segments", "x", ordersBody) }, hub.ErrInvalid},
+		{"offer without placement", func() ([]byte, error) { return define(catalog.KindOffer, "x", `{"priority":1}`) }, hub.ErrInvalid},
 		{"undefine unknown", func() ([]byte, error) { return undefine(catalog.KindComputedTrait, "nope") }, hub.ErrNoDefinition},
-		{"undefine unknown kind", func() ([]byte, error) { return undefine("offers", "orders_30d") }, hub.ErrInvalid},
+		{"undefine unknown kind", func() ([]byte, error) { return undefine("segments", "orders_30d") }, hub.ErrInvalid},
 	} {
 		r := l.apply(tc.cmd())
 		if !errors.Is(r.Err, tc.err) {

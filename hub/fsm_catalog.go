@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"ucv/profile/catalog"
 )
@@ -76,7 +77,7 @@ func (a *applier) define(d *Define) error {
 
 // undefine applies CmdUndefine.
 func (a *applier) undefine(u *Undefine) error {
-	if u.Kind != catalog.KindComputedTrait && u.Kind != catalog.KindAudience {
+	if !slices.Contains(catalog.Kinds, u.Kind) {
 		return fmt.Errorf("%w: unknown kind of definition %q", ErrInvalid, u.Kind)
 	}
 	c, comp, err := a.st.defs.cat.Without(u.Kind, u.Name, a.index)

@@ -32,7 +32,12 @@ import (
 const (
 	KindComputedTrait = "computed-traits"
 	KindAudience      = "audiences"
+	KindOffer         = "offers"
+	KindModel         = "models"
 )
+
+// Kinds lists every kind of definition.
+var Kinds = []string{KindComputedTrait, KindAudience, KindOffer, KindModel}
 
 // Limits on definitions.
 const (
@@ -46,7 +51,7 @@ const (
 	// MaxDescriptionBytes bounds a description.
 	MaxDescriptionBytes = 1024
 	// MaxBytes bounds an encoded catalog.
-	MaxBytes = 4 << 20
+	MaxBytes = 12 << 20
 )
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -90,6 +95,8 @@ type Audience struct {
 type Definitions struct {
 	ComputedTraits map[string]ComputedTrait `json:"computed_traits,omitempty"`
 	Audiences      map[string]Audience      `json:"audiences,omitempty"`
+	Offers         map[string]Offer         `json:"offers,omitempty"`
+	Models         map[string]Model         `json:"models,omitempty"`
 }
 
 // Catalog is a versioned set of definitions. Version increases with
@@ -125,6 +132,9 @@ var ErrNotFound = errors.New("catalog: no such definition")
 func CheckName(kind, name string) error {
 	if !namePattern.MatchString(name) {
 		return &Error{Kind: kind, Name: name, Field: "name", Message: "must match [a-z][a-z0-9_]{0,63}"}
+	}
+	if kind == KindModel {
+		return nil // model names are checked by Model.Check
 	}
 	if kind == KindComputedTrait && slices.Contains(reserved, name) {
 		return &Error{Kind: kind, Name: name, Field: "name", Message: "is a built-in computed value"}
@@ -240,6 +250,15 @@ func ParseDefinition(kind, name string, body []byte) (any, error) {
 			return nil, bad(err)
 		}
 		return a, a.Check(name)
+	case KindOffer:
+		var o Offer
+		if err := dec.Decode(&o); err != nil {
+			return nil, bad(err)
+		}
+		return o, o.Check(name)
+	case KindModel:
+		m := Model(bytes.Clone(body))
+		return m, m.Check(name)
 	}
 	return nil, fmt.Errorf("catalog: unknown kind %q", kind)
 }
@@ -253,6 +272,12 @@ func (c Catalog) Get(kind, name string) (any, bool) {
 	case KindAudience:
 		a, ok := c.Audiences[name]
 		return a, ok
+	case KindOffer:
+		o, ok := c.Offers[name]
+		return o, ok
+	case KindModel:
+		m, ok := c.Models[name]
+		return m, ok
 	}
 	return nil, false
 }
@@ -270,6 +295,18 @@ func (c Catalog) clone() Catalog {
 		n.Audiences = make(map[string]Audience, len(c.Audiences)+1)
 		for k, v := range c.Audiences {
 			n.Audiences[k] = v
+		}
+	}
+	if len(c.Offers) > 0 {
+		n.Offers = make(map[string]Offer, len(c.Offers)+1)
+		for k, v := range c.Offers {
+			n.Offers[k] = v
+		}
+	}
+	if len(c.Models) > 0 {
+		n.Models = make(map[string]Model, len(c.Models)+1)
+		for k, v := range c.Models {
+			n.Models[k] = v
 		}
 	}
 	return n
@@ -304,6 +341,25 @@ func (c Catalog) With(name string, def any, version uint64) (Catalog, *Compiled,
 		if len(n.Audiences) > MaxDefinitions {
 			return c, nil, &Error{Kind: KindAudience, Name: name, Field: "name", Message: fmt.Sprintf("the catalog holds %d audiences already", MaxDefinitions), Conflict: true}
 		}
+	case Offer:
+		if err := d.Check(name); err != nil {
+			return c, nil, err
+		}
+		if n.Offers == nil {
+			n.Offers = map[string]Offer{}
+		}
+		n.Offers[name] = d
+		if len(n.Offers) > MaxDefinitions {
+			return c, nil, &Error{Kind: KindOffer, Name: name, Field: "name", Message: fmt.Sprintf("the catalog holds %d offers already", MaxDefinitions), Conflict: true}
+		}
+	case Model:
+		if err := d.Check(name); err != nil {
+			return c, nil, err
+		}
+		if n.Models == nil {
+			n.Models = map[string]Model{}
+		}
+		n.Models[name] = d
 	default:
 		return c, nil, fmt.Errorf("catalog: cannot define a %T", def)
 	}
@@ -328,6 +384,10 @@ func (c Catalog) Without(kind, name string, version uint64) (Catalog, *Compiled,
 		delete(n.ComputedTraits, name)
 	case KindAudience:
 		delete(n.Audiences, name)
+	case KindOffer:
+		delete(n.Offers, name)
+	case KindModel:
+		delete(n.Models, name)
 	}
 	comp, err := Compile(n)
 	if err != nil {
@@ -343,7 +403,13 @@ func (c Catalog) Without(kind, name string, version uint64) (Catalog, *Compiled,
 // Marshal encodes c deterministically (names sorted) as msgpack.
 func (c Catalog) Marshal() ([]byte, error) {
 	return codec.Frame(frameTag, func(e *codec.Encoder) error {
-		if err := first(e.EncodeArrayLen(3), e.EncodeUint(c.Version)); err != nil {
+		// Offers and models follow only when there are any, so a catalog
+		// without them keeps the bytes of the first version.
+		fields := 3
+		if len(c.Offers) > 0 || len(c.Models) > 0 {
+			fields = 5
+		}
+		if err := first(e.EncodeArrayLen(fields), e.EncodeUint(c.Version)); err != nil {
 			return err
 		}
 		names := sortedNames(c.ComputedTraits)
@@ -367,8 +433,66 @@ func (c Catalog) Marshal() ([]byte, error) {
 				return err
 			}
 		}
-		return nil
+		if fields == 3 {
+			return nil
+		}
+		if err := encodeJSONDefs(e, c.Offers); err != nil {
+			return err
+		}
+		return encodeJSONDefs(e, c.Models)
 	})
+}
+
+// encodeJSONDefs writes definitions as an array of [name, JSON] sorted
+// by name (encoding/json sorts map keys: the bytes are deterministic).
+func encodeJSONDefs[V any](e *codec.Encoder, defs map[string]V) error {
+	names := sortedNames(defs)
+	if err := e.EncodeArrayLen(len(names)); err != nil {
+		return err
+	}
+	for _, n := range names {
+		b, err := json.Marshal(defs[n])
+		if err != nil {
+			return fmt.Errorf("catalog: encode %s: %w", n, err)
+		}
+		if err := first(e.EncodeArrayLen(2), e.EncodeString(n), e.EncodeBytes(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeJSONDefs reads what encodeJSONDefs wrote.
+func decodeJSONDefs[V any](d *codec.Decoder) (map[string]V, error) {
+	n, err := d.ArrayLen(3)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]V
+	for range n {
+		if k, err := d.ArrayLen(1); err != nil {
+			return nil, err
+		} else if k != 2 {
+			return nil, fmt.Errorf("%w: definition of %d fields, want 2", ErrMalformed, k)
+		}
+		name, err := d.String()
+		if err != nil {
+			return nil, err
+		}
+		b, err := d.Bytes()
+		if err != nil {
+			return nil, err
+		}
+		var v V
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, name, err)
+		}
+		if out == nil {
+			out = map[string]V{}
+		}
+		out[name] = v
+	}
+	return out, nil
 }
 
 // frameTag is the leading byte of an encoded catalog.
@@ -425,7 +549,17 @@ func Unmarshal(b []byte) (Catalog, error) {
 			}
 			c.Audiences[f[0]] = Audience{Expression: f[1], Description: f[2]}
 		}
-		for range n - 3 {
+		extra := n - 3
+		if n >= 5 {
+			if c.Offers, err = decodeJSONDefs[Offer](d); err != nil {
+				return err
+			}
+			if c.Models, err = decodeJSONDefs[Model](d); err != nil {
+				return err
+			}
+			extra = n - 5
+		}
+		for range extra {
 			if err := d.Skip(); err != nil {
 				return err
 			}

@@ -584,3 +584,48 @@ func TestReevaluateEqualsEvaluate(t *testing.T) {
 		}
 	})
 }
+
+// Offers and models round-trip through the encoding; a catalog without
+// them keeps the first version's bytes (array of 3).
+func TestOffersAndModelsEncoding(t *testing.T) {
+	c := mustWith(t, Catalog{}, "orders_30d", ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "30d"})
+	b, _ := c.Marshal()
+	if b[1] != 0x93 { // fixarray of 3
+		t.Fatalf("a catalog without offers or models starts %x", b[:2])
+	}
+	o, err := ParseDefinition(KindOffer, "free_shipping", []byte(`{"placement":"checkout","priority":2,"cap":{"max":3,"window":"24h"},"payload":{"code":"SHIP"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = mustWith(t, c, "free_shipping", o)
+	m, err := ParseDefinition(KindModel, ModelRFM, []byte(`{"thresholds":[1,2,3]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = mustWith(t, c, ModelRFM, m)
+	b, err = c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := back.Marshal()
+	if string(b) != string(b2) || back.Offers["free_shipping"].Cap.Max != 3 || string(back.Models[ModelRFM]) != `{"thresholds":[1,2,3]}` {
+		t.Fatalf("round trip: %+v", back)
+	}
+	for _, bad := range []struct{ kind, name, body, field string }{
+		{KindOffer, "x", `{"priority":1}`, "placement"},
+		{KindOffer, "x", `{"placement":"p","cap":{"max":0,"window":"1h"}}`, "cap.max"},
+		{KindOffer, "x", `{"placement":"p","cap":{"max":1,"window":"500d"}}`, "cap.window"},
+		{KindModel, "nope", `{}`, "name"},
+		{KindModel, ModelCLV, `[1]`, "body"},
+	} {
+		_, err := ParseDefinition(bad.kind, bad.name, []byte(bad.body))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Field != bad.field {
+			t.Errorf("%s %s %s: %v, want an error on %s", bad.kind, bad.name, bad.body, err, bad.field)
+		}
+	}
+}

@@ -115,6 +115,16 @@ func Compile(c Catalog) (*Compiled, error) {
 			comp.byEvent[call.Event] = append(comp.byEvent[call.Event], ag)
 		}
 	}
+	for _, name := range sortedNames(c.Offers) {
+		if err := c.Offers[name].Check(name); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range sortedNames(c.Models) {
+		if err := c.Models[name].Check(name); err != nil {
+			return nil, err
+		}
+	}
 	ordered, err := expr.Order(progs)
 	if err != nil {
 		return nil, &Error{Kind: KindAudience, Field: "expression", Message: err.Error()}

@@ -70,10 +70,10 @@ func ChangeOf(d *profile.Profile, firstBefore crdt.Min, lastBefore crdt.Max) Cha
 // readSet is what one audience's answer depends on, besides time.
 type readSet struct {
 	now, traits, identities, consent, firstSeen, lastSeen bool
-	builtins    []string // built-in computed keys read
-	allComputed bool     // reads computed as a whole
-	events      map[string]bool
-	deps        []string
+	builtins                                              []string // built-in computed keys read
+	allComputed                                           bool     // reads computed as a whole
+	events                                                map[string]bool
+	deps                                                  []string
 }
 
 func newReadSet(p *expr.Program, c Catalog) readSet {
