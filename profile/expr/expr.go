@@ -3,6 +3,7 @@ package expr
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -106,6 +107,7 @@ type Program struct {
 	sites        []site
 	cost         uint64
 	tracked      bool // evaluated under cel-go's runtime cost limit
+	number       bool // compiled by CompileNumber
 
 	explainOnce sync.Once
 	explainPrg  cel.Program
@@ -122,6 +124,19 @@ type Program struct {
 // itself); an expression longer than MaxExpressionLength; or an estimated
 // cost over MaxCost.
 func Compile(name, expression string, known Known) (*Program, error) {
+	return compile(name, expression, known, false)
+}
+
+// CompileNumber is Compile for an expression whose result is a number
+// (an offer's priority): its type must be int or double — a dyn value
+// such as traits.score is refused with the hint to convert it — and it
+// is evaluated with Number, NumberSession or ExplainNumber. Every other
+// rule of Compile holds.
+func CompileNumber(name, expression string, known Known) (*Program, error) {
+	return compile(name, expression, known, true)
+}
+
+func compile(name, expression string, known Known, number bool) (*Program, error) {
 	env, err := envOnce()
 	if err != nil {
 		return nil, err
@@ -139,7 +154,13 @@ func Compile(name, expression string, known Known) (*Program, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	if t := checked.OutputType(); !t.IsExactType(types.BoolType) {
+	if t := checked.OutputType(); number && !t.IsExactType(types.DoubleType) && !t.IsExactType(types.IntType) {
+		hint := ""
+		if t.IsExactType(types.DynType) {
+			hint = " (convert it, e.g. double(traits.score))"
+		}
+		return nil, &Error{Line: 1, Column: 1, Message: fmt.Sprintf("the expression must be a number (int or double), not %s%s", cel.FormatCELType(t), hint)}
+	} else if !number && !t.IsExactType(types.BoolType) {
 		hint := ""
 		if t.IsExactType(types.DynType) {
 			hint = " (compare it, e.g. traits.vip == true)"
@@ -177,7 +198,7 @@ func Compile(name, expression string, known Known) (*Program, error) {
 	}
 	p := &Program{name: name, text: expression, ast: checked, calls: w.calls,
 		readsNow: w.readsNow, sites: w.sites, cost: est.Max, tracked: free.Max > MaxRuntimeCost,
-		computedAll: w.computedAll}
+		computedAll: w.computedAll, number: number}
 	for k := range w.computedKeys {
 		p.computedKeys = append(p.computedKeys, k)
 	}
@@ -306,9 +327,16 @@ func (p *Program) result(out ref.Val, err error) (bool, error) {
 // (the right side of a decided && or ||) are not listed. It is slower
 // than Eval (it records every step) and meant for one profile at a time.
 func (p *Program) Explain(in Input) (bool, []Read, error) {
+	out, reads, err := p.explain(in)
+	ok, err := p.result(out, err)
+	return ok, reads, err
+}
+
+// explain evaluates with state tracking and lists the reads.
+func (p *Program) explain(in Input) (ref.Val, []Read, error) {
 	p.explainOnce.Do(func() { p.explainPrg, p.explainErr = p.program(cel.OptTrackState) })
 	if p.explainErr != nil {
-		return false, nil, p.explainErr
+		return nil, nil, p.explainErr
 	}
 	out, det, err := p.explainPrg.Eval(&activation{in: in})
 	state := det.State()
@@ -329,8 +357,7 @@ func (p *Program) Explain(in Input) (bool, []Read, error) {
 		reads = append(reads, r)
 	}
 	sort.Slice(reads, func(i, j int) bool { return reads[i].Name < reads[j].Name })
-	ok, err := p.result(out, err)
-	return ok, reads, err
+	return out, reads, err
 }
 
 // Order sorts programs so that each comes after the audiences it depends
@@ -401,4 +428,42 @@ func findCycle(byName map[string]*Program, waiting map[string]int) []string {
 			}
 		}
 	}
+}
+
+// Number evaluates a program compiled by CompileNumber over in; an int
+// result is converted to float64. A failed evaluation returns 0 and the
+// error (as Eval; the error may quote profile values).
+func (p *Program) Number(in Input) (float64, error) {
+	out, _, err := p.prg.Eval(&activation{in: in})
+	return p.numberResult(out, err)
+}
+
+// NumberSession is Number within a session.
+func (p *Program) NumberSession(s *Session) (float64, error) {
+	out, _, err := p.prg.Eval(&s.act)
+	return p.numberResult(out, err)
+}
+
+// ExplainNumber is Explain for a program compiled by CompileNumber.
+func (p *Program) ExplainNumber(in Input) (float64, []Read, error) {
+	out, reads, err := p.explain(in)
+	f, err := p.numberResult(out, err)
+	return f, reads, err
+}
+
+func (p *Program) numberResult(out ref.Val, err error) (float64, error) {
+	if err != nil {
+		return 0, fmt.Errorf("expr: evaluate %s: %w", p.name, err)
+	}
+	switch v := out.(type) {
+	case types.Double:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("expr: evaluate %s: the result is %v, not a finite number", p.name, f)
+		}
+		return f, nil
+	case types.Int:
+		return float64(v), nil
+	}
+	return 0, fmt.Errorf("expr: evaluate %s: the result is %s, not a number", p.name, out.Type().TypeName())
 }
