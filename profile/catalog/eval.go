@@ -33,6 +33,7 @@ type Compiled struct {
 	auds    []*expr.Program // in dependency order
 	reads   []readSet       // auds[i]'s inputs (incremental.go)
 	capture map[string][]string
+	offers  *offerSet // nil: none (offers.go)
 	// builtins is set when some audience may read a built-in computed
 	// value: only then does an evaluation compute them (a second pass
 	// over the ledger).
@@ -115,10 +116,8 @@ func Compile(c Catalog) (*Compiled, error) {
 			comp.byEvent[call.Event] = append(comp.byEvent[call.Event], ag)
 		}
 	}
-	for _, name := range sortedNames(c.Offers) {
-		if err := c.Offers[name].Check(name); err != nil {
-			return nil, err
-		}
+	if err := comp.compileOffers(c, names); err != nil {
+		return nil, err
 	}
 	for _, name := range sortedNames(c.Models) {
 		if err := c.Models[name].Check(name); err != nil {
