@@ -181,6 +181,12 @@ func (s *Server) definitions(kind string) handler {
 				sizes[name] = fsm.AudienceSize(name)
 			}
 			out["audiences"], out["sizes"] = defs, sizes
+		case catalog.KindOffer:
+			defs := c.Offers
+			if defs == nil {
+				defs = map[string]catalog.Offer{}
+			}
+			out["offers"] = defs
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -188,8 +194,11 @@ func (s *Server) definitions(kind string) handler {
 }
 
 func singular(kind string) string {
-	if kind == catalog.KindComputedTrait {
+	switch kind {
+	case catalog.KindComputedTrait:
 		return "computed trait"
+	case catalog.KindOffer:
+		return "offer"
 	}
 	return "audience"
 }

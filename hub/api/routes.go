@@ -85,6 +85,10 @@ var matrix = []route{
 	allow("PUT", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.define(catalog.KindAudience) }, asAdmin),
 	allow("DELETE", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.undefine(catalog.KindAudience) }, asAdmin),
 	allow("GET", "/v1/admin/audiences/{name}/members", func(s *Server) handler { return s.members }, asAdmin, asSteward, asAuditor),
+	allow("GET", "/v1/admin/offers", func(s *Server) handler { return s.definitions(catalog.KindOffer) }, asAdmin, asSteward, asAuditor),
+	allow("GET", "/v1/admin/offers/{name}", func(s *Server) handler { return s.definition(catalog.KindOffer) }, asAdmin, asSteward, asAuditor),
+	allow("PUT", "/v1/admin/offers/{name}", func(s *Server) handler { return s.define(catalog.KindOffer) }, asAdmin),
+	allow("DELETE", "/v1/admin/offers/{name}", func(s *Server) handler { return s.undefine(catalog.KindOffer) }, asAdmin),
 	allow("GET", "/v1/admin/transitions", func(s *Server) handler { return s.transitions }, asAdmin, asAuditor),
 }
 

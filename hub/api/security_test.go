@@ -118,6 +118,10 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"PUT /v1/admin/audiences/{name}":          {path: "/v1/admin/audiences/vip", body: []byte(`{"expression":"true"}`)},
 		"DELETE /v1/admin/audiences/{name}":       {path: "/v1/admin/audiences/vip"},
 		"GET /v1/admin/audiences/{name}/members":  {path: "/v1/admin/audiences/vip/members"},
+		"GET /v1/admin/offers":                    {},
+		"GET /v1/admin/offers/{name}":             {path: "/v1/admin/offers/ship"},
+		"PUT /v1/admin/offers/{name}":             {path: "/v1/admin/offers/ship", body: []byte(`{"placement":"checkout"}`)},
+		"DELETE /v1/admin/offers/{name}":          {path: "/v1/admin/offers/ship"},
 		"GET /v1/admin/transitions":               {path: "/v1/admin/transitions?after=0"},
 	}
 	matrix := api.RoleMatrix()
