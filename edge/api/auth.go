@@ -23,9 +23,10 @@ const (
 	// merges) — raw traits and identifiers included.
 	ScopeProfiles Scope = "profiles"
 	// ScopeDecide is for decision routes, which answer a decision about a
-	// profile and never its raw traits or identifiers. No route takes it
-	// yet; a key with only this scope reads nothing today and is refused
-	// (403) on /v1/profiles.
+	// profile and never its raw traits or identifiers: GET
+	// /v1/decide/{ref}. Its ?explain=true shows the values the offers'
+	// expressions read, so it also needs ScopeProfiles. A key with only
+	// this scope is refused (403) on /v1/profiles.
 	ScopeDecide Scope = "decide"
 	// ScopeStream reads the live stream, /v1/stream (profile IDs,
 	// versions, changed trait keys and audience transitions; no trait
@@ -177,6 +178,20 @@ func (s *Server) authorizeRead(ctx *fasthttp.RequestCtx, scope Scope) error {
 		return errorf(ErrForbidden, fmt.Sprintf("read key %q lacks scope %q", k.name, scope))
 	}
 	return s.take(k.bucket, "read key "+quote(k.name), "read", k.name)
+}
+
+// hasScope reports whether the request's read key (already admitted by
+// authorizeRead) holds scope; true when reads are open.
+func (s *Server) hasScope(ctx *fasthttp.RequestCtx, scope Scope) bool {
+	if len(s.readKeys) == 0 {
+		return true
+	}
+	_, secret, ok := credential(&ctx.Request.Header)
+	if !ok {
+		return false
+	}
+	k, known := s.readKeys[hashSecret(secret)]
+	return known && slices.Contains(k.scopes, scope)
 }
 
 // isWriteKey reports whether key is a configured write key.

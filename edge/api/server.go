@@ -278,6 +278,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (string, error) {
 	if rest, ok := bytes.CutPrefix(path, []byte("/v1/profiles/")); ok {
 		return s.profileRoute(ctx, rest)
 	}
+	if rest, ok := bytes.CutPrefix(path, []byte("/v1/decide/")); ok && len(rest) > 0 && bytes.IndexByte(rest, '/') < 0 {
+		return routeDecide, s.decide(ctx, rest)
+	}
 	if rest, ok := bytes.CutPrefix(path, []byte("/v1/projects/")); ok {
 		if key, ok := bytes.CutSuffix(rest, []byte("/settings")); ok && len(key) > 0 && bytes.IndexByte(key, '/') < 0 {
 			return routeSettings, s.settings(ctx, key)
