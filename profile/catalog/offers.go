@@ -311,16 +311,64 @@ type Decision struct {
 // Like Evaluate it is a pure function of the profile, the catalog and
 // now; an expression that fails to evaluate leaves its offer out.
 func (c *Compiled) Decide(p *profile.Profile, now time.Time, placement string, limit int, explain bool) Decision {
-	var d Decision
 	if c == nil || c.offers == nil {
-		return d
+		return Decision{}
 	}
-	offers := c.offers.byPlacement[placement]
+	d, _ := c.decide(p, now, c.offers.byPlacement[placement], nil, false, limit, explain)
+	return d
+}
+
+// HasOffers reports whether the catalog holds any offer.
+func (c *Compiled) HasOffers() bool { return c != nil && c.offers != nil }
+
+// Rank decides p's offers at every placement at once, for storing beside
+// its view (edge/store): every eligible offer, highest score first (ties
+// by id), without payloads; audiences are p's memberships as Evaluate
+// found them as of now (so they are not evaluated again). Next is the
+// first moment after now at which the answer can change without a new
+// event (an impression leaves a cap window, an event a window, …); zero
+// when none can. Filtered by placement and cut to a limit, the list is
+// what Decide answers for that placement.
+func (c *Compiled) Rank(p *profile.Profile, now time.Time, audiences []string) (offers []Decided, next time.Time) {
+	if c == nil || c.offers == nil {
+		return nil, time.Time{}
+	}
+	all := make([]*offer, 0, len(c.offers.byID))
+	for _, id := range sortedNames(c.offers.byID) {
+		all = append(all, c.offers.byID[id])
+	}
+	d, nextMs := c.decide(p, now, all, audiences, true, len(all), false)
+	for i := range d.Offers {
+		d.Offers[i].Payload = nil
+	}
+	if nextMs != math.MaxInt64 {
+		next = time.UnixMilli(nextMs).UTC()
+	}
+	return d.Offers, next
+}
+
+// OfferAt returns offer id's payload if it is at placement.
+func (c *Compiled) OfferAt(id, placement string) (json.RawMessage, bool) {
+	if c == nil || c.offers == nil {
+		return nil, false
+	}
+	o := c.offers.byID[id]
+	if o == nil || o.def.Placement != placement {
+		return nil, false
+	}
+	return o.def.Payload, true
+}
+
+// decide decides offers for p; audiences, when known (haveAuds), are
+// p's memberships, else they are evaluated when an offer reads them. It
+// returns the moment (ms) the answer can next change.
+func (c *Compiled) decide(p *profile.Profile, now time.Time, offers []*offer, audiences []string, haveAuds bool, limit int, explain bool) (Decision, int64) {
+	var d Decision
 	if len(offers) == 0 {
-		return d
+		return d, math.MaxInt64
 	}
 	if p == nil || p.Erased.Set {
-		p = profile.New("")
+		p, haveAuds = profile.New(""), false
 	}
 	in := &input{c: c, p: p, now: now, nowMs: now.UnixMilli(), next: math.MaxInt64}
 	in.acc = make([]acc, len(c.traits)+len(c.calls))
@@ -330,14 +378,17 @@ func (c *Compiled) Decide(p *profile.Profile, now time.Time, placement string, l
 		in.user[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
 	}
 	sess := expr.NewSession(in)
-	if slices.ContainsFunc(offers, func(o *offer) bool { return o.audience }) {
+	switch {
+	case haveAuds:
+		in.in = audiences
+	case slices.ContainsFunc(offers, func(o *offer) bool { return o.audience }):
 		for _, prog := range c.auds { // in dependency order, as evaluate
 			if ok, err := prog.EvalSession(sess); ok && err == nil {
 				in.in = append(in.in, prog.Name())
 			}
 		}
 	}
-	shown := c.impressions(p, in.nowMs)
+	shown := c.impressions(p, in)
 	for _, o := range offers {
 		var ex OfferExplanation
 		ok, score := c.decideOne(o, in, sess, shown[o.id], explain, &ex)
@@ -354,7 +405,7 @@ func (c *Compiled) Decide(p *profile.Profile, now time.Time, placement string, l
 	if len(d.Offers) > max(limit, 0) {
 		d.Offers = d.Offers[:max(limit, 0)]
 	}
-	return d
+	return d, in.next
 }
 
 // decideOne decides one offer: consent, then cap, then eligibility, then
@@ -459,12 +510,14 @@ func consentGranted(consent map[string]bool, category string) bool {
 }
 
 // impressions counts, per offer with a cap, the OfferShownEvent events
-// within its cap window before now (ms), from the profile's ledger:
-// each message once, however many replicas saw it.
-func (c *Compiled) impressions(p *profile.Profile, nowMs int64) map[string]int64 {
+// within its cap window before now, from the profile's ledger: each
+// message once, however many replicas saw it. It notes when each count
+// can change.
+func (c *Compiled) impressions(p *profile.Profile, in *input) map[string]int64 {
 	var shown map[string]int64
+	nowMs := in.nowMs
 	p.LedgerEvents(func(e *profile.LedgerEvent) {
-		if string(e.Event) != OfferShownEvent || string(e.Kind) != string(profile.Track) || e.Time > nowMs {
+		if string(e.Event) != OfferShownEvent || string(e.Kind) != string(profile.Track) {
 			return
 		}
 		v, ok := e.Prop(OfferIDProperty)
@@ -476,6 +529,11 @@ func (c *Compiled) impressions(p *profile.Profile, nowMs int64) map[string]int64
 		if o == nil || o.capMs == 0 || e.Time <= nowMs-o.capMs {
 			return
 		}
+		if e.Time > nowMs { // not yet: it counts when its time comes
+			in.note(e.Time)
+			return
+		}
+		in.note(e.Time + o.capMs) // it leaves the cap window then
 		if shown == nil {
 			shown = map[string]int64{}
 		}

@@ -218,3 +218,54 @@ func TestOfferErrors(t *testing.T) {
 		t.Error("removing an audience an offer reads succeeded")
 	}
 }
+
+// rankAgrees checks that Rank, filtered by placement and cut to the
+// limit, answers what Decide does, and that the answer holds until
+// Rank's Next.
+func rankAgrees(t *testing.T, comp *Compiled, p *profile.Profile, now time.Time) {
+	t.Helper()
+	res := comp.Evaluate(p, now)
+	ranked, next := comp.Rank(p, now, res.Audiences)
+	for _, placement := range []string{"checkout", "home"} {
+		for _, limit := range []int{1, 3, 50} {
+			var got []string
+			for _, o := range ranked {
+				if _, ok := comp.OfferAt(o.ID, placement); ok && len(got) < limit {
+					got = append(got, fmt.Sprintf("%s=%g", o.ID, o.Score))
+				}
+			}
+			want := ids(comp.Decide(p, now, placement, limit, false))
+			if !slices.Equal(got, want) {
+				t.Fatalf("at %v %s limit %d: Rank %v, Decide %v", now, placement, limit, got, want)
+			}
+			if !next.IsZero() {
+				if later := ids(comp.Decide(p, next.Add(-time.Millisecond), placement, limit, false)); !slices.Equal(later, want) {
+					t.Fatalf("at %v %s: %v, but just before Next (%v) %v", now, placement, want, next, later)
+				}
+			}
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	_, comp := offerCatalog(t)
+	p := profile.New("A")
+	rankAgrees(t, comp, p, t0)
+	deliver(p, order{id: "o1", event: "Order Completed", at: t0.Add(-time.Hour)}.message(), 1, comp)
+	rankAgrees(t, comp, p, t0)
+	deliver(p, &profile.Message{Kind: profile.Identify, MessageID: "c1", Timestamp: t0.Add(-time.Minute), Consent: map[string]bool{"marketing": true}}, 1, comp)
+	rankAgrees(t, comp, p, t0)
+	deliver(p, shown("s1", "loyal", t0.Add(-3*time.Hour)), 1, comp)
+	deliver(p, shown("s2", "loyal", t0.Add(-2*time.Hour)), 1, comp)
+	deliver(p, shown("s3", "loyal", t0.Add(time.Hour)), 1, comp) // future-dated
+	rankAgrees(t, comp, p, t0)
+	// Capped now; the first impression leaves the window 21h later, and
+	// Next says so no later than that.
+	res := comp.Evaluate(p, t0)
+	if got, next := comp.Rank(p, t0, res.Audiences); len(got) != 2 || next.IsZero() || next.After(t0.Add(21*time.Hour)) {
+		t.Fatalf("Rank = %v, next %v; want other and news and a next change by %v", got, next, t0.Add(21*time.Hour))
+	}
+	for _, at := range []time.Duration{time.Hour, 21 * time.Hour, 22 * time.Hour, 30 * 24 * time.Hour} {
+		rankAgrees(t, comp, p, t0.Add(at))
+	}
+}
