@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -76,23 +78,52 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx, rest []byte) error {
 	if err != nil {
 		return err
 	}
+	now := s.cfg.Now()
+	if !explain {
+		// The fast path: the decision rendered with the profile's view.
+		d, found, stored, err := s.st.Decision(ref.id, ref.ident, ref.byID, placement, limit)
+		if err != nil {
+			return fmt.Errorf("decide: %w", err)
+		}
+		if !found {
+			return s.writeDecision(ctx, decideResponse{Offers: s.st.Catalog().Decide(nil, now, placement, limit, false).Offers}, now)
+		}
+		if stored {
+			s.setReplicaHeaders(ctx, d.Version, now)
+			if wantsMsgpack(ctx) {
+				return s.writeMsgpack(ctx, appendDecision(nil, d.Offers, d.Version))
+			}
+			var buf [1024]byte
+			ctx.SetStatusCode(fasthttp.StatusOK)
+			ctx.SetContentType("application/json")
+			ctx.Response.ResetBody()
+			ctx.Response.AppendBody(appendDecision(buf[:0], d.Offers, d.Version))
+			return nil
+		}
+	}
 	p, err := s.decideProfile(ref)
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now()
 	d := s.st.Catalog().Decide(p, now, placement, limit, explain)
 	out := decideResponse{Offers: d.Offers, Explain: d.Explain}
-	if out.Offers == nil {
-		out.Offers = []catalog.Decided{}
-	}
 	if explain && out.Explain == nil {
 		out.Explain = []catalog.OfferExplanation{}
 	}
 	if p != nil {
 		v := p.Version.String()
 		out.ProfileVersion = &v
-		s.setReplicaHeaders(ctx, v, now)
+	}
+	return s.writeDecision(ctx, out, now)
+}
+
+// writeDecision writes out as the answer.
+func (s *Server) writeDecision(ctx *fasthttp.RequestCtx, out decideResponse, now time.Time) error {
+	if out.Offers == nil {
+		out.Offers = []catalog.Decided{}
+	}
+	if out.ProfileVersion != nil {
+		s.setReplicaHeaders(ctx, *out.ProfileVersion, now)
 	}
 	b, err := json.Marshal(&out)
 	if err != nil {
@@ -127,4 +158,38 @@ func (s *Server) decideProfile(ref profileRef) (*profile.Profile, error) {
 		return nil, fmt.Errorf("decide: %w", err)
 	}
 	return p, nil
+}
+
+// appendDecision appends the answer {"offers":[…],"profile_version":…}
+// without reflection (the fast path's encoding; writeDecision's
+// json.Marshal gives the same JSON up to the payload's whitespace).
+// Offer ids are catalog names ([a-z][a-z0-9_]*) and payloads valid JSON
+// (the catalog checked them), so they need no escaping; the version is
+// quoted.
+func appendDecision(b []byte, offers []catalog.Decided, version string) []byte {
+	b = append(b, `{"offers":[`...)
+	for i, o := range offers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = append(b, o.ID...)
+		b = append(b, `","score":`...)
+		b = strconv.AppendFloat(b, o.Score, 'g', -1, 64)
+		b = append(b, `,"payload":`...)
+		if len(o.Payload) == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, o.Payload...)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"profile_version":`...)
+	if strings.ContainsFunc(version, func(r rune) bool { return r < ' ' || r > '~' || r == '"' || r == '\\' }) {
+		q, _ := json.Marshal(version)
+		return append(append(b, q...), '}')
+	}
+	b = append(b, '"')
+	b = append(b, version...)
+	return append(b, `"}`...)
 }

@@ -14,43 +14,8 @@ import (
 
 	"ucv/edge/store"
 	"ucv/profile"
-	"ucv/profile/catalog"
 	"ucv/profile/catalog/catalogtest"
 )
-
-// benchOffers adds 50 offers at one placement to c: eligibility of the
-// kinds marketers write (audiences, windowed counts and sums, traits,
-// consent), a third with expression priorities, a third capped.
-func benchOffers(tb testing.TB, c catalog.Catalog) catalog.Catalog {
-	tb.Helper()
-	elig := []string{
-		`"a%02d" in audiences`,
-		`count("Order Completed", "30d") >= %d`,
-		`sum("Order Completed", "total", "90d") > %d.0`,
-		`has(traits.plan) && traits.plan == "pro" && days_since(last_seen) < %d`,
-		`!("a%02d" in audiences) && exists_event("Product Viewed", "7d")`,
-	}
-	for i := range 50 {
-		o := catalog.Offer{Placement: "checkout", Eligibility: fmt.Sprintf(elig[i%len(elig)], i%10), Payload: []byte(fmt.Sprintf(`{"code":"OFFER%02d","pct":%d}`, i, i%30))}
-		switch i % 3 {
-		case 0:
-			o.Priority = []byte(fmt.Sprintf("%d", i))
-		case 1:
-			o.Priority = []byte(fmt.Sprintf(`"double(count(\"Order Completed\", \"90d\")) + %d.5"`, i))
-		case 2:
-			o.Cap = &catalog.OfferCap{Max: 3, Window: "24h"}
-			o.Priority = []byte(fmt.Sprintf("%d", 50-i))
-		}
-		if i%7 == 0 {
-			o.Consent = "marketing"
-		}
-		var err error
-		if c, _, err = c.With(fmt.Sprintf("o%02d", i), o, c.Version+1); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return c
-}
 
 // BenchmarkDecideHTTP is issue 11's decision measurement: GET
 // /v1/decide (50 offers at the placement, the benchmark catalog's 100
@@ -63,7 +28,7 @@ func benchOffers(tb testing.TB, c catalog.Catalog) catalog.Catalog {
 // Run: go test -run '^$' -bench DecideHTTP -benchtime 20000x ./edge/api
 func BenchmarkDecideHTTP(b *testing.B) {
 	st := openStore(b)
-	if _, err := st.ReplaceCatalog(benchOffers(b, catalogtest.Catalog(b).Catalog())); err != nil {
+	if _, err := st.ReplaceCatalog(catalogtest.WithOffers(b, catalogtest.Catalog(b).Catalog())); err != nil {
 		b.Fatal(err)
 	}
 	srv, err := New(st, func() Config { c := DefaultConfig(); c.DevMode = true; return c }())
@@ -106,7 +71,9 @@ func BenchmarkDecideHTTP(b *testing.B) {
 	})
 	addr := ln.Addr().String()
 	routes := map[string]func(i int) string{
-		"lookup": func(i int) string { return fmt.Sprintf("http://%s/v1/profiles/email:u%d@example.com", addr, i%profiles) },
+		"lookup": func(i int) string {
+			return fmt.Sprintf("http://%s/v1/profiles/email:u%d@example.com", addr, i%profiles)
+		},
 		"decide": func(i int) string {
 			return fmt.Sprintf("http://%s/v1/decide/email:u%d@example.com?placement=checkout&limit=3", addr, i%profiles)
 		},

@@ -63,6 +63,19 @@ func (e *testEdge) decide(tb testing.TB, path string, hdr ...string) decided {
 	if err := json.Unmarshal(r.body, &d); err != nil {
 		tb.Fatalf("GET %s: %v in %s", path, err, r.body)
 	}
+	if !strings.Contains(path, "explain=") {
+		// The stored decision (fast path) agrees with deciding from the
+		// profile (explain always does).
+		x := e.get(tb, path+"&explain=true", hdr...)
+		var slow decided
+		if x.status != 200 || json.Unmarshal(x.body, &slow) != nil {
+			tb.Fatalf("GET %s&explain=true = %d %s", path, x.status, x.body)
+		}
+		if got, want := d.ids(), slow.ids(); !slices.Equal(got, want) || (d.ProfileVersion == nil) != (slow.ProfileVersion == nil) ||
+			d.ProfileVersion != nil && *d.ProfileVersion != *slow.ProfileVersion {
+			tb.Fatalf("GET %s: %v at %v, but deciding from the profile gives %v at %v", path, got, d.ProfileVersion, want, slow.ProfileVersion)
+		}
+	}
 	return d
 }
 
@@ -286,5 +299,30 @@ func TestDecideCapAcrossEdges(t *testing.T) {
 	exchange()
 	for _, e := range []*testEdge{a, b} {
 		wantOffers(t, e.url+" two impressions", e.decide(t, q))
+	}
+}
+
+// The fast path's encoding is the JSON encoder's.
+func TestAppendDecision(t *testing.T) {
+	for _, tc := range []struct {
+		offers  []catalog.Decided
+		version string
+	}{
+		{nil, "0000019a-0001-0002"},
+		{[]catalog.Decided{{ID: "a", Score: 1.5, Payload: json.RawMessage(`{"x":[1,"é"]}`)}, {ID: "b_2", Score: -3e21}, {ID: "c", Score: 1e-7, Payload: json.RawMessage(`"s"`)}}, `odd"\version` + "\n"},
+	} {
+		offers := tc.offers
+		if offers == nil {
+			offers = []catalog.Decided{}
+		}
+		want, err := json.Marshal(&decideResponse{Offers: offers, ProfileVersion: &tc.version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		got := appendDecision(nil, tc.offers, tc.version)
+		if json.Unmarshal(got, &a) != nil || json.Unmarshal(want, &b) != nil || fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("appendDecision = %s, want %s", got, want)
+		}
 	}
 }

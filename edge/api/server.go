@@ -54,6 +54,9 @@ type Store interface {
 	HubSyncedAt() time.Time
 	// Catalog returns the definitions in force (never nil).
 	Catalog() *catalog.Compiled
+	// Decision returns the decision stored with a profile's view
+	// (store.Store.Decision).
+	Decision(id string, ident profile.Identifier, byID bool, placement string, limit int) (d store.Decided, found, stored bool, err error)
 	// Changes returns the change stream after a sequence (see
 	// store.Store.Changes).
 	Changes(after uint64, limit int) (cs []store.Change, next uint64, reset bool, wake <-chan struct{})

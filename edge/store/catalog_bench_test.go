@@ -24,7 +24,7 @@ import (
 func BenchmarkIngestCatalog(b *testing.B) {
 	for _, sync := range []string{"off", "fsync"} {
 		for _, users := range []uint64{1000, 100000} {
-			for _, defs := range []string{"none", "100-audiences"} {
+			for _, defs := range []string{"none", "100-audiences", "100-audiences+50-offers"} {
 				b.Run(fmt.Sprintf("sync=%s/users=%d/catalog=%s", sync, users, defs), func(b *testing.B) {
 					ingestCatalog(b, sync == "off", users, defs)
 				})
@@ -39,7 +39,11 @@ func ingestCatalog(b *testing.B, noSync bool, users uint64, defs string) {
 			{
 				s := open(b, func(o *Options) { o.NoSync = noSync })
 				if defs != "none" {
-					if _, err := s.ReplaceCatalog(catalogtest.Catalog(b).Catalog()); err != nil {
+					c := catalogtest.Catalog(b).Catalog()
+					if defs == "100-audiences+50-offers" { // issue 11: decisions ranked at write time
+						c = catalogtest.WithOffers(b, c)
+					}
+					if _, err := s.ReplaceCatalog(c); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -228,6 +228,9 @@ func Open(opts Options) (*Store, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketForward); err != nil {
 			return err
 		}
+		if _, err := tx.CreateBucketIfNotExists(bucketDecisions); err != nil {
+			return err
+		}
 		_, err := tx.CreateBucketIfNotExists(bucketDue)
 		return err
 	})

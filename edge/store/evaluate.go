@@ -72,6 +72,7 @@ func renderViewAfter(p *profile.Profile, cat *catalog.Compiled, nowMs int64, inc
 		}
 		ev.audiences = encodeNames(res.Audiences)
 	}
+	rank(p, cat, nowMs, res.Audiences, &ev) // decide.go
 	json, err := p.ViewPrefixWith(res.Computed, res.Audiences)
 	if err != nil {
 		return nil, viewEval{}, err
@@ -132,6 +133,9 @@ func (w *writer) putView(views *bolt.Bucket, id string, rec []byte, ev viewEval)
 			return err
 		}
 	}
+	if err := w.putDecision(id, ev); err != nil {
+		return err
+	}
 	return views.Put([]byte(id), rec)
 }
 
@@ -141,6 +145,9 @@ func (w *writer) deleteView(views *bolt.Bucket, id string) error {
 		if err := w.tx.Bucket(bucketDue).Delete(dueKey(old.nextMs, id)); err != nil {
 			return err
 		}
+	}
+	if err := w.tx.Bucket(bucketDecisions).Delete([]byte(id)); err != nil {
+		return err
 	}
 	return views.Delete([]byte(id))
 }

@@ -92,6 +92,9 @@ type viewEval struct {
 	// audiences are the memberships rendered, encoded (encodeNames).
 	audiences []byte
 	ok        bool // false: a record from before catalogs (no eval)
+	// decision is the ranked offers to store beside the view (decide.go;
+	// not part of the view record); nil without offers.
+	decision []byte
 }
 
 // encodeNames encodes sorted names as uvarint length ‖ name each.

@@ -1,5 +1,5 @@
 // Package catalogtest holds the benchmark catalog and profile of issue
-// 10's measurements, shared by the catalog's, the edge store's and the
+// 10's measurements (and issue 11's offers), shared by the catalog's, the edge store's and the
 // hub's benchmarks so they measure the same work.
 package catalogtest
 
@@ -58,6 +58,41 @@ func Catalog(tb testing.TB) *catalog.Compiled {
 		tb.Fatal(err)
 	}
 	return comp
+}
+
+// WithOffers adds issue 11's 50 benchmark offers, all at placement
+// "checkout", to c: eligibility of the
+// kinds marketers write (audiences, windowed counts and sums, traits,
+// consent), a third with expression priorities, a third capped.
+func WithOffers(tb testing.TB, c catalog.Catalog) catalog.Catalog {
+	tb.Helper()
+	elig := []string{
+		`"a%02d" in audiences`,
+		`count("Order Completed", "30d") >= %d`,
+		`sum("Order Completed", "total", "90d") > %d.0`,
+		`has(traits.plan) && traits.plan == "pro" && days_since(last_seen) < %d`,
+		`!("a%02d" in audiences) && exists_event("Product Viewed", "7d")`,
+	}
+	for i := range 50 {
+		o := catalog.Offer{Placement: "checkout", Eligibility: fmt.Sprintf(elig[i%len(elig)], i%10), Payload: []byte(fmt.Sprintf(`{"code":"OFFER%02d","pct":%d}`, i, i%30))}
+		switch i % 3 {
+		case 0:
+			o.Priority = []byte(fmt.Sprintf("%d", i))
+		case 1:
+			o.Priority = []byte(fmt.Sprintf(`"double(count(\"Order Completed\", \"90d\")) + %d.5"`, i))
+		case 2:
+			o.Cap = &catalog.OfferCap{Max: 3, Window: "24h"}
+			o.Priority = []byte(fmt.Sprintf("%d", 50-i))
+		}
+		if i%7 == 0 {
+			o.Consent = "marketing"
+		}
+		var err error
+		if c, _, err = c.With(fmt.Sprintf("o%02d", i), o, c.Version+1); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return c
 }
 
 // Profile returns a profile with n events of the benchmark's

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"ucv/profile"
+	"ucv/profile/catalog"
+)
+
+// Decisions stored beside views (docs/decisions/0039-decisions-and-offers.md).
+//
+// When the catalog holds offers, every view is rendered with the
+// profile's ranked offers at every placement (catalog.Compiled.Rank),
+// and the moment that ranking can next change is folded into the view's
+// next change, so the sweep and stale reads treat both alike. The
+// ranking is kept in its own bucket, stamped with the view's evaluation
+// (catalog digest and next change): a decision is served only while the
+// view it was rendered with is fresh and carries the same stamp, so a
+// view written by any other path (a migration) leaves it unused, never
+// wrong.
+
+// bucketDecisions: profile ID → decision record:
+//
+//	uint64 BE digest ‖ int64 BE next ms (the view's eval) ‖ uvarint n ‖
+//	n × (uvarint len ‖ offer id ‖ float64 BE bits score), ranked
+//
+// Created at Open when missing.
+var bucketDecisions = []byte("decisions")
+
+func encodeDecision(ev viewEval, ranked []catalog.Decided) []byte {
+	b := make([]byte, 0, 17+len(ranked)*16)
+	b = binary.BigEndian.AppendUint64(b, ev.digest)
+	b = binary.BigEndian.AppendUint64(b, uint64(ev.nextMs))
+	b = binary.AppendUvarint(b, uint64(len(ranked)))
+	for _, o := range ranked {
+		b = binary.AppendUvarint(b, uint64(len(o.ID)))
+		b = append(b, o.ID...)
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(o.Score))
+	}
+	return b
+}
+
+// decodeDecision reads a decision record rendered with ev (ok false when
+// it was rendered with another evaluation or is malformed) and calls fn
+// with each offer in rank order until fn returns false. id aliases b.
+func decodeDecision(b []byte, ev viewEval, fn func(id []byte, score float64) bool) bool {
+	if len(b) < 16 || binary.BigEndian.Uint64(b) != ev.digest || int64(binary.BigEndian.Uint64(b[8:])) != ev.nextMs {
+		return false
+	}
+	b = b[16:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return false
+	}
+	b = b[k:]
+	for range n {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) || len(b)-k-int(l) < 8 {
+			return false
+		}
+		id := b[k : k+int(l)]
+		score := math.Float64frombits(binary.BigEndian.Uint64(b[k+int(l):]))
+		b = b[k+int(l)+8:]
+		if !fn(id, score) {
+			break
+		}
+	}
+	return true
+}
+
+// rank adds the profile's ranked offers to a view's evaluation, when the
+// catalog has offers: ev.decision is then the record to store and
+// ev.nextMs includes the ranking's next change.
+func rank(p *profile.Profile, cat *catalog.Compiled, nowMs int64, audiences []string, ev *viewEval) {
+	if !cat.HasOffers() {
+		return
+	}
+	ranked, next := cat.Rank(p, time.UnixMilli(nowMs).UTC(), audiences)
+	if !next.IsZero() && (ev.nextMs == 0 || next.UnixMilli() < ev.nextMs) {
+		ev.nextMs = next.UnixMilli()
+	}
+	ev.decision = encodeDecision(*ev, ranked)
+}
+
+// putDecision stores or removes id's decision with its view.
+func (w *writer) putDecision(id string, ev viewEval) error {
+	b := w.tx.Bucket(bucketDecisions)
+	if ev.decision == nil {
+		return b.Delete([]byte(id))
+	}
+	return b.Put([]byte(id), ev.decision)
+}
+
+// Decided is a stored decision (Decision).
+type Decided struct {
+	// ID is the canonical profile ID; Version its HLC version string.
+	ID, Version string
+	// Offers are the eligible offers at the placement asked for, ranked,
+	// at most the limit asked for, with their payloads.
+	Offers []catalog.Decided
+}
+
+// Decision answers the offers at placement for the profile ref names (a
+// profile ID, or a normalized identifier when byID is false) from the
+// decision stored with its view, at most limit of them. found is false
+// when there is no such profile (ErrNotFound is not returned: the caller
+// decides for an unknown visitor); stored is false when no usable
+// decision is stored (the view is stale, or was rendered without offers)
+// — the caller then decides from the profile (Profile and
+// catalog.Compiled.Decide). A read never serves a decision of a stale
+// view.
+func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placement string, limit int) (d Decided, found, stored bool, err error) {
+	cat := s.Catalog()
+	err = s.db.View(func(tx *bolt.Tx) error {
+		key := []byte(id)
+		if !byID {
+			if key = tx.Bucket(bucketIndex).Get([]byte(ident.Key())); key == nil {
+				return nil
+			}
+		}
+		key, err := resolveKey(tx, key)
+		if err != nil {
+			return err
+		}
+		v := tx.Bucket(bucketViews).Get(key)
+		if v == nil || viewFailsSum(key, v) || v[sumLen]&viewRepairing != 0 {
+			found = tx.Bucket(bucketProfiles).Get(key) != nil
+			return nil // the slow path reports damage and asks for repair
+		}
+		found = true
+		ev := viewEvalOf(v)
+		if ev.stale(cat.Digest(), s.opts.Now().UnixMilli()) {
+			s.wakeSweep(!ev.ok || ev.digest != cat.Digest())
+			return nil
+		}
+		d.ID = string(key)
+		if n := int(v[sumLen+9]); len(v) >= sumLen+10+n {
+			d.Version = string(v[sumLen+10 : sumLen+10+n])
+		}
+		d.Offers = make([]catalog.Decided, 0, min(limit, 8))
+		stored = decodeDecision(tx.Bucket(bucketDecisions).Get(key), ev, func(oid []byte, score float64) bool {
+			if payload, ok := cat.OfferAt(string(oid), placement); ok {
+				d.Offers = append(d.Offers, catalog.Decided{ID: string(oid), Score: score, Payload: payload})
+			}
+			return len(d.Offers) < limit
+		})
+		return nil
+	})
+	if err != nil {
+		return Decided{}, false, false, fmt.Errorf("store: decision: %w", err)
+	}
+	return d, found, stored, nil
+}

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"ucv/profile"
+	"ucv/profile/catalog"
+)
+
+func offerCatalog(tb testing.TB) catalog.Catalog {
+	tb.Helper()
+	c, _, err := catalog.ParseFile([]byte(`{
+		"audiences": {"buyers": {"expression": "count(\"Order Completed\", \"lifetime\") >= 1"}},
+		"offers": {
+			"welcome": {"placement": "checkout", "eligibility": "!(\"buyers\" in audiences)", "priority": 1},
+			"loyal": {"placement": "checkout", "eligibility": "\"buyers\" in audiences", "priority": 10, "cap": {"max": 2, "window": "24h"}, "payload": {"code":"L"}},
+			"news": {"placement": "checkout", "priority": 5, "consent": "marketing"},
+			"banner": {"placement": "home", "priority": 100}
+		}}`))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Version = 1
+	return c
+}
+
+func shownEvent(u, id string, at time.Time, offer string) string {
+	return fmt.Sprintf(`{"type":"track","event":"Offer Shown","userId":%q,"messageId":%q,"timestamp":%q,"properties":{"offer_id":%q}}`,
+		u, id, at.Format(time.RFC3339Nano), offer)
+}
+
+// decisionOf returns user u's stored decision at placement (stored
+// false when none is usable) and checks it against deciding from the
+// profile now.
+func decisionOf(tb testing.TB, s *Store, u, placement string) (offers []string, stored bool) {
+	tb.Helper()
+	ident := profile.Identifier{Type: profile.UserID, Value: u}
+	d, found, stored, err := s.Decision("", ident, false, placement, 50)
+	if err != nil || !found {
+		tb.Fatalf("Decision(%s) = %v, found %v", u, err, found)
+	}
+	id, err := s.ResolveIdentifier(ident)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := s.Profile(id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	want := s.Catalog().Decide(p, s.opts.Now(), placement, 50, false)
+	var got, exp []string
+	for _, o := range d.Offers {
+		got = append(got, fmt.Sprintf("%s=%g%s", o.ID, o.Score, o.Payload))
+	}
+	for _, o := range want.Offers {
+		exp = append(exp, fmt.Sprintf("%s=%g%s", o.ID, o.Score, o.Payload))
+	}
+	if stored && (!slices.Equal(got, exp) || d.Version != p.Version.String() || d.ID != id) {
+		tb.Fatalf("stored decision %v (%s), deciding now gives %v (%s)", got, d.Version, exp, p.Version)
+	}
+	return exp, stored
+}
+
+// Decisions are stored with views, agree with deciding from the profile,
+// and are not served once time has changed them (an impression leaving
+// its cap window) until the sweep renders them again.
+func TestDecisionsStored(t *testing.T) {
+	clk := newTestClock(t0)
+	s := open(t, func(o *Options) { o.Now = clk.now; o.SweepInterval = 5 * time.Millisecond })
+	if _, err := s.SetCatalog(offerCatalog(t)); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, s, order("ann", "o1", t0.Add(-time.Hour), "5"))
+	want := func(what, placement string, exp ...string) {
+		t.Helper()
+		got, stored := decisionOf(t, s, "ann", placement)
+		if !stored || !slices.Equal(got, exp) {
+			t.Fatalf("%s: %v (stored %v), want %v stored", what, got, stored, exp)
+		}
+	}
+	want("a buyer", "checkout", `loyal=10{"code":"L"}`)
+	want("a buyer at home", "home", "banner=100")
+	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"c1","context":{"consent":{"categoryPreferences":{"Marketing":true}}}}`)
+	want("consent", "checkout", `loyal=10{"code":"L"}`, "news=5")
+	ingest(t, s, shownEvent("ann", "s1", t0.Add(-3*time.Hour), "loyal"), shownEvent("ann", "s2", t0.Add(-2*time.Hour), "loyal"))
+	want("capped", "checkout", "news=5")
+	if ev := rawEval(t, s, "ann"); ev.nextMs != t0.Add(21*time.Hour).UnixMilli() {
+		t.Fatalf("stored next change %v, want when s1 leaves the cap window", time.UnixMilli(ev.nextMs).UTC())
+	}
+	// The first impression leaves the window: the stored decision is
+	// stale, not served, until the sweep renders it again.
+	s.sweepMu.Lock() // hold the sweep back
+	clk.set(t0.Add(21 * time.Hour))
+	if got, stored := decisionOf(t, s, "ann", "checkout"); stored || !slices.Equal(got, []string{`loyal=10{"code":"L"}`, "news=5"}) {
+		t.Fatalf("after the window: %v, stored %v; want loyal back and the stale decision unused", got, stored)
+	}
+	s.sweepMu.Unlock()
+	waitFor(t, "the sweep to render the decision again", func() bool { _, stored := decisionOf(t, s, "ann", "checkout"); return stored })
+	want("after the sweep", "checkout", `loyal=10{"code":"L"}`, "news=5")
+
+	// A catalog without offers leaves no decision stored.
+	c := offerCatalog(t)
+	c.Offers, c.Version = nil, 2
+	if _, err := s.SetCatalog(c); err != nil {
+		t.Fatal(err)
+	}
+	if got, stored := decisionOf(t, s, "ann", "checkout"); stored || got != nil {
+		t.Fatalf("without offers: %v, stored %v", got, stored)
+	}
+	waitFor(t, "the sweep to render without offers", func() bool { return rawEval(t, s, "ann").digest == s.Catalog().Digest() })
+	if got, stored := decisionOf(t, s, "ann", "checkout"); stored || got != nil {
+		t.Fatalf("without offers after the sweep: %v, stored %v", got, stored)
+	}
+}
