@@ -144,8 +144,8 @@ func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placeme
 		}
 		d.Offers = make([]catalog.Decided, 0, min(limit, 8))
 		stored = decodeDecision(tx.Bucket(bucketDecisions).Get(key), ev, func(oid []byte, score float64) bool {
-			if payload, ok := cat.OfferAt(string(oid), placement); ok {
-				d.Offers = append(d.Offers, catalog.Decided{ID: string(oid), Score: score, Payload: payload})
+			if name, payload, ok := cat.OfferAt(oid, placement); ok {
+				d.Offers = append(d.Offers, catalog.Decided{ID: name, Score: score, Payload: payload})
 			}
 			return len(d.Offers) < limit
 		})

@@ -347,16 +347,17 @@ func (c *Compiled) Rank(p *profile.Profile, now time.Time, audiences []string) (
 	return d.Offers, next
 }
 
-// OfferAt returns offer id's payload if it is at placement.
-func (c *Compiled) OfferAt(id, placement string) (json.RawMessage, bool) {
+// OfferAt returns offer id's name (id as a string, without allocating)
+// and payload if it is at placement.
+func (c *Compiled) OfferAt(id []byte, placement string) (string, json.RawMessage, bool) {
 	if c == nil || c.offers == nil {
-		return nil, false
+		return "", nil, false
 	}
-	o := c.offers.byID[id]
+	o := c.offers.byID[string(id)]
 	if o == nil || o.def.Placement != placement {
-		return nil, false
+		return "", nil, false
 	}
-	return o.def.Payload, true
+	return o.id, o.def.Payload, true
 }
 
 // decide decides offers for p; audiences, when known (haveAuds), are

@@ -230,7 +230,7 @@ func rankAgrees(t *testing.T, comp *Compiled, p *profile.Profile, now time.Time)
 		for _, limit := range []int{1, 3, 50} {
 			var got []string
 			for _, o := range ranked {
-				if _, ok := comp.OfferAt(o.ID, placement); ok && len(got) < limit {
+				if _, _, ok := comp.OfferAt([]byte(o.ID), placement); ok && len(got) < limit {
 					got = append(got, fmt.Sprintf("%s=%g", o.ID, o.Score))
 				}
 			}
