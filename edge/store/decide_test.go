@@ -115,3 +115,35 @@ func TestDecisionsStored(t *testing.T) {
 		t.Fatalf("without offers after the sweep: %v, stored %v", got, stored)
 	}
 }
+
+// A decision record decodes to what was encoded, only under the
+// evaluation it was stamped with, and any bytes decode without panic.
+func FuzzDecodeDecision(f *testing.F) {
+	ev := viewEval{digest: 42, nextMs: 1_700_000_000_000, ok: true}
+	ranked := []catalog.Decided{{ID: "loyal", Score: 20}, {ID: "news", Score: -1.5}}
+	f.Add(encodeDecision(ev, ranked))
+	f.Add(encodeDecision(ev, nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got []catalog.Decided
+		if !decodeDecision(b, ev, func(id []byte, score float64) bool {
+			got = append(got, catalog.Decided{ID: string(id), Score: score})
+			return true
+		}) {
+			return
+		}
+		again := encodeDecision(ev, got)
+		var back []catalog.Decided
+		if !decodeDecision(again, ev, func(id []byte, score float64) bool {
+			back = append(back, catalog.Decided{ID: string(id), Score: score})
+			return true
+		}) || len(back) != len(got) {
+			t.Fatalf("re-encoding %v does not decode", got)
+		}
+		other := ev
+		other.nextMs++
+		if decodeDecision(again, other, func([]byte, float64) bool { return true }) {
+			t.Fatal("a decision decoded under another evaluation")
+		}
+	})
+}

@@ -235,22 +235,6 @@ func (comp *Compiled) offerReads(c Catalog, id, field string, p *expr.Program) e
 	return nil
 }
 
-// Offers returns the ids of the offers at placement, sorted ("" for
-// all).
-func (c *Compiled) Offers(placement string) []string {
-	if c == nil || c.offers == nil {
-		return nil
-	}
-	var ids []string
-	for id, o := range c.offers.byID {
-		if placement == "" || o.def.Placement == placement {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids
-}
-
 // Decided is one offer chosen for a profile.
 type Decided struct {
 	ID      string          `json:"id"`

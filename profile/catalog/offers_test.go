@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 
 	"ucv/crdt"
 	"ucv/profile"
@@ -268,4 +269,50 @@ func TestRank(t *testing.T) {
 	for _, at := range []time.Duration{time.Hour, 21 * time.Hour, 22 * time.Hour, 30 * 24 * time.Hour} {
 		rankAgrees(t, comp, p, t0.Add(at))
 	}
+}
+
+// Whatever the events, consent and moment, Rank filtered and cut is
+// Decide's answer, and it holds until Rank's Next.
+func TestRankIsDecide(t *testing.T) {
+	_, comp := offerCatalog(t)
+	rapid.Check(t, func(rt *rapid.T) {
+		p := profile.New("A")
+		n := rapid.IntRange(0, 12).Draw(rt, "n")
+		for i := range n {
+			at := t0.Add(time.Duration(rapid.IntRange(-72, 6).Draw(rt, "hours")) * time.Hour)
+			node := crdt.ReplicaID(rapid.IntRange(1, 2).Draw(rt, "node"))
+			switch rapid.IntRange(0, 2).Draw(rt, "kind") {
+			case 0:
+				deliver(p, order{id: fmt.Sprintf("o%d", i), event: "Order Completed", at: at}.message(), node, comp)
+			case 1:
+				offer := rapid.SampledFrom([]string{"loyal", "news", "welcome", "gone"}).Draw(rt, "offer")
+				id := rapid.SampledFrom([]string{"s1", "s2", "s3", fmt.Sprintf("s%d", 10+i)}).Draw(rt, "msg")
+				deliver(p, shown(id, offer, at), node, comp)
+			case 2:
+				deliver(p, &profile.Message{Kind: profile.Identify, MessageID: fmt.Sprintf("c%d", i), Timestamp: at,
+					Consent: map[string]bool{rapid.SampledFrom([]string{"marketing", "Marketing"}).Draw(rt, "key"): rapid.Bool().Draw(rt, "granted")}}, node, comp)
+			}
+		}
+		now := t0.Add(time.Duration(rapid.IntRange(-24, 48).Draw(rt, "now")) * time.Hour)
+		res := comp.Evaluate(p, now)
+		ranked, next := comp.Rank(p, now, res.Audiences)
+		for _, placement := range []string{"checkout", "home"} {
+			limit := rapid.IntRange(1, 4).Draw(rt, "limit")
+			var got []string
+			for _, o := range ranked {
+				if _, _, ok := comp.OfferAt([]byte(o.ID), placement); ok && len(got) < limit {
+					got = append(got, fmt.Sprintf("%s=%g", o.ID, o.Score))
+				}
+			}
+			want := ids(comp.Decide(p, now, placement, limit, false))
+			if !slices.Equal(got, want) {
+				rt.Fatalf("at %v %s limit %d: Rank %v, Decide %v", now, placement, limit, got, want)
+			}
+			if !next.IsZero() {
+				if later := ids(comp.Decide(p, next.Add(-time.Millisecond), placement, limit, false)); !slices.Equal(later, want) {
+					rt.Fatalf("%s: %v at %v but %v just before Next %v", placement, want, now, later, next)
+				}
+			}
+		}
+	})
 }
