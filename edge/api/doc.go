@@ -1,7 +1,9 @@
 // Package api is the edge's HTTP interface (fasthttp): Segment-compatible
 // ingest (/v1/identify|track|page|screen|group|alias|batch and the
-// analytics.js settings endpoint), profile lookups (/v1/profiles/…), and
-// the operational endpoints /healthz, /readyz and /metrics.
+// analytics.js settings endpoint), profile lookups (/v1/profiles/…),
+// decisions (/v1/decide/{ref}: the catalog's offers for a profile, from
+// the ranking stored with its view), and the operational endpoints
+// /healthz, /readyz and /metrics.
 //
 // The package owns no data: every request goes to a Store (the edge's
 // bbolt replica). Ingest answers 200 only after the store reports the
@@ -13,8 +15,8 @@
 //
 // Writes need a write key (Config.WriteKeys) outside dev mode; reads need
 // a read key (Config.ReadKeys) with the route's Scope once any read key
-// is configured — profiles for /v1/profiles/…; decide and stream are
-// reserved for the decision and event stream routes to come. A write key
+// is configured — profiles for /v1/profiles/…, decide for /v1/decide/…
+// (with profiles too for ?explain=true), stream for /v1/stream. A write key
 // cannot read and a read key cannot write (403). Each key has a token
 // bucket (Config.ReadKeyRate, Config.WriteKeyRate; over it 429 with
 // Retry-After), and fasthttp caps connections in total and per client IP
