@@ -471,6 +471,9 @@ func TestAudienceErrors(t *testing.T) {
 		{"B", `true`, "name", "[a-z]"},
 		{"b", `identities.exists(i, identities.exists(j, traits.all(k, i.value == j.value)))`, "expression", "cost"},
 		{"b", `computed.orders_30d`, "expression", "bool"},
+		{"b", `computed.orders_30d >= "2"`, "expression", "number"},
+		{"b", `"Books" == computed.order_count`, "expression", "number"},
+		{"b", `computed.top_category == 3`, "expression", "string"},
 		{"b", ``, "expression", "required"},
 	} {
 		got, _, err := base.With(tc.name, Audience{Expression: tc.expr}, base.Version+1)

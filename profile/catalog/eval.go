@@ -81,12 +81,20 @@ func Compile(c Catalog) (*Compiled, error) {
 	}
 	names := sortedNames(c.Audiences)
 	progs := make([]*expr.Program, 0, len(names))
+	kinds := map[string]string{"order_count": "number", "distinct_channels": "number", "top_category": "string",
+		"p_alive": "number", "expected_orders_90d": "number"}
+	for n, t := range c.ComputedTraits {
+		switch t.Aggregate {
+		case "count", "unique_count", "sum", "avg", "min", "max":
+			kinds[n] = "number"
+		}
+	}
 	for _, name := range names {
 		a := c.Audiences[name]
 		if err := a.Check(name); err != nil {
 			return nil, err
 		}
-		p, err := expr.Compile(name, a.Expression, expr.Known{Audiences: names})
+		p, err := expr.Compile(name, a.Expression, expr.Known{Audiences: names, Computed: kinds})
 		if err != nil {
 			return nil, &Error{Kind: KindAudience, Name: name, Field: "expression", Message: err.Error()}
 		}
