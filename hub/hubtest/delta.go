@@ -21,7 +21,7 @@ type Event struct {
 	Revenue   float64 // with Name "Order Completed": the order total in USD
 	// Consent is context.consent.categoryPreferences.
 	Consent map[string]bool
-	At        int64   // event time, ms since the epoch; defaults to a fixed time + Seq
+	At      int64 // event time, ms since the epoch; defaults to a fixed time + Seq
 }
 
 // Email and Anon build identifiers.

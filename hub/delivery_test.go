@@ -1,0 +1,122 @@
+package hub_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"ucv/hub"
+	"ucv/hub/hubtest"
+	"ucv/hub/webhook"
+	"ucv/profile"
+	"ucv/profile/catalog"
+)
+
+// dueOf lists the deliveries due as "destination type profile attempts".
+func dueOf(f *hub.FSM, at time.Time) []string {
+	due, _ := f.DueDeliveries(at, 100, func(uint64, string) bool { return false })
+	var out []string
+	for _, p := range due {
+		var ev hub.WebhookEvent
+		if err := json.Unmarshal(p.Body, &ev); err != nil {
+			panic(err)
+		}
+		out = append(out, p.Dest+" "+p.Type+" "+ev.Profile.ID+" "+string(rune('0'+p.Attempts)))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func dueQ(f *hub.FSM, at time.Time, dest, profileID string) uint64 {
+	due, _ := f.DueDeliveries(at, 100, func(uint64, string) bool { return false })
+	for _, p := range due {
+		var ev hub.WebhookEvent
+		_ = json.Unmarshal(p.Body, &ev)
+		if p.Dest == dest && ev.Profile.ID == profileID {
+			return p.Q
+		}
+	}
+	return 0
+}
+
+// The delivery queue in the state machine: deliveries are queued per
+// matching destination (type, audience filter, consent), only the head
+// of a (destination, profile) chain is due, merges are delivered, and
+// results move the queue; the whole of it is in the snapshot (golden),
+// and a restored state machine goes on as the original does.
+func TestDeliveryQueueSnapshotGolden(t *testing.T) {
+	l := newLog(t)
+	l.at = t0
+	defineAll(t, l, [3]string{catalog.KindAudience, "vip", `{"expression":"'plan' in traits && traits.plan == 'vip'"}`})
+	l.apply(define(hub.KindDestination, "all", `{"type":"webhook","url":"https://a.example/h","secret":"0123456789abcdef","events":["audience.entered","audience.exited","profile.merged"]}`))
+	l.apply(define(hub.KindDestination, "ads", `{"type":"webhook","url":"https://b.example/h","secret":"fedcba9876543210","events":["audience.entered"],"audiences":["vip"],"consent":"ads","max_attempts":2}`))
+	e := hubtest.NewEdge("e", 1)
+	vip := func(id, p string, ads bool) hubtest.Event {
+		return hubtest.Event{Profile: id, Kind: profile.Identify, Traits: map[string]any{"plan": p}, Consent: map[string]bool{"ads": ads},
+			IDs: []profile.Identifier{hubtest.Email(id + "@example.org")}}
+	}
+	l.push(e, vip(p1, "vip", true), vip(p2, "vip", false))
+	l.push(e, vip(p1, "basic", true))
+	want := []string{"ads audience.entered " + p1 + " 0", "all audience.entered " + p1 + " 0", "all audience.entered " + p2 + " 0"}
+	if got := dueOf(l.f, t0); !slices.Equal(got, want) {
+		t.Fatalf("due = %q, want %q (p1's exit waits for its entry)", got, want)
+	}
+	l.apply(hub.MarshalMerge(&hub.Merge{A: p1, B: p2, Actor: "ops", Reason: "same person"}))
+	q1 := dueQ(l.f, t0, "all", p1)
+	qAds := dueQ(l.f, t0, "ads", p1)
+	q2 := dueQ(l.f, t0, "all", p2)
+	l.apply(hub.MarshalDelivered(&hub.Delivered{Results: []hub.DeliveryResult{
+		{Q: q1, Outcome: webhook.Delivered},
+		{Q: qAds, Outcome: webhook.Retry, Next: t0.Add(time.Minute).UnixMilli(), Err: "HTTP 503"},
+		{Q: q2, Outcome: webhook.Failed, Err: "HTTP 410"},
+	}}))
+	// p1's exit heads its chain now (the merge waits behind it); p2,
+	// absorbed by the merge, left vip.
+	want = []string{"all audience.exited " + p1 + " 0", "all audience.exited " + p2 + " 0"}
+	if got := dueOf(l.f, t0); !slices.Equal(got, want) {
+		t.Fatalf("due after the results = %q, want %q", got, want)
+	}
+	l.apply(hub.MarshalDelivered(&hub.Delivered{Results: []hub.DeliveryResult{{Q: dueQ(l.f, t0, "all", p1), Outcome: webhook.Delivered}}}))
+	due, _ := l.f.DueDeliveries(t0, 10, func(uint64, string) bool { return false })
+	var merged hub.WebhookEvent
+	for _, p := range due {
+		if p.Type == hub.EventMerged {
+			_ = json.Unmarshal(p.Body, &merged)
+		}
+	}
+	if merged.Profile.ID != p1 || !slices.Equal(merged.MergedFrom, []string{p2}) || len(merged.Profile.Identities) != 2 {
+		t.Errorf("merge delivery = %+v, want p2 merged into p1 with both e-mails", merged)
+	}
+	if got := dueOf(l.f, t0.Add(time.Minute)); !slices.Contains(got, "ads audience.entered "+p1+" 1") {
+		t.Fatalf("due a minute later = %q, want the retry", got)
+	}
+	all, _ := l.f.Destination("all")
+	if all.Delivered != 2 || all.DeadLetters != 1 || all.Pending != 2 || all.LastError != "HTTP 410" || !all.OldestPending.Equal(t0) {
+		t.Errorf("status of all = %+v", all)
+	}
+	r := goldenRestore(t, l.snapshot(), "snapshot_deliveries.golden", "DeliveryQueueSnapshotGolden")
+	for _, at := range []time.Time{t0, t0.Add(time.Minute)} {
+		if d := cmp.Diff(dueOf(l.f, at), dueOf(r, at)); d != "" {
+			t.Errorf("restored queue differs at %v:\n%s", at, d)
+		}
+	}
+	if d := cmp.Diff(l.f.Destinations(), r.Destinations()); d != "" {
+		t.Errorf("restored destinations differ:\n%s", d)
+	}
+	// The retry fails again: max_attempts 2 sends it to the dead letters,
+	// on the original and the restored state machine alike.
+	next := must(hub.MarshalDelivered(&hub.Delivered{Results: []hub.DeliveryResult{{Q: qAds, Outcome: webhook.Retry, Err: "timeout"}}}))
+	l.apply(next, nil)
+	r.Apply(rlog(l.index, next))
+	if !bytes.Equal(l.snapshot(), snapshotOf(t, r)) {
+		t.Error("the restored FSM and the original differ after the same results")
+	}
+	dead, _ := r.DeadLetters("ads", 0, 10)
+	if len(dead) != 1 || dead[0].Attempts != 2 || dead[0].Error != "gave up after 2 attempts: timeout" {
+		t.Errorf("dead letters of ads = %+v", dead)
+	}
+}
