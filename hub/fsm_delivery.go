@@ -222,7 +222,7 @@ func ParseDeliveryID(s string) (uint64, bool) {
 	return id, err == nil && id > 0
 }
 
-// Event is the JSON body of a webhook request.
+// WebhookEvent is the JSON body of a webhook request.
 type WebhookEvent struct {
 	// ID is the delivery's ID (also the Ucv-Delivery-Id header).
 	ID   string `json:"id"`
@@ -247,34 +247,33 @@ type WebhookEvent struct {
 // (the hub cluster's) and its identifiers when the event was queued, at
 // most MaxIdentities of them (sorted by type, then value).
 type WebhookProfile struct {
-	ID          string               `json:"id"`
-	Identities  []profile.Identifier `json:"identities"`
-	Truncated   bool                 `json:"identities_truncated,omitempty"`
-	consentGave func(string) bool
+	ID         string               `json:"id"`
+	Identities []profile.Identifier `json:"identities"`
+	Truncated  bool                 `json:"identities_truncated,omitempty"`
 }
 
 // person returns what a delivery about profile (cluster or fragment) id
-// says of it, and whether it granted consent category cat.
-func (st *state) person(id string) WebhookProfile {
+// says of it — the identities of the person it belongs to now — and
+// whether that person granted a consent category.
+func (st *state) person(id string) (WebhookProfile, func(category string) bool) {
 	cid := id
 	if fr, ok := st.frags.Get(&fragment{id: id}); ok {
 		cid = fr.cluster
 	}
-	out := WebhookProfile{ID: id, Identities: []profile.Identifier{}, consentGave: func(string) bool { return false }}
+	out := WebhookProfile{ID: id, Identities: []profile.Identifier{}}
 	p := st.clusterProfile(cid)
 	if p == nil {
-		return out
+		return out, func(string) bool { return false }
 	}
 	ids := p.IdentityList()
 	if len(ids) > MaxIdentities {
 		ids, out.Truncated = ids[:MaxIdentities], true
 	}
 	out.Identities = ids
-	out.consentGave = func(cat string) bool {
+	return out, func(cat string) bool {
 		b, ok := p.Consent.Get(cat)
 		return ok && len(b) == 1 && b[0] == 0xc3 // msgpack true
 	}
-	return out
 }
 
 // enqueue queues one event for every destination that wants it.
@@ -284,16 +283,17 @@ func (a *applier) enqueue(ev WebhookEvent, at int64) {
 		return
 	}
 	var who *WebhookProfile
+	var consented func(string) bool
 	for _, name := range sortedKeys(dv.dests) {
 		e := dv.dests[name]
 		if !e.def.wants(ev.Type, ev.Audience) {
 			continue
 		}
 		if who == nil {
-			p := a.st.person(ev.Profile.ID)
-			who = &p
+			p, c := a.st.person(ev.Profile.ID)
+			who, consented = &p, c
 		}
-		if e.def.Consent != "" && !who.consentGave(e.def.Consent) {
+		if e.def.Consent != "" && !consented(e.def.Consent) {
 			continue
 		}
 		if dv.pendN[name] >= MaxPendingPerDestination {
@@ -675,17 +675,6 @@ func (f *FSM) Destinations() []DestinationStatus {
 		out = append(out, f.st.destStatus(f.st.dlv.dests[name]))
 	}
 	return out
-}
-
-// DestinationSecret returns the stored secret of destination name (""
-// when none): for the API's pre-check of an update, never for output.
-func (f *FSM) destinationSecret(name string) string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if e, ok := f.st.dlv.dests[name]; ok {
-		return e.def.Secret
-	}
-	return ""
 }
 
 // CheckDestination checks d (parsed by ParseDestination) against the
