@@ -110,18 +110,16 @@ func (s *Server) deliverAsLeader(client *webhook.Client, cfg WebhookConfig, ever
 	var acks []DeliveryResult
 	timer := time.NewTimer(every)
 	defer timer.Stop()
-	skip := func(q uint64, dest string) bool { return inflight[q] || active[dest] >= cfg.Concurrency }
+	free := func(dest string) int { return cfg.Concurrency - active[dest] }
+	isInflight := func(q uint64) bool { return inflight[q] }
 	for {
 		if !s.IsLeader() {
 			return
 		}
 		_, advanced := s.fsm.Watch()
 		now := s.now()
-		due, next := s.fsm.DueDeliveries(now, 512, skip)
+		due, next := s.fsm.DueDeliveries(now, free, isInflight)
 		for _, p := range due {
-			if active[p.Dest] >= cfg.Concurrency {
-				continue
-			}
 			inflight[p.Q] = true
 			active[p.Dest]++
 			wg.Add(1)

@@ -18,7 +18,7 @@ import (
 
 // dueOf lists the deliveries due as "destination type profile attempts".
 func dueOf(f *hub.FSM, at time.Time) []string {
-	due, _ := f.DueDeliveries(at, 100, func(uint64, string) bool { return false })
+	due, _ := f.DueDeliveries(at, func(string) int { return 100 }, func(uint64) bool { return false })
 	var out []string
 	for _, p := range due {
 		var ev hub.WebhookEvent
@@ -32,7 +32,7 @@ func dueOf(f *hub.FSM, at time.Time) []string {
 }
 
 func dueQ(f *hub.FSM, at time.Time, dest, profileID string) uint64 {
-	due, _ := f.DueDeliveries(at, 100, func(uint64, string) bool { return false })
+	due, _ := f.DueDeliveries(at, func(string) int { return 100 }, func(uint64) bool { return false })
 	for _, p := range due {
 		var ev hub.WebhookEvent
 		_ = json.Unmarshal(p.Body, &ev)
@@ -81,7 +81,7 @@ func TestDeliveryQueueSnapshotGolden(t *testing.T) {
 		t.Fatalf("due after the results = %q, want %q", got, want)
 	}
 	l.apply(hub.MarshalDelivered(&hub.Delivered{Results: []hub.DeliveryResult{{Q: dueQ(l.f, t0, "all", p1), Outcome: webhook.Delivered}}}))
-	due, _ := l.f.DueDeliveries(t0, 10, func(uint64, string) bool { return false })
+	due, _ := l.f.DueDeliveries(t0, func(string) int { return 10 }, func(uint64) bool { return false })
 	var merged hub.WebhookEvent
 	for _, p := range due {
 		if p.Type == hub.EventMerged {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,7 @@ type destEntry struct {
 }
 
 type headKey struct {
+	dest string
 	next int64
 	q    uint64
 }
@@ -98,7 +100,7 @@ type deliveries struct {
 
 	// Derived, rebuilt by Restore.
 	byQ   map[uint64]*delivery
-	heads *btree.BTreeG[headKey] // chain heads by (next, q)
+	heads *btree.BTreeG[headKey] // chain heads by (dest, next, q)
 	pend  *btree.BTreeG[destQ]   // pending by (dest, q)
 	pendN map[string]int
 	deadN map[string]int
@@ -124,7 +126,12 @@ func newDeliveries() *deliveries {
 		queue: btree.NewG(degree, lessQueue),
 		dead:  btree.NewG(degree, lessDead),
 		byQ:   map[uint64]*delivery{},
-		heads: btree.NewG(degree, func(a, b headKey) bool { return a.next < b.next || a.next == b.next && a.q < b.q }),
+		heads: btree.NewG(degree, func(a, b headKey) bool {
+			if a.dest != b.dest {
+				return a.dest < b.dest
+			}
+			return a.next < b.next || a.next == b.next && a.q < b.q
+		}),
 		pend:  btree.NewG(degree, func(a, b destQ) bool { return a.dest < b.dest || a.dest == b.dest && a.q < b.q }),
 		pendN: map[string]int{},
 		deadN: map[string]int{},
@@ -154,7 +161,7 @@ func (dv *deliveries) add(d *delivery) {
 	dv.pend.ReplaceOrInsert(destQ{d.dest, d.q})
 	dv.pendN[d.dest]++
 	if h, _ := dv.chainHead(d.dest, d.profile); h == d {
-		dv.heads.ReplaceOrInsert(headKey{d.next, d.q})
+		dv.heads.ReplaceOrInsert(headKey{d.dest, d.next, d.q})
 	}
 }
 
@@ -167,9 +174,9 @@ func (dv *deliveries) remove(d *delivery) {
 	if dv.pendN[d.dest]--; dv.pendN[d.dest] <= 0 {
 		delete(dv.pendN, d.dest)
 	}
-	if _, was := dv.heads.Delete(headKey{d.next, d.q}); was {
+	if _, was := dv.heads.Delete(headKey{d.dest, d.next, d.q}); was {
 		if h, ok := dv.chainHead(d.dest, d.profile); ok {
-			dv.heads.ReplaceOrInsert(headKey{h.next, h.q})
+			dv.heads.ReplaceOrInsert(headKey{h.dest, h.next, h.q})
 		}
 	}
 }
@@ -178,8 +185,8 @@ func (dv *deliveries) remove(d *delivery) {
 func (dv *deliveries) replace(o, n *delivery) {
 	dv.queue.ReplaceOrInsert(n)
 	dv.byQ[n.q] = n
-	if _, was := dv.heads.Delete(headKey{o.next, o.q}); was {
-		dv.heads.ReplaceOrInsert(headKey{n.next, n.q})
+	if _, was := dv.heads.Delete(headKey{o.dest, o.next, o.q}); was {
+		dv.heads.ReplaceOrInsert(headKey{n.dest, n.next, n.q})
 	}
 }
 
@@ -191,7 +198,7 @@ func (dv *deliveries) rebuild() {
 		dv.pend.ReplaceOrInsert(destQ{d.dest, d.q})
 		dv.pendN[d.dest]++
 		if prev == nil || prev.dest != d.dest || prev.profile != d.profile {
-			dv.heads.ReplaceOrInsert(headKey{d.next, d.q})
+			dv.heads.ReplaceOrInsert(headKey{d.dest, d.next, d.q})
 		}
 		prev = d
 		return true
@@ -577,31 +584,45 @@ type Pending struct {
 	MaxAttempts int
 }
 
-// DueDeliveries returns up to limit deliveries that head their
-// (destination, profile) chain and are due by now, oldest first,
-// leaving out those skip says to (the deliverer's in-flight ones; skip
-// runs under the FSM's read lock and must not call the FSM), and the
-// next moment a head not yet due becomes due (zero when none). Body and
-// Secret are shared: do not modify them. Safe for concurrent use.
-func (f *FSM) DueDeliveries(now time.Time, limit int, skip func(q uint64, dest string) bool) (due []Pending, next time.Time) {
+// DueDeliveries returns deliveries that head their (destination,
+// profile) chain and are due by now, oldest first within a destination,
+// at most free(dest) of each destination, leaving out those inflight
+// reports (the deliverer's own; free and inflight run under the FSM's
+// read lock and must not call the FSM), and the next moment a head not
+// yet due becomes due (zero when none). The walk of a destination skips
+// only its in-flight heads, so its cost is bounded by what it returns
+// plus what is in flight. Body and Secret are shared: do not modify
+// them. Safe for concurrent use.
+func (f *FSM) DueDeliveries(now time.Time, free func(dest string) int, inflight func(q uint64) bool) (due []Pending, next time.Time) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	dv := f.st.dlv
 	ms := now.UnixMilli()
-	dv.heads.Ascend(func(k headKey) bool {
-		if k.next > ms {
-			next = time.UnixMilli(k.next)
-			return false
+	for name, e := range dv.dests {
+		room := free(name)
+		if room <= 0 {
+			continue
 		}
-		d := dv.byQ[k.q]
-		if skip(d.q, d.dest) {
-			return true
-		}
-		e := dv.dests[d.dest]
-		due = append(due, Pending{Q: d.q, ID: d.id, Dest: d.dest, Type: d.typ, URL: e.def.URL, Secret: []byte(e.def.Secret),
-			Body: d.body, Attempts: d.attempts, MaxAttempts: e.def.MaxAttempts})
-		return len(due) < limit
-	})
+		dv.heads.AscendGreaterOrEqual(headKey{dest: name, next: math.MinInt64}, func(k headKey) bool {
+			if k.dest != name {
+				return false
+			}
+			if k.next > ms {
+				if t := time.UnixMilli(k.next); next.IsZero() || t.Before(next) {
+					next = t
+				}
+				return false
+			}
+			if inflight(k.q) {
+				return true
+			}
+			d := dv.byQ[k.q]
+			due = append(due, Pending{Q: d.q, ID: d.id, Dest: d.dest, Type: d.typ, URL: e.def.URL, Secret: []byte(e.def.Secret),
+				Body: d.body, Attempts: d.attempts, MaxAttempts: e.def.MaxAttempts})
+			room--
+			return room > 0
+		})
+	}
 	return due, next
 }
 

@@ -91,6 +91,7 @@ func benchWebhooks(b *testing.B, n, batch int, pace time.Duration) {
 		}
 		apply(cmd)
 	}
+	pushed := time.Since(start)
 	select {
 	case <-br.done:
 	case <-time.After(2 * time.Minute):
@@ -107,6 +108,8 @@ func benchWebhooks(b *testing.B, n, batch int, pace time.Duration) {
 	slices.Sort(lats)
 	q := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))]) / float64(time.Millisecond) }
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "deliveries/s")
+	b.ReportMetric(pushed.Seconds(), "push_s")
+	b.ReportMetric((elapsed - pushed).Seconds(), "drain_s")
 	b.ReportMetric(q(0.50), "p50_ms")
 	b.ReportMetric(q(0.99), "p99_ms")
 	b.ReportMetric(q(1), "max_ms")
