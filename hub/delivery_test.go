@@ -3,11 +3,13 @@ package hub_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 
 	"ucv/hub"
 	"ucv/hub/hubtest"
@@ -119,4 +121,85 @@ func TestDeliveryQueueSnapshotGolden(t *testing.T) {
 	if len(dead) != 1 || dead[0].Attempts != 2 || dead[0].Error != "gave up after 2 attempts: timeout" {
 		t.Errorf("dead letters of ads = %+v", dead)
 	}
+}
+
+// TestPropertyDeliveryQueue: random transitions (plan changes of four
+// profiles, some sharing an e-mail, so merges happen too) and random
+// results for the due deliveries. At every step: no two due deliveries
+// of one destination are about one profile; every transition is
+// delivered, pending or dead exactly once (delivered + pending + dead ==
+// transitions, for a destination taking every transition); within a
+// (destination, profile) chain deliveries are acknowledged in queue
+// order; and a restored snapshot holds the same state.
+func TestPropertyDeliveryQueue(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		l := newLog(t)
+		l.at = t0
+		if r := l.apply(define(catalog.KindAudience, "vip", `{"expression":"'plan' in traits && traits.plan == 'vip'"}`)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		l.apply(define(hub.KindDestination, "all", `{"type":"webhook","url":"https://a.example/h","secret":"0123456789abcdef","events":["audience.entered","audience.exited"],"max_attempts":3}`))
+		e := hubtest.NewEdge("e", 1)
+		emails := []string{"a@example.org", "b@example.org", "c@example.org", "d@example.org", "a@example.org"}
+		lastAcked := map[string]uint64{} // profile → last acknowledged delivery ID
+		for range rapid.IntRange(1, 30).Draw(t, "steps") {
+			if rapid.Bool().Draw(t, "push") {
+				i := rapid.IntRange(0, 3).Draw(t, "profile")
+				id := fmt.Sprintf("P%d", i)
+				l.push(e, hubtest.Event{Profile: id, Kind: profile.Identify, Traits: map[string]any{"plan": rapid.SampledFrom([]string{"vip", "free"}).Draw(t, "plan")},
+					IDs: []profile.Identifier{hubtest.Email(emails[i+rapid.IntRange(0, 1).Draw(t, "shared")])}})
+			} else {
+				due, _ := l.f.DueDeliveries(t0.Add(time.Hour), func(string) int { return 100 }, func(uint64) bool { return false })
+				var res []hub.DeliveryResult
+				for _, p := range due {
+					o := webhook.Outcome(rapid.IntRange(1, 3).Draw(t, "outcome"))
+					res = append(res, hub.DeliveryResult{Q: p.Q, Outcome: o, Next: t0.Add(time.Minute).UnixMilli(), Err: "x"})
+					if o == webhook.Delivered {
+						var ev hub.WebhookEvent
+						_ = json.Unmarshal(p.Body, &ev)
+						if p.ID <= lastAcked[ev.Profile.ID] {
+							t.Fatalf("delivery %d of %s acknowledged after %d", p.ID, ev.Profile.ID, lastAcked[ev.Profile.ID])
+						}
+						lastAcked[ev.Profile.ID] = p.ID
+					}
+				}
+				if len(res) > 0 {
+					l.apply(hub.MarshalDelivered(&hub.Delivered{Results: res}))
+				}
+			}
+			due, _ := l.f.DueDeliveries(t0.Add(time.Hour), func(string) int { return 100 }, func(uint64) bool { return false })
+			seen := map[string]bool{}
+			for _, p := range due {
+				var ev hub.WebhookEvent
+				_ = json.Unmarshal(p.Body, &ev)
+				if seen[ev.Profile.ID] {
+					t.Fatalf("two due deliveries about %s", ev.Profile.ID)
+				}
+				seen[ev.Profile.ID] = true
+			}
+			st, _ := l.f.Destination("all")
+			if n := len(l.f.Transitions(0, 1<<20)); int(st.Delivered)+st.Pending+st.DeadLetters != n {
+				t.Fatalf("delivered %d + pending %d + dead %d != %d transitions", st.Delivered, st.Pending, st.DeadLetters, n)
+			}
+		}
+		r, err := hub.NewFSM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := l.snapshot()
+		if err := r.Restore(nopCloser{bytes.NewReader(snap)}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(snapshotOf2(t, r), snap) {
+			t.Fatal("restore then snapshot changed the bytes")
+		}
+	})
+}
+
+func snapshotOf2(t *rapid.T, f *hub.FSM) []byte {
+	var b bytes.Buffer
+	if err := f.WriteSnapshot(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
