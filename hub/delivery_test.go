@@ -203,3 +203,31 @@ func snapshotOf2(t *rapid.T, f *hub.FSM) []byte {
 	}
 	return b.Bytes()
 }
+
+// Destinations never reach edges: defining one changes neither the
+// catalog's version nor its encoding, so no feed page or bootstrap
+// carries it (or its secret), and edges are not sent a new catalog.
+func TestDestinationsStayAtTheHub(t *testing.T) {
+	l := newLog(t)
+	l.at = t0
+	defineAll(t, l, [3]string{catalog.KindAudience, "vip", `{"expression":"true"}`})
+	before := l.f.Catalog()
+	enc := l.f.Bootstrap().Catalog()
+	const secret = "never-to-an-edge-0123"
+	if r := l.apply(define(hub.KindDestination, "crm", `{"type":"webhook","url":"https://a.example/h","secret":"`+secret+`","events":["audience.entered"],"audiences":["vip"]}`)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if v := l.f.Catalog().Version; v != before.Version {
+		t.Errorf("catalog version %d after defining a destination, want %d", v, before.Version)
+	}
+	if !bytes.Equal(l.f.Bootstrap().Catalog(), enc) {
+		t.Error("the bootstrap's catalog changed with a destination")
+	}
+	page := l.f.FeedPage(0, 100)
+	if bytes.Contains(page.Catalog, []byte(secret)) || bytes.Contains(page.Catalog, []byte("a.example")) {
+		t.Error("the feed carries the destination")
+	}
+	if !bytes.Contains(l.snapshot(), []byte(secret)) {
+		t.Error("the hub's own snapshot lacks the secret: a new leader could not sign")
+	}
+}
