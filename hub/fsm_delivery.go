@@ -480,7 +480,11 @@ func (a *applier) delivered(dl *Delivered) {
 		if !ok {
 			continue
 		}
-		e := *dv.dests[d.dest]
+		ent, ok := dv.dests[d.dest]
+		if !ok { // cannot happen: removing a destination empties its queue
+			continue
+		}
+		e := *ent
 		switch r.Outcome {
 		case webhook.Delivered:
 			dv.remove(d)
