@@ -71,6 +71,10 @@ type Config struct {
 	// 0: one second.
 	TickInterval time.Duration
 
+	// Webhooks configures the leader's webhook deliverer (deliver.go);
+	// nil: DefaultWebhookConfig.
+	Webhooks *WebhookConfig
+
 	// Transport, LogStore, StableStore and SnapshotStore replace the
 	// TCP transport and the on-disk stores when set (all four together):
 	// hub/hubtest runs clusters on raft's in-memory transport this way.
@@ -142,7 +146,7 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
-	ticker    sync.WaitGroup // the tick loop
+	ticker    sync.WaitGroup // the tick loop and the deliverer
 }
 
 // New starts a Raft node with an empty FSM (Raft restores the latest
@@ -221,8 +225,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.raft = r
 	s.trans = trans
-	s.ticker.Add(1)
+	s.ticker.Add(2)
 	go s.tickLoop()
+	go s.deliverLoop()
 	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap, "raft_tls", cfg.RaftTLS != nil)
 	return s, nil
 }
@@ -343,7 +348,13 @@ func validate(cmd []byte) error {
 	case CmdDefine:
 		var d *Define
 		if d, err = UnmarshalDefine(cmd); err == nil {
-			if _, perr := catalog.ParseDefinition(d.Kind, d.Name, d.Definition); perr != nil {
+			var perr error
+			if d.Kind == KindDestination {
+				_, perr = ParseDestination(d.Name, d.Definition)
+			} else {
+				_, perr = catalog.ParseDefinition(d.Kind, d.Name, d.Definition)
+			}
+			if perr != nil {
 				err = definitionErr(perr)
 			}
 		}
@@ -351,6 +362,10 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalUndefine(cmd)
 	case CmdTick:
 		_, err = UnmarshalTick(cmd)
+	case CmdDelivered:
+		_, err = UnmarshalDelivered(cmd)
+	case CmdReplay:
+		_, err = UnmarshalReplay(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}

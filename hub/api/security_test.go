@@ -119,6 +119,13 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"DELETE /v1/admin/audiences/{name}":       {path: "/v1/admin/audiences/vip"},
 		"GET /v1/admin/audiences/{name}/members":  {path: "/v1/admin/audiences/vip/members"},
 		"GET /v1/admin/transitions":               {path: "/v1/admin/transitions?after=0"},
+		"GET /v1/admin/destinations":              {},
+		"GET /v1/admin/destinations/{name}":       {path: "/v1/admin/destinations/crm"},
+		"PUT /v1/admin/destinations/{name}": {path: "/v1/admin/destinations/crm",
+			body: []byte(`{"type":"webhook","url":"http://127.0.0.1:9/hook","secret":"0123456789abcdef","events":["audience.entered"]}`)},
+		"DELETE /v1/admin/destinations/{name}":             {path: "/v1/admin/destinations/crm"},
+		"GET /v1/admin/destinations/{name}/failed":         {path: "/v1/admin/destinations/crm/failed"},
+		"POST /v1/admin/destinations/{name}/failed/replay": {path: "/v1/admin/destinations/crm/failed/replay"},
 	}
 	matrix := api.RoleMatrix()
 	if len(matrix) != len(requests) {
