@@ -92,6 +92,8 @@ var matrix = []route{
 	allow("DELETE", "/v1/admin/destinations/{name}", func(s *Server) handler { return s.undefineDestination }, asAdmin),
 	allow("GET", "/v1/admin/destinations/{name}/failed", func(s *Server) handler { return s.deadLetters }, asAdmin, asAuditor),
 	allow("POST", "/v1/admin/destinations/{name}/failed/replay", func(s *Server) handler { return s.replay }, asAdmin),
+	allow("GET", "/v1/admin/models/recommendations", func(s *Server) handler { return s.recommendationsModel }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/recommendations/fit", func(s *Server) handler { return s.fitRecommendations }, asAdmin),
 }
 
 // RoleMatrix returns the role matrix: every route of the API, in the

@@ -126,6 +126,8 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"DELETE /v1/admin/destinations/{name}":             {path: "/v1/admin/destinations/crm"},
 		"GET /v1/admin/destinations/{name}/failed":         {path: "/v1/admin/destinations/crm/failed"},
 		"POST /v1/admin/destinations/{name}/failed/replay": {path: "/v1/admin/destinations/crm/failed/replay"},
+		"GET /v1/admin/models/recommendations":             {},
+		"POST /v1/admin/models/recommendations/fit":        {},
 	}
 	matrix := api.RoleMatrix()
 	if len(matrix) != len(requests) {

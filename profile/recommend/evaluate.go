@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"ucv/profile"
 )
 
 // Purchase is one item a customer bought, for training by customer and
@@ -164,4 +166,17 @@ func Evaluate(ps []Purchase, split time.Time, k int, opt Options) (Result, error
 		res.BaselineHitRate /= f
 	}
 	return res, nil
+}
+
+// History returns a profile's history for Recommend: the products of
+// its orders (bought) and of its other track events ("Product Viewed",
+// "Product Added"…: viewed), every message once, with its time.
+func History(p *profile.Profile) []Interaction {
+	var out []Interaction
+	p.LedgerEvents(func(e *profile.LedgerEvent) {
+		for _, id := range e.Products() {
+			out = append(out, Interaction{Item: id, Time: e.Time, Bought: e.Order})
+		}
+	})
+	return out
 }

@@ -71,11 +71,14 @@ type Options struct {
 	// ViewWeight is a viewed (not bought) item's weight relative to a
 	// bought one.
 	ViewWeight float64 `json:"view_weight"`
+	// ViewDays is how long a view counts: older views are ignored
+	// (purchases always count).
+	ViewDays float64 `json:"view_days"`
 }
 
 // DefaultOptions are the options chosen by measurement on online_retail
 // (bench/README.md, "Recommendations").
-var DefaultOptions = Options{Neighbours: 20, Alpha: 0.5, Shrink: 0, MaxBasket: 1000, BasketWeight: true, Popular: 100, HalfLifeDays: 0, ViewWeight: 0.5}
+var DefaultOptions = Options{Neighbours: 20, Alpha: 0.5, Shrink: 0, MaxBasket: 1000, BasketWeight: true, Popular: 100, HalfLifeDays: 0, ViewWeight: 0.5, ViewDays: 30}
 
 func (o Options) withDefaults() Options {
 	d := DefaultOptions
@@ -93,6 +96,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ViewWeight <= 0 {
 		o.ViewWeight = d.ViewWeight
+	}
+	if o.ViewDays <= 0 {
+		o.ViewDays = d.ViewDays
 	}
 	return o
 }
@@ -347,6 +353,9 @@ func (m *Model) Recommend(hist []Interaction, now int64, k int) []Scored {
 		}
 		w := 1.0
 		if !h.Bought {
+			if float64(now-h.Time) > o.ViewDays*86400e3 {
+				continue
+			}
 			w = o.ViewWeight
 		}
 		if o.HalfLifeDays > 0 && now > h.Time {
