@@ -189,3 +189,24 @@ func TestRecommendationsFailedFitKeepsModel(t *testing.T) {
 		t.Errorf("model after a failed fit = %s, want the previous one", got)
 	}
 }
+
+// The schedule fits on the leader as soon as there is data and no
+// model, without any request.
+func TestRecommendationsSchedule(t *testing.T) {
+	h, url := newHub(t, "h0")
+	e := openEdge(t, filepath.Join(t.TempDir(), "edge.db"))
+	e.ingest(
+		`{"type":"track","event":"Order Completed","userId":"u1","messageId":"o1","properties":{"products":[{"product_id":"a"},{"product_id":"b"}]}}`,
+		`{"type":"track","event":"Order Completed","userId":"u2","messageId":"o2","properties":{"products":[{"sku":"a"},{"sku":"b"},{"sku":"c"}]}}`,
+	)
+	e.sync(url)
+	waitFor(t, "the hub to hold the edge's orders", func() bool { return e.settled(h) })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.RecommendationsLoop(ctx, 20*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the scheduled fit", func() bool {
+		info, err := h.FSM().RecommendationsInfo()
+		return err == nil && info.Installed && info.Baskets == 2 && info.Items == 3
+	})
+}
