@@ -98,8 +98,10 @@ func (a *applier) setCatalog(c catalog.Catalog, comp *catalog.Compiled) error {
 	if err != nil {
 		return err
 	}
+	// A change the digest does not see (the recommendations model)
+	// changes no membership: nothing to re-evaluate.
+	a.catalogChanged = a.catalogChanged || comp.Digest() != a.st.defs.comp.Digest()
 	a.st.defs = d
-	a.catalogChanged = true
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -145,7 +146,15 @@ func Compile(c Catalog) (*Compiled, error) {
 		slices.Sort(paths)
 		comp.capture[ev] = slices.Compact(paths)
 	}
-	b, err := c.withVersion(0).Marshal()
+	// The recommendations model changes no evaluation (only an edge's
+	// /recommendations reads it): it is left out of the digest, so a
+	// refit re-renders no stored view and re-evaluates no audience.
+	dc := c.withVersion(0)
+	if _, ok := dc.Models[ModelRecommendations]; ok {
+		dc.Models = maps.Clone(dc.Models)
+		delete(dc.Models, ModelRecommendations)
+	}
+	b, err := dc.Marshal()
 	if err != nil {
 		return nil, err
 	}
