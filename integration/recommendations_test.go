@@ -105,6 +105,7 @@ func TestRecommendationsHubToEdge(t *testing.T) {
 	waitFor(t, "the hub to hold the edge's orders", func() bool { return e.settled(h) })
 
 	code, body = call(t, "POST", url+"/v1/admin/models/recommendations/fit", "admin-secret")
+	t.Logf("fit: %s", body)
 	var fit hub.RecommendationsFit
 	if code != 200 || json.Unmarshal(body, &fit) != nil {
 		t.Fatalf("fit = %d %s", code, body)
@@ -139,6 +140,7 @@ func TestRecommendationsHubToEdge(t *testing.T) {
 	}
 	// u5 bought bread: butter, then jam; never bread.
 	code, ids, body := get("user_id:u5", "?k=2")
+	t.Logf("u5: %s", body)
 	if code != 200 || !slices.Equal(ids, []string{"butter", "jam"}) {
 		t.Errorf("u5's recommendations = %d %s, want butter, jam", code, body)
 	}
