@@ -72,8 +72,14 @@ type LedgerEvent struct {
 	Kind []byte
 	// Event is a track event's name; empty for other kinds.
 	Event []byte
-	props []byte // count, then (path, value) pairs
-	n     uint64
+	// Order is set for an order ("Order Completed"); Currency (ISO
+	// 4217, empty when the order had no usable amount) and Minor (the
+	// amount in the currency's minor units) are its value.
+	Order    bool
+	Currency []byte
+	Minor    int64
+	props    []byte // count, then (path, value) pairs
+	n        uint64
 }
 
 // Prop returns the captured value of a property path as msgpack bytes
@@ -102,12 +108,12 @@ func (p *Profile) LedgerEvents(fn func(e *LedgerEvent)) {
 	var e LedgerEvent
 	for _, en := range p.Ledger.Entries {
 		r := reader{b: en.Data}
-		r.byte() // flags
+		e.Order = r.byte()&flagOrder != 0
 		e.Time = en.Time
 		e.Kind = r.bytes()
 		e.Event = r.bytes()
-		r.bytes()  // currency
-		r.varint() // minor units
+		e.Currency = r.bytes()
+		e.Minor = r.varint()
 		n := r.uvarint()
 		if r.bad || n > uint64(len(r.b)) {
 			continue
