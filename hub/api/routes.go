@@ -86,6 +86,10 @@ var matrix = []route{
 	allow("DELETE", "/v1/admin/audiences/{name}", func(s *Server) handler { return s.undefine(catalog.KindAudience) }, asAdmin),
 	allow("GET", "/v1/admin/audiences/{name}/members", func(s *Server) handler { return s.members }, asAdmin, asSteward, asAuditor),
 	allow("GET", "/v1/admin/transitions", func(s *Server) handler { return s.transitions }, asAdmin, asAuditor),
+	allow("GET", "/v1/admin/models/clv", func(s *Server) handler { return s.valueModel(catalog.ModelCLV) }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/clv/fit", func(s *Server) handler { return s.fitModel(catalog.ModelCLV) }, asAdmin),
+	allow("GET", "/v1/admin/models/rfm", func(s *Server) handler { return s.valueModel(catalog.ModelRFM) }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/rfm/fit", func(s *Server) handler { return s.fitModel(catalog.ModelRFM) }, asAdmin),
 }
 
 // RoleMatrix returns the role matrix: every route of the API, in the

@@ -119,6 +119,10 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"DELETE /v1/admin/audiences/{name}":       {path: "/v1/admin/audiences/vip"},
 		"GET /v1/admin/audiences/{name}/members":  {path: "/v1/admin/audiences/vip/members"},
 		"GET /v1/admin/transitions":               {path: "/v1/admin/transitions?after=0"},
+		"GET /v1/admin/models/clv":                {},
+		"POST /v1/admin/models/clv/fit":           {},
+		"GET /v1/admin/models/rfm":                {},
+		"POST /v1/admin/models/rfm/fit":           {},
 	}
 	matrix := api.RoleMatrix()
 	if len(matrix) != len(requests) {

@@ -34,8 +34,9 @@ const (
 	dayMs                 = int64(24 * time.Hour / time.Millisecond)
 	periodDay             = "day"
 	minRFMCustomers       = 5
-	maxCLVCurrencies      = 200
-	maxRFMCurrencies      = 200
+	maxCLVCurrencies      = 100
+	maxRFMCurrencies      = 100
+	minParam, maxParam    = 1e-6, 1e12
 	rfmThresholds         = 4 // the lowest value of scores 2..5
 	rfmRecencyUnreachable = -1
 )
@@ -108,6 +109,21 @@ func positive(vs ...float64) bool {
 }
 
 func checkBGNBD(m clv.BGNBD) bool { return positive(m.R, m.Alpha, m.A, m.B) && m.A != 1 }
+
+// identified reports whether fitted parameters stay inside
+// [minParam, maxParam]. A parameter collapsing towards 0 (the drop-out
+// probability's beta splitting everyone into "never leaves" and "leaves
+// at once") says the data cannot identify the model, and its
+// predictions would be extreme; large values are a legitimate limit (a
+// population that does not vary in that respect) and stay.
+func identified(vs ...float64) bool {
+	for _, v := range vs {
+		if !(v >= minParam && v <= maxParam) {
+			return false
+		}
+	}
+	return true
+}
 
 func checkCurrency(c string) bool {
 	if len(c) != 3 {
@@ -521,8 +537,9 @@ func (pop *Population) FitCLV() (CLV, error) {
 	}
 	m := CLV{Period: periodDay, FittedAt: time.UnixMilli(pop.nowMs).UTC(), Customers: len(pop.customers),
 		BGNBD: fit.Model, LogLikelihood: fit.LogLikelihood, Currencies: map[string]CLVCurrency{}}
-	if !checkBGNBD(m.BGNBD) {
-		return CLV{}, fmt.Errorf("catalog: fit clv: %w: the BG/NBD fit gave unusable parameters %+v", ErrTooLittleData, m.BGNBD)
+	if b := m.BGNBD; !checkBGNBD(b) || !identified(b.R, b.Alpha, b.A, b.B) {
+		return CLV{}, fmt.Errorf("catalog: fit clv: %w: the data does not identify the BG/NBD model over %d profiles (fitted %+v, a parameter outside [%g, %g])",
+			ErrTooLittleData, len(pop.customers), b, minParam, maxParam)
 	}
 	skip := func(cur, why string) {
 		if m.Skipped == nil {
@@ -549,8 +566,9 @@ func (pop *Population) FitCLV() (CLV, error) {
 			continue
 		}
 		c := CLVCurrency{Customers: len(data), RepeatCustomers: gg.Customers, BGNBD: bg.Model, GammaGamma: gg.Model}
-		if g := c.GammaGamma; !checkBGNBD(c.BGNBD) || !positive(g.P, g.Q, g.V) || g.Q <= 1 {
-			skip(cur, fmt.Sprintf("the fit gave unusable parameters (bgnbd %+v, gamma_gamma %+v)", c.BGNBD, c.GammaGamma))
+		if b, g := c.BGNBD, c.GammaGamma; !checkBGNBD(b) || g.Q <= 1 || !identified(b.R, b.Alpha, b.A, b.B, g.P, g.Q, g.V) {
+			skip(cur, fmt.Sprintf("the data does not identify the models (fitted bgnbd %+v, gamma_gamma %+v: q ≤ 1 or a parameter outside [%g, %g])",
+				b, g, minParam, maxParam))
 			continue
 		}
 		m.Currencies[cur] = c

@@ -202,54 +202,23 @@ func TestValueModelErrors(t *testing.T) {
 	}
 }
 
-// simulate draws n customers from the BG/NBD process (rates in days)
-// with first purchases over the 180 days before end, and spend from
-// the Gamma-Gamma one, as profiles.
+// simulate draws n customers from the models' generative story
+// (clv.Simulate: first purchases over the 365 days that end on end's
+// day, rates in days) as profiles with EUR orders at noon.
 func simulate(rng *rand.Rand, n int, m clv.BGNBD, end time.Time) []*profile.Profile {
-	gamma := func(shape, scale float64) float64 { // Marsaglia-Tsang
-		if shape < 1 {
-			return gammaDraw(rng, shape+1) * math.Pow(rng.Float64(), 1/shape) * scale
+	start := time.Date(end.Year(), end.Month(), end.Day(), 12, 0, 0, 0, time.UTC).AddDate(0, 0, -364)
+	by := map[string]*profile.Profile{}
+	var out []*profile.Profile
+	for i, tx := range clv.Simulate(rng, n, m, clv.GammaGamma{P: 6, Q: 4, V: 150}, 365) {
+		p := by[tx.Customer]
+		if p == nil {
+			p = profile.New(tx.Customer)
+			by[tx.Customer] = p
+			out = append(out, p)
 		}
-		return gammaDraw(rng, shape) * scale
-	}
-	beta := func(a, b float64) float64 { x, y := gamma(a, 1), gamma(b, 1); return x / (x + y) }
-	out := make([]*profile.Profile, n)
-	for i := range out {
-		p := profile.New(fmt.Sprint("P", i))
-		lambda, drop := gamma(m.R, 1/m.Alpha), beta(m.A, m.B)
-		meanSpend := 20 + 60*rng.Float64()
-		t := -float64(rng.IntN(365)) - 0.5
-		k := 0
-		for t <= 0 {
-			at := end.Add(time.Duration(t * float64(24*time.Hour)))
-			buy(p, fmt.Sprint(i, ".", k), at, fmt.Sprintf("%.2f", meanSpend*(0.5+rng.Float64())), "EUR")
-			k++
-			// BG/NBD: a customer may drop out after a repeat purchase,
-			// not after the first (P(alive) is 1 with no repeat).
-			if k > 1 && rng.Float64() < drop {
-				break
-			}
-			t += rng.ExpFloat64() / lambda
-		}
-		out[i] = p
+		buy(p, fmt.Sprint(i), start.AddDate(0, 0, tx.Day), fmt.Sprintf("%.2f", tx.Amount), "EUR")
 	}
 	return out
-}
-
-func gammaDraw(rng *rand.Rand, shape float64) float64 {
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		if u := rng.Float64(); math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
-			return d * v
-		}
-	}
 }
 
 // The fit recovers the parameters of a simulated population, and the
