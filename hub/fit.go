@@ -19,7 +19,7 @@ import (
 // score their own profiles with them. A fit that finds too little data
 // proposes nothing, so the model in force stays.
 
-// FitModels are the models FitModels fits.
+// FitModels are the models FitModel fits.
 var FitModels = []string{catalog.ModelCLV, catalog.ModelRFM}
 
 // Fit is one model fitted and defined.
@@ -32,7 +32,8 @@ type Fit struct {
 	// Customers is the number of profiles (hub clusters) with an order
 	// it was fitted on.
 	Customers int `json:"customers"`
-	// Seconds is how long reading the clusters and fitting took.
+	// Seconds is how long reading the clusters, fitting and defining
+	// the model took.
 	Seconds float64 `json:"fit_seconds"`
 	// Parameters is the model's JSON, as the catalog holds it.
 	Parameters json.RawMessage `json:"parameters"`

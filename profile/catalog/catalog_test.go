@@ -384,7 +384,7 @@ func TestParseFile(t *testing.T) {
 	}
 }
 
-func mustWith(t *testing.T, c Catalog, name string, def any) Catalog {
+func mustWith(t testing.TB, c Catalog, name string, def any) Catalog {
 	t.Helper()
 	n, _, err := c.With(name, def, c.Version+1)
 	if err != nil {

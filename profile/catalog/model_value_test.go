@@ -392,3 +392,34 @@ func TestQuintiles(t *testing.T) {
 		t.Errorf("all equal: %v (mid-rank 0.5: score 3)", got)
 	}
 }
+
+// BenchmarkValueModels is what the value models add to an evaluation:
+// a profile of 20 orders over a year (and 80 other events), scored with
+// both models ("models") or with an empty catalog's nothing.
+//
+//	go test -run '^$' -bench ValueModels -benchmem ./profile/catalog
+func BenchmarkValueModels(b *testing.B) {
+	c := Catalog{}
+	c = mustWith(b, c, ModelCLV, testCLVModel())
+	c = mustWith(b, c, ModelRFM, testRFMModel())
+	comp, err := Compile(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := profile.New("P")
+	for i := range 100 {
+		at := t0.Add(-time.Duration(i) * 87 * time.Hour)
+		if i%5 == 0 {
+			buy(p, fmt.Sprint(i), at, "25.50", "EUR")
+			continue
+		}
+		m := &profile.Message{Kind: profile.Track, MessageID: fmt.Sprint(i), Event: "Product Viewed", Timestamp: at,
+			Identifiers: []profile.Identifier{{Type: profile.UserID, Value: "u1"}}}
+		clk := crdt.NewClock(1, func() time.Time { return at }, time.Second, p.Version)
+		p.Apply(m, m.Identifiers, profile.Source{Node: 1}, clk.Now())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		comp.Evaluate(p, t0)
+	}
+}
