@@ -127,10 +127,14 @@ type LedgerEvent struct {
 	Kind []byte
 	// Event is a track event's name; empty for other kinds.
 	Event []byte
-	// Order is true for an order ("Order Completed").
-	Order bool
-	props []byte // (path, value) pairs, then the products section
-	n     uint64 // number of pairs
+	// Order is set for an order ("Order Completed"); Currency (ISO
+	// 4217, empty when the order had no usable amount) and Minor (the
+	// amount in the currency's minor units) are its value.
+	Order    bool
+	Currency []byte
+	Minor    int64
+	props    []byte // (path, value) pairs, then the products section
+	n        uint64 // number of pairs
 }
 
 // Products returns the product IDs the event named (see productsOf),
@@ -177,8 +181,8 @@ func (p *Profile) LedgerEvents(fn func(e *LedgerEvent)) {
 		e.Time = en.Time
 		e.Kind = r.bytes()
 		e.Event = r.bytes()
-		r.bytes()  // currency
-		r.varint() // minor units
+		e.Currency = r.bytes()
+		e.Minor = r.varint()
 		n := r.uvarint()
 		if r.bad || n > uint64(len(r.b)) {
 			continue

@@ -84,7 +84,7 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap), errors.Is(err, hub.ErrConflict):
 		return http.StatusConflict, "conflict"
-	case errors.Is(err, hub.ErrTooFewBaskets):
+	case errors.Is(err, hub.ErrTooFewBaskets), errors.Is(err, hub.ErrTooLittleData):
 		return http.StatusUnprocessableEntity, "too_little_data"
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"

@@ -94,6 +94,10 @@ var matrix = []route{
 	allow("POST", "/v1/admin/destinations/{name}/failed/replay", func(s *Server) handler { return s.replay }, asAdmin),
 	allow("GET", "/v1/admin/models/recommendations", func(s *Server) handler { return s.recommendationsModel }, asAdmin, asSteward, asAuditor),
 	allow("POST", "/v1/admin/models/recommendations/fit", func(s *Server) handler { return s.fitRecommendations }, asAdmin),
+	allow("GET", "/v1/admin/models/clv", func(s *Server) handler { return s.valueModel(catalog.ModelCLV) }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/clv/fit", func(s *Server) handler { return s.fitModel(catalog.ModelCLV) }, asAdmin),
+	allow("GET", "/v1/admin/models/rfm", func(s *Server) handler { return s.valueModel(catalog.ModelRFM) }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/rfm/fit", func(s *Server) handler { return s.fitModel(catalog.ModelRFM) }, asAdmin),
 }
 
 // RoleMatrix returns the role matrix: every route of the API, in the

@@ -128,6 +128,10 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"POST /v1/admin/destinations/{name}/failed/replay": {path: "/v1/admin/destinations/crm/failed/replay"},
 		"GET /v1/admin/models/recommendations":             {},
 		"POST /v1/admin/models/recommendations/fit":        {},
+		"GET /v1/admin/models/clv":                         {},
+		"POST /v1/admin/models/clv/fit":                    {},
+		"GET /v1/admin/models/rfm":                         {},
+		"POST /v1/admin/models/rfm/fit":                    {},
 	}
 	matrix := api.RoleMatrix()
 	if len(matrix) != len(requests) {

@@ -38,6 +38,8 @@ type Compiled struct {
 	// value: only then does an evaluation compute them (a second pass
 	// over the ledger).
 	builtins bool
+	// values are the fitted value models (model_value.go).
+	values valueModels
 }
 
 // callKey names one audience function call with literal arguments.
@@ -134,6 +136,11 @@ func Compile(c Catalog) (*Compiled, error) {
 			return nil, err
 		}
 	}
+	vm, err := parseValueModels(c.Models)
+	if err != nil {
+		return nil, err
+	}
+	comp.values = vm
 	ordered, err := expr.Order(progs)
 	if err != nil {
 		return nil, &Error{Kind: KindAudience, Field: "expression", Message: err.Error()}
@@ -180,7 +187,9 @@ func (c *Compiled) Digest() uint64 {
 }
 
 // Empty reports whether there is nothing to evaluate.
-func (c *Compiled) Empty() bool { return c == nil || len(c.traits) == 0 && len(c.auds) == 0 }
+func (c *Compiled) Empty() bool {
+	return c == nil || len(c.traits) == 0 && len(c.auds) == 0 && c.values.empty()
+}
 
 // Capture returns the property paths of event that definitions read:
 // pass it as profile.Source.Capture so ingest keeps their values.
@@ -200,7 +209,10 @@ type Value = profile.ComputedValue
 
 // Result is a profile's evaluation as of a moment.
 type Result struct {
-	// Computed holds the user-defined computed traits, sorted by name.
+	// Computed holds the user-defined computed traits, sorted by name,
+	// then the values of the fitted value models (p_alive,
+	// expected_orders_90d, predicted_value_365d with a "clv" model; rfm
+	// with an "rfm" model).
 	Computed []Value
 	// Audiences are the audiences the profile is in, sorted.
 	Audiences []string
@@ -251,6 +263,7 @@ func (c *Compiled) evaluate(p *profile.Profile, now time.Time, explain bool) (Re
 	for i, t := range c.traits {
 		r.Computed[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
 	}
+	r.Computed = c.values.score(p, in, r.Computed)
 	in.c, in.user = c, r.Computed
 	var exps []Explanation
 	sess := expr.NewSession(in)
