@@ -17,7 +17,7 @@ func TestDigestIgnoresRecommendations(t *testing.T) {
 		t.Fatal("Compile removed the model from the caller's catalog")
 	}
 	other := base
-	other.Models = map[string]Model{ModelRFM: Model(`{"r":[1,2,3,4]}`)}
+	other.Models = map[string]Model{ModelRFM: Model(`{"fitted_at":"2026-01-01T00:00:00Z","customers":100,"recency_days":[40,30,20,10],"frequency":[1,2,3,4],"monetary":{"EUR":[10,20,30,40]}}`)}
 	if d := mustCompile(t, other).Digest(); d == d0 {
 		t.Error("another model left the digest unchanged")
 	}
