@@ -7,6 +7,7 @@ import (
 
 	"ucv/crdt/codec"
 	"ucv/hub/identity"
+	"ucv/profile/catalog"
 	"ucv/replication"
 )
 
@@ -326,8 +327,18 @@ type Undefine struct {
 	Actor      string
 }
 
-// MaxDefinitionBytes bounds a definition's JSON in a CmdDefine entry.
+// MaxDefinitionBytes bounds a definition's JSON in a CmdDefine entry,
+// except a fitted model's (catalog.MaxModelBytes: the recommendations
+// model lists every product's neighbours).
 const MaxDefinitionBytes = 64 << 10
+
+// definitionLimit is the largest definition of kind a CmdDefine carries.
+func definitionLimit(kind string) int {
+	if kind == catalog.KindModel {
+		return catalog.MaxModelBytes
+	}
+	return MaxDefinitionBytes
+}
 
 // MarshalDefine encodes a CmdDefine entry. It checks sizes only;
 // UnmarshalDefine (which Server.Apply runs before proposing) checks the
@@ -338,8 +349,8 @@ func MarshalDefine(d *Define) ([]byte, error) {
 			return nil, fmt.Errorf("%w: field of %d bytes", ErrInvalid, len(s))
 		}
 	}
-	if len(d.Definition) > MaxDefinitionBytes {
-		return nil, fmt.Errorf("%w: definition of %d bytes, limit %d", ErrInvalid, len(d.Definition), MaxDefinitionBytes)
+	if limit := definitionLimit(d.Kind); len(d.Definition) > limit {
+		return nil, fmt.Errorf("%w: definition of %d bytes, limit %d", ErrInvalid, len(d.Definition), limit)
 	}
 	return frame(CmdDefine, func(enc *codec.Encoder) error {
 		return first(enc.EncodeArrayLen(4), enc.EncodeString(d.Kind), enc.EncodeString(d.Name),
@@ -367,7 +378,7 @@ func UnmarshalDefine(b []byte) (*Define, error) {
 		if err := first(errs[:]...); err != nil {
 			return err
 		}
-		if len(def.Definition) > MaxDefinitionBytes {
+		if len(def.Definition) > definitionLimit(def.Kind) {
 			return fmt.Errorf("%w: definition of %d bytes", ErrMalformed, len(def.Definition))
 		}
 		return nil

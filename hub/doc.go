@@ -17,7 +17,15 @@
 // The state machine also holds the catalog of definitions (computed
 // traits, audiences), every cluster's audience memberships and the
 // transitions between them, evaluated at a clock carried in the log
-// (docs/decisions/0033-hub-catalog-and-transitions.md).
+// (docs/decisions/0033-hub-catalog-and-transitions.md), and the
+// destinations those transitions (and merges and splits) are delivered
+// to: a webhook delivery queue in the state machine, sent by the
+// leader's deliverer (deliver.go, package hub/webhook) and acknowledged
+// through Raft (docs/decisions/0036-webhooks.md).
+// Outside the state machine, Server.FitModel (fit.go) fits the
+// customer-value and RFM models over every cluster and defines them in
+// the catalog, on demand and on the leader's schedule
+// (docs/decisions/0037-value-models-in-the-product.md).
 //
 // See docs/decisions/0008-hub.md and the records it lists (0013–0026).
 package hub

@@ -35,4 +35,8 @@ var (
 	ErrNotLeader = errors.New("hub: not the leader")
 	// ErrClosed is returned after Server.Close.
 	ErrClosed = errors.New("hub: server closed")
+	// ErrTooLittleData is returned (wrapped) by FitModel when the
+	// clusters' orders cannot identify a model; the catalog keeps the
+	// model it had.
+	ErrTooLittleData = errors.New("hub: too little data to fit the model")
 )

@@ -131,6 +131,10 @@ type state struct {
 	idents   *btree.BTreeG[identEntry]   // identifier → fragments holding it (fsm_ident.go)
 	linked   *btree.BTreeG[linkedEntry]  // fragment → the last merge event linking it (fsm_merges.go)
 	audIx    *audIndex                   // audience → members, sizes, due clusters (fsm_audience.go)
+
+	// dlv are the destinations and the webhook delivery queue
+	// (fsm_delivery.go): replicated, with derived indexes of its own.
+	dlv *deliveries
 }
 
 const degree = 32
@@ -156,6 +160,7 @@ func newState() (*state, error) {
 		members:   newMembers(),
 		transits:  newTransitions(),
 		audIx:     newAudIndex(),
+		dlv:       newDeliveries(),
 	}, nil
 }
 
@@ -206,6 +211,9 @@ type Result struct {
 	LastSeq uint64
 	// Clusters lists the clusters the command changed, sorted.
 	Clusters []string
+	// Dropped counts the deliveries a destination's removal dropped;
+	// Replayed the dead letters a replay queued again.
+	Dropped, Replayed int
 }
 
 // Apply applies one committed log entry. It panics only when the entry
@@ -222,6 +230,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if l.AppendedAt.IsZero() {
 		at = 0
 	}
+	a.now = at
 	t := CmdType(l.Data[0])
 	switch t {
 	case CmdSync:
@@ -259,24 +268,46 @@ func (f *FSM) Apply(l *raft.Log) any {
 		if derr != nil {
 			panic(fmt.Sprintf("hub: undecodable define entry at index %d: %v", l.Index, derr))
 		}
-		err = a.define(d)
+		if d.Kind == KindDestination {
+			err = a.defineDest(d)
+		} else {
+			err = a.define(d)
+		}
 	case CmdUndefine:
 		u, derr := UnmarshalUndefine(l.Data)
 		if derr != nil {
 			panic(fmt.Sprintf("hub: undecodable undefine entry at index %d: %v", l.Index, derr))
 		}
-		err = a.undefine(u)
+		if u.Kind == KindDestination {
+			err = a.undefineDest(u.Name)
+		} else {
+			err = a.undefine(u)
+		}
+	case CmdDelivered:
+		dl, derr := UnmarshalDelivered(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable delivered entry at index %d: %v", l.Index, derr))
+		}
+		a.delivered(dl)
+	case CmdReplay:
+		r, derr := UnmarshalReplay(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable replay entry at index %d: %v", l.Index, derr))
+		}
+		err = a.replay(r)
 	case CmdTick:
 		tk, derr := UnmarshalTick(l.Data)
 		if derr != nil {
 			panic(fmt.Sprintf("hub: undecodable tick entry at index %d: %v", l.Index, derr))
 		}
 		at = max(at, tk.At.UnixMilli())
+		a.now = at
 	default:
 		panic(fmt.Sprintf("hub: unknown command type %d at index %d", t, l.Index))
 	}
 	if err == nil {
 		a.advanceClock(at)
+		a.deliverGraph()
 		a.evaluateAudiences(t)
 	}
 	a.res.Index = l.Index
@@ -303,6 +334,11 @@ type applier struct {
 	causes map[string]string
 	res    Result
 	probe  fragment // the key of frag's lookups, reused
+	// now is the entry's time (AppendedAt, or a tick's), ms; 0 when
+	// the entry has none.
+	now int64
+	// graph are the merges and splits to deliver (fsm_delivery.go).
+	graph []graphNote
 }
 
 func (a *applier) frag(id string) (*fragment, bool) {
@@ -644,6 +680,7 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 				}
 			}
 			a.event(ev)
+			a.noteMerge(cid, oldOf(l.A), oldOf(l.B))
 		}
 	}
 	// Splits: old clusters whose members now sit in several clusters.
@@ -663,6 +700,7 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 			rule = "steward"
 		}
 		a.event(&Event{Kind: "split", Cluster: o, Clusters: into, Rule: rule, Actor: actor, Reason: reason})
+		a.noteSplit(o, into)
 	}
 	for o := range olds {
 		delete(a.st.clusters, o)
@@ -734,6 +772,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		lastTrans: st.lastTransition,
 		members:   st.members.Clone(),
 		transits:  st.transits.Clone(),
+		dlv:       st.dlv.clone(),
 	}, nil
 }
 

@@ -305,8 +305,10 @@ func (a *applier) setMembership(cid string, auds []string, next int64, cause str
 func (a *applier) transition(cid, audience string, entered bool, at time.Time, cause string) {
 	st := a.st
 	st.lastTransition++
-	st.transits.ReplaceOrInsert(&Transition{Seq: st.lastTransition, Index: a.index, Profile: cid, Audience: audience,
-		Entered: entered, At: at, Cause: cause})
+	t := &Transition{Seq: st.lastTransition, Index: a.index, Profile: cid, Audience: audience,
+		Entered: entered, At: at, Cause: cause}
+	st.transits.ReplaceOrInsert(t)
+	a.deliverTransition(t)
 	for st.transits.Len() > MaxTransitions {
 		st.transits.DeleteMin()
 	}

@@ -84,6 +84,12 @@ func (a *applier) undefine(u *Undefine) error {
 	if err != nil {
 		return definitionErr(err)
 	}
+	if u.Kind == catalog.KindAudience {
+		if ds := a.st.destsReading(u.Name); len(ds) > 0 {
+			return definitionErr(&catalog.Error{Kind: u.Kind, Name: u.Name, Field: "name",
+				Message: fmt.Sprintf("destination %q sends its transitions", ds[0]), Conflict: true})
+		}
+	}
 	return a.setCatalog(c, comp)
 }
 
@@ -92,8 +98,10 @@ func (a *applier) setCatalog(c catalog.Catalog, comp *catalog.Compiled) error {
 	if err != nil {
 		return err
 	}
+	// A change the digest does not see (the recommendations model)
+	// changes no membership: nothing to re-evaluate.
+	a.catalogChanged = a.catalogChanged || comp.Digest() != a.st.defs.comp.Digest()
 	a.st.defs = d
-	a.catalogChanged = true
 	return nil
 }
 

@@ -30,7 +30,10 @@ import (
 // carrying the counts closes the stream, so truncation is detected. The
 // end record holds four counts (edges, fragments, decisions, events),
 // five when a model record was written (the model's), eight when a
-// catalog record was (models, catalogs, memberships, transitions). A
+// catalog record was (models, catalogs, memberships, transitions),
+// twelve when the delivery state was written (its header, destinations,
+// queued and dead deliveries: docs/decisions/0036-webhooks.md — only
+// once a destination was defined). A
 // state without an installed model or a catalog gives exactly the bytes
 // of the format before either existed, so old snapshots restore
 // unchanged. The same state always gives the same bytes (golden-tested
@@ -47,6 +50,10 @@ const (
 	recCatalog  byte = 6
 	recMember   byte = 7
 	recTransit  byte = 8
+	recDlvState byte = 9
+	recDest     byte = 10
+	recDelivery byte = 11
+	recDead     byte = 12
 	recEnd      byte = 0xff
 
 	// maxRecordBytes bounds one record (a fragment's encoded profile).
@@ -65,6 +72,7 @@ type snapshot struct {
 	lastTrans uint64
 	members   *btree.BTreeG[*membership]
 	transits  *btree.BTreeG[*Transition]
+	dlv       *deliveries
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -165,10 +173,16 @@ func (s *snapshot) write(w io.Writer) error {
 	if werr == nil {
 		members, transits = s.writeAudiences(enc, put)
 	}
+	var dlvCounts [4]int
+	if werr == nil {
+		dlvCounts = s.writeDeliveries(enc, put)
+	}
 	if werr == nil {
 		put(recEnd, func() error {
 			n := 4
 			switch {
+			case dlvCounts[0] > 0:
+				n = 12
 			case catalogs > 0:
 				n = 8
 			case s.model != nil:
@@ -179,7 +193,8 @@ func (s *snapshot) write(w io.Writer) error {
 				models = 1
 			}
 			all := []uint64{uint64(counts[0]), uint64(counts[1]), uint64(counts[2]), uint64(counts[3]), models,
-				uint64(catalogs), uint64(members), uint64(transits)}
+				uint64(catalogs), uint64(members), uint64(transits),
+				uint64(dlvCounts[0]), uint64(dlvCounts[1]), uint64(dlvCounts[2]), uint64(dlvCounts[3])}
 			if err := enc.EncodeArrayLen(n); err != nil {
 				return err
 			}
@@ -278,6 +293,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	var counts [4]uint64
 	var audCounts [2]uint64 // memberships, transitions
 	models, catalogs := uint64(0), uint64(0)
+	var dlvCounts [4]uint64 // header, destinations, queued, dead
 	var body []byte
 	ended := false
 	for !ended {
@@ -428,6 +444,52 @@ func readSnapshot(r io.Reader) (*state, error) {
 				if _, dup := st.transits.ReplaceOrInsert(tr); dup {
 					return fmt.Errorf("transition %d twice", tr.Seq)
 				}
+			case recDlvState:
+				if dlvCounts != [4]uint64{} {
+					return fmt.Errorf("delivery state record twice")
+				}
+				dlvCounts[0]++
+				if err := d.ExpectArray(2); err != nil {
+					return err
+				}
+				var err1, err2 error
+				st.dlv.lastID, err1 = d.Uint()
+				st.dlv.lastQ, err2 = d.Uint()
+				return first(err1, err2)
+			case recDest:
+				if dlvCounts[0] == 0 || dlvCounts[2]+dlvCounts[3] > 0 {
+					return fmt.Errorf("destination record out of place")
+				}
+				dlvCounts[1]++
+				e, err := decodeDest(d)
+				if err != nil {
+					return err
+				}
+				if _, dup := st.dlv.dests[e.name]; dup {
+					return fmt.Errorf("destination %s twice", e.name)
+				}
+				st.dlv.dests[e.name] = e
+			case recDelivery, recDead:
+				if dlvCounts[0] == 0 || t == recDelivery && dlvCounts[3] > 0 {
+					return fmt.Errorf("delivery record out of place")
+				}
+				x, err := decodeDelivery(d)
+				if err != nil {
+					return err
+				}
+				if _, ok := st.dlv.dests[x.dest]; !ok || x.q == 0 || x.q > st.dlv.lastQ || x.id == 0 || x.id > st.dlv.lastID {
+					return fmt.Errorf("delivery %d of destination %s out of range", x.q, x.dest)
+				}
+				tree := st.dlv.queue
+				if t == recDead {
+					tree = st.dlv.dead
+					dlvCounts[3]++
+				} else {
+					dlvCounts[2]++
+				}
+				if _, dup := tree.ReplaceOrInsert(x); dup {
+					return fmt.Errorf("delivery %d twice", x.q)
+				}
 			case recEnd:
 				n, err := d.DecodeArrayLen()
 				if err != nil {
@@ -437,10 +499,13 @@ func readSnapshot(r io.Reader) (*state, error) {
 				if catalogs > 0 {
 					want = 8
 				}
+				if dlvCounts[0] > 0 {
+					want = 12
+				}
 				if n != want {
 					return fmt.Errorf("end record of %d counts, want %d", n, want)
 				}
-				all := append(counts[:], models, catalogs, audCounts[0], audCounts[1])
+				all := append(counts[:], models, catalogs, audCounts[0], audCounts[1], dlvCounts[0], dlvCounts[1], dlvCounts[2], dlvCounts[3])
 				for i := range n {
 					v, err := d.Uint()
 					if err != nil {
@@ -478,6 +543,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 		return nil, fmt.Errorf("%w: snapshot: membership of %s, which is no cluster", ErrMalformed, missing)
 	}
 	st.rebuildAudiences()
+	st.dlv.rebuild()
 	return st, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"ucv/hub"
 	"ucv/hub/hubtest"
 	"ucv/hub/identity"
+	"ucv/hub/webhook"
 	"ucv/replication"
 )
 
@@ -27,7 +28,9 @@ func FuzzCommands(f *testing.F) {
 	um, _ := identity.Untrained(identity.DefaultConfig())
 	ub, _ := um.Marshal()
 	sm, _ := hub.MarshalSetModel(&hub.SetModel{Model: ub, Actor: "ops"})
-	for _, s := range [][]byte{b, rs, m, u, ra, rr, sm, {1}, {2, 0x94}, {4, 0x94}, {6, 0x92}} {
+	dl, _ := hub.MarshalDelivered(&hub.Delivered{Results: []hub.DeliveryResult{{Q: 1, Outcome: webhook.Retry, Next: 5, Err: "HTTP 503"}}})
+	rp, _ := hub.MarshalReplay(&hub.Replay{Dest: "crm", IDs: []uint64{1, 2}, Actor: "ops"})
+	for _, s := range [][]byte{b, rs, m, u, ra, rr, sm, dl, rp, {1}, {2, 0x94}, {4, 0x94}, {6, 0x92}, {10, 0x91}} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -38,6 +41,24 @@ func FuzzCommands(f *testing.F) {
 			}
 			if back, err := hub.UnmarshalSync(again); err != nil || !cmp.Equal(back, sb) {
 				t.Fatalf("sync batch does not round-trip: %v", err)
+			}
+		}
+		if dl, err := hub.UnmarshalDelivered(data); err == nil {
+			again, err := hub.MarshalDelivered(dl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, err := hub.UnmarshalDelivered(again); err != nil || !cmp.Equal(back, dl) {
+				t.Fatalf("delivery results do not round-trip: %v", err)
+			}
+		}
+		if rp, err := hub.UnmarshalReplay(data); err == nil {
+			again, err := hub.MarshalReplay(rp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, err := hub.UnmarshalReplay(again); err != nil || !cmp.Equal(back, rp) {
+				t.Fatalf("replay does not round-trip: %v", err)
 			}
 		}
 		if mg, err := hub.UnmarshalMerge(data); err == nil {

@@ -70,6 +70,14 @@ type Config struct {
 	// FSM.NextDue (a read of the smallest key of an index, so cheap);
 	// 0: one second.
 	TickInterval time.Duration
+	// ModelFitInterval is how often the leader refits the value models
+	// ("clv", "rfm": Server.FitModel) over every cluster; 0 (the
+	// default here; `ucv hub` runs them daily) turns the schedule off.
+	ModelFitInterval time.Duration
+
+	// Webhooks configures the leader's webhook deliverer (deliver.go);
+	// nil: DefaultWebhookConfig.
+	Webhooks *WebhookConfig
 
 	// Transport, LogStore, StableStore and SnapshotStore replace the
 	// TCP transport and the on-disk stores when set (all four together):
@@ -101,6 +109,8 @@ func (c *Config) Validate() error {
 		return errors.New("hub: config: Raft is required (start from DefaultConfig)")
 	case c.ApplyTimeout <= 0:
 		return errors.New("hub: config: ApplyTimeout must be positive")
+	case c.ModelFitInterval < 0:
+		return errors.New("hub: config: ModelFitInterval must not be negative")
 	case c.Transport != nil && (c.LogStore == nil || c.StableStore == nil || c.SnapshotStore == nil):
 		return errors.New("hub: config: Transport needs LogStore, StableStore and SnapshotStore")
 	case c.Transport == nil && (c.DataDir == "" || c.RaftAddr == ""):
@@ -142,7 +152,7 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
-	ticker    sync.WaitGroup // the tick loop
+	ticker    sync.WaitGroup // the tick loop, the deliverer and the model fit loop
 }
 
 // New starts a Raft node with an empty FSM (Raft restores the latest
@@ -221,8 +231,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.raft = r
 	s.trans = trans
-	s.ticker.Add(1)
+	s.ticker.Add(2)
 	go s.tickLoop()
+	go s.deliverLoop()
+	if cfg.ModelFitInterval > 0 {
+		s.ticker.Add(1)
+		go s.fitLoop()
+	}
 	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap, "raft_tls", cfg.RaftTLS != nil)
 	return s, nil
 }
@@ -343,7 +358,13 @@ func validate(cmd []byte) error {
 	case CmdDefine:
 		var d *Define
 		if d, err = UnmarshalDefine(cmd); err == nil {
-			if _, perr := catalog.ParseDefinition(d.Kind, d.Name, d.Definition); perr != nil {
+			var perr error
+			if d.Kind == KindDestination {
+				_, perr = ParseDestination(d.Name, d.Definition)
+			} else {
+				_, perr = catalog.ParseDefinition(d.Kind, d.Name, d.Definition)
+			}
+			if perr != nil {
 				err = definitionErr(perr)
 			}
 		}
@@ -351,6 +372,10 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalUndefine(cmd)
 	case CmdTick:
 		_, err = UnmarshalTick(cmd)
+	case CmdDelivered:
+		_, err = UnmarshalDelivered(cmd)
+	case CmdReplay:
+		_, err = UnmarshalReplay(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}

@@ -47,6 +47,61 @@ func captureProps(props map[string]any, paths []string) []capturedProp {
 	return slices.CompactFunc(out, func(a, b capturedProp) bool { return a.path == b.path })
 }
 
+// Product IDs kept with one event (recommendations read them).
+const (
+	// MaxProducts bounds the product IDs kept with one event; an order
+	// of more distinct products keeps the first ones.
+	MaxProducts = 50
+	// MaxProductIDBytes bounds one product ID; longer ones are left out.
+	MaxProductIDBytes = 128
+)
+
+// productsOf returns the product IDs a track event's properties name,
+// as Segment's e-commerce spec writes them: properties.product_id (or
+// sku when there is no product_id) for events about one product
+// ("Product Viewed", "Product Added"), and the same fields of each
+// element of properties.products for orders and carts. IDs are strings
+// or numbers (written as sent), trimmed, deduplicated, in order, at most
+// MaxProducts.
+func productsOf(props map[string]any) []string {
+	if len(props) == 0 {
+		return nil
+	}
+	var out []string
+	add := func(o map[string]any) {
+		if len(out) == MaxProducts {
+			return
+		}
+		for _, k := range []string{"product_id", "sku"} {
+			var s string
+			switch v := o[k].(type) {
+			case string:
+				s = strings.TrimSpace(v)
+			case json.Number:
+				s = v.String()
+			default:
+				continue
+			}
+			if s == "" || len(s) > MaxProductIDBytes {
+				continue
+			}
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+			return // sku only when there is no usable product_id
+		}
+	}
+	add(props)
+	if ps, ok := props["products"].([]any); ok {
+		for _, p := range ps {
+			if o, ok := p.(map[string]any); ok {
+				add(o)
+			}
+		}
+	}
+	return out
+}
+
 // lookupPath follows a dot path ("total", "shipping.method") into props.
 func lookupPath(props map[string]any, path string) (any, bool) {
 	var cur any = props
@@ -72,8 +127,28 @@ type LedgerEvent struct {
 	Kind []byte
 	// Event is a track event's name; empty for other kinds.
 	Event []byte
-	props []byte // count, then (path, value) pairs
-	n     uint64
+	// Order is set for an order ("Order Completed"); Currency (ISO
+	// 4217, empty when the order had no usable amount) and Minor (the
+	// amount in the currency's minor units) are its value.
+	Order    bool
+	Currency []byte
+	Minor    int64
+	props    []byte // (path, value) pairs, then the products section
+	n        uint64 // number of pairs
+}
+
+// Products returns the product IDs the event named (see productsOf),
+// nil for events ingested before product IDs were kept. The strings
+// are copies.
+func (e *LedgerEvent) Products() []string {
+	r := reader{b: e.props}
+	for range 2 * e.n {
+		r.bytes()
+	}
+	if r.bad || len(r.b) == 0 {
+		return nil
+	}
+	return readProducts(r.b)
 }
 
 // Prop returns the captured value of a property path as msgpack bytes
@@ -102,12 +177,12 @@ func (p *Profile) LedgerEvents(fn func(e *LedgerEvent)) {
 	var e LedgerEvent
 	for _, en := range p.Ledger.Entries {
 		r := reader{b: en.Data}
-		r.byte() // flags
+		e.Order = r.byte()&flagOrder != 0
 		e.Time = en.Time
 		e.Kind = r.bytes()
 		e.Event = r.bytes()
-		r.bytes()  // currency
-		r.varint() // minor units
+		e.Currency = r.bytes()
+		e.Minor = r.varint()
 		n := r.uvarint()
 		if r.bad || n > uint64(len(r.b)) {
 			continue

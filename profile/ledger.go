@@ -35,6 +35,11 @@ type contribution struct {
 	// the categories in the encoding: readers older than them ignore
 	// them as unknown trailing bytes.
 	props []capturedProp
+	// products are the product IDs the event names (productsOf): what
+	// recommendations read. They follow the props in the encoding (a
+	// props count of 0 when there are none); readers older than them
+	// ignore them as unknown trailing bytes.
+	products []string
 }
 
 // capturedProp is one property value kept in a contribution: its dot
@@ -63,11 +68,17 @@ func (c contribution) encode() []byte {
 	for _, s := range c.cats {
 		b = appendStr(b, s)
 	}
-	if len(c.props) > 0 {
+	if len(c.props) > 0 || len(c.products) > 0 {
 		b = binary.AppendUvarint(b, uint64(len(c.props)))
 		for _, p := range c.props {
 			b = appendStr(b, p.path)
 			b = appendStr(b, string(p.val))
+		}
+	}
+	if len(c.products) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.products)))
+		for _, s := range c.products {
+			b = appendStr(b, s)
 		}
 	}
 	return b
@@ -105,7 +116,30 @@ func decodeContribution(b []byte) (c contribution, ok bool) {
 			c.props = append(c.props, capturedProp{path: r.str(), val: []byte(r.str())})
 		}
 	}
+	if len(r.b) > 0 && !r.bad {
+		c.products = readProducts(r.b)
+	}
 	return c, !r.bad
+}
+
+// readProducts reads the product IDs section (a count, then the IDs)
+// at the start of b, and nil when it cannot: the section is an
+// addition, so a damaged one loses the products, never the counts.
+// Bytes after it, from a newer version, are ignored.
+func readProducts(b []byte) []string {
+	r := reader{b: b}
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) || n > MaxProducts {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for range n {
+		out = append(out, r.str())
+	}
+	if r.bad {
+		return nil
+	}
+	return out
 }
 
 // reader reads the contribution encoding; after the first error every
@@ -177,6 +211,7 @@ func contributionOf(m *Message, ord order, cats []string, capture func(event str
 		if capture != nil {
 			c.props = captureProps(m.Properties, capture(m.Event))
 		}
+		c.products = productsOf(m.Properties)
 	}
 	if ord.isOrder {
 		c.isOrder, c.currency, c.minor = true, ord.currency, ord.minor

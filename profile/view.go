@@ -309,14 +309,7 @@ func (v View) appendJSON(b []byte) []byte {
 		}
 		return append(b, ']')
 	}
-	tm := func(b []byte, t *time.Time) []byte {
-		if t == nil {
-			return append(b, "null"...)
-		}
-		b = append(b, '"')
-		b = t.AppendFormat(b, time.RFC3339Nano)
-		return append(b, '"')
-	}
+	tm := appendTime
 	b = append(b, `{"id":`...)
 	b = str(b, v.ID)
 	b = append(b, `,"version":`...)
@@ -377,17 +370,21 @@ func (v View) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// appendTime renders a time as encoding/json does (RFC 3339 with
+// nanoseconds), or null.
+func appendTime(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
 // appendJSON renders the computed object.
 func (c Computed) appendJSON(b []byte) []byte {
 	str := codec.AppendJSONString
-	tm := func(b []byte, t *time.Time) []byte {
-		if t == nil {
-			return append(b, "null"...)
-		}
-		b = append(b, '"')
-		b = t.AppendFormat(b, time.RFC3339Nano)
-		return append(b, '"')
-	}
+	tm := appendTime
 	money := func(b []byte, m map[string]Money) []byte {
 		b = append(b, '{')
 		for i, k := range sortedKeys(m) {

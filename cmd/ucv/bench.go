@@ -26,6 +26,7 @@ func benchScenarios() []benchScenario {
 		{"identity", "identity-resolution accuracy and speed on FEBRL and historical_50k", runBenchIdentity},
 		{"lookup", "edge lookups vs redis-server GET, same generator (1M profiles)", runBenchLookup},
 		{"ingest", "edge durable ingest: single events from 64 clients, and batches", runBenchIngest},
+		{"recommend", "recommendations vs popularity on online_retail (recall@k, hit rate@k, train time)", runBenchRecommend},
 	}
 }
 

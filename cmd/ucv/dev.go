@@ -34,6 +34,8 @@ func startDevHub(cfg edgeConfig, ln net.Listener, log *slog.Logger) (*hubNode, e
 		logLevel:        cfg.logLevel,
 		shutdownTimeout: cfg.shutdownTimeout,
 		peerInterval:    2 * time.Second,
+		// The models refit daily, as `ucv hub`'s default.
+		modelFitInterval: 24 * time.Hour,
 	}, log.With("component", "hub"))
 }
 

@@ -29,6 +29,9 @@ type hubConfig struct {
 	logLevel                            slog.Level
 	shutdownTimeout                     time.Duration
 	peerInterval                        time.Duration
+	// modelFitInterval is how often the leader refits the value models
+	// (hub.Config.ModelFitInterval); 0 is off.
+	modelFitInterval time.Duration
 	// listener, when set, is the HTTP listener to serve on instead of
 	// listening on httpAddr (ucv dev binds it before the edge opens).
 	listener net.Listener
@@ -44,6 +47,9 @@ type hubConfig struct {
 	// Abuse limits: rate per token or IP, connection caps; 0 is off.
 	rateLimit                          float64
 	rateBurst, maxConns, maxConnsPerIP int
+	// recsFitInterval is how often the leader refits the
+	// recommendations model; 0 is off.
+	recsFitInterval time.Duration
 }
 
 // hubFlagGroups are the sections of `ucv hub -h`.
@@ -61,8 +67,12 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --rate-limit 200 --rate-burst 400 --max-conns 4096 --max-conns-per-ip 256"},
 	{"TLS options (ucv tls creates a CA and certificates)", []string{"tls-cert", "tls-key", "tls-client-ca"},
 		"ucv hub --tls-cert tls/hub-1.pem --tls-key tls/hub-1-key.pem --tls-client-ca tls/ca.pem"},
+	{"Recommendations", []string{"recommendations-fit-interval"},
+		"ucv hub --recommendations-fit-interval 6h   (0 = only on POST /v1/admin/models/recommendations/fit)"},
 	{"Operation options", []string{"log-level", "shutdown-timeout"},
 		"ucv hub --log-level debug --shutdown-timeout 30s"},
+	{"Model options (customer value, RFM)", []string{"model-fit-interval"},
+		"ucv hub --model-fit-interval 6h"},
 }
 
 // runHub implements `ucv hub`: one node of the Raft-replicated hub.
@@ -103,6 +113,8 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	level := fs.String("log-level", env("UCV_LOG_LEVEL", "info"), "debug, info, warn or error [UCV_LOG_LEVEL]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and Raft, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	peers := fs.String("peer-interval", env("UCV_PEER_INTERVAL", "2s"), "how often to exchange HTTP addresses with the other hub nodes, a `DURATION` [UCV_PEER_INTERVAL]")
+	recsFit := fs.String("recommendations-fit-interval", env("UCV_RECOMMENDATIONS_FIT_INTERVAL", "24h"), "how often the leader refits the recommendations model over every profile's orders, a `DURATION`; 0 turns the schedule off [UCV_RECOMMENDATIONS_FIT_INTERVAL]")
+	fitEvery := fs.String("model-fit-interval", env("UCV_MODEL_FIT_INTERVAL", "24h"), "how often the leader refits the customer-value and RFM models over every profile, a `DURATION`; 0 turns the schedule off (POST /v1/admin/models/{clv,rfm}/fit still fits) [UCV_MODEL_FIT_INTERVAL]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`), also presented to the other hub nodes; with --tls-client-ca a hub node's (ucv tls cert create --server --client); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", env("UCV_TLS_CLIENT_CA", ""), "CA certificates (PEM `FILE`) of client certificates: the sync routes then require an edge's or a node's, the internal routes and join a node's, and Raft runs over mutual TLS; they also verify the other nodes' servers [UCV_TLS_CLIENT_CA]")
@@ -115,9 +127,16 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	if err := secrets(); err != nil {
 		return cfg, err
 	}
+	d, err := time.ParseDuration(*recsFit)
+	if err != nil || d < 0 {
+		return cfg, fmt.Errorf("%w: --recommendations-fit-interval must be a duration such as 24h, or 0 for off, not %q", errUsage, *recsFit)
+	}
+	cfg.recsFitInterval = d
 	var errS, errP error
 	cfg.shutdownTimeout, errS = time.ParseDuration(*shutdown)
 	cfg.peerInterval, errP = time.ParseDuration(*peers)
+	fitInterval, errF := time.ParseDuration(*fitEvery)
+	cfg.modelFitInterval = fitInterval
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
@@ -131,6 +150,8 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 		return cfg, fmt.Errorf("%w: --bootstrap and --join exclude each other", errUsage)
 	case cfg.join != "" && !strings.HasPrefix(cfg.join, "http://") && !strings.HasPrefix(cfg.join, "https://"):
 		return cfg, fmt.Errorf("%w: --join must be an http(s) URL", errUsage)
+	case errF != nil || cfg.modelFitInterval < 0:
+		return cfg, fmt.Errorf("%w: --model-fit-interval must be a duration such as 24h, or 0 for no schedule", errUsage)
 	case cfg.shutdownTimeout <= 0 || cfg.peerInterval <= 0:
 		return cfg, fmt.Errorf("%w: --shutdown-timeout and --peer-interval must be positive", errUsage)
 	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
@@ -264,6 +285,7 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	}
 	hc := hub.DefaultConfig()
 	hc.NodeID, hc.DataDir, hc.RaftAddr, hc.Bootstrap = cfg.nodeID, cfg.dataDir, cfg.raftAddr, cfg.bootstrap
+	hc.ModelFitInterval = cfg.modelFitInterval
 	hc.Forward = peers.Forward
 	hc.Logger = log
 	if mtls {
@@ -324,6 +346,12 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	h.stopBG = stopBG
 	go func() {
 		defer close(h.bgDone)
+		recsDone := make(chan struct{})
+		go func() {
+			defer close(recsDone)
+			node.RecommendationsLoop(bg, cfg.recsFitInterval)
+		}()
+		defer func() { <-recsDone }()
 		if cfg.join != "" {
 			if err := peers.Join(bg, cfg.join, node.RaftAddr()); err != nil {
 				log.Info("stopped joining: shutting down", "err", err) // Join ends only when bg does

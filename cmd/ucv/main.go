@@ -41,6 +41,7 @@ func commands() []command {
 		{"tokens", "make the hub's tokens file: hash a secret, create a token", runTokens},
 		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
 		{"clv", "fit customer-value models (BG/NBD, Gamma-Gamma) on CSV purchases and score customers", runCLV},
+		{"recommend", "train item-to-item recommendations on CSV purchases and recommend for every customer", runRecommend},
 		{"bench", "run a benchmark scenario (bench identity …)", runBench},
 	}
 }

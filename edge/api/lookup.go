@@ -42,7 +42,7 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 	route := routeProfile
 	switch string(sub) {
 	case "":
-	case "traits", "events", "external_ids", "computed", "merges", "audiences":
+	case "traits", "events", "external_ids", "computed", "merges", "audiences", "recommendations":
 		route = routeProfile + "/" + string(sub)
 	default:
 		return routeOther, ErrNoRoute
@@ -174,7 +174,8 @@ func nonNil(s []string) []string {
 }
 
 // subResource serves /traits, /events, /external_ids, /computed,
-// /merges and /audiences (?explain=true: for every audience, whether the
+// /merges, /recommendations (?k=: edge/api/recommendations.go) and
+// /audiences (?explain=true: for every audience, whether the
 // profile is in it and the values its expression read) from the decoded
 // profile. Each answer is
 // {"id":…,"version":…,<payload>,"replica":{…}}.
@@ -185,7 +186,13 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub strin
 	limit := defaultEventsLimit
 	var after *cursor
 	explain := false
+	k := 0
 	switch sub {
+	case "recommendations":
+		var err error
+		if k, err = parseK(args.Peek("k")); err != nil {
+			return err
+		}
 	case "audiences":
 		switch e := string(args.Peek("explain")); e {
 		case "", "false", "0":
@@ -273,6 +280,8 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub strin
 		} else {
 			out["audiences"] = nonNil(cat.Evaluate(p, now).Audiences)
 		}
+	case "recommendations":
+		out["items"] = s.recommendations(p, k, now)
 	case "merges":
 		recs := p.MergeRecords()
 		if recs == nil {

@@ -72,6 +72,7 @@ type Server struct {
 	log      *slog.Logger
 	srv      *fasthttp.Server
 	m        *metrics
+	recs     recCache // the decoded recommendations model (recommendations.go)
 	draining atomic.Bool
 	// replicaNode is `"replica":{"node":<quoted name>,` for lookup tails.
 	replicaNode []byte

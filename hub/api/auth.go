@@ -210,8 +210,8 @@ func (s *Server) ownEdge(id token.Identity, edge string) error {
 
 // mayApply is internal apply's per-command check: a sync batch needs a
 // node token or its own edge's sync token; every other command (merge,
-// unmerge, review, model, definitions) a node or admin token, and a
-// tick a node token. So a sync token cannot
+// unmerge, review, model, definitions, replays) a node or admin token,
+// and a tick or a delivery result a node token. So a sync token cannot
 // commit a steward's merge through the leader's internal endpoint, nor
 // one edge's token another edge's batch.
 func (s *Server) mayApply(id token.Identity, cmd []byte) error {
@@ -235,6 +235,11 @@ func (s *Server) mayApply(id token.Identity, cmd []byte) error {
 		// Only a leader's scheduler ticks, on its own node: a tick from
 		// outside could move the hub's clock into the future.
 		return fmt.Errorf("%w: ticks come from the leader's own clock", ErrForbidden)
+	}
+	if len(cmd) > 0 && hub.CmdType(cmd[0]) == hub.CmdDelivered {
+		// Only a deliverer reports what a receiver answered: an admin
+		// could otherwise mark deliveries done that were never sent.
+		return fmt.Errorf("%w: delivery results come from the hub's own deliverer", ErrForbidden)
 	}
 	return nil
 }

@@ -122,6 +122,9 @@ func (s *Server) undefine(kind string) handler {
 		if _, _, err := s.node.FSM().Catalog().Without(kind, name, 0); err != nil {
 			return definitionError(err)
 		}
+		if ds := s.node.FSM().DestinationsReading(name); kind == catalog.KindAudience && len(ds) > 0 {
+			return &fieldError{kind: hub.ErrConflict, msg: fmt.Sprintf("name: destination %q sends its transitions", ds[0])}
+		}
 		cmd, err := hub.MarshalUndefine(&hub.Undefine{Kind: kind, Name: name, Actor: actorOf(r)})
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadRequest, err)

@@ -84,6 +84,8 @@ func status(err error) (int, string) {
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap), errors.Is(err, hub.ErrConflict):
 		return http.StatusConflict, "conflict"
+	case errors.Is(err, hub.ErrTooFewBaskets), errors.Is(err, hub.ErrTooLittleData):
+		return http.StatusUnprocessableEntity, "too_little_data"
 	case errors.Is(err, ErrMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed"
 	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotJoined), errors.Is(err, hub.ErrNotLeader), errors.Is(err, hub.ErrClosed),

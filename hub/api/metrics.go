@@ -1,7 +1,9 @@
 package api
 
 import (
+	"math"
 	"net/http"
+	"time"
 
 	"ucv/hub"
 	"ucv/metric"
@@ -48,6 +50,27 @@ func newMetrics(s *Server) *metrics {
 		defer s.edgesMu.Unlock()
 		return float64(len(s.edges))
 	})
+	dests := func(f func(hub.DestinationStatus) float64, agg func(a, b float64) float64) func() float64 {
+		return func() float64 {
+			var v float64
+			for _, st := range s.node.FSM().Destinations() {
+				v = agg(v, f(st))
+			}
+			return v
+		}
+	}
+	sum := func(a, b float64) float64 { return a + b }
+	r.GaugeFunc("ucv_hub_webhook_pending", "Webhook deliveries queued, every destination (docs/decisions/0036-webhooks.md).",
+		dests(func(st hub.DestinationStatus) float64 { return float64(st.Pending) }, sum))
+	r.GaugeFunc("ucv_hub_webhook_dead_letters", "Webhook deliveries in the dead-letter lists, every destination.",
+		dests(func(st hub.DestinationStatus) float64 { return float64(st.DeadLetters) }, sum))
+	r.GaugeFunc("ucv_hub_webhook_oldest_pending_seconds", "Age of the oldest queued webhook delivery, any destination (0: none queued).",
+		dests(func(st hub.DestinationStatus) float64 {
+			if st.OldestPending.IsZero() {
+				return 0
+			}
+			return time.Since(st.OldestPending).Seconds()
+		}, math.Max))
 	return m
 }
 

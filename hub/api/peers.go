@@ -203,7 +203,7 @@ func (p *Peers) Forward(ctx context.Context, leaderID string, cmd []byte) (*hub.
 		return nil, fmt.Errorf("api: decode leader's result: %w", err)
 	}
 	return &hub.Result{Index: out.Index, Err: errorOf(out.Code, out.Message), Applied: out.Applied, Skipped: out.Skipped,
-		Duplicate: out.Duplicate, LastSeq: out.LastSeq, Clusters: out.Clusters}, nil
+		Duplicate: out.Duplicate, LastSeq: out.LastSeq, Clusters: out.Clusters, Dropped: out.Dropped, Replayed: out.Replayed}, nil
 }
 
 // relay posts body to url (the leader) with the caller's own credential

@@ -62,7 +62,7 @@ var matrix = []route{
 	allow("GET", "/v1/sync/feed", func(s *Server) handler { return s.feed }, asEdge),
 	allow("GET", "/v1/sync/snapshot", func(s *Server) handler { return s.snapshot }, asEdge),
 	allow("POST", "/v1/internal/apply", func(s *Server) handler { return s.internalApply },
-		Grant{token.Admin, "steward, model and definition commands"}, Grant{token.Sync, "own edge's sync batches"}, asNode),
+		Grant{token.Admin, "steward, model, definition and replay commands"}, Grant{token.Sync, "own edge's sync batches"}, asNode),
 	allow("GET", "/v1/internal/peers", func(s *Server) handler { return s.internalPeers }, asEdge, asNode),
 	allow("POST", "/v1/admin/join", func(s *Server) handler { return s.join }, asAdmin, asNode),
 	allow("POST", "/v1/admin/remove", func(s *Server) handler { return s.remove }, asAdmin),
@@ -90,6 +90,18 @@ var matrix = []route{
 	allow("PUT", "/v1/admin/offers/{name}", func(s *Server) handler { return s.define(catalog.KindOffer) }, asAdmin),
 	allow("DELETE", "/v1/admin/offers/{name}", func(s *Server) handler { return s.undefine(catalog.KindOffer) }, asAdmin),
 	allow("GET", "/v1/admin/transitions", func(s *Server) handler { return s.transitions }, asAdmin, asAuditor),
+	allow("GET", "/v1/admin/destinations", func(s *Server) handler { return s.destinations }, asAdmin, asAuditor),
+	allow("GET", "/v1/admin/destinations/{name}", func(s *Server) handler { return s.destination }, asAdmin, asAuditor),
+	allow("PUT", "/v1/admin/destinations/{name}", func(s *Server) handler { return s.defineDestination }, asAdmin),
+	allow("DELETE", "/v1/admin/destinations/{name}", func(s *Server) handler { return s.undefineDestination }, asAdmin),
+	allow("GET", "/v1/admin/destinations/{name}/failed", func(s *Server) handler { return s.deadLetters }, asAdmin, asAuditor),
+	allow("POST", "/v1/admin/destinations/{name}/failed/replay", func(s *Server) handler { return s.replay }, asAdmin),
+	allow("GET", "/v1/admin/models/recommendations", func(s *Server) handler { return s.recommendationsModel }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/recommendations/fit", func(s *Server) handler { return s.fitRecommendations }, asAdmin),
+	allow("GET", "/v1/admin/models/clv", func(s *Server) handler { return s.valueModel(catalog.ModelCLV) }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/clv/fit", func(s *Server) handler { return s.fitModel(catalog.ModelCLV) }, asAdmin),
+	allow("GET", "/v1/admin/models/rfm", func(s *Server) handler { return s.valueModel(catalog.ModelRFM) }, asAdmin, asSteward, asAuditor),
+	allow("POST", "/v1/admin/models/rfm/fit", func(s *Server) handler { return s.fitModel(catalog.ModelRFM) }, asAdmin),
 }
 
 // RoleMatrix returns the role matrix: every route of the API, in the

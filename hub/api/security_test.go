@@ -123,6 +123,19 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"PUT /v1/admin/offers/{name}":             {path: "/v1/admin/offers/ship", body: []byte(`{"placement":"checkout"}`)},
 		"DELETE /v1/admin/offers/{name}":          {path: "/v1/admin/offers/ship"},
 		"GET /v1/admin/transitions":               {path: "/v1/admin/transitions?after=0"},
+		"GET /v1/admin/destinations":              {},
+		"GET /v1/admin/destinations/{name}":       {path: "/v1/admin/destinations/crm"},
+		"PUT /v1/admin/destinations/{name}": {path: "/v1/admin/destinations/crm",
+			body: []byte(`{"type":"webhook","url":"http://127.0.0.1:9/hook","secret":"0123456789abcdef","events":["audience.entered"]}`)},
+		"DELETE /v1/admin/destinations/{name}":             {path: "/v1/admin/destinations/crm"},
+		"GET /v1/admin/destinations/{name}/failed":         {path: "/v1/admin/destinations/crm/failed"},
+		"POST /v1/admin/destinations/{name}/failed/replay": {path: "/v1/admin/destinations/crm/failed/replay"},
+		"GET /v1/admin/models/recommendations":             {},
+		"POST /v1/admin/models/recommendations/fit":        {},
+		"GET /v1/admin/models/clv":                         {},
+		"POST /v1/admin/models/clv/fit":                    {},
+		"GET /v1/admin/models/rfm":                         {},
+		"POST /v1/admin/models/rfm/fit":                    {},
 	}
 	matrix := api.RoleMatrix()
 	if len(matrix) != len(requests) {

@@ -168,6 +168,8 @@ type result struct {
 	Duplicate bool     `json:"duplicate"`
 	LastSeq   uint64   `json:"last_seq"`
 	Clusters  []string `json:"clusters,omitempty"`
+	Dropped   int      `json:"dropped,omitempty"`
+	Replayed  int      `json:"replayed,omitempty"`
 }
 
 // internalApply applies a command a follower forwarded. Only the leader
@@ -189,7 +191,7 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) error {
 	if res == nil {
 		return err
 	}
-	out := result{Index: res.Index, Applied: res.Applied, Skipped: res.Skipped, Duplicate: res.Duplicate,
+	out := result{Index: res.Index, Applied: res.Applied, Skipped: res.Skipped, Duplicate: res.Duplicate, Dropped: res.Dropped, Replayed: res.Replayed,
 		LastSeq: res.LastSeq, Clusters: res.Clusters}
 	if res.Err != nil {
 		out.Code = resultCode(res.Err)

@@ -23,6 +23,7 @@ type Cluster struct {
 	nodes []*node
 	log   *raftLog
 	clock Clock
+	tune  func(*hub.Config)
 }
 
 // raftLog collects every node's Raft log lines; the test prints them
@@ -71,7 +72,15 @@ func RaftConfig() *raft.Config {
 // waits for a leader and stops every node when the test ends.
 func NewCluster(tb testing.TB, n int) *Cluster {
 	tb.Helper()
-	c := &Cluster{tb: tb, log: &raftLog{}}
+	return NewClusterWith(tb, n, nil)
+}
+
+// NewClusterWith is NewCluster with tune applied to every node's
+// configuration (at every start and restart) after the harness's own
+// settings: tests shrink the webhook deliverer's backoff this way.
+func NewClusterWith(tb testing.TB, n int, tune func(*hub.Config)) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb, log: &raftLog{}, tune: tune}
 	for i := range n {
 		addr, trans := raft.NewInmemTransportWithTimeout(raft.ServerAddress(fmt.Sprintf("hub-%d", i)), time.Second)
 		c.nodes = append(c.nodes, &node{id: fmt.Sprintf("hub-%d", i), addr: addr, trans: trans,
@@ -147,6 +156,9 @@ func (c *Cluster) start(i int, bootstrap bool) {
 	cfg.Forward = c.forward
 	cfg.RaftLog = &prefixed{id: nd.id, w: c.log}
 	cfg.Now, cfg.TickInterval = c.clock.Now, TickInterval
+	if c.tune != nil {
+		c.tune(&cfg)
+	}
 	s, err := hub.New(cfg)
 	if err != nil {
 		c.tb.Fatalf("start %s: %v", nd.id, err)

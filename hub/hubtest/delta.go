@@ -19,7 +19,9 @@ type Event struct {
 	IDs       []profile.Identifier // identifiers to link
 	Traits    map[string]any
 	Revenue   float64 // with Name "Order Completed": the order total in USD
-	At        int64   // event time, ms since the epoch; defaults to a fixed time + Seq
+	// Consent is context.consent.categoryPreferences.
+	Consent map[string]bool
+	At      int64 // event time, ms since the epoch; defaults to a fixed time + Seq
 }
 
 // Email and Anon build identifiers.
@@ -85,6 +87,7 @@ func delta(p *profile.Profile, node crdt.ReplicaID, seq uint64, ev Event) replic
 		Traits:      ev.Traits,
 		Identifiers: ev.IDs,
 		Timestamp:   time.UnixMilli(at).UTC(),
+		Consent:     ev.Consent,
 	}
 	if m.Kind == "" {
 		m.Kind = profile.Track

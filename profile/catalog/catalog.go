@@ -61,7 +61,7 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 var reserved = []string{
 	"order_count", "lifetime_revenue", "average_order_value", "last_order_at",
 	"top_category", "distinct_channels", "event_counts", "days_since_last_seen",
-	"p_alive", "expected_orders_90d", "predicted_value_365d",
+	"p_alive", "expected_orders_90d", "predicted_value_365d", "rfm",
 }
 
 // Aggregates a computed trait can take.

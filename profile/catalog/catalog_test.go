@@ -384,7 +384,7 @@ func TestParseFile(t *testing.T) {
 	}
 }
 
-func mustWith(t *testing.T, c Catalog, name string, def any) Catalog {
+func mustWith(t testing.TB, c Catalog, name string, def any) Catalog {
 	t.Helper()
 	n, _, err := c.With(name, def, c.Version+1)
 	if err != nil {
@@ -471,6 +471,9 @@ func TestAudienceErrors(t *testing.T) {
 		{"B", `true`, "name", "[a-z]"},
 		{"b", `identities.exists(i, identities.exists(j, traits.all(k, i.value == j.value)))`, "expression", "cost"},
 		{"b", `computed.orders_30d`, "expression", "bool"},
+		{"b", `computed.orders_30d >= "2"`, "expression", "number"},
+		{"b", `"Books" == computed.order_count`, "expression", "number"},
+		{"b", `computed.top_category == 3`, "expression", "string"},
 		{"b", ``, "expression", "required"},
 	} {
 		got, _, err := base.With(tc.name, Audience{Expression: tc.expr}, base.Version+1)
@@ -517,11 +520,21 @@ func TestReevaluateEqualsEvaluate(t *testing.T) {
 		"new":      `now - first_seen < duration("48h")`,
 		"omni":     `computed.distinct_channels >= 2`,
 		"counts":   `computed.size() >= 8 || "viewers" in audiences`,
+		"alive":    `has(computed.p_alive) && computed.p_alive > 0.6`,
+		"champs":   `has(computed.rfm) && computed.rfm.segment == "Champions"`,
 	}
-	names := []string{"buyers", "big", "viewers", "quiet", "gold", "mailable", "emailed", "loyal", "new", "omni", "counts"}
+	names := []string{"buyers", "big", "viewers", "quiet", "gold", "mailable", "emailed", "loyal", "new", "omni", "counts", "alive", "champs"}
 	rapid.Check(t, func(t *rapid.T) {
 		c := Catalog{}
 		c, _, _ = c.With("orders_7d", ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "7d"}, 1)
+		if rapid.Bool().Draw(t, "models") { // the value models (model_value_test.go)
+			var err error
+			for name, m := range map[string]Model{ModelCLV: testCLVModel(), ModelRFM: testRFMModel()} {
+				if c, _, err = c.With(name, m, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		for _, n := range names {
 			if rapid.Bool().Draw(t, "has-"+n) {
 				if n2, _, err := c.With(n, Audience{Expression: all[n]}, 1); err == nil {
@@ -598,7 +611,8 @@ func TestOffersAndModelsEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = mustWith(t, c, "free_shipping", o)
-	m, err := ParseDefinition(KindModel, ModelRFM, []byte(`{"thresholds":[1,2,3]}`))
+	const rfm = `{"customers":5,"recency_days":[9,5,3,1],"frequency":[1,2,3,4]}`
+	m, err := ParseDefinition(KindModel, ModelRFM, []byte(rfm))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +626,7 @@ func TestOffersAndModelsEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2, _ := back.Marshal()
-	if string(b) != string(b2) || back.Offers["free_shipping"].Cap.Max != 3 || string(back.Models[ModelRFM]) != `{"thresholds":[1,2,3]}` {
+	if string(b) != string(b2) || back.Offers["free_shipping"].Cap.Max != 3 || string(back.Models[ModelRFM]) != rfm {
 		t.Fatalf("round trip: %+v", back)
 	}
 	for _, bad := range []struct{ kind, name, body, field string }{

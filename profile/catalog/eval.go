@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -38,6 +39,8 @@ type Compiled struct {
 	// value: only then does an evaluation compute them (a second pass
 	// over the ledger).
 	builtins bool
+	// values are the fitted value models (model_value.go).
+	values valueModels
 }
 
 // callKey names one audience function call with literal arguments.
@@ -82,12 +85,20 @@ func Compile(c Catalog) (*Compiled, error) {
 	}
 	names := sortedNames(c.Audiences)
 	progs := make([]*expr.Program, 0, len(names))
+	kinds := map[string]string{"order_count": "number", "distinct_channels": "number", "top_category": "string",
+		"p_alive": "number", "expected_orders_90d": "number"}
+	for n, t := range c.ComputedTraits {
+		switch t.Aggregate {
+		case "count", "unique_count", "sum", "avg", "min", "max":
+			kinds[n] = "number"
+		}
+	}
 	for _, name := range names {
 		a := c.Audiences[name]
 		if err := a.Check(name); err != nil {
 			return nil, err
 		}
-		p, err := expr.Compile(name, a.Expression, expr.Known{Audiences: names})
+		p, err := expr.Compile(name, a.Expression, expr.Known{Audiences: names, Computed: kinds})
 		if err != nil {
 			return nil, &Error{Kind: KindAudience, Name: name, Field: "expression", Message: err.Error()}
 		}
@@ -116,7 +127,7 @@ func Compile(c Catalog) (*Compiled, error) {
 			comp.byEvent[call.Event] = append(comp.byEvent[call.Event], ag)
 		}
 	}
-	if err := comp.compileOffers(c, names); err != nil {
+	if err := comp.compileOffers(c, expr.Known{Audiences: names, Computed: kinds}); err != nil {
 		return nil, err
 	}
 	for _, name := range sortedNames(c.Models) {
@@ -124,6 +135,11 @@ func Compile(c Catalog) (*Compiled, error) {
 			return nil, err
 		}
 	}
+	vm, err := parseValueModels(c.Models)
+	if err != nil {
+		return nil, err
+	}
+	comp.values = vm
 	ordered, err := expr.Order(progs)
 	if err != nil {
 		return nil, &Error{Kind: KindAudience, Field: "expression", Message: err.Error()}
@@ -136,7 +152,15 @@ func Compile(c Catalog) (*Compiled, error) {
 		slices.Sort(paths)
 		comp.capture[ev] = slices.Compact(paths)
 	}
-	b, err := c.withVersion(0).Marshal()
+	// The recommendations model changes no evaluation (only an edge's
+	// /recommendations reads it): it is left out of the digest, so a
+	// refit re-renders no stored view and re-evaluates no audience.
+	dc := c.withVersion(0)
+	if _, ok := dc.Models[ModelRecommendations]; ok {
+		dc.Models = maps.Clone(dc.Models)
+		delete(dc.Models, ModelRecommendations)
+	}
+	b, err := dc.Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +186,9 @@ func (c *Compiled) Digest() uint64 {
 }
 
 // Empty reports whether there is nothing to evaluate.
-func (c *Compiled) Empty() bool { return c == nil || len(c.traits) == 0 && len(c.auds) == 0 }
+func (c *Compiled) Empty() bool {
+	return c == nil || len(c.traits) == 0 && len(c.auds) == 0 && c.values.empty()
+}
 
 // Capture returns the property paths of event that definitions read:
 // pass it as profile.Source.Capture so ingest keeps their values.
@@ -182,7 +208,10 @@ type Value = profile.ComputedValue
 
 // Result is a profile's evaluation as of a moment.
 type Result struct {
-	// Computed holds the user-defined computed traits, sorted by name.
+	// Computed holds the user-defined computed traits, sorted by name,
+	// then the values of the fitted value models (p_alive,
+	// expected_orders_90d, predicted_value_365d with a "clv" model; rfm
+	// with an "rfm" model).
 	Computed []Value
 	// Audiences are the audiences the profile is in, sorted.
 	Audiences []string
@@ -233,6 +262,7 @@ func (c *Compiled) evaluate(p *profile.Profile, now time.Time, explain bool) (Re
 	for i, t := range c.traits {
 		r.Computed[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
 	}
+	r.Computed = c.values.score(p, in, r.Computed)
 	in.c, in.user = c, r.Computed
 	var exps []Explanation
 	sess := expr.NewSession(in)

@@ -171,6 +171,7 @@ func (c *Compiled) Reevaluate(p *profile.Profile, now time.Time, prev []string, 
 	for i, t := range c.traits {
 		r.Computed[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
 	}
+	r.Computed = c.values.score(p, in, r.Computed)
 	in.c, in.user = c, r.Computed
 	sess := expr.NewSession(in)
 	var changed map[string]bool

@@ -150,11 +150,11 @@ type offerSet struct {
 }
 
 // compileOffers checks and compiles every offer against the catalog:
-// eligibility and priority expressions in the audience environment
-// (they may read any audience), their event calls folded in the same
+// eligibility and priority expressions in the audience environment,
+// known as audiences' are (they may read any audience), their event calls folded in the same
 // pass over the ledger as the audiences', and the offer_id of "Offer
 // Shown" events captured so caps can count them.
-func (comp *Compiled) compileOffers(c Catalog, audiences []string) error {
+func (comp *Compiled) compileOffers(c Catalog, known expr.Known) error {
 	if len(c.Offers) == 0 {
 		return nil
 	}
@@ -168,9 +168,8 @@ func (comp *Compiled) compileOffers(c Catalog, audiences []string) error {
 			return err
 		}
 		o := &offer{id: id, def: def, consent: strings.ToLower(def.Consent)}
-		// Named apart from audiences, so an offer may read an audience
-		// of its own name.
-		known := expr.Known{Audiences: audiences}
+		// Named "offers/…", apart from audiences, so an offer may read
+		// an audience of its own name.
 		if strings.TrimSpace(def.Eligibility) != "" {
 			p, err := expr.Compile("offers/"+id, def.Eligibility, known)
 			if err != nil {

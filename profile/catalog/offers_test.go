@@ -316,3 +316,23 @@ func TestRankIsDecide(t *testing.T) {
 		}
 	})
 }
+
+// A priority may compute with a numeric computed trait without
+// converting it (its kind is known, as for audiences).
+func TestOfferPriorityOverComputed(t *testing.T) {
+	c := mustWith(t, Catalog{}, "orders_30d", ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "30d"})
+	o, err := ParseDefinition(KindOffer, "more", []byte(`{"placement":"p","priority":"computed.orders_30d * 2","eligibility":"computed.orders_30d >= 1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, comp, err := c.With("more", o, c.Version+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := profile.New("A")
+	deliver(p, order{id: "o1", event: "Order Completed", at: t0.Add(-time.Hour)}.message(), 1, comp)
+	deliver(p, order{id: "o2", event: "Order Completed", at: t0.Add(-2 * time.Hour)}.message(), 1, comp)
+	if got := ids(comp.Decide(p, t0, "p", 3, false)); !slices.Equal(got, []string{"more=4"}) {
+		t.Fatalf("Decide = %v, want more=4", got)
+	}
+}

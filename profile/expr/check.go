@@ -44,6 +44,43 @@ type walker struct {
 	// vars are the global variables read (computed only when read as a
 	// whole; audiences never: see deps).
 	vars map[string]bool
+	// kinds are the known kinds of computed values (Known.Computed).
+	kinds map[string]string
+}
+
+// literalKind names a literal's kind as Known.Computed does, or "".
+func literalKind(e ast.Expr) string {
+	if e.Kind() != ast.LiteralKind {
+		return ""
+	}
+	switch e.AsLiteral().(type) {
+	case types.Int, types.Uint, types.Double:
+		return "number"
+	case types.String:
+		return "string"
+	case types.Bool:
+		return "bool"
+	}
+	return ""
+}
+
+// checkComparison refuses a comparison of a computed value of known kind
+// with a literal of another kind.
+func (w *walker) checkComparison(e ast.Expr, s scope) {
+	args := e.AsCall().Args()
+	if len(args) != 2 || w.kinds == nil {
+		return
+	}
+	for i := range 2 {
+		key, ok := computedKey(args[i], s)
+		if !ok {
+			continue
+		}
+		want, lit := w.kinds[key], literalKind(args[1-i])
+		if want != "" && lit != "" && want != lit {
+			w.fail(args[1-i].ID(), "computed.%s is a %s; it cannot be compared with a %s", key, want, lit)
+		}
+	}
 }
 
 // computedKey returns the key e selects from the global computed, if it
@@ -205,6 +242,8 @@ func (w *walker) walkCall(e ast.Expr, s scope, record bool) {
 	fn, args := c.FunctionName(), c.Args()
 	if !c.IsMemberFunction() {
 		switch fn {
+		case operators.Equals, operators.NotEquals, operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
+			w.checkComparison(e, s)
 		case FuncCount, FuncSum, FuncExists:
 			w.eventCall(e)
 			w.addSite(e)

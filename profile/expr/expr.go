@@ -77,6 +77,12 @@ type Known struct {
 	// Audiences are the names of the audiences that exist; an
 	// expression may read only these (and not its own name).
 	Audiences []string
+	// Computed gives the kind of value of computed keys whose kind is
+	// known ("number", "string"): comparing one with a literal of
+	// another kind (computed.orders_30d >= "2") is a compile error, not
+	// an audience nobody can enter. computed is a map of dynamic values
+	// to CEL's type checker, which cannot see this.
+	Computed map[string]string
 }
 
 // Read is one value an evaluation read: a variable or a field or index of
@@ -149,7 +155,7 @@ func compile(name, expression string, known Known, number bool) (*Program, error
 		return nil, issueError(iss)
 	}
 	native := checked.NativeRep()
-	w := &walker{info: native.SourceInfo(), calls: map[int64]Call{}, deps: map[string]int64{}}
+	w := &walker{info: native.SourceInfo(), calls: map[int64]Call{}, deps: map[string]int64{}, kinds: known.Computed}
 	w.walk(native.Expr(), scope{}, true)
 	if w.err != nil {
 		return nil, w.err

@@ -465,3 +465,26 @@ func TestVars(t *testing.T) {
 		}
 	}
 }
+
+func TestComputedKinds(t *testing.T) {
+	known := Known{Computed: map[string]string{"orders": "number", "cat": "string"}}
+	for _, tc := range []struct {
+		expr string
+		ok   bool
+	}{
+		{`computed.orders >= 2`, true},
+		{`computed.orders >= 2.5`, true},
+		{`computed.orders >= "2"`, false},
+		{`"2" < computed.orders`, false},
+		{`computed["orders"] == true`, false},
+		{`computed.cat == "Books"`, true},
+		{`computed.cat == 1`, false},
+		{`computed.other == "x"`, true}, // kind unknown: checked at run time
+		{`[1].exists(computed, computed == 1)`, true},
+	} {
+		_, err := Compile("a", tc.expr, known)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.expr, err, tc.ok)
+		}
+	}
+}
