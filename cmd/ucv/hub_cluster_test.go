@@ -155,6 +155,25 @@ func TestHubClusterLeaderKill(t *testing.T) {
 			"--node-name", name, "--write-key", "k=pos", "--hub", urls, "--sync-token", "st")
 	}
 	edges := []*node{edge("store-1"), edge("store-2")}
+	// A failure under load once showed an edge whose hub sync had been
+	// silent for 20 s: keep what the edges logged (warnings and errors).
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for i, n := range edges {
+			var keep []string
+			for _, l := range strings.Split(n.stderr.String(), "\n") {
+				if !strings.Contains(l, `"level":"INFO"`) && l != "" {
+					keep = append(keep, l)
+				}
+			}
+			if len(keep) > 40 {
+				keep = keep[len(keep)-40:]
+			}
+			t.Logf("edge %d log (last warnings):\n%s", i, strings.Join(keep, "\n"))
+		}
+	})
 
 	const users = 8
 	var (

@@ -53,6 +53,11 @@ func NewSession(in Input) *Session { return &Session{act: activation{in: in, ses
 
 // EvalSession is Eval within a session.
 func (p *Program) EvalSession(s *Session) (bool, error) {
+	if p.fast != nil {
+		if ok, handled := p.fast.eval(s.act.in); handled {
+			return ok, nil
+		}
+	}
 	out, _, err := p.prg.Eval(&s.act)
 	return p.result(out, err)
 }

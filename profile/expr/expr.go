@@ -112,8 +112,9 @@ type Program struct {
 	vars         []string
 	sites        []site
 	cost         uint64
-	tracked      bool // evaluated under cel-go's runtime cost limit
-	number       bool // compiled by CompileNumber
+	tracked      bool         // evaluated under cel-go's runtime cost limit
+	number       bool         // compiled by CompileNumber
+	fast         *fastProgram // fast.go; nil: cel-go only
 
 	explainOnce sync.Once
 	explainPrg  cel.Program
@@ -227,6 +228,9 @@ func compile(name, expression string, known Known, number bool) (*Program, error
 	}
 	slices.SortFunc(p.callList, Call.compare)
 	p.callList = slices.CompactFunc(p.callList, func(a, b Call) bool { return a == b })
+	if !number {
+		p.fast = planFast(native.Expr(), w)
+	}
 	p.prg, err = p.program()
 	if err != nil {
 		// Planning folds constants (a literal conversion); what the
@@ -312,6 +316,11 @@ func (p *Program) Cost() uint64 { return p.cost }
 // from cel-go and may quote a value from the profile: show it to those who
 // may see the profile, do not log it.
 func (p *Program) Eval(in Input) (bool, error) {
+	if p.fast != nil {
+		if ok, handled := p.fast.eval(in); handled {
+			return ok, nil
+		}
+	}
 	out, _, err := p.prg.Eval(&activation{in: in})
 	return p.result(out, err)
 }

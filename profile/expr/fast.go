@@ -1,0 +1,202 @@
+package expr
+
+import (
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/common/types"
+)
+
+// The fast path. Most audiences marketers write are one comparison of a
+// value with a constant: computed.orders_30d >= 2, count("Order
+// Completed", "30d") >= 1, sum(…) > 100.0, days_since(last_seen) > 60,
+// computed.top_category == "Books". Such a program is evaluated natively
+// — an Input call and a comparison, tens of nanoseconds instead of the
+// interpreter's few hundred — with exactly CEL's answer: whenever the
+// value is not a number or a string of the literal's kind (a missing
+// key, a null, a bool, a list…), the program falls back to cel-go, which
+// gives the answer or the error it always gave. Explain always runs in
+// cel-go (it records what was read).
+
+// fastOperand is what a fast program compares.
+type fastOperand struct {
+	key   string // computed.key, when kind is 'k'
+	call  Call   // count or sum, when kind is 'c'
+	since string // days_since(variable), when kind is 'd'
+	kind  byte
+}
+
+// fastProgram is a comparison of an operand with a literal.
+type fastProgram struct {
+	op        string
+	x         fastOperand
+	num       float64 // the literal, when a number
+	isInt     bool    // the literal is an int (num holds it exactly below 2^53)
+	intLit    int64
+	str       string // the literal, when a string
+	isStr     bool
+	litOnLeft bool
+}
+
+// planFast returns a fast program for e, or nil when e is not one
+// comparison of a plain operand with a literal.
+func planFast(e ast.Expr, w *walker) *fastProgram {
+	if e.Kind() != ast.CallKind {
+		return nil
+	}
+	c := e.AsCall()
+	switch c.FunctionName() {
+	case operators.Equals, operators.NotEquals, operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
+	default:
+		return nil
+	}
+	if c.IsMemberFunction() || len(c.Args()) != 2 {
+		return nil
+	}
+	f := &fastProgram{op: c.FunctionName()}
+	for i := range 2 {
+		x, lit := c.Args()[i], c.Args()[1-i]
+		if lit.Kind() != ast.LiteralKind {
+			continue
+		}
+		switch v := lit.AsLiteral().(type) {
+		case types.Int:
+			f.isInt, f.intLit, f.num = true, int64(v), float64(v)
+		case types.Double:
+			f.num = float64(v)
+		case types.String:
+			f.isStr, f.str = true, string(v)
+		default:
+			return nil
+		}
+		op, ok := fastOperandOf(x, w)
+		if !ok {
+			return nil
+		}
+		f.x, f.litOnLeft = op, i == 1
+		return f
+	}
+	return nil
+}
+
+func fastOperandOf(x ast.Expr, w *walker) (fastOperand, bool) {
+	if key, ok := computedKey(x, scope{}); ok {
+		return fastOperand{kind: 'k', key: key}, true
+	}
+	if x.Kind() != ast.CallKind {
+		return fastOperand{}, false
+	}
+	call, ok := w.calls[x.ID()]
+	if !ok {
+		return fastOperand{}, false
+	}
+	switch call.Func {
+	case FuncCount, FuncSum:
+		return fastOperand{kind: 'c', call: call}, true
+	case FuncDaysSince:
+		arg := x.AsCall().Args()[0]
+		if arg.Kind() == ast.IdentKind {
+			switch v := arg.AsIdent(); v {
+			case varFirstSeen, varLastSeen, varNow:
+				return fastOperand{kind: 'd', since: v}, true
+			}
+		}
+	}
+	return fastOperand{}, false
+}
+
+// eval answers as cel-go would; handled is false when the value's kind
+// needs cel-go (the caller then evaluates the program there).
+func (f *fastProgram) eval(in Input) (result, handled bool) {
+	var v any
+	switch f.x.kind {
+	case 'k':
+		var ok bool
+		if v, ok = in.Computed()[f.x.key]; !ok {
+			return false, false
+		}
+	case 'c':
+		if f.x.call.Func == FuncCount {
+			v = in.Count(f.x.call.Event, f.x.call.Window)
+		} else {
+			v = in.Sum(f.x.call.Event, f.x.call.Path, f.x.call.Window)
+		}
+	case 'd':
+		var t time.Time
+		switch f.x.since {
+		case varFirstSeen:
+			t = in.FirstSeen()
+		case varLastSeen:
+			t = in.LastSeen()
+		default:
+			t = in.Now()
+		}
+		if t.IsZero() {
+			t = epoch // as the activation gives it
+		}
+		v = in.DaysSince(t)
+	}
+	var cmp int
+	switch x := v.(type) {
+	case int64:
+		if f.isStr {
+			return false, false
+		}
+		if f.isInt {
+			cmp = compareInts(x, f.intLit)
+		} else {
+			cmp = compareFloats(float64(x), f.num)
+		}
+	case float64:
+		if f.isStr || x != x || f.num != f.num { // NaN: let cel-go say
+			return false, false
+		}
+		cmp = compareFloats(x, f.num)
+	case string:
+		if !f.isStr {
+			return false, false
+		}
+		cmp = strings.Compare(x, f.str)
+	default:
+		return false, false
+	}
+	if f.litOnLeft {
+		cmp = -cmp
+	}
+	switch f.op {
+	case operators.Equals:
+		return cmp == 0, true
+	case operators.NotEquals:
+		return cmp != 0, true
+	case operators.Less:
+		return cmp < 0, true
+	case operators.LessEquals:
+		return cmp <= 0, true
+	case operators.Greater:
+		return cmp > 0, true
+	default:
+		return cmp >= 0, true
+	}
+}
+
+func compareInts(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func compareFloats(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
