@@ -28,8 +28,13 @@ type fastOperand struct {
 	kind  byte
 }
 
-// fastProgram is a comparison of an operand with a literal.
+// fastProgram is a comparison of an operand with a literal, or (ident
+// set) identities.exists(i, i.<field> == "<literal>").
 type fastProgram struct {
+	ident      bool
+	identField string
+	identValue string
+
 	op        string
 	x         fastOperand
 	num       float64 // the literal, when a number
@@ -43,6 +48,9 @@ type fastProgram struct {
 // planFast returns a fast program for e, or nil when e is not one
 // comparison of a plain operand with a literal.
 func planFast(e ast.Expr, w *walker) *fastProgram {
+	if e.Kind() == ast.ComprehensionKind {
+		return planIdentExists(e)
+	}
 	if e.Kind() != ast.CallKind {
 		return nil
 	}
@@ -107,9 +115,53 @@ func fastOperandOf(x ast.Expr, w *walker) (fastOperand, bool) {
 	return fastOperand{}, false
 }
 
+// planIdentExists recognises identities.exists(i, i.type == "email")
+// (or i.value, or the literal first), the exists macro's expansion.
+func planIdentExists(e ast.Expr) *fastProgram {
+	comp := e.AsComprehension()
+	r, init, step, res := comp.IterRange(), comp.AccuInit(), comp.LoopStep(), comp.Result()
+	isAccu := func(x ast.Expr) bool { return x.Kind() == ast.IdentKind && x.AsIdent() == comp.AccuVar() }
+	if comp.HasIterVar2() || r.Kind() != ast.IdentKind || r.AsIdent() != varIdentities ||
+		init.Kind() != ast.LiteralKind || init.AsLiteral() != types.False || !isAccu(res) ||
+		step.Kind() != ast.CallKind || step.AsCall().FunctionName() != operators.LogicalOr ||
+		len(step.AsCall().Args()) != 2 || !isAccu(step.AsCall().Args()[0]) {
+		return nil
+	}
+	p := step.AsCall().Args()[1]
+	if p.Kind() != ast.CallKind || p.AsCall().FunctionName() != operators.Equals || len(p.AsCall().Args()) != 2 {
+		return nil
+	}
+	a := p.AsCall().Args()
+	for i := range 2 {
+		lit, ok := stringLiteral(a[1-i])
+		x := a[i]
+		if !ok || x.Kind() != ast.SelectKind || x.AsSelect().IsTestOnly() {
+			continue
+		}
+		op := x.AsSelect().Operand()
+		field := x.AsSelect().FieldName()
+		if op.Kind() == ast.IdentKind && op.AsIdent() == comp.IterVar() && (field == "type" || field == "value") {
+			return &fastProgram{ident: true, identField: field, identValue: lit}
+		}
+	}
+	return nil
+}
+
 // eval answers as cel-go would; handled is false when the value's kind
 // needs cel-go (the caller then evaluates the program there).
 func (f *fastProgram) eval(in Input) (result, handled bool) {
+	if f.ident {
+		for _, id := range in.Identities() {
+			v, ok := id[f.identField]
+			if !ok {
+				return false, false // not the shape Input promises: let cel-go say
+			}
+			if v == f.identValue {
+				return true, true
+			}
+		}
+		return false, true
+	}
 	var v any
 	switch f.x.kind {
 	case 'k':

@@ -58,6 +58,33 @@ func TestFastPathEqualsCEL(t *testing.T) {
 	})
 }
 
+// identities.exists(i, i.type == "…") natively equals cel-go.
+func TestFastIdentitiesEqualsCEL(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		field := rapid.SampledFrom([]string{"type", "value"}).Draw(t, "field")
+		lit := rapid.SampledFrom([]string{"email", "phone", "a@x.com", ""}).Draw(t, "lit")
+		expr := fmt.Sprintf("identities.exists(i, i.%s == %q)", field, lit)
+		if rapid.Bool().Draw(t, "flip") {
+			expr = fmt.Sprintf("identities.exists(i, %q == i.%s)", lit, field)
+		}
+		p, err := Compile("a", expr, Known{})
+		if err != nil || p.fast == nil {
+			t.Fatalf("%s: %v, fast %v", expr, err, p != nil && p.fast != nil)
+		}
+		in := &profile{}
+		for range rapid.IntRange(0, 4).Draw(t, "n") {
+			in.identities = append(in.identities, map[string]string{
+				"type": rapid.SampledFrom([]string{"email", "phone", "user_id"}).Draw(t, "t"), "value": rapid.SampledFrom([]string{"a@x.com", "b", ""}).Draw(t, "v")})
+		}
+		got, gerr := p.Eval(in)
+		out, _, cerr := p.prg.Eval(&activation{in: in})
+		want, werr := p.result(out, cerr)
+		if got != want || (gerr == nil) != (werr == nil) {
+			t.Fatalf("%s: fast %v %v, cel-go %v %v (%v)", expr, got, gerr, want, werr, in.identities)
+		}
+	})
+}
+
 func TestFastPathPlanned(t *testing.T) {
 	for expr, fast := range map[string]bool{
 		`computed.orders_30d >= 2`:                          true,
@@ -67,6 +94,10 @@ func TestFastPathPlanned(t *testing.T) {
 		`computed.rfm.segment == "Champions"`:               false,
 		`computed.x >= 2 && computed.y < 1`:                 false,
 		`days_since(timestamp("2020-01-01T00:00:00Z")) > 1`: false,
+		`identities.exists(i, i.type == "email")`:           true,
+		`identities.exists(i, "phone" == i.type)`:           true,
+		`identities.exists(i, i.value.startsWith("a"))`:     false,
+		`identities.all(i, i.type == "email")`:              false,
 	} {
 		p, err := Compile("a", expr, Known{})
 		if err != nil {
@@ -76,5 +107,4 @@ func TestFastPathPlanned(t *testing.T) {
 			t.Errorf("%s: fast path %v, want %v", expr, p.fast != nil, fast)
 		}
 	}
-	_ = fmt.Sprint
 }
