@@ -48,13 +48,6 @@ func (c *WebhookConfig) normalize() {
 	}
 }
 
-func (s *Server) now() time.Time {
-	if s.cfg.Now != nil {
-		return s.cfg.Now()
-	}
-	return time.Now()
-}
-
 // deliverLoop runs on every node and delivers on the leader: while this
 // node leads it sends the deliveries due (deliverAsLeader); when it
 // stops leading, the in-flight requests are cancelled and their results

@@ -52,10 +52,7 @@ func (s *Server) FitModel(ctx context.Context, actor string, names ...string) ([
 			return nil, fmt.Errorf("%w: %q is not a model the hub fits (one of %v)", ErrInvalid, n, FitModels)
 		}
 	}
-	now := s.cfg.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := s.now
 	start := time.Now()
 	at := now()
 	pop := catalog.NewPopulation(at)
@@ -143,19 +140,9 @@ func fittedAt(c catalog.Catalog, name string) time.Time {
 func (s *Server) fitLoop() {
 	defer s.ticker.Done()
 	every := s.cfg.ModelFitInterval
-	now := s.cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	now := s.now
+	ctx, cancel := s.untilClosed()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	t := time.NewTicker(min(every, time.Minute))
 	defer t.Stop()
 	var attempted time.Time

@@ -69,10 +69,7 @@ func OrderedProducts(p *profile.Profile) []string {
 // cluster and defines it through Raft (forwarded to the leader from a
 // follower); actor is recorded with the definition.
 func (s *Server) FitRecommendations(ctx context.Context, actor string) (*RecommendationsFit, error) {
-	now := s.cfg.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := s.now
 	start := time.Now()
 	fit := &RecommendationsFit{FittedAt: now().UTC()}
 	var baskets [][]string
@@ -159,10 +156,7 @@ func (s *Server) RecommendationsLoop(ctx context.Context, interval time.Duration
 	if interval <= 0 {
 		return
 	}
-	now := s.cfg.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := s.now
 	t := time.NewTicker(min(interval, time.Minute))
 	defer t.Stop()
 	var attempt time.Time

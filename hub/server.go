@@ -475,18 +475,18 @@ func (s *Server) closeStores() error {
 // leader that lost its leadership meanwhile fails or commits harmlessly:
 // a cluster not due is not re-evaluated, and a transition is recorded
 // only when a membership changes, so two ticks never repeat one.
-func (s *Server) tickLoop() {
-	defer s.ticker.Done()
-	every := s.cfg.TickInterval
-	if every <= 0 {
-		every = time.Second
+// now is the node's clock: Config.Now, or the wall clock.
+func (s *Server) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
 	}
-	now := s.cfg.Now
-	if now == nil {
-		now = time.Now
-	}
+	return time.Now()
+}
+
+// untilClosed returns a context that ends when the node closes (or
+// cancel is called), for the leader's loops.
+func (s *Server) untilClosed() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go func() {
 		select {
 		case <-s.closed:
@@ -494,6 +494,18 @@ func (s *Server) tickLoop() {
 		case <-ctx.Done():
 		}
 	}()
+	return ctx, cancel
+}
+
+func (s *Server) tickLoop() {
+	defer s.ticker.Done()
+	every := s.cfg.TickInterval
+	if every <= 0 {
+		every = time.Second
+	}
+	now := s.now
+	ctx, cancel := s.untilClosed()
+	defer cancel()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

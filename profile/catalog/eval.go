@@ -253,17 +253,7 @@ func (c *Compiled) evaluate(p *profile.Profile, now time.Time, explain bool) (Re
 	if c.Empty() {
 		return r, nil
 	}
-	in := &input{p: p, now: now, nowMs: now.UnixMilli(), next: math.MaxInt64}
-	in.acc = make([]acc, len(c.traits)+len(c.calls))
-	if !p.Erased.Set {
-		c.fold(p, in)
-	}
-	r.Computed = make([]Value, len(c.traits))
-	for i, t := range c.traits {
-		r.Computed[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
-	}
-	r.Computed = c.values.score(p, in, r.Computed)
-	in.c, in.user = c, r.Computed
+	in := c.computeValues(p, now, &r)
 	var exps []Explanation
 	sess := expr.NewSession(in)
 	for _, prog := range c.auds {
@@ -309,6 +299,24 @@ func (c *Compiled) evaluate(p *profile.Profile, now time.Time, explain bool) (Re
 	}
 	slices.SortFunc(exps, func(a, b Explanation) int { return strings.Compare(a.Audience, b.Audience) })
 	return r, exps
+}
+
+// computeValues folds p's ledger and sets r.Computed (the user-defined
+// traits and the models' values), returning the input the audiences
+// read. An erased profile's ledger is not read.
+func (c *Compiled) computeValues(p *profile.Profile, now time.Time, r *Result) *input {
+	in := &input{p: p, now: now, nowMs: now.UnixMilli(), next: math.MaxInt64}
+	in.acc = make([]acc, len(c.traits)+len(c.calls))
+	if !p.Erased.Set {
+		c.fold(p, in)
+	}
+	r.Computed = make([]Value, len(c.traits))
+	for i, t := range c.traits {
+		r.Computed[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
+	}
+	r.Computed = c.values.score(p, in, r.Computed)
+	in.c, in.user = c, r.Computed
+	return in
 }
 
 // fold makes the one pass over the profile's ledger that every

@@ -164,15 +164,7 @@ func (c *Compiled) Reevaluate(p *profile.Profile, now time.Time, prev []string, 
 		return c.Evaluate(p, now)
 	}
 	var r Result
-	in := &input{p: p, now: now, nowMs: now.UnixMilli(), next: math.MaxInt64}
-	in.acc = make([]acc, len(c.traits)+len(c.calls))
-	c.fold(p, in)
-	r.Computed = make([]Value, len(c.traits))
-	for i, t := range c.traits {
-		r.Computed[i] = Value{Name: t.name, Value: in.acc[t.slot].result(t.agg)}
-	}
-	r.Computed = c.values.score(p, in, r.Computed)
-	in.c, in.user = c, r.Computed
+	in := c.computeValues(p, now, &r)
 	sess := expr.NewSession(in)
 	var changed map[string]bool
 	for i, prog := range c.auds {

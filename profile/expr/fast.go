@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -190,65 +191,45 @@ func (f *fastProgram) eval(in Input) (result, handled bool) {
 		}
 		v = in.DaysSince(t)
 	}
-	var cmp int
+	var c int
 	switch x := v.(type) {
 	case int64:
 		if f.isStr {
 			return false, false
 		}
 		if f.isInt {
-			cmp = compareInts(x, f.intLit)
+			c = cmp.Compare(x, f.intLit)
 		} else {
-			cmp = compareFloats(float64(x), f.num)
+			c = cmp.Compare(float64(x), f.num)
 		}
 	case float64:
 		if f.isStr || x != x || f.num != f.num { // NaN: let cel-go say
 			return false, false
 		}
-		cmp = compareFloats(x, f.num)
+		c = cmp.Compare(x, f.num)
 	case string:
 		if !f.isStr {
 			return false, false
 		}
-		cmp = strings.Compare(x, f.str)
+		c = strings.Compare(x, f.str)
 	default:
 		return false, false
 	}
 	if f.litOnLeft {
-		cmp = -cmp
+		c = -c
 	}
 	switch f.op {
 	case operators.Equals:
-		return cmp == 0, true
+		return c == 0, true
 	case operators.NotEquals:
-		return cmp != 0, true
+		return c != 0, true
 	case operators.Less:
-		return cmp < 0, true
+		return c < 0, true
 	case operators.LessEquals:
-		return cmp <= 0, true
+		return c <= 0, true
 	case operators.Greater:
-		return cmp > 0, true
+		return c > 0, true
 	default:
-		return cmp >= 0, true
+		return c >= 0, true
 	}
-}
-
-func compareInts(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func compareFloats(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
