@@ -427,22 +427,20 @@ func TestForwardHonoursRetryAfter(t *testing.T) {
 // Stopping the forwarder and the store mid-way (receiver down) and
 // starting both again resumes: everything arrives.
 func TestForwardResumesAfterRestart(t *testing.T) {
+	// Two receivers: the one that is down before the restart, the one
+	// that is up after it. (With one receiver whose failure was switched
+	// off, a request the first forwarder had abandoned could still reach
+	// the handler after the switch and count as a delivery.)
+	down := newReceiver(t)
+	down.setFail(func([]string) (int, http.Header) { return http.StatusBadGateway, nil })
 	r := newReceiver(t)
-	var down atomic.Bool
-	down.Store(true)
-	r.setFail(func([]string) (int, http.Header) {
-		if down.Load() {
-			return http.StatusBadGateway, nil
-		}
-		return 0, nil
-	})
 	path := filepath.Join(t.TempDir(), "edge.db")
 	o := store.DefaultOptions(path)
 	st, err := store.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := forward.New(st, config(r))
+	f, err := forward.New(st, config(down))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +454,6 @@ func TestForwardResumesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	down.Store(false)
 	st2 := openStore(t, path)
 	if s, err := st2.ForwardStats(); err != nil || s.Len != 120 {
 		t.Fatalf("after restart: %+v, %v; want 120 pending", s, err)
