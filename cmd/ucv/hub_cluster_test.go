@@ -155,6 +155,7 @@ func TestHubClusterLeaderKill(t *testing.T) {
 			"--node-name", name, "--write-key", "k=pos", "--hub", urls, "--sync-token", "st")
 	}
 	edges := []*node{edge("store-1"), edge("store-2")}
+	var diagHub string // a live hub node's URL, for the failure report
 	// A failure under load once showed an edge whose hub sync had been
 	// silent for 20 s: keep what the edges logged (warnings and errors).
 	t.Cleanup(func() {
@@ -172,6 +173,17 @@ func TestHubClusterLeaderKill(t *testing.T) {
 				keep = keep[len(keep)-40:]
 			}
 			t.Logf("edge %d log (last warnings):\n%s", i, strings.Join(keep, "\n"))
+			for _, ref := range []string{"anonymous_id:anon-finn", "anonymous_id:anon-erin"} {
+				_, b := httpDo(t, "GET", n.url+"/v1/profiles/"+ref+"/events", "")
+				_, m := httpDo(t, "GET", n.url+"/v1/profiles/"+ref+"/merges", "")
+				t.Logf("edge %d %s events: %.1500s\nmerges: %.1500s", i, ref, b, m)
+			}
+		}
+		if diagHub != "" {
+			for _, ref := range []string{"anonymous_id:anon-finn", "anonymous_id:anon-erin"} {
+				_, b := httpDo(t, "GET", diagHub+"/v1/admin/profiles/"+ref, "", "Authorization", "Bearer at")
+				t.Logf("hub %s: %.3000s", ref, b)
+			}
 		}
 	})
 
@@ -342,6 +354,7 @@ func TestHubClusterLeaderKill(t *testing.T) {
 		waitBody(t, n.url+"/v1/profiles/email:dana@example.com", `"anon-dana"`)
 	}
 	admin := alive[0]
+	diagHub = admin.url
 	idOf := func(ref string) string { // this node may lag the leader a little
 		t.Helper()
 		var v struct {
