@@ -28,7 +28,7 @@ func TestModelsAndOffersProcesses(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(11, 12))
 	txs := clv.Simulate(rng, 300, clv.BGNBD{R: 0.25, Alpha: 33, A: 0.78, B: 2.4}, clv.GammaGamma{P: 6.25, Q: 3.74, V: 15.4}, 365)
-	start := time.Now().UTC().Add(-366 * 24 * time.Hour).Truncate(24 * time.Hour)
+	firstDay := time.Now().UTC().Add(-366 * 24 * time.Hour).Truncate(24 * time.Hour)
 	pairs := [][2]string{{"tent", "stove"}, {"boots", "socks"}, {"kayak", "paddle"}, {"lamp", "bulb"}}
 	var batch []string
 	flush := func() {
@@ -46,7 +46,7 @@ func TestModelsAndOffersProcesses(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			products = fmt.Sprintf(`[{"product_id":%q}]`, p[0])
 		}
-		at := start.Add(time.Duration(tx.Day)*24*time.Hour + time.Duration(i%600)*time.Second)
+		at := firstDay.Add(time.Duration(tx.Day)*24*time.Hour + time.Duration(i%600)*time.Second)
 		batch = append(batch, fmt.Sprintf(`{"type":"track","event":"Order Completed","userId":"c-%s","messageId":"o-%d","timestamp":%q,"properties":{"total":%.2f,"currency":"EUR","products":%s}}`,
 			tx.Customer, i, at.Format(time.RFC3339), tx.Amount, products))
 		if len(batch) == 400 {
@@ -90,15 +90,27 @@ func TestModelsAndOffersProcesses(t *testing.T) {
 		}
 	}()
 	waitBody(t, ref, `"p_alive":`, `"expected_orders_90d":`, `"predicted_value_365d":{"EUR":`, `"rfm":{"f":`, `"segment":`)
-	code, b := httpDo(t, "GET", ref+"/recommendations?k=5", "")
+	// The three fits reach the edge as three catalog changes: wait for
+	// the recommendations model too.
 	var recs struct {
 		Items []struct {
 			ID    string  `json:"id"`
 			Score float64 `json:"score"`
 		} `json:"items"`
 	}
-	if code != 200 || json.Unmarshal(b, &recs) != nil || len(recs.Items) == 0 {
-		t.Fatalf("recommendations = %d %s", code, b)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, b := httpDo(t, "GET", ref+"/recommendations?k=5", "")
+		if code != 200 || json.Unmarshal(b, &recs) != nil {
+			t.Fatalf("recommendations = %d %s", code, b)
+		}
+		if len(recs.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recommendations still empty after 20 s: %s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	// A capped offer: twice in 24 hours, then gone.
@@ -113,7 +125,7 @@ func TestModelsAndOffersProcesses(t *testing.T) {
 			t.Fatalf("Offer Shown = %d %s", code, b)
 		}
 	}
-	code, b = httpDo(t, "GET", decide, "")
+	code, b := httpDo(t, "GET", decide, "")
 	if code != 200 || strings.Contains(string(b), `"welcome"`) || !strings.Contains(string(b), `"offers":[]`) {
 		t.Fatalf("after 2 impressions decide = %d %s, want no offers", code, b)
 	}
