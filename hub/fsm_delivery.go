@@ -431,24 +431,11 @@ func (a *applier) undefineDest(name string) error {
 	if _, ok := dv.dests[name]; !ok {
 		return definitionErr(catalog.ErrNotFound)
 	}
-	var pending, dead []*delivery
-	dv.queue.AscendGreaterOrEqual(&delivery{dest: name}, func(d *delivery) bool {
-		if d.dest != name {
-			return false
-		}
-		pending = append(pending, d)
-		return true
-	})
+	pending := ofDest(dv.queue, name)
 	for _, d := range pending {
 		dv.remove(d)
 	}
-	dv.dead.AscendGreaterOrEqual(&delivery{dest: name}, func(d *delivery) bool {
-		if d.dest != name {
-			return false
-		}
-		dead = append(dead, d)
-		return true
-	})
+	dead := ofDest(dv.dead, name)
 	for _, d := range dead {
 		dv.dead.Delete(d)
 	}
@@ -529,6 +516,20 @@ func (a *applier) toDead(e *destEntry, d *delivery, why string) {
 	}
 }
 
+// ofDest returns t's deliveries of destination dest, in t's order (both
+// trees sort by destination first).
+func ofDest(t *btree.BTreeG[*delivery], dest string) []*delivery {
+	var out []*delivery
+	t.AscendGreaterOrEqual(&delivery{dest: dest}, func(d *delivery) bool {
+		if d.dest != dest {
+			return false
+		}
+		out = append(out, d)
+		return true
+	})
+	return out
+}
+
 func firstDead(dv *deliveries, dest string) (*delivery, bool) {
 	var out *delivery
 	dv.dead.AscendGreaterOrEqual(&delivery{dest: dest}, func(d *delivery) bool {
@@ -550,16 +551,7 @@ func (a *applier) replay(r *Replay) error {
 	for _, id := range r.IDs {
 		want[id] = true
 	}
-	var picked []*delivery
-	dv.dead.AscendGreaterOrEqual(&delivery{dest: r.Dest}, func(d *delivery) bool {
-		if d.dest != r.Dest {
-			return false
-		}
-		if len(want) == 0 || want[d.id] {
-			picked = append(picked, d)
-		}
-		return true
-	})
+	picked := slices.DeleteFunc(ofDest(dv.dead, r.Dest), func(d *delivery) bool { return len(want) > 0 && !want[d.id] })
 	for _, d := range picked {
 		dv.dead.Delete(d)
 		if dv.deadN[d.dest]--; dv.deadN[d.dest] <= 0 {
