@@ -40,8 +40,14 @@ func (g *gossipEdge) log() string {
 // its HTTP and gossip addresses.
 func startGossipEdge(t *testing.T, bin, name, data, gossipAddr, key string, join ...string) *gossipEdge {
 	t.Helper()
-	args := []string{"edge", "--data-dir", data, "--http-addr", "127.0.0.1:0", "--node-name", name, "--write-key", "k=pos",
-		"--gossip-addr", gossipAddr, "--gossip-key", key}
+	return startGossipEdgeWith(t, bin, name, data, gossipAddr, key, nil, join...)
+}
+
+// startGossipEdgeWith is startGossipEdge with extra flags (e.g. --hub).
+func startGossipEdgeWith(t *testing.T, bin, name, data, gossipAddr, key string, extra []string, join ...string) *gossipEdge {
+	t.Helper()
+	args := append([]string{"edge", "--data-dir", data, "--http-addr", "127.0.0.1:0", "--node-name", name, "--write-key", "k=pos",
+		"--gossip-addr", gossipAddr, "--gossip-key", key}, extra...)
 	if len(join) > 0 {
 		args = append(args, "--join", strings.Join(join, ","))
 	}
