@@ -341,8 +341,11 @@ func (k *Keyring) destroyRetired() error {
 func (k *Keyring) setLegacy(last uint64) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if last <= k.st.Legacy {
+		return nil
+	}
 	st := k.st.clone()
-	st.Legacy = max(st.Legacy, last)
+	st.Legacy = last
 	return k.install(st)
 }
 

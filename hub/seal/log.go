@@ -37,14 +37,17 @@ type LogStore struct {
 
 var _ raft.LogStore = (*LogStore)(nil)
 
-// NewLogStore wraps inner. A keyring just created (no key file before)
-// over a log that already holds entries adopts them as legacy plaintext
-// entries, to be compacted away by the first Shred; it refuses a log
-// whose last entry is sealed (the key file belonging to it is missing).
+// NewLogStore wraps inner. A log whose first entry is plaintext (from
+// before the data directory had a key file; MigrateBolt rewrites a
+// raft.db so none is left) is adopted: its plaintext entries are read as
+// they are, and the first Shred compacts them away. A keyring just
+// created over a log whose last entry is sealed is refused: the key file
+// that belongs to the log is missing.
 func NewLogStore(inner raft.LogStore, k *Keyring) (*LogStore, error) {
 	s := &LogStore{inner: inner, k: k}
-	if !k.fresh {
-		return s, nil
+	first, err := inner.FirstIndex()
+	if err != nil {
+		return nil, fmt.Errorf("seal: log: %w", err)
 	}
 	last, err := inner.LastIndex()
 	if err != nil {
@@ -54,14 +57,21 @@ func NewLogStore(inner raft.LogStore, k *Keyring) (*LogStore, error) {
 		return s, nil
 	}
 	var l raft.Log
-	if err := inner.GetLog(last, &l); err != nil {
-		return nil, fmt.Errorf("seal: log: read entry %d: %w", last, err)
+	if k.fresh {
+		if err := inner.GetLog(last, &l); err != nil {
+			return nil, fmt.Errorf("seal: log: read entry %d: %w", last, err)
+		}
+		if isSealed(l.Data) {
+			return nil, fmt.Errorf("seal: the raft log holds sealed entries but the data directory had no key file (%s): restore it", KeyFileName)
+		}
 	}
-	if isSealed(l.Data) {
-		return nil, fmt.Errorf("seal: the raft log holds sealed entries but the data directory had no key file (%s): restore it", KeyFileName)
+	if err := inner.GetLog(first, &l); err != nil {
+		return nil, fmt.Errorf("seal: log: read entry %d: %w", first, err)
 	}
-	if err := k.setLegacy(last); err != nil {
-		return nil, err
+	if !isSealed(l.Data) {
+		if err := k.setLegacy(last); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -132,18 +132,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// OpenStores wraps inner stores of the data directory dir with a keyring
-// opened there under keks: the log store (see NewLogStore for a
-// directory from before sealing) and the snapshot store, whose
-// snapshots remove deletes (FileRemover for a raft.FileSnapshotStore).
-func OpenStores(dir string, keks [][]byte, logs raft.LogStore, snaps raft.SnapshotStore, remove func(id string) error) (*Stores, error) {
-	k, err := Open(dir, keks)
-	if err != nil {
-		return nil, err
-	}
+// NewStores wraps the inner stores of one data directory with k: the
+// log store (see NewLogStore for a log from before sealing; MigrateBolt
+// first for a raft.db) and the snapshot store, whose snapshots remove
+// deletes (FileRemover for a raft.FileSnapshotStore); a plaintext
+// snapshot from before sealing is re-sealed (SealLegacy). Call it before
+// raft opens the stores.
+func NewStores(k *Keyring, logs raft.LogStore, snaps raft.SnapshotStore, remove func(id string) error) (*Stores, error) {
 	ls, err := NewLogStore(logs, k)
 	if err != nil {
 		return nil, err
 	}
-	return &Stores{Keyring: k, Logs: ls, Snapshots: NewSnapshotStore(snaps, k, remove)}, nil
+	ss := NewSnapshotStore(snaps, k, remove)
+	if err := ss.SealLegacy(); err != nil {
+		return nil, err
+	}
+	return &Stores{Keyring: k, Logs: ls, Snapshots: ss}, nil
 }
