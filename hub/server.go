@@ -153,7 +153,7 @@ type Server struct {
 	raft   *raft.Raft
 	trans  raft.Transport
 	log    *slog.Logger
-	closer []io.Closer // on-disk stores
+	closer []io.Closer  // on-disk stores
 	sealed *seal.Stores // the sealed on-disk stores; nil with Config's stores
 
 	closeOnce sync.Once
