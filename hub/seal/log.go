@@ -88,21 +88,19 @@ func entryAAD(dst []byte, hdr []byte, l *raft.Log) []byte {
 // sealEntry returns a copy of l with Data sealed and Extensions empty.
 func (s *LogStore) sealEntry(l *raft.Log) (*raft.Log, error) {
 	epoch, a := s.k.current()
-	plainLen := binary.MaxVarintLen64 + len(l.Data) + len(l.Extensions)
-	buf := make([]byte, entryHeader, entryHeader+plainLen+tagSize+plainLen)
+	n := binary.MaxVarintLen64 + len(l.Data) + len(l.Extensions)
+	buf := make([]byte, entryHeader, entryHeader+n+tagSize)
 	copy(buf, entryMagic)
 	binary.BigEndian.PutUint32(buf[len(entryMagic):], epoch)
 	s.k.nonce(buf[len(entryMagic)+4 : entryHeader])
-	// The plaintext and the additional data sit past the sealed bytes'
-	// room in buf, so sealing needs one allocation.
 	var aadBuf [len(entryMagic) + 4 + 17]byte
 	aad := entryAAD(aadBuf[:0], buf, l)
-	plain := buf[entryHeader+plainLen+tagSize : entryHeader+plainLen+tagSize]
-	plain = binary.AppendUvarint(plain, uint64(len(l.Data)))
+	// The plaintext goes where the ciphertext will be: GCM seals in
+	// place, so an entry costs one allocation of its sealed size.
+	plain := binary.AppendUvarint(buf[entryHeader:], uint64(len(l.Data)))
 	plain = append(plain, l.Data...)
 	plain = append(plain, l.Extensions...)
-	out := a.Seal(buf, buf[len(entryMagic)+4:entryHeader], plain, aad)
-	clear(plain)
+	out := a.Seal(buf[:entryHeader], buf[len(entryMagic)+4:entryHeader], plain, aad)
 	c := *l
 	c.Data, c.Extensions = out[:len(out):len(out)], nil
 	return &c, nil
