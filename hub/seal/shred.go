@@ -68,12 +68,15 @@ func (s *Stores) Shred(ctx context.Context, r *raft.Raft) error {
 			if r.AppliedIndex() >= min(bound, last) {
 				break
 			}
+			if r.State() == raft.Shutdown {
+				return fmt.Errorf("seal: shred: %w", raft.ErrRaftShutdown)
+			}
 			if err := sleep(ctx, pause); err != nil {
 				return fmt.Errorf("seal: shred: waiting for index %d to be applied (at %d): %w", min(bound, last), r.AppliedIndex(), err)
 			}
 		}
 		if err := snapshot(ctx, r); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-			if round >= MaxShredRounds || ctx.Err() != nil {
+			if round >= MaxShredRounds || ctx.Err() != nil || errors.Is(err, raft.ErrRaftShutdown) {
 				return fmt.Errorf("seal: shred: snapshot: %w", err)
 			}
 		} else {
