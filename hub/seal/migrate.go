@@ -60,7 +60,9 @@ func MigrateBolt(path string, k *Keyring) (bool, error) {
 	return true, syncDir(filepath.Dir(path))
 }
 
-// holdsPlaintext reports whether any entry of s is unsealed.
+// holdsPlaintext reports whether s holds unsealed entries. Plaintext
+// entries are a prefix (written before the key file; every entry since
+// is sealed), so it reads the first and the last entry only.
 func holdsPlaintext(s raft.LogStore) (bool, error) {
 	first, err := s.FirstIndex()
 	if err != nil {
@@ -70,12 +72,12 @@ func holdsPlaintext(s raft.LogStore) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("seal: migrate: %w", err)
 	}
-	for i := first; i <= last && first > 0; i++ {
-		var l raft.Log
-		switch err := s.GetLog(i, &l); {
-		case errors.Is(err, raft.ErrLogNotFound):
+	for _, i := range []uint64{first, last} {
+		if i == 0 {
 			continue
-		case err != nil:
+		}
+		var l raft.Log
+		if err := s.GetLog(i, &l); err != nil {
 			return false, fmt.Errorf("seal: migrate: read entry %d: %w", i, err)
 		}
 		if !isSealed(l.Data) {

@@ -461,3 +461,59 @@ func TestShredCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateBolt: a plaintext raft.db is rewritten sealed with its
+// entries and raft's stable-store values; a second run leaves it alone.
+func TestMigrateBolt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "raft.db")
+	src, err := raftboltdb.New(raftboltdb.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []*raft.Log
+	for i := range 600 {
+		logs = append(logs, &raft.Log{Index: uint64(i + 10), Term: 3, Data: []byte(fmt.Sprintf("set k%d %s", i, markEmail)), Extensions: []byte("e")})
+	}
+	src.StoreLogs(logs)
+	src.SetUint64([]byte("CurrentTerm"), 7)
+	src.SetUint64([]byte("LastVoteTerm"), 6)
+	src.Set([]byte("LastVoteCand"), []byte("n2"))
+	src.Close()
+
+	k := openKeyring(t, dir, newKEK(t))
+	if done, err := MigrateBolt(path, k); err != nil || !done {
+		t.Fatalf("migrate: %v %v", done, err)
+	}
+	grepDir(t, dir, markEmail, false)
+	if done, err := MigrateBolt(path, k); err != nil || done {
+		t.Fatalf("second migrate: %v %v", done, err)
+	}
+	db, err := raftboltdb.New(raftboltdb.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := NewLogStore(db, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := s.FirstIndex(); first != 10 {
+		t.Errorf("first index %d, want 10", first)
+	}
+	for _, want := range logs {
+		var got raft.Log
+		if err := s.GetLog(want.Index, &got); err != nil || !bytes.Equal(got.Data, want.Data) || string(got.Extensions) != "e" || got.Term != 3 {
+			t.Fatalf("entry %d: %v %q", want.Index, err, got.Data)
+		}
+	}
+	if v, err := db.GetUint64([]byte("CurrentTerm")); err != nil || v != 7 {
+		t.Errorf("CurrentTerm %d %v", v, err)
+	}
+	if v, err := db.GetUint64([]byte("LastVoteTerm")); err != nil || v != 6 {
+		t.Errorf("LastVoteTerm %d %v", v, err)
+	}
+	if v, err := db.Get([]byte("LastVoteCand")); err != nil || string(v) != "n2" {
+		t.Errorf("LastVoteCand %q %v", v, err)
+	}
+}
