@@ -517,3 +517,52 @@ func TestMigrateBolt(t *testing.T) {
 		t.Errorf("LastVoteCand %q %v", v, err)
 	}
 }
+
+// TestShredUnderWrites: Shred completes while commands keep arriving,
+// and leaves no entry of a retired epoch and one key.
+func TestShredUnderWrites(t *testing.T) {
+	n := &node{t: t, id: "n1", dir: t.TempDir(), kek: newKEK(t)}
+	n.start([]raft.Server{{ID: "n1", Address: "n1"}})
+	defer n.stop()
+	waitFor(t, "leader", func() bool { return n.r.State() == raft.Leader })
+	apply(t, n.r, filler(0, 100)...)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		i := 1000
+		for {
+			select {
+			case <-stop:
+				done <- i
+				return
+			default:
+			}
+			if err := n.r.Apply([]byte(fmt.Sprintf("set w%d x", i)), 10*time.Second).Error(); err != nil {
+				t.Error(err)
+			}
+			i++
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 3 {
+		if err := n.stores.Shred(ctx, n.r); err != nil {
+			t.Fatal(err)
+		}
+		if ep := n.stores.Keyring.Epochs(); len(ep) != 1 {
+			t.Fatalf("epochs after Shred %v", ep)
+		}
+	}
+	close(stop)
+	last := <-done
+	if held, err := n.stores.Logs.HoldsRetired(); err != nil || held {
+		t.Fatalf("retired entries after Shred: %v %v", held, err)
+	}
+	n.stop()
+	n.start(nil)
+	waitFor(t, "leader after restart", func() bool { return n.r.State() == raft.Leader })
+	apply(t, n.r, "set restarted yes")
+	if _, ok := n.fsm.get(fmt.Sprintf("w%d", last-1)); !ok {
+		t.Errorf("the last write before the restart (w%d) is missing", last-1)
+	}
+}
