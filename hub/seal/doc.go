@@ -15,6 +15,9 @@
 // hold only ciphertext under keys that no longer exist anywhere.
 //
 // Entries and snapshots without the seal prefix (written before the
-// data directory had a key file) are read as plaintext; the first Shred
-// compacts them away.
+// data directory had a key file) are read as plaintext. Because bbolt
+// keeps deleted values in free pages, MigrateBolt rewrites such a
+// raft.db sealed before raft opens it, and SealLegacy re-seals such a
+// snapshot; a plaintext prefix of any other log store is compacted away
+// by the first Shred.
 package seal
