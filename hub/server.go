@@ -8,14 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"ucv/hub/seal"
 	"ucv/profile/catalog"
 	"ucv/tlsconf"
 )
@@ -31,6 +30,13 @@ type Config struct {
 	// tests and dev); port 0 picks a free port, which is then advertised
 	// (Server.RaftAddr). Unused when Transport is set.
 	RaftAddr string
+	// KEKFile names the key-encryption key file (hub/seal.ReadKEKFile:
+	// one base64 32-byte key a line, the first current) wrapping the
+	// epoch keys that seal the Raft log and snapshots in DataDir; ""
+	// generates DataDir/kek (0600) on first start, so the KEK then sits
+	// beside the data (dev convenience, weaker). Unused when Transport is
+	// set.
+	KEKFile string
 	// Bootstrap makes this node form a new single-voter cluster when it
 	// has no Raft state yet; others then join through AddVoter.
 	Bootstrap bool
@@ -147,7 +153,8 @@ type Server struct {
 	raft   *raft.Raft
 	trans  raft.Transport
 	log    *slog.Logger
-	closer []io.Closer // on-disk stores
+	closer []io.Closer  // on-disk stores
+	sealed *seal.Stores // the sealed on-disk stores; nil with Config's stores
 
 	closeOnce sync.Once
 	closeErr  error
@@ -183,16 +190,12 @@ func New(cfg Config) (*Server, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("hub: data dir: %w", err)
 		}
-		bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+		bs, sealed, err := openStores(cfg, rc.Logger) // seal.go
 		if err != nil {
-			return nil, fmt.Errorf("hub: open raft log: %w", err)
+			return nil, err
 		}
-		s.closer = append(s.closer, bs)
-		logs, stable = bs, bs
-		if snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotsRetained, rc.Logger); err != nil {
-			s.closeStores()
-			return nil, fmt.Errorf("hub: snapshot store: %w", err)
-		}
+		s.closer, s.sealed = append(s.closer, bs), sealed
+		logs, stable, snaps = sealed.Logs, bs, sealed.Snapshots
 		addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
 		if err != nil {
 			s.closeStores()

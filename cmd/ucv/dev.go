@@ -27,6 +27,7 @@ func startDevHub(cfg edgeConfig, ln net.Listener, log *slog.Logger) (*hubNode, e
 	return startHubNode(hubConfig{
 		listener:        ln,
 		dataDir:         filepath.Join(cfg.dataDir, "hub"),
+		kekFile:         cfg.hubKEKFile,
 		httpAddr:        "127.0.0.1:0",
 		raftAddr:        "127.0.0.1:0",
 		nodeID:          devHubID,

@@ -51,6 +51,8 @@ type edgeConfig struct {
 	edgeID    string // the edge's ID at the hub; "" derives it from the data file
 	// noHub stops `ucv dev` from running its in-process hub.
 	noHub bool
+	// hubKEKFile is `ucv dev`'s --kek-file for its in-process hub.
+	hubKEKFile string
 	// recoverDamaged moves a damaged data file aside and starts an empty
 	// replica that peers and hub fill (--recover).
 	recoverDamaged bool
@@ -88,7 +90,7 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --no-hub --definitions /etc/ucv/definitions.json  # kill -HUP reloads it"},
 		{"Gossip options (the store's other edges)", []string{"gossip-addr", "join", "gossip-key", "gossip-key-file"},
 			"ucv " + name + " --gossip-addr 10.0.0.3:7946 --join 10.0.0.2:7946 --gossip-key-file /etc/ucv/gossip.key"},
-		{"Hub options", []string{"hub", "sync-token", "sync-token-file", "edge-id", "no-hub"},
+		{"Hub options", []string{"hub", "sync-token", "sync-token-file", "edge-id", "no-hub", "kek-file"},
 			"ucv " + name + " --hub https://hub-1.example:8300,https://hub-2.example:8300 --sync-token-file /etc/ucv/sync-token"},
 		{"Forwarding to an existing CDP (Segment, RudderStack, Jitsu)", []string{"forward-url", "forward-write-key", "forward-write-key-file", "forward-max-outbox-mb"},
 			"ucv " + name + " --forward-url https://api.segment.io --forward-write-key-file /etc/ucv/segment-write-key"},
@@ -163,6 +165,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.edgeID, "edge-id", env("UCV_EDGE_ID", ""), "this edge's `ID` at the hub: the name of its sync token in the hub's tokens file; default: 16 hex digits from the data file [UCV_EDGE_ID]")
 	if dev {
 		fs.BoolVar(&cfg.noHub, "no-hub", env("UCV_NO_HUB", "") == "true", "do not run the in-process single-node hub (it runs unless --hub is given) [UCV_NO_HUB]")
+		fs.StringVar(&cfg.hubKEKFile, "kek-file", env("UCV_KEK_FILE", ""), "the in-process hub's "+kekFileUsage+" [UCV_KEK_FILE]")
 	}
 	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
@@ -190,6 +193,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	gkeys, err := sec.apply(&cfg, getenv)
 	if err != nil {
+		return cfg, err
+	}
+	if err := checkKEKFile("--kek-file", cfg.hubKEKFile); err != nil {
 		return cfg, err
 	}
 	if !dev && len(cfg.writeKeys) == 0 {

@@ -16,19 +16,23 @@ import (
 
 	"ucv/hub"
 	"ucv/hub/api"
+	"ucv/hub/seal"
 	"ucv/tlsconf"
 )
 
 // hubConfig is what `ucv hub` runs.
 type hubConfig struct {
 	dataDir, httpAddr, raftAddr, nodeID string
-	advertiseURL                        string
-	bootstrap                           bool
-	join                                string
-	syncToken, adminToken               string
-	logLevel                            slog.Level
-	shutdownTimeout                     time.Duration
-	peerInterval                        time.Duration
+	// kekFile is the key-encryption key file of the sealed Raft log and
+	// snapshots (hub.Config.KEKFile); "": generated in the data dir.
+	kekFile               string
+	advertiseURL          string
+	bootstrap             bool
+	join                  string
+	syncToken, adminToken string
+	logLevel              slog.Level
+	shutdownTimeout       time.Duration
+	peerInterval          time.Duration
 	// modelFitInterval is how often the leader refits the value models
 	// (hub.Config.ModelFitInterval); 0 is off.
 	modelFitInterval time.Duration
@@ -56,8 +60,8 @@ type hubConfig struct {
 var hubFlagGroups = []flagGroup{
 	{"HTTP options", []string{"http-addr", "advertise-url"},
 		"ucv hub --http-addr 0.0.0.0:8300 --advertise-url https://hub-1.example:8300"},
-	{"Storage options", []string{"data-dir"},
-		"ucv hub --data-dir /var/lib/ucv-hub"},
+	{"Storage options", []string{"data-dir", "kek-file"},
+		"ucv hub --data-dir /var/lib/ucv-hub --kek-file /etc/ucv/hub-kek   # a KEK: head -c 32 /dev/urandom | base64"},
 	{"Cluster options (Raft)", []string{"node-id", "raft-addr", "bootstrap", "join", "peer-interval"},
 		"ucv hub --node-id hub-2 --raft-addr 10.0.1.2:8301 --join https://hub-1.example:8300"},
 	{"Security options", []string{"tokens-file", "node-token", "node-token-file", "sync-token", "sync-token-file",
@@ -103,6 +107,7 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	}
 	var cfg hubConfig
 	fs.StringVar(&cfg.dataDir, "data-dir", env("UCV_DATA_DIR", ""), "directory of the Raft log and snapshots [UCV_DATA_DIR]")
+	fs.StringVar(&cfg.kekFile, "kek-file", env("UCV_KEK_FILE", ""), kekFileUsage+" [UCV_KEK_FILE]")
 	fs.StringVar(&cfg.httpAddr, "http-addr", env("UCV_HTTP_ADDR", "127.0.0.1:8300"), "HOST:PORT of the HTTP API; port 0 picks a free one [UCV_HTTP_ADDR]")
 	fs.StringVar(&cfg.raftAddr, "raft-addr", env("UCV_RAFT_ADDR", "127.0.0.1:8301"), "HOST:PORT Raft binds and advertises; port 0 picks a free one [UCV_RAFT_ADDR]")
 	fs.StringVar(&cfg.nodeID, "node-id", env("UCV_NODE_ID", host), "this node's Raft ID, unique and stable [UCV_NODE_ID]")
@@ -125,6 +130,9 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := secrets(); err != nil {
+		return cfg, err
+	}
+	if err := checkKEKFile("--kek-file", cfg.kekFile); err != nil {
 		return cfg, err
 	}
 	d, err := time.ParseDuration(*recsFit)
@@ -172,6 +180,21 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
 	}
 	return cfg, nil
+}
+
+// kekFileUsage is the help of --kek-file (ucv hub, ucv dev).
+const kekFileUsage = "`FILE` of the key-encryption key that wraps the keys sealing the hub's Raft log and snapshots (crypto-shredding, docs/decisions/0040-privacy.md): one base64 32-byte key a line (head -c 32 /dev/urandom | base64), the first current, later ones older keys still accepted (rotate: put a new key first, restart every node, then drop the old line); without it a KEK is generated in the data dir (kek, mode 0600), which protects less: it sits beside the data"
+
+// checkKEKFile reads a KEK file given by flag, so a bad one is a usage
+// error naming the flag before anything starts; "" is fine.
+func checkKEKFile(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := seal.ReadKEKFile(path); err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, flag, err)
+	}
+	return nil
 }
 
 // runHubNode serves the hub until ctx is cancelled, then stops accepting,
@@ -285,6 +308,7 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	}
 	hc := hub.DefaultConfig()
 	hc.NodeID, hc.DataDir, hc.RaftAddr, hc.Bootstrap = cfg.nodeID, cfg.dataDir, cfg.raftAddr, cfg.bootstrap
+	hc.KEKFile = cfg.kekFile
 	hc.ModelFitInterval = cfg.modelFitInterval
 	hc.Forward = peers.Forward
 	hc.Logger = log
