@@ -218,7 +218,7 @@ func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 	}
 	delete(w.deleted, c.ID)
 	d.ID = c.ID
-	d.Scrub(w.s.opts.Salt)
+	d.Scrub(w.s.Salt())
 	w.cache[c.ID] = d
 	w.dirty[c.ID] = true
 	w.markFull(c.ID)

@@ -97,7 +97,7 @@ func (w *writer) applyRemote(e replication.Entry, d *profile.Profile) (bool, err
 		}
 		d.ID = target
 		p.Merge(d)
-		p.Scrub(w.s.opts.Salt)
+		p.Scrub(w.s.Salt())
 		w.dirty[target] = true
 		w.markFull(target)
 		return true, w.reindex(p)

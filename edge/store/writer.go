@@ -71,6 +71,13 @@ type writer struct {
 	alias bool
 	// dmg is what this transaction found damaged and repaired (repair.go).
 	dmg writerDamage
+	// wasErased lists loaded profiles whose stored state was erased
+	// already; erasedNow counts profiles this transaction erased
+	// (purgeErased); suppDelta is the change to the suppression list's
+	// size (privacy.go).
+	wasErased map[string]bool
+	erasedNow int
+	suppDelta int64
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
@@ -182,6 +189,9 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
 	}
 	w.cache[id] = p
+	if p.Erased.Set {
+		mark(&w.wasErased, id)
+	}
 	w.traitsBefore(id, p)
 	if _, ok := w.before[id]; !ok {
 		w.before[id] = p.Identities.Elems()
@@ -552,6 +562,7 @@ func (w *writer) flush() error {
 	type enc struct {
 		state, record, view []byte
 		ev                  viewEval
+		erased              bool
 		err                 error
 	}
 	out := make([]enc, len(ids))
@@ -566,6 +577,13 @@ func (w *writer) flush() error {
 				out[i].err = err
 				return
 			}
+		}
+		if p.Erased.Set { // no view: lookups of it answer not found
+			out[i] = enc{state: b, erased: true}
+			if b != nil {
+				out[i].record = sealProfile(ids[i], b)
+			}
+			return
 		}
 		json, ev, err := renderViewAfter(p, w.cat, w.nowMs, incs[i])
 		if err != nil {
@@ -613,12 +631,29 @@ func (w *writer) flush() error {
 				return err
 			}
 		}
+		if out[i].erased {
+			if err := w.deleteView(views, id); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := w.putView(views, id, out[i].view, out[i].ev); err != nil {
 			return err
 		}
 	}
 	if err := w.updateHolders(sortedKeys(w.dirty)); err != nil {
 		return err
+	}
+	var erased map[string]bool
+	for id := range w.dirty {
+		if p := w.cache[id]; p != nil && p.Erased.Set && !w.wasErased[id] {
+			mark(&erased, id)
+		}
+	}
+	if len(erased) > 0 {
+		if err := w.purgeErased(erased); err != nil {
+			return err
+		}
 	}
 	if err := w.finishRepairs(); err != nil {
 		return err
