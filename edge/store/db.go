@@ -36,8 +36,8 @@ type Store struct {
 	// lands in the old file after the copy read it.
 	writeGate sync.RWMutex
 	opts      Options
-	clock *crdt.Clock
-	node  crdt.ReplicaID
+	clock     *crdt.Clock
+	node      crdt.ReplicaID
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -111,9 +111,9 @@ type request struct {
 	// directive is a privacy directive to carry out (ApplyDirective).
 	directive *replication.Directive
 	res       IngestResult
-	rres    ApplyResult
-	err     error
-	done    chan struct{}
+	rres      ApplyResult
+	err       error
+	done      chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
