@@ -532,6 +532,7 @@ func (s *Store) commit(batch []*request) error {
 		s.digestMu.Unlock()
 		s.changes.add(s.opts.ChangeBuffer, w.changes)
 		s.priv.suppressN.Add(w.suppDelta)
+		s.priv.erasedKeysN.Add(w.erasedKeysDelta)
 		for _, r := range batch {
 			s.priv.suppressedEvents.Add(uint64(r.res.Suppressed))
 		}

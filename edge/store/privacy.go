@@ -38,6 +38,13 @@ import (
 // (IngestResult.Suppressed, Stats.Suppressed).
 //
 //	suppressed  salted identifier key → empty
+//	erased_keys salted identifier key → int64 BE ms: the latest erasure
+//	            of a person who held it (every tombstone of every profile
+//	            erased here); a peer's state of a profile this edge does
+//	            not hold erased, carrying such an identifier, with data
+//	            older than that erasure (FirstSeen before it, or unset),
+//	            is erased on arrival — the hub's rule for fragments it
+//	            never saw, applied to the fragments a peer minted offline
 //	meta        saltKey → the hub's privacy salt (replication.SaltBytes)
 //	            "privacy_done:"+request ID → empty: directives carried
 //	            out and not yet confirmed to the hub (PrivacyDone)
@@ -45,6 +52,7 @@ import (
 //	            person's bytes in freed pages until Compact runs
 var (
 	bucketSuppressed = []byte("suppressed")
+	bucketErasedKeys = []byte("erased_keys")
 	saltKey          = []byte("privacy_salt")
 	donePrefix       = []byte("privacy_done:")
 	compactKey       = []byte("compact_pending")
@@ -54,6 +62,7 @@ var (
 type privacyState struct {
 	salt             atomic.Pointer[[]byte] // the hub's salt once set (nil: Options.Salt)
 	suppressN        atomic.Int64           // keys in the suppressed bucket; changed by the committer only
+	erasedKeysN      atomic.Int64           // keys in the erased_keys bucket; changed by the committer only
 	suppressedEvents atomic.Uint64
 	compactions      atomic.Uint64
 	// pending: the file may hold erased bytes; the compaction loop
@@ -76,6 +85,11 @@ func (s *Store) loadPrivacy(tx *bolt.Tx) error {
 		s.priv.salt.Store(&salt)
 	}
 	s.priv.suppressN.Store(int64(b.Stats().KeyN))
+	ek, err := tx.CreateBucketIfNotExists(bucketErasedKeys)
+	if err != nil {
+		return err
+	}
+	s.priv.erasedKeysN.Store(int64(ek.Stats().KeyN))
 	s.priv.pending.Store(meta.Get(compactKey) != nil)
 	s.priv.wake = make(chan struct{}, 1)
 	return nil
@@ -386,11 +400,192 @@ func (w *writer) purgeErased(erased map[string]bool) error {
 		}
 	}
 	q := w.tx.Bucket(bucketQuarantine)
-	for id := range erased {
+	ek := w.tx.Bucket(bucketErasedKeys)
+	for _, id := range sortedKeys(erased) {
 		if err := q.Delete([]byte(id)); err != nil {
 			return err
+		}
+		p := w.cache[id]
+		for _, k := range p.Tombstones.Keys.Elems() {
+			old := ek.Get([]byte(k))
+			if old != nil && int64(readU64(old)) >= p.Erased.V {
+				continue
+			}
+			if old == nil {
+				w.erasedKeysDelta++
+			}
+			if err := ek.Put([]byte(k), u64(uint64(p.Erased.V))); err != nil {
+				return err
+			}
 		}
 	}
 	w.erasedNow += len(erased)
 	return w.tx.Bucket(bucketMeta).Put(compactKey, nil)
+}
+
+// eraseOnArrival erases p, a profile not erased here that a peer's
+// state just joined, when it holds an identifier of a person erased
+// here (erased_keys) and its data predate that erasure. It is the edge's
+// half of the rule the hub applies to fragments it never saw: a replica
+// that minted the person a profile ID of its own while offline does not
+// bring them back through gossip.
+func (w *writer) eraseOnArrival(p *profile.Profile) {
+	if w.erasedKeysDelta == 0 && w.s.priv.erasedKeysN.Load() == 0 {
+		return
+	}
+	salt := w.s.Salt()
+	if len(salt) == 0 {
+		return
+	}
+	ek := w.tx.Bucket(bucketErasedKeys)
+	at, hit := int64(0), false
+	for _, k := range p.Identities.Elems() {
+		if !personal(k) {
+			continue
+		}
+		v := ek.Get([]byte(crdt.TombstoneKey(salt, k)))
+		if v == nil {
+			continue
+		}
+		if a := int64(readU64(v)); !p.FirstSeen.Set || p.FirstSeen.V < a {
+			at, hit = max(at, a), true
+		}
+	}
+	if !hit {
+		return
+	}
+	e := &profile.Profile{ID: p.ID, Version: w.s.clock.Now()}
+	for _, k := range p.Identities.Elems() {
+		e.Tombstones.Merge(p.Tombstones.Erase(crdt.TombstoneKey(salt, k)))
+	}
+	e.Erased.Merge(p.Erased.Observe(at))
+	p.Merge(e)
+}
+
+// newlyErased lists the profiles this transaction erased (dirty, erased,
+// and not erased as stored before).
+func (w *writer) newlyErased() map[string]bool {
+	var erased map[string]bool
+	for id := range w.dirty {
+		if p := w.cache[id]; p != nil && p.Erased.Set && !w.wasErased[id] {
+			mark(&erased, id)
+		}
+	}
+	return erased
+}
+
+// cascadeErasure erases every live profile here that holds an
+// identifier of a profile this transaction erased, when its data
+// predate that erasure: the fragments this replica (or a peer) minted
+// the person that the erasure did not name. A peer's erased state then
+// erases the whole person here, as the directive did there. It hashes
+// every held identifier once per round, only when the transaction
+// erased something with keys not erased here before. flush runs it
+// before it renders anything.
+func (w *writer) cascadeErasure() error {
+	salt := w.s.Salt()
+	if len(salt) == 0 {
+		return nil
+	}
+	done := map[string]bool{}
+	ek := w.tx.Bucket(bucketErasedKeys)
+	for range maxRedirectHops {
+		keys := map[string]int64{}
+		for id := range w.newlyErased() {
+			if done[id] {
+				continue
+			}
+			done[id] = true
+			p := w.cache[id]
+			for _, k := range p.Tombstones.Keys.Elems() {
+				if v := ek.Get([]byte(k)); v != nil && int64(readU64(v)) >= p.Erased.V {
+					continue // erased here before: its holders went then
+				}
+				keys[k] = max(keys[k], p.Erased.V)
+			}
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		hit := map[string]int64{}
+		note := func(pid string, at int64) {
+			cid := w.canonical(pid)
+			hit[cid] = max(hit[cid], at)
+		}
+		var last []byte
+		var at int64
+		match := false
+		err := w.tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error {
+			key, holder, ok := bytes.Cut(k, []byte{0})
+			if !ok {
+				return nil
+			}
+			if !bytes.Equal(key, last) {
+				last = append(last[:0], key...)
+				match = false
+				if personal(string(key)) {
+					at, match = keys[crdt.TombstoneKey(salt, string(key))]
+				}
+			}
+			if match {
+				note(string(holder), at)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for id, p := range w.cache { // changed in this transaction, not in holders yet
+			if w.deleted[id] || p.Erased.Set {
+				continue
+			}
+			for _, k := range p.Identities.Elems() {
+				if !personal(k) {
+					continue
+				}
+				if at, ok := keys[crdt.TombstoneKey(salt, k)]; ok {
+					note(id, at)
+				}
+			}
+		}
+		for _, cid := range sortedMapKeys(hit) {
+			p, ok, err := w.loadOpt(cid)
+			if err != nil {
+				return err
+			}
+			at := hit[cid]
+			if !ok || p.Erased.Set || (p.FirstSeen.Set && p.FirstSeen.V >= at) {
+				continue // new data since the erasure: a new person
+			}
+			e := &profile.Profile{ID: cid, Version: w.s.clock.Now()}
+			for _, k := range p.Identities.Elems() {
+				e.Tombstones.Merge(p.Tombstones.Erase(crdt.TombstoneKey(salt, k)))
+			}
+			e.Erased.Merge(p.Erased.Observe(at))
+			p.Merge(e)
+			w.dirty[cid] = true
+			w.markFull(cid)
+		}
+	}
+	return nil
+}
+
+func sortedMapKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// personal reports whether identifier key k names one person — a user
+// ID, an e-mail address or a phone number — so that holding it makes a
+// profile theirs for erasure by key (cascadeErasure, eraseOnArrival).
+// Device and anonymous IDs are left out: a shared till or kiosk holds
+// many people's, and the identity rules keep such a value on several
+// profiles without merging them.
+func personal(k string) bool {
+	id, ok := profile.ParseKey(k)
+	return ok && (id.Type == profile.UserID || id.Type == profile.Email || id.Type == profile.Phone)
 }

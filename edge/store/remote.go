@@ -97,6 +97,9 @@ func (w *writer) applyRemote(e replication.Entry, d *profile.Profile) (bool, err
 		}
 		d.ID = target
 		p.Merge(d)
+		if !p.Erased.Set {
+			w.eraseOnArrival(p)
+		}
 		p.Scrub(w.s.Salt())
 		w.dirty[target] = true
 		w.markFull(target)

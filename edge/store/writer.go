@@ -75,9 +75,10 @@ type writer struct {
 	// already; erasedNow counts profiles this transaction erased
 	// (purgeErased); suppDelta is the change to the suppression list's
 	// size (privacy.go).
-	wasErased map[string]bool
-	erasedNow int
-	suppDelta int64
+	wasErased       map[string]bool
+	erasedNow       int
+	suppDelta       int64
+	erasedKeysDelta int64
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
@@ -539,6 +540,9 @@ func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
 // entries.
 func (w *writer) flush() error {
 	views := w.tx.Bucket(bucketViews)
+	if err := w.cascadeErasure(); err != nil {
+		return err
+	}
 	w.settleRepairs()
 	for _, id := range sortedKeys(w.deleted) {
 		if err := w.deleteProfile(id); err != nil {
@@ -644,13 +648,7 @@ func (w *writer) flush() error {
 	if err := w.updateHolders(sortedKeys(w.dirty)); err != nil {
 		return err
 	}
-	var erased map[string]bool
-	for id := range w.dirty {
-		if p := w.cache[id]; p != nil && p.Erased.Set && !w.wasErased[id] {
-			mark(&erased, id)
-		}
-	}
-	if len(erased) > 0 {
+	if erased := w.newlyErased(); len(erased) > 0 {
 		if err := w.purgeErased(erased); err != nil {
 			return err
 		}
