@@ -63,7 +63,8 @@ func (e *FileError) Unwrap() error { return ErrDamaged }
 
 // Options configure a Store. Start from DefaultOptions: Open fills in
 // the defaults only for a zero NodeName, Rules, Now, MaxClockDrift,
-// DedupeWindow, MaxBatchEvents and QueueLen. Every other field is taken
+// DedupeWindow, MaxBatchEvents, QueueLen, SweepInterval, ChangeBuffer and
+// CompactDelay. Every other field is taken
 // as given — a zero Populate turns pre-faulting off, although
 // DefaultOptions turns it on.
 type Options struct {
