@@ -195,13 +195,27 @@ func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 	if err := w.deleteRedirect(c.ID); err != nil {
 		return err
 	}
+	// An erasure this edge holds (from a directive or a peer) outlives
+	// the hub's state of the cluster: a page the hub read before its own
+	// erasure must not bring the person back here meanwhile.
+	var erased *profile.Profile
+	keepErased := func(p *profile.Profile) {
+		if p == nil || !p.Erased.Set {
+			return
+		}
+		if erased == nil {
+			erased = &profile.Profile{ID: c.ID}
+		}
+		erased.Merge(&profile.Profile{ID: c.ID, Version: p.Version, Erased: p.Erased, Tombstones: p.Tombstones})
+	}
 	for _, f := range c.Fragments {
 		if f == c.ID {
 			continue
 		}
-		if _, ok, err := w.loadOpt(f); err != nil {
+		if fp, ok, err := w.loadOpt(f); err != nil {
 			return err
 		} else if ok {
+			keepErased(fp)
 			delete(w.cache, f)
 			delete(w.dirty, f)
 			w.deleted[f] = true
@@ -211,13 +225,18 @@ func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 			return err
 		}
 	}
-	if _, ok, err := w.loadOpt(c.ID); err != nil { // records its identifiers for the holders diff
+	if old, ok, err := w.loadOpt(c.ID); err != nil { // records its identifiers for the holders diff
 		return err
 	} else if !ok {
 		w.profileDelta++
+	} else {
+		keepErased(old)
 	}
 	delete(w.deleted, c.ID)
 	d.ID = c.ID
+	if erased != nil {
+		d.Merge(erased)
+	}
 	d.Scrub(w.s.Salt())
 	w.cache[c.ID] = d
 	w.dirty[c.ID] = true

@@ -381,3 +381,32 @@ func TestSuppression(t *testing.T) {
 		t.Errorf("PrivacyDone = %v, want both requests", done)
 	}
 }
+
+// A hub page (or snapshot) read before the hub's own erasure does not
+// bring back a person this edge erased: the erasure outlives the
+// replacement of the cluster.
+func TestHubPageDoesNotUndoErasure(t *testing.T) {
+	s := privStore(t)
+	canon, ids := person(t, s, 1)
+	old, err := s.Profile(canon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := old.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Erase(context.Background(), eraseOf("req-h", t0.UnixMilli(), canon)); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := s.LastSeq()
+	items := []replication.FeedItem{{ID: canon, Fragments: append([]string{canon}, ids...), State: b}}
+	if _, err := s.BootstrapClusters(context.Background(), items, last); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, s, append(ids, canon)...)
+	if _, err := s.ApplyClusters(context.Background(), items, last); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, s, append(ids, canon)...)
+}
