@@ -74,6 +74,10 @@ func (s *Store) applyClusters(ctx context.Context, cs []replication.FeedItem, un
 
 // applyClusters is ApplyClusters inside the commit transaction.
 func (w *writer) applyClusters(r *request) error {
+	// The hub erases what it must itself (fragments it never saw
+	// included): its erased states need no cascade here (privacy.go).
+	w.fromHub = true
+	defer func() { w.fromHub = false }()
 	// The hub's cannot-links first, so the merges below (reindex, the
 	// replayed outbox) already honour them: each cluster's list is the
 	// hub's, its other fragments' lists go.
@@ -233,6 +237,7 @@ func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 		keepErased(old)
 	}
 	delete(w.deleted, c.ID)
+	mark(&w.hubErased, c.ID)
 	d.ID = c.ID
 	if erased != nil {
 		d.Merge(erased)

@@ -480,8 +480,11 @@ func (w *writer) newlyErased() map[string]bool {
 // the person that the erasure did not name. A peer's erased state then
 // erases the whole person here, as the directive did there. It hashes
 // every held identifier once per round, only when the transaction
-// erased something with keys not erased here before. flush runs it
-// before it renders anything.
+// erased something with keys not erased here before: O(held
+// identifiers) HMACs per such commit. Profiles erased by the hub's feed
+// or snapshot are left out: the hub erases the fragments it never saw
+// itself, and its directive reaches this edge. flush runs it before it
+// renders anything.
 func (w *writer) cascadeErasure() error {
 	salt := w.s.Salt()
 	if len(salt) == 0 {
@@ -492,7 +495,7 @@ func (w *writer) cascadeErasure() error {
 	for range maxRedirectHops {
 		keys := map[string]int64{}
 		for id := range w.newlyErased() {
-			if done[id] {
+			if done[id] || w.hubErased[id] {
 				continue
 			}
 			done[id] = true

@@ -96,8 +96,11 @@ func (w *writer) applyRemote(e replication.Entry, d *profile.Profile) (bool, err
 			return false, err
 		}
 		d.ID = target
+		if w.fromHub {
+			mark(&w.hubErased, target)
+		}
 		p.Merge(d)
-		if !p.Erased.Set {
+		if !p.Erased.Set && !w.fromHub { // the hub's own rule has run on its states
 			w.eraseOnArrival(p)
 		}
 		p.Scrub(w.s.Salt())

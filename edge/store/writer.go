@@ -79,6 +79,11 @@ type writer struct {
 	erasedNow       int
 	suppDelta       int64
 	erasedKeysDelta int64
+	// fromHub is set while hub feed clusters are applied; hubErased
+	// lists the profiles whose state the hub's joined (cascadeErasure
+	// skips them).
+	fromHub   bool
+	hubErased map[string]bool
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
