@@ -152,16 +152,19 @@ var (
 	descMismatches  = metric.NewDesc("ucv_store_checksum_mismatches_total",
 		"Stored records that failed their checksum when read since the store opened, by record: view (rebuilt from the profile's state) or state (set aside until a peer or the hub sends its copy).",
 		"record")
-	descRepairing = metric.NewDesc("ucv_store_profiles_repairing", "Profiles whose damaged state waits for a replica's copy (lookups of them answer 500).")
-	descRepaired  = metric.NewDesc("ucv_store_profiles_repaired_total", "Damaged profiles repaired from a peer's or the hub's copy since the store opened.")
-	descSkipped   = metric.NewDesc("ucv_identity_links_skipped_total",
+	descRepairing  = metric.NewDesc("ucv_store_profiles_repairing", "Profiles whose damaged state waits for a replica's copy (lookups of them answer 500).")
+	descRepaired   = metric.NewDesc("ucv_store_profiles_repaired_total", "Damaged profiles repaired from a peer's or the hub's copy since the store opened.")
+	descSuppressed = metric.NewDesc("ucv_edge_events_suppressed_total",
+		"Events accepted (200) and dropped because an identifier of theirs is on the suppression list, since the store opened.")
+	descCompactions = metric.NewDesc("ucv_store_compactions_total", "Rewrites of the data file (after erasures) since the store opened.")
+	descSkipped     = metric.NewDesc("ucv_identity_links_skipped_total",
 		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
 		"reason")
 )
 
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
-		descMismatches, descRepairing, descRepaired} {
+		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions} {
 		describe(d)
 	}
 }
@@ -188,6 +191,8 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descMismatches, float64(st.StateMismatches), "state")
 	e.Gauge(descRepairing, float64(st.Repairing))
 	e.Counter(descRepaired, float64(st.Repaired))
+	e.Counter(descSuppressed, float64(st.Suppressed))
+	e.Counter(descCompactions, float64(st.Compactions))
 	for r, n := range st.LinksSkipped {
 		e.Counter(descSkipped, float64(n), store.SkipReason(r).String())
 	}

@@ -50,6 +50,24 @@ type Store interface {
 	// (a stale one, of a smaller version, is ignored).
 	SetCatalog(c catalog.Catalog) (changed bool, err error)
 	Resyncer
+	Privacy
+}
+
+// Privacy is what the privacy step (SyncPrivacy) needs of the store.
+type Privacy interface {
+	// SetPrivacySalt stores the hub's privacy salt durably.
+	SetPrivacySalt(salt []byte) error
+	// ApplyDirective carries a directive out in one durable write that
+	// also records its ID as done.
+	ApplyDirective(ctx context.Context, d replication.Directive) error
+	// PrivacyDone lists directives done and not yet confirmed;
+	// ConfirmPrivacy forgets confirmed ones.
+	PrivacyDone() ([]string, error)
+	ConfirmPrivacy(ids []string) error
+	// CompactPending reports an erasure not compacted yet; Compact
+	// rewrites the data file without freed pages.
+	CompactPending() bool
+	Compact() error
 }
 
 // Config configures a Client. Start from DefaultConfig.
@@ -148,6 +166,8 @@ type Stats struct {
 	Pushed, Pulled, Failures uint64
 	// Bootstraps counts snapshots applied completely.
 	Bootstraps uint64
+	// Privacy counts privacy directives carried out (SyncPrivacy).
+	Privacy uint64
 }
 
 // Client runs the push and pull loops. Start it once; Close stops it.
@@ -159,6 +179,8 @@ type Client struct {
 
 	pushed, pulled, failures atomic.Uint64
 	bootstraps               atomic.Uint64
+	privacy                  atomic.Uint64 // directives carried out
+	noPrivacy                atomic.Bool   // a hub answered 404 to the privacy step (logged once)
 	hubIndex                 atomic.Uint64 // the hub's applied index, as last heard
 	stream                   *http.Client  // cfg.Client without its overall timeout
 	lastSync                 atomic.Int64  // ms of the last SetHubSyncedAt
@@ -224,7 +246,7 @@ func (c *Client) Close(ctx context.Context) error {
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
-	return Stats{Pushed: c.pushed.Load(), Pulled: c.pulled.Load(), Failures: c.failures.Load(), Bootstraps: c.bootstraps.Load()}
+	return Stats{Pushed: c.pushed.Load(), Pulled: c.pulled.Load(), Failures: c.failures.Load(), Bootstraps: c.bootstraps.Load(), Privacy: c.privacy.Load()}
 }
 
 // loop runs step until ctx ends. step reports whether there may be more
@@ -389,8 +411,14 @@ func (c *Client) acked(cur, seq uint64) error {
 	return err
 }
 
-// pullOnce reads one page of the feed after the feed cursor and applies it.
+// pullOnce runs the privacy step (SyncPrivacy), then reads one page of
+// the feed after the feed cursor and applies it (or bootstraps).
 func (c *Client) pullOnce(ctx context.Context) (bool, error) {
+	// Privacy first: erase before applying anything else, a snapshot
+	// included.
+	if _, err := c.SyncPrivacy(ctx); err != nil {
+		return false, err
+	}
 	cur, err := c.st.Position(FeedCursor)
 	if err != nil {
 		return false, err

@@ -63,7 +63,7 @@ func (s *Store) setCatalog(c catalog.Catalog, replace bool) (changed bool, err e
 	if err != nil {
 		return false, fmt.Errorf("store: set catalog: %w", err)
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error {
+	if err := s.dbUpdate(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(catalogKey, b)
 	}); err != nil {
 		return false, fmt.Errorf("store: set catalog: %w", err)

@@ -74,6 +74,10 @@ func (s *Store) applyClusters(ctx context.Context, cs []replication.FeedItem, un
 
 // applyClusters is ApplyClusters inside the commit transaction.
 func (w *writer) applyClusters(r *request) error {
+	// The hub erases what it must itself (fragments it never saw
+	// included): its erased states need no cascade here (privacy.go).
+	w.fromHub = true
+	defer func() { w.fromHub = false }()
 	// The hub's cannot-links first, so the merges below (reindex, the
 	// replayed outbox) already honour them: each cluster's list is the
 	// hub's, its other fragments' lists go.
@@ -195,13 +199,27 @@ func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 	if err := w.deleteRedirect(c.ID); err != nil {
 		return err
 	}
+	// An erasure this edge holds (from a directive or a peer) outlives
+	// the hub's state of the cluster: a page the hub read before its own
+	// erasure must not bring the person back here meanwhile.
+	var erased *profile.Profile
+	keepErased := func(p *profile.Profile) {
+		if p == nil || !p.Erased.Set {
+			return
+		}
+		if erased == nil {
+			erased = &profile.Profile{ID: c.ID}
+		}
+		erased.Merge(&profile.Profile{ID: c.ID, Version: p.Version, Erased: p.Erased, Tombstones: p.Tombstones})
+	}
 	for _, f := range c.Fragments {
 		if f == c.ID {
 			continue
 		}
-		if _, ok, err := w.loadOpt(f); err != nil {
+		if fp, ok, err := w.loadOpt(f); err != nil {
 			return err
 		} else if ok {
+			keepErased(fp)
 			delete(w.cache, f)
 			delete(w.dirty, f)
 			w.deleted[f] = true
@@ -211,14 +229,20 @@ func (w *writer) replace(c replication.FeedItem, d *profile.Profile) error {
 			return err
 		}
 	}
-	if _, ok, err := w.loadOpt(c.ID); err != nil { // records its identifiers for the holders diff
+	if old, ok, err := w.loadOpt(c.ID); err != nil { // records its identifiers for the holders diff
 		return err
 	} else if !ok {
 		w.profileDelta++
+	} else {
+		keepErased(old)
 	}
 	delete(w.deleted, c.ID)
+	mark(&w.hubErased, c.ID)
 	d.ID = c.ID
-	d.Scrub(w.s.opts.Salt)
+	if erased != nil {
+		d.Merge(erased)
+	}
+	d.Scrub(w.s.Salt())
 	w.cache[c.ID] = d
 	w.dirty[c.ID] = true
 	w.markFull(c.ID)

@@ -26,10 +26,18 @@ import (
 
 // Store is an open edge replica. See the package doc.
 type Store struct {
+	// db is the open file. Every use holds dbMu shared (view, dbUpdate);
+	// Compact holds it exclusively only while it swaps the file.
 	db    *bolt.DB
-	opts  Options
-	clock *crdt.Clock
-	node  crdt.ReplicaID
+	dbMu  sync.RWMutex
+	bopts *bolt.Options // as opened, for Compact's reopen
+	// writeGate is held shared by every write transaction and
+	// exclusively by Compact while it copies the file, so no write
+	// lands in the old file after the copy read it.
+	writeGate sync.RWMutex
+	opts      Options
+	clock     *crdt.Clock
+	node      crdt.ReplicaID
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -74,6 +82,8 @@ type Store struct {
 	sweepCursor []byte     // guarded by sweepMu
 	sweepStop   context.CancelFunc
 	sweepDone   chan struct{}
+
+	priv privacyState // erasure, suppression, compaction (privacy.go)
 }
 
 type request struct {
@@ -98,10 +108,12 @@ type request struct {
 	// entries it read (deleted first: a profile gone since leaves none).
 	refresh []string
 	dueKeys [][]byte
-	res     IngestResult
-	rres    ApplyResult
-	err     error
-	done    chan struct{}
+	// directive is a privacy directive to carry out (ApplyDirective).
+	directive *replication.Directive
+	res       IngestResult
+	rres      ApplyResult
+	err       error
+	done      chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
@@ -139,6 +151,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.ChangeBuffer <= 0 {
 		opts.ChangeBuffer = def.ChangeBuffer
 	}
+	if opts.CompactDelay <= 0 {
+		opts.CompactDelay = def.CompactDelay
+	}
 	bopts := &bolt.Options{
 		Timeout:        time.Second,
 		NoFreelistSync: true, // rebuilt on open; halves the pages each commit writes
@@ -162,11 +177,12 @@ func Open(opts Options) (*Store, error) {
 		log.Warn("data file: one meta page is invalid; bbolt opened the transaction before it, so the last commit may be missing until peers or the hub send it again",
 			"file", opts.Path, "damage", pw.metaNote)
 	}
+	removeCompactLeftover(opts.Path)
 	db, err := bolt.Open(opts.Path, 0o600, bopts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
+	s := &Store{db: db, bopts: bopts, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
 		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
 	var from uint32
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -225,6 +241,9 @@ func Open(opts Options) (*Store, error) {
 			s.hubSyncedMs.Store(int64(readU64(v)))
 		}
 		s.loadCatalog(meta)
+		if err := s.loadPrivacy(tx); err != nil {
+			return err
+		}
 		if _, err := tx.CreateBucketIfNotExists(bucketForward); err != nil {
 			return err
 		}
@@ -246,6 +265,8 @@ func Open(opts Options) (*Store, error) {
 	s.sweepWake, s.sweepDone = make(chan struct{}, 1), make(chan struct{})
 	s.sweepAll.Store(true)
 	go s.sweepLoop(sweepCtx)
+	s.priv.compactDone = make(chan struct{})
+	go s.compactLoop(sweepCtx)
 	return s, nil
 }
 
@@ -266,6 +287,7 @@ func (s *Store) Close(ctx context.Context) error {
 	s.once.Do(func() {
 		s.sweepStop()
 		<-s.sweepDone
+		<-s.priv.compactDone
 		s.mu.Lock()
 		s.closed = true
 		close(s.queue)
@@ -277,7 +299,11 @@ func (s *Store) Close(ctx context.Context) error {
 			s.abort.Store(true)
 			<-s.done // bbolt cannot close under a running transaction
 		}
-		if cerr := s.db.Close(); cerr != nil && err == nil {
+		s.dbMu.Lock()
+		cerr := s.db.Close()
+		s.priv.dbClosed = true
+		s.dbMu.Unlock()
+		if cerr != nil && err == nil {
 			err = fmt.Errorf("store: close: %w", cerr)
 		}
 	})
@@ -424,6 +450,12 @@ func (s *Store) commit(batch []*request) error {
 				}
 				continue
 			}
+			if r.directive != nil {
+				if err := w.directive(r.directive); err != nil {
+					return err
+				}
+				continue
+			}
 			if r.clusters != nil {
 				if err := w.applyClusters(r); err != nil {
 					return err
@@ -454,6 +486,10 @@ func (s *Store) commit(batch []*request) error {
 			for i, ev := range r.evs {
 				if err := s.aborted(); err != nil {
 					return err
+				}
+				if w.suppressed(ev.Msg) {
+					r.res.Suppressed++
+					continue
 				}
 				id, dup, err := w.ingest(ev)
 				if err != nil {
@@ -495,6 +531,14 @@ func (s *Store) commit(batch []*request) error {
 		s.digest = w.digest
 		s.digestMu.Unlock()
 		s.changes.add(s.opts.ChangeBuffer, w.changes)
+		s.priv.suppressN.Add(w.suppDelta)
+		s.priv.erasedKeysN.Add(w.erasedKeysDelta)
+		for _, r := range batch {
+			s.priv.suppressedEvents.Add(uint64(r.res.Suppressed))
+		}
+		if w.erasedNow > 0 {
+			s.wakeCompact()
+		}
 		if w.outboxDelta > 0 {
 			s.signalChanged()
 		}
@@ -533,7 +577,7 @@ func resolveKey(tx *bolt.Tx, id []byte) ([]byte, error) {
 // ErrNotFound if there is none.
 func (s *Store) LookupID(id string) (View, error) {
 	var v View
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
+	err := s.view(func(tx *bolt.Tx) (err error) {
 		v, err = s.viewOf(tx, []byte(id))
 		return err
 	})
@@ -544,7 +588,7 @@ func (s *Store) LookupID(id string) (View, error) {
 // be normalized). ErrNotFound if none.
 func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
 	var v View
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
 		if pid == nil {
 			return ErrNotFound
@@ -567,8 +611,8 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 	cid := string(key)
 	b := tx.Bucket(bucketViews).Get(key)
 	if b == nil {
-		if tx.Bucket(bucketProfiles).Get(key) == nil {
-			return View{}, ErrNotFound
+		if st := tx.Bucket(bucketProfiles).Get(key); st == nil || erasedRecord(key, st) {
+			return View{}, ErrNotFound // an erased profile has no view
 		}
 		s.requestRepair(cid)
 		return View{}, fmt.Errorf("%w: profile %s: stored view is missing", ErrDamaged, cid)
@@ -594,7 +638,7 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 // waits for a replica's copy after such damage.
 func (s *Store) Profile(id string) (*profile.Profile, error) {
 	var p *profile.Profile
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		cid, err := resolveIn(tx, id)
 		if err != nil {
 			return err
@@ -613,6 +657,10 @@ func (s *Store) Profile(id string) (*profile.Profile, error) {
 			return errRepairing(cid)
 		}
 		p, err = profile.Unmarshal(state)
+		if err == nil && p.Erased.Set {
+			p = nil
+			return ErrNotFound
+		}
 		return err
 	})
 	return p, err
@@ -621,7 +669,7 @@ func (s *Store) Profile(id string) (*profile.Profile, error) {
 // ResolveIdentifier returns the canonical profile ID holding id.
 func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
 	var cid string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
 		if pid == nil {
 			return ErrNotFound
@@ -636,7 +684,7 @@ func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
 // Stats returns current gauges.
 func (s *Store) Stats() (Stats, error) {
 	var st Stats
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.Profiles = int(readU64(meta.Get(profilesKey)))
 		st.Identifiers = int(readU64(meta.Get(identifiersKey)))
@@ -648,6 +696,8 @@ func (s *Store) Stats() (Stats, error) {
 	st.ViewMismatches = s.viewMismatches.Load()
 	st.StateMismatches = s.stateMismatches.Load()
 	st.Repaired = s.repaired.Load()
+	st.Suppressed = s.priv.suppressedEvents.Load()
+	st.Compactions = s.priv.compactions.Load()
 	st.LastCommitSize = int(s.lastCommitSize.Load())
 	st.Commits = s.commits.Load()
 	st.CommitEventsSum = s.commitEvents.Load()
@@ -684,7 +734,7 @@ func (s *Store) SetHubSyncedAt(t time.Time) error {
 	if ms <= s.hubSyncedMs.Load() {
 		return nil
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.dbUpdate(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(hubSyncKey, u64(uint64(ms)))
 	})
 	if err != nil {
@@ -702,6 +752,10 @@ func (s *Store) SetHubSyncedAt(t time.Time) error {
 // a read transaction it raced with hub sync's writes and reported pages
 // as "reachable freed" that were not.
 func (s *Store) Check() error {
+	s.writeGate.RLock()
+	defer s.writeGate.RUnlock()
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return fmt.Errorf("store: check: %w", err)
@@ -738,7 +792,7 @@ func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
 	index := tx.Bucket(bucketIndex)
 	err := pb.ForEach(func(k, v []byte) error {
 		profiles++
-		if vb.Get(k) == nil {
+		if vb.Get(k) == nil && !erasedRecord(k, v) {
 			if !report(fmt.Errorf("store: profile %s has no view", k)) {
 				return errStop
 			}
@@ -841,7 +895,7 @@ var errStop = errors.New("stop")
 // identifierKeys lists every indexed identifier key (tests and checks).
 func (s *Store) identifierKeys() ([]string, error) {
 	var keys []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketIndex).ForEach(func(k, _ []byte) error {
 			keys = append(keys, string(k))
 			return nil

@@ -116,7 +116,7 @@ type Decided struct {
 // view.
 func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placement string, limit int) (d Decided, found, stored bool, err error) {
 	cat := s.Catalog()
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		key := []byte(id)
 		if !byID {
 			if key = tx.Bucket(bucketIndex).Get([]byte(ident.Key())); key == nil {
@@ -129,7 +129,8 @@ func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placeme
 		}
 		v := tx.Bucket(bucketViews).Get(key)
 		if v == nil || viewFailsSum(key, v) || v[sumLen]&viewRepairing != 0 {
-			found = tx.Bucket(bucketProfiles).Get(key) != nil
+			st := tx.Bucket(bucketProfiles).Get(key)
+			found = st != nil && !erasedRecord(key, st)
 			return nil // the slow path reports damage and asks for repair
 		}
 		found = true

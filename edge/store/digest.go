@@ -96,7 +96,7 @@ func (s *Store) BucketEntries(buckets []int, fn func(replication.Entry) error) e
 		var after []byte
 		for {
 			var page []replication.Entry
-			err := s.db.View(func(tx *bolt.Tx) error {
+			err := s.view(func(tx *bolt.Tx) error {
 				c := tx.Bucket(bucket).Cursor()
 				k, v := c.First()
 				if after != nil {

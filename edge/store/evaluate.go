@@ -159,8 +159,10 @@ func (w *writer) refresh(id string) error {
 	if w.deleted[id] || w.isRepairing(id) || w.profiles.Get([]byte(id)) == nil {
 		return nil
 	}
-	if _, err := w.load(id); err != nil {
+	if p, err := w.load(id); err != nil {
 		return err
+	} else if p.Erased.Set {
+		return nil // erased: no view to render
 	}
 	mark(&w.rerender, id)
 	return nil
@@ -259,7 +261,7 @@ func (s *Store) sweep(ctx context.Context, all bool) error {
 		var ids []string
 		var keys [][]byte // due entries read (due sweep)
 		var after []byte
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			if all {
 				c := tx.Bucket(bucketViews).Cursor()
 				k, v := c.Seek(s.sweepCursor)

@@ -148,7 +148,7 @@ func (w *writer) capForward() error {
 // caller owns the result.
 func (s *Store) PendingForward(after uint64, limit, maxBytes int) ([]ForwardEntry, error) {
 	var out []ForwardEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketForward).Cursor()
 		size := 0
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
@@ -272,7 +272,7 @@ func forwardGauges(tx *bolt.Tx, dn, dsize int64) error {
 // keys and one record: cheap enough for every metrics scrape.
 func (s *Store) ForwardStats() (ForwardStats, error) {
 	var st ForwardStats
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.Len = int(readU64(meta.Get(forwardLenKey)))
 		st.Bytes = int64(readU64(meta.Get(forwardBytesKey)))

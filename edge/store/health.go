@@ -47,7 +47,7 @@ func storageError(err error) error {
 // in ErrStorageFull or ErrNotWritable. Options.FailWrites is consulted
 // first.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.dbUpdate(func(tx *bolt.Tx) error {
 		if f := s.opts.FailWrites; f != nil {
 			if err := f(); err != nil {
 				return err

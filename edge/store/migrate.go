@@ -30,7 +30,7 @@ func (s *Store) migrate(from uint32) error {
 	}
 	for {
 		done := false
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.dbUpdate(func(tx *bolt.Tx) error {
 			var err error
 			done, err = s.migrateBatch(tx)
 			return err
@@ -42,7 +42,7 @@ func (s *Store) migrate(from uint32) error {
 			break
 		}
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.dbUpdate(func(tx *bolt.Tx) error {
 		views, profiles := tx.Bucket(bucketViews), tx.Bucket(bucketProfiles)
 		var orphans [][]byte
 		if err := views.ForEach(func(k, _ []byte) error {

@@ -59,7 +59,7 @@ func firstErr(errs ...error) error {
 // Outbox returns up to limit entries with sequence > after, in order.
 func (s *Store) Outbox(after uint64, limit int) ([]replication.Entry, error) {
 	var out []replication.Entry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			e, err := decodeOutbox(binary.BigEndian.Uint64(k), v)
@@ -79,7 +79,7 @@ func (s *Store) Outbox(after uint64, limit int) ([]replication.Entry, error) {
 // has. It returns how many were deleted.
 func (s *Store) TrimOutbox(upTo uint64) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.dbUpdate(func(tx *bolt.Tx) error {
 		mc := tx.Bucket(bucketMeta).Cursor()
 		prefix := []byte("cursor:")
 		for k, v := mc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = mc.Next() {
@@ -115,7 +115,7 @@ func (s *Store) TrimOutboxFor(limit int, readers ...string) (int, error) {
 	// Called every second on an idle edge: look first in a read
 	// transaction, so nothing to trim costs no commit and no fsync.
 	var some bool
-	if err := s.db.View(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bucketOutbox).Cursor().First()
 		some = k != nil && binary.BigEndian.Uint64(k) <= upToIn(tx)
 		return nil
@@ -126,7 +126,7 @@ func (s *Store) TrimOutboxFor(limit int, readers ...string) (int, error) {
 		return 0, nil
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.dbUpdate(func(tx *bolt.Tx) error {
 		var err error
 		n, err = trimOutbox(tx, upToIn(tx), limit)
 		return err
@@ -182,7 +182,7 @@ func (s *Store) signalChanged() {
 // it never saved one).
 func (s *Store) Cursor(name string) (uint64, error) {
 	var v uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v = readU64(tx.Bucket(bucketMeta).Get([]byte("cursor:" + name)))
 		return nil
 	})
@@ -192,7 +192,7 @@ func (s *Store) Cursor(name string) (uint64, error) {
 // SetCursor persists the named outbox reader's position (durable on
 // return). Readers save it after the entries up to seq are delivered.
 func (s *Store) SetCursor(name string, seq uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.dbUpdate(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte("cursor:"+name), u64(seq))
 	})
 }
@@ -202,7 +202,7 @@ func (s *Store) SetCursor(name string, seq uint64) error {
 // Cursor it never holds back TrimOutbox.
 func (s *Store) Position(name string) (uint64, error) {
 	var v, epoch uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		v = readU64(meta.Get([]byte("pos:" + name)))
 		epoch = readU64(meta.Get([]byte("refetch:" + name)))
@@ -226,7 +226,7 @@ func (s *Store) SetPosition(name string, v uint64) error {
 	s.posMu.Lock()
 	seen, read := s.posEpoch[name]
 	s.posMu.Unlock()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.dbUpdate(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if read && readU64(meta.Get([]byte("refetch:"+name))) != seen {
 			return nil
@@ -239,7 +239,7 @@ func (s *Store) SetPosition(name string, v uint64) error {
 // was ever written).
 func (s *Store) LastSeq() (uint64, error) {
 	var v uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v = tx.Bucket(bucketOutbox).Sequence()
 		return nil
 	})

@@ -96,8 +96,14 @@ func (w *writer) applyRemote(e replication.Entry, d *profile.Profile) (bool, err
 			return false, err
 		}
 		d.ID = target
+		if w.fromHub {
+			mark(&w.hubErased, target)
+		}
 		p.Merge(d)
-		p.Scrub(w.s.opts.Salt)
+		if !p.Erased.Set && !w.fromHub { // the hub's own rule has run on its states
+			w.eraseOnArrival(p)
+		}
+		p.Scrub(w.s.Salt())
 		w.dirty[target] = true
 		w.markFull(target)
 		return true, w.reindex(p)

@@ -61,7 +61,7 @@ func (s *Store) Resync(ctx context.Context, after uint64) (ResyncRange, error) {
 		return ResyncRange{}, fmt.Errorf("store: resync: %w", err)
 	}
 	var rr ResyncRange
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.dbUpdate(func(tx *bolt.Tx) error {
 		ob := tx.Bucket(bucketOutbox)
 		rr.Start = max(ob.Sequence(), after) + 1
 		rr.End = rr.Start
@@ -73,7 +73,7 @@ func (s *Store) Resync(ctx context.Context, after uint64) (ResyncRange, error) {
 	var page []replication.Entry
 	size := 0
 	write := func(record bool) error {
-		return s.db.Update(func(tx *bolt.Tx) error {
+		return s.dbUpdate(func(tx *bolt.Tx) error {
 			ob := tx.Bucket(bucketOutbox)
 			for _, e := range page {
 				seq, err := ob.NextSequence()
@@ -131,7 +131,7 @@ func (s *Store) Resync(ctx context.Context, after uint64) (ResyncRange, error) {
 // none).
 func (s *Store) LastResync() (ResyncRange, error) {
 	var rr ResyncRange
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(resyncKey); len(v) == 16 {
 			rr = ResyncRange{Start: binary.BigEndian.Uint64(v), End: binary.BigEndian.Uint64(v[8:])}
 		}

@@ -36,7 +36,12 @@ package store
 //	repair      profile ID → int64 BE ms: profiles whose state was found
 //	            damaged, waiting for a replica's full copy (see repair.go)
 //	quarantine  profile ID → the damaged profile record as found, kept
-//	            for inspection (the latest per profile; never read back)
+//	            for inspection (the latest per profile; never read back;
+//	            dropped when the profile is erased)
+//	suppressed, erased_keys, and the meta keys privacy_salt,
+//	            "privacy_done:"+request ID and compact_pending: see
+//	            privacy.go. An erased profile keeps its record in profiles
+//	            (ID, version, Erased, tombstones) and nothing else.
 var (
 	bucketMeta       = []byte("meta")
 	bucketProfiles   = []byte("profiles")

@@ -63,7 +63,8 @@ func (e *FileError) Unwrap() error { return ErrDamaged }
 
 // Options configure a Store. Start from DefaultOptions: Open fills in
 // the defaults only for a zero NodeName, Rules, Now, MaxClockDrift,
-// DedupeWindow, MaxBatchEvents and QueueLen. Every other field is taken
+// DedupeWindow, MaxBatchEvents, QueueLen, SweepInterval, ChangeBuffer and
+// CompactDelay. Every other field is taken
 // as given — a zero Populate turns pre-faulting off, although
 // DefaultOptions turns it on.
 type Options struct {
@@ -73,8 +74,14 @@ type Options struct {
 	NodeName string
 	// Rules are the identity rules applied on ingest.
 	Rules *profile.Rules
-	// Salt is the deployment secret for erasure tombstones.
+	// Salt is the erasure tombstones' salt until the hub's privacy salt
+	// is set (SetPrivacySalt), which then takes its place for good.
 	Salt []byte
+	// CompactDelay is how long after a commit that erased a profile
+	// (a peer's or the hub's erased state merged in) the store waits
+	// before compacting its file, so a burst of erasures costs one
+	// compaction. Default 1 s.
+	CompactDelay time.Duration
 	// Now is the clock (injected for tests).
 	Now func() time.Time
 	// MaxClockDrift bounds how far ahead remote HLC timestamps may be.
@@ -140,6 +147,7 @@ func DefaultOptions(path string) Options {
 		MaxBatchEvents: 20000,
 		SweepInterval:  time.Second,
 		ChangeBuffer:   10000,
+		CompactDelay:   time.Second,
 		QueueLen:       4096,
 		Populate:       true,
 
@@ -160,9 +168,12 @@ type Event struct {
 
 // IngestResult says what one Ingest call did.
 type IngestResult struct {
-	Stored     int      // events applied
-	Duplicates int      // events dropped as already seen (by messageId)
-	ProfileIDs []string // per event, the profile it landed on ("" for duplicates)
+	Stored     int // events applied
+	Duplicates int // events dropped as already seen (by messageId)
+	// Suppressed are events dropped because an identifier of theirs is
+	// suppressed (privacy.go): nothing of them was stored.
+	Suppressed int
+	ProfileIDs []string // per event, the profile it landed on ("" for duplicates and suppressed events)
 }
 
 // View is a stored profile as the read path serves it.
@@ -206,6 +217,12 @@ type Stats struct {
 	Repairing int
 	// Repaired counts, since Open, profiles a replica's copy repaired.
 	Repaired uint64
+	// Suppressed counts, since Open, ingested events dropped because an
+	// identifier of theirs is on the suppression list (privacy.go).
+	Suppressed uint64
+	// Compactions counts, since Open, rewrites of the data file
+	// (Compact).
+	Compactions uint64
 	// LinksSkipped counts, since Open, identifiers of ingested events
 	// that identity resolution left out of the link (the event was still
 	// stored), by SkipReason. The shared-till protection firing shows

@@ -71,6 +71,19 @@ type writer struct {
 	alias bool
 	// dmg is what this transaction found damaged and repaired (repair.go).
 	dmg writerDamage
+	// wasErased lists loaded profiles whose stored state was erased
+	// already; erasedNow counts profiles this transaction erased
+	// (purgeErased); suppDelta is the change to the suppression list's
+	// size (privacy.go).
+	wasErased       map[string]bool
+	erasedNow       int
+	suppDelta       int64
+	erasedKeysDelta int64
+	// fromHub is set while hub feed clusters are applied; hubErased
+	// lists the profiles whose state the hub's joined (cascadeErasure
+	// skips them).
+	fromHub   bool
+	hubErased map[string]bool
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
@@ -182,6 +195,9 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
 	}
 	w.cache[id] = p
+	if p.Erased.Set {
+		mark(&w.wasErased, id)
+	}
 	w.traitsBefore(id, p)
 	if _, ok := w.before[id]; !ok {
 		w.before[id] = p.Identities.Elems()
@@ -529,6 +545,9 @@ func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
 // entries.
 func (w *writer) flush() error {
 	views := w.tx.Bucket(bucketViews)
+	if err := w.cascadeErasure(); err != nil {
+		return err
+	}
 	w.settleRepairs()
 	for _, id := range sortedKeys(w.deleted) {
 		if err := w.deleteProfile(id); err != nil {
@@ -552,6 +571,7 @@ func (w *writer) flush() error {
 	type enc struct {
 		state, record, view []byte
 		ev                  viewEval
+		erased              bool
 		err                 error
 	}
 	out := make([]enc, len(ids))
@@ -566,6 +586,13 @@ func (w *writer) flush() error {
 				out[i].err = err
 				return
 			}
+		}
+		if p.Erased.Set { // no view: lookups of it answer not found
+			out[i] = enc{state: b, erased: true}
+			if b != nil {
+				out[i].record = sealProfile(ids[i], b)
+			}
+			return
 		}
 		json, ev, err := renderViewAfter(p, w.cat, w.nowMs, incs[i])
 		if err != nil {
@@ -613,12 +640,23 @@ func (w *writer) flush() error {
 				return err
 			}
 		}
+		if out[i].erased {
+			if err := w.deleteView(views, id); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := w.putView(views, id, out[i].view, out[i].ev); err != nil {
 			return err
 		}
 	}
 	if err := w.updateHolders(sortedKeys(w.dirty)); err != nil {
 		return err
+	}
+	if erased := w.newlyErased(); len(erased) > 0 {
+		if err := w.purgeErased(erased); err != nil {
+			return err
+		}
 	}
 	if err := w.finishRepairs(); err != nil {
 		return err
