@@ -75,6 +75,11 @@ type Options struct {
 	Rules *profile.Rules
 	// Salt is the deployment secret for erasure tombstones.
 	Salt []byte
+	// ConsentGranted is the consent default (ucv edge --consent-default):
+	// whether a profile that has stated nothing about a consent category
+	// counts as granting it, for decisions, lookups for a purpose and
+	// forwarding. False (denied) unless set.
+	ConsentGranted bool
 	// Now is the clock (injected for tests).
 	Now func() time.Time
 	// MaxClockDrift bounds how far ahead remote HLC timestamps may be.
