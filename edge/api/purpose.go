@@ -106,4 +106,3 @@ func (s *Server) lookupFor(ctx *fasthttp.RequestCtx, ref profileRef, purpose str
 	s.writeJSONBytes(ctx, fasthttp.StatusOK, body)
 	return nil
 }
-
