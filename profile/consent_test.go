@@ -137,7 +137,13 @@ func TestPruneRetention(t *testing.T) {
 	}
 	old := p.Clone()
 	cut := t0.Add(25 * time.Second).UnixMilli()
-	d := p.Prune(cut)
+	d, dropped := p.Prune(cut)
+	if !dropped {
+		t.Error("Prune reports nothing dropped")
+	}
+	if _, again := p.Prune(cut); again {
+		t.Error("a second Prune at the same cutoff dropped something")
+	}
 	if live(p) != 2 || len(p.Timeline.Items) != 2 {
 		t.Fatalf("after prune: %d ledger entries, %d timeline events; want 2, 2", live(p), len(p.Timeline.Items))
 	}

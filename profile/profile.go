@@ -197,18 +197,20 @@ func (p *Profile) dropRetained() {
 // replica that merges this profile or its delta prunes them too and an
 // older state merged in later cannot bring them back. It returns the
 // delta (the watermark only; empty when cutoffMs is not past the
-// current one). First seen, last seen, traits and consent are state,
+// current one) and whether anything was dropped. First seen, last seen, traits and consent are state,
 // not events: they stay. Callers derive cutoffMs from the catalog's
 // evaluation clock (catalog.Compiled.RetentionCutoff) so every replica
 // prunes at the same points.
-func (p *Profile) Prune(cutoffMs int64) *Profile {
-	d := &Profile{ID: p.ID}
+func (p *Profile) Prune(cutoffMs int64) (d *Profile, dropped bool) {
+	d = &Profile{ID: p.ID}
 	if p.Erased.Set || cutoffMs <= 0 || p.Retained.Set && cutoffMs <= p.Retained.V {
-		return d
+		return d, false
 	}
+	n := len(p.Timeline.Items)
+	old := slices.ContainsFunc(p.Ledger.Entries, func(e crdt.LedgerEntry) bool { return e.Time < cutoffMs && e.Time != prunedTime })
 	d.Retained.Merge(p.Retained.Observe(cutoffMs))
 	p.dropRetained()
-	return d
+	return d, old || len(p.Timeline.Items) != n
 }
 
 // Clone returns a deep copy.

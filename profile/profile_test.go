@@ -105,7 +105,8 @@ func TestMergeLaws(t *testing.T) {
 				}
 			case 4: // retention
 				cut := t0.Add(time.Duration(rapid.IntRange(0, 1000).Draw(t, "cutoff")) * time.Second)
-				deltas = append(deltas, ps[i].Prune(cut.UnixMilli()).Clone())
+				d, _ := ps[i].Prune(cut.UnixMilli())
+				deltas = append(deltas, d.Clone())
 			default:
 				m := genMessage(t)
 				deltas = append(deltas, ps[i].Apply(m, m.Identifiers, src, clocks[i].Now()).Clone())

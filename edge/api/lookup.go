@@ -272,7 +272,13 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub, purp
 		}
 		out["traits"] = traits
 	case "events":
-		data, next := pageEvents(p.Events(), after, limit)
+		evs := p.Events()
+		if cut, ok := s.st.Catalog().RetentionCutoff(now); ok {
+			// Past retention: gone, whether or not the stored state has
+			// been pruned yet (the store prunes on its next write).
+			evs = slices.DeleteFunc(evs, func(e profile.TimelineEvent) bool { return e.Time < cut })
+		}
+		data, next := pageEvents(evs, after, limit)
 		out["data"] = data
 		out["cursor"] = map[string]any{"next": next}
 	case "external_ids":

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -310,6 +311,34 @@ func (c *Compiled) RetentionCutoff(now time.Time) (ms int64, ok bool) {
 		return 0, false
 	}
 	return evalClock(now).Add(-time.Duration(r.EventsDays) * day).UnixMilli(), true
+}
+
+// noteRetention notes, in an evaluation's Next, the first moment an
+// event the profile holds leaves retention (the hour after its age
+// passes events_days), so the owner of a stored profile re-renders it
+// then and prunes it (profile.Profile.Prune) as it does.
+func (c *Compiled) noteRetention(p *profile.Profile, in *input) {
+	if c.retention == nil || c.retention.EventsDays == 0 {
+		return
+	}
+	keep := time.Duration(c.retention.EventsDays) * day
+	first := int64(math.MaxInt64)
+	for _, e := range p.Ledger.Entries {
+		if e.Time >= 0 && e.Time < first {
+			first = e.Time
+		}
+	}
+	for _, it := range p.Timeline.Items {
+		first = min(first, it.Time)
+	}
+	if first == math.MaxInt64 {
+		return
+	}
+	leave := evalClock(time.UnixMilli(first).Add(keep)).Add(NowGranularity).UnixMilli()
+	if leave <= in.nowMs { // held but already out: leaves at the next hour
+		leave = evalClock(in.now).Add(NowGranularity).UnixMilli()
+	}
+	in.note(leave)
 }
 
 // Expiry reasons Expired gives.

@@ -198,7 +198,8 @@ func (c *Compiled) Digest() uint64 {
 
 // Empty reports whether there is nothing to evaluate.
 func (c *Compiled) Empty() bool {
-	return c == nil || len(c.traits) == 0 && len(c.auds) == 0 && c.values.empty()
+	return c == nil || len(c.traits) == 0 && len(c.auds) == 0 && c.values.empty() &&
+		(c.retention == nil || c.retention.EventsDays == 0) // retention sets Next
 }
 
 // Capture returns the property paths of event that definitions read:
@@ -320,6 +321,7 @@ func (c *Compiled) computeValues(p *profile.Profile, now time.Time, r *Result) *
 	in.acc = make([]acc, len(c.traits)+len(c.calls))
 	if !p.Erased.Set {
 		c.fold(p, in)
+		c.noteRetention(p, in)
 	}
 	r.Computed = make([]Value, len(c.traits))
 	for i, t := range c.traits {
