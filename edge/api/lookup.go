@@ -174,13 +174,6 @@ func (s *Server) setReplicaHeaders(ctx *fasthttp.RequestCtx, version string, now
 	}
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // subResource serves /traits, /events, /external_ids, /computed,
 // /merges, /recommendations (?k=: edge/api/recommendations.go) and
 // /audiences (?explain=true: for every audience, whether the
