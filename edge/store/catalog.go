@@ -20,7 +20,7 @@ func (s *Store) Catalog() *catalog.Compiled {
 	if c := s.catalog.Load(); c != nil {
 		return c
 	}
-	return emptyCatalog.WithConsentDefault(s.opts.ConsentGranted)
+	return emptyCatalog // loadCatalog stores one with the consent default
 }
 
 // compile compiles c with the store's consent default
@@ -91,6 +91,10 @@ func (s *Store) setCatalog(c catalog.Catalog, replace bool) (changed bool, err e
 // is reported and left out: the edge evaluates nothing until the hub or
 // the file gives it a catalog it understands.
 func (s *Store) loadCatalog(meta *bolt.Bucket) {
+	if s.opts.ConsentGranted {
+		// Until a catalog is set: the empty one, with the default.
+		s.catalog.Store(emptyCatalog.WithConsentDefault(true))
+	}
 	b := meta.Get(catalogKey)
 	if b == nil {
 		return
