@@ -192,6 +192,24 @@ func (p *Profile) dropRetained() {
 	}
 }
 
+// HeldBefore reports whether p holds an event (ledger entry or timeline
+// event) from before cutoffMs that Prune(cutoffMs) would drop.
+func (p *Profile) HeldBefore(cutoffMs int64) bool {
+	return slices.ContainsFunc(p.Ledger.Entries, func(e crdt.LedgerEntry) bool { return e.Time < cutoffMs && e.Time != prunedTime }) ||
+		slices.ContainsFunc(p.Timeline.Items, func(it crdt.Item) bool { return it.Time < cutoffMs })
+}
+
+// Pruned returns p joined with the retention watermark cutoffMs: p
+// itself when it holds nothing before it (or is erased), else a new
+// state sharing what it does not change with p (Join), which is left
+// as it was. For owners that keep states immutable, as the hub does.
+func (p *Profile) Pruned(cutoffMs int64) *Profile {
+	if p.Erased.Set || cutoffMs <= 0 || !p.HeldBefore(cutoffMs) {
+		return p
+	}
+	return p.Join(&Profile{ID: p.ID, Retained: crdt.Max{V: cutoffMs, Set: true}})
+}
+
 // Prune applies retention: the events before cutoffMs (event time, ms)
 // leave the ledger and the timeline, and the watermark records it, so a
 // replica that merges this profile or its delta prunes them too and an
