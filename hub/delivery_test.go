@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -229,5 +231,32 @@ func TestDestinationsStayAtTheHub(t *testing.T) {
 	}
 	if !bytes.Contains(l.snapshot(), []byte(secret)) {
 		t.Error("the hub's own snapshot lacks the secret: a new leader could not sign")
+	}
+}
+
+// A snapshot written before consent was kept by event time, with its
+// history in the ledger (decision 0041), restores and snapshots to the
+// same bytes, with the same destinations and deliveries due.
+func TestDeliverySnapshotBeforeConsentRestores(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_deliveries_before_consent.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newFSM(t)
+	if err := r.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
+		t.Fatalf("Restore(old snapshot): %v", err)
+	}
+	var again bytes.Buffer
+	if err := r.WriteSnapshot(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), old) {
+		t.Fatal("restore then snapshot changed the old bytes")
+	}
+	if ds := r.Destinations(); len(ds) != 2 {
+		t.Errorf("destinations after restore: %+v", ds)
+	}
+	if got := dueOf(r, t0.Add(time.Minute)); !slices.Contains(got, "ads audience.entered "+p1+" 1") {
+		t.Errorf("due after restore = %q", got)
 	}
 }

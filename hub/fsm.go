@@ -448,6 +448,7 @@ func (a *applier) sync(b *SyncBatch) error {
 		case replication.KindDelta:
 			fr := a.own(e.ProfileID)
 			fr.state = fr.state.Join(deltas[i])
+			a.retain(fr) // fsm_retention.go
 			a.touched[fr.cluster] = true
 			if _, known := a.st.recs[e.ProfileID]; !known || feedsRecord(deltas[i]) {
 				changed = append(changed, e.ProfileID)

@@ -278,8 +278,8 @@ func (st *state) person(id string) (WebhookProfile, func(category string) bool) 
 	}
 	out.Identities = ids
 	return out, func(cat string) bool {
-		b, ok := p.Consent.Get(cat)
-		return ok && len(b) == 1 && b[0] == 0xc3 // msgpack true
+		granted, _ := p.ConsentState(cat) // ignoring case; no statement: not granted
+		return granted
 	}
 }
 
@@ -301,6 +301,11 @@ func (a *applier) enqueue(ev WebhookEvent, at int64) {
 			who, consented = &p, c
 		}
 		if e.def.Consent != "" && !consented(e.def.Consent) {
+			continue
+		}
+		// The consent purposes of the catalog that list the destination
+		// (decision 0041): every one must be granted.
+		if slices.ContainsFunc(a.st.defs.comp.DestinationPurposes(name), func(c string) bool { return !consented(c) }) {
 			continue
 		}
 		if dv.pendN[name] >= MaxPendingPerDestination {

@@ -462,6 +462,25 @@ func TestWebhookConsent(t *testing.T) {
 	}
 }
 
+// A destination a catalog consent purpose lists (decision 0041) sends
+// only people who granted that purpose, though the destination itself
+// names no consent category.
+func TestWebhookConsentPurpose(t *testing.T) {
+	c, apply := hookCluster(t)
+	rc := newReceiver(t, nil)
+	apply(must(define(catalog.KindPurpose, "advertising", `{"destinations":["ads"]}`)))
+	apply(must(define(hub.KindDestination, "ads", destBody(rc.srv.URL, ""))))
+	e := hubtest.NewEdge("e", 1)
+	granted, refused, silent := plan("p1", "vip"), plan("p2", "vip"), plan("p3", "vip")
+	granted.Consent = map[string]bool{"ADVERTISING": true}
+	refused.Consent = map[string]bool{"advertising": false, "analytics": true}
+	pushAll(t, e, apply, granted, refused, silent)
+	settled(t, c, "ads", 1)
+	if got := rc.delivered(); len(got) != 1 || got[0].event.Profile.ID != "p1" {
+		t.Fatalf("delivered %+v, want only p1", got)
+	}
+}
+
 // Deleting a destination drops its pending deliveries (counted) and
 // nothing more is sent to it.
 func TestWebhookDestinationDeleted(t *testing.T) {

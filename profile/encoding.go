@@ -13,6 +13,9 @@ const TagProfile codec.Tag = 64
 // version may append fields; a decoder skips fields it does not know.
 // minProfileFields is the count of the first version-1 encoding (before
 // the ledger was appended), which still decodes.
+// A profile with a retention watermark (Profile.Retained) appends it as
+// a 16th field; one without is encoded in 15 fields, byte for byte as
+// before the watermark existed.
 const (
 	profileFields    = 15
 	minProfileFields = 14
@@ -57,8 +60,12 @@ func Unmarshal(b []byte) (*Profile, error) {
 }
 
 func encodeProfile(e *codec.Encoder, p *Profile) error {
+	fields := profileFields
+	if p.Retained.Set {
+		fields++
+	}
 	steps := []func() error{
-		func() error { return e.EncodeArrayLen(profileFields) },
+		func() error { return e.EncodeArrayLen(fields) },
 		func() error { return e.EncodeString(p.ID) },
 		func() error { return codec.EncodeTimestamp(e, p.Version) },
 		func() error { return codec.EncodeLWWMap(e, p.Traits) },
@@ -74,6 +81,9 @@ func encodeProfile(e *codec.Encoder, p *Profile) error {
 		func() error { return codec.EncodeMax(e, p.Erased) },
 		func() error { return codec.EncodeTombstones(e, p.Tombstones) },
 		func() error { return codec.EncodeLedger(e, p.Ledger) },
+	}
+	if p.Retained.Set {
+		steps = append(steps, func() error { return codec.EncodeMax(e, p.Retained) })
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -108,6 +118,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		func() (err error) { p.Erased, err = codec.DecodeMax(d); return },
 		func() (err error) { p.Tombstones, err = codec.DecodeTombstones(d); return },
 		func() (err error) { p.Ledger, err = codec.DecodeLedger(d); return },
+		func() (err error) { p.Retained, err = codec.DecodeMax(d); return },
 	}
 	for i := 0; i < n; i++ {
 		if i < len(steps) {

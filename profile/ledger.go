@@ -40,6 +40,11 @@ type contribution struct {
 	// props count of 0 when there are none); readers older than them
 	// ignore them as unknown trailing bytes.
 	products []string
+	// consent is the consent the message stated (context.consent), the
+	// history record of consent.go. It follows the products (with
+	// counts of 0 written for empty props and products); readers older
+	// than it ignore it as unknown trailing bytes.
+	consent *consentRecord
 }
 
 // capturedProp is one property value kept in a contribution: its dot
@@ -68,18 +73,21 @@ func (c contribution) encode() []byte {
 	for _, s := range c.cats {
 		b = appendStr(b, s)
 	}
-	if len(c.props) > 0 || len(c.products) > 0 {
+	if len(c.props) > 0 || len(c.products) > 0 || c.consent != nil {
 		b = binary.AppendUvarint(b, uint64(len(c.props)))
 		for _, p := range c.props {
 			b = appendStr(b, p.path)
 			b = appendStr(b, string(p.val))
 		}
 	}
-	if len(c.products) > 0 {
+	if len(c.products) > 0 || c.consent != nil {
 		b = binary.AppendUvarint(b, uint64(len(c.products)))
 		for _, s := range c.products {
 			b = appendStr(b, s)
 		}
+	}
+	if c.consent != nil {
+		b = c.consent.append(b)
 	}
 	return b
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,12 @@ type Profile struct {
 	Erased crdt.Max
 	// Tombstones hold the salted keys of erased identifiers.
 	Tombstones crdt.Tombstones
+
+	// Retained is the retention watermark (event time, ms): ledger
+	// entries and timeline events older than it are gone and stay gone
+	// whatever state is merged in later (see Prune). Unset: nothing has
+	// been pruned.
+	Retained crdt.Max
 }
 
 // New returns an empty profile with the given ID.
@@ -89,6 +96,7 @@ func (p *Profile) Merge(o *Profile) {
 		p.clearData()
 		return
 	}
+	p.Retained.Merge(o.Retained)
 	p.Traits.Merge(o.Traits)
 	p.Identities.Merge(o.Identities)
 	p.Consent.Merge(o.Consent)
@@ -100,6 +108,7 @@ func (p *Profile) Merge(o *Profile) {
 	p.Timeline.Merge(o.Timeline, TimelineCap)
 	p.Merges.Merge(o.Merges)
 	p.Ledger.Merge(o.Ledger)
+	p.dropRetained()
 }
 
 // Join returns the join of p and o as a new profile with p's ID, leaving
@@ -131,11 +140,95 @@ func (p *Profile) Join(o *Profile) *Profile {
 	j.Timeline = p.Timeline.Joined(o.Timeline, TimelineCap)
 	j.Merges = p.Merges.Joined(o.Merges)
 	j.Ledger = p.Ledger.Joined(o.Ledger)
+	j.Retained = p.Retained
+	j.Retained.Merge(o.Retained)
+	if j.Retained.Set && (j.Retained != p.Retained || j.Retained != o.Retained) {
+		j.dropRetained() // copies what it changes: the slices may be shared
+	}
 	return j
 }
 
 func (p *Profile) clearData() {
 	*p = Profile{ID: p.ID, Version: p.Version, Erased: p.Erased, Tombstones: p.Tombstones}
+}
+
+// prunedTime is the time of a pruned message's ledger entry: before
+// every event (event times are never before 1970), so it wins over every
+// version of the message that any replica still holds.
+const prunedTime = -1
+
+// dropRetained prunes what is older than the retention watermark: the
+// timeline's events are removed, and the ledger's entries are replaced
+// by a pruned marker — the message key alone, no data ({Key, -1, nil}),
+// which every reader skips as unreadable. The marker is what keeps
+// Merge a join: the ledger keeps the earliest version of each message,
+// so a replica that simply dropped an old version would keep a later
+// version of the same message (a retry dated after the watermark)
+// merged in from a replica that never saw the old one, while a replica
+// that saw both would drop it. The marker costs 10 bytes a pruned
+// message and holds no personal data (a hash of the messageId). The
+// timeline needs no marker: it keeps the newest version of each event,
+// and keeping the newest commutes with dropping the oldest.
+func (p *Profile) dropRetained() {
+	if !p.Retained.Set {
+		return
+	}
+	w := p.Retained.V
+	old := func(e crdt.LedgerEntry) bool { return e.Time < w && e.Time != prunedTime }
+	if i := slices.IndexFunc(p.Ledger.Entries, old); i >= 0 {
+		out := slices.Clone(p.Ledger.Entries) // the old slice may be shared (Joined)
+		for j := i; j < len(out); j++ {
+			if old(out[j]) {
+				out[j] = crdt.LedgerEntry{Key: out[j].Key, Time: prunedTime}
+			}
+		}
+		p.Ledger.Entries = out
+	}
+	if slices.ContainsFunc(p.Timeline.Items, func(it crdt.Item) bool { return it.Time < w }) {
+		p.Timeline.Items = slices.DeleteFunc(slices.Clone(p.Timeline.Items), func(it crdt.Item) bool { return it.Time < w })
+		if len(p.Timeline.Items) == 0 {
+			p.Timeline.Items = nil
+		}
+	}
+}
+
+// HeldBefore reports whether p holds an event (ledger entry or timeline
+// event) from before cutoffMs that Prune(cutoffMs) would drop.
+func (p *Profile) HeldBefore(cutoffMs int64) bool {
+	return slices.ContainsFunc(p.Ledger.Entries, func(e crdt.LedgerEntry) bool { return e.Time < cutoffMs && e.Time != prunedTime }) ||
+		slices.ContainsFunc(p.Timeline.Items, func(it crdt.Item) bool { return it.Time < cutoffMs })
+}
+
+// Pruned returns p joined with the retention watermark cutoffMs: p
+// itself when it holds nothing before it (or is erased), else a new
+// state sharing what it does not change with p (Join), which is left
+// as it was. For owners that keep states immutable, as the hub does.
+func (p *Profile) Pruned(cutoffMs int64) *Profile {
+	if p.Erased.Set || cutoffMs <= 0 || !p.HeldBefore(cutoffMs) {
+		return p
+	}
+	return p.Join(&Profile{ID: p.ID, Retained: crdt.Max{V: cutoffMs, Set: true}})
+}
+
+// Prune applies retention: the events before cutoffMs (event time, ms)
+// leave the ledger and the timeline, and the watermark records it, so a
+// replica that merges this profile or its delta prunes them too and an
+// older state merged in later cannot bring them back. It returns the
+// delta (the watermark only; empty when cutoffMs is not past the
+// current one) and whether anything was dropped. First seen, last seen, traits and consent are state,
+// not events: they stay. Callers derive cutoffMs from the catalog's
+// evaluation clock (catalog.Compiled.RetentionCutoff) so every replica
+// prunes at the same points.
+func (p *Profile) Prune(cutoffMs int64) (d *Profile, dropped bool) {
+	d = &Profile{ID: p.ID}
+	if p.Erased.Set || cutoffMs <= 0 || p.Retained.Set && cutoffMs <= p.Retained.V {
+		return d, false
+	}
+	n := len(p.Timeline.Items)
+	old := slices.ContainsFunc(p.Ledger.Entries, func(e crdt.LedgerEntry) bool { return e.Time < cutoffMs && e.Time != prunedTime })
+	d.Retained.Merge(p.Retained.Observe(cutoffMs))
+	p.dropRetained()
+	return d, old || len(p.Timeline.Items) != n
 }
 
 // Clone returns a deep copy.
@@ -152,7 +245,8 @@ func (p *Profile) Equal(o *Profile) bool {
 		p.Consent.Equal(o.Consent) && p.Counters.Equal(o.Counters) &&
 		p.FirstSeen == o.FirstSeen && p.LastSeen == o.LastSeen && p.LastOrder == o.LastOrder &&
 		p.Channels.Equal(o.Channels) && p.Timeline.Equal(o.Timeline) && p.Merges.Equal(o.Merges) &&
-		p.Ledger.Equal(o.Ledger) && p.Erased == o.Erased && p.Tombstones.Equal(o.Tombstones)
+		p.Ledger.Equal(o.Ledger) && p.Erased == o.Erased && p.Tombstones.Equal(o.Tombstones) &&
+		p.Retained == o.Retained
 }
 
 // IdentityList returns the profile's identifiers sorted by key.
@@ -225,13 +319,18 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 		}
 	}
 	if len(m.Consent) > 0 {
+		// Latest by event time wins, per category (not latest to
+		// arrive): the register's timestamp is the event time, ties
+		// broken by the message's key, so every replica that applies
+		// the message writes the same register.
+		cts := ConsentTimestamp(m.MessageID, evMs)
 		d.Consent.M = make(map[string]crdt.Register, len(m.Consent))
 		for k, granted := range m.Consent {
 			b := []byte{0xc2} // msgpack false
 			if granted {
 				b = []byte{0xc3}
 			}
-			d.Consent.M[k] = crdt.Register{TS: ts, Val: b}
+			d.Consent.M[k] = crdt.Register{TS: cts, Val: b}
 		}
 		p.Consent.Merge(d.Consent)
 	}
@@ -240,11 +339,23 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 		ord = orderOf(m)
 	}
 	cats := categoriesOf(m)
-	d.Ledger = p.Ledger.Add(crdt.LedgerEntry{
-		Key:  MessageKey(m.MessageID),
-		Time: evMs,
-		Data: contributionOf(m, ord, cats, src.Capture).encode(),
-	})
+	// An event older than the retention watermark leaves its state
+	// effects (traits, consent, identities, first/last seen, channels)
+	// but is itself not kept: neither ledger nor timeline.
+	keep := !p.Retained.Set || evMs >= p.Retained.V
+	if !keep && !p.Ledger.Has(MessageKey(m.MessageID)) {
+		// Its pruned marker, so a copy kept elsewhere loses here too.
+		d.Ledger = p.Ledger.Add(crdt.LedgerEntry{Key: MessageKey(m.MessageID), Time: prunedTime})
+	}
+	if keep {
+		con := contributionOf(m, ord, cats, src.Capture)
+		con.consent = consentRecordOf(m, src.Name)
+		d.Ledger = p.Ledger.Add(crdt.LedgerEntry{
+			Key:  MessageKey(m.MessageID),
+			Time: evMs,
+			Data: con.encode(),
+		})
+	}
 	if ord.isOrder {
 		d.LastOrder.Merge(p.LastOrder.Observe(evMs))
 	}
@@ -263,7 +374,9 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 	if len(cats) > 0 {
 		ev.Category = cats[0]
 	}
-	d.Timeline.Merge(p.Timeline.Add(crdt.Item{ID: m.MessageID, Time: evMs, Data: ev.encode()}, TimelineCap), TimelineCap)
+	if keep {
+		d.Timeline.Merge(p.Timeline.Add(crdt.Item{ID: m.MessageID, Time: evMs, Data: ev.encode()}, TimelineCap), TimelineCap)
+	}
 	if p.Version.Less(ts) {
 		p.Version = ts
 	}

@@ -103,6 +103,10 @@ func TestMergeLaws(t *testing.T) {
 				if rapid.IntRange(0, 4).Draw(t, "erase") == 0 {
 					deltas = append(deltas, ps[i].Erase([]byte("salt"), clocks[i].Now()).Clone())
 				}
+			case 4: // retention
+				cut := t0.Add(time.Duration(rapid.IntRange(0, 1000).Draw(t, "cutoff")) * time.Second)
+				d, _ := ps[i].Prune(cut.UnixMilli())
+				deltas = append(deltas, d.Clone())
 			default:
 				m := genMessage(t)
 				deltas = append(deltas, ps[i].Apply(m, m.Identifiers, src, clocks[i].Now()).Clone())
@@ -168,7 +172,7 @@ func TestMergeLaws(t *testing.T) {
 				fresh.Merge(d)
 			}
 			if !fresh.Equal(all) {
-				t.Fatalf("replica fed all deltas differs from the join of all states")
+				t.Fatalf("replica fed all deltas differs from the join of all states\n%+v\n%+v", fresh, all)
 			}
 			// Encoding is canonical: equal states, equal bytes.
 			b1, _ := fresh.Marshal()
@@ -322,13 +326,47 @@ func goldenProfile(t *testing.T) *Profile {
 	return p
 }
 
+// TestGoldenBeforeConsentHistory: a profile written before consent was
+// kept by event time and with its history decodes, keeps its consent,
+// has no history, and re-encodes to the same bytes.
+func TestGoldenBeforeConsentHistory(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "profile_v1.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Unmarshal(old)
+	if err != nil {
+		t.Fatalf("Unmarshal(old golden): %v", err)
+	}
+	if g, known := p.ConsentState("advertising"); g || !known {
+		t.Errorf("advertising = %v, %v; want declined", g, known)
+	}
+	if g, _ := p.ConsentState("analytics"); !g {
+		t.Error("analytics not granted")
+	}
+	if h := p.ConsentHistory(); len(h) != 0 {
+		t.Errorf("history %v from an old encoding", h)
+	}
+	again, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, old) {
+		t.Error("old golden bytes do not re-encode unchanged")
+	}
+}
+
 func TestGoldenEncoding(t *testing.T) {
 	p := goldenProfile(t)
 	got, err := p.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "profile_v1.golden")
+	// profile_v1_consent.golden: consent registers timestamped with
+	// the event time and the consent history in the ledger (0041). The
+	// bytes written before that, profile_v1.golden, still decode and
+	// re-encode unchanged (TestGoldenBeforeConsentHistory).
+	path := filepath.Join("testdata", "profile_v1_consent.golden")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)

@@ -69,6 +69,9 @@ type edgeConfig struct {
 	// is ""); forwardMaxMB caps its outbox (0: no cap).
 	forwardURL, forwardKey string
 	forwardMaxMB           int64
+	// consentGranted is --consent-default granted: a person who has
+	// stated nothing about a consent category counts as granting it.
+	consentGranted bool
 }
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
@@ -84,7 +87,7 @@ func edgeFlagGroups(name string) []flagGroup {
 	return []flagGroup{
 		{"HTTP options", []string{"http-addr", "public-url", "cors-origins", "max-event-age", "default-region"},
 			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
-		{"Storage options", []string{"data-dir", "node-name", "rules", "recover"},
+		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default"},
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
 		{"Definitions (computed traits and audiences) of a standalone edge", []string{"definitions"},
 			"ucv " + name + " --no-hub --definitions /etc/ucv/definitions.json  # kill -HUP reloads it"},
@@ -168,6 +171,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 		fs.StringVar(&cfg.hubKEKFile, "kek-file", env("UCV_KEK_FILE", ""), "the in-process hub's "+kekFileUsage+" [UCV_KEK_FILE]")
 	}
 	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
+	consentDefault := fs.String("consent-default", env("UCV_CONSENT_DEFAULT", "denied"), "granted or denied: how a person who has stated nothing about a consent category (context.consent.categoryPreferences) is treated by decisions, lookups with ?purpose= and forwarding [UCV_CONSENT_DEFAULT]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	fs.StringVar(&cfg.forwardURL, "forward-url", env("UCV_FORWARD_URL", ""), "forward every accepted event to this Segment-compatible upstream, `URL`/v1/batch in Segment's batch format (https://api.segment.io, a RudderStack or Jitsu host), at least once with its messageId, durably: queued with the event, sent when the upstream is reachable; empty: no forwarding [UCV_FORWARD_URL]")
 	fwdMax := fs.String("forward-max-outbox-mb", env("UCV_FORWARD_MAX_OUTBOX_MB", "1024"), "`MB` the events waiting to be forwarded may take on disk; past it the oldest are dropped unsent (ucv_forward_dropped_total{reason=\"outbox_full\"}) and ingest goes on; 0: no cap [UCV_FORWARD_MAX_OUTBOX_MB]")
@@ -206,6 +210,13 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if cfg.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || cfg.shutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("%w: --shutdown-timeout must be a positive duration such as 15s", errUsage)
+	}
+	switch *consentDefault {
+	case "granted":
+		cfg.consentGranted = true
+	case "denied":
+	default:
+		return cfg, fmt.Errorf("%w: --consent-default must be granted or denied", errUsage)
 	}
 	if cfg.maxEventAge, err = parseAge(*maxAge); err != nil {
 		return cfg, fmt.Errorf("%w: --max-event-age: %v", errUsage, err)
@@ -422,6 +433,7 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 		nc.Hub = &hc
 	}
 	nc.Store.MaxForwardBytes = cfg.forwardMaxMB << 20
+	nc.Store.ConsentGranted = cfg.consentGranted
 	if cfg.forwardURL != "" {
 		fc := forward.DefaultConfig()
 		fc.URL, fc.WriteKey = cfg.forwardURL, cfg.forwardKey

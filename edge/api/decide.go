@@ -74,6 +74,12 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx, rest []byte) error {
 	default:
 		return errorf(ErrBadRequest, "explain: must be true or false")
 	}
+	// ?purpose= is validated; the answer needs nothing more: every
+	// decision honours the consent its offers need, asked or not
+	// (catalog.Compiled.Decide, and the stored decision made with it).
+	if _, err := s.parsePurpose(args); err != nil {
+		return err
+	}
 	ref, err := s.parseRef(rest)
 	if err != nil {
 		return err

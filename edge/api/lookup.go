@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,14 +54,21 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 	if !ctx.IsGet() && !ctx.IsHead() {
 		return route, methodNotAllowed(allowRead)
 	}
+	purpose, err := s.parsePurpose(ctx.QueryArgs())
+	if err != nil {
+		return route, err
+	}
 	ref, err := s.parseRef(rawRef)
 	if err != nil {
 		return route, err
 	}
 	if len(sub) == 0 {
+		if purpose != "" {
+			return route, s.lookupFor(ctx, ref, purpose)
+		}
 		return route, s.lookup(ctx, ref)
 	}
-	return route, s.subResource(ctx, ref, string(sub))
+	return route, s.subResource(ctx, ref, string(sub), purpose)
 }
 
 // parseRef URL-decodes the segment and, for "type:value", normalizes the
@@ -166,20 +174,16 @@ func (s *Server) setReplicaHeaders(ctx *fasthttp.RequestCtx, version string, now
 	}
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // subResource serves /traits, /events, /external_ids, /computed,
 // /merges, /recommendations (?k=: edge/api/recommendations.go) and
 // /audiences (?explain=true: for every audience, whether the
 // profile is in it and the values its expression read) from the decoded
 // profile. Each answer is
 // {"id":…,"version":…,<payload>,"replica":{…}}.
-func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub string) error {
+//
+// With a purpose (purpose.go), what the catalog marks under it is left
+// out when the person has not granted it.
+func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub, purpose string) error {
 	args := ctx.QueryArgs()
 	// Validate the query before touching the store.
 	var include []string
@@ -239,9 +243,17 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub strin
 	now := s.cfg.Now()
 	version := p.Version.String()
 	out := map[string]any{"id": p.ID, "version": version}
+	// vis is what a reader may see; evaluations read the whole profile
+	// (an audience a purpose does not mark keeps its true answer).
+	var w catalog.Withheld
+	vis := p
+	if purpose != "" {
+		w = s.st.Catalog().Withhold(p, purpose)
+		vis = withheldProfile(p, w)
+	}
 	switch sub {
 	case "traits":
-		traits := p.TraitValues()
+		traits := vis.TraitValues()
 		if include != nil {
 			sel := make(map[string]any, len(include))
 			for _, k := range include {
@@ -253,18 +265,24 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub strin
 		}
 		out["traits"] = traits
 	case "events":
-		data, next := pageEvents(p.Events(), after, limit)
+		evs := p.Events()
+		if cut, ok := s.st.Catalog().RetentionCutoff(now); ok {
+			// Past retention: gone, whether or not the stored state has
+			// been pruned yet (the store prunes on its next write).
+			evs = slices.DeleteFunc(evs, func(e profile.TimelineEvent) bool { return e.Time < cut })
+		}
+		data, next := pageEvents(evs, after, limit)
 		out["data"] = data
 		out["cursor"] = map[string]any{"next": next}
 	case "external_ids":
-		ids := p.IdentityList()
+		ids := vis.IdentityList()
 		if ids == nil {
 			ids = []profile.Identifier{}
 		}
 		out["data"] = ids
 	case "computed":
-		c := p.Computed(now)
-		c.User = s.st.Catalog().Evaluate(p, now).Computed
+		c := vis.Computed(now)
+		c.User = withheldValues(s.st.Catalog().Evaluate(p, now).Computed, w)
 		out["computed"] = c
 	case "audiences":
 		// Evaluated afresh as of now: the same function the stored view
@@ -272,15 +290,20 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub strin
 		cat := s.st.Catalog()
 		if explain {
 			res, exps := cat.Explain(p, now)
-			out["audiences"] = nonNil(res.Audiences)
+			out["audiences"] = withheldAudiences(res.Audiences, w)
+			exps = slices.DeleteFunc(exps, func(e catalog.Explanation) bool { return w.Audience(e.Audience) })
 			if exps == nil {
 				exps = []catalog.Explanation{}
 			}
 			out["explain"] = exps
 		} else {
-			out["audiences"] = nonNil(cat.Evaluate(p, now).Audiences)
+			out["audiences"] = withheldAudiences(cat.Evaluate(p, now).Audiences, w)
 		}
 	case "recommendations":
+		if w.Recommendations() {
+			out["items"] = []any{}
+			break
+		}
 		out["items"] = s.recommendations(p, k, now)
 	case "merges":
 		recs := p.MergeRecords()

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"ucv/edge/store"
+	"ucv/profile/catalog"
 )
 
 // Segment's limits: "a maximum of 500KB per batch request and 32KB per
@@ -75,6 +76,13 @@ type Config struct {
 	// sets it yet. It must be fast, safe for concurrent use and must not
 	// block. Erasure removes queued events with store.PurgeForward.
 	Suppressed func(profileID string) bool
+	// Destination names this upstream in the catalog's consent purposes
+	// (catalog.ConsentPurpose.Destinations); "" is DefaultDestination.
+	// An event of a person who has not granted every purpose that lists
+	// it (catalog.Compiled.Consented, with the store's consent default)
+	// is deleted unsent and counted (reason "no_consent"), judged by
+	// the person's consent when the event is sent.
+	Destination string
 	// Transport, when not nil, makes the requests (tests, TLS settings);
 	// nil: a clone of http.DefaultTransport (system roots, proxies from
 	// the environment).
@@ -122,6 +130,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// DefaultDestination is the name consent purposes give an edge's
+// forwarding upstream when Config.Destination is empty.
+const DefaultDestination = "forward"
 
 // envelopeBytes bounds a batch body's bytes besides its events and their
 // commas: {"batch":[],"sentAt":"2006-01-02T15:04:05.000Z"}.
@@ -251,6 +263,22 @@ func (f *Forwarder) run(ctx context.Context) {
 	}
 }
 
+// consented reports whether the person of profile id granted every one
+// of purposes. A profile that cannot be read (gone since: erased) has
+// granted nothing but the default.
+func (f *Forwarder) consented(cat *catalog.Compiled, purposes []string, id string) bool {
+	p, err := f.st.Profile(id)
+	if err != nil {
+		p = nil
+	}
+	for _, c := range purposes {
+		if !cat.Consented(p, c) {
+			return false
+		}
+	}
+	return true
+}
+
 // step sends the oldest pending events that fit in one batch and deletes
 // them, with those it drops. It reports whether it did anything (more
 // may be pending).
@@ -262,6 +290,12 @@ func (f *Forwarder) step(ctx context.Context) (bool, error) {
 	var send []store.ForwardEntry
 	var drops []drop
 	size := envelopeBytes
+	cat := f.st.Catalog()
+	dest := f.cfg.Destination
+	if dest == "" {
+		dest = DefaultDestination
+	}
+	purposes := cat.DestinationPurposes(dest)
 scan:
 	for _, e := range entries {
 		switch {
@@ -271,6 +305,8 @@ scan:
 			drops = append(drops, drop{e.Seq, dropOversize})
 		case f.cfg.Suppressed != nil && f.cfg.Suppressed(e.ProfileID):
 			drops = append(drops, drop{e.Seq, dropSuppressed})
+		case len(purposes) > 0 && !f.consented(cat, purposes, e.ProfileID):
+			drops = append(drops, drop{e.Seq, dropNoConsent})
 		case size+len(e.JSON)+1 > f.cfg.MaxBatchBytes:
 			break scan // the rest waits for the next batch
 		default:
@@ -300,7 +336,7 @@ scan:
 	}
 	if len(drops) > 0 {
 		f.log.Warn("forward: events dropped unsent", "oversize", count(drops, dropOversize), "damaged", count(drops, dropDamaged),
-			"suppressed", count(drops, dropSuppressed))
+			"suppressed", count(drops, dropSuppressed), "no_consent", count(drops, dropNoConsent))
 	}
 	if err != nil {
 		return false, err

@@ -19,6 +19,7 @@ import (
 	"ucv/edge/forward"
 	"ucv/edge/store"
 	"ucv/profile"
+	"ucv/profile/catalog"
 )
 
 const writeKey = "wk_upstream_1"
@@ -541,5 +542,60 @@ func TestConfigValidate(t *testing.T) {
 		} else if strings.Contains(err.Error(), "secret-key-1") {
 			t.Errorf("%s: error shows the write key: %v", name, err)
 		}
+	}
+}
+
+// Consent (decision 0041): an event of a person who has not granted a
+// consent purpose that lists the upstream is dropped unsent; with the
+// consent default granted, people who stated nothing are sent.
+func TestForwardConsentPurpose(t *testing.T) {
+	for _, granted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("default granted %v", granted), func(t *testing.T) {
+			r := newReceiver(t)
+			o := store.DefaultOptions(filepath.Join(t.TempDir(), "edge.db"))
+			o.NoSync, o.ConsentGranted = true, granted
+			st, err := store.Open(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close(context.Background()) })
+			cat, _, err := catalog.ParseFile([]byte(`{"consent_purposes":{"advertising":{"destinations":["segment"]}}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.ReplaceCatalog(cat); err != nil {
+				t.Fatal(err)
+			}
+			var evs []store.Event
+			for i, consent := range []string{`{"Advertising":true}`, `{"advertising":false}`, `null`} {
+				body := fmt.Sprintf(`{"type":"track","userId":"c%d","event":"Viewed","messageId":"c-%d","context":{"consent":{"categoryPreferences":%s}}}`, i, i, consent)
+				if consent == "null" {
+					body = fmt.Sprintf(`{"type":"track","userId":"c%d","event":"Viewed","messageId":"c-%d"}`, i, i)
+				}
+				m, err := profile.ParseMessage([]byte(body), "", time.Now(), normalize)
+				if err != nil {
+					t.Fatal(err)
+				}
+				up, _ := m.Upstream()
+				evs = append(evs, store.Event{Msg: m, Forward: up})
+			}
+			if _, err := st.Ingest(context.Background(), evs); err != nil {
+				t.Fatal(err)
+			}
+			c := config(r)
+			c.Destination = "segment"
+			f := start(t, st, c)
+			want, dropped := []string{"c-0"}, uint64(2)
+			if granted {
+				want, dropped = []string{"c-0", "c-2"}, 1
+			}
+			r.waitAll(t, want, 1)
+			if s := waitEmpty(t, f); r.count("c-1") != 0 || s.Dropped["no_consent"] != dropped {
+				t.Errorf("declined event arrived %d times; stats %+v", r.count("c-1"), s)
+			}
+			if !granted && r.count("c-2") != 0 {
+				t.Error("an event of a person who stated nothing was sent under consent-default denied")
+			}
+		})
 	}
 }

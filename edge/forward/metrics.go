@@ -34,11 +34,12 @@ const (
 	dropRejected                     // the upstream refused it alone (4xx)
 	dropDamaged                      // its stored record failed its checksum
 	dropSuppressed                   // Config.Suppressed
+	dropNoConsent                    // the person has not granted the destination's consent purposes
 	numDrops
 )
 
 func (r dropReason) String() string {
-	return [...]string{"oversize", "rejected", "damaged", "suppressed"}[r]
+	return [...]string{"oversize", "rejected", "damaged", "suppressed", "no_consent"}[r]
 }
 
 // Stats are a Forwarder's counters and its outbox's gauges.
@@ -102,7 +103,7 @@ var (
 	descBatches  = desc("batches_total", "Batches the upstream accepted (2xx).")
 	descEvents   = desc("events_total", "Events the upstream accepted.")
 	descFailures = desc("failures_total", "Failed attempts to send a batch, by reason: network, timeout, server_error (5xx, 408), throttled (429), unauthorized (401, 403), bad_endpoint (404, 405, 3xx), refused (other 4xx: the batch is split and retried).", "reason")
-	descDropped  = desc("dropped_total", "Events deleted unsent, by reason: oversize, rejected (the upstream refused the event alone), damaged, suppressed, outbox_full (evicted by the outbox's cap).", "reason")
+	descDropped  = desc("dropped_total", "Events deleted unsent, by reason: oversize, rejected (the upstream refused the event alone), damaged, suppressed, no_consent (the person has not granted a consent purpose that lists the destination), outbox_full (evicted by the outbox's cap).", "reason")
 	descLastOK   = desc("last_success_timestamp_seconds", "When the upstream last accepted a batch (0: not since start).")
 )
 

@@ -20,7 +20,17 @@ func (s *Store) Catalog() *catalog.Compiled {
 	if c := s.catalog.Load(); c != nil {
 		return c
 	}
-	return emptyCatalog
+	return emptyCatalog // loadCatalog stores one with the consent default
+}
+
+// compile compiles c with the store's consent default
+// (Options.ConsentGranted).
+func (s *Store) compile(c catalog.Catalog) (*catalog.Compiled, error) {
+	comp, err := catalog.Compile(c)
+	if err != nil {
+		return nil, err
+	}
+	return comp.WithConsentDefault(s.opts.ConsentGranted), nil
 }
 
 var emptyCatalog = func() *catalog.Compiled {
@@ -46,7 +56,7 @@ func (s *Store) ReplaceCatalog(c catalog.Catalog) (changed bool, err error) {
 }
 
 func (s *Store) setCatalog(c catalog.Catalog, replace bool) (changed bool, err error) {
-	comp, err := catalog.Compile(c)
+	comp, err := s.compile(c)
 	if err != nil {
 		return false, fmt.Errorf("store: set catalog: %w", err)
 	}
@@ -81,6 +91,10 @@ func (s *Store) setCatalog(c catalog.Catalog, replace bool) (changed bool, err e
 // is reported and left out: the edge evaluates nothing until the hub or
 // the file gives it a catalog it understands.
 func (s *Store) loadCatalog(meta *bolt.Bucket) {
+	if s.opts.ConsentGranted {
+		// Until a catalog is set: the empty one, with the default.
+		s.catalog.Store(emptyCatalog.WithConsentDefault(true))
+	}
 	b := meta.Get(catalogKey)
 	if b == nil {
 		return
@@ -88,7 +102,7 @@ func (s *Store) loadCatalog(meta *bolt.Bucket) {
 	c, err := catalog.Unmarshal(b)
 	if err == nil {
 		var comp *catalog.Compiled
-		if comp, err = catalog.Compile(c); err == nil {
+		if comp, err = s.compile(c); err == nil {
 			s.catalog.Store(comp)
 			return
 		}

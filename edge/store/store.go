@@ -82,6 +82,11 @@ type Options struct {
 	// before compacting its file, so a burst of erasures costs one
 	// compaction. Default 1 s.
 	CompactDelay time.Duration
+	// ConsentGranted is the consent default (ucv edge --consent-default):
+	// whether a profile that has stated nothing about a consent category
+	// counts as granting it, for decisions, lookups for a purpose and
+	// forwarding. False (denied) unless set.
+	ConsentGranted bool
 	// Now is the clock (injected for tests).
 	Now func() time.Time
 	// MaxClockDrift bounds how far ahead remote HLC timestamps may be.

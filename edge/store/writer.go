@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 	bolt "go.etcd.io/bbolt"
@@ -577,11 +578,20 @@ func (w *writer) flush() error {
 	out := make([]enc, len(ids))
 	flags := w.viewFlags(ids)
 	incs := w.increments(views, ids)
+	cut, retain := w.cat.RetentionCutoff(time.UnixMilli(w.nowMs))
 	encode := func(i int) {
 		p := w.cache[ids[i]]
 		var b []byte
 		var err error
-		if w.dirty[ids[i]] {
+		// Retention (decision 0041): events past the catalog's cutoff
+		// leave the stored state whenever a profile is written or its
+		// view rendered again (the evaluation's Next brings every
+		// profile back when its oldest event leaves).
+		pruned := false
+		if retain {
+			_, pruned = p.Prune(cut)
+		}
+		if w.dirty[ids[i]] || pruned {
 			if b, err = p.Marshal(); err != nil {
 				out[i].err = err
 				return

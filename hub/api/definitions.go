@@ -190,6 +190,18 @@ func (s *Server) definitions(kind string) handler {
 				defs = map[string]catalog.Offer{}
 			}
 			out["offers"] = defs
+		case catalog.KindPurpose:
+			defs := c.ConsentPurposes
+			if defs == nil {
+				defs = map[string]catalog.ConsentPurpose{}
+			}
+			out["consent_purposes"] = defs
+		case catalog.KindRetention:
+			defs := c.Retention
+			if defs == nil {
+				defs = map[string]catalog.Retention{}
+			}
+			out["retention"] = defs
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -202,6 +214,10 @@ func singular(kind string) string {
 		return "computed trait"
 	case catalog.KindOffer:
 		return "offer"
+	case catalog.KindPurpose:
+		return "consent purpose"
+	case catalog.KindRetention:
+		return "retention policy"
 	}
 	return "audience"
 }

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -34,10 +35,12 @@ const (
 	KindAudience      = "audiences"
 	KindOffer         = "offers"
 	KindModel         = "models"
+	KindPurpose       = "consent-purposes"
+	KindRetention     = "retention"
 )
 
 // Kinds lists every kind of definition.
-var Kinds = []string{KindComputedTrait, KindAudience, KindOffer, KindModel}
+var Kinds = []string{KindComputedTrait, KindAudience, KindOffer, KindModel, KindPurpose, KindRetention}
 
 // Limits on definitions.
 const (
@@ -97,6 +100,9 @@ type Definitions struct {
 	Audiences      map[string]Audience      `json:"audiences,omitempty"`
 	Offers         map[string]Offer         `json:"offers,omitempty"`
 	Models         map[string]Model         `json:"models,omitempty"`
+	// ConsentPurposes and Retention: consent.go.
+	ConsentPurposes map[string]ConsentPurpose `json:"consent_purposes,omitempty"`
+	Retention       map[string]Retention      `json:"retention,omitempty"`
 }
 
 // Catalog is a versioned set of definitions. Version increases with
@@ -259,6 +265,18 @@ func ParseDefinition(kind, name string, body []byte) (any, error) {
 	case KindModel:
 		m := Model(bytes.Clone(body))
 		return m, m.Check(name)
+	case KindPurpose:
+		var cp ConsentPurpose
+		if err := dec.Decode(&cp); err != nil {
+			return nil, bad(err)
+		}
+		return cp, cp.Check(name)
+	case KindRetention:
+		var r Retention
+		if err := dec.Decode(&r); err != nil {
+			return nil, bad(err)
+		}
+		return r, r.Check(name)
 	}
 	return nil, fmt.Errorf("catalog: unknown kind %q", kind)
 }
@@ -278,6 +296,12 @@ func (c Catalog) Get(kind, name string) (any, bool) {
 	case KindModel:
 		m, ok := c.Models[name]
 		return m, ok
+	case KindPurpose:
+		cp, ok := c.ConsentPurposes[name]
+		return cp, ok
+	case KindRetention:
+		r, ok := c.Retention[name]
+		return r, ok
 	}
 	return nil, false
 }
@@ -308,6 +332,12 @@ func (c Catalog) clone() Catalog {
 		for k, v := range c.Models {
 			n.Models[k] = v
 		}
+	}
+	if len(c.ConsentPurposes) > 0 {
+		n.ConsentPurposes = maps.Clone(c.ConsentPurposes)
+	}
+	if len(c.Retention) > 0 {
+		n.Retention = maps.Clone(c.Retention)
 	}
 	return n
 }
@@ -360,6 +390,22 @@ func (c Catalog) With(name string, def any, version uint64) (Catalog, *Compiled,
 			n.Models = map[string]Model{}
 		}
 		n.Models[name] = d
+	case ConsentPurpose:
+		if err := d.Check(name); err != nil {
+			return c, nil, err
+		}
+		if n.ConsentPurposes == nil {
+			n.ConsentPurposes = map[string]ConsentPurpose{}
+		}
+		n.ConsentPurposes[name] = d
+		if len(n.ConsentPurposes) > MaxDefinitions {
+			return c, nil, &Error{Kind: KindPurpose, Name: name, Field: "name", Message: fmt.Sprintf("the catalog holds %d consent purposes already", MaxDefinitions), Conflict: true}
+		}
+	case Retention:
+		if err := d.Check(name); err != nil {
+			return c, nil, err
+		}
+		n.Retention = map[string]Retention{name: d}
 	default:
 		return c, nil, fmt.Errorf("catalog: cannot define a %T", def)
 	}
@@ -388,6 +434,10 @@ func (c Catalog) Without(kind, name string, version uint64) (Catalog, *Compiled,
 		delete(n.Offers, name)
 	case KindModel:
 		delete(n.Models, name)
+	case KindPurpose:
+		delete(n.ConsentPurposes, name)
+	case KindRetention:
+		delete(n.Retention, name)
 	}
 	comp, err := Compile(n)
 	if err != nil {
@@ -404,10 +454,16 @@ func (c Catalog) Without(kind, name string, version uint64) (Catalog, *Compiled,
 func (c Catalog) Marshal() ([]byte, error) {
 	return codec.Frame(frameTag, func(e *codec.Encoder) error {
 		// Offers and models follow only when there are any, so a catalog
-		// without them keeps the bytes of the first version.
+		// without them keeps the bytes of the first version; consent
+		// purposes and retention policies (two more [name, JSON] arrays)
+		// likewise, so a catalog without them keeps the bytes it had
+		// before they existed.
 		fields := 3
 		if len(c.Offers) > 0 || len(c.Models) > 0 {
 			fields = 5
+		}
+		if len(c.ConsentPurposes) > 0 || len(c.Retention) > 0 {
+			fields = 7
 		}
 		if err := first(e.EncodeArrayLen(fields), e.EncodeUint(c.Version)); err != nil {
 			return err
@@ -439,7 +495,13 @@ func (c Catalog) Marshal() ([]byte, error) {
 		if err := encodeJSONDefs(e, c.Offers); err != nil {
 			return err
 		}
-		return encodeJSONDefs(e, c.Models)
+		if err := encodeJSONDefs(e, c.Models); err != nil || fields == 5 {
+			return err
+		}
+		if err := encodeJSONDefs(e, c.ConsentPurposes); err != nil {
+			return err
+		}
+		return encodeJSONDefs(e, c.Retention)
 	})
 }
 
@@ -558,6 +620,15 @@ func Unmarshal(b []byte) (Catalog, error) {
 				return err
 			}
 			extra = n - 5
+		}
+		if n >= 7 {
+			if c.ConsentPurposes, err = decodeJSONDefs[ConsentPurpose](d); err != nil {
+				return err
+			}
+			if c.Retention, err = decodeJSONDefs[Retention](d); err != nil {
+				return err
+			}
+			extra = n - 7
 		}
 		for range extra {
 			if err := d.Skip(); err != nil {

@@ -41,6 +41,14 @@ type Compiled struct {
 	builtins bool
 	// values are the fitted value models (model_value.go).
 	values valueModels
+	// Consent and retention (consent.go): purposes by name, the
+	// purposes each offer and destination needs, the consent default,
+	// the retention policy (nil: none).
+	purposes       map[string]*purpose
+	offerNeeds     map[string][]string
+	destNeeds      map[string][]string
+	consentDefault bool
+	retention      *Retention
 }
 
 // callKey names one audience function call with literal arguments.
@@ -127,6 +135,9 @@ func Compile(c Catalog) (*Compiled, error) {
 			comp.byEvent[call.Event] = append(comp.byEvent[call.Event], ag)
 		}
 	}
+	if err := comp.compileConsent(c); err != nil {
+		return nil, err
+	}
 	if err := comp.compileOffers(c, expr.Known{Audiences: names, Computed: kinds}); err != nil {
 		return nil, err
 	}
@@ -187,7 +198,8 @@ func (c *Compiled) Digest() uint64 {
 
 // Empty reports whether there is nothing to evaluate.
 func (c *Compiled) Empty() bool {
-	return c == nil || len(c.traits) == 0 && len(c.auds) == 0 && c.values.empty()
+	return c == nil || len(c.traits) == 0 && len(c.auds) == 0 && c.values.empty() &&
+		(c.retention == nil || c.retention.EventsDays == 0) // retention sets Next
 }
 
 // Capture returns the property paths of event that definitions read:
@@ -309,6 +321,7 @@ func (c *Compiled) computeValues(p *profile.Profile, now time.Time, r *Result) *
 	in.acc = make([]acc, len(c.traits)+len(c.calls))
 	if !p.Erased.Set {
 		c.fold(p, in)
+		c.noteRetention(p, in)
 	}
 	r.Computed = make([]Value, len(c.traits))
 	for i, t := range c.traits {
@@ -320,11 +333,21 @@ func (c *Compiled) computeValues(p *profile.Profile, now time.Time, r *Result) *
 }
 
 // fold makes the one pass over the profile's ledger that every
-// computed trait and audience function reads.
+// computed trait and audience function reads. Events before the
+// retention cutoff are left out whether or not the profile has been
+// pruned yet, so every replica computes the same windows.
 func (c *Compiled) fold(p *profile.Profile, in *input) {
+	cut, retain := c.RetentionCutoff(in.now)
 	p.LedgerEvents(func(e *profile.LedgerEvent) {
 		if string(e.Kind) != string(profile.Track) {
 			return
+		}
+		if retain {
+			if e.Time < cut {
+				return
+			}
+			// It leaves on the first hour at which the cutoff passes it.
+			in.note(evalClock(time.UnixMilli(e.Time).Add(time.Duration(c.retention.EventsDays) * day)).Add(NowGranularity).UnixMilli())
 		}
 		aggs := c.byEvent[string(e.Event)]
 		for _, a := range aggs {

@@ -30,7 +30,8 @@ type Offer struct {
 	// Cap limits how often one profile is shown it.
 	Cap *OfferCap `json:"cap,omitempty"`
 	// Consent names a consent category the profile must have granted:
-	// one of ConsentPurposes (any letter case).
+	// one of ConsentPurposes or a consent purpose the catalog defines
+	// (any letter case). Purposes that list the offer add theirs.
 	Consent string `json:"consent,omitempty"`
 	// Payload is returned to the app as is.
 	Payload     json.RawMessage `json:"payload,omitempty"`
@@ -60,13 +61,13 @@ const (
 	MaxOfferCap          = 1_000_000
 )
 
-// ConsentPurposes are the consent categories an offer may require. The
-// catalog has no list of consent purposes yet (decision 0039): until it
-// has, these are the known ones — the purposes common consent-management
-// platforms group cookies and messages into. An offer naming another is
-// refused, so a typo cannot silently hide an offer from everyone. A
-// profile's consent (Segment's context.consent.categoryPreferences) is
-// matched ignoring letter case.
+// ConsentPurposes are the built-in consent categories: the purposes
+// common consent-management platforms group cookies and messages into.
+// They are always known (a lookup may ask for them, an offer may require
+// them) besides the consent purposes a catalog defines (consent.go,
+// decision 0041); an offer naming neither is refused, so a typo cannot
+// silently hide an offer from everyone. A profile's consent (Segment's
+// context.consent.categoryPreferences) is matched ignoring letter case.
 var ConsentPurposes = []string{"advertising", "analytics", "functional", "marketing", "necessary", "personalization"}
 
 // Check validates one offer's fields on its own; expressions are checked
@@ -96,8 +97,8 @@ func (o Offer) Check(name string) error {
 			return e("cap.window", "must be a window of at most 400 days (\"24h\", \"7d\")")
 		}
 	}
-	if o.Consent != "" && !slices.Contains(ConsentPurposes, strings.ToLower(o.Consent)) {
-		return e("consent", fmt.Sprintf("is not a known consent category (known: %s)", strings.Join(ConsentPurposes, ", ")))
+	if o.Consent != "" && !namePattern.MatchString(strings.ToLower(o.Consent)) {
+		return e("consent", "must be a consent category: a name matching [a-z][a-z0-9_]{0,63} in any letter case")
 	}
 	if len(o.Payload) > MaxOfferPayloadBytes {
 		return e("payload", fmt.Sprintf("is longer than %d bytes", MaxOfferPayloadBytes))
@@ -140,7 +141,8 @@ type offer struct {
 	prioC    float64
 	capMs    int64 // cap window in ms; 0: no cap
 	consent  string
-	audience bool // an expression reads audiences
+	needs    []string // consent purposes that list it (besides consent)
+	audience bool     // an expression reads audiences
 }
 
 // offerSet is a catalog's offers compiled.
@@ -167,7 +169,13 @@ func (comp *Compiled) compileOffers(c Catalog, known expr.Known) error {
 		if err := def.Check(id); err != nil {
 			return err
 		}
-		o := &offer{id: id, def: def, consent: strings.ToLower(def.Consent)}
+		o := &offer{id: id, def: def, consent: strings.ToLower(def.Consent), needs: comp.offerNeeds[id]}
+		if o.consent != "" && !comp.KnownPurpose(o.consent) {
+			known := slices.Concat(ConsentPurposes, sortedNames(c.ConsentPurposes))
+			slices.Sort(known)
+			return &Error{Kind: KindOffer, Name: id, Field: "consent",
+				Message: fmt.Sprintf("is not a known consent category (define it: PUT /v1/admin/consent-purposes/%s; known: %s)", o.consent, strings.Join(slices.Compact(known), ", "))}
+		}
 		// Named "offers/…", apart from audiences, so an offer may read
 		// an audience of its own name.
 		if strings.TrimSpace(def.Eligibility) != "" {
@@ -403,7 +411,7 @@ func (c *Compiled) decideOne(o *offer, in *input, sess *expr.Session, shown int6
 		}
 	}
 	if o.consent != "" {
-		granted := consentGranted(in.Consent(), o.consent)
+		granted := c.consentedMap(in.Consent(), o.consent)
 		if !granted {
 			fail(ReasonConsent)
 		}
@@ -412,6 +420,18 @@ func (c *Compiled) decideOne(o *offer, in *input, sess *expr.Session, shown int6
 				Category string `json:"category"`
 				Granted  bool   `json:"granted"`
 			}{o.def.Consent, granted}
+		}
+	}
+	for _, cat := range o.needs {
+		granted := c.consentedMap(in.Consent(), cat)
+		if !granted {
+			fail(ReasonConsent)
+		}
+		if explain && (ex.Consent == nil || ex.Consent.Granted && !granted) {
+			ex.Consent = &struct {
+				Category string `json:"category"`
+				Granted  bool   `json:"granted"`
+			}{cat, granted}
 		}
 	}
 	if o.capMs > 0 {
@@ -475,22 +495,6 @@ func (c *Compiled) decideOne(o *offer, in *input, sess *expr.Session, shown int6
 		}
 	}
 	return ok, score
-}
-
-// consentGranted reports whether consent (as the profile holds it) grants
-// category: some key equal to it ignoring case is true and none is
-// false.
-func consentGranted(consent map[string]bool, category string) bool {
-	granted := false
-	for k, v := range consent {
-		if strings.EqualFold(k, category) {
-			if !v {
-				return false
-			}
-			granted = true
-		}
-	}
-	return granted
 }
 
 // impressions counts, per offer with a cap, the OfferShownEvent events
