@@ -310,7 +310,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	var counts [4]uint64
 	var audCounts [2]uint64 // memberships, transitions
 	models, catalogs := uint64(0), uint64(0)
-	var dlvCounts [4]uint64 // header, destinations, queued, dead
+	var dlvCounts [4]uint64  // header, destinations, queued, dead
 	var privCounts [5]uint64 // header, requests, suppressed, decommissioned, audit
 	var body []byte
 	ended := false

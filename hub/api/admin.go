@@ -215,6 +215,11 @@ func resolve(fsm *hub.FSM, ref string) (v hub.View, holders []string, err error)
 	t, raw, ok := strings.Cut(ref, ":")
 	if !ok {
 		v, err = fsm.Profile(ref)
+		if err == nil && v.Profile.Erased.Set {
+			// An erased person is gone; its fragments stay only as
+			// tombstones for the replicas (0040).
+			return hub.View{}, nil, fmt.Errorf("%w: %s", hub.ErrNotFound, ref)
+		}
 		return v, nil, err
 	}
 	id, err := profile.NewIdentifier("ref", profile.IDType(t), raw, profile.DefaultNormalizeOptions())
