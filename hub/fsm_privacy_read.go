@@ -233,3 +233,17 @@ func (f *FSM) Suppressed(key string) bool {
 	_, ok := f.st.priv.suppressed.Get(key)
 	return ok
 }
+
+// ServedProfile is Profile with the hub's merge records added, as the
+// feed and the bootstrap copy serve the cluster (fsm_merges.go): every
+// merge of the person and why. Errors wrap ErrNotFound.
+func (f *FSM) ServedProfile(id string) (View, error) {
+	v, err := f.Profile(id)
+	if err != nil {
+		return v, err
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	recordMerges(f.st.linked, v.Profile, v.Fragments)
+	return v, nil
+}

@@ -23,7 +23,7 @@ const eraseAt = 1_800_000_000_000 // after every hubtest event time
 // e-mail, a steward merged p3 (anonymous) into them with a reason that
 // names the e-mail, a destination hears merges and erasures; p4 is
 // somebody else.
-func erasable(t *testing.T) *log {
+func erasable(t testing.TB) *log {
 	t.Helper()
 	l := newLog(t)
 	l.at = time.UnixMilli(eraseAt - 1000)

@@ -398,7 +398,7 @@ func (s *Server) privacyExport(w http.ResponseWriter, r *http.Request) error {
 	seen := map[string]bool{}
 	comp := fsm.Compiled()
 	for _, id := range st.Profiles {
-		v, err := fsm.Profile(id)
+		v, err := fsm.ServedProfile(id)
 		if err != nil || seen[v.ID] || v.Profile.Erased.Set {
 			continue
 		}
