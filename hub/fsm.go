@@ -487,15 +487,11 @@ func (a *applier) sync(b *SyncBatch) error {
 			if a.st.suppressedDelta(deltas[i]) {
 				continue // a suppressed identifier's data is dropped (0040)
 			}
-			_, known := a.frag(e.ProfileID)
-			if _, mine := a.owned[e.ProfileID]; mine {
-				known = true
-			}
 			fr := a.own(e.ProfileID)
 			fr.state = fr.state.Join(deltas[i])
-			if at, old := a.st.erasedAt(fr.state); old && !known && !fr.state.Erased.Set {
-				// A new fragment of an erased person, from a replica
-				// that had not heard of the erasure: erased on arrival.
+			if at, old := a.st.erasedAt(deltas[i], fr.state); old && !fr.state.Erased.Set {
+				// A fragment of an erased person, from a replica that
+				// had not heard of the erasure: erased on arrival (0040).
 				p := fr.state.Clone()
 				p.Erase(a.st.priv.salt, crdt.Timestamp{Wall: at, Node: hubReplica})
 				fr.state = p

@@ -510,32 +510,27 @@ func (st *state) suppressedDelta(d *profile.Profile) bool {
 	return false
 }
 
-// erasedAt returns the time an identifier of delta d was erased at, when
-// one was and d's data predates it (its first event before the erasure,
-// or no event time at all): such a delta for a new fragment is an old
-// replica of an erased person.
-func (st *state) erasedAt(d *profile.Profile) (int64, bool) {
+// erasedAt returns the time an identifier that delta d brings was
+// erased at, when one was and the fragment's data (its joined state
+// now) predates the erasure: its first event came before it, or it has
+// no event time. Every fragment that held the identifier when it was
+// erased was erased with it, so such a delta comes from a replica that
+// had not heard of the erasure — an old fragment of the person — and the
+// fragment is erased on arrival. A person who signs up again with the
+// identifier after the erasure starts a fragment whose events are all
+// newer, and keeps it.
+func (st *state) erasedAt(d, joined *profile.Profile) (int64, bool) {
 	pv := st.priv
 	if len(pv.erased) == 0 {
 		return 0, false
 	}
 	for _, k := range d.Identities.Elems() {
 		at, ok := pv.erased[crdt.TombstoneKey(pv.salt, k)]
-		if ok && (!d.FirstSeen.Set || d.FirstSeen.V < at) {
+		if ok && (!joined.FirstSeen.Set || joined.FirstSeen.V < at) {
 			return at, true
 		}
 	}
 	return 0, false
-}
-
-// erasedFrag reports whether fragment id is erased, as this Apply sees
-// it.
-func (a *applier) erasedFrag(id string) bool {
-	if fr, ok := a.owned[id]; ok {
-		return fr.state.Erased.Set
-	}
-	fr, ok := a.frag(id)
-	return ok && fr.state.Erased.Set
 }
 
 // writePrivacy writes the privacy records and returns their counts
@@ -686,4 +681,14 @@ func readPrivacy(pv *privacy, t byte, d *codec.Decoder, counts *[5]uint64) error
 		}
 	}
 	return nil
+}
+
+// erasedFrag reports whether fragment id is erased, as this Apply sees
+// it.
+func (a *applier) erasedFrag(id string) bool {
+	if fr, ok := a.owned[id]; ok {
+		return fr.state.Erased.Set
+	}
+	fr, ok := a.frag(id)
+	return ok && fr.state.Erased.Set
 }

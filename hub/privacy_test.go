@@ -3,10 +3,13 @@ package hub_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"ucv/crdt"
 	"ucv/hub"
@@ -305,4 +308,89 @@ func TestNoPrivacyStateKeepsTheFormat(t *testing.T) {
 	if i := bytes.LastIndexByte(snap, 0xff); i < 0 || snap[i+2] != 0x94 {
 		t.Fatalf("end record %x, want four counts", snap[max(0, len(snap)-8):])
 	}
+}
+
+// TestPropertyErasedPersonNeverReappears: edges push the person's
+// fragments (and somebody else's) one entry at a time in a random
+// interleaving; the erasure lands at a random point, naming whoever the
+// hub then resolves the e-mail to. Whatever arrives afterwards — old
+// deltas of erased fragments, new fragments, edge merges — the e-mail is
+// never found again and no live view holds it.
+func TestPropertyErasedPersonNeverReappears(t *testing.T) {
+	ann := hubtest.Email("ann@example.org")
+	rapid.Check(t, func(t *rapid.T) {
+		nEdges := rapid.IntRange(1, 3).Draw(t, "edges")
+		entries := make([][]replication.Entry, nEdges)
+		for e := range nEdges {
+			edge := hubtest.NewEdge(fmt.Sprintf("store-%d", e), crdt.ReplicaID(e+1))
+			var seen []string
+			for range rapid.IntRange(1, 6).Draw(t, "entries") {
+				p := fmt.Sprintf("P%d-%d", e, rapid.IntRange(0, 2).Draw(t, "profile"))
+				if q := fmt.Sprintf("P%d-%d", e, rapid.IntRange(0, 2).Draw(t, "other")); q != p && slices.Contains(seen, q) &&
+					rapid.IntRange(0, 4).Draw(t, "merge") == 0 {
+					entries[e] = append(entries[e], edge.Merge(q, p))
+					continue
+				}
+				seen = append(seen, p)
+				ev := hubtest.Event{Profile: p, Name: "Product Viewed", IDs: []profile.Identifier{hubtest.Anon(p)}}
+				switch rapid.IntRange(0, 2).Draw(t, "who") {
+				case 0:
+					ev.IDs = append(ev.IDs, ann)
+					ev.Traits = map[string]any{"firstName": "Annabel"}
+				case 1:
+					ev.IDs = append(ev.IDs, hubtest.Email("bob@example.org"))
+				}
+				entries[e] = append(entries[e], edge.Delta(ev))
+			}
+		}
+		total := 0
+		for _, es := range entries {
+			total += len(es)
+		}
+		eraseAfter := rapid.IntRange(0, total).Draw(t, "erase after")
+		l := newLog(t)
+		l.at = time.UnixMilli(eraseAt)
+		next := make([]int, nEdges)
+		erase := func() {
+			_, holders, _ := l.f.ProfileByIdentifier(ann.Key())
+			if r := l.apply(hub.MarshalPrivacy(eraseReq("pr_1", eraseAt, holders...))); r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+		for pushed := 0; pushed < total; pushed++ {
+			if pushed == eraseAfter {
+				erase()
+			}
+			var open []int
+			for e := range nEdges {
+				if next[e] < len(entries[e]) {
+					open = append(open, e)
+				}
+			}
+			e := rapid.SampledFrom(open).Draw(t, "edge")
+			if r := l.sync(fmt.Sprintf("store-%d", e), entries[e][next[e]]); r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			next[e]++
+		}
+		if eraseAfter == total {
+			erase()
+		}
+		if v, _, err := l.f.ProfileByIdentifier(ann.Key()); !errors.Is(err, hub.ErrNotFound) {
+			t.Fatalf("the erased e-mail is found again, in %s %v", v.ID, v.Fragments)
+		}
+		for _, v := range l.f.FeedPage(0, 1<<20).Items {
+			if !v.Profile.Erased.Set && (v.Profile.Identities.Has(ann.Key()) || bytes.Contains(mustMarshal(t, v.Profile), []byte("Annabel"))) {
+				t.Fatalf("cluster %s %v holds the erased person", v.ID, v.Fragments)
+			}
+		}
+	})
+}
+
+func mustMarshal(t *rapid.T, p *profile.Profile) []byte {
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -65,6 +65,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
 	case !strings.HasPrefix(req.HTTPURL, "http://") && !strings.HasPrefix(req.HTTPURL, "https://"):
 		return fmt.Errorf("%w: http_url: must be an http(s) URL", ErrBadRequest)
 	}
+	setAuditTarget(r, req.ID)
 	if err := n.AddVoter(r.Context(), req.ID, req.RaftAddr); err != nil {
 		var nl *hub.NotLeaderError
 		if errors.As(err, &nl) {
@@ -305,6 +306,7 @@ func (s *Server) stewardCommand(build func(*StewardRequest) ([]byte, error)) han
 		if err := req.check(); err != nil {
 			return err
 		}
+		setAuditTarget(r, req.A, req.B)
 		cmd, err := build(&req)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadRequest, err)

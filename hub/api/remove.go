@@ -40,6 +40,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) error {
 	if req.ID == "" {
 		return fmt.Errorf("%w: id: required", ErrBadRequest)
 	}
+	setAuditTarget(r, req.ID)
 	if n.IsLeader() {
 		member, err := n.IsMember(req.ID)
 		if err != nil {
