@@ -479,7 +479,7 @@ func (a *applier) sync(b *SyncBatch) error {
 	if next := b.Entries[start].Seq; next != last.seq+1 && !b.Resync {
 		return fmt.Errorf("%w: edge %s sent sequence %d, expected %d", ErrSequenceGap, b.Edge, next, last.seq+1)
 	}
-	var changed []string
+	var changed, arrivals []string
 	for i := start; i < len(b.Entries); i++ {
 		e := b.Entries[i]
 		switch e.Kind {
@@ -495,6 +495,7 @@ func (a *applier) sync(b *SyncBatch) error {
 				p := fr.state.Clone()
 				p.Erase(a.st.priv.salt, crdt.Timestamp{Wall: at, Node: hubReplica})
 				fr.state = p
+				arrivals = append(arrivals, e.ProfileID)
 			}
 			a.touched[fr.cluster] = true
 			if _, known := a.st.recs[e.ProfileID]; !known || feedsRecord(deltas[i]) {
@@ -514,6 +515,11 @@ func (a *applier) sync(b *SyncBatch) error {
 		}
 	}
 	a.reindex(changed)
+	if len(arrivals) > 0 {
+		arrivals = sortedSet(arrivals)
+		a.detach(arrivals)
+		a.scrub(arrivals)
+	}
 	a.st.edges.ReplaceOrInsert(edgeSeq{b.Edge, b.Seq()})
 	a.res.Applied = len(b.Entries) - start
 	a.res.LastSeq = b.Seq()

@@ -241,13 +241,12 @@ const hubReplica crdt.ReplicaID = 0
 // hub keeps of them, and returns the salted keys of their identifiers
 // and of r's key, sorted.
 func (a *applier) erase(r *privReq) []string {
-	st, pv := a.st, a.st.priv
+	pv := a.st.priv
 	keys := []string{r.key}
 	E := r.profiles
 	if len(E) == 0 {
 		return keys
 	}
-	inE := func(id string) bool { return has(E, id) }
 	// The clusters before: each gets one profile.erased delivery.
 	olds := map[string][]string{}
 	for _, id := range E {
@@ -264,6 +263,22 @@ func (a *applier) erase(r *privReq) []string {
 		p.Erase(pv.salt, ts)
 		fr.state = p
 	}
+	a.detach(E)
+	a.scrub(E)
+	for _, c := range sortedKeys(olds) {
+		ids := append([]string{c}, olds[c]...)
+		a.enqueueErased(c, sortedSet(ids), r.id)
+	}
+	return sortedSet(keys)
+}
+
+// detach takes the erased fragments E (sorted) out of the identity
+// graph: every decision naming one is forgotten (from the engine too),
+// their records become empty, so each ends a cluster of its own with no
+// identifiers, and the clusters are regrouped.
+func (a *applier) detach(E []string) {
+	st := a.st
+	inE := func(id string) bool { return has(E, id) }
 	// Steward decisions naming them go, from the engine too.
 	var moved []string
 	var drop []*decision
@@ -310,12 +325,6 @@ func (a *applier) erase(r *privReq) []string {
 		}
 	}
 	a.regroup(append(moved, E...), nil, "", "")
-	a.scrub(E)
-	for _, c := range sortedKeys(olds) {
-		ids := append([]string{c}, olds[c]...)
-		a.enqueueErased(c, sortedSet(ids), r.id)
-	}
-	return sortedSet(keys)
 }
 
 // scrub removes what the hub keeps about fragments E beyond their

@@ -394,3 +394,37 @@ func mustMarshal(t *rapid.T, p *profile.Profile) []byte {
 	}
 	return b
 }
+
+// TestEraseOnArrivalDetaches: an edge had merged two fragments and,
+// offline, identified one with the erased e-mail; that old delta erases
+// the fragment on arrival and detaches it, and the other fragment's
+// person stays whole.
+func TestEraseOnArrivalDetaches(t *testing.T) {
+	l := newLog(t)
+	l.at = time.UnixMilli(eraseAt)
+	e := hubtest.NewEdge("store-2", 2)
+	l.sync("store-2",
+		e.Delta(hubtest.Event{Profile: "01P5", IDs: []profile.Identifier{hubtest.Anon("a5")}}),
+		e.Delta(hubtest.Event{Profile: "01P6", IDs: []profile.Identifier{hubtest.Anon("a6")}, Traits: map[string]any{"city": "Lyon"}}),
+		e.Merge("01P5", "01P6"))
+	if v, _ := l.f.Profile("01P6"); len(v.Fragments) != 2 {
+		t.Fatalf("fragments %v, want the edge's merge", v.Fragments)
+	}
+	if r := l.apply(hub.MarshalPrivacy(eraseReq("pr_1", eraseAt))); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r := l.sync("store-2", e.Delta(hubtest.Event{Profile: "01P5", IDs: []profile.Identifier{hubtest.Email("ann@example.org")}})); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if v, _ := l.f.Profile("01P5"); !v.Profile.Erased.Set || len(v.Fragments) != 1 {
+		t.Errorf("01P5 = %v erased %v, want erased and alone", v.Fragments, v.Profile.Erased.Set)
+	}
+	v, _, err := l.f.ProfileByIdentifier("anonymous_id:a6")
+	if err != nil || v.Profile.Erased.Set || !slices.Equal(v.Fragments, []string{"01P6"}) {
+		t.Errorf("the other fragment's person: %v %v", v.Fragments, err)
+	}
+	if h := l.f.History("01P5"); len(h) != 0 {
+		t.Errorf("history of the erased fragment: %v", h)
+	}
+	roundTrip(t, l)
+}
