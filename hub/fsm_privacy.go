@@ -66,6 +66,9 @@ type privacy struct {
 	// Derived.
 	byID   map[string]*privReq
 	erased map[string]int64 // salted key → earliest erasure (ms)
+	// open are the erase requests not done yet: what the shred loops
+	// look at on every apply.
+	open map[string]*privReq
 }
 
 func newPrivacy() *privacy {
@@ -76,6 +79,7 @@ func newPrivacy() *privacy {
 		audit:      btree.NewG(degree, func(a, b *AuditEntry) bool { return a.Seq < b.Seq }),
 		byID:       map[string]*privReq{},
 		erased:     map[string]int64{},
+		open:       map[string]*privReq{},
 	}
 }
 
@@ -92,7 +96,7 @@ func (pv *privacy) clone() *privacy {
 
 // rebuild derives byID and erased from the requests.
 func (pv *privacy) rebuild() {
-	pv.byID, pv.erased = map[string]*privReq{}, map[string]int64{}
+	pv.byID, pv.erased, pv.open = map[string]*privReq{}, map[string]int64{}, map[string]*privReq{}
 	pv.reqs.Ascend(func(r *privReq) bool {
 		pv.note(r)
 		return true
@@ -104,6 +108,11 @@ func (pv *privacy) note(r *privReq) {
 	pv.byID[r.id] = r
 	if r.typ != PrivacyErase {
 		return
+	}
+	if r.completed == 0 {
+		pv.open[r.id] = r
+	} else {
+		delete(pv.open, r.id)
 	}
 	for _, k := range r.keys {
 		if at, ok := pv.erased[k]; !ok || r.at < at {

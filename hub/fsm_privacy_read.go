@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -159,13 +160,17 @@ func (f *FSM) PendingShred(node string) []string {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	pv := f.st.priv
-	var out []string
-	pv.reqs.Ascend(func(r *privReq) bool {
-		if r.typ == PrivacyErase && r.completed == 0 && !has(r.shreds, node) && pv.edgesDone(r) && len(out) < MaxReceipts {
-			out = append(out, r.id)
+	var open []*privReq
+	for _, r := range pv.open {
+		if !has(r.shreds, node) && pv.edgesDone(r) {
+			open = append(open, r)
 		}
-		return true
-	})
+	}
+	slices.SortFunc(open, func(a, b *privReq) int { return cmp.Compare(a.index, b.index) })
+	var out []string
+	for _, r := range open[:min(len(open), MaxReceipts)] {
+		out = append(out, r.id)
+	}
 	return out
 }
 
