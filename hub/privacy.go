@@ -19,10 +19,12 @@ import (
 // returns its status once committed. Only the identifier's salted key and
 // the profile IDs it resolves to here enter the Raft log; the salt is
 // generated (crypto/rand) with the first request. Errors never carry the
-// identifier's value. Safe for concurrent use; on a follower the
-// resolution reads its own state (which may lag the leader by the last
-// few commands; the FSM adds every fragment of the profiles' clusters at
-// apply) and the command is forwarded.
+// identifier's value. Safe for concurrent use. On the leader the
+// resolution follows a Barrier, so it sees every acknowledged change; on
+// a follower it reads the follower's state, which may lag by the last
+// few commands (the API relays requests to the leader for that reason),
+// and the command is forwarded. The FSM adds every fragment of the
+// profiles' clusters at apply.
 func (s *Server) RequestPrivacy(ctx context.Context, typ PrivacyType, id profile.Identifier, actor string) (PrivacyStatus, error) {
 	if privacyNames[typ] == "" {
 		return PrivacyStatus{}, fmt.Errorf("%w: privacy type %d", ErrInvalid, typ)
@@ -30,6 +32,12 @@ func (s *Server) RequestPrivacy(ctx context.Context, typ PrivacyType, id profile
 	rid, err := randomID("pr_")
 	if err != nil {
 		return PrivacyStatus{}, err
+	}
+	if s.IsLeader() {
+		// Resolve against every acknowledged change.
+		if err := s.Barrier(ctx); err != nil {
+			return PrivacyStatus{}, err
+		}
 	}
 	var ids []string
 	if _, holders, err := s.fsm.ProfileByIdentifier(id.Key()); err == nil {

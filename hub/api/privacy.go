@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,10 +62,20 @@ func parseIdentifier(field, s string) (profile.Identifier, error) {
 	return id, nil
 }
 
+// createPrivacy checks the request and has the leader make it: a
+// follower relays it there (with the caller's credential), so the
+// identifier is resolved against the leader's state, which holds every
+// acknowledged change (Barrier).
 func (s *Server) createPrivacy(w http.ResponseWriter, r *http.Request) error {
-	var req PrivacyRequestBody
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	body, err := s.readBody(w, r, maxJSONBytes)
+	if err != nil {
 		return err
+	}
+	var req PrivacyRequestBody
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return fmt.Errorf("%w: body: %v", ErrBadRequest, err)
 	}
 	typ, ok := hub.ParsePrivacyType(req.Type)
 	if !ok {
@@ -72,6 +84,15 @@ func (s *Server) createPrivacy(w http.ResponseWriter, r *http.Request) error {
 	id, err := parseIdentifier("identifier", req.Identifier)
 	if err != nil {
 		return err
+	}
+	if !s.node.IsLeader() && r.Header.Get(forwardedHeader) == "" {
+		lid, _ := s.node.Leader()
+		u, ok := s.peers.URL(lid)
+		if !ok {
+			return fmt.Errorf("%w: the leader's HTTP address is unknown", ErrNoLeader)
+		}
+		relayed(r) // the leader audits it
+		return s.peers.relay(w, r, u+"/v1/admin/privacy/requests", body)
 	}
 	actor, _ := callerOf(r)
 	st, err := s.node.RequestPrivacy(r.Context(), typ, id, actor)
@@ -216,6 +237,7 @@ type auditKey struct{}
 type auditNote struct {
 	targets []string
 	set     bool
+	relayed bool // handed to the leader, which audits it
 }
 
 // auditable reports whether requests to rt are audited: every admin
@@ -232,6 +254,14 @@ func auditable(rt *Route) bool {
 func setAuditTarget(r *http.Request, targets ...string) {
 	if n, ok := r.Context().Value(auditKey{}).(*auditNote); ok {
 		n.targets, n.set = targets, true
+	}
+}
+
+// relayed says that the request was handed to the leader, whose own
+// audit entry records it.
+func relayed(r *http.Request) {
+	if n, ok := r.Context().Value(auditKey{}).(*auditNote); ok {
+		n.relayed = true
 	}
 }
 
@@ -266,7 +296,7 @@ func (s *Server) audited(rt *Route, h handler, w http.ResponseWriter, r *http.Re
 	if err := h(sw, r); err != nil {
 		s.writeError(sw, r, err)
 	}
-	if sw.code >= 400 && sw.code < 500 {
+	if note.relayed || sw.code >= 400 && sw.code < 500 {
 		// Refused: it changed nothing, and neither does its audit
 		// (a 5xx may have taken effect, and is audited).
 		return

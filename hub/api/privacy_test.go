@@ -406,3 +406,56 @@ func TestExportIsComplete(t *testing.T) {
 		t.Error("the export download is not audited")
 	}
 }
+
+// TestPrivacyThroughFollowers: on a 3-node hub, the request, the edge's
+// privacy sync and the audit entries go through followers (forwarded to
+// the leader over HTTP), and every node's shred receipt completes it.
+func TestPrivacyThroughFollowers(t *testing.T) {
+	nodes := newAPICluster(t, new(hubtest.Network), 3)
+	var followers []apiNode
+	var leader apiNode
+	for _, nd := range nodes {
+		if nd.hub.IsLeader() {
+			leader = nd
+		} else {
+			followers = append(followers, nd)
+		}
+	}
+	if leader.hub == nil || len(followers) != 2 {
+		t.Fatal("no single leader")
+	}
+	e := hubtest.NewEdge("store-1", 1)
+	if resp, b := do(t, "POST", followers[0].url+"/v1/sync/push", token, push(t, "store-1",
+		e.Delta(hubtest.Event{Profile: "p1", IDs: []profile.Identifier{hubtest.Email("ann@example.com")}}))); resp.StatusCode != http.StatusOK {
+		t.Fatalf("push = %d %s", resp.StatusCode, b)
+	}
+	id := request(t, followers[0].url, "erase", "email:ann@example.com")
+	if st := requestStatus(t, followers[1].url, id); st.Status != "pending" || len(st.Hub) != 3 {
+		waitFor(t, "the request on the other follower", func() bool {
+			_, err := followers[1].hub.FSM().PrivacyRequest(id)
+			return err == nil
+		})
+	}
+	d := privacySync(t, followers[1].url, "store-1", id)
+	if len(d.Directives) != 0 {
+		t.Fatalf("directives after the receipt: %+v", d.Directives)
+	}
+	waitFor(t, "done on every node", func() bool {
+		for _, nd := range nodes {
+			st, err := nd.hub.FSM().PrivacyRequest(id)
+			if err != nil || st.Status != "done" || len(st.Hub) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	var audited []hub.AuditEntry
+	for _, a := range auditEntries(t, leader.url) {
+		if a.Action == "POST /v1/admin/privacy/requests" {
+			audited = append(audited, a)
+		}
+	}
+	if len(audited) != 1 || !slices.Equal(audited[0].Targets, []string{id, "p1"}) {
+		t.Errorf("audit of the request = %+v, want one entry naming it and p1", audited)
+	}
+}
