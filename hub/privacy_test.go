@@ -15,6 +15,7 @@ import (
 	"ucv/hub"
 	"ucv/hub/hubtest"
 	"ucv/profile"
+	"ucv/profile/catalog"
 	"ucv/replication"
 )
 
@@ -30,6 +31,9 @@ func erasable(t testing.TB) *log {
 	t.Helper()
 	l := newLog(t)
 	l.at = time.UnixMilli(eraseAt - 1000)
+	if r := l.apply(hub.MarshalDefine(&hub.Define{Kind: catalog.KindAudience, Name: "everyone", Definition: []byte(`{"expression":"true"}`), Actor: "ops"})); r.Err != nil {
+		t.Fatal(r.Err)
+	}
 	dest := []byte(`{"type":"webhook","url":"http://127.0.0.1:9/hook","secret":"0123456789abcdef","events":["profile.merged","profile.erased"]}`)
 	if r := l.apply(hub.MarshalDefine(&hub.Define{Kind: hub.KindDestination, Name: "crm", Definition: dest, Actor: "ops"})); r.Err != nil {
 		t.Fatal(r.Err)
@@ -49,6 +53,9 @@ func erasable(t testing.TB) *log {
 	}
 	if v, err := l.f.Profile(p3); err != nil || len(v.Fragments) != 3 {
 		t.Fatalf("Profile(p3) = %v, %v; want a cluster of three", v.Fragments, err)
+	}
+	if got := l.f.Audiences(p1); !slices.Equal(got, []string{"everyone"}) {
+		t.Fatalf("Audiences(p1) = %v", got)
 	}
 	return l
 }
@@ -87,6 +94,25 @@ func TestEraseScrubsTheHub(t *testing.T) {
 	}
 	if cs := l.f.Clusters(); len(cs) != 0 {
 		t.Errorf("Clusters() = %v, want none", cs)
+	}
+	for _, rv := range l.f.Reviews() {
+		if slices.Contains([]string{p1, p2, p3}, rv.A) || slices.Contains([]string{p1, p2, p3}, rv.B) {
+			t.Errorf("review pair of an erased profile: %+v", rv.Review)
+		}
+	}
+	// Memberships and transitions go; somebody else stays in.
+	for _, id := range []string{p1, p2, p3} {
+		if got := l.f.Audiences(id); len(got) != 0 {
+			t.Errorf("Audiences(%s) = %v, want none", id, got)
+		}
+	}
+	if n := l.f.AudienceSize("everyone"); n != 1 {
+		t.Errorf("AudienceSize = %d, want 1 (01P4)", n)
+	}
+	for _, tr := range l.f.Transitions(0, 1000) {
+		if tr.Profile == p1 || tr.Profile == p2 || tr.Profile == p3 {
+			t.Errorf("transition of an erased profile kept: %+v", tr)
+		}
 	}
 	// The feed carries the erased states to the edges.
 	page := l.f.FeedPage(0, 100)
