@@ -30,6 +30,11 @@ var (
 	// definitions stand in the way of: removing a computed trait or an
 	// audience an audience reads, one definition too many.
 	ErrConflict = errors.New("hub: conflicts with other definitions")
+	// ErrStaleSalt is returned (wrapped) for a privacy request whose
+	// salted key was computed under another salt than the state's (two
+	// first requests raced): it changed nothing; compute the key again
+	// under FSM.PrivacySalt and retry.
+	ErrStaleSalt = errors.New("hub: privacy request computed under a stale salt")
 	// ErrNotLeader is returned (wrapped in a *NotLeaderError) by
 	// Server.Apply on a follower without a Forward function.
 	ErrNotLeader = errors.New("hub: not the leader")

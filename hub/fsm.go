@@ -10,6 +10,7 @@ import (
 	"github.com/google/btree"
 	"github.com/hashicorp/raft"
 
+	"ucv/crdt"
 	"ucv/hub/identity"
 	"ucv/profile"
 	"ucv/replication"
@@ -135,6 +136,9 @@ type state struct {
 	// dlv are the destinations and the webhook delivery queue
 	// (fsm_delivery.go): replicated, with derived indexes of its own.
 	dlv *deliveries
+	// priv is the privacy state (fsm_privacy.go): replicated, with
+	// derived indexes of its own.
+	priv *privacy
 }
 
 const degree = 32
@@ -161,6 +165,7 @@ func newState() (*state, error) {
 		transits:  newTransitions(),
 		audIx:     newAudIndex(),
 		dlv:       newDeliveries(),
+		priv:      newPrivacy(),
 	}, nil
 }
 
@@ -295,6 +300,36 @@ func (f *FSM) Apply(l *raft.Log) any {
 			panic(fmt.Sprintf("hub: undecodable replay entry at index %d: %v", l.Index, derr))
 		}
 		err = a.replay(r)
+	case CmdPrivacy:
+		p, derr := UnmarshalPrivacy(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable privacy entry at index %d: %v", l.Index, derr))
+		}
+		err = a.privacyRequest(p)
+	case CmdPrivacyDone:
+		r, derr := UnmarshalEdgeReceipts(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable privacy receipts entry at index %d: %v", l.Index, derr))
+		}
+		a.privacyDone(r)
+	case CmdShredDone:
+		r, derr := UnmarshalShredReceipt(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable shred receipt entry at index %d: %v", l.Index, derr))
+		}
+		a.shredDone(r)
+	case CmdDecommission:
+		x, derr := UnmarshalDecommission(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable decommission entry at index %d: %v", l.Index, derr))
+		}
+		a.decommission(x)
+	case CmdAudit:
+		e, derr := UnmarshalAudit(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable audit entry at index %d: %v", l.Index, derr))
+		}
+		a.appendAudit(e)
 	case CmdTick:
 		tk, derr := UnmarshalTick(l.Data)
 		if derr != nil {
@@ -422,6 +457,9 @@ func (a *applier) sync(b *SyncBatch) error {
 			return fmt.Errorf("%w: entry %d (seq %d): kind %d", ErrInvalid, i, e.Seq, e.Kind)
 		}
 	}
+	if a.st.decommissioned(b.Edge) {
+		return fmt.Errorf("%w: edge %s is decommissioned", ErrInvalid, b.Edge)
+	}
 	last, _ := a.st.edges.Get(edgeSeq{edge: b.Edge})
 	start := 0
 	for start < len(b.Entries) && b.Entries[start].Seq <= last.seq {
@@ -441,13 +479,24 @@ func (a *applier) sync(b *SyncBatch) error {
 	if next := b.Entries[start].Seq; next != last.seq+1 && !b.Resync {
 		return fmt.Errorf("%w: edge %s sent sequence %d, expected %d", ErrSequenceGap, b.Edge, next, last.seq+1)
 	}
-	var changed []string
+	var changed, arrivals []string
 	for i := start; i < len(b.Entries); i++ {
 		e := b.Entries[i]
 		switch e.Kind {
 		case replication.KindDelta:
+			if a.st.suppressedDelta(deltas[i]) {
+				continue // a suppressed identifier's data is dropped (0040)
+			}
 			fr := a.own(e.ProfileID)
 			fr.state = fr.state.Join(deltas[i])
+			if at, old := a.st.erasedAt(deltas[i], fr.state); old && !fr.state.Erased.Set {
+				// A fragment of an erased person, from a replica that
+				// had not heard of the erasure: erased on arrival (0040).
+				p := fr.state.Clone()
+				p.Erase(a.st.priv.salt, crdt.Timestamp{Wall: at, Node: hubReplica})
+				fr.state = p
+				arrivals = append(arrivals, e.ProfileID)
+			}
 			a.retain(fr) // fsm_retention.go
 			a.touched[fr.cluster] = true
 			if _, known := a.st.recs[e.ProfileID]; !known || feedsRecord(deltas[i]) {
@@ -456,7 +505,9 @@ func (a *applier) sync(b *SyncBatch) error {
 		case replication.KindMerge:
 			a.reindex(changed)
 			changed = changed[:0]
-			if a.apart(e.From, e.ProfileID) {
+			if a.apart(e.From, e.ProfileID) || a.erasedFrag(e.From) || a.erasedFrag(e.ProfileID) {
+				// An erased profile joins nobody: its cluster's view
+				// would be cleared.
 				// A steward's unmerge stands
 				// (docs/decisions/0022-hub-unmerge-on-edges.md).
 				continue
@@ -465,6 +516,11 @@ func (a *applier) sync(b *SyncBatch) error {
 		}
 	}
 	a.reindex(changed)
+	if len(arrivals) > 0 {
+		arrivals = sortedSet(arrivals)
+		a.detach(arrivals)
+		a.scrub(arrivals)
+	}
 	a.st.edges.ReplaceOrInsert(edgeSeq{b.Edge, b.Seq()})
 	a.res.Applied = len(b.Entries) - start
 	a.res.LastSeq = b.Seq()
@@ -774,6 +830,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		members:   st.members.Clone(),
 		transits:  st.transits.Clone(),
 		dlv:       st.dlv.clone(),
+		priv:      st.priv.clone(),
 	}, nil
 }
 

@@ -248,6 +248,10 @@ type WebhookEvent struct {
 	// into (profile.unmerged).
 	MergedFrom []string `json:"merged_from,omitempty"`
 	SplitInto  []string `json:"split_into,omitempty"`
+	// ProfileIDs are every profile ID of the person erased and Request
+	// the privacy request (profile.erased; the body names nothing else).
+	ProfileIDs []string `json:"profile_ids,omitempty"`
+	Request    string   `json:"request,omitempty"`
 }
 
 // WebhookProfile is the person a webhook event is about: the profile ID

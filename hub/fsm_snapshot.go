@@ -33,7 +33,11 @@ import (
 // catalog record was (models, catalogs, memberships, transitions),
 // twelve when the delivery state was written (its header, destinations,
 // queued and dead deliveries: docs/decisions/0036-webhooks.md — only
-// once a destination was defined). A
+// once a destination was defined), seventeen when the privacy state was
+// (its header — salt and last audit number —, requests by Raft index,
+// suppressed keys, decommissioned edges, audit entries by number:
+// docs/decisions/0040-privacy.md — only once a privacy request, a
+// decommission or an audit entry was made). A
 // state without an installed model or a catalog gives exactly the bytes
 // of the format before either existed, so old snapshots restore
 // unchanged. The same state always gives the same bytes (golden-tested
@@ -54,6 +58,11 @@ const (
 	recDest     byte = 10
 	recDelivery byte = 11
 	recDead     byte = 12
+	recPrivacy  byte = 13
+	recRequest  byte = 14
+	recSuppress byte = 15
+	recDecom    byte = 16
+	recAudit    byte = 17
 	recEnd      byte = 0xff
 
 	// maxRecordBytes bounds one record (a fragment's encoded profile).
@@ -73,6 +82,7 @@ type snapshot struct {
 	members   *btree.BTreeG[*membership]
 	transits  *btree.BTreeG[*Transition]
 	dlv       *deliveries
+	priv      *privacy
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -177,10 +187,16 @@ func (s *snapshot) write(w io.Writer) error {
 	if werr == nil {
 		dlvCounts = s.writeDeliveries(enc, put)
 	}
+	var privCounts [5]int
+	if werr == nil {
+		privCounts = s.writePrivacy(enc, put)
+	}
 	if werr == nil {
 		put(recEnd, func() error {
 			n := 4
 			switch {
+			case privCounts[0] > 0:
+				n = 17
 			case dlvCounts[0] > 0:
 				n = 12
 			case catalogs > 0:
@@ -194,7 +210,8 @@ func (s *snapshot) write(w io.Writer) error {
 			}
 			all := []uint64{uint64(counts[0]), uint64(counts[1]), uint64(counts[2]), uint64(counts[3]), models,
 				uint64(catalogs), uint64(members), uint64(transits),
-				uint64(dlvCounts[0]), uint64(dlvCounts[1]), uint64(dlvCounts[2]), uint64(dlvCounts[3])}
+				uint64(dlvCounts[0]), uint64(dlvCounts[1]), uint64(dlvCounts[2]), uint64(dlvCounts[3]),
+				uint64(privCounts[0]), uint64(privCounts[1]), uint64(privCounts[2]), uint64(privCounts[3]), uint64(privCounts[4])}
 			if err := enc.EncodeArrayLen(n); err != nil {
 				return err
 			}
@@ -293,7 +310,8 @@ func readSnapshot(r io.Reader) (*state, error) {
 	var counts [4]uint64
 	var audCounts [2]uint64 // memberships, transitions
 	models, catalogs := uint64(0), uint64(0)
-	var dlvCounts [4]uint64 // header, destinations, queued, dead
+	var dlvCounts [4]uint64  // header, destinations, queued, dead
+	var privCounts [5]uint64 // header, requests, suppressed, decommissioned, audit
 	var body []byte
 	ended := false
 	for !ended {
@@ -490,6 +508,8 @@ func readSnapshot(r io.Reader) (*state, error) {
 				if _, dup := tree.ReplaceOrInsert(x); dup {
 					return fmt.Errorf("delivery %d twice", x.q)
 				}
+			case recPrivacy, recRequest, recSuppress, recDecom, recAudit:
+				return readPrivacy(st.priv, t, d, &privCounts)
 			case recEnd:
 				n, err := d.DecodeArrayLen()
 				if err != nil {
@@ -502,10 +522,14 @@ func readSnapshot(r io.Reader) (*state, error) {
 				if dlvCounts[0] > 0 {
 					want = 12
 				}
+				if privCounts[0] > 0 {
+					want = 17
+				}
 				if n != want {
 					return fmt.Errorf("end record of %d counts, want %d", n, want)
 				}
-				all := append(counts[:], models, catalogs, audCounts[0], audCounts[1], dlvCounts[0], dlvCounts[1], dlvCounts[2], dlvCounts[3])
+				all := append(counts[:], models, catalogs, audCounts[0], audCounts[1], dlvCounts[0], dlvCounts[1], dlvCounts[2], dlvCounts[3],
+					privCounts[0], privCounts[1], privCounts[2], privCounts[3], privCounts[4])
 				for i := range n {
 					v, err := d.Uint()
 					if err != nil {
@@ -544,6 +568,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	}
 	st.rebuildAudiences()
 	st.dlv.rebuild()
+	st.priv.rebuild()
 	return st, nil
 }
 

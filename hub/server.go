@@ -81,6 +81,16 @@ type Config struct {
 	// default here; `ucv hub` runs them daily) turns the schedule off.
 	ModelFitInterval time.Duration
 
+	// Shred makes this node's files hold no readable byte of erased
+	// people (hub/seal's crypto-shredding: a new epoch, a snapshot, the
+	// old keys destroyed). The node calls it, once for every batch of
+	// erase requests whose edges have all confirmed, before it commits
+	// its shred receipt (docs/decisions/0040-privacy.md); an error is
+	// retried. It runs on its own goroutine and may block for as long as
+	// it needs; ctx ends when the node closes. Nil: nothing to shred,
+	// the receipt is committed at once.
+	Shred func(ctx context.Context) error
+
 	// Webhooks configures the leader's webhook deliverer (deliver.go);
 	// nil: DefaultWebhookConfig.
 	Webhooks *WebhookConfig
@@ -159,7 +169,7 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
-	ticker    sync.WaitGroup // the tick loop, the deliverer and the model fit loop
+	ticker    sync.WaitGroup // the tick loop, the deliverer, the shred loop and the model fit loop
 }
 
 // New starts a Raft node with an empty FSM (Raft restores the latest
@@ -234,9 +244,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.raft = r
 	s.trans = trans
-	s.ticker.Add(2)
+	s.ticker.Add(3)
 	go s.tickLoop()
 	go s.deliverLoop()
+	go s.shredLoop()
 	if cfg.ModelFitInterval > 0 {
 		s.ticker.Add(1)
 		go s.fitLoop()
@@ -379,6 +390,16 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalDelivered(cmd)
 	case CmdReplay:
 		_, err = UnmarshalReplay(cmd)
+	case CmdPrivacy:
+		_, err = UnmarshalPrivacy(cmd)
+	case CmdPrivacyDone:
+		_, err = UnmarshalEdgeReceipts(cmd)
+	case CmdShredDone:
+		_, err = UnmarshalShredReceipt(cmd)
+	case CmdDecommission:
+		_, err = UnmarshalDecommission(cmd)
+	case CmdAudit:
+		_, err = UnmarshalAudit(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}

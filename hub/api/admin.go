@@ -65,6 +65,7 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) error {
 	case !strings.HasPrefix(req.HTTPURL, "http://") && !strings.HasPrefix(req.HTTPURL, "https://"):
 		return fmt.Errorf("%w: http_url: must be an http(s) URL", ErrBadRequest)
 	}
+	setAuditTarget(r, req.ID)
 	if err := n.AddVoter(r.Context(), req.ID, req.RaftAddr); err != nil {
 		var nl *hub.NotLeaderError
 		if errors.As(err, &nl) {
@@ -215,6 +216,11 @@ func resolve(fsm *hub.FSM, ref string) (v hub.View, holders []string, err error)
 	t, raw, ok := strings.Cut(ref, ":")
 	if !ok {
 		v, err = fsm.Profile(ref)
+		if err == nil && v.Profile.Erased.Set {
+			// An erased person is gone; its fragments stay only as
+			// tombstones for the replicas (0040).
+			return hub.View{}, nil, fmt.Errorf("%w: %s", hub.ErrNotFound, ref)
+		}
 		return v, nil, err
 	}
 	id, err := profile.NewIdentifier("ref", profile.IDType(t), raw, profile.DefaultNormalizeOptions())
@@ -300,6 +306,7 @@ func (s *Server) stewardCommand(build func(*StewardRequest) ([]byte, error)) han
 		if err := req.check(); err != nil {
 			return err
 		}
+		setAuditTarget(r, req.A, req.B)
 		cmd, err := build(&req)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadRequest, err)

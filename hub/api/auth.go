@@ -120,7 +120,10 @@ func masked(r *http.Request) bool {
 }
 
 // wrap admits a request to rt (admit), hands it to h with its identity
-// in the context, and answers errors.
+// in the context, and answers errors. Requests to auditable routes (every
+// admin mutation, the export download) then append an audit entry
+// (audited): only admitted requests are audited; a refusal at admission
+// (401, 403, 429) is counted in the metrics, not audited.
 func (s *Server) wrap(rt *Route, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := s.checkCert(r); err != nil {
@@ -134,6 +137,10 @@ func (s *Server) wrap(rt *Route, h handler) http.HandlerFunc {
 		}
 		if !id.Anonymous() {
 			r = r.WithContext(context.WithValue(r.Context(), admissionKey{}, admission{id: id, rt: rt}))
+		}
+		if auditable(rt) {
+			s.audited(rt, h, w, r)
+			return
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)

@@ -82,7 +82,7 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNoDefinition), errors.Is(err, ErrNoMember), errors.Is(err, ErrNoRoute):
 		return http.StatusNotFound, "not_found"
-	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap), errors.Is(err, hub.ErrConflict):
+	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap), errors.Is(err, hub.ErrConflict), errors.Is(err, hub.ErrStaleSalt):
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, hub.ErrTooFewBaskets), errors.Is(err, hub.ErrTooLittleData):
 		return http.StatusUnprocessableEntity, "too_little_data"
@@ -154,6 +154,7 @@ var resultCodes = []struct {
 	{"invalid", hub.ErrInvalid}, {"sequence_gap", hub.ErrSequenceGap}, {"not_found", hub.ErrNotFound},
 	{"not_merged", hub.ErrNotMerged}, {"bad_request", hub.ErrMalformed},
 	{"no_definition", hub.ErrNoDefinition}, {"definition_conflict", hub.ErrConflict},
+	{"stale_salt", hub.ErrStaleSalt},
 }
 
 // resultCode is the code of err in a forwarded result; "" for nil, the

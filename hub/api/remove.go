@@ -40,6 +40,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) error {
 	if req.ID == "" {
 		return fmt.Errorf("%w: id: required", ErrBadRequest)
 	}
+	setAuditTarget(r, req.ID)
 	if n.IsLeader() {
 		member, err := n.IsMember(req.ID)
 		if err != nil {
@@ -59,6 +60,7 @@ func (s *Server) remove(w http.ResponseWriter, r *http.Request) error {
 			}
 			return fmt.Errorf("%w: retry at the leader %s (%s)", ErrNoLeader, nl.LeaderID, u)
 		}
+		relayed(r) // the leader audits it
 		return s.peers.relay(w, r, u+"/v1/admin/remove", body)
 	}
 	if err != nil {

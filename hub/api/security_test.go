@@ -138,6 +138,14 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"DELETE /v1/admin/destinations/{name}":             {path: "/v1/admin/destinations/crm"},
 		"GET /v1/admin/destinations/{name}/failed":         {path: "/v1/admin/destinations/crm/failed"},
 		"POST /v1/admin/destinations/{name}/failed/replay": {path: "/v1/admin/destinations/crm/failed/replay"},
+		"POST /v1/sync/privacy":                            {body: privacySyncBody(t, "e1")},
+		"POST /v1/admin/privacy/requests":                  {body: []byte(`{"type":"export","identifier":"email:ann@example.com"}`)},
+		"GET /v1/admin/privacy/requests":                   {},
+		"GET /v1/admin/privacy/requests/{id}":              {path: "/v1/admin/privacy/requests/pr_x"},
+		"GET /v1/admin/privacy/requests/{id}/export":       {path: "/v1/admin/privacy/requests/pr_x/export"},
+		"GET /v1/admin/edges":                              {},
+		"DELETE /v1/admin/edges/{id}":                      {path: "/v1/admin/edges/e9"},
+		"GET /v1/admin/audit":                              {path: "/v1/admin/audit?since=0"},
 		"GET /v1/admin/models/recommendations":             {},
 		"POST /v1/admin/models/recommendations/fit":        {},
 		"GET /v1/admin/models/clv":                         {},
@@ -530,4 +538,13 @@ func TestConnectionCaps(t *testing.T) {
 			})
 		})
 	}
+}
+
+func privacySyncBody(t *testing.T, edge string) []byte {
+	t.Helper()
+	b, err := replication.MarshalPrivacySync(&replication.PrivacySync{Edge: edge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

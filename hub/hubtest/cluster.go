@@ -333,3 +333,11 @@ func (p *prefixed) Write(b []byte) (int, error) {
 	fmt.Fprintf(&p.w.buf, "%s %s %s", time.Now().Format("15:04:05.000"), p.id, b)
 	return len(b), nil
 }
+
+// LogStore returns node i's Raft log store (it survives Kill and
+// Restart), for tests that read what the log holds.
+func (c *Cluster) LogStore(i int) raft.LogStore {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i].logs
+}

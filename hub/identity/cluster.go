@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"ucv/profile"
@@ -447,4 +448,42 @@ func (ix *Index) steward(a, b string, same bool) ([]Move, error) {
 		ix.cannot[k] = true
 	}
 	return ix.recluster([]int32{na, nb}), nil
+}
+
+// Forget drops a steward's decision on the pair (a, b), as if it had
+// never been made, and re-clusters them: the must-link or cannot-link
+// goes, and the pair keeps only the links its records support. Erasure
+// uses it (the hub forgets every decision naming an erased record). It
+// returns the records whose cluster changed; unknown IDs are
+// ErrNotFound.
+func (ix *Index) Forget(a, b string) ([]Move, error) {
+	na, ok := ix.byID[a]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, a)
+	}
+	nb, ok := ix.byID[b]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, b)
+	}
+	k := pairKey(a, b)
+	delete(ix.must, k)
+	delete(ix.cannot, k)
+	ix.peers[a] = slices.DeleteFunc(ix.peers[a], func(s string) bool { return s == b })
+	ix.peers[b] = slices.DeleteFunc(ix.peers[b], func(s string) bool { return s == a })
+	if len(ix.peers[a]) == 0 {
+		delete(ix.peers, a)
+	}
+	if len(ix.peers[b]) == 0 {
+		delete(ix.peers, b)
+	}
+	if !ix.supported(na, nb) {
+		ix.dropEdge(na, nb)
+	}
+	return ix.recluster([]int32{na, nb}), nil
+}
+
+// dropEdge removes the edge between a and b, if any.
+func (ix *Index) dropEdge(a, b int32) {
+	ix.ents[a].adj = slices.DeleteFunc(ix.ents[a].adj, func(e edge) bool { return e.to == b })
+	ix.ents[b].adj = slices.DeleteFunc(ix.ents[b].adj, func(e edge) bool { return e.to == a })
 }

@@ -348,3 +348,33 @@ func TestRecordLogValueHasNoValues(t *testing.T) {
 		t.Errorf("LogValue leaks values: %s", s)
 	}
 }
+
+// TestForget: forgetting a steward's decision leaves the pair with the
+// links its records support, as if the decision had never been made.
+func TestForget(t *testing.T) {
+	m := testModel(t)
+	recs := []Record{
+		person1("a", "Maria", "Garcia", "1990-11-23", ""),
+		person1("b", "Maria", "Garcia", "1990-11-23", ""),
+		person1("c", "Mario", "Garcias", "", ""),
+	}
+	ix := load(t, m, recs)
+	if _, err := ix.Accept("a", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Reject("a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][2]string{{"a", "c"}, {"b", "a"}} {
+		if _, err := ix.Forget(p[0], p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := load(t, m, recs)
+	if got, want := ix.Assignments(), fresh.Assignments(); !cmp.Equal(got, want) {
+		t.Errorf("after Forget, assignments = %v, want those of no decision, %v", got, want)
+	}
+	if _, err := ix.Forget("a", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Forget unknown = %v, want ErrNotFound", err)
+	}
+}

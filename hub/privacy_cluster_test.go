@@ -1,0 +1,144 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"ucv/hub"
+	"ucv/hub/hubtest"
+	"ucv/profile"
+	"ucv/replication"
+)
+
+// TestShredOnEveryVoter: a 3-node cluster; an erasure made through a
+// follower waits for its edge, then every node — followers too — calls
+// its Shred and commits a receipt through the leader, and the request
+// is done once all three have.
+func TestShredOnEveryVoter(t *testing.T) {
+	var mu sync.Mutex
+	shreds := map[string]int{}
+	c := hubtest.NewClusterWith(t, 3, func(cfg *hub.Config) {
+		node := cfg.NodeID
+		cfg.Shred = func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			shreds[node]++
+			return nil
+		}
+	})
+	leader := c.Leader()
+	follower := (leader + 1) % 3
+	e := hubtest.NewEdge("store-1", 1)
+	cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "store-1", Entries: []replication.Entry{
+		e.Delta(hubtest.Event{Profile: p1, IDs: []profile.Identifier{hubtest.Email("ann@example.org")}, Traits: map[string]any{"firstName": "Annabel"}}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Apply(leader, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WaitApplied(res.Index)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fs := c.Server(follower)
+	st, err := fs.RequestPrivacy(ctx, hub.PrivacyErase, hubtest.Email("ann@example.org"), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != hub.StatusPending || st.Edges["store-1"] != hub.StatusPending || len(st.Profiles) != 1 {
+		t.Fatalf("status = %+v", st)
+	}
+	mu.Lock()
+	if len(shreds) != 0 {
+		t.Errorf("shredded before the edge confirmed: %v", shreds)
+	}
+	mu.Unlock()
+	d, err := fs.PrivacySync(ctx, "store-1", nil)
+	if err != nil || len(d.Directives) != 1 || d.Directives[0].ID != st.ID {
+		t.Fatalf("PrivacySync = %+v, %v", d, err)
+	}
+	if d, err = fs.PrivacySync(ctx, "store-1", []string{st.ID}); err != nil || len(d.Directives) != 0 {
+		t.Fatalf("PrivacySync with the receipt = %+v, %v", d, err)
+	}
+	c.WaitFor("the request done on every node", func() bool {
+		for i := range 3 {
+			got, err := c.Server(i).FSM().PrivacyRequest(st.ID)
+			if err != nil || got.Status != hub.StatusDone {
+				return false
+			}
+		}
+		return true
+	})
+	got, _ := c.Server(leader).FSM().PrivacyRequest(st.ID)
+	if len(got.Hub) != 3 {
+		t.Errorf("hub receipts = %v, want three", got.Hub)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 3 {
+		if id := c.Server(i).ID(); shreds[id] == 0 {
+			t.Errorf("node %s never shredded", id)
+		}
+	}
+}
+
+// TestRaftLogHoldsNoIdentifier reads every entry of the Raft log after
+// privacy requests: none but the edges' own sync batches holds the
+// identifier, and one the hub never saw is nowhere.
+func TestRaftLogHoldsNoIdentifier(t *testing.T) {
+	c := hubtest.NewCluster(t, 1)
+	s := c.Server(0)
+	cmd, _ := hub.MarshalSync(&hub.SyncBatch{Edge: "store-1", Entries: []replication.Entry{
+		hubtest.Delta(1, 1, hubtest.Event{Profile: p1, IDs: []profile.Identifier{hubtest.Email("ann@example.org")}}),
+	}})
+	if _, err := c.Apply(0, cmd); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, r := range []struct {
+		typ hub.PrivacyType
+		id  profile.Identifier
+	}{{hub.PrivacyExport, hubtest.Email("ann@example.org")}, {hub.PrivacySuppress, hubtest.Email("zed@example.org")},
+		{hub.PrivacyErase, hubtest.Email("ann@example.org")}, {hub.PrivacyErase, hubtest.Email("zed@example.org")}} {
+		if _, err := s.RequestPrivacy(ctx, r.typ, r.id, "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendAudit(ctx, &hub.AuditEntry{Actor: "admin", Action: "POST /v1/admin/privacy/requests", Targets: []string{p1}, Outcome: 202}); err != nil {
+		t.Fatal(err)
+	}
+	logs := c.LogStore(0)
+	first, _ := logs.FirstIndex()
+	last, _ := logs.LastIndex()
+	privacy := 0
+	for i := first; i <= last; i++ {
+		var e raft.Log
+		if err := logs.GetLog(i, &e); err != nil || e.Type != raft.LogCommand {
+			continue
+		}
+		if bytes.Contains(e.Data, []byte("zed@example.org")) {
+			t.Errorf("entry %d holds an identifier the hub never saw", i)
+		}
+		if hub.CmdType(e.Data[0]) == hub.CmdSync {
+			continue
+		}
+		if hub.CmdType(e.Data[0]) == hub.CmdPrivacy {
+			privacy++
+		}
+		for _, raw := range []string{"ann@example.org", "zed@example.org", "example.org"} {
+			if bytes.Contains(e.Data, []byte(raw)) {
+				t.Errorf("entry %d (command %d) holds %q", i, e.Data[0], raw)
+			}
+		}
+	}
+	if privacy != 4 {
+		t.Errorf("%d privacy commands in the log, want 4", privacy)
+	}
+}
