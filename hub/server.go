@@ -87,8 +87,9 @@ type Config struct {
 	// erase requests whose edges have all confirmed, before it commits
 	// its shred receipt (docs/decisions/0040-privacy.md); an error is
 	// retried. It runs on its own goroutine and may block for as long as
-	// it needs; ctx ends when the node closes. Nil: nothing to shred,
-	// the receipt is committed at once.
+	// it needs; ctx ends when the node closes. Nil: the node's own
+	// Server.Shred (hub/seal.go), which has nothing to do for a node
+	// without a data directory.
 	Shred func(ctx context.Context) error
 
 	// Webhooks configures the leader's webhook deliverer (deliver.go);
@@ -244,6 +245,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.raft = r
 	s.trans = trans
+	if s.cfg.Shred == nil {
+		s.cfg.Shred = s.Shred // hub/seal.go: no files, nothing to shred
+	}
 	s.ticker.Add(3)
 	go s.tickLoop()
 	go s.deliverLoop()

@@ -144,10 +144,10 @@ func TestErasureProcesses(t *testing.T) {
 	}
 	identifyErased(t, e1.url)
 	waitBody(t, e2.url+"/v1/profiles/email:"+erasedEmail, erasedName, `"u-zq"`)
-	waitBody(t, h.url+"/v1/admin/profiles/email:"+erasedEmail, "u-zq")
+	waitAdmin(t, h.url+"/v1/admin/profiles/email:"+erasedEmail, "u-zq")
 	waitFor(t, 60*time.Second, "the hub knows both edges", func() bool {
 		code, b := httpDo(t, "GET", h.url+"/v1/admin/edges", "", "Authorization", "Bearer at")
-		return code == 200 && strings.Count(string(b), `"id"`) >= 2
+		return code == 200 && strings.Count(string(b), `"edge"`) >= 2
 	})
 	if found := grepDirs(t, erasedMarkers(), dir); len(found) == 0 {
 		t.Fatal("control: no data directory holds the person before the erasure")
@@ -211,9 +211,12 @@ func TestErasureGossipReturn(t *testing.T) {
 	waitLookup(t, b, "/v1/profiles/email:"+erasedEmail, erasedName)
 	waitFor(t, 60*time.Second, "the hub knows both edges", func() bool {
 		code, body := httpDo(t, "GET", h.url+"/v1/admin/edges", "", "Authorization", "Bearer at")
-		return code == 200 && strings.Count(string(body), `"id"`) >= 2
+		return code == 200 && strings.Count(string(body), `"edge"`) >= 2
 	})
-	waitBody(t, h.url+"/v1/admin/profiles/email:"+erasedEmail, "u-zq")
+	waitAdmin(t, h.url+"/v1/admin/profiles/email:"+erasedEmail, "u-zq")
+	if found := grepDirs(t, erasedMarkers(), filepath.Join(dir, "b")); len(found) == 0 {
+		t.Fatal("control: edge B's data directory does not hold the person before the erasure")
+	}
 
 	b.cmd.Process.Signal(syscall.SIGTERM)
 	b.cmd.Wait()
@@ -252,4 +255,15 @@ func TestErasureGossipReturn(t *testing.T) {
 	if found := grepDirs(t, erasedMarkers(), dir); len(found) > 0 {
 		t.Fatalf("the erased person is still on disk:\n%s", strings.Join(found, "\n"))
 	}
+}
+
+// waitAdmin polls an admin GET (the shortcut admin token) until its body
+// holds want.
+func waitAdmin(t *testing.T, url, want string) {
+	t.Helper()
+	var body []byte
+	waitFor(t, 30*time.Second, "GET "+url+" to hold "+want, func() bool {
+		_, body = httpDo(t, "GET", url, "", "Authorization", "Bearer at")
+		return strings.Contains(string(body), want)
+	})
 }
