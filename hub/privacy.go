@@ -29,10 +29,6 @@ func (s *Server) RequestPrivacy(ctx context.Context, typ PrivacyType, id profile
 	if privacyNames[typ] == "" {
 		return PrivacyStatus{}, fmt.Errorf("%w: privacy type %d", ErrInvalid, typ)
 	}
-	rid, err := randomID("pr_")
-	if err != nil {
-		return PrivacyStatus{}, err
-	}
 	if s.IsLeader() {
 		// Resolve against every acknowledged change.
 		if err := s.Barrier(ctx); err != nil {
@@ -42,6 +38,18 @@ func (s *Server) RequestPrivacy(ctx context.Context, typ PrivacyType, id profile
 	var ids []string
 	if _, holders, err := s.fsm.ProfileByIdentifier(id.Key()); err == nil {
 		ids = holders
+	}
+	return s.request(ctx, typ, id.Key(), ids, actor)
+}
+
+// request commits a privacy request of type typ about the profiles ids,
+// keyed by the salted key of key (an identifier's "type:value", or a
+// profile reference for system-initiated requests), and returns its
+// status once this node has applied it.
+func (s *Server) request(ctx context.Context, typ PrivacyType, key string, ids []string, actor string) (PrivacyStatus, error) {
+	rid, err := randomID("pr_")
+	if err != nil {
+		return PrivacyStatus{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		req := &PrivacyRequest{ID: rid, Type: typ, ProfileIDs: ids, Actor: actor, At: s.now().UnixMilli()}
@@ -53,7 +61,7 @@ func (s *Server) RequestPrivacy(ctx context.Context, typ PrivacyType, id profile
 			}
 			req.Salt = salt
 		}
-		req.Key = crdt.TombstoneKey(salt, id.Key())
+		req.Key = crdt.TombstoneKey(salt, key)
 		cmd, err := MarshalPrivacy(req)
 		if err != nil {
 			return PrivacyStatus{}, err

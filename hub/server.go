@@ -80,6 +80,11 @@ type Config struct {
 	// ("clv", "rfm": Server.FitModel) over every cluster; 0 (the
 	// default here; `ucv hub` runs them daily) turns the schedule off.
 	ModelFitInterval time.Duration
+	// RetentionInterval is how often the leader sweeps the clusters for
+	// people the catalog's retention policy has expired and raises
+	// system-initiated erase requests for them (RetentionSweep); 0 (the
+	// default here; `ucv hub` sweeps hourly) turns the schedule off.
+	RetentionInterval time.Duration
 
 	// Shred makes this node's files hold no readable byte of erased
 	// people (hub/seal's crypto-shredding: a new epoch, a snapshot, the
@@ -128,6 +133,8 @@ func (c *Config) Validate() error {
 		return errors.New("hub: config: ApplyTimeout must be positive")
 	case c.ModelFitInterval < 0:
 		return errors.New("hub: config: ModelFitInterval must not be negative")
+	case c.RetentionInterval < 0:
+		return errors.New("hub: config: RetentionInterval must not be negative")
 	case c.Transport != nil && (c.LogStore == nil || c.StableStore == nil || c.SnapshotStore == nil):
 		return errors.New("hub: config: Transport needs LogStore, StableStore and SnapshotStore")
 	case c.Transport == nil && (c.DataDir == "" || c.RaftAddr == ""):
@@ -255,6 +262,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ModelFitInterval > 0 {
 		s.ticker.Add(1)
 		go s.fitLoop()
+	}
+	if cfg.RetentionInterval > 0 {
+		s.ticker.Add(1)
+		go s.retentionLoop()
 	}
 	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap, "raft_tls", cfg.RaftTLS != nil)
 	return s, nil

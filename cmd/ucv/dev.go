@@ -36,7 +36,8 @@ func startDevHub(cfg edgeConfig, ln net.Listener, log *slog.Logger) (*hubNode, e
 		shutdownTimeout: cfg.shutdownTimeout,
 		peerInterval:    2 * time.Second,
 		// The models refit daily, as `ucv hub`'s default.
-		modelFitInterval: 24 * time.Hour,
+		modelFitInterval:  24 * time.Hour,
+		retentionInterval: time.Hour,
 	}, log.With("component", "hub"))
 }
 

@@ -36,6 +36,9 @@ type hubConfig struct {
 	// modelFitInterval is how often the leader refits the value models
 	// (hub.Config.ModelFitInterval); 0 is off.
 	modelFitInterval time.Duration
+	// retentionInterval is how often the leader sweeps for people the
+	// retention policy expired (hub.Config.RetentionInterval); 0 is off.
+	retentionInterval time.Duration
 	// listener, when set, is the HTTP listener to serve on instead of
 	// listening on httpAddr (ucv dev binds it before the edge opens).
 	listener net.Listener
@@ -77,6 +80,8 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --log-level debug --shutdown-timeout 30s"},
 	{"Model options (customer value, RFM)", []string{"model-fit-interval"},
 		"ucv hub --model-fit-interval 6h"},
+	{"Privacy options", []string{"retention-interval"},
+		"ucv hub --retention-interval 15m   (erases people the catalog's retention policy expired)"},
 }
 
 // runHub implements `ucv hub`: one node of the Raft-replicated hub.
@@ -119,6 +124,7 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and Raft, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	peers := fs.String("peer-interval", env("UCV_PEER_INTERVAL", "2s"), "how often to exchange HTTP addresses with the other hub nodes, a `DURATION` [UCV_PEER_INTERVAL]")
 	recsFit := fs.String("recommendations-fit-interval", env("UCV_RECOMMENDATIONS_FIT_INTERVAL", "24h"), "how often the leader refits the recommendations model over every profile's orders, a `DURATION`; 0 turns the schedule off [UCV_RECOMMENDATIONS_FIT_INTERVAL]")
+	retainEvery := fs.String("retention-interval", env("UCV_RETENTION_INTERVAL", "1h"), "how often the leader erases the people the catalog's retention policy expired (inactive or anonymous too long; system-initiated privacy requests), a `DURATION`; 0 turns the sweep off [UCV_RETENTION_INTERVAL]")
 	fitEvery := fs.String("model-fit-interval", env("UCV_MODEL_FIT_INTERVAL", "24h"), "how often the leader refits the customer-value and RFM models over every profile, a `DURATION`; 0 turns the schedule off (POST /v1/admin/models/{clv,rfm}/fit still fits) [UCV_MODEL_FIT_INTERVAL]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`), also presented to the other hub nodes; with --tls-client-ca a hub node's (ucv tls cert create --server --client); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
@@ -140,6 +146,11 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 		return cfg, fmt.Errorf("%w: --recommendations-fit-interval must be a duration such as 24h, or 0 for off, not %q", errUsage, *recsFit)
 	}
 	cfg.recsFitInterval = d
+	if d, err := time.ParseDuration(*retainEvery); err != nil || d < 0 {
+		return cfg, fmt.Errorf("%w: --retention-interval must be a duration such as 1h, or 0 for off, not %q", errUsage, *retainEvery)
+	} else {
+		cfg.retentionInterval = d
+	}
 	var errS, errP error
 	cfg.shutdownTimeout, errS = time.ParseDuration(*shutdown)
 	cfg.peerInterval, errP = time.ParseDuration(*peers)
@@ -310,6 +321,7 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	hc.NodeID, hc.DataDir, hc.RaftAddr, hc.Bootstrap = cfg.nodeID, cfg.dataDir, cfg.raftAddr, cfg.bootstrap
 	hc.KEKFile = cfg.kekFile
 	hc.ModelFitInterval = cfg.modelFitInterval
+	hc.RetentionInterval = cfg.retentionInterval
 	hc.Forward = peers.Forward
 	hc.Logger = log
 	if mtls {

@@ -345,9 +345,10 @@ type ExportProfile struct {
 	Identities []profile.Identifier `json:"identities"`
 	Traits     []ExportValue        `json:"traits"`
 	Consent    []ExportValue        `json:"consent"`
-	// ConsentHistory is every consent change kept, oldest first; null
-	// until the hub keeps a history (issue 12 §5).
-	ConsentHistory []ExportValue           `json:"consent_history"`
+	// ConsentHistory is every consent statement kept (the messageId
+	// ledger's), oldest first by event time, each with its message and
+	// source.
+	ConsentHistory []profile.ConsentChange `json:"consent_history"`
 	Events         []ExportEvent           `json:"events"`
 	Ledger         []ExportLedgerEntry     `json:"ledger"`
 	Merges         []hub.Event             `json:"merges"`
@@ -436,7 +437,7 @@ func (s *Server) privacyExport(w http.ResponseWriter, r *http.Request) error {
 		p := v.Profile
 		view := p.View(now)
 		ep := ExportProfile{ID: v.ID, Fragments: v.Fragments, Identities: p.IdentityList(), Traits: values(p.Traits.M),
-			Consent: values(p.Consent.M), Events: []ExportEvent{}, Ledger: []ExportLedgerEntry{}, Merges: history(fsm, v),
+			Consent: values(p.Consent.M), ConsentHistory: p.ConsentHistory(), Events: []ExportEvent{}, Ledger: []ExportLedgerEntry{}, Merges: history(fsm, v),
 			MergeRecords: p.MergeRecords(), Audiences: fsm.Audiences(v.ID), Scores: []profile.ComputedValue{},
 			FirstSeen: view.FirstSeen, LastSeen: view.LastSeen, Channels: view.Channels, Sources: view.Sources}
 		for _, ev := range p.Events() {

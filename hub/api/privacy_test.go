@@ -345,7 +345,7 @@ func TestExportIsComplete(t *testing.T) {
 				Name  string
 				Value any
 			}
-			ConsentHistory json.RawMessage `json:"consent_history"`
+			ConsentHistory []profile.ConsentChange `json:"consent_history"`
 			Events         []struct {
 				Type string
 				Name string
@@ -382,6 +382,9 @@ func TestExportIsComplete(t *testing.T) {
 	}
 	if len(p.Consent) != 1 || p.Consent[0].Name != "marketing" || p.Consent[0].Value != true {
 		t.Errorf("consent = %+v", p.Consent)
+	}
+	if h := p.ConsentHistory; len(h) != 1 || h[0].Category != "marketing" || !h[0].Granted || h[0].Time != 1_700_000_000_000 || h[0].MessageID == "" {
+		t.Errorf("consent history = %+v", h)
 	}
 	if len(p.Events) != 3 || len(p.Ledger) != 3 {
 		t.Errorf("events = %+v, ledger = %+v; want 3 each", p.Events, p.Ledger)

@@ -1,0 +1,93 @@
+package hub_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"ucv/hub"
+	"ucv/hub/hubtest"
+	"ucv/profile"
+	"ucv/profile/catalog"
+	"ucv/replication"
+)
+
+// TestRetentionSweep: with a policy of 365 days for inactive people and
+// 30 for anonymous ones, the leader's sweep raises system-initiated erase
+// requests for the person idle 400 days and the anonymous visitor idle
+// 40 days — and for nobody else; they erase as an operator's would; a
+// second sweep finds nothing more; a follower refuses to sweep.
+func TestRetentionSweep(t *testing.T) {
+	c := hubtest.NewClusterWith(t, 3, nil)
+	leader := c.Leader()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	apply := func(cmd []byte, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Apply(leader, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.WaitApplied(res.Index)
+	}
+	// Nothing to do without a policy.
+	if got, err := c.Server(leader).RetentionSweep(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("sweep without a policy = %v, %v", got, err)
+	}
+	now := c.Clock().Now()
+	day := 24 * time.Hour
+	e := hubtest.NewEdge("store-1", 1)
+	ev := func(id string, idle time.Duration, ids ...profile.Identifier) replication.Entry {
+		return e.Delta(hubtest.Event{Profile: id, MessageID: "m-" + id, Name: "Page Viewed", At: now.Add(-idle).UnixMilli(), IDs: ids})
+	}
+	apply(hub.MarshalSync(&hub.SyncBatch{Edge: "store-1", Entries: []replication.Entry{
+		ev("01OLD", 400*day, hubtest.Email("old@example.org")),
+		ev("01ANON", 40*day, hubtest.Anon("anon-40")),
+		ev("01ANONNEW", 2*day, hubtest.Anon("anon-2")),
+		ev("01KNOWN", 40*day, hubtest.Email("known@example.org")),
+	}}))
+	apply(define(catalog.KindRetention, catalog.RetentionPolicyName, `{"inactive_days":365,"anonymous_days":30}`))
+
+	if _, err := c.Server((leader + 1) % 3).RetentionSweep(ctx, 10); err == nil {
+		t.Fatal("a follower swept")
+	}
+	got, err := c.Server(leader).RetentionSweep(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var swept []string
+	for _, st := range got {
+		if st.Type != "erase" || len(st.Profiles) != 1 {
+			t.Fatalf("request %+v", st)
+		}
+		swept = append(swept, st.Profiles[0]+" "+st.Actor)
+	}
+	slices.Sort(swept)
+	want := []string{"01ANON system:retention:anonymous", "01OLD system:retention:inactive"}
+	if !slices.Equal(swept, want) {
+		t.Fatalf("swept %v, want %v", swept, want)
+	}
+	for _, ref := range []string{"email:old@example.org", "anonymous_id:anon-40"} {
+		if _, _, err := c.Server(leader).FSM().ProfileByIdentifier(ref); err == nil {
+			t.Errorf("%s still resolves after the sweep", ref)
+		}
+	}
+	for _, ref := range []string{"email:known@example.org", "anonymous_id:anon-2"} {
+		if _, _, err := c.Server(leader).FSM().ProfileByIdentifier(ref); err != nil {
+			t.Errorf("%s was erased: %v", ref, err)
+		}
+	}
+	// The requests wait for the edge like any other; each names its
+	// system actor (the request record is the trail).
+	d, err := c.Server(leader).PrivacySync(ctx, "store-1", nil)
+	if err != nil || len(d.Directives) != 2 {
+		t.Fatalf("directives = %+v, %v", d, err)
+	}
+	if again, err := c.Server(leader).RetentionSweep(ctx, 10); err != nil || len(again) != 0 {
+		t.Fatalf("second sweep = %v, %v", again, err)
+	}
+}
