@@ -267,3 +267,67 @@ func waitAdmin(t *testing.T, url, want string) {
 		return strings.Contains(string(body), want)
 	})
 }
+
+// metricValue reads one sample of a Prometheus metric from url/metrics
+// (-1 when it is absent).
+func metricValue(t *testing.T, url, name string) float64 {
+	t.Helper()
+	_, b := httpDo(t, "GET", url+"/metrics", "")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// TestSuppressionProcesses: a hub and an edge; the e-mail is suppressed
+// at the hub; the edge accepts its events (200, as Segment does), counts
+// them as suppressed and stores nothing; other people are unaffected;
+// after unsuppress new events go through.
+func TestSuppressionProcesses(t *testing.T) {
+	bin := buildUCV(t)
+	dir := t.TempDir()
+	h := startHub(t, bin, filepath.Join(dir, "hub"), "127.0.0.1:0", "127.0.0.1:0", "--bootstrap")
+	e := start(t, bin, nil, "edge", "--data-dir", filepath.Join(dir, "store-1"), "--http-addr", "127.0.0.1:0",
+		"--node-name", "store-1", "--write-key", "k=pos", "--hub", h.url, "--sync-token", "st")
+	post := func(path, body string) {
+		t.Helper()
+		if code, b := httpDo(t, "POST", e.url+path, body, "X-Write-Key", "k"); code != 200 {
+			t.Fatalf("POST %s = %d %s", path, code, b)
+		}
+	}
+	post("/v1/identify", `{"userId":"u-bob","traits":{"plan":"basic"},"messageId":"bob-1"}`)
+	waitFor(t, 60*time.Second, "the hub to know the edge", func() bool {
+		code, b := httpDo(t, "GET", h.url+"/v1/admin/edges", "", "Authorization", "Bearer at")
+		return code == 200 && strings.Contains(string(b), `"edge"`)
+	})
+	id := postPrivacy(t, h.url, "suppress", "email:"+erasedEmail)
+	waitFor(t, 60*time.Second, "the suppression to reach the edge", func() bool { return privacyStatus(t, h.url, id).Status == "done" })
+
+	before := metricValue(t, e.url, "ucv_edge_events_suppressed_total")
+	// Upper case and a display-free form: the edge normalises before hashing.
+	post("/v1/identify", `{"anonymousId":"anon-sup","traits":{"email":"`+strings.ToUpper(erasedEmail)+`","name":"`+erasedName+`"},"messageId":"sup-1"}`)
+	post("/v1/batch", `{"batch":[{"type":"track","event":"Viewed","anonymousId":"anon-sup-2","context":{"traits":{"email":"`+erasedEmail+`"}},"messageId":"sup-2"},`+
+		`{"type":"track","event":"Viewed","userId":"u-bob","messageId":"bob-2"}]}`)
+	if got := metricValue(t, e.url, "ucv_edge_events_suppressed_total"); got != before+2 {
+		t.Fatalf("suppressed counter went %v → %v, want +2", before, got)
+	}
+	for _, ref := range []string{"email:" + erasedEmail, "anonymous_id:anon-sup", "anonymous_id:anon-sup-2"} {
+		if code, b := httpDo(t, "GET", e.url+"/v1/profiles/"+ref, ""); code != 404 {
+			t.Fatalf("suppressed %s stored: %d %s", ref, code, b)
+		}
+	}
+	waitBody(t, e.url+"/v1/profiles/user_id:u-bob/events", `"Viewed"`)
+
+	id = postPrivacy(t, h.url, "unsuppress", "email:"+erasedEmail)
+	waitFor(t, 60*time.Second, "the unsuppression to reach the edge", func() bool { return privacyStatus(t, h.url, id).Status == "done" })
+	post("/v1/identify", `{"anonymousId":"anon-sup","traits":{"email":"`+erasedEmail+`"},"messageId":"sup-3"}`)
+	waitBody(t, e.url+"/v1/profiles/email:"+erasedEmail, `"anon-sup"`)
+	if code, b := httpDo(t, "GET", e.url+"/v1/profiles/email:"+erasedEmail+"/events", ""); code != 200 || strings.Contains(string(b), `"sup-1"`) {
+		t.Fatalf("events after unsuppress = %d %s; the suppressed sup-1 must not be there", code, b)
+	}
+}
