@@ -52,7 +52,7 @@ func TestRetentionSweep(t *testing.T) {
 	}}))
 	apply(define(catalog.KindRetention, catalog.RetentionPolicyName, `{"inactive_days":365,"anonymous_days":30}`))
 
-	if _, err := c.Server((leader + 1) % 3).RetentionSweep(ctx, 10); err == nil {
+	if _, err := c.Server((leader+1)%3).RetentionSweep(ctx, 10); err == nil {
 		t.Fatal("a follower swept")
 	}
 	got, err := c.Server(leader).RetentionSweep(ctx, 10)
