@@ -239,28 +239,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 	t := CmdType(l.Data[0])
 	switch t {
 	case CmdSync:
-		b, derr := UnmarshalSync(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable sync entry at index %d: %v", l.Index, derr))
-		}
+		b := decoded(l, "sync", UnmarshalSync)
 		err = a.sync(b)
 	case CmdMerge:
-		m, derr := UnmarshalMerge(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable merge entry at index %d: %v", l.Index, derr))
-		}
+		m := decoded(l, "merge", UnmarshalMerge)
 		err = a.steward(m.A, m.B, true, m.Actor, m.Reason)
 	case CmdUnmerge:
-		u, derr := UnmarshalUnmerge(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable unmerge entry at index %d: %v", l.Index, derr))
-		}
+		u := decoded(l, "unmerge", UnmarshalUnmerge)
 		err = a.steward(u.A, u.B, false, u.Actor, u.Reason)
 	case CmdReviewAccept, CmdReviewReject:
-		r, derr := UnmarshalReview(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable review entry at index %d: %v", l.Index, derr))
-		}
+		r := decoded(l, "review", UnmarshalReview)
 		err = a.review(r)
 	case CmdModel:
 		sm, m, derr := UnmarshalSetModel(l.Data)
@@ -269,72 +257,42 @@ func (f *FSM) Apply(l *raft.Log) any {
 		}
 		a.setModel(sm, m)
 	case CmdDefine:
-		d, derr := UnmarshalDefine(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable define entry at index %d: %v", l.Index, derr))
-		}
+		d := decoded(l, "define", UnmarshalDefine)
 		if d.Kind == KindDestination {
 			err = a.defineDest(d)
 		} else {
 			err = a.define(d)
 		}
 	case CmdUndefine:
-		u, derr := UnmarshalUndefine(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable undefine entry at index %d: %v", l.Index, derr))
-		}
+		u := decoded(l, "undefine", UnmarshalUndefine)
 		if u.Kind == KindDestination {
 			err = a.undefineDest(u.Name)
 		} else {
 			err = a.undefine(u)
 		}
 	case CmdDelivered:
-		dl, derr := UnmarshalDelivered(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable delivered entry at index %d: %v", l.Index, derr))
-		}
+		dl := decoded(l, "delivered", UnmarshalDelivered)
 		a.delivered(dl)
 	case CmdReplay:
-		r, derr := UnmarshalReplay(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable replay entry at index %d: %v", l.Index, derr))
-		}
+		r := decoded(l, "replay", UnmarshalReplay)
 		err = a.replay(r)
 	case CmdPrivacy:
-		p, derr := UnmarshalPrivacy(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable privacy entry at index %d: %v", l.Index, derr))
-		}
+		p := decoded(l, "privacy", UnmarshalPrivacy)
 		err = a.privacyRequest(p)
 	case CmdPrivacyDone:
-		r, derr := UnmarshalEdgeReceipts(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable privacy receipts entry at index %d: %v", l.Index, derr))
-		}
+		r := decoded(l, "privacy receipts", UnmarshalEdgeReceipts)
 		a.privacyDone(r)
 	case CmdShredDone:
-		r, derr := UnmarshalShredReceipt(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable shred receipt entry at index %d: %v", l.Index, derr))
-		}
+		r := decoded(l, "shred receipt", UnmarshalShredReceipt)
 		a.shredDone(r)
 	case CmdDecommission:
-		x, derr := UnmarshalDecommission(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable decommission entry at index %d: %v", l.Index, derr))
-		}
+		x := decoded(l, "decommission", UnmarshalDecommission)
 		a.decommission(x)
 	case CmdAudit:
-		e, derr := UnmarshalAudit(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable audit entry at index %d: %v", l.Index, derr))
-		}
+		e := decoded(l, "audit", UnmarshalAudit)
 		a.appendAudit(e)
 	case CmdTick:
-		tk, derr := UnmarshalTick(l.Data)
-		if derr != nil {
-			panic(fmt.Sprintf("hub: undecodable tick entry at index %d: %v", l.Index, derr))
-		}
+		tk := decoded(l, "tick", UnmarshalTick)
 		at = max(at, tk.At.UnixMilli())
 		a.now = at
 	default:
@@ -848,4 +806,16 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.wake()
 	f.mu.Unlock()
 	return nil
+}
+
+// decoded decodes the data of log entry l with dec. An entry the hub
+// wrote and Raft committed that does not decode is corruption or a
+// binary older than the log: applying it differently on some replicas
+// would fork the state, so it panics, naming the command (what).
+func decoded[T any](l *raft.Log, what string, dec func([]byte) (T, error)) T {
+	v, err := dec(l.Data)
+	if err != nil {
+		panic(fmt.Sprintf("hub: undecodable %s entry at index %d: %v", what, l.Index, err))
+	}
+	return v
 }

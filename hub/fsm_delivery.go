@@ -287,6 +287,28 @@ func (st *state) person(id string) (WebhookProfile, func(category string) bool) 
 	}
 }
 
+// queue adds event ev for destination name to the delivery queue, with
+// the next delivery ID, or counts it dropped when the destination's
+// queue is full.
+func (a *applier) queue(name string, ev *WebhookEvent, at int64) {
+	dv := a.st.dlv
+	if dv.pendN[name] >= MaxPendingPerDestination {
+		n := *dv.dests[name]
+		n.dropped++
+		dv.dests[name] = &n
+		return
+	}
+	dv.lastID++
+	dv.lastQ++
+	ev.ID = DeliveryID(dv.lastID)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		panic(fmt.Sprintf("hub: encode webhook event: %v", err))
+	}
+	dv.add(&delivery{q: dv.lastQ, id: dv.lastID, dest: name, profile: ev.Profile.ID, typ: ev.Type,
+		audience: ev.Audience, at: at, enq: a.now, body: body})
+}
+
 // enqueue queues one event for every destination that wants it.
 func (a *applier) enqueue(ev WebhookEvent, at int64) {
 	dv := a.st.dlv
@@ -312,22 +334,8 @@ func (a *applier) enqueue(ev WebhookEvent, at int64) {
 		if slices.ContainsFunc(a.st.defs.comp.DestinationPurposes(name), func(c string) bool { return !consented(c) }) {
 			continue
 		}
-		if dv.pendN[name] >= MaxPendingPerDestination {
-			n := *e
-			n.dropped++
-			dv.dests[name] = &n
-			continue
-		}
-		dv.lastID++
-		dv.lastQ++
-		ev.ID = DeliveryID(dv.lastID)
 		ev.Profile = *who
-		body, err := json.Marshal(&ev)
-		if err != nil {
-			panic(fmt.Sprintf("hub: encode webhook event: %v", err))
-		}
-		dv.add(&delivery{q: dv.lastQ, id: dv.lastID, dest: name, profile: ev.Profile.ID, typ: ev.Type,
-			audience: ev.Audience, at: at, enq: a.now, body: body})
+		a.queue(name, &ev, at)
 	}
 }
 

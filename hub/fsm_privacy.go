@@ -2,7 +2,6 @@ package hub
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -422,21 +421,9 @@ func (a *applier) enqueueErased(c string, ids []string, request string) {
 		if !e.def.wants(EventErased, "") {
 			continue
 		}
-		if dv.pendN[name] >= MaxPendingPerDestination {
-			n := *e
-			n.dropped++
-			dv.dests[name] = &n
-			continue
-		}
-		dv.lastID++
-		dv.lastQ++
-		ev := WebhookEvent{ID: DeliveryID(dv.lastID), Type: EventErased, At: time.UnixMilli(at).UTC(),
+		ev := WebhookEvent{Type: EventErased, At: time.UnixMilli(at).UTC(),
 			Profile: WebhookProfile{ID: c, Identities: []profile.Identifier{}}, ProfileIDs: ids, Request: request}
-		body, err := json.Marshal(&ev)
-		if err != nil {
-			panic(fmt.Sprintf("hub: encode webhook event: %v", err))
-		}
-		dv.add(&delivery{q: dv.lastQ, id: dv.lastID, dest: name, profile: c, typ: EventErased, at: at, enq: a.now, body: body})
+		a.queue(name, &ev, at)
 	}
 }
 

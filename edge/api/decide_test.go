@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"ucv/edge/store"
 	"ucv/profile/catalog"
@@ -118,8 +119,11 @@ func TestDecideOverHTTP(t *testing.T) {
 		t.Fatalf("a buyer: no profile_version")
 	}
 
-	// Consent refused, then granted.
-	e.mustPost(t, "/v1/identify", `{"userId":"u1","context":{"consent":{"categoryPreferences":{"marketing":false}}}}`)
+	// Consent refused, then granted. The latest statement by event time
+	// wins and two in one millisecond tie by message (decision 0041), so
+	// the statements carry their times, a second apart.
+	stated := time.Now().Add(-time.Minute).UTC()
+	e.mustPost(t, "/v1/identify", `{"userId":"u1","timestamp":"`+stated.Format(time.RFC3339Nano)+`","context":{"consent":{"categoryPreferences":{"marketing":false}}}}`)
 	wantOffers(t, "consent refused", e.decide(t, "/v1/decide/user_id:u1"+q), "loyal=10")
 	d = e.decide(t, "/v1/decide/user_id:u1"+q+"&explain=true")
 	var news *catalog.OfferExplanation
@@ -131,7 +135,7 @@ func TestDecideOverHTTP(t *testing.T) {
 	if news == nil || news.Eligible || news.Reason != catalog.ReasonConsent || news.Consent == nil || news.Consent.Granted {
 		t.Fatalf("explain of news: %+v", d.Explain)
 	}
-	e.mustPost(t, "/v1/identify", `{"userId":"u1","context":{"consent":{"categoryPreferences":{"marketing":true}}}}`)
+	e.mustPost(t, "/v1/identify", `{"userId":"u1","timestamp":"`+stated.Add(time.Second).Format(time.RFC3339Nano)+`","context":{"consent":{"categoryPreferences":{"marketing":true}}}}`)
 	wantOffers(t, "consent granted", e.decide(t, "/v1/decide/user_id:u1"+q), "loyal=10", "news=5")
 	wantOffers(t, "limit=1", e.decide(t, "/v1/decide/user_id:u1"+q+"&limit=1"), "loyal=10")
 

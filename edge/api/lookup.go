@@ -229,16 +229,9 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub, purp
 			after = &cur
 		}
 	}
-	id := ref.id
-	if !ref.byID {
-		var err error
-		if id, err = s.st.ResolveIdentifier(ref.ident); err != nil {
-			return fmt.Errorf("lookup: %w", err)
-		}
-	}
-	p, err := s.st.Profile(id)
+	p, err := s.profileOf(ref)
 	if err != nil {
-		return fmt.Errorf("lookup: %w", err)
+		return err
 	}
 	now := s.cfg.Now()
 	version := p.Version.String()
@@ -413,4 +406,21 @@ func (s *Server) writeMsgpack(ctx *fasthttp.RequestCtx, js []byte) error {
 	ctx.SetContentType("application/msgpack")
 	ctx.SetBody(b)
 	return nil
+}
+
+// profileOf reads the profile ref names (through the identity index for
+// an identifier); errors wrap the store's (ErrNotFound…) under "lookup".
+func (s *Server) profileOf(ref profileRef) (*profile.Profile, error) {
+	id := ref.id
+	if !ref.byID {
+		var err error
+		if id, err = s.st.ResolveIdentifier(ref.ident); err != nil {
+			return nil, fmt.Errorf("lookup: %w", err)
+		}
+	}
+	p, err := s.st.Profile(id)
+	if err != nil {
+		return nil, fmt.Errorf("lookup: %w", err)
+	}
+	return p, nil
 }

@@ -72,16 +72,9 @@ func withheldAudiences(auds []string, w catalog.Withheld) []string {
 // when nothing is withheld, else a view rendered from the profile
 // without what is.
 func (s *Server) lookupFor(ctx *fasthttp.RequestCtx, ref profileRef, purpose string) error {
-	id := ref.id
-	if !ref.byID {
-		var err error
-		if id, err = s.st.ResolveIdentifier(ref.ident); err != nil {
-			return fmt.Errorf("lookup: %w", err)
-		}
-	}
-	p, err := s.st.Profile(id)
+	p, err := s.profileOf(ref)
 	if err != nil {
-		return fmt.Errorf("lookup: %w", err)
+		return err
 	}
 	cat := s.st.Catalog()
 	w := cat.Withhold(p, purpose)

@@ -424,13 +424,9 @@ func (ix *Index) Accept(a, b string) ([]Move, error) { return ix.steward(a, b, t
 func (ix *Index) Reject(a, b string) ([]Move, error) { return ix.steward(a, b, false) }
 
 func (ix *Index) steward(a, b string, same bool) ([]Move, error) {
-	na, ok := ix.byID[a]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, a)
-	}
-	nb, ok := ix.byID[b]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, b)
+	na, nb, err := ix.pair(a, b)
+	if err != nil {
+		return nil, err
 	}
 	k := pairKey(a, b)
 	delete(ix.must, k)
@@ -450,6 +446,19 @@ func (ix *Index) steward(a, b string, same bool) ([]Move, error) {
 	return ix.recluster([]int32{na, nb}), nil
 }
 
+// pair returns the records of IDs a and b; an unknown one is ErrNotFound.
+func (ix *Index) pair(a, b string) (na, nb int32, err error) {
+	na, ok := ix.byID[a]
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: %s", ErrNotFound, a)
+	}
+	nb, ok = ix.byID[b]
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: %s", ErrNotFound, b)
+	}
+	return na, nb, nil
+}
+
 // Forget drops a steward's decision on the pair (a, b), as if it had
 // never been made, and re-clusters them: the must-link or cannot-link
 // goes, and the pair keeps only the links its records support. Erasure
@@ -457,13 +466,9 @@ func (ix *Index) steward(a, b string, same bool) ([]Move, error) {
 // returns the records whose cluster changed; unknown IDs are
 // ErrNotFound.
 func (ix *Index) Forget(a, b string) ([]Move, error) {
-	na, ok := ix.byID[a]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, a)
-	}
-	nb, ok := ix.byID[b]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, b)
+	na, nb, err := ix.pair(a, b)
+	if err != nil {
+		return nil, err
 	}
 	k := pairKey(a, b)
 	delete(ix.must, k)
