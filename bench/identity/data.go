@@ -27,19 +27,29 @@ type Dataset struct {
 	Entity map[string]string
 	// Source maps record ID → source file (used for link tasks).
 	Source map[string]string
+	// Customers is the generated data behind a "customers" set (nil for
+	// the files): Run then adds an error Breakdown.
+	Customers *CustomerData
 }
 
 // Names lists the data sets Load knows, in report order.
 func Names() []string {
-	return []string{"febrl1", "febrl2", "febrl3", "febrl4", "febrl4-no-ssn", "historical_50k"}
+	return []string{"febrl1", "febrl2", "febrl3", "febrl4", "febrl4-no-ssn", "historical_50k", "customers"}
 }
+
+// Generated reports whether data set name is generated in memory (no
+// data directory needed).
+func Generated(name string) bool { return name == "customers" }
 
 var febrlEntity = regexp.MustCompile(`^rec-(\d+)`)
 
 // Load reads data set name from dataDir (the directory holding febrl/ and
-// historical_50k/).
+// historical_50k/). "customers" is generated: GenerateCustomers with
+// CustomersSeed and CustomersHouseholds, mapped with CustomersMap.
 func Load(dataDir, name string) (Dataset, error) {
 	switch name {
+	case "customers":
+		return GenerateCustomers(CustomersSeed, CustomersHouseholds).Dataset(name), nil
 	case "febrl1", "febrl2", "febrl3":
 		return loadFEBRL(dataDir, name, true, "dataset"+name[len(name)-1:]+".csv")
 	case "febrl4":

@@ -27,6 +27,9 @@ type Result struct {
 	ResolveTime    time.Duration
 	WallTime       time.Duration
 	PriorWeight    float64
+	// Breakdown classifies the errors on a generated customers set; nil
+	// for the others.
+	Breakdown *Breakdown
 }
 
 // Run trains on ds.Records (without the truth), resolves them in batch
@@ -71,6 +74,10 @@ func run(ds Dataset, m *hid.Model, label string, start time.Time, progress func(
 	}
 	assign := ix.Assignments()
 	r.Metrics = Score(assign, ds.Entity, source)
+	if ds.Customers != nil {
+		b := ds.Customers.Analyze(assign)
+		r.Breakdown = &b
+	}
 	r.Clusters = len(ix.Clusters())
 	r.Reviews = len(ix.Reviews())
 

@@ -1,0 +1,362 @@
+package identity
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"ucv/profile"
+)
+
+// Count is one named count.
+type Count struct {
+	Name  string
+	Count int
+}
+
+// CustomerStats describes a generated customer data set.
+type CustomerStats struct {
+	Records, Entities, Persons, Orgs, Households int
+	// Sources counts rows per source, Entity counts entities per
+	// relation or trait, Rows counts rows per phenomenon tag; all sorted
+	// by name.
+	Sources, Entity, Rows []Count
+	TruePairs             int64
+}
+
+// Stats counts the data set's records, entities and phenomena.
+func (d *CustomerData) Stats() CustomerStats {
+	st := CustomerStats{Records: len(d.Rows), Entities: len(d.Entities), Households: d.Households}
+	src, ent, rows := map[string]int{}, map[string]int{}, map[string]int{}
+	hh := map[string]int{}
+	buildings := map[string]bool{}
+	for _, e := range d.Entities {
+		if e.Org {
+			st.Orgs++
+			if e.Owner != "" {
+				ent["orgs: home business of a customer (same address)"]++
+			}
+			if e.SharedPhone {
+				ent["orgs: phone shared with the owner"]++
+			}
+			if e.SharedEmail {
+				ent["orgs: e-mail shared with the owner"]++
+			}
+			continue
+		}
+		st.Persons++
+		hh[e.Household]++
+		if e.Twin != "" && e.ID < e.Twin {
+			ent["twin pairs"]++
+		}
+		if e.Generation != "" && e.ID < e.Generation {
+			ent["Jr/Sr pairs at one address"]++
+		}
+		if e.Moved {
+			ent["persons who moved"]++
+		}
+		if e.SharedEmail {
+			ent["persons with a family e-mail"]++
+		}
+		if e.SharedPhone {
+			ent["persons with a shared landline"]++
+		}
+		if e.Building != "" {
+			buildings[e.Household] = true
+		}
+	}
+	for _, n := range hh {
+		if n > 1 {
+			ent["households with 2+ persons"]++
+		}
+	}
+	ent["households in multi-unit buildings"] = len(buildings)
+	for _, r := range d.Rows {
+		src[r.Source]++
+		seen := map[string]bool{}
+		for _, t := range r.Tags {
+			if !seen[t] {
+				rows[t]++
+				seen[t] = true
+			}
+		}
+	}
+	per := map[string]int{}
+	for _, r := range d.Rows {
+		per[r.Entity]++
+	}
+	for _, n := range per {
+		st.TruePairs += int64(n * (n - 1) / 2)
+	}
+	st.Sources, st.Entity, st.Rows = counts(src), counts(ent), counts(rows)
+	return st
+}
+
+func counts(m map[string]int) []Count {
+	out := make([]Count, 0, len(m))
+	for k, v := range m {
+		out = append(out, Count{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// WriteMarkdown writes the statistics as Markdown.
+func (st CustomerStats) WriteMarkdown(w io.Writer) {
+	fmt.Fprintf(w, "records %d · entities %d (persons %d, organisations %d) · households %d · true pairs %d\n\n",
+		st.Records, st.Entities, st.Persons, st.Orgs, st.Households, st.TruePairs)
+	var srcs []string
+	for _, c := range st.Sources {
+		srcs = append(srcs, fmt.Sprintf("%s %d", c.Name, c.Count))
+	}
+	fmt.Fprintf(w, "rows per source: %s\n\n", strings.Join(srcs, " · "))
+	fmt.Fprintf(w, "| entities | count |\n|---|---:|\n")
+	for _, c := range st.Entity {
+		fmt.Fprintf(w, "| %s | %d |\n", c.Name, c.Count)
+	}
+	fmt.Fprintf(w, "\n| rows with phenomenon | count |\n|---|---:|\n")
+	for _, c := range st.Rows {
+		fmt.Fprintf(w, "| %s | %d |\n", c.Name, c.Count)
+	}
+}
+
+// Relation classes of two different entities, most specific first.
+const (
+	RelTwins          = "twins"
+	RelJrSr           = "Jr/Sr"
+	RelOrgOwner       = "organisation and its owner"
+	RelHouseholdEmail = "household, family e-mail"
+	RelHouseholdPhone = "household, shared landline"
+	RelHousehold      = "household, address only"
+	RelBuilding       = "same building, other unit"
+	RelOrgOther       = "organisation and unrelated person/org"
+	RelUnrelated      = "unrelated persons"
+)
+
+// Relation classifies two different entities.
+func (d *CustomerData) Relation(a, b string) string {
+	ea, _ := d.Entity(a)
+	eb, _ := d.Entity(b)
+	switch {
+	case ea.Twin == b:
+		return RelTwins
+	case ea.Generation == b:
+		return RelJrSr
+	case ea.Org && ea.Owner == b, eb.Org && eb.Owner == a:
+		return RelOrgOwner
+	case ea.Org || eb.Org:
+		if ea.Household != "" && ea.Household == eb.Household {
+			return RelOrgOwner + " (household)"
+		}
+		return RelOrgOther
+	case ea.Household == eb.Household:
+		switch {
+		case ea.SharedEmail && eb.SharedEmail:
+			return RelHouseholdEmail
+		case ea.SharedPhone && eb.SharedPhone:
+			return RelHouseholdPhone
+		}
+		return RelHousehold
+	case ea.Building != "" && ea.Building == eb.Building:
+		return RelBuilding
+	}
+	return RelUnrelated
+}
+
+// ErrorClass is one row of a Breakdown.
+type ErrorClass struct {
+	Name string
+	// Errors is the number of wrong pairs (false merges or misses) in the
+	// class; Total, for misses, the number of true pairs in it.
+	Errors, Total int64
+	// Direct is, for false merges, how many of the wrong pairs share a
+	// normalized e-mail or phone themselves (the rest are joined through
+	// other records or by probabilistic score).
+	Direct int64
+}
+
+// Breakdown says which phenomena cause a clustering's errors.
+type Breakdown struct {
+	// FalseMerges: wrongly merged pairs by the relation of their two
+	// entities. MixedClusters is the number of predicted clusters holding
+	// more than one entity; LargestCluster the size of the biggest.
+	FalseMerges                   []ErrorClass
+	MixedClusters, LargestCluster int
+	// Misses: true pairs left apart, by phenomenon: a pair is counted
+	// under every tag of either record, under "pair: …" classes, and
+	// under "all".
+	Misses []ErrorClass
+}
+
+// Analyze classifies the errors of assign (record → cluster).
+func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
+	idx := make(map[string]int, len(d.Rows))
+	for i, r := range d.Rows {
+		idx[r.ID] = i
+	}
+	// normalized contact points per row
+	contacts := make([][]string, len(d.Rows))
+	opts := profile.NormalizeOptions{DefaultRegion: "US"}
+	for i, r := range d.Rows {
+		if v, err := profile.NormalizeValue(profile.Email, plainEmail(r.Value("email")), opts); err == nil {
+			contacts[i] = append(contacts[i], "e:"+v)
+		}
+		if v, err := profile.NormalizeValue(profile.Phone, r.Value("phone"), opts); err == nil {
+			contacts[i] = append(contacts[i], "p:"+v)
+		}
+	}
+	share := func(a, b int) bool {
+		for _, x := range contacts[a] {
+			for _, y := range contacts[b] {
+				if x == y {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	cluster := make([]string, len(d.Rows))
+	groups := map[string][]int{}
+	for _, a := range assign {
+		i, ok := idx[a[0]]
+		if !ok {
+			continue
+		}
+		cluster[i] = a[1]
+		groups[a[1]] = append(groups[a[1]], i)
+	}
+	var b Breakdown
+	fm := map[string]*ErrorClass{}
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g := groups[k]
+		b.LargestCluster = max(b.LargestCluster, len(g))
+		mixed := false
+		for x := range g {
+			for y := x + 1; y < len(g); y++ {
+				ra, rb := d.Rows[g[x]], d.Rows[g[y]]
+				if ra.Entity == rb.Entity {
+					continue
+				}
+				mixed = true
+				rel := d.Relation(ra.Entity, rb.Entity)
+				c := fm[rel]
+				if c == nil {
+					c = &ErrorClass{Name: rel}
+					fm[rel] = c
+				}
+				c.Errors++
+				if share(g[x], g[y]) {
+					c.Direct++
+				}
+			}
+		}
+		if mixed {
+			b.MixedClusters++
+		}
+	}
+	ms := map[string]*ErrorClass{}
+	bump := func(name string, missed bool) {
+		c := ms[name]
+		if c == nil {
+			c = &ErrorClass{Name: name}
+			ms[name] = c
+		}
+		c.Total++
+		if missed {
+			c.Errors++
+		}
+	}
+	byEntity := map[string][]int{}
+	for i, r := range d.Rows {
+		byEntity[r.Entity] = append(byEntity[r.Entity], i)
+	}
+	for _, rows := range byEntity {
+		for x := range rows {
+			for y := x + 1; y < len(rows); y++ {
+				a, bb := rows[x], rows[y]
+				missed := cluster[a] != cluster[bb] || cluster[a] == ""
+				bump("all", missed)
+				seen := map[string]bool{}
+				for _, t := range append(append([]string(nil), d.Rows[a].Tags...), d.Rows[bb].Tags...) {
+					if !seen[t] {
+						seen[t] = true
+						bump(t, missed)
+					}
+				}
+				if len(seen) == 0 {
+					bump("pair: no phenomenon", missed)
+				}
+				if !share(a, bb) {
+					bump("pair: no shared e-mail or phone", missed)
+				}
+				if d.Rows[a].Source == d.Rows[bb].Source {
+					bump("pair: same source", missed)
+				}
+				e, _ := d.Entity(d.Rows[a].Entity)
+				if e.Org {
+					bump("pair: organisation", missed)
+				}
+			}
+		}
+	}
+	b.FalseMerges = sortClasses(fm)
+	b.Misses = sortClasses(ms)
+	return b
+}
+
+func sortClasses(m map[string]*ErrorClass) []ErrorClass {
+	out := make([]ErrorClass, 0, len(m))
+	for _, c := range m {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Errors != out[j].Errors {
+			return out[i].Errors > out[j].Errors
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// plainEmail takes the address out of a display-name form for the
+// breakdown's own contact comparison.
+func plainEmail(s string) string {
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		if j := strings.LastIndexByte(s, '>'); j > i {
+			return s[i+1 : j]
+		}
+	}
+	return s
+}
+
+// WriteMarkdown writes the breakdown as two Markdown tables.
+func (b Breakdown) WriteMarkdown(w io.Writer) {
+	var total int64
+	for _, c := range b.FalseMerges {
+		total += c.Errors
+	}
+	fmt.Fprintf(w, "False merges: %d wrong pairs in %d mixed clusters (largest cluster %d records)\n\n",
+		total, b.MixedClusters, b.LargestCluster)
+	fmt.Fprintf(w, "| relation of the two entities | wrong pairs | share | sharing an e-mail/phone directly |\n|---|---:|---:|---:|\n")
+	for _, c := range b.FalseMerges {
+		fmt.Fprintf(w, "| %s | %d | %.1f %% | %d |\n", c.Name, c.Errors, pct(c.Errors, total), c.Direct)
+	}
+	fmt.Fprintf(w, "\nMisses (true pairs left apart) by phenomenon of either record:\n\n")
+	fmt.Fprintf(w, "| phenomenon | missed pairs | true pairs | miss rate |\n|---|---:|---:|---:|\n")
+	for _, c := range b.Misses {
+		fmt.Fprintf(w, "| %s | %d | %d | %.1f %% |\n", c.Name, c.Errors, c.Total, pct(c.Errors, c.Total))
+	}
+}
+
+func pct(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}

@@ -1,0 +1,222 @@
+package identity
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	hid "ucv/hub/identity"
+	"ucv/profile"
+)
+
+// TestCustomersDeterministic: the same seed and size give identical rows
+// and truth; another seed gives other rows.
+func TestCustomersDeterministic(t *testing.T) {
+	a, b := GenerateCustomers(7, 400), GenerateCustomers(7, 400)
+	if !reflect.DeepEqual(a.Rows, b.Rows) || !reflect.DeepEqual(a.Entities, b.Entities) {
+		t.Fatal("two generations with seed 7 differ")
+	}
+	c := GenerateCustomers(8, 400)
+	if reflect.DeepEqual(a.Rows, c.Rows) {
+		t.Fatal("seeds 7 and 8 generated the same rows")
+	}
+	var sa, sb bytes.Buffer
+	a.Stats().WriteMarkdown(&sa)
+	b.Stats().WriteMarkdown(&sb)
+	if sa.String() != sb.String() {
+		t.Fatal("statistics of equal data sets differ")
+	}
+}
+
+// TestCustomersTruth checks the truth is consistent: every row names an
+// existing entity, every entity has rows, twins and Jr/Sr are distinct
+// entities of one household, and a contact point used by two entities is
+// one they are recorded as sharing (a family e-mail or landline, or a home
+// business's owner's).
+func TestCustomersTruth(t *testing.T) {
+	d := GenerateCustomers(11, 1500)
+	st := d.Stats()
+	t.Logf("records %d, entities %d, persons %d, orgs %d", st.Records, st.Entities, st.Persons, st.Orgs)
+	rows := map[string]int{}
+	ids := map[string]bool{}
+	sources := map[string]map[string]bool{}
+	for _, r := range d.Rows {
+		if ids[r.ID] {
+			t.Fatalf("row ID %s twice", r.ID)
+		}
+		ids[r.ID] = true
+		if !strings.HasPrefix(r.ID, r.Source+"-") {
+			t.Errorf("row %s has source %s", r.ID, r.Source)
+		}
+		if _, ok := d.Entity(r.Entity); !ok {
+			t.Fatalf("row %s names unknown entity %s", r.ID, r.Entity)
+		}
+		rows[r.Entity]++
+		if sources[r.Entity] == nil {
+			sources[r.Entity] = map[string]bool{}
+		}
+		sources[r.Entity][r.Source] = true
+	}
+	multi := 0
+	for _, e := range d.Entities {
+		if rows[e.ID] == 0 {
+			t.Errorf("entity %s has no rows", e.ID)
+		}
+		if len(sources[e.ID]) >= 3 {
+			multi++
+		}
+		for _, other := range []string{e.Twin, e.Generation} {
+			if other == "" {
+				continue
+			}
+			o, ok := d.Entity(other)
+			switch {
+			case !ok || other == e.ID:
+				t.Errorf("entity %s: related entity %q is not another entity", e.ID, other)
+			case o.Household != e.Household:
+				t.Errorf("entity %s and %s: twins or Jr/Sr in different households", e.ID, other)
+			case o.Twin != e.ID && o.Generation != e.ID:
+				t.Errorf("entity %s → %s is not symmetric", e.ID, other)
+			}
+		}
+	}
+	if multi == 0 {
+		t.Error("no entity has rows in three or more sources")
+	}
+	for _, c := range []string{"twin pairs", "Jr/Sr pairs at one address", "persons who moved",
+		"persons with a family e-mail", "orgs: home business of a customer (same address)"} {
+		if countOf(st.Entity, c) == 0 {
+			t.Errorf("no %s in 1,500 households", c)
+		}
+	}
+	for _, tag := range []string{TagNickname, TagNameSpelling, TagNameSwap, TagNameTypo, TagOldAddress,
+		TagEmailDisplay, TagPhoneCC, TagPhoneForeignNoCC, TagDOBShortYear, TagDOBText, TagDOBISO, TagDOBSwap,
+		TagAddressOneLine, TagGenerationMarked, TagSharedEmail, TagSharedPhone, TagOrgNameVariant, TagMissingEmail} {
+		if countOf(st.Rows, tag) == 0 {
+			t.Errorf("no row tagged %s", tag)
+		}
+	}
+	// Contact points shared across entities must be recorded shares.
+	opts := profile.NormalizeOptions{DefaultRegion: "US"}
+	users := map[string]map[string]bool{}
+	for _, r := range d.Rows {
+		if hasTag(r, TagEmailTypo) {
+			continue
+		}
+		var keys []string
+		if v, err := profile.NormalizeValue(profile.Email, plainEmail(r.Value("email")), opts); err == nil {
+			keys = append(keys, "e:"+v)
+		}
+		if v, err := profile.NormalizeValue(profile.Phone, r.Value("phone"), opts); err == nil && !hasTag(r, TagPhoneForeignNoCC) {
+			keys = append(keys, "p:"+v)
+		}
+		for _, k := range keys {
+			if users[k] == nil {
+				users[k] = map[string]bool{}
+			}
+			users[k][r.Entity] = true
+		}
+	}
+	shared := 0
+	for k, es := range users {
+		if len(es) < 2 {
+			continue
+		}
+		shared++
+		var list []string
+		for e := range es {
+			list = append(list, e)
+		}
+		for _, x := range list {
+			for _, y := range list {
+				if x >= y {
+					continue
+				}
+				rel := d.Relation(x, y)
+				ex, _ := d.Entity(x)
+				ey, _ := d.Entity(y)
+				sameHome := ex.Household != "" && ex.Household == ey.Household
+				ok := rel == RelOrgOwner ||
+					(strings.HasPrefix(k, "e:") && sameHome && ex.SharedEmail && ey.SharedEmail) ||
+					(strings.HasPrefix(k, "p:") && sameHome && (ex.SharedPhone && ey.SharedPhone || ex.Org || ey.Org))
+				if !ok {
+					t.Errorf("%s used by %s and %s (%s) without a recorded share", k[:1], x, y, rel)
+				}
+			}
+		}
+	}
+	if shared == 0 {
+		t.Error("no contact point is shared by two entities")
+	}
+}
+
+// TestCustomersRecordsMapping: kinds hub/identity does not know are
+// skipped, not an error, so the data works before and after org_name and
+// generation exist.
+func TestCustomersRecordsMapping(t *testing.T) {
+	d := GenerateCustomers(3, 50)
+	recs, skipped := d.Records(map[string]string{"first_name": "first_name", "email": "email", "shoe_size": "shoe_size"})
+	if !reflect.DeepEqual(skipped, []string{"shoe_size"}) {
+		t.Errorf("skipped = %v, want [shoe_size]", skipped)
+	}
+	for _, r := range recs {
+		for _, f := range r.Fields {
+			if f.Kind != hid.FirstName && f.Kind != hid.Email {
+				t.Fatalf("record %s has a field of kind %s", r.ID, f.Kind)
+			}
+		}
+	}
+	if len(recs) != len(d.Rows) {
+		t.Errorf("%d records for %d rows", len(recs), len(d.Rows))
+	}
+}
+
+// TestCustomersRun resolves a small generated set end to end and checks
+// the breakdown adds up to the pair counts.
+func TestCustomersRun(t *testing.T) {
+	d := GenerateCustomers(5, 300)
+	ds := d.Dataset("customers-small")
+	r, err := Run(ds, hid.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Breakdown == nil {
+		t.Fatal("no breakdown for a customers set")
+	}
+	var wrong int64
+	for _, c := range r.Breakdown.FalseMerges {
+		wrong += c.Errors
+	}
+	if want := r.PredictedPairs - r.CorrectPairs; wrong != want {
+		t.Errorf("false-merge classes sum to %d, want %d", wrong, want)
+	}
+	all := r.Breakdown.Misses[0]
+	for _, c := range r.Breakdown.Misses {
+		if c.Name == "all" {
+			all = c
+		}
+	}
+	if all.Name != "all" || all.Total != r.TruePairs || all.Errors != r.TruePairs-r.CorrectPairs {
+		t.Errorf("misses 'all' = %+v, want total %d and %d missed", all, r.TruePairs, r.TruePairs-r.CorrectPairs)
+	}
+	t.Logf("pair P %.4f R %.4f, B3 F1 %.4f", r.PairPrecision, r.PairRecall, r.BCubedF1)
+}
+
+func countOf(cs []Count, name string) int {
+	for _, c := range cs {
+		if c.Name == name {
+			return c.Count
+		}
+	}
+	return 0
+}
+
+func hasTag(r CustomerRow, tag string) bool {
+	for _, t := range r.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
