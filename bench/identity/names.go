@@ -241,7 +241,7 @@ var (
 		ss("Corp.", "Corporation", "Corp"), ss("Co.", "Company", "Co"), ss("Ltd.", "Limited", "Ltd"),
 		ss("& Sons", "and Sons", "& Sons Inc."), ss("Group", "Group LLC"),
 	}
-	months = []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+	months     = []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 	monthsLong = []string{"January", "February", "March", "April", "May", "June", "July", "August",
 		"September", "October", "November", "December"}
 )

@@ -23,7 +23,7 @@ type benchScenario struct {
 
 func benchScenarios() []benchScenario {
 	return []benchScenario{
-		{"identity", "identity-resolution accuracy and speed on FEBRL and historical_50k", runBenchIdentity},
+		{"identity", "identity-resolution accuracy and speed on FEBRL, historical_50k and generated customer records", runBenchIdentity},
 		{"lookup", "edge lookups vs redis-server GET, same generator (1M profiles)", runBenchLookup},
 		{"ingest", "edge durable ingest: single events from 64 clients, and batches", runBenchIngest},
 		{"recommend", "recommendations vs popularity on online_retail (recall@k, hit rate@k, train time)", runBenchRecommend},
@@ -65,6 +65,9 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	review := fs.Float64("review-weight", def.ReviewWeight, "lower end of the review band")
 	clusterP := fs.Float64("cluster-min-probability", def.ClusterMinProbability, "mean cross-cluster probability a merge needs")
 	blockCap := fs.Int("block-cap", def.BlockCap, "largest block compared")
+	households := fs.Int("customers-households", benchid.CustomersHouseholds, "households of the generated customers set")
+	seed := fs.Uint64("customers-seed", benchid.CustomersSeed, "seed of the generated customers set")
+	breakdown := fs.Bool("breakdown", true, "after the table, print the customers set's statistics and its errors by phenomenon")
 	modelKind := fs.String("model", "trained", "trained (EM on each set, as ucv resolve), untrained (the prior model the hub scores with until one is installed) or both")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -75,7 +78,14 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if *dataDir == "" {
+	if *households < 1 {
+		return fmt.Errorf("%w: --customers-households must be at least 1", errUsage)
+	}
+	generatedOnly := true
+	for _, n := range strings.Split(*sets, ",") {
+		generatedOnly = generatedOnly && benchid.Generated(n)
+	}
+	if *dataDir == "" && !generatedOnly {
 		wd, _ := os.Getwd()
 		*dataDir = benchid.FindDataDir(wd)
 		if *dataDir == "" {
@@ -102,14 +112,22 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 			return fmt.Errorf("%w: unknown data set %q (known: %s)", errUsage, n, strings.Join(known, ", "))
 		}
 	}
-	fmt.Fprintf(stdout, "data: %s\n\n", *dataDir)
+	if *dataDir != "" {
+		fmt.Fprintf(stdout, "data: %s\n\n", *dataDir)
+	}
 	benchid.Header(stdout)
+	var custom []benchid.Result
+	var customData *benchid.CustomerData
 	for _, n := range names {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ds, err := benchid.Load(*dataDir, n)
-		if err != nil {
+		var ds benchid.Dataset
+		var err error
+		if benchid.Generated(n) {
+			customData = benchid.GenerateCustomers(*seed, *households)
+			ds = customData.Dataset(n)
+		} else if ds, err = benchid.Load(*dataDir, n); err != nil {
 			return err
 		}
 		for _, run := range runs {
@@ -120,6 +138,21 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 				return err
 			}
 			benchid.WriteRow(stdout, r)
+			if r.Breakdown != nil {
+				custom = append(custom, r)
+			}
+		}
+	}
+	if *breakdown && customData != nil {
+		_, skipped := customData.Records(nil)
+		fmt.Fprintf(stdout, "\n## customers: seed %d, %d households\n\n", *seed, *households)
+		if len(skipped) > 0 {
+			fmt.Fprintf(stdout, "columns not mapped (kinds hub/identity does not know): %s\n\n", strings.Join(skipped, ", "))
+		}
+		customData.Stats().WriteMarkdown(stdout)
+		for _, r := range custom {
+			fmt.Fprintf(stdout, "\n### errors of %s\n\n", r.Dataset)
+			r.Breakdown.WriteMarkdown(stdout)
 		}
 	}
 	return nil
