@@ -90,6 +90,9 @@ func (r CustomerRow) Value(name string) string {
 type CustomerEntity struct {
 	ID  string
 	Org bool
+	// Name is the canonical name: "Given Family" of a person, the
+	// organisation's registered name.
+	Name string
 	// Household is the household ID of a person (or of a home business's
 	// owner); "" for a business with its own premises.
 	Household string
@@ -395,7 +398,9 @@ func (g *cgen) household(hid string, home *caddr, building string) {
 		c.y = a.y + 20 + g.r.n(15)
 	}
 	for _, p := range members {
-		g.ent(p.idx).Building = building
+		e := g.ent(p.idx)
+		e.Building = building
+		e.Name = p.given.formal + " " + p.surname[0]
 	}
 	if len(members) > 1 {
 		related := !(roll >= 90 && roll < 96)
@@ -484,6 +489,7 @@ func (g *cgen) org() {
 	}
 	forms := orgForms[g.r.n(len(orgForms))]
 	o.names = append(o.names, base+" "+forms[0])
+	g.ent(idx).Name = o.names[0]
 	for _, f := range forms[1:] {
 		o.names = append(o.names, base+" "+f, strings.ToUpper(base+" "+f))
 	}

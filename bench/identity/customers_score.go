@@ -174,6 +174,9 @@ type ErrorClass struct {
 	// normalized e-mail or phone themselves (the rest are joined through
 	// other records or by probabilistic score).
 	Direct int64
+	// SameName is, for false merges, how many of the wrong pairs are of
+	// entities with the same canonical name (namesakes, Jr/Sr).
+	SameName int64
 }
 
 // Breakdown says which phenomena cause a clustering's errors.
@@ -183,6 +186,10 @@ type Breakdown struct {
 	// more than one entity; LargestCluster the size of the biggest.
 	FalseMerges                   []ErrorClass
 	MixedClusters, LargestCluster int
+	// Glue counts mixed clusters by the strongest direct link between two
+	// of their entities: a shared e-mail, else a shared phone, else none
+	// (merged on names, dates and addresses).
+	Glue []Count
 	// Misses: true pairs left apart, by phenomenon: a pair is counted
 	// under every tag of either record, under "pair: …" classes, and
 	// under "all".
@@ -228,6 +235,17 @@ func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
 	}
 	var b Breakdown
 	fm := map[string]*ErrorClass{}
+	glue := map[string]int{}
+	sharesKind := func(a, b int, prefix string) bool {
+		for _, x := range contacts[a] {
+			for _, y := range contacts[b] {
+				if x == y && strings.HasPrefix(x, prefix) {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	keys := make([]string, 0, len(groups))
 	for k := range groups {
 		keys = append(keys, k)
@@ -236,7 +254,7 @@ func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
 	for _, k := range keys {
 		g := groups[k]
 		b.LargestCluster = max(b.LargestCluster, len(g))
-		mixed := false
+		mixed, byEmail, byPhone := false, false, false
 		for x := range g {
 			for y := x + 1; y < len(g); y++ {
 				ra, rb := d.Rows[g[x]], d.Rows[g[y]]
@@ -254,10 +272,25 @@ func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
 				if share(g[x], g[y]) {
 					c.Direct++
 				}
+				ea, _ := d.Entity(ra.Entity)
+				eb, _ := d.Entity(rb.Entity)
+				if ea.Name == eb.Name {
+					c.SameName++
+				}
+				byEmail = byEmail || sharesKind(g[x], g[y], "e:")
+				byPhone = byPhone || sharesKind(g[x], g[y], "p:")
 			}
 		}
 		if mixed {
 			b.MixedClusters++
+			switch {
+			case byEmail:
+				glue["a shared e-mail"]++
+			case byPhone:
+				glue["a shared phone (no shared e-mail)"]++
+			default:
+				glue["no shared e-mail or phone"]++
+			}
 		}
 	}
 	ms := map[string]*ErrorClass{}
@@ -305,6 +338,7 @@ func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
 			}
 		}
 	}
+	b.Glue = counts(glue)
 	b.FalseMerges = sortClasses(fm)
 	b.Misses = sortClasses(ms)
 	return b
@@ -343,9 +377,14 @@ func (b Breakdown) WriteMarkdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "False merges: %d wrong pairs in %d mixed clusters (largest cluster %d records)\n\n",
 		total, b.MixedClusters, b.LargestCluster)
-	fmt.Fprintf(w, "| relation of the two entities | wrong pairs | share | sharing an e-mail/phone directly |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| relation of the two entities | wrong pairs | share | sharing an e-mail/phone directly | same name |\n|---|---:|---:|---:|---:|\n")
 	for _, c := range b.FalseMerges {
-		fmt.Fprintf(w, "| %s | %d | %.1f %% | %d |\n", c.Name, c.Errors, pct(c.Errors, total), c.Direct)
+		fmt.Fprintf(w, "| %s | %d | %.1f %% | %d | %d |\n", c.Name, c.Errors, pct(c.Errors, total), c.Direct, c.SameName)
+	}
+	fmt.Fprintf(w, "\nMixed clusters by what glues them (strongest direct link between two of their entities):\n\n")
+	fmt.Fprintf(w, "| glue | clusters |\n|---|---:|\n")
+	for _, c := range b.Glue {
+		fmt.Fprintf(w, "| %s | %d |\n", c.Name, c.Count)
 	}
 	fmt.Fprintf(w, "\nMisses (true pairs left apart) by phenomenon of either record:\n\n")
 	fmt.Fprintf(w, "| phenomenon | missed pairs | true pairs | miss rate |\n|---|---:|---:|---:|\n")

@@ -34,3 +34,21 @@ func TestBenchIdentityFEBRL1(t *testing.T) {
 		t.Errorf("stdout lacks the febrl1 row:\n%s", stdout)
 	}
 }
+
+// TestBenchIdentityCustomers: the generated set needs no data directory
+// and prints its statistics and error breakdown after the table.
+func TestBenchIdentityCustomers(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "bench", "identity", "--sets", "customers", "--customers-households", "200")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"| customers | ", "## customers: seed 20261202, 200 households", "twin pairs",
+		"False merges:", "| household, family e-mail |", "| nickname |"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, _ := runCmd(t, "bench", "identity", "--sets", "customers", "--customers-households", "0"); code != 2 {
+		t.Errorf("--customers-households 0: exit %d, want 2", code)
+	}
+}
