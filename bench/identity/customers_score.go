@@ -23,6 +23,11 @@ type CustomerStats struct {
 	// by name.
 	Sources, Entity, Rows []Count
 	TruePairs             int64
+	// ContactPairs is the number of true pairs joined by a chain of the
+	// entity's own rows sharing a normalized e-mail or phone (display
+	// names stripped): what exact contact matching alone could find, if
+	// it never merged anyone else.
+	ContactPairs int64
 }
 
 // Stats counts the data set's records, entities and phenomena.
@@ -89,6 +94,7 @@ func (d *CustomerData) Stats() CustomerStats {
 	for _, n := range per {
 		st.TruePairs += int64(n * (n - 1) / 2)
 	}
+	st.ContactPairs = d.contactPairs()
 	st.Sources, st.Entity, st.Rows = counts(src), counts(ent), counts(rows)
 	return st
 }
@@ -104,8 +110,8 @@ func counts(m map[string]int) []Count {
 
 // WriteMarkdown writes the statistics as Markdown.
 func (st CustomerStats) WriteMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "records %d · entities %d (persons %d, organisations %d) · households %d · true pairs %d\n\n",
-		st.Records, st.Entities, st.Persons, st.Orgs, st.Households, st.TruePairs)
+	fmt.Fprintf(w, "records %d · entities %d (persons %d, organisations %d) · households %d · true pairs %d, of which %d (%.1f %%) are joined by a chain of shared e-mails/phones\n\n",
+		st.Records, st.Entities, st.Persons, st.Orgs, st.Households, st.TruePairs, st.ContactPairs, pct(st.ContactPairs, st.TruePairs))
 	var srcs []string
 	for _, c := range st.Sources {
 		srcs = append(srcs, fmt.Sprintf("%s %d", c.Name, c.Count))
@@ -119,6 +125,59 @@ func (st CustomerStats) WriteMarkdown(w io.Writer) {
 	for _, c := range st.Rows {
 		fmt.Fprintf(w, "| %s | %d |\n", c.Name, c.Count)
 	}
+}
+
+// rowContacts returns each row's normalized e-mail ("e:…") and phone
+// ("p:…"), read as hub/identity's default region (US) reads them.
+func (d *CustomerData) rowContacts() [][]string {
+	contacts := make([][]string, len(d.Rows))
+	opts := profile.NormalizeOptions{DefaultRegion: "US"}
+	for i, r := range d.Rows {
+		if v, err := profile.NormalizeValue(profile.Email, plainEmail(r.Value("email")), opts); err == nil {
+			contacts[i] = append(contacts[i], "e:"+v)
+		}
+		if v, err := profile.NormalizeValue(profile.Phone, r.Value("phone"), opts); err == nil {
+			contacts[i] = append(contacts[i], "p:"+v)
+		}
+	}
+	return contacts
+}
+
+// contactPairs counts true pairs connected through the entity's rows
+// sharing contact points.
+func (d *CustomerData) contactPairs() int64 {
+	contacts := d.rowContacts()
+	parent := make([]int, len(d.Rows))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	first := map[string]int{} // entity + contact → first row
+	for i, r := range d.Rows {
+		for _, c := range contacts[i] {
+			k := r.Entity + "|" + c
+			if j, ok := first[k]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				first[k] = i
+			}
+		}
+	}
+	size := map[int]int64{}
+	for i := range d.Rows {
+		size[find(i)]++
+	}
+	var n int64
+	for _, s := range size {
+		n += s * (s - 1) / 2
+	}
+	return n
 }
 
 // Relation classes of two different entities, most specific first.
@@ -202,17 +261,7 @@ func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
 	for i, r := range d.Rows {
 		idx[r.ID] = i
 	}
-	// normalized contact points per row
-	contacts := make([][]string, len(d.Rows))
-	opts := profile.NormalizeOptions{DefaultRegion: "US"}
-	for i, r := range d.Rows {
-		if v, err := profile.NormalizeValue(profile.Email, plainEmail(r.Value("email")), opts); err == nil {
-			contacts[i] = append(contacts[i], "e:"+v)
-		}
-		if v, err := profile.NormalizeValue(profile.Phone, r.Value("phone"), opts); err == nil {
-			contacts[i] = append(contacts[i], "p:"+v)
-		}
-	}
+	contacts := d.rowContacts()
 	share := func(a, b int) bool {
 		for _, x := range contacts[a] {
 			for _, y := range contacts[b] {
