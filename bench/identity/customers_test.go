@@ -13,11 +13,11 @@ import (
 // TestCustomersDeterministic: the same seed and size give identical rows
 // and truth; another seed gives other rows.
 func TestCustomersDeterministic(t *testing.T) {
-	a, b := GenerateCustomers(7, 400), GenerateCustomers(7, 400)
+	a, b := GenerateCustomers(7, 150), GenerateCustomers(7, 150)
 	if !reflect.DeepEqual(a.Rows, b.Rows) || !reflect.DeepEqual(a.Entities, b.Entities) {
 		t.Fatal("two generations with seed 7 differ")
 	}
-	c := GenerateCustomers(8, 400)
+	c := GenerateCustomers(8, 150)
 	if reflect.DeepEqual(a.Rows, c.Rows) {
 		t.Fatal("seeds 7 and 8 generated the same rows")
 	}
@@ -35,7 +35,7 @@ func TestCustomersDeterministic(t *testing.T) {
 // one they are recorded as sharing (a family e-mail or landline, or a home
 // business's owner's).
 func TestCustomersTruth(t *testing.T) {
-	d := GenerateCustomers(11, 1500)
+	d := GenerateCustomers(11, 600)
 	st := d.Stats()
 	t.Logf("records %d, entities %d, persons %d, orgs %d", st.Records, st.Entities, st.Persons, st.Orgs)
 	rows := map[string]int{}
@@ -87,7 +87,7 @@ func TestCustomersTruth(t *testing.T) {
 	for _, c := range []string{"twin pairs", "Jr/Sr pairs at one address", "persons who moved",
 		"persons with a family e-mail", "orgs: home business of a customer (same address)"} {
 		if countOf(st.Entity, c) == 0 {
-			t.Errorf("no %s in 1,500 households", c)
+			t.Errorf("no %s in 600 households", c)
 		}
 	}
 	for _, tag := range []string{TagNickname, TagNameSpelling, TagNameSwap, TagNameTypo, TagOldAddress,
@@ -175,9 +175,11 @@ func TestCustomersRecordsMapping(t *testing.T) {
 // TestCustomersRun resolves a small generated set end to end and checks
 // the breakdown adds up to the pair counts.
 func TestCustomersRun(t *testing.T) {
-	d := GenerateCustomers(5, 300)
+	d := GenerateCustomers(5, 150)
 	ds := d.Dataset("customers-small")
-	r, err := Run(ds, hid.DefaultConfig(), nil)
+	cfg := hid.DefaultConfig()
+	cfg.RandomPairs, cfg.TrainPairsPerRule = 20000, 20000 // a small set; keeps the test fast
+	r, err := Run(ds, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,4 +221,17 @@ func hasTag(r CustomerRow, tag string) bool {
 		}
 	}
 	return false
+}
+
+// TestCustomersPhonesValid: every generated phone is a valid number once
+// read with its country code (US numbers are not checked one by one
+// when generated).
+func TestCustomersPhonesValid(t *testing.T) {
+	g := &cgen{r: crng{s: 1}, phones: map[string]bool{}}
+	for i := 0; i < 2000; i++ {
+		ph := g.usPhone(i % len(places))
+		if !validPhone(ph) {
+			t.Fatalf("generated US phone %d is not valid", i)
+		}
+	}
 }
