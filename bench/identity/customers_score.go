@@ -1,8 +1,11 @@
 package identity
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -447,4 +450,81 @@ func pct(a, b int64) float64 {
 		return 0
 	}
 	return 100 * float64(a) / float64(b)
+}
+
+// WriteCSV writes the rows as one CSV file per source (crm.csv, pos.csv,
+// web.csv, support.csv: an "id" column, then the source's columns) and
+// truth.csv (id, source, entity, tags separated by spaces) into dir, for
+// `ucv resolve` and imports. It returns the files written.
+func (d *CustomerData) WriteCSV(dir string) ([]string, error) {
+	files := map[string]*csv.Writer{}
+	var closers []*os.File
+	var paths []string
+	defer func() {
+		for _, f := range closers {
+			f.Close()
+		}
+	}()
+	open := func(name string) (*csv.Writer, error) {
+		if w, ok := files[name]; ok {
+			return w, nil
+		}
+		p := filepath.Join(dir, name+".csv")
+		f, err := os.Create(p)
+		if err != nil {
+			return nil, fmt.Errorf("bench/identity: %w", err)
+		}
+		closers = append(closers, f)
+		paths = append(paths, p)
+		w := csv.NewWriter(f)
+		files[name] = w
+		return w, nil
+	}
+	truth, err := open("truth")
+	if err != nil {
+		return nil, err
+	}
+	if err := truth.Write([]string{"id", "source", "entity", "tags"}); err != nil {
+		return nil, fmt.Errorf("bench/identity: %w", err)
+	}
+	for _, r := range d.Rows {
+		_, existed := files[r.Source]
+		w, err := open(r.Source)
+		if err != nil {
+			return nil, err
+		}
+		if !existed {
+			head := []string{"id"}
+			for _, c := range r.Columns {
+				head = append(head, c.Name)
+			}
+			if err := w.Write(head); err != nil {
+				return nil, fmt.Errorf("bench/identity: %w", err)
+			}
+		}
+		row := []string{r.ID}
+		for _, c := range r.Columns {
+			row = append(row, c.Value)
+		}
+		if err := w.Write(row); err != nil {
+			return nil, fmt.Errorf("bench/identity: %w", err)
+		}
+		if err := truth.Write([]string{r.ID, r.Source, r.Entity, strings.Join(r.Tags, " ")}); err != nil {
+			return nil, fmt.Errorf("bench/identity: %w", err)
+		}
+	}
+	for _, w := range files {
+		w.Flush()
+		if err := w.Error(); err != nil {
+			return nil, fmt.Errorf("bench/identity: %w", err)
+		}
+	}
+	for _, f := range closers {
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("bench/identity: %w", err)
+		}
+	}
+	closers = nil
+	sort.Strings(paths)
+	return paths, nil
 }

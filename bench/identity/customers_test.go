@@ -2,6 +2,9 @@ package identity
 
 import (
 	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -233,5 +236,41 @@ func TestCustomersPhonesValid(t *testing.T) {
 		if !validPhone(ph) {
 			t.Fatalf("generated US phone %d is not valid", i)
 		}
+	}
+}
+
+// TestCustomersWriteCSV: one file per source with a constant column
+// count, and a truth file with one line per row.
+func TestCustomersWriteCSV(t *testing.T) {
+	d := GenerateCustomers(9, 80)
+	dir := t.TempDir()
+	paths, err := d.WriteCSV(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 5 {
+		t.Fatalf("wrote %v, want 4 sources and truth", paths)
+	}
+	lines := 0
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(f).ReadAll() // fails on a ragged row
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if filepath.Base(p) == "truth.csv" {
+			if len(recs)-1 != len(d.Rows) {
+				t.Errorf("truth.csv has %d rows, want %d", len(recs)-1, len(d.Rows))
+			}
+			continue
+		}
+		lines += len(recs) - 1
+	}
+	if lines != len(d.Rows) {
+		t.Errorf("source files hold %d rows, want %d", lines, len(d.Rows))
 	}
 }

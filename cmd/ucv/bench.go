@@ -67,6 +67,7 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	blockCap := fs.Int("block-cap", def.BlockCap, "largest block compared")
 	households := fs.Int("customers-households", benchid.CustomersHouseholds, "households of the generated customers set")
 	seed := fs.Uint64("customers-seed", benchid.CustomersSeed, "seed of the generated customers set")
+	writeDir := fs.String("write-customers", "", "write the generated customers set as CSV (one file per source, and truth.csv) into this directory and exit")
 	breakdown := fs.Bool("breakdown", true, "after the table, print the customers set's statistics and its errors by phenomenon")
 	modelKind := fs.String("model", "trained", "trained (EM on each set, as ucv resolve), untrained (the prior model the hub scores with until one is installed) or both")
 	if err := fs.Parse(args); err != nil {
@@ -80,6 +81,16 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	if *households < 1 {
 		return fmt.Errorf("%w: --customers-households must be at least 1", errUsage)
+	}
+	if *writeDir != "" {
+		paths, err := benchid.GenerateCustomers(*seed, *households).WriteCSV(*writeDir)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			fmt.Fprintln(stdout, p)
+		}
+		return nil
 	}
 	generatedOnly := true
 	for _, n := range strings.Split(*sets, ",") {

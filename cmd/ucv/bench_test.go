@@ -52,3 +52,16 @@ func TestBenchIdentityCustomers(t *testing.T) {
 		t.Errorf("--customers-households 0: exit %d, want 2", code)
 	}
 }
+
+func TestBenchIdentityWriteCustomers(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runCmd(t, "bench", "identity", "--customers-households", "30", "--write-customers", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, f := range []string{"crm.csv", "pos.csv", "support.csv", "truth.csv", "web.csv"} {
+		if !strings.Contains(stdout, f) {
+			t.Errorf("stdout lacks %s: %s", f, stdout)
+		}
+	}
+}
