@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/btree"
 
+	"ucv/crdt"
 	"ucv/hub/identity"
 	"ucv/profile"
 )
@@ -60,6 +61,9 @@ const (
 	BusyHolders = 20
 	// MaxRelated caps Related.Related; Related.Total counts them all.
 	MaxRelated = 100
+	// MaxBusyCount caps the count of a busy value's holders, and so the
+	// time Related holds the read lock (about 0.1 µs per holder).
+	MaxBusyCount = 100_000
 )
 
 // Related is the graph view of one cluster: the other clusters that
@@ -91,9 +95,11 @@ type Shared struct {
 	Value string
 	// Busy: more than BusyHolders other clusters hold the value; Holders
 	// is then nil and Count counts the other fragments (source profiles)
-	// holding it, read from the index without resolving their clusters.
+	// holding it, read from the index without resolving their clusters —
+	// up to MaxBusyCount: Capped says the count stopped there.
 	// Otherwise Count is len(Holders).
 	Busy    bool
+	Capped  bool
 	Count   int
 	Holders []Holder
 }
@@ -158,13 +164,14 @@ func (f *FSM) Related(id string) (Related, error) {
 		return s
 	}
 	rels := map[string]*Relation{}
+	has := st.identities(cid)
 	scan := func(tree *btree.BTreeG[identEntry], own []identEntry, identifier bool) {
 		slices.SortFunc(own, func(a, b identEntry) int {
 			return cmp.Or(cmp.Compare(a.id.Type, b.id.Type), cmp.Compare(a.id.Value, b.id.Value))
 		})
 		own = slices.CompactFunc(own, func(a, b identEntry) bool { return a.id == b.id })
 		for _, e := range own {
-			if identifier && !st.holds(cid, e.id.Key()) {
+			if identifier && !has(e.id.Key()) {
 				continue // removed from the cluster's view
 			}
 			sh := st.shared(tree, e.id, mine, identifier)
@@ -208,6 +215,28 @@ func (f *FSM) Related(id string) (Related, error) {
 	return out, nil
 }
 
+// identities returns the membership test of cluster cid's view's
+// identities, as holds computes them, for testing many keys. Caller
+// holds f.mu.
+func (st *state) identities(cid string) func(key string) bool {
+	members := st.clusters[cid]
+	var ids crdt.ORSet
+	for _, m := range members {
+		fr, ok := st.frags.Get(&fragment{id: m})
+		if !ok {
+			continue
+		}
+		if fr.state.Erased.Set {
+			return func(string) bool { return false }
+		}
+		if len(members) == 1 {
+			return fr.state.Identities.Has
+		}
+		ids.Merge(fr.state.Identities)
+	}
+	return ids.Has
+}
+
 // shared reads the other holders of value v in tree: the clusters other
 // than the one of the fragments in mine, up to BusyHolders+1 of them,
 // and then only a count of fragments. For an identifier, a cluster holds
@@ -226,6 +255,10 @@ func (st *state) shared(tree *btree.BTreeG[identEntry], v profile.Identifier, mi
 		}
 		frags++
 		if sh.Busy {
+			if frags >= MaxBusyCount {
+				sh.Capped = true
+				return false
+			}
 			return true
 		}
 		fr, ok := st.frags.Get(&fragment{id: e.frag})

@@ -31,11 +31,13 @@ type RelatedResponse struct {
 // normalized value, and who else holds it — the holders with the kind
 // of relationship it makes, or, for a busy value (held by more than
 // hub.BusyHolders other clusters), only Count, the other source
-// profiles holding it.
+// profiles holding it — counted up to hub.MaxBusyCount, Capped when the
+// count stopped there.
 type SharedValue struct {
 	Type    string         `json:"type"`
 	Value   string         `json:"value"`
 	Busy    bool           `json:"busy,omitempty"`
+	Capped  bool           `json:"capped,omitempty"`
 	Count   int            `json:"count"`
 	Holders []SharedHolder `json:"holders,omitempty"`
 }
@@ -69,7 +71,7 @@ func (s *Server) related(w http.ResponseWriter, r *http.Request) error {
 	out := RelatedResponse{ID: rel.ID, Fragments: rel.Fragments, Shared: []SharedValue{}, Related: []Relation{},
 		Total: rel.Total, Counts: rel.Counts}
 	for _, sh := range rel.Shared {
-		sv := SharedValue{Type: sh.Type, Value: sh.Value, Busy: sh.Busy, Count: sh.Count}
+		sv := SharedValue{Type: sh.Type, Value: sh.Value, Busy: sh.Busy, Capped: sh.Capped, Count: sh.Count}
 		if mask {
 			sv.Value = profile.Redact(sv.Value)
 		}
