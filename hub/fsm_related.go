@@ -44,6 +44,9 @@ const (
 	SharedIdentifier RelationKind = "shared_identifier"
 )
 
+// maxBusyCount is MaxBusyCount; tests lower it.
+var maxBusyCount = MaxBusyCount
+
 // relationRank orders kinds strongest first.
 func relationRank(k RelationKind) int {
 	return slices.Index([]RelationKind{Household, SharedDevice, SharedContact, SharedIdentifier}, k)
@@ -255,7 +258,7 @@ func (st *state) shared(tree *btree.BTreeG[identEntry], v profile.Identifier, mi
 		}
 		frags++
 		if sh.Busy {
-			if frags >= MaxBusyCount {
+			if frags >= maxBusyCount {
 				sh.Capped = true
 				return false
 			}

@@ -199,6 +199,13 @@ func TestRelatedBusyValue(t *testing.T) {
 	if !reflect.DeepEqual(r.Shared, want) || len(r.Related) != 0 || r.Total != 0 || len(r.Counts) != 0 {
 		t.Errorf("Related = %+v, want the busy e-mail as a count of %d and no one related", r, people-1)
 	}
+	// The count stops at the cap, and says so.
+	defer hub.SetMaxBusyCount(people - 5)()
+	r = related(t, l.f, "01S-00")
+	want[0].Count, want[0].Capped = people-5, true
+	if !reflect.DeepEqual(r.Shared, want) {
+		t.Errorf("capped: Shared = %+v, want %+v", r.Shared, want)
+	}
 }
 
 // word returns a made-up name, a different one for each (i, salt), so
