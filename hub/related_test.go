@@ -139,6 +139,18 @@ func TestRelatedHousehold(t *testing.T) {
 	if r := ann.Related[0]; r.ID != hBob || !slices.Equal(r.Types, []string{"email", "phone"}) || r.Kinds[0] != hub.Household {
 		t.Errorf("after Bob moved, Ann–Bob = %+v, want household by e-mail and phone", r)
 	}
+	// Cara is erased: she is related to no one, and has no graph view.
+	if r := l.sync("store-3", replication.Entry{Seq: 1, Kind: replication.KindDelta, ProfileID: hCara,
+		Delta: erasure(t, l.f, hCara, 1_800_000_000_001)}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	ann = related(t, l.f, hAnn)
+	if ann.Total != 1 || ann.Related[0].ID != hBob || len(ann.Shared) != 2 {
+		t.Errorf("after Cara's erasure, Related(Ann) = %+v, want Bob by e-mail and phone only", ann)
+	}
+	if _, err := l.f.Related(hCara); !errors.Is(err, hub.ErrNotFound) {
+		t.Errorf("Related(erased Cara) = %v, want ErrNotFound", err)
+	}
 }
 
 // TestRelatedMergedIsNotRelated: fragments of one cluster are the same
