@@ -130,6 +130,7 @@ type state struct {
 	clusters map[string][]string         // cluster ID → sorted fragment IDs
 	apart    *btree.BTreeG[apartPair]    // cannot-link pairs, both ways (fsm_apart.go)
 	idents   *btree.BTreeG[identEntry]   // identifier → fragments holding it (fsm_ident.go)
+	places   *btree.BTreeG[identEntry]   // postal address → fragments at it (fsm_related.go)
 	linked   *btree.BTreeG[linkedEntry]  // fragment → the last merge event linking it (fsm_merges.go)
 	audIx    *audIndex                   // audience → members, sizes, due clusters (fsm_audience.go)
 
@@ -160,6 +161,7 @@ func newState() (*state, error) {
 		linked:    btree.NewG(degree, func(a, b linkedEntry) bool { return a.frag < b.frag }),
 		apart:     newApart(),
 		idents:    newIdents(),
+		places:    newIdents(),
 		defs:      emptyDefs(),
 		members:   newMembers(),
 		transits:  newTransitions(),

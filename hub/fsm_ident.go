@@ -52,7 +52,8 @@ func newIdents() *btree.BTreeG[identEntry] {
 
 // noteIdents moves fragment id's entries in st.idents from the
 // identifiers of its old record fields (nil for a new fragment) to those
-// of its current ones.
+// of its current ones, and its entry in st.places (fsm_related.go) from
+// its old address to its current one.
 func (st *state) noteIdents(id string, old, cur []identity.Field) {
 	was, now := identifiersOf(old), identifiersOf(cur)
 	for _, x := range was {
@@ -65,6 +66,7 @@ func (st *state) noteIdents(id string, old, cur []identity.Field) {
 			st.idents.ReplaceOrInsert(identEntry{x, id})
 		}
 	}
+	st.notePlace(id, old, cur)
 }
 
 // holders returns the clusters whose view holds identifier id, sorted.
