@@ -148,25 +148,39 @@ func capCandidates(m crdt.LWWMap, max int) crdt.LWWMap {
 // no candidate holds) has its register as a candidate of unknown source
 // and record.
 func (p *Profile) CandidatesOf(trait string) []Candidate {
+	return p.candidates(trait, p.candidatesByTrait())
+}
+
+// candidatesByTrait groups the candidates by trait in one pass.
+func (p *Profile) candidatesByTrait() map[string][]Candidate {
+	by := make(map[string][]Candidate, p.Traits.Len())
+	if len(p.Candidates.M) > 2*p.Traits.Len() { // several candidates a trait
+		for k := range p.Traits.M {
+			by[k] = make([]Candidate, 0, 4)
+		}
+	}
+	for k, r := range p.Candidates.M {
+		if r.Val == nil {
+			continue
+		}
+		t, s, rec, ok := splitCandidateKey(k)
+		if !ok {
+			continue
+		}
+		by[t] = append(by[t], Candidate{Source: s, Record: rec, TS: r.TS, Val: r.Val})
+	}
+	return by
+}
+
+// candidates completes by[trait] (candidatesByTrait) as CandidatesOf
+// returns it.
+func (p *Profile) candidates(trait string, by map[string][]Candidate) []Candidate {
 	reg, live := p.Traits.M[trait]
 	if !live || reg.Val == nil {
 		return nil
 	}
-	var out []Candidate
-	covered := false
-	prefix := trait + candSep
-	for k, r := range p.Candidates.M {
-		if !strings.HasPrefix(k, prefix) || r.Val == nil {
-			continue
-		}
-		_, s, rec, ok := splitCandidateKey(k)
-		if !ok {
-			continue
-		}
-		out = append(out, Candidate{Source: s, Record: rec, TS: r.TS, Val: r.Val})
-		covered = covered || r.TS == reg.TS && bytes.Equal(r.Val, reg.Val)
-	}
-	if !covered {
+	out := by[trait]
+	if !slices.ContainsFunc(out, func(c Candidate) bool { return c.TS == reg.TS && bytes.Equal(c.Val, reg.Val) }) {
 		out = append(out, Candidate{TS: reg.TS, Val: reg.Val})
 	}
 	slices.SortFunc(out, func(a, b Candidate) int {
@@ -187,8 +201,9 @@ func newer(a, b Candidate) bool {
 	return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Record, b.Record)) > 0
 }
 
-// Choose applies pol to cs (CandidatesOf) and returns the winner. Every
-// policy breaks ties by recency. cs must not be empty.
+// Choose applies pol to cs (CandidatesOf) and returns the winner
+// (without its Reason: Profile.Winners explains). Every policy breaks
+// ties by recency. cs must not be empty.
 func Choose(trait string, pol Policy, cs []Candidate) Winner {
 	counts := map[string]int{}
 	for _, c := range cs {
@@ -196,7 +211,6 @@ func Choose(trait string, pol Policy, cs []Candidate) Winner {
 	}
 	// better reports whether a should win over b under pol.
 	var better func(a, b Candidate) bool
-	var reason string
 	switch pol.Name {
 	case PolicySourcePriority:
 		rank := func(c Candidate) int {
@@ -219,8 +233,17 @@ func Choose(trait string, pol Policy, cs []Candidate) Winner {
 			return newer(a, b)
 		}
 	case PolicyLongest:
+		lens := map[string]int{} // each distinct value decoded once
+		length := func(b []byte) int {
+			n, ok := lens[string(b)]
+			if !ok {
+				n = valueLength(b)
+				lens[string(b)] = n
+			}
+			return n
+		}
 		better = func(a, b Candidate) bool {
-			if la, lb := valueLength(a.Val), valueLength(b.Val); la != lb {
+			if la, lb := length(a.Val), length(b.Val); la != lb {
 				return la > lb
 			}
 			return newer(a, b)
@@ -230,8 +253,17 @@ func Choose(trait string, pol Policy, cs []Candidate) Winner {
 		if pol.Name == PolicyMin {
 			sign = -1
 		}
+		keys := map[string]vkey{}
+		key := func(b []byte) vkey {
+			k, ok := keys[string(b)]
+			if !ok {
+				k.kind, k.n, k.s = valueKey(b)
+				keys[string(b)] = k
+			}
+			return k
+		}
 		better = func(a, b Candidate) bool {
-			if c := compareValues(a.Val, b.Val); c != 0 {
+			if c := compareKeys(key(a.Val), key(b.Val)); c != 0 {
 				return c*sign > 0
 			}
 			return newer(a, b)
@@ -249,6 +281,13 @@ func Choose(trait string, pol Policy, cs []Candidate) Winner {
 	if w.Policy == "" {
 		w.Policy = PolicyMostRecent
 	}
+	return w
+}
+
+// explain sets w.Reason: w was chosen under pol.
+func (w *Winner) explain(pol Policy) {
+	best := w.Candidate
+	var reason string
 	src := best.Source
 	if src == "" {
 		src = "an unknown source"
@@ -280,7 +319,6 @@ func Choose(trait string, pol Policy, cs []Candidate) Winner {
 		reason = "its value was written last"
 	}
 	w.Reason = "The value from " + src + ", " + rec + ", written at " + best.TS.Time().Format("2006-01-02T15:04:05.000Z07:00") + ", won under " + w.Policy + ": " + reason + "."
-	return w
 }
 
 func ordinal(n int) string {
@@ -317,19 +355,24 @@ func valueLength(b []byte) int {
 // compareValues orders values for max and min: numbers by value above
 // strings (by bytes: ISO dates order as times), above everything else
 // (bools, null, lists, objects), which ties.
-func compareValues(a, b []byte) int {
-	ka, na, sa := valueKey(a)
-	kb, nb, sb := valueKey(b)
-	if ka != kb {
-		return cmp.Compare(ka, kb)
+func compareKeys(a, b vkey) int {
+	if a.kind != b.kind {
+		return cmp.Compare(a.kind, b.kind)
 	}
-	switch ka {
+	switch a.kind {
 	case 2:
-		return cmp.Compare(na, nb)
+		return cmp.Compare(a.n, b.n)
 	case 1:
-		return strings.Compare(sa, sb)
+		return strings.Compare(a.s, b.s)
 	}
 	return 0
+}
+
+// vkey is a value decoded for ordering (valueKey).
+type vkey struct {
+	kind int
+	n    float64
+	s    string
 }
 
 func valueKey(b []byte) (kind int, n float64, s string) {
@@ -382,6 +425,7 @@ func (p *Profile) Survive(s Survivor) *Profile {
 		return p
 	}
 	var traits map[string]crdt.Register
+	var by map[string][]Candidate
 	for k, reg := range p.Traits.M {
 		if reg.Val == nil {
 			continue
@@ -390,7 +434,14 @@ func (p *Profile) Survive(s Survivor) *Profile {
 		if pol.Name == "" || pol.Name == PolicyMostRecent {
 			continue
 		}
-		w := Choose(k, pol, p.CandidatesOf(k))
+		if by == nil {
+			by = p.candidatesByTrait()
+		}
+		cs := by[k]
+		if len(cs) == 0 || len(cs) == 1 && cs[0].TS == reg.TS && bytes.Equal(cs[0].Val, reg.Val) {
+			continue // one value: nothing to choose
+		}
+		w := Choose(k, pol, p.candidates(k, by))
 		if bytes.Equal(w.Val, reg.Val) {
 			continue
 		}
@@ -412,6 +463,7 @@ func (p *Profile) Survive(s Survivor) *Profile {
 // trait.
 func (p *Profile) Winners(s Survivor) []Winner {
 	var out []Winner
+	by := p.candidatesByTrait()
 	for _, k := range p.Traits.Keys() {
 		pol := Policy{Name: PolicyMostRecent}
 		if s != nil {
@@ -419,8 +471,10 @@ func (p *Profile) Winners(s Survivor) []Winner {
 				pol = q
 			}
 		}
-		if cs := p.CandidatesOf(k); len(cs) > 0 {
-			out = append(out, Choose(k, pol, cs))
+		if cs := p.candidates(k, by); len(cs) > 0 {
+			w := Choose(k, pol, cs)
+			w.explain(pol)
+			out = append(out, w)
 		}
 	}
 	return out
