@@ -460,8 +460,10 @@ func FuzzUnmarshalProfile(f *testing.F) {
 	p := New("x")
 	b, _ := p.Marshal()
 	f.Add(b)
-	if g, err := os.ReadFile(filepath.Join("testdata", "profile_v1.golden")); err == nil {
-		f.Add(g)
+	for _, name := range []string{"profile_v1.golden", "profile_v1_candidates.golden"} {
+		if g, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(g)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Unmarshal(b)
