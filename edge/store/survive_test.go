@@ -154,3 +154,35 @@ func TestSurvivorshipSameOnEveryReplica(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkIngestSurvivorship: identify events carrying 10 traits from
+// three sources on 1,000 returning users (NoSync: CPU), with no policy
+// and with a default policy (most_frequent) plus a source_priority one:
+// the price of choosing the golden record when each view is rendered.
+func BenchmarkIngestSurvivorship(b *testing.B) {
+	for _, defs := range []string{"none", "policies"} {
+		b.Run("catalog="+defs, func(b *testing.B) {
+			s := open(b, func(o *Options) { o.NoSync = true })
+			if defs == "policies" {
+				c := catalog.Catalog{}
+				c, _, _ = c.With(catalog.SurvivorshipDefault, catalog.Survivorship{Policy: profile.PolicyMostFrequent}, 1)
+				c, _, _ = c.With("name", catalog.Survivorship{Policy: profile.PolicySourcePriority, Sources: []string{"crm", "pos"}}, 2)
+				if _, err := s.SetCatalog(c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sources := []string{"crm", "pos", "web"}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				e := ev(b, fmt.Sprintf(`{"type":"identify","userId":"u%d","messageId":"m%d","traits":{"name":"N%d","t1":%d,"t2":"v%d","t3":"w%d","t4":%d,"t5":"x","t6":"y%d","t7":%d,"t8":"z","t9":"q%d"}}`,
+					i%1000, i, i%3, i%5, i%7, i%2, i%4, i%3, i%6, i%2))
+				e.Source = sources[i%3]
+				if _, err := s.Ingest(context.Background(), []Event{e}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
