@@ -377,3 +377,46 @@ func goldenRestore(t *testing.T, got []byte, name, run string) *hub.FSM {
 	}
 	return r
 }
+
+// A snapshot written before profiles kept survivorship candidates (0045)
+// restores, re-snapshots to the same bytes, and holds the same profiles
+// as today's but for the candidates.
+func TestSnapshotBeforeCandidatesRestores(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_candidates.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newFSM(t), newFSM(t)
+	if err := a.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
+		t.Fatalf("Restore(pre-candidates snapshot): %v", err)
+	}
+	var again bytes.Buffer
+	if err := a.WriteSnapshot(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), old) {
+		t.Fatal("the pre-candidates snapshot does not re-encode unchanged")
+	}
+	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{p1, p2, p3} {
+		va, err1 := a.Profile(id)
+		vb, err2 := b.Profile(id)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Profile(%s): %v, %v", id, err1, err2)
+		}
+		pa, pb := va.Profile.Clone(), vb.Profile.Clone()
+		if pa.Candidates.Len() != 0 {
+			t.Errorf("%s: candidates from an old snapshot", id)
+		}
+		pb.Candidates = pa.Candidates
+		if !pa.Equal(pb) {
+			t.Errorf("%s: the old snapshot's profile differs from today's beyond the candidates", id)
+		}
+	}
+}

@@ -90,3 +90,100 @@ func TestReferenceProfileSize(t *testing.T) {
 		t.Fatalf("encoded reference profile = %d bytes, budget 8192", len(enc))
 	}
 }
+
+// BenchmarkSurvivorship measures what survivorship candidates cost on
+// the reference profile (50 traits): encoding size, merge, decode, and
+// rendering the golden record under a most_frequent default — against
+// the same profile without candidates (as before 0045).
+func BenchmarkSurvivorship(b *testing.B) {
+	with, other := benchProfile(b, 1), benchProfile(b, 2)
+	without, otherWithout := with.Clone(), other.Clone()
+	without.Candidates, otherWithout.Candidates = crdt.LWWMap{}, crdt.LWWMap{}
+	for _, c := range []struct {
+		name string
+		p, o *Profile
+	}{{"candidates", with, other}, {"none", without, otherWithout}} {
+		enc, _ := c.p.Marshal()
+		b.Run("merge/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				z := c.p.Clone()
+				z.Merge(c.o)
+			}
+			b.ReportMetric(float64(len(enc)), "bytes/profile")
+		})
+		b.Run("decode/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Unmarshal(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	joined := with.Clone()
+	joined.Merge(other)
+	b.Run("render/most_recent", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = joined.Survive(nil).TraitsJSON()
+		}
+	})
+	// Three more records from three sources each write every trait: 4
+	// candidates a trait.
+	multi := joined.Clone()
+	for i, src := range []string{"crm", "web", "pos"} {
+		r := New(fmt.Sprintf("record-%d", i))
+		m := msg(b, `{"type":"identify","userId":"u-1","messageId":"x","traits":{}}`)
+		m.Traits = map[string]any{}
+		for _, k := range joined.Traits.Keys() {
+			m.Traits[k] = fmt.Sprintf("%s-%d", k, i%2)
+		}
+		d := r.Apply(m, nil, Source{Node: 9, Name: src}, crdt.Timestamp{Wall: t0.UnixMilli() + int64(i), Node: 9})
+		d.ID = multi.ID
+		multi.Merge(d)
+	}
+	for _, pol := range []string{PolicyMostFrequent, PolicySourcePriority, PolicyLongest, PolicyMax} {
+		b.Run("render/"+pol+"/4-candidates", func(b *testing.B) {
+			pol := allPolicy{Policy{Name: pol, Sources: []string{"crm", "pos"}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = multi.Survive(pol).TraitsJSON()
+			}
+		})
+	}
+	b.Run("render/most_recent/4-candidates", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = multi.Survive(nil).TraitsJSON()
+		}
+	})
+	mEnc, _ := multi.Marshal()
+	b.Run("decode/4-candidates", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Unmarshal(mEnc); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(mEnc)), "bytes/profile")
+	})
+	b.Run("apply/identify-50-traits", func(b *testing.B) {
+		m := msg(b, `{"type":"identify","userId":"u-1","messageId":"x","traits":{}}`)
+		m.Traits = map[string]any{}
+		for i := range 50 {
+			m.Traits[fmt.Sprintf("trait_%02d", i)] = i
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			p := with.Clone()
+			p.Apply(m, nil, Source{Node: 9, Name: "web"}, crdt.Timestamp{Wall: t0.UnixMilli() + int64(i), Node: 9})
+		}
+	})
+}
+
+type allPolicy struct{ p Policy }
+
+func (a allPolicy) PolicyFor(string) Policy { return a.p }

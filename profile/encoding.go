@@ -15,7 +15,10 @@ const TagProfile codec.Tag = 64
 // the ledger was appended), which still decodes.
 // A profile with a retention watermark (Profile.Retained) appends it as
 // a 16th field; one without is encoded in 15 fields, byte for byte as
-// before the watermark existed.
+// before the watermark existed. A profile with survivorship candidates
+// (Profile.Candidates) appends them as a 17th field, after the
+// watermark (written unset when there is none); one without keeps the
+// bytes it had before candidates existed.
 const (
 	profileFields    = 15
 	minProfileFields = 14
@@ -64,6 +67,9 @@ func encodeProfile(e *codec.Encoder, p *Profile) error {
 	if p.Retained.Set {
 		fields++
 	}
+	if len(p.Candidates.M) > 0 {
+		fields = profileFields + 2
+	}
 	steps := []func() error{
 		func() error { return e.EncodeArrayLen(fields) },
 		func() error { return e.EncodeString(p.ID) },
@@ -82,8 +88,11 @@ func encodeProfile(e *codec.Encoder, p *Profile) error {
 		func() error { return codec.EncodeTombstones(e, p.Tombstones) },
 		func() error { return codec.EncodeLedger(e, p.Ledger) },
 	}
-	if p.Retained.Set {
+	if fields > profileFields {
 		steps = append(steps, func() error { return codec.EncodeMax(e, p.Retained) })
+	}
+	if fields > profileFields+1 {
+		steps = append(steps, func() error { return codec.EncodeLWWMap(e, p.Candidates) })
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -119,6 +128,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		func() (err error) { p.Tombstones, err = codec.DecodeTombstones(d); return },
 		func() (err error) { p.Ledger, err = codec.DecodeLedger(d); return },
 		func() (err error) { p.Retained, err = codec.DecodeMax(d); return },
+		func() (err error) { p.Candidates, err = codec.DecodeLWWMap(d); return },
 	}
 	for i := 0; i < n; i++ {
 		if i < len(steps) {

@@ -63,6 +63,12 @@ type Profile struct {
 	// whatever state is merged in later (see Prune). Unset: nothing has
 	// been pruned.
 	Retained crdt.Max
+
+	// Candidates keep each trait's values by source and record, for
+	// survivorship policies (survive.go): trait ‖ 0 ‖ source ‖ 0 ‖
+	// record ID → msgpack value, at most MaxCandidates records per
+	// trait and source.
+	Candidates crdt.LWWMap
 }
 
 // New returns an empty profile with the given ID.
@@ -98,6 +104,10 @@ func (p *Profile) Merge(o *Profile) {
 	}
 	p.Retained.Merge(o.Retained)
 	p.Traits.Merge(o.Traits)
+	if len(o.Candidates.M) > 0 {
+		p.Candidates.Merge(o.Candidates)
+		p.Candidates = capCandidates(p.Candidates, MaxCandidates)
+	}
 	p.Identities.Merge(o.Identities)
 	p.Consent.Merge(o.Consent)
 	p.Counters.Merge(o.Counters)
@@ -129,6 +139,10 @@ func (p *Profile) Join(o *Profile) *Profile {
 		return j // as Merge's clearData
 	}
 	j.Traits = p.Traits.Joined(o.Traits)
+	j.Candidates = p.Candidates
+	if len(o.Candidates.M) > 0 {
+		j.Candidates = capCandidates(p.Candidates.Joined(o.Candidates), MaxCandidates)
+	}
 	j.Identities = p.Identities.Joined(o.Identities)
 	j.Consent = p.Consent.Joined(o.Consent)
 	j.Counters = p.Counters.Joined(o.Counters)
@@ -246,7 +260,7 @@ func (p *Profile) Equal(o *Profile) bool {
 		p.FirstSeen == o.FirstSeen && p.LastSeen == o.LastSeen && p.LastOrder == o.LastOrder &&
 		p.Channels.Equal(o.Channels) && p.Timeline.Equal(o.Timeline) && p.Merges.Equal(o.Merges) &&
 		p.Ledger.Equal(o.Ledger) && p.Erased == o.Erased && p.Tombstones.Equal(o.Tombstones) &&
-		p.Retained == o.Retained
+		p.Retained == o.Retained && p.Candidates.Equal(o.Candidates)
 }
 
 // IdentityList returns the profile's identifiers sorted by key.
@@ -312,6 +326,9 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 			d.Traits.M[k] = crdt.Register{TS: ts, Val: b}
 		}
 		p.Traits.Merge(d.Traits)
+		d.Candidates = addCandidates(d.Traits.M, src.Name, p.ID)
+		p.Candidates.Merge(d.Candidates)
+		p.Candidates = capCandidates(p.Candidates, MaxCandidates)
 	}
 	for _, id := range link {
 		if !p.Identities.Has(id.Key()) {
@@ -462,12 +479,11 @@ func (p *Profile) Scrub(salt []byte) {
 		return
 	}
 	p.Identities.DropElems(func(k string) bool { return p.Tombstones.Erased(crdt.TombstoneKey(salt, k)) })
-	p.Traits.DropKeys(func(k string) bool {
+	erased := func(k string, b []byte) bool {
 		t := map[string]IDType{"email": Email, "phone": Phone}[k]
-		if t == "" {
+		if t == "" || b == nil {
 			return false
 		}
-		b, _ := p.Traits.Get(k)
 		v, err := codec.UnmarshalValue(b)
 		s, ok := v.(string)
 		if err != nil || !ok {
@@ -475,7 +491,9 @@ func (p *Profile) Scrub(salt []byte) {
 		}
 		n, err := NormalizeValue(t, s, DefaultNormalizeOptions())
 		return err == nil && p.Tombstones.Erased(crdt.TombstoneKey(salt, Identifier{Type: t, Value: n}.Key()))
-	})
+	}
+	p.Traits.DropKeys(func(k string) bool { return erased(k, p.Traits.M[k].Val) })
+	p.dropCandidates(erased)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

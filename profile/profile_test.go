@@ -356,6 +356,37 @@ func TestGoldenBeforeConsentHistory(t *testing.T) {
 	}
 }
 
+// TestGoldenBeforeCandidates: a profile written before survivorship
+// candidates were kept decodes without candidates, renders the same view,
+// and re-encodes to the same bytes.
+func TestGoldenBeforeCandidates(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "profile_v1_consent.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Unmarshal(old)
+	if err != nil {
+		t.Fatalf("Unmarshal(old golden): %v", err)
+	}
+	if p.Candidates.Len() != 0 {
+		t.Fatalf("%d candidates from an old encoding", p.Candidates.Len())
+	}
+	again, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, old) {
+		t.Error("old golden bytes do not re-encode unchanged")
+	}
+	// Every trait still has a candidate (its register, source unknown).
+	for _, k := range p.Traits.Keys() {
+		cs := p.CandidatesOf(k)
+		if len(cs) != 1 || cs[0].Source != "" {
+			t.Errorf("trait %s: candidates %+v", k, cs)
+		}
+	}
+}
+
 func TestGoldenEncoding(t *testing.T) {
 	p := goldenProfile(t)
 	got, err := p.Marshal()
@@ -366,7 +397,10 @@ func TestGoldenEncoding(t *testing.T) {
 	// the event time and the consent history in the ledger (0041). The
 	// bytes written before that, profile_v1.golden, still decode and
 	// re-encode unchanged (TestGoldenBeforeConsentHistory).
-	path := filepath.Join("testdata", "profile_v1_consent.golden")
+	// profile_v1_candidates.golden: with survivorship candidates (0045);
+	// profile_v1_consent.golden, written before them, still decodes and
+	// re-encodes unchanged (TestGoldenBeforeCandidates).
+	path := filepath.Join("testdata", "profile_v1_candidates.golden")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -426,8 +460,10 @@ func FuzzUnmarshalProfile(f *testing.F) {
 	p := New("x")
 	b, _ := p.Marshal()
 	f.Add(b)
-	if g, err := os.ReadFile(filepath.Join("testdata", "profile_v1.golden")); err == nil {
-		f.Add(g)
+	for _, name := range []string{"profile_v1.golden", "profile_v1_candidates.golden"} {
+		if g, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(g)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Unmarshal(b)

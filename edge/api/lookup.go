@@ -239,10 +239,10 @@ func (s *Server) subResource(ctx *fasthttp.RequestCtx, ref profileRef, sub, purp
 	// vis is what a reader may see; evaluations read the whole profile
 	// (an audience a purpose does not mark keeps its true answer).
 	var w catalog.Withheld
-	vis := p
+	vis := s.st.Catalog().Survive(p) // the golden record's traits (0045)
 	if purpose != "" {
 		w = s.st.Catalog().Withhold(p, purpose)
-		vis = withheldProfile(p, w)
+		vis = withheldProfile(vis, w)
 	}
 	switch sub {
 	case "traits":

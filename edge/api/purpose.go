@@ -77,6 +77,7 @@ func (s *Server) lookupFor(ctx *fasthttp.RequestCtx, ref profileRef, purpose str
 		return err
 	}
 	cat := s.st.Catalog()
+	p = cat.Survive(p)
 	w := cat.Withhold(p, purpose)
 	if !w.Any() {
 		return s.lookup(ctx, ref)

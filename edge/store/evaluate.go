@@ -54,6 +54,7 @@ type increment struct {
 // renderViewAfter is renderView, evaluating incrementally when inc is
 // not nil (catalog.Reevaluate).
 func renderViewAfter(p *profile.Profile, cat *catalog.Compiled, nowMs int64, inc *increment) ([]byte, viewEval, error) {
+	p = cat.Survive(p) // the golden record's traits (0045); p itself without policies
 	ev := viewEval{digest: cat.Digest(), ok: true}
 	var res catalog.Result
 	if !cat.Empty() {

@@ -172,7 +172,7 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.cfg.Now()
-	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: v.Profile.View(now), Fragments: map[string]profile.View{}, History: history(fsm, v), Apart: v.Apart}
+	out := ProfileResponse{ID: v.ID, Changed: v.Changed, Profile: fsm.Compiled().Survive(v.Profile).View(now), Fragments: map[string]profile.View{}, History: history(fsm, v), Apart: v.Apart}
 	// User-defined computed traits as of now; audiences as the hub last
 	// evaluated them (what GET /v1/admin/audiences/{name}/members and
 	// the transitions say).
@@ -192,7 +192,7 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, id := range append([]string{v.ID}, v.Fragments...) {
 		if p, err := fsm.Fragment(id); err == nil {
-			out.Fragments[id] = p.View(now)
+			out.Fragments[id] = fsm.Compiled().Survive(p).View(now)
 		}
 	}
 	if masked(r) {

@@ -202,6 +202,12 @@ func (s *Server) definitions(kind string) handler {
 				defs = map[string]catalog.Retention{}
 			}
 			out["retention"] = defs
+		case catalog.KindSurvivorship:
+			defs := c.Survivorship
+			if defs == nil {
+				defs = map[string]catalog.Survivorship{}
+			}
+			out["survivorship"] = defs
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -218,6 +224,8 @@ func singular(kind string) string {
 		return "consent purpose"
 	case catalog.KindRetention:
 		return "retention policy"
+	case catalog.KindSurvivorship:
+		return "survivorship policy"
 	}
 	return "audience"
 }

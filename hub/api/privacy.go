@@ -359,6 +359,20 @@ type ExportProfile struct {
 	LastSeen       *time.Time              `json:"last_seen"`
 	Channels       []string                `json:"channels"`
 	Sources        []string                `json:"sources"`
+	// TraitSources are the values each source wrote to each record, per
+	// trait, that survivorship chooses among (0045), sorted by trait,
+	// source and record.
+	TraitSources []ExportTraitSource `json:"trait_sources,omitempty"`
+}
+
+// ExportTraitSource is one trait value as one source wrote it to one
+// record (profile.Candidate).
+type ExportTraitSource struct {
+	Trait  string    `json:"trait"`
+	Source string    `json:"source"`
+	Record string    `json:"record"`
+	Value  any       `json:"value"`
+	Time   time.Time `json:"time"`
 }
 
 // ExportValue is one value with its time and source: the HLC timestamp
@@ -442,6 +456,16 @@ func (s *Server) privacyExport(w http.ResponseWriter, r *http.Request) error {
 			FirstSeen: view.FirstSeen, LastSeen: view.LastSeen, Channels: view.Channels, Sources: view.Sources}
 		for _, ev := range p.Events() {
 			ep.Events = append(ep.Events, ExportEvent{Time: time.UnixMilli(ev.Time).UTC(), TimelineEvent: ev})
+		}
+		for _, k := range p.Traits.Keys() {
+			for _, c := range p.CandidatesOf(k) {
+				if c.Source == "" && c.Record == "" {
+					continue // the trait's own register, exported above
+				}
+				if v, err := codec.UnmarshalValue(c.Val); err == nil {
+					ep.TraitSources = append(ep.TraitSources, ExportTraitSource{Trait: k, Source: c.Source, Record: c.Record, Value: profile.JSONValue(v), Time: c.TS.Time()})
+				}
+			}
 		}
 		p.LedgerEvents(func(e *profile.LedgerEvent) {
 			ep.Ledger = append(ep.Ledger, ExportLedgerEntry{Time: time.UnixMilli(e.Time).UTC(), Kind: string(e.Kind), Event: string(e.Event),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ucv/hub"
+	"ucv/hub/api"
 	"ucv/hub/hubtest"
 	"ucv/profile"
 	"ucv/replication"
@@ -355,6 +356,7 @@ func TestExportIsComplete(t *testing.T) {
 			MergeRecords []profile.MergeRecord `json:"merge_records"`
 			Audiences    []string
 			Scores       json.RawMessage
+			TraitSources []api.ExportTraitSource `json:"trait_sources"`
 		}
 	}
 	if err := json.Unmarshal(b, &x); err != nil {
@@ -369,6 +371,10 @@ func TestExportIsComplete(t *testing.T) {
 	}
 	if !slices.Contains(p.Identities, ann) || !slices.Contains(p.Identities, hubtest.Anon("a1")) || len(p.Identities) != 2 {
 		t.Errorf("identities = %v", p.Identities)
+	}
+	// The values survivorship chooses among, with source and record.
+	if len(p.TraitSources) != 2 || p.TraitSources[0].Trait != "city" || p.TraitSources[0].Source != "edge-7" || p.TraitSources[0].Record != "p1" || p.TraitSources[1].Value != "Annabel" {
+		t.Errorf("trait sources = %+v", p.TraitSources)
 	}
 	traits := map[string]any{}
 	for _, tr := range p.Traits {

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
+	"ucv/crdt/codec"
 	"ucv/hub"
+	"ucv/profile"
 )
 
 // WhyResponse is the body of GET /v1/admin/profiles/{ref}/why: the
@@ -16,6 +20,37 @@ type WhyResponse struct {
 	ID        string   `json:"id"`
 	Fragments []string `json:"fragments"`
 	Reasons   []Reason `json:"reasons"`
+	// Traits say, per trait of the merged profile (sorted by key), which
+	// source and record its value came from and which survivorship
+	// policy chose it (docs/decisions/0045-survivorship.md).
+	Traits []TraitWhy `json:"traits"`
+}
+
+// TraitWhy is one trait's golden value explained.
+type TraitWhy struct {
+	Trait string `json:"trait"`
+	// Policy is the survivorship policy applied (most_recent when the
+	// catalog defines none for the trait).
+	Policy string `json:"policy"`
+	// Sources is the priority list of a source_priority policy.
+	Sources []string `json:"sources,omitempty"`
+	// Source names where the winning value came from (an edge write
+	// key's label, an import's source); empty when unknown (written
+	// before sources were kept per trait).
+	Source string `json:"source"`
+	// Record is the profile (fragment) ID the value was written to.
+	Record string `json:"record"`
+	// At is when it was written (the HLC's wall time).
+	At time.Time `json:"at"`
+	// Count of the Candidates (values kept per source and record) hold
+	// the winning value.
+	Count      int `json:"count"`
+	Candidates int `json:"candidates"`
+	// Value is the winning value; left out for masked readers.
+	Value json.RawMessage `json:"value,omitempty"`
+	// Reason says why it won, naming source, record and policy but not
+	// the value.
+	Reason string `json:"reason"`
 }
 
 // Reason is one history event explained.
@@ -38,7 +73,7 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := WhyResponse{ID: v.ID, Fragments: v.Fragments, Reasons: []Reason{}}
+	out := WhyResponse{ID: v.ID, Fragments: v.Fragments, Reasons: []Reason{}, Traits: []TraitWhy{}}
 	if out.Fragments == nil {
 		out.Fragments = []string{}
 	}
@@ -54,6 +89,21 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		out.Reasons = append(out.Reasons, rs)
+	}
+	comp := fsm.Compiled()
+	for _, win := range comp.Winners(v.Profile) {
+		pol := comp.PolicyFor(win.Trait)
+		tw := TraitWhy{Trait: win.Trait, Policy: win.Policy, Source: win.Source, Record: win.Record,
+			At: win.TS.Time(), Count: win.Count, Candidates: win.Candidates, Reason: win.Reason}
+		if win.Policy == profile.PolicySourcePriority {
+			tw.Sources = pol.Sources
+		}
+		if !masked(r) {
+			if b, _, err := codec.AppendJSON(nil, win.Val); err == nil {
+				tw.Value = b
+			}
+		}
+		out.Traits = append(out.Traits, tw)
 	}
 	writeJSON(w, http.StatusOK, &out)
 	return nil

@@ -22,6 +22,9 @@ type Event struct {
 	// Consent is context.consent.categoryPreferences.
 	Consent map[string]bool
 	At      int64 // event time, ms since the epoch; defaults to a fixed time + Seq
+	// Source is the source name (profile.Source.Name); defaults to
+	// "edge-<node>".
+	Source string
 }
 
 // Email and Anon build identifiers.
@@ -98,7 +101,11 @@ func delta(p *profile.Profile, node crdt.ReplicaID, seq uint64, ev Event) replic
 	if ev.Revenue != 0 {
 		m.Properties = map[string]any{"revenue": ev.Revenue, "currency": "USD"}
 	}
-	d := p.Apply(m, ev.IDs, profile.Source{Node: node, Name: fmt.Sprintf("edge-%d", node)},
+	src := ev.Source
+	if src == "" {
+		src = fmt.Sprintf("edge-%d", node)
+	}
+	d := p.Apply(m, ev.IDs, profile.Source{Node: node, Name: src},
 		crdt.Timestamp{Wall: at, Node: node})
 	b, err := d.Marshal()
 	if err != nil {

@@ -37,10 +37,11 @@ const (
 	KindModel         = "models"
 	KindPurpose       = "consent-purposes"
 	KindRetention     = "retention"
+	KindSurvivorship  = "survivorship"
 )
 
 // Kinds lists every kind of definition.
-var Kinds = []string{KindComputedTrait, KindAudience, KindOffer, KindModel, KindPurpose, KindRetention}
+var Kinds = []string{KindComputedTrait, KindAudience, KindOffer, KindModel, KindPurpose, KindRetention, KindSurvivorship}
 
 // Limits on definitions.
 const (
@@ -103,6 +104,8 @@ type Definitions struct {
 	// ConsentPurposes and Retention: consent.go.
 	ConsentPurposes map[string]ConsentPurpose `json:"consent_purposes,omitempty"`
 	Retention       map[string]Retention      `json:"retention,omitempty"`
+	// Survivorship: survivorship.go.
+	Survivorship map[string]Survivorship `json:"survivorship,omitempty"`
 }
 
 // Catalog is a versioned set of definitions. Version increases with
@@ -136,6 +139,9 @@ var ErrNotFound = errors.New("catalog: no such definition")
 
 // CheckName checks a definition's name.
 func CheckName(kind, name string) error {
+	if kind == KindSurvivorship {
+		return checkTraitKey(name) // named by trait keys
+	}
 	if !namePattern.MatchString(name) {
 		return &Error{Kind: kind, Name: name, Field: "name", Message: "must match [a-z][a-z0-9_]{0,63}"}
 	}
@@ -277,6 +283,12 @@ func ParseDefinition(kind, name string, body []byte) (any, error) {
 			return nil, bad(err)
 		}
 		return r, r.Check(name)
+	case KindSurvivorship:
+		var s Survivorship
+		if err := dec.Decode(&s); err != nil {
+			return nil, bad(err)
+		}
+		return s, s.Check(name)
 	}
 	return nil, fmt.Errorf("catalog: unknown kind %q", kind)
 }
@@ -302,6 +314,9 @@ func (c Catalog) Get(kind, name string) (any, bool) {
 	case KindRetention:
 		r, ok := c.Retention[name]
 		return r, ok
+	case KindSurvivorship:
+		s, ok := c.Survivorship[name]
+		return s, ok
 	}
 	return nil, false
 }
@@ -338,6 +353,9 @@ func (c Catalog) clone() Catalog {
 	}
 	if len(c.Retention) > 0 {
 		n.Retention = maps.Clone(c.Retention)
+	}
+	if len(c.Survivorship) > 0 {
+		n.Survivorship = maps.Clone(c.Survivorship)
 	}
 	return n
 }
@@ -406,6 +424,17 @@ func (c Catalog) With(name string, def any, version uint64) (Catalog, *Compiled,
 			return c, nil, err
 		}
 		n.Retention = map[string]Retention{name: d}
+	case Survivorship:
+		if err := d.Check(name); err != nil {
+			return c, nil, err
+		}
+		if n.Survivorship == nil {
+			n.Survivorship = map[string]Survivorship{}
+		}
+		n.Survivorship[name] = d
+		if len(n.Survivorship) > MaxDefinitions {
+			return c, nil, &Error{Kind: KindSurvivorship, Name: name, Field: "name", Message: fmt.Sprintf("the catalog holds %d survivorship policies already", MaxDefinitions), Conflict: true}
+		}
 	default:
 		return c, nil, fmt.Errorf("catalog: cannot define a %T", def)
 	}
@@ -438,6 +467,8 @@ func (c Catalog) Without(kind, name string, version uint64) (Catalog, *Compiled,
 		delete(n.ConsentPurposes, name)
 	case KindRetention:
 		delete(n.Retention, name)
+	case KindSurvivorship:
+		delete(n.Survivorship, name)
 	}
 	comp, err := Compile(n)
 	if err != nil {
@@ -464,6 +495,11 @@ func (c Catalog) Marshal() ([]byte, error) {
 		}
 		if len(c.ConsentPurposes) > 0 || len(c.Retention) > 0 {
 			fields = 7
+		}
+		// Survivorship policies: an eighth [name, JSON] array, likewise
+		// only when there are any.
+		if len(c.Survivorship) > 0 {
+			fields = 8
 		}
 		if err := first(e.EncodeArrayLen(fields), e.EncodeUint(c.Version)); err != nil {
 			return err
@@ -501,7 +537,10 @@ func (c Catalog) Marshal() ([]byte, error) {
 		if err := encodeJSONDefs(e, c.ConsentPurposes); err != nil {
 			return err
 		}
-		return encodeJSONDefs(e, c.Retention)
+		if err := encodeJSONDefs(e, c.Retention); err != nil || fields == 7 {
+			return err
+		}
+		return encodeJSONDefs(e, c.Survivorship)
 	})
 }
 
@@ -629,6 +668,12 @@ func Unmarshal(b []byte) (Catalog, error) {
 				return err
 			}
 			extra = n - 7
+		}
+		if n >= 8 {
+			if c.Survivorship, err = decodeJSONDefs[Survivorship](d); err != nil {
+				return err
+			}
+			extra = n - 8
 		}
 		for range extra {
 			if err := d.Skip(); err != nil {

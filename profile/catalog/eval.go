@@ -49,6 +49,10 @@ type Compiled struct {
 	destNeeds      map[string][]string
 	consentDefault bool
 	retention      *Retention
+	// Survivorship (survivorship.go): policies by trait, and the
+	// default (Name "" when none).
+	survive        map[string]profile.Policy
+	surviveDefault profile.Policy
 }
 
 // callKey names one audience function call with literal arguments.
@@ -136,6 +140,9 @@ func Compile(c Catalog) (*Compiled, error) {
 		}
 	}
 	if err := comp.compileConsent(c); err != nil {
+		return nil, err
+	}
+	if err := comp.compileSurvivorship(c); err != nil {
 		return nil, err
 	}
 	if err := comp.compileOffers(c, expr.Known{Audiences: names, Computed: kinds}); err != nil {
