@@ -399,7 +399,6 @@ func (ix *Index) reviewsOf(n int32, out []Review) []Review {
 	return out
 }
 
-
 func lessReview(x, y Review) bool {
 	if x.A != y.A {
 		return x.A < y.A

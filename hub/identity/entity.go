@@ -183,11 +183,10 @@ type oneLine struct {
 	street, city, state, postcode string
 }
 
-// unitWords introduce a unit inside a street line.
-var unitWords = map[string]bool{"apt": true, "apartment": true, "unit": true, "suite": true, "ste": true, "flat": true, "#": true, "no": false}
-
 // splitOneLine splits "12 Main St Apt 4, Springfield, IL 62704" into
-// street ("12 Main St Apt 4"), city, state and postcode. Segments are
+// street ("12 Main St Apt 4" — the unit stays in the street, where
+// NormalizeAddress spells "Apt" as "apartment"), city, state and
+// postcode. Segments are
 // separated by commas (or newlines); the postcode is the run of tokens
 // holding digits at the end of the last segments, a short all-letter
 // token before it in the same segment is the state, and the segment
@@ -297,7 +296,8 @@ func vetoOf(a, b *prep) veto {
 }
 
 // givenNamesConflict: two persons with the same or similar family name
-// whose given names are clearly different (not equal, nicknames, initials or
+// who share a contact point or address and whose given names are
+// clearly different (not equal, nicknames, initials or
 // similar spellings) are different people — the twins, the spouses
 // sharing an address — unless the names read crosswise agree (given and
 // family name swapped), one's given name is the other's middle name
@@ -314,6 +314,11 @@ func givenNamesConflict(a, b *prep) bool {
 	if nameLevel(a.last, b.last) > 3 {
 		return false
 	}
+	// Only where the records share household evidence — a contact point
+	// or a street address — which is what would otherwise glue them.
+	if !sharesContact(a, b) {
+		return false
+	}
 	if nameSim(af, b.last) >= 0.8 && nameSim(a.last, bf) >= 0.8 {
 		return false
 	}
@@ -325,6 +330,18 @@ func givenNamesConflict(a, b *prep) bool {
 		return false
 	}
 	return true
+}
+
+// sharesContact reports whether a and b share an e-mail, a phone or a
+// street address (same street and number or postcode).
+func sharesContact(a, b *prep) bool {
+	if common(a.emails, b.emails) != "" || common(a.phones, b.phones) != "" {
+		return true
+	}
+	if a.addr == "" || b.addr == "" || addressLevel(a.addr, b.addr) > 2 {
+		return false
+	}
+	return a.streetNo != "" && a.streetNo == b.streetNo || a.postcode != "" && a.postcode == b.postcode
 }
 
 // variantClose reports whether b is within two edits of a or of one of
@@ -402,14 +419,18 @@ func namesAgree(a, b *prep) bool {
 	return ok(a.first, a.last, b.first, b.last) || ok(a.last, a.first, b.first, b.last)
 }
 
-// addressAgrees: same postcode or street address up to two edits, or the
-// same street number and city.
+// addressAgrees: same postcode or street address up to two edits, or
+// half the street's words and the street number or city, or the same
+// street number and city.
 func addressAgrees(a, b *prep) bool {
 	if a.postcode != "" && a.postcode == b.postcode {
 		return true
 	}
-	if a.addr != "" && addressLevel(a.addr, b.addr) <= 2 {
+	al := addressLevel(a.addr, b.addr)
+	if al == 1 || al == 2 {
 		return true
 	}
-	return a.streetNo != "" && a.streetNo == b.streetNo && a.city != "" && placeLevel(a.city, b.city) <= 2
+	sameNo := a.streetNo != "" && a.streetNo == b.streetNo
+	sameCity := a.city != "" && b.city != "" && placeLevel(a.city, b.city) <= 2
+	return (al == 3 && (sameNo || sameCity)) || (sameNo && sameCity)
 }

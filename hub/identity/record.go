@@ -29,10 +29,10 @@ const (
 	State          Kind = "state"
 	Postcode       Kind = "postcode"
 	Country        Kind = "country"
-	NationalID     Kind = "national_id" // SSN, NI number… compared with typo tolerance; "US:123-45-6789" names the issuer
+	NationalID     Kind = "national_id"     // SSN, NI number… compared with typo tolerance; "US:123-45-6789" names the issuer
 	Passport       Kind = "passport"        // "GB:123456789" names the issuing country
 	DriversLicense Kind = "drivers_license" // "US-CA:D1234567" names the issuing country and state
-	ID             Kind = "id" // any exact-match identifier (CRM id, loyalty number…)
+	ID             Kind = "id"              // any exact-match identifier (CRM id, loyalty number…)
 	// OrgName is an organisation's name ("ACME, Inc."). A record with one
 	// is an organisation: it never merges with a person's record.
 	OrgName Kind = "org_name"
