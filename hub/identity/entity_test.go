@@ -99,6 +99,9 @@ func TestHouseholdSharedEmailStaysApart(t *testing.T) {
 	if rs := ix.Reviews(); len(rs) != 0 {
 		t.Fatalf("a vetoed household pair is in review: %+v", rs)
 	}
+	if e, err := ix.Explain("a", "b"); err != nil || e.Veto != vetoGivenName.String() {
+		t.Fatalf("Explain: %v, veto %q", err, e.Veto)
+	}
 }
 
 func TestGenerationsStayApart(t *testing.T) {
