@@ -278,3 +278,38 @@ func TestTransitiveChainingGuard(t *testing.T) {
 		t.Fatalf("reviews %+v, want the refused link with its conflict", rs)
 	}
 }
+
+// A model written before e-mail, phone and address had term-frequency
+// tables (they are empty in its encoding) still loads and scores those
+// comparisons by their level weights.
+func TestModelWithoutContactTermFrequenciesLoads(t *testing.T) {
+	recs := []Record{
+		rec("a", "full_name", "Ann Lee", "email", "ann@example.com", "address", "1 Main St"),
+		rec("b", "full_name", "Ann Lee", "email", "ann@example.com", "address", "1 Main St"),
+		rec("c", "full_name", "Tom Ray", "email", "tom@example.com", "address", "2 Oak Rd"),
+	}
+	cfg := DefaultConfig()
+	cfg.RandomPairs = 1000
+	m, err := Train(recs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.tf[cEmail] == nil {
+		t.Fatal("no e-mail term frequencies trained")
+	}
+	old := *m
+	old.tf[cEmail], old.tf[cPhone], old.tf[cAddress] = nil, nil, nil
+	b, err := old.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatalf("old-style model does not load: %v", err)
+	}
+	pa := prepare(recs[0], got.cfg.Rules, "US", DateAuto)
+	v := compare(pa, pa)
+	if w := got.levelWeight(cEmail, pa, &v); w != got.w[cEmail][1] {
+		t.Fatalf("exact e-mail weight %v, want the level weight %v", w, got.w[cEmail][1])
+	}
+}
