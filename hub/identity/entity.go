@@ -416,7 +416,7 @@ func namesAgree(a, b *prep) bool {
 		return false
 	}
 	ok := func(af, al, bf, bl string) bool { return firstLevel(af, bf) <= 4 && nameLevel(al, bl) <= 3 }
-	return ok(a.first, a.last, b.first, b.last) || ok(a.last, a.first, b.first, b.last)
+	return ok(a.first, a.last, b.first, b.last) || ok(a.last, a.first, b.first, b.last) || ok(a.first, a.last, b.last, b.first)
 }
 
 // addressAgrees: same postcode or street address up to two edits, or

@@ -313,3 +313,29 @@ func TestModelWithoutContactTermFrequenciesLoads(t *testing.T) {
 		t.Fatalf("exact e-mail weight %v, want the level weight %v", w, got.w[cEmail][1])
 	}
 }
+
+// TestVetoSymmetric: the veto of (a, b) is the veto of (b, a) for every
+// pair of the hand-written records above, so clusters cannot depend on
+// which record came first.
+func TestVetoSymmetric(t *testing.T) {
+	rules := profile.DefaultRules()
+	recs := []Record{
+		rec("1", "full_name", "Ann Lee", "birth_date", "1985-12-03", "national_id", "US:123-45-6789", "address", "12 Main St, Springfield, IL 62704"),
+		rec("2", "first_name", "Lee", "last_name", "Ann", "birth_date", "1962-04-17", "national_id", "987654321", "postcode", "62704"),
+		rec("3", "full_name", "Tom Lee Jr", "email", "lees@example.com", "address", "12 Main Street, Springfield, IL 62704"),
+		rec("4", "org_name", "Lee Consulting LLC", "email", "lees@example.com"),
+		rec("5", "first_name", "Thonas", "last_name", "Lee", "generation", "Sr", "email", "lees@example.com", "birth_date", "1985-12-03"),
+		rec("6", "first_name", "Ann", "middle_name", "Tom", "last_name", "Leigh", "passport", "GB:123456789"),
+	}
+	ps := make([]*prep, len(recs))
+	for i, r := range recs {
+		ps[i] = prepare(r, rules, "US", DateAuto)
+	}
+	for _, a := range ps {
+		for _, b := range ps {
+			if x, y := vetoOf(a, b), vetoOf(b, a); x != y {
+				t.Errorf("veto(%s,%s) = %q, veto(%s,%s) = %q", a.id, b.id, x, b.id, a.id, y)
+			}
+		}
+	}
+}
