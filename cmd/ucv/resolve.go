@@ -50,6 +50,11 @@ mapped column that a file lacks is empty for that file's records.
 
 KINDs: %s
 
+national_id, passport and drivers_license values may name their issuer
+as a prefix ("US:123-45-6789", "US-CA:D1234567"); different documents of
+one issuer never merge. A record with an org_name is an organisation and
+never merges with a person; generation holds Jr/Sr/II/III/IV.
+
 The explain file holds one JSON object per link (why two records are one
 person) and per pending review pair. It contains the compared values —
 personal data — so treat it like the input files.

@@ -185,9 +185,18 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	if !ix.withinLimits(comp, A, B) {
 		return false
 	}
-	switch ce.class {
-	case classSteward:
+	if ce.class == classSteward {
 		return true
+	}
+	// Transitive chaining guard: no merge joins two records that
+	// conflict (entity.go), however the clusters are linked.
+	if ix.vetoed(comp[ce.a], comp[ce.b]) {
+		return false
+	}
+	if _, _, v := ix.clusterConflict(mapGlobal(comp, A), mapGlobal(comp, B)); v != vetoNone {
+		return false
+	}
+	switch ce.class {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
 		v := compare(pa, pb)
@@ -220,6 +229,45 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 }
 
 const comp0 comp = 0
+
+func mapGlobal(comp []int32, locals []int32) []int32 {
+	out := make([]int32, len(locals))
+	for i, l := range locals {
+		out[i] = comp[l]
+	}
+	return out
+}
+
+// vetoed reports whether records a and b conflict.
+func (ix *Index) vetoed(a, b int32) bool { return ix.vetoBetween(a, b) != vetoNone }
+
+func (ix *Index) vetoBetween(a, b int32) veto {
+	return vetoOf(ix.ents[a].p, ix.ents[b].p)
+}
+
+// clusterConflict returns a pair of records, one from each of A and B,
+// that conflict, and why; vetoNone when none does. Steward must-links
+// are exempt: a person accepted that pair. At most maxCheck records per
+// side are examined, in order.
+func (ix *Index) clusterConflict(A, B []int32) (int32, int32, veto) {
+	for x, a := range A {
+		if x >= maxCheck {
+			break
+		}
+		for y, b := range B {
+			if y >= maxCheck {
+				break
+			}
+			if len(ix.must) > 0 && ix.must[pairKey(ix.id(a), ix.id(b))] {
+				continue
+			}
+			if v := ix.vetoBetween(a, b); v != vetoNone {
+				return a, b, v
+			}
+		}
+	}
+	return 0, 0, vetoNone
+}
 
 // contradiction is the sum of the negative level weights of a pair: how
 // strongly its disagreeing fields say "different people", whatever the
@@ -315,7 +363,11 @@ func (ix *Index) reviewsOf(n int32, out []Review) []Review {
 	e := ix.ents[n]
 	for _, ed := range e.adj {
 		o := ix.ents[ed.to]
-		if ed.w < ix.cfg.ReviewWeight || o.cluster == e.cluster {
+		if o.cluster == e.cluster {
+			continue
+		}
+		_, linkable := ix.linkable(n, ed)
+		if ed.w < ix.cfg.ReviewWeight && !linkable {
 			continue
 		}
 		a, b := e.p.id, o.p.id
@@ -325,7 +377,24 @@ func (ix *Index) reviewsOf(n int32, out []Review) []Review {
 		if ix.cannot[[2]string{a, b}] {
 			continue
 		}
-		out = append(out, Review{A: a, B: b, Weight: ed.w, Probability: Probability(ed.w)})
+		if ix.vetoed(n, ed.to) {
+			continue // two entities: a relationship, not a candidate merge
+		}
+		r := Review{A: a, B: b, Weight: ed.w, Probability: Probability(ed.w)}
+		if linkable || ed.w >= ix.cfg.MatchWeight {
+			// A link the whole-cluster check refused: name the members
+			// whose conflict stopped it, so a steward sees both sides.
+			ca, cb, v := ix.clusterConflict(ix.ents[e.cluster].members, ix.ents[o.cluster].members)
+			if v != vetoNone {
+				r.ConflictA, r.ConflictB, r.Conflict = ix.id(ca), ix.id(cb), v.String()
+				if ix.ents[ca].cluster != ix.ents[ix.byID[a]].cluster {
+					r.ConflictA, r.ConflictB = r.ConflictB, r.ConflictA
+				}
+			} else if ed.w < ix.cfg.ReviewWeight {
+				continue
+			}
+		}
+		out = append(out, r)
 	}
 	return out
 }

@@ -62,13 +62,13 @@ var specs = [numComp]compSpec{
 	cGender: {"gender", []string{"missing", "exact", "different"}, false,
 		[]float64{0, 0.97, 0.03},
 		[]float64{0, 0.5}},
-	cEmail: {"email", []string{"missing", "exact", "same local part or 1 edit", "different"}, false,
+	cEmail: {"email", []string{"missing", "exact", "same local part or 1 edit", "different"}, true,
 		[]float64{0, 0.85, 0.05, 0.1},
 		[]float64{0, 0.0001, 0.0005}},
-	cPhone: {"phone", []string{"missing", "exact", "1 edit or same last 7 digits", "different"}, false,
+	cPhone: {"phone", []string{"missing", "exact", "1 edit or same last 7 digits", "different"}, true,
 		[]float64{0, 0.85, 0.05, 0.1},
 		[]float64{0, 0.0001, 0.0005}},
-	cAddress: {"address", []string{"missing", "exact", "2 edits", "half the tokens shared", "different"}, false,
+	cAddress: {"address", []string{"missing", "exact", "2 edits", "half the tokens shared", "different"}, true,
 		[]float64{0, 0.8, 0.1, 0.05, 0.05},
 		[]float64{0, 0.001, 0.002, 0.02}},
 	cStreetNo: {"street_number", []string{"missing", "exact", "different"}, false,
@@ -103,6 +103,11 @@ type vector struct {
 	// aSwap, bSwap: that side's first and last name were compared
 	// crosswise (swapped fields, or a lone name in the wrong field).
 	aSwap, bSwap bool
+	// veto is why the pair can never be one entity (entity.go).
+	veto veto
+	// email, phone: the value both records hold when that comparison is
+	// exact; its frequency adjusts the weight.
+	email, phone string
 }
 
 // compare computes the comparison vector of a and b. It is symmetric in
@@ -141,7 +146,13 @@ func compare(a, b *prep) vector {
 	v.lv[cDOB] = dobLevel(a.dob, b.dob)
 	v.lv[cGender] = exactLevel(a.gender, b.gender)
 	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
+	if v.lv[cEmail] == 1 {
+		v.email = common(a.emails, b.emails)
+	}
 	v.lv[cPhone] = bestLevel(a.phones, b.phones, phoneLevel)
+	if v.lv[cPhone] == 1 {
+		v.phone = common(a.phones, b.phones)
+	}
 	v.lv[cAddress] = addressLevel(a.addr, b.addr)
 	v.lv[cStreetNo] = exactLevel(a.streetNo, b.streetNo)
 	v.lv[cCity] = placeLevel(a.city, b.city)
@@ -151,7 +162,20 @@ func compare(a, b *prep) vector {
 	v.lv[cNationalID] = bestLevel(a.nid, b.nid, nidLevel)
 	v.lv[cPassport] = bestLevel(a.passport, b.passport, docLevel)
 	v.lv[cLicense] = bestLevel(a.lic, b.lic, docLevel)
+	v.veto = vetoOf(a, b)
 	return v
+}
+
+// common returns the first value of as that bs also holds, or "".
+func common(as, bs []string) string {
+	for _, a := range as {
+		for _, b := range bs {
+			if a == b {
+				return a
+			}
+		}
+	}
+	return ""
 }
 
 // nameSim is Jaro-Winkler with nicknames counted as identical.
@@ -179,6 +203,12 @@ func tfValue(c comp, a *prep, v *vector) string {
 		return a.city
 	case cPostcode:
 		return a.postcode
+	case cEmail:
+		return v.email
+	case cPhone:
+		return v.phone
+	case cAddress:
+		return a.addr
 	}
 	return ""
 }

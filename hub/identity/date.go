@@ -22,7 +22,9 @@ const (
 )
 
 // ParseBirthDate reads YYYYMMDD, YYYY-MM-DD (or / .), M/D/YYYY and
-// D/M/YYYY (or - .) and returns one or two candidate dates as 8-digit
+// D/M/YYYY (or - .; two-digit years are 19YY), dates with an English
+// month name ("Dec 3 1985", "3 December 1985", "3-Dec-85",
+// "1985 Dec 3") and returns one or two candidate dates as 8-digit
 // "YYYYMMDD" strings, or nil when s is empty or not a date. Eight digits
 // are kept even when month or day are out of range, because such values
 // are usually typos of a real date and still compare well by edit
@@ -31,6 +33,9 @@ func ParseBirthDate(s string, order DateOrder) []string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil
+	}
+	if d := parseMonthName(s); d != "" {
+		return []string{d}
 	}
 	if i := strings.IndexAny(s, "T "); i > 0 { // drop a time part
 		s = s[:i]
@@ -141,4 +146,57 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+var monthNames = map[string]int{
+	"jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
+	"may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9,
+	"september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+}
+
+// parseMonthName reads a date with a month name: the month word and two
+// numbers, the one of four digits (or the last, of two) the year, the
+// other the day. It returns "" for anything else.
+func parseMonthName(s string) string {
+	ts := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return r == ' ' || r == ',' || r == '-' || r == '/' || r == '.'
+	})
+	if len(ts) != 3 {
+		return ""
+	}
+	month := 0
+	var nums []int
+	var lens []int
+	for _, t := range ts {
+		if m, ok := monthNames[t]; ok && month == 0 {
+			month = m
+			continue
+		}
+		t = strings.TrimRight(t, "stndrh") // 1st, 2nd, 3rd, 4th
+		if !allDigits(t) || len(t) > 4 {
+			return ""
+		}
+		n, _ := strconv.Atoi(t)
+		nums = append(nums, n)
+		lens = append(lens, len(t))
+	}
+	if month == 0 || len(nums) != 2 {
+		return ""
+	}
+	var y, d int
+	switch {
+	case lens[0] == 4:
+		y, d = nums[0], nums[1]
+	case lens[1] == 4 || lens[1] == 2:
+		d, y = nums[0], nums[1]
+		if lens[1] == 2 {
+			y += 1900
+		}
+	default:
+		return ""
+	}
+	if !validMD(month, d) {
+		return ""
+	}
+	return fmtDate(y, month, d)
 }

@@ -19,7 +19,11 @@ type Explanation struct {
 	PriorWeight float64
 	// Swapped is true when first and last name were compared crosswise.
 	Swapped bool
-	Levels  []Level
+	// Veto, when set, says why the two can never be one entity ("different
+	// birth dates", "organisation vs person"…); Weight is then clamped
+	// below the review band. It never holds a compared value.
+	Veto   string
+	Levels []Level
 	// Identifiers are the non-generic identifiers the two share.
 	Identifiers []profile.Identifier
 }
@@ -47,6 +51,9 @@ func (e Explanation) LogValue() slog.Value {
 func (e Explanation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s ~ %s: weight %+.2f (p=%.4f, prior %+.2f)", e.A, e.B, e.Weight, e.Probability, e.PriorWeight)
+	if e.Veto != "" {
+		fmt.Fprintf(&b, "; veto: %s", e.Veto)
+	}
 	for _, id := range e.Identifiers {
 		fmt.Fprintf(&b, "; shared %s", id.Type)
 	}
@@ -78,6 +85,9 @@ func (ix *Index) Explain(a, b string) (Explanation, error) {
 func (m *Model) explain(pa, pb *prep) Explanation {
 	v, w := m.score(pa, pb)
 	e := Explanation{A: pa.id, B: pb.id, Weight: w, Probability: Probability(w), PriorWeight: m.priorWeight, Swapped: v.aSwap || v.bSwap}
+	if v.veto != vetoNone {
+		e.Veto = v.veto.String()
+	}
 	for c := comp(0); c < numComp; c++ {
 		l := v.lv[c]
 		if l == 0 {

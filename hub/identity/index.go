@@ -135,6 +135,12 @@ type Review struct {
 	A, B        string
 	Weight      float64
 	Probability float64
+	// Conflict, when set, says why the whole-cluster check refused this
+	// link (e.g. "different national ids"): ConflictA, in A's cluster,
+	// and ConflictB, in B's, are records that can never be one entity.
+	// Explain on that pair shows both sides' evidence.
+	Conflict             string
+	ConflictA, ConflictB string
 }
 
 func pairKey(a, b string) [2]string {

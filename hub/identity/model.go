@@ -320,9 +320,11 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		freq := map[string]int{}
 		total := 0
 		for _, p := range ps {
-			if v := tfField(c, p); v != "" {
-				freq[v]++
-				total++
+			for _, v := range tfFields(c, p) {
+				if v != "" {
+					freq[v]++
+					total++
+				}
 			}
 		}
 		if total == 0 {
@@ -359,18 +361,26 @@ func tfWeight(m, f, u float64) float64 {
 	return math.Log2(m / uf)
 }
 
-func tfField(c comp, p *prep) string {
+// tfFields returns the values of comparison c a record holds, for the
+// term-frequency tables.
+func tfFields(c comp, p *prep) []string {
 	switch c {
 	case cFirst:
-		return p.first
+		return []string{p.first}
 	case cLast:
-		return p.last
+		return []string{p.last}
 	case cCity:
-		return p.city
+		return []string{p.city}
 	case cPostcode:
-		return p.postcode
+		return []string{p.postcode}
+	case cEmail:
+		return p.emails
+	case cPhone:
+		return p.phones
+	case cAddress:
+		return []string{p.addr}
 	}
-	return ""
+	return nil
 }
 
 // rulePairs returns the comparison vectors of the pairs rule ri blocks
@@ -517,12 +527,24 @@ func (m *Model) score(a, b *prep) (vector, float64) {
 	return v, m.weightOf(a, &v)
 }
 
+// weightOf sums the level weights and the prior. A vetoed pair (two
+// entities that conflict, entity.go) scores at most VetoedWeight, below
+// any review band: it is never linked probabilistically nor offered for
+// review.
 func (m *Model) weightOf(a *prep, v *vector) float64 {
 	w := m.priorWeight
 	for c := comp(0); c < numComp; c++ {
 		w += m.levelWeight(c, a, v)
 	}
+	if v.veto != vetoNone {
+		w = math.Min(w, m.vetoedWeight())
+	}
 	return w
+}
+
+// vetoedWeight is the weight a vetoed pair scores at most.
+func (m *Model) vetoedWeight() float64 {
+	return math.Min(m.cfg.ReviewWeight, m.cfg.VetoWeight) - 10
 }
 
 // levelWeight is the Bayes-factor weight comparison c contributes.

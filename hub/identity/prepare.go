@@ -21,6 +21,13 @@ type prep struct {
 	country             string
 	nid, passport, lic  []string
 	ids                 []profile.Identifier // deterministic identifiers, priority order
+	// Entity-centric fields (entity.go): documents with their issuers,
+	// generational suffix, organisation name, and whether the record
+	// describes a person (has a person's name, birth date or gender).
+	nidDocs, passDocs, licDocs []doc
+	gen                        string
+	org                        string
+	person                     bool
 }
 
 // prepare normalizes r. It never fails: values that do not normalize are
@@ -28,6 +35,7 @@ type prep struct {
 func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *prep {
 	p := &prep{id: r.ID}
 	var first, middle, last, full, addr []string
+	var lineCity, lineState, linePC []string
 	for _, f := range r.Fields {
 		v := strings.TrimSpace(f.Value)
 		if v == "" {
@@ -36,12 +44,26 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 		switch f.Kind {
 		case FullName:
 			full = append(full, v)
+			if p.gen == "" {
+				p.gen = nameGeneration(v)
+			}
 		case FirstName:
 			first = append(first, v)
 		case MiddleName:
 			middle = append(middle, v)
 		case LastName:
-			last = append(last, v)
+			if g := nameGeneration(v); g != "" && p.gen == "" {
+				p.gen = g
+			}
+			last = append(last, stripGeneration(v))
+		case Generation:
+			if g := NormalizeGeneration(v); g != "" {
+				p.gen = g
+			}
+		case OrgName:
+			if p.org == "" {
+				p.org = NormalizeOrgName(v)
+			}
 		case BirthDate:
 			for _, d := range ParseBirthDate(v, order) {
 				p.dob = appendUnique(p.dob, d)
@@ -50,7 +72,19 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 			if p.gender == "" {
 				p.gender = NormalizeGender(v)
 			}
-		case Address, AddressLine:
+		case Address:
+			ol := splitOneLine(v)
+			addr = append(addr, ol.street)
+			if ol.city != "" {
+				lineCity = append(lineCity, ol.city)
+			}
+			if ol.state != "" {
+				lineState = append(lineState, ol.state)
+			}
+			if ol.postcode != "" {
+				linePC = append(linePC, ol.postcode)
+			}
+		case AddressLine:
 			addr = append(addr, v)
 		case StreetNumber:
 			if p.streetNo == "" {
@@ -73,12 +107,32 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 				p.country = normalizePlace(v)
 			}
 		case NationalID:
-			p.nid = appendUnique(p.nid, NormalizeCode(v))
+			d := parseDoc(v)
+			p.nid = appendUnique(p.nid, d.num)
+			p.nidDocs = appendDoc(p.nidDocs, d)
 		case Passport:
-			p.passport = appendUnique(p.passport, NormalizeCode(v))
+			d := parseDoc(v)
+			p.passport = appendUnique(p.passport, d.num)
+			p.passDocs = appendDoc(p.passDocs, d)
 		case DriversLicense:
-			p.lic = appendUnique(p.lic, NormalizeCode(v))
+			d := parseDoc(v)
+			p.lic = appendUnique(p.lic, d.num)
+			p.licDocs = appendDoc(p.licDocs, d)
 		}
+	}
+	// Fields of a one-line address fill only what separate fields left
+	// empty.
+	if p.city == "" && len(lineCity) > 0 {
+		p.city = normalizePlace(lineCity[0])
+	}
+	if p.state == "" && len(lineState) > 0 {
+		p.state = normalizePlace(lineState[0])
+	}
+	if p.postcode == "" && len(linePC) > 0 {
+		p.postcode, p.pcOut = normalizePostcode(linePC[0])
+	}
+	if g := nameGeneration(strings.Join(first, " ")); g != "" && p.gen == "" {
+		p.gen = g
 	}
 	p.first = NormalizeName(strings.Join(first, " "))
 	p.middle = NormalizeName(strings.Join(middle, " "))
@@ -94,6 +148,11 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 		if p.last == "" {
 			p.last = l
 		}
+	}
+	p.person = p.first != "" || p.last != "" || p.middle != "" || len(p.dob) > 0 || p.gender != ""
+	if p.org != "" && p.last == "" && p.first == "" {
+		// An organisation compares and blocks by its name as a surname.
+		p.last = strings.ReplaceAll(p.org, " ", "")
 	}
 	a := NormalizeAddress(strings.Join(addr, " "))
 	if ts := strings.Fields(a); len(ts) > 1 && allDigits(ts[0]) {
@@ -112,6 +171,20 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 			p.phones = append(p.phones, id.Value)
 		}
 	}
+	// A phone the default region cannot read ("020 7946 0958" under US)
+	// is still compared by its digits: its last seven digits can meet
+	// the same number written with its country code.
+	for _, f := range r.Fields {
+		if f.Kind != Phone || strings.TrimSpace(f.Value) == "" {
+			continue
+		}
+		if _, err := profile.NormalizePhone(f.Value, region); err == nil {
+			continue
+		}
+		if d := digitsOf(f.Value); len(d) >= 7 && len(d) <= 15 {
+			p.phones = appendUnique(p.phones, d)
+		}
+	}
 	return p
 }
 
@@ -125,4 +198,30 @@ func appendUnique(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
+}
+
+// stripGeneration removes a generational suffix from a surname field
+// ("Smith Jr." → "Smith").
+func stripGeneration(s string) string {
+	ts := strings.Fields(s)
+	out := ts[:0]
+	for _, t := range ts {
+		if generations[strings.Trim(fold(t), ".,;'\"()")] == "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return s
+	}
+	return strings.Join(out, " ")
+}
+
+func digitsOf(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }

@@ -29,17 +29,24 @@ const (
 	State          Kind = "state"
 	Postcode       Kind = "postcode"
 	Country        Kind = "country"
-	NationalID     Kind = "national_id" // SSN, NI number… compared with typo tolerance
-	Passport       Kind = "passport"
-	DriversLicense Kind = "drivers_license"
-	ID             Kind = "id" // any exact-match identifier (CRM id, loyalty number…)
+	NationalID     Kind = "national_id"     // SSN, NI number… compared with typo tolerance; "US:123-45-6789" names the issuer
+	Passport       Kind = "passport"        // "GB:123456789" names the issuing country
+	DriversLicense Kind = "drivers_license" // "US-CA:D1234567" names the issuing country and state
+	ID             Kind = "id"              // any exact-match identifier (CRM id, loyalty number…)
+	// OrgName is an organisation's name ("ACME, Inc."). A record with one
+	// is an organisation: it never merges with a person's record.
+	OrgName Kind = "org_name"
+	// Generation is a generational suffix: Jr/Junior/II, Sr/Senior,
+	// III, IV. Different generations never merge (also parsed from
+	// full_name, first_name and last_name).
+	Generation Kind = "generation"
 )
 
 // Kinds lists every Kind in a fixed order.
 func Kinds() []Kind {
 	return []Kind{FullName, FirstName, MiddleName, LastName, BirthDate, Gender, Email, Phone,
 		Address, AddressLine, StreetNumber, City, State, Postcode, Country, NationalID,
-		Passport, DriversLicense, ID}
+		Passport, DriversLicense, ID, OrgName, Generation}
 }
 
 // ParseKind returns the Kind named s (trimmed, case-insensitive) or an
@@ -112,7 +119,11 @@ func (r Record) Identifiers(rules *profile.Rules, region string) []profile.Ident
 		if strings.TrimSpace(f.Value) == "" {
 			continue
 		}
-		v, err := profile.NormalizeValue(t, f.Value, opts)
+		raw := f.Value
+		if t == profile.Email {
+			raw = emailAddress(raw) // `"Ann Lee" <ann@example.com>`
+		}
+		v, err := profile.NormalizeValue(t, raw, opts)
 		if err != nil {
 			continue
 		}

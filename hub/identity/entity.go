@@ -1,0 +1,436 @@
+package identity
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+)
+
+// This file holds the entity-centric rules of
+// docs/decisions/0042-entity-centric-matching.md: what makes two records
+// certainly different entities (vetoes), and the parsers that turn
+// customer-file formats (issuer-prefixed documents, generational
+// suffixes, organisation names, display-name e-mails, one-line
+// addresses) into comparable values.
+
+// veto says why two records can never be one entity; vetoNone when
+// nothing conflicts.
+type veto uint8
+
+const (
+	vetoNone veto = iota
+	vetoOrgPerson
+	vetoOrgName
+	vetoNationalID
+	vetoPassport
+	vetoLicense
+	vetoBirthDate
+	vetoGeneration
+	vetoGivenName
+)
+
+// String names the conflict; it never includes a compared value.
+func (v veto) String() string {
+	return [...]string{"", "organisation vs person", "different organisations", "different national ids",
+		"different passports", "different driver's licences", "different birth dates", "different generations",
+		"different given names"}[v]
+}
+
+// doc is one personal document: its optional issuer (country, or
+// country-state for licences) and its normalized number.
+type doc struct{ issuer, num string }
+
+// parseDoc reads a document value with an optional issuer prefix,
+// "US:123-45-6789" or "US-CA:D1234567": up to 6 letters, digits or
+// dashes before a colon. Without a prefix the issuer is unknown.
+func parseDoc(s string) doc {
+	s = strings.TrimSpace(s)
+	if before, after, ok := strings.Cut(s, ":"); ok && len(before) >= 2 && len(before) <= 6 && strings.TrimSpace(after) != "" {
+		iss := true
+		for _, r := range before {
+			if !(r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-')) {
+				iss = false
+				break
+			}
+		}
+		if iss {
+			return doc{issuer: strings.ToLower(before), num: NormalizeCode(after)}
+		}
+	}
+	return doc{num: NormalizeCode(s)}
+}
+
+// docsConflict reports whether two records' documents of one kind say
+// "different people": some pair of documents of compatible issuers
+// (equal, or one unknown) exists, and none of those pairs agrees up to
+// tolerance typing errors (maxTypo edits).
+func docsConflict(as, bs []doc, maxTypo int) bool {
+	compatible := false
+	for _, a := range as {
+		for _, b := range bs {
+			if a.issuer != "" && b.issuer != "" && a.issuer != b.issuer {
+				continue
+			}
+			compatible = true
+			if a.num == b.num || boundedDamerau(a.num, b.num, maxTypo) <= maxTypo {
+				return false
+			}
+		}
+	}
+	return compatible
+}
+
+func appendDoc(ds []doc, d doc) []doc {
+	if d.num == "" {
+		return ds
+	}
+	for _, x := range ds {
+		if x == d {
+			return ds
+		}
+	}
+	return append(ds, d)
+}
+
+// generations maps generational suffixes to a canonical form. "II" is
+// read as "Jr" (its usual meaning in customer files); "I" and "V" are
+// not recognised because they are also initials.
+var generations = map[string]string{
+	"jr": "jr", "junior": "jr", "ii": "jr", "2nd": "jr",
+	"sr": "sr", "senior": "sr",
+	"iii": "iii", "3rd": "iii", "iv": "iv", "4th": "iv",
+}
+
+// NormalizeGeneration returns the canonical generational suffix of s
+// ("Jr." → "jr", "II" → "jr", "Senior" → "sr", "III" → "iii") or "".
+func NormalizeGeneration(s string) string {
+	return generations[strings.Trim(fold(strings.TrimSpace(s)), ".,;'\"() ")]
+}
+
+// nameGeneration returns the generational suffix written in a name
+// ("John Smith Jr.", "Smith III, John"), or "".
+func nameGeneration(s string) string {
+	for _, t := range strings.Fields(fold(s)) {
+		if g := generations[strings.Trim(t, ".,;'\"()")]; g != "" {
+			return g
+		}
+	}
+	return ""
+}
+
+// orgLegalForms are legal-form words dropped from organisation names
+// (English, German, French, Spanish, Italian, Dutch, Nordic and
+// Australian forms), written after dots are removed ("S.A.R.L." →
+// "sarl").
+var orgLegalForms = map[string]bool{
+	"inc": true, "incorporated": true, "llc": true, "llp": true, "lp": true, "ltd": true, "limited": true,
+	"plc": true, "corp": true, "corporation": true, "co": true, "company": true, "pty": true, "pl": true,
+	"gmbh": true, "ag": true, "kg": true, "ohg": true, "ug": true, "ev": true, "sa": true, "sarl": true, "sas": true,
+	"sasu": true, "eurl": true, "sl": true, "slu": true, "srl": true, "spa": true, "snc": true, "bv": true,
+	"nv": true, "vof": true, "ab": true, "as": true, "asa": true, "oy": true, "oyj": true, "aps": true,
+	"kk": true, "pvt": true, "pte": true, "the": true, "cv": true, "de": false,
+}
+
+// NormalizeOrgName folds an organisation name, spells "&" and "+" as
+// "and", drops punctuation and legal forms, and returns the remaining
+// words space-separated: "ACME, Inc.", "Acme Inc" and "acme" are equal,
+// as are "Smith & Sons Ltd" and "Smith and Sons". A name made only of
+// legal forms is kept as its words.
+func NormalizeOrgName(s string) string {
+	s = fold(strings.TrimSpace(s))
+	s = strings.NewReplacer("&", " and ", "+", " and ", ".", "", "'", "").Replace(s)
+	ts := tokens(s)
+	out := ts[:0:0]
+	for _, t := range ts {
+		if !orgLegalForms[t] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		out = ts
+	}
+	return strings.Join(out, " ")
+}
+
+// orgsSimilar reports whether two normalized organisation names can be
+// one organisation: equal, close by Jaro-Winkler, or one's words all
+// among the other's ("acme" and "acme holdings").
+func orgsSimilar(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if JaroWinkler(strings.ReplaceAll(a, " ", ""), strings.ReplaceAll(b, " ", "")) >= 0.92 {
+		return true
+	}
+	return tokenOverlap(a, b) >= 1
+}
+
+// emailAddress returns the address of an e-mail written in display-name
+// form (`"Ann Lee" <ann@example.com>`, `Ann Lee <ann@example.com>`) or
+// s unchanged.
+func emailAddress(s string) string {
+	if !strings.ContainsAny(s, "<\"") {
+		return s
+	}
+	if a, err := mail.ParseAddress(strings.TrimSpace(s)); err == nil {
+		return a.Address
+	}
+	return s
+}
+
+// oneLine is a one-line address split into fields.
+type oneLine struct {
+	street, city, state, postcode string
+}
+
+// splitOneLine splits "12 Main St Apt 4, Springfield, IL 62704" into
+// street ("12 Main St Apt 4" — the unit stays in the street, where
+// NormalizeAddress spells "Apt" as "apartment"), city, state and
+// postcode. Segments are
+// separated by commas (or newlines); the postcode is the run of tokens
+// holding digits at the end of the last segments, a short all-letter
+// token before it in the same segment is the state, and the segment
+// after the street is the city. A value without commas is all street.
+func splitOneLine(s string) oneLine {
+	segs := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == ';' })
+	for i := range segs {
+		segs[i] = strings.TrimSpace(segs[i])
+	}
+	segs = dropEmpty(segs)
+	if len(segs) < 2 {
+		return oneLine{street: s}
+	}
+	out := oneLine{street: segs[0]}
+	rest := segs[1:]
+	// Postcode and state from the last segment(s).
+	last := strings.Fields(rest[len(rest)-1])
+	var pc []string
+	for len(last) > 0 && hasDigit(last[len(last)-1]) {
+		pc = append([]string{last[len(last)-1]}, pc...)
+		last = last[:len(last)-1]
+	}
+	// UK style "SW1A 1AA": the outward code has letters and digits too.
+	out.postcode = strings.Join(pc, " ")
+	if out.postcode != "" && len(last) > 0 && len(rest) > 1 && len(last) == 1 && len(last[0]) <= 3 {
+		out.state = last[0]
+		last = nil
+	}
+	rest[len(rest)-1] = strings.Join(last, " ")
+	rest = dropEmpty(rest)
+	switch len(rest) {
+	case 0:
+	case 1:
+		ts := strings.Fields(rest[0])
+		if out.state == "" && len(ts) > 1 && len(ts[len(ts)-1]) == 2 && out.postcode != "" {
+			out.state = ts[len(ts)-1]
+			ts = ts[:len(ts)-1]
+		}
+		out.city = strings.Join(ts, " ")
+	default:
+		out.city = rest[0]
+		if out.state == "" {
+			out.state = rest[1]
+		}
+	}
+	return out
+}
+
+func dropEmpty(s []string) []string {
+	w := 0
+	for _, x := range s {
+		if x != "" {
+			s[w] = x
+			w++
+		}
+	}
+	return s[:w]
+}
+
+func hasDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// vetoOf decides whether two prepared records conflict. It is
+// symmetric and cheaper than compare.
+func vetoOf(a, b *prep) veto {
+	ao, bo := a.org != "", b.org != ""
+	switch {
+	case ao && bo:
+		if !orgsSimilar(a.org, b.org) {
+			return vetoOrgName
+		}
+	case ao && b.person || bo && a.person:
+		return vetoOrgPerson
+	}
+	if a.gen != "" && b.gen != "" && a.gen != b.gen {
+		return vetoGeneration
+	}
+	docAgree := docsAgree(a.nidDocs, b.nidDocs, 2) || docsAgree(a.passDocs, b.passDocs, 1) || docsAgree(a.licDocs, b.licDocs, 1)
+	for _, d := range [...]struct {
+		as, bs []doc
+		typo   int
+		v      veto
+	}{{a.nidDocs, b.nidDocs, 2, vetoNationalID}, {a.passDocs, b.passDocs, 1, vetoPassport}, {a.licDocs, b.licDocs, 1, vetoLicense}} {
+		if len(d.as) == 0 || len(d.bs) == 0 || !docsConflict(d.as, d.bs, d.typo) {
+			continue
+		}
+		// A document conflict is absolute when both sides name the same
+		// issuer (a verified identifier); a bare number is overruled only
+		// as a mistyped number (mistypedDoc).
+		if issuerConflict(d.as, d.bs) || !mistypedDoc(a, b) {
+			return d.v
+		}
+	}
+	if !docAgree && len(a.dob) > 0 && len(b.dob) > 0 && dobLevel(a.dob, b.dob) == 5 {
+		return vetoBirthDate
+	}
+	if !docAgree && givenNamesConflict(a, b) {
+		return vetoGivenName
+	}
+	return vetoNone
+}
+
+// givenNamesConflict: two persons with the same or similar family name
+// who share a contact point or address and whose given names are
+// clearly different (not equal, nicknames, initials or
+// similar spellings) are different people — the twins, the spouses
+// sharing an address — unless the names read crosswise agree (given and
+// family name swapped), one's given name is the other's middle name
+// (someone who goes by their middle name) or a personal document agrees
+// exactly.
+func givenNamesConflict(a, b *prep) bool {
+	af, bf := a.first, b.first
+	if len(af) < 2 || len(bf) < 2 || a.last == "" || b.last == "" || firstLevel(af, bf) != 6 || nameTitles[af] || nameTitles[bf] {
+		return false
+	}
+	// The household case: a shared (or similar) family name. Different
+	// given and family names are left to the weights (a maiden name, a
+	// transcription).
+	if nameLevel(a.last, b.last) > 3 {
+		return false
+	}
+	// Only where the records share household evidence — a contact point
+	// or a street address — which is what would otherwise glue them.
+	if !sharesContact(a, b) {
+		return false
+	}
+	if nameSim(af, b.last) >= 0.8 && nameSim(a.last, bf) >= 0.8 {
+		return false
+	}
+	if af == b.middle || bf == a.middle || strings.Contains(b.middle, af) || strings.Contains(a.middle, bf) {
+		return false
+	}
+	// Spelling variants of a nickname ("Thonas" for Thomas, so Tom).
+	if variantClose(af, bf) || variantClose(bf, af) {
+		return false
+	}
+	return true
+}
+
+// sharesContact reports whether a and b share an e-mail, a phone or a
+// street address (same street and number or postcode).
+func sharesContact(a, b *prep) bool {
+	if common(a.emails, b.emails) != "" || common(a.phones, b.phones) != "" {
+		return true
+	}
+	if a.addr == "" || b.addr == "" || addressLevel(a.addr, b.addr) > 2 {
+		return false
+	}
+	return a.streetNo != "" && a.streetNo == b.streetNo || a.postcode != "" && a.postcode == b.postcode
+}
+
+// variantClose reports whether b is within two edits of a or of one of
+// a's nickname variants.
+func variantClose(a, b string) bool {
+	if damerauWithin(a, b, 2) {
+		return true
+	}
+	for _, g := range nicknames[a] {
+		for _, n := range strings.Fields(nicknameGroups[g]) {
+			if n = NormalizeName(n); len(n) > 2 && damerauWithin(n, b, 1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// docsAgree reports whether some pair of documents agrees up to maxTypo
+// edits.
+func docsAgree(as, bs []doc, maxTypo int) bool {
+	for _, x := range as {
+		for _, y := range bs {
+			if x.num == y.num || boundedDamerau(x.num, y.num, maxTypo) <= maxTypo {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// issuerConflict reports whether both sides hold a document of one
+// named issuer and no such pair agrees exactly.
+func issuerConflict(as, bs []doc) bool {
+	same := false
+	for _, x := range as {
+		for _, y := range bs {
+			if x.issuer != "" && x.issuer == y.issuer {
+				if x.num == y.num {
+					return false
+				}
+				same = true
+			}
+		}
+	}
+	return same
+}
+
+// mistypedDoc: a bare document number that disagrees is read as a typing
+// error only when the address agrees, the name or the birth date agrees
+// too, and the birth dates do not clearly differ — a namesake elsewhere,
+// or a father and son at one address, keep their veto.
+func mistypedDoc(a, b *prep) bool {
+	if !addressAgrees(a, b) {
+		return false
+	}
+	if len(a.dob) > 0 && len(b.dob) > 0 {
+		switch dobLevel(a.dob, b.dob) {
+		case 5:
+			return false
+		case 1, 2, 3:
+			return true
+		}
+	}
+	return namesAgree(a, b)
+}
+
+// namesAgree: first and last names equal, nicknames or close (possibly
+// swapped).
+func namesAgree(a, b *prep) bool {
+	if a.first == "" || a.last == "" || b.first == "" || b.last == "" {
+		return false
+	}
+	ok := func(af, al, bf, bl string) bool { return firstLevel(af, bf) <= 4 && nameLevel(al, bl) <= 3 }
+	return ok(a.first, a.last, b.first, b.last) || ok(a.last, a.first, b.first, b.last) || ok(a.first, a.last, b.last, b.first)
+}
+
+// addressAgrees: same postcode or street address up to two edits, or
+// half the street's words and the street number or city, or the same
+// street number and city.
+func addressAgrees(a, b *prep) bool {
+	if a.postcode != "" && a.postcode == b.postcode {
+		return true
+	}
+	al := addressLevel(a.addr, b.addr)
+	if al == 1 || al == 2 {
+		return true
+	}
+	sameNo := a.streetNo != "" && a.streetNo == b.streetNo
+	sameCity := a.city != "" && b.city != "" && placeLevel(a.city, b.city) <= 2
+	return (al == 3 && (sameNo || sameCity)) || (sameNo && sameCity)
+}

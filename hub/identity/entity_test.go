@@ -1,0 +1,341 @@
+package identity
+
+import (
+	"testing"
+
+	"ucv/profile"
+)
+
+// rec builds a record from kind/value pairs.
+func rec(id string, kv ...string) Record {
+	r := Record{ID: id}
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Fields = append(r.Fields, Field{Kind: Kind(kv[i]), Name: kv[i], Value: kv[i+1]})
+	}
+	return r
+}
+
+// resolveSmall loads recs into an index scored by the untrained model
+// (what the hub starts with) and returns it.
+func resolveSmall(t *testing.T, recs ...Record) *Index {
+	t.Helper()
+	m, err := Untrained(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := NewIndex(m)
+	if err := ix.Load(recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+func sameCluster(t *testing.T, ix *Index, a, b string) bool {
+	t.Helper()
+	ca, err := ix.ClusterOf(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := ix.ClusterOf(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca.ID == cb.ID
+}
+
+func TestConflictingNationalIDsVeto(t *testing.T) {
+	common := []string{"full_name", "Ann Lee", "birth_date", "1985-12-03", "email", "ann@example.com",
+		"address", "12 Main St, Springfield, IL 62704"}
+	a := rec("a", append(common, "national_id", "US:123-45-6789")...)
+	b := rec("b", append(common, "national_id", "US:987-65-4321")...)
+	ix := resolveSmall(t, a, b)
+	if sameCluster(t, ix, "a", "b") {
+		t.Fatal("records with different issuer-qualified national ids merged")
+	}
+	// Different issuers are different documents, not a conflict.
+	c := rec("c", append(common, "national_id", "GB:QQ123456C")...)
+	ix = resolveSmall(t, a, c)
+	if !sameCluster(t, ix, "a", "c") {
+		t.Fatal("a US and a GB national id vetoed a merge")
+	}
+	// A bare number that differs, elsewhere: a namesake.
+	d := rec("d", "full_name", "Ann Lee", "birth_date", "1985-12-03", "email", "ann@example.com", "national_id", "555-11-2222",
+		"address", "9 Oak Road, Portland, OR 97201")
+	e := rec("e", "full_name", "Ann Lee", "birth_date", "1985-12-03", "email", "ann@example.com", "national_id", "123-45-6789",
+		"address", "12 Main St, Springfield, IL 62704")
+	ix = resolveSmall(t, d, e)
+	if sameCluster(t, ix, "d", "e") {
+		t.Fatal("namesakes with different national ids merged through a shared e-mail")
+	}
+	for _, v := range []struct{ in, iss, num string }{
+		{"US:123-45-6789", "us", "123456789"}, {"US-CA:D1234567", "us-ca", "d1234567"}, {"123-45-6789", "", "123456789"},
+	} {
+		if d := parseDoc(v.in); d.issuer != v.iss || d.num != v.num {
+			t.Errorf("parseDoc(%q) = %+v", v.in, d)
+		}
+	}
+}
+
+func TestDifferentBirthDatesVeto(t *testing.T) {
+	a := rec("a", "first_name", "John", "last_name", "Smith", "birth_date", "1985-12-03", "phone", "+1 650 253 0000")
+	b := rec("b", "first_name", "John", "last_name", "Smith", "birth_date", "1962-04-17", "phone", "+1 650 253 0000")
+	c := rec("c", "first_name", "John", "last_name", "Smith", "birth_date", "03/12/1985", "phone", "+1 650 253 0000")
+	ix := resolveSmall(t, a, b, c)
+	if sameCluster(t, ix, "a", "b") {
+		t.Fatal("father and son (different birth dates) sharing a phone merged")
+	}
+	if !sameCluster(t, ix, "a", "c") {
+		t.Fatal("a day/month-swapped birth date vetoed a merge")
+	}
+}
+
+func TestHouseholdSharedEmailStaysApart(t *testing.T) {
+	a := rec("a", "first_name", "Ann", "last_name", "Lee", "email", "lees@example.com", "address", "12 Main St, Springfield, IL 62704")
+	b := rec("b", "first_name", "Tom", "last_name", "Lee", "email", "lees@example.com", "address", "12 Main Street, Springfield, IL 62704")
+	ix := resolveSmall(t, a, b)
+	if sameCluster(t, ix, "a", "b") {
+		t.Fatal("a household sharing an e-mail merged")
+	}
+	if rs := ix.Reviews(); len(rs) != 0 {
+		t.Fatalf("a vetoed household pair is in review: %+v", rs)
+	}
+	if e, err := ix.Explain("a", "b"); err != nil || e.Veto != vetoGivenName.String() {
+		t.Fatalf("Explain: %v, veto %q", err, e.Veto)
+	}
+}
+
+func TestGenerationsStayApart(t *testing.T) {
+	a := rec("a", "full_name", "John Smith Jr.", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
+	b := rec("b", "full_name", "John Smith Sr", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
+	c := rec("c", "first_name", "John", "last_name", "Smith", "generation", "II", "address", "4 Elm Street, Salem, OR 97301")
+	ix := resolveSmall(t, a, b, c)
+	if sameCluster(t, ix, "a", "b") {
+		t.Fatal("Jr and Sr at one address merged")
+	}
+	if sameCluster(t, ix, "b", "c") {
+		t.Fatal("Sr and II merged")
+	}
+	if !sameCluster(t, ix, "a", "c") {
+		t.Fatal("Jr and II (the same generation) did not merge")
+	}
+	if g := NormalizeGeneration("III"); g != "iii" {
+		t.Fatalf("NormalizeGeneration(III) = %q", g)
+	}
+}
+
+func TestTwinsStayApart(t *testing.T) {
+	a := rec("a", "first_name", "Ashley", "last_name", "Jones", "birth_date", "2001-06-15", "address", "7 Pine Rd, Madison, WI 53703", "email", "jonesfamily@example.com")
+	b := rec("b", "first_name", "Brittany", "last_name", "Jones", "birth_date", "2001-06-15", "address", "7 Pine Road, Madison, WI 53703", "email", "jonesfamily@example.com")
+	ix := resolveSmall(t, a, b)
+	if sameCluster(t, ix, "a", "b") {
+		t.Fatal("twins sharing surname, birth date, address and e-mail merged")
+	}
+}
+
+func TestSwappedNamesMatch(t *testing.T) {
+	a := rec("a", "first_name", "Lee", "last_name", "Ann", "birth_date", "1985-12-03", "postcode", "62704")
+	b := rec("b", "full_name", "Ann Lee", "birth_date", "1985-12-03", "postcode", "62704")
+	c := rec("c", "full_name", "LEE, Ann", "birth_date", "1985-12-03", "postcode", "62704")
+	ix := resolveSmall(t, a, b, c)
+	if !sameCluster(t, ix, "a", "b") || !sameCluster(t, ix, "b", "c") {
+		t.Fatalf("swapped names did not match: %+v", ix.Assignments())
+	}
+}
+
+func TestOrganisationsNeverMergeWithPersons(t *testing.T) {
+	org := rec("o", "org_name", "Lee Consulting LLC", "email", "ann@leeconsulting.com", "address", "12 Main St, Springfield, IL 62704")
+	person := rec("p", "full_name", "Ann Lee", "email", "ann@leeconsulting.com", "address", "12 Main St, Springfield, IL 62704")
+	org2 := rec("q", "org_name", "LEE CONSULTING, L.L.C.", "phone", "+1 650 253 0000", "email", "ann@leeconsulting.com")
+	other := rec("r", "org_name", "Smith & Sons Ltd", "email", "ann@leeconsulting.com")
+	ix := resolveSmall(t, org, person, org2, other)
+	if sameCluster(t, ix, "o", "p") || sameCluster(t, ix, "q", "p") {
+		t.Fatal("an organisation merged with a person")
+	}
+	if !sameCluster(t, ix, "o", "q") {
+		t.Fatal("one organisation written two ways did not merge")
+	}
+	if sameCluster(t, ix, "o", "r") {
+		t.Fatal("two different organisations merged")
+	}
+	for in, want := range map[string]string{
+		"ACME, Inc.": "acme", "Acme Incorporated": "acme", "Smith & Sons Ltd": "smith and sons",
+		"Müller GmbH": "muller", "Société Générale S.A.": "societe generale", "Foo Pty. Ltd.": "foo",
+		"Dupont SARL": "dupont", "Van Dijk B.V.": "van dijk", "Big Corp": "big",
+	} {
+		if got := NormalizeOrgName(in); got != want {
+			t.Errorf("NormalizeOrgName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCrossCulturalNicknames(t *testing.T) {
+	for _, p := range [][2]string{
+		{"Aleksandr", "Alexander"}, {"Sasha", "Aleksandr"}, {"José", "Jose"}, {"Pepe", "José"},
+		{"Bob", "Robert"}, {"Liz", "Elizabeth"}, {"Paco", "Francisco"}, {"Misha", "Mikhail"},
+		{"Giuseppe", "Beppe"}, {"Hans", "Johannes"}, {"Dmitry", "Dima"}, {"Natasha", "Natalia"},
+	} {
+		if l := FirstNameLevel(p[0], p[1]); l > 2 {
+			t.Errorf("%s / %s: level %d, want exact or nickname", p[0], p[1], l)
+		}
+	}
+	if Nicknames("robert", "elizabeth") {
+		t.Error("robert and elizabeth are not nicknames")
+	}
+}
+
+func TestDisplayNameEmail(t *testing.T) {
+	rules := profile.DefaultRules()
+	a := rec("a", "email", `"Ann Lee" <Ann@Example.com>`).Identifiers(rules, "US")
+	b := rec("b", "email", "ann@example.com").Identifiers(rules, "US")
+	if len(a) != 1 || len(b) != 1 || a[0] != b[0] {
+		t.Fatalf("display-name e-mail %v, plain %v", a, b)
+	}
+	ix := resolveSmall(t, rec("a", "full_name", "Ann Lee", "email", `"Ann Lee" <ann@example.com>`), rec("b", "full_name", "Ann Lee", "email", "ann@example.com"))
+	if !sameCluster(t, ix, "a", "b") {
+		t.Fatal("a display-name e-mail did not match its plain form")
+	}
+}
+
+func TestPhonesWithAndWithoutCountryCode(t *testing.T) {
+	rules := profile.DefaultRules()
+	pa := prepare(rec("a", "phone", "+1 (650) 253-0000"), rules, "US", DateAuto)
+	pb := prepare(rec("b", "phone", "650.253.0000"), rules, "US", DateAuto)
+	if v := compare(pa, pb); v.lv[cPhone] != 1 {
+		t.Fatalf("+1 and national form: level %d, want exact", v.lv[cPhone])
+	}
+	// A foreign number written nationally under the default region
+	// cannot be read; its digits still meet the international form.
+	pc := prepare(rec("c", "phone", "+44 20 7946 0958"), rules, "US", DateAuto)
+	pd := prepare(rec("d", "phone", "020 7946 0958"), rules, "US", DateAuto)
+	if v := compare(pc, pd); v.lv[cPhone] != 2 {
+		t.Fatalf("+44 and national form: level %d, want 2 (same last 7 digits)", v.lv[cPhone])
+	}
+}
+
+func TestBirthDateFormats(t *testing.T) {
+	for _, in := range []string{"1985-12-03", "19851203", "Dec 3 1985", "3 Dec 1985", "December 3, 1985", "3-Dec-85", "1985 Dec 3", "12/3/85"} {
+		got := ParseBirthDate(in, DateMDY)
+		if len(got) != 1 || got[0] != "19851203" {
+			t.Errorf("ParseBirthDate(%q) = %v", in, got)
+		}
+	}
+	if l := dobLevel([]string{"19851203"}, []string{"19850312"}); l != 2 {
+		t.Errorf("day/month swap level %d, want 2", l)
+	}
+}
+
+func TestOneLineAddressSplit(t *testing.T) {
+	rules := profile.DefaultRules()
+	a := prepare(rec("a", "address", "12 Main St Apt 4, Springfield, IL 62704"), rules, "US", DateAuto)
+	b := prepare(rec("b", "address_line", "12 Main Street", "address_line", "Apt 4", "city", "Springfield", "state", "IL", "postcode", "62704"), rules, "US", DateAuto)
+	if a.streetNo != "12" || a.city != "springfield" || a.state != "il" || a.postcode != "62704" || a.addr != b.addr {
+		t.Fatalf("one line %+v, fields %+v", *a, *b)
+	}
+	uk := splitOneLine("Flat 2, 10 Downing Street, London, SW1A 2AA")
+	if uk.postcode != "SW1A 2AA" || uk.city == "" {
+		t.Fatalf("UK one-line address: %+v", uk)
+	}
+}
+
+func TestFrequentEmailIsWeakEvidence(t *testing.T) {
+	var recs []Record
+	for i := range 60 {
+		recs = append(recs, rec(pid("s", i), "first_name", firstNames[i%len(firstNames)], "last_name", lastNames[i%len(lastNames)],
+			"email", "shared@example.com"))
+		recs = append(recs, rec(pid("u", i), "first_name", firstNames[(i+3)%len(firstNames)], "last_name", lastNames[(i+5)%len(lastNames)],
+			"email", pid("user", i)+"@example.com"))
+	}
+	cfg := DefaultConfig()
+	cfg.RandomPairs = 5000
+	m, err := Train(recs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := profile.DefaultRules()
+	shared := prepare(rec("x", "email", "shared@example.com"), rules, "US", DateAuto)
+	unique := prepare(rec("y", "email", "user7@example.com"), rules, "US", DateAuto)
+	vs, vu := compare(shared, shared), compare(unique, unique)
+	ws, wu := m.levelWeight(cEmail, shared, &vs), m.levelWeight(cEmail, unique, &vu)
+	if !(ws < 1 && ws < wu-1) {
+		t.Fatalf("exact e-mail weight: shared by 60 records %.2f, unique %.2f; want the shared one weaker", ws, wu)
+	}
+}
+
+func pid(p string, i int) string { return p + string(rune('a'+i/26)) + string(rune('a'+i%26)) }
+
+func TestTransitiveChainingGuard(t *testing.T) {
+	// a and c conflict (different national ids); b links to both by
+	// shared e-mails. b may join one of them, never both.
+	a := rec("a", "full_name", "John Smith", "national_id", "US:111-22-3333", "email", "js1@example.com")
+	b := rec("b", "full_name", "John Smith", "email", "js1@example.com", "email", "js2@example.com")
+	c := rec("c", "full_name", "John Smith", "national_id", "US:999-88-7777", "email", "js2@example.com")
+	ix := resolveSmall(t, a, b, c)
+	if sameCluster(t, ix, "a", "c") {
+		t.Fatal("a chain through b merged two conflicting records")
+	}
+	rs := ix.Reviews()
+	if len(rs) != 1 || rs[0].Conflict != vetoNationalID.String() || rs[0].ConflictA == "" || rs[0].ConflictB == "" {
+		t.Fatalf("reviews %+v, want the refused link with its conflict", rs)
+	}
+}
+
+// A model written before e-mail, phone and address had term-frequency
+// tables (they are empty in its encoding) still loads and scores those
+// comparisons by their level weights.
+func TestModelWithoutContactTermFrequenciesLoads(t *testing.T) {
+	recs := []Record{
+		rec("a", "full_name", "Ann Lee", "email", "ann@example.com", "address", "1 Main St"),
+		rec("b", "full_name", "Ann Lee", "email", "ann@example.com", "address", "1 Main St"),
+		rec("c", "full_name", "Tom Ray", "email", "tom@example.com", "address", "2 Oak Rd"),
+	}
+	cfg := DefaultConfig()
+	cfg.RandomPairs = 1000
+	m, err := Train(recs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.tf[cEmail] == nil {
+		t.Fatal("no e-mail term frequencies trained")
+	}
+	old := *m
+	old.tf[cEmail], old.tf[cPhone], old.tf[cAddress] = nil, nil, nil
+	b, err := old.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Unmarshal(b)
+	if err != nil {
+		t.Fatalf("old-style model does not load: %v", err)
+	}
+	pa := prepare(recs[0], got.cfg.Rules, "US", DateAuto)
+	v := compare(pa, pa)
+	if w := got.levelWeight(cEmail, pa, &v); w != got.w[cEmail][1] {
+		t.Fatalf("exact e-mail weight %v, want the level weight %v", w, got.w[cEmail][1])
+	}
+}
+
+// TestVetoSymmetric: the veto of (a, b) is the veto of (b, a) for every
+// pair of the hand-written records above, so clusters cannot depend on
+// which record came first.
+func TestVetoSymmetric(t *testing.T) {
+	rules := profile.DefaultRules()
+	recs := []Record{
+		rec("1", "full_name", "Ann Lee", "birth_date", "1985-12-03", "national_id", "US:123-45-6789", "address", "12 Main St, Springfield, IL 62704"),
+		rec("2", "first_name", "Lee", "last_name", "Ann", "birth_date", "1962-04-17", "national_id", "987654321", "postcode", "62704"),
+		rec("3", "full_name", "Tom Lee Jr", "email", "lees@example.com", "address", "12 Main Street, Springfield, IL 62704"),
+		rec("4", "org_name", "Lee Consulting LLC", "email", "lees@example.com"),
+		rec("5", "first_name", "Thonas", "last_name", "Lee", "generation", "Sr", "email", "lees@example.com", "birth_date", "1985-12-03"),
+		rec("6", "first_name", "Ann", "middle_name", "Tom", "last_name", "Leigh", "passport", "GB:123456789"),
+	}
+	ps := make([]*prep, len(recs))
+	for i, r := range recs {
+		ps[i] = prepare(r, rules, "US", DateAuto)
+	}
+	for _, a := range ps {
+		for _, b := range ps {
+			if x, y := vetoOf(a, b), vetoOf(b, a); x != y {
+				t.Errorf("veto(%s,%s) = %q, veto(%s,%s) = %q", a.id, b.id, x, b.id, a.id, y)
+			}
+		}
+	}
+}
