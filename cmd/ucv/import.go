@@ -320,13 +320,6 @@ func (im *importer) progressed(rows, bad, applied, unchanged int) {
 // read reads every input and hands batches of valid rows to out. A row
 // with a bad field is reported (every bad column) and left out.
 func (im *importer) read(ctx context.Context, out chan<- importBatch) error {
-	order := hid.DateAuto
-	switch im.cfg.order {
-	case "mdy":
-		order = hid.DateMDY
-	case "dmy":
-		order = hid.DateDMY
-	}
 	seen := map[string]string{}
 	cur := importBatch{}
 	flush := func() error {
@@ -348,18 +341,11 @@ func (im *importer) read(ctx context.Context, out chan<- importBatch) error {
 				im.progressed(1, 1, 0, 0)
 				return nil
 			}
-			_, errs := hub.ImportRecordOf(im.cfg.source, r.id, im.cfg.columns, r.values, im.cfg.region, order)
-			if prev, dup := seen[r.id]; dup && len(errs) == 0 {
-				errs = append(errs, hub.ImportFieldError{Column: strings.Join(im.cfg.idCols, "+"), Reason: "record ID repeats " + prev})
-			}
-			if len(errs) > 0 {
-				for _, e := range errs {
-					col := e.Column
-					if col == "(id)" {
-						col = strings.Join(im.cfg.idCols, "+")
-					}
-					im.badRow(path, r.line, col, e.Reason)
-				}
+			// Fields are checked by the hub, in parallel request
+			// handlers (a phone number's check costs as much as its
+			// import); only a repeated ID is caught here.
+			if prev, dup := seen[r.id]; dup {
+				im.badRow(path, r.line, strings.Join(im.cfg.idCols, "+"), "record ID repeats "+prev)
 				im.progressed(1, 1, 0, 0)
 				return nil
 			}

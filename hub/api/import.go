@@ -164,3 +164,14 @@ func decodeStrict(b []byte, v any) error {
 	}
 	return nil
 }
+
+// importStats answers what the hub holds of a source's records.
+func (s *Server) importStats(w http.ResponseWriter, r *http.Request) error {
+	src := r.PathValue("source")
+	if err := hub.ValidSource(src); err != nil {
+		return fmt.Errorf("%w: source: %w", ErrBadRequest, err)
+	}
+	st := s.node.FSM().ImportStats(src)
+	writeJSON(w, http.StatusOK, &st)
+	return nil
+}

@@ -71,6 +71,7 @@ var matrix = []route{
 	allow("GET", "/v1/admin/profiles/{ref}", func(s *Server) handler { return s.profile }, asAdmin, asSteward, asPrivacy, asMasked),
 	allow("GET", "/v1/admin/profiles/{ref}/why", func(s *Server) handler { return s.why }, asAdmin, asSteward, asPrivacy, asMasked),
 	allow("POST", "/v1/admin/import", func(s *Server) handler { return s.importRecords }, asAdmin),
+	allow("GET", "/v1/admin/import/{source}", func(s *Server) handler { return s.importStats }, asAdmin, asSteward, asAuditor),
 	allow("POST", "/v1/admin/merge", func(s *Server) handler { return s.steward(true) }, asAdmin, asSteward),
 	allow("POST", "/v1/admin/unmerge", func(s *Server) handler { return s.steward(false) }, asAdmin, asSteward),
 	allow("GET", "/v1/admin/reviews", func(s *Server) handler { return s.reviews }, asAdmin, asSteward),
