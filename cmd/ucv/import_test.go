@@ -21,8 +21,9 @@ import (
 )
 
 // importRows is the size of the import tests' file: 1 % of it is bad.
-// The benchmark (BenchmarkImport) runs 50,000.
-var importRows = 20_000
+// BenchmarkImport runs 50,000 (kept small here: the hub resolves each
+// record, about 0.1–0.5 ms of CPU on this VM).
+var importRows = 5_000
 
 const importMap = "first=first_name,last=last_name,dob=birth_date,street=address,city=city,postcode=postcode,email=email,phone=phone"
 
@@ -168,7 +169,7 @@ func TestImportKillResume(t *testing.T) {
 
 	// First run, killed once the hub holds a third of the records.
 	cmd := exec.Command(bin, "import", "--hub", h.url, "--source", "crm", "--input", input, "--map", importMap,
-		"--id", "id", "--batch", "500", "--parallel", "1", "--errors", errFile)
+		"--id", "id", "--batch", "200", "--parallel", "1", "--errors", errFile)
 	cmd.Env = append(os.Environ(), "UCV_TOKEN=at")
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
@@ -196,7 +197,7 @@ func TestImportKillResume(t *testing.T) {
 	if n[0] != importRows || n[1] != good || n[4] != len(bad) {
 		t.Fatalf("rerun: rows %d, imported %d, bad %d; want %d, %d, %d", n[0], n[1], n[4], importRows, good, len(bad))
 	}
-	if n[2] < good-held-500 || n[2] > good-held+500 || n[2]+n[3] != good {
+	if n[2] < good-held-200 || n[2] > good-held+200 || n[2]+n[3] != good {
 		// Records a killed request committed after the count was taken
 		// are unchanged now: at most one batch.
 		t.Errorf("rerun created %d and left %d unchanged; the first run held %d of %d", n[2], n[3], held, good)
@@ -259,5 +260,26 @@ func getAdmin(t testing.TB, url string, out any) {
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkImport imports a 50,000-row CRM file (1 % bad) into one real
+// hub with a real `ucv import` and reports records/s (rows read and
+// answered by the hub per second of the import, the hub's Raft commits
+// and identity resolution included). Each iteration is a fresh hub.
+//
+//	go test -run '^$' -bench Import -benchtime 1x -count 3 ./cmd/ucv
+func BenchmarkImport(b *testing.B) {
+	bin := buildUCV(b)
+	for range b.N {
+		dir := b.TempDir()
+		h := startHub(b, bin, filepath.Join(dir, "hub"), "127.0.0.1:0", "127.0.0.1:0", "--bootstrap")
+		input := filepath.Join(dir, "crm.csv")
+		writeImportCSV(b, input, 50_000, nil)
+		start := time.Now()
+		n := runImportCmd(b, bin, h.url, "--input", input)
+		el := time.Since(start)
+		b.ReportMetric(float64(n[0])/el.Seconds(), "records/s")
+		h.stop(b)
 	}
 }
