@@ -17,6 +17,7 @@ import (
 	"time"
 
 	bid "ucv/bench/identity"
+	"ucv/hub"
 	hid "ucv/hub/identity"
 )
 
@@ -225,23 +226,31 @@ func TestImportKillResume(t *testing.T) {
 	if r, _, f := importStatsOf(t, h.url, "crm"); r != good || f != good {
 		t.Fatalf("after the change: %d records, %d fragments; want %d", r, f, good)
 	}
+	// The record's own fragment, within whatever cluster the hub
+	// resolved it into (the cluster's merged traits follow the hub's
+	// merge policy).
+	type view struct {
+		Traits     map[string]any
+		Identities []struct{ Type, Value string }
+	}
 	var prof struct {
-		ID      string
-		Profile struct {
-			Traits     map[string]any
-			Identities []struct{ Type, Value string }
-		}
+		ID        string
+		Fragments map[string]view
 	}
 	getAdmin(t, h.url+"/v1/admin/profiles/record:crm%2F1001", &prof)
-	if prof.Profile.Traits["firstName"] != "Zelda" {
-		t.Errorf("record:crm/1001 first name %v, want the changed Zelda", prof.Profile.Traits["firstName"])
+	fr, ok := prof.Fragments[hub.ImportFragmentID("crm", "1001")]
+	if !ok {
+		t.Fatalf("record:crm/1001 resolves to cluster %s without the record's fragment", prof.ID)
+	}
+	if fr.Traits["firstName"] != "Zelda" {
+		t.Errorf("record:crm/1001 first name %v, want the changed Zelda", fr.Traits["firstName"])
 	}
 	found := false
-	for _, id := range prof.Profile.Identities {
+	for _, id := range fr.Identities {
 		found = found || id.Type == "record" && id.Value == "crm/1001"
 	}
 	if !found {
-		t.Errorf("record:crm/1001 resolves to a profile without that identifier: %+v", prof.Profile.Identities)
+		t.Errorf("record:crm/1001's fragment lacks that identifier: %+v", fr.Identities)
 	}
 }
 
