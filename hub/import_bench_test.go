@@ -2,11 +2,11 @@ package hub
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/raft"
 
-	bid "ucv/bench/identity"
 	"ucv/hub/identity"
 )
 
@@ -22,7 +22,7 @@ func BenchmarkFSMApplyImport(b *testing.B) {
 		b.Fatal(err)
 	}
 	const per = 5000
-	recs := bid.NewGenerator(7).Records(per * b.N)
+	recs := importPeople(per * b.N)
 	cmds := make([][]byte, b.N)
 	for i := range cmds {
 		im := &Import{Source: "crm", Traits: traits, Types: types}
@@ -55,4 +55,43 @@ func BenchmarkFSMApplyImport(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(per*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// importPeople makes n synthetic people (hub tests may not import
+// bench/identity): syllable names, birth dates, streets and post codes
+// from a fixed-seed generator, 30 % of them near-copies of an earlier
+// one with one letter of the last name changed.
+func importPeople(n int) []identity.Record {
+	var s uint64 = 7
+	rnd := func(m int) int {
+		s += 0x9e3779b97f4a7c15
+		z := s
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return int((z ^ (z >> 31)) % uint64(m))
+	}
+	syll := []string{"an", "ber", "cas", "dor", "el", "fin", "gar", "hol", "ing", "jor", "kel", "lan", "mor", "nor", "ost", "par"}
+	first := []string{"james", "mary", "robert", "linda", "david", "susan", "omar", "wei", "priya", "mateo", "sofia", "lena"}
+	cities := []string{"springfield", "riverside", "fairview", "madison", "salem", "dover", "hudson", "oxford"}
+	out := make([]identity.Record, n)
+	for i := range out {
+		if i > 0 && rnd(10) < 3 {
+			out[i] = out[rnd(i)]
+			f := slices.Clone(out[i].Fields)
+			if l := f[1].Value; len(l) > 2 {
+				f[1].Value = l[:1] + "x" + l[2:]
+			}
+			out[i].Fields = f
+			continue
+		}
+		out[i] = identity.Record{Fields: []identity.Field{
+			{Kind: identity.FirstName, Value: first[rnd(len(first))]},
+			{Kind: identity.LastName, Value: syll[rnd(16)] + syll[rnd(16)] + syll[rnd(16)]},
+			{Kind: identity.BirthDate, Value: fmt.Sprintf("%04d%02d%02d", 1930+rnd(80), 1+rnd(12), 1+rnd(28))},
+			{Kind: identity.Address, Value: fmt.Sprintf("%d %s%s street", 1+rnd(300), syll[rnd(16)], syll[rnd(16)])},
+			{Kind: identity.City, Value: cities[rnd(len(cities))]},
+			{Kind: identity.Postcode, Value: fmt.Sprintf("%04d", 2000+rnd(7000))},
+		}}
+	}
+	return out
 }
