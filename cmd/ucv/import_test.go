@@ -159,7 +159,17 @@ func readErrorFile(t testing.TB, path string) map[int]string {
 // every bad one is in the errors file with its column, the second run
 // creates only what the first had not, the third changes one record, and
 // record:crm/1001 finds it.
+//
+// UCV_IMPORT_ROWS sets the file's size (5,000 by default; 50000 for the
+// issue's full-size run).
 func TestImportKillResume(t *testing.T) {
+	if v := os.Getenv("UCV_IMPORT_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1000 {
+			t.Fatalf("UCV_IMPORT_ROWS=%q: want a number ≥ 1000", v)
+		}
+		importRows = n
+	}
 	bin := buildUCV(t)
 	dir := t.TempDir()
 	h := startHub(t, bin, filepath.Join(dir, "hub"), "127.0.0.1:0", "127.0.0.1:0", "--bootstrap")
