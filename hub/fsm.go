@@ -243,6 +243,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	case CmdSync:
 		b := decoded(l, "sync", UnmarshalSync)
 		err = a.sync(b)
+	case CmdImport:
+		im := decoded(l, "import", UnmarshalImport)
+		err = a.importBatch(im) // fsm_import.go
 	case CmdMerge:
 		m := decoded(l, "merge", UnmarshalMerge)
 		err = a.steward(m.A, m.B, true, m.Actor, m.Reason)

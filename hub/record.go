@@ -85,6 +85,7 @@ func recordOf(p *profile.Profile) identity.Record {
 			}
 		}
 	}
+	r.Fields = appendKindTraits(r.Fields, p) // import.go
 	return r
 }
 

@@ -376,6 +376,8 @@ func validate(cmd []byte) error {
 	switch CmdType(cmd[0]) {
 	case CmdSync:
 		_, err = UnmarshalSync(cmd)
+	case CmdImport:
+		_, err = UnmarshalImport(cmd)
 	case CmdMerge:
 		_, err = UnmarshalMerge(cmd)
 	case CmdUnmerge:

@@ -253,7 +253,7 @@ func hostOr(def string) string {
 }
 
 // buildUCV builds the binary once per test binary run.
-func buildUCV(t *testing.T) string {
+func buildUCV(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")

@@ -29,7 +29,7 @@ func (h *hubProc) Write(p []byte) (int, error) {
 }
 
 // startHub runs `ucv hub` and waits until it prints its URL.
-func startHub(t *testing.T, bin, data, httpAddr, raftAddr string, args ...string) *hubProc {
+func startHub(t testing.TB, bin, data, httpAddr, raftAddr string, args ...string) *hubProc {
 	t.Helper()
 	return startHubArgs(t, bin, append([]string{"--data-dir", data, "--http-addr", httpAddr,
 		"--raft-addr", raftAddr, "--node-id", "hub-1", "--sync-token", "st", "--admin-token", "at"}, args...)...)
@@ -37,7 +37,7 @@ func startHub(t *testing.T, bin, data, httpAddr, raftAddr string, args ...string
 
 // startHubArgs runs `ucv hub` with exactly args and waits until it
 // prints its URL and Raft address.
-func startHubArgs(t *testing.T, bin string, args ...string) *hubProc {
+func startHubArgs(t testing.TB, bin string, args ...string) *hubProc {
 	t.Helper()
 	h := &hubProc{cmd: exec.Command(bin, append([]string{"hub"}, args...)...)}
 	h.cmd.Stderr = h
@@ -72,7 +72,7 @@ func startHubArgs(t *testing.T, bin string, args ...string) *hubProc {
 	return h
 }
 
-func (h *hubProc) stop(t *testing.T) {
+func (h *hubProc) stop(t testing.TB) {
 	t.Helper()
 	h.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)

@@ -40,6 +40,7 @@ func commands() []command {
 		{"tls", "create a private CA and certificates (tls ca create, tls cert create)", runTLS},
 		{"tokens", "make the hub's tokens file: hash a secret, create a token", runTokens},
 		{"resolve", "cluster CSV records into people (identity resolution)", runResolve},
+		{"import", "send a source system's records (CSV, NDJSON) to the hub as fragments of the identity graph", runImport},
 		{"clv", "fit customer-value models (BG/NBD, Gamma-Gamma) on CSV purchases and score customers", runCLV},
 		{"recommend", "train item-to-item recommendations on CSV purchases and recommend for every customer", runRecommend},
 		{"bench", "run a benchmark scenario (bench identity …)", runBench},

@@ -102,6 +102,8 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"GET /v1/admin/profiles/{ref}":         {path: "/v1/admin/profiles/p1"},
 		"GET /v1/admin/profiles/{ref}/why":     {path: "/v1/admin/profiles/p1/why"},
 		"GET /v1/admin/profiles/{ref}/related": {path: "/v1/admin/profiles/p1/related"},
+		"POST /v1/admin/import":                {body: []byte(`{"source":"crm","columns":[{"name":"email","kind":"email"}],"records":[{"id":"1","values":["ann@example.com"]}]}`)},
+		"GET /v1/admin/import/{source}":        {path: "/v1/admin/import/crm"},
 		"POST /v1/admin/merge":                 {body: pair},
 		"POST /v1/admin/unmerge":               {body: pair},
 		"GET /v1/admin/reviews":                {},

@@ -1,0 +1,204 @@
+package hub
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"ucv/crdt"
+	"ucv/crdt/codec"
+	"ucv/profile"
+)
+
+// importBatch applies a CmdImport (docs/decisions/0044-import.md): each
+// record's fragment is brought to the record's values — the traits and
+// identifier types the source's mapping owns are set, changed or
+// removed; the rest of the fragment is left alone — and the changed
+// fragments are resolved. A record whose fragment already holds its
+// values changes nothing (no feed position, no event): re-importing a
+// file is free of effects but for its changed rows. Result.Applied
+// counts the records created or changed, Result.Skipped the unchanged
+// (and those of erased fragments, which take no new data).
+func (a *applier) importBatch(im *Import) error {
+	if err := ValidSource(im.Source); err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(im.Records))
+	for i, r := range im.Records {
+		if err := validRecordID(im.Source, r.ID); err != nil {
+			return fmt.Errorf("%w: record %d: %w", ErrInvalid, i, err)
+		}
+		if seen[r.ID] {
+			return fmt.Errorf("%w: record %d: ID repeated in the batch", ErrInvalid, i)
+		}
+		seen[r.ID] = true
+		for _, id := range r.Identifiers {
+			if id.Type == RecordIDType || !slices.Contains(im.Types, string(id.Type)) {
+				return fmt.Errorf("%w: record %d: identifier type %s not in the batch's types", ErrInvalid, i, id.Type)
+			}
+		}
+	}
+	var changed, arrivals []string
+	for i := range im.Records {
+		r := &im.Records[i]
+		id := ImportFragmentID(im.Source, r.ID)
+		var cur *profile.Profile
+		if fr, ok := a.frag(id); ok {
+			cur = fr.state
+		} else {
+			cur = profile.New(id)
+		}
+		if cur.Erased.Set {
+			a.res.Skipped++
+			continue
+		}
+		d := importDelta(cur, im, r, a.now)
+		if d == nil {
+			a.res.Skipped++
+			continue
+		}
+		if a.st.suppressedDelta(d) {
+			a.res.Skipped++
+			continue // a suppressed identifier's data is dropped (0040)
+		}
+		fr := a.own(id)
+		fr.state = fr.state.Join(d)
+		if at, old := a.st.erasedAt(d, fr.state); old && !fr.state.Erased.Set {
+			// The record of an erased person: erased on arrival (0040).
+			p := fr.state.Clone()
+			p.Erase(a.st.priv.salt, crdt.Timestamp{Wall: at, Node: hubReplica})
+			fr.state = p
+			arrivals = append(arrivals, id)
+		}
+		a.retain(fr)
+		a.touched[fr.cluster] = true
+		changed = append(changed, id)
+		a.res.Applied++
+	}
+	a.reindex(changed)
+	if len(arrivals) > 0 {
+		arrivals = sortedSet(arrivals)
+		a.detach(arrivals)
+		a.scrub(arrivals)
+	}
+	return nil
+}
+
+// importDelta returns the delta that brings fragment state cur to
+// record r's values, nil when it holds them already. Its timestamp
+// follows both the entry's time and everything cur holds, so the
+// record's values win over the ones it replaces.
+func importDelta(cur *profile.Profile, im *Import, r *ImportRecord, now int64) *profile.Profile {
+	ts := crdt.Timestamp{Wall: now, Node: hubReplica}
+	if v := cur.Version; v.Wall > now || v.Wall == now && v.Node == hubReplica {
+		ts = crdt.Timestamp{Wall: v.Wall, Logical: v.Logical + 1, Node: hubReplica}
+	}
+	d := &profile.Profile{ID: cur.ID, Version: ts}
+	// Traits: top-level values and the address object.
+	want := map[string][]byte{}
+	addr := map[string]any{}
+	for _, t := range r.Traits {
+		if k, ok := strings.CutPrefix(t.Name, "address."); ok {
+			addr[k] = t.Value
+			continue
+		}
+		b, err := codec.MarshalValue(t.Value)
+		if err != nil {
+			continue // unreachable for a string
+		}
+		want[t.Name] = b
+	}
+	if len(addr) > 0 {
+		if b, err := codec.MarshalValue(addr); err == nil {
+			want["address"] = b
+		}
+	}
+	for _, name := range im.Traits {
+		w := want[name]
+		have, _ := cur.Traits.Get(name)
+		if bytes.Equal(have, w) {
+			continue
+		}
+		if d.Traits.M == nil {
+			d.Traits.M = map[string]crdt.Register{}
+		}
+		d.Traits.M[name] = crdt.Register{TS: ts, Val: w}
+	}
+	// Identifiers: the record's own, and those of the mapping's types.
+	keep := map[string]bool{RecordIdentifier(im.Source, r.ID).Key(): true}
+	for _, id := range r.Identifiers {
+		keep[id.Key()] = true
+	}
+	var ids *crdt.ORSet
+	rep := profile.Replica(hubReplica, cur.ID)
+	for _, k := range slices.Sorted(mapKeys(keep)) {
+		if cur.Identities.Has(k) {
+			continue
+		}
+		if ids == nil {
+			c := cur.Identities.Clone()
+			ids = &c
+		}
+		d.Identities.Merge(ids.Add(rep, k))
+	}
+	for _, k := range cur.Identities.Elems() {
+		t, _, _ := strings.Cut(k, ":")
+		if keep[k] || !slices.Contains(im.Types, t) {
+			continue
+		}
+		if ids == nil {
+			c := cur.Identities.Clone()
+			ids = &c
+		}
+		d.Identities.Merge(ids.Remove(k))
+	}
+	if len(d.Traits.M) == 0 && ids == nil {
+		return nil
+	}
+	return d
+}
+
+func mapKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// ImportStats counts what the hub holds of one source's records.
+type ImportStats struct {
+	Source string `json:"source"`
+	// Records counts the distinct record:{source}/… identifiers held.
+	Records int `json:"records"`
+	// Holders counts the fragments holding them: equal to Records
+	// unless a record is held twice (which import keying rules out).
+	Holders int `json:"holders"`
+	// Fragments counts every fragment of the hub, of any origin.
+	Fragments int `json:"fragments"`
+}
+
+// ImportStats returns the counts of source's records. Safe for
+// concurrent use; one range read of the identifier index.
+func (f *FSM) ImportStats(source string) ImportStats {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := ImportStats{Source: source, Fragments: f.st.frags.Len()}
+	prefix := source + "/"
+	var last string
+	f.st.idents.AscendGreaterOrEqual(identEntry{id: profile.Identifier{Type: RecordIDType, Value: prefix}}, func(e identEntry) bool {
+		if e.id.Type != RecordIDType || !strings.HasPrefix(e.id.Value, prefix) {
+			return false
+		}
+		if e.id.Value != last {
+			out.Records++
+			last = e.id.Value
+		}
+		out.Holders++
+		return true
+	})
+	return out
+}
