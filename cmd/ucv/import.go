@@ -129,28 +129,12 @@ func parseImportFlags(args []string, stderr io.Writer) (importConfig, error) {
 	if err := hub.ValidSource(cfg.source); err != nil {
 		return cfg, fmt.Errorf("%w: --source: %s", errUsage, strings.TrimPrefix(err.Error(), hub.ErrInvalid.Error()+": "))
 	}
-	seen := map[string]bool{}
-	for _, m := range maps {
-		for _, item := range strings.Split(m, ",") {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				continue
-			}
-			col, kind, ok := strings.Cut(item, "=")
-			col = strings.TrimSpace(col)
-			if !ok || col == "" {
-				return cfg, fmt.Errorf("%w: --map entry %q is not COLUMN=KIND", errUsage, item)
-			}
-			k, err := hid.ParseKind(kind)
-			if err != nil {
-				return cfg, fmt.Errorf("%w: --map %s: unknown kind %q (known: %s)", errUsage, col, strings.TrimSpace(kind), strings.Join(kinds, ", "))
-			}
-			if seen[col] {
-				return cfg, fmt.Errorf("%w: --map names column %q twice", errUsage, col)
-			}
-			seen[col] = true
-			cfg.columns = append(cfg.columns, hub.ImportColumn{Name: col, Kind: k})
-		}
+	mapping, err := parseColumnMap(maps, kinds)
+	if err != nil {
+		return cfg, err
+	}
+	for _, m := range mapping {
+		cfg.columns = append(cfg.columns, hub.ImportColumn{Name: m.column, Kind: m.kind})
 	}
 	if _, _, err := hub.ImportShape(cfg.columns); err != nil {
 		return cfg, fmt.Errorf("%w: --map: %s", errUsage, strings.TrimPrefix(err.Error(), hub.ErrInvalid.Error()+": "))

@@ -172,29 +172,11 @@ func parseResolveFlags(args []string, stderr io.Writer) (resolveConfig, error) {
 	default:
 		return cfg, fmt.Errorf("%w: --date-order must be auto, mdy or dmy", errUsage)
 	}
-	seen := map[string]bool{}
-	for _, m := range maps {
-		for _, item := range strings.Split(m, ",") {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				continue
-			}
-			col, kind, ok := strings.Cut(item, "=")
-			col = strings.TrimSpace(col)
-			if !ok || col == "" {
-				return cfg, fmt.Errorf("%w: --map entry %q is not COLUMN=KIND", errUsage, item)
-			}
-			k, err := hid.ParseKind(kind)
-			if err != nil {
-				return cfg, fmt.Errorf("%w: --map %s: unknown kind %q (known: %s)", errUsage, col, strings.TrimSpace(kind), strings.Join(kinds, ", "))
-			}
-			if seen[col] {
-				return cfg, fmt.Errorf("%w: --map names column %q twice", errUsage, col)
-			}
-			seen[col] = true
-			cfg.mapping = append(cfg.mapping, columnKind{col, k})
-		}
+	mapping, err := parseColumnMap(maps, kinds)
+	if err != nil {
+		return cfg, err
 	}
+	cfg.mapping = mapping
 	for _, c := range strings.Split(*id, "+") {
 		c = strings.TrimSpace(c)
 		if c == "" {
@@ -446,4 +428,35 @@ func dirOf(path string) string {
 		return path[:i+1]
 	}
 	return "."
+}
+
+// parseColumnMap parses --map values (each COLUMN=KIND[,COLUMN=KIND…])
+// into columns and their kinds, in order; kinds names the known kinds
+// for the error. A usage error names the entry at fault.
+func parseColumnMap(maps, kinds []string) ([]columnKind, error) {
+	var out []columnKind
+	seen := map[string]bool{}
+	for _, m := range maps {
+		for _, item := range strings.Split(m, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			col, kind, ok := strings.Cut(item, "=")
+			col = strings.TrimSpace(col)
+			if !ok || col == "" {
+				return nil, fmt.Errorf("%w: --map entry %q is not COLUMN=KIND", errUsage, item)
+			}
+			k, err := hid.ParseKind(kind)
+			if err != nil {
+				return nil, fmt.Errorf("%w: --map %s: unknown kind %q (known: %s)", errUsage, col, strings.TrimSpace(kind), strings.Join(kinds, ", "))
+			}
+			if seen[col] {
+				return nil, fmt.Errorf("%w: --map names column %q twice", errUsage, col)
+			}
+			seen[col] = true
+			out = append(out, columnKind{col, k})
+		}
+	}
+	return out, nil
 }
