@@ -155,4 +155,51 @@ func JSONValue(v any) any {
 	return v
 }
 
+// Normalize turns msgpack's decoded numbers into int64 (float64 for
+// unsigned values beyond int64) and float64, recursively through maps
+// and lists, so expressions see one integer and one float type.
+func Normalize(v any) any {
+	switch x := v.(type) {
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case int:
+		return int64(x)
+	case uint8:
+		return int64(x)
+	case uint16:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return float64(x)
+		}
+		return int64(x)
+	case uint64:
+		if x > math.MaxInt64 {
+			return float64(x)
+		}
+		return int64(x)
+	case float32:
+		return float64(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = Normalize(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Normalize(e)
+		}
+		return out
+	}
+	return v
+}
+
 func sortStrings(s []string) { slices.Sort(s) }

@@ -380,28 +380,12 @@ func valueKey(b []byte) (kind int, n float64, s string) {
 	if err != nil {
 		return 0, 0, ""
 	}
-	switch x := v.(type) {
+	switch x := Normalize(v).(type) {
 	case string:
 		return 1, 0, x
 	case float64:
 		return 2, x, ""
-	case float32:
-		return 2, float64(x), ""
 	case int64:
-		return 2, float64(x), ""
-	case uint64:
-		return 2, float64(x), ""
-	case int8:
-		return 2, float64(x), ""
-	case int16:
-		return 2, float64(x), ""
-	case int32:
-		return 2, float64(x), ""
-	case uint8:
-		return 2, float64(x), ""
-	case uint16:
-		return 2, float64(x), ""
-	case uint32:
 		return 2, float64(x), ""
 	}
 	return 0, 0, ""

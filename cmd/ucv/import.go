@@ -22,7 +22,6 @@ import (
 
 	"ucv/hub"
 	"ucv/hub/api"
-	hid "ucv/hub/identity"
 )
 
 const importUsage = `Usage: ucv import --hub URL --source NAME --input FILE [--input FILE…] --map COLUMN=KIND,… --id COLUMN[+COLUMN] [--format csv|ndjson] [--errors FILE]
@@ -75,10 +74,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func parseImportFlags(args []string, stderr io.Writer) (importConfig, error) {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kinds := make([]string, 0, len(hid.Kinds()))
-	for _, k := range hid.Kinds() {
-		kinds = append(kinds, string(k))
-	}
+	kinds := kindNames()
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), importUsage, strings.Join(kinds, ", "))
 		fs.PrintDefaults()
@@ -139,12 +135,8 @@ func parseImportFlags(args []string, stderr io.Writer) (importConfig, error) {
 	if _, _, err := hub.ImportShape(cfg.columns); err != nil {
 		return cfg, fmt.Errorf("%w: --map: %s", errUsage, strings.TrimPrefix(err.Error(), hub.ErrInvalid.Error()+": "))
 	}
-	for _, c := range strings.Split(*id, "+") {
-		c = strings.TrimSpace(c)
-		if c == "" {
-			return cfg, fmt.Errorf("%w: --id %q has an empty column name", errUsage, *id)
-		}
-		cfg.idCols = append(cfg.idCols, c)
+	if cfg.idCols, err = parseIDColumns(*id); err != nil {
+		return cfg, err
 	}
 	tok := os.Getenv("UCV_TOKEN")
 	if *tokenFile != "" {

@@ -125,10 +125,7 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func parseResolveFlags(args []string, stderr io.Writer) (resolveConfig, error) {
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kinds := make([]string, 0, len(hid.Kinds()))
-	for _, k := range hid.Kinds() {
-		kinds = append(kinds, string(k))
-	}
+	kinds := kindNames()
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), resolveUsage, strings.Join(kinds, ", "))
 		fs.PrintDefaults()
@@ -177,12 +174,8 @@ func parseResolveFlags(args []string, stderr io.Writer) (resolveConfig, error) {
 		return cfg, err
 	}
 	cfg.mapping = mapping
-	for _, c := range strings.Split(*id, "+") {
-		c = strings.TrimSpace(c)
-		if c == "" {
-			return cfg, fmt.Errorf("%w: --id %q has an empty column name", errUsage, *id)
-		}
-		cfg.idCols = append(cfg.idCols, c)
+	if cfg.idCols, err = parseIDColumns(*id); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -457,6 +450,29 @@ func parseColumnMap(maps, kinds []string) ([]columnKind, error) {
 			seen[col] = true
 			out = append(out, columnKind{col, k})
 		}
+	}
+	return out, nil
+}
+
+// kindNames lists the names of hub/identity's field kinds, in order.
+func kindNames() []string {
+	out := make([]string, 0, len(hid.Kinds()))
+	for _, k := range hid.Kinds() {
+		out = append(out, string(k))
+	}
+	return out
+}
+
+// parseIDColumns parses --id COLUMN[+COLUMN…]; an empty column name is a
+// usage error.
+func parseIDColumns(id string) ([]string, error) {
+	var out []string
+	for _, c := range strings.Split(id, "+") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			return nil, fmt.Errorf("%w: --id %q has an empty column name", errUsage, id)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }

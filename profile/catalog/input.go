@@ -34,7 +34,7 @@ func (in *input) note(ms int64) {
 
 func (in *input) Traits() map[string]any {
 	if in.traits == nil {
-		in.traits = Normalize(in.c.Survive(in.p).TraitValues()).(map[string]any)
+		in.traits = profile.Normalize(in.c.Survive(in.p).TraitValues()).(map[string]any)
 	}
 	return in.traits
 }
