@@ -148,13 +148,19 @@ type FeedPage struct {
 	// when it changed after the cursor, else nil. It is shared: do not
 	// modify it.
 	Catalog []byte
+	// Privacy says that an erase, suppress or unsuppress request was
+	// committed after the cursor: news to a long-poll, so an edge waiting
+	// on the feed goes back to its privacy step at once (the feed itself
+	// may not change: a suppression changes no cluster).
+	Privacy bool
 }
 
 // FeedPage reads the change feed as Feed does, and the catalog of
 // definitions when it changed after the cursor. A page that reaches the
 // end of the feed moves Next up to the catalog's version, so a reader
 // that applies the catalog is not sent it again, and a change of the
-// catalog alone is news to a long-poll. Safe for concurrent use.
+// catalog alone is news to a long-poll; so is a privacy request edges
+// must carry out (Privacy). Safe for concurrent use.
 func (f *FSM) FeedPage(after uint64, limit int) FeedPage {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -185,6 +191,21 @@ func (f *FSM) FeedPage(after uint64, limit int) FeedPage {
 		if complete {
 			p.Next = max(p.Next, d.cat.Version)
 		}
+	}
+	// A page that reaches the end of the feed moves Next past the last
+	// request edges must carry out, as past a catalog: every feed entry
+	// before it is in this page or an earlier one.
+	if complete && f.st.priv != nil {
+		f.st.priv.reqs.Descend(func(r *privReq) bool {
+			if r.index <= after {
+				return false
+			}
+			if r.typ != PrivacyExport {
+				p.Next, p.Privacy = max(p.Next, r.index), true
+				return false
+			}
+			return true
+		})
 	}
 	return p
 }

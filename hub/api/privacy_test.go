@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ type privacyStatus struct {
 	Edges       map[string]string `json:"edges"`
 	Hub         map[string]string `json:"hub"`
 	Profiles    []string          `json:"profiles"`
+	Index       uint64            `json:"index"`
 }
 
 func request(t *testing.T, url, typ, identifier string) string {
@@ -466,5 +468,46 @@ func TestPrivacyThroughFollowers(t *testing.T) {
 	}
 	if len(audited) != 1 || !slices.Equal(audited[0].Targets, []string{id, "p1"}) {
 		t.Errorf("audit of the request = %+v, want one entry naming it and p1", audited)
+	}
+}
+
+// TestFeedWakesOnPrivacyRequest: a suppression changes no cluster, yet an
+// edge long-polling the feed must hear of it at once (it runs its privacy
+// step before polling again), not when its wait runs out; the page moves
+// the cursor past the request so the next poll waits again.
+func TestFeedWakesOnPrivacyRequest(t *testing.T) {
+	_, url := newHub(t)
+	e := hubtest.NewEdge("store-1", 1)
+	if resp, b := do(t, "POST", url+"/v1/sync/push", token, push(t, "store-1", e.Delta(hubtest.Event{Profile: "p1"}))); resp.StatusCode != http.StatusOK {
+		t.Fatalf("push = %d %s", resp.StatusCode, b)
+	}
+	feed := func(cursor uint64, wait string) *replication.FeedResponse {
+		resp, b := do(t, "GET", fmt.Sprintf("%s/v1/sync/feed?cursor=%d&wait=%s", url, cursor, wait), token, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("feed = %d %s", resp.StatusCode, b)
+		}
+		r, err := replication.UnmarshalFeedResponse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	cursor := feed(0, "0s").Next
+	got := make(chan *replication.FeedResponse, 1)
+	go func() { got <- feed(cursor, "60s") }()
+	time.Sleep(100 * time.Millisecond) // let the poll start waiting (a later start answers at once, too)
+	sup := request(t, url, "suppress", "email:bob@example.com")
+	st := requestStatus(t, url, sup)
+	var r *replication.FeedResponse
+	select {
+	case r = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the feed long-poll did not answer after a suppression (it waits for its 60 s)")
+	}
+	if len(r.Items) != 0 || r.Next < st.Index {
+		t.Fatalf("page after the suppression = %d items, next %d; want none and next ≥ %d", len(r.Items), r.Next, st.Index)
+	}
+	if again := feed(r.Next, "0s"); again.Next != r.Next {
+		t.Fatalf("the cursor moved again to %d without news", again.Next)
 	}
 }

@@ -117,11 +117,12 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 	// The long-poll sleeps until the FSM applies something (Watch), not
 	// on a timer: the channel is taken before the feed is read, so a
 	// commit in between wakes it at once. A new catalog of definitions
-	// is news too.
+	// is news too, and so is a privacy request for the edges (the edge
+	// then runs its privacy step before it polls again).
 poll:
 	for {
 		_, advanced := fsm.Watch()
-		if page = fsm.FeedPage(cursor, limit); len(page.Items) > 0 || page.Catalog != nil || wait == 0 {
+		if page = fsm.FeedPage(cursor, limit); len(page.Items) > 0 || page.Catalog != nil || page.Privacy || wait == 0 {
 			break
 		}
 		select {
