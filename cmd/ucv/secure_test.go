@@ -161,7 +161,14 @@ func TestSecureDeployment(t *testing.T) {
 	converged(2)
 
 	// Reads need the read key; the write key cannot read; the admin API
-	// needs its token, which the hub's roles check.
+	// needs its token, which the hub's roles check. The edges converged
+	// through whichever hub node they reached: hub-2 may apply the last
+	// order a moment later.
+	waitFor(t, 30*time.Second, "hub-2 to hold vip-1", func() bool {
+		code, b := do("GET", h2.url+"/v1/admin/profiles/user_id:vip-1", "", opsToken)
+		last = fmt.Sprintf("%d %.300s", code, b)
+		return code == 200
+	}, &last)
 	for _, tc := range []struct {
 		url, token string
 		want       int
