@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	"ucv/crdt/codec"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -113,6 +114,7 @@ func Verify(path string) (*Report, error) {
 				return nil
 			}
 		}
+		checkMeta(tx.Bucket(bucketMeta), r.problem)
 		r.Profiles, r.Views = checkTx(tx, r.problem)
 		r.Repairing = tx.Bucket(bucketRepair).Stats().KeyN
 		return nil
@@ -121,4 +123,20 @@ func Verify(path string) (*Report, error) {
 		return nil, fmt.Errorf("store: verify %s: %w", path, err)
 	}
 	return r, nil
+}
+
+// checkMeta decodes the meta values Open decodes (the clock's high-water
+// mark, the digest), so a file Open would refuse is not reported clean.
+func checkMeta(meta *bolt.Bucket, problem func(error) bool) {
+	if v := meta.Get(hlcKey); v != nil {
+		if _, err := codec.Timestamp.Unmarshal(v); err != nil {
+			problem(fmt.Errorf("meta: clock high-water mark: %w", err))
+		}
+	}
+	if v := meta.Get(digestKey); v != nil {
+		var d Digest
+		if err := d.unmarshal(v); err != nil {
+			problem(fmt.Errorf("meta: digest: %w", err))
+		}
+	}
 }
