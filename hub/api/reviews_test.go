@@ -12,11 +12,12 @@ import (
 
 const admin = "admin-secret"
 
-// pendingPair pushes two profiles with the same name and different
-// e-mails: a pair in the default model's review band.
+// pendingPair pushes two profiles with the same name and state and
+// different e-mails: a pair in the default model's review band
+// (probability ≈ 0.62) and so in the review queue (decision 0048).
 func pendingPair(t *testing.T, url string) {
 	t.Helper()
-	tr := map[string]any{"firstName": "Ann", "lastName": "Lee"}
+	tr := map[string]any{"firstName": "Ann", "lastName": "Lee", "address": map[string]any{"state": "IL"}}
 	e := hubtest.NewEdge("store-1", 1)
 	body := push(t, "e1",
 		e.Delta(hubtest.Event{Profile: "pa", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("a@x.org")}, Traits: tr}),
