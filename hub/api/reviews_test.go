@@ -64,6 +64,11 @@ func TestReviewQueue(t *testing.T) {
 	if r.A != "pa" || r.B != "pb" || r.ClusterA != "pa" || r.ClusterB != "pb" || r.Probability <= 0 || r.Probability >= 1 {
 		t.Fatalf("item = %+v", r)
 	}
+	// Two single records: the clusters' probability is the pair's, and a
+	// ruling is worth that many records (decision 0048).
+	if r.SizeA != 1 || r.SizeB != 1 || r.Pairs != 1 || r.ClusterProbability != r.Probability || r.ExpectedBenefit != r.Probability {
+		t.Fatalf("item = %+v, want sizes 1, one pair, cluster probability and benefit = probability", r)
+	}
 	names := map[string]bool{}
 	for _, l := range r.Levels {
 		names[l.Comparison] = true
