@@ -360,7 +360,6 @@ type explainLine struct {
 	SizeA              int         `json:"size_a,omitempty"`
 	SizeB              int         `json:"size_b,omitempty"`
 	Pairs              int         `json:"pairs,omitempty"`
-	Conflict           string      `json:"conflict,omitempty"`
 	Levels             []hid.Level `json:"levels"`
 }
 
@@ -392,7 +391,7 @@ func writeExplain(path string, ix *hid.Index) error {
 		for _, r := range ix.Reviews() {
 			if err := emit(explainLine{Type: "review", A: r.A, B: r.B, Weight: round3(r.Weight), Probability: round6(r.Probability),
 				ClusterProbability: round6(r.ClusterProbability), ExpectedBenefit: round3(r.Benefit),
-				SizeA: r.SizeA, SizeB: r.SizeB, Pairs: r.Pairs, Conflict: r.Conflict}); err != nil {
+				SizeA: r.SizeA, SizeB: r.SizeB, Pairs: r.Pairs}); err != nil {
 				return err
 			}
 		}

@@ -32,12 +32,7 @@ type ReviewItem struct {
 	SizeA              int     `json:"size_a"`
 	SizeB              int     `json:"size_b"`
 	Pairs              int     `json:"pairs"`
-	// Conflict, when set, names why the two clusters can never be joined
-	// as they are, and ConflictA and ConflictB the conflicting members.
-	Conflict    string  `json:"conflict,omitempty"`
-	ConflictA   string  `json:"conflict_a,omitempty"`
-	ConflictB   string  `json:"conflict_b,omitempty"`
-	PriorWeight float64 `json:"prior_weight"`
+	PriorWeight        float64 `json:"prior_weight"`
 	// Swapped: first and last name were compared crosswise.
 	Swapped bool `json:"swapped"`
 	// Identifiers are the types of the identifiers the two share.
@@ -58,7 +53,6 @@ func (s *Server) reviews(w http.ResponseWriter, _ *http.Request) error {
 			Weight: rv.Weight, Probability: rv.Probability,
 			ClusterProbability: rv.ClusterProbability, ExpectedBenefit: rv.Benefit,
 			SizeA: rv.SizeA, SizeB: rv.SizeB, Pairs: rv.Pairs,
-			Conflict: rv.Conflict, ConflictA: rv.ConflictA, ConflictB: rv.ConflictB,
 			PriorWeight: e.PriorWeight, Swapped: e.Swapped,
 			Identifiers: []string{}, Levels: e.Levels, Summary: e.String()}
 		for _, id := range e.Identifiers {

@@ -109,7 +109,9 @@ type Decision struct {
 	// Links are the links of the cluster that touch this record: why it
 	// belongs where it is. Empty for a record alone in its cluster.
 	Links []Link
-	// Reviews are pending pairs involving this record (review band).
+	// Reviews are the review candidates involving this record (review
+	// band, or refused links; Index.ReviewCandidates), not the collapsed
+	// and ranked queue of Index.Reviews.
 	Reviews []Review
 	// Moved lists other records whose cluster changed (merges and splits
 	// the change caused), sorted by record ID.

@@ -13,7 +13,7 @@ import (
 // dominated by the strongest one. Each item carries the estimated
 // probability that the two clusters are one person (the mean match
 // probability over their cross pairs, as the whole-cluster check
-// computes it) and its expected benefit: that probability times the
+// computes it; 0 when a veto separates them) and its expected benefit: that probability times the
 // records whose B³ error an accepted miss fixes. An item is kept only
 // when a ruling can change the clustering and is more likely than not
 // to do so (ReviewMinProbability), and at most one item names each
@@ -35,9 +35,6 @@ type reviewGroup struct {
 	ca, cb int32 // representatives; id(ca) < id(cb)
 	best   Review
 	pairs  int
-	// conflict is a candidate pair of the group that carries the
-	// whole-cluster conflict, if any.
-	conflict *Review
 }
 
 // Reviews returns the pending review queue: one item per pair of
@@ -48,9 +45,11 @@ type reviewGroup struct {
 // item names the strongest candidate pair between its two clusters (in
 // the review band, or above it but refused by the whole-cluster check);
 // Pairs counts the candidate pairs it stands for. Pairs a steward
-// rejected, pairs that conflict and pairs whose clusters a steward
-// ruling could not join (a rejected pair across them, identifier
-// limits) are never items. The queue is a pure function of the records
+// rejected, clusters that conflict (a vetoed pair across them: never one
+// person, so their probability is 0; ReviewCandidates still lists the
+// refused link with its Conflict) and clusters a steward ruling could
+// not join (a rejected pair across them, identifier limits) are never
+// items. The queue is a pure function of the records
 // and the steward decisions.
 func (ix *Index) Reviews() []Review {
 	groups := ix.reviewGroups()
@@ -70,12 +69,6 @@ func (ix *Index) Reviews() []Review {
 			continue
 		}
 		r.Benefit = r.ClusterProbability * joined(len(ma), len(mb))
-		if g.conflict != nil && r.Conflict == "" {
-			r.Conflict, r.ConflictA, r.ConflictB = g.conflict.Conflict, g.conflict.ConflictA, g.conflict.ConflictB
-			if ix.ents[ix.byID[r.ConflictA]].cluster != ix.ents[ix.byID[r.A]].cluster {
-				r.ConflictA, r.ConflictB = r.ConflictB, r.ConflictA
-			}
-		}
 		items = append(items, r)
 	}
 	sort.Slice(items, func(i, j int) bool { return moreUrgent(items[i], items[j]) })
@@ -136,10 +129,6 @@ func (ix *Index) reviewGroups() []*reviewGroup {
 				g.best = r
 			}
 			g.pairs++
-			if r.Conflict != "" && g.conflict == nil {
-				rc := r
-				g.conflict = &rc
-			}
 		}
 	}
 	return groups
@@ -188,13 +177,14 @@ func (ix *Index) joinable(ca, cb int32) bool {
 
 // clusterProbability estimates the probability that clusters A and B are
 // one person: the mean match probability over their cross pairs (the
-// first maxCheck records per side, as canMerge reads them). A vetoed pair
-// (two records that can never be one person) scores near zero and counts
-// as such: accepting would join two people, so an item whose clusters
-// conflict is kept only if the rest of the evidence outweighs it. It
-// scores without counting in Stats,
-// so reading the queue changes nothing.
+// first maxCheck records per side, as canMerge reads them), and 0 when
+// two of them conflict (clusterConflict: a veto says they can never be
+// one person, so accepting would certainly join two people). It scores
+// without counting in Stats, so reading the queue changes nothing.
 func (ix *Index) clusterProbability(A, B []int32) float64 {
+	if _, _, v := ix.clusterConflict(A, B); v != vetoNone {
+		return 0
+	}
 	sum, n := 0.0, 0
 	for x, a := range A {
 		if x >= maxCheck {
