@@ -141,3 +141,24 @@ func TestReviewAccept(t *testing.T) {
 		t.Fatalf("history lacks the steward's decision: %s", b)
 	}
 }
+
+// TestReviewQueueOrder: the listing is the engine's queue order, highest
+// expected benefit first, not record-ID order (decision 0048): the pair
+// that also agrees on gender (probability ≈ 0.76) comes before the one
+// agreeing on name and state only (≈ 0.62), though its IDs sort later.
+func TestReviewQueueOrder(t *testing.T) {
+	_, url := newHub(t)
+	pendingPair(t, url)
+	tr := map[string]any{"firstName": "Cy", "lastName": "Moe", "gender": "male", "address": map[string]any{"state": "WA"}}
+	e := hubtest.NewEdge("store-2", 2)
+	body := push(t, "e2",
+		e.Delta(hubtest.Event{Profile: "qa", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("cy@x.org")}, Traits: tr}),
+		e.Delta(hubtest.Event{Profile: "qb", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("moe@y.org")}, Traits: tr}))
+	if resp, b := do(t, "POST", url+"/v1/sync/push", token, body); resp.StatusCode != 200 {
+		t.Fatalf("push = %d %s", resp.StatusCode, b)
+	}
+	rs := reviewQueue(t, url)
+	if len(rs) != 2 || rs[0].A != "qa" || rs[1].A != "pa" || !(rs[0].ExpectedBenefit > rs[1].ExpectedBenefit) {
+		t.Fatalf("queue = %+v, want qa/qb (higher expected benefit) before pa/pb", rs)
+	}
+}
