@@ -13,8 +13,9 @@ import (
 // dominated by the strongest one. Each item carries the estimated
 // probability that the two clusters are one person (the mean match
 // probability over their cross pairs, as the whole-cluster check
-// computes it; 0 when a veto separates them) and its expected benefit: that probability times the
-// records whose B³ error an accepted miss fixes. An item is kept only
+// computes it; 0 when a veto separates them) and its expected benefit:
+// that probability times the records whose B³ error an accepted miss
+// fixes. An item is kept only
 // when a ruling can change the clustering and is more likely than not
 // to do so (ReviewMinProbability), and at most one item names each
 // cluster (the one of highest benefit), so rulings never invalidate
@@ -49,8 +50,8 @@ type reviewGroup struct {
 // person, so their probability is 0; ReviewCandidates still lists the
 // refused link with its Conflict) and clusters a steward ruling could
 // not join (a rejected pair across them, identifier limits) are never
-// items. The queue is a pure function of the records
-// and the steward decisions.
+// items. The queue is a pure function of the records and the steward
+// decisions.
 func (ix *Index) Reviews() []Review {
 	groups := ix.reviewGroups()
 	var items []Review
