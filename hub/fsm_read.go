@@ -220,10 +220,12 @@ func (f *FSM) WriteSnapshot(w io.Writer) error {
 	return s.(*snapshot).write(w)
 }
 
-// PendingReview is one pair of the identity engine's review queue: two
-// fragments in different clusters whose match weight lies in the review
-// band (or above it, refused by the whole-cluster check), not ruled on by
-// a steward.
+// PendingReview is one item of the identity engine's review queue
+// (identity.Index.Reviews): two fragments in different clusters whose
+// match weight lies in the review band (or above it, refused by the
+// whole-cluster check), not ruled on by a steward, standing for their two
+// clusters, with the clusters' match probability and the expected
+// benefit of a ruling.
 type PendingReview struct {
 	identity.Review
 	// ClusterA and ClusterB are the clusters A and B belong to now.
@@ -234,7 +236,8 @@ type PendingReview struct {
 	Explanation identity.Explanation
 }
 
-// Reviews returns the pending review queue, sorted by (A, B). It takes
+// Reviews returns the pending review queue in the engine's order:
+// highest expected benefit first (decision 0048). It takes
 // the write lock: the engine's read paths are not documented as safe for
 // concurrent use.
 func (f *FSM) Reviews() []PendingReview {

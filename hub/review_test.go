@@ -11,11 +11,13 @@ import (
 )
 
 // reviewPair pushes two profiles with the same first and last name and
-// different e-mails: under the default model their weight (≈ -1.6) lies
-// in the review band, so they stay apart and the pair is pending.
+// state and different e-mails: under the default model their weight
+// (≈ +0.7, probability ≈ 0.62) lies in the review band, so they stay
+// apart, and two single records more likely one person than not are in
+// the review queue (decision 0048).
 func reviewPair(t *testing.T, l *log) {
 	t.Helper()
-	tr := map[string]any{"firstName": "Ann", "lastName": "Lee"}
+	tr := map[string]any{"firstName": "Ann", "lastName": "Lee", "address": map[string]any{"state": "IL"}}
 	e := hubtest.NewEdge("e", 1)
 	if r := l.sync("e",
 		e.Delta(hubtest.Event{Profile: "pa", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("a@x.org")}, Traits: tr}),

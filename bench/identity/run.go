@@ -22,11 +22,15 @@ type Result struct {
 	// candidate pairs (comparison vector + weight).
 	PairsPerSecond float64
 	Clusters       int
-	Reviews        int
-	TrainTime      time.Duration
-	ResolveTime    time.Duration
-	WallTime       time.Duration
-	PriorWeight    float64
+	// Reviews is the number of items in the review queue
+	// (hid.Index.Reviews); ReviewRecords the distinct records they name,
+	// the records a steward has to look at.
+	Reviews       int
+	ReviewRecords int
+	TrainTime     time.Duration
+	ResolveTime   time.Duration
+	WallTime      time.Duration
+	PriorWeight   float64
 	// Breakdown classifies the errors on a generated customers set; nil
 	// for the others.
 	Breakdown *Breakdown
@@ -79,7 +83,13 @@ func run(ds Dataset, m *hid.Model, label string, start time.Time, progress func(
 		r.Breakdown = &b
 	}
 	r.Clusters = len(ix.Clusters())
-	r.Reviews = len(ix.Reviews())
+	queue := ix.Reviews()
+	r.Reviews = len(queue)
+	named := map[string]bool{}
+	for _, rv := range queue {
+		named[rv.A], named[rv.B] = true, true
+	}
+	r.ReviewRecords = len(named)
 
 	truth := map[[2]string]bool{}
 	for _, p := range TruePairs(ds.Entity) {
@@ -112,8 +122,17 @@ func run(ds Dataset, m *hid.Model, label string, start time.Time, progress func(
 
 // Header writes the column names of WriteRow.
 func Header(w io.Writer) {
-	fmt.Fprintf(w, "| data set | records | pair P | pair R | pair F1 | link F1 | cluster F1 | B³ P | B³ R | B³ F1 | blocking PC | cmp/rec | pairs/s | wall |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| data set | records | pair P | pair R | pair F1 | link F1 | cluster F1 | B³ P | B³ R | B³ F1 | blocking PC | cmp/rec | review items | %% in review | pairs/s | wall |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+}
+
+// ReviewShare is the percentage of the records that the review queue
+// names.
+func (r Result) ReviewShare() float64 {
+	if r.Records == 0 {
+		return 0
+	}
+	return 100 * float64(r.ReviewRecords) / float64(r.Records)
 }
 
 // WriteRow writes r as a Markdown table row.
@@ -122,8 +141,8 @@ func WriteRow(w io.Writer, r Result) {
 	if r.LinkF1 > 0 || r.LinkPrecision > 0 {
 		link = fmt.Sprintf("%.4f", r.LinkF1)
 	}
-	fmt.Fprintf(w, "| %s | %d | %.4f | %.4f | %.4f | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.1f | %.0fk | %s |\n",
+	fmt.Fprintf(w, "| %s | %d | %.4f | %.4f | %.4f | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.1f | %d | %.2f %% | %.0fk | %s |\n",
 		r.Dataset, r.Records, r.PairPrecision, r.PairRecall, r.PairF1, link, r.ClusterF1,
 		r.BCubedPrecision, r.BCubedRecall, r.BCubedF1, r.BlockingCompleteness, r.ComparisonsPerRecord,
-		r.PairsPerSecond/1000, r.WallTime.Round(time.Millisecond))
+		r.Reviews, r.ReviewShare(), r.PairsPerSecond/1000, r.WallTime.Round(time.Millisecond))
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"sort"
 	"strings"
 
 	hid "ucv/hub/identity"
@@ -56,7 +55,10 @@ one issuer never merge. A record with an org_name is an organisation and
 never merges with a person; generation holds Jr/Sr/II/III/IV.
 
 The explain file holds one JSON object per link (why two records are one
-person) and per pending review pair. It contains the compared values —
+person), then one per pending review item, highest expected benefit
+first: the strongest pair between two clusters that are more likely one
+person than not, with cluster_probability and expected_benefit (records
+a ruling is expected to fix). It contains the compared values —
 personal data — so treat it like the input files.
 
 Flags:
@@ -341,16 +343,24 @@ func writeClusters(path string, ix *hid.Index) error {
 
 // explainLine is one line of the explain file.
 type explainLine struct {
-	Type        string      `json:"type"` // "link" or "review"
-	ClusterID   string      `json:"cluster_id,omitempty"`
-	A           string      `json:"a"`
-	B           string      `json:"b"`
-	Rule        string      `json:"rule,omitempty"`
-	Weight      float64     `json:"weight"`
-	Probability float64     `json:"probability"`
-	Identifiers []string    `json:"identifiers,omitempty"`
-	Swapped     bool        `json:"names_swapped,omitempty"`
-	Levels      []hid.Level `json:"levels"`
+	Type        string   `json:"type"` // "link" or "review"
+	ClusterID   string   `json:"cluster_id,omitempty"`
+	A           string   `json:"a"`
+	B           string   `json:"b"`
+	Rule        string   `json:"rule,omitempty"`
+	Weight      float64  `json:"weight"`
+	Probability float64  `json:"probability"`
+	Identifiers []string `json:"identifiers,omitempty"`
+	Swapped     bool     `json:"names_swapped,omitempty"`
+	// Review items only (hid.Review): the clusters' match probability,
+	// the expected benefit the queue is ordered by, the clusters' sizes
+	// and the candidate pairs the item stands for.
+	ClusterProbability float64     `json:"cluster_probability,omitempty"`
+	ExpectedBenefit    float64     `json:"expected_benefit,omitempty"`
+	SizeA              int         `json:"size_a,omitempty"`
+	SizeB              int         `json:"size_b,omitempty"`
+	Pairs              int         `json:"pairs,omitempty"`
+	Levels             []hid.Level `json:"levels"`
 }
 
 func writeExplain(path string, ix *hid.Index) error {
@@ -376,10 +386,12 @@ func writeExplain(path string, ix *hid.Index) error {
 				}
 			}
 		}
-		rs := ix.Reviews()
-		sort.SliceStable(rs, func(i, j int) bool { return rs[i].A < rs[j].A || rs[i].A == rs[j].A && rs[i].B < rs[j].B })
-		for _, r := range rs {
-			if err := emit(explainLine{Type: "review", A: r.A, B: r.B, Weight: round3(r.Weight), Probability: round6(r.Probability)}); err != nil {
+		// The review queue in its own order: highest expected benefit
+		// first (decision 0048).
+		for _, r := range ix.Reviews() {
+			if err := emit(explainLine{Type: "review", A: r.A, B: r.B, Weight: round3(r.Weight), Probability: round6(r.Probability),
+				ClusterProbability: round6(r.ClusterProbability), ExpectedBenefit: round3(r.Benefit),
+				SizeA: r.SizeA, SizeB: r.SizeB, Pairs: r.Pairs}); err != nil {
 				return err
 			}
 		}

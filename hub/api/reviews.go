@@ -22,7 +22,17 @@ type ReviewItem struct {
 	ClusterB    string  `json:"cluster_b"`
 	Weight      float64 `json:"weight"`
 	Probability float64 `json:"probability"`
-	PriorWeight float64 `json:"prior_weight"`
+	// ClusterProbability is the estimated probability that the two
+	// clusters are one person; ExpectedBenefit the records' worth of
+	// B³ error a ruling is expected to fix (the queue's order); SizeA
+	// and SizeB the clusters' sizes; Pairs the candidate pairs between
+	// them this item stands for (identity.Review).
+	ClusterProbability float64 `json:"cluster_probability"`
+	ExpectedBenefit    float64 `json:"expected_benefit"`
+	SizeA              int     `json:"size_a"`
+	SizeB              int     `json:"size_b"`
+	Pairs              int     `json:"pairs"`
+	PriorWeight        float64 `json:"prior_weight"`
 	// Swapped: first and last name were compared crosswise.
 	Swapped bool `json:"swapped"`
 	// Identifiers are the types of the identifiers the two share.
@@ -32,14 +42,18 @@ type ReviewItem struct {
 	Summary string `json:"summary"`
 }
 
-// reviews lists the pending review queue of this node's FSM.
+// reviews lists the pending review queue of this node's FSM, highest
+// expected benefit first.
 func (s *Server) reviews(w http.ResponseWriter, _ *http.Request) error {
 	n := s.node
 	out := ReviewsResponse{Reviews: []ReviewItem{}}
 	for _, rv := range n.FSM().Reviews() {
 		e := rv.Explanation
 		it := ReviewItem{A: rv.A, B: rv.B, ClusterA: rv.ClusterA, ClusterB: rv.ClusterB,
-			Weight: rv.Weight, Probability: rv.Probability, PriorWeight: e.PriorWeight, Swapped: e.Swapped,
+			Weight: rv.Weight, Probability: rv.Probability,
+			ClusterProbability: rv.ClusterProbability, ExpectedBenefit: rv.Benefit,
+			SizeA: rv.SizeA, SizeB: rv.SizeB, Pairs: rv.Pairs,
+			PriorWeight: e.PriorWeight, Swapped: e.Swapped,
 			Identifiers: []string{}, Levels: e.Levels, Summary: e.String()}
 		for _, id := range e.Identifiers {
 			it.Identifiers = append(it.Identifiers, string(id.Type))

@@ -12,11 +12,12 @@ import (
 
 const admin = "admin-secret"
 
-// pendingPair pushes two profiles with the same name and different
-// e-mails: a pair in the default model's review band.
+// pendingPair pushes two profiles with the same name and state and
+// different e-mails: a pair in the default model's review band
+// (probability ≈ 0.62) and so in the review queue (decision 0048).
 func pendingPair(t *testing.T, url string) {
 	t.Helper()
-	tr := map[string]any{"firstName": "Ann", "lastName": "Lee"}
+	tr := map[string]any{"firstName": "Ann", "lastName": "Lee", "address": map[string]any{"state": "IL"}}
 	e := hubtest.NewEdge("store-1", 1)
 	body := push(t, "e1",
 		e.Delta(hubtest.Event{Profile: "pa", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("a@x.org")}, Traits: tr}),
@@ -62,6 +63,11 @@ func TestReviewQueue(t *testing.T) {
 	r := rs[0]
 	if r.A != "pa" || r.B != "pb" || r.ClusterA != "pa" || r.ClusterB != "pb" || r.Probability <= 0 || r.Probability >= 1 {
 		t.Fatalf("item = %+v", r)
+	}
+	// Two single records: the clusters' probability is the pair's, and a
+	// ruling is worth that many records (decision 0048).
+	if r.SizeA != 1 || r.SizeB != 1 || r.Pairs != 1 || r.ClusterProbability != r.Probability || r.ExpectedBenefit != r.Probability {
+		t.Fatalf("item = %+v, want sizes 1, one pair, cluster probability and benefit = probability", r)
 	}
 	names := map[string]bool{}
 	for _, l := range r.Levels {
@@ -133,5 +139,26 @@ func TestReviewAccept(t *testing.T) {
 	_, b = do(t, "GET", url+"/v1/admin/profiles/pa", admin, nil)
 	if !strings.Contains(string(b), `"actor":"sam"`) || !strings.Contains(string(b), `"reason":"same customer"`) {
 		t.Fatalf("history lacks the steward's decision: %s", b)
+	}
+}
+
+// TestReviewQueueOrder: the listing is the engine's queue order, highest
+// expected benefit first, not record-ID order (decision 0048): the pair
+// that also agrees on gender (probability ≈ 0.76) comes before the one
+// agreeing on name and state only (≈ 0.62), though its IDs sort later.
+func TestReviewQueueOrder(t *testing.T) {
+	_, url := newHub(t)
+	pendingPair(t, url)
+	tr := map[string]any{"firstName": "Cy", "lastName": "Moe", "gender": "male", "address": map[string]any{"state": "WA"}}
+	e := hubtest.NewEdge("store-2", 2)
+	body := push(t, "e2",
+		e.Delta(hubtest.Event{Profile: "qa", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("cy@x.org")}, Traits: tr}),
+		e.Delta(hubtest.Event{Profile: "qb", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("moe@y.org")}, Traits: tr}))
+	if resp, b := do(t, "POST", url+"/v1/sync/push", token, body); resp.StatusCode != 200 {
+		t.Fatalf("push = %d %s", resp.StatusCode, b)
+	}
+	rs := reviewQueue(t, url)
+	if len(rs) != 2 || rs[0].A != "qa" || rs[1].A != "pa" || !(rs[0].ExpectedBenefit > rs[1].ExpectedBenefit) {
+		t.Fatalf("queue = %+v, want qa/qb (higher expected benefit) before pa/pb", rs)
 	}
 }

@@ -72,11 +72,11 @@ func TestDeterministicReplicas(t *testing.T) {
 	if _, err := c.Apply(2, cmd); err != nil {
 		t.Fatal(err)
 	}
-	// Review decisions through followers: two pending pairs (same name,
-	// different e-mails), one accepted, one rejected.
+	// Review decisions through followers: two pending pairs (same name
+	// and state, different e-mails), one accepted, one rejected.
 	r := hubtest.NewEdge("store-r", 3)
 	emails := [2][2]string{{"ann@alpha.org", "zed@omega.net"}, {"bob@alpha.org", "yan@omega.net"}}
-	for i, who := range []map[string]any{{"firstName": "Ann", "lastName": "Lee"}, {"firstName": "Bob", "lastName": "Ray"}} {
+	for i, who := range []map[string]any{{"firstName": "Ann", "lastName": "Lee", "address": map[string]any{"state": "IL"}}, {"firstName": "Bob", "lastName": "Ray", "address": map[string]any{"state": "OR"}}} {
 		for j := range 2 {
 			push(t, c, 0, r.Name, r.Delta(hubtest.Event{Profile: fmt.Sprintf("R%d%d", i, j), Kind: profile.Identify,
 				IDs: []profile.Identifier{hubtest.Email(emails[i][j])}, Traits: who}))

@@ -467,22 +467,6 @@ func (ix *Index) sortedEntries() []int32 {
 	return ns
 }
 
-// Reviews returns the pending review pairs: scored within the review band
-// (or above it but refused by the whole-cluster check) and in different
-// clusters, not rejected by a steward. Sorted by (A, B).
-func (ix *Index) Reviews() []Review {
-	var out []Review
-	for _, n := range ix.sortedEntries() {
-		for _, r := range ix.reviewsOf(n, nil) {
-			if r.A == ix.id(n) {
-				out = append(out, r)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return lessReview(out[i], out[j]) })
-	return out
-}
-
 // Accept records a steward's decision that records a and b are the same
 // person and re-clusters them. It returns the records whose cluster
 // changed. A later Reject of the same pair replaces it.

@@ -109,7 +109,9 @@ type Decision struct {
 	// Links are the links of the cluster that touch this record: why it
 	// belongs where it is. Empty for a record alone in its cluster.
 	Links []Link
-	// Reviews are pending pairs involving this record (review band).
+	// Reviews are the review candidates involving this record (review
+	// band, or refused links; Index.ReviewCandidates), not the collapsed
+	// and ranked queue of Index.Reviews.
 	Reviews []Review
 	// Moved lists other records whose cluster changed (merges and splits
 	// the change caused), sorted by record ID.
@@ -130,7 +132,8 @@ type Link struct {
 	Identifiers []profile.Identifier
 }
 
-// Review is a pair in the review band that ended in different clusters.
+// Review is a pair in the review band that ended in different clusters;
+// in the queue (Index.Reviews) it stands for its two clusters.
 type Review struct {
 	A, B        string
 	Weight      float64
@@ -141,6 +144,21 @@ type Review struct {
 	// Explain on that pair shows both sides' evidence.
 	Conflict             string
 	ConflictA, ConflictB string
+	// The fields below are set on the items of Index.Reviews (the queue),
+	// not on Decision.Reviews (the candidate pairs of one record).
+	//
+	// ClusterProbability estimates the probability that A's and B's
+	// clusters are one person: the mean match probability over their
+	// cross pairs (Index.Reviews).
+	ClusterProbability float64
+	// Benefit is the expected number of records a ruling fixes:
+	// ClusterProbability × 2·SizeA·SizeB/(SizeA+SizeB), the records'
+	// worth of B³ error that joining the clusters removes when they are
+	// one person.
+	Benefit float64
+	// SizeA and SizeB are the records in A's and B's clusters; Pairs is
+	// the number of candidate pairs between them this item stands for.
+	SizeA, SizeB, Pairs int
 }
 
 func pairKey(a, b string) [2]string {

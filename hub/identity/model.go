@@ -24,7 +24,8 @@ type Config struct {
 	MatchWeight float64
 	// ReviewWeight is the lower end of the review band: pairs in
 	// [ReviewWeight, MatchWeight) that end up in different clusters are
-	// offered to a steward (Index.Reviews).
+	// review candidates (Index.ReviewCandidates), from which
+	// Index.Reviews builds the steward's queue (ReviewMinProbability).
 	ReviewWeight float64
 	// ClusterMinProbability is the mean match probability over all pairs
 	// across two clusters that a probabilistic merge of them needs. It
