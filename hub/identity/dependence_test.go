@@ -168,3 +168,21 @@ func TestFullNameFrequency(t *testing.T) {
 		t.Fatalf("two bare records of a common full name score %.2f, at or above the match weight", w)
 	}
 }
+
+// Two people with different given names and surnames on one landline are
+// related, not one person, however the rest scores.
+func TestSharedPhoneDifferentNamesStayApart(t *testing.T) {
+	a := rec("a", "first_name", "Maria", "last_name", "Lopez", "phone", "+1 415 555 0101",
+		"address", "12 Main St, Springfield, IL 62704")
+	b := rec("b", "first_name", "Kevin", "last_name", "Walsh", "phone", "(415) 555-0101",
+		"address", "12 Main St, Springfield, IL 62704")
+	ix := resolveSmall(t, a, b)
+	if sameCluster(t, ix, "a", "b") {
+		t.Fatal("two differently named people merged on a shared landline")
+	}
+	c := rec("c", "first_name", "Maria", "last_name", "Lopez", "phone", "415-555-0101")
+	ix = resolveSmall(t, a, c)
+	if !sameCluster(t, ix, "a", "c") {
+		t.Fatal("one person's records apart")
+	}
+}

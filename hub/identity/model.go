@@ -586,9 +586,24 @@ func (m *Model) score(a, b *prep) (vector, float64) {
 // any review band: it is never linked probabilistically nor offered for
 // review.
 func (m *Model) weightOf(a *prep, v *vector) float64 {
-	w := m.priorWeight
+	w := m.priorWeight + m.evidence(a, v, false)
+	if v.veto != vetoNone {
+		w = math.Min(w, m.vetoedWeight())
+	}
+	return w
+}
+
+// evidence sums the comparisons' weights, without the prior or vetoes,
+// correcting for the comparisons that are not independent; without
+// contact leaves e-mail and phone out (what a shared identifier's link
+// must survive, canMerge).
+func (m *Model) evidence(a *prep, v *vector, withoutContact bool) float64 {
+	w := 0.0
 	var street, area float64
 	for c := comp(0); c < numComp; c++ {
+		if withoutContact && (c == cEmail || c == cPhone) {
+			continue
+		}
 		lw := m.levelWeight(c, a, v)
 		switch {
 		case lw <= 0 || !isLocation(c):
@@ -615,11 +630,8 @@ func (m *Model) weightOf(a *prep, v *vector) float64 {
 		}
 	}
 	// An e-mail local part that spells the agreed name repeats the names.
-	if v.nameLocal && v.lv[cFirst] >= 1 && v.lv[cFirst] <= 4 && v.lv[cLast] >= 1 && v.lv[cLast] <= 3 {
+	if !withoutContact && v.nameLocal && v.lv[cFirst] >= 1 && v.lv[cFirst] <= 4 && v.lv[cLast] >= 1 && v.lv[cLast] <= 3 {
 		w -= math.Max(m.levelWeight(cEmail, a, v), 0)
-	}
-	if v.veto != vetoNone {
-		w = math.Min(w, m.vetoedWeight())
 	}
 	return w
 }
