@@ -116,6 +116,18 @@ type vector struct {
 	nameLocal bool
 }
 
+// personal reports whether anything that belongs to a person agrees, at
+// any level short of "different": a name, the birth date, an e-mail, a
+// phone or a document.
+func (v *vector) personal() bool {
+	for _, c := range [...]comp{cFirst, cLast, cDOB, cEmail, cPhone, cNationalID, cPassport, cLicense} {
+		if l := v.lv[c]; l > 0 && int(l) < len(specs[c].levels)-1 {
+			return true
+		}
+	}
+	return false
+}
+
 // nameLocalPart reports whether a and b hold e-mails with one local part
 // at different domains, whose letters contain the surname of either
 // record (3 letters or more) or its given name and surname initial.

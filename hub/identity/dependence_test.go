@@ -186,3 +186,17 @@ func TestSharedPhoneDifferentNamesStayApart(t *testing.T) {
 		t.Fatal("one person's records apart")
 	}
 }
+
+// Whatever the model weighs an address at, a pair agreeing on nothing
+// personal scores below the review band.
+func TestPlaceAloneBelowReview(t *testing.T) {
+	m := untrainedModel(t)
+	addr := []string{"address_line", "12 Main St", "city", "Springfield", "state", "IL", "postcode", "62704"}
+	m.w[cAddress][1], m.w[cStreetNo][1] = 30, 30 // a model that trusts addresses absolutely
+	if w := weightOfPair(t, m, rec("a", addr...), rec("b", addr...)); w >= m.cfg.ReviewWeight {
+		t.Fatalf("address-only pair scores %.2f, at or above the review weight", w)
+	}
+	if w := weightOfPair(t, m, rec("a", append(addr, "first_name", "Ann")...), rec("b", append(addr, "first_name", "Ann")...)); w < m.cfg.MatchWeight {
+		t.Fatalf("with an agreeing given name the pair scores %.2f, below the match weight", w)
+	}
+}

@@ -587,6 +587,12 @@ func (m *Model) score(a, b *prep) (vector, float64) {
 // review.
 func (m *Model) weightOf(a *prep, v *vector) float64 {
 	w := m.priorWeight + m.evidence(a, v, false)
+	if !v.personal() {
+		// Only places agree: the records share an address, which a
+		// household does; that is a relationship (/related), not a
+		// person, and not worth a steward's time either.
+		w = math.Min(w, m.cfg.ReviewWeight-1)
+	}
 	if v.veto != vetoNone {
 		w = math.Min(w, m.vetoedWeight())
 	}
