@@ -200,13 +200,13 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
 		v := compare(pa, pb)
-		other := 0.0
-		for c := comp0; c < numComp; c++ {
-			if c != cEmail && c != cPhone {
-				other += ix.m.levelWeight(c, pa, &v)
-			}
+		if namesDiffer(&v) {
+			// Two different names on one phone or e-mail are two
+			// people sharing it (a household line, a family address):
+			// a relationship, not a merge.
+			return false
 		}
-		return other >= ix.cfg.DeterministicVetoWeight
+		return ix.m.evidence(pa, &v, true) >= ix.cfg.DeterministicVetoWeight
 	}
 	sum, n := 0.0, 0
 	for x, a := range A {
@@ -229,6 +229,12 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 }
 
 const comp0 comp = 0
+
+// namesDiffer reports whether both the given names and the surnames of a
+// pair were compared and are "different".
+func namesDiffer(v *vector) bool {
+	return v.lv[cFirst] == uint8(len(specs[cFirst].levels)-1) && v.lv[cLast] == uint8(len(specs[cLast].levels)-1)
+}
 
 func mapGlobal(comp []int32, locals []int32) []int32 {
 	out := make([]int32, len(locals))

@@ -108,6 +108,52 @@ type vector struct {
 	// email, phone: the value both records hold when that comparison is
 	// exact; its frequency adjusts the weight.
 	email, phone string
+	// nameLocal: the e-mail level is "same local part" on different
+	// domains and that local part spells a name of either record
+	// ("ann.lee@a.com", "ann.lee@b.com"). Namesakes get such addresses
+	// at different providers as a matter of course, so where the names
+	// already agree the local part says nothing more (weightOf).
+	nameLocal bool
+}
+
+// personal reports whether anything that belongs to a person agrees, at
+// any level short of "different": a name, the birth date, an e-mail, a
+// phone or a document.
+func (v *vector) personal() bool {
+	for _, c := range [...]comp{cFirst, cLast, cDOB, cEmail, cPhone, cNationalID, cPassport, cLicense} {
+		if l := v.lv[c]; l > 0 && int(l) < len(specs[c].levels)-1 {
+			return true
+		}
+	}
+	return false
+}
+
+// nameLocalPart reports whether a and b hold e-mails with one local part
+// at different domains, whose letters contain the surname of either
+// record (3 letters or more) or its given name and surname initial.
+func nameLocalPart(a, b *prep) bool {
+	for _, x := range a.emails {
+		lx, dx, _ := strings.Cut(x, "@")
+		for _, y := range b.emails {
+			ly, dy, _ := strings.Cut(y, "@")
+			if lx != ly || dx == dy {
+				continue
+			}
+			letters := strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' {
+					return r
+				}
+				return -1
+			}, lx)
+			for _, p := range [2]*prep{a, b} {
+				if len(p.last) >= 3 && strings.Contains(letters, p.last) ||
+					len(p.first) >= 3 && strings.Contains(letters, p.first) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // compare computes the comparison vector of a and b. It is symmetric in
@@ -148,6 +194,8 @@ func compare(a, b *prep) vector {
 	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
 	if v.lv[cEmail] == 1 {
 		v.email = common(a.emails, b.emails)
+	} else if v.lv[cEmail] == 2 {
+		v.nameLocal = nameLocalPart(a, b)
 	}
 	v.lv[cPhone] = bestLevel(a.phones, b.phones, phoneLevel)
 	if v.lv[cPhone] == 1 {

@@ -306,6 +306,7 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		for l := 1; l < len(specs[c].levels); l++ {
 			md.m[c][l] = math.Max((sum[c][l]+mPseudoMatches*specs[c].m[l])/(weight[c]+mPseudoMatches), probFloor)
 		}
+		capDisagreement(&md.m[c], c)
 	}
 	for c := comp(0); c < numComp; c++ {
 		for l := 1; l < len(specs[c].levels); l++ {
@@ -335,6 +336,25 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		for v, k := range freq { // order-free: each entry is computed alone
 			tab[v] = tfWeight(md.m[c][1], float64(k)/float64(total), md.u[c][1])
 		}
+		if c == cFirst {
+			// Full names share the given-name table under fullNameKey
+			// (names never hold the separator), so the encoding stays
+			// version 1 and older models simply lack them.
+			full := map[string]int{}
+			n := 0
+			for _, p := range ps {
+				if p.first != "" && p.last != "" {
+					full[fullNameKey(p.first, p.last)]++
+					n++
+				}
+			}
+			mf, uf := md.m[cFirst][1]*md.m[cLast][1], md.u[cFirst][1]*md.u[cLast][1]
+			for v, k := range full {
+				// Less the record itself: a name one person wears on
+				// two records is not yet a common name.
+				tab[v] = tfWeight(mf, float64(max(k-1, 1))/float64(n), uf)
+			}
+		}
 		md.tf[c] = tab
 	}
 
@@ -351,6 +371,40 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 	md.priorWeight = math.Log2(md.prior / (1 - md.prior))
 	md.report.Prior = md.prior
 	return md
+}
+
+// maxDisagreement bounds how much more often than its prior m a true
+// match may disagree completely on one comparison ("different", the last
+// level). EM over blocked pairs learns whatever latent class separates
+// them best; where the blocks are mostly households (same surname and
+// address), that class is "same household", whose members disagree on
+// given names and birth dates all the time, and EM then reads a
+// different given name as no evidence at all. A person's own records
+// disagree on an identifying comparison only by corruption, so the
+// trained m of "different" is capped at this multiple of the prior
+// (docs/decisions/0042-entity-centric-matching.md).
+const maxDisagreement = 3
+
+// capDisagreement caps m's last level at maxDisagreement times its prior
+// and scales the other levels up so that they still sum to what they did.
+func capDisagreement(m *[maxLevels]float64, c comp) {
+	L := len(specs[c].levels)
+	limit := maxDisagreement * specs[c].m[L-1]
+	if m[L-1] <= limit {
+		return
+	}
+	rest := 0.0
+	for l := 1; l < L-1; l++ {
+		rest += m[l]
+	}
+	if rest <= 0 {
+		return
+	}
+	scale := (rest + m[L-1] - limit) / rest
+	for l := 1; l < L-1; l++ {
+		m[l] *= scale
+	}
+	m[L-1] = limit
 }
 
 // tfWeight is the weight of an exact match on a value of frequency f: u
@@ -533,14 +587,73 @@ func (m *Model) score(a, b *prep) (vector, float64) {
 // any review band: it is never linked probabilistically nor offered for
 // review.
 func (m *Model) weightOf(a *prep, v *vector) float64 {
-	w := m.priorWeight
-	for c := comp(0); c < numComp; c++ {
-		w += m.levelWeight(c, a, v)
+	w := m.priorWeight + m.evidence(a, v, false)
+	if !v.personal() {
+		// Only places agree: the records share an address, which a
+		// household does; that is a relationship (/related), not a
+		// person, and not worth a steward's time either.
+		w = math.Min(w, m.cfg.ReviewWeight-1)
 	}
 	if v.veto != vetoNone {
 		w = math.Min(w, m.vetoedWeight())
 	}
 	return w
+}
+
+// evidence sums the comparisons' weights, without the prior or vetoes,
+// correcting for the comparisons that are not independent; without
+// contact leaves e-mail and phone out (what a shared identifier's link
+// must survive, canMerge).
+func (m *Model) evidence(a *prep, v *vector, withoutContact bool) float64 {
+	w := 0.0
+	var street, area float64
+	for c := comp(0); c < numComp; c++ {
+		if withoutContact && (c == cEmail || c == cPhone) {
+			continue
+		}
+		lw := m.levelWeight(c, a, v)
+		switch {
+		case lw <= 0 || !isLocation(c):
+			w += lw
+		case c == cAddress || c == cStreetNo:
+			street += lw
+		default:
+			area = math.Max(area, lw)
+		}
+	}
+	// Location comparisons are nested, not independent: the same street
+	// and number almost imply the same postcode, city and state, and a
+	// household shares all of them. Their agreements count once, the
+	// most specific (street and number, else the best of postcode, city,
+	// state); their disagreements all count.
+	w += math.Max(street, area)
+	// Given name and surname are not independent either (both follow
+	// the family's culture), so an exact full name weighs at most what
+	// the full name's own frequency says.
+	if v.lv[cFirst] == 1 && v.lv[cLast] == 1 && m.tf[cFirst] != nil {
+		if fw, ok := m.tf[cFirst][fullNameKey(tfValue(cFirst, a, v), tfValue(cLast, a, v))]; ok {
+			both := m.levelWeight(cFirst, a, v) + m.levelWeight(cLast, a, v)
+			w -= both - math.Min(both, fw)
+		}
+	}
+	// An e-mail local part that spells the agreed name repeats the names.
+	if !withoutContact && v.nameLocal && v.lv[cFirst] >= 1 && v.lv[cFirst] <= 4 && v.lv[cLast] >= 1 && v.lv[cLast] <= 3 {
+		w -= math.Max(m.levelWeight(cEmail, a, v), 0)
+	}
+	return w
+}
+
+// fullNameKey is the term-frequency key of a full name in the given-name
+// table: given name, U+001F, surname.
+func fullNameKey(first, last string) string { return first + "\x1f" + last }
+
+// isLocation reports whether c compares a part of the address.
+func isLocation(c comp) bool {
+	switch c {
+	case cAddress, cStreetNo, cCity, cState, cPostcode:
+		return true
+	}
+	return false
 }
 
 // vetoedWeight is the weight a vetoed pair scores at most.
