@@ -200,3 +200,25 @@ func TestPlaceAloneBelowReview(t *testing.T) {
 		t.Fatalf("with an agreeing given name the pair scores %.2f, below the match weight", w)
 	}
 }
+
+// An explanation's prior, levels and adjustments add up to its weight.
+func TestExplanationAddsUp(t *testing.T) {
+	addr := []string{"address_line", "12 Main St", "city", "Springfield", "state", "IL", "postcode", "62704"}
+	for _, pair := range [][2]Record{
+		{rec("a", addr...), rec("b", addr...)},
+		{rec("a", append(addr, "first_name", "Ann", "last_name", "Lee")...), rec("b", append(addr, "first_name", "Ann", "last_name", "Lee")...)},
+	} {
+		ix := resolveSmall(t, pair[0], pair[1])
+		e, err := ix.Explain("a", "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := e.PriorWeight
+		for _, l := range e.Levels {
+			sum += l.Weight
+		}
+		if math.Abs(sum-e.Weight) > 1e-9 {
+			t.Fatalf("levels sum to %.4f, weight %.4f: %s", sum, e.Weight, e)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 
 	"ucv/profile"
@@ -106,6 +107,22 @@ func (m *Model) explain(pa, pb *prep) Explanation {
 			Comparison: specs[c].name, Level: specs[c].levels[l],
 			Weight: m.levelWeight(c, pa, &v), A: va, B: vb,
 		})
+	}
+	// The weight is not the plain sum of the levels where comparisons
+	// depend on each other (model.go, evidence) or nothing personal
+	// agrees: say by how much, so the levels and adjustments add up.
+	if v.veto == vetoNone {
+		sum := 0.0
+		for _, l := range e.Levels {
+			sum += l.Weight
+		}
+		ev := m.evidence(pa, &v, false)
+		if d := ev - sum; math.Abs(d) > 1e-9 {
+			e.Levels = append(e.Levels, Level{Comparison: "adjustment", Level: "dependent agreements counted once", Weight: d})
+		}
+		if d := w - m.priorWeight - ev; math.Abs(d) > 1e-9 {
+			e.Levels = append(e.Levels, Level{Comparison: "adjustment", Level: "nothing personal agrees", Weight: d})
+		}
 	}
 	return e
 }

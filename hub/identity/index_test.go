@@ -283,7 +283,8 @@ func TestAddDecisionAndExplain(t *testing.T) {
 	for _, l := range e.Levels {
 		levels[l.Comparison] = l.Level
 	}
-	want := map[string]string{"first_name": "nickname", "last_name": "exact", "birth_date": "exact", "city": "exact", "postcode": "exact"}
+	want := map[string]string{"first_name": "nickname", "last_name": "exact", "birth_date": "exact", "city": "exact", "postcode": "exact",
+		"adjustment": "dependent agreements counted once"} // city and postcode count once
 	if diff := cmp.Diff(want, levels); diff != "" {
 		t.Errorf("explanation levels (-want +got):\n%s", diff)
 	}
