@@ -126,9 +126,9 @@ func testFit(decision string, inUse uint64) hub.ModelFit {
 		Fragments: 1000, TrainRecords: 800, HeldBackRecords: 200, Prior: 0.001,
 		Rules: []hub.FitRule{{Rule: "birth_date", Pairs: 10, Sampled: 10, MatchFraction: 0.5, Iterations: 25, Change: 1e-9, Converged: true},
 			{Rule: "national_id"}},
-		InUseIndex: inUse,
-		InUse:      hub.FitScore{HeldOut: identity.HeldOut{Pairs: 40, LogLikelihood: -6.5, MatchFraction: 0.2}, Misclassified: 1},
-		Candidate:  hub.FitScore{HeldOut: identity.HeldOut{Pairs: 40, LogLikelihood: -5.25, MatchFraction: 0.25}},
+		InUseIndex:    inUse,
+		InUse:         hub.FitScore{HeldOut: identity.HeldOut{Pairs: 40, LogLikelihood: -6.5, MatchFraction: 0.2}, Misclassified: 1},
+		Candidate:     hub.FitScore{HeldOut: identity.HeldOut{Pairs: 40, LogLikelihood: -5.25, MatchFraction: 0.25}},
 		CandidateHash: "ab", LabelledPairs: 3, Decision: decision, Reason: "because",
 	}
 }
@@ -141,7 +141,7 @@ func testFit(decision string, inUse uint64) hub.ModelFit {
 func TestModelFitCommand(t *testing.T) {
 	model := historicalModel(t)
 	for _, bad := range []*hub.ModelFitEntry{
-		{Fit: testFit(hub.FitInstalled, 0)},               // installing without a model
+		{Fit: testFit(hub.FitInstalled, 0)},              // installing without a model
 		{Fit: testFit(hub.FitRejected, 0), Model: model}, // rejected with a model
 		{Fit: testFit("maybe", 0)},
 	} {
