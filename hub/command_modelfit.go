@@ -138,6 +138,9 @@ func MarshalModelFit(e *ModelFitEntry) ([]byte, error) {
 			return nil, fmt.Errorf("%w: rule name of %d bytes", ErrInvalid, len(r.Rule))
 		}
 	}
+	if err := checkFitFloats(f); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	return frame(CmdModelFit, func(enc *codec.Encoder) error {
 		if err := first(enc.EncodeArrayLen(2), encodeFit(enc, f, false)); err != nil {
 			return err
@@ -306,6 +309,9 @@ func decodeFit(d *codec.Decoder, withIndex bool) (*ModelFit, error) {
 	if f.Decision != FitInstalled && f.Decision != FitRejected {
 		return nil, fmt.Errorf("%w: fit decision %q", ErrMalformed, f.Decision)
 	}
+	if err := checkFitFloats(f); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if withIndex {
 		var e1, e2 error
 		f.Index, e1 = d.Uint()
@@ -315,4 +321,19 @@ func decodeFit(d *codec.Decoder, withIndex bool) (*ModelFit, error) {
 		}
 	}
 	return f, nil
+}
+
+// checkFitFloats refuses a fit with a NaN or infinite number: the
+// history is served as JSON, which has neither.
+func checkFitFloats(f *ModelFit) error {
+	xs := []float64{f.Seconds, f.Prior, f.InUse.LogLikelihood, f.InUse.MatchFraction, f.Candidate.LogLikelihood, f.Candidate.MatchFraction}
+	for _, r := range f.Rules {
+		xs = append(xs, r.MatchFraction, r.Change)
+	}
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("fit with a number %v", x)
+		}
+	}
+	return nil
 }

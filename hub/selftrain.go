@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"time"
 
 	"ucv/hub/identity"
@@ -142,10 +143,19 @@ func FitIdentity(in IdentityFitInput) (*identity.Model, []byte, ModelFit, error)
 	}
 	c, u := f.Candidate, f.InUse
 	f.Decision = FitRejected
+	cFinite, uFinite := finite(c.LogLikelihood), finite(u.LogLikelihood)
+	if !cFinite {
+		f.Candidate.LogLikelihood = 0 // the record holds finite numbers only
+	}
+	if !uFinite {
+		f.InUse.LogLikelihood = 0
+	}
 	switch {
 	case c.Pairs == 0:
 		f.Reason = "no candidate pairs among the held-back records to check the candidate on"
-	case c.LogLikelihood < u.LogLikelihood:
+	case !cFinite:
+		f.Reason = "the candidate's held-back log-likelihood is not finite"
+	case uFinite && c.LogLikelihood < u.LogLikelihood:
 		f.Reason = fmt.Sprintf("held-back log-likelihood %.6f is below the model in use's %.6f", c.LogLikelihood, u.LogLikelihood)
 	case c.Misclassified > u.Misclassified:
 		f.Reason = fmt.Sprintf("misclassifies %d of %d steward decisions, the model in use %d", c.Misclassified, f.LabelledPairs, u.Misclassified)
@@ -158,6 +168,8 @@ func FitIdentity(in IdentityFitInput) (*identity.Model, []byte, ModelFit, error)
 	}
 	return cand, enc, f, nil
 }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // identityTrainingSet copies, under the read lock, what a fit needs:
 // every fragment's record (slice headers only — Apply replaces a

@@ -1,7 +1,10 @@
 package hub_test
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -200,4 +203,49 @@ func TestModelFitCommand(t *testing.T) {
 	if fits := l.f.ModelFits(); len(fits) != hub.MaxModelFits || fits[0].Index != rejected.Index+1 {
 		t.Errorf("after %d more fits the history holds %d from index %d", hub.MaxModelFits, len(fits), fits[0].Index)
 	}
+}
+
+// FuzzModelFit: the CmdModelFit decoder never panics, and what it
+// accepts re-encodes canonically.
+func FuzzModelFit(f *testing.F) {
+	for _, e := range []*hub.ModelFitEntry{{Fit: testFit(hub.FitRejected, 7)}, {Fit: testFit(hub.FitRejected, 0)}} {
+		b, err := hub.MarshalModelFit(e)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{byte(hub.CmdModelFit), 0x92})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, _, err := hub.UnmarshalModelFit(data)
+		if err != nil {
+			return
+		}
+		again, err := hub.MarshalModelFit(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, _, err := hub.UnmarshalModelFit(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if third, err := hub.MarshalModelFit(back); err != nil || !bytes.Equal(third, again) {
+			t.Fatalf("model fit does not round-trip: %v", err)
+		}
+	})
+}
+
+// FuzzRestoreModelFit: Restore never panics on damaged snapshots with a
+// fit history.
+func FuzzRestoreModelFit(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "snapshot_modelfit.golden")); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsm, err := hub.NewFSM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = fsm.Restore(nopCloser{bytes.NewReader(data)})
+	})
 }
