@@ -72,6 +72,9 @@ type IdentityFitInput struct {
 	// Candidate, when set, replaces the trained candidate before the
 	// check (Config.IdentityCandidate: tests force a bad one).
 	Candidate func(*identity.Model) *identity.Model
+	// Tune, when set, adjusts the training configuration
+	// (Config.IdentityTrainTune: tests train on fewer random pairs).
+	Tune func(*identity.Config)
 }
 
 // FitIdentity trains a candidate on the records not held back, scores it
@@ -97,6 +100,9 @@ func FitIdentity(in IdentityFitInput) (*identity.Model, []byte, ModelFit, error)
 		return nil, nil, f, fmt.Errorf("hub: fit identity model: %w: no records to train on", ErrTooLittleData)
 	}
 	cfg := in.InUse.Config()
+	if in.Tune != nil {
+		in.Tune(&cfg)
+	}
 	cand, err := identity.Train(train, cfg)
 	if err != nil {
 		return nil, nil, f, fmt.Errorf("hub: fit identity model: %w", err)
@@ -242,7 +248,7 @@ func (s *Server) TrainIdentity(ctx context.Context, trigger string) (ModelFit, e
 	if len(in.Records) < minRecs {
 		return ModelFit{}, fmt.Errorf("%w: %d fragments, self-training needs %d", ErrTooLittleData, len(in.Records), minRecs)
 	}
-	in.Candidate = s.cfg.IdentityCandidate
+	in.Candidate, in.Tune = s.cfg.IdentityCandidate, s.cfg.IdentityTrainTune
 	_, enc, fit, err := FitIdentity(in)
 	if err != nil {
 		return ModelFit{}, err

@@ -109,6 +109,10 @@ type Config struct {
 	// IdentityCandidate, when set, replaces every trained candidate
 	// before its check: tests force a bad one. Nil in production.
 	IdentityCandidate func(*identity.Model) *identity.Model
+	// IdentityTrainTune, when set, adjusts the configuration a candidate
+	// is trained with (by default the model in use's): tests shrink
+	// RandomPairs to train fast. Nil in production.
+	IdentityTrainTune func(*identity.Config)
 
 	// Shred makes this node's files hold no readable byte of erased
 	// people (hub/seal's crypto-shredding: a new epoch, a snapshot, the

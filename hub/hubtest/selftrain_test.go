@@ -36,6 +36,7 @@ func selfTraining(interval time.Duration, candidate func(*identity.Model) *ident
 		cfg.IdentityTrainMinRecords = 300
 		cfg.IdentityTrainGrowthMin = 200
 		cfg.IdentityCandidate = candidate
+		cfg.IdentityTrainTune = func(c *identity.Config) { c.RandomPairs = 20000 }
 	}
 }
 
