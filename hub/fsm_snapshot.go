@@ -37,7 +37,9 @@ import (
 // (its header — salt and last audit number —, requests by Raft index,
 // suppressed keys, decommissioned edges, audit entries by number:
 // docs/decisions/0040-privacy.md — only once a privacy request, a
-// decommission or an audit entry was made). A
+// decommission or an audit entry was made), eighteen when identity
+// model fits were recorded (one record each, after every other kind:
+// docs/decisions/0047-hub-self-training.md). A
 // state without an installed model or a catalog gives exactly the bytes
 // of the format before either existed, so old snapshots restore
 // unchanged. The same state always gives the same bytes (golden-tested
