@@ -75,6 +75,10 @@ type IdentityFitInput struct {
 	// Tune, when set, adjusts the training configuration
 	// (Config.IdentityTrainTune: tests train on fewer random pairs).
 	Tune func(*identity.Config)
+	// MinLabelled is the number of labelled pairs a candidate must be
+	// checked against to be installed (Config.IdentityTrainMinLabelled);
+	// 0: the likelihood check alone may install.
+	MinLabelled int
 }
 
 // FitIdentity trains a candidate on the records not held back, scores it
@@ -163,6 +167,8 @@ func FitIdentity(in IdentityFitInput) (*identity.Model, []byte, ModelFit, error)
 		f.Reason = "the candidate's held-back log-likelihood is not finite"
 	case uFinite && c.LogLikelihood < u.LogLikelihood:
 		f.Reason = fmt.Sprintf("held-back log-likelihood %.6f is below the model in use's %.6f", c.LogLikelihood, u.LogLikelihood)
+	case f.LabelledPairs < in.MinLabelled:
+		f.Reason = fmt.Sprintf("only %d steward decisions to check the candidate against, %d required", f.LabelledPairs, in.MinLabelled)
 	case c.Misclassified > u.Misclassified:
 		f.Reason = fmt.Sprintf("misclassifies %d of %d steward decisions, the model in use %d", c.Misclassified, f.LabelledPairs, u.Misclassified)
 	case identity.HashOf(inEnc) == f.CandidateHash:
@@ -248,7 +254,7 @@ func (s *Server) TrainIdentity(ctx context.Context, trigger string) (ModelFit, e
 	if len(in.Records) < minRecs {
 		return ModelFit{}, fmt.Errorf("%w: %d fragments, self-training needs %d", ErrTooLittleData, len(in.Records), minRecs)
 	}
-	in.Candidate, in.Tune = s.cfg.IdentityCandidate, s.cfg.IdentityTrainTune
+	in.Candidate, in.Tune, in.MinLabelled = s.cfg.IdentityCandidate, s.cfg.IdentityTrainTune, s.cfg.IdentityTrainMinLabelled
 	_, enc, fit, err := FitIdentity(in)
 	if err != nil {
 		return ModelFit{}, err

@@ -113,6 +113,14 @@ func TestFitIdentityLabelledPairs(t *testing.T) {
 	if fit.Decision != hub.FitInstalled || fit.Candidate.Misclassified != 0 || fit.InUse.Misclassified != 1 {
 		t.Errorf("fit with the stewards on the candidate's side = %+v, want installed", fit)
 	}
+	// Config.IdentityTrainMinLabelled: too few decisions, no install.
+	_, _, fit, err = hub.FitIdentity(hub.IdentityFitInput{Records: recs, InUse: untrained, Labelled: []hub.LabelledPair{right}, MinLabelled: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fit.Decision != hub.FitRejected || fit.Reason != "only 1 steward decisions to check the candidate against, 2 required" {
+		t.Errorf("fit with 1 of 2 required decisions = %+v, want rejected", fit)
+	}
 	// The candidate is checked against itself: no change, no install.
 	_, _, fit, err = hub.FitIdentity(hub.IdentityFitInput{Records: recs, InUse: cand})
 	if err != nil {

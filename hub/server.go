@@ -106,6 +106,12 @@ type Config struct {
 	// DefaultIdentityTrainGrowth, DefaultIdentityTrainGrowthMin.
 	IdentityTrainGrowth    float64
 	IdentityTrainGrowthMin int
+	// IdentityTrainMinLabelled is how many steward decisions a candidate
+	// must be checked against before it may be installed; 0 (the
+	// default) lets the held-back likelihood check alone install one.
+	// Data where EM's "match" class learns households rather than people
+	// (bench/README.md, customers) needs the stewards' evidence.
+	IdentityTrainMinLabelled int
 	// IdentityCandidate, when set, replaces every trained candidate
 	// before its check: tests force a bad one. Nil in production.
 	IdentityCandidate func(*identity.Model) *identity.Model
@@ -164,7 +170,7 @@ func (c *Config) Validate() error {
 	case c.RetentionInterval < 0:
 		return errors.New("hub: config: RetentionInterval must not be negative")
 	case c.IdentityTrainInterval < 0 || c.IdentityTrainPoll < 0 || c.IdentityTrainMinRecords < 0 ||
-		c.IdentityTrainGrowth < 0 || c.IdentityTrainGrowthMin < 0:
+		c.IdentityTrainGrowth < 0 || c.IdentityTrainGrowthMin < 0 || c.IdentityTrainMinLabelled < 0:
 		return errors.New("hub: config: the IdentityTrain settings must not be negative")
 	case c.Transport != nil && (c.LogStore == nil || c.StableStore == nil || c.SnapshotStore == nil):
 		return errors.New("hub: config: Transport needs LogStore, StableStore and SnapshotStore")
