@@ -232,8 +232,10 @@ func (f *FSM) trainState() (frags int, last ModelFit, ok bool) {
 // Decision may say rejected although the check passed: see
 // CmdModelFit). Errors: *NotLeaderError on a follower; one wrapping
 // ErrTooLittleData below Config.IdentityTrainMinRecords fragments (no
-// fit is recorded then); a training or Apply failure. One fit runs at a
-// time; a second call waits for the first.
+// fit is recorded then); a training or Apply failure; ctx's error when it
+// ends first (the training itself then finishes in the background and
+// is dropped). One fit runs at a time; a second call waits for the
+// first.
 func (s *Server) TrainIdentity(ctx context.Context, trigger string) (ModelFit, error) {
 	s.trainMu.Lock()
 	defer s.trainMu.Unlock()
@@ -255,13 +257,29 @@ func (s *Server) TrainIdentity(ctx context.Context, trigger string) (ModelFit, e
 		return ModelFit{}, fmt.Errorf("%w: %d fragments, self-training needs %d", ErrTooLittleData, len(in.Records), minRecs)
 	}
 	in.Candidate, in.Tune, in.MinLabelled = s.cfg.IdentityCandidate, s.cfg.IdentityTrainTune, s.cfg.IdentityTrainMinLabelled
-	_, enc, fit, err := FitIdentity(in)
-	if err != nil {
-		return ModelFit{}, err
+	// Training cannot be interrupted; so that Close (which ends ctx) need
+	// not wait for it, it runs on its own goroutine, whose result is
+	// dropped when ctx ends first. It reads the copy in only.
+	type result struct {
+		enc []byte
+		fit ModelFit
+		err error
 	}
-	if err := ctx.Err(); err != nil {
-		return ModelFit{}, fmt.Errorf("hub: fit identity model: %w", err)
+	done := make(chan result, 1)
+	go func() {
+		_, enc, fit, err := FitIdentity(in)
+		done <- result{enc, fit, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return ModelFit{}, fmt.Errorf("hub: fit identity model: %w", ctx.Err())
 	}
+	if r.err != nil {
+		return ModelFit{}, r.err
+	}
+	enc, fit := r.enc, r.fit
 	fit.At, fit.Trigger, fit.Seconds = at.UTC().Truncate(time.Millisecond), trigger, time.Since(start).Seconds()
 	if fit.Decision != FitInstalled {
 		enc = nil
