@@ -308,14 +308,13 @@ func (s *Server) TrainIdentity(ctx context.Context, trigger string) (ModelFit, e
 	return fit, nil
 }
 
-// identityTrainDue returns the trigger of a fit due now ("" when none):
-// the schedule, once Config.IdentityTrainInterval has passed since the
-// last fit (or none was ever recorded), or growth, once the fragments
-// grew by the configured fraction and count since the last fit. Below
-// the minimum population nothing is due. last* are the loop's own last
-// attempt, which counts as a fit so a failing fit is not retried at
-// every poll.
-func (s *Server) identityTrainDue(now time.Time, lastAt time.Time, lastFrags int) string {
+// identityTrainDue returns the trigger of a fit due now ("" when none),
+// from the replicated history: the schedule, once
+// Config.IdentityTrainInterval has passed since the last fit (or none
+// was ever recorded), or growth, once the fragments grew by the
+// configured fraction and count since the last fit. Below the minimum
+// population nothing is due.
+func (s *Server) identityTrainDue(now time.Time) string {
 	frags, fit, ok := s.fsm.trainState()
 	minRecs, growth, growthMin := s.cfg.IdentityTrainMinRecords, s.cfg.IdentityTrainGrowth, s.cfg.IdentityTrainGrowthMin
 	if minRecs <= 0 {
@@ -327,16 +326,13 @@ func (s *Server) identityTrainDue(now time.Time, lastAt time.Time, lastFrags int
 	if growthMin <= 0 {
 		growthMin = DefaultIdentityTrainGrowthMin
 	}
-	if frags < minRecs {
+	switch {
+	case frags < minRecs:
 		return ""
-	}
-	if ok && fit.At.After(lastAt) {
-		lastAt, lastFrags = fit.At, fit.Fragments
-	}
-	if lastAt.IsZero() || now.Sub(lastAt) >= s.cfg.IdentityTrainInterval {
+	case !ok || now.Sub(fit.At) >= s.cfg.IdentityTrainInterval:
 		return TriggerSchedule
 	}
-	if d := frags - lastFrags; d >= growthMin && float64(d) >= growth*float64(lastFrags) {
+	if d := frags - fit.Fragments; d >= growthMin && float64(d) >= growth*float64(fit.Fragments) {
 		return TriggerGrowth
 	}
 	return ""
@@ -345,19 +341,21 @@ func (s *Server) identityTrainDue(now time.Time, lastAt time.Time, lastFrags int
 // identityTrainLoop runs on every node and trains on the leader: every
 // poll (Config.IdentityTrainPoll) it checks whether a fit is due
 // (identityTrainDue) and runs it. A new leader carries on from the
-// replicated history.
+// replicated history. A fit that fails (leadership lost, Apply timed
+// out) is retried after 50 polls or the interval, whichever is
+// shorter, not at every poll.
 func (s *Server) identityTrainLoop() {
 	defer s.ticker.Done()
 	poll := s.cfg.IdentityTrainPoll
 	if poll <= 0 {
 		poll = min(s.cfg.IdentityTrainInterval, time.Minute)
 	}
+	retry := min(50*poll, s.cfg.IdentityTrainInterval)
 	ctx, cancel := s.untilClosed()
 	defer cancel()
 	t := time.NewTicker(poll)
 	defer t.Stop()
-	var lastAt time.Time
-	lastFrags := 0
+	var failed time.Time
 	for {
 		select {
 		case <-s.closed:
@@ -368,14 +366,20 @@ func (s *Server) identityTrainLoop() {
 			continue
 		}
 		now := s.now()
-		trigger := s.identityTrainDue(now, lastAt, lastFrags)
+		if !failed.IsZero() && now.Sub(failed) < retry {
+			continue
+		}
+		trigger := s.identityTrainDue(now)
 		if trigger == "" {
 			continue
 		}
-		frags, _, _ := s.fsm.trainState()
-		lastAt, lastFrags = now, frags
-		if _, err := s.TrainIdentity(ctx, trigger); err != nil && ctx.Err() == nil {
-			s.log.Warn("identity model not fitted; the model in use stays", "trigger", trigger, "err", err)
+		if _, err := s.TrainIdentity(ctx, trigger); err != nil {
+			failed = now
+			if ctx.Err() == nil {
+				s.log.Warn("identity model not fitted; the model in use stays", "trigger", trigger, "err", err)
+			}
+			continue
 		}
+		failed = time.Time{}
 	}
 }

@@ -123,11 +123,10 @@ func TestSelfTrainRejectsWorse(t *testing.T) {
 	e := hubtest.NewEdge("store-a", 1)
 	people := hubtest.People(2, "Q", 400)
 	pushPeople(t, c, e, people[:200])
-	l := c.Server(c.Leader())
-	if _, err := l.TrainIdentity(t.Context(), hub.TriggerManual); !errors.Is(err, hub.ErrTooLittleData) {
+	if _, err := trainOnLeader(t, c); !errors.Is(err, hub.ErrTooLittleData) {
 		t.Fatalf("TrainIdentity over 200 fragments = %v, want ErrTooLittleData", err)
 	}
-	if fits := l.FSM().ModelFits(); len(fits) != 0 {
+	if fits := c.Server(c.Leader()).FSM().ModelFits(); len(fits) != 0 {
 		t.Fatalf("a fit below the minimum was recorded: %+v", fits)
 	}
 	if follower := c.Server((c.Leader() + 1) % c.Len()); follower != nil {
@@ -136,12 +135,12 @@ func TestSelfTrainRejectsWorse(t *testing.T) {
 		}
 	}
 	pushPeople(t, c, e, people[200:])
-	good, err := l.TrainIdentity(t.Context(), hub.TriggerManual)
+	good, err := trainOnLeader(t, c)
 	if err != nil || good.Decision != hub.FitInstalled {
 		t.Fatalf("TrainIdentity = %+v, %v; want installed", good, err)
 	}
 	worse.Store(true)
-	bad, err := l.TrainIdentity(t.Context(), hub.TriggerManual)
+	bad, err := trainOnLeader(t, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +161,7 @@ func TestSelfTrainRejectsWorse(t *testing.T) {
 		}
 	}
 	// The history survives a restore from a snapshot.
+	l := c.Server(c.Leader())
 	snap := snapshotOf(t, l)
 	r, err := hub.NewFSM()
 	if err != nil {
@@ -176,6 +176,20 @@ func TestSelfTrainRejectsWorse(t *testing.T) {
 	var again bytes.Buffer
 	if err := r.WriteSnapshot(&again); err != nil || !bytes.Equal(again.Bytes(), snap) {
 		t.Errorf("restored state writes a different snapshot (%v)", err)
+	}
+}
+
+// trainOnLeader runs a fit on the current leader, again on the next one
+// when leadership moves meanwhile (a loaded machine can miss a
+// heartbeat).
+func trainOnLeader(t *testing.T, c *hubtest.Cluster) (hub.ModelFit, error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fit, err := c.Server(c.Leader()).TrainIdentity(t.Context(), hub.TriggerManual)
+		if !errors.Is(err, hub.ErrNotLeader) || time.Now().After(deadline) {
+			return fit, err
+		}
 	}
 }
 
