@@ -140,6 +140,9 @@ type state struct {
 	// priv is the privacy state (fsm_privacy.go): replicated, with
 	// derived indexes of its own.
 	priv *privacy
+	// fits are the newest self-training fits, oldest first
+	// (fsm_modelfit.go); never changed in place.
+	fits []ModelFit
 }
 
 const degree = 32
@@ -261,6 +264,12 @@ func (f *FSM) Apply(l *raft.Log) any {
 			panic(fmt.Sprintf("hub: undecodable model entry at index %d: %v", l.Index, derr))
 		}
 		a.setModel(sm, m)
+	case CmdModelFit:
+		e, m, derr := UnmarshalModelFit(l.Data)
+		if derr != nil {
+			panic(fmt.Sprintf("hub: undecodable model fit entry at index %d: %v", l.Index, derr))
+		}
+		a.modelFit(e, m) // fsm_modelfit.go
 	case CmdDefine:
 		d := decoded(l, "define", UnmarshalDefine)
 		if d.Kind == KindDestination {
@@ -794,6 +803,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		transits:  st.transits.Clone(),
 		dlv:       st.dlv.clone(),
 		priv:      st.priv.clone(),
+		fits:      st.fits, // never changed in place
 	}, nil
 }
 

@@ -37,7 +37,9 @@ import (
 // (its header — salt and last audit number —, requests by Raft index,
 // suppressed keys, decommissioned edges, audit entries by number:
 // docs/decisions/0040-privacy.md — only once a privacy request, a
-// decommission or an audit entry was made). A
+// decommission or an audit entry was made), eighteen when identity
+// model fits were recorded (one record each, after every other kind:
+// docs/decisions/0047-hub-self-training.md). A
 // state without an installed model or a catalog gives exactly the bytes
 // of the format before either existed, so old snapshots restore
 // unchanged. The same state always gives the same bytes (golden-tested
@@ -83,6 +85,7 @@ type snapshot struct {
 	transits  *btree.BTreeG[*Transition]
 	dlv       *deliveries
 	priv      *privacy
+	fits      []ModelFit
 }
 
 var _ raft.FSMSnapshot = (*snapshot)(nil)
@@ -191,10 +194,16 @@ func (s *snapshot) write(w io.Writer) error {
 	if werr == nil {
 		privCounts = s.writePrivacy(enc, put)
 	}
+	fits := 0
+	if werr == nil {
+		fits = s.writeFits(enc, put) // fsm_modelfit.go
+	}
 	if werr == nil {
 		put(recEnd, func() error {
 			n := 4
 			switch {
+			case fits > 0:
+				n = 18
 			case privCounts[0] > 0:
 				n = 17
 			case dlvCounts[0] > 0:
@@ -211,7 +220,8 @@ func (s *snapshot) write(w io.Writer) error {
 			all := []uint64{uint64(counts[0]), uint64(counts[1]), uint64(counts[2]), uint64(counts[3]), models,
 				uint64(catalogs), uint64(members), uint64(transits),
 				uint64(dlvCounts[0]), uint64(dlvCounts[1]), uint64(dlvCounts[2]), uint64(dlvCounts[3]),
-				uint64(privCounts[0]), uint64(privCounts[1]), uint64(privCounts[2]), uint64(privCounts[3]), uint64(privCounts[4])}
+				uint64(privCounts[0]), uint64(privCounts[1]), uint64(privCounts[2]), uint64(privCounts[3]), uint64(privCounts[4]),
+				uint64(fits)}
 			if err := enc.EncodeArrayLen(n); err != nil {
 				return err
 			}
@@ -312,6 +322,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 	models, catalogs := uint64(0), uint64(0)
 	var dlvCounts [4]uint64  // header, destinations, queued, dead
 	var privCounts [5]uint64 // header, requests, suppressed, decommissioned, audit
+	fits := uint64(0)
 	var body []byte
 	ended := false
 	for !ended {
@@ -509,7 +520,13 @@ func readSnapshot(r io.Reader) (*state, error) {
 					return fmt.Errorf("delivery %d twice", x.q)
 				}
 			case recPrivacy, recRequest, recSuppress, recDecom, recAudit:
+				if fits > 0 {
+					return fmt.Errorf("privacy record after a fit record")
+				}
 				return readPrivacy(st.priv, t, d, &privCounts)
+			case recModelFit:
+				fits++
+				return readFit(st, d) // fsm_modelfit.go
 			case recEnd:
 				n, err := d.DecodeArrayLen()
 				if err != nil {
@@ -525,11 +542,14 @@ func readSnapshot(r io.Reader) (*state, error) {
 				if privCounts[0] > 0 {
 					want = 17
 				}
+				if fits > 0 {
+					want = 18
+				}
 				if n != want {
 					return fmt.Errorf("end record of %d counts, want %d", n, want)
 				}
 				all := append(counts[:], models, catalogs, audCounts[0], audCounts[1], dlvCounts[0], dlvCounts[1], dlvCounts[2], dlvCounts[3],
-					privCounts[0], privCounts[1], privCounts[2], privCounts[3], privCounts[4])
+					privCounts[0], privCounts[1], privCounts[2], privCounts[3], privCounts[4], fits)
 				for i := range n {
 					v, err := d.Uint()
 					if err != nil {

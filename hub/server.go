@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"ucv/hub/identity"
 	"ucv/hub/seal"
 	"ucv/profile/catalog"
 	"ucv/tlsconf"
@@ -86,6 +87,39 @@ type Config struct {
 	// default here; `ucv hub` sweeps hourly) turns the schedule off.
 	RetentionInterval time.Duration
 
+	// IdentityTrainInterval is how often the leader refits the identity
+	// model on its fragments' records and installs it when a held-back
+	// check finds it no worse than the model in use (selftrain.go,
+	// docs/decisions/0047-hub-self-training.md); 0 (the default here;
+	// `ucv hub` trains hourly) turns self-training off.
+	IdentityTrainInterval time.Duration
+	// IdentityTrainPoll is how often the leader checks whether a fit is
+	// due (the interval passed, or the fragments grew); 0: the interval
+	// or a minute, whichever is shorter.
+	IdentityTrainPoll time.Duration
+	// IdentityTrainMinRecords is the smallest number of fragments the
+	// leader trains on; 0: DefaultIdentityTrainMinRecords.
+	IdentityTrainMinRecords int
+	// IdentityTrainGrowth and IdentityTrainGrowthMin: the leader refits
+	// before the interval is up once the fragments grew by this
+	// fraction and by this many since the last fit; 0:
+	// DefaultIdentityTrainGrowth, DefaultIdentityTrainGrowthMin.
+	IdentityTrainGrowth    float64
+	IdentityTrainGrowthMin int
+	// IdentityTrainMinLabelled is how many steward decisions a candidate
+	// must be checked against before it may be installed; 0 (the
+	// default) lets the held-back likelihood check alone install one.
+	// Data where EM's "match" class learns households rather than people
+	// (bench/README.md, customers) needs the stewards' evidence.
+	IdentityTrainMinLabelled int
+	// IdentityCandidate, when set, replaces every trained candidate
+	// before its check: tests force a bad one. Nil in production.
+	IdentityCandidate func(*identity.Model) *identity.Model
+	// IdentityTrainTune, when set, adjusts the configuration a candidate
+	// is trained with (by default the model in use's): tests shrink
+	// RandomPairs to train fast. Nil in production.
+	IdentityTrainTune func(*identity.Config)
+
 	// Shred makes this node's files hold no readable byte of erased
 	// people (hub/seal's crypto-shredding: a new epoch, a snapshot, the
 	// old keys destroyed). The node calls it, once for every batch of
@@ -135,6 +169,9 @@ func (c *Config) Validate() error {
 		return errors.New("hub: config: ModelFitInterval must not be negative")
 	case c.RetentionInterval < 0:
 		return errors.New("hub: config: RetentionInterval must not be negative")
+	case c.IdentityTrainInterval < 0 || c.IdentityTrainPoll < 0 || c.IdentityTrainMinRecords < 0 ||
+		c.IdentityTrainGrowth < 0 || c.IdentityTrainGrowthMin < 0 || c.IdentityTrainMinLabelled < 0:
+		return errors.New("hub: config: the IdentityTrain settings must not be negative")
 	case c.Transport != nil && (c.LogStore == nil || c.StableStore == nil || c.SnapshotStore == nil):
 		return errors.New("hub: config: Transport needs LogStore, StableStore and SnapshotStore")
 	case c.Transport == nil && (c.DataDir == "" || c.RaftAddr == ""):
@@ -177,7 +214,8 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
-	ticker    sync.WaitGroup // the tick loop, the deliverer, the shred loop and the model fit loop
+	ticker    sync.WaitGroup // the tick loop, the deliverer, the shred loop and the model fit loops
+	trainMu   sync.Mutex     // one identity model fit at a time (selftrain.go)
 }
 
 // New starts a Raft node with an empty FSM (Raft restores the latest
@@ -266,6 +304,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RetentionInterval > 0 {
 		s.ticker.Add(1)
 		go s.retentionLoop()
+	}
+	if cfg.IdentityTrainInterval > 0 {
+		s.ticker.Add(1)
+		go s.identityTrainLoop() // selftrain.go
 	}
 	s.log.Info("hub node started", "node", cfg.NodeID, "addr", string(trans.LocalAddr()), "bootstrap", cfg.Bootstrap, "raft_tls", cfg.RaftTLS != nil)
 	return s, nil
@@ -386,6 +428,8 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalReview(cmd)
 	case CmdModel:
 		_, _, err = UnmarshalSetModel(cmd)
+	case CmdModelFit:
+		_, _, err = UnmarshalModelFit(cmd)
 	case CmdDefine:
 		var d *Define
 		if d, err = UnmarshalDefine(cmd); err == nil {

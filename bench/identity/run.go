@@ -60,6 +60,13 @@ func RunUntrained(ds Dataset, cfg hid.Config, progress func(done, total int)) (R
 	return run(ds, m, " (untrained)", start, progress)
 }
 
+// RunModel resolves ds.Records with m (trained elsewhere: the hub's
+// self-training, hub.FitIdentity) and scores the result as Run does;
+// label is appended to Result.Dataset. progress may be nil.
+func RunModel(ds Dataset, m *hid.Model, label string, progress func(done, total int)) (Result, error) {
+	return run(ds, m, label, time.Now(), progress)
+}
+
 func run(ds Dataset, m *hid.Model, label string, start time.Time, progress func(done, total int)) (Result, error) {
 	trained := time.Now()
 	ix := hid.NewIndex(m)

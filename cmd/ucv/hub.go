@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,11 @@ type hubConfig struct {
 	// retentionInterval is how often the leader sweeps for people the
 	// retention policy expired (hub.Config.RetentionInterval); 0 is off.
 	retentionInterval time.Duration
+	// identityTrainInterval is how often the leader refits the identity
+	// model (hub.Config.IdentityTrainInterval); 0 is off.
+	identityTrainInterval time.Duration
+	// identityTrainMinLabelled is hub.Config.IdentityTrainMinLabelled.
+	identityTrainMinLabelled int
 	// listener, when set, is the HTTP listener to serve on instead of
 	// listening on httpAddr (ucv dev binds it before the edge opens).
 	listener net.Listener
@@ -80,6 +86,8 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --log-level debug --shutdown-timeout 30s"},
 	{"Model options (customer value, RFM)", []string{"model-fit-interval"},
 		"ucv hub --model-fit-interval 6h"},
+	{"Identity model (self-training)", []string{"identity-train-interval", "identity-train-min-decisions"},
+		"ucv hub --identity-train-interval 6h   (0 = keep the installed or untrained model)"},
 	{"Privacy options", []string{"retention-interval"},
 		"ucv hub --retention-interval 15m   (erases people the catalog's retention policy expired)"},
 }
@@ -126,6 +134,8 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	recsFit := fs.String("recommendations-fit-interval", env("UCV_RECOMMENDATIONS_FIT_INTERVAL", "24h"), "how often the leader refits the recommendations model over every profile's orders, a `DURATION`; 0 turns the schedule off [UCV_RECOMMENDATIONS_FIT_INTERVAL]")
 	retainEvery := fs.String("retention-interval", env("UCV_RETENTION_INTERVAL", "1h"), "how often the leader erases the people the catalog's retention policy expired (inactive or anonymous too long; system-initiated privacy requests), a `DURATION`; 0 turns the sweep off [UCV_RETENTION_INTERVAL]")
 	fitEvery := fs.String("model-fit-interval", env("UCV_MODEL_FIT_INTERVAL", "24h"), "how often the leader refits the customer-value and RFM models over every profile, a `DURATION`; 0 turns the schedule off (POST /v1/admin/models/{clv,rfm}/fit still fits) [UCV_MODEL_FIT_INTERVAL]")
+	trainEvery := fs.String("identity-train-interval", env("UCV_IDENTITY_TRAIN_INTERVAL", "1h"), "how often the leader refits the identity model by EM on the hub's records and installs it when a held-back check finds it no worse than the model in use (also when the records grew by a quarter), a `DURATION`; 0 turns self-training off [UCV_IDENTITY_TRAIN_INTERVAL]")
+	trainMinDecisions := fs.String("identity-train-min-decisions", env("UCV_IDENTITY_TRAIN_MIN_DECISIONS", "0"), "install a self-trained identity model only once it was checked against at least `N` steward decisions (merges, unmerges, reviews); 0: the held-back likelihood check alone may install [UCV_IDENTITY_TRAIN_MIN_DECISIONS]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`), also presented to the other hub nodes; with --tls-client-ca a hub node's (ucv tls cert create --server --client); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
 	fs.StringVar(&cfg.tlsClientCA, "tls-client-ca", env("UCV_TLS_CLIENT_CA", ""), "CA certificates (PEM `FILE`) of client certificates: the sync routes then require an edge's or a node's, the internal routes and join a node's, and Raft runs over mutual TLS; they also verify the other nodes' servers [UCV_TLS_CLIENT_CA]")
@@ -150,6 +160,16 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 		return cfg, fmt.Errorf("%w: --retention-interval must be a duration such as 1h, or 0 for off, not %q", errUsage, *retainEvery)
 	} else {
 		cfg.retentionInterval = d
+	}
+	if d, err := time.ParseDuration(*trainEvery); err != nil || d < 0 {
+		return cfg, fmt.Errorf("%w: --identity-train-interval must be a duration such as 1h, or 0 for off, not %q", errUsage, *trainEvery)
+	} else {
+		cfg.identityTrainInterval = d
+	}
+	if n, err := strconv.Atoi(*trainMinDecisions); err != nil || n < 0 {
+		return cfg, fmt.Errorf("%w: --identity-train-min-decisions must be a count such as 50, or 0, not %q", errUsage, *trainMinDecisions)
+	} else {
+		cfg.identityTrainMinLabelled = n
 	}
 	var errS, errP error
 	cfg.shutdownTimeout, errS = time.ParseDuration(*shutdown)
@@ -322,6 +342,8 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	hc.KEKFile = cfg.kekFile
 	hc.ModelFitInterval = cfg.modelFitInterval
 	hc.RetentionInterval = cfg.retentionInterval
+	hc.IdentityTrainInterval = cfg.identityTrainInterval
+	hc.IdentityTrainMinLabelled = cfg.identityTrainMinLabelled
 	hc.Forward = peers.Forward
 	hc.Logger = log
 	if mtls {

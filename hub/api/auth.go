@@ -243,6 +243,11 @@ func (s *Server) mayApply(id token.Identity, cmd []byte) error {
 		// outside could move the hub's clock into the future.
 		return fmt.Errorf("%w: ticks come from the leader's own clock", ErrForbidden)
 	}
+	if len(cmd) > 0 && hub.CmdType(cmd[0]) == hub.CmdModelFit {
+		// Only the leader's trainer records fits: an admin installs a
+		// model with CmdModel, and could otherwise forge a fit history.
+		return fmt.Errorf("%w: identity model fits come from the leader's own trainer", ErrForbidden)
+	}
 	if len(cmd) > 0 && hub.CmdType(cmd[0]) == hub.CmdDelivered {
 		// Only a deliverer reports what a receiver answered: an admin
 		// could otherwise mark deliveries done that were never sent.

@@ -80,6 +80,7 @@ var matrix = []route{
 	allow("POST", "/v1/admin/reviews/reject", func(s *Server) handler { return s.review(false) }, asAdmin, asSteward),
 	allow("GET", "/v1/admin/model", func(s *Server) handler { return s.model }, asAdmin, asSteward, asAuditor),
 	allow("POST", "/v1/admin/model", func(s *Server) handler { return s.setModel }, asAdmin),
+	allow("GET", "/v1/admin/identity/models", func(s *Server) handler { return s.identityModels }, asAdmin, asSteward, asAuditor),
 	allow("GET", "/v1/admin/computed-traits", func(s *Server) handler { return s.definitions(catalog.KindComputedTrait) }, asAdmin, asSteward, asAuditor),
 	allow("GET", "/v1/admin/computed-traits/{name}", func(s *Server) handler { return s.definition(catalog.KindComputedTrait) }, asAdmin, asSteward, asAuditor),
 	allow("PUT", "/v1/admin/computed-traits/{name}", func(s *Server) handler { return s.define(catalog.KindComputedTrait) }, asAdmin),

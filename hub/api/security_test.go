@@ -111,6 +111,7 @@ func TestRoleMatrixWalk(t *testing.T) {
 		"POST /v1/admin/reviews/reject":        {body: pair},
 		"GET /v1/admin/model":                  {},
 		"POST /v1/admin/model":                 {body: []byte{}},
+		"GET /v1/admin/identity/models":        {},
 		"GET /v1/admin/computed-traits":        {},
 		"GET /v1/admin/computed-traits/{name}": {path: "/v1/admin/computed-traits/orders"},
 		"PUT /v1/admin/computed-traits/{name}": {path: "/v1/admin/computed-traits/orders",

@@ -137,6 +137,13 @@ type RuleReport struct {
 	Sampled         int     // pairs EM used
 	MatchFraction   float64 // EM's estimate of the share of matches among them
 	ExpectedMatches float64
+	// Iterations is the number of EM rounds run (Config.EMIterations;
+	// 0 when the rule produced no pairs) and Change the largest absolute
+	// change of the match fraction or of any m probability in the last
+	// of them: how far EM was from a fixed point when it stopped. Not
+	// part of a model's encoding (a decoded model reports zeros).
+	Iterations int
+	Change     float64
 }
 
 // Report returns what training saw.
@@ -285,8 +292,8 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		for _, c := range blockRules[ri].excludes {
 			excluded[c] = true
 		}
-		m, lambda, support := em(vs, md.u, md.m, excluded, cfg.EMIterations)
-		rr.MatchFraction = lambda
+		m, lambda, support, change := em(vs, md.u, md.m, excluded, cfg.EMIterations)
+		rr.MatchFraction, rr.Iterations, rr.Change = lambda, cfg.EMIterations, change
 		rr.ExpectedMatches = lambda * float64(total)
 		if rr.ExpectedMatches > maxExpected {
 			maxExpected = rr.ExpectedMatches
@@ -442,6 +449,24 @@ func tfFields(c comp, p *prep) []string {
 // together (blocks larger than BlockCap skipped), sampled down to
 // TrainPairsPerRule, and the number of pairs before sampling.
 func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, int) {
+	pairs := blockedPairs(ps, ri, cfg)
+	total := len(pairs)
+	step := 1
+	if cfg.TrainPairsPerRule > 0 && total > cfg.TrainPairsPerRule {
+		step = (total + cfg.TrainPairsPerRule - 1) / cfg.TrainPairsPerRule
+	}
+	vs := make([]vector, 0, total/step+1)
+	for k := 0; k < total; k += step {
+		i, j := int(pairs[k]>>32), int(pairs[k]&0xffffffff)
+		vs = append(vs, compare(ps[i], ps[j]))
+	}
+	return vs, total
+}
+
+// blockedPairs returns the pairs rule ri blocks together (blocks larger
+// than BlockCap skipped), each as i<<32|j with i < j indexes into ps,
+// sorted and without duplicates.
+func blockedPairs(ps []*prep, ri int, cfg Config) []uint64 {
 	type kv struct {
 		k blockKey
 		i int32
@@ -480,18 +505,7 @@ func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, int) {
 		s = e
 	}
 	sort.Slice(pairs, func(a, b int) bool { return pairs[a] < pairs[b] })
-	pairs = dedupeU64(pairs)
-	total := len(pairs)
-	step := 1
-	if cfg.TrainPairsPerRule > 0 && total > cfg.TrainPairsPerRule {
-		step = (total + cfg.TrainPairsPerRule - 1) / cfg.TrainPairsPerRule
-	}
-	vs := make([]vector, 0, total/step+1)
-	for k := 0; k < total; k += step {
-		i, j := int(pairs[k]>>32), int(pairs[k]&0xffffffff)
-		vs = append(vs, compare(ps[i], ps[j]))
-	}
-	return vs, total
+	return dedupeU64(pairs)
 }
 
 func dedupeU64(s []uint64) []uint64 {
@@ -507,9 +521,10 @@ func dedupeU64(s []uint64) []uint64 {
 }
 
 // em runs expectation maximisation with u fixed and returns m, the match
-// fraction and per comparison the posterior mass of non-missing levels
-// (how much evidence backs its m).
-func em(vs []vector, u, m0 [numComp][maxLevels]float64, excluded [numComp]bool, iters int) (m [numComp][maxLevels]float64, lambda float64, support [numComp]float64) {
+// fraction, per comparison the posterior mass of non-missing levels
+// (how much evidence backs its m) and the largest absolute change of the
+// match fraction or an m in the last round.
+func em(vs []vector, u, m0 [numComp][maxLevels]float64, excluded [numComp]bool, iters int) (m [numComp][maxLevels]float64, lambda float64, support [numComp]float64, change float64) {
 	// Aggregate identical vectors: EM only needs their counts.
 	sort.Slice(vs, func(a, b int) bool { return lessVec(&vs[a], &vs[b]) })
 	type uv struct {
@@ -552,18 +567,22 @@ func em(vs []vector, u, m0 [numComp][maxLevels]float64, excluded [numComp]bool, 
 				nonNull[c] += w
 			}
 		}
-		lambda = math.Min(math.Max(sumPost/total, 1e-9), 1-1e-9)
+		next := math.Min(math.Max(sumPost/total, 1e-9), 1-1e-9)
+		change = math.Abs(next - lambda)
+		lambda = next
 		for c := comp(0); c < numComp; c++ {
 			if excluded[c] || nonNull[c] == 0 {
 				continue
 			}
 			for l := 1; l < len(specs[c].levels); l++ {
-				m[c][l] = acc[c][l] / nonNull[c]
+				nm := acc[c][l] / nonNull[c]
+				change = math.Max(change, math.Abs(nm-m[c][l]))
+				m[c][l] = nm
 			}
 		}
 		support = nonNull
 	}
-	return m, lambda, support
+	return m, lambda, support, change
 }
 
 func lessVec(a, b *vector) bool {
