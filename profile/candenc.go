@@ -1,0 +1,296 @@
+package profile
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
+
+	"ucv/crdt"
+	"ucv/crdt/codec"
+)
+
+// The compact encoding of survivorship candidates (decision 0045,
+// "Encoding"). Most candidates hold their trait's own register: a
+// single source writing to a single record makes every candidate a
+// copy of the trait it belongs to, and with several sources the winner
+// of each trait is one. Encoding those in full stored every trait write
+// twice. A profile now encodes them as origins — (source, record) with
+// a bitmap over the traits, in the order the traits field lists them —
+// and only the other candidates (values that lost to another source or
+// record) in full, as before. Decoding rebuilds the same Candidates
+// map: a candidate named by an origin gets its trait's register.
+//
+// Field 17 keeps its form (a map of candidate key → register) and holds
+// the candidates written in full; field 18, present only when some
+// candidate holds its trait's register, lists the origins:
+// [[source, record, bitmap], …], sorted by source then record; bit i
+// (byte i/8, bit i%8 from the least significant) names the i-th trait
+// of field 3. A profile whose candidates all differ from their traits
+// keeps the 17-field form, byte for byte as before; so does one without
+// candidates (15 or 16 fields).
+
+// keyed is one trait of the traits field, in encoded order.
+type keyed struct {
+	key string
+	reg crdt.Register
+}
+
+// sortedRegisters returns m's registers sorted by key: the order
+// codec.EncodeLWWMap writes them in.
+func sortedRegisters(m crdt.LWWMap) []keyed {
+	out := make([]keyed, 0, len(m.M))
+	for k, r := range m.M {
+		out = append(out, keyed{k, r})
+	}
+	slices.SortFunc(out, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	return out
+}
+
+// encodeRegisters writes rs as codec.EncodeLWWMap writes the map they
+// came from (sortedRegisters).
+func encodeRegisters(e *codec.Encoder, rs []keyed) error {
+	if err := e.EncodeMapLen(len(rs)); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := e.EncodeString(r.key); err != nil {
+			return err
+		}
+		if err := codec.EncodeRegister(e, r.reg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeTraits reads what codec.EncodeLWWMap (or encodeRegisters)
+// wrote, as codec.DecodeLWWMap does, and when keep is set also returns
+// the registers in the order read.
+func decodeTraits(d *codec.Decoder, keep bool) (crdt.LWWMap, []keyed, error) {
+	if !keep {
+		m, err := codec.DecodeLWWMap(d)
+		return m, nil, err
+	}
+	n, err := d.MapLen(6)
+	if err != nil || n == 0 {
+		return crdt.LWWMap{}, nil, err
+	}
+	m := crdt.LWWMap{M: make(map[string]crdt.Register, n)}
+	ks := make([]keyed, 0, n)
+	for range n {
+		k, err := d.String()
+		if err != nil {
+			return crdt.LWWMap{}, nil, err
+		}
+		r, err := codec.DecodeRegister(d)
+		if err != nil {
+			return crdt.LWWMap{}, nil, err
+		}
+		if _, dup := m.M[k]; dup {
+			return crdt.LWWMap{}, nil, fmt.Errorf("%w: duplicate trait", codec.ErrCorrupt)
+		}
+		m.M[k] = r
+		ks = append(ks, keyed{k, r})
+	}
+	return m, ks, nil
+}
+
+// origin is a (source, record) and the traits (bit i: the i-th trait in
+// encoded order) whose register it wrote as a candidate.
+type origin struct {
+	source, record string
+	set            []byte
+}
+
+// candidateForm is how a profile's candidates are encoded.
+type candidateForm struct {
+	explicit []string // keys of the candidates written in full, sorted
+	origins  []origin // the others, sorted by source and record
+}
+
+func sameRegister(a, b crdt.Register) bool {
+	return a.TS == b.TS && bytes.Equal(a.Val, b.Val) && (a.Val == nil) == (b.Val == nil)
+}
+
+// manyOrigins is how many origins splitCandidates looks through one by
+// one before it indexes them.
+const manyOrigins = 8
+
+// splitCandidates sorts the candidates into those that hold their
+// trait's register (by origin) and the rest. traits is the traits
+// field in encoded order (sortedRegisters).
+func splitCandidates(c crdt.LWWMap, traits []keyed) candidateForm {
+	var f candidateForm
+	nb := (len(traits) + 7) / 8
+	var at map[[2]string]int // origin → index in f.origins, once there are many
+	for k, r := range c.M {
+		i := -1
+		if t, s, rec, ok := splitCandidateKey(k); ok {
+			j, found := slices.BinarySearchFunc(traits, t, func(e keyed, t string) int { return strings.Compare(e.key, t) })
+			if found && sameRegister(traits[j].reg, r) {
+				i = j
+				o := -1
+				if at != nil {
+					if x, ok := at[[2]string{s, rec}]; ok {
+						o = x
+					}
+				} else {
+					for x := range f.origins {
+						if f.origins[x].source == s && f.origins[x].record == rec {
+							o = x
+							break
+						}
+					}
+				}
+				if o < 0 {
+					o = len(f.origins)
+					f.origins = append(f.origins, origin{source: s, record: rec, set: make([]byte, nb)})
+					switch {
+					case at != nil:
+						at[[2]string{s, rec}] = o
+					case len(f.origins) > manyOrigins:
+						at = make(map[[2]string]int, 2*len(f.origins))
+						for x, g := range f.origins {
+							at[[2]string{g.source, g.record}] = x
+						}
+					}
+				}
+				f.origins[o].set[i/8] |= 1 << (i % 8)
+			}
+		}
+		if i < 0 {
+			f.explicit = append(f.explicit, k)
+		}
+	}
+	slices.Sort(f.explicit)
+	if len(f.origins) > 1 {
+		slices.SortFunc(f.origins, func(a, b origin) int {
+			return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.record, b.record))
+		})
+	}
+	return f
+}
+
+// encodeExplicit writes the candidates named by keys (sorted) as
+// codec.EncodeLWWMap writes a map of them.
+func encodeExplicit(e *codec.Encoder, c crdt.LWWMap, keys []string) error {
+	if err := e.EncodeMapLen(len(keys)); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := e.EncodeString(k); err != nil {
+			return err
+		}
+		if err := codec.EncodeRegister(e, c.M[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeOrigins writes [[source, record, bitmap], …].
+func encodeOrigins(e *codec.Encoder, os []origin) error {
+	if err := e.EncodeArrayLen(len(os)); err != nil {
+		return err
+	}
+	for _, o := range os {
+		if err := e.EncodeArrayLen(3); err != nil {
+			return err
+		}
+		if err := e.EncodeString(o.source); err != nil {
+			return err
+		}
+		if err := e.EncodeString(o.record); err != nil {
+			return err
+		}
+		if err := e.EncodeBytes(o.set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachBit calls f with the index of each set bit of set, in order.
+func eachBit(set []byte, f func(i int)) {
+	for b, x := range set {
+		for x != 0 {
+			f(b*8 + bits.TrailingZeros8(x))
+			x &= x - 1
+		}
+	}
+}
+
+// decodeOrigins reads what encodeOrigins wrote and adds the candidates
+// it names to into: each the register of its trait (traits: the traits
+// field in encoded order).
+func decodeOrigins(d *codec.Decoder, traits []keyed, into *crdt.LWWMap) error {
+	n, err := d.ArrayLen(5)
+	if err != nil {
+		return err
+	}
+	nb := (len(traits) + 7) / 8
+	os := make([]origin, 0, n)
+	size, count := 0, 0
+	for range n {
+		if err := d.ExpectArray(3); err != nil {
+			return err
+		}
+		s, err := d.String()
+		if err != nil {
+			return err
+		}
+		rec, err := d.String()
+		if err != nil {
+			return err
+		}
+		set, err := d.Bytes()
+		if err != nil {
+			return err
+		}
+		if len(set) != nb || nb > 0 && len(traits)%8 != 0 && set[nb-1]>>(len(traits)%8) != 0 {
+			return fmt.Errorf("%w: candidate bitmap of %d bytes for %d traits", codec.ErrCorrupt, len(set), len(traits))
+		}
+		eachBit(set, func(i int) {
+			size += len(traits[i].key) + len(candSep) + len(s) + len(candSep) + len(rec)
+			count++
+		})
+		os = append(os, origin{source: s, record: rec, set: set})
+	}
+	if count == 0 {
+		return nil
+	}
+	// The keys in one string: one allocation for all of them.
+	buf := make([]byte, 0, size)
+	for _, o := range os {
+		eachBit(o.set, func(i int) {
+			buf = append(buf, traits[i].key...)
+			buf = append(buf, candSep...)
+			buf = append(buf, o.source...)
+			buf = append(buf, candSep...)
+			buf = append(buf, o.record...)
+		})
+	}
+	all := string(buf)
+	if into.M == nil {
+		into.M = make(map[string]crdt.Register, count)
+	}
+	off, dup := 0, false
+	for _, o := range os {
+		eachBit(o.set, func(i int) {
+			l := len(traits[i].key) + len(candSep) + len(o.source) + len(candSep) + len(o.record)
+			k := all[off : off+l]
+			off += l
+			if _, ok := into.M[k]; ok {
+				dup = true
+			}
+			into.M[k] = traits[i].reg
+		})
+	}
+	if dup {
+		return fmt.Errorf("%w: duplicate candidate", codec.ErrCorrupt)
+	}
+	return nil
+}
