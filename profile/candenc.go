@@ -32,34 +32,37 @@ import (
 // keeps the 17-field form, byte for byte as before; so does one without
 // candidates (15 or 16 fields).
 
-// keyed is one trait of the traits field, in encoded order.
-type keyed struct {
-	key string
-	reg crdt.Register
+// traitList is the traits field in encoded order.
+type traitList struct {
+	keys []string
+	regs []crdt.Register // regs[i] is the register of keys[i]
 }
 
-// sortedRegisters returns m's registers sorted by key: the order
-// codec.EncodeLWWMap writes them in.
-func sortedRegisters(m crdt.LWWMap) []keyed {
-	out := make([]keyed, 0, len(m.M))
-	for k, r := range m.M {
-		out = append(out, keyed{k, r})
+// listTraits returns m in the order codec.EncodeLWWMap writes it: by
+// key.
+func listTraits(m crdt.LWWMap) traitList {
+	keys := make([]string, 0, len(m.M))
+	for k := range m.M {
+		keys = append(keys, k)
 	}
-	slices.SortFunc(out, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
-	return out
+	slices.Sort(keys)
+	regs := make([]crdt.Register, len(keys))
+	for i, k := range keys {
+		regs[i] = m.M[k]
+	}
+	return traitList{keys, regs}
 }
 
-// encodeRegisters writes rs as codec.EncodeLWWMap writes the map they
-// came from (sortedRegisters).
-func encodeRegisters(e *codec.Encoder, rs []keyed) error {
-	if err := e.EncodeMapLen(len(rs)); err != nil {
+// encodeTraits writes tl as codec.EncodeLWWMap writes the map it lists.
+func encodeTraits(e *codec.Encoder, tl traitList) error {
+	if err := e.EncodeMapLen(len(tl.keys)); err != nil {
 		return err
 	}
-	for _, r := range rs {
-		if err := e.EncodeString(r.key); err != nil {
+	for i, k := range tl.keys {
+		if err := e.EncodeString(k); err != nil {
 			return err
 		}
-		if err := codec.EncodeRegister(e, r.reg); err != nil {
+		if err := codec.EncodeRegister(e, tl.regs[i]); err != nil {
 			return err
 		}
 	}
@@ -69,33 +72,34 @@ func encodeRegisters(e *codec.Encoder, rs []keyed) error {
 // decodeTraits reads what codec.EncodeLWWMap (or encodeRegisters)
 // wrote, as codec.DecodeLWWMap does, and when keep is set also returns
 // the registers in the order read.
-func decodeTraits(d *codec.Decoder, keep bool) (crdt.LWWMap, []keyed, error) {
+func decodeTraits(d *codec.Decoder, keep bool) (crdt.LWWMap, traitList, error) {
 	if !keep {
 		m, err := codec.DecodeLWWMap(d)
-		return m, nil, err
+		return m, traitList{}, err
 	}
 	n, err := d.MapLen(6)
 	if err != nil || n == 0 {
-		return crdt.LWWMap{}, nil, err
+		return crdt.LWWMap{}, traitList{}, err
 	}
 	m := crdt.LWWMap{M: make(map[string]crdt.Register, n)}
-	ks := make([]keyed, 0, n)
+	tl := traitList{keys: make([]string, 0, n), regs: make([]crdt.Register, 0, n)}
 	for range n {
 		k, err := d.String()
 		if err != nil {
-			return crdt.LWWMap{}, nil, err
+			return crdt.LWWMap{}, traitList{}, err
 		}
 		r, err := codec.DecodeRegister(d)
 		if err != nil {
-			return crdt.LWWMap{}, nil, err
+			return crdt.LWWMap{}, traitList{}, err
 		}
 		if _, dup := m.M[k]; dup {
-			return crdt.LWWMap{}, nil, fmt.Errorf("%w: duplicate trait", codec.ErrCorrupt)
+			return crdt.LWWMap{}, traitList{}, fmt.Errorf("%w: duplicate trait", codec.ErrCorrupt)
 		}
 		m.M[k] = r
-		ks = append(ks, keyed{k, r})
+		tl.keys = append(tl.keys, k)
+		tl.regs = append(tl.regs, r)
 	}
-	return m, ks, nil
+	return m, tl, nil
 }
 
 // origin is a (source, record) and the traits (bit i: the i-th trait in
@@ -120,17 +124,30 @@ func sameRegister(a, b crdt.Register) bool {
 const manyOrigins = 8
 
 // splitCandidates sorts the candidates into those that hold their
-// trait's register (by origin) and the rest. traits is the traits
-// field in encoded order (sortedRegisters).
-func splitCandidates(c crdt.LWWMap, traits []keyed) candidateForm {
+// trait's register (by origin) and the rest.
+func splitCandidates(c crdt.LWWMap, tl traitList) candidateForm {
+	keys := tl.keys
+	if len(c.M) <= len(keys) {
+		// The common case, one origin for all: probe each trait for
+		// the origin of any one candidate.
+		var any string
+		for k := range c.M {
+			any = k
+			break
+		}
+		if _, s, rec, ok := splitCandidateKey(any); ok {
+			if set, n := probeOrigin(c, tl, s, rec); n == len(c.M) {
+				return candidateForm{origins: []origin{{source: s, record: rec, set: set}}}
+			}
+		}
+	}
 	var f candidateForm
-	nb := (len(traits) + 7) / 8
+	nb := (len(keys) + 7) / 8
 	var at map[[2]string]int // origin → index in f.origins, once there are many
 	for k, r := range c.M {
 		i := -1
 		if t, s, rec, ok := splitCandidateKey(k); ok {
-			j, found := slices.BinarySearchFunc(traits, t, func(e keyed, t string) int { return strings.Compare(e.key, t) })
-			if found && sameRegister(traits[j].reg, r) {
+			if j, found := slices.BinarySearch(keys, t); found && sameRegister(tl.regs[j], r) {
 				i = j
 				o := -1
 				if at != nil {
@@ -172,6 +189,32 @@ func splitCandidates(c crdt.LWWMap, traits []keyed) candidateForm {
 		})
 	}
 	return f
+}
+
+// probeOrigin returns the bitmap of the traits (keys) whose candidate
+// from (source, record) holds the trait's register, and their count.
+// It finds what the general path of splitCandidates finds for that
+// origin, so the form stays canonical: a trait whose name holds a NUL
+// is skipped (its candidates' keys split at that NUL).
+func probeOrigin(c crdt.LWWMap, tl traitList, source, record string) ([]byte, int) {
+	set := make([]byte, (len(tl.keys)+7)/8)
+	var arr [128]byte
+	buf, n := arr[:0], 0
+	for i, t := range tl.keys {
+		if strings.IndexByte(t, 0) >= 0 {
+			continue // its candidates' keys split elsewhere: the general path's
+		}
+		buf = append(buf[:0], t...)
+		buf = append(buf, candSep...)
+		buf = append(buf, source...)
+		buf = append(buf, candSep...)
+		buf = append(buf, record...)
+		if r, ok := c.M[string(buf)]; ok && sameRegister(r, tl.regs[i]) {
+			set[i/8] |= 1 << (i % 8)
+			n++
+		}
+	}
+	return set, n
 }
 
 // encodeExplicit writes the candidates named by keys (sorted) as
@@ -226,7 +269,8 @@ func eachBit(set []byte, f func(i int)) {
 // decodeOrigins reads what encodeOrigins wrote and adds the candidates
 // it names to into: each the register of its trait (traits: the traits
 // field in encoded order).
-func decodeOrigins(d *codec.Decoder, traits []keyed, into *crdt.LWWMap) error {
+func decodeOrigins(d *codec.Decoder, tl traitList, into *crdt.LWWMap) error {
+	traits := tl.keys
 	n, err := d.ArrayLen(5)
 	if err != nil {
 		return err
@@ -254,7 +298,7 @@ func decodeOrigins(d *codec.Decoder, traits []keyed, into *crdt.LWWMap) error {
 			return fmt.Errorf("%w: candidate bitmap of %d bytes for %d traits", codec.ErrCorrupt, len(set), len(traits))
 		}
 		eachBit(set, func(i int) {
-			size += len(traits[i].key) + len(candSep) + len(s) + len(candSep) + len(rec)
+			size += len(traits[i]) + len(candSep) + len(s) + len(candSep) + len(rec)
 			count++
 		})
 		os = append(os, origin{source: s, record: rec, set: set})
@@ -263,33 +307,30 @@ func decodeOrigins(d *codec.Decoder, traits []keyed, into *crdt.LWWMap) error {
 		return nil
 	}
 	// The keys in one string: one allocation for all of them.
-	buf := make([]byte, 0, size)
+	var b strings.Builder
+	b.Grow(size)
 	for _, o := range os {
 		eachBit(o.set, func(i int) {
-			buf = append(buf, traits[i].key...)
-			buf = append(buf, candSep...)
-			buf = append(buf, o.source...)
-			buf = append(buf, candSep...)
-			buf = append(buf, o.record...)
+			b.WriteString(traits[i])
+			b.WriteString(candSep)
+			b.WriteString(o.source)
+			b.WriteString(candSep)
+			b.WriteString(o.record)
 		})
 	}
-	all := string(buf)
+	all := b.String()
 	if into.M == nil {
 		into.M = make(map[string]crdt.Register, count)
 	}
-	off, dup := 0, false
+	off, want := 0, len(into.M)+count
 	for _, o := range os {
 		eachBit(o.set, func(i int) {
-			l := len(traits[i].key) + len(candSep) + len(o.source) + len(candSep) + len(o.record)
-			k := all[off : off+l]
+			l := len(traits[i]) + len(candSep) + len(o.source) + len(candSep) + len(o.record)
+			into.M[all[off:off+l]] = tl.regs[i]
 			off += l
-			if _, ok := into.M[k]; ok {
-				dup = true
-			}
-			into.M[k] = traits[i].reg
 		})
 	}
-	if dup {
+	if len(into.M) != want { // a key named twice, or also in full
 		return fmt.Errorf("%w: duplicate candidate", codec.ErrCorrupt)
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 )
 
 // marshalWith is Marshal with the candidates' form chosen by split.
-func marshalWith(p *Profile, split func(crdt.LWWMap, []keyed) candidateForm) []byte {
+func marshalWith(p *Profile, split func(crdt.LWWMap, traitList) candidateForm) []byte {
 	e := codec.GetEncoder()
 	defer codec.PutEncoder(e)
 	if err := encodeProfileWith(e, p, split); err != nil {
@@ -25,7 +25,7 @@ func marshalWith(p *Profile, split func(crdt.LWWMap, []keyed) candidateForm) []b
 
 // allInFull is the first form of 0045: every candidate in full, in the
 // 17th field.
-func allInFull(c crdt.LWWMap, _ []keyed) candidateForm {
+func allInFull(c crdt.LWWMap, _ traitList) candidateForm {
 	return candidateForm{explicit: slices.Sorted(maps.Keys(c.M))}
 }
 
@@ -116,7 +116,7 @@ func TestCandidateEncodingForms(t *testing.T) {
 	if n := fields(t, b); n != profileFields+3 {
 		t.Fatalf("single-source profile: %d fields", n)
 	}
-	f := splitCandidates(single.Candidates, sortedRegisters(single.Traits))
+	f := splitCandidates(single.Candidates, listTraits(single.Traits))
 	if len(f.explicit) != 0 || len(f.origins) != 1 {
 		t.Fatalf("single-source profile: %d candidates in full, %d origins", len(f.explicit), len(f.origins))
 	}
@@ -159,8 +159,8 @@ func TestCandidateOriginsCorrupt(t *testing.T) {
 			if n%8 == 0 && name == "bit past traits" {
 				t.Skip("no spare bits")
 			}
-			b := marshalWith(p, func(c crdt.LWWMap, ts []keyed) candidateForm {
-				f := splitCandidates(c, ts)
+			b := marshalWith(p, func(c crdt.LWWMap, tl traitList) candidateForm {
+				f := splitCandidates(c, tl)
 				f.origins[0].set = slices.Clone(f.origins[0].set)
 				mangle(&f)
 				return f

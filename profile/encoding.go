@@ -74,12 +74,12 @@ func encodeProfile(e *codec.Encoder, p *Profile) error {
 // encodeProfileWith is encodeProfile choosing the candidates' form with
 // split (tests write the first form of 0045 with every candidate in
 // full).
-func encodeProfileWith(e *codec.Encoder, p *Profile, split func(crdt.LWWMap, []keyed) candidateForm) error {
+func encodeProfileWith(e *codec.Encoder, p *Profile, split func(crdt.LWWMap, traitList) candidateForm) error {
 	fields := profileFields
 	if p.Retained.Set {
 		fields++
 	}
-	traits := sortedRegisters(p.Traits)
+	traits := listTraits(p.Traits)
 	var cf candidateForm
 	if len(p.Candidates.M) > 0 {
 		cf = split(p.Candidates, traits)
@@ -92,7 +92,7 @@ func encodeProfileWith(e *codec.Encoder, p *Profile, split func(crdt.LWWMap, []k
 		func() error { return e.EncodeArrayLen(fields) },
 		func() error { return e.EncodeString(p.ID) },
 		func() error { return codec.EncodeTimestamp(e, p.Version) },
-		func() error { return encodeRegisters(e, traits) },
+		func() error { return encodeTraits(e, traits) },
 		func() error { return codec.EncodeORSet(e, p.Identities) },
 		func() error { return codec.EncodeLWWMap(e, p.Consent) },
 		func() error { return codec.EncodeCounterMap(e, p.Counters) },
@@ -132,7 +132,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		return nil, fmt.Errorf("%w: profile with %d fields", codec.ErrCorrupt, n)
 	}
 	p := &Profile{}
-	var traits []keyed // the traits in encoded order, when origins follow
+	var traits traitList // the traits in encoded order, when origins follow
 	steps := []func() error{
 		func() (err error) { p.ID, err = d.String(); return },
 		func() (err error) { p.Version, err = codec.DecodeTimestamp(d); return },
