@@ -69,37 +69,36 @@ func encodeTraits(e *codec.Encoder, tl traitList) error {
 	return nil
 }
 
-// decodeTraits reads what codec.EncodeLWWMap (or encodeRegisters)
-// wrote, as codec.DecodeLWWMap does, and when keep is set also returns
-// the registers in the order read.
-func decodeTraits(d *codec.Decoder, keep bool) (crdt.LWWMap, traitList, error) {
+// decodeTraits reads what codec.EncodeLWWMap (or encodeTraits) wrote,
+// as codec.DecodeLWWMap does, and when keep is set also returns the
+// keys in the order read.
+func decodeTraits(d *codec.Decoder, keep bool) (crdt.LWWMap, []string, error) {
 	if !keep {
 		m, err := codec.DecodeLWWMap(d)
-		return m, traitList{}, err
+		return m, nil, err
 	}
 	n, err := d.MapLen(6)
 	if err != nil || n == 0 {
-		return crdt.LWWMap{}, traitList{}, err
+		return crdt.LWWMap{}, nil, err
 	}
 	m := crdt.LWWMap{M: make(map[string]crdt.Register, n)}
-	tl := traitList{keys: make([]string, 0, n), regs: make([]crdt.Register, 0, n)}
+	keys := make([]string, 0, n)
 	for range n {
 		k, err := d.String()
 		if err != nil {
-			return crdt.LWWMap{}, traitList{}, err
+			return crdt.LWWMap{}, nil, err
 		}
 		r, err := codec.DecodeRegister(d)
 		if err != nil {
-			return crdt.LWWMap{}, traitList{}, err
+			return crdt.LWWMap{}, nil, err
 		}
 		if _, dup := m.M[k]; dup {
-			return crdt.LWWMap{}, traitList{}, fmt.Errorf("%w: duplicate trait", codec.ErrCorrupt)
+			return crdt.LWWMap{}, nil, fmt.Errorf("%w: duplicate trait", codec.ErrCorrupt)
 		}
 		m.M[k] = r
-		tl.keys = append(tl.keys, k)
-		tl.regs = append(tl.regs, r)
+		keys = append(keys, k)
 	}
-	return m, tl, nil
+	return m, keys, nil
 }
 
 // origin is a (source, record) and the traits (bit i: the i-th trait in
@@ -267,10 +266,9 @@ func eachBit(set []byte, f func(i int)) {
 }
 
 // decodeOrigins reads what encodeOrigins wrote and adds the candidates
-// it names to into: each the register of its trait (traits: the traits
-// field in encoded order).
-func decodeOrigins(d *codec.Decoder, tl traitList, into *crdt.LWWMap) error {
-	traits := tl.keys
+// it names to into: each the register of its trait in m (traits: m's
+// keys in encoded order).
+func decodeOrigins(d *codec.Decoder, traits []string, m crdt.LWWMap, into *crdt.LWWMap) error {
 	n, err := d.ArrayLen(5)
 	if err != nil {
 		return err
@@ -297,36 +295,38 @@ func decodeOrigins(d *codec.Decoder, tl traitList, into *crdt.LWWMap) error {
 		if len(set) != nb || nb > 0 && len(traits)%8 != 0 && set[nb-1]>>(len(traits)%8) != 0 {
 			return fmt.Errorf("%w: candidate bitmap of %d bytes for %d traits", codec.ErrCorrupt, len(set), len(traits))
 		}
+		// The key suffix of this origin's candidates: ‖ 0 ‖ source ‖ 0 ‖ record.
+		o := origin{source: candSep + s + candSep + rec, set: set}
+		bits := 0
 		eachBit(set, func(i int) {
-			size += len(traits[i]) + len(candSep) + len(s) + len(candSep) + len(rec)
-			count++
+			size += len(traits[i])
+			bits++
 		})
-		os = append(os, origin{source: s, record: rec, set: set})
+		size += bits * len(o.source)
+		count += bits
+		os = append(os, o)
 	}
 	if count == 0 {
 		return nil
 	}
 	// The keys in one string: one allocation for all of them.
-	var b strings.Builder
-	b.Grow(size)
+	buf := make([]byte, 0, size)
 	for _, o := range os {
 		eachBit(o.set, func(i int) {
-			b.WriteString(traits[i])
-			b.WriteString(candSep)
-			b.WriteString(o.source)
-			b.WriteString(candSep)
-			b.WriteString(o.record)
+			buf = append(buf, traits[i]...)
+			buf = append(buf, o.source...)
 		})
 	}
-	all := b.String()
+	all := string(buf)
 	if into.M == nil {
 		into.M = make(map[string]crdt.Register, count)
 	}
 	off, want := 0, len(into.M)+count
 	for _, o := range os {
 		eachBit(o.set, func(i int) {
-			l := len(traits[i]) + len(candSep) + len(o.source) + len(candSep) + len(o.record)
-			into.M[all[off:off+l]] = tl.regs[i]
+			t := traits[i]
+			l := len(t) + len(o.source)
+			into.M[all[off:off+l]] = m.M[t]
 			off += l
 		})
 	}

@@ -132,7 +132,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		return nil, fmt.Errorf("%w: profile with %d fields", codec.ErrCorrupt, n)
 	}
 	p := &Profile{}
-	var traits traitList // the traits in encoded order, when origins follow
+	var traits []string // the traits' keys in encoded order, when origins follow
 	steps := []func() error{
 		func() (err error) { p.ID, err = d.String(); return },
 		func() (err error) { p.Version, err = codec.DecodeTimestamp(d); return },
@@ -151,7 +151,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		func() (err error) { p.Ledger, err = codec.DecodeLedger(d); return },
 		func() (err error) { p.Retained, err = codec.DecodeMax(d); return },
 		func() (err error) { p.Candidates, err = codec.DecodeLWWMap(d); return },
-		func() error { return decodeOrigins(d, traits, &p.Candidates) },
+		func() error { return decodeOrigins(d, traits, p.Traits, &p.Candidates) },
 	}
 	for i := 0; i < n; i++ {
 		if i < len(steps) {
