@@ -13,7 +13,7 @@ import (
 )
 
 // The compact encoding of survivorship candidates (decision 0045,
-// "Encoding"). Most candidates hold their trait's own register: a
+// "Encoding by origin"). Most candidates hold their trait's own register: a
 // single source writing to a single record makes every candidate a
 // copy of the trait it belongs to, and with several sources the winner
 // of each trait is one. Encoding those in full stored every trait write
@@ -28,9 +28,9 @@ import (
 // candidate holds its trait's register, lists the origins:
 // [[source, record, bitmap], …], sorted by source then record; bit i
 // (byte i/8, bit i%8 from the least significant) names the i-th trait
-// of field 3. A profile whose candidates all differ from their traits
-// keeps the 17-field form, byte for byte as before; so does one without
-// candidates (15 or 16 fields).
+// of field 3. A profile none of whose candidates holds its trait's
+// register keeps the 17-field form, byte for byte as before; one
+// without candidates keeps its 15 or 16 fields.
 
 // traitList is the traits field in encoded order.
 type traitList struct {
@@ -265,16 +265,30 @@ func eachBit(set []byte, f func(i int)) {
 	}
 }
 
+// maxKeyGrowth bounds the bytes of the candidate keys decoded from the
+// origins per byte of the encoded profile: each bit names a key the
+// length of its trait and origin, so a forged bitmap could otherwise
+// make a small input allocate without bound. A real profile needs a few
+// (one origin per trait's register; keys of some 40 bytes for some 20
+// bytes of trait in full).
+const maxKeyGrowth = 64
+
 // decodeOrigins reads what encodeOrigins wrote and adds the candidates
 // it names to into: each the register of its trait in m (traits: m's
-// keys in encoded order).
-func decodeOrigins(d *codec.Decoder, traits []string, m crdt.LWWMap, into *crdt.LWWMap) error {
-	n, err := d.ArrayLen(5)
+// keys in encoded order). input is the length of the encoded profile.
+func decodeOrigins(d *codec.Decoder, traits []string, m crdt.LWWMap, into *crdt.LWWMap, input int) error {
+	n, err := d.ArrayLen(4)
 	if err != nil {
 		return err
 	}
+	// suffix is the end of the keys of an origin's candidates:
+	// ‖ 0 ‖ source ‖ 0 ‖ record.
+	type ref struct {
+		suffix string
+		set    []byte
+	}
 	nb := (len(traits) + 7) / 8
-	os := make([]origin, 0, n)
+	os := make([]ref, 0, n)
 	size, count := 0, 0
 	for range n {
 		if err := d.ExpectArray(3); err != nil {
@@ -295,15 +309,17 @@ func decodeOrigins(d *codec.Decoder, traits []string, m crdt.LWWMap, into *crdt.
 		if len(set) != nb || nb > 0 && len(traits)%8 != 0 && set[nb-1]>>(len(traits)%8) != 0 {
 			return fmt.Errorf("%w: candidate bitmap of %d bytes for %d traits", codec.ErrCorrupt, len(set), len(traits))
 		}
-		// The key suffix of this origin's candidates: ‖ 0 ‖ source ‖ 0 ‖ record.
-		o := origin{source: candSep + s + candSep + rec, set: set}
-		bits := 0
+		o := ref{suffix: candSep + s + candSep + rec, set: set}
+		k := 0
 		eachBit(set, func(i int) {
 			size += len(traits[i])
-			bits++
+			k++
 		})
-		size += bits * len(o.source)
-		count += bits
+		size += k * len(o.suffix)
+		count += k
+		if size > maxKeyGrowth*input+1<<16 {
+			return fmt.Errorf("%w: candidate keys of over %d bytes from %d", codec.ErrCorrupt, size, input)
+		}
 		os = append(os, o)
 	}
 	if count == 0 {
@@ -314,7 +330,7 @@ func decodeOrigins(d *codec.Decoder, traits []string, m crdt.LWWMap, into *crdt.
 	for _, o := range os {
 		eachBit(o.set, func(i int) {
 			buf = append(buf, traits[i]...)
-			buf = append(buf, o.source...)
+			buf = append(buf, o.suffix...)
 		})
 	}
 	all := string(buf)
@@ -325,7 +341,7 @@ func decodeOrigins(d *codec.Decoder, traits []string, m crdt.LWWMap, into *crdt.
 	for _, o := range os {
 		eachBit(o.set, func(i int) {
 			t := traits[i]
-			l := len(t) + len(o.source)
+			l := len(t) + len(o.suffix)
 			into.M[all[off:off+l]] = m.M[t]
 			off += l
 		})

@@ -3,8 +3,10 @@ package profile
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -169,5 +171,28 @@ func TestCandidateOriginsCorrupt(t *testing.T) {
 				t.Fatalf("Unmarshal = %v, want ErrCorrupt", err)
 			}
 		})
+	}
+}
+
+// TestCandidateOriginsBounded: a forged origin whose bitmap names every
+// trait under a huge record ID would decode to keys far larger than the
+// input; it is refused.
+func TestCandidateOriginsBounded(t *testing.T) {
+	p := New("P")
+	m := &Message{Kind: Identify, MessageID: "m", Timestamp: t0, Traits: map[string]any{}}
+	for i := range 200 {
+		m.Traits[fmt.Sprintf("t%03d", i)] = i
+	}
+	p.Apply(m, nil, Source{Node: 1, Name: "crm"}, crdt.Timestamp{Wall: t0.UnixMilli(), Node: 1})
+	if _, err := Unmarshal(marshalWith(p, splitCandidates)); err != nil {
+		t.Fatalf("the real profile: %v", err)
+	}
+	b := marshalWith(p, func(c crdt.LWWMap, tl traitList) candidateForm {
+		f := splitCandidates(c, tl)
+		f.origins[0].record = strings.Repeat("r", 10_000)
+		return f
+	})
+	if _, err := Unmarshal(b); !errors.Is(err, codec.ErrCorrupt) || !strings.Contains(err.Error(), "candidate keys") {
+		t.Fatalf("Unmarshal(%d bytes) = %v, want ErrCorrupt for the keys' size", len(b), err)
 	}
 }

@@ -131,6 +131,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 	if n < minProfileFields {
 		return nil, fmt.Errorf("%w: profile with %d fields", codec.ErrCorrupt, n)
 	}
+	input := d.Remaining() // the body after its array header
 	p := &Profile{}
 	var traits []string // the traits' keys in encoded order, when origins follow
 	steps := []func() error{
@@ -151,7 +152,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		func() (err error) { p.Ledger, err = codec.DecodeLedger(d); return },
 		func() (err error) { p.Retained, err = codec.DecodeMax(d); return },
 		func() (err error) { p.Candidates, err = codec.DecodeLWWMap(d); return },
-		func() error { return decodeOrigins(d, traits, p.Traits, &p.Candidates) },
+		func() error { return decodeOrigins(d, traits, p.Traits, &p.Candidates, input) },
 	}
 	for i := 0; i < n; i++ {
 		if i < len(steps) {
