@@ -326,14 +326,15 @@ func decodeOrigins(d *codec.Decoder, traits []string, m crdt.LWWMap, into *crdt.
 		return nil
 	}
 	// The keys in one string: one allocation for all of them.
-	buf := make([]byte, 0, size)
+	var b strings.Builder
+	b.Grow(size)
 	for _, o := range os {
 		eachBit(o.set, func(i int) {
-			buf = append(buf, traits[i]...)
-			buf = append(buf, o.suffix...)
+			b.WriteString(traits[i])
+			b.WriteString(o.suffix)
 		})
 	}
-	all := string(buf)
+	all := b.String()
 	if into.M == nil {
 		into.M = make(map[string]crdt.Register, count)
 	}
