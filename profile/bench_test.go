@@ -112,6 +112,15 @@ func BenchmarkSurvivorship(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(enc)), "bytes/profile")
 		})
+		b.Run("encode/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.p.Marshal(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(enc)), "bytes/profile")
+		})
 		b.Run("decode/"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -159,6 +168,15 @@ func BenchmarkSurvivorship(b *testing.B) {
 		}
 	})
 	mEnc, _ := multi.Marshal()
+	b.Run("encode/4-candidates", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := multi.Marshal(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(mEnc)), "bytes/profile")
+	})
 	b.Run("decode/4-candidates", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 
+	"ucv/crdt"
 	"ucv/crdt/codec"
 )
 
@@ -18,7 +19,11 @@ const TagProfile codec.Tag = 64
 // before the watermark existed. A profile with survivorship candidates
 // (Profile.Candidates) appends them as a 17th field, after the
 // watermark (written unset when there is none); one without keeps the
-// bytes it had before candidates existed.
+// bytes it had before candidates existed. The candidates that hold
+// their trait's own register (all of them when one source writes to
+// one record) are encoded by origin in an 18th field instead, and the
+// 17th holds only the rest (candenc.go); a profile with none of those
+// keeps the 17-field form.
 const (
 	profileFields    = 15
 	minProfileFields = 14
@@ -63,18 +68,31 @@ func Unmarshal(b []byte) (*Profile, error) {
 }
 
 func encodeProfile(e *codec.Encoder, p *Profile) error {
+	return encodeProfileWith(e, p, splitCandidates)
+}
+
+// encodeProfileWith is encodeProfile choosing the candidates' form with
+// split (tests write the first form of 0045 with every candidate in
+// full).
+func encodeProfileWith(e *codec.Encoder, p *Profile, split func(crdt.LWWMap, traitList) candidateForm) error {
 	fields := profileFields
 	if p.Retained.Set {
 		fields++
 	}
+	traits := listTraits(p.Traits)
+	var cf candidateForm
 	if len(p.Candidates.M) > 0 {
+		cf = split(p.Candidates, traits)
 		fields = profileFields + 2
+		if len(cf.origins) > 0 {
+			fields++
+		}
 	}
 	steps := []func() error{
 		func() error { return e.EncodeArrayLen(fields) },
 		func() error { return e.EncodeString(p.ID) },
 		func() error { return codec.EncodeTimestamp(e, p.Version) },
-		func() error { return codec.EncodeLWWMap(e, p.Traits) },
+		func() error { return encodeTraits(e, traits) },
 		func() error { return codec.EncodeORSet(e, p.Identities) },
 		func() error { return codec.EncodeLWWMap(e, p.Consent) },
 		func() error { return codec.EncodeCounterMap(e, p.Counters) },
@@ -92,7 +110,10 @@ func encodeProfile(e *codec.Encoder, p *Profile) error {
 		steps = append(steps, func() error { return codec.EncodeMax(e, p.Retained) })
 	}
 	if fields > profileFields+1 {
-		steps = append(steps, func() error { return codec.EncodeLWWMap(e, p.Candidates) })
+		steps = append(steps, func() error { return encodeExplicit(e, p.Candidates, cf.explicit) })
+	}
+	if fields > profileFields+2 {
+		steps = append(steps, func() error { return encodeOrigins(e, cf.origins) })
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -110,11 +131,13 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 	if n < minProfileFields {
 		return nil, fmt.Errorf("%w: profile with %d fields", codec.ErrCorrupt, n)
 	}
+	input := d.Remaining() // the body after its array header
 	p := &Profile{}
+	var traits []string // the traits' keys in encoded order, when origins follow
 	steps := []func() error{
 		func() (err error) { p.ID, err = d.String(); return },
 		func() (err error) { p.Version, err = codec.DecodeTimestamp(d); return },
-		func() (err error) { p.Traits, err = codec.DecodeLWWMap(d); return },
+		func() (err error) { p.Traits, traits, err = decodeTraits(d, n > profileFields+2); return },
 		func() (err error) { p.Identities, err = codec.DecodeORSet(d); return },
 		func() (err error) { p.Consent, err = codec.DecodeLWWMap(d); return },
 		func() (err error) { p.Counters, err = codec.DecodeCounterMap(d); return },
@@ -129,6 +152,7 @@ func decodeProfile(d *codec.Decoder) (*Profile, error) {
 		func() (err error) { p.Ledger, err = codec.DecodeLedger(d); return },
 		func() (err error) { p.Retained, err = codec.DecodeMax(d); return },
 		func() (err error) { p.Candidates, err = codec.DecodeLWWMap(d); return },
+		func() error { return decodeOrigins(d, traits, p.Traits, &p.Candidates, input) },
 	}
 	for i := 0; i < n; i++ {
 		if i < len(steps) {

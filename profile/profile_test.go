@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -387,6 +388,44 @@ func TestGoldenBeforeCandidates(t *testing.T) {
 	}
 }
 
+// TestGoldenBeforeOrigins: a profile written with every candidate in
+// full (the first form of 0045) decodes to the same profile as today's
+// encoding of it, with the same candidates and survivorship, and
+// re-encodes in today's form.
+func TestGoldenBeforeOrigins(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "profile_v1_candidates.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Unmarshal(old)
+	if err != nil {
+		t.Fatalf("Unmarshal(old golden): %v", err)
+	}
+	want := goldenProfile(t)
+	if !p.Equal(want) || p.Candidates.Len() == 0 {
+		t.Fatalf("old golden decodes to a different profile (%d candidates)", p.Candidates.Len())
+	}
+	for _, k := range want.Traits.Keys() {
+		if got, exp := p.CandidatesOf(k), want.CandidatesOf(k); !reflect.DeepEqual(got, exp) {
+			t.Errorf("trait %s: candidates %+v, want %+v", k, got, exp)
+		}
+	}
+	again, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.ReadFile(filepath.Join("testdata", "profile_v1_origins.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, cur) {
+		t.Error("old golden does not re-encode in today's form")
+	}
+	if len(again) >= len(old) {
+		t.Errorf("today's form is %d bytes, the old one %d", len(again), len(old))
+	}
+}
+
 func TestGoldenEncoding(t *testing.T) {
 	p := goldenProfile(t)
 	got, err := p.Marshal()
@@ -400,7 +439,11 @@ func TestGoldenEncoding(t *testing.T) {
 	// profile_v1_candidates.golden: with survivorship candidates (0045);
 	// profile_v1_consent.golden, written before them, still decodes and
 	// re-encodes unchanged (TestGoldenBeforeCandidates).
-	path := filepath.Join("testdata", "profile_v1_candidates.golden")
+	// profile_v1_origins.golden: the candidates that hold their trait's
+	// register encoded by origin (0045, "Encoding"); the bytes written
+	// before, profile_v1_candidates.golden, still decode to the same
+	// profile (TestGoldenBeforeOrigins).
+	path := filepath.Join("testdata", "profile_v1_origins.golden")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -460,7 +503,7 @@ func FuzzUnmarshalProfile(f *testing.F) {
 	p := New("x")
 	b, _ := p.Marshal()
 	f.Add(b)
-	for _, name := range []string{"profile_v1.golden", "profile_v1_candidates.golden"} {
+	for _, name := range []string{"profile_v1.golden", "profile_v1_candidates.golden", "profile_v1_origins.golden"} {
 		if g, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
 			f.Add(g)
 		}

@@ -1,0 +1,53 @@
+package hub_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A snapshot written while profiles encoded every survivorship
+// candidate in full (the first form of 0045) restores to the same
+// profiles, candidates included, as today's snapshot.golden, and
+// re-snapshots to today's bytes (candidates that hold their trait's
+// register encoded by origin).
+func TestSnapshotBeforeCandidateOriginsRestores(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_origins.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newFSM(t), newFSM(t)
+	if err := a.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
+		t.Fatalf("Restore(snapshot with candidates in full): %v", err)
+	}
+	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
+		t.Fatal(err)
+	}
+	candidates := 0
+	for _, id := range []string{p1, p2, p3} {
+		va, err1 := a.Profile(id)
+		vb, err2 := b.Profile(id)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Profile(%s): %v, %v", id, err1, err2)
+		}
+		candidates += va.Profile.Candidates.Len()
+		if !va.Profile.Equal(vb.Profile) {
+			t.Errorf("%s: the old snapshot's profile differs from today's", id)
+		}
+	}
+	if candidates == 0 {
+		t.Error("no candidates restored")
+	}
+	var again bytes.Buffer
+	if err := a.WriteSnapshot(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), cur) {
+		t.Error("the old snapshot does not re-snapshot to today's bytes")
+	}
+}
