@@ -206,6 +206,14 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			// a relationship, not a merge.
 			return false
 		}
+		if !personalBeyondContact(&v) && ix.ambiguous(pa, pb) {
+			// Nothing but the contact point ties the two, and that
+			// contact point is known to be shared by different people
+			// (two of its holders are vetoed apart: a family e-mail, a
+			// household landline). Which of them this record is, the
+			// contact point cannot say.
+			return false
+		}
 		return ix.m.evidence(pa, &v, true) >= ix.cfg.DeterministicVetoWeight
 	}
 	sum, n := 0.0, 0
@@ -229,6 +237,41 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 }
 
 const comp0 comp = 0
+
+// personalBeyondContact reports whether a name, the birth date or a
+// document agrees at a level short of "different".
+func personalBeyondContact(v *vector) bool {
+	for _, c := range [...]comp{cFirst, cLast, cDOB, cNationalID, cPassport, cLicense} {
+		if l := v.lv[c]; l > 0 && int(l) < len(specs[c].levels)-1 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxAmbiguityCheck bounds the holders of one identifier that ambiguous
+// compares pairwise.
+const maxAmbiguityCheck = 16
+
+// ambiguous reports whether an identifier a and b share is held by two
+// records that are vetoed apart (the first maxAmbiguityCheck holders in
+// entry order).
+func (ix *Index) ambiguous(a, b *prep) bool {
+	for _, id := range ix.sharedLive(a, b) {
+		hs := ix.blocks[hashKey(identifierRule, id.Key())]
+		if len(hs) > maxAmbiguityCheck {
+			hs = hs[:maxAmbiguityCheck]
+		}
+		for i := range hs {
+			for j := i + 1; j < len(hs); j++ {
+				if ix.vetoed(hs[i], hs[j]) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
 
 // namesDiffer reports whether both the given names and the surnames of a
 // pair were compared and are "different".

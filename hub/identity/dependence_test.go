@@ -222,3 +222,23 @@ func TestExplanationAddsUp(t *testing.T) {
 		}
 	}
 }
+
+// A nameless record on a family e-mail two different people hold joins
+// neither of them: the e-mail cannot say whose it is.
+func TestAmbiguousContactJoinsNoOne(t *testing.T) {
+	mum := rec("mum", "first_name", "Maria", "last_name", "Lopez", "birth_date", "1970-03-02", "email", "lopezfamily@example.com")
+	kid := rec("kid", "first_name", "Sofia", "last_name", "Lopez", "birth_date", "2004-11-20", "email", "lopezfamily@example.com")
+	order := rec("order", "email", "lopezfamily@example.com", "postcode", "62704")
+	ix := resolveSmall(t, mum, kid, order)
+	if sameCluster(t, ix, "mum", "kid") {
+		t.Fatal("mother and daughter merged")
+	}
+	if sameCluster(t, ix, "order", "mum") || sameCluster(t, ix, "order", "kid") {
+		t.Fatal("a nameless record on a shared family e-mail joined one of its holders")
+	}
+	// With one holder only, the e-mail links as before.
+	ix = resolveSmall(t, mum, order)
+	if !sameCluster(t, ix, "order", "mum") {
+		t.Fatal("a nameless record on a personal e-mail did not join its holder")
+	}
+}
