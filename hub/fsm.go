@@ -506,29 +506,44 @@ func (a *applier) reindex(ids []string) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	// The records to resolve, in ID order. Resolving one changes no
+	// fragment's state nor another's stored fields, so they can all be
+	// read first; AddBatch then adds them exactly as Add would one by
+	// one (scoring their pairs on all cores), and each is regrouped
+	// right after its own Add, as before.
+	var recs []identity.Record
+	var olds [][]identity.Field
+	var knowns []bool
 	for _, id := range ids {
-		fr := a.owned[id]
-		r := recordOf(fr.state)
+		r := recordOf(a.owned[id].state)
 		old, known := a.st.recs[id]
 		if known && sameFields(old, r.Fields) {
 			continue
 		}
+		recs = append(recs, r)
+		olds = append(olds, old)
+		knowns = append(knowns, known)
+	}
+	_, err := a.st.ix.AddBatch(recs, func(i int, d identity.Decision) {
+		id := recs[i].ID
+		// Regrouping an earlier record may have moved this fragment:
+		// its cluster is read now, as before its own Add (which does
+		// not change it).
 		oldCluster := map[string]string{id: ""}
-		if known {
-			oldCluster[id] = fr.cluster
+		if knowns[i] {
+			oldCluster[id] = a.owned[id].cluster
 		}
-		d, err := a.st.ix.Add(r)
-		if err != nil {
-			// recordOf only builds valid records with the fragment's ID.
-			panic(fmt.Sprintf("hub: identity engine refused fragment %s: %v", id, err))
-		}
-		a.st.noteIdents(id, old, r.Fields)
-		a.st.recs[id] = r.Fields
+		a.st.noteIdents(id, olds[i], recs[i].Fields)
+		a.st.recs[id] = recs[i].Fields
 		moved := []string{id}
 		for _, m := range d.Moved {
 			moved = append(moved, m.RecordID)
 		}
 		a.regroup(moved, oldCluster, "", "")
+	})
+	if err != nil {
+		// recordOf only builds valid records with the fragment's ID.
+		panic(fmt.Sprintf("hub: identity engine refused a fragment: %v", err))
 	}
 }
 

@@ -31,6 +31,10 @@ type Index struct {
 	mark    []uint32
 	gen     uint32
 	stats   Stats
+	memo    *pairMemo // pair weights AddBatch scored ahead, nil outside it
+	// lastMemoHits counts the pair weights the last AddBatch took from
+	// its parallel scoring (tests check the memo is used).
+	lastMemoHits int
 }
 
 // Stats counts the work an Index has done.
@@ -170,15 +174,21 @@ func (ix *Index) Add(r Record) (Decision, error) {
 	if err := checkKinds(r); err != nil {
 		return Decision{}, err
 	}
+	return ix.add(r, nil, nil), nil
+}
+
+// add is Add of a valid record; p and keys, when not nil, are r's
+// prepared form and blocking keys (AddBatch prepares them in parallel).
+func (ix *Index) add(r Record, p *prep, keys []blockKey) Decision {
 	var affected []int32
 	if old, ok := ix.byID[r.ID]; ok {
 		affected = ix.remove(old, affected)
 	}
-	n, affected := ix.insert(r, affected)
+	n, affected := ix.insertPrepared(r, p, keys, affected)
 	affected = ix.connect(n, affected)
 	affected = ix.refreshGeneric(ix.ents[n].keys, affected)
 	moves := ix.recluster(affected)
-	return ix.decision(n, moves), nil
+	return ix.decision(n, moves)
 }
 
 // Load adds many records at once. The clusters are exactly those that
@@ -251,8 +261,15 @@ func (ix *Index) Remove(id string) ([]Move, error) {
 // insert stores r without connecting it. Blocks that r pushes over their
 // cap stop producing pairs, so their members are reconnected.
 func (ix *Index) insert(r Record, affected []int32) (int32, []int32) {
-	e := &entry{p: prepare(r, ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)}
-	e.keys = blockKeys(e.p)
+	return ix.insertPrepared(r, nil, nil, affected)
+}
+
+func (ix *Index) insertPrepared(r Record, p *prep, keys []blockKey, affected []int32) (int32, []int32) {
+	if p == nil {
+		p = prepare(r, ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
+		keys = blockKeys(p)
+	}
+	e := &entry{p: p, keys: keys}
 	var n int32
 	if len(ix.free) > 0 {
 		n = ix.free[len(ix.free)-1]
@@ -495,6 +512,11 @@ func (ix *Index) pairWeight(a, b int32) float64 {
 		pa, pb = pb, pa
 	}
 	ix.stats.PairsScored++
+	if ix.memo != nil {
+		if w, ok := ix.memo.lookup(pa, pb); ok {
+			return w
+		}
+	}
 	_, w := ix.m.score(pa, pb)
 	return w
 }
