@@ -502,6 +502,10 @@ func feedsRecord(d *profile.Profile) bool {
 
 // reindex gives the identity engine the new records of the changed
 // fragments (in ID order) whose identity fields changed.
+// reindexSerially makes reindex call Index.Add record by record, as it
+// did before AddBatch: tests compare the two.
+var reindexSerially = false
+
 func (a *applier) reindex(ids []string) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
@@ -524,7 +528,7 @@ func (a *applier) reindex(ids []string) {
 		olds = append(olds, old)
 		knowns = append(knowns, known)
 	}
-	_, err := a.st.ix.AddBatch(recs, func(i int, d identity.Decision) {
+	each := func(i int, d identity.Decision) {
 		id := recs[i].ID
 		// Regrouping an earlier record may have moved this fragment:
 		// its cluster is read now, as before its own Add (which does
@@ -540,7 +544,19 @@ func (a *applier) reindex(ids []string) {
 			moved = append(moved, m.RecordID)
 		}
 		a.regroup(moved, oldCluster, "", "")
-	})
+	}
+	var err error
+	if reindexSerially {
+		for i, r := range recs {
+			var d identity.Decision
+			if d, err = a.st.ix.Add(r); err != nil {
+				break
+			}
+			each(i, d)
+		}
+	} else {
+		_, err = a.st.ix.AddBatch(recs, each)
+	}
 	if err != nil {
 		// recordOf only builds valid records with the fragment's ID.
 		panic(fmt.Sprintf("hub: identity engine refused a fragment: %v", err))

@@ -3,7 +3,6 @@ package identity
 import (
 	"fmt"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -68,6 +67,7 @@ func (ix *Index) AddBatch(recs []Record, each func(i int, d Decision)) ([]Decisi
 	defer wg.Wait()
 	for i, r := range recs {
 		<-b.done[i]
+		b.memo.cur, b.memo.curSlot = b.ps[i], int32(i)
 		d := ix.add(r, b.ps[i], b.keys[i])
 		out = append(out, d)
 		if each != nil {
@@ -104,11 +104,14 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// record ID first appears; and when a batch record is replaced by a
 	// later one of the same ID.
 	inBatch := map[blockKey][]int32{}
+	at := make([][]int32, n) // at[i][x]: i's position among the holders of its key x
 	first := make(map[string]int, n)
 	last := make(map[string]int, n)
 	replaced := make([]int, n)
 	for i := range recs {
-		for _, k := range b.keys[i] {
+		at[i] = make([]int32, len(b.keys[i]))
+		for x, k := range b.keys[i] {
+			at[i][x] = int32(len(inBatch[k]))
 			inBatch[k] = append(inBatch[k], int32(i))
 		}
 		id := b.ps[i].id
@@ -140,10 +143,10 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		return func(i int) {
 			gen++
 			var cand []*prep
-			for _, k := range b.keys[i] {
+			for x, k := range b.keys[i] {
 				old := ix.blocks[k]
 				news := inBatch[k]
-				upto := sort.Search(len(news), func(x int) bool { return news[x] > int32(i) })
+				upto := int(at[i][x]) + 1 // holders up to and including i
 				if len(old)+upto > ix.capOf(k) {
 					continue
 				}
@@ -216,13 +219,25 @@ type pairMemo struct {
 	slot  map[*prep]int32     // batch record → its index in pairs
 	pairs []map[*prep]float64 // per batch record: partner → weight
 	hits  int                 // lookups answered (serial pass only; tests read it)
+	// cur is the record the serial pass is adding (most lookups pair
+	// it with a candidate), curSlot its index.
+	cur     *prep
+	curSlot int32
 }
 
 // lookup returns the weight of the pair (a, b) if it was scored ahead.
 func (m *pairMemo) lookup(a, b *prep) (float64, bool) {
-	w, ok := m.find(a, b)
-	if !ok {
-		w, ok = m.find(b, a)
+	var w float64
+	var ok bool
+	switch {
+	case a == m.cur:
+		w, ok = m.pairs[m.curSlot][b]
+	case b == m.cur:
+		w, ok = m.pairs[m.curSlot][a]
+	default:
+		if w, ok = m.find(a, b); !ok {
+			w, ok = m.find(b, a)
+		}
 	}
 	if ok {
 		m.hits++
