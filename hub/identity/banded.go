@@ -17,6 +17,9 @@ func bandedDistance(a, b string, transpose bool, k int) int {
 	if la-lb > k || lb-la > k {
 		return K
 	}
+	if la <= smallLen && lb <= smallLen && bagDistance(a, b) > k {
+		return K
+	}
 	if k >= 250 {
 		return min(editDistance(a, b, transpose, -1), K) // cells are bytes below
 	}
@@ -88,4 +91,33 @@ func bandedDistance(a, b string, transpose bool, k int) int {
 		pp, p, c = p, c, pp
 	}
 	return int(p[n-1])
+}
+
+// bagDistance is max(|A∖B|, |B∖A|) over the multisets of a's and b's
+// bytes: a lower bound of the edit distance (a substitution, insertion
+// or deletion moves each side by at most one, a transposition by none),
+// so a bag distance over the limit settles a bounded distance in one
+// linear pass. a and b are at most 64 bytes (counts fit an int8).
+func bagDistance(a, b string) int {
+	var cnt [256]int8
+	for i := 0; i < len(a); i++ {
+		cnt[a[i]]++
+	}
+	for i := 0; i < len(b); i++ {
+		cnt[b[i]]--
+	}
+	pos, neg := 0, 0
+	for i := 0; i < len(a); i++ {
+		if c := cnt[a[i]]; c > 0 {
+			pos += int(c)
+			cnt[a[i]] = 0
+		}
+	}
+	for i := 0; i < len(b); i++ {
+		if c := cnt[b[i]]; c < 0 {
+			neg -= int(c)
+			cnt[b[i]] = 0
+		}
+	}
+	return max(pos, neg)
 }

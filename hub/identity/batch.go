@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -184,6 +185,11 @@ func (b *batchPlan) score(m *Model, i int) {
 		if pb.id < pa.id {
 			pa, pb = pb, pa
 		}
+		if vetoOf(pa, pb) != vetoNone && !sharesIdentifier(pa, pb) {
+			// Apart for good: see pairMemo.apart. Not worth a full score.
+			out[q] = apartMark
+			continue
+		}
 		_, w := m.score(pa, pb)
 		out[q] = w
 	}
@@ -225,8 +231,32 @@ type pairMemo struct {
 	curSlot int32
 }
 
+// apartMark is the memo entry of a pair that vetoOf keeps apart and that
+// shares no identifier: such a pair's weight is capped below
+// ReviewWeight (Model.weightOf caps a vetoed pair at vetoedWeight), so
+// Add's connect stores no edge for it unless a steward linked the two,
+// and its exact weight is not needed there. Elsewhere (whole-cluster
+// checks) the weight is scored when asked. TestApartPairsScoreBelowReview
+// guards the premise.
+var apartMark = math.Inf(-1)
+
+// apart reports whether the pair (a, b) was found apart for good ahead.
+func (m *pairMemo) apart(a, b *prep) bool {
+	w, ok := m.get(a, b)
+	return ok && w == apartMark
+}
+
 // lookup returns the weight of the pair (a, b) if it was scored ahead.
 func (m *pairMemo) lookup(a, b *prep) (float64, bool) {
+	w, ok := m.get(a, b)
+	if !ok || w == apartMark {
+		return 0, false
+	}
+	m.hits++
+	return w, true
+}
+
+func (m *pairMemo) get(a, b *prep) (float64, bool) {
 	var w float64
 	var ok bool
 	switch {
@@ -238,9 +268,6 @@ func (m *pairMemo) lookup(a, b *prep) (float64, bool) {
 		if w, ok = m.find(a, b); !ok {
 			w, ok = m.find(b, a)
 		}
-	}
-	if ok {
-		m.hits++
 	}
 	return w, ok
 }

@@ -61,6 +61,29 @@ func TestAddBatchEqualsSerialAdd(t *testing.T) {
 				}
 			}
 		}
+		// Steward decisions on pre-batch records: must-links that bring
+		// partners and keep vetoed pairs linked, cannot-links.
+		if len(pre) > 1 {
+			for range rapid.IntRange(0, 3).Draw(t, "stewards") {
+				a := pre[rapid.IntRange(0, len(pre)-1).Draw(t, "sa")].ID
+				b := pre[rapid.IntRange(0, len(pre)-1).Draw(t, "sb")].ID
+				if a == b {
+					continue
+				}
+				accept := rapid.Bool().Draw(t, "accept")
+				for _, ix := range []*Index{serial, batched} {
+					var err error
+					if accept {
+						_, err = ix.Accept(a, b)
+					} else {
+						_, err = ix.Reject(a, b)
+					}
+					if err != nil {
+						t.Fatalf("steward: %v", err)
+					}
+				}
+			}
+		}
 		var want []Decision
 		var wantStates []string
 		for _, r := range batch {
@@ -121,4 +144,87 @@ func TestAddBatchRejectsInvalidWholly(t *testing.T) {
 	if ix.Len() != 0 {
 		t.Fatalf("a refused batch added %d records", ix.Len())
 	}
+}
+
+// TestApartPairsScoreBelowReview guards AddBatch's shortcut: a pair
+// vetoOf keeps apart scores below ReviewWeight, so without a shared
+// identifier or a steward it never becomes an edge.
+func TestApartPairsScoreBelowReview(t *testing.T) {
+	m := testModel(t)
+	recs, _ := synth(23, 600)
+	ps := make([]*prep, len(recs))
+	for i, r := range recs {
+		ps[i] = prepare(r, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+	}
+	vetoed := 0
+	for i := range ps {
+		for j := i + 1; j < len(ps) && j < i+40; j++ {
+			a, b := ps[i], ps[j]
+			if b.id < a.id {
+				a, b = b, a
+			}
+			if vetoOf(a, b) == vetoNone {
+				continue
+			}
+			vetoed++
+			if _, w := m.score(a, b); w >= m.cfg.ReviewWeight {
+				t.Fatalf("vetoed pair %s–%s scores %v >= ReviewWeight %v", a.id, b.id, w, m.cfg.ReviewWeight)
+			}
+		}
+	}
+	if vetoed == 0 {
+		t.Fatal("no vetoed pair among the samples: the check is vacuous")
+	}
+}
+
+// TestAddBatchKeepsStewardLinkOfVetoedPair: a pair the engine keeps
+// apart (birth dates decades apart) that a steward accepted stays linked
+// when AddBatch re-adds one of them, as with Add.
+func TestAddBatchKeepsStewardLinkOfVetoedPair(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	m := testModel(t)
+	rec := func(id, dob, city string) Record {
+		return Record{ID: id, Fields: []Field{{Kind: FirstName, Value: "Maria"}, {Kind: LastName, Value: "Lindqvist"},
+			{Kind: BirthDate, Value: dob}, {Kind: City, Value: city}, {Kind: Postcode, Value: "10115"}}}
+	}
+	a, b := rec("a", "1950-03-04", "berlin"), rec("b", "1990-11-12", "berlin")
+	serial, batched := NewIndex(m), NewIndex(m)
+	for _, ix := range []*Index{serial, batched} {
+		for _, r := range []Record{a, b} {
+			if _, err := ix.Add(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := ix.Accept("a", "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !vetoOfRecords(m, a, b) {
+		t.Fatal("the pair is not vetoed: the test no longer tests the shortcut")
+	}
+	batch := []Record{rec("c", "1971-01-01", "hamburg"), rec("b", "1990-11-12", "potsdam"), rec("d", "1950-03-04", "berlin")}
+	var want []Decision
+	for _, r := range batch {
+		d, err := serial.Add(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, d)
+	}
+	got, err := batched.AddBatch(batch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("decisions differ (-serial +batch):\n%s", diff)
+	}
+	if s, b := indexState(serial), indexState(batched); s != b {
+		t.Fatalf("index differs (-serial +batch):\n%s", cmp.Diff(s, b))
+	}
+}
+
+func vetoOfRecords(m *Model, a, b Record) bool {
+	pa := prepare(a, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+	pb := prepare(b, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+	return vetoOf(pa, pb) != vetoNone
 }

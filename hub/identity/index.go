@@ -478,6 +478,10 @@ func (ix *Index) connect(n int32, affected []int32) []int32 {
 // maybeEdge scores a candidate pair and stores the edge if it matters.
 func (ix *Index) maybeEdge(n, m int32, affected []int32) []int32 {
 	ix.stats.Candidates++
+	if ix.memo != nil && ix.memo.apart(ix.ents[n].p, ix.ents[m].p) && !ix.must[pairKey(ix.id(n), ix.id(m))] {
+		ix.stats.PairsScored++ // as pairWeight would: Stats equal Add's
+		return affected
+	}
 	w := ix.pairWeight(n, m)
 	if w >= ix.cfg.ReviewWeight || sharesIdentifier(ix.ents[n].p, ix.ents[m].p) || ix.must[pairKey(ix.id(n), ix.id(m))] {
 		ix.ents[n].adj = append(ix.ents[n].adj, edge{m, w})
