@@ -125,6 +125,17 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		}
 		last[id] = i
 	}
+	// Pre-batch records the batch replaces, by entry number → the batch
+	// position that replaces them (usually none: a first import).
+	var replacedOld map[int32]int
+	for id, i := range first {
+		if e, ok := ix.byID[id]; ok {
+			if replacedOld == nil {
+				replacedOld = map[int32]int{}
+			}
+			replacedOld[e] = i
+		}
+	}
 	b.memo.slot = make(map[*prep]int32, n)
 	b.memo.pairs = make([]map[*prep]float64, n)
 	for i, p := range b.ps {
@@ -156,11 +167,10 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 						continue
 					}
 					seenOld[m] = gen
-					q := ix.ents[m].p
-					if f, ok := first[q.id]; ok && f <= i {
+					if f, ok := replacedOld[m]; ok && f <= i {
 						continue // replaced by then
 					}
-					cand = append(cand, q)
+					cand = append(cand, ix.ents[m].p)
 				}
 				for _, j := range news[:upto] {
 					if int(j) == i || seenNew[j] == gen || replaced[j] <= i {
