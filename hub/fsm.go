@@ -502,9 +502,10 @@ func feedsRecord(d *profile.Profile) bool {
 
 // reindex gives the identity engine the new records of the changed
 // fragments (in ID order) whose identity fields changed.
-// reindexSerially makes reindex call Index.Add record by record, as it
-// did before AddBatch: tests compare the two.
-var reindexSerially = false
+// applySerially makes Apply do on one goroutine what it spreads over
+// cores — reindex calls Index.Add record by record, parallelDo loops —
+// as it did before: tests compare the two.
+var applySerially = false
 
 func (a *applier) reindex(ids []string) {
 	ids = slices.Clone(ids)
@@ -518,8 +519,10 @@ func (a *applier) reindex(ids []string) {
 	var recs []identity.Record
 	var olds [][]identity.Field
 	var knowns []bool
-	for _, id := range ids {
-		r := recordOf(a.owned[id].state)
+	all := make([]identity.Record, len(ids))
+	parallelDo(len(ids), func(i int) { all[i] = recordOf(a.owned[ids[i]].state) })
+	for i, id := range ids {
+		r := all[i]
 		old, known := a.st.recs[id]
 		if known && sameFields(old, r.Fields) {
 			continue
@@ -546,7 +549,7 @@ func (a *applier) reindex(ids []string) {
 		a.regroup(moved, oldCluster, "", "")
 	}
 	var err error
-	if reindexSerially {
+	if applySerially {
 		for i, r := range recs {
 			var d identity.Decision
 			if d, err = a.st.ix.Add(r); err != nil {

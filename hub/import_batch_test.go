@@ -15,9 +15,10 @@ import (
 )
 
 // TestImportResolutionBatchEqualsSerial: an FSM resolving CmdImport's
-// records with Index.AddBatch (parallel scoring) ends in byte for byte
-// the state — fragments, clusters, merge history, reviews — that one
-// calling Index.Add record by record reaches, over random imports,
+// records with Index.AddBatch (parallel scoring) and building deltas and
+// records on all cores ends in byte for byte the state — fragments,
+// clusters, merge history, reviews — that one doing it all on one
+// goroutine, calling Index.Add record by record, reaches, over random imports,
 // re-imports with changed rows, and random batch sizes.
 func TestImportResolutionBatchEqualsSerial(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
@@ -33,7 +34,7 @@ func TestImportResolutionBatchEqualsSerial(t *testing.T) {
 		for range rapid.IntRange(1, 4).Draw(t, "batches") {
 			im := &Import{Source: "crm", Traits: traits, Types: types}
 			seen := map[string]bool{}
-			for range rapid.IntRange(1, 80).Draw(t, "rows") {
+			for range rapid.IntRange(1, 150).Draw(t, "rows") {
 				n := rapid.IntRange(0, len(pool)-1).Draw(t, "row")
 				id := fmt.Sprint(n)
 				if seen[id] {
@@ -66,8 +67,8 @@ func TestImportResolutionBatchEqualsSerial(t *testing.T) {
 			cmds = append(cmds, b)
 		}
 		state := func(serial bool) ([]byte, string) {
-			reindexSerially = serial
-			defer func() { reindexSerially = false }()
+			applySerially = serial
+			defer func() { applySerially = false }()
 			f, err := NewFSM()
 			if err != nil {
 				t.Fatal(err)
