@@ -148,12 +148,10 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// yet replaced, blocks within their cap counting the batch records
 	// up to i. A guess only decides what is scored ahead: a pair the
 	// serial pass needs and the guess missed is scored there.
+	// Candidates may repeat (a near-copy shares many keys); score drops
+	// the repeats.
 	parallel(n, workers, func(int) func(i int) {
-		seenOld := make([]uint32, len(ix.ents))
-		seenNew := make([]uint32, n)
-		var gen uint32
 		return func(i int) {
-			gen++
 			var cand []*prep
 			for x, k := range b.keys[i] {
 				old := ix.blocks[k]
@@ -163,20 +161,15 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 					continue
 				}
 				for _, m := range old {
-					if seenOld[m] == gen {
-						continue
-					}
-					seenOld[m] = gen
 					if f, ok := replacedOld[m]; ok && f <= i {
 						continue // replaced by then
 					}
 					cand = append(cand, ix.ents[m].p)
 				}
-				for _, j := range news[:upto] {
-					if int(j) == i || seenNew[j] == gen || replaced[j] <= i {
+				for _, j := range news[:upto-1] { // earlier batch records
+					if replaced[j] <= i {
 						continue
 					}
-					seenNew[j] = gen
 					cand = append(cand, b.ps[j])
 				}
 			}
@@ -191,6 +184,9 @@ func (b *batchPlan) score(m *Model, i int) {
 	p := b.ps[i]
 	out := make(map[*prep]float64, len(b.cand[i]))
 	for _, q := range b.cand[i] {
+		if _, dup := out[q]; dup {
+			continue
+		}
 		pa, pb := p, q
 		if pb.id < pa.id {
 			pa, pb = pb, pa
