@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"ucv/profile"
@@ -460,7 +461,7 @@ func (ix *Index) connect(n int32, affected []int32) []int32 {
 			cand = append(cand, m)
 		}
 	}
-	sort.Slice(cand, func(i, j int) bool { return cand[i] < cand[j] })
+	slices.Sort(cand)
 	prev := int32(-1)
 	for _, m := range cand {
 		if m == prev {
