@@ -95,11 +95,9 @@ type batchPlan struct {
 func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	n := len(recs)
 	b := &batchPlan{ps: make([]*prep, n), keys: make([][]blockKey, n), cand: make([][]*prep, n), done: make([]chan struct{}, n)}
-	parallel(n, workers, func(int) func(i int) {
-		return func(i int) {
-			b.ps[i] = prepare(recs[i], ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
-			b.keys[i] = blockKeys(b.ps[i])
-		}
+	parallel(n, workers, func(i int) {
+		b.ps[i] = prepare(recs[i], ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
+		b.keys[i] = blockKeys(b.ps[i])
 	})
 	// Which batch records hold each key, in batch order; when each
 	// record ID first appears; and when a batch record is replaced by a
@@ -150,31 +148,29 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// serial pass needs and the guess missed is scored there.
 	// Candidates may repeat (a near-copy shares many keys); score drops
 	// the repeats.
-	parallel(n, workers, func(int) func(i int) {
-		return func(i int) {
-			var cand []*prep
-			for x, k := range b.keys[i] {
-				old := ix.blocks[k]
-				news := inBatch[k]
-				upto := int(at[i][x]) + 1 // holders up to and including i
-				if len(old)+upto > ix.capOf(k) {
+	parallel(n, workers, func(i int) {
+		var cand []*prep
+		for x, k := range b.keys[i] {
+			old := ix.blocks[k]
+			news := inBatch[k]
+			upto := int(at[i][x]) + 1 // holders up to and including i
+			if len(old)+upto > ix.capOf(k) {
+				continue
+			}
+			for _, m := range old {
+				if f, ok := replacedOld[m]; ok && f <= i {
+					continue // replaced by then
+				}
+				cand = append(cand, ix.ents[m].p)
+			}
+			for _, j := range news[:upto-1] { // earlier batch records
+				if replaced[j] <= i {
 					continue
 				}
-				for _, m := range old {
-					if f, ok := replacedOld[m]; ok && f <= i {
-						continue // replaced by then
-					}
-					cand = append(cand, ix.ents[m].p)
-				}
-				for _, j := range news[:upto-1] { // earlier batch records
-					if replaced[j] <= i {
-						continue
-					}
-					cand = append(cand, b.ps[j])
-				}
+				cand = append(cand, b.ps[j])
 			}
-			b.cand[i] = cand
 		}
+		b.cand[i] = cand
 	})
 	return b
 }
@@ -204,13 +200,11 @@ func (b *batchPlan) score(m *Model, i int) {
 	close(b.done[i])
 }
 
-// parallel runs fn(i) for i in [0, n) on workers goroutines; mk makes
-// each goroutine's fn (so it can own scratch space).
-func parallel(n, workers int, mk func(w int) func(i int)) {
+// parallel runs fn(i) for i in [0, n) on workers goroutines.
+func parallel(n, workers int, fn func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range workers {
-		fn := mk(w)
+	for range workers {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
