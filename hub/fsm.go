@@ -511,33 +511,67 @@ func feedsRecord(d *profile.Profile) bool {
 
 // reindex gives the identity engine the new records of the changed
 // fragments (in ID order) whose identity fields changed.
+// applySerially makes Apply do on one goroutine what it spreads over
+// cores — reindex calls Index.Add record by record, parallelDo loops —
+// as it did before: tests compare the two.
+var applySerially = false
+
 func (a *applier) reindex(ids []string) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	for _, id := range ids {
-		fr := a.owned[id]
-		r := recordOf(fr.state)
+	// The records to resolve, in ID order. Resolving one changes no
+	// fragment's state nor another's stored fields, so they can all be
+	// read first; AddBatch then adds them exactly as Add would one by
+	// one (scoring their pairs on all cores), and each is regrouped
+	// right after its own Add, as before.
+	var recs []identity.Record
+	var olds [][]identity.Field
+	var knowns []bool
+	all := make([]identity.Record, len(ids))
+	parallelDo(len(ids), func(i int) { all[i] = recordOf(a.owned[ids[i]].state) })
+	for i, id := range ids {
+		r := all[i]
 		old, known := a.st.recs[id]
 		if known && sameFields(old, r.Fields) {
 			continue
 		}
+		recs = append(recs, r)
+		olds = append(olds, old)
+		knowns = append(knowns, known)
+	}
+	each := func(i int, d identity.Decision) {
+		id := recs[i].ID
+		// Regrouping an earlier record may have moved this fragment:
+		// its cluster is read now, as before its own Add (which does
+		// not change it).
 		oldCluster := map[string]string{id: ""}
-		if known {
-			oldCluster[id] = fr.cluster
+		if knowns[i] {
+			oldCluster[id] = a.owned[id].cluster
 		}
-		d, err := a.st.ix.Add(r)
-		if err != nil {
-			// recordOf only builds valid records with the fragment's ID.
-			panic(fmt.Sprintf("hub: identity engine refused fragment %s: %v", id, err))
-		}
-		a.st.noteIdents(id, old, r.Fields)
-		a.st.recs[id] = r.Fields
+		a.st.noteIdents(id, olds[i], recs[i].Fields)
+		a.st.recs[id] = recs[i].Fields
 		moved := []string{id}
 		for _, m := range d.Moved {
 			moved = append(moved, m.RecordID)
 		}
 		a.regroup(moved, oldCluster, "", "")
+	}
+	var err error
+	if applySerially {
+		for i, r := range recs {
+			var d identity.Decision
+			if d, err = a.st.ix.Add(r); err != nil {
+				break
+			}
+			each(i, d)
+		}
+	} else {
+		_, err = a.st.ix.AddBatch(recs, each)
+	}
+	if err != nil {
+		// recordOf only builds valid records with the fragment's ID.
+		panic(fmt.Sprintf("hub: identity engine refused a fragment: %v", err))
 	}
 }
 

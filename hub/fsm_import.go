@@ -39,21 +39,32 @@ func (a *applier) importBatch(im *Import) error {
 			}
 		}
 	}
+	// Each record's delta depends only on its own fragment (IDs are
+	// unique in the batch, so no record's fragment is another's), so the
+	// deltas are built on all cores first, from the state before the
+	// batch, which is what the serial loop below would read.
+	deltas := make([]*profile.Profile, len(im.Records))
+	erased := make([]bool, len(im.Records))
+	parallelDo(len(im.Records), func(i int) {
+		r := &im.Records[i]
+		id := ImportFragmentID(im.Source, r.ID)
+		cur := profile.New(id)
+		if fr, ok := a.st.frags.Get(&fragment{id: id}); ok {
+			cur = fr.state
+		}
+		if erased[i] = cur.Erased.Set; !erased[i] {
+			deltas[i] = importDelta(cur, im, r, a.now)
+		}
+	})
 	var changed, arrivals []string
 	for i := range im.Records {
 		r := &im.Records[i]
 		id := ImportFragmentID(im.Source, r.ID)
-		var cur *profile.Profile
-		if fr, ok := a.frag(id); ok {
-			cur = fr.state
-		} else {
-			cur = profile.New(id)
-		}
-		if cur.Erased.Set {
+		if erased[i] {
 			a.res.Skipped++
 			continue
 		}
-		d := importDelta(cur, im, r, a.now)
+		d := deltas[i]
 		if d == nil {
 			a.res.Skipped++
 			continue

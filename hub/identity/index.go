@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"ucv/profile"
@@ -31,6 +32,10 @@ type Index struct {
 	mark    []uint32
 	gen     uint32
 	stats   Stats
+	memo    *pairMemo // pair weights AddBatch scored ahead, nil outside it
+	// lastMemoHits counts the pair weights the last AddBatch took from
+	// its parallel scoring (tests check the memo is used).
+	lastMemoHits int
 }
 
 // Stats counts the work an Index has done.
@@ -188,15 +193,21 @@ func (ix *Index) Add(r Record) (Decision, error) {
 	if err := checkKinds(r); err != nil {
 		return Decision{}, err
 	}
+	return ix.add(r, nil, nil), nil
+}
+
+// add is Add of a valid record; p and keys, when not nil, are r's
+// prepared form and blocking keys (AddBatch prepares them in parallel).
+func (ix *Index) add(r Record, p *prep, keys []blockKey) Decision {
 	var affected []int32
 	if old, ok := ix.byID[r.ID]; ok {
 		affected = ix.remove(old, affected)
 	}
-	n, affected := ix.insert(r, affected)
+	n, affected := ix.insertPrepared(r, p, keys, affected)
 	affected = ix.connect(n, affected)
 	affected = ix.refreshGeneric(ix.ents[n].keys, affected)
 	moves := ix.recluster(affected)
-	return ix.decision(n, moves), nil
+	return ix.decision(n, moves)
 }
 
 // Load adds many records at once. The clusters are exactly those that
@@ -269,8 +280,15 @@ func (ix *Index) Remove(id string) ([]Move, error) {
 // insert stores r without connecting it. Blocks that r pushes over their
 // cap stop producing pairs, so their members are reconnected.
 func (ix *Index) insert(r Record, affected []int32) (int32, []int32) {
-	e := &entry{p: prepare(r, ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)}
-	e.keys = blockKeys(e.p)
+	return ix.insertPrepared(r, nil, nil, affected)
+}
+
+func (ix *Index) insertPrepared(r Record, p *prep, keys []blockKey, affected []int32) (int32, []int32) {
+	if p == nil {
+		p = prepare(r, ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
+		keys = blockKeys(p)
+	}
+	e := &entry{p: p, keys: keys}
 	var n int32
 	if len(ix.free) > 0 {
 		n = ix.free[len(ix.free)-1]
@@ -461,7 +479,7 @@ func (ix *Index) connect(n int32, affected []int32) []int32 {
 			cand = append(cand, m)
 		}
 	}
-	sort.Slice(cand, func(i, j int) bool { return cand[i] < cand[j] })
+	slices.Sort(cand)
 	prev := int32(-1)
 	for _, m := range cand {
 		if m == prev {
@@ -479,6 +497,10 @@ func (ix *Index) connect(n int32, affected []int32) []int32 {
 // maybeEdge scores a candidate pair and stores the edge if it matters.
 func (ix *Index) maybeEdge(n, m int32, affected []int32) []int32 {
 	ix.stats.Candidates++
+	if ix.memo != nil && ix.memo.apart(ix.ents[n].p, ix.ents[m].p) && !ix.must[pairKey(ix.id(n), ix.id(m))] {
+		ix.stats.PairsScored++ // as pairWeight would: Stats equal Add's
+		return affected
+	}
 	w := ix.pairWeight(n, m)
 	if w >= ix.cfg.ReviewWeight || sharesIdentifier(ix.ents[n].p, ix.ents[m].p) || ix.must[pairKey(ix.id(n), ix.id(m))] {
 		ix.ents[n].adj = append(ix.ents[n].adj, edge{m, w})
@@ -513,6 +535,11 @@ func (ix *Index) pairWeight(a, b int32) float64 {
 		pa, pb = pb, pa
 	}
 	ix.stats.PairsScored++
+	if ix.memo != nil {
+		if w, ok := ix.memo.lookup(pa, pb); ok {
+			return w
+		}
+	}
 	_, w := ix.m.score(pa, pb)
 	return w
 }

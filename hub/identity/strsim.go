@@ -131,6 +131,9 @@ func editDistance(a, b string, transpose bool, limit int) int {
 	if len(b) == 0 {
 		return len(a)
 	}
+	if limit >= 0 {
+		return bandedDistance(a, b, transpose, limit)
+	}
 	n := len(b) + 1
 	var s0, s1, s2 [smallLen + 1]int
 	var pp, p, c []int

@@ -1,0 +1,282 @@
+package identity
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// AddBatch adds recs in order with exactly the outcome of calling Add on
+// each in turn: the same decisions, clusters, links, reviews, stored
+// weights and Stats. each, when not nil, is called after each record
+// with its position and decision; at that point the index reflects the
+// records up to and including it, as after that Add (the hub regroups
+// its fragments there). The decisions are also returned, in order.
+//
+// What it adds is speed on several cores: the records are prepared and
+// their likely candidate pairs (by blocking against the index as it was
+// before the batch and against earlier records of the batch) are scored
+// on GOMAXPROCS goroutines, ahead of and alongside the serial pass that
+// adds them one by one. The serial pass runs Add's own code and takes a
+// pair's weight from those scores when it has one (and scores it itself
+// otherwise): a weight is a pure function of the two prepared records
+// and the Model, so where and when it was computed cannot change it, and
+// the result is deterministic on every node whatever the core count.
+//
+// Records are validated first: an invalid one fails the whole batch
+// before anything changes. IDs may repeat (a later record replaces an
+// earlier one, as with Add).
+func (ix *Index) AddBatch(recs []Record, each func(i int, d Decision)) ([]Decision, error) {
+	for i, r := range recs {
+		if r.ID == "" {
+			return nil, fmt.Errorf("record %d: %w", i, ErrEmptyID)
+		}
+		if err := checkKinds(r); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Decision, 0, len(recs))
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || len(recs) < 2 {
+		for i, r := range recs {
+			d := ix.add(r, nil, nil)
+			out = append(out, d)
+			if each != nil {
+				each(i, d)
+			}
+		}
+		return out, nil
+	}
+	b := ix.planBatch(recs, workers)
+	ix.memo = &b.memo
+	defer func() { ix.lastMemoHits, ix.memo = b.memo.hits, nil }()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(recs) {
+					return
+				}
+				b.score(ix.m, i)
+			}
+		})
+	}
+	defer wg.Wait()
+	for i, r := range recs {
+		<-b.done[i]
+		b.memo.cur, b.memo.curSlot = b.ps[i], int32(i)
+		d := ix.add(r, b.ps[i], b.keys[i])
+		out = append(out, d)
+		if each != nil {
+			each(i, d)
+		}
+	}
+	return out, nil
+}
+
+// batchPlan is AddBatch's scoring work: per record of the batch its
+// prepared form, blocking keys and candidate partners, and the weights
+// scored for them (memo), each published by closing done[i].
+type batchPlan struct {
+	ps   []*prep
+	keys [][]blockKey
+	cand [][]*prep
+	done []chan struct{}
+	memo pairMemo
+}
+
+// planBatch prepares recs and lists each one's likely candidates. It
+// reads the index (concurrently, on workers goroutines) but changes
+// nothing, so it must finish before the serial pass starts.
+func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
+	n := len(recs)
+	b := &batchPlan{ps: make([]*prep, n), keys: make([][]blockKey, n), cand: make([][]*prep, n), done: make([]chan struct{}, n)}
+	parallel(n, workers, func(i int) {
+		b.ps[i] = prepare(recs[i], ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
+		b.keys[i] = blockKeys(b.ps[i])
+	})
+	// Which batch records hold each key, in batch order; when each
+	// record ID first appears; and when a batch record is replaced by a
+	// later one of the same ID.
+	inBatch := map[blockKey][]int32{}
+	at := make([][]int32, n) // at[i][x]: i's position among the holders of its key x
+	first := make(map[string]int, n)
+	last := make(map[string]int, n)
+	replaced := make([]int, n)
+	for i := range recs {
+		at[i] = make([]int32, len(b.keys[i]))
+		for x, k := range b.keys[i] {
+			at[i][x] = int32(len(inBatch[k]))
+			inBatch[k] = append(inBatch[k], int32(i))
+		}
+		id := b.ps[i].id
+		if _, ok := first[id]; !ok {
+			first[id] = i
+		}
+		replaced[i] = n
+		if j, ok := last[id]; ok {
+			replaced[j] = i
+		}
+		last[id] = i
+	}
+	// Pre-batch records the batch replaces, by entry number → the batch
+	// position that replaces them (usually none: a first import).
+	var replacedOld map[int32]int
+	for id, i := range first {
+		if e, ok := ix.byID[id]; ok {
+			if replacedOld == nil {
+				replacedOld = map[int32]int{}
+			}
+			replacedOld[e] = i
+		}
+	}
+	b.memo.slot = make(map[*prep]int32, n)
+	b.memo.pairs = make([]map[*prep]float64, n)
+	for i, p := range b.ps {
+		b.memo.slot[p] = int32(i)
+		b.done[i] = make(chan struct{})
+	}
+	// Candidates of record i: the members of its blocks that Add would
+	// see, as far as can be told before the batch runs — pre-batch
+	// records not yet replaced by the batch, earlier batch records not
+	// yet replaced, blocks within their cap counting the batch records
+	// up to i. A guess only decides what is scored ahead: a pair the
+	// serial pass needs and the guess missed is scored there.
+	// Candidates may repeat (a near-copy shares many keys); score drops
+	// the repeats.
+	parallel(n, workers, func(i int) {
+		var cand []*prep
+		for x, k := range b.keys[i] {
+			old := ix.blocks[k]
+			news := inBatch[k]
+			upto := int(at[i][x]) + 1 // holders up to and including i
+			if len(old)+upto > ix.capOf(k) {
+				continue
+			}
+			for _, m := range old {
+				if f, ok := replacedOld[m]; ok && f <= i {
+					continue // replaced by then
+				}
+				cand = append(cand, ix.ents[m].p)
+			}
+			for _, j := range news[:upto-1] { // earlier batch records
+				if replaced[j] <= i {
+					continue
+				}
+				cand = append(cand, b.ps[j])
+			}
+		}
+		b.cand[i] = cand
+	})
+	return b
+}
+
+// score computes record i's candidate weights and publishes them.
+func (b *batchPlan) score(m *Model, i int) {
+	p := b.ps[i]
+	out := make(map[*prep]float64, len(b.cand[i]))
+	for _, q := range b.cand[i] {
+		if _, dup := out[q]; dup {
+			continue
+		}
+		pa, pb := p, q
+		if pb.id < pa.id {
+			pa, pb = pb, pa
+		}
+		if vetoOf(pa, pb) != vetoNone && !sharesIdentifier(pa, pb) {
+			// Apart for good: see pairMemo.apart. Not worth a full score.
+			out[q] = apartMark
+			continue
+		}
+		_, w := m.score(pa, pb)
+		out[q] = w
+	}
+	b.memo.pairs[i] = out
+	b.cand[i] = nil
+	close(b.done[i])
+}
+
+// parallel runs fn(i) for i in [0, n) on workers goroutines.
+func parallel(n, workers int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// pairMemo holds pair weights scored ahead by AddBatch, by the batch
+// record they were scored for. The serial pass only looks up records
+// whose scores are published (done closed before their Add).
+type pairMemo struct {
+	slot  map[*prep]int32     // batch record → its index in pairs
+	pairs []map[*prep]float64 // per batch record: partner → weight
+	hits  int                 // lookups answered (serial pass only; tests read it)
+	// cur is the record the serial pass is adding (most lookups pair
+	// it with a candidate), curSlot its index.
+	cur     *prep
+	curSlot int32
+}
+
+// apartMark is the memo entry of a pair that vetoOf keeps apart and that
+// shares no identifier: such a pair's weight is capped below
+// ReviewWeight (Model.weightOf caps a vetoed pair at vetoedWeight), so
+// Add's connect stores no edge for it unless a steward linked the two,
+// and its exact weight is not needed there. Elsewhere (whole-cluster
+// checks) the weight is scored when asked. TestApartPairsScoreBelowReview
+// guards the premise.
+var apartMark = math.Inf(-1)
+
+// apart reports whether the pair (a, b) was found apart for good ahead.
+func (m *pairMemo) apart(a, b *prep) bool {
+	w, ok := m.get(a, b)
+	return ok && w == apartMark
+}
+
+// lookup returns the weight of the pair (a, b) if it was scored ahead.
+func (m *pairMemo) lookup(a, b *prep) (float64, bool) {
+	w, ok := m.get(a, b)
+	if !ok || w == apartMark {
+		return 0, false
+	}
+	m.hits++
+	return w, true
+}
+
+func (m *pairMemo) get(a, b *prep) (float64, bool) {
+	var w float64
+	var ok bool
+	switch {
+	case a == m.cur:
+		w, ok = m.pairs[m.curSlot][b]
+	case b == m.cur:
+		w, ok = m.pairs[m.curSlot][a]
+	default:
+		if w, ok = m.find(a, b); !ok {
+			w, ok = m.find(b, a)
+		}
+	}
+	return w, ok
+}
+
+func (m *pairMemo) find(a, b *prep) (float64, bool) {
+	s, ok := m.slot[a]
+	if !ok {
+		return 0, false
+	}
+	w, ok := m.pairs[s][b]
+	return w, ok
+}
