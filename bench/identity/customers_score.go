@@ -457,6 +457,9 @@ func pct(a, b int64) float64 {
 // truth.csv (id, source, entity, tags separated by spaces) into dir, for
 // `ucv resolve` and imports. It returns the files written.
 func (d *CustomerData) WriteCSV(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("bench/identity: %w", err)
+	}
 	files := map[string]*csv.Writer{}
 	var closers []*os.File
 	var paths []string

@@ -243,7 +243,7 @@ func TestCustomersPhonesValid(t *testing.T) {
 // count, and a truth file with one line per row.
 func TestCustomersWriteCSV(t *testing.T) {
 	d := GenerateCustomers(9, 80)
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "new", "dir") // created by WriteCSV, as --write-customers promises
 	paths, err := d.WriteCSV(dir)
 	if err != nil {
 		t.Fatal(err)
