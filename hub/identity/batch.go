@@ -187,13 +187,16 @@ func (b *batchPlan) score(m *Model, i int) {
 		if pb.id < pa.id {
 			pa, pb = pb, pa
 		}
-		if vetoOf(pa, pb) != vetoNone && !sharesIdentifier(pa, pb) {
+		vt := vetoOf(pa, pb)
+		if vt != vetoNone && !sharesIdentifier(pa, pb) {
 			// Apart for good: see pairMemo.apart. Not worth a full score.
 			out[q] = apartMark
 			continue
 		}
-		_, w := m.score(pa, pb)
-		out[q] = w
+		// m.score(pa, pb) without computing the veto a second time.
+		v := compareLevels(pa, pb)
+		v.veto = vt
+		out[q] = m.weightOf(pa, &v)
 	}
 	b.memo.pairs[i] = out
 	b.cand[i] = nil

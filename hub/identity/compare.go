@@ -159,6 +159,14 @@ func nameLocalPart(a, b *prep) bool {
 // compare computes the comparison vector of a and b. It is symmetric in
 // its arguments and allocation-free for typical values.
 func compare(a, b *prep) vector {
+	v := compareLevels(a, b)
+	v.veto = vetoWith(a, b, &v)
+	return v
+}
+
+// compareLevels is compare without the veto (v.veto is vetoNone): for a
+// caller that has vetoOf's answer for the pair already.
+func compareLevels(a, b *prep) vector {
 	var v vector
 	af, al := a.first, a.last
 	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last &&
@@ -210,7 +218,6 @@ func compare(a, b *prep) vector {
 	v.lv[cNationalID] = bestLevel(a.nid, b.nid, nidLevel)
 	v.lv[cPassport] = bestLevel(a.passport, b.passport, docLevel)
 	v.lv[cLicense] = bestLevel(a.lic, b.lic, docLevel)
-	v.veto = vetoOf(a, b)
 	return v
 }
 
