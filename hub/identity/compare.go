@@ -197,7 +197,7 @@ func compareLevels(a, b *prep) vector {
 	v.lv[cFirst] = firstLevel(af, bf)
 	v.lv[cLast] = nameLevel(al, bl)
 	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
-	v.lv[cDOB] = dobLevel(a.dob, b.dob)
+	v.lv[cDOB] = dobLevelOf(a, b)
 	v.lv[cGender] = exactLevel(a.gender, b.gender)
 	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
 	if v.lv[cEmail] == 1 {

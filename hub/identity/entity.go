@@ -453,7 +453,7 @@ func pairDOBLevel(a, b *prep, v *vector) uint8 {
 	if v != nil {
 		return v.lv[cDOB]
 	}
-	return dobLevel(a.dob, b.dob)
+	return dobLevelOf(a, b)
 }
 
 // pairAddressLevel is addressLevel(a.addr, b.addr), compare's when v

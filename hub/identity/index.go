@@ -553,6 +553,18 @@ func (ix *Index) weight(a, b int32) float64 {
 }
 
 func sharesIdentifier(a, b *prep) bool {
+	if len(a.idHash) == len(a.ids) && len(b.idHash) == len(b.ids) {
+		// Equal identifiers hash equal: compare values only on a hash
+		// match.
+		for i, x := range a.idHash {
+			for j, y := range b.idHash {
+				if x == y && a.ids[i] == b.ids[j] {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	for _, x := range a.ids {
 		for _, y := range b.ids {
 			if x == y {

@@ -66,3 +66,40 @@ func TestCompareVetoEqualsVetoOf(t *testing.T) {
 		t.Error("no vetoed pair drawn: the property is vacuous")
 	}
 }
+
+// TestKeyedLevelsEqualPlain: the birth-date level from precomputed keys
+// is dobLevel's, and sharesIdentifier with hashes agrees with the plain
+// comparison.
+func TestKeyedLevelsEqualPlain(t *testing.T) {
+	m := testModel(t)
+	fixed := rapid.SampledFrom([]string{"19800102", "19800201", "19800103", "19810102", "19801002", "19080102",
+		"18000102", "19550102", "19791231", "19810101", "19811231", "00000000", "1980010", "198001020", "1980-1-2", "20250102"})
+	// Digit substitutions of one date: bag distances 0–3 at every
+	// Damerau distance.
+	edited := rapid.Custom(func(t *rapid.T) string {
+		b := []byte("19800102")
+		for range rapid.IntRange(0, 3).Draw(t, "subs") {
+			b[rapid.IntRange(0, 7).Draw(t, "at")] = byte('0' + rapid.IntRange(0, 9).Draw(t, "digit"))
+		}
+		return string(b)
+	})
+	dates := rapid.OneOf(fixed, edited)
+	rapid.Check(t, func(t *rapid.T) {
+		a, b := &prep{id: "a"}, &prep{id: "b"}
+		a.dob = rapid.SliceOfNDistinct(dates, 0, 3, rapid.ID).Draw(t, "a")
+		b.dob = rapid.SliceOfNDistinct(dates, 0, 3, rapid.ID).Draw(t, "b")
+		ra, rb := genPairRecords(t)
+		pa := prepare(ra, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+		pb := prepare(rb, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+		a.ids, b.ids = pa.ids, pb.ids
+		plain := sharesIdentifier(a, b)
+		a.precompute()
+		b.precompute()
+		if got, want := dobLevelOf(a, b), dobLevel(a.dob, b.dob); got != want {
+			t.Fatalf("dobLevelOf(%q, %q) = %d, dobLevel %d", a.dob, b.dob, got, want)
+		}
+		if got := sharesIdentifier(a, b); got != plain {
+			t.Fatalf("sharesIdentifier with hashes %v, plain %v", got, plain)
+		}
+	})
+}

@@ -1,0 +1,116 @@
+package identity
+
+import "hash/maphash"
+
+// This file holds per-record precomputation for the pair comparisons
+// (docs/decisions/0049-resolution-throughput.md): values derived once in
+// prepare that let the comparison of each candidate pair skip work,
+// with the same results as the comparison from the raw fields.
+
+// dobKey is one birth-date candidate's precomputed comparison inputs.
+type dobKey struct {
+	// day is dayNumber of the date when it has 8 bytes, else 0.
+	day int
+	// digits: the date is 8 ASCII digits, and hist counts each digit.
+	digits bool
+	hist   [10]int8
+}
+
+// idSeed seeds the identifier hashes. They only filter comparisons
+// (equal identifiers hash equal), so the seed may differ between
+// processes.
+var idSeed = maphash.MakeSeed()
+
+// precompute fills p's derived comparison inputs from its fields.
+func (p *prep) precompute() {
+	if len(p.dob) > 0 {
+		p.dobKeys = make([]dobKey, len(p.dob))
+		for i, d := range p.dob {
+			k := &p.dobKeys[i]
+			if len(d) != 8 {
+				continue
+			}
+			k.day = dayNumber(d)
+			k.digits = true
+			for j := 0; j < 8; j++ {
+				c := d[j]
+				if c < '0' || c > '9' {
+					k.digits = false
+					break
+				}
+				k.hist[c-'0']++
+			}
+		}
+	}
+	if len(p.ids) > 0 {
+		p.idHash = make([]uint64, len(p.ids))
+		for i, id := range p.ids {
+			var h maphash.Hash
+			h.SetSeed(idSeed)
+			h.WriteString(string(id.Type))
+			h.WriteByte(0)
+			h.WriteString(id.Value)
+			p.idHash[i] = h.Sum64()
+		}
+	}
+}
+
+// dobLevelOf is dobLevel(a.dob, b.dob), from the precomputed keys when
+// both records have them.
+func dobLevelOf(a, b *prep) uint8 {
+	if len(a.dob) == 0 || len(b.dob) == 0 {
+		return 0
+	}
+	if len(a.dobKeys) != len(a.dob) || len(b.dobKeys) != len(b.dob) {
+		return dobLevel(a.dob, b.dob)
+	}
+	best := uint8(5)
+	for i, x := range a.dob {
+		for j, y := range b.dob {
+			if l := dobPairKeyed(x, y, &a.dobKeys[i], &b.dobKeys[j]); l < best {
+				best = l
+			}
+		}
+	}
+	return best
+}
+
+// dobPairKeyed is dobPair(a, b) with a's and b's keys: the bag
+// distance of two digit strings comes from their digit counts (above 2
+// it settles boundedDamerau(a, b, 2) as 3, as bandedDistance's own bag
+// check would), and day numbers are precomputed.
+func dobPairKeyed(a, b string, ka, kb *dobKey) uint8 {
+	if a == b {
+		return 1
+	}
+	eight := len(a) == 8 && len(b) == 8
+	if eight && a[:4] == b[:4] && a[4:6] == b[6:8] && a[6:8] == b[4:6] {
+		return 2
+	}
+	d := 3
+	if !ka.digits || !kb.digits || digitBag(&ka.hist, &kb.hist) <= 2 {
+		d = boundedDamerau(a, b, 2)
+	}
+	if d <= 1 {
+		return 3
+	} else if d == 2 {
+		return 4
+	}
+	if eight && ka.day > 0 && kb.day > 0 && abs(ka.day-kb.day) <= 366 {
+		return 4
+	}
+	return 5
+}
+
+// digitBag is bagDistance of two digit strings from their digit counts.
+func digitBag(a, b *[10]int8) int {
+	pos, neg := 0, 0
+	for i := range a {
+		if d := int(a[i]) - int(b[i]); d > 0 {
+			pos += d
+		} else {
+			neg -= d
+		}
+	}
+	return max(pos, neg)
+}
