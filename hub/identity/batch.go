@@ -187,14 +187,15 @@ func (b *batchPlan) score(m *Model, i int) {
 		if pb.id < pa.id {
 			pa, pb = pb, pa
 		}
-		vt := vetoOf(pa, pb)
+		dob := dobLevelOf(pa, pb)
+		vt := vetoWith(pa, pb, nil, dob) // vetoOf(pa, pb)
 		if vt != vetoNone && !sharesIdentifier(pa, pb) {
 			// Apart for good: see pairMemo.apart. Not worth a full score.
 			out[q] = apartMark
 			continue
 		}
 		// m.score(pa, pb) without computing the veto a second time.
-		v := compareLevels(pa, pb)
+		v := compareLevels(pa, pb, dob)
 		v.veto = vt
 		out[q] = m.weightOf(pa, &v)
 	}

@@ -159,14 +159,15 @@ func nameLocalPart(a, b *prep) bool {
 // compare computes the comparison vector of a and b. It is symmetric in
 // its arguments and allocation-free for typical values.
 func compare(a, b *prep) vector {
-	v := compareLevels(a, b)
-	v.veto = vetoWith(a, b, &v)
+	v := compareLevels(a, b, dobLevelOf(a, b))
+	v.veto = vetoWith(a, b, &v, dobUnknown)
 	return v
 }
 
-// compareLevels is compare without the veto (v.veto is vetoNone): for a
-// caller that has vetoOf's answer for the pair already.
-func compareLevels(a, b *prep) vector {
+// compareLevels is compare without the veto (v.veto is vetoNone), given
+// the pair's dobLevelOf: for a caller that has vetoOf's answer for the
+// pair already.
+func compareLevels(a, b *prep, dob uint8) vector {
 	var v vector
 	af, al := a.first, a.last
 	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last &&
@@ -197,7 +198,7 @@ func compareLevels(a, b *prep) vector {
 	v.lv[cFirst] = firstLevel(af, bf)
 	v.lv[cLast] = nameLevel(al, bl)
 	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
-	v.lv[cDOB] = dobLevelOf(a, b)
+	v.lv[cDOB] = dob
 	v.lv[cGender] = exactLevel(a.gender, b.gender)
 	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
 	if v.lv[cEmail] == 1 {

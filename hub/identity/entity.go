@@ -257,14 +257,15 @@ func hasDigit(s string) bool {
 
 // vetoOf decides whether two prepared records conflict. It is
 // symmetric and cheaper than compare.
-func vetoOf(a, b *prep) veto { return vetoWith(a, b, nil) }
+func vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown) }
 
 // vetoWith is vetoOf reusing the levels compare already computed for
 // the pair when v is not nil (the birth date, the address and, unless a
 // name was compared crosswise, the given and family names): the same
 // functions of the same arguments, so the same answer (a pair's veto is
-// about a quarter of its cost otherwise).
-func vetoWith(a, b *prep, v *vector) veto {
+// about a quarter of its cost otherwise). Without v, dob is the pair's
+// dobLevelOf when the caller has it, else dobUnknown.
+func vetoWith(a, b *prep, v *vector, dob uint8) veto {
 	ao, bo := a.org != "", b.org != ""
 	switch {
 	case ao && bo:
@@ -289,11 +290,11 @@ func vetoWith(a, b *prep, v *vector) veto {
 		// A document conflict is absolute when both sides name the same
 		// issuer (a verified identifier); a bare number is overruled only
 		// as a mistyped number (mistypedDoc).
-		if issuerConflict(d.as, d.bs) || !mistypedDoc(a, b, v) {
+		if issuerConflict(d.as, d.bs) || !mistypedDoc(a, b, v, dob) {
 			return d.v
 		}
 	}
-	if !docAgree && len(a.dob) > 0 && len(b.dob) > 0 && pairDOBLevel(a, b, v) == 5 {
+	if !docAgree && len(a.dob) > 0 && len(b.dob) > 0 && pairDOBLevel(a, b, v, dob) == 5 {
 		return vetoBirthDate
 	}
 	if !docAgree && givenNamesConflict(a, b, v) {
@@ -407,12 +408,12 @@ func issuerConflict(as, bs []doc) bool {
 // error only when the address agrees, the name or the birth date agrees
 // too, and the birth dates do not clearly differ — a namesake elsewhere,
 // or a father and son at one address, keep their veto.
-func mistypedDoc(a, b *prep, v *vector) bool {
+func mistypedDoc(a, b *prep, v *vector, dob uint8) bool {
 	if !addressAgrees(a, b, v) {
 		return false
 	}
 	if len(a.dob) > 0 && len(b.dob) > 0 {
-		switch pairDOBLevel(a, b, v) {
+		switch pairDOBLevel(a, b, v, dob) {
 		case 5:
 			return false
 		case 1, 2, 3:
@@ -448,10 +449,17 @@ func addressAgrees(a, b *prep, v *vector) bool {
 	return (al == 3 && (sameNo || sameCity)) || (sameNo && sameCity)
 }
 
-// pairDOBLevel is dobLevel(a.dob, b.dob), compare's when v holds it.
-func pairDOBLevel(a, b *prep, v *vector) uint8 {
-	if v != nil {
+// dobUnknown stands for a birth-date level not computed yet.
+const dobUnknown = 255
+
+// pairDOBLevel is dobLevel(a.dob, b.dob): compare's when v holds it, or
+// dob when known.
+func pairDOBLevel(a, b *prep, v *vector, dob uint8) uint8 {
+	switch {
+	case v != nil:
 		return v.lv[cDOB]
+	case dob != dobUnknown:
+		return dob
 	}
 	return dobLevelOf(a, b)
 }

@@ -87,8 +87,13 @@ func dobPairKeyed(a, b string, ka, kb *dobKey) uint8 {
 	if eight && a[:4] == b[:4] && a[4:6] == b[6:8] && a[6:8] == b[4:6] {
 		return 2
 	}
-	d := 3
-	if !ka.digits || !kb.digits || digitBag(&ka.hist, &kb.hist) <= 2 {
+	var d int
+	switch {
+	case eight:
+		d = sameLenDamerau2(a, b)
+	case ka.digits && kb.digits && digitBag(&ka.hist, &kb.hist) > 2:
+		d = 3
+	default:
 		d = boundedDamerau(a, b, 2)
 	}
 	if d <= 1 {
@@ -113,4 +118,53 @@ func digitBag(a, b *[10]int8) int {
 		}
 	}
 	return max(pos, neg)
+}
+
+// sameLenDamerau2 is boundedDamerau(a, b, 2) for two different strings
+// of one length, from where they differ: with two edits and no change
+// of length, the edits are two substitutions (up to two mismatched
+// positions), a substitution and a transposition of two adjacent
+// mismatches, two such transpositions (up to four), or a deletion and an
+// insertion (the mismatches run from the first to the last mismatched
+// position, one string shifted by one against the other).
+// TestSameLenDamerau2 checks it against boundedDamerau.
+func sameLenDamerau2(a, b string) int {
+	var mis [4]int
+	h, f, l := 0, -1, -1
+	for i := 0; i < len(a); i++ {
+		if a[i] != b[i] {
+			if h < len(mis) {
+				mis[h] = i
+			}
+			h++
+			if f < 0 {
+				f = i
+			}
+			l = i
+		}
+	}
+	swapped := func(i int) bool { return a[i] == b[i+1] && a[i+1] == b[i] }
+	switch h {
+	case 0:
+		return 0
+	case 1:
+		return 1
+	case 2:
+		if mis[1] == mis[0]+1 && swapped(mis[0]) {
+			return 1
+		}
+		return 2
+	case 3:
+		if mis[1] == mis[0]+1 && swapped(mis[0]) || mis[2] == mis[1]+1 && swapped(mis[1]) {
+			return 2
+		}
+	case 4:
+		if mis[1] == mis[0]+1 && swapped(mis[0]) && mis[3] == mis[2]+1 && swapped(mis[2]) {
+			return 2
+		}
+	}
+	if a[f+1:l+1] == b[f:l] || a[f:l] == b[f+1:l+1] {
+		return 2
+	}
+	return 3
 }

@@ -103,3 +103,35 @@ func TestKeyedLevelsEqualPlain(t *testing.T) {
 		}
 	})
 }
+
+// TestSameLenDamerau2: sameLenDamerau2 is boundedDamerau(a, b, 2) for
+// strings of one length, drawn as edits (substitutions, transpositions,
+// a deletion with an insertion) of one another over a small alphabet.
+func TestSameLenDamerau2(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a := rapid.StringOfN(rapid.RuneFrom([]rune("0129")), 1, 12, -1).Draw(t, "a")
+		b := []byte(a)
+		for range rapid.IntRange(0, 4).Draw(t, "edits") {
+			i := rapid.IntRange(0, len(b)-1).Draw(t, "at")
+			switch rapid.IntRange(0, 2).Draw(t, "op") {
+			case 0:
+				b[i] = "0129"[rapid.IntRange(0, 3).Draw(t, "c")]
+			case 1:
+				if i+1 < len(b) {
+					b[i], b[i+1] = b[i+1], b[i]
+				}
+			case 2: // delete at i, insert at j
+				j := rapid.IntRange(0, len(b)-1).Draw(t, "to")
+				c := "0129"[rapid.IntRange(0, 3).Draw(t, "ins")]
+				rest := append(append([]byte{}, b[:i]...), b[i+1:]...)
+				b = append(append(append([]byte{}, rest[:j]...), c), rest[j:]...)
+			}
+		}
+		if a == string(b) {
+			return
+		}
+		if got, want := sameLenDamerau2(a, string(b)), boundedDamerau(a, string(b), 2); got != want {
+			t.Fatalf("sameLenDamerau2(%q, %q) = %d, boundedDamerau %d", a, b, got, want)
+		}
+	})
+}
