@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"hash/fnv"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -132,6 +133,21 @@ func TestSameLenDamerau2(t *testing.T) {
 		}
 		if got, want := sameLenDamerau2(a, string(b)), boundedDamerau(a, string(b), 2); got != want {
 			t.Fatalf("sameLenDamerau2(%q, %q) = %d, boundedDamerau %d", a, b, got, want)
+		}
+	})
+}
+
+// TestHashKeyIsFNV1a: the inline block-key hash is hash/fnv's FNV-1a of
+// the rule byte, a zero byte and the key text, as before.
+func TestHashKeyIsFNV1a(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		rule := rapid.IntRange(0, len(blockRules)-1).Draw(t, "rule")
+		s := rapid.String().Draw(t, "s")
+		h := fnv.New64a()
+		h.Write([]byte{byte(rule), 0})
+		h.Write([]byte(s))
+		if want := blockKey(h.Sum64()&(1<<56-1) | uint64(rule)<<56); hashKey(rule, s) != want {
+			t.Fatalf("hashKey(%d, %q) = %x, want %x", rule, s, hashKey(rule, s), want)
 		}
 	})
 }
