@@ -168,3 +168,37 @@ func sameLenDamerau2(a, b string) int {
 	}
 	return 3
 }
+
+// damerauWithin1 is damerauWithin(a, b, 1) without the dynamic
+// programme: one edit is a substitution or an adjacent transposition
+// (same length: at most one mismatch, or two adjacent swapped ones) or
+// an insertion (lengths one apart: the longer is the shorter with one
+// byte added where they first differ). TestDamerauWithin1 checks it
+// against the programme.
+func damerauWithin1(a, b string) bool {
+	switch len(a) - len(b) {
+	case 0:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		if i >= len(a)-1 {
+			return true // equal, or one mismatch at the end
+		}
+		if a[i+1:] == b[i+1:] {
+			return true // one substitution
+		}
+		return a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	case 1:
+		a, b = b, a
+		fallthrough
+	case -1:
+		// b is the longer.
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		return a[i:] == b[i+1:]
+	}
+	return false
+}

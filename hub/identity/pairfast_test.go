@@ -151,3 +151,31 @@ func TestHashKeyIsFNV1a(t *testing.T) {
 		}
 	})
 }
+
+// TestDamerauWithin1: the direct one-edit check agrees with the banded
+// programme on strings drawn as edits of one another.
+func TestDamerauWithin1(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a := rapid.StringOfN(rapid.RuneFrom([]rune("ab1")), 0, 10, -1).Draw(t, "a")
+		b := []byte(a)
+		for range rapid.IntRange(0, 2).Draw(t, "edits") {
+			switch op := rapid.IntRange(0, 3).Draw(t, "op"); {
+			case op == 0 && len(b) > 0:
+				b[rapid.IntRange(0, len(b)-1).Draw(t, "at")] = "ab1"[rapid.IntRange(0, 2).Draw(t, "c")]
+			case op == 1 && len(b) > 1:
+				i := rapid.IntRange(0, len(b)-2).Draw(t, "swap")
+				b[i], b[i+1] = b[i+1], b[i]
+			case op == 2 && len(b) > 0:
+				i := rapid.IntRange(0, len(b)-1).Draw(t, "del")
+				b = append(b[:i:i], b[i+1:]...)
+			case op == 3:
+				i := rapid.IntRange(0, len(b)).Draw(t, "ins")
+				b = append(append(append([]byte{}, b[:i]...), "ab1"[rapid.IntRange(0, 2).Draw(t, "c")]), b[i:]...)
+			}
+		}
+		want := len(a)-len(b) <= 1 && len(b)-len(a) <= 1 && editDistance(a, string(b), true, 1) <= 1
+		if got := damerauWithin1(a, string(b)); got != want {
+			t.Fatalf("damerauWithin1(%q, %q) = %v, programme %v", a, b, got, want)
+		}
+	})
+}
