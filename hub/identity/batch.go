@@ -189,13 +189,20 @@ func (b *batchPlan) score(m *Model, i int) {
 		}
 		dob := dobLevelOf(pa, pb)
 		vt := vetoWith(pa, pb, nil, dob) // vetoOf(pa, pb)
-		if vt != vetoNone && !sharesIdentifier(pa, pb) {
+		shares := sharesIdentifier(pa, pb)
+		if vt != vetoNone && !shares {
 			// Apart for good: see pairMemo.apart. Not worth a full score.
 			out[q] = apartMark
 			continue
 		}
-		// m.score(pa, pb) without computing the veto a second time.
-		v := compareLevels(pa, pb, dob)
+		var v vector
+		if bound := m.weightBound(pa, pb, dob, &v); !shares && bound < m.cfg.ReviewWeight-boundMargin {
+			// Below review for certain: see apartMark.
+			out[q] = apartMark
+			continue
+		}
+		// m.score(pa, pb): the levels weightBound left, the veto known.
+		nameAndPlaceLevels(pa, pb, &v)
 		v.veto = vt
 		out[q] = m.weightOf(pa, &v)
 	}
@@ -235,14 +242,20 @@ type pairMemo struct {
 	curSlot int32
 }
 
-// apartMark is the memo entry of a pair that vetoOf keeps apart and that
-// shares no identifier: such a pair's weight is capped below
-// ReviewWeight (Model.weightOf caps a vetoed pair at vetoedWeight), so
-// Add's connect stores no edge for it unless a steward linked the two,
-// and its exact weight is not needed there. Elsewhere (whole-cluster
+// apartMark is the memo entry of a pair that shares no identifier and
+// that vetoOf keeps apart or whose weight bound (Model.weightBound) is
+// below ReviewWeight: such a pair's weight is below ReviewWeight
+// (Model.weightOf caps a vetoed pair at vetoedWeight), so Add's connect
+// stores no edge for it unless a steward linked the two, and its exact
+// weight is not needed there. Elsewhere (whole-cluster
 // checks) the weight is scored when asked. TestApartPairsScoreBelowReview
 // guards the premise.
 var apartMark = math.Inf(-1)
+
+// boundMargin keeps a pair whose weight bound is within rounding of
+// ReviewWeight (the bound sums the terms in another order) for a full
+// score.
+const boundMargin = 1e-6
 
 // apart reports whether the pair (a, b) was found apart for good ahead.
 func (m *pairMemo) apart(a, b *prep) bool {

@@ -202,3 +202,60 @@ func damerauWithin1(a, b string) bool {
 	}
 	return false
 }
+
+// weightBound returns an upper bound of the weight m.score gives the
+// pair (a, b), from cheapLevels' levels (filled into v, which
+// nameAndPlaceLevels can complete) and, for the names, the address and
+// the city, the largest weight any of their levels can carry. It
+// mirrors Model.weightOf and evidence: every term it leaves out (the
+// full-name and e-mail-local-part reductions, the clamps) only lowers
+// the weight; the location terms are bounded as evidence nests them
+// (non-positive ones summed, the positive ones as the larger of street
+// and area). TestWeightBoundIsUpperBound checks it against score.
+func (m *Model) weightBound(a, b *prep, dob uint8, v *vector) float64 {
+	cheapLevels(a, b, dob, v)
+	w := m.priorWeight
+	var neg, street, area float64
+	for c := comp(0); c < numComp; c++ {
+		var lw float64
+		switch c {
+		case cFirst, cLast:
+			lw = m.maxLevelWeight(c, a.first, a.last)
+		case cAddress:
+			lw = m.maxLevelWeight(c, a.addr, a.addr)
+		case cCity:
+			lw = m.maxLevelWeight(c, a.city, a.city)
+		default:
+			lw = m.levelWeight(c, a, v)
+		}
+		switch {
+		case !isLocation(c):
+			w += lw
+		case lw <= 0:
+			neg += lw
+		case c == cAddress || c == cStreetNo:
+			street += lw
+		default:
+			area = max(area, lw)
+		}
+	}
+	return w + neg + max(street, area)
+}
+
+// maxLevelWeight is the largest weight comparison c can contribute
+// (0 when missing), its exact level weighted by the frequency of x or y,
+// the values tfValue can name for it.
+func (m *Model) maxLevelWeight(c comp, x, y string) float64 {
+	best := 0.0
+	for l := 1; l < len(specs[c].levels); l++ {
+		best = max(best, m.w[c][l])
+	}
+	if m.tf[c] != nil {
+		for _, s := range [2]string{x, y} {
+			if tw, ok := m.tf[c][s]; ok {
+				best = max(best, tw)
+			}
+		}
+	}
+	return best
+}

@@ -179,3 +179,73 @@ func TestDamerauWithin1(t *testing.T) {
 		}
 	})
 }
+
+// TestWeightBoundIsUpperBound: weightBound is at least the weight score
+// gives the pair, and the vector it starts, completed, is compare's —
+// on drawn pairs and on the candidate pairs of synthetic records, with
+// a model trained on them (term frequencies) and the untrained one.
+func TestWeightBoundIsUpperBound(t *testing.T) {
+	trained := testModel(t)
+	untrained, err := Untrained(trained.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Term frequencies well above every level's weight, as a rare value
+	// has: the bound must take them (values of the drawn pools).
+	rare := new(Model)
+	*rare = *trained
+	for c := range rare.tf {
+		if rare.tf[c] == nil {
+			continue
+		}
+		rare.tf[c] = map[string]float64{}
+		for _, x := range []string{"thomas", "smith", "lee", "anna", "springfield", "62704", "main st", "main street",
+			"ann.lee@a.com", "+14155550101"} {
+			rare.tf[c][x] = 30
+		}
+	}
+	check := func(t interface{ Fatalf(string, ...any) }, m *Model, a, b *prep) bool {
+		if b.id < a.id {
+			a, b = b, a
+		}
+		dob := dobLevelOf(a, b)
+		var v vector
+		bound := m.weightBound(a, b, dob, &v)
+		nameAndPlaceLevels(a, b, &v)
+		v.veto = vetoWith(a, b, nil, dob)
+		want, w := m.score(a, b)
+		if v != want {
+			t.Fatalf("%s–%s: completed vector %+v, compare %+v", a.id, b.id, v, want)
+		}
+		if w > bound+1e-9 {
+			t.Fatalf("%s–%s: weight %v above its bound %v", a.id, b.id, w, bound)
+		}
+		return bound < m.cfg.ReviewWeight-boundMargin
+	}
+	pruned := 0
+	recs, _ := synth(29, 800)
+	for _, m := range []*Model{trained, untrained} {
+		ps := make([]*prep, len(recs))
+		for i, r := range recs {
+			ps[i] = prepare(r, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+		}
+		for i := range ps {
+			for j := i + 1; j < len(ps) && j < i+30; j++ {
+				if check(t, m, ps[i], ps[j]) {
+					pruned++
+				}
+			}
+		}
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		ra, rb := genPairRecords(t)
+		for _, m := range []*Model{trained, untrained, rare} {
+			a := prepare(ra, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+			b := prepare(rb, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+			check(t, m, a, b)
+		}
+	})
+	if pruned == 0 {
+		t.Error("no pair bounded below ReviewWeight: the bound prunes nothing here")
+	}
+}
