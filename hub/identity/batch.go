@@ -195,14 +195,21 @@ func (b *batchPlan) score(m *Model, i int) {
 			out[q] = apartMark
 			continue
 		}
+		// m.score(pa, pb) in stages, the veto known: after the cheap
+		// levels and after the names, a pair that cannot reach review
+		// (weightBound) and shares no identifier is apart (apartMark).
 		var v vector
-		if bound := m.weightBound(pa, pb, dob, &v); !shares && bound < m.cfg.ReviewWeight-boundMargin {
-			// Below review for certain: see apartMark.
+		cheapLevels(pa, pb, dob, &v)
+		if !shares && m.weightBound(pa, &v, false) < m.cfg.ReviewWeight-boundMargin {
 			out[q] = apartMark
 			continue
 		}
-		// m.score(pa, pb): the levels weightBound left, the veto known.
-		nameAndPlaceLevels(pa, pb, &v)
+		nameLevels(pa, pb, &v)
+		if !shares && m.weightBound(pa, &v, true) < m.cfg.ReviewWeight-boundMargin {
+			out[q] = apartMark
+			continue
+		}
+		placeLevels(pa, pb, &v)
 		v.veto = vt
 		out[q] = m.weightOf(pa, &v)
 	}

@@ -170,13 +170,14 @@ func compare(a, b *prep) vector {
 func compareLevels(a, b *prep, dob uint8) vector {
 	var v vector
 	cheapLevels(a, b, dob, &v)
-	nameAndPlaceLevels(a, b, &v)
+	nameLevels(a, b, &v)
+	placeLevels(a, b, &v)
 	return v
 }
 
 // cheapLevels fills the levels of v that need no string similarity
-// (everything but the names, the address and the city, which
-// nameAndPlaceLevels fills) and the values and flags that go with them.
+// (everything but the names, the address and the city, which nameLevels
+// and placeLevels fill) and the values and flags that go with them.
 func cheapLevels(a, b *prep, dob uint8, v *vector) {
 	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
 	v.lv[cDOB] = dob
@@ -200,9 +201,9 @@ func cheapLevels(a, b *prep, dob uint8, v *vector) {
 	v.lv[cLicense] = bestLevel(a.lic, b.lic, docLevel)
 }
 
-// nameAndPlaceLevels fills the first and last name levels (with the
-// crosswise readings), the address and the city level of v.
-func nameAndPlaceLevels(a, b *prep, v *vector) {
+// nameLevels fills the first and last name levels of v, with the
+// crosswise readings (aSwap, bSwap).
+func nameLevels(a, b *prep, v *vector) {
 	af, al := a.first, a.last
 	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last &&
 		(af[0] == b.last[0] || al[0] == b.first[0]) { // cheap guard before four Jaro-Winklers
@@ -231,6 +232,10 @@ func nameAndPlaceLevels(a, b *prep, v *vector) {
 	}
 	v.lv[cFirst] = firstLevel(af, bf)
 	v.lv[cLast] = nameLevel(al, bl)
+}
+
+// placeLevels fills the address and city levels of v.
+func placeLevels(a, b *prep, v *vector) {
 	v.lv[cAddress] = addressLevel(a.addr, b.addr)
 	v.lv[cCity] = placeLevel(a.city, b.city)
 }

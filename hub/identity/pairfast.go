@@ -204,26 +204,26 @@ func damerauWithin1(a, b string) bool {
 }
 
 // weightBound returns an upper bound of the weight m.score gives the
-// pair (a, b), from cheapLevels' levels (filled into v, which
-// nameAndPlaceLevels can complete) and, for the names, the address and
-// the city, the largest weight any of their levels can carry. It
-// mirrors Model.weightOf and evidence: every term it leaves out (the
-// full-name and e-mail-local-part reductions, the clamps) only lowers
-// the weight; the location terms are bounded as evidence nests them
-// (non-positive ones summed, the positive ones as the larger of street
-// and area). TestWeightBoundIsUpperBound checks it against score.
-func (m *Model) weightBound(a, b *prep, dob uint8, v *vector) float64 {
-	cheapLevels(a, b, dob, v)
+// pair whose levels v holds in part: those cheapLevels fills and, when
+// names is set, those nameLevels fills. For the levels not computed (the
+// names unless names, the address and the city) it takes the largest
+// weight any of their levels can carry. It mirrors Model.weightOf and
+// evidence: every term it leaves out (the full-name and
+// e-mail-local-part reductions, the clamps) only lowers the weight; the
+// location terms are bounded as evidence nests them (non-positive ones
+// summed, the positive ones as the larger of street and area).
+// TestWeightBoundIsUpperBound checks it against score.
+func (m *Model) weightBound(a *prep, v *vector, names bool) float64 {
 	w := m.priorWeight
 	var neg, street, area float64
 	for c := comp(0); c < numComp; c++ {
 		var lw float64
-		switch c {
-		case cFirst, cLast:
+		switch {
+		case (c == cFirst || c == cLast) && !names:
 			lw = m.maxLevelWeight(c, a.first, a.last)
-		case cAddress:
+		case c == cAddress:
 			lw = m.maxLevelWeight(c, a.addr, a.addr)
-		case cCity:
+		case c == cCity:
 			lw = m.maxLevelWeight(c, a.city, a.city)
 		default:
 			lw = m.levelWeight(c, a, v)

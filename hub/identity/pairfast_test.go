@@ -210,17 +210,20 @@ func TestWeightBoundIsUpperBound(t *testing.T) {
 		}
 		dob := dobLevelOf(a, b)
 		var v vector
-		bound := m.weightBound(a, b, dob, &v)
-		nameAndPlaceLevels(a, b, &v)
+		cheapLevels(a, b, dob, &v)
+		bound := m.weightBound(a, &v, false)
+		nameLevels(a, b, &v)
+		named := m.weightBound(a, &v, true)
+		placeLevels(a, b, &v)
 		v.veto = vetoWith(a, b, nil, dob)
 		want, w := m.score(a, b)
 		if v != want {
 			t.Fatalf("%s–%s: completed vector %+v, compare %+v", a.id, b.id, v, want)
 		}
-		if w > bound+1e-9 {
-			t.Fatalf("%s–%s: weight %v above its bound %v", a.id, b.id, w, bound)
+		if w > bound+1e-9 || w > named+1e-9 {
+			t.Fatalf("%s–%s: weight %v above its bounds %v, %v (names known)", a.id, b.id, w, bound, named)
 		}
-		return bound < m.cfg.ReviewWeight-boundMargin
+		return named < m.cfg.ReviewWeight-boundMargin
 	}
 	pruned := 0
 	recs, _ := synth(29, 800)
