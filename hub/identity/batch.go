@@ -187,13 +187,31 @@ func (b *batchPlan) score(m *Model, i int) {
 		if pb.id < pa.id {
 			pa, pb = pb, pa
 		}
-		if vetoOf(pa, pb) != vetoNone && !sharesIdentifier(pa, pb) {
+		dob := dobLevelOf(pa, pb)
+		vt := vetoWith(pa, pb, nil, dob) // vetoOf(pa, pb)
+		shares := sharesIdentifier(pa, pb)
+		if vt != vetoNone && !shares {
 			// Apart for good: see pairMemo.apart. Not worth a full score.
 			out[q] = apartMark
 			continue
 		}
-		_, w := m.score(pa, pb)
-		out[q] = w
+		// m.score(pa, pb) in stages, the veto known: after the cheap
+		// levels and after the names, a pair that cannot reach review
+		// (weightBound) and shares no identifier is apart (apartMark).
+		var v vector
+		cheapLevels(pa, pb, dob, &v)
+		if !shares && m.weightBound(pa, &v, false) < m.cfg.ReviewWeight-boundMargin {
+			out[q] = apartMark
+			continue
+		}
+		nameLevels(pa, pb, &v)
+		if !shares && m.weightBound(pa, &v, true) < m.cfg.ReviewWeight-boundMargin {
+			out[q] = apartMark
+			continue
+		}
+		placeLevels(pa, pb, &v)
+		v.veto = vt
+		out[q] = m.weightOf(pa, &v)
 	}
 	b.memo.pairs[i] = out
 	b.cand[i] = nil
@@ -231,14 +249,20 @@ type pairMemo struct {
 	curSlot int32
 }
 
-// apartMark is the memo entry of a pair that vetoOf keeps apart and that
-// shares no identifier: such a pair's weight is capped below
-// ReviewWeight (Model.weightOf caps a vetoed pair at vetoedWeight), so
-// Add's connect stores no edge for it unless a steward linked the two,
-// and its exact weight is not needed there. Elsewhere (whole-cluster
+// apartMark is the memo entry of a pair that shares no identifier and
+// that vetoOf keeps apart or whose weight bound (Model.weightBound) is
+// below ReviewWeight: such a pair's weight is below ReviewWeight
+// (Model.weightOf caps a vetoed pair at vetoedWeight), so Add's connect
+// stores no edge for it unless a steward linked the two, and its exact
+// weight is not needed there. Elsewhere (whole-cluster
 // checks) the weight is scored when asked. TestApartPairsScoreBelowReview
 // guards the premise.
 var apartMark = math.Inf(-1)
+
+// boundMargin keeps a pair whose weight bound is within rounding of
+// ReviewWeight (the bound sums the terms in another order) for a full
+// score.
+const boundMargin = 1e-6
 
 // apart reports whether the pair (a, b) was found apart for good ahead.
 func (m *pairMemo) apart(a, b *prep) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"ucv/profile"
 )
@@ -343,7 +344,8 @@ func (ix *Index) withinLimits(comp []int32, A, B []int32) bool {
 		t profile.IDType
 		v string
 	}
-	var all []tv
+	var buf [16]tv // most components hold few identifiers
+	all := buf[:0]
 	for _, side := range [2][]int32{A, B} {
 		for _, l := range side {
 			for _, id := range ix.ents[comp[l]].p.ids {
@@ -354,11 +356,11 @@ func (ix *Index) withinLimits(comp []int32, A, B []int32) bool {
 	if len(all) == 0 {
 		return true
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].t != all[j].t {
-			return all[i].t < all[j].t
+	slices.SortFunc(all, func(x, y tv) int {
+		if x.t != y.t {
+			return strings.Compare(string(x.t), string(y.t))
 		}
-		return all[i].v < all[j].v
+		return strings.Compare(x.v, y.v)
 	})
 	for s := 0; s < len(all); {
 		e, distinct := s, 0

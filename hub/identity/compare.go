@@ -159,7 +159,51 @@ func nameLocalPart(a, b *prep) bool {
 // compare computes the comparison vector of a and b. It is symmetric in
 // its arguments and allocation-free for typical values.
 func compare(a, b *prep) vector {
+	v := compareLevels(a, b, dobLevelOf(a, b))
+	v.veto = vetoWith(a, b, &v, dobUnknown)
+	return v
+}
+
+// compareLevels is compare without the veto (v.veto is vetoNone), given
+// the pair's dobLevelOf: for a caller that has vetoOf's answer for the
+// pair already.
+func compareLevels(a, b *prep, dob uint8) vector {
 	var v vector
+	cheapLevels(a, b, dob, &v)
+	nameLevels(a, b, &v)
+	placeLevels(a, b, &v)
+	return v
+}
+
+// cheapLevels fills the levels of v that need no string similarity
+// (everything but the names, the address and the city, which nameLevels
+// and placeLevels fill) and the values and flags that go with them.
+func cheapLevels(a, b *prep, dob uint8, v *vector) {
+	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
+	v.lv[cDOB] = dob
+	v.lv[cGender] = exactLevel(a.gender, b.gender)
+	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
+	if v.lv[cEmail] == 1 {
+		v.email = common(a.emails, b.emails)
+	} else if v.lv[cEmail] == 2 {
+		v.nameLocal = nameLocalPart(a, b)
+	}
+	v.lv[cPhone] = bestLevel(a.phones, b.phones, phoneLevel)
+	if v.lv[cPhone] == 1 {
+		v.phone = common(a.phones, b.phones)
+	}
+	v.lv[cStreetNo] = exactLevel(a.streetNo, b.streetNo)
+	v.lv[cState] = exactLevel(a.state, b.state)
+	v.lv[cPostcode] = postcodeLevel(a, b)
+	v.lv[cCountry] = exactLevel(a.country, b.country)
+	v.lv[cNationalID] = bestLevel(a.nid, b.nid, nidLevel)
+	v.lv[cPassport] = bestLevel(a.passport, b.passport, docLevel)
+	v.lv[cLicense] = bestLevel(a.lic, b.lic, docLevel)
+}
+
+// nameLevels fills the first and last name levels of v, with the
+// crosswise readings (aSwap, bSwap).
+func nameLevels(a, b *prep, v *vector) {
 	af, al := a.first, a.last
 	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last &&
 		(af[0] == b.last[0] || al[0] == b.first[0]) { // cheap guard before four Jaro-Winklers
@@ -188,30 +232,12 @@ func compare(a, b *prep) vector {
 	}
 	v.lv[cFirst] = firstLevel(af, bf)
 	v.lv[cLast] = nameLevel(al, bl)
-	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
-	v.lv[cDOB] = dobLevel(a.dob, b.dob)
-	v.lv[cGender] = exactLevel(a.gender, b.gender)
-	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
-	if v.lv[cEmail] == 1 {
-		v.email = common(a.emails, b.emails)
-	} else if v.lv[cEmail] == 2 {
-		v.nameLocal = nameLocalPart(a, b)
-	}
-	v.lv[cPhone] = bestLevel(a.phones, b.phones, phoneLevel)
-	if v.lv[cPhone] == 1 {
-		v.phone = common(a.phones, b.phones)
-	}
+}
+
+// placeLevels fills the address and city levels of v.
+func placeLevels(a, b *prep, v *vector) {
 	v.lv[cAddress] = addressLevel(a.addr, b.addr)
-	v.lv[cStreetNo] = exactLevel(a.streetNo, b.streetNo)
 	v.lv[cCity] = placeLevel(a.city, b.city)
-	v.lv[cState] = exactLevel(a.state, b.state)
-	v.lv[cPostcode] = postcodeLevel(a, b)
-	v.lv[cCountry] = exactLevel(a.country, b.country)
-	v.lv[cNationalID] = bestLevel(a.nid, b.nid, nidLevel)
-	v.lv[cPassport] = bestLevel(a.passport, b.passport, docLevel)
-	v.lv[cLicense] = bestLevel(a.lic, b.lic, docLevel)
-	v.veto = vetoOf(a, b)
-	return v
 }
 
 // common returns the first value of as that bs also holds, or "".

@@ -497,17 +497,23 @@ func (ix *Index) connect(n int32, affected []int32) []int32 {
 // maybeEdge scores a candidate pair and stores the edge if it matters.
 func (ix *Index) maybeEdge(n, m int32, affected []int32) []int32 {
 	ix.stats.Candidates++
-	if ix.memo != nil && ix.memo.apart(ix.ents[n].p, ix.ents[m].p) && !ix.must[pairKey(ix.id(n), ix.id(m))] {
+	if ix.memo != nil && ix.memo.apart(ix.ents[n].p, ix.ents[m].p) && !ix.mustLinked(n, m) {
 		ix.stats.PairsScored++ // as pairWeight would: Stats equal Add's
 		return affected
 	}
 	w := ix.pairWeight(n, m)
-	if w >= ix.cfg.ReviewWeight || sharesIdentifier(ix.ents[n].p, ix.ents[m].p) || ix.must[pairKey(ix.id(n), ix.id(m))] {
+	if w >= ix.cfg.ReviewWeight || sharesIdentifier(ix.ents[n].p, ix.ents[m].p) || ix.mustLinked(n, m) {
 		ix.ents[n].adj = append(ix.ents[n].adj, edge{m, w})
 		ix.ents[m].adj = append(ix.ents[m].adj, edge{n, w})
 		affected = append(affected, n, m)
 	}
 	return affected
+}
+
+// mustLinked reports whether a steward linked records n and m (without
+// building the pair's key when nobody linked anything).
+func (ix *Index) mustLinked(n, m int32) bool {
+	return len(ix.must) > 0 && ix.must[pairKey(ix.id(n), ix.id(m))]
 }
 
 func (ix *Index) hasEdge(a, b int32) bool {
@@ -553,6 +559,18 @@ func (ix *Index) weight(a, b int32) float64 {
 }
 
 func sharesIdentifier(a, b *prep) bool {
+	if len(a.idHash) == len(a.ids) && len(b.idHash) == len(b.ids) {
+		// Equal identifiers hash equal: compare values only on a hash
+		// match.
+		for i, x := range a.idHash {
+			for j, y := range b.idHash {
+				if x == y && a.ids[i] == b.ids[j] {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	for _, x := range a.ids {
 		for _, y := range b.ids {
 			if x == y {

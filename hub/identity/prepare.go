@@ -28,6 +28,11 @@ type prep struct {
 	gen                        string
 	org                        string
 	person                     bool
+	// Precomputed comparison inputs (pairfast.go), derived from the
+	// fields above and immutable with them: per dob its dobKey, per ids
+	// entry its hash.
+	dobKeys []dobKey
+	idHash  []uint64
 }
 
 // prepare normalizes r. It never fails: values that do not normalize are
@@ -185,6 +190,7 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 			p.phones = appendUnique(p.phones, d)
 		}
 	}
+	p.precompute()
 	return p
 }
 

@@ -101,6 +101,9 @@ func damerauWithin(a, b string, k int) bool {
 	if d > k {
 		return false
 	}
+	if k == 1 {
+		return damerauWithin1(a, b)
+	}
 	return editDistance(a, b, true, k) <= k
 }
 
