@@ -21,26 +21,5 @@ func processCPU(tb testing.TB) time.Duration {
 // besides wall time: on a machine shared with other jobs, time spent
 // waiting for a core inflates ns/op but not cpu-ns/op.
 func BenchmarkProfileCodecCPU(b *testing.B) {
-	p := benchProfile(b, 1)
-	enc, _ := p.Marshal()
-	b.Run("encode", func(b *testing.B) {
-		b.ReportAllocs()
-		c0 := processCPU(b)
-		for b.Loop() {
-			if _, err := p.Marshal(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(processCPU(b)-c0)/float64(b.N), "cpu-ns/op")
-	})
-	b.Run("decode", func(b *testing.B) {
-		b.ReportAllocs()
-		c0 := processCPU(b)
-		for b.Loop() {
-			if _, err := Unmarshal(enc); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(processCPU(b)-c0)/float64(b.N), "cpu-ns/op")
-	})
+	benchCodecCPU(b, benchProfile(b, 1))
 }
