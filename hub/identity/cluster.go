@@ -197,6 +197,9 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	if _, _, v := ix.clusterConflict(mapGlobal(comp, A), mapGlobal(comp, B)); v != vetoNone {
 		return false
 	}
+	if ce.class == classProbabilistic && (ix.torn(comp[ce.a], comp[ce.b], ce.w) || ix.torn(comp[ce.b], comp[ce.a], ce.w)) {
+		return false
+	}
 	switch ce.class {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
@@ -238,6 +241,29 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 }
 
 const comp0 comp = 0
+
+// tornMargin is how much more strongly (in bits) a record must match
+// one of two conflicting records than the other to be linked to it
+// probabilistically: 2^6.63 ≈ 99 to 1.
+const tornMargin = 6.63
+
+// torn reports whether record x, about to be linked to y with weight w,
+// also matches (at or above MatchWeight, within tornMargin of w) another
+// record that is vetoed apart from y — the unmarked "John Smith" at the
+// address of John Smith Sr and John Smith Jr, one twin's record without
+// a given name. Such a record belongs to one of two people and its
+// fields cannot say which: it stays apart (and is offered for review).
+func (ix *Index) torn(x, y int32, w float64) bool {
+	for _, ed := range ix.ents[x].adj {
+		if ed.to == y || ed.w < ix.cfg.MatchWeight || ed.w < w-tornMargin {
+			continue
+		}
+		if ix.vetoed(ed.to, y) {
+			return true
+		}
+	}
+	return false
+}
 
 // personalBeyondContact reports whether a name, the birth date or a
 // document agrees at a level short of "different".

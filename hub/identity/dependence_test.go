@@ -242,3 +242,25 @@ func TestAmbiguousContactJoinsNoOne(t *testing.T) {
 		t.Fatal("a nameless record on a personal e-mail did not join its holder")
 	}
 }
+
+// An unmarked record of a name that a father (Sr) and his son (Jr) at one
+// address both carry joins neither of them.
+func TestTornRecordJoinsNoOne(t *testing.T) {
+	addr := []string{"address", "12 Main St, Springfield, IL 62704", "phone", "+1 217 555 0101"}
+	sr := rec("sr", append(addr, "first_name", "John", "last_name", "Smith", "generation", "Sr", "birth_date", "1950-04-02")...)
+	jr := rec("jr", append(addr, "first_name", "John", "last_name", "Smith", "generation", "Jr", "birth_date", "1980-09-14")...)
+	bare := rec("bare", "first_name", "John", "last_name", "Smith", "address", "12 Main St, Springfield, IL 62704")
+	ix := resolveSmall(t, sr, jr, bare)
+	if sameCluster(t, ix, "sr", "jr") {
+		t.Fatal("father and son merged")
+	}
+	if sameCluster(t, ix, "bare", "sr") || sameCluster(t, ix, "bare", "jr") {
+		t.Fatal("a record that fits father and son alike joined one of them")
+	}
+	// With its birth date it is the father's.
+	dated := rec("dated", "first_name", "John", "last_name", "Smith", "address", "12 Main St, Springfield, IL 62704", "birth_date", "1950-04-02")
+	ix = resolveSmall(t, sr, jr, dated)
+	if !sameCluster(t, ix, "dated", "sr") {
+		t.Fatal("a record matching the father by birth date did not join him")
+	}
+}
