@@ -210,7 +210,7 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			// a relationship, not a merge.
 			return false
 		}
-		if !personalBeyondContact(&v) && ix.ambiguous(pa, pb) {
+		if !v.personalBeyondContact() && ix.ambiguous(pa, pb) {
 			// Nothing but the contact point ties the two, and that
 			// contact point is known to be shared by different people
 			// (two of its holders are vetoed apart: a family e-mail, a
@@ -259,17 +259,6 @@ func (ix *Index) torn(x, y int32, w float64) bool {
 			continue
 		}
 		if ix.vetoed(ed.to, y) {
-			return true
-		}
-	}
-	return false
-}
-
-// personalBeyondContact reports whether a name, the birth date or a
-// document agrees at a level short of "different".
-func personalBeyondContact(v *vector) bool {
-	for _, c := range [...]comp{cFirst, cLast, cDOB, cNationalID, cPassport, cLicense} {
-		if l := v.lv[c]; l > 0 && int(l) < len(specs[c].levels)-1 {
 			return true
 		}
 	}

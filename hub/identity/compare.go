@@ -120,12 +120,21 @@ type vector struct {
 // any level short of "different": a name, the birth date, an e-mail, a
 // phone or a document.
 func (v *vector) personal() bool {
-	for _, c := range [...]comp{cFirst, cLast, cDOB, cEmail, cPhone, cNationalID, cPassport, cLicense} {
-		if l := v.lv[c]; l > 0 && int(l) < len(specs[c].levels)-1 {
-			return true
-		}
-	}
-	return false
+	return v.personalBeyondContact() || v.agrees(cEmail) || v.agrees(cPhone)
+}
+
+// personalBeyondContact is personal without e-mail and phone: a name, the
+// birth date or a document agrees.
+func (v *vector) personalBeyondContact() bool {
+	return v.agrees(cFirst) || v.agrees(cLast) || v.agrees(cDOB) ||
+		v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense)
+}
+
+// agrees reports whether c was compared and agrees at a level short of
+// "different" (its last level).
+func (v *vector) agrees(c comp) bool {
+	l := v.lv[c]
+	return l > 0 && int(l) < len(specs[c].levels)-1
 }
 
 // nameLocalPart reports whether a and b hold e-mails with one local part
