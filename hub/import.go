@@ -244,6 +244,9 @@ func ImportRecordOf(source, id string, cols []ImportColumn, values []string, reg
 			}
 		}
 		if t != "" {
+			if t == profile.Email {
+				v = identity.EmailAddress(v) // `"Ann Lee" <ann@example.com>`, as resolution reads it
+			}
 			nv, err := profile.NormalizeValue(t, v, opts)
 			if err != nil {
 				errs = append(errs, ImportFieldError{c.Name, err.Error()})

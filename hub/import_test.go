@@ -112,3 +112,19 @@ func FuzzUnmarshalImport(f *testing.F) {
 		}
 	})
 }
+
+// An e-mail in display-name form is imported as its address, as
+// resolution reads it; a broken one is still refused naming the column.
+func TestImportDisplayNameEmail(t *testing.T) {
+	cols := []ImportColumn{{"first", identity.FirstName}, {"email", identity.Email}}
+	rec, errs := ImportRecordOf("crm", "1", cols, []string{"Ann", `"Ann Lee" <Ann.Lee@Example.com>`}, "US", identity.DateAuto)
+	if errs != nil {
+		t.Fatalf("display-name e-mail refused: %v", errs)
+	}
+	if want := (profile.Identifier{Type: profile.Email, Value: "ann.lee@example.com"}); !slices.Contains(rec.Identifiers, want) {
+		t.Fatalf("identifiers %v, want %v", rec.Identifiers, want)
+	}
+	if _, errs := ImportRecordOf("crm", "2", cols, []string{"Ann", "Ann Lee <not an address"}, "US", identity.DateAuto); len(errs) != 1 || errs[0].Column != "email" {
+		t.Fatalf("broken e-mail: errors %v, want one naming the email column", errs)
+	}
+}

@@ -165,10 +165,10 @@ func orgsSimilar(a, b string) bool {
 	return tokenOverlap(a, b) >= 1
 }
 
-// emailAddress returns the address of an e-mail written in display-name
+// EmailAddress returns the address of an e-mail written in display-name
 // form (`"Ann Lee" <ann@example.com>`, `Ann Lee <ann@example.com>`) or
 // s unchanged.
-func emailAddress(s string) string {
+func EmailAddress(s string) string {
 	if !strings.ContainsAny(s, "<\"") {
 		return s
 	}

@@ -121,7 +121,7 @@ func (r Record) Identifiers(rules *profile.Rules, region string) []profile.Ident
 		}
 		raw := f.Value
 		if t == profile.Email {
-			raw = emailAddress(raw) // `"Ann Lee" <ann@example.com>`
+			raw = EmailAddress(raw) // `"Ann Lee" <ann@example.com>`
 		}
 		v, err := profile.NormalizeValue(t, raw, opts)
 		if err != nil {
