@@ -167,6 +167,11 @@ func importDelta(cur *profile.Profile, im *Import, r *ImportRecord, now int64) *
 	if len(d.Traits.M) == 0 && ids == nil {
 		return nil
 	}
+	if len(d.Traits.M) > 0 {
+		// Survivorship reads who wrote each value (decision 0045): the
+		// import's source and record, as an edge's write names them.
+		d.Candidates = profile.AddCandidates(d.Traits.M, im.Source, cur.ID)
+	}
 	return d
 }
 

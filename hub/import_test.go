@@ -90,6 +90,11 @@ func TestImportApply(t *testing.T) {
 	if s, _ := traitString(p, "firstName"); s != "Anne" {
 		t.Errorf("first name %q after the change, want Anne", s)
 	}
+	// Survivorship knows who wrote it: the import's source and record.
+	cs := p.CandidatesOf("firstName")
+	if len(cs) != 1 || cs[0].Source != "crm" || cs[0].Record != ImportFragmentID("crm", "1001") {
+		t.Errorf("firstName candidates %+v, want one from source crm, record %s", cs, ImportFragmentID("crm", "1001"))
+	}
 	want := []profile.Identifier{{Type: "crm_id", Value: "A-1"}, {Type: RecordIDType, Value: "crm/1001"}}
 	if d := cmp.Diff(want, p.IdentityList()); d != "" {
 		t.Errorf("identities after the e-mail was cleared (-want +got):\n%s", d)

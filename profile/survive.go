@@ -90,6 +90,13 @@ func splitCandidateKey(k string) (trait, source, record string, ok bool) {
 	return trait, source, record, ok1 && ok2
 }
 
+// AddCandidates returns the candidate registers for traits written by
+// source to record — what Apply records beside every trait it writes, for
+// writers that build a delta's Traits themselves (the hub's import).
+func AddCandidates(traits map[string]crdt.Register, source, record string) crdt.LWWMap {
+	return addCandidates(traits, source, record)
+}
+
 // addCandidates returns the candidate registers for traits written at ts
 // by source to record.
 func addCandidates(traits map[string]crdt.Register, source, record string) crdt.LWWMap {
