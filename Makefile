@@ -8,7 +8,7 @@ GOBIN      := $(shell $(GO) env GOPATH)/bin
 FUZZTIME   ?= 30s
 BENCHCOUNT ?= 5
 
-.PHONY: build run test unit lint fmt bench fuzz soak clean
+.PHONY: build run test unit lint fmt bench bench-compare fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ucv
@@ -40,10 +40,11 @@ fmt:
 # in bench/README.md.
 bench: build
 	@mkdir -p bench/results
-	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null && command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools wrk; }
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./crdt/... ./profile/... ./hub/... | tee bench/results/micro.txt
 	$(GO) test -run '^$$' -bench IngestCommit -benchtime 2s ./edge/store | tee bench/results/commit.txt
 	$(GO) test -run '^$$' -bench IngestCPU -benchtime 100000x ./edge/store | tee -a bench/results/commit.txt
+	./$(BIN) bench compare --duration 10s --rounds 3 | tee bench/results/compare.txt
 	./$(BIN) bench identity | tee bench/results/identity.txt
 	./$(BIN) bench lookup --profiles 1000000 --duration 10s | tee bench/results/lookup.txt
 	./$(BIN) bench lookup --profiles 1000000 --duration 10s --pin | tee bench/results/lookup-pin.txt
@@ -52,6 +53,12 @@ bench: build
 	$(GO) test -run '^$$' -bench 'HubSyncPush' -benchtime 120000x -count 3 ./cmd/ucv | tee bench/results/hub.txt
 	$(GO) test -run '^$$' -bench 'HubEdgeToEdge' -benchtime 300x -count 3 ./cmd/ucv | tee -a bench/results/hub.txt
 	$(GO) test -run '^$$' -bench 'HubCatchUp' -benchtime 1x -timeout 60m ./cmd/ucv | tee bench/results/catchup.txt
+
+# Issue 16's table alone: the edge under wrk against redis-server under
+# redis-benchmark, side by side (installs wrk and redis from Debian if missing).
+bench-compare: build
+	@mkdir -p bench/results
+	./$(BIN) bench compare --duration 10s --rounds 3 | tee bench/results/compare.txt
 
 # Every fuzz target, each for FUZZTIME (default 30s).
 fuzz:

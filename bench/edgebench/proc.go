@@ -63,7 +63,12 @@ func StartEdge(bin, dataDir string, args ...string) (*Proc, error) {
 
 // StartRedis starts redis-server on a free loopback port without
 // persistence and waits until it accepts connections.
-func StartRedis() (*Proc, error) {
+func StartRedis() (*Proc, error) { return StartRedisArgs("--appendonly", "no") }
+
+// StartRedisArgs starts redis-server on a free loopback port with no RDB
+// snapshots and the given extra settings (e.g. "--appendonly", "yes"),
+// and waits until it accepts connections.
+func StartRedisArgs(extra ...string) (*Proc, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("edgebench: redis-server not installed (apt-get install redis-server): %w", err)
@@ -74,7 +79,7 @@ func StartRedis() (*Proc, error) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+	cmd := exec.Command(path, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--protected-mode", "no"}, extra...)...)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("edgebench: start redis: %w", err)
 	}

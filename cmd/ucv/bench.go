@@ -26,6 +26,7 @@ func benchScenarios() []benchScenario {
 		{"identity", "identity-resolution accuracy and speed on FEBRL, historical_50k and generated customer records", runBenchIdentity},
 		{"lookup", "edge lookups vs redis-server GET, same generator (1M profiles)", runBenchLookup},
 		{"ingest", "edge durable ingest: single events from 64 clients, and batches", runBenchIngest},
+		{"compare", "edge under wrk vs redis-server under redis-benchmark, side by side: ingest, batch, lookup, one-connection p99", runBenchCompare},
 		{"recommend", "recommendations vs popularity on online_retail (recall@k, hit rate@k, train time)", runBenchRecommend},
 	}
 }

@@ -1,0 +1,459 @@
+package edgebench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"ucv/bench/load"
+)
+
+// CompareConfig sizes `ucv bench compare`: the edge driven by wrk against
+// redis-server driven by redis-benchmark, phase by phase in one run.
+type CompareConfig struct {
+	Bin      string        // the ucv binary
+	Duration time.Duration // per measured phase
+	Rounds   int           // each phase runs edge then redis this many times; medians are reported
+	Users    int           // distinct users of the ingest phases (100,000)
+	Profiles int           // profiles loaded for the lookup phases (20,000)
+	Out      io.Writer
+}
+
+// CompareResult is one side of one phase.
+type CompareResult struct {
+	Rate     float64       // requests/s (events/s for ingest)
+	P50, P99 time.Duration // latency percentiles as the tool reports them
+}
+
+// ComparePhase is one line of the comparison: the edge's and redis's
+// results per round.
+type ComparePhase struct {
+	Name        string
+	Edge, Redis []CompareResult
+	// EventsPerRequest scales the edge's request rate to events (batches).
+	EventsPerRequest int
+}
+
+// MedianRate returns the median rate of rs (0 when empty).
+func MedianRate(rs []CompareResult) float64 {
+	return median(rs, func(r CompareResult) float64 { return r.Rate })
+}
+
+// MedianP99 returns the median p99 of rs.
+func MedianP99(rs []CompareResult) time.Duration {
+	return time.Duration(median(rs, func(r CompareResult) float64 { return float64(r.P99) }))
+}
+
+// MedianP50 returns the median p50 of rs.
+func MedianP50(rs []CompareResult) time.Duration {
+	return time.Duration(median(rs, func(r CompareResult) float64 { return float64(r.P50) }))
+}
+
+func median(rs []CompareResult, f func(CompareResult) float64) float64 {
+	if len(rs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// evalScript is the redis side of durable single-event ingest: per event
+// it increments a counter, sets a field, pushes the event onto a
+// 100-item list and trims it — what the edge does to a profile, in the
+// cheapest form redis offers, under appendfsync always.
+const evalScript = `redis.call('INCR',KEYS[1]..':n') redis.call('HSET',KEYS[1],'last',ARGV[1]) redis.call('LPUSH',KEYS[1]..':ev',ARGV[1]) redis.call('LTRIM',KEYS[1]..':ev',0,99) return 1`
+
+// trackLua makes each wrk request a new event (a new messageId) of one
+// of users users; thread ids keep messageIds unique across threads.
+const trackLua = `
+local users = %d
+local counter = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  math.randomseed(tid * 7919)
+end
+function request()
+  counter = counter + 1
+  local u = math.random(0, users - 1)
+  local body = string.format('{"userId":"u%%d","messageId":"w%%d-%%d","event":"Product Viewed","properties":{"sku":"sku-%%d","price":19.99}}', u, tid, counter, counter %% 500)
+  return wrk.format("POST", "/v1/track", {["Content-Type"]="application/json", ["X-Write-Key"]="%s"}, body)
+end
+`
+
+// batchLua sends batches of 100 new events.
+const batchLua = `
+local users = %d
+local counter = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  math.randomseed(tid * 104729)
+end
+function request()
+  local parts = {}
+  for k = 1, 100 do
+    counter = counter + 1
+    local u = math.random(0, users - 1)
+    parts[k] = string.format('{"type":"track","userId":"u%%d","messageId":"b%%d-%%d","event":"Product Viewed","properties":{"sku":"sku-%%d","price":19.99}}', u, tid, counter, counter %% 500)
+  end
+  return wrk.format("POST", "/v1/batch", {["Content-Type"]="application/json", ["X-Write-Key"]="%s"}, '{"batch":[' .. table.concat(parts, ",") .. ']}')
+end
+`
+
+// lookupLua asks for random loaded profiles.
+const lookupLua = `
+local profiles = %d
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  math.randomseed(tid * 31337)
+end
+function request()
+  return wrk.format("GET", "/v1/profiles/user_id:u" .. math.random(0, profiles - 1))
+end
+`
+
+// EnsureCompareTools finds wrk, redis-server and redis-benchmark, and
+// installs the missing ones from Debian (apt-get) when running as root.
+func EnsureCompareTools(out io.Writer) error {
+	missing := func() []string {
+		var m []string
+		for _, t := range []string{"wrk", "redis-server", "redis-benchmark"} {
+			if _, err := exec.LookPath(t); err != nil {
+				m = append(m, t)
+			}
+		}
+		return m
+	}
+	m := missing()
+	if len(m) == 0 {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("edgebench: %s not installed (apt-get install wrk redis-server redis-tools)", strings.Join(m, ", "))
+	}
+	fmt.Fprintf(out, "installing %s from Debian…\n", strings.Join(m, ", "))
+	if b, err := exec.Command("apt-get", "update", "-qq").CombinedOutput(); err != nil {
+		return fmt.Errorf("edgebench: apt-get update: %w: %s", err, b)
+	}
+	cmd := exec.Command("apt-get", "install", "-y", "-qq", "wrk", "redis-server", "redis-tools")
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("edgebench: apt-get install: %w: %s", err, b)
+	}
+	if m := missing(); len(m) > 0 {
+		return fmt.Errorf("edgebench: still missing after apt-get: %s", strings.Join(m, ", "))
+	}
+	return nil
+}
+
+// Compare runs, round by round, each phase on a fresh edge and a fresh
+// redis-server, and returns every measurement:
+//
+//   - durable ingest: POST /v1/track (a new messageId each, cfg.Users
+//     users), wrk 64 connections, vs redis-server with appendonly yes and
+//     appendfsync always running evalScript per event, redis-benchmark
+//     64 connections;
+//   - /v1/batch of 100 events, wrk 8 connections (no redis counterpart;
+//     the target is absolute);
+//   - lookup of a loaded profile (cfg.Profiles of them, ~1.3 KB
+//     responses), wrk 50 connections, vs GET of a value of the same
+//     size, redis-benchmark 50 connections;
+//   - the same lookups on one connection, for p50/p99.
+func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
+	if err := EnsureCompareTools(cfg.Out); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "ucv-compare-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	script := func(name, body string) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, os.WriteFile(p, []byte(body), 0o644)
+	}
+	trackPath, err := script("track.lua", fmt.Sprintf(trackLua, cfg.Users, writeKey))
+	if err != nil {
+		return nil, err
+	}
+	batchPath, err := script("batch.lua", fmt.Sprintf(batchLua, cfg.Users, writeKey))
+	if err != nil {
+		return nil, err
+	}
+	lookupPath, err := script("lookup.lua", fmt.Sprintf(lookupLua, cfg.Profiles))
+	if err != nil {
+		return nil, err
+	}
+	secs := max(1, int(cfg.Duration.Round(time.Second)/time.Second))
+	dur := strconv.Itoa(secs) + "s"
+	ingest := ComparePhase{Name: "durable single-event ingest (64 conns), events/s"}
+	batch := ComparePhase{Name: "/v1/batch of 100 events (8 conns), events/s", EventsPerRequest: 100}
+	lookup := ComparePhase{Name: "lookup ~1.3 KB profile (50 conns), req/s"}
+	one := ComparePhase{Name: "lookup, one connection"}
+	for round := 1; round <= cfg.Rounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cfg.Out, "round %d/%d\n", round, cfg.Rounds)
+		// Ingest: a fresh edge per round, so every round writes new profiles alike.
+		edir := filepath.Join(dir, fmt.Sprintf("edge-%d", round))
+		edge, err := StartEdge(cfg.Bin, edir, "--node-name", "bench", "--write-key", writeKey+"=bench")
+		if err != nil {
+			return nil, err
+		}
+		r, err := runWrk(ctx, "-t2", "-c64", "-d"+dur, "--latency", "-s", trackPath, "http://"+edge.Addr)
+		if err == nil {
+			fmt.Fprintf(cfg.Out, "  edge  ingest: %.0f events/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
+			ingest.Edge = append(ingest.Edge, r)
+			r, err = runWrk(ctx, "-t2", "-c8", "-d"+dur, "--latency", "-s", batchPath, "http://"+edge.Addr)
+			if err == nil {
+				fmt.Fprintf(cfg.Out, "  edge  batch:  %.0f events/s, p50 %v p99 %v\n", r.Rate*100, r.P50, r.P99)
+				batch.Edge = append(batch.Edge, r)
+			}
+		}
+		edge.Stop()
+		os.RemoveAll(edir)
+		if err != nil {
+			return nil, err
+		}
+		rdir := filepath.Join(dir, fmt.Sprintf("redis-%d", round))
+		redis, err := startRedis(rdir, "--appendonly", "yes", "--appendfsync", "always")
+		if err != nil {
+			return nil, err
+		}
+		event := `{"type":"track","event":"Product Viewed","messageId":"m-000000000001","properties":{"sku":"sku-1","price":19.99},"timestamp":"2026-12-02T10:00:00Z"}`
+		r, err = runRedisBenchmark(ctx, redis.Addr, secs*30_000, 64, cfg.Users,
+			"EVAL", evalScript, "1", "user:__rand_int__", event)
+		redis.Kill()
+		os.RemoveAll(rdir)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cfg.Out, "  redis EVAL (AOF always): %.0f events/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
+		ingest.Redis = append(ingest.Redis, r)
+
+		// Lookups.
+		edge, err = StartEdge(cfg.Bin, edir, "--node-name", "bench", "--write-key", writeKey+"=bench")
+		if err != nil {
+			return nil, err
+		}
+		size, err := loadForLookup(ctx, edge.Addr, cfg.Profiles)
+		if err == nil {
+			// Warm up (unmeasured), then measure.
+			if _, err = runWrk(ctx, "-t2", "-c50", "-d"+strconv.Itoa(max(1, secs/2))+"s", "-s", lookupPath, "http://"+edge.Addr); err == nil {
+				r, err = runWrk(ctx, "-t2", "-c50", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edge.Addr)
+			}
+			if err == nil {
+				fmt.Fprintf(cfg.Out, "  edge  lookup (%d B): %.0f req/s, p50 %v p99 %v\n", size, r.Rate, r.P50, r.P99)
+				lookup.Edge = append(lookup.Edge, r)
+				r, err = runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edge.Addr)
+			}
+			if err == nil {
+				fmt.Fprintf(cfg.Out, "  edge  lookup, 1 conn: %.0f req/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
+				one.Edge = append(one.Edge, r)
+			}
+		}
+		edge.Stop()
+		os.RemoveAll(edir)
+		if err != nil {
+			return nil, err
+		}
+		redis, err = startRedis(rdir, "--appendonly", "no")
+		if err != nil {
+			return nil, err
+		}
+		err = fillRedis(redis.Addr, cfg.Profiles, size)
+		if err == nil {
+			keyArg := "key:__rand_int__"
+			if _, err = runRedisBenchmark(ctx, redis.Addr, secs*20_000, 50, cfg.Profiles, "GET", keyArg); err == nil {
+				r, err = runRedisBenchmark(ctx, redis.Addr, secs*60_000, 50, cfg.Profiles, "GET", keyArg)
+			}
+			if err == nil {
+				fmt.Fprintf(cfg.Out, "  redis GET (%d B): %.0f req/s, p50 %v p99 %v\n", size, r.Rate, r.P50, r.P99)
+				lookup.Redis = append(lookup.Redis, r)
+				r, err = runRedisBenchmark(ctx, redis.Addr, secs*10_000, 1, cfg.Profiles, "GET", keyArg)
+			}
+			if err == nil {
+				fmt.Fprintf(cfg.Out, "  redis GET, 1 conn: %.0f req/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
+				one.Redis = append(one.Redis, r)
+			}
+		}
+		redis.Kill()
+		os.RemoveAll(rdir)
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i := range batch.Edge {
+		batch.Edge[i].Rate *= 100
+	}
+	return []ComparePhase{ingest, batch, lookup, one}, nil
+}
+
+// loadForLookup loads n profiles of ~1 KiB of traits and returns the size
+// of one lookup's response body.
+func loadForLookup(ctx context.Context, addr string, n int) (int, error) {
+	if _, err := LoadProfiles(ctx, addr, n, func(int) {}); err != nil {
+		return 0, err
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/v1/profiles/user_id:u%d", addr, 1))
+	if err != nil {
+		return 0, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("edgebench: lookup after load: HTTP %d", resp.StatusCode)
+	}
+	return len(b), nil
+}
+
+// fillRedis stores n values of size bytes under the keys redis-benchmark's
+// __rand_int__ produces for -r n: "key:" and 12 zero-padded digits.
+func fillRedis(addr string, n, size int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	value := bytes.Repeat([]byte("x"), size)
+	w, r := bufio.NewWriterSize(c, 1<<20), bufio.NewReaderSize(c, 1<<16)
+	rkey := func(i int) string { return fmt.Sprintf("key:%012d", i) }
+	for from := 0; from < n; from += 1000 {
+		if err := load.RedisSetPipeline(w, r, from, min(from+1000, n), rkey, func(int) []byte { return value }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startRedis starts redis-server in dir (its AOF lives there) with extra
+// settings.
+func startRedis(dir string, extra ...string) (*Proc, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	p, err := StartRedisArgs(append([]string{"--dir", dir}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+var (
+	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkPct     = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	wrkSockErr = regexp.MustCompile(`Socket errors:.*`)
+)
+
+// runWrk runs wrk and parses its rate and latency percentiles. Any
+// non-2xx response fails the run: a benchmark of refusals measures
+// nothing.
+func runWrk(ctx context.Context, args ...string) (CompareResult, error) {
+	out, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
+	if err != nil {
+		return CompareResult{}, fmt.Errorf("edgebench: wrk: %w: %s", err, out)
+	}
+	return parseWrk(out)
+}
+
+// parseWrk reads wrk's report (with --latency for percentiles).
+func parseWrk(out []byte) (CompareResult, error) {
+	var res CompareResult
+	m := wrkRate.FindSubmatch(out)
+	if m == nil {
+		return res, fmt.Errorf("edgebench: wrk printed no Requests/sec: %s", out)
+	}
+	res.Rate, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := wrkNon2xx.FindSubmatch(out); m != nil {
+		return res, fmt.Errorf("edgebench: wrk saw %s non-2xx responses: %s", m[1], out)
+	}
+	if m := wrkSockErr.Find(out); m != nil {
+		return res, fmt.Errorf("edgebench: wrk: %s", m)
+	}
+	for _, m := range wrkPct.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
+		d := time.Duration(v * float64(unit))
+		if string(m[1]) == "50" {
+			res.P50 = d
+		} else {
+			res.P99 = d
+		}
+	}
+	return res, nil
+}
+
+// runRedisBenchmark runs redis-benchmark for n requests over conns
+// connections with keys spread over keyspace (-r) and parses its CSV.
+func runRedisBenchmark(ctx context.Context, addr string, n, conns, keyspace int, command ...string) (CompareResult, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return CompareResult{}, err
+	}
+	args := append([]string{"-h", host, "-p", port, "-n", strconv.Itoa(n), "-c", strconv.Itoa(conns),
+		"-r", strconv.Itoa(keyspace), "--csv"}, command...)
+	out, err := exec.CommandContext(ctx, "redis-benchmark", args...).CombinedOutput()
+	if err != nil {
+		return CompareResult{}, fmt.Errorf("edgebench: redis-benchmark: %w: %s", err, out)
+	}
+	return parseRedisBenchmark(out)
+}
+
+// parseRedisBenchmark reads the result line of redis-benchmark --csv.
+func parseRedisBenchmark(out []byte) (CompareResult, error) {
+	// The CSV's first column is the command, quotes unescaped; the seven
+	// numbers after it are rps, avg, min, p50, p95, p99, max (ms).
+	m := redisCSV.FindSubmatch(out)
+	if m == nil {
+		return CompareResult{}, fmt.Errorf("edgebench: redis-benchmark printed no result: %s", out)
+	}
+	rate, err1 := strconv.ParseFloat(string(m[1]), 64)
+	p50, err2 := strconv.ParseFloat(string(m[4]), 64)
+	p99, err3 := strconv.ParseFloat(string(m[6]), 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return CompareResult{}, fmt.Errorf("edgebench: redis-benchmark csv %q: %w", m[0], err)
+	}
+	return CompareResult{Rate: rate,
+		P50: time.Duration(p50 * float64(time.Millisecond)),
+		P99: time.Duration(p99 * float64(time.Millisecond))}, nil
+}
+
+// redisCSV matches the seven numeric columns ending a redis-benchmark
+// --csv result line.
+var redisCSV = regexp.MustCompile(`(?m),"([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)"\r?$`)
