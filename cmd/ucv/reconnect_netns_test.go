@@ -32,7 +32,8 @@ import (
 // each store ends up with the other's events exactly once. How long
 // store 2 (and store 1) took from link-up to complete is logged, never
 // asserted; UCV_NETNS_BENCH=1 repeats the scenario
-// (UCV_NETNS_RUNS times, default 3) and logs the median:
+// (UCV_NETNS_RUNS times, default 3; UCV_NETNS_OUTAGE sets the outage, a
+// duration) and logs the median:
 //
 //	UCV_NETNS_BENCH=1 go test -count=1 -run TestReconnectAfterDroppedLink -v ./cmd/ucv
 //
@@ -78,8 +79,11 @@ func TestReconnectAfterDroppedLink(t *testing.T) {
 	s1, s2 := nsClient(n.s1), nsClient(n.s2)
 	const base = "http://127.0.0.1:8080"
 
-	runs := 1
+	runs, outage := 1, netnsOutage
 	if os.Getenv("UCV_NETNS_BENCH") != "" {
+		if v, err := time.ParseDuration(os.Getenv("UCV_NETNS_OUTAGE")); err == nil && v > 0 {
+			outage = v
+		}
 		runs = 3
 		if v, err := strconv.Atoi(os.Getenv("UCV_NETNS_RUNS")); err == nil && v > 0 {
 			runs = v
@@ -107,9 +111,9 @@ func TestReconnectAfterDroppedLink(t *testing.T) {
 		for b := range batches {
 			nsPost(t, s1, base+"/v1/batch", netnsBatch(prefix+"p", b*netnsEvents/batches, netnsEvents/batches))
 			nsPost(t, s2, base+"/v1/batch", netnsBatch(prefix+"q", b*netnsEvents/10/batches, netnsEvents/10/batches))
-			time.Sleep(time.Until(down.Add(netnsOutage * time.Duration(b+1) / (batches + 1))))
+			time.Sleep(time.Until(down.Add(outage * time.Duration(b+1) / (batches + 1))))
 		}
-		time.Sleep(time.Until(down.Add(netnsOutage)))
+		time.Sleep(time.Until(down.Add(outage)))
 		n.link(t, "up")
 		up := time.Now()
 		var done1, done2 time.Duration
@@ -124,7 +128,7 @@ func TestReconnectAfterDroppedLink(t *testing.T) {
 		})
 		took, back = append(took, done2), append(back, done1)
 		t.Logf("run %d: link down %s, %d events at store 1 and %d at store 2; complete after link-up: store 2 %.2f s, store 1 %.2f s",
-			run, netnsOutage, netnsEvents, netnsEvents/10, done2.Seconds(), done1.Seconds())
+			run, outage, netnsEvents, netnsEvents/10, done2.Seconds(), done1.Seconds())
 
 		// Every event exactly once at the other store: one profile each,
 		// holding just that event.
