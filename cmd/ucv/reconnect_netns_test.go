@@ -204,6 +204,7 @@ type netnsLab struct {
 
 func newNetnsLab(t *testing.T) *netnsLab {
 	t.Helper()
+	removeStaleNetns()
 	id := strconv.Itoa(os.Getpid() % 1_000_000)
 	n := &netnsLab{hub: "ucvrc-" + id + "-hub", rt: "ucvrc-" + id + "-rt", s1: "ucvrc-" + id + "-s1", s2: "ucvrc-" + id + "-s2",
 		rtEnd1: "urr1-" + id}
@@ -234,6 +235,28 @@ func newNetnsLab(t *testing.T) *netnsLab {
 		ipCmd(t, "-n", ns, "route", "add", "default", "via", fmt.Sprintf("10.77.%d.1", i+1))
 	}
 	return n
+}
+
+// removeStaleNetns deletes the namespaces of earlier runs whose process
+// is gone (killed before its cleanup ran); their veths go with them.
+func removeStaleNetns() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		rest, ok := strings.CutPrefix(name, "ucvrc-")
+		if !ok {
+			continue
+		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if p, err := strconv.Atoi(pid); err == nil && p != os.Getpid()%1_000_000 {
+			if _, err := os.Stat(filepath.Join("/proc", pid)); os.IsNotExist(err) {
+				_ = exec.Command("ip", "netns", "del", name).Run()
+			}
+		}
+	}
 }
 
 // link takes store 1's link "down" (the router drops its packets both
@@ -283,7 +306,7 @@ func startNetnsProc(t *testing.T, cmdPath, ready string, args ...string) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("UCV_NETNS_BENCH") != "" {
 			t.Logf("%s %s stderr:\n%s", filepath.Base(cmdPath), args[0], stderr)
 		}
 	})
