@@ -76,24 +76,31 @@ func (c *serverConn) Write(b []byte) (int, error) {
 // the Loader's certificate, if any, is presented when asked for. A
 // refused handshake is counted (Stats.Refused) and wraps ErrHandshake.
 func (l *Loader) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return l.dial(ctx, network, addr, false)
+	return l.dial(ctx, nil, network, addr, false)
 }
+
+// DialFunc makes a plain TCP connection (net.Dialer.DialContext's shape).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // DialNode is Dial to a hub node: the server's certificate must be a hub
 // node's too (IsNode).
 func (l *Loader) DialNode(ctx context.Context, network, addr string) (net.Conn, error) {
-	return l.dial(ctx, network, addr, true)
+	return l.dial(ctx, nil, network, addr, true)
 }
 
-func (l *Loader) dial(ctx context.Context, network, addr string, node bool) (net.Conn, error) {
+// dial makes the TCP connection with tcp (nil: a plain net.Dialer) and
+// the handshake over it.
+func (l *Loader) dial(ctx context.Context, tcp DialFunc, network, addr string, node bool) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("tlsconf: dial %s: %w", addr, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.HandshakeTimeout)
 	defer cancel()
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, network, addr)
+	if tcp == nil {
+		tcp = (&net.Dialer{}).DialContext
+	}
+	raw, err := tcp(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +125,17 @@ func (l *Loader) Transport() *http.Transport {
 	t.Proxy = nil
 	t.DialTLSContext = l.Dial
 	t.ForceAttemptHTTP2 = false // HTTP/1.1: Dial offers no ALPN
+	return t
+}
+
+// TransportOver is Transport with the TCP connections under TLS made by
+// tcp (its timeouts, keepalive and socket options), the handshake still
+// bounded by HandshakeTimeout.
+func (l *Loader) TransportOver(tcp DialFunc) *http.Transport {
+	t := l.Transport()
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return l.dial(ctx, tcp, network, addr, false)
+	}
 	return t
 }
 

@@ -87,7 +87,7 @@ func (c *Client) bootstrap(ctx context.Context) error {
 	}
 	resp, err := c.stream.Do(req)
 	if err != nil {
-		return bootstrapErr(ctx, err)
+		return fmt.Errorf("%w: %w", errUnreachable, bootstrapErr(ctx, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

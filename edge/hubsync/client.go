@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -100,9 +102,34 @@ type Config struct {
 	// TrimAfter names other outbox readers' cursors (gossip's) that must
 	// also have passed an entry before it is trimmed.
 	TrimAfter []string
-	// MinBackoff and MaxBackoff bound the retry delay after a failure.
-	MinBackoff, MaxBackoff time.Duration
-	// Client makes the requests; its timeout must exceed FeedWait.
+	// MinBackoff and MaxBackoff bound the delay between attempts after a
+	// failed one while the hub answers with errors (503 without a leader,
+	// say); LinkBackoff caps it while no hub can be reached at all (no
+	// connection, or one that died), so that a link coming back is
+	// noticed within about a second. The delay doubles with each failure,
+	// is jittered (half of it random), and counts from the start of the
+	// failed attempt: one that already waited out DialTimeout retries at
+	// once (docs/decisions/0053-reconnect.md).
+	MinBackoff, MaxBackoff, LinkBackoff time.Duration
+	// RequestTimeout bounds each request but the feed's long-poll, whose
+	// deadline is FeedWait + RequestTimeout (the hub holds it at most
+	// FeedWait), and the snapshot stream (StreamIdle bounds its stalls).
+	RequestTimeout time.Duration
+	// DialTimeout bounds making a connection to a hub; within it a new
+	// attempt starts every DialStagger while none has connected, so a SYN
+	// lost to a link that was down is not waited for.
+	DialTimeout, DialStagger time.Duration
+	// KeepAlive probes idle connections (a long-poll waiting for news) so
+	// a dead one is noticed; UserTimeout (TCP_USER_TIMEOUT, Linux; 0: the
+	// kernel's default of minutes) drops a connection whose sent data or
+	// probes stay unacknowledged that long. Both apply to the connections
+	// New makes (Client nil).
+	KeepAlive   net.KeepAliveConfig
+	UserTimeout time.Duration
+	// Client makes the requests; nil (the default) makes one over a
+	// transport with the dial settings above. A Client given here keeps
+	// its transport (but with TLS, New replaces it), and its Timeout must
+	// then exceed FeedWait.
 	Client *http.Client
 	// TLS, when set, carries every request over TLS made with it (New
 	// replaces Client's transport): its CA file verifies the hub (`--hub-ca`;
@@ -128,8 +155,23 @@ func DefaultConfig() Config {
 		StreamIdle:    30 * time.Second,
 		MinBackoff:    100 * time.Millisecond,
 		MaxBackoff:    5 * time.Second,
-		Client:        &http.Client{Timeout: 60 * time.Second},
-		Now:           time.Now,
+		LinkBackoff:   time.Second,
+		// A push commits through Raft in milliseconds; 10 s covers an
+		// election.
+		RequestTimeout: 10 * time.Second,
+		// Staggered attempts make a 2 s budget safe on a slow WAN path:
+		// an early attempt's SYN-ACK still counts when it comes.
+		DialTimeout: 2 * time.Second,
+		DialStagger: 250 * time.Millisecond,
+		// A dead idle connection is dropped after 5 s of silence and one
+		// unanswered probe (UserTimeout ends the probing).
+		KeepAlive: net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: time.Second, Count: 3},
+		// A healthy path acknowledges within a few hundred milliseconds;
+		// 3 s without any acknowledgement is a dead path. Dropping a live
+		// but lossy connection costs one reconnect and a repeated push,
+		// which the hub answers as a duplicate.
+		UserTimeout: 3 * time.Second,
+		Now:         time.Now,
 	}
 }
 
@@ -144,12 +186,14 @@ func (c *Config) Validate() error {
 		return errors.New("hubsync: config: BatchEntries must be positive and MaxBatchBytes in 1..MaxMessageBytes/2")
 	case c.FeedItems < 1 || c.FeedItems > replication.MaxFeedItems:
 		return fmt.Errorf("hubsync: config: FeedItems must be in 1..%d", replication.MaxFeedItems)
-	case c.FeedWait < 0 || c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
+	case c.FeedWait < 0 || c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff || c.LinkBackoff < c.MinBackoff:
 		return errors.New("hubsync: config: bad FeedWait or backoff")
+	case c.RequestTimeout <= 0 || c.DialTimeout <= 0 || c.DialStagger <= 0 || c.UserTimeout < 0:
+		return errors.New("hubsync: config: RequestTimeout, DialTimeout and DialStagger must be positive, UserTimeout not negative")
 	case c.Bootstrap && c.StreamIdle <= 0:
 		return errors.New("hubsync: config: StreamIdle must be positive with Bootstrap")
-	case c.Client == nil || c.Now == nil:
-		return errors.New("hubsync: config: Client and Now are required")
+	case c.Now == nil:
+		return errors.New("hubsync: config: Now is required")
 	}
 	for _, u := range c.URLs {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
@@ -199,12 +243,17 @@ func New(st Store, cfg Config) (*Client, error) {
 	for i, u := range cfg.URLs {
 		cfg.URLs[i] = strings.TrimRight(u, "/")
 	}
-	if cfg.TLS != nil {
-		hc := *cfg.Client
-		hc.Transport = cfg.TLS.Transport()
-		cfg.Client = &hc
-	}
 	c := &Client{st: st, cfg: cfg, log: cfg.Logger}
+	d := &dialer{timeout: cfg.DialTimeout, stagger: cfg.DialStagger, keepAlive: cfg.KeepAlive, userTimeout: cfg.UserTimeout}
+	switch {
+	case cfg.Client == nil:
+		c.cfg.Client = &http.Client{Transport: c.transport(d)}
+	case cfg.TLS != nil:
+		hc := *cfg.Client
+		hc.Transport = c.transport(d)
+		c.cfg.Client = &hc
+	}
+	cfg = c.cfg
 	sc := *cfg.Client
 	sc.Timeout = 0 // a snapshot stream may take minutes; StreamIdle bounds stalls
 	c.stream = &sc
@@ -252,31 +301,54 @@ func (c *Client) Stats() Stats {
 // loop runs step until ctx ends. step reports whether there may be more
 // to do at once; otherwise the loop waits for the channel wake returned
 // before the step (nil wake: none) to close, or a second, before the
-// next step. Failures back off exponentially and move to the next hub
-// URL.
+// next step. Failures back off (backoff) and move to the next hub URL;
+// one that reached no hub also drops the idle pooled connections, which
+// the same dead path would hold.
 func (c *Client) loop(ctx context.Context, name string, step func(context.Context) (bool, error), wake func() <-chan struct{}) {
-	backoff := c.cfg.MinBackoff
+	var failed int // consecutive failures
+	var since, warned time.Time
 	for ctx.Err() == nil {
 		var woken <-chan struct{} // nil blocks for ever in the select below
 		if wake != nil {
 			woken = wake() // before the step, so no change is missed
 		}
+		started := time.Now()
 		more, err := step(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			c.failures.Add(1)
-			c.log.Warn("hub sync failed; retrying", "loop", name, "hub", c.url(), "err", err, "retry_in", backoff.String())
-			c.cur.Add(1)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
+			link := errors.Is(err, errUnreachable)
+			if link {
+				c.cfg.Client.CloseIdleConnections()
 			}
-			backoff = min(backoff*2, c.cfg.MaxBackoff)
+			wait := c.backoff(failed, link)
+			if failed == 0 {
+				since = started
+			}
+			failed++
+			// One warning when a streak starts, then one a minute.
+			lvl := slog.LevelDebug
+			if failed == 1 || time.Since(warned) >= time.Minute {
+				lvl, warned = slog.LevelWarn, time.Now()
+			}
+			c.log.Log(ctx, lvl, "hub sync failed; retrying", "loop", name, "hub", c.url(), "err", err,
+				"failures", failed, "retry_in", max(wait-time.Since(started), 0).Round(time.Millisecond).String())
+			c.cur.Add(1)
+			if wait -= time.Since(started); wait > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+			}
 			continue
 		}
-		backoff = c.cfg.MinBackoff
+		if failed > 0 {
+			c.log.Info("hub sync recovered", "loop", name, "hub", c.url(), "failures", failed,
+				"down_for", time.Since(since).Round(time.Millisecond).String())
+			failed = 0
+		}
 		if more {
 			continue
 		}
@@ -286,6 +358,27 @@ func (c *Client) loop(ctx context.Context, name string, step func(context.Contex
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// backoff is the time from the start of a failed attempt to the next
+// after failed earlier failures in a row: MinBackoff doubled per
+// failure up to LinkBackoff (no hub reached) or MaxBackoff (a hub
+// answered with an error), its second half random so edges that lost
+// the hub together do not return in step.
+func (c *Client) backoff(failed int, link bool) time.Duration {
+	limit := c.cfg.MaxBackoff
+	if link {
+		limit = c.cfg.LinkBackoff
+	}
+	b := c.cfg.MinBackoff
+	for range min(failed, 32) {
+		if b >= limit {
+			break
+		}
+		b *= 2
+	}
+	b = min(b, limit)
+	return b/2 + rand.N(b/2+1)
 }
 
 func (c *Client) url() string {
@@ -303,7 +396,17 @@ func (c *Client) synced() {
 	}
 }
 
+// do makes one request within RequestTimeout; see doWithin.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) (int, http.Header, []byte, error) {
+	return c.doWithin(ctx, c.cfg.RequestTimeout, method, path, body)
+}
+
+// doWithin makes one request to the hub in use and reads its answer, all
+// within timeout. A request that reached no hub, or whose connection
+// failed, wraps errUnreachable.
+func (c *Client) doWithin(ctx context.Context, timeout time.Duration, method, path string, body []byte) (int, http.Header, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, c.url()+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, err
@@ -316,11 +419,14 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (int,
 	}
 	resp, err := c.cfg.Client.Do(req)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, fmt.Errorf("%w: %w", errUnreachable, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, replication.MaxMessageBytes+1))
-	return resp.StatusCode, resp.Header, b, err
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%w: %s %s: read the answer: %w", errUnreachable, method, path, err)
+	}
+	return resp.StatusCode, resp.Header, b, nil
 }
 
 // pushOnce sends one batch of the outbox after the push cursor.
@@ -435,7 +541,7 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	}
 	q := "/v1/sync/feed?cursor=" + strconv.FormatUint(cur, 10) + "&wait=" + c.cfg.FeedWait.String() +
 		"&max=" + strconv.Itoa(c.cfg.FeedItems)
-	code, hdr, b, err := c.do(ctx, http.MethodGet, q, nil)
+	code, hdr, b, err := c.doWithin(ctx, c.cfg.FeedWait+c.cfg.RequestTimeout, http.MethodGet, q, nil)
 	if err != nil {
 		return false, err
 	}

@@ -8,13 +8,16 @@ import (
 
 func TestValidate(t *testing.T) {
 	for name, f := range map[string]func(*Config){
-		"no URL":     func(c *Config) { c.URLs = nil },
-		"bad URL":    func(c *Config) { c.URLs = []string{"hub:8300"} },
-		"no edge":    func(c *Config) { c.Edge = "" },
-		"huge batch": func(c *Config) { c.MaxBatchBytes = replication.MaxMessageBytes },
-		"backoff":    func(c *Config) { c.MaxBackoff = c.MinBackoff / 2 },
-		"feed page":  func(c *Config) { c.FeedItems = replication.MaxFeedItems + 1 },
-		"no idle":    func(c *Config) { c.StreamIdle = 0 },
+		"no URL":       func(c *Config) { c.URLs = nil },
+		"bad URL":      func(c *Config) { c.URLs = []string{"hub:8300"} },
+		"no edge":      func(c *Config) { c.Edge = "" },
+		"huge batch":   func(c *Config) { c.MaxBatchBytes = replication.MaxMessageBytes },
+		"backoff":      func(c *Config) { c.MaxBackoff = c.MinBackoff / 2 },
+		"link backoff": func(c *Config) { c.LinkBackoff = 0 },
+		"no deadline":  func(c *Config) { c.RequestTimeout = 0 },
+		"no stagger":   func(c *Config) { c.DialStagger = 0 },
+		"feed page":    func(c *Config) { c.FeedItems = replication.MaxFeedItems + 1 },
+		"no idle":      func(c *Config) { c.StreamIdle = 0 },
 	} {
 		c := DefaultConfig()
 		c.URLs, c.Edge = []string{"http://127.0.0.1:8300"}, "e1"

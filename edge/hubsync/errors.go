@@ -15,3 +15,8 @@ var (
 	// resends the entries or resyncs (see Resyncer).
 	ErrBehind = errors.New("hubsync: hub expects trimmed outbox entries")
 )
+
+// errUnreachable marks a failure to reach the hub at all (no connection,
+// or one that failed mid-request), as opposed to an answer that was an
+// error: the loops retry it sooner (Config.LinkBackoff).
+var errUnreachable = errors.New("hubsync: hub unreachable")
