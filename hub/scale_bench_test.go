@@ -308,3 +308,53 @@ func runHubScale(b *testing.B, sizes []int) {
 		runtime.KeepAlive(g)
 	}
 }
+
+// BenchmarkFSMApplyNewPeople measures FSM.Apply of sync batches of 1,000
+// new people (no Raft, no HTTP): "email" is the catch-up benchmark's
+// person (an identify with an e-mail and one trait), "pii" the scale
+// benchmark's (e-mail, phone, name, birth date, address). One op is one
+// person; cpu-µs/person is process CPU time, GC included.
+//
+//	go test -run '^$' -bench FSMApplyNewPeople -benchtime 50000x ./hub
+func BenchmarkFSMApplyNewPeople(b *testing.B) {
+	b.Run("email", func(b *testing.B) {
+		benchNewPeople(b, func(i int) hubtest.Event {
+			return hubtest.Event{Profile: fmt.Sprintf("L-%08d", i), Kind: profile.Identify,
+				IDs: []profile.Identifier{hubtest.Email(fmt.Sprintf("c%d@example.com", i))}, Traits: map[string]any{"plan": "gold"}}
+		})
+	})
+	b.Run("pii", func(b *testing.B) { benchNewPeople(b, scalePerson) })
+}
+
+func benchNewPeople(b *testing.B, person func(int) hubtest.Event) {
+	const batch = 1000
+	var cmds [][]byte
+	var seq uint64
+	for i := 0; i < b.N; i += batch {
+		var es []replication.Entry
+		for j := i; j < min(i+batch, b.N); j++ {
+			seq++
+			es = append(es, hubtest.Delta(1, seq, person(j)))
+		}
+		cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "edge-1", Entries: es})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	f, err := hub.NewFSM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i, cmd := range cmds {
+		if r := f.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: cmd}).(*hub.Result); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "people/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/person")
+}

@@ -230,3 +230,20 @@ func BenchmarkHubEdgeToEdge(b *testing.B) {
 	b.ReportMetric(q(0.50), "p50_ms")
 	b.ReportMetric(q(0.99), "p99_ms")
 }
+
+// BenchmarkHubNewPeople measures new-person events/s through a 3-node
+// hub on loopback, every event a new person (an identify with an e-mail
+// and one trait, as BenchmarkHubCatchUp's load with
+// UCV_CATCHUP_PROFILES = UCV_CATCHUP_EVENTS): four edges push batches
+// of 1,000 concurrently, one op is one event.
+//
+//	go test -run '^$' -bench HubNewPeople -benchtime 200000x ./cmd/ucv
+func BenchmarkHubNewPeople(b *testing.B) {
+	hubs := startBenchHubs(b)
+	b.ResetTimer()
+	start := time.Now()
+	loadHub(b, hubs, b.N, b.N)
+	took := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/took.Seconds(), "events/s")
+}
