@@ -289,19 +289,21 @@ func runHubScale(b *testing.B, sizes []int) {
 			b.Fatal(err)
 		}
 		start = time.Now()
+		cpu0 := cpuTime()
 		if err := g.Restore(rc); err != nil {
 			b.Fatal(err)
 		}
-		restore := time.Since(start)
+		restore, restoreCPU := time.Since(start), cpuTime()-cpu0
 		if got := len(g.Clusters()); got != clusters {
 			b.Fatalf("restored %d clusters, want %d", got, clusters)
 		}
 		rinuse, _ := heapInUse()
-		b.Logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person); restore %s; heap after restore %.0f MiB (%.0f B/person)",
-			n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), per(snapBytes), restore.Round(time.Millisecond),
+		b.Logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person); restore %s (process CPU %s); heap after restore %.0f MiB (%.0f B/person)",
+			n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), per(snapBytes), restore.Round(time.Millisecond), restoreCPU.Round(time.Millisecond),
 			float64(rinuse)/(1<<20), per(int64(rinuse-heap0)))
 		b.ReportMetric(persist.Seconds(), tag+"snapshot_s")
 		b.ReportMetric(restore.Seconds(), tag+"restore_s")
+		b.ReportMetric(restoreCPU.Seconds(), tag+"restore_cpu_s")
 		b.ReportMetric(per(snapBytes), tag+"snapshotB/person")
 		f, l.f = g, g
 		if err := os.RemoveAll(filepath.Join(dir, tag)); err != nil {
