@@ -615,13 +615,14 @@ func (st *state) rebuild() error {
 		st.noteIdents(fr.id, nil, r.Fields)
 		return true
 	})
-	// The records go to the engine as the log added them, in batches:
+	// The records go to the engine in fragment-ID order, in batches:
 	// AddBatch has Add's outcome (TestAddBatchEqualsSerialAdd) and Add
 	// in any order has Load's (TestBatchEqualsIncremental), but AddBatch
 	// scores each candidate pair once, skips the pairs its weight bound
-	// rules out and scores on every core, where Load scores every pair
-	// from both sides on one: at 300,000 people restore took 190 s with
-	// Load (bench/README.md, "Hub scale").
+	// rules out and scores on every core, where Load's connect scores
+	// every pair that makes no edge from both sides, on one core
+	// (restore 2.2× faster at 20,000 people: bench/README.md, "Hub
+	// scale").
 	for len(recs) > 0 {
 		n := min(len(recs), rebuildBatch)
 		if _, err := st.ix.AddBatch(recs[:n], nil); err != nil {
