@@ -621,7 +621,7 @@ func (st *state) rebuild() error {
 	// scores each candidate pair once, skips the pairs its weight bound
 	// rules out and scores on every core, where Load's connect scores
 	// every pair that makes no edge from both sides, on one core
-	// (restore 2.2× faster at 20,000 people, 3.1× at 100,000:
+	// (restore 2.2× faster at 20,000 people, 2.5–3.1× at 100,000:
 	// bench/README.md, "Hub scale").
 	for len(recs) > 0 {
 		n := min(len(recs), rebuildBatch)
