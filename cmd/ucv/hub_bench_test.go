@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,4 +231,67 @@ func BenchmarkHubEdgeToEdge(b *testing.B) {
 	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(q(0.50), "p50_ms")
 	b.ReportMetric(q(0.99), "p99_ms")
+}
+
+// BenchmarkHubNewPeople measures new-person events/s through a 3-node
+// hub on loopback, every event a new person (an identify with an e-mail
+// and one trait, BenchmarkHubCatchUp's load when UCV_CATCHUP_PROFILES =
+// UCV_CATCHUP_EVENTS): four edges push batches of 1,000 concurrently,
+// one to each node and the fourth to the leader; one op is one event.
+// The pushes are built before the timer, so the process's CPU during
+// the run is the hub's (three replicas on the machine's cores).
+//
+//	go test -run '^$' -bench HubNewPeople -benchtime 200000x ./cmd/ucv
+func BenchmarkHubNewPeople(b *testing.B) {
+	hubs := startBenchHubs(b)
+	const edges, batch = 4, 1000
+	per := max(b.N/edges, 1)
+	bodies := make([][][]byte, edges)
+	for e := range edges {
+		name := fmt.Sprint("new-", e)
+		ed := hubtest.NewEdge(name, crdt.ReplicaID(6000+e))
+		for done := 0; done < per; {
+			var es []replication.Entry
+			for ; len(es) < batch && done < per; done++ {
+				es = append(es, ed.Delta(hubtest.Event{Profile: fmt.Sprintf("N%d-%08d", e, done), Kind: profile.Identify,
+					IDs:    []profile.Identifier{hubtest.Email(fmt.Sprintf("n%d-%d@example.com", e, done))},
+					Traits: map[string]any{"plan": "gold"}}))
+			}
+			body, err := replication.MarshalSyncPush(&replication.SyncPush{Edge: name, First: es[0].Seq, Entries: es})
+			if err != nil {
+				b.Fatal(err)
+			}
+			bodies[e] = append(bodies[e], body)
+		}
+	}
+	client := &http.Client{Timeout: 60 * time.Second}
+	runtime.GC()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for e := range edges {
+		wg.Go(func() {
+			for _, body := range bodies[e] {
+				if err := postPush(client, hubs[e%len(hubs)].url, body); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(per*edges)/took.Seconds(), "events/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(per*edges), "cpu-µs/event")
+}
+
+// processCPU returns the process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -75,3 +75,29 @@ func (s *PairSet) Score() float64 {
 	}
 	return t
 }
+
+// BlockKeys returns the blocking keys of record id (nil if the index
+// does not hold it), sorted: each is a rule number in the top byte and
+// a 56-bit hash of the key's text below it (BlockRule names the rule).
+// Partitioning studies use them to place records by blocking key; the
+// slice is a copy.
+func (ix *Index) BlockKeys(id string) []uint64 {
+	n, ok := ix.byID[id]
+	if !ok {
+		return nil
+	}
+	out := make([]uint64, len(ix.ents[n].keys))
+	for i, k := range ix.ents[n].keys {
+		out[i] = uint64(k)
+	}
+	return out
+}
+
+// BlockRule returns the name of the blocking rule that made key k (a
+// key of BlockKeys), or "" for none.
+func BlockRule(k uint64) string {
+	if r := blockKey(k).rule(); r < len(blockRules) {
+		return blockRules[r].name
+	}
+	return ""
+}

@@ -1,0 +1,363 @@
+package hub_test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"ucv/hub"
+	"ucv/hub/hubtest"
+	"ucv/profile"
+	"ucv/replication"
+)
+
+// BenchmarkHubScale loads people into one FSM through its apply path —
+// sync batches of 1,000 new people, each an identify with an e-mail, a
+// phone, a name, a birth date and a postal address (a real fragment the
+// identity engine resolves), every entry also appended to a raft-boltdb
+// log on disk as a Raft node does — and at each size of
+// UCV_HUBSCALE_SIZES (default "20000"; e.g. "100000,300000,1000000")
+// reports, per person: heap in use after GC, RSS, Raft log bytes and
+// snapshot bytes; the p50/p99 of resolving one new person (FSM.Apply of
+// a one-entry sync batch), of a returning person whose address changed
+// (re-resolution of an existing fragment) and of the type:value lookup
+// the admin API serves (ProfileByIdentifier); and the time to take a
+// snapshot (Snapshot + Persist to a file snapshot store) and to restore
+// it into a new FSM, which then takes the rest of the load. UCV_HUBSCALE_HEAPPROFILE
+// names a file for an -inuse_space heap profile at the largest size.
+// One iteration runs everything; run it with -benchtime 1x.
+//
+//	UCV_HUBSCALE_SIZES=100000,300000,1000000 go test -run '^$' -bench HubScale -benchtime 1x -timeout 120m ./hub
+func BenchmarkHubScale(b *testing.B) {
+	sizes := []int{20_000}
+	if s := os.Getenv("UCV_HUBSCALE_SIZES"); s != "" {
+		sizes = sizes[:0]
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("UCV_HUBSCALE_SIZES: %q", s)
+			}
+			sizes = append(sizes, n)
+		}
+		slices.Sort(sizes)
+	}
+	for range b.N {
+		runHubScale(b, sizes)
+	}
+}
+
+// scalePerson returns the identify event of synthetic person i: a
+// deterministic mix of 64 first names, ~65k last names (three syllables
+// and a suffix), birth dates over 80 years, 500 cities with 10,000 post
+// codes, and a unique e-mail and phone. Every 20th person is a near-copy
+// of person i-7 (same name, birth date and address, another e-mail), so
+// the engine merges some records probabilistically.
+func scalePerson(i int) hubtest.Event {
+	j := i
+	if i%20 == 19 {
+		j = i - 7
+	}
+	// g draws from the person's own seed (the copied person's, for a
+	// near-copy).
+	g := func(salt, m int) int {
+		z := uint64(j)*0x9e3779b97f4a7c15 + uint64(salt)*0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		return int((z ^ (z >> 31)) % uint64(m))
+	}
+	syll := []string{"an", "ber", "cas", "dor", "el", "fin", "gar", "hol", "ing", "jor", "kel", "lan", "mor", "nor", "ost", "par"}
+	first := []string{"james", "mary", "robert", "linda", "david", "susan", "omar", "wei", "priya", "mateo", "sofia", "lena",
+		"john", "patricia", "michael", "jennifer", "william", "elizabeth", "richard", "barbara", "joseph", "jessica", "thomas", "sarah",
+		"charles", "karen", "daniel", "nancy", "matthew", "lisa", "anthony", "betty", "mark", "margaret", "donald", "sandra",
+		"steven", "ashley", "paul", "kimberly", "andrew", "emily", "joshua", "donna", "kenneth", "michelle", "kevin", "carol",
+		"brian", "amanda", "george", "dorothy", "timothy", "melissa", "ronald", "deborah", "edward", "stephanie", "jason", "rebecca",
+		"jeffrey", "sharon", "ryan", "laura"}
+	last := syll[g(1, 16)] + syll[g(2, 16)] + syll[g(3, 16)] + syll[g(4, 16)][:1+g(5, 2)]
+	return hubtest.Event{
+		Profile: fmt.Sprintf("s%08d", i),
+		Kind:    profile.Identify,
+		IDs: []profile.Identifier{
+			hubtest.Email(fmt.Sprintf("person%d@example.com", i)),
+			{Type: profile.Phone, Value: fmt.Sprintf("+1555%07d", i%10_000_000)},
+		},
+		Traits: map[string]any{
+			"first_name": first[g(6, len(first))],
+			"last_name":  last,
+			"birthday":   fmt.Sprintf("%04d-%02d-%02d", 1930+g(7, 80), 1+g(8, 12), 1+g(9, 28)),
+			"address": map[string]any{
+				"street":     fmt.Sprintf("%d %s%s street", 1+g(10, 400), syll[g(11, 16)], syll[g(12, 16)]),
+				"city":       fmt.Sprintf("city%d", g(13, 500)),
+				"postalCode": fmt.Sprintf("%05d", 10000+g(14, 10000)),
+			},
+		},
+	}
+}
+
+// scaleLoader applies sync batches to an FSM and appends them to a Raft
+// log on disk.
+type scaleLoader struct {
+	tb    testing.TB
+	f     *hub.FSM
+	logs  *raftboltdb.BoltStore
+	path  string
+	seq   uint64
+	index uint64
+	data  int64 // bytes of command data appended
+}
+
+// apply commits one sync batch of es: appended to the log, then applied.
+// It returns the time Apply took.
+func (l *scaleLoader) apply(es []replication.Entry) time.Duration {
+	cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "edge-scale", Entries: es})
+	if err != nil {
+		l.tb.Fatal(err)
+	}
+	l.index++
+	lg := &raft.Log{Index: l.index, Term: 1, Type: raft.LogCommand, Data: cmd, AppendedAt: time.UnixMilli(1_700_000_000_000 + int64(l.index))}
+	if err := l.logs.StoreLog(lg); err != nil {
+		l.tb.Fatal(err)
+	}
+	l.data += int64(len(cmd))
+	start := time.Now()
+	r := l.f.Apply(lg).(*hub.Result)
+	took := time.Since(start)
+	if r.Err != nil {
+		l.tb.Fatal(r.Err)
+	}
+	return took
+}
+
+// next returns the next outbox entry, the delta of ev.
+func (l *scaleLoader) next(ev hubtest.Event) replication.Entry {
+	l.seq++
+	return hubtest.Delta(1, l.seq, ev)
+}
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func heapInUse() (inuse, alloc uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse, ms.HeapAlloc
+}
+
+func runHubScale(b *testing.B, sizes []int) {
+	dir := b.TempDir()
+	path := filepath.Join(dir, "raft.db")
+	logs, err := raftboltdb.New(raftboltdb.Options{Path: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logs.Close()
+	f, err := hub.NewFSM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &scaleLoader{tb: b, f: f, logs: logs, path: path}
+	heap0, _ := heapInUse()
+	rss0 := rssBytes()
+	people := 0
+	const batch = 1000
+	for si, n := range sizes {
+		start := time.Now()
+		es := make([]replication.Entry, 0, batch)
+		for people < n {
+			es = es[:0]
+			for len(es) < batch && people < n {
+				es = append(es, l.next(scalePerson(people)))
+				people++
+			}
+			l.apply(es)
+		}
+		load := time.Since(start)
+		inuse, alloc := heapInUse()
+		rss := rssBytes()
+		st, _ := os.Stat(path)
+		per := func(v int64) float64 { return float64(v) / float64(n) }
+		b.Logf("N=%d loaded in %s; heap in use %.0f MiB (%.0f B/person, alloc %.0f B/person); RSS %.0f MiB (%.0f B/person); raft log %.0f MiB (%.0f B/person, command data %.0f B/person); clusters %d",
+			n, load.Round(time.Millisecond), float64(inuse)/(1<<20), per(int64(inuse-heap0)), per(int64(alloc)),
+			float64(rss)/(1<<20), per(rss-rss0), float64(st.Size())/(1<<20), per(st.Size()), per(l.data), len(f.Clusters()))
+
+		// Latencies: new people, returning people, lookups.
+		const samples = 2000
+		var fresh, back, look []time.Duration
+		for k := range samples {
+			fresh = append(fresh, l.apply([]replication.Entry{l.next(scalePerson(people))}))
+			people++
+			// A returning person (an earlier one, spread over the
+			// population) moved: a new address re-resolves the fragment.
+			old := scalePerson((k * 7919) % n)
+			addr := old.Traits["address"].(map[string]any)
+			old.IDs = nil
+			old.Traits = map[string]any{"address": map[string]any{"street": fmt.Sprintf("%d moved street", k), "city": addr["city"], "postalCode": addr["postalCode"]}}
+			back = append(back, l.apply([]replication.Entry{l.next(old)}))
+		}
+		for k := range 20 * samples {
+			key := hubtest.Email(fmt.Sprintf("person%d@example.com", (k*104729)%n)).Key()
+			start := time.Now()
+			if _, _, err := f.ProfileByIdentifier(key); err != nil {
+				b.Fatal(err)
+			}
+			look = append(look, time.Since(start))
+		}
+		b.Logf("N=%d resolve new person p50 %s p99 %s max %s; returning person p50 %s p99 %s max %s; lookup by e-mail p50 %s p99 %s",
+			n, quantile(fresh, .5), quantile(fresh, .99), quantile(fresh, 1), quantile(back, .5), quantile(back, .99), quantile(back, 1),
+			quantile(look, .5), quantile(look, .99))
+		tag := fmt.Sprintf("N%d_", n)
+		b.ReportMetric(per(int64(inuse-heap0)), tag+"heapB/person")
+		b.ReportMetric(per(rss-rss0), tag+"rssB/person")
+		b.ReportMetric(per(st.Size()), tag+"raftlogB/person")
+		b.ReportMetric(float64(quantile(fresh, .99).Microseconds())/1000, tag+"new_p99_ms")
+		b.ReportMetric(float64(quantile(back, .99).Microseconds())/1000, tag+"returning_p99_ms")
+		b.ReportMetric(float64(n)/load.Seconds(), tag+"load_people/s")
+		if p := os.Getenv("UCV_HUBSCALE_HEAPPROFILE"); p != "" && si == len(sizes)-1 {
+			out, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			if err := pprof.Lookup("heap").WriteTo(out, 0); err != nil {
+				b.Fatal(err)
+			}
+			out.Close()
+		}
+		// Snapshot and restore; loading goes on into the restored FSM.
+		snaps, err := raft.NewFileSnapshotStore(filepath.Join(dir, tag), 1, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		s, err := f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink, err := snaps.Create(raft.SnapshotVersionMax, l.index, 1, raft.Configuration{}, 1, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Persist(sink); err != nil {
+			b.Fatal(err)
+		}
+		s.Release()
+		persist := time.Since(start)
+		metas, err := snaps.List()
+		if err != nil || len(metas) != 1 {
+			b.Fatalf("snapshots %v: %v", metas, err)
+		}
+		snapBytes := metas[0].Size
+		clusters := len(f.Clusters())
+		f, l.f = nil, nil // let the loaded state go before restoring
+		debug.FreeOSMemory()
+		g, err := hub.NewFSM()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, rc, err := snaps.Open(metas[0].ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		cpu0 := cpuTime()
+		if err := g.Restore(rc); err != nil {
+			b.Fatal(err)
+		}
+		restore, restoreCPU := time.Since(start), cpuTime()-cpu0
+		if got := len(g.Clusters()); got != clusters {
+			b.Fatalf("restored %d clusters, want %d", got, clusters)
+		}
+		rinuse, _ := heapInUse()
+		b.Logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person); restore %s (process CPU %s); heap after restore %.0f MiB (%.0f B/person)",
+			n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), per(snapBytes), restore.Round(time.Millisecond), restoreCPU.Round(time.Millisecond),
+			float64(rinuse)/(1<<20), per(int64(rinuse-heap0)))
+		b.ReportMetric(persist.Seconds(), tag+"snapshot_s")
+		b.ReportMetric(restore.Seconds(), tag+"restore_s")
+		b.ReportMetric(restoreCPU.Seconds(), tag+"restore_cpu_s")
+		b.ReportMetric(per(snapBytes), tag+"snapshotB/person")
+		f, l.f = g, g
+		if err := os.RemoveAll(filepath.Join(dir, tag)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFSMApplyNewPeople measures FSM.Apply of sync batches of 1,000
+// new people (no Raft, no HTTP): "email" is the catch-up benchmark's
+// person (an identify with an e-mail and one trait), "pii" the scale
+// benchmark's (e-mail, phone, name, birth date, address). One op is one
+// person; cpu-µs/person is process CPU time, GC included.
+//
+//	go test -run '^$' -bench FSMApplyNewPeople -benchtime 50000x ./hub
+func BenchmarkFSMApplyNewPeople(b *testing.B) {
+	b.Run("email", func(b *testing.B) {
+		benchNewPeople(b, func(i int) hubtest.Event {
+			return hubtest.Event{Profile: fmt.Sprintf("L-%08d", i), Kind: profile.Identify,
+				IDs: []profile.Identifier{hubtest.Email(fmt.Sprintf("c%d@example.com", i))}, Traits: map[string]any{"plan": "gold"}}
+		})
+	})
+	b.Run("pii", func(b *testing.B) { benchNewPeople(b, scalePerson) })
+}
+
+func benchNewPeople(b *testing.B, person func(int) hubtest.Event) {
+	const batch = 1000
+	var cmds [][]byte
+	var seq uint64
+	for i := 0; i < b.N; i += batch {
+		var es []replication.Entry
+		for j := i; j < min(i+batch, b.N); j++ {
+			seq++
+			es = append(es, hubtest.Delta(1, seq, person(j)))
+		}
+		cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "edge-1", Entries: es})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	f, err := hub.NewFSM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i, cmd := range cmds {
+		if r := f.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: cmd}).(*hub.Result); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "people/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/person")
+}
