@@ -225,6 +225,12 @@ type Stats struct {
 	// Suppressed counts, since Open, ingested events dropped because an
 	// identifier of theirs is on the suppression list (privacy.go).
 	Suppressed uint64
+	// Ingested counts, since Open, the events applied (duplicates and
+	// suppressed events excluded) by message kind; Duplicates the events
+	// dropped as already seen. Append does not know them: they are
+	// counted when the applier commits.
+	Ingested   map[profile.Kind]uint64
+	Duplicates uint64
 	// Compactions counts, since Open, rewrites of the data file
 	// (Compact).
 	Compactions uint64
