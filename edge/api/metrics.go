@@ -18,12 +18,12 @@ import (
 // servers can live in one test process). Labels never carry identifiers
 // or path parameters.
 type metrics struct {
-	reg        *metric.Registry
-	requests   metric.CounterVec
-	latency    metric.HistogramVec
-	inFlight   metric.Gauge
-	rejects    metric.CounterVec
-	perIngest  metric.Histogram
+	reg       *metric.Registry
+	requests  metric.CounterVec
+	latency   metric.HistogramVec
+	inFlight  metric.Gauge
+	rejects   metric.CounterVec
+	perIngest metric.Histogram
 	// rateLimited counts 429s by key kind and name; insecureOpenReads is
 	// Config.InsecureOpenReads.
 	rateLimited       metric.CounterVec
@@ -42,7 +42,7 @@ func newMetrics(st Store, extra ...metric.Collector) *metrics {
 			// Lookups are sub-millisecond; ingest waits for an fsync.
 			[]float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 			"route", "code"),
-		inFlight:   r.Gauge("ucv_http_requests_in_flight", "Requests being handled."),
+		inFlight: r.Gauge("ucv_http_requests_in_flight", "Requests being handled."),
 		rejects: r.CounterVec("ucv_events_rejected_total",
 			"Events refused as invalid (batch items answered in \"rejected\", single messages answered 4xx), by reason: too_large, identifier, timestamp, invalid.",
 			"reason"),

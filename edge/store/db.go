@@ -139,9 +139,9 @@ type request struct {
 	// payload is the encoded events of a logged request (walrec.go).
 	payload []byte
 	res     IngestResult
-	rres      ApplyResult
-	err       error
-	done      chan struct{}
+	rres    ApplyResult
+	err     error
+	done    chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
