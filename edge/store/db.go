@@ -99,8 +99,6 @@ type Store struct {
 	applierExited        atomic.Bool
 	// lagEvents and lagReqs are what was acknowledged and not applied.
 	lagEvents, lagReqs atomic.Int64
-	// applyHook, when set (tests), runs on the applier before each commit.
-	applyHook func()
 	// Applied-event counters for metrics (IngestResult is known only
 	// after apply): stored events by message kind, and duplicates.
 	kindMu     sync.Mutex
@@ -489,8 +487,8 @@ func (s *Store) commitLoop() {
 				break drain
 			}
 		}
-		if s.applyHook != nil {
-			s.applyHook()
+		if s.opts.applyHook != nil {
+			s.opts.applyHook()
 		}
 		s.applyBatch(batch, n)
 	}

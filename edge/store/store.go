@@ -138,6 +138,10 @@ type Options struct {
 	// a full or read-only file system cannot be made on demand. Leave it
 	// nil in production.
 	FailWrites func() error
+
+	// applyHook, when set (tests), runs on the applier before each
+	// commit of a batch.
+	applyHook func()
 }
 
 // DefaultOptions returns the defaults for a store at path.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"ucv/crdt/codec"
@@ -81,11 +83,11 @@ func encodeWALEvent(e *codec.Encoder, ev Event) error {
 		err = e.EncodeNil()
 	} else {
 		err = e.EncodeMapLen(len(m.Consent))
-		for k, v := range m.Consent {
+		for _, k := range slices.Sorted(maps.Keys(m.Consent)) {
 			if err != nil {
 				break
 			}
-			err = codec.FirstErr(e.EncodeString(k), e.EncodeBool(v))
+			err = codec.FirstErr(e.EncodeString(k), e.EncodeBool(m.Consent[k]))
 		}
 	}
 	return codec.FirstErr(err, encodeTime(e, m.Timestamp), encodeTime(e, m.ReceivedAt), encodeTime(e, m.SentAt),
