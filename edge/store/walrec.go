@@ -47,10 +47,6 @@ func encodeWALEvents(evs []Event) ([]byte, error) {
 	return bytes.Clone(e.Bytes()), nil
 }
 
-// walPayloadHead is the length of the payload's head: the array header
-// and the position as a msgpack uint64.
-const walPayloadHead = 10
-
 // appendWALPayload appends the payload of record lsn whose events
 // encodeWALEvents encoded as evs.
 func appendWALPayload(dst []byte, lsn uint64, evs []byte) []byte {
