@@ -474,8 +474,9 @@ func (s *Store) commitLoop() {
 		}
 		batch := []*request{r}
 		n := len(r.evs) + len(r.remote) + len(r.clusters)
+		limit := min(s.opts.MaxBatchEvents, maxApplyBatch)
 	drain:
-		for n < s.opts.MaxBatchEvents {
+		for n < limit {
 			select {
 			case r2, ok := <-s.queue:
 				if !ok {
