@@ -12,11 +12,17 @@
 // repaired — a view from its state, a state from a replica's copy
 // (repair.go). Verify checks a stopped node's file.
 //
-// Writes go through a group committer: concurrent Ingest calls are
-// coalesced into one bbolt transaction and one fsync, and each call
-// returns only after the transaction holding its events is durable.
-// Reads (lookups) run concurrently with writes in bbolt read
-// transactions. A Store is safe for concurrent use.
+// Ingested events go through a write-ahead log (wal.go, applier.go;
+// decision 0050): concurrent Append calls share one log write and one
+// fdatasync and return once their events are durable there; the applier
+// commits them to bbolt behind the log in large batches, together with
+// the other writes (peers' changes, hub clusters, repairs, directives),
+// recording in each transaction how far into the log it has applied;
+// Open replays the log past that position. Reads (lookups) run
+// concurrently with writes in bbolt read transactions, and first wait
+// until everything acknowledged before they started is applied, so a
+// read after an acknowledged write sees it. A Store is safe for
+// concurrent use.
 package store
 
 import (
