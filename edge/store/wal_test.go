@@ -399,3 +399,47 @@ func FuzzWALRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestBackpressureBoundsTheLag: with the applier held, the appender
+// acknowledges at most maxApplyLag events (plus one group) and then
+// waits; Append answers its ctx error meanwhile. Once the applier runs
+// again everything acknowledged is applied.
+func TestBackpressureBoundsTheLag(t *testing.T) {
+	hold := make(chan struct{})
+	var once sync.Once
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.applyHook = func() { <-hold }
+	})
+	t.Cleanup(func() { once.Do(func() { close(hold) }) })
+	acked := 0
+	var err error
+	for i := 0; acked <= 2*maxApplyLag; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err = s.Append(ctx, walEvents(t, i*500, 500))
+		cancel()
+		if err != nil {
+			break
+		}
+		acked += 500
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("after %d acknowledged events: %v, want the deadline (the appender waits)", acked, err)
+	}
+	if acked > maxApplyLag+500 {
+		t.Errorf("%d events acknowledged with the applier held, bound %d", acked, maxApplyLag)
+	}
+	once.Do(func() { close(hold) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int(st.Ingested[profile.Track] + st.Duplicates); got < acked {
+		t.Errorf("%d events applied, %d acknowledged", got, acked)
+	}
+}
