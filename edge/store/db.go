@@ -302,8 +302,10 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops accepting writes, commits what is queued, and closes the
-// file. If ctx ends first, the commits stop: the requests not yet
+// Close stops accepting writes, logs and commits what is queued (every
+// acknowledged event is applied: the write-ahead log is left empty), and
+// closes the file. Acknowledged events that a Close whose ctx ended
+// could not apply stay in the log and are applied by the next Open. If ctx ends first, the commits stop: the requests not yet
 // committed — queued, or in the transaction being built — fail with
 // ErrClosed (their callers were not acknowledged: a client retries, a
 // peer's change comes again by anti-entropy or the hub's feed), the
