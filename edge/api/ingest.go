@@ -127,12 +127,12 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		// Not ctx: fasthttp recycles the RequestCtx, and the write must
 		// not be cut short by a client hanging up once it is queued.
 		ictx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
-		res, err := s.st.Ingest(ictx, evs)
+		err := s.st.Append(ictx, evs)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
-		s.m.ingested(msgs, res)
+		s.m.ingested(msgs)
 	}
 	if len(rejected) == 0 {
 		s.writeJSONBytes(ctx, fasthttp.StatusOK, successBody)

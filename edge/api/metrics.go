@@ -18,14 +18,12 @@ import (
 // servers can live in one test process). Labels never carry identifiers
 // or path parameters.
 type metrics struct {
-	reg        *metric.Registry
-	requests   metric.CounterVec
-	latency    metric.HistogramVec
-	inFlight   metric.Gauge
-	events     metric.CounterVec
-	duplicates metric.Counter
-	rejects    metric.CounterVec
-	perIngest  metric.Histogram
+	reg       *metric.Registry
+	requests  metric.CounterVec
+	latency   metric.HistogramVec
+	inFlight  metric.Gauge
+	rejects   metric.CounterVec
+	perIngest metric.Histogram
 	// rateLimited counts 429s by key kind and name; insecureOpenReads is
 	// Config.InsecureOpenReads.
 	rateLimited       metric.CounterVec
@@ -44,22 +42,17 @@ func newMetrics(st Store, extra ...metric.Collector) *metrics {
 			// Lookups are sub-millisecond; ingest waits for an fsync.
 			[]float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 			"route", "code"),
-		inFlight:   r.Gauge("ucv_http_requests_in_flight", "Requests being handled."),
-		events:     r.CounterVec("ucv_events_ingested_total", "Events stored (duplicates excluded), by message type.", "type"),
-		duplicates: r.Counter("ucv_events_duplicate_total", "Events dropped because their messageId was already seen."),
+		inFlight: r.Gauge("ucv_http_requests_in_flight", "Requests being handled."),
 		rejects: r.CounterVec("ucv_events_rejected_total",
 			"Events refused as invalid (batch items answered in \"rejected\", single messages answered 4xx), by reason: too_large, identifier, timestamp, invalid.",
 			"reason"),
-		perIngest: r.Histogram("ucv_ingest_request_events", "Events per accepted ingest request (one store.Ingest call).",
+		perIngest: r.Histogram("ucv_ingest_request_events", "Events per accepted ingest request (one store.Append call).",
 			[]float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}),
 		rateLimited: r.CounterVec("ucv_http_rate_limited_total",
 			"Requests refused 429 because their key was over its rate limit, by kind (read, write) and name (the read key's name, the write key's source label; never a secret).",
 			"kind", "name"),
 		insecureOpenReads: r.Gauge("ucv_insecure_open_reads",
 			"1 while profile lookups need no read key on an address others can reach (--insecure-open-reads): anyone who reaches this edge can read profiles."),
-	}
-	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
-		m.events.With(string(k)) // export zeros
 	}
 	for _, reason := range rejectReasons {
 		m.rejects.With(reason)
@@ -79,16 +72,11 @@ func (m *metrics) observe(route string, code int, d time.Duration) {
 	m.latency.With(route, c).Observe(d.Seconds())
 }
 
-// ingested records what one successful store.Ingest did.
-func (m *metrics) ingested(msgs []*profile.Message, res store.IngestResult) {
+// ingested records one successful store.Append. What the events did
+// (stored, duplicate) is known only once the store applies them: the
+// store counts that (storeCollector).
+func (m *metrics) ingested(msgs []*profile.Message) {
 	m.perIngest.Observe(float64(len(msgs)))
-	m.duplicates.Add(float64(res.Duplicates))
-	for i, msg := range msgs {
-		if i < len(res.ProfileIDs) && res.ProfileIDs[i] == "" {
-			continue // duplicate
-		}
-		m.events.With(string(msg.Kind)).Inc()
-	}
 }
 
 // rejected counts one refused event.
@@ -157,6 +145,8 @@ var (
 	descSuppressed = metric.NewDesc("ucv_edge_events_suppressed_total",
 		"Events accepted (200) and dropped because an identifier of theirs is on the suppression list, since the store opened.")
 	descCompactions = metric.NewDesc("ucv_store_compactions_total", "Rewrites of the data file (after erasures) since the store opened.")
+	descEvents      = metric.NewDesc("ucv_events_ingested_total", "Events stored (duplicates excluded), by message type, counted when the store applies them.", "type")
+	descDuplicates  = metric.NewDesc("ucv_events_duplicate_total", "Events dropped because their messageId was already seen.")
 	descSkipped     = metric.NewDesc("ucv_identity_links_skipped_total",
 		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
 		"reason")
@@ -164,7 +154,7 @@ var (
 
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
-		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions} {
+		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates} {
 		describe(d)
 	}
 }
@@ -193,6 +183,10 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descRepaired, float64(st.Repaired))
 	e.Counter(descSuppressed, float64(st.Suppressed))
 	e.Counter(descCompactions, float64(st.Compactions))
+	for _, k := range []profile.Kind{profile.Identify, profile.Track, profile.Page, profile.Screen, profile.Group, profile.Alias} {
+		e.Counter(descEvents, float64(st.Ingested[k]), string(k)) // zeros exported too
+	}
+	e.Counter(descDuplicates, float64(st.Duplicates))
 	for r, n := range st.LinksSkipped {
 		e.Counter(descSkipped, float64(n), store.SkipReason(r).String())
 	}

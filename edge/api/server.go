@@ -27,8 +27,10 @@ import (
 // implements it. Implementations must be safe for concurrent use. Views
 // returned by lookups are owned by the caller.
 type Store interface {
-	// Ingest stores events atomically and returns once they are durable.
-	Ingest(ctx context.Context, evs []store.Event) (store.IngestResult, error)
+	// Append stores events atomically and returns once they are durable
+	// (in the store's write-ahead log); reads started afterwards see
+	// them.
+	Append(ctx context.Context, evs []store.Event) error
 	// LookupID returns the pre-rendered view of a profile by ID,
 	// following redirects; store.ErrNotFound if none.
 	LookupID(id string) (store.View, error)

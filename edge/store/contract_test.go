@@ -68,7 +68,7 @@ func closeRace(t *testing.T) race {
 		_, err := r.s.Ingest(context.Background(), b)
 		r.errB <- err
 	}()
-	waitUntil(func() bool { return len(r.s.queue) == 1 })
+	waitUntil(func() bool { return len(r.s.walQ) == 1 }) // the appender holds A (FailWrites), B waits for it
 	return r
 }
 

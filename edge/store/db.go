@@ -84,6 +84,26 @@ type Store struct {
 	sweepDone   chan struct{}
 
 	priv privacyState // erasure, suppression, compaction (privacy.go)
+
+	// The write-ahead log of ingested events (wal.go, applier.go).
+	wal     *wal
+	walQ    chan *request // event requests for the appender
+	walDone chan struct{} // closed when the appender exits
+	// ackedPos is the position of the last record acknowledged (durable
+	// in the log and queued for the applier); appliedPos the last one
+	// committed to the data file. applyCh is closed and replaced (under
+	// applyMu) whenever appliedPos advances or the applier exits.
+	ackedPos, appliedPos atomic.Uint64
+	applyMu              sync.Mutex
+	applyCh              chan struct{}
+	applierExited        atomic.Bool
+	// lagEvents and lagReqs are what was acknowledged and not applied.
+	lagEvents, lagReqs atomic.Int64
+	// Applied-event counters for metrics (IngestResult is known only
+	// after apply): stored events by message kind, and duplicates.
+	kindMu     sync.Mutex
+	kindCounts map[profile.Kind]uint64
+	dupCount   atomic.Uint64
 }
 
 type request struct {
@@ -110,10 +130,16 @@ type request struct {
 	dueKeys [][]byte
 	// directive is a privacy directive to carry out (ApplyDirective).
 	directive *replication.Directive
-	res       IngestResult
-	rres      ApplyResult
-	err       error
-	done      chan struct{}
+	// lsn is the log position of a logged event request (0: not
+	// logged): its done was closed by the appender when the record was
+	// durable; the applier sets res and err and never closes done.
+	lsn uint64
+	// payload is the encoded events of a logged request (walrec.go).
+	payload []byte
+	res     IngestResult
+	rres    ApplyResult
+	err     error
+	done    chan struct{}
 }
 
 // Open opens (creating if needed) the store at opts.Path and starts its
@@ -182,7 +208,8 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, bopts: bopts, opts: opts, queue: make(chan *request, opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
+	s := &Store{db: db, bopts: bopts, opts: opts, queue: make(chan *request, 2*opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
+		walQ: make(chan *request, opts.QueueLen), walDone: make(chan struct{}), applyCh: make(chan struct{}), kindCounts: map[profile.Kind]uint64{},
 		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
 	var from uint32
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -259,6 +286,11 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.clock = crdt.NewClock(s.node, opts.Now, opts.MaxClockDrift, hlc)
 	s.changes = newChangeLog(opts.Now().UnixMilli())
+	if err := s.recoverLog(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.appendLoop()
 	go s.commitLoop()
 	var sweepCtx context.Context
 	sweepCtx, s.sweepStop = context.WithCancel(context.Background())
@@ -270,8 +302,10 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops accepting writes, commits what is queued, and closes the
-// file. If ctx ends first, the commits stop: the requests not yet
+// Close stops accepting writes, logs and commits what is queued (every
+// acknowledged event is applied: the write-ahead log is left empty), and
+// closes the file. Acknowledged events that a Close whose ctx ended
+// could not apply stay in the log and are applied by the next Open. If ctx ends first, the commits stop: the requests not yet
 // committed — queued, or in the transaction being built — fail with
 // ErrClosed (their callers were not acknowledged: a client retries, a
 // peer's change comes again by anti-entropy or the hub's feed), the
@@ -290,14 +324,30 @@ func (s *Store) Close(ctx context.Context) error {
 		<-s.priv.compactDone
 		s.mu.Lock()
 		s.closed = true
-		close(s.queue)
+		close(s.walQ)
 		s.mu.Unlock()
+		giveUp := func() {
+			if err == nil {
+				err = fmt.Errorf("store: close: %w", ctx.Err())
+			}
+			s.abort.Store(true)
+			s.broadcastApplied() // an appender waiting for room sees abort
+		}
+		select {
+		case <-s.walDone:
+		case <-ctx.Done():
+			giveUp()
+			<-s.walDone
+		}
+		close(s.queue) // the appender, its only blocking sender, is gone
 		select {
 		case <-s.done:
 		case <-ctx.Done():
-			err = fmt.Errorf("store: close: %w", ctx.Err())
-			s.abort.Store(true)
+			giveUp()
 			<-s.done // bbolt cannot close under a running transaction
+		}
+		if werr := s.wal.close(s.appliedPos.Load()); werr != nil && err == nil {
+			err = fmt.Errorf("store: close log: %w", werr)
 		}
 		s.dbMu.Lock()
 		cerr := s.db.Close()
@@ -311,24 +361,77 @@ func (s *Store) Close(ctx context.Context) error {
 }
 
 // Ingest stores events atomically — all of them or none — and returns
-// after the transaction holding them is fsynced. Events whose messageId
-// was seen within the dedupe window are counted as duplicates and change
-// nothing. Identity resolution runs here: identifiers are looked up in the
-// index (blocked values skipped), a profile is minted (ULID), attached or
-// merged (canonical = smallest ID; others become redirects with a merge
-// record), obeying per-type limits by priority. Errors: ErrClosed,
-// ErrOverloaded, ctx errors (the events may still commit),
-// ErrStorageFull and ErrNotWritable (nothing was stored), other I/O
-// errors.
+// after they are applied to the data file, with what that did. It is
+// Append followed by waiting for the applier, so the events are durable
+// (in the write-ahead log) before Ingest returns even when the wait is
+// cut short. Events whose messageId was seen within the dedupe window
+// are counted as duplicates and change nothing. Identity resolution runs
+// in the applier: identifiers are looked up in the index (blocked values
+// skipped), a profile is minted (ULID), attached or merged (canonical =
+// smallest ID; others become redirects with a merge record), obeying
+// per-type limits by priority. Errors: those of Append; ctx errors
+// while waiting for the applier (the events are durable and will be
+// applied); ErrClosed if the store closed before applying them (they
+// are applied when it opens again); an error of applying them that
+// retrying cannot cure (the events were logged and are dropped).
 func (s *Store) Ingest(ctx context.Context, evs []Event) (IngestResult, error) {
-	if len(evs) == 0 {
-		return IngestResult{}, nil
+	r, err := s.appendRequest(ctx, evs)
+	if err != nil || r == nil {
+		return IngestResult{}, err
 	}
-	r := &request{evs: evs, done: make(chan struct{})}
-	if err := s.enqueue(ctx, r); err != nil {
+	if err := s.waitPos(ctx, r.lsn); err != nil {
 		return IngestResult{}, err
 	}
 	return r.res, r.err
+}
+
+// Append stores events durably and returns once they are: written to
+// the write-ahead log and fdatasynced (group commit: concurrent calls
+// share one write and one sync). They are applied to the data file
+// asynchronously, in log order, as Ingest describes — all of them or
+// none; every read of this store that starts after Append returns sees
+// them (reads wait for the applier when it is behind, see
+// waitApplied). Errors: ErrClosed, ErrOverloaded (the log's queue is
+// full), ctx errors (the events may still be logged and applied),
+// ErrStorageFull and ErrNotWritable (nothing was logged), other I/O
+// errors. Nil means durable.
+func (s *Store) Append(ctx context.Context, evs []Event) error {
+	_, err := s.appendRequest(ctx, evs)
+	return err
+}
+
+// appendRequest logs evs and returns their request once the record is
+// durable (nil request for no events).
+func (s *Store) appendRequest(ctx context.Context, evs []Event) (*request, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	payload, err := encodeWALEvents(evs)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{evs: evs, payload: payload, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case s.walQ <- r:
+	default:
+		s.mu.RUnlock()
+		return nil, ErrOverloaded
+	}
+	s.mu.RUnlock()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r, nil
 }
 
 // enqueue hands r to the committer and waits until it is committed (or
@@ -354,12 +457,18 @@ func (s *Store) enqueue(ctx context.Context, r *request) error {
 	}
 }
 
-// commitLoop is the group committer: it takes the first queued request,
-// adds whatever else is already queued (no waiting: at low concurrency a
-// request commits alone and at once), and commits them in one
-// transaction and one fsync.
+// commitLoop is the applier (the group committer of old): it takes the
+// first queued request — logged events from the appender, or a request
+// of another kind (remote changes, clusters, repairs, directives,
+// refreshes) — adds whatever else is already queued up to
+// MaxBatchEvents, and commits them in one transaction and one fsync,
+// recording the last log position applied in the same transaction.
 func (s *Store) commitLoop() {
-	defer close(s.done)
+	defer func() {
+		s.applierExited.Store(true)
+		s.broadcastApplied()
+		close(s.done)
+	}()
 	for r := range s.queue {
 		if s.abort.Load() {
 			s.refuse(r)
@@ -367,8 +476,9 @@ func (s *Store) commitLoop() {
 		}
 		batch := []*request{r}
 		n := len(r.evs) + len(r.remote) + len(r.clusters)
+		limit := min(s.opts.MaxBatchEvents, maxApplyBatch)
 	drain:
-		for n < s.opts.MaxBatchEvents {
+		for n < limit {
 			select {
 			case r2, ok := <-s.queue:
 				if !ok {
@@ -380,44 +490,29 @@ func (s *Store) commitLoop() {
 				break drain
 			}
 		}
-		err := s.commit(batch)
-		if errors.Is(err, errAborted) {
-			for _, r := range batch {
-				s.refuse(r)
-			}
-			continue
+		if s.opts.applyHook != nil {
+			s.opts.applyHook()
 		}
-		s.lastCommitSize.Store(int64(n))
-		s.commits.Add(1)
-		s.commitEvents.Add(uint64(n))
-		b := len(CommitSizeBounds)
-		for i, ub := range CommitSizeBounds {
-			if float64(n) <= ub {
-				b = i
-				break
-			}
-		}
-		s.commitHist[b].Add(1)
-		for _, r := range batch {
-			if err != nil {
-				r.res, r.err = IngestResult{}, err
-			}
-			close(r.done)
-		}
+		s.applyBatch(batch, n)
 	}
+}
+
+// refuse answers a request the committer will not commit because Close
+// gave up waiting: ErrClosed, nothing of it stored. A logged request
+// was acknowledged already: it stays in the log and is applied when the
+// store opens again.
+func (s *Store) refuse(r *request) {
+	if r.lsn != 0 {
+		return // Ingest's wait ends with ErrClosed when the applier exits
+	}
+	s.repairDone(r.repair)
+	r.res, r.rres, r.err = IngestResult{}, ApplyResult{}, ErrClosed
+	close(r.done)
 }
 
 // errAborted rolls back the transaction being built when Close's ctx
 // has ended (see Store.abort).
 var errAborted = errors.New("store: close: commit abandoned")
-
-// refuse answers a request the committer will not commit because Close
-// gave up waiting: ErrClosed, nothing of it stored.
-func (s *Store) refuse(r *request) {
-	s.repairDone(r.repair)
-	r.res, r.rres, r.err = IngestResult{}, ApplyResult{}, ErrClosed
-	close(r.done)
-}
 
 // aborted returns errAborted once Close has given up waiting, so the
 // transaction being built is rolled back instead of committed.
@@ -428,7 +523,9 @@ func (s *Store) aborted() error {
 	return nil
 }
 
-func (s *Store) commit(batch []*request) error {
+// commit applies batch in one transaction. pos, when not 0, is the log
+// position of its last logged request, stored in the same transaction.
+func (s *Store) commit(batch []*request, pos uint64) error {
 	var w *writer
 	err := s.update(func(tx *bolt.Tx) error {
 		w = newWriter(s, tx)
@@ -514,7 +611,13 @@ func (s *Store) commit(batch []*request) error {
 		if err := s.aborted(); err != nil {
 			return err
 		}
-		return w.flush()
+		if err := w.flush(); err != nil {
+			return err
+		}
+		if pos != 0 {
+			return tx.Bucket(bucketMeta).Put(walPosKey, u64(pos))
+		}
+		return nil
 	})
 	if errors.Is(err, errAborted) {
 		return err // the caller refuses the batch (and ends its repairs)
@@ -536,6 +639,7 @@ func (s *Store) commit(batch []*request) error {
 		for _, r := range batch {
 			s.priv.suppressedEvents.Add(uint64(r.res.Suppressed))
 		}
+		s.countIngested(batch)
 		if w.erasedNow > 0 {
 			s.wakeCompact()
 		}
@@ -576,6 +680,7 @@ func resolveKey(tx *bolt.Tx, id []byte) ([]byte, error) {
 // LookupID returns the view of profile id, following redirects.
 // ErrNotFound if there is none.
 func (s *Store) LookupID(id string) (View, error) {
+	s.waitApplied()
 	var v View
 	err := s.view(func(tx *bolt.Tx) (err error) {
 		v, err = s.viewOf(tx, []byte(id))
@@ -587,6 +692,7 @@ func (s *Store) LookupID(id string) (View, error) {
 // LookupIdentifier returns the view of the profile holding id (which must
 // be normalized). ErrNotFound if none.
 func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
+	s.waitApplied()
 	var v View
 	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
@@ -637,6 +743,7 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 // stored state fails its checksum (its repair is then requested) or it
 // waits for a replica's copy after such damage.
 func (s *Store) Profile(id string) (*profile.Profile, error) {
+	s.waitApplied()
 	var p *profile.Profile
 	err := s.view(func(tx *bolt.Tx) error {
 		cid, err := resolveIn(tx, id)
@@ -668,6 +775,7 @@ func (s *Store) Profile(id string) (*profile.Profile, error) {
 
 // ResolveIdentifier returns the canonical profile ID holding id.
 func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
+	s.waitApplied()
 	var cid string
 	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
@@ -683,6 +791,7 @@ func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
 
 // Stats returns current gauges.
 func (s *Store) Stats() (Stats, error) {
+	s.waitApplied()
 	var st Stats
 	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -697,6 +806,7 @@ func (s *Store) Stats() (Stats, error) {
 	st.StateMismatches = s.stateMismatches.Load()
 	st.Repaired = s.repaired.Load()
 	st.Suppressed = s.priv.suppressedEvents.Load()
+	st.Ingested, st.Duplicates = s.IngestedByKind()
 	st.Compactions = s.priv.compactions.Load()
 	st.LastCommitSize = int(s.lastCommitSize.Load())
 	st.Commits = s.commits.Load()

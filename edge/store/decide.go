@@ -115,6 +115,7 @@ type Decided struct {
 // catalog.Compiled.Decide). A read never serves a decision of a stale
 // view.
 func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placement string, limit int) (d Decided, found, stored bool, err error) {
+	s.waitApplied()
 	cat := s.Catalog()
 	err = s.view(func(tx *bolt.Tx) error {
 		key := []byte(id)

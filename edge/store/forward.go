@@ -147,6 +147,7 @@ func (w *writer) capForward() error {
 // (always at least one entry when any is pending, however large). The
 // caller owns the result.
 func (s *Store) PendingForward(after uint64, limit, maxBytes int) ([]ForwardEntry, error) {
+	s.waitApplied() // see Append
 	var out []ForwardEntry
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketForward).Cursor()
@@ -271,6 +272,7 @@ func forwardGauges(tx *bolt.Tx, dn, dsize int64) error {
 // ForwardStats returns the forward outbox's gauges. It reads two meta
 // keys and one record: cheap enough for every metrics scrape.
 func (s *Store) ForwardStats() (ForwardStats, error) {
+	s.waitApplied() // see Append
 	var st ForwardStats
 	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)

@@ -58,6 +58,7 @@ func firstErr(errs ...error) error {
 
 // Outbox returns up to limit entries with sequence > after, in order.
 func (s *Store) Outbox(after uint64, limit int) ([]replication.Entry, error) {
+	s.waitApplied() // see Append
 	var out []replication.Entry
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -238,6 +239,7 @@ func (s *Store) SetPosition(name string, v uint64) error {
 // LastSeq returns the sequence of the newest outbox entry (0 if none
 // was ever written).
 func (s *Store) LastSeq() (uint64, error) {
+	s.waitApplied() // see Append
 	var v uint64
 	err := s.view(func(tx *bolt.Tx) error {
 		v = tx.Bucket(bucketOutbox).Sequence()

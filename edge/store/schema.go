@@ -18,6 +18,8 @@ package store
 //	            migrateKey → the last profile ID a schema migration
 //	            finished (absent when none is under way; see migrate.go)
 //	            probeKey → uint64 BE ms of the last write probe (health.go)
+//	            walPosKey → uint64 BE position of the last write-ahead log
+//	            record applied (wal.go; absent: none)
 //	profiles    profile ID → profile record: checksum ‖ profile.Marshal
 //	            state (S2-compressed msgpack; see record.go)
 //	views       profile ID → view record: checksum ‖ flags ‖ … (see
@@ -70,6 +72,7 @@ var (
 	resyncKey      = []byte("resync")
 	migrateKey     = []byte("migrate")
 	probeKey       = []byte("write_probe")
+	walPosKey      = []byte("wal_applied")
 	catalogKey     = []byte("catalog")
 )
 

@@ -12,11 +12,17 @@
 // repaired — a view from its state, a state from a replica's copy
 // (repair.go). Verify checks a stopped node's file.
 //
-// Writes go through a group committer: concurrent Ingest calls are
-// coalesced into one bbolt transaction and one fsync, and each call
-// returns only after the transaction holding its events is durable.
-// Reads (lookups) run concurrently with writes in bbolt read
-// transactions. A Store is safe for concurrent use.
+// Ingested events go through a write-ahead log (wal.go, applier.go;
+// decision 0050): concurrent Append calls share one log write and one
+// fdatasync and return once their events are durable there; the applier
+// commits them to bbolt behind the log in large batches, together with
+// the other writes (peers' changes, hub clusters, repairs, directives),
+// recording in each transaction how far into the log it has applied;
+// Open replays the log past that position. Reads (lookups) run
+// concurrently with writes in bbolt read transactions, and first wait
+// until everything acknowledged before they started is applied, so a
+// read after an acknowledged write sees it. A Store is safe for
+// concurrent use.
 package store
 
 import (
@@ -138,6 +144,10 @@ type Options struct {
 	// a full or read-only file system cannot be made on demand. Leave it
 	// nil in production.
 	FailWrites func() error
+
+	// applyHook, when set (tests), runs on the applier before each
+	// commit of a batch.
+	applyHook func()
 }
 
 // DefaultOptions returns the defaults for a store at path.
@@ -225,6 +235,12 @@ type Stats struct {
 	// Suppressed counts, since Open, ingested events dropped because an
 	// identifier of theirs is on the suppression list (privacy.go).
 	Suppressed uint64
+	// Ingested counts, since Open, the events applied (duplicates and
+	// suppressed events excluded) by message kind; Duplicates the events
+	// dropped as already seen. Append does not know them: they are
+	// counted when the applier commits.
+	Ingested   map[profile.Kind]uint64
+	Duplicates uint64
 	// Compactions counts, since Open, rewrites of the data file
 	// (Compact).
 	Compactions uint64

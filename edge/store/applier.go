@@ -1,0 +1,386 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"ucv/profile"
+)
+
+// The write path (decision 0050): Append hands an event request to the
+// appender (appendLoop), which logs what is queued in one write and one
+// fdatasync, queues the requests for the applier in log order and only
+// then acknowledges them. The applier (commitLoop) commits them in
+// large batches with the requests of other kinds, storing the last
+// applied log position in the same transaction; reads wait until the
+// applier has caught up with what was acknowledged when they started.
+
+// maxApplyLag bounds the events acknowledged and not yet applied: the
+// appender waits while more are outstanding, so sustained ingest runs at
+// the applier's pace and recovery replays at most this many.
+const maxApplyLag = 8192
+
+// maxApplyBatch caps the logged events one applier commit takes (and
+// MaxBatchEvents, if smaller, does): a quarter of the lag bound, so the
+// appender finds room while a batch commits instead of stalling behind
+// one commit of everything outstanding (a 16k-event batch held
+// acknowledgements back for 1.5 s under load).
+const maxApplyBatch = maxApplyLag / 4
+
+// readWaitMax bounds how long a read waits for the applier: with the
+// data file refusing writes (a full disk) reads serve what is applied
+// instead of hanging.
+const readWaitMax = 5 * time.Second
+
+// applyRetryMax caps the pause between attempts to apply logged events
+// whose commit failed for a storage reason.
+const applyRetryMax = time.Second
+
+// appendLoop is the appender: it takes everything queued, writes one
+// record per request, syncs once, queues them for the applier, and
+// acknowledges them.
+func (s *Store) appendLoop() {
+	defer close(s.walDone)
+	var buf []byte
+	for r := range s.walQ {
+		batch := []*request{r}
+		events := len(r.evs)
+	drain:
+		for len(batch) < s.opts.QueueLen {
+			select {
+			case r2, ok := <-s.walQ:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r2)
+				events += len(r2.evs)
+			default:
+				break drain
+			}
+		}
+		if !s.waitRoom() {
+			for _, r := range batch {
+				r.err = ErrClosed
+				close(r.done)
+			}
+			continue
+		}
+		buf = buf[:0]
+		first := s.wal.next
+		for i, r := range batch {
+			r.lsn = first + uint64(i)
+			start := len(buf)
+			buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+			buf = appendWALPayload(buf, r.lsn, r.payload)
+			p := buf[start+walRecHeader:]
+			binary.LittleEndian.PutUint32(buf[start:], uint32(len(p)))
+			binary.LittleEndian.PutUint32(buf[start+4:], walRecordCRC(p))
+		}
+		err := s.failWrites()
+		if err == nil && s.abort.Load() {
+			err = ErrClosed // Close gave up waiting: log nothing more
+		}
+		if err == nil {
+			err = s.wal.append(buf, len(batch))
+		}
+		if err != nil {
+			if serr := storageError(err); serr != nil {
+				s.health.err.Store(&serr)
+				err = serr
+			}
+			for _, r := range batch {
+				r.lsn, r.err = 0, err
+				close(r.done)
+			}
+			continue
+		}
+		if cap(buf) > 4<<20 {
+			buf = nil // do not keep a huge batch's buffer
+		}
+		s.lagEvents.Add(int64(events))
+		s.lagReqs.Add(int64(len(batch)))
+		for _, r := range batch {
+			r.payload = nil
+			s.queue <- r
+		}
+		s.ackedPos.Store(batch[len(batch)-1].lsn)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+// failWrites runs Options.FailWrites, the tests' stand-in for a failing
+// file system.
+func (s *Store) failWrites() error {
+	if f := s.opts.FailWrites; f != nil {
+		return f()
+	}
+	return nil
+}
+
+// waitRoom waits until the applier's lag is under its bounds. False:
+// Close gave up waiting (abort), the batch is refused.
+func (s *Store) waitRoom() bool {
+	for {
+		ch := s.appliedChan()
+		if s.abort.Load() {
+			return false
+		}
+		if s.lagEvents.Load() < maxApplyLag && s.lagReqs.Load() < int64(s.opts.QueueLen) {
+			return true
+		}
+		<-ch
+	}
+}
+
+// appliedChan returns the channel closed at the applier's next progress.
+func (s *Store) appliedChan() chan struct{} {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	return s.applyCh
+}
+
+// broadcastApplied wakes everyone waiting on appliedChan.
+func (s *Store) broadcastApplied() {
+	s.applyMu.Lock()
+	close(s.applyCh)
+	s.applyCh = make(chan struct{})
+	s.applyMu.Unlock()
+}
+
+// waitPos waits until the record at pos is applied. ErrClosed if the
+// applier stopped first.
+func (s *Store) waitPos(ctx context.Context, pos uint64) error {
+	for {
+		ch := s.appliedChan()
+		if s.appliedPos.Load() >= pos {
+			return nil
+		}
+		if s.applierExited.Load() {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// waitApplied is the read path's hook for read-your-writes: it returns
+// once everything acknowledged when it was called is applied — at once
+// (one atomic compare) when nothing is pending. It gives up after
+// readWaitMax (the data file refusing writes) or when the store closes;
+// the read then serves what is applied.
+func (s *Store) waitApplied() {
+	a := s.ackedPos.Load()
+	if s.appliedPos.Load() >= a {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readWaitMax)
+	defer cancel()
+	_ = s.waitPos(ctx, a)
+}
+
+// applyBatch commits batch (n events and changes) and answers its
+// requests. Logged requests are acknowledged already and cannot fail
+// the way the others do: a storage failure is retried (with a pause)
+// until it works or Close gives up; any other failure is retried one
+// request at a time, and a logged request that fails alone is dropped
+// with its error recorded (Ingest returns it) and logged.
+func (s *Store) applyBatch(batch []*request, n int) {
+	err := s.commit(batch, lastLSN(batch))
+	if err == nil {
+		s.applied(batch, n)
+		return
+	}
+	if errors.Is(err, errAborted) {
+		for _, r := range batch {
+			s.refuse(r)
+		}
+		return
+	}
+	// The requests not logged fail as before; the logged ones go on.
+	var logged []*request
+	for _, r := range batch {
+		if r.lsn == 0 {
+			r.res, r.err = IngestResult{}, err
+			close(r.done)
+		} else {
+			logged = append(logged, r)
+		}
+	}
+	if len(logged) == 0 {
+		return
+	}
+	pause := 10 * time.Millisecond
+	for storageError(err) != nil || errors.Is(err, ErrStorageFull) || errors.Is(err, ErrNotWritable) {
+		if s.abort.Load() {
+			for _, r := range logged {
+				s.refuse(r)
+			}
+			return
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, applyRetryMax)
+		if err = s.commit(logged, lastLSN(logged)); err == nil {
+			s.applied(logged, countEvents(logged))
+			return
+		}
+		if errors.Is(err, errAborted) {
+			for _, r := range logged {
+				s.refuse(r)
+			}
+			return
+		}
+	}
+	for _, r := range logged {
+		one := []*request{r}
+		if err := s.commit(one, r.lsn); err != nil {
+			if errors.Is(err, errAborted) || s.abort.Load() {
+				s.refuse(r)
+				continue
+			}
+			s.log.Error("store: logged events could not be applied and are dropped", "position", r.lsn, "events", len(r.evs), "err", err)
+			r.res, r.err = IngestResult{}, fmt.Errorf("store: apply logged events: %w", err)
+			perr := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(walPosKey, u64(r.lsn)) })
+			if perr != nil {
+				s.log.Error("store: record applied log position", "err", perr)
+			}
+		}
+		s.applied(one, len(r.evs))
+	}
+}
+
+// applied accounts a committed batch: statistics, the applied position,
+// waking readers, trimming the log, answering requests not logged.
+func (s *Store) applied(batch []*request, n int) {
+	s.lastCommitSize.Store(int64(n))
+	s.commits.Add(1)
+	s.commitEvents.Add(uint64(n))
+	b := len(CommitSizeBounds)
+	for i, ub := range CommitSizeBounds {
+		if float64(n) <= ub {
+			b = i
+			break
+		}
+	}
+	s.commitHist[b].Add(1)
+	var events, reqs int64
+	pos := uint64(0)
+	for _, r := range batch {
+		if r.lsn == 0 {
+			close(r.done)
+			continue
+		}
+		events += int64(len(r.evs))
+		reqs++
+		pos = r.lsn
+	}
+	if reqs == 0 {
+		return
+	}
+	s.appliedPos.Store(pos)
+	s.lagEvents.Add(-events)
+	s.lagReqs.Add(-reqs)
+	s.broadcastApplied()
+	if err := s.wal.trim(pos); err != nil {
+		s.log.Warn("store: trim write-ahead log", "err", err)
+	}
+}
+
+// lastLSN is the position of the last logged request of batch (0: none).
+func lastLSN(batch []*request) uint64 {
+	var pos uint64
+	for _, r := range batch {
+		if r.lsn != 0 {
+			pos = r.lsn
+		}
+	}
+	return pos
+}
+
+func countEvents(batch []*request) int {
+	n := 0
+	for _, r := range batch {
+		n += len(r.evs) + len(r.remote) + len(r.clusters)
+	}
+	return n
+}
+
+// countIngested adds a committed batch's stored events (by kind) and
+// duplicates to the counters Stats reports.
+func (s *Store) countIngested(batch []*request) {
+	s.kindMu.Lock()
+	defer s.kindMu.Unlock()
+	for _, r := range batch {
+		if r.evs == nil {
+			continue
+		}
+		s.dupCount.Add(uint64(r.res.Duplicates))
+		for i, id := range r.res.ProfileIDs {
+			if id != "" {
+				s.kindCounts[r.evs[i].Msg.Kind]++
+			}
+		}
+	}
+}
+
+// recoverLog opens the write-ahead log and applies the records past the
+// position the data file holds, in batches, before anything else runs.
+func (s *Store) recoverLog() error {
+	var applied uint64
+	err := s.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(walPosKey); v != nil {
+			applied = readU64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: read applied log position: %w", err)
+	}
+	w, pending, err := openWAL(s.opts.Path+".wal", uint64(s.node), applied, s.opts.NoSync)
+	if err != nil {
+		return err
+	}
+	s.wal = w
+	for len(pending) > 0 {
+		var batch []*request
+		n := 0
+		for len(pending) > 0 && (n == 0 || n+len(pending[0].evs) <= s.opts.MaxBatchEvents) {
+			batch = append(batch, &request{evs: pending[0].evs, lsn: pending[0].lsn})
+			n += len(pending[0].evs)
+			pending = pending[1:]
+		}
+		if err := s.commit(batch, lastLSN(batch)); err != nil {
+			w.close(0)
+			return fmt.Errorf("store: replay write-ahead log: %w", err)
+		}
+		applied = lastLSN(batch)
+		s.log.Info("store: replayed write-ahead log", "through", applied, "events", n)
+	}
+	s.appliedPos.Store(applied)
+	s.ackedPos.Store(applied)
+	if err := w.trim(applied); err != nil {
+		s.log.Warn("store: trim write-ahead log", "err", err)
+	}
+	return nil
+}
+
+// IngestedByKind returns, since Open, the events applied (duplicates
+// and suppressed events excluded) by message kind, and the duplicates.
+func (s *Store) IngestedByKind() (map[profile.Kind]uint64, uint64) {
+	s.kindMu.Lock()
+	defer s.kindMu.Unlock()
+	out := make(map[profile.Kind]uint64, len(s.kindCounts))
+	for k, v := range s.kindCounts {
+		out[k] = v
+	}
+	return out, s.dupCount.Load()
+}
