@@ -84,6 +84,10 @@ type Store struct {
 	sweepDone   chan struct{}
 
 	priv privacyState // erasure, suppression, compaction (privacy.go)
+
+	// mem is the in-memory read index (memindex.go), built by Open and
+	// kept by the committer.
+	mem *memIndex
 }
 
 type request struct {
@@ -258,6 +262,10 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: initialize %s: %w", opts.Path, err)
 	}
 	s.clock = crdt.NewClock(s.node, opts.Now, opts.MaxClockDrift, hlc)
+	if err := s.buildMemIndex(opts.ViewMemoryBytes); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: build read index of %s: %w", opts.Path, err)
+	}
 	s.changes = newChangeLog(opts.Now().UnixMilli())
 	go s.commitLoop()
 	var sweepCtx context.Context
@@ -523,6 +531,7 @@ func (s *Store) commit(batch []*request) error {
 		s.repairDone(r.repair)
 	}
 	if err == nil {
+		s.memAfterCommit(&w.mem)
 		s.reportRepairs(w)
 		for r, n := range w.skipped {
 			s.linksSkipped[r].Add(n)
@@ -574,8 +583,18 @@ func resolveKey(tx *bolt.Tx, id []byte) ([]byte, error) {
 }
 
 // LookupID returns the view of profile id, following redirects.
-// ErrNotFound if there is none.
+// ErrNotFound if there is none. It answers from the in-memory read
+// index when that holds a servable view (memindex.go), else from the
+// file.
 func (s *Store) LookupID(id string) (View, error) {
+	if c, ok := s.CachedID([]byte(id)); ok {
+		return c.view(), nil
+	}
+	return s.lookupIDFile(id)
+}
+
+// lookupIDFile is LookupID read from the file.
+func (s *Store) lookupIDFile(id string) (View, error) {
 	var v View
 	err := s.view(func(tx *bolt.Tx) (err error) {
 		v, err = s.viewOf(tx, []byte(id))
@@ -585,11 +604,22 @@ func (s *Store) LookupID(id string) (View, error) {
 }
 
 // LookupIdentifier returns the view of the profile holding id (which must
-// be normalized). ErrNotFound if none.
+// be normalized). ErrNotFound if none. Like LookupID it answers from
+// memory when it can.
 func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
+	key := id.Key()
+	if c, ok := s.CachedIdentifier([]byte(key)); ok {
+		return c.view(), nil
+	}
+	return s.lookupIdentifierFile(key)
+}
+
+// lookupIdentifierFile is LookupIdentifier of identifier key read from
+// the file.
+func (s *Store) lookupIdentifierFile(key string) (View, error) {
 	var v View
 	err := s.view(func(tx *bolt.Tx) error {
-		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
+		pid := tx.Bucket(bucketIndex).Get([]byte(key))
 		if pid == nil {
 			return ErrNotFound
 		}

@@ -104,6 +104,11 @@ type Options struct {
 	// DefaultOptions; unlike the numeric fields, false is not replaced by
 	// the default.
 	Populate bool
+	// ViewMemoryBytes bounds the views the in-memory read index holds
+	// (bytes of rendered JSON; memindex.go): 0 holds every view, a
+	// negative value none (every lookup reads the file). Profiles over
+	// the bound are served from the file, as before the index existed.
+	ViewMemoryBytes int64
 	// NoSync disables fsync: for benchmarks of everything else only; an
 	// acknowledged write may then be lost.
 	NoSync bool
