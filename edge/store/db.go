@@ -307,6 +307,7 @@ func (s *Store) Close(ctx context.Context) error {
 			s.abort.Store(true)
 			<-s.done // bbolt cannot close under a running transaction
 		}
+		s.dropMemIndex() // a closed store serves nothing, from memory either
 		s.dbMu.Lock()
 		cerr := s.db.Close()
 		s.priv.dbClosed = true

@@ -219,7 +219,7 @@ func (m *memIndex) release(sl *memSlot) {
 // entry is dropped from memory (the bbolt path serves them).
 func (s *Store) memAfterCommit(t *memTouched) {
 	m := s.mem
-	if m == nil || len(t.idents) == 0 && len(t.ids) == 0 {
+	if len(t.idents) == 0 && len(t.ids) == 0 {
 		return
 	}
 	type identUpd struct {
@@ -257,6 +257,15 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	for _, u := range idents {
 		m.setIdent(u.key, u.pid, u.ok)
 	}
+}
+
+// dropMemIndex empties memory (Close): lookups then go to the file,
+// which answers that the store is closed.
+func (s *Store) dropMemIndex() {
+	m := s.mem
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.byIdent, m.byID, m.bytes = nil, nil, 0
 }
 
 // CachedIdentifier returns the view of the profile holding identifier
