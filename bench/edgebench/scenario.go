@@ -124,7 +124,10 @@ type LookupReport struct {
 	EdgeClosed, EdgeOpen    load.Result
 	TLSClosed, TLSOpen      load.Result // with Config.TLS
 	RedisClosed, RedisOpen  load.Result
-	ResponseBytes           int
+	// EdgeSyscalls and RedisSyscalls are the servers' system calls over
+	// the closed-loop phase.
+	EdgeSyscalls, RedisSyscalls Syscalls
+	ResponseBytes               int
 	DiskBytesPerProfile     float64
 	ResidentBytesPerProfile float64
 }
@@ -186,10 +189,14 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	if _, err := load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration/2); err != nil {
 		return rep, err
 	}
+	stop := edge.CountSyscalls()
 	if rep.EdgeClosed, err = load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration); err != nil {
+		stop()
 		return rep, err
 	}
+	rep.EdgeSyscalls = stop()
 	fmt.Fprintf(cfg.Out, "edge  closed loop, %d conns: %v\n", cfg.Conns, rep.EdgeClosed)
+	printSyscalls(cfg.Out, "edge ", rep.EdgeSyscalls, rep.EdgeClosed.Requests)
 	if rep.EdgeOpen, err = load.Open(ctx, edge.Addr, get, cfg.Conns, cfg.Rate, cfg.Duration); err != nil {
 		return rep, err
 	}
@@ -232,16 +239,30 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	if _, err := load.Closed(ctx, redis.Addr, rget, cfg.Conns, cfg.Duration/2); err != nil {
 		return rep, err
 	}
+	stop = redis.CountSyscalls()
 	if rep.RedisClosed, err = load.Closed(ctx, redis.Addr, rget, cfg.Conns, cfg.Duration); err != nil {
+		stop()
 		return rep, err
 	}
+	rep.RedisSyscalls = stop()
 	fmt.Fprintf(cfg.Out, "redis closed loop, %d conns: %v\n", cfg.Conns, rep.RedisClosed)
+	printSyscalls(cfg.Out, "redis", rep.RedisSyscalls, rep.RedisClosed.Requests)
 	if rep.RedisOpen, err = load.Open(ctx, redis.Addr, rget, cfg.Conns, cfg.Rate, cfg.Duration); err != nil {
 		return rep, err
 	}
 	fmt.Fprintf(cfg.Out, "redis open loop, %d req/s: %v\n", cfg.Rate, rep.RedisOpen)
 	fmt.Fprintf(cfg.Out, "ratio edge/redis closed-loop throughput: %.2f×\n", rep.EdgeClosed.Throughput()/rep.RedisClosed.Throughput())
 	return rep, nil
+}
+
+// printSyscalls prints a server's system calls per request.
+func printSyscalls(w io.Writer, who string, s Syscalls, requests int) {
+	r, wr, all := s.PerRequest(requests)
+	if s.All == 0 {
+		fmt.Fprintf(w, "%s syscalls per request: read %.2f, write %.2f (perf not available: no total)\n", who, r, wr)
+		return
+	}
+	fmt.Fprintf(w, "%s syscalls per request: read %.2f, write %.2f, all %.2f\n", who, r, wr, all)
 }
 
 // lookupTLS restarts the edge of dir with a certificate of a new CA and
