@@ -83,20 +83,29 @@ func LoadProfiles(ctx context.Context, addr string, n int, progress func(done in
 					fmt.Fprintf(&body, `{"type":"identify","userId":"u%d","messageId":"load-%d","traits":%s}`, i, i, traitsJSON(i))
 				}
 				body.WriteString(`]}`)
-				req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/batch", &body)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
+				var resp *http.Response
+				var msg []byte
+				// A busy machine answers 503 now and then: retry (the
+				// messageIds make it safe), a few times.
+				for try := 0; ; try++ {
+					req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/batch", bytes.NewReader(body.Bytes()))
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("X-Write-Key", writeKey)
+					if resp, err = client.Do(req); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					msg, _ = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
+						break
+					}
+					time.Sleep(time.Second)
 				}
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Write-Key", writeKey)
-				resp, err := client.Do(req)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				msg, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("batch: %d %s", resp.StatusCode, msg))
 					return
