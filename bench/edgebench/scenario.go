@@ -128,17 +128,17 @@ func key(i, n int) int { return int((uint64(i)*2654435761 + 12345) % uint64(n)) 
 
 // LookupReport is the lookup scenario's outcome.
 type LookupReport struct {
-	Profiles                int
-	LoadRate                float64 // events/s via /v1/batch while loading
-	EdgeClosed, EdgeOpen    load.Result
-	TLSClosed, TLSOpen      load.Result // with Config.TLS
-	RedisClosed, RedisOpen  load.Result
+	Profiles               int
+	LoadRate               float64 // events/s via /v1/batch while loading
+	EdgeClosed, EdgeOpen   load.Result
+	TLSClosed, TLSOpen     load.Result // with Config.TLS
+	RedisClosed, RedisOpen load.Result
 	// EdgeSyscalls and RedisSyscalls are the servers' system calls over
 	// the closed-loop phase.
 	EdgeSyscalls, RedisSyscalls Syscalls
 	ResponseBytes               int
-	DiskBytesPerProfile     float64
-	ResidentBytesPerProfile float64
+	DiskBytesPerProfile         float64
+	ResidentBytesPerProfile     float64
 }
 
 // Lookup loads cfg.Profiles into a fresh edge, measures lookups in a
