@@ -15,8 +15,11 @@
 // Writes go through a group committer: concurrent Ingest calls are
 // coalesced into one bbolt transaction and one fsync, and each call
 // returns only after the transaction holding its events is durable.
-// Reads (lookups) run concurrently with writes in bbolt read
-// transactions. A Store is safe for concurrent use.
+// Lookups are answered from an in-memory read index of the committed
+// views (memindex.go: one map probe, no transaction), which Open builds
+// and the committer keeps after every commit; what it cannot answer for
+// sure runs in a bbolt read transaction, concurrently with writes. A
+// Store is safe for concurrent use.
 package store
 
 import (
