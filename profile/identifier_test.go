@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"ucv/crdt"
 )
 
@@ -109,4 +111,29 @@ func TestRules(t *testing.T) {
 			t.Errorf("LoadRules(%s) accepted", bad)
 		}
 	}
+}
+
+// TestNormalizeIdempotent: normalizing a normalized identifier changes
+// nothing. The edge's lookup relies on it: a request naming an indexed
+// key verbatim is served that key's profile without normalizing it
+// again (edge/api lookupCached).
+func TestNormalizeIdempotent(t *testing.T) {
+	opts := DefaultNormalizeOptions()
+	rapid.Check(t, func(rt *rapid.T) {
+		typ := rapid.SampledFrom([]IDType{Email, Phone, UserID, AnonymousID, DeviceID, "Crm_ID", " loyalty "}).Draw(rt, "type")
+		raw := rapid.OneOf(
+			rapid.String(),
+			rapid.StringMatching(`[ \t]{0,2}[A-Za-z0-9._%+-]{1,12}@[A-Za-z0-9-]{1,8}(\.[A-Za-z]{2,4}){1,2}[ \t]{0,2}`),
+			rapid.StringMatching(`\+?[0-9 ()-]{3,18}`),
+			rapid.StringMatching(`[ \t]{0,2}[A-Za-z0-9:_.-]{1,20}[ \t]{0,2}`),
+		).Draw(rt, "raw")
+		id, err := NewIdentifier("id", typ, raw, opts)
+		if err != nil {
+			return
+		}
+		again, err := NewIdentifier("id", id.Type, id.Value, opts)
+		if err != nil || again != id {
+			rt.Fatalf("normalized %q as %q, then %q: %v", raw, id.Key(), again.Key(), err)
+		}
+	})
 }

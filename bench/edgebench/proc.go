@@ -145,3 +145,66 @@ func pin(p *Proc) error {
 func unpinSelf() {
 	exec.Command("taskset", "-a", "-p", "-c", "0-"+strconv.Itoa(runtime.NumCPU()-1), strconv.Itoa(os.Getpid())).Run()
 }
+
+// Syscalls counts a process's system calls over a measured phase: read
+// and write calls from /proc/PID/io (syscr, syscw; every thread), and,
+// when perf(1) can attach, every system call (raw_syscalls:sys_enter).
+type Syscalls struct {
+	Reads, Writes uint64
+	All           uint64 // 0: perf not available
+}
+
+// PerRequest divides each count by n requests.
+func (s Syscalls) PerRequest(n int) (reads, writes, all float64) {
+	if n <= 0 {
+		return 0, 0, 0
+	}
+	return float64(s.Reads) / float64(n), float64(s.Writes) / float64(n), float64(s.All) / float64(n)
+}
+
+// CountSyscalls starts counting p's system calls; the returned function
+// stops and returns the counts.
+func (p *Proc) CountSyscalls() func() Syscalls {
+	pid := p.Cmd.Process.Pid
+	r0, w0 := procIO(pid)
+	var out strings.Builder
+	perf := exec.Command("perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", strconv.Itoa(pid))
+	perf.Stderr = &out
+	started := perf.Start() == nil
+	return func() Syscalls {
+		r1, w1 := procIO(pid)
+		s := Syscalls{Reads: r1 - r0, Writes: w1 - w0}
+		if started {
+			perf.Process.Signal(syscall.SIGINT)
+			perf.Wait()
+			for _, line := range strings.Split(out.String(), "\n") {
+				if f := strings.Split(line, ","); len(f) > 2 && strings.Contains(line, "raw_syscalls:sys_enter") {
+					s.All, _ = strconv.ParseUint(f[0], 10, 64)
+				}
+			}
+		}
+		return s
+	}
+}
+
+// procIO returns the read and write system calls pid has made.
+func procIO(pid int) (reads, writes uint64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseUint(f[1], 10, 64)
+		switch f[0] {
+		case "syscr:":
+			reads = v
+		case "syscw:":
+			writes = v
+		}
+	}
+	return reads, writes
+}

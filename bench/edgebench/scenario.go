@@ -83,20 +83,29 @@ func LoadProfiles(ctx context.Context, addr string, n int, progress func(done in
 					fmt.Fprintf(&body, `{"type":"identify","userId":"u%d","messageId":"load-%d","traits":%s}`, i, i, traitsJSON(i))
 				}
 				body.WriteString(`]}`)
-				req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/batch", &body)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
+				var resp *http.Response
+				var msg []byte
+				// A busy machine answers 503 now and then: retry (the
+				// messageIds make it safe), a few times.
+				for try := 0; ; try++ {
+					req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/batch", bytes.NewReader(body.Bytes()))
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("X-Write-Key", writeKey)
+					if resp, err = client.Do(req); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					msg, _ = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
+						break
+					}
+					time.Sleep(time.Second)
 				}
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Write-Key", writeKey)
-				resp, err := client.Do(req)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				msg, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("batch: %d %s", resp.StatusCode, msg))
 					return
@@ -119,14 +128,17 @@ func key(i, n int) int { return int((uint64(i)*2654435761 + 12345) % uint64(n)) 
 
 // LookupReport is the lookup scenario's outcome.
 type LookupReport struct {
-	Profiles                int
-	LoadRate                float64 // events/s via /v1/batch while loading
-	EdgeClosed, EdgeOpen    load.Result
-	TLSClosed, TLSOpen      load.Result // with Config.TLS
-	RedisClosed, RedisOpen  load.Result
-	ResponseBytes           int
-	DiskBytesPerProfile     float64
-	ResidentBytesPerProfile float64
+	Profiles               int
+	LoadRate               float64 // events/s via /v1/batch while loading
+	EdgeClosed, EdgeOpen   load.Result
+	TLSClosed, TLSOpen     load.Result // with Config.TLS
+	RedisClosed, RedisOpen load.Result
+	// EdgeSyscalls and RedisSyscalls are the servers' system calls over
+	// the closed-loop phase.
+	EdgeSyscalls, RedisSyscalls Syscalls
+	ResponseBytes               int
+	DiskBytesPerProfile         float64
+	ResidentBytesPerProfile     float64
 }
 
 // Lookup loads cfg.Profiles into a fresh edge, measures lookups in a
@@ -186,10 +198,14 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	if _, err := load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration/2); err != nil {
 		return rep, err
 	}
+	stop := edge.CountSyscalls()
 	if rep.EdgeClosed, err = load.Closed(ctx, edge.Addr, get, cfg.Conns, cfg.Duration); err != nil {
+		stop()
 		return rep, err
 	}
+	rep.EdgeSyscalls = stop()
 	fmt.Fprintf(cfg.Out, "edge  closed loop, %d conns: %v\n", cfg.Conns, rep.EdgeClosed)
+	printSyscalls(cfg.Out, "edge ", rep.EdgeSyscalls, rep.EdgeClosed.Requests)
 	if rep.EdgeOpen, err = load.Open(ctx, edge.Addr, get, cfg.Conns, cfg.Rate, cfg.Duration); err != nil {
 		return rep, err
 	}
@@ -232,16 +248,30 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 	if _, err := load.Closed(ctx, redis.Addr, rget, cfg.Conns, cfg.Duration/2); err != nil {
 		return rep, err
 	}
+	stop = redis.CountSyscalls()
 	if rep.RedisClosed, err = load.Closed(ctx, redis.Addr, rget, cfg.Conns, cfg.Duration); err != nil {
+		stop()
 		return rep, err
 	}
+	rep.RedisSyscalls = stop()
 	fmt.Fprintf(cfg.Out, "redis closed loop, %d conns: %v\n", cfg.Conns, rep.RedisClosed)
+	printSyscalls(cfg.Out, "redis", rep.RedisSyscalls, rep.RedisClosed.Requests)
 	if rep.RedisOpen, err = load.Open(ctx, redis.Addr, rget, cfg.Conns, cfg.Rate, cfg.Duration); err != nil {
 		return rep, err
 	}
 	fmt.Fprintf(cfg.Out, "redis open loop, %d req/s: %v\n", cfg.Rate, rep.RedisOpen)
 	fmt.Fprintf(cfg.Out, "ratio edge/redis closed-loop throughput: %.2f×\n", rep.EdgeClosed.Throughput()/rep.RedisClosed.Throughput())
 	return rep, nil
+}
+
+// printSyscalls prints a server's system calls per request.
+func printSyscalls(w io.Writer, who string, s Syscalls, requests int) {
+	r, wr, all := s.PerRequest(requests)
+	if s.All == 0 {
+		fmt.Fprintf(w, "%s syscalls per request: read %.2f, write %.2f (perf not available: no total)\n", who, r, wr)
+		return
+	}
+	fmt.Fprintf(w, "%s syscalls per request: read %.2f, write %.2f, all %.2f\n", who, r, wr, all)
 }
 
 // lookupTLS restarts the edge of dir with a certificate of a new CA and

@@ -24,8 +24,9 @@
 // is the edge node's decision (loopback only, or InsecureOpenReads).
 //
 // The main lookup serves the store's pre-rendered JSON with a small
-// time-dependent tail appended, so the read path is an index get, a copy
-// and a write, with no profile decode.
+// time-dependent tail appended, so the read path is a probe of the
+// store's in-memory read index, a copy and a write, with no profile
+// decode and no allocation (lookupCached).
 //
 // Errors are answered as {"error":{"code":…,"message":…}}; one function,
 // errorStatus, maps errors to status and code (the vocabulary the hub

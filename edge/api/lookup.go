@@ -58,6 +58,9 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 	if err != nil {
 		return route, err
 	}
+	if len(sub) == 0 && purpose == "" && s.lookupCached(ctx, rawRef) {
+		return route, nil
+	}
 	ref, err := s.parseRef(rawRef)
 	if err != nil {
 		return route, err
@@ -105,6 +108,32 @@ func unescapeSegment(raw []byte) (string, error) {
 	return s, nil
 }
 
+// lookupCached serves a whole-profile lookup from the store's memory
+// when it can (store.Store.CachedIdentifier): the raw segment is the
+// key when it needs no decoding — no '%' — and names an indexed
+// identifier or a profile ID. An indexed key is a normalized one, and
+// normalization is idempotent (profile.TestNormalizeIdempotent), so the
+// slow path would look up the same key. It reports false, having
+// written nothing, when the request must take the slow path (parse,
+// normalize, LookupIdentifier/LookupID). This path allocates nothing.
+func (s *Server) lookupCached(ctx *fasthttp.RequestCtx, raw []byte) bool {
+	if len(raw) == 0 || bytes.IndexByte(raw, '%') >= 0 || wantsMsgpack(ctx) {
+		return false
+	}
+	var c *store.Cached
+	var ok bool
+	if bytes.IndexByte(raw, ':') >= 0 {
+		c, ok = s.st.CachedIdentifier(raw)
+	} else {
+		c, ok = s.st.CachedID(raw)
+	}
+	if !ok {
+		return false
+	}
+	_ = s.writeView(ctx, c.Version, c.LastSeenMs, c.JSON) // JSON: cannot fail
+	return true
+}
+
 // lookup serves the whole profile: the store's pre-rendered JSON plus
 // the time-dependent tail. No profile decode on this path.
 func (s *Server) lookup(ctx *fasthttp.RequestCtx, ref profileRef) error {
@@ -118,18 +147,24 @@ func (s *Server) lookup(ctx *fasthttp.RequestCtx, ref profileRef) error {
 	if err != nil {
 		return fmt.Errorf("lookup: %w", err)
 	}
+	return s.writeView(ctx, v.Version, v.LastSeenMs, v.JSON)
+}
+
+// writeView answers with a stored view (json, not modified) and its
+// time-dependent tail, as JSON or, when asked, msgpack.
+func (s *Server) writeView(ctx *fasthttp.RequestCtx, version string, lastSeenMs int64, json []byte) error {
 	now := s.cfg.Now()
 	var tail [256]byte
-	t := s.appendTail(tail[:0], now, v.LastSeenMs)
-	s.setReplicaHeaders(ctx, v.Version, now)
+	t := s.appendTail(tail[:0], now, lastSeenMs)
+	s.setReplicaHeaders(ctx, version, now)
 	if wantsMsgpack(ctx) {
-		body := make([]byte, 0, len(v.JSON)+len(t))
-		return s.writeMsgpack(ctx, append(append(body, v.JSON...), t...))
+		body := make([]byte, 0, len(json)+len(t))
+		return s.writeMsgpack(ctx, append(append(body, json...), t...))
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.Response.ResetBody()
-	ctx.Response.AppendBody(v.JSON)
+	ctx.Response.AppendBody(json)
 	ctx.Response.AppendBody(t)
 	return nil
 }

@@ -39,6 +39,11 @@ type Store interface {
 	LookupIdentifier(id profile.Identifier) (store.View, error)
 	// Profile returns the decoded profile (following redirects).
 	Profile(id string) (*profile.Profile, error)
+	// CachedIdentifier and CachedID return a profile's view from the
+	// store's memory, shared and immutable, without allocating; ok false
+	// means ask LookupIdentifier or LookupID (see store.Store).
+	CachedIdentifier(key []byte) (*store.Cached, bool)
+	CachedID(id []byte) (*store.Cached, bool)
 	// ResolveIdentifier returns the canonical profile ID holding id.
 	ResolveIdentifier(id profile.Identifier) (string, error)
 	// Stats returns gauges; an error means the store is not usable.

@@ -256,6 +256,7 @@ func (w *writer) deleteRedirect(id string) error {
 		return nil
 	}
 	w.digest[BucketOf(id)] ^= itemHash('r', id, nil)
+	w.mem.id(id)
 	return red.Delete([]byte(id))
 }
 

@@ -104,6 +104,9 @@ type Store struct {
 	kindMu     sync.Mutex
 	kindCounts map[profile.Kind]uint64
 	dupCount   atomic.Uint64
+	// mem is the in-memory read index (memindex.go), built by Open and
+	// kept by the committer.
+	mem *memIndex
 }
 
 type request struct {
@@ -285,6 +288,10 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: initialize %s: %w", opts.Path, err)
 	}
 	s.clock = crdt.NewClock(s.node, opts.Now, opts.MaxClockDrift, hlc)
+	if err := s.buildMemIndex(opts.ViewMemoryBytes); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: build read index of %s: %w", opts.Path, err)
+	}
 	s.changes = newChangeLog(opts.Now().UnixMilli())
 	if err := s.recoverLog(); err != nil {
 		db.Close()
@@ -349,6 +356,7 @@ func (s *Store) Close(ctx context.Context) error {
 		if werr := s.wal.close(s.appliedPos.Load()); werr != nil && err == nil {
 			err = fmt.Errorf("store: close log: %w", werr)
 		}
+		s.dropMemIndex() // a closed store serves nothing, from memory either
 		s.dbMu.Lock()
 		cerr := s.db.Close()
 		s.priv.dbClosed = true
@@ -626,6 +634,7 @@ func (s *Store) commit(batch []*request, pos uint64) error {
 		s.repairDone(r.repair)
 	}
 	if err == nil {
+		s.memAfterCommit(&w.mem)
 		s.reportRepairs(w)
 		for r, n := range w.skipped {
 			s.linksSkipped[r].Add(n)
@@ -678,8 +687,18 @@ func resolveKey(tx *bolt.Tx, id []byte) ([]byte, error) {
 }
 
 // LookupID returns the view of profile id, following redirects.
-// ErrNotFound if there is none.
+// ErrNotFound if there is none. It answers from the in-memory read
+// index when that holds a servable view (memindex.go), else from the
+// file.
 func (s *Store) LookupID(id string) (View, error) {
+	if c, ok := s.CachedID([]byte(id)); ok {
+		return c.view(), nil
+	}
+	return s.lookupIDFile(id)
+}
+
+// lookupIDFile is LookupID read from the file.
+func (s *Store) lookupIDFile(id string) (View, error) {
 	s.waitApplied()
 	var v View
 	err := s.view(func(tx *bolt.Tx) (err error) {
@@ -690,12 +709,23 @@ func (s *Store) LookupID(id string) (View, error) {
 }
 
 // LookupIdentifier returns the view of the profile holding id (which must
-// be normalized). ErrNotFound if none.
+// be normalized). ErrNotFound if none. Like LookupID it answers from
+// memory when it can.
 func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
+	key := id.Key()
+	if c, ok := s.CachedIdentifier([]byte(key)); ok {
+		return c.view(), nil
+	}
+	return s.lookupIdentifierFile(key)
+}
+
+// lookupIdentifierFile is LookupIdentifier of identifier key read from
+// the file.
+func (s *Store) lookupIdentifierFile(key string) (View, error) {
 	s.waitApplied()
 	var v View
 	err := s.view(func(tx *bolt.Tx) error {
-		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))
+		pid := tx.Bucket(bucketIndex).Get([]byte(key))
 		if pid == nil {
 			return ErrNotFound
 		}

@@ -137,6 +137,7 @@ func (w *writer) putView(views *bolt.Bucket, id string, rec []byte, ev viewEval)
 	if err := w.putDecision(id, ev); err != nil {
 		return err
 	}
+	w.mem.id(id)
 	return views.Put([]byte(id), rec)
 }
 
@@ -150,6 +151,7 @@ func (w *writer) deleteView(views *bolt.Bucket, id string) error {
 	if err := w.tx.Bucket(bucketDecisions).Delete([]byte(id)); err != nil {
 		return err
 	}
+	w.mem.id(id)
 	return views.Delete([]byte(id))
 }
 

@@ -97,6 +97,7 @@ func (w *writer) repair(id string) error {
 	if v := views.Get(key); v == nil || viewFailsSum(key, v) {
 		if !stored {
 			if v != nil {
+				w.mem.id(cid)
 				return views.Delete(key) // a view left without its profile
 			}
 			return nil

@@ -18,11 +18,14 @@
 // commits them to bbolt behind the log in large batches, together with
 // the other writes (peers' changes, hub clusters, repairs, directives),
 // recording in each transaction how far into the log it has applied;
-// Open replays the log past that position. Reads (lookups) run
-// concurrently with writes in bbolt read transactions, and first wait
-// until everything acknowledged before they started is applied, so a
-// read after an acknowledged write sees it. A Store is safe for
-// concurrent use.
+// Open replays the log past that position. Lookups are answered from an
+// in-memory read index of the committed views (memindex.go: one map
+// probe, no transaction), which Open builds and the applier keeps after
+// every commit; what it cannot answer for sure runs in a bbolt read
+// transaction, concurrently with writes. Every read first waits until
+// everything acknowledged before it started is applied (and so
+// published to the read index), so a read after an acknowledged write
+// sees it. A Store is safe for concurrent use.
 package store
 
 import (
@@ -110,6 +113,11 @@ type Options struct {
 	// DefaultOptions; unlike the numeric fields, false is not replaced by
 	// the default.
 	Populate bool
+	// ViewMemoryBytes bounds the views the in-memory read index holds
+	// (bytes of rendered JSON; memindex.go): 0 holds every view, a
+	// negative value none (every lookup reads the file). Profiles over
+	// the bound are served from the file, as before the index existed.
+	ViewMemoryBytes int64
 	// NoSync disables fsync: for benchmarks of everything else only; an
 	// acknowledged write may then be lost.
 	NoSync bool

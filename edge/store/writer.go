@@ -85,6 +85,9 @@ type writer struct {
 	// skips them).
 	fromHub   bool
 	hubErased map[string]bool
+	// mem is what the in-memory read index must re-read once this
+	// transaction commits (memindex.go).
+	mem memTouched
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
@@ -133,6 +136,7 @@ func (w *writer) setIndex(key, id string) error {
 		return nil
 	}
 	w.provisional[key] = true
+	w.mem.ident(key)
 	return w.index.Put([]byte(key), []byte(id))
 }
 
@@ -166,6 +170,7 @@ func (w *writer) putRedirect(from, to string) error {
 	if err := w.moveApart(from, to); err != nil {
 		return err
 	}
+	w.mem.id(from)
 	return red.Put([]byte(from), []byte(to))
 }
 
@@ -806,6 +811,7 @@ func (w *writer) updateHolders(dirty []string) error {
 		if id := first(k); id != nil {
 			// The provisional entry usually names the holder already.
 			if cur := w.index.Get([]byte(k)); cur == nil || !bytes.Equal(cur, id) {
+				w.mem.ident(k)
 				if err := w.index.Put([]byte(k), append([]byte(nil), id...)); err != nil {
 					return err
 				}
@@ -815,6 +821,7 @@ func (w *writer) updateHolders(dirty []string) error {
 			}
 			continue
 		}
+		w.mem.ident(k)
 		if err := w.index.Delete([]byte(k)); err != nil {
 			return err
 		}

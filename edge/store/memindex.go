@@ -1,0 +1,335 @@
+package store
+
+import (
+	"sync"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The in-memory read index (docs/decisions/0051-edge-read-path.md).
+//
+// Lookups are served from memory: a map from identifier key to the slot
+// of the profile its index entry names, a map from profile ID to its
+// slot, and in each slot the profile's current view (Cached), verified
+// and copied out of the file. A lookup is one map probe and a copy of
+// the view's bytes; no bbolt transaction.
+//
+// The memory is a cache of the file, never a source: Open builds it
+// from the committed file, and after every successful commit the
+// committer re-reads, from the committed file, the index entries, views
+// and redirects the transaction wrote (memTouched) and publishes them.
+// Whatever memory cannot answer for sure — no slot, an empty slot (a
+// redirected, erased, damaged, repairing or not yet re-rendered
+// profile), or a view stale under the catalog in force or the clock —
+// falls back to the bbolt path, which decides (not found, ErrDamaged and
+// a repair request, a fresh render). So memory can only be slower than
+// the file, never different from it.
+//
+// Invariants (checked by checkMemIndex):
+//   - byIdent[k] is the slot of exactly the profile ID the committed
+//     index entry of k names (not followed through redirects);
+//   - a slot's view is nil, or the committed, verified, unflagged view
+//     record of its profile ID, which has no redirect;
+//   - a slot stays in byID while it holds a view or a byIdent entry
+//     points at it (refs > 0).
+type memIndex struct {
+	mu      sync.RWMutex
+	byIdent map[string]*memSlot // identifier key → slot of the profile its index entry names
+	byID    map[string]*memSlot // profile ID → its slot
+	// bytes is the size of the views held (JSON and version); limit
+	// bounds it (0: no bound, < 0: nothing held). Guarded by mu.
+	bytes int64
+	limit int64
+}
+
+// memSlot holds one profile ID's current view.
+type memSlot struct {
+	id   string
+	v    atomic.Pointer[Cached]
+	refs int // byIdent entries naming it; guarded by memIndex.mu
+}
+
+// Cached is a profile's view as the store holds it in memory, for
+// lookups that copy it into a response without a transaction. It is
+// immutable: callers must not modify JSON (copy it out).
+type Cached struct {
+	// ID is the canonical profile ID.
+	ID string
+	// Version is the profile's HLC version string.
+	Version string
+	// LastSeenMs is the last event time (ms since epoch, 0 if none).
+	LastSeenMs int64
+	// JSON is the pre-rendered view as View.JSON describes it.
+	JSON []byte
+
+	digest    uint64 // catalog digest it was evaluated under
+	nextMs    int64  // when its evaluation can next change (0: never)
+	evaluated bool   // false: rendered before catalogs (always stale)
+}
+
+// size is what c counts against the memory bound.
+func (c *Cached) size() int64 {
+	if c == nil {
+		return 0
+	}
+	return int64(len(c.JSON) + len(c.Version))
+}
+
+// stale reports whether c must not be served under catalog digest at
+// nowMs (the bbolt path then renders it afresh).
+func (c *Cached) stale(digest uint64, nowMs int64) bool {
+	return !c.evaluated || c.digest != digest || c.nextMs != 0 && c.nextMs <= nowMs
+}
+
+// memTouched is what one write transaction changed that the memory
+// index mirrors: identifier keys whose index entry it wrote or deleted,
+// and profile IDs whose view or redirect it wrote or deleted.
+type memTouched struct {
+	idents map[string]struct{}
+	ids    map[string]struct{}
+}
+
+// ident records that the index entry of key changed.
+func (t *memTouched) ident(key string) {
+	if t.idents == nil {
+		t.idents = map[string]struct{}{}
+	}
+	t.idents[key] = struct{}{}
+}
+
+// id records that the view or redirect of profile id changed.
+func (t *memTouched) id(id string) {
+	if t.ids == nil {
+		t.ids = map[string]struct{}{}
+	}
+	t.ids[id] = struct{}{}
+}
+
+// cachedOf reads profile id's view record in tx as memory holds it:
+// nil if id is redirected, has no view, or its view fails its checksum
+// or is flagged for repair (the bbolt path answers those).
+func cachedOf(tx *bolt.Tx, id string) *Cached {
+	key := []byte(id)
+	if tx.Bucket(bucketRedirects).Get(key) != nil {
+		return nil
+	}
+	b := tx.Bucket(bucketViews).Get(key)
+	if b == nil {
+		return nil
+	}
+	v, ev, err := decodeViewRecord(id, key, b)
+	if err != nil {
+		return nil
+	}
+	return &Cached{ID: id, Version: v.Version, LastSeenMs: v.LastSeenMs, JSON: v.JSON, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
+}
+
+// buildMemIndex fills memory from the committed file (Open).
+func (s *Store) buildMemIndex(limit int64) error {
+	m := &memIndex{byIdent: map[string]*memSlot{}, byID: map[string]*memSlot{}, limit: limit}
+	err := s.view(func(tx *bolt.Tx) error {
+		red := tx.Bucket(bucketRedirects)
+		if err := tx.Bucket(bucketViews).ForEach(func(k, b []byte) error {
+			if red.Get(k) != nil {
+				return nil
+			}
+			id := string(k)
+			v, ev, err := decodeViewRecord(id, k, b)
+			if err != nil {
+				return nil // the bbolt path reports it and requests a repair
+			}
+			m.setView(id, &Cached{ID: id, Version: v.Version, LastSeenMs: v.LastSeenMs, JSON: v.JSON, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok})
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketIndex).ForEach(func(k, pid []byte) error {
+			m.setIdent(string(k), string(pid), true)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	s.mem = m
+	return nil
+}
+
+// slot returns id's slot, creating it. Holds m.mu.
+func (m *memIndex) slot(id string) *memSlot {
+	sl := m.byID[id]
+	if sl == nil {
+		sl = &memSlot{id: id}
+		m.byID[id] = sl
+	}
+	return sl
+}
+
+// setView publishes c (nil: none) as id's view. Holds m.mu.
+func (m *memIndex) setView(id string, c *Cached) {
+	sl := m.byID[id]
+	var was int64
+	if sl != nil {
+		was = sl.v.Load().size()
+	}
+	if c != nil && (m.limit < 0 || m.limit > 0 && m.bytes-was+c.size() > m.limit) {
+		c = nil // over the bound: this profile is served by the bbolt path
+	}
+	if c == nil && sl == nil {
+		return
+	}
+	if sl == nil {
+		sl = m.slot(id)
+	}
+	old := sl.v.Swap(c)
+	m.bytes += c.size() - old.size()
+	m.release(sl)
+}
+
+// setIdent points identifier key at profile pid's slot (ok) or removes
+// it. Holds m.mu.
+func (m *memIndex) setIdent(key, pid string, ok bool) {
+	if old := m.byIdent[key]; old != nil {
+		if ok && old.id == pid {
+			return
+		}
+		old.refs--
+		delete(m.byIdent, key)
+		m.release(old)
+	}
+	if ok {
+		sl := m.slot(pid)
+		sl.refs++
+		m.byIdent[key] = sl
+	}
+}
+
+// release drops sl from byID once nothing holds it. Holds m.mu.
+func (m *memIndex) release(sl *memSlot) {
+	if sl.refs == 0 && sl.v.Load() == nil && m.byID[sl.id] == sl {
+		delete(m.byID, sl.id)
+	}
+}
+
+// memAfterCommit brings memory in line with what a successful commit
+// changed (t): it re-reads those entries from the committed file. The
+// committer calls it after the commit and before acknowledging it, so a
+// writer's next lookup sees its write. If the read fails, every touched
+// entry is dropped from memory (the bbolt path serves them).
+func (s *Store) memAfterCommit(t *memTouched) {
+	m := s.mem
+	if len(t.idents) == 0 && len(t.ids) == 0 {
+		return
+	}
+	type identUpd struct {
+		key, pid string
+		ok       bool
+	}
+	idents := make([]identUpd, 0, len(t.idents))
+	views := make(map[string]*Cached, len(t.ids))
+	err := s.view(func(tx *bolt.Tx) error {
+		index := tx.Bucket(bucketIndex)
+		for k := range t.idents {
+			pid := index.Get([]byte(k))
+			idents = append(idents, identUpd{k, string(pid), pid != nil})
+		}
+		for id := range t.ids {
+			views[id] = cachedOf(tx, id)
+		}
+		return nil
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		s.log.Warn("read index: re-reading a commit failed; its profiles are served from the file", "err", err)
+		for k := range t.idents {
+			m.setIdent(k, "", false)
+		}
+		for id := range t.ids {
+			m.setView(id, nil)
+		}
+		return
+	}
+	for id, c := range views {
+		m.setView(id, c)
+	}
+	for _, u := range idents {
+		m.setIdent(u.key, u.pid, u.ok)
+	}
+}
+
+// dropMemIndex empties memory (Close): lookups then go to the file,
+// which answers that the store is closed.
+func (s *Store) dropMemIndex() {
+	m := s.mem
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.byIdent, m.byID, m.bytes = nil, nil, 0
+}
+
+// CachedIdentifier returns the view of the profile holding identifier
+// key (normalized, as profile.Identifier.Key spells it) from memory,
+// without a transaction or an allocation. ok is false when memory cannot
+// answer for sure — unknown identifier, a profile redirected, erased,
+// damaged or waiting for repair, or a view stale under the catalog in
+// force — and the caller then asks LookupIdentifier, which decides.
+// The result is shared and immutable.
+func (s *Store) CachedIdentifier(key []byte) (*Cached, bool) {
+	s.waitApplied() // read-your-writes: what was acknowledged is applied and published here first
+	m := s.mem
+	m.mu.RLock()
+	sl := m.byIdent[string(key)]
+	m.mu.RUnlock()
+	return s.servable(sl)
+}
+
+// CachedID is CachedIdentifier for a profile ID (memory does not follow
+// redirects: a merged-away ID is answered by LookupID).
+func (s *Store) CachedID(id []byte) (*Cached, bool) {
+	s.waitApplied() // read-your-writes: what was acknowledged is applied and published here first
+	m := s.mem
+	m.mu.RLock()
+	sl := m.byID[string(id)]
+	m.mu.RUnlock()
+	return s.servable(sl)
+}
+
+// servable returns sl's view if it may be served now.
+func (s *Store) servable(sl *memSlot) (*Cached, bool) {
+	if sl == nil {
+		return nil, false
+	}
+	c := sl.v.Load()
+	if c == nil || c.stale(s.Catalog().Digest(), s.opts.Now().UnixMilli()) {
+		return nil, false
+	}
+	return c, true
+}
+
+// view returns c as a View the caller owns.
+func (c *Cached) view() View {
+	return View{ID: c.ID, Version: c.Version, JSON: append([]byte(nil), c.JSON...), LastSeenMs: c.LastSeenMs}
+}
+
+// MemoryStats describes the in-memory read index.
+type MemoryStats struct {
+	Identifiers int   // identifier keys held
+	Profiles    int   // profile slots held
+	Views       int   // slots holding a view
+	ViewBytes   int64 // bytes of the views held (JSON and version)
+}
+
+// MemoryStats returns the in-memory read index's size.
+func (s *Store) MemoryStats() MemoryStats {
+	m := s.mem
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	st := MemoryStats{Identifiers: len(m.byIdent), Profiles: len(m.byID), ViewBytes: m.bytes}
+	for _, sl := range m.byID {
+		if sl.v.Load() != nil {
+			st.Views++
+		}
+	}
+	return st
+}

@@ -1,0 +1,412 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"pgregory.net/rapid"
+
+	"ucv/crdt"
+	"ucv/profile"
+	"ucv/profile/catalog"
+	"ucv/replication"
+)
+
+// memDiff compares the in-memory read index with the committed file and
+// returns the first difference: every index entry, and only those, is
+// held naming the same profile; every servable view (not redirected,
+// verifying, not flagged), and only those, is held byte for byte; slot
+// bookkeeping is consistent. Then every identifier and profile ID the
+// file knows (and some it does not) looks up alike through memory and
+// through the file alone.
+func memDiff(s *Store) error {
+	m := s.mem
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return s.view(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketIndex)
+		n := 0
+		if err := idx.ForEach(func(k, pid []byte) error {
+			n++
+			sl := m.byIdent[string(k)]
+			if sl == nil || sl.id != string(pid) {
+				return fmt.Errorf("identifier %q names %s in the file, memory has %v", k, pid, sl)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if n != len(m.byIdent) {
+			return fmt.Errorf("%d identifiers in the file, %d in memory", n, len(m.byIdent))
+		}
+		refs := map[*memSlot]int{}
+		for _, sl := range m.byIdent {
+			refs[sl]++
+			if m.byID[sl.id] != sl {
+				return fmt.Errorf("slot of %s named by an identifier is not filed under its ID", sl.id)
+			}
+		}
+		var bytesHeld int64
+		for id, sl := range m.byID {
+			if sl.id != id || sl.refs != refs[sl] {
+				return fmt.Errorf("slot %s: filed as %s, refs %d, want %d", sl.id, id, sl.refs, refs[sl])
+			}
+			c := sl.v.Load()
+			if c == nil && sl.refs == 0 {
+				return fmt.Errorf("slot %s holds nothing and is kept", id)
+			}
+			want := cachedOf(tx, id)
+			switch {
+			case c == nil && want != nil && m.limit == 0: // a bound may leave it to the file
+				return fmt.Errorf("profile %s: memory holds no view, the file a servable one", id)
+			case c != nil && want == nil:
+				return fmt.Errorf("profile %s: memory holds a view the file does not serve", id)
+			case c != nil && (c.ID != want.ID || c.Version != want.Version || c.LastSeenMs != want.LastSeenMs || !bytes.Equal(c.JSON, want.JSON) ||
+				c.digest != want.digest || c.nextMs != want.nextMs || c.evaluated != want.evaluated):
+				return fmt.Errorf("profile %s: memory's view differs from the file's", id)
+			}
+			bytesHeld += c.size()
+		}
+		if bytesHeld != m.bytes {
+			return fmt.Errorf("bytes held %d, counted %d", bytesHeld, m.bytes)
+		}
+		return tx.Bucket(bucketViews).ForEach(func(k, _ []byte) error {
+			if c := cachedOf(tx, string(k)); c != nil && m.byID[string(k)] == nil && m.limit == 0 {
+				return fmt.Errorf("profile %s: servable view not in memory", k)
+			}
+			return nil
+		})
+	})
+}
+
+// lookupsAgree checks that every identifier and profile ID s knows, and
+// a few it does not, look up alike from memory and from the file.
+func lookupsAgree(s *Store) error {
+	var keys, ids []string
+	if err := s.view(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketProfiles, bucketRedirects} {
+			tx.Bucket(b).ForEach(func(k, _ []byte) error { ids = append(ids, string(k)); return nil })
+		}
+		return tx.Bucket(bucketIndex).ForEach(func(k, _ []byte) error { keys = append(keys, string(k)); return nil })
+	}); err != nil {
+		return err
+	}
+	keys = append(keys, "user_id:nobody", "email:nobody@example.com")
+	ids = append(ids, "01NOSUCHPROFILE")
+	same := func(what string, a View, aerr error, b View, berr error) error {
+		if (aerr == nil) != (berr == nil) || aerr != nil && !errors.Is(aerr, ErrNotFound) != !errors.Is(berr, ErrNotFound) {
+			return fmt.Errorf("%s: memory path %v, file path %v", what, aerr, berr)
+		}
+		if a.ID != b.ID || a.Version != b.Version || a.LastSeenMs != b.LastSeenMs || !bytes.Equal(a.JSON, b.JSON) {
+			return fmt.Errorf("%s: memory path served %s %s, file path %s %s", what, a.ID, a.Version, b.ID, b.Version)
+		}
+		return nil
+	}
+	for _, k := range keys {
+		id, _ := profile.ParseKey(k)
+		a, aerr := s.LookupIdentifier(id)
+		b, berr := s.lookupIdentifierFile(k)
+		if err := same("identifier "+k, a, aerr, b, berr); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		a, aerr := s.LookupID(id)
+		b, berr := s.lookupIDFile(id)
+		if err := same("profile "+id, a, aerr, b, berr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMem waits (the sweep may still be committing) until memory and
+// the file agree, and fails with the last difference if they do not.
+func checkMem(tb interface {
+	Helper()
+	Fatalf(string, ...any)
+}, s *Store, when string) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := memDiff(s)
+		if err == nil {
+			err = lookupsAgree(s)
+		}
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %s: read index disagrees with the file: %v", when, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestMemIndexMatchesFile: after any sequence of ingests (new people,
+// merges through shared identifiers, aliases), erasures, suppressions,
+// catalog changes, clock moves, repairs and reopens, the in-memory read
+// index holds exactly what the file serves, and every lookup answers the
+// same from memory as from the file.
+func TestMemIndexMatchesFile(t *testing.T) {
+	dir := t.TempDir()
+	run := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		run++
+		clk := newTestClock(t0)
+		o := DefaultOptions(filepath.Join(dir, fmt.Sprintf("m%d.db", run)))
+		o.NoSync, o.NodeName, o.CompactDelay, o.Now, o.Populate = true, "till-1", time.Hour, clk.now, false
+		o.SweepInterval = time.Hour
+		if rapid.Bool().Draw(rt, "bounded") {
+			o.ViewMemoryBytes = int64(rapid.IntRange(-1, 3000).Draw(rt, "bound"))
+		}
+		s, err := Open(o)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer func() { s.Close(context.Background()) }()
+		if err := s.SetPrivacySalt(testSalt); err != nil {
+			rt.Fatal(err)
+		}
+		ctx := context.Background()
+		msg, dirs, catVersion := 0, 0, 0
+		steps := rapid.IntRange(1, 25).Draw(rt, "steps")
+		for step := range steps {
+			op := rapid.SampledFrom([]string{"identify", "identify", "identify", "batch", "alias", "erase", "suppress", "catalog", "clock", "repair", "reopen"}).Draw(rt, "op")
+			switch op {
+			case "identify", "batch":
+				n := 1
+				if op == "batch" {
+					n = rapid.IntRange(2, 6).Draw(rt, "events")
+				}
+				var evs []Event
+				for range n {
+					msg++
+					body := fmt.Sprintf(`{"type":"track","event":"Order Completed","messageId":"m%d","anonymousId":"a%d","properties":{"total":%d}`, msg, rapid.IntRange(0, 5).Draw(rt, "anon"), msg)
+					if rapid.Bool().Draw(rt, "email") {
+						body = fmt.Sprintf(`{"type":"identify","messageId":"m%d","anonymousId":"a%d","traits":{"email":"e%d@example.com","n":%d}`, msg, rapid.IntRange(0, 5).Draw(rt, "anon"), rapid.IntRange(0, 4).Draw(rt, "mail"), msg)
+					}
+					if rapid.Bool().Draw(rt, "user") {
+						body += fmt.Sprintf(`,"userId":"u%d"`, rapid.IntRange(0, 4).Draw(rt, "uid"))
+					}
+					evs = append(evs, ev(t, body+"}"))
+				}
+				if _, err := s.Ingest(ctx, evs); err != nil {
+					rt.Fatal(err)
+				}
+			case "alias":
+				msg++
+				body := fmt.Sprintf(`{"type":"alias","messageId":"m%d","userId":"u%d","previousId":"a%d"}`, msg, rapid.IntRange(0, 4).Draw(rt, "uid"), rapid.IntRange(0, 5).Draw(rt, "anon"))
+				if _, err := s.Ingest(ctx, []Event{ev(t, body)}); err != nil {
+					rt.Fatal(err)
+				}
+			case "erase":
+				key := fmt.Sprintf("user_id:u%d", rapid.IntRange(0, 4).Draw(rt, "uid"))
+				id, _ := profile.ParseKey(key)
+				pid, err := s.ResolveIdentifier(id)
+				if err != nil {
+					continue
+				}
+				dirs++
+				d := replication.Directive{ID: fmt.Sprintf("d%d", dirs), Type: replication.DirectiveErase, Index: uint64(dirs), At: clk.now().UnixMilli(),
+					ProfileIDs: []string{pid}, Keys: []string{crdt.TombstoneKey(testSalt, key)}}
+				if err := s.Erase(ctx, d); err != nil {
+					rt.Fatal(err)
+				}
+			case "suppress":
+				dirs++
+				key := fmt.Sprintf("email:e%d@example.com", rapid.IntRange(0, 4).Draw(rt, "mail"))
+				typ := replication.DirectiveSuppress
+				if rapid.Bool().Draw(rt, "unsuppress") {
+					typ = replication.DirectiveUnsuppress
+				}
+				d := replication.Directive{ID: fmt.Sprintf("d%d", dirs), Type: typ, Index: uint64(dirs), Keys: []string{crdt.TombstoneKey(testSalt, key)}}
+				if err := s.ApplyDirective(ctx, d); err != nil {
+					rt.Fatal(err)
+				}
+			case "catalog":
+				catVersion++
+				window := rapid.SampledFrom([]string{"1h", "24h", "720h"}).Draw(rt, "window")
+				c := catalog.Catalog{}
+				c, _, err := c.With("orders", catalog.ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: window}, uint64(catVersion))
+				if err != nil {
+					rt.Fatal(err)
+				}
+				c.Version = uint64(catVersion)
+				if _, err := s.SetCatalog(c); err != nil {
+					rt.Fatal(err)
+				}
+			case "clock":
+				clk.set(clk.now().Add(time.Duration(rapid.IntRange(1, 48).Draw(rt, "hours")) * time.Hour))
+			case "repair":
+				// A read that found damage asks for a repair; the view is
+				// rendered again from the state.
+				var ids []string
+				s.view(func(tx *bolt.Tx) error {
+					return tx.Bucket(bucketProfiles).ForEach(func(k, _ []byte) error { ids = append(ids, string(k)); return nil })
+				})
+				if len(ids) == 0 {
+					continue
+				}
+				s.requestRepair(rapid.SampledFrom(ids).Draw(rt, "damaged"))
+			case "reopen":
+				if err := s.Close(ctx); err != nil {
+					rt.Fatal(err)
+				}
+				if s, err = Open(o); err != nil {
+					rt.Fatal(err)
+				}
+			}
+			checkMem(rt, s, fmt.Sprintf("step %d (%s)", step, op))
+		}
+		if err := s.Check(); err != nil {
+			rt.Fatal(err)
+		}
+	})
+}
+
+// TestErasedProfileLeavesMemory: once an erasure commits, neither the
+// erased profile's identifiers nor its ID are served from memory, and
+// the lookups answer not found.
+func TestErasedProfileLeavesMemory(t *testing.T) {
+	s := open(t, func(o *Options) { o.NoSync = true; o.CompactDelay = time.Hour })
+	if err := s.SetPrivacySalt(testSalt); err != nil {
+		t.Fatal(err)
+	}
+	res := ingest(t, s, `{"type":"identify","userId":"ann","messageId":"m1","traits":{"email":"ann@example.com"}}`)
+	pid := res.ProfileIDs[0]
+	if _, ok := s.CachedIdentifier([]byte("user_id:ann")); !ok {
+		t.Fatal("a fresh profile is not served from memory")
+	}
+	d := replication.Directive{ID: "d1", Type: replication.DirectiveErase, Index: 1, At: t0.UnixMilli(),
+		ProfileIDs: []string{pid}, Keys: []string{crdt.TombstoneKey(testSalt, "user_id:ann")}}
+	if err := s.Erase(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"user_id:ann", "email:ann@example.com"} {
+		if c, ok := s.CachedIdentifier([]byte(k)); ok {
+			t.Fatalf("erased profile served from memory under %s: %s", k, c.JSON)
+		}
+		id, _ := profile.ParseKey(k)
+		if _, err := s.LookupIdentifier(id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("LookupIdentifier(%s) after erasure = %v, want ErrNotFound", k, err)
+		}
+	}
+	if _, ok := s.CachedID([]byte(pid)); ok {
+		t.Fatal("erased profile served from memory by ID")
+	}
+	if _, err := s.LookupID(pid); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("LookupID after erasure = %v, want ErrNotFound", err)
+	}
+	checkMem(t, s, "erasure")
+}
+
+// TestMergedProfileServedFromMemory: after a merge, every identifier of
+// both profiles is served from memory with the merged view, and the
+// merged-away ID (not in memory) still finds it through the file.
+func TestMergedProfileServedFromMemory(t *testing.T) {
+	s := open(t, func(o *Options) { o.NoSync = true })
+	a := ingest(t, s, `{"type":"identify","userId":"ann","messageId":"m1"}`).ProfileIDs[0]
+	b := ingest(t, s, `{"type":"identify","anonymousId":"anon-1","messageId":"m2","traits":{"email":"ann@example.com"}}`).ProfileIDs[0]
+	ingest(t, s, `{"type":"identify","userId":"ann","anonymousId":"anon-1","messageId":"m3"}`)
+	canon, gone := min(a, b), max(a, b)
+	for _, k := range []string{"user_id:ann", "anonymous_id:anon-1", "email:ann@example.com"} {
+		c, ok := s.CachedIdentifier([]byte(k))
+		if !ok || c.ID != canon {
+			t.Fatalf("%s from memory: %v %v, want the merged profile %s", k, c, ok, canon)
+		}
+	}
+	if _, ok := s.CachedID([]byte(gone)); ok {
+		t.Fatal("merged-away ID answered from memory")
+	}
+	if v, err := s.LookupID(gone); err != nil || v.ID != canon {
+		t.Fatalf("LookupID(merged away) = %v, %v; want %s", v.ID, err, canon)
+	}
+	checkMem(t, s, "merge")
+	s = reopen(t, s)
+	checkMem(t, s, "reopen")
+	if st := s.MemoryStats(); st.Identifiers != 3 || st.Views != 1 {
+		t.Fatalf("memory after reopen: %+v, want 3 identifiers and 1 view", st)
+	}
+}
+
+// TestStaleViewNotServedFromMemory: a view whose evaluation the clock
+// or a new catalog made stale is rendered afresh (through the file),
+// not served from memory.
+func TestStaleViewNotServedFromMemory(t *testing.T) {
+	clk := newTestClock(t0)
+	s := open(t, func(o *Options) { o.NoSync = true; o.Now = clk.now; o.SweepInterval = time.Hour })
+	cat := traits(t, map[string]catalog.ComputedTrait{"orders_1h": {Event: "Order Completed", Aggregate: "count", Window: "1h"}})
+	if _, err := s.SetCatalog(cat); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, s, fmt.Sprintf(`{"type":"track","event":"Order Completed","userId":"ann","messageId":"o1","timestamp":%q}`, t0.Format(time.RFC3339)))
+	waitFor(t, "the view in memory", func() bool { _, ok := s.CachedIdentifier([]byte("user_id:ann")); return ok })
+	clk.set(t0.Add(2 * time.Hour))
+	if _, ok := s.CachedIdentifier([]byte("user_id:ann")); ok {
+		t.Fatal("a view past its next change served from memory")
+	}
+	v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil || !bytes.Contains(v.JSON, []byte(`"orders_1h":0`)) {
+		t.Fatalf("lookup after the window = %s, %v; want orders_1h 0", v.JSON, err)
+	}
+	cat2, _, err := cat.With("orders_2h", catalog.ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "2h"}, cat.Version+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetCatalog(cat2); err != nil {
+		t.Fatal(err)
+	}
+	v, err = s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil || !bytes.Contains(v.JSON, []byte(`"orders_2h"`)) {
+		t.Fatalf("lookup under the new catalog = %s, %v; want orders_2h", v.JSON, err)
+	}
+	checkMem(t, s, "catalog change")
+}
+
+// TestMemoryKeepsVerifiedCopyOfDamagedView: a byte flipped in a view on
+// disk under a running store does not reach a lookup: memory serves the
+// copy it verified when it read it. After a restart the flip is found
+// (ErrDamaged), the view rebuilt, and memory serves the rebuilt one.
+func TestMemoryKeepsVerifiedCopyOfDamagedView(t *testing.T) {
+	path, want := damageFixture(t, 20)
+	s, err := openFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := s.ResolveIdentifier(want[0].id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := recordOffset(t, path, bucketViews, []byte(pid))
+	flipAt(t, path, off+sumLen+10+int64(len(want[0].version))+8, 1, 0x04) // inside the JSON
+	if v, err := s.LookupIdentifier(want[0].id); err != nil || !bytes.Equal(v.JSON, want[0].json) {
+		t.Fatalf("LookupIdentifier under a running store after the flip = %s, %v; want the verified copy", v.JSON, err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if _, ok := s.CachedIdentifier([]byte(want[0].id.Key())); ok {
+		t.Fatal("a view failing its checksum was loaded into memory")
+	}
+	if v, err := s.LookupIdentifier(want[0].id); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("LookupIdentifier(damaged view) after reopen = %s, %v; want ErrDamaged", v.JSON, err)
+	}
+	settle(t, s)
+	c, ok := s.CachedIdentifier([]byte(want[0].id.Key()))
+	if !ok || !bytes.Equal(c.JSON, want[0].json) {
+		t.Fatalf("memory after the repair: %v", ok)
+	}
+	checkMem(t, s, "repair")
+}
