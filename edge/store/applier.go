@@ -283,14 +283,23 @@ func (s *Store) applied(batch []*request, n int) {
 		reqs++
 		pos = r.lsn
 	}
-	if reqs == 0 {
+	if reqs > 0 {
+		s.appliedPos.Store(pos)
+		s.lagEvents.Add(-events)
+		s.lagReqs.Add(-reqs)
+		s.broadcastApplied()
+	} else if !s.rollLog.Load() {
 		return
 	}
-	s.appliedPos.Store(pos)
-	s.lagEvents.Add(-events)
-	s.lagReqs.Add(-reqs)
-	s.broadcastApplied()
-	if err := s.wal.trim(pos); err != nil {
+	if s.rollLog.Swap(false) {
+		// An erasure committed: start a new segment so the records
+		// applied so far, the erased person's among them, are removed
+		// now rather than when the segment fills.
+		if err := s.wal.roll(); err != nil {
+			s.log.Warn("store: roll write-ahead log after an erasure", "err", err)
+		}
+	}
+	if err := s.wal.trim(s.appliedPos.Load()); err != nil {
 		s.log.Warn("store: trim write-ahead log", "err", err)
 	}
 }

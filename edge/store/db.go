@@ -99,6 +99,9 @@ type Store struct {
 	applierExited        atomic.Bool
 	// lagEvents and lagReqs are what was acknowledged and not applied.
 	lagEvents, lagReqs atomic.Int64
+	// rollLog asks the applier to start a new log segment and trim the
+	// applied ones: set by a commit that erased a profile.
+	rollLog atomic.Bool
 	// Applied-event counters for metrics (IngestResult is known only
 	// after apply): stored events by message kind, and duplicates.
 	kindMu     sync.Mutex
@@ -650,6 +653,7 @@ func (s *Store) commit(batch []*request, pos uint64) error {
 		}
 		s.countIngested(batch)
 		if w.erasedNow > 0 {
+			s.rollLog.Store(true) // the log drops what preceded the erasure (applier.go)
 			s.wakeCompact()
 		}
 		if w.outboxDelta > 0 {

@@ -100,6 +100,8 @@ type wal struct {
 	node   uint64
 	noSync bool
 
+	// amu serializes appends with roll (which the applier calls).
+	amu  sync.Mutex
 	mu   sync.Mutex
 	segs []uint64 // first positions of the segment files, ascending; the last is open
 	f    *os.File // the last segment
@@ -289,6 +291,8 @@ func (w *wal) newSegment() error {
 // back to where it was, so the positions are reused; if it cannot, the
 // log is broken and every later append fails.
 func (w *wal) append(buf []byte, count int) error {
+	w.amu.Lock()
+	defer w.amu.Unlock()
 	if w.broken != nil {
 		return w.broken
 	}
@@ -316,6 +320,19 @@ func (w *wal) undo(err error) error {
 		w.broken = fmt.Errorf("%w (and cutting the log back failed: %w)", err, terr)
 	}
 	return err
+}
+
+// roll starts a new segment if the open one holds any record, so that
+// trim can remove the records written so far once they are applied.
+// The applier calls it after an erasure: an erased person's events must
+// not outlive the erasure in the log (decision 0050).
+func (w *wal) roll() error {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	if w.f == nil || w.broken != nil || w.size <= walHeaderLen {
+		return nil
+	}
+	return w.newSegment()
 }
 
 // trim removes the segments all of whose records are at or below
