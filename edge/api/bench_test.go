@@ -82,8 +82,16 @@ func TestLookupAllocatesNothing(t *testing.T) {
 		if ctx.Response.StatusCode() != 200 {
 			t.Fatalf("%s: status %d", path, ctx.Response.StatusCode())
 		}
-		if n := testing.AllocsPerRun(100, run); n != 0 {
-			t.Errorf("%s: %v allocations per lookup, want 0", path, n)
+		// AllocsPerRun counts the whole process's allocations, so the
+		// store's background goroutines (sweep, compaction, the log's
+		// applier) can add some to a run on a busy machine; they only
+		// ever add. A handler that allocates shows in every attempt.
+		n := testing.AllocsPerRun(100, run)
+		for attempt := 1; attempt < 5 && n != 0; attempt++ {
+			n = min(n, testing.AllocsPerRun(100, run))
+		}
+		if n != 0 {
+			t.Errorf("%s: %v allocations per lookup in the best of 5 runs, want 0", path, n)
 		}
 	}
 }
