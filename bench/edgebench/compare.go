@@ -83,16 +83,25 @@ func median(rs []CompareResult, f func(CompareResult) float64) float64 {
 // cheapest form redis offers, under appendfsync always.
 const evalScript = `redis.call('INCR',KEYS[1]..':n') redis.call('HSET',KEYS[1],'last',ARGV[1]) redis.call('LPUSH',KEYS[1]..':ev',ARGV[1]) redis.call('LTRIM',KEYS[1]..':ev',0,99) return 1`
 
-// trackLua makes each wrk request a new event (a new messageId) of one
-// of users users; thread ids keep messageIds unique across threads.
-const trackLua = `
-local users = %d
-local counter = 0
+// luaThreads numbers wrk's threads (tid), so scripts can seed their
+// random numbers and keep messageIds unique per thread; each script
+// below is run with it prepended (wrkScript).
+const luaThreads = `
 local threads = 0
 function setup(thread)
   threads = threads + 1
   thread:set("tid", threads)
 end
+`
+
+// wrkScript is a script for wrk: luaThreads, then body.
+func wrkScript(body string) string { return luaThreads + body }
+
+// trackLua makes each wrk request a new event (a new messageId) of one
+// of users users; thread ids keep messageIds unique across threads.
+const trackLua = `
+local users = %d
+local counter = 0
 function init(args)
   math.randomseed(tid * 7919)
 end
@@ -108,11 +117,6 @@ end
 const batchLua = `
 local users = %d
 local counter = 0
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
 function init(args)
   math.randomseed(tid * 104729)
 end
@@ -130,11 +134,6 @@ end
 // lookupLua asks for random loaded profiles.
 const lookupLua = `
 local profiles = %d
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
 function init(args)
   math.randomseed(tid * 31337)
 end
@@ -203,15 +202,15 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		p := filepath.Join(dir, name)
 		return p, os.WriteFile(p, []byte(body), 0o644)
 	}
-	trackPath, err := script("track.lua", fmt.Sprintf(trackLua, cfg.Users, writeKey))
+	trackPath, err := script("track.lua", wrkScript(fmt.Sprintf(trackLua, cfg.Users, writeKey)))
 	if err != nil {
 		return nil, err
 	}
-	batchPath, err := script("batch.lua", fmt.Sprintf(batchLua, cfg.Users, writeKey))
+	batchPath, err := script("batch.lua", wrkScript(fmt.Sprintf(batchLua, cfg.Users, writeKey)))
 	if err != nil {
 		return nil, err
 	}
-	lookupPath, err := script("lookup.lua", fmt.Sprintf(lookupLua, cfg.Profiles))
+	lookupPath, err := script("lookup.lua", wrkScript(fmt.Sprintf(lookupLua, cfg.Profiles)))
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +218,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	dur := strconv.Itoa(secs) + "s"
 	ingest := ComparePhase{Name: "durable single-event ingest (64 conns), events/s"}
 	batch := ComparePhase{Name: "/v1/batch of 100 events (8 conns), events/s", EventsPerRequest: 100}
-	lookup := ComparePhase{Name: "lookup ~1.3 KB profile (50 conns), req/s"}
+	lookup := ComparePhase{Name: "lookup ~1.6 KB profile (50 conns), req/s"}
 	one := ComparePhase{Name: "lookup, one connection"}
 	for round := 1; round <= cfg.Rounds; round++ {
 		if err := ctx.Err(); err != nil {
