@@ -39,12 +39,11 @@ type CompareResult struct {
 }
 
 // ComparePhase is one line of the comparison: the edge's and redis's
-// results per round.
+// results per round, rates in the phase's unit (events/s for ingest and
+// batches, requests/s for lookups).
 type ComparePhase struct {
 	Name        string
 	Edge, Redis []CompareResult
-	// EventsPerRequest scales the edge's request rate to events (batches).
-	EventsPerRequest int
 }
 
 // MedianRate returns the median rate of rs (0 when empty).
@@ -217,9 +216,16 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	secs := max(1, int(cfg.Duration.Round(time.Second)/time.Second))
 	dur := strconv.Itoa(secs) + "s"
 	ingest := ComparePhase{Name: "durable single-event ingest (64 conns), events/s"}
-	batch := ComparePhase{Name: "/v1/batch of 100 events (8 conns), events/s", EventsPerRequest: 100}
+	batch := ComparePhase{Name: "/v1/batch of 100 events (8 conns), events/s"}
 	lookup := ComparePhase{Name: "lookup ~1.6 KB profile (50 conns), req/s"}
 	one := ComparePhase{Name: "lookup, one connection"}
+	// keep prints one measurement (its rate scaled to events by perReq)
+	// and appends it, so scaled, to *to.
+	keep := func(to *[]CompareResult, label string, r CompareResult, perReq float64) {
+		r.Rate *= perReq
+		fmt.Fprintf(cfg.Out, "  %s: %.0f, p50 %v p99 %v\n", label, r.Rate, r.P50, r.P99)
+		*to = append(*to, r)
+	}
 	for round := 1; round <= cfg.Rounds; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -233,12 +239,10 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		}
 		r, err := runWrk(ctx, "-t2", "-c64", "-d"+dur, "--latency", "-s", trackPath, "http://"+edge.Addr)
 		if err == nil {
-			fmt.Fprintf(cfg.Out, "  edge  ingest: %.0f events/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
-			ingest.Edge = append(ingest.Edge, r)
+			keep(&ingest.Edge, "edge  ingest, events/s", r, 1)
 			r, err = runWrk(ctx, "-t2", "-c8", "-d"+dur, "--latency", "-s", batchPath, "http://"+edge.Addr)
 			if err == nil {
-				fmt.Fprintf(cfg.Out, "  edge  batch:  %.0f events/s, p50 %v p99 %v\n", r.Rate*100, r.P50, r.P99)
-				batch.Edge = append(batch.Edge, r)
+				keep(&batch.Edge, "edge  batch, events/s", r, 100)
 			}
 		}
 		edge.Stop()
@@ -259,8 +263,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(cfg.Out, "  redis EVAL (AOF always): %.0f events/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
-		ingest.Redis = append(ingest.Redis, r)
+		keep(&ingest.Redis, "redis EVAL (AOF always), events/s", r, 1)
 
 		// Lookups.
 		edge, err = StartEdge(cfg.Bin, edir, "--node-name", "bench", "--write-key", writeKey+"=bench")
@@ -274,13 +277,11 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 				r, err = runWrk(ctx, "-t2", "-c50", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edge.Addr)
 			}
 			if err == nil {
-				fmt.Fprintf(cfg.Out, "  edge  lookup (%d B): %.0f req/s, p50 %v p99 %v\n", size, r.Rate, r.P50, r.P99)
-				lookup.Edge = append(lookup.Edge, r)
+				keep(&lookup.Edge, fmt.Sprintf("edge  lookup (%d B), req/s", size), r, 1)
 				r, err = runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edge.Addr)
 			}
 			if err == nil {
-				fmt.Fprintf(cfg.Out, "  edge  lookup, 1 conn: %.0f req/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
-				one.Edge = append(one.Edge, r)
+				keep(&one.Edge, "edge  lookup, 1 conn, req/s", r, 1)
 			}
 		}
 		edge.Stop()
@@ -299,13 +300,11 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 				r, err = runRedisBenchmark(ctx, redis.Addr, secs*60_000, 50, cfg.Profiles, "GET", keyArg)
 			}
 			if err == nil {
-				fmt.Fprintf(cfg.Out, "  redis GET (%d B): %.0f req/s, p50 %v p99 %v\n", size, r.Rate, r.P50, r.P99)
-				lookup.Redis = append(lookup.Redis, r)
+				keep(&lookup.Redis, fmt.Sprintf("redis GET (%d B), req/s", size), r, 1)
 				r, err = runRedisBenchmark(ctx, redis.Addr, secs*10_000, 1, cfg.Profiles, "GET", keyArg)
 			}
 			if err == nil {
-				fmt.Fprintf(cfg.Out, "  redis GET, 1 conn: %.0f req/s, p50 %v p99 %v\n", r.Rate, r.P50, r.P99)
-				one.Redis = append(one.Redis, r)
+				keep(&one.Redis, "redis GET, 1 conn, req/s", r, 1)
 			}
 		}
 		redis.Kill()
@@ -313,9 +312,6 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	for i := range batch.Edge {
-		batch.Edge[i].Rate *= 100
 	}
 	return []ComparePhase{ingest, batch, lookup, one}, nil
 }
