@@ -44,7 +44,11 @@ type CompareResult struct {
 type ComparePhase struct {
 	Name        string
 	Edge, Redis []CompareResult
+	Paired      []PairedResult // the paired phase's whole distributions, per round
 }
+
+// PairedPhase names the phase of the paired one-connection client.
+const PairedPhase = "lookup, one connection, paired client"
 
 // MedianRate returns the median rate of rs (0 when empty).
 func MedianRate(rs []CompareResult) float64 {
@@ -187,7 +191,9 @@ func EnsureCompareTools(out io.Writer) error {
 //   - lookup of a loaded profile (cfg.Profiles of them, ~1.3 KB
 //     responses), wrk 50 connections, vs GET of a value of the same
 //     size, redis-benchmark 50 connections;
-//   - the same lookups on one connection, for p50/p99.
+//   - the same lookups on one connection, for p50/p99;
+//   - the same lookups on one connection with the paired client
+//     (Paired): edge and redis alternating request by request.
 func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	if err := EnsureCompareTools(cfg.Out); err != nil {
 		return nil, err
@@ -219,6 +225,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	batch := ComparePhase{Name: "/v1/batch of 100 events (8 conns), events/s"}
 	lookup := ComparePhase{Name: "lookup ~1.6 KB profile (50 conns), req/s"}
 	one := ComparePhase{Name: "lookup, one connection"}
+	paired := ComparePhase{Name: PairedPhase}
 	// keep prints one measurement (its rate scaled to events by perReq)
 	// and appends it, so scaled, to *to.
 	keep := func(to *[]CompareResult, label string, r CompareResult, perReq float64) {
@@ -265,55 +272,82 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		}
 		keep(&ingest.Redis, "redis EVAL (AOF always), events/s", r, 1)
 
-		// Lookups.
+		// Lookups: the edge and redis-server both up (each idle while the
+		// other is measured), so the paired client can alternate them.
 		edge, err = StartEdge(cfg.Bin, edir, "--node-name", "bench", "--write-key", writeKey+"=bench")
-		if err != nil {
-			return nil, err
-		}
-		size, err := loadForLookup(ctx, edge.Addr, cfg.Profiles)
-		if err == nil {
-			// Warm up (unmeasured), then measure.
-			if _, err = runWrk(ctx, "-t2", "-c50", "-d"+strconv.Itoa(max(1, secs/2))+"s", "-s", lookupPath, "http://"+edge.Addr); err == nil {
-				r, err = runWrk(ctx, "-t2", "-c50", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edge.Addr)
-			}
-			if err == nil {
-				keep(&lookup.Edge, fmt.Sprintf("edge  lookup (%d B), req/s", size), r, 1)
-				r, err = runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edge.Addr)
-			}
-			if err == nil {
-				keep(&one.Edge, "edge  lookup, 1 conn, req/s", r, 1)
-			}
-		}
-		edge.Stop()
-		os.RemoveAll(edir)
 		if err != nil {
 			return nil, err
 		}
 		redis, err = startRedis(rdir, "--appendonly", "no")
 		if err != nil {
+			edge.Stop()
 			return nil, err
 		}
-		err = fillRedis(redis.Addr, cfg.Profiles, size)
-		if err == nil {
-			keyArg := "key:__rand_int__"
-			if _, err = runRedisBenchmark(ctx, redis.Addr, secs*20_000, 50, cfg.Profiles, "GET", keyArg); err == nil {
-				r, err = runRedisBenchmark(ctx, redis.Addr, secs*60_000, 50, cfg.Profiles, "GET", keyArg)
-			}
-			if err == nil {
-				keep(&lookup.Redis, fmt.Sprintf("redis GET (%d B), req/s", size), r, 1)
-				r, err = runRedisBenchmark(ctx, redis.Addr, secs*10_000, 1, cfg.Profiles, "GET", keyArg)
-			}
-			if err == nil {
-				keep(&one.Redis, "redis GET, 1 conn, req/s", r, 1)
-			}
-		}
+		err = lookups(ctx, cfg, edge.Addr, redis.Addr, lookupPath, &lookup, &one, &paired, keep)
+		edge.Stop()
 		redis.Kill()
+		os.RemoveAll(edir)
 		os.RemoveAll(rdir)
 		if err != nil {
 			return nil, err
 		}
 	}
-	return []ComparePhase{ingest, batch, lookup, one}, nil
+	return []ComparePhase{ingest, batch, lookup, one, paired}, nil
+}
+
+// lookups measures one round of the lookup phases against a running
+// edge and redis-server: 50 connections (wrk, redis-benchmark), one
+// connection (the same tools), then the paired client on one
+// connection each.
+func lookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookupPath string, lookup, one, paired *ComparePhase,
+	keep func(*[]CompareResult, string, CompareResult, float64)) error {
+	size, err := loadForLookup(ctx, edgeAddr, cfg.Profiles)
+	if err != nil {
+		return err
+	}
+	if err := fillRedis(redisAddr, cfg.Profiles, size); err != nil {
+		return err
+	}
+	secs := max(1, int(cfg.Duration.Round(time.Second)/time.Second))
+	dur := strconv.Itoa(secs) + "s"
+	edgeURL := "http://" + edgeAddr
+	keyArg := "key:__rand_int__"
+	// Warm up (unmeasured), then measure.
+	if _, err := runWrk(ctx, "-t2", "-c50", "-d"+strconv.Itoa(max(1, secs/2))+"s", "-s", lookupPath, edgeURL); err != nil {
+		return err
+	}
+	r, err := runWrk(ctx, "-t2", "-c50", "-d"+dur, "--latency", "-s", lookupPath, edgeURL)
+	if err != nil {
+		return err
+	}
+	keep(&lookup.Edge, fmt.Sprintf("edge  lookup (%d B), req/s", size), r, 1)
+	if _, err := runRedisBenchmark(ctx, redisAddr, secs*20_000, 50, cfg.Profiles, "GET", keyArg); err != nil {
+		return err
+	}
+	if r, err = runRedisBenchmark(ctx, redisAddr, secs*60_000, 50, cfg.Profiles, "GET", keyArg); err != nil {
+		return err
+	}
+	keep(&lookup.Redis, fmt.Sprintf("redis GET (%d B), req/s", size), r, 1)
+	if r, err = runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", lookupPath, edgeURL); err != nil {
+		return err
+	}
+	keep(&one.Edge, "edge  lookup, 1 conn, req/s", r, 1)
+	if r, err = runRedisBenchmark(ctx, redisAddr, secs*10_000, 1, cfg.Profiles, "GET", keyArg); err != nil {
+		return err
+	}
+	keep(&one.Redis, "redis GET, 1 conn, req/s", r, 1)
+	pr, err := Paired(PairedConfig{EdgeAddr: edgeAddr, RedisAddr: redisAddr, Keys: cfg.Profiles,
+		Duration: cfg.Duration, Seed: uint64(len(paired.Paired) + 1)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Out, "  paired, 1 conn each: edge p50 %v p99 %v p99.9 %v | redis p50 %v p99 %v p99.9 %v | outliers > %v: edge %d (%d with redis's too), redis %d\n",
+		pr.Edge.P50, pr.Edge.P99, pr.Edge.P999, pr.Redis.P50, pr.Redis.P99, pr.Redis.P999, PairedSlow,
+		pr.Edge.Slow, pr.Edge.SlowWithOtherSlowNear, pr.Redis.Slow)
+	paired.Paired = append(paired.Paired, pr)
+	paired.Edge = append(paired.Edge, CompareResult{P50: pr.Edge.P50, P99: pr.Edge.P99})
+	paired.Redis = append(paired.Redis, CompareResult{P50: pr.Redis.P50, P99: pr.Redis.P99})
+	return nil
 }
 
 // loadForLookup loads n profiles of ~1 KiB of traits and returns the size

@@ -41,6 +41,19 @@ func runBenchCompare(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintf(stdout, "\nmedians of %d rounds, %v each:\n\n", cfg.Rounds, cfg.Duration)
 	fmt.Fprintf(stdout, "| | ucv edge | redis-server | ratio |\n|---|---:|---:|---:|\n")
 	for _, p := range phases {
+		if p.Name == edgebench.PairedPhase {
+			ep, rp := edgebench.MedianP99(p.Edge), edgebench.MedianP99(p.Redis)
+			slow, near := 0, 0
+			for _, r := range p.Paired {
+				slow += r.Edge.Slow
+				near += r.Edge.SlowWithOtherSlowNear
+			}
+			fmt.Fprintf(stdout, "| %s, p50 / p99 | %v / %v | %v / %v | p99 %.2f× |\n", p.Name,
+				edgebench.MedianP50(p.Edge), ep, edgebench.MedianP50(p.Redis), rp, float64(ep)/float64(rp))
+			fmt.Fprintf(stdout, "| … edge requests over %v (all rounds), and of those with a redis one within %v | %d, %d | | |\n",
+				edgebench.PairedSlow, edgebench.PairedNear, slow, near)
+			continue
+		}
 		e, r := edgebench.MedianRate(p.Edge), edgebench.MedianRate(p.Redis)
 		if len(p.Redis) == 0 {
 			fmt.Fprintf(stdout, "| %s | %.0f | – | – |\n", p.Name, e)
