@@ -7,6 +7,7 @@ import (
 
 	"ucv/hub/api"
 	"ucv/hub/hubtest"
+	hubtoken "ucv/hub/token"
 	"ucv/profile"
 )
 
@@ -104,5 +105,59 @@ func TestSurvivorshipOverHTTP(t *testing.T) {
 		if tw.Trait == "first_name" && (tw.Policy != "most_recent" || tw.Source != "web" || string(tw.Value) != `"Katherin"`) {
 			t.Errorf("first_name without a policy = %+v", tw)
 		}
+	}
+}
+
+// TestWhyNamesImportedRecord: a value that came from `ucv import` is
+// explained with the record's own identifier (record:{source}/{id}, a
+// ref the profile route accepts), not only the hub's fragment ID; an
+// edge's value has none; the auditor sees the record ID redacted.
+func TestWhyNamesImportedRecord(t *testing.T) {
+	_, url := newHub(t, withTokens(tokenSet(t)))
+	adm := roleTokens[hubtoken.Admin].secret
+	if resp, b := do(t, "PUT", url+"/v1/admin/survivorship/firstName", adm,
+		[]byte(`{"policy":"source_priority","sources":["crm","web"]}`)); resp.StatusCode != 200 {
+		t.Fatalf("PUT policy = %d %s", resp.StatusCode, b)
+	}
+	imp := `{"source":"crm","columns":[{"name":"email","kind":"email"},{"name":"first","kind":"first_name"},{"name":"last","kind":"last_name"}],` +
+		`"records":[{"id":"1001","values":["ann@example.com","Katherine","Smith"]}]}`
+	if resp, b := do(t, "POST", url+"/v1/admin/import", adm, []byte(imp)); resp.StatusCode != 200 {
+		t.Fatalf("import = %d %s", resp.StatusCode, b)
+	}
+	web := hubtest.NewEdge("e1", 1)
+	ev := web.Delta(hubtest.Event{Profile: "w1", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("ann@example.com")},
+		Source: "web", At: 1_900_000_000_000, Traits: map[string]any{"firstName": "Katherin", "lastName": "Smiht"}})
+	if resp, b := do(t, "POST", url+"/v1/sync/push", roleTokens[hubtoken.Sync].secret, push(t, "e1", ev)); resp.StatusCode != 200 {
+		t.Fatalf("push = %d %s", resp.StatusCode, b)
+	}
+	why := func(tok string) map[string]api.TraitWhy {
+		t.Helper()
+		resp, b := do(t, "GET", url+"/v1/admin/profiles/record:crm%2F1001/why", tok, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("why = %d %s", resp.StatusCode, b)
+		}
+		var w api.WhyResponse
+		if err := json.Unmarshal(b, &w); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.Fragments) != 2 {
+			t.Fatalf("why over fragments %v, want the import and the web profile", w.Fragments)
+		}
+		got := map[string]api.TraitWhy{}
+		for _, tw := range w.Traits {
+			got[tw.Trait] = tw
+		}
+		return got
+	}
+	got := why(adm)
+	if fn := got["firstName"]; fn.Source != "crm" || fn.SourceRecord != "record:crm/1001" || string(fn.Value) != `"Katherine"` {
+		t.Errorf("firstName why = %+v, want crm's record:crm/1001", fn)
+	}
+	if ln := got["lastName"]; ln.Source != "web" || ln.SourceRecord != "" || ln.Record != "w1" {
+		t.Errorf("lastName why = %+v, want the web profile w1 (most_recent) and no import record", ln)
+	}
+	masked := why(roleTokens[hubtoken.Auditor].secret)
+	if fn := masked["firstName"]; fn.SourceRecord != "record:"+profile.Redact("crm/1001") || strings.Contains(fn.SourceRecord, "1001") {
+		t.Errorf("auditor: firstName source record %q, want it redacted", fn.SourceRecord)
 	}
 }

@@ -40,6 +40,11 @@ type TraitWhy struct {
 	Source string `json:"source"`
 	// Record is the profile (fragment) ID the value was written to.
 	Record string `json:"record"`
+	// SourceRecord, when the value came from an imported record, is that
+	// record's identifier as `ucv import` keyed it —
+	// "record:{source}/{id}", a ref GET /v1/admin/profiles/{ref}
+	// accepts (escaped) — with its value redacted for masked readers.
+	SourceRecord string `json:"source_record,omitempty"`
 	// At is when it was written (the HLC's wall time).
 	At time.Time `json:"at"`
 	// Count of the Candidates (values kept per source and record) hold
@@ -91,12 +96,21 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 		out.Reasons = append(out.Reasons, rs)
 	}
 	comp := fsm.Compiled()
+	records := map[string]string{} // fragment ID → its import record ref ("" if none)
 	for _, win := range comp.Winners(v.Profile) {
 		pol := comp.PolicyFor(win.Trait)
 		tw := TraitWhy{Trait: win.Trait, Policy: win.Policy, Source: win.Source, Record: win.Record,
 			At: win.TS.Time(), Count: win.Count, Candidates: win.Candidates, Reason: win.Reason}
 		if win.Policy == profile.PolicySourcePriority {
 			tw.Sources = pol.Sources
+		}
+		if win.Record != "" {
+			ref, ok := records[win.Record]
+			if !ok {
+				ref = importRecordRef(fsm, win.Record, masked(r))
+				records[win.Record] = ref
+			}
+			tw.SourceRecord = ref
 		}
 		if !masked(r) {
 			if b, _, err := codec.AppendJSON(nil, win.Val); err == nil {
@@ -107,6 +121,25 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, &out)
 	return nil
+}
+
+// importRecordRef returns the "record:{source}/{id}" identifier of the
+// imported record fragment id holds, value redacted when masked; "" for
+// a fragment that is not an imported record (an edge profile).
+func importRecordRef(fsm *hub.FSM, id string, masked bool) string {
+	fr, err := fsm.Fragment(id)
+	if err != nil {
+		return ""
+	}
+	for _, ident := range fr.IdentityList() {
+		if ident.Type == hub.RecordIDType {
+			if masked {
+				return string(ident.Type) + ":" + profile.Redact(ident.Value)
+			}
+			return ident.Key()
+		}
+	}
+	return ""
 }
 
 // explainEvent renders one history event as a sentence.
