@@ -57,12 +57,12 @@ func MedianRate(rs []CompareResult) float64 {
 
 // MedianP99 returns the median p99 of rs.
 func MedianP99(rs []CompareResult) time.Duration {
-	return time.Duration(median(rs, func(r CompareResult) float64 { return float64(r.P99) }))
+	return time.Duration(median(rs, func(r CompareResult) float64 { return float64(r.P99) })).Round(time.Microsecond)
 }
 
 // MedianP50 returns the median p50 of rs.
 func MedianP50(rs []CompareResult) time.Duration {
-	return time.Duration(median(rs, func(r CompareResult) float64 { return float64(r.P50) }))
+	return time.Duration(median(rs, func(r CompareResult) float64 { return float64(r.P50) })).Round(time.Microsecond)
 }
 
 func median(rs []CompareResult, f func(CompareResult) float64) float64 {

@@ -153,7 +153,7 @@ func summarize(lat, at, other, otherAt []time.Duration) PairedSide {
 		if len(sorted) == 0 {
 			return 0
 		}
-		return sorted[int(f*float64(len(sorted)-1))]
+		return sorted[int(f*float64(len(sorted)-1))].Round(100 * time.Nanosecond)
 	}
 	s.P50, s.P90, s.P99, s.P999 = q(0.5), q(0.9), q(0.99), q(0.999)
 	if len(sorted) > 0 {
