@@ -52,8 +52,8 @@ func TestParseRedisBenchmark(t *testing.T) {
 }
 
 func TestMedian(t *testing.T) {
-	rs := []CompareResult{{Rate: 3, P99: 9}, {Rate: 1, P99: 1}, {Rate: 2, P99: 4}}
-	if MedianRate(rs) != 2 || MedianP99(rs) != 4 || MedianRate(rs[:2]) != 2 || MedianRate(nil) != 0 {
+	rs := []CompareResult{{Rate: 3, P99: 9 * time.Millisecond}, {Rate: 1, P99: time.Millisecond}, {Rate: 2, P99: 4*time.Millisecond + 400}}
+	if MedianRate(rs) != 2 || MedianP99(rs) != 4*time.Millisecond || MedianRate(rs[:2]) != 2 || MedianRate(nil) != 0 {
 		t.Fatal("median wrong")
 	}
 }
