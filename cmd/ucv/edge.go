@@ -69,6 +69,9 @@ type edgeConfig struct {
 	// is ""); forwardMaxMB caps its outbox (0: no cap).
 	forwardURL, forwardKey string
 	forwardMaxMB           int64
+	// viewMemoryMB bounds the lookup views held in memory (-1: none,
+	// 0: every view).
+	viewMemoryMB int64
 	// consentGranted is --consent-default granted: a person who has
 	// stated nothing about a consent category counts as granting it.
 	consentGranted bool
@@ -174,6 +177,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	consentDefault := fs.String("consent-default", env("UCV_CONSENT_DEFAULT", "denied"), "granted or denied: how a person who has stated nothing about a consent category (context.consent.categoryPreferences) is treated by decisions, lookups with ?purpose= and forwarding [UCV_CONSENT_DEFAULT]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	fs.StringVar(&cfg.forwardURL, "forward-url", env("UCV_FORWARD_URL", ""), "forward every accepted event to this Segment-compatible upstream, `URL`/v1/batch in Segment's batch format (https://api.segment.io, a RudderStack or Jitsu host), at least once with its messageId, durably: queued with the event, sent when the upstream is reachable; empty: no forwarding [UCV_FORWARD_URL]")
+	viewMem := fs.String("view-memory-mb", env("UCV_VIEW_MEMORY_MB", "0"), "`MB` of rendered profile views the in-memory read index may hold; profiles beyond it are looked up in the data file (slower, same answers); 0: every view, -1: none [UCV_VIEW_MEMORY_MB]")
 	fwdMax := fs.String("forward-max-outbox-mb", env("UCV_FORWARD_MAX_OUTBOX_MB", "1024"), "`MB` the events waiting to be forwarded may take on disk; past it the oldest are dropped unsent (ucv_forward_dropped_total{reason=\"outbox_full\"}) and ingest goes on; 0: no cap [UCV_FORWARD_MAX_OUTBOX_MB]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
@@ -243,6 +247,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if cfg.forwardMaxMB, err = strconv.ParseInt(strings.TrimSpace(*fwdMax), 10, 64); err != nil || cfg.forwardMaxMB < 0 || cfg.forwardMaxMB > 1<<40 {
 		return cfg, fmt.Errorf("%w: --forward-max-outbox-mb must be a whole number of megabytes >= 0 (0: no cap)", errUsage)
+	}
+	if cfg.viewMemoryMB, err = strconv.ParseInt(strings.TrimSpace(*viewMem), 10, 64); err != nil || cfg.viewMemoryMB < -1 || cfg.viewMemoryMB > 1<<30 {
+		return cfg, fmt.Errorf("%w: --view-memory-mb must be a whole number of megabytes, 0 (every view) or -1 (none)", errUsage)
 	}
 	switch {
 	case cfg.forwardURL != "" && cfg.forwardKey == "":
@@ -433,6 +440,7 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 		nc.Hub = &hc
 	}
 	nc.Store.MaxForwardBytes = cfg.forwardMaxMB << 20
+	nc.Store.ViewMemoryBytes = cfg.viewMemoryMB << 20 // -1 MB stays negative: none
 	nc.Store.ConsentGranted = cfg.consentGranted
 	if cfg.forwardURL != "" {
 		fc := forward.DefaultConfig()

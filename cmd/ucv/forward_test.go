@@ -199,6 +199,13 @@ func TestForwardNodeConfig(t *testing.T) {
 	if !errors.Is(err, errUsage) || strings.Contains(err.Error(), "wk-secret-1") {
 		t.Errorf("nodeConfig(ftp URL) = %v, want a usage error without the key", err)
 	}
+	for mb, want := range map[int64]int64{0: 0, -1: -1 << 20, 300: 300 << 20} {
+		c := base()
+		c.viewMemoryMB = mb
+		if nc, err := nodeConfig(c, nil); err != nil || nc.Store.ViewMemoryBytes != want {
+			t.Errorf("--view-memory-mb %d: ViewMemoryBytes %d (%v), want %d", mb, nc.Store.ViewMemoryBytes, err, want)
+		}
+	}
 	off := base()
 	off.forwardURL, off.forwardKey = "", ""
 	if nc, err := nodeConfig(off, nil); err != nil || nc.Forward != nil {
