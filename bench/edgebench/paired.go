@@ -88,43 +88,47 @@ func Paired(cfg PairedConfig) (PairedResult, error) {
 		redisReq[i] = fmt.Appendf(nil, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
 	}
 	er, rr := newRespReader(ec), newRespReader(rc)
-	var el, rl, et, rt []time.Duration // latencies and start offsets
-	edge := func(i int, start time.Time) error {
-		t0 := time.Now()
-		if _, err := ec.Write(edgeReq[i]); err != nil {
-			return fmt.Errorf("edgebench: paired: edge: %w", err)
-		}
-		if err := er.readHTTP(); err != nil {
-			return fmt.Errorf("edgebench: paired: edge: %w", err)
-		}
-		el, et = append(el, time.Since(t0)), append(et, t0.Sub(start))
-		return nil
-	}
-	redis := func(i int, start time.Time) error {
-		t0 := time.Now()
-		if _, err := rc.Write(redisReq[i]); err != nil {
-			return fmt.Errorf("edgebench: paired: redis: %w", err)
-		}
-		if err := rr.readBulk(); err != nil {
-			return fmt.Errorf("edgebench: paired: redis: %w", err)
-		}
-		rl, rt = append(rl, time.Since(t0)), append(rt, t0.Sub(start))
-		return nil
-	}
+	edge := &pairedSide{name: "edge", conn: ec, reqs: edgeReq, read: er.readHTTP}
+	redis := &pairedSide{name: "redis", conn: rc, reqs: redisReq, read: rr.readBulk}
 	start := time.Now()
 	for i := 0; time.Since(start) < cfg.Duration; i++ {
 		first, second := edge, redis
 		if i%2 == 1 {
 			first, second = redis, edge
 		}
-		if err := first(i%distinct, start); err != nil {
+		if err := first.do(i%distinct, start); err != nil {
 			return PairedResult{}, err
 		}
-		if err := second(i%distinct, start); err != nil {
+		if err := second.do(i%distinct, start); err != nil {
 			return PairedResult{}, err
 		}
 	}
-	return PairedResult{Edge: summarize(el, et, rl, rt), Redis: summarize(rl, rt, el, et)}, nil
+	return PairedResult{Edge: summarize(edge.lat, edge.at, redis.lat, redis.at),
+		Redis: summarize(redis.lat, redis.at, edge.lat, edge.at)}, nil
+}
+
+// pairedSide is one server of a paired run: its connection, requests,
+// answer reader, and the latencies and start offsets measured so far.
+type pairedSide struct {
+	name    string
+	conn    pairedConn
+	reqs    [][]byte
+	read    func() error
+	lat, at []time.Duration
+}
+
+// do sends request i and reads its whole answer, recording the time
+// taken and when it started (since start).
+func (p *pairedSide) do(i int, start time.Time) error {
+	t0 := time.Now()
+	if _, err := p.conn.Write(p.reqs[i]); err != nil {
+		return fmt.Errorf("edgebench: paired: %s: %w", p.name, err)
+	}
+	if err := p.read(); err != nil {
+		return fmt.Errorf("edgebench: paired: %s: %w", p.name, err)
+	}
+	p.lat, p.at = append(p.lat, time.Since(t0)), append(p.at, t0.Sub(start))
+	return nil
 }
 
 // summarize gives one side's distribution, and how many of its outliers
