@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,21 +59,26 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 			return fmt.Appendf(nil, `{"userId":"user-%d","messageId":%q,"event":"Order Completed","properties":{"total":1.25,"currency":"EUR"}}`, user, mid)
 		}
 	)
-	post := func(user int, mid string) bool {
+	// send posts one event; its error says why it was not acknowledged.
+	send := func(user int, mid string) error {
 		req, err := http.NewRequest(http.MethodPost, "http://"+cur.Load().Addr+"/v1/track", bytes.NewReader(postBody(user, mid)))
 		if err != nil {
-			return false
+			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Write-Key", "pos-key")
 		resp, err := client.Do(req)
 		if err != nil {
-			return false
+			return err
 		}
-		io.Copy(io.Discard, resp.Body)
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+		}
+		return nil
 	}
+	post := func(user int, mid string) bool { return send(user, mid) == nil }
 	for w := range writers {
 		wg.Add(1)
 		go func() {
@@ -120,23 +124,37 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 
 	// Client retries: resend everything never acknowledged, from as many
 	// clients as wrote (with 1,000 kills that is hundreds of thousands of
-	// posts; one at a time they took most of the soak's 44 minutes).
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	// posts; one at a time they took most of the soak's 44 minutes). An
+	// event may fail now and then under load (a client timeout); the
+	// edge fails the test if it refuses one event for a whole minute.
 	type retry struct {
 		mid  string
 		user int
 	}
 	retries := make(chan retry)
-	var refused atomic.Bool
+	var (
+		refusedMu sync.Mutex
+		refused   error
+		failures  atomic.Int64
+	)
 	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for r := range retries {
-				for !post(r.user, r.mid) {
-					if ctx.Err() != nil {
-						refused.Store(true)
+				var since time.Time
+				for {
+					err := send(r.user, r.mid)
+					if err == nil {
+						break
+					}
+					failures.Add(1)
+					if since.IsZero() {
+						since = time.Now()
+					} else if time.Since(since) > time.Minute {
+						refusedMu.Lock()
+						refused = fmt.Errorf("event %s refused for a minute, last: %w", r.mid, err)
+						refusedMu.Unlock()
 						break
 					}
 					time.Sleep(20 * time.Millisecond)
@@ -149,8 +167,11 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	}
 	close(retries)
 	wg.Wait()
-	if refused.Load() {
-		t.Fatal("edge did not accept retries within a minute")
+	if refused != nil {
+		t.Fatal(refused)
+	}
+	if n := failures.Load(); n > 0 {
+		t.Logf("%d retries failed and were sent again", n)
 	}
 	total := 0
 	for user, mids := range sent {
