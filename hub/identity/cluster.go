@@ -203,7 +203,7 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	switch ce.class {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
-		v := compare(pa, pb)
+		v := ix.m.compare(pa, pb)
 		if namesDiffer(&v) {
 			// Two different names on one phone or e-mail are two
 			// people sharing it (a household line, a family address):
@@ -307,7 +307,7 @@ func mapGlobal(comp []int32, locals []int32) []int32 {
 func (ix *Index) vetoed(a, b int32) bool { return ix.vetoBetween(a, b) != vetoNone }
 
 func (ix *Index) vetoBetween(a, b int32) veto {
-	return vetoOf(ix.ents[a].p, ix.ents[b].p)
+	return ix.m.vetoOf(ix.ents[a].p, ix.ents[b].p)
 }
 
 // clusterConflict returns a pair of records, one from each of A and B,
@@ -342,7 +342,7 @@ func (ix *Index) contradiction(a, b int32) float64 {
 	if pb.id < pa.id {
 		pa, pb = pb, pa
 	}
-	v := compare(pa, pb)
+	v := ix.m.compare(pa, pb)
 	neg := 0.0
 	for c := comp0; c < numComp; c++ {
 		if w := ix.m.levelWeight(c, pa, &v); w < 0 {

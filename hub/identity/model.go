@@ -128,6 +128,10 @@ type TrainReport struct {
 	RandomPairs int
 	Rules       []RuleReport
 	Prior       float64
+	// Noise is how often records that a document, or an equal name and
+	// birth date, vouch for disagree on the fields vetoes trust; a field
+	// noisy enough has its veto waived (reliability.go).
+	Noise Noise
 }
 
 // RuleReport is the EM outcome of one blocking rule.
@@ -259,6 +263,7 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		}
 	}
 	md.report.RandomPairs = pairs
+	md.report.Noise = measureNoise(ps)
 	for c := comp(0); c < numComp; c++ {
 		L := len(specs[c].levels)
 		u0 := priorU(c)
@@ -597,9 +602,19 @@ func lessVec(a, b *vector) bool {
 // score returns the comparison vector and match weight of a pair. Callers
 // pass the pair in record-ID order so that scores are symmetric.
 func (m *Model) score(a, b *prep) (vector, float64) {
-	v := compare(a, b)
+	v := m.compare(a, b)
 	return v, m.weightOf(a, &v)
 }
+
+// compare is compare with the vetoes m waives not applied.
+func (m *Model) compare(a, b *prep) vector { return compareWaiving(a, b, m.waived()) }
+
+// vetoOf is vetoOf with the vetoes m waives not applied.
+func (m *Model) vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown, m.waived()) }
+
+// waived returns the vetoes m does not apply: those whose field its
+// training data showed to be noisy (TrainReport.Noise, reliability.go).
+func (m *Model) waived() vetoSet { return m.report.Noise.waived() }
 
 // weightOf sums the level weights and the prior. A vetoed pair (two
 // entities that conflict, entity.go) scores at most VetoedWeight, below
