@@ -193,6 +193,20 @@ func EmailAddress(s string) string {
 	return s
 }
 
+// emailDisplayName returns the display name of an e-mail written in
+// display-name form (`"Ann Lee" <ann@example.com>`), "" otherwise or
+// when the name is itself an address.
+func emailDisplayName(s string) string {
+	if !strings.ContainsAny(s, "<\"") {
+		return ""
+	}
+	a, err := mail.ParseAddress(strings.TrimSpace(s))
+	if err != nil || strings.Contains(a.Name, "@") {
+		return ""
+	}
+	return strings.TrimSpace(a.Name)
+}
+
 // oneLine is a one-line address split into fields.
 type oneLine struct {
 	street, city, state, postcode string
