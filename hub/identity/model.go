@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"ucv/profile"
@@ -370,7 +371,8 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		md.tf[c] = tab
 	}
 
-	// Prior: the best rule's expected matches over all pairs.
+	// Prior: the best rule's expected matches over all pairs, refined by
+	// blockedPrior.
 	all := float64(n) * float64(n-1) / 2
 	switch {
 	case cfg.Prior > 0:
@@ -381,6 +383,14 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		md.prior = 1e-4
 	}
 	md.priorWeight = math.Log2(md.prior / (1 - md.prior))
+	if cfg.Prior <= 0 && all > 0 && maxExpected > 0 {
+		// The best rule's count is where EM starts; the matches the
+		// model itself expects among all blocked pairs are the estimate.
+		if p, ok := blockedPrior(md, ps, cfg, all); ok {
+			md.prior = p
+			md.priorWeight = math.Log2(md.prior / (1 - md.prior))
+		}
+	}
 	md.report.Prior = md.prior
 	return md
 }
@@ -720,3 +730,56 @@ func Probability(weight float64) float64 { return 1 / (1 + math.Exp2(-weight)) }
 func Untrained(cfg Config) (*Model, error) {
 	return Train([]Record{{ID: "untrained"}}, cfg)
 }
+
+// blockedPrior estimates the share of matches among all pairs as the
+// fixed point of p = Σ P(match | pair; p) / all over the distinct pairs
+// the blocking rules produce, scored by the trained model md (started
+// from md's prior): the matches the model itself expects to find,
+// instead of one rule's EM match fraction. The rule estimate errs both
+// ways: where blocks are households (customer data) EM's λ counts
+// household members as matches and overstates the prior about twice;
+// where one person has many records reaching the others through
+// different rules (historical_50k) the best rule sees a fraction of
+// them and understates it. Vetoed pairs and pairs where nothing
+// personal agrees count as no match, as the engine scores them. ok is
+// false when no blocked pair can be a match.
+func blockedPrior(md *Model, ps []*prep, cfg Config, all float64) (float64, bool) {
+	var keys []uint64
+	for ri := range blockRules {
+		keys = append(keys, blockedPairs(ps, ri, cfg)...)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	ev := make([]float64, 0, len(keys))
+	for _, k := range keys {
+		a, b := ps[int(k>>32)], ps[int(k&0xffffffff)]
+		v := md.compare(a, b) // i < j: a.id < b.id (ps sorted by ID)
+		if v.veto != vetoNone || !v.personal() {
+			continue
+		}
+		ev = append(ev, md.evidence(a, &v, false))
+	}
+	if len(ev) == 0 {
+		return 0, false
+	}
+	p := md.prior
+	for range blockedPriorRounds {
+		lw := math.Log2(p / (1 - p))
+		e := 0.0
+		for _, x := range ev {
+			e += 1 / (1 + math.Exp2(-(x + lw)))
+		}
+		next := math.Min(math.Max(e/all, 1e-12), 0.5)
+		done := math.Abs(next-p) <= 1e-9*p
+		p = next
+		if done {
+			break
+		}
+	}
+	return p, true
+}
+
+// blockedPriorRounds bounds blockedPrior's fixed-point iteration (it
+// converges in a few dozen rounds: each moves p by the expected matches'
+// change, which shrinks geometrically).
+const blockedPriorRounds = 200
