@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 
@@ -287,8 +288,11 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 	var sum [numComp][maxLevels]float64
 	var weight [numComp]float64
 	maxExpected := 0.0
+	var blocked []uint64 // every rule's pairs, for blockedPrior
 	for ri := range blockRules {
-		vs, total := rulePairs(ps, ri, cfg)
+		vs, pairs := rulePairs(ps, ri, cfg)
+		total := len(pairs)
+		blocked = append(blocked, pairs...)
 		rr := RuleReport{Rule: blockRules[ri].name, Pairs: total, Sampled: len(vs)}
 		if len(vs) == 0 {
 			md.report.Rules = append(md.report.Rules, rr)
@@ -386,7 +390,7 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 	if cfg.Prior <= 0 && all > 0 && maxExpected > 0 {
 		// The best rule's count is where EM starts; the matches the
 		// model itself expects among all blocked pairs are the estimate.
-		if p, ok := blockedPrior(md, ps, cfg, all); ok {
+		if p, ok := blockedPrior(md, ps, blocked, cfg, all); ok {
 			md.prior = p
 			md.priorWeight = math.Log2(md.prior / (1 - md.prior))
 		}
@@ -462,8 +466,9 @@ func tfFields(c comp, p *prep) []string {
 
 // rulePairs returns the comparison vectors of the pairs rule ri blocks
 // together (blocks larger than BlockCap skipped), sampled down to
-// TrainPairsPerRule, and the number of pairs before sampling.
-func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, int) {
+// TrainPairsPerRule, and all the pairs (blockedPairs' form) before
+// sampling.
+func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, []uint64) {
 	pairs := blockedPairs(ps, ri, cfg)
 	total := len(pairs)
 	step := 1
@@ -475,7 +480,7 @@ func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, int) {
 		i, j := int(pairs[k]>>32), int(pairs[k]&0xffffffff)
 		vs = append(vs, compare(ps[i], ps[j]))
 	}
-	return vs, total
+	return vs, pairs
 }
 
 // blockedPairs returns the pairs rule ri blocks together (blocks larger
@@ -741,24 +746,30 @@ func Untrained(cfg Config) (*Model, error) {
 // where one person has many records reaching the others through
 // different rules (historical_50k) the best rule sees a fraction of
 // them and understates it. Vetoed pairs and pairs where nothing
-// personal agrees count as no match, as the engine scores them. ok is
-// false when no blocked pair can be a match.
-func blockedPrior(md *Model, ps []*prep, cfg Config, all float64) (float64, bool) {
-	var keys []uint64
-	for ri := range blockRules {
-		keys = append(keys, blockedPairs(ps, ri, cfg)...)
-	}
+// personal agrees count as no match, as the engine scores them. keys
+// are the rules' pairs (blockedPairs' form, duplicates allowed; sorted
+// in place). ok is false when no blocked pair can be a match.
+func blockedPrior(md *Model, ps []*prep, keys []uint64, cfg Config, all float64) (float64, bool) {
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	ev := make([]float64, 0, len(keys))
-	for _, k := range keys {
-		a, b := ps[int(k>>32)], ps[int(k&0xffffffff)]
-		v := md.compare(a, b) // i < j: a.id < b.id (ps sorted by ID)
-		if v.veto != vetoNone || !v.personal() {
-			continue
-		}
-		ev = append(ev, md.evidence(a, &v, false))
+	// Every step-th pair, each standing for step pairs: the estimate
+	// needs a sum, not every term.
+	step := 1
+	if cfg.TrainPairsPerRule > 0 && len(keys) > cfg.TrainPairsPerRule {
+		step = (len(keys) + cfg.TrainPairsPerRule - 1) / cfg.TrainPairsPerRule
 	}
+	ev := make([]float64, (len(keys)+step-1)/step)
+	parallel(len(ev), runtime.GOMAXPROCS(0), func(i int) {
+		k := keys[i*step]
+		a, b := ps[int(k>>32)], ps[int(k&0xffffffff)] // a.id < b.id: ps is sorted by ID
+		v := md.compare(a, b)
+		if v.veto != vetoNone || !v.personal() {
+			ev[i] = math.Inf(-1)
+			return
+		}
+		ev[i] = md.evidence(a, &v, false)
+	})
+	ev = slices.DeleteFunc(ev, func(x float64) bool { return math.IsInf(x, -1) })
 	if len(ev) == 0 {
 		return 0, false
 	}
@@ -769,8 +780,8 @@ func blockedPrior(md *Model, ps []*prep, cfg Config, all float64) (float64, bool
 		for _, x := range ev {
 			e += 1 / (1 + math.Exp2(-(x + lw)))
 		}
-		next := math.Min(math.Max(e/all, 1e-12), 0.5)
-		done := math.Abs(next-p) <= 1e-9*p
+		next := math.Min(math.Max(e*float64(step)/all, 1e-12), 0.5)
+		done := math.Abs(next-p) <= blockedPriorTolerance*p
 		p = next
 		if done {
 			break
@@ -778,6 +789,10 @@ func blockedPrior(md *Model, ps []*prep, cfg Config, all float64) (float64, bool
 	}
 	return p, true
 }
+
+// blockedPriorTolerance is the relative change of the prior at which
+// blockedPrior's iteration stops (a millionth of a bit of weight).
+const blockedPriorTolerance = 1e-6
 
 // blockedPriorRounds bounds blockedPrior's fixed-point iteration (it
 // converges in a few dozen rounds: each moves p by the expected matches'
