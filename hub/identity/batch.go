@@ -188,7 +188,7 @@ func (b *batchPlan) score(m *Model, i int) {
 			pa, pb = pb, pa
 		}
 		dob := dobLevelOf(pa, pb)
-		vt := vetoWith(pa, pb, nil, dob) // vetoOf(pa, pb)
+		vt := vetoWith(pa, pb, nil, dob, m.waived()) // m.vetoOf(pa, pb)
 		shares := sharesIdentifier(pa, pb)
 		if vt != vetoNone && !shares {
 			// Apart for good: see pairMemo.apart. Not worth a full score.

@@ -200,10 +200,13 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	if ce.class == classProbabilistic && (ix.torn(comp[ce.a], comp[ce.b], ce.w) || ix.torn(comp[ce.b], comp[ce.a], ce.w)) {
 		return false
 	}
+	if ix.namelessInHousehold(comp[ce.a], comp[ce.b]) {
+		return false
+	}
 	switch ce.class {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
-		v := compare(pa, pb)
+		v := ix.m.compare(pa, pb)
 		if namesDiffer(&v) {
 			// Two different names on one phone or e-mail are two
 			// people sharing it (a household line, a family address):
@@ -265,6 +268,69 @@ func (ix *Index) torn(x, y int32, w float64) bool {
 	return false
 }
 
+// namelessInHousehold reports whether the link a–b joins a record that
+// holds no name at all (a web order, a receipt: an e-mail, a phone, an
+// address) to a named person of a household, on nothing personal but a
+// contact point or place: no birth date or document agrees. The
+// household shows as a record at the address or on a contact point of
+// either that is vetoed apart from the named one (a spouse, a twin, a
+// parent at the same address or on the family e-mail): the nameless
+// record can be any of them, and nothing in it says which. It is the
+// principle of ambiguous (rule 7 of 0042's second pass) applied to the
+// household rather than to the identifier's holders alone.
+func (ix *Index) namelessInHousehold(a, b int32) bool {
+	pa, pb := ix.ents[a].p, ix.ents[b].p
+	switch {
+	case named(pa) && !named(pb) && pb.org == "":
+	case named(pb) && !named(pa) && pa.org == "":
+		a, b, pa, pb = b, a, pb, pa
+	default:
+		return false
+	}
+	// a is named, b is not.
+	x, y := pa, pb
+	if y.id < x.id {
+		x, y = y, x
+	}
+	v := ix.m.compare(x, y)
+	// What could tell the household's members apart: a document, or the
+	// birth date up to a typing error ("within a year" is a spouse's).
+	if v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 {
+		return false
+	}
+	for _, p := range [...]*prep{pb} {
+		keys := ruleKeys(p, addressRule)
+		for _, id := range p.ids {
+			keys = append(keys, hashKey(identifierRule, id.Key()))
+		}
+		for _, k := range keys {
+			hs := ix.blocks[k]
+			if len(hs) > maxAmbiguityCheck {
+				hs = hs[:maxAmbiguityCheck]
+			}
+			for _, h := range hs {
+				if h != a && h != b && ix.vetoed(h, a) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// named reports whether p holds a person's name (given or family).
+func named(p *prep) bool { return p.first != "" || p.last != "" }
+
+// addressRule is the index of the address blocking rule in blockRules.
+var addressRule = func() int {
+	for i, r := range blockRules {
+		if r.name == "address" {
+			return i
+		}
+	}
+	panic("identity: no address blocking rule")
+}()
+
 // maxAmbiguityCheck bounds the holders of one identifier that ambiguous
 // compares pairwise.
 const maxAmbiguityCheck = 16
@@ -307,7 +373,7 @@ func mapGlobal(comp []int32, locals []int32) []int32 {
 func (ix *Index) vetoed(a, b int32) bool { return ix.vetoBetween(a, b) != vetoNone }
 
 func (ix *Index) vetoBetween(a, b int32) veto {
-	return vetoOf(ix.ents[a].p, ix.ents[b].p)
+	return ix.m.vetoOf(ix.ents[a].p, ix.ents[b].p)
 }
 
 // clusterConflict returns a pair of records, one from each of A and B,
@@ -342,7 +408,7 @@ func (ix *Index) contradiction(a, b int32) float64 {
 	if pb.id < pa.id {
 		pa, pb = pb, pa
 	}
-	v := compare(pa, pb)
+	v := ix.m.compare(pa, pb)
 	neg := 0.0
 	for c := comp0; c < numComp; c++ {
 		if w := ix.m.levelWeight(c, pa, &v); w < 0 {

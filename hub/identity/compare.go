@@ -165,11 +165,15 @@ func nameLocalPart(a, b *prep) bool {
 	return false
 }
 
-// compare computes the comparison vector of a and b. It is symmetric in
-// its arguments and allocation-free for typical values.
-func compare(a, b *prep) vector {
+// compare computes the comparison vector of a and b, every veto in
+// force. It is symmetric in its arguments and allocation-free for
+// typical values.
+func compare(a, b *prep) vector { return compareWaiving(a, b, 0) }
+
+// compareWaiving is compare with the vetoes in waive not applied.
+func compareWaiving(a, b *prep, waive vetoSet) vector {
 	v := compareLevels(a, b, dobLevelOf(a, b))
-	v.veto = vetoWith(a, b, &v, dobUnknown)
+	v.veto = vetoWith(a, b, &v, dobUnknown, waive)
 	return v
 }
 

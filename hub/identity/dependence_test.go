@@ -264,3 +264,58 @@ func TestTornRecordJoinsNoOne(t *testing.T) {
 		t.Fatal("a record matching the father by birth date did not join him")
 	}
 }
+
+// A record without a name whose only tie to a named person is a contact
+// point or the address joins no one when that person lives with someone
+// vetoed apart from them (a household): the web order on the family
+// e-mail delivered to the Wangs' address is any Wang's. Without the
+// household, or with a birth date that agrees, it joins.
+func TestNamelessRecordInHouseholdJoinsNoOne(t *testing.T) {
+	home := []string{"address", "7099 Church St, Georgetown, TX 78625"}
+	yan := rec("yan", append(home, "first_name", "Yan", "last_name", "Wang", "birth_date", "1995-11-01", "email", "wangfamily@example.com")...)
+	wei := rec("wei", append(home, "first_name", "Wei", "last_name", "Wang", "birth_date", "1963-02-17")...)
+	order := rec("order", append(home, "email", "wangfamily@example.com")...)
+	ix := resolveSmall(t, yan, wei, order)
+	if sameCluster(t, ix, "yan", "wei") {
+		t.Fatal("household members merged")
+	}
+	if sameCluster(t, ix, "order", "yan") || sameCluster(t, ix, "order", "wei") {
+		t.Fatal("a nameless record at a household's address joined one of its members")
+	}
+	ix = resolveSmall(t, yan, order)
+	if !sameCluster(t, ix, "order", "yan") {
+		t.Fatal("a nameless record on a person's e-mail, with no household in sight, did not join them")
+	}
+	dated := rec("dated", append(home, "email", "wangfamily@example.com", "birth_date", "1995-11-01")...)
+	ix = resolveSmall(t, yan, wei, dated)
+	if !sameCluster(t, ix, "dated", "yan") {
+		t.Fatal("a nameless record with Yan's birth date did not join Yan")
+	}
+}
+
+// An e-mail's display name names a record that has no name field: it
+// then compares, and is vetoed, as that name.
+func TestDisplayNameNamesNamelessRecord(t *testing.T) {
+	cfg := testConfig()
+	p := prepare(rec("w", "email", `"Mercedes Vazquez" <vazquez.home@example.com>`), cfg.Rules, cfg.Region, cfg.DateOrder)
+	if p.first != "mercedes" || p.last != "vazquez" || !p.person {
+		t.Fatalf("display name read as first %q last %q (person %v)", p.first, p.last, p.person)
+	}
+	q := prepare(rec("n", "first_name", "Enrique", "last_name", "Vazquez", "email", `Mercedes Vazquez <vazquez.home@example.com>`),
+		cfg.Rules, cfg.Region, cfg.DateOrder)
+	if q.first != "enrique" {
+		t.Fatalf("a record's own name was replaced by its e-mail's display name: %q", q.first)
+	}
+	for _, s := range []string{"vazquez.home@example.com", `"x@example.com" <x@example.com>`} {
+		if r := prepare(rec("x", "email", s), cfg.Rules, cfg.Region, cfg.DateOrder); r.first != "" || r.last != "" {
+			t.Errorf("%q: name %q %q, want none", s, r.first, r.last)
+		}
+	}
+	home := []string{"address", "7482 Sycamore Road, Raleigh, NC 27605"}
+	enrique := rec("enrique", append(home, "first_name", "Enrique", "last_name", "Vazquez", "birth_date", "1970-05-05", "email", "vazquez.home@example.com")...)
+	mercedes := rec("mercedes", append(home, "email", `"Mercedes Vazquez" <vazquez.home@example.com>`, "birth_date", "1970-02-28")...)
+	ix := resolveSmall(t, enrique, mercedes)
+	if sameCluster(t, ix, "enrique", "mercedes") {
+		t.Fatal("a spouse named only by the family e-mail's display name merged with the other spouse")
+	}
+}

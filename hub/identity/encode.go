@@ -29,16 +29,27 @@ import (
 // deterministic (tables sorted, compact integers): re-encoding a decoded
 // model gives the bytes Marshal wrote. Later versions append; a binary
 // refuses versions it does not know.
+//
+// Version 2 appends one element, the training report's noise
+// (TrainReport.Noise, reliability.go):
+//
+//	["ucv-identity-model", 2, config, comparisons, prior, priorWeight, report, noise]
+//
+// noise is [[pairs, different] of the given name, of the birth date, of
+// documents]. Marshal writes version 1 when the noise is empty (no
+// anchored pairs: data without documents, the untrained model), so the
+// models of data without documents keep their version-1 bytes and hash;
+// a version-1 model decodes with empty noise, every veto in force.
 const (
 	modelMagic   = "ucv-identity-model"
-	modelVersion = 1
+	modelVersion = 2
 	// maxModelRegion bounds Config.Region in an encoding.
 	maxModelRegion = 64
 	// maxModelValue bounds one term-frequency value or rule name.
 	maxModelValue = 1024
 )
 
-// Marshal encodes the model (version 1 above). The identity rules are not
+// Marshal encodes the model (version 2 above, or 1 without noise). The identity rules are not
 // encoded: Unmarshal gives the model profile.DefaultRules(), the rules
 // the hub and `ucv resolve` use, so a model trained under other rules
 // does not survive the trip. The result is the same for the same model
@@ -51,7 +62,12 @@ func (m *Model) Marshal() ([]byte, error) {
 	enc := codec.NewEncoder()
 	f := func(x float64) error { return enc.EncodeUint(math.Float64bits(x)) }
 	c := m.cfg
-	err := codec.FirstErr(enc.EncodeArrayLen(7), enc.EncodeString(modelMagic), enc.EncodeUint(modelVersion),
+	noise := m.report.Noise
+	version, elems := uint64(1), 7
+	if noise != (Noise{}) {
+		version, elems = modelVersion, 8
+	}
+	err := codec.FirstErr(enc.EncodeArrayLen(elems), enc.EncodeString(modelMagic), enc.EncodeUint(version),
 		enc.EncodeArrayLen(14), enc.EncodeString(c.Region), enc.EncodeUint(uint64(c.DateOrder)),
 		f(c.MatchWeight), f(c.ReviewWeight), f(c.ClusterMinProbability), f(c.VetoWeight), f(c.DeterministicVetoWeight),
 		enc.EncodeInt(int64(c.BlockCap)), enc.EncodeInt(int64(c.IdentifierBlockCap)), enc.EncodeInt(int64(c.GenericMinNames)),
@@ -95,6 +111,14 @@ func (m *Model) Marshal() ([]byte, error) {
 		err = codec.FirstErr(enc.EncodeArrayLen(5), enc.EncodeString(rr.Rule), enc.EncodeInt(int64(rr.Pairs)),
 			enc.EncodeInt(int64(rr.Sampled)), f(rr.MatchFraction), f(rr.ExpectedMatches))
 	}
+	if err == nil && version == 2 {
+		err = enc.EncodeArrayLen(3)
+		for _, fn := range [...]FieldNoise{noise.GivenName, noise.BirthDate, noise.Document} {
+			if err == nil {
+				err = codec.FirstErr(enc.EncodeArrayLen(2), enc.EncodeInt(int64(fn.Pairs)), enc.EncodeInt(int64(fn.Different)))
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("identity: encode model: %w", err)
 	}
@@ -121,8 +145,9 @@ func Unmarshal(b []byte) (*Model, error) {
 }
 
 func decodeModel(d *codec.Decoder) (*Model, error) {
-	if err := d.ExpectArray(7); err != nil {
-		return nil, fmt.Errorf("not a model: %w", err)
+	elems, err := d.ArrayLen(1)
+	if err != nil || elems != 7 && elems != 8 {
+		return nil, fmt.Errorf("not a model: array of %d (%v)", elems, err)
 	}
 	magic, err := d.String()
 	if err != nil || magic != modelMagic {
@@ -132,8 +157,11 @@ func decodeModel(d *codec.Decoder) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("version: %w", err)
 	}
-	if v != modelVersion {
-		return nil, fmt.Errorf("version %d, this binary reads %d", v, modelVersion)
+	if v < 1 || v > modelVersion {
+		return nil, fmt.Errorf("version %d, this binary reads 1 to %d", v, modelVersion)
+	}
+	if want := 6 + int(v); elems != want {
+		return nil, fmt.Errorf("version %d with %d elements, want %d", v, elems, want)
 	}
 	m := &Model{}
 	if m.cfg, err = decodeModelConfig(d); err != nil {
@@ -159,7 +187,40 @@ func decodeModel(d *codec.Decoder) (*Model, error) {
 	if m.report, err = decodeReport(d); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
+	if v == 2 {
+		if m.report.Noise, err = decodeNoise(d); err != nil {
+			return nil, fmt.Errorf("noise: %w", err)
+		}
+		if m.report.Noise == (Noise{}) {
+			// Marshal writes empty noise as version 1: accepting it here
+			// would decode two encodings to one model.
+			return nil, fmt.Errorf("empty noise in a version-2 model")
+		}
+	}
 	return m, nil
+}
+
+// decodeNoise reads version 2's noise element.
+func decodeNoise(d *codec.Decoder) (Noise, error) {
+	var n Noise
+	if err := d.ExpectArray(3); err != nil {
+		return n, err
+	}
+	for i, fn := range [...]*FieldNoise{&n.GivenName, &n.BirthDate, &n.Document} {
+		if err := d.ExpectArray(2); err != nil {
+			return n, err
+		}
+		var errs [2]error
+		fn.Pairs, errs[0] = decodeInt(d)
+		fn.Different, errs[1] = decodeInt(d)
+		if err := codec.FirstErr(errs[:]...); err != nil {
+			return n, fmt.Errorf("field %d: %w", i, err)
+		}
+		if fn.Different > fn.Pairs {
+			return n, fmt.Errorf("field %d: %d of %d pairs", i, fn.Different, fn.Pairs)
+		}
+	}
+	return n, nil
 }
 
 // decodeFloat reads a float written as its bits and refuses NaN and the

@@ -119,7 +119,7 @@ func TestUnmarshalRejects(t *testing.T) {
 			return codec.FirstErr(e.EncodeArrayLen(7), e.EncodeString("ucvhub"))
 		})},
 		{"future version", enc(func(e *codec.Encoder) error {
-			return codec.FirstErr(e.EncodeArrayLen(7), e.EncodeString(modelMagic), e.EncodeUint(2))
+			return codec.FirstErr(e.EncodeArrayLen(7), e.EncodeString(modelMagic), e.EncodeUint(modelVersion+1))
 		})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,6 +36,21 @@ func (v veto) String() string {
 		"different given names"}[v]
 }
 
+// vetoSet holds the vetoes a model waives because its training data
+// showed the field they trust to be noisy (reliability.go).
+type vetoSet uint8
+
+const (
+	// waiveDocument: a conflict between bare document numbers (no
+	// issuer on one side) does not veto; same-issuer conflicts still do.
+	waiveDocument vetoSet = 1 << iota
+	// waiveBirthDate: clearly different birth dates do not veto.
+	waiveBirthDate
+	// waiveGivenName: different given names at one household do not
+	// veto.
+	waiveGivenName
+)
+
 // doc is one personal document: its optional issuer (country, or
 // country-state for licences) and its normalized number.
 type doc struct{ issuer, num string }
@@ -178,6 +193,20 @@ func EmailAddress(s string) string {
 	return s
 }
 
+// emailDisplayName returns the display name of an e-mail written in
+// display-name form (`"Ann Lee" <ann@example.com>`), "" otherwise or
+// when the name is itself an address.
+func emailDisplayName(s string) string {
+	if !strings.ContainsAny(s, "<\"") {
+		return ""
+	}
+	a, err := mail.ParseAddress(strings.TrimSpace(s))
+	if err != nil || strings.Contains(a.Name, "@") {
+		return ""
+	}
+	return strings.TrimSpace(a.Name)
+}
+
 // oneLine is a one-line address split into fields.
 type oneLine struct {
 	street, city, state, postcode string
@@ -255,17 +284,19 @@ func hasDigit(s string) bool {
 	return false
 }
 
-// vetoOf decides whether two prepared records conflict. It is
-// symmetric and cheaper than compare.
-func vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown) }
+// vetoOf decides whether two prepared records conflict, with no veto
+// waived (Model.vetoOf applies the model's waivers). It is symmetric and
+// cheaper than compare.
+func vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown, 0) }
 
 // vetoWith is vetoOf reusing the levels compare already computed for
 // the pair when v is not nil (the birth date, the address and, unless a
 // name was compared crosswise, the given and family names): the same
 // functions of the same arguments, so the same answer (a pair's veto is
 // about a quarter of its cost otherwise). Without v, dob is the pair's
-// dobLevelOf when the caller has it, else dobUnknown.
-func vetoWith(a, b *prep, v *vector, dob uint8) veto {
+// dobLevelOf when the caller has it, else dobUnknown. The vetoes in
+// waive are not applied (Model.waived).
+func vetoWith(a, b *prep, v *vector, dob uint8, waive vetoSet) veto {
 	ao, bo := a.org != "", b.org != ""
 	switch {
 	case ao && bo:
@@ -290,14 +321,14 @@ func vetoWith(a, b *prep, v *vector, dob uint8) veto {
 		// A document conflict is absolute when both sides name the same
 		// issuer (a verified identifier); a bare number is overruled only
 		// as a mistyped number (mistypedDoc).
-		if issuerConflict(d.as, d.bs) || !mistypedDoc(a, b, v, dob) {
+		if issuerConflict(d.as, d.bs) || waive&waiveDocument == 0 && !mistypedDoc(a, b, v, dob) {
 			return d.v
 		}
 	}
-	if !docAgree && len(a.dob) > 0 && len(b.dob) > 0 && pairDOBLevel(a, b, v, dob) == 5 {
+	if waive&waiveBirthDate == 0 && !docAgree && len(a.dob) > 0 && len(b.dob) > 0 && pairDOBLevel(a, b, v, dob) == 5 {
 		return vetoBirthDate
 	}
-	if !docAgree && givenNamesConflict(a, b, v) {
+	if waive&waiveGivenName == 0 && !docAgree && givenNamesConflict(a, b, v) {
 		return vetoGivenName
 	}
 	return vetoNone

@@ -3,6 +3,8 @@ package identity
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
 	"sort"
 
 	"ucv/profile"
@@ -128,6 +130,10 @@ type TrainReport struct {
 	RandomPairs int
 	Rules       []RuleReport
 	Prior       float64
+	// Noise is how often records that a document, or an equal name and
+	// birth date, vouch for disagree on the fields vetoes trust; a field
+	// noisy enough has its veto waived (reliability.go).
+	Noise Noise
 }
 
 // RuleReport is the EM outcome of one blocking rule.
@@ -259,6 +265,7 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		}
 	}
 	md.report.RandomPairs = pairs
+	md.report.Noise = measureNoise(ps)
 	for c := comp(0); c < numComp; c++ {
 		L := len(specs[c].levels)
 		u0 := priorU(c)
@@ -281,8 +288,11 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 	var sum [numComp][maxLevels]float64
 	var weight [numComp]float64
 	maxExpected := 0.0
+	var blocked []uint64 // every rule's pairs, for blockedPrior
 	for ri := range blockRules {
-		vs, total := rulePairs(ps, ri, cfg)
+		vs, pairs := rulePairs(ps, ri, cfg)
+		total := len(pairs)
+		blocked = append(blocked, pairs...)
 		rr := RuleReport{Rule: blockRules[ri].name, Pairs: total, Sampled: len(vs)}
 		if len(vs) == 0 {
 			md.report.Rules = append(md.report.Rules, rr)
@@ -365,7 +375,8 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		md.tf[c] = tab
 	}
 
-	// Prior: the best rule's expected matches over all pairs.
+	// Prior: the best rule's expected matches over all pairs, refined by
+	// blockedPrior.
 	all := float64(n) * float64(n-1) / 2
 	switch {
 	case cfg.Prior > 0:
@@ -376,6 +387,14 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		md.prior = 1e-4
 	}
 	md.priorWeight = math.Log2(md.prior / (1 - md.prior))
+	if cfg.Prior <= 0 && all > 0 && maxExpected > 0 {
+		// The best rule's count is where EM starts; the matches the
+		// model itself expects among all blocked pairs are the estimate.
+		if p, ok := blockedPrior(md, ps, blocked, cfg, all); ok {
+			md.prior = p
+			md.priorWeight = math.Log2(md.prior / (1 - md.prior))
+		}
+	}
 	md.report.Prior = md.prior
 	return md
 }
@@ -447,8 +466,9 @@ func tfFields(c comp, p *prep) []string {
 
 // rulePairs returns the comparison vectors of the pairs rule ri blocks
 // together (blocks larger than BlockCap skipped), sampled down to
-// TrainPairsPerRule, and the number of pairs before sampling.
-func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, int) {
+// TrainPairsPerRule, and all the pairs (blockedPairs' form) before
+// sampling.
+func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, []uint64) {
 	pairs := blockedPairs(ps, ri, cfg)
 	total := len(pairs)
 	step := 1
@@ -460,7 +480,7 @@ func rulePairs(ps []*prep, ri int, cfg Config) ([]vector, int) {
 		i, j := int(pairs[k]>>32), int(pairs[k]&0xffffffff)
 		vs = append(vs, compare(ps[i], ps[j]))
 	}
-	return vs, total
+	return vs, pairs
 }
 
 // blockedPairs returns the pairs rule ri blocks together (blocks larger
@@ -597,9 +617,19 @@ func lessVec(a, b *vector) bool {
 // score returns the comparison vector and match weight of a pair. Callers
 // pass the pair in record-ID order so that scores are symmetric.
 func (m *Model) score(a, b *prep) (vector, float64) {
-	v := compare(a, b)
+	v := m.compare(a, b)
 	return v, m.weightOf(a, &v)
 }
+
+// compare is compare with the vetoes m waives not applied.
+func (m *Model) compare(a, b *prep) vector { return compareWaiving(a, b, m.waived()) }
+
+// vetoOf is vetoOf with the vetoes m waives not applied.
+func (m *Model) vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown, m.waived()) }
+
+// waived returns the vetoes m does not apply: those whose field its
+// training data showed to be noisy (TrainReport.Noise, reliability.go).
+func (m *Model) waived() vetoSet { return m.report.Noise.waived() }
 
 // weightOf sums the level weights and the prior. A vetoed pair (two
 // entities that conflict, entity.go) scores at most VetoedWeight, below
@@ -705,3 +735,66 @@ func Probability(weight float64) float64 { return 1 / (1 + math.Exp2(-weight)) }
 func Untrained(cfg Config) (*Model, error) {
 	return Train([]Record{{ID: "untrained"}}, cfg)
 }
+
+// blockedPrior estimates the share of matches among all pairs as the
+// fixed point of p = Σ P(match | pair; p) / all over the distinct pairs
+// the blocking rules produce, scored by the trained model md (started
+// from md's prior): the matches the model itself expects to find,
+// instead of one rule's EM match fraction. The rule estimate errs both
+// ways: where blocks are households (customer data) EM's λ counts
+// household members as matches and overstates the prior about twice;
+// where one person has many records reaching the others through
+// different rules (historical_50k) the best rule sees a fraction of
+// them and understates it. Vetoed pairs and pairs where nothing
+// personal agrees count as no match, as the engine scores them. keys
+// are the rules' pairs (blockedPairs' form, duplicates allowed; sorted
+// in place). ok is false when no blocked pair can be a match.
+func blockedPrior(md *Model, ps []*prep, keys []uint64, cfg Config, all float64) (float64, bool) {
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	// Every step-th pair, each standing for step pairs: the estimate
+	// needs a sum, not every term.
+	step := 1
+	if cfg.TrainPairsPerRule > 0 && len(keys) > cfg.TrainPairsPerRule {
+		step = (len(keys) + cfg.TrainPairsPerRule - 1) / cfg.TrainPairsPerRule
+	}
+	ev := make([]float64, (len(keys)+step-1)/step)
+	parallel(len(ev), runtime.GOMAXPROCS(0), func(i int) {
+		k := keys[i*step]
+		a, b := ps[int(k>>32)], ps[int(k&0xffffffff)] // a.id < b.id: ps is sorted by ID
+		v := md.compare(a, b)
+		if v.veto != vetoNone || !v.personal() {
+			ev[i] = math.Inf(-1)
+			return
+		}
+		ev[i] = md.evidence(a, &v, false)
+	})
+	ev = slices.DeleteFunc(ev, func(x float64) bool { return math.IsInf(x, -1) })
+	if len(ev) == 0 {
+		return 0, false
+	}
+	p := md.prior
+	for range blockedPriorRounds {
+		lw := math.Log2(p / (1 - p))
+		e := 0.0
+		for _, x := range ev {
+			e += 1 / (1 + math.Exp2(-(x + lw)))
+		}
+		next := math.Min(math.Max(e*float64(step)/all, 1e-12), 0.5)
+		done := math.Abs(next-p) <= blockedPriorTolerance*p
+		p = next
+		if done {
+			break
+		}
+	}
+	return p, true
+}
+
+// blockedPriorTolerance is the relative change of the prior at which
+// blockedPrior's iteration stops (a millionth of a bit of weight).
+const blockedPriorTolerance = 1e-6
+
+// blockedPriorRounds bounds blockedPrior's fixed-point iteration (it
+// converges in a few dozen rounds: each moves p by the expected matches'
+// change, which shrinks geometrically).
+const blockedPriorRounds = 200

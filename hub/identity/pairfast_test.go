@@ -215,7 +215,7 @@ func TestWeightBoundIsUpperBound(t *testing.T) {
 		nameLevels(a, b, &v)
 		named := m.weightBound(a, &v, true)
 		placeLevels(a, b, &v)
-		v.veto = vetoWith(a, b, nil, dob)
+		v.veto = vetoWith(a, b, nil, dob, m.waived())
 		want, w := m.score(a, b)
 		if v != want {
 			t.Fatalf("%s–%s: completed vector %+v, compare %+v", a.id, b.id, v, want)

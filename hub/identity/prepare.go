@@ -154,6 +154,24 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 			p.last = l
 		}
 	}
+	if p.first == "" && p.last == "" && p.org == "" {
+		// A record without a name whose e-mail is written with one
+		// (`"Ann Lee" <ann@example.com>`, a web order) is that name's:
+		// the sending system knew its holder by it.
+		for _, f := range r.Fields {
+			if f.Kind != Email {
+				continue
+			}
+			if n := emailDisplayName(f.Value); n != "" {
+				if g := nameGeneration(n); g != "" && p.gen == "" {
+					p.gen = g
+				}
+				f, m, l := SplitFullName(n)
+				p.first, p.middle, p.last = f, NormalizeName(m), l
+				break
+			}
+		}
+	}
 	p.person = p.first != "" || p.last != "" || p.middle != "" || len(p.dob) > 0 || p.gender != ""
 	if p.org != "" && p.last == "" && p.first == "" {
 		// An organisation compares and blocks by its name as a surname.
