@@ -438,7 +438,7 @@ func parseWrk(out []byte) (CompareResult, error) {
 	for _, m := range wrkPct.FindAllSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(string(m[2]), 64)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
-		d := time.Duration(v * float64(unit))
+		d := time.Duration(v * float64(unit)).Round(time.Microsecond)
 		if string(m[1]) == "50" {
 			res.P50 = d
 		} else {
@@ -479,8 +479,8 @@ func parseRedisBenchmark(out []byte) (CompareResult, error) {
 		return CompareResult{}, fmt.Errorf("edgebench: redis-benchmark csv %q: %w", m[0], err)
 	}
 	return CompareResult{Rate: rate,
-		P50: time.Duration(p50 * float64(time.Millisecond)),
-		P99: time.Duration(p99 * float64(time.Millisecond))}, nil
+		P50: time.Duration(p50 * float64(time.Millisecond)).Round(time.Microsecond),
+		P99: time.Duration(p99 * float64(time.Millisecond)).Round(time.Microsecond)}, nil
 }
 
 // redisCSV matches the seven numeric columns ending a redis-benchmark
