@@ -357,19 +357,26 @@ func (a *applier) frag(id string) (*fragment, bool) {
 // this Apply may change; it is put back in the tree by put. The copy
 // shares the old state: replace fr.state (Join), never change it.
 func (a *applier) own(id string) *fragment {
+	fr, _ := a.owning(id)
+	return fr
+}
+
+// owning is own that also reports whether the fragment is new: its
+// state the empty profile.New(id), this Apply's to replace.
+func (a *applier) owning(id string) (fr *fragment, created bool) {
 	if fr, ok := a.owned[id]; ok {
-		return fr
+		return fr, false
 	}
-	var fr *fragment
 	if old, ok := a.frag(id); ok {
 		cp := *old
 		fr = &cp
 	} else {
 		fr = &fragment{id: id, state: profile.New(id), cluster: id}
+		created = true
 	}
 	a.owned[id] = fr
 	a.put(fr)
-	return fr
+	return fr, created
 }
 
 // put stores fr and moves its feed position to this index.
@@ -459,8 +466,15 @@ func (a *applier) sync(b *SyncBatch) error {
 			if a.st.suppressedDelta(deltas[i]) {
 				continue // a suppressed identifier's data is dropped (0040)
 			}
-			fr := a.own(e.ProfileID)
-			fr.state = fr.state.Join(deltas[i])
+			fr, created := a.owning(e.ProfileID)
+			if created {
+				// New(id).Join(delta), taking the delta's maps as the
+				// state's: deltas[i] is this Apply's own decoding and
+				// nothing changes it in place.
+				fr.state = profile.Adopt(deltas[i])
+			} else {
+				fr.state = fr.state.Join(deltas[i])
+			}
 			if at, old := a.st.erasedAt(deltas[i], fr.state); old && !fr.state.Erased.Set {
 				// A fragment of an erased person, from a replica that
 				// had not heard of the erasure: erased on arrival (0040).
