@@ -556,6 +556,12 @@ func (a *applier) reindex(ids []string) {
 	}
 	each := func(i int, d identity.Decision) {
 		id := recs[i].ID
+		if !knowns[i] && len(d.Moved) == 0 {
+			a.st.noteIdents(id, olds[i], recs[i].Fields)
+			a.st.recs[id] = recs[i].Fields
+			a.regroupNew(id)
+			return
+		}
 		// Regrouping an earlier record may have moved this fragment:
 		// its cluster is read now, as before its own Add (which does
 		// not change it).
@@ -791,6 +797,25 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 			a.touch(m, cid)
 		}
 	}
+}
+
+// regroupNew is regroup([id], {id: ""}, "", "") after the engine added
+// record id, new to it, and moved no other record: the common case of a
+// new person. When id is alone in its cluster no merge or split
+// happened, and all regroup would do is store the cluster and touch it;
+// otherwise it regroups.
+func (a *applier) regroupNew(id string) {
+	c, err := a.st.ix.ClusterOf(id)
+	if err != nil {
+		panic(fmt.Sprintf("hub: identity engine lost fragment %s: %v", id, err))
+	}
+	if len(c.Records) != 1 || c.Records[0] != id || c.ID != id || len(c.Links) != 0 {
+		a.regroup([]string{id}, map[string]string{id: ""}, "", "")
+		return
+	}
+	a.st.clusters[id] = c.Records
+	a.touched[id] = true
+	a.touch(id, id)
 }
 
 func (a *applier) event(ev *Event) {
