@@ -357,22 +357,26 @@ func (a *applier) frag(id string) (*fragment, bool) {
 // this Apply may change; it is put back in the tree by put. The copy
 // shares the old state: replace fr.state (Join), never change it.
 func (a *applier) own(id string) *fragment {
-	fr, _ := a.owning(id)
+	fr, _ := a.owning(id, nil)
 	return fr
 }
 
-// owning is own that also reports whether the fragment is new: its
-// state the empty profile.New(id), this Apply's to replace.
-func (a *applier) owning(id string) (fr *fragment, created bool) {
+// owning is own for a fragment about to take delta d (with d.ID == id):
+// a fragment it creates starts as profile.Adopt(d) — New(id).Join(d),
+// sharing d, which must not be changed afterwards — instead of empty
+// (d nil), and created reports that it did so.
+func (a *applier) owning(id string, d *profile.Profile) (fr *fragment, created bool) {
 	if fr, ok := a.owned[id]; ok {
 		return fr, false
 	}
 	if old, ok := a.frag(id); ok {
 		cp := *old
 		fr = &cp
+	} else if d != nil {
+		fr = &fragment{id: id, state: profile.Adopt(d), cluster: id}
+		created = true
 	} else {
 		fr = &fragment{id: id, state: profile.New(id), cluster: id}
-		created = true
 	}
 	a.owned[id] = fr
 	a.put(fr)
@@ -466,13 +470,11 @@ func (a *applier) sync(b *SyncBatch) error {
 			if a.st.suppressedDelta(deltas[i]) {
 				continue // a suppressed identifier's data is dropped (0040)
 			}
-			fr, created := a.owning(e.ProfileID)
-			if created {
-				// New(id).Join(delta), taking the delta's maps as the
-				// state's: deltas[i] is this Apply's own decoding and
-				// nothing changes it in place.
-				fr.state = profile.Adopt(deltas[i])
-			} else {
+			// A new fragment takes the delta's maps as its state's:
+			// deltas[i] is this Apply's own decoding and nothing
+			// changes it in place.
+			fr, created := a.owning(e.ProfileID, deltas[i])
+			if !created {
 				fr.state = fr.state.Join(deltas[i])
 			}
 			if at, old := a.st.erasedAt(deltas[i], fr.state); old && !fr.state.Erased.Set {
