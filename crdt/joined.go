@@ -240,3 +240,27 @@ func (s ORSet) Adopted() ORSet {
 	}
 	return j
 }
+
+// Adopted returns Ledger{}.Joined(l), sharing l's entries (the join of
+// l into nothing copies them as they are); l must not be changed
+// afterwards. See LWWMap.Adopted.
+func (l Ledger) Adopted() Ledger {
+	if len(l.Entries) == 0 {
+		return Ledger{}
+	}
+	return l
+}
+
+// Adopted returns Recent{}.Joined(r, n), sharing r's items when there
+// are at most n (the join of r into nothing copies them as they are,
+// only cutting them to n); r must not be changed afterwards. See
+// LWWMap.Adopted.
+func (r Recent) Adopted(n int) Recent {
+	switch {
+	case len(r.Items) == 0:
+		return Recent{}
+	case len(r.Items) <= n:
+		return r
+	}
+	return Recent{}.Joined(r, n)
+}

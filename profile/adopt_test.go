@@ -124,6 +124,12 @@ func drawDelta(t *rapid.T) *Profile {
 	for i := range small("ledger", 4) {
 		p.Ledger.Entries = append(p.Ledger.Entries, crdt.LedgerEntry{Key: uint64(small("lkey", 5)), Time: int64(small("ltime", 8)) - 1, Data: []byte{byte(i)}})
 	}
+	if p.Ledger.Entries == nil && small("emptyledger", 2) == 0 {
+		p.Ledger.Entries = []crdt.LedgerEntry{}
+	}
+	if p.Timeline.Items == nil && small("emptytimeline", 2) == 0 {
+		p.Timeline.Items = []crdt.Item{}
+	}
 	p.FirstSeen = crdt.Min{V: int64(small("first", 5)), Set: rapid.Bool().Draw(t, "firstset")}
 	p.LastSeen, p.LastOrder = mx("last"), mx("order")
 	p.Retained = mx("retained")
@@ -185,8 +191,12 @@ func cloneDeep(t *rapid.T, p *Profile) *Profile {
 	}
 	c.Channels, c.Tombstones.Keys = cloneGSet(p.Channels), cloneGSet(p.Tombstones.Keys)
 	c.Counters = p.Counters.Clone()
-	c.Timeline.Items = append([]crdt.Item(nil), p.Timeline.Items...)
-	c.Ledger.Entries = append([]crdt.LedgerEntry(nil), p.Ledger.Entries...)
+	if p.Timeline.Items != nil {
+		c.Timeline.Items = append([]crdt.Item{}, p.Timeline.Items...)
+	}
+	if p.Ledger.Entries != nil {
+		c.Ledger.Entries = append([]crdt.LedgerEntry{}, p.Ledger.Entries...)
+	}
 	if !reflect.DeepEqual(&c, p) {
 		t.Fatalf("cloneDeep lost something:\n%#v\n%#v", &c, p)
 	}

@@ -189,9 +189,9 @@ func Adopt(o *Profile) *Profile {
 	j.LastSeen.Merge(o.LastSeen)
 	j.LastOrder.Merge(o.LastOrder)
 	j.Channels = o.Channels.Adopted()
-	j.Timeline = crdt.Recent{}.Joined(o.Timeline, TimelineCap)
+	j.Timeline = o.Timeline.Adopted(TimelineCap)
 	j.Merges = o.Merges.Adopted()
-	j.Ledger = crdt.Ledger{}.Joined(o.Ledger)
+	j.Ledger = o.Ledger.Adopted()
 	j.Retained.Merge(o.Retained)
 	if j.Retained.Set {
 		j.dropRetained() // as Join's: an empty state has no watermark
