@@ -462,6 +462,12 @@ func (a *applier) sync(b *SyncBatch) error {
 	if next := b.Entries[start].Seq; next != last.seq+1 && !b.Resync {
 		return fmt.Errorf("%w: edge %s sent sequence %d, expected %d", ErrSequenceGap, b.Edge, next, last.seq+1)
 	}
+	if n := len(b.Entries) - start; len(a.owned) == 0 && len(a.touched) == 0 {
+		// Sized for a fragment and a cluster per entry: a batch of new
+		// people does not grow them entry by entry.
+		a.owned = make(map[string]*fragment, n)
+		a.touched = make(map[string]bool, n)
+	}
 	var changed, arrivals []string
 	for i := start; i < len(b.Entries); i++ {
 		e := b.Entries[i]
