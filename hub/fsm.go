@@ -547,9 +547,9 @@ func (a *applier) reindex(ids []string) {
 	// read first; AddBatch then adds them exactly as Add would one by
 	// one (scoring their pairs on all cores), and each is regrouped
 	// right after its own Add, as before.
-	var recs []identity.Record
-	var olds [][]identity.Field
-	var knowns []bool
+	recs := make([]identity.Record, 0, len(ids))
+	olds := make([][]identity.Field, 0, len(ids))
+	knowns := make([]bool, 0, len(ids))
 	all := make([]identity.Record, len(ids))
 	parallelDo(len(ids), func(i int) { all[i] = recordOf(a.owned[ids[i]].state) })
 	for i, id := range ids {
