@@ -224,3 +224,45 @@ func cloneGSet(g crdt.GSet) crdt.GSet {
 	}
 	return c
 }
+
+// TestUnmarshalValuesOutliveThePooledDecoder: Unmarshal's decoders come
+// from a pool; a profile decoded earlier must not change when the
+// decoder is reused for others, here concurrently too.
+func TestUnmarshalValuesOutliveThePooledDecoder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var bs [][]byte
+		for range 4 {
+			if b, err := drawDelta(t).Marshal(); err == nil {
+				bs = append(bs, b)
+			}
+		}
+		if len(bs) == 0 {
+			return
+		}
+		first, err := Unmarshal(bs[0])
+		if err != nil {
+			return // a state the decoder refuses
+		}
+		want, err := first.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		for range 2 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for range 3 {
+					for _, b := range bs[1:] {
+						_, _ = Unmarshal(b)
+					}
+				}
+			}()
+		}
+		<-done
+		<-done
+		again, err := first.Marshal()
+		if err != nil || !bytes.Equal(again, want) {
+			t.Fatalf("a decoded profile changed after its decoder was reused (%v)", err)
+		}
+	})
+}
