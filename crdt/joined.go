@@ -1,6 +1,9 @@
 package crdt
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // Persistent joins. Joined returns the join of its receiver and argument
 // without modifying either, copying only what the argument changes: when
@@ -172,4 +175,92 @@ func cloneOrMake[K comparable, V any](m map[K]V, n int) map[K]V {
 		return make(map[K]V, n)
 	}
 	return maps.Clone(m)
+}
+
+// Adopted returns LWWMap{}.Joined(m) — the join of m into an empty map —
+// sharing m's map when that join equals it entry for entry (every
+// register wins over the zero register, as every written one does), so
+// m must not be changed afterwards. An owner taking a state's first
+// delta as the state pays nothing for the copy.
+func (m LWWMap) Adopted() LWWMap {
+	if len(m.M) == 0 {
+		return LWWMap{}
+	}
+	for _, r := range m.M {
+		if !r.wins(Register{}) {
+			return LWWMap{}.Joined(m)
+		}
+	}
+	return m
+}
+
+// Adopted returns GSet{}.Joined(g), sharing g's map; g must not be
+// changed afterwards. See LWWMap.Adopted.
+func (g GSet) Adopted() GSet {
+	if len(g.M) == 0 {
+		return GSet{}
+	}
+	return g
+}
+
+// Adopted returns Tombstones{}.Joined(t), sharing t's keys; t must not
+// be changed afterwards. See LWWMap.Adopted.
+func (t Tombstones) Adopted() Tombstones { return Tombstones{Keys: t.Keys.Adopted()} }
+
+// Adopted returns ORSet{}.Joined(s), sharing s's entries and version
+// vector when the join equals them (each element's dots non-empty,
+// sorted and past an empty context; no cloud; every vector entry
+// positive), as in a delta an ORSet wrote; s must not be changed
+// afterwards. Otherwise it is the join itself. See LWWMap.Adopted.
+func (s ORSet) Adopted() ORSet {
+	if len(s.Ctx.Cloud) > 0 {
+		return ORSet{}.Joined(s)
+	}
+	for _, q := range s.Ctx.VV {
+		if q == 0 {
+			return ORSet{}.Joined(s)
+		}
+	}
+	for _, ds := range s.Entries {
+		if len(ds) == 0 || !slices.IsSortedFunc(ds, dotCompare) {
+			return ORSet{}.Joined(s)
+		}
+		for _, d := range ds {
+			if d.Seq == 0 { // an empty context contains it
+				return ORSet{}.Joined(s)
+			}
+		}
+	}
+	var j ORSet
+	if len(s.Entries) > 0 {
+		j.Entries = s.Entries
+	}
+	if len(s.Ctx.VV) > 0 {
+		j.Ctx.VV = s.Ctx.VV
+	}
+	return j
+}
+
+// Adopted returns Ledger{}.Joined(l), sharing l's entries (the join of
+// l into nothing copies them as they are); l must not be changed
+// afterwards. See LWWMap.Adopted.
+func (l Ledger) Adopted() Ledger {
+	if len(l.Entries) == 0 {
+		return Ledger{}
+	}
+	return l
+}
+
+// Adopted returns Recent{}.Joined(r, n), sharing r's items when there
+// are at most n (the join of r into nothing copies them as they are,
+// only cutting them to n); r must not be changed afterwards. See
+// LWWMap.Adopted.
+func (r Recent) Adopted(n int) Recent {
+	switch {
+	case len(r.Items) == 0:
+		return Recent{}
+	case len(r.Items) <= n:
+		return r
+	}
+	return Recent{}.Joined(r, n)
 }

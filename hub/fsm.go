@@ -357,19 +357,30 @@ func (a *applier) frag(id string) (*fragment, bool) {
 // this Apply may change; it is put back in the tree by put. The copy
 // shares the old state: replace fr.state (Join), never change it.
 func (a *applier) own(id string) *fragment {
+	fr, _ := a.owning(id, nil)
+	return fr
+}
+
+// owning is own for a fragment about to take delta d (with d.ID == id):
+// a fragment it creates starts as profile.Adopt(d) — New(id).Join(d),
+// sharing d, which must not be changed afterwards — instead of empty
+// (d nil), and created reports that it did so.
+func (a *applier) owning(id string, d *profile.Profile) (fr *fragment, created bool) {
 	if fr, ok := a.owned[id]; ok {
-		return fr
+		return fr, false
 	}
-	var fr *fragment
 	if old, ok := a.frag(id); ok {
 		cp := *old
 		fr = &cp
+	} else if d != nil {
+		fr = &fragment{id: id, state: profile.Adopt(d), cluster: id}
+		created = true
 	} else {
 		fr = &fragment{id: id, state: profile.New(id), cluster: id}
 	}
 	a.owned[id] = fr
 	a.put(fr)
-	return fr
+	return fr, created
 }
 
 // put stores fr and moves its feed position to this index.
@@ -451,6 +462,12 @@ func (a *applier) sync(b *SyncBatch) error {
 	if next := b.Entries[start].Seq; next != last.seq+1 && !b.Resync {
 		return fmt.Errorf("%w: edge %s sent sequence %d, expected %d", ErrSequenceGap, b.Edge, next, last.seq+1)
 	}
+	if n := len(b.Entries) - start; len(a.owned) == 0 && len(a.touched) == 0 {
+		// Sized for a fragment and a cluster per entry: a batch of new
+		// people does not grow them entry by entry.
+		a.owned = make(map[string]*fragment, n)
+		a.touched = make(map[string]bool, n)
+	}
 	var changed, arrivals []string
 	for i := start; i < len(b.Entries); i++ {
 		e := b.Entries[i]
@@ -459,8 +476,13 @@ func (a *applier) sync(b *SyncBatch) error {
 			if a.st.suppressedDelta(deltas[i]) {
 				continue // a suppressed identifier's data is dropped (0040)
 			}
-			fr := a.own(e.ProfileID)
-			fr.state = fr.state.Join(deltas[i])
+			// A new fragment takes the delta's maps as its state's:
+			// deltas[i] is this Apply's own decoding and nothing
+			// changes it in place.
+			fr, created := a.owning(e.ProfileID, deltas[i])
+			if !created {
+				fr.state = fr.state.Join(deltas[i])
+			}
 			if at, old := a.st.erasedAt(deltas[i], fr.state); old && !fr.state.Erased.Set {
 				// A fragment of an erased person, from a replica that
 				// had not heard of the erasure: erased on arrival (0040).
@@ -525,9 +547,9 @@ func (a *applier) reindex(ids []string) {
 	// read first; AddBatch then adds them exactly as Add would one by
 	// one (scoring their pairs on all cores), and each is regrouped
 	// right after its own Add, as before.
-	var recs []identity.Record
-	var olds [][]identity.Field
-	var knowns []bool
+	recs := make([]identity.Record, 0, len(ids))
+	olds := make([][]identity.Field, 0, len(ids))
+	knowns := make([]bool, 0, len(ids))
 	all := make([]identity.Record, len(ids))
 	parallelDo(len(ids), func(i int) { all[i] = recordOf(a.owned[ids[i]].state) })
 	for i, id := range ids {
@@ -542,6 +564,12 @@ func (a *applier) reindex(ids []string) {
 	}
 	each := func(i int, d identity.Decision) {
 		id := recs[i].ID
+		if !knowns[i] && len(d.Moved) == 0 {
+			a.st.noteIdents(id, olds[i], recs[i].Fields)
+			a.st.recs[id] = recs[i].Fields
+			a.regroupNew(id)
+			return
+		}
 		// Regrouping an earlier record may have moved this fragment:
 		// its cluster is read now, as before its own Add (which does
 		// not change it).
@@ -777,6 +805,25 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 			a.touch(m, cid)
 		}
 	}
+}
+
+// regroupNew is regroup([id], {id: ""}, "", "") after the engine added
+// record id, new to it, and moved no other record: the common case of a
+// new person. When id is alone in its cluster no merge or split
+// happened, and all regroup would do is store the cluster and touch it;
+// otherwise it regroups.
+func (a *applier) regroupNew(id string) {
+	c, err := a.st.ix.ClusterOf(id)
+	if err != nil {
+		panic(fmt.Sprintf("hub: identity engine lost fragment %s: %v", id, err))
+	}
+	if len(c.Records) != 1 || c.Records[0] != id || c.ID != id || len(c.Links) != 0 {
+		a.regroup([]string{id}, map[string]string{id: ""}, "", "")
+		return
+	}
+	a.st.clusters[id] = c.Records
+	a.touched[id] = true
+	a.touch(id, id)
 }
 
 func (a *applier) event(ev *Event) {

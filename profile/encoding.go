@@ -56,7 +56,8 @@ func Unmarshal(b []byte) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := codec.NewSharingDecoder(body) // body is ours alone
+	d := codec.GetSharingDecoder(body) // body is ours alone
+	defer codec.PutDecoder(d)
 	p, err := decodeProfile(d)
 	if err != nil {
 		return nil, err

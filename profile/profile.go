@@ -162,6 +162,43 @@ func (p *Profile) Join(o *Profile) *Profile {
 	return j
 }
 
+// Adopt returns New(o.ID).Join(o) — the state of a profile whose first
+// delta is o — taking o's maps as the state's where the join would only
+// copy them (crdt's Adopted), so it allocates little beyond the parts the
+// join normalises. The result shares storage with o: neither may be
+// changed in place afterwards (as with Join). The hub takes a new
+// fragment's first delta this way.
+func Adopt(o *Profile) *Profile {
+	j := &Profile{ID: o.ID}
+	if j.Version.Less(o.Version) {
+		j.Version = o.Version
+	}
+	j.Erased.Merge(o.Erased)
+	j.Tombstones = o.Tombstones.Adopted()
+	if j.Erased.Set {
+		return j // as Join's
+	}
+	j.Traits = o.Traits.Adopted()
+	if len(o.Candidates.M) > 0 {
+		j.Candidates = capCandidates(o.Candidates.Adopted(), MaxCandidates)
+	}
+	j.Identities = o.Identities.Adopted()
+	j.Consent = o.Consent.Adopted()
+	j.Counters = crdt.CounterMap{}.Joined(o.Counters)
+	j.FirstSeen.Merge(o.FirstSeen)
+	j.LastSeen.Merge(o.LastSeen)
+	j.LastOrder.Merge(o.LastOrder)
+	j.Channels = o.Channels.Adopted()
+	j.Timeline = o.Timeline.Adopted(TimelineCap)
+	j.Merges = o.Merges.Adopted()
+	j.Ledger = o.Ledger.Adopted()
+	j.Retained.Merge(o.Retained)
+	if j.Retained.Set {
+		j.dropRetained() // as Join's: an empty state has no watermark
+	}
+	return j
+}
+
 func (p *Profile) clearData() {
 	*p = Profile{ID: p.ID, Version: p.Version, Erased: p.Erased, Tombstones: p.Tombstones}
 }

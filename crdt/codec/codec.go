@@ -97,6 +97,32 @@ func NewSharingDecoder(b []byte) *Decoder {
 	return d
 }
 
+var sharingDecoders = sync.Pool{New: func() any {
+	r := bytes.NewReader(nil)
+	return &Decoder{Decoder: msgpack.NewDecoder(r), r: r, share: true}
+}}
+
+// GetSharingDecoder is NewSharingDecoder(b) from a pool, for a caller
+// decoding many small values (a sync batch's deltas): PutDecoder returns
+// it. The values it decoded stay valid after that, as they point into b
+// or into copies, never into the decoder.
+func GetSharingDecoder(b []byte) *Decoder {
+	d := sharingDecoders.Get().(*Decoder)
+	d.r.Reset(b)
+	d.Decoder.Reset(d.r)
+	d.buf = b
+	return d
+}
+
+// PutDecoder returns a decoder from GetSharingDecoder to the pool; it
+// must not be used afterwards.
+func PutDecoder(d *Decoder) {
+	d.r.Reset(nil)
+	d.Decoder.Reset(d.r)
+	d.buf = nil
+	sharingDecoders.Put(d)
+}
+
 // raw reads a str or bin header at the current position and returns the
 // payload as a sub-slice of the buffer, advancing past it. ok is false
 // when the next value is not a str/bin (the caller falls back). The length

@@ -351,6 +351,28 @@ func decodeDots(d *Decoder) ([]crdt.Dot, error) {
 	return ds, nil
 }
 
+// decodeVV is decodeDots into a version vector (a later dot of a
+// replica wins), nil when there are none, without the list in between.
+func decodeVV(d *Decoder) (map[crdt.ReplicaID]uint64, error) {
+	n, err := d.ArrayLen(1)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	if n%2 != 0 {
+		return nil, fmt.Errorf("%w: dot array of %d", ErrCorrupt, n)
+	}
+	vv := make(map[crdt.ReplicaID]uint64, n/2)
+	for range n / 2 {
+		r, err1 := d.Uint()
+		q, err2 := d.Uint()
+		if err := first(err1, err2); err != nil {
+			return nil, err
+		}
+		vv[crdt.ReplicaID(r)] = q
+	}
+	return vv, nil
+}
+
 // DecodeORSet reads what EncodeORSet wrote.
 func DecodeORSet(d *Decoder) (crdt.ORSet, error) {
 	var s crdt.ORSet
@@ -378,15 +400,8 @@ func DecodeORSet(d *Decoder) (crdt.ORSet, error) {
 		}
 		s.Entries[k] = ds
 	}
-	vv, err := decodeDots(d)
-	if err != nil {
+	if s.Ctx.VV, err = decodeVV(d); err != nil {
 		return crdt.ORSet{}, err
-	}
-	if len(vv) > 0 {
-		s.Ctx.VV = make(map[crdt.ReplicaID]uint64, len(vv))
-		for _, x := range vv {
-			s.Ctx.VV[x.Replica] = x.Seq
-		}
 	}
 	cloud, err := decodeDots(d)
 	if err != nil {
