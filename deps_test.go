@@ -115,7 +115,7 @@ var layers = []struct {
 	pkgs []string
 	rank int
 }{
-	{[]string{"ucv/crdt", "ucv/metric"}, 0},
+	{[]string{"ucv/crdt", "ucv/metric", "ucv/parallel"}, 0},
 	{[]string{"ucv/profile"}, 1},
 	{[]string{"ucv/tlsconf"}, 1},
 	{[]string{"ucv/replication"}, 2},

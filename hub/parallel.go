@@ -2,8 +2,8 @@ package hub
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"ucv/parallel"
 )
 
 // parallelDo calls fn(i) for every i in [0, n) on up to GOMAXPROCS
@@ -20,18 +20,5 @@ func parallelDo(n int, fn func(i int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(n, workers, fn)
 }

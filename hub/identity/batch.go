@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"ucv/parallel"
 )
 
 // AddBatch adds recs in order with exactly the outcome of calling Add on
@@ -52,20 +52,10 @@ func (ix *Index) AddBatch(recs []Record, each func(i int, d Decision)) ([]Decisi
 	b := ix.planBatch(recs, workers)
 	ix.memo = &b.memo
 	defer func() { ix.lastMemoHits, ix.memo = b.memo.hits, nil }()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(recs) {
-					return
-				}
-				b.score(ix.m, i)
-			}
-		})
-	}
-	defer wg.Wait()
+	// Score ahead on every core while the serial pass below adds the
+	// records in order, each once its scores are published (b.done).
+	wait := parallel.Start(len(recs), workers, func(i int) { b.score(ix.m, i) })
+	defer wait()
 	for i, r := range recs {
 		<-b.done[i]
 		b.memo.cur, b.memo.curSlot = b.ps[i], int32(i)
@@ -95,7 +85,7 @@ type batchPlan struct {
 func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	n := len(recs)
 	b := &batchPlan{ps: make([]*prep, n), keys: make([][]blockKey, n), cand: make([][]*prep, n), done: make([]chan struct{}, n)}
-	parallel(n, workers, func(i int) {
+	parallel.For(n, workers, func(i int) {
 		b.ps[i] = prepare(recs[i], ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
 		b.keys[i] = blockKeys(b.ps[i])
 	})
@@ -148,7 +138,7 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// serial pass needs and the guess missed is scored there.
 	// Candidates may repeat (a near-copy shares many keys); score drops
 	// the repeats.
-	parallel(n, workers, func(i int) {
+	parallel.For(n, workers, func(i int) {
 		var cand []*prep
 		for x, k := range b.keys[i] {
 			old := ix.blocks[k]
@@ -216,24 +206,6 @@ func (b *batchPlan) score(m *Model, i int) {
 	b.memo.pairs[i] = out
 	b.cand[i] = nil
 	close(b.done[i])
-}
-
-// parallel runs fn(i) for i in [0, n) on workers goroutines.
-func parallel(n, workers int, fn func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // pairMemo holds pair weights scored ahead by AddBatch, by the batch

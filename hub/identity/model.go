@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 
+	"ucv/parallel"
 	"ucv/profile"
 )
 
@@ -759,7 +760,7 @@ func blockedPrior(md *Model, ps []*prep, keys []uint64, cfg Config, all float64)
 		step = (len(keys) + cfg.TrainPairsPerRule - 1) / cfg.TrainPairsPerRule
 	}
 	ev := make([]float64, (len(keys)+step-1)/step)
-	parallel(len(ev), runtime.GOMAXPROCS(0), func(i int) {
+	parallel.For(len(ev), runtime.GOMAXPROCS(0), func(i int) {
 		k := keys[i*step]
 		a, b := ps[int(k>>32)], ps[int(k&0xffffffff)] // a.id < b.id: ps is sorted by ID
 		v := md.compare(a, b)
