@@ -218,3 +218,22 @@ func (f *FSM) ImportStats(source string) ImportStats {
 	})
 	return out
 }
+
+// ImportRecord returns the record:{source}/{id} identifier that fragment
+// id holds when it is an imported record (false for an edge profile or
+// an unknown fragment), without copying the fragment's state. Safe for
+// concurrent use.
+func (f *FSM) ImportRecord(id string) (profile.Identifier, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fr, ok := f.st.frags.Get(&fragment{id: id})
+	if !ok {
+		return profile.Identifier{}, false
+	}
+	for _, ident := range fr.state.IdentityList() {
+		if ident.Type == RecordIDType {
+			return ident, true
+		}
+	}
+	return profile.Identifier{}, false
+}

@@ -127,19 +127,14 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 // imported record fragment id holds, value redacted when masked; "" for
 // a fragment that is not an imported record (an edge profile).
 func importRecordRef(fsm *hub.FSM, id string, masked bool) string {
-	fr, err := fsm.Fragment(id)
-	if err != nil {
+	ident, ok := fsm.ImportRecord(id)
+	switch {
+	case !ok:
 		return ""
+	case masked:
+		return string(ident.Type) + ":" + profile.Redact(ident.Value)
 	}
-	for _, ident := range fr.IdentityList() {
-		if ident.Type == hub.RecordIDType {
-			if masked {
-				return string(ident.Type) + ":" + profile.Redact(ident.Value)
-			}
-			return ident.Key()
-		}
-	}
-	return ""
+	return ident.Key()
 }
 
 // explainEvent renders one history event as a sentence.
