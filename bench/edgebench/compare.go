@@ -32,6 +32,13 @@ type CompareConfig struct {
 	Out      io.Writer
 }
 
+// seconds is the length of a measured phase in whole seconds (at least
+// one), as a number and as wrk's -d argument.
+func (cfg CompareConfig) seconds() (int, string) {
+	secs := max(1, int(cfg.Duration.Round(time.Second)/time.Second))
+	return secs, strconv.Itoa(secs) + "s"
+}
+
 // CompareResult is one side of one phase.
 type CompareResult struct {
 	Rate     float64       // requests/s (events/s for ingest)
@@ -219,8 +226,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	if err != nil {
 		return nil, err
 	}
-	secs := max(1, int(cfg.Duration.Round(time.Second)/time.Second))
-	dur := strconv.Itoa(secs) + "s"
+	secs, dur := cfg.seconds()
 	ingest := ComparePhase{Name: "durable single-event ingest (64 conns), events/s"}
 	batch := ComparePhase{Name: "/v1/batch of 100 events (8 conns), events/s"}
 	lookup := ComparePhase{Name: "lookup ~1.6 KB profile (50 conns), req/s"}
@@ -308,8 +314,7 @@ func lookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookup
 	if err := fillRedis(redisAddr, cfg.Profiles, size); err != nil {
 		return err
 	}
-	secs := max(1, int(cfg.Duration.Round(time.Second)/time.Second))
-	dur := strconv.Itoa(secs) + "s"
+	secs, dur := cfg.seconds()
 	edgeURL := "http://" + edgeAddr
 	keyArg := "key:__rand_int__"
 	// Warm up (unmeasured), then measure.
