@@ -298,20 +298,19 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 	if v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 {
 		return false
 	}
-	for _, p := range [...]*prep{pb} {
-		keys := ruleKeys(p, addressRule)
-		for _, id := range p.ids {
-			keys = append(keys, hashKey(identifierRule, id.Key()))
+	// Who shares the nameless record's address or contact points.
+	keys := ruleKeys(pb, addressRule)
+	for _, id := range pb.ids {
+		keys = append(keys, hashKey(identifierRule, id.Key()))
+	}
+	for _, k := range keys {
+		hs := ix.blocks[k]
+		if len(hs) > maxAmbiguityCheck {
+			hs = hs[:maxAmbiguityCheck]
 		}
-		for _, k := range keys {
-			hs := ix.blocks[k]
-			if len(hs) > maxAmbiguityCheck {
-				hs = hs[:maxAmbiguityCheck]
-			}
-			for _, h := range hs {
-				if h != a && h != b && ix.vetoed(h, a) {
-					return true
-				}
+		for _, h := range hs {
+			if h != a && h != b && ix.vetoed(h, a) {
+				return true
 			}
 		}
 	}
