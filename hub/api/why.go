@@ -96,7 +96,7 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 		out.Reasons = append(out.Reasons, rs)
 	}
 	comp := fsm.Compiled()
-	records := map[string]string{} // fragment ID → its import record ref ("" if none)
+	records := map[string]profile.Identifier{} // fragment ID → its import record (zero if none)
 	for _, win := range comp.Winners(v.Profile) {
 		pol := comp.PolicyFor(win.Trait)
 		tw := TraitWhy{Trait: win.Trait, Policy: win.Policy, Source: win.Source, Record: win.Record,
@@ -104,13 +104,13 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 		if win.Policy == profile.PolicySourcePriority {
 			tw.Sources = pol.Sources
 		}
-		if win.Record != "" {
-			ref, ok := records[win.Record]
+		if win.Record != "" && win.Source != "" {
+			rec, ok := records[win.Record]
 			if !ok {
-				ref = importRecordRef(fsm, win.Record, masked(r))
-				records[win.Record] = ref
+				rec, _ = fsm.ImportRecord(win.Record)
+				records[win.Record] = rec
 			}
-			tw.SourceRecord = ref
+			tw.SourceRecord = importRecordRef(rec, win.Source, masked(r))
 		}
 		if !masked(r) {
 			if b, _, err := codec.AppendJSON(nil, win.Val); err == nil {
@@ -123,18 +123,19 @@ func (s *Server) why(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// importRecordRef returns the "record:{source}/{id}" identifier of the
-// imported record fragment id holds, value redacted when masked; "" for
-// a fragment that is not an imported record (an edge profile).
-func importRecordRef(fsm *hub.FSM, id string, masked bool) string {
-	ident, ok := fsm.ImportRecord(id)
+// importRecordRef returns rec, a fragment's "record:{source}/{id}"
+// identifier (zero for an edge profile), as /why shows it for a value
+// from source: only when the value came from that import — an edge that
+// linked its own events to the record wrote into the same fragment under
+// another source — and with the value redacted when masked; "" otherwise.
+func importRecordRef(rec profile.Identifier, source string, masked bool) string {
 	switch {
-	case !ok:
+	case rec.Type != hub.RecordIDType || !strings.HasPrefix(rec.Value, source+"/"):
 		return ""
 	case masked:
-		return string(ident.Type) + ":" + profile.Redact(ident.Value)
+		return string(rec.Type) + ":" + profile.Redact(rec.Value)
 	}
-	return ident.Key()
+	return rec.Key()
 }
 
 // explainEvent renders one history event as a sentence.
