@@ -47,6 +47,10 @@ func storageError(err error) error {
 // in ErrStorageFull or ErrNotWritable. Options.FailWrites is consulted
 // first.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
+	// A success clears only the failure known when it began: a write the
+	// appender saw refused while this transaction was committing (the
+	// disk filled meanwhile) is newer news than this success.
+	before := s.health.err.Load()
 	err := s.dbUpdate(func(tx *bolt.Tx) error {
 		if f := s.opts.FailWrites; f != nil {
 			if err := f(); err != nil {
@@ -58,7 +62,7 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 	serr := storageError(err)
 	switch {
 	case err == nil:
-		s.health.err.Store(nil)
+		s.health.err.CompareAndSwap(before, nil)
 	case serr != nil:
 		s.health.err.Store(&serr)
 		return serr

@@ -96,3 +96,53 @@ func TestProbeWriteAfterClose(t *testing.T) {
 		t.Fatalf("ProbeWrite after Close = %v, want ErrClosed", err)
 	}
 }
+
+// A commit that began before the disk filled, and finishes after a later
+// write was refused, does not report the store writable again: the
+// refusal is the newer news (TestDiskFull in edge/api saw /readyz say
+// ready on a full disk when the applier's commit of an earlier event
+// outlasted the refused post).
+func TestOlderSuccessKeepsNewerFailure(t *testing.T) {
+	var (
+		f       faults
+		armed   atomic.Bool
+		calls   atomic.Int32
+		reached = make(chan struct{})
+		release = make(chan struct{})
+	)
+	s := open(t, func(o *Options) {
+		o.FailWrites = func() error {
+			if armed.Load() && calls.Add(1) == 2 {
+				// The applier's commit of "before", inside its transaction:
+				// it passed the check and goes on to succeed, late.
+				close(reached)
+				<-release
+				return nil
+			}
+			return f.fail()
+		}
+	})
+	armed.Store(true)
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"before"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	<-reached
+	f.set(diskErr(syscall.ENOSPC))
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"full"}`)}); !errors.Is(err, ErrStorageFull) {
+		t.Fatalf("Append on a full disk = %v, want ErrStorageFull", err)
+	}
+	close(release)
+	if _, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "before"}); err != nil {
+		t.Fatalf("the acknowledged event: %v", err) // the read waits for the applier
+	}
+	if err := s.Writable(); !errors.Is(err, ErrStorageFull) {
+		t.Fatalf("Writable after the older commit succeeded = %v, want ErrStorageFull", err)
+	}
+	f.set(nil)
+	if err := s.ProbeWrite(); err != nil {
+		t.Fatalf("ProbeWrite after the disk recovered = %v", err)
+	}
+	if err := s.Writable(); err != nil {
+		t.Fatalf("Writable after a good probe = %v, want nil", err)
+	}
+}
