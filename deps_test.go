@@ -115,7 +115,7 @@ var layers = []struct {
 	pkgs []string
 	rank int
 }{
-	{[]string{"ucv/crdt", "ucv/metric", "ucv/parallel"}, 0},
+	{[]string{"ucv/crdt", "ucv/metric", "ucv/parallel", "ucv/gcpolicy"}, 0},
 	{[]string{"ucv/profile"}, 1},
 	{[]string{"ucv/tlsconf"}, 1},
 	{[]string{"ucv/replication"}, 2},
@@ -178,22 +178,23 @@ func TestLayers(t *testing.T) {
 // or replacing a library touches that package alone, and nothing else
 // grows a dependency on it. Keys are module paths.
 var homes = map[string]string{
-	"github.com/hashicorp/raft":           "ucv/hub",
-	"github.com/hashicorp/raft-boltdb/v2": "ucv/hub",
-	"github.com/hashicorp/go-hclog":       "ucv/hub", // raft's logger, fed from the hub's slog
-	"github.com/google/btree":             "ucv/hub",
-	"github.com/hashicorp/memberlist":     "ucv/edge/gossip",
-	"go.etcd.io/bbolt":                    "ucv/edge/store",
-	"github.com/oklog/ulid/v2":            "ucv/edge/store",
-	"github.com/valyala/fasthttp":         "ucv/edge/api",
-	"github.com/prometheus/client_golang": "ucv/metric",
-	"github.com/klauspost/compress":       "ucv/crdt/codec",
-	"github.com/vmihailenco/msgpack/v5":   "ucv/crdt/codec",
-	"github.com/nyaruka/phonenumbers":     "ucv/profile",
-	"github.com/schollz/progressbar/v3":   "ucv/cmd/ucv",
-	"golang.org/x/crypto":                 "ucv/hub/token",    // bcrypt for the hub's tokens file
-	"gonum.org/v1/gonum":                  "ucv/profile/clv",  // optimisation and special functions of the customer-value models
-	"github.com/google/cel-go":            "ucv/profile/expr", // audience expressions
+	"github.com/hashicorp/raft":             "ucv/hub",
+	"github.com/hashicorp/raft-boltdb/v2":   "ucv/hub",
+	"github.com/hashicorp/go-hclog":         "ucv/hub", // raft's logger, fed from the hub's slog
+	"github.com/google/btree":               "ucv/hub",
+	"github.com/hashicorp/memberlist":       "ucv/edge/gossip",
+	"go.etcd.io/bbolt":                      "ucv/edge/store",
+	"github.com/oklog/ulid/v2":              "ucv/edge/store",
+	"github.com/valyala/fasthttp":           "ucv/edge/api",
+	"github.com/prometheus/client_golang":   "ucv/metric",
+	"github.com/klauspost/compress":         "ucv/crdt/codec",
+	"github.com/vmihailenco/msgpack/v5":     "ucv/crdt/codec",
+	"github.com/nyaruka/phonenumbers":       "ucv/profile",
+	"github.com/schollz/progressbar/v3":     "ucv/cmd/ucv",
+	"golang.org/x/crypto":                   "ucv/hub/token",    // bcrypt for the hub's tokens file
+	"gonum.org/v1/gonum":                    "ucv/profile/clv",  // optimisation and special functions of the customer-value models
+	"github.com/google/cel-go":              "ucv/profile/expr", // audience expressions
+	"github.com/KimMachineGun/automemlimit": "ucv/gcpolicy",     // the hub's soft memory limit from the cgroup or the machine
 }
 
 // alsoHome names the test harnesses that build on their home package's

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 	"ucv/crdt"
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
+	"ucv/gcpolicy"
 	"ucv/hub/hubtest"
 	"ucv/profile"
 	"ucv/replication"
@@ -39,6 +42,7 @@ func startBenchHubs(b *testing.B) []*hubNode {
 // client is plain HTTP.
 func startBenchHubsTLS(b *testing.B, ca *tlstest.CA) ([]*hubNode, *http.Client) {
 	b.Helper()
+	hubGC(b)
 	dir := b.TempDir()
 	log := slog.New(slog.DiscardHandler)
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -285,6 +289,23 @@ func BenchmarkHubNewPeople(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(per*edges)/took.Seconds(), "events/s")
 	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(per*edges), "cpu-µs/event")
+}
+
+// hubGC applies to the benchmark's process the collector policy `ucv
+// hub` applies to its own (runHub: the defaults, or GOGC and GOMEMLIMIT
+// from the environment), as the in-process nodes stand for hub
+// processes, and restores the settings after the benchmark.
+func hubGC(b *testing.B) {
+	gc, limit := gcpolicy.Current()
+	b.Cleanup(func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	})
+	a, err := gcpolicy.Apply(hubConfig{}.gc, os.Getenv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("hub GC policy: GOGC %d, memory limit %d MiB", a.GCPercent, a.LimitBytes>>20)
 }
 
 // processCPU returns the process's user+system CPU time so far.

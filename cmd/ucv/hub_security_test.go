@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"ucv/gcpolicy"
 	"ucv/hub/api"
 	"ucv/hub/token"
 )
@@ -244,5 +245,43 @@ func TestHubWithTokensFile(t *testing.T) {
 	cfg.nodeToken = edge
 	if _, err := startHubNode(cfg, slog.New(slog.DiscardHandler)); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--node-token is not a node token") {
 		t.Errorf("startHubNode with an edge's token as --node-token = %v, want a usage error", err)
+	}
+}
+
+// TestParseHubGCFlags: --memory-limit-mb and --gc-percent (and their
+// variables) become the hub's collector policy; 0 leaves the defaults to
+// gcpolicy; nonsense is a usage error naming the flag.
+func TestParseHubGCFlags(t *testing.T) {
+	base := []string{"--data-dir", t.TempDir()}
+	for _, c := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    gcpolicy.Policy
+		wantErr string
+	}{
+		{name: "defaults"},
+		{name: "flags", args: []string{"--memory-limit-mb", "2048", "--gc-percent", "150"}, want: gcpolicy.Policy{LimitBytes: 2 << 30, GCPercent: 150}},
+		{name: "variables", env: map[string]string{"UCV_MEMORY_LIMIT_MB": "512", "UCV_GC_PERCENT": "-1"}, want: gcpolicy.Policy{LimitBytes: 512 << 20, GCPercent: -1}},
+		{name: "negative limit", args: []string{"--memory-limit-mb", "-5"}, wantErr: "--memory-limit-mb"},
+		{name: "limit not a number", args: []string{"--memory-limit-mb", "8G"}, wantErr: "--memory-limit-mb"},
+		{name: "percent below -1", args: []string{"--gc-percent", "-2"}, wantErr: "--gc-percent"},
+		{name: "percent not a number", args: []string{"--gc-percent", "off"}, wantErr: "--gc-percent"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := parseHubFlags(append(base, c.args...), func(k string) string { return c.env[k] }, new(bytes.Buffer))
+			if c.wantErr != "" {
+				if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("parseHubFlags = %v, want a usage error containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.gc != c.want {
+				t.Errorf("policy %+v, want %+v", cfg.gc, c.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,149 @@
+// Package gcpolicy sets the garbage collector's policy of a process that
+// keeps its working state in memory, as a hub node does: a soft memory
+// limit taken from the cgroup's memory limit, or the machine's memory when
+// there is none, and a GC percentage (GOGC) for the headroom below it.
+//
+// Go's default (GOGC=100, no limit) collects whenever the heap doubles
+// its live part. For a process whose live heap is its data set that is
+// both too eager and not safe: while the data set is small it spends a
+// third of the CPU collecting (docs/decisions/0055-hub-gc-policy.md), and
+// once the live heap passes half the memory the next heap goal is beyond
+// the machine. A higher GOGC under a memory limit collects less often
+// while there is room and, near the limit, as often as the limit
+// requires — the policy the Go GC guide describes for a process that owns
+// its machine's memory.
+//
+// The limit comes from github.com/KimMachineGun/automemlimit, which this
+// package alone imports. The environment's GOGC and GOMEMLIMIT, the
+// runtime's own settings, take precedence over the defaults (not over
+// values a caller sets explicitly).
+package gcpolicy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime/debug"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+)
+
+// DefaultGCPercent is the GOGC a Policy sets when it names none: the heap
+// may grow to five times its live part between collections, below the
+// memory limit.
+const DefaultGCPercent = 400
+
+// DefaultRatio is the share of the cgroup's (or machine's) memory a
+// Policy takes as the soft limit when it names none; the rest is left for
+// the runtime's own overhead, the page cache of the Raft log and
+// snapshots, and the kernel.
+const DefaultRatio = 0.9
+
+// Policy is a process's collector settings. The zero Policy means the
+// defaults.
+type Policy struct {
+	// GCPercent is GOGC: how far, in percent of the live heap, the heap
+	// may grow between collections; -1 turns proportional collection off
+	// (the memory limit alone triggers it). 0 means the environment's
+	// GOGC when set, DefaultGCPercent otherwise.
+	GCPercent int
+	// LimitBytes is the soft memory limit. 0 means the environment's
+	// GOMEMLIMIT when set, otherwise Ratio of the cgroup's memory limit,
+	// or of the machine's memory when the cgroup sets none.
+	LimitBytes int64
+	// Ratio is the share taken when the limit is derived; 0 means
+	// DefaultRatio. It must lie in (0, 1].
+	Ratio float64
+}
+
+// Applied is the policy in effect after Apply.
+type Applied struct {
+	// GCPercent is the GOGC in effect (-1: off).
+	GCPercent int
+	// LimitBytes is the soft memory limit in effect; math.MaxInt64 when
+	// there is none (no cgroup limit and the machine's memory unknown).
+	LimitBytes int64
+	// GCFromEnv and LimitFromEnv say that the environment's GOGC and
+	// GOMEMLIMIT were kept.
+	GCFromEnv, LimitFromEnv bool
+}
+
+// Check reports what is wrong with p's explicit values, naming the field.
+func (p Policy) Check() error {
+	switch {
+	case p.GCPercent < -1:
+		return fmt.Errorf("gcpolicy: GC percent %d: must be -1 (off), 0 (default) or positive", p.GCPercent)
+	case p.LimitBytes < 0:
+		return fmt.Errorf("gcpolicy: memory limit %d bytes: must be 0 (derived) or positive", p.LimitBytes)
+	case p.Ratio < 0 || p.Ratio > 1 || math.IsNaN(p.Ratio):
+		return fmt.Errorf("gcpolicy: ratio %v: must lie in (0, 1], or 0 for the default", p.Ratio)
+	}
+	return nil
+}
+
+// Apply sets p for the whole process (debug.SetGCPercent,
+// debug.SetMemoryLimit) and returns what is in effect. getenv reads the
+// environment (os.Getenv; tests pass their own). On an error nothing was
+// changed.
+func Apply(p Policy, getenv func(string) string) (Applied, error) {
+	if err := p.Check(); err != nil {
+		return Applied{}, err
+	}
+	var a Applied
+	switch {
+	case p.LimitBytes > 0:
+		debug.SetMemoryLimit(p.LimitBytes)
+		a.LimitBytes = p.LimitBytes
+	case getenv("GOMEMLIMIT") != "":
+		a.LimitBytes, a.LimitFromEnv = debug.SetMemoryLimit(-1), true
+	default:
+		ratio := p.Ratio
+		if ratio == 0 {
+			ratio = DefaultRatio
+		}
+		limit, err := derivedLimit(ratio)
+		if err != nil {
+			return Applied{}, err
+		}
+		debug.SetMemoryLimit(limit)
+		a.LimitBytes = limit
+	}
+	switch {
+	case p.GCPercent != 0:
+		debug.SetGCPercent(p.GCPercent)
+		a.GCPercent = p.GCPercent
+	case getenv("GOGC") != "":
+		// Reading the setting means setting it; restored at once.
+		a.GCPercent, a.GCFromEnv = debug.SetGCPercent(100), true
+		debug.SetGCPercent(a.GCPercent)
+	default:
+		debug.SetGCPercent(DefaultGCPercent)
+		a.GCPercent = DefaultGCPercent
+	}
+	return a, nil
+}
+
+// derivedLimit is ratio of the cgroup's memory limit, or of the
+// machine's memory when the cgroup sets none; math.MaxInt64 when neither
+// is known.
+func derivedLimit(ratio float64) (int64, error) {
+	provider := memlimit.ApplyRatio(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem), ratio)
+	limit, err := provider()
+	switch {
+	case errors.Is(err, memlimit.ErrNoLimit):
+		return math.MaxInt64, nil
+	case err != nil:
+		return 0, fmt.Errorf("gcpolicy: memory limit: %w", err)
+	case limit == 0 || limit > math.MaxInt64:
+		return math.MaxInt64, nil
+	}
+	return int64(limit), nil
+}
+
+// Current returns the process's GC percentage and memory limit without
+// changing them (for reports and tests).
+func Current() (gcPercent int, limitBytes int64) {
+	gcPercent = debug.SetGCPercent(100)
+	debug.SetGCPercent(gcPercent)
+	return gcPercent, debug.SetMemoryLimit(-1)
+}
