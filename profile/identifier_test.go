@@ -2,6 +2,7 @@ package profile
 
 import (
 	"errors"
+	"net/mail"
 	"strings"
 	"testing"
 
@@ -136,4 +137,84 @@ func TestNormalizeIdempotent(t *testing.T) {
 			rt.Fatalf("normalized %q as %q, then %q: %v", raw, id.Key(), again.Key(), err)
 		}
 	})
+}
+
+// TestBareAddrSpecAgreesWithParser: whatever bareAddrSpec accepts,
+// mail.ParseAddress reads back unchanged with no display name — so
+// NormalizeEmail's shortcut never accepts what the parser would refuse or
+// change. Strings drawn from the characters that matter in addresses.
+func TestBareAddrSpecAgreesWithParser(t *testing.T) {
+	accepted := 0
+	rapid.Check(t, func(t *rapid.T) {
+		chars := rapid.SampledFrom([]rune("ab.z09@-_+'!#~\"<> ()[]é,;:\\AZ"))
+		atext := rapid.StringOfN(rapid.SampledFrom([]rune("abz09-_+'!#~.")), 1, 8, -1)
+		v := rapid.OneOf(rapid.StringOfN(chars, 0, 24, -1),
+			rapid.Custom(func(t *rapid.T) string { return atext.Draw(t, "local") + "@" + atext.Draw(t, "domain") })).Draw(t, "v")
+		if !bareAddrSpec(v) {
+			return
+		}
+		accepted++
+		a, err := mail.ParseAddress(v)
+		if err != nil || a.Address != v || a.Name != "" {
+			t.Fatalf("bareAddrSpec(%q) but ParseAddress = %+v, %v", v, a, err)
+		}
+	})
+	if accepted < 10 {
+		t.Errorf("only %d generated strings were bare addr-specs: the property was hardly checked", accepted)
+	}
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{
+		{"ann@example.com", true},
+		{"o'neil+tag@mail.example.co.uk", true},
+		{"a@b", true}, // the parser's call; NormalizeEmail then wants a dot in the domain
+		{".ann@example.com", false},
+		{"ann.@example.com", false},
+		{"an..n@example.com", false},
+		{"ann@example.com.", false},
+		{"ann@@example.com", false},
+		{"@example.com", false},
+		{"ann@", false},
+		{"Ann@example.com", false},
+		{`"ann lee"@example.com`, false},
+		{"ann lee <ann@example.com>", false},
+		{"zoë@example.com", false},
+	} {
+		if got := bareAddrSpec(c.v); got != c.want {
+			t.Errorf("bareAddrSpec(%q) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
+// FuzzNormalizeEmail: the shortcut and the parser agree on every input:
+// NormalizeEmail's answer is the one it gave with the parser alone.
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"ann@example.com", " Ann@Example.com ", `"Ann Lee" <ann@example.com>`, "a..b@c.d", "x@y", "o'neil+t@m.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := NormalizeEmail(raw)
+		want, werr := normalizeEmailParser(raw)
+		if got != want || (err == nil) != (werr == nil) {
+			t.Fatalf("NormalizeEmail(%q) = %q, %v; with the parser alone %q, %v", raw, got, err, want, werr)
+		}
+	})
+}
+
+// normalizeEmailParser is NormalizeEmail without the shortcut.
+func normalizeEmailParser(raw string) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(raw))
+	if v == "" || len(v) > 254 {
+		return "", errors.New("refused")
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" {
+		return "", errors.New("refused")
+	}
+	at := strings.LastIndexByte(v, '@')
+	if at <= 0 || at == len(v)-1 || !strings.Contains(v[at+1:], ".") {
+		return "", errors.New("refused")
+	}
+	return v, nil
 }
