@@ -2,7 +2,6 @@ package crdt
 
 import (
 	"maps"
-	"slices"
 )
 
 // GSet is a grow-only set of strings. Merge is union. The zero value is
@@ -40,7 +39,7 @@ func (g *GSet) Merge(o GSet) {
 }
 
 // Elems returns the elements in sorted order.
-func (g GSet) Elems() []string { return slices.Sorted(maps.Keys(g.M)) }
+func (g GSet) Elems() []string { return SortedKeys(g.M) }
 
 // Clone returns a deep copy.
 func (g GSet) Clone() GSet {

@@ -73,7 +73,7 @@ func (c *CausalContext) compact() {
 		c.Cloud = nil
 		return
 	}
-	ds := slices.SortedFunc(maps.Keys(c.Cloud), dotCompare)
+	ds := SortedKeysFunc(c.Cloud, dotCompare)
 	for _, d := range ds {
 		v := c.VV[d.Replica]
 		switch {
@@ -120,7 +120,7 @@ func (s ORSet) Has(e string) bool { return len(s.Entries[e]) > 0 }
 func (s ORSet) Len() int { return len(s.Entries) }
 
 // Elems returns the present elements in sorted order.
-func (s ORSet) Elems() []string { return slices.Sorted(maps.Keys(s.Entries)) }
+func (s ORSet) Elems() []string { return SortedKeys(s.Entries) }
 
 // Add adds e as replica r and returns the delta. The delta also covers
 // e's older dots, so they are replaced rather than accumulated.

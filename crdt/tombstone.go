@@ -4,8 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"maps"
-	"slices"
 )
 
 // TombstoneKey derives the key under which value (an identifier key or a
@@ -49,7 +47,7 @@ func (t Tombstones) Equal(o Tombstones) bool { return t.Keys.Equal(o.Keys) }
 // observed remove (its dots stay in the context, so a later merge of an
 // older replica cannot bring it back unless that replica re-added it).
 func (s *ORSet) DropElems(drop func(string) bool) {
-	for _, e := range slices.Sorted(maps.Keys(s.Entries)) {
+	for _, e := range SortedKeys(s.Entries) {
 		if drop(e) {
 			for _, d := range s.Entries[e] {
 				s.Ctx.add(d)

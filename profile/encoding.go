@@ -89,35 +89,44 @@ func encodeProfileWith(e *codec.Encoder, p *Profile, split func(crdt.LWWMap, tra
 			fields++
 		}
 	}
-	steps := []func() error{
-		func() error { return e.EncodeArrayLen(fields) },
-		func() error { return e.EncodeString(p.ID) },
-		func() error { return codec.EncodeTimestamp(e, p.Version) },
-		func() error { return encodeTraits(e, traits) },
-		func() error { return codec.EncodeORSet(e, p.Identities) },
-		func() error { return codec.EncodeLWWMap(e, p.Consent) },
-		func() error { return codec.EncodeCounterMap(e, p.Counters) },
-		func() error { return codec.EncodeMin(e, p.FirstSeen) },
-		func() error { return codec.EncodeMax(e, p.LastSeen) },
-		func() error { return codec.EncodeMax(e, p.LastOrder) },
-		func() error { return codec.EncodeGSet(e, p.Channels) },
-		func() error { return codec.EncodeRecent(e, p.Timeline) },
-		func() error { return codec.EncodeLWWMap(e, p.Merges) },
-		func() error { return codec.EncodeMax(e, p.Erased) },
-		func() error { return codec.EncodeTombstones(e, p.Tombstones) },
-		func() error { return codec.EncodeLedger(e, p.Ledger) },
+	// One call after another, not a slice of closures: the closures
+	// escaped and cost about twenty allocations an encoding. Every
+	// encoder runs (they only append to e's buffer); the first error is
+	// returned.
+	err := firstErr(
+		e.EncodeArrayLen(fields),
+		e.EncodeString(p.ID),
+		codec.EncodeTimestamp(e, p.Version),
+		encodeTraits(e, traits),
+		codec.EncodeORSet(e, p.Identities),
+		codec.EncodeLWWMap(e, p.Consent),
+		codec.EncodeCounterMap(e, p.Counters),
+		codec.EncodeMin(e, p.FirstSeen),
+		codec.EncodeMax(e, p.LastSeen),
+		codec.EncodeMax(e, p.LastOrder),
+		codec.EncodeGSet(e, p.Channels),
+		codec.EncodeRecent(e, p.Timeline),
+		codec.EncodeLWWMap(e, p.Merges),
+		codec.EncodeMax(e, p.Erased),
+		codec.EncodeTombstones(e, p.Tombstones),
+		codec.EncodeLedger(e, p.Ledger),
+	)
+	if err == nil && fields > profileFields {
+		err = codec.EncodeMax(e, p.Retained)
 	}
-	if fields > profileFields {
-		steps = append(steps, func() error { return codec.EncodeMax(e, p.Retained) })
+	if err == nil && fields > profileFields+1 {
+		err = encodeExplicit(e, p.Candidates, cf.explicit)
 	}
-	if fields > profileFields+1 {
-		steps = append(steps, func() error { return encodeExplicit(e, p.Candidates, cf.explicit) })
+	if err == nil && fields > profileFields+2 {
+		err = encodeOrigins(e, cf.origins)
 	}
-	if fields > profileFields+2 {
-		steps = append(steps, func() error { return encodeOrigins(e, cf.origins) })
-	}
-	for _, s := range steps {
-		if err := s(); err != nil {
+	return err
+}
+
+// firstErr returns the first non-nil error of errs.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}

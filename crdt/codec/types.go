@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"slices"
 
 	"ucv/crdt"
@@ -88,7 +87,7 @@ func EncodeLWWMap(e *Encoder, m crdt.LWWMap) error {
 	if err := e.EncodeMapLen(len(m.M)); err != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(m.M)) {
+	for _, k := range crdt.SortedKeys(m.M) {
 		if err := first(e.EncodeString(k), EncodeRegister(e, m.M[k])); err != nil {
 			return err
 		}
@@ -298,7 +297,7 @@ func EncodeORSet(e *Encoder, s crdt.ORSet) error {
 	if err := first(e.EncodeArrayLen(3), e.EncodeMapLen(len(s.Entries))); err != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Entries)) {
+	for _, k := range crdt.SortedKeys(s.Entries) {
 		if err := first(e.EncodeString(k), encodeDots(e, s.Entries[k])); err != nil {
 			return err
 		}
@@ -308,7 +307,7 @@ func EncodeORSet(e *Encoder, s crdt.ORSet) error {
 		vv = append(vv, crdt.Dot{Replica: r, Seq: q})
 	}
 	slices.SortFunc(vv, dotCmp)
-	cloud := slices.SortedFunc(maps.Keys(s.Ctx.Cloud), dotCmp)
+	cloud := crdt.SortedKeysFunc(s.Ctx.Cloud, dotCmp)
 	return first(encodeDots(e, vv), encodeDots(e, cloud))
 }
 
