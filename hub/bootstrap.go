@@ -68,17 +68,17 @@ func (b *Bootstrap) Clusters(start func(n int) error, fn func(View) error) error
 			return true
 		}
 		others := members[fr.id]
-		v := View{ID: fr.id, Fragments: append([]string{fr.id}, others...), Profile: fr.state, Changed: fr.changed}
+		v := View{ID: fr.id, Fragments: append([]string{fr.id}, others...), Profile: fr.profile(), Changed: fr.changed}
 		v.Apart = apartOf(b.apart, v.Fragments)
 		if len(others) > 0 {
 			v.Profile = profile.New(fr.id)
-			v.Profile.Merge(fr.state)
+			v.Profile.Merge(fr.profile())
 			for _, m := range others {
 				o, ok := b.frags.Get(&fragment{id: m})
 				if !ok {
 					continue
 				}
-				p := o.state.Clone()
+				p := o.profile() // a fresh decoding
 				p.ID = fr.id
 				v.Profile.Merge(p)
 				v.Changed = max(v.Changed, o.changed)

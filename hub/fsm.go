@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"slices"
@@ -44,12 +45,75 @@ var _ raft.FSM = (*FSM)(nil)
 // snapshot can hold the old tree without copying.
 type fragment struct {
 	id string
-	// state has ID == id and is never modified in place: Apply replaces
-	// it with a Join, which shares the parts a delta leaves unchanged
-	// with the old state (still held by snapshots).
-	state   *profile.Profile
-	cluster string // the cluster's ID: its smallest fragment ID
-	changed uint64 // Raft index of the last change to it or its cluster
+	// enc is the fragment's state (ID == id), encoded by profile.Marshal
+	// — or, when adopt is set, the first delta the fragment was created
+	// from, whose profile.Adopt is the state. A person's state encoded
+	// takes ~350 bytes of pointer-free memory, decoded ~2.8 KB of maps
+	// the collector has to scan (docs/decisions/0056-hub-encoded-fragments.md);
+	// readers decode it (profile) when they need more than erased.
+	enc   []byte
+	adopt bool
+	// erased is the state's Erased.Set.
+	erased bool
+	// state is the decoded state while an Apply owns the fragment
+	// (applier.owned), nil once the Apply has encoded it (settle). It is
+	// never modified in place: Apply replaces it with a Join, which
+	// shares the parts a delta leaves unchanged with the old state.
+	state *profile.Profile
+	// first and firstDelta: the state owning adopted from a new
+	// fragment's first delta, and that delta's encoding; while state is
+	// still first, the delta's bytes are the encoding (adopt).
+	first      *profile.Profile
+	firstDelta []byte
+	cluster    string // the cluster's ID: its smallest fragment ID
+	changed    uint64 // Raft index of the last change to it or its cluster
+}
+
+// profile returns fr's state: the Apply's own while it owns fr, else a
+// fresh decoding of enc. Read it, never change it (an owned state is
+// shared).
+func (fr *fragment) profile() *profile.Profile {
+	if fr.state != nil {
+		return fr.state
+	}
+	p, err := profile.Unmarshal(fr.enc)
+	if err != nil {
+		// enc is what settle or Restore stored after decoding it once.
+		panic(fmt.Sprintf("hub: fragment %s: stored state does not decode: %v", fr.id, err))
+	}
+	if fr.adopt {
+		p = profile.Adopt(p)
+	}
+	return p
+}
+
+// isErased reports whether fr's state is erased.
+func (fr *fragment) isErased() bool {
+	if fr.state != nil {
+		return fr.state.Erased.Set
+	}
+	return fr.erased
+}
+
+// settle encodes the state of a fragment an Apply owned and drops the
+// decoded one: the Apply is over and the fragment immutable from now
+// on. A state that is still the adoption of the fragment's first delta
+// keeps that delta's bytes instead of being encoded again.
+func (fr *fragment) settle() {
+	if fr.state == nil {
+		return
+	}
+	if fr.state == fr.first && fr.firstDelta != nil {
+		fr.enc, fr.adopt = bytes.Clone(fr.firstDelta), true
+	} else {
+		b, err := fr.state.Marshal()
+		if err != nil {
+			panic(fmt.Sprintf("hub: fragment %s: state does not encode: %v", fr.id, err))
+		}
+		fr.enc, fr.adopt = b, false
+	}
+	fr.erased = fr.state.Erased.Set
+	fr.state, fr.first, fr.firstDelta = nil, nil, nil
 }
 
 type feedKey struct {
@@ -317,6 +381,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		a.deliverGraph()
 		a.evaluateAudiences(t)
 	}
+	a.settle()
 	a.res.Index = l.Index
 	f.st.applied = l.Index
 	f.wake()
@@ -357,23 +422,25 @@ func (a *applier) frag(id string) (*fragment, bool) {
 // this Apply may change; it is put back in the tree by put. The copy
 // shares the old state: replace fr.state (Join), never change it.
 func (a *applier) own(id string) *fragment {
-	fr, _ := a.owning(id, nil)
+	fr, _ := a.owning(id, nil, nil)
 	return fr
 }
 
-// owning is own for a fragment about to take delta d (with d.ID == id):
-// a fragment it creates starts as profile.Adopt(d) — New(id).Join(d),
-// sharing d, which must not be changed afterwards — instead of empty
-// (d nil), and created reports that it did so.
-func (a *applier) owning(id string, d *profile.Profile) (fr *fragment, created bool) {
+// owning is own for a fragment about to take delta d (with d.ID == id),
+// encoded as raw: a fragment it creates starts as profile.Adopt(d) —
+// New(id).Join(d), sharing d, which must not be changed afterwards —
+// instead of empty (d nil), and created reports that it did so.
+func (a *applier) owning(id string, d *profile.Profile, raw []byte) (fr *fragment, created bool) {
 	if fr, ok := a.owned[id]; ok {
 		return fr, false
 	}
 	if old, ok := a.frag(id); ok {
 		cp := *old
+		cp.state = old.profile()
 		fr = &cp
 	} else if d != nil {
-		fr = &fragment{id: id, state: profile.Adopt(d), cluster: id}
+		st := profile.Adopt(d)
+		fr = &fragment{id: id, state: st, first: st, firstDelta: raw, cluster: id}
 		created = true
 	} else {
 		fr = &fragment{id: id, state: profile.New(id), cluster: id}
@@ -381,6 +448,16 @@ func (a *applier) owning(id string, d *profile.Profile) (fr *fragment, created b
 	a.owned[id] = fr
 	a.put(fr)
 	return fr, created
+}
+
+// settle encodes the fragments this Apply owned (fragment.settle), on
+// all cores.
+func (a *applier) settle() {
+	frs := make([]*fragment, 0, len(a.owned))
+	for _, fr := range a.owned {
+		frs = append(frs, fr)
+	}
+	parallelDo(len(frs), func(i int) { frs[i].settle() })
 }
 
 // put stores fr and moves its feed position to this index.
@@ -479,7 +556,7 @@ func (a *applier) sync(b *SyncBatch) error {
 			// A new fragment takes the delta's maps as its state's:
 			// deltas[i] is this Apply's own decoding and nothing
 			// changes it in place.
-			fr, created := a.owning(e.ProfileID, deltas[i])
+			fr, created := a.owning(e.ProfileID, deltas[i], e.Delta)
 			if !created {
 				fr.state = fr.state.Join(deltas[i])
 			}

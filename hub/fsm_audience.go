@@ -254,7 +254,7 @@ func (st *state) clusterProfile(cid string) *profile.Profile {
 	}
 	if len(members) == 1 {
 		if fr, ok := st.frags.Get(&fragment{id: cid}); ok {
-			return fr.state
+			return fr.profile()
 		}
 		return nil
 	}

@@ -98,7 +98,7 @@ func (st *state) holds(cid, key string) bool {
 	members := st.clusters[cid]
 	if len(members) == 1 {
 		fr, ok := st.frags.Get(&fragment{id: members[0]})
-		return ok && !fr.state.Erased.Set && fr.state.Identities.Has(key)
+		return ok && !fr.isErased() && fr.profile().Identities.Has(key)
 	}
 	var ids crdt.ORSet
 	for _, m := range members {
@@ -106,10 +106,10 @@ func (st *state) holds(cid, key string) bool {
 		if !ok {
 			continue
 		}
-		if fr.state.Erased.Set {
+		if fr.isErased() {
 			return false
 		}
-		ids.Merge(fr.state.Identities)
+		ids.Merge(fr.profile().Identities)
 	}
 	return ids.Has(key)
 }

@@ -50,7 +50,7 @@ func (a *applier) importBatch(im *Import) error {
 		id := ImportFragmentID(im.Source, r.ID)
 		cur := profile.New(id)
 		if fr, ok := a.st.frags.Get(&fragment{id: id}); ok {
-			cur = fr.state
+			cur = fr.profile()
 		}
 		if erased[i] = cur.Erased.Set; !erased[i] {
 			deltas[i] = importDelta(cur, im, r, a.now)
@@ -230,7 +230,7 @@ func (f *FSM) ImportRecord(id string) (profile.Identifier, bool) {
 	if !ok {
 		return profile.Identifier{}, false
 	}
-	for _, ident := range fr.state.IdentityList() {
+	for _, ident := range fr.profile().IdentityList() {
 		if ident.Type == RecordIDType {
 			return ident, true
 		}

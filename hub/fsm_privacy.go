@@ -692,8 +692,8 @@ func readPrivacy(pv *privacy, t byte, d *codec.Decoder, counts *[5]uint64) error
 // it.
 func (a *applier) erasedFrag(id string) bool {
 	if fr, ok := a.owned[id]; ok {
-		return fr.state.Erased.Set
+		return fr.isErased()
 	}
 	fr, ok := a.frag(id)
-	return ok && fr.state.Erased.Set
+	return ok && fr.isErased()
 }

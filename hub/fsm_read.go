@@ -39,9 +39,11 @@ func (st *state) view(cid string) (View, bool) {
 		if !ok {
 			continue
 		}
-		p := fr.state
+		p := fr.profile()
 		if m != cid {
-			p = p.Clone()
+			if fr.state != nil { // the Apply's own: shared
+				p = p.Clone()
+			}
 			p.ID = cid
 		}
 		v.Profile.Merge(p)
@@ -75,7 +77,10 @@ func (f *FSM) Fragment(id string) (*profile.Profile, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	return fr.state.Clone(), nil
+	if fr.state != nil {
+		return fr.state.Clone(), nil
+	}
+	return fr.profile(), nil // a fresh decoding: the caller's
 }
 
 // History returns the merge and split events that involve cluster or

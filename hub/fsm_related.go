@@ -145,7 +145,7 @@ func (f *FSM) Related(id string) (Related, error) {
 	var ids, places []identEntry // (value, member holding it)
 	for _, m := range members {
 		mf, ok := st.frags.Get(&fragment{id: m})
-		if ok && mf.state.Erased.Set {
+		if ok && mf.isErased() {
 			return Related{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 		mine[m] = true
@@ -229,13 +229,14 @@ func (st *state) identities(cid string) func(key string) bool {
 		if !ok {
 			continue
 		}
-		if fr.state.Erased.Set {
+		if fr.isErased() {
 			return func(string) bool { return false }
 		}
+		p := fr.profile()
 		if len(members) == 1 {
-			return fr.state.Identities.Has
+			return p.Identities.Has
 		}
-		ids.Merge(fr.state.Identities)
+		ids.Merge(p.Identities)
 	}
 	return ids.Has
 }

@@ -158,9 +158,12 @@ func (s *snapshot) write(w io.Writer) error {
 		s.frags.Ascend(func(fr *fragment) bool {
 			counts[1]++
 			return put(recFragment, func() error {
-				b, err := fr.state.Marshal()
-				if err != nil {
-					return err
+				b := fr.enc
+				if fr.adopt { // a first delta: the snapshot holds states
+					var err error
+					if b, err = fr.profile().Marshal(); err != nil {
+						return err
+					}
 				}
 				return first(enc.EncodeArrayLen(4), enc.EncodeString(fr.id), enc.EncodeString(fr.cluster),
 					enc.EncodeUint(fr.changed), enc.EncodeBytes(b))
@@ -420,7 +423,13 @@ func readSnapshot(r io.Reader) (*state, error) {
 				if p.ID != id {
 					return fmt.Errorf("fragment %s holds profile %s", id, p.ID)
 				}
-				st.frags.ReplaceOrInsert(&fragment{id: id, state: p, cluster: cl, changed: ch})
+				// Encoded again in today's form: a snapshot of an older
+				// encoding restores to what today's would have written.
+				enc, err := p.Marshal()
+				if err != nil {
+					return err
+				}
+				st.frags.ReplaceOrInsert(&fragment{id: id, enc: enc, erased: p.Erased.Set, cluster: cl, changed: ch})
 				st.feed.ReplaceOrInsert(feedKey{ch, id})
 			case recDecision:
 				counts[2]++
@@ -609,7 +618,7 @@ func (st *state) rebuild() error {
 	})
 	var recs []identity.Record
 	st.frags.Ascend(func(fr *fragment) bool {
-		r := recordOf(fr.state)
+		r := recordOf(fr.profile())
 		recs = append(recs, r)
 		st.recs[fr.id] = r.Fields
 		st.noteIdents(fr.id, nil, r.Fields)
