@@ -78,7 +78,7 @@ func (b *Bootstrap) Clusters(start func(n int) error, fn func(View) error) error
 				if !ok {
 					continue
 				}
-				p := o.profile() // a fresh decoding
+				p := o.ownProfile()
 				p.ID = fr.id
 				v.Profile.Merge(p)
 				v.Changed = max(v.Changed, o.changed)

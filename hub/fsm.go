@@ -36,6 +36,25 @@ type FSM struct {
 	// advanced is closed, and replaced, whenever the applied index moves
 	// (Apply, Restore); see Watch. Guarded by mu.
 	advanced chan struct{}
+	// hotMax bounds the fragments kept decoded after their Apply
+	// (SetHotFragments).
+	hotMax int
+}
+
+// DefaultHotFragments is how many of the most recently changed fragments
+// an FSM keeps decoded (docs/decisions/0056-hub-encoded-fragments.md):
+// ~2.8 KB each for a typical person, so ~180 MB at most.
+const DefaultHotFragments = 1 << 16
+
+// SetHotFragments sets how many of the most recently changed fragments
+// stay decoded between Applies (at least 0; 0 encodes every fragment
+// when its Apply ends). Memory against CPU: a returning person whose
+// fragment is hot is joined in place; a cold one is decoded and encoded
+// again. Any value gives the same state. Call it before the FSM is used.
+func (f *FSM) SetHotFragments(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hotMax = max(n, 0)
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -55,23 +74,24 @@ type fragment struct {
 	adopt bool
 	// erased is the state's Erased.Set.
 	erased bool
-	// state is the decoded state while an Apply owns the fragment
-	// (applier.owned), nil once the Apply has encoded it (settle). It is
-	// never modified in place: Apply replaces it with a Join, which
+	// state is the decoded state while the fragment is hot — an Apply
+	// owns it (applier.owned), or it is among the most recently changed
+	// (state.hot) — and then enc is not its encoding; nil once cool. It
+	// is never modified in place: Apply replaces it with a Join, which
 	// shares the parts a delta leaves unchanged with the old state.
 	state *profile.Profile
 	// first and firstDelta: the state owning adopted from a new
-	// fragment's first delta, and that delta's encoding; while state is
-	// still first, the delta's bytes are the encoding (adopt).
+	// fragment's first delta, and a copy of that delta's encoding; while
+	// state is still first, those bytes are the encoding (adopt).
 	first      *profile.Profile
 	firstDelta []byte
 	cluster    string // the cluster's ID: its smallest fragment ID
 	changed    uint64 // Raft index of the last change to it or its cluster
 }
 
-// profile returns fr's state: the Apply's own while it owns fr, else a
-// fresh decoding of enc. Read it, never change it (an owned state is
-// shared).
+// profile returns fr's state: the decoded one while fr is hot, else a
+// fresh decoding of enc. Read it, never change it (a hot state is
+// shared); ownProfile gives one to change.
 func (fr *fragment) profile() *profile.Profile {
 	if fr.state != nil {
 		return fr.state
@@ -87,6 +107,14 @@ func (fr *fragment) profile() *profile.Profile {
 	return p
 }
 
+// ownProfile is profile as a value the caller may change.
+func (fr *fragment) ownProfile() *profile.Profile {
+	if fr.state != nil {
+		return fr.state.Clone()
+	}
+	return fr.profile()
+}
+
 // isErased reports whether fr's state is erased.
 func (fr *fragment) isErased() bool {
 	if fr.state != nil {
@@ -95,25 +123,56 @@ func (fr *fragment) isErased() bool {
 	return fr.erased
 }
 
-// settle encodes the state of a fragment an Apply owned and drops the
-// decoded one: the Apply is over and the fragment immutable from now
-// on. A state that is still the adoption of the fragment's first delta
-// keeps that delta's bytes instead of being encoded again.
-func (fr *fragment) settle() {
-	if fr.state == nil {
-		return
-	}
+// cooled returns a copy of hot fragment fr with its state encoded and
+// the decoded state dropped (fr itself may be held by a snapshot and is
+// not changed). A state that is still the adoption of the fragment's
+// first delta keeps that delta's bytes instead of being encoded again.
+func (fr *fragment) cooled() *fragment {
+	cp := *fr
 	if fr.state == fr.first && fr.firstDelta != nil {
-		fr.enc, fr.adopt = bytes.Clone(fr.firstDelta), true
+		cp.enc, cp.adopt = fr.firstDelta, true
 	} else {
 		b, err := fr.state.Marshal()
 		if err != nil {
 			panic(fmt.Sprintf("hub: fragment %s: state does not encode: %v", fr.id, err))
 		}
-		fr.enc, fr.adopt = b, false
+		cp.enc, cp.adopt = b, false
 	}
-	fr.erased = fr.state.Erased.Set
-	fr.state, fr.first, fr.firstDelta = nil, nil, nil
+	cp.erased = fr.state.Erased.Set
+	cp.state, cp.first, cp.firstDelta = nil, nil, nil
+	return &cp
+}
+
+// hotRef names a fragment that was put hot at a Raft index.
+type hotRef struct {
+	index uint64
+	id    string
+}
+
+// cool encodes the hot fragments beyond the max most recently changed
+// (on all cores) and puts their cooled copies in the tree. A fragment is
+// hot exactly when the tree's copy has a state, and every put of such a
+// copy queued (index, id) in st.hot; a queued reference whose fragment
+// changed since (a later reference exists) or is cool is skipped.
+func (st *state) cool(maxHot int) {
+	var victims []*fragment
+	for len(st.hot)-st.hotHead > maxHot {
+		ref := st.hot[st.hotHead]
+		st.hot[st.hotHead] = hotRef{}
+		st.hotHead++
+		if fr, ok := st.frags.Get(&fragment{id: ref.id}); ok && fr.changed == ref.index && fr.state != nil {
+			victims = append(victims, fr)
+		}
+	}
+	if st.hotHead > len(st.hot)/2 { // the queue's dead front, reclaimed
+		st.hot = append(st.hot[:0:0], st.hot[st.hotHead:]...)
+		st.hotHead = 0
+	}
+	cooled := make([]*fragment, len(victims))
+	parallelDo(len(victims), func(i int) { cooled[i] = victims[i].cooled() })
+	for _, fr := range cooled {
+		st.frags.ReplaceOrInsert(fr) // same changed index: the feed stays
+	}
 }
 
 type feedKey struct {
@@ -163,7 +222,11 @@ type Event struct {
 }
 
 type state struct {
-	frags     *btree.BTreeG[*fragment]
+	frags *btree.BTreeG[*fragment]
+	// hot queues the fragments put decoded, oldest first, from hotHead
+	// (FSM.cool).
+	hot       []hotRef
+	hotHead   int
 	feed      *btree.BTreeG[feedKey]
 	edges     *btree.BTreeG[edgeSeq]
 	decisions *btree.BTreeG[*decision]
@@ -244,7 +307,7 @@ func NewFSM() (*FSM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{st: st, advanced: make(chan struct{})}, nil
+	return &FSM{st: st, advanced: make(chan struct{}), hotMax: DefaultHotFragments}, nil
 }
 
 // Watch returns the Raft index of the last command applied and a channel
@@ -381,7 +444,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		a.deliverGraph()
 		a.evaluateAudiences(t)
 	}
-	a.settle()
+	f.st.cool(f.hotMax)
 	a.res.Index = l.Index
 	f.st.applied = l.Index
 	f.wake()
@@ -440,7 +503,7 @@ func (a *applier) owning(id string, d *profile.Profile, raw []byte) (fr *fragmen
 		fr = &cp
 	} else if d != nil {
 		st := profile.Adopt(d)
-		fr = &fragment{id: id, state: st, first: st, firstDelta: raw, cluster: id}
+		fr = &fragment{id: id, state: st, first: st, firstDelta: bytes.Clone(raw), cluster: id}
 		created = true
 	} else {
 		fr = &fragment{id: id, state: profile.New(id), cluster: id}
@@ -450,19 +513,12 @@ func (a *applier) owning(id string, d *profile.Profile, raw []byte) (fr *fragmen
 	return fr, created
 }
 
-// settle encodes the fragments this Apply owned (fragment.settle), on
-// all cores.
-func (a *applier) settle() {
-	frs := make([]*fragment, 0, len(a.owned))
-	for _, fr := range a.owned {
-		frs = append(frs, fr)
-	}
-	parallelDo(len(frs), func(i int) { frs[i].settle() })
-}
-
 // put stores fr and moves its feed position to this index.
 func (a *applier) put(fr *fragment) {
 	fr.changed = a.index
+	if fr.state != nil {
+		a.st.hot = append(a.st.hot, hotRef{a.index, fr.id})
+	}
 	if old, ok := a.st.frags.ReplaceOrInsert(fr); ok && old.changed != 0 {
 		a.st.feed.Delete(feedKey{old.changed, old.id})
 	}

@@ -159,7 +159,7 @@ func (s *snapshot) write(w io.Writer) error {
 			counts[1]++
 			return put(recFragment, func() error {
 				b := fr.enc
-				if fr.adopt { // a first delta: the snapshot holds states
+				if fr.state != nil || fr.adopt { // hot, or a first delta: the snapshot holds states
 					var err error
 					if b, err = fr.profile().Marshal(); err != nil {
 						return err

@@ -302,6 +302,42 @@ func TestSnapshotGoldenAndRestore(t *testing.T) {
 
 // A snapshot written before profiles carried a ledger (their counters
 // per replica) still restores, with the same counts as today's.
+// TestHotFragmentsSameSnapshot: however many fragments stay decoded
+// between Applies (docs/decisions/0056-hub-encoded-fragments.md), the
+// golden scenario's snapshot is byte for byte the golden one, and every
+// view the same.
+func TestHotFragmentsSameSnapshot(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var views []hub.View
+	for _, hot := range []int{0, 1, 2, hub.DefaultHotFragments} {
+		l := newLog(t)
+		l.f.SetHotFragments(hot)
+		twoStores(l)
+		l.sync("edge-c", hubtest.Delta(3, 1, hubtest.Event{Profile: p3, IDs: []profile.Identifier{hubtest.Anon("anon-3")}}))
+		l.apply(hub.MarshalMerge(&hub.Merge{A: p3, B: p1, Actor: "steward", Reason: "r"}))
+		l.apply(hub.MarshalUnmerge(&hub.Unmerge{A: p3, B: p1, Actor: "steward", Reason: "undo"}))
+		if got := l.snapshot(); !bytes.Equal(got, want) {
+			t.Errorf("%d hot fragments: the snapshot differs from snapshot.golden", hot)
+		}
+		for i, id := range []string{p1, p2, p3} {
+			v, err := l.f.Profile(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(views) < 3 {
+				views = append(views, v)
+				continue
+			}
+			if w := views[i]; v.ID != w.ID || !slices.Equal(v.Fragments, w.Fragments) || !v.Profile.Equal(w.Profile) {
+				t.Errorf("%d hot fragments: the view of %s differs", hot, id)
+			}
+		}
+	}
+}
+
 func TestSnapshotBeforeLedgerRestores(t *testing.T) {
 	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_ledger.golden"))
 	if err != nil {

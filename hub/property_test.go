@@ -9,6 +9,7 @@ import (
 	"pgregory.net/rapid"
 
 	"ucv/crdt"
+	"ucv/hub"
 	"ucv/hub/hubtest"
 	"ucv/profile"
 	"ucv/replication"
@@ -18,7 +19,9 @@ import (
 // applied in two random interleavings (each edge's batches in order,
 // with replays of earlier batches mixed in), give the same fragments,
 // clusters and edge sequences. Only positions (Raft indexes) and the
-// order of history events may differ.
+// order of history events may differ. The second run keeps only 0–3
+// fragments decoded between Applies (FSM.SetHotFragments), the first
+// the default: encoding and decoding fragments changes nothing either.
 func TestPropertyInterleavingIndependent(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		nEdges := rapid.IntRange(2, 4).Draw(t, "edges")
@@ -52,8 +55,9 @@ func TestPropertyInterleavingIndependent(t *testing.T) {
 				batches[e] = append(batches[e], batch)
 			}
 		}
-		run := func(label string) *log {
+		run := func(label string, hot int) *log {
 			l := newLog(t)
+			l.f.SetHotFragments(hot)
 			next := make([]int, nEdges)
 			for {
 				var open []int
@@ -79,7 +83,8 @@ func TestPropertyInterleavingIndependent(t *testing.T) {
 				next[e]++
 			}
 		}
-		x, y := run("first"), run("second")
+		x := run("first", hub.DefaultHotFragments)
+		y := run("second", rapid.IntRange(0, 3).Draw(t, "hot fragments"))
 		checkBootstrapIsFeed(t, x.f)
 		for e := range nEdges {
 			name := fmt.Sprintf("edge-%d", e)

@@ -361,3 +361,74 @@ func benchNewPeople(b *testing.B, person func(int) hubtest.Event) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "people/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/person")
 }
+
+// BenchmarkFSMApplyReturning measures the sync apply of returning people
+// — every event a track (an order every tenth) for one of 20,000 people
+// the FSM already holds (the "pii" person) — in batches of 1,000, as
+// edges push steady-state traffic. "hot": the default number of
+// fragments kept decoded holds them all; "cold": none is kept, so each
+// touched fragment is decoded, joined and encoded again
+// (docs/decisions/0056-hub-encoded-fragments.md).
+//
+//	go test -run '^$' -bench FSMApplyReturning -benchtime 50000x ./hub
+func BenchmarkFSMApplyReturning(b *testing.B) {
+	b.Run("hot", func(b *testing.B) { benchReturning(b, hub.DefaultHotFragments) })
+	b.Run("cold", func(b *testing.B) { benchReturning(b, 0) })
+}
+
+func benchReturning(b *testing.B, hot int) {
+	const people, batch = 20000, 1000
+	var seq uint64
+	marshal := func(es []replication.Entry) []byte {
+		cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "edge-1", Entries: es})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return cmd
+	}
+	var load, cmds [][]byte
+	for i := 0; i < people; i += batch {
+		var es []replication.Entry
+		for j := i; j < i+batch; j++ {
+			seq++
+			es = append(es, hubtest.Delta(1, seq, scalePerson(j)))
+		}
+		load = append(load, marshal(es))
+	}
+	for i := 0; i < b.N; i += batch {
+		var es []replication.Entry
+		for j := i; j < min(i+batch, b.N); j++ {
+			seq++
+			ev := hubtest.Event{Profile: fmt.Sprintf("s%08d", (j*7919)%people), Name: "Product Viewed"}
+			if j%10 == 0 {
+				ev.Name, ev.Revenue = "Order Completed", 20
+			}
+			es = append(es, hubtest.Delta(1, seq, ev))
+		}
+		cmds = append(cmds, marshal(es))
+	}
+	f, err := hub.NewFSM()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.SetHotFragments(hot)
+	index := uint64(0)
+	apply := func(cmd []byte) {
+		index++
+		if r := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: cmd}).(*hub.Result); r.Err != nil {
+			b.Fatal(r.Err)
+		}
+	}
+	for _, cmd := range load {
+		apply(cmd)
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for _, cmd := range cmds {
+		apply(cmd)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/event")
+}
