@@ -112,6 +112,11 @@ type Config struct {
 	// Data where EM's "match" class learns households rather than people
 	// (bench/README.md, customers) needs the stewards' evidence.
 	IdentityTrainMinLabelled int
+	// HotFragments is how many of the most recently changed fragments
+	// stay decoded between Applies (FSM.SetHotFragments): 0 means
+	// DefaultHotFragments, a negative value none (every fragment encoded
+	// when its Apply ends).
+	HotFragments int
 	// IdentityCandidate, when set, replaces every trained candidate
 	// before its check: tests force a bad one. Nil in production.
 	IdentityCandidate func(*identity.Model) *identity.Model
@@ -228,6 +233,9 @@ func New(cfg Config) (*Server, error) {
 	fsm, err := NewFSM()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.HotFragments != 0 {
+		fsm.SetHotFragments(cfg.HotFragments) // negative: none
 	}
 	s := &Server{cfg: cfg, fsm: fsm, log: cfg.Logger, closed: make(chan struct{})}
 	if s.log == nil {

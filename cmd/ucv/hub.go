@@ -46,6 +46,8 @@ type hubConfig struct {
 	identityTrainInterval time.Duration
 	// identityTrainMinLabelled is hub.Config.IdentityTrainMinLabelled.
 	identityTrainMinLabelled int
+	// hotFragments is hub.Config.HotFragments (0 default, -1 none).
+	hotFragments int
 	// listener, when set, is the HTTP listener to serve on instead of
 	// listening on httpAddr (ucv dev binds it before the edge opens).
 	listener net.Listener
@@ -88,8 +90,8 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --recommendations-fit-interval 6h   (0 = only on POST /v1/admin/models/recommendations/fit)"},
 	{"Operation options", []string{"log-level", "shutdown-timeout"},
 		"ucv hub --log-level debug --shutdown-timeout 30s"},
-	{"Memory options (garbage collector)", []string{"memory-limit-mb", "gc-percent"},
-		"ucv hub --memory-limit-mb 16384 --gc-percent 400   (default: 90 % of the cgroup's or machine's memory, 400)"},
+	{"Memory options", []string{"memory-limit-mb", "gc-percent", "hot-fragments"},
+		"ucv hub --memory-limit-mb 16384 --gc-percent 400 --hot-fragments 200000   (default: 90 % of the cgroup's or machine's memory, 400, 65536)"},
 	{"Model options (customer value, RFM)", []string{"model-fit-interval"},
 		"ucv hub --model-fit-interval 6h"},
 	{"Identity model (self-training)", []string{"identity-train-interval", "identity-train-min-decisions"},
@@ -149,6 +151,7 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	fitEvery := fs.String("model-fit-interval", env("UCV_MODEL_FIT_INTERVAL", "24h"), "how often the leader refits the customer-value and RFM models over every profile, a `DURATION`; 0 turns the schedule off (POST /v1/admin/models/{clv,rfm}/fit still fits) [UCV_MODEL_FIT_INTERVAL]")
 	trainEvery := fs.String("identity-train-interval", env("UCV_IDENTITY_TRAIN_INTERVAL", "1h"), "how often the leader refits the identity model by EM on the hub's records and installs it when a held-back check finds it no worse than the model in use (also when the records grew by a quarter), a `DURATION`; 0 turns self-training off [UCV_IDENTITY_TRAIN_INTERVAL]")
 	memLimit := fs.String("memory-limit-mb", env("UCV_MEMORY_LIMIT_MB", "0"), "soft memory limit of the process in `MB` (the garbage collector works harder as the heap nears it); 0: GOMEMLIMIT when set, else 90 % of the cgroup's memory limit or of the machine's memory (docs/decisions/0055-hub-gc-policy.md) [UCV_MEMORY_LIMIT_MB]")
+	hot := fs.String("hot-fragments", env("UCV_HOT_FRAGMENTS", "0"), "how many of the most recently changed fragments (source profiles) stay decoded in memory (~3 KB each for a typical person, more with long timelines); the others are kept encoded (~350 bytes) and decoded when read or changed; 0: 65536, -1: none [UCV_HOT_FRAGMENTS]")
 	gcPercent := fs.String("gc-percent", env("UCV_GC_PERCENT", "0"), "how far the heap may grow past its live part between collections, in `PERCENT` (GOGC); -1: only the memory limit triggers a collection; 0: GOGC when set, else 400 [UCV_GC_PERCENT]")
 	trainMinDecisions := fs.String("identity-train-min-decisions", env("UCV_IDENTITY_TRAIN_MIN_DECISIONS", "0"), "install a self-trained identity model only once it was checked against at least `N` steward decisions (merges, unmerges, reviews); 0: the held-back likelihood check alone may install [UCV_IDENTITY_TRAIN_MIN_DECISIONS]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`), also presented to the other hub nodes; with --tls-client-ca a hub node's (ucv tls cert create --server --client); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
@@ -190,6 +193,11 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 		return cfg, fmt.Errorf("%w: --memory-limit-mb must be a whole number of megabytes, or 0 for the default, not %q", errUsage, *memLimit)
 	} else {
 		cfg.gc.LimitBytes = n << 20
+	}
+	if n, err := strconv.Atoi(*hot); err != nil || n < -1 {
+		return cfg, fmt.Errorf("%w: --hot-fragments must be a count such as 65536, 0 for the default or -1 for none, not %q", errUsage, *hot)
+	} else {
+		cfg.hotFragments = n
 	}
 	if n, err := strconv.Atoi(*gcPercent); err != nil || n < -1 {
 		return cfg, fmt.Errorf("%w: --gc-percent must be a percentage such as 400, -1 (off) or 0 for the default, not %q", errUsage, *gcPercent)
@@ -369,6 +377,7 @@ func startHubNode(cfg hubConfig, log *slog.Logger) (*hubNode, error) {
 	hc.RetentionInterval = cfg.retentionInterval
 	hc.IdentityTrainInterval = cfg.identityTrainInterval
 	hc.IdentityTrainMinLabelled = cfg.identityTrainMinLabelled
+	hc.HotFragments = cfg.hotFragments
 	hc.Forward = peers.Forward
 	hc.Logger = log
 	if mtls {

@@ -249,8 +249,9 @@ func TestHubWithTokensFile(t *testing.T) {
 }
 
 // TestParseHubGCFlags: --memory-limit-mb and --gc-percent (and their
-// variables) become the hub's collector policy; 0 leaves the defaults to
-// gcpolicy; nonsense is a usage error naming the flag.
+// variables) become the hub's collector policy, --hot-fragments its
+// decoded-fragment bound; 0 leaves the defaults; nonsense is a usage
+// error naming the flag.
 func TestParseHubGCFlags(t *testing.T) {
 	base := []string{"--data-dir", t.TempDir()}
 	for _, c := range []struct {
@@ -261,12 +262,13 @@ func TestParseHubGCFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults"},
-		{name: "flags", args: []string{"--memory-limit-mb", "2048", "--gc-percent", "150"}, want: gcpolicy.Policy{LimitBytes: 2 << 30, GCPercent: 150}},
-		{name: "variables", env: map[string]string{"UCV_MEMORY_LIMIT_MB": "512", "UCV_GC_PERCENT": "-1"}, want: gcpolicy.Policy{LimitBytes: 512 << 20, GCPercent: -1}},
+		{name: "flags", args: []string{"--memory-limit-mb", "2048", "--gc-percent", "150", "--hot-fragments", "200000"}, want: gcpolicy.Policy{LimitBytes: 2 << 30, GCPercent: 150}},
+		{name: "variables", env: map[string]string{"UCV_MEMORY_LIMIT_MB": "512", "UCV_GC_PERCENT": "-1", "UCV_HOT_FRAGMENTS": "-1"}, want: gcpolicy.Policy{LimitBytes: 512 << 20, GCPercent: -1}},
 		{name: "negative limit", args: []string{"--memory-limit-mb", "-5"}, wantErr: "--memory-limit-mb"},
 		{name: "limit not a number", args: []string{"--memory-limit-mb", "8G"}, wantErr: "--memory-limit-mb"},
 		{name: "percent below -1", args: []string{"--gc-percent", "-2"}, wantErr: "--gc-percent"},
 		{name: "percent not a number", args: []string{"--gc-percent", "off"}, wantErr: "--gc-percent"},
+		{name: "hot fragments below -1", args: []string{"--hot-fragments", "-2"}, wantErr: "--hot-fragments"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := parseHubFlags(append(base, c.args...), func(k string) string { return c.env[k] }, new(bytes.Buffer))
@@ -281,6 +283,9 @@ func TestParseHubGCFlags(t *testing.T) {
 			}
 			if cfg.gc != c.want {
 				t.Errorf("policy %+v, want %+v", cfg.gc, c.want)
+			}
+			if want := map[string]int{"flags": 200000, "variables": -1}[c.name]; cfg.hotFragments != want {
+				t.Errorf("hot fragments %d, want %d", cfg.hotFragments, want)
 			}
 		})
 	}
