@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 
 	"ucv/parallel"
 )
@@ -92,17 +94,50 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// Which batch records hold each key, in batch order; when each
 	// record ID first appears; and when a batch record is replaced by a
 	// later one of the same ID.
-	inBatch := map[blockKey][]int32{}
+	// inBatch[k] are the holders of k, a run of the flat array holders
+	// (the batch's (key, record) pairs sorted by key, then record).
+	total := 0
+	for i := range recs {
+		total += len(b.keys[i])
+	}
+	type keyAt struct {
+		k    blockKey
+		i, x int32
+	}
+	all := make([]keyAt, 0, total)
+	for i := range recs {
+		for x, k := range b.keys[i] {
+			all = append(all, keyAt{k, int32(i), int32(x)})
+		}
+	}
+	slices.SortFunc(all, func(a, b keyAt) int {
+		if a.k != b.k {
+			return cmp.Compare(a.k, b.k)
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	holders := make([]int32, len(all))
+	atFlat := make([]int32, total)
 	at := make([][]int32, n) // at[i][x]: i's position among the holders of its key x
+	for i, off := 0, 0; i < n; i++ {
+		at[i] = atFlat[off : off+len(b.keys[i]) : off+len(b.keys[i])]
+		off += len(b.keys[i])
+	}
+	inBatch := make(map[blockKey][]int32, len(all)/2)
+	for j := 0; j < len(all); {
+		e := j
+		for e < len(all) && all[e].k == all[j].k {
+			holders[e] = all[e].i
+			at[all[e].i][all[e].x] = int32(e - j)
+			e++
+		}
+		inBatch[all[j].k] = holders[j:e:e]
+		j = e
+	}
 	first := make(map[string]int, n)
 	last := make(map[string]int, n)
 	replaced := make([]int, n)
 	for i := range recs {
-		at[i] = make([]int32, len(b.keys[i]))
-		for x, k := range b.keys[i] {
-			at[i][x] = int32(len(inBatch[k]))
-			inBatch[k] = append(inBatch[k], int32(i))
-		}
 		id := b.ps[i].id
 		if _, ok := first[id]; !ok {
 			first[id] = i
@@ -125,7 +160,7 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		}
 	}
 	b.memo.slot = make(map[*prep]int32, n)
-	b.memo.pairs = make([]map[*prep]float64, n)
+	b.memo.pairs = make([]memoList, n)
 	for i, p := range b.ps {
 		b.memo.slot[p] = int32(i)
 		b.done[i] = make(chan struct{})
@@ -168,11 +203,10 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 // score computes record i's candidate weights and publishes them.
 func (b *batchPlan) score(m *Model, i int) {
 	p := b.ps[i]
-	out := make(map[*prep]float64, len(b.cand[i]))
-	for _, q := range b.cand[i] {
-		if _, dup := out[q]; dup {
-			continue
-		}
+	cand := dedupePreps(b.cand[i])
+	out := make([]memoEntry, 0, len(cand))
+	put := func(q *prep, w float64) { out = append(out, memoEntry{q, w}) }
+	for _, q := range cand {
 		pa, pb := p, q
 		if pb.id < pa.id {
 			pa, pb = pb, pa
@@ -182,7 +216,7 @@ func (b *batchPlan) score(m *Model, i int) {
 		shares := sharesIdentifier(pa, pb)
 		if vt != vetoNone && !shares {
 			// Apart for good: see pairMemo.apart. Not worth a full score.
-			out[q] = apartMark
+			put(q, apartMark)
 			continue
 		}
 		// m.score(pa, pb) in stages, the veto known: after the cheap
@@ -191,30 +225,103 @@ func (b *batchPlan) score(m *Model, i int) {
 		var v vector
 		cheapLevels(pa, pb, dob, &v)
 		if !shares && m.weightBound(pa, &v, false) < m.cfg.ReviewWeight-boundMargin {
-			out[q] = apartMark
+			put(q, apartMark)
 			continue
 		}
 		nameLevels(pa, pb, &v)
 		if !shares && m.weightBound(pa, &v, true) < m.cfg.ReviewWeight-boundMargin {
-			out[q] = apartMark
+			put(q, apartMark)
 			continue
 		}
 		placeLevels(pa, pb, &v)
 		v.veto = vt
-		out[q] = m.weightOf(pa, &v)
+		put(q, m.weightOf(pa, &v))
 	}
-	b.memo.pairs[i] = out
+	b.memo.pairs[i] = newMemoList(out)
 	b.cand[i] = nil
 	close(b.done[i])
+}
+
+// dedupePreps returns cand without repeats, first occurrences in order
+// (in place). Candidate lists are short, so a quadratic scan beats a
+// set; long ones take a set.
+func dedupePreps(cand []*prep) []*prep {
+	w := 0
+	if len(cand) > 4*memoScan {
+		seen := make(map[*prep]bool, len(cand))
+		for _, q := range cand {
+			if !seen[q] {
+				seen[q] = true
+				cand[w] = q
+				w++
+			}
+		}
+		return cand[:w]
+	}
+next:
+	for _, q := range cand {
+		for _, o := range cand[:w] {
+			if o == q {
+				continue next
+			}
+		}
+		cand[w] = q
+		w++
+	}
+	return cand[:w]
+}
+
+// memoEntry is one scored partner of a batch record.
+type memoEntry struct {
+	q *prep
+	w float64
+}
+
+// memoList is a batch record's scored partners: a slice searched in
+// order, with a map beside it when the list is long.
+type memoList struct {
+	es  []memoEntry
+	pos map[*prep]int32 // partner → index in es; only when len(es) > memoScan
+}
+
+// memoScan is the longest memoList searched without a map.
+const memoScan = 48
+
+func newMemoList(es []memoEntry) memoList {
+	l := memoList{es: es}
+	if len(es) > memoScan {
+		l.pos = make(map[*prep]int32, len(es))
+		for i, e := range es {
+			l.pos[e.q] = int32(i)
+		}
+	}
+	return l
+}
+
+// weightIn returns q's weight in l.
+func weightIn(l memoList, q *prep) (float64, bool) {
+	if l.pos != nil {
+		i, ok := l.pos[q]
+		if !ok {
+			return 0, false
+		}
+		return l.es[i].w, true
+	}
+	for i := range l.es {
+		if l.es[i].q == q {
+			return l.es[i].w, true
+		}
+	}
+	return 0, false
 }
 
 // pairMemo holds pair weights scored ahead by AddBatch, by the batch
 // record they were scored for. The serial pass only looks up records
 // whose scores are published (done closed before their Add).
 type pairMemo struct {
-	slot  map[*prep]int32     // batch record → its index in pairs
-	pairs []map[*prep]float64 // per batch record: partner → weight
-	hits  int                 // lookups answered (serial pass only; tests read it)
+	slot  map[*prep]int32 // batch record → its index in pairs
+	pairs []memoList      // per batch record: partner and weight, each partner once
+	hits  int             // lookups answered (serial pass only; tests read it)
 	// cur is the record the serial pass is adding (most lookups pair
 	// it with a candidate), curSlot its index.
 	cur     *prep
@@ -257,9 +364,9 @@ func (m *pairMemo) get(a, b *prep) (float64, bool) {
 	var ok bool
 	switch {
 	case a == m.cur:
-		w, ok = m.pairs[m.curSlot][b]
+		w, ok = weightIn(m.pairs[m.curSlot], b)
 	case b == m.cur:
-		w, ok = m.pairs[m.curSlot][a]
+		w, ok = weightIn(m.pairs[m.curSlot], a)
 	default:
 		if w, ok = m.find(a, b); !ok {
 			w, ok = m.find(b, a)
@@ -273,6 +380,5 @@ func (m *pairMemo) find(a, b *prep) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	w, ok := m.pairs[s][b]
-	return w, ok
+	return weightIn(m.pairs[s], b)
 }

@@ -301,7 +301,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 	// Who shares the nameless record's address or contact points.
 	keys := ruleKeys(pb, addressRule)
 	for _, id := range pb.ids {
-		keys = append(keys, hashKey(identifierRule, id.Key()))
+		keys = append(keys, hashKeyOf(identifierRule, string(id.Type), ":", id.Value))
 	}
 	for _, k := range keys {
 		hs := ix.blocks[k]
@@ -339,7 +339,7 @@ const maxAmbiguityCheck = 16
 // entry order).
 func (ix *Index) ambiguous(a, b *prep) bool {
 	for _, id := range ix.sharedLive(a, b) {
-		hs := ix.blocks[hashKey(identifierRule, id.Key())]
+		hs := ix.blocks[hashKeyOf(identifierRule, string(id.Type), ":", id.Value)]
 		if len(hs) > maxAmbiguityCheck {
 			hs = hs[:maxAmbiguityCheck]
 		}

@@ -149,6 +149,12 @@ func TestHashKeyIsFNV1a(t *testing.T) {
 		if want := blockKey(h.Sum64()&(1<<56-1) | uint64(rule)<<56); hashKey(rule, s) != want {
 			t.Fatalf("hashKey(%d, %q) = %x, want %x", rule, s, hashKey(rule, s), want)
 		}
+		// In parts, as the rules emit them: the key of the concatenation.
+		i := rapid.IntRange(0, len(s)).Draw(t, "i")
+		j := rapid.IntRange(i, len(s)).Draw(t, "j")
+		if got, want := hashKeyOf(rule, s[:i], s[i:j], s[j:]), hashKey(rule, s); got != want {
+			t.Fatalf("hashKeyOf(%d, %q, %q, %q) = %x, want %x", rule, s[:i], s[i:j], s[j:], got, want)
+		}
 	})
 }
 
