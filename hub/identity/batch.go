@@ -94,8 +94,10 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// Which batch records hold each key, in batch order; when each
 	// record ID first appears; and when a batch record is replaced by a
 	// later one of the same ID.
-	// inBatch[k] are the holders of k, a run of the flat array holders
-	// (the batch's (key, record) pairs sorted by key, then record).
+	// The holders of each key are a run of the flat array holders (the
+	// batch's (key, record) pairs sorted by key, then record); run[i][x]
+	// is where the run of i's key x starts and at[i][x] i's position in
+	// it.
 	total := 0
 	for i := range recs {
 		total += len(b.keys[i])
@@ -117,21 +119,23 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		return cmp.Compare(a.i, b.i)
 	})
 	holders := make([]int32, len(all))
-	atFlat := make([]int32, total)
-	at := make([][]int32, n) // at[i][x]: i's position among the holders of its key x
+	flat := make([]int32, 2*total)
+	at := make([][]int32, n)  // at[i][x]: i's position among the holders of its key x
+	run := make([][]int32, n) // run[i][x]: the start of their run in holders
 	for i, off := 0, 0; i < n; i++ {
-		at[i] = atFlat[off : off+len(b.keys[i]) : off+len(b.keys[i])]
-		off += len(b.keys[i])
+		l := len(b.keys[i])
+		at[i] = flat[off : off+l : off+l]
+		run[i] = flat[total+off : total+off+l : total+off+l]
+		off += l
 	}
-	inBatch := make(map[blockKey][]int32, len(all)/2)
 	for j := 0; j < len(all); {
 		e := j
 		for e < len(all) && all[e].k == all[j].k {
 			holders[e] = all[e].i
 			at[all[e].i][all[e].x] = int32(e - j)
+			run[all[e].i][all[e].x] = int32(j)
 			e++
 		}
-		inBatch[all[j].k] = holders[j:e:e]
 		j = e
 	}
 	first := make(map[string]int, n)
@@ -177,8 +181,8 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		var cand []*prep
 		for x, k := range b.keys[i] {
 			old := ix.blocks[k]
-			news := inBatch[k]
 			upto := int(at[i][x]) + 1 // holders up to and including i
+			news := holders[run[i][x] : int(run[i][x])+upto]
 			if len(old)+upto > ix.capOf(k) {
 				continue
 			}
@@ -208,7 +212,7 @@ func (b *batchPlan) score(m *Model, i int) {
 	put := func(q *prep, w float64) { out = append(out, memoEntry{q, w}) }
 	for _, q := range cand {
 		pa, pb := p, q
-		if pb.id < pa.id {
+		if idLess(pb, pa) {
 			pa, pb = pb, pa
 		}
 		dob := dobLevelOf(pa, pb)

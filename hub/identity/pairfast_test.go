@@ -258,3 +258,18 @@ func TestWeightBoundIsUpperBound(t *testing.T) {
 		t.Error("no pair bounded below ReviewWeight: the bound prunes nothing here")
 	}
 }
+
+// TestIDLessIsStringOrder: the prefix comparison orders IDs as their
+// strings do, including IDs that are prefixes of one another and IDs
+// holding zero bytes.
+func TestIDLessIsStringOrder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		gen := rapid.StringOfN(rapid.RuneFrom([]rune("\x00ar0é")), 0, 12, -1)
+		a, b := gen.Draw(t, "a"), gen.Draw(t, "b")
+		pa := &prep{id: a, idPrefix: idPrefixOf(a)}
+		pb := &prep{id: b, idPrefix: idPrefixOf(b)}
+		if got, want := idLess(pa, pb), a < b; got != want {
+			t.Fatalf("idLess(%q, %q) = %v, want %v", a, b, got, want)
+		}
+	})
+}
