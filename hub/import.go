@@ -247,7 +247,15 @@ func ImportRecordOf(source, id string, cols []ImportColumn, values []string, reg
 			if t == profile.Email {
 				v = identity.EmailAddress(v) // `"Ann Lee" <ann@example.com>`, as resolution reads it
 			}
-			nv, err := profile.NormalizeValue(t, v, opts)
+			var nv string
+			var err error
+			if t == profile.Phone {
+				// NormalizeValue's (v is valid UTF-8), memoized: the
+				// hub's resolution reads the same value again.
+				nv, err = identity.NormalizePhone(v, region)
+			} else {
+				nv, err = profile.NormalizeValue(t, v, opts)
+			}
 			if err != nil {
 				errs = append(errs, ImportFieldError{c.Name, err.Error()})
 				continue

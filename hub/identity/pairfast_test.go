@@ -2,9 +2,12 @@ package identity
 
 import (
 	"hash/fnv"
+	"sync"
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"ucv/profile"
 )
 
 // genPairRecords draws two records from small value pools, so that
@@ -272,4 +275,30 @@ func TestIDLessIsStringOrder(t *testing.T) {
 			t.Fatalf("idLess(%q, %q) = %v, want %v", a, b, got, want)
 		}
 	})
+}
+
+// TestNormalizePhoneMemoized: the memoized phone normalization returns
+// profile.NormalizePhone's value and error, on first and repeated calls
+// and under other regions, from several goroutines at once.
+func TestNormalizePhoneMemoized(t *testing.T) {
+	vals := []string{"+16502000000", "(650) 200-0001", "020 7946 0958", "12", "", " +44 20 7946 0958 ", "+1650200000x", "not a phone"}
+	regions := []string{"US", "GB", "", "de"}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				for i, v := range vals {
+					r := regions[(i+g)%len(regions)]
+					want, werr := profile.NormalizePhone(v, r)
+					got, gerr := NormalizePhone(v, r)
+					if got != want || (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+						t.Errorf("NormalizePhone(%q, %q) = %q, %v; want %q, %v", v, r, got, gerr, want, werr)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -204,7 +204,7 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 		if f.Kind != Phone || strings.TrimSpace(f.Value) == "" {
 			continue
 		}
-		if _, err := profile.NormalizePhone(f.Value, region); err == nil {
+		if _, err := NormalizePhone(f.Value, region); err == nil { // memoized: Identifiers read it too
 			continue
 		}
 		if d := digitsOf(f.Value); len(d) >= 7 && len(d) <= 15 {
