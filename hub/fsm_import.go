@@ -130,7 +130,7 @@ func importDelta(cur *profile.Profile, im *Import, r *ImportRecord, now int64, i
 	// Identifiers: the record's own, and those of the mapping's types,
 	// sorted and unique.
 	keep := make([]string, 0, 1+len(r.Identifiers))
-	keep = append(keep, RecordIdentifier(im.Source, r.ID).Key())
+	keep = append(keep, string(RecordIDType)+":"+im.Source+"/"+r.ID) // RecordIdentifier(…).Key()
 	for _, id := range r.Identifiers {
 		keep = append(keep, id.Key())
 	}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -81,11 +82,12 @@ func (e ImportFieldError) Error() string { return e.Column + ": " + e.Reason }
 // after edges' ULIDs: a cluster holding an edge profile keeps the edge's
 // ID as its canonical ID.
 func ImportFragmentID(source, id string) string {
-	h := sha256.New()
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return "r" + hex.EncodeToString(h.Sum(nil))[:25]
+	var in [128]byte // most keys fit: no allocation for the input
+	sum := sha256.Sum256(append(append(append(in[:0], source...), 0), id...))
+	var out [27]byte
+	out[0] = 'r'
+	hex.Encode(out[1:], sum[:13]) // 26 digits, the first 25 kept
+	return string(out[:26])
 }
 
 // RecordIdentifier returns the identifier record:{source}/{id}.
@@ -363,12 +365,18 @@ func MarshalImport(im *Import) ([]byte, error) {
 }
 
 // UnmarshalImport decodes a CmdImport entry. Errors wrap ErrMalformed.
+// The result does not alias b: the records' strings point into one
+// private copy of it (one allocation instead of one per string), which
+// lives as long as any of them; Source, Traits and Types — what a
+// fragment's state may keep — are copies of their own, so the state
+// never holds on to a whole entry.
 func UnmarshalImport(b []byte) (*Import, error) {
-	d, err := bodyOf(b, CmdImport)
-	if err != nil {
+	if _, err := bodyOf(b, CmdImport); err != nil {
 		return nil, err
 	}
+	d := codec.NewSharingDecoder(bytes.Clone(b[1:]))
 	im := &Import{}
+	var err error
 	err = func() error {
 		if err := d.ExpectArray(4); err != nil {
 			return err
@@ -405,6 +413,9 @@ func UnmarshalImport(b []byte) (*Import, error) {
 			if len(pairs)%2 != 0 {
 				return fmt.Errorf("record %d: odd trait list", i)
 			}
+			if len(pairs) > 0 {
+				r.Traits = make([]ImportTrait, 0, len(pairs)/2)
+			}
 			for j := 0; j < len(pairs); j += 2 {
 				r.Traits = append(r.Traits, ImportTrait{pairs[j], pairs[j+1]})
 			}
@@ -414,6 +425,9 @@ func UnmarshalImport(b []byte) (*Import, error) {
 			if len(pairs)%2 != 0 {
 				return fmt.Errorf("record %d: odd identifier list", i)
 			}
+			if len(pairs) > 0 {
+				r.Identifiers = make([]profile.Identifier, 0, len(pairs)/2)
+			}
 			for j := 0; j < len(pairs); j += 2 {
 				r.Identifiers = append(r.Identifiers, profile.Identifier{Type: profile.IDType(pairs[j]), Value: pairs[j+1]})
 			}
@@ -422,6 +436,13 @@ func UnmarshalImport(b []byte) (*Import, error) {
 	}()
 	if err := finish(d, err); err != nil {
 		return nil, err
+	}
+	im.Source = strings.Clone(im.Source)
+	for i := range im.Traits {
+		im.Traits[i] = strings.Clone(im.Traits[i])
+	}
+	for i := range im.Types {
+		im.Types[i] = strings.Clone(im.Types[i])
 	}
 	return im, nil
 }

@@ -175,13 +175,25 @@ type namedValue struct {
 // map. A name given twice keeps its last value (as a map would).
 func importValues(r *ImportRecord) []namedValue {
 	out := make([]namedValue, 0, len(r.Traits)+1)
-	var addr []kv
+	var addrBuf [8]kv
+	addr := addrBuf[:0]
+	// The top-level values share one buffer, each its own full slice
+	// (capped: appending to one cannot reach the next).
+	n := 0
+	for _, t := range r.Traits {
+		if !strings.HasPrefix(t.Name, "address.") {
+			n += msgStringSize(t.Value)
+		}
+	}
+	buf := make([]byte, 0, n)
 	for _, t := range r.Traits {
 		if k, ok := strings.CutPrefix(t.Name, "address."); ok {
 			addr = append(addr, kv{k, t.Value})
 			continue
 		}
-		out = append(out, namedValue{t.Name, marshalString(t.Value)})
+		start := len(buf)
+		buf = appendMsgString(buf, t.Value)
+		out = append(out, namedValue{t.Name, buf[start:len(buf):len(buf)]})
 	}
 	if len(addr) > 0 {
 		// Sorted by key, the last of equal keys kept: the entry a map

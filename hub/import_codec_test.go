@@ -2,6 +2,8 @@ package hub
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"reflect"
 	"slices"
@@ -259,6 +261,20 @@ func TestImportDeltaEqualsReference(t *testing.T) {
 			if !bytes.Equal(ab, jb) {
 				t.Fatal("Adopt(delta) differs from New(id).Join(reference delta)")
 			}
+		}
+	})
+}
+
+// TestImportFragmentIDIsSHA256: "r" and the first 25 hex digits of
+// SHA-256(source NUL id), for keys shorter and longer than the stack
+// buffer.
+func TestImportFragmentIDIsSHA256(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		src := rapid.StringN(0, 70, -1).Draw(t, "source")
+		id := rapid.StringN(0, 200, -1).Draw(t, "id")
+		sum := sha256.Sum256([]byte(src + "\x00" + id))
+		if got, want := ImportFragmentID(src, id), "r"+hex.EncodeToString(sum[:])[:25]; got != want {
+			t.Fatalf("ImportFragmentID(%q, %q) = %s, want %s", src, id, got, want)
 		}
 	})
 }
