@@ -79,6 +79,8 @@ type batchPlan struct {
 	cand [][]*prep
 	done []chan struct{}
 	memo pairMemo
+	// touch holds touchPreps' sums, per record (read by nobody).
+	touch []uint64
 }
 
 // planBatch prepares recs and lists each one's likely candidates. It
@@ -86,7 +88,7 @@ type batchPlan struct {
 // nothing, so it must finish before the serial pass starts.
 func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	n := len(recs)
-	b := &batchPlan{ps: make([]*prep, n), keys: make([][]blockKey, n), cand: make([][]*prep, n), done: make([]chan struct{}, n)}
+	b := &batchPlan{ps: make([]*prep, n), keys: make([][]blockKey, n), cand: make([][]*prep, n), done: make([]chan struct{}, n), touch: make([]uint64, n)}
 	parallel.For(n, workers, func(i int) {
 		b.ps[i] = prepare(recs[i], ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
 		b.keys[i] = blockKeys(b.ps[i])
@@ -208,6 +210,7 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 func (b *batchPlan) score(m *Model, i int) {
 	p := b.ps[i]
 	cand := dedupePreps(b.cand[i])
+	b.touch[i] = touchPreps(cand)
 	out := make([]memoEntry, 0, len(cand))
 	put := func(q *prep, w float64) { out = append(out, memoEntry{q, w}) }
 	for _, q := range cand {
@@ -244,6 +247,28 @@ func (b *batchPlan) score(m *Model, i int) {
 	b.memo.pairs[i] = newMemoList(out)
 	b.cand[i] = nil
 	close(b.done[i])
+}
+
+// touchPreps reads, for every candidate, what its pair's first checks
+// read (the prep, its first birth date and that date's key) in loops of
+// independent loads, so that the processor overlaps the candidates'
+// cache misses instead of taking them one at a time in the scoring
+// loop; partners are records anywhere in a large index. The sum is kept
+// (batchPlan.touch) only so the loads are not optimized away.
+func touchPreps(cand []*prep) uint64 {
+	var t uint64
+	for _, q := range cand {
+		t += q.idPrefix + uint64(len(q.dob)) + uint64(len(q.dobKeys))
+	}
+	for _, q := range cand {
+		if len(q.dobKeys) > 0 {
+			t += uint64(q.dobKeys[0].day)
+		}
+		if len(q.dob) > 0 && len(q.dob[0]) > 0 {
+			t += uint64(q.dob[0][0])
+		}
+	}
+	return t
 }
 
 // dedupePreps returns cand without repeats, first occurrences in order
