@@ -228,3 +228,30 @@ func vetoOfRecords(m *Model, a, b Record) bool {
 	pb := prepare(b, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
 	return vetoOf(pa, pb) != vetoNone
 }
+
+// TestSortKeyAtsIsStableSort: the radix sort orders by key and keeps the
+// order of equal keys, as a stable comparison sort does, for short and
+// long inputs and keys that share bytes.
+func TestSortKeyAtsIsStableSort(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 500).Draw(t, "n")
+		mask := rapid.SampledFrom([]uint64{0xff, 0xff00ff, 1<<64 - 1, 0xff000000000000ff}).Draw(t, "mask")
+		in := make([]keyAt, n)
+		for i := range in {
+			in[i] = keyAt{k: blockKey(rapid.Uint64().Draw(t, "k") & mask), i: int32(i), x: int32(i % 7)}
+		}
+		want := slices.Clone(in)
+		slices.SortStableFunc(want, func(a, b keyAt) int {
+			switch {
+			case a.k < b.k:
+				return -1
+			case a.k > b.k:
+				return 1
+			}
+			return 0
+		})
+		if got := sortKeyAts(slices.Clone(in)); !slices.Equal(got, want) {
+			t.Fatalf("sortKeyAts differs from a stable sort for %d keys", n)
+		}
+	})
+}

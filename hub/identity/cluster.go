@@ -72,6 +72,19 @@ type candEdge struct {
 // probabilistic by weight — ties broken by record IDs; each joins two
 // clusters only if the merge passes the whole-cluster checks.
 func (ix *Index) cluster(comp []int32) {
+	if len(comp) == 1 {
+		// A record alone (the common case of a new person): no edge
+		// lies inside comp, so it is its own cluster — what the general
+		// path below computes, without its maps and slices.
+		n := comp[0]
+		e := ix.ents[n]
+		e.cluster = n
+		if len(e.members) != 1 || e.members[0] != n {
+			e.members = []int32{n}
+		}
+		e.links = nil
+		return
+	}
 	local := make(map[int32]int32, len(comp))
 	for i, n := range comp {
 		local[n] = int32(i)
