@@ -2,6 +2,7 @@ package identity
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 
 	"ucv/profile"
@@ -30,7 +31,9 @@ func NormalizePhone(raw, region string) (string, error) {
 	if s.m == nil || len(s.m) >= phoneShardMax {
 		s.m = make(map[phoneKey]phoneResult, 64)
 	}
-	s.m[k] = phoneResult{v, err}
+	// The key is copied: raw may point into a larger buffer (a decoded
+	// entry) that the cache must not keep alive.
+	s.m[phoneKey{strings.Clone(raw), strings.Clone(region)}] = phoneResult{v, err}
 	s.mu.Unlock()
 	return v, err
 }
