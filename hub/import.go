@@ -208,7 +208,9 @@ func ImportRecordOf(source, id string, cols []ImportColumn, values []string, reg
 		return rec, append(errs, ImportFieldError{Column: "(row)", Reason: fmt.Sprintf("%d values for %d columns", len(values), len(cols))})
 	}
 	opts := profile.NormalizeOptions{DefaultRegion: region}
-	traits := map[string]string{}
+	// The record's traits by name, a name once (a few per record: a
+	// slice searched in order, sorted by name at the end).
+	traits := make([]ImportTrait, 0, len(cols))
 	for i, c := range cols {
 		v := strings.TrimSpace(values[i])
 		if v == "" {
@@ -266,31 +268,56 @@ func ImportRecordOf(source, id string, cols []ImportColumn, values []string, reg
 			continue
 		}
 		name := importTrait(c.Kind)
-		if old, ok := traits[name]; ok {
-			if c.Kind == identity.StreetNumber {
-				v, old = old, v // the number leads the street
-			}
-			v = old + " " + v
+		at := slices.IndexFunc(traits, func(t ImportTrait) bool { return t.Name == name })
+		if at < 0 {
+			traits = append(traits, ImportTrait{name, v})
+			continue
 		}
-		traits[name] = v
+		old := traits[at].Value
+		if c.Kind == identity.StreetNumber {
+			v, old = old, v // the number leads the street
+		}
+		traits[at].Value = old + " " + v
 	}
 	if len(errs) > 0 {
 		return ImportRecord{ID: id}, errs
 	}
-	for _, k := range slices.Sorted(mapsKeys(traits)) {
-		rec.Traits = append(rec.Traits, ImportTrait{k, traits[k]})
+	slices.SortFunc(traits, func(a, b ImportTrait) int { return strings.Compare(a.Name, b.Name) })
+	if len(traits) > 0 {
+		rec.Traits = traits
 	}
-	slices.SortFunc(rec.Identifiers, func(a, b profile.Identifier) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(rec.Identifiers, compareKeys)
 	rec.Identifiers = slices.Compact(rec.Identifiers)
 	return rec, nil
 }
 
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
+// compareKeys is strings.Compare(a.Key(), b.Key()) without building
+// the keys (type, ':', value).
+func compareKeys(a, b profile.Identifier) int {
+	if a.Type == b.Type {
+		return strings.Compare(a.Value, b.Value)
+	}
+	// The types differ, so "type:" decides: at the first byte where
+	// they differ, or at the colon after the shorter one.
+	at, bt := string(a.Type), string(b.Type)
+	for i := 0; ; i++ {
+		ac, bc := byte(':'), byte(':')
+		if i < len(at) {
+			ac = at[i]
+		}
+		if i < len(bt) {
+			bc = bt[i]
+		}
+		if ac != bc {
+			if ac < bc {
+				return -1
 			}
+			return 1
+		}
+		if i >= len(at) || i >= len(bt) {
+			// One type and a colon match the other's prefix: the
+			// shorter's value then meets the longer's next bytes.
+			return strings.Compare(a.Key(), b.Key())
 		}
 	}
 }

@@ -278,3 +278,16 @@ func TestImportFragmentIDIsSHA256(t *testing.T) {
 		}
 	})
 }
+
+// TestCompareKeysIsKeyOrder: identifiers sort as their keys do,
+// including types that are prefixes of one another or hold a colon.
+func TestCompareKeysIsKeyOrder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		gen := rapid.StringOfN(rapid.RuneFrom([]rune("e:m2a")), 0, 6, -1)
+		a := profile.Identifier{Type: profile.IDType(gen.Draw(t, "at")), Value: gen.Draw(t, "av")}
+		b := profile.Identifier{Type: profile.IDType(gen.Draw(t, "bt")), Value: gen.Draw(t, "bv")}
+		if got, want := compareKeys(a, b), strings.Compare(a.Key(), b.Key()); got != want {
+			t.Fatalf("compareKeys(%q, %q) = %d, want %d", a.Key(), b.Key(), got, want)
+		}
+	})
+}

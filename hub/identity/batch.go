@@ -171,14 +171,35 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// Candidates may repeat (a near-copy shares many keys); score drops
 	// the repeats.
 	parallel.For(n, workers, func(i int) {
-		var cand []*prep
-		for x, k := range b.keys[i] {
+		// The blocks first (sized once), then the list.
+		keys := b.keys[i]
+		type blk struct {
+			old []int32
+			ok  bool // within its cap
+		}
+		var blkBuf [48]blk
+		blks := blkBuf[:0]
+		if len(keys) > len(blkBuf) {
+			blks = make([]blk, 0, len(keys))
+		}
+		size := 0
+		for x, k := range keys {
 			old := ix.blocks[k]
 			upto := int(at[i][x]) + 1 // holders up to and including i
-			news := holders[run[i][x] : int(run[i][x])+upto]
-			if len(old)+upto > ix.capOf(k) {
+			ok := len(old)+upto <= ix.capOf(k)
+			blks = append(blks, blk{old, ok})
+			if ok {
+				size += len(old) + upto - 1
+			}
+		}
+		cand := make([]*prep, 0, size)
+		for x := range keys {
+			if !blks[x].ok {
 				continue
 			}
+			old := blks[x].old
+			upto := int(at[i][x]) + 1
+			news := holders[run[i][x] : int(run[i][x])+upto]
 			for _, m := range old {
 				if f, ok := replacedOld[m]; ok && f <= i {
 					continue // replaced by then
