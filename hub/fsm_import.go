@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"ucv/crdt"
-	"ucv/crdt/codec"
 	"ucv/profile"
 )
 
@@ -45,21 +44,24 @@ func (a *applier) importBatch(im *Import) error {
 	// batch, which is what the serial loop below would read.
 	deltas := make([]*profile.Profile, len(im.Records))
 	erased := make([]bool, len(im.Records))
+	fids := make([]string, len(im.Records))
 	parallelDo(len(im.Records), func(i int) {
 		r := &im.Records[i]
 		id := ImportFragmentID(im.Source, r.ID)
-		cur := profile.New(id)
-		if fr, ok := a.st.frags.Get(&fragment{id: id}); ok {
+		fids[i] = id
+		probe := fragment{id: id}
+		cur := emptyProfile
+		if fr, ok := a.st.frags.Get(&probe); ok {
 			cur = fr.profile()
 		}
 		if erased[i] = cur.Erased.Set; !erased[i] {
-			deltas[i] = importDelta(cur, im, r, a.now)
+			deltas[i] = importDelta(cur, im, r, a.now, id)
 		}
 	})
-	var changed, arrivals []string
+	changed := make([]string, 0, len(im.Records))
+	var arrivals []string
 	for i := range im.Records {
-		r := &im.Records[i]
-		id := ImportFragmentID(im.Source, r.ID)
+		id := fids[i]
 		if erased[i] {
 			a.res.Skipped++
 			continue
@@ -73,8 +75,13 @@ func (a *applier) importBatch(im *Import) error {
 			a.res.Skipped++
 			continue // a suppressed identifier's data is dropped (0040)
 		}
-		fr := a.own(id)
-		fr.state = fr.state.Join(d)
+		// A new fragment takes the delta's maps as its state's
+		// (profile.Adopt, equal to joining it into an empty state):
+		// deltas[i] is this Apply's own and nothing changes it.
+		fr, created := a.owning(id, d, nil)
+		if !created {
+			fr.state = fr.state.Join(d)
+		}
 		if at, old := a.st.erasedAt(d, fr.state); old && !fr.state.Erased.Set {
 			// The record of an erased person: erased on arrival (0040).
 			p := fr.state.Clone()
@@ -99,91 +106,90 @@ func (a *applier) importBatch(im *Import) error {
 // importDelta returns the delta that brings fragment state cur to
 // record r's values, nil when it holds them already. Its timestamp
 // follows both the entry's time and everything cur holds, so the
-// record's values win over the ones it replaces.
-func importDelta(cur *profile.Profile, im *Import, r *ImportRecord, now int64) *profile.Profile {
+// record's values win over the ones it replaces. id is the fragment's
+// ID (cur is emptyProfile for a fragment not yet stored).
+func importDelta(cur *profile.Profile, im *Import, r *ImportRecord, now int64, id string) *profile.Profile {
 	ts := crdt.Timestamp{Wall: now, Node: hubReplica}
 	if v := cur.Version; v.Wall > now || v.Wall == now && v.Node == hubReplica {
 		ts = crdt.Timestamp{Wall: v.Wall, Logical: v.Logical + 1, Node: hubReplica}
 	}
-	d := &profile.Profile{ID: cur.ID, Version: ts}
+	d := &profile.Profile{ID: id, Version: ts}
 	// Traits: top-level values and the address object.
-	want := map[string][]byte{}
-	addr := map[string]any{}
-	for _, t := range r.Traits {
-		if k, ok := strings.CutPrefix(t.Name, "address."); ok {
-			addr[k] = t.Value
-			continue
-		}
-		b, err := codec.MarshalValue(t.Value)
-		if err != nil {
-			continue // unreachable for a string
-		}
-		want[t.Name] = b
-	}
-	if len(addr) > 0 {
-		if b, err := codec.MarshalValue(addr); err == nil {
-			want["address"] = b
-		}
-	}
+	want := importValues(r)
 	for _, name := range im.Traits {
-		w := want[name]
+		w := valueOf(want, name)
 		have, _ := cur.Traits.Get(name)
 		if bytes.Equal(have, w) {
 			continue
 		}
 		if d.Traits.M == nil {
-			d.Traits.M = map[string]crdt.Register{}
+			d.Traits.M = make(map[string]crdt.Register, len(im.Traits))
 		}
 		d.Traits.M[name] = crdt.Register{TS: ts, Val: w}
 	}
-	// Identifiers: the record's own, and those of the mapping's types.
-	keep := map[string]bool{RecordIdentifier(im.Source, r.ID).Key(): true}
+	// Identifiers: the record's own, and those of the mapping's types,
+	// sorted and unique.
+	keep := make([]string, 0, 1+len(r.Identifiers))
+	keep = append(keep, string(RecordIDType)+":"+im.Source+"/"+r.ID) // RecordIdentifier(…).Key()
 	for _, id := range r.Identifiers {
-		keep[id.Key()] = true
+		keep = append(keep, id.Key())
 	}
-	var ids *crdt.ORSet
-	rep := profile.Replica(hubReplica, cur.ID)
-	for _, k := range slices.Sorted(mapKeys(keep)) {
-		if cur.Identities.Has(k) {
-			continue
+	slices.Sort(keep)
+	keep = slices.Compact(keep)
+	rep := profile.Replica(hubReplica, id)
+	changed := false
+	if ids := cur.Identities; len(ids.Entries) == 0 && len(ids.Ctx.VV) == 0 && len(ids.Ctx.Cloud) == 0 {
+		// A fragment without identities (a new record): adding the keys
+		// one by one in order, as below, gives key i the dot (rep, i+1)
+		// and the context {rep: n} — built directly.
+		entries := make(map[string][]crdt.Dot, len(keep))
+		dots := make([]crdt.Dot, len(keep))
+		for i, k := range keep {
+			dots[i] = crdt.Dot{Replica: rep, Seq: uint64(i + 1)}
+			entries[k] = dots[i : i+1 : i+1]
 		}
-		if ids == nil {
-			c := cur.Identities.Clone()
-			ids = &c
+		d.Identities = crdt.ORSet{Entries: entries, Ctx: crdt.CausalContext{VV: map[crdt.ReplicaID]uint64{rep: uint64(len(keep))}}}
+		changed = true
+	} else {
+		var ids *crdt.ORSet
+		for _, k := range keep {
+			if cur.Identities.Has(k) {
+				continue
+			}
+			if ids == nil {
+				c := cur.Identities.Clone()
+				ids = &c
+			}
+			d.Identities.Merge(ids.Add(rep, k))
 		}
-		d.Identities.Merge(ids.Add(rep, k))
+		for _, k := range cur.Identities.Elems() {
+			t, _, _ := strings.Cut(k, ":")
+			if _, kept := slices.BinarySearch(keep, k); kept || !slices.Contains(im.Types, t) {
+				continue
+			}
+			if ids == nil {
+				c := cur.Identities.Clone()
+				ids = &c
+			}
+			d.Identities.Merge(ids.Remove(k))
+		}
+		changed = ids != nil
 	}
-	for _, k := range cur.Identities.Elems() {
-		t, _, _ := strings.Cut(k, ":")
-		if keep[k] || !slices.Contains(im.Types, t) {
-			continue
-		}
-		if ids == nil {
-			c := cur.Identities.Clone()
-			ids = &c
-		}
-		d.Identities.Merge(ids.Remove(k))
-	}
-	if len(d.Traits.M) == 0 && ids == nil {
+	if len(d.Traits.M) == 0 && !changed {
 		return nil
 	}
 	if len(d.Traits.M) > 0 {
 		// Survivorship reads who wrote each value (decision 0045): the
 		// import's source and record, as an edge's write names them.
-		d.Candidates = profile.AddCandidates(d.Traits.M, im.Source, cur.ID)
+		d.Candidates = profile.AddCandidates(d.Traits.M, im.Source, id)
 	}
 	return d
 }
 
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
+// emptyProfile stands for the state of a fragment not stored yet: a
+// new profile's, but for the ID, which importDelta takes apart. Never
+// changed.
+var emptyProfile = profile.New("")
 
 // ImportStats counts what the hub holds of one source's records.
 type ImportStats struct {

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -81,11 +82,12 @@ func (e ImportFieldError) Error() string { return e.Column + ": " + e.Reason }
 // after edges' ULIDs: a cluster holding an edge profile keeps the edge's
 // ID as its canonical ID.
 func ImportFragmentID(source, id string) string {
-	h := sha256.New()
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return "r" + hex.EncodeToString(h.Sum(nil))[:25]
+	var in [128]byte // most keys fit: no allocation for the input
+	sum := sha256.Sum256(append(append(append(in[:0], source...), 0), id...))
+	var out [27]byte
+	out[0] = 'r'
+	hex.Encode(out[1:], sum[:13]) // 26 digits, the first 25 kept
+	return string(out[:26])
 }
 
 // RecordIdentifier returns the identifier record:{source}/{id}.
@@ -206,7 +208,9 @@ func ImportRecordOf(source, id string, cols []ImportColumn, values []string, reg
 		return rec, append(errs, ImportFieldError{Column: "(row)", Reason: fmt.Sprintf("%d values for %d columns", len(values), len(cols))})
 	}
 	opts := profile.NormalizeOptions{DefaultRegion: region}
-	traits := map[string]string{}
+	// The record's traits by name, a name once (a few per record: a
+	// slice searched in order, sorted by name at the end).
+	traits := make([]ImportTrait, 0, len(cols))
 	for i, c := range cols {
 		v := strings.TrimSpace(values[i])
 		if v == "" {
@@ -247,7 +251,15 @@ func ImportRecordOf(source, id string, cols []ImportColumn, values []string, reg
 			if t == profile.Email {
 				v = identity.EmailAddress(v) // `"Ann Lee" <ann@example.com>`, as resolution reads it
 			}
-			nv, err := profile.NormalizeValue(t, v, opts)
+			var nv string
+			var err error
+			if t == profile.Phone {
+				// NormalizeValue's (v is valid UTF-8), memoized: the
+				// hub's resolution reads the same value again.
+				nv, err = identity.NormalizePhone(v, region)
+			} else {
+				nv, err = profile.NormalizeValue(t, v, opts)
+			}
 			if err != nil {
 				errs = append(errs, ImportFieldError{c.Name, err.Error()})
 				continue
@@ -256,31 +268,56 @@ func ImportRecordOf(source, id string, cols []ImportColumn, values []string, reg
 			continue
 		}
 		name := importTrait(c.Kind)
-		if old, ok := traits[name]; ok {
-			if c.Kind == identity.StreetNumber {
-				v, old = old, v // the number leads the street
-			}
-			v = old + " " + v
+		at := slices.IndexFunc(traits, func(t ImportTrait) bool { return t.Name == name })
+		if at < 0 {
+			traits = append(traits, ImportTrait{name, v})
+			continue
 		}
-		traits[name] = v
+		old := traits[at].Value
+		if c.Kind == identity.StreetNumber {
+			v, old = old, v // the number leads the street
+		}
+		traits[at].Value = old + " " + v
 	}
 	if len(errs) > 0 {
 		return ImportRecord{ID: id}, errs
 	}
-	for _, k := range slices.Sorted(mapsKeys(traits)) {
-		rec.Traits = append(rec.Traits, ImportTrait{k, traits[k]})
+	slices.SortFunc(traits, func(a, b ImportTrait) int { return strings.Compare(a.Name, b.Name) })
+	if len(traits) > 0 {
+		rec.Traits = traits
 	}
-	slices.SortFunc(rec.Identifiers, func(a, b profile.Identifier) int { return strings.Compare(a.Key(), b.Key()) })
+	slices.SortFunc(rec.Identifiers, compareKeys)
 	rec.Identifiers = slices.Compact(rec.Identifiers)
 	return rec, nil
 }
 
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
+// compareKeys is strings.Compare(a.Key(), b.Key()) without building
+// the keys (type, ':', value).
+func compareKeys(a, b profile.Identifier) int {
+	if a.Type == b.Type {
+		return strings.Compare(a.Value, b.Value)
+	}
+	// The types differ, so "type:" decides: at the first byte where
+	// they differ, or at the colon after the shorter one.
+	at, bt := string(a.Type), string(b.Type)
+	for i := 0; ; i++ {
+		ac, bc := byte(':'), byte(':')
+		if i < len(at) {
+			ac = at[i]
+		}
+		if i < len(bt) {
+			bc = bt[i]
+		}
+		if ac != bc {
+			if ac < bc {
+				return -1
 			}
+			return 1
+		}
+		if i >= len(at) || i >= len(bt) {
+			// One type and a colon match the other's prefix: the
+			// shorter's value then meets the longer's next bytes.
+			return strings.Compare(a.Key(), b.Key())
 		}
 	}
 }
@@ -355,12 +392,18 @@ func MarshalImport(im *Import) ([]byte, error) {
 }
 
 // UnmarshalImport decodes a CmdImport entry. Errors wrap ErrMalformed.
+// The result does not alias b: the records' strings point into one
+// private copy of it (one allocation instead of one per string), which
+// lives as long as any of them; Source, Traits and Types — what a
+// fragment's state may keep — are copies of their own, so the state
+// never holds on to a whole entry.
 func UnmarshalImport(b []byte) (*Import, error) {
-	d, err := bodyOf(b, CmdImport)
-	if err != nil {
+	if _, err := bodyOf(b, CmdImport); err != nil {
 		return nil, err
 	}
+	d := codec.NewSharingDecoder(bytes.Clone(b[1:]))
 	im := &Import{}
+	var err error
 	err = func() error {
 		if err := d.ExpectArray(4); err != nil {
 			return err
@@ -397,6 +440,9 @@ func UnmarshalImport(b []byte) (*Import, error) {
 			if len(pairs)%2 != 0 {
 				return fmt.Errorf("record %d: odd trait list", i)
 			}
+			if len(pairs) > 0 {
+				r.Traits = make([]ImportTrait, 0, len(pairs)/2)
+			}
 			for j := 0; j < len(pairs); j += 2 {
 				r.Traits = append(r.Traits, ImportTrait{pairs[j], pairs[j+1]})
 			}
@@ -406,6 +452,9 @@ func UnmarshalImport(b []byte) (*Import, error) {
 			if len(pairs)%2 != 0 {
 				return fmt.Errorf("record %d: odd identifier list", i)
 			}
+			if len(pairs) > 0 {
+				r.Identifiers = make([]profile.Identifier, 0, len(pairs)/2)
+			}
 			for j := 0; j < len(pairs); j += 2 {
 				r.Identifiers = append(r.Identifiers, profile.Identifier{Type: profile.IDType(pairs[j]), Value: pairs[j+1]})
 			}
@@ -414,6 +463,13 @@ func UnmarshalImport(b []byte) (*Import, error) {
 	}()
 	if err := finish(d, err); err != nil {
 		return nil, err
+	}
+	im.Source = strings.Clone(im.Source)
+	for i := range im.Traits {
+		im.Traits[i] = strings.Clone(im.Traits[i])
+	}
+	for i := range im.Types {
+		im.Types[i] = strings.Clone(im.Types[i])
 	}
 	return im, nil
 }

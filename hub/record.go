@@ -53,12 +53,22 @@ var addressKinds = []struct {
 	{"country", identity.Country},
 }
 
+// addressFieldNames are the field names of the address keys:
+// "address." and the key.
+var addressFieldNames = func() map[string]string {
+	m := map[string]string{}
+	for _, t := range addressKinds {
+		m[t.name] = "address." + t.name
+	}
+	return m
+}()
+
 // recordOf derives the identity record of a fragment: its identifiers
 // (e-mail and phone as such, every other type as an exact-match id named
 // by its type) and the traits the matcher compares. The result depends
 // only on the fragment's state.
 func recordOf(p *profile.Profile) identity.Record {
-	r := identity.Record{ID: p.ID}
+	r := identity.Record{ID: p.ID, Fields: make([]identity.Field, 0, p.Identities.Len()+len(p.Traits.M)+4)}
 	for _, id := range p.IdentityList() {
 		switch id.Type {
 		case profile.Email:
@@ -75,17 +85,29 @@ func recordOf(p *profile.Profile) identity.Record {
 		}
 	}
 	if b, ok := p.Traits.Get("address"); ok && b != nil {
-		if v, err := codec.UnmarshalValue(b); err == nil {
+		var buf [8]kv
+		if m, ok := unmarshalStringMap(b, buf[:0]); ok {
+			// The common case (every value a string, import_codec.go):
+			// what the generic decoding below reads, without it.
+			for _, t := range addressKinds {
+				if s, ok := lookupKV(m, t.name); ok && s != "" {
+					r.Fields = append(r.Fields, identity.Field{Kind: t.kind, Name: addressFieldNames[t.name], Value: s})
+				}
+			}
+		} else if v, err := codec.UnmarshalValue(b); err == nil {
 			if m, ok := v.(map[string]any); ok {
 				for _, t := range addressKinds {
 					if s, ok := m[t.name].(string); ok && s != "" {
-						r.Fields = append(r.Fields, identity.Field{Kind: t.kind, Name: "address." + t.name, Value: s})
+						r.Fields = append(r.Fields, identity.Field{Kind: t.kind, Name: addressFieldNames[t.name], Value: s})
 					}
 				}
 			}
 		}
 	}
 	r.Fields = appendKindTraits(r.Fields, p) // import.go
+	if len(r.Fields) == 0 {
+		r.Fields = nil // as without the preallocation
+	}
 	return r
 }
 
@@ -109,6 +131,9 @@ func traitString(p *profile.Profile, name string) (string, bool) {
 	b, ok := p.Traits.Get(name)
 	if !ok || b == nil {
 		return "", false
+	}
+	if s, ok := unmarshalString(b); ok { // import_codec.go
+		return s, s != ""
 	}
 	v, err := codec.UnmarshalValue(b)
 	if err != nil {

@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 
 	"ucv/parallel"
 )
@@ -77,6 +79,8 @@ type batchPlan struct {
 	cand [][]*prep
 	done []chan struct{}
 	memo pairMemo
+	// touch holds touchPreps' sums, per record (read by nobody).
+	touch []uint64
 }
 
 // planBatch prepares recs and lists each one's likely candidates. It
@@ -84,7 +88,7 @@ type batchPlan struct {
 // nothing, so it must finish before the serial pass starts.
 func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	n := len(recs)
-	b := &batchPlan{ps: make([]*prep, n), keys: make([][]blockKey, n), cand: make([][]*prep, n), done: make([]chan struct{}, n)}
+	b := &batchPlan{ps: make([]*prep, n), keys: make([][]blockKey, n), cand: make([][]*prep, n), done: make([]chan struct{}, n), touch: make([]uint64, n)}
 	parallel.For(n, workers, func(i int) {
 		b.ps[i] = prepare(recs[i], ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
 		b.keys[i] = blockKeys(b.ps[i])
@@ -92,17 +96,45 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// Which batch records hold each key, in batch order; when each
 	// record ID first appears; and when a batch record is replaced by a
 	// later one of the same ID.
-	inBatch := map[blockKey][]int32{}
-	at := make([][]int32, n) // at[i][x]: i's position among the holders of its key x
+	// The holders of each key are a run of the flat array holders (the
+	// batch's (key, record) pairs sorted by key, then record); run[i][x]
+	// is where the run of i's key x starts and at[i][x] i's position in
+	// it.
+	total := 0
+	for i := range recs {
+		total += len(b.keys[i])
+	}
+	all := make([]keyAt, 0, total)
+	for i := range recs {
+		for x, k := range b.keys[i] {
+			all = append(all, keyAt{k, int32(i), int32(x)})
+		}
+	}
+	all = sortKeyAts(all) // by key, then record (appended in record order)
+	holders := make([]int32, len(all))
+	flat := make([]int32, 2*total)
+	at := make([][]int32, n)  // at[i][x]: i's position among the holders of its key x
+	run := make([][]int32, n) // run[i][x]: the start of their run in holders
+	for i, off := 0, 0; i < n; i++ {
+		l := len(b.keys[i])
+		at[i] = flat[off : off+l : off+l]
+		run[i] = flat[total+off : total+off+l : total+off+l]
+		off += l
+	}
+	for j := 0; j < len(all); {
+		e := j
+		for e < len(all) && all[e].k == all[j].k {
+			holders[e] = all[e].i
+			at[all[e].i][all[e].x] = int32(e - j)
+			run[all[e].i][all[e].x] = int32(j)
+			e++
+		}
+		j = e
+	}
 	first := make(map[string]int, n)
 	last := make(map[string]int, n)
 	replaced := make([]int, n)
 	for i := range recs {
-		at[i] = make([]int32, len(b.keys[i]))
-		for x, k := range b.keys[i] {
-			at[i][x] = int32(len(inBatch[k]))
-			inBatch[k] = append(inBatch[k], int32(i))
-		}
 		id := b.ps[i].id
 		if _, ok := first[id]; !ok {
 			first[id] = i
@@ -125,7 +157,7 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		}
 	}
 	b.memo.slot = make(map[*prep]int32, n)
-	b.memo.pairs = make([]map[*prep]float64, n)
+	b.memo.pairs = make([]memoList, n)
 	for i, p := range b.ps {
 		b.memo.slot[p] = int32(i)
 		b.done[i] = make(chan struct{})
@@ -139,14 +171,35 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 	// Candidates may repeat (a near-copy shares many keys); score drops
 	// the repeats.
 	parallel.For(n, workers, func(i int) {
-		var cand []*prep
-		for x, k := range b.keys[i] {
+		// The blocks first (sized once), then the list.
+		keys := b.keys[i]
+		type blk struct {
+			old []int32
+			ok  bool // within its cap
+		}
+		var blkBuf [48]blk
+		blks := blkBuf[:0]
+		if len(keys) > len(blkBuf) {
+			blks = make([]blk, 0, len(keys))
+		}
+		size := 0
+		for x, k := range keys {
 			old := ix.blocks[k]
-			news := inBatch[k]
 			upto := int(at[i][x]) + 1 // holders up to and including i
-			if len(old)+upto > ix.capOf(k) {
+			ok := len(old)+upto <= ix.capOf(k)
+			blks = append(blks, blk{old, ok})
+			if ok {
+				size += len(old) + upto - 1
+			}
+		}
+		cand := make([]*prep, 0, size)
+		for x := range keys {
+			if !blks[x].ok {
 				continue
 			}
+			old := blks[x].old
+			upto := int(at[i][x]) + 1
+			news := holders[run[i][x] : int(run[i][x])+upto]
 			for _, m := range old {
 				if f, ok := replacedOld[m]; ok && f <= i {
 					continue // replaced by then
@@ -168,13 +221,13 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 // score computes record i's candidate weights and publishes them.
 func (b *batchPlan) score(m *Model, i int) {
 	p := b.ps[i]
-	out := make(map[*prep]float64, len(b.cand[i]))
-	for _, q := range b.cand[i] {
-		if _, dup := out[q]; dup {
-			continue
-		}
+	cand := dedupePreps(b.cand[i])
+	b.touch[i] = touchPreps(cand)
+	out := make([]memoEntry, 0, len(cand))
+	put := func(q *prep, w float64) { out = append(out, memoEntry{q, w}) }
+	for _, q := range cand {
 		pa, pb := p, q
-		if pb.id < pa.id {
+		if idLess(pb, pa) {
 			pa, pb = pb, pa
 		}
 		dob := dobLevelOf(pa, pb)
@@ -182,7 +235,7 @@ func (b *batchPlan) score(m *Model, i int) {
 		shares := sharesIdentifier(pa, pb)
 		if vt != vetoNone && !shares {
 			// Apart for good: see pairMemo.apart. Not worth a full score.
-			out[q] = apartMark
+			put(q, apartMark)
 			continue
 		}
 		// m.score(pa, pb) in stages, the veto known: after the cheap
@@ -191,30 +244,166 @@ func (b *batchPlan) score(m *Model, i int) {
 		var v vector
 		cheapLevels(pa, pb, dob, &v)
 		if !shares && m.weightBound(pa, &v, false) < m.cfg.ReviewWeight-boundMargin {
-			out[q] = apartMark
+			put(q, apartMark)
 			continue
 		}
 		nameLevels(pa, pb, &v)
 		if !shares && m.weightBound(pa, &v, true) < m.cfg.ReviewWeight-boundMargin {
-			out[q] = apartMark
+			put(q, apartMark)
 			continue
 		}
 		placeLevels(pa, pb, &v)
 		v.veto = vt
-		out[q] = m.weightOf(pa, &v)
+		put(q, m.weightOf(pa, &v))
 	}
-	b.memo.pairs[i] = out
+	b.memo.pairs[i] = newMemoList(out)
 	b.cand[i] = nil
 	close(b.done[i])
+}
+
+// keyAt is key x of batch record i.
+type keyAt struct {
+	k    blockKey
+	i, x int32
+}
+
+// sortKeyAts sorts s by key, stably (equal keys keep their order), and
+// returns the sorted slice (s or a buffer of the same length): a
+// least-significant-digit radix sort, a byte per pass, skipping the
+// bytes all keys share — some hundred thousand keys per batch, several
+// times faster than a comparison sort.
+func sortKeyAts(s []keyAt) []keyAt {
+	if len(s) < 64 {
+		slices.SortStableFunc(s, func(a, b keyAt) int { return cmp.Compare(a.k, b.k) })
+		return s
+	}
+	buf := make([]keyAt, len(s))
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [256]int
+		for _, e := range s {
+			count[byte(e.k>>shift)]++
+		}
+		if count[byte(s[0].k>>shift)] == len(s) {
+			continue // one value of this byte: the order stands
+		}
+		pos := 0
+		for d := range count {
+			c := count[d]
+			count[d] = pos
+			pos += c
+		}
+		for _, e := range s {
+			d := byte(e.k >> shift)
+			buf[count[d]] = e
+			count[d]++
+		}
+		s, buf = buf, s
+	}
+	return s
+}
+
+// touchPreps reads, for every candidate, what its pair's first checks
+// read (the prep, its first birth date and that date's key) in loops of
+// independent loads, so that the processor overlaps the candidates'
+// cache misses instead of taking them one at a time in the scoring
+// loop; partners are records anywhere in a large index. The sum is kept
+// (batchPlan.touch) only so the loads are not optimized away.
+func touchPreps(cand []*prep) uint64 {
+	var t uint64
+	for _, q := range cand {
+		t += q.idPrefix + uint64(len(q.dob)) + uint64(len(q.dobKeys))
+	}
+	for _, q := range cand {
+		if len(q.dobKeys) > 0 {
+			t += uint64(q.dobKeys[0].day)
+		}
+		if len(q.dob) > 0 && len(q.dob[0]) > 0 {
+			t += uint64(q.dob[0][0])
+		}
+	}
+	return t
+}
+
+// dedupePreps returns cand without repeats, first occurrences in order
+// (in place). Candidate lists are short, so a quadratic scan beats a
+// set; long ones take a set.
+func dedupePreps(cand []*prep) []*prep {
+	w := 0
+	if len(cand) > 4*memoScan {
+		seen := make(map[*prep]bool, len(cand))
+		for _, q := range cand {
+			if !seen[q] {
+				seen[q] = true
+				cand[w] = q
+				w++
+			}
+		}
+		return cand[:w]
+	}
+next:
+	for _, q := range cand {
+		for _, o := range cand[:w] {
+			if o == q {
+				continue next
+			}
+		}
+		cand[w] = q
+		w++
+	}
+	return cand[:w]
+}
+
+// memoEntry is one scored partner of a batch record.
+type memoEntry struct {
+	q *prep
+	w float64
+}
+
+// memoList is a batch record's scored partners: a slice searched in
+// order, with a map beside it when the list is long.
+type memoList struct {
+	es  []memoEntry
+	pos map[*prep]int32 // partner → index in es; only when len(es) > memoScan
+}
+
+// memoScan is the longest memoList searched without a map.
+const memoScan = 48
+
+func newMemoList(es []memoEntry) memoList {
+	l := memoList{es: es}
+	if len(es) > memoScan {
+		l.pos = make(map[*prep]int32, len(es))
+		for i, e := range es {
+			l.pos[e.q] = int32(i)
+		}
+	}
+	return l
+}
+
+// weightIn returns q's weight in l.
+func weightIn(l memoList, q *prep) (float64, bool) {
+	if l.pos != nil {
+		i, ok := l.pos[q]
+		if !ok {
+			return 0, false
+		}
+		return l.es[i].w, true
+	}
+	for i := range l.es {
+		if l.es[i].q == q {
+			return l.es[i].w, true
+		}
+	}
+	return 0, false
 }
 
 // pairMemo holds pair weights scored ahead by AddBatch, by the batch
 // record they were scored for. The serial pass only looks up records
 // whose scores are published (done closed before their Add).
 type pairMemo struct {
-	slot  map[*prep]int32     // batch record → its index in pairs
-	pairs []map[*prep]float64 // per batch record: partner → weight
-	hits  int                 // lookups answered (serial pass only; tests read it)
+	slot  map[*prep]int32 // batch record → its index in pairs
+	pairs []memoList      // per batch record: partner and weight, each partner once
+	hits  int             // lookups answered (serial pass only; tests read it)
 	// cur is the record the serial pass is adding (most lookups pair
 	// it with a candidate), curSlot its index.
 	cur     *prep
@@ -257,9 +446,9 @@ func (m *pairMemo) get(a, b *prep) (float64, bool) {
 	var ok bool
 	switch {
 	case a == m.cur:
-		w, ok = m.pairs[m.curSlot][b]
+		w, ok = weightIn(m.pairs[m.curSlot], b)
 	case b == m.cur:
-		w, ok = m.pairs[m.curSlot][a]
+		w, ok = weightIn(m.pairs[m.curSlot], a)
 	default:
 		if w, ok = m.find(a, b); !ok {
 			w, ok = m.find(b, a)
@@ -273,6 +462,5 @@ func (m *pairMemo) find(a, b *prep) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	w, ok := m.pairs[s][b]
-	return w, ok
+	return weightIn(m.pairs[s], b)
 }

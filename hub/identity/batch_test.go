@@ -228,3 +228,83 @@ func vetoOfRecords(m *Model, a, b Record) bool {
 	pb := prepare(b, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
 	return vetoOf(pa, pb) != vetoNone
 }
+
+// TestSortKeyAtsIsStableSort: the radix sort orders by key and keeps the
+// order of equal keys, as a stable comparison sort does, for short and
+// long inputs and keys that share bytes.
+func TestSortKeyAtsIsStableSort(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 500).Draw(t, "n")
+		mask := rapid.SampledFrom([]uint64{0xff, 0xff00ff, 1<<64 - 1, 0xff000000000000ff}).Draw(t, "mask")
+		in := make([]keyAt, n)
+		for i := range in {
+			in[i] = keyAt{k: blockKey(rapid.Uint64().Draw(t, "k") & mask), i: int32(i), x: int32(i % 7)}
+		}
+		want := slices.Clone(in)
+		slices.SortStableFunc(want, func(a, b keyAt) int {
+			switch {
+			case a.k < b.k:
+				return -1
+			case a.k > b.k:
+				return 1
+			}
+			return 0
+		})
+		if got := sortKeyAts(slices.Clone(in)); !slices.Equal(got, want) {
+			t.Fatalf("sortKeyAts differs from a stable sort for %d keys", n)
+		}
+	})
+}
+
+// TestMemoListFindsEveryPartner: a record's scored partners are found
+// by the linear scan and, past memoScan, by the map beside it; others
+// are not found.
+func TestMemoListFindsEveryPartner(t *testing.T) {
+	for _, n := range []int{0, 1, memoScan, memoScan + 1, 3 * memoScan} {
+		ps := make([]*prep, n+1)
+		for i := range ps {
+			ps[i] = &prep{id: fmt.Sprint(i)}
+		}
+		var es []memoEntry
+		for i, p := range ps[:n] {
+			es = append(es, memoEntry{p, float64(i)})
+		}
+		l := newMemoList(es)
+		if (l.pos != nil) != (n > memoScan) {
+			t.Fatalf("%d partners: map %v", n, l.pos != nil)
+		}
+		for i, p := range ps[:n] {
+			if w, ok := weightIn(l, p); !ok || w != float64(i) {
+				t.Fatalf("%d partners: partner %d: %v, %v", n, i, w, ok)
+			}
+		}
+		if _, ok := weightIn(l, ps[n]); ok {
+			t.Fatalf("%d partners: a stranger found", n)
+		}
+	}
+}
+
+// TestDedupePrepsKeepsFirstOccurrences: repeats are dropped in place,
+// first occurrences kept in order, by the scan and by the set.
+func TestDedupePrepsKeepsFirstOccurrences(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		pool := make([]*prep, 8)
+		for i := range pool {
+			pool[i] = &prep{}
+		}
+		n := rapid.IntRange(0, 5*memoScan).Draw(t, "n")
+		in := make([]*prep, n)
+		for i := range in {
+			in[i] = pool[rapid.IntRange(0, len(pool)-1).Draw(t, "p")]
+		}
+		var want []*prep
+		for _, p := range in {
+			if !slices.Contains(want, p) {
+				want = append(want, p)
+			}
+		}
+		if got := dedupePreps(slices.Clone(in)); !slices.Equal(got, want) {
+			t.Fatalf("dedupePreps of %d: %d kept, want %d", n, len(got), len(want))
+		}
+	})
+}

@@ -11,7 +11,9 @@ import (
 type blockRule struct {
 	name     string
 	excludes []comp
-	keys     func(p *prep, emit func(string))
+	// keys emits the rule's keys, each the concatenation of up to three
+	// parts (hashed without building the string).
+	keys func(p *prep, k *keySink)
 	// identifier marks the rule whose keys are deterministic identifiers;
 	// its blocks also drive generic-value suppression.
 	identifier bool
@@ -21,112 +23,112 @@ type blockRule struct {
 // on a few fields, so a true pair is lost only if it has errors in the
 // fields of every rule.
 var blockRules = []blockRule{
-	{name: "birth_date", excludes: []comp{cDOB}, keys: func(p *prep, emit func(string)) {
+	{name: "birth_date", excludes: []comp{cDOB}, keys: func(p *prep, k *keySink) {
 		for _, d := range p.dob {
 			if len(d) == 8 {
 				md, dm := d[4:6], d[6:8]
 				if dm < md {
 					md, dm = dm, md
 				}
-				emit(d[:4] + md + dm) // day/month order-free
+				k.emit(d[:4], md, dm) // day/month order-free
 			}
 		}
 	}},
-	{name: "birth_date+initial", excludes: []comp{cDOB}, keys: func(p *prep, emit func(string)) {
+	{name: "birth_date+initial", excludes: []comp{cDOB}, keys: func(p *prep, k *keySink) {
 		// Common dates (1 January, placeholders) overflow the birth_date
 		// rule's cap; an initial of either name splits them.
 		for _, d := range p.dob {
 			if p.first != "" {
-				emit(d + "|" + p.first[:1])
+				k.emit(d, "|", p.first[:1])
 			}
 			if p.last != "" {
-				emit(d + "|" + p.last[:1])
+				k.emit(d, "|", p.last[:1])
 			}
 		}
 	}},
-	{name: "last_name+first_initial", excludes: []comp{cLast, cFirst}, keys: func(p *prep, emit func(string)) {
+	{name: "last_name+first_initial", excludes: []comp{cLast, cFirst}, keys: func(p *prep, k *keySink) {
 		if p.last != "" && p.first != "" {
-			emit(p.last + "|" + p.first[:1])
-			emit(p.first + "|" + p.last[:1]) // swapped first/last
+			k.emit(p.last, "|", p.first[:1])
+			k.emit(p.first, "|", p.last[:1]) // swapped first/last
 		}
 	}},
-	{name: "first_name+last_soundex", excludes: []comp{cFirst, cLast}, keys: func(p *prep, emit func(string)) {
+	{name: "first_name+last_soundex", excludes: []comp{cFirst, cLast}, keys: func(p *prep, k *keySink) {
 		if p.first != "" && p.last != "" {
-			emit(canonicalFirst(p.first) + "|" + Soundex(p.last))
+			k.emit(canonicalFirst(p.first), "|", Soundex(p.last))
 		}
 	}},
-	{name: "postcode+street_number", excludes: []comp{cPostcode, cStreetNo}, keys: func(p *prep, emit func(string)) {
+	{name: "postcode+street_number", excludes: []comp{cPostcode, cStreetNo}, keys: func(p *prep, k *keySink) {
 		if p.postcode != "" && p.streetNo != "" {
-			emit(p.postcode + "|" + p.streetNo)
+			k.emit(p.postcode, "|", p.streetNo)
 		}
 	}},
-	{name: "address", excludes: []comp{cAddress, cStreetNo}, keys: func(p *prep, emit func(string)) {
+	{name: "address", excludes: []comp{cAddress, cStreetNo}, keys: func(p *prep, k *keySink) {
 		if p.addr != "" && p.streetNo != "" {
-			emit(p.addr + "|" + p.streetNo)
+			k.emit(p.addr, "|", p.streetNo)
 		}
 	}},
-	{name: "last_name+postcode", excludes: []comp{cLast, cPostcode}, keys: func(p *prep, emit func(string)) {
+	{name: "last_name+postcode", excludes: []comp{cLast, cPostcode}, keys: func(p *prep, k *keySink) {
 		if p.last != "" && p.postcode != "" {
-			emit(p.last + "|" + p.postcode)
+			k.emit(p.last, "|", p.postcode)
 		}
 	}},
-	{name: "first_name+birth_year", excludes: []comp{cFirst}, keys: func(p *prep, emit func(string)) {
+	{name: "first_name+birth_year", excludes: []comp{cFirst}, keys: func(p *prep, k *keySink) {
 		if p.first != "" {
 			for _, d := range p.dob {
 				if len(d) == 8 {
-					emit(canonicalFirst(p.first) + "|" + d[:4])
+					k.emit(canonicalFirst(p.first), "|", d[:4])
 				}
 			}
 		}
 	}},
-	{name: "last_name+birth_year", excludes: []comp{cLast}, keys: func(p *prep, emit func(string)) {
+	{name: "last_name+birth_year", excludes: []comp{cLast}, keys: func(p *prep, k *keySink) {
 		if p.last != "" {
 			for _, d := range p.dob {
 				if len(d) == 8 {
-					emit(p.last + "|" + d[:4])
+					k.emit(p.last, "|", d[:4])
 				}
 			}
 		}
 	}},
-	{name: "postcode+name", excludes: []comp{cPostcode, cFirst, cLast}, keys: func(p *prep, emit func(string)) {
+	{name: "postcode+name", excludes: []comp{cPostcode, cFirst, cLast}, keys: func(p *prep, k *keySink) {
 		if p.postcode != "" {
 			// either name part, so a name typed into the wrong field still meets
 			if p.first != "" {
-				emit(p.postcode + "|" + canonicalFirst(p.first))
+				k.emit(p.postcode, "|", canonicalFirst(p.first))
 			}
 			if p.last != "" {
-				emit(p.postcode + "|" + p.last)
+				k.emit(p.postcode, "|", p.last)
 			}
 		}
 	}},
-	{name: "city+name", excludes: []comp{cCity, cFirst, cLast}, keys: func(p *prep, emit func(string)) {
+	{name: "city+name", excludes: []comp{cCity, cFirst, cLast}, keys: func(p *prep, k *keySink) {
 		if p.city != "" {
 			if p.first != "" {
-				emit(p.city + "|" + canonicalFirst(p.first))
+				k.emit(p.city, "|", canonicalFirst(p.first))
 			}
 			if p.last != "" {
-				emit(p.city + "|" + p.last)
+				k.emit(p.city, "|", p.last)
 			}
 		}
 	}},
-	{name: "national_id", excludes: []comp{cNationalID}, keys: func(p *prep, emit func(string)) {
+	{name: "national_id", excludes: []comp{cNationalID}, keys: func(p *prep, k *keySink) {
 		for _, v := range p.nid {
-			emit(v)
+			k.emit(v, "", "")
 		}
 	}},
-	{name: "passport", excludes: []comp{cPassport}, keys: func(p *prep, emit func(string)) {
+	{name: "passport", excludes: []comp{cPassport}, keys: func(p *prep, k *keySink) {
 		for _, v := range p.passport {
-			emit(v)
+			k.emit(v, "", "")
 		}
 	}},
-	{name: "drivers_license", excludes: []comp{cLicense}, keys: func(p *prep, emit func(string)) {
+	{name: "drivers_license", excludes: []comp{cLicense}, keys: func(p *prep, k *keySink) {
 		for _, v := range p.lic {
-			emit(v)
+			k.emit(v, "", "")
 		}
 	}},
-	{name: "identifier", excludes: []comp{cEmail, cPhone}, identifier: true, keys: func(p *prep, emit func(string)) {
+	{name: "identifier", excludes: []comp{cEmail, cPhone}, identifier: true, keys: func(p *prep, k *keySink) {
 		for _, id := range p.ids {
-			emit(id.Key())
+			k.emit(string(id.Type), ":", id.Value)
 		}
 	}},
 }
@@ -148,12 +150,12 @@ type blockKey uint64
 
 // blockKeys returns p's keys (rule, key) sorted and deduplicated.
 func blockKeys(p *prep) []blockKey {
-	out := make([]blockKey, 0, 32)
+	k := &keySink{out: make([]blockKey, 0, 32)}
 	for ri := range blockRules {
-		blockRules[ri].keys(p, func(s string) {
-			out = append(out, hashKey(ri, s))
-		})
+		k.rule = ri
+		blockRules[ri].keys(p, k)
 	}
+	out := k.out
 	slices.Sort(out)
 	w := 0
 	for i, k := range out {
@@ -166,17 +168,41 @@ func blockKeys(p *prep) []blockKey {
 	return out[:w]
 }
 
+// keySink collects the keys a rule emits.
+type keySink struct {
+	rule int
+	out  []blockKey
+}
+
+// emit adds the key a+b+c of the current rule: hashKey(rule, a+b+c),
+// without the concatenation.
+func (k *keySink) emit(a, b, c string) {
+	k.out = append(k.out, hashKeyOf(k.rule, a, b, c))
+}
+
 // hashKey is FNV-1a (64 bits) of the rule byte, a zero byte and s,
 // computed inline (hash/fnv's would allocate), cut to 56 bits under the
 // rule. TestHashKeyIsFNV1a checks it against hash/fnv.
-func hashKey(rule int, s string) blockKey {
+func hashKey(rule int, s string) blockKey { return hashKeyOf(rule, s, "", "") }
+
+// hashKeyOf is hashKey(rule, a+b+c): FNV-1a reads bytes one by one, so
+// the parts are hashed in turn.
+func hashKeyOf(rule int, a, b, c string) blockKey {
 	const offset64, prime64 = 14695981039346656037, 1099511628211
 	h := uint64(offset64)
 	h ^= uint64(byte(rule))
 	h *= prime64
 	h *= prime64 // ^= 0
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
+	for i := 0; i < len(a); i++ {
+		h ^= uint64(a[i])
+		h *= prime64
+	}
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
+		h *= prime64
+	}
+	for i := 0; i < len(c); i++ {
+		h ^= uint64(c[i])
 		h *= prime64
 	}
 	return blockKey(h&(1<<56-1) | uint64(rule)<<56)
@@ -187,7 +213,7 @@ func (k blockKey) rule() int { return int(k >> 56) }
 
 // ruleKeys returns p's keys of one rule.
 func ruleKeys(p *prep, rule int) []blockKey {
-	var out []blockKey
-	blockRules[rule].keys(p, func(s string) { out = append(out, hashKey(rule, s)) })
-	return out
+	k := &keySink{rule: rule}
+	blockRules[rule].keys(p, k)
+	return k.out
 }

@@ -72,6 +72,19 @@ type candEdge struct {
 // probabilistic by weight — ties broken by record IDs; each joins two
 // clusters only if the merge passes the whole-cluster checks.
 func (ix *Index) cluster(comp []int32) {
+	if len(comp) == 1 {
+		// A record alone (the common case of a new person): no edge
+		// lies inside comp, so it is its own cluster — what the general
+		// path below computes, without its maps and slices.
+		n := comp[0]
+		e := ix.ents[n]
+		e.cluster = n
+		if len(e.members) != 1 || e.members[0] != n {
+			e.members = []int32{n}
+		}
+		e.links = nil
+		return
+	}
 	local := make(map[int32]int32, len(comp))
 	for i, n := range comp {
 		local[n] = int32(i)
@@ -301,7 +314,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 	// Who shares the nameless record's address or contact points.
 	keys := ruleKeys(pb, addressRule)
 	for _, id := range pb.ids {
-		keys = append(keys, hashKey(identifierRule, id.Key()))
+		keys = append(keys, hashKeyOf(identifierRule, string(id.Type), ":", id.Value))
 	}
 	for _, k := range keys {
 		hs := ix.blocks[k]
@@ -339,7 +352,7 @@ const maxAmbiguityCheck = 16
 // entry order).
 func (ix *Index) ambiguous(a, b *prep) bool {
 	for _, id := range ix.sharedLive(a, b) {
-		hs := ix.blocks[hashKey(identifierRule, id.Key())]
+		hs := ix.blocks[hashKeyOf(identifierRule, string(id.Type), ":", id.Value)]
 		if len(hs) > maxAmbiguityCheck {
 			hs = hs[:maxAmbiguityCheck]
 		}

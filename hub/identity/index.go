@@ -303,10 +303,12 @@ func (ix *Index) insertPrepared(r Record, p *prep, keys []blockKey, affected []i
 	e.members = []int32{n}
 	ix.byID[r.ID] = n
 	for _, k := range e.keys {
-		before := len(ix.blocks[k])
-		ix.blocks[k] = append(ix.blocks[k], n)
+		mem := ix.blocks[k]
+		before := len(mem)
+		mem = append(mem, n)
+		ix.blocks[k] = mem
 		if before == ix.capOf(k) { // just went over the cap
-			affected = ix.unlinkBlock(ix.blocks[k], n, affected)
+			affected = ix.unlinkBlock(mem, n, affected)
 		}
 	}
 	return n, append(affected, n)
@@ -537,7 +539,7 @@ func (ix *Index) edgeWeight(a, b int32) (float64, bool) {
 // pairWeight scores a pair in ID order, so the result is symmetric.
 func (ix *Index) pairWeight(a, b int32) float64 {
 	pa, pb := ix.ents[a].p, ix.ents[b].p
-	if pb.id < pa.id {
+	if idLess(pb, pa) {
 		pa, pb = pb, pa
 	}
 	ix.stats.PairsScored++
@@ -587,7 +589,7 @@ func (ix *Index) sharedLive(a, b *prep) []profile.Identifier {
 	var out []profile.Identifier
 	for _, x := range a.ids {
 		for _, y := range b.ids {
-			if x == y && !ix.generic[hashKey(identifierRule, x.Key())] {
+			if x == y && !ix.generic[hashKeyOf(identifierRule, string(x.Type), ":", x.Value)] {
 				out = append(out, x)
 			}
 		}

@@ -313,7 +313,17 @@ func Nicknames(a, b string) bool {
 // nickname ("bob" → "robert") or the name itself. Blocking uses it.
 func canonicalFirst(n string) string {
 	if gs := nicknames[n]; len(gs) > 0 {
-		return NormalizeName(strings.Fields(nicknameGroups[gs[0]])[0])
+		return groupCanonical[gs[0]]
 	}
 	return n
 }
+
+// groupCanonical is each nickname group's first name, normalized: what
+// canonicalFirst returns for the group's members. Built once.
+var groupCanonical = func() []string {
+	out := make([]string, len(nicknameGroups))
+	for g, line := range nicknameGroups {
+		out[g] = NormalizeName(strings.Fields(line)[0])
+	}
+	return out
+}()

@@ -2,9 +2,12 @@ package identity
 
 import (
 	"hash/fnv"
+	"sync"
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"ucv/profile"
 )
 
 // genPairRecords draws two records from small value pools, so that
@@ -149,6 +152,12 @@ func TestHashKeyIsFNV1a(t *testing.T) {
 		if want := blockKey(h.Sum64()&(1<<56-1) | uint64(rule)<<56); hashKey(rule, s) != want {
 			t.Fatalf("hashKey(%d, %q) = %x, want %x", rule, s, hashKey(rule, s), want)
 		}
+		// In parts, as the rules emit them: the key of the concatenation.
+		i := rapid.IntRange(0, len(s)).Draw(t, "i")
+		j := rapid.IntRange(i, len(s)).Draw(t, "j")
+		if got, want := hashKeyOf(rule, s[:i], s[i:j], s[j:]), hashKey(rule, s); got != want {
+			t.Fatalf("hashKeyOf(%d, %q, %q, %q) = %x, want %x", rule, s[:i], s[i:j], s[j:], got, want)
+		}
 	})
 }
 
@@ -251,4 +260,45 @@ func TestWeightBoundIsUpperBound(t *testing.T) {
 	if pruned == 0 {
 		t.Error("no pair bounded below ReviewWeight: the bound prunes nothing here")
 	}
+}
+
+// TestIDLessIsStringOrder: the prefix comparison orders IDs as their
+// strings do, including IDs that are prefixes of one another and IDs
+// holding zero bytes.
+func TestIDLessIsStringOrder(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		gen := rapid.StringOfN(rapid.RuneFrom([]rune("\x00ar0é")), 0, 12, -1)
+		a, b := gen.Draw(t, "a"), gen.Draw(t, "b")
+		pa := &prep{id: a, idPrefix: idPrefixOf(a)}
+		pb := &prep{id: b, idPrefix: idPrefixOf(b)}
+		if got, want := idLess(pa, pb), a < b; got != want {
+			t.Fatalf("idLess(%q, %q) = %v, want %v", a, b, got, want)
+		}
+	})
+}
+
+// TestNormalizePhoneMemoized: the memoized phone normalization returns
+// profile.NormalizePhone's value and error, on first and repeated calls
+// and under other regions, from several goroutines at once.
+func TestNormalizePhoneMemoized(t *testing.T) {
+	vals := []string{"+16502000000", "(650) 200-0001", "020 7946 0958", "12", "", " +44 20 7946 0958 ", "+1650200000x", "not a phone"}
+	regions := []string{"US", "GB", "", "de"}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				for i, v := range vals {
+					r := regions[(i+g)%len(regions)]
+					want, werr := profile.NormalizePhone(v, r)
+					got, gerr := NormalizePhone(v, r)
+					if got != want || (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+						t.Errorf("NormalizePhone(%q, %q) = %q, %v; want %q, %v", v, r, got, gerr, want, werr)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -9,7 +9,10 @@ import (
 // prep is a record normalized for comparison. It is built once per record
 // and never changed, so it may be shared by any number of pair scores.
 type prep struct {
-	id                  string
+	id string
+	// idPrefix is id's first 8 bytes, big-endian, zero-padded: idLess
+	// orders most pairs without reading the ID's bytes.
+	idPrefix            uint64
 	first, middle, last string
 	dob                 []string // 8-digit candidates
 	gender              string
@@ -38,7 +41,7 @@ type prep struct {
 // prepare normalizes r. It never fails: values that do not normalize are
 // treated as missing.
 func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *prep {
-	p := &prep{id: r.ID}
+	p := &prep{id: r.ID, idPrefix: idPrefixOf(r.ID)}
 	var first, middle, last, full, addr []string
 	var lineCity, lineState, linePC []string
 	for _, f := range r.Fields {
@@ -201,7 +204,7 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 		if f.Kind != Phone || strings.TrimSpace(f.Value) == "" {
 			continue
 		}
-		if _, err := profile.NormalizePhone(f.Value, region); err == nil {
+		if _, err := NormalizePhone(f.Value, region); err == nil { // memoized: Identifiers read it too
 			continue
 		}
 		if d := digitsOf(f.Value); len(d) >= 7 && len(d) <= 15 {
@@ -248,4 +251,26 @@ func digitsOf(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// idPrefixOf returns id's first 8 bytes as a big-endian number, short
+// IDs padded with zero bytes. Where two IDs' prefixes differ, they
+// compare as the IDs do (a zero pad sorts first, like a shorter string).
+func idPrefixOf(id string) uint64 {
+	var x uint64
+	for i := range 8 {
+		x <<= 8
+		if i < len(id) {
+			x |= uint64(id[i])
+		}
+	}
+	return x
+}
+
+// idLess reports a.id < b.id.
+func idLess(a, b *prep) bool {
+	if a.idPrefix != b.idPrefix {
+		return a.idPrefix < b.idPrefix
+	}
+	return a.id < b.id
 }

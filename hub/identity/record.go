@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 
 	"ucv/profile"
 )
@@ -123,7 +124,13 @@ func (r Record) Identifiers(rules *profile.Rules, region string) []profile.Ident
 		if t == profile.Email {
 			raw = EmailAddress(raw) // `"Ann Lee" <ann@example.com>`
 		}
-		v, err := profile.NormalizeValue(t, raw, opts)
+		var v string
+		var err error
+		if t == profile.Phone && utf8.ValidString(raw) {
+			v, err = NormalizePhone(raw, region) // NormalizeValue's, memoized
+		} else {
+			v, err = profile.NormalizeValue(t, raw, opts)
+		}
 		if err != nil {
 			continue
 		}
