@@ -3,6 +3,7 @@ package hub
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"ucv/crdt/codec"
@@ -108,14 +109,45 @@ func recordOf(p *profile.Profile) identity.Record {
 	if len(r.Fields) == 0 {
 		r.Fields = nil // as without the preallocation
 	}
+	ownStrings(&r)
 	return r
+}
+
+// ownStrings points r's ID and its fields' names and values at one new
+// string holding them all. A decoded state's strings share its one
+// decompressed buffer (profile.Unmarshal decodes without copying), and
+// the record outlives the state: kept in state.recs, the identifier
+// index and the identity engine, a field's value would keep the whole
+// buffer alive — ~400 bytes per person once fragments are kept encoded
+// (docs/decisions/0056-hub-encoded-fragments.md). One allocation per
+// record.
+func ownStrings(r *identity.Record) {
+	n := len(r.ID)
+	for _, f := range r.Fields {
+		n += len(f.Name) + len(f.Value)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(r.ID)
+	for _, f := range r.Fields {
+		b.WriteString(f.Name)
+		b.WriteString(f.Value)
+	}
+	s := b.String()
+	cut := func(off int, v string) (int, string) { return off + len(v), s[off : off+len(v)] }
+	off := 0
+	off, r.ID = cut(off, r.ID)
+	for i := range r.Fields {
+		off, r.Fields[i].Name = cut(off, r.Fields[i].Name)
+		off, r.Fields[i].Value = cut(off, r.Fields[i].Value)
+	}
 }
 
 // identifiersOf returns the identifiers in the fields of a record that
 // recordOf built: its Email, Phone and ID fields are exactly the
 // fragment's identities (IdentityList), each named by its type, so
 // Identifier{Name, Value}.Key() is the identity's key. The strings are
-// shared with the fields (and so with the fragment's state), not copied.
+// shared with the fields, not copied.
 func identifiersOf(fields []identity.Field) []profile.Identifier {
 	var out []profile.Identifier
 	for _, f := range fields {

@@ -59,15 +59,9 @@ func TestParseHubSecretFiles(t *testing.T) {
 		{name: "bad cap", args: []string{"--max-conns-per-ip", "many"}, wantErr: "--max-conns"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := parseHubFlags(append(base, c.args...), func(k string) string { return c.env[k] }, new(bytes.Buffer))
-			if c.wantErr != "" {
-				if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("parseHubFlags = %v, want a usage error containing %q", err, c.wantErr)
-				}
+			cfg, ok := parseHubCase(t, append(base, c.args...), c.env, c.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := [3]string{cfg.nodeToken, cfg.syncToken, cfg.adminToken}; got != c.want {
 				t.Errorf("node, sync, admin tokens = %q, want %q", got, c.want)
@@ -271,15 +265,9 @@ func TestParseHubGCFlags(t *testing.T) {
 		{name: "hot fragments below -1", args: []string{"--hot-fragments", "-2"}, wantErr: "--hot-fragments"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := parseHubFlags(append(base, c.args...), func(k string) string { return c.env[k] }, new(bytes.Buffer))
-			if c.wantErr != "" {
-				if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("parseHubFlags = %v, want a usage error containing %q", err, c.wantErr)
-				}
+			cfg, ok := parseHubCase(t, append(base, c.args...), c.env, c.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.gc != c.want {
 				t.Errorf("policy %+v, want %+v", cfg.gc, c.want)
@@ -289,4 +277,22 @@ func TestParseHubGCFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseHubCase runs parseHubFlags on args with env as the environment.
+// With wantErr it checks for a usage error containing it and reports
+// false; otherwise it fails on any error and returns the config.
+func parseHubCase(t *testing.T, args []string, env map[string]string, wantErr string) (hubConfig, bool) {
+	t.Helper()
+	cfg, err := parseHubFlags(args, func(k string) string { return env[k] }, new(bytes.Buffer))
+	if wantErr != "" {
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("parseHubFlags = %v, want a usage error containing %q", err, wantErr)
+		}
+		return cfg, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, true
 }
