@@ -84,22 +84,30 @@ func (st *state) holders(id profile.Identifier) []string {
 	})
 	slices.Sort(cs)
 	cs = slices.Compact(cs)
-	key := id.Key()
-	return slices.DeleteFunc(cs, func(c string) bool { return !st.holds(c, key) })
+	return slices.DeleteFunc(cs, func(c string) bool { return !st.holds(c, id) })
 }
 
 // holds reports whether the view of cluster cid (state.view) has
 // identity key, computing only the view's Identities: the join of its
 // members' sets, or nothing when a member is erased (merging an erased
 // fragment clears the view). A member holding key is not enough: another
-// member's removal of the identifier may have observed its addition.
+// member's removal of the identifier may have observed its addition. A
+// cluster of one holds exactly its fragment's identities, which the
+// identifier index lists (state.recs: identifiersOf(recordOf(state)) is
+// the state's IdentityList), so it is answered there without decoding
+// the fragment (docs/decisions/0056-hub-encoded-fragments.md).
 // Caller holds f.mu.
-func (st *state) holds(cid, key string) bool {
+func (st *state) holds(cid string, id profile.Identifier) bool {
 	members := st.clusters[cid]
 	if len(members) == 1 {
 		fr, ok := st.frags.Get(&fragment{id: members[0]})
-		return ok && !fr.isErased() && fr.profile().Identities.Has(key)
+		if !ok || fr.isErased() {
+			return false
+		}
+		_, ok = st.idents.Get(identEntry{id, members[0]})
+		return ok
 	}
+	key := id.Key()
 	var ids crdt.ORSet
 	for _, m := range members {
 		fr, ok := st.frags.Get(&fragment{id: m})

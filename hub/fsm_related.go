@@ -249,7 +249,6 @@ func (st *state) shared(tree *btree.BTreeG[identEntry], v profile.Identifier, mi
 	sh := Shared{Type: string(v.Type), Value: v.Value}
 	seen := map[string]bool{}
 	frags := 0 // other fragments seen
-	key := v.Key()
 	tree.AscendGreaterOrEqual(identEntry{id: v}, func(e identEntry) bool {
 		if e.id != v {
 			return false
@@ -270,7 +269,7 @@ func (st *state) shared(tree *btree.BTreeG[identEntry], v profile.Identifier, mi
 			return true
 		}
 		seen[fr.cluster] = true
-		if identifier && !st.holds(fr.cluster, key) {
+		if identifier && !st.holds(fr.cluster, v) {
 			return true
 		}
 		sh.Holders = append(sh.Holders, Holder{ID: fr.cluster})
