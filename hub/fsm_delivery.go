@@ -280,6 +280,11 @@ func (st *state) person(id string) (WebhookProfile, func(category string) bool) 
 	if len(ids) > MaxIdentities {
 		ids, out.Truncated = ids[:MaxIdentities], true
 	}
+	for i := range ids {
+		// The queued event outlives p, whose strings may share a cold
+		// fragment's decoded buffer (0056): copy them out.
+		ids[i] = profile.Identifier{Type: profile.IDType(strings.Clone(string(ids[i].Type))), Value: strings.Clone(ids[i].Value)}
+	}
 	out.Identities = ids
 	return out, func(cat string) bool {
 		granted, _ := p.ConsentState(cat) // ignoring case; no statement: not granted
