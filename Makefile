@@ -71,8 +71,12 @@ fuzz:
 
 # Long property runs (many more random cases than `make test`) and the
 # kill -9 durability test with 1,000 kills.
+# The property packages only: a test binary without rapid refuses -rapid.checks
+# (profile/clv has no property tests).
+SOAK_PKGS = ./crdt/... ./profile ./profile/catalog ./profile/expr ./profile/recommend ./edge/store/...
+
 soak: build
-	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property|Model|ExactlyOnce' ./crdt/... ./profile/... ./edge/store/... -rapid.checks=20000
+	$(GO) test -race -count=1 -timeout 60m -run 'Laws|Merge|Convergence|Property|Model|ExactlyOnce' $(SOAK_PKGS) -rapid.checks=20000
 	UCV_KILLS=1000 $(GO) test -count=1 -timeout 60m -run Kill9 -v ./cmd/ucv/
 
 clean:
