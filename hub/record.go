@@ -120,8 +120,12 @@ func recordOf(p *profile.Profile) identity.Record {
 // index and the identity engine, a field's value would keep the whole
 // buffer alive — ~400 bytes per person once fragments are kept encoded
 // (docs/decisions/0056-hub-encoded-fragments.md). One allocation per
-// record.
+// record, and the fields are copied to a slice of their own length (the
+// one recordOf filled was sized for the most fields a state could give).
 func ownStrings(r *identity.Record) {
+	if r.Fields != nil {
+		r.Fields = slices.Clone(r.Fields)
+	}
 	n := len(r.ID)
 	for _, f := range r.Fields {
 		n += len(f.Name) + len(f.Value)
