@@ -98,7 +98,7 @@ func (fr *fragment) profile() *profile.Profile {
 	}
 	p, err := profile.Unmarshal(fr.enc)
 	if err != nil {
-		// enc is what settle or Restore stored after decoding it once.
+		// enc is what cool or Restore stored after decoding it once.
 		panic(fmt.Sprintf("hub: fragment %s: stored state does not decode: %v", fr.id, err))
 	}
 	if fr.adopt {
