@@ -86,12 +86,12 @@ func recordOf(p *profile.Profile) identity.Record {
 		}
 	}
 	if b, ok := p.Traits.Get("address"); ok && b != nil {
-		var buf [8]kv
-		if m, ok := unmarshalStringMap(b, buf[:0]); ok {
-			// The common case (every value a string, import_codec.go):
+		var buf [8]codec.KV
+		if m, ok := codec.UnmarshalStringMap(b, buf[:0]); ok {
+			// The common case (every value a string, codec/strings.go):
 			// what the generic decoding below reads, without it.
 			for _, t := range addressKinds {
-				if s, ok := lookupKV(m, t.name); ok && s != "" {
+				if s, ok := codec.LookupKV(m, t.name); ok && s != "" {
 					r.Fields = append(r.Fields, identity.Field{Kind: t.kind, Name: addressFieldNames[t.name], Value: s})
 				}
 			}
@@ -168,7 +168,7 @@ func traitString(p *profile.Profile, name string) (string, bool) {
 	if !ok || b == nil {
 		return "", false
 	}
-	if s, ok := unmarshalString(b); ok { // import_codec.go
+	if s, ok := codec.UnmarshalString(b); ok { // codec/strings.go
 		return s, s != ""
 	}
 	v, err := codec.UnmarshalValue(b)
