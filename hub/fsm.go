@@ -485,21 +485,25 @@ func (a *applier) frag(id string) (*fragment, bool) {
 // this Apply may change; it is put back in the tree by put. The copy
 // shares the old state: replace fr.state (Join), never change it.
 func (a *applier) own(id string) *fragment {
-	fr, _ := a.owning(id, nil, nil)
+	fr, _ := a.owning(id, nil, nil, nil)
 	return fr
 }
 
 // owning is own for a fragment about to take delta d (with d.ID == id),
 // encoded as raw: a fragment it creates starts as profile.Adopt(d) —
 // New(id).Join(d), sharing d, which must not be changed afterwards —
-// instead of empty (d nil), and created reports that it did so.
-func (a *applier) owning(id string, d *profile.Profile, raw []byte) (fr *fragment, created bool) {
+// instead of empty (d nil), and created reports that it did so. cur,
+// when not nil, is the fragment's state as the caller already read it
+// in this Apply (fragment.profile), so a cold one is not decoded twice.
+func (a *applier) owning(id string, cur, d *profile.Profile, raw []byte) (fr *fragment, created bool) {
 	if fr, ok := a.owned[id]; ok {
 		return fr, false
 	}
 	if old, ok := a.frag(id); ok {
 		cp := *old
-		cp.state = old.profile()
+		if cp.state = cur; cur == nil {
+			cp.state = old.profile()
+		}
 		fr = &cp
 	} else if d != nil {
 		st := profile.Adopt(d)
@@ -612,7 +616,7 @@ func (a *applier) sync(b *SyncBatch) error {
 			// A new fragment takes the delta's maps as its state's:
 			// deltas[i] is this Apply's own decoding and nothing
 			// changes it in place.
-			fr, created := a.owning(e.ProfileID, deltas[i], e.Delta)
+			fr, created := a.owning(e.ProfileID, nil, deltas[i], e.Delta)
 			if !created {
 				fr.state = fr.state.Join(deltas[i])
 			}

@@ -45,6 +45,7 @@ func (a *applier) importBatch(im *Import) error {
 	deltas := make([]*profile.Profile, len(im.Records))
 	erased := make([]bool, len(im.Records))
 	fids := make([]string, len(im.Records))
+	curs := make([]*profile.Profile, len(im.Records)) // existing fragments' states, read once
 	parallelDo(len(im.Records), func(i int) {
 		r := &im.Records[i]
 		id := ImportFragmentID(im.Source, r.ID)
@@ -53,6 +54,7 @@ func (a *applier) importBatch(im *Import) error {
 		cur := emptyProfile
 		if fr, ok := a.st.frags.Get(&probe); ok {
 			cur = fr.profile()
+			curs[i] = cur
 		}
 		if erased[i] = cur.Erased.Set; !erased[i] {
 			deltas[i] = importDelta(cur, im, r, a.now, id)
@@ -78,7 +80,7 @@ func (a *applier) importBatch(im *Import) error {
 		// A new fragment takes the delta's maps as its state's
 		// (profile.Adopt, equal to joining it into an empty state):
 		// deltas[i] is this Apply's own and nothing changes it.
-		fr, created := a.owning(id, d, nil)
+		fr, created := a.owning(id, curs[i], d, nil)
 		if !created {
 			fr.state = fr.state.Join(d)
 		}
