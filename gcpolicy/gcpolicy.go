@@ -113,9 +113,8 @@ func Apply(p Policy, getenv func(string) string) (Applied, error) {
 		debug.SetGCPercent(p.GCPercent)
 		a.GCPercent = p.GCPercent
 	case getenv("GOGC") != "":
-		// Reading the setting means setting it; restored at once.
-		a.GCPercent, a.GCFromEnv = debug.SetGCPercent(100), true
-		debug.SetGCPercent(a.GCPercent)
+		a.GCPercent, _ = Current()
+		a.GCFromEnv = true
 	default:
 		debug.SetGCPercent(DefaultGCPercent)
 		a.GCPercent = DefaultGCPercent
@@ -141,7 +140,8 @@ func derivedLimit(ratio float64) (int64, error) {
 }
 
 // Current returns the process's GC percentage and memory limit without
-// changing them (for reports and tests).
+// changing them (for reports and tests). Reading the percentage means
+// setting it: it is restored at once.
 func Current() (gcPercent int, limitBytes int64) {
 	gcPercent = debug.SetGCPercent(100)
 	debug.SetGCPercent(gcPercent)
