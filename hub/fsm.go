@@ -847,7 +847,7 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 		news[c.ID] = c
 	}
 	// Members of old clusters that did not move are in new clusters too.
-	for _, o := range sortedKeys(olds) {
+	for _, o := range crdt.SortedKeys(olds) {
 		for _, m := range a.st.clusters[o] {
 			if c, err := a.st.ix.ClusterOf(m); err == nil {
 				news[c.ID] = c
@@ -861,7 +861,7 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 		}
 	}
 	unchanged := true
-	for _, cid := range sortedKeys(news) {
+	for _, cid := range crdt.SortedKeys(news) {
 		c := news[cid]
 		if !slices.Equal(a.st.clusters[cid], c.Records) {
 			unchanged = false
@@ -883,7 +883,7 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 	}
 	// Merges: links of a new cluster that join members of different old
 	// clusters (a new fragment counts as its own old cluster).
-	for _, cid := range sortedKeys(news) {
+	for _, cid := range crdt.SortedKeys(news) {
 		c := news[cid]
 		group := func(id string) string {
 			if o := oldOf(id); o != "" {
@@ -912,7 +912,7 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 		}
 	}
 	// Splits: old clusters whose members now sit in several clusters.
-	for _, o := range sortedKeys(olds) {
+	for _, o := range crdt.SortedKeys(olds) {
 		var into []string
 		for _, m := range a.st.clusters[o] {
 			if n, ok := newOf[m]; ok && !slices.Contains(into, n) {
@@ -934,7 +934,7 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 		delete(a.st.clusters, o)
 		a.touched[o] = true
 	}
-	for _, cid := range sortedKeys(news) {
+	for _, cid := range crdt.SortedKeys(news) {
 		c := news[cid]
 		a.st.clusters[cid] = c.Records
 		a.touched[cid] = true
@@ -989,15 +989,6 @@ func (a *applier) changedClusters() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // Snapshot captures the state in O(1): the trees are cloned lazily

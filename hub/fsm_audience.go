@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/btree"
 
+	"ucv/crdt"
 	"ucv/crdt/codec"
 	"ucv/profile"
 )
@@ -200,7 +201,7 @@ func (a *applier) evaluateAudiences(t CmdType) {
 		return
 	}
 	def := commandCause(t)
-	for _, c := range sortedKeys(a.touched) {
+	for _, c := range crdt.SortedKeys(a.touched) {
 		if _, ok := st.clusters[c]; !ok {
 			// Absorbed by a merge: its memberships end.
 			a.setMembership(c, nil, 0, CauseMerge)

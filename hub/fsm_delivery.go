@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/btree"
 
+	"ucv/crdt"
 	"ucv/crdt/codec"
 	"ucv/hub/webhook"
 	"ucv/profile"
@@ -322,7 +323,7 @@ func (a *applier) enqueue(ev WebhookEvent, at int64) {
 	}
 	var who *WebhookProfile
 	var consented func(string) bool
-	for _, name := range sortedKeys(dv.dests) {
+	for _, name := range crdt.SortedKeys(dv.dests) {
 		e := dv.dests[name]
 		if !e.def.wants(ev.Type, ev.Audience) {
 			continue
@@ -471,7 +472,7 @@ func (a *applier) undefineDest(name string) error {
 // audience aud, sorted.
 func (st *state) destsReading(aud string) []string {
 	var out []string
-	for _, name := range sortedKeys(st.dlv.dests) {
+	for _, name := range crdt.SortedKeys(st.dlv.dests) {
 		if slices.Contains(st.dlv.dests[name].def.Audiences, aud) {
 			out = append(out, name)
 		}
@@ -710,7 +711,7 @@ func (f *FSM) Destinations() []DestinationStatus {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	out := []DestinationStatus{}
-	for _, name := range sortedKeys(f.st.dlv.dests) {
+	for _, name := range crdt.SortedKeys(f.st.dlv.dests) {
 		out = append(out, f.st.destStatus(f.st.dlv.dests[name]))
 	}
 	return out
@@ -857,7 +858,7 @@ func (s *snapshot) writeDeliveries(enc *codec.Encoder, put func(byte, func() err
 	}) {
 		return counts
 	}
-	for _, name := range sortedKeys(dv.dests) {
+	for _, name := range crdt.SortedKeys(dv.dests) {
 		counts[1]++
 		if !put(recDest, func() error { return encodeDest(enc, dv.dests[name]) }) {
 			return counts

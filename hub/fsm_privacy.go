@@ -273,7 +273,7 @@ func (a *applier) erase(r *privReq) []string {
 	}
 	a.detach(E)
 	a.scrub(E)
-	for _, c := range sortedKeys(olds) {
+	for _, c := range crdt.SortedKeys(olds) {
 		ids := append([]string{c}, olds[c]...)
 		a.enqueueErased(c, sortedSet(ids), r.id)
 	}
@@ -416,7 +416,7 @@ func (a *applier) scrub(E []string) {
 func (a *applier) enqueueErased(c string, ids []string, request string) {
 	dv := a.st.dlv
 	at := max(a.st.clock, a.now)
-	for _, name := range sortedKeys(dv.dests) {
+	for _, name := range crdt.SortedKeys(dv.dests) {
 		e := dv.dests[name]
 		if !e.def.wants(EventErased, "") {
 			continue

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/raft"
 
+	"ucv/crdt"
 	"ucv/hub/identity"
 	"ucv/profile"
 )
@@ -19,7 +20,7 @@ func importCmd(t *testing.T, rows map[string][]string) []byte {
 		t.Fatal(err)
 	}
 	im := &Import{Source: "crm", Traits: traits, Types: types}
-	for _, id := range sortedKeys(rows) {
+	for _, id := range crdt.SortedKeys(rows) {
 		rec, errs := ImportRecordOf("crm", id, cols, rows[id], "US", identity.DateAuto)
 		if errs != nil {
 			t.Fatalf("record %s: %v", id, errs)

@@ -202,4 +202,3 @@ func Normalize(v any) any {
 	return v
 }
 
-func sortStrings(s []string) { slices.Sort(s) }

@@ -533,15 +533,6 @@ func (p *Profile) Scrub(salt []byte) {
 	p.dropCandidates(erased)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sortStrings(ks)
-	return ks
-}
-
 // LastSeenTime returns the last event time, or the zero time.
 func (p *Profile) LastSeenTime() time.Time {
 	if !p.LastSeen.Set {

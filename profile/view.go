@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"ucv/crdt"
 
 	"ucv/crdt/codec"
 )
@@ -338,7 +339,7 @@ func (v View) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"consent":{`...)
-	for i, k := range sortedKeys(v.Consent) {
+	for i, k := range crdt.SortedKeys(v.Consent) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -387,7 +388,7 @@ func (c Computed) appendJSON(b []byte) []byte {
 	tm := appendTime
 	money := func(b []byte, m map[string]Money) []byte {
 		b = append(b, '{')
-		for i, k := range sortedKeys(m) {
+		for i, k := range crdt.SortedKeys(m) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -415,7 +416,7 @@ func (c Computed) appendJSON(b []byte) []byte {
 	b = append(b, `,"distinct_channels":`...)
 	b = strconv.AppendInt(b, int64(c.DistinctChannels), 10)
 	b = append(b, `,"event_counts":{`...)
-	for i, k := range sortedKeys(c.EventCounts) {
+	for i, k := range crdt.SortedKeys(c.EventCounts) {
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -261,7 +261,7 @@ func (w *writer) erase(d *replication.Directive) error {
 			return err
 		}
 	}
-	for _, cid := range sortedKeys(targets) {
+	for _, cid := range crdt.SortedKeys(targets) {
 		p, err := w.loadOrNew(cid)
 		if err != nil {
 			return err
@@ -401,7 +401,7 @@ func (w *writer) purgeErased(erased map[string]bool) error {
 	}
 	q := w.tx.Bucket(bucketQuarantine)
 	ek := w.tx.Bucket(bucketErasedKeys)
-	for _, id := range sortedKeys(erased) {
+	for _, id := range crdt.SortedKeys(erased) {
 		if err := q.Delete([]byte(id)); err != nil {
 			return err
 		}

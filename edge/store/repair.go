@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"ucv/crdt"
 	"ucv/profile"
 	"ucv/replication"
 )
@@ -169,7 +170,7 @@ func (w *writer) unhash(id string, old []byte) {
 // hub's cluster state it merges with holds the fragment's state: the
 // survivor is whole.
 func (w *writer) settleRepairs() {
-	for _, id := range sortedKeys(w.deleted) {
+	for _, id := range crdt.SortedKeys(w.deleted) {
 		if w.isRepairing(id) {
 			delete(w.dmg.quarantined, id)
 			mark(&w.dmg.gone, id)
@@ -192,13 +193,13 @@ func (w *writer) viewFlags(ids []string) []byte {
 // the repair bucket and recomputes the digest buckets damage touched.
 func (w *writer) finishRepairs() error {
 	rb := w.tx.Bucket(bucketRepair)
-	for _, id := range sortedKeys(w.dmg.quarantined) {
+	for _, id := range crdt.SortedKeys(w.dmg.quarantined) {
 		if err := rb.Put([]byte(id), u64(uint64(w.nowMs))); err != nil {
 			return err
 		}
 	}
 	for _, set := range []map[string]bool{w.dmg.completed, w.dmg.gone} {
-		for _, id := range sortedKeys(set) {
+		for _, id := range crdt.SortedKeys(set) {
 			if err := rb.Delete([]byte(id)); err != nil {
 				return err
 			}
@@ -277,16 +278,16 @@ func (s *Store) repairDone(ids []string) {
 // damaged and repaired (profile IDs only: never identifiers).
 func (s *Store) reportRepairs(w *writer) {
 	d := &w.dmg
-	for _, id := range sortedKeys(d.rebuilt) {
+	for _, id := range crdt.SortedKeys(d.rebuilt) {
 		s.viewMismatches.Add(1)
 		s.log.Warn("stored view failed its checksum; rebuilt it from the profile's state", "profile", id)
 	}
-	for _, id := range sortedKeys(d.quarantined) {
+	for _, id := range crdt.SortedKeys(d.quarantined) {
 		s.stateMismatches.Add(1)
 		s.log.Warn("stored profile state failed its checksum; set it aside and serve errors for it until a peer or the hub sends its copy",
 			"profile", id, "refetch", s.opts.RefetchPositions)
 	}
-	for _, id := range sortedKeys(d.completed) {
+	for _, id := range crdt.SortedKeys(d.completed) {
 		s.repaired.Add(1)
 		s.log.Info("damaged profile repaired from a replica's copy", "profile", id)
 	}

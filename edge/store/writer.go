@@ -555,7 +555,7 @@ func (w *writer) flush() error {
 		return err
 	}
 	w.settleRepairs()
-	for _, id := range sortedKeys(w.deleted) {
+	for _, id := range crdt.SortedKeys(w.deleted) {
 		if err := w.deleteProfile(id); err != nil {
 			return err
 		}
@@ -565,7 +565,7 @@ func (w *writer) flush() error {
 	}
 	// Encoding is pure CPU work on distinct profiles: spread it over the
 	// cores, then write in key order (bbolt is single-writer).
-	ids := sortedKeys(w.dirty)
+	ids := crdt.SortedKeys(w.dirty)
 	if len(w.rerender) > 0 {
 		for id := range w.rerender {
 			if !w.dirty[id] && !w.deleted[id] && w.cache[id] != nil {
@@ -665,7 +665,7 @@ func (w *writer) flush() error {
 			return err
 		}
 	}
-	if err := w.updateHolders(sortedKeys(w.dirty)); err != nil {
+	if err := w.updateHolders(crdt.SortedKeys(w.dirty)); err != nil {
 		return err
 	}
 	if erased := w.newlyErased(); len(erased) > 0 {
@@ -728,15 +728,6 @@ func (w *writer) expireDedupe() error {
 	return nil
 }
 
-func sortedKeys(m map[string]bool) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 func encodeTimestamp(ts crdt.Timestamp) ([]byte, error) {
 	return codecTimestamp.Marshal(ts)
 }
@@ -771,7 +762,7 @@ func (w *writer) updateHolders(dirty []string) error {
 			}
 		}
 	}
-	for _, id := range sortedKeys(w.deleted) {
+	for _, id := range crdt.SortedKeys(w.deleted) {
 		if !w.dirty[id] {
 			diff(id, nil)
 		}
@@ -782,7 +773,7 @@ func (w *writer) updateHolders(dirty []string) error {
 	for k := range w.provisional {
 		touched[k] = true
 	}
-	keys := sortedKeys(touched)
+	keys := crdt.SortedKeys(touched)
 	c := holders.Cursor()
 	first := func(k string) []byte {
 		prefix := []byte(k + "\x00")

@@ -404,7 +404,7 @@ type ExportLedgerEntry struct {
 // values renders an LWW map's live registers, sorted by name.
 func values(m map[string]crdt.Register) []ExportValue {
 	out := []ExportValue{}
-	for _, k := range sortedKeys(m) {
+	for _, k := range crdt.SortedKeys(m) {
 		reg := m[k]
 		if reg.Val == nil {
 			continue // removed
@@ -417,15 +417,6 @@ func values(m map[string]crdt.Register) []ExportValue {
 			Node: fmt.Sprintf("%016x", uint64(reg.TS.Node))})
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 func (s *Server) privacyExport(w http.ResponseWriter, r *http.Request) error {
