@@ -201,4 +201,3 @@ func Normalize(v any) any {
 	}
 	return v
 }
-

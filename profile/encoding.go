@@ -93,7 +93,7 @@ func encodeProfileWith(e *codec.Encoder, p *Profile, split func(crdt.LWWMap, tra
 	// escaped and cost about twenty allocations an encoding. Every
 	// encoder runs (they only append to e's buffer); the first error is
 	// returned.
-	err := firstErr(
+	err := codec.FirstErr(
 		e.EncodeArrayLen(fields),
 		e.EncodeString(p.ID),
 		codec.EncodeTimestamp(e, p.Version),
@@ -121,16 +121,6 @@ func encodeProfileWith(e *codec.Encoder, p *Profile, split func(crdt.LWWMap, tra
 		err = encodeOrigins(e, cf.origins)
 	}
 	return err
-}
-
-// firstErr returns the first non-nil error of errs.
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func decodeProfile(d *codec.Decoder) (*Profile, error) {

@@ -26,19 +26,9 @@ var (
 	Ledger     = Type[crdt.Ledger]{TagLedger, EncodeLedger, DecodeLedger}
 )
 
-// first returns the first non-nil error.
-func first(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // EncodeTimestamp writes [wall, logical, node].
 func EncodeTimestamp(e *Encoder, t crdt.Timestamp) error {
-	return first(e.EncodeArrayLen(3), e.EncodeInt(t.Wall), e.EncodeUint(uint64(t.Logical)), e.EncodeUint(uint64(t.Node)))
+	return FirstErr(e.EncodeArrayLen(3), e.EncodeInt(t.Wall), e.EncodeUint(uint64(t.Logical)), e.EncodeUint(uint64(t.Node)))
 }
 
 // DecodeTimestamp reads what EncodeTimestamp wrote.
@@ -66,7 +56,7 @@ func DecodeTimestamp(d *Decoder) (crdt.Timestamp, error) {
 
 // EncodeRegister writes [timestamp, value|nil].
 func EncodeRegister(e *Encoder, r crdt.Register) error {
-	return first(e.EncodeArrayLen(2), EncodeTimestamp(e, r.TS), e.EncodeBytes(r.Val))
+	return FirstErr(e.EncodeArrayLen(2), EncodeTimestamp(e, r.TS), e.EncodeBytes(r.Val))
 }
 
 // DecodeRegister reads what EncodeRegister wrote.
@@ -88,7 +78,7 @@ func EncodeLWWMap(e *Encoder, m crdt.LWWMap) error {
 		return err
 	}
 	for _, k := range crdt.SortedKeys(m.M) {
-		if err := first(e.EncodeString(k), EncodeRegister(e, m.M[k])); err != nil {
+		if err := FirstErr(e.EncodeString(k), EncodeRegister(e, m.M[k])); err != nil {
 			return err
 		}
 	}
@@ -126,7 +116,7 @@ func EncodePNCounter(e *Encoder, c crdt.PNCounter) error {
 		return err
 	}
 	for _, pn := range c.Entries {
-		if err := first(e.EncodeUint(uint64(pn.Replica)), e.EncodeUint(pn.P), e.EncodeUint(pn.N)); err != nil {
+		if err := FirstErr(e.EncodeUint(uint64(pn.Replica)), e.EncodeUint(pn.P), e.EncodeUint(pn.N)); err != nil {
 			return err
 		}
 	}
@@ -150,7 +140,7 @@ func DecodePNCounter(d *Decoder) (crdt.PNCounter, error) {
 		r, err1 := d.Uint()
 		p, err2 := d.Uint()
 		q, err3 := d.Uint()
-		if err := first(err1, err2, err3); err != nil {
+		if err := FirstErr(err1, err2, err3); err != nil {
 			return crdt.PNCounter{}, err
 		}
 		if k := len(es); k > 0 && es[k-1].Replica >= crdt.ReplicaID(r) {
@@ -175,7 +165,7 @@ func EncodeCounterMap(e *Encoder, m crdt.CounterMap) error {
 		return err
 	}
 	for _, c := range m.Entries {
-		if err := first(e.EncodeString(c.Key), EncodePNCounter(e, c.Counter)); err != nil {
+		if err := FirstErr(e.EncodeString(c.Key), EncodePNCounter(e, c.Counter)); err != nil {
 			return err
 		}
 	}
@@ -294,11 +284,11 @@ func encodeStrings(e *Encoder, ss []string) error {
 // flat [replica, seq, …]; vv a flat [replica, seq, …]; cloud likewise; all
 // sorted.
 func EncodeORSet(e *Encoder, s crdt.ORSet) error {
-	if err := first(e.EncodeArrayLen(3), e.EncodeMapLen(len(s.Entries))); err != nil {
+	if err := FirstErr(e.EncodeArrayLen(3), e.EncodeMapLen(len(s.Entries))); err != nil {
 		return err
 	}
 	for _, k := range crdt.SortedKeys(s.Entries) {
-		if err := first(e.EncodeString(k), encodeDots(e, s.Entries[k])); err != nil {
+		if err := FirstErr(e.EncodeString(k), encodeDots(e, s.Entries[k])); err != nil {
 			return err
 		}
 	}
@@ -308,7 +298,7 @@ func EncodeORSet(e *Encoder, s crdt.ORSet) error {
 	}
 	slices.SortFunc(vv, dotCmp)
 	cloud := crdt.SortedKeysFunc(s.Ctx.Cloud, dotCmp)
-	return first(encodeDots(e, vv), encodeDots(e, cloud))
+	return FirstErr(encodeDots(e, vv), encodeDots(e, cloud))
 }
 
 func dotCmp(a, b crdt.Dot) int {
@@ -323,7 +313,7 @@ func encodeDots(e *Encoder, ds []crdt.Dot) error {
 		return err
 	}
 	for _, d := range ds {
-		if err := first(e.EncodeUint(uint64(d.Replica)), e.EncodeUint(d.Seq)); err != nil {
+		if err := FirstErr(e.EncodeUint(uint64(d.Replica)), e.EncodeUint(d.Seq)); err != nil {
 			return err
 		}
 	}
@@ -342,7 +332,7 @@ func decodeDots(d *Decoder) ([]crdt.Dot, error) {
 	for range n / 2 {
 		r, err1 := d.Uint()
 		q, err2 := d.Uint()
-		if err := first(err1, err2); err != nil {
+		if err := FirstErr(err1, err2); err != nil {
 			return nil, err
 		}
 		ds = append(ds, crdt.Dot{Replica: crdt.ReplicaID(r), Seq: q})
@@ -364,7 +354,7 @@ func decodeVV(d *Decoder) (map[crdt.ReplicaID]uint64, error) {
 	for range n / 2 {
 		r, err1 := d.Uint()
 		q, err2 := d.Uint()
-		if err := first(err1, err2); err != nil {
+		if err := FirstErr(err1, err2); err != nil {
 			return nil, err
 		}
 		vv[crdt.ReplicaID(r)] = q
@@ -422,7 +412,7 @@ func EncodeRecent(e *Encoder, r crdt.Recent) error {
 		return err
 	}
 	for _, it := range r.Items {
-		if err := first(e.EncodeString(it.ID), e.EncodeInt(it.Time), e.EncodeBytes(it.Data)); err != nil {
+		if err := FirstErr(e.EncodeString(it.ID), e.EncodeInt(it.Time), e.EncodeBytes(it.Data)); err != nil {
 			return err
 		}
 	}
@@ -444,7 +434,7 @@ func DecodeRecent(d *Decoder) (crdt.Recent, error) {
 	for range n / 3 {
 		id, err1 := d.String()
 		t, err2 := d.Int()
-		if err := first(err1, err2); err != nil {
+		if err := FirstErr(err1, err2); err != nil {
 			return crdt.Recent{}, err
 		}
 		data, err := d.Bytes()
@@ -553,7 +543,7 @@ func decodeLedgerArray(d *Decoder) (crdt.Ledger, error) {
 	for range n / 3 {
 		k, err1 := d.Uint()
 		t, err2 := d.Int()
-		if err := first(err1, err2); err != nil {
+		if err := FirstErr(err1, err2); err != nil {
 			return crdt.Ledger{}, err
 		}
 		data, err := d.Bytes()

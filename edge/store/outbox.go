@@ -23,7 +23,7 @@ import (
 func encodeOutbox(e replication.Entry) ([]byte, error) {
 	enc := codec.GetEncoder()
 	defer codec.PutEncoder(enc)
-	if err := firstErr(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(e.Kind)), enc.EncodeString(e.ProfileID),
+	if err := codec.FirstErr(enc.EncodeArrayLen(4), enc.EncodeUint(uint64(e.Kind)), enc.EncodeString(e.ProfileID),
 		enc.EncodeString(e.From), enc.EncodeBytes(e.Delta)); err != nil {
 		return nil, fmt.Errorf("store: encode outbox entry: %w", err)
 	}
@@ -41,19 +41,10 @@ func decodeOutbox(seq uint64, b []byte) (replication.Entry, error) {
 	id, err2 := d.String()
 	from, err3 := d.String()
 	delta, err4 := d.Bytes()
-	if err := firstErr(err1, err2, err3, err4); err != nil {
+	if err := codec.FirstErr(err1, err2, err3, err4); err != nil {
 		return replication.Entry{}, err
 	}
 	return replication.Entry{Seq: seq, Kind: replication.Kind(k), ProfileID: id, From: from, Delta: delta}, nil
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Outbox returns up to limit entries with sequence > after, in order.
