@@ -6,10 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
+	"ucv/crdt"
 	"ucv/crdt/codec"
 	"ucv/profile"
 )
@@ -79,7 +78,7 @@ func encodeWALEvent(e *codec.Encoder, ev Event) error {
 		err = e.EncodeNil()
 	} else {
 		err = e.EncodeMapLen(len(m.Consent))
-		for _, k := range slices.Sorted(maps.Keys(m.Consent)) {
+		for _, k := range crdt.SortedKeys(m.Consent) {
 			if err != nil {
 				break
 			}
