@@ -36,7 +36,9 @@ import (
 // the admin API serves (ProfileByIdentifier); and the time to take a
 // snapshot (Snapshot + Persist to a file snapshot store) and to restore
 // it into a new FSM, which then takes the rest of the load. UCV_HUBSCALE_HEAPPROFILE
-// names a file for an -inuse_space heap profile at the largest size.
+// names a file for an -inuse_space heap profile at the largest size;
+// UCV_HUBSCALE_HOT sets the FSM's hot fragments (FSM.SetHotFragments; 0
+// keeps every fragment encoded, the per-person cost of a large hub).
 // One iteration runs everything; run it with -benchtime 1x.
 //
 //	UCV_HUBSCALE_SIZES=100000,300000,1000000 go test -run '^$' -bench HubScale -benchtime 1x -timeout 120m ./hub
@@ -185,6 +187,13 @@ func runHubScale(b *testing.B, sizes []int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	hot := -1
+	if v := os.Getenv("UCV_HUBSCALE_HOT"); v != "" {
+		if hot, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("UCV_HUBSCALE_HOT: %q", v)
+		}
+		f.SetHotFragments(hot)
+	}
 	l := &scaleLoader{tb: b, f: f, logs: logs, path: path}
 	heap0, _ := heapInUse()
 	rss0 := rssBytes()
@@ -283,6 +292,9 @@ func runHubScale(b *testing.B, sizes []int) {
 		g, err := hub.NewFSM()
 		if err != nil {
 			b.Fatal(err)
+		}
+		if hot >= 0 {
+			g.SetHotFragments(hot)
 		}
 		_, rc, err := snaps.Open(metas[0].ID)
 		if err != nil {

@@ -175,7 +175,8 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		keys := b.keys[i]
 		type blk struct {
 			old []int32
-			ok  bool // within its cap
+			one [1]int32 // old's one member, for a block of one
+			ok  bool     // within its cap
 		}
 		var blkBuf [48]blk
 		blks := blkBuf[:0]
@@ -184,12 +185,13 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		}
 		size := 0
 		for x, k := range keys {
-			old := ix.blocks[k]
+			blks = append(blks, blk{}) // within capacity: &blks[x] stays put
+			bk := &blks[x]
+			bk.old = ix.blocks.get(k, &bk.one)
 			upto := int(at[i][x]) + 1 // holders up to and including i
-			ok := len(old)+upto <= ix.capOf(k)
-			blks = append(blks, blk{old, ok})
-			if ok {
-				size += len(old) + upto - 1
+			bk.ok = len(bk.old)+upto <= ix.capOf(k)
+			if bk.ok {
+				size += len(bk.old) + upto - 1
 			}
 		}
 		cand := make([]*prep, 0, size)

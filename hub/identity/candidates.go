@@ -19,8 +19,9 @@ func (ix *Index) CandidatePairs(fn func(a, b string)) {
 // candidates returns n's candidate partners, sorted by ID, deduplicated.
 func (ix *Index) candidates(n int32) []int32 {
 	var cand []int32
+	var buf [1]int32
 	for _, k := range ix.ents[n].keys {
-		mem := ix.blocks[k]
+		mem := ix.blocks.get(k, &buf)
 		if len(mem) > ix.capOf(k) {
 			continue
 		}

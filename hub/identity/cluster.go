@@ -316,8 +316,9 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 	for _, id := range pb.ids {
 		keys = append(keys, hashKeyOf(identifierRule, string(id.Type), ":", id.Value))
 	}
+	var buf [1]int32
 	for _, k := range keys {
-		hs := ix.blocks[k]
+		hs := ix.blocks.get(k, &buf)
 		if len(hs) > maxAmbiguityCheck {
 			hs = hs[:maxAmbiguityCheck]
 		}
@@ -352,7 +353,8 @@ const maxAmbiguityCheck = 16
 // entry order).
 func (ix *Index) ambiguous(a, b *prep) bool {
 	for _, id := range ix.sharedLive(a, b) {
-		hs := ix.blocks[hashKeyOf(identifierRule, string(id.Type), ":", id.Value)]
+		var buf [1]int32
+		hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
 		if len(hs) > maxAmbiguityCheck {
 			hs = hs[:maxAmbiguityCheck]
 		}

@@ -24,7 +24,7 @@ type Index struct {
 	ents    []*entry
 	free    []int32
 	byID    map[string]int32
-	blocks  map[blockKey][]int32
+	blocks  blockSet
 	generic map[blockKey]bool
 	must    map[[2]string]bool
 	cannot  map[[2]string]bool
@@ -85,7 +85,7 @@ func NewIndex(m *Model) *Index {
 		m:       m,
 		cfg:     m.cfg,
 		byID:    map[string]int32{},
-		blocks:  map[blockKey][]int32{},
+		blocks:  newBlockSet(),
 		generic: map[blockKey]bool{},
 		must:    map[[2]string]bool{},
 		cannot:  map[[2]string]bool{},
@@ -180,7 +180,7 @@ func (ix *Index) capOf(k blockKey) int {
 	return ix.cfg.BlockCap
 }
 
-func (ix *Index) live(k blockKey) bool { return len(ix.blocks[k]) <= ix.capOf(k) }
+func (ix *Index) live(k blockKey) bool { return ix.blocks.size(k) <= ix.capOf(k) }
 
 func (ix *Index) id(n int32) string { return ix.ents[n].p.id }
 
@@ -302,12 +302,10 @@ func (ix *Index) insertPrepared(r Record, p *prep, keys []blockKey, affected []i
 	e.cluster = n
 	e.members = []int32{n}
 	ix.byID[r.ID] = n
+	var buf [1]int32
 	for _, k := range e.keys {
-		mem := ix.blocks[k]
-		before := len(mem)
-		mem = append(mem, n)
-		ix.blocks[k] = mem
-		if before == ix.capOf(k) { // just went over the cap
+		mem := ix.blocks.add(k, n, &buf)
+		if len(mem)-1 == ix.capOf(k) { // just went over the cap
 			affected = ix.unlinkBlock(mem, n, affected)
 		}
 	}
@@ -325,19 +323,9 @@ func (ix *Index) remove(n int32, affected []int32) []int32 {
 		}
 	}
 	affected = ix.disconnect(n, affected)
+	var buf [1]int32
 	for _, k := range e.keys {
-		mem := ix.blocks[k]
-		for i, m := range mem {
-			if m == n {
-				mem = append(mem[:i:i], mem[i+1:]...)
-				break
-			}
-		}
-		if len(mem) == 0 {
-			delete(ix.blocks, k)
-		} else {
-			ix.blocks[k] = mem
-		}
+		mem := ix.blocks.remove(k, n, &buf)
 		if len(mem) == ix.capOf(k) { // back under the cap
 			affected = ix.linkBlock(mem, affected)
 		}
@@ -465,8 +453,9 @@ func (ix *Index) supported(a, b int32) bool {
 func (ix *Index) connect(n int32, affected []int32) []int32 {
 	e := ix.ents[n]
 	var cand []int32
+	var buf [1]int32
 	for _, k := range e.keys {
-		mem := ix.blocks[k]
+		mem := ix.blocks.get(k, &buf)
 		if len(mem) > ix.capOf(k) {
 			continue
 		}
@@ -613,7 +602,8 @@ func (ix *Index) refreshGeneric(keys []blockKey, affected []int32) []int32 {
 		} else {
 			delete(ix.generic, k)
 		}
-		affected = append(affected, ix.blocks[k]...)
+		var buf [1]int32
+		affected = append(affected, ix.blocks.get(k, &buf)...)
 	}
 	return affected
 }
@@ -623,7 +613,8 @@ func (ix *Index) refreshGeneric(keys []blockKey, affected []int32) []int32 {
 // GenericMinNames clearly different names. Holders are visited in ID
 // order so the answer does not depend on history.
 func (ix *Index) genericNow(k blockKey) bool {
-	mem := ix.blocks[k]
+	var buf [1]int32
+	mem := ix.blocks.get(k, &buf)
 	if len(mem) > ix.cfg.IdentifierBlockCap {
 		return true
 	}

@@ -1,0 +1,67 @@
+package identity
+
+import (
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// TestBlockSetMatchesMapOfSlices checks blockSet against the map of
+// slices it replaced: after any sequence of adds and removes, every
+// key's members are the same, in the same order, and what add and
+// remove return is the key's members right then.
+func TestBlockSetMatchesMapOfSlices(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := newBlockSet()
+		ref := map[blockKey][]int32{}
+		keys := rapid.SliceOfNDistinct(rapid.Uint64(), 1, 6, rapid.ID[uint64]).Draw(t, "keys")
+		for step := range rapid.IntRange(1, 200).Draw(t, "steps") {
+			k := blockKey(keys[rapid.IntRange(0, len(keys)-1).Draw(t, "key")])
+			n := rapid.Int32Range(0, 9).Draw(t, "n")
+			var buf [1]int32
+			if rapid.Bool().Draw(t, "add") {
+				got := s.add(k, n, &buf)
+				ref[k] = append(ref[k], n)
+				if !slices.Equal(got, ref[k]) {
+					t.Fatalf("step %d: add(%d) returned %v, want %v", step, n, got, ref[k])
+				}
+			} else {
+				got := s.remove(k, n, &buf)
+				mem := ref[k]
+				for i, m := range mem {
+					if m == n {
+						mem = append(mem[:i:i], mem[i+1:]...)
+						break
+					}
+				}
+				if len(mem) == 0 {
+					delete(ref, k)
+				} else {
+					ref[k] = mem
+				}
+				if !slices.Equal(got, ref[k]) {
+					t.Fatalf("step %d: remove(%d) returned %v, want %v", step, n, got, ref[k])
+				}
+			}
+			for _, k := range keys {
+				var b [1]int32
+				if got, want := s.get(blockKey(k), &b), ref[blockKey(k)]; !slices.Equal(got, want) || s.size(blockKey(k)) != len(want) {
+					t.Fatalf("step %d: key %x holds %v (size %d), want %v", step, k, got, s.size(blockKey(k)), want)
+				}
+			}
+			if len(s.m) != len(ref) {
+				t.Fatalf("step %d: %d keys, want %d", step, len(s.m), len(ref))
+			}
+			lists := 0
+			for _, l := range s.lists {
+				if l != nil {
+					lists++
+				}
+			}
+			if want := len(s.lists) - len(s.free); lists != want {
+				t.Fatalf("step %d: %d lists in use, %d slots less %d free", step, lists, len(s.lists), len(s.free))
+			}
+		}
+	})
+}
