@@ -253,13 +253,13 @@ type state struct {
 
 	// Derived, rebuilt by Restore, never snapshotted.
 	ix       *identity.Index
-	recs     map[string][]identity.Field // fragment ID → fields last given to ix
-	clusters map[string][]string         // cluster ID → sorted fragment IDs
-	apart    *btree.BTreeG[apartPair]    // cannot-link pairs, both ways (fsm_apart.go)
-	idents   *btree.BTreeG[identEntry]   // identifier → fragments holding it (fsm_ident.go)
-	places   *btree.BTreeG[identEntry]   // postal address → fragments at it (fsm_related.go)
-	linked   *btree.BTreeG[linkedEntry]  // fragment → the last merge event linking it (fsm_merges.go)
-	audIx    *audIndex                   // audience → members, sizes, due clusters (fsm_audience.go)
+	recs     map[string]string          // fragment ID → fields last given to ix, packed (recfields.go)
+	clusters map[string][]string        // cluster ID → sorted fragment IDs
+	apart    *btree.BTreeG[apartPair]   // cannot-link pairs, both ways (fsm_apart.go)
+	idents   *btree.BTreeG[identEntry]  // identifier → fragments holding it (fsm_ident.go)
+	places   *btree.BTreeG[identEntry]  // postal address → fragments at it (fsm_related.go)
+	linked   *btree.BTreeG[linkedEntry] // fragment → the last merge event linking it (fsm_merges.go)
+	audIx    *audIndex                  // audience → members, sizes, due clusters (fsm_audience.go)
 
 	// dlv are the destinations and the webhook delivery queue
 	// (fsm_delivery.go): replicated, with derived indexes of its own.
@@ -286,7 +286,7 @@ func newState() (*state, error) {
 		decisions: btree.NewG(degree, func(a, b *decision) bool { return a.a < b.a || a.a == b.a && a.b < b.b }),
 		history:   btree.NewG(degree, func(a, b *Event) bool { return a.Index < b.Index || a.Index == b.Index && a.N < b.N }),
 		ix:        identity.NewIndex(m),
-		recs:      map[string][]identity.Field{},
+		recs:      map[string]string{},
 		clusters:  map[string][]string{},
 		linked:    btree.NewG(degree, func(a, b linkedEntry) bool { return a.frag < b.frag }),
 		apart:     newApart(),
@@ -685,25 +685,30 @@ func (a *applier) reindex(ids []string) {
 	// one (scoring their pairs on all cores), and each is regrouped
 	// right after its own Add, as before.
 	recs := make([]identity.Record, 0, len(ids))
-	olds := make([][]identity.Field, 0, len(ids))
+	packs := make([]string, 0, len(ids))
+	olds := make([]string, 0, len(ids))
 	knowns := make([]bool, 0, len(ids))
 	all := make([]identity.Record, len(ids))
-	parallelDo(len(ids), func(i int) { all[i] = recordOf(a.owned[ids[i]].state) })
+	allPacked := make([]string, len(ids))
+	parallelDo(len(ids), func(i int) {
+		fr := a.owned[ids[i]]
+		all[i], allPacked[i] = recordOf(fr.id, fr.state)
+	})
 	for i, id := range ids {
-		r := all[i]
 		old, known := a.st.recs[id]
-		if known && sameFields(old, r.Fields) {
+		if known && old == allPacked[i] {
 			continue
 		}
-		recs = append(recs, r)
+		recs = append(recs, all[i])
+		packs = append(packs, allPacked[i])
 		olds = append(olds, old)
 		knowns = append(knowns, known)
 	}
 	each := func(i int, d identity.Decision) {
 		id := recs[i].ID
 		if !knowns[i] && len(d.Moved) == 0 {
-			a.st.noteIdents(id, olds[i], recs[i].Fields)
-			a.st.recs[id] = recs[i].Fields
+			a.st.noteIdents(id, unpackFields(olds[i]), recs[i].Fields)
+			a.st.recs[id] = packs[i]
 			a.regroupNew(id)
 			return
 		}
@@ -714,8 +719,8 @@ func (a *applier) reindex(ids []string) {
 		if knowns[i] {
 			oldCluster[id] = a.owned[id].cluster
 		}
-		a.st.noteIdents(id, olds[i], recs[i].Fields)
-		a.st.recs[id] = recs[i].Fields
+		a.st.noteIdents(id, unpackFields(olds[i]), recs[i].Fields)
+		a.st.recs[id] = packs[i]
 		moved := []string{id}
 		for _, m := range d.Moved {
 			moved = append(moved, m.RecordID)

@@ -61,7 +61,7 @@ func buildIndex(st *state, m *identity.Model) (*identity.Index, error) {
 	ix := identity.NewIndex(m)
 	recs := make([]identity.Record, 0, st.frags.Len())
 	st.frags.Ascend(func(fr *fragment) bool {
-		recs = append(recs, identity.Record{ID: fr.id, Fields: st.recs[fr.id]})
+		recs = append(recs, identity.Record{ID: fr.id, Fields: unpackFields(st.recs[fr.id])})
 		return true
 	})
 	if err := ix.Load(recs, nil); err != nil {

@@ -320,14 +320,15 @@ func (a *applier) detach(E []string) {
 	// Their identity records become empty: they leave the identifier
 	// index and every link.
 	for _, id := range E {
-		rec := recordOf(a.owned[id].state)
-		old := st.recs[id]
+		fr := a.owned[id]
+		rec, packed := recordOf(fr.id, fr.state)
+		old := unpackFields(st.recs[id])
 		d, err := st.ix.Add(rec)
 		if err != nil {
 			panic(fmt.Sprintf("hub: identity engine refused fragment %s: %v", id, err))
 		}
 		st.noteIdents(id, old, rec.Fields)
-		st.recs[id] = rec.Fields
+		st.recs[id] = packed
 		for _, m := range d.Moved {
 			moved = append(moved, m.RecordID)
 		}

@@ -149,10 +149,11 @@ func (f *FSM) Related(id string) (Related, error) {
 			return Related{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 		mine[m] = true
-		for _, x := range identifiersOf(st.recs[m]) {
+		fields := unpackFields(st.recs[m])
+		for _, x := range identifiersOf(fields) {
 			ids = append(ids, identEntry{x, m})
 		}
-		if k, ok := addressKey(st.recs[m]); ok {
+		if k, ok := addressKey(fields); ok {
 			places = append(places, identEntry{profile.Identifier{Type: AddressType, Value: k}, m})
 		}
 	}
@@ -314,7 +315,7 @@ func (st *state) surnames(c string) []string {
 	var out []string
 	for _, m := range st.clusters[c] {
 		var last, full []string
-		for _, fl := range st.recs[m] {
+		for _, fl := range unpackFields(st.recs[m]) {
 			switch fl.Kind {
 			case identity.LastName:
 				if n := identity.NormalizeName(fl.Value); n != "" {

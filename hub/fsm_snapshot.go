@@ -618,9 +618,9 @@ func (st *state) rebuild() error {
 	})
 	var recs []identity.Record
 	st.frags.Ascend(func(fr *fragment) bool {
-		r := recordOf(fr.profile())
+		r, packed := recordOf(fr.id, fr.profile())
 		recs = append(recs, r)
-		st.recs[fr.id] = r.Fields
+		st.recs[fr.id] = packed
 		st.noteIdents(fr.id, nil, r.Fields)
 		return true
 	})

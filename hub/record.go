@@ -2,8 +2,6 @@ package hub
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 
 	"ucv/crdt/codec"
@@ -67,9 +65,14 @@ var addressFieldNames = func() map[string]string {
 // recordOf derives the identity record of a fragment: its identifiers
 // (e-mail and phone as such, every other type as an exact-match id named
 // by its type) and the traits the matcher compares. The result depends
-// only on the fragment's state.
-func recordOf(p *profile.Profile) identity.Record {
-	r := identity.Record{ID: p.ID, Fields: make([]identity.Field, 0, p.Identities.Len()+len(p.Traits.M)+4)}
+// only on the fragment's state. id is the fragment's own ID (p.ID's
+// value): the record carries it, not p's, and its fields' values point
+// into packed (packFields of the fields), so a record kept by the
+// identity engine or the identifier index pins no decoded state's buffer
+// (docs/decisions/0056-hub-encoded-fragments.md). state.recs keeps
+// packed.
+func recordOf(id string, p *profile.Profile) (identity.Record, string) {
+	r := identity.Record{ID: id, Fields: make([]identity.Field, 0, p.Identities.Len()+len(p.Traits.M)+4)}
 	for _, id := range p.IdentityList() {
 		switch id.Type {
 		case profile.Email:
@@ -109,42 +112,9 @@ func recordOf(p *profile.Profile) identity.Record {
 	if len(r.Fields) == 0 {
 		r.Fields = nil // as without the preallocation
 	}
-	ownStrings(&r)
-	return r
-}
-
-// ownStrings points r's ID and its fields' names and values at one new
-// string holding them all. A decoded state's strings share its one
-// decompressed buffer (profile.Unmarshal decodes without copying), and
-// the record outlives the state: kept in state.recs, the identifier
-// index and the identity engine, a field's value would keep the whole
-// buffer alive — ~400 bytes per person once fragments are kept encoded
-// (docs/decisions/0056-hub-encoded-fragments.md). One allocation per
-// record, and the fields are copied to a slice of their own length (the
-// one recordOf filled was sized for the most fields a state could give).
-func ownStrings(r *identity.Record) {
-	if r.Fields != nil {
-		r.Fields = slices.Clone(r.Fields)
-	}
-	n := len(r.ID)
-	for _, f := range r.Fields {
-		n += len(f.Name) + len(f.Value)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(r.ID)
-	for _, f := range r.Fields {
-		b.WriteString(f.Name)
-		b.WriteString(f.Value)
-	}
-	s := b.String()
-	cut := func(off int, v string) (int, string) { return off + len(v), s[off : off+len(v)] }
-	off := 0
-	off, r.ID = cut(off, r.ID)
-	for i := range r.Fields {
-		off, r.Fields[i].Name = cut(off, r.Fields[i].Name)
-		off, r.Fields[i].Value = cut(off, r.Fields[i].Value)
-	}
+	packed := packFields(r.Fields)
+	r.Fields = unpackFields(packed)
+	return r, packed
 }
 
 // identifiersOf returns the identifiers in the fields of a record that
@@ -178,5 +148,3 @@ func traitString(p *profile.Profile, name string) (string, bool) {
 	s, ok := v.(string)
 	return s, ok && s != ""
 }
-
-func sameFields(a, b []identity.Field) bool { return slices.Equal(a, b) }

@@ -200,14 +200,14 @@ func (f *FSM) identityTrainingSet() (IdentityFitInput, error) {
 		in.InUse = st.model.m
 	}
 	st.frags.Ascend(func(fr *fragment) bool {
-		in.Records = append(in.Records, identity.Record{ID: fr.id, Fields: st.recs[fr.id]})
+		in.Records = append(in.Records, identity.Record{ID: fr.id, Fields: unpackFields(st.recs[fr.id])})
 		return true
 	})
 	st.decisions.Ascend(func(d *decision) bool {
 		a, okA := st.recs[d.a]
 		b, okB := st.recs[d.b]
 		if okA && okB {
-			in.Labelled = append(in.Labelled, LabelledPair{A: identity.Record{ID: d.a, Fields: a}, B: identity.Record{ID: d.b, Fields: b}, Same: d.same})
+			in.Labelled = append(in.Labelled, LabelledPair{A: identity.Record{ID: d.a, Fields: unpackFields(a)}, B: identity.Record{ID: d.b, Fields: unpackFields(b)}, Same: d.same})
 		}
 		return true
 	})

@@ -263,7 +263,7 @@ func TestMemoListFindsEveryPartner(t *testing.T) {
 	for _, n := range []int{0, 1, memoScan, memoScan + 1, 3 * memoScan} {
 		ps := make([]*prep, n+1)
 		for i := range ps {
-			ps[i] = &prep{id: fmt.Sprint(i)}
+			ps[i] = &prep{id: fmt.Sprint(i), rare: &noRare}
 		}
 		var es []memoEntry
 		for i, p := range ps[:n] {
@@ -290,7 +290,7 @@ func TestDedupePrepsKeepsFirstOccurrences(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		pool := make([]*prep, 8)
 		for i := range pool {
-			pool[i] = &prep{}
+			pool[i] = &prep{rare: &noRare}
 		}
 		n := rapid.IntRange(0, 5*memoScan).Draw(t, "n")
 		in := make([]*prep, n)

@@ -65,3 +65,36 @@ func TestBlockSetMatchesMapOfSlices(t *testing.T) {
 		}
 	})
 }
+
+// TestNoRareStaysEmpty checks that records without rare fields share
+// noRare and that preparing records with and without them — documents,
+// a generation, an organisation, a middle name, a display-name e-mail —
+// never writes to it.
+func TestNoRareStaysEmpty(t *testing.T) {
+	m, err := Untrained(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := m.cfg
+	plain := prepare(Record{ID: "a", Fields: []Field{{Kind: FirstName, Value: "Ann"}, {Kind: LastName, Value: "Lee"},
+		{Kind: Email, Value: "ann@example.com"}}}, cfg.Rules, cfg.Region, cfg.DateOrder)
+	if plain.rare != &noRare {
+		t.Fatal("a record without rare fields has rare fields of its own")
+	}
+	for _, fs := range [][]Field{
+		{{Kind: FullName, Value: "Ann B. Lee Jr"}},
+		{{Kind: NationalID, Value: "US:123-45-6789"}, {Kind: Passport, Value: "GB:123456789"}, {Kind: DriversLicense, Value: "US-CA:D1234567"}},
+		{{Kind: OrgName, Value: "ACME, Inc."}},
+		{{Kind: MiddleName, Value: "Beth"}},
+		{{Kind: Email, Value: `"Ann Beth Lee Sr" <ann@example.com>`}},
+		{{Kind: Generation, Value: "III"}},
+	} {
+		p := prepare(Record{ID: "b", Fields: fs}, cfg.Rules, cfg.Region, cfg.DateOrder)
+		if p.rare == &noRare || p.rare.empty() {
+			t.Errorf("%v: rare fields not kept", fs[0].Kind)
+		}
+		if !noRare.empty() {
+			t.Fatalf("%v: noRare written: %+v", fs[0].Kind, noRare)
+		}
+	}
+}

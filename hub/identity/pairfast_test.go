@@ -89,7 +89,7 @@ func TestKeyedLevelsEqualPlain(t *testing.T) {
 	})
 	dates := rapid.OneOf(fixed, edited)
 	rapid.Check(t, func(t *rapid.T) {
-		a, b := &prep{id: "a"}, &prep{id: "b"}
+		a, b := &prep{id: "a", rare: &noRare}, &prep{id: "b", rare: &noRare}
 		a.dob = rapid.SliceOfNDistinct(dates, 0, 3, rapid.ID).Draw(t, "a")
 		b.dob = rapid.SliceOfNDistinct(dates, 0, 3, rapid.ID).Draw(t, "b")
 		ra, rb := genPairRecords(t)
@@ -269,8 +269,8 @@ func TestIDLessIsStringOrder(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		gen := rapid.StringOfN(rapid.RuneFrom([]rune("\x00ar0é")), 0, 12, -1)
 		a, b := gen.Draw(t, "a"), gen.Draw(t, "b")
-		pa := &prep{id: a, idPrefix: idPrefixOf(a)}
-		pb := &prep{id: b, idPrefix: idPrefixOf(b)}
+		pa := &prep{id: a, idPrefix: idPrefixOf(a), rare: &noRare}
+		pb := &prep{id: b, idPrefix: idPrefixOf(b), rare: &noRare}
 		if got, want := idLess(pa, pb), a < b; got != want {
 			t.Fatalf("idLess(%q, %q) = %v, want %v", a, b, got, want)
 		}

@@ -8,29 +8,29 @@ import (
 
 // prep is a record normalized for comparison. It is built once per record
 // and never changed, so it may be shared by any number of pair scores.
+// A hub keeps one per person: the fields most records leave empty live
+// in *rare, shared (noRare) by every record without them
+// (docs/decisions/0057-hub-memory-per-person.md).
 type prep struct {
 	id string
 	// idPrefix is id's first 8 bytes, big-endian, zero-padded: idLess
 	// orders most pairs without reading the ID's bytes.
-	idPrefix            uint64
-	first, middle, last string
-	dob                 []string // 8-digit candidates
-	gender              string
-	emails, phones      []string // normalized, including blocked values' absence
-	addr                string   // normalized tokens without the street number
-	streetNo            string
-	city, state         string
-	postcode, pcOut     string
-	country             string
-	nid, passport, lic  []string
-	ids                 []profile.Identifier // deterministic identifiers, priority order
-	// Entity-centric fields (entity.go): documents with their issuers,
-	// generational suffix, organisation name, and whether the record
-	// describes a person (has a person's name, birth date or gender).
-	nidDocs, passDocs, licDocs []doc
-	gen                        string
-	org                        string
-	person                     bool
+	idPrefix       uint64
+	first, last    string
+	dob            []string // 8-digit candidates
+	gender         string
+	emails, phones []string // normalized, including blocked values' absence
+	addr           string   // normalized tokens without the street number
+	streetNo       string
+	city, state    string
+	postcode       string
+	pcOut          string
+	country        string
+	ids            []profile.Identifier // deterministic identifiers, priority order
+	// person: whether the record describes a person (has a person's
+	// name, birth date or gender; entity.go).
+	person bool
+	*rare
 	// Precomputed comparison inputs (pairfast.go), derived from the
 	// fields above and immutable with them: per dob its dobKey, per ids
 	// entry its hash.
@@ -38,10 +38,33 @@ type prep struct {
 	idHash  []uint64
 }
 
+// rare holds the fields of a prep that most records leave empty: a
+// middle name, documents, a generational suffix, an organisation name.
+// Only prepare writes one, before the prep is shared.
+type rare struct {
+	middle             string
+	nid, passport, lic []string
+	// Entity-centric fields (entity.go): documents with their issuers,
+	// generational suffix, organisation name.
+	nidDocs, passDocs, licDocs []doc
+	gen                        string
+	org                        string
+}
+
+// noRare is the rare fields of every record that has none. Never
+// written (TestNoRareStaysEmpty).
+var noRare rare
+
+// empty reports whether r holds nothing.
+func (r *rare) empty() bool {
+	return r.middle == "" && len(r.nid) == 0 && len(r.passport) == 0 && len(r.lic) == 0 &&
+		len(r.nidDocs) == 0 && len(r.passDocs) == 0 && len(r.licDocs) == 0 && r.gen == "" && r.org == ""
+}
+
 // prepare normalizes r. It never fails: values that do not normalize are
 // treated as missing.
 func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *prep {
-	p := &prep{id: r.ID, idPrefix: idPrefixOf(r.ID)}
+	p := &prep{id: r.ID, idPrefix: idPrefixOf(r.ID), rare: &rare{}}
 	var first, middle, last, full, addr []string
 	var lineCity, lineState, linePC []string
 	for _, f := range r.Fields {
@@ -210,6 +233,9 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 		if d := digitsOf(f.Value); len(d) >= 7 && len(d) <= 15 {
 			p.phones = appendUnique(p.phones, d)
 		}
+	}
+	if p.rare.empty() {
+		p.rare = &noRare
 	}
 	p.precompute()
 	return p
