@@ -148,10 +148,8 @@ var identifierRule = func() int {
 // rejects, so it cannot merge anything by itself.
 type blockKey uint64
 
-// blockKeys returns p's keys (rule, key) sorted and deduplicated, in a
-// slice of their own length: the index keeps it for the record's life
-// (a person has ~18 keys; the 32 the sink starts with would keep 256
-// bytes).
+// blockKeys returns p's keys (rule, key) sorted and deduplicated. The
+// index does not keep them (entry): they are recomputed when needed.
 func blockKeys(p *prep) []blockKey {
 	k := &keySink{out: make([]blockKey, 0, 32)}
 	for ri := range blockRules {
@@ -168,7 +166,7 @@ func blockKeys(p *prep) []blockKey {
 		out[w] = k
 		w++
 	}
-	return slices.Clone(out[:w])
+	return out[:w]
 }
 
 // keySink collects the keys a rule emits.

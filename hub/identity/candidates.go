@@ -20,7 +20,7 @@ func (ix *Index) CandidatePairs(fn func(a, b string)) {
 func (ix *Index) candidates(n int32) []int32 {
 	var cand []int32
 	var buf [1]int32
-	for _, k := range ix.ents[n].keys {
+	for _, k := range blockKeys(ix.ents[n].p) {
 		mem := ix.blocks.get(k, &buf)
 		if len(mem) > ix.capOf(k) {
 			continue
@@ -87,8 +87,9 @@ func (ix *Index) BlockKeys(id string) []uint64 {
 	if !ok {
 		return nil
 	}
-	out := make([]uint64, len(ix.ents[n].keys))
-	for i, k := range ix.ents[n].keys {
+	keys := blockKeys(ix.ents[n].p)
+	out := make([]uint64, len(keys))
+	for i, k := range keys {
 		out[i] = uint64(k)
 	}
 	return out

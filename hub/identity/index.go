@@ -46,9 +46,12 @@ type Stats struct {
 	Candidates int64
 }
 
+// An entry does not keep its blocking keys: they are blockKeys(p), a
+// pure function of the prep, recomputed where a record leaves or a
+// block crosses its cap, and given by the caller on the add path (~150
+// bytes a person less; docs/decisions/0057-hub-memory-per-person.md).
 type entry struct {
 	p       *prep
-	keys    []blockKey
 	adj     []edge
 	cluster int32     // number of the cluster's representative entry
 	members []int32   // on representatives: the cluster, sorted by ID
@@ -203,9 +206,9 @@ func (ix *Index) add(r Record, p *prep, keys []blockKey) Decision {
 	if old, ok := ix.byID[r.ID]; ok {
 		affected = ix.remove(old, affected)
 	}
-	n, affected := ix.insertPrepared(r, p, keys, affected)
-	affected = ix.connect(n, affected)
-	affected = ix.refreshGeneric(ix.ents[n].keys, affected)
+	n, keys, affected := ix.insertPrepared(r, p, keys, affected)
+	affected = ix.connect(n, keys, affected)
+	affected = ix.refreshGeneric(keys, affected)
 	moves := ix.recluster(affected)
 	return ix.decision(n, moves)
 }
@@ -235,15 +238,18 @@ func (ix *Index) Load(recs []Record, progress func(done, total int)) error {
 		}
 	}
 	news := make([]int32, 0, len(recs))
+	newKeys := make([][]blockKey, 0, len(recs))
 	for _, r := range recs {
 		var n int32
-		n, affected = ix.insert(r, affected)
+		var ks []blockKey
+		n, ks, affected = ix.insertPrepared(r, nil, nil, affected)
 		news = append(news, n)
+		newKeys = append(newKeys, ks)
 	}
 	var keys []blockKey
 	for i, n := range news {
-		affected = ix.connect(n, affected)
-		keys = append(keys, ix.ents[n].keys...)
+		affected = ix.connect(n, newKeys[i], affected)
+		keys = append(keys, newKeys[i]...)
 		if progress != nil && (i%1024 == 0 || i == len(news)-1) {
 			progress(i+1, len(news))
 		}
@@ -277,18 +283,18 @@ func (ix *Index) Remove(id string) ([]Move, error) {
 	return ix.recluster(affected), nil
 }
 
-// insert stores r without connecting it. Blocks that r pushes over their
-// cap stop producing pairs, so their members are reconnected.
-func (ix *Index) insert(r Record, affected []int32) (int32, []int32) {
-	return ix.insertPrepared(r, nil, nil, affected)
-}
-
-func (ix *Index) insertPrepared(r Record, p *prep, keys []blockKey, affected []int32) (int32, []int32) {
+// insertPrepared stores r as a new entry, in its blocks, without
+// connecting it, and returns its number, its blocking keys and affected
+// with the records whose clusters must be recomputed. Blocks that r
+// pushes over their cap stop producing pairs, so their members are
+// reconnected. p and keys, when not nil, are r's prepared form and
+// blocking keys.
+func (ix *Index) insertPrepared(r Record, p *prep, keys []blockKey, affected []int32) (int32, []blockKey, []int32) {
 	if p == nil {
 		p = prepare(r, ix.cfg.Rules, ix.cfg.Region, ix.cfg.DateOrder)
 		keys = blockKeys(p)
 	}
-	e := &entry{p: p, keys: keys}
+	e := &entry{p: p}
 	var n int32
 	if len(ix.free) > 0 {
 		n = ix.free[len(ix.free)-1]
@@ -303,13 +309,13 @@ func (ix *Index) insertPrepared(r Record, p *prep, keys []blockKey, affected []i
 	e.members = []int32{n}
 	ix.byID[r.ID] = n
 	var buf [1]int32
-	for _, k := range e.keys {
+	for _, k := range keys {
 		mem := ix.blocks.add(k, n, &buf)
 		if len(mem)-1 == ix.capOf(k) { // just went over the cap
 			affected = ix.unlinkBlock(mem, n, affected)
 		}
 	}
-	return n, append(affected, n)
+	return n, keys, append(affected, n)
 }
 
 // remove deletes entry n, disconnecting it, and returns the records whose
@@ -323,8 +329,9 @@ func (ix *Index) remove(n int32, affected []int32) []int32 {
 		}
 	}
 	affected = ix.disconnect(n, affected)
+	keys := blockKeys(e.p)
 	var buf [1]int32
-	for _, k := range e.keys {
+	for _, k := range keys {
 		mem := ix.blocks.remove(k, n, &buf)
 		if len(mem) == ix.capOf(k) { // back under the cap
 			affected = ix.linkBlock(mem, affected)
@@ -345,7 +352,7 @@ func (ix *Index) remove(n int32, affected []int32) []int32 {
 	delete(ix.byID, e.p.id)
 	ix.ents[n] = nil
 	ix.free = append(ix.free, n)
-	affected = ix.refreshGeneric(e.keys, affected)
+	affected = ix.refreshGeneric(keys, affected)
 	return affected
 }
 
@@ -379,6 +386,15 @@ func (ix *Index) disconnect(n int32, affected []int32) []int32 {
 // members (other than the newcomer skip, not yet connected) that no other
 // live key or steward decision supports are dropped. Nothing is rescored.
 func (ix *Index) unlinkBlock(mem []int32, skip int32, affected []int32) []int32 {
+	keys := map[int32][]blockKey{} // of the members, as needed
+	keysOf := func(n int32) []blockKey {
+		k, ok := keys[n]
+		if !ok {
+			k = blockKeys(ix.ents[n].p)
+			keys[n] = k
+		}
+		return k
+	}
 	for _, a := range mem {
 		if a == skip {
 			continue
@@ -386,7 +402,7 @@ func (ix *Index) unlinkBlock(mem []int32, skip int32, affected []int32) []int32 
 		ea := ix.ents[a]
 		for i := 0; i < len(ea.adj); i++ {
 			b := ea.adj[i].to
-			if b == skip || !inBlock(mem, b) || ix.supported(a, b) {
+			if b == skip || !inBlock(mem, b) || ix.supportedBy(a, b, keysOf(a), keysOf(b)) {
 				continue
 			}
 			ea.adj = append(ea.adj[:i], ea.adj[i+1:]...)
@@ -430,7 +446,11 @@ func inBlock(mem []int32, n int32) bool {
 // supported reports whether a and b are still candidates: they share a
 // live key, or a steward linked them.
 func (ix *Index) supported(a, b int32) bool {
-	ka, kb := ix.ents[a].keys, ix.ents[b].keys
+	return ix.supportedBy(a, b, blockKeys(ix.ents[a].p), blockKeys(ix.ents[b].p))
+}
+
+// supportedBy is supported given a's and b's blocking keys.
+func (ix *Index) supportedBy(a, b int32, ka, kb []blockKey) bool {
 	for i, j := 0, 0; i < len(ka) && j < len(kb); {
 		switch {
 		case ka[i] < kb[j]:
@@ -448,13 +468,14 @@ func (ix *Index) supported(a, b int32) bool {
 	return len(ix.must) > 0 && ix.must[pairKey(ix.id(a), ix.id(b))]
 }
 
-// connect scores n against its candidates and stores the edges that
-// matter. Existing edges are kept.
-func (ix *Index) connect(n int32, affected []int32) []int32 {
+// connect scores n against its candidates (the members of its blocks,
+// keys = blockKeys of its prep) and stores the edges that matter.
+// Existing edges are kept.
+func (ix *Index) connect(n int32, keys []blockKey, affected []int32) []int32 {
 	e := ix.ents[n]
 	var cand []int32
 	var buf [1]int32
-	for _, k := range e.keys {
+	for _, k := range keys {
 		mem := ix.blocks.get(k, &buf)
 		if len(mem) > ix.capOf(k) {
 			continue
