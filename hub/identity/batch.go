@@ -174,9 +174,10 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		// The blocks first (sized once), then the list.
 		keys := b.keys[i]
 		type blk struct {
-			old []int32
-			one [1]int32 // old's one member, for a block of one
-			ok  bool     // within its cap
+			old []int32 // nil for a block of one
+			one int32   // the member of a block of one
+			len int
+			ok  bool // within its cap
 		}
 		var blkBuf [48]blk
 		blks := blkBuf[:0]
@@ -185,14 +186,14 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 		}
 		size := 0
 		for x, k := range keys {
-			blks = append(blks, blk{}) // within capacity: &blks[x] stays put
-			bk := &blks[x]
-			bk.old = ix.blocks.get(k, &bk.one)
+			var bk blk
+			bk.old, bk.one, bk.len = ix.blocks.lookup(k)
 			upto := int(at[i][x]) + 1 // holders up to and including i
-			bk.ok = len(bk.old)+upto <= ix.capOf(k)
+			bk.ok = bk.len+upto <= ix.capOf(k)
 			if bk.ok {
-				size += len(bk.old) + upto - 1
+				size += bk.len + upto - 1
 			}
+			blks = append(blks, bk)
 		}
 		cand := make([]*prep, 0, size)
 		for x := range keys {
@@ -200,6 +201,11 @@ func (ix *Index) planBatch(recs []Record, workers int) *batchPlan {
 				continue
 			}
 			old := blks[x].old
+			var one [1]int32
+			if blks[x].len == 1 {
+				one[0] = blks[x].one
+				old = one[:]
+			}
 			upto := int(at[i][x]) + 1
 			news := holders[run[i][x] : int(run[i][x])+upto]
 			for _, m := range old {

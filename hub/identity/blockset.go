@@ -35,6 +35,22 @@ func (s *blockSet) get(k blockKey, buf *[1]int32) []int32 {
 	}
 }
 
+// lookup returns k's members without a buffer: the list of a block of
+// two or more, or the one member of a block of one (list nil), and how
+// many there are.
+func (s *blockSet) lookup(k blockKey) (list []int32, one int32, n int) {
+	v, ok := s.m[k]
+	switch {
+	case !ok:
+		return nil, 0, 0
+	case v >= 0:
+		return nil, v, 1
+	default:
+		l := s.lists[-1-v]
+		return l, 0, len(l)
+	}
+}
+
 // size returns the number of k's members.
 func (s *blockSet) size(k blockKey) int {
 	v, ok := s.m[k]

@@ -49,6 +49,13 @@ func TestBlockSetMatchesMapOfSlices(t *testing.T) {
 				if got, want := s.get(blockKey(k), &b), ref[blockKey(k)]; !slices.Equal(got, want) || s.size(blockKey(k)) != len(want) {
 					t.Fatalf("step %d: key %x holds %v (size %d), want %v", step, k, got, s.size(blockKey(k)), want)
 				}
+				l, one, n := s.lookup(blockKey(k))
+				if n == 1 && l == nil {
+					l = []int32{one}
+				}
+				if want := ref[blockKey(k)]; n != len(want) || !slices.Equal(l, want) {
+					t.Fatalf("step %d: lookup of key %x gives %v, %d, %d; want %v", step, k, l, one, n, want)
+				}
 			}
 			if len(s.m) != len(ref) {
 				t.Fatalf("step %d: %d keys, want %d", step, len(s.m), len(ref))
