@@ -40,9 +40,20 @@ import (
 // anchored pairs: data without documents, the untrained model), so the
 // models of data without documents keep their version-1 bytes and hash;
 // a version-1 model decodes with empty noise, every veto in force.
+//
+// Version 3 (decision 0058) is written for every model whose tables keep
+// only the values two or more training records share (Model.rareOn:
+// every model Train fits since). It writes the noise, empty or not, and
+// appends the weights of an exact match on a value a table does not hold:
+//
+//	["ucv-identity-model", 3, config, comparisons, prior, priorWeight, report, noise, rare]
+//
+// rare is one [has, weight] per comparison in this binary's order, then
+// one for full names. A version-1 or -2 model keeps its old meaning: a
+// value its table lacks weighs its level's weight.
 const (
 	modelMagic   = "ucv-identity-model"
-	modelVersion = 2
+	modelVersion = 3
 	// maxModelRegion bounds Config.Region in an encoding.
 	maxModelRegion = 64
 	// maxModelValue bounds one term-frequency value or rule name.
@@ -64,8 +75,11 @@ func (m *Model) Marshal() ([]byte, error) {
 	c := m.cfg
 	noise := m.report.Noise
 	version, elems := uint64(1), 7
-	if noise != (Noise{}) {
-		version, elems = modelVersion, 8
+	switch {
+	case m.rareOn:
+		version, elems = 3, 9
+	case noise != (Noise{}):
+		version, elems = 2, 8
 	}
 	err := codec.FirstErr(enc.EncodeArrayLen(elems), enc.EncodeString(modelMagic), enc.EncodeUint(version),
 		enc.EncodeArrayLen(14), enc.EncodeString(c.Region), enc.EncodeUint(uint64(c.DateOrder)),
@@ -111,12 +125,27 @@ func (m *Model) Marshal() ([]byte, error) {
 		err = codec.FirstErr(enc.EncodeArrayLen(5), enc.EncodeString(rr.Rule), enc.EncodeInt(int64(rr.Pairs)),
 			enc.EncodeInt(int64(rr.Sampled)), f(rr.MatchFraction), f(rr.ExpectedMatches))
 	}
-	if err == nil && version == 2 {
+	if err == nil && version >= 2 {
 		err = enc.EncodeArrayLen(3)
 		for _, fn := range [...]FieldNoise{noise.GivenName, noise.BirthDate, noise.Document} {
 			if err == nil {
 				err = codec.FirstErr(enc.EncodeArrayLen(2), enc.EncodeInt(int64(fn.Pairs)), enc.EncodeInt(int64(fn.Different)))
 			}
+		}
+	}
+	if err == nil && version == 3 {
+		err = enc.EncodeArrayLen(int(numComp) + 1)
+		rare := func(has bool, x float64) error {
+			if !has {
+				x = 0
+			}
+			return codec.FirstErr(enc.EncodeArrayLen(2), enc.EncodeBool(has), f(x))
+		}
+		for c := comp(0); c < numComp && err == nil; c++ {
+			err = rare(m.tf[c] != nil, m.rare[c])
+		}
+		if err == nil {
+			err = rare(m.fullRareOn, m.fullRare)
 		}
 	}
 	if err != nil {
@@ -146,7 +175,7 @@ func Unmarshal(b []byte) (*Model, error) {
 
 func decodeModel(d *codec.Decoder) (*Model, error) {
 	elems, err := d.ArrayLen(1)
-	if err != nil || elems != 7 && elems != 8 {
+	if err != nil || elems < 7 || elems > 9 {
 		return nil, fmt.Errorf("not a model: array of %d (%v)", elems, err)
 	}
 	magic, err := d.String()
@@ -187,17 +216,69 @@ func decodeModel(d *codec.Decoder) (*Model, error) {
 	if m.report, err = decodeReport(d); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	if v == 2 {
+	if v >= 2 {
 		if m.report.Noise, err = decodeNoise(d); err != nil {
 			return nil, fmt.Errorf("noise: %w", err)
 		}
-		if m.report.Noise == (Noise{}) {
+		if v == 2 && m.report.Noise == (Noise{}) {
 			// Marshal writes empty noise as version 1: accepting it here
 			// would decode two encodings to one model.
 			return nil, fmt.Errorf("empty noise in a version-2 model")
 		}
 	}
+	if v == 3 {
+		if err := decodeRare(d, m); err != nil {
+			return nil, fmt.Errorf("rare values: %w", err)
+		}
+	}
 	return m, nil
+}
+
+// decodeRare reads version 3's rare element into m (rareOn). A
+// comparison has a rare weight exactly when it has a table, which may
+// be empty.
+func decodeRare(d *codec.Decoder, m *Model) error {
+	if err := d.ExpectArray(int(numComp) + 1); err != nil {
+		return err
+	}
+	m.rareOn = true
+	for c := comp(0); c <= numComp; c++ {
+		if err := d.ExpectArray(2); err != nil {
+			return err
+		}
+		has, err := d.Bool()
+		if err != nil {
+			return err
+		}
+		x, err := decodeFloat(d)
+		if err != nil {
+			return err
+		}
+		if !has {
+			if x != 0 {
+				return fmt.Errorf("weight %v without a value", x)
+			}
+			if c < numComp && m.tf[c] != nil {
+				return fmt.Errorf("comparison %s: a table without a rare weight", specs[c].name)
+			}
+			continue
+		}
+		if c == numComp {
+			if m.tf[cFirst] == nil {
+				return fmt.Errorf("full names without a given-name table")
+			}
+			m.fullRare, m.fullRareOn = x, true
+			continue
+		}
+		if !specs[c].tf {
+			return fmt.Errorf("comparison %s: a rare weight without term frequencies", specs[c].name)
+		}
+		if m.tf[c] == nil {
+			m.tf[c] = map[string]float64{}
+		}
+		m.rare[c] = x
+	}
+	return nil
 }
 
 // decodeNoise reads version 2's noise element.

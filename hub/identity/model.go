@@ -116,10 +116,20 @@ func (c Config) Validate() error {
 // Nodes that must agree byte for byte share one trained Model rather than
 // each training their own.
 type Model struct {
-	cfg         Config
-	m, u        [numComp][maxLevels]float64
-	w           [numComp][maxLevels]float64
-	tf          [numComp]map[string]float64 // value → weight of an exact match on it
+	cfg  Config
+	m, u [numComp][maxLevels]float64
+	w    [numComp][maxLevels]float64
+	tf   [numComp]map[string]float64 // value → weight of an exact match on it
+	// rareOn: the tables hold only values that two or more training
+	// records share, and an exact match on a value a table does not hold
+	// weighs rare[c] (the weight of a value seen once; full names:
+	// fullRare) — what refitting with the value would give it. Models
+	// encoded before version 3 kept every value and weigh an unknown one
+	// at w[c][1] (decision 0058).
+	rareOn      bool
+	rare        [numComp]float64
+	fullRare    float64
+	fullRareOn  bool
 	prior       float64
 	priorWeight float64
 	report      TrainReport
@@ -350,9 +360,17 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		if total == 0 {
 			continue
 		}
-		tab := make(map[string]float64, len(freq))
+		// A value one record holds is looked up only against a record
+		// the model was not trained on, and weighs what any such value
+		// does: the table keeps the values two or more records share
+		// (a fraction of them, and no one's own e-mail or phone).
+		md.rareOn = true
+		md.rare[c] = tfWeight(md.m[c][1], 1/float64(total), md.u[c][1])
+		tab := make(map[string]float64)
 		for v, k := range freq { // order-free: each entry is computed alone
-			tab[v] = tfWeight(md.m[c][1], float64(k)/float64(total), md.u[c][1])
+			if k >= 2 {
+				tab[v] = tfWeight(md.m[c][1], float64(k)/float64(total), md.u[c][1])
+			}
 		}
 		if c == cFirst {
 			// Full names share the given-name table under fullNameKey
@@ -367,10 +385,16 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 				}
 			}
 			mf, uf := md.m[cFirst][1]*md.m[cLast][1], md.u[cFirst][1]*md.u[cLast][1]
+			if n > 0 {
+				md.fullRare, md.fullRareOn = tfWeight(mf, 1/float64(n), uf), true
+			}
 			for v, k := range full {
 				// Less the record itself: a name one person wears on
-				// two records is not yet a common name.
-				tab[v] = tfWeight(mf, float64(max(k-1, 1))/float64(n), uf)
+				// two records is not yet a common name (its weight is
+				// fullRare's, so the table leaves it out too).
+				if k >= 3 {
+					tab[v] = tfWeight(mf, float64(k-1)/float64(n), uf)
+				}
 			}
 		}
 		md.tf[c] = tab
@@ -681,7 +705,7 @@ func (m *Model) evidence(a *prep, v *vector, withoutContact bool) float64 {
 	// the family's culture), so an exact full name weighs at most what
 	// the full name's own frequency says.
 	if v.lv[cFirst] == 1 && v.lv[cLast] == 1 && m.tf[cFirst] != nil {
-		if fw, ok := m.tf[cFirst][fullNameKey(tfValue(cFirst, a, v), tfValue(cLast, a, v))]; ok {
+		if fw, ok := m.fullNameWeight(tfValue(cFirst, a, v), tfValue(cLast, a, v)); ok {
 			both := m.levelWeight(cFirst, a, v) + m.levelWeight(cLast, a, v)
 			w -= both - math.Min(both, fw)
 		}
@@ -718,11 +742,30 @@ func (m *Model) levelWeight(c comp, a *prep, v *vector) float64 {
 		return 0
 	}
 	if l == 1 && m.tf[c] != nil {
-		if tw, ok := m.tf[c][tfValue(c, a, v)]; ok {
+		if tw, ok := m.tfWeightOf(c, tfValue(c, a, v)); ok {
 			return tw
 		}
 	}
 	return m.w[c][l]
+}
+
+// tfWeightOf is the weight of an exact match of comparison c on value
+// s: its table's, else rare[c] (rareOn), else none. Caller checks that
+// c has a table.
+func (m *Model) tfWeightOf(c comp, s string) (float64, bool) {
+	if tw, ok := m.tf[c][s]; ok {
+		return tw, true
+	}
+	return m.rare[c], m.rareOn
+}
+
+// fullNameWeight is the weight of an exact match on the full name first
+// last: the given-name table's, else fullRare (rareOn), else none.
+func (m *Model) fullNameWeight(first, last string) (float64, bool) {
+	if fw, ok := m.tf[cFirst][fullNameKey(first, last)]; ok {
+		return fw, true
+	}
+	return m.fullRare, m.rareOn && m.fullRareOn
 }
 
 // Probability converts a match weight to a match probability.

@@ -252,7 +252,7 @@ func (m *Model) maxLevelWeight(c comp, x, y string) float64 {
 	}
 	if m.tf[c] != nil {
 		for _, s := range [2]string{x, y} {
-			if tw, ok := m.tf[c][s]; ok {
+			if tw, ok := m.tfWeightOf(c, s); ok {
 				best = max(best, tw)
 			}
 		}

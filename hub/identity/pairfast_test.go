@@ -213,6 +213,16 @@ func TestWeightBoundIsUpperBound(t *testing.T) {
 			rare.tf[c][x] = 30
 		}
 	}
+	// And values the tables do not hold weighing more than any level, as
+	// a trained model's rare weights may (decision 0058).
+	unseen := new(Model)
+	*unseen = *trained
+	unseen.rareOn, unseen.fullRare, unseen.fullRareOn = true, 30, true
+	for c := range unseen.tf {
+		if unseen.tf[c] != nil {
+			unseen.tf[c], unseen.rare[c] = map[string]float64{}, 30
+		}
+	}
 	check := func(t interface{ Fatalf(string, ...any) }, m *Model, a, b *prep) bool {
 		if b.id < a.id {
 			a, b = b, a
@@ -251,7 +261,7 @@ func TestWeightBoundIsUpperBound(t *testing.T) {
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		ra, rb := genPairRecords(t)
-		for _, m := range []*Model{trained, untrained, rare} {
+		for _, m := range []*Model{trained, untrained, rare, unseen} {
 			a := prepare(ra, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
 			b := prepare(rb, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
 			check(t, m, a, b)

@@ -187,28 +187,41 @@ func TestNoisyDataMerges(t *testing.T) {
 	}
 }
 
-// TestModelNoiseEncoding: a model with noise encodes as version 2 and
+// TestModelNoiseEncoding: a model with noise encodes as version 2 (as
+// version 3 when trained by this binary, which keeps rare weights) and
 // round-trips it; one without (the untrained model) keeps version 1's
 // bytes; a version-2 encoding of empty noise is refused.
 func TestModelNoiseEncoding(t *testing.T) {
-	m, err := Train(noisyRecords(100, 6, 3, 4), DefaultConfig())
+	trained, err := Train(noisyRecords(100, 6, 3, 4), DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := m.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := codec.NewDecoder(b)
-	if n, err := d.ArrayLen(1); err != nil || n != 8 {
-		t.Fatalf("noisy model: array of %d (%v), want 8", n, err)
-	}
-	got, err := Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Report().Noise != m.Report().Noise || got.waived() != m.waived() || m.waived() == 0 {
-		t.Errorf("noise after the round trip %+v, want %+v (waived %b)", got.Report().Noise, m.Report().Noise, m.waived())
+	old := *trained // as a binary before version 3 trained it
+	old.rareOn = false
+	for _, tc := range []struct {
+		m     *Model
+		elems int
+	}{{trained, 9}, {&old, 8}} {
+		m := tc.m
+		b, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := codec.NewDecoder(b)
+		if n, err := d.ArrayLen(1); err != nil || n != tc.elems {
+			t.Fatalf("noisy model: array of %d (%v), want %d", n, err, tc.elems)
+		}
+		got, err := Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Report().Noise != m.Report().Noise || got.waived() != m.waived() || m.waived() == 0 {
+			t.Errorf("noise after the round trip %+v, want %+v (waived %b)", got.Report().Noise, m.Report().Noise, m.waived())
+		}
+		if got.rareOn != m.rareOn || m.rareOn && (got.rare != m.rare || got.fullRare != m.fullRare || got.fullRareOn != m.fullRareOn) {
+			t.Errorf("rare weights after the round trip: %v %v %v %v, want %v %v %v %v",
+				got.rareOn, got.rare, got.fullRare, got.fullRareOn, m.rareOn, m.rare, m.fullRare, m.fullRareOn)
+		}
 	}
 
 	u, err := Untrained(DefaultConfig())
@@ -219,7 +232,7 @@ func TestModelNoiseEncoding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d = codec.NewDecoder(ub)
+	d := codec.NewDecoder(ub)
 	if n, _ := d.ArrayLen(1); n != 7 {
 		t.Fatalf("untrained model: array of %d, want version 1's 7", n)
 	}
