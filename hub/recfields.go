@@ -10,8 +10,9 @@ import (
 
 // A fragment's identity record is kept in state.recs as one string
 // (packFields) rather than a []identity.Field: a person's ~9 fields cost
-// 48 bytes of headers each plus a string allocation, ~700 bytes where the
-// packed form is ~300 (docs/decisions/0057-hub-memory-per-person.md).
+// 48 bytes of headers each plus a copy of their strings, ~730 bytes at
+// the scale benchmark's person, where the packed form is ~190
+// (docs/decisions/0057-hub-memory-per-person.md).
 // unpackFields gives the fields back with their values (and any name
 // outside the table below) pointing into the packed string, so the
 // identity engine and the identifier index, which keep them, pin nothing

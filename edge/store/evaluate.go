@@ -101,7 +101,7 @@ func (w *writer) markFull(id string) { mark(&w.full, id) }
 // its view needs — or nil where it must be evaluated in full: changed
 // by more than ingest, no evaluated view yet, rendered under another
 // catalog, or stale by time.
-func (w *writer) increments(views *bolt.Bucket, ids []string) []*increment {
+func (w *writer) increments(views *seekBucket, ids []string) []*increment {
 	out := make([]*increment, len(ids))
 	if w.change == nil || w.cat.Empty() {
 		return out
@@ -122,7 +122,7 @@ func (w *writer) increments(views *bolt.Bucket, ids []string) []*increment {
 
 // putView writes view record rec of id and moves its due entry from the
 // old record's moment to ev's.
-func (w *writer) putView(views *bolt.Bucket, id string, rec []byte, ev viewEval) error {
+func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval) error {
 	due := w.tx.Bucket(bucketDue)
 	if old := viewEvalOf(views.Get([]byte(id))); old.nextMs != 0 && old.nextMs != ev.nextMs {
 		if err := due.Delete(dueKey(old.nextMs, id)); err != nil {
@@ -142,7 +142,7 @@ func (w *writer) putView(views *bolt.Bucket, id string, rec []byte, ev viewEval)
 }
 
 // deleteView removes id's view and its due entry.
-func (w *writer) deleteView(views *bolt.Bucket, id string) error {
+func (w *writer) deleteView(views *seekBucket, id string) error {
 	if old := viewEvalOf(views.Get([]byte(id))); old.nextMs != 0 {
 		if err := w.tx.Bucket(bucketDue).Delete(dueKey(old.nextMs, id)); err != nil {
 			return err

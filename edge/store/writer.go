@@ -23,8 +23,9 @@ import (
 type writer struct {
 	s        *Store
 	tx       *bolt.Tx
-	index    *bolt.Bucket
-	profiles *bolt.Bucket
+	index    *seekBucket
+	profiles *seekBucket
+	dedupe   *seekBucket
 	seen     map[string]bool // messageIds stored in this transaction
 	cache    map[string]*profile.Profile
 	dirty    map[string]bool
@@ -102,8 +103,9 @@ func newWriter(s *Store, tx *bolt.Tx) *writer {
 	}
 	return &writer{
 		s: s, tx: tx,
-		index:    tx.Bucket(bucketIndex),
-		profiles: tx.Bucket(bucketProfiles),
+		index:    newSeekBucket(tx.Bucket(bucketIndex)),
+		profiles: newSeekBucket(tx.Bucket(bucketProfiles)),
+		dedupe:   newSeekBucket(tx.Bucket(bucketDedupe)),
 		seen:     map[string]bool{},
 		cache:    map[string]*profile.Profile{},
 		dirty:    map[string]bool{},
@@ -225,7 +227,7 @@ func (w *writer) lookup(key string) string {
 func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 	m := ev.Msg
 	mid := []byte(m.MessageID)
-	if w.seen[m.MessageID] || w.tx.Bucket(bucketDedupe).Get(mid) != nil {
+	if w.seen[m.MessageID] || w.dedupe.Get(mid) != nil {
 		return "", true, nil
 	}
 	w.seen[m.MessageID] = true
@@ -289,7 +291,7 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 	}
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(w.nowMs))
-	if err := w.tx.Bucket(bucketDedupe).Put(mid, ms[:]); err != nil {
+	if err := w.dedupe.Put(mid, ms[:]); err != nil {
 		return "", false, err
 	}
 	if err := w.tx.Bucket(bucketDedupeTime).Put(append(ms[:], mid...), nil); err != nil {
@@ -550,7 +552,7 @@ func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
 // updates gauges and the clock's high-water mark, and expires old dedupe
 // entries.
 func (w *writer) flush() error {
-	views := w.tx.Bucket(bucketViews)
+	views := newSeekBucket(w.tx.Bucket(bucketViews))
 	if err := w.cascadeErasure(); err != nil {
 		return err
 	}
