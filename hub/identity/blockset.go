@@ -14,16 +14,16 @@ package identity
 // or a list that later changes: callers read them before the next
 // change, as they read the old map's slices.
 type blockSet struct {
-	m     map[blockKey]int32
+	m     *keyTable
 	lists [][]int32
 	free  []int32 // indices of unused lists
 }
 
-func newBlockSet() blockSet { return blockSet{m: map[blockKey]int32{}} }
+func newBlockSet() blockSet { return blockSet{m: new(keyTable)} }
 
 // get returns k's members; a block of one is returned in buf.
 func (s *blockSet) get(k blockKey, buf *[1]int32) []int32 {
-	v, ok := s.m[k]
+	v, ok := s.m.get(k)
 	switch {
 	case !ok:
 		return nil
@@ -39,7 +39,7 @@ func (s *blockSet) get(k blockKey, buf *[1]int32) []int32 {
 // two or more, or the one member of a block of one (list nil), and how
 // many there are.
 func (s *blockSet) lookup(k blockKey) (list []int32, one int32, n int) {
-	v, ok := s.m[k]
+	v, ok := s.m.get(k)
 	switch {
 	case !ok:
 		return nil, 0, 0
@@ -53,7 +53,7 @@ func (s *blockSet) lookup(k blockKey) (list []int32, one int32, n int) {
 
 // size returns the number of k's members.
 func (s *blockSet) size(k blockKey) int {
-	v, ok := s.m[k]
+	v, ok := s.m.get(k)
 	switch {
 	case !ok:
 		return 0
@@ -68,15 +68,15 @@ func (s *blockSet) size(k blockKey) int {
 // buf). Like append on the old slice, a longer list may share its
 // array with the list it grew from.
 func (s *blockSet) add(k blockKey, n int32, buf *[1]int32) []int32 {
-	v, ok := s.m[k]
+	v, ok := s.m.get(k)
 	switch {
 	case !ok:
-		s.m[k] = n
+		s.m.set(k, n)
 		buf[0] = n
 		return buf[:]
 	case v >= 0:
 		l := []int32{v, n}
-		s.m[k] = s.keep(l)
+		s.m.set(k, s.keep(l))
 		return l
 	default:
 		l := append(s.lists[-1-v], n)
@@ -90,13 +90,13 @@ func (s *blockSet) add(k blockKey, n int32, buf *[1]int32) []int32 {
 // array, as the old map's removal made one: a slice read earlier keeps
 // its members.
 func (s *blockSet) remove(k blockKey, n int32, buf *[1]int32) []int32 {
-	v, ok := s.m[k]
+	v, ok := s.m.get(k)
 	switch {
 	case !ok:
 		return nil
 	case v >= 0:
 		if v == n {
-			delete(s.m, k)
+			s.m.remove(k)
 			return nil
 		}
 		buf[0] = v
@@ -117,10 +117,10 @@ func (s *blockSet) remove(k blockKey, n int32, buf *[1]int32) []int32 {
 	s.lists[i] = nil
 	s.free = append(s.free, i)
 	if len(l) == 0 {
-		delete(s.m, k)
+		s.m.remove(k)
 		return nil
 	}
-	s.m[k] = l[0]
+	s.m.set(k, l[0])
 	buf[0] = l[0]
 	return buf[:]
 }

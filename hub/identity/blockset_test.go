@@ -57,8 +57,8 @@ func TestBlockSetMatchesMapOfSlices(t *testing.T) {
 					t.Fatalf("step %d: lookup of key %x gives %v, %d, %d; want %v", step, k, l, one, n, want)
 				}
 			}
-			if len(s.m) != len(ref) {
-				t.Fatalf("step %d: %d keys, want %d", step, len(s.m), len(ref))
+			if s.m.len() != len(ref) {
+				t.Fatalf("step %d: %d keys, want %d", step, s.m.len(), len(ref))
 			}
 			lists := 0
 			for _, l := range s.lists {
