@@ -4,11 +4,11 @@ package identity
 // numbers of the records that have it, in the order they joined.
 //
 // Most blocks hold one record (an e-mail, a phone, a surname at one
-// postcode), so that one member is the map's value itself; a block of
-// two or more keeps its list in lists and the map holds -1-i for
-// lists[i]. A hub holds ~18 keys per person: a map of int32 values
-// costs ~25 bytes a key against ~60 for a map of slices with a slice
-// per key (docs/decisions/0057-hub-memory-per-person.md).
+// postcode), so that one member is the table's value itself; a block of
+// two or more keeps its list in lists and the table holds -1-i for
+// lists[i]. A hub holds ~18 keys per person: a table of int32 values
+// (keyTable) costs ~19 bytes a key against ~60 for a map of slices with
+// a slice per key (docs/decisions/0057-hub-memory-per-person.md).
 //
 // Slices returned by get and add may be a caller's one-element buffer
 // or a list that later changes: callers read them before the next
