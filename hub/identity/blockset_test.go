@@ -105,3 +105,24 @@ func TestNoRareStaysEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactPrepFields checks the one-byte gender and the postcode's
+// outward part kept as a length against the strings they replaced:
+// NormalizeGender's value and normalizePostcode's outward code, for
+// drawn values (UK-style codes with a space, Unicode, odd spacing).
+func TestCompactPrepFields(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		g := rapid.OneOf(rapid.SampledFrom([]string{"m", "Male", " female ", "W", "x", "diverse", "other", "?", ""}), rapid.String()).Draw(t, "gender")
+		if got, want := sexOf(NormalizeGender(g)).String(), NormalizeGender(g); got != want {
+			t.Fatalf("gender %q: %q, want %q", g, got, want)
+		}
+		pc := rapid.OneOf(rapid.SampledFrom([]string{"SW1A 1AA", " ec1a  1bb", "12345", "12345-6789", "Ö1 2ÄB", " ", "a b c"}),
+			rapid.StringOf(rapid.RuneFrom([]rune("aZ09 -ÖÄé\u00a0")))).Draw(t, "postcode")
+		var p prep
+		p.setPostcode(pc)
+		code, out := normalizePostcode(pc)
+		if p.postcode != code || p.outward() != out {
+			t.Fatalf("postcode %q: %q / %q, want %q / %q", pc, p.postcode, p.outward(), code, out)
+		}
+	})
+}

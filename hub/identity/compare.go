@@ -194,7 +194,7 @@ func compareLevels(a, b *prep, dob uint8) vector {
 func cheapLevels(a, b *prep, dob uint8, v *vector) {
 	v.lv[cMiddle] = middleLevel(a.middle, b.middle)
 	v.lv[cDOB] = dob
-	v.lv[cGender] = exactLevel(a.gender, b.gender)
+	v.lv[cGender] = exactLevel8(byte(a.gender), byte(b.gender))
 	v.lv[cEmail] = bestLevel(a.emails, b.emails, emailLevel)
 	if v.lv[cEmail] == 1 {
 		v.email = common(a.emails, b.emails)
@@ -303,6 +303,17 @@ func tfValue(c comp, a *prep, v *vector) string {
 func exactLevel(a, b string) uint8 {
 	switch {
 	case a == "" || b == "":
+		return 0
+	case a == b:
+		return 1
+	}
+	return 2
+}
+
+// exactLevel8 is exactLevel of values held as one byte, 0 for none.
+func exactLevel8(a, b byte) uint8 {
+	switch {
+	case a == 0 || b == 0:
 		return 0
 	case a == b:
 		return 1
@@ -566,7 +577,7 @@ func postcodeLevel(a, b *prep) uint8 {
 		return 1
 	case damerauWithin(a.postcode, b.postcode, 1):
 		return 2
-	case a.pcOut != "" && a.pcOut == b.pcOut:
+	case a.pcOutLen != 0 && a.outward() == b.outward():
 		return 3
 	}
 	return 4

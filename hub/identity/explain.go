@@ -138,7 +138,7 @@ func compValue(c comp, p *prep) string {
 	case cDOB:
 		return strings.Join(p.dob, "|")
 	case cGender:
-		return p.gender
+		return p.gender.String()
 	case cEmail:
 		return strings.Join(p.emails, "|")
 	case cPhone:

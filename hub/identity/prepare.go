@@ -18,24 +18,60 @@ type prep struct {
 	idPrefix       uint64
 	first, last    string
 	dob            []string // 8-digit candidates
-	gender         string
 	emails, phones []string // normalized, including blocked values' absence
 	addr           string   // normalized tokens without the street number
 	streetNo       string
 	city, state    string
 	postcode       string
-	pcOut          string
 	country        string
 	ids            []profile.Identifier // deterministic identifiers, priority order
 	// person: whether the record describes a person (has a person's
 	// name, birth date or gender; entity.go).
 	person bool
+	// gender in one byte, and the postcode's outward part as its length:
+	// with person they fill one word where two strings took four.
+	gender   sex
+	pcOutLen uint8
 	*rare
 	// Precomputed comparison inputs (pairfast.go), derived from the
 	// fields above and immutable with them: per dob its dobKey, per ids
 	// entry its hash.
 	dobKeys []dobKey
 	idHash  []uint64
+}
+
+// sex is a normalized gender (NormalizeGender: "m", "f" or "x") as its
+// one byte, 0 for none.
+type sex byte
+
+func sexOf(s string) sex {
+	if s == "" {
+		return 0
+	}
+	return sex(s[0])
+}
+
+// String returns the gender as NormalizeGender wrote it.
+func (g sex) String() string {
+	if g == 0 {
+		return ""
+	}
+	return string(rune(g))
+}
+
+// outward returns the postcode's outward part (UK "SW1A 1AA" → "sw1a"),
+// "" when the written code had none.
+func (p *prep) outward() string { return p.postcode[:p.pcOutLen] }
+
+// setPostcode stores the normalized postcode of raw value v and the
+// length of its outward part, which normalizePostcode takes from the
+// same folded characters (a prefix of the code; kept only if so).
+func (p *prep) setPostcode(v string) {
+	code, out := normalizePostcode(v)
+	p.postcode, p.pcOutLen = code, 0
+	if len(out) < 256 && strings.HasPrefix(code, out) {
+		p.pcOutLen = uint8(len(out))
+	}
 }
 
 // rare holds the fields of a prep that most records leave empty: a
@@ -100,8 +136,8 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 				p.dob = appendUnique(p.dob, d)
 			}
 		case Gender:
-			if p.gender == "" {
-				p.gender = NormalizeGender(v)
+			if p.gender == 0 {
+				p.gender = sexOf(NormalizeGender(v))
 			}
 		case Address:
 			ol := splitOneLine(v)
@@ -131,7 +167,7 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 			}
 		case Postcode:
 			if p.postcode == "" {
-				p.postcode, p.pcOut = normalizePostcode(v)
+				p.setPostcode(v)
 			}
 		case Country:
 			if p.country == "" {
@@ -160,7 +196,7 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 		p.state = normalizePlace(lineState[0])
 	}
 	if p.postcode == "" && len(linePC) > 0 {
-		p.postcode, p.pcOut = normalizePostcode(linePC[0])
+		p.setPostcode(linePC[0])
 	}
 	if g := nameGeneration(strings.Join(first, " ")); g != "" && p.gen == "" {
 		p.gen = g
@@ -198,7 +234,7 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 			}
 		}
 	}
-	p.person = p.first != "" || p.last != "" || p.middle != "" || len(p.dob) > 0 || p.gender != ""
+	p.person = p.first != "" || p.last != "" || p.middle != "" || len(p.dob) > 0 || p.gender != 0
 	if p.org != "" && p.last == "" && p.first == "" {
 		// An organisation compares and blocks by its name as a surname.
 		p.last = strings.ReplaceAll(p.org, " ", "")
