@@ -23,16 +23,12 @@ func newBlockSet() blockSet { return blockSet{m: new(keyTable)} }
 
 // get returns k's members; a block of one is returned in buf.
 func (s *blockSet) get(k blockKey, buf *[1]int32) []int32 {
-	v, ok := s.m.get(k)
-	switch {
-	case !ok:
-		return nil
-	case v >= 0:
-		buf[0] = v
+	list, one, n := s.lookup(k)
+	if n == 1 {
+		buf[0] = one
 		return buf[:]
-	default:
-		return s.lists[-1-v]
 	}
+	return list
 }
 
 // lookup returns k's members without a buffer: the list of a block of
@@ -53,15 +49,8 @@ func (s *blockSet) lookup(k blockKey) (list []int32, one int32, n int) {
 
 // size returns the number of k's members.
 func (s *blockSet) size(k blockKey) int {
-	v, ok := s.m.get(k)
-	switch {
-	case !ok:
-		return 0
-	case v >= 0:
-		return 1
-	default:
-		return len(s.lists[-1-v])
-	}
+	_, _, n := s.lookup(k)
+	return n
 }
 
 // add appends n to k's members and returns them (a block of one in

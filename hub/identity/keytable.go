@@ -23,6 +23,9 @@ const (
 	keyShardBits = 12
 	keyShards    = 1 << keyShardBits
 	keyUsed      = 1 << 63
+	// fib is 2^64 / φ, odd: Fibonacci hashing multiplies by it so the top
+	// bits mix every bit of a key.
+	fib = 0x9e3779b97f4a7c15
 )
 
 type keyShard struct {
@@ -40,12 +43,16 @@ type keySlot struct {
 
 func (s keySlot) key() uint64 { return uint64(s.hi)<<32 | uint64(s.lo) }
 
-// place returns k's stored form, its shard and its home hash.
+// place returns k's stored form, its shard and its hash within the
+// shard (spread).
 func place(k blockKey) (stored uint64, shard int, h uint64) {
 	stored = uint64(k) | keyUsed
-	h = stored * 0x9e3779b97f4a7c15 // Fibonacci hashing: the top bits mix every bit of k
-	return stored, int(h >> (64 - keyShardBits)), h << keyShardBits
+	full := stored * fib
+	return stored, int(full >> (64 - keyShardBits)), full << keyShardBits
 }
+
+// spread is the hash within its shard of a stored key.
+func spread(stored uint64) uint64 { return stored * fib << keyShardBits }
 
 // get returns k's value and whether k is in the table.
 func (t *keyTable) get(k blockKey) (int32, bool) {
@@ -125,7 +132,7 @@ func (s *keyShard) shiftBack(i int) {
 		if sk == 0 {
 			break
 		}
-		home := int((sk * 0x9e3779b97f4a7c15 << keyShardBits) >> s.shift)
+		home := int(spread(sk) >> s.shift)
 		// j's entry may fill the hole at i when its home is not in the
 		// cyclic range (i, j].
 		if (j-home)&mask >= (j-i)&mask {
@@ -148,7 +155,7 @@ func (s *keyShard) grow() {
 		if sk == 0 {
 			continue
 		}
-		for i := int((sk * 0x9e3779b97f4a7c15 << keyShardBits) >> s.shift); ; i = (i + 1) & mask {
+		for i := int(spread(sk) >> s.shift); ; i = (i + 1) & mask {
 			if s.slots[i].key() == 0 {
 				s.slots[i] = e
 				break

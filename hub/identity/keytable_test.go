@@ -12,10 +12,9 @@ import (
 // meet otherwise). Fibonacci hashing multiplies by an odd constant,
 // which has an inverse modulo 2^64: a chosen hash gives its key.
 func sameShardKeys(t *rapid.T, n int) []blockKey {
-	const c = 0x9e3779b97f4a7c15
-	inv := uint64(c)
+	inv := uint64(fib)
 	for range 6 { // Newton's iteration doubles the correct low bits
-		inv *= 2 - c*inv
+		inv *= 2 - fib*inv
 	}
 	seen := map[blockKey]bool{}
 	var out []blockKey
