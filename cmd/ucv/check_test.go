@@ -9,16 +9,41 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
+// runToExitWithin bounds runToExit: a run that takes longer is taken as
+// hung.
+const runToExitWithin = 2 * time.Minute
+
 // runToExit runs bin with args to completion and returns its exit code,
-// stdout and stderr.
+// stdout and stderr. A process still running after runToExitWithin is
+// sent SIGQUIT, so the test fails with its goroutines' stacks rather
+// than hanging until the package's timeout (one CI run saw `ucv dev` on
+// a truncated file not exit).
 func runToExit(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("run ucv %v: %v", args, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(runToExitWithin):
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		t.Fatalf("ucv %v did not exit within %v; its stacks:\n%s\nstdout:\n%s", args, runToExitWithin, stderr.String(), stdout.String())
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("run ucv %v: %v", args, err)
