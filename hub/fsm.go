@@ -211,7 +211,9 @@ type Event struct {
 	Clusters []string `json:"clusters,omitempty"`
 	// Rule is the link's rule: "identifier", "probabilistic", "steward"
 	// (a steward's merge) or "edge" (a merge an edge decided); for a
-	// split, "steward" or "identity" (the engine re-clustered).
+	// split, "steward" (a steward's unmerge or decision), "edge" (the
+	// engine re-clustered around an edge's merge) or "identity" (the
+	// engine re-clustered after new data).
 	Rule string `json:"rule"`
 	// Identifiers are the shared identifier keys of an identifier link.
 	// They are personal data: show them to stewards, never log them.
@@ -929,7 +931,10 @@ func (a *applier) regroup(ids []string, override map[string]string, actor, reaso
 		}
 		slices.Sort(into)
 		rule := "identity"
-		if actor != "" {
+		switch {
+		case strings.HasPrefix(actor, "edge:"): // an edge's merge re-clustered it
+			rule = "edge"
+		case actor != "":
 			rule = "steward"
 		}
 		a.event(&Event{Kind: "split", Cluster: o, Clusters: into, Rule: rule, Actor: actor, Reason: reason})

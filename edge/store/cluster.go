@@ -96,6 +96,9 @@ func (w *writer) applyClusters(r *request) error {
 			return err
 		}
 	}
+	if err := w.markClusters(r.clusters, func(i int) bool { return r.decoded[i] != nil }); err != nil {
+		return err
+	}
 	// Which clusters does this edge hold folded differently from the hub?
 	replace := map[string]bool{}
 	for _, c := range r.clusters {

@@ -283,6 +283,9 @@ func Open(opts Options) (*Store, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketDecisions); err != nil {
 			return err
 		}
+		if _, err := tx.CreateBucketIfNotExists(bucketHubHeld); err != nil {
+			return err
+		}
 		_, err := tx.CreateBucketIfNotExists(bucketDue)
 		return err
 	})

@@ -187,6 +187,9 @@ func (w *writer) reindex(p *profile.Profile) error {
 		if w.apart(p.ID, q.ID) {
 			continue // the hub ruled them different people: both keep it
 		}
+		if w.hubHeld(p.ID) && w.hubHeld(q.ID) || w.sharedKey(k) {
+			continue // the hub judged both, or others share it: both keep it (hubheld.go)
+		}
 		canon, other := p, q
 		if q.ID < p.ID {
 			canon, other = q, p

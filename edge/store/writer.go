@@ -365,73 +365,109 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 		}
 		return true
 	}
+	// decide walks ids once. With deferShared, an identifier that two or
+	// more profiles hold (the shared key: see sharedKey) is weighed last,
+	// like a contested one, and links only to a holder the others chose:
+	// it never pulls a further profile into the merge.
 	var linked []string // profiles already part of the result
-	type held struct {
-		id  profile.Identifier
-		pid string // what the index names
-	}
-	var contested []held
-	for _, id := range ids {
-		pid := w.lookup(id.Key())
-		if pid != "" && w.anyApart() && w.contested(id.Key(), pid) {
-			contested = append(contested, held{id, pid})
-			continue
+	decide := func(deferShared bool) error {
+		link, linked, counts = link[:0], nil, map[profile.IDType]map[string]bool{}
+		type held struct {
+			id     profile.Identifier
+			pid    string // what the index names
+			shared bool   // weighed last only because several hold it
 		}
-		switch {
-		case pid == "":
-			c := addCounts([]string{id.Key()})
-			if !fits(c) {
-				w.skipped[SkipLimit]++
-				continue // a new value of a type already at its limit
-			}
-			counts = c
-			link = append(link, id)
-		case slices.Contains(linked, pid):
-			link = append(link, id)
-		default:
-			if w.apartFromAny(pid, linked) {
-				w.skipped[SkipApart]++
-				continue // the hub ruled them different people: leave it out
-			}
-			p, err := w.load(pid)
-			if err != nil {
-				return "", nil, nil, err
-			}
-			c := addCounts(p.Identities.Elems())
-			if !fits(c) {
-				w.skipped[SkipLimit]++
-				continue // linking would glue two people: leave it out
-			}
-			counts = c
-			link = append(link, id)
-			linked = append(linked, pid)
-		}
-	}
-	for _, c := range contested {
-		id := c.id
-		holders := w.holdersOf(id.Key())
-		if !slices.Contains(holders, c.pid) { // it took the identifier in this commit
-			holders = append(holders, c.pid)
-			slices.Sort(holders)
-		}
-		if slices.ContainsFunc(holders, func(h string) bool { return slices.Contains(linked, h) }) {
-			link = append(link, id)
-			continue
-		}
-		for _, h := range holders {
-			if w.apartFromAny(h, linked) {
+		var contested []held
+		for _, id := range ids {
+			pid := w.lookup(id.Key())
+			if pid != "" && w.anyApart() && w.contested(id.Key(), pid) {
+				contested = append(contested, held{id: id, pid: pid})
 				continue
 			}
-			p, err := w.load(h)
-			if err != nil {
-				return "", nil, nil, err
+			if pid != "" && deferShared && w.sharedKey(id.Key()) {
+				contested = append(contested, held{id: id, pid: pid, shared: true})
+				continue
 			}
-			if c := addCounts(p.Identities.Elems()); fits(c) {
+			switch {
+			case pid == "":
+				c := addCounts([]string{id.Key()})
+				if !fits(c) {
+					w.skipped[SkipLimit]++
+					continue // a new value of a type already at its limit
+				}
 				counts = c
 				link = append(link, id)
-				linked = append(linked, h)
+			case slices.Contains(linked, pid):
+				link = append(link, id)
+			default:
+				if w.apartFromAny(pid, linked) {
+					w.skipped[SkipApart]++
+					continue // the hub ruled them different people: leave it out
+				}
+				p, err := w.load(pid)
+				if err != nil {
+					return err
+				}
+				c := addCounts(p.Identities.Elems())
+				if !fits(c) {
+					w.skipped[SkipLimit]++
+					continue // linking would glue two people: leave it out
+				}
+				counts = c
+				link = append(link, id)
+				linked = append(linked, pid)
 			}
-			break
+		}
+		for _, c := range contested {
+			id := c.id
+			holders := w.holdersOf(id.Key())
+			if !slices.Contains(holders, c.pid) { // it took the identifier in this commit
+				holders = append(holders, c.pid)
+				slices.Sort(holders)
+			}
+			if slices.ContainsFunc(holders, func(h string) bool { return slices.Contains(linked, h) }) {
+				link = append(link, id)
+				continue
+			}
+			if c.shared && len(linked) > 0 {
+				// The person the other identifiers chose uses it too: it
+				// becomes one more holder, and no holder joins them.
+				if cs := addCounts([]string{id.Key()}); fits(cs) {
+					counts = cs
+					link = append(link, id)
+				} else {
+					w.skipped[SkipLimit]++
+				}
+				continue
+			}
+			for _, h := range holders {
+				if w.apartFromAny(h, linked) {
+					continue
+				}
+				p, err := w.load(h)
+				if err != nil {
+					return err
+				}
+				if c := addCounts(p.Identities.Elems()); fits(c) {
+					counts = c
+					link = append(link, id)
+					linked = append(linked, h)
+				}
+				break
+			}
+		}
+		return nil
+	}
+	// Weighing shared identifiers last costs a holders seek per
+	// identifier, so only an event that would merge profiles pays it.
+	skipped := w.skipped
+	if err := decide(false); err != nil {
+		return "", nil, nil, err
+	}
+	if len(linked) > 1 {
+		w.skipped = skipped
+		if err := decide(true); err != nil {
+			return "", nil, nil, err
 		}
 	}
 	if len(linked) == 0 {
@@ -483,6 +519,11 @@ func (w *writer) fold(p *profile.Profile, from string, link []profile.Identifier
 	}
 	if err := w.putRedirect(from, p.ID); err != nil {
 		return err
+	}
+	if w.hubHeld(from) {
+		if err := w.markHubHeld(p.ID); err != nil {
+			return err
+		}
 	}
 	// Re-point the absorbed profile's index entries. An identifier whose
 	// entry names a third profile stays put: reindex settles that conflict

@@ -169,9 +169,12 @@ func explainEvent(ev hub.Event) string {
 		}
 	case "split":
 		fmt.Fprintf(&b, "%s was split into %s", ev.Cluster, strings.Join(ev.Clusters, ", "))
-		if ev.Rule == "steward" {
+		switch ev.Rule {
+		case "steward":
 			fmt.Fprintf(&b, " by a steward's decision (%s)", orUnknown(ev.Actor))
-		} else {
+		case "edge":
+			fmt.Fprintf(&b, " when the identity engine re-clustered around a merge edge %s made with its own rules", strings.TrimPrefix(orUnknown(ev.Actor), "edge:"))
+		default:
 			b.WriteString(" because the identity engine re-clustered after new data or a decision")
 		}
 	default:

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"ucv/profile"
+	"ucv/replication"
+)
+
+const landline = "+12175550100"
+
+// hubPerson makes one person on a store of its own (so no rule of this
+// edge has seen it) and returns the hub's cluster of it.
+func hubPerson(t *testing.T, body string) (string, replication.FeedItem) {
+	t.Helper()
+	src := open(t)
+	id := ingest(t, src, body).ProfileIDs[0]
+	return id, replication.FeedItem{ID: id, Fragments: []string{id}, State: encode(t, stateOf(t, src, id))}
+}
+
+// noMerges fails if the outbox after seq holds a merge.
+func noMerges(t *testing.T, s *Store, seq uint64, what string) {
+	t.Helper()
+	es, err := s.Outbox(seq, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Kind == replication.KindMerge {
+			t.Fatalf("%s: outbox entry %d merges %s into %s", what, e.Seq, e.From, e.ProfileID)
+		}
+	}
+}
+
+// onProfile fails unless identifier typ:value resolves to profile want.
+func onProfile(t *testing.T, s *Store, typ profile.IDType, value, want, what string) {
+	t.Helper()
+	if v, _ := lookup(t, s, typ, value); v.ID != want {
+		t.Fatalf("%s: %s:%s is on %s, want %s", what, typ, value, v.ID, want)
+	}
+}
+
+// TestHubClustersSharingContactStayApart: the hub delivers Ann and Bob
+// Lee as two people though they share a landline (a household the hub's
+// engine kept apart). The edge does not glue them by its own rules — not
+// when the second cluster arrives, not through events that carry the
+// landline with one person's own identifiers, not through a peer's
+// gossip, not after a restart — and a third person's cluster or a local
+// profile with the same landline joins nobody either. An identifier only
+// one profile holds still merges as before.
+func TestHubClustersSharingContactStayApart(t *testing.T) {
+	ctx := context.Background()
+	ann, annC := hubPerson(t, `{"type":"identify","anonymousId":"anon-ann","messageId":"a1","traits":{"email":"ann@example.com","phone":"`+landline+`","name":"Ann Lee"}}`)
+	bob, bobC := hubPerson(t, `{"type":"identify","anonymousId":"anon-bob","messageId":"b1","traits":{"email":"bob@example.com","phone":"`+landline+`","name":"Bob Lee"}}`)
+	if ann >= bob {
+		t.Fatalf("profile IDs %s, %s: the test needs Ann's to sort first", ann, bob)
+	}
+	s := open(t)
+	seq, _ := s.LastSeq()
+	for _, c := range []replication.FeedItem{annC, bobC} { // two feed pages
+		if res, err := s.ApplyClusters(ctx, []replication.FeedItem{c}, seq); err != nil || res.Applied != 1 {
+			t.Fatalf("ApplyClusters(%s) = %+v, %v", c.ID, res, err)
+		}
+	}
+	apart := func(what string) {
+		t.Helper()
+		onProfile(t, s, profile.AnonymousID, "anon-ann", ann, what)
+		onProfile(t, s, profile.AnonymousID, "anon-bob", bob, what)
+		onProfile(t, s, profile.Email, "bob@example.com", bob, what)
+		noMerges(t, s, seq, what)
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apart("after the two clusters")
+	if st, _ := s.Stats(); st.Profiles != 2 {
+		t.Fatalf("profiles = %d, want 2", st.Profiles)
+	}
+
+	// Events with the landline and one person's own identifiers land on
+	// that person (the landline alone cannot pull the other in).
+	for _, c := range []struct{ name, body, want string }{
+		{"bob's device and the landline", `{"type":"track","anonymousId":"anon-bob","messageId":"e1","event":"Called","context":{"traits":{"phone":"` + landline + `"}}}`, bob},
+		{"bob's e-mail and the landline", `{"type":"identify","messageId":"e2","anonymousId":"anon-b2","traits":{"email":"bob@example.com","phone":"` + landline + `"}}`, bob},
+		{"ann's e-mail and the landline", `{"type":"identify","messageId":"e3","anonymousId":"anon-a2","traits":{"email":"ann@example.com","phone":"` + landline + `"}}`, ann},
+	} {
+		if got := ingest(t, s, c.body).ProfileIDs[0]; got != c.want {
+			t.Errorf("%s: landed on %s, want %s", c.name, got, c.want)
+		}
+		apart("after " + c.name)
+	}
+	// A peer gossips Bob's state with something new: no merge either.
+	pb := stateOf(t, s, bob)
+	pb.Traits.Set("tier", []byte(`"gold"`), s.clock.Now())
+	if _, err := s.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindDelta, ProfileID: bob, Delta: encode(t, pb)}}); err != nil {
+		t.Fatal(err)
+	}
+	apart("after a peer's delta of Bob")
+
+	// A third person's cluster, and a local profile a peer made, with the
+	// same landline: two holders already share it, so it joins nobody.
+	cara, caraC := hubPerson(t, `{"type":"identify","anonymousId":"anon-cara","messageId":"c1","traits":{"email":"cara@example.com","phone":"`+landline+`"}}`)
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{caraC}, seq); err != nil {
+		t.Fatal(err)
+	}
+	peer := open(t)
+	dan := ingest(t, peer, `{"type":"identify","anonymousId":"anon-dan","messageId":"d1","traits":{"phone":"`+landline+`"}}`).ProfileIDs[0]
+	if _, err := s.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindDelta, ProfileID: dan, Delta: encode(t, stateOf(t, peer, dan))}}); err != nil {
+		t.Fatal(err)
+	}
+	s = reopen(t, s)
+	apart("after Cara, Dan and a restart")
+	onProfile(t, s, profile.AnonymousID, "anon-cara", cara, "Cara")
+	onProfile(t, s, profile.AnonymousID, "anon-dan", dan, "Dan")
+	if st, _ := s.Stats(); st.Profiles != 4 {
+		t.Fatalf("profiles = %d, want 4 (Ann, Bob, Cara, Dan)", st.Profiles)
+	}
+
+	// An identifier one hub-held profile holds still merges a local
+	// profile that a peer made with it (the ordinary rule).
+	eve, eveC := hubPerson(t, `{"type":"identify","anonymousId":"anon-eve","messageId":"v1","traits":{"phone":"+12175550199"}}`)
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{eveC}, seq); err != nil {
+		t.Fatal(err)
+	}
+	peer2 := open(t)
+	eve2 := ingest(t, peer2, `{"type":"identify","anonymousId":"anon-eve-phone","messageId":"v2","traits":{"phone":"+12175550199"}}`).ProfileIDs[0]
+	if _, err := s.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindDelta, ProfileID: eve2, Delta: encode(t, stateOf(t, peer2, eve2))}}); err != nil {
+		t.Fatal(err)
+	}
+	onProfile(t, s, profile.AnonymousID, "anon-eve-phone", min(eve, eve2), "Eve's second device")
+	onProfile(t, s, profile.AnonymousID, "anon-eve", min(eve, eve2), "Eve")
+}
