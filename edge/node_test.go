@@ -6,13 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"ucv/edge"
+	"ucv/edge/edgetest"
 	"ucv/edge/gossip"
 	"ucv/edge/store"
 )
@@ -136,14 +136,8 @@ func TestNodeDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, edge.DataFile)
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
-	_, err = edge.New(config(dir, "till-1"))
+	edgetest.TruncateUsed(t, path)
+	_, err := edge.New(config(dir, "till-1"))
 	var fe *store.FileError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "replica") || !strings.Contains(err.Error(), "--recover") {
 		t.Fatalf("New on a truncated file = %v, want a FileError telling how to recover", err)

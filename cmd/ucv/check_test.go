@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"ucv/edge/edgetest"
 )
 
 // runToExitWithin bounds runToExit: a run that takes longer is taken as
@@ -72,13 +73,7 @@ func TestDamagedDataFileProcess(t *testing.T) {
 	if code, stdout, stderr := runToExit(t, bin, "check", "--data-dir", data); code != 0 || !strings.Contains(stdout, path+": ok") {
 		t.Fatalf("check of a sound file: exit %d\n%s%s", code, stdout, stderr)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
+	edgetest.TruncateUsed(t, path)
 
 	code, stdout, stderr := runToExit(t, bin, "dev", "--data-dir", data, "--http-addr", "127.0.0.1:0")
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
