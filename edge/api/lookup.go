@@ -43,7 +43,7 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 	route := routeProfile
 	switch string(sub) {
 	case "":
-	case "traits", "events", "external_ids", "computed", "merges", "audiences", "recommendations":
+	case "traits", "events", "external_ids", "computed", "merges", "audiences", "recommendations", "holders":
 		route = routeProfile + "/" + string(sub)
 	default:
 		return routeOther, ErrNoRoute
@@ -66,10 +66,16 @@ func (s *Server) profileRoute(ctx *fasthttp.RequestCtx, rest []byte) (string, er
 		return route, err
 	}
 	if len(sub) == 0 {
+		if !ref.byID {
+			s.setHolders(ctx, []byte(ref.ident.Key()))
+		}
 		if purpose != "" {
 			return route, s.lookupFor(ctx, ref, purpose)
 		}
 		return route, s.lookup(ctx, ref)
+	}
+	if string(sub) == "holders" {
+		return route, s.holders(ctx, ref)
 	}
 	return route, s.subResource(ctx, ref, string(sub), purpose)
 }
@@ -122,7 +128,8 @@ func (s *Server) lookupCached(ctx *fasthttp.RequestCtx, raw []byte) bool {
 	}
 	var c *store.Cached
 	var ok bool
-	if bytes.IndexByte(raw, ':') >= 0 {
+	ident := bytes.IndexByte(raw, ':') >= 0
+	if ident {
 		c, ok = s.st.CachedIdentifier(raw)
 	} else {
 		c, ok = s.st.CachedID(raw)
@@ -130,8 +137,69 @@ func (s *Server) lookupCached(ctx *fasthttp.RequestCtx, raw []byte) bool {
 	if !ok {
 		return false
 	}
+	if ident {
+		s.setHolders(ctx, raw)
+	}
 	_ = s.writeView(ctx, c.Version, c.LastSeenMs, c.JSON) // JSON: cannot fail
 	return true
+}
+
+// holdersHeader names the header a lookup by an identifier several
+// profiles hold carries: how many hold it (the body is the first of them
+// by ID; GET /v1/profiles/{identifier}/holders lists them).
+const holdersHeader = "X-Identifier-Holders"
+
+// setHolders sets holdersHeader when identifier key (normalized) is
+// shared by two or more profiles. No allocation.
+func (s *Server) setHolders(ctx *fasthttp.RequestCtx, key []byte) {
+	if n := s.st.IdentifierHolders(key); n > 1 {
+		var b [20]byte
+		ctx.Response.Header.SetBytesV(holdersHeader, strconv.AppendInt(b[:0], int64(n), 10))
+	}
+}
+
+// Holders pages.
+const (
+	defaultHoldersLimit = 100
+	maxHoldersLimit     = 1000
+)
+
+// holders serves GET /v1/profiles/{identifier}/holders: the profiles
+// that hold the identifier, in ID order (a lookup by it answers with the
+// first) — one for an identifier of one person, several for one people
+// share (a family's landline the hub kept as a household, a kiosk's
+// device; docs/decisions/0059-edge-keeps-hub-judgement.md):
+//
+//	{"identifier":{"type":…,"value":…},"holders":["id",…],"more":false}
+//
+// ?limit= (1–1000, default 100) bounds the list; more says whether
+// holders were left out.
+func (s *Server) holders(ctx *fasthttp.RequestCtx, ref profileRef) error {
+	if ref.byID {
+		return errorf(ErrBadRequest, "ref: holders are listed for an identifier (type:value), not a profile ID")
+	}
+	limit := defaultHoldersLimit
+	if l := ctx.QueryArgs().Peek("limit"); len(l) > 0 {
+		n, err := strconv.Atoi(string(l))
+		if err != nil || n < 1 || n > maxHoldersLimit {
+			return errorf(ErrBadRequest, fmt.Sprintf("limit: must be an integer from 1 to %d", maxHoldersLimit))
+		}
+		limit = n
+	}
+	ids, more, err := s.st.HoldersOf(ref.ident, limit)
+	if err != nil {
+		return fmt.Errorf("holders: %w", err)
+	}
+	b, err := json.Marshal(struct {
+		Identifier profile.Identifier `json:"identifier"`
+		Holders    []string           `json:"holders"`
+		More       bool               `json:"more"`
+	}{ref.ident, ids, more})
+	if err != nil {
+		return fmt.Errorf("holders: %w", err)
+	}
+	s.writeJSONBytes(ctx, fasthttp.StatusOK, b)
+	return nil
 }
 
 // lookup serves the whole profile: the store's pre-rendered JSON plus

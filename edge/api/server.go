@@ -43,6 +43,11 @@ type Store interface {
 	// store's memory, shared and immutable, without allocating; ok false
 	// means ask LookupIdentifier or LookupID (see store.Store).
 	CachedIdentifier(key []byte) (*store.Cached, bool)
+	// IdentifierHolders is how many profiles hold identifier key when
+	// two or more do (0 otherwise), and HoldersOf lists them in ID order
+	// (see store.Store).
+	IdentifierHolders(key []byte) int
+	HoldersOf(id profile.Identifier, limit int) ([]string, bool, error)
 	CachedID(id []byte) (*store.Cached, bool)
 	// ResolveIdentifier returns the canonical profile ID holding id.
 	ResolveIdentifier(id profile.Identifier) (string, error)

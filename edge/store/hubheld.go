@@ -21,7 +21,15 @@ package store
 // identity rules say; the hub sees the merge and its engine has the last
 // word.
 
-import "ucv/replication"
+import (
+	"bytes"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"ucv/profile"
+	"ucv/replication"
+)
 
 // bucketHubHeld: canonical profile ID → 0x01 (not empty: bbolt's Get
 // answers nil for an empty value put in the same transaction), for every profile that
@@ -70,4 +78,38 @@ func (w *writer) markClusters(cs []replication.FeedItem, ok func(i int) bool) er
 // about who is whom.
 func (w *writer) sharedKey(key string) bool {
 	return len(w.holdersOf(key)) >= 2
+}
+
+// HoldersOf returns the profiles that hold identifier id, as canonical
+// IDs in order (the first is the one a lookup by id answers with), as of
+// the last commit: one for an identifier of one person, several for one
+// people share (IdentifierHolders). At most limit of them (limit ≤ 0:
+// all); more reports whether some were left out. ErrNotFound if no
+// profile holds it.
+func (s *Store) HoldersOf(id profile.Identifier, limit int) (holders []string, more bool, err error) {
+	s.waitApplied()
+	prefix := []byte(id.Key() + "\x00")
+	err = s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHolders).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			canon, err := resolveKey(tx, k[len(prefix):])
+			if err != nil {
+				return err
+			}
+			holders = append(holders, string(canon))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	slices.Sort(holders)
+	holders = slices.Compact(holders)
+	if len(holders) == 0 {
+		return nil, false, ErrNotFound
+	}
+	if limit > 0 && len(holders) > limit {
+		return holders[:limit], true, nil
+	}
+	return holders, false, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"ucv/profile"
@@ -41,6 +42,29 @@ func onProfile(t *testing.T, s *Store, typ profile.IDType, value, want, what str
 	}
 }
 
+// sharedBy checks what the store says of the landline's holders: the
+// count lookups report, the list in ID order (its first the profile a
+// lookup answers with), and memory agreeing with the file.
+func sharedBy(t *testing.T, s *Store, want []string, what string) {
+	t.Helper()
+	checkMem(t, s, what)
+	slices.Sort(want)
+	if n := s.IdentifierHolders([]byte("phone:" + landline)); n != len(want) {
+		t.Fatalf("%s: IdentifierHolders = %d, want %d", what, n, len(want))
+	}
+	got, more, err := s.HoldersOf(profile.Identifier{Type: profile.Phone, Value: landline}, 0)
+	if err != nil || more || !slices.Equal(got, want) {
+		t.Fatalf("%s: HoldersOf = %v %v %v, want %v", what, got, more, err, want)
+	}
+	if got, more, _ := s.HoldersOf(profile.Identifier{Type: profile.Phone, Value: landline}, 1); len(got) != 1 || !more {
+		t.Fatalf("%s: HoldersOf(limit 1) = %v, more %v", what, got, more)
+	}
+	onProfile(t, s, profile.Phone, landline, want[0], what)
+	if n := s.IdentifierHolders([]byte("email:bob@example.com")); n != 0 {
+		t.Fatalf("%s: Bob's own e-mail counts %d holders, want 0 (not shared)", what, n)
+	}
+}
+
 // TestHubClustersSharingContactStayApart: the hub delivers Ann and Bob
 // Lee as two people though they share a landline (a household the hub's
 // engine kept apart). The edge does not glue them by its own rules — not
@@ -74,6 +98,7 @@ func TestHubClustersSharingContactStayApart(t *testing.T) {
 		}
 	}
 	apart("after the two clusters")
+	sharedBy(t, s, []string{ann, bob}, "after the two clusters")
 	if st, _ := s.Stats(); st.Profiles != 2 {
 		t.Fatalf("profiles = %d, want 2", st.Profiles)
 	}
@@ -104,6 +129,7 @@ func TestHubClustersSharingContactStayApart(t *testing.T) {
 	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{caraC}, seq); err != nil {
 		t.Fatal(err)
 	}
+	sharedBy(t, s, []string{ann, bob, cara}, "after Cara")
 	peer := open(t)
 	dan := ingest(t, peer, `{"type":"identify","anonymousId":"anon-dan","messageId":"d1","traits":{"phone":"`+landline+`"}}`).ProfileIDs[0]
 	if _, err := s.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindDelta, ProfileID: dan, Delta: encode(t, stateOf(t, peer, dan))}}); err != nil {
@@ -113,6 +139,7 @@ func TestHubClustersSharingContactStayApart(t *testing.T) {
 	apart("after Cara, Dan and a restart")
 	onProfile(t, s, profile.AnonymousID, "anon-cara", cara, "Cara")
 	onProfile(t, s, profile.AnonymousID, "anon-dan", dan, "Dan")
+	sharedBy(t, s, []string{ann, bob, cara, dan}, "after a restart")
 	if st, _ := s.Stats(); st.Profiles != 4 {
 		t.Fatalf("profiles = %d, want 4 (Ann, Bob, Cara, Dan)", st.Profiles)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 
@@ -41,6 +42,11 @@ type memIndex struct {
 	// bounds it (0: no bound, < 0: nothing held). Guarded by mu.
 	bytes int64
 	limit int64
+	// holders counts, for each identifier key two or more stored
+	// profiles hold (the holders bucket), how many do: a lookup by such
+	// a key answers with the first of them by ID and says it is shared
+	// (IdentifierHolders). Guarded by mu.
+	holders map[string]int
 }
 
 // memSlot holds one profile ID's current view.
@@ -88,6 +94,15 @@ func (c *Cached) stale(digest uint64, nowMs int64) bool {
 type memTouched struct {
 	idents map[string]struct{}
 	ids    map[string]struct{}
+	held   map[string]struct{} // identifier keys whose holders changed
+}
+
+// holders records that the holders of key changed.
+func (t *memTouched) holders(key string) {
+	if t.held == nil {
+		t.held = map[string]struct{}{}
+	}
+	t.held[key] = struct{}{}
 }
 
 // ident records that the index entry of key changed.
@@ -127,7 +142,7 @@ func cachedOf(tx *bolt.Tx, id string) *Cached {
 
 // buildMemIndex fills memory from the committed file (Open).
 func (s *Store) buildMemIndex(limit int64) error {
-	m := &memIndex{byIdent: map[string]*memSlot{}, byID: map[string]*memSlot{}, limit: limit}
+	m := &memIndex{byIdent: map[string]*memSlot{}, byID: map[string]*memSlot{}, holders: map[string]int{}, limit: limit}
 	err := s.view(func(tx *bolt.Tx) error {
 		red := tx.Bucket(bucketRedirects)
 		if err := tx.Bucket(bucketViews).ForEach(func(k, b []byte) error {
@@ -144,10 +159,32 @@ func (s *Store) buildMemIndex(limit int64) error {
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketIndex).ForEach(func(k, pid []byte) error {
+		if err := tx.Bucket(bucketIndex).ForEach(func(k, pid []byte) error {
 			m.setIdent(string(k), string(pid), true)
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		var last []byte
+		n := 0
+		note := func() {
+			if n >= 2 {
+				m.holders[string(last)] = n
+			}
+		}
+		if err := tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error {
+			key := k[:max(bytes.LastIndexByte(k, 0), 0)]
+			if !bytes.Equal(key, last) {
+				note()
+				last, n = append(last[:0], key...), 0
+			}
+			n++
+			return nil
+		}); err != nil {
+			return err
+		}
+		note()
+		return nil
 	})
 	if err != nil {
 		return err
@@ -219,7 +256,7 @@ func (m *memIndex) release(sl *memSlot) {
 // entry is dropped from memory (the bbolt path serves them).
 func (s *Store) memAfterCommit(t *memTouched) {
 	m := s.mem
-	if len(t.idents) == 0 && len(t.ids) == 0 {
+	if len(t.idents) == 0 && len(t.ids) == 0 && len(t.held) == 0 {
 		return
 	}
 	type identUpd struct {
@@ -228,6 +265,7 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	}
 	idents := make([]identUpd, 0, len(t.idents))
 	views := make(map[string]*Cached, len(t.ids))
+	held := make(map[string]int, len(t.held))
 	err := s.view(func(tx *bolt.Tx) error {
 		index := tx.Bucket(bucketIndex)
 		for k := range t.idents {
@@ -237,11 +275,19 @@ func (s *Store) memAfterCommit(t *memTouched) {
 		for id := range t.ids {
 			views[id] = cachedOf(tx, id)
 		}
+		if len(t.held) > 0 {
+			c := tx.Bucket(bucketHolders).Cursor()
+			for k := range t.held {
+				held[k] = countHolders(c, k)
+			}
+		}
 		return nil
 	})
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
+		// A count memory cannot re-read stays as it was: it only labels
+		// an answer, and the next commit touching the key corrects it.
 		s.log.Warn("read index: re-reading a commit failed; its profiles are served from the file", "err", err)
 		for k := range t.idents {
 			m.setIdent(k, "", false)
@@ -257,6 +303,36 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	for _, u := range idents {
 		m.setIdent(u.key, u.pid, u.ok)
 	}
+	for k, n := range held {
+		if n >= 2 {
+			m.holders[k] = n
+		} else {
+			delete(m.holders, k)
+		}
+	}
+}
+
+// countHolders counts the holders bucket's entries of identifier key.
+func countHolders(c *bolt.Cursor, key string) int {
+	prefix := []byte(key + "\x00")
+	n := 0
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// IdentifierHolders returns how many profiles hold identifier key
+// (normalized, as profile.Identifier.Key spells it) when two or more do
+// — a family's landline, an e-mail a household shares, a kiosk's device
+// (docs/decisions/0059-edge-keeps-hub-judgement.md) — and 0 otherwise.
+// A lookup by such a key answers with the first holder by ID; HoldersOf
+// lists them all. As of the last commit; no transaction, no allocation.
+func (s *Store) IdentifierHolders(key []byte) int {
+	m := s.mem
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.holders[string(key)]
 }
 
 // dropMemIndex empties memory (Close): lookups then go to the file,
@@ -265,7 +341,7 @@ func (s *Store) dropMemIndex() {
 	m := s.mem
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.byIdent, m.byID, m.bytes = nil, nil, 0
+	m.byIdent, m.byID, m.holders, m.bytes = nil, nil, nil, 0
 }
 
 // CachedIdentifier returns the view of the profile holding identifier

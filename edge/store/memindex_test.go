@@ -45,6 +45,25 @@ func memDiff(s *Store) error {
 		if n != len(m.byIdent) {
 			return fmt.Errorf("%d identifiers in the file, %d in memory", n, len(m.byIdent))
 		}
+		counts := map[string]int{}
+		if err := tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error {
+			counts[string(k[:bytes.LastIndexByte(k, 0)])]++
+			return nil
+		}); err != nil {
+			return err
+		}
+		shared := 0
+		for k, c := range counts {
+			if c >= 2 {
+				shared++
+				if m.holders[k] != c {
+					return fmt.Errorf("identifier %q: %d holders in the file, memory counts %d", k, c, m.holders[k])
+				}
+			}
+		}
+		if shared != len(m.holders) {
+			return fmt.Errorf("%d shared identifiers in the file, %d in memory", shared, len(m.holders))
+		}
 		refs := map[*memSlot]int{}
 		for _, sl := range m.byIdent {
 			refs[sl]++

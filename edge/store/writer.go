@@ -816,6 +816,9 @@ func (w *writer) updateHolders(dirty []string) error {
 	for k := range w.provisional {
 		touched[k] = true
 	}
+	for _, ch := range changes {
+		w.mem.holders(string(ch.key[:bytes.LastIndexByte(ch.key, 0)]))
+	}
 	keys := crdt.SortedKeys(touched)
 	c := holders.Cursor()
 	first := func(k string) []byte {
