@@ -35,6 +35,11 @@ var (
 	// first requests raced): it changed nothing; compute the key again
 	// under FSM.PrivacySalt and retry.
 	ErrStaleSalt = errors.New("hub: privacy request computed under a stale salt")
+	// ErrAmbiguous is returned (wrapped) for a privacy request (erase,
+	// export) by an identifier several people hold: a contact point they
+	// share. It changed nothing; name the person by an identifier only
+	// they hold.
+	ErrAmbiguous = errors.New("hub: identifier held by several people")
 	// ErrNotLeader is returned (wrapped in a *NotLeaderError) by
 	// Server.Apply on a follower without a Forward function.
 	ErrNotLeader = errors.New("hub: not the leader")

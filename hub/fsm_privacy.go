@@ -266,7 +266,9 @@ func (a *applier) erase(r *privReq) []string {
 		fr := a.own(id)
 		p := fr.state.Clone()
 		for _, k := range p.Identities.Elems() {
-			keys = append(keys, crdt.TombstoneKey(pv.salt, k))
+			if !a.sharedOutside(k, olds) {
+				keys = append(keys, crdt.TombstoneKey(pv.salt, k))
+			}
 		}
 		p.Erase(pv.salt, ts)
 		fr.state = p
@@ -278,6 +280,28 @@ func (a *applier) erase(r *privReq) []string {
 		a.enqueueErased(c, sortedSet(ids), r.id)
 	}
 	return sortedSet(keys)
+}
+
+// sharedOutside reports whether identifier key k is held by a cluster
+// outside erased (clusters → their erased fragments): a contact point the
+// erased person shares with someone the erasure does not cover (the
+// family landline, a household's e-mail). Its salted key then stays out
+// of the request's keys: those keys erase, on every edge and on arrival
+// here, whatever else holds them (erasedAt, the edges' directive and
+// cascade), and the other holders are other people
+// (docs/decisions/0059-edge-keeps-hub-judgement.md). The erased person's
+// own fragments go by ID whatever they hold.
+func (a *applier) sharedOutside(k string, erased map[string][]string) bool {
+	id, ok := profile.ParseKey(k)
+	if !ok {
+		return false
+	}
+	for _, c := range a.st.holders(id) {
+		if _, in := erased[c]; !in {
+			return true
+		}
+	}
+	return false
 }
 
 // detach takes the erased fragments E (sorted) out of the identity

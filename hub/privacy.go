@@ -24,7 +24,9 @@ import (
 // a follower it reads the follower's state, which may lag by the last
 // few commands (the API relays requests to the leader for that reason),
 // and the command is forwarded. The FSM adds every fragment of the
-// profiles' clusters at apply.
+// profiles' clusters at apply. An erase or export by an identifier two
+// or more people hold is refused (ErrAmbiguous): it would reach people
+// who did not ask; suppress and unsuppress act on the identifier itself.
 func (s *Server) RequestPrivacy(ctx context.Context, typ PrivacyType, id profile.Identifier, actor string) (PrivacyStatus, error) {
 	if privacyNames[typ] == "" {
 		return PrivacyStatus{}, fmt.Errorf("%w: privacy type %d", ErrInvalid, typ)
@@ -38,6 +40,13 @@ func (s *Server) RequestPrivacy(ctx context.Context, typ PrivacyType, id profile
 	var ids []string
 	if _, holders, err := s.fsm.ProfileByIdentifier(id.Key()); err == nil {
 		ids = holders
+	}
+	if len(ids) > 1 && (typ == PrivacyErase || typ == PrivacyExport) {
+		// Erasing or exporting everyone who shares a family's landline
+		// would erase, or hand over, other people's data
+		// (docs/decisions/0059-edge-keeps-hub-judgement.md).
+		return PrivacyStatus{}, fmt.Errorf("%w: identifier: %d people hold this %s (a contact point they share); name the person by an identifier only they hold (user_id, email, record:{source}/{id}) — GET /v1/admin/profiles/{ref}/related lists who shares it",
+			ErrAmbiguous, len(ids), id.Type)
 	}
 	return s.request(ctx, typ, id.Key(), ids, actor)
 }

@@ -454,3 +454,64 @@ func TestEraseOnArrivalDetaches(t *testing.T) {
 	}
 	roundTrip(t, l)
 }
+
+// TestEraseSparesWhoSharesAContactPoint: Cat and Dan share a landline
+// (the hub keeps them two people). Erasing Cat tombstones her own
+// identifiers, not the landline: the directive's keys — which every edge
+// erases holders of — leave it out, Dan stays, a later delta of Dan's
+// with old data is not erased on arrival, and an old replica's fragment
+// of Cat (her e-mail) still is (docs/decisions/0059).
+func TestEraseSparesWhoSharesAContactPoint(t *testing.T) {
+	l := newLog(t)
+	l.at = time.UnixMilli(eraseAt - 1000)
+	landline := profile.Identifier{Type: profile.Phone, Value: "+12175550111"}
+	if r := l.sync("store-1",
+		hubtest.Delta(1, 1, hubtest.Event{Profile: "01CA", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Anon("anon-cat"), hubtest.Email("cat@example.org"), landline},
+			Traits: map[string]any{"firstName": "Cat", "lastName": "Kim", "birthday": "1981-05-02"}}),
+		hubtest.Delta(1, 2, hubtest.Event{Profile: "01DA", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Anon("anon-dan"), landline},
+			Traits: map[string]any{"firstName": "Dan", "lastName": "Kim", "birthday": "1979-10-19"}}),
+	); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if v, _ := l.f.Profile("01CA"); len(v.Fragments) != 1 {
+		if r := l.apply(hub.MarshalUnmerge(&hub.Unmerge{A: "01CA", B: "01DA", Actor: "steward", Reason: "two people"})); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if _, holders, err := l.f.ProfileByIdentifier(landline.Key()); err != nil || len(holders) != 2 {
+		t.Fatalf("holders of the landline = %v, %v; want Cat and Dan apart", holders, err)
+	}
+	l.at = time.UnixMilli(eraseAt)
+	req := &hub.PrivacyRequest{ID: "pr_cat", Type: hub.PrivacyErase, Key: crdt.TombstoneKey(testSalt, "email:cat@example.org"),
+		ProfileIDs: []string{"01CA"}, Actor: "admin", At: eraseAt, Salt: testSalt}
+	if r := l.apply(hub.MarshalPrivacy(req)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	d := l.f.PrivacyDirectives("store-1", 10)
+	if len(d.Directives) != 1 || !slices.Equal(d.Directives[0].ProfileIDs, []string{"01CA"}) {
+		t.Fatalf("directives = %+v", d)
+	}
+	keys := d.Directives[0].Keys
+	for _, k := range []string{"email:cat@example.org", "anonymous_id:anon-cat"} {
+		if !slices.Contains(keys, crdt.TombstoneKey(testSalt, k)) {
+			t.Errorf("the directive lacks Cat's own %s", strings.Split(k, ":")[0])
+		}
+	}
+	if slices.Contains(keys, crdt.TombstoneKey(testSalt, landline.Key())) {
+		t.Error("the directive tombstones the landline Dan holds too: every edge would erase Dan")
+	}
+	// Dan's next delta, data from before the erasure, keeps him.
+	if r := l.sync("store-1", hubtest.Delta(1, 3, hubtest.Event{Profile: "01DA", IDs: []profile.Identifier{landline}, At: eraseAt - 500})); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if v, _, err := l.f.ProfileByIdentifier(landline.Key()); err != nil || v.ID != "01DA" || v.Profile.Erased.Set {
+		t.Fatalf("Dan after Cat's erasure: %v %v", v.ID, err)
+	}
+	// An old replica's fragment of Cat is still erased on arrival.
+	if r := l.sync("store-2", hubtest.Delta(2, 1, hubtest.Event{Profile: "01CB", IDs: []profile.Identifier{hubtest.Email("cat@example.org"), landline}, At: eraseAt - 700})); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if v, _ := l.f.Profile("01CB"); !v.Profile.Erased.Set {
+		t.Error("an old replica's fragment of Cat was not erased on arrival")
+	}
+}

@@ -2,9 +2,11 @@ package integration_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"ucv/profile"
@@ -84,5 +86,99 @@ func TestImportedHouseholdStaysApartOnEdge(t *testing.T) {
 	}
 	if va.ID == vb.ID {
 		t.Fatalf("the hub holds Ann and Bob as one cluster %s %v", va.ID, va.Fragments)
+	}
+}
+
+// adminJSON sends an admin request to the hub and returns the status
+// and body.
+func adminJSON(t *testing.T, method, url, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer admin-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// Erasing one member of a household spares the other: Cat and Dan Kim
+// share a landline (imported; the hub keeps them two people). An erase
+// or export request by the landline is refused — it names two people —
+// and changes nothing; an erase by Cat's own record ID erases Cat on the
+// hub and the edge, and Dan stays, also after a till event that carries
+// the landline. Before decision 0059 the erasure's keys held every
+// identifier of Cat's, the landline too, and the edge erased every
+// profile holding one of them: the whole household.
+func TestErasingOneHouseholdMemberSparesTheOther(t *testing.T) {
+	h, url := newHub(t, "hub-er")
+	e := openEdge(t, filepath.Join(t.TempDir(), "edge.db"))
+	e.sync(url)
+	imp := `{"source":"crm","columns":[{"name":"first","kind":"first_name"},{"name":"last","kind":"last_name"},{"name":"email","kind":"email"},` +
+		`{"name":"phone","kind":"phone"},{"name":"dob","kind":"birth_date"},{"name":"zip","kind":"postcode"}],"records":[` +
+		`{"id":"11","values":["Cat","Kim","cat.kim@example.com","217-555-0111","1981-05-02","62704"]},` +
+		`{"id":"12","values":["Dan","Kim","","217-555-0111","1979-10-19","62704"]}]}`
+	if code, b := adminJSON(t, "POST", url+"/v1/admin/import", imp); code != 200 {
+		t.Fatalf("import = %d %s", code, b)
+	}
+	resolve := func(typ profile.IDType, v string) string {
+		id, err := e.st.ResolveIdentifier(profile.Identifier{Type: typ, Value: v})
+		if err != nil {
+			return ""
+		}
+		return id
+	}
+	waitFor(t, "both records on the edge", func() bool { return resolve("record", "crm/11") != "" && resolve("record", "crm/12") != "" })
+	if resolve("record", "crm/11") == resolve("record", "crm/12") {
+		t.Fatal("Cat and Dan are one profile on the edge")
+	}
+	before := h.FSM().Index()
+	for _, typ := range []string{"erase", "export"} {
+		code, b := adminJSON(t, "POST", url+"/v1/admin/privacy/requests", `{"type":"`+typ+`","identifier":"phone:+12175550111"}`)
+		if code != http.StatusConflict || !strings.Contains(string(b), `"code":"conflict"`) || !strings.Contains(string(b), "2 people hold this phone") || strings.Contains(string(b), "555") {
+			t.Fatalf("%s by the shared landline = %d %s; want 409 naming two people and not the number", typ, code, b)
+		}
+	}
+	if h.FSM().Index() != before {
+		t.Fatalf("a refused request changed the hub: index %d → %d", before, h.FSM().Index())
+	}
+
+	code, b := adminJSON(t, "POST", url+"/v1/admin/privacy/requests", `{"type":"erase","identifier":"record:crm/11"}`)
+	var st struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	if code != http.StatusAccepted || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("erase Cat = %d %s", code, b)
+	}
+	waitFor(t, "the erasure done", func() bool {
+		_, b := adminJSON(t, "GET", url+"/v1/admin/privacy/requests/"+st.ID, "")
+		return json.Unmarshal(b, &st) == nil && st.Status == "done"
+	})
+	e.ingest(`{"type":"identify","anonymousId":"till-dan","messageId":"d1","traits":{"phone":"+12175550111","firstName":"Dan"}}`)
+	waitFor(t, "the till event at the hub", func() bool {
+		_, _, err := h.FSM().ProfileByIdentifier("anonymous_id:till-dan")
+		return err == nil
+	})
+	if id := resolve("record", "crm/11"); id != "" {
+		t.Errorf("Cat's record still resolves on the edge to %s", id)
+	}
+	if _, _, err := h.FSM().ProfileByIdentifier("record:crm/11"); err == nil {
+		t.Error("Cat's record still resolves at the hub")
+	}
+	dan := resolve("record", "crm/12")
+	if dan == "" {
+		t.Fatal("the erasure of Cat erased Dan on the edge")
+	}
+	if v, err := e.st.LookupID(dan); err != nil || !strings.Contains(string(v.JSON), `"Dan"`) {
+		t.Fatalf("Dan on the edge: %v %.300s", err, v.JSON)
+	}
+	if v, _, err := h.FSM().ProfileByIdentifier("record:crm/12"); err != nil || v.Profile.Erased.Set {
+		t.Fatalf("Dan at the hub: %v, erased %v", err, err == nil && v.Profile.Erased.Set)
 	}
 }

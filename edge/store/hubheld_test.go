@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
+	"ucv/crdt"
 	"ucv/profile"
 	"ucv/replication"
 )
@@ -157,4 +159,66 @@ func TestHubClustersSharingContactStayApart(t *testing.T) {
 	}
 	onProfile(t, s, profile.AnonymousID, "anon-eve-phone", min(eve, eve2), "Eve's second device")
 	onProfile(t, s, profile.AnonymousID, "anon-eve", min(eve, eve2), "Eve")
+}
+
+// TestEraseSparesHubHeldSharers: Cat and Dan (hub clusters) and x (a
+// profile a peer made, the hub has not judged) hold one landline. An
+// erase directive for Cat whose keys include the landline (as a hub
+// before decision 0059 sent it) erases Cat and x — the edge's rule for
+// copies of the person it cannot tell apart — but not Dan, whom the hub
+// delivered and did not name. A second edge that learns of the erasure
+// only from the first's erased state by gossip does the same.
+func TestEraseSparesHubHeldSharers(t *testing.T) {
+	ctx := context.Background()
+	cat, catC := hubPerson(t, `{"type":"identify","anonymousId":"anon-cat","messageId":"c1","traits":{"email":"cat@example.com","phone":"`+landline+`"}}`)
+	dan, danC := hubPerson(t, `{"type":"identify","anonymousId":"anon-dan","messageId":"d1","traits":{"phone":"`+landline+`"}}`)
+	peer := open(t)
+	x := ingest(t, peer, `{"type":"identify","anonymousId":"till-x","messageId":"x1","traits":{"phone":"`+landline+`"}}`).ProfileIDs[0]
+	xState := encode(t, stateOf(t, peer, x))
+	a, b := privStore(t), privStore(t)
+	for _, s := range []*Store{a, b} {
+		for _, c := range []replication.FeedItem{catC, danC} {
+			if _, err := s.ApplyClusters(ctx, []replication.FeedItem{c}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindDelta, ProfileID: x, Delta: xState}}); err != nil {
+			t.Fatal(err)
+		}
+		sharedBy(t, s, []string{cat, dan, x}, "before the erasure")
+	}
+	seqA, _ := a.LastSeq()
+	at := t0.UnixMilli() + 1000
+	d := replication.Directive{ID: "req-cat", Type: replication.DirectiveErase, Index: 1, At: at, ProfileIDs: []string{cat},
+		Keys: []string{crdt.TombstoneKey(testSalt, "email:cat@example.com"), crdt.TombstoneKey(testSalt, "phone:"+landline)}}
+	if err := a.Erase(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	replicate(t, a, b, seqA)
+	// A peer's delta of Dan's, his data older than the erasure, does not
+	// erase him on arrival either.
+	pd := stateOf(t, a, dan)
+	pd.Traits.Set("tier", []byte(`"gold"`), a.clock.Now())
+	if _, err := a.ApplyRemote(ctx, []replication.Entry{{Kind: replication.KindDelta, ProfileID: dan, Delta: encode(t, pd)}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*Store{"directive": a, "gossip": b} {
+		for _, c := range []struct {
+			typ   profile.IDType
+			value string
+			want  string // "" for gone
+		}{
+			{profile.AnonymousID, "anon-cat", ""}, {profile.Email, "cat@example.com", ""},
+			{profile.AnonymousID, "till-x", ""},
+			{profile.AnonymousID, "anon-dan", dan}, {profile.Phone, landline, dan},
+		} {
+			v, err := s.LookupIdentifier(profile.Identifier{Type: c.typ, Value: c.value})
+			switch {
+			case c.want == "" && !errors.Is(err, ErrNotFound):
+				t.Errorf("%s: %s:%s is on %s (%v), want erased", name, c.typ, c.value, v.ID, err)
+			case c.want != "" && (err != nil || v.ID != c.want):
+				t.Errorf("%s: %s:%s is on %s (%v), want %s", name, c.typ, c.value, v.ID, err, c.want)
+			}
+		}
+	}
 }

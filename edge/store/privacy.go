@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 
@@ -234,6 +235,7 @@ func (w *writer) erase(d *replication.Directive) error {
 	for _, id := range d.ProfileIDs {
 		targets[w.canonical(id)] = true
 	}
+	named := maps.Clone(targets)
 	if len(d.Keys) > 0 && len(salt) > 0 {
 		// Identifiers the hub never saw may be held here: hash every held
 		// identifier once (erasure is rare; this is its cost).
@@ -253,7 +255,11 @@ func (w *writer) erase(d *replication.Directive) error {
 				match = want[crdt.TombstoneKey(salt, string(key))]
 			}
 			if match {
-				targets[w.canonical(string(holder))] = true
+				// A profile the hub delivered and did not name is
+				// someone else who shares the identifier (hubheld.go).
+				if cid := w.canonical(string(holder)); named[cid] || !w.hubHeld(cid) {
+					targets[cid] = true
+				}
 			}
 			return nil
 		})
@@ -433,6 +439,9 @@ func (w *writer) eraseOnArrival(p *profile.Profile) {
 	if w.erasedKeysDelta == 0 && w.s.priv.erasedKeysN.Load() == 0 {
 		return
 	}
+	if w.hubHeld(p.ID) {
+		return // a profile the hub delivered is erased by ID when it is the person's
+	}
 	salt := w.s.Salt()
 	if len(salt) == 0 {
 		return
@@ -559,6 +568,9 @@ func (w *writer) cascadeErasure() error {
 			at := hit[cid]
 			if !ok || p.Erased.Set || (p.FirstSeen.Set && p.FirstSeen.V >= at) {
 				continue // new data since the erasure: a new person
+			}
+			if w.hubHeld(cid) {
+				continue // the hub judged it someone else who shares the identifier; the person's own go by ID
 			}
 			e := &profile.Profile{ID: cid, Version: w.s.clock.Now()}
 			for _, k := range p.Identities.Elems() {

@@ -82,7 +82,8 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, hub.ErrNotFound), errors.Is(err, hub.ErrNoDefinition), errors.Is(err, ErrNoMember), errors.Is(err, ErrNoRoute):
 		return http.StatusNotFound, "not_found"
-	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap), errors.Is(err, hub.ErrConflict), errors.Is(err, hub.ErrStaleSalt):
+	case errors.Is(err, hub.ErrNotMerged), errors.Is(err, hub.ErrSequenceGap), errors.Is(err, hub.ErrConflict), errors.Is(err, hub.ErrStaleSalt),
+		errors.Is(err, hub.ErrAmbiguous):
 		return http.StatusConflict, "conflict"
 	case errors.Is(err, hub.ErrTooFewBaskets), errors.Is(err, hub.ErrTooLittleData):
 		return http.StatusUnprocessableEntity, "too_little_data"
