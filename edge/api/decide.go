@@ -84,6 +84,9 @@ func (s *Server) decide(ctx *fasthttp.RequestCtx, rest []byte) error {
 	if err != nil {
 		return err
 	}
+	if !ref.byID { // offers for a family's landline are the first holder's: say so
+		s.setHolders(ctx, []byte(ref.ident.Key()))
+	}
 	now := s.cfg.Now()
 	if !explain {
 		// The fast path: the decision rendered with the profile's view.

@@ -65,7 +65,10 @@ func TestLookupSharedIdentifier(t *testing.T) {
 			t.Errorf("GET %s = %d, %s %q, id %v; want 200, 2 holders, %s", path, r.status, holdersHeader, r.header.Get(holdersHeader), r.json(t)["id"], want[0])
 		}
 	}
-	for _, path := range []string{"/v1/profiles/email:bob@example.com", "/v1/profiles/" + bob.ID, "/v1/profiles/user_id:bob"} {
+	if r := e.get(t, "/v1/decide/phone:"+landline+"?placement=home"); r.status != 200 || r.header.Get(holdersHeader) != "2" {
+		t.Errorf("GET /v1/decide by the landline = %d, %s %q; want 200 and 2 holders", r.status, holdersHeader, r.header.Get(holdersHeader))
+	}
+	for _, path := range []string{"/v1/profiles/email:bob@example.com", "/v1/profiles/" + bob.ID, "/v1/profiles/user_id:bob", "/v1/decide/user_id:bob?placement=home"} {
 		if r := e.get(t, path); r.status != 200 || r.header.Get(holdersHeader) != "" {
 			t.Errorf("GET %s = %d, %s %q; want 200 and no header", path, r.status, holdersHeader, r.header.Get(holdersHeader))
 		}
