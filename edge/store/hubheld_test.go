@@ -105,6 +105,16 @@ func TestHubClustersSharingContactStayApart(t *testing.T) {
 		t.Fatalf("profiles = %d, want 2", st.Profiles)
 	}
 
+	// A new edge that bootstraps from the hub's snapshot (both clusters
+	// in one page, replaced rather than joined) keeps them apart too.
+	boot := open(t)
+	if res, err := boot.BootstrapClusters(ctx, []replication.FeedItem{annC, bobC}, 0); err != nil || res.Applied != 2 {
+		t.Fatalf("BootstrapClusters = %+v, %v", res, err)
+	}
+	onProfile(t, boot, profile.AnonymousID, "anon-bob", bob, "bootstrap")
+	onProfile(t, boot, profile.AnonymousID, "anon-ann", ann, "bootstrap")
+	noMerges(t, boot, 0, "bootstrap")
+
 	// Events with the landline and one person's own identifiers land on
 	// that person (the landline alone cannot pull the other in).
 	for _, c := range []struct{ name, body, want string }{
