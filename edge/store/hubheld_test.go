@@ -232,3 +232,31 @@ func TestEraseSparesHubHeldSharers(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalMergeKeepsHubJudgement: Ann's cluster (an imported record,
+// whose ID sorts after the edge's) is folded by an event into a till
+// profile of hers made here; the merged profile keeps the hub's word on
+// Ann, so Bob's cluster, arriving with the same landline, stays apart.
+func TestLocalMergeKeepsHubJudgement(t *testing.T) {
+	ctx := context.Background()
+	_, annC := hubPerson(t, `{"type":"identify","anonymousId":"crm-ann","messageId":"a1","traits":{"email":"ann@example.com","phone":"`+landline+`"}}`)
+	_, bobC := hubPerson(t, `{"type":"identify","anonymousId":"crm-bob","messageId":"b1","traits":{"phone":"`+landline+`"}}`)
+	annC.ID, annC.Fragments = "rann", []string{"rann"} // import fragment IDs sort after ULIDs
+	bobC.ID, bobC.Fragments = "rbob", []string{"rbob"}
+	s := open(t)
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{annC}, 0); err != nil {
+		t.Fatal(err)
+	}
+	till := ingest(t, s, `{"type":"page","anonymousId":"till-ann","messageId":"t0"}`).ProfileIDs[0]
+	ingest(t, s, `{"type":"identify","anonymousId":"till-ann","messageId":"t1","traits":{"email":"ann@example.com"}}`)
+	if till >= "rann" {
+		t.Fatalf("till profile %s does not sort before rann", till)
+	}
+	onProfile(t, s, profile.AnonymousID, "crm-ann", till, "after the till event")
+	seq, _ := s.LastSeq()
+	if _, err := s.ApplyClusters(ctx, []replication.FeedItem{bobC}, seq); err != nil {
+		t.Fatal(err)
+	}
+	onProfile(t, s, profile.AnonymousID, "crm-bob", "rbob", "after Bob's cluster")
+	noMerges(t, s, seq, "Bob's cluster")
+}
