@@ -31,11 +31,11 @@ import (
 	"ucv/replication"
 )
 
-// bucketHubHeld: canonical profile ID → 0x01 (not empty: bbolt's Get
-// answers nil for an empty value put in the same transaction), for every profile that
+// bucketHubHeld: canonical profile ID → 0x01, for every profile that
 // holds state of a cluster the hub's feed delivered (set in
-// applyClusters, carried by fold). A redirect's entry is stale and
-// harmless: only canonical IDs are asked.
+// applyClusters, carried by fold). Not empty: bbolt's Get answers nil for
+// an empty value put in the same transaction. A redirect's entry is stale
+// and harmless: only canonical IDs are asked.
 var bucketHubHeld = []byte("hub_held")
 
 // hubHeld reports whether canonical profile id holds state the hub

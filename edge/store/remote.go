@@ -156,9 +156,12 @@ func (w *writer) union(cf, ci string) error {
 // reindex points p's unclaimed identifiers at p (provisionally; flush
 // derives the final entries). An identifier another profile already holds
 // means the two are one person: they merge (smaller ID survives) if the
-// merged profile stays within the identity rules' limits. Otherwise both
-// keep it — a shared device cannot glue people together through
-// replication either — and the index names the smaller ID.
+// merged profile stays within the identity rules' limits, the hub has not
+// ruled them apart, they are not both profiles the hub delivered (it has
+// judged them already), and no third profile holds it too (hubheld.go).
+// Otherwise both keep it — a shared device or a household's landline
+// cannot glue people together through replication either — and the index
+// names the smaller ID.
 func (w *writer) reindex(p *profile.Profile) error {
 	for _, k := range p.Identities.Elems() {
 		if p.Erased.Set {

@@ -40,6 +40,9 @@ package store
 //	quarantine  profile ID → the damaged profile record as found, kept
 //	            for inspection (the latest per profile; never read back;
 //	            dropped when the profile is erased)
+//	hub_held    profile ID → 0x01: profiles holding state the hub's feed
+//	            delivered, which the edge's rules do not merge by a shared
+//	            identifier (see hubheld.go)
 //	suppressed, erased_keys, and the meta keys privacy_salt,
 //	            "privacy_done:"+request ID and compact_pending: see
 //	            privacy.go. An erased profile keeps its record in profiles

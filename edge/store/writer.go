@@ -315,7 +315,11 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 // keeps apart (the e-mail two unmerged people share) cannot say whose
 // event it is, so it is weighed last: it links to whichever of its
 // holders the other identifiers chose, else to its first holder (by ID)
-// not kept apart from them.
+// not kept apart from them. So is, on an event that would merge
+// profiles, an identifier two or more profiles hold (a household's
+// landline; hubheld.go): it never pulls another of its holders into the
+// merge — the profile the other identifiers chose becomes one more
+// holder.
 func (w *writer) resolve(m *profile.Message) (target string, link []profile.Identifier, absorb []string, err error) {
 	rules := w.s.opts.Rules
 	ids := make([]profile.Identifier, 0, len(m.Identifiers))
