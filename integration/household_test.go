@@ -1,9 +1,7 @@
 package integration_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -32,19 +30,8 @@ func TestImportedHouseholdStaysApartOnEdge(t *testing.T) {
 		`{"name":"phone","kind":"phone"},{"name":"dob","kind":"birth_date"},{"name":"zip","kind":"postcode"}],"records":[` +
 		`{"id":"1","values":["Ann","Lee","ann.lee@example.com","217-555-0100","1980-04-02","62704"]},` +
 		`{"id":"2","values":["Bob","Lee","","217-555-0100","1978-11-19","62704"]}]}`
-	req, err := http.NewRequest("POST", url+"/v1/admin/import", bytes.NewReader([]byte(imp)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer admin-secret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("import = %d %s", resp.StatusCode, b)
+	if code, b := adminJSON(t, "POST", url+"/v1/admin/import", imp); code != 200 {
+		t.Fatalf("import = %d %s", code, b)
 	}
 	resolve := func(typ profile.IDType, v string) string {
 		id, err := e.st.ResolveIdentifier(profile.Identifier{Type: typ, Value: v})
@@ -93,18 +80,7 @@ func TestImportedHouseholdStaysApartOnEdge(t *testing.T) {
 // and body.
 func adminJSON(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer admin-secret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return callBody(t, method, url, "admin-secret", []byte(body))
 }
 
 // Erasing one member of a household spares the other: Cat and Dan Kim

@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +23,17 @@ import (
 // body.
 func call(t *testing.T, method, url, token string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	return callBody(t, method, url, token, nil)
+}
+
+// callBody is call with a request body (nil for none).
+func callBody(t *testing.T, method, url, token string, body []byte) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

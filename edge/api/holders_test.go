@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"ucv/edge/store"
 	"ucv/profile"
 	"ucv/replication"
@@ -106,23 +104,9 @@ func TestLookupSharedIdentifier(t *testing.T) {
 	}
 
 	// The header costs the memory path no allocation.
-	srv := e.srv
-	var req fasthttp.Request
-	req.SetRequestURI("/v1/profiles/phone:" + landline)
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&req, nil, nil)
-	run := func() {
-		req.CopyTo(&ctx.Request)
-		ctx.Response.Reset()
-		srv.handle(&ctx)
-	}
-	run()
-	if string(ctx.Response.Header.Peek(holdersHeader)) != "2" {
-		t.Fatalf("in-process lookup: %s %q", holdersHeader, ctx.Response.Header.Peek(holdersHeader))
-	}
-	n := testing.AllocsPerRun(100, run)
-	for attempt := 1; attempt < 5 && n != 0; attempt++ {
-		n = min(n, testing.AllocsPerRun(100, run)) // see TestLookupAllocatesNothing
+	n, resp := handlerAllocs(t, e.srv, "/v1/profiles/phone:"+landline)
+	if string(resp.Header.Peek(holdersHeader)) != "2" {
+		t.Fatalf("in-process lookup: %s %q", holdersHeader, resp.Header.Peek(holdersHeader))
 	}
 	if n != 0 {
 		t.Errorf("%v allocations per lookup of a shared identifier in the best of 5 runs, want 0", n)
