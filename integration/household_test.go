@@ -26,20 +26,8 @@ func TestImportedHouseholdStaysApartOnEdge(t *testing.T) {
 	e.sync(url)
 	waitFor(t, "the edge to settle", func() bool { return e.settled(h) })
 
-	imp := `{"source":"crm","columns":[{"name":"first","kind":"first_name"},{"name":"last","kind":"last_name"},{"name":"email","kind":"email"},` +
-		`{"name":"phone","kind":"phone"},{"name":"dob","kind":"birth_date"},{"name":"zip","kind":"postcode"}],"records":[` +
-		`{"id":"1","values":["Ann","Lee","ann.lee@example.com","217-555-0100","1980-04-02","62704"]},` +
-		`{"id":"2","values":["Bob","Lee","","217-555-0100","1978-11-19","62704"]}]}`
-	if code, b := adminJSON(t, "POST", url+"/v1/admin/import", imp); code != 200 {
-		t.Fatalf("import = %d %s", code, b)
-	}
-	resolve := func(typ profile.IDType, v string) string {
-		id, err := e.st.ResolveIdentifier(profile.Identifier{Type: typ, Value: v})
-		if err != nil {
-			return ""
-		}
-		return id
-	}
+	importHousehold(t, url, `["1","Ann","Lee","ann.lee@example.com","217-555-0100","1980-04-02"]`, `["2","Bob","Lee","","217-555-0100","1978-11-19"]`)
+	resolve := e.resolver()
 	bobRec := profile.Identifier{Type: "record", Value: "crm/2"}
 	waitFor(t, "both records on the edge", func() bool {
 		return resolve(bobRec.Type, bobRec.Value) != "" && resolve("record", "crm/1") != ""
@@ -76,6 +64,35 @@ func TestImportedHouseholdStaysApartOnEdge(t *testing.T) {
 	}
 }
 
+// importHousehold imports two CRM records (source crm) into the hub at
+// url, each a JSON array of id, first name, last name, e-mail, phone and
+// birth date, at one address.
+func importHousehold(t *testing.T, url string, rows ...string) {
+	t.Helper()
+	var recs []string
+	for _, r := range rows {
+		id, vals, _ := strings.Cut(strings.TrimPrefix(r, "["), ",")
+		recs = append(recs, `{"id":`+id+`,"values":[`+vals[:len(vals)-1]+`,"62704"]}`)
+	}
+	imp := `{"source":"crm","columns":[{"name":"first","kind":"first_name"},{"name":"last","kind":"last_name"},{"name":"email","kind":"email"},` +
+		`{"name":"phone","kind":"phone"},{"name":"dob","kind":"birth_date"},{"name":"zip","kind":"postcode"}],"records":[` + strings.Join(recs, ",") + `]}`
+	if code, b := adminJSON(t, "POST", url+"/v1/admin/import", imp); code != 200 {
+		t.Fatalf("import = %d %s", code, b)
+	}
+}
+
+// resolver returns a function that resolves an identifier on the edge
+// to its canonical profile ID ("" when it resolves to none).
+func (e *edge) resolver() func(typ profile.IDType, v string) string {
+	return func(typ profile.IDType, v string) string {
+		id, err := e.st.ResolveIdentifier(profile.Identifier{Type: typ, Value: v})
+		if err != nil {
+			return ""
+		}
+		return id
+	}
+}
+
 // adminJSON sends an admin request to the hub and returns the status
 // and body.
 func adminJSON(t *testing.T, method, url, body string) (int, []byte) {
@@ -95,20 +112,8 @@ func TestErasingOneHouseholdMemberSparesTheOther(t *testing.T) {
 	h, url := newHub(t, "hub-er")
 	e := openEdge(t, filepath.Join(t.TempDir(), "edge.db"))
 	e.sync(url)
-	imp := `{"source":"crm","columns":[{"name":"first","kind":"first_name"},{"name":"last","kind":"last_name"},{"name":"email","kind":"email"},` +
-		`{"name":"phone","kind":"phone"},{"name":"dob","kind":"birth_date"},{"name":"zip","kind":"postcode"}],"records":[` +
-		`{"id":"11","values":["Cat","Kim","cat.kim@example.com","217-555-0111","1981-05-02","62704"]},` +
-		`{"id":"12","values":["Dan","Kim","","217-555-0111","1979-10-19","62704"]}]}`
-	if code, b := adminJSON(t, "POST", url+"/v1/admin/import", imp); code != 200 {
-		t.Fatalf("import = %d %s", code, b)
-	}
-	resolve := func(typ profile.IDType, v string) string {
-		id, err := e.st.ResolveIdentifier(profile.Identifier{Type: typ, Value: v})
-		if err != nil {
-			return ""
-		}
-		return id
-	}
+	importHousehold(t, url, `["11","Cat","Kim","cat.kim@example.com","217-555-0111","1981-05-02"]`, `["12","Dan","Kim","","217-555-0111","1979-10-19"]`)
+	resolve := e.resolver()
 	waitFor(t, "both records on the edge", func() bool { return resolve("record", "crm/11") != "" && resolve("record", "crm/12") != "" })
 	if resolve("record", "crm/11") == resolve("record", "crm/12") {
 		t.Fatal("Cat and Dan are one profile on the edge")
