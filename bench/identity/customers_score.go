@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	hid "ucv/hub/identity"
 	"ucv/profile"
 )
 
@@ -239,6 +240,11 @@ type ErrorClass struct {
 	// SameName is, for false merges, how many of the wrong pairs are of
 	// entities with the same canonical name (namesakes, Jr/Sr).
 	SameName int64
+	// Undated is, for false merges, how many of the wrong pairs have no
+	// readable birth date on one record or both (the rest are dated on
+	// both sides, and were joined through other records when the dates
+	// differ).
+	Undated int64
 }
 
 // Breakdown says which phenomena cause a clustering's errors.
@@ -285,6 +291,10 @@ func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
 		cluster[i] = a[1]
 		groups[a[1]] = append(groups[a[1]], i)
 	}
+	dated := make([]bool, len(d.Rows))
+	for i, r := range d.Rows {
+		dated[i] = len(hid.ParseBirthDate(r.Value("birth_date"), hid.DateAuto)) > 0
+	}
 	var b Breakdown
 	fm := map[string]*ErrorClass{}
 	glue := map[string]int{}
@@ -328,6 +338,9 @@ func (d *CustomerData) Analyze(assign [][2]string) Breakdown {
 				eb, _ := d.Entity(rb.Entity)
 				if ea.Name == eb.Name {
 					c.SameName++
+				}
+				if !dated[g[x]] || !dated[g[y]] {
+					c.Undated++
 				}
 				byEmail = byEmail || sharesKind(g[x], g[y], "e:")
 				byPhone = byPhone || sharesKind(g[x], g[y], "p:")
@@ -429,10 +442,13 @@ func (b Breakdown) WriteMarkdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "False merges: %d wrong pairs in %d mixed clusters (largest cluster %d records)\n\n",
 		total, b.MixedClusters, b.LargestCluster)
-	fmt.Fprintf(w, "| relation of the two entities | wrong pairs | share | sharing an e-mail/phone directly | same name |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| relation of the two entities | wrong pairs | share | sharing an e-mail/phone directly | same name | a birth date missing |\n|---|---:|---:|---:|---:|---:|\n")
+	var undated int64
 	for _, c := range b.FalseMerges {
-		fmt.Fprintf(w, "| %s | %d | %.1f %% | %d | %d |\n", c.Name, c.Errors, pct(c.Errors, total), c.Direct, c.SameName)
+		fmt.Fprintf(w, "| %s | %d | %.1f %% | %d | %d | %d |\n", c.Name, c.Errors, pct(c.Errors, total), c.Direct, c.SameName, c.Undated)
+		undated += c.Undated
 	}
+	fmt.Fprintf(w, "\n%d of the wrong pairs (%.1f %%) have no birth date on one record or both.\n", undated, pct(undated, total))
 	fmt.Fprintf(w, "\nMixed clusters by what glues them (strongest direct link between two of their entities):\n\n")
 	fmt.Fprintf(w, "| glue | clusters |\n|---|---:|\n")
 	for _, c := range b.Glue {

@@ -196,6 +196,11 @@ func TestCustomersRun(t *testing.T) {
 	if want := r.PredictedPairs - r.CorrectPairs; wrong != want {
 		t.Errorf("false-merge classes sum to %d, want %d", wrong, want)
 	}
+	for _, c := range r.Breakdown.FalseMerges {
+		if c.Undated < 0 || c.Undated > c.Errors {
+			t.Errorf("class %s: %d undated of %d wrong pairs", c.Name, c.Undated, c.Errors)
+		}
+	}
 	all := r.Breakdown.Misses[0]
 	for _, c := range r.Breakdown.Misses {
 		if c.Name == "all" {
