@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"ucv/crdt"
 	"ucv/hub"
 	"ucv/hub/hubtest"
 	"ucv/profile"
@@ -89,5 +90,61 @@ func TestRetentionSweep(t *testing.T) {
 	}
 	if again, err := c.Server(leader).RetentionSweep(ctx, 10); err != nil || len(again) != 0 {
 		t.Fatalf("second sweep = %v, %v", again, err)
+	}
+}
+
+// TestRetentionSparesTheHousehold: the retention sweep erases an idle
+// person who shares a landline with an active one; the active one stays,
+// and the erasure's directive does not carry the landline's key, which
+// every edge would erase the holders of (decision 0059).
+func TestRetentionSparesTheHousehold(t *testing.T) {
+	c := hubtest.NewClusterWith(t, 1, nil)
+	leader := c.Leader()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	apply := func(cmd []byte, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Apply(leader, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.WaitApplied(res.Index)
+	}
+	now := c.Clock().Now()
+	day := 24 * time.Hour
+	landline := profile.Identifier{Type: profile.Phone, Value: "+12175550111"}
+	e := hubtest.NewEdge("store-1", 1)
+	ev := func(id string, idle time.Duration, traits map[string]any, ids ...profile.Identifier) replication.Entry {
+		return e.Delta(hubtest.Event{Profile: id, Kind: profile.Identify, MessageID: "m-" + id, At: now.Add(-idle).UnixMilli(), IDs: ids, Traits: traits})
+	}
+	apply(hub.MarshalSync(&hub.SyncBatch{Edge: "store-1", Entries: []replication.Entry{
+		ev("01CAT", 400*day, map[string]any{"firstName": "Cat", "lastName": "Kim", "birthday": "1981-05-02"}, hubtest.Email("cat@example.org"), landline),
+		ev("01DAN", 2*day, map[string]any{"firstName": "Dan", "lastName": "Kim", "birthday": "1979-10-19"}, hubtest.Email("dan@example.org"), landline),
+	}}))
+	fsm := c.Server(leader).FSM()
+	if v, err := fsm.Profile("01CAT"); err == nil && len(v.Fragments) > 1 {
+		apply(hub.MarshalUnmerge(&hub.Unmerge{A: "01CAT", B: "01DAN", Actor: "steward", Reason: "two people"}))
+	}
+	apply(define(catalog.KindRetention, catalog.RetentionPolicyName, `{"inactive_days":365}`))
+	got, err := c.Server(leader).RetentionSweep(ctx, 10)
+	if err != nil || len(got) != 1 || !slices.Equal(got[0].Profiles, []string{"01CAT"}) {
+		t.Fatalf("sweep = %+v, %v; want Cat's erasure", got, err)
+	}
+	if _, _, err := fsm.ProfileByIdentifier("email:cat@example.org"); err == nil {
+		t.Error("Cat still resolves after the sweep")
+	}
+	if v, _, err := fsm.ProfileByIdentifier(landline.Key()); err != nil || v.ID != "01DAN" {
+		t.Fatalf("the landline after Cat's erasure: %v %v; want Dan", v.ID, err)
+	}
+	d, err := c.Server(leader).PrivacySync(ctx, "store-1", nil)
+	if err != nil || len(d.Directives) != 1 {
+		t.Fatalf("directives = %+v, %v", d, err)
+	}
+	if keys := d.Directives[0].Keys; slices.Contains(keys, crdt.TombstoneKey(d.Salt, landline.Key())) ||
+		!slices.Contains(keys, crdt.TombstoneKey(d.Salt, "email:cat@example.org")) {
+		t.Errorf("the directive's keys hold the shared landline, or lack Cat's own e-mail")
 	}
 }
