@@ -14,6 +14,23 @@ import (
 	"ucv/replication"
 )
 
+// applyOn returns a function that commits a marshalled command through
+// node i of c and waits until every node has applied it, failing t on
+// any error.
+func applyOn(t *testing.T, c *hubtest.Cluster, i int) func([]byte, error) {
+	return func(cmd []byte, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Apply(i, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.WaitApplied(res.Index)
+	}
+}
+
 // TestRetentionSweep: with a policy of 365 days for inactive people and
 // 30 for anonymous ones, the leader's sweep raises system-initiated erase
 // requests for the person idle 400 days and the anonymous visitor idle
@@ -24,17 +41,7 @@ func TestRetentionSweep(t *testing.T) {
 	leader := c.Leader()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	apply := func(cmd []byte, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := c.Apply(leader, cmd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.WaitApplied(res.Index)
-	}
+	apply := applyOn(t, c, leader)
 	// Nothing to do without a policy.
 	if got, err := c.Server(leader).RetentionSweep(ctx, 10); err != nil || len(got) != 0 {
 		t.Fatalf("sweep without a policy = %v, %v", got, err)
@@ -102,17 +109,7 @@ func TestRetentionSparesTheHousehold(t *testing.T) {
 	leader := c.Leader()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	apply := func(cmd []byte, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := c.Apply(leader, cmd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.WaitApplied(res.Index)
-	}
+	apply := applyOn(t, c, leader)
 	now := c.Clock().Now()
 	day := 24 * time.Hour
 	landline := profile.Identifier{Type: profile.Phone, Value: "+12175550111"}
