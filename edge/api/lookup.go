@@ -128,18 +128,16 @@ func (s *Server) lookupCached(ctx *fasthttp.RequestCtx, raw []byte) bool {
 	}
 	var c *store.Cached
 	var ok bool
-	ident := bytes.IndexByte(raw, ':') >= 0
-	if ident {
-		c, ok = s.st.CachedIdentifier(raw)
+	holders := 0
+	if bytes.IndexByte(raw, ':') >= 0 {
+		c, holders, ok = s.st.CachedIdentifierHolders(raw)
 	} else {
 		c, ok = s.st.CachedID(raw)
 	}
 	if !ok {
 		return false
 	}
-	if ident {
-		s.setHolders(ctx, raw)
-	}
+	setHoldersHeader(ctx, holders)
 	_ = s.writeView(ctx, c.Version, c.LastSeenMs, c.JSON) // JSON: cannot fail
 	return true
 }
@@ -152,7 +150,12 @@ const holdersHeader = "X-Identifier-Holders"
 // setHolders sets holdersHeader when identifier key (normalized) is
 // shared by two or more profiles. No allocation.
 func (s *Server) setHolders(ctx *fasthttp.RequestCtx, key []byte) {
-	if n := s.st.IdentifierHolders(key); n > 1 {
+	setHoldersHeader(ctx, s.st.IdentifierHolders(key))
+}
+
+// setHoldersHeader sets holdersHeader to n when n > 1.
+func setHoldersHeader(ctx *fasthttp.RequestCtx, n int) {
+	if n > 1 {
 		var b [20]byte
 		ctx.Response.Header.SetBytesV(holdersHeader, strconv.AppendInt(b[:0], int64(n), 10))
 	}

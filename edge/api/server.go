@@ -39,13 +39,13 @@ type Store interface {
 	LookupIdentifier(id profile.Identifier) (store.View, error)
 	// Profile returns the decoded profile (following redirects).
 	Profile(id string) (*profile.Profile, error)
-	// CachedIdentifier and CachedID return a profile's view from the
-	// store's memory, shared and immutable, without allocating; ok false
-	// means ask LookupIdentifier or LookupID (see store.Store).
-	CachedIdentifier(key []byte) (*store.Cached, bool)
-	// IdentifierHolders is how many profiles hold identifier key when
-	// two or more do (0 otherwise), and HoldersOf lists them in ID order
-	// (see store.Store).
+	// CachedIdentifierHolders and CachedID return a profile's view from
+	// the store's memory, shared and immutable, without allocating; ok
+	// false means ask LookupIdentifier or LookupID (see store.Store). The
+	// former also says how many profiles hold the identifier when two or
+	// more do (0 otherwise), as IdentifierHolders does alone; HoldersOf
+	// lists them in ID order.
+	CachedIdentifierHolders(key []byte) (*store.Cached, int, bool)
 	IdentifierHolders(key []byte) int
 	HoldersOf(id profile.Identifier, limit int) ([]string, bool, error)
 	CachedID(id []byte) (*store.Cached, bool)

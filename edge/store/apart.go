@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"slices"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Cannot-links ("apart"): a steward at the hub ruled that two profiles are
@@ -138,16 +140,26 @@ func (w *writer) apartFromAny(p string, linked []string) bool {
 // holdersOf returns the canonical profiles holding identifier key as
 // the holders bucket records them (as of the last commit), sorted.
 func (w *writer) holdersOf(key string) []string {
-	prefix := []byte(key + "\x00")
 	var out []string
-	c := w.tx.Bucket(bucketHolders).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if id := w.canonical(string(k[len(prefix):])); !w.deleted[id] {
+	eachHolder(w.tx.Bucket(bucketHolders).Cursor(), key, func(h []byte) bool {
+		if id := w.canonical(string(h)); !w.deleted[id] {
 			out = append(out, id)
 		}
-	}
+		return true
+	})
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// eachHolder calls fn with the profile ID of every holders-bucket entry
+// of identifier key, in order, until fn returns false.
+func eachHolder(c *bolt.Cursor, key string, fn func(holder []byte) bool) {
+	prefix := []byte(key + "\x00")
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if !fn(k[len(prefix):]) {
+			return
+		}
+	}
 }
 
 // contested reports whether identifier key, which the index gives to

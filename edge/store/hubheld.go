@@ -22,7 +22,6 @@ package store
 // word.
 
 import (
-	"bytes"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -88,17 +87,18 @@ func (w *writer) sharedKey(key string) bool {
 // profile holds it.
 func (s *Store) HoldersOf(id profile.Identifier, limit int) (holders []string, more bool, err error) {
 	s.waitApplied()
-	prefix := []byte(id.Key() + "\x00")
 	err = s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketHolders).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			canon, err := resolveKey(tx, k[len(prefix):])
+		var rerr error
+		eachHolder(tx.Bucket(bucketHolders).Cursor(), id.Key(), func(h []byte) bool {
+			canon, err := resolveKey(tx, h)
 			if err != nil {
-				return err
+				rerr = err
+				return false
 			}
 			holders = append(holders, string(canon))
-		}
-		return nil
+			return true
+		})
+		return rerr
 	})
 	if err != nil {
 		return nil, false, err

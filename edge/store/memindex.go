@@ -314,11 +314,8 @@ func (s *Store) memAfterCommit(t *memTouched) {
 
 // countHolders counts the holders bucket's entries of identifier key.
 func countHolders(c *bolt.Cursor, key string) int {
-	prefix := []byte(key + "\x00")
 	n := 0
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		n++
-	}
+	eachHolder(c, key, func([]byte) bool { n++; return true })
 	return n
 }
 
@@ -352,12 +349,21 @@ func (s *Store) dropMemIndex() {
 // force — and the caller then asks LookupIdentifier, which decides.
 // The result is shared and immutable.
 func (s *Store) CachedIdentifier(key []byte) (*Cached, bool) {
+	c, _, ok := s.CachedIdentifierHolders(key)
+	return c, ok
+}
+
+// CachedIdentifierHolders is CachedIdentifier and IdentifierHolders in
+// one read of memory: the view, and how many profiles hold key when two
+// or more do (0 otherwise).
+func (s *Store) CachedIdentifierHolders(key []byte) (*Cached, int, bool) {
 	s.waitApplied() // read-your-writes: what was acknowledged is applied and published here first
 	m := s.mem
 	m.mu.RLock()
-	sl := m.byIdent[string(key)]
+	sl, n := m.byIdent[string(key)], m.holders[string(key)]
 	m.mu.RUnlock()
-	return s.servable(sl)
+	c, ok := s.servable(sl)
+	return c, n, ok
 }
 
 // CachedID is CachedIdentifier for a profile ID (memory does not follow

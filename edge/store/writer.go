@@ -820,8 +820,14 @@ func (w *writer) updateHolders(dirty []string) error {
 	for k := range w.provisional {
 		touched[k] = true
 	}
+	puts := map[string]int{} // holders each changed key gained in this commit
 	for _, ch := range changes {
-		w.mem.holders(string(ch.key[:bytes.LastIndexByte(ch.key, 0)]))
+		k := string(ch.key[:bytes.LastIndexByte(ch.key, 0)])
+		n := puts[k] // a key only losing holders is present with 0
+		if ch.put {
+			n++
+		}
+		puts[k] = n
 	}
 	keys := crdt.SortedKeys(touched)
 	c := holders.Cursor()
@@ -836,6 +842,12 @@ func (w *writer) updateHolders(dirty []string) error {
 	had := make([]bool, len(keys))
 	for i, k := range keys {
 		had[i] = first(k) != nil
+		// Only a key that had a holder, or gains two, can start or stop
+		// being shared: the read index re-counts just those (a new
+		// person's identifiers cost it nothing).
+		if n, changed := puts[k]; changed && (had[i] || n >= 2) {
+			w.mem.holders(k)
+		}
 	}
 	for _, ch := range changes {
 		var err error
