@@ -49,6 +49,17 @@ func (st *state) view(cid string) (View, bool) {
 		v.Profile.Merge(p)
 		v.Changed = max(v.Changed, fr.changed)
 	}
+	// A merge record naming a profile the hub holds in another cluster is
+	// stale: that profile was split off (a steward's unmerge) after the
+	// edge that merged it wrote the record into the state it pushed, a
+	// last-writer-wins map that cannot forget it. The person no longer
+	// contains that profile, so no view of it says so; edges, whose copy
+	// a split replaces with this view, lose it too. A record naming a
+	// profile the hub has not seen yet stays (its fragment is on its way).
+	v.Profile.Merges.DropKeys(func(k string) bool {
+		fr, ok := st.frags.Get(&fragment{id: k})
+		return ok && fr.cluster != cid
+	})
 	return v, true
 }
 

@@ -58,3 +58,59 @@ func TestHubMergeShowsOnEdge(t *testing.T) {
 		t.Fatalf("the edge's view does not list %s in merged_from:\n%s", absorbed, v.JSON)
 	}
 }
+
+// After a steward splits what an edge merged, neither side still lists
+// the other in merged_from — on the hub's admin view, in what it serves
+// edges, nor on the edge. The edge's merge record lives in the state it
+// pushed for the surviving profile, a last-writer-wins map that cannot
+// forget it; a record naming a profile the hub now keeps in another
+// cluster is stale and left out of every view.
+func TestUnmergeLeavesNoStaleMergeRecord(t *testing.T) {
+	h, url := newHub(t, "hub-u")
+	e := openEdge(t, filepath.Join(t.TempDir(), "edge.db"))
+	e.ingest(
+		`{"type":"track","anonymousId":"kiosk-1","messageId":"m1","event":"Order Completed","properties":{"revenue":10}}`,
+		`{"type":"identify","userId":"ann-1","messageId":"m2","traits":{"name":"Ann"}}`,
+		`{"type":"identify","anonymousId":"kiosk-1","userId":"ann-1","messageId":"m3"}`) // the edge merges them
+	e.sync(url)
+	waitFor(t, "the edge to settle", func() bool { return e.settled(h) })
+	canon, err := e.st.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.st.Profile(canon)
+	if err != nil || len(p.MergeRecords()) != 1 {
+		t.Fatalf("the edge's merge: %v, records %+v", err, p.MergeRecords())
+	}
+	absorbed := p.MergeRecords()[0].From
+	cmd, err := hub.MarshalUnmerge(&hub.Unmerge{A: canon, B: absorbed, Actor: "steward-7", Reason: "shared kiosk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := h.Apply(context.Background(), cmd); err != nil || r.Err != nil {
+		t.Fatalf("steward unmerge: %v %v", err, r)
+	}
+	waitFor(t, "the split on the edge", func() bool {
+		a, errA := e.st.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann-1"})
+		b, errB := e.st.ResolveIdentifier(profile.Identifier{Type: profile.AnonymousID, Value: "kiosk-1"})
+		return errA == nil && errB == nil && a != b
+	})
+	for _, id := range []string{canon, absorbed} {
+		for what, get := range map[string]func(string) (hub.View, error){"admin view": h.FSM().Profile, "served view": h.FSM().ServedProfile} {
+			v, err := get(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recs := v.Profile.MergeRecords(); len(recs) != 0 {
+				t.Errorf("hub %s of %s after the split lists merges %+v", what, id, recs)
+			}
+		}
+		v, err := e.st.LookupID(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(v.JSON), `"merged_from":[]`) {
+			t.Errorf("the edge's view of %s after the split:\n%s", id, v.JSON)
+		}
+	}
+}
