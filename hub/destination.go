@@ -1,8 +1,6 @@
 package hub
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +9,7 @@ import (
 	"strings"
 
 	"ucv/profile/catalog"
+	"ucv/profile/jsonbody"
 )
 
 // Destinations are the hub's third kind of definition, beside computed
@@ -91,22 +90,11 @@ func ParseDestination(name string, body []byte) (Destination, error) {
 	if err := catalog.CheckName(KindDestination, name); err != nil {
 		return Destination{}, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var d Destination
-	if err := dec.Decode(&d); err != nil {
-		msg := err.Error()
-		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			return d, destErr(name, strings.Trim(f, `"`), "is not a known field")
-		}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return d, destErr(name, te.Field, "must be a "+te.Type.String())
-		}
-		return d, destErr(name, "body", "is not a JSON object of the destination's fields: "+msg)
-	}
-	if dec.More() {
-		return d, destErr(name, "body", "holds more than one JSON value")
+	if err := jsonbody.Decode(body, &d); err != nil {
+		var je *jsonbody.Error
+		errors.As(err, &je)
+		return d, destErr(name, je.Field, je.Message)
 	}
 	return d, d.check(name)
 }

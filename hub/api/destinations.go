@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ucv/hub"
+	"ucv/profile/jsonbody"
 )
 
 // Destinations: PUT, GET and DELETE /v1/admin/destinations/{name}, GET
@@ -230,10 +231,8 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) error {
 		IDs []string `json:"ids"`
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return fmt.Errorf("%w: body: must be {\"ids\": [\"dlv_…\", …]}", ErrBadRequest)
+		if err := jsonbody.Decode(body, &req); err != nil {
+			return fmt.Errorf("%w: %w (the body is {\"ids\": [\"dlv_…\", …]})", ErrBadRequest, err)
 		}
 	}
 	if len(req.IDs) > hub.MaxReplayIDs {

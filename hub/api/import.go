@@ -1,14 +1,13 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"ucv/hub"
 	"ucv/hub/identity"
+	"ucv/profile/jsonbody"
 )
 
 // maxImportBytes bounds the body of POST /v1/admin/import.
@@ -156,11 +155,11 @@ func (s *Server) decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, 
 	return decodeStrict(b, v)
 }
 
+// decodeStrict decodes one JSON value, refusing unknown fields; an error
+// is a 400 naming the field (jsonbody).
 func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: body: %v", ErrBadRequest, err)
+	if err := jsonbody.Decode(b, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	return nil
 }

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,10 +70,8 @@ func (s *Server) createPrivacy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req PrivacyRequestBody
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("%w: body: %v", ErrBadRequest, err)
+	if err := decodeStrict(body, &req); err != nil {
+		return err
 	}
 	typ, ok := hub.ParsePrivacyType(req.Type)
 	if !ok {

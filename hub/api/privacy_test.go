@@ -200,6 +200,7 @@ func TestPrivacyBadInput(t *testing.T) {
 		{"malformed phone", `{"type":"suppress","identifier":"phone:secret-value"}`, "identifier"},
 		{"unknown field", `{"type":"erase","identifier":"email:ann@example.com","why":"x"}`, "why"},
 		{"not JSON", `secret-value`, "body"},
+		{"identifier as an object", `{"type":"export","identifier":{"type":"email","value":"ann@example.com"}}`, "identifier: must be a string, not an object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			idx := n.FSM().Index()

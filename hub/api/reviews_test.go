@@ -82,7 +82,7 @@ func TestReviewQueue(t *testing.T) {
 		`{"a":"pa"}`:                "b: required",
 		`{"b":"pb"}`:                "a: required",
 		`{"a":"pa","b":"pa"}`:       "b: must differ",
-		`{"a":"pa","b":"pb","x":1}`: "unknown field",
+		`{"a":"pa","b":"pb","x":1}`: "x: is not a known field",
 		`not json`:                  "body",
 	} {
 		resp, b := do(t, "POST", url+"/v1/admin/reviews/accept", admin, []byte(body))

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"ucv/crdt/codec"
+	"ucv/profile/jsonbody"
 )
 
 // Kinds of definitions, as the admin API's paths name them.
@@ -240,31 +241,27 @@ func (a Audience) Check(name string) error {
 // ParseDefinition decodes an API body of the given kind strictly
 // (unknown fields are refused) and checks it on its own.
 func ParseDefinition(kind, name string, body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	bad := func(err error) error {
-		msg := err.Error()
-		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			return &Error{Kind: kind, Name: name, Field: strings.Trim(f, `"`), Message: "is not a known field"}
-		}
-		return &Error{Kind: kind, Name: name, Field: "body", Message: "is not a JSON object of the definition's fields: " + msg}
+		var je *jsonbody.Error
+		errors.As(err, &je)
+		return &Error{Kind: kind, Name: name, Field: je.Field, Message: je.Message}
 	}
 	switch kind {
 	case KindComputedTrait:
 		var t ComputedTrait
-		if err := dec.Decode(&t); err != nil {
+		if err := jsonbody.Decode(body, &t); err != nil {
 			return nil, bad(err)
 		}
 		return t, t.Check(name)
 	case KindAudience:
 		var a Audience
-		if err := dec.Decode(&a); err != nil {
+		if err := jsonbody.Decode(body, &a); err != nil {
 			return nil, bad(err)
 		}
 		return a, a.Check(name)
 	case KindOffer:
 		var o Offer
-		if err := dec.Decode(&o); err != nil {
+		if err := jsonbody.Decode(body, &o); err != nil {
 			return nil, bad(err)
 		}
 		return o, o.Check(name)
@@ -273,19 +270,19 @@ func ParseDefinition(kind, name string, body []byte) (any, error) {
 		return m, m.Check(name)
 	case KindPurpose:
 		var cp ConsentPurpose
-		if err := dec.Decode(&cp); err != nil {
+		if err := jsonbody.Decode(body, &cp); err != nil {
 			return nil, bad(err)
 		}
 		return cp, cp.Check(name)
 	case KindRetention:
 		var r Retention
-		if err := dec.Decode(&r); err != nil {
+		if err := jsonbody.Decode(body, &r); err != nil {
 			return nil, bad(err)
 		}
 		return r, r.Check(name)
 	case KindSurvivorship:
 		var s Survivorship
-		if err := dec.Decode(&s); err != nil {
+		if err := jsonbody.Decode(body, &s); err != nil {
 			return nil, bad(err)
 		}
 		return s, s.Check(name)
@@ -726,10 +723,8 @@ func sortedNames[V any](m map[string]V) []string {
 // ({"computed_traits": {name: {…}}, "audiences": {name: {…}}}), unknown
 // fields refused. The result is compiled, so a file that loads is valid.
 func ParseFile(b []byte) (Catalog, *Compiled, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var defs Definitions
-	if err := dec.Decode(&defs); err != nil {
+	if err := jsonbody.Decode(b, &defs); err != nil {
 		return Catalog{}, nil, fmt.Errorf("catalog: definitions file: %w", err)
 	}
 	c := Catalog{Definitions: defs}

@@ -1,9 +1,7 @@
 package catalog
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -12,6 +10,7 @@ import (
 
 	"ucv/profile"
 	"ucv/profile/clv"
+	"ucv/profile/jsonbody"
 )
 
 // Customer-value models in the product (issue 11, items 1 and 2;
@@ -87,17 +86,7 @@ type RFM struct {
 }
 
 // decodeStrict decodes a model's JSON, refusing unknown fields.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the object")
-	}
-	return nil
-}
+func decodeStrict(b []byte, v any) error { return jsonbody.Decode(b, v) }
 
 func positive(vs ...float64) bool {
 	for _, v := range vs {
