@@ -469,6 +469,12 @@ func (s *Server) privacyExport(w http.ResponseWriter, r *http.Request) error {
 		if ep.MergeRecords == nil {
 			ep.MergeRecords = []profile.MergeRecord{}
 		}
+		if ep.ConsentHistory == nil {
+			ep.ConsentHistory = []profile.ConsentChange{}
+		}
+		if ep.Merges == nil {
+			ep.Merges = []hub.Event{}
+		}
 		out.People = append(out.People, ep)
 	}
 	writeJSON(w, http.StatusOK, &out)

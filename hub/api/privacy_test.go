@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -513,5 +514,26 @@ func TestFeedWakesOnPrivacyRequest(t *testing.T) {
 	}
 	if again := feed(r.Next, "0s"); again.Next != r.Next {
 		t.Fatalf("the cursor moved again to %d without news", again.Next)
+	}
+}
+
+// An export's lists are lists even when empty: a person who never
+// stated consent, was never merged and is in no audience gets [] for
+// each, never null (a consumer iterates them without a check).
+func TestExportListsAreNeverNull(t *testing.T) {
+	_, url := newHub(t)
+	e := hubtest.NewEdge("store-1", 7)
+	if resp, b := do(t, "POST", url+"/v1/sync/push", token, push(t, "store-1",
+		e.Delta(hubtest.Event{Profile: "p1", Kind: profile.Identify, IDs: []profile.Identifier{hubtest.Email("quiet@example.com")}}),
+	)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("push = %d %s", resp.StatusCode, b)
+	}
+	id := request(t, url, "export", "email:quiet@example.com")
+	resp, b := do(t, "GET", url+"/v1/admin/privacy/requests/"+id+"/export", admin, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("export = %d %s", resp.StatusCode, b)
+	}
+	if bytes.Contains(b, []byte(":null")) {
+		t.Fatalf("export holds a null: %s", b)
 	}
 }
