@@ -108,12 +108,13 @@ type vector struct {
 	// email, phone: the value both records hold when that comparison is
 	// exact; its frequency adjusts the weight.
 	email, phone string
-	// nameLocal: the e-mail level is "same local part" on different
-	// domains and that local part spells a name of either record
-	// ("ann.lee@a.com", "ann.lee@b.com"). Namesakes get such addresses
-	// at different providers as a matter of course, so where the names
-	// already agree the local part says nothing more (weightOf).
-	nameLocal bool
+	// nameLocal: the e-mail level is "same local part or 1 edit" and the
+	// two local parts have the same letters, which spell a name of either
+	// record ("ann.lee@a.com", "ann.lee@b.com", "ann_lee@a.com",
+	// "annlee76@a.com" / "annlee71@a.com"). Namesakes get such addresses
+	// as a matter of course, so where the names already agree the local
+	// part says nothing more (weightOf).
+	nameLocal nameSpelt
 }
 
 // personal reports whether anything that belongs to a person agrees, at
@@ -137,32 +138,59 @@ func (v *vector) agrees(c comp) bool {
 	return l > 0 && int(l) < len(specs[c].levels)-1
 }
 
-// nameLocalPart reports whether a and b hold e-mails with one local part
-// at different domains, whose letters contain the surname of either
-// record (3 letters or more) or its given name and surname initial.
-func nameLocalPart(a, b *prep) bool {
+// nameLocalPart reports whether a and b hold two different e-mails whose
+// local parts have the same letters (digits and punctuation aside:
+// "ann.lee" and "ann_lee", "garylee76" and "garylee71", or one local part
+// at two domains), letters that contain the surname of either record (3
+// letters or more) or its given name (3 or more). Namesakes get such
+// addresses as a matter of course — at another provider, or with another
+// separator or year where the plain name was taken — so such a near miss
+// says only what the names say.
+func nameLocalPart(a, b *prep) nameSpelt {
 	for _, x := range a.emails {
-		lx, dx, _ := strings.Cut(x, "@")
+		lx, _, _ := strings.Cut(x, "@")
 		for _, y := range b.emails {
-			ly, dy, _ := strings.Cut(y, "@")
-			if lx != ly || dx == dy {
+			ly, _, _ := strings.Cut(y, "@")
+			if x == y {
 				continue
 			}
-			letters := strings.Map(func(r rune) rune {
-				if r >= 'a' && r <= 'z' {
-					return r
-				}
-				return -1
-			}, lx)
+			letters := localLetters(lx)
+			if letters == "" || letters != localLetters(ly) {
+				continue
+			}
+			var spells nameSpelt
 			for _, p := range [2]*prep{a, b} {
-				if len(p.last) >= 3 && strings.Contains(letters, p.last) ||
-					len(p.first) >= 3 && strings.Contains(letters, p.first) {
-					return true
+				if len(p.last) >= 3 && strings.Contains(letters, p.last) {
+					spells |= spellsLast
 				}
+				if len(p.first) >= 3 && strings.Contains(letters, p.first) {
+					spells |= spellsFirst
+				}
+			}
+			if spells != 0 {
+				return spells
 			}
 		}
 	}
-	return false
+	return 0
+}
+
+// nameSpelt says which names of a pair an e-mail local part spells.
+type nameSpelt uint8
+
+const (
+	spellsLast nameSpelt = 1 << iota
+	spellsFirst
+)
+
+// localLetters returns the letters a-z of an e-mail's local part.
+func localLetters(local string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r
+		}
+		return -1
+	}, local)
 }
 
 // compare computes the comparison vector of a and b, every veto in

@@ -54,8 +54,9 @@ func TestAddressAloneDoesNotMerge(t *testing.T) {
 	}
 }
 
-// An e-mail local part spelling the agreed name at another provider is not
-// new evidence: "ann.lee@a" and "ann.lee@b" for two Ann Lees.
+// An e-mail local part spelling the agreed name at another provider, or
+// with another separator or year, is not new evidence: "ann.lee@a" and
+// "ann.lee@b", or "ann.lee@a" and "ann_lee@a", for two Ann Lees.
 func TestNameLocalPartAddsNothing(t *testing.T) {
 	m := untrainedModel(t)
 	name := []string{"first_name", "Ann", "last_name", "Lee"}
@@ -75,6 +76,30 @@ func TestNameLocalPartAddsNothing(t *testing.T) {
 		rec("b", append(name, "email", "ann.lee@corp.example")...))
 	if sameCluster(t, ix, "a", "b") {
 		t.Fatal("two Ann Lees merged on a name-spelling local part")
+	}
+	// Nor at one provider with another separator or year: where
+	// "annlee" was taken, the next Ann Lee is "ann_lee" or "annlee71".
+	for _, pair := range [][2]string{{"ann.lee@gmail.com", "ann_lee@gmail.com"}, {"annlee76@gmail.com", "annlee71@gmail.com"}} {
+		w := weightOfPair(t, m, rec("a", append(name, "email", pair[0])...), rec("b", append(name, "email", pair[1])...))
+		if math.Abs(plain-w) > 1e-9 {
+			t.Errorf("%s ~ %s changed the weight of two Ann Lees: %.2f → %.2f", pair[0], pair[1], plain, w)
+		}
+	}
+	// A family address spelling the shared surname says only that:
+	// Gisela and Sabine Richter at therichters@… of two providers.
+	g, s2 := []string{"first_name", "Gisela", "last_name", "Richter"}, []string{"first_name", "Sabine", "last_name", "Richter"}
+	bare := weightOfPair(t, m, rec("a", g...), rec("b", s2...))
+	family := weightOfPair(t, m, rec("a", append(g, "email", "therichters@outlook.com")...), rec("b", append(s2, "email", "therichters@gmail.com")...))
+	if math.Abs(bare-family) > 1e-9 {
+		t.Errorf("a surname-spelling family address changed the weight of two Richters: %.2f → %.2f", bare, family)
+	}
+	// But a local part spelling a name one record does not share still
+	// links them: Ann Smith, née Lee, kept ann.lee@….
+	smith := []string{"first_name", "Ann", "last_name", "Smith"}
+	bare = weightOfPair(t, m, rec("a", name...), rec("b", smith...))
+	kept := weightOfPair(t, m, rec("a", append(name, "email", "ann.lee@gmail.com")...), rec("b", append(smith, "email", "ann.lee@outlook.com")...))
+	if kept <= bare {
+		t.Errorf("ann.lee@… on Ann Lee and Ann Smith added nothing: %.2f <= %.2f", kept, bare)
 	}
 }
 

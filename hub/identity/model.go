@@ -711,7 +711,11 @@ func (m *Model) evidence(a *prep, v *vector, withoutContact bool) float64 {
 		}
 	}
 	// An e-mail local part that spells the agreed name repeats the names.
-	if !withoutContact && v.nameLocal && v.lv[cFirst] >= 1 && v.lv[cFirst] <= 4 && v.lv[cLast] >= 1 && v.lv[cLast] <= 3 {
+	// (Every name it spells must agree: "ann.lee" on Ann Lee and on Ann
+	// Smith, née Lee, still links the two.)
+	if !withoutContact && v.nameLocal != 0 &&
+		(v.nameLocal&spellsLast == 0 || v.lv[cLast] >= 1 && v.lv[cLast] <= 3) &&
+		(v.nameLocal&spellsFirst == 0 || v.lv[cFirst] >= 1 && v.lv[cFirst] <= 4) {
 		w -= math.Max(m.levelWeight(cEmail, a, v), 0)
 	}
 	return w
