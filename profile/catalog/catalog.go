@@ -22,11 +22,11 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"ucv/crdt/codec"
+	"ucv/profile/expr"
 	"ucv/profile/jsonbody"
 )
 
@@ -48,7 +48,7 @@ var Kinds = []string{KindComputedTrait, KindAudience, KindOffer, KindModel, Kind
 const (
 	// MaxWindow is the longest window of a computed trait or an
 	// audience function.
-	MaxWindow = 400 * 24 * time.Hour
+	MaxWindow = expr.MaxWindow
 	// MaxDefinitions bounds each kind of definition in one catalog.
 	MaxDefinitions = 1000
 	// MaxExpressionBytes bounds an audience expression's text.
@@ -155,31 +155,15 @@ func CheckName(kind, name string) error {
 	return nil
 }
 
-// ParseWindow reads a window: a Go duration ("720h", "90m") or a number
-// of days ("30d"); "" is the lifetime (0). It must be positive and at
+// ParseWindow reads a window as the audience expressions' functions do
+// (expr.ParseWindow: whole days "30d", a Go duration "720h", "" or
+// "lifetime" for none, which is 0); a window must be positive and at
 // most MaxWindow.
 func ParseWindow(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	var d time.Duration
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days > int(MaxWindow/(24*time.Hour))+1 {
-			return 0, fmt.Errorf("%q is not a duration (like \"720h\" or \"30d\")", s)
-		}
-		d = time.Duration(days) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("%q is not a duration (like \"720h\" or \"30d\")", s)
-		}
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%q must be positive", s)
-	}
-	if d > MaxWindow {
-		return 0, fmt.Errorf("%q is longer than 400 days (9600h)", s)
+	d, err := expr.ParseWindow(s)
+	if err != nil {
+		// expr's message names "the window"; the caller names the field.
+		return 0, errors.New(strings.TrimPrefix(err.Error(), "the window "))
 	}
 	return d, nil
 }

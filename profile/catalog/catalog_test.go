@@ -643,3 +643,26 @@ func TestOffersAndModelsEncoding(t *testing.T) {
 		}
 	}
 }
+
+// A window's error says what is wrong with it — "500d" is a duration,
+// only too long — and computed traits and audience functions read
+// windows alike ("lifetime" included); an offer's cap still needs one.
+func TestWindowMessagesSayWhatIsWrong(t *testing.T) {
+	for w, want := range map[string]string{
+		"500d":  `"500d" is longer than 400 days`,
+		"9601h": `"9601h" is longer than 400 days`,
+		"-1h":   `"-1h" must be positive`,
+		"soon":  `"soon" is not whole days`,
+	} {
+		_, err := ParseDefinition(KindComputedTrait, "x", []byte(`{"event":"e","aggregate":"count","window":"`+w+`"}`))
+		if err == nil || !strings.Contains(err.Error(), "window: "+want) {
+			t.Errorf("window %q: %v, want %q", w, err, "window: "+want)
+		}
+	}
+	if _, err := ParseDefinition(KindComputedTrait, "x", []byte(`{"event":"e","aggregate":"count","window":"lifetime"}`)); err != nil {
+		t.Errorf("window lifetime: %v", err)
+	}
+	if _, err := ParseDefinition(KindOffer, "x", []byte(`{"placement":"p","cap":{"max":1,"window":"lifetime"}}`)); err == nil || !strings.Contains(err.Error(), "cap.window") {
+		t.Errorf("an offer cap over the lifetime: %v, want a cap.window error", err)
+	}
+}

@@ -93,7 +93,7 @@ func (o Offer) Check(name string) error {
 		if o.Cap.Max < 1 || o.Cap.Max > MaxOfferCap {
 			return e("cap.max", fmt.Sprintf("must be from 1 to %d", MaxOfferCap))
 		}
-		if _, err := ParseWindow(o.Cap.Window); err != nil || o.Cap.Window == "" {
+		if w, err := ParseWindow(o.Cap.Window); err != nil || w == 0 {
 			return e("cap.window", "must be a window of at most 400 days (\"24h\", \"7d\")")
 		}
 	}
