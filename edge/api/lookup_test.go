@@ -260,6 +260,10 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`ucv_store_commits_total `,
 		`ucv_store_commit_events_bucket{le="1"} `,
 		`ucv_store_commit_events_count `,
+		`ucv_store_apply_lag_events `,
+		`ucv_store_apply_seconds_total `,
+		`ucv_store_log_syncs_total 3`, // identify, identify (a duplicate, logged all the same), batch
+		`ucv_store_log_sync_seconds_total `,
 		`ucv_identity_links_skipped_total{reason="blocked"} 1`, // the "undefined" anonymousId
 		`ucv_identity_links_skipped_total{reason="limit"} 0`,
 		`ucv_identity_links_skipped_total{reason="apart"} 0`,

@@ -160,14 +160,22 @@ var (
 	descCompactions = metric.NewDesc("ucv_store_compactions_total", "Rewrites of the data file (after erasures) since the store opened.")
 	descEvents      = metric.NewDesc("ucv_events_ingested_total", "Events stored (duplicates excluded), by message type, counted when the store applies them.", "type")
 	descDuplicates  = metric.NewDesc("ucv_events_duplicate_total", "Events dropped because their messageId was already seen.")
-	descSkipped     = metric.NewDesc("ucv_identity_links_skipped_total",
+	descApplyLag    = metric.NewDesc("ucv_store_apply_lag_events",
+		"Events acknowledged (durable in the write-ahead log) and not yet applied to the data file, at scrape time.")
+	descApplySecs = metric.NewDesc("ucv_store_apply_seconds_total",
+		"Time the applier spent committing logged events to the data file since the store opened; its rate near 1 means the applier bounds ingest.")
+	descLogSyncs    = metric.NewDesc("ucv_store_log_syncs_total", "Write-ahead log writes (one fdatasync each, per group of requests) since the store opened.")
+	descLogSyncSecs = metric.NewDesc("ucv_store_log_sync_seconds_total",
+		"Time spent in write-ahead log writes and their fdatasyncs since the store opened; divided by ucv_store_log_syncs_total, the floor of an ingest's acknowledgement.")
+	descSkipped = metric.NewDesc("ucv_identity_links_skipped_total",
 		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
 		"reason")
 )
 
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
-		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates} {
+		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
+		descApplyLag, descApplySecs, descLogSyncs, descLogSyncSecs} {
 		describe(d)
 	}
 }
@@ -200,6 +208,10 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 		e.Counter(descEvents, float64(st.Ingested[k]), string(k)) // zeros exported too
 	}
 	e.Counter(descDuplicates, float64(st.Duplicates))
+	e.Gauge(descApplyLag, float64(st.ApplyLagEvents))
+	e.Counter(descApplySecs, st.ApplySeconds)
+	e.Counter(descLogSyncs, float64(st.LogSyncs))
+	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
 	for r, n := range st.LinksSkipped {
 		e.Counter(descSkipped, float64(n), store.SkipReason(r).String())
 	}

@@ -86,7 +86,10 @@ func (s *Store) appendLoop() {
 			err = ErrClosed // Close gave up waiting: log nothing more
 		}
 		if err == nil {
+			start := time.Now()
 			err = s.wal.append(buf, len(batch))
+			s.logSyncs.Add(1)
+			s.logSyncNanos.Add(int64(time.Since(start)))
 		}
 		if err != nil {
 			if serr := storageError(err); serr != nil {

@@ -99,6 +99,10 @@ type Store struct {
 	applierExited        atomic.Bool
 	// lagEvents and lagReqs are what was acknowledged and not applied.
 	lagEvents, lagReqs atomic.Int64
+	// applyNanos is the wall time the applier spent committing batches;
+	// logSyncs and logSyncNanos count the appender's log writes (each
+	// with its fdatasync) and their wall time. See Stats.
+	applyNanos, logSyncs, logSyncNanos atomic.Int64
 	// rollLog asks the applier to start a new log segment and trim the
 	// applied ones: set by a commit that erased a profile.
 	rollLog atomic.Bool
@@ -507,7 +511,9 @@ func (s *Store) commitLoop() {
 		if s.opts.applyHook != nil {
 			s.opts.applyHook()
 		}
+		start := time.Now()
 		s.applyBatch(batch, n)
+		s.applyNanos.Add(int64(time.Since(start)))
 	}
 }
 
@@ -828,8 +834,9 @@ func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
 
 // Stats returns current gauges.
 func (s *Store) Stats() (Stats, error) {
-	s.waitApplied()
 	var st Stats
+	st.ApplyLagEvents = s.lagEvents.Load() // before waiting it away
+	s.waitApplied()
 	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.Profiles = int(readU64(meta.Get(profilesKey)))
@@ -848,6 +855,9 @@ func (s *Store) Stats() (Stats, error) {
 	st.LastCommitSize = int(s.lastCommitSize.Load())
 	st.Commits = s.commits.Load()
 	st.CommitEventsSum = s.commitEvents.Load()
+	st.ApplySeconds = time.Duration(s.applyNanos.Load()).Seconds()
+	st.LogSyncs = s.logSyncs.Load()
+	st.LogSyncSeconds = time.Duration(s.logSyncNanos.Load()).Seconds()
 	for r := range st.LinksSkipped {
 		st.LinksSkipped[r] = s.linksSkipped[r].Load()
 	}

@@ -257,6 +257,18 @@ type Stats struct {
 	// stored), by SkipReason. The shared-till protection firing shows
 	// here as SkipLimit.
 	LinksSkipped [NumSkipReasons]uint64
+	// The write path (decision 0050). ApplyLagEvents is what was
+	// acknowledged (durable in the log) and not yet applied to the data
+	// file when Stats was called — Stats itself then waits for it.
+	// ApplySeconds is the applier's time spent committing since Open: its
+	// rate is the applier's busy share, and near 1 the applier bounds
+	// ingest. LogSyncs counts the appender's log writes since Open (one
+	// write and one fdatasync per group of requests) and LogSyncSeconds
+	// their time: their ratio is the acknowledgement's floor.
+	ApplyLagEvents int64
+	ApplySeconds   float64
+	LogSyncs       int64
+	LogSyncSeconds float64
 }
 
 // SkipReason says why identity resolution left an identifier out.

@@ -443,3 +443,43 @@ func TestBackpressureBoundsTheLag(t *testing.T) {
 		t.Errorf("%d events applied, %d acknowledged", got, acked)
 	}
 }
+
+// TestStatsShowTheWritePath: Stats reports what was acknowledged and not
+// yet applied as it was when called (then waits for it, as every read
+// does), the applier's time and the appender's log writes.
+func TestStatsShowTheWritePath(t *testing.T) {
+	hold := make(chan struct{})
+	var once sync.Once
+	s := open(t, func(o *Options) { o.applyHook = func() { <-hold } })
+	t.Cleanup(func() { once.Do(func() { close(hold) }) })
+	for i := range 3 {
+		if err := s.Append(context.Background(), walEvents(t, i*10, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan Stats, 1)
+	go func() {
+		st, err := s.Stats()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- st
+	}()
+	time.Sleep(20 * time.Millisecond) // Stats is waiting for the held applier
+	once.Do(func() { close(hold) })
+	st := <-got
+	// The hook holds the applier before it commits its first batch: all
+	// 30 events were acknowledged and waiting.
+	if st.ApplyLagEvents != 30 {
+		t.Errorf("ApplyLagEvents = %d, want the 30 events acknowledged and held", st.ApplyLagEvents)
+	}
+	if st.LogSyncs != 3 || st.LogSyncSeconds <= 0 {
+		t.Errorf("log writes %d in %v s, want 3 (one per Append, each waited for)", st.LogSyncs, st.LogSyncSeconds)
+	}
+	if st.ApplySeconds <= 0 {
+		t.Errorf("ApplySeconds = %v after three commits", st.ApplySeconds)
+	}
+	if st2, _ := s.Stats(); st2.ApplyLagEvents != 0 {
+		t.Errorf("ApplyLagEvents after everything applied = %d", st2.ApplyLagEvents)
+	}
+}
