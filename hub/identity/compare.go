@@ -372,10 +372,20 @@ func firstLevel(a, b string) uint8 {
 	switch {
 	case jw >= 0.92:
 		return 3
-	case jw >= 0.8 || damerauWithin(a, b, 2):
+	case jw >= 0.8 || damerauWithin(a, b, nameEdits(a, b)):
 		return 4
 	}
 	return 6
+}
+
+// nameEdits is how many edits still make two names a near match: two
+// for names of six letters or more, one below — two edits turn a short
+// name into another one (Liam and Niamh, Sean and Sian).
+func nameEdits(a, b string) int {
+	if min(len(a), len(b)) >= 6 {
+		return 2
+	}
+	return 1
 }
 
 func nameLevel(a, b string) uint8 {
@@ -389,7 +399,7 @@ func nameLevel(a, b string) uint8 {
 	switch {
 	case jw >= 0.92:
 		return 2
-	case jw >= 0.8 || damerauWithin(a, b, 2):
+	case jw >= 0.8 || damerauWithin(a, b, nameEdits(a, b)):
 		return 3
 	}
 	return 4

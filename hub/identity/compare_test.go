@@ -22,6 +22,12 @@ func TestFirstNameLevel(t *testing.T) {
 		{"", "John", 0},
 		{"John", "", 0},
 		{"John", "Mary", 6},
+		// Two edits turn a short name into another name, not a typo of
+		// it (Liam and Niamh, Eva and Ida); one edit stays a near match.
+		{"Liam", "Niamh", 6},
+		{"Eva", "Ida", 6},
+		{"Sean", "Sian", 4},
+		{"Christopher", "Christpoher", 3},
 	}
 	for _, tt := range tests {
 		if got := firstLevel(NormalizeName(tt.a), NormalizeName(tt.b)); got != tt.want {
