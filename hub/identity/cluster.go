@@ -216,6 +216,12 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	if ix.namelessInHousehold(comp[ce.a], comp[ce.b]) {
 		return false
 	}
+	if ce.class == classProbabilistic {
+		if v := ix.m.compare(ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p); namesDiffer(&v) &&
+			!v.agrees(cDOB) && !v.agrees(cNationalID) && !v.agrees(cPassport) && !v.agrees(cLicense) {
+			return false
+		}
+	}
 	switch ce.class {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
