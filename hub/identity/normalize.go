@@ -144,16 +144,25 @@ func normalizePostcode(s string) (code, outward string) {
 	return code, outward
 }
 
+// addressAbbrev expands the common street-type and direction
+// abbreviations: Australian and British ones, and the USPS's (Publication
+// 28, appendix C1: "TER", "CIR", "PKWY", …).
 var addressAbbrev = map[string]string{
 	"st": "street", "str": "street", "rd": "road", "ave": "avenue", "av": "avenue",
 	"blvd": "boulevard", "dr": "drive", "ln": "lane", "ct": "court", "cres": "crescent",
 	"cct": "circuit", "pl": "place", "sq": "square", "hwy": "highway", "pde": "parade",
-	"tce": "terrace", "cl": "close", "apt": "apartment", "fl": "floor", "n": "north",
+	"tce": "terrace", "ter": "terrace", "cir": "circle", "pkwy": "parkway", "trl": "trail",
+	"expy": "expressway", "fwy": "freeway", "plz": "plaza", "aly": "alley", "xing": "crossing",
+	"hts": "heights", "cl": "close", "apt": "apartment", "fl": "floor", "n": "north",
 	"s": "south", "e": "east", "w": "west", "mt": "mount", "pk": "park",
 }
 
 // NormalizeAddress folds an address, expands common abbreviations and
 // returns it as space-separated tokens ("12 Main St." → "12 main street").
+// Unit designators stay ("Apt 7E" and "#7E" differ): equating them was
+// measured to cost the customers set recall — more household members
+// then share an address, and the given-name veto parts some of one
+// person's records (decision 0042, fourth pass).
 func NormalizeAddress(s string) string {
 	ts := tokens(fold(strings.TrimSpace(s)))
 	for i, t := range ts {

@@ -54,6 +54,13 @@ func TestNormalizeGenderAndCodes(t *testing.T) {
 	if got, want := NormalizeAddress("12 Main St."), "12 main street"; got != want {
 		t.Errorf("NormalizeAddress = %q, want %q", got, want)
 	}
+	// The USPS's street-type abbreviations (Publication 28, C1).
+	for short, long := range map[string]string{"4359 Garden Ter": "4359 Garden Terrace", "8 Oak Cir": "8 Oak Circle",
+		"1 Lake Pkwy": "1 Lake Parkway", "9 Elm Trl": "9 Elm Trail"} {
+		if a, b := NormalizeAddress(short), NormalizeAddress(long); a != b {
+			t.Errorf("NormalizeAddress(%q) = %q, NormalizeAddress(%q) = %q", short, a, long, b)
+		}
+	}
 }
 
 func TestParseBirthDate(t *testing.T) {
