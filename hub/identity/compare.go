@@ -380,7 +380,7 @@ func firstLevel(a, b string) uint8 {
 
 // nameEdits is how many edits still make two names a near match: two
 // for names of six letters or more, one below — two edits turn a short
-// name into another one (Liam and Niamh, Sean and Sian).
+// name into another one (Liam and Niamh, Eva and Ida).
 func nameEdits(a, b string) int {
 	if min(len(a), len(b)) >= 6 {
 		return 2
