@@ -206,8 +206,7 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 // wrap ErrBadRequest for a value that does not normalize and
 // hub.ErrNotFound; neither carries the value.
 func resolve(fsm *hub.FSM, ref string) (v hub.View, holders []string, err error) {
-	t, raw, ok := strings.Cut(ref, ":")
-	if !ok {
+	if !strings.Contains(ref, ":") {
 		v, err = fsm.Profile(ref)
 		if err == nil && v.Profile.Erased.Set {
 			// An erased person is gone; its fragments stay only as
@@ -216,9 +215,9 @@ func resolve(fsm *hub.FSM, ref string) (v hub.View, holders []string, err error)
 		}
 		return v, nil, err
 	}
-	id, err := profile.NewIdentifier("ref", profile.IDType(t), raw, profile.DefaultNormalizeOptions())
+	id, err := parseIdentifier("ref", ref)
 	if err != nil {
-		return hub.View{}, nil, fmt.Errorf("%w: ref: %v", ErrBadRequest, err)
+		return hub.View{}, nil, err
 	}
 	v, holders, err = fsm.ProfileByIdentifier(id.Key())
 	if errors.Is(err, hub.ErrNotFound) {

@@ -138,7 +138,7 @@ func TestRelatedOverHTTP(t *testing.T) {
 		t.Errorf("related nobody = %d %s, want 404 not_found naming it", status, b)
 	}
 	status, b = get("email:not-an-email", hubtoken.Admin)
-	if code, msg := errCode(t, b); status != 400 || !strings.Contains(msg, "ref") || strings.Contains(msg, "not-an-email") {
+	if code, msg := errCode(t, b); status != 400 || msg != "ref: not a valid e-mail address" || strings.Contains(msg, "not-an-email") {
 		t.Errorf("related email:not-an-email = %d %s %s, want 400 naming ref, not the value", status, code, b)
 	}
 	if resp, _ := do(t, "GET", url+"/v1/admin/profiles/ann/related", roleTokens[hubtoken.Sync].secret, nil); resp.StatusCode != 403 {
