@@ -269,6 +269,13 @@ func (req *StewardRequest) check() error {
 	case req.A == req.B:
 		return fmt.Errorf("%w: b: must differ from a", ErrBadRequest)
 	}
+	// Profile IDs only: an identifier here ("email:…") would be echoed
+	// back by the not-found answer, and the steward means its holder.
+	for _, f := range [...]struct{ name, v string }{{"a", req.A}, {"b", req.B}} {
+		if strings.ContainsAny(f.v, ":@") {
+			return fmt.Errorf("%w: %s: must be a profile ID (GET /v1/admin/profiles/{type:value} finds the profile holding an identifier)", ErrBadRequest, f.name)
+		}
+	}
 	if req.Actor == "" {
 		req.Actor = "admin"
 	}

@@ -119,7 +119,9 @@ func (s *Server) undefine(kind string) handler {
 		if err := catalog.CheckName(kind, name); err != nil {
 			return definitionError(err)
 		}
-		if _, _, err := s.node.FSM().Catalog().Without(kind, name, 0); err != nil {
+		if _, _, err := s.node.FSM().Catalog().Without(kind, name, 0); errors.Is(err, catalog.ErrNotFound) {
+			return fmt.Errorf("%w: no %s named %q", hub.ErrNoDefinition, singular(kind), name)
+		} else if err != nil {
 			return definitionError(err)
 		}
 		if ds := s.node.FSM().DestinationsReading(name); kind == catalog.KindAudience && len(ds) > 0 {

@@ -69,6 +69,8 @@ func TestComputedTraitRoutes(t *testing.T) {
 	}
 	if resp, b := do(t, "DELETE", leader.url+"/v1/admin/computed-traits/orders_30d", admin, nil); resp.StatusCode != 404 {
 		t.Errorf("DELETE again = %d %s, want 404", resp.StatusCode, b)
+	} else if _, msg := errCode(t, b); !strings.HasSuffix(msg, `no computed trait named "orders_30d"`) || strings.Count(msg, "no such definition") > 1 {
+		t.Errorf("DELETE again says %q, want it to name the computed trait once", msg)
 	}
 	resp, b = do(t, "GET", leader.url+"/v1/admin/audiences", admin, nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"audiences":{}`) {

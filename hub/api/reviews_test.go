@@ -79,15 +79,16 @@ func TestReviewQueue(t *testing.T) {
 
 	// Bad requests name the field; nothing is applied.
 	for body, field := range map[string]string{
-		`{"a":"pa"}`:                "b: required",
-		`{"b":"pb"}`:                "a: required",
-		`{"a":"pa","b":"pa"}`:       "b: must differ",
-		`{"a":"pa","b":"pb","x":1}`: "x: is not a known field",
-		`not json`:                  "body",
+		`{"a":"pa"}`:                             "b: required",
+		`{"b":"pb"}`:                             "a: required",
+		`{"a":"pa","b":"pa"}`:                    "b: must differ",
+		`{"a":"pa","b":"pb","x":1}`:              "x: is not a known field",
+		`not json`:                               "body",
+		`{"a":"email:ann@example.com","b":"pb"}`: "a: must be a profile ID",
 	} {
 		resp, b := do(t, "POST", url+"/v1/admin/reviews/accept", admin, []byte(body))
-		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, field) {
-			t.Errorf("accept %s = %d %s, want 400 naming %q", body, resp.StatusCode, b, field)
+		if code, msg := errCode(t, b); resp.StatusCode != 400 || code != "invalid_request" || !strings.Contains(msg, field) || strings.Contains(msg, "ann@") {
+			t.Errorf("accept %s = %d %s, want 400 naming %q (and no value)", body, resp.StatusCode, b, field)
 		}
 	}
 	for tok, want := range map[string]int{"": 401, "wrong": 401, token: 403} {
