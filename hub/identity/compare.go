@@ -149,13 +149,13 @@ func (v *vector) agrees(c comp) bool {
 func nameLocalPart(a, b *prep) nameSpelt {
 	for _, x := range a.emails {
 		lx, _, _ := strings.Cut(x, "@")
+		letters := localLetters(lx)
+		if letters == "" {
+			continue
+		}
 		for _, y := range b.emails {
 			ly, _, _ := strings.Cut(y, "@")
-			if x == y {
-				continue
-			}
-			letters := localLetters(lx)
-			if letters == "" || letters != localLetters(ly) {
+			if x == y || letters != localLetters(ly) {
 				continue
 			}
 			var spells nameSpelt

@@ -158,15 +158,8 @@ func CheckName(kind, name string) error {
 // ParseWindow reads a window as the audience expressions' functions do
 // (expr.ParseWindow: whole days "30d", a Go duration "720h", "" or
 // "lifetime" for none, which is 0); a window must be positive and at
-// most MaxWindow.
-func ParseWindow(s string) (time.Duration, error) {
-	d, err := expr.ParseWindow(s)
-	if err != nil {
-		// expr's message names "the window"; the caller names the field.
-		return 0, errors.New(strings.TrimPrefix(err.Error(), "the window "))
-	}
-	return d, nil
-}
+// most MaxWindow. Errors name the value, not the field.
+func ParseWindow(s string) (time.Duration, error) { return expr.ParseWindow(s) }
 
 var propPattern = regexp.MustCompile(`^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$`)
 

@@ -415,7 +415,11 @@ func (w *walker) eventCall(e ast.Expr) {
 // duration("…") of a string literal.
 func windowLiteral(e ast.Expr) (time.Duration, error) {
 	if s, ok := stringLiteral(e); ok {
-		return ParseWindow(s)
+		d, err := ParseWindow(s)
+		if err != nil {
+			return 0, fmt.Errorf("the window %w", err)
+		}
+		return d, nil
 	}
 	if e.Kind() == ast.CallKind {
 		c := e.AsCall()
@@ -425,7 +429,10 @@ func windowLiteral(e ast.Expr) (time.Duration, error) {
 				if err != nil {
 					return 0, fmt.Errorf("the window %s is not a duration", strconv.Quote(s))
 				}
-				return checkWindow(d, s)
+				if d, err = checkWindow(d, s); err != nil {
+					return 0, fmt.Errorf("the window %w", err)
+				}
+				return d, nil
 			}
 		}
 	}
@@ -450,7 +457,7 @@ func ParseWindow(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("the window %s is not whole days (\"30d\") or a duration (\"720h\")", strconv.Quote(s))
+		return 0, fmt.Errorf("%s is not whole days (\"30d\") or a duration (\"720h\")", strconv.Quote(s))
 	}
 	return checkWindow(d, s)
 }
@@ -458,9 +465,9 @@ func ParseWindow(s string) (time.Duration, error) {
 func checkWindow(d time.Duration, s string) (time.Duration, error) {
 	switch {
 	case d <= 0:
-		return 0, fmt.Errorf("the window %s must be positive (use \"lifetime\" for no window)", strconv.Quote(s))
+		return 0, fmt.Errorf("%s must be positive (use \"lifetime\" for no window)", strconv.Quote(s))
 	case d > MaxWindow:
-		return 0, fmt.Errorf("the window %s is longer than 400 days", strconv.Quote(s))
+		return 0, fmt.Errorf("%s is longer than 400 days", strconv.Quote(s))
 	}
 	return d, nil
 }
