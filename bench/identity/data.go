@@ -74,7 +74,7 @@ var FEBRLMap = map[string]hid.Kind{
 // HistoricalMap is the column mapping used for historical_50k.
 var HistoricalMap = map[string]hid.Kind{
 	"first_name": hid.FirstName, "surname": hid.LastName, "dob": hid.BirthDate,
-	"birth_place": hid.City, "postcode_fake": hid.Postcode, "gender": hid.Gender,
+	"birth_place": hid.City, "postcode_fake": hid.Postcode, "gender": hid.Gender, "occupation": hid.Occupation,
 }
 
 func loadFEBRL(dataDir, name string, ssn bool, files ...string) (Dataset, error) {

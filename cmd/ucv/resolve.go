@@ -52,7 +52,9 @@ KINDs: %s
 national_id, passport and drivers_license values may name their issuer
 as a prefix ("US:123-45-6789", "US-CA:D1234567"); different documents of
 one issuer never merge. A record with an org_name is an organisation and
-never merges with a person; generation holds Jr/Sr/II/III/IV.
+never merges with a person; generation holds Jr/Sr/II/III/IV. occupation
+(a job or title) counts when both records give one: the same value for,
+weighted by how common it is; a different one against.
 
 The explain file holds one JSON object per link (why two records are one
 person), then one per pending review item, highest expected benefit

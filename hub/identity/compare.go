@@ -25,6 +25,7 @@ const (
 	cNationalID
 	cPassport
 	cLicense
+	cOccupation
 	numComp
 )
 
@@ -95,6 +96,9 @@ var specs = [numComp]compSpec{
 	cLicense: {"drivers_license", []string{"missing", "exact", "1 edit", "different"}, false,
 		[]float64{0, 0.9, 0.07, 0.03},
 		[]float64{0, 0.00001, 0.0001}},
+	cOccupation: {"occupation", []string{"missing", "exact", "different"}, true,
+		[]float64{0, 0.8, 0.2}, // people change jobs and hold several
+		[]float64{0, 0.05}},
 }
 
 // vector is the comparison vector of a pair: one level per comparison.
@@ -240,6 +244,7 @@ func cheapLevels(a, b *prep, dob uint8, v *vector) {
 	v.lv[cNationalID] = bestLevel(a.nid, b.nid, nidLevel)
 	v.lv[cPassport] = bestLevel(a.passport, b.passport, docLevel)
 	v.lv[cLicense] = bestLevel(a.lic, b.lic, docLevel)
+	v.lv[cOccupation] = exactLevel(a.occupation, b.occupation)
 }
 
 // nameLevels fills the first and last name levels of v, with the
@@ -324,6 +329,8 @@ func tfValue(c comp, a *prep, v *vector) string {
 		return v.phone
 	case cAddress:
 		return a.addr
+	case cOccupation:
+		return a.occupation
 	}
 	return ""
 }

@@ -51,6 +51,17 @@ import (
 // rare is one [has, weight] per comparison in this binary's order, then
 // one for full names. A version-1 or -2 model keeps its old meaning: a
 // value its table lacks weighs its level's weight.
+//
+// Comparisons are only ever appended to this binary's order (never
+// removed, renamed or reordered), so a model lists a prefix of them: one
+// written before a comparison existed (the 16 before "occupation")
+// decodes with that comparison weightless at every level — the model
+// keeps the meaning it was fitted and checked with — and re-encodes to
+// the same bytes. Train always fits every comparison.
+// minComps is the fewest comparisons a model may list: the 16 of the
+// first encoding.
+const minComps = cOccupation
+
 const (
 	modelMagic   = "ucv-identity-model"
 	modelVersion = 3
@@ -86,8 +97,8 @@ func (m *Model) Marshal() ([]byte, error) {
 		f(c.MatchWeight), f(c.ReviewWeight), f(c.ClusterMinProbability), f(c.VetoWeight), f(c.DeterministicVetoWeight),
 		enc.EncodeInt(int64(c.BlockCap)), enc.EncodeInt(int64(c.IdentifierBlockCap)), enc.EncodeInt(int64(c.GenericMinNames)),
 		enc.EncodeInt(int64(c.TrainPairsPerRule)), enc.EncodeInt(int64(c.RandomPairs)), enc.EncodeInt(int64(c.EMIterations)),
-		f(c.Prior), enc.EncodeArrayLen(int(numComp)))
-	for cp := comp(0); cp < numComp && err == nil; cp++ {
+		f(c.Prior), enc.EncodeArrayLen(int(m.known())))
+	for cp := comp(0); cp < m.known() && err == nil; cp++ {
 		L := len(specs[cp].levels)
 		err = codec.FirstErr(enc.EncodeArrayLen(6), enc.EncodeString(specs[cp].name), enc.EncodeUint(uint64(L)))
 		for _, tab := range []*[maxLevels]float64{&m.m[cp], &m.u[cp], &m.w[cp]} {
@@ -134,14 +145,14 @@ func (m *Model) Marshal() ([]byte, error) {
 		}
 	}
 	if err == nil && version == 3 {
-		err = enc.EncodeArrayLen(int(numComp) + 1)
+		err = enc.EncodeArrayLen(int(m.known()) + 1)
 		rare := func(has bool, x float64) error {
 			if !has {
 				x = 0
 			}
 			return codec.FirstErr(enc.EncodeArrayLen(2), enc.EncodeBool(has), f(x))
 		}
-		for c := comp(0); c < numComp && err == nil; c++ {
+		for c := comp(0); c < m.known() && err == nil; c++ {
 			err = rare(m.tf[c] != nil, m.rare[c])
 		}
 		if err == nil {
@@ -196,13 +207,21 @@ func decodeModel(d *codec.Decoder) (*Model, error) {
 	if m.cfg, err = decodeModelConfig(d); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if err := d.ExpectArray(int(numComp)); err != nil {
+	k, err := d.ArrayLen(8)
+	if err != nil {
 		return nil, fmt.Errorf("comparisons: %w", err)
 	}
-	for c := comp(0); c < numComp; c++ {
+	if k < int(minComps) || k > int(numComp) {
+		return nil, fmt.Errorf("comparisons: %d, this binary reads %d to %d", k, minComps, numComp)
+	}
+	m.comps = comp(k)
+	for c := comp(0); c < m.comps; c++ {
 		if err := decodeComparison(d, m, c); err != nil {
 			return nil, fmt.Errorf("comparison %s: %w", specs[c].name, err)
 		}
+	}
+	for c := m.comps; c < numComp; c++ {
+		m.unknown(c)
 	}
 	if m.prior, err = decodeFloat(d); err != nil {
 		return nil, fmt.Errorf("prior: %w", err)
@@ -238,11 +257,11 @@ func decodeModel(d *codec.Decoder) (*Model, error) {
 // comparison has a rare weight exactly when it has a table, which may
 // be empty.
 func decodeRare(d *codec.Decoder, m *Model) error {
-	if err := d.ExpectArray(int(numComp) + 1); err != nil {
+	if err := d.ExpectArray(int(m.known()) + 1); err != nil {
 		return err
 	}
 	m.rareOn = true
-	for c := comp(0); c <= numComp; c++ {
+	for c := comp(0); c <= m.known(); c++ {
 		if err := d.ExpectArray(2); err != nil {
 			return err
 		}
@@ -258,12 +277,12 @@ func decodeRare(d *codec.Decoder, m *Model) error {
 			if x != 0 {
 				return fmt.Errorf("weight %v without a value", x)
 			}
-			if c < numComp && m.tf[c] != nil {
+			if c < m.known() && m.tf[c] != nil {
 				return fmt.Errorf("comparison %s: a table without a rare weight", specs[c].name)
 			}
 			continue
 		}
-		if c == numComp {
+		if c == m.known() {
 			if m.tf[cFirst] == nil {
 				return fmt.Errorf("full names without a given-name table")
 			}

@@ -161,6 +161,8 @@ func compValue(c comp, p *prep) string {
 		return strings.Join(p.passport, "|")
 	case cLicense:
 		return strings.Join(p.lic, "|")
+	case cOccupation:
+		return p.occupation
 	}
 	return ""
 }

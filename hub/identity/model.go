@@ -116,10 +116,14 @@ func (c Config) Validate() error {
 // Nodes that must agree byte for byte share one trained Model rather than
 // each training their own.
 type Model struct {
-	cfg  Config
-	m, u [numComp][maxLevels]float64
-	w    [numComp][maxLevels]float64
-	tf   [numComp]map[string]float64 // value → weight of an exact match on it
+	cfg Config
+	// comps is how many of this binary's comparisons the model was
+	// fitted with (known); the rest are weightless (encode.go). Zero
+	// means all of them.
+	comps comp
+	m, u  [numComp][maxLevels]float64
+	w     [numComp][maxLevels]float64
+	tf    [numComp]map[string]float64 // value → weight of an exact match on it
 	// rareOn: the tables hold only values that two or more training
 	// records share, and an exact match on a value a table does not hold
 	// weighs rare[c] (the weight of a value seen once; full names:
@@ -253,7 +257,7 @@ func priorU(c comp) [maxLevels]float64 {
 }
 
 func trainPrepared(ps []*prep, cfg Config) *Model {
-	md := &Model{cfg: cfg}
+	md := &Model{cfg: cfg, comps: numComp}
 	n := len(ps)
 	md.report.Records = n
 
@@ -485,6 +489,8 @@ func tfFields(c comp, p *prep) []string {
 		return p.phones
 	case cAddress:
 		return []string{p.addr}
+	case cOccupation:
+		return []string{p.occupation}
 	}
 	return nil
 }
@@ -846,3 +852,22 @@ const blockedPriorTolerance = 1e-6
 // converges in a few dozen rounds: each moves p by the expected matches'
 // change, which shrinks geometrically).
 const blockedPriorRounds = 200
+
+// known returns how many comparisons, from the first, the model was
+// fitted with.
+func (m *Model) known() comp {
+	if m.comps == 0 {
+		return numComp
+	}
+	return m.comps
+}
+
+// unknown makes comparison c, which the model predates, weightless: m
+// and u both the prior u, so every level weighs 0 and EM-free scoring,
+// the review band and explanations see nothing from it.
+func (m *Model) unknown(c comp) {
+	u := priorU(c)
+	for l := 1; l < len(specs[c].levels); l++ {
+		m.m[c][l], m.u[c][l], m.w[c][l] = u[l], u[l], 0
+	}
+}

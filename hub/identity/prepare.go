@@ -85,6 +85,7 @@ type rare struct {
 	nidDocs, passDocs, licDocs []doc
 	gen                        string
 	org                        string
+	occupation                 string
 }
 
 // noRare is the rare fields of every record that has none. Never
@@ -94,7 +95,7 @@ var noRare rare
 // empty reports whether r holds nothing.
 func (r *rare) empty() bool {
 	return r.middle == "" && len(r.nid) == 0 && len(r.passport) == 0 && len(r.lic) == 0 &&
-		len(r.nidDocs) == 0 && len(r.passDocs) == 0 && len(r.licDocs) == 0 && r.gen == "" && r.org == ""
+		len(r.nidDocs) == 0 && len(r.passDocs) == 0 && len(r.licDocs) == 0 && r.gen == "" && r.org == "" && r.occupation == ""
 }
 
 // prepare normalizes r. It never fails: values that do not normalize are
@@ -126,6 +127,10 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 		case Generation:
 			if g := NormalizeGeneration(v); g != "" {
 				p.gen = g
+			}
+		case Occupation:
+			if p.occupation == "" {
+				p.occupation = normalizePlace(v)
 			}
 		case OrgName:
 			if p.org == "" {

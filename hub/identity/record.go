@@ -41,13 +41,17 @@ const (
 	// III, IV. Different generations never merge (also parsed from
 	// full_name, first_name and last_name).
 	Generation Kind = "generation"
+	// Occupation is a person's occupation or job title ("Painter",
+	// "software engineer"), compared exactly and weighted by how common
+	// the value is.
+	Occupation Kind = "occupation"
 )
 
 // Kinds lists every Kind in a fixed order.
 func Kinds() []Kind {
 	return []Kind{FullName, FirstName, MiddleName, LastName, BirthDate, Gender, Email, Phone,
 		Address, AddressLine, StreetNumber, City, State, Postcode, Country, NationalID,
-		Passport, DriversLicense, ID, OrgName, Generation}
+		Passport, DriversLicense, ID, OrgName, Generation, Occupation}
 }
 
 // ParseKind returns the Kind named s (trimmed, case-insensitive) or an
