@@ -422,20 +422,29 @@ func (ix *Index) clusterConflict(A, B []int32) (int32, int32, veto) {
 
 // contradiction is the sum of the negative level weights of a pair: how
 // strongly its disagreeing fields say "different people", whatever the
-// agreeing ones say.
+// agreeing ones say. Two kinds of disagreement say less than their sum
+// (decision 0060): the parts of an address disagree together when a
+// person moves, so they count once, the strongest (as their agreements
+// do in evidence); and an occupation, which people change and hold
+// several of, is no contradiction at all.
 func (ix *Index) contradiction(a, b int32) float64 {
 	pa, pb := ix.ents[a].p, ix.ents[b].p
 	if pb.id < pa.id {
 		pa, pb = pb, pa
 	}
 	v := ix.m.compare(pa, pb)
-	neg := 0.0
+	neg, place := 0.0, 0.0
 	for c := comp0; c < numComp; c++ {
-		if w := ix.m.levelWeight(c, pa, &v); w < 0 {
+		w := ix.m.levelWeight(c, pa, &v)
+		switch {
+		case w >= 0 || c == cOccupation:
+		case isLocation(c):
+			place = min(place, w)
+		default:
 			neg += w
 		}
 	}
-	return neg
+	return neg + place
 }
 
 // withinLimits checks the identity rules' per-type limits on the union of
