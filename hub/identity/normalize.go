@@ -83,12 +83,16 @@ func SplitFullName(s string) (first, middle, last string) {
 		return "", "", ""
 	}
 	if before, after, ok := strings.Cut(s, ","); ok && len(tokens(before)) > 0 && len(tokens(after)) > 0 {
-		s = after + " " + before
+		if first := strings.Trim(strings.Fields(after)[0], ".,;'\"()"); nameSuffixes[first] || ordinal(first) {
+			s = before // "John Smith, Jr.", "Sir John Marsham, 1st Baronet": a suffix clause
+		} else {
+			s = after + " " + before // "Smith, John"
+		}
 	}
 	var parts []string
 	for _, t := range strings.Fields(s) {
 		k := strings.Trim(t, ".,;'\"()")
-		if nameTitles[k] || nameSuffixes[k] {
+		if nameTitles[k] || nameSuffixes[k] || ordinal(k) {
 			continue
 		}
 		if n := NormalizeName(t); n != "" {
@@ -102,6 +106,24 @@ func SplitFullName(s string) (first, middle, last string) {
 		return parts[0], "", ""
 	}
 	return parts[0], strings.Join(parts[1:len(parts)-1], " "), parts[len(parts)-1]
+}
+
+// ordinal reports whether t is a number written as an ordinal ("1st",
+// "22nd", "3rd", "5th"): in a name, a generation ("John Smith 3rd") or
+// a rank ("5th Baronet"), never a name part.
+func ordinal(t string) bool {
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	switch t[i:] {
+	case "st", "nd", "rd", "th":
+		return true
+	}
+	return false
 }
 
 // NormalizeGender maps common spellings to "m", "f" or "x"; unknown

@@ -30,6 +30,13 @@ func TestSplitFullName(t *testing.T) {
 		{"Smith, Bob", "bob", "", "smith"},
 		{"Dr. Ann-Marie Louise O'Neil Jr.", "annmarie", "louise", "oneil"},
 		{"Cher", "cher", "", ""},
+		// Ordinals are generations or ranks, never name parts, and a
+		// clause after the comma that starts with one (or a suffix) is
+		// not "Last, First".
+		{"John Smith 3rd", "john", "", "smith"},
+		{"John Smith, 3rd", "john", "", "smith"},
+		{"John Smith, Jr.", "john", "", "smith"},
+		{"Sir John Marsham, 1st Baronet", "john", "", "marsham"},
 		{"", "", "", ""},
 	}
 	for _, tt := range tests {
