@@ -58,10 +58,6 @@ import (
 // decodes with that comparison weightless at every level — the model
 // keeps the meaning it was fitted and checked with — and re-encodes to
 // the same bytes. Train always fits every comparison.
-// minComps is the fewest comparisons a model may list: the 16 of the
-// first encoding.
-const minComps = cOccupation
-
 const (
 	modelMagic   = "ucv-identity-model"
 	modelVersion = 3
@@ -70,6 +66,10 @@ const (
 	// maxModelValue bounds one term-frequency value or rule name.
 	maxModelValue = 1024
 )
+
+// minComps is the fewest comparisons a model may list: the 16 of the
+// first encoding, before "occupation".
+const minComps = cOccupation
 
 // Marshal encodes the model (version 2 above, or 1 without noise). The identity rules are not
 // encoded: Unmarshal gives the model profile.DefaultRules(), the rules

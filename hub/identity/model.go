@@ -117,9 +117,10 @@ func (c Config) Validate() error {
 // each training their own.
 type Model struct {
 	cfg Config
-	// comps is how many of this binary's comparisons the model was
-	// fitted with (known); the rest are weightless (encode.go). Zero
-	// means all of them.
+	// comps is how many of this binary's comparisons, from the first,
+	// the model was fitted with: numComp for every model Train fits,
+	// fewer for one decoded from before a comparison existed, whose
+	// later comparisons are weightless (encode.go).
 	comps comp
 	m, u  [numComp][maxLevels]float64
 	w     [numComp][maxLevels]float64
@@ -854,17 +855,12 @@ const blockedPriorTolerance = 1e-6
 const blockedPriorRounds = 200
 
 // known returns how many comparisons, from the first, the model was
-// fitted with.
-func (m *Model) known() comp {
-	if m.comps == 0 {
-		return numComp
-	}
-	return m.comps
-}
+// fitted with (comps).
+func (m *Model) known() comp { return m.comps }
 
 // unknown makes comparison c, which the model predates, weightless: m
-// and u both the prior u, so every level weighs 0 and EM-free scoring,
-// the review band and explanations see nothing from it.
+// and u both the prior u, so every level weighs 0 and neither scores,
+// the review band nor explanations see anything from it.
 func (m *Model) unknown(c comp) {
 	u := priorU(c)
 	for l := 1; l < len(specs[c].levels); l++ {

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +25,7 @@ func TestOccupationWeighs(t *testing.T) {
 		}
 		for _, id := range []string{"a", "b"} { // two records of each person
 			recs = append(recs, rec(id+strconv.Itoa(i), "first_name", word(i, 1), "last_name", word(i, 2),
-				"birth_date", strconv.Itoa(1900+i%60)+"-"+pad2(1+i%12)+"-"+pad2(1+i/12%28), "occupation", job))
+				"birth_date", fmt.Sprintf("%d-%02d-%02d", 1900+i%60, 1+i%12, 1+i/12%28), "occupation", job))
 		}
 	}
 	m, err := Train(recs, DefaultConfig())
@@ -115,11 +116,4 @@ func word(i, salt int) string {
 		x /= 26
 	}
 	return string(b)
-}
-
-func pad2(n int) string {
-	if n < 10 {
-		return "0" + strconv.Itoa(n)
-	}
-	return strconv.Itoa(n)
 }
