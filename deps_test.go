@@ -192,6 +192,7 @@ var homes = map[string]string{
 	"github.com/nyaruka/phonenumbers":       "ucv/profile",
 	"github.com/schollz/progressbar/v3":     "ucv/cmd/ucv",
 	"golang.org/x/crypto":                   "ucv/hub/token",    // bcrypt for the hub's tokens file
+	"golang.org/x/text":                     "ucv/hub/identity", // canonical decomposition folds the diacritics of names
 	"gonum.org/v1/gonum":                    "ucv/profile/clv",  // optimisation and special functions of the customer-value models
 	"github.com/google/cel-go":              "ucv/profile/expr", // audience expressions
 	"github.com/KimMachineGun/automemlimit": "ucv/gcpolicy",     // the hub's soft memory limit from the cgroup or the machine

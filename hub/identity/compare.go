@@ -254,8 +254,10 @@ func nameLevels(a, b *prep, v *vector) {
 	if af != "" && al != "" && b.first != "" && b.last != "" && af != b.first && al != b.last &&
 		(af[0] == b.last[0] || al[0] == b.first[0]) { // cheap guard before four Jaro-Winklers
 		// Swapped first/last: only when the crosswise reading is clearly
-		// better and good on both parts.
-		if (af == b.last || JaroWinkler(af, b.last) >= 0.92) && (al == b.first || JaroWinkler(al, b.first) >= 0.92) &&
+		// better and good on both parts — both close spellings, or one
+		// agreeing outright (equal, a nickname) and the other close.
+		if p1, p2 := crossPart(af, b.last), crossPart(al, b.first); p1 > 0 && p2 > 0 &&
+			(p1+p2 >= 3 || JaroWinkler(af, b.last) >= 0.92 && JaroWinkler(al, b.first) >= 0.92) &&
 			JaroWinkler(af, b.first)+JaroWinkler(al, b.last) < 1.6 {
 			af, al = al, af
 			v.aSwap = true
@@ -278,6 +280,26 @@ func nameLevels(a, b *prep, v *vector) {
 	}
 	v.lv[cFirst] = firstLevel(af, bf)
 	v.lv[cLast] = nameLevel(al, bl)
+}
+
+// crossPart grades one part of a crosswise name reading: 2 when the two
+// agree outright (equal or nicknames: "ray" and "raymond"), 1 when they
+// are close spellings (Jaro-Winkler ≥ 0.92, one edit from three letters
+// on: "cox" and "co", or one a prefix of the other from four letters
+// on: a compound surname written in part, "moralessanchez" and
+// "morales"), 0 otherwise.
+func crossPart(x, y string) int {
+	switch {
+	case x == y || Nicknames(x, y):
+		return 2
+	case JaroWinkler(x, y) >= 0.92:
+		return 1
+	case min(len(x), len(y)) >= 3 && damerauWithin(x, y, 1):
+		return 1
+	case min(len(x), len(y)) >= 4 && (strings.HasPrefix(x, y) || strings.HasPrefix(y, x)):
+		return 1
+	}
+	return 0
 }
 
 // placeLevels fills the address and city levels of v.

@@ -167,6 +167,41 @@ func NormalizeOrgName(s string) string {
 	return strings.Join(out, " ")
 }
 
+// orgEndings are the legal forms that, ending a name, mark it as an
+// organisation's wherever it is written ("Bryant Bakery Corp." in a
+// full-name column). The short forms that are also words or name parts
+// in some language ("co", "sa", "ag", "as", …) are not among them;
+// "co" and "group" count only after two words or more.
+var orgEndings = map[string]bool{
+	"inc": true, "incorporated": true, "llc": true, "llp": true, "ltd": true, "limited": true,
+	"plc": true, "corp": true, "corporation": true, "company": true, "gmbh": true, "pty": true,
+	"sarl": true, "srl": true, "spa": true, "bv": true, "oyj": true, "pvt": true, "pte": true,
+}
+
+// OrgInName reports whether a value written where a person's name was
+// expected is an organisation's name: it ends with a legal form
+// ("Acme LLC", "Evergreen Realty Co.", "Smith & Sons", "Walker
+// Cleaning Services Group"). An organisation named without a legal form
+// ("Joe's Plumbing") is not recognised.
+func OrgInName(s string) bool {
+	s = strings.NewReplacer("&", " and ", "+", " and ", ".", "", "'", "").Replace(fold(s))
+	ts := tokens(s)
+	n := len(ts)
+	if n < 2 {
+		return false
+	}
+	last := ts[n-1]
+	switch {
+	case orgEndings[last]:
+		return true
+	case (last == "co" || last == "group") && n >= 3:
+		return true
+	case (last == "sons" || last == "co" || last == "company") && ts[n-2] == "and" && n >= 3:
+		return true
+	}
+	return false
+}
+
 // orgsSimilar reports whether two normalized organisation names can be
 // one organisation: equal, close by Jaro-Winkler, or one's words all
 // among the other's ("acme" and "acme holdings").

@@ -142,6 +142,38 @@ func TestSwappedNamesMatch(t *testing.T) {
 	}
 }
 
+// Names swapped between the columns and also misspelt or shortened on
+// one side are still read crosswise.
+func TestSwappedNamesWithVariants(t *testing.T) {
+	for _, p := range [][2][2]string{
+		{{"Thompson", "Raymond"}, {"Ray", "Thmopson"}},
+		{{"Samuel", "Jenkins"}, {"Jenkins", "Sam"}},
+		{{"Iyer", "Arjun"}, {"Arjun", "Iyre"}},
+		{{"Dolores", "Morales Sánchez"}, {"Morales", "Dolores"}},
+	} {
+		a := rec("a", "first_name", p[0][0], "last_name", p[0][1], "email", "x@example.com", "postcode", "62704")
+		b := rec("b", "first_name", p[1][0], "last_name", p[1][1], "email", "x@example.com", "postcode", "62704")
+		ix := resolveSmall(t, a, b)
+		e, err := ix.Explain("a", "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.Swapped || !sameCluster(t, ix, "a", "b") {
+			t.Errorf("%v / %v: swapped %v, merged %v: %s", p[0], p[1], e.Swapped, sameCluster(t, ix, "a", "b"), e)
+		}
+	}
+	// Two different people are not read crosswise.
+	m, err := Untrained(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := prepare(rec("a", "first_name", "Ann", "last_name", "Lee"), m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+	pb := prepare(rec("b", "first_name", "Lee", "last_name", "Smith"), m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)
+	if v := m.compare(pa, pb); v.aSwap || v.bSwap {
+		t.Error("Ann Lee / Lee Smith read crosswise")
+	}
+}
+
 func TestOrganisationsNeverMergeWithPersons(t *testing.T) {
 	org := rec("o", "org_name", "Lee Consulting LLC", "email", "ann@leeconsulting.com", "address", "12 Main St, Springfield, IL 62704")
 	person := rec("p", "full_name", "Ann Lee", "email", "ann@leeconsulting.com", "address", "12 Main St, Springfield, IL 62704")
@@ -173,13 +205,46 @@ func TestCrossCulturalNicknames(t *testing.T) {
 		{"Aleksandr", "Alexander"}, {"Sasha", "Aleksandr"}, {"José", "Jose"}, {"Pepe", "José"},
 		{"Bob", "Robert"}, {"Liz", "Elizabeth"}, {"Paco", "Francisco"}, {"Misha", "Mikhail"},
 		{"Giuseppe", "Beppe"}, {"Hans", "Johannes"}, {"Dmitry", "Dima"}, {"Natasha", "Natalia"},
+		// Spanish hipocorísticos, Irish anglicised forms, romanisations.
+		{"Ricky", "Ricardo"}, {"Eddie", "Eduardo"}, {"Chabela", "Isabel"}, {"Gaby", "Gabriela"},
+		{"Aoife", "Eva"}, {"Niamh", "Neve"}, {"Pádraig", "Paddy"}, {"Seán", "Shawn"},
+		{"Muhammad", "Mohammed"}, {"Yulia", "Julia"}, {"Günter", "Guenter"}, {"Tuấn", "Tuan"},
+		{"Hương", "Huong"}, {"Đức", "Duc"}, {"Stephen", "Steven"}, {"Kathryn", "Catherine"},
 	} {
 		if l := FirstNameLevel(p[0], p[1]); l > 2 {
 			t.Errorf("%s / %s: level %d, want exact or nickname", p[0], p[1], l)
 		}
 	}
-	if Nicknames("robert", "elizabeth") {
-		t.Error("robert and elizabeth are not nicknames")
+	for _, p := range [][2]string{{"robert", "elizabeth"}, {"alejandro", "alejandra"}, {"aoife", "niamh"}} {
+		if Nicknames(p[0], p[1]) {
+			t.Errorf("%s and %s are not nicknames", p[0], p[1])
+		}
+	}
+}
+
+// A company written in a person's name column (a POS receipt's "Bryant
+// Bakery Corp.") is the company's record: it matches the company's CRM
+// record and never merges with its owner.
+func TestOrganisationInNameField(t *testing.T) {
+	for in, want := range map[string]bool{
+		"Bryant Bakery Corp.": true, "MERIDIAN LANDSCAPING L.L.C.": true, "Evergreen Realty Co.": true,
+		"Gupta Veterinary Clinic & Sons": true, "Walker Cleaning Services Group": true, "Acme Inc": true,
+		"Ann Co": false, "Ann Lee": false, "Group": false, "Mary Company": true, "Lee Sons": false,
+	} {
+		if got := OrgInName(in); got != want {
+			t.Errorf("OrgInName(%q) = %v, want %v", in, got, want)
+		}
+	}
+	org := rec("o", "org_name", "Bryant Bakery Corp.", "email", "sales@bryantbakery.com", "phone", "(864) 350-5579", "postcode", "27641")
+	pos := rec("p", "full_name", "Bryant Bakery Corp.", "phone", "8643505579", "postcode", "27641")
+	owner := rec("q", "full_name", "Ann Bryant", "phone", "(864) 350-5579", "postcode", "27641")
+	cols := rec("c", "first_name", "Bryant", "last_name", "Bakery Corp", "email", "sales@bryantbakery.com")
+	ix := resolveSmall(t, org, pos, owner, cols)
+	if !sameCluster(t, ix, "o", "p") || !sameCluster(t, ix, "o", "c") {
+		t.Fatalf("a company written in the name columns did not match its record: %v", ix.Assignments())
+	}
+	if sameCluster(t, ix, "q", "o") || sameCluster(t, ix, "q", "p") {
+		t.Fatal("an organisation merged with a person")
 	}
 }
 

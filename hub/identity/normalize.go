@@ -3,6 +3,8 @@ package identity
 import (
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // fold lower-cases s and maps common Latin letters with diacritics to
@@ -28,6 +30,17 @@ func fold(s string) string {
 		}
 		if m, ok := diacritics[r]; ok {
 			b.WriteString(m)
+			continue
+		}
+		if unicode.IsLetter(r) && r < 0x2000 {
+			// A Latin, Greek or Cyrillic letter the table does not
+			// list ("ấ", "ư" of Vietnamese): its canonical
+			// decomposition without the combining marks.
+			for _, d := range norm.NFD.String(string(r)) {
+				if !unicode.Is(unicode.Mn, d) {
+					b.WriteRune(d)
+				}
+			}
 			continue
 		}
 		b.WriteRune(r)

@@ -206,10 +206,24 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 	if g := nameGeneration(strings.Join(first, " ")); g != "" && p.gen == "" {
 		p.gen = g
 	}
+	if p.org == "" && len(first)+len(last) > 0 {
+		// An organisation written in the name columns is an
+		// organisation's record, not a person's.
+		if n := strings.Join(append(append([]string(nil), first...), last...), " "); OrgInName(n) {
+			p.org = NormalizeOrgName(n)
+			first, middle, last = nil, nil, nil
+		}
+	}
 	p.first = NormalizeName(strings.Join(first, " "))
 	p.middle = NormalizeName(strings.Join(middle, " "))
 	p.last = NormalizeName(strings.Join(last, " "))
 	for _, fn := range full {
+		if OrgInName(fn) {
+			if p.org == "" && p.first == "" && p.last == "" {
+				p.org = NormalizeOrgName(fn)
+			}
+			continue
+		}
 		f, m, l := SplitFullName(fn)
 		if p.first == "" {
 			p.first = f
