@@ -424,15 +424,18 @@ func sharesContact(a, b *prep, v *vector) bool {
 	return a.streetNo != "" && a.streetNo == b.streetNo || a.postcode != "" && a.postcode == b.postcode
 }
 
-// variantClose reports whether b is within two edits of a or of one of
-// a's nickname variants.
+// variantClose reports whether b is a misspelling of a — within
+// nameEdits of it: two edits from six letters on, one below (Liam and
+// Niamh, Luis and Lucía are two people) — or within one edit of one of
+// a's nickname variants of four letters or more ("Thonas" for Thomas,
+// so Tom; but not Anna for Ann, so Nancy).
 func variantClose(a, b string) bool {
-	if damerauWithin(a, b, 2) {
+	if damerauWithin(a, b, nameEdits(a, b)) {
 		return true
 	}
 	for _, g := range nicknames[a] {
 		for _, n := range strings.Fields(nicknameGroups[g]) {
-			if n = NormalizeName(n); len(n) > 2 && damerauWithin(n, b, 1) {
+			if n = NormalizeName(n); len(n) > 3 && damerauWithin(n, b, 1) {
 				return true
 			}
 		}

@@ -104,6 +104,23 @@ func TestHouseholdSharedEmailStaysApart(t *testing.T) {
 	}
 }
 
+// Two short given names two edits apart are two people, not a typo:
+// Liam and Niamh on the family e-mail, Lan and Anh at one address.
+func TestShortNamesTwoEditsApartStayApart(t *testing.T) {
+	for _, p := range [][2]string{{"Liam", "Niamh"}, {"Lan", "Anh"}} {
+		a := rec("a", "first_name", p[0], "last_name", "Kelly", "email", "kelly.home@example.com", "address", "3575 Lakeview Circle, Denver, CO 80286")
+		b := rec("b", "first_name", p[1], "last_name", "Kelly", "email", "kelly.home@example.com", "address", "3575 Lakeview Cir, Denver, CO 80286")
+		ix := resolveSmall(t, a, b)
+		if sameCluster(t, ix, "a", "b") {
+			t.Errorf("%s and %s on one family e-mail merged", p[0], p[1])
+		}
+	}
+	// A typo of a nickname's formal name still reads as the nickname.
+	if !variantClose("tom", "thonas") {
+		t.Error("Thonas is not read as Thomas, so Tom")
+	}
+}
+
 func TestGenerationsStayApart(t *testing.T) {
 	a := rec("a", "full_name", "John Smith Jr.", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
 	b := rec("b", "full_name", "John Smith Sr", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
