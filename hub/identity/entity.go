@@ -171,10 +171,11 @@ func NormalizeOrgName(s string) string {
 // organisation's wherever it is written ("Bryant Bakery Corp." in a
 // full-name column). The short forms that are also words or name parts
 // in some language ("co", "sa", "ag", "as", …) are not among them;
-// "co" and "group" count only after two words or more.
+// "co", "company" and "group" count only after two words or more (a
+// Victorian photographer's surname was "Company").
 var orgEndings = map[string]bool{
 	"inc": true, "incorporated": true, "llc": true, "llp": true, "ltd": true, "limited": true,
-	"plc": true, "corp": true, "corporation": true, "company": true, "gmbh": true, "pty": true,
+	"plc": true, "corp": true, "corporation": true, "gmbh": true, "pty": true,
 	"sarl": true, "srl": true, "spa": true, "bv": true, "oyj": true, "pvt": true, "pte": true,
 }
 
@@ -194,7 +195,7 @@ func OrgInName(s string) bool {
 	switch {
 	case orgEndings[last]:
 		return true
-	case (last == "co" || last == "group") && n >= 3:
+	case (last == "co" || last == "company" || last == "group") && n >= 3:
 		return true
 	case (last == "sons" || last == "co" || last == "company") && ts[n-2] == "and" && n >= 3:
 		return true
