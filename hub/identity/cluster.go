@@ -317,12 +317,39 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 	if v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 {
 		return false
 	}
+	var buf [1]int32
+	// An e-mail of the named record's own — shared by the two, spelling
+	// the named record's given name (grace_bryant@, not wangfamily@)
+	// and held by no record vetoed apart from it — says whose the
+	// nameless record is, whoever else lives at the address.
+	for _, id := range ix.sharedLive(pa, pb) {
+		if id.Type != profile.Email || len(pa.first) < 3 {
+			continue
+		}
+		local, _, _ := strings.Cut(id.Value, "@")
+		if !strings.Contains(localLetters(local), pa.first) {
+			continue
+		}
+		hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
+		if len(hs) > maxAmbiguityCheck {
+			continue
+		}
+		own := true
+		for _, h := range hs {
+			if h != a && h != b && ix.vetoed(h, a) {
+				own = false
+				break
+			}
+		}
+		if own {
+			return false
+		}
+	}
 	// Who shares the nameless record's address or contact points.
 	keys := ruleKeys(pb, addressRule)
 	for _, id := range pb.ids {
 		keys = append(keys, hashKeyOf(identifierRule, string(id.Type), ":", id.Value))
 	}
-	var buf [1]int32
 	for _, k := range keys {
 		hs := ix.blocks.get(k, &buf)
 		if len(hs) > maxAmbiguityCheck {

@@ -350,6 +350,30 @@ func TestNamelessRecordInHouseholdJoinsNoOne(t *testing.T) {
 	}
 }
 
+// A nameless record on a household member's own e-mail — one that
+// spells her given name and that no one vetoed apart from her holds —
+// is hers, though others live at the address; on the family's e-mail
+// (held by two members vetoed apart) it stays apart.
+func TestNamelessRecordOnOwnEmailJoins(t *testing.T) {
+	home := []string{"address", "2326 Bay Ave, Raleigh, NC 27641"}
+	grace := rec("grace", append(home, "first_name", "Grace", "last_name", "Bryant", "email", "grace_bryant@example.com", "phone", "919-850-3853")...)
+	tom := rec("tom", append(home, "first_name", "Tom", "last_name", "Bryant", "email", "bryants@example.com")...)
+	family := rec("family", append(home, "first_name", "Grace", "last_name", "Bryant", "email", "bryants@example.com")...)
+	order := rec("order", append(home, "email", "grace_bryant@example.com", "phone", "(919) 850-3853")...)
+	ix := resolveSmall(t, grace, tom, order)
+	if sameCluster(t, ix, "grace", "tom") {
+		t.Fatal("household members merged")
+	}
+	if !sameCluster(t, ix, "order", "grace") {
+		t.Fatal("a nameless record on Grace's own e-mail did not join her")
+	}
+	shared := rec("shared", append(home, "email", "bryants@example.com")...)
+	ix = resolveSmall(t, grace, tom, family, shared)
+	if sameCluster(t, ix, "shared", "grace") || sameCluster(t, ix, "shared", "tom") {
+		t.Fatal("a nameless record on the family e-mail joined one member")
+	}
+}
+
 // An e-mail's display name names a record that has no name field: it
 // then compares, and is vetoed, as that name.
 func TestDisplayNameNamesNamelessRecord(t *testing.T) {
