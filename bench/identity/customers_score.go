@@ -32,6 +32,14 @@ type CustomerStats struct {
 	// names stripped): what exact contact matching alone could find, if
 	// it never merged anyone else.
 	ContactPairs int64
+	// NamesakePairs is the number of true pairs with a row that carries
+	// nothing but a given name and a family name (no middle name or
+	// initial, generation, gender, e-mail, phone, date, address or
+	// document) whose entity's true name another entity also bears: the
+	// row's fields are equally likely under either namesake, so linking
+	// it is a guess between them. A resolver at pair precision near 1
+	// leaves them apart: pair recall ≤ 1 − NamesakePairs/TruePairs.
+	NamesakePairs int64
 }
 
 // Stats counts the data set's records, entities and phenomena.
@@ -99,8 +107,53 @@ func (d *CustomerData) Stats() CustomerStats {
 		st.TruePairs += int64(n * (n - 1) / 2)
 	}
 	st.ContactPairs = d.contactPairs()
+	st.NamesakePairs = d.namesakePairs(per)
 	st.Sources, st.Entity, st.Rows = counts(src), counts(ent), counts(rows)
 	return st
+}
+
+// namesakePairs counts CustomerStats.NamesakePairs; per is rows per
+// entity.
+func (d *CustomerData) namesakePairs(per map[string]int) int64 {
+	bearers := map[string]int{}
+	for _, e := range d.Entities {
+		bearers[e.Name]++
+	}
+	ambiguous := map[string]int{} // entity → its name-only rows
+	for _, r := range d.Rows {
+		e, _ := d.Entity(r.Entity)
+		if bearers[e.Name] > 1 && nameOnly(r) {
+			ambiguous[r.Entity]++
+		}
+	}
+	var n int64
+	for ent, k := range ambiguous {
+		// pairs with at least one of the entity's k name-only rows
+		t := int64(per[ent])
+		n += t*(t-1)/2 - (t-int64(k))*(t-int64(k)-1)/2
+	}
+	return n
+}
+
+// nameOnly reports whether r holds a given and a family name and
+// nothing else: no other column, no middle name or initial, no
+// generation in a written full name.
+func nameOnly(r CustomerRow) bool {
+	for _, c := range r.Columns {
+		if c.Value == "" {
+			continue
+		}
+		switch c.Name {
+		case "first_name", "last_name":
+		case "full_name":
+			if len(strings.Fields(strings.ReplaceAll(c.Value, ",", " "))) != 2 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func counts(m map[string]int) []Count {
@@ -121,6 +174,8 @@ func (st CustomerStats) WriteMarkdown(w io.Writer) {
 		srcs = append(srcs, fmt.Sprintf("%s %d", c.Name, c.Count))
 	}
 	fmt.Fprintf(w, "rows per source: %s\n\n", strings.Join(srcs, " · "))
+	fmt.Fprintf(w, "true pairs with a row that holds only a name another entity also bears: %d (%.1f %%) — linking them is a guess between namesakes, so at pair precision near 1 pair recall ≤ %.3f\n\n",
+		st.NamesakePairs, pct(st.NamesakePairs, st.TruePairs), 1-float64(st.NamesakePairs)/float64(max(st.TruePairs, 1)))
 	fmt.Fprintf(w, "| entities | count |\n|---|---:|\n")
 	for _, c := range st.Entity {
 		fmt.Fprintf(w, "| %s | %d |\n", c.Name, c.Count)

@@ -279,3 +279,33 @@ func TestCustomersWriteCSV(t *testing.T) {
 		t.Errorf("source files hold %d rows, want %d", lines, len(d.Rows))
 	}
 }
+
+// NamesakePairs counts the true pairs touching a row that holds only a
+// given and a family name borne by another entity too.
+func TestCustomersNamesakePairs(t *testing.T) {
+	row := func(id, ent string, kv ...string) CustomerRow {
+		r := CustomerRow{ID: id, Entity: ent}
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Columns = append(r.Columns, Column{Name: kv[i], Value: kv[i+1]})
+		}
+		return r
+	}
+	d := &CustomerData{
+		Entities: []CustomerEntity{{ID: "e1", Name: "Ann Lee"}, {ID: "e2", Name: "Ann Lee"}, {ID: "e3", Name: "Bo Chan"}},
+		Rows: []CustomerRow{
+			row("a1", "e1", "full_name", "Lee, Ann"),                          // name only, namesake e2: ambiguous
+			row("a2", "e1", "full_name", "Ann Lee", "email", "a@example.com"), // has an e-mail
+			row("a3", "e1", "full_name", "Ann B. Lee"),                        // has a middle initial
+			row("b1", "e2", "first_name", "Ann", "last_name", "Lee", "phone", "5551234567"),
+			row("b2", "e2", "first_name", "Ann", "last_name", "Lee"), // ambiguous
+			row("c1", "e3", "full_name", "Bo Chan"),                  // name only, no namesake
+			row("c2", "e3", "full_name", "Bo Chan"),
+		},
+	}
+	d.byID = map[string]int{"e1": 0, "e2": 1, "e3": 2}
+	st := d.Stats()
+	// e1: 3 pairs, all touch a1 but (a2,a3) → 2; e2: 1 pair, touches b2 → 1.
+	if st.TruePairs != 5 || st.NamesakePairs != 3 {
+		t.Fatalf("true pairs %d, namesake pairs %d; want 5, 3", st.TruePairs, st.NamesakePairs)
+	}
+}
