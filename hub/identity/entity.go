@@ -386,7 +386,17 @@ func givenNamesConflict(a, b *prep, v *vector) bool {
 	// Levels of the names as written: compare's unless it read one
 	// side crosswise.
 	straight := v != nil && !v.aSwap && !v.bSwap
-	if straight && v.lv[cFirst] != 6 || !straight && firstLevel(af, bf) != 6 {
+	var fl uint8
+	if straight {
+		fl = v.lv[cFirst]
+	} else {
+		fl = firstLevel(af, bf)
+	}
+	// Names that differ only as spellings do (Michael / Michelle, Luis /
+	// Lucía, Daniel / Danielle) are two people when both records give
+	// a sex and the sexes differ: a brother and sister, a couple.
+	sexes := a.gender != 0 && b.gender != 0 && a.gender != b.gender
+	if fl != 6 && !(sexes && (fl == 3 || fl == 4)) {
 		return false
 	}
 	// The household case: a shared (or similar) family name. Different
@@ -406,8 +416,9 @@ func givenNamesConflict(a, b *prep, v *vector) bool {
 	if af == b.middle || bf == a.middle || strings.Contains(b.middle, af) || strings.Contains(a.middle, bf) {
 		return false
 	}
-	// Spelling variants of a nickname ("Thonas" for Thomas, so Tom).
-	if variantClose(af, bf) || variantClose(bf, af) {
+	// Spelling variants of a nickname ("Thonas" for Thomas, so Tom) —
+	// unless the two give different sexes (Daniel / Danielle).
+	if !sexes && (variantClose(af, bf) || variantClose(bf, af)) {
 		return false
 	}
 	return true

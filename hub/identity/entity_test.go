@@ -121,6 +121,27 @@ func TestShortNamesTwoEditsApartStayApart(t *testing.T) {
 	}
 }
 
+// Given names that differ as spellings do (Michael / Michelle, Luis /
+// Lucía) are two people when both records give different sexes: a
+// brother and sister at one address.
+func TestSimilarNamesOfTwoSexesStayApart(t *testing.T) {
+	home := []string{"address", "8343 6th Road, Miami, FL 33137", "email", "lopez.home@example.com"}
+	for _, p := range [][2]string{{"Michael", "Michelle"}, {"Luis", "Lucía"}, {"Daniel", "Danielle"}} {
+		a := rec("a", append(home, "first_name", p[0], "last_name", "Lopez", "gender", "M")...)
+		b := rec("b", append(home, "first_name", p[1], "last_name", "Lopez", "gender", "F")...)
+		ix := resolveSmall(t, a, b)
+		if e, err := ix.Explain("a", "b"); err != nil || e.Veto != vetoGivenName.String() {
+			t.Errorf("%s (M) / %s (F) at one address: veto %q (%v)", p[0], p[1], e.Veto, err)
+		}
+		// One sex unknown: the weights decide, no veto.
+		c := rec("c", append(home, "first_name", p[1], "last_name", "Lopez")...)
+		ix = resolveSmall(t, a, c)
+		if e, _ := ix.Explain("a", "c"); e.Veto != "" {
+			t.Errorf("%s / %s without a second sex vetoed: %q", p[0], p[1], e.Veto)
+		}
+	}
+}
+
 func TestGenerationsStayApart(t *testing.T) {
 	a := rec("a", "full_name", "John Smith Jr.", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
 	b := rec("b", "full_name", "John Smith Sr", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
