@@ -226,10 +226,12 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
 		v := ix.m.compare(pa, pb)
-		if namesDiffer(&v) {
+		if namesDiffer(&v) || noNameAgrees(&v) {
 			// Two different names on one phone or e-mail are two
 			// people sharing it (a household line, a family address):
-			// a relationship, not a merge.
+			// a relationship, not a merge. So is a lone name that
+			// disagrees with the only part it can be compared with
+			// ("Svetlana" and "Mikhail Kuznetsov" on one landline).
 			return false
 		}
 		if !v.personalBeyondContact() && ix.ambiguous(pa, pb) {
@@ -400,6 +402,15 @@ func (ix *Index) ambiguous(a, b *prep) bool {
 		}
 	}
 	return false
+}
+
+// noNameAgrees reports whether a name part was compared and found
+// different and no other name part agrees: one record gives only a
+// given name (or only a surname) and it differs from the other's.
+func noNameAgrees(v *vector) bool {
+	fd := v.lv[cFirst] == uint8(len(specs[cFirst].levels)-1)
+	ld := v.lv[cLast] == uint8(len(specs[cLast].levels)-1)
+	return fd && v.lv[cLast] == 0 || ld && v.lv[cFirst] == 0
 }
 
 // namesDiffer reports whether both the given names and the surnames of a

@@ -142,6 +142,22 @@ func TestSimilarNamesOfTwoSexesStayApart(t *testing.T) {
 	}
 }
 
+// A record with a lone name that differs from the other's name part
+// does not merge on a shared landline; with a name that agrees it does.
+func TestLoneDifferentNameOnSharedPhoneStaysApart(t *testing.T) {
+	mikhail := rec("m", "first_name", "Mikhail", "last_name", "Kuznetsov", "phone", "+1 720 666 0068", "email", "mikhail.kuznetsov@example.com")
+	svetlana := rec("s", "full_name", "Svetlana", "phone", "1-720-666-0068")
+	ix := resolveSmall(t, mikhail, svetlana)
+	if sameCluster(t, ix, "m", "s") {
+		t.Fatal("a lone, different given name merged on a shared phone")
+	}
+	misha := rec("s", "full_name", "Misha", "phone", "1-720-666-0068")
+	ix = resolveSmall(t, mikhail, misha)
+	if !sameCluster(t, ix, "m", "s") {
+		t.Fatal("a lone nickname on the same phone did not merge")
+	}
+}
+
 func TestGenerationsStayApart(t *testing.T) {
 	a := rec("a", "full_name", "John Smith Jr.", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
 	b := rec("b", "full_name", "John Smith Sr", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
