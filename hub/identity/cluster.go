@@ -319,12 +319,19 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 	if v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 {
 		return false
 	}
+	shared := ix.sharedLive(pa, pb)
+	if len(shared) > 0 && allFamilyEmails(shared, pa) {
+		// All the two share is an e-mail that names the family, not
+		// the person (thegutierrezs@, woodsfamily@, gupta.home@): a
+		// household's address, which any of its members orders with.
+		return true
+	}
 	var buf [1]int32
 	// An e-mail of the named record's own — shared by the two, spelling
 	// the named record's given name (grace_bryant@, not wangfamily@)
 	// and held by no record vetoed apart from it — says whose the
 	// nameless record is, whoever else lives at the address.
-	for _, id := range ix.sharedLive(pa, pb) {
+	for _, id := range shared {
 		if id.Type != profile.Email || len(pa.first) < 3 {
 			continue
 		}
@@ -364,6 +371,38 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		}
 	}
 	return false
+}
+
+// allFamilyEmails reports whether every identifier in ids is an e-mail
+// whose local part names p's family and not p: it holds p's surname
+// (three letters or more) and neither p's given name nor, next to the
+// surname, its initial ("thesmiths", "smithfamily", "smith.home";
+// not "ann.smith", "asmith", "smitha").
+func allFamilyEmails(ids []profile.Identifier, p *prep) bool {
+	if len(p.last) < 3 {
+		return false
+	}
+	for _, id := range ids {
+		if id.Type != profile.Email {
+			return false
+		}
+		local, _, _ := strings.Cut(id.Value, "@")
+		letters := localLetters(local)
+		i := strings.Index(letters, p.last)
+		if i < 0 {
+			return false
+		}
+		if p.first != "" {
+			if len(p.first) >= 3 && strings.Contains(letters, p.first) {
+				return false
+			}
+			before, after := letters[:i], letters[i+len(p.last):]
+			if strings.HasSuffix(before, p.first[:1]) || strings.HasPrefix(after, p.first[:1]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // named reports whether p holds a person's name (given or family).

@@ -293,8 +293,11 @@ func TestAmbiguousContactJoinsNoOne(t *testing.T) {
 	if sameCluster(t, ix, "order", "mum") || sameCluster(t, ix, "order", "kid") {
 		t.Fatal("a nameless record on a shared family e-mail joined one of its holders")
 	}
-	// With one holder only, the e-mail links as before.
-	ix = resolveSmall(t, mum, order)
+	// With one holder only, an e-mail that names the person links as
+	// before (one that names only the family does not: decision 0061
+	// §9, TestNamelessRecordOnFamilyEmailJoinsNoOne).
+	own := rec("mum", "first_name", "Maria", "last_name", "Lopez", "birth_date", "1970-03-02", "email", "mlopez@example.com")
+	ix = resolveSmall(t, own, rec("order", "email", "mlopez@example.com", "postcode", "62704"))
 	if !sameCluster(t, ix, "order", "mum") {
 		t.Fatal("a nameless record on a personal e-mail did not join its holder")
 	}
@@ -339,7 +342,8 @@ func TestNamelessRecordInHouseholdJoinsNoOne(t *testing.T) {
 	if sameCluster(t, ix, "order", "yan") || sameCluster(t, ix, "order", "wei") {
 		t.Fatal("a nameless record at a household's address joined one of its members")
 	}
-	ix = resolveSmall(t, yan, order)
+	ownYan := rec("yan", append(home, "first_name", "Yan", "last_name", "Wang", "birth_date", "1995-11-01", "email", "wang.yan@example.com")...)
+	ix = resolveSmall(t, ownYan, rec("order", append(home, "email", "wang.yan@example.com")...))
 	if !sameCluster(t, ix, "order", "yan") {
 		t.Fatal("a nameless record on a person's e-mail, with no household in sight, did not join them")
 	}
@@ -371,6 +375,29 @@ func TestNamelessRecordOnOwnEmailJoins(t *testing.T) {
 	ix = resolveSmall(t, grace, tom, family, shared)
 	if sameCluster(t, ix, "shared", "grace") || sameCluster(t, ix, "shared", "tom") {
 		t.Fatal("a nameless record on the family e-mail joined one member")
+	}
+}
+
+// A nameless record whose only tie to a named person is an e-mail that
+// names the family rather than the person (thewangs@, wangfamily@,
+// wang.home@) joins no one, household in sight or not; on an e-mail
+// that names the person it joins.
+func TestNamelessRecordOnFamilyEmailJoinsNoOne(t *testing.T) {
+	for _, e := range []string{"thewangs@example.com", "wangfamily@example.com", "wang.home@example.com"} {
+		yan := rec("yan", "first_name", "Yan", "last_name", "Wang", "email", e)
+		order := rec("order", "email", e, "address", "7099 Church St, Georgetown, TX 78625")
+		ix := resolveSmall(t, yan, order)
+		if sameCluster(t, ix, "order", "yan") {
+			t.Errorf("a nameless record on %s joined Yan Wang", e)
+		}
+	}
+	for _, e := range []string{"yan.wang@example.com", "ywang@example.com", "wangy@example.com"} {
+		yan := rec("yan", "first_name", "Yan", "last_name", "Wang", "email", e)
+		order := rec("order", "email", e, "address", "7099 Church St, Georgetown, TX 78625")
+		ix := resolveSmall(t, yan, order)
+		if !sameCluster(t, ix, "order", "yan") {
+			t.Errorf("a nameless record on %s did not join Yan Wang", e)
+		}
 	}
 }
 
