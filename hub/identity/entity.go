@@ -430,7 +430,12 @@ func sharesContact(a, b *prep, v *vector) bool {
 	if common(a.emails, b.emails) != "" || common(a.phones, b.phones) != "" {
 		return true
 	}
-	if a.addr == "" || b.addr == "" || pairAddressLevel(a, b, v) > 2 {
+	if a.addr == "" || b.addr == "" {
+		// No street on one side: a postcode both give is all that
+		// places them.
+		return (a.addr == "") != (b.addr == "") && a.postcode != "" && a.postcode == b.postcode
+	}
+	if pairAddressLevel(a, b, v) > 2 {
 		return false
 	}
 	return a.streetNo != "" && a.streetNo == b.streetNo || a.postcode != "" && a.postcode == b.postcode

@@ -158,6 +158,24 @@ func TestLoneDifferentNameOnSharedPhoneStaysApart(t *testing.T) {
 	}
 }
 
+// A till receipt that gives only a postcode is placed by it: a
+// different given name with the surname of someone in that postcode is
+// another member of the family, not that person.
+func TestDifferentGivenNameInOnePostcodeStaysApart(t *testing.T) {
+	crm := rec("crm", "first_name", "Matthias", "last_name", "Richter", "email", "matthias.richter@example.com",
+		"address_line", "9861 Jefferson Blvd", "city", "Austin", "state", "TX", "postcode", "78715")
+	pos := rec("pos", "full_name", "Ursula Richter", "phone", "5129091819", "postcode", "78715")
+	ix := resolveSmall(t, crm, pos)
+	if e, err := ix.Explain("crm", "pos"); err != nil || e.Veto != vetoGivenName.String() {
+		t.Fatalf("Matthias and Ursula Richter in one postcode: veto %q (%v)", e.Veto, err)
+	}
+	same := rec("pos", "full_name", "Matthias Richter", "phone", "5129091819", "postcode", "78715")
+	ix = resolveSmall(t, crm, same)
+	if e, _ := ix.Explain("crm", "pos"); e.Veto != "" {
+		t.Fatalf("one person in one postcode vetoed: %q", e.Veto)
+	}
+}
+
 func TestGenerationsStayApart(t *testing.T) {
 	a := rec("a", "full_name", "John Smith Jr.", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
 	b := rec("b", "full_name", "John Smith Sr", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
