@@ -217,8 +217,12 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 		return false
 	}
 	if ce.class == classProbabilistic {
-		if v := ix.m.compare(ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p); namesDiffer(&v) &&
-			!v.agrees(cDOB) && !v.agrees(cNationalID) && !v.agrees(cPassport) && !v.agrees(cLicense) {
+		pa := ix.ents[comp[ce.a]].p
+		v := ix.m.compare(pa, ix.ents[comp[ce.b]].p)
+		if namesDiffer(&v) && !v.agrees(cDOB) && !v.agrees(cNationalID) && !v.agrees(cPassport) && !v.agrees(cLicense) {
+			return false
+		}
+		if ix.familyFirstDiffers(pa, ix.ents[comp[ce.b]].p, &v) && !v.agrees(cNationalID) && !v.agrees(cPassport) && !v.agrees(cLicense) {
 			return false
 		}
 	}
@@ -226,7 +230,7 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
 		v := ix.m.compare(pa, pb)
-		if namesDiffer(&v) || noNameAgrees(&v) {
+		if namesDiffer(&v) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v) {
 			// Two different names on one phone or e-mail are two
 			// people sharing it (a household line, a family address):
 			// a relationship, not a merge. So is a lone name that
@@ -441,6 +445,18 @@ func (ix *Index) ambiguous(a, b *prep) bool {
 		}
 	}
 	return false
+}
+
+// familyFirstDiffers reports whether the two records' given-name fields
+// agree on a value the data holds mostly as a family name and their
+// family-name fields differ: two members of one family written
+// family-first ("Sun Xiaoming", "Sun Fang"), whose given names — the
+// second fields — differ. Read straight it would be one given name and
+// two surnames, which the model weighs as a rare given name agreeing.
+func (ix *Index) familyFirstDiffers(pa, pb *prep, v *vector) bool {
+	return v.lv[cFirst] == 1 && !v.aSwap && !v.bSwap &&
+		v.lv[cLast] == uint8(len(specs[cLast].levels)-1) && ix.m.familyName(pa.first) &&
+		ix.m.givenName(pa.last) && ix.m.givenName(pb.last)
 }
 
 // noNameAgrees reports whether a name part was compared and found

@@ -427,3 +427,40 @@ func TestDisplayNameNamesNamelessRecord(t *testing.T) {
 		t.Fatal("a spouse named only by the family e-mail's display name merged with the other spouse")
 	}
 }
+
+// Two members of one family written family-first ("Sun Xiaoming",
+// "Sun Fang") agree on the given-name field, but the data holds "sun"
+// as a family name and "xiaoming" and "fang" as given names: they are
+// two people, however much else they share. The same person written
+// twice still merges.
+func TestFamilyFirstNamesStayApart(t *testing.T) {
+	recs := households(200)
+	for i := 0; i < 10; i++ {
+		for _, g := range []string{"Xiaoming", "Fang", "Wei"} {
+			recs = append(recs, rec(fmt.Sprintf("sun-%s-%d", g, i), "first_name", g, "last_name", "Sun",
+				"address_line", fmt.Sprintf("%d Elm St", 10+i), "postcode", fmt.Sprintf("%05d", 60000+i)))
+		}
+	}
+	m, err := Train(recs, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.familyName("sun") || !m.givenName("xiaoming") || !m.givenName("fang") || m.familyName("xiaoming") {
+		t.Fatalf("familyName(sun) %v, givenName(xiaoming) %v, givenName(fang) %v, familyName(xiaoming) %v",
+			m.familyName("sun"), m.givenName("xiaoming"), m.givenName("fang"), m.familyName("xiaoming"))
+	}
+	home := []string{"email", "sun.home@example.com", "postcode", "58772"}
+	a := rec("a", append(home, "full_name", "Sun Xiaoming", "phone", "8588772038")...)
+	b := rec("b", append(home, "full_name", "Sun Fang", "phone", "8587338092")...)
+	c := rec("c", append(home, "full_name", "Sun Xiaoming")...)
+	ix := NewIndex(m)
+	if err := ix.Load([]Record{a, b, c}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if sameCluster(t, ix, "a", "b") {
+		t.Fatal("Sun Xiaoming and Sun Fang merged")
+	}
+	if !sameCluster(t, ix, "a", "c") {
+		t.Fatal("Sun Xiaoming written twice did not merge")
+	}
+}

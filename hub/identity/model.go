@@ -659,6 +659,39 @@ func (m *Model) compare(a, b *prep) vector { return compareWaiving(a, b, m.waive
 // vetoOf is vetoOf with the vetoes m waives not applied.
 func (m *Model) vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown, m.waived()) }
 
+// familyName reports whether v, found in a given-name field, is more
+// often a family name in the records m was fitted on — a name written
+// family-first ("Sun Xiaoming" read as given name Sun) or in swapped
+// columns. It compares the value's share among family names with its
+// share among given names, from the term-frequency tables (values two
+// or more records share); an untrained model has none and says no.
+func (m *Model) familyName(v string) bool {
+	wl, ok := m.tf[cLast][v]
+	if !ok || v == "" {
+		return false
+	}
+	wf, ok := m.tf[cFirst][v]
+	if !ok {
+		return true
+	}
+	return m.m[cLast][1]/math.Exp2(wl) > m.m[cFirst][1]/math.Exp2(wf)
+}
+
+// givenName reports whether v, found in a family-name field, is more
+// often a given name in the records m was fitted on (the mirror of
+// familyName); a value the given-name table lacks is not.
+func (m *Model) givenName(v string) bool {
+	wf, ok := m.tf[cFirst][v]
+	if !ok || v == "" {
+		return false
+	}
+	wl, ok := m.tf[cLast][v]
+	if !ok {
+		return true
+	}
+	return m.m[cFirst][1]/math.Exp2(wf) > m.m[cLast][1]/math.Exp2(wl)
+}
+
 // waived returns the vetoes m does not apply: those whose field its
 // training data showed to be noisy (TrainReport.Noise, reliability.go).
 func (m *Model) waived() vetoSet { return m.report.Noise.waived() }
