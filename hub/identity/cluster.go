@@ -216,6 +216,9 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	if ix.namelessInHousehold(comp[ce.a], comp[ce.b]) {
 		return false
 	}
+	if ix.otherGeneration(comp[ce.a], comp[ce.b]) {
+		return false
+	}
 	if ce.class == classProbabilistic {
 		pa := ix.ents[comp[ce.a]].p
 		v := ix.m.compare(pa, ix.ents[comp[ce.b]].p)
@@ -407,6 +410,31 @@ func allFamilyEmails(ids []profile.Identifier, p *prep) bool {
 		}
 	}
 	return true
+}
+
+// otherGeneration reports whether exactly one of a and b carries a
+// generation mark (Jr, Sr, III) and nothing but the name, places and
+// shared contact points ties them. A mark says that another person of
+// the same name exists — the father of a Jr, the son of a Sr — and
+// usually at the same address and on the same landline; the unmarked
+// record is either of them until a birth date (up to a typing error),
+// a document or a shared e-mail or phone says whose it is (a shared
+// contact point links through the identifier rules, which the other
+// guards — ambiguous, namelessInHousehold, torn — already weigh).
+func (ix *Index) otherGeneration(a, b int32) bool {
+	pa, pb := ix.ents[a].p, ix.ents[b].p
+	if (pa.gen == "") == (pb.gen == "") || !named(pa) || !named(pb) {
+		return false
+	}
+	x, y := pa, pb
+	if y.id < x.id {
+		x, y = y, x
+	}
+	v := ix.m.compare(x, y)
+	if v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 {
+		return false
+	}
+	return len(ix.sharedLive(pa, pb)) == 0
 }
 
 // named reports whether p holds a person's name (given or family).

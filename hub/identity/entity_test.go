@@ -176,6 +176,25 @@ func TestDifferentGivenNameInOnePostcodeStaysApart(t *testing.T) {
 	}
 }
 
+// A record marked Sr says a Jr of the same name exists: an unmarked
+// record of that name at the address is either of them until a birth
+// date or a shared contact point says whose it is.
+func TestUnmarkedRecordOfAGenerationHousehold(t *testing.T) {
+	home := []string{"address", "3739 Highland Court, Springfield, IL 62752"}
+	sr := rec("sr", append(home, "first_name", "Raymond", "last_name", "Jones", "generation", "Sr", "birth_date", "1949-12-17",
+		"email", "raymondjones49@example.com", "phone", "+1 217 929 6653")...)
+	plain := rec("plain", append(home, "first_name", "Raymond", "last_name", "Jones", "email", "jjones@example.com")...)
+	ix := resolveSmall(t, sr, plain)
+	if sameCluster(t, ix, "sr", "plain") {
+		t.Fatal("an unmarked Raymond Jones at the address joined Raymond Jones Sr on name and address alone")
+	}
+	dated := rec("plain", append(home, "first_name", "Raymond", "last_name", "Jones", "birth_date", "12/17/1949")...)
+	ix = resolveSmall(t, sr, dated)
+	if !sameCluster(t, ix, "sr", "plain") {
+		t.Fatal("an unmarked record with the Sr's birth date did not join him")
+	}
+}
+
 func TestGenerationsStayApart(t *testing.T) {
 	a := rec("a", "full_name", "John Smith Jr.", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
 	b := rec("b", "full_name", "John Smith Sr", "address", "4 Elm St, Salem, OR 97301", "phone", "+1 650 253 0000")
