@@ -153,7 +153,7 @@ var orgLegalForms = map[string]bool{
 // legal forms is kept as its words.
 func NormalizeOrgName(s string) string {
 	s = fold(strings.TrimSpace(s))
-	s = strings.NewReplacer("&", " and ", "+", " and ", ".", "", "'", "").Replace(s)
+	s = orgPunct.Replace(s)
 	ts := tokens(s)
 	out := ts[:0:0]
 	for _, t := range ts {
@@ -166,6 +166,11 @@ func NormalizeOrgName(s string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// orgPunct spells "&" and "+" as "and" and drops dots and apostrophes
+// in organisation names ("S.A.R.L." → "sarl"). A Replacer is safe for
+// concurrent use.
+var orgPunct = strings.NewReplacer("&", " and ", "+", " and ", ".", "", "'", "")
 
 // orgEndings are the legal forms that, ending a name, mark it as an
 // organisation's wherever it is written ("Bryant Bakery Corp." in a
@@ -185,13 +190,28 @@ var orgEndings = map[string]bool{
 // Cleaning Services Group"). An organisation named without a legal form
 // ("Joe's Plumbing") is not recognised.
 func OrgInName(s string) bool {
-	s = strings.NewReplacer("&", " and ", "+", " and ", ".", "", "'", "").Replace(fold(s))
+	// Most names end in a word that is no legal form: say so from the
+	// last word alone, before folding and splitting the whole name.
+	last := s
+	if i := strings.LastIndexAny(strings.TrimRight(s, " ,.&"), " ,&"); i >= 0 {
+		last = s[i+1:]
+	}
+	last = strings.ToLower(strings.Map(func(r rune) rune {
+		if r == '.' || r == ',' || r == ' ' {
+			return -1
+		}
+		return r
+	}, last))
+	if !orgEndings[last] && last != "co" && last != "company" && last != "group" && last != "sons" {
+		return false
+	}
+	s = orgPunct.Replace(fold(s))
 	ts := tokens(s)
 	n := len(ts)
 	if n < 2 {
 		return false
 	}
-	last := ts[n-1]
+	last = ts[n-1]
 	switch {
 	case orgEndings[last]:
 		return true
