@@ -316,14 +316,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		return false
 	}
 	// a is named, b is not.
-	x, y := pa, pb
-	if y.id < x.id {
-		x, y = y, x
-	}
-	v := ix.m.compare(x, y)
-	// What could tell the household's members apart: a document, or the
-	// birth date up to a typing error ("within a year" is a spouse's).
-	if v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 {
+	if ix.personallyTied(pa, pb) {
 		return false
 	}
 	shared := ix.sharedLive(pa, pb)
@@ -426,15 +419,18 @@ func (ix *Index) otherGeneration(a, b int32) bool {
 	if (pa.gen == "") == (pb.gen == "") || !named(pa) || !named(pb) {
 		return false
 	}
-	x, y := pa, pb
-	if y.id < x.id {
-		x, y = y, x
+	return !ix.personallyTied(pa, pb) && len(ix.sharedLive(pa, pb)) == 0
+}
+
+// personallyTied reports whether what tells a household's members apart
+// agrees between pa and pb: a document, or the birth date up to a
+// typing error ("within a year" is a spouse's).
+func (ix *Index) personallyTied(pa, pb *prep) bool {
+	if pb.id < pa.id {
+		pa, pb = pb, pa
 	}
-	v := ix.m.compare(x, y)
-	if v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 {
-		return false
-	}
-	return len(ix.sharedLive(pa, pb)) == 0
+	v := ix.m.compare(pa, pb)
+	return v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3
 }
 
 // named reports whether p holds a person's name (given or family).

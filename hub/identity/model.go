@@ -665,31 +665,26 @@ func (m *Model) vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown,
 // columns. It compares the value's share among family names with its
 // share among given names, from the term-frequency tables (values two
 // or more records share); an untrained model has none and says no.
-func (m *Model) familyName(v string) bool {
-	wl, ok := m.tf[cLast][v]
-	if !ok || v == "" {
-		return false
-	}
-	wf, ok := m.tf[cFirst][v]
-	if !ok {
-		return true
-	}
-	return m.m[cLast][1]/math.Exp2(wl) > m.m[cFirst][1]/math.Exp2(wf)
-}
+func (m *Model) familyName(v string) bool { return m.moreOftenAs(cLast, cFirst, v) }
 
 // givenName reports whether v, found in a family-name field, is more
 // often a given name in the records m was fitted on (the mirror of
-// familyName); a value the given-name table lacks is not.
-func (m *Model) givenName(v string) bool {
-	wf, ok := m.tf[cFirst][v]
+// familyName).
+func (m *Model) givenName(v string) bool { return m.moreOftenAs(cFirst, cLast, v) }
+
+// moreOftenAs reports whether v is held in comparison c's table and is
+// a larger share of c's values than of other's (absent from other's
+// table: a share too small to keep).
+func (m *Model) moreOftenAs(c, other comp, v string) bool {
+	wc, ok := m.tf[c][v]
 	if !ok || v == "" {
 		return false
 	}
-	wl, ok := m.tf[cLast][v]
+	wo, ok := m.tf[other][v]
 	if !ok {
 		return true
 	}
-	return m.m[cFirst][1]/math.Exp2(wf) > m.m[cLast][1]/math.Exp2(wl)
+	return m.m[c][1]/math.Exp2(wc) > m.m[other][1]/math.Exp2(wo)
 }
 
 // waived returns the vetoes m does not apply: those whose field its
