@@ -407,8 +407,11 @@ func TestHubClusterLeaderKill(t *testing.T) {
 	// e-mail: had edge 1 learned Erin's e-mail before Finn's first event,
 	// it would file Finn under Erin's profile and the hub would hold one
 	// fragment, not two people to unmerge — a stress run caught that).
-	post(edges[0], `{"anonymousId":"anon-erin","traits":{"name":"Erin"},"messageId":"erin-0"}`)
-	post(edges[1], `{"anonymousId":"anon-finn","traits":{"name":"Finn"},"messageId":"finn-0"}`)
+	// No names: two different given names on one e-mail are two people
+	// the hub keeps apart by itself (decision 0061 §8), and this test
+	// needs the hub to merge them first.
+	post(edges[0], `{"anonymousId":"anon-erin","traits":{"loyalty_tier":"gold"},"messageId":"erin-0"}`)
+	post(edges[1], `{"anonymousId":"anon-finn","traits":{"loyalty_tier":"silver"},"messageId":"finn-0"}`)
 	waitBody(t, edges[1].url+"/v1/profiles/anonymous_id:anon-erin", `"anon-erin"`)
 	waitBody(t, edges[0].url+"/v1/profiles/anonymous_id:anon-finn", `"anon-finn"`)
 	post(edges[0], `{"anonymousId":"anon-erin","traits":{"email":"family@example.com"},"messageId":"erin-1"}`)
