@@ -335,8 +335,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		if id.Type != profile.Email || len(pa.first) < 3 {
 			continue
 		}
-		local, _, _ := strings.Cut(id.Value, "@")
-		if !strings.Contains(localLetters(local), pa.first) {
+		if !strings.Contains(emailLetters(id.Value), pa.first) {
 			continue
 		}
 		hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
@@ -386,8 +385,7 @@ func allFamilyEmails(ids []profile.Identifier, p *prep) bool {
 		if id.Type != profile.Email {
 			return false
 		}
-		local, _, _ := strings.Cut(id.Value, "@")
-		letters := localLetters(local)
+		letters := emailLetters(id.Value)
 		i := strings.Index(letters, p.last)
 		if i < 0 {
 			return false

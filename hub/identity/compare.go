@@ -152,14 +152,12 @@ func (v *vector) agrees(c comp) bool {
 // says only what the names say.
 func nameLocalPart(a, b *prep) nameSpelt {
 	for _, x := range a.emails {
-		lx, _, _ := strings.Cut(x, "@")
-		letters := localLetters(lx)
+		letters := emailLetters(x)
 		if letters == "" {
 			continue
 		}
 		for _, y := range b.emails {
-			ly, _, _ := strings.Cut(y, "@")
-			if x == y || letters != localLetters(ly) {
+			if x == y || letters != emailLetters(y) {
 				continue
 			}
 			var spells nameSpelt
@@ -186,6 +184,13 @@ const (
 	spellsLast nameSpelt = 1 << iota
 	spellsFirst
 )
+
+// emailLetters returns the letters of e-mail e's local part
+// ("ann.lee99@x.com" → "annlee").
+func emailLetters(e string) string {
+	local, _, _ := strings.Cut(e, "@")
+	return localLetters(local)
+}
 
 // localLetters returns the letters a-z of an e-mail's local part.
 func localLetters(local string) string {

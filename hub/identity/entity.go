@@ -192,6 +192,30 @@ var orgEndings = map[string]bool{
 func OrgInName(s string) bool {
 	// Most names end in a word that is no legal form: say so from the
 	// last word alone, before folding and splitting the whole name.
+	if !orgLastWord(s) {
+		return false
+	}
+	ts := tokens(orgPunct.Replace(fold(s)))
+	n := len(ts)
+	if n < 2 {
+		return false
+	}
+	last := ts[n-1]
+	switch {
+	case orgEndings[last]:
+		return true
+	case (last == "co" || last == "company" || last == "group") && n >= 3:
+		return true
+	case (last == "sons" || last == "co" || last == "company") && ts[n-2] == "and" && n >= 3:
+		return true
+	}
+	return false
+}
+
+// orgLastWord reports whether the last word of s, dots and commas
+// dropped, could end an organisation's name (OrgInName's cheap first
+// test).
+func orgLastWord(s string) bool {
 	last := s
 	if i := strings.LastIndexAny(strings.TrimRight(s, " ,.&"), " ,&"); i >= 0 {
 		last = s[i+1:]
@@ -202,25 +226,7 @@ func OrgInName(s string) bool {
 		}
 		return r
 	}, last))
-	if !orgEndings[last] && last != "co" && last != "company" && last != "group" && last != "sons" {
-		return false
-	}
-	s = orgPunct.Replace(fold(s))
-	ts := tokens(s)
-	n := len(ts)
-	if n < 2 {
-		return false
-	}
-	last = ts[n-1]
-	switch {
-	case orgEndings[last]:
-		return true
-	case (last == "co" || last == "company" || last == "group") && n >= 3:
-		return true
-	case (last == "sons" || last == "co" || last == "company") && ts[n-2] == "and" && n >= 3:
-		return true
-	}
-	return false
+	return orgEndings[last] || last == "co" || last == "company" || last == "group" || last == "sons"
 }
 
 // orgsSimilar reports whether two normalized organisation names can be

@@ -98,6 +98,16 @@ func (r *rare) empty() bool {
 		len(r.nidDocs) == 0 && len(r.passDocs) == 0 && len(r.licDocs) == 0 && r.gen == "" && r.org == "" && r.occupation == ""
 }
 
+// lastOf returns the last value of the first non-empty list, or "".
+func lastOf(lists ...[]string) string {
+	for _, l := range lists {
+		if len(l) > 0 {
+			return l[len(l)-1]
+		}
+	}
+	return ""
+}
+
 // prepare normalizes r. It never fails: values that do not normalize are
 // treated as missing.
 func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *prep {
@@ -206,9 +216,10 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 	if g := nameGeneration(strings.Join(first, " ")); g != "" && p.gen == "" {
 		p.gen = g
 	}
-	if p.org == "" && len(first)+len(last) > 0 {
+	if tail := lastOf(last, first); p.org == "" && tail != "" && orgLastWord(tail) {
 		// An organisation written in the name columns is an
-		// organisation's record, not a person's.
+		// organisation's record, not a person's. (The columns are
+		// joined only when their last word could end one.)
 		if n := strings.Join(append(append([]string(nil), first...), last...), " "); OrgInName(n) {
 			p.org = NormalizeOrgName(n)
 			first, middle, last = nil, nil, nil
