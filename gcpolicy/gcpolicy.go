@@ -54,6 +54,12 @@ type Policy struct {
 	// Ratio is the share taken when the limit is derived; 0 means
 	// DefaultRatio. It must lie in (0, 1].
 	Ratio float64
+	// SystemRatio is the share of the machine's memory taken when the
+	// cgroup sets no limit; 0 means Ratio. A process in its own
+	// container owns the container's memory, while one that shares the
+	// machine with the application it serves (an edge beside a till)
+	// should take less of it. It must lie in (0, 1].
+	SystemRatio float64
 }
 
 // Applied is the policy in effect after Apply.
@@ -77,6 +83,8 @@ func (p Policy) Check() error {
 		return fmt.Errorf("gcpolicy: memory limit %d bytes: must be 0 (derived) or positive", p.LimitBytes)
 	case p.Ratio < 0 || p.Ratio > 1 || math.IsNaN(p.Ratio):
 		return fmt.Errorf("gcpolicy: ratio %v: must lie in (0, 1], or 0 for the default", p.Ratio)
+	case p.SystemRatio < 0 || p.SystemRatio > 1 || math.IsNaN(p.SystemRatio):
+		return fmt.Errorf("gcpolicy: system ratio %v: must lie in (0, 1], or 0 for Ratio", p.SystemRatio)
 	}
 	return nil
 }
@@ -101,7 +109,11 @@ func Apply(p Policy, getenv func(string) string) (Applied, error) {
 		if ratio == 0 {
 			ratio = DefaultRatio
 		}
-		limit, err := derivedLimit(ratio)
+		sysRatio := p.SystemRatio
+		if sysRatio == 0 {
+			sysRatio = ratio
+		}
+		limit, err := derivedLimit(ratio, sysRatio)
 		if err != nil {
 			return Applied{}, err
 		}
@@ -122,11 +134,11 @@ func Apply(p Policy, getenv func(string) string) (Applied, error) {
 	return a, nil
 }
 
-// derivedLimit is ratio of the cgroup's memory limit, or of the
+// derivedLimit is ratio of the cgroup's memory limit, or sysRatio of the
 // machine's memory when the cgroup sets none; math.MaxInt64 when neither
 // is known.
-func derivedLimit(ratio float64) (int64, error) {
-	provider := memlimit.ApplyRatio(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem), ratio)
+func derivedLimit(ratio, sysRatio float64) (int64, error) {
+	provider := memlimit.ApplyFallback(memlimit.ApplyRatio(memlimit.FromCgroup, ratio), memlimit.ApplyRatio(memlimit.FromSystem, sysRatio))
 	limit, err := provider()
 	switch {
 	case errors.Is(err, memlimit.ErrNoLimit):

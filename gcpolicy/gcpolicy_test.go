@@ -2,6 +2,8 @@ package gcpolicy
 
 import (
 	"math"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -38,7 +40,7 @@ func TestDefaults(t *testing.T) {
 	if a.GCFromEnv || a.LimitFromEnv {
 		t.Errorf("nothing came from the environment, got %+v", a)
 	}
-	half, err := derivedLimit(0.5)
+	half, err := derivedLimit(0.5, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +99,41 @@ func TestBadPolicyChangesNothing(t *testing.T) {
 		{Policy{LimitBytes: -1}, "memory limit"},
 		{Policy{Ratio: 1.5}, "ratio"},
 		{Policy{Ratio: math.NaN()}, "ratio"},
+		{Policy{SystemRatio: 2}, "system ratio"},
 	} {
 		if _, err := Apply(tc.p, noEnv); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Apply(%+v): %v, want an error naming %q", tc.p, err, tc.want)
 		}
 		if gc, limit := Current(); gc != 123 || limit != 5<<30 {
 			t.Errorf("Apply(%+v) refused but changed the settings: GC %d limit %d", tc.p, gc, limit)
+		}
+	}
+}
+
+// TestSystemRatio: without a cgroup limit the machine's share is
+// SystemRatio's, with one it is Ratio's — whichever this machine has,
+// the limit Apply sets is the one derivedLimit gives for the pair.
+func TestSystemRatio(t *testing.T) {
+	keep(t)
+	a, err := Apply(Policy{Ratio: 0.9, SystemRatio: 0.25}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := derivedLimit(0.9, 0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, limit := Current(); limit != want || a.LimitBytes != want {
+		t.Errorf("in effect %d, reported %d; want %d", limit, a.LimitBytes, want)
+	}
+	sys, err := memlimit.FromSystem()
+	if err != nil {
+		t.Skipf("machine memory unknown: %v", err)
+	}
+	if _, err := memlimit.FromCgroup(); err != nil {
+		// No cgroup limit: a quarter of the machine.
+		if r := float64(want) / float64(sys); r < 0.249 || r > 0.251 {
+			t.Errorf("limit %d is %.3f of the machine's %d, want 0.25", want, r, sys)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"ucv/edge/gossip"
 	"ucv/edge/hubsync"
 	"ucv/edge/store"
+	"ucv/gcpolicy"
 	"ucv/profile"
 	"ucv/profile/catalog"
 	"ucv/replication"
@@ -75,7 +76,17 @@ type edgeConfig struct {
 	// consentGranted is --consent-default granted: a person who has
 	// stated nothing about a consent category counts as granting it.
 	consentGranted bool
+	// gc is the collector's policy (--memory-limit-mb, --gc-percent),
+	// applied by runEdge and runDev to the whole process
+	// (docs/decisions/0062-edge-gc-policy.md).
+	gc gcpolicy.Policy
 }
+
+// edgeGC is an edge's collector policy before its flags: GOGC 400 under
+// a soft limit of 90 % of its cgroup's memory limit, or a quarter of the
+// machine's memory when the cgroup sets none (an edge shares its machine
+// with the till or kiosk it serves).
+var edgeGC = gcpolicy.Policy{Ratio: gcpolicy.DefaultRatio, SystemRatio: 0.25}
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
 
@@ -106,7 +117,7 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --read-key-rate 200 --read-key-burst 400 --max-conns-per-ip 64"},
 		{"TLS options (ucv tls creates a CA and certificates)", []string{"tls-cert", "tls-key", "hub-ca", "tls-client-cert", "tls-client-key"},
 			"ucv " + name + " --tls-cert tls/till-3.pem --tls-key tls/till-3-key.pem --hub-ca tls/ca.pem --tls-client-cert tls/till-3-client.pem --tls-client-key tls/till-3-client-key.pem"},
-		{"Operation options", []string{"log-level", "shutdown-timeout"},
+		{"Operation options", []string{"log-level", "shutdown-timeout", "memory-limit-mb", "gc-percent"},
 			"ucv " + name + " --log-level debug --shutdown-timeout 30s"},
 	}
 }
@@ -117,6 +128,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if err := applyGC(cfg.gc, cfg.logLevel, stderr); err != nil {
+		return err
+	}
 	return runEdgeNode(ctx, cfg, stdout, stderr)
 }
 
@@ -124,6 +138,9 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseEdgeFlags("dev", args, os.Getenv, stderr)
 	if err != nil {
+		return err
+	}
+	if err := applyGC(cfg.gc, cfg.logLevel, stderr); err != nil {
 		return err
 	}
 	return runEdgeNode(ctx, cfg, stdout, stderr)
@@ -184,6 +201,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.hubCA, "hub-ca", env("UCV_HUB_CA", ""), "CA certificates (PEM `FILE`) that sign the hub's; default: the system's roots [UCV_HUB_CA]")
 	fs.StringVar(&cfg.tlsClientCert, "tls-client-cert", env("UCV_TLS_CLIENT_CERT", ""), "client certificate (PEM `FILE`) presented to the hub; its name is this edge's identity there [UCV_TLS_CLIENT_CERT]")
 	fs.StringVar(&cfg.tlsClientKey, "tls-client-key", env("UCV_TLS_CLIENT_KEY", ""), "the private key of --tls-client-cert (PEM `FILE`) [UCV_TLS_CLIENT_KEY]")
+	gcf := addGCFlags(fs, env, "90 % of the cgroup's memory limit, or 25 % of the machine's memory when the cgroup sets none (docs/decisions/0062-edge-gc-policy.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
@@ -193,6 +211,11 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	gc, errGC := gcf.policy(edgeGC)
+	if errGC != nil {
+		return cfg, errGC
+	}
+	cfg.gc = gc
 	if cfg.dataDir == "" {
 		return cfg, fmt.Errorf("%w: --data-dir (or UCV_DATA_DIR) is required", errUsage)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"ucv/edge/api"
+	"ucv/gcpolicy"
 )
 
 func TestParseEdgeFlags(t *testing.T) {
@@ -225,6 +226,22 @@ func TestParseEdgeFlags(t *testing.T) {
 		{name: "duplicate key", cmd: "dev", args: []string{"--write-key", "a,a=x"}, wantErr: true},
 		{name: "bad log level", cmd: "dev", args: []string{"--log-level", "loud"}, wantErr: true},
 		{name: "stray argument", cmd: "dev", args: []string{"now"}, wantErr: true},
+		{
+			name: "collector flags",
+			cmd:  "dev",
+			args: []string{"--memory-limit-mb", "256", "--gc-percent", "200"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
+				gc: gcpolicy.Policy{LimitBytes: 256 << 20, GCPercent: 200, Ratio: 0.9, SystemRatio: 0.25}},
+		},
+		{
+			name: "collector variables",
+			cmd:  "dev",
+			env:  map[string]string{"UCV_MEMORY_LIMIT_MB": "64", "UCV_GC_PERCENT": "-1"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
+				gc: gcpolicy.Policy{LimitBytes: 64 << 20, GCPercent: -1, Ratio: 0.9, SystemRatio: 0.25}},
+		},
+		{name: "memory limit not a number", cmd: "dev", args: []string{"--memory-limit-mb", "1G"}, wantErr: true},
+		{name: "gc percent below -1", cmd: "dev", args: []string{"--gc-percent", "-5"}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -247,6 +264,11 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.forwardMaxMB == 0 {
 				tc.want.forwardMaxMB = 1024
+			}
+			if tc.want.gc == (gcpolicy.Policy{}) {
+				// GOGC 400 under 90 % of a cgroup's limit or a quarter
+				// of the machine's memory (0062).
+				tc.want.gc = gcpolicy.Policy{Ratio: 0.9, SystemRatio: 0.25}
 			}
 			if tc.want.limits == (edgeLimits{}) {
 				tc.want.limits = edgeLimits{readKeyRate: 1000, readKeyBurst: 2000, writeKeyBurst: 1000, maxConns: 10000, maxConnsPerIP: 512}

@@ -106,13 +106,9 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	gc, err := gcpolicy.Apply(cfg.gc, os.Getenv)
-	if err != nil {
+	if err := applyGC(cfg.gc, cfg.logLevel, stderr); err != nil {
 		return err
 	}
-	slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})).Info("garbage collector",
-		"memory_limit_mb", gc.LimitBytes>>20, "gc_percent", gc.GCPercent,
-		"memory_limit_from_env", gc.LimitFromEnv, "gc_percent_from_env", gc.GCFromEnv)
 	return runHubNode(ctx, cfg, stdout, stderr)
 }
 
@@ -150,9 +146,8 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	retainEvery := fs.String("retention-interval", env("UCV_RETENTION_INTERVAL", "1h"), "how often the leader erases the people the catalog's retention policy expired (inactive or anonymous too long; system-initiated privacy requests), a `DURATION`; 0 turns the sweep off [UCV_RETENTION_INTERVAL]")
 	fitEvery := fs.String("model-fit-interval", env("UCV_MODEL_FIT_INTERVAL", "24h"), "how often the leader refits the customer-value and RFM models over every profile, a `DURATION`; 0 turns the schedule off (POST /v1/admin/models/{clv,rfm}/fit still fits) [UCV_MODEL_FIT_INTERVAL]")
 	trainEvery := fs.String("identity-train-interval", env("UCV_IDENTITY_TRAIN_INTERVAL", "1h"), "how often the leader refits the identity model by EM on the hub's records and installs it when a held-back check finds it no worse than the model in use (also when the records grew by a quarter), a `DURATION`; 0 turns self-training off [UCV_IDENTITY_TRAIN_INTERVAL]")
-	memLimit := fs.String("memory-limit-mb", env("UCV_MEMORY_LIMIT_MB", "0"), "soft memory limit of the process in `MB` (the garbage collector works harder as the heap nears it); 0: GOMEMLIMIT when set, else 90 % of the cgroup's memory limit or of the machine's memory (docs/decisions/0055-hub-gc-policy.md) [UCV_MEMORY_LIMIT_MB]")
+	gcf := addGCFlags(fs, env, "90 % of the cgroup's memory limit or of the machine's memory (docs/decisions/0055-hub-gc-policy.md)")
 	hot := fs.String("hot-fragments", env("UCV_HOT_FRAGMENTS", "0"), "how many of the most recently changed fragments (source profiles) stay decoded in memory (~3 KB each for a typical person, more with long timelines); the others are kept encoded (~350 bytes) and decoded when read or changed; 0: 65536, -1: none [UCV_HOT_FRAGMENTS]")
-	gcPercent := fs.String("gc-percent", env("UCV_GC_PERCENT", "0"), "how far the heap may grow past its live part between collections, in `PERCENT` (GOGC); -1: only the memory limit triggers a collection; 0: GOGC when set, else 400 [UCV_GC_PERCENT]")
 	trainMinDecisions := fs.String("identity-train-min-decisions", env("UCV_IDENTITY_TRAIN_MIN_DECISIONS", "0"), "install a self-trained identity model only once it was checked against at least `N` steward decisions (merges, unmerges, reviews); 0: the held-back likelihood check alone may install [UCV_IDENTITY_TRAIN_MIN_DECISIONS]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`), also presented to the other hub nodes; with --tls-client-ca a hub node's (ucv tls cert create --server --client); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
@@ -189,20 +184,13 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	} else {
 		cfg.identityTrainMinLabelled = n
 	}
-	if n, err := strconv.ParseInt(*memLimit, 10, 64); err != nil || n < 0 || n > 1<<43 {
-		return cfg, fmt.Errorf("%w: --memory-limit-mb must be a whole number of megabytes, or 0 for the default, not %q", errUsage, *memLimit)
-	} else {
-		cfg.gc.LimitBytes = n << 20
+	if cfg.gc, err = gcf.policy(cfg.gc); err != nil {
+		return cfg, err
 	}
 	if n, err := strconv.Atoi(*hot); err != nil || n < -1 {
 		return cfg, fmt.Errorf("%w: --hot-fragments must be a count such as 65536, 0 for the default or -1 for none, not %q", errUsage, *hot)
 	} else {
 		cfg.hotFragments = n
-	}
-	if n, err := strconv.Atoi(*gcPercent); err != nil || n < -1 {
-		return cfg, fmt.Errorf("%w: --gc-percent must be a percentage such as 400, -1 (off) or 0 for the default, not %q", errUsage, *gcPercent)
-	} else {
-		cfg.gc.GCPercent = n
 	}
 	var errS, errP error
 	cfg.shutdownTimeout, errS = time.ParseDuration(*shutdown)

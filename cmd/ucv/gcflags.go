@@ -1,0 +1,56 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"ucv/gcpolicy"
+)
+
+// gcFlags are a process's --memory-limit-mb and --gc-percent, as `ucv
+// hub` and `ucv edge` (and `ucv dev`) take them.
+type gcFlags struct {
+	memLimit, gcPercent *string
+}
+
+// addGCFlags registers the collector's flags on fs; limitDefault says
+// what the limit is when neither the flag nor GOMEMLIMIT sets it.
+func addGCFlags(fs *flag.FlagSet, env func(k, def string) string, limitDefault string) gcFlags {
+	return gcFlags{
+		memLimit:  fs.String("memory-limit-mb", env("UCV_MEMORY_LIMIT_MB", "0"), "soft memory limit of the process in `MB` (the garbage collector works harder as the heap nears it); 0: GOMEMLIMIT when set, else "+limitDefault+" [UCV_MEMORY_LIMIT_MB]"),
+		gcPercent: fs.String("gc-percent", env("UCV_GC_PERCENT", "0"), "how far the heap may grow past its live part between collections, in `PERCENT` (GOGC); -1: only the memory limit triggers a collection; 0: GOGC when set, else 400 [UCV_GC_PERCENT]"),
+	}
+}
+
+// policy sets p's explicit limit and percentage from the parsed flags
+// and returns it, or a usage error naming the flag.
+func (g gcFlags) policy(p gcpolicy.Policy) (gcpolicy.Policy, error) {
+	n, err := strconv.ParseInt(*g.memLimit, 10, 64)
+	if err != nil || n < 0 || n > 1<<43 {
+		return p, fmt.Errorf("%w: --memory-limit-mb must be a whole number of megabytes, or 0 for the default, not %q", errUsage, *g.memLimit)
+	}
+	p.LimitBytes = n << 20
+	pc, err := strconv.Atoi(*g.gcPercent)
+	if err != nil || pc < -1 {
+		return p, fmt.Errorf("%w: --gc-percent must be a percentage such as 400, -1 (off) or 0 for the default, not %q", errUsage, *g.gcPercent)
+	}
+	p.GCPercent = pc
+	return p, nil
+}
+
+// applyGC sets p for the whole process and logs what is in effect at
+// level (the process's --log-level) on stderr.
+func applyGC(p gcpolicy.Policy, level slog.Level, stderr io.Writer) error {
+	gc, err := gcpolicy.Apply(p, os.Getenv)
+	if err != nil {
+		return err
+	}
+	slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})).Info("garbage collector",
+		"memory_limit_mb", gc.LimitBytes>>20, "gc_percent", gc.GCPercent,
+		"memory_limit_from_env", gc.LimitFromEnv, "gc_percent_from_env", gc.GCFromEnv)
+	return nil
+}
