@@ -167,6 +167,8 @@ var (
 	descLogSyncs    = metric.NewDesc("ucv_store_log_syncs_total", "Write-ahead log writes (one fdatasync each, per group of requests) since the store opened.")
 	descLogSyncSecs = metric.NewDesc("ucv_store_log_sync_seconds_total",
 		"Time spent in write-ahead log writes and their fdatasyncs since the store opened; divided by ucv_store_log_syncs_total, the floor of an ingest's acknowledgement.")
+	descReadWaits = metric.NewDesc("ucv_store_read_waits_total",
+		"Lookups answered from memory that first waited for the applier, since the store opened: only those asking for a profile an acknowledged, not yet applied event can change (read-your-writes).")
 	descSkipped = metric.NewDesc("ucv_identity_links_skipped_total",
 		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
 		"reason")
@@ -175,7 +177,7 @@ var (
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
-		descApplyLag, descApplySecs, descLogSyncs, descLogSyncSecs} {
+		descApplyLag, descApplySecs, descLogSyncs, descLogSyncSecs, descReadWaits} {
 		describe(d)
 	}
 }
@@ -212,6 +214,7 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descApplySecs, st.ApplySeconds)
 	e.Counter(descLogSyncs, float64(st.LogSyncs))
 	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
+	e.Counter(descReadWaits, float64(st.ReadWaits))
 	for r, n := range st.LinksSkipped {
 		e.Counter(descSkipped, float64(n), store.SkipReason(r).String())
 	}

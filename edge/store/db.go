@@ -94,9 +94,14 @@ type Store struct {
 	// committed to the data file. applyCh is closed and replaced (under
 	// applyMu) whenever appliedPos advances or the applier exits.
 	ackedPos, appliedPos atomic.Uint64
-	applyMu              sync.Mutex
-	applyCh              chan struct{}
-	applierExited        atomic.Bool
+	// pending is what acknowledged, unapplied events can change, for
+	// lookups that wait only for those (pending.go); readWaits counts
+	// the lookups from memory that waited for the applier.
+	pending       pendingSet
+	readWaits     atomic.Uint64
+	applyMu       sync.Mutex
+	applyCh       chan struct{}
+	applierExited atomic.Bool
 	// lagEvents and lagReqs are what was acknowledged and not applied.
 	lagEvents, lagReqs atomic.Int64
 	// applyNanos is the wall time the applier spent committing batches;
@@ -858,6 +863,7 @@ func (s *Store) Stats() (Stats, error) {
 	st.ApplySeconds = time.Duration(s.applyNanos.Load()).Seconds()
 	st.LogSyncs = s.logSyncs.Load()
 	st.LogSyncSeconds = time.Duration(s.logSyncNanos.Load()).Seconds()
+	st.ReadWaits = s.readWaits.Load()
 	for r := range st.LinksSkipped {
 		st.LinksSkipped[r] = s.linksSkipped[r].Load()
 	}

@@ -269,6 +269,10 @@ type Stats struct {
 	ApplySeconds   float64
 	LogSyncs       int64
 	LogSyncSeconds float64
+	// ReadWaits counts the lookups answered from memory that waited for
+	// the applier since Open: only those that asked for a profile an
+	// acknowledged, unapplied event could change (decision 0063).
+	ReadWaits uint64
 }
 
 // SkipReason says why identity resolution left an identifier out.

@@ -1,0 +1,296 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ucv/profile"
+)
+
+// traitN returns the integer trait "n" of view v (-1 when absent).
+func traitN(tb testing.TB, v View) int {
+	tb.Helper()
+	var doc struct {
+		Traits map[string]any `json:"traits"`
+	}
+	// The stored view ends inside its "computed" object (View.JSON).
+	if err := json.Unmarshal(append(v.JSON, "}}"...), &doc); err != nil {
+		tb.Fatalf("view JSON: %v", err)
+	}
+	n, ok := doc.Traits["n"].(float64)
+	if !ok {
+		return -1
+	}
+	return int(n)
+}
+
+// TestFenceWaitsOnlyForWhatItReads: with the applier held, a lookup of a
+// profile no pending event concerns answers at once, and one of the
+// profile a pending event changes waits for it and shows it — by the
+// event's own identifier, by another identifier of the same profile,
+// and by its profile ID.
+func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
+	hold := make(chan struct{})
+	var held sync.Mutex // the applier waits on hold only while armed
+	armed := false
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.applyHook = func() {
+			held.Lock()
+			a := armed
+			held.Unlock()
+			if a {
+				<-hold
+			}
+		}
+	})
+	ingest(t, s,
+		`{"type":"identify","userId":"ann","messageId":"a1","traits":{"email":"ann@example.com","n":1}}`,
+		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"email":"bob@example.com","n":1}}`)
+	annID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Lock()
+	armed = true
+	held.Unlock()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(release)
+
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a2","traits":{"n":2}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's profile: nothing pending concerns it.
+	waits := s.readWaits.Load()
+	c, ok := s.CachedIdentifier([]byte("email:bob@example.com"))
+	if !ok || traitN(t, c.view()) != 1 {
+		t.Fatalf("bob from memory: ok %v", ok)
+	}
+	if got := s.readWaits.Load(); got != waits {
+		t.Errorf("a lookup of an unconcerned profile waited for the applier (%d waits)", got-waits)
+	}
+
+	// Ann's, by another identifier than the event's, and by ID: they
+	// wait until the applier runs, then show n=2.
+	type answer struct {
+		n  int
+		ok bool
+	}
+	results := make(chan answer, 3)
+	go func() {
+		c, ok := s.CachedIdentifier([]byte("email:ann@example.com"))
+		if !ok {
+			results <- answer{}
+			return
+		}
+		results <- answer{traitN(t, c.view()), true}
+	}()
+	go func() {
+		c, ok := s.CachedIdentifier([]byte("user_id:ann"))
+		if !ok {
+			results <- answer{}
+			return
+		}
+		results <- answer{traitN(t, c.view()), true}
+	}()
+	go func() {
+		c, ok := s.CachedID([]byte(annID))
+		if !ok {
+			results <- answer{}
+			return
+		}
+		results <- answer{traitN(t, c.view()), true}
+	}()
+	select {
+	case a := <-results:
+		t.Fatalf("a lookup of the pending profile answered with the applier held: %+v", a)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	for range 3 {
+		if a := <-results; !a.ok || a.n != 2 {
+			t.Errorf("lookup after the applier ran: %+v, want n=2 from memory", a)
+		}
+	}
+	if got := s.readWaits.Load() - waits; got != 3 {
+		t.Errorf("%d lookups waited, want the 3 of the pending profile", got)
+	}
+}
+
+// TestFenceJoinsNewIdentifiers: two pending events of a new person —
+// the first brings her e-mail, the second only her user ID — are one
+// entity: a lookup by the e-mail waits for the second too, batch by
+// batch.
+func TestFenceJoinsNewIdentifiers(t *testing.T) {
+	gate, done := make(chan struct{}), make(chan struct{})
+	var armed atomic.Bool
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.applyHook = func() {
+			if armed.Load() {
+				select {
+				case <-gate:
+				case <-done:
+				}
+			}
+		}
+	})
+	t.Cleanup(func() { close(done) })
+	armed.Store(true)
+	ctx := context.Background()
+	if err := s.Append(ctx, []Event{ev(t, `{"type":"identify","userId":"cat","messageId":"c1","traits":{"email":"cat@example.com","n":1}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, []Event{ev(t, `{"type":"identify","userId":"cat","messageId":"c2","traits":{"n":2}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int, 1)
+	go func() {
+		c, ok := s.CachedIdentifier([]byte("email:cat@example.com"))
+		if !ok {
+			got <- -2
+			return
+		}
+		got <- traitN(t, c.view())
+	}()
+	gate <- struct{}{} // the applier's first batch (the first event, or both)
+	select {
+	case n := <-got:
+		if n != 2 {
+			t.Fatalf("lookup by e-mail answered n=%d before the second event was applied", n)
+		}
+		return // both were in the first batch
+	case <-time.After(50 * time.Millisecond):
+	}
+	armed.Store(false)
+	select {
+	case gate <- struct{}{}:
+	case n := <-got:
+		t.Fatalf("lookup answered n=%d", n)
+	}
+	if n := <-got; n != 2 {
+		t.Errorf("lookup by e-mail: n=%d, want 2", n)
+	}
+}
+
+// TestFenceFollowsMerges: events that link and merge profiles while
+// pending are one entity — a lookup by any identifier of any profile
+// they join waits for all of them. Writers each own a few people; each
+// person has a user ID, an e-mail and anonymous IDs that an identify
+// later merges in. With a slow applier, after every acknowledged event
+// a lookup by a random identifier of that person shows its counter.
+func TestFenceFollowsMerges(t *testing.T) {
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.applyHook = func() { time.Sleep(300 * time.Microsecond) }
+	})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			type person struct {
+				keys []string // identifier keys known to reach the person
+				n    int
+			}
+			people := make([]*person, 3)
+			for i := range people {
+				people[i] = &person{}
+			}
+			for step := range 60 {
+				i := rng.IntN(len(people))
+				p := people[i]
+				p.n++
+				user := fmt.Sprintf("u%d-%d", w, i)
+				var body string
+				switch {
+				case step%7 == 3:
+					// An anonymous visitor's own event first, then the
+					// identify that merges that profile into the person.
+					anon := fmt.Sprintf("a%d-%d-%d", w, i, step)
+					pre := ev(t, fmt.Sprintf(`{"type":"track","anonymousId":%q,"messageId":"pre-%s","event":"Viewed"}`, anon, anon))
+					if err := s.Append(ctx, []Event{pre}); err != nil {
+						t.Error(err)
+						return
+					}
+					body = fmt.Sprintf(`{"type":"identify","userId":%q,"anonymousId":%q,"messageId":"m%d-%d","traits":{"n":%d}}`, user, anon, w, step, p.n)
+					p.keys = append(p.keys, "anonymous_id:"+anon)
+				default:
+					body = fmt.Sprintf(`{"type":"identify","userId":%q,"messageId":"m%d-%d","traits":{"email":"%s@example.com","n":%d}}`, user, w, step, user, p.n)
+					if len(p.keys) == 0 {
+						p.keys = append(p.keys, "user_id:"+user, "email:"+user+"@example.com")
+					}
+				}
+				if err := s.Append(ctx, []Event{ev(t, body)}); err != nil {
+					t.Error(err)
+					return
+				}
+				if len(p.keys) == 0 {
+					p.keys = append(p.keys, "user_id:"+user)
+				}
+				k := p.keys[rng.IntN(len(p.keys))]
+				c, ok := s.CachedIdentifier([]byte(k))
+				var got int
+				if ok {
+					got = traitN(t, c.view())
+				} else {
+					id, ok := profile.ParseKey(k)
+					if !ok {
+						t.Errorf("key %q", k)
+						return
+					}
+					v, err := s.LookupIdentifier(id)
+					if err != nil {
+						t.Errorf("lookup %s after event %d: %v", k, step, err)
+						continue
+					}
+					got = traitN(t, v)
+				}
+				if got != p.n {
+					t.Errorf("writer %d step %d: lookup by %s shows n=%d, want %d", w, step, k, got, p.n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestPendingPrunes: once the applier has passed them, what the
+// appender recorded is dropped.
+func TestPendingPrunes(t *testing.T) {
+	s := open(t, func(o *Options) { o.NoSync = true })
+	for i := range 50 {
+		if err := s.Append(context.Background(), walEvents(t, i*10, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+	// One more request prunes what the applier passed before it.
+	if err := s.Append(context.Background(), walEvents(t, 1000, 1)); err != nil {
+		t.Fatal(err)
+	}
+	p := &s.pending
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.fifo) > 1 || len(p.byKey) > 2 || len(p.byID) > 1 {
+		t.Errorf("after the applier caught up: %d marks, %d keys, %d IDs held", len(p.fifo), len(p.byKey), len(p.byID))
+	}
+}
