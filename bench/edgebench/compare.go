@@ -200,7 +200,12 @@ func EnsureCompareTools(out io.Writer) error {
 //     size, redis-benchmark 50 connections;
 //   - the same lookups on one connection, for p50/p99;
 //   - the same lookups on one connection with the paired client
-//     (Paired): edge and redis alternating request by request.
+//     (Paired): edge and redis alternating request by request;
+//   - the same lookups on one connection while durable ingest runs
+//     beside them (wrk on /v1/track, 64 connections, against redis-server
+//     switched to appendonly yes, appendfsync always, running the ingest
+//     EVAL from 64 connections): what a till's lookup costs while the
+//     store's other tills write.
 func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	if err := EnsureCompareTools(cfg.Out); err != nil {
 		return nil, err
@@ -232,6 +237,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	lookup := ComparePhase{Name: "lookup ~1.6 KB profile (50 conns), req/s"}
 	one := ComparePhase{Name: "lookup, one connection"}
 	paired := ComparePhase{Name: PairedPhase}
+	busy := ComparePhase{Name: BusyPhase}
 	// keep prints one measurement (its rate scaled to events by perReq)
 	// and appends it, so scaled, to *to.
 	keep := func(to *[]CompareResult, label string, r CompareResult, perReq float64) {
@@ -290,6 +296,9 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 			return nil, err
 		}
 		err = lookups(ctx, cfg, edge.Addr, redis.Addr, lookupPath, &lookup, &one, &paired, keep)
+		if err == nil {
+			err = busyLookups(ctx, cfg, edge.Addr, redis.Addr, lookupPath, trackPath, &busy, keep)
+		}
 		edge.Stop()
 		redis.Kill()
 		os.RemoveAll(edir)
@@ -298,7 +307,96 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 			return nil, err
 		}
 	}
-	return []ComparePhase{ingest, batch, lookup, one, paired}, nil
+	return []ComparePhase{ingest, batch, lookup, one, paired, busy}, nil
+}
+
+// BusyPhase names the phase of lookups on one connection while durable
+// ingest runs beside them.
+const BusyPhase = "lookup, one connection, during durable ingest (64 conns)"
+
+// busyLookups measures lookups on one connection while ingest runs on
+// 64 others: the edge under wrk (trackPath, whose users include the
+// loaded profiles, so some lookups meet a pending event of their own
+// profile), redis-server switched to appendonly yes, appendfsync
+// always under redis-benchmark's ingest EVAL.
+func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookupPath, trackPath string, busy *ComparePhase,
+	keep func(*[]CompareResult, string, CompareResult, float64)) error {
+	secs, dur := cfg.seconds()
+	// background runs load until the measurement ends.
+	background := func(load func(ctx context.Context) error) (stop func() error) {
+		lctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- load(lctx) }()
+		return func() error {
+			cancel()
+			err := <-done
+			if lctx.Err() != nil && ctx.Err() == nil {
+				return nil // stopped by us
+			}
+			return err
+		}
+	}
+	stop := background(func(ctx context.Context) error {
+		_, err := runWrk(ctx, "-t1", "-c64", "-d"+strconv.Itoa(secs+30)+"s", "-s", trackPath, "http://"+edgeAddr)
+		return err
+	})
+	time.Sleep(time.Second)
+	r, err := runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edgeAddr)
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	keep(&busy.Edge, "edge  lookup, 1 conn, during ingest, req/s", r, 1)
+	if err := redisCommands(redisAddr, []string{"CONFIG", "SET", "appendonly", "yes"}, []string{"CONFIG", "SET", "appendfsync", "always"}); err != nil {
+		return err
+	}
+	event := `{"type":"track","event":"Product Viewed","messageId":"m-000000000001","properties":{"sku":"sku-1","price":19.99},"timestamp":"2026-12-02T10:00:00Z"}`
+	stop = background(func(ctx context.Context) error {
+		_, err := runRedisBenchmark(ctx, redisAddr, 100_000_000, 64, cfg.Users, "EVAL", evalScript, "1", "user:__rand_int__", event)
+		return err
+	})
+	time.Sleep(time.Second)
+	r, err = runRedisBenchmark(ctx, redisAddr, secs*3_000, 1, cfg.Profiles, "GET", "key:__rand_int__")
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	keep(&busy.Redis, "redis GET, 1 conn, during EVAL (AOF always), req/s", r, 1)
+	return nil
+}
+
+// redisCommands sends each command to the redis-server at addr and
+// fails unless each answers +OK.
+func redisCommands(addr string, cmds ...[]string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(c)
+	for _, cmd := range cmds {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "*%d\r\n", len(cmd))
+		for _, a := range cmd {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		if _, err := c.Write(b.Bytes()); err != nil {
+			return err
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(line, "+OK") {
+			return fmt.Errorf("edgebench: redis %s: %s", strings.Join(cmd, " "), strings.TrimSpace(line))
+		}
+	}
+	return nil
 }
 
 // lookups measures one round of the lookup phases against a running

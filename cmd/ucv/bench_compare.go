@@ -60,9 +60,9 @@ func runBenchCompare(ctx context.Context, args []string, stdout, stderr io.Write
 			continue
 		}
 		fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.2f× |\n", p.Name, e, r, e/r)
-		if p.Name == "lookup, one connection" {
+		if p.Name == "lookup, one connection" || p.Name == edgebench.BusyPhase {
 			ep, rp := edgebench.MedianP99(p.Edge), edgebench.MedianP99(p.Redis)
-			fmt.Fprintf(stdout, "| lookup, one connection, p50 / p99 | %v / %v | %v / %v | p99 %.2f× |\n",
+			fmt.Fprintf(stdout, "| %s, p50 / p99 | %v / %v | %v / %v | p99 %.2f× |\n", p.Name,
 				edgebench.MedianP50(p.Edge), ep, edgebench.MedianP50(p.Redis), rp, float64(ep)/float64(rp))
 		}
 	}

@@ -740,7 +740,9 @@ func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
 // lookupIdentifierFile is LookupIdentifier of identifier key read from
 // the file.
 func (s *Store) lookupIdentifierFile(key string) (View, error) {
-	s.waitApplied()
+	if !s.unknownNow([]byte(key)) {
+		s.waitApplied()
+	}
 	var v View
 	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(key))

@@ -276,3 +276,32 @@ func (s *Store) fencePos(key, id []byte, applied uint64) uint64 {
 	}
 	return pos
 }
+
+// unknownNow reports whether identifier key is in no committed index
+// entry and no acknowledged, unapplied event carries it, with no barrier
+// pending: a lookup of it is "not found" as of everything acknowledged,
+// without waiting for the applier (a till asking for a new customer
+// while the store's other tills write). LookupIdentifier's fence has
+// already waited for pending events that carry key; the check here
+// keeps the file path right on its own.
+func (s *Store) unknownNow(key []byte) bool {
+	applied := s.appliedPos.Load()
+	if applied >= s.ackedPos.Load() {
+		return false // nothing pending: the caller's wait is free
+	}
+	m := s.mem
+	m.mu.RLock()
+	known := m.byIdent == nil || m.byIdent[string(key)] != nil
+	m.mu.RUnlock()
+	if known {
+		return false
+	}
+	p := &s.pending
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.barrier > applied {
+		return false
+	}
+	g := p.byKey[string(key)]
+	return g == nil || g.root().lsn <= applied
+}

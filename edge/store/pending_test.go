@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -80,6 +81,22 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	}
 	if got := s.readWaits.Load(); got != waits {
 		t.Errorf("a lookup of an unconcerned profile waited for the applier (%d waits)", got-waits)
+	}
+
+	// An identifier nobody holds and no pending event carries: not
+	// found, without waiting for the applier.
+	notFound := make(chan error, 1)
+	go func() {
+		_, err := s.LookupIdentifier(profile.Identifier{Type: profile.Email, Value: "nobody@example.com"})
+		notFound <- err
+	}()
+	select {
+	case err := <-notFound:
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("lookup of an unknown identifier: %v, want ErrNotFound", err)
+		}
+	case <-time.After(readWaitMax / 2):
+		t.Error("a lookup of an unknown identifier waited for the applier")
 	}
 
 	// Ann's, by another identifier than the event's, and by ID: they

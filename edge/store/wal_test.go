@@ -342,10 +342,20 @@ func copyTo(tb testing.TB, from, to string) {
 
 // TestReadYourWrites: with the applier slowed down, every lookup that
 // starts after Append returned finds the event, under concurrent
-// writers.
+// writers — from memory, and from the file when memory holds no views.
 func TestReadYourWrites(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mem  int64
+	}{{"views in memory", 0}, {"views in the file", -1}} {
+		t.Run(c.name, func(t *testing.T) { testReadYourWrites(t, c.mem) })
+	}
+}
+
+func testReadYourWrites(t *testing.T, viewMemory int64) {
 	s := open(t, func(o *Options) {
 		o.NoSync = true
+		o.ViewMemoryBytes = viewMemory
 		o.applyHook = func() { time.Sleep(200 * time.Microsecond) }
 	})
 	ctx := context.Background()
