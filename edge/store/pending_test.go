@@ -38,15 +38,11 @@ func traitN(tb testing.TB, v View) int {
 // and by its profile ID.
 func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	hold := make(chan struct{})
-	var held sync.Mutex // the applier waits on hold only while armed
-	armed := false
+	var armed atomic.Bool // the applier waits on hold only while armed
 	s := open(t, func(o *Options) {
 		o.NoSync = true
 		o.applyHook = func() {
-			held.Lock()
-			a := armed
-			held.Unlock()
-			if a {
+			if armed.Load() {
 				<-hold
 			}
 		}
@@ -58,9 +54,7 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held.Lock()
-	armed = true
-	held.Unlock()
+	armed.Store(true)
 	released := false
 	release := func() {
 		if !released {
@@ -106,30 +100,20 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 		ok bool
 	}
 	results := make(chan answer, 3)
-	go func() {
-		c, ok := s.CachedIdentifier([]byte("email:ann@example.com"))
-		if !ok {
-			results <- answer{}
-			return
-		}
-		results <- answer{traitN(t, c.view()), true}
-	}()
-	go func() {
-		c, ok := s.CachedIdentifier([]byte("user_id:ann"))
-		if !ok {
-			results <- answer{}
-			return
-		}
-		results <- answer{traitN(t, c.view()), true}
-	}()
-	go func() {
-		c, ok := s.CachedID([]byte(annID))
-		if !ok {
-			results <- answer{}
-			return
-		}
-		results <- answer{traitN(t, c.view()), true}
-	}()
+	for _, lookup := range []func() (*Cached, bool){
+		func() (*Cached, bool) { return s.CachedIdentifier([]byte("email:ann@example.com")) },
+		func() (*Cached, bool) { return s.CachedIdentifier([]byte("user_id:ann")) },
+		func() (*Cached, bool) { return s.CachedID([]byte(annID)) },
+	} {
+		go func() {
+			c, ok := lookup()
+			if !ok {
+				results <- answer{}
+				return
+			}
+			results <- answer{traitN(t, c.view()), true}
+		}()
+	}
 	select {
 	case a := <-results:
 		t.Fatalf("a lookup of the pending profile answered with the applier held: %+v", a)
@@ -209,81 +193,72 @@ func TestFenceJoinsNewIdentifiers(t *testing.T) {
 // later merges in. With a slow applier, after every acknowledged event
 // a lookup by a random identifier of that person shows its counter.
 func TestFenceFollowsMerges(t *testing.T) {
-	s := open(t, func(o *Options) {
-		o.NoSync = true
-		o.applyHook = func() { time.Sleep(300 * time.Microsecond) }
-	})
+	s := openSlowApplier(t, 300*time.Microsecond)
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			type person struct {
-				keys []string // identifier keys known to reach the person
-				n    int
-			}
-			people := make([]*person, 3)
-			for i := range people {
-				people[i] = &person{}
-			}
-			for step := range 60 {
-				i := rng.IntN(len(people))
-				p := people[i]
-				p.n++
-				user := fmt.Sprintf("u%d-%d", w, i)
-				var body string
-				switch {
-				case step%7 == 3:
-					// An anonymous visitor's own event first, then the
-					// identify that merges that profile into the person.
-					anon := fmt.Sprintf("a%d-%d-%d", w, i, step)
-					pre := ev(t, fmt.Sprintf(`{"type":"track","anonymousId":%q,"messageId":"pre-%s","event":"Viewed"}`, anon, anon))
-					if err := s.Append(ctx, []Event{pre}); err != nil {
-						t.Error(err)
-						return
-					}
-					body = fmt.Sprintf(`{"type":"identify","userId":%q,"anonymousId":%q,"messageId":"m%d-%d","traits":{"n":%d}}`, user, anon, w, step, p.n)
-					p.keys = append(p.keys, "anonymous_id:"+anon)
-				default:
-					body = fmt.Sprintf(`{"type":"identify","userId":%q,"messageId":"m%d-%d","traits":{"email":"%s@example.com","n":%d}}`, user, w, step, user, p.n)
-					if len(p.keys) == 0 {
-						p.keys = append(p.keys, "user_id:"+user, "email:"+user+"@example.com")
-					}
-				}
-				if err := s.Append(ctx, []Event{ev(t, body)}); err != nil {
+	concurrently(4, func(w int) {
+		rng := rand.New(rand.NewPCG(uint64(w), 7))
+		type person struct {
+			keys []string // identifier keys known to reach the person
+			n    int
+		}
+		people := make([]*person, 3)
+		for i := range people {
+			people[i] = &person{}
+		}
+		for step := range 60 {
+			i := rng.IntN(len(people))
+			p := people[i]
+			p.n++
+			user := fmt.Sprintf("u%d-%d", w, i)
+			var body string
+			switch {
+			case step%7 == 3:
+				// An anonymous visitor's own event first, then the
+				// identify that merges that profile into the person.
+				anon := fmt.Sprintf("a%d-%d-%d", w, i, step)
+				pre := ev(t, fmt.Sprintf(`{"type":"track","anonymousId":%q,"messageId":"pre-%s","event":"Viewed"}`, anon, anon))
+				if err := s.Append(ctx, []Event{pre}); err != nil {
 					t.Error(err)
 					return
 				}
+				body = fmt.Sprintf(`{"type":"identify","userId":%q,"anonymousId":%q,"messageId":"m%d-%d","traits":{"n":%d}}`, user, anon, w, step, p.n)
+				p.keys = append(p.keys, "anonymous_id:"+anon)
+			default:
+				body = fmt.Sprintf(`{"type":"identify","userId":%q,"messageId":"m%d-%d","traits":{"email":"%s@example.com","n":%d}}`, user, w, step, user, p.n)
 				if len(p.keys) == 0 {
-					p.keys = append(p.keys, "user_id:"+user)
-				}
-				k := p.keys[rng.IntN(len(p.keys))]
-				c, ok := s.CachedIdentifier([]byte(k))
-				var got int
-				if ok {
-					got = traitN(t, c.view())
-				} else {
-					id, ok := profile.ParseKey(k)
-					if !ok {
-						t.Errorf("key %q", k)
-						return
-					}
-					v, err := s.LookupIdentifier(id)
-					if err != nil {
-						t.Errorf("lookup %s after event %d: %v", k, step, err)
-						continue
-					}
-					got = traitN(t, v)
-				}
-				if got != p.n {
-					t.Errorf("writer %d step %d: lookup by %s shows n=%d, want %d", w, step, k, got, p.n)
+					p.keys = append(p.keys, "user_id:"+user, "email:"+user+"@example.com")
 				}
 			}
-		}()
-	}
-	wg.Wait()
+			if err := s.Append(ctx, []Event{ev(t, body)}); err != nil {
+				t.Error(err)
+				return
+			}
+			if len(p.keys) == 0 {
+				p.keys = append(p.keys, "user_id:"+user)
+			}
+			k := p.keys[rng.IntN(len(p.keys))]
+			c, ok := s.CachedIdentifier([]byte(k))
+			var got int
+			if ok {
+				got = traitN(t, c.view())
+			} else {
+				id, ok := profile.ParseKey(k)
+				if !ok {
+					t.Errorf("key %q", k)
+					return
+				}
+				v, err := s.LookupIdentifier(id)
+				if err != nil {
+					t.Errorf("lookup %s after event %d: %v", k, step, err)
+					continue
+				}
+				got = traitN(t, v)
+			}
+			if got != p.n {
+				t.Errorf("writer %d step %d: lookup by %s shows n=%d, want %d", w, step, k, got, p.n)
+			}
+		}
+	})
 }
 
 // TestPendingPrunes: once the applier has passed them, what the
@@ -310,4 +285,22 @@ func TestPendingPrunes(t *testing.T) {
 	if len(p.fifo) > 1 || len(p.byKey) > 2 || len(p.byID) > 1 {
 		t.Errorf("after the applier caught up: %d marks, %d keys, %d IDs held", len(p.fifo), len(p.byKey), len(p.byID))
 	}
+}
+
+// openSlowApplier opens a store without fsync whose applier sleeps d
+// before each batch, so acknowledged events stay pending a while.
+func openSlowApplier(tb testing.TB, d time.Duration, opts ...func(*Options)) *Store {
+	return open(tb, append([]func(*Options){func(o *Options) {
+		o.NoSync = true
+		o.applyHook = func() { time.Sleep(d) }
+	}}, opts...)...)
+}
+
+// concurrently runs f(0) … f(n-1) on n goroutines and waits for them.
+func concurrently(n int, f func(w int)) {
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() { f(w) })
+	}
+	wg.Wait()
 }

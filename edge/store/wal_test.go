@@ -353,35 +353,25 @@ func TestReadYourWrites(t *testing.T) {
 }
 
 func testReadYourWrites(t *testing.T, viewMemory int64) {
-	s := open(t, func(o *Options) {
-		o.NoSync = true
-		o.ViewMemoryBytes = viewMemory
-		o.applyHook = func() { time.Sleep(200 * time.Microsecond) }
-	})
+	s := openSlowApplier(t, 200*time.Microsecond, func(o *Options) { o.ViewMemoryBytes = viewMemory })
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 40 {
-				user := fmt.Sprintf("ryw-%d-%d", w, i)
-				e := ev(t, fmt.Sprintf(`{"type":"identify","userId":%q,"messageId":"m-%s","traits":{"plan":"p%d"}}`, user, user, i))
-				if err := s.Append(ctx, []Event{e}); err != nil {
-					t.Error(err)
-					return
-				}
-				id := profile.Identifier{Type: profile.UserID, Value: user}
-				if _, err := s.LookupIdentifier(id); err != nil {
-					t.Errorf("lookup after Append: %v", err)
-				}
-				if _, err := s.ResolveIdentifier(id); err != nil {
-					t.Errorf("resolve after Append: %v", err)
-				}
+	concurrently(4, func(w int) {
+		for i := range 40 {
+			user := fmt.Sprintf("ryw-%d-%d", w, i)
+			e := ev(t, fmt.Sprintf(`{"type":"identify","userId":%q,"messageId":"m-%s","traits":{"plan":"p%d"}}`, user, user, i))
+			if err := s.Append(ctx, []Event{e}); err != nil {
+				t.Error(err)
+				return
 			}
-		}()
-	}
-	wg.Wait()
+			id := profile.Identifier{Type: profile.UserID, Value: user}
+			if _, err := s.LookupIdentifier(id); err != nil {
+				t.Errorf("lookup after Append: %v", err)
+			}
+			if _, err := s.ResolveIdentifier(id); err != nil {
+				t.Errorf("resolve after Append: %v", err)
+			}
+		}
+	})
 	st, _ := s.Stats()
 	if st.Ingested[profile.Identify] != 160 {
 		t.Errorf("%d identifies applied, want 160", st.Ingested[profile.Identify])
