@@ -18,7 +18,9 @@ import (
 // then acknowledges them. The applier (commitLoop) commits them in
 // large batches with the requests of other kinds, storing the last
 // applied log position in the same transaction; reads wait until the
-// applier has caught up with what was acknowledged when they started.
+// applier has caught up with what was acknowledged when they started —
+// lookups only with what can change their answer (pending.go,
+// docs/decisions/0063-targeted-read-fence.md).
 
 // maxApplyLag bounds the events acknowledged and not yet applied: the
 // appender waits while more are outstanding, so sustained ingest runs at
