@@ -361,19 +361,38 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 		}
 		return c
 	}
-	fits := func(c map[profile.IDType]map[string]bool) bool {
+	// fits reports whether c, the would-be identities after adding an
+	// identifier or a profile to base, stays within every type's limit —
+	// or, for a type base already holds beyond it, does not grow it. A
+	// profile the hub or a peer merged may hold two user IDs (their word
+	// needs no limit check); events of either must still land on it, and
+	// it may still gain identifiers of other types.
+	fits := func(base, c map[profile.IDType]map[string]bool) bool {
 		for t, set := range c {
-			if l := rules.Limit(t); l > 0 && len(set) > l {
+			if l := rules.Limit(t); l > 0 && len(set) > l && len(set) > len(base[t]) {
 				return false
 			}
 		}
 		return true
 	}
+	var linked []string // profiles already part of the result
+	// baseFor is what adding profile p is weighed against: the profiles
+	// and identifiers linked so far, or, when p would be the first
+	// profile (no merge), p's own identities.
+	baseFor := func(p *profile.Profile) map[profile.IDType]map[string]bool {
+		if len(linked) > 0 {
+			return counts
+		}
+		saved := counts
+		counts = map[profile.IDType]map[string]bool{}
+		own := addCounts(p.Identities.Elems())
+		counts = saved
+		return own
+	}
 	// decide walks ids once. With deferShared, an identifier that two or
 	// more profiles hold (the shared key: see sharedKey) is weighed last,
 	// like a contested one, and links only to a holder the others chose:
 	// it never pulls a further profile into the merge.
-	var linked []string // profiles already part of the result
 	decide := func(deferShared bool) error {
 		link, linked, counts = link[:0], nil, map[profile.IDType]map[string]bool{}
 		type held struct {
@@ -395,7 +414,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 			switch {
 			case pid == "":
 				c := addCounts([]string{id.Key()})
-				if !fits(c) {
+				if !fits(counts, c) {
 					w.skipped[SkipLimit]++
 					continue // a new value of a type already at its limit
 				}
@@ -413,7 +432,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 					return err
 				}
 				c := addCounts(p.Identities.Elems())
-				if !fits(c) {
+				if !fits(baseFor(p), c) {
 					w.skipped[SkipLimit]++
 					continue // linking would glue two people: leave it out
 				}
@@ -436,7 +455,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 			if c.shared && len(linked) > 0 {
 				// The person the other identifiers chose uses it too: it
 				// becomes one more holder, and no holder joins them.
-				if cs := addCounts([]string{id.Key()}); fits(cs) {
+				if cs := addCounts([]string{id.Key()}); fits(counts, cs) {
 					counts = cs
 					link = append(link, id)
 				} else {
@@ -452,7 +471,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 				if err != nil {
 					return err
 				}
-				if c := addCounts(p.Identities.Elems()); fits(c) {
+				if c := addCounts(p.Identities.Elems()); fits(baseFor(p), c) {
 					counts = c
 					link = append(link, id)
 					linked = append(linked, h)
