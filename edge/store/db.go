@@ -465,10 +465,17 @@ func (s *Store) enqueue(ctx context.Context, r *request) error {
 		s.mu.RUnlock()
 		return ErrClosed
 	}
+	held := changesMapping(r)
+	if held {
+		s.pending.hold() // released by the applier (commitLoop)
+	}
 	select {
 	case s.queue <- r:
 	default:
 		s.mu.RUnlock()
+		if held {
+			s.pending.release()
+		}
 		return ErrOverloaded
 	}
 	s.mu.RUnlock()
@@ -495,6 +502,9 @@ func (s *Store) commitLoop() {
 	for r := range s.queue {
 		if s.abort.Load() {
 			s.refuse(r)
+			if changesMapping(r) {
+				s.pending.release()
+			}
 			continue
 		}
 		batch := []*request{r}
@@ -519,6 +529,11 @@ func (s *Store) commitLoop() {
 		start := time.Now()
 		s.applyBatch(batch, n)
 		s.applyNanos.Add(int64(time.Since(start)))
+		for _, r := range batch {
+			if changesMapping(r) {
+				s.pending.release() // committed and published, or refused
+			}
+		}
 	}
 }
 

@@ -49,6 +49,14 @@ type pendingSet struct {
 	// fifo lists what each marked request added, in log order, so that
 	// entries the applier has passed can be dropped.
 	fifo []pmark
+	// lastMarked is the log position of the last request marked.
+	// holding counts queued requests of other kinds that can change
+	// which profile an identifier names (a peer's changes, the hub's
+	// clusters, a privacy directive, a repair): while one is queued or
+	// committing, the mapping a mark reads may be stale by the time its
+	// event applies, so every request marked meanwhile is a barrier.
+	lastMarked uint64
+	holding    int
 }
 
 // pgroup is one entity of pending events: a union-find node whose root
@@ -86,7 +94,8 @@ func (s *Store) markPending(r *request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.prune(applied)
-	if p.barrier > applied {
+	p.lastMarked = r.lsn
+	if p.barrier > applied || p.holding > 0 {
 		p.barrier = r.lsn
 		return
 	}
@@ -96,6 +105,30 @@ func (s *Store) markPending(r *request) {
 			return
 		}
 	}
+}
+
+// changesMapping reports whether r, a request of another kind than
+// logged events, can change which profile an identifier names.
+func changesMapping(r *request) bool {
+	return r.lsn == 0 && (r.remote != nil || r.clusters != nil || r.directive != nil || r.repair != nil)
+}
+
+// hold is called before such a request is queued: every request marked
+// so far, and every one marked until release, waits in full. Events
+// marked before it may apply after it with a mapping it changed.
+func (p *pendingSet) hold() {
+	p.mu.Lock()
+	p.holding++
+	p.barrier = max(p.barrier, p.lastMarked)
+	p.mu.Unlock()
+}
+
+// release ends a hold once its request was committed (and published to
+// the read index) or refused.
+func (p *pendingSet) release() {
+	p.mu.Lock()
+	p.holding--
+	p.mu.Unlock()
 }
 
 // markEvent joins ev's profiles and identifiers into one pending entity

@@ -12,10 +12,14 @@ import (
 	"time"
 
 	"ucv/profile"
+	"ucv/replication"
 )
 
 // traitN returns the integer trait "n" of view v (-1 when absent).
-func traitN(tb testing.TB, v View) int {
+func traitN(tb testing.TB, v View) int { return traitInt(tb, v, "n") }
+
+// traitInt returns the integer trait name of view v (-1 when absent).
+func traitInt(tb testing.TB, v View, name string) int {
 	tb.Helper()
 	var doc struct {
 		Traits map[string]any `json:"traits"`
@@ -24,7 +28,7 @@ func traitN(tb testing.TB, v View) int {
 	if err := json.Unmarshal(append(v.JSON, "}}"...), &doc); err != nil {
 		tb.Fatalf("view JSON: %v", err)
 	}
-	n, ok := doc.Traits["n"].(float64)
+	n, ok := doc.Traits[name].(float64)
 	if !ok {
 		return -1
 	}
@@ -183,6 +187,89 @@ func TestFenceJoinsNewIdentifiers(t *testing.T) {
 	}
 	if n := <-got; n != 2 {
 		t.Errorf("lookup by e-mail: n=%d, want 2", n)
+	}
+}
+
+// TestFenceHoldsForPeerChanges: a peer's merge queued before an event is
+// applied before it, so the event's mapping (read when it was
+// acknowledged) may be stale: while such a request is queued every
+// acknowledged event is a barrier. Fay's event lands on the profile the
+// peer merged her into, and a lookup by Eve's e-mail shows it. (The
+// event sets a trait nobody had: which of two records' values survives
+// a merge is survivorship's business, decision 0045.)
+func TestFenceHoldsForPeerChanges(t *testing.T) {
+	gate, done := make(chan struct{}), make(chan struct{})
+	var armed atomic.Bool
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.applyHook = func() {
+			if armed.Load() {
+				select {
+				case <-gate:
+				case <-done:
+				}
+			}
+		}
+	})
+	t.Cleanup(func() { close(done) })
+	ingest(t, s,
+		`{"type":"identify","userId":"eve","messageId":"e1","traits":{"email":"eve@example.com","n":1}}`,
+		`{"type":"identify","userId":"fay","messageId":"f1","traits":{"email":"fay@example.com","n":1}}`)
+	eve, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "eve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fay, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "fay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	merged := make(chan error, 1)
+	go func() {
+		_, err := s.ApplyRemote(context.Background(), []replication.Entry{{Kind: replication.KindMerge, ProfileID: min(eve, fay), From: max(eve, fay)}})
+		merged <- err
+	}()
+	for held := 0; held == 0; {
+		time.Sleep(time.Millisecond)
+		s.pending.mu.Lock()
+		held = s.pending.holding
+		s.pending.mu.Unlock()
+	}
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"fay","messageId":"f2","traits":{"m":2}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int, 1)
+	go func() {
+		c, ok := s.CachedIdentifier([]byte("email:eve@example.com"))
+		if !ok {
+			v, err := s.LookupIdentifier(profile.Identifier{Type: profile.Email, Value: "eve@example.com"})
+			if err != nil {
+				got <- -2
+				return
+			}
+			got <- traitInt(t, v, "m")
+			return
+		}
+		got <- traitInt(t, c.view(), "m")
+	}()
+	select {
+	case n := <-got:
+		t.Fatalf("lookup by Eve's e-mail answered m=%d before the merge and Fay's event were applied", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	armed.Store(false)
+	gate <- struct{}{}
+	if err := <-merged; err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != 2 {
+		t.Errorf("lookup by Eve's e-mail after the merge: m=%d, want Fay's 2", n)
+	}
+	s.pending.mu.Lock()
+	held := s.pending.holding
+	s.pending.mu.Unlock()
+	if held != 0 {
+		t.Errorf("%d holds left after the peer's request was committed", held)
 	}
 }
 
