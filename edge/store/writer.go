@@ -341,9 +341,10 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 
 	// counts of identities per type of the would-be merged profile.
 	counts := map[profile.IDType]map[string]bool{}
-	addCounts := func(keys []string) map[profile.IDType]map[string]bool {
-		c := make(map[profile.IDType]map[string]bool, len(counts))
-		for t, set := range counts {
+	// addTo returns base (not modified) with keys added.
+	addTo := func(base map[profile.IDType]map[string]bool, keys []string) map[profile.IDType]map[string]bool {
+		c := make(map[profile.IDType]map[string]bool, len(base))
+		for t, set := range base {
 			c[t] = make(map[string]bool, len(set))
 			for k := range set {
 				c[t][k] = true
@@ -361,6 +362,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 		}
 		return c
 	}
+	addCounts := func(keys []string) map[profile.IDType]map[string]bool { return addTo(counts, keys) }
 	// fits reports whether c, the would-be identities after adding an
 	// identifier or a profile to base, stays within every type's limit —
 	// or, for a type base already holds beyond it, does not grow it. A
@@ -383,11 +385,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 		if len(linked) > 0 {
 			return counts
 		}
-		saved := counts
-		counts = map[profile.IDType]map[string]bool{}
-		own := addCounts(p.Identities.Elems())
-		counts = saved
-		return own
+		return addTo(nil, p.Identities.Elems())
 	}
 	// decide walks ids once. With deferShared, an identifier that two or
 	// more profiles hold (the shared key: see sharedKey) is weighed last,
