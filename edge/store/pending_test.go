@@ -139,20 +139,7 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 // entity: a lookup by the e-mail waits for the second too, batch by
 // batch.
 func TestFenceJoinsNewIdentifiers(t *testing.T) {
-	gate, done := make(chan struct{}), make(chan struct{})
-	var armed atomic.Bool
-	s := open(t, func(o *Options) {
-		o.NoSync = true
-		o.applyHook = func() {
-			if armed.Load() {
-				select {
-				case <-gate:
-				case <-done:
-				}
-			}
-		}
-	})
-	t.Cleanup(func() { close(done) })
+	s, armed, gate := openGated(t)
 	armed.Store(true)
 	ctx := context.Background()
 	if err := s.Append(ctx, []Event{ev(t, `{"type":"identify","userId":"cat","messageId":"c1","traits":{"email":"cat@example.com","n":1}}`)}); err != nil {
@@ -198,20 +185,7 @@ func TestFenceJoinsNewIdentifiers(t *testing.T) {
 // event sets a trait nobody had: which of two records' values survives
 // a merge is survivorship's business, decision 0045.)
 func TestFenceHoldsForPeerChanges(t *testing.T) {
-	gate, done := make(chan struct{}), make(chan struct{})
-	var armed atomic.Bool
-	s := open(t, func(o *Options) {
-		o.NoSync = true
-		o.applyHook = func() {
-			if armed.Load() {
-				select {
-				case <-gate:
-				case <-done:
-				}
-			}
-		}
-	})
-	t.Cleanup(func() { close(done) })
+	s, armed, gate := openGated(t)
 	ingest(t, s,
 		`{"type":"identify","userId":"eve","messageId":"e1","traits":{"email":"eve@example.com","n":1}}`,
 		`{"type":"identify","userId":"fay","messageId":"f1","traits":{"email":"fay@example.com","n":1}}`)
@@ -390,4 +364,24 @@ func concurrently(n int, f func(w int)) {
 		wg.Go(func() { f(w) })
 	}
 	wg.Wait()
+}
+
+// openGated opens a store without fsync whose applier, while armed,
+// waits before each batch for a token on gate (or the test's end).
+func openGated(t *testing.T) (*Store, *atomic.Bool, chan struct{}) {
+	gate, done := make(chan struct{}), make(chan struct{})
+	armed := new(atomic.Bool)
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.applyHook = func() {
+			if armed.Load() {
+				select {
+				case <-gate:
+				case <-done:
+				}
+			}
+		}
+	})
+	t.Cleanup(func() { close(done) })
+	return s, armed, gate
 }
