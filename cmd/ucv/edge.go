@@ -78,8 +78,10 @@ type edgeConfig struct {
 	consentGranted bool
 	// gc is the collector's policy (--memory-limit-mb, --gc-percent),
 	// applied by runEdge and runDev to the whole process
-	// (docs/decisions/0062-edge-gc-policy.md).
-	gc gcpolicy.Policy
+	// (docs/decisions/0062-edge-gc-policy.md); gcApplied is what they
+	// put in effect, logged at start (nil: not applied, as in tests).
+	gc        gcpolicy.Policy
+	gcApplied *gcpolicy.Applied
 }
 
 // edgeGC is an edge's collector policy before its flags: GOGC 400 under
@@ -128,9 +130,11 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := applyGC(cfg.gc, cfg.logLevel, stderr); err != nil {
+	gc, err := applyGC(cfg.gc)
+	if err != nil {
 		return err
 	}
+	cfg.gcApplied = &gc // logged once the node runs: a refused start stays one line
 	return runEdgeNode(ctx, cfg, stdout, stderr)
 }
 
@@ -140,9 +144,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := applyGC(cfg.gc, cfg.logLevel, stderr); err != nil {
+	gc, err := applyGC(cfg.gc)
+	if err != nil {
 		return err
 	}
+	cfg.gcApplied = &gc // logged once the node runs: a refused start stays one line
 	return runEdgeNode(ctx, cfg, stdout, stderr)
 }
 
@@ -528,6 +534,9 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "  gossip:   %s (members: %d)\n", g.Addr(), g.NumMembers())
 	}
 	log.Info("version", "version", version)
+	if cfg.gcApplied != nil {
+		logGC(log, *cfg.gcApplied)
+	}
 	if cfg.definitionsFile != "" {
 		if err := loadDefinitions(n.Store(), cfg.definitionsFile, log); err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)

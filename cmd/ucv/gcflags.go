@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -42,15 +41,14 @@ func (g gcFlags) policy(p gcpolicy.Policy) (gcpolicy.Policy, error) {
 	return p, nil
 }
 
-// applyGC sets p for the whole process and logs what is in effect at
-// level (the process's --log-level) on stderr.
-func applyGC(p gcpolicy.Policy, level slog.Level, stderr io.Writer) error {
-	gc, err := gcpolicy.Apply(p, os.Getenv)
-	if err != nil {
-		return err
-	}
-	slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})).Info("garbage collector",
+// applyGC sets p for the whole process and returns what is in effect.
+func applyGC(p gcpolicy.Policy) (gcpolicy.Applied, error) {
+	return gcpolicy.Apply(p, os.Getenv)
+}
+
+// logGC logs the collector's policy in effect.
+func logGC(log *slog.Logger, gc gcpolicy.Applied) {
+	log.Info("garbage collector",
 		"memory_limit_mb", gc.LimitBytes>>20, "gc_percent", gc.GCPercent,
 		"memory_limit_from_env", gc.LimitFromEnv, "gc_percent_from_env", gc.GCFromEnv)
-	return nil
 }

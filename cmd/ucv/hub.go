@@ -106,9 +106,11 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := applyGC(cfg.gc, cfg.logLevel, stderr); err != nil {
+	gc, err := applyGC(cfg.gc)
+	if err != nil {
 		return err
 	}
+	logGC(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel})), gc)
 	return runHubNode(ctx, cfg, stdout, stderr)
 }
 
