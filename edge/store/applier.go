@@ -116,6 +116,7 @@ func (s *Store) appendLoop() {
 			r.payload = nil
 			s.queue <- r
 		}
+		s.pending.queued(batch[len(batch)-1].lsn)
 		s.ackedPos.Store(batch[len(batch)-1].lsn)
 		for _, r := range batch {
 			close(r.done)

@@ -145,6 +145,10 @@ type request struct {
 	dueKeys [][]byte
 	// directive is a privacy directive to carry out (ApplyDirective).
 	directive *replication.Directive
+	// taint and holdAll are r's hold on the read fence while queued
+	// (holdFor, pending.go), ended by release.
+	taint   *pgroup
+	holdAll bool
 	// lsn is the log position of a logged event request (0: not
 	// logged): its done was closed by the appender when the record was
 	// durable; the applier sets res and err and never closes done.
@@ -465,17 +469,12 @@ func (s *Store) enqueue(ctx context.Context, r *request) error {
 		s.mu.RUnlock()
 		return ErrClosed
 	}
-	held := changesMapping(r)
-	if held {
-		s.pending.hold() // released by the applier (commitLoop)
-	}
+	s.holdFor(r) // released by the applier (commitLoop)
 	select {
 	case s.queue <- r:
 	default:
 		s.mu.RUnlock()
-		if held {
-			s.pending.release()
-		}
+		s.release(r)
 		return ErrOverloaded
 	}
 	s.mu.RUnlock()
@@ -502,9 +501,7 @@ func (s *Store) commitLoop() {
 	for r := range s.queue {
 		if s.abort.Load() {
 			s.refuse(r)
-			if changesMapping(r) {
-				s.pending.release()
-			}
+			s.release(r)
 			continue
 		}
 		batch := []*request{r}
@@ -530,9 +527,7 @@ func (s *Store) commitLoop() {
 		s.applyBatch(batch, n)
 		s.applyNanos.Add(int64(time.Since(start)))
 		for _, r := range batch {
-			if changesMapping(r) {
-				s.pending.release() // committed and published, or refused
-			}
+			s.release(r) // committed and published, or refused
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"sync"
+
+	"ucv/replication"
 )
 
 // Targeted read-your-writes (docs/decisions/0063-targeted-read-fence.md).
@@ -57,6 +59,11 @@ type pendingSet struct {
 	// event applies, so every request marked meanwhile is a barrier.
 	lastMarked uint64
 	holding    int
+	// queuedThrough is the log position of the last request the
+	// appender has handed to the applier: marks after it are in flight.
+	queuedThrough uint64
+	// taints counts the targeted holds (holdFor) not yet released.
+	taints int
 }
 
 // pgroup is one entity of pending events: a union-find node whose root
@@ -66,6 +73,10 @@ type pgroup struct {
 	parent    *pgroup
 	lsn       uint64
 	keys, ids []string // members (root only)
+	// live counts the queued requests of other kinds (a peer's changes,
+	// the hub's clusters) whose profiles and identifiers this entity
+	// holds (root only): events touching them join it until they commit.
+	live int
 }
 
 // root returns g's root, halving the path on the way.
@@ -113,22 +124,194 @@ func changesMapping(r *request) bool {
 	return r.lsn == 0 && (r.remote != nil || r.clusters != nil || r.directive != nil || r.repair != nil)
 }
 
-// hold is called before such a request is queued: every request marked
-// so far, and every one marked until release, waits in full. Events
-// marked before it may apply after it with a mapping it changed.
-func (p *pendingSet) hold() {
+// holdFor is called before such a request r is queued. Events marked
+// before it but queued after it (in flight) wait in full. A peer's
+// deltas and merges and the hub's clusters taint their profiles and
+// identifiers (and the profiles those identifiers name now): until r
+// commits, an event touching any of them joins one entity with all of
+// them, so a lookup of any waits for it — r may merge them. Anything
+// else (a snapshot's clusters, full states, a privacy directive, a
+// repair) is a global hold: every request marked until r commits waits
+// in full. The applier calls release(r) once r is committed and
+// published, or refused.
+func (s *Store) holdFor(r *request) {
+	if !changesMapping(r) {
+		return
+	}
+	keys, ids, ok := mappingOf(r)
+	if ok {
+		m := s.mem
+		m.mu.RLock()
+		if m.byIdent == nil {
+			ok = false
+		}
+		for _, k := range keys {
+			if sl := m.byIdent[k]; sl != nil {
+				ids = append(ids, sl.id)
+			}
+		}
+		m.mu.RUnlock()
+	}
+	p := &s.pending
+	applied := s.appliedPos.Load()
 	p.mu.Lock()
-	p.holding++
-	p.barrier = max(p.barrier, p.lastMarked)
+	defer p.mu.Unlock()
+	if p.lastMarked > p.queuedThrough {
+		p.barrier = max(p.barrier, p.lastMarked)
+	}
+	if !ok {
+		p.holding++
+		r.holdAll = true
+		p.barrier = max(p.barrier, p.lastMarked)
+		return
+	}
+	r.taint = p.join(keys, ids, applied, 0, 1)
+	p.taints++
+}
+
+// mappingOf lists the identifier keys and profile IDs request r (a
+// peer's changes or the hub's clusters) can change; ok is false for
+// what must be held globally.
+func mappingOf(r *request) (keys, ids []string, ok bool) {
+	switch {
+	case r.clusters != nil && !r.replaceAll:
+		for i, c := range r.clusters {
+			ids = append(ids, c.ID)
+			ids = append(ids, c.Fragments...)
+			if d := r.decoded[i]; d != nil {
+				keys = append(keys, d.Identities.Elems()...)
+			}
+		}
+		return keys, ids, true
+	case r.remote != nil && !r.full:
+		for i, e := range r.remote {
+			switch e.Kind {
+			case replication.KindDelta, replication.KindMerge:
+			default:
+				return nil, nil, false
+			}
+			ids = append(ids, e.ProfileID)
+			if e.From != "" {
+				ids = append(ids, e.From)
+			}
+			if d := r.decoded[i]; d != nil {
+				ids = append(ids, d.ID)
+				keys = append(keys, d.Identities.Elems()...)
+			}
+		}
+		return keys, ids, true
+	}
+	return nil, nil, false
+}
+
+// release ends r's hold (holdFor).
+func (s *Store) release(r *request) {
+	if !r.holdAll && r.taint == nil {
+		return
+	}
+	p := &s.pending
+	applied := s.appliedPos.Load()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.holdAll {
+		p.holding--
+		r.holdAll = false
+	}
+	if r.taint != nil {
+		rt := r.taint.root()
+		rt.live--
+		r.taint = nil
+		p.taints--
+		if rt.live == 0 {
+			if rt.lsn <= applied {
+				p.drop(rt)
+			} else {
+				// Its events' marks may have left the queue while it was
+				// live: mark it again so prune drops it.
+				p.fifo = append(p.fifo, pmark{lsn: rt.lsn, g: rt})
+			}
+		}
+	}
+}
+
+// queued records that the appender handed the requests through log
+// position lsn to the applier.
+func (p *pendingSet) queued(lsn uint64) {
+	p.mu.Lock()
+	p.queuedThrough = lsn
 	p.mu.Unlock()
 }
 
-// release ends a hold once its request was committed (and published to
-// the read index) or refused.
-func (p *pendingSet) release() {
-	p.mu.Lock()
-	p.holding--
-	p.mu.Unlock()
+// join makes keys and ids, and the pending entities they belong to, one
+// entity whose last position is lsn (or the largest of theirs when lsn
+// is 0), adds live to its live count, and returns its root.
+func (p *pendingSet) join(keys, ids []string, applied, lsn uint64, live int) *pgroup {
+	var roots []*pgroup
+	add := func(g *pgroup) {
+		if g == nil {
+			return
+		}
+		if g = g.root(); (g.lsn > applied || g.live > 0) && !slices.Contains(roots, g) {
+			roots = append(roots, g)
+		}
+	}
+	for _, k := range keys {
+		add(p.byKey[k])
+	}
+	for _, id := range ids {
+		add(p.byID[id])
+	}
+	var root *pgroup
+	for _, g := range roots {
+		if root == nil || len(g.keys)+len(g.ids) > len(root.keys)+len(root.ids) {
+			root = g
+		}
+	}
+	if root == nil {
+		root = &pgroup{}
+	}
+	for _, g := range roots {
+		if g != root {
+			g.parent = root
+			root.keys, root.ids = append(root.keys, g.keys...), append(root.ids, g.ids...)
+			root.lsn = max(root.lsn, g.lsn)
+			root.live += g.live
+			g.keys, g.ids, g.live = nil, nil, 0
+		}
+	}
+	root.lsn = max(root.lsn, lsn)
+	root.live += live
+	if p.byKey == nil {
+		p.byKey, p.byID = map[string]*pgroup{}, map[string]*pgroup{}
+	}
+	for _, k := range keys {
+		if g := p.byKey[k]; g == nil || g.root() != root {
+			p.byKey[k] = root
+			root.keys = append(root.keys, k)
+		}
+	}
+	for _, id := range ids {
+		if g := p.byID[id]; g == nil || g.root() != root {
+			p.byID[id] = root
+			root.ids = append(root.ids, id)
+		}
+	}
+	return root
+}
+
+// drop removes root r's members from the maps (those still naming it).
+func (p *pendingSet) drop(r *pgroup) {
+	for _, k := range r.keys {
+		if g := p.byKey[k]; g != nil && g.root() == r {
+			delete(p.byKey, k)
+		}
+	}
+	for _, id := range r.ids {
+		if g := p.byID[id]; g != nil && g.root() == r {
+			delete(p.byID, id)
+		}
+	}
+	r.keys, r.ids = nil, nil
 }
 
 // markEvent joins ev's profiles and identifiers into one pending entity
@@ -167,55 +350,9 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event) bool 
 		ids = append(ids, sl.id)
 	}
 	m.mu.RUnlock()
-	// The pending entities ev touches become one; the root with the
-	// most members absorbs the others (their members move to it).
-	var roots []*pgroup
-	join := func(g *pgroup) {
-		if g == nil {
-			return
-		}
-		if g = g.root(); g.lsn > applied && !slices.Contains(roots, g) {
-			roots = append(roots, g)
-		}
-	}
-	for _, k := range keys {
-		join(p.byKey[k])
-	}
-	for _, id := range ids {
-		join(p.byID[id])
-	}
-	var root *pgroup
-	for _, g := range roots {
-		if root == nil || len(g.keys)+len(g.ids) > len(root.keys)+len(root.ids) {
-			root = g
-		}
-	}
-	if root == nil {
-		root = &pgroup{}
-	}
-	for _, g := range roots {
-		if g != root {
-			g.parent = root
-			root.keys, root.ids = append(root.keys, g.keys...), append(root.ids, g.ids...)
-			g.keys, g.ids = nil, nil
-		}
-	}
-	root.lsn = lsn
-	if p.byKey == nil {
-		p.byKey, p.byID = map[string]*pgroup{}, map[string]*pgroup{}
-	}
-	for _, k := range keys {
-		if g := p.byKey[k]; g == nil || g.root() != root {
-			p.byKey[k] = root
-			root.keys = append(root.keys, k)
-		}
-	}
-	for _, id := range ids {
-		if g := p.byID[id]; g == nil || g.root() != root {
-			p.byID[id] = root
-			root.ids = append(root.ids, id)
-		}
-	}
+	// The pending entities ev touches become one (the root with the
+	// most members absorbs the others), ending at lsn.
+	root := p.join(keys, ids, applied, lsn, 0)
 	p.fifo = append(p.fifo, pmark{lsn: lsn, g: root})
 	return true
 }
@@ -225,18 +362,8 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event) bool 
 func (p *pendingSet) prune(applied uint64) {
 	n := 0
 	for n < len(p.fifo) && p.fifo[n].lsn <= applied {
-		if r := p.fifo[n].g.root(); r.lsn <= applied {
-			for _, k := range r.keys {
-				if g := p.byKey[k]; g != nil && g.root() == r {
-					delete(p.byKey, k)
-				}
-			}
-			for _, id := range r.ids {
-				if g := p.byID[id]; g != nil && g.root() == r {
-					delete(p.byID, id)
-				}
-			}
-			r.keys, r.ids = nil, nil
+		if r := p.fifo[n].g.root(); r.lsn <= applied && r.live == 0 {
+			p.drop(r) // a live one is dropped by its release
 		}
 		p.fifo[n] = pmark{}
 		n++
@@ -337,4 +464,11 @@ func (s *Store) unknownNow(key []byte) bool {
 	}
 	g := p.byKey[string(key)]
 	return g == nil || g.root().lsn <= applied
+}
+
+// holds returns how many requests of other kinds hold the fence now.
+func (p *pendingSet) holds() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.holding + p.taints
 }

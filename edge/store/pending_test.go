@@ -179,16 +179,18 @@ func TestFenceJoinsNewIdentifiers(t *testing.T) {
 
 // TestFenceHoldsForPeerChanges: a peer's merge queued before an event is
 // applied before it, so the event's mapping (read when it was
-// acknowledged) may be stale: while such a request is queued every
-// acknowledged event is a barrier. Fay's event lands on the profile the
-// peer merged her into, and a lookup by Eve's e-mail shows it. (The
+// acknowledged) may be stale: while such a request is queued, an event
+// touching its profiles joins one entity with all of them. Fay's event
+// lands on the profile the peer merged her into, and a lookup by Eve's
+// e-mail waits for it and shows it; Gil's does not wait. (The
 // event sets a trait nobody had: which of two records' values survives
 // a merge is survivorship's business, decision 0045.)
 func TestFenceHoldsForPeerChanges(t *testing.T) {
 	s, armed, gate := openGated(t)
 	ingest(t, s,
 		`{"type":"identify","userId":"eve","messageId":"e1","traits":{"email":"eve@example.com","n":1}}`,
-		`{"type":"identify","userId":"fay","messageId":"f1","traits":{"email":"fay@example.com","n":1}}`)
+		`{"type":"identify","userId":"fay","messageId":"f1","traits":{"email":"fay@example.com","n":1}}`,
+		`{"type":"identify","userId":"gil","messageId":"g1","traits":{"email":"gil@example.com","n":1}}`)
 	eve, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "eve"})
 	if err != nil {
 		t.Fatal(err)
@@ -203,14 +205,20 @@ func TestFenceHoldsForPeerChanges(t *testing.T) {
 		_, err := s.ApplyRemote(context.Background(), []replication.Entry{{Kind: replication.KindMerge, ProfileID: min(eve, fay), From: max(eve, fay)}})
 		merged <- err
 	}()
-	for held := 0; held == 0; {
+	for s.pending.holds() == 0 {
 		time.Sleep(time.Millisecond)
-		s.pending.mu.Lock()
-		held = s.pending.holding
-		s.pending.mu.Unlock()
 	}
 	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"fay","messageId":"f2","traits":{"m":2}}`)}); err != nil {
 		t.Fatal(err)
+	}
+	// Gil is neither in the peer's merge nor in Fay's event: his lookup
+	// does not wait.
+	waits := s.readWaits.Load()
+	if c, ok := s.CachedIdentifier([]byte("email:gil@example.com")); !ok || traitN(t, c.view()) != 1 {
+		t.Errorf("gil from memory: ok %v", ok)
+	}
+	if s.readWaits.Load() != waits {
+		t.Error("a lookup of a profile the peer's merge does not touch waited")
 	}
 	got := make(chan int, 1)
 	go func() {
@@ -239,10 +247,7 @@ func TestFenceHoldsForPeerChanges(t *testing.T) {
 	if n := <-got; n != 2 {
 		t.Errorf("lookup by Eve's e-mail after the merge: m=%d, want Fay's 2", n)
 	}
-	s.pending.mu.Lock()
-	held := s.pending.holding
-	s.pending.mu.Unlock()
-	if held != 0 {
+	if held := s.pending.holds(); held != 0 {
 		t.Errorf("%d holds left after the peer's request was committed", held)
 	}
 }

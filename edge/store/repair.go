@@ -250,12 +250,12 @@ func (s *Store) requestRepair(id string) {
 	s.mu.RLock()
 	sent := false
 	if !s.closed {
-		s.pending.hold() // released by the applier (commitLoop)
+		s.holdFor(r) // released by the applier (commitLoop)
 		select {
 		case s.queue <- r:
 			sent = true
 		default:
-			s.pending.release()
+			s.release(r)
 		}
 	}
 	s.mu.RUnlock()
