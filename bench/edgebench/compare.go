@@ -93,6 +93,9 @@ func median(rs []CompareResult, f func(CompareResult) float64) float64 {
 // cheapest form redis offers, under appendfsync always.
 const evalScript = `redis.call('INCR',KEYS[1]..':n') redis.call('HSET',KEYS[1],'last',ARGV[1]) redis.call('LPUSH',KEYS[1]..':ev',ARGV[1]) redis.call('LTRIM',KEYS[1]..':ev',0,99) return 1`
 
+// evalEvent is the event evalScript stores (ARGV[1]).
+const evalEvent = `{"type":"track","event":"Product Viewed","messageId":"m-000000000001","properties":{"sku":"sku-1","price":19.99},"timestamp":"2026-12-02T10:00:00Z"}`
+
 // luaThreads numbers wrk's threads (tid), so scripts can seed their
 // random numbers and keep messageIds unique per thread; each script
 // below is run with it prepended (wrkScript).
@@ -152,12 +155,13 @@ function request()
 end
 `
 
-// EnsureCompareTools finds wrk, redis-server and redis-benchmark, and
+// EnsureCompareTools finds wrk, redis-server, redis-benchmark and
+// redis-cli, and
 // installs the missing ones from Debian (apt-get) when running as root.
 func EnsureCompareTools(out io.Writer) error {
 	missing := func() []string {
 		var m []string
-		for _, t := range []string{"wrk", "redis-server", "redis-benchmark"} {
+		for _, t := range []string{"wrk", "redis-server", "redis-benchmark", "redis-cli"} {
 			if _, err := exec.LookPath(t); err != nil {
 				m = append(m, t)
 			}
@@ -274,9 +278,8 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		if err != nil {
 			return nil, err
 		}
-		event := `{"type":"track","event":"Product Viewed","messageId":"m-000000000001","properties":{"sku":"sku-1","price":19.99},"timestamp":"2026-12-02T10:00:00Z"}`
 		r, err = runRedisBenchmark(ctx, redis.Addr, secs*30_000, 64, cfg.Users,
-			"EVAL", evalScript, "1", "user:__rand_int__", event)
+			"EVAL", evalScript, "1", "user:__rand_int__", evalEvent)
 		redis.Kill()
 		os.RemoveAll(rdir)
 		if err != nil {
@@ -349,12 +352,13 @@ func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lo
 		return err
 	}
 	keep(&busy.Edge, "edge  lookup, 1 conn, during ingest, req/s", r, 1)
-	if err := redisCommands(redisAddr, []string{"CONFIG", "SET", "appendonly", "yes"}, []string{"CONFIG", "SET", "appendfsync", "always"}); err != nil {
-		return err
+	for _, kv := range [][2]string{{"appendonly", "yes"}, {"appendfsync", "always"}} {
+		if err := redisConfigSet(ctx, redisAddr, kv[0], kv[1]); err != nil {
+			return err
+		}
 	}
-	event := `{"type":"track","event":"Product Viewed","messageId":"m-000000000001","properties":{"sku":"sku-1","price":19.99},"timestamp":"2026-12-02T10:00:00Z"}`
 	stop = background(func(ctx context.Context) error {
-		_, err := runRedisBenchmark(ctx, redisAddr, 100_000_000, 64, cfg.Users, "EVAL", evalScript, "1", "user:__rand_int__", event)
+		_, err := runRedisBenchmark(ctx, redisAddr, 100_000_000, 64, cfg.Users, "EVAL", evalScript, "1", "user:__rand_int__", evalEvent)
 		return err
 	})
 	time.Sleep(time.Second)
@@ -369,32 +373,16 @@ func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lo
 	return nil
 }
 
-// redisCommands sends each command to the redis-server at addr and
-// fails unless each answers +OK.
-func redisCommands(addr string, cmds ...[]string) error {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// redisConfigSet sets redis-server's parameter to value (redis-cli
+// CONFIG SET), failing unless it answers OK.
+func redisConfigSet(ctx context.Context, addr, parameter, value string) error {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	r := bufio.NewReader(c)
-	for _, cmd := range cmds {
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "*%d\r\n", len(cmd))
-		for _, a := range cmd {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		if _, err := c.Write(b.Bytes()); err != nil {
-			return err
-		}
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(line, "+OK") {
-			return fmt.Errorf("edgebench: redis %s: %s", strings.Join(cmd, " "), strings.TrimSpace(line))
-		}
+	out, err := exec.CommandContext(ctx, "redis-cli", "-h", host, "-p", port, "CONFIG", "SET", parameter, value).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "OK" {
+		return fmt.Errorf("edgebench: redis CONFIG SET %s %s: %v: %s", parameter, value, err, bytes.TrimSpace(out))
 	}
 	return nil
 }
