@@ -126,21 +126,18 @@ func edgeFlagGroups(name string) []flagGroup {
 
 // runEdge implements `ucv edge`: a production edge node.
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseEdgeFlags("edge", args, os.Getenv, stderr)
-	if err != nil {
-		return err
-	}
-	gc, err := applyGC(cfg.gc)
-	if err != nil {
-		return err
-	}
-	cfg.gcApplied = &gc // logged once the node runs: a refused start stays one line
-	return runEdgeNode(ctx, cfg, stdout, stderr)
+	return runEdgeCommand(ctx, "edge", args, stdout, stderr)
 }
 
 // runDev implements `ucv dev`: an edge with zero configuration.
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseEdgeFlags("dev", args, os.Getenv, stderr)
+	return runEdgeCommand(ctx, "dev", args, stdout, stderr)
+}
+
+// runEdgeCommand parses `ucv NAME`'s flags, sets the collector's policy
+// for the process and runs the node.
+func runEdgeCommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseEdgeFlags(name, args, os.Getenv, stderr)
 	if err != nil {
 		return err
 	}
