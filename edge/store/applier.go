@@ -109,9 +109,7 @@ func (s *Store) appendLoop() {
 		}
 		s.lagEvents.Add(int64(events))
 		s.lagReqs.Add(int64(len(batch)))
-		for _, r := range batch {
-			s.markPending(r) // before the applier or any reader can see it (pending.go)
-		}
+		s.markPending(batch) // before the applier or any reader can see them (pending.go)
 		for _, r := range batch {
 			r.payload = nil
 			s.queue <- r

@@ -52,11 +52,10 @@ type pendingSet struct {
 	// entries the applier has passed can be dropped.
 	fifo []pmark
 	// lastMarked is the log position of the last request marked.
-	// holding counts queued requests of other kinds that can change
-	// which profile an identifier names (a peer's changes, the hub's
-	// clusters, a privacy directive, a repair): while one is queued or
-	// committing, the mapping a mark reads may be stale by the time its
-	// event applies, so every request marked meanwhile is a barrier.
+	// holding counts the global holds (holdFor): queued requests that
+	// can change which profile any identifier names (a hub snapshot,
+	// full states, a privacy directive, a repair). While one is queued
+	// or committing, every request marked is a barrier.
 	lastMarked uint64
 	holding    int
 	// queuedThrough is the log position of the last request the
@@ -96,24 +95,26 @@ type pmark struct {
 	g   *pgroup
 }
 
-// markPending records, before request r (log position lsn) is
-// acknowledged, what its events can change. Only the appender calls it,
-// in log order.
-func (s *Store) markPending(r *request) {
+// markPending records, before the logged requests of batch are
+// acknowledged, what their events can change. Only the appender calls
+// it, in log order.
+func (s *Store) markPending(batch []*request) {
 	p := &s.pending
 	applied := s.appliedPos.Load()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.prune(applied)
-	p.lastMarked = r.lsn
-	if p.barrier > applied || p.holding > 0 {
-		p.barrier = r.lsn
-		return
-	}
-	for _, ev := range r.evs {
-		if !p.markEvent(s.mem, r.lsn, applied, ev) {
+	for _, r := range batch {
+		p.lastMarked = r.lsn
+		if p.barrier > applied || p.holding > 0 {
 			p.barrier = r.lsn
-			return
+			continue
+		}
+		for _, ev := range r.evs {
+			if !p.markEvent(s.mem, r.lsn, applied, ev) {
+				p.barrier = r.lsn
+				break
+			}
 		}
 	}
 }
