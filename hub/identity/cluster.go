@@ -220,12 +220,12 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 		return false
 	}
 	if ce.class == classProbabilistic {
-		pa := ix.ents[comp[ce.a]].p
-		v := ix.m.compare(pa, ix.ents[comp[ce.b]].p)
-		if namesDiffer(&v) && !v.agrees(cDOB) && !v.agrees(cNationalID) && !v.agrees(cPassport) && !v.agrees(cLicense) {
+		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
+		v := ix.m.compare(pa, pb)
+		if namesDiffer(&v) && !v.agrees(cDOB) && !v.documentAgrees() {
 			return false
 		}
-		if ix.familyFirstDiffers(pa, ix.ents[comp[ce.b]].p, &v) && !v.agrees(cNationalID) && !v.agrees(cPassport) && !v.agrees(cLicense) {
+		if ix.familyFirstDiffers(pa, pb, &v) && !v.documentAgrees() {
 			return false
 		}
 	}
@@ -428,7 +428,7 @@ func (ix *Index) personallyTied(pa, pb *prep) bool {
 		pa, pb = pb, pa
 	}
 	v := ix.m.compare(pa, pb)
-	return v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense) || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3
+	return v.documentAgrees() || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3
 }
 
 // named reports whether p holds a person's name (given or family).

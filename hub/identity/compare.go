@@ -131,8 +131,13 @@ func (v *vector) personal() bool {
 // personalBeyondContact is personal without e-mail and phone: a name, the
 // birth date or a document agrees.
 func (v *vector) personalBeyondContact() bool {
-	return v.agrees(cFirst) || v.agrees(cLast) || v.agrees(cDOB) ||
-		v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense)
+	return v.agrees(cFirst) || v.agrees(cLast) || v.agrees(cDOB) || v.documentAgrees()
+}
+
+// documentAgrees reports whether a national ID, passport or driver's
+// licence agrees.
+func (v *vector) documentAgrees() bool {
+	return v.agrees(cNationalID) || v.agrees(cPassport) || v.agrees(cLicense)
 }
 
 // agrees reports whether c was compared and agrees at a level short of
