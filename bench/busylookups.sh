@@ -8,7 +8,7 @@
 # sends single /v1/track events on CONNS connections (default 32) for
 # users u100000… (with -o: u0…u99999, so some events touch the profiles
 # looked up), and prints both latency distributions, the ingest rate and
-# ucv_store_read_waits_total. Needs wrk (apt-get install wrk).
+# ucv_store_read_waits_total and ucv_store_read_overlays_total. Needs wrk (apt-get install wrk).
 set -euo pipefail
 mode=edge conns=32 overlap=0 port=18099
 while getopts "m:c:op:" o; do
@@ -72,4 +72,4 @@ wrk -t1 -c1 -d5s --latency -s "$dir/lookup.lua" "$url" | grep -E '^ +(50|99)%|Re
 wait "$tp"
 echo "ingest $(grep Requests/sec "$dir/track.out")"
 grep -E "Non-2xx|Socket errors" "$dir/track.out" && { echo "busylookups: ingest requests failed" >&2; exit 1; }
-curl -s "$url/metrics" | grep -E '^ucv_store_read_waits_total' || echo "(no ucv_store_read_waits_total: a binary before decision 0063)"
+curl -s "$url/metrics" | grep -E '^ucv_store_read_(waits|overlays)_total' || echo "(no ucv_store_read_waits_total: a binary before decision 0063)"

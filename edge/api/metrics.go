@@ -169,6 +169,8 @@ var (
 		"Time spent in write-ahead log writes and their fdatasyncs since the store opened; divided by ucv_store_log_syncs_total, the floor of an ingest's acknowledgement.")
 	descReadWaits = metric.NewDesc("ucv_store_read_waits_total",
 		"Lookups answered from memory that first waited for the applier, since the store opened: only those asking for a profile an acknowledged, not yet applied event can change (read-your-writes).")
+	descReadOverlays = metric.NewDesc("ucv_store_read_overlays_total",
+		"Lookups answered from memory with the acknowledged, not yet applied events of their profile applied to the view instead of waiting for the applier, since the store opened.")
 	descSkipped = metric.NewDesc("ucv_identity_links_skipped_total",
 		"Identifiers of ingested events that identity resolution left out of the link (the event was stored), by reason: blocked value, type limit (e.g. a shared till's device ID), or a hub cannot-link.",
 		"reason")
@@ -177,7 +179,7 @@ var (
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
-		descApplyLag, descApplySecs, descLogSyncs, descLogSyncSecs, descReadWaits} {
+		descApplyLag, descApplySecs, descLogSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
 		describe(d)
 	}
 }
@@ -215,6 +217,7 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descLogSyncs, float64(st.LogSyncs))
 	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
 	e.Counter(descReadWaits, float64(st.ReadWaits))
+	e.Counter(descReadOverlays, float64(st.ReadOverlays))
 	for r, n := range st.LinksSkipped {
 		e.Counter(descSkipped, float64(n), store.SkipReason(r).String())
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"ucv/crdt"
 )
 
 // BenchmarkIngestCommit compares the store's group committer with bbolt's
@@ -30,7 +32,7 @@ func BenchmarkIngestCommit(b *testing.B) {
 					}
 					return s.db.Batch(func(tx *bolt.Tx) error {
 						w := newWriter(s, tx)
-						if _, _, err := w.ingest(e); err != nil {
+						if _, _, err := w.ingest(e, crdt.Timestamp{}); err != nil {
 							return err
 						}
 						return w.flush()

@@ -96,9 +96,11 @@ type Store struct {
 	ackedPos, appliedPos atomic.Uint64
 	// pending is what acknowledged, unapplied events can change, for
 	// lookups that wait only for those (pending.go); readWaits counts
-	// the lookups from memory that waited for the applier.
+	// the lookups from memory that waited for the applier, readOverlays
+	// those answered with their pending events applied (overlay.go).
 	pending       pendingSet
 	readWaits     atomic.Uint64
+	readOverlays  atomic.Uint64
 	applyMu       sync.Mutex
 	applyCh       chan struct{}
 	applierExited atomic.Bool
@@ -122,7 +124,12 @@ type Store struct {
 }
 
 type request struct {
-	evs    []Event
+	evs []Event
+	// stamps are the HLC moments the appender acknowledged evs at
+	// (markPending), the events' timestamps when the applier finds them
+	// still ahead of their profile's version (writer.stampFor); nil for
+	// requests not logged and events replayed after a restart.
+	stamps []crdt.Timestamp
 	remote []replication.Entry // changes from peers (ApplyRemote) instead of events
 	// decoded holds remote[i]'s delta decoded by the caller, off the
 	// commit goroutine (nil: not a delta, or undecodable).
@@ -208,6 +215,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.Populate {
 		bopts.MmapFlags = syscall.MAP_POPULATE
 	}
+	bopts.InitialMmapSize = opts.initialMmap
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -623,7 +631,11 @@ func (s *Store) commit(batch []*request, pos uint64) error {
 					r.res.Suppressed++
 					continue
 				}
-				id, dup, err := w.ingest(ev)
+				var stamp crdt.Timestamp
+				if i < len(r.stamps) {
+					stamp = r.stamps[i]
+				}
+				id, dup, err := w.ingest(ev, stamp)
 				if err != nil {
 					return err
 				}
@@ -876,6 +888,7 @@ func (s *Store) Stats() (Stats, error) {
 	st.LogSyncs = s.logSyncs.Load()
 	st.LogSyncSeconds = time.Duration(s.logSyncNanos.Load()).Seconds()
 	st.ReadWaits = s.readWaits.Load()
+	st.ReadOverlays = s.readOverlays.Load()
 	for r := range st.LinksSkipped {
 		st.LinksSkipped[r] = s.linksSkipped[r].Load()
 	}

@@ -357,7 +357,11 @@ func (s *Store) CachedIdentifier(key []byte) (*Cached, bool) {
 // one read of memory: the view, and how many profiles hold key when two
 // or more do (0 otherwise).
 func (s *Store) CachedIdentifierHolders(key []byte) (*Cached, int, bool) {
-	s.fence(key, nil) // read-your-writes: what was acknowledged and can change the answer is applied and published here first
+	// Read-your-writes: what was acknowledged and can change the answer
+	// is applied and published here first, or applied to the view here.
+	if c, ok := s.fence(key, nil); ok {
+		return c, 0, true // the overlay checked that one profile holds key
+	}
 	m := s.mem
 	m.mu.RLock()
 	sl, n := m.byIdent[string(key)], m.holders[string(key)]
@@ -369,7 +373,9 @@ func (s *Store) CachedIdentifierHolders(key []byte) (*Cached, int, bool) {
 // CachedID is CachedIdentifier for a profile ID (memory does not follow
 // redirects: a merged-away ID is answered by LookupID).
 func (s *Store) CachedID(id []byte) (*Cached, bool) {
-	s.fence(nil, id) // read-your-writes, as CachedIdentifierHolders
+	if c, ok := s.fence(nil, id); ok { // read-your-writes, as CachedIdentifierHolders
+		return c, true
+	}
 	m := s.mem
 	m.mu.RLock()
 	sl := m.byID[string(id)]

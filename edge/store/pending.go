@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 
+	"ucv/crdt"
+	"ucv/profile"
 	"ucv/replication"
 )
 
@@ -63,6 +65,12 @@ type pendingSet struct {
 	queuedThrough uint64
 	// taints counts the targeted holds (holdFor) not yet released.
 	taints int
+	// marks counts the events marked (pevent.seq); mids maps the
+	// messageId of each marked event not yet pruned to the seq of its
+	// first marked event (the writer drops the later ones as
+	// duplicates, whichever entity they join).
+	marks uint64
+	mids  map[string]uint64
 }
 
 // pgroup is one entity of pending events: a union-find node whose root
@@ -76,6 +84,22 @@ type pgroup struct {
 	// the hub's clusters) whose profiles and identifiers this entity
 	// holds (root only): events touching them join it until they commit.
 	live int
+	// evs are the entity's events (root only), for the overlay
+	// (overlay.go); odd is set once one of them is not plain — one the
+	// overlay cannot apply the way the writer will (its events are then
+	// waited for).
+	evs []pevent
+	odd bool
+}
+
+// pevent is a pending event and the one profile all its identifiers
+// named in the committed index when it was marked ("" if they did not).
+type pevent struct {
+	lsn, seq uint64 // seq orders the events of one request (one lsn)
+	ev       Event
+	stamp    crdt.Timestamp // when the appender acknowledged it
+	target   string
+	dup      bool // set on plainAfter's copy: an earlier pending event has its messageId
 }
 
 // root returns g's root, halving the path on the way.
@@ -89,16 +113,28 @@ func (g *pgroup) root() *pgroup {
 	return g
 }
 
-// pmark is one marked event: its log position and its entity.
+// pmark is one marked event: its log position and its entity, and its
+// messageId and pevent.seq ("" and 0 for an entity marked again).
 type pmark struct {
 	lsn uint64
 	g   *pgroup
+	mid string
+	seq uint64
 }
 
 // markPending records, before the logged requests of batch are
 // acknowledged, what their events can change. Only the appender calls
 // it, in log order.
 func (s *Store) markPending(batch []*request) {
+	// Each event is stamped with the moment it is acknowledged, in log
+	// order: the applier applies it with that stamp (stampFor), and so
+	// does the read overlay.
+	for _, r := range batch {
+		r.stamps = make([]crdt.Timestamp, len(r.evs))
+		for i := range r.evs {
+			r.stamps[i] = s.clock.Now()
+		}
+	}
 	p := &s.pending
 	applied := s.appliedPos.Load()
 	p.mu.Lock()
@@ -110,8 +146,8 @@ func (s *Store) markPending(batch []*request) {
 			p.barrier = r.lsn
 			continue
 		}
-		for _, ev := range r.evs {
-			if !p.markEvent(s.mem, r.lsn, applied, ev) {
+		for i, ev := range r.evs {
+			if !p.markEvent(s.mem, r.lsn, applied, ev, r.stamps[i]) {
 				p.barrier = r.lsn
 				break
 			}
@@ -277,7 +313,8 @@ func (p *pendingSet) join(keys, ids []string, applied, lsn uint64, live int) *pg
 			root.keys, root.ids = append(root.keys, g.keys...), append(root.ids, g.ids...)
 			root.lsn = max(root.lsn, g.lsn)
 			root.live += g.live
-			g.keys, g.ids, g.live = nil, nil, 0
+			root.evs, root.odd = append(root.evs, g.evs...), root.odd || g.odd
+			g.keys, g.ids, g.live, g.evs = nil, nil, 0, nil
 		}
 	}
 	root.lsn = max(root.lsn, lsn)
@@ -318,7 +355,7 @@ func (p *pendingSet) drop(r *pgroup) {
 // markEvent joins ev's profiles and identifiers into one pending entity
 // at lsn. False: memory cannot say what ev changes (the caller sets the
 // barrier).
-func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event) bool {
+func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event, stamp crdt.Timestamp) bool {
 	msg := ev.Msg
 	if msg == nil {
 		return false
@@ -334,6 +371,7 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event) bool 
 		return false
 	}
 	var ids []string
+	plain := msg.Kind != profile.Alias && len(msg.Previous) == 0
 	m.mu.RLock()
 	if m.byIdent == nil {
 		m.mu.RUnlock()
@@ -342,7 +380,8 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event) bool 
 	for _, k := range keys {
 		sl := m.byIdent[k]
 		if sl == nil {
-			continue // unknown: the event's new profile, or another's
+			plain = false // unknown: the event's new profile, or another's
+			continue
 		}
 		if sl.v.Load() == nil || m.holders[k] >= 2 {
 			m.mu.RUnlock()
@@ -354,7 +393,21 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event) bool 
 	// The pending entities ev touches become one (the root with the
 	// most members absorbs the others), ending at lsn.
 	root := p.join(keys, ids, applied, lsn, 0)
-	p.fifo = append(p.fifo, pmark{lsn: lsn, g: root})
+	p.marks++
+	pe := pevent{lsn: lsn, seq: p.marks, ev: ev, stamp: stamp}
+	if plain && len(ids) > 0 && !slices.ContainsFunc(ids, func(id string) bool { return id != ids[0] }) {
+		pe.target = ids[0]
+	} else {
+		root.odd = true
+	}
+	root.evs = append(root.evs, pe)
+	if p.mids == nil {
+		p.mids = map[string]uint64{}
+	}
+	if _, ok := p.mids[msg.MessageID]; !ok {
+		p.mids[msg.MessageID] = pe.seq
+	}
+	p.fifo = append(p.fifo, pmark{lsn: lsn, g: root, mid: msg.MessageID, seq: pe.seq})
 	return true
 }
 
@@ -363,8 +416,12 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event) bool 
 func (p *pendingSet) prune(applied uint64) {
 	n := 0
 	for n < len(p.fifo) && p.fifo[n].lsn <= applied {
-		if r := p.fifo[n].g.root(); r.lsn <= applied && r.live == 0 {
+		f := p.fifo[n]
+		if r := f.g.root(); r.lsn <= applied && r.live == 0 {
 			p.drop(r) // a live one is dropped by its release
+		}
+		if f.seq != 0 && p.mids[f.mid] == f.seq {
+			delete(p.mids, f.mid)
 		}
 		p.fifo[n] = pmark{}
 		n++
@@ -381,31 +438,36 @@ func (p *pendingSet) prune(applied uint64) {
 // identifier key (when key is not nil) or of profile id: it returns once
 // every acknowledged event that can change the answer is applied — at
 // once (one atomic compare) when nothing is pending, without waiting
-// when what is pending concerns other profiles. It gives up after
+// when what is pending concerns other profiles. When what is pending
+// for it is plain, it returns the view with those events applied
+// instead of waiting (overlay.go; ok true). It gives up after
 // readWaitMax, as waitApplied does.
-func (s *Store) fence(key, id []byte) {
+func (s *Store) fence(key, id []byte) (c *Cached, ok bool) {
 	a := s.ackedPos.Load()
 	applied := s.appliedPos.Load()
 	if applied >= a {
-		return
+		return nil, false
 	}
-	pos := s.fencePos(key, id, applied)
+	pos, named := s.fencePos(key, id, applied)
 	if pos <= applied {
-		return
+		return nil, false
+	}
+	if c, ok := s.overlay(key, id, named); ok {
+		return c, true
 	}
 	s.readWaits.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), readWaitMax)
 	defer cancel()
 	_ = s.waitPos(ctx, pos)
+	return nil, false
 }
 
 // fencePos returns the log position a lookup of key (or, with key nil,
 // of profile id) waits for: the barrier when it is pending, else the
 // last position of the pending entity of the key and of the profile
-// its committed index entry names.
-func (s *Store) fencePos(key, id []byte, applied uint64) uint64 {
+// its committed index entry names (named, "" if none).
+func (s *Store) fencePos(key, id []byte, applied uint64) (pos uint64, named string) {
 	p := &s.pending
-	var named string // the profile key's committed index entry names
 	if key != nil {
 		m := s.mem
 		m.mu.RLock()
@@ -417,9 +479,8 @@ func (s *Store) fencePos(key, id []byte, applied uint64) uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.barrier > applied {
-		return p.barrier
+		return p.barrier, named
 	}
-	var pos uint64
 	if key != nil {
 		if g := p.byKey[string(key)]; g != nil {
 			pos = g.root().lsn
@@ -435,7 +496,7 @@ func (s *Store) fencePos(key, id []byte, applied uint64) uint64 {
 			pos = max(pos, g.root().lsn)
 		}
 	}
-	return pos
+	return pos, named
 }
 
 // unknownNow reports whether identifier key is in no committed index

@@ -36,10 +36,11 @@ func traitInt(tb testing.TB, v View, name string) int {
 }
 
 // TestFenceWaitsOnlyForWhatItReads: with the applier held, a lookup of a
-// profile no pending event concerns answers at once, and one of the
-// profile a pending event changes waits for it and shows it — by the
-// event's own identifier, by another identifier of the same profile,
-// and by its profile ID.
+// profile no pending event concerns answers at once; one of a profile a
+// plain pending event changes answers at once with the event applied
+// (the overlay), and one whose pending event brings a new identifier
+// waits for it and shows it — by the event's own identifier, by another
+// identifier of the same profile, and by its profile ID.
 func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	hold := make(chan struct{})
 	var armed atomic.Bool // the applier waits on hold only while armed
@@ -97,18 +98,37 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 		t.Error("a lookup of an unknown identifier waited for the applier")
 	}
 
-	// Ann's, by another identifier than the event's, and by ID: they
-	// wait until the applier runs, then show n=2.
+	// Ann's, by another identifier than the event's, and by ID: the
+	// pending event is plain (its one identifier names her profile), so
+	// the overlay answers at once with it applied (n=2).
+	lookups := []func() (*Cached, bool){
+		func() (*Cached, bool) { return s.CachedIdentifier([]byte("email:ann@example.com")) },
+		func() (*Cached, bool) { return s.CachedIdentifier([]byte("user_id:ann")) },
+		func() (*Cached, bool) { return s.CachedID([]byte(annID)) },
+	}
+	overlays := s.readOverlays.Load()
+	for i, lookup := range lookups {
+		c, ok := lookup()
+		if !ok || traitN(t, c.view()) != 2 || c.ID != annID {
+			t.Errorf("lookup %d of the pending profile with the applier held: ok %v, want n=2 on %s at once", i, ok, annID)
+		}
+	}
+	if got := s.readOverlays.Load() - overlays; got != 3 {
+		t.Errorf("%d lookups answered with the overlay, want 3", got)
+	}
+
+	// An event that brings her a new identifier is not plain (the
+	// writer decides whether it links): lookups of her wait until the
+	// applier runs, then show n=3.
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a3","traits":{"email":"ann.lee@example.com","n":3}}`)}); err != nil {
+		t.Fatal(err)
+	}
 	type answer struct {
 		n  int
 		ok bool
 	}
 	results := make(chan answer, 3)
-	for _, lookup := range []func() (*Cached, bool){
-		func() (*Cached, bool) { return s.CachedIdentifier([]byte("email:ann@example.com")) },
-		func() (*Cached, bool) { return s.CachedIdentifier([]byte("user_id:ann")) },
-		func() (*Cached, bool) { return s.CachedID([]byte(annID)) },
-	} {
+	for _, lookup := range lookups {
 		go func() {
 			c, ok := lookup()
 			if !ok {
@@ -120,17 +140,17 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	}
 	select {
 	case a := <-results:
-		t.Fatalf("a lookup of the pending profile answered with the applier held: %+v", a)
+		t.Fatalf("a lookup of a profile with a pending new identifier answered with the applier held: %+v", a)
 	case <-time.After(50 * time.Millisecond):
 	}
 	release()
 	for range 3 {
-		if a := <-results; !a.ok || a.n != 2 {
-			t.Errorf("lookup after the applier ran: %+v, want n=2 from memory", a)
+		if a := <-results; !a.ok || a.n != 3 {
+			t.Errorf("lookup after the applier ran: %+v, want n=3 from memory", a)
 		}
 	}
 	if got := s.readWaits.Load() - waits; got != 3 {
-		t.Errorf("%d lookups waited, want the 3 of the pending profile", got)
+		t.Errorf("%d lookups waited, want the 3 of the profile with a new identifier pending", got)
 	}
 }
 

@@ -156,6 +156,13 @@ type Options struct {
 	// applyHook, when set (tests), runs on the applier before each
 	// commit of a batch.
 	applyHook func()
+	// overlayHook, when set (tests), runs in the overlay's read
+	// transaction before it reads what is pending (overlay.go).
+	overlayHook func()
+	// initialMmap (tests) is bbolt's initial memory map size: a commit
+	// that grows the map waits for every read transaction to end, which
+	// a test holding one open while the applier commits must avoid.
+	initialMmap int
 }
 
 // DefaultOptions returns the defaults for a store at path.
@@ -273,6 +280,10 @@ type Stats struct {
 	// the applier since Open: only those that asked for a profile an
 	// acknowledged, unapplied event could change (decision 0063).
 	ReadWaits uint64
+	// ReadOverlays counts the lookups answered from memory with their
+	// pending events applied to the view instead of waiting (decision
+	// 0064).
+	ReadOverlays uint64
 }
 
 // SkipReason says why identity resolution left an identifier out.

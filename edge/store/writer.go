@@ -222,9 +222,10 @@ func (w *writer) lookup(key string) string {
 	return w.canonical(string(v))
 }
 
-// ingest applies one event. It returns the profile it landed on, or
-// dup=true if its messageId was already seen.
-func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
+// ingest applies one event, acknowledged at HLC moment stamp (zero: not
+// known). It returns the profile it landed on, or dup=true if its
+// messageId was already seen.
+func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, err error) {
 	m := ev.Msg
 	mid := []byte(m.MessageID)
 	if w.seen[m.MessageID] || w.dedupe.Get(mid) != nil {
@@ -275,7 +276,10 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 		target = p.ID
 	}
 
-	ts := w.s.clock.Now()
+	ts := stampFor(p, stamp)
+	if ts.IsZero() {
+		ts = w.s.clock.Now()
+	}
 	src := profile.Source{Node: w.s.node, Name: ev.Source, Capture: w.cat.Capture}
 	first, last := p.FirstSeen, p.LastSeen
 	d := p.Apply(m, link, src, ts)
@@ -303,6 +307,20 @@ func (w *writer) ingest(ev Event) (id string, dup bool, err error) {
 		}
 	}
 	return target, false, nil
+}
+
+// stampFor returns the timestamp an event acknowledged at HLC moment
+// stamp is applied to profile p with: stamp itself while it is after
+// everything p holds (p.Version), so the change is stamped with the
+// moment the edge accepted it and the read overlay (overlay.go), which
+// applies pending events with their stamps, renders exactly what the
+// applier will; zero otherwise (and for a zero stamp) — the caller then
+// takes a fresh one, after p's.
+func stampFor(p *profile.Profile, stamp crdt.Timestamp) crdt.Timestamp {
+	if stamp.IsZero() || !p.Version.Less(stamp) {
+		return crdt.Timestamp{}
+	}
+	return stamp
 }
 
 // resolve applies the identity rules to m's identifiers. It walks them

@@ -1,0 +1,293 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"ucv/profile/catalog"
+)
+
+// versionRE matches a view's version, the HLC moment its last change was
+// stamped: the overlay's is its own, the applier's comes later.
+var versionRE = regexp.MustCompile(`"version":"[^"]*"`)
+
+// versionless returns a copy of view JSON j without its version.
+func versionless(j []byte) []byte { return versionRE.ReplaceAll(j, []byte(`"version":""`)) }
+
+// TestOverlayEqualsApplied: whatever acknowledged events are pending —
+// plain ones (traits, orders, pages, by user ID or by anonymous ID,
+// duplicates of applied or pending messages, events split over requests
+// and batches) and ones that are not (a new e-mail) — a lookup the
+// overlay answers shows exactly the view the applier publishes once it
+// has committed them: the same JSON bytes, computed traits and audiences
+// included, and the same last-seen time — all but the version, the HLC
+// moment of the change. A profile with a non-plain
+// event pending is never answered by the overlay.
+func TestOverlayEqualsApplied(t *testing.T) {
+	var overlays, checked atomic.Int64
+	rapid.Check(t, func(rt *rapid.T) {
+		clk := newTestClock(t0)
+		hold := make(chan struct{})
+		var armed atomic.Bool
+		s := open(t, func(o *Options) {
+			o.NoSync = true
+			o.Now = clk.now
+			o.SweepInterval = time.Hour
+			o.applyHook = func() {
+				if armed.Load() {
+					<-hold
+				}
+			}
+		})
+		defer s.Close(context.Background())
+		cat := traits(t, map[string]catalog.ComputedTrait{
+			"orders_30d": {Event: "Order Completed", Aggregate: "count", Window: "720h"},
+			"spend":      {Event: "Order Completed", Aggregate: "sum", Property: "total"},
+			"last_store": {Event: "Order Completed", Aggregate: "last", Property: "store"},
+		})
+		cat, _, err := cat.With("spender", catalog.Audience{Expression: `sum("Order Completed", "total", "7d") > 100.0`}, cat.Version+1)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		if _, err := s.SetCatalog(cat); err != nil {
+			rt.Fatal(err)
+		}
+		const users = 3
+		var mids []string
+		for u := range users {
+			mid := fmt.Sprintf("init-%d", u)
+			mids = append(mids, mid)
+			ingest(t, s, fmt.Sprintf(`{"type":"identify","userId":"u%d","anonymousId":"a%d","messageId":%q,"timestamp":%q,"traits":{"email":"u%d@example.com","n":0}}`,
+				u, u, mid, t0.Add(-48*time.Hour).Format(time.RFC3339Nano), u))
+		}
+		armed.Store(true)
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				armed.Store(false)
+				close(hold)
+			}
+		}
+		defer release()
+
+		odd := map[int]bool{} // users with a non-plain event pending
+		n := rapid.IntRange(1, 14).Draw(rt, "events")
+		var batch []Event
+		flush := func() {
+			if len(batch) == 0 {
+				return
+			}
+			if err := s.Append(context.Background(), batch); err != nil {
+				rt.Fatal(err)
+			}
+			batch = nil
+		}
+		for i := range n {
+			u := rapid.IntRange(0, users-1).Draw(rt, "user")
+			at := t0.Add(-time.Duration(rapid.IntRange(1, 10*24*60).Draw(rt, "minutesAgo"))*time.Minute - time.Duration(i)*time.Millisecond)
+			ts := at.Format(time.RFC3339Nano)
+			mid := fmt.Sprintf("m%d", i)
+			if len(mids) > 0 && rapid.IntRange(0, 9).Draw(rt, "dup") == 0 {
+				mid = rapid.SampledFrom(mids).Draw(rt, "dupOf")
+			}
+			mids = append(mids, mid)
+			var body string
+			switch rapid.IntRange(0, 5).Draw(rt, "kind") {
+			case 0:
+				body = fmt.Sprintf(`{"type":"identify","userId":"u%d","messageId":%q,"timestamp":%q,"traits":{"n":%d,"plan":%q}}`,
+					u, mid, ts, rapid.IntRange(1, 99).Draw(rt, "n"), rapid.SampledFrom([]string{"free", "pro", "team"}).Draw(rt, "plan"))
+			case 1:
+				body = fmt.Sprintf(`{"type":"track","event":"Order Completed","anonymousId":"a%d","messageId":%q,"timestamp":%q,"properties":{"total":%d,"store":%q}}`,
+					u, mid, ts, rapid.IntRange(1, 90).Draw(rt, "total"), rapid.SampledFrom([]string{"s1", "s2"}).Draw(rt, "store"))
+			case 2:
+				body = fmt.Sprintf(`{"type":"track","event":"Order Completed","userId":"u%d","anonymousId":"a%d","messageId":%q,"timestamp":%q,"properties":{"total":%d}}`,
+					u, u, mid, ts, rapid.IntRange(1, 90).Draw(rt, "total"))
+			case 3:
+				body = fmt.Sprintf(`{"type":"page","userId":"u%d","name":"Home","messageId":%q,"timestamp":%q}`, u, mid, ts)
+			case 4:
+				body = fmt.Sprintf(`{"type":"identify","userId":"u%d","messageId":%q,"timestamp":%q,"traits":{"email":"u%d@example.com","city":"Oslo"}}`, u, mid, ts, u)
+			case 5: // a new identifier: the writer decides, not the overlay
+				body = fmt.Sprintf(`{"type":"identify","userId":"u%d","messageId":%q,"timestamp":%q,"traits":{"email":"u%d.%d@example.com"}}`, u, mid, ts, u, i)
+				odd[u] = true
+			}
+			batch = append(batch, ev(t, body))
+			if rapid.Bool().Draw(rt, "cut") {
+				flush()
+			}
+		}
+		flush()
+
+		seen := map[int][]byte{}
+		for u := range users {
+			key := []byte(fmt.Sprintf("user_id:u%d", u))
+			s.mem.mu.RLock()
+			named := s.mem.byIdent[string(key)].id
+			s.mem.mu.RUnlock()
+			c, ok := s.overlay(key, nil, named)
+			if !ok {
+				continue
+			}
+			if odd[u] {
+				rt.Fatalf("u%d: the overlay answered with a new identifier pending", u)
+			}
+			overlays.Add(1)
+			seen[u] = fmt.Appendf(versionless(c.JSON), "|%d|%s", c.LastSeenMs, c.ID)
+		}
+		release()
+		s.waitApplied()
+		for u, want := range seen {
+			c, ok := s.CachedIdentifier([]byte(fmt.Sprintf("user_id:u%d", u)))
+			if !ok {
+				rt.Fatalf("u%d: no view in memory after the applier ran", u)
+			}
+			got := fmt.Appendf(versionless(c.JSON), "|%d|%s", c.LastSeenMs, c.ID)
+			if !bytes.Equal(got, want) {
+				rt.Fatalf("u%d: overlay view\n%s\napplied view\n%s", u, want, got)
+			}
+			checked.Add(1)
+		}
+	})
+	if overlays.Load() == 0 || checked.Load() != overlays.Load() {
+		t.Fatalf("%d overlays, %d checked against the applier: the property was not exercised", overlays.Load(), checked.Load())
+	}
+	t.Logf("%d overlay views checked against the applier's", checked.Load())
+}
+
+// TestOverlayReadYourWritesWhileApplying: writers each append events of
+// their own known customer and look her up right after each
+// acknowledgement, while a slow applier commits behind them — the
+// overlay's read transaction races the applier's commits and its
+// pruning. Every lookup shows the event just acknowledged (the trait
+// it set, the order count it raised), from the overlay or after the
+// applier, and some are answered by the overlay.
+func TestOverlayReadYourWritesWhileApplying(t *testing.T) {
+	s := openSlowApplier(t, 300*time.Microsecond)
+	const writers, rounds = 4, 60
+	for w := range writers {
+		ingest(t, s, fmt.Sprintf(`{"type":"identify","userId":"w%d","anonymousId":"anon-w%d","messageId":"init-%d","timestamp":%q,"traits":{"n":0}}`,
+			w, w, w, t0.Add(-time.Hour).Format(time.RFC3339Nano)))
+	}
+	ctx := context.Background()
+	concurrently(writers, func(w int) {
+		key := []byte(fmt.Sprintf("user_id:w%d", w))
+		for i := 1; i <= rounds; i++ {
+			at := t0.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339Nano)
+			body := fmt.Sprintf(`{"type":"identify","userId":"w%d","messageId":"w%d-%d","timestamp":%q,"traits":{"n":%d}}`, w, w, i, at, i)
+			if i%3 == 0 { // an order by the anonymous ID: the count shows it
+				body = fmt.Sprintf(`{"type":"track","event":"Order Completed","anonymousId":"anon-w%d","messageId":"w%d-%d","timestamp":%q,"properties":{"total":1}}`, w, w, i, at)
+			}
+			if err := s.Append(ctx, []Event{ev(t, body)}); err != nil {
+				t.Error(err)
+				return
+			}
+			c, ok := s.CachedIdentifier(key)
+			if !ok {
+				t.Errorf("w%d round %d: no view from memory", w, i)
+				return
+			}
+			v := c.view()
+			wantN, wantOrders := i, i/3
+			if i%3 == 0 {
+				wantN = i - 1
+			}
+			if n := traitN(t, v); n != wantN {
+				t.Errorf("w%d round %d: n=%d, want %d", w, i, n, wantN)
+			}
+			if got := computedInt(t, v, "order_count"); got != wantOrders {
+				t.Errorf("w%d round %d: order_count=%d, want %d", w, i, got, wantOrders)
+			}
+		}
+	})
+	st, _ := s.Stats()
+	if st.ReadOverlays == 0 {
+		t.Errorf("no lookup was answered by the overlay (%d waited)", st.ReadWaits)
+	}
+	t.Logf("%d lookups from the overlay, %d waited for the applier", st.ReadOverlays, st.ReadWaits)
+}
+
+// computedInt returns the integer computed trait name of view v (-1 when
+// absent).
+func computedInt(tb testing.TB, v View, name string) int {
+	tb.Helper()
+	var doc struct {
+		Computed map[string]any `json:"computed"`
+	}
+	if err := json.Unmarshal(append(v.JSON, "}}"...), &doc); err != nil {
+		tb.Fatalf("view JSON: %v", err)
+	}
+	n, ok := doc.Computed[name].(float64)
+	if !ok {
+		return -1
+	}
+	return int(n)
+}
+
+// TestOverlayRefusesAStaleTransaction: the overlay's read transaction
+// began before the applier committed an event of the profile, and the
+// event's entity was pruned before the overlay read what is pending —
+// a later event of the profile now in an entity of its own. Applying
+// that one to the transaction's state would lose the committed one, so
+// the overlay refuses and the lookup shows the committed event.
+func TestOverlayRefusesAStaleTransaction(t *testing.T) {
+	gate, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	var armed atomic.Bool
+	var hook atomic.Pointer[func()]
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.initialMmap = 64 << 20
+		o.applyHook = func() {
+			if armed.Load() {
+				select {
+				case <-gate:
+				case <-done:
+				}
+			}
+		}
+		o.overlayHook = func() {
+			if f := hook.Swap(nil); f != nil {
+				(*f)()
+			}
+		}
+	})
+	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"a0","traits":{"n":0}}`)
+	set := func(trait string) []Event {
+		return []Event{ev(t, fmt.Sprintf(`{"type":"identify","userId":"ann","messageId":%q,"traits":{%q:1}}`, trait, trait))}
+	}
+	armed.Store(true)
+	ctx := context.Background()
+	if err := s.Append(ctx, set("a")); err != nil {
+		t.Fatal(err)
+	}
+	f := func() {
+		gate <- struct{}{} // the applier commits a
+		s.waitApplied()
+		if err := s.Append(ctx, set("b")); err != nil { // prunes a's entity
+			t.Error(err)
+		}
+		armed.Store(false)
+		go func() { gate <- struct{}{} }() // then b's batch
+	}
+	hook.Store(&f)
+	c, ok := s.CachedIdentifier([]byte("user_id:ann"))
+	if !ok {
+		t.Fatal("no view from memory")
+	}
+	// b was acknowledged after the lookup began: it may show or not;
+	// a was acknowledged before and must.
+	if traitInt(t, c.view(), "a") != 1 {
+		t.Errorf("trait a missing (b %d): a stale transaction's overlay lost a committed event", traitInt(t, c.view(), "b"))
+	}
+	if st, _ := s.Stats(); st.ReadOverlays != 0 {
+		t.Errorf("%d overlays: want the lookup to refuse its stale transaction", st.ReadOverlays)
+	}
+}
