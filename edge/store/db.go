@@ -739,7 +739,7 @@ func (s *Store) LookupID(id string) (View, error) {
 
 // lookupIDFile is LookupID read from the file.
 func (s *Store) lookupIDFile(id string) (View, error) {
-	s.waitApplied()
+	s.awaitProfile(id)
 	var v View
 	err := s.view(func(tx *bolt.Tx) (err error) {
 		v, err = s.viewOf(tx, []byte(id))
@@ -763,7 +763,7 @@ func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
 // the file.
 func (s *Store) lookupIdentifierFile(key string) (View, error) {
 	if !s.unknownNow([]byte(key)) {
-		s.waitApplied()
+		s.awaitFor([]byte(key), nil)
 	}
 	var v View
 	err := s.view(func(tx *bolt.Tx) error {
@@ -815,7 +815,12 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 // stored state fails its checksum (its repair is then requested) or it
 // waits for a replica's copy after such damage.
 func (s *Store) Profile(id string) (*profile.Profile, error) {
-	s.waitApplied()
+	// Read-your-writes for this profile: its plain pending events
+	// applied, or waited for (pending.go, overlay.go).
+	if o, ok := s.overlayFor(nil, []byte(id), false); ok {
+		return o.p, nil
+	}
+	s.awaitProfile(id)
 	var p *profile.Profile
 	err := s.view(func(tx *bolt.Tx) error {
 		cid, err := resolveIn(tx, id)
@@ -847,7 +852,12 @@ func (s *Store) Profile(id string) (*profile.Profile, error) {
 
 // ResolveIdentifier returns the canonical profile ID holding id.
 func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
-	s.waitApplied()
+	// Read-your-writes for this identifier: pending events that all
+	// leave it where it is, or a wait (pending.go, overlay.go).
+	if o, ok := s.overlayFor([]byte(id.Key()), nil, false); ok {
+		return o.p.ID, nil
+	}
+	s.awaitFor([]byte(id.Key()), nil)
 	var cid string
 	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))

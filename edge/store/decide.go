@@ -115,8 +115,28 @@ type Decided struct {
 // catalog.Compiled.Decide). A read never serves a decision of a stale
 // view.
 func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placement string, limit int) (d Decided, found, stored bool, err error) {
-	s.waitApplied()
 	cat := s.Catalog()
+	// Read-your-writes for this profile: the decision rendered with its
+	// plain pending events applied, or a wait (pending.go, overlay.go).
+	key, ik := []byte(id), []byte(nil)
+	if !byID {
+		key, ik = nil, []byte(ident.Key())
+	}
+	if o, ok := s.overlayFor(ik, key, true); ok {
+		d = Decided{ID: o.p.ID, Version: o.c.Version, Offers: make([]catalog.Decided, 0, min(limit, 8))}
+		stored = decodeDecision(o.ev.decision, o.ev, func(oid []byte, score float64) bool {
+			if name, payload, ok := cat.OfferAt(oid, placement); ok {
+				d.Offers = append(d.Offers, catalog.Decided{ID: name, Score: score, Payload: payload})
+			}
+			return len(d.Offers) < limit
+		})
+		return d, true, stored, nil
+	}
+	if byID {
+		s.awaitProfile(id)
+	} else {
+		s.awaitFor(ik, nil)
+	}
 	err = s.view(func(tx *bolt.Tx) error {
 		key := []byte(id)
 		if !byID {

@@ -34,30 +34,55 @@ import (
 // the profile first) is stamped afresh by the applier: the overlay then
 // waits.
 
-// overlay returns the view of the profile identifier key names (key not
-// nil; named is the profile its entry in memory names) or of profile
-// id, with the pending events of its entity applied, when they are all
-// plain; ok is false when the caller must wait.
-func (s *Store) overlay(key, id []byte, named string) (c *Cached, ok bool) {
+// overlaid is a profile with its plain pending events applied.
+type overlaid struct {
+	p *profile.Profile // its state; the caller owns it
+	// c is its view and ev the view's evaluation (with the ranked offers
+	// when the catalog has offers); nil and zero when not rendered.
+	c  *Cached
+	ev viewEval
+}
+
+// overlay returns the profile identifier key names (key not nil; named
+// is the profile its entry in memory names) or profile id, with the
+// pending events of its entity applied, when they are all plain — and
+// its view when view is set; ok is false when the caller must wait.
+func (s *Store) overlay(key, id []byte, named string, view bool) (o overlaid, ok bool) {
 	if key != nil {
 		if named == "" {
-			return nil, false
+			return overlaid{}, false
 		}
 		id = []byte(named)
 	}
 	_ = s.view(func(tx *bolt.Tx) error {
-		c, ok = s.overlayIn(tx, key, id)
+		o, ok = s.overlayIn(tx, key, id, view)
 		return nil
 	})
 	if ok {
 		s.readOverlays.Add(1)
 	}
-	return c, ok
+	return o, ok
 }
 
-func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte) (*Cached, bool) {
+// overlayFor is overlay for a read of identifier key (key not nil) or
+// profile id that does not go through fence: ok is false when nothing
+// that can change the read is pending (read the file) and when the
+// pending events are not all plain (awaitFor, then read the file).
+func (s *Store) overlayFor(key, id []byte, view bool) (overlaid, bool) {
+	applied := s.appliedPos.Load()
+	if applied >= s.ackedPos.Load() {
+		return overlaid{}, false
+	}
+	pos, named := s.fencePos(key, id, applied)
+	if pos <= applied {
+		return overlaid{}, false
+	}
+	return s.overlay(key, id, named, view)
+}
+
+func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (overlaid, bool) {
 	if s.priv.suppressN.Load() != 0 {
-		return nil, false
+		return overlaid{}, false
 	}
 	var at uint64 // the log position this transaction has applied
 	if v := tx.Bucket(bucketMeta).Get(walPosKey); v != nil {
@@ -68,28 +93,28 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte) (*Cached, bool) {
 	}
 	evs, target, ok := s.pending.plainAfter(key, id, at, s.appliedPos.Load())
 	if !ok || target != string(id) {
-		return nil, false
+		return overlaid{}, false
 	}
 	// What marking saw in memory must still hold in this transaction:
 	// the profile is canonical, whole and not under repair, and every
 	// identifier the events carry names it and no other profile.
 	if tx.Bucket(bucketRedirects).Get([]byte(target)) != nil || tx.Bucket(bucketRepair).Get([]byte(target)) != nil {
-		return nil, false
+		return overlaid{}, false
 	}
 	if key != nil && !s.holdsAlone(tx, string(key), target) {
-		return nil, false
+		return overlaid{}, false
 	}
 	rec := tx.Bucket(bucketProfiles).Get([]byte(target))
 	if rec == nil {
-		return nil, false
+		return overlaid{}, false
 	}
 	state, err := openProfile([]byte(target), rec)
 	if err != nil {
-		return nil, false
+		return overlaid{}, false
 	}
 	p, err := profile.Unmarshal(state)
 	if err != nil || p.Erased.Set {
-		return nil, false
+		return overlaid{}, false
 	}
 	rules := s.opts.Rules
 	cat := s.Catalog()
@@ -107,7 +132,7 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte) (*Cached, bool) {
 		for _, ident := range m.Identifiers {
 			k := ident.Key()
 			if !s.holdsAlone(tx, k, target) {
-				return nil, false
+				return overlaid{}, false
 			}
 			if !rules.Blocked(ident) {
 				link = append(link, ident)
@@ -116,25 +141,28 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte) (*Cached, bool) {
 		rules.SortByPriority(link)
 		ts := stampFor(p, pe.stamp)
 		if ts.IsZero() {
-			return nil, false // the applier will stamp it afresh: its version cannot be known here
+			return overlaid{}, false // the applier will stamp it afresh: its version cannot be known here
 		}
 		src := profile.Source{Node: s.node, Name: pe.ev.Source, Capture: cat.Capture}
 		p.Apply(m, link, src, ts)
 	}
-	nowMs := s.opts.Now().UnixMilli()
-	if cut, retain := cat.RetentionCutoff(s.opts.Now()); retain {
+	now := s.opts.Now()
+	if cut, retain := cat.RetentionCutoff(now); retain {
 		p.Prune(cut)
 	}
-	json, ev, err := renderView(p, cat, nowMs)
+	if !view {
+		return overlaid{p: p}, true
+	}
+	json, ev, err := renderView(p, cat, now.UnixMilli())
 	if err != nil {
-		return nil, false
+		return overlaid{}, false
 	}
 	var last int64
 	if p.LastSeen.Set {
 		last = p.LastSeen.V
 	}
-	return &Cached{ID: target, Version: p.Version.String(), LastSeenMs: last, JSON: json,
-		digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}, true
+	return overlaid{p: p, ev: ev, c: &Cached{ID: target, Version: p.Version.String(), LastSeenMs: last, JSON: json,
+		digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}}, true
 }
 
 // holdsAlone reports whether identifier key's committed index entry

@@ -5,22 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
+	"ucv/profile"
 	"ucv/profile/catalog"
 )
-
-// versionRE matches a view's version, the HLC moment its last change was
-// stamped: the overlay's is its own, the applier's comes later.
-var versionRE = regexp.MustCompile(`"version":"[^"]*"`)
-
-// versionless returns a copy of view JSON j without its version.
-func versionless(j []byte) []byte { return versionRE.ReplaceAll(j, []byte(`"version":""`)) }
 
 // TestOverlayEqualsApplied: whatever acknowledged events are pending —
 // plain ones (traits, orders, pages, by user ID or by anonymous ID,
@@ -28,8 +21,10 @@ func versionless(j []byte) []byte { return versionRE.ReplaceAll(j, []byte(`"vers
 // and batches) and ones that are not (a new e-mail) — a lookup the
 // overlay answers shows exactly the view the applier publishes once it
 // has committed them: the same JSON bytes, computed traits and audiences
-// included, and the same last-seen time — all but the version, the HLC
-// moment of the change. A profile with a non-plain
+// included, and the same version and last-seen time; and the store's
+// other reads — the identifier's profile, its state, the offers decided
+// at two placements by identifier and by ID — answer what they answer
+// once the applier has committed them. A profile with a non-plain
 // event pending is never answered by the overlay.
 func TestOverlayEqualsApplied(t *testing.T) {
 	var overlays, checked atomic.Int64
@@ -48,14 +43,17 @@ func TestOverlayEqualsApplied(t *testing.T) {
 			}
 		})
 		defer s.Close(context.Background())
-		cat := traits(t, map[string]catalog.ComputedTrait{
-			"orders_30d": {Event: "Order Completed", Aggregate: "count", Window: "720h"},
-			"spend":      {Event: "Order Completed", Aggregate: "sum", Property: "total"},
-			"last_store": {Event: "Order Completed", Aggregate: "last", Property: "store"},
-		})
-		cat, _, err := cat.With("spender", catalog.Audience{Expression: `sum("Order Completed", "total", "7d") > 100.0`}, cat.Version+1)
-		if err != nil {
-			rt.Fatal(err)
+		cat := offerCatalog(t) // audiences, offers at two placements
+		for name, def := range map[string]any{
+			"orders_30d": catalog.ComputedTrait{Event: "Order Completed", Aggregate: "count", Window: "720h"},
+			"spend":      catalog.ComputedTrait{Event: "Order Completed", Aggregate: "sum", Property: "total"},
+			"last_store": catalog.ComputedTrait{Event: "Order Completed", Aggregate: "last", Property: "store"},
+			"spender":    catalog.Audience{Expression: `sum("Order Completed", "total", "7d") > 100.0`},
+		} {
+			var err error
+			if cat, _, err = cat.With(name, def, cat.Version+1); err != nil {
+				rt.Fatal(err)
+			}
 		}
 		if _, err := s.SetCatalog(cat); err != nil {
 			rt.Fatal(err)
@@ -126,21 +124,27 @@ func TestOverlayEqualsApplied(t *testing.T) {
 		}
 		flush()
 
-		seen := map[int][]byte{}
+		seen, reads := map[int][]byte{}, map[int]string{}
 		for u := range users {
 			key := []byte(fmt.Sprintf("user_id:u%d", u))
 			s.mem.mu.RLock()
 			named := s.mem.byIdent[string(key)].id
 			s.mem.mu.RUnlock()
-			c, ok := s.overlay(key, nil, named)
+			o, ok := s.overlay(key, nil, named, true)
 			if !ok {
 				continue
 			}
+			c := o.c
 			if odd[u] {
 				rt.Fatalf("u%d: the overlay answered with a new identifier pending", u)
 			}
 			overlays.Add(1)
-			seen[u] = fmt.Appendf(versionless(c.JSON), "|%d|%s", c.LastSeenMs, c.ID)
+			seen[u] = fmt.Appendf(append([]byte(nil), c.JSON...), "|%d|%s|%s", c.LastSeenMs, c.ID, c.Version)
+			waits := s.readWaits.Load()
+			reads[u] = otherReads(rt, s, u)
+			if s.readWaits.Load() != waits {
+				rt.Fatalf("u%d: a read waited for the applier where the lookup had the overlay", u)
+			}
 		}
 		release()
 		s.waitApplied()
@@ -149,9 +153,12 @@ func TestOverlayEqualsApplied(t *testing.T) {
 			if !ok {
 				rt.Fatalf("u%d: no view in memory after the applier ran", u)
 			}
-			got := fmt.Appendf(versionless(c.JSON), "|%d|%s", c.LastSeenMs, c.ID)
+			got := fmt.Appendf(append([]byte(nil), c.JSON...), "|%d|%s|%s", c.LastSeenMs, c.ID, c.Version)
 			if !bytes.Equal(got, want) {
 				rt.Fatalf("u%d: overlay view\n%s\napplied view\n%s", u, want, got)
+			}
+			if got := otherReads(rt, s, u); got != reads[u] {
+				rt.Fatalf("u%d: reads with the overlay\n%s\nafter the applier\n%s", u, reads[u], got)
 			}
 			checked.Add(1)
 		}
@@ -160,6 +167,35 @@ func TestOverlayEqualsApplied(t *testing.T) {
 		t.Fatalf("%d overlays, %d checked against the applier: the property was not exercised", overlays.Load(), checked.Load())
 	}
 	t.Logf("%d overlay views checked against the applier's", checked.Load())
+}
+
+// otherReads returns what the store's other reads of user u answer: the
+// profile her user ID resolves to, its state, the offers decided for her
+// at two placements (by identifier and by profile ID).
+func otherReads(rt *rapid.T, s *Store, u int) string {
+	ident := profile.Identifier{Type: profile.UserID, Value: fmt.Sprintf("u%d", u)}
+	id, err := s.ResolveIdentifier(ident)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	p, err := s.Profile(id)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	state, err := p.Marshal()
+	if err != nil {
+		rt.Fatal(err)
+	}
+	out := fmt.Sprintf("%s %x", id, state)
+	for _, placement := range []string{"checkout", "home"} {
+		d, found, stored, err := s.Decision("", ident, false, placement, 5)
+		if err != nil || !found {
+			rt.Fatalf("decision: found %v, %v", found, err)
+		}
+		byID, _, _, _ := s.Decision(id, profile.Identifier{}, true, placement, 5)
+		out += fmt.Sprintf(" | %s %v %s %v / %s %v", placement, stored, d.Version, d.Offers, byID.Version, byID.Offers)
+	}
+	return out
 }
 
 // TestOverlayReadYourWritesWhileApplying: writers each append events of

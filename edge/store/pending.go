@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 
+	bolt "go.etcd.io/bbolt"
+
 	"ucv/crdt"
 	"ucv/profile"
 	"ucv/replication"
@@ -452,14 +454,55 @@ func (s *Store) fence(key, id []byte) (c *Cached, ok bool) {
 	if pos <= applied {
 		return nil, false
 	}
-	if c, ok := s.overlay(key, id, named); ok {
-		return c, true
+	if o, ok := s.overlay(key, id, named, true); ok {
+		return o.c, true
 	}
 	s.readWaits.Add(1)
+	s.waitAt(pos)
+	return nil, false
+}
+
+// waitAt waits until log position pos is applied, at most readWaitMax.
+func (s *Store) waitAt(pos uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), readWaitMax)
 	defer cancel()
 	_ = s.waitPos(ctx, pos)
-	return nil, false
+}
+
+// awaitFor is fence for reads from the file (a profile's state, a
+// stored decision, an identifier's profile, a view memory does not
+// hold): it waits, without the overlay, until every acknowledged event
+// that can change what identifier key (key not nil) or profile id
+// names is applied. For a profile ID the caller also awaits the
+// canonical profile it redirects to (awaitProfile).
+func (s *Store) awaitFor(key, id []byte) {
+	applied := s.appliedPos.Load()
+	if applied >= s.ackedPos.Load() {
+		return
+	}
+	if pos, _ := s.fencePos(key, id, applied); pos > applied {
+		s.readWaits.Add(1)
+		s.waitAt(pos)
+	}
+}
+
+// awaitProfile is awaitFor of profile id and, when id was merged into
+// another, of the profile it redirects to now: a pending event that
+// merges id away touches id's entity, so once that is applied the
+// redirect read here is the one the read will follow.
+func (s *Store) awaitProfile(id string) {
+	s.awaitFor(nil, []byte(id))
+	if s.appliedPos.Load() >= s.ackedPos.Load() {
+		return
+	}
+	var cid string
+	_ = s.view(func(tx *bolt.Tx) error {
+		cid, _ = resolveIn(tx, id)
+		return nil
+	})
+	if cid != "" && cid != id {
+		s.awaitFor(nil, []byte(cid))
+	}
 }
 
 // fencePos returns the log position a lookup of key (or, with key nil,

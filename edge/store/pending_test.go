@@ -277,7 +277,9 @@ func TestFenceHoldsForPeerChanges(t *testing.T) {
 // they join waits for all of them. Writers each own a few people; each
 // person has a user ID, an e-mail and anonymous IDs that an identify
 // later merges in. With a slow applier, after every acknowledged event
-// a lookup by a random identifier of that person shows its counter.
+// a lookup by a random identifier of that person shows its counter, and
+// so does the state of the profile another identifier of hers resolves
+// to (the file's reads: awaitFor, awaitProfile).
 func TestFenceFollowsMerges(t *testing.T) {
 	s := openSlowApplier(t, 300*time.Microsecond)
 	ctx := context.Background()
@@ -342,6 +344,21 @@ func TestFenceFollowsMerges(t *testing.T) {
 			}
 			if got != p.n {
 				t.Errorf("writer %d step %d: lookup by %s shows n=%d, want %d", w, step, k, got, p.n)
+			}
+			// The file's reads: the identifier's profile, and its state.
+			ident, _ := profile.ParseKey(p.keys[rng.IntN(len(p.keys))])
+			id, err := s.ResolveIdentifier(ident)
+			if err != nil {
+				t.Errorf("resolve %s after event %d: %v", ident.Key(), step, err)
+				continue
+			}
+			st, err := s.Profile(id)
+			if err != nil {
+				t.Errorf("profile %s after event %d: %v", id, step, err)
+				continue
+			}
+			if got := traitOf(t, st, "n"); got != fmt.Sprint(p.n) {
+				t.Errorf("writer %d step %d: state of %s's profile shows n=%s, want %d", w, step, ident.Key(), got, p.n)
 			}
 		}
 	})
@@ -409,4 +426,119 @@ func openGated(t *testing.T) (*Store, *atomic.Bool, chan struct{}) {
 	})
 	t.Cleanup(func() { close(done) })
 	return s, armed, gate
+}
+
+// TestFileReadsWaitForTheirProfile: reads from the file — a profile's
+// state, the profile an identifier names, a stored decision — wait, as
+// lookups from memory do, only for pending events that can change them:
+// with the applier held, reads of an unconcerned profile answer at once,
+// and those of the profile an event is pending for wait and show it,
+// also by an ID merged into it.
+func TestFileReadsWaitForTheirProfile(t *testing.T) {
+	s, armed, gate := openGated(t)
+	ingest(t, s,
+		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"n":1}}`,
+		`{"type":"track","anonymousId":"anon-ann","messageId":"a0","event":"Viewed"}`)
+	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"a1","traits":{"n":1}}`)
+	userID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One event of both: the two profiles merge, the older ID survives.
+	ingest(t, s, `{"type":"track","userId":"ann","anonymousId":"anon-ann","messageId":"a1m","event":"Signed In"}`)
+	annID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := userID // redirects to annID
+	if merged == annID {
+		t.Fatal("the merge kept the user's profile ID: the test needs the other to survive")
+	}
+	armed.Store(true)
+	// A new identifier: the overlay cannot answer, every read waits.
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a2","traits":{"email":"ann@example.com","n":2}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waits := s.readWaits.Load()
+	if p, err := s.Profile(bobID); err != nil || traitOf(t, p, "n") != "1" {
+		t.Fatalf("Profile(bob) = %v", err)
+	}
+	if id, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"}); err != nil || id != bobID {
+		t.Fatalf("ResolveIdentifier(bob) = %s %v", id, err)
+	}
+	if _, found, _, err := s.Decision("", profile.Identifier{Type: profile.UserID, Value: "bob"}, false, "home", 3); err != nil || !found {
+		t.Fatalf("Decision(bob) found %v err %v", found, err)
+	}
+	if _, err := s.LookupID(bobID); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.readWaits.Load(); got != waits {
+		t.Errorf("reads of an unconcerned profile waited %d times", got-waits)
+	}
+	results := make(chan string, 4)
+	for _, read := range []func() string{
+		func() string {
+			p, err := s.Profile(merged) // redirects to ann's
+			if err != nil {
+				return err.Error()
+			}
+			return traitOf(t, p, "n")
+		},
+		func() string {
+			id, err := s.ResolveIdentifier(profile.Identifier{Type: profile.Email, Value: "ann@example.com"})
+			if err != nil {
+				return err.Error()
+			}
+			return id
+		},
+		func() string {
+			p, err := s.Profile(annID)
+			if err != nil {
+				return err.Error()
+			}
+			return traitOf(t, p, "n")
+		},
+		func() string {
+			v, err := s.LookupID(merged)
+			if err != nil {
+				return err.Error()
+			}
+			return fmt.Sprint(traitN(t, v))
+		},
+	} {
+		go func() { results <- read() }()
+	}
+	select {
+	case r := <-results:
+		t.Fatalf("a read of ann's profile answered %q with her event pending", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	armed.Store(false)
+	select {
+	case gate <- struct{}{}:
+	case <-time.After(time.Second):
+	}
+	want := map[string]bool{"2": true, annID: true}
+	for range 4 {
+		if r := <-results; !want[r] {
+			t.Errorf("read after the applier ran: %q, want n 2 or %s", r, annID)
+		}
+	}
+	if got := s.readWaits.Load() - waits; got < 4 {
+		t.Errorf("%d reads waited, want the 4 of ann's profile", got)
+	}
+}
+
+// traitOf returns trait name of state p, formatted ("" if none).
+func traitOf(tb testing.TB, p *profile.Profile, name string) string {
+	tb.Helper()
+	v, ok := p.TraitValues()[name]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprint(v)
 }
