@@ -152,9 +152,9 @@ type request struct {
 	dueKeys [][]byte
 	// directive is a privacy directive to carry out (ApplyDirective).
 	directive *replication.Directive
-	// taint and holdAll are r's hold on the read fence while queued
+	// taints and holdAll are r's hold on the read fence while queued
 	// (holdFor, pending.go), ended by release.
-	taint   *pgroup
+	taints  []*pgroup
 	holdAll bool
 	// lsn is the log position of a logged event request (0: not
 	// logged): its done was closed by the appender when the record was

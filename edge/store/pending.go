@@ -177,16 +177,18 @@ func (s *Store) holdFor(r *request) {
 	if !changesMapping(r) {
 		return
 	}
-	keys, ids, ok := mappingOf(r)
+	sets, ok := mappingOf(r)
 	if ok {
 		m := s.mem
 		m.mu.RLock()
 		if m.byIdent == nil {
 			ok = false
 		}
-		for _, k := range keys {
-			if sl := m.byIdent[k]; sl != nil {
-				ids = append(ids, sl.id)
+		for i := range sets {
+			for _, k := range sets[i].keys {
+				if sl := m.byIdent[k]; sl != nil {
+					sets[i].ids = append(sets[i].ids, sl.id)
+				}
 			}
 		}
 		m.mu.RUnlock()
@@ -204,48 +206,59 @@ func (s *Store) holdFor(r *request) {
 		p.barrier = max(p.barrier, p.lastMarked)
 		return
 	}
-	r.taint = p.join(keys, ids, applied, 0, 1)
-	p.taints++
+	// One taint per cluster or change, not per request: a hub page
+	// carries clusters of unrelated people, and joining them all would
+	// make one entity of every profile on the page (a new person's
+	// events would hold a known one's lookups, and bar the overlay).
+	for _, set := range sets {
+		r.taints = append(r.taints, p.join(set.keys, set.ids, applied, 0, 1))
+		p.taints++
+	}
 }
 
-// mappingOf lists the identifier keys and profile IDs request r (a
-// peer's changes or the hub's clusters) can change; ok is false for
-// what must be held globally.
-func mappingOf(r *request) (keys, ids []string, ok bool) {
+// mapping is what one cluster or change can change: identifier keys
+// and profile IDs.
+type mapping struct{ keys, ids []string }
+
+// mappingOf lists, per cluster or change of request r (a peer's changes
+// or the hub's clusters), the identifier keys and profile IDs it can
+// change; ok is false for what must be held globally.
+func mappingOf(r *request) (sets []mapping, ok bool) {
 	switch {
 	case r.clusters != nil && !r.replaceAll:
 		for i, c := range r.clusters {
-			ids = append(ids, c.ID)
-			ids = append(ids, c.Fragments...)
+			set := mapping{ids: append([]string{c.ID}, c.Fragments...)}
 			if d := r.decoded[i]; d != nil {
-				keys = append(keys, d.Identities.Elems()...)
+				set.keys = d.Identities.Elems()
 			}
+			sets = append(sets, set)
 		}
-		return keys, ids, true
+		return sets, true
 	case r.remote != nil && !r.full:
 		for i, e := range r.remote {
 			switch e.Kind {
 			case replication.KindDelta, replication.KindMerge:
 			default:
-				return nil, nil, false
+				return nil, false
 			}
-			ids = append(ids, e.ProfileID)
+			set := mapping{ids: []string{e.ProfileID}}
 			if e.From != "" {
-				ids = append(ids, e.From)
+				set.ids = append(set.ids, e.From)
 			}
 			if d := r.decoded[i]; d != nil {
-				ids = append(ids, d.ID)
-				keys = append(keys, d.Identities.Elems()...)
+				set.ids = append(set.ids, d.ID)
+				set.keys = d.Identities.Elems()
 			}
+			sets = append(sets, set)
 		}
-		return keys, ids, true
+		return sets, true
 	}
-	return nil, nil, false
+	return nil, false
 }
 
 // release ends r's hold (holdFor).
 func (s *Store) release(r *request) {
-	if !r.holdAll && r.taint == nil {
+	if !r.holdAll && r.taints == nil {
 		return
 	}
 	p := &s.pending
@@ -256,10 +269,9 @@ func (s *Store) release(r *request) {
 		p.holding--
 		r.holdAll = false
 	}
-	if r.taint != nil {
-		rt := r.taint.root()
+	for _, g := range r.taints {
+		rt := g.root()
 		rt.live--
-		r.taint = nil
 		p.taints--
 		if rt.live == 0 {
 			if rt.lsn <= applied {
@@ -271,6 +283,7 @@ func (s *Store) release(r *request) {
 			}
 		}
 	}
+	r.taints = nil
 }
 
 // queued records that the appender handed the requests through log

@@ -542,3 +542,46 @@ func traitOf(tb testing.TB, p *profile.Profile, name string) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// TestHubPageTaintsEachCluster: a hub page's clusters of unrelated
+// people taint one entity each, not one for the page — else every
+// profile on the page would join one entity, and a new person's
+// pending events (which the overlay cannot apply) would hold a known
+// person's lookups. Clusters that share a profile or an identifier are
+// still one entity.
+func TestHubPageTaintsEachCluster(t *testing.T) {
+	s := open(t)
+	cluster := func(id string, keys ...string) (replication.FeedItem, *profile.Profile) {
+		p := profile.New(id)
+		for _, k := range keys {
+			ident, _ := profile.ParseKey(k)
+			p.Identities.Add(1, ident.Key())
+		}
+		return replication.FeedItem{ID: id, Fragments: []string{id}}, p
+	}
+	a, pa := cluster("01A", "user_id:ann")
+	b, pb := cluster("01B", "user_id:bob")
+	c, pc := cluster("01C", "user_id:bob", "email:cat@example.com") // shares bob's user ID
+	d, pd := cluster("01D", "user_id:dan")
+	r := &request{clusters: []replication.FeedItem{a, b, c, d}, decoded: []*profile.Profile{pa, pb, pc, pd}}
+	s.holdFor(r)
+	p := &s.pending
+	root := func(key string) *pgroup {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.byKey[key].root()
+	}
+	if root("user_id:ann") == root("user_id:dan") || root("user_id:ann") == root("user_id:bob") {
+		t.Error("unrelated clusters of one page are one entity")
+	}
+	if root("user_id:bob") != root("email:cat@example.com") {
+		t.Error("clusters sharing an identifier are not one entity")
+	}
+	if n := p.holds(); n != 4 {
+		t.Errorf("%d holds, want one per cluster", n)
+	}
+	s.release(r)
+	if n := p.holds(); n != 0 {
+		t.Errorf("%d holds after release", n)
+	}
+}
