@@ -54,10 +54,19 @@ func (s *Store) overlay(key, id []byte, named string, view bool) (o overlaid, ok
 		}
 		id = []byte(named)
 	}
-	_ = s.view(func(tx *bolt.Tx) error {
-		o, ok = s.overlayIn(tx, key, id, view)
-		return nil
-	})
+	// A transaction the applier overtook before it read what is pending
+	// is tried once more, in a new one (a lookup under load would else
+	// wait for the applier on a race it lost by microseconds).
+	for range 2 {
+		stale := false
+		_ = s.view(func(tx *bolt.Tx) error {
+			o, ok, stale = s.overlayIn(tx, key, id, view)
+			return nil
+		})
+		if ok || !stale {
+			break
+		}
+	}
 	if ok {
 		s.readOverlays.Add(1)
 	}
@@ -80,9 +89,12 @@ func (s *Store) overlayFor(key, id []byte, view bool) (overlaid, bool) {
 	return s.overlay(key, id, named, view)
 }
 
-func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (overlaid, bool) {
+// overlayIn is overlay in read transaction tx; stale reports that the
+// applier's published position had passed tx's when it read what is
+// pending (a new transaction may succeed).
+func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (o overlaid, ok, stale bool) {
 	if s.priv.suppressN.Load() != 0 {
-		return overlaid{}, false
+		return overlaid{}, false, false
 	}
 	var at uint64 // the log position this transaction has applied
 	if v := tx.Bucket(bucketMeta).Get(walPosKey); v != nil {
@@ -91,30 +103,31 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (overlaid, boo
 	if s.opts.overlayHook != nil {
 		s.opts.overlayHook()
 	}
-	evs, target, ok := s.pending.plainAfter(key, id, at, s.appliedPos.Load())
+	applied := s.appliedPos.Load()
+	evs, target, ok := s.pending.plainAfter(key, id, at, applied)
 	if !ok || target != string(id) {
-		return overlaid{}, false
+		return overlaid{}, false, applied > at
 	}
 	// What marking saw in memory must still hold in this transaction:
 	// the profile is canonical, whole and not under repair, and every
 	// identifier the events carry names it and no other profile.
 	if tx.Bucket(bucketRedirects).Get([]byte(target)) != nil || tx.Bucket(bucketRepair).Get([]byte(target)) != nil {
-		return overlaid{}, false
+		return overlaid{}, false, false
 	}
 	if key != nil && !s.holdsAlone(tx, string(key), target) {
-		return overlaid{}, false
+		return overlaid{}, false, false
 	}
 	rec := tx.Bucket(bucketProfiles).Get([]byte(target))
 	if rec == nil {
-		return overlaid{}, false
+		return overlaid{}, false, false
 	}
 	state, err := openProfile([]byte(target), rec)
 	if err != nil {
-		return overlaid{}, false
+		return overlaid{}, false, false
 	}
 	p, err := profile.Unmarshal(state)
 	if err != nil || p.Erased.Set {
-		return overlaid{}, false
+		return overlaid{}, false, false
 	}
 	rules := s.opts.Rules
 	cat := s.Catalog()
@@ -132,7 +145,7 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (overlaid, boo
 		for _, ident := range m.Identifiers {
 			k := ident.Key()
 			if !s.holdsAlone(tx, k, target) {
-				return overlaid{}, false
+				return overlaid{}, false, false
 			}
 			if !rules.Blocked(ident) {
 				link = append(link, ident)
@@ -141,7 +154,7 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (overlaid, boo
 		rules.SortByPriority(link)
 		ts := stampFor(p, pe.stamp)
 		if ts.IsZero() {
-			return overlaid{}, false // the applier will stamp it afresh: its version cannot be known here
+			return overlaid{}, false, false // the applier will stamp it afresh: its version cannot be known here
 		}
 		src := profile.Source{Node: s.node, Name: pe.ev.Source, Capture: cat.Capture}
 		p.Apply(m, link, src, ts)
@@ -151,18 +164,18 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (overlaid, boo
 		p.Prune(cut)
 	}
 	if !view {
-		return overlaid{p: p}, true
+		return overlaid{p: p}, true, false
 	}
 	json, ev, err := renderView(p, cat, now.UnixMilli())
 	if err != nil {
-		return overlaid{}, false
+		return overlaid{}, false, false
 	}
 	var last int64
 	if p.LastSeen.Set {
 		last = p.LastSeen.V
 	}
 	return overlaid{p: p, ev: ev, c: &Cached{ID: target, Version: p.Version.String(), LastSeenMs: last, JSON: json,
-		digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}}, true
+		digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}}, true, false
 }
 
 // holdsAlone reports whether identifier key's committed index entry
