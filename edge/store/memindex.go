@@ -54,6 +54,10 @@ type memSlot struct {
 	id   string
 	v    atomic.Pointer[Cached]
 	refs int // byIdent entries naming it; guarded by memIndex.mu
+	// over is set while v is nil only because the view is over the
+	// memory bound: the profile is canonical and whole, read from the
+	// file (guarded by memIndex.mu).
+	over bool
 }
 
 // Cached is a profile's view as the store holds it in memory, for
@@ -210,15 +214,17 @@ func (m *memIndex) setView(id string, c *Cached) {
 	if sl != nil {
 		was = sl.v.Load().size()
 	}
+	over := false
 	if c != nil && (m.limit < 0 || m.limit > 0 && m.bytes-was+c.size() > m.limit) {
-		c = nil // over the bound: this profile is served by the bbolt path
+		c, over = nil, true // over the bound: this profile is served by the bbolt path
 	}
-	if c == nil && sl == nil {
+	if c == nil && sl == nil && !over {
 		return
 	}
 	if sl == nil {
 		sl = m.slot(id)
 	}
+	sl.over = over
 	old := sl.v.Swap(c)
 	m.bytes += c.size() - old.size()
 	m.release(sl)
@@ -242,9 +248,11 @@ func (m *memIndex) setIdent(key, pid string, ok bool) {
 	}
 }
 
-// release drops sl from byID once nothing holds it. Holds m.mu.
+// release drops sl from byID once nothing holds it (a slot over the
+// memory bound stays: its identifiers are published after it, and it
+// goes with the profile). Holds m.mu.
 func (m *memIndex) release(sl *memSlot) {
-	if sl.refs == 0 && sl.v.Load() == nil && m.byID[sl.id] == sl {
+	if sl.refs == 0 && sl.v.Load() == nil && !sl.over && m.byID[sl.id] == sl {
 		delete(m.byID, sl.id)
 	}
 }

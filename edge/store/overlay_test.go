@@ -328,3 +328,46 @@ func TestOverlayRefusesAStaleTransaction(t *testing.T) {
 		t.Errorf("trait a missing (b %d): a stale transaction's overlay lost a committed event", traitInt(t, c.view(), "b"))
 	}
 }
+
+// TestOverTheMemoryBound: with views over the memory bound (read from
+// the file), a pending event of one profile neither holds lookups of
+// another (it is mapped, not a barrier) nor keeps the overlay from
+// answering for its own.
+func TestOverTheMemoryBound(t *testing.T) {
+	gate, done := make(chan struct{}), make(chan struct{})
+	var armed atomic.Bool
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.ViewMemoryBytes = 1 // every view is over it
+		o.applyHook = func() {
+			if armed.Load() {
+				select {
+				case <-gate:
+				case <-done:
+				}
+			}
+		}
+	})
+	t.Cleanup(func() { close(done) }) // before the store's Close (cleanups run last first)
+	ingest(t, s,
+		`{"type":"identify","userId":"ann","messageId":"a1","traits":{"n":1}}`,
+		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"n":1}}`)
+	if st := s.MemoryStats(); st.Views != 0 {
+		t.Fatalf("%d views in memory, want none", st.Views)
+	}
+	armed.Store(true)
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a2","traits":{"n":2}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
+	if err != nil || traitN(t, v) != 1 {
+		t.Fatalf("bob: %v", err)
+	}
+	v, err = s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil || traitN(t, v) != 2 {
+		t.Fatalf("ann: n=%d, %v; want her pending event shown", traitN(t, v), err)
+	}
+	if w, o := s.readWaits.Load(), s.readOverlays.Load(); w != 0 || o != 1 {
+		t.Errorf("%d waits, %d overlays; want none and one", w, o)
+	}
+}
