@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -250,23 +249,6 @@ func TestOverlayReadYourWritesWhileApplying(t *testing.T) {
 	t.Logf("%d lookups from the overlay, %d waited for the applier", st.ReadOverlays, st.ReadWaits)
 }
 
-// computedInt returns the integer computed trait name of view v (-1 when
-// absent).
-func computedInt(tb testing.TB, v View, name string) int {
-	tb.Helper()
-	var doc struct {
-		Computed map[string]any `json:"computed"`
-	}
-	if err := json.Unmarshal(append(v.JSON, "}}"...), &doc); err != nil {
-		tb.Fatalf("view JSON: %v", err)
-	}
-	n, ok := doc.Computed[name].(float64)
-	if !ok {
-		return -1
-	}
-	return int(n)
-}
-
 // TestOverlayRefusesAStaleTransaction: the overlay's read transaction
 // began before the applier committed an event of the profile, and the
 // event's entity was pruned before the overlay read what is pending —
@@ -275,21 +257,9 @@ func computedInt(tb testing.TB, v View, name string) int {
 // the overlay refuses that transaction (and tries a new one) and the
 // lookup shows the committed event.
 func TestOverlayRefusesAStaleTransaction(t *testing.T) {
-	gate, done := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	var armed atomic.Bool
 	var hook atomic.Pointer[func()]
-	s := open(t, func(o *Options) {
-		o.NoSync = true
+	s, armed, gate := openGated(t, func(o *Options) {
 		o.initialMmap = 64 << 20
-		o.applyHook = func() {
-			if armed.Load() {
-				select {
-				case <-gate:
-				case <-done:
-				}
-			}
-		}
 		o.overlayHook = func() {
 			if f := hook.Swap(nil); f != nil {
 				(*f)()
@@ -334,21 +304,7 @@ func TestOverlayRefusesAStaleTransaction(t *testing.T) {
 // another (it is mapped, not a barrier) nor keeps the overlay from
 // answering for its own.
 func TestOverTheMemoryBound(t *testing.T) {
-	gate, done := make(chan struct{}), make(chan struct{})
-	var armed atomic.Bool
-	s := open(t, func(o *Options) {
-		o.NoSync = true
-		o.ViewMemoryBytes = 1 // every view is over it
-		o.applyHook = func() {
-			if armed.Load() {
-				select {
-				case <-gate:
-				case <-done:
-				}
-			}
-		}
-	})
-	t.Cleanup(func() { close(done) }) // before the store's Close (cleanups run last first)
+	s, armed, _ := openGated(t, func(o *Options) { o.ViewMemoryBytes = 1 }) // every view is over it
 	ingest(t, s,
 		`{"type":"identify","userId":"ann","messageId":"a1","traits":{"n":1}}`,
 		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"n":1}}`)

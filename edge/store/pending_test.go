@@ -19,16 +19,23 @@ import (
 func traitN(tb testing.TB, v View) int { return traitInt(tb, v, "n") }
 
 // traitInt returns the integer trait name of view v (-1 when absent).
-func traitInt(tb testing.TB, v View, name string) int {
+func traitInt(tb testing.TB, v View, name string) int { return viewInt(tb, v, "traits", name) }
+
+// computedInt returns the integer computed trait name of view v (-1 when
+// absent).
+func computedInt(tb testing.TB, v View, name string) int { return viewInt(tb, v, "computed", name) }
+
+// viewInt returns the integer member name of view v's object obj (-1
+// when absent).
+func viewInt(tb testing.TB, v View, obj, name string) int {
 	tb.Helper()
-	var doc struct {
-		Traits map[string]any `json:"traits"`
-	}
+	var doc map[string]any
 	// The stored view ends inside its "computed" object (View.JSON).
 	if err := json.Unmarshal(append(v.JSON, "}}"...), &doc); err != nil {
 		tb.Fatalf("view JSON: %v", err)
 	}
-	n, ok := doc.Traits[name].(float64)
+	members, _ := doc[obj].(map[string]any)
+	n, ok := members[name].(float64)
 	if !ok {
 		return -1
 	}
@@ -410,10 +417,10 @@ func concurrently(n int, f func(w int)) {
 
 // openGated opens a store without fsync whose applier, while armed,
 // waits before each batch for a token on gate (or the test's end).
-func openGated(t *testing.T) (*Store, *atomic.Bool, chan struct{}) {
+func openGated(t *testing.T, opts ...func(*Options)) (*Store, *atomic.Bool, chan struct{}) {
 	gate, done := make(chan struct{}), make(chan struct{})
 	armed := new(atomic.Bool)
-	s := open(t, func(o *Options) {
+	s := open(t, append([]func(*Options){func(o *Options) {
 		o.NoSync = true
 		o.applyHook = func() {
 			if armed.Load() {
@@ -423,8 +430,8 @@ func openGated(t *testing.T) (*Store, *atomic.Bool, chan struct{}) {
 				}
 			}
 		}
-	})
-	t.Cleanup(func() { close(done) })
+	}}, opts...)...)
+	t.Cleanup(func() { close(done) }) // before the store's Close: cleanups run last first
 	return s, armed, gate
 }
 
@@ -440,20 +447,10 @@ func TestFileReadsWaitForTheirProfile(t *testing.T) {
 		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"n":1}}`,
 		`{"type":"track","anonymousId":"anon-ann","messageId":"a0","event":"Viewed"}`)
 	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"a1","traits":{"n":1}}`)
-	userID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	userID := mustResolve(t, s, profile.UserID, "ann")
 	// One event of both: the two profiles merge, the older ID survives.
 	ingest(t, s, `{"type":"track","userId":"ann","anonymousId":"anon-ann","messageId":"a1m","event":"Signed In"}`)
-	annID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	annID, bobID := mustResolve(t, s, profile.UserID, "ann"), mustResolve(t, s, profile.UserID, "bob")
 	merged := userID // redirects to annID
 	if merged == annID {
 		t.Fatal("the merge kept the user's profile ID: the test needs the other to survive")
