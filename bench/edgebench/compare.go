@@ -344,7 +344,9 @@ func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lo
 		return err
 	})
 	time.Sleep(time.Second)
+	overlays, waits := metricSum(edgeAddr, "ucv_store_read_overlays_total"), metricSum(edgeAddr, "ucv_store_read_waits_total")
 	r, err := runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edgeAddr)
+	overlays, waits = metricSum(edgeAddr, "ucv_store_read_overlays_total")-overlays, metricSum(edgeAddr, "ucv_store_read_waits_total")-waits
 	if serr := stop(); err == nil {
 		err = serr
 	}
@@ -352,6 +354,7 @@ func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lo
 		return err
 	}
 	keep(&busy.Edge, "edge  lookup, 1 conn, during ingest, req/s", r, 1)
+	fmt.Fprintf(cfg.Out, "  … of those, lookups of a profile with events pending: %d answered with them applied, %d waited for the applier\n", overlays, waits)
 	for _, kv := range [][2]string{{"appendonly", "yes"}, {"appendfsync", "always"}} {
 		if err := redisConfigSet(ctx, redisAddr, kv[0], kv[1]); err != nil {
 			return err

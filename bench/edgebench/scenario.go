@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -401,6 +402,12 @@ func Ingest(ctx context.Context, cfg Config) (IngestReport, error) {
 // most 5 s): the events divided by the phase plus that wait is the
 // sustained rate, not the burst into the log.
 func appliedEvents(addr string) int64 {
+	return metricSum(addr, "ucv_events_ingested_total", "ucv_events_duplicate_total")
+}
+
+// metricSum reads the edge's metrics and adds up the samples of the
+// named metrics (every label set); -1 if unreadable.
+func metricSum(addr string, names ...string) int64 {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return -1
@@ -410,7 +417,9 @@ func appliedEvents(addr string) int64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "ucv_events_ingested_total{") && !strings.HasPrefix(line, "ucv_events_duplicate_total ") {
+		name, _, _ := strings.Cut(line, " ")
+		name, _, _ = strings.Cut(name, "{")
+		if !slices.Contains(names, name) {
 			continue
 		}
 		var v float64
