@@ -53,6 +53,8 @@ type Store interface {
 	ResolveIdentifier(id profile.Identifier) (string, error)
 	// Stats returns gauges; an error means the store is not usable.
 	Stats() (store.Stats, error)
+	// Serving returns nil while the store is open, at once.
+	Serving() error
 	// Writable returns nil while writes succeed and the latest write's
 	// storage error (store.ErrStorageFull, store.ErrNotWritable) while
 	// the file system refuses them. It does no I/O.
@@ -325,7 +327,7 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) error {
 	if s.draining.Load() {
 		return errorf(ErrUnavailable, "shutting down")
 	}
-	if _, err := s.st.Stats(); err != nil {
+	if err := s.st.Serving(); err != nil { // not Stats: it waits for the applier
 		return fmt.Errorf("readyz: %w: %w", ErrUnavailable, err)
 	}
 	if err := s.st.Writable(); err != nil {

@@ -82,6 +82,20 @@ func (s *Store) Writable() error {
 	return nil
 }
 
+// Serving returns nil while the store is open and ErrClosed once Close
+// has begun, at once: a readiness check must not wait for the applier
+// to catch up with ingest, as Stats does (under sustained ingest that
+// is up to its lag, about a second at saturation — past a probe's
+// timeout).
+func (s *Store) Serving() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // ProbeWrite commits a small write (the time, under the meta key
 // write_probe) and returns its error, updating Writable: a node whose
 // writes failed calls it to learn when they work again without waiting

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"ucv/profile"
 )
@@ -144,5 +145,27 @@ func TestOlderSuccessKeepsNewerFailure(t *testing.T) {
 	}
 	if err := s.Writable(); err != nil {
 		t.Fatalf("Writable after a good probe = %v, want nil", err)
+	}
+}
+
+// TestServingDoesNotWaitForTheApplier: readiness (Serving) answers at
+// once while acknowledged events wait for the applier — Stats, which
+// /readyz used, waits for them. (After Close it is ErrClosed: edge/api's
+// readyz test.)
+func TestServingDoesNotWaitForTheApplier(t *testing.T) {
+	s, armed, _ := openGated(t)
+	armed.Store(true)
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serving() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serving with an event pending: %v", err)
+		}
+	case <-time.After(readWaitMax / 2):
+		t.Fatal("Serving waited for the applier")
 	}
 }
