@@ -158,9 +158,14 @@ type Forwarder struct {
 	done                 chan struct{}
 
 	batches, events atomic.Uint64
-	failures        [numFailures]atomic.Uint64
-	dropped         [numDrops]atomic.Uint64
-	lastOK          atomic.Int64 // unix ms of the last 2xx
+	// settled is held while step deletes what it resolved and counts it,
+	// and while Stats reads the outbox and the counters: Stats never sees
+	// an event gone from the outbox and not yet counted as sent or
+	// dropped.
+	settled  sync.Mutex
+	failures [numFailures]atomic.Uint64
+	dropped  [numDrops]atomic.Uint64
+	lastOK   atomic.Int64 // unix ms of the last 2xx
 }
 
 // New checks cfg and returns a Forwarder of st's forward outbox; it does
@@ -325,7 +330,9 @@ scan:
 	for _, d := range drops {
 		del = append(del, d.seq)
 	}
+	f.settled.Lock()
 	if _, derr := f.st.DeleteForward(del); derr != nil {
+		f.settled.Unlock()
 		// Not counted: they stay queued and go (or drop) again.
 		return false, errors.Join(err, derr)
 	}
@@ -334,6 +341,7 @@ scan:
 	for _, d := range drops {
 		f.dropped[d.why].Add(1)
 	}
+	f.settled.Unlock()
 	if len(drops) > 0 {
 		f.log.Warn("forward: events dropped unsent", "oversize", count(drops, dropOversize), "damaged", count(drops, dropDamaged),
 			"suppressed", count(drops, dropSuppressed), "no_consent", count(drops, dropNoConsent))

@@ -63,6 +63,8 @@ type Stats struct {
 
 // Stats returns the current statistics; it reads the store's gauges.
 func (f *Forwarder) Stats() (Stats, error) {
+	f.settled.Lock()
+	defer f.settled.Unlock()
 	fs, err := f.st.ForwardStats()
 	if err != nil {
 		return Stats{}, err
