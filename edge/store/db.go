@@ -739,7 +739,8 @@ func (s *Store) LookupID(id string) (View, error) {
 
 // lookupIDFile is LookupID read from the file.
 func (s *Store) lookupIDFile(id string) (View, error) {
-	s.awaitProfile(id)
+	s.settle(nil, []byte(id), false, false)
+	s.settleRedirect(id)
 	var v View
 	err := s.view(func(tx *bolt.Tx) (err error) {
 		v, err = s.viewOf(tx, []byte(id))
@@ -763,7 +764,7 @@ func (s *Store) LookupIdentifier(id profile.Identifier) (View, error) {
 // the file.
 func (s *Store) lookupIdentifierFile(key string) (View, error) {
 	if !s.unknownNow([]byte(key)) {
-		s.awaitFor([]byte(key), nil)
+		s.settle([]byte(key), nil, false, false)
 	}
 	var v View
 	err := s.view(func(tx *bolt.Tx) error {
@@ -817,10 +818,10 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 func (s *Store) Profile(id string) (*profile.Profile, error) {
 	// Read-your-writes for this profile: its plain pending events
 	// applied, or waited for (pending.go, overlay.go).
-	if o, ok := s.overlayFor(nil, []byte(id), false); ok {
+	if o, ok := s.settle(nil, []byte(id), true, false); ok {
 		return o.p, nil
 	}
-	s.awaitProfile(id)
+	s.settleRedirect(id)
 	var p *profile.Profile
 	err := s.view(func(tx *bolt.Tx) error {
 		cid, err := resolveIn(tx, id)
@@ -854,10 +855,9 @@ func (s *Store) Profile(id string) (*profile.Profile, error) {
 func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
 	// Read-your-writes for this identifier: pending events that all
 	// leave it where it is, or a wait (pending.go, overlay.go).
-	if o, ok := s.overlayFor([]byte(id.Key()), nil, false); ok {
+	if o, ok := s.settle([]byte(id.Key()), nil, true, false); ok {
 		return o.p.ID, nil
 	}
-	s.awaitFor([]byte(id.Key()), nil)
 	var cid string
 	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(id.Key()))

@@ -73,6 +73,20 @@ func decodeDecision(b []byte, ev viewEval, fn func(id []byte, score float64) boo
 	return true
 }
 
+// offersAt returns the offers at placement of decision record b
+// (rendered with ev), at most limit, with their payloads; ok is false
+// when b was rendered with another evaluation or is malformed.
+func offersAt(cat *catalog.Compiled, b []byte, ev viewEval, placement string, limit int) ([]catalog.Decided, bool) {
+	offers := make([]catalog.Decided, 0, min(limit, 8))
+	ok := decodeDecision(b, ev, func(oid []byte, score float64) bool {
+		if name, payload, ok := cat.OfferAt(oid, placement); ok {
+			offers = append(offers, catalog.Decided{ID: name, Score: score, Payload: payload})
+		}
+		return len(offers) < limit
+	})
+	return offers, ok
+}
+
 // rank adds the profile's ranked offers to a view's evaluation, when the
 // catalog has offers: ev.decision is then the record to store and
 // ev.nextMs includes the ranking's next change.
@@ -122,20 +136,13 @@ func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placeme
 	if !byID {
 		key, ik = nil, []byte(ident.Key())
 	}
-	if o, ok := s.overlayFor(ik, key, true); ok {
-		d = Decided{ID: o.p.ID, Version: o.c.Version, Offers: make([]catalog.Decided, 0, min(limit, 8))}
-		stored = decodeDecision(o.ev.decision, o.ev, func(oid []byte, score float64) bool {
-			if name, payload, ok := cat.OfferAt(oid, placement); ok {
-				d.Offers = append(d.Offers, catalog.Decided{ID: name, Score: score, Payload: payload})
-			}
-			return len(d.Offers) < limit
-		})
+	if o, ok := s.settle(ik, key, true, true); ok {
+		d = Decided{ID: o.p.ID, Version: o.c.Version}
+		d.Offers, stored = offersAt(cat, o.ev.decision, o.ev, placement, limit)
 		return d, true, stored, nil
 	}
 	if byID {
-		s.awaitProfile(id)
-	} else {
-		s.awaitFor(ik, nil)
+		s.settleRedirect(id)
 	}
 	err = s.view(func(tx *bolt.Tx) error {
 		key := []byte(id)
@@ -164,13 +171,7 @@ func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placeme
 		if n := int(v[sumLen+9]); len(v) >= sumLen+10+n {
 			d.Version = string(v[sumLen+10 : sumLen+10+n])
 		}
-		d.Offers = make([]catalog.Decided, 0, min(limit, 8))
-		stored = decodeDecision(tx.Bucket(bucketDecisions).Get(key), ev, func(oid []byte, score float64) bool {
-			if name, payload, ok := cat.OfferAt(oid, placement); ok {
-				d.Offers = append(d.Offers, catalog.Decided{ID: name, Score: score, Payload: payload})
-			}
-			return len(d.Offers) < limit
-		})
+		d.Offers, stored = offersAt(cat, tx.Bucket(bucketDecisions).Get(key), ev, placement, limit)
 		return nil
 	})
 	if err != nil {

@@ -73,22 +73,6 @@ func (s *Store) overlay(key, id []byte, named string, view bool) (o overlaid, ok
 	return o, ok
 }
 
-// overlayFor is overlay for a read of identifier key (key not nil) or
-// profile id that does not go through fence: ok is false when nothing
-// that can change the read is pending (read the file) and when the
-// pending events are not all plain (awaitFor, then read the file).
-func (s *Store) overlayFor(key, id []byte, view bool) (overlaid, bool) {
-	applied := s.appliedPos.Load()
-	if applied >= s.ackedPos.Load() {
-		return overlaid{}, false
-	}
-	pos, named := s.fencePos(key, id, applied)
-	if pos <= applied {
-		return overlaid{}, false
-	}
-	return s.overlay(key, id, named, view)
-}
-
 // overlayIn is overlay in read transaction tx; stale reports that the
 // applier's published position had passed tx's when it read what is
 // pending (a new transaction may succeed).
@@ -132,13 +116,11 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (o overlaid, o
 	rules := s.opts.Rules
 	cat := s.Catalog()
 	dedupe := tx.Bucket(bucketDedupe)
-	seen := map[string]bool{}
 	for _, pe := range evs {
 		m := pe.ev.Msg
-		if pe.dup || seen[m.MessageID] || dedupe.Get([]byte(m.MessageID)) != nil {
-			continue // the writer drops it as a duplicate
+		if pe.dup || dedupe.Get([]byte(m.MessageID)) != nil {
+			continue // the writer drops it as a duplicate (plainAfter marks a repeat of a pending one)
 		}
-		seen[m.MessageID] = true
 		// resolve's outcome when every identifier names target alone:
 		// target, each unblocked identifier linked, in priority order.
 		link := make([]profile.Identifier, 0, len(m.Identifiers))

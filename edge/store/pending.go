@@ -449,62 +449,48 @@ func (p *pendingSet) prune(applied uint64) {
 	}
 }
 
-// fence is the read-your-writes wait of a lookup from memory of
-// identifier key (when key is not nil) or of profile id: it returns once
-// every acknowledged event that can change the answer is applied — at
-// once (one atomic compare) when nothing is pending, without waiting
-// when what is pending concerns other profiles. When what is pending
-// for it is plain, it returns the view with those events applied
-// instead of waiting (overlay.go; ok true). It gives up after
-// readWaitMax, as waitApplied does.
-func (s *Store) fence(key, id []byte) (c *Cached, ok bool) {
-	a := s.ackedPos.Load()
+// settle is read-your-writes for a read of identifier key (when key is
+// not nil) or of profile id: it returns once every acknowledged event
+// that can change the answer is applied — at once (one atomic compare)
+// when nothing is pending, without waiting when what is pending
+// concerns other profiles. With overlay set, when what is pending for
+// it is plain, it instead returns the profile with those events applied
+// (overlay.go; rendered with view) and ok true. It gives up waiting
+// after readWaitMax, as waitApplied does. A read by profile ID that
+// follows redirects settles them too (settleRedirect).
+func (s *Store) settle(key, id []byte, overlay, view bool) (o overlaid, ok bool) {
 	applied := s.appliedPos.Load()
-	if applied >= a {
-		return nil, false
+	if applied >= s.ackedPos.Load() {
+		return overlaid{}, false
 	}
 	pos, named := s.fencePos(key, id, applied)
 	if pos <= applied {
-		return nil, false
+		return overlaid{}, false
 	}
-	if o, ok := s.overlay(key, id, named, true); ok {
-		return o.c, true
+	if overlay {
+		if o, ok := s.overlay(key, id, named, view); ok {
+			return o, true
+		}
 	}
 	s.readWaits.Add(1)
-	s.waitAt(pos)
-	return nil, false
-}
-
-// waitAt waits until log position pos is applied, at most readWaitMax.
-func (s *Store) waitAt(pos uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), readWaitMax)
 	defer cancel()
 	_ = s.waitPos(ctx, pos)
+	return overlaid{}, false
 }
 
-// awaitFor is fence for reads from the file (a profile's state, a
-// stored decision, an identifier's profile, a view memory does not
-// hold): it waits, without the overlay, until every acknowledged event
-// that can change what identifier key (key not nil) or profile id
-// names is applied. For a profile ID the caller also awaits the
-// canonical profile it redirects to (awaitProfile).
-func (s *Store) awaitFor(key, id []byte) {
-	applied := s.appliedPos.Load()
-	if applied >= s.ackedPos.Load() {
-		return
-	}
-	if pos, _ := s.fencePos(key, id, applied); pos > applied {
-		s.readWaits.Add(1)
-		s.waitAt(pos)
-	}
+// fence is settle for a lookup from memory: the view with the pending
+// events applied (ok), or nil once they are.
+func (s *Store) fence(key, id []byte) (*Cached, bool) {
+	o, ok := s.settle(key, id, true, true)
+	return o.c, ok
 }
 
-// awaitProfile is awaitFor of profile id and, when id was merged into
-// another, of the profile it redirects to now: a pending event that
-// merges id away touches id's entity, so once that is applied the
-// redirect read here is the one the read will follow.
-func (s *Store) awaitProfile(id string) {
-	s.awaitFor(nil, []byte(id))
+// settleRedirect settles, after settle of profile id, the profile id
+// redirects to now, when it was merged into another: a pending event
+// that merges id away touches id's entity, so once settle has waited for
+// it the redirect read here is the one the read will follow.
+func (s *Store) settleRedirect(id string) {
 	if s.appliedPos.Load() >= s.ackedPos.Load() {
 		return
 	}
@@ -514,7 +500,7 @@ func (s *Store) awaitProfile(id string) {
 		return nil
 	})
 	if cid != "" && cid != id {
-		s.awaitFor(nil, []byte(cid))
+		s.settle(nil, []byte(cid), false, false)
 	}
 }
 

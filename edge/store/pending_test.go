@@ -286,7 +286,7 @@ func TestFenceHoldsForPeerChanges(t *testing.T) {
 // later merges in. With a slow applier, after every acknowledged event
 // a lookup by a random identifier of that person shows its counter, and
 // so does the state of the profile another identifier of hers resolves
-// to (the file's reads: awaitFor, awaitProfile).
+// to (the file's reads: settle, settleRedirect).
 func TestFenceFollowsMerges(t *testing.T) {
 	s := openSlowApplier(t, 300*time.Microsecond)
 	ctx := context.Background()
