@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Cannot-links ("apart"): a steward at the hub ruled that two profiles are
@@ -138,10 +136,10 @@ func (w *writer) apartFromAny(p string, linked []string) bool {
 }
 
 // holdersOf returns the canonical profiles holding identifier key as
-// the holders bucket records them (as of the last commit), sorted.
+// of the last commit (holders.go), sorted.
 func (w *writer) holdersOf(key string) []string {
 	var out []string
-	eachHolder(w.tx.Bucket(bucketHolders).Cursor(), key, func(h []byte) bool {
+	eachHolder(w.tx.Bucket(bucketHolders).Cursor(), w.committedIndex(key), key, func(h []byte) bool {
 		if id := w.canonical(string(h)); !w.deleted[id] {
 			out = append(out, id)
 		}
@@ -149,17 +147,6 @@ func (w *writer) holdersOf(key string) []string {
 	})
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// eachHolder calls fn with the profile ID of every holders-bucket entry
-// of identifier key, in order, until fn returns false.
-func eachHolder(c *bolt.Cursor, key string, fn func(holder []byte) bool) {
-	prefix := []byte(key + "\x00")
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if !fn(k[len(prefix):]) {
-			return
-		}
-	}
 }
 
 // contested reports whether identifier key, which the index gives to

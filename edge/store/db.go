@@ -173,7 +173,7 @@ type request struct {
 // another process (after 1 s), if its schema version is unknown, and with a *FileError
 // (ErrDamaged) if the file's structure is damaged: it then changed
 // nothing, and the file can be moved aside and the replica rebuilt from
-// its peers and hub. A schema 1 file is migrated to schema 2 first.
+// its peers and hub. A schema 1 file is migrated first; a schema 2 file is marked schema 3 (schema.go).
 func Open(opts Options) (*Store, error) {
 	def := DefaultOptions(opts.Path)
 	if opts.NodeName == "" {
@@ -252,8 +252,10 @@ func Open(opts Options) (*Store, error) {
 			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
 			from = 1
+		case len(v) == 4 && binary.BigEndian.Uint32(v) == 2:
+			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion)) // read as it is (schema.go)
 		case len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion:
-			return fmt.Errorf("store: schema version %x, this build reads 1 and %d", v, schemaVersion)
+			return fmt.Errorf("store: schema version %x, this build reads 1 to %d", v, schemaVersion)
 		}
 		return nil
 	})
@@ -974,13 +976,15 @@ func (s *Store) Check() error {
 // report with each problem found until it returns false: every profile
 // state and view verifies (checksum, and the state decodes); every
 // profile has a view; every index entry resolves to a stored profile and
-// names the smallest holder; every identifier a profile holds has a
-// holders entry and every held identifier an index entry; the profile
+// names the smallest holder; every identifier a profile holds is among
+// its holders entries or, without any, its index entry names the
+// profile, and every index entry without holders entries is so named;
+// every identifier with holders entries has an index entry; the profile
 // gauge matches. Profiles waiting for repair are counted in repairing;
 // their views are flagged and verify.
 func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
 	meta := tx.Bucket(bucketMeta)
-	if v := meta.Get(schemaKey); len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion {
+	if v := meta.Get(schemaKey); len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion && binary.BigEndian.Uint32(v) != 2 {
 		report(fmt.Errorf("store: schema version %x, want %d", v, schemaVersion))
 		return 0, 0
 	}
@@ -988,6 +992,9 @@ func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
 	vb := tx.Bucket(bucketViews)
 	holders := tx.Bucket(bucketHolders)
 	index := tx.Bucket(bucketIndex)
+	quarantine := tx.Bucket(bucketQuarantine)
+	hc := holders.Cursor()
+	soleHeld, soleIndexed := 0, 0 // identifiers held by one profile, by the profiles and by the index
 	err := pb.ForEach(func(k, v []byte) error {
 		profiles++
 		if vb.Get(k) == nil && !erasedRecord(k, v) {
@@ -1010,8 +1017,17 @@ func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
 			return nil
 		}
 		for _, key := range p.Identities.Elems() {
-			if holders.Get([]byte(key+"\x00"+string(k))) == nil {
-				if !report(fmt.Errorf("store: profile %s holds %s without a holders entry", k, key)) {
+			held := false
+			if eachHolderEntry(hc, key, func(h []byte) bool {
+				held = bytes.Equal(h, k)
+				return !held
+			}) == 0 {
+				if held = bytes.Equal(index.Get([]byte(key)), k); held && quarantine.Get(k) == nil {
+					soleHeld++
+				}
+			}
+			if !held {
+				if !report(fmt.Errorf("store: profile %s holds %s, which neither its holders entries nor its index entry name", k, key)) {
 					return errStop
 				}
 			}
@@ -1049,17 +1065,27 @@ func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
 		if pb.Get([]byte(cid)) == nil && !report(fmt.Errorf("store: index entry resolves to missing profile %s", cid)) {
 			return errStop
 		}
+		// An identifier without holders entries has one holder, the
+		// profile the entry names (holders.go).
 		prefix := append(append([]byte(nil), k...), 0)
 		hk, _ := c.Seek(prefix)
 		if hk == nil || !bytes.HasPrefix(hk, prefix) {
-			if !report(fmt.Errorf("store: index entry %q has no holder", k)) {
-				return errStop
+			// A quarantined profile's identifiers are unknown; its
+			// entries stay (repair.go).
+			if quarantine.Get(v) == nil {
+				soleIndexed++
 			}
 		} else if string(hk[len(prefix):]) != string(v) && !report(fmt.Errorf("store: index entry names %s, smallest holder is %s", v, hk[len(prefix):])) {
 			return errStop
 		}
 		return nil
 	})
+	// Each profile's identifier found only in the index matched one
+	// index entry naming that profile; any other such entry names a
+	// profile that does not hold its identifier.
+	if err == nil && soleIndexed != soleHeld && !report(fmt.Errorf("store: %d index entries without holders entries, %d identifiers held by the profile their entry names", soleIndexed, soleHeld)) {
+		err = errStop
+	}
 	if err != nil {
 		return profiles, views
 	}

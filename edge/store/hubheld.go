@@ -89,7 +89,8 @@ func (s *Store) HoldersOf(id profile.Identifier, limit int) (holders []string, m
 	s.waitApplied()
 	err = s.view(func(tx *bolt.Tx) error {
 		var rerr error
-		eachHolder(tx.Bucket(bucketHolders).Cursor(), id.Key(), func(h []byte) bool {
+		key := id.Key()
+		eachHolder(tx.Bucket(bucketHolders).Cursor(), tx.Bucket(bucketIndex).Get([]byte(key)), key, func(h []byte) bool {
 			canon, err := resolveKey(tx, h)
 			if err != nil {
 				rerr = err

@@ -320,11 +320,10 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	}
 }
 
-// countHolders counts the holders bucket's entries of identifier key.
+// countHolders counts the holders bucket's entries of identifier key:
+// how many profiles hold it when two or more do (holders.go).
 func countHolders(c *bolt.Cursor, key string) int {
-	n := 0
-	eachHolder(c, key, func([]byte) bool { n++; return true })
-	return n
+	return eachHolderEntry(c, key, func([]byte) bool { return true })
 }
 
 // IdentifierHolders returns how many profiles hold identifier key

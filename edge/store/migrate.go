@@ -13,7 +13,7 @@ import (
 // migrating a large file never holds it all dirty in memory.
 var migrateBatchSize = 2000
 
-// migrate brings a schema 1 file to schema 2 before the store starts:
+// migrate brings a schema 1 file to schema 2, and so 3, before the store starts:
 // every profile record gets its checksum, and every view is rendered
 // again from its profile's state (so the new views' checksums vouch for
 // views that match their states, whatever the old ones held) with its
@@ -36,7 +36,7 @@ func (s *Store) migrate(from uint32) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("store: migrate schema 1 to 2: %w", err)
+			return fmt.Errorf("store: migrate schema 1: %w", err)
 		}
 		if done {
 			break
@@ -86,7 +86,7 @@ func (s *Store) migrate(from uint32) error {
 		return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 	})
 	if err != nil {
-		return fmt.Errorf("store: migrate schema 1 to 2: %w", err)
+		return fmt.Errorf("store: migrate schema 1: %w", err)
 	}
 	return nil
 }

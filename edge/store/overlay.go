@@ -167,7 +167,7 @@ func (s *Store) holdsAlone(tx *bolt.Tx, key, id string) bool {
 		return false
 	}
 	alone := true
-	eachHolder(tx.Bucket(bucketHolders).Cursor(), key, func(h []byte) bool {
+	eachHolderEntry(tx.Bucket(bucketHolders).Cursor(), key, func(h []byte) bool {
 		if !bytes.Equal(h, []byte(id)) {
 			alone = false
 		}

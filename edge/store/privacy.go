@@ -245,11 +245,7 @@ func (w *writer) erase(d *replication.Directive) error {
 		}
 		var last []byte
 		match := false
-		err := w.tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error {
-			key, holder, ok := bytes.Cut(k, []byte{0})
-			if !ok {
-				return nil
-			}
+		err := w.eachHeld(func(key, holder []byte) error {
 			if !bytes.Equal(key, last) {
 				last = append(last[:0], key...)
 				match = want[crdt.TombstoneKey(salt, string(key))]
@@ -527,11 +523,7 @@ func (w *writer) cascadeErasure() error {
 		var last []byte
 		var at int64
 		match := false
-		err := w.tx.Bucket(bucketHolders).ForEach(func(k, _ []byte) error {
-			key, holder, ok := bytes.Cut(k, []byte{0})
-			if !ok {
-				return nil
-			}
+		err := w.eachHeld(func(key, holder []byte) error {
 			if !bytes.Equal(key, last) {
 				last = append(last[:0], key...)
 				match = false

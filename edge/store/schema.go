@@ -82,7 +82,11 @@ var (
 // schemaVersion is the layout version this code writes. Version 2 added
 // the checksums and flags of profile and view records and the repair and
 // quarantine buckets; Open migrates a version 1 file (migrate.go).
-const schemaVersion = 2
+// Version 3 keeps holders entries only for identifiers two or more
+// profiles hold (holders.go): a version 2 file is a valid version 3 file,
+// so Open just marks it, but a version 2 build must not open a version 3
+// file (it would read a single holder as none and drop its index entry).
+const schemaVersion = 3
 
 // maxRedirectHops bounds redirect chains (a cycle would be a bug).
 const maxRedirectHops = 32

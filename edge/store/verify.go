@@ -101,8 +101,10 @@ func Verify(path string) (*Report, error) {
 		}
 		switch r.Schema {
 		case schemaVersion:
+		case 2:
+			r.Notes = append(r.Notes, "schema 2: every holder of an identifier has a holders entry; the next start marks the file schema 3, which reads it as it is")
 		case 1:
-			r.Notes = append(r.Notes, "schema 1: records carry no checksums yet; the next start migrates the file to schema 2")
+			r.Notes = append(r.Notes, "schema 1: records carry no checksums yet; the next start migrates the file to schema 3")
 			return nil
 		default:
 			r.problem(fmt.Errorf("unknown schema version %d", r.Schema))

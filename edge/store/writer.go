@@ -54,8 +54,9 @@ type writer struct {
 	// flush can update the holders bucket by difference.
 	before map[string][]string
 	// provisional lists identifiers whose index entry this transaction
-	// wrote; flush re-derives them.
-	provisional map[string]bool
+	// wrote, with the entry as of the last commit (nil: none); flush
+	// re-derives them.
+	provisional map[string][]byte
 	// hasApart caches whether the apart bucket holds anything: 0 not
 	// checked yet, 1 no, 2 yes (see anyApart).
 	hasApart int8
@@ -116,7 +117,7 @@ func newWriter(s *Store, tx *bolt.Tx) *writer {
 		stream:   streamMap(s.changes.recording()),
 		before:   map[string][]string{},
 
-		provisional: map[string]bool{},
+		provisional: map[string][]byte{},
 	}
 }
 
@@ -134,12 +135,24 @@ func streamMap(on bool) map[string]map[string]crdt.Register {
 // re-links its identifiers; rewriting them dirtied a random index page
 // and cost a holders seek per identifier per event.)
 func (w *writer) setIndex(key, id string) error {
-	if cur := w.index.Get([]byte(key)); cur != nil && string(cur) == id {
+	cur := w.index.Get([]byte(key))
+	if cur != nil && string(cur) == id {
 		return nil
 	}
-	w.provisional[key] = true
+	if _, ok := w.provisional[key]; !ok {
+		w.provisional[key] = bytes.Clone(cur)
+	}
 	w.mem.ident(key)
 	return w.index.Put([]byte(key), []byte(id))
+}
+
+// committedIndex returns identifier key's index entry as of the last
+// commit (nil: none), whatever provisional entry this transaction wrote.
+func (w *writer) committedIndex(key string) []byte {
+	if was, ok := w.provisional[key]; ok {
+		return was
+	}
+	return w.index.Get([]byte(key))
 }
 
 // putProfile stores a profile record (sealProfile) of state, keeping
@@ -821,26 +834,37 @@ func encodeTimestamp(ts crdt.Timestamp) ([]byte, error) {
 // on every replica that holds the same profiles, whatever order changes
 // arrived in. (Entries written during the transaction are provisional, so
 // later events of the same commit find identifiers earlier ones added.)
+// Only identifiers two or more profiles hold keep holders entries
+// (holders.go); one that drops to one holder loses them, single entries
+// of files written before schema 3 included.
 func (w *writer) updateHolders(dirty []string) error {
 	holders := w.tx.Bucket(bucketHolders)
-	type change struct {
-		key []byte
-		put bool
-	}
-	var changes []change
+	type delta struct{ add, del []string }
+	deltas := map[string]*delta{}
 	touched := map[string]bool{}
+	note := func(k, id string, add bool) {
+		d := deltas[k]
+		if d == nil {
+			d = &delta{}
+			deltas[k] = d
+		}
+		if add {
+			d.add = append(d.add, id)
+		} else {
+			d.del = append(d.del, id)
+		}
+		touched[k] = true
+	}
 	diff := func(id string, now []string) {
 		was := w.before[id]
 		for _, k := range was {
 			if !slices.Contains(now, k) {
-				changes = append(changes, change{[]byte(k + "\x00" + id), false})
-				touched[k] = true
+				note(k, id, false)
 			}
 		}
 		for _, k := range now {
 			if !slices.Contains(was, k) {
-				changes = append(changes, change{[]byte(k + "\x00" + id), true})
-				touched[k] = true
+				note(k, id, true)
 			}
 		}
 	}
@@ -855,56 +879,49 @@ func (w *writer) updateHolders(dirty []string) error {
 	for k := range w.provisional {
 		touched[k] = true
 	}
-	puts := map[string]int{} // holders each changed key gained in this commit
-	for _, ch := range changes {
-		k := string(ch.key[:bytes.LastIndexByte(ch.key, 0)])
-		n := puts[k] // a key only losing holders is present with 0
-		if ch.put {
-			n++
-		}
-		puts[k] = n
-	}
-	keys := crdt.SortedKeys(touched)
 	c := holders.Cursor()
-	first := func(k string) []byte {
-		prefix := []byte(k + "\x00")
-		hk, _ := c.Seek(prefix)
-		if hk == nil || !bytes.HasPrefix(hk, prefix) {
-			return nil
+	var was, entries []string
+	for _, k := range crdt.SortedKeys(touched) {
+		// The holders as of the last commit: the key's holders entries,
+		// or the profile its committed index entry names. A key the
+		// index did not hold has neither (no seek).
+		was, entries = was[:0], entries[:0]
+		if committed := w.committedIndex(k); committed != nil {
+			if eachHolderEntry(c, k, func(h []byte) bool {
+				entries = append(entries, string(h))
+				return true
+			}) > 0 {
+				was = append(was, entries...)
+			} else {
+				was = append(was, string(committed))
+			}
 		}
-		return hk[len(prefix):]
-	}
-	had := make([]bool, len(keys))
-	for i, k := range keys {
-		had[i] = first(k) != nil
-		// Only a key that had a holder, or gains two, can start or stop
-		// being shared: the read index re-counts just those (a new
-		// person's identifiers cost it nothing).
-		if n, changed := puts[k]; changed && (had[i] || n >= 2) {
-			w.mem.holders(k)
+		now := was
+		if d := deltas[k]; d != nil {
+			now = slices.DeleteFunc(slices.Clone(was), func(h string) bool { return slices.Contains(d.del, h) })
+			now = append(now, d.add...)
+			slices.Sort(now)
+			now = slices.Compact(now)
+			// Only a key that had two holders, or has two now, can start
+			// or stop being shared, or change its count: the read index
+			// re-counts just those (a new person's identifiers cost it
+			// nothing).
+			if len(was) >= 2 || len(now) >= 2 {
+				w.mem.holders(k)
+			}
 		}
-	}
-	for _, ch := range changes {
-		var err error
-		if ch.put {
-			err = holders.Put(ch.key, nil)
-		} else {
-			err = holders.Delete(ch.key)
-		}
-		if err != nil {
+		if err := putHolderEntries(holders, k, entries, now); err != nil {
 			return err
 		}
-	}
-	for i, k := range keys {
-		if id := first(k); id != nil {
+		if len(now) > 0 {
 			// The provisional entry usually names the holder already.
-			if cur := w.index.Get([]byte(k)); cur == nil || !bytes.Equal(cur, id) {
+			if cur := w.index.Get([]byte(k)); cur == nil || string(cur) != now[0] {
 				w.mem.ident(k)
-				if err := w.index.Put([]byte(k), append([]byte(nil), id...)); err != nil {
+				if err := w.index.Put([]byte(k), []byte(now[0])); err != nil {
 					return err
 				}
 			}
-			if !had[i] {
+			if len(was) == 0 {
 				w.identDelta++
 			}
 			continue
@@ -913,8 +930,32 @@ func (w *writer) updateHolders(dirty []string) error {
 		if err := w.index.Delete([]byte(k)); err != nil {
 			return err
 		}
-		if had[i] {
+		if len(was) > 0 {
 			w.identDelta--
+		}
+	}
+	return nil
+}
+
+// putHolderEntries turns identifier k's holders entries, which are
+// entries (sorted), into those of the holders now (sorted): one per
+// holder when two or more profiles hold k, none otherwise.
+func putHolderEntries(holders *bolt.Bucket, k string, entries, now []string) error {
+	if len(now) < 2 {
+		now = nil
+	}
+	for _, h := range entries {
+		if _, keep := slices.BinarySearch(now, h); !keep {
+			if err := holders.Delete([]byte(k + "\x00" + h)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range now {
+		if _, has := slices.BinarySearch(entries, h); !has {
+			if err := holders.Put([]byte(k+"\x00"+h), nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
