@@ -841,7 +841,6 @@ func (w *writer) updateHolders(dirty []string) error {
 	holders := w.tx.Bucket(bucketHolders)
 	type delta struct{ add, del []string }
 	deltas := map[string]*delta{}
-	touched := map[string]bool{}
 	note := func(k, id string, add bool) {
 		d := deltas[k]
 		if d == nil {
@@ -853,7 +852,6 @@ func (w *writer) updateHolders(dirty []string) error {
 		} else {
 			d.del = append(d.del, id)
 		}
-		touched[k] = true
 	}
 	diff := func(id string, now []string) {
 		was := w.before[id]
@@ -876,12 +874,21 @@ func (w *writer) updateHolders(dirty []string) error {
 	for _, id := range dirty {
 		diff(id, w.cache[id].Identities.Elems())
 	}
-	for k := range w.provisional {
-		touched[k] = true
+	// The identifiers whose holders changed, and those whose index entry
+	// this transaction wrote.
+	touched := make([]string, 0, len(deltas)+len(w.provisional))
+	for k := range deltas {
+		touched = append(touched, k)
 	}
+	for k := range w.provisional {
+		if deltas[k] == nil {
+			touched = append(touched, k)
+		}
+	}
+	slices.Sort(touched)
 	c := holders.Cursor()
 	var was, entries []string
-	for _, k := range crdt.SortedKeys(touched) {
+	for _, k := range touched {
 		// The holders as of the last commit: the key's holders entries,
 		// or the profile its committed index entry names. A key the
 		// index did not hold has neither (no seek).
