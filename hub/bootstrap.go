@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"runtime"
+
 	"github.com/google/btree"
 
 	"ucv/profile"
@@ -23,8 +25,14 @@ type Bootstrap struct {
 func (f *FSM) Bootstrap() *Bootstrap {
 	f.mu.Lock() // Clone writes the tree's copy-on-write marks
 	defer f.mu.Unlock()
-	return &Bootstrap{frags: f.st.frags.Clone(), apart: f.st.apart.Clone(), linked: f.st.linked.Clone(), index: f.st.applied,
+	b := &Bootstrap{frags: f.st.frags.Clone(), apart: f.st.apart.Clone(), linked: f.st.linked.Clone(), index: f.st.applied,
 		defs: f.st.defs}
+	// The copy reads fragments' encodings without the lock: the arena
+	// keeps what it may read mapped until the copy is collected.
+	if f.arena != nil {
+		runtime.AddCleanup(b, func(unpin func()) { unpin() }, f.arena.Pin())
+	}
+	return b
 }
 
 // Catalog returns the encoded catalog of definitions the copy holds

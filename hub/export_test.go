@@ -1,5 +1,11 @@
 package hub
 
+import (
+	"io"
+
+	"github.com/hashicorp/raft"
+)
+
 // SetMaxBusyCount lowers the cap on a busy value's count for a test and
 // returns the function that restores it.
 func SetMaxBusyCount(n int) (restore func()) {
@@ -7,3 +13,7 @@ func SetMaxBusyCount(n int) (restore func()) {
 	maxBusyCount = n
 	return func() { maxBusyCount = old }
 }
+
+// PersistTo writes a snapshot the FSM returned (FSM.Snapshot) to w, as
+// Persist writes it to a sink.
+func PersistTo(s raft.FSMSnapshot, w io.Writer) error { return s.(*snapshot).write(w) }

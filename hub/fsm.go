@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"ucv/crdt"
+	"ucv/hub/arena"
 	"ucv/hub/identity"
 	"ucv/profile"
 	"ucv/replication"
@@ -39,7 +41,43 @@ type FSM struct {
 	// hotMax bounds the fragments kept decoded after their Apply
 	// (SetHotFragments).
 	hotMax int
+	// arena holds cold fragments' encodings off the heap (UseArena); nil:
+	// on the heap. passOn and passFrom are its compaction pass in
+	// progress: the ID of the next fragment to visit (compact).
+	arena    *arena.Arena
+	passOn   bool
+	passFrom string
 }
+
+// UseArena keeps the encodings of cold fragments in a memory-mapped
+// scratch file in dir instead of the Go heap, with chunks of chunk bytes
+// (0: arena.DefaultChunk): the kernel pages them in and out, the
+// collector never scans them (docs/decisions/0066-hub-fragments-off-the-heap.md).
+// The file is unlinked at once and freed when the FSM, its snapshots and
+// bootstrap copies are all gone. Any setting gives the same state. Call
+// it before the FSM is used.
+func (f *FSM) UseArena(dir string, chunk int) error {
+	ar, err := arena.Open(dir, chunk)
+	if err != nil {
+		return fmt.Errorf("hub: fragment arena: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st.frags.Len() != 0 || f.arena != nil {
+		ar.Close()
+		return fmt.Errorf("hub: fragment arena: the FSM is already in use")
+	}
+	f.arena, f.st.arena = ar, ar
+	// Nothing reads a chunk once the arena is unreachable: fragments'
+	// encodings point into it, but every holder of fragments (the state,
+	// a snapshot, a bootstrap copy) holds the arena or a pin on it.
+	runtime.AddCleanup(f, func(ar *arena.Arena) { _ = ar.Close() }, ar)
+	return nil
+}
+
+// ArenaStats returns the counters of the fragment arena (UseArena);
+// zero without one.
+func (f *FSM) ArenaStats() arena.Stats { return f.arena.Stats() }
 
 // DefaultHotFragments is how many of the most recently changed fragments
 // an FSM keeps decoded (docs/decisions/0056-hub-encoded-fragments.md):
@@ -127,16 +165,16 @@ func (fr *fragment) isErased() bool {
 // the decoded state dropped (fr itself may be held by a snapshot and is
 // not changed). A state that is still the adoption of the fragment's
 // first delta keeps that delta's bytes instead of being encoded again.
-func (fr *fragment) cooled() *fragment {
+func (fr *fragment) cooled(ar *arena.Arena) *fragment {
 	cp := *fr
 	if fr.state == fr.first && fr.firstDelta != nil {
-		cp.enc, cp.adopt = fr.firstDelta, true
+		cp.enc, cp.adopt = ar.Copy(fr.firstDelta), true
 	} else {
 		b, err := fr.state.Marshal()
 		if err != nil {
 			panic(fmt.Sprintf("hub: fragment %s: state does not encode: %v", fr.id, err))
 		}
-		cp.enc, cp.adopt = b, false
+		cp.enc, cp.adopt = ar.Copy(b), false
 	}
 	cp.erased = fr.state.Erased.Set
 	cp.state, cp.first, cp.firstDelta = nil, nil, nil
@@ -169,9 +207,83 @@ func (st *state) cool(maxHot int) {
 		st.hotHead = 0
 	}
 	cooled := make([]*fragment, len(victims))
-	parallelDo(len(victims), func(i int) { cooled[i] = victims[i].cooled() })
+	parallelDo(len(victims), func(i int) { cooled[i] = victims[i].cooled(st.arena) })
 	for _, fr := range cooled {
-		st.frags.ReplaceOrInsert(fr) // same changed index: the feed stays
+		st.replace(fr) // same changed index: the feed stays
+	}
+}
+
+// replace puts fr in the tree in place of the fragment with its ID and
+// returns the one replaced. That one's encoding goes back to the arena
+// unless fr shares it (a hot copy keeps its cold original's until it
+// cools again): every put of a fragment goes through here, so the arena
+// knows exactly which encodings the tree still holds.
+func (st *state) replace(fr *fragment) (*fragment, bool) {
+	old, ok := st.frags.ReplaceOrInsert(fr)
+	if ok && !sameBytes(old.enc, fr.enc) {
+		st.arena.Release(old.enc)
+	}
+	return old, ok
+}
+
+// sameBytes reports whether a and b are the same bytes in memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// passBudget is how many fragments one Apply's compaction step visits:
+// a pass over 10M fragments takes ~2,500 Applies, each step well under a
+// millisecond.
+const passBudget = 4096
+
+// compact runs a step of the arena's compaction: when the arena has
+// enough garbage it starts a pass (arena.BeginPass), and each step walks
+// the next passBudget fragments in ID order, giving each whose encoding
+// lies in a chunk being emptied a fresh copy (a new fragment value: the
+// tree's are immutable; its changed index and so the feed stay). A pass
+// ends when the walk reaches the last fragment: every fragment in the
+// tree was visited once, and any put since the pass began copied into
+// chunks it does not empty. Caller holds f.mu.
+func (f *FSM) compact() {
+	ar := f.arena
+	if ar == nil {
+		return
+	}
+	if !f.passOn {
+		if !ar.ShouldCompact() || !ar.BeginPass() {
+			return
+		}
+		f.passOn, f.passFrom = true, ""
+	}
+	var moves []*fragment
+	budget, done := passBudget, true
+	f.st.frags.AscendGreaterOrEqual(&fragment{id: f.passFrom}, func(fr *fragment) bool {
+		if budget == 0 {
+			f.passFrom, done = fr.id, false
+			return false
+		}
+		budget--
+		if ar.Evacuating(fr.enc) {
+			moves = append(moves, fr)
+		}
+		return true
+	})
+	for _, fr := range moves {
+		cp := *fr
+		cp.enc = ar.Copy(fr.enc)
+		ar.Moved(len(cp.enc))
+		f.st.replace(&cp)
+	}
+	if done {
+		f.endPass()
+	}
+}
+
+// endPass ends the compaction pass in progress, if any.
+func (f *FSM) endPass() {
+	if f.passOn {
+		f.arena.EndPass()
+		f.passOn, f.passFrom = false, ""
 	}
 }
 
@@ -252,6 +364,10 @@ type state struct {
 	// transitions kept (fsm_audience.go).
 	members  *btree.BTreeG[*membership]
 	transits *btree.BTreeG[*Transition]
+
+	// arena holds the cold fragments' encodings (FSM.UseArena); nil: the
+	// heap. Shared by the states an FSM restores.
+	arena *arena.Arena
 
 	// Derived, rebuilt by Restore, never snapshotted.
 	ix       *identity.Index
@@ -447,6 +563,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		a.evaluateAudiences(t)
 	}
 	f.st.cool(f.hotMax)
+	f.compact()
 	a.res.Index = l.Index
 	f.st.applied = l.Index
 	f.wake()
@@ -525,7 +642,7 @@ func (a *applier) put(fr *fragment) {
 	if fr.state != nil {
 		a.st.hot = append(a.st.hot, hotRef{a.index, fr.id})
 	}
-	if old, ok := a.st.frags.ReplaceOrInsert(fr); ok && old.changed != 0 {
+	if old, ok := a.st.replace(fr); ok && old.changed != 0 {
 		a.st.feed.Delete(feedKey{old.changed, old.id})
 	}
 	a.st.feed.ReplaceOrInsert(feedKey{a.index, fr.id})
@@ -1009,6 +1126,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	defer f.mu.Unlock()
 	st := f.st
 	return &snapshot{
+		unpin:     f.arena.Pin(),
 		frags:     st.frags.Clone(),
 		edges:     st.edges.Clone(),
 		decisions: st.decisions.Clone(),
@@ -1031,15 +1149,32 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 // checks it before swapping it in; on error the old state stays.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	st, err := readSnapshot(rc)
+	st, err := readSnapshot(rc, f.arena)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
+	old := f.st
 	f.st = st
+	// A pass in progress walked the old tree; the new one's encodings
+	// are all in chunks the pass does not empty.
+	f.endPass()
 	f.wake()
 	f.mu.Unlock()
+	old.releaseAll() // readers of the old tree hold pins (snapshots, bootstraps) or are done
 	return nil
+}
+
+// releaseAll gives the encodings of every fragment in st back to the
+// arena: st is being dropped (replaced by Restore, or a restore failed).
+func (st *state) releaseAll() {
+	if st.arena == nil {
+		return
+	}
+	st.frags.Ascend(func(fr *fragment) bool {
+		st.arena.Release(fr.enc)
+		return true
+	})
 }
 
 // decoded decodes the data of log entry l with dec. An entry the hub

@@ -233,6 +233,7 @@ func (f *FSM) WriteSnapshot(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer s.Release()
 	return s.(*snapshot).write(w)
 }
 

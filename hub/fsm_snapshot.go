@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"ucv/crdt/codec"
+	"ucv/hub/arena"
 	"ucv/hub/identity"
 	"ucv/profile"
 	"ucv/profile/catalog"
@@ -72,6 +73,7 @@ const (
 )
 
 type snapshot struct {
+	unpin     func() // the fragment arena's pin (Release)
 	frags     *btree.BTreeG[*fragment]
 	edges     *btree.BTreeG[edgeSeq]
 	decisions *btree.BTreeG[*decision]
@@ -100,8 +102,13 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
-// Release is a no-op: the captured trees are garbage collected.
-func (s *snapshot) Release() {}
+// Release lets the fragment arena unmap what only the snapshot still
+// read; the captured trees are garbage collected.
+func (s *snapshot) Release() {
+	if s.unpin != nil {
+		s.unpin()
+	}
+}
 
 // write writes the snapshot to w.
 func (s *snapshot) write(w io.Writer) error {
@@ -304,11 +311,17 @@ func decodeEvent(d *codec.Decoder) (*Event, error) {
 // readSnapshot decodes what WriteTo wrote into a new state, rebuilding
 // the identity engine from the fragments and decisions and checking that
 // it reproduces the recorded clusters. Errors wrap ErrMalformed.
-func readSnapshot(r io.Reader) (*state, error) {
+func readSnapshot(r io.Reader, ar *arena.Arena) (_ *state, err error) {
 	st, err := newState()
 	if err != nil {
 		return nil, err
 	}
+	st.arena = ar
+	defer func() {
+		if err != nil {
+			st.releaseAll()
+		}
+	}()
 	br := bufio.NewReaderSize(r, 64<<10)
 	hdr := make([]byte, len(snapMagic)+1)
 	if _, err := io.ReadFull(br, hdr); err != nil {
@@ -429,7 +442,9 @@ func readSnapshot(r io.Reader) (*state, error) {
 				if err != nil {
 					return err
 				}
-				st.frags.ReplaceOrInsert(&fragment{id: id, enc: enc, erased: p.Erased.Set, cluster: cl, changed: ch})
+				if old, ok := st.frags.ReplaceOrInsert(&fragment{id: id, enc: ar.Copy(enc), erased: p.Erased.Set, cluster: cl, changed: ch}); ok {
+					ar.Release(old.enc) // a fragment twice: the later one stands
+				}
 				st.feed.ReplaceOrInsert(feedKey{ch, id})
 			case recDecision:
 				counts[2]++

@@ -117,6 +117,10 @@ type Config struct {
 	// DefaultHotFragments, a negative value none (every fragment encoded
 	// when its Apply ends).
 	HotFragments int
+	// HeapFragments keeps cold fragments' encodings on the Go heap. By
+	// default a server with a DataDir keeps them in a memory-mapped
+	// scratch file there (FSM.UseArena), off the heap.
+	HeapFragments bool
 	// IdentityCandidate, when set, replaces every trained candidate
 	// before its check: tests force a bad one. Nil in production.
 	IdentityCandidate func(*identity.Model) *identity.Model
@@ -236,6 +240,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.HotFragments != 0 {
 		fsm.SetHotFragments(cfg.HotFragments) // negative: none
+	}
+	if cfg.DataDir != "" && !cfg.HeapFragments {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("hub: data dir: %w", err)
+		}
+		if err := fsm.UseArena(cfg.DataDir, 0); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{cfg: cfg, fsm: fsm, log: cfg.Logger, closed: make(chan struct{})}
 	if s.log == nil {

@@ -1,0 +1,414 @@
+// Package arena keeps immutable byte strings outside the Go heap, in a
+// memory-mapped scratch file: the collector never scans or counts them,
+// and the kernel pages them in and out like any file's pages, so a
+// process can hold more of them than it has memory for
+// (docs/decisions/0066-hub-fragments-off-the-heap.md).
+//
+// The file is a cache, never a record: Open unlinks it at once, so it
+// disappears with the process, and its contents are whatever the owner
+// copied in since Open. It is divided into chunks of a fixed size, each
+// mapped on its own; Copy appends to the current chunk. A copy stays
+// valid until the owner releases it (Release) and every reader pinned
+// before then (Pin) has let go: only then is its chunk unmapped, and
+// only once every copy in it is released. Copies are read-only: writing
+// through one corrupts its neighbours.
+//
+// An owner that replaces copies keeps garbage in partly-used chunks; it
+// compacts by passes: BeginPass picks the chunks that are mostly
+// garbage, the owner walks everything it holds and replaces each copy
+// that Evacuating reports with a fresh Copy (releasing the old one), and
+// EndPass frees the picked chunks — which by then hold nothing live.
+//
+// A nil *Arena is valid and keeps nothing off the heap: Copy returns its
+// argument, the rest do nothing.
+package arena
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"unsafe"
+)
+
+// DefaultChunk is the chunk size Open uses for 0: 8 MiB, so evacuating
+// one moves at most a few tens of thousands of small copies.
+const DefaultChunk = 8 << 20
+
+// minChunk bounds the chunk size below (tests use small chunks).
+const minChunk = 4096
+
+// Arena is a scratch file of mapped chunks. Safe for concurrent use.
+type Arena struct {
+	mu    sync.Mutex
+	f     *os.File
+	size  int      // chunk size
+	slots int      // file slots ever used (the file is slots × size long)
+	free  []int    // file slots of unmapped chunks, for reuse
+	live  []*chunk // mapped chunks, sorted by base address
+	cur   *chunk   // the chunk Copy appends to; nil before the first
+	// Pins by generation: a chunk emptied in generation g is unmapped
+	// once no pin of generation ≤ g is held.
+	gen     uint64
+	pins    map[uint64]int
+	pending []*chunk // emptied, waiting for older pins
+	// evac is the set of chunks the pass in progress empties (nil when
+	// none is).
+	evac  map[*chunk]bool
+	stats Stats
+}
+
+type chunk struct {
+	mem  []byte
+	slot int
+	used int // bytes handed out
+	dead int // bytes released
+	// sealed: no longer the current chunk, so nothing more is appended.
+	sealed bool
+	gen    uint64 // generation it was emptied in (pending only)
+}
+
+func (c *chunk) base() uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(c.mem))) }
+
+// Stats are an arena's counters.
+type Stats struct {
+	Chunks   int   // mapped chunks
+	Mapped   int64 // bytes mapped (Chunks × the chunk size)
+	Live     int64 // bytes of copies not released
+	Garbage  int64 // released bytes still mapped
+	Pending  int   // emptied chunks waiting for pinned readers
+	Unmapped int64 // chunks unmapped since Open
+	Passes   int64 // compaction passes ended
+	Moved    int64 // bytes Evacuating asked to move (reported by Moved)
+	Heap     int64 // copies too large for a chunk, made on the heap
+}
+
+// Open creates an arena in a new file in dir with chunks of chunkSize
+// bytes (DefaultChunk for 0; at least 4 KiB and a multiple of the page
+// size) and unlinks the file: it lives until Close or the process ends.
+func Open(dir string, chunkSize int) (*Arena, error) {
+	if chunkSize == 0 {
+		chunkSize = DefaultChunk
+	}
+	if chunkSize < minChunk || chunkSize%os.Getpagesize() != 0 {
+		return nil, fmt.Errorf("arena: chunk size %d: want a multiple of the page size, at least %d", chunkSize, minChunk)
+	}
+	f, err := os.CreateTemp(dir, "arena-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("arena: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("arena: unlink scratch file: %w", err)
+	}
+	return &Arena{f: f, size: chunkSize, pins: map[uint64]int{}}, nil
+}
+
+// Close unmaps every chunk and closes the file. Every copy becomes
+// invalid: the caller must hold none.
+func (a *Arena) Close() error {
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	for _, c := range append(a.live, a.pending...) {
+		errs = append(errs, unmap(c.mem))
+	}
+	a.live, a.pending, a.cur, a.evac = nil, nil, nil, nil
+	errs = append(errs, a.f.Close())
+	return errors.Join(errs...)
+}
+
+// Copy returns a copy of b that stays valid until released (Release)
+// and no reader pinned before that holds on: in the arena when b takes
+// at most an eighth of a chunk, else on the heap. A nil arena returns b
+// itself, which the caller must then own.
+func (a *Arena) Copy(b []byte) []byte {
+	if a == nil || len(b) == 0 {
+		return b
+	}
+	if len(b) > a.size/8 {
+		a.mu.Lock()
+		a.stats.Heap++
+		a.mu.Unlock()
+		return slices.Clone(b)
+	}
+	a.mu.Lock()
+	c := a.cur
+	if c == nil || c.used+len(b) > len(c.mem) {
+		var err error
+		if c, err = a.grow(); err != nil {
+			// No room on disk or no address space: the heap still works.
+			a.stats.Heap++
+			a.mu.Unlock()
+			return slices.Clone(b)
+		}
+	}
+	at := c.used
+	c.used += len(b)
+	a.stats.Live += int64(len(b))
+	a.mu.Unlock()
+	// The bytes reserved are this caller's alone, and the chunk cannot
+	// be unmapped while they are unreleased: copy outside the lock.
+	dst := c.mem[at : at+len(b) : at+len(b)]
+	copy(dst, b)
+	return dst
+}
+
+// grow seals the current chunk and maps a new one. Caller holds a.mu.
+func (a *Arena) grow() (*chunk, error) {
+	slot := -1
+	if n := len(a.free); n > 0 {
+		slot, a.free = a.free[n-1], a.free[:n-1]
+	} else {
+		if err := a.f.Truncate(int64(a.slots+1) * int64(a.size)); err != nil {
+			return nil, err
+		}
+		slot = a.slots
+		a.slots++
+	}
+	mem, err := mmap(a.f, int64(slot)*int64(a.size), a.size)
+	if err != nil {
+		a.free = append(a.free, slot)
+		return nil, err
+	}
+	c := &chunk{mem: mem, slot: slot}
+	a.seal()
+	a.cur = c
+	i, _ := slices.BinarySearchFunc(a.live, c.base(), func(x *chunk, b uintptr) int {
+		switch {
+		case x.base() < b:
+			return -1
+		case x.base() > b:
+			return 1
+		}
+		return 0
+	})
+	a.live = slices.Insert(a.live, i, c)
+	a.stats.Chunks++
+	a.stats.Mapped += int64(a.size)
+	return c, nil
+}
+
+// seal retires the current chunk: Copy starts a new one. Caller holds
+// a.mu.
+func (a *Arena) seal() {
+	if c := a.cur; c != nil {
+		c.sealed = true
+		a.cur = nil
+		a.emptied(c)
+	}
+}
+
+// find returns the mapped chunk holding b, nil when b is not in the
+// arena (a heap copy). Caller holds a.mu.
+func (a *Arena) find(b []byte) *chunk {
+	if len(b) == 0 {
+		return nil
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	i, found := slices.BinarySearchFunc(a.live, p, func(x *chunk, p uintptr) int {
+		switch {
+		case x.base() < p:
+			return -1
+		case x.base() > p:
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		i-- // the chunk starting below p, if any
+	}
+	if i < 0 || i >= len(a.live) {
+		return nil
+	}
+	c := a.live[i]
+	if p < c.base() || p >= c.base()+uintptr(len(c.mem)) {
+		return nil
+	}
+	return c
+}
+
+// Release reports that b, a result of Copy, is no longer referenced by
+// the arena's owner. Readers pinned before the call may still read it.
+// Releasing a heap copy, a nil arena's or an empty one does nothing;
+// releasing a copy twice corrupts the accounting.
+func (a *Arena) Release(b []byte) {
+	if a == nil || len(b) == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.find(b)
+	if c == nil {
+		return
+	}
+	c.dead += len(b)
+	a.stats.Live -= int64(len(b))
+	a.stats.Garbage += int64(len(b))
+	a.emptied(c)
+}
+
+// emptied unmaps c, or queues it for the readers pinned before now, when
+// it is sealed and everything in it is released. Caller holds a.mu.
+func (a *Arena) emptied(c *chunk) {
+	if !c.sealed || c.dead != c.used {
+		return
+	}
+	i := slices.Index(a.live, c)
+	a.live = slices.Delete(a.live, i, i+1)
+	delete(a.evac, c)
+	c.gen = a.gen
+	a.gen++ // pins taken from now on cannot see c
+	a.pending = append(a.pending, c)
+	a.stats.Pending++
+	a.reap()
+}
+
+// reap unmaps the pending chunks no pinned reader may still read.
+// Caller holds a.mu.
+func (a *Arena) reap() {
+	oldest := a.gen
+	for g := range a.pins {
+		oldest = min(oldest, g)
+	}
+	a.pending = slices.DeleteFunc(a.pending, func(c *chunk) bool {
+		if c.gen < oldest {
+			_ = unmap(c.mem) // unmapping a mapping of ours does not fail
+			a.free = append(a.free, c.slot)
+			a.stats.Chunks--
+			a.stats.Mapped -= int64(a.size)
+			a.stats.Garbage -= int64(c.dead)
+			a.stats.Pending--
+			a.stats.Unmapped++
+			return true
+		}
+		return false
+	})
+}
+
+// Pin registers a reader that may read copies released from now until it
+// calls unpin (once; later calls do nothing): a snapshot being written,
+// a copy of the owner's state read without its lock.
+func (a *Arena) Pin() (unpin func()) {
+	if a == nil {
+		return func() {}
+	}
+	a.mu.Lock()
+	g := a.gen
+	a.pins[g]++
+	a.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if a.pins[g]--; a.pins[g] == 0 {
+				delete(a.pins, g)
+			}
+			a.reap()
+		})
+	}
+}
+
+// ShouldCompact reports whether a pass would free enough to be worth
+// one: at least four chunks' worth of garbage, a quarter of what is
+// mapped, in chunks at least half garbage.
+func (a *Arena) ShouldCompact() bool {
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.evac != nil {
+		return false
+	}
+	var g int64
+	for _, c := range a.live {
+		if c.sealed && 2*c.dead >= c.used {
+			g += int64(c.dead)
+		}
+	}
+	return g >= 4*int64(a.size) && 4*g >= a.stats.Mapped
+}
+
+// BeginPass starts a compaction pass: it seals the current chunk and
+// picks the sealed chunks at least half garbage, whose live copies
+// Evacuating then reports. It returns false, starting nothing, when a
+// pass is already in progress or no chunk qualifies.
+func (a *Arena) BeginPass() bool {
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.evac != nil {
+		return false
+	}
+	a.seal()
+	evac := map[*chunk]bool{}
+	for _, c := range a.live {
+		if c.sealed && 2*c.dead >= c.used {
+			evac[c] = true
+		}
+	}
+	if len(evac) == 0 {
+		return false
+	}
+	a.evac = evac
+	return true
+}
+
+// Evacuating reports whether b lies in a chunk the pass in progress is
+// emptying: the owner should replace it with Copy(b) and Release(b).
+func (a *Arena) Evacuating(b []byte) bool {
+	if a == nil || len(b) == 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.evac == nil {
+		return false
+	}
+	c := a.find(b)
+	return c != nil && a.evac[c]
+}
+
+// Moved counts n bytes evacuated by the owner (Stats.Moved).
+func (a *Arena) Moved(n int) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.stats.Moved += int64(n)
+	a.mu.Unlock()
+}
+
+// EndPass ends the pass in progress once the owner has replaced every
+// copy Evacuating reported. It returns how many of the pass's chunks
+// still hold unreleased bytes: 0 unless the owner missed a copy (those
+// chunks stay mapped, and a later pass picks them again).
+func (a *Arena) EndPass() int {
+	if a == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	left := len(a.evac) // emptied chunks left the set
+	a.evac = nil
+	a.stats.Passes++
+	return left
+}
+
+// Stats returns the arena's counters.
+func (a *Arena) Stats() Stats {
+	if a == nil {
+		return Stats{}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stats
+}
