@@ -39,7 +39,9 @@ import (
 // names a file for an -inuse_space heap profile at the largest size;
 // UCV_HUBSCALE_HOT sets the FSM's hot fragments (FSM.SetHotFragments; 0
 // keeps every fragment encoded, the per-person cost of a large hub).
-// One iteration runs everything; run it with -benchtime 1x.
+// The FSM keeps cold fragments' encodings in an arena off the heap, as a
+// server does (FSM.UseArena); UCV_HUBSCALE_ARENA=0 keeps them on the
+// heap. One iteration runs everything; run it with -benchtime 1x.
 //
 //	UCV_HUBSCALE_SIZES=100000,300000,1000000 go test -run '^$' -bench HubScale -benchtime 1x -timeout 120m ./hub
 func BenchmarkHubScale(b *testing.B) {
@@ -187,6 +189,12 @@ func runHubScale(b *testing.B, sizes []int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	offHeap := os.Getenv("UCV_HUBSCALE_ARENA") != "0"
+	if offHeap {
+		if err := f.UseArena(dir, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
 	hot := -1
 	if v := os.Getenv("UCV_HUBSCALE_HOT"); v != "" {
 		if hot, err = strconv.Atoi(v); err != nil {
@@ -246,6 +254,12 @@ func runHubScale(b *testing.B, sizes []int) {
 			quantile(look, .5), quantile(look, .99))
 		tag := fmt.Sprintf("N%d_", n)
 		b.ReportMetric(per(int64(inuse-heap0)), tag+"heapB/person")
+		if offHeap {
+			as := f.ArenaStats()
+			b.Logf("N=%d arena: %.0f MiB mapped, %.0f B/person live, %.0f B/person garbage, %d passes, %d copies on the heap",
+				n, float64(as.Mapped)/(1<<20), per(as.Live), per(as.Garbage), as.Passes, as.Heap)
+			b.ReportMetric(per(as.Mapped), tag+"arenaB/person")
+		}
 		b.ReportMetric(per(rss-rss0), tag+"rssB/person")
 		b.ReportMetric(per(st.Size()), tag+"raftlogB/person")
 		b.ReportMetric(float64(quantile(fresh, .99).Microseconds())/1000, tag+"new_p99_ms")
@@ -295,6 +309,11 @@ func runHubScale(b *testing.B, sizes []int) {
 		g, err := hub.NewFSM()
 		if err != nil {
 			b.Fatal(err)
+		}
+		if offHeap {
+			if err := g.UseArena(dir, 0); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if hot >= 0 {
 			g.SetHotFragments(hot)
