@@ -134,7 +134,7 @@ func (fr *fragment) profile() *profile.Profile {
 	if fr.state != nil {
 		return fr.state
 	}
-	p, err := profile.Unmarshal(fr.enc)
+	p, err := profile.Unmarshal(arena.Plain(fr.enc))
 	if err != nil {
 		// enc is what cool or Restore stored after decoding it once.
 		panic(fmt.Sprintf("hub: fragment %s: stored state does not decode: %v", fr.id, err))
@@ -270,7 +270,7 @@ func (f *FSM) compact() {
 	})
 	for _, fr := range moves {
 		cp := *fr
-		cp.enc = ar.Copy(fr.enc)
+		cp.enc = ar.Copy(arena.Plain(fr.enc))
 		ar.Moved(len(cp.enc))
 		f.st.replace(&cp)
 	}

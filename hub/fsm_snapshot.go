@@ -165,12 +165,14 @@ func (s *snapshot) write(w io.Writer) error {
 		s.frags.Ascend(func(fr *fragment) bool {
 			counts[1]++
 			return put(recFragment, func() error {
-				b := fr.enc
+				var b []byte
 				if fr.state != nil || fr.adopt { // hot, or a first delta: the snapshot holds states
 					var err error
 					if b, err = fr.profile().Marshal(); err != nil {
 						return err
 					}
+				} else {
+					b = arena.Plain(fr.enc)
 				}
 				return first(enc.EncodeArrayLen(4), enc.EncodeString(fr.id), enc.EncodeString(fr.cluster),
 					enc.EncodeUint(fr.changed), enc.EncodeBytes(b))

@@ -6,7 +6,12 @@
 //
 // The file is a cache, never a record: Open unlinks it at once, so it
 // disappears with the process, and its contents are whatever the owner
-// copied in since Open. It is divided into chunks of a fixed size, each
+// copied in since Open. What reaches the disk is ciphertext: each arena
+// encrypts its copies (AES-256-CTR) under a random key that exists only
+// in the process's memory, so written-back pages and freed disk blocks
+// hold nothing readable once the process is gone — the hub's files keep
+// the promise of crypto-shredding (docs/decisions/0040-privacy.md). A
+// copy is therefore read through Plain, never directly. It is divided into chunks of a fixed size, each
 // mapped on its own; Copy appends to the current chunk. A copy stays
 // valid until the owner releases it (Release) and every reader pinned
 // before then (Pin) has let go: only then is its chunk unmapped, and
@@ -24,6 +29,10 @@
 package arena
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -57,13 +66,19 @@ type Arena struct {
 	// none is).
 	evac  map[*chunk]bool
 	stats Stats
+	// block encrypts the copies; its key is in no file. ids numbers the
+	// chunks mapped, so (chunk id, offset) never repeats as a CTR nonce.
+	block cipher.Block
+	ids   uint64
 }
 
 type chunk struct {
-	mem  []byte
-	slot int
-	used int // bytes handed out
-	dead int // bytes released
+	mem   []byte
+	id    uint64
+	block cipher.Block
+	slot  int
+	used  int // bytes handed out
+	dead  int // bytes released
 	// sealed: no longer the current chunk, so nothing more is appended.
 	sealed bool
 	gen    uint64 // generation it was emptied in (pending only)
@@ -94,6 +109,14 @@ func Open(dir string, chunkSize int) (*Arena, error) {
 	if chunkSize < minChunk || chunkSize%os.Getpagesize() != 0 {
 		return nil, fmt.Errorf("arena: chunk size %d: want a multiple of the page size, at least %d", chunkSize, minChunk)
 	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("arena: key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("arena: key: %w", err)
+	}
 	f, err := os.CreateTemp(dir, "arena-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("arena: %w", err)
@@ -102,7 +125,7 @@ func Open(dir string, chunkSize int) (*Arena, error) {
 		f.Close()
 		return nil, fmt.Errorf("arena: unlink scratch file: %w", err)
 	}
-	return &Arena{f: f, size: chunkSize, pins: map[uint64]int{}}, nil
+	return &Arena{f: f, size: chunkSize, pins: map[uint64]int{}, block: block}, nil
 }
 
 // Close unmaps every chunk and closes the file. Every copy becomes
@@ -115,6 +138,7 @@ func (a *Arena) Close() error {
 	defer a.mu.Unlock()
 	var errs []error
 	for _, c := range append(a.live, a.pending...) {
+		unregister(c)
 		errs = append(errs, unmap(c.mem))
 	}
 	a.live, a.pending, a.cur, a.evac = nil, nil, nil, nil
@@ -124,8 +148,8 @@ func (a *Arena) Close() error {
 
 // Copy returns a copy of b that stays valid until released (Release)
 // and no reader pinned before that holds on: in the arena when b takes
-// at most an eighth of a chunk, else on the heap. A nil arena returns b
-// itself, which the caller must then own.
+// at most an eighth of a chunk, else on the heap. Read it with Plain. A
+// nil arena returns b itself, which the caller must then own.
 func (a *Arena) Copy(b []byte) []byte {
 	if a == nil || len(b) == 0 {
 		return b
@@ -154,8 +178,86 @@ func (a *Arena) Copy(b []byte) []byte {
 	// The bytes reserved are this caller's alone, and the chunk cannot
 	// be unmapped while they are unreleased: copy outside the lock.
 	dst := c.mem[at : at+len(b) : at+len(b)]
-	copy(dst, b)
+	c.stream(at).XORKeyStream(dst, b)
 	return dst
+}
+
+// stream is the key stream of the copy at offset off of c: the CTR
+// nonce is the chunk's id and the offset, and a copy of n bytes uses
+// the n/16 counters after it, fewer than the n offsets to the next copy.
+func (c *chunk) stream(off int) cipher.Stream {
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[:8], c.id)
+	binary.BigEndian.PutUint64(iv[8:], uint64(off))
+	return cipher.NewCTR(c.block, iv[:])
+}
+
+// registry holds the mapped chunks of every arena by address, so Plain
+// needs only the copy.
+var registry struct {
+	sync.RWMutex
+	chunks []*chunk // sorted by base address
+}
+
+func byBase(x *chunk, p uintptr) int {
+	switch {
+	case x.base() < p:
+		return -1
+	case x.base() > p:
+		return 1
+	}
+	return 0
+}
+
+// containing returns the chunk of cs (sorted by base) that holds the
+// first byte of b, nil when none does.
+func containing(cs []*chunk, b []byte) *chunk {
+	if len(b) == 0 {
+		return nil
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	i, found := slices.BinarySearchFunc(cs, p, byBase)
+	if !found {
+		i-- // the chunk starting below p, if any
+	}
+	if i < 0 || i >= len(cs) {
+		return nil
+	}
+	c := cs[i]
+	if p < c.base() || p >= c.base()+uintptr(len(c.mem)) {
+		return nil
+	}
+	return c
+}
+
+func register(c *chunk) {
+	registry.Lock()
+	defer registry.Unlock()
+	i, _ := slices.BinarySearchFunc(registry.chunks, c.base(), byBase)
+	registry.chunks = slices.Insert(registry.chunks, i, c)
+}
+
+func unregister(c *chunk) {
+	registry.Lock()
+	defer registry.Unlock()
+	if i := slices.Index(registry.chunks, c); i >= 0 {
+		registry.chunks = slices.Delete(registry.chunks, i, i+1)
+	}
+}
+
+// Plain returns the bytes a copy holds: a fresh decryption of a copy in
+// an arena, b itself for anything else (a heap copy, a nil arena's). b
+// must be valid (not released, or pinned).
+func Plain(b []byte) []byte {
+	registry.RLock()
+	defer registry.RUnlock()
+	c := containing(registry.chunks, b)
+	if c == nil {
+		return b
+	}
+	out := make([]byte, len(b))
+	c.stream(int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))-c.base())).XORKeyStream(out, b)
+	return out
 }
 
 // grow seals the current chunk and maps a new one. Caller holds a.mu.
@@ -175,19 +277,13 @@ func (a *Arena) grow() (*chunk, error) {
 		a.free = append(a.free, slot)
 		return nil, err
 	}
-	c := &chunk{mem: mem, slot: slot}
+	a.ids++
+	c := &chunk{mem: mem, id: a.ids, block: a.block, slot: slot}
 	a.seal()
 	a.cur = c
-	i, _ := slices.BinarySearchFunc(a.live, c.base(), func(x *chunk, b uintptr) int {
-		switch {
-		case x.base() < b:
-			return -1
-		case x.base() > b:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(a.live, c.base(), byBase)
 	a.live = slices.Insert(a.live, i, c)
+	register(c)
 	a.stats.Chunks++
 	a.stats.Mapped += int64(a.size)
 	return c, nil
@@ -205,32 +301,7 @@ func (a *Arena) seal() {
 
 // find returns the mapped chunk holding b, nil when b is not in the
 // arena (a heap copy). Caller holds a.mu.
-func (a *Arena) find(b []byte) *chunk {
-	if len(b) == 0 {
-		return nil
-	}
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	i, found := slices.BinarySearchFunc(a.live, p, func(x *chunk, p uintptr) int {
-		switch {
-		case x.base() < p:
-			return -1
-		case x.base() > p:
-			return 1
-		}
-		return 0
-	})
-	if !found {
-		i-- // the chunk starting below p, if any
-	}
-	if i < 0 || i >= len(a.live) {
-		return nil
-	}
-	c := a.live[i]
-	if p < c.base() || p >= c.base()+uintptr(len(c.mem)) {
-		return nil
-	}
-	return c
-}
+func (a *Arena) find(b []byte) *chunk { return containing(a.live, b) }
 
 // Release reports that b, a result of Copy, is no longer referenced by
 // the arena's owner. Readers pinned before the call may still read it.
@@ -277,6 +348,7 @@ func (a *Arena) reap() {
 	}
 	a.pending = slices.DeleteFunc(a.pending, func(c *chunk) bool {
 		if c.gen < oldest {
+			unregister(c)
 			_ = unmap(c.mem) // unmapping a mapping of ours does not fail
 			a.free = append(a.free, c.slot)
 			a.stats.Chunks--
