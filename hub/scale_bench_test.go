@@ -466,3 +466,69 @@ func benchReturning(b *testing.B, hot int) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/event")
 }
+
+// BenchmarkArenaChurn measures the fragment arena's compaction
+// (docs/decisions/0066-hub-fragments-off-the-heap.md) under returning
+// people: UCV_ARENACHURN_PEOPLE (default 100,000) people are loaded cold
+// (no hot set), then UCV_ARENACHURN_RETURNS (default 3×) returning
+// people whose address changed arrive in one-person sync entries — each
+// re-encodes its fragment and leaves its old encoding as garbage. It
+// reports the arena's mapped and live bytes per person at the end, the
+// passes and bytes moved, and the Apply latency p50/p99/max of the
+// returning entries, with the arena's default 8 MiB chunks.
+//
+//	go test -run '^$' -bench ArenaChurn -benchtime 1x ./hub
+func BenchmarkArenaChurn(b *testing.B) {
+	people, returns := 100_000, 0
+	if v := os.Getenv("UCV_ARENACHURN_PEOPLE"); v != "" {
+		people, _ = strconv.Atoi(v)
+	}
+	returns = 3 * people
+	if v := os.Getenv("UCV_ARENACHURN_RETURNS"); v != "" {
+		returns, _ = strconv.Atoi(v)
+	}
+	for range b.N {
+		dir := b.TempDir()
+		path := filepath.Join(dir, "raft.db")
+		logs, err := raftboltdb.New(raftboltdb.Options{Path: path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := hub.NewFSM()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.UseArena(dir, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.SetHotFragments(0)
+		l := &scaleLoader{tb: b, f: f, logs: logs, path: path}
+		es := make([]replication.Entry, 0, 1000)
+		for i := 0; i < people; {
+			es = es[:0]
+			for ; len(es) < cap(es) && i < people; i++ {
+				es = append(es, l.next(scalePerson(i)))
+			}
+			l.apply(es)
+		}
+		loaded := f.ArenaStats()
+		lat := make([]time.Duration, 0, returns)
+		for k := range returns {
+			old := scalePerson((k * 7919) % people)
+			addr := old.Traits["address"].(map[string]any)
+			old.IDs = nil
+			old.Traits = map[string]any{"address": map[string]any{"street": fmt.Sprintf("%d churn street", k), "city": addr["city"], "postalCode": addr["postalCode"]}}
+			lat = append(lat, l.apply([]replication.Entry{l.next(old)}))
+		}
+		s := f.ArenaStats()
+		per := func(v int64) float64 { return float64(v) / float64(people) }
+		b.Logf("%d people: arena after loading %.0f MiB mapped (%.0f B/person); after %d returns %.0f MiB mapped (%.0f B/person), live %.0f B/person, garbage %.0f B/person; %d passes moved %.0f MiB; %d chunks unmapped; return Apply p50 %s p99 %s max %s",
+			people, float64(loaded.Mapped)/(1<<20), per(loaded.Mapped), returns, float64(s.Mapped)/(1<<20), per(s.Mapped), per(s.Live), per(s.Garbage),
+			s.Passes, float64(s.Moved)/(1<<20), s.Unmapped, quantile(lat, .5), quantile(lat, .99), quantile(lat, 1))
+		b.ReportMetric(per(s.Mapped), "mappedB/person")
+		b.ReportMetric(per(s.Live), "liveB/person")
+		b.ReportMetric(float64(s.Passes), "passes")
+		b.ReportMetric(float64(quantile(lat, .99).Microseconds())/1000, "return_p99_ms")
+		logs.Close()
+	}
+}

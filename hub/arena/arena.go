@@ -395,16 +395,20 @@ func (a *Arena) ShouldCompact() bool {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.evac != nil {
-		return false
-	}
-	var g int64
+	g, _ := a.picks()
+	return a.evac == nil && g >= 4*int64(a.size) && 4*g >= a.stats.Mapped
+}
+
+// picks returns the sealed chunks at least half garbage and the garbage
+// they hold. Caller holds a.mu.
+func (a *Arena) picks() (garbage int64, cs []*chunk) {
 	for _, c := range a.live {
 		if c.sealed && 2*c.dead >= c.used {
-			g += int64(c.dead)
+			garbage += int64(c.dead)
+			cs = append(cs, c)
 		}
 	}
-	return g >= 4*int64(a.size) && 4*g >= a.stats.Mapped
+	return garbage, cs
 }
 
 // BeginPass starts a compaction pass: it seals the current chunk and
@@ -421,16 +425,14 @@ func (a *Arena) BeginPass() bool {
 		return false
 	}
 	a.seal()
-	evac := map[*chunk]bool{}
-	for _, c := range a.live {
-		if c.sealed && 2*c.dead >= c.used {
-			evac[c] = true
-		}
-	}
-	if len(evac) == 0 {
+	_, cs := a.picks()
+	if len(cs) == 0 {
 		return false
 	}
-	a.evac = evac
+	a.evac = map[*chunk]bool{}
+	for _, c := range cs {
+		a.evac[c] = true
+	}
 	return true
 }
 
