@@ -231,14 +231,19 @@ func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-// passBudget is how many fragments one Apply's compaction step visits:
-// a pass over 10M fragments takes ~2,500 Applies, each step well under a
-// millisecond.
-const passBudget = 4096
+// passBudget is how many fragments one Apply's compaction step visits,
+// and passMoves how many of them it copies at most (~2 µs each: decrypt,
+// encrypt, replace in the tree): a pass over 10M fragments takes ~2,500
+// Applies or more, each step about a millisecond at most.
+const (
+	passBudget = 4096
+	passMoves  = 512
+)
 
 // compact runs a step of the arena's compaction: when the arena has
 // enough garbage it starts a pass (arena.BeginPass), and each step walks
-// the next passBudget fragments in ID order, giving each whose encoding
+// the next passBudget fragments in ID order (fewer once passMoves are to
+// move), giving each whose encoding
 // lies in a chunk being emptied a fresh copy (a new fragment value: the
 // tree's are immutable; its changed index and so the feed stay). A pass
 // ends when the walk reaches the last fragment: every fragment in the
@@ -258,7 +263,7 @@ func (f *FSM) compact() {
 	var moves []*fragment
 	budget, done := passBudget, true
 	f.st.frags.AscendGreaterOrEqual(&fragment{id: f.passFrom}, func(fr *fragment) bool {
-		if budget == 0 {
+		if budget == 0 || len(moves) == passMoves {
 			f.passFrom, done = fr.id, false
 			return false
 		}
