@@ -77,8 +77,9 @@ func TestDestinationsAPI(t *testing.T) {
 	if got.Load() != 1 || one.Stats.LastError != nil || one.Stats.Oldest != nil {
 		t.Errorf("receiver got %d, stats %+v", got.Load(), one.Stats)
 	}
-	if _, b := do(t, "GET", url+"/metrics", "", nil); !strings.Contains(string(b), "ucv_hub_webhook_pending 0") {
-		t.Errorf("metrics lack ucv_hub_webhook_pending 0")
+	if _, b := do(t, "GET", url+"/metrics", "", nil); !strings.Contains(string(b), "ucv_hub_webhook_pending 0") ||
+		!strings.Contains(string(b), "ucv_hub_fragment_arena_mapped_bytes ") {
+		t.Errorf("metrics lack ucv_hub_webhook_pending 0 or the fragment arena's gauges")
 	}
 	// An update without a secret keeps it.
 	put("/v1/admin/destinations/crm", fmt.Sprintf(`{"type":"webhook","url":%q,"events":["audience.entered"],"audiences":["vip"]}`, rc.URL))

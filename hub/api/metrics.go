@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"ucv/hub"
+	"ucv/hub/arena"
 	"ucv/metric"
 )
 
@@ -59,6 +60,15 @@ func newMetrics(s *Server) *metrics {
 			return v
 		}
 	}
+	arenaStat := func(name, help string, f func(arena.Stats) float64) {
+		r.GaugeFunc(name, help, func() float64 { return f(s.node.FSM().ArenaStats()) })
+	}
+	arenaStat("ucv_hub_fragment_arena_mapped_bytes", "Bytes of the fragment arena mapped: cold fragments' encodings off the heap, live and garbage (docs/decisions/0066-hub-fragments-off-the-heap.md); 0 with --heap-fragments.",
+		func(a arena.Stats) float64 { return float64(a.Mapped) })
+	arenaStat("ucv_hub_fragment_arena_live_bytes", "Bytes of fragment encodings in the arena that the state holds.",
+		func(a arena.Stats) float64 { return float64(a.Live) })
+	arenaStat("ucv_hub_fragment_arena_garbage_bytes", "Bytes of released encodings still mapped (a compaction pass frees chunks mostly garbage).",
+		func(a arena.Stats) float64 { return float64(a.Garbage) })
 	sum := func(a, b float64) float64 { return a + b }
 	r.GaugeFunc("ucv_hub_webhook_pending", "Webhook deliveries queued, every destination (docs/decisions/0036-webhooks.md).",
 		dests(func(st hub.DestinationStatus) float64 { return float64(st.Pending) }, sum))
