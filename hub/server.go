@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"ucv/hub/arena"
 	"ucv/hub/identity"
 	"ucv/hub/seal"
 	"ucv/profile/catalog"
@@ -245,9 +246,9 @@ func New(cfg Config) (*Server, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return nil, fmt.Errorf("hub: data dir: %w", err)
 		}
-		if err := fsm.UseArena(cfg.DataDir, 0); err != nil {
+		if err := fsm.UseArena(cfg.DataDir, 0); err != nil && !errors.Is(err, arena.ErrUnsupported) {
 			return nil, err
-		}
+		} // where mmap is missing the fragments stay on the heap
 	}
 	s := &Server{cfg: cfg, fsm: fsm, log: cfg.Logger, closed: make(chan struct{})}
 	if s.log == nil {

@@ -41,6 +41,10 @@ import (
 	"unsafe"
 )
 
+// ErrUnsupported is Open's error where memory-mapped files are not
+// available (non-Unix builds): the caller keeps its bytes on the heap.
+var ErrUnsupported = errors.New("arena: memory-mapped files are not supported on this platform")
+
 // DefaultChunk is the chunk size Open uses for 0: 8 MiB, so evacuating
 // one moves at most a few tens of thousands of small copies.
 const DefaultChunk = 8 << 20
@@ -103,6 +107,9 @@ type Stats struct {
 // bytes (DefaultChunk for 0; at least 4 KiB and a multiple of the page
 // size) and unlinks the file: it lives until Close or the process ends.
 func Open(dir string, chunkSize int) (*Arena, error) {
+	if !supported {
+		return nil, ErrUnsupported
+	}
 	if chunkSize == 0 {
 		chunkSize = DefaultChunk
 	}

@@ -2,13 +2,10 @@
 
 package arena
 
-import (
-	"errors"
-	"os"
-)
+import "os"
 
-var errUnsupported = errors.New("arena: memory-mapped files are not supported on this platform")
+const supported = false
 
-func mmap(*os.File, int64, int) ([]byte, error) { return nil, errUnsupported }
+func mmap(*os.File, int64, int) ([]byte, error) { return nil, ErrUnsupported }
 
 func unmap([]byte) error { return nil }

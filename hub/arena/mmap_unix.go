@@ -8,6 +8,8 @@ import (
 	"syscall"
 )
 
+const supported = true
+
 // mmap maps n bytes of f at off, shared (writes go to the file, so the
 // kernel can write the pages back and drop them under memory pressure).
 func mmap(f *os.File, off int64, n int) ([]byte, error) {
