@@ -273,7 +273,7 @@ func (a *Arena) grow() (*chunk, error) {
 	if n := len(a.free); n > 0 {
 		slot, a.free = a.free[n-1], a.free[:n-1]
 	} else {
-		if err := a.f.Truncate(int64(a.slots+1) * int64(a.size)); err != nil {
+		if err := reserve(a.f, int64(a.slots)*int64(a.size), a.size); err != nil {
 			return nil, err
 		}
 		slot = a.slots
