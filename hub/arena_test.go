@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"ucv/hub"
 	"ucv/hub/arena"
@@ -123,8 +124,15 @@ func TestArenaSameState(t *testing.T) {
 	}
 	checkBootstrapIsFeed(t, off.f)
 	olds = nil
-	runtime.GC() // the bootstrap copies' pins go with them
-	runtime.GC()
+	// The bootstrap copies' pins go with them, released by cleanups that
+	// run after a collection, on their own goroutine: wait for them.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.GC(); off.f.ArenaStats().Pending != 0; runtime.GC() {
+		if time.Now().After(deadline) {
+			t.Fatalf("chunks still pending 10 s after every pin was dropped: %+v", off.f.ArenaStats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	s := off.f.ArenaStats()
 	t.Logf("arena: %+v", s)
 	if s.Passes == 0 || s.Moved == 0 || s.Unmapped == 0 {
