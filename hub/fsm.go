@@ -243,12 +243,12 @@ const (
 // compact runs a step of the arena's compaction: when the arena has
 // enough garbage it starts a pass (arena.BeginPass), and each step walks
 // the next passBudget fragments in ID order (fewer once passMoves are to
-// move), giving each whose encoding
-// lies in a chunk being emptied a fresh copy (a new fragment value: the
-// tree's are immutable; its changed index and so the feed stay). A pass
-// ends when the walk reaches the last fragment: every fragment in the
-// tree was visited once, and any put since the pass began copied into
-// chunks it does not empty. Caller holds f.mu.
+// move), giving each whose encoding lies in a chunk being emptied a
+// fresh copy (a new fragment value: the tree's are immutable; its changed
+// index and so the feed stay). A pass ends when the walk reaches the
+// last fragment: every fragment in the tree was visited once, and any
+// put since the pass began copied into chunks it does not empty. Caller
+// holds f.mu.
 func (f *FSM) compact() {
 	ar := f.arena
 	if ar == nil {
@@ -275,8 +275,7 @@ func (f *FSM) compact() {
 	})
 	for _, fr := range moves {
 		cp := *fr
-		cp.enc = ar.Copy(arena.Plain(fr.enc))
-		ar.Moved(len(cp.enc))
+		cp.enc = ar.Move(fr.enc)
 		f.st.replace(&cp)
 	}
 	if done {

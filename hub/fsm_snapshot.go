@@ -444,9 +444,7 @@ func readSnapshot(r io.Reader, ar *arena.Arena) (_ *state, err error) {
 				if err != nil {
 					return err
 				}
-				if old, ok := st.frags.ReplaceOrInsert(&fragment{id: id, enc: ar.Copy(enc), erased: p.Erased.Set, cluster: cl, changed: ch}); ok {
-					ar.Release(old.enc) // a fragment twice: the later one stands
-				}
+				st.replace(&fragment{id: id, enc: ar.Copy(enc), erased: p.Erased.Set, cluster: cl, changed: ch}) // twice: the later stands
 				st.feed.ReplaceOrInsert(feedKey{ch, id})
 			case recDecision:
 				counts[2]++

@@ -11,17 +11,19 @@
 // in the process's memory, so written-back pages and freed disk blocks
 // hold nothing readable once the process is gone — the hub's files keep
 // the promise of crypto-shredding (docs/decisions/0040-privacy.md). A
-// copy is therefore read through Plain, never directly. It is divided into chunks of a fixed size, each
-// mapped on its own; Copy appends to the current chunk. A copy stays
-// valid until the owner releases it (Release) and every reader pinned
-// before then (Pin) has let go: only then is its chunk unmapped, and
-// only once every copy in it is released. Copies are read-only: writing
-// through one corrupts its neighbours.
+// copy is therefore read through Plain, never directly.
+//
+// The file is divided into chunks of a fixed size, each mapped on its
+// own; Copy appends to the current chunk. A copy stays valid until the
+// owner releases it (Release) and every reader pinned before then (Pin)
+// has let go: only then is its chunk unmapped, and only once every copy
+// in it is released. Copies are read-only: writing through one corrupts
+// its neighbours.
 //
 // An owner that replaces copies keeps garbage in partly-used chunks; it
 // compacts by passes: BeginPass picks the chunks that are mostly
 // garbage, the owner walks everything it holds and replaces each copy
-// that Evacuating reports with a fresh Copy (releasing the old one), and
+// that Evacuating reports with Move's (releasing the old one), and
 // EndPass frees the picked chunks — which by then hold nothing live.
 //
 // A nil *Arena is valid and keeps nothing off the heap: Copy returns its
@@ -99,7 +101,7 @@ type Stats struct {
 	Pending  int   // emptied chunks waiting for pinned readers
 	Unmapped int64 // chunks unmapped since Open
 	Passes   int64 // compaction passes ended
-	Moved    int64 // bytes Evacuating asked to move (reported by Moved)
+	Moved    int64 // bytes moved out of the chunks of passes (Move)
 	Heap     int64 // copies too large for a chunk, made on the heap
 }
 
@@ -458,14 +460,15 @@ func (a *Arena) Evacuating(b []byte) bool {
 	return c != nil && a.evac[c]
 }
 
-// Moved counts n bytes evacuated by the owner (Stats.Moved).
-func (a *Arena) Moved(n int) {
-	if a == nil {
-		return
-	}
+// Move returns a fresh copy of b — a copy Evacuating reported — outside
+// the chunks the pass empties, for the owner to hold instead of b (and
+// release b). It counts in Stats.Moved.
+func (a *Arena) Move(b []byte) []byte {
+	c := a.Copy(Plain(b))
 	a.mu.Lock()
-	a.stats.Moved += int64(n)
+	a.stats.Moved += int64(len(c))
 	a.mu.Unlock()
+	return c
 }
 
 // EndPass ends the pass in progress once the owner has replaced every

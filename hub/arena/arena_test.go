@@ -113,8 +113,7 @@ func TestArenaModel(t *testing.T) {
 				// is replaced by a fresh one.
 				for _, it := range items {
 					if !it.released && a.Evacuating(it.copy) {
-						fresh := a.Copy(Plain(it.copy))
-						a.Moved(len(fresh))
+						fresh := a.Move(it.copy)
 						release(it)
 						items = append(items, &item{copy: fresh, want: it.want})
 					}
@@ -166,7 +165,7 @@ func TestArenaCompacts(t *testing.T) {
 		if a.ShouldCompact() && a.BeginPass() {
 			for i, b := range held {
 				if a.Evacuating(b) {
-					fresh := a.Copy(Plain(b))
+					fresh := a.Move(b)
 					a.Release(b)
 					held[i] = fresh
 				}
