@@ -41,7 +41,8 @@ import (
 // keeps every fragment encoded, the per-person cost of a large hub).
 // The FSM keeps cold fragments' encodings in an arena off the heap, as a
 // server does (FSM.UseArena); UCV_HUBSCALE_ARENA=0 keeps them on the
-// heap. One iteration runs everything; run it with -benchtime 1x.
+// heap. UCV_HUBSCALE_PROGRESS=K prints a progress line to stderr every
+// K people. One iteration runs everything; run it with -benchtime 1x.
 //
 //	UCV_HUBSCALE_SIZES=100000,300000,1000000 go test -run '^$' -bench HubScale -benchtime 1x -timeout 120m ./hub
 func BenchmarkHubScale(b *testing.B) {
@@ -94,7 +95,9 @@ func scalePerson(i int) hubtest.Event {
 		Kind:    profile.Identify,
 		IDs: []profile.Identifier{
 			hubtest.Email(fmt.Sprintf("person%d@example.com", i)),
-			{Type: profile.Phone, Value: fmt.Sprintf("+1555%07d", i%10_000_000)},
+			// Area code 555 for the first 10M people, then 556, …: every
+			// phone stays unique at any size.
+			{Type: profile.Phone, Value: fmt.Sprintf("+1%03d%07d", 555+i/10_000_000, i%10_000_000)},
 		},
 		Traits: map[string]any{
 			"first_name": first[g(6, len(first))],
@@ -207,6 +210,11 @@ func runHubScale(b *testing.B, sizes []int) {
 	rss0 := rssBytes()
 	people := 0
 	const batch = 1000
+	// UCV_HUBSCALE_PROGRESS=K prints a line to stderr every K people
+	// loaded (heap and RSS without forcing a collection), so a run that
+	// dies part-way (out of memory) still shows how far it got.
+	progress, _ := strconv.Atoi(os.Getenv("UCV_HUBSCALE_PROGRESS"))
+	begin, lastMark, lastPeople := time.Now(), time.Now(), 0
 	for si, n := range sizes {
 		start := time.Now()
 		es := make([]replication.Entry, 0, batch)
@@ -217,6 +225,15 @@ func runHubScale(b *testing.B, sizes []int) {
 				people++
 			}
 			l.apply(es)
+			if progress > 0 && people%progress == 0 {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				fmt.Fprintf(os.Stderr, "hubscale: %d people at %s (%.0f people/s since the last line); heap alloc %.2f GiB, in use %.2f GiB, sys %.2f GiB; RSS %.2f GiB; GCs %d, GC CPU %.0f %%\n",
+					people, time.Since(begin).Round(time.Second), float64(people-lastPeople)/time.Since(lastMark).Seconds(),
+					float64(ms.HeapAlloc)/(1<<30), float64(ms.HeapInuse)/(1<<30), float64(ms.Sys)/(1<<30), float64(rssBytes())/(1<<30),
+					ms.NumGC, 100*ms.GCCPUFraction)
+				lastMark, lastPeople = time.Now(), people
+			}
 		}
 		load := time.Since(start)
 		inuse, alloc := heapInUse()
