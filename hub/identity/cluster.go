@@ -251,7 +251,7 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 		}
 		return ix.m.evidence(pa, &v, true) >= ix.cfg.DeterministicVetoWeight
 	}
-	sum, n := 0.0, 0
+	sum, n, matches := 0.0, 0, 0
 	for x, a := range A {
 		if x >= maxCheck {
 			break
@@ -264,11 +264,36 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			if w < ix.cfg.MatchWeight && ix.contradiction(comp[a], comp[b]) < ix.cfg.VetoWeight {
 				return false
 			}
+			if w >= ix.cfg.MatchWeight {
+				matches++
+			}
 			sum += Probability(w)
 			n++
 		}
 	}
-	return sum/float64(n) >= ix.cfg.ClusterMinProbability
+	return sum/float64(n) >= ix.cfg.ClusterMinProbability || corroborated(matches, n)
+}
+
+// Corroboration: a probabilistic merge whose clusters' mean cross-pair
+// probability is below ClusterMinProbability is still taken when at least
+// corroboratingMatches of the cross pairs — and at least
+// corroboratingShare of them — are matches on their own (weight ≥
+// MatchWeight), and none contradicts (checked above). The mean exists to
+// stop one weak link from chaining strangers together; several
+// independent direct matches are not a chain. What holds the mean down
+// then is pairs of sparse records that say little either way (one with
+// a birth date and no postcode, the other the reverse), the shape of a
+// large entity seen in many partial sources
+// (docs/decisions/0067-corroborated-cluster-merges.md).
+const (
+	corroboratingMatches = 3
+	corroboratingShare   = 0.15
+)
+
+// corroborated reports whether matches of n cross pairs corroborate a
+// merge.
+func corroborated(matches, n int) bool {
+	return matches >= corroboratingMatches && float64(matches) >= corroboratingShare*float64(n)
 }
 
 const comp0 comp = 0
