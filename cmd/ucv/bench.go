@@ -65,6 +65,7 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	match := fs.Float64("match-weight", def.MatchWeight, "auto-merge match weight")
 	review := fs.Float64("review-weight", def.ReviewWeight, "lower end of the review band")
 	clusterP := fs.Float64("cluster-min-probability", def.ClusterMinProbability, "mean cross-cluster probability a merge needs")
+	veto := fs.Float64("veto-weight", def.VetoWeight, "a non-matching cross pair whose disagreements sum below this refuses a probabilistic merge")
 	blockCap := fs.Int("block-cap", def.BlockCap, "largest block compared")
 	households := fs.Int("customers-households", benchid.CustomersHouseholds, "households of the generated customers set")
 	seed := fs.Uint64("customers-seed", benchid.CustomersSeed, "seed of the generated customers set")
@@ -106,6 +107,7 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	cfg := def
 	cfg.MatchWeight, cfg.ReviewWeight, cfg.ClusterMinProbability, cfg.BlockCap = *match, *review, *clusterP, *blockCap
+	cfg.VetoWeight = *veto
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
