@@ -331,6 +331,13 @@ func (g *cgen) household(hid string, home *caddr, building string) {
 	var members []*cperson
 	add := func(c *culture, sur []string, female bool, age [2]int) *cperson {
 		p := g.person(hid, c, sur, female, age, home)
+		// No two members of a household bear one name: parents do not
+		// give two children one name, and a son named after his father
+		// is the Jr/Sr case below, which sets the name itself
+		// (decision 0068).
+		for sharesName(members, p) {
+			p.given = g.given(c, female)
+		}
 		members = append(members, p)
 		return p
 	}
@@ -424,6 +431,17 @@ func (g *cgen) household(hid string, home *caddr, building string) {
 	} else if g.r.p(10) {
 		members[0].hhPhone = g.usPhone(home.place)
 	}
+}
+
+// sharesName reports whether p's given and family name are those of one
+// of members.
+func sharesName(members []*cperson, p *cperson) bool {
+	for _, m := range members {
+		if m.given.formal == p.given.formal && m.surname[0] == p.surname[0] {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *cgen) given(c *culture, female bool) nameGroup {

@@ -309,3 +309,24 @@ func TestCustomersNamesakePairs(t *testing.T) {
 		t.Fatalf("true pairs %d, namesake pairs %d; want 5, 3", st.TruePairs, st.NamesakePairs)
 	}
 }
+
+// TestCustomersHouseholdNamesDistinct: no two members of a household
+// bear one given and family name, but for the Jr/Sr pairs the generator
+// makes on purpose (decision 0068: siblings are not given one name).
+func TestCustomersHouseholdNamesDistinct(t *testing.T) {
+	d := GenerateCustomers(CustomersSeed, 2000)
+	seen := map[[2]string]string{}
+	for _, e := range d.Entities {
+		if e.Org || e.Household == "" {
+			continue
+		}
+		k := [2]string{e.Household, e.Name}
+		if other, ok := seen[k]; ok {
+			if o, _ := d.Entity(other); o.Generation != e.ID {
+				t.Errorf("household %s: %s and %s both named %q and not a Jr/Sr pair", e.Household, other, e.ID, e.Name)
+			}
+			continue
+		}
+		seen[k] = e.ID
+	}
+}
