@@ -214,6 +214,15 @@ func runHubScale(b *testing.B, sizes []int) {
 	// loaded (heap and RSS without forcing a collection), so a run that
 	// dies part-way (out of memory) still shows how far it got.
 	progress, _ := strconv.Atoi(os.Getenv("UCV_HUBSCALE_PROGRESS"))
+	// With progress lines on, results go to stderr as soon as they are
+	// known too (b.Logf prints when the benchmark ends).
+	logf := func(format string, args ...any) {
+		b.Helper()
+		b.Logf(format, args...)
+		if progress > 0 {
+			fmt.Fprintf(os.Stderr, "hubscale: "+format+"\n", args...)
+		}
+	}
 	begin, lastMark, lastPeople := time.Now(), time.Now(), 0
 	for si, n := range sizes {
 		start := time.Now()
@@ -240,7 +249,7 @@ func runHubScale(b *testing.B, sizes []int) {
 		rss := rssBytes()
 		st, _ := os.Stat(path)
 		per := func(v int64) float64 { return float64(v) / float64(n) }
-		b.Logf("N=%d loaded in %s; heap in use %.0f MiB (%.0f B/person, alloc %.0f B/person); RSS %.0f MiB (%.0f B/person); raft log %.0f MiB (%.0f B/person, command data %.0f B/person); clusters %d",
+		logf("N=%d loaded in %s; heap in use %.0f MiB (%.0f B/person, alloc %.0f B/person); RSS %.0f MiB (%.0f B/person); raft log %.0f MiB (%.0f B/person, command data %.0f B/person); clusters %d",
 			n, load.Round(time.Millisecond), float64(inuse)/(1<<20), per(int64(inuse-heap0)), per(int64(alloc)),
 			float64(rss)/(1<<20), per(rss-rss0), float64(st.Size())/(1<<20), per(st.Size()), per(l.data), len(f.Clusters()))
 
@@ -266,14 +275,14 @@ func runHubScale(b *testing.B, sizes []int) {
 			}
 			look = append(look, time.Since(start))
 		}
-		b.Logf("N=%d resolve new person p50 %s p99 %s max %s; returning person p50 %s p99 %s max %s; lookup by e-mail p50 %s p99 %s",
+		logf("N=%d resolve new person p50 %s p99 %s max %s; returning person p50 %s p99 %s max %s; lookup by e-mail p50 %s p99 %s",
 			n, quantile(fresh, .5), quantile(fresh, .99), quantile(fresh, 1), quantile(back, .5), quantile(back, .99), quantile(back, 1),
 			quantile(look, .5), quantile(look, .99))
 		tag := fmt.Sprintf("N%d_", n)
 		b.ReportMetric(per(int64(inuse-heap0)), tag+"heapB/person")
 		if offHeap {
 			as := f.ArenaStats()
-			b.Logf("N=%d arena: %.0f MiB mapped, %.0f B/person live, %.0f B/person garbage, %d passes, %d copies on the heap",
+			logf("N=%d arena: %.0f MiB mapped, %.0f B/person live, %.0f B/person garbage, %d passes, %d copies on the heap",
 				n, float64(as.Mapped)/(1<<20), per(as.Live), per(as.Garbage), as.Passes, as.Heap)
 			b.ReportMetric(per(as.Mapped), tag+"arenaB/person")
 		}
@@ -300,6 +309,9 @@ func runHubScale(b *testing.B, sizes []int) {
 		snaps, err := raft.NewFileSnapshotStore(filepath.Join(dir, tag), 1, io.Discard)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if progress > 0 {
+			fmt.Fprintf(os.Stderr, "hubscale: N=%d snapshot started at %s\n", n, time.Since(begin).Round(time.Second))
 		}
 		start = time.Now()
 		s, err := f.Snapshot()
@@ -335,6 +347,9 @@ func runHubScale(b *testing.B, sizes []int) {
 		if hot >= 0 {
 			g.SetHotFragments(hot)
 		}
+		if progress > 0 {
+			fmt.Fprintf(os.Stderr, "hubscale: N=%d snapshot %s, %.0f MiB, RSS after %.2f GiB; restore started at %s\n", n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), float64(rssBytes())/(1<<30), time.Since(begin).Round(time.Second))
+		}
 		_, rc, err := snaps.Open(metas[0].ID)
 		if err != nil {
 			b.Fatal(err)
@@ -349,7 +364,7 @@ func runHubScale(b *testing.B, sizes []int) {
 			b.Fatalf("restored %d clusters, want %d", got, clusters)
 		}
 		rinuse, _ := heapInUse()
-		b.Logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person); restore %s (process CPU %s); heap after restore %.0f MiB (%.0f B/person)",
+		logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person); restore %s (process CPU %s); heap after restore %.0f MiB (%.0f B/person)",
 			n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), per(snapBytes), restore.Round(time.Millisecond), restoreCPU.Round(time.Millisecond),
 			float64(rinuse)/(1<<20), per(int64(rinuse-heap0)))
 		b.ReportMetric(persist.Seconds(), tag+"snapshot_s")
