@@ -120,6 +120,28 @@ var blockRules = []blockRule{
 			}
 		}
 	}},
+	{name: "first_name+last_tail", excludes: []comp{cFirst}, keys: func(p *prep, k *keySink) {
+		// The surname without its first letter: a typo there changes
+		// its initial and its Soundex, which every other name rule keys on.
+		if p.first != "" && len(p.last) >= 4 {
+			k.emit(canonicalFirst(p.first), "|", p.last[1:])
+		}
+	}},
+	{name: "first_name+outward", excludes: []comp{cFirst}, keys: func(p *prep, k *keySink) {
+		if p.first != "" && p.pcOutLen > 0 {
+			k.emit(canonicalFirst(p.first), "|", p.outward())
+		}
+	}},
+	{name: "name+occupation", excludes: []comp{cFirst, cLast, cOccupation}, keys: func(p *prep, k *keySink) {
+		if o := p.occupation; o != "" {
+			if p.first != "" {
+				k.emit(canonicalFirst(p.first), "|", o)
+			}
+			if p.last != "" {
+				k.emit(p.last, "|", o)
+			}
+		}
+	}},
 	{name: "national_id", excludes: []comp{cNationalID}, keys: func(p *prep, k *keySink) {
 		for _, v := range p.nid {
 			k.emit(v, "", "")
