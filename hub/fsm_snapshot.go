@@ -26,7 +26,10 @@ import (
 // docs/decisions/0026-hub-identity-model.md), the catalog of definitions
 // with the state machine's clock and last transition number (only once a
 // definition was made: docs/decisions/0033-hub-catalog-and-transitions.md),
-// edges by ID, fragments by ID, decisions by pair, events by (index, n),
+// edges by ID, fragments by ID ([id, cluster, changed, state] — or
+// [id, cluster, changed, first delta, true] for a fragment still in the
+// state its first delta made, whose profile.Adopt is the state:
+// docs/decisions/0070-snapshot-first-deltas.md), decisions by pair, events by (index, n),
 // audience memberships by cluster, transitions by number; an end record
 // carrying the counts closes the stream, so truncation is detected. The
 // end record holds four counts (edges, fragments, decisions, events),
@@ -162,20 +165,41 @@ func (s *snapshot) write(w io.Writer) error {
 		})
 	}
 	if werr == nil {
+		// plain is reused for every cold fragment: a fresh copy each
+		// would be the snapshot's largest garbage (one per person).
+		var plain []byte
 		s.frags.Ascend(func(fr *fragment) bool {
 			counts[1]++
 			return put(recFragment, func() error {
+				// A fragment still in the state its first delta made is
+				// written as that delta, flagged (a fifth element): the
+				// same bytes hot or cool, and no decode, Adopt and
+				// encode per person (at 10M people the snapshot's
+				// largest cost, decision 0070).
 				var b []byte
-				if fr.state != nil || fr.adopt { // hot, or a first delta: the snapshot holds states
+				adopt := false
+				switch {
+				case fr.state != nil && fr.state == fr.first && fr.firstDelta != nil:
+					b, adopt = fr.firstDelta, true
+				case fr.state != nil:
 					var err error
-					if b, err = fr.profile().Marshal(); err != nil {
+					if b, err = fr.state.Marshal(); err != nil {
 						return err
 					}
-				} else {
-					b = arena.Plain(fr.enc)
+				default:
+					plain = arena.AppendPlain(plain[:0], fr.enc)
+					b, adopt = plain, fr.adopt
 				}
-				return first(enc.EncodeArrayLen(4), enc.EncodeString(fr.id), enc.EncodeString(fr.cluster),
+				n := 4
+				if adopt {
+					n = 5
+				}
+				err := first(enc.EncodeArrayLen(n), enc.EncodeString(fr.id), enc.EncodeString(fr.cluster),
 					enc.EncodeUint(fr.changed), enc.EncodeBytes(b))
+				if err == nil && adopt {
+					err = enc.EncodeBool(true)
+				}
+				return err
 			})
 		})
 	}
@@ -421,14 +445,25 @@ func readSnapshot(r io.Reader, ar *arena.Arena) (_ *state, err error) {
 				st.edges.ReplaceOrInsert(edgeSeq{e, seq})
 			case recFragment:
 				counts[1]++
-				if err := d.ExpectArray(4); err != nil {
+				n, err := d.ArrayLen(1)
+				if err != nil {
 					return err
+				}
+				if n != 4 && n != 5 {
+					return fmt.Errorf("fragment record of %d elements, want 4 or 5", n)
 				}
 				id, err1 := d.String()
 				cl, err2 := d.String()
 				ch, err3 := d.Uint()
 				b, err4 := d.Bytes()
-				if err := first(err1, err2, err3, err4); err != nil {
+				adopt := false
+				var err5 error
+				if n == 5 {
+					if adopt, err5 = d.Bool(); err5 == nil && !adopt {
+						err5 = fmt.Errorf("fragment %s: a fifth element that is not true", id)
+					}
+				}
+				if err := first(err1, err2, err3, err4, err5); err != nil {
 					return err
 				}
 				p, err := profile.Unmarshal(b)
@@ -438,13 +473,19 @@ func readSnapshot(r io.Reader, ar *arena.Arena) (_ *state, err error) {
 				if p.ID != id {
 					return fmt.Errorf("fragment %s holds profile %s", id, p.ID)
 				}
-				// Encoded again in today's form: a snapshot of an older
-				// encoding restores to what today's would have written.
-				enc, err := p.Marshal()
-				if err != nil {
+				var enc []byte
+				if adopt {
+					// The fragment's first delta, kept as written (as
+					// Apply keeps it): its Adopt is the state, erased
+					// exactly when the delta is.
+					enc = b
+				} else if enc, err = p.Marshal(); err != nil {
+					// Encoded again in today's form: a snapshot of an
+					// older encoding restores to what today's would
+					// have written.
 					return err
 				}
-				st.replace(&fragment{id: id, enc: ar.Copy(enc), erased: p.Erased.Set, cluster: cl, changed: ch}) // twice: the later stands
+				st.replace(&fragment{id: id, enc: ar.Copy(enc), adopt: adopt, erased: p.Erased.Set, cluster: cl, changed: ch}) // twice: the later stands
 				st.feed.ReplaceOrInsert(feedKey{ch, id})
 			case recDecision:
 				counts[2]++

@@ -338,6 +338,43 @@ func TestHotFragmentsSameSnapshot(t *testing.T) {
 	}
 }
 
+// A snapshot written before fragments still in their first delta's
+// state were written as that delta (decision 0070) restores to the same
+// profiles and clusters as today's, and snapshots again in today's form.
+func TestSnapshotBeforeAdoptRestores(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_adopt.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(old, cur) {
+		t.Fatal("the two goldens are equal: the test would not tell the formats apart")
+	}
+	a, b := newFSM(t), newFSM(t)
+	if err := a.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
+		t.Fatalf("Restore(snapshot before 0070): %v", err)
+	}
+	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{p1, p2, p3} {
+		va, err1 := a.Profile(id)
+		vb, err2 := b.Profile(id)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Profile(%s): %v, %v", id, err1, err2)
+		}
+		if va.ID != vb.ID || !slices.Equal(va.Fragments, vb.Fragments) || !va.Profile.Equal(vb.Profile) {
+			t.Errorf("%s: the old snapshot restores to another view", id)
+		}
+	}
+	if ca, cb := a.Clusters(), b.Clusters(); !maps.EqualFunc(ca, cb, slices.Equal[[]string]) {
+		t.Errorf("clusters differ: %v vs %v", ca, cb)
+	}
+}
+
 func TestSnapshotBeforeLedgerRestores(t *testing.T) {
 	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_ledger.golden"))
 	if err != nil {

@@ -180,6 +180,15 @@ func heapInUse() (inuse, alloc uint64) {
 	return ms.HeapInuse, ms.HeapAlloc
 }
 
+// totalAlloc is the bytes the heap has allocated since the process
+// started (runtime.MemStats.TotalAlloc): the difference across a phase
+// is what the phase allocated, garbage included.
+func totalAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
+}
+
 func runHubScale(b *testing.B, sizes []int) {
 	dir := b.TempDir()
 	path := filepath.Join(dir, "raft.db")
@@ -313,6 +322,7 @@ func runHubScale(b *testing.B, sizes []int) {
 		if progress > 0 {
 			fmt.Fprintf(os.Stderr, "hubscale: N=%d snapshot started at %s\n", n, time.Since(begin).Round(time.Second))
 		}
+		alloc0 := totalAlloc()
 		start = time.Now()
 		s, err := f.Snapshot()
 		if err != nil {
@@ -327,6 +337,7 @@ func runHubScale(b *testing.B, sizes []int) {
 		}
 		s.Release()
 		persist := time.Since(start)
+		snapAlloc := totalAlloc() - alloc0
 		metas, err := snaps.List()
 		if err != nil || len(metas) != 1 {
 			b.Fatalf("snapshots %v: %v", metas, err)
@@ -354,23 +365,28 @@ func runHubScale(b *testing.B, sizes []int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		alloc0 = totalAlloc()
 		start = time.Now()
 		cpu0 := cpuTime()
 		if err := g.Restore(rc); err != nil {
 			b.Fatal(err)
 		}
 		restore, restoreCPU := time.Since(start), cpuTime()-cpu0
+		restoreAlloc := totalAlloc() - alloc0
 		if got := len(g.Clusters()); got != clusters {
 			b.Fatalf("restored %d clusters, want %d", got, clusters)
 		}
 		rinuse, _ := heapInUse()
-		logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person); restore %s (process CPU %s); heap after restore %.0f MiB (%.0f B/person)",
-			n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), per(snapBytes), restore.Round(time.Millisecond), restoreCPU.Round(time.Millisecond),
+		logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person), allocating %.0f B/person; restore %s (process CPU %s), allocating %.0f B/person; heap after restore %.0f MiB (%.0f B/person)",
+			n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), per(snapBytes), per(int64(snapAlloc)),
+			restore.Round(time.Millisecond), restoreCPU.Round(time.Millisecond), per(int64(restoreAlloc)),
 			float64(rinuse)/(1<<20), per(int64(rinuse-heap0)))
 		b.ReportMetric(persist.Seconds(), tag+"snapshot_s")
 		b.ReportMetric(restore.Seconds(), tag+"restore_s")
 		b.ReportMetric(restoreCPU.Seconds(), tag+"restore_cpu_s")
 		b.ReportMetric(per(snapBytes), tag+"snapshotB/person")
+		b.ReportMetric(per(int64(snapAlloc)), tag+"snapshot_allocB/person")
+		b.ReportMetric(per(int64(restoreAlloc)), tag+"restore_allocB/person")
 		f, l.f = g, g
 		if err := os.RemoveAll(filepath.Join(dir, tag)); err != nil {
 			b.Fatal(err)

@@ -269,6 +269,24 @@ func Plain(b []byte) []byte {
 	return out
 }
 
+// AppendPlain appends the bytes a copy holds to dst and returns the
+// extended slice: Plain without a new allocation per copy, for a caller
+// that reads many in turn into one buffer (a snapshot writing every
+// fragment). b must be valid (not released, or pinned).
+func AppendPlain(dst, b []byte) []byte {
+	registry.RLock()
+	defer registry.RUnlock()
+	n := len(dst)
+	dst = slices.Grow(dst, len(b))[:n+len(b)]
+	c := containing(registry.chunks, b)
+	if c == nil {
+		copy(dst[n:], b)
+		return dst
+	}
+	c.stream(int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))-c.base())).XORKeyStream(dst[n:], b)
+	return dst
+}
+
 // grow seals the current chunk and maps a new one. Caller holds a.mu.
 func (a *Arena) grow() (*chunk, error) {
 	slot := -1

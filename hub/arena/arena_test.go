@@ -49,6 +49,14 @@ func TestArenaModel(t *testing.T) {
 				if readable && !bytes.Equal(Plain(it.copy), it.want) {
 					rt.Fatalf("item %d reads %q, want %q", i, Plain(it.copy), it.want)
 				}
+				if readable {
+					// AppendPlain reads the same bytes after what dst holds.
+					prefix := fmt.Sprintf("<%d>", i)
+					want := append([]byte(prefix), it.want...)
+					if got := AppendPlain([]byte(prefix), it.copy); !bytes.Equal(got, want) {
+						rt.Fatalf("item %d: AppendPlain reads %q, want %q", i, got, want)
+					}
+				}
 				if !it.released {
 					live += int64(len(it.want))
 				}
