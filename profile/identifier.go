@@ -239,8 +239,27 @@ func NormalizePhone(raw, region string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("not a parseable phone number")
 	}
-	if !phonenumbers.IsValidNumber(n) {
+	if !validPhone(n) {
 		return "", fmt.Errorf("not a valid phone number")
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// validPhone is phonenumbers.IsValidNumber(n), answered first for the
+// main region of n's country code (the US for +1, the UK for +44).
+// IsValidNumber finds the number's region — for a code shared by
+// several regions, the first, the main one, is tried first and taken
+// when the number's type is known there — and then validates the number
+// for that region, testing the same patterns twice; a number valid for
+// the main region is valid, so that one test decides it. Anything else
+// is IsValidNumber's answer. Equal by construction when the main region
+// has no leading-digits rule (none has in libphonenumber's metadata);
+// TestValidPhoneIsIsValidNumber checks it on every region's example
+// numbers and on random digits.
+func validPhone(n *phonenumbers.PhoneNumber) bool {
+	if main := phonenumbers.GetRegionCodeForCountryCode(int(n.GetCountryCode())); main != phonenumbers.UNKNOWN_REGION &&
+		phonenumbers.IsValidNumberForRegion(n, main) {
+		return true
+	}
+	return phonenumbers.IsValidNumber(n)
 }
