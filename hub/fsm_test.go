@@ -340,25 +340,11 @@ func TestHotFragmentsSameSnapshot(t *testing.T) {
 
 // A snapshot written before fragments still in their first delta's
 // state were written as that delta (decision 0070) restores to the same
-// profiles and clusters as today's, and snapshots again in today's form.
+// profiles and clusters as today's.
 func TestSnapshotBeforeAdoptRestores(t *testing.T) {
-	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_adopt.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, old, cur := restoreGoldens(t, "snapshot_before_adopt.golden")
 	if bytes.Equal(old, cur) {
 		t.Fatal("the two goldens are equal: the test would not tell the formats apart")
-	}
-	a, b := newFSM(t), newFSM(t)
-	if err := a.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
-		t.Fatalf("Restore(snapshot before 0070): %v", err)
-	}
-	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
-		t.Fatal(err)
 	}
 	for _, id := range []string{p1, p2, p3} {
 		va, err1 := a.Profile(id)
@@ -376,21 +362,7 @@ func TestSnapshotBeforeAdoptRestores(t *testing.T) {
 }
 
 func TestSnapshotBeforeLedgerRestores(t *testing.T) {
-	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_ledger.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := newFSM(t), newFSM(t)
-	if err := a.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
-		t.Fatalf("Restore(pre-ledger snapshot): %v", err)
-	}
-	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
-		t.Fatal(err)
-	}
+	a, b, _, _ := restoreGoldens(t, "snapshot_before_ledger.golden")
 	for _, id := range []string{p1, p2, p3} {
 		va, err1 := a.Profile(id)
 		vb, err2 := b.Profile(id)
@@ -401,6 +373,28 @@ func TestSnapshotBeforeLedgerRestores(t *testing.T) {
 			t.Errorf("%s: counts from the old snapshot %v, want %v", id, got, want)
 		}
 	}
+}
+
+// restoreGoldens restores testdata/old into a and today's
+// snapshot.golden into b, and returns both FSMs and both files' bytes.
+func restoreGoldens(t *testing.T, old string) (a, b *hub.FSM, oldBytes, cur []byte) {
+	t.Helper()
+	oldBytes, err := os.ReadFile(filepath.Join("testdata", old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err = os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b = newFSM(t), newFSM(t)
+	if err := a.Restore(nopCloser{bytes.NewReader(oldBytes)}); err != nil {
+		t.Fatalf("Restore(%s): %v", old, err)
+	}
+	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, oldBytes, cur
 }
 
 func newFSM(t *testing.T) *hub.FSM {

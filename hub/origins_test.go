@@ -15,21 +15,7 @@ import (
 // states only, snapshot_before_adopt.golden: a state-form snapshot
 // cannot say which states are still a first delta's (decision 0070).
 func TestSnapshotBeforeCandidateOriginsRestores(t *testing.T) {
-	old, err := os.ReadFile(filepath.Join("testdata", "snapshot_before_origins.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur, err := os.ReadFile(filepath.Join("testdata", "snapshot.golden"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := newFSM(t), newFSM(t)
-	if err := a.Restore(nopCloser{bytes.NewReader(old)}); err != nil {
-		t.Fatalf("Restore(snapshot with candidates in full): %v", err)
-	}
-	if err := b.Restore(nopCloser{bytes.NewReader(cur)}); err != nil {
-		t.Fatal(err)
-	}
+	a, b, _, _ := restoreGoldens(t, "snapshot_before_origins.golden")
 	candidates := 0
 	for _, id := range []string{p1, p2, p3} {
 		va, err1 := a.Profile(id)
