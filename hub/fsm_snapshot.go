@@ -660,7 +660,7 @@ func readSnapshot(r io.Reader, ar *arena.Arena) (_ *state, err error) {
 // rebuildBatch is how many records rebuild gives the identity engine at
 // a time: a batch's plan (prepared records, scored pairs) lives until
 // the batch is added.
-const rebuildBatch = 5000
+var rebuildBatch = 5000 // a variable for a test (SetRebuildBatch)
 
 // rebuild derives the identity engine, the cluster index and the
 // identifier index (fsm_ident.go) from the fragments and decisions. Clusters are a function of the records and the
@@ -672,14 +672,6 @@ func (st *state) rebuild() error {
 		st.noteLinked(ev)
 		return true
 	})
-	var recs []identity.Record
-	st.frags.Ascend(func(fr *fragment) bool {
-		r, packed := recordOf(fr.id, fr.profile())
-		recs = append(recs, r)
-		st.recs[fr.id] = packed
-		st.noteIdents(fr.id, nil, r.Fields)
-		return true
-	})
 	// The records go to the engine in fragment-ID order, in batches:
 	// AddBatch has Add's outcome (TestAddBatchEqualsSerialAdd) and Add
 	// in any order has Load's (TestBatchEqualsIncremental), but AddBatch
@@ -687,15 +679,35 @@ func (st *state) rebuild() error {
 	// rules out and scores on every core, where Load's connect scores
 	// every pair that makes no edge from both sides, on one core
 	// (restore 2.2× faster at 20,000 people, 2.5–3.1× at 100,000:
-	// bench/README.md, "Hub scale").
-	for len(recs) > 0 {
-		n := min(len(recs), rebuildBatch)
-		if _, err := st.ix.AddBatch(recs[:n], nil); err != nil {
-			return fmt.Errorf("%w: snapshot: identity records: %w", ErrMalformed, err)
-		}
-		recs = recs[n:]
-	}
+	// bench/README.md, "Hub scale"). A batch is decoded from the
+	// fragments just before it is added, so only one batch of decoded
+	// records is live at a time: all of them at once were ~390 bytes a
+	// person more at the restore's peak, which at 10M people pushed the
+	// heap past the machine (bench/README.md, "Restore streams").
+	recs := make([]identity.Record, 0, rebuildBatch)
 	var err error
+	flush := func() bool {
+		if _, err = st.ix.AddBatch(recs, nil); err != nil {
+			err = fmt.Errorf("%w: snapshot: identity records: %w", ErrMalformed, err)
+			return false
+		}
+		clear(recs)
+		recs = recs[:0]
+		return true
+	}
+	st.frags.Ascend(func(fr *fragment) bool {
+		r, packed := recordOf(fr.id, fr.profile())
+		recs = append(recs, r)
+		st.recs[fr.id] = packed
+		st.noteIdents(fr.id, nil, r.Fields)
+		return len(recs) < rebuildBatch || flush()
+	})
+	if err == nil && len(recs) > 0 {
+		flush()
+	}
+	if err != nil {
+		return err
+	}
 	st.decisions.Ascend(func(d *decision) bool {
 		st.noteApart(d)
 		if d.same {

@@ -338,6 +338,39 @@ func TestHotFragmentsSameSnapshot(t *testing.T) {
 	}
 }
 
+// A restore decodes and resolves the fragments a batch at a time; the
+// batch boundaries change nothing: the restored state snapshots to the
+// same bytes whatever the batch size, merged clusters split across
+// batches included.
+func TestRestoreInBatches(t *testing.T) {
+	l := newLog(t)
+	twoStores(l)
+	l.sync("edge-c", hubtest.Delta(3, 1, hubtest.Event{Profile: p3, IDs: []profile.Identifier{hubtest.Anon("anon-3"), hubtest.Email("ann@example.org")}}))
+	want := l.snapshot()
+	for _, n := range []int{1, 2, 3, 5000} {
+		restore := hub.SetRebuildBatch(n)
+		r, err := hub.NewFSM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Restore(nopCloser{bytes.NewReader(want)})
+		restore()
+		if err != nil {
+			t.Fatalf("batch %d: %v", n, err)
+		}
+		var got bytes.Buffer
+		if err := r.WriteSnapshot(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("batch %d: the restored state snapshots to other bytes", n)
+		}
+		if v, err := r.Profile(p3); err != nil || v.ID != p1 || len(v.Fragments) != 3 {
+			t.Errorf("batch %d: Profile(p3) = %s %v, %v; want the three fragments under %s", n, v.ID, v.Fragments, err, p1)
+		}
+	}
+}
+
 // A snapshot written before fragments still in their first delta's
 // state were written as that delta (decision 0070) restores to the same
 // profiles and clusters as today's.

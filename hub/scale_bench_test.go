@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -39,6 +40,8 @@ import (
 // names a file for an -inuse_space heap profile at the largest size;
 // UCV_HUBSCALE_HOT sets the FSM's hot fragments (FSM.SetHotFragments; 0
 // keeps every fragment encoded, the per-person cost of a large hub).
+// UCV_HUBSCALE_RESTOREPROFILE names a file for a CPU profile of the
+// restore at the largest size.
 // The FSM keeps cold fragments' encodings in an arena off the heap, as a
 // server does (FSM.UseArena); UCV_HUBSCALE_ARENA=0 keeps them on the
 // heap. UCV_HUBSCALE_PROGRESS=K prints a progress line to stderr every
@@ -158,18 +161,53 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
-func rssBytes() int64 {
+func rssBytes() int64 { return statusKB("VmRSS:") }
+
+// statusKB reads a "kB" line of /proc/self/status, in bytes.
+func statusKB(key string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
 		}
 	}
 	return 0
+}
+
+// peakDuring runs f and returns the largest live heap (the heap marked
+// live by the last collection, sampled every 50 ms and at the end) and
+// the process's peak resident set (VmHWM, reset before f where the
+// kernel allows) while it ran.
+func peakDuring(f func()) (liveHeap, rss int64) {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset VmHWM
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	read := func() int64 {
+		metrics.Read(sample)
+		return int64(sample[0].Value.Uint64())
+	}
+	stop, done := make(chan struct{}), make(chan int64)
+	go func() {
+		var peak int64
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, read())
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(stop)
+	liveHeap = max(<-done, read())
+	return liveHeap, statusKB("VmHWM:")
 }
 
 func heapInUse() (inuse, alloc uint64) {
@@ -365,21 +403,36 @@ func runHubScale(b *testing.B, sizes []int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var cpuProf *os.File
+		if p := os.Getenv("UCV_HUBSCALE_RESTOREPROFILE"); p != "" && si == len(sizes)-1 {
+			if cpuProf, err = os.Create(p); err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(cpuProf); err != nil {
+				b.Fatal(err)
+			}
+		}
 		alloc0 = totalAlloc()
 		start = time.Now()
 		cpu0 := cpuTime()
-		if err := g.Restore(rc); err != nil {
-			b.Fatal(err)
+		var rerr error
+		peakHeap, peakRSS := peakDuring(func() { rerr = g.Restore(rc) })
+		if rerr != nil {
+			b.Fatal(rerr)
 		}
 		restore, restoreCPU := time.Since(start), cpuTime()-cpu0
+		if cpuProf != nil {
+			pprof.StopCPUProfile()
+			cpuProf.Close()
+		}
 		restoreAlloc := totalAlloc() - alloc0
 		if got := len(g.Clusters()); got != clusters {
 			b.Fatalf("restored %d clusters, want %d", got, clusters)
 		}
 		rinuse, _ := heapInUse()
-		logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person), allocating %.0f B/person; restore %s (process CPU %s), allocating %.0f B/person; heap after restore %.0f MiB (%.0f B/person)",
+		logf("N=%d snapshot (Snapshot+Persist) %s, %.0f MiB (%.0f B/person), allocating %.0f B/person; restore %s (process CPU %s), allocating %.0f B/person, peak live heap %.0f MiB, peak RSS %.0f MiB; heap after restore %.0f MiB (%.0f B/person)",
 			n, persist.Round(time.Millisecond), float64(snapBytes)/(1<<20), per(snapBytes), per(int64(snapAlloc)),
-			restore.Round(time.Millisecond), restoreCPU.Round(time.Millisecond), per(int64(restoreAlloc)),
+			restore.Round(time.Millisecond), restoreCPU.Round(time.Millisecond), per(int64(restoreAlloc)), float64(peakHeap)/(1<<20), float64(peakRSS)/(1<<20),
 			float64(rinuse)/(1<<20), per(int64(rinuse-heap0)))
 		b.ReportMetric(persist.Seconds(), tag+"snapshot_s")
 		b.ReportMetric(restore.Seconds(), tag+"restore_s")
@@ -387,6 +440,7 @@ func runHubScale(b *testing.B, sizes []int) {
 		b.ReportMetric(per(snapBytes), tag+"snapshotB/person")
 		b.ReportMetric(per(int64(snapAlloc)), tag+"snapshot_allocB/person")
 		b.ReportMetric(per(int64(restoreAlloc)), tag+"restore_allocB/person")
+		b.ReportMetric(per(peakHeap), tag+"restore_peakheapB/person")
 		f, l.f = g, g
 		if err := os.RemoveAll(filepath.Join(dir, tag)); err != nil {
 			b.Fatal(err)
