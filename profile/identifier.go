@@ -235,6 +235,13 @@ func NormalizePhone(raw, region string) (string, error) {
 	if len(v) > 64 {
 		return "", fmt.Errorf("phone longer than 64 bytes")
 	}
+	if n, ok := parseE164(v); ok {
+		// Already in E.164 form: formatting n gives v back.
+		if !validPhone(n) {
+			return "", fmt.Errorf("not a valid phone number")
+		}
+		return v, nil
+	}
 	n, err := phonenumbers.Parse(v, strings.ToUpper(region))
 	if err != nil {
 		return "", fmt.Errorf("not a parseable phone number")

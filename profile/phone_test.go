@@ -79,3 +79,97 @@ func BenchmarkNormalizePhone(b *testing.B) {
 		}
 	}
 }
+
+// parseE164 answers only where phonenumbers.Parse gives the same number,
+// and NormalizePhone with it answers as Parse, validPhone and Format
+// did: every region's example numbers of every type (last digit varied,
+// and with the region's national prefix written after the country
+// code), and random digits under every calling code, read with several
+// default regions.
+func TestParseE164IsParse(t *testing.T) {
+	slow := func(raw, region string) (string, error) {
+		n, err := phonenumbers.Parse(raw, region)
+		if err != nil {
+			return "", err
+		}
+		if !phonenumbers.IsValidNumber(n) {
+			return "", fmt.Errorf("invalid")
+		}
+		return phonenumbers.Format(n, phonenumbers.E164), nil
+	}
+	defaults := []string{"US", "GB", "DE", "AR", ""}
+	fast := 0
+	check := func(tb interface{ Fatalf(string, ...any) }, raw string) {
+		if n, ok := parseE164(raw); ok {
+			fast++
+			for _, region := range defaults {
+				m, err := phonenumbers.Parse(raw, region)
+				if err != nil {
+					tb.Fatalf("%s: parseE164 took it, Parse(%q) failed: %v", raw, region, err)
+				}
+				if m.GetCountryCode() != n.GetCountryCode() || m.GetNationalNumber() != n.GetNationalNumber() ||
+					m.GetItalianLeadingZero() || m.GetExtension() != "" {
+					tb.Fatalf("%s (default %q): parseE164 %v, Parse %v", raw, region, n, m)
+				}
+			}
+			if f := phonenumbers.Format(n, phonenumbers.E164); f != raw {
+				tb.Fatalf("%s: parseE164's number formats as %s", raw, f)
+			}
+		}
+		for _, region := range defaults {
+			got, err1 := NormalizePhone(raw, region)
+			want, err2 := slow(raw, region)
+			if got != want || (err1 == nil) != (err2 == nil) {
+				tb.Fatalf("%s (default %q): NormalizePhone %q, %v; Parse+IsValidNumber+Format %q, %v", raw, region, got, err1, want, err2)
+			}
+		}
+	}
+	regions := make([]string, 0, 256)
+	for r := range phonenumbers.GetSupportedRegions() {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := map[string][]string{}
+	for _, md := range coll.GetMetadata() {
+		for _, p := range []string{md.GetNationalPrefix(), "0", "1", "8", "9", "15"} {
+			if p != "" {
+				prefix[md.GetId()] = append(prefix[md.GetId()], p)
+			}
+		}
+	}
+	checked := 0
+	for _, r := range regions {
+		for typ := phonenumbers.FIXED_LINE; typ <= phonenumbers.UNKNOWN; typ++ {
+			ex := phonenumbers.GetExampleNumberForType(r, typ)
+			if ex == nil {
+				continue
+			}
+			nsn := phonenumbers.GetNationalSignificantNumber(ex)
+			cc := ex.GetCountryCode()
+			for d := 0; d <= 9; d++ {
+				check(t, fmt.Sprintf("+%d%s%d", cc, nsn[:len(nsn)-1], d))
+				checked++
+			}
+			for _, p := range prefix[r] {
+				check(t, fmt.Sprintf("+%d%s%s", cc, p, nsn))
+				checked++
+			}
+		}
+	}
+	if checked < 2000 || fast < checked/3 {
+		t.Fatalf("checked %d numbers, %d through parseE164: too few to say anything", checked, fast)
+	}
+	codes := make([]int, 0, 256)
+	for c := range phonenumbers.GetSupportedCallingCodes() {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	rapid.Check(t, func(rt *rapid.T) {
+		cc := rapid.SampledFrom(codes).Draw(rt, "cc")
+		check(rt, fmt.Sprintf("+%d%s", cc, rapid.StringMatching(`[0-9]{1,14}`).Draw(rt, "digits")))
+	})
+}
