@@ -24,7 +24,7 @@ const (
 )
 
 var (
-	homePhone   = profile.Identifier{Type: profile.Phone, Value: "+15550001111"}
+	homePhone   = profile.Identifier{Type: profile.Phone, Value: "+12175550111"}
 	familyEmail = hubtest.Email("lees@example.org")
 )
 

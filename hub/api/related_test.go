@@ -25,7 +25,7 @@ import (
 func TestRelatedOverHTTP(t *testing.T) {
 	_, url := newHub(t, withTokens(tokenSet(t)))
 	e := hubtest.NewEdge("e1", 1)
-	phone := profile.Identifier{Type: profile.Phone, Value: "+15550001111"}
+	phone := profile.Identifier{Type: profile.Phone, Value: "+12175550111"}
 	family, store := hubtest.Email("lees@example.org"), hubtest.Email("orders@shop.example")
 	person := func(id, first, last, street, postcode string, ids ...profile.Identifier) replication.Entry {
 		return e.Delta(hubtest.Event{Profile: id, Kind: profile.Identify, IDs: append(ids, phone),
