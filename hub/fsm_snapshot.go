@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 
 	"github.com/google/btree"
@@ -14,6 +15,7 @@ import (
 	"ucv/crdt/codec"
 	"ucv/hub/arena"
 	"ucv/hub/identity"
+	"ucv/parallel"
 	"ucv/profile"
 	"ucv/profile/catalog"
 )
@@ -684,25 +686,34 @@ func (st *state) rebuild() error {
 	// records is live at a time: all of them at once were ~390 bytes a
 	// person more at the restore's peak, which at 10M people pushed the
 	// heap past the machine (bench/README.md, "Restore streams").
-	recs := make([]identity.Record, 0, rebuildBatch)
+	batch := make([]*fragment, 0, rebuildBatch)
+	recs := make([]identity.Record, rebuildBatch)
+	packed := make([]string, rebuildBatch)
+	workers := runtime.GOMAXPROCS(0)
 	var err error
 	flush := func() bool {
-		if _, err = st.ix.AddBatch(recs, nil); err != nil {
+		n := len(batch)
+		// Decoding is most of a record's cost outside the engine and
+		// touches nothing shared: it runs on every core.
+		parallel.For(n, workers, func(i int) { recs[i], packed[i] = recordOf(batch[i].id, batch[i].profile()) })
+		for i, fr := range batch {
+			st.recs[fr.id] = packed[i]
+			st.noteIdents(fr.id, nil, recs[i].Fields)
+		}
+		if _, err = st.ix.AddBatch(recs[:n], nil); err != nil {
 			err = fmt.Errorf("%w: snapshot: identity records: %w", ErrMalformed, err)
 			return false
 		}
 		clear(recs)
-		recs = recs[:0]
+		clear(packed)
+		batch = batch[:0]
 		return true
 	}
 	st.frags.Ascend(func(fr *fragment) bool {
-		r, packed := recordOf(fr.id, fr.profile())
-		recs = append(recs, r)
-		st.recs[fr.id] = packed
-		st.noteIdents(fr.id, nil, r.Fields)
-		return len(recs) < rebuildBatch || flush()
+		batch = append(batch, fr)
+		return len(batch) < rebuildBatch || flush()
 	})
-	if err == nil && len(recs) > 0 {
+	if err == nil && len(batch) > 0 {
 		flush()
 	}
 	if err != nil {
