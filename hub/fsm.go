@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/btree"
 	"github.com/hashicorp/raft"
@@ -47,7 +49,26 @@ type FSM struct {
 	arena    *arena.Arena
 	passOn   bool
 	passFrom string
+	// log receives Restore's progress (SetLogger); never nil.
+	log *slog.Logger
 }
+
+// SetLogger makes Restore log its start, its progress every
+// restoreLogEvery and its end to l — counts and times only. A restore
+// re-resolves every record (27 minutes at 10M people on 2 cores:
+// bench/README.md, "Restore at 10M"); without this a restarting hub is
+// silent for that long. Call it before the FSM is used.
+func (f *FSM) SetLogger(l *slog.Logger) {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	f.mu.Lock()
+	f.log = l
+	f.mu.Unlock()
+}
+
+// restoreLogEvery is how often Restore logs its progress.
+const restoreLogEvery = 10 * time.Second
 
 // UseArena keeps the encodings of cold fragments in a memory-mapped
 // scratch file in dir instead of the Go heap, with chunks of chunk bytes
@@ -429,7 +450,7 @@ func NewFSM() (*FSM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{st: st, advanced: make(chan struct{}), hotMax: DefaultHotFragments}, nil
+	return &FSM{st: st, advanced: make(chan struct{}), hotMax: DefaultHotFragments, log: slog.New(slog.DiscardHandler)}, nil
 }
 
 // Watch returns the Raft index of the last command applied and a channel
@@ -1153,10 +1174,28 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 // checks it before swapping it in; on error the old state stays.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	st, err := readSnapshot(rc, f.arena)
+	f.mu.RLock()
+	log := f.log
+	f.mu.RUnlock()
+	start := time.Now()
+	log.Info("hub: restoring a snapshot")
+	last := start
+	progress := func(done, total int) {
+		if now := time.Now(); now.Sub(last) >= restoreLogEvery || done == total {
+			last = now
+			el := now.Sub(start)
+			rate := float64(done) / max(el.Seconds(), 1e-9)
+			eta := time.Duration(float64(total-done) / max(rate, 1e-9) * float64(time.Second))
+			log.Info("hub: restore resolving fragments", "done", done, "total", total,
+				"per_second", int(rate), "elapsed", el.Round(time.Second), "eta", eta.Round(time.Second))
+		}
+	}
+	st, err := readSnapshot(rc, f.arena, progress)
 	if err != nil {
+		log.Error("hub: snapshot refused", "err", err, "elapsed", time.Since(start).Round(time.Millisecond))
 		return err
 	}
+	log.Info("hub: snapshot restored", "fragments", st.frags.Len(), "applied", st.applied, "elapsed", time.Since(start).Round(time.Millisecond))
 	f.mu.Lock()
 	old := f.st
 	f.st = st

@@ -339,7 +339,7 @@ func decodeEvent(d *codec.Decoder) (*Event, error) {
 // readSnapshot decodes what WriteTo wrote into a new state, rebuilding
 // the identity engine from the fragments and decisions and checking that
 // it reproduces the recorded clusters. Errors wrap ErrMalformed.
-func readSnapshot(r io.Reader, ar *arena.Arena) (_ *state, err error) {
+func readSnapshot(r io.Reader, ar *arena.Arena, progress func(done, total int)) (_ *state, err error) {
 	st, err := newState()
 	if err != nil {
 		return nil, err
@@ -639,7 +639,7 @@ func readSnapshot(r io.Reader, ar *arena.Arena) (_ *state, err error) {
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: snapshot: data after the end record", ErrMalformed)
 	}
-	if err := st.rebuild(); err != nil {
+	if err := st.rebuild(progress); err != nil {
 		return nil, err
 	}
 	var missing string
@@ -669,7 +669,7 @@ var rebuildBatch = 5000 // a variable for a test (SetRebuildBatch)
 // decisions (hub/identity's contract), so the result must equal the
 // clusters recorded in the snapshot; a difference means the snapshot and
 // this binary disagree, and Restore refuses it.
-func (st *state) rebuild() error {
+func (st *state) rebuild(progress func(done, total int)) error {
 	st.history.Ascend(func(ev *Event) bool {
 		st.noteLinked(ev)
 		return true
@@ -690,6 +690,7 @@ func (st *state) rebuild() error {
 	recs := make([]identity.Record, rebuildBatch)
 	packed := make([]string, rebuildBatch)
 	workers := runtime.GOMAXPROCS(0)
+	done, total := 0, st.frags.Len()
 	var err error
 	flush := func() bool {
 		n := len(batch)
@@ -703,6 +704,10 @@ func (st *state) rebuild() error {
 		if _, err = st.ix.AddBatch(recs[:n], nil); err != nil {
 			err = fmt.Errorf("%w: snapshot: identity records: %w", ErrMalformed, err)
 			return false
+		}
+		done += n
+		if progress != nil {
+			progress(done, total)
 		}
 		clear(recs)
 		clear(packed)

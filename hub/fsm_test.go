@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -368,6 +369,39 @@ func TestRestoreInBatches(t *testing.T) {
 		if v, err := r.Profile(p3); err != nil || v.ID != p1 || len(v.Fragments) != 3 {
 			t.Errorf("batch %d: Profile(p3) = %s %v, %v; want the three fragments under %s", n, v.ID, v.Fragments, err, p1)
 		}
+	}
+}
+
+// Restore logs its start, its progress and its end — counts and times,
+// never a profile's values.
+func TestRestoreLogsProgress(t *testing.T) {
+	l := newLog(t)
+	twoStores(l)
+	snap := l.snapshot()
+	var buf bytes.Buffer
+	r, err := hub.NewFSM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	if err := r.Restore(nopCloser{bytes.NewReader(snap)}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{`"msg":"hub: restoring a snapshot"`, `"msg":"hub: restore resolving fragments","done":2,"total":2`, `"msg":"hub: snapshot restored","fragments":2`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ann@") || strings.Contains(out, "Ann") {
+		t.Errorf("log names the person:\n%s", out)
+	}
+	buf.Reset()
+	if err := r.Restore(nopCloser{bytes.NewReader(snap[:len(snap)-3])}); err == nil {
+		t.Fatal("a truncated snapshot restored")
+	}
+	if !strings.Contains(buf.String(), `"msg":"hub: snapshot refused"`) {
+		t.Errorf("a refused snapshot is not logged:\n%s", buf.String())
 	}
 }
 

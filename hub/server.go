@@ -239,6 +239,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	fsm.SetLogger(cfg.Logger) // Raft restores the latest snapshot in NewRaft
 	if cfg.HotFragments != 0 {
 		fsm.SetHotFragments(cfg.HotFragments) // negative: none
 	}
