@@ -166,6 +166,23 @@ func (fr *fragment) profile() *profile.Profile {
 	return p
 }
 
+// identityProfile is profile() decoded only as far as recordOf reads:
+// identities, traits and the erasure mark (profile.UnmarshalIdentity).
+// Restore reads every fragment this way. Only for recordOf.
+func (fr *fragment) identityProfile() *profile.Profile {
+	if fr.state != nil {
+		return fr.state
+	}
+	p, err := profile.UnmarshalIdentity(arena.Plain(fr.enc))
+	if err != nil {
+		panic(fmt.Sprintf("hub: fragment %s: stored state does not decode: %v", fr.id, err))
+	}
+	if fr.adopt {
+		p = profile.Adopt(p)
+	}
+	return p
+}
+
 // ownProfile is profile as a value the caller may change.
 func (fr *fragment) ownProfile() *profile.Profile {
 	if fr.state != nil {

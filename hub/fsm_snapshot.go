@@ -696,7 +696,7 @@ func (st *state) rebuild(progress func(done, total int)) error {
 		n := len(batch)
 		// Decoding is most of a record's cost outside the engine and
 		// touches nothing shared: it runs on every core.
-		parallel.For(n, workers, func(i int) { recs[i], packed[i] = recordOf(batch[i].id, batch[i].profile()) })
+		parallel.For(n, workers, func(i int) { recs[i], packed[i] = recordOf(batch[i].id, batch[i].identityProfile()) })
 		for i, fr := range batch {
 			st.recs[fr.id] = packed[i]
 			st.noteIdents(fr.id, nil, recs[i].Fields)

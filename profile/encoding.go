@@ -68,6 +68,62 @@ func Unmarshal(b []byte) (*Profile, error) {
 	return p, nil
 }
 
+// UnmarshalIdentity decodes from what Marshal wrote only what a record
+// of the identity graph is made of — ID, Version, Traits, Identities
+// and Erased — and skips the other fields undecoded (consent, counters,
+// channels, timeline, merges; tombstones, ledger and candidates are not
+// read at all): most of a profile's decoding. The other fields of the
+// result are empty. Adopt of it has the Traits, Identities and Erased
+// that Adopt of Unmarshal's result has (TestUnmarshalIdentityIsUnmarshal);
+// the hub's restore reads each fragment this way. It checks less than
+// Unmarshal: what it skips is not validated. Errors wrap
+// codec.ErrCorrupt or codec.ErrVersion.
+func UnmarshalIdentity(b []byte) (*Profile, error) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the header", codec.ErrCorrupt, len(b))
+	}
+	if b[0] != codec.Version || codec.Tag(b[1]) != TagProfile {
+		return nil, fmt.Errorf("%w: version %d tag %d, want a version %d profile", codec.ErrVersion, b[0], b[1], codec.Version)
+	}
+	body, err := codec.Decompress(b[2:])
+	if err != nil {
+		return nil, err
+	}
+	d := codec.GetSharingDecoder(body) // body is ours alone
+	defer codec.PutDecoder(d)
+	n, err := d.ArrayLen(1)
+	if err != nil {
+		return nil, err
+	}
+	if n < minProfileFields {
+		return nil, fmt.Errorf("%w: profile with %d fields", codec.ErrCorrupt, n)
+	}
+	p := &Profile{}
+	if p.ID, err = d.String(); err != nil {
+		return nil, err
+	}
+	if p.Version, err = codec.DecodeTimestamp(d); err != nil {
+		return nil, err
+	}
+	if p.Traits, err = codec.DecodeLWWMap(d); err != nil {
+		return nil, err
+	}
+	if p.Identities, err = codec.DecodeORSet(d); err != nil {
+		return nil, err
+	}
+	// Fields 4–11 (consent … merges) lie between the identities and the
+	// erasure mark.
+	for range 12 - 4 {
+		if err := d.Skip(); err != nil {
+			return nil, fmt.Errorf("%w: %w", codec.ErrCorrupt, err)
+		}
+	}
+	if p.Erased, err = codec.DecodeMax(d); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func encodeProfile(e *codec.Encoder, p *Profile) error {
 	return encodeProfileWith(e, p, splitCandidates)
 }
