@@ -668,7 +668,9 @@ var rebuildBatch = 5000 // a variable for a test (SetRebuildBatch)
 // identifier index (fsm_ident.go) from the fragments and decisions. Clusters are a function of the records and the
 // decisions (hub/identity's contract), so the result must equal the
 // clusters recorded in the snapshot; a difference means the snapshot and
-// this binary disagree, and Restore refuses it.
+// this binary disagree, and Restore refuses it. progress, when not nil,
+// is called after each batch with the fragments resolved so far and
+// their total.
 func (st *state) rebuild(progress func(done, total int)) error {
 	st.history.Ascend(func(ev *Event) bool {
 		st.noteLinked(ev)
@@ -684,8 +686,8 @@ func (st *state) rebuild(progress func(done, total int)) error {
 	// bench/README.md, "Hub scale"). A batch is decoded from the
 	// fragments just before it is added, so only one batch of decoded
 	// records is live at a time: all of them at once were ~390 bytes a
-	// person more at the restore's peak, which at 10M people pushed the
-	// heap past the machine (bench/README.md, "Restore streams").
+	// person more at the restore's peak, which at 10M people held the
+	// heap at the memory limit (bench/README.md, "Restore at 10M").
 	batch := make([]*fragment, 0, rebuildBatch)
 	recs := make([]identity.Record, rebuildBatch)
 	packed := make([]string, rebuildBatch)
