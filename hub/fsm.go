@@ -151,30 +151,24 @@ type fragment struct {
 // profile returns fr's state: the decoded one while fr is hot, else a
 // fresh decoding of enc. Read it, never change it (a hot state is
 // shared); ownProfile gives one to change.
-func (fr *fragment) profile() *profile.Profile {
-	if fr.state != nil {
-		return fr.state
-	}
-	p, err := profile.Unmarshal(arena.Plain(fr.enc))
-	if err != nil {
-		// enc is what cool or Restore stored after decoding it once.
-		panic(fmt.Sprintf("hub: fragment %s: stored state does not decode: %v", fr.id, err))
-	}
-	if fr.adopt {
-		p = profile.Adopt(p)
-	}
-	return p
-}
+func (fr *fragment) profile() *profile.Profile { return fr.decoded(profile.Unmarshal) }
 
 // identityProfile is profile() decoded only as far as recordOf reads:
 // identities, traits and the erasure mark (profile.UnmarshalIdentity).
 // Restore reads every fragment this way. Only for recordOf.
 func (fr *fragment) identityProfile() *profile.Profile {
+	return fr.decoded(profile.UnmarshalIdentity)
+}
+
+// decoded is fr's hot state, or enc decoded with unmarshal (adopted when
+// enc is a first delta).
+func (fr *fragment) decoded(unmarshal func([]byte) (*profile.Profile, error)) *profile.Profile {
 	if fr.state != nil {
 		return fr.state
 	}
-	p, err := profile.UnmarshalIdentity(arena.Plain(fr.enc))
+	p, err := unmarshal(arena.Plain(fr.enc))
 	if err != nil {
+		// enc is what cool or Restore stored after decoding it once.
 		panic(fmt.Sprintf("hub: fragment %s: stored state does not decode: %v", fr.id, err))
 	}
 	if fr.adopt {

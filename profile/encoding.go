@@ -46,17 +46,10 @@ func (p *Profile) Marshal() ([]byte, error) {
 // Unmarshal decodes what Marshal wrote. Errors wrap codec.ErrCorrupt or
 // codec.ErrVersion.
 func Unmarshal(b []byte) (*Profile, error) {
-	if len(b) < 2 {
-		return nil, fmt.Errorf("%w: %d bytes, shorter than the header", codec.ErrCorrupt, len(b))
-	}
-	if b[0] != codec.Version || codec.Tag(b[1]) != TagProfile {
-		return nil, fmt.Errorf("%w: version %d tag %d, want a version %d profile", codec.ErrVersion, b[0], b[1], codec.Version)
-	}
-	body, err := codec.Decompress(b[2:])
+	d, err := openBody(b)
 	if err != nil {
 		return nil, err
 	}
-	d := codec.GetSharingDecoder(body) // body is ours alone
 	defer codec.PutDecoder(d)
 	p, err := decodeProfile(d)
 	if err != nil {
@@ -79,17 +72,10 @@ func Unmarshal(b []byte) (*Profile, error) {
 // Unmarshal: what it skips is not validated. Errors wrap
 // codec.ErrCorrupt or codec.ErrVersion.
 func UnmarshalIdentity(b []byte) (*Profile, error) {
-	if len(b) < 2 {
-		return nil, fmt.Errorf("%w: %d bytes, shorter than the header", codec.ErrCorrupt, len(b))
-	}
-	if b[0] != codec.Version || codec.Tag(b[1]) != TagProfile {
-		return nil, fmt.Errorf("%w: version %d tag %d, want a version %d profile", codec.ErrVersion, b[0], b[1], codec.Version)
-	}
-	body, err := codec.Decompress(b[2:])
+	d, err := openBody(b)
 	if err != nil {
 		return nil, err
 	}
-	d := codec.GetSharingDecoder(body) // body is ours alone
 	defer codec.PutDecoder(d)
 	n, err := d.ArrayLen(1)
 	if err != nil {
@@ -122,6 +108,22 @@ func UnmarshalIdentity(b []byte) (*Profile, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// openBody checks Marshal's header on b and returns a decoder of its
+// decompressed body (give it back with codec.PutDecoder).
+func openBody(b []byte) (*codec.Decoder, error) {
+	if len(b) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the header", codec.ErrCorrupt, len(b))
+	}
+	if b[0] != codec.Version || codec.Tag(b[1]) != TagProfile {
+		return nil, fmt.Errorf("%w: version %d tag %d, want a version %d profile", codec.ErrVersion, b[0], b[1], codec.Version)
+	}
+	body, err := codec.Decompress(b[2:])
+	if err != nil {
+		return nil, err
+	}
+	return codec.GetSharingDecoder(body), nil // body is ours alone
 }
 
 func encodeProfile(e *codec.Encoder, p *Profile) error {

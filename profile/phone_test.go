@@ -14,11 +14,7 @@ import (
 // number of every type, those numbers with their last digit changed, and
 // random digits under every calling code.
 func TestValidPhoneIsIsValidNumber(t *testing.T) {
-	regions := make([]string, 0, 256)
-	for r := range phonenumbers.GetSupportedRegions() {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
+	regions := sortedRegions()
 	checked, valid := 0, 0
 	for _, r := range regions {
 		for typ := phonenumbers.FIXED_LINE; typ <= phonenumbers.UNKNOWN; typ++ {
@@ -47,11 +43,7 @@ func TestValidPhoneIsIsValidNumber(t *testing.T) {
 	if checked < 1000 || valid < checked/4 {
 		t.Fatalf("checked %d numbers, %d valid: too few to say anything", checked, valid)
 	}
-	codes := make([]int, 0, 256)
-	for c := range phonenumbers.GetSupportedCallingCodes() {
-		codes = append(codes, c)
-	}
-	sort.Ints(codes)
+	codes := sortedCallingCodes()
 	rapid.Check(t, func(rt *rapid.T) {
 		cc := rapid.SampledFrom(codes).Draw(rt, "cc")
 		digits := rapid.StringMatching(`[0-9]{4,14}`).Draw(rt, "digits")
@@ -124,11 +116,7 @@ func TestParseE164IsParse(t *testing.T) {
 			}
 		}
 	}
-	regions := make([]string, 0, 256)
-	for r := range phonenumbers.GetSupportedRegions() {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
+	regions := sortedRegions()
 	coll, err := phonenumbers.MetadataCollection()
 	if err != nil {
 		t.Fatal(err)
@@ -163,13 +151,29 @@ func TestParseE164IsParse(t *testing.T) {
 	if checked < 2000 || fast < checked/3 {
 		t.Fatalf("checked %d numbers, %d through parseE164: too few to say anything", checked, fast)
 	}
-	codes := make([]int, 0, 256)
-	for c := range phonenumbers.GetSupportedCallingCodes() {
-		codes = append(codes, c)
-	}
-	sort.Ints(codes)
+	codes := sortedCallingCodes()
 	rapid.Check(t, func(rt *rapid.T) {
 		cc := rapid.SampledFrom(codes).Draw(rt, "cc")
 		check(rt, fmt.Sprintf("+%d%s", cc, rapid.StringMatching(`[0-9]{1,14}`).Draw(rt, "digits")))
 	})
+}
+
+// sortedRegions is libphonenumber's supported regions, sorted.
+func sortedRegions() []string {
+	out := make([]string, 0, 256)
+	for r := range phonenumbers.GetSupportedRegions() {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sortedCallingCodes is libphonenumber's supported calling codes, sorted.
+func sortedCallingCodes() []int {
+	out := make([]int, 0, 256)
+	for c := range phonenumbers.GetSupportedCallingCodes() {
+		out = append(out, c)
+	}
+	sort.Ints(out)
+	return out
 }
