@@ -17,6 +17,7 @@ import (
 	"ucv/crdt"
 	"ucv/hub/arena"
 	"ucv/hub/identity"
+	"ucv/parallel"
 	"ucv/profile"
 	"ucv/replication"
 )
@@ -859,10 +860,25 @@ func (a *applier) reindex(ids []string) {
 		olds = append(olds, old)
 		knowns = append(knowns, known)
 	}
+	// The identifier and address indexes follow the records given to the
+	// engine; nothing below reads them (Apply never does), so they are
+	// updated beside the engine's serial pass, not in it, and done before
+	// reindex returns.
+	notes := func() {
+		ns := make([]identNote, len(recs))
+		for i := range recs {
+			ns[i] = identNote{recs[i].ID, unpackFields(olds[i]), recs[i].Fields}
+		}
+		a.st.noteIdentsBatch(ns)
+	}
+	if applySerially || len(recs) < 64 {
+		notes()
+	} else {
+		defer parallel.Start(1, 1, func(int) { notes() })()
+	}
 	each := func(i int, d identity.Decision) {
 		id := recs[i].ID
 		if !knowns[i] && len(d.Moved) == 0 {
-			a.st.noteIdents(id, unpackFields(olds[i]), recs[i].Fields)
 			a.st.recs[id] = packs[i]
 			a.regroupNew(id)
 			return
@@ -874,7 +890,6 @@ func (a *applier) reindex(ids []string) {
 		if knowns[i] {
 			oldCluster[id] = a.owned[id].cluster
 		}
-		a.st.noteIdents(id, unpackFields(olds[i]), recs[i].Fields)
 		a.st.recs[id] = packs[i]
 		moved := []string{id}
 		for _, m := range d.Moved {

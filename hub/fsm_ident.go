@@ -3,6 +3,7 @@ package hub
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/btree"
 
@@ -55,18 +56,75 @@ func newIdents() *btree.BTreeG[identEntry] {
 // of its current ones, and its entry in st.places (fsm_related.go) from
 // its old address to its current one.
 func (st *state) noteIdents(id string, old, cur []identity.Field) {
-	was, now := identifiersOf(old), identifiersOf(cur)
-	for _, x := range was {
-		if !slices.Contains(now, x) {
-			st.idents.Delete(identEntry{x, id})
+	st.noteIdentsBatch([]identNote{{id, old, cur}})
+}
+
+// identNote is one fragment's noteIdents: its ID, its old record fields
+// (nil for a fragment new to the index) and its current ones.
+type identNote struct {
+	id       string
+	old, cur []identity.Field
+}
+
+// noteIdentsBatch is noteIdents for each note, whose fragments must be
+// pairwise distinct. A fragment's entries name it, so distinct fragments'
+// deletes and inserts are distinct keys and the order they are applied in
+// changes nothing: both trees end holding the same entries as after
+// noteIdents note by note. They are applied with each tree's inserts in
+// key order, so that consecutive inserts walk a path already in cache —
+// one at a time in note order, an import's were a B-tree descent of
+// cache misses each (decision 0049, "Fourth pass").
+//
+// It reads the notes and writes st.idents and st.places only, so it may
+// run beside anything that touches neither; Apply reads neither.
+func (st *state) noteIdentsBatch(notes []identNote) {
+	var del, ins, pdel, pins []identEntry
+	for _, n := range notes {
+		was, now := identifiersOf(n.old), identifiersOf(n.cur)
+		for _, x := range was {
+			if !slices.Contains(now, x) {
+				del = append(del, identEntry{x, n.id})
+			}
+		}
+		for _, x := range now {
+			if !slices.Contains(was, x) {
+				ins = append(ins, identEntry{x, n.id})
+			}
+		}
+		was1, hadWas := addressKey(n.old)
+		now1, hasNow := addressKey(n.cur)
+		if hadWas == hasNow && was1 == now1 {
+			continue
+		}
+		if hadWas {
+			pdel = append(pdel, identEntry{profile.Identifier{Type: AddressType, Value: was1}, n.id})
+		}
+		if hasNow {
+			pins = append(pins, identEntry{profile.Identifier{Type: AddressType, Value: now1}, n.id})
 		}
 	}
-	for _, x := range now {
-		if !slices.Contains(was, x) {
-			st.idents.ReplaceOrInsert(identEntry{x, id})
+	apply := func(t *btree.BTreeG[identEntry], del, ins []identEntry) {
+		for _, e := range del {
+			t.Delete(e)
+		}
+		slices.SortFunc(ins, compareIdentEntries)
+		for _, e := range ins {
+			t.ReplaceOrInsert(e)
 		}
 	}
-	st.notePlace(id, old, cur)
+	apply(st.idents, del, ins)
+	apply(st.places, pdel, pins)
+}
+
+// compareIdentEntries orders entries as newIdents' trees do.
+func compareIdentEntries(x, y identEntry) int {
+	if c := strings.Compare(string(x.id.Type), string(y.id.Type)); c != 0 {
+		return c
+	}
+	if c := strings.Compare(x.id.Value, y.id.Value); c != 0 {
+		return c
+	}
+	return strings.Compare(x.frag, y.frag)
 }
 
 // holders returns the clusters whose view holds identifier id, sorted.

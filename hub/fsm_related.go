@@ -372,19 +372,3 @@ func addressKey(fields []identity.Field) (string, bool) {
 	}
 	return s + ", " + area, true
 }
-
-// notePlace moves fragment id's entry in st.places from the address of
-// its old record fields to that of its current ones.
-func (st *state) notePlace(id string, old, cur []identity.Field) {
-	was, hadWas := addressKey(old)
-	now, hasNow := addressKey(cur)
-	if hadWas == hasNow && was == now {
-		return
-	}
-	if hadWas {
-		st.places.Delete(identEntry{profile.Identifier{Type: AddressType, Value: was}, id})
-	}
-	if hasNow {
-		st.places.ReplaceOrInsert(identEntry{profile.Identifier{Type: AddressType, Value: now}, id})
-	}
-}

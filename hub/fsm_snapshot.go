@@ -699,11 +699,17 @@ func (st *state) rebuild(progress func(done, total int)) error {
 		// Decoding is most of a record's cost outside the engine and
 		// touches nothing shared: it runs on every core.
 		parallel.For(n, workers, func(i int) { recs[i], packed[i] = recordOf(batch[i].id, batch[i].identityProfile()) })
+		notes := make([]identNote, n)
 		for i, fr := range batch {
 			st.recs[fr.id] = packed[i]
-			st.noteIdents(fr.id, nil, recs[i].Fields)
+			notes[i] = identNote{id: fr.id, cur: recs[i].Fields}
 		}
-		if _, err = st.ix.AddBatch(recs[:n], nil); err != nil {
+		// The identifier and address indexes, beside the engine (which
+		// reads neither).
+		wait := parallel.Start(1, 1, func(int) { st.noteIdentsBatch(notes) })
+		_, err = st.ix.AddBatch(recs[:n], nil)
+		wait()
+		if err != nil {
 			err = fmt.Errorf("%w: snapshot: identity records: %w", ErrMalformed, err)
 			return false
 		}

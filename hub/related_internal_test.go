@@ -2,9 +2,14 @@ package hub
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 
+	"github.com/google/btree"
+	"pgregory.net/rapid"
+
 	"ucv/hub/identity"
+	"ucv/profile"
 )
 
 // BenchmarkNotePlace measures what the address index adds to Apply per
@@ -27,7 +32,7 @@ func BenchmarkNotePlace(b *testing.B) {
 		}
 	}
 	for i := range 100_000 {
-		st.notePlace(fmt.Sprint("f", i), nil, rec(i))
+		st.noteIdents(fmt.Sprint("f", i), nil, rec(i))
 	}
 	recs := make([][]identity.Field, 1000)
 	for i := range recs {
@@ -35,7 +40,7 @@ func BenchmarkNotePlace(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		st.notePlace(fmt.Sprint("g", i%1000), recs[(i+999)%1000], recs[i%1000])
+		st.noteIdents(fmt.Sprint("g", i%1000), recs[(i+999)%1000], recs[i%1000])
 	}
 }
 
@@ -66,4 +71,63 @@ func TestAddressKey(t *testing.T) {
 			t.Errorf("addressKey(%v) = %q %v, want %q", c.fields, got, ok, c.want)
 		}
 	}
+}
+
+// TestNoteIdentsBatch: after any sequence of batches of identity-record
+// changes (new fragments, changed and dropped identifiers, moves, a
+// fragment's record emptied), st.idents and st.places hold exactly the
+// entries the fragments' current fields give — the oracle computed from
+// scratch — whatever the order of the notes in a batch.
+func TestNoteIdentsBatch(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		st, err := newState()
+		if err != nil {
+			t.Fatal(err)
+		}
+		genFields := rapid.Custom(func(t *rapid.T) []identity.Field {
+			var fs []identity.Field
+			if rapid.Bool().Draw(t, "email") {
+				fs = append(fs, identity.Field{Kind: identity.Email, Name: "email", Value: fmt.Sprintf("p%d@example.com", rapid.IntRange(0, 5).Draw(t, "e"))})
+			}
+			if rapid.Bool().Draw(t, "phone") {
+				fs = append(fs, identity.Field{Kind: identity.Phone, Name: "phone", Value: fmt.Sprintf("+1217555%04d", rapid.IntRange(0, 5).Draw(t, "p"))})
+			}
+			if rapid.Bool().Draw(t, "address") {
+				fs = append(fs, identity.Field{Kind: identity.Address, Name: "address.street", Value: fmt.Sprintf("%d Elm St.", rapid.IntRange(1, 4).Draw(t, "a"))},
+					identity.Field{Kind: identity.Postcode, Name: "address.postalCode", Value: "62704"})
+			}
+			return fs
+		})
+		cur := map[string][]identity.Field{}
+		for range rapid.IntRange(1, 6).Draw(t, "batches") {
+			ids := rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"}), 1, 8, rapid.ID).Draw(t, "ids")
+			notes := make([]identNote, len(ids))
+			for i, id := range ids {
+				notes[i] = identNote{id: id, old: cur[id], cur: genFields.Draw(t, "fields")}
+			}
+			st.noteIdentsBatch(notes)
+			for _, n := range notes {
+				cur[n.id] = n.cur
+			}
+			want, wantPlaces := map[identEntry]bool{}, map[identEntry]bool{}
+			for id, fs := range cur {
+				for _, x := range identifiersOf(fs) {
+					want[identEntry{x, id}] = true
+				}
+				if k, ok := addressKey(fs); ok {
+					wantPlaces[identEntry{profile.Identifier{Type: AddressType, Value: k}, id}] = true
+				}
+			}
+			for name, c := range map[string]struct {
+				tree *btree.BTreeG[identEntry]
+				want map[identEntry]bool
+			}{"idents": {st.idents, want}, "places": {st.places, wantPlaces}} {
+				got := map[identEntry]bool{}
+				c.tree.Ascend(func(e identEntry) bool { got[e] = true; return true })
+				if !maps.Equal(got, c.want) {
+					t.Fatalf("%s = %v, want %v", name, got, c.want)
+				}
+			}
+		}
+	})
 }
