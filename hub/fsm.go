@@ -641,7 +641,7 @@ func (a *applier) frag(id string) (*fragment, bool) {
 // this Apply may change; it is put back in the tree by put. The copy
 // shares the old state: replace fr.state (Join), never change it.
 func (a *applier) own(id string) *fragment {
-	fr, _ := a.owning(id, nil, nil, nil)
+	fr, _ := a.owning(id, nil, nil, nil, false)
 	return fr
 }
 
@@ -651,11 +651,18 @@ func (a *applier) own(id string) *fragment {
 // instead of empty (d nil), and created reports that it did so. cur,
 // when not nil, is the fragment's state as the caller already read it
 // in this Apply (fragment.profile), so a cold one is not decoded twice.
-func (a *applier) owning(id string, cur, d *profile.Profile, raw []byte) (fr *fragment, created bool) {
+// absent says the caller found no fragment id in the tree in this Apply
+// (and nothing put one there since), so it is not looked up again.
+func (a *applier) owning(id string, cur, d *profile.Profile, raw []byte, absent bool) (fr *fragment, created bool) {
 	if fr, ok := a.owned[id]; ok {
 		return fr, false
 	}
-	if old, ok := a.frag(id); ok {
+	var old *fragment
+	ok := false
+	if !absent {
+		old, ok = a.frag(id)
+	}
+	if ok {
 		cp := *old
 		if cp.state = cur; cur == nil {
 			cp.state = old.profile()
@@ -772,7 +779,7 @@ func (a *applier) sync(b *SyncBatch) error {
 			// A new fragment takes the delta's maps as its state's:
 			// deltas[i] is this Apply's own decoding and nothing
 			// changes it in place.
-			fr, created := a.owning(e.ProfileID, nil, deltas[i], e.Delta)
+			fr, created := a.owning(e.ProfileID, nil, deltas[i], e.Delta, false)
 			if !created {
 				fr.state = fr.state.Join(deltas[i])
 			}

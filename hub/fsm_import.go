@@ -46,6 +46,7 @@ func (a *applier) importBatch(im *Import) error {
 	erased := make([]bool, len(im.Records))
 	fids := make([]string, len(im.Records))
 	curs := make([]*profile.Profile, len(im.Records)) // existing fragments' states, read once
+	absent := make([]bool, len(im.Records))           // no fragment before the batch
 	parallelDo(len(im.Records), func(i int) {
 		r := &im.Records[i]
 		id := ImportFragmentID(im.Source, r.ID)
@@ -55,6 +56,8 @@ func (a *applier) importBatch(im *Import) error {
 		if fr, ok := a.st.frags.Get(&probe); ok {
 			cur = fr.profile()
 			curs[i] = cur
+		} else {
+			absent[i] = true
 		}
 		if erased[i] = cur.Erased.Set; !erased[i] {
 			deltas[i] = importDelta(cur, im, r, a.now, id)
@@ -80,7 +83,9 @@ func (a *applier) importBatch(im *Import) error {
 		// A new fragment takes the delta's maps as its state's
 		// (profile.Adopt, equal to joining it into an empty state):
 		// deltas[i] is this Apply's own and nothing changes it.
-		fr, created := a.owning(id, curs[i], d, nil)
+		// Since the tree was read above, only this loop's other IDs
+		// were put in it.
+		fr, created := a.owning(id, curs[i], d, nil, absent[i])
 		if !created {
 			fr.state = fr.state.Join(d)
 		}
