@@ -3,15 +3,18 @@ package hub
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/google/btree"
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/raft"
 	"pgregory.net/rapid"
 
 	"ucv/hub/identity"
+	"ucv/profile"
 )
 
 // TestImportResolutionBatchEqualsSerial: an FSM resolving CmdImport's
@@ -86,6 +89,7 @@ func TestImportResolutionBatchEqualsSerial(t *testing.T) {
 			if err := snap.(*snapshot).write(&buf); err != nil {
 				t.Fatal(err)
 			}
+			checkDerived(t, f)
 			return buf.Bytes(), fmt.Sprintf("%+v\n%+v", f.st.ix.Clusters(), f.st.ix.Reviews())
 		}
 		wantSnap, wantIx := state(true)
@@ -97,4 +101,42 @@ func TestImportResolutionBatchEqualsSerial(t *testing.T) {
 			t.Fatalf("snapshots differ: %d bytes serially, %d with AddBatch", len(wantSnap), len(gotSnap))
 		}
 	})
+}
+
+// checkDerived fails unless f's indexes that are derived from its
+// fragments, not snapshotted, hold what the fragments say: the feed an
+// entry (changed, ID) per fragment an Apply put, the identifier and
+// address indexes the entries of each fragment's identity record.
+func checkDerived(t interface{ Fatalf(string, ...any) }, f *FSM) {
+	wantFeed, gotFeed := map[feedKey]bool{}, map[feedKey]bool{}
+	f.st.frags.Ascend(func(fr *fragment) bool {
+		if fr.changed != 0 {
+			wantFeed[feedKey{fr.changed, fr.id}] = true
+		}
+		return true
+	})
+	f.st.feed.Ascend(func(k feedKey) bool { gotFeed[k] = true; return true })
+	if !maps.Equal(gotFeed, wantFeed) {
+		t.Fatalf("feed holds %d entries, the fragments say %d: %v", len(gotFeed), len(wantFeed), gotFeed)
+	}
+	wantIdents, wantPlaces := map[identEntry]bool{}, map[identEntry]bool{}
+	for id, packed := range f.st.recs {
+		fs := unpackFields(packed)
+		for _, x := range identifiersOf(fs) {
+			wantIdents[identEntry{x, id}] = true
+		}
+		if k, ok := addressKey(fs); ok {
+			wantPlaces[identEntry{profile.Identifier{Type: AddressType, Value: k}, id}] = true
+		}
+	}
+	for name, c := range map[string]struct {
+		tree *btree.BTreeG[identEntry]
+		want map[identEntry]bool
+	}{"idents": {f.st.idents, wantIdents}, "places": {f.st.places, wantPlaces}} {
+		got := map[identEntry]bool{}
+		c.tree.Ascend(func(e identEntry) bool { got[e] = true; return true })
+		if !maps.Equal(got, c.want) {
+			t.Fatalf("%s holds %d entries, the identity records say %d", name, len(got), len(c.want))
+		}
+	}
 }
