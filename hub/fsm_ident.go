@@ -78,7 +78,16 @@ type identNote struct {
 // It reads the notes and writes st.idents and st.places only, so it may
 // run beside anything that touches neither; Apply reads neither.
 func (st *state) noteIdentsBatch(notes []identNote) {
-	var del, ins, pdel, pins []identEntry
+	var del, pdel []identEntry
+	most := 0 // the inserts, at most: one per identifier field
+	for _, n := range notes {
+		for _, f := range n.cur {
+			if isIdentifierKind(f.Kind) {
+				most++
+			}
+		}
+	}
+	ins, pins := make([]identEntry, 0, most), make([]identEntry, 0, len(notes))
 	for _, n := range notes {
 		was, now := identifiersOf(n.old), identifiersOf(n.cur)
 		for _, x := range was {

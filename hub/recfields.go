@@ -124,7 +124,12 @@ func unpackFields(s string) []identity.Field {
 		off = skipWord(s, skipWord(s, off))
 		off = skipLiteral(s, off)
 	}
-	out := make([]identity.Field, 0, count)
+	return unpackFieldsTo(make([]identity.Field, 0, count), s)
+}
+
+// unpackFieldsTo is unpackFields appending to out (which must not share
+// memory with s), for a caller that has room for the fields already.
+func unpackFieldsTo(out []identity.Field, s string) []identity.Field {
 	for off := 0; off < len(s); {
 		var kind, name, value string
 		kind, off = readWord(s, off)

@@ -113,7 +113,9 @@ func recordOf(id string, p *profile.Profile) (identity.Record, string) {
 		r.Fields = nil // as without the preallocation
 	}
 	packed := packFields(r.Fields)
-	r.Fields = unpackFields(packed)
+	// The fields again, now sharing packed's bytes (not the profile's),
+	// in the same slice.
+	r.Fields = unpackFieldsTo(r.Fields[:0], packed)
 	return r, packed
 }
 
@@ -125,12 +127,16 @@ func recordOf(id string, p *profile.Profile) (identity.Record, string) {
 func identifiersOf(fields []identity.Field) []profile.Identifier {
 	var out []profile.Identifier
 	for _, f := range fields {
-		switch f.Kind {
-		case identity.Email, identity.Phone, identity.ID:
+		if isIdentifierKind(f.Kind) {
 			out = append(out, profile.Identifier{Type: profile.IDType(f.Name), Value: f.Value})
 		}
 	}
 	return out
+}
+
+// isIdentifierKind says whether identifiersOf reads fields of kind k.
+func isIdentifierKind(k identity.Kind) bool {
+	return k == identity.Email || k == identity.Phone || k == identity.ID
 }
 
 func traitString(p *profile.Profile, name string) (string, bool) {
