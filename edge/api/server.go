@@ -108,6 +108,9 @@ type Server struct {
 	writeBuckets map[string]*bucket
 	// heads holds the open connections' headConns by remote address.
 	heads sync.Map
+	// timeouts enforces ReadTimeout, WriteTimeout and IdleTimeout on
+	// them (conntimeout.go).
+	timeouts *connTimeouts
 	// stop is closed by Shutdown: open streams end (stream.go).
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -126,7 +129,8 @@ func New(st Store, cfg Config) (*Server, error) {
 		keys[k] = v
 	}
 	cfg.WriteKeys = keys
-	s := &Server{cfg: cfg, st: st, log: cfg.Logger, stop: make(chan struct{})}
+	s := &Server{cfg: cfg, st: st, log: cfg.Logger, stop: make(chan struct{}),
+		timeouts: newConnTimeouts(cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -167,10 +171,12 @@ func New(st Store, cfg Config) (*Server, error) {
 		// The read buffer bounds the request line and headers: fasthttp's
 		// 4 KiB default lost analytics.js events on sites with big
 		// cookies. Beyond it, handleConnError answers 414 or 431.
-		ReadBufferSize:       cfg.MaxHeaderBytes,
-		ReadTimeout:          cfg.ReadTimeout,
-		WriteTimeout:         cfg.WriteTimeout,
-		IdleTimeout:          cfg.IdleTimeout,
+		ReadBufferSize: cfg.MaxHeaderBytes,
+		// ReadTimeout, WriteTimeout and IdleTimeout are enforced by the
+		// connections' sweeper (conntimeout.go), not by a deadline per
+		// request; nothing here reads the request time (ctx.Time), so it
+		// is not read per request either.
+		LazyRequestTime:      true,
 		Concurrency:          cfg.Concurrency,
 		MaxConnsPerIP:        cfg.MaxConnsPerIP,
 		NoDefaultContentType: true,
@@ -182,11 +188,14 @@ func New(st Store, cfg Config) (*Server, error) {
 
 // Serve accepts connections on ln until Shutdown; it returns nil after
 // Shutdown and any other accept error otherwise. The caller owns ln's
-// address; Shutdown closes ln.
+// address; Shutdown closes ln. A Server serves once: the connections'
+// timeouts stop being enforced when Serve returns.
 func (s *Server) Serve(ln net.Listener) error {
 	addr := Advertised(ln.Addr())
 	s.addr.Store(&addr)
-	if err := s.srv.Serve(headListener{Listener: ln, heads: &s.heads}); err != nil {
+	go s.timeouts.sweep(&s.heads)
+	defer s.timeouts.close()
+	if err := s.srv.Serve(headListener{Listener: ln, heads: &s.heads, timeouts: s.timeouts}); err != nil {
 		return fmt.Errorf("api: serve: %w", err)
 	}
 	return nil
@@ -412,7 +421,8 @@ type errorDetail struct {
 // than by a type assertion on ctx.Conn().
 type headListener struct {
 	net.Listener
-	heads *sync.Map
+	heads    *sync.Map
+	timeouts *connTimeouts
 }
 
 func (l headListener) Accept() (net.Conn, error) {
@@ -421,6 +431,7 @@ func (l headListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	hc := &headConn{Conn: c, heads: l.heads, key: c.RemoteAddr().String()}
+	hc.init(l.timeouts, c)
 	l.heads.Store(hc.key, hc)
 	if tc, ok := c.(tlsConn); ok {
 		return headTLSConn{hc, tc}, nil
@@ -444,7 +455,11 @@ type headTLSConn struct {
 	tls tlsConn
 }
 
-func (c headTLSConn) Handshake() error                     { return c.tls.Handshake() }
+func (c headTLSConn) Handshake() error {
+	c.beforeHandshake()
+	defer c.afterHandshake()
+	return c.tls.Handshake()
+}
 func (c headTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // headConn counts the bytes read since the last newline. When fasthttp's
@@ -459,6 +474,7 @@ type headConn struct {
 	sinceNewline int
 	heads        *sync.Map
 	key          string
+	connTiming   // the phase its timeouts apply to (conntimeout.go)
 }
 
 // Close closes the connection and takes it out of heads.
@@ -468,13 +484,28 @@ func (c *headConn) Close() error {
 }
 
 func (c *headConn) Read(b []byte) (int, error) {
+	c.beforeRead()
 	n, err := c.Conn.Read(b)
+	c.afterRead(n)
 	if i := bytes.LastIndexByte(b[:n], '\n'); i >= 0 {
 		c.sinceNewline = n - 1 - i
 	} else {
 		c.sinceNewline += n
 	}
 	return n, err
+}
+
+func (c *headConn) Write(b []byte) (int, error) {
+	c.beforeWrite()
+	defer c.afterWrite()
+	return c.Conn.Write(b)
+}
+
+// SetWriteDeadline sets the connection's write deadline; a handler that
+// does (the live stream) bounds its writes itself until the next request.
+func (c *headConn) SetWriteDeadline(t time.Time) error {
+	c.ownWriteDeadline()
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // lineOpen reports whether no newline came in the last bufSize bytes.
