@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -175,8 +176,12 @@ func (c *connTiming) afterRead(n int) {
 	c.mu.Unlock()
 }
 
-// beforeWrite marks a Write about to block.
-func (c *connTiming) beforeWrite() {
+// beforeWrite marks a Write of b about to block. An interim "100
+// Continue" (fasthttp writes and flushes it alone, before reading an
+// Expect: 100-continue request's body) leaves the request's phase as it
+// is: its body is bounded by ReadTimeout from the request's first byte,
+// as fasthttp's deadline bounded it.
+func (c *connTiming) beforeWrite(b []byte) {
 	if c.tm == nil {
 		return
 	}
@@ -185,12 +190,18 @@ func (c *connTiming) beforeWrite() {
 		c.underlying.SetWriteDeadline(time.Time{})
 		c.pastWrite = false
 	}
-	if c.phase != phaseWriting {
-		c.phase, c.since = phaseWriting, c.tm.now.Load()
+	if !bytes.HasPrefix(b, continueLine) {
+		if c.phase != phaseWriting {
+			c.phase, c.since = phaseWriting, c.tm.now.Load()
+		}
+		c.wrote = true
 	}
-	c.wrote, c.writing = true, true
+	c.writing = true
 	c.mu.Unlock()
 }
+
+// continueLine starts an interim 100 Continue response.
+var continueLine = []byte("HTTP/1.1 100 ")
 
 // afterWrite marks the Write returned.
 func (c *connTiming) afterWrite() {

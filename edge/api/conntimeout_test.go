@@ -121,3 +121,29 @@ func TestSlowRequestTimeout(t *testing.T) {
 		<-done
 	}
 }
+
+// TestContinueBodyTimeout: after the interim 100 Continue of an Expect:
+// 100-continue request, a body that never comes is still bounded by
+// ReadTimeout from the request's first byte (408), not by IdleTimeout.
+func TestContinueBodyTimeout(t *testing.T) {
+	e := newTestEdge(t, func(c *Config) { c.ReadTimeout, c.IdleTimeout = 300*time.Millisecond, time.Minute })
+	c := dialEdge(t, e)
+	br := bufio.NewReader(c)
+	io.WriteString(c, "POST /v1/track HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 40\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("interim response %q, %v", line, err)
+	}
+	if blank, err := br.ReadString('\n'); err != nil || blank != "\r\n" {
+		t.Fatalf("after the interim status line: %q, %v", blank, err)
+	}
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer to a body that never came: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("status %d, want 408", res.StatusCode)
+	}
+}

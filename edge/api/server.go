@@ -496,7 +496,7 @@ func (c *headConn) Read(b []byte) (int, error) {
 }
 
 func (c *headConn) Write(b []byte) (int, error) {
-	c.beforeWrite()
+	c.beforeWrite(b)
 	defer c.afterWrite()
 	return c.Conn.Write(b)
 }
