@@ -444,10 +444,14 @@ func lookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookup
 	return nil
 }
 
-// loadForLookup loads n profiles of ~1 KiB of traits and returns the size
-// of one lookup's response body.
+// loadForLookup loads n profiles of ~1 KiB of traits, waits until the
+// edge has applied them (Settled), and returns the size of one lookup's
+// response body.
 func loadForLookup(ctx context.Context, addr string, n int) (int, error) {
 	if _, err := LoadProfiles(ctx, addr, n, func(int) {}); err != nil {
+		return 0, err
+	}
+	if err := Settled(ctx, addr); err != nil {
 		return 0, err
 	}
 	resp, err := http.Get(fmt.Sprintf("http://%s/v1/profiles/user_id:u%d", addr, 1))

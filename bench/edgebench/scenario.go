@@ -170,6 +170,9 @@ func Lookup(ctx context.Context, cfg Config) (LookupReport, error) {
 		return rep, err
 	}
 	fmt.Fprintf(cfg.Out, "loaded at %.0f events/s\n", rep.LoadRate)
+	if err := Settled(ctx, edge.Addr); err != nil {
+		return rep, err
+	}
 	resp, err := http.Get(fmt.Sprintf("http://%s/v1/profiles/user_id:u%d", edge.Addr, 1))
 	if err != nil {
 		return rep, err
@@ -407,6 +410,30 @@ func appliedEvents(addr string) int64 {
 
 // metricSum reads the edge's metrics and adds up the samples of the
 // named metrics (every label set); -1 if unreadable.
+// Settled waits until the edge at addr has applied every event it
+// acknowledged (its ucv_store_apply_lag_events is 0), so that a
+// measurement after a bulk load sees the edge at rest — as redis-server
+// is once its SETs are answered — not the applier still folding the
+// load in beside the lookups. It gives up when ctx ends or after a
+// minute.
+func Settled(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		lag := metricSum(addr, "ucv_store_apply_lag_events")
+		if lag == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("edgebench: the edge's applier still lags %d events a minute after the load", lag)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func metricSum(addr string, names ...string) int64 {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
