@@ -40,15 +40,7 @@ type identEntry struct {
 }
 
 func newIdents() *btree.BTreeG[identEntry] {
-	return btree.NewG(degree, func(x, y identEntry) bool {
-		switch {
-		case x.id.Type != y.id.Type:
-			return x.id.Type < y.id.Type
-		case x.id.Value != y.id.Value:
-			return x.id.Value < y.id.Value
-		}
-		return x.frag < y.frag
-	})
+	return btree.NewG(degree, func(x, y identEntry) bool { return compareIdentEntries(x, y) < 0 })
 }
 
 // noteIdents moves fragment id's entries in st.idents from the
@@ -125,7 +117,8 @@ func (st *state) noteIdentsBatch(notes []identNote) {
 	apply(st.places, pdel, pins)
 }
 
-// compareIdentEntries orders entries as newIdents' trees do.
+// compareIdentEntries is the order of newIdents' trees: by identifier
+// type, value, then fragment.
 func compareIdentEntries(x, y identEntry) int {
 	if c := strings.Compare(string(x.id.Type), string(y.id.Type)); c != 0 {
 		return c

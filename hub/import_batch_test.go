@@ -8,13 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/btree"
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/raft"
 	"pgregory.net/rapid"
 
 	"ucv/hub/identity"
-	"ucv/profile"
 )
 
 // TestImportResolutionBatchEqualsSerial: an FSM resolving CmdImport's
@@ -119,24 +117,9 @@ func checkDerived(t interface{ Fatalf(string, ...any) }, f *FSM) {
 	if !maps.Equal(gotFeed, wantFeed) {
 		t.Fatalf("feed holds %d entries, the fragments say %d: %v", len(gotFeed), len(wantFeed), gotFeed)
 	}
-	wantIdents, wantPlaces := map[identEntry]bool{}, map[identEntry]bool{}
+	fields := map[string][]identity.Field{}
 	for id, packed := range f.st.recs {
-		fs := unpackFields(packed)
-		for _, x := range identifiersOf(fs) {
-			wantIdents[identEntry{x, id}] = true
-		}
-		if k, ok := addressKey(fs); ok {
-			wantPlaces[identEntry{profile.Identifier{Type: AddressType, Value: k}, id}] = true
-		}
+		fields[id] = unpackFields(packed)
 	}
-	for name, c := range map[string]struct {
-		tree *btree.BTreeG[identEntry]
-		want map[identEntry]bool
-	}{"idents": {f.st.idents, wantIdents}, "places": {f.st.places, wantPlaces}} {
-		got := map[identEntry]bool{}
-		c.tree.Ascend(func(e identEntry) bool { got[e] = true; return true })
-		if !maps.Equal(got, c.want) {
-			t.Fatalf("%s holds %d entries, the identity records say %d", name, len(got), len(c.want))
-		}
-	}
+	checkIdentIndexes(t, f.st, fields)
 }

@@ -109,25 +109,31 @@ func TestNoteIdentsBatch(t *testing.T) {
 			for _, n := range notes {
 				cur[n.id] = n.cur
 			}
-			want, wantPlaces := map[identEntry]bool{}, map[identEntry]bool{}
-			for id, fs := range cur {
-				for _, x := range identifiersOf(fs) {
-					want[identEntry{x, id}] = true
-				}
-				if k, ok := addressKey(fs); ok {
-					wantPlaces[identEntry{profile.Identifier{Type: AddressType, Value: k}, id}] = true
-				}
-			}
-			for name, c := range map[string]struct {
-				tree *btree.BTreeG[identEntry]
-				want map[identEntry]bool
-			}{"idents": {st.idents, want}, "places": {st.places, wantPlaces}} {
-				got := map[identEntry]bool{}
-				c.tree.Ascend(func(e identEntry) bool { got[e] = true; return true })
-				if !maps.Equal(got, c.want) {
-					t.Fatalf("%s = %v, want %v", name, got, c.want)
-				}
-			}
+			checkIdentIndexes(t, st, cur)
 		}
 	})
+}
+
+// checkIdentIndexes fails unless st.idents and st.places hold exactly the
+// entries the identity records fields (fragment ID → fields) give.
+func checkIdentIndexes(t interface{ Fatalf(string, ...any) }, st *state, fields map[string][]identity.Field) {
+	wantIdents, wantPlaces := map[identEntry]bool{}, map[identEntry]bool{}
+	for id, fs := range fields {
+		for _, x := range identifiersOf(fs) {
+			wantIdents[identEntry{x, id}] = true
+		}
+		if k, ok := addressKey(fs); ok {
+			wantPlaces[identEntry{profile.Identifier{Type: AddressType, Value: k}, id}] = true
+		}
+	}
+	for name, c := range map[string]struct {
+		tree *btree.BTreeG[identEntry]
+		want map[identEntry]bool
+	}{"idents": {st.idents, wantIdents}, "places": {st.places, wantPlaces}} {
+		got := map[identEntry]bool{}
+		c.tree.Ascend(func(e identEntry) bool { got[e] = true; return true })
+		if !maps.Equal(got, c.want) {
+			t.Fatalf("%s holds %v, the identity records say %v", name, got, c.want)
+		}
+	}
 }

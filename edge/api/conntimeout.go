@@ -121,7 +121,7 @@ func (t *connTimeouts) close() { t.stopOnce.Do(func() { close(t.stop) }) }
 // under mu, from the connection's goroutine (Read, Write) and the
 // sweeper (expire); a blocked Read or Write holds no lock.
 type connTiming struct {
-	tm          *connTimeouts // nil: no limits
+	tm          *connTimeouts // the server's limits (init)
 	mu          sync.Mutex
 	phase       connPhase
 	since       int64 // tm.now when the phase began
@@ -131,25 +131,21 @@ type connTiming struct {
 	ownWrites   bool  // a handler set a write deadline: the sweeper leaves writes alone
 	pastRead    bool  // the sweeper set the read deadline to the past
 	pastWrite   bool  // … the write deadline
-	handshaking bool  // a TLS handshake is blocked (reads and writes)
+	handshaking bool  // a TLS handshake is blocked (reading or writing)
 	underlying  net.Conn
 }
 
 // pastDeadline is a deadline already passed.
 var pastDeadline = time.Unix(1, 0)
 
+// init starts c's bookkeeping for conn under tm's limits.
 func (c *connTiming) init(tm *connTimeouts, conn net.Conn) {
 	c.tm, c.underlying = tm, conn
-	if tm != nil {
-		c.since = tm.now.Load()
-	}
+	c.since = tm.now.Load()
 }
 
 // beforeRead marks a Read about to block.
 func (c *connTiming) beforeRead() {
-	if c.tm == nil {
-		return
-	}
 	c.mu.Lock()
 	if c.pastRead { // a sweep raced with the read before: not this one's
 		c.underlying.SetReadDeadline(time.Time{})
@@ -165,9 +161,6 @@ func (c *connTiming) beforeRead() {
 
 // afterRead marks the Read returned with n bytes.
 func (c *connTiming) afterRead(n int) {
-	if c.tm == nil {
-		return
-	}
 	c.mu.Lock()
 	c.reading = false
 	if n > 0 && c.phase == phaseIdle { // a request's first byte
@@ -182,9 +175,6 @@ func (c *connTiming) afterRead(n int) {
 // is: its body is bounded by ReadTimeout from the request's first byte,
 // as fasthttp's deadline bounded it.
 func (c *connTiming) beforeWrite(b []byte) {
-	if c.tm == nil {
-		return
-	}
 	c.mu.Lock()
 	if c.pastWrite {
 		c.underlying.SetWriteDeadline(time.Time{})
@@ -205,9 +195,6 @@ var continueLine = []byte("HTTP/1.1 100 ")
 
 // afterWrite marks the Write returned.
 func (c *connTiming) afterWrite() {
-	if c.tm == nil {
-		return
-	}
 	c.mu.Lock()
 	c.writing = false
 	c.mu.Unlock()
@@ -215,9 +202,6 @@ func (c *connTiming) afterWrite() {
 
 // ownWriteDeadline records that a handler set a write deadline itself.
 func (c *connTiming) ownWriteDeadline() {
-	if c.tm == nil {
-		return
-	}
 	c.mu.Lock()
 	c.ownWrites = true
 	c.pastWrite = false
@@ -246,23 +230,10 @@ func (c *connTiming) expire(now time.Time, slack time.Duration) {
 	}
 }
 
-// beforeHandshake marks a TLS handshake about to block: it is bounded
-// as the reading of the first request, from accept.
-func (c *connTiming) beforeHandshake() {
-	if c.tm == nil {
-		return
-	}
+// handshake marks a TLS handshake blocked (on) or done: it is bounded
+// as the reading of the first request, from accept, on both directions.
+func (c *connTiming) handshake(on bool) {
 	c.mu.Lock()
-	c.reading, c.writing, c.handshaking = true, true, true
-	c.mu.Unlock()
-}
-
-// afterHandshake marks the handshake done.
-func (c *connTiming) afterHandshake() {
-	if c.tm == nil {
-		return
-	}
-	c.mu.Lock()
-	c.reading, c.writing, c.handshaking = false, false, false
+	c.handshaking = on
 	c.mu.Unlock()
 }

@@ -456,8 +456,8 @@ type headTLSConn struct {
 }
 
 func (c headTLSConn) Handshake() error {
-	c.beforeHandshake()
-	defer c.afterHandshake()
+	c.handshake(true)
+	defer c.handshake(false)
 	return c.tls.Handshake()
 }
 func (c headTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
