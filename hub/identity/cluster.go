@@ -252,6 +252,9 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 		return ix.m.evidence(pa, &v, true) >= ix.cfg.DeterministicVetoWeight
 	}
 	sum, n, matches := 0.0, 0, 0
+	// matchedA[x], matchedB[y]: that record has a cross pair that is a
+	// match on its own (directlyMatched).
+	var matchedA, matchedB [maxCheck]bool
 	for x, a := range A {
 		if x >= maxCheck {
 			break
@@ -266,13 +269,67 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			}
 			if w >= ix.cfg.MatchWeight {
 				matches++
+				matchedA[x], matchedB[y] = true, true
 			}
 			sum += Probability(w)
 			n++
 		}
 	}
-	return sum/float64(n) >= ix.cfg.ClusterMinProbability || corroborated(matches, n)
+	if sum/float64(n) >= ix.cfg.ClusterMinProbability || corroborated(matches, n) {
+		return true
+	}
+	return ix.directlyMatched(comp, A, B, matchedA[:], matchedB[:])
 }
+
+// directlyMatched reports whether every record of the smaller of A and B
+// (at most maxCheck of them) matches a record of the other on its own
+// (weight ≥ MatchWeight; matchedA and matchedB say which do), and no
+// pair across disagrees on an e-mail or phone both records hold. It is
+// the third way past the mean (after the mean itself and
+// corroborated): a few records of one person that each match the
+// person's cluster directly, whose many sparse records (a birth date in
+// some, a postcode in others) hold the mean down without saying
+// anything against them. One weak link chaining strangers is not this
+// shape: every record of the joining side must match by itself. A
+// namesake is: a rare name alone is a match, so a record whose own
+// e-mail or phone differs from one the cluster holds, and that shares
+// none, stays apart (decision 0072).
+func (ix *Index) directlyMatched(comp []int32, A, B []int32, matchedA, matchedB []bool) bool {
+	small, matched := A, matchedA
+	if len(B) < len(A) {
+		small, matched = B, matchedB
+	}
+	if len(small) > maxCheck {
+		return false
+	}
+	for x := range small {
+		if !matched[x] {
+			return false
+		}
+	}
+	for x, a := range A {
+		if x >= maxCheck {
+			break
+		}
+		for y, b := range B {
+			if y >= maxCheck {
+				break
+			}
+			pa, pb := ix.ents[comp[a]].p, ix.ents[comp[b]].p
+			if pb.id < pa.id {
+				pa, pb = pb, pa
+			}
+			v := ix.m.compare(pa, pb)
+			if v.lv[cEmail] == levelDifferent(cEmail) || v.lv[cPhone] == levelDifferent(cPhone) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// levelDifferent is comparison c's last level, "different".
+func levelDifferent(c comp) uint8 { return uint8(len(specs[c].levels) - 1) }
 
 // Corroboration: a probabilistic merge whose clusters' mean cross-pair
 // probability is below ClusterMinProbability is still taken when at least
