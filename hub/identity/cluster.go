@@ -2,6 +2,7 @@ package identity
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"sort"
 	"strings"
@@ -255,6 +256,8 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	// matchedA[x], matchedB[y]: that record has a cross pair that is a
 	// match on its own (directlyMatched).
 	var matchedA, matchedB [maxCheck]bool
+	// Plain loops over the cross pairs here and in clusterConflict, not
+	// crossPairs: they run on every merge the clustering considers.
 	for x, a := range A {
 		if x >= maxCheck {
 			break
@@ -307,29 +310,32 @@ func (ix *Index) directlyMatched(comp []int32, A, B []int32, matchedA, matchedB 
 			return false
 		}
 	}
-	for x, a := range A {
-		if x >= maxCheck {
-			break
-		}
-		for y, b := range B {
-			if y >= maxCheck {
-				break
-			}
-			pa, pb := ix.ents[comp[a]].p, ix.ents[comp[b]].p
-			if pb.id < pa.id {
-				pa, pb = pb, pa
-			}
-			v := ix.m.compare(pa, pb)
-			if v.lv[cEmail] == levelDifferent(cEmail) || v.lv[cPhone] == levelDifferent(cPhone) {
-				return false
-			}
+	for x, y := range crossPairs(A, B) {
+		v := ix.m.compareInOrder(ix.ents[comp[A[x]]].p, ix.ents[comp[B[y]]].p)
+		if v.differs(cEmail) || v.differs(cPhone) {
+			return false
 		}
 	}
 	return true
 }
 
-// levelDifferent is comparison c's last level, "different".
-func levelDifferent(c comp) uint8 { return uint8(len(specs[c].levels) - 1) }
+// crossPairs yields the positions (x in A, y in B) of the cross pairs
+// the whole-cluster checks read: the first maxCheck records per side,
+// so one huge cluster cannot make a merge quadratic. The checks off the
+// clustering's hot path use it (canMerge and clusterConflict loop
+// themselves).
+func crossPairs(A, B []int32) iter.Seq2[int, int] {
+	return func(yield func(x, y int) bool) {
+		na, nb := min(len(A), maxCheck), min(len(B), maxCheck)
+		for x := range na {
+			for y := range nb {
+				if !yield(x, y) {
+					return
+				}
+			}
+		}
+	}
+}
 
 // Corroboration: a probabilistic merge whose clusters' mean cross-pair
 // probability is below ClusterMinProbability is still taken when at least
@@ -506,10 +512,7 @@ func (ix *Index) otherGeneration(a, b int32) bool {
 // agrees between pa and pb: a document, or the birth date up to a
 // typing error ("within a year" is a spouse's).
 func (ix *Index) personallyTied(pa, pb *prep) bool {
-	if pb.id < pa.id {
-		pa, pb = pb, pa
-	}
-	v := ix.m.compare(pa, pb)
+	v := ix.m.compareInOrder(pa, pb)
 	return v.documentAgrees() || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3
 }
 
@@ -559,7 +562,7 @@ func (ix *Index) ambiguous(a, b *prep) bool {
 // two surnames, which the model weighs as a rare given name agreeing.
 func (ix *Index) familyFirstDiffers(pa, pb *prep, v *vector) bool {
 	return v.lv[cFirst] == 1 && !v.aSwap && !v.bSwap &&
-		v.lv[cLast] == uint8(len(specs[cLast].levels)-1) && ix.m.familyName(pa.first) &&
+		v.differs(cLast) && ix.m.familyName(pa.first) &&
 		ix.m.givenName(pa.last) && ix.m.givenName(pb.last)
 }
 
@@ -567,15 +570,15 @@ func (ix *Index) familyFirstDiffers(pa, pb *prep, v *vector) bool {
 // different and no other name part agrees: one record gives only a
 // given name (or only a surname) and it differs from the other's.
 func noNameAgrees(v *vector) bool {
-	fd := v.lv[cFirst] == uint8(len(specs[cFirst].levels)-1)
-	ld := v.lv[cLast] == uint8(len(specs[cLast].levels)-1)
+	fd := v.differs(cFirst)
+	ld := v.differs(cLast)
 	return fd && v.lv[cLast] == 0 || ld && v.lv[cFirst] == 0
 }
 
 // namesDiffer reports whether both the given names and the surnames of a
 // pair were compared and are "different".
 func namesDiffer(v *vector) bool {
-	return v.lv[cFirst] == uint8(len(specs[cFirst].levels)-1) && v.lv[cLast] == uint8(len(specs[cLast].levels)-1)
+	return v.differs(cFirst) && v.differs(cLast)
 }
 
 func mapGlobal(comp []int32, locals []int32) []int32 {

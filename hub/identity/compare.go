@@ -144,8 +144,14 @@ func (v *vector) documentAgrees() bool {
 // "different" (its last level).
 func (v *vector) agrees(c comp) bool {
 	l := v.lv[c]
-	return l > 0 && int(l) < len(specs[c].levels)-1
+	return l > 0 && l < levelDifferent(c)
 }
+
+// differs reports whether c was compared and found "different".
+func (v *vector) differs(c comp) bool { return v.lv[c] == levelDifferent(c) }
+
+// levelDifferent is comparison c's last level, "different".
+func levelDifferent(c comp) uint8 { return uint8(len(specs[c].levels) - 1) }
 
 // nameLocalPart reports whether a and b hold two different e-mails whose
 // local parts have the same letters (digits and punctuation aside:

@@ -656,6 +656,15 @@ func (m *Model) score(a, b *prep) (vector, float64) {
 // compare is compare with the vetoes m waives not applied.
 func (m *Model) compare(a, b *prep) vector { return compareWaiving(a, b, m.waived()) }
 
+// compareInOrder is compare with the two records in ID order, the order
+// every stored weight and vector of a pair is computed in.
+func (m *Model) compareInOrder(a, b *prep) vector {
+	if b.id < a.id {
+		a, b = b, a
+	}
+	return m.compare(a, b)
+}
+
 // vetoOf is vetoOf with the vetoes m waives not applied.
 func (m *Model) vetoOf(a, b *prep) veto { return vetoWith(a, b, nil, dobUnknown, m.waived()) }
 

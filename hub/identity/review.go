@@ -187,25 +187,18 @@ func (ix *Index) clusterProbability(A, B []int32) float64 {
 		return 0
 	}
 	sum, n := 0.0, 0
-	for x, a := range A {
-		if x >= maxCheck {
-			break
-		}
-		for y, b := range B {
-			if y >= maxCheck {
-				break
+	for x, y := range crossPairs(A, B) {
+		a, b := A[x], B[y]
+		w, ok := ix.edgeWeight(a, b)
+		if !ok {
+			pa, pb := ix.ents[a].p, ix.ents[b].p
+			if pb.id < pa.id {
+				pa, pb = pb, pa
 			}
-			w, ok := ix.edgeWeight(a, b)
-			if !ok {
-				pa, pb := ix.ents[a].p, ix.ents[b].p
-				if pb.id < pa.id {
-					pa, pb = pb, pa
-				}
-				_, w = ix.m.score(pa, pb)
-			}
-			sum += Probability(w)
-			n++
+			_, w = ix.m.score(pa, pb)
 		}
+		sum += Probability(w)
+		n++
 	}
 	if n == 0 {
 		return 0
