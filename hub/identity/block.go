@@ -73,19 +73,19 @@ var blockRules = []blockRule{
 		}
 	}},
 	{name: "first_name+birth_year", excludes: []comp{cFirst}, keys: func(p *prep, k *keySink) {
-		if p.first != "" {
+		if f := givenOrLone(p); f != "" {
 			for _, d := range p.dob {
 				if len(d) == 8 {
-					k.emit(canonicalFirst(p.first), "|", d[:4])
+					k.emit(canonicalFirst(f), "|", d[:4])
 				}
 			}
 		}
 	}},
 	{name: "last_name+birth_year", excludes: []comp{cLast}, keys: func(p *prep, k *keySink) {
-		if p.last != "" {
+		if l := familyOrLone(p); l != "" {
 			for _, d := range p.dob {
 				if len(d) == 8 {
-					k.emit(p.last, "|", d[:4])
+					k.emit(l, "|", d[:4])
 				}
 			}
 		}
@@ -115,8 +115,11 @@ var blockRules = []blockRule{
 			if p.first != "" {
 				k.emit(p.city, "|", canonicalFirst(p.first))
 			}
-			if p.last != "" {
-				k.emit(p.city, "|", p.last)
+			// The family name by its Soundex, and a lone name as one:
+			// a vowel mistyped, or a surname written alone in the
+			// given-name column, still meets in the place (decision 0073).
+			if sx := Soundex(familyOrLone(p)); sx != "" {
+				k.emit(p.city, "|", sx)
 			}
 		}
 	}},
@@ -130,6 +133,13 @@ var blockRules = []blockRule{
 	{name: "first_name+outward", excludes: []comp{cFirst}, keys: func(p *prep, k *keySink) {
 		if p.first != "" && p.pcOutLen > 0 {
 			k.emit(canonicalFirst(p.first), "|", p.outward())
+		}
+	}},
+	{name: "family_soundex+outward", excludes: []comp{cFirst, cLast, cPostcode}, keys: func(p *prep, k *keySink) {
+		// The same within a postcode district (UK "PR26" of "PR26 7XX"):
+		// the inward part mistyped or moved next door.
+		if sx := Soundex(familyOrLone(p)); sx != "" && p.pcOutLen > 0 {
+			k.emit(p.outward(), "|", sx)
 		}
 	}},
 	{name: "name+occupation", excludes: []comp{cFirst, cLast, cOccupation}, keys: func(p *prep, k *keySink) {
@@ -248,4 +258,24 @@ func ruleKeys(p *prep, rule int) []blockKey {
 	k := &keySink{rule: rule}
 	blockRules[rule].keys(p, k)
 	return k.out
+}
+
+// givenOrLone returns p's given name, or its family name when that is the
+// only name part it holds: a lone name may stand in either field (a
+// surname written in the given-name column, decision 0073), so the
+// name+year rules key it both ways.
+func givenOrLone(p *prep) string {
+	if p.first == "" {
+		return p.last
+	}
+	return p.first
+}
+
+// familyOrLone returns p's family name, or its given name when that is
+// the only name part it holds.
+func familyOrLone(p *prep) string {
+	if p.last == "" {
+		return p.first
+	}
+	return p.last
 }

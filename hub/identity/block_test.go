@@ -1,6 +1,9 @@
 package identity
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestBlockingFindsFirstLetterAndSparseVariants checks the rules added
 // for historical_50k's pairs that no other rule brought together
@@ -42,6 +45,59 @@ func TestBlockingFindsFirstLetterAndSparseVariants(t *testing.T) {
 		}
 		for name := range shared {
 			if !older[name] {
+				t.Errorf("%s: the pair already meets under %s; the case does not test the rule", c.rule, name)
+			}
+		}
+	}
+}
+
+// TestBlockingFindsLoneAndMistypedFamilyNames checks decision 0073's keys
+// with historical_50k's own pairs: a surname written alone in the
+// given-name column meets its person's full records by birth year, and a
+// family name mistyped past its initial (or a lone name) meets by its
+// Soundex in a shared place or postcode district. Each pair shares a key
+// of the named rule and of no rule but those 0073 added or widened
+// (city+name keyed the family name exactly before).
+func TestBlockingFindsLoneAndMistypedFamilyNames(t *testing.T) {
+	cfg := DefaultConfig()
+	allowed := map[string]bool{"first_name+birth_year": true, "last_name+birth_year": true,
+		"city+name": true, "family_soundex+outward": true}
+	cases := []struct {
+		rule string
+		a, b Record
+	}{
+		{"last_name+birth_year", // the surname alone, in the given-name column
+			rec("a", "first_name", "allerton", "birth_date", "1586-01-07", "gender", "male"),
+			rec("b", "first_name", "isaac", "last_name", "allerton", "birth_date", "1586-01-01", "city", "yorkshire")},
+		{"first_name+birth_year", // the given name alone, in the surname column
+			rec("a", "last_name", "isaac", "birth_date", "1586-01-07"),
+			rec("b", "first_name", "isaac", "last_name", "allerton", "birth_date", "1586-01-01")},
+		{"city+name", // a vowel mistyped, other given names
+			rec("a", "first_name", "sean", "last_name", "joscelin", "city", "north devon"),
+			rec("b", "first_name", "jean", "last_name", "joscelyn", "city", "north devon", "postcode", "EX33 1PP")},
+		{"city+name", // a lone name against a longer spelling
+			rec("a", "first_name", "green", "city", "brandeston", "birth_date", "1856-05-15"),
+			rec("b", "first_name", "alan", "last_name", "greene", "city", "brandeston", "birth_date", "1856-04-15")},
+		{"family_soundex+outward", // a lone surname, the postcodes one letter apart
+			rec("a", "first_name", "lockwood", "postcode", "PR26 7XY"),
+			rec("b", "first_name", "henry", "last_name", "lockwood", "postcode", "PR26 7XX", "city", "south ribble")},
+	}
+	for _, c := range cases {
+		pa := prepare(c.a, cfg.Rules, cfg.Region, cfg.DateOrder)
+		pb := prepare(c.b, cfg.Rules, cfg.Region, cfg.DateOrder)
+		shared := map[string]bool{}
+		for ri, r := range blockRules {
+			for _, x := range ruleKeys(pa, ri) {
+				if slices.Contains(ruleKeys(pb, ri), x) {
+					shared[r.name] = true
+				}
+			}
+		}
+		if !shared[c.rule] {
+			t.Errorf("%s: the pair shares no key of the rule (shared: %v)", c.rule, shared)
+		}
+		for name := range shared {
+			if !allowed[name] {
 				t.Errorf("%s: the pair already meets under %s; the case does not test the rule", c.rule, name)
 			}
 		}
