@@ -62,6 +62,10 @@ type LabelledPair struct {
 type IdentityFitInput struct {
 	// Records are the fragments' identity records (IDs unique).
 	Records []identity.Record
+	// Clusters, when set, holds each record's current cluster ID
+	// (Clusters[i] is Records[i]'s): the candidate's term frequencies
+	// then count a value once per cluster (identity.TrainClustered).
+	Clusters []string
 	// Labelled are the stewards' decisions.
 	Labelled []LabelledPair
 	// InUse is the model in use and InUseIndex the Raft index that
@@ -91,12 +95,19 @@ type IdentityFitInput struct {
 // machine sets them). It reads its input only and is deterministic.
 func FitIdentity(in IdentityFitInput) (*identity.Model, []byte, ModelFit, error) {
 	f := ModelFit{Fragments: len(in.Records), InUseIndex: in.InUseIndex}
+	if in.Clusters != nil && len(in.Clusters) != len(in.Records) {
+		return nil, nil, f, fmt.Errorf("hub: fit identity model: %d clusters for %d records", len(in.Clusters), len(in.Records))
+	}
 	var train, held []identity.Record
-	for _, r := range in.Records {
+	var trainClusters []string
+	for i, r := range in.Records {
 		if heldBack(r.ID) {
 			held = append(held, r)
 		} else {
 			train = append(train, r)
+			if in.Clusters != nil {
+				trainClusters = append(trainClusters, in.Clusters[i])
+			}
 		}
 	}
 	f.TrainRecords, f.HeldBackRecords = len(train), len(held)
@@ -107,7 +118,7 @@ func FitIdentity(in IdentityFitInput) (*identity.Model, []byte, ModelFit, error)
 	if in.Tune != nil {
 		in.Tune(&cfg)
 	}
-	cand, err := identity.Train(train, cfg)
+	cand, err := identity.TrainClustered(train, cfg, trainClusters)
 	if err != nil {
 		return nil, nil, f, fmt.Errorf("hub: fit identity model: %w", err)
 	}
@@ -195,12 +206,15 @@ func (f *FSM) identityTrainingSet() (IdentityFitInput, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	st := f.st
-	in := IdentityFitInput{Records: make([]identity.Record, 0, st.frags.Len()), InUse: def, InUseIndex: st.modelIndex()}
+	in := IdentityFitInput{Records: make([]identity.Record, 0, st.frags.Len()), Clusters: make([]string, 0, st.frags.Len()),
+		InUse: def, InUseIndex: st.modelIndex()}
 	if st.model != nil {
 		in.InUse = st.model.m
 	}
 	st.frags.Ascend(func(fr *fragment) bool {
 		in.Records = append(in.Records, identity.Record{ID: fr.id, Fields: unpackFields(st.recs[fr.id])})
+		c, _ := st.ix.ClusterID(fr.id)
+		in.Clusters = append(in.Clusters, c)
 		return true
 	})
 	st.decisions.Ascend(func(d *decision) bool {

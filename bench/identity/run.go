@@ -40,7 +40,7 @@ type Result struct {
 // and scores the result. progress may be nil.
 func Run(ds Dataset, cfg hid.Config, progress func(done, total int)) (Result, error) {
 	start := time.Now()
-	m, err := hid.Train(ds.Records, cfg)
+	m, err := hid.TrainResolved(ds.Records, cfg)
 	if err != nil {
 		return Result{}, fmt.Errorf("bench/identity: %s: %w", ds.Name, err)
 	}

@@ -85,7 +85,7 @@ func runResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	icfg := hid.DefaultConfig()
 	icfg.Region = cfg.region
 	icfg.DateOrder = cfg.order
-	model, err := hid.Train(recs, icfg)
+	model, err := hid.TrainResolved(recs, icfg)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}

@@ -784,6 +784,17 @@ func (ix *Index) ClusterOf(id string) (Cluster, error) {
 	return ix.clusterAt(ix.ents[n].cluster), nil
 }
 
+// ClusterID returns the ID of the cluster record id is in (its
+// representative record's ID), without copying the cluster's members;
+// ok is false when id is not indexed.
+func (ix *Index) ClusterID(id string) (string, bool) {
+	n, ok := ix.byID[id]
+	if !ok {
+		return "", false
+	}
+	return ix.id(ix.ents[n].cluster), true
+}
+
 func (ix *Index) clusterAt(rep int32) Cluster {
 	e := ix.ents[rep]
 	c := Cluster{ID: e.p.id, Records: make([]string, len(e.members))}

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 
 	"ucv/parallel"
 	"ucv/profile"
@@ -180,8 +181,23 @@ func (m *Model) Config() Config { return m.cfg }
 // rules that could estimate it. It reads records only; the order of recs
 // does not matter.
 func Train(recs []Record, cfg Config) (*Model, error) {
+	return TrainClustered(recs, cfg, nil)
+}
+
+// TrainClustered is Train with the records' current clusters known:
+// clusters[i] is recs[i]'s cluster ID (a resolution of recs — the hub's
+// own, or a first pass with a model trained without clusters; "" for a
+// record in none). The term-frequency tables then count a value once per
+// cluster that holds it, not once per record, so a person's many records
+// do not make that person's own name look common (decision 0074). EM and
+// the u probabilities read records as Train does. clusters nil is Train;
+// otherwise it must be as long as recs.
+func TrainClustered(recs []Record, cfg Config, clusters []string) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if clusters != nil && len(clusters) != len(recs) {
+		return nil, fmt.Errorf("identity: train: %d clusters for %d records", len(clusters), len(recs))
 	}
 	if cfg.Rules == nil {
 		cfg.Rules = profile.DefaultRules()
@@ -190,7 +206,41 @@ func Train(recs []Record, cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return trainPrepared(ps, cfg), nil
+	var cluster []string
+	if clusters != nil {
+		// ps is recs sorted by ID (IDs are unique): the same permutation
+		// orders the clusters.
+		perm := make([]int32, len(recs))
+		for i := range perm {
+			perm[i] = int32(i)
+		}
+		slices.SortFunc(perm, func(a, b int32) int { return strings.Compare(recs[a].ID, recs[b].ID) })
+		cluster = make([]string, len(ps))
+		for k, i := range perm {
+			cluster[k] = clusters[i]
+		}
+	}
+	return trainPrepared(ps, cfg, cluster), nil
+}
+
+// TrainResolved trains in two passes, as `ucv resolve` and `ucv bench
+// identity` do: Train, a batch resolution of recs with that model, then
+// TrainClustered with the resolution's clusters. The result does not
+// depend on the order of recs.
+func TrainResolved(recs []Record, cfg Config) (*Model, error) {
+	m, err := Train(recs, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ix := NewIndex(m)
+	if err := ix.Load(recs, nil); err != nil {
+		return nil, err
+	}
+	clusters := make([]string, len(recs))
+	for i, r := range recs {
+		clusters[i], _ = ix.ClusterID(r.ID)
+	}
+	return TrainClustered(recs, cfg, clusters)
 }
 
 // prepareAll normalizes recs and returns them sorted by ID.
@@ -257,7 +307,9 @@ func priorU(c comp) [maxLevels]float64 {
 	return u
 }
 
-func trainPrepared(ps []*prep, cfg Config) *Model {
+// trainPrepared trains on ps (sorted by ID). cluster, when not nil, is
+// each record's cluster (TrainClustered), by index into ps.
+func trainPrepared(ps []*prep, cfg Config, cluster []string) *Model {
 	md := &Model{cfg: cfg, comps: numComp}
 	n := len(ps)
 	md.report.Records = n
@@ -354,9 +406,10 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 		}
 		freq := map[string]int{}
 		total := 0
-		for _, p := range ps {
+		seen := map[clusterValue]bool{}
+		for i, p := range ps {
 			for _, v := range tfFields(c, p) {
-				if v != "" {
+				if v != "" && firstInCluster(seen, cluster, i, v) {
 					freq[v]++
 					total++
 				}
@@ -383,9 +436,10 @@ func trainPrepared(ps []*prep, cfg Config) *Model {
 			// version 1 and older models simply lack them.
 			full := map[string]int{}
 			n := 0
-			for _, p := range ps {
-				if p.first != "" && p.last != "" {
-					full[fullNameKey(p.first, p.last)]++
+			seen := map[clusterValue]bool{}
+			for i, p := range ps {
+				if k := fullNameKey(p.first, p.last); p.first != "" && p.last != "" && firstInCluster(seen, cluster, i, k) {
+					full[k]++
 					n++
 				}
 			}
@@ -471,6 +525,24 @@ func tfWeight(m, f, u float64) float64 {
 	uf = math.Min(uf, 0.5)
 	return math.Log2(m / uf)
 }
+
+// firstInCluster reports whether value v of record i is the first of its
+// cluster seen (and records it in seen): term frequencies count a value
+// once per cluster. Without clusters every record counts.
+func firstInCluster(seen map[clusterValue]bool, cluster []string, i int, v string) bool {
+	if cluster == nil || cluster[i] == "" {
+		return true
+	}
+	k := clusterValue{cluster[i], v}
+	if seen[k] {
+		return false
+	}
+	seen[k] = true
+	return true
+}
+
+// clusterValue is a value of one cluster, counted once (firstInCluster).
+type clusterValue struct{ cluster, v string }
 
 // tfFields returns the values of comparison c a record holds, for the
 // term-frequency tables.
