@@ -118,8 +118,8 @@ var blockRules = []blockRule{
 			// The family name by its Soundex, and a lone name as one:
 			// a vowel mistyped, or a surname written alone in the
 			// given-name column, still meets in the place (decision 0073).
-			if sx := Soundex(familyOrLone(p)); sx != "" {
-				k.emit(p.city, "|", sx)
+			if f := familyKey(p); f != "" {
+				k.emit(p.city, "|", f)
 			}
 		}
 	}},
@@ -138,8 +138,8 @@ var blockRules = []blockRule{
 	{name: "family_soundex+outward", excludes: []comp{cFirst, cLast, cPostcode}, keys: func(p *prep, k *keySink) {
 		// The same within a postcode district (UK "PR26" of "PR26 7XX"):
 		// the inward part mistyped or moved next door.
-		if sx := Soundex(familyOrLone(p)); sx != "" && p.pcOutLen > 0 {
-			k.emit(p.outward(), "|", sx)
+		if f := familyKey(p); f != "" && p.pcOutLen > 0 {
+			k.emit(p.outward(), "|", f)
 		}
 	}},
 	{name: "name+occupation", excludes: []comp{cFirst, cLast, cOccupation}, keys: func(p *prep, k *keySink) {
@@ -269,6 +269,18 @@ func givenOrLone(p *prep) string {
 		return p.last
 	}
 	return p.first
+}
+
+// familyKey is the key of p's family (or lone) name for the place
+// rules: its Soundex, or the name itself where Soundex reads no Latin
+// letter (Cyrillic, Han, kana: "иван", "王"), so such names keep an
+// exact key.
+func familyKey(p *prep) string {
+	l := familyOrLone(p)
+	if sx := Soundex(l); sx != "" {
+		return sx
+	}
+	return l
 }
 
 // familyOrLone returns p's family name, or its given name when that is

@@ -78,6 +78,9 @@ func TestBlockingFindsLoneAndMistypedFamilyNames(t *testing.T) {
 		{"city+name", // a lone name against a longer spelling
 			rec("a", "first_name", "green", "city", "brandeston", "birth_date", "1856-05-15"),
 			rec("b", "first_name", "alan", "last_name", "greene", "city", "brandeston", "birth_date", "1856-04-15")},
+		{"city+name", // a surname Soundex cannot read keeps its exact key
+			rec("a", "first_name", "Олег", "last_name", "Иванов", "city", "Omsk"),
+			rec("b", "first_name", "Oleg", "last_name", "Иванов", "city", "Omsk", "postcode", "644001")},
 		{"family_soundex+outward", // a lone surname, the postcodes one letter apart
 			rec("a", "first_name", "lockwood", "postcode", "PR26 7XY"),
 			rec("b", "first_name", "henry", "last_name", "lockwood", "postcode", "PR26 7XX", "city", "south ribble")},
