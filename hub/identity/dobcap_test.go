@@ -46,6 +46,9 @@ func TestDOBNearMissNotLearnedAsMatch(t *testing.T) {
 // TestCapLevel: the capped level holds its limit, the other agreeing
 // levels grow in proportion, "different" is untouched and the sum kept.
 func TestCapLevel(t *testing.T) {
+	if l := specs[cDOB].levels[dobNearMiss]; l != "2 edits or within a year" {
+		t.Fatalf("dobNearMiss is the level %q; the cap is meant for \"2 edits or within a year\"", l)
+	}
 	var m [maxLevels]float64
 	copy(m[:], []float64{0, 0.5, 0.1, 0.1, 0.25, 0.05})
 	capLevel(&m, cDOB, dobNearMiss, 1)

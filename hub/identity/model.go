@@ -441,7 +441,10 @@ func trainPrepared(ps []*prep, cfg Config, cluster []string) *Model {
 			n := 0
 			seen := map[clusterValue]bool{}
 			for i, p := range ps {
-				if k := fullNameKey(p.first, p.last); p.first != "" && p.last != "" && firstInCluster(seen, cluster, i, k) {
+				if p.first == "" || p.last == "" {
+					continue
+				}
+				if k := fullNameKey(p.first, p.last); firstInCluster(seen, cluster, i, k) {
 					full[k]++
 					n++
 				}
