@@ -196,8 +196,8 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // identityTrainingSet copies, under the read lock, what a fit needs:
 // every fragment's record (slice headers only — Apply replaces a
-// record's fields, never changes them), the steward decisions as
-// labelled pairs, the model in use and its index.
+// record's fields, never changes them) and its cluster's ID, the steward
+// decisions as labelled pairs, the model in use and its index.
 func (f *FSM) identityTrainingSet() (IdentityFitInput, error) {
 	def, err := model() // the untrained default (record.go)
 	if err != nil {
@@ -213,8 +213,7 @@ func (f *FSM) identityTrainingSet() (IdentityFitInput, error) {
 	}
 	st.frags.Ascend(func(fr *fragment) bool {
 		in.Records = append(in.Records, identity.Record{ID: fr.id, Fields: unpackFields(st.recs[fr.id])})
-		c, _ := st.ix.ClusterID(fr.id)
-		in.Clusters = append(in.Clusters, c)
+		in.Clusters = append(in.Clusters, fr.cluster)
 		return true
 	})
 	st.decisions.Ascend(func(d *decision) bool {
