@@ -10,12 +10,8 @@ import (
 // (docs/decisions/0069-blocking-sparse-records.md): each pair shares a
 // key of exactly the named rule and of no rule before it was added.
 func TestBlockingFindsFirstLetterAndSparseVariants(t *testing.T) {
-	cfg := DefaultConfig()
 	older := map[string]bool{"first_name+last_tail": true, "first_name+outward": true, "name+occupation": true}
-	cases := []struct {
-		rule string
-		a, b Record
-	}{
+	cases := []blockingCase{
 		{"first_name+last_tail", // a typo in the surname's first letter
 			rec("a", "first_name", "charles", "last_name", "hamilton", "gender", "male"),
 			rec("b", "first_name", "charles", "last_name", "namilton", "occupation", "tennis player")},
@@ -26,29 +22,7 @@ func TestBlockingFindsFirstLetterAndSparseVariants(t *testing.T) {
 			rec("a", "first_name", "charles", "last_name", "namilton", "occupation", "tennis player"),
 			rec("b", "first_name", "chas", "last_name", "hamilton", "occupation", "Tennis player")},
 	}
-	for _, c := range cases {
-		pa := prepare(c.a, cfg.Rules, cfg.Region, cfg.DateOrder)
-		pb := prepare(c.b, cfg.Rules, cfg.Region, cfg.DateOrder)
-		shared := map[string]bool{}
-		for ri, r := range blockRules {
-			ka, kb := ruleKeys(pa, ri), ruleKeys(pb, ri)
-			for _, x := range ka {
-				for _, y := range kb {
-					if x == y {
-						shared[r.name] = true
-					}
-				}
-			}
-		}
-		if !shared[c.rule] {
-			t.Errorf("%s: the pair shares no key of the rule (shared: %v)", c.rule, shared)
-		}
-		for name := range shared {
-			if !older[name] {
-				t.Errorf("%s: the pair already meets under %s; the case does not test the rule", c.rule, name)
-			}
-		}
-	}
+	checkBlockingCases(t, cases, older)
 }
 
 // TestBlockingFindsLoneAndMistypedFamilyNames checks decision 0073's keys
@@ -59,13 +33,9 @@ func TestBlockingFindsFirstLetterAndSparseVariants(t *testing.T) {
 // of the named rule and of no rule but those 0073 added or widened
 // (city+name keyed the family name exactly before).
 func TestBlockingFindsLoneAndMistypedFamilyNames(t *testing.T) {
-	cfg := DefaultConfig()
 	allowed := map[string]bool{"first_name+birth_year": true, "last_name+birth_year": true,
 		"city+name": true, "family_soundex+outward": true}
-	cases := []struct {
-		rule string
-		a, b Record
-	}{
+	cases := []blockingCase{
 		{"last_name+birth_year", // the surname alone, in the given-name column
 			rec("a", "first_name", "allerton", "birth_date", "1586-01-07", "gender", "male"),
 			rec("b", "first_name", "isaac", "last_name", "allerton", "birth_date", "1586-01-01", "city", "yorkshire")},
@@ -85,6 +55,22 @@ func TestBlockingFindsLoneAndMistypedFamilyNames(t *testing.T) {
 			rec("a", "first_name", "lockwood", "postcode", "PR26 7XY"),
 			rec("b", "first_name", "henry", "last_name", "lockwood", "postcode", "PR26 7XX", "city", "south ribble")},
 	}
+	checkBlockingCases(t, cases, allowed)
+}
+
+// blockingCase is a pair of records and the blocking rule meant to bring
+// them together.
+type blockingCase struct {
+	rule string
+	a, b Record
+}
+
+// checkBlockingCases asserts that each pair shares a key of its rule and
+// shares keys only under the rules in allowed (else the case would pass
+// without the rule it tests).
+func checkBlockingCases(t *testing.T, cases []blockingCase, allowed map[string]bool) {
+	t.Helper()
+	cfg := DefaultConfig()
 	for _, c := range cases {
 		pa := prepare(c.a, cfg.Rules, cfg.Region, cfg.DateOrder)
 		pb := prepare(c.b, cfg.Rules, cfg.Region, cfg.DateOrder)
