@@ -107,6 +107,8 @@ type vector struct {
 	// aSwap, bSwap: that side's first and last name were compared
 	// crosswise (swapped fields, or a lone name in the wrong field).
 	aSwap, bSwap bool
+	// crossed: both records hold both name parts, compared crosswise.
+	crossed bool
 	// veto is why the pair can never be one entity (entity.go).
 	veto veto
 	// email, phone: the value both records hold when that comparison is
@@ -276,7 +278,7 @@ func nameLevels(a, b *prep, v *vector) {
 			(p1+p2 >= 3 || JaroWinkler(af, b.last) >= 0.92 && JaroWinkler(al, b.first) >= 0.92) &&
 			JaroWinkler(af, b.first)+JaroWinkler(al, b.last) < 1.6 {
 			af, al = al, af
-			v.aSwap = true
+			v.aSwap, v.crossed = true, true
 		}
 	}
 	bf, bl := b.first, b.last

@@ -850,7 +850,15 @@ func (m *Model) evidence(a *prep, v *vector, withoutContact bool) float64 {
 	// the family's culture), so an exact full name weighs at most what
 	// the full name's own frequency says.
 	if v.lv[cFirst] == 1 && v.lv[cLast] == 1 && m.tf[cFirst] != nil {
-		if fw, ok := m.fullNameWeight(tfValue(cFirst, a, v), tfValue(cLast, a, v)); ok {
+		first, last := tfValue(cFirst, a, v), tfValue(cLast, a, v)
+		fw, ok := m.fullNameWeight(first, last)
+		if _, crosswise := otherNamePart(cFirst, v); crosswise && ok {
+			// Crosswise, the name's frequency is its commoner reading's.
+			if rw, ok := m.fullNameWeight(last, first); ok {
+				fw = math.Min(fw, rw)
+			}
+		}
+		if ok {
 			both := m.levelWeight(cFirst, a, v) + m.levelWeight(cLast, a, v)
 			w -= both - math.Min(both, fw)
 		}
@@ -891,11 +899,38 @@ func (m *Model) levelWeight(c comp, a *prep, v *vector) float64 {
 		return 0
 	}
 	if l == 1 && m.tf[c] != nil {
-		if tw, ok := m.tfWeightOf(c, tfValue(c, a, v)); ok {
+		s := tfValue(c, a, v)
+		if tw, ok := m.tfWeightOf(c, s); ok {
+			if o, crosswise := otherNamePart(c, v); crosswise {
+				// The value sits in the given-name field on one side and
+				// the family-name field on the other, and which side is
+				// right is unknown: it weighs what it does where it is
+				// commoner ("Reed", rare as a given name, is a common
+				// surname). decision 0076
+				if ow, ok := m.tfWeightOf(o, s); ok {
+					tw = math.Min(tw, ow)
+				}
+			}
 			return tw
 		}
 	}
 	return m.w[c][l]
+}
+
+// otherNamePart returns, for a name comparison c of a crosswise reading
+// (v.aSwap or v.bSwap), the other name comparison and true; otherwise
+// false.
+func otherNamePart(c comp, v *vector) (comp, bool) {
+	if !v.crossed {
+		return c, false
+	}
+	switch c {
+	case cFirst:
+		return cLast, true
+	case cLast:
+		return cFirst, true
+	}
+	return c, false
 }
 
 // tfWeightOf is the weight of an exact match of comparison c on value
