@@ -220,6 +220,9 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	if ix.otherGeneration(comp[ce.a], comp[ce.b]) {
 		return false
 	}
+	if ce.class == classProbabilistic && ix.generationAmbiguous(comp, A, B) {
+		return false
+	}
 	if ce.class == classProbabilistic {
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
 		v := ix.m.compare(pa, pb)
@@ -506,6 +509,57 @@ func (ix *Index) otherGeneration(a, b int32) bool {
 		return false
 	}
 	return !ix.personallyTied(pa, pb) && len(ix.sharedLive(pa, pb)) == 0
+}
+
+// generationAmbiguous reports whether joining A and B would put a
+// record with a generation mark and an unmarked record of the same name
+// (otherGeneration) in one cluster with nothing personal across: no pair
+// of A×B is personally tied or shares an identifier. The unmarked
+// record could be the marked one's father or son; a chain of unmarked
+// records agreeing on name and address (a Jr/Sr household's rows) must
+// not decide it (at most maxCheck records per side).
+func (ix *Index) generationAmbiguous(comp []int32, A, B []int32) bool {
+	found := false
+	for x, a := range A {
+		if x >= maxCheck {
+			break
+		}
+		for y, b := range B {
+			if y >= maxCheck {
+				break
+			}
+			pa, pb := ix.ents[comp[a]].p, ix.ents[comp[b]].p
+			if (pa.gen == "") == (pb.gen == "") || !named(pa) || !named(pb) {
+				continue
+			}
+			v := ix.m.compareInOrder(pa, pb)
+			if v.agrees(cFirst) && v.agrees(cLast) {
+				found = true
+				break
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	for x, a := range A {
+		if x >= maxCheck {
+			break
+		}
+		for y, b := range B {
+			if y >= maxCheck {
+				break
+			}
+			pa, pb := ix.ents[comp[a]].p, ix.ents[comp[b]].p
+			if ix.personallyTied(pa, pb) || len(ix.sharedLive(pa, pb)) > 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // personallyTied reports whether what tells a household's members apart

@@ -325,6 +325,30 @@ func TestTornRecordJoinsNoOne(t *testing.T) {
 	}
 }
 
+// An unmarked record that fits a Jr and his father alike does not reach
+// the Jr through another unmarked record of his: the Jr's web account
+// (his e-mail, his birth date) joins him, the bare record at the address
+// agrees with that account on name and address only, and could be the
+// father's (decision 0077). With the Jr's birth date it joins.
+func TestUnmarkedChainDoesNotReachGeneration(t *testing.T) {
+	home := []string{"address", "12 Main St, Springfield, IL 62704"}
+	jr := rec("jr", append(home, "first_name", "John", "last_name", "Smith", "generation", "Jr", "email", "jsmith80@example.com")...)
+	web := rec("web", append(home, "first_name", "John", "last_name", "Smith", "email", "jsmith80@example.com", "birth_date", "1980-09-14")...)
+	bare := rec("bare", append(home, "first_name", "John", "last_name", "Smith", "phone", "+1 217 555 0101")...)
+	ix := resolveSmall(t, jr, web, bare)
+	if !sameCluster(t, ix, "jr", "web") {
+		t.Fatal("the Jr's own account, on his e-mail, did not join him")
+	}
+	if sameCluster(t, ix, "bare", "jr") {
+		t.Fatal("a bare record that fits father and son alike joined the Jr through his unmarked account")
+	}
+	dated := rec("dated", append(home, "first_name", "John", "last_name", "Smith", "birth_date", "1980-09-14")...)
+	ix = resolveSmall(t, jr, web, dated)
+	if !sameCluster(t, ix, "dated", "jr") {
+		t.Fatal("a record with the Jr's birth date did not join him")
+	}
+}
+
 // A record without a name whose only tie to a named person is a contact
 // point or the address joins no one when that person lives with someone
 // vetoed apart from them (a household): the web order on the family
