@@ -245,6 +245,11 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			// ("Svetlana" and "Mikhail Kuznetsov" on one landline).
 			return false
 		}
+		if ix.emailNamesAnother(pa, pb) || ix.emailNamesAnother(pb, pa) {
+			// A record with no name but an e-mail that names another
+			// member of the family: the contact point is shared.
+			return false
+		}
 		if !v.personalBeyondContact() && ix.ambiguous(pa, pb) {
 			// Nothing but the contact point ties the two, and that
 			// contact point is known to be shared by different people
@@ -555,6 +560,64 @@ func (ix *Index) generationAmbiguous(comp []int32, A, B []int32) bool {
 			}
 			pa, pb := ix.ents[comp[a]].p, ix.ents[comp[b]].p
 			if ix.personallyTied(pa, pb) || len(ix.sharedLive(pa, pb)) > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// emailNamesAnother reports whether n, a record without a name, holds an
+// e-mail (one p does not hold) whose local part spells p's family name
+// with another person's initial ("rbennett" beside Jennifer Bennett:
+// otherInitial) or with a given name that is not p's ("kumar.aisha" on
+// the landline Sanjay Kumar's record holds is Aisha's, not his). A
+// token counts as a given name when the model's given-name table holds
+// it (values two or more people share) and it is not more often a
+// family name; an untrained model has no table and checks initials only.
+// decision 0078
+func (ix *Index) emailNamesAnother(n, p *prep) bool {
+	if named(n) || p.first == "" || len(p.last) < 3 {
+		return false
+	}
+	for _, e := range n.emails {
+		if slices.Contains(p.emails, e) {
+			continue
+		}
+		local, _, _ := strings.Cut(e, "@")
+		letters := localLetters(local)
+		if x, ok := strings.CutSuffix(letters, p.last); ok && len(x) == 1 && otherInitial(x[0], p) {
+			return true // "rbennett" beside Jennifer Bennett
+		}
+		if x, ok := strings.CutPrefix(letters, p.last); ok && len(x) == 1 && otherInitial(x[0], p) {
+			return true
+		}
+		tokens := strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
+		if ix.m.tf[cFirst] == nil || !slices.Contains(tokens, p.last) {
+			continue
+		}
+		for _, t := range tokens {
+			if len(t) < 3 || t == p.last || t == p.first || Nicknames(t, p.first) || JaroWinkler(t, p.first) >= 0.9 {
+				continue
+			}
+			if _, ok := ix.m.tf[cFirst][t]; ok && !ix.m.familyName(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// otherInitial reports whether initial c cannot be p's: not the first
+// letter of p's given name, of any usual variant of it (B for Robert),
+// nor of p's middle name.
+func otherInitial(c byte, p *prep) bool {
+	if c == p.first[0] || p.middle != "" && c == p.middle[0] {
+		return false
+	}
+	for _, g := range nicknames[p.first] {
+		for _, n := range strings.Fields(nicknameGroups[g]) {
+			if NormalizeName(n)[0] == c {
 				return false
 			}
 		}

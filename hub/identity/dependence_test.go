@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -486,5 +487,59 @@ func TestFamilyFirstNamesStayApart(t *testing.T) {
 	}
 	if !sameCluster(t, ix, "a", "c") {
 		t.Fatal("Sun Xiaoming written twice did not merge")
+	}
+}
+
+// A record with no name, on a landline a named person's record holds,
+// whose e-mail names another member of the family — another given name
+// beside the surname ("kumar.aisha"), or another initial ("rkumar") —
+// is that member's, not the named person's (decision 0078). One whose
+// e-mail spells the person's own name, or a nickname's initial, joins.
+func TestNamelessEmailNamingAnotherMemberStaysApart(t *testing.T) {
+	const line = "+1 312 946 5546"
+	sanjay := rec("sanjay", "first_name", "Sanjay", "last_name", "Kumar", "birth_date", "1958-11-27", "phone", line,
+		"address", "8998 Madison Rd, Chicago, IL 60664")
+	// Others named Aisha and Sanjay elsewhere: a trained model's
+	// given-name table holds both names.
+	var train []Record
+	for i, f := range []string{"Aisha", "Aisha", "Aisha", "Sanjay", "Sanjay", "Robert", "Robert"} {
+		train = append(train, rec(fmt.Sprintf("o%d", i), "first_name", f, "last_name", fmt.Sprintf("Other%c", 'a'+i),
+			"birth_date", fmt.Sprintf("19%02d-01-02", 50+i)))
+	}
+	load := func(recs ...Record) *Index {
+		t.Helper()
+		m, err := Train(append(slices.Clone(train), recs...), DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.tf[cFirst] == nil {
+			t.Fatal("trained model has no given-name table")
+		}
+		ix := NewIndex(m)
+		if err := ix.Load(append(slices.Clone(train), recs...), nil); err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	}
+	for _, c := range []struct {
+		email string
+		joins bool
+	}{
+		{"kumar.aisha@example.com", false},
+		{"rkumar@example.com", false},
+		{"sanjay.kumar58@example.com", true},
+		{"skumar@example.com", true},
+	} {
+		web := rec("web", "email", c.email, "phone", line)
+		ix := load(sanjay, web)
+		if got := sameCluster(t, ix, "web", "sanjay"); got != c.joins {
+			t.Errorf("nameless record with %s on Sanjay Kumar's landline: joined %v, want %v", c.email, got, c.joins)
+		}
+	}
+	// Nickname initials are the person's: "bkumar" may be Robert's.
+	robert := rec("robert", "first_name", "Robert", "last_name", "Kumar", "phone", line)
+	ix := load(robert, rec("web", "email", "bkumar@example.com", "phone", line))
+	if !sameCluster(t, ix, "web", "robert") {
+		t.Error("bkumar@ on Robert Kumar's landline stayed apart; B is Bob's initial")
 	}
 }
