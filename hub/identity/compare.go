@@ -159,7 +159,10 @@ func levelDifferent(c comp) uint8 { return uint8(len(specs[c].levels) - 1) }
 // local parts have the same letters (digits and punctuation aside:
 // "ann.lee" and "ann_lee", "garylee76" and "garylee71", or one local part
 // at two domains), letters that contain the surname of either record (3
-// letters or more) or its given name (3 or more). Namesakes get such
+// letters or more; from 5 letters on, the surname less its last letter
+// counts too, so a family's address — "thepetrovs", "morozovfamily" —
+// spells Petrova's and Morozova's surname) or its given name (3 or more;
+// decision 0079). Namesakes and families get such
 // addresses as a matter of course — at another provider, or with another
 // separator or year where the plain name was taken — so such a near miss
 // says only what the names say.
@@ -175,8 +178,8 @@ func nameLocalPart(a, b *prep) nameSpelt {
 			}
 			var spells nameSpelt
 			for _, p := range [2]*prep{a, b} {
-				if len(p.last) >= 3 && strings.Contains(letters, p.last) {
-					spells |= spellsLast
+				if len(p.last) >= 3 && strings.Contains(letters, p.last) || len(p.last) >= 5 && strings.Contains(letters, p.last[:len(p.last)-1]) {
+					spells |= spellsLast // a family's form too: "thepetrovs" for Petrova
 				}
 				if len(p.first) >= 3 && strings.Contains(letters, p.first) {
 					spells |= spellsFirst
@@ -545,10 +548,21 @@ func emailLevel(a, b string) uint8 {
 	}
 	la, _, _ := strings.Cut(a, "@")
 	lb, _, _ := strings.Cut(b, "@")
-	if la == lb && len(la) >= 4 || damerauWithin(a, b, 1) {
+	if la == lb && len(la) >= 4 {
+		return 2
+	}
+	if damerauWithin(a, b, 1) && !otherInitialLocal(la, lb) {
 		return 2
 	}
 	return 3
+}
+
+// otherInitialLocal reports whether local parts la and lb differ only in
+// their first letter, the rest (three letters or more) equal: "akhan"
+// and "vkhan" name two people, an initial apart, so the addresses are
+// "different", not a one-edit typo (decision 0079).
+func otherInitialLocal(la, lb string) bool {
+	return len(la) == len(lb) && len(la) >= 4 && la[0] != lb[0] && la[1:] == lb[1:]
 }
 
 func phoneLevel(a, b string) uint8 {

@@ -91,6 +91,8 @@ func TestOtherLevels(t *testing.T) {
 		{"licence 1 edit", docLevel("d1234567", "d1234568"), 2},
 		{"email same local part", emailLevel("ann.smith@gmail.com", "ann.smith@yahoo.com"), 2},
 		{"email typo", emailLevel("ann@ex.com", "anm@ex.com"), 2},
+		{"email typo, initial kept", emailLevel("akhan@gmail.com", "akahn@gmail.com"), 2},
+		{"email of another initial", emailLevel("akhan@gmail.com", "vkhan@gmail.com"), 3},
 		{"phone same last 7", phoneLevel("+14155550101", "+16505550101"), 2},
 		{"address abbreviations", addressLevel(NormalizeAddress("12 Main St."), NormalizeAddress("12 main street")), 1},
 		{"address tokens", addressLevel(NormalizeAddress("flat 3 main street"), NormalizeAddress("main street rear")), 3},
@@ -124,5 +126,29 @@ func TestCompareNameOrientation(t *testing.T) {
 	a, b := mk("Ann", "Lee"), mk("Anne", "Leigh")
 	if compare(a, b).lv != compare(b, a).lv {
 		t.Errorf("compare not symmetric: %v vs %v", compare(a, b).lv, compare(b, a).lv)
+	}
+}
+
+// TestNameLocalPartFamilyForms: a family's address at two providers
+// ("thepetrovs", "morozovfamily") spells the surname of Petrova and
+// Morozova (decision 0079), so it says only what the surname says.
+func TestNameLocalPartFamilyForms(t *testing.T) {
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	for _, c := range []struct{ last, x, y string }{
+		{"Petrova", "thepetrovs@proton.me", "thepetrovs@gmail.com"},
+		{"Morozova", "morozovfamily@gmail.com", "MOROZOVFAMILY@hotmail.com"},
+		{"Lee", "ann.lee@gmail.com", "ann_lee@yahoo.com"},
+	} {
+		a := pre(rec("a", "first_name", "Anna", "last_name", c.last, "email", c.x))
+		b := pre(rec("b", "first_name", "Nastya", "last_name", c.last, "email", c.y))
+		if got := nameLocalPart(a, b); got&spellsLast == 0 {
+			t.Errorf("%s and %s for %s: spells %b, want the surname", c.x, c.y, c.last, got)
+		}
+	}
+	a := pre(rec("a", "first_name", "Anna", "last_name", "Lee", "email", "thebrowns@gmail.com"))
+	b := pre(rec("b", "first_name", "Anna", "last_name", "Lee", "email", "thebrowns@yahoo.com"))
+	if got := nameLocalPart(a, b); got != 0 {
+		t.Errorf("thebrowns@ for two Lees: spells %b, want nothing", got)
 	}
 }
