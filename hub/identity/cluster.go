@@ -571,11 +571,8 @@ func (ix *Index) generationAmbiguous(comp []int32, A, B []int32) bool {
 // e-mail (one p does not hold) whose local part spells p's family name
 // with another person's initial ("rbennett" beside Jennifer Bennett:
 // otherInitial) or with a given name that is not p's ("kumar.aisha" on
-// the landline Sanjay Kumar's record holds is Aisha's, not his). A
-// token counts as a given name when the model's given-name table holds
-// it (values two or more people share) and it is not more often a
-// family name; an untrained model has no table and checks initials only.
-// decision 0078
+// the landline Sanjay Kumar's record holds is Aisha's, not his; a
+// given name is what givenNameToken knows). decision 0078
 func (ix *Index) emailNamesAnother(n, p *prep) bool {
 	if named(n) || p.first == "" || len(p.last) < 3 {
 		return false
@@ -593,19 +590,31 @@ func (ix *Index) emailNamesAnother(n, p *prep) bool {
 			return true
 		}
 		tokens := strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
-		if ix.m.tf[cFirst] == nil || !slices.Contains(tokens, p.last) {
+		if !slices.Contains(tokens, p.last) {
 			continue
 		}
 		for _, t := range tokens {
 			if len(t) < 3 || t == p.last || t == p.first || Nicknames(t, p.first) || JaroWinkler(t, p.first) >= 0.9 {
 				continue
 			}
-			if _, ok := ix.m.tf[cFirst][t]; ok && !ix.m.familyName(t) {
+			if ix.givenNameToken(t) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// givenNameToken reports whether t is known as a given name: one of the
+// variants table's names (nickname.go), or a value the model's
+// given-name table holds (two or more people bear it) that is not more
+// often a family name.
+func (ix *Index) givenNameToken(t string) bool {
+	if len(nicknames[t]) > 0 {
+		return true
+	}
+	_, ok := ix.m.tf[cFirst][t]
+	return ok && !ix.m.familyName(t)
 }
 
 // otherInitial reports whether initial c cannot be p's: not the first
