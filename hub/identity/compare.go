@@ -161,8 +161,8 @@ func levelDifferent(c comp) uint8 { return uint8(len(specs[c].levels) - 1) }
 // at two domains), letters that contain the surname of either record (3
 // letters or more; from 5 letters on, the surname less its last letter
 // counts too, so a family's address — "thepetrovs", "morozovfamily" —
-// spells Petrova's and Morozova's surname) or its given name (3 or more;
-// decision 0079). Namesakes and families get such
+// spells Petrova's and Morozova's surname) or its given name (3 or more,
+// or a usual variant of it: "kathi56" for Katharina; decision 0079). Namesakes and families get such
 // addresses as a matter of course — at another provider, or with another
 // separator or year where the plain name was taken — so such a near miss
 // says only what the names say.
@@ -181,7 +181,7 @@ func nameLocalPart(a, b *prep) nameSpelt {
 				if len(p.last) >= 3 && strings.Contains(letters, p.last) || len(p.last) >= 5 && strings.Contains(letters, p.last[:len(p.last)-1]) {
 					spells |= spellsLast // a family's form too: "thepetrovs" for Petrova
 				}
-				if len(p.first) >= 3 && strings.Contains(letters, p.first) {
+				if len(p.first) >= 3 && strings.Contains(letters, p.first) || spellsVariant(letters, p.first) {
 					spells |= spellsFirst
 				}
 			}
@@ -191,6 +191,20 @@ func nameLocalPart(a, b *prep) nameSpelt {
 		}
 	}
 	return 0
+}
+
+// spellsVariant reports whether letters contain a usual variant of given
+// name first (nickname.go) of three letters or more: "kathi56" for
+// Katharina, "gaby92" for Gabrielle.
+func spellsVariant(letters, first string) bool {
+	for _, g := range nicknames[first] {
+		for _, n := range strings.Fields(nicknameGroups[g]) {
+			if n = NormalizeName(n); len(n) >= 3 && n != first && strings.Contains(letters, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nameSpelt says which names of a pair an e-mail local part spells.

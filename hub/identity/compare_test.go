@@ -131,7 +131,8 @@ func TestCompareNameOrientation(t *testing.T) {
 
 // TestNameLocalPartFamilyForms: a family's address at two providers
 // ("thepetrovs", "morozovfamily") spells the surname of Petrova and
-// Morozova (decision 0079), so it says only what the surname says.
+// Morozova, and "kathi56" Katharina's given name (decision 0079), so the
+// address says only what the names say.
 func TestNameLocalPartFamilyForms(t *testing.T) {
 	cfg := withDefaultRules(DefaultConfig())
 	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
@@ -145,6 +146,12 @@ func TestNameLocalPartFamilyForms(t *testing.T) {
 		if got := nameLocalPart(a, b); got&spellsLast == 0 {
 			t.Errorf("%s and %s for %s: spells %b, want the surname", c.x, c.y, c.last, got)
 		}
+	}
+	// A usual variant of the given name is the given name spelt.
+	k1 := pre(rec("a", "first_name", "Katharina", "last_name", "Schneider", "email", "kathi56@proton.me"))
+	k2 := pre(rec("b", "first_name", "Katharina", "last_name", "Schroeder", "email", "kathi56@icloud.com"))
+	if got := nameLocalPart(k1, k2); got&spellsFirst == 0 {
+		t.Errorf("kathi56@ at two providers for two Katharinas: spells %b, want the given name", got)
 	}
 	a := pre(rec("a", "first_name", "Anna", "last_name", "Lee", "email", "thebrowns@gmail.com"))
 	b := pre(rec("b", "first_name", "Anna", "last_name", "Lee", "email", "thebrowns@yahoo.com"))
