@@ -548,3 +548,28 @@ func TestNamelessEmailNamingAnotherMemberStaysApart(t *testing.T) {
 		t.Error("bkumar@ on Robert Kumar's landline stayed apart; B is Bob's initial")
 	}
 }
+
+// Two members of one household whose given names are close in spelling
+// but both known names (Kim and Tim, Manuel and Miguel) are two people;
+// one person's misspelt or shortened name at the same address is not
+// (decision 0080).
+func TestKnownGivenNamesInHouseholdStayApart(t *testing.T) {
+	home := []string{"last_name", "Green", "address", "5808 Garden Ave, San Diego, CA 92116"}
+	for _, c := range []struct {
+		first, other string
+		joins        bool
+	}{
+		{"Kim", "Tim", false},
+		{"Manuel", "Miguel", false},
+		{"Kim", "Kimm", true},           // a misspelling, not a name of the table
+		{"Manuel", "Manuell", true},     // the same
+		{"Kimberly", "Kimberley", true}, // a variant spelling
+	} {
+		a := rec("a", append(home, "first_name", c.first, "birth_date", "1991-05-04", "phone", "+1 619 617 1681")...)
+		b := rec("b", append(home, "first_name", c.other, "phone", "+1 858 205 7733")...)
+		ix := resolveSmall(t, a, b)
+		if got := sameCluster(t, ix, "a", "b"); got != c.joins {
+			t.Errorf("%s Green and %s Green at one address: joined %v, want %v", c.first, c.other, got, c.joins)
+		}
+	}
+}
