@@ -40,6 +40,11 @@ type CustomerStats struct {
 	// it is a guess between them. A resolver at pair precision near 1
 	// leaves them apart: pair recall ≤ 1 − NamesakePairs/TruePairs.
 	NamesakePairs int64
+	// FullNames is the number of distinct full names of persons, and
+	// SharedNamePersons the persons whose full name (case aside) another
+	// person bears too: how common namesakes are in the set (real name
+	// distributions have far fewer).
+	FullNames, SharedNamePersons int
 }
 
 // Stats counts the data set's records, entities and phenomena.
@@ -108,8 +113,25 @@ func (d *CustomerData) Stats() CustomerStats {
 	}
 	st.ContactPairs = d.contactPairs()
 	st.NamesakePairs = d.namesakePairs(per)
+	st.FullNames, st.SharedNamePersons = d.sharedNames()
 	st.Sources, st.Entity, st.Rows = counts(src), counts(ent), counts(rows)
 	return st
+}
+
+// sharedNames counts CustomerStats.FullNames and SharedNamePersons.
+func (d *CustomerData) sharedNames() (names, shared int) {
+	bearers := map[string]int{}
+	for _, e := range d.Entities {
+		if !e.Org {
+			bearers[strings.ToLower(e.Name)]++
+		}
+	}
+	for _, n := range bearers {
+		if n > 1 {
+			shared += n
+		}
+	}
+	return len(bearers), shared
 }
 
 // namesakePairs counts CustomerStats.NamesakePairs; per is rows per
@@ -176,6 +198,8 @@ func (st CustomerStats) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "rows per source: %s\n\n", strings.Join(srcs, " · "))
 	fmt.Fprintf(w, "true pairs with a row that holds only a name another entity also bears: %d (%.1f %%) — linking them is a guess between namesakes, so at pair precision near 1 pair recall ≤ %.3f\n\n",
 		st.NamesakePairs, pct(st.NamesakePairs, st.TruePairs), 1-float64(st.NamesakePairs)/float64(max(st.TruePairs, 1)))
+	fmt.Fprintf(w, "persons sharing their full name with another person: %d of %d (%.1f %%), over %d distinct full names\n\n",
+		st.SharedNamePersons, st.Persons, pct(int64(st.SharedNamePersons), int64(st.Persons)), st.FullNames)
 	fmt.Fprintf(w, "| entities | count |\n|---|---:|\n")
 	for _, c := range st.Entity {
 		fmt.Fprintf(w, "| %s | %d |\n", c.Name, c.Count)

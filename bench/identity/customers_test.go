@@ -308,6 +308,10 @@ func TestCustomersNamesakePairs(t *testing.T) {
 	if st.TruePairs != 5 || st.NamesakePairs != 3 {
 		t.Fatalf("true pairs %d, namesake pairs %d; want 5, 3", st.TruePairs, st.NamesakePairs)
 	}
+	// Two of the three persons bear one name: "Ann Lee".
+	if st.FullNames != 2 || st.SharedNamePersons != 2 {
+		t.Fatalf("full names %d, persons sharing theirs %d; want 2, 2", st.FullNames, st.SharedNamePersons)
+	}
 }
 
 // TestCustomersHouseholdNamesDistinct: no two members of a household
