@@ -575,7 +575,7 @@ func (ix *Index) generationAmbiguous(comp []int32, A, B []int32) bool {
 // with another person's initial ("rbennett" beside Jennifer Bennett:
 // otherInitial) or with a given name that is not p's ("kumar.aisha" on
 // the landline Sanjay Kumar's record holds is Aisha's, not his; a
-// given name is what givenNameToken knows). decision 0078
+// given name is what givenNameToken knows). Decision 0078.
 func (ix *Index) emailNamesAnother(n, p *prep) bool {
 	if named(n) || p.first == "" || len(p.last) < 3 {
 		return false
@@ -624,8 +624,8 @@ func (ix *Index) givenNameToken(t string) bool {
 // (same or similar family name, sharing a contact point or the address:
 // sharesContact) and not personally tied, carry given names that are
 // close in spelling but both names of the variants table (nickname.go)
-// and not variants of one another: Mary and Gary, Kim and Tim, Manuel
-// and Miguel — two members, not one person's typo. (The trained
+// and not variants of one another: Kim and Tim, Manuel and Miguel — two
+// members, not one person's typo. (The trained
 // given-name table is not used: it holds recurring misspellings too,
 // and counting them cost the customers set 0.013 recall; decision 0080.)
 func (ix *Index) knownNamesDiffer(a, b int32) bool {

@@ -906,7 +906,7 @@ func (m *Model) levelWeight(c comp, a *prep, v *vector) float64 {
 				// the family-name field on the other, and which side is
 				// right is unknown: it weighs what it does where it is
 				// commoner ("Reed", rare as a given name, is a common
-				// surname). decision 0076
+				// surname; decision 0076).
 				if ow, ok := m.tfWeightOf(o, s); ok {
 					tw = math.Min(tw, ow)
 				}
@@ -918,8 +918,9 @@ func (m *Model) levelWeight(c comp, a *prep, v *vector) float64 {
 }
 
 // otherNamePart returns, for a name comparison c of a crosswise reading
-// (v.aSwap or v.bSwap), the other name comparison and true; otherwise
-// false.
+// of two records that both hold both name parts (v.crossed), the other
+// name comparison and true; otherwise false. (A lone name compared
+// across fields keeps its table: decision 0076.)
 func otherNamePart(c comp, v *vector) (comp, bool) {
 	if !v.crossed {
 		return c, false
