@@ -118,7 +118,40 @@ func SplitFullName(s string) (first, middle, last string) {
 	case 1:
 		return parts[0], "", ""
 	}
-	return parts[0], strings.Join(parts[1:len(parts)-1], " "), parts[len(parts)-1]
+	// A surname particle before the last word is part of the surname
+	// ("Bríd Mc Carthy", "Juan de la Cruz", "Ludwig van der Berg"), as
+	// the name columns have it: NormalizeName("Mc Carthy") is
+	// "mccarthy". The first word is never taken (a given name).
+	end := len(parts) - 1
+	for end > 1 && gluesToSurname(parts[end-2], parts[end-1], end < len(parts)-1) {
+		end--
+	}
+	return parts[0], strings.Join(parts[1:end], " "), strings.Join(parts[end:], "")
+}
+
+// surnameParticles are the words that begin a surname written apart
+// ("Mc Carthy", "O Brien", "De Luca", "von Trapp", "St John"). weakParticles
+// are also given or family names in their own right — "Van" is a
+// Vietnamese middle name (Văn) and "Le" a Vietnamese surname — and join
+// the surname only inside a run that a strong particle begins or
+// continues ("de la Cruz", "van der Berg").
+var (
+	surnameParticles = map[string]bool{
+		"mc": true, "mac": true, "o": true, "st": true, "de": true, "del": true, "della": true,
+		"di": true, "da": true, "du": true, "des": true, "von": true, "der": true, "den": true,
+		"dos": true, "das": true, "ter": true, "ten": true,
+	}
+	weakParticles = map[string]bool{"van": true, "la": true, "le": true, "lo": true, "y": true}
+)
+
+// gluesToSurname reports whether word w, preceded by word before and
+// followed by a particle already joined to the surname when chained,
+// begins the surname.
+func gluesToSurname(before, w string, chained bool) bool {
+	if surnameParticles[w] {
+		return true
+	}
+	return weakParticles[w] && (chained || surnameParticles[before])
 }
 
 // ordinal reports whether t is a number written as an ordinal ("1st",

@@ -38,6 +38,20 @@ func TestSplitFullName(t *testing.T) {
 		{"John Smith, Jr.", "john", "", "smith"},
 		{"Sir John Marsham, 1st Baronet", "john", "", "marsham"},
 		{"", "", "", ""},
+		// Surname particles join the surname, as the name columns
+		// have it ("Mc Carthy" → "mccarthy"); a word that is also a
+		// given or family name ("Van", "Le") only inside a run.
+		{"Bríd Mc Carthy", "brid", "", "mccarthy"},
+		{"Paddy Mc Carthy", "paddy", "", "mccarthy"},
+		{"Mc Carthy, Bríd", "brid", "", "mccarthy"},
+		{"Mary Ann O Brien", "mary", "ann", "obrien"},
+		{"Juan de la Cruz", "juan", "", "delacruz"},
+		{"Ludwig van der Berg", "ludwig", "", "vanderberg"},
+		{"Ana Da Silva", "ana", "", "dasilva"},
+		{"An Van Nguyen", "an", "van", "nguyen"},
+		{"Minh Le Tran", "minh", "le", "tran"},
+		{"Tuan Le", "tuan", "", "le"},
+		{"De Luca", "de", "", "luca"},
 	}
 	for _, tt := range tests {
 		f, m, l := SplitFullName(tt.in)
