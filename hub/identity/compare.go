@@ -315,6 +315,23 @@ func nameLevels(a, b *prep, v *vector) {
 	}
 	v.lv[cFirst] = firstLevel(af, bf)
 	v.lv[cLast] = nameLevel(al, bl)
+	if l := v.lv[cLast]; (l == 2 || l == 3) && !v.aSwap && !v.bSwap && secondSurnameDiffers(a, b) {
+		v.lv[cLast] = levelDifferent(cLast)
+	}
+}
+
+// secondSurnameDiffers reports whether a and b both hold two surnames
+// (prep.lastCut), read in the same order, whose first agrees and whose
+// second is another name, not a misspelling: "Gutiérrez Pérez" and
+// "Gutiérrez Reyes" are two families (in Spanish usage the second is the
+// mother's), though the joined strings are close.
+func secondSurnameDiffers(a, b *prep) bool {
+	if a.lastCut == 0 || b.lastCut == 0 {
+		return false
+	}
+	a1, a2 := a.last[:a.lastCut], a.last[a.lastCut:]
+	b1, b2 := b.last[:b.lastCut], b.last[b.lastCut:]
+	return nameLevel(a1, b1) <= 2 && nameLevel(a2, b2) == 4
 }
 
 // crossPart grades one part of a crosswise name reading: 2 when the two

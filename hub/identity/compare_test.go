@@ -159,3 +159,39 @@ func TestNameLocalPartFamilyForms(t *testing.T) {
 		t.Errorf("thebrowns@ for two Lees: spells %b, want nothing", got)
 	}
 }
+
+// Two surnames whose first agrees and whose second is another name are
+// two families, however close the joined strings are; a misspelt second
+// surname, one surname left out, or a particle are not (decision 0082).
+func TestSecondSurnameDiffers(t *testing.T) {
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(last string) *prep {
+		return prepare(rec("x", "first_name", "María", "last_name", last), cfg.Rules, cfg.Region, cfg.DateOrder)
+	}
+	for _, c := range []struct {
+		x, y string
+		want uint8 // the last-name level
+	}{
+		{"Gutiérrez Pérez", "Gutiérrez Reyes", levelDifferent(cLast)},
+		{"Pérez Gutiérrez", "Perez Vásquez", levelDifferent(cLast)},
+		{"Smith-Jones", "Smith Brown", levelDifferent(cLast)},
+		{"Gutiérrez Pérez", "Gutierrez Perez", 1},
+		{"Gutiérrez Pérez", "Gutiérrez Peres", 2},
+		{"De la Cruz Ortiz", "De la Cruz Ortis", 2},
+		{"Mc Carthy", "McCarthy", 1},
+	} {
+		if v := compare(pre(c.x), pre(c.y)); v.lv[cLast] != c.want {
+			t.Errorf("%q and %q: last-name level %d, want %d", c.x, c.y, v.lv[cLast], c.want)
+		}
+	}
+	// One surname left out is the partial rules' business, not this one's.
+	if secondSurnameDiffers(pre("Gutiérrez Pérez"), pre("Gutiérrez")) {
+		t.Error("Gutiérrez Pérez and Gutiérrez: a surname left out counted as another family")
+	}
+	if got := compoundCut("Mc Carthy", "mccarthy"); got != 0 {
+		t.Errorf("compoundCut(Mc Carthy) = %d, want 0 (one surname)", got)
+	}
+	if got := compoundCut("De la Cruz Ortiz", "delacruzortiz"); got != 8 {
+		t.Errorf("compoundCut(De la Cruz Ortiz) = %d, want 8", got)
+	}
+}

@@ -129,6 +129,33 @@ func SplitFullName(s string) (first, middle, last string) {
 	return parts[0], strings.Join(parts[1:end], " "), strings.Join(parts[end:], "")
 }
 
+// compoundCut returns where the second surname begins in norm, the
+// normalized form of surname field raw, when raw holds exactly two
+// surnames ("Gutiérrez Pérez", "Smith-Jones"; a particle belongs to the
+// surname it begins: "De la Cruz Ortiz" is two, "Mc Carthy" one), and 0
+// otherwise.
+func compoundCut(raw, norm string) uint8 {
+	words := strings.FieldsFunc(fold(raw), func(r rune) bool { return r == ' ' || r == '-' })
+	var units []string
+	glue := ""
+	for _, w := range words {
+		n := NormalizeName(w)
+		if n == "" {
+			continue
+		}
+		if surnameParticles[n] || weakParticles[n] && glue != "" {
+			glue += n
+			continue
+		}
+		units = append(units, glue+n)
+		glue = ""
+	}
+	if glue != "" || len(units) != 2 || units[0]+units[1] != norm || len(units[0]) > 255 {
+		return 0
+	}
+	return uint8(len(units[0]))
+}
+
 // surnameParticles are the words that begin a surname written apart
 // ("Mc Carthy", "O Brien", "De Luca", "von Trapp", "St John"). weakParticles
 // are also given or family names in their own right — "Van" is a

@@ -32,6 +32,9 @@ type prep struct {
 	// with person they fill one word where two strings took four.
 	gender   sex
 	pcOutLen uint8
+	// lastCut is where the second of two surnames begins in last
+	// ("gutierrezperez": 9), 0 when the surname is one (compoundCut).
+	lastCut uint8
 	*rare
 	// Precomputed comparison inputs (pairfast.go), derived from the
 	// fields above and immutable with them: per dob its dobKey, per ids
@@ -228,6 +231,9 @@ func prepare(r Record, rules *profile.Rules, region string, order DateOrder) *pr
 	p.first = NormalizeName(strings.Join(first, " "))
 	p.middle = NormalizeName(strings.Join(middle, " "))
 	p.last = NormalizeName(strings.Join(last, " "))
+	if len(last) == 1 {
+		p.lastCut = compoundCut(last[0], p.last)
+	}
 	for _, fn := range full {
 		if OrgInName(fn) {
 			if p.org == "" && p.first == "" && p.last == "" {
