@@ -581,26 +581,37 @@ func (ix *Index) emailNamesAnother(n, p *prep) bool {
 		}
 		local, _, _ := strings.Cut(e, "@")
 		letters := localLetters(local)
-		if x, ok := strings.CutSuffix(letters, p.last); ok && len(x) == 1 && otherInitial(x[0], p) {
-			return true // "rbennett" beside Jennifer Bennett
-		}
-		if x, ok := strings.CutPrefix(letters, p.last); ok && len(x) == 1 && otherInitial(x[0], p) {
-			return true
+		for _, cut := range [...]func(string, string) (string, bool){strings.CutSuffix, strings.CutPrefix} {
+			x, ok := cut(letters, p.last)
+			switch {
+			case !ok:
+			case len(x) == 1 && otherInitial(x[0], p):
+				return true // "rbennett" beside Jennifer Bennett
+			case ix.anotherGivenName(x, p):
+				return true // "elizabethgreen86" beside Samantha Green
+			}
 		}
 		tokens := strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
 		if !slices.Contains(tokens, p.last) {
 			continue
 		}
 		for _, t := range tokens {
-			if len(t) < 3 || t == p.last || t == p.first || Nicknames(t, p.first) || JaroWinkler(t, p.first) >= 0.9 {
-				continue
-			}
-			if ix.givenNameToken(t) {
+			if t != p.last && ix.anotherGivenName(t, p) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// anotherGivenName reports whether t, a word of an e-mail's local part,
+// is a given name (givenNameToken) that is not p's: neither p's given
+// name, a variant of it, nor a spelling close to it.
+func (ix *Index) anotherGivenName(t string, p *prep) bool {
+	if len(t) < 3 || t == p.first || Nicknames(t, p.first) || JaroWinkler(t, p.first) >= 0.9 {
+		return false
+	}
+	return ix.givenNameToken(t)
 }
 
 // givenNameToken reports whether t is known as a given name: one of the

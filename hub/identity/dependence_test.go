@@ -526,8 +526,10 @@ func TestNamelessEmailNamingAnotherMemberStaysApart(t *testing.T) {
 		joins bool
 	}{
 		{"kumar.aisha@example.com", false},
+		{"aishakumar86@example.com", false}, // written together (0078, second pass)
 		{"rkumar@example.com", false},
 		{"sanjay.kumar58@example.com", true},
+		{"sanjaykumar58@example.com", true},
 		{"skumar@example.com", true},
 	} {
 		web := rec("web", "email", c.email, "phone", line)
