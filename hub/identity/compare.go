@@ -317,6 +317,10 @@ func nameLevels(a, b *prep, v *vector) {
 	v.lv[cLast] = nameLevel(al, bl)
 	if l := v.lv[cLast]; (l == 2 || l == 3) && !v.aSwap && !v.bSwap && secondSurnameDiffers(a, b) {
 		v.lv[cLast] = levelDifferent(cLast)
+	} else if l > 2 && SurnameVariants(al, bl) {
+		// One surname in another romanisation or spelling (Zhang and
+		// Chang, Huỳnh and Hoàng, Mueller and Müller): a close spelling.
+		v.lv[cLast] = 2
 	}
 }
 

@@ -195,3 +195,33 @@ func TestSecondSurnameDiffers(t *testing.T) {
 		t.Errorf("compoundCut(De la Cruz Ortiz) = %d, want 8", got)
 	}
 }
+
+// One surname in two romanisations or spellings compares as a close
+// spelling, not as a different name (decision 0083).
+func TestSurnameVariants(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Zhang", "Chang", true}, {"Huang", "Wong", true}, {"Wang", "Wong", true}, {"Huang", "Wang", false},
+		{"Li", "Lee", true}, {"Xu", "Hsu", true}, {"Huỳnh", "Hoàng", true}, {"Park", "Bak", true},
+		{"Müller", "Mueller", true}, {"Schröder", "Schroeder", true}, {"Meyer", "Maier", true},
+		{"O'Sullivan", "Sullivan", true}, {"MacDonald", "McDonald", true}, {"Byrne", "Burns", true},
+		{"Gray", "Grey", true}, {"Smith", "Smyth", false}, {"Samuel", "Samul", true}, {"Olsen", "Nelson", false}, {"McIntosh", "Mackintosh", false},
+		{"Lee", "Lee", false}, {"Brown", "Braun", false},
+	} {
+		if got := SurnameVariants(NormalizeName(c.a), NormalizeName(c.b)); got != c.want {
+			t.Errorf("SurnameVariants(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(first, last string) *prep {
+		return prepare(rec("x", "first_name", first, "last_name", last), cfg.Rules, cfg.Region, cfg.DateOrder)
+	}
+	if v := compare(pre("Wei", "Zhang"), pre("Wei", "Chang")); v.lv[cLast] != 2 {
+		t.Errorf("Zhang and Chang: last-name level %d, want 2 (close spelling)", v.lv[cLast])
+	}
+	if v := compare(pre("Wei", "Zhang"), pre("Wei", "Wang")); v.lv[cLast] != levelDifferent(cLast) {
+		t.Errorf("Zhang and Wang: last-name level %d, want different", v.lv[cLast])
+	}
+}

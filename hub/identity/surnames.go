@@ -1,0 +1,139 @@
+package identity
+
+import "strings"
+
+// surnameGroups lists family names that are one name written in another
+// romanisation or spelling. Each line is one group; a name may sit in
+// several groups (Cantonese "wong" is both Huang and Wang), and
+// membership is not transitive across groups. Sources:
+//
+//   - Chinese: Hanyu Pinyin, Wade–Giles and the Hong Kong government's
+//     Cantonese spellings, and the Hokkien/Teochew forms common in
+//     Singapore and Malaysia, as tabulated in Wikipedia's "List of common
+//     Chinese surnames" (each character's romanisations);
+//   - Vietnamese: Huỳnh for Hoàng and Võ for Vũ, the southern forms of
+//     one character (黃, 武) adopted under a naming taboo (Wikipedia,
+//     "Huỳnh", "Võ");
+//   - Korean: the Revised Romanization, McCune–Reischauer and the
+//     customary passport spellings (Wikipedia, "List of Korean surnames");
+//   - German: ä, ö, ü written ae, oe, ue (ICAO Doc 9303 part 3) are a
+//     rule (umlautForm), and Meyer/Meier/Maier/Mayer one name;
+//   - Irish: the anglicised and Gaelic forms and the dropped Ó / Mac
+//     (Edward MacLysaght, "The Surnames of Ireland", 6th ed., 1985: Ó
+//     Broin → Byrne, Burns; Ó Súilleabháin → O'Sullivan, Sullivan) — the
+//     dropped prefixes are a rule (prefixForm);
+//   - English: the common spelling pairs of one surname (Gray/Grey,
+//     Stevens/Stephens; P. H. Reaney, "A Dictionary of English
+//     Surnames", 3rd ed., 1997).
+var surnameGroups = []string{
+	// Chinese: pinyin, Wade–Giles, Cantonese, Hokkien/Teochew.
+	"zhang chang cheung",
+	"chen chan chin tan",
+	"huang hwang wong",
+	"wang wong",
+	"li lee lei",
+	"xu hsu hui",
+	"zhou chou chow",
+	"zhao chao chiu",
+	"wu woo ng",
+	"liu lau",
+	"yang yeung",
+	"zheng cheng",
+	"sun suen",
+	"lin lam lim",
+	"guo kuo kwok",
+	"he ho",
+	"zhu chu",
+	"xie hsieh tse",
+	"jiang chiang",
+	"zeng tseng tsang",
+	"cai tsai choi choy",
+	"deng teng",
+	"feng fung",
+	"liang leung",
+	"song sung",
+	"cao tsao tso",
+	"xiao hsiao siu",
+	"ye yeh yip",
+	"gao kao ko",
+	// Vietnamese.
+	"huynh hoang",
+	"vu vo",
+	// Korean.
+	"lee yi rhee",
+	"park pak bak",
+	"choi choe",
+	"jung jeong chung",
+	"kang gang",
+	"cho jo",
+	"yoon yun",
+	// German.
+	"meyer meier maier mayer",
+	"schmidt schmitt",
+	"hoffmann hofmann",
+	// Irish.
+	"byrne burns obroin",
+	"osullivan osuilleabhain",
+	// English.
+	"gray grey",
+	"stevens stephens",
+	"stevenson stephenson",
+	"thompson thomson",
+	"phillips philips",
+	"matthews mathews",
+}
+
+// surnames maps a normalized surname to its groups. Built once.
+var surnames = func() map[string][]uint16 {
+	m := map[string][]uint16{}
+	for g, line := range surnameGroups {
+		for _, n := range strings.Fields(line) {
+			m[n] = append(m[n], uint16(g))
+		}
+	}
+	return m
+}()
+
+// SurnameVariants reports whether a and b (normalized family names,
+// NormalizeName) are one surname in two romanisations or spellings:
+// members of one of surnameGroups, an umlaut written out ("mueller" and
+// "müller", which folds to "muller"), or an Irish or Scottish surname
+// with and without its Ó / Mac ("osullivan" and "sullivan", "macdonald"
+// and "mcdonald").
+func SurnameVariants(a, b string) bool {
+	if a == "" || b == "" || a == b {
+		return false
+	}
+	for _, x := range surnames[a] {
+		for _, y := range surnames[b] {
+			if x == y {
+				return true
+			}
+		}
+	}
+	if ua, ub := umlautForm(a), umlautForm(b); (ua != a || ub != b) && ua == ub {
+		return true
+	}
+	return prefixForm(a) == prefixForm(b)
+}
+
+// umlautForm writes a name's ae, oe and ue as the folded umlaut would
+// (a, o, u): "mueller" → "muller", "schroeder" → "schroder".
+func umlautForm(s string) string {
+	if !strings.Contains(s, "e") {
+		return s
+	}
+	return strings.NewReplacer("ae", "a", "oe", "o", "ue", "u").Replace(s)
+}
+
+// prefixForm strips an Irish or Scottish patronymic prefix when at least
+// four letters remain ("osullivan" → "sullivan", "mcdonald" and
+// "macdonald" → "donald"); other names are returned as they are.
+func prefixForm(s string) string {
+	for _, p := range [...]string{"mac", "mc", "o"} {
+		if rest, ok := strings.CutPrefix(s, p); ok && len(rest) >= 4 {
+			return rest
+		}
+	}
+	return s
+}
