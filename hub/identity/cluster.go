@@ -570,38 +570,76 @@ func (ix *Index) anyMarked(comp []int32, side []int32) bool {
 // with another person's initial ("rbennett" beside Jennifer Bennett:
 // otherInitial) or with a given name that is not p's ("kumar.aisha" on
 // the landline Sanjay Kumar's record holds is Aisha's, not his; a
-// given name is what givenNameToken knows). Decision 0078.
+// given name is what givenNameToken knows) — p's name read as written
+// or, when its family name is itself a given name, crosswise ("Kumar,
+// Sanjay"); or whose local part names someone else and nothing of p
+// (namesSomeoneElse). Decisions 0078 and 0084.
 func (ix *Index) emailNamesAnother(n, p *prep) bool {
-	if named(n) || p.first == "" || len(p.last) < 3 {
+	if named(n) || p.first == "" {
 		return false
+	}
+	// p as written and, when its family name is known as a given name
+	// ("Kumar, Sanjay" written family name first), crosswise.
+	readings := [2]*prep{p}
+	if p.last != "" && ix.givenNameToken(p.last) {
+		readings[1] = &prep{first: p.last, last: p.first, rare: p.rare}
 	}
 	for _, e := range n.emails {
 		if slices.Contains(p.emails, e) {
 			continue
 		}
 		local, _, _ := strings.Cut(e, "@")
-		letters := localLetters(local)
-		for _, cut := range [...]func(string, string) (string, bool){strings.CutSuffix, strings.CutPrefix} {
-			x, ok := cut(letters, p.last)
-			switch {
-			case !ok:
-			case len(x) == 1 && otherInitial(x[0], p):
-				return true // "rbennett" beside Jennifer Bennett
-			case ix.anotherGivenName(x, p):
-				return true // "elizabethgreen86" beside Samantha Green
-			}
-		}
 		tokens := strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
-		if !slices.Contains(tokens, p.last) {
-			continue
+		if ix.namesSomeoneElse(tokens, p) {
+			return true // "dorothy_anderson" or "kathi61" beside Steven Ford's landline
 		}
-		for _, t := range tokens {
-			if t != p.last && ix.anotherGivenName(t, p) {
-				return true
+		letters := localLetters(local)
+		for _, q := range readings {
+			if q == nil || len(q.last) < 3 {
+				continue
+			}
+			for _, cut := range [...]func(string, string) (string, bool){strings.CutSuffix, strings.CutPrefix} {
+				x, ok := cut(letters, q.last)
+				switch {
+				case !ok:
+				case len(x) == 1 && otherInitial(x[0], q):
+					return true // "rbennett" beside Jennifer Bennett
+				case ix.anotherGivenName(x, q):
+					return true // "elizabethgreen86" beside Samantha Green
+				}
+			}
+			if !slices.Contains(tokens, q.last) {
+				continue
+			}
+			for _, t := range tokens {
+				if t != q.last && ix.anotherGivenName(t, q) {
+					return true // "kumar.aisha" beside Sanjay Kumar
+				}
 			}
 		}
 	}
 	return false
+}
+
+// namesSomeoneElse reports whether the words of an e-mail's local part
+// hold a given name that is not p's (anotherGivenName) and nothing of
+// p's name — no word equal or close to p's given or family name, in
+// either order, or a variant of either: the address of another person
+// ("dorothy_anderson", "kathi61", "pete96" on the landline of Steven
+// Ford, Ricky García, Linda Jordan).
+func (ix *Index) namesSomeoneElse(tokens []string, p *prep) bool {
+	other := false
+	for _, t := range tokens {
+		for _, n := range [...]string{p.first, p.last} {
+			if n != "" && (t == n || Nicknames(t, n) || SurnameVariants(t, n) || len(t) >= 3 && JaroWinkler(t, n) >= 0.9) {
+				return false
+			}
+		}
+		if !other && ix.anotherGivenName(t, p) {
+			other = true
+		}
+	}
+	return other
 }
 
 // anotherGivenName reports whether t, a word of an e-mail's local part,

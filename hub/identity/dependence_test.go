@@ -543,6 +543,28 @@ func TestNamelessEmailNamingAnotherMemberStaysApart(t *testing.T) {
 	if ix := resolveSmall(t, sanjay, rec("web", "email", "kumar.aisha@example.com", "phone", line)); sameCluster(t, ix, "web", "sanjay") {
 		t.Error("untrained: kumar.aisha@ on Sanjay Kumar's landline joined him")
 	}
+	// Written family name first, the same (decision 0084).
+	kumarFirst := rec("sanjay", "full_name", "Kumar Sanjay Sr.", "phone", line)
+	if ix := load(kumarFirst, rec("web", "email", "kumar.aisha@example.com", "phone", line)); sameCluster(t, ix, "web", "sanjay") {
+		t.Error(`kumar.aisha@ on "Kumar Sanjay Sr."'s landline joined him`)
+	}
+	// An address naming someone else and nothing of his stays apart; one
+	// that says nothing of anyone, or his nickname, joins.
+	for _, c := range []struct {
+		email string
+		joins bool
+	}{
+		{"aisha_patel@example.com", false},
+		{"kathi61@example.com", false},
+		{"sanjay_patel@example.com", true},
+		{"sunny1958@example.com", true},
+		{"xk42@example.com", true},
+	} {
+		web := rec("web", "email", c.email, "phone", line)
+		if got := sameCluster(t, load(sanjay, web), "web", "sanjay"); got != c.joins {
+			t.Errorf("nameless record with %s on Sanjay Kumar's landline: joined %v, want %v", c.email, got, c.joins)
+		}
+	}
 	// Nickname initials are the person's: "bkumar" may be Robert's.
 	robert := rec("robert", "first_name", "Robert", "last_name", "Kumar", "phone", line)
 	ix := load(robert, rec("web", "email", "bkumar@example.com", "phone", line))
