@@ -597,3 +597,29 @@ func TestKnownGivenNamesInHouseholdStayApart(t *testing.T) {
 		}
 	}
 }
+
+// A man and a woman on one landline whose given and family names both
+// differ are two people: a veto, so no chain of records joins them
+// either (clusterConflict; decision 0085).
+func TestSexAndNamesDifferOnOneLandline(t *testing.T) {
+	const line, home = "+1 713 842 7206", "8893 Spring Court, Houston, TX 77096"
+	enrique := rec("enrique", "first_name", "Enrique", "last_name", "Ramírez", "gender", "M", "birth_date", "1996-06-28",
+		"email", "enrique.ramirez@proton.me", "phone", line, "address", home)
+	veronica := rec("veronica", "first_name", "Verónica", "last_name", "Vasquez", "gender", "F", "birth_date", "1995-11-02",
+		"phone", line, "address", home)
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	if got := vetoOf(pre(enrique), pre(veronica)); got != vetoSexAndNames {
+		t.Fatalf("veto %q, want %q", got, vetoSexAndNames)
+	}
+	// Without a shared e-mail or phone the weights decide, as before.
+	apart := rec("v2", "first_name", "Verónica", "last_name", "Vasquez", "gender", "F", "address", home)
+	if got := vetoOf(pre(enrique), pre(apart)); got != vetoNone {
+		t.Errorf("no shared contact point: veto %q, want none", got)
+	}
+	// Names read crosswise that agree are not "different".
+	swapped := rec("s", "first_name", "Ramírez", "last_name", "Enrique", "gender", "F", "phone", line)
+	if got := vetoOf(pre(enrique), pre(swapped)); got == vetoSexAndNames {
+		t.Error("a crosswise-written name counted as different names")
+	}
+}

@@ -27,13 +27,14 @@ const (
 	vetoBirthDate
 	vetoGeneration
 	vetoGivenName
+	vetoSexAndNames
 )
 
 // String names the conflict; it never includes a compared value.
 func (v veto) String() string {
 	return [...]string{"", "organisation vs person", "different organisations", "different national ids",
 		"different passports", "different driver's licences", "different birth dates", "different generations",
-		"different given names"}[v]
+		"different given names", "different sex and names"}[v]
 }
 
 // vetoSet holds the vetoes a model waives because its training data
@@ -393,7 +394,37 @@ func vetoWith(a, b *prep, v *vector, dob uint8, waive vetoSet) veto {
 	if waive&waiveGivenName == 0 && !docAgree && givenNamesConflict(a, b, v) {
 		return vetoGivenName
 	}
+	if waive&waiveGivenName == 0 && !docAgree && sexAndNamesDiffer(a, b, v) {
+		return vetoSexAndNames
+	}
 	return vetoNone
+}
+
+// sexAndNamesDiffer reports whether a and b give different sexes (male
+// and female) and both their given and their family names differ, read
+// straight and crosswise, while they share an e-mail or a phone: two
+// people on one contact point (Enrique Ramírez and Verónica Vásquez on
+// one landline), not one person. Decision 0085.
+func sexAndNamesDiffer(a, b *prep, v *vector) bool {
+	if a.gender == 0 || b.gender == 0 || a.gender == b.gender || a.gender == 'x' || b.gender == 'x' {
+		return false
+	}
+	if a.first == "" || b.first == "" || a.last == "" || b.last == "" {
+		return false
+	}
+	var fl, ll uint8
+	if v != nil && !v.aSwap && !v.bSwap {
+		fl, ll = v.lv[cFirst], v.lv[cLast]
+	} else {
+		fl, ll = firstLevel(a.first, b.first), nameLevel(a.last, b.last)
+	}
+	if fl != levelDifferent(cFirst) || ll != levelDifferent(cLast) {
+		return false
+	}
+	if firstLevel(a.first, b.last) != levelDifferent(cFirst) || firstLevel(a.last, b.first) != levelDifferent(cFirst) {
+		return false
+	}
+	return common(a.emails, b.emails) != "" || common(a.phones, b.phones) != ""
 }
 
 // givenNamesConflict: two persons with the same or similar family name
