@@ -617,6 +617,19 @@ func TestSexAndNamesDifferOnOneLandline(t *testing.T) {
 	if got := vetoOf(pre(enrique), pre(apart)); got != vetoNone {
 		t.Errorf("no shared contact point: veto %q, want none", got)
 	}
+	// Two written family name first: the shared "given name" is their
+	// family name, the rest and the sexes differ.
+	vo1 := rec("vo1", "first_name", "Võ", "last_name", "Minh", "gender", "M", "email", "vufamily@example.com")
+	vo2 := rec("vo2", "first_name", "Võ", "last_name", "Hương", "gender", "F", "email", "vufamily@example.com")
+	if got := vetoOf(pre(vo1), pre(vo2)); got != vetoSexAndNames {
+		t.Errorf("Võ Minh (M) and Võ Hương (F) on one e-mail: veto %q, want %q", got, vetoSexAndNames)
+	}
+	// The same name with the sexes differing is left to the weights (a
+	// miscoded sex).
+	same := rec("same", "first_name", "Enrique", "last_name", "Ramirez", "gender", "F", "phone", line)
+	if got := vetoOf(pre(enrique), pre(same)); got != vetoNone {
+		t.Errorf("the same name, sexes differing: veto %q, want none", got)
+	}
 	// Names read crosswise that agree are not "different".
 	swapped := rec("s", "first_name", "Ramírez", "last_name", "Enrique", "gender", "F", "phone", line)
 	if got := vetoOf(pre(enrique), pre(swapped)); got == vetoSexAndNames {

@@ -401,10 +401,12 @@ func vetoWith(a, b *prep, v *vector, dob uint8, waive vetoSet) veto {
 }
 
 // sexAndNamesDiffer reports whether a and b give different sexes (male
-// and female) and both their given and their family names differ, read
-// straight and crosswise, while they share an e-mail or a phone: two
-// people on one contact point (Enrique Ramírez and Verónica Vásquez on
-// one landline), not one person. Decision 0085.
+// and female) and their given or their family names differ (both
+// differing only when the crosswise reading differs too), while they
+// share an e-mail or a phone: two people on one contact point (Enrique
+// Ramírez and Verónica Vásquez on one landline; Võ Minh and Võ Hương,
+// both written family name first, on the family e-mail), not one
+// person. Decision 0085.
 func sexAndNamesDiffer(a, b *prep, v *vector) bool {
 	if a.gender == 0 || b.gender == 0 || a.gender == b.gender || a.gender == 'x' || b.gender == 'x' {
 		return false
@@ -418,11 +420,12 @@ func sexAndNamesDiffer(a, b *prep, v *vector) bool {
 	} else {
 		fl, ll = firstLevel(a.first, b.first), nameLevel(a.last, b.last)
 	}
-	if fl != levelDifferent(cFirst) || ll != levelDifferent(cLast) {
+	fd, ld := fl == levelDifferent(cFirst), ll == levelDifferent(cLast)
+	if !fd && !ld {
 		return false
 	}
-	if firstLevel(a.first, b.last) != levelDifferent(cFirst) || firstLevel(a.last, b.first) != levelDifferent(cFirst) {
-		return false
+	if fd && ld && (firstLevel(a.first, b.last) != levelDifferent(cFirst) || firstLevel(a.last, b.first) != levelDifferent(cFirst)) {
+		return false // the same name written crosswise
 	}
 	return common(a.emails, b.emails) != "" || common(a.phones, b.phones) != ""
 }
