@@ -239,6 +239,13 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 	switch ce.class {
 	case classIdentifier:
 		pa, pb := ix.ents[comp[ce.a]].p, ix.ents[comp[ce.b]].p
+		if !named(pa) && !named(pb) && pa.org == "" && pb.org == "" && !ix.personallyTied(pa, pb) &&
+			allFamilyForms(ix.sharedLive(pa, pb)) {
+			// Two records without a name that share only a family's
+			// e-mail (thedavises@, davisfamily@, davis.home@): any two
+			// members of the household could have written them.
+			return false
+		}
 		v := ix.m.compare(pa, pb)
 		if namesDiffer(&v) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v) {
 			// Two different names on one phone or e-mail are two
@@ -419,10 +426,13 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		return false
 	}
 	shared := ix.sharedLive(pa, pb)
-	if len(shared) > 0 && allFamilyEmails(shared, pa) {
+	if len(shared) > 0 && (allFamilyEmails(shared, pa) ||
+		pa.first != "" && ix.givenNameToken(pa.last) && allFamilyEmails(shared, &prep{first: pa.last, last: pa.first, rare: pa.rare})) {
 		// All the two share is an e-mail that names the family, not
 		// the person (thegutierrezs@, woodsfamily@, gupta.home@): a
 		// household's address, which any of its members orders with.
+		// The named record may be written family name first
+		// ("Patterson Mark" beside thepattersons@).
 		return true
 	}
 	var buf [1]int32
@@ -469,6 +479,32 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		}
 	}
 	return false
+}
+
+// allFamilyForms reports whether every identifier in ids is an e-mail
+// whose local part has a family's form whoever the family is: "the…s"
+// ("thedavises", "thewus"), "…family" ("davisfamily"), or a word "home"
+// ("davis.home", "home.davis61").
+func allFamilyForms(ids []profile.Identifier) bool {
+	if len(ids) == 0 {
+		return false
+	}
+	for _, id := range ids {
+		if id.Type != profile.Email {
+			return false
+		}
+		local, _, _ := strings.Cut(id.Value, "@")
+		letters := localLetters(local)
+		words := strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
+		switch {
+		case len(letters) >= 6 && strings.HasPrefix(letters, "the") && strings.HasSuffix(letters, "s"):
+		case len(letters) > 6 && strings.HasSuffix(letters, "family"):
+		case len(words) > 1 && slices.Contains(words, "home"):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // allFamilyEmails reports whether every identifier in ids is an e-mail

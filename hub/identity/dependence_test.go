@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"ucv/profile"
 )
 
 // weightOfPair scores two records with m the way the index does.
@@ -634,5 +636,41 @@ func TestSexAndNamesDifferOnOneLandline(t *testing.T) {
 	swapped := rec("s", "first_name", "Ramírez", "last_name", "Enrique", "gender", "F", "phone", line)
 	if got := vetoOf(pre(enrique), pre(swapped)); got == vetoSexAndNames {
 		t.Error("a crosswise-written name counted as different names")
+	}
+}
+
+// Two records without a name that share only a family's e-mail could be
+// any two members of the household: they stay apart, so the one that
+// is not tied to a member by anything else does not follow the other
+// into that member's cluster. A member written family name first still
+// reads the family's e-mail as the family's (decision 0086).
+func TestNamelessRecordsOnAFamilyEmailStayApart(t *testing.T) {
+	const mobile = "+1 614 807 9125"
+	steven := rec("steven", "first_name", "Steven", "last_name", "Davis", "email", "davisfamily@example.com", "phone", mobile)
+	order := rec("order", "email", "davisfamily@example.com", "phone", mobile) // his, by his phone
+	ticket := rec("ticket", "email", "davisfamily@example.com")              // anyone's
+	ix := resolveSmall(t, steven, order, ticket)
+	if !sameCluster(t, ix, "order", "steven") {
+		t.Error("a nameless order on Steven's own phone stayed apart from him")
+	}
+	if sameCluster(t, ix, "ticket", "steven") || sameCluster(t, ix, "ticket", "order") {
+		t.Error("a nameless ticket with only the family's e-mail joined Steven through another nameless record")
+	}
+	for _, e := range []string{"thedavises@example.com", "davis.home61@example.com"} {
+		if !allFamilyForms([]profile.Identifier{{Type: profile.Email, Value: e}}) {
+			t.Errorf("%s: not read as a family's form", e)
+		}
+	}
+	for _, e := range []string{"steven.davis@example.com", "theodore@example.com", "sdavis@example.com"} {
+		if allFamilyForms([]profile.Identifier{{Type: profile.Email, Value: e}}) {
+			t.Errorf("%s: read as a family's form", e)
+		}
+	}
+	// Written family name first, the named record still sees the
+	// family's e-mail as the family's, not as his.
+	mark := rec("mark", "full_name", "Patterson Mark", "email", "thepattersons@example.com")
+	web := rec("web", "email", "thepattersons@example.com")
+	if ix := resolveSmall(t, mark, web); sameCluster(t, ix, "mark", "web") {
+		t.Error(`a nameless record with thepattersons@ joined "Patterson Mark"`)
 	}
 }
