@@ -546,13 +546,19 @@ func allFamilyEmails(ids []profile.Identifier, p *prep) bool {
 // record is either of them until a birth date (up to a typing error),
 // a document or a shared e-mail or phone says whose it is (a shared
 // contact point links through the identifier rules, which the other
-// guards — ambiguous, namelessInHousehold, torn — already weigh).
+// guards — ambiguous, namelessInHousehold, torn — already weigh). A
+// family's e-mail ("thesmiths@": allFamilyForms) is father's and son's
+// alike and says nothing of whose (decision 0087).
 func (ix *Index) otherGeneration(a, b int32) bool {
 	pa, pb := ix.ents[a].p, ix.ents[b].p
 	if (pa.gen == "") == (pb.gen == "") || !named(pa) || !named(pb) {
 		return false
 	}
-	return !ix.personallyTied(pa, pb) && len(ix.sharedLive(pa, pb)) == 0
+	if ix.personallyTied(pa, pb) {
+		return false
+	}
+	shared := ix.sharedLive(pa, pb)
+	return len(shared) == 0 || allFamilyForms(shared)
 }
 
 // generationAmbiguous reports whether joining A and B would put a

@@ -350,6 +350,18 @@ func TestUnmarkedChainDoesNotReachGeneration(t *testing.T) {
 	if !sameCluster(t, ix, "dated", "jr") {
 		t.Fatal("a record with the Jr's birth date did not join him")
 	}
+	// The family's e-mail is shared by father and son: on it alone an
+	// unmarked John Smith is either (decision 0087) …
+	family := rec("family", append(home, "first_name", "John", "last_name", "Smith", "email", "thesmiths@example.com")...)
+	jrFamily := rec("jr", append(home, "first_name", "John", "last_name", "Smith", "generation", "Jr", "email", "thesmiths@example.com")...)
+	if ix := resolveSmall(t, jrFamily, family); sameCluster(t, ix, "family", "jr") {
+		t.Error("an unmarked John Smith joined the Jr on the family's e-mail alone")
+	}
+	// … while his own e-mail says whose the record is.
+	own := rec("own", append(home, "first_name", "John", "last_name", "Smith", "email", "jsmith80@example.com")...)
+	if ix := resolveSmall(t, jr, own); !sameCluster(t, ix, "own", "jr") {
+		t.Error("an unmarked John Smith on the Jr's own e-mail stayed apart")
+	}
 }
 
 // A record without a name whose only tie to a named person is a contact
