@@ -660,7 +660,7 @@ func TestNamelessRecordsOnAFamilyEmailStayApart(t *testing.T) {
 	const mobile = "+1 614 807 9125"
 	steven := rec("steven", "first_name", "Steven", "last_name", "Davis", "email", "davisfamily@example.com", "phone", mobile)
 	order := rec("order", "email", "davisfamily@example.com", "phone", mobile) // his, by his phone
-	ticket := rec("ticket", "email", "davisfamily@example.com")              // anyone's
+	ticket := rec("ticket", "email", "davisfamily@example.com")                // anyone's
 	ix := resolveSmall(t, steven, order, ticket)
 	if !sameCluster(t, ix, "order", "steven") {
 		t.Error("a nameless order on Steven's own phone stayed apart from him")
