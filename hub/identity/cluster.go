@@ -796,10 +796,14 @@ func (ix *Index) ambiguous(a, b *prep) bool {
 // family-first ("Sun Xiaoming", "Sun Fang"), whose given names — the
 // second fields — differ. Read straight it would be one given name and
 // two surnames, which the model weighs as a rare given name agreeing.
+// Both second fields must be known given names, or one of them when the
+// two records share a contact point or the address (sharesContact: a
+// household, where the other is a typo or a rarer name; decision 0088).
 func (ix *Index) familyFirstDiffers(pa, pb *prep, v *vector) bool {
 	return v.lv[cFirst] == 1 && !v.aSwap && !v.bSwap &&
 		v.differs(cLast) && ix.m.familyName(pa.first) &&
-		ix.m.givenName(pa.last) && ix.m.givenName(pb.last)
+		(ix.m.givenName(pa.last) && ix.m.givenName(pb.last) ||
+			(ix.m.givenName(pa.last) || ix.m.givenName(pb.last)) && sharesContact(pa, pb, v))
 }
 
 // noNameAgrees reports whether a name part was compared and found

@@ -502,6 +502,16 @@ func TestFamilyFirstNamesStayApart(t *testing.T) {
 	if !sameCluster(t, ix, "a", "c") {
 		t.Fatal("Sun Xiaoming written twice did not merge")
 	}
+	// A given name the data does not know (a typo, a rare name) on one
+	// side: at one address it is still another member (decision 0088).
+	d := rec("d", append(home, "full_name", "Sun Fqng", "phone", "8587338092")...)
+	ix = NewIndex(m)
+	if err := ix.Load([]Record{a, d}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if sameCluster(t, ix, "a", "d") {
+		t.Fatal(`Sun Xiaoming and "Sun Fqng" at one address merged`)
+	}
 }
 
 // A record with no name, on a landline a named person's record holds,
