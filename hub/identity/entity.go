@@ -414,6 +414,9 @@ func sexAndNamesDiffer(a, b *prep, v *vector) bool {
 	if a.first == "" || b.first == "" || a.last == "" || b.last == "" {
 		return false
 	}
+	if common(a.emails, b.emails) == "" && common(a.phones, b.phones) == "" {
+		return false
+	}
 	var fl, ll uint8
 	if v != nil && !v.aSwap && !v.bSwap {
 		fl, ll = v.lv[cFirst], v.lv[cLast]
@@ -427,7 +430,7 @@ func sexAndNamesDiffer(a, b *prep, v *vector) bool {
 	if fd && ld && (firstLevel(a.first, b.last) != levelDifferent(cFirst) || firstLevel(a.last, b.first) != levelDifferent(cFirst)) {
 		return false // the same name written crosswise
 	}
-	return common(a.emails, b.emails) != "" || common(a.phones, b.phones) != ""
+	return true
 }
 
 // givenNamesConflict: two persons with the same or similar family name

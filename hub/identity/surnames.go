@@ -111,20 +111,51 @@ func SurnameVariants(a, b string) bool {
 			}
 		}
 	}
-	if ua, ub := umlautForm(a), umlautForm(b); (ua != a || ub != b) && ua == ub {
+	if umlautEqual(a, b) {
 		return true
 	}
 	return prefixForm(a) == prefixForm(b)
 }
 
-// umlautForm writes a name's ae, oe and ue as the folded umlaut would
-// (a, o, u): "mueller" → "muller", "schroeder" → "schroder".
-func umlautForm(s string) string {
-	if !strings.Contains(s, "e") {
-		return s
+// umlautEqual reports whether a and b differ only in umlauts written
+// out: an e after a, o or u in one where the other has none ("mueller"
+// and "muller", the fold of "müller"; "schroeder" and "schroder"). It
+// does not allocate: it runs on the comparison's hot path.
+func umlautEqual(a, b string) bool {
+	if a == b || len(a) == len(b) {
+		return false
 	}
-	return strings.NewReplacer("ae", "a", "oe", "o", "ue", "u").Replace(s)
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] == b[j] {
+			i++
+			j++
+			continue
+		}
+		switch {
+		case a[i] == 'e' && i > 0 && isUmlautBase(a[i-1]):
+			i++
+		case b[j] == 'e' && j > 0 && isUmlautBase(b[j-1]):
+			j++
+		default:
+			return false
+		}
+	}
+	// What is left must be written-out umlauts' e's too.
+	for ; i < len(a); i++ {
+		if a[i] != 'e' || !isUmlautBase(a[i-1]) {
+			return false
+		}
+	}
+	for ; j < len(b); j++ {
+		if b[j] != 'e' || !isUmlautBase(b[j-1]) {
+			return false
+		}
+	}
+	return true
 }
+
+func isUmlautBase(c byte) bool { return c == 'a' || c == 'o' || c == 'u' }
 
 // prefixForm strips an Irish or Scottish patronymic prefix when at least
 // four letters remain ("osullivan" → "sullivan", "mcdonald" and
