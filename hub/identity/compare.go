@@ -454,13 +454,17 @@ func firstLevel(a, b string) uint8 {
 		return 6
 	}
 	jw := JaroWinkler(a, b)
+	var l uint8 = 6
 	switch {
 	case jw >= 0.92:
-		return 3
+		l = 3
 	case jw >= 0.8 || damerauWithin(a, b, nameEdits(a, b)):
-		return 4
+		l = 4
 	}
-	return 6
+	if l < 6 && oppositeSexForms(a, b) {
+		return 6 // Michael and Michelle: two names, not a misspelling
+	}
+	return l
 }
 
 // nameEdits is how many edits still make two names a near match: two

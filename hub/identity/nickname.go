@@ -398,3 +398,92 @@ var groupCanonical = func() []string {
 	}
 	return out
 }()
+
+// sexedNameGroups lists given names whose masculine and feminine forms
+// are spelt alike ("Michael" and "Michelle", "Daniel" and "Danielle",
+// "Luis" and "Lucía"): masculine forms before the bar, feminine after.
+// A masculine and a feminine name of one line are two people's names,
+// not one name misspelt, however close the spellings (firstLevel).
+// Forms used for both sexes (Alex, Chris, Sam, Jesse, Jean) are not
+// listed. Sources: the US Social Security Administration's
+// baby-name counts by sex (names given ≥ 95 % to one sex) and the
+// Spanish, Portuguese and Russian feminine forms of the same names.
+var sexedNameGroups = []string{
+	"michael miguel mikhail|michelle michaela micaela",
+	"daniel|danielle daniela",
+	"paul paulo pablo pavel|paula pauline paulina",
+	"eric erik|erica erika",
+	"robert roberto|roberta",
+	"patrick|patricia",
+	"christopher christian cristian|christine christina kristina cristina",
+	"alexander aleksandr alexandr alejandro|alexandra aleksandra alejandra",
+	"andrew andres andrei|andrea",
+	"brian bryan|briana brianna",
+	"carl carlos karl|carla karla",
+	"gabriel|gabriela gabriella gabrielle",
+	"jorge|georgina",
+	"joseph jose|josephine josefa",
+	"julian julio|juliana julia julie",
+	"justin|justine",
+	"louis luis|louise luisa lucia",
+	"mario|maria marie",
+	"marc marco marcus|marcia",
+	"martin|martina",
+	"nicholas nicolas|nicole nicola",
+	"oliver|olivia",
+	"philip phillip felipe|philippa",
+	"samuel|samantha",
+	"stephen steven stefan|stephanie",
+	"victor|victoria",
+	"antonio anton|antonia",
+	"francisco|francisca",
+	"gerald|geraldine",
+	"henry|henrietta",
+	"jesse|jessica",
+	"dean|deanna",
+	"fernando|fernanda",
+	"manuel|manuela",
+	"eduardo|eduarda",
+	"ivan|ivana",
+	"yevgeny evgeny|yevgenia evgenia",
+	"valentin|valentina",
+}
+
+// sexedNames maps a name to its group and sex (+1 masculine, −1
+// feminine) in sexedNameGroups. Built once.
+var sexedNames = func() map[string]struct {
+	group uint16
+	sex   int8
+} {
+	m := map[string]struct {
+		group uint16
+		sex   int8
+	}{}
+	for g, line := range sexedNameGroups {
+		male, female, _ := strings.Cut(line, "|")
+		for _, n := range strings.Fields(male) {
+			m[n] = struct {
+				group uint16
+				sex   int8
+			}{uint16(g), 1}
+		}
+		for _, n := range strings.Fields(female) {
+			m[n] = struct {
+				group uint16
+				sex   int8
+			}{uint16(g), -1}
+		}
+	}
+	return m
+}()
+
+// oppositeSexForms reports whether a and b (normalized given names) are
+// the masculine and the feminine form of one name (sexedNameGroups).
+func oppositeSexForms(a, b string) bool {
+	x, ok := sexedNames[a]
+	if !ok {
+		return false
+	}
+	y, ok := sexedNames[b]
+	return ok && x.group == y.group && x.sex != y.sex
+}
