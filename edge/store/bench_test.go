@@ -3,13 +3,16 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"ucv/crdt"
+	"ucv/profile"
 )
 
 // BenchmarkIngestCommit compares the store's group committer with bbolt's
@@ -134,4 +137,60 @@ func BenchmarkAppendBatches(b *testing.B) {
 	s.waitApplied()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkApplyInMemory measures the floor of an applier that keeps
+// every profile decoded in memory (issue 16's write path, decision 0090):
+// the event stream of BenchmarkAppendBatches, each event found by one
+// map probe on its identifier, applied to its profile as the writer
+// applies it (Profile.Apply with the store's source and a clock stamp)
+// and its view rendered as flush renders it — no bbolt, no log, no
+// encoding. With encode=true each event also pays Profile.Marshal, what
+// writing that profile's state back would cost if nothing coalesced.
+// Compare with AppendBatches' events/s in the same run.
+func BenchmarkApplyInMemory(b *testing.B) {
+	for _, encode := range []bool{false, true} {
+		b.Run(fmt.Sprintf("encode=%v", encode), func(b *testing.B) {
+			const users = 100000
+			s := open(b)
+			cat := s.Catalog()
+			evs := make([]Event, b.N)
+			for i := range evs {
+				evs[i] = ev(b, fmt.Sprintf(`{"type":"track","userId":"u%d","messageId":"b-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`,
+					(uint64(i)*2654435761+12345)%users, i, i%500))
+			}
+			byKey := make(map[string]*profile.Profile, users)
+			src := profile.Source{Node: s.node, Name: "pos", Capture: cat.Capture}
+			nowMs := time.Now().UnixMilli()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range evs {
+				m := evs[i].Msg
+				key := m.Identifiers[0].Key()
+				p := byKey[key]
+				if p == nil {
+					p = profile.New(fmt.Sprintf("p%d", i))
+					byKey[key] = p
+				}
+				p.Apply(m, m.Identifiers, src, s.clock.Now())
+				if _, _, err := renderViewAfter(p, cat, nowMs, nil); err != nil {
+					b.Fatal(err)
+				}
+				if encode {
+					if _, err := p.Marshal(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			// What holding them costs: the live heap per profile kept.
+			evs = nil
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.HeapAlloc)/float64(len(byKey)), "heap-B/profile")
+			runtime.KeepAlive(byKey)
+		})
+	}
 }
