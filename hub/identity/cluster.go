@@ -547,8 +547,10 @@ func allFamilyEmails(ids []profile.Identifier, p *prep) bool {
 // a document or a shared e-mail or phone says whose it is (a shared
 // contact point links through the identifier rules, which the other
 // guards — ambiguous, namelessInHousehold, torn — already weigh). A
-// family's e-mail ("thesmiths@": allFamilyForms) is father's and son's
-// alike and says nothing of whose (decision 0087).
+// family's e-mail ("thesmiths@": allFamilyForms) or a contact point
+// two records vetoed apart hold (heldApart: the household's landline)
+// is father's and son's alike and says nothing of whose (decision
+// 0087).
 func (ix *Index) otherGeneration(a, b int32) bool {
 	pa, pb := ix.ents[a].p, ix.ents[b].p
 	if (pa.gen == "") == (pb.gen == "") || !named(pa) || !named(pb) {
@@ -557,8 +559,12 @@ func (ix *Index) otherGeneration(a, b int32) bool {
 	if ix.personallyTied(pa, pb) {
 		return false
 	}
-	shared := ix.sharedLive(pa, pb)
-	return len(shared) == 0 || allFamilyForms(shared)
+	for _, id := range ix.sharedLive(pa, pb) {
+		if !allFamilyForms([]profile.Identifier{id}) && !ix.heldApart(id) {
+			return false // one person's own e-mail or phone
+		}
+	}
+	return true
 }
 
 // generationAmbiguous reports whether joining A and B would put a
@@ -773,17 +779,22 @@ const maxAmbiguityCheck = 16
 // records that are vetoed apart (the first maxAmbiguityCheck holders in
 // entry order).
 func (ix *Index) ambiguous(a, b *prep) bool {
-	for _, id := range ix.sharedLive(a, b) {
-		var buf [1]int32
-		hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
-		if len(hs) > maxAmbiguityCheck {
-			hs = hs[:maxAmbiguityCheck]
-		}
-		for i := range hs {
-			for j := i + 1; j < len(hs); j++ {
-				if ix.vetoed(hs[i], hs[j]) {
-					return true
-				}
+	return slices.ContainsFunc(ix.sharedLive(a, b), ix.heldApart)
+}
+
+// heldApart reports whether identifier id is held by two records that
+// are vetoed apart (the first maxAmbiguityCheck holders in entry
+// order): a household's landline or e-mail, not one person's.
+func (ix *Index) heldApart(id profile.Identifier) bool {
+	var buf [1]int32
+	hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
+	if len(hs) > maxAmbiguityCheck {
+		hs = hs[:maxAmbiguityCheck]
+	}
+	for i := range hs {
+		for j := i + 1; j < len(hs); j++ {
+			if ix.vetoed(hs[i], hs[j]) {
+				return true
 			}
 		}
 	}

@@ -357,6 +357,15 @@ func TestUnmarkedChainDoesNotReachGeneration(t *testing.T) {
 	if ix := resolveSmall(t, jrFamily, family); sameCluster(t, ix, "family", "jr") {
 		t.Error("an unmarked John Smith joined the Jr on the family's e-mail alone")
 	}
+	// So does a landline the household shares — held also by the
+	// mother, vetoed apart from both (decision 0087, second step) …
+	const landline = "+1 217 555 0199"
+	jrLine := rec("jr", append(home, "first_name", "John", "last_name", "Smith", "generation", "Jr", "phone", landline)...)
+	unmarked := rec("unmarked", append(home, "first_name", "John", "last_name", "Smith", "phone", landline)...)
+	mother := rec("mother", append(home, "first_name", "Margaret", "last_name", "Smith", "phone", landline)...)
+	if ix := resolveSmall(t, jrLine, unmarked, mother); sameCluster(t, ix, "unmarked", "jr") {
+		t.Error("an unmarked John Smith joined the Jr on the household's landline")
+	}
 	// … while his own e-mail says whose the record is.
 	own := rec("own", append(home, "first_name", "John", "last_name", "Smith", "email", "jsmith80@example.com")...)
 	if ix := resolveSmall(t, jr, own); !sameCluster(t, ix, "own", "jr") {
