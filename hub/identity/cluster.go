@@ -426,8 +426,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		return false
 	}
 	shared := ix.sharedLive(pa, pb)
-	if len(shared) > 0 && (allFamilyEmails(shared, pa) ||
-		pa.first != "" && ix.givenNameToken(pa.last) && allFamilyEmails(shared, &prep{first: pa.last, last: pa.first, rare: pa.rare})) {
+	if q := ix.crosswise(pa); len(shared) > 0 && (allFamilyEmails(shared, pa) || q != nil && allFamilyEmails(shared, q)) {
 		// All the two share is an e-mail that names the family, not
 		// the person (thegutierrezs@, woodsfamily@, gupta.home@): a
 		// household's address, which any of its members orders with.
@@ -486,25 +485,42 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 // ("thedavises", "thewus"), "…family" ("davisfamily"), or a word "home"
 // ("davis.home", "home.davis61").
 func allFamilyForms(ids []profile.Identifier) bool {
-	if len(ids) == 0 {
+	return len(ids) > 0 && !slices.ContainsFunc(ids, func(id profile.Identifier) bool { return !familyForm(id) })
+}
+
+// familyForm reports whether id is an e-mail of a family's form
+// (allFamilyForms).
+func familyForm(id profile.Identifier) bool {
+	if id.Type != profile.Email {
 		return false
 	}
-	for _, id := range ids {
-		if id.Type != profile.Email {
-			return false
-		}
-		local, _, _ := strings.Cut(id.Value, "@")
-		letters := localLetters(local)
-		words := strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
-		switch {
-		case len(letters) >= 6 && strings.HasPrefix(letters, "the") && strings.HasSuffix(letters, "s"):
-		case len(letters) > 6 && strings.HasSuffix(letters, "family"):
-		case len(words) > 1 && slices.Contains(words, "home"):
-		default:
-			return false
-		}
+	local, _, _ := strings.Cut(id.Value, "@")
+	letters := localLetters(local)
+	switch {
+	case len(letters) >= 6 && strings.HasPrefix(letters, "the") && strings.HasSuffix(letters, "s"):
+	case len(letters) > 6 && strings.HasSuffix(letters, "family"):
+	default:
+		words := localWords(local)
+		return len(words) > 1 && slices.Contains(words, "home")
 	}
 	return true
+}
+
+// localWords splits an e-mail's local part into its runs of letters a-z
+// ("kumar.aisha86" → kumar, aisha).
+func localWords(local string) []string {
+	return strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
+}
+
+// crosswise returns p read family name first — its family-name field as
+// the given name and its given-name field as the family name — when
+// that reading is plausible (p holds both, and its family name is known
+// as a given name: "Kumar Sanjay", "Patterson Mark"); nil otherwise.
+func (ix *Index) crosswise(p *prep) *prep {
+	if p.first == "" || p.last == "" || !ix.givenNameToken(p.last) {
+		return nil
+	}
+	return &prep{first: p.last, last: p.first, rare: p.rare}
 }
 
 // allFamilyEmails reports whether every identifier in ids is an e-mail
@@ -560,7 +576,7 @@ func (ix *Index) otherGeneration(a, b int32) bool {
 		return false
 	}
 	for _, id := range ix.sharedLive(pa, pb) {
-		if !allFamilyForms([]profile.Identifier{id}) && !ix.heldApart(id) {
+		if !familyForm(id) && !ix.heldApart(id) {
 			return false // one person's own e-mail or phone
 		}
 	}
@@ -628,16 +644,13 @@ func (ix *Index) emailNamesAnother(n, p *prep) bool {
 	}
 	// p as written and, when its family name is known as a given name
 	// ("Kumar, Sanjay" written family name first), crosswise.
-	readings := [2]*prep{p}
-	if p.last != "" && ix.givenNameToken(p.last) {
-		readings[1] = &prep{first: p.last, last: p.first, rare: p.rare}
-	}
+	readings := [2]*prep{p, ix.crosswise(p)}
 	for _, e := range n.emails {
 		if slices.Contains(p.emails, e) {
 			continue
 		}
 		local, _, _ := strings.Cut(e, "@")
-		tokens := strings.FieldsFunc(local, func(r rune) bool { return r < 'a' || r > 'z' })
+		tokens := localWords(local)
 		if ix.namesSomeoneElse(tokens, p) {
 			return true // "dorothy_anderson" or "kathi61" beside Steven Ford's landline
 		}
@@ -741,8 +754,8 @@ func otherInitial(c byte, p *prep) bool {
 		return false
 	}
 	for _, g := range nicknames[p.first] {
-		for _, n := range strings.Fields(nicknameGroups[g]) {
-			if NormalizeName(n)[0] == c {
+		for _, n := range nicknameMembers[g] {
+			if n[0] == c {
 				return false
 			}
 		}
@@ -811,10 +824,11 @@ func (ix *Index) heldApart(id profile.Identifier) bool {
 // two records share a contact point or the address (sharesContact: a
 // household, where the other is a typo or a rarer name; decision 0088).
 func (ix *Index) familyFirstDiffers(pa, pb *prep, v *vector) bool {
-	return v.lv[cFirst] == 1 && !v.aSwap && !v.bSwap &&
-		v.differs(cLast) && ix.m.familyName(pa.first) &&
-		(ix.m.givenName(pa.last) && ix.m.givenName(pb.last) ||
-			(ix.m.givenName(pa.last) || ix.m.givenName(pb.last)) && sharesContact(pa, pb, v))
+	if v.lv[cFirst] != 1 || v.aSwap || v.bSwap || !v.differs(cLast) || !ix.m.familyName(pa.first) {
+		return false
+	}
+	ga, gb := ix.m.givenName(pa.last), ix.m.givenName(pb.last)
+	return ga && gb || (ga || gb) && sharesContact(pa, pb, v)
 }
 
 // noNameAgrees reports whether a name part was compared and found

@@ -198,8 +198,8 @@ func nameLocalPart(a, b *prep) nameSpelt {
 // Katharina, "gaby92" for Gabrielle.
 func spellsVariant(letters, first string) bool {
 	for _, g := range nicknames[first] {
-		for _, n := range strings.Fields(nicknameGroups[g]) {
-			if n = NormalizeName(n); len(n) >= 3 && n != first && strings.Contains(letters, n) {
+		for _, n := range nicknameMembers[g] {
+			if len(n) >= 3 && n != first && strings.Contains(letters, n) {
 				return true
 			}
 		}

@@ -514,8 +514,8 @@ func variantClose(a, b string) bool {
 		return true
 	}
 	for _, g := range nicknames[a] {
-		for _, n := range strings.Fields(nicknameGroups[g]) {
-			if n = NormalizeName(n); len(n) > 3 && damerauWithin(n, b, 1) {
+		for _, n := range nicknameMembers[g] {
+			if len(n) > 3 && damerauWithin(n, b, 1) {
 				return true
 			}
 		}

@@ -1,6 +1,9 @@
 package identity
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // nicknameGroups lists given names that are commonly used for one another
 // (English-speaking usage). Each line is one group; a name may appear in
@@ -350,54 +353,63 @@ var nicknameGroups = []string{
 	"rajesh raj",
 }
 
+// nicknameMembers is each group of nicknameGroups as normalized names,
+// the group's formal name first. Built once; read-only afterwards.
+var nicknameMembers = groupMembers(nicknameGroups)
+
 // nicknames maps a name to the sorted, deduplicated list of group numbers
 // it belongs to. Built once; read-only afterwards.
-var nicknames = func() map[string][]uint16 {
-	m := map[string][]uint16{}
-	for g, line := range nicknameGroups {
+var nicknames = indexGroups(nicknameMembers)
+
+// groupMembers splits each line of a name-group table into its
+// normalized names.
+func groupMembers(lines []string) [][]string {
+	out := make([][]string, len(lines))
+	for g, line := range lines {
 		for _, n := range strings.Fields(line) {
-			n = NormalizeName(n)
-			gs := m[n]
-			if len(gs) == 0 || gs[len(gs)-1] != uint16(g) {
+			out[g] = append(out[g], NormalizeName(n))
+		}
+	}
+	return out
+}
+
+// indexGroups maps every name of groups to the sorted, deduplicated
+// numbers of the groups it is in.
+func indexGroups(groups [][]string) map[string][]uint16 {
+	m := map[string][]uint16{}
+	for g, names := range groups {
+		for _, n := range names {
+			if gs := m[n]; len(gs) == 0 || gs[len(gs)-1] != uint16(g) {
 				m[n] = append(gs, uint16(g))
 			}
 		}
 	}
 	return m
-}()
+}
 
-// Nicknames reports whether a and b (normalized first names) are usual
-// variants of one another, e.g. Bob and Robert, Peggy and Margaret.
-func Nicknames(a, b string) bool {
-	ga, gb := nicknames[a], nicknames[b]
+// shareGroup reports whether two names' group lists (indexGroups) have
+// a group in common.
+func shareGroup(ga, gb []uint16) bool {
 	for _, x := range ga {
-		for _, y := range gb {
-			if x == y {
-				return true
-			}
+		if slices.Contains(gb, x) {
+			return true
 		}
 	}
 	return false
 }
 
+// Nicknames reports whether a and b (normalized first names) are usual
+// variants of one another, e.g. Bob and Robert, Peggy and Margaret.
+func Nicknames(a, b string) bool { return shareGroup(nicknames[a], nicknames[b]) }
+
 // canonicalFirst returns the first group's first name for a known
 // nickname ("bob" → "robert") or the name itself. Blocking uses it.
 func canonicalFirst(n string) string {
 	if gs := nicknames[n]; len(gs) > 0 {
-		return groupCanonical[gs[0]]
+		return nicknameMembers[gs[0]][0]
 	}
 	return n
 }
-
-// groupCanonical is each nickname group's first name, normalized: what
-// canonicalFirst returns for the group's members. Built once.
-var groupCanonical = func() []string {
-	out := make([]string, len(nicknameGroups))
-	for g, line := range nicknameGroups {
-		out[g] = NormalizeName(strings.Fields(line)[0])
-	}
-	return out
-}()
 
 // sexedNameGroups lists given names whose masculine and feminine forms
 // are spelt alike ("Michael" and "Michelle", "Daniel" and "Danielle",
@@ -449,29 +461,24 @@ var sexedNameGroups = []string{
 	"valentin|valentina",
 }
 
-// sexedNames maps a name to its group and sex (+1 masculine, −1
-// feminine) in sexedNameGroups. Built once.
-var sexedNames = func() map[string]struct {
+// sexedName is a name's line in sexedNameGroups and its sex there: +1
+// masculine, −1 feminine.
+type sexedName struct {
 	group uint16
 	sex   int8
-} {
-	m := map[string]struct {
-		group uint16
-		sex   int8
-	}{}
+}
+
+// sexedNames maps each name of sexedNameGroups to its sexedName. Built
+// once.
+var sexedNames = func() map[string]sexedName {
+	m := map[string]sexedName{}
 	for g, line := range sexedNameGroups {
 		male, female, _ := strings.Cut(line, "|")
 		for _, n := range strings.Fields(male) {
-			m[n] = struct {
-				group uint16
-				sex   int8
-			}{uint16(g), 1}
+			m[n] = sexedName{uint16(g), 1}
 		}
 		for _, n := range strings.Fields(female) {
-			m[n] = struct {
-				group uint16
-				sex   int8
-			}{uint16(g), -1}
+			m[n] = sexedName{uint16(g), -1}
 		}
 	}
 	return m

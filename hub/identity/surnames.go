@@ -84,15 +84,7 @@ var surnameGroups = []string{
 }
 
 // surnames maps a normalized surname to its groups. Built once.
-var surnames = func() map[string][]uint16 {
-	m := map[string][]uint16{}
-	for g, line := range surnameGroups {
-		for _, n := range strings.Fields(line) {
-			m[n] = append(m[n], uint16(g))
-		}
-	}
-	return m
-}()
+var surnames = indexGroups(groupMembers(surnameGroups))
 
 // SurnameVariants reports whether a and b (normalized family names,
 // NormalizeName) are one surname in two romanisations or spellings:
@@ -104,14 +96,7 @@ func SurnameVariants(a, b string) bool {
 	if a == "" || b == "" || a == b {
 		return false
 	}
-	for _, x := range surnames[a] {
-		for _, y := range surnames[b] {
-			if x == y {
-				return true
-			}
-		}
-	}
-	if umlautEqual(a, b) {
+	if shareGroup(surnames[a], surnames[b]) || umlautEqual(a, b) {
 		return true
 	}
 	return prefixForm(a) == prefixForm(b)
