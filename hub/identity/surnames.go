@@ -96,8 +96,15 @@ func SurnameVariants(a, b string) bool {
 	if a == "" || b == "" || a == b {
 		return false
 	}
-	if shareGroup(surnames[a], surnames[b]) || umlautEqual(a, b) {
+	// Most pairs are two unrelated surnames: the group lookup of b, and
+	// the prefix forms of names beginning with neither o nor m, cannot
+	// say yes (this runs on every family-name comparison that is not
+	// close).
+	if ga := surnames[a]; len(ga) > 0 && shareGroup(ga, surnames[b]) || umlautEqual(a, b) {
 		return true
+	}
+	if a[0] != 'o' && a[0] != 'm' && b[0] != 'o' && b[0] != 'm' {
+		return false
 	}
 	return prefixForm(a) == prefixForm(b)
 }
