@@ -294,11 +294,23 @@ func nameLevels(a, b *prep, v *vector) {
 		if p1, p2 := crossPart(af, b.last), crossPart(al, b.first); p1 > 0 && p2 > 0 &&
 			(p1+p2 >= 3 || JaroWinkler(af, b.last) >= 0.92 && JaroWinkler(al, b.first) >= 0.92) &&
 			JaroWinkler(af, b.first)+JaroWinkler(al, b.last) < 1.6 {
-			af, al = al, af
-			v.aSwap, v.crossed = true, true
+			v.crossed = true
 		}
 	}
 	bf, bl := b.first, b.last
+	if v.crossed {
+		// Which record is written family name first decides which pair
+		// the given-name comparison (with its nicknames) judges: where a's
+		// given name and b's surname field are nicknames of each other
+		// ("John Hill" and "Hill Jack"), b is the one turned round.
+		if af != b.last && Nicknames(af, b.last) {
+			bf, bl = bl, bf
+			v.bSwap = true
+		} else {
+			af, al = al, af
+			v.aSwap = true
+		}
+	}
 	// A lone name part may sit in the wrong field ("bryant" as first name
 	// with no surname): compare it with whichever part of the other
 	// record it resembles more.

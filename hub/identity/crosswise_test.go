@@ -73,3 +73,26 @@ func TestCrosswiseNameWeighsItsCommonerReading(t *testing.T) {
 		t.Errorf("straight given name reed weighs %+.2f, want its given-name weight %+.2f", got, asGiven)
 	}
 }
+
+// TestCrosswiseNicknameJudgedAsGivenName checks that a pair read
+// crosswise compares its given names as given names, whichever record is
+// written family name first: "John Hill" and "Hill Jack" agree on the
+// surname exactly and on the given name as nicknames, not on "hill" as a
+// given name with "john" and "jack" two different surnames.
+func TestCrosswiseNicknameJudgedAsGivenName(t *testing.T) {
+	m := testModel(t)
+	cfg := withDefaultRules(m.cfg)
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	straight := rec("a", "first_name", "John", "last_name", "Hill")
+	turned := rec("b", "first_name", "Hill", "last_name", "Jack")
+	for _, pair := range [][2]Record{{straight, turned}, {turned, straight}} {
+		v := m.compare(pre(pair[0]), pre(pair[1]))
+		if !v.crossed {
+			t.Fatalf("%s ~ %s: not read crosswise", pair[0].ID, pair[1].ID)
+		}
+		if v.lv[cFirst] != 2 || v.lv[cLast] != 1 {
+			t.Errorf("%s ~ %s: given-name level %q, surname level %q; want nickname and exact", pair[0].ID, pair[1].ID,
+				specs[cFirst].levels[v.lv[cFirst]], specs[cLast].levels[v.lv[cLast]])
+		}
+	}
+}
