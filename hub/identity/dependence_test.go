@@ -223,8 +223,10 @@ func TestSharedPhoneDifferentNamesStayApart(t *testing.T) {
 	m := untrainedModel(t)
 	m.w[cPhone][1], m.w[cAddress][1] = 30, 30
 	c3 := rec("c3", "first_name", "Omar", "last_name", "Haddad", "phone", "415 555 0101", "address", "12 Main St, Springfield, IL 62704")
-	if w := weightOfPair(t, m, a, b); w < m.cfg.MatchWeight {
-		t.Fatalf("the pair scores %.2f: the test needs it above the match weight", w)
+	// (Since decision 0092 the pair is vetoed outright: both names differ
+	// on one phone and no birth date agrees.)
+	if got := m.vetoOf(prepare(a, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder), prepare(b, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)); got != vetoNames {
+		t.Fatalf("veto %q, want %q", got, vetoNames)
 	}
 	ix = NewIndex(m)
 	if err := ix.Load([]Record{a, b, c3}, nil); err != nil {
@@ -703,5 +705,33 @@ func TestNamelessRecordsOnAFamilyEmailStayApart(t *testing.T) {
 	web := rec("web", "email", "thepattersons@example.com")
 	if ix := resolveSmall(t, mark, web); sameCluster(t, ix, "mark", "web") {
 		t.Error(`a nameless record with thepattersons@ joined "Patterson Mark"`)
+	}
+}
+
+// Two records on one e-mail or phone whose given and family names both
+// differ, read straight and crosswise, are two people (a step-parent, an
+// in-law on the family's e-mail) whatever their sexes say: a veto
+// (decision 0092). A shared address alone leaves it to the weights
+// (FEBRL's records mistype both names of one person at one address), and
+// a nickname with another family name (Liz Smith, née Jones) is not
+// "different".
+func TestBothNamesDifferOnOneEmail(t *testing.T) {
+	const home = "2174 Highland Terrace, Bristol, CT 06092"
+	barbara := rec("barbara", "first_name", "Barbara", "last_name", "Reynolds", "email", "thewangs@example.com", "address", home)
+	sam := rec("sam", "first_name", "Sam", "last_name", "Wang", "email", "thewangs@example.com", "address", home)
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	if got := vetoOf(pre(barbara), pre(sam)); got != vetoNames {
+		t.Fatalf("Barbara Reynolds and Sam Wang on one e-mail: veto %q, want %q", got, vetoNames)
+	}
+	for _, other := range []Record{
+		rec("addr", "first_name", "Sam", "last_name", "Wang", "address", home),                                         // address only
+		rec("liz", "first_name", "Babs", "last_name", "Wang", "email", "thewangs@example.com"),                         // nickname, married name
+		rec("turned", "first_name", "Reynolds", "last_name", "Barbara", "email", "thewangs@example.com"),               // crosswise
+		rec("typo", "first_name", "Barbra", "last_name", "Reynolds", "email", "thewangs@example.com", "address", home), // close
+	} {
+		if got := vetoOf(pre(barbara), pre(other)); got != vetoNone {
+			t.Errorf("Barbara Reynolds ~ %s: veto %q, want none", other.ID, got)
+		}
 	}
 }

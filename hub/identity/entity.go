@@ -28,13 +28,14 @@ const (
 	vetoGeneration
 	vetoGivenName
 	vetoSexAndNames
+	vetoNames
 )
 
 // String names the conflict; it never includes a compared value.
 func (v veto) String() string {
 	return [...]string{"", "organisation vs person", "different organisations", "different national ids",
 		"different passports", "different driver's licences", "different birth dates", "different generations",
-		"different given names", "different sex and names"}[v]
+		"different given names", "different sex and names", "different names"}[v]
 }
 
 // vetoSet holds the vetoes a model waives because its training data
@@ -397,6 +398,9 @@ func vetoWith(a, b *prep, v *vector, dob uint8, waive vetoSet) veto {
 	if waive&waiveGivenName == 0 && !docAgree && sexAndNamesDiffer(a, b, v) {
 		return vetoSexAndNames
 	}
+	if waive&waiveGivenName == 0 && !docAgree && wholeNameDiffers(a, b, v) {
+		return vetoNames
+	}
 	return vetoNone
 }
 
@@ -620,4 +624,32 @@ func pairAddressLevel(a, b *prep, v *vector) uint8 {
 		return v.lv[cAddress]
 	}
 	return addressLevel(a.addr, b.addr)
+}
+
+// wholeNameDiffers reports whether a and b, on one e-mail or phone, differ in
+// both given and family name, read straight and crosswise, with no
+// birth date agreeing: two people — a step-parent, an in-law on the
+// family's e-mail — not one person's maiden name (the given name would
+// agree), a transcription (close spellings) or someone who goes by a
+// middle name. Records whose names were garbled but whose birth dates
+// agree (FEBRL's) are left to the weights. Decision 0092.
+func wholeNameDiffers(a, b *prep, v *vector) bool {
+	af, bf := a.first, b.first
+	if len(af) < 2 || len(bf) < 2 || len(a.last) < 2 || len(b.last) < 2 || nameTitles[af] || nameTitles[bf] {
+		return false
+	}
+	if common(a.emails, b.emails) == "" && common(a.phones, b.phones) == "" {
+		return false
+	}
+	if nameLevel(a.last, b.last) <= 3 || firstLevel(af, bf) != levelDifferent(cFirst) ||
+		firstLevel(af, b.last) != levelDifferent(cFirst) || firstLevel(a.last, bf) != levelDifferent(cFirst) {
+		return false
+	}
+	if l := pairDOBLevel(a, b, v, dobUnknown); l >= 1 && l <= 3 {
+		return false
+	}
+	if af == b.middle || bf == a.middle || variantClose(af, bf) || variantClose(bf, af) {
+		return false
+	}
+	return true
 }
