@@ -223,7 +223,7 @@ func TestSharedPhoneDifferentNamesStayApart(t *testing.T) {
 	m := untrainedModel(t)
 	m.w[cPhone][1], m.w[cAddress][1] = 30, 30
 	c3 := rec("c3", "first_name", "Omar", "last_name", "Haddad", "phone", "415 555 0101", "address", "12 Main St, Springfield, IL 62704")
-	// (Since decision 0092 the pair is vetoed outright: both names differ
+	// (Since decision 0091 the pair is vetoed outright: both names differ
 	// on one phone and no birth date agrees.)
 	if got := m.vetoOf(prepare(a, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder), prepare(b, m.cfg.Rules, m.cfg.Region, m.cfg.DateOrder)); got != vetoNames {
 		t.Fatalf("veto %q, want %q", got, vetoNames)
@@ -711,7 +711,7 @@ func TestNamelessRecordsOnAFamilyEmailStayApart(t *testing.T) {
 // Two records on one e-mail or phone whose given and family names both
 // differ, read straight and crosswise, are two people (a step-parent, an
 // in-law on the family's e-mail) whatever their sexes say: a veto
-// (decision 0092). A shared address alone leaves it to the weights
+// (decision 0091). A shared address alone leaves it to the weights
 // (FEBRL's records mistype both names of one person at one address), and
 // a nickname with another family name (Liz Smith, née Jones) is not
 // "different".

@@ -632,7 +632,7 @@ func pairAddressLevel(a, b *prep, v *vector) uint8 {
 // family's e-mail — not one person's maiden name (the given name would
 // agree), a transcription (close spellings) or someone who goes by a
 // middle name. Records whose names were garbled but whose birth dates
-// agree (FEBRL's) are left to the weights. Decision 0092.
+// agree (FEBRL's) are left to the weights. Decision 0091.
 func wholeNameDiffers(a, b *prep, v *vector) bool {
 	af, bf := a.first, b.first
 	if len(af) < 2 || len(bf) < 2 || len(a.last) < 2 || len(b.last) < 2 || nameTitles[af] || nameTitles[bf] {
