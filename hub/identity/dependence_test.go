@@ -735,3 +735,32 @@ func TestBothNamesDifferOnOneEmail(t *testing.T) {
 		}
 	}
 }
+
+// Someone who goes by a middle name is not told apart from their own
+// record by the given-name veto ("Jeff Philip Simmons" and "Philip
+// Simmons") — unless the record under the middle name gives a middle
+// name of its own that cannot be the other's given name ("Philip E.
+// Simmons" is someone else at the address: a son, a brother).
+func TestGoesByMiddleName(t *testing.T) {
+	const home = "8057 5th Boulevard, Albuquerque, NM 87115"
+	jeff := rec("jeff", "first_name", "Jeff", "middle_name", "Philip", "last_name", "Simmons", "address", home)
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	for _, c := range []struct {
+		r    Record
+		want veto
+	}{
+		{rec("philip", "first_name", "Philip", "last_name", "Simmons", "address", home), vetoNone},
+		{rec("pj", "first_name", "Philip", "middle_name", "J", "last_name", "Simmons", "address", home), vetoNone},
+		{rec("pjeff", "first_name", "Philip", "middle_name", "Jeff", "last_name", "Simmons", "address", home), vetoNone},
+		{rec("pe", "first_name", "Philip", "middle_name", "E", "last_name", "Simmons", "address", home), vetoGivenName},
+		{rec("pedward", "first_name", "Philip", "middle_name", "Edward", "last_name", "Simmons", "address", home), vetoGivenName},
+	} {
+		if got := vetoOf(pre(jeff), pre(c.r)); got != c.want {
+			t.Errorf("Jeff Philip Simmons ~ %s: veto %q, want %q", c.r.ID, got, c.want)
+		}
+		if got := vetoOf(pre(c.r), pre(jeff)); got != c.want {
+			t.Errorf("%s ~ Jeff Philip Simmons: veto %q, want %q", c.r.ID, got, c.want)
+		}
+	}
+}

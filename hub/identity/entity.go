@@ -480,7 +480,7 @@ func givenNamesConflict(a, b *prep, v *vector) bool {
 	if nameSim(af, b.last) >= 0.8 && nameSim(a.last, bf) >= 0.8 {
 		return false
 	}
-	if af == b.middle || bf == a.middle || strings.Contains(b.middle, af) || strings.Contains(a.middle, bf) {
+	if goesByMiddle(a, b) || goesByMiddle(b, a) {
 		return false
 	}
 	// Spelling variants of a nickname ("Thonas" for Thomas, so Tom) —
@@ -648,8 +648,21 @@ func wholeNameDiffers(a, b *prep, v *vector) bool {
 	if l := pairDOBLevel(a, b, v, dobUnknown); l >= 1 && l <= 3 {
 		return false
 	}
-	if af == b.middle || bf == a.middle || variantClose(af, bf) || variantClose(bf, af) {
+	if goesByMiddle(a, b) || goesByMiddle(b, a) || variantClose(af, bf) || variantClose(bf, af) {
 		return false
 	}
 	return true
+}
+
+// goesByMiddle reports whether b could be a, written under the middle name
+// a gives: b's given name is a's middle name (or one of a's middle
+// names), and b's own middle name, if any, could be a's given name — the
+// same name or its initial. "Jeff Philip Simmons" may go by Philip, but
+// not as "Philip E. Simmons".
+func goesByMiddle(a, b *prep) bool {
+	if a.middle == "" || b.first == "" || !(b.first == a.middle || strings.Contains(a.middle, b.first)) {
+		return false
+	}
+	m := b.middle
+	return m == "" || m == a.first || len(m) == 1 && a.first != "" && m[0] == a.first[0] || strings.Contains(m, a.first)
 }
