@@ -764,3 +764,34 @@ func TestGoesByMiddleName(t *testing.T) {
 		}
 	}
 }
+
+// Household evidence reads one address however its unit is written:
+// twins at "6098 Prospect St #4E" and "6098 Prospect Street, Unit 4E"
+// share a street address, so their different given names veto. Another
+// unit, or another number, is not the same address.
+func TestUnitWordsDoNotSplitAHousehold(t *testing.T) {
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	thomas := rec("thomas", "first_name", "Thomas", "last_name", "Turner", "birth_date", "2005-02-08",
+		"address", "6098 Prospect St #4E, Sacramento, CA 95857")
+	kevin := rec("kevin", "first_name", "Kevin", "last_name", "Turner", "birth_date", "2005-02-08",
+		"address_line", "6098 Prospect Street, Unit 4E", "city", "Sacramento", "state", "CA", "postcode", "95857")
+	if got := vetoOf(pre(thomas), pre(kevin)); got != vetoGivenName {
+		t.Errorf("Thomas and Kevin Turner at one address: veto %q, want %q", got, vetoGivenName)
+	}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"6098 Prospect St #4E", "6098 Prospect Street Apt 4E", true},
+		{"6098 Prospect Street Unit 4E", "6098 prospect street suite 4e", true},
+		{"6098 Prospect St #4E", "6098 Prospect St #5E", false},
+		{"6098 Prospect St #4E", "6099 Prospect St Unit 4E", false},
+		{"6098 Prospect St", "6098 Prospect St 4E", false},
+		{"Unit", "Apt", false},
+	} {
+		if got := sameBesideUnitWord(NormalizeAddress(c.a), NormalizeAddress(c.b)); got != c.want {
+			t.Errorf("sameBesideUnitWord(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}

@@ -276,6 +276,24 @@ type oneLine struct {
 	street, city, state, postcode string
 }
 
+// unitSegment reports whether a segment of a one-line address is a
+// unit: a designator ("Apt 4", "Unit 4E", "Suite 200", "#4E") and a
+// number.
+func unitSegment(seg string) bool {
+	if strings.HasPrefix(seg, "#") {
+		return hasDigit(seg)
+	}
+	f := strings.Fields(strings.ToLower(seg))
+	if len(f) != 2 || !hasDigit(f[1]) {
+		return false
+	}
+	switch strings.TrimSuffix(f[0], ".") {
+	case "apt", "apartment", "unit", "suite", "ste", "flat", "no", "room", "rm":
+		return true
+	}
+	return false
+}
+
 // splitOneLine splits "12 Main St Apt 4, Springfield, IL 62704" into
 // street ("12 Main St Apt 4" — the unit stays in the street, where
 // NormalizeAddress spells "Apt" as "apartment"), city, state and
@@ -295,6 +313,17 @@ func splitOneLine(s string) oneLine {
 	}
 	out := oneLine{street: segs[0]}
 	rest := segs[1:]
+	// A unit written as its own segment ("12 Main St, Apt 4, …", "Flat
+	// 2, 10 Downing Street, …") belongs to the street, after it, not to
+	// the city.
+	if len(rest) > 1 && unitSegment(segs[0]) && !unitSegment(rest[0]) {
+		out.street = rest[0] + " " + segs[0]
+		rest = rest[1:]
+	}
+	for len(rest) > 1 && unitSegment(rest[0]) {
+		out.street += " " + rest[0]
+		rest = rest[1:]
+	}
 	// Postcode and state from the last segment(s).
 	last := strings.Fields(rest[len(rest)-1])
 	var pc []string
@@ -502,7 +531,7 @@ func sharesContact(a, b *prep, v *vector) bool {
 		// places them.
 		return (a.addr == "") != (b.addr == "") && a.postcode != "" && a.postcode == b.postcode
 	}
-	if pairAddressLevel(a, b, v) > 2 {
+	if pairAddressLevel(a, b, v) > 2 && !sameBesideUnitWord(a.addr, b.addr) {
 		return false
 	}
 	return a.streetNo != "" && a.streetNo == b.streetNo || a.postcode != "" && a.postcode == b.postcode
@@ -665,4 +694,34 @@ func goesByMiddle(a, b *prep) bool {
 	}
 	m := b.middle
 	return m == "" || m == a.first || len(m) == 1 && a.first != "" && m[0] == a.first[0] || strings.Contains(m, a.first)
+}
+
+// unitWords are the unit designators an address may write before a unit
+// ("Apt 4E", "Unit 4E", "#4E", "Suite 4E").
+var unitWords = map[string]bool{"apartment": true, "unit": true, "suite": true, "ste": true, "no": true}
+
+// sameBesideUnitWord reports whether two normalized addresses are the
+// same once unit designators are dropped: "6098 prospect street 4e" and
+// "6098 prospect street unit 4e" (a "#" is dropped by tokenizing). The
+// household vetoes read that as one address; the weights still see
+// the two spellings (NormalizeAddress keeps them, decision 0042).
+func sameBesideUnitWord(a, b string) bool {
+	var ta, tb [16]string
+	na, nb := splitInto(a, ta[:]), splitInto(b, tb[:])
+	i, j, same := 0, 0, 0
+	for {
+		for i < na && unitWords[ta[i]] {
+			i++
+		}
+		for j < nb && unitWords[tb[j]] {
+			j++
+		}
+		if i == na || j == nb {
+			return i == na && j == nb && same > 0
+		}
+		if ta[i] != tb[j] {
+			return false
+		}
+		i, j, same = i+1, j+1, same+1
+	}
 }

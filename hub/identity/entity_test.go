@@ -408,8 +408,18 @@ func TestOneLineAddressSplit(t *testing.T) {
 		t.Fatalf("one line %+v, fields %+v", *a, *b)
 	}
 	uk := splitOneLine("Flat 2, 10 Downing Street, London, SW1A 2AA")
-	if uk.postcode != "SW1A 2AA" || uk.city == "" {
+	if uk.postcode != "SW1A 2AA" || uk.city != "London" || uk.street != "10 Downing Street Flat 2" {
 		t.Fatalf("UK one-line address: %+v", uk)
+	}
+	// A unit in a segment of its own stays with the street.
+	for _, s := range []string{"12 Main St, Apt 4, Springfield, IL 62704", "Apt 4, 12 Main St, Springfield, IL 62704"} {
+		c := prepare(rec("c", "address", s), rules, "US", DateAuto)
+		if c.city != "springfield" || c.state != "il" || c.postcode != "62704" || c.addr != a.addr {
+			t.Errorf("%q: city %q state %q postcode %q street %q; want springfield, il, 62704, %q", s, c.city, c.state, c.postcode, c.addr, a.addr)
+		}
+	}
+	if c := prepare(rec("c", "address", "12 Main St, #4, Springfield, IL 62704"), rules, "US", DateAuto); c.city != "springfield" || c.addr != "main street 4" {
+		t.Errorf("a #-unit segment: city %q street %q", c.city, c.addr)
 	}
 }
 
