@@ -167,6 +167,25 @@ var blockRules = []blockRule{
 			k.emit(v, "", "")
 		}
 	}},
+	{name: "organisation", excludes: []comp{cLast}, keys: func(p *prep, k *keySink) {
+		// An organisation's name alone: two records of one company that
+		// share no place (a support ticket with the company's name and
+		// e-mail) still meet. A generic name ("acme") many hold exceeds
+		// BlockCap and yields none.
+		if p.org != "" {
+			k.emit(p.last, "", "")
+		}
+	}},
+	{name: "phone_digits", excludes: []comp{cPhone}, keys: func(p *prep, k *keySink) {
+		// A phone the default region cannot read is no identifier: its
+		// last seven digits still bring together the records that write
+		// it (the comparison reads them too).
+		for _, ph := range p.phones {
+			if len(ph) >= 7 && ph[0] != '+' {
+				k.emit(ph[len(ph)-7:], "", "")
+			}
+		}
+	}},
 	{name: "identifier", excludes: []comp{cEmail, cPhone}, identifier: true, keys: func(p *prep, k *keySink) {
 		for _, id := range p.ids {
 			k.emit(string(id.Type), ":", id.Value)

@@ -70,7 +70,7 @@ type blockingCase struct {
 // without the rule it tests).
 func checkBlockingCases(t *testing.T, cases []blockingCase, allowed map[string]bool) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := withDefaultRules(DefaultConfig())
 	for _, c := range cases {
 		pa := prepare(c.a, cfg.Rules, cfg.Region, cfg.DateOrder)
 		pb := prepare(c.b, cfg.Rules, cfg.Region, cfg.DateOrder)
@@ -90,5 +90,29 @@ func checkBlockingCases(t *testing.T, cases []blockingCase, allowed map[string]b
 				t.Errorf("%s: the pair already meets under %s; the case does not test the rule", c.rule, name)
 			}
 		}
+	}
+}
+
+// TestBlockingFindsOrganisationsAndUnreadablePhones checks the two rules
+// for the customers set's records that no other rule brought together:
+// one company's records sharing only its name and a phone the default
+// region cannot read (no identifier, so no identifier key), and two
+// records whose only common value is such a phone. Each pair shares a
+// key of the named rule and of no other. The company's two records then
+// resolve to one.
+func TestBlockingFindsOrganisationsAndUnreadablePhones(t *testing.T) {
+	plumbingA := rec("a", "org_name", "Hernandez Plumbing L.L.C.", "phone", "555 9028 472",
+		"address_line", "5750 Main Drive", "city", "Fairview", "state", "TX", "postcode", "75003")
+	plumbingB := rec("b", "org_name", "Hernandez Plumbing LLC", "email", "sales@hernandezplumbing.com", "phone", "555 9028 472")
+	cases := []blockingCase{
+		{"organisation", rec("a", "org_name", "Hernandez Plumbing L.L.C.", "postcode", "75003"),
+			rec("b", "org_name", "Hernandez Plumbing LLC", "email", "sales@hernandezplumbing.com")},
+		{"phone_digits", rec("a", "first_name", "Ann", "last_name", "Lee", "phone", "555 9028 472"),
+			rec("b", "email", "orders@example.com", "phone", "(555) 902-8472")},
+	}
+	checkBlockingCases(t, cases, map[string]bool{"organisation": true, "phone_digits": true})
+	ix := resolveSmall(t, plumbingA, plumbingB)
+	if !sameCluster(t, ix, "a", "b") {
+		t.Error("one company's two records, same name and phone, stayed apart")
 	}
 }
