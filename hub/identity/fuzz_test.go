@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"strings"
 	"testing"
 
 	"ucv/profile"
@@ -44,6 +45,34 @@ func FuzzCompare(f *testing.F) {
 			if va.lv[c] != vb.lv[c] {
 				t.Fatalf("%s: level %d vs %d reversed", specs[c].name, va.lv[c], vb.lv[c])
 			}
+		}
+	})
+}
+
+// FuzzSplitOneLine: splitting a one-line address never panics, never
+// invents text (every word of every field is the input's) and keeps the
+// street when the input has any.
+func FuzzSplitOneLine(f *testing.F) {
+	for _, s := range []string{"12 Main St Apt 4, Springfield, IL 62704", "12 Main St, Apt 4, Springfield, IL 62704",
+		"Flat 2, 10 Downing Street, London, SW1A 2AA", "Apt 4, 12 Main St, Springfield, IL 62704", "#4, , ,", "Unit 1, Unit 2", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o := splitOneLine(s)
+		for _, part := range []string{o.street, o.city, o.state, o.postcode} {
+			for _, w := range strings.Fields(part) {
+				if !strings.Contains(s, w) {
+					t.Fatalf("%q: word %q is not in the input (%+v)", s, w, o)
+				}
+			}
+		}
+		if strings.TrimSpace(strings.Map(func(r rune) rune {
+			if r == ',' || r == '\n' || r == ';' {
+				return ' '
+			}
+			return r
+		}, s)) != "" && o.street == "" {
+			t.Fatalf("%q: no street (%+v)", s, o)
 		}
 	})
 }
