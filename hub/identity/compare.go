@@ -178,7 +178,7 @@ func nameLocalPart(a, b *prep) nameSpelt {
 			}
 			var spells nameSpelt
 			for _, p := range [2]*prep{a, b} {
-				if len(p.last) >= 3 && strings.Contains(letters, p.last) || len(p.last) >= 5 && strings.Contains(letters, p.last[:len(p.last)-1]) {
+				if len(p.last) >= 3 && strings.Contains(letters, p.last) || len(p.last) >= 5 && (strings.Contains(letters, p.last[:len(p.last)-1]) || containsNear(letters, p.last)) {
 					spells |= spellsLast // a family's form too: "thepetrovs" for Petrova
 				}
 				if len(p.first) >= 3 && strings.Contains(letters, p.first) || spellsVariant(letters, p.first) {
@@ -191,6 +191,21 @@ func nameLocalPart(a, b *prep) nameSpelt {
 		}
 	}
 	return 0
+}
+
+// containsNear reports whether letters hold, somewhere, a run within one
+// edit of name — the surname in another romanisation or with a typo:
+// "mzaitseva" spells Zaytseva, "jsmiht" Smith. Names of five letters or
+// more only (the caller's condition).
+func containsNear(letters, name string) bool {
+	for n := len(name) - 1; n <= len(name)+1; n++ {
+		for i := 0; i+n <= len(letters); i++ {
+			if damerauWithin(letters[i:i+n], name, 1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // spellsVariant reports whether letters contain a usual variant of given

@@ -96,6 +96,17 @@ func TestNameLocalPartAddsNothing(t *testing.T) {
 	if math.Abs(bare-family) > 1e-9 {
 		t.Errorf("a surname-spelling family address changed the weight of two Richters: %.2f → %.2f", bare, family)
 	}
+	// Nor one spelling the surname in another romanisation (or with a
+	// typo): two Maria Zaytsevas at mzaitseva@ of two providers.
+	z := []string{"first_name", "Maria", "last_name", "Zaytseva"}
+	bare = weightOfPair(t, m, rec("a", z...), rec("b", z...))
+	translit := weightOfPair(t, m, rec("a", append(z, "email", "mzaitseva@hotmail.com")...), rec("b", append(z, "email", "mzaitseva@comcast.net")...))
+	if math.Abs(bare-translit) > 1e-9 {
+		t.Errorf("mzaitseva@… of two providers changed the weight of two Maria Zaytsevas: %.2f → %.2f", bare, translit)
+	}
+	if containsNear("skater", "zaytseva") || !containsNear("jsmiht", "smith") {
+		t.Error("containsNear: skater holds zaytseva, or jsmiht does not hold smith")
+	}
 	// But a local part spelling a name one record does not share still
 	// links them: Ann Smith, née Lee, kept ann.lee@….
 	smith := []string{"first_name", "Ann", "last_name", "Smith"}
