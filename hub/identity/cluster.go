@@ -247,12 +247,15 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			return false
 		}
 		v := ix.m.compare(pa, pb)
-		if namesDiffer(&v) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v) {
+		if (namesDiffer(&v) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v)) && !ix.personallyTied(pa, pb) {
 			// Two different names on one phone or e-mail are two
 			// people sharing it (a household line, a family address):
 			// a relationship, not a merge. So is a lone name that
 			// disagrees with the only part it can be compared with
 			// ("Svetlana" and "Mikhail Kuznetsov" on one landline).
+			// Unless what tells members apart ties them — the birth
+			// date, a document: then the names are one person's,
+			// garbled ("Emma Lsng" and "Long Emm"; decision 0091).
 			return false
 		}
 		if ix.emailNamesAnother(pa, pb) || ix.emailNamesAnother(pb, pa) {

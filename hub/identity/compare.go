@@ -381,6 +381,8 @@ func crossPart(x, y string) int {
 		return 1
 	case min(len(x), len(y)) >= 4 && (strings.HasPrefix(x, y) || strings.HasPrefix(y, x)):
 		return 1
+	case SurnameVariants(x, y):
+		return 1 // one family name in two romanisations: Huang and Wong
 	}
 	return 0
 }

@@ -96,3 +96,22 @@ func TestCrosswiseNicknameJudgedAsGivenName(t *testing.T) {
 		}
 	}
 }
+
+// TestCrosswiseRomanisation: a name written family name first in one
+// record and given name first in another, the family name in two
+// romanisations ("Huang Jing" and "Jing Wong"), is read crosswise — the
+// given names equal, the family names variants of one another — not as
+// two different names.
+func TestCrosswiseRomanisation(t *testing.T) {
+	m := testModel(t)
+	cfg := withDefaultRules(m.cfg)
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	if !SurnameVariants("huang", "wong") {
+		t.Fatal("test data: huang and wong are not in the variants table")
+	}
+	v := m.compare(pre(rec("a", "first_name", "Huang", "last_name", "Jing")), pre(rec("b", "first_name", "Jing", "last_name", "Wong")))
+	if !v.crossed || v.lv[cFirst] != 1 || v.lv[cLast] != 2 {
+		t.Errorf("Huang Jing ~ Jing Wong: crossed %v, given-name level %q, surname level %q; want crosswise, exact, close",
+			v.crossed, specs[cFirst].levels[v.lv[cFirst]], specs[cLast].levels[v.lv[cLast]])
+	}
+}

@@ -806,3 +806,24 @@ func TestUnitWordsDoNotSplitAHousehold(t *testing.T) {
 		}
 	}
 }
+
+// One person's two records on one e-mail whose names both read as
+// "different" — written crosswise with a typo in each part ("Emma Lsng"
+// and "Long Emm") — are still one person when their birth dates agree:
+// the identifier link is refused for two names only where nothing that
+// tells a household's members apart ties the records. Without the birth
+// date, two different names on one e-mail stay apart.
+func TestGarbledNamesOnOneEmailWithTheBirthDate(t *testing.T) {
+	a := rec("a", "first_name", "Emma", "last_name", "Lsng", "birth_date", "1957-11-28", "email", "emma.long26@example.com",
+		"address", "3451 Lake Court, Houston, TX 77014")
+	b := rec("b", "first_name", "Long", "last_name", "Emm", "birth_date", "11/28/1957", "email", "emma.long26@example.com")
+	ix := resolveSmall(t, a, b)
+	if !sameCluster(t, ix, "a", "b") {
+		t.Error("one person's records on one e-mail with one birth date stayed apart over garbled names")
+	}
+	c := rec("c", "first_name", "Long", "last_name", "Emm", "email", "emma.long26@example.com")
+	ix = resolveSmall(t, a, c)
+	if sameCluster(t, ix, "a", "c") {
+		t.Error("two different names on one e-mail merged without anything personal tying them")
+	}
+}
