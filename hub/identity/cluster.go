@@ -446,7 +446,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		if id.Type != profile.Email || len(pa.first) < 3 {
 			continue
 		}
-		if !strings.Contains(emailLetters(id.Value), pa.first) {
+		if !spellsOwnName(emailLetters(id.Value), pa) {
 			continue
 		}
 		hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
@@ -481,6 +481,26 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		}
 	}
 	return false
+}
+
+// spellsOwnName reports whether e-mail letters spell p's own name rather
+// than the family's: p's given name (three letters or more) or a usual
+// variant of it ("mark" for Marc), or p's initial joined to p's family
+// name, or its first part of two, of four letters or more ("bsanders",
+// "romeror" for Ricardo Romero Cruz).
+func spellsOwnName(letters string, p *prep) bool {
+	if len(p.first) >= 3 && strings.Contains(letters, p.first) || spellsVariant(letters, p.first) {
+		return true
+	}
+	last := p.last
+	if p.lastCut > 0 {
+		last = last[:p.lastCut]
+	}
+	if p.first == "" || len(last) < 4 {
+		return false
+	}
+	i := p.first[:1]
+	return strings.Contains(letters, i+last) || strings.Contains(letters, last+i)
 }
 
 // allFamilyForms reports whether every identifier in ids is an e-mail

@@ -437,6 +437,21 @@ func TestNamelessRecordOnOwnEmailJoins(t *testing.T) {
 	if sameCluster(t, ix, "shared", "grace") || sameCluster(t, ix, "shared", "tom") {
 		t.Fatal("a nameless record on the family e-mail joined one member")
 	}
+	// Her initial and family name spell her own e-mail too (gbryant@).
+	graceG := rec("grace", append(home, "first_name", "Grace", "last_name", "Bryant", "email", "gbryant@example.com", "phone", "919-850-3853")...)
+	orderG := rec("order", append(home, "email", "gbryant@example.com", "phone", "(919) 850-3853")...)
+	ix = resolveSmall(t, graceG, tom, orderG)
+	if !sameCluster(t, ix, "order", "grace") {
+		t.Fatal("a nameless record on Grace's own gbryant@ e-mail did not join her")
+	}
+	for _, c := range []struct {
+		letters string
+		want    bool
+	}{{"gbryant", true}, {"bryantg", true}, {"gracebryant", true}, {"bryants", false}, {"tbryant", false}} {
+		if got := spellsOwnName(c.letters, prepare(graceG, profile.DefaultRules(), "US", DateAuto)); got != c.want {
+			t.Errorf("spellsOwnName(%q, Grace Bryant) = %v, want %v", c.letters, got, c.want)
+		}
+	}
 }
 
 // A nameless record whose only tie to a named person is an e-mail that
