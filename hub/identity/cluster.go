@@ -811,11 +811,13 @@ var addressRule = func() int {
 // compares pairwise.
 const maxAmbiguityCheck = 16
 
-// ambiguous reports whether an identifier a and b share is held by two
-// records that are vetoed apart (the first maxAmbiguityCheck holders in
-// entry order).
+// ambiguous reports whether every identifier a and b share (one at
+// least) is held by two records that are vetoed apart (the first
+// maxAmbiguityCheck holders in entry order). One that is not — her own
+// e-mail beside the household's landline — says whose the record is.
 func (ix *Index) ambiguous(a, b *prep) bool {
-	return slices.ContainsFunc(ix.sharedLive(a, b), ix.heldApart)
+	shared := ix.sharedLive(a, b)
+	return len(shared) > 0 && !slices.ContainsFunc(shared, func(id profile.Identifier) bool { return !ix.heldApart(id) })
 }
 
 // heldApart reports whether identifier id is held by two records that

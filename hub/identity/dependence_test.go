@@ -842,3 +842,26 @@ func TestGarbledNamesOnOneEmailWithTheBirthDate(t *testing.T) {
 		t.Error("two different names on one e-mail merged without anything personal tying them")
 	}
 }
+
+// A nameless record that shares two contact points with a named one —
+// his own e-mail and the household's landline, which his wife's record
+// holds too — is his: the landline cannot say whose it is, the e-mail
+// can. On the landline alone it stays apart.
+func TestNamelessRecordOnOwnEmailAndHouseholdLandline(t *testing.T) {
+	const line = "+1 951 696 9251"
+	jonathan := rec("jonathan", "first_name", "Jonathan", "last_name", "Edwards", "birth_date", "1976-02-14",
+		"email", "jonathan.edwards44@example.com", "phone", line)
+	mary := rec("mary", "first_name", "Mary", "last_name", "Edwards", "birth_date", "1979-08-01", "phone", line)
+	both := rec("both", "email", "jonathan.edwards44@example.com", "phone", "(951) 696-9251")
+	lineOnly := rec("line", "phone", "951-696-9251")
+	ix := resolveSmall(t, jonathan, mary, both, lineOnly)
+	if sameCluster(t, ix, "jonathan", "mary") {
+		t.Fatal("husband and wife merged on their landline")
+	}
+	if !sameCluster(t, ix, "both", "jonathan") {
+		t.Error("a nameless record on Jonathan's own e-mail and the household's landline did not join him")
+	}
+	if sameCluster(t, ix, "line", "jonathan") || sameCluster(t, ix, "line", "mary") {
+		t.Error("a nameless record on the household's landline alone joined one of them")
+	}
+}
