@@ -247,7 +247,7 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			return false
 		}
 		v := ix.m.compare(pa, pb)
-		if (namesDiffer(&v) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v)) && !ix.personallyTied(pa, pb) {
+		if (namesDiffer(&v) && !crosswiseClose(pa, pb) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v)) && !ix.personallyTied(pa, pb) {
 			// Two different names on one phone or e-mail are two
 			// people sharing it (a household line, a family address):
 			// a relationship, not a merge. So is a lone name that
@@ -481,6 +481,16 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		}
 	}
 	return false
+}
+
+// crosswiseClose reports whether a's and b's names, both given in full,
+// read crosswise part by part as close (crossPart): one name written
+// family name first with a typo in each part ("Chen Meilisng" and
+// "Meiling Chan"), which compare reads straight, and so as two
+// different names, unless the crosswise reading is clearly better.
+func crosswiseClose(a, b *prep) bool {
+	return a.first != "" && a.last != "" && b.first != "" && b.last != "" &&
+		crossPart(a.first, b.last) > 0 && crossPart(a.last, b.first) > 0
 }
 
 // spellsOwnName reports whether e-mail letters spell p's own name rather

@@ -865,3 +865,25 @@ func TestNamelessRecordOnOwnEmailAndHouseholdLandline(t *testing.T) {
 		t.Error("a nameless record on the household's landline alone joined one of them")
 	}
 }
+
+// One person's name written family name first with a typo in each part
+// ("Chen Meilisng" and "Meiling Chan") reads straight as two different
+// names, yet on one e-mail and phone it is one person: the identifier
+// link is refused for different names only when the names are not close
+// crosswise either.
+func TestCrosswiseTyposOnOneEmail(t *testing.T) {
+	a := rec("a", "first_name", "Chen", "last_name", "Meilisng", "email", "mchen@example.com", "phone", "404-884-6915",
+		"address", "7323 Elm Boulevard, Atlanta, GA 30376")
+	b := rec("b", "first_name", "Meiling", "last_name", "Chan", "email", "mchen@example.com", "phone", "(404) 884-6915",
+		"address", "7323 Elm Blvd, Atlanta, GA 30376")
+	ix := resolveSmall(t, a, b)
+	if !sameCluster(t, ix, "a", "b") {
+		t.Error("Chen Meilisng and Meiling Chan on one e-mail and phone stayed apart")
+	}
+	c := rec("c", "first_name", "Wei", "last_name", "Chan", "email", "mchen@example.com", "phone", "(404) 884-6915",
+		"address", "7323 Elm Blvd, Atlanta, GA 30376")
+	ix = resolveSmall(t, a, c)
+	if sameCluster(t, ix, "a", "c") {
+		t.Error("Chen Meilisng and Wei Chan, two different names, merged on one e-mail and phone")
+	}
+}
