@@ -887,3 +887,27 @@ func TestCrosswiseTyposOnOneEmail(t *testing.T) {
 		t.Error("Chen Meilisng and Wei Chan, two different names, merged on one e-mail and phone")
 	}
 }
+
+// A short nickname mistyped ("Sma" for Sam, "Tde" for Ted, "Paat" for
+// Pat) is the person's own, not another member's: the household veto
+// leaves it to the weights. A short name that is a name of its own
+// (Pam beside Patricia, one edit from Pat) still vetoes.
+func TestMistypedShortNicknameIsNoOtherMember(t *testing.T) {
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	for _, c := range []struct {
+		full, short string
+		want        veto
+	}{
+		{"Samantha", "Sma", vetoNone},
+		{"Edward", "Tde", vetoNone},
+		{"Patrick", "Paat", vetoNone},
+		{"Patricia", "Pam", vetoGivenName},
+	} {
+		a := rec("a", "first_name", c.full, "last_name", "Collins", "email", "collins.home@example.com")
+		b := rec("b", "first_name", c.short, "last_name", "Collins", "email", "collins.home@example.com")
+		if got := vetoOf(pre(a), pre(b)); got != c.want {
+			t.Errorf("%s ~ %s Collins on one e-mail: veto %q, want %q", c.full, c.short, got, c.want)
+		}
+	}
+}

@@ -540,15 +540,20 @@ func sharesContact(a, b *prep, v *vector) bool {
 // variantClose reports whether b is a misspelling of a — within
 // nameEdits of it: two edits from six letters on, one below (Liam and
 // Niamh, Luis and Lucía are two people) — or within one edit of one of
-// a's nickname variants of four letters or more ("Thonas" for Thomas,
-// so Tom; but not Anna for Ann, so Nancy).
+// a's nickname variants: of four letters or more ("Thonas" for Thomas,
+// so Tom), or shorter when b is no known name ("Sma" for Samantha, so
+// Sam; but not Pam for Patricia, so Pat).
 func variantClose(a, b string) bool {
 	if damerauWithin(a, b, nameEdits(a, b)) {
 		return true
 	}
+	// A short variant (Sam, Ted, Pat) counts only for a b that is no
+	// name of its own: "Sma", "Tde", "Paat" are typos of it; Anna, one
+	// edit from Ann, is another name.
+	short := len(b) >= 3 && len(nicknames[b]) == 0
 	for _, g := range nicknames[a] {
 		for _, n := range nicknameMembers[g] {
-			if len(n) > 3 && damerauWithin(n, b, 1) {
+			if (len(n) > 3 || short) && damerauWithin(n, b, 1) {
 				return true
 			}
 		}
