@@ -911,3 +911,30 @@ func TestMistypedShortNicknameIsNoOtherMember(t *testing.T) {
 		}
 	}
 }
+
+// Two romanisations of one family name in the given-name field are not
+// two members' given names: "Huỳnh Thanh" and "Hoàng Thanh" (both
+// written family name first), and "Huỳnh Hương" against "Hương Hoàng"
+// read crosswise, on one e-mail, are not vetoed apart.
+func TestFamilyNameRomanisationsAreNoGivenNames(t *testing.T) {
+	cfg := withDefaultRules(DefaultConfig())
+	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	if !SurnameVariants("huynh", "hoang") {
+		t.Fatal("test data: huynh and hoang are not in the variants table")
+	}
+	for _, pair := range [][2]Record{
+		{rec("a", "first_name", "Huỳnh", "last_name", "Thanh", "email", "thanh.h@example.com"),
+			rec("b", "first_name", "Hoàng", "last_name", "Thanh", "email", "thanh.h@example.com")},
+		{rec("a", "first_name", "Huỳnh", "last_name", "Hương", "email", "huong.h@example.com"),
+			rec("b", "first_name", "Hương", "last_name", "Hoàng", "email", "huong.h@example.com")},
+	} {
+		if got := vetoOf(pre(pair[0]), pre(pair[1])); got != vetoNone {
+			t.Errorf("%v ~ %v: veto %q, want none", pair[0].Fields[:2], pair[1].Fields[:2], got)
+		}
+	}
+	// Two given names on one family name still veto.
+	if got := vetoOf(pre(rec("a", "first_name", "Thanh", "last_name", "Huỳnh", "email", "h@example.com")),
+		pre(rec("b", "first_name", "Minh", "last_name", "Huỳnh", "email", "h@example.com"))); got != vetoGivenName {
+		t.Errorf("Thanh and Minh Huỳnh: veto %q, want %q", got, vetoGivenName)
+	}
+}

@@ -506,8 +506,11 @@ func givenNamesConflict(a, b *prep, v *vector) bool {
 	if !sharesContact(a, b, v) {
 		return false
 	}
-	if nameSim(af, b.last) >= 0.8 && nameSim(a.last, bf) >= 0.8 {
-		return false
+	if closeOrVariant(af, b.last) && closeOrVariant(a.last, bf) {
+		return false // the same name written crosswise
+	}
+	if SurnameVariants(af, bf) {
+		return false // family names in the given-name field (Huỳnh Thanh, Hoàng Thanh)
 	}
 	if goesByMiddle(a, b) || goesByMiddle(b, a) {
 		return false
@@ -730,3 +733,8 @@ func sameBesideUnitWord(a, b string) bool {
 		i, j, same = i+1, j+1, same+1
 	}
 }
+
+// closeOrVariant reports whether two name parts are close spellings
+// (nameSim ≥ 0.8) or one family name in two romanisations or spellings
+// (SurnameVariants: Huỳnh and Hoàng).
+func closeOrVariant(a, b string) bool { return nameSim(a, b) >= 0.8 || SurnameVariants(a, b) }
