@@ -22,9 +22,9 @@ const (
 )
 
 // ParseBirthDate reads YYYYMMDD, YYYY-MM-DD (or / .), M/D/YYYY and
-// D/M/YYYY (or - .; two-digit years are 19YY), dates with an English
-// month name ("Dec 3 1985", "3 December 1985", "3-Dec-85",
-// "1985 Dec 3") and returns one or two candidate dates as 8-digit
+// D/M/YYYY (or - .; a two-digit year gives both 19YY and 20YY), dates
+// with an English month name ("Dec 3 1985", "3 December 1985",
+// "3-Dec-85", "1985 Dec 3") and returns up to four candidate dates as 8-digit
 // "YYYYMMDD" strings, or nil when s is empty or not a date. Eight digits
 // are kept even when month or day are out of range, because such values
 // are usually typos of a real date and still compare well by edit
@@ -34,8 +34,8 @@ func ParseBirthDate(s string, order DateOrder) []string {
 	if s == "" {
 		return nil
 	}
-	if d := parseMonthName(s); d != "" {
-		return []string{d}
+	if ds := parseMonthName(s); ds != nil {
+		return ds
 	}
 	if i := strings.IndexAny(s, "T "); i > 0 { // drop a time part
 		s = s[:i]
@@ -63,28 +63,44 @@ func ParseBirthDate(s string, order DateOrder) []string {
 	if len(parts[2]) != 4 && len(parts[2]) != 2 {
 		return nil
 	}
-	y := n[2]
-	if len(parts[2]) == 2 { // two-digit years: a birth date is in the past
-		y += 1900
+	if len(parts[2]) == 4 {
+		return dayMonth(n[2], n[0], n[1], order)
 	}
-	mdy, dmy := validMD(n[0], n[1]), validMD(n[1], n[0])
+	// A two-digit year could be either century: "11/7/10" is 2010 for a
+	// child and 1910 for a great-grandmother. Both are candidates, and a
+	// comparison takes the one that agrees. (A fixed pivot would date a
+	// record by the year the rule was written, and "now" would make the
+	// hub's replicas parse one record two ways across a New Year.)
+	old := dayMonth(1900+n[2], n[0], n[1], order)
+	if old == nil {
+		return nil
+	}
+	return append(old, dayMonth(2000+n[2], n[0], n[1], order)...)
+}
+
+// dayMonth returns the candidate dates of year y with a/b read as
+// month/day or day/month (as order says; both when either reading is
+// valid and order is DateAuto), nil when neither is a valid month and
+// day.
+func dayMonth(y, a, b int, order DateOrder) []string {
+	mdy, dmy := validMD(a, b), validMD(b, a)
 	switch {
-	case mdy && dmy && n[0] != n[1]:
+	case mdy && dmy && a != b:
 		switch order {
 		case DateMDY:
-			return []string{fmtDate(y, n[0], n[1])}
+			return []string{fmtDate(y, a, b)}
 		case DateDMY:
-			return []string{fmtDate(y, n[1], n[0])}
+			return []string{fmtDate(y, b, a)}
 		}
-		a, b := fmtDate(y, n[0], n[1]), fmtDate(y, n[1], n[0])
-		if b < a {
-			a, b = b, a
+		x, z := fmtDate(y, a, b), fmtDate(y, b, a)
+		if z < x {
+			x, z = z, x
 		}
-		return []string{a, b}
+		return []string{x, z}
 	case mdy && order != DateDMY || mdy && !dmy:
-		return []string{fmtDate(y, n[0], n[1])}
+		return []string{fmtDate(y, a, b)}
 	case dmy:
-		return []string{fmtDate(y, n[1], n[0])}
+		return []string{fmtDate(y, b, a)}
 	}
 	return nil
 }
@@ -155,14 +171,15 @@ var monthNames = map[string]int{
 }
 
 // parseMonthName reads a date with a month name: the month word and two
-// numbers, the one of four digits (or the last, of two) the year, the
-// other the day. It returns "" for anything else.
-func parseMonthName(s string) string {
+// numbers, the one of four digits (or the last, of two: both centuries,
+// as ParseBirthDate reads them) the year, the other the day. It returns
+// nil for anything else.
+func parseMonthName(s string) []string {
 	ts := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return r == ' ' || r == ',' || r == '-' || r == '/' || r == '.'
 	})
 	if len(ts) != 3 {
-		return ""
+		return nil
 	}
 	month := 0
 	var nums []int
@@ -174,14 +191,14 @@ func parseMonthName(s string) string {
 		}
 		t = strings.TrimRight(t, "stndrh") // 1st, 2nd, 3rd, 4th
 		if !allDigits(t) || len(t) > 4 {
-			return ""
+			return nil
 		}
 		n, _ := strconv.Atoi(t)
 		nums = append(nums, n)
 		lens = append(lens, len(t))
 	}
 	if month == 0 || len(nums) != 2 {
-		return ""
+		return nil
 	}
 	var y, d int
 	switch {
@@ -189,14 +206,14 @@ func parseMonthName(s string) string {
 		y, d = nums[0], nums[1]
 	case lens[1] == 4 || lens[1] == 2:
 		d, y = nums[0], nums[1]
-		if lens[1] == 2 {
-			y += 1900
-		}
 	default:
-		return ""
+		return nil
 	}
 	if !validMD(month, d) {
-		return ""
+		return nil
 	}
-	return fmtDate(y, month, d)
+	if lens[1] == 2 && lens[0] != 4 {
+		return []string{fmtDate(1900+y, month, d), fmtDate(2000+y, month, d)}
+	}
+	return []string{fmtDate(y, month, d)}
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"slices"
 	"testing"
 
 	"ucv/profile"
@@ -389,11 +390,24 @@ func TestPhonesWithAndWithoutCountryCode(t *testing.T) {
 }
 
 func TestBirthDateFormats(t *testing.T) {
-	for _, in := range []string{"1985-12-03", "19851203", "Dec 3 1985", "3 Dec 1985", "December 3, 1985", "3-Dec-85", "1985 Dec 3", "12/3/85"} {
+	for _, in := range []string{"1985-12-03", "19851203", "Dec 3 1985", "3 Dec 1985", "December 3, 1985", "1985 Dec 3"} {
 		got := ParseBirthDate(in, DateMDY)
 		if len(got) != 1 || got[0] != "19851203" {
 			t.Errorf("ParseBirthDate(%q) = %v", in, got)
 		}
+	}
+	// A two-digit year is either century: the comparison takes the one
+	// that agrees ("11/7/10" is a child's 2010 as often as 1910).
+	for _, in := range []string{"3-Dec-85", "12/3/85"} {
+		if got := ParseBirthDate(in, DateMDY); !slices.Equal(got, []string{"19851203", "20851203"}) {
+			t.Errorf("ParseBirthDate(%q) = %v, want both centuries", in, got)
+		}
+	}
+	if got := ParseBirthDate("11/7/10", DateAuto); !slices.Equal(got, []string{"19100711", "19101107", "20100711", "20101107"}) {
+		t.Errorf("ParseBirthDate(11/7/10) = %v, want both orders in both centuries", got)
+	}
+	if l := dobLevel(ParseBirthDate("11/7/10", DateMDY), ParseBirthDate("2010-11-07", DateMDY)); l != 1 {
+		t.Errorf("11/7/10 ~ 2010-11-07: level %d, want exact", l)
 	}
 	if l := dobLevel([]string{"19851203"}, []string{"19850312"}); l != 2 {
 		t.Errorf("day/month swap level %d, want 2", l)
