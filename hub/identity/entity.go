@@ -186,11 +186,37 @@ var orgEndings = map[string]bool{
 	"sarl": true, "srl": true, "spa": true, "bv": true, "oyj": true, "pvt": true, "pte": true,
 }
 
+// orgActivities are words that, ending a name of two words or more,
+// name a business's trade rather than a person: "Romero Accounting",
+// "Acme Landscaping", "Golden Gate Veterinary Clinic". The trades of
+// small businesses (the kind of words the US Census Bureau's NAICS
+// industry titles use: accounting, construction, dental, real estate,
+// …), leaving out trade words that are common surnames ("Baker",
+// "Cook", "Carpenter", "Law" — historical_50k's "…, doctor of law"
+// showed the last). Not checked against a surname list: a rare surname
+// among them turns a two-word person's name into an organisation's.
+var orgActivities = map[string]bool{
+	"accounting": true, "accountants": true, "architects": true, "architecture": true, "auto": true,
+	"automotive": true, "bakery": true, "bank": true, "barbershop": true, "bistro": true,
+	"boutique": true, "builders": true, "cafe": true, "catering": true, "cleaners": true,
+	"cleaning": true, "clinic": true, "construction": true, "consulting": true, "contractors": true,
+	"dental": true, "dentistry": true, "design": true, "designs": true, "electric": true,
+	"electrical": true, "engineering": true, "enterprises": true, "fitness": true, "florist": true,
+	"flowers": true, "foods": true, "furniture": true, "garage": true, "hardware": true,
+	"healthcare": true, "hvac": true, "insurance": true, "interiors": true, "landscaping": true,
+	"logistics": true, "market": true, "marketing": true, "media": true,
+	"motors": true, "office": true, "painting": true, "pharmacy": true, "photography": true,
+	"plumbing": true, "printing": true, "properties": true, "realty": true, "restaurant": true,
+	"roofing": true, "salon": true, "services": true, "solutions": true, "studio": true,
+	"studios": true, "supply": true, "systems": true, "technologies": true, "transport": true,
+	"trucking": true, "veterinary": true,
+}
+
 // OrgInName reports whether a value written where a person's name was
 // expected is an organisation's name: it ends with a legal form
 // ("Acme LLC", "Evergreen Realty Co.", "Smith & Sons", "Walker
-// Cleaning Services Group"). An organisation named without a legal form
-// ("Joe's Plumbing") is not recognised.
+// Cleaning Services Group") or, after another word, with a trade
+// ("Romero Accounting", "Joe's Plumbing"; orgActivities).
 func OrgInName(s string) bool {
 	// Most names end in a word that is no legal form: say so from the
 	// last word alone, before folding and splitting the whole name.
@@ -204,7 +230,7 @@ func OrgInName(s string) bool {
 	}
 	last := ts[n-1]
 	switch {
-	case orgEndings[last]:
+	case orgEndings[last], orgActivities[last]:
 		return true
 	case (last == "co" || last == "company" || last == "group") && n >= 3:
 		return true
@@ -228,7 +254,7 @@ func orgLastWord(s string) bool {
 		}
 		return r
 	}, last))
-	return orgEndings[last] || last == "co" || last == "company" || last == "group" || last == "sons"
+	return orgEndings[last] || orgActivities[last] || last == "co" || last == "company" || last == "group" || last == "sons"
 }
 
 // orgsSimilar reports whether two normalized organisation names can be

@@ -342,6 +342,9 @@ func TestOrganisationInNameField(t *testing.T) {
 		"Bryant Bakery Corp.": true, "MERIDIAN LANDSCAPING L.L.C.": true, "Evergreen Realty Co.": true,
 		"Gupta Veterinary Clinic & Sons": true, "Walker Cleaning Services Group": true, "Acme Inc": true,
 		"Ann Co": false, "Ann Lee": false, "Group": false, "Mary Company": false, "W.H.L. Company": false, "Skeen & Company": true, "Lee Sons": false,
+		// A trade ending the name, no legal form.
+		"Romero Accounting": true, "Joe's Plumbing": true, "Golden Gate Veterinary Clinic": true, "Meridian Roofing": true,
+		"Plumbing": false, "John Law": false, "Mary Baker": false, "Tom Cook": false,
 	} {
 		if got := OrgInName(in); got != want {
 			t.Errorf("OrgInName(%q) = %v, want %v", in, got, want)
