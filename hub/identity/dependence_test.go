@@ -668,8 +668,7 @@ func TestSexAndNamesDifferOnOneLandline(t *testing.T) {
 		"email", "enrique.ramirez@proton.me", "phone", line, "address", home)
 	veronica := rec("veronica", "first_name", "Verónica", "last_name", "Vasquez", "gender", "F", "birth_date", "1995-11-02",
 		"phone", line, "address", home)
-	cfg := withDefaultRules(DefaultConfig())
-	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	pre := prepDefault
 	if got := vetoOf(pre(enrique), pre(veronica)); got != vetoSexAndNames {
 		t.Fatalf("veto %q, want %q", got, vetoSexAndNames)
 	}
@@ -745,8 +744,7 @@ func TestBothNamesDifferOnOneEmail(t *testing.T) {
 	const home = "2174 Highland Terrace, Bristol, CT 06092"
 	barbara := rec("barbara", "first_name", "Barbara", "last_name", "Reynolds", "email", "thewangs@example.com", "address", home)
 	sam := rec("sam", "first_name", "Sam", "last_name", "Wang", "email", "thewangs@example.com", "address", home)
-	cfg := withDefaultRules(DefaultConfig())
-	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	pre := prepDefault
 	if got := vetoOf(pre(barbara), pre(sam)); got != vetoNames {
 		t.Fatalf("Barbara Reynolds and Sam Wang on one e-mail: veto %q, want %q", got, vetoNames)
 	}
@@ -770,8 +768,7 @@ func TestBothNamesDifferOnOneEmail(t *testing.T) {
 func TestGoesByMiddleName(t *testing.T) {
 	const home = "8057 5th Boulevard, Albuquerque, NM 87115"
 	jeff := rec("jeff", "first_name", "Jeff", "middle_name", "Philip", "last_name", "Simmons", "address", home)
-	cfg := withDefaultRules(DefaultConfig())
-	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	pre := prepDefault
 	for _, c := range []struct {
 		r    Record
 		want veto
@@ -796,8 +793,7 @@ func TestGoesByMiddleName(t *testing.T) {
 // share a street address, so their different given names veto. Another
 // unit, or another number, is not the same address.
 func TestUnitWordsDoNotSplitAHousehold(t *testing.T) {
-	cfg := withDefaultRules(DefaultConfig())
-	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	pre := prepDefault
 	thomas := rec("thomas", "first_name", "Thomas", "last_name", "Turner", "birth_date", "2005-02-08",
 		"address", "6098 Prospect St #4E, Sacramento, CA 95857")
 	kevin := rec("kevin", "first_name", "Kevin", "last_name", "Turner", "birth_date", "2005-02-08",
@@ -893,8 +889,7 @@ func TestCrosswiseTyposOnOneEmail(t *testing.T) {
 // leaves it to the weights. A short name that is a name of its own
 // (Pam beside Patricia, one edit from Pat) still vetoes.
 func TestMistypedShortNicknameIsNoOtherMember(t *testing.T) {
-	cfg := withDefaultRules(DefaultConfig())
-	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	pre := prepDefault
 	for _, c := range []struct {
 		full, short string
 		want        veto
@@ -917,8 +912,7 @@ func TestMistypedShortNicknameIsNoOtherMember(t *testing.T) {
 // written family name first), and "Huỳnh Hương" against "Hương Hoàng"
 // read crosswise, on one e-mail, are not vetoed apart.
 func TestFamilyNameRomanisationsAreNoGivenNames(t *testing.T) {
-	cfg := withDefaultRules(DefaultConfig())
-	pre := func(r Record) *prep { return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder) }
+	pre := prepDefault
 	if !SurnameVariants("huynh", "hoang") {
 		t.Fatal("test data: huynh and hoang are not in the variants table")
 	}

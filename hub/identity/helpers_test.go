@@ -115,3 +115,10 @@ func testModel(tb testing.TB) *Model {
 	})
 	return testModelVal
 }
+
+// prepDefault prepares r under the default configuration and identity
+// rules, as the index would.
+func prepDefault(r Record) *prep {
+	cfg := withDefaultRules(DefaultConfig())
+	return prepare(r, cfg.Rules, cfg.Region, cfg.DateOrder)
+}
