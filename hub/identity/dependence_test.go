@@ -898,6 +898,7 @@ func TestMistypedShortNicknameIsNoOtherMember(t *testing.T) {
 		{"Edward", "Tde", vetoNone},
 		{"Patrick", "Paat", vetoNone},
 		{"Patricia", "Pam", vetoGivenName},
+		{"Jennifer", "Jun", vetoGivenName}, // a letter changed in Jen: another name
 	} {
 		a := rec("a", "first_name", c.full, "last_name", "Collins", "email", "collins.home@example.com")
 		b := rec("b", "first_name", c.short, "last_name", "Collins", "email", "collins.home@example.com")

@@ -577,15 +577,34 @@ func variantClose(a, b string) bool {
 		return true
 	}
 	// A short variant (Sam, Ted, Pat) counts only for a b that is no
-	// name of its own: "Sma", "Tde", "Paat" are typos of it; Anna, one
-	// edit from Ann, is another name.
+	// name of its own and that only a transposition or an extra letter
+	// makes of it: "Sma", "Tde", "Paat" are typos of it; Anna (Ann with
+	// a letter more) is a name of its own, and a letter changed in so
+	// short a name makes another name as often as not (Jen and Jun).
 	short := len(b) >= 3 && len(nicknames[b]) == 0
 	for _, g := range nicknames[a] {
 		for _, n := range nicknameMembers[g] {
-			if (len(n) > 3 || short) && damerauWithin(n, b, 1) {
+			if len(n) > 3 && damerauWithin(n, b, 1) || short && shortTypo(n, b) {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// shortTypo reports whether b is n with two adjacent letters swapped or
+// one letter added: "sma" or "saam" for "sam", not "sim" or "sa".
+func shortTypo(n, b string) bool {
+	switch len(b) {
+	case len(n):
+		for i := 0; i+1 < len(n); i++ {
+			if n[i] != b[i] {
+				return n[i] == b[i+1] && n[i+1] == b[i] && n[i+2:] == b[i+2:]
+			}
+		}
+		return false
+	case len(n) + 1:
+		return damerauWithin(n, b, 1)
 	}
 	return false
 }
