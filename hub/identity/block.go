@@ -2,6 +2,8 @@ package identity
 
 import (
 	"slices"
+
+	"ucv/profile"
 )
 
 // blockRule is one blocking rule: records that share one of its keys are
@@ -202,6 +204,12 @@ var identifierRule = func() int {
 	}
 	panic("identity: no identifier blocking rule")
 }()
+
+// identifierKey is the identifier rule's key of id: where the index
+// finds the records that hold it.
+func identifierKey(id profile.Identifier) blockKey {
+	return hashKeyOf(identifierRule, string(id.Type), ":", id.Value)
+}
 
 // blockKey is a blocking key: the rule number in the top byte and a
 // 56-bit hash of the key text below it. A collision only adds a candidate pair, which scoring then

@@ -247,7 +247,7 @@ func (ix *Index) canMerge(comp []int32, A, B []int32, ce candEdge) bool {
 			return false
 		}
 		v := ix.m.compare(pa, pb)
-		if (namesDiffer(&v) && !crosswiseClose(pa, pb) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v)) && !ix.personallyTied(pa, pb) {
+		if (namesDiffer(&v) && !crosswiseClose(pa, pb) || noNameAgrees(&v) || ix.familyFirstDiffers(pa, pb, &v)) && !tied(&v) {
 			// Two different names on one phone or e-mail are two
 			// people sharing it (a household line, a family address):
 			// a relationship, not a merge. So is a lone name that
@@ -449,7 +449,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 		if !spellsOwnName(emailLetters(id.Value), pa) {
 			continue
 		}
-		hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
+		hs := ix.blocks.get(identifierKey(id), &buf)
 		if len(hs) > maxAmbiguityCheck {
 			continue
 		}
@@ -467,7 +467,7 @@ func (ix *Index) namelessInHousehold(a, b int32) bool {
 	// Who shares the nameless record's address or contact points.
 	keys := ruleKeys(pb, addressRule)
 	for _, id := range pb.ids {
-		keys = append(keys, hashKeyOf(identifierRule, string(id.Type), ":", id.Value))
+		keys = append(keys, identifierKey(id))
 	}
 	for _, k := range keys {
 		hs := ix.blocks.get(k, &buf)
@@ -801,8 +801,12 @@ func otherInitial(c byte, p *prep) bool {
 // typing error ("within a year" is a spouse's).
 func (ix *Index) personallyTied(pa, pb *prep) bool {
 	v := ix.m.compareInOrder(pa, pb)
-	return v.documentAgrees() || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3
+	return tied(&v)
 }
+
+// tied is personallyTied's test on a pair's vector at hand (the
+// document and birth-date levels do not depend on the pair's order).
+func tied(v *vector) bool { return v.documentAgrees() || v.lv[cDOB] >= 1 && v.lv[cDOB] <= 3 }
 
 // named reports whether p holds a person's name (given or family).
 func named(p *prep) bool { return p.first != "" || p.last != "" }
@@ -835,7 +839,7 @@ func (ix *Index) ambiguous(a, b *prep) bool {
 // order): a household's landline or e-mail, not one person's.
 func (ix *Index) heldApart(id profile.Identifier) bool {
 	var buf [1]int32
-	hs := ix.blocks.get(hashKeyOf(identifierRule, string(id.Type), ":", id.Value), &buf)
+	hs := ix.blocks.get(identifierKey(id), &buf)
 	if len(hs) > maxAmbiguityCheck {
 		hs = hs[:maxAmbiguityCheck]
 	}

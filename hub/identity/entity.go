@@ -313,11 +313,11 @@ func unitSegment(seg string) bool {
 	if len(f) != 2 || !hasDigit(f[1]) {
 		return false
 	}
-	switch strings.TrimSuffix(f[0], ".") {
-	case "apt", "apartment", "unit", "suite", "ste", "flat", "no", "room", "rm":
-		return true
+	w := strings.TrimSuffix(f[0], ".")
+	if x, ok := addressAbbrev[w]; ok {
+		w = x // "apt" → "apartment"
 	}
-	return false
+	return unitWords[w] || w == "flat" || w == "room" || w == "rm"
 }
 
 // splitOneLine splits "12 Main St Apt 4, Springfield, IL 62704" into
@@ -473,7 +473,7 @@ func sexAndNamesDiffer(a, b *prep, v *vector) bool {
 	if a.first == "" || b.first == "" || a.last == "" || b.last == "" {
 		return false
 	}
-	if common(a.emails, b.emails) == "" && common(a.phones, b.phones) == "" {
+	if !sharesEmailOrPhone(a, b) {
 		return false
 	}
 	var fl, ll uint8
@@ -549,10 +549,18 @@ func givenNamesConflict(a, b *prep, v *vector) bool {
 	return true
 }
 
+// sharesEmailOrPhone reports whether a and b share an e-mail or a phone,
+// a phone the default region cannot read included (by its digits).
+// sharesIdentifier (index.go) asks about every identifier type, as
+// normalized identifiers only.
+func sharesEmailOrPhone(a, b *prep) bool {
+	return common(a.emails, b.emails) != "" || common(a.phones, b.phones) != ""
+}
+
 // sharesContact reports whether a and b share an e-mail, a phone or a
 // street address (same street and number or postcode).
 func sharesContact(a, b *prep, v *vector) bool {
-	if common(a.emails, b.emails) != "" || common(a.phones, b.phones) != "" {
+	if sharesEmailOrPhone(a, b) {
 		return true
 	}
 	if a.addr == "" || b.addr == "" {
@@ -720,7 +728,7 @@ func wholeNameDiffers(a, b *prep, v *vector) bool {
 	if len(af) < 2 || len(bf) < 2 || len(a.last) < 2 || len(b.last) < 2 || nameTitles[af] || nameTitles[bf] {
 		return false
 	}
-	if common(a.emails, b.emails) == "" && common(a.phones, b.phones) == "" {
+	if !sharesEmailOrPhone(a, b) {
 		return false
 	}
 	if nameLevel(a.last, b.last) <= 3 || firstLevel(af, bf) != levelDifferent(cFirst) ||

@@ -599,7 +599,7 @@ func (ix *Index) sharedLive(a, b *prep) []profile.Identifier {
 	var out []profile.Identifier
 	for _, x := range a.ids {
 		for _, y := range b.ids {
-			if x == y && !ix.generic[hashKeyOf(identifierRule, string(x.Type), ":", x.Value)] {
+			if x == y && !ix.generic[identifierKey(x)] {
 				out = append(out, x)
 			}
 		}
