@@ -116,6 +116,7 @@ type CustomerData struct {
 	Rows       []CustomerRow
 	Entities   []CustomerEntity
 	Households int
+	Names      NamePools
 	byID       map[string]int
 }
 
@@ -240,6 +241,8 @@ type corg struct {
 
 type cgen struct {
 	r       crng
+	names   NamePools
+	heads   map[*culture]*cheads // realistic draws: the heads' Zipf tables
 	data    *CustomerData
 	people  []*cperson
 	orgs    []*corg
@@ -249,14 +252,51 @@ type cgen struct {
 	cultSum int
 }
 
+// NamePools says how the generator draws names (decision 0092).
+type NamePools int
+
+const (
+	// NamesDense draws only each culture's listed names, uniformly: most
+	// customers share their name with another (88 % of persons in the
+	// published set). The "customers" set, as published since
+	// 2026-12-02.
+	NamesDense NamePools = iota
+	// NamesRealistic draws the listed names with Zipf-like weights for a
+	// share of each culture's people and the rest from a long tail
+	// (names_tail.go): namesakes about as common as FEBRL's real name
+	// frequencies make them. The "customers-realistic" set.
+	NamesRealistic
+)
+
+// String is the pools' name as the bench flags spell it.
+func (n NamePools) String() string {
+	if n == NamesRealistic {
+		return "realistic"
+	}
+	return "dense"
+}
+
+// cheads are one culture's Zipf tables for realistic draws.
+type cheads struct{ sur, male, female zipf }
+
 // GenerateCustomers returns a customer data set of the given number of
-// households (about 3.3 rows each, plus businesses), deterministic for
-// seed: the same seed and size give the same rows on every machine.
+// households (about 3.3 rows each, plus businesses), its names drawn
+// from the dense pools, deterministic for seed: the same seed and size
+// give the same rows on every machine.
 func GenerateCustomers(seed uint64, households int) *CustomerData {
-	g := &cgen{r: crng{s: seed}, data: &CustomerData{Seed: seed, Households: households, byID: map[string]int{}},
-		emails: map[string]bool{}, phones: map[string]bool{}, seq: map[string]int{}}
-	for _, c := range cultures {
+	return GenerateCustomersWith(seed, households, NamesDense)
+}
+
+// GenerateCustomersWith is GenerateCustomers with the given name pools.
+func GenerateCustomersWith(seed uint64, households int, names NamePools) *CustomerData {
+	g := &cgen{r: crng{s: seed}, data: &CustomerData{Seed: seed, Households: households, Names: names, byID: map[string]int{}},
+		emails: map[string]bool{}, phones: map[string]bool{}, seq: map[string]int{}, names: names,
+		heads: map[*culture]*cheads{}}
+	for i := range cultures {
+		c := &cultures[i]
 		g.cultSum += c.weight
+		g.heads[c] = &cheads{sur: newZipf(len(c.surnames), surZipfOffset),
+			male: newZipf(len(c.male), givenZipfOffset), female: newZipf(len(c.female), givenZipfOffset)}
 	}
 	var building *caddr
 	for h := 0; h < households; h++ {
@@ -327,7 +367,7 @@ func (g *cgen) address() *caddr {
 // household creates the people of one household.
 func (g *cgen) household(hid string, home *caddr, building string) {
 	cult := g.culture()
-	surname := cult.surnames[g.r.n(len(cult.surnames))]
+	surname := g.surname(cult)
 	var members []*cperson
 	add := func(c *culture, sur []string, female bool, age [2]int) *cperson {
 		p := g.person(hid, c, sur, female, age, home)
@@ -351,7 +391,7 @@ func (g *cgen) household(hid string, home *caddr, building string) {
 		c2, s2 := cult, surname
 		if g.r.p(30) { // kept her name, or a mixed couple
 			c2 = g.culture()
-			s2 = c2.surnames[g.r.n(len(c2.surnames))]
+			s2 = g.surname(c2)
 		}
 		b := add(c2, s2, true, adultAge)
 		b.y = a.y + g.r.n(9) - 4
@@ -397,7 +437,7 @@ func (g *cgen) household(hid string, home *caddr, building string) {
 	case roll < 96: // unrelated housemates
 		for k := 2 + g.r.n(2); k > 0; k-- {
 			c := g.culture()
-			add(c, c.surnames[g.r.n(len(c.surnames))], g.r.p(50), [2]int{20, 45})
+			add(c, g.surname(c), g.r.p(50), [2]int{20, 45})
 		}
 	default: // single parent and adult child
 		a := add(cult, surname, g.r.p(70), [2]int{40, 75})
@@ -445,10 +485,50 @@ func sharesName(members []*cperson, p *cperson) bool {
 }
 
 func (g *cgen) given(c *culture, female bool) nameGroup {
-	if female {
-		return c.female[g.r.n(len(c.female))]
+	if g.names == NamesDense {
+		if female {
+			return c.female[g.r.n(len(c.female))]
+		}
+		return c.male[g.r.n(len(c.male))]
 	}
-	return c.male[g.r.n(len(c.male))]
+	t, h := tails[c.name], g.heads[c]
+	tail, z, head := t.male, h.male, c.male
+	if female {
+		tail, z, head = t.female, h.female, c.female
+	}
+	composed := len(t.givenA) * len(t.givenB)
+	if g.r.p(t.givenHead) || len(tail)+composed == 0 {
+		return head[z.draw(&g.r)]
+	}
+	k := g.r.n(len(tail) + composed)
+	name := ""
+	if k < len(tail) {
+		name = tail[k]
+	} else {
+		k -= len(tail)
+		name = t.givenA[k/len(t.givenB)] + t.givenB[k%len(t.givenB)]
+	}
+	v := spellings(name)
+	return nameGroup{formal: v[0], spell: v[1:]}
+}
+
+// surname draws a family name of culture c: its spellings, the
+// canonical one first.
+func (g *cgen) surname(c *culture) []string {
+	if g.names == NamesDense {
+		return c.surnames[g.r.n(len(c.surnames))]
+	}
+	t := tails[c.name]
+	composed := len(t.surA) * len(t.surB)
+	if g.r.p(t.surHead) || len(t.surnames)+composed == 0 {
+		return c.surnames[g.heads[c].sur.draw(&g.r)]
+	}
+	k := g.r.n(len(t.surnames) + composed)
+	if k < len(t.surnames) {
+		return spellings(t.surnames[k])
+	}
+	k -= len(t.surnames)
+	return spellings(t.surA[k/len(t.surB)] + t.surB[k%len(t.surB)])
 }
 
 func (g *cgen) person(hid string, c *culture, sur []string, female bool, age [2]int, home *caddr) *cperson {
@@ -462,8 +542,7 @@ func (g *cgen) person(hid string, c *culture, sur []string, female bool, age [2]
 		}
 	}
 	if c.name == "hispanic" && g.r.p(40) {
-		s2 := c.surnames[g.r.n(len(c.surnames))]
-		p.second = s2[0]
+		p.second = g.surname(c)[0]
 	}
 	if g.r.p(45) {
 		p.middle = g.given(&cultures[0], g.r.p(50)).formal

@@ -34,22 +34,32 @@ type Dataset struct {
 
 // Names lists the data sets Load knows, in report order.
 func Names() []string {
-	return []string{"febrl1", "febrl2", "febrl3", "febrl4", "febrl4-no-ssn", "historical_50k", "customers"}
+	return []string{"febrl1", "febrl2", "febrl3", "febrl4", "febrl4-no-ssn", "historical_50k", "customers", "customers-realistic"}
 }
 
 // Generated reports whether data set name is generated in memory (no
 // data directory needed).
-func Generated(name string) bool { return name == "customers" }
+func Generated(name string) bool { return name == "customers" || name == "customers-realistic" }
+
+// CustomerNames returns the name pools of generated set name: realistic
+// for "customers-realistic", dense otherwise.
+func CustomerNames(name string) NamePools {
+	if name == "customers-realistic" {
+		return NamesRealistic
+	}
+	return NamesDense
+}
 
 var febrlEntity = regexp.MustCompile(`^rec-(\d+)`)
 
 // Load reads data set name from dataDir (the directory holding febrl/ and
-// historical_50k/). "customers" is generated: GenerateCustomers with
-// CustomersSeed and CustomersHouseholds, mapped with CustomersMap.
+// historical_50k/). "customers" and "customers-realistic" are generated:
+// GenerateCustomersWith CustomersSeed, CustomersHouseholds and their
+// name pools (CustomerNames), mapped with CustomersMap.
 func Load(dataDir, name string) (Dataset, error) {
 	switch name {
-	case "customers":
-		return GenerateCustomers(CustomersSeed, CustomersHouseholds).Dataset(name), nil
+	case "customers", "customers-realistic":
+		return GenerateCustomersWith(CustomersSeed, CustomersHouseholds, CustomerNames(name)).Dataset(name), nil
 	case "febrl1", "febrl2", "febrl3":
 		return loadFEBRL(dataDir, name, true, "dataset"+name[len(name)-1:]+".csv")
 	case "febrl4":

@@ -69,6 +69,7 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	blockCap := fs.Int("block-cap", def.BlockCap, "largest block compared")
 	households := fs.Int("customers-households", benchid.CustomersHouseholds, "households of the generated customers set")
 	seed := fs.Uint64("customers-seed", benchid.CustomersSeed, "seed of the generated customers set")
+	namePools := fs.String("customers-names", "dense", "name pools of --write-customers: dense (the customers set) or realistic (customers-realistic)")
 	writeDir := fs.String("write-customers", "", "write the generated customers set as CSV (one file per source, and truth.csv) into this directory and exit")
 	breakdown := fs.Bool("breakdown", true, "after the table, print the customers set's statistics and its errors by phenomenon")
 	modelKind := fs.String("model", "trained", "trained (EM on each set, as ucv resolve), untrained (the prior model the hub scores with until one is installed) or both")
@@ -84,8 +85,15 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *households < 1 {
 		return fmt.Errorf("%w: --customers-households must be at least 1", errUsage)
 	}
+	if *namePools != "realistic" && *namePools != "dense" {
+		return fmt.Errorf("%w: --customers-names %q: want realistic or dense", errUsage, *namePools)
+	}
 	if *writeDir != "" {
-		paths, err := benchid.GenerateCustomers(*seed, *households).WriteCSV(*writeDir)
+		set := "customers"
+		if *namePools == "realistic" {
+			set = "customers-realistic"
+		}
+		paths, err := benchid.GenerateCustomersWith(*seed, *households, benchid.CustomerNames(set)).WriteCSV(*writeDir)
 		if err != nil {
 			return err
 		}
@@ -130,17 +138,25 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintf(stdout, "data: %s\n\n", *dataDir)
 	}
 	benchid.Header(stdout)
-	var custom []benchid.Result
-	var customData *benchid.CustomerData
+	// generated sets in run order, each with its results that carry a
+	// breakdown
+	type generated struct {
+		name    string
+		data    *benchid.CustomerData
+		results []benchid.Result
+	}
+	var gens []*generated
 	for _, n := range names {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var ds benchid.Dataset
 		var err error
+		var gen *generated
 		if benchid.Generated(n) {
-			customData = benchid.GenerateCustomers(*seed, *households)
-			ds = customData.Dataset(n)
+			gen = &generated{name: n, data: benchid.GenerateCustomersWith(*seed, *households, benchid.CustomerNames(n))}
+			gens = append(gens, gen)
+			ds = gen.data.Dataset(n)
 		} else if ds, err = benchid.Load(*dataDir, n); err != nil {
 			return err
 		}
@@ -152,19 +168,22 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 				return err
 			}
 			benchid.WriteRow(stdout, r)
-			if r.Breakdown != nil {
-				custom = append(custom, r)
+			if r.Breakdown != nil && gen != nil {
+				gen.results = append(gen.results, r)
 			}
 		}
 	}
-	if *breakdown && customData != nil {
-		_, skipped := customData.Records(nil)
-		fmt.Fprintf(stdout, "\n## customers: seed %d, %d households\n\n", *seed, *households)
+	for _, gen := range gens {
+		if !*breakdown {
+			break
+		}
+		_, skipped := gen.data.Records(nil)
+		fmt.Fprintf(stdout, "\n## %s: seed %d, %d households, %s names\n\n", gen.name, *seed, *households, gen.data.Names)
 		if len(skipped) > 0 {
 			fmt.Fprintf(stdout, "columns not mapped (kinds hub/identity does not know): %s\n\n", strings.Join(skipped, ", "))
 		}
-		customData.Stats().WriteMarkdown(stdout)
-		for _, r := range custom {
+		gen.data.Stats().WriteMarkdown(stdout)
+		for _, r := range gen.results {
 			fmt.Fprintf(stdout, "\n### errors of %s\n\n", r.Dataset)
 			r.Breakdown.WriteMarkdown(stdout)
 		}
