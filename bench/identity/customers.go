@@ -276,6 +276,17 @@ func (n NamePools) String() string {
 	return "dense"
 }
 
+// ParseNamePools reads a NamePools as String spells it.
+func ParseNamePools(s string) (NamePools, error) {
+	switch s {
+	case "dense":
+		return NamesDense, nil
+	case "realistic":
+		return NamesRealistic, nil
+	}
+	return 0, fmt.Errorf("name pools %q: want dense or realistic", s)
+}
+
 // cheads are one culture's Zipf tables for realistic draws.
 type cheads struct{ sur, male, female zipf }
 
@@ -496,19 +507,10 @@ func (g *cgen) given(c *culture, female bool) nameGroup {
 	if female {
 		tail, z, head = t.female, h.female, c.female
 	}
-	composed := len(t.givenA) * len(t.givenB)
-	if g.r.p(t.givenHead) || len(tail)+composed == 0 {
+	if g.r.p(t.givenHead) || len(tail)+len(t.givenA)*len(t.givenB) == 0 {
 		return head[z.draw(&g.r)]
 	}
-	k := g.r.n(len(tail) + composed)
-	name := ""
-	if k < len(tail) {
-		name = tail[k]
-	} else {
-		k -= len(tail)
-		name = t.givenA[k/len(t.givenB)] + t.givenB[k%len(t.givenB)]
-	}
-	v := spellings(name)
+	v := spellings(g.tailName(tail, t.givenA, t.givenB))
 	return nameGroup{formal: v[0], spell: v[1:]}
 }
 
@@ -519,16 +521,21 @@ func (g *cgen) surname(c *culture) []string {
 		return c.surnames[g.r.n(len(c.surnames))]
 	}
 	t := tails[c.name]
-	composed := len(t.surA) * len(t.surB)
-	if g.r.p(t.surHead) || len(t.surnames)+composed == 0 {
+	if g.r.p(t.surHead) || len(t.surnames)+len(t.surA)*len(t.surB) == 0 {
 		return c.surnames[g.heads[c].sur.draw(&g.r)]
 	}
-	k := g.r.n(len(t.surnames) + composed)
-	if k < len(t.surnames) {
-		return spellings(t.surnames[k])
+	return spellings(g.tailName(t.surnames, t.surA, t.surB))
+}
+
+// tailName draws uniformly among the listed names and the compositions
+// a × b (caller checks there is at least one).
+func (g *cgen) tailName(listed, a, b []string) string {
+	k := g.r.n(len(listed) + len(a)*len(b))
+	if k < len(listed) {
+		return listed[k]
 	}
-	k -= len(t.surnames)
-	return spellings(t.surA[k/len(t.surB)] + t.surB[k%len(t.surB)])
+	k -= len(listed)
+	return a[k/len(b)] + b[k%len(b)]
 }
 
 func (g *cgen) person(hid string, c *culture, sur []string, female bool, age [2]int, home *caddr) *cperson {

@@ -85,15 +85,12 @@ func runBenchIdentity(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *households < 1 {
 		return fmt.Errorf("%w: --customers-households must be at least 1", errUsage)
 	}
-	if *namePools != "realistic" && *namePools != "dense" {
-		return fmt.Errorf("%w: --customers-names %q: want realistic or dense", errUsage, *namePools)
+	pools, err := benchid.ParseNamePools(*namePools)
+	if err != nil {
+		return fmt.Errorf("%w: --customers-names: %v", errUsage, err)
 	}
 	if *writeDir != "" {
-		set := "customers"
-		if *namePools == "realistic" {
-			set = "customers-realistic"
-		}
-		paths, err := benchid.GenerateCustomersWith(*seed, *households, benchid.CustomerNames(set)).WriteCSV(*writeDir)
+		paths, err := benchid.GenerateCustomersWith(*seed, *households, pools).WriteCSV(*writeDir)
 		if err != nil {
 			return err
 		}
