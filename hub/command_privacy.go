@@ -26,6 +26,10 @@ const (
 	CmdDecommission CmdType = 15
 	// CmdAudit appends one entry to the audit log (AuditEntry).
 	CmdAudit CmdType = 16
+	// CmdEdgeRegister records an edge the hub has not seen push, at its
+	// first privacy step, before it pulls anything: from then on every
+	// erasure waits for its receipt (EdgeRegister).
+	CmdEdgeRegister CmdType = 17
 )
 
 // PrivacyType is a privacy request's type. Append only.
@@ -132,6 +136,13 @@ type Decommission struct {
 	Edge  string
 	Actor string
 	At    int64 // ms
+}
+
+// EdgeRegister registers edge Edge: an edge that pulls the hub's
+// profiles before (or without ever) pushing must confirm erasures like
+// one that pushed.
+type EdgeRegister struct {
+	Edge string
 }
 
 // AuditEntry is one entry of the audit log. Targets name people by
@@ -346,6 +357,43 @@ func MarshalDecommission(x *Decommission) ([]byte, error) {
 	return frame(CmdDecommission, func(enc *codec.Encoder) error {
 		return first(enc.EncodeArrayLen(3), enc.EncodeString(x.Edge), enc.EncodeString(x.Actor), enc.EncodeInt(x.At))
 	})
+}
+
+// MarshalEdgeRegister encodes a CmdEdgeRegister entry.
+func MarshalEdgeRegister(x *EdgeRegister) ([]byte, error) {
+	if x.Edge == "" || len(x.Edge) > MaxNameBytes {
+		return nil, fmt.Errorf("%w: registration of an edge ID of %d bytes", ErrInvalid, len(x.Edge))
+	}
+	return frame(CmdEdgeRegister, func(enc *codec.Encoder) error {
+		return first(enc.EncodeArrayLen(1), enc.EncodeString(x.Edge))
+	})
+}
+
+// UnmarshalEdgeRegister decodes a CmdEdgeRegister entry. Errors wrap
+// ErrMalformed.
+func UnmarshalEdgeRegister(b []byte) (*EdgeRegister, error) {
+	d, err := bodyOf(b, CmdEdgeRegister)
+	if err != nil {
+		return nil, err
+	}
+	x := &EdgeRegister{}
+	err = func() error {
+		if err := d.ExpectArray(1); err != nil {
+			return err
+		}
+		var err1 error
+		if x.Edge, err1 = decodeName(d); err1 != nil {
+			return err1
+		}
+		if x.Edge == "" {
+			return fmt.Errorf("%w: registration without an edge", ErrMalformed)
+		}
+		return nil
+	}()
+	if err := finish(d, err); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // UnmarshalDecommission decodes a CmdDecommission entry. Errors wrap

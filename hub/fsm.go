@@ -587,6 +587,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	case CmdAudit:
 		e := decoded(l, "audit", UnmarshalAudit)
 		a.appendAudit(e)
+	case CmdEdgeRegister:
+		x := decoded(l, "edge registration", UnmarshalEdgeRegister)
+		a.registerEdge(x.Edge)
 	case CmdTick:
 		tk := decoded(l, "tick", UnmarshalTick)
 		at = max(at, tk.At.UnixMilli())

@@ -507,6 +507,18 @@ func (a *applier) decommission(x *Decommission) {
 	}
 }
 
+// registerEdge applies CmdEdgeRegister: an edge the hub does not know,
+// and that is not decommissioned, is known from now on (at sequence 0:
+// its first push is applied whole). Repeats change nothing.
+func (a *applier) registerEdge(edge string) {
+	if a.st.decommissioned(edge) {
+		return
+	}
+	if _, known := a.st.edges.Get(edgeSeq{edge: edge}); !known {
+		a.st.edges.ReplaceOrInsert(edgeSeq{edge: edge})
+	}
+}
+
 // appendAudit applies CmdAudit.
 func (a *applier) appendAudit(e *AuditEntry) {
 	pv := a.st.priv

@@ -136,6 +136,22 @@ func (s *Server) PrivacySync(ctx context.Context, edge string, done []string) (*
 	if s.fsm.decommissioned(edge) {
 		return nil, fmt.Errorf("%w: edge %s is decommissioned", ErrInvalid, edge)
 	}
+	if !s.fsm.edgeKnown(edge) {
+		// An edge's privacy step runs before its first pull: registering
+		// it here makes every later erasure wait for it, also when it
+		// only reads (a kiosk) and never pushes.
+		cmd, err := MarshalEdgeRegister(&EdgeRegister{Edge: edge})
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.Apply(ctx, cmd)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.waitIndex(ctx, res); err != nil {
+			return nil, err
+		}
+	}
 	if ids := s.fsm.PendingReceipts(edge, done); len(ids) > 0 {
 		cmd, err := MarshalEdgeReceipts(&EdgeReceipts{Edge: edge, IDs: ids})
 		if err != nil {
@@ -151,6 +167,14 @@ func (s *Server) PrivacySync(ctx context.Context, edge string, done []string) (*
 	}
 	d := s.fsm.PrivacyDirectives(edge, replication.MaxDirectives)
 	return &d, nil
+}
+
+// edgeKnown reports whether edge pushed or registered.
+func (f *FSM) edgeKnown(edge string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, known := f.st.edges.Get(edgeSeq{edge: edge})
+	return known
 }
 
 func (f *FSM) decommissioned(edge string) bool {

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,72 @@ func TestShredOnEveryVoter(t *testing.T) {
 			t.Errorf("node %s never shredded", id)
 		}
 	}
+}
+
+// TestPullOnlyEdgeBlocksErasure: an edge that never pushes (a kiosk that
+// only looks customers up) is registered by its first privacy step,
+// which runs before its first pull, on every node; an erasure made
+// afterwards waits for its receipt too, and its later privacy steps
+// commit nothing new. Before, only pushing edges were known, and an
+// erasure reported done while the kiosk still held the person.
+func TestPullOnlyEdgeBlocksErasure(t *testing.T) {
+	c := hubtest.NewCluster(t, 3)
+	leader := c.Leader()
+	fs := c.Server((leader + 1) % 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := fs.PrivacySync(ctx, "kiosk-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor("the kiosk known on every node", func() bool {
+		for i := range 3 {
+			if !slices.Contains(c.Server(i).FSM().Edges(), hub.EdgeState{Edge: "kiosk-1"}) {
+				return false
+			}
+		}
+		return true
+	})
+	idx := c.Server(leader).FSM().Index()
+	if _, err := fs.PrivacySync(ctx, "kiosk-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Server(leader).FSM().Index(); got != idx {
+		t.Errorf("a known edge's privacy step committed %d entries", got-idx)
+	}
+
+	e := hubtest.NewEdge("store-1", 1)
+	cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "store-1", Entries: []replication.Entry{
+		e.Delta(hubtest.Event{Profile: p1, IDs: []profile.Identifier{hubtest.Email("ann@example.org")}}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Apply(leader, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WaitApplied(res.Index)
+	st, err := fs.RequestPrivacy(ctx, hub.PrivacyErase, hubtest.Email("ann@example.org"), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Edges["kiosk-1"] != hub.StatusPending || st.Edges["store-1"] != hub.StatusPending {
+		t.Fatalf("the erasure waits for %v; want the kiosk and the store", st.Edges)
+	}
+	if _, err := fs.PrivacySync(ctx, "store-1", []string{st.ID}); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitApplied(c.Server(leader).FSM().Index())
+	if got, _ := c.Server(leader).FSM().PrivacyRequest(st.ID); got.Status != hub.StatusPending || got.Edges["kiosk-1"] != hub.StatusPending {
+		t.Fatalf("done before the kiosk confirmed: %+v", got)
+	}
+	if _, err := fs.PrivacySync(ctx, "kiosk-1", []string{st.ID}); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor("the request done", func() bool {
+		got, err := c.Server(leader).FSM().PrivacyRequest(st.ID)
+		return err == nil && got.Status == hub.StatusDone
+	})
 }
 
 // TestRaftLogHoldsNoIdentifier reads every entry of the Raft log after

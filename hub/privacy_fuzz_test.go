@@ -17,8 +17,9 @@ func FuzzPrivacyCommands(f *testing.F) {
 	er, _ := hub.MarshalEdgeReceipts(&hub.EdgeReceipts{Edge: "e", IDs: []string{"pr_1"}})
 	sr, _ := hub.MarshalShredReceipt(&hub.ShredReceipt{Node: "n", IDs: []string{"pr_1"}, Voters: []string{"n", "m"}})
 	dc, _ := hub.MarshalDecommission(&hub.Decommission{Edge: "e", Actor: "ops", At: 9})
+	rg, _ := hub.MarshalEdgeRegister(&hub.EdgeRegister{Edge: "kiosk-1"})
 	au, _ := hub.MarshalAudit(&hub.AuditEntry{At: 1, Actor: "a", Role: "admin", Action: "DELETE /x", Targets: []string{"t"}, Outcome: 200})
-	for _, s := range [][]byte{pr, er, sr, dc, au, {12, 0x97}, {13, 0x92}, {16, 0x96}} {
+	for _, s := range [][]byte{pr, er, sr, dc, rg, au, {12, 0x97}, {13, 0x92}, {16, 0x96}, {17, 0x91}} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -56,6 +57,15 @@ func FuzzPrivacyCommands(f *testing.F) {
 			}
 			if back, err := hub.UnmarshalDecommission(again); err != nil || *back != *x {
 				t.Fatalf("decommission does not round-trip: %v", err)
+			}
+		}
+		if x, err := hub.UnmarshalEdgeRegister(data); err == nil {
+			again, err := hub.MarshalEdgeRegister(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, err := hub.UnmarshalEdgeRegister(again); err != nil || *back != *x {
+				t.Fatalf("edge registration does not round-trip: %v", err)
 			}
 		}
 		if e, err := hub.UnmarshalAudit(data); err == nil {

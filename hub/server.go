@@ -483,6 +483,8 @@ func validate(cmd []byte) error {
 		_, err = UnmarshalDecommission(cmd)
 	case CmdAudit:
 		_, err = UnmarshalAudit(cmd)
+	case CmdEdgeRegister:
+		_, err = UnmarshalEdgeRegister(cmd)
 	default:
 		err = fmt.Errorf("%w: command type %d", ErrMalformed, cmd[0])
 	}
