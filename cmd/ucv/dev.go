@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -39,6 +40,25 @@ func startDevHub(cfg edgeConfig, ln net.Listener, log *slog.Logger) (*hubNode, e
 		modelFitInterval:  24 * time.Hour,
 		retentionInterval: time.Hour,
 	}, log.With("component", "hub"))
+}
+
+// waitLeader waits until h leads its cluster (a bootstrapped single
+// node elects itself within a second or two), at most limit.
+func (h *hubNode) waitLeader(ctx context.Context, limit time.Duration) error {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !h.node.IsLeader() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("no leader after %v", limit)
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // closeDevHub stops the dev hub; a nil hub closes nothing.

@@ -510,17 +510,32 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	if err != nil {
 		return errors.Join(err, closeHubLn())
 	}
+	// The edge starts first (a damaged data file stops it before any hub
+	// starts) and syncs once the dev hub leads: its first sync step
+	// registers it at the hub, a Raft write that a hub still electing
+	// itself refuses (decision 0040, amended).
+	var hubReady chan struct{}
+	if hubLn != nil && nc.Hub != nil {
+		hubReady = make(chan struct{})
+		nc.Hub.Ready = hubReady
+	}
 	n, err := edge.New(nc)
 	if err != nil {
 		return errors.Join(err, closeHubLn())
 	}
 	var devHub *hubNode
 	if hubLn != nil {
-		if devHub, err = startDevHub(cfg, hubLn, log); err != nil {
+		if devHub, err = startDevHub(cfg, hubLn, log); err == nil {
+			err = devHub.waitLeader(ctx, 10*time.Second)
+		}
+		if err != nil {
 			cctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 			defer cancel()
-			return errors.Join(fmt.Errorf("dev hub: %w", err), n.Close(cctx))
+			return errors.Join(fmt.Errorf("dev hub: %w", err), n.Close(cctx), closeDevHub(cctx, devHub))
 		}
+	}
+	if hubReady != nil {
+		close(hubReady)
 	}
 	printURLs(stdout, cfg, n.URL())
 	if devHub != nil {

@@ -102,6 +102,11 @@ type Config struct {
 	// TrimAfter names other outbox readers' cursors (gossip's) that must
 	// also have passed an entry before it is trimmed.
 	TrimAfter []string
+	// Ready, when set, holds both loops back until it is closed: `ucv
+	// dev` starts its in-process hub after the edge (whose data file is
+	// checked first) and closes it once the hub leads, so the edge's
+	// first step — a registration, a Raft write — is not refused.
+	Ready <-chan struct{}
 	// MinBackoff and MaxBackoff bound the delay between attempts after a
 	// failed one while the hub answers with errors (503 without a leader,
 	// say); LinkBackoff caps it while no hub can be reached at all (no
@@ -305,6 +310,13 @@ func (c *Client) Stats() Stats {
 // one that reached no hub also drops the idle pooled connections, which
 // the same dead path would hold.
 func (c *Client) loop(ctx context.Context, name string, step func(context.Context) (bool, error), wake func() <-chan struct{}) {
+	if c.cfg.Ready != nil {
+		select {
+		case <-c.cfg.Ready:
+		case <-ctx.Done():
+			return
+		}
+	}
 	var failed int // consecutive failures
 	var since, warned time.Time
 	for ctx.Err() == nil {
