@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"ucv/edge/store"
 	"ucv/hub"
 	"ucv/profile"
 )
@@ -38,21 +39,22 @@ func TestHubMergeShowsOnEdge(t *testing.T) {
 	}
 	canon, absorbed := min(a, b), max(a, b)
 	var recs []profile.MergeRecord
+	var v store.View
+	// The file first, then the read index (memAfterCommit): a lookup can
+	// serve the view from before the merge for a moment after the file
+	// holds it, so both are waited for.
 	waitFor(t, "the hub's merge on the edge", func() bool {
 		p, err := e.st.Profile(canon)
 		if err != nil {
 			return false
 		}
 		recs = p.MergeRecords()
-		return len(recs) == 1
+		v, err = e.st.LookupID(absorbed)
+		return len(recs) == 1 && err == nil && v.ID == canon
 	})
 	r := recs[0]
 	if r.From != absorbed || r.Into != canon || r.DecidedBy != "steward:steward-7" || r.Reason != "same loyalty card" || r.Rule != "steward" {
 		t.Fatalf("merge record on the edge = %+v", r)
-	}
-	v, err := e.st.LookupID(absorbed)
-	if err != nil || v.ID != canon {
-		t.Fatalf("LookupID(%s) = %s, %v", absorbed, v.ID, err)
 	}
 	if !strings.Contains(string(v.JSON), `"merged_from":["`+absorbed+`"]`) {
 		t.Fatalf("the edge's view does not list %s in merged_from:\n%s", absorbed, v.JSON)
@@ -94,6 +96,16 @@ func TestUnmergeLeavesNoStaleMergeRecord(t *testing.T) {
 		a, errA := e.st.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann-1"})
 		b, errB := e.st.ResolveIdentifier(profile.Identifier{Type: profile.AnonymousID, Value: "kiosk-1"})
 		return errA == nil && errB == nil && a != b
+	})
+	// The read index follows the file (memAfterCommit): wait until both
+	// views are served as the file has them — or time out below.
+	waitFor(t, "the split in the edge's views", func() bool {
+		for _, id := range []string{canon, absorbed} {
+			if v, err := e.st.LookupID(id); err != nil || !strings.Contains(string(v.JSON), `"merged_from":[]`) {
+				return false
+			}
+		}
+		return true
 	})
 	for _, id := range []string{canon, absorbed} {
 		for what, get := range map[string]func(string) (hub.View, error){"admin view": h.FSM().Profile, "served view": h.FSM().ServedProfile} {

