@@ -176,12 +176,19 @@ func (e *edge) orders(from, n int) {
 
 // settled reports whether the hub acknowledged every outbox entry and
 // the edge has read the hub's feed up to the hub's last change (a page
-// read before an acknowledgement may briefly hold an older state).
+// read before an acknowledgement may briefly hold an older state): the
+// feed has nothing after the edge's cursor. (Not the hub's Raft index:
+// commands that change no cluster — an edge's registration, receipts,
+// audit entries — move the index and not the feed.)
 func (e *edge) settled(h *hub.Server) bool {
 	last, err1 := e.st.LastSeq()
 	cur, err2 := e.st.Cursor(hubsync.PushCursor)
 	feed, err3 := e.st.Position(hubsync.FeedCursor)
-	return err1 == nil && err2 == nil && err3 == nil && cur == last && h.FSM().EdgeSeq(e.id) == last && feed >= h.FSM().Index()
+	if err1 != nil || err2 != nil || err3 != nil || cur != last || h.FSM().EdgeSeq(e.id) != last {
+		return false
+	}
+	p := h.FSM().FeedPage(feed, 1)
+	return len(p.Items) == 0 && p.Catalog == nil && p.Next <= feed
 }
 
 // holds checks that hub h holds users u<from>… as this edge does: the
