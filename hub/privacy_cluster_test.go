@@ -209,3 +209,48 @@ func TestRaftLogHoldsNoIdentifier(t *testing.T) {
 		t.Errorf("%d privacy commands in the log, want 4", privacy)
 	}
 }
+
+// TestEdgeRegistrationApply: CmdEdgeRegister makes an edge known at
+// sequence 0, once (a repeat changes nothing, and a push later applies
+// whole); a decommissioned edge stays retired; a snapshot keeps both.
+func TestEdgeRegistrationApply(t *testing.T) {
+	f := newFSM(t)
+	reg := func(i uint64, edge string) {
+		t.Helper()
+		cmd, err := hub.MarshalEdgeRegister(&hub.EdgeRegister{Edge: edge})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, ok := f.Apply(rlog(i, cmd)).(*hub.Result); !ok || res.Err != nil {
+			t.Fatalf("apply registration of %s: %+v", edge, res)
+		}
+	}
+	dc, err := hub.MarshalDecommission(&hub.Decommission{Edge: "old-till", Actor: "ops", At: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Apply(rlog(1, dc))
+	reg(2, "kiosk-1")
+	reg(3, "kiosk-1")
+	reg(4, "old-till")
+	want := []hub.EdgeState{{Edge: "kiosk-1"}, {Edge: "old-till", Decommissioned: true}}
+	if got := f.Edges(); !slices.Equal(got, want) {
+		t.Fatalf("edges = %+v, want %+v", got, want)
+	}
+	cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "kiosk-1", Entries: []replication.Entry{
+		hubtest.NewEdge("kiosk-1", 1).Delta(hubtest.Event{Profile: p1, IDs: []profile.Identifier{hubtest.Email("ann@example.org")}}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.Apply(rlog(5, cmd)).(*hub.Result); res.Err != nil || res.Applied != 1 {
+		t.Fatalf("the registered edge's first push: %+v", res)
+	}
+	g := newFSM(t)
+	if err := g.Restore(nopCloser{bytes.NewReader(snapshotOf(t, f))}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := g.Edges(), f.Edges(); !slices.Equal(got, want) || len(got) != 2 || got[0].Seq != 1 {
+		t.Fatalf("restored edges = %+v, want %+v", got, want)
+	}
+}
