@@ -25,7 +25,11 @@ import (
 // profile), or a view stale under the catalog in force or the clock —
 // falls back to the bbolt path, which decides (not found, ErrDamaged and
 // a repair request, a fresh render). So memory can only be slower than
-// the file, never different from it.
+// the file, never different from it: between a commit and its
+// publication a view served from memory is the one from before the
+// commit, while the file already holds the new one (a caller that reads
+// both ways — ResolveIdentifier or Profile, then LookupID — can see the
+// new state, then the old, for that moment).
 //
 // Invariants (checked by checkMemIndex):
 //   - byIdent[k] is the slot of exactly the profile ID the committed
