@@ -98,13 +98,21 @@ type Peer struct {
 	Voter    bool   `json:"voter"`
 }
 
-// EdgeStatus is an edge that pushed to this node: its last acknowledged
-// sequence and how long ago it pushed.
+// EdgeStatus is an edge that synced with this node: its last
+// acknowledged sequence and how long ago it pushed (LastPush "" and
+// AgoMs null when it never pushed here: an edge that only reads), and
+// how long ago it last synced at all (a push or the privacy step every
+// pull starts with). An edge gone silent for days blocks erasures until
+// it is retired (DELETE /v1/admin/edges/{id}); what this node saw of it
+// is how an operator tells. Volatile: each node's own view since it
+// started.
 type EdgeStatus struct {
-	Edge     string `json:"edge"`
-	Seq      uint64 `json:"seq"`
-	LastPush string `json:"last_push"`
-	AgoMs    int64  `json:"ago_ms"`
+	Edge      string `json:"edge"`
+	Seq       uint64 `json:"seq"`
+	LastPush  string `json:"last_push"`
+	AgoMs     *int64 `json:"ago_ms"`
+	LastSync  string `json:"last_sync"`
+	SyncAgoMs int64  `json:"sync_ago_ms"`
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
@@ -124,7 +132,12 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	now := s.cfg.Now()
 	s.edgesMu.Lock()
 	for e, in := range s.edges {
-		st.Edges = append(st.Edges, EdgeStatus{Edge: e, Seq: in.seq, LastPush: in.last.UTC().Format(time.RFC3339Nano), AgoMs: now.Sub(in.last).Milliseconds()})
+		es := EdgeStatus{Edge: e, Seq: in.seq, LastSync: in.sync.UTC().Format(time.RFC3339Nano), SyncAgoMs: now.Sub(in.sync).Milliseconds()}
+		if !in.last.IsZero() {
+			ago := now.Sub(in.last).Milliseconds()
+			es.LastPush, es.AgoMs = in.last.UTC().Format(time.RFC3339Nano), &ago
+		}
+		st.Edges = append(st.Edges, es)
 	}
 	s.edgesMu.Unlock()
 	slices.SortFunc(st.Edges, func(a, b EdgeStatus) int { return strings.Compare(a.Edge, b.Edge) })

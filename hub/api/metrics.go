@@ -49,7 +49,13 @@ func newMetrics(s *Server) *metrics {
 	r.GaugeFunc("ucv_hub_edges", "Edges that pushed to this node.", func() float64 {
 		s.edgesMu.Lock()
 		defer s.edgesMu.Unlock()
-		return float64(len(s.edges))
+		n := 0
+		for _, in := range s.edges {
+			if !in.last.IsZero() {
+				n++
+			}
+		}
+		return float64(n)
 	})
 	dests := func(f func(hub.DestinationStatus) float64, agg func(a, b float64) float64) func() float64 {
 		return func() float64 {

@@ -179,6 +179,11 @@ func (s *Server) privacySync(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.edgesMu.Lock()
+	in := s.edges[p.Edge]
+	in.sync = s.cfg.Now()
+	s.edges[p.Edge] = in
+	s.edgesMu.Unlock()
 	b, err := replication.MarshalPrivacyDirectives(d)
 	if err != nil {
 		return err

@@ -537,3 +537,44 @@ func TestExportListsAreNeverNull(t *testing.T) {
 		t.Fatalf("export holds a null: %s", b)
 	}
 }
+
+// TestReadOnlyEdgeInStatusAndErasures: an edge that only reads (its
+// privacy step, never a push) is registered by that step — an erasure
+// made afterwards waits for it, and GET /v1/admin/edges lists it — and
+// GET /v1/admin/status shows when it last synced, with no push (so an
+// operator can tell a silent edge from a slow one before retiring it).
+func TestReadOnlyEdgeInStatusAndErasures(t *testing.T) {
+	_, url := newHub(t)
+	e := hubtest.NewEdge("till-1", 1)
+	if resp, b := do(t, "POST", url+"/v1/sync/push", token, push(t, "till-1", e.Delta(hubtest.Event{Profile: "p1", IDs: []profile.Identifier{hubtest.Email("ann@example.com")}}))); resp.StatusCode != http.StatusOK {
+		t.Fatalf("push = %d %s", resp.StatusCode, b)
+	}
+	privacySync(t, url, "kiosk-1")
+	resp, b := do(t, "GET", url+"/v1/admin/edges", admin, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `{"edge":"kiosk-1","seq":0,"decommissioned":false}`) {
+		t.Fatalf("edges = %d %s, want the kiosk at seq 0", resp.StatusCode, b)
+	}
+	resp, b = do(t, "GET", url+"/v1/admin/status", admin, nil)
+	var st api.Status
+	if err := json.Unmarshal(b, &st); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("status = %d %s", resp.StatusCode, b)
+	}
+	byEdge := map[string]api.EdgeStatus{}
+	for _, es := range st.Edges {
+		byEdge[es.Edge] = es
+	}
+	kiosk, till := byEdge["kiosk-1"], byEdge["till-1"]
+	if kiosk.LastPush != "" || kiosk.AgoMs != nil || kiosk.LastSync == "" || kiosk.SyncAgoMs < 0 {
+		t.Errorf("the kiosk in status = %+v, want a sync and no push", kiosk)
+	}
+	if till.LastPush == "" || till.AgoMs == nil || till.LastSync != till.LastPush {
+		t.Errorf("the till in status = %+v, want its push as its last sync", till)
+	}
+	id := request(t, url, "erase", "email:ann@example.com")
+	privacySync(t, url, "till-1", id)
+	if st := requestStatus(t, url, id); st.Status != "pending" || st.Edges["kiosk-1"] != "pending" || st.Edges["till-1"] != "done" {
+		t.Fatalf("status = %+v, want pending on the kiosk", st)
+	}
+	privacySync(t, url, "kiosk-1", id)
+	waitFor(t, "done", func() bool { return requestStatus(t, url, id).Status == "done" })
+}

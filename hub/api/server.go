@@ -151,7 +151,11 @@ type Server struct {
 
 type edgeInfo struct {
 	seq  uint64
-	last time.Time
+	last time.Time // last push; zero: none to this node
+	// sync is the edge's last sync call to this node: a push or the
+	// privacy step every pull starts with (an edge that only reads
+	// makes no push, and an erasure waits for it all the same).
+	sync time.Time
 }
 
 // New returns the API of node; peers must have been built by NewPeers

@@ -60,8 +60,9 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 		s.met.entries.Add(float64(res.Applied))
 		ack = replication.SyncAck{Status: replication.AckApplied, Seq: res.LastSeq, Index: res.Index}
 	}
+	now := s.cfg.Now()
 	s.edgesMu.Lock()
-	s.edges[p.Edge] = edgeInfo{seq: ack.Seq, last: s.cfg.Now()}
+	s.edges[p.Edge] = edgeInfo{seq: ack.Seq, last: now, sync: now}
 	s.edgesMu.Unlock()
 	return writeAck(w, http.StatusOK, &ack)
 }
