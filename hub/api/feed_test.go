@@ -29,19 +29,21 @@ func TestFeedLongPollWaitsThroughNoNews(t *testing.T) {
 	if err != nil || len(first.Items) != 1 {
 		t.Fatalf("feed = %+v %v", first, err)
 	}
-	requests := func() string {
+	waiting := func() string {
 		_, b := do(t, "GET", url+"/metrics", "", nil)
 		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "ucv_hub_feed_requests_total "); ok {
+			if v, ok := strings.CutPrefix(l, "ucv_hub_feed_waiting "); ok {
 				return v
 			}
 		}
 		return ""
 	}
 	ch := longPoll(url + "/v1/sync/feed?wait=30s&cursor=" + strconv.FormatUint(first.Next, 10))
-	for deadline := time.Now().Add(10 * time.Second); requests() != "2"; {
+	// Parked: it has read the feed (nothing new) after taking the FSM's
+	// watch channel, so what is applied from now on wakes it.
+	for deadline := time.Now().Add(10 * time.Second); waiting() != "1"; {
 		if time.Now().After(deadline) {
-			t.Fatalf("the long-poll did not arrive: feed requests = %q", requests())
+			t.Fatalf("the long-poll did not park: feed long-polls waiting = %q", waiting())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -67,4 +69,5 @@ func TestFeedLongPollWaitsThroughNoNews(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the long-poll did not answer a change within 10 s")
 	}
+	waitFor(t, "no long-poll waiting once it answered", func() bool { return waiting() == "0" })
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	entries      metric.Counter
 	applyLatency metric.Histogram
 	feedRequests metric.Counter
+	feedWaiting  metric.Gauge
 	snapshots    metric.Counter
 	authFailures metric.Counter
 	rateLimited  metric.Counter
@@ -32,6 +33,7 @@ func newMetrics(s *Server) *metrics {
 		applyLatency: r.Histogram("ucv_hub_apply_seconds", "Time from a push's decode to its Raft commit (or refusal).",
 			metric.ExponentialBuckets(0.0005, 2, 16)),
 		feedRequests: r.Counter("ucv_hub_feed_requests_total", "Change feed requests served."),
+		feedWaiting:  r.Gauge("ucv_hub_feed_waiting", "Change feed long-polls parked on this node, waiting for news (about one per connected edge)."),
 		snapshots:    r.Counter("ucv_hub_snapshot_streams_total", "Snapshot streams started for bootstrapping edges."),
 		authFailures: r.Counter("ucv_hub_auth_failures_total", "Requests whose token matched none (answered 401)."),
 		rateLimited:  r.Counter("ucv_hub_rate_limited_total", "Requests over their token's or client IP's rate limit (answered 429)."),

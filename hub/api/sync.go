@@ -120,11 +120,17 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) error {
 	// commit in between wakes it at once. A new catalog of definitions
 	// is news too, and so is a privacy request for the edges (the edge
 	// then runs its privacy step before it polls again).
+	parked := false
 poll:
 	for {
 		_, advanced := fsm.Watch()
 		if page = fsm.FeedPage(cursor, limit); len(page.Items) > 0 || page.Catalog != nil || page.Privacy || wait == 0 {
 			break
+		}
+		if !parked {
+			parked = true
+			s.met.feedWaiting.Inc()
+			defer s.met.feedWaiting.Dec()
 		}
 		select {
 		case <-advanced:
