@@ -47,6 +47,9 @@ func TestImportedHouseholdStaysApartOnEdge(t *testing.T) {
 		_, _, err := h.FSM().ProfileByIdentifier("anonymous_id:till-new")
 		return err == nil
 	})
+	// The edge has read everything the hub fed since: a merge the hub
+	// made of the till event would be on the edge by now.
+	waitFor(t, "the edge to settle", func() bool { return e.settled(h) })
 	ann2, bob2 := resolve(profile.AnonymousID, "till-ann"), resolve(bobRec.Type, bobRec.Value)
 	if ann2 == bob2 {
 		t.Fatalf("after a till event with the landline Ann and Bob are one profile %s", ann2)
@@ -146,6 +149,7 @@ func TestErasingOneHouseholdMemberSparesTheOther(t *testing.T) {
 		_, _, err := h.FSM().ProfileByIdentifier("anonymous_id:till-dan")
 		return err == nil
 	})
+	waitFor(t, "the edge to settle", func() bool { return e.settled(h) })
 	if id := resolve("record", "crm/11"); id != "" {
 		t.Errorf("Cat's record still resolves on the edge to %s", id)
 	}
