@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,11 @@ func TestEdgeSyncsOverMutualTLS(t *testing.T) {
 		waitFor(t, name+": failed pushes", func() bool { return c.Stats().Failures >= 3 })
 		if s := c.Stats(); s.Pushed != 0 || h.FSM().EdgeSeq(e.id) != 0 {
 			t.Errorf("%s: pushed %d, hub holds seq %d; want nothing", name, s.Pushed, h.FSM().EdgeSeq(e.id))
+		}
+		// Its pulls were refused too: their first step would have
+		// registered it.
+		if slices.ContainsFunc(h.FSM().Edges(), func(es hub.EdgeState) bool { return es.Edge == e.id }) {
+			t.Errorf("%s: the hub registered the refused edge", name)
 		}
 		if name != "another CA's certificate" {
 			continue
