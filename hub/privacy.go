@@ -94,6 +94,16 @@ func (s *Server) request(ctx context.Context, typ PrivacyType, key string, ids [
 	}
 }
 
+// applyHere commits cmd (Apply) and waits until this node's FSM has
+// applied it, so what the caller reads next includes it.
+func (s *Server) applyHere(ctx context.Context, cmd []byte) error {
+	res, err := s.Apply(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return s.waitIndex(ctx, res)
+}
+
 // waitIndex waits until this node's FSM has applied res's index (a
 // forwarded command commits on the leader first).
 func (s *Server) waitIndex(ctx context.Context, res *Result) error {
@@ -141,27 +151,19 @@ func (s *Server) PrivacySync(ctx context.Context, edge string, done []string) (*
 		// it here makes every later erasure wait for it, also when it
 		// only reads (a kiosk) and never pushes.
 		cmd, err := MarshalEdgeRegister(&EdgeRegister{Edge: edge})
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = s.applyHere(ctx, cmd)
 		}
-		res, err := s.Apply(ctx, cmd)
 		if err != nil {
-			return nil, err
-		}
-		if err := s.waitIndex(ctx, res); err != nil {
 			return nil, err
 		}
 	}
 	if ids := s.fsm.PendingReceipts(edge, done); len(ids) > 0 {
 		cmd, err := MarshalEdgeReceipts(&EdgeReceipts{Edge: edge, IDs: ids})
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = s.applyHere(ctx, cmd)
 		}
-		res, err := s.Apply(ctx, cmd)
 		if err != nil {
-			return nil, err
-		}
-		if err := s.waitIndex(ctx, res); err != nil {
 			return nil, err
 		}
 	}
@@ -191,11 +193,7 @@ func (s *Server) Decommission(ctx context.Context, edge, actor string) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Apply(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	return s.waitIndex(ctx, res)
+	return s.applyHere(ctx, cmd)
 }
 
 // AppendAudit commits one audit entry (its At is set to now when zero).
@@ -271,9 +269,5 @@ func (s *Server) shred(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Apply(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	return s.waitIndex(ctx, res)
+	return s.applyHere(ctx, cmd)
 }
