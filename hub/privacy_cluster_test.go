@@ -122,17 +122,9 @@ func TestPullOnlyEdgeBlocksErasure(t *testing.T) {
 	}
 
 	e := hubtest.NewEdge("store-1", 1)
-	cmd, err := hub.MarshalSync(&hub.SyncBatch{Edge: "store-1", Entries: []replication.Entry{
+	applyOn(t, c, leader)(hub.MarshalSync(&hub.SyncBatch{Edge: "store-1", Entries: []replication.Entry{
 		e.Delta(hubtest.Event{Profile: p1, IDs: []profile.Identifier{hubtest.Email("ann@example.org")}}),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := c.Apply(leader, cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.WaitApplied(res.Index)
+	}}))
 	st, err := fs.RequestPrivacy(ctx, hub.PrivacyErase, hubtest.Email("ann@example.org"), "admin")
 	if err != nil {
 		t.Fatal(err)
