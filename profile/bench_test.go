@@ -205,3 +205,25 @@ func BenchmarkSurvivorship(b *testing.B) {
 type allPolicy struct{ p Policy }
 
 func (a allPolicy) PolicyFor(string) Policy { return a.p }
+
+// BenchmarkParseBatch parses a /v1/batch body of 100 track events as
+// `ucv bench compare`'s batch phase sends them (issue 16: what parsing
+// costs an event, on the HTTP goroutines, before the log or the applier
+// see it; bench/README.md, "What /v1/batch ≥ 150k needs").
+func BenchmarkParseBatch(b *testing.B) {
+	body := []byte(`{"batch":[`)
+	for k := range 100 {
+		if k > 0 {
+			body = append(body, ',')
+		}
+		body = fmt.Appendf(body, `{"type":"track","userId":"u%d","messageId":"b1-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`, k*7919%100000, k, k%500)
+	}
+	body = append(body, "]}"...)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseBatch(body, t0, ParseOptions{Normalize: DefaultNormalizeOptions()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100/1000, "µs/event")
+}
