@@ -44,6 +44,9 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./crdt/... ./profile/... ./hub/... | tee bench/results/micro.txt
 	$(GO) test -run '^$$' -bench IngestCommit -benchtime 2s ./edge/store | tee bench/results/commit.txt
 	$(GO) test -run '^$$' -bench IngestCPU -benchtime 100000x ./edge/store | tee -a bench/results/commit.txt
+	$(GO) test -run '^$$' -bench 'ApplyInMemory|AppendBatches' -benchtime 100000x ./edge/store | tee bench/results/apply.txt
+	$(GO) test -run '^$$' -bench ApplyBySize -benchtime 30x -benchmem ./edge/store | tee -a bench/results/apply.txt
+	$(GO) test -run '^$$' -bench IngestOnlineRetail -benchtime 1x -timeout 20m ./edge/store | tee -a bench/results/apply.txt
 	./$(BIN) bench compare --duration 10s --rounds 3 | tee bench/results/compare.txt
 	./$(BIN) bench identity | tee bench/results/identity.txt
 	./$(BIN) bench lookup --profiles 1000000 --duration 10s | tee bench/results/lookup.txt
