@@ -227,7 +227,13 @@ func TestErasureGossipReturn(t *testing.T) {
 	// state loses.
 	b = startGossipEdgeWith(t, bin, "till-b", filepath.Join(dir, "b"), b.gossip, key, nil, a.gossip)
 	waitGone(t, "edge B (by gossip)", b.url+"/v1/profiles/")
-	time.Sleep(time.Second) // anti-entropy rounds in both directions
+	// Let anti-entropy run both ways before looking for a resurrection:
+	// two more digest comparisons on each edge than now.
+	const rounds = "ucv_gossip_antientropy_rounds_total"
+	ra, rb := metricValue(t, a.url, rounds), metricValue(t, b.url, rounds)
+	waitFor(t, 60*time.Second, "two anti-entropy rounds on each edge", func() bool {
+		return metricValue(t, a.url, rounds) >= ra+2 && metricValue(t, b.url, rounds) >= rb+2
+	})
 	for _, g := range []*gossipEdge{a, b} {
 		for _, ref := range erasedRefs() {
 			if code, body := httpDo(t, "GET", g.url+"/v1/profiles/"+ref, ""); code != 404 {
