@@ -520,3 +520,28 @@ func TestWALJSONMatchesEncodingJSON(t *testing.T) {
 		t.Error("an invalid number literal was written")
 	}
 }
+
+// FuzzWALJSON: for any JSON object decoded as the parser decodes one
+// (json.Number numbers), the log's JSON writer gives encoding/json's
+// bytes.
+func FuzzWALJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":[1,"x",null,true,{"b":-0.5e3}]}`, `{"<&>":"\u2028\ud800","z":{"":[]}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var m map[string]any
+		if dec.Decode(&m) != nil || m == nil {
+			return
+		}
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := jsonOrNil(m)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("got %s (%v)\nwant %s", got, err, want)
+		}
+	})
+}
