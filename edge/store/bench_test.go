@@ -107,34 +107,15 @@ func ingestConcurrently(b *testing.B, clients int, evs []Event, prefix string, d
 // phase does. The figure is events/s applied (the timer stops once
 // everything acknowledged is applied).
 func BenchmarkAppendBatches(b *testing.B) {
-	const users, per, callers = 100000, 100, 8
+	const users = 100000
 	s := open(b)
 	evs := make([]Event, b.N)
 	for i := range evs {
 		evs[i] = ev(b, fmt.Sprintf(`{"type":"track","userId":"u%d","messageId":"b-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}`,
 			(uint64(i)*2654435761+12345)%users, i, i%500))
 	}
-	var n atomic.Int64
 	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(n.Add(per) - per)
-				if i >= b.N {
-					return
-				}
-				if err := s.Append(context.Background(), evs[i:min(i+per, b.N)]); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	s.waitApplied()
+	appendAll(b, s, evs) // 8 callers, batches of 100 (retail_bench_test.go)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
