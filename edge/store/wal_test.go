@@ -516,8 +516,10 @@ func TestWALJSONMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("value %d:\n got %s (%v)\nwant %s", i, got, err, want)
 		}
 	}
-	if _, err := jsonOrNil(map[string]any{"n": json.Number("Inf")}); err == nil {
-		t.Error("an invalid number literal was written")
+	for _, n := range []json.Number{"Inf", " 1", "1 ", `"1"`, "{}", "-", "1e", "01"} {
+		if _, err := jsonOrNil(map[string]any{"n": n}); err == nil {
+			t.Errorf("the invalid number literal %q was written", n)
+		}
 	}
 }
 

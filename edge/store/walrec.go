@@ -121,7 +121,7 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case json.Number:
-		if !json.Valid([]byte(x)) {
+		if !isJSONNumber(x) {
 			return nil, errors.New("invalid number literal")
 		}
 		return append(b, x...), nil
@@ -162,6 +162,15 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, j...), nil
+}
+
+// isJSONNumber reports whether n is one JSON number literal and nothing
+// else, as encoding/json requires of a json.Number it writes: a literal
+// starts with '-' or a digit and ends with a digit, so a valid JSON text
+// of that shape is exactly one number (no string, object or spaces).
+func isJSONNumber(n json.Number) bool {
+	return len(n) > 0 && (n[0] == '-' || n[0] >= '0' && n[0] <= '9') &&
+		n[len(n)-1] >= '0' && n[len(n)-1] <= '9' && json.Valid([]byte(n))
 }
 
 func encodeIdentifiers(e *codec.Encoder, ids []profile.Identifier) error {
