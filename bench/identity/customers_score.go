@@ -13,6 +13,17 @@ import (
 	"ucv/profile"
 )
 
+// SameDifferent counts row pairs of one entity and of two.
+type SameDifferent struct{ Same, Different int64 }
+
+// Share is Same / (Same + Different), 0 without pairs.
+func (c SameDifferent) Share() float64 {
+	if c.Same+c.Different == 0 {
+		return 0
+	}
+	return float64(c.Same) / float64(c.Same+c.Different)
+}
+
 // Count is one named count.
 type Count struct {
 	Name  string
@@ -40,6 +51,32 @@ type CustomerStats struct {
 	// it is a guess between them. A resolver at pair precision near 1
 	// leaves them apart: pair recall ≤ 1 − NamesakePairs/TruePairs.
 	NamesakePairs int64
+	// SharedValuePairs is the number of true pairs joined by a chain of
+	// the entity's own rows that share an exact value: a normalized
+	// e-mail, a phone (also by its last nine digits, with or without a
+	// country code), a given and family name in either order, a birth
+	// date (any reading of an ambiguous one) or a street address. A
+	// resolver that links two rows only when they share such a value —
+	// even one that never links two different entities — reaches pair
+	// recall ≤ SharedValuePairs/TruePairs.
+	SharedValuePairs int64
+	// NearNamePairs is SharedValuePairs with near names as links too:
+	// given names equal, nicknames of each other (the resolver's table)
+	// or at Jaro-Winkler ≥ 0.85, and family names equal or at
+	// Jaro-Winkler ≥ 0.85 (either order), or one e-mail local part. The
+	// pairs it adds beyond SharedValuePairs are those whose only link is
+	// such a near name: a resolver needs them for any recall above
+	// SharedValuePairs/TruePairs.
+	NearNamePairs int64
+	// NearOnly counts row pairs whose only link is a near name (as in
+	// NearNamePairs, names not exact): no shared exact value, not both
+	// dated, no two different generations — how many belong to one
+	// entity and how many to two; NearOnlyPostcode the same among those
+	// with one postcode too. Rows are paired within a family name and
+	// within a given name; a given name held by more than
+	// nearBlockMax rows is not paired on (its pairs are overwhelmingly
+	// two people, so leaving them out only flatters the share).
+	NearOnly, NearOnlyPostcode SameDifferent
 	// FullNames is the number of distinct full names of persons, and
 	// SharedNamePersons the persons whose full name (case aside) another
 	// person bears too: how common namesakes are in the set (real name
@@ -112,6 +149,8 @@ func (d *CustomerData) Stats() CustomerStats {
 		st.TruePairs += int64(n * (n - 1) / 2)
 	}
 	st.ContactPairs = d.contactPairs()
+	st.SharedValuePairs, st.NearNamePairs = d.evidencePairs()
+	st.NearOnly, st.NearOnlyPostcode = d.nearOnly()
 	st.NamesakePairs = d.namesakePairs(per)
 	st.FullNames, st.SharedNamePersons = d.sharedNames()
 	st.Sources, st.Entity, st.Rows = counts(src), counts(ent), counts(rows)
@@ -198,6 +237,13 @@ func (st CustomerStats) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "rows per source: %s\n\n", strings.Join(srcs, " · "))
 	fmt.Fprintf(w, "true pairs with a row that holds only a name another entity also bears: %d (%.1f %%) — linking them is a guess between namesakes, so at pair precision near 1 pair recall ≤ %.3f\n\n",
 		st.NamesakePairs, pct(st.NamesakePairs, st.TruePairs), 1-float64(st.NamesakePairs)/float64(max(st.TruePairs, 1)))
+	fmt.Fprintf(w, "at pair recall 0.97, the namesake rows alone hold pair precision to ≤ %.4f in expectation\n\n", st.NamesakePrecisionBound(0.97))
+	fmt.Fprintf(w, "true pairs joined by a chain of the entity's rows sharing an exact value (e-mail, phone, full name, birth date, street address): %d (%.1f %%) — pair recall ≤ %.4f for a resolver that links rows only on a shared value; with near names (nicknames, Jaro-Winkler ≥ 0.85) and e-mail local parts as links too: %d (%.1f %%)\n\n",
+		st.SharedValuePairs, pct(st.SharedValuePairs, st.TruePairs), float64(st.SharedValuePairs)/float64(max(st.TruePairs, 1)), st.NearNamePairs, pct(st.NearNamePairs, st.TruePairs))
+	fmt.Fprintf(w, "row pairs linked only by a near name (no shared exact value, not both dated): %d, of which %.1f %% one entity; with one postcode too: %d, %.1f %% one entity\n\n",
+		st.NearOnly.Same+st.NearOnly.Different, 100*st.NearOnly.Share(), st.NearOnlyPostcode.Same+st.NearOnlyPostcode.Different, 100*st.NearOnlyPostcode.Share())
+	fmt.Fprintf(w, "at pair recall 0.97, %d more true pairs than shared values join are needed, linked by near names at best %.1f %% right: pair precision ≤ %.4f (estimate)\n\n",
+		max(int64(0.97*float64(st.TruePairs))-st.SharedValuePairs, 0), 100*st.NearOnlyPostcode.Share(), st.NearPrecisionBound(0.97))
 	fmt.Fprintf(w, "persons sharing their full name with another person: %d of %d (%.1f %%), over %d distinct full names\n\n",
 		st.SharedNamePersons, st.Persons, pct(int64(st.SharedNamePersons), int64(st.Persons)), st.FullNames)
 	fmt.Fprintf(w, "| entities | count |\n|---|---:|\n")
@@ -261,6 +307,236 @@ func (d *CustomerData) contactPairs() int64 {
 		n += s * (s - 1) / 2
 	}
 	return n
+}
+
+// evidenceRow is what evidencePairs compares of one row.
+type evidenceRow struct {
+	keys          []string // exact values, prefixed by kind
+	given, family string
+	local         string // e-mail local part
+	dated         bool
+	generation    string
+	postcode      string
+}
+
+// evidence returns row r's exact values (e:, p:, n:, d:, a:) and names.
+func evidence(r CustomerRow, contacts []string) evidenceRow {
+	ev := evidenceRow{keys: append([]string(nil), contacts...)}
+	if e := strings.ToLower(hid.EmailAddress(r.Value("email"))); e != "" {
+		ev.keys = append(ev.keys, "e:"+e)
+		ev.local, _, _ = strings.Cut(e, "@")
+	}
+	var digits []byte
+	for _, c := range []byte(r.Value("phone")) {
+		if c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	if len(digits) >= 9 {
+		ev.keys = append(ev.keys, "p9:"+string(digits[len(digits)-9:]))
+	}
+	ev.given, ev.family = hid.NormalizeName(r.Value("first_name")), hid.NormalizeName(r.Value("last_name"))
+	if ev.given == "" && ev.family == "" {
+		ev.given, _, ev.family = hid.SplitFullName(r.Value("full_name"))
+	}
+	if ev.given != "" && ev.family != "" {
+		a, b := ev.given, ev.family
+		if b < a {
+			a, b = b, a
+		}
+		ev.keys = append(ev.keys, "n:"+a+"|"+b)
+	}
+	for _, c := range hid.ParseBirthDate(r.Value("birth_date"), hid.DateAuto) {
+		ev.keys = append(ev.keys, "d:"+c)
+		ev.dated = true
+	}
+	ev.generation = hid.NormalizeGeneration(r.Value("generation"))
+	street := r.Value("street")
+	ev.postcode = r.Value("postcode")
+	if street == "" {
+		street, _, _ = strings.Cut(r.Value("address"), ",")
+	}
+	if f := strings.Fields(r.Value("address")); ev.postcode == "" && len(f) > 0 {
+		ev.postcode = f[len(f)-1] // "…, Denver, CO 80264"
+	}
+	if a := hid.NormalizeAddress(street); a != "" {
+		ev.keys = append(ev.keys, "a:"+a)
+	}
+	return ev
+}
+
+// nearNames reports whether a and b bear near names (NearNamePairs) or
+// one e-mail local part.
+func nearNames(a, b evidenceRow) bool {
+	if a.local != "" && a.local == b.local {
+		return true
+	}
+	near := func(x, y string) bool { return x != "" && y != "" && (x == y || hid.JaroWinkler(x, y) >= 0.85) }
+	givenNear := func(x, y string) bool { return near(x, y) || (x != "" && hid.Nicknames(x, y)) }
+	return (givenNear(a.given, b.given) && near(a.family, b.family)) ||
+		(givenNear(a.given, b.family) && near(a.family, b.given))
+}
+
+// evidencePairs counts CustomerStats.SharedValuePairs and NearNamePairs.
+func (d *CustomerData) evidencePairs() (shared, near int64) {
+	contacts := d.rowContacts()
+	byEnt := map[string][]int{}
+	for i, r := range d.Rows {
+		byEnt[r.Entity] = append(byEnt[r.Entity], i)
+	}
+	for _, rows := range byEnt {
+		evs := make([]evidenceRow, len(rows))
+		for k, i := range rows {
+			evs[k] = evidence(d.Rows[i], contacts[i])
+		}
+		exact, wide := newUnion(len(rows)), newUnion(len(rows))
+		for a := range evs {
+			for b := a + 1; b < len(evs); b++ {
+				if shareKey(evs[a].keys, evs[b].keys) {
+					exact.join(a, b)
+					wide.join(a, b)
+				} else if nearNames(evs[a], evs[b]) {
+					wide.join(a, b)
+				}
+			}
+		}
+		shared += exact.pairs()
+		near += wide.pairs()
+	}
+	return shared, near
+}
+
+// nearBlockMax bounds the rows nearOnly pairs within one name.
+const nearBlockMax = 400
+
+// nearOnly counts CustomerStats.NearOnly and NearOnlyPostcode.
+func (d *CustomerData) nearOnly() (all, postcode SameDifferent) {
+	contacts := d.rowContacts()
+	evs := make([]evidenceRow, len(d.Rows))
+	blocks := map[string][]int{}
+	for i, r := range d.Rows {
+		evs[i] = evidence(r, contacts[i])
+		if evs[i].family != "" {
+			blocks["f:"+evs[i].family] = append(blocks["f:"+evs[i].family], i)
+		}
+		if evs[i].given != "" {
+			blocks["g:"+evs[i].given] = append(blocks["g:"+evs[i].given], i)
+		}
+	}
+	seen := map[[2]int]bool{}
+	for _, rows := range blocks {
+		if len(rows) > nearBlockMax {
+			continue
+		}
+		for x, a := range rows {
+			for _, b := range rows[x+1:] {
+				if seen[[2]int{a, b}] {
+					continue
+				}
+				seen[[2]int{a, b}] = true
+				ea, eb := evs[a], evs[b]
+				if shareKey(ea.keys, eb.keys) || (ea.local != "" && ea.local == eb.local) || !nearNames(ea, eb) ||
+					(ea.dated && eb.dated) || (ea.generation != "" && eb.generation != "" && ea.generation != eb.generation) {
+					continue
+				}
+				same := d.Rows[a].Entity == d.Rows[b].Entity
+				all.add(same)
+				if ea.postcode != "" && ea.postcode == eb.postcode {
+					postcode.add(same)
+				}
+			}
+		}
+	}
+	return all, postcode
+}
+
+func (c *SameDifferent) add(same bool) {
+	if same {
+		c.Same++
+	} else {
+		c.Different++
+	}
+}
+
+func shareKey(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// union is a small union-find over 0..n-1.
+type union []int
+
+func newUnion(n int) union {
+	u := make(union, n)
+	for i := range u {
+		u[i] = i
+	}
+	return u
+}
+
+func (u union) find(i int) int {
+	for u[i] != i {
+		u[i] = u[u[i]]
+		i = u[i]
+	}
+	return i
+}
+
+func (u union) join(a, b int) { u[u.find(a)] = u.find(b) }
+
+// pairs counts the pairs of elements in one set.
+func (u union) pairs() int64 {
+	size := map[int]int64{}
+	for i := range u {
+		size[u.find(i)]++
+	}
+	var n int64
+	for _, s := range size {
+		n += s * (s - 1) / 2
+	}
+	return n
+}
+
+// NearPrecisionBound is the pair precision a resolver can expect at
+// pair recall recall if every true pair beyond SharedValuePairs that
+// recall needs is linked at the best near-name share measured
+// (NearOnlyPostcode: a near name and one postcode) and nothing else is
+// wrong. It is an estimate, not a proof: it takes a pair share for
+// the precision of links. It returns 1 when recall needs no near-name
+// link, 0 when the set has no such pairs to measure.
+func (st CustomerStats) NearPrecisionBound(recall float64) float64 {
+	right := recall * float64(st.TruePairs)
+	needed := right - float64(st.SharedValuePairs)
+	if needed <= 0 {
+		return 1
+	}
+	s := st.NearOnlyPostcode.Share()
+	if s == 0 {
+		return 0
+	}
+	return right / (right + needed*(1-s)/s)
+}
+
+// NamesakePrecisionBound is the highest pair precision a resolver can
+// expect at pair recall recall, from the namesake rows alone
+// (NamesakePairs): recall above 1 − NamesakePairs/TruePairs needs
+// namesake pairs linked by a guess, and a guess between two or more
+// entities of one name, made on a row that holds nothing else, is
+// wrong at least as often as right — each wrong pair it makes matched
+// by a right one at best. It returns 1 when recall needs no guess.
+func (st CustomerStats) NamesakePrecisionBound(recall float64) float64 {
+	right := recall * float64(st.TruePairs)
+	guessed := float64(st.NamesakePairs) - (1-recall)*float64(st.TruePairs)
+	if guessed <= 0 || right <= 0 {
+		return 1
+	}
+	return right / (right + guessed)
 }
 
 // Relation classes of two different entities, most specific first.

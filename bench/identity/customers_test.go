@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"encoding/csv"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -332,5 +333,67 @@ func TestCustomersHouseholdNamesDistinct(t *testing.T) {
 			continue
 		}
 		seen[k] = e.ID
+	}
+}
+
+// The evidence statistics on a hand-built set: which true pairs a
+// shared exact value joins, which only a near name joins, and how
+// often a near-name-only pair is one entity.
+func TestCustomersEvidencePairs(t *testing.T) {
+	for _, p := range [][2]string{{"bob", "robert"}, {"rob", "robert"}, {"bob", "rob"}} {
+		if !hid.Nicknames(p[0], p[1]) {
+			t.Fatalf("the nickname table no longer pairs %q and %q: rewrite this test", p[0], p[1])
+		}
+	}
+	row := func(id, ent string, kv ...string) CustomerRow {
+		r := CustomerRow{ID: id, Entity: ent}
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Columns = append(r.Columns, Column{Name: kv[i], Value: kv[i+1]})
+		}
+		return r
+	}
+	d := &CustomerData{
+		Entities: []CustomerEntity{{ID: "e1", Name: "Robert Lee"}, {ID: "e2", Name: "Rob Lee"}},
+		Rows: []CustomerRow{
+			row("a1", "e1", "first_name", "Robert", "last_name", "Lee", "email", "rl@example.com"),
+			row("a2", "e1", "full_name", "Lee, Robert", "phone", "555-123-4567"), // a1's name, swapped
+			row("a3", "e1", "full_name", "Bob Lee", "postcode", "12345"),         // a nickname only
+			row("a4", "e1", "email", `"Robert Lee" <RL@example.com>`),            // a1's e-mail
+			row("b1", "e2", "first_name", "Rob", "last_name", "Lee", "address", "1 Main St, Town, ST 12345"),
+		},
+	}
+	d.byID = map[string]int{"e1": 0, "e2": 1}
+	st := d.Stats()
+	// e1: {a1, a2, a4} by values (3 pairs), a3 only by its nickname (6 with it).
+	if st.TruePairs != 6 || st.SharedValuePairs != 3 || st.NearNamePairs != 6 {
+		t.Fatalf("true %d, shared-value %d, near-name %d pairs; want 6, 3, 6", st.TruePairs, st.SharedValuePairs, st.NearNamePairs)
+	}
+	// Near-name-only pairs: a3–a1 and a3–a2 one entity; b1 with a1, a2
+	// and a3 two; of them only a3–b1 share a postcode.
+	if want := (SameDifferent{2, 3}); st.NearOnly != want {
+		t.Errorf("near-only pairs %+v, want %+v", st.NearOnly, want)
+	}
+	if want := (SameDifferent{0, 1}); st.NearOnlyPostcode != want {
+		t.Errorf("near-only pairs with a postcode %+v, want %+v", st.NearOnlyPostcode, want)
+	}
+}
+
+// The precision bounds' arithmetic.
+func TestCustomersPrecisionBounds(t *testing.T) {
+	st := CustomerStats{TruePairs: 1000, NamesakePairs: 50, SharedValuePairs: 900, NearOnlyPostcode: SameDifferent{Same: 4, Different: 1}}
+	// Recall 0.97 leaves 30 pairs to miss: 20 namesake pairs are
+	// guessed, each wrong pair matched by a right one at best.
+	if got, want := st.NamesakePrecisionBound(0.97), 970.0/990; math.Abs(got-want) > 1e-12 {
+		t.Errorf("namesake bound %v, want %v", got, want)
+	}
+	if got := st.NamesakePrecisionBound(0.95); got != 1 {
+		t.Errorf("namesake bound at 0.95 %v, want 1 (no guess needed)", got)
+	}
+	// 70 pairs beyond the shared values at 80 % right: 17.5 wrong.
+	if got, want := st.NearPrecisionBound(0.97), 970/(970+70*0.25); math.Abs(got-want) > 1e-12 {
+		t.Errorf("near bound %v, want %v", got, want)
+	}
+	if got := st.NearPrecisionBound(0.9); got != 1 {
+		t.Errorf("near bound at 0.9 %v, want 1", got)
 	}
 }
