@@ -284,23 +284,16 @@ func TestCustomersWriteCSV(t *testing.T) {
 // NamesakePairs counts the true pairs touching a row that holds only a
 // given and a family name borne by another entity too.
 func TestCustomersNamesakePairs(t *testing.T) {
-	row := func(id, ent string, kv ...string) CustomerRow {
-		r := CustomerRow{ID: id, Entity: ent}
-		for i := 0; i+1 < len(kv); i += 2 {
-			r.Columns = append(r.Columns, Column{Name: kv[i], Value: kv[i+1]})
-		}
-		return r
-	}
 	d := &CustomerData{
 		Entities: []CustomerEntity{{ID: "e1", Name: "Ann Lee"}, {ID: "e2", Name: "Ann Lee"}, {ID: "e3", Name: "Bo Chan"}},
 		Rows: []CustomerRow{
-			row("a1", "e1", "full_name", "Lee, Ann"),                          // name only, namesake e2: ambiguous
-			row("a2", "e1", "full_name", "Ann Lee", "email", "a@example.com"), // has an e-mail
-			row("a3", "e1", "full_name", "Ann B. Lee"),                        // has a middle initial
-			row("b1", "e2", "first_name", "Ann", "last_name", "Lee", "phone", "5551234567"),
-			row("b2", "e2", "first_name", "Ann", "last_name", "Lee"), // ambiguous
-			row("c1", "e3", "full_name", "Bo Chan"),                  // name only, no namesake
-			row("c2", "e3", "full_name", "Bo Chan"),
+			testRow("a1", "e1", "full_name", "Lee, Ann"),                          // name only, namesake e2: ambiguous
+			testRow("a2", "e1", "full_name", "Ann Lee", "email", "a@example.com"), // has an e-mail
+			testRow("a3", "e1", "full_name", "Ann B. Lee"),                        // has a middle initial
+			testRow("b1", "e2", "first_name", "Ann", "last_name", "Lee", "phone", "5551234567"),
+			testRow("b2", "e2", "first_name", "Ann", "last_name", "Lee"), // ambiguous
+			testRow("c1", "e3", "full_name", "Bo Chan"),                  // name only, no namesake
+			testRow("c2", "e3", "full_name", "Bo Chan"),
 		},
 	}
 	d.byID = map[string]int{"e1": 0, "e2": 1, "e3": 2}
@@ -345,21 +338,14 @@ func TestCustomersEvidencePairs(t *testing.T) {
 			t.Fatalf("the nickname table no longer pairs %q and %q: rewrite this test", p[0], p[1])
 		}
 	}
-	row := func(id, ent string, kv ...string) CustomerRow {
-		r := CustomerRow{ID: id, Entity: ent}
-		for i := 0; i+1 < len(kv); i += 2 {
-			r.Columns = append(r.Columns, Column{Name: kv[i], Value: kv[i+1]})
-		}
-		return r
-	}
 	d := &CustomerData{
 		Entities: []CustomerEntity{{ID: "e1", Name: "Robert Lee"}, {ID: "e2", Name: "Rob Lee"}},
 		Rows: []CustomerRow{
-			row("a1", "e1", "first_name", "Robert", "last_name", "Lee", "email", "rl@example.com"),
-			row("a2", "e1", "full_name", "Lee, Robert", "phone", "555-123-4567"), // a1's name, swapped
-			row("a3", "e1", "full_name", "Bob Lee", "postcode", "12345"),         // a nickname only
-			row("a4", "e1", "email", `"Robert Lee" <RL@example.com>`),            // a1's e-mail
-			row("b1", "e2", "first_name", "Rob", "last_name", "Lee", "address", "1 Main St, Town, ST 12345"),
+			testRow("a1", "e1", "first_name", "Robert", "last_name", "Lee", "email", "rl@example.com"),
+			testRow("a2", "e1", "full_name", "Lee, Robert", "phone", "555-123-4567"), // a1's name, swapped
+			testRow("a3", "e1", "full_name", "Bob Lee", "postcode", "12345"),         // a nickname only
+			testRow("a4", "e1", "email", `"Robert Lee" <RL@example.com>`),            // a1's e-mail
+			testRow("b1", "e2", "first_name", "Rob", "last_name", "Lee", "address", "1 Main St, Town, ST 12345"),
 		},
 	}
 	d.byID = map[string]int{"e1": 0, "e2": 1}
@@ -396,4 +382,13 @@ func TestCustomersPrecisionBounds(t *testing.T) {
 	if got := st.NearPrecisionBound(0.9); got != 1 {
 		t.Errorf("near bound at 0.9 %v, want 1", got)
 	}
+}
+
+// testRow is a hand-written row of entity ent: column, value, column, value….
+func testRow(id, ent string, kv ...string) CustomerRow {
+	r := CustomerRow{ID: id, Entity: ent}
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Columns = append(r.Columns, Column{Name: kv[i], Value: kv[i+1]})
+	}
+	return r
 }
