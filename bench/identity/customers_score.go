@@ -148,9 +148,14 @@ func (d *CustomerData) Stats() CustomerStats {
 	for _, n := range per {
 		st.TruePairs += int64(n * (n - 1) / 2)
 	}
-	st.ContactPairs = d.contactPairs()
-	st.SharedValuePairs, st.NearNamePairs = d.evidencePairs()
-	st.NearOnly, st.NearOnlyPostcode = d.nearOnly()
+	contacts := d.rowContacts()
+	evs := make([]evidenceRow, len(d.Rows))
+	for i, r := range d.Rows {
+		evs[i] = evidence(r, contacts[i])
+	}
+	st.ContactPairs = d.contactPairs(contacts)
+	st.SharedValuePairs, st.NearNamePairs = d.evidencePairs(evs)
+	st.NearOnly, st.NearOnlyPostcode = d.nearOnly(evs)
 	st.NamesakePairs = d.namesakePairs(per)
 	st.FullNames, st.SharedNamePersons = d.sharedNames()
 	st.Sources, st.Entity, st.Rows = counts(src), counts(ent), counts(rows)
@@ -274,39 +279,20 @@ func (d *CustomerData) rowContacts() [][]string {
 
 // contactPairs counts true pairs connected through the entity's rows
 // sharing contact points.
-func (d *CustomerData) contactPairs() int64 {
-	contacts := d.rowContacts()
-	parent := make([]int, len(d.Rows))
-	for i := range parent {
-		parent[i] = i
-	}
-	find := func(i int) int {
-		for parent[i] != i {
-			parent[i] = parent[parent[i]]
-			i = parent[i]
-		}
-		return i
-	}
+func (d *CustomerData) contactPairs(contacts [][]string) int64 {
+	u := newUnion(len(d.Rows))
 	first := map[string]int{} // entity + contact → first row
 	for i, r := range d.Rows {
 		for _, c := range contacts[i] {
 			k := r.Entity + "|" + c
 			if j, ok := first[k]; ok {
-				parent[find(i)] = find(j)
+				u.join(i, j)
 			} else {
 				first[k] = i
 			}
 		}
 	}
-	size := map[int]int64{}
-	for i := range d.Rows {
-		size[find(i)]++
-	}
-	var n int64
-	for _, s := range size {
-		n += s * (s - 1) / 2
-	}
-	return n
+	return u.pairs()
 }
 
 // evidenceRow is what evidencePairs compares of one row.
@@ -377,26 +363,23 @@ func nearNames(a, b evidenceRow) bool {
 		(givenNear(a.given, b.family) && near(a.family, b.given))
 }
 
-// evidencePairs counts CustomerStats.SharedValuePairs and NearNamePairs.
-func (d *CustomerData) evidencePairs() (shared, near int64) {
-	contacts := d.rowContacts()
+// evidencePairs counts CustomerStats.SharedValuePairs and NearNamePairs;
+// evs holds evidence of each row of d.Rows.
+func (d *CustomerData) evidencePairs(evs []evidenceRow) (shared, near int64) {
 	byEnt := map[string][]int{}
 	for i, r := range d.Rows {
 		byEnt[r.Entity] = append(byEnt[r.Entity], i)
 	}
 	for _, rows := range byEnt {
-		evs := make([]evidenceRow, len(rows))
-		for k, i := range rows {
-			evs[k] = evidence(d.Rows[i], contacts[i])
-		}
 		exact, wide := newUnion(len(rows)), newUnion(len(rows))
-		for a := range evs {
-			for b := a + 1; b < len(evs); b++ {
+		for x, a := range rows {
+			for y := x + 1; y < len(rows); y++ {
+				b := rows[y]
 				if shareKey(evs[a].keys, evs[b].keys) {
-					exact.join(a, b)
-					wide.join(a, b)
+					exact.join(x, y)
+					wide.join(x, y)
 				} else if nearNames(evs[a], evs[b]) {
-					wide.join(a, b)
+					wide.join(x, y)
 				}
 			}
 		}
@@ -409,13 +392,11 @@ func (d *CustomerData) evidencePairs() (shared, near int64) {
 // nearBlockMax bounds the rows nearOnly pairs within one name.
 const nearBlockMax = 400
 
-// nearOnly counts CustomerStats.NearOnly and NearOnlyPostcode.
-func (d *CustomerData) nearOnly() (all, postcode SameDifferent) {
-	contacts := d.rowContacts()
-	evs := make([]evidenceRow, len(d.Rows))
+// nearOnly counts CustomerStats.NearOnly and NearOnlyPostcode; evs
+// holds evidence of each row of d.Rows.
+func (d *CustomerData) nearOnly(evs []evidenceRow) (all, postcode SameDifferent) {
 	blocks := map[string][]int{}
-	for i, r := range d.Rows {
-		evs[i] = evidence(r, contacts[i])
+	for i := range d.Rows {
 		if evs[i].family != "" {
 			blocks["f:"+evs[i].family] = append(blocks["f:"+evs[i].family], i)
 		}
