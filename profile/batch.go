@@ -30,8 +30,8 @@ type ItemError struct {
 // context (item keys win) and its sentAt applies to items without one.
 //
 // Like Segment, a batch is not all-or-nothing: an invalid item (a
-// malformed e-mail, a missing event name, an item over MaxEventBytes)
-// is listed in Rejected and the others are returned in Messages. The
+// malformed e-mail, a missing event name, an item over MaxEventBytes
+// as written in the body) is listed in Rejected and the others are returned in Messages. The
 // error is for the envelope only: a body over MaxBatchBytes, not a JSON
 // object, without a non-empty "batch" array, with more than
 // MaxBatchEvents items, or with an invalid envelope context or sentAt.
@@ -39,7 +39,7 @@ func ParseBatch(body []byte, receivedAt time.Time, opts ParseOptions) (*Batch, e
 	if len(body) > MaxBatchBytes {
 		return nil, &LimitError{Field: "body", Limit: MaxBatchBytes, What: "bytes"}
 	}
-	obj, err := decodeObject(body, "")
+	obj, sizes, err := decodeObjectSpans(body, "", true)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func ParseBatch(body []byte, receivedAt time.Time, opts ParseOptions) (*Batch, e
 	}
 	b := &Batch{Messages: make([]*Message, 0, len(items)), Index: make([]int, 0, len(items))}
 	for i, it := range items {
-		m, err := batchItem(it, i, envCtx, envSentAt, receivedAt, opts)
+		m, err := batchItem(it, i, sizes[i], envCtx, envSentAt, receivedAt, opts)
 		if err != nil {
 			b.Rejected = append(b.Rejected, ItemError{Index: i, Err: err})
 			continue
@@ -85,14 +85,14 @@ func ParseBatch(body []byte, receivedAt time.Time, opts ParseOptions) (*Batch, e
 	return b, nil
 }
 
-// batchItem validates item i of a batch.
-func batchItem(it any, i int, envCtx map[string]any, envSentAt any, receivedAt time.Time, opts ParseOptions) (*Message, error) {
+// batchItem validates item i of a batch, size bytes long as written.
+func batchItem(it any, i, size int, envCtx map[string]any, envSentAt any, receivedAt time.Time, opts ParseOptions) (*Message, error) {
 	path := fmt.Sprintf("batch[%d]", i)
 	o, ok := it.(map[string]any)
 	if !ok {
 		return nil, &FieldError{Field: path, Reason: "must be an object"}
 	}
-	if n, err := encodedSize(o); err != nil || n > MaxEventBytes {
+	if size > MaxEventBytes {
 		return nil, &LimitError{Field: path, Limit: MaxEventBytes, What: "bytes"}
 	}
 	if _, has := o["sentAt"]; !has && envSentAt != nil {

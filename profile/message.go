@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -130,58 +129,45 @@ func encodedSize(v any) (int, error) {
 	return len(b), err
 }
 
-// decodeObject checks UTF-8 and nesting depth, then decodes a JSON object.
+// decodeObject checks UTF-8, then decodes a JSON object nesting at most
+// MaxDepth levels.
 func decodeObject(body []byte, path string) (map[string]any, error) {
+	o, _, err := decodeObjectSpans(body, path, false)
+	return o, err
+}
+
+// decodeObjectSpans is decodeObject; with batch set it also returns the
+// length in bytes of each item of the object's "batch" array
+// (decodeBatchBody).
+func decodeObjectSpans(body []byte, path string, batch bool) (map[string]any, []int, error) {
 	field := strings.TrimSuffix(path, ".")
 	if field == "" {
 		field = "body"
 	}
 	if !utf8.Valid(body) {
-		return nil, &FieldError{Field: field, Reason: "is not valid UTF-8"}
+		return nil, nil, &FieldError{Field: field, Reason: "is not valid UTF-8"}
 	}
-	if d := jsonDepth(body); d > MaxDepth {
-		return nil, &FieldError{Field: field, Reason: fmt.Sprintf("nests deeper than %d levels", MaxDepth)}
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, &FieldError{Field: field, Reason: "is not valid JSON", Err: err}
+	var sizes []int
+	var err error
+	if batch {
+		v, sizes, err = decodeBatchBody(body)
+	} else {
+		v, err = decodeValue(body)
 	}
-	if dec.More() {
-		return nil, &FieldError{Field: field, Reason: "has data after the JSON value"}
+	switch {
+	case err == errTooDeep:
+		return nil, nil, &FieldError{Field: field, Reason: fmt.Sprintf("nests deeper than %d levels", MaxDepth)}
+	case err == errTrailing:
+		return nil, nil, &FieldError{Field: field, Reason: "has data after the JSON value"}
+	case err != nil:
+		return nil, nil, &FieldError{Field: field, Reason: "is not valid JSON", Err: err}
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return nil, &FieldError{Field: field, Reason: "must be a JSON object"}
+		return nil, nil, &FieldError{Field: field, Reason: "must be a JSON object"}
 	}
-	return obj, nil
-}
-
-// jsonDepth returns the maximum nesting depth of brackets outside strings.
-func jsonDepth(b []byte) int {
-	depth, maxDepth, inStr, esc := 0, 0, false, false
-	for _, c := range b {
-		switch {
-		case inStr:
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-			maxDepth = max(maxDepth, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return maxDepth
+	return obj, sizes, nil
 }
 
 // fromObject validates a decoded message object. envCtx, if not nil, is a
