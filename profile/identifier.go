@@ -235,12 +235,15 @@ func NormalizePhone(raw, region string) (string, error) {
 	if len(v) > 64 {
 		return "", fmt.Errorf("phone longer than 64 bytes")
 	}
-	if n, ok := parseE164(v); ok {
-		// Already in E.164 form: formatting n gives v back.
-		if !validPhone(n) {
-			return "", fmt.Errorf("not a valid phone number")
+	// Already in E.164 form, or written with spaces, hyphens, dots or
+	// parentheses between the digits: formatting n gives e back.
+	if e := compactE164(v); e != "" {
+		if n, ok := parseE164(e); ok {
+			if !validPhone(n) {
+				return "", fmt.Errorf("not a valid phone number")
+			}
+			return e, nil
 		}
-		return v, nil
 	}
 	n, err := phonenumbers.Parse(v, strings.ToUpper(region))
 	if err != nil {

@@ -76,3 +76,33 @@ var nationalPrefixes = sync.OnceValue(func() map[string]*regexp.Regexp {
 	}
 	return out
 })
+
+// compactE164 is v without the spaces, hyphens, dots and parentheses
+// people write between the digits of an international number ("+44 20
+// 7946 0123", "+1 (415) 555-2671"), when v is "+", a digit, then only
+// digits and those; "" otherwise, or when that leaves more than 15
+// digits. NormalizePhone tries parseE164 on it before Parse's general
+// machinery; where parseE164 takes it, Parse finds the same number
+// (TestParseE164IsParse checks formatted and punctuated forms).
+func compactE164(v string) string {
+	if len(v) < 2 || v[0] != '+' || v[1] < '0' || v[1] > '9' {
+		return ""
+	}
+	var b [16]byte
+	b[0] = '+'
+	n := 1
+	for i := 1; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			if n == len(b) {
+				return ""
+			}
+			b[n] = c
+			n++
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		default:
+			return ""
+		}
+	}
+	return string(b[:n])
+}

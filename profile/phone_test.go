@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/nyaruka/phonenumbers"
@@ -142,6 +143,15 @@ func TestParseE164IsParse(t *testing.T) {
 				check(t, fmt.Sprintf("+%d%s%d", cc, nsn[:len(nsn)-1], d))
 				checked++
 			}
+			// As people write them: libphonenumber's own international
+			// format, with hyphens or dots for its spaces, and with the
+			// national prefix in parentheses.
+			intl := phonenumbers.Format(ex, phonenumbers.INTERNATIONAL)
+			for _, f := range []string{intl, strings.ReplaceAll(intl, " ", "-"), strings.ReplaceAll(intl, " ", "."),
+				strings.Replace(intl, " ", " (", 1) + ")", fmt.Sprintf("+%d (0) %s", cc, nsn), fmt.Sprintf("+%d(%s)", cc, nsn)} {
+				check(t, f)
+				checked++
+			}
 			for _, p := range prefix[r] {
 				check(t, fmt.Sprintf("+%d%s%s", cc, p, nsn))
 				checked++
@@ -155,6 +165,8 @@ func TestParseE164IsParse(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		cc := rapid.SampledFrom(codes).Draw(rt, "cc")
 		check(rt, fmt.Sprintf("+%d%s", cc, rapid.StringMatching(`[0-9]{1,14}`).Draw(rt, "digits")))
+		// The same with punctuation between and around the digits.
+		check(rt, fmt.Sprintf("+%d%s", cc, rapid.StringMatching(`[0-9 ().-]{1,20}`).Draw(rt, "punctuated")))
 	})
 }
 
