@@ -137,10 +137,7 @@ func (d *jsonDecoder) objectSpans(spansOf string) (map[string]any, []int, error)
 	}
 	o := make(map[string]any)
 	var spans []int
-	d.skip()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		d.depth--
+	if d.empty('}') {
 		return o, spans, nil
 	}
 	for {
@@ -173,20 +170,8 @@ func (d *jsonDecoder) objectSpans(spansOf string) (map[string]any, []int, error)
 			return nil, nil, err
 		}
 		o[k] = v
-		d.skip()
-		if d.i >= len(d.b) {
-			return nil, nil, d.fail("unexpected end")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			d.skip()
-		case '}':
-			d.i++
-			d.depth--
-			return o, spans, nil
-		default:
-			return nil, nil, d.fail("want ',' or '}'")
+		if more, err := d.next('}'); err != nil || !more {
+			return o, spans, err
 		}
 	}
 }
@@ -204,10 +189,7 @@ func (d *jsonDecoder) arraySpans(spans bool) ([]any, []int, error) {
 	}
 	a := make([]any, 0)
 	var n []int
-	d.skip()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
-		d.i++
-		d.depth--
+	if d.empty(']') {
 		return a, n, nil
 	}
 	for {
@@ -220,22 +202,42 @@ func (d *jsonDecoder) arraySpans(spans bool) ([]any, []int, error) {
 		if spans {
 			n = append(n, d.i-start)
 		}
-		d.skip()
-		if d.i >= len(d.b) {
-			return nil, nil, d.fail("unexpected end")
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			d.skip()
-		case ']':
-			d.i++
-			d.depth--
-			return a, n, nil
-		default:
-			return nil, nil, d.fail("want ',' or ']'")
+		if more, err := d.next(']'); err != nil || !more {
+			return a, n, err
 		}
 	}
+}
+
+// empty closes the object or array just opened if the next byte past
+// whitespace is its closing byte.
+func (d *jsonDecoder) empty(closing byte) bool {
+	d.skip()
+	if d.i < len(d.b) && d.b[d.i] == closing {
+		d.i++
+		d.depth--
+		return true
+	}
+	return false
+}
+
+// next reads what follows a member or element: a ',' (more is true,
+// whitespace after it skipped) or the container's closing byte (more
+// is false, err nil); anything else is an error.
+func (d *jsonDecoder) next(closing byte) (more bool, err error) {
+	d.skip()
+	switch {
+	case d.i >= len(d.b):
+		return false, d.fail("unexpected end")
+	case d.b[d.i] == ',':
+		d.i++
+		d.skip()
+		return true, nil
+	case d.b[d.i] == closing:
+		d.i++
+		d.depth--
+		return false, nil
+	}
+	return false, d.fail("want ',' or the container's end")
 }
 
 // number decodes a number literal into a json.Number of its bytes.

@@ -84,21 +84,25 @@ func TestDecodeValueDepth(t *testing.T) {
 
 func checkAgainstReference(t *testing.T, b []byte) {
 	t.Helper()
-	want, ok := referenceDecode(b)
 	got, err := decodeValue(b)
+	sameAsReference(t, "decodeValue", b, got, err)
+}
+
+// sameAsReference fails t unless decoder what made got and err of b as
+// encoding/json decodes it (cmp tells a nil slice from an empty one); it
+// reports whether b is valid.
+func sameAsReference(t *testing.T, what string, b []byte, got any, err error) bool {
+	t.Helper()
+	want, ok := referenceDecode(b)
 	if (err == nil) != ok {
-		t.Fatalf("decodeValue(%q): err %v, encoding/json valid %v", b, err, ok)
+		t.Fatalf("%s(%q): err %v, encoding/json valid %v", what, b, err, ok)
 	}
-	if !ok {
-		return
+	if ok {
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("%s(%q) (-encoding/json +ours):\n%s", what, b, diff)
+		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("decodeValue(%q) (-encoding/json +ours):\n%s", b, diff)
-	}
-	// A decoded empty array is non-nil, as encoding/json's is.
-	if a, isArr := got.([]any); isArr && a == nil {
-		t.Fatalf("decodeValue(%q): nil array", b)
-	}
+	return ok
 }
 
 // Each batch item's size is its bytes as written: what a
@@ -117,15 +121,8 @@ func TestDecodeBatchBodySizes(t *testing.T) {
 func checkBatchSizes(t *testing.T, b []byte) {
 	t.Helper()
 	v, sizes, err := decodeBatchBody(b)
-	want, ok := referenceDecode(b)
-	if (err == nil) != ok {
-		t.Fatalf("decodeBatchBody(%q): err %v, encoding/json valid %v", b, err, ok)
-	}
-	if !ok {
+	if !sameAsReference(t, "decodeBatchBody", b, v, err) {
 		return
-	}
-	if diff := cmp.Diff(want, v); diff != "" {
-		t.Fatalf("decodeBatchBody(%q) (-encoding/json +ours):\n%s", b, diff)
 	}
 	var top map[string]json.RawMessage
 	if json.Unmarshal(b, &top) != nil {
