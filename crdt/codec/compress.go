@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -14,9 +15,28 @@ const MaxDecompressedBytes = 16 << 20
 // stored compressed costs microseconds to read.
 func Compress(dst, src []byte) []byte {
 	n := s2.MaxEncodedLen(len(src))
-	out := s2.Encode(make([]byte, n), src)
-	return append(dst, out...)
+	if n < 0 {
+		panic("codec: block too large to compress")
+	}
+	// The worst case is a little over len(src): encode into a pooled
+	// scratch buffer and copy the (usually far smaller) result out, so
+	// the caller's slice holds no more than it needs.
+	sp := scratch.Get().(*[]byte)
+	if cap(*sp) < n {
+		*sp = make([]byte, n)
+	}
+	dst = append(dst, s2.Encode((*sp)[:n], src)...)
+	if cap(*sp) <= maxPooledScratch {
+		scratch.Put(sp)
+	}
+	return dst
 }
+
+// scratch holds Compress's encoding buffers; one larger than
+// maxPooledScratch is left to the garbage collector.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledScratch = 1 << 20
 
 // Decompress decodes an S2 block, refusing output larger than
 // MaxDecompressedBytes.
