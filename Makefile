@@ -8,7 +8,7 @@ GOBIN      := $(shell $(GO) env GOPATH)/bin
 FUZZTIME   ?= 30s
 BENCHCOUNT ?= 5
 
-.PHONY: build run test unit lint fmt bench bench-compare fuzz soak clean
+.PHONY: build run test unit lint fmt bench bench-compare bench-ceiling fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ucv
@@ -29,6 +29,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy (run go mod tidy):"; $(GO) mod tidy -diff; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags benchceiling ./edge/store
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
 
@@ -62,6 +63,14 @@ bench: build
 bench-compare: build
 	@mkdir -p bench/results
 	./$(BIN) bench compare --duration 10s --rounds 3 | tee bench/results/compare.txt
+
+# The same table with an edge built to drop the ingest benchmarks' events
+# once logged and acknowledged (-tags benchceiling, edge/store/ceiling_on.go):
+# what HTTP, parsing and the durable log allow without the applier.
+bench-ceiling: build
+	@mkdir -p bench/results
+	$(GO) build -tags benchceiling -o bin/ucv-ceiling ./cmd/ucv
+	./$(BIN) bench compare --bin bin/ucv-ceiling --duration 8s --rounds 1 | tee bench/results/ceiling.txt
 
 # Every fuzz target, each for FUZZTIME (default 30s). Without
 # -fuzzminimizetime 0 the Go fuzzer stops executing ("0/sec") a few
