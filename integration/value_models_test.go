@@ -46,9 +46,13 @@ func TestValueModelsReachEdges(t *testing.T) {
 		bodies = append(bodies, order(tx.Customer, fmt.Sprint("s", i), at, tx.Amount))
 	}
 	// Ann: orders 60, 50 and 30 days ago (two that day): x = 2,
-	// t_x = 30, T = 60 days. Walt: weekly, the last yesterday.
-	bodies = append(bodies, order("ann", "a1", now.Add(-60*day), 10), order("ann", "a2", now.Add(-50*day), 20),
-		order("ann", "a3", now.Add(-30*day), 15), order("ann", "a4", now.Add(-30*day).Add(time.Minute), 25))
+	// t_x = 30, T = 60 days. At noon UTC of those days, so that the two
+	// of one day stay on one day whenever the test runs (a minute apart
+	// from 23:59:30 they fell on two: x = 3). Walt: weekly, the last
+	// yesterday.
+	noon := now.Truncate(day).Add(12 * time.Hour)
+	bodies = append(bodies, order("ann", "a1", noon.Add(-60*day), 10), order("ann", "a2", noon.Add(-50*day), 20),
+		order("ann", "a3", noon.Add(-30*day), 15), order("ann", "a4", noon.Add(-30*day).Add(time.Minute), 25))
 	for k := range 10 {
 		bodies = append(bodies, order("walt", fmt.Sprint("w", k), now.Add(-time.Duration(1+7*k)*day), 60))
 	}
@@ -83,7 +87,7 @@ func TestValueModelsReachEdges(t *testing.T) {
 		ann := lookup("ann")["computed"].(map[string]any)
 		// Age in whole UTC days as of the lookup (a midnight may pass).
 		dayOf := func(t time.Time) int64 { return t.UnixMilli() / day.Milliseconds() }
-		s := clv.Summary{Frequency: 2, Recency: 30, Age: float64(dayOf(time.Now()) - dayOf(now.Add(-60*day))), MeanSpend: 30}
+		s := clv.Summary{Frequency: 2, Recency: 30, Age: float64(dayOf(time.Now()) - dayOf(noon.Add(-60*day))), MeanSpend: 30}
 		round := func(v float64, d int) float64 { p := math.Pow10(d); return math.Round(v*p) / p }
 		if got, want := ann["p_alive"], round(m.BGNBD.PAlive(s), 6); got != want {
 			t.Errorf("ann's p_alive = %v, want %v", got, want)
