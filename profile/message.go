@@ -129,6 +129,26 @@ func encodedSize(v any) (int, error) {
 	return len(b), err
 }
 
+// traitValueFits reports whether trait value v encodes (as encoding/json
+// writes it) in at most MaxTraitValueBytes. Scalars are decided without
+// encoding: a string's encoding is at most its quotes and six bytes a
+// byte (\u00XX), a number's is its literal; only a long string, an
+// object or an array is encoded to be measured.
+func traitValueFits(v any) bool {
+	switch x := v.(type) {
+	case nil, bool:
+		return true
+	case json.Number:
+		return len(x) <= MaxTraitValueBytes
+	case string:
+		if 2+6*len(x) <= MaxTraitValueBytes {
+			return true
+		}
+	}
+	n, err := encodedSize(v)
+	return err == nil && n <= MaxTraitValueBytes
+}
+
 // decodeObject checks UTF-8, then decodes a JSON object nesting at most
 // MaxDepth levels.
 func decodeObject(body []byte, path string) (map[string]any, error) {
@@ -336,7 +356,7 @@ func fromObject(o map[string]any, kind Kind, envCtx map[string]any, path string,
 		if strings.IndexByte(k, 0) >= 0 {
 			return nil, &FieldError{Field: tpath, Reason: "has a key holding a NUL character"}
 		}
-		if n, err := encodedSize(v); err != nil || n > MaxTraitValueBytes {
+		if !traitValueFits(v) {
 			return nil, &FieldError{Field: tpath + "." + k, Reason: fmt.Sprintf("value larger than %d bytes", MaxTraitValueBytes)}
 		}
 	}

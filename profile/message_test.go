@@ -1,12 +1,15 @@
 package profile
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 func parseOpts() ParseOptions { return ParseOptions{Normalize: DefaultNormalizeOptions()} }
@@ -312,6 +315,28 @@ func FuzzParseTime(f *testing.F) {
 		tm, err := ParseTime(s)
 		if err == nil && tm.Location() != time.UTC {
 			t.Fatalf("ParseTime(%q) not in UTC", s)
+		}
+	})
+}
+
+// traitValueFits says what measuring encoding/json's encoding says, on
+// scalars it decides without encoding and on the ones it encodes.
+func TestTraitValueFits(t *testing.T) {
+	measured := func(v any) bool {
+		n, err := encodedSize(v)
+		return err == nil && n <= MaxTraitValueBytes
+	}
+	for _, v := range []any{nil, true, json.Number("12.5e3"), "", strings.Repeat("x", MaxTraitValueBytes-2),
+		strings.Repeat("x", MaxTraitValueBytes-1), strings.Repeat("<", MaxTraitValueBytes/6), strings.Repeat("\x01", 1400),
+		map[string]any{"a": strings.Repeat("y", MaxTraitValueBytes)}, []any{"a", json.Number("1")}} {
+		if got, want := traitValueFits(v), measured(v); got != want {
+			t.Errorf("traitValueFits(%.40v…) = %v, encoding says %v", v, got, want)
+		}
+	}
+	rapid.Check(t, func(rt *rapid.T) {
+		s := rapid.StringOfN(rapid.SampledFrom([]rune{'a', 'é', '<', '&', '"', '\\', '\n', 0x01, '\u2028', '中'}), 0, MaxTraitValueBytes, -1).Draw(rt, "s")
+		if got, want := traitValueFits(s), measured(s); got != want {
+			rt.Fatalf("traitValueFits of a %d-byte string = %v, encoding says %v", len(s), got, want)
 		}
 	})
 }
