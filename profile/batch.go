@@ -30,11 +30,12 @@ type ItemError struct {
 // context (item keys win) and its sentAt applies to items without one.
 //
 // Like Segment, a batch is not all-or-nothing: an invalid item (a
-// malformed e-mail, a missing event name, an item over MaxEventBytes
-// as written in the body) is listed in Rejected and the others are returned in Messages. The
-// error is for the envelope only: a body over MaxBatchBytes, not a JSON
-// object, without a non-empty "batch" array, with more than
-// MaxBatchEvents items, or with an invalid envelope context or sentAt.
+// malformed e-mail, a missing event name, an item over MaxEventBytes as
+// written in the body) is listed in Rejected and the others are returned
+// in Messages. The error is for the envelope only: a body over
+// MaxBatchBytes, not a JSON object, without a non-empty "batch" array,
+// with more than MaxBatchEvents items, or with an invalid envelope
+// context or sentAt.
 func ParseBatch(body []byte, receivedAt time.Time, opts ParseOptions) (*Batch, error) {
 	if len(body) > MaxBatchBytes {
 		return nil, &LimitError{Field: "body", Limit: MaxBatchBytes, What: "bytes"}

@@ -61,17 +61,29 @@ func (d *jsonDecoder) skip() {
 // decodeValue decodes b, which must hold one JSON value and nothing but
 // whitespace around it.
 func decodeValue(b []byte) (any, error) {
+	v, _, err := decode(b, "")
+	return v, err
+}
+
+// decode is decodeValue; when spansOf is set and the value is an object,
+// it also returns the element lengths of its member spansOf
+// (objectSpans).
+func decode(b []byte, spansOf string) (v any, spans []int, err error) {
 	d := jsonDecoder{b: b}
 	d.skip()
-	v, err := d.value()
+	if spansOf != "" && d.i < len(d.b) && d.b[d.i] == '{' {
+		v, spans, err = d.objectSpans(spansOf)
+	} else {
+		v, err = d.value()
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.skip()
 	if d.i != len(d.b) {
-		return nil, errTrailing
+		return nil, nil, errTrailing
 	}
-	return v, nil
+	return v, spans, nil
 }
 
 // errTrailing is data after the body's JSON value; errTooDeep is a
@@ -388,24 +400,10 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// decodeBatchBody decodes a /v1/batch body (valid UTF-8)
-// as decodeValue does and, when it is an object whose "batch" member (the
-// last, if repeated) is an array, also returns each item's length in
-// bytes as written — the size MaxEventBytes bounds.
+// decodeBatchBody decodes a /v1/batch body (valid UTF-8) as decodeValue
+// does and, when it is an object whose "batch" member (the last, if
+// repeated) is an array, also returns each item's length in bytes as
+// written — the size MaxEventBytes bounds.
 func decodeBatchBody(b []byte) (any, []int, error) {
-	d := jsonDecoder{b: b}
-	d.skip()
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
-		v, err := decodeValue(b)
-		return v, nil, err
-	}
-	o, sizes, err := d.objectSpans("batch")
-	if err != nil {
-		return nil, nil, err
-	}
-	d.skip()
-	if d.i != len(d.b) {
-		return nil, nil, errTrailing
-	}
-	return o, sizes, nil
+	return decode(b, "batch")
 }
