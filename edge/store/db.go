@@ -200,6 +200,15 @@ func Open(opts Options) (*Store, error) {
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = def.SweepInterval
 	}
+	if opts.Linger == 0 {
+		opts.Linger = def.Linger
+	}
+	if opts.LingerLoad <= 0 {
+		opts.LingerLoad = def.LingerLoad
+	}
+	if opts.LingerFill <= 0 {
+		opts.LingerFill = def.LingerFill
+	}
 	if opts.ChangeBuffer <= 0 {
 		opts.ChangeBuffer = def.ChangeBuffer
 	}
@@ -508,6 +517,10 @@ func (s *Store) commitLoop() {
 		s.broadcastApplied()
 		close(s.done)
 	}()
+	// Timers are synchronous (Go 1.23): after Stop, Reset needs no drain.
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	var prevReqs, prev int // the previous batch's requests and size
 	for r := range s.queue {
 		if s.abort.Load() {
 			s.refuse(r)
@@ -517,19 +530,43 @@ func (s *Store) commitLoop() {
 		batch := []*request{r}
 		n := len(r.evs) + len(r.remote) + len(r.clusters)
 		limit := min(s.opts.MaxBatchEvents, maxApplyBatch)
+		lingering, fired := false, false
 	drain:
 		for n < limit {
+			var r2 *request
+			var ok bool
 			select {
-			case r2, ok := <-s.queue:
-				if !ok {
+			case r2, ok = <-s.queue:
+			default:
+				// Nothing queued. Under load, wait a little for a
+				// fuller batch (docs/decisions/0095-applier-linger.md).
+				if !s.lingers(prevReqs, prev, n) {
 					break drain
 				}
-				batch = append(batch, r2)
-				n += len(r2.evs) + len(r2.remote) + len(r2.clusters)
-			default:
+				if !lingering {
+					lingering = true
+					linger.Reset(s.opts.Linger)
+					if s.opts.lingerHook != nil {
+						s.opts.lingerHook()
+					}
+				}
+				select {
+				case r2, ok = <-s.queue:
+				case <-linger.C:
+					fired = true
+					break drain
+				}
+			}
+			if !ok {
 				break drain
 			}
+			batch = append(batch, r2)
+			n += len(r2.evs) + len(r2.remote) + len(r2.clusters)
 		}
+		if lingering && !fired {
+			linger.Stop()
+		}
+		prevReqs, prev = len(batch), n
 		if s.opts.applyHook != nil {
 			s.opts.applyHook()
 		}
@@ -540,6 +577,16 @@ func (s *Store) commitLoop() {
 			s.release(r) // committed and published, or refused
 		}
 	}
+}
+
+// lingers reports whether the applier, with nothing more queued, waits
+// for more before committing a batch of n: while the previous batch
+// showed load — two or more requests (writers are concurrent) and
+// LingerLoad or more events — and n is short of LingerFill. An idle
+// edge, or one writer that waits for each write to be applied, commits
+// at once.
+func (s *Store) lingers(prevReqs, prev, n int) bool {
+	return s.opts.Linger > 0 && prevReqs >= 2 && prev >= s.opts.LingerLoad && n < s.opts.LingerFill
 }
 
 // refuse answers a request the committer will not commit because Close

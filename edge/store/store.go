@@ -106,6 +106,16 @@ type Options struct {
 	MaxBatchEvents int
 	// QueueLen is the commit queue length (default 4096 requests).
 	QueueLen int
+	// Linger is how long the applier waits, with nothing more queued,
+	// for a batch to reach LingerFill events when the previous batch had
+	// LingerLoad or more (the edge is under load): bbolt's cost per
+	// commit then falls on more events (docs/decisions/0095). Default
+	// 20 ms; negative: never wait. Acknowledgements do not wait for it;
+	// reads that must see an unapplied event (pending.go) may.
+	Linger time.Duration
+	// LingerLoad (default 32) and LingerFill (default 1,024) are
+	// Linger's thresholds, in events.
+	LingerLoad, LingerFill int
 	// Populate pre-faults the database's memory map when it is opened or
 	// grown (MAP_POPULATE), so a lookup never stalls on a first-touch page
 	// fault. It trades open time and page-cache residency for read
@@ -156,6 +166,9 @@ type Options struct {
 	// applyHook, when set (tests), runs on the applier before each
 	// commit of a batch.
 	applyHook func()
+	// lingerHook, when set (tests), runs on the applier when it starts
+	// waiting for a fuller batch (Linger).
+	lingerHook func()
 	// overlayHook, when set (tests), runs in the overlay's read
 	// transaction before it reads what is pending (overlay.go).
 	overlayHook func()
@@ -179,6 +192,9 @@ func DefaultOptions(path string) Options {
 		ChangeBuffer:   10000,
 		CompactDelay:   time.Second,
 		QueueLen:       4096,
+		Linger:         20 * time.Millisecond,
+		LingerLoad:     32,
+		LingerFill:     1024,
 		Populate:       true,
 
 		MaxForwardBytes: 1 << 30,

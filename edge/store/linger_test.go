@@ -1,0 +1,182 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// lingerEvents parses n track events of users u0…u(n-1) with messageIds
+// tag-0… .
+func lingerEvents(tb testing.TB, tag string, n int) []Event {
+	tb.Helper()
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = ev(tb, fmt.Sprintf(`{"type":"track","userId":"u%d","messageId":"%s-%d","event":"Product Viewed"}`, i, tag, i))
+	}
+	return evs
+}
+
+// TestApplierLingersUnderLoad: after a batch that shows load (two or
+// more requests, LingerLoad or more events), the applier waits for a
+// batch of LingerFill events rather than committing the one event it
+// has: everything appended while it waits is committed once, together.
+func TestApplierLingersUnderLoad(t *testing.T) {
+	hold := make(chan struct{})
+	lingering := make(chan struct{}, 1)
+	var once sync.Once
+	s := open(t, func(o *Options) {
+		o.Linger, o.LingerLoad, o.LingerFill = time.Minute, 4, 20
+		o.applyHook = func() { once.Do(func() { <-hold }) }
+		o.lingerHook = func() {
+			select {
+			case lingering <- struct{}{}:
+			default:
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A first batch the applier holds, then four requests of two events
+	// queued behind it: one batch of 4 requests and 8 events — load.
+	if err := s.Append(ctx, lingerEvents(t, "a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("b%d", i), 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(hold)
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.Commits
+	// One event: the applier lingers for more rather than committing it.
+	if err := s.Append(ctx, lingerEvents(t, "c", 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lingering:
+	case <-ctx.Done():
+		t.Fatal("the applier committed a one-event batch after a loaded one without waiting for more")
+	}
+	for i := range 19 {
+		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("d%d", i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = s.Stats(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Commits-before != 1 || st.LastCommitSize != 20 {
+		t.Fatalf("after lingering: %d commits, the last of %d events; want 1 of 20", st.Commits-before, st.LastCommitSize)
+	}
+	for _, tag := range []string{"c-0", "d0-0", "d18-0"} {
+		p := s.lookupMessage(t, tag)
+		if p == "" {
+			t.Fatalf("event %s not applied", tag)
+		}
+	}
+}
+
+// TestApplierDoesNotLingerForOneWriter: a writer that waits for each
+// write to be applied (Ingest) sends one request per batch, so however
+// large its batches the applier commits at once — with an hour's
+// Linger, these Ingest calls would otherwise not return.
+func TestApplierDoesNotLingerForOneWriter(t *testing.T) {
+	s := open(t, func(o *Options) {
+		o.Linger, o.LingerLoad, o.LingerFill = time.Hour, 1, 1<<20
+		o.lingerHook = func() { t.Error("the applier lingered for a lone writer") }
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 5 {
+		if _, err := s.Ingest(ctx, lingerEvents(t, fmt.Sprintf("e%d", i), 50)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Ingest(ctx, lingerEvents(t, "f", 1)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplierLingerEndsOnClose: Close while the applier lingers commits
+// what it holds; nothing acknowledged waits for the timer.
+func TestApplierLingerEndsOnClose(t *testing.T) {
+	// See TestApplierLingersUnderLoad for the set-up of a loaded batch.
+	hold := make(chan struct{})
+	lingering := make(chan struct{}, 1)
+	var once sync.Once
+	o := DefaultOptions(t.TempDir() + "/edge.db")
+	o.Linger, o.LingerLoad, o.LingerFill = time.Hour, 2, 100
+	o.applyHook = func() { once.Do(func() { <-hold }) }
+	o.lingerHook = func() {
+		select {
+		case lingering <- struct{}{}:
+		default:
+		}
+	}
+	s, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("g%d", i), 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(hold)
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, lingerEvents(t, "h", 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lingering:
+	case <-ctx.Done():
+		t.Fatal("the applier did not linger")
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close while lingering: %v", err)
+	}
+	o.applyHook, o.lingerHook = nil, nil
+	s, err = Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if s.lookupMessage(t, "h-0") == "" {
+		t.Fatal("the event appended before Close was lost")
+	}
+}
+
+// lookupMessage returns the recorded moment (as bytes, "" if none) of
+// messageId mid in the dedupe set: set when its event was applied.
+func (s *Store) lookupMessage(tb testing.TB, mid string) string {
+	tb.Helper()
+	var v []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		v = bytes.Clone(tx.Bucket(bucketDedupe).Get([]byte(mid)))
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(v)
+}
