@@ -48,6 +48,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'ApplyInMemory|AppendBatches' -benchtime 100000x ./edge/store | tee bench/results/apply.txt
 	$(GO) test -run '^$$' -bench ApplyBySize -benchtime 30x -benchmem ./edge/store | tee -a bench/results/apply.txt
 	$(GO) test -run '^$$' -bench IngestOnlineRetail -benchtime 1x -timeout 20m ./edge/store | tee -a bench/results/apply.txt
+	$(GO) test -run '^$$' -bench CheckpointWrite -benchtime 3x ./edge/store | tee -a bench/results/apply.txt
 	./$(BIN) bench compare --duration 10s --rounds 3 | tee bench/results/compare.txt
 	./$(BIN) bench identity | tee bench/results/identity.txt
 	./$(BIN) bench lookup --profiles 1000000 --duration 10s | tee bench/results/lookup.txt
