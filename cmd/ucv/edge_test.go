@@ -212,6 +212,15 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, viewMemoryMB: -1},
 		},
 		{name: "view memory below -1", cmd: "dev", args: []string{"--view-memory-mb", "-2"}, wantErr: true},
+		{
+			name: "apply linger",
+			cmd:  "dev",
+			args: []string{"--apply-linger", "50ms"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, applyLinger: 50 * time.Millisecond},
+		},
+		{name: "apply linger negative", cmd: "dev", args: []string{"--apply-linger", "-1ms"}, wantErr: true},
+		{name: "apply linger over a second", cmd: "dev", args: []string{"--apply-linger", "2s"}, wantErr: true},
+		{name: "apply linger without a unit", cmd: "dev", args: []string{"--apply-linger", "20"}, wantErr: true},
 		{name: "view memory not a number", cmd: "dev", args: []string{"--view-memory-mb", "lots"}, wantErr: true},
 		{name: "edge ID with a space", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--edge-id", "store 1"}, wantErr: true},
 		{name: "edge gossip needs a key", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--gossip-addr", "127.0.0.1:0"}, wantErr: true},
@@ -264,6 +273,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.forwardMaxMB == 0 {
 				tc.want.forwardMaxMB = 1024
+			}
+			if tc.want.applyLinger == 0 {
+				tc.want.applyLinger = 20 * time.Millisecond
 			}
 			if tc.want.gc == (gcpolicy.Policy{}) {
 				// GOGC 400 under 90 % of a cgroup's limit or a quarter

@@ -206,6 +206,15 @@ func TestForwardNodeConfig(t *testing.T) {
 			t.Errorf("--view-memory-mb %d: ViewMemoryBytes %d (%v), want %d", mb, nc.Store.ViewMemoryBytes, err, want)
 		}
 	}
+	// --apply-linger: a duration is the store's Linger; 0 (never) is
+	// the store's negative, since its 0 is the default.
+	for d, want := range map[time.Duration]time.Duration{0: -1, 5 * time.Millisecond: 5 * time.Millisecond, 20 * time.Millisecond: 20 * time.Millisecond} {
+		c := base()
+		c.applyLinger = d
+		if nc, err := nodeConfig(c, nil); err != nil || nc.Store.Linger != want {
+			t.Errorf("--apply-linger %v: Linger %v (%v), want %v", d, nc.Store.Linger, err, want)
+		}
+	}
 	off := base()
 	off.forwardURL, off.forwardKey = "", ""
 	if nc, err := nodeConfig(off, nil); err != nil || nc.Forward != nil {
