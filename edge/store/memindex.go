@@ -133,11 +133,17 @@ func (t *memTouched) id(id string) {
 // nil if id is redirected, has no view, or its view fails its checksum
 // or is flagged for repair (the bbolt path answers those).
 func cachedOf(tx *bolt.Tx, id string) *Cached {
+	return cachedIn(tx.Bucket(bucketRedirects), tx.Bucket(bucketViews), id)
+}
+
+// cachedIn is cachedOf with the transaction's redirects and views
+// buckets looked up once, for callers that read many profiles.
+func cachedIn(redirects, viewsB *bolt.Bucket, id string) *Cached {
 	key := []byte(id)
-	if tx.Bucket(bucketRedirects).Get(key) != nil {
+	if redirects.Get(key) != nil {
 		return nil
 	}
-	b := tx.Bucket(bucketViews).Get(key)
+	b := viewsB.Get(key)
 	if b == nil {
 		return nil
 	}
@@ -284,8 +290,9 @@ func (s *Store) memAfterCommit(t *memTouched) {
 			pid := index.Get([]byte(k))
 			idents = append(idents, identUpd{k, string(pid), pid != nil})
 		}
+		red, vb := tx.Bucket(bucketRedirects), tx.Bucket(bucketViews)
 		for id := range t.ids {
-			views[id] = cachedOf(tx, id)
+			views[id] = cachedIn(red, vb, id)
 		}
 		if len(t.held) > 0 {
 			c := tx.Bucket(bucketHolders).Cursor()
