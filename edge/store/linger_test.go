@@ -27,49 +27,18 @@ func lingerEvents(tb testing.TB, tag string, n int) []Event {
 // batch of LingerFill events rather than committing the one event it
 // has: everything appended while it waits is committed once, together.
 func TestApplierLingersUnderLoad(t *testing.T) {
-	hold := make(chan struct{})
-	lingering := make(chan struct{}, 1)
-	var once sync.Once
-	s := open(t, func(o *Options) {
-		o.Linger, o.LingerLoad, o.LingerFill = time.Minute, 4, 20
-		o.applyHook = func() { once.Do(func() { <-hold }) }
-		o.lingerHook = func() {
-			select {
-			case lingering <- struct{}{}:
-			default:
-			}
-		}
-	})
+	var h *lingerHooks
+	s := open(t, func(o *Options) { h = lingerOpts(o, time.Minute, 4, 20) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// A first batch the applier holds, then four requests of two events
-	// queued behind it: one batch of 4 requests and 8 events — load.
-	if err := s.Append(ctx, lingerEvents(t, "a", 1)); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 4 {
-		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("b%d", i), 2)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	close(hold)
-	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
-		t.Fatal(err)
-	}
+	loadApplier(ctx, t, s, h, "b", 4) // a batch of 4 requests, 8 events
 	st, err := s.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := st.Commits
 	// One event: the applier lingers for more rather than committing it.
-	if err := s.Append(ctx, lingerEvents(t, "c", 1)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-lingering:
-	case <-ctx.Done():
-		t.Fatal("the applier committed a one-event batch after a loaded one without waiting for more")
-	}
+	h.appendAndLinger(ctx, t, s, "c")
 	for i := range 19 {
 		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("d%d", i), 1)); err != nil {
 			t.Fatal(err)
@@ -116,42 +85,16 @@ func TestApplierDoesNotLingerForOneWriter(t *testing.T) {
 // TestApplierLingerEndsOnClose: Close while the applier lingers commits
 // what it holds; nothing acknowledged waits for the timer.
 func TestApplierLingerEndsOnClose(t *testing.T) {
-	// See TestApplierLingersUnderLoad for the set-up of a loaded batch.
-	hold := make(chan struct{})
-	lingering := make(chan struct{}, 1)
-	var once sync.Once
 	o := DefaultOptions(t.TempDir() + "/edge.db")
-	o.Linger, o.LingerLoad, o.LingerFill = time.Hour, 2, 100
-	o.applyHook = func() { once.Do(func() { <-hold }) }
-	o.lingerHook = func() {
-		select {
-		case lingering <- struct{}{}:
-		default:
-		}
-	}
+	h := lingerOpts(&o, time.Hour, 2, 100)
 	s, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for i := range 3 {
-		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("g%d", i), 2)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	close(hold)
-	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Append(ctx, lingerEvents(t, "h", 1)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-lingering:
-	case <-ctx.Done():
-		t.Fatal("the applier did not linger")
-	}
+	loadApplier(ctx, t, s, h, "g", 2) // a batch of 2 requests, 4 events
+	h.appendAndLinger(ctx, t, s, "h")
 	if err := s.Close(ctx); err != nil {
 		t.Fatalf("Close while lingering: %v", err)
 	}
@@ -179,4 +122,72 @@ func (s *Store) lookupMessage(tb testing.TB, mid string) string {
 		tb.Fatal(err)
 	}
 	return string(v)
+}
+
+// lingerHooks are the test hooks lingerOpts installs: the applier's
+// first batch waits in the hook until hold is closed (held is closed
+// when it gets there), and lingering gets a value, if it has room,
+// whenever the applier starts to linger.
+type lingerHooks struct {
+	held, hold, lingering chan struct{}
+}
+
+// lingerOpts sets o's linger thresholds and the test hooks.
+func lingerOpts(o *Options, linger time.Duration, load, fill int) *lingerHooks {
+	h := &lingerHooks{held: make(chan struct{}), hold: make(chan struct{}), lingering: make(chan struct{}, 1)}
+	var once sync.Once
+	o.Linger, o.LingerLoad, o.LingerFill = linger, load, fill
+	o.applyHook = func() {
+		once.Do(func() {
+			close(h.held)
+			<-h.hold
+		})
+	}
+	o.lingerHook = func() {
+		select {
+		case h.lingering <- struct{}{}:
+		default:
+		}
+	}
+	return h
+}
+
+// loadApplier appends a request of two events and waits until the
+// applier holds it alone, appends reqs more (messageIds tag0-0 …),
+// releases the applier and waits until all are applied: the applier's
+// second batch, those reqs requests, is what the next batch takes for
+// load or not.
+func loadApplier(ctx context.Context, t *testing.T, s *Store, h *lingerHooks, tag string, reqs int) {
+	t.Helper()
+	if err := s.Append(ctx, lingerEvents(t, tag+"-first", 2)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.held:
+	case <-ctx.Done():
+		t.Fatal("the applier did not take the first batch")
+	}
+	for i := range reqs {
+		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("%s%d", tag, i), 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(h.hold)
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appendAndLinger appends one event (messageId tag-0) and waits until
+// the applier lingers rather than committing it alone.
+func (h *lingerHooks) appendAndLinger(ctx context.Context, t *testing.T, s *Store, tag string) {
+	t.Helper()
+	if err := s.Append(ctx, lingerEvents(t, tag, 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.lingering:
+	case <-ctx.Done():
+		t.Fatal("the applier committed a one-event batch after a loaded one without waiting for more")
+	}
 }
