@@ -43,6 +43,12 @@ func (cfg CompareConfig) seconds() (int, string) {
 type CompareResult struct {
 	Rate     float64       // requests/s (events/s for ingest)
 	P50, P99 time.Duration // latency percentiles as the tool reports them
+	// Requests is how many requests the tool completed (0: not known).
+	Requests int64
+	// CPUPerOp is the server's CPU time (user and system, every thread)
+	// over the phase divided by its operations, events for ingest and
+	// requests for lookups (0: not measured).
+	CPUPerOp time.Duration
 }
 
 // ComparePhase is one line of the comparison: the edge's and redis's
@@ -65,6 +71,18 @@ func MedianRate(rs []CompareResult) float64 {
 // MedianP99 returns the median p99 of rs.
 func MedianP99(rs []CompareResult) time.Duration {
 	return time.Duration(median(rs, func(r CompareResult) float64 { return float64(r.P99) })).Round(time.Microsecond)
+}
+
+// MedianCPU returns the median CPUPerOp of rs, over the results that
+// have one (0: none has).
+func MedianCPU(rs []CompareResult) time.Duration {
+	var with []CompareResult
+	for _, r := range rs {
+		if r.CPUPerOp > 0 {
+			with = append(with, r)
+		}
+	}
+	return time.Duration(median(with, func(r CompareResult) float64 { return float64(r.CPUPerOp) })).Round(100 * time.Nanosecond)
 }
 
 // MedianP50 returns the median p50 of rs.
@@ -246,7 +264,11 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	// and appends it, so scaled, to *to.
 	keep := func(to *[]CompareResult, label string, r CompareResult, perReq float64) {
 		r.Rate *= perReq
-		fmt.Fprintf(cfg.Out, "  %s: %.0f, p50 %v p99 %v\n", label, r.Rate, r.P50, r.P99)
+		cpu := ""
+		if r.CPUPerOp > 0 {
+			cpu = fmt.Sprintf(", server CPU %v an operation", r.CPUPerOp.Round(100*time.Nanosecond))
+		}
+		fmt.Fprintf(cfg.Out, "  %s: %.0f, p50 %v p99 %v%s\n", label, r.Rate, r.P50, r.P99, cpu)
 		*to = append(*to, r)
 	}
 	for round := 1; round <= cfg.Rounds; round++ {
@@ -260,10 +282,14 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := runWrk(ctx, "-t2", "-c64", "-d"+dur, "--latency", "-s", trackPath, "http://"+edge.Addr)
+		r, err := withCPU(edge, 1, func() (CompareResult, error) {
+			return runWrk(ctx, "-t2", "-c64", "-d"+dur, "--latency", "-s", trackPath, "http://"+edge.Addr)
+		})
 		if err == nil {
 			keep(&ingest.Edge, "edge  ingest, events/s", r, 1)
-			r, err = runWrk(ctx, "-t2", "-c8", "-d"+dur, "--latency", "-s", batchPath, "http://"+edge.Addr)
+			r, err = withCPU(edge, 100, func() (CompareResult, error) {
+				return runWrk(ctx, "-t2", "-c8", "-d"+dur, "--latency", "-s", batchPath, "http://"+edge.Addr)
+			})
 			if err == nil {
 				keep(&batch.Edge, "edge  batch, events/s", r, 100)
 			}
@@ -278,8 +304,10 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err = runRedisBenchmark(ctx, redis.Addr, secs*30_000, 64, cfg.Users,
-			"EVAL", evalScript, "1", "user:__rand_int__", evalEvent)
+		r, err = withCPU(redis, 1, func() (CompareResult, error) {
+			return runRedisBenchmark(ctx, redis.Addr, secs*30_000, 64, cfg.Users,
+				"EVAL", evalScript, "1", "user:__rand_int__", evalEvent)
+		})
 		redis.Kill()
 		os.RemoveAll(rdir)
 		if err != nil {
@@ -298,7 +326,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 			edge.Stop()
 			return nil, err
 		}
-		err = lookups(ctx, cfg, edge.Addr, redis.Addr, lookupPath, &lookup, &one, &paired, keep)
+		err = lookups(ctx, cfg, edge, redis, lookupPath, &lookup, &one, &paired, keep)
 		if err == nil {
 			err = busyLookups(ctx, cfg, edge.Addr, redis.Addr, lookupPath, trackPath, &busy, keep)
 		}
@@ -394,8 +422,9 @@ func redisConfigSet(ctx context.Context, addr, parameter, value string) error {
 // edge and redis-server: 50 connections (wrk, redis-benchmark), one
 // connection (the same tools), then the paired client on one
 // connection each.
-func lookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookupPath string, lookup, one, paired *ComparePhase,
+func lookups(ctx context.Context, cfg CompareConfig, edge, redis *Proc, lookupPath string, lookup, one, paired *ComparePhase,
 	keep func(*[]CompareResult, string, CompareResult, float64)) error {
+	edgeAddr, redisAddr := edge.Addr, redis.Addr
 	size, err := loadForLookup(ctx, edgeAddr, cfg.Profiles)
 	if err != nil {
 		return err
@@ -410,7 +439,9 @@ func lookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookup
 	if _, err := runWrk(ctx, "-t2", "-c50", "-d"+strconv.Itoa(max(1, secs/2))+"s", "-s", lookupPath, edgeURL); err != nil {
 		return err
 	}
-	r, err := runWrk(ctx, "-t2", "-c50", "-d"+dur, "--latency", "-s", lookupPath, edgeURL)
+	r, err := withCPU(edge, 1, func() (CompareResult, error) {
+		return runWrk(ctx, "-t2", "-c50", "-d"+dur, "--latency", "-s", lookupPath, edgeURL)
+	})
 	if err != nil {
 		return err
 	}
@@ -418,7 +449,10 @@ func lookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookup
 	if _, err := runRedisBenchmark(ctx, redisAddr, secs*20_000, 50, cfg.Profiles, "GET", keyArg); err != nil {
 		return err
 	}
-	if r, err = runRedisBenchmark(ctx, redisAddr, secs*60_000, 50, cfg.Profiles, "GET", keyArg); err != nil {
+	r, err = withCPU(redis, 1, func() (CompareResult, error) {
+		return runRedisBenchmark(ctx, redisAddr, secs*60_000, 50, cfg.Profiles, "GET", keyArg)
+	})
+	if err != nil {
 		return err
 	}
 	keep(&lookup.Redis, fmt.Sprintf("redis GET (%d B), req/s", size), r, 1)
@@ -505,6 +539,7 @@ var (
 	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 	wrkPct     = regexp.MustCompile(`(?m)^\s+(50|99)(?:\.000)?%\s+([0-9.]+)(us|ms|s)\s*$`)
 	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	wrkCount   = regexp.MustCompile(`(?m)^\s*(\d+) requests in `)
 	wrkSockErr = regexp.MustCompile(`Socket errors:.*`)
 )
 
@@ -527,6 +562,9 @@ func parseWrk(out []byte) (CompareResult, error) {
 		return res, fmt.Errorf("edgebench: wrk printed no Requests/sec: %s", out)
 	}
 	res.Rate, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := wrkCount.FindSubmatch(out); m != nil {
+		res.Requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
 	if m := wrkNon2xx.FindSubmatch(out); m != nil {
 		return res, fmt.Errorf("edgebench: wrk saw %s non-2xx responses: %s", m[1], out)
 	}
@@ -559,7 +597,9 @@ func runRedisBenchmark(ctx context.Context, addr string, n, conns, keyspace int,
 	if err != nil {
 		return CompareResult{}, fmt.Errorf("edgebench: redis-benchmark: %w: %s", err, out)
 	}
-	return parseRedisBenchmark(out)
+	r, err := parseRedisBenchmark(out)
+	r.Requests = int64(n) // -n: it completes every one or fails
+	return r, err
 }
 
 // parseRedisBenchmark reads the result line of redis-benchmark --csv.
@@ -584,3 +624,16 @@ func parseRedisBenchmark(out []byte) (CompareResult, error) {
 // redisCSV matches the seven numeric columns ending a redis-benchmark
 // --csv result line.
 var redisCSV = regexp.MustCompile(`(?m),"([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)","([0-9.]+)"\r?$`)
+
+// withCPU runs phase, a load against p, and sets its result's CPUPerOp:
+// p's CPU time over the phase divided by the requests the load completed
+// times perReq (events a request).
+func withCPU(p *Proc, perReq float64, phase func() (CompareResult, error)) (CompareResult, error) {
+	c0, ok0 := p.CPU()
+	r, err := phase()
+	c1, ok1 := p.CPU()
+	if err == nil && r.Requests > 0 && ok0 && ok1 && c1 > c0 {
+		r.CPUPerOp = time.Duration(float64(c1-c0) / (float64(r.Requests) * perReq))
+	}
+	return r, err
+}

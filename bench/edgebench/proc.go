@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -126,6 +127,58 @@ func (p *Proc) RSSBytes() int64 {
 	}
 	return 0
 }
+
+// CPU returns the CPU time, user and system, that p's threads have used
+// so far (/proc/PID/stat's utime and stime, in clock ticks); ok is false
+// when it cannot be read.
+func (p *Proc) CPU() (d time.Duration, ok bool) {
+	return ProcessCPU(p.Cmd.Process.Pid)
+}
+
+// ProcessCPU is Proc.CPU for any process (Linux).
+func ProcessCPU(pid int) (d time.Duration, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	return statCPU(string(b), clockTicks())
+}
+
+// statCPU reads utime and stime (fields 14 and 15) from a /proc/PID/stat
+// line, counting fields after the command name, which is in parentheses
+// and may itself hold spaces and parentheses. ok is false if the line
+// does not hold them.
+func statCPU(stat string, ticksPerSecond int64) (d time.Duration, ok bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 || ticksPerSecond <= 0 {
+		return 0, false
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(ut+st) * time.Second / time.Duration(ticksPerSecond), true
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times, from
+// getconf(1); 100, Linux's value on every common architecture, if it
+// cannot be run.
+var clockTicks = sync.OnceValue(func() int64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err != nil {
+		return 100
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil || n <= 0 {
+		return 100
+	}
+	return n
+})
 
 // pin moves every thread of p to CPU 0 and every thread of this process
 // (the load generator) to CPU 1, with taskset(1) from util-linux.

@@ -57,9 +57,15 @@ func runBenchCompare(ctx context.Context, args []string, stdout, stderr io.Write
 		e, r := edgebench.MedianRate(p.Edge), edgebench.MedianRate(p.Redis)
 		if len(p.Redis) == 0 {
 			fmt.Fprintf(stdout, "| %s | %.0f | – | – |\n", p.Name, e)
+			if ec := edgebench.MedianCPU(p.Edge); ec > 0 {
+				fmt.Fprintf(stdout, "| %s, server CPU an operation | %v | – | – |\n", p.Name, ec)
+			}
 			continue
 		}
 		fmt.Fprintf(stdout, "| %s | %.0f | %.0f | %.2f× |\n", p.Name, e, r, e/r)
+		if ec, rc := edgebench.MedianCPU(p.Edge), edgebench.MedianCPU(p.Redis); ec > 0 && rc > 0 {
+			fmt.Fprintf(stdout, "| %s, server CPU an operation | %v | %v | %.2f× |\n", p.Name, ec, rc, float64(ec)/float64(rc))
+		}
 		if p.Name == "lookup, one connection" || p.Name == edgebench.BusyPhase {
 			ep, rp := edgebench.MedianP99(p.Edge), edgebench.MedianP99(p.Redis)
 			fmt.Fprintf(stdout, "| %s, p50 / p99 | %v / %v | %v / %v | p99 %.2f× |\n", p.Name,

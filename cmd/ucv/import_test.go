@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"ucv/bench/edgebench"
 	bid "ucv/bench/identity"
 	"ucv/hub"
 	hid "ucv/hub/identity"
@@ -124,32 +125,6 @@ func runImportCmdCPU(t testing.TB, bin, hubURL string, args ...string) ([5]int, 
 		n[i], _ = strconv.Atoi(m[i+1])
 	}
 	return n, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-}
-
-// procCPU returns the CPU time (user and system) process pid has used so
-// far, from /proc/pid/stat (Linux; clock ticks of 1/100 s, USER_HZ); ok
-// is false where that cannot be read.
-func procCPU(pid int) (time.Duration, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// Fields after the command name's closing parenthesis: state is
-	// field 3, utime 14, stime 15.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
 
 func tail(b []byte) []byte {
@@ -349,11 +324,11 @@ func BenchmarkImport(b *testing.B) {
 		// The clock measures importing, not the new hub's first election
 		// (about 1-2 s, which the client would sit out in its retries).
 		waitLeader(b, h.url)
-		hub0, hubOK := procCPU(h.cmd.Process.Pid)
+		hub0, hubOK := edgebench.ProcessCPU(h.cmd.Process.Pid)
 		start := time.Now()
 		n, cli := runImportCmdCPU(b, bin, h.url, "--input", input)
 		el := time.Since(start)
-		hub1, hubOK1 := procCPU(h.cmd.Process.Pid)
+		hub1, hubOK1 := edgebench.ProcessCPU(h.cmd.Process.Pid)
 		b.ReportMetric(float64(n[0])/el.Seconds(), "records/s")
 		// CPU per record, whatever else the machine runs: the hub's
 		// (HTTP, JSON, field checks, Raft, apply) and the client's.
