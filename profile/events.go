@@ -193,13 +193,13 @@ func (p *Profile) LedgerEvents(fn func(e *LedgerEvent)) {
 		if r.bad {
 			continue
 		}
+		// A damaged props section loses the props and products, not the
+		// event, which the counters count too (tally.fold).
 		e.props, e.n = nil, 0
 		if len(r.b) > 0 {
-			np := r.uvarint()
-			if r.bad || np > uint64(len(r.b)) {
-				continue
+			if np := r.uvarint(); !r.bad && np <= uint64(len(r.b)) {
+				e.props, e.n = r.b, np
 			}
-			e.props, e.n = r.b, np
 		}
 		fn(&e)
 	}

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -161,6 +162,45 @@ func TestSameMessageAtTwoTillsCountsOnce(t *testing.T) {
 		if got := p.Count("revenue:EUR"); got != 5990 {
 			t.Errorf("%s: revenue:EUR = %d, want 5990", name, got)
 		}
+	}
+}
+
+// TestDamagedLaterSectionsKeepTheCount: an entry whose counted part
+// reads but whose props section does not (a count past the end, a pair
+// cut short) still counts, for the tally and for definitions alike, and
+// only loses its props and products. The fuzzer found the tally and the
+// decoder disagreeing on the first of these.
+func TestDamagedLaterSectionsKeepTheCount(t *testing.T) {
+	base := contribution{kind: Track, event: "Order Completed", isOrder: true, currency: "EUR", minor: 5990, cats: []string{"Shoes"}}.encode()
+	cut := contribution{kind: Track, event: "Order Completed", isOrder: true, currency: "EUR", minor: 5990, cats: []string{"Shoes"},
+		props: []capturedProp{{path: "total", val: []byte{0xcb, 1, 2, 3, 4, 5, 6, 7, 8}}}, products: []string{"p1"}}.encode()
+	for name, data := range map[string][]byte{
+		"props count past the end": append(bytes.Clone(base), 0x05),
+		"props pair cut short":     cut[:len(cut)-6],
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, ok := decodeContribution(data)
+			if !ok || c.event != "Order Completed" || c.minor != 5990 || len(c.cats) != 1 || c.props != nil || c.products != nil {
+				t.Fatalf("decodeContribution = %+v, %v; want the counted part, no props or products", c, ok)
+			}
+			if !newTally().fold(data) {
+				t.Fatal("the tally refused it")
+			}
+			p := &Profile{Ledger: crdt.Ledger{Entries: []crdt.LedgerEntry{{Key: 1, Time: 5, Data: data}}}}
+			if got := p.Count("revenue:EUR"); got != 5990 {
+				t.Fatalf("revenue:EUR = %d, want 5990", got)
+			}
+			seen := 0
+			p.LedgerEvents(func(e *LedgerEvent) {
+				seen++
+				if _, ok := e.Prop("total"); ok || e.Products() != nil || e.Minor != 5990 {
+					t.Fatalf("event %+v: want no props or products and its amount", e)
+				}
+			})
+			if seen != 1 {
+				t.Fatalf("LedgerEvents gave %d events, want 1", seen)
+			}
+		})
 	}
 }
 

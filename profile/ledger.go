@@ -97,9 +97,13 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// decodeContribution reads what encode wrote; ok is false for bytes it
-// did not write (such an entry counts for nothing). Unknown trailing
-// bytes, from a newer version, are ignored.
+// decodeContribution reads what encode wrote; ok is false when the
+// counted part (flags through categories) cannot be read: such an entry
+// counts for nothing, as tally.fold decides. The sections added after it
+// are additions: a damaged props section loses the props and the
+// products after it, a damaged products section the products, never the
+// counts (LedgerEvents reads them so too). Unknown trailing bytes, from
+// a newer version, are ignored.
 func decodeContribution(b []byte) (c contribution, ok bool) {
 	r := reader{b: b}
 	flags := r.byte()
@@ -115,19 +119,28 @@ func decodeContribution(b []byte) (c contribution, ok bool) {
 	for range n {
 		c.cats = append(c.cats, r.str())
 	}
-	if len(r.b) > 0 && !r.bad {
-		np := r.uvarint()
-		if np > uint64(len(r.b)) {
-			return contribution{}, false
+	if r.bad {
+		return contribution{}, false
+	}
+	if len(r.b) > 0 {
+		pr := r
+		np := pr.uvarint()
+		if pr.bad || np > uint64(len(pr.b)) {
+			return c, true // a damaged props section: no props, no products
 		}
+		var props []capturedProp
 		for range np {
-			c.props = append(c.props, capturedProp{path: r.str(), val: []byte(r.str())})
+			props = append(props, capturedProp{path: pr.str(), val: []byte(pr.str())})
+		}
+		if pr.bad {
+			return c, true
+		}
+		c.props = props
+		if len(pr.b) > 0 {
+			c.products = readProducts(pr.b)
 		}
 	}
-	if len(r.b) > 0 && !r.bad {
-		c.products = readProducts(r.b)
-	}
-	return c, !r.bad
+	return c, true
 }
 
 // readProducts reads the product IDs section (a count, then the IDs)
