@@ -83,26 +83,15 @@ func (r *consentRecord) append(b []byte) []byte {
 // readConsent reads the consent record of an encoded contribution; nil
 // when it has none or it cannot be read.
 func readConsent(data []byte) *consentRecord {
-	r := reader{b: data}
-	r.byte()
-	r.bytes()
-	r.bytes()
-	r.bytes()
-	r.varint()
-	n := r.uvarint()
-	if r.bad || n > uint64(len(r.b)) {
+	h, ok := readHead(data)
+	if !ok {
 		return nil
 	}
-	for range n {
-		r.bytes()
-	}
-	if r.bad || len(r.b) == 0 {
+	np, pairs := propsOf(h.rest)
+	if pairs == nil {
 		return nil
 	}
-	np := r.uvarint() // props
-	if r.bad || np > uint64(len(r.b)) {
-		return nil
-	}
+	r := reader{b: pairs}
 	for range 2 * np {
 		r.bytes()
 	}

@@ -176,31 +176,14 @@ func (e *LedgerEvent) Prop(path string) ([]byte, bool) {
 func (p *Profile) LedgerEvents(fn func(e *LedgerEvent)) {
 	var e LedgerEvent
 	for _, en := range p.Ledger.Entries {
-		r := reader{b: en.Data}
-		e.Order = r.byte()&flagOrder != 0
-		e.Time = en.Time
-		e.Kind = r.bytes()
-		e.Event = r.bytes()
-		e.Currency = r.bytes()
-		e.Minor = r.varint()
-		n := r.uvarint()
-		if r.bad || n > uint64(len(r.b)) {
+		h, ok := readHead(en.Data)
+		if !ok {
 			continue
 		}
-		for range n {
-			r.bytes()
-		}
-		if r.bad {
-			continue
-		}
+		e.Time, e.Order, e.Kind, e.Event, e.Currency, e.Minor = en.Time, h.order, h.kind, h.event, h.currency, h.minor
 		// A damaged props section loses the props and products, not the
 		// event, which the counters count too (tally.fold).
-		e.props, e.n = nil, 0
-		if len(r.b) > 0 {
-			if np := r.uvarint(); !r.bad && np <= uint64(len(r.b)) {
-				e.props, e.n = r.b, np
-			}
-		}
+		e.n, e.props = propsOf(h.rest)
 		fn(&e)
 	}
 }

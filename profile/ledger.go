@@ -105,42 +105,85 @@ func appendStr(b []byte, s string) []byte {
 // counts (LedgerEvents reads them so too). Unknown trailing bytes, from
 // a newer version, are ignored.
 func decodeContribution(b []byte) (c contribution, ok bool) {
-	r := reader{b: b}
-	flags := r.byte()
-	c.isOrder = flags&flagOrder != 0
-	c.kind = Kind(r.str())
-	c.event = r.str()
-	c.currency = r.str()
-	c.minor = r.varint()
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
+	h, ok := readHead(b)
+	if !ok {
 		return contribution{}, false
 	}
+	c = contribution{kind: Kind(h.kind), event: string(h.event), isOrder: h.order, currency: string(h.currency), minor: h.minor}
+	cr := reader{b: h.cats}
+	for range h.nCats {
+		c.cats = append(c.cats, cr.str())
+	}
+	n, pairs := propsOf(h.rest)
+	if pairs == nil {
+		return c, true // none, or a damaged props section: no props, no products
+	}
+	pr := reader{b: pairs}
+	var props []capturedProp
 	for range n {
-		c.cats = append(c.cats, r.str())
+		props = append(props, capturedProp{path: pr.str(), val: []byte(pr.str())})
 	}
-	if r.bad {
-		return contribution{}, false
+	if pr.bad {
+		return c, true
 	}
-	if len(r.b) > 0 {
-		pr := r
-		np := pr.uvarint()
-		if pr.bad || np > uint64(len(pr.b)) {
-			return c, true // a damaged props section: no props, no products
-		}
-		var props []capturedProp
-		for range np {
-			props = append(props, capturedProp{path: pr.str(), val: []byte(pr.str())})
-		}
-		if pr.bad {
-			return c, true
-		}
-		c.props = props
-		if len(pr.b) > 0 {
-			c.products = readProducts(pr.b)
-		}
+	c.props = props
+	if len(pr.b) > 0 {
+		c.products = readProducts(pr.b)
 	}
 	return c, true
+}
+
+// entryHead is the counted part of an encoded contribution (flags
+// through categories), read in place: what tally.fold counts and where
+// every other reader of an entry starts. Its slices point into the
+// entry.
+type entryHead struct {
+	order                 bool
+	kind, event, currency []byte
+	minor                 int64
+	nCats                 uint64
+	cats                  []byte // nCats length-prefixed strings
+	rest                  []byte // what follows: props, products, consent
+}
+
+// readHead reads the counted part of an encoded contribution; ok is
+// false when it cannot be read, and the entry then counts for nothing
+// anywhere.
+func readHead(b []byte) (h entryHead, ok bool) {
+	r := reader{b: b}
+	h.order = r.byte()&flagOrder != 0
+	h.kind, h.event, h.currency = r.bytes(), r.bytes(), r.bytes()
+	h.minor = r.varint()
+	h.nCats = r.uvarint()
+	if r.bad || h.nCats > uint64(len(r.b)) {
+		return entryHead{}, false
+	}
+	cats := r.b
+	for range h.nCats {
+		r.bytes()
+	}
+	if r.bad {
+		return entryHead{}, false
+	}
+	h.cats, h.rest = cats[:len(cats)-len(r.b)], r.b
+	return h, true
+}
+
+// propsOf reads the props section's count from rest (an entry's bytes
+// after its head) and returns it with the bytes its pairs start at (the
+// products and consent sections follow the pairs); 0 and nil when there
+// is no props section or its count cannot be read — a damaged section
+// loses the props and what follows, never the entry.
+func propsOf(rest []byte) (n uint64, pairs []byte) {
+	if len(rest) == 0 {
+		return 0, nil
+	}
+	r := reader{b: rest}
+	n = r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		return 0, nil
+	}
+	return n, r.b
 }
 
 // readProducts reads the product IDs section (a count, then the IDs)
@@ -285,40 +328,27 @@ func (t *tally) addKey(key string, v int64) {
 }
 
 // fold adds one encoded contribution (what contribution.encode wrote)
-// and reports whether it could be read; one it cannot read adds nothing.
-// It reads the bytes in place, as decodeContribution does, but keeps no
+// and reports whether its counted part could be read (readHead); one it
+// cannot read adds nothing. It reads the bytes in place and keeps no
 // strings.
 func (t *tally) fold(b []byte) bool {
-	r := reader{b: b}
-	isOrder := r.byte()&flagOrder != 0
-	kind := r.bytes()
-	event := r.bytes()
-	cur := r.bytes()
-	minor := r.varint()
-	n := r.uvarint()
-	if r.bad || n > uint64(len(r.b)) {
+	h, ok := readHead(b)
+	if !ok {
 		return false
 	}
-	cats := r.b
-	for range n { // check them all before adding anything
-		r.bytes()
+	bump(t.kinds, h.kind, 1)
+	if string(h.kind) == string(Track) {
+		bump(t.events, h.event, 1)
 	}
-	if r.bad {
-		return false
-	}
-	bump(t.kinds, kind, 1)
-	if string(kind) == string(Track) {
-		bump(t.events, event, 1)
-	}
-	if isOrder {
+	if h.order {
 		t.orders++
-		if len(cur) > 0 {
-			bump(t.ordersCur, cur, 1)
-			bump(t.revenue, cur, minor)
+		if len(h.currency) > 0 {
+			bump(t.ordersCur, h.currency, 1)
+			bump(t.revenue, h.currency, h.minor)
 		}
 	}
-	cr := reader{b: cats}
-	for range n {
+	cr := reader{b: h.cats}
+	for range h.nCats {
 		bump(t.cats, cr.bytes(), 1)
 	}
 	return true
