@@ -76,6 +76,9 @@ type edgeConfig struct {
 	// applyLinger is how long the applier may wait for a fuller batch
 	// under load (0: never; decision 0095).
 	applyLinger time.Duration
+	// applyCommitAge is how long the applier may keep one transaction
+	// open across batches under load (0: commit every batch; 0096).
+	applyCommitAge time.Duration
 	// consentGranted is --consent-default granted: a person who has
 	// stated nothing about a consent category counts as granting it.
 	consentGranted bool
@@ -106,7 +109,7 @@ func edgeFlagGroups(name string) []flagGroup {
 	return []flagGroup{
 		{"HTTP options", []string{"http-addr", "public-url", "cors-origins", "max-event-age", "default-region"},
 			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
-		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger"},
+		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger", "apply-commit-age"},
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
 		{"Definitions (computed traits and audiences) of a standalone edge", []string{"definitions"},
 			"ucv " + name + " --no-hub --definitions /etc/ucv/definitions.json  # kill -HUP reloads it"},
@@ -202,6 +205,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.forwardURL, "forward-url", env("UCV_FORWARD_URL", ""), "forward every accepted event to this Segment-compatible upstream, `URL`/v1/batch in Segment's batch format (https://api.segment.io, a RudderStack or Jitsu host), at least once with its messageId, durably: queued with the event, sent when the upstream is reachable; empty: no forwarding [UCV_FORWARD_URL]")
 	viewMem := fs.String("view-memory-mb", env("UCV_VIEW_MEMORY_MB", "0"), "`MB` of rendered profile views the in-memory read index may hold; profiles beyond it are looked up in the data file (slower, same answers); 0: every view, -1: none [UCV_VIEW_MEMORY_MB]")
 	linger := fs.String("apply-linger", env("UCV_APPLY_LINGER", "20ms"), "under load, how long the store may wait for more events before applying a batch to its data file, a `DURATION` up to 1s: larger batches cost less per event; acknowledgements never wait, and only a read that must see an event not yet applied can; 0: never wait [UCV_APPLY_LINGER]")
+	commitAge := fs.String("apply-commit-age", env("UCV_APPLY_COMMIT_AGE", "1s"), "under load, how long the store may keep applying batches in one transaction of its data file before committing it, a `DURATION` up to 10s: each profile touched is then written once; acknowledgements never wait (the write-ahead log holds them), and a read that must see an event not yet applied, or another write, has it committed at once; 0: commit every batch [UCV_APPLY_COMMIT_AGE]")
 	fwdMax := fs.String("forward-max-outbox-mb", env("UCV_FORWARD_MAX_OUTBOX_MB", "1024"), "`MB` the events waiting to be forwarded may take on disk; past it the oldest are dropped unsent (ucv_forward_dropped_total{reason=\"outbox_full\"}) and ingest goes on; 0: no cap [UCV_FORWARD_MAX_OUTBOX_MB]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
@@ -280,6 +284,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if cfg.applyLinger, err = time.ParseDuration(strings.TrimSpace(*linger)); err != nil || cfg.applyLinger < 0 || cfg.applyLinger > time.Second {
 		return cfg, fmt.Errorf("%w: --apply-linger must be a duration from 0 (never wait) to 1s, such as 20ms", errUsage)
+	}
+	if cfg.applyCommitAge, err = time.ParseDuration(strings.TrimSpace(*commitAge)); err != nil || cfg.applyCommitAge < 0 || cfg.applyCommitAge > 10*time.Second {
+		return cfg, fmt.Errorf("%w: --apply-commit-age must be a duration from 0 (commit every batch) to 10s, such as 1s", errUsage)
 	}
 	if cfg.viewMemoryMB, err = strconv.ParseInt(strings.TrimSpace(*viewMem), 10, 64); err != nil || cfg.viewMemoryMB < -1 || cfg.viewMemoryMB > 1<<30 {
 		return cfg, fmt.Errorf("%w: --view-memory-mb must be a whole number of megabytes, 0 (every view) or -1 (none)", errUsage)
@@ -477,6 +484,10 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 	nc.Store.Linger = cfg.applyLinger
 	if cfg.applyLinger == 0 {
 		nc.Store.Linger = -1 // the store's 0 is its default
+	}
+	nc.Store.CommitAge = cfg.applyCommitAge
+	if cfg.applyCommitAge == 0 {
+		nc.Store.CommitAge = -1 // the store's 0 is its default
 	}
 	nc.Store.ConsentGranted = cfg.consentGranted
 	if cfg.forwardURL != "" {

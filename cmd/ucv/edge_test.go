@@ -219,6 +219,8 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, applyLinger: 50 * time.Millisecond},
 		},
 		{name: "apply linger negative", cmd: "dev", args: []string{"--apply-linger", "-1ms"}, wantErr: true},
+		{name: "apply commit age negative", cmd: "dev", args: []string{"--apply-commit-age", "-1s"}, wantErr: true},
+		{name: "apply commit age over ten seconds", cmd: "dev", args: []string{"--apply-commit-age", "11s"}, wantErr: true},
 		{name: "apply linger over a second", cmd: "dev", args: []string{"--apply-linger", "2s"}, wantErr: true},
 		{name: "apply linger without a unit", cmd: "dev", args: []string{"--apply-linger", "20"}, wantErr: true},
 		{name: "view memory not a number", cmd: "dev", args: []string{"--view-memory-mb", "lots"}, wantErr: true},
@@ -276,6 +278,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.applyLinger == 0 {
 				tc.want.applyLinger = 20 * time.Millisecond
+			}
+			if tc.want.applyCommitAge == 0 {
+				tc.want.applyCommitAge = time.Second
 			}
 			if tc.want.gc == (gcpolicy.Policy{}) {
 				// GOGC 400 under 90 % of a cgroup's limit or a quarter

@@ -215,6 +215,14 @@ func TestForwardNodeConfig(t *testing.T) {
 			t.Errorf("--apply-linger %v: Linger %v (%v), want %v", d, nc.Store.Linger, err, want)
 		}
 	}
+	// --apply-commit-age likewise: 0 (commit every batch) is negative.
+	for d, want := range map[time.Duration]time.Duration{0: -1, 250 * time.Millisecond: 250 * time.Millisecond, time.Second: time.Second} {
+		c := base()
+		c.applyCommitAge = d
+		if nc, err := nodeConfig(c, nil); err != nil || nc.Store.CommitAge != want {
+			t.Errorf("--apply-commit-age %v: CommitAge %v (%v), want %v", d, nc.Store.CommitAge, err, want)
+		}
+	}
 	off := base()
 	off.forwardURL, off.forwardKey = "", ""
 	if nc, err := nodeConfig(off, nil); err != nil || nc.Forward != nil {

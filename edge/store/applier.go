@@ -24,7 +24,9 @@ import (
 
 // maxApplyLag bounds the events acknowledged and not yet applied: the
 // appender waits while more are outstanding, so sustained ingest runs at
-// the applier's pace and recovery replays at most this many.
+// the applier's pace and recovery replays at most this many — plus the
+// Options.CommitEvents the applier's open transaction may hold
+// (opentx.go).
 const maxApplyLag = 8192
 
 // maxApplyBatch caps the logged events one applier commit takes (and
@@ -164,6 +166,11 @@ func (s *Store) broadcastApplied() {
 // waitPos waits until the record at pos is applied. ErrClosed if the
 // applier stopped first.
 func (s *Store) waitPos(ctx context.Context, pos uint64) error {
+	if s.appliedPos.Load() >= pos {
+		return nil
+	}
+	s.waiting.Add(1) // the applier commits rather than keep its transaction open
+	defer s.waiting.Add(-1)
 	for {
 		ch := s.appliedChan()
 		if s.appliedPos.Load() >= pos {
@@ -195,30 +202,54 @@ func (s *Store) waitApplied() {
 	_ = s.waitPos(ctx, a)
 }
 
-// applyBatch commits batch (n events and changes) and answers its
-// requests. Logged requests are acknowledged already and cannot fail
-// the way the others do: a storage failure is retried (with a pause)
-// until it works or Close gives up; any other failure is retried one
-// request at a time, and a logged request that fails alone is dropped
-// with its error recorded (Ingest returns it) and logged.
-func (s *Store) applyBatch(batch []*request, n int) {
-	if benchCeiling && benchmarkOnly(batch) {
+// applyBatch applies batch (n events and changes) in the applier's
+// open transaction (opentx.go) and returns the requests it finished:
+// none while the transaction stays open for the next batch; else every
+// request the transaction held, committed and answered, or refused.
+// Logged requests are acknowledged already and cannot fail the way the
+// others do: a storage failure is retried (with a pause) until it works
+// or Close gives up; any other failure is retried one request at a
+// time, and a logged request that fails alone is dropped with its error
+// recorded (Ingest returns it) and logged.
+func (s *Store) applyBatch(batch []*request, n int) []*request {
+	if benchCeiling && benchmarkOnly(batch) && s.open.tx == nil {
 		for _, r := range batch {
 			r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
 		}
 		s.applied(batch, n)
-		return
+		return batch
 	}
-	err := s.commit(batch, lastLSN(batch))
-	if err == nil {
-		s.applied(batch, n)
-		return
+	prior := s.open.reqs
+	if err := s.txApply(batch); err != nil {
+		s.txAbandon()
+		return s.retry(append(prior[:len(prior):len(prior)], batch...), err)
 	}
+	if s.keepOpen() {
+		return nil
+	}
+	return s.commitOpen()
+}
+
+// commitOpen commits the applier's open transaction, retrying its
+// requests as applyBatch describes if the commit fails, and returns
+// them.
+func (s *Store) commitOpen() []*request {
+	all, n := s.open.reqs, s.open.events
+	if err := s.txCommit(); err != nil {
+		return s.retry(all, err)
+	}
+	s.applied(all, n)
+	return all
+}
+
+// retry answers batch, whose transaction failed with err, as applyBatch
+// describes, and returns it.
+func (s *Store) retry(batch []*request, err error) []*request {
 	if errors.Is(err, errAborted) {
 		for _, r := range batch {
 			s.refuse(r)
 		}
-		return
+		return batch
 	}
 	// The requests not logged fail as before; the logged ones go on.
 	var logged []*request
@@ -231,7 +262,7 @@ func (s *Store) applyBatch(batch []*request, n int) {
 		}
 	}
 	if len(logged) == 0 {
-		return
+		return batch
 	}
 	pause := 10 * time.Millisecond
 	for storageError(err) != nil || errors.Is(err, ErrStorageFull) || errors.Is(err, ErrNotWritable) {
@@ -239,24 +270,24 @@ func (s *Store) applyBatch(batch []*request, n int) {
 			for _, r := range logged {
 				s.refuse(r)
 			}
-			return
+			return batch
 		}
 		time.Sleep(pause)
 		pause = min(2*pause, applyRetryMax)
-		if err = s.commit(logged, lastLSN(logged)); err == nil {
+		if err = s.commit(logged); err == nil {
 			s.applied(logged, countEvents(logged))
-			return
+			return batch
 		}
 		if errors.Is(err, errAborted) {
 			for _, r := range logged {
 				s.refuse(r)
 			}
-			return
+			return batch
 		}
 	}
 	for _, r := range logged {
 		one := []*request{r}
-		if err := s.commit(one, r.lsn); err != nil {
+		if err := s.commit(one); err != nil {
 			if errors.Is(err, errAborted) || s.abort.Load() {
 				s.refuse(r)
 				continue
@@ -269,6 +300,25 @@ func (s *Store) applyBatch(batch []*request, n int) {
 			}
 		}
 		s.applied(one, len(r.evs))
+	}
+	return batch
+}
+
+// unlag accounts batch as taken by the applier: the appender's bound on
+// outstanding events (waitRoom) counts what the applier has not reached
+// yet, not what it holds in its open transaction.
+func (s *Store) unlag(batch []*request) {
+	var events, reqs int64
+	for _, r := range batch {
+		if r.lsn != 0 {
+			events += int64(len(r.evs))
+			reqs++
+		}
+	}
+	if reqs > 0 {
+		s.lagEvents.Add(-events)
+		s.lagReqs.Add(-reqs)
+		s.broadcastApplied() // an appender waiting for room
 	}
 }
 
@@ -286,21 +336,16 @@ func (s *Store) applied(batch []*request, n int) {
 		}
 	}
 	s.commitHist[b].Add(1)
-	var events, reqs int64
 	pos := uint64(0)
 	for _, r := range batch {
 		if r.lsn == 0 {
 			close(r.done)
 			continue
 		}
-		events += int64(len(r.evs))
-		reqs++
 		pos = r.lsn
 	}
-	if reqs > 0 {
+	if pos != 0 {
 		s.appliedPos.Store(pos)
-		s.lagEvents.Add(-events)
-		s.lagReqs.Add(-reqs)
 		s.broadcastApplied()
 	} else if !s.rollLog.Load() {
 		return
@@ -381,7 +426,7 @@ func (s *Store) recoverLog() error {
 			n += len(pending[0].evs)
 			pending = pending[1:]
 		}
-		if err := s.commit(batch, lastLSN(batch)); err != nil {
+		if err := s.commit(batch); err != nil {
 			w.close(0)
 			return fmt.Errorf("store: replay write-ahead log: %w", err)
 		}

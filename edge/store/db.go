@@ -28,9 +28,13 @@ import (
 type Store struct {
 	// db is the open file. Every use holds dbMu shared (view, dbUpdate);
 	// Compact holds it exclusively only while it swaps the file.
-	db    *bolt.DB
-	dbMu  sync.RWMutex
-	bopts *bolt.Options // as opened, for Compact's reopen
+	db   *bolt.DB
+	dbMu sync.RWMutex
+	// open is the applier's write transaction between batches, and
+	// waiting counts those who wait for it to commit (opentx.go).
+	open    openTx
+	waiting atomic.Int32
+	bopts   *bolt.Options // as opened, for Compact's reopen
 	// writeGate is held shared by every write transaction and
 	// exclusively by Compact while it copies the file, so no write
 	// lands in the old file after the copy read it.
@@ -104,8 +108,10 @@ type Store struct {
 	applyMu       sync.Mutex
 	applyCh       chan struct{}
 	applierExited atomic.Bool
-	// lagEvents and lagReqs are what was acknowledged and not applied.
-	lagEvents, lagReqs atomic.Int64
+	// lagEvents and lagReqs are what was acknowledged and the applier
+	// has not taken yet; openEvents what its open transaction holds
+	// uncommitted (opentx.go).
+	lagEvents, lagReqs, openEvents atomic.Int64
 	// applyNanos is the wall time the applier spent committing batches;
 	// logSyncs and logSyncNanos count the appender's log writes (each
 	// with its fdatasync) and their wall time. See Stats.
@@ -208,6 +214,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.LingerFill <= 0 {
 		opts.LingerFill = def.LingerFill
+	}
+	if opts.CommitAge == 0 {
+		opts.CommitAge = def.CommitAge
+	}
+	if opts.CommitEvents <= 0 {
+		opts.CommitEvents = def.CommitEvents
 	}
 	if opts.ChangeBuffer <= 0 {
 		opts.ChangeBuffer = def.ChangeBuffer
@@ -521,8 +533,20 @@ func (s *Store) commitLoop() {
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	var prevReqs, prev int // the previous batch's requests and size
+	defer func() {
+		// The queue keeps the transaction open only while it is not
+		// empty (keepOpen): one is open here only after a panic.
+		for _, r := range s.txAbandon() {
+			s.refuse(r)
+			s.release(r)
+		}
+	}()
 	for r := range s.queue {
 		if s.abort.Load() {
+			for _, o := range s.txAbandon() {
+				s.refuse(o)
+				s.release(o)
+			}
 			s.refuse(r)
 			s.release(r)
 			continue
@@ -571,9 +595,10 @@ func (s *Store) commitLoop() {
 			s.opts.applyHook()
 		}
 		start := time.Now()
-		s.applyBatch(batch, n)
+		done := s.applyBatch(batch, n)
 		s.applyNanos.Add(int64(time.Since(start)))
-		for _, r := range batch {
+		s.unlag(batch)
+		for _, r := range done {
 			s.release(r) // committed and published, or refused
 		}
 	}
@@ -615,137 +640,121 @@ func (s *Store) aborted() error {
 	return nil
 }
 
-// commit applies batch in one transaction. pos, when not 0, is the log
-// position of its last logged request, stored in the same transaction.
-func (s *Store) commit(batch []*request, pos uint64) error {
-	var w *writer
-	err := s.update(func(tx *bolt.Tx) error {
-		w = newWriter(s, tx)
+// commit applies batch in a transaction of its own and commits it,
+// recording the position of its last logged request (txApply,
+// txCommit). The applier's retries use it; no transaction may be open.
+func (s *Store) commit(batch []*request) error {
+	if err := s.txApply(batch); err != nil {
+		s.txAbandon()
+		if errors.Is(err, errAborted) {
+			return err
+		}
 		for _, r := range batch {
+			s.repairDone(r.repair)
+		}
+		return err
+	}
+	return s.txCommit()
+}
+
+// applyRequest applies one request with writer w.
+func (s *Store) applyRequest(w *writer, r *request) error {
+	if err := s.aborted(); err != nil {
+		return err
+	}
+	switch {
+	case r.refresh != nil:
+		return w.refreshAll(r)
+	case r.repair != nil:
+		for _, id := range r.repair {
+			if err := w.repair(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	case r.directive != nil:
+		return w.directive(r.directive)
+	case r.clusters != nil:
+		return w.applyClusters(r)
+	case r.remote != nil:
+		for i, e := range r.remote {
 			if err := s.aborted(); err != nil {
 				return err
 			}
-			if r.refresh != nil {
-				if err := w.refreshAll(r); err != nil {
-					return err
-				}
-				continue
+			applied, err := w.applyRemote(e, r.decoded[i])
+			if err != nil {
+				return err
 			}
-			if r.repair != nil {
-				for _, id := range r.repair {
-					if err := w.repair(id); err != nil {
-						return err
-					}
+			if applied {
+				r.rres.Applied++
+				if r.full && r.decoded[i] != nil {
+					w.completeRepair(r.decoded[i].ID)
 				}
-				continue
-			}
-			if r.directive != nil {
-				if err := w.directive(r.directive); err != nil {
-					return err
-				}
-				continue
-			}
-			if r.clusters != nil {
-				if err := w.applyClusters(r); err != nil {
-					return err
-				}
-				continue
-			}
-			if r.remote != nil {
-				for i, e := range r.remote {
-					if err := s.aborted(); err != nil {
-						return err
-					}
-					applied, err := w.applyRemote(e, r.decoded[i])
-					if err != nil {
-						return err
-					}
-					if applied {
-						r.rres.Applied++
-						if r.full && r.decoded[i] != nil {
-							w.completeRepair(r.decoded[i].ID)
-						}
-					} else {
-						r.rres.Rejected++
-					}
-				}
-				continue
-			}
-			r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
-			for i, ev := range r.evs {
-				if err := s.aborted(); err != nil {
-					return err
-				}
-				if w.suppressed(ev.Msg) {
-					r.res.Suppressed++
-					continue
-				}
-				var stamp crdt.Timestamp
-				if i < len(r.stamps) {
-					stamp = r.stamps[i]
-				}
-				id, dup, err := w.ingest(ev, stamp)
-				if err != nil {
-					return err
-				}
-				if dup {
-					r.res.Duplicates++
-					continue
-				}
-				r.res.Stored++
-				r.res.ProfileIDs[i] = id
+			} else {
+				r.rres.Rejected++
 			}
 		}
-		// Merges may have redirected a profile an earlier event landed on.
-		for _, r := range batch {
-			for i, id := range r.res.ProfileIDs {
-				if id != "" {
-					r.res.ProfileIDs[i] = w.canonical(id)
-				}
-			}
-		}
+		return nil
+	}
+	r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
+	for i, ev := range r.evs {
 		if err := s.aborted(); err != nil {
 			return err
 		}
-		if err := w.flush(); err != nil {
+		if f := s.opts.applyErr; f != nil {
+			if err := f(ev); err != nil {
+				return err
+			}
+		}
+		if w.suppressed(ev.Msg) {
+			r.res.Suppressed++
+			continue
+		}
+		var stamp crdt.Timestamp
+		if i < len(r.stamps) {
+			stamp = r.stamps[i]
+		}
+		id, dup, err := w.ingest(ev, stamp)
+		if err != nil {
 			return err
 		}
-		if pos != 0 {
-			return tx.Bucket(bucketMeta).Put(walPosKey, u64(pos))
+		if dup {
+			r.res.Duplicates++
+			continue
 		}
-		return nil
-	})
-	if errors.Is(err, errAborted) {
-		return err // the caller refuses the batch (and ends its repairs)
+		r.res.Stored++
+		r.res.ProfileIDs[i] = id
 	}
+	return nil
+}
+
+// published makes what writer w's committed transaction (the requests
+// of batch) changed known outside it: the read index, repairs and
+// skips, the digest, the change stream, privacy counts, ingest counts,
+// the log roll an erasure needs, and the outbox's listeners.
+func (s *Store) published(w *writer, batch []*request) {
+	s.memAfterCommit(&w.mem)
+	s.reportRepairs(w)
+	for r, n := range w.skipped {
+		s.linksSkipped[r].Add(n)
+	}
+	s.digestMu.Lock()
+	s.digest = w.digest
+	s.digestMu.Unlock()
+	s.changes.add(s.opts.ChangeBuffer, w.changes)
+	s.priv.suppressN.Add(w.suppDelta)
+	s.priv.erasedKeysN.Add(w.erasedKeysDelta)
 	for _, r := range batch {
-		s.repairDone(r.repair)
+		s.priv.suppressedEvents.Add(uint64(r.res.Suppressed))
 	}
-	if err == nil {
-		s.memAfterCommit(&w.mem)
-		s.reportRepairs(w)
-		for r, n := range w.skipped {
-			s.linksSkipped[r].Add(n)
-		}
-		s.digestMu.Lock()
-		s.digest = w.digest
-		s.digestMu.Unlock()
-		s.changes.add(s.opts.ChangeBuffer, w.changes)
-		s.priv.suppressN.Add(w.suppDelta)
-		s.priv.erasedKeysN.Add(w.erasedKeysDelta)
-		for _, r := range batch {
-			s.priv.suppressedEvents.Add(uint64(r.res.Suppressed))
-		}
-		s.countIngested(batch)
-		if w.erasedNow > 0 {
-			s.rollLog.Store(true) // the log drops what preceded the erasure (applier.go)
-			s.wakeCompact()
-		}
-		if w.outboxDelta > 0 {
-			s.signalChanged()
-		}
+	s.countIngested(batch)
+	if w.erasedNow > 0 {
+		s.rollLog.Store(true) // the log drops what preceded the erasure (applier.go)
+		s.wakeCompact()
 	}
-	return err
+	if w.outboxDelta > 0 {
+		s.signalChanged()
+	}
 }
 
 // resolveIn follows redirects from id within tx.
@@ -923,7 +932,7 @@ func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
 // Stats returns current gauges.
 func (s *Store) Stats() (Stats, error) {
 	var st Stats
-	st.ApplyLagEvents = s.lagEvents.Load() // before waiting it away
+	st.ApplyLagEvents = s.lagEvents.Load() + s.openEvents.Load() // before waiting it away
 	s.waitApplied()
 	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)

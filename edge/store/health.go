@@ -59,6 +59,13 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 		}
 		return fn(tx)
 	})
+	return s.noteWrite(before, err)
+}
+
+// noteWrite records the outcome err of a write transaction begun when
+// before was the known storage failure, and returns err — a storage
+// failure wrapped in ErrStorageFull or ErrNotWritable.
+func (s *Store) noteWrite(before *error, err error) error {
 	serr := storageError(err)
 	switch {
 	case err == nil:

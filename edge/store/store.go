@@ -104,7 +104,11 @@ type Options struct {
 	DedupeWindow time.Duration
 	// MaxBatchEvents caps the events folded into one commit (default 20,000).
 	MaxBatchEvents int
-	// QueueLen is the commit queue length (default 4096 requests).
+	// QueueLen is the commit queue length (default 8192 requests): the
+	// appender waits while this many requests are acknowledged and not
+	// taken by the applier (or maxApplyLag events are). 8,192 lets it
+	// go on acknowledging single events while the applier commits a
+	// transaction it kept open (decision 0096).
 	QueueLen int
 	// Linger is how long the applier waits, with nothing more queued,
 	// for a batch to reach LingerFill events when the previous batch had
@@ -116,6 +120,17 @@ type Options struct {
 	// LingerLoad (default 32) and LingerFill (default 1,024) are
 	// Linger's thresholds, in events.
 	LingerLoad, LingerFill int
+	// CommitAge is how long the applier may keep one write transaction
+	// open across batches while more are queued and nobody waits for
+	// them (docs/decisions/0096): a commit then rewrites each touched
+	// profile once, and bbolt's cost per profile falls with the number a
+	// commit rewrites. Default 1 s; negative: commit every batch. Reads
+	// that must see an event, and other writes, make it commit at once.
+	CommitAge time.Duration
+	// CommitEvents caps the events (and remote changes and clusters) one
+	// open transaction takes (default 32,768): what it holds decoded,
+	// and what recovery replays beyond the lag bound.
+	CommitEvents int
 	// Populate pre-faults the database's memory map when it is opened or
 	// grown (MAP_POPULATE), so a lookup never stalls on a first-touch page
 	// fault. It trades open time and page-cache residency for read
@@ -166,6 +181,10 @@ type Options struct {
 	// applyHook, when set (tests), runs on the applier before each
 	// commit of a batch.
 	applyHook func()
+	// applyErr, when set (tests), is consulted for each event the
+	// applier applies: an error it returns fails that event's request
+	// as a failure to store it would.
+	applyErr func(Event) error
 	// lingerHook, when set (tests), runs on the applier when it starts
 	// waiting for a fuller batch (Linger).
 	lingerHook func()
@@ -191,10 +210,12 @@ func DefaultOptions(path string) Options {
 		SweepInterval:  time.Second,
 		ChangeBuffer:   10000,
 		CompactDelay:   time.Second,
-		QueueLen:       4096,
+		QueueLen:       8192,
 		Linger:         20 * time.Millisecond,
 		LingerLoad:     32,
 		LingerFill:     1024,
+		CommitAge:      time.Second,
+		CommitEvents:   32768,
 		Populate:       true,
 
 		MaxForwardBytes: 1 << 30,
