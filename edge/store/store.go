@@ -128,8 +128,10 @@ type Options struct {
 	// that must see an event, and other writes, make it commit at once.
 	CommitAge time.Duration
 	// CommitEvents caps the events (and remote changes and clusters) one
-	// open transaction takes (default 32,768): what it holds decoded,
-	// and what recovery replays beyond the lag bound.
+	// open transaction takes (default 16,384): what it holds decoded,
+	// and what recovery replays beyond the lag bound. Larger ones cost
+	// more an event where keys arrive clustered: bbolt splits a node
+	// only at commit, so inserts into one leaf grow it (decision 0096).
 	CommitEvents int
 	// Populate pre-faults the database's memory map when it is opened or
 	// grown (MAP_POPULATE), so a lookup never stalls on a first-touch page
@@ -215,7 +217,7 @@ func DefaultOptions(path string) Options {
 		LingerLoad:     32,
 		LingerFill:     1024,
 		CommitAge:      time.Second,
-		CommitEvents:   32768,
+		CommitEvents:   16384,
 		Populate:       true,
 
 		MaxForwardBytes: 1 << 30,
