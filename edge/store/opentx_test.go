@@ -238,3 +238,39 @@ func TestOpenTransactionFailureKeepsEarlierBatches(t *testing.T) {
 		t.Error("the failure did not end the open transaction")
 	}
 }
+
+// TestOpenTransactionCommitsOnClose: Close while the applier holds an
+// open transaction with more queued lets it apply the rest and commit
+// everything before the file closes — nothing is left to the log's
+// replay — and the events are there after reopening.
+func TestOpenTransactionCommitsOnClose(t *testing.T) {
+	h := openHeld(t, 10, true, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.load(ctx, t, "c", 9, 10)
+	h.stops[0].release()
+	h.wait(ctx, t, 1)
+	if h.s.open.tx == nil {
+		t.Fatal("no transaction open before Close")
+	}
+	acked := h.s.ackedPos.Load()
+	closed := make(chan error, 1)
+	go func() { closed <- h.s.Close(ctx) }()
+	h.stops[1].release()
+	if err := <-closed; err != nil {
+		t.Fatalf("Close with a transaction open: %v", err)
+	}
+	if got := h.s.appliedPos.Load(); got != acked {
+		t.Fatalf("applied position %d after Close, want %d: the open transaction was not committed", got, acked)
+	}
+	s2, err := Open(h.s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close(context.Background())
+	for _, mid := range []string{"c-first-0", "c0-0", "c8-9"} {
+		if s2.lookupMessage(t, mid) == "" {
+			t.Errorf("event %s lost across Close", mid)
+		}
+	}
+}
