@@ -216,14 +216,19 @@ func (s *Store) applyBatch(batch []*request, n int) []*request {
 		for _, r := range batch {
 			r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
 		}
+		s.unlag(batch)
 		s.applied(batch, n)
 		return batch
 	}
 	prior := s.open.reqs
 	if err := s.txApply(batch); err != nil {
 		s.txAbandon()
+		defer s.unlag(batch) // once answered, as a batch that failed always was
 		return s.retry(append(prior[:len(prior):len(prior)], batch...), err)
 	}
+	// Applied: the open transaction counts it now (openEvents), and
+	// before anything of it is published.
+	s.unlag(batch)
 	if s.keepOpen() {
 		return nil
 	}
@@ -304,9 +309,10 @@ func (s *Store) retry(batch []*request, err error) []*request {
 	return batch
 }
 
-// unlag accounts batch as taken by the applier: the appender's bound on
-// outstanding events (waitRoom) counts what the applier has not reached
-// yet, not what it holds in its open transaction.
+// unlag accounts batch as applied by the applier (in its open
+// transaction, or answered): the appender's bound on outstanding events
+// (waitRoom) counts what the applier has not reached yet, not what it
+// holds in its open transaction. applyBatch calls it once per batch.
 func (s *Store) unlag(batch []*request) {
 	var events, reqs int64
 	for _, r := range batch {

@@ -597,7 +597,6 @@ func (s *Store) commitLoop() {
 		start := time.Now()
 		done := s.applyBatch(batch, n)
 		s.applyNanos.Add(int64(time.Since(start)))
-		s.unlag(batch)
 		for _, r := range done {
 			s.release(r) // committed and published, or refused
 		}
