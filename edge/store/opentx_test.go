@@ -80,6 +80,22 @@ func (h *heldApplier) load(ctx context.Context, t *testing.T, tag string, reqs, 
 	}
 }
 
+// openHeldOpen opens a store held at its second stop with the first
+// of ten batches (tag-first, tag0…tag8) applied in an open transaction
+// and nine queued.
+func openHeldOpen(ctx context.Context, t *testing.T, tag string) *heldApplier {
+	t.Helper()
+	h := openHeld(t, 10, true, nil)
+	h.load(ctx, t, tag, 9, 10)
+	h.stops[0].release()
+	h.wait(ctx, t, 1)
+	// The applier is parked in its hook: what it owns may be read.
+	if h.s.open.tx == nil || len(h.s.open.reqs) != 1 {
+		t.Fatal("the applier did not keep its first batch's transaction open with more queued")
+	}
+	return h
+}
+
 // settled waits, without counting as a waiter (waitPos would make the
 // applier commit), until everything acknowledged is applied.
 func (s *Store) settled(ctx context.Context, t *testing.T) {
@@ -164,16 +180,9 @@ func TestOpenTransactionCommitsForAWaiter(t *testing.T) {
 // its second batch, the first applied in it — makes the applier commit
 // after that batch instead of keeping it open, and gets in.
 func TestOpenTransactionCommitsForAWrite(t *testing.T) {
-	h := openHeld(t, 10, true, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h.load(ctx, t, "x", 9, 10)
-	h.stops[0].release()
-	h.wait(ctx, t, 1)
-	// The applier is parked in its hook: what it owns may be read.
-	if h.s.open.tx == nil || len(h.s.open.reqs) != 1 {
-		t.Fatal("the applier did not keep its first batch's transaction open with more queued")
-	}
+	h := openHeldOpen(ctx, t, "x")
 	if !h.s.keepOpen() {
 		t.Fatal("with more queued and nobody waiting the transaction would not stay open")
 	}
@@ -244,15 +253,9 @@ func TestOpenTransactionFailureKeepsEarlierBatches(t *testing.T) {
 // everything before the file closes — nothing is left to the log's
 // replay — and the events are there after reopening.
 func TestOpenTransactionCommitsOnClose(t *testing.T) {
-	h := openHeld(t, 10, true, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	h.load(ctx, t, "c", 9, 10)
-	h.stops[0].release()
-	h.wait(ctx, t, 1)
-	if h.s.open.tx == nil {
-		t.Fatal("no transaction open before Close")
-	}
+	h := openHeldOpen(ctx, t, "c")
 	acked := h.s.ackedPos.Load()
 	closed := make(chan error, 1)
 	go func() { closed <- h.s.Close(ctx) }()
