@@ -109,7 +109,7 @@ type Store struct {
 	applyCh       chan struct{}
 	applierExited atomic.Bool
 	// lagEvents and lagReqs are what was acknowledged and the applier
-	// has not taken yet; openEvents what its open transaction holds
+	// has not applied yet; openEvents what its open transaction holds
 	// uncommitted (opentx.go).
 	lagEvents, lagReqs, openEvents atomic.Int64
 	// applyNanos is the wall time the applier spent committing batches;
