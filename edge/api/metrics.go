@@ -150,7 +150,10 @@ var (
 	descCommit      = metric.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.")
 	descCommits     = metric.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.")
 	descCommitSizes = metric.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.")
-	descMismatches  = metric.NewDesc("ucv_store_checksum_mismatches_total",
+	descCommitsBy   = metric.NewDesc("ucv_store_applier_commits_total",
+		"The applier's commits since the store opened, by why it committed the transaction it keeps open across batches under load: idle (nothing more queued), waiter (a read or another write waited), request (a peer's changes or the hub's clusters), age, events, closing, every_batch (--apply-commit-age 0).",
+		"reason")
+	descMismatches = metric.NewDesc("ucv_store_checksum_mismatches_total",
 		"Stored records that failed their checksum when read since the store opened, by record: view (rebuilt from the profile's state) or state (set aside until a peer or the hub sends its copy).",
 		"record")
 	descRepairing  = metric.NewDesc("ucv_store_profiles_repairing", "Profiles whose damaged state waits for a replica's copy (lookups of them answer 500).")
@@ -177,7 +180,7 @@ var (
 )
 
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
-	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descSkipped,
+	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descCommitsBy, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
 		descApplyLag, descApplySecs, descLogSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
 		describe(d)
@@ -218,6 +221,9 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
 	e.Counter(descReadWaits, float64(st.ReadWaits))
 	e.Counter(descReadOverlays, float64(st.ReadOverlays))
+	for r, n := range st.CommitsBy {
+		e.Counter(descCommitsBy, float64(n), store.CommitReason(r).String())
+	}
 	for r, n := range st.LinksSkipped {
 		e.Counter(descSkipped, float64(n), store.SkipReason(r).String())
 	}

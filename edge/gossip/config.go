@@ -46,6 +46,12 @@ type Config struct {
 	// on old data), the cursor skips to the end and anti-entropy carries
 	// the backlog instead of a flood of rumours.
 	MaxBacklog uint64
+	// CursorInterval is the least time between two saves of the gossip
+	// cursor (the outbox position published) while entries flow: each
+	// save is a write transaction of the store, which makes its applier
+	// commit (decision 0097). A crash forgets at most that much
+	// progress, republished on restart. 0 saves after every pass.
+	CursorInterval time.Duration
 	// SeenEntries is how many (origin, sequence) pairs are remembered to
 	// relay each change once.
 	SeenEntries int
@@ -98,6 +104,7 @@ func DefaultConfig() Config {
 		ChunkBytes:        256 << 10,
 		MinPullInterval:   2 * time.Second,
 		MaxBacklog:        10_000,
+		CursorInterval:    time.Second,
 		SeenEntries:       1 << 16,
 		ReconnectInterval: 10 * time.Second,
 	}
@@ -114,6 +121,8 @@ func (c *Config) Validate() error {
 		return errors.New("gossip: a secret key is required outside dev mode")
 	case c.QueueLen <= 0, c.MaxApplyEntries <= 0, c.MaxBroadcastQueue <= 0, c.SeenEntries <= 0:
 		return errors.New("gossip: queue lengths must be positive")
+	case c.CursorInterval < 0:
+		return errors.New("gossip: CursorInterval is negative")
 	case c.ReconnectInterval <= 0:
 		return errors.New("gossip: ReconnectInterval must be positive")
 	case c.ChunkBytes < 1024:

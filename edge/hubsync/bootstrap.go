@@ -74,7 +74,7 @@ func (c *Client) bootstrap(ctx context.Context) error {
 	defer idle.Stop()
 
 	// Acknowledged before the hub took its copy; see pullOnce.
-	acked, err := c.st.Cursor(PushCursor)
+	acked, err := c.pushPos()
 	if err != nil {
 		return err
 	}

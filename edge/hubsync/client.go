@@ -37,6 +37,11 @@ const (
 // Store is what the client needs of edge/store.Store.
 type Store interface {
 	Outbox(after uint64, limit int) ([]replication.Entry, error)
+	// CommittedOutbox and CommittedLastSeq are Outbox and LastSeq
+	// without waiting for the events acknowledged to be applied: the
+	// push loop follows commits (Changed) instead (decision 0097).
+	CommittedOutbox(after uint64, limit int) ([]replication.Entry, error)
+	CommittedLastSeq() (uint64, error)
 	Cursor(name string) (uint64, error)
 	SetCursor(name string, seq uint64) error
 	Position(name string) (uint64, error)
@@ -45,7 +50,9 @@ type Store interface {
 	// Changed returns a channel closed after the next outbox append;
 	// other readers (gossip) wait on it too.
 	Changed() <-chan struct{}
-	ApplyClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (store.ApplyResult, error)
+	// ApplyClustersAt applies a feed page and moves the named position
+	// in one transaction.
+	ApplyClustersAt(ctx context.Context, cs []replication.FeedItem, unacked uint64, name string, v uint64) (store.ApplyResult, error)
 	BootstrapClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (store.ApplyResult, error)
 	SetHubSyncedAt(t time.Time) error
 	// SetCatalog makes c the catalog of definitions in force, durably
@@ -146,6 +153,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of HubSyncedAt.
 	Now func() time.Time
+	// CursorInterval is the least time between two saves of the push
+	// cursor (with the outbox trim it allows) while pushes flow, and
+	// between two records of the hub-sync time: each is a write
+	// transaction of the store, which makes its applier commit
+	// (decision 0097). 0 saves after every push.
+	CursorInterval time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -175,8 +188,9 @@ func DefaultConfig() Config {
 		// 3 s without any acknowledgement is a dead path. Dropping a live
 		// but lossy connection costs one reconnect and a repeated push,
 		// which the hub answers as a duplicate.
-		UserTimeout: 3 * time.Second,
-		Now:         time.Now,
+		UserTimeout:    3 * time.Second,
+		Now:            time.Now,
+		CursorInterval: time.Second,
 	}
 }
 
@@ -199,6 +213,8 @@ func (c *Config) Validate() error {
 		return errors.New("hubsync: config: StreamIdle must be positive with Bootstrap")
 	case c.Now == nil:
 		return errors.New("hubsync: config: Now is required")
+	case c.CursorInterval < 0:
+		return errors.New("hubsync: config: CursorInterval is negative")
 	}
 	for _, u := range c.URLs {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
@@ -233,6 +249,7 @@ type Client struct {
 	hubIndex                 atomic.Uint64 // the hub's applied index, as last heard
 	stream                   *http.Client  // cfg.Client without its overall timeout
 	lastSync                 atomic.Int64  // ms of the last SetHubSyncedAt
+	push                     pushCursor    // PushCursor in memory (pushcursor.go)
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -273,7 +290,13 @@ func (c *Client) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.wg.Add(2)
-	go func() { defer c.wg.Done(); c.loop(ctx, "push", c.pushOnce, c.st.Changed) }()
+	go func() {
+		defer c.wg.Done()
+		c.loop(ctx, "push", c.pushOnce, c.st.Changed)
+		if err := c.flushPush(); err != nil {
+			c.log.Warn("hub push: save the push cursor", "err", err)
+		}
+	}()
 	go func() { defer c.wg.Done(); c.loop(ctx, "pull", c.pullOnce, nil) }()
 }
 
@@ -399,7 +422,7 @@ func (c *Client) url() string {
 
 func (c *Client) synced() {
 	now := c.cfg.Now()
-	if now.UnixMilli()-c.lastSync.Load() < 250 {
+	if now.UnixMilli()-c.lastSync.Load() < max(250, c.cfg.CursorInterval.Milliseconds()) {
 		return
 	}
 	c.lastSync.Store(now.UnixMilli())
@@ -443,7 +466,7 @@ func (c *Client) doWithin(ctx context.Context, timeout time.Duration, method, pa
 
 // pushOnce sends one batch of the outbox after the push cursor.
 func (c *Client) pushOnce(ctx context.Context) (bool, error) {
-	cur, err := c.st.Cursor(PushCursor)
+	cur, err := c.pushPos()
 	if err != nil {
 		return false, err
 	}
@@ -451,7 +474,7 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	es, err := c.st.Outbox(cur, c.cfg.BatchEntries)
+	es, err := c.st.CommittedOutbox(cur, c.cfg.BatchEntries)
 	if err != nil {
 		return false, err
 	}
@@ -459,7 +482,7 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 		return lost, err
 	}
 	if len(es) == 0 {
-		return false, nil
+		return false, c.flushPush() // idle: save what moved
 	}
 	p := &replication.SyncPush{Edge: c.cfg.Edge, First: es[0].Seq, Resync: resync}
 	size := 0
@@ -508,25 +531,14 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 	return false, fmt.Errorf("%w: push: status %d: %s", ErrHub, code, truncate(b))
 }
 
-// acked moves the push cursor to seq and trims the outbox up to it (and
-// no further than the other readers named in TrimAfter).
+// acked moves the push cursor to seq; it is saved, and the outbox
+// trimmed up to it (no further than the other readers named in
+// TrimAfter), at most every CursorInterval (pushcursor.go).
 func (c *Client) acked(cur, seq uint64) error {
 	if seq <= cur {
 		return nil
 	}
-	if err := c.st.SetCursor(PushCursor, seq); err != nil {
-		return err
-	}
-	upTo := seq
-	for _, name := range c.cfg.TrimAfter {
-		v, err := c.st.Cursor(name)
-		if err != nil {
-			return err
-		}
-		upTo = min(upTo, v)
-	}
-	_, err := c.st.TrimOutbox(upTo)
-	return err
+	return c.advancePush(seq)
 }
 
 // pullOnce runs the privacy step (SyncPrivacy), then reads one page of
@@ -547,7 +559,7 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	// What the hub had acknowledged before it read the page: an entry
 	// acknowledged later may be missing from the page's state, so it
 	// must count as unacknowledged when the page is applied.
-	acked, err := c.st.Cursor(PushCursor)
+	acked, err := c.pushPos()
 	if err != nil {
 		return false, err
 	}
@@ -572,12 +584,13 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 	if err := c.applyCatalog(page.Catalog); err != nil {
 		return false, err
 	}
-	if len(page.Items) > 0 {
+	if len(page.Items) > 0 || page.Next > cur {
 		// The hub is authoritative: clusters it split are replaced here,
 		// keeping the outbox entries after acked (read before the
 		// request). One the push loop trimmed meanwhile is in the hub,
-		// and a later feed item brings it back.
-		res, err := c.st.ApplyClusters(ctx, page.Items, acked)
+		// and a later feed item brings it back. The feed cursor moves in
+		// the same transaction, not in a second one (decision 0097).
+		res, err := c.st.ApplyClustersAt(ctx, page.Items, acked, FeedCursor, max(page.Next, cur))
 		if err != nil {
 			return false, err
 		}
@@ -585,11 +598,6 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("%w: %d feed entries refused by the store (clock drift)", ErrHub, res.Rejected)
 		}
 		c.pulled.Add(uint64(len(page.Items)))
-	}
-	if page.Next > cur {
-		if err := c.st.SetPosition(FeedCursor, page.Next); err != nil {
-			return false, err
-		}
 	}
 	c.synced()
 	// The long-poll is the wait: ask again at once.

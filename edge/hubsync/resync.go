@@ -52,7 +52,7 @@ func (c *Client) resyncCursor(cur uint64) (uint64, bool, error) {
 		return cur, false, err
 	}
 	if cur < rr.Start {
-		if err := c.st.SetCursor(PushCursor, rr.Start); err != nil {
+		if err := c.setPushPos(rr.Start); err != nil {
 			return cur, false, err
 		}
 	}
@@ -75,7 +75,7 @@ func (c *Client) behind(ctx context.Context, p *replication.SyncPush, exp uint64
 	}
 	if len(es) == 1 && es[0].Seq == exp {
 		c.log.Warn("hub lacks acknowledged entries; resending them", "hub", c.url(), "expected", exp, "first", p.First)
-		return c.st.SetCursor(PushCursor, exp-1)
+		return c.setPushPos(exp - 1)
 	}
 	return c.resync(ctx, 0, fmt.Sprintf("hub expects sequence %d, no longer in the outbox", exp))
 }
@@ -94,8 +94,10 @@ func (c *Client) trimmedPast(ctx context.Context, cur uint64, es []replication.E
 		if es[0].Seq == cur+1 {
 			return false, nil
 		}
-	} else if last, err := c.st.LastSeq(); err != nil || last <= cur {
+	} else if last, err := c.st.CommittedLastSeq(); err != nil || last <= cur {
 		return false, err
+	} else if again, err := c.st.CommittedOutbox(cur, 1); err != nil || len(again) == 1 && again[0].Seq == cur+1 {
+		return false, err // committed between the two reads: not trimmed
 	}
 	return true, c.resync(ctx, 0, fmt.Sprintf("outbox entries after sequence %d were trimmed unacknowledged", cur))
 }
@@ -123,5 +125,5 @@ func (c *Client) resync(ctx context.Context, after uint64, why string) error {
 		return err
 	}
 	c.log.Info("resync queued", "hub", c.url(), "start", rr.Start, "end", rr.End)
-	return c.st.SetCursor(PushCursor, rr.Start)
+	return c.setPushPos(rr.Start)
 }

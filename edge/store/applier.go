@@ -229,9 +229,11 @@ func (s *Store) applyBatch(batch []*request, n int) []*request {
 	// Applied: the open transaction counts it now (openEvents), and
 	// before anything of it is published.
 	s.unlag(batch)
-	if s.keepOpen() {
+	why, commit := s.commitReason()
+	if !commit {
 		return nil
 	}
+	s.commitsBy[why].Add(1)
 	return s.commitOpen()
 }
 

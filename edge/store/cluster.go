@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	bolt "go.etcd.io/bbolt"
+
 	"ucv/profile"
 	"ucv/replication"
 )
@@ -55,17 +57,42 @@ func (s *Store) BootstrapClusters(ctx context.Context, cs []replication.FeedItem
 	return s.applyClusters(ctx, cs, unacked, true)
 }
 
+// ApplyClustersAt is ApplyClusters for a page of the hub's feed that
+// also moves the named position (as SetPosition, whose refetch rule it
+// keeps) to v in the same transaction — unless the store rejects one of
+// cs, when the position stays for the page to be read again. cs may be
+// empty: the position alone moves. The page and its position are
+// durable together when it returns, and a crash before loses both; one
+// commit instead of two, the second a write transaction that made the
+// applier commit the transaction it keeps open under load (decision
+// 0097).
+func (s *Store) ApplyClustersAt(ctx context.Context, cs []replication.FeedItem, unacked uint64, name string, v uint64) (ApplyResult, error) {
+	s.posMu.Lock()
+	seen, read := s.posEpoch[name]
+	s.posMu.Unlock()
+	if cs == nil {
+		cs = []replication.FeedItem{}
+	}
+	return s.enqueueClusters(ctx, &request{clusters: cs, unacked: unacked,
+		pos: &position{name: name, v: v, epoch: seen, checkEpoch: read}})
+}
+
 func (s *Store) applyClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64, all bool) (ApplyResult, error) {
 	if len(cs) == 0 {
 		return ApplyResult{}, nil
 	}
-	decoded := make([]*profile.Profile, len(cs))
-	for i, c := range cs {
+	return s.enqueueClusters(ctx, &request{clusters: cs, unacked: unacked, replaceAll: all})
+}
+
+// enqueueClusters decodes r's cluster states and queues r.
+func (s *Store) enqueueClusters(ctx context.Context, r *request) (ApplyResult, error) {
+	r.decoded = make([]*profile.Profile, len(r.clusters))
+	for i, c := range r.clusters {
 		if d, err := profile.Unmarshal(c.State); err == nil && c.ID != "" {
-			decoded[i] = d
+			r.decoded[i] = d
 		}
 	}
-	r := &request{clusters: cs, decoded: decoded, unacked: unacked, replaceAll: all, done: make(chan struct{})}
+	r.done = make(chan struct{})
 	if err := s.enqueue(ctx, r); err != nil {
 		return ApplyResult{}, err
 	}
@@ -193,7 +220,27 @@ func (w *writer) applyClusters(r *request) error {
 			return err
 		}
 	}
+	if p := r.pos; p != nil && r.rres.Rejected == 0 {
+		return p.put(w.tx.Bucket(bucketMeta))
+	}
 	return nil
+}
+
+// position is a named position (SetPosition) a request records in its
+// transaction: v, unless checkEpoch and a repair reset it since the
+// caller read it (its refetch epoch is no longer epoch).
+type position struct {
+	name       string
+	v, epoch   uint64
+	checkEpoch bool
+}
+
+// put writes p into meta, as SetPosition does.
+func (p *position) put(meta *bolt.Bucket) error {
+	if p.checkEpoch && readU64(meta.Get([]byte("refetch:"+p.name))) != p.epoch {
+		return nil
+	}
+	return meta.Put([]byte("pos:"+p.name), u64(p.v))
 }
 
 // replace makes c.ID canonical with the hub's state d, and its other

@@ -61,6 +61,7 @@ type Store struct {
 	commits        atomic.Int64
 	commitHist     [14]atomic.Uint64 // per CommitSizeBounds bucket, +Inf last; not cumulative
 	linksSkipped   [NumSkipReasons]atomic.Uint64
+	commitsBy      [NumCommitReasons]atomic.Int64
 	commitEvents   atomic.Uint64
 	hubSyncedMs    atomic.Int64
 	health         writeHealth // see Writable
@@ -146,6 +147,8 @@ type request struct {
 	unacked  uint64
 	// replaceAll: the clusters come from a hub snapshot (BootstrapClusters).
 	replaceAll bool
+	// pos is recorded with the clusters (ApplyClustersAt).
+	pos *position
 	// full: remote holds full states from a peer (ApplyStates).
 	full bool
 	// repair lists profiles a read found damaged (requestRepair); nobody
@@ -956,6 +959,9 @@ func (s *Store) Stats() (Stats, error) {
 	st.LogSyncSeconds = time.Duration(s.logSyncNanos.Load()).Seconds()
 	st.ReadWaits = s.readWaits.Load()
 	st.ReadOverlays = s.readOverlays.Load()
+	for r := range st.CommitsBy {
+		st.CommitsBy[r] = s.commitsBy[r].Load()
+	}
 	for r := range st.LinksSkipped {
 		st.LinksSkipped[r] = s.linksSkipped[r].Load()
 	}

@@ -128,10 +128,31 @@ func (s *Store) txApply(batch []*request) error {
 // the next batch rather than committing it now (see the top of this
 // file).
 func (s *Store) keepOpen() bool {
+	_, commit := s.commitReason()
+	return !commit
+}
+
+// commitReason reports whether the applier commits its transaction now,
+// and why.
+func (s *Store) commitReason() (CommitReason, bool) {
 	o := &s.open
-	return s.opts.CommitAge > 0 && o.logged && len(s.queue) > 0 &&
-		s.waiting.Load() == 0 && !s.abort.Load() &&
-		o.events < s.opts.CommitEvents && time.Since(o.start) < s.opts.CommitAge
+	switch {
+	case s.opts.CommitAge <= 0:
+		return CommitEveryBatch, true
+	case !o.logged:
+		return CommitRequest, true
+	case len(s.queue) == 0:
+		return CommitIdle, true
+	case s.abort.Load():
+		return CommitClosing, true
+	case s.waiting.Load() != 0:
+		return CommitWaiter, true
+	case o.events >= s.opts.CommitEvents:
+		return CommitEvents, true
+	case time.Since(o.start) >= s.opts.CommitAge:
+		return CommitAge, true
+	}
+	return 0, false
 }
 
 // txCommit commits the open transaction: the profile IDs its requests

@@ -47,9 +47,20 @@ func decodeOutbox(seq uint64, b []byte) (replication.Entry, error) {
 	return replication.Entry{Seq: seq, Kind: replication.Kind(k), ProfileID: id, From: from, Delta: delta}, nil
 }
 
-// Outbox returns up to limit entries with sequence > after, in order.
+// Outbox returns up to limit entries with sequence > after, in order,
+// once every event acknowledged before the call is applied (see Append).
 func (s *Store) Outbox(after uint64, limit int) ([]replication.Entry, error) {
-	s.waitApplied() // see Append
+	s.waitApplied()
+	return s.CommittedOutbox(after, limit)
+}
+
+// CommittedOutbox is Outbox without the wait: it returns what is
+// committed now. It is for a reader that follows the outbox from a
+// cursor and waits on Changed between passes (gossip, hub sync): what it
+// does not see yet is committed later and signalled. Outbox's wait
+// would make the applier commit its open transaction at every pass
+// (docs/decisions/0097-outbox-readers-follow-commits.md).
+func (s *Store) CommittedOutbox(after uint64, limit int) ([]replication.Entry, error) {
 	var out []replication.Entry
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -240,19 +251,21 @@ func (s *Store) SetPosition(name string, v uint64) error {
 	s.posMu.Lock()
 	seen, read := s.posEpoch[name]
 	s.posMu.Unlock()
-	return s.dbUpdate(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if read && readU64(meta.Get([]byte("refetch:"+name))) != seen {
-			return nil
-		}
-		return meta.Put([]byte("pos:"+name), u64(v))
-	})
+	p := &position{name: name, v: v, epoch: seen, checkEpoch: read}
+	return s.dbUpdate(func(tx *bolt.Tx) error { return p.put(tx.Bucket(bucketMeta)) })
 }
 
 // LastSeq returns the sequence of the newest outbox entry (0 if none
-// was ever written).
+// was ever written) once every event acknowledged before the call is
+// applied (see Append).
 func (s *Store) LastSeq() (uint64, error) {
-	s.waitApplied() // see Append
+	s.waitApplied()
+	return s.CommittedLastSeq()
+}
+
+// CommittedLastSeq is LastSeq without the wait, for the readers
+// CommittedOutbox describes.
+func (s *Store) CommittedLastSeq() (uint64, error) {
 	var v uint64
 	err := s.view(func(tx *bolt.Tx) error {
 		v = tx.Bucket(bucketOutbox).Sequence()

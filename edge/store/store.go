@@ -298,6 +298,10 @@ type Stats struct {
 	// Compactions counts, since Open, rewrites of the data file
 	// (Compact).
 	Compactions uint64
+	// CommitsBy counts the applier's commits since Open by why it
+	// committed (CommitReason); commits of other write transactions are
+	// in Commits only.
+	CommitsBy [NumCommitReasons]int64
 	// LinksSkipped counts, since Open, identifiers of ingested events
 	// that identity resolution left out of the link (the event was still
 	// stored), by SkipReason. The shared-till protection firing shows
@@ -351,6 +355,54 @@ func (r SkipReason) String() string {
 		return "limit"
 	case SkipApart:
 		return "apart"
+	}
+	return "unknown"
+}
+
+// CommitReason is why the applier committed its open transaction
+// (docs/decisions/0096-applier-open-transaction.md): Stats.Commits by
+// reason, so an operator can see what keeps an edge's commits small.
+type CommitReason int
+
+// Why the applier committed.
+const (
+	// CommitIdle: nothing more was queued (an edge below saturation).
+	CommitIdle CommitReason = iota
+	// CommitWaiter: a read waited for an acknowledged event, or another
+	// write transaction or a compaction waited for the applier's.
+	CommitWaiter
+	// CommitRequest: a request in it was not a logged event (a peer's
+	// changes, the hub's clusters, a repair, a directive).
+	CommitRequest
+	// CommitAge: it was Options.CommitAge old.
+	CommitAge
+	// CommitEvents: it held Options.CommitEvents events.
+	CommitEvents
+	// CommitClosing: the store was closing.
+	CommitClosing
+	// CommitEveryBatch: CommitAge 0 commits every batch.
+	CommitEveryBatch
+	// NumCommitReasons is the number of reasons.
+	NumCommitReasons
+)
+
+// String names the reason as metrics label it.
+func (r CommitReason) String() string {
+	switch r {
+	case CommitIdle:
+		return "idle"
+	case CommitWaiter:
+		return "waiter"
+	case CommitRequest:
+		return "request"
+	case CommitAge:
+		return "age"
+	case CommitEvents:
+		return "events"
+	case CommitClosing:
+		return "closing"
+	case CommitEveryBatch:
+		return "every_batch"
 	}
 	return "unknown"
 }
