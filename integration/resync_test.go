@@ -120,8 +120,9 @@ func openEdge(t testing.TB, path string) *edge {
 	return &edge{t: t, path: path, st: st, id: fmt.Sprintf("%016x", uint64(st.Node())), logs: &logBuffer{}}
 }
 
-// sync runs a client against url until the test (or stop) ends it.
-func (e *edge) sync(url string) (stop func()) {
+// sync runs a client against url, its config edited by edits, until
+// the test (or stop) ends it.
+func (e *edge) sync(url string, edits ...func(*hubsync.Config)) (stop func()) {
 	e.t.Helper()
 	hc := hubsync.DefaultConfig()
 	hc.URLs, hc.Token, hc.Edge = []string{url}, syncToken, e.id
@@ -129,6 +130,9 @@ func (e *edge) sync(url string) (stop func()) {
 	hc.FeedWait = 50 * time.Millisecond
 	hc.MinBackoff, hc.MaxBackoff = 10*time.Millisecond, 100*time.Millisecond
 	hc.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
+	for _, edit := range edits {
+		edit(&hc)
+	}
 	c, err := hubsync.New(e.st, hc)
 	if err != nil {
 		e.t.Fatal(err)

@@ -293,7 +293,7 @@ func (c *Client) Start() {
 	go func() {
 		defer c.wg.Done()
 		c.loop(ctx, "push", c.pushOnce, c.st.Changed)
-		if err := c.flushPush(); err != nil {
+		if err := c.flushPush(true); err != nil {
 			c.log.Warn("hub push: save the push cursor", "err", err)
 		}
 	}()
@@ -482,7 +482,7 @@ func (c *Client) pushOnce(ctx context.Context) (bool, error) {
 		return lost, err
 	}
 	if len(es) == 0 {
-		return false, c.flushPush() // idle: save what moved
+		return false, c.flushPush(false) // idle: save what moved, when due
 	}
 	p := &replication.SyncPush{Edge: c.cfg.Edge, First: es[0].Seq, Resync: resync}
 	size := 0

@@ -75,23 +75,27 @@ func (c *Client) advancePush(seq uint64) error {
 	if err := c.loadPush(); err != nil {
 		return err
 	}
-	if seq <= p.cur {
-		return nil
+	if seq > p.cur {
+		p.cur = seq
 	}
-	p.cur = seq
-	if time.Since(p.savedAt) < c.cfg.CursorInterval {
-		return nil
-	}
-	return c.savePush()
+	return c.savePushIf(false)
 }
 
-// flushPush saves the cursor if it moved since the last save (the push
-// loop's end, and its idle passes).
-func (c *Client) flushPush() error {
+// flushPush saves the cursor if it moved since the last save: when due
+// (an idle pass of the push loop), or at once when final (the loop's
+// end).
+func (c *Client) flushPush(final bool) error {
 	p := &c.push
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.loaded || p.cur == p.saved {
+	return c.savePushIf(final)
+}
+
+// savePushIf saves the cursor if it moved, and CursorInterval has
+// passed since the last save or final; p.mu is held.
+func (c *Client) savePushIf(final bool) error {
+	p := &c.push
+	if !p.loaded || p.cur == p.saved || !final && time.Since(p.savedAt) < c.cfg.CursorInterval {
 		return nil
 	}
 	return c.savePush()
