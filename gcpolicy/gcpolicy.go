@@ -13,16 +13,24 @@
 // requires — the policy the Go GC guide describes for a process that owns
 // its machine's memory.
 //
+// It also sets the scheduler's processors (GOMAXPROCS): a process whose
+// goroutines block in fsync — an edge's write-ahead log and data file —
+// runs better with one processor more than it has CPUs, because a
+// goroutine blocked in a system call holds its processor until the
+// runtime's monitor hands it off, and takes one back when the call
+// returns (docs/decisions/0098-edge-spare-processor.md).
+//
 // The limit comes from github.com/KimMachineGun/automemlimit, which this
-// package alone imports. The environment's GOGC and GOMEMLIMIT, the
-// runtime's own settings, take precedence over the defaults (not over
-// values a caller sets explicitly).
+// package alone imports. The environment's GOGC, GOMEMLIMIT and
+// GOMAXPROCS, the runtime's own settings, take precedence over the
+// defaults (not over values a caller sets explicitly).
 package gcpolicy
 
 import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -60,7 +68,17 @@ type Policy struct {
 	// machine with the application it serves (an edge beside a till)
 	// should take less of it. It must lie in (0, 1].
 	SystemRatio float64
+	// Procs is GOMAXPROCS. 0 means the environment's GOMAXPROCS when
+	// set, otherwise the runtime's default (the CPUs the process may
+	// use) plus ExtraProcs.
+	Procs int
+	// ExtraProcs are the processors added to the runtime's default when
+	// neither Procs nor GOMAXPROCS sets them (0 or more).
+	ExtraProcs int
 }
+
+// MaxProcs bounds Policy.Procs and the processors ExtraProcs makes.
+const MaxProcs = 1024
 
 // Applied is the policy in effect after Apply.
 type Applied struct {
@@ -72,6 +90,10 @@ type Applied struct {
 	// GCFromEnv and LimitFromEnv say that the environment's GOGC and
 	// GOMEMLIMIT were kept.
 	GCFromEnv, LimitFromEnv bool
+	// Procs is the GOMAXPROCS in effect; ProcsFromEnv says the
+	// environment's was kept.
+	Procs        int
+	ProcsFromEnv bool
 }
 
 // Check reports what is wrong with p's explicit values, naming the field.
@@ -85,12 +107,17 @@ func (p Policy) Check() error {
 		return fmt.Errorf("gcpolicy: ratio %v: must lie in (0, 1], or 0 for the default", p.Ratio)
 	case p.SystemRatio < 0 || p.SystemRatio > 1 || math.IsNaN(p.SystemRatio):
 		return fmt.Errorf("gcpolicy: system ratio %v: must lie in (0, 1], or 0 for Ratio", p.SystemRatio)
+	case p.Procs < 0 || p.Procs > MaxProcs:
+		return fmt.Errorf("gcpolicy: processors %d: must lie in 1..%d, or 0 for the default", p.Procs, MaxProcs)
+	case p.ExtraProcs < 0 || p.ExtraProcs > MaxProcs:
+		return fmt.Errorf("gcpolicy: extra processors %d: must lie in 0..%d", p.ExtraProcs, MaxProcs)
 	}
 	return nil
 }
 
 // Apply sets p for the whole process (debug.SetGCPercent,
-// debug.SetMemoryLimit) and returns what is in effect. getenv reads the
+// debug.SetMemoryLimit, runtime.GOMAXPROCS) and returns what is in
+// effect. getenv reads the
 // environment (os.Getenv; tests pass their own). On an error nothing was
 // changed.
 func Apply(p Policy, getenv func(string) string) (Applied, error) {
@@ -130,6 +157,20 @@ func Apply(p Policy, getenv func(string) string) (Applied, error) {
 	default:
 		debug.SetGCPercent(DefaultGCPercent)
 		a.GCPercent = DefaultGCPercent
+	}
+	switch {
+	case p.Procs > 0:
+		runtime.GOMAXPROCS(p.Procs)
+		a.Procs = p.Procs
+	case getenv("GOMAXPROCS") != "":
+		a.Procs, a.ProcsFromEnv = runtime.GOMAXPROCS(0), true
+	default:
+		runtime.SetDefaultGOMAXPROCS() // the CPUs the process may use (cgroup-aware), whatever was set before
+		a.Procs = runtime.GOMAXPROCS(0)
+		if p.ExtraProcs > 0 {
+			a.Procs = min(a.Procs+p.ExtraProcs, MaxProcs)
+			runtime.GOMAXPROCS(a.Procs) // fixed from now on: the runtime no longer follows a cgroup change
+		}
 	}
 	return a, nil
 }

@@ -2,20 +2,59 @@ package gcpolicy
 
 import (
 	"math"
-
-	"github.com/KimMachineGun/automemlimit/memlimit"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 )
 
-// keep restores the process's GC settings after a test changes them.
+// keep restores the process's GC settings and processors after a test
+// changes them.
 func keep(t *testing.T) {
 	gc, limit := Current()
+	procs := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() {
 		debug.SetGCPercent(gc)
 		debug.SetMemoryLimit(limit)
+		runtime.GOMAXPROCS(procs)
 	})
+}
+
+// TestProcs: ExtraProcs adds to the runtime's default — the same number
+// however often Apply runs —, Procs sets the number, the environment's
+// GOMAXPROCS is kept over ExtraProcs, and a bad value is refused naming
+// the field and changes nothing.
+func TestProcs(t *testing.T) {
+	keep(t)
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	for range 2 {
+		a, err := Apply(Policy{ExtraProcs: 1}, noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := runtime.GOMAXPROCS(0); got != def+1 || a.Procs != got || a.ProcsFromEnv {
+			t.Fatalf("ExtraProcs 1: GOMAXPROCS %d, reported %+v; want %d", got, a, def+1)
+		}
+	}
+	if a, err := Apply(Policy{Procs: 3, ExtraProcs: 1}, noEnv); err != nil || runtime.GOMAXPROCS(0) != 3 || a.Procs != 3 {
+		t.Fatalf("Procs 3: GOMAXPROCS %d, reported %+v, %v", runtime.GOMAXPROCS(0), a, err)
+	}
+	runtime.GOMAXPROCS(5) // as GOMAXPROCS=5 in the environment would have set it
+	env := func(k string) string { return map[string]string{"GOMAXPROCS": "5"}[k] }
+	if a, err := Apply(Policy{ExtraProcs: 1}, env); err != nil || runtime.GOMAXPROCS(0) != 5 || a.Procs != 5 || !a.ProcsFromEnv {
+		t.Fatalf("GOMAXPROCS=5 in the environment: in effect %d, reported %+v, %v", runtime.GOMAXPROCS(0), a, err)
+	}
+	for _, p := range []Policy{{Procs: -1}, {Procs: MaxProcs + 1}, {ExtraProcs: -1}} {
+		if _, err := Apply(p, noEnv); err == nil || !strings.Contains(err.Error(), "processors") {
+			t.Errorf("Apply(%+v) = %v, want an error naming the processors", p, err)
+		}
+		if got := runtime.GOMAXPROCS(0); got != 5 {
+			t.Errorf("Apply(%+v) refused but GOMAXPROCS is %d, want 5", p, got)
+		}
+	}
 }
 
 func noEnv(string) string { return "" }

@@ -90,11 +90,13 @@ type edgeConfig struct {
 	gcApplied *gcpolicy.Applied
 }
 
-// edgeGC is an edge's collector policy before its flags: GOGC 400 under
+// edgeGC is an edge's runtime policy before its flags: GOGC 400 under
 // a soft limit of 90 % of its cgroup's memory limit, or a quarter of the
 // machine's memory when the cgroup sets none (an edge shares its machine
-// with the till or kiosk it serves).
-var edgeGC = gcpolicy.Policy{Ratio: gcpolicy.DefaultRatio, SystemRatio: 0.25}
+// with the till or kiosk it serves), and one scheduler processor more
+// than it has CPUs, for the goroutines blocked in fsync
+// (docs/decisions/0098-edge-spare-processor.md).
+var edgeGC = gcpolicy.Policy{Ratio: gcpolicy.DefaultRatio, SystemRatio: 0.25, ExtraProcs: 1}
 
 const edgeUsage = `Usage: ucv %[1]s [flags]
 
@@ -125,7 +127,7 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --read-key-rate 200 --read-key-burst 400 --max-conns-per-ip 64"},
 		{"TLS options (ucv tls creates a CA and certificates)", []string{"tls-cert", "tls-key", "hub-ca", "tls-client-cert", "tls-client-key"},
 			"ucv " + name + " --tls-cert tls/till-3.pem --tls-key tls/till-3-key.pem --hub-ca tls/ca.pem --tls-client-cert tls/till-3-client.pem --tls-client-key tls/till-3-client-key.pem"},
-		{"Operation options", []string{"log-level", "shutdown-timeout", "memory-limit-mb", "gc-percent"},
+		{"Operation options", []string{"log-level", "shutdown-timeout", "memory-limit-mb", "gc-percent", "procs"},
 			"ucv " + name + " --log-level debug --shutdown-timeout 30s"},
 	}
 }
@@ -212,7 +214,8 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	fs.StringVar(&cfg.hubCA, "hub-ca", env("UCV_HUB_CA", ""), "CA certificates (PEM `FILE`) that sign the hub's; default: the system's roots [UCV_HUB_CA]")
 	fs.StringVar(&cfg.tlsClientCert, "tls-client-cert", env("UCV_TLS_CLIENT_CERT", ""), "client certificate (PEM `FILE`) presented to the hub; its name is this edge's identity there [UCV_TLS_CLIENT_CERT]")
 	fs.StringVar(&cfg.tlsClientKey, "tls-client-key", env("UCV_TLS_CLIENT_KEY", ""), "the private key of --tls-client-cert (PEM `FILE`) [UCV_TLS_CLIENT_KEY]")
-	gcf := addGCFlags(fs, env, "90 % of the cgroup's memory limit, or 25 % of the machine's memory when the cgroup sets none (docs/decisions/0062-edge-gc-policy.md)")
+	gcf := addGCFlags(fs, env, "90 % of the cgroup's memory limit, or 25 % of the machine's memory when the cgroup sets none (docs/decisions/0062-edge-gc-policy.md)",
+		"the CPUs the process may use plus one (docs/decisions/0098-edge-spare-processor.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err

@@ -240,19 +240,21 @@ func TestParseEdgeFlags(t *testing.T) {
 		{
 			name: "collector flags",
 			cmd:  "dev",
-			args: []string{"--memory-limit-mb", "256", "--gc-percent", "200"},
+			args: []string{"--memory-limit-mb", "256", "--gc-percent", "200", "--procs", "4"},
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
-				gc: gcpolicy.Policy{LimitBytes: 256 << 20, GCPercent: 200, Ratio: 0.9, SystemRatio: 0.25}},
+				gc: gcpolicy.Policy{LimitBytes: 256 << 20, GCPercent: 200, Ratio: 0.9, SystemRatio: 0.25, Procs: 4, ExtraProcs: 1}},
 		},
 		{
 			name: "collector variables",
 			cmd:  "dev",
 			env:  map[string]string{"UCV_MEMORY_LIMIT_MB": "64", "UCV_GC_PERCENT": "-1"},
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true,
-				gc: gcpolicy.Policy{LimitBytes: 64 << 20, GCPercent: -1, Ratio: 0.9, SystemRatio: 0.25}},
+				gc: gcpolicy.Policy{LimitBytes: 64 << 20, GCPercent: -1, Ratio: 0.9, SystemRatio: 0.25, ExtraProcs: 1}},
 		},
 		{name: "memory limit not a number", cmd: "dev", args: []string{"--memory-limit-mb", "1G"}, wantErr: true},
 		{name: "gc percent below -1", cmd: "dev", args: []string{"--gc-percent", "-5"}, wantErr: true},
+		{name: "procs negative", cmd: "dev", args: []string{"--procs", "-1"}, wantErr: true},
+		{name: "procs not a number", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--procs", "two"}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -284,8 +286,8 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.gc == (gcpolicy.Policy{}) {
 				// GOGC 400 under 90 % of a cgroup's limit or a quarter
-				// of the machine's memory (0062).
-				tc.want.gc = gcpolicy.Policy{Ratio: 0.9, SystemRatio: 0.25}
+				// of the machine's memory (0062), one spare processor (0098).
+				tc.want.gc = gcpolicy.Policy{Ratio: 0.9, SystemRatio: 0.25, ExtraProcs: 1}
 			}
 			if tc.want.limits == (edgeLimits{}) {
 				tc.want.limits = edgeLimits{readKeyRate: 1000, readKeyBurst: 2000, writeKeyBurst: 1000, maxConns: 10000, maxConnsPerIP: 512}

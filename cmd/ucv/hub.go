@@ -92,7 +92,7 @@ var hubFlagGroups = []flagGroup{
 		"ucv hub --recommendations-fit-interval 6h   (0 = only on POST /v1/admin/models/recommendations/fit)"},
 	{"Operation options", []string{"log-level", "shutdown-timeout"},
 		"ucv hub --log-level debug --shutdown-timeout 30s"},
-	{"Memory options", []string{"memory-limit-mb", "gc-percent", "hot-fragments", "heap-fragments"},
+	{"Memory options", []string{"memory-limit-mb", "gc-percent", "hot-fragments", "heap-fragments", "procs"},
 		"ucv hub --memory-limit-mb 16384 --gc-percent 400 --hot-fragments 200000   (default: 90 % of the cgroup's or machine's memory, 400, 65536)"},
 	{"Model options (customer value, RFM)", []string{"model-fit-interval"},
 		"ucv hub --model-fit-interval 6h"},
@@ -150,7 +150,8 @@ func parseHubFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	retainEvery := fs.String("retention-interval", env("UCV_RETENTION_INTERVAL", "1h"), "how often the leader erases the people the catalog's retention policy expired (inactive or anonymous too long; system-initiated privacy requests), a `DURATION`; 0 turns the sweep off [UCV_RETENTION_INTERVAL]")
 	fitEvery := fs.String("model-fit-interval", env("UCV_MODEL_FIT_INTERVAL", "24h"), "how often the leader refits the customer-value and RFM models over every profile, a `DURATION`; 0 turns the schedule off (POST /v1/admin/models/{clv,rfm}/fit still fits) [UCV_MODEL_FIT_INTERVAL]")
 	trainEvery := fs.String("identity-train-interval", env("UCV_IDENTITY_TRAIN_INTERVAL", "1h"), "how often the leader refits the identity model by EM on the hub's records and installs it when a held-back check finds it no worse than the model in use (also when the records grew by a quarter), a `DURATION`; 0 turns self-training off [UCV_IDENTITY_TRAIN_INTERVAL]")
-	gcf := addGCFlags(fs, env, "90 % of the cgroup's memory limit or of the machine's memory (docs/decisions/0055-hub-gc-policy.md)")
+	gcf := addGCFlags(fs, env, "90 % of the cgroup's memory limit or of the machine's memory (docs/decisions/0055-hub-gc-policy.md)",
+		"the CPUs the process may use")
 	hot := fs.String("hot-fragments", env("UCV_HOT_FRAGMENTS", "0"), "how many of the most recently changed fragments (source profiles) stay decoded in memory (~3 KB each for a typical person, more with long timelines); the others are kept encoded (~350 bytes) and decoded when read or changed; 0: 65536, -1: none [UCV_HOT_FRAGMENTS]")
 	fs.BoolVar(&cfg.heapFragments, "heap-fragments", env("UCV_HEAP_FRAGMENTS", "") == "true", "keep the cold fragments' encodings on the Go heap instead of in a memory-mapped scratch file in --data-dir that the kernel pages in and out (docs/decisions/0066-hub-fragments-off-the-heap.md) [UCV_HEAP_FRAGMENTS]")
 	trainMinDecisions := fs.String("identity-train-min-decisions", env("UCV_IDENTITY_TRAIN_MIN_DECISIONS", "0"), "install a self-trained identity model only once it was checked against at least `N` steward decisions (merges, unmerges, reviews); 0: the held-back likelihood check alone may install [UCV_IDENTITY_TRAIN_MIN_DECISIONS]")

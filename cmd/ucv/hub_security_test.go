@@ -256,13 +256,14 @@ func TestParseHubGCFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults"},
-		{name: "flags", args: []string{"--memory-limit-mb", "2048", "--gc-percent", "150", "--hot-fragments", "200000"}, want: gcpolicy.Policy{LimitBytes: 2 << 30, GCPercent: 150}},
+		{name: "flags", args: []string{"--memory-limit-mb", "2048", "--gc-percent", "150", "--hot-fragments", "200000", "--procs", "3"}, want: gcpolicy.Policy{LimitBytes: 2 << 30, GCPercent: 150, Procs: 3}},
 		{name: "variables", env: map[string]string{"UCV_MEMORY_LIMIT_MB": "512", "UCV_GC_PERCENT": "-1", "UCV_HOT_FRAGMENTS": "-1"}, want: gcpolicy.Policy{LimitBytes: 512 << 20, GCPercent: -1}},
 		{name: "negative limit", args: []string{"--memory-limit-mb", "-5"}, wantErr: "--memory-limit-mb"},
 		{name: "limit not a number", args: []string{"--memory-limit-mb", "8G"}, wantErr: "--memory-limit-mb"},
 		{name: "percent below -1", args: []string{"--gc-percent", "-2"}, wantErr: "--gc-percent"},
 		{name: "percent not a number", args: []string{"--gc-percent", "off"}, wantErr: "--gc-percent"},
 		{name: "hot fragments below -1", args: []string{"--hot-fragments", "-2"}, wantErr: "--hot-fragments"},
+		{name: "procs too many", args: []string{"--procs", "5000"}, wantErr: "--procs"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, ok := parseHubCase(t, append(base, c.args...), c.env, c.wantErr)
