@@ -41,29 +41,30 @@ func (c *Client) pushPos() (uint64, error) {
 
 // loadPush reads the persisted cursor once; p.mu is held.
 func (c *Client) loadPush() error {
-	p := &c.push
-	if p.loaded {
+	if c.push.loaded {
 		return nil
 	}
 	v, err := c.st.Cursor(PushCursor)
-	if err != nil {
-		return err
-	}
-	p.cur, p.saved, p.loaded, p.savedAt = v, v, true, time.Now()
-	return nil
+	c.push.persisted(v, err)
+	return err
 }
 
 // setPushPos moves the push cursor to seq and saves it at once (a
 // resync or a resend: rare, and the next push depends on it).
 func (c *Client) setPushPos(seq uint64) error {
-	p := &c.push
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := c.st.SetCursor(PushCursor, seq); err != nil {
-		return err
+	c.push.mu.Lock()
+	defer c.push.mu.Unlock()
+	err := c.st.SetCursor(PushCursor, seq)
+	c.push.persisted(seq, err)
+	return err
+}
+
+// persisted records that v is the cursor's persisted value, read or
+// written (unless err); p.mu is held.
+func (p *pushCursor) persisted(v uint64, err error) {
+	if err == nil {
+		p.cur, p.saved, p.loaded, p.savedAt = v, v, true, time.Now()
 	}
-	p.cur, p.saved, p.loaded, p.savedAt = seq, seq, true, time.Now()
-	return nil
 }
 
 // advancePush records that the hub acknowledged up to seq and saves the
