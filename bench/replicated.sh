@@ -13,8 +13,10 @@ set -euo pipefail
 mode=$1; shift
 dir=$(mktemp -d); trap 'pkill -9 -f "edge --data-dir $dir" || true; pkill -9 -f "hub --data-dir $dir" || true; rm -rf "$dir"' EXIT
 cat > "$dir/batch.lua" <<'LUA'
-local counter, tid = 0, 0
-function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+local threads, counter = 0, 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+-- tid is the global setup gave this thread (a chunk-level "local tid" would shadow it:
+-- every thread would then send the same messageIds, half of them duplicates)
 function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
 request = function()
   local parts = {}
