@@ -293,15 +293,15 @@ func (n *Node) broadcastLoop() {
 	defer n.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var c pubCursor
+	c := store.NewReaderCursor(n.st, Cursor, n.cfg.CursorInterval)
 	for {
 		changed := n.st.Changed() // before reading, so no commit is missed
-		if err := n.publishOutbox(&c); err != nil && n.ctx.Err() == nil {
+		if err := n.publishOutbox(c); err != nil && n.ctx.Err() == nil {
 			n.log.Error("gossip publish", "err", err)
 		}
 		select {
 		case <-n.ctx.Done():
-			if err := n.saveCursor(&c, true); err != nil {
+			if _, _, err := c.Flush(true); err != nil {
 				n.log.Error("gossip publish: save the cursor", "err", err)
 			}
 			return
@@ -311,38 +311,30 @@ func (n *Node) broadcastLoop() {
 	}
 }
 
-// pubCursor is the broadcast loop's outbox position: cur is the last
-// entry published, saved the last persisted (SetCursor) at savedAt.
-type pubCursor struct {
-	cur, saved uint64
-	loaded     bool
-	savedAt    time.Time
-}
-
-// publishOutbox publishes the committed outbox past the cursor. It reads
-// what is committed without waiting for the applier (CommittedOutbox):
-// a wait, or a SetCursor after every pass, would make the store's
-// applier commit its open transaction at every pass, per batch again
-// (decision 0097). Entries committed after the read are signalled by
-// Changed.
-func (n *Node) publishOutbox(c *pubCursor) error {
-	if !c.loaded {
-		cur, err := n.st.Cursor(Cursor)
-		if err != nil {
-			return err
-		}
-		c.cur, c.saved, c.loaded, c.savedAt = cur, cur, true, time.Now()
+// publishOutbox publishes the committed outbox past the cursor, which
+// it moves on and saves at most every CursorInterval
+// (store.ReaderCursor). It reads what is committed without waiting for
+// the applier (CommittedOutbox): a wait, or a save after every pass,
+// would make the store's applier commit its open transaction at every
+// pass, per batch again (decision 0097). Entries committed after the
+// read are signalled by Changed. A crash between saves publishes the
+// entries after the saved position again; peers apply them as the
+// duplicates they are (deltas are idempotent).
+func (n *Node) publishOutbox(c *store.ReaderCursor) error {
+	cur, err := c.Pos()
+	if err != nil {
+		return err
 	}
 	last, err := n.st.CommittedLastSeq()
 	if err != nil {
 		return err
 	}
-	if last > c.cur+n.cfg.MaxBacklog {
-		n.stats.skipped.Add(last - c.cur)
-		c.cur = last
+	if last > cur+n.cfg.MaxBacklog {
+		n.stats.skipped.Add(last - cur)
+		cur = last
 	}
 	for n.ctx.Err() == nil {
-		es, err := n.st.CommittedOutbox(c.cur, 512)
+		es, err := n.st.CommittedOutbox(cur, 512)
 		if err != nil {
 			return err
 		}
@@ -354,25 +346,13 @@ func (n *Node) publishOutbox(c *pubCursor) error {
 				return err
 			}
 		}
-		c.cur = es[len(es)-1].Seq
+		cur = es[len(es)-1].Seq
+		if _, _, err := c.Advance(cur); err != nil {
+			return err
+		}
 	}
-	return n.saveCursor(c, false)
-}
-
-// saveCursor persists the cursor when it moved and CursorInterval has
-// passed since it was last saved, or when final. Between saves a crash
-// loses only the position: the entries after the saved one are
-// published again when the edge restarts, and peers apply them as the
-// duplicates they are (deltas are idempotent).
-func (n *Node) saveCursor(c *pubCursor, final bool) error {
-	if !c.loaded || c.cur == c.saved || !final && time.Since(c.savedAt) < n.cfg.CursorInterval {
-		return nil
-	}
-	if err := n.st.SetCursor(Cursor, c.cur); err != nil {
-		return err
-	}
-	c.saved, c.savedAt = c.cur, time.Now()
-	return nil
+	_, _, err = c.Advance(cur) // a backlog skip; and an idle pass saves what moved, when due
+	return err
 }
 
 // publish sends one local change: on the broadcast queue when it fits a

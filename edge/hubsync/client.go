@@ -244,12 +244,12 @@ type Client struct {
 
 	pushed, pulled, failures atomic.Uint64
 	bootstraps               atomic.Uint64
-	privacy                  atomic.Uint64 // directives carried out
-	noPrivacy                atomic.Bool   // a hub answered 404 to the privacy step (logged once)
-	hubIndex                 atomic.Uint64 // the hub's applied index, as last heard
-	stream                   *http.Client  // cfg.Client without its overall timeout
-	lastSync                 atomic.Int64  // ms of the last SetHubSyncedAt
-	push                     pushCursor    // PushCursor in memory (pushcursor.go)
+	privacy                  atomic.Uint64       // directives carried out
+	noPrivacy                atomic.Bool         // a hub answered 404 to the privacy step (logged once)
+	hubIndex                 atomic.Uint64       // the hub's applied index, as last heard
+	stream                   *http.Client        // cfg.Client without its overall timeout
+	lastSync                 atomic.Int64        // ms of the last SetHubSyncedAt
+	push                     *store.ReaderCursor // PushCursor in memory (pushcursor.go)
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -265,7 +265,7 @@ func New(st Store, cfg Config) (*Client, error) {
 	for i, u := range cfg.URLs {
 		cfg.URLs[i] = strings.TrimRight(u, "/")
 	}
-	c := &Client{st: st, cfg: cfg, log: cfg.Logger}
+	c := &Client{st: st, cfg: cfg, log: cfg.Logger, push: store.NewReaderCursor(st, PushCursor, cfg.CursorInterval)}
 	d := &dialer{timeout: cfg.DialTimeout, stagger: cfg.DialStagger, keepAlive: cfg.KeepAlive, userTimeout: cfg.UserTimeout}
 	switch {
 	case cfg.Client == nil:
