@@ -50,6 +50,9 @@ run() {
   metrics > "$d/m1"
   printf '%s %s: %.0f events/s; ' "$mode" "$bin" "$(echo "$rps*100" | bc)"
   paste "$d/m0" "$d/m1" | awk '{d=$4-$2; if (d) printf "%s %d  ", $1, d} END {print ""}'
+  if [ "$mode" = hub ]; then # snapshots the edge took over the whole run (warm-up included; one is its first)
+    curl -s 127.0.0.1:18300/metrics | awk '$1=="ucv_hub_snapshot_streams_total" {print "  hub snapshot streams:", $2}'
+  fi
   pkill -9 -f "edge --data-dir $dir" || true; pkill -9 -f "hub --data-dir $dir" || true
   sleep 0.5
 }

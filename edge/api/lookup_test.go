@@ -238,12 +238,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	e.profileOf(t, "user_id:h1")
 	e.absent(t, "user_id:nobody")
 
-	r := e.get(t, "/metrics")
-	if r.status != http.StatusOK {
-		t.Fatalf("metrics = %d", r.status)
-	}
-	text := string(r.body)
-	for _, want := range []string{
+	wants := []string{
 		`ucv_http_requests_total{code="200",route="/v1/identify"} 2`,
 		`ucv_http_requests_total{code="400",route="/v1/track"} 1`,
 		`ucv_http_requests_total{code="404",route="/v1/profiles/{ref}"} 1`,
@@ -262,13 +257,17 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`ucv_store_commit_events_count `,
 		`ucv_store_apply_lag_events `,
 		`ucv_store_apply_seconds_total `,
+		`ucv_store_flush_seconds_total `,
+		`ucv_store_tx_commit_seconds_total `,
 		`ucv_store_log_syncs_total 3`, // identify, identify (a duplicate, logged all the same), batch
 		`ucv_store_log_sync_seconds_total `,
 		`ucv_identity_links_skipped_total{reason="blocked"} 1`, // the "undefined" anonymousId
 		`ucv_identity_links_skipped_total{reason="limit"} 0`,
 		`ucv_identity_links_skipped_total{reason="apart"} 0`,
 		`go_goroutines `,
-	} {
+	}
+	text := e.metricsWith(t, wants...)
+	for _, want := range wants {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -287,7 +286,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	if r := e.get(t, "/healthz"); r.status != http.StatusOK {
 		t.Errorf("healthz with the store closed = %d, want 200", r.status)
 	}
-	r = e.post(t, "/v1/track", `{"userId":"late","event":"x"}`)
+	r := e.post(t, "/v1/track", `{"userId":"late","event":"x"}`)
 	if r.status != http.StatusServiceUnavailable {
 		t.Errorf("ingest with the store closed = %d %s, want 503", r.status, r.body)
 	}
@@ -325,5 +324,38 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want ok %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// metricsWith returns the text of /metrics once it holds every one of
+// wants, or after 10 s (the caller then reports what is missing): a
+// scrape does not wait for the applier (Store.CommittedStats), so counts
+// of events just acknowledged show once they are applied.
+func (e *testEdge) metricsWith(t *testing.T, wants ...string) string {
+	t.Helper()
+	return e.metricsWhen(t, func(text string) bool {
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// metricsWhen returns the text of /metrics once ok holds for it, or
+// after 10 s.
+func (e *testEdge) metricsWhen(t *testing.T, ok func(text string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := e.get(t, "/metrics")
+		if r.status != http.StatusOK {
+			t.Fatalf("metrics = %d", r.status)
+		}
+		if ok(string(r.body)) || time.Now().After(deadline) {
+			return string(r.body)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -167,6 +167,10 @@ var (
 		"Events acknowledged (durable in the write-ahead log) and not yet applied to the data file, at scrape time.")
 	descApplySecs = metric.NewDesc("ucv_store_apply_seconds_total",
 		"Time the applier spent committing logged events to the data file since the store opened; its rate near 1 means the applier bounds ingest.")
+	descFlushSecs = metric.NewDesc("ucv_store_flush_seconds_total",
+		"Part of ucv_store_apply_seconds_total the applier's commits spent storing and rendering the profiles they touched (each once per commit).")
+	descTxCommitSecs = metric.NewDesc("ucv_store_tx_commit_seconds_total",
+		"Part of ucv_store_apply_seconds_total spent in the data file's commits (writing the dirty pages, two fdatasyncs).")
 	descLogSyncs    = metric.NewDesc("ucv_store_log_syncs_total", "Write-ahead log writes (one fdatasync each, per group of requests) since the store opened.")
 	descLogSyncSecs = metric.NewDesc("ucv_store_log_sync_seconds_total",
 		"Time spent in write-ahead log writes and their fdatasyncs since the store opened; divided by ucv_store_log_syncs_total, the floor of an ingest's acknowledgement.")
@@ -182,13 +186,13 @@ var (
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descCommitsBy, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
-		descApplyLag, descApplySecs, descLogSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
+		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descLogSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
 		describe(d)
 	}
 }
 
 func (c *storeCollector) Collect(e *metric.Emitter) {
-	st, err := c.st.Stats()
+	st, err := c.st.CommittedStats() // a scrape never makes the applier commit
 	if err != nil {
 		e.Gauge(descUp, 0)
 		return
@@ -217,6 +221,8 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descDuplicates, float64(st.Duplicates))
 	e.Gauge(descApplyLag, float64(st.ApplyLagEvents))
 	e.Counter(descApplySecs, st.ApplySeconds)
+	e.Counter(descFlushSecs, st.FlushSeconds)
+	e.Counter(descTxCommitSecs, st.TxCommitSeconds)
 	e.Counter(descLogSyncs, float64(st.LogSyncs))
 	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
 	e.Counter(descReadWaits, float64(st.ReadWaits))

@@ -53,6 +53,9 @@ type Store interface {
 	ResolveIdentifier(id profile.Identifier) (string, error)
 	// Stats returns gauges; an error means the store is not usable.
 	Stats() (store.Stats, error)
+	// CommittedStats returns the gauges without waiting for
+	// acknowledged events to be applied (what /metrics reads).
+	CommittedStats() (store.Stats, error)
 	// Serving returns nil while the store is open, at once.
 	Serving() error
 	// Writable returns nil while writes succeed and the latest write's

@@ -23,13 +23,20 @@ const minHalfLag = 64
 
 // needsBootstrap reports whether the pull loop should read a snapshot
 // instead of the feed: a new edge (feed cursor 0); one the last feed
-// answer showed more than BootstrapLag Raft indexes behind, or behind by
-// more than half the hub's history (a Raft index can carry a thousand
-// changes, so an edge that missed most of the log would page nearly
-// everything the snapshot holds, slower); or one whose cursor lies far
-// beyond the hub's index — the hub was rebuilt from scratch, its
-// positions mean something else, and reading its feed from our cursor
-// would skip everything below it.
+// answer showed more than BootstrapLag Raft indexes behind; one that
+// returns — starting, or after a failed pull — behind by more than half
+// the hub's history (a Raft index can carry a thousand changes, so an
+// edge that missed most of the log would page nearly everything the
+// snapshot holds, slower); or one whose cursor lies far beyond the
+// hub's index — the hub was rebuilt from scratch, its positions mean
+// something else, and reading its feed from our cursor would skip
+// everything below it.
+//
+// The half rule is for an edge that was away. One that follows the feed
+// page after page trails the hub by what its own pushes add while a page
+// is applied, and on a young hub that is half the history: a busy edge
+// took a full snapshot again and again (decision 0099). A paging edge
+// that truly falls behind is caught by BootstrapLag.
 func (c *Client) needsBootstrap(cur uint64) bool {
 	if !c.cfg.Bootstrap {
 		return false
@@ -43,7 +50,7 @@ func (c *Client) needsBootstrap(cur uint64) bool {
 		return false // not heard from the hub yet
 	case head+RebuiltSlack < cur:
 		return true
-	case head > 2*cur && head-cur > minHalfLag:
+	case !c.paging.Load() && head > 2*cur && head-cur > minHalfLag:
 		return true
 	}
 	return c.cfg.BootstrapLag > 0 && head > cur && head-cur > c.cfg.BootstrapLag

@@ -244,12 +244,17 @@ type Client struct {
 
 	pushed, pulled, failures atomic.Uint64
 	bootstraps               atomic.Uint64
-	privacy                  atomic.Uint64       // directives carried out
-	noPrivacy                atomic.Bool         // a hub answered 404 to the privacy step (logged once)
-	hubIndex                 atomic.Uint64       // the hub's applied index, as last heard
-	stream                   *http.Client        // cfg.Client without its overall timeout
-	lastSync                 atomic.Int64        // ms of the last SetHubSyncedAt
-	push                     *store.ReaderCursor // PushCursor in memory (pushcursor.go)
+	privacy                  atomic.Uint64 // directives carried out
+	noPrivacy                atomic.Bool   // a hub answered 404 to the privacy step (logged once)
+	hubIndex                 atomic.Uint64 // the hub's applied index, as last heard
+	// paging is set while the pull loop follows the feed page after
+	// page: from its first feed page applied until a pull fails. Only
+	// an edge that is not paging (starting, or back from a failure)
+	// takes the half-the-history snapshot (needsBootstrap).
+	paging   atomic.Bool
+	stream   *http.Client        // cfg.Client without its overall timeout
+	lastSync atomic.Int64        // ms of the last SetHubSyncedAt
+	push     *store.ReaderCursor // PushCursor in memory (pushcursor.go)
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -543,7 +548,12 @@ func (c *Client) acked(cur, seq uint64) error {
 
 // pullOnce runs the privacy step (SyncPrivacy), then reads one page of
 // the feed after the feed cursor and applies it (or bootstraps).
-func (c *Client) pullOnce(ctx context.Context) (bool, error) {
+func (c *Client) pullOnce(ctx context.Context) (more bool, err error) {
+	defer func() {
+		if err != nil {
+			c.paging.Store(false) // back from a failure: returning
+		}
+	}()
 	// Privacy first: erase before applying anything else, a snapshot
 	// included.
 	if _, err := c.SyncPrivacy(ctx); err != nil {
@@ -599,6 +609,7 @@ func (c *Client) pullOnce(ctx context.Context) (bool, error) {
 		}
 		c.pulled.Add(uint64(len(page.Items)))
 	}
+	c.paging.Store(true)
 	c.synced()
 	// The long-poll is the wait: ask again at once.
 	return len(page.Items) > 0 || c.cfg.FeedWait > 0, nil

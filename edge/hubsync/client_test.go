@@ -1,6 +1,8 @@
 package hubsync
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 
 	"ucv/replication"
@@ -38,19 +40,23 @@ func TestNeedsBootstrap(t *testing.T) {
 		cur, head uint64
 		lag       uint64
 		booted    bool
+		paging    bool // following the feed page after page
 		want      bool
 	}{
-		{"new edge", 0, 0, 10_000, false, true},
-		{"new edge after an empty hub's snapshot", 0, 0, 10_000, true, false},
-		{"not heard from the hub", 500, 0, 10_000, false, false},
-		{"in step", 500, 510, 10_000, false, false},
-		{"a young hub, small lag", 10, 40, 10_000, false, false},
-		{"beyond BootstrapLag", 20_000, 30_001, 10_000, false, true},
-		{"BootstrapLag off", 20_000, 30_001, 0, false, false},
-		{"missed most of the history", 300, 1_000, 10_000, false, true},
-		{"missed less than half", 600, 1_000, 10_000, false, false},
-		{"hub far below the cursor (rebuilt)", 5_000, 100, 10_000, false, true},
-		{"follower slightly below the cursor", 5_000, 4_990, 10_000, false, false},
+		{"new edge", 0, 0, 10_000, false, false, true},
+		{"new edge after an empty hub's snapshot", 0, 0, 10_000, true, false, false},
+		{"not heard from the hub", 500, 0, 10_000, false, false, false},
+		{"in step", 500, 510, 10_000, false, false, false},
+		{"a young hub, small lag", 10, 40, 10_000, false, false, false},
+		{"beyond BootstrapLag", 20_000, 30_001, 10_000, false, false, true},
+		{"BootstrapLag off", 20_000, 30_001, 0, false, false, false},
+		{"missed most of the history", 300, 1_000, 10_000, false, false, true},
+		{"missed less than half", 600, 1_000, 10_000, false, false, false},
+		{"paging, half the history behind (a young hub, a busy edge)", 300, 1_000, 10_000, false, true, false},
+		{"paging, beyond BootstrapLag", 20_000, 30_001, 10_000, false, true, true},
+		{"paging, hub far below the cursor (rebuilt)", 5_000, 100, 10_000, false, true, true},
+		{"hub far below the cursor (rebuilt)", 5_000, 100, 10_000, false, false, true},
+		{"follower slightly below the cursor", 5_000, 4_990, 10_000, false, false, false},
 	} {
 		c := &Client{cfg: DefaultConfig()}
 		c.cfg.BootstrapLag = tc.lag
@@ -58,8 +64,49 @@ func TestNeedsBootstrap(t *testing.T) {
 		if tc.booted {
 			c.bootstraps.Add(1)
 		}
+		c.paging.Store(tc.paging)
 		if got := c.needsBootstrap(tc.cur); got != tc.want {
 			t.Errorf("%s (cursor %d, hub %d): needsBootstrap = %v, want %v", tc.name, tc.cur, tc.head, got, tc.want)
 		}
+	}
+}
+
+// The half-the-history snapshot is for an edge that returns: the flag
+// that keeps it from a paging edge is set by a feed page applied and
+// cleared by a failed pull (decision 0099).
+func TestHalfRuleOnlyForAReturningEdge(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "edge.db"))
+	h := newPrivacyHub(t)
+	c := privacyClient(t, st, h.srv.URL, true)
+	ctx := context.Background()
+	if c.paging.Load() {
+		t.Fatal("a new client is paging")
+	}
+	if _, err := c.pullOnce(ctx); err != nil { // cursor 0: the snapshot
+		t.Fatal(err)
+	}
+	if c.bootstraps.Load() != 1 || c.paging.Load() {
+		t.Fatalf("after the snapshot: bootstraps %d, paging %v; want 1, false", c.bootstraps.Load(), c.paging.Load())
+	}
+	if _, err := c.pullOnce(ctx); err != nil { // a feed page
+		t.Fatal(err)
+	}
+	cur, err := st.Position(FeedCursor)
+	if err != nil || cur != 7 || !c.paging.Load() {
+		t.Fatalf("after a feed page: cursor %d (%v), paging %v; want 7, true", cur, err, c.paging.Load())
+	}
+	c.hubIndex.Store(1_000) // the hub's history grew past twice the cursor
+	if c.needsBootstrap(cur) {
+		t.Error("a paging edge half the history behind takes the snapshot")
+	}
+	h.srv.Close() // the hub goes away: the next pull fails
+	if _, err := c.pullOnce(ctx); err == nil {
+		t.Fatal("a pull from a closed hub succeeded")
+	}
+	if c.paging.Load() {
+		t.Error("still paging after a failed pull")
+	}
+	if !c.needsBootstrap(cur) {
+		t.Error("a returning edge half the history behind pages the feed")
 	}
 }

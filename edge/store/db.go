@@ -117,6 +117,11 @@ type Store struct {
 	// logSyncs and logSyncNanos count the appender's log writes (each
 	// with its fdatasync) and their wall time. See Stats.
 	applyNanos, logSyncs, logSyncNanos atomic.Int64
+	// flushNanos and txCommitNanos are the parts of applyNanos the
+	// applier's commits spent storing and rendering the touched profiles
+	// (writer.flush) and in bbolt's Tx.Commit (writing the dirty pages,
+	// two fdatasyncs).
+	flushNanos, txCommitNanos atomic.Int64
 	// rollLog asks the applier to start a new log segment and trim the
 	// applied ones: set by a commit that erased a profile.
 	rollLog atomic.Bool
@@ -931,11 +936,27 @@ func (s *Store) ResolveIdentifier(id profile.Identifier) (string, error) {
 	return cid, err
 }
 
-// Stats returns current gauges.
+// Stats returns current gauges, after waiting for the events
+// acknowledged when it was called to be applied (read-your-writes: an
+// event ingested before shows in the counts). ApplyLagEvents is what
+// was outstanding before the wait.
 func (s *Store) Stats() (Stats, error) {
-	var st Stats
-	st.ApplyLagEvents = s.lagEvents.Load() + s.openEvents.Load() // before waiting it away
+	lag := s.lagEvents.Load() + s.openEvents.Load() // before waiting it away
 	s.waitApplied()
+	st, err := s.CommittedStats()
+	st.ApplyLagEvents = lag
+	return st, err
+}
+
+// CommittedStats returns current gauges without waiting for the
+// applier: the counts of what the data file holds now, with
+// ApplyLagEvents acknowledged events not in them yet. It is what a
+// metrics scrape reads — a scrape that waited would have the applier
+// commit its open transaction at once, and the batches behind it one by
+// one, each time it ran under load (decision 0099).
+func (s *Store) CommittedStats() (Stats, error) {
+	var st Stats
+	st.ApplyLagEvents = s.lagEvents.Load() + s.openEvents.Load()
 	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st.Profiles = int(readU64(meta.Get(profilesKey)))
@@ -955,6 +976,8 @@ func (s *Store) Stats() (Stats, error) {
 	st.Commits = s.commits.Load()
 	st.CommitEventsSum = s.commitEvents.Load()
 	st.ApplySeconds = time.Duration(s.applyNanos.Load()).Seconds()
+	st.FlushSeconds = time.Duration(s.flushNanos.Load()).Seconds()
+	st.TxCommitSeconds = time.Duration(s.txCommitNanos.Load()).Seconds()
 	st.LogSyncs = s.logSyncs.Load()
 	st.LogSyncSeconds = time.Duration(s.logSyncNanos.Load()).Seconds()
 	st.ReadWaits = s.readWaits.Load()

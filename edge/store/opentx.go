@@ -174,13 +174,17 @@ func (s *Store) txCommit() error {
 	}
 	err := s.aborted()
 	if err == nil {
+		start := time.Now()
 		err = w.flush()
+		s.flushNanos.Add(int64(time.Since(start)))
 	}
 	if pos := lastLSN(batch); err == nil && pos != 0 {
 		err = tx.Bucket(bucketMeta).Put(walPosKey, u64(pos))
 	}
 	if err == nil {
+		start := time.Now()
 		err = tx.Commit()
+		s.txCommitNanos.Add(int64(time.Since(start)))
 	} else {
 		_ = tx.Rollback()
 	}

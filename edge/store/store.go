@@ -317,8 +317,15 @@ type Stats struct {
 	// their time: their ratio is the acknowledgement's floor.
 	ApplyLagEvents int64
 	ApplySeconds   float64
-	LogSyncs       int64
-	LogSyncSeconds float64
+	// FlushSeconds and TxCommitSeconds are the parts of ApplySeconds the
+	// applier's commits spent storing and rendering the profiles they
+	// touched, once each (writer.flush), and in bbolt's Tx.Commit
+	// (writing the dirty pages and syncing them): the rest is applying
+	// events.
+	FlushSeconds    float64
+	TxCommitSeconds float64
+	LogSyncs        int64
+	LogSyncSeconds  float64
 	// ReadWaits counts the lookups answered from memory that waited for
 	// the applier since Open: only those that asked for a profile an
 	// acknowledged, unapplied event could change (decision 0063).
