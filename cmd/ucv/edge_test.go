@@ -218,6 +218,21 @@ func TestParseEdgeFlags(t *testing.T) {
 			args: []string{"--apply-linger", "50ms"},
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, applyLinger: 50 * time.Millisecond},
 		},
+		{
+			name: "apply priority",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-priority", "-20"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", applyPriority: -20},
+		},
+		{
+			name: "apply priority left to the process, from env",
+			cmd:  "dev",
+			env:  map[string]string{"UCV_APPLY_PRIORITY": "0"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, applyPriority: leaveApplyPriority},
+		},
+		{name: "apply priority above 19", cmd: "dev", args: []string{"--apply-priority", "20"}, wantErr: true},
+		{name: "apply priority below -20", cmd: "dev", args: []string{"--apply-priority", "-21"}, wantErr: true},
+		{name: "apply priority not a number", cmd: "dev", args: []string{"--apply-priority", "high"}, wantErr: true},
 		{name: "apply linger negative", cmd: "dev", args: []string{"--apply-linger", "-1ms"}, wantErr: true},
 		{name: "apply commit age negative", cmd: "dev", args: []string{"--apply-commit-age", "-1s"}, wantErr: true},
 		{name: "apply commit age over ten seconds", cmd: "dev", args: []string{"--apply-commit-age", "11s"}, wantErr: true},
@@ -284,6 +299,12 @@ func TestParseEdgeFlags(t *testing.T) {
 			if tc.want.applyCommitAge == 0 {
 				tc.want.applyCommitAge = time.Second
 			}
+			switch tc.want.applyPriority {
+			case 0:
+				tc.want.applyPriority = -10 // ahead of the request handlers (0100)
+			case leaveApplyPriority:
+				tc.want.applyPriority = 0
+			}
 			if tc.want.gc == (gcpolicy.Policy{}) {
 				// GOGC 400 under 90 % of a cgroup's limit or a quarter
 				// of the machine's memory (0062), one spare processor (0098).
@@ -298,6 +319,10 @@ func TestParseEdgeFlags(t *testing.T) {
 		})
 	}
 }
+
+// leaveApplyPriority stands, in a wanted config, for --apply-priority 0
+// (the zero value there means "the default").
+const leaveApplyPriority = 100
 
 // hostOr is the default node name: the host name, or def.
 func hostOr(def string) string {

@@ -223,6 +223,14 @@ func TestForwardNodeConfig(t *testing.T) {
 			t.Errorf("--apply-commit-age %v: CommitAge %v (%v), want %v", d, nc.Store.CommitAge, err, want)
 		}
 	}
+	// --apply-priority is the store's ApplierPriority, 0 included.
+	for _, p := range []int{-10, 0, 5} {
+		c := base()
+		c.applyPriority = p
+		if nc, err := nodeConfig(c, nil); err != nil || nc.Store.ApplierPriority != p {
+			t.Errorf("--apply-priority %d: ApplierPriority %d (%v)", p, nc.Store.ApplierPriority, err)
+		}
+	}
 	off := base()
 	off.forwardURL, off.forwardKey = "", ""
 	if nc, err := nodeConfig(off, nil); err != nil || nc.Forward != nil {

@@ -532,6 +532,13 @@ func (s *Store) enqueue(ctx context.Context, r *request) error {
 // MaxBatchEvents, and commits them in one transaction and one fsync,
 // recording the last log position applied in the same transaction.
 func (s *Store) commitLoop() {
+	if p := s.opts.ApplierPriority; p != 0 {
+		restore, err := raisePriority(p)
+		if err != nil {
+			s.log.Info("the applier runs at the process's priority", "asked", p, "err", err)
+		}
+		defer restore()
+	}
 	defer func() {
 		s.applierExited.Store(true)
 		s.broadcastApplied()

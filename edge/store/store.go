@@ -133,6 +133,16 @@ type Options struct {
 	// more an event where keys arrive clustered: bbolt splits a node
 	// only at commit, so inserts into one leaf grow it (decision 0096).
 	CommitEvents int
+	// ApplierPriority is the nice value (-20 … 19) the applier's thread
+	// asks for, on Linux (docs/decisions/0100-applier-priority.md); 0
+	// leaves it at the process's. The applier is ingest's one serial
+	// stage: given the CPU ahead of the request handlers, it drains what
+	// they acknowledge instead of sharing a core with them, and the lag
+	// bound holds acknowledgements back less. A negative value needs
+	// CAP_SYS_NICE or an RLIMIT_NICE that allows it (systemd: LimitNICE=);
+	// refused, the applier runs at the process's priority and Open logs
+	// it once.
+	ApplierPriority int
 	// Populate pre-faults the database's memory map when it is opened or
 	// grown (MAP_POPULATE), so a lookup never stalls on a first-touch page
 	// fault. It trades open time and page-cache residency for read
