@@ -88,6 +88,15 @@ func Verify(path string) (*Report, error) {
 		for err := range tx.Check() {
 			r.problem(fmt.Errorf("bbolt: %w", err))
 		}
+		// Everything at the top level is a bucket: a flipped flag that
+		// turns one into a plain value (one Open creates when missing,
+		// such as the forward or due bucket) makes Open refuse the file.
+		c := tx.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v != nil {
+				r.problem(fmt.Errorf("top-level key %q is not a bucket", k))
+			}
+		}
 		for _, b := range schema1Buckets {
 			if tx.Bucket(b) == nil {
 				r.problem(fmt.Errorf("bucket %q is missing", b))
