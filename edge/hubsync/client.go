@@ -44,9 +44,14 @@ type Store interface {
 	CommittedLastSeq() (uint64, error)
 	Cursor(name string) (uint64, error)
 	SetCursor(name string, seq uint64) error
+	// SetCursorBehind, TrimOutboxBehind and SetHubSyncedAtBehind are
+	// made with the store's next commit, without waiting for it or
+	// making it commit, in the order they were called (decision 0101).
+	SetCursorBehind(name string, seq uint64) error
 	Position(name string) (uint64, error)
 	SetPosition(name string, v uint64) error
 	TrimOutbox(upTo uint64) (int, error)
+	TrimOutboxBehind(upTo uint64) error
 	// Changed returns a channel closed after the next outbox append;
 	// other readers (gossip) wait on it too.
 	Changed() <-chan struct{}
@@ -54,7 +59,7 @@ type Store interface {
 	// in one transaction.
 	ApplyClustersAt(ctx context.Context, cs []replication.FeedItem, unacked uint64, name string, v uint64) (store.ApplyResult, error)
 	BootstrapClusters(ctx context.Context, cs []replication.FeedItem, unacked uint64) (store.ApplyResult, error)
-	SetHubSyncedAt(t time.Time) error
+	SetHubSyncedAtBehind(t time.Time) error
 	// SetCatalog makes c the catalog of definitions in force, durably
 	// (a stale one, of a smaller version, is ignored).
 	SetCatalog(c catalog.Catalog) (changed bool, err error)
@@ -253,7 +258,7 @@ type Client struct {
 	// takes the half-the-history snapshot (needsBootstrap).
 	paging   atomic.Bool
 	stream   *http.Client        // cfg.Client without its overall timeout
-	lastSync atomic.Int64        // ms of the last SetHubSyncedAt
+	lastSync atomic.Int64        // ms of the last SetHubSyncedAtBehind
 	push     *store.ReaderCursor // PushCursor in memory (pushcursor.go)
 
 	cancel    context.CancelFunc
@@ -431,7 +436,7 @@ func (c *Client) synced() {
 		return
 	}
 	c.lastSync.Store(now.UnixMilli())
-	if err := c.st.SetHubSyncedAt(now); err != nil {
+	if err := c.st.SetHubSyncedAtBehind(now); err != nil {
 		c.log.Warn("record hub sync time", "err", err)
 	}
 }

@@ -7,8 +7,11 @@ package hubsync
 // forgets only progress: the edge pushes again from the saved cursor
 // and the hub answers the entries it holds as duplicates (AckDuplicate),
 // as it does for a push whose acknowledgement was lost. The outbox is
-// trimmed only after a save, and TrimOutbox never passes a persisted
-// cursor, so the entries after the saved one are still there.
+// trimmed only after a save, and a trim never passes a persisted
+// cursor, so the entries after the saved one are still there. The
+// periodic saves and the trims are made with the store's next commit
+// (SetCursorBehind, TrimOutboxBehind; decision 0101): the trim is
+// queued after the save it follows, so it is never durable without it.
 
 // pushPos returns the push cursor: the last outbox sequence the hub
 // acknowledged, saved or not.
@@ -45,6 +48,5 @@ func (c *Client) trimAfter(seq uint64, saved bool, err error) error {
 		}
 		upTo = min(upTo, v)
 	}
-	_, err = c.st.TrimOutbox(upTo)
-	return err
+	return c.st.TrimOutboxBehind(upTo)
 }

@@ -166,6 +166,9 @@ type request struct {
 	dueKeys [][]byte
 	// directive is a privacy directive to carry out (ApplyDirective).
 	directive *replication.Directive
+	// behind is a small write to make in the applier's transaction
+	// without making it commit (writeBehind); nobody waits for it.
+	behind func(*bolt.Tx) error
 	// taints and holdAll are r's hold on the read fence while queued
 	// (holdFor, pending.go), ended by release.
 	taints  []*pgroup
@@ -677,6 +680,8 @@ func (s *Store) applyRequest(w *writer, r *request) error {
 		return err
 	}
 	switch {
+	case r.behind != nil:
+		return r.behind(w.tx)
 	case r.refresh != nil:
 		return w.refreshAll(r)
 	case r.repair != nil:

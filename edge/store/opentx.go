@@ -23,9 +23,9 @@ import (
 //   - anyone waits for it: a read that must see an acknowledged event
 //     (waitPos: the read fence, Ingest, Outbox, Stats), another write
 //     transaction (dbUpdate) or a compaction,
-//   - a request in it is not a logged event (remote changes, hub
-//     clusters, repairs, directives, refreshes: their callers wait on
-//     the commit),
+//   - a request in it is not a logged event or a write behind (remote
+//     changes, hub clusters, repairs, directives, refreshes: their
+//     callers wait on the commit),
 //   - it is Options.CommitAge old or holds Options.CommitEvents events,
 //   - or the store is closing.
 //
@@ -46,8 +46,9 @@ type openTx struct {
 	reqs   []*request
 	events int
 	start  time.Time
-	// logged is whether every request in it is a logged event request,
-	// whose caller does not wait on the commit.
+	// logged is whether every request in it is a logged event request
+	// or a write behind (writebehind.go), whose callers do not wait on
+	// the commit.
 	logged bool
 	// before is the storage failure known when it began (see update).
 	before *error
@@ -116,7 +117,7 @@ func (s *Store) txApply(batch []*request) error {
 	for _, r := range batch {
 		o.reqs = append(o.reqs, r)
 		o.events += len(r.evs) + len(r.remote) + len(r.clusters)
-		if r.lsn == 0 {
+		if r.lsn == 0 && r.behind == nil {
 			o.logged = false
 		}
 	}

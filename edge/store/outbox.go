@@ -83,19 +83,25 @@ func (s *Store) CommittedOutbox(after uint64, limit int) ([]replication.Entry, e
 func (s *Store) TrimOutbox(upTo uint64) (int, error) {
 	n := 0
 	err := s.dbUpdate(func(tx *bolt.Tx) error {
-		mc := tx.Bucket(bucketMeta).Cursor()
-		prefix := []byte("cursor:")
-		for k, v := mc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = mc.Next() {
-			upTo = min(upTo, readU64(v))
-		}
 		var err error
-		n, err = trimOutbox(tx, upTo, -1)
+		n, err = trimOutboxUpTo(tx, upTo)
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: trim outbox: %w", err)
 	}
 	return n, nil
+}
+
+// trimOutboxUpTo deletes the entries up to upTo in tx, never past a
+// reader cursor tx holds.
+func trimOutboxUpTo(tx *bolt.Tx, upTo uint64) (int, error) {
+	mc := tx.Bucket(bucketMeta).Cursor()
+	prefix := []byte("cursor:")
+	for k, v := mc.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = mc.Next() {
+		upTo = min(upTo, readU64(v))
+	}
+	return trimOutbox(tx, upTo, -1)
 }
 
 // TrimOutboxFor deletes, oldest first and at most limit, the entries

@@ -6,16 +6,18 @@ import (
 )
 
 // ReaderCursor is an outbox reader's position — a named Cursor — kept
-// in memory and saved (SetCursor) at most every interval, when the
-// reader moves it on, and at once when it is Set or Flushed as final
-// (docs/decisions/0097-outbox-readers-follow-commits.md). Every save is
-// a write transaction, which makes the applier commit the transaction
-// it keeps open under load; a reader that saved after every pass (gossip,
-// the hub push) made a busy edge commit per batch again. A crash between
-// saves forgets only progress: the reader delivers the entries after
-// the saved position again, as at-least-once delivery always allowed.
-// TrimOutbox never passes a persisted cursor, so those entries are still
-// there. Safe for concurrent use.
+// in memory and saved at most every interval, when the reader moves it
+// on (SetCursorBehind: with the store's next commit, decision 0101), and
+// at once, durably, when it is Set or Flushed as final (SetCursor)
+// (docs/decisions/0097-outbox-readers-follow-commits.md). A reader that
+// saved after every pass (gossip, the hub push) made a busy edge commit
+// per batch again, and a durable save is a write transaction of its own
+// that makes the applier commit the one it keeps open. A crash between
+// saves — or before the commit a save behind rides — forgets only
+// progress: the reader delivers the entries after the saved position
+// again, as at-least-once delivery always allowed. A trim never passes a
+// persisted cursor, so those entries are still there. Safe for
+// concurrent use.
 type ReaderCursor struct {
 	st    CursorStore
 	name  string
@@ -33,6 +35,7 @@ type ReaderCursor struct {
 type CursorStore interface {
 	Cursor(name string) (uint64, error)
 	SetCursor(name string, seq uint64) error
+	SetCursorBehind(name string, seq uint64) error
 }
 
 // NewReaderCursor returns the cursor called name of st, saved at most
@@ -105,7 +108,11 @@ func (c *ReaderCursor) saveIf(final bool) (uint64, bool, error) {
 	if !c.loaded || c.cur == c.saved || !final && time.Since(c.savedAt) < c.every {
 		return 0, false, nil
 	}
-	if err := c.st.SetCursor(c.name, c.cur); err != nil {
+	save := c.st.SetCursorBehind
+	if final {
+		save = c.st.SetCursor
+	}
+	if err := save(c.name, c.cur); err != nil {
 		return 0, false, err
 	}
 	c.saved, c.savedAt = c.cur, time.Now()
