@@ -41,6 +41,9 @@ type edgeConfig struct {
 	maxEventAge     time.Duration
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
+	// debugAddr, when set, serves the profiling endpoints on that
+	// loopback address (debug.go).
+	debugAddr string
 	dev             bool
 	// Gossip with the store's other edges (off when gossipAddr is "").
 	gossipAddr string
@@ -130,7 +133,7 @@ func edgeFlagGroups(name string) []flagGroup {
 			"ucv " + name + " --read-key-rate 200 --read-key-burst 400 --max-conns-per-ip 64"},
 		{"TLS options (ucv tls creates a CA and certificates)", []string{"tls-cert", "tls-key", "hub-ca", "tls-client-cert", "tls-client-key"},
 			"ucv " + name + " --tls-cert tls/till-3.pem --tls-key tls/till-3-key.pem --hub-ca tls/ca.pem --tls-client-cert tls/till-3-client.pem --tls-client-key tls/till-3-client-key.pem"},
-		{"Operation options", []string{"log-level", "shutdown-timeout", "memory-limit-mb", "gc-percent", "procs"},
+		{"Operation options", []string{"log-level", "shutdown-timeout", "memory-limit-mb", "gc-percent", "procs", "debug-addr"},
 			"ucv " + name + " --log-level debug --shutdown-timeout 30s"},
 	}
 }
@@ -206,6 +209,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	fs.BoolVar(&cfg.recoverDamaged, "recover", env("UCV_RECOVER", "") == "true", "if the data file is damaged, move it aside and start an empty replica that this edge's peers and hub fill again; without it a damaged file stops the edge [UCV_RECOVER]")
 	consentDefault := fs.String("consent-default", env("UCV_CONSENT_DEFAULT", "denied"), "granted or denied: how a person who has stated nothing about a consent category (context.consent.categoryPreferences) is treated by decisions, lookups with ?purpose= and forwarding [UCV_CONSENT_DEFAULT]")
+	debugAddr := fs.String("debug-addr", env("UCV_DEBUG_ADDR", ""), "serve Go's profiling endpoints (CPU and heap profiles, goroutine dumps, execution traces: /debug/pprof/) on this loopback `HOST:PORT`, such as 127.0.0.1:6060; off when empty [UCV_DEBUG_ADDR]")
 	shutdown := fs.String("shutdown-timeout", env("UCV_SHUTDOWN_TIMEOUT", "15s"), "how long shutdown waits for in-flight requests and the last commit, a `DURATION` [UCV_SHUTDOWN_TIMEOUT]")
 	fs.StringVar(&cfg.forwardURL, "forward-url", env("UCV_FORWARD_URL", ""), "forward every accepted event to this Segment-compatible upstream, `URL`/v1/batch in Segment's batch format (https://api.segment.io, a RudderStack or Jitsu host), at least once with its messageId, durably: queued with the event, sent when the upstream is reachable; empty: no forwarding [UCV_FORWARD_URL]")
 	applyPrio := fs.String("apply-priority", env("UCV_APPLY_PRIORITY", "-10"), "the `NICE` value (-20 to 19) the store's applier thread asks for on Linux: negative puts ingest's one serial stage ahead of request handling, so it drains what they acknowledge instead of sharing a core with them; needs CAP_SYS_NICE or RLIMIT_NICE (systemd LimitNICE=), else it keeps the process's and says so in the log; 0: the process's [UCV_APPLY_PRIORITY]")
@@ -252,6 +256,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
+	}
+	if cfg.debugAddr = strings.TrimSpace(*debugAddr); cfg.debugAddr != "" && !isLoopback(cfg.debugAddr) {
+		return cfg, fmt.Errorf("%w: --debug-addr must be a loopback HOST:PORT, such as 127.0.0.1:6060", errUsage)
 	}
 	if cfg.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || cfg.shutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("%w: --shutdown-timeout must be a positive duration such as 15s", errUsage)
@@ -581,6 +588,16 @@ func runEdgeNode(ctx context.Context, cfg edgeConfig, stdout, stderr io.Writer) 
 	log.Info("version", "version", version)
 	if cfg.gcApplied != nil {
 		logGC(log, *cfg.gcApplied)
+	}
+	if cfg.debugAddr != "" {
+		stopDebug, bound, err := startDebug(cfg.debugAddr, log)
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+			defer cancel()
+			return errors.Join(err, n.Close(cctx), closeDevHub(cctx, devHub))
+		}
+		defer stopDebug()
+		fmt.Fprintf(stdout, "  profiling: http://%s/debug/pprof/\n", bound)
 	}
 	if cfg.definitionsFile != "" {
 		if err := loadDefinitions(n.Store(), cfg.definitionsFile, log); err != nil {
