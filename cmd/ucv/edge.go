@@ -44,7 +44,7 @@ type edgeConfig struct {
 	// debugAddr, when set, serves the profiling endpoints on that
 	// loopback address (debug.go).
 	debugAddr string
-	dev             bool
+	dev       bool
 	// Gossip with the store's other edges (off when gossipAddr is "").
 	gossipAddr string
 	join       []string
