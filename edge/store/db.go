@@ -1030,15 +1030,30 @@ func (s *Store) SetHubSyncedAt(t time.Time) error {
 	if ms <= s.hubSyncedMs.Load() {
 		return nil
 	}
-	err := s.dbUpdate(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(hubSyncKey, u64(uint64(ms)))
-	})
-	if err != nil {
+	if err := s.dbUpdate(putHubSynced(ms)); err != nil {
 		return fmt.Errorf("store: record hub sync: %w", err)
 	}
+	s.noteHubSynced(ms)
+	return nil
+}
+
+// putHubSynced returns the write of hub-sync time ms, which leaves a
+// later time stored as it is.
+func putHubSynced(ms int64) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if int64(readU64(meta.Get(hubSyncKey))) >= ms {
+			return nil
+		}
+		return meta.Put(hubSyncKey, u64(uint64(ms)))
+	}
+}
+
+// noteHubSynced moves the hub-sync time HubSyncedAt answers with to ms,
+// never back.
+func (s *Store) noteHubSynced(ms int64) {
 	for cur := s.hubSyncedMs.Load(); ms > cur && !s.hubSyncedMs.CompareAndSwap(cur, ms); cur = s.hubSyncedMs.Load() {
 	}
-	return nil
 }
 
 // Check runs bbolt's consistency check and the store's own invariants

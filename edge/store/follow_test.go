@@ -82,15 +82,7 @@ func TestCommitReasons(t *testing.T) {
 		}
 		return st.CommitsBy
 	}
-	diff := func(a, b [NumCommitReasons]int64) map[string]int64 {
-		m := map[string]int64{}
-		for r := range a {
-			if d := b[r] - a[r]; d != 0 {
-				m[CommitReason(r).String()] = d
-			}
-		}
-		return m
-	}
+	diff := reasonsBetween
 
 	h := openHeld(t, 10, false, nil)
 	b0 := by(h.s)

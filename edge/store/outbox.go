@@ -223,9 +223,14 @@ func (s *Store) Cursor(name string) (uint64, error) {
 // SetCursor persists the named outbox reader's position (durable on
 // return). Readers save it after the entries up to seq are delivered.
 func (s *Store) SetCursor(name string, seq uint64) error {
-	return s.dbUpdate(func(tx *bolt.Tx) error {
+	return s.dbUpdate(putCursor(name, seq))
+}
+
+// putCursor returns the write of the named reader's cursor.
+func putCursor(name string, seq uint64) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte("cursor:"+name), u64(seq))
-	})
+	}
 }
 
 // Position returns the named persisted position that is not an outbox

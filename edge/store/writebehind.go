@@ -56,10 +56,7 @@ func (s *Store) writeBehind(fn func(*bolt.Tx) error) error {
 // with the applier's next commit, without waiting for it or making it
 // commit. Cursor reads the saved value once that commit is done.
 func (s *Store) SetCursorBehind(name string, seq uint64) error {
-	err := s.writeBehind(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put([]byte("cursor:"+name), u64(seq))
-	})
-	if err != nil {
+	if err := s.writeBehind(putCursor(name, seq)); err != nil {
 		return fmt.Errorf("store: save cursor %s: %w", name, err)
 	}
 	return nil
@@ -87,17 +84,10 @@ func (s *Store) SetHubSyncedAtBehind(t time.Time) error {
 	if ms <= s.hubSyncedMs.Load() {
 		return nil
 	}
-	err := s.writeBehind(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if int64(readU64(meta.Get(hubSyncKey))) >= ms {
-			return nil
-		}
-		return meta.Put(hubSyncKey, u64(uint64(ms)))
-	})
+	err := s.writeBehind(putHubSynced(ms))
 	if err != nil && !errors.Is(err, ErrClosed) {
 		return fmt.Errorf("store: record hub sync: %w", err)
 	}
-	for cur := s.hubSyncedMs.Load(); ms > cur && !s.hubSyncedMs.CompareAndSwap(cur, ms); cur = s.hubSyncedMs.Load() {
-	}
+	s.noteHubSynced(ms)
 	return err
 }
