@@ -10,7 +10,10 @@
 #
 #   bench/steady.sh BIN [BIN…]   # alternates the binaries, ROUNDS times (default 1)
 #
-# Extra edge flags go in EDGE_FLAGS. Needs wrk.
+# LOAD=batch posts /v1/batch requests of 100 events on 8 connections
+# instead (the tail of a batch's acknowledgement, decision 0102); the
+# table then adds the appender's pacing share and the applier's measured
+# rate. Extra edge flags go in EDGE_FLAGS. Needs wrk.
 set -euo pipefail
 dir=$(mktemp -d); trap 'pkill -9 -f "edge --data-dir $dir" || true; rm -rf "$dir"' EXIT
 cat > "$dir/single.lua" <<'LUA'
@@ -25,6 +28,22 @@ request = function()
       math.random(100000), counter, counter % 500))
 end
 LUA
+cat > "$dir/batch.lua" <<'LUA'
+local threads, counter = 0, 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
+request = function()
+  local parts = {}
+  for k = 1, 100 do
+    counter = counter + 1
+    parts[k] = string.format('{"type":"track","userId":"u%d","messageId":"b-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
+      math.random(100000), counter, counter % 500)
+  end
+  return wrk.format("POST", "/v1/batch", {["Content-Type"]="application/json", ["X-Write-Key"]="wk"}, '{"batch":[' .. table.concat(parts, ",") .. ']}')
+end
+LUA
+script=$dir/single.lua conns=64
+if [ "${LOAD:-single}" = batch ]; then script=$dir/batch.lua conns=8; fi
 # metric NAME: the sum of NAME's series in the scrape in $scrape
 metric() { awk -v m="$1" '$1==m || index($1, m "{")==1 {n+=$2} END {printf "%.3f", n}' <<<"$scrape"; }
 run() {
@@ -35,27 +54,30 @@ run() {
   sleep 1.5
   local pid; pid=$(pgrep -f "edge --data-dir $d/data")
   local dur=${DUR:-60}
-  wrk -t2 -c64 -d"${dur}s" --latency -s "$dir/single.lua" http://127.0.0.1:18555 > "$d/wrk.out" &
-  local wp=$! ev0=0 wb0=0 a0=0 f0=0 c0=0 t0 t
+  wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$script" http://127.0.0.1:18555 > "$d/wrk.out" &
+  local wp=$! ev0=0 wb0=0 a0=0 f0=0 c0=0 p0=0 t0 t
   t0=$(date +%s.%N); t=$t0
   echo "== $bin ${EDGE_FLAGS:-}"
-  printf '%6s %10s %7s %8s %9s %8s %8s %8s\n' t applied/s lag file_MB KB/event applier flush commit
+  printf '%6s %10s %7s %8s %9s %8s %8s %8s %8s %10s\n' t applied/s lag file_MB KB/event applier flush commit paced rate
   while kill -0 $wp 2>/dev/null; do
     sleep 10
-    local ev wb lag db a f c now dt scrape
+    local ev wb lag db a f c p rate now dt scrape
     now=$(date +%s.%N)
     scrape=$(curl -s 127.0.0.1:18555/metrics)
     ev=$(metric ucv_events_ingested_total); lag=$(metric ucv_store_apply_lag_events); db=$(metric ucv_store_db_bytes)
     a=$(metric ucv_store_apply_seconds_total); f=$(metric ucv_store_flush_seconds_total); c=$(metric ucv_store_tx_commit_seconds_total)
+    p=$(metric ucv_store_pace_seconds_total); rate=$(metric ucv_store_apply_rate_events)
     wb=$(awk '/^write_bytes/ {print $2}' /proc/"$pid"/io)
     dt=$(echo "$now - $t" | bc -l)
     # applier, flush, commit: the share of the window's wall time each took
-    printf '%6.1f %10.0f %7.0f %8.0f %9.1f %8.2f %8.2f %8.2f\n' "$(echo "$now - $t0" | bc -l)" "$(echo "($ev-$ev0)/$dt" | bc -l)" "$lag" "$(echo "$db/1048576" | bc -l)" \
-      "$(echo "($wb-$wb0)/1024/($ev-$ev0+1)" | bc -l)" "$(echo "(${a:-0}-$a0)/$dt" | bc -l)" "$(echo "(${f:-0}-$f0)/$dt" | bc -l)" "$(echo "(${c:-0}-$c0)/$dt" | bc -l)"
-    ev0=$ev; wb0=$wb; a0=${a:-0}; f0=${f:-0}; c0=${c:-0}; t=$now
+    # paced: the share of the window the log's appender waited for the applier's rate
+    printf '%6.1f %10.0f %7.0f %8.0f %9.1f %8.2f %8.2f %8.2f %8.2f %10.0f\n' "$(echo "$now - $t0" | bc -l)" "$(echo "($ev-$ev0)/$dt" | bc -l)" "$lag" "$(echo "$db/1048576" | bc -l)" \
+      "$(echo "($wb-$wb0)/1024/($ev-$ev0+1)" | bc -l)" "$(echo "(${a:-0}-$a0)/$dt" | bc -l)" "$(echo "(${f:-0}-$f0)/$dt" | bc -l)" "$(echo "(${c:-0}-$c0)/$dt" | bc -l)" \
+      "$(echo "(${p:-0}-$p0)/$dt" | bc -l)" "${rate:-0}"
+    ev0=$ev; wb0=$wb; a0=${a:-0}; f0=${f:-0}; c0=${c:-0}; p0=${p:-0}; t=$now
   done
   wait $wp
-  awk '/Requests\/sec|99%/' "$d/wrk.out"
+  awk '/Requests\/sec|^ +(50|90|99)%/' "$d/wrk.out"
   curl -s 127.0.0.1:18555/metrics | grep -E '^ucv_store_applier_commits_total' | sed 's/ucv_store_//' | tr '\n' ' '; echo
   pkill -9 -f "edge --data-dir $d/data" || true
   sleep 0.5

@@ -171,6 +171,10 @@ var (
 		"Part of ucv_store_apply_seconds_total the applier's commits spent storing and rendering the profiles they touched (each once per commit).")
 	descTxCommitSecs = metric.NewDesc("ucv_store_tx_commit_seconds_total",
 		"Part of ucv_store_apply_seconds_total spent in the data file's commits (writing the dirty pages, two fdatasyncs).")
+	descApplyRate = metric.NewDesc("ucv_store_apply_rate_events",
+		"The applier's measured rate: logged events applied per second of its busy time (a moving average; 0 before the first sample). The log's appender paces acknowledgements at it past the soft lag bound.")
+	descPaceSecs = metric.NewDesc("ucv_store_pace_seconds_total",
+		"Time the write-ahead log's appender waited to admit groups at the applier's rate (the lag past its soft bound) since the store opened.")
 	descLogSyncs    = metric.NewDesc("ucv_store_log_syncs_total", "Write-ahead log writes (one fdatasync each, per group of requests) since the store opened.")
 	descLogSyncSecs = metric.NewDesc("ucv_store_log_sync_seconds_total",
 		"Time spent in write-ahead log writes and their fdatasyncs since the store opened; divided by ucv_store_log_syncs_total, the floor of an ingest's acknowledgement.")
@@ -186,7 +190,7 @@ var (
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descCommitsBy, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
-		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descLogSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
+		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descApplyRate, descPaceSecs, descLogSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
 		describe(d)
 	}
 }
@@ -223,6 +227,8 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descApplySecs, st.ApplySeconds)
 	e.Counter(descFlushSecs, st.FlushSeconds)
 	e.Counter(descTxCommitSecs, st.TxCommitSeconds)
+	e.Gauge(descApplyRate, st.ApplyRate)
+	e.Counter(descPaceSecs, st.PaceSeconds)
 	e.Counter(descLogSyncs, float64(st.LogSyncs))
 	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
 	e.Counter(descReadWaits, float64(st.ReadWaits))

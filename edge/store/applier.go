@@ -22,19 +22,22 @@ import (
 // lookups only with what can change their answer (pending.go,
 // docs/decisions/0063-targeted-read-fence.md).
 
-// maxApplyLag bounds the events acknowledged and not yet applied: the
-// appender waits while more are outstanding, so sustained ingest runs at
-// the applier's pace and recovery replays at most this many — plus the
-// Options.CommitEvents the applier's open transaction may hold
-// (opentx.go).
-const maxApplyLag = 8192
+// maxApplyLag bounds the events (and the logged requests) acknowledged
+// and not yet applied: the appender waits while more are outstanding,
+// so sustained ingest runs at the applier's pace and recovery replays
+// at most this many — plus the Options.CommitEvents the applier's open
+// transaction may hold (opentx.go). It is the hard bound: past
+// Options.PaceAbove the appender already admits at the applier's rate
+// (pace.go), and the room between the two takes what arrives while the
+// applier commits.
+const maxApplyLag = 32768
 
-// maxApplyBatch caps the logged events one applier commit takes (and
-// MaxBatchEvents, if smaller, does): a quarter of the lag bound, so the
-// appender finds room while a batch commits instead of stalling behind
-// one commit of everything outstanding (a 16k-event batch held
-// acknowledgements back for 1.5 s under load).
-const maxApplyBatch = maxApplyLag / 4
+// maxApplyBatch caps the logged events one applier batch takes (and
+// MaxBatchEvents, if smaller, does), so the appender finds room while a
+// batch applies instead of stalling behind one batch of everything
+// outstanding (a 16k-event batch held acknowledgements back for 1.5 s
+// under load).
+const maxApplyBatch = 2048
 
 // readWaitMax bounds how long a read waits for the applier: with the
 // data file refusing writes (a full disk) reads serve what is applied
@@ -66,6 +69,12 @@ func (s *Store) appendLoop() {
 			default:
 				break drain
 			}
+		}
+		if d := s.pace.wait(events, s.lagEvents.Load(), time.Now()); d > 0 && !s.abort.Load() {
+			time.Sleep(d) // at the applier's rate past the soft bound (pace.go)
+			s.pace.logged(time.Now(), d)
+		} else {
+			s.pace.logged(time.Now(), 0)
 		}
 		if !s.waitRoom() {
 			for _, r := range batch {
@@ -141,7 +150,7 @@ func (s *Store) waitRoom() bool {
 		if s.abort.Load() {
 			return false
 		}
-		if s.lagEvents.Load() < maxApplyLag && s.lagReqs.Load() < int64(s.opts.QueueLen) {
+		if s.lagEvents.Load() < maxApplyLag && s.lagReqs.Load() < maxApplyLag {
 			return true
 		}
 		<-ch
@@ -380,6 +389,18 @@ func lastLSN(batch []*request) uint64 {
 		}
 	}
 	return pos
+}
+
+// loggedEvents returns the events of batch's logged requests: what the
+// appender counted into the lag.
+func loggedEvents(batch []*request) int {
+	n := 0
+	for _, r := range batch {
+		if r.lsn != 0 {
+			n += len(r.evs)
+		}
+	}
+	return n
 }
 
 func countEvents(batch []*request) int {

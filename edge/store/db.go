@@ -122,6 +122,9 @@ type Store struct {
 	// (writer.flush) and in bbolt's Tx.Commit (writing the dirty pages,
 	// two fdatasyncs).
 	flushNanos, txCommitNanos atomic.Int64
+	// pace is the appender's pacing at the applier's measured rate
+	// (pace.go).
+	pace pacer
 	// rollLog asks the applier to start a new log segment and trim the
 	// applied ones: set by a commit that erased a profile.
 	rollLog atomic.Bool
@@ -232,6 +235,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.CommitEvents <= 0 {
 		opts.CommitEvents = def.CommitEvents
 	}
+	if opts.PaceAbove == 0 {
+		opts.PaceAbove = def.PaceAbove
+	}
 	if opts.ChangeBuffer <= 0 {
 		opts.ChangeBuffer = def.ChangeBuffer
 	}
@@ -267,7 +273,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, bopts: bopts, opts: opts, queue: make(chan *request, 2*opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
+	s := &Store{db: db, bopts: bopts, opts: opts, pace: pacer{above: int64(opts.PaceAbove)}, queue: make(chan *request, maxApplyLag+opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
 		walQ: make(chan *request, opts.QueueLen), walDone: make(chan struct{}), applyCh: make(chan struct{}), kindCounts: map[profile.Kind]uint64{},
 		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
 	var from uint32
@@ -613,8 +619,11 @@ func (s *Store) commitLoop() {
 			s.opts.applyHook()
 		}
 		start := time.Now()
+		logged := loggedEvents(batch)
 		done := s.applyBatch(batch, n)
-		s.applyNanos.Add(int64(time.Since(start)))
+		busy := time.Since(start)
+		s.applyNanos.Add(int64(busy))
+		s.pace.observe(logged, busy)
 		for _, r := range done {
 			s.release(r) // committed and published, or refused
 		}
@@ -988,6 +997,9 @@ func (s *Store) CommittedStats() (Stats, error) {
 	st.Commits = s.commits.Load()
 	st.CommitEventsSum = s.commitEvents.Load()
 	st.ApplySeconds = time.Duration(s.applyNanos.Load()).Seconds()
+	st.ApplyRate = s.pace.Rate()
+	st.PacedGroups = s.pace.waits.Load()
+	st.PaceSeconds = time.Duration(s.pace.waitNanos.Load()).Seconds()
 	st.FlushSeconds = time.Duration(s.flushNanos.Load()).Seconds()
 	st.TxCommitSeconds = time.Duration(s.txCommitNanos.Load()).Seconds()
 	st.LogSyncs = s.logSyncs.Load()

@@ -72,8 +72,8 @@ func (e *FileError) Unwrap() error { return ErrDamaged }
 
 // Options configure a Store. Start from DefaultOptions: Open fills in
 // the defaults only for a zero NodeName, Rules, Now, MaxClockDrift,
-// DedupeWindow, MaxBatchEvents, QueueLen, SweepInterval, ChangeBuffer and
-// CompactDelay. Every other field is taken
+// DedupeWindow, MaxBatchEvents, QueueLen, SweepInterval, ChangeBuffer,
+// CompactDelay and PaceAbove. Every other field is taken
 // as given — a zero Populate turns pre-faulting off, although
 // DefaultOptions turns it on.
 type Options struct {
@@ -104,11 +104,11 @@ type Options struct {
 	DedupeWindow time.Duration
 	// MaxBatchEvents caps the events folded into one commit (default 20,000).
 	MaxBatchEvents int
-	// QueueLen is the commit queue length (default 8192 requests): the
-	// appender waits while this many requests are acknowledged and not
-	// taken by the applier (or maxApplyLag events are). 8,192 lets it
-	// go on acknowledging single events while the applier commits a
-	// transaction it kept open (decision 0096).
+	// QueueLen (default 8,192) is the most requests the appender logs
+	// in one group, and the room in the applier's queue beyond the
+	// hard lag bound (32,768 requests or events acknowledged and not
+	// taken by the applier): enough to go on acknowledging while the
+	// applier commits a transaction it kept open (decision 0096).
 	QueueLen int
 	// Linger is how long the applier waits, with nothing more queued,
 	// for a batch to reach LingerFill events when the previous batch had
@@ -133,6 +133,14 @@ type Options struct {
 	// more an event where keys arrive clustered: bbolt splits a node
 	// only at commit, so inserts into one leaf grow it (decision 0096).
 	CommitEvents int
+	// PaceAbove is the soft bound on events acknowledged and not yet
+	// applied (default 8,192; negative: never pace): past it the
+	// appender logs groups at the applier's measured rate, the slower
+	// the further past, so under sustained load every acknowledgement
+	// waits a little rather than those in flight during a commit waiting
+	// it out (pace.go, docs/decisions/0102-pacing.md). The hard bound,
+	// 32,768 events, holds either way.
+	PaceAbove int
 	// ApplierPriority is the nice value (-20 … 19) the applier's thread
 	// asks for, on Linux (docs/decisions/0100-applier-priority.md); 0
 	// leaves it at the process's. The applier is ingest's one serial
@@ -228,6 +236,7 @@ func DefaultOptions(path string) Options {
 		LingerFill:     1024,
 		CommitAge:      time.Second,
 		CommitEvents:   16384,
+		PaceAbove:      8192,
 		Populate:       true,
 
 		MaxForwardBytes: 1 << 30,
@@ -336,6 +345,14 @@ type Stats struct {
 	TxCommitSeconds float64
 	LogSyncs        int64
 	LogSyncSeconds  float64
+	// ApplyRate is the applier's measured rate (logged events per second
+	// of its busy time, a moving average; 0 before the first sample) and
+	// PacedGroups and PaceSeconds count the log's groups that waited to
+	// keep to it past Options.PaceAbove, and their total wait, since
+	// Open (pace.go).
+	ApplyRate   float64
+	PacedGroups int64
+	PaceSeconds float64
 	// ReadWaits counts the lookups answered from memory that waited for
 	// the applier since Open: only those that asked for a profile an
 	// acknowledged, unapplied event could change (decision 0063).
