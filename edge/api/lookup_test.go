@@ -261,7 +261,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`ucv_store_tx_commit_seconds_total `,
 		`ucv_store_apply_rate_events `,
 		`ucv_store_pace_seconds_total 0`, // nothing near the soft bound
-		`ucv_store_log_syncs_total 3`, // identify, identify (a duplicate, logged all the same), batch
+		`ucv_store_log_syncs_total 3`,    // identify, identify (a duplicate, logged all the same), batch
 		`ucv_store_log_sync_seconds_total `,
 		`ucv_identity_links_skipped_total{reason="blocked"} 1`, // the "undefined" anonymousId
 		`ucv_identity_links_skipped_total{reason="limit"} 0`,
