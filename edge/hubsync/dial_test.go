@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -63,11 +62,7 @@ func TestDialSocketOptions(t *testing.T) {
 	if get(syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) == 0 {
 		t.Error("SO_KEEPALIVE is off")
 	}
-	if runtime.GOOS == "linux" {
-		if got := get(syscall.IPPROTO_TCP, tcpUserTimeout); got != int(cfg.UserTimeout.Milliseconds()) {
-			t.Errorf("TCP_USER_TIMEOUT = %d ms, want %d", got, cfg.UserTimeout.Milliseconds())
-		}
-	}
+	checkUserTimeout(t, get, cfg.UserTimeout)
 }
 
 // A port that refuses ends the dial at once, without waiting out

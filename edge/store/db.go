@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -251,7 +250,7 @@ func Open(opts Options) (*Store, error) {
 		NoSync:         opts.NoSync,
 	}
 	if opts.Populate {
-		bopts.MmapFlags = syscall.MAP_POPULATE
+		bopts.MmapFlags = populateFlag
 	}
 	bopts.InitialMmapSize = opts.initialMmap
 	log := opts.Logger

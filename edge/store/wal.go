@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -369,15 +368,6 @@ func (w *wal) close(applied uint64) error {
 		err = w.removeAll(segs)
 	}
 	return err
-}
-
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			return err
-		}
-	}
 }
 
 // truncateSync cuts the file at path to size and syncs it.

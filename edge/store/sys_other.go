@@ -1,0 +1,13 @@
+//go:build !linux
+
+package store
+
+import "os"
+
+// populateFlag is Linux's MAP_POPULATE; elsewhere Options.Populate does
+// nothing and pages fault in on first touch.
+const populateFlag = 0
+
+// fdatasync is File.Sync where the system has no fdatasync (on macOS,
+// F_FULLFSYNC: the stronger flush).
+func fdatasync(f *os.File) error { return f.Sync() }
