@@ -11,23 +11,8 @@
 # (edge/hubsync needsBootstrap: head > 2·cursor). Needs wrk.
 set -euo pipefail
 mode=$1; shift
+here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d); trap 'pkill -9 -f "edge --data-dir $dir" || true; pkill -9 -f "hub --data-dir $dir" || true; rm -rf "$dir"' EXIT
-cat > "$dir/batch.lua" <<'LUA'
-local threads, counter = 0, 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
--- tid is the global setup gave this thread (a chunk-level "local tid" would shadow it:
--- every thread would then send the same messageIds, half of them duplicates)
-function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
-request = function()
-  local parts = {}
-  for k = 1, 100 do
-    counter = counter + 1
-    parts[k] = string.format('{"type":"track","userId":"u%d","messageId":"b%s-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
-      math.random(100000), os.getenv("MIDP") or "", counter, counter % 500)
-  end
-  return wrk.format("POST", "/v1/batch", {["Content-Type"]="application/json", ["X-Write-Key"]="wk"}, '{"batch":[' .. table.concat(parts, ",") .. ']}')
-end
-LUA
 metrics() { curl -s 127.0.0.1:18555/metrics | grep -E '^ucv_store_applier_commits_total|^ucv_store_commit_events_(sum|count)' | sed 's/ucv_store_//' || true; }
 run() {
   local bin=$1 d=$dir/run
@@ -42,11 +27,11 @@ run() {
     sleep 3
     ("$bin" edge --data-dir "$d/a" --node-name ea --http-addr 127.0.0.1:18555 --write-key wk=bench --hub http://127.0.0.1:18300 >"$d/a.log" 2>&1 &)
     sleep 2
-    MIDP=w wrk -t2 -c8 -d"${WARM:-20s}" -s "$dir/batch.lua" http://127.0.0.1:18555 >/dev/null
+    MIDP=w wrk -t2 -c8 -d"${WARM:-20s}" -s "$here/batch.lua" http://127.0.0.1:18555 >/dev/null
     sleep 3
   fi
   metrics > "$d/m0"
-  rps=$(MIDP=m wrk -t2 -c8 -d"${DUR:-10s}" -s "$dir/batch.lua" http://127.0.0.1:18555 | awk '/Requests\/sec/ {print $2}')
+  rps=$(MIDP=m wrk -t2 -c8 -d"${DUR:-10s}" -s "$here/batch.lua" http://127.0.0.1:18555 | awk '/Requests\/sec/ {print $2}')
   metrics > "$d/m1"
   printf '%s %s: %.0f events/s; ' "$mode" "$bin" "$(echo "$rps*100" | bc)"
   paste "$d/m0" "$d/m1" | awk '{d=$4-$2; if (d) printf "%s %d  ", $1, d} END {print ""}'

@@ -15,6 +15,7 @@
 # table then adds the appender's pacing share and the applier's measured
 # rate. Extra edge flags go in EDGE_FLAGS. Needs wrk.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d); trap 'pkill -9 -f "edge --data-dir $dir" || true; rm -rf "$dir"' EXIT
 cat > "$dir/single.lua" <<'LUA'
 local threads, counter = 0, 0
@@ -28,22 +29,8 @@ request = function()
       math.random(100000), counter, counter % 500))
 end
 LUA
-cat > "$dir/batch.lua" <<'LUA'
-local threads, counter = 0, 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
-request = function()
-  local parts = {}
-  for k = 1, 100 do
-    counter = counter + 1
-    parts[k] = string.format('{"type":"track","userId":"u%d","messageId":"b-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
-      math.random(100000), counter, counter % 500)
-  end
-  return wrk.format("POST", "/v1/batch", {["Content-Type"]="application/json", ["X-Write-Key"]="wk"}, '{"batch":[' .. table.concat(parts, ",") .. ']}')
-end
-LUA
 script=$dir/single.lua conns=64
-if [ "${LOAD:-single}" = batch ]; then script=$dir/batch.lua conns=8; fi
+if [ "${LOAD:-single}" = batch ]; then script=$here/batch.lua conns=8; fi
 # metric NAME: the sum of NAME's series in the scrape in $scrape
 metric() { awk -v m="$1" '$1==m || index($1, m "{")==1 {n+=$2} END {printf "%.3f", n}' <<<"$scrape"; }
 run() {
