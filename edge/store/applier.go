@@ -150,7 +150,7 @@ func (s *Store) waitRoom() bool {
 		if s.abort.Load() {
 			return false
 		}
-		if s.lagEvents.Load() < maxApplyLag && s.lagReqs.Load() < maxApplyLag {
+		if bound := int64(s.opts.lagBound); s.lagEvents.Load() < bound && s.lagReqs.Load() < bound {
 			return true
 		}
 		<-ch

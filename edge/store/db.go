@@ -237,6 +237,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.PaceAbove == 0 {
 		opts.PaceAbove = def.PaceAbove
 	}
+	if opts.lagBound <= 0 {
+		opts.lagBound = maxApplyLag
+	}
 	if opts.ChangeBuffer <= 0 {
 		opts.ChangeBuffer = def.ChangeBuffer
 	}
@@ -272,7 +275,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, bopts: bopts, opts: opts, pace: pacer{above: int64(opts.PaceAbove)}, queue: make(chan *request, maxApplyLag+opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
+	s := &Store{db: db, bopts: bopts, opts: opts, pace: pacer{above: int64(opts.PaceAbove)}, queue: make(chan *request, opts.lagBound+opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
 		walQ: make(chan *request, opts.QueueLen), walDone: make(chan struct{}), applyCh: make(chan struct{}), kindCounts: map[profile.Kind]uint64{},
 		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
 	var from uint32

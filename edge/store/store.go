@@ -211,6 +211,9 @@ type Options struct {
 	// overlayHook, when set (tests), runs in the overlay's read
 	// transaction before it reads what is pending (overlay.go).
 	overlayHook func()
+	// lagBound (tests) replaces maxApplyLag, the hard bound on what is
+	// acknowledged and not yet applied (0: maxApplyLag).
+	lagBound int
 	// initialMmap (tests) is bbolt's initial memory map size: a commit
 	// that grows the map waits for every read transaction to end, which
 	// a test holding one open while the applier commits must avoid.
