@@ -70,11 +70,13 @@ func (s *Store) appendLoop() {
 				break drain
 			}
 		}
-		if d := s.pace.wait(events, s.lagEvents.Load(), time.Now()); d > 0 && !s.abort.Load() {
-			time.Sleep(d) // at the applier's rate past the soft bound (pace.go)
-			s.pace.logged(time.Now(), d)
+		// At the applier's rate past the soft bound (pace.go), and never
+		// past the hard one.
+		paced := s.pace.wait(events, s.lagEvents.Load(), time.Now())
+		if paced > 0 && !s.abort.Load() {
+			time.Sleep(paced)
 		} else {
-			s.pace.logged(time.Now(), 0)
+			paced = 0
 		}
 		if !s.waitRoom() {
 			for _, r := range batch {
@@ -83,6 +85,7 @@ func (s *Store) appendLoop() {
 			}
 			continue
 		}
+		s.pace.logged(time.Now(), paced)
 		buf = buf[:0]
 		first := s.wal.next
 		for i, r := range batch {
