@@ -219,6 +219,18 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, applyLinger: 50 * time.Millisecond},
 		},
 		{
+			name: "apply pace above",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-pace-above", "4096"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", applyPaceAbove: 4096},
+		},
+		{
+			name: "never pace",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-pace-above", "0"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", applyPaceAbove: neverPace},
+		},
+		{
 			name: "apply priority",
 			cmd:  "edge",
 			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-priority", "-20"},
@@ -238,6 +250,9 @@ func TestParseEdgeFlags(t *testing.T) {
 		},
 		{name: "debug addr not loopback", cmd: "dev", args: []string{"--debug-addr", "0.0.0.0:6060"}, wantErr: true},
 		{name: "debug addr without a port", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--debug-addr", "127.0.0.1"}, wantErr: true},
+		{name: "apply pace above the hard bound", cmd: "dev", args: []string{"--apply-pace-above", "32768"}, wantErr: true},
+		{name: "apply pace above negative", cmd: "dev", args: []string{"--apply-pace-above", "-1"}, wantErr: true},
+		{name: "apply pace above not a number", cmd: "dev", args: []string{"--apply-pace-above", "8k"}, wantErr: true},
 		{name: "apply priority above 19", cmd: "dev", args: []string{"--apply-priority", "20"}, wantErr: true},
 		{name: "apply priority below -20", cmd: "dev", args: []string{"--apply-priority", "-21"}, wantErr: true},
 		{name: "apply priority not a number", cmd: "dev", args: []string{"--apply-priority", "high"}, wantErr: true},
@@ -307,6 +322,12 @@ func TestParseEdgeFlags(t *testing.T) {
 			if tc.want.applyCommitAge == 0 {
 				tc.want.applyCommitAge = time.Second
 			}
+			switch tc.want.applyPaceAbove {
+			case 0:
+				tc.want.applyPaceAbove = 8192
+			case neverPace:
+				tc.want.applyPaceAbove = 0
+			}
 			switch tc.want.applyPriority {
 			case 0:
 				tc.want.applyPriority = -10 // ahead of the request handlers (0100)
@@ -327,6 +348,9 @@ func TestParseEdgeFlags(t *testing.T) {
 		})
 	}
 }
+
+// neverPace stands, in a wanted config, for --apply-pace-above 0.
+const neverPace = -1
 
 // leaveApplyPriority stands, in a wanted config, for --apply-priority 0
 // (the zero value there means "the default").

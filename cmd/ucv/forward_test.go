@@ -223,6 +223,14 @@ func TestForwardNodeConfig(t *testing.T) {
 			t.Errorf("--apply-commit-age %v: CommitAge %v (%v), want %v", d, nc.Store.CommitAge, err, want)
 		}
 	}
+	// --apply-pace-above likewise: 0 (never pace) is negative.
+	for n, want := range map[int]int{0: -1, 4096: 4096, 8192: 8192} {
+		c := base()
+		c.applyPaceAbove = n
+		if nc, err := nodeConfig(c, nil); err != nil || nc.Store.PaceAbove != want {
+			t.Errorf("--apply-pace-above %d: PaceAbove %d (%v), want %d", n, nc.Store.PaceAbove, err, want)
+		}
+	}
 	// --apply-priority is the store's ApplierPriority, 0 included.
 	for _, p := range []int{-10, 0, 5} {
 		c := base()
