@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -256,6 +257,9 @@ func Open(opts Options) (*Store, error) {
 		bopts.MmapFlags = populateFlag
 	}
 	bopts.InitialMmapSize = opts.initialMmap
+	if bopts.InitialMmapSize == 0 && strconv.IntSize == 64 {
+		bopts.InitialMmapSize = initialMmapSize
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -535,6 +539,15 @@ func (s *Store) enqueue(ctx context.Context, r *request) error {
 		return ctx.Err()
 	}
 }
+
+// initialMmapSize is the data file's first memory map (on 64-bit
+// systems): address space, not memory — pages beyond the file cost
+// nothing, and MAP_POPULATE only faults in the file's. bbolt remaps when
+// the file outgrows its map (doubling to 1 GiB, then a GiB at a time),
+// and a remap copies every node of the applier's open transaction out of
+// the old map and waits for every read transaction to end; mapping a GiB
+// at once spares a growing edge those stalls below it.
+const initialMmapSize = 1 << 30
 
 // commitLoop is the applier (the group committer of old): it takes the
 // first queued request — logged events from the appender, or a request
