@@ -18,8 +18,8 @@ import (
 // API's listener, and never on another interface: a goroutine dump or a
 // 30-second CPU profile is not for the network.
 func startDebug(addr string, log *slog.Logger) (stop func() error, bound string, err error) {
-	if !isLoopback(addr) {
-		return nil, "", fmt.Errorf("%w: --debug-addr must be a loopback HOST:PORT, such as 127.0.0.1:6060", errUsage)
+	if err := checkDebugAddr(addr); err != nil {
+		return nil, "", err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -39,4 +39,12 @@ func startDebug(addr string, log *slog.Logger) (stop func() error, bound string,
 	}()
 	log.Info("profiling endpoints", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return srv.Close, ln.Addr().String(), nil
+}
+
+// checkDebugAddr refuses a --debug-addr that is not a loopback HOST:PORT.
+func checkDebugAddr(addr string) error {
+	if !isLoopback(addr) {
+		return fmt.Errorf("%w: --debug-addr must be a loopback HOST:PORT, such as 127.0.0.1:6060", errUsage)
+	}
+	return nil
 }

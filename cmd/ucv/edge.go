@@ -262,8 +262,10 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("%w: --log-level must be debug, info, warn or error", errUsage)
 	}
-	if cfg.debugAddr = strings.TrimSpace(*debugAddr); cfg.debugAddr != "" && !isLoopback(cfg.debugAddr) {
-		return cfg, fmt.Errorf("%w: --debug-addr must be a loopback HOST:PORT, such as 127.0.0.1:6060", errUsage)
+	if cfg.debugAddr = strings.TrimSpace(*debugAddr); cfg.debugAddr != "" {
+		if err := checkDebugAddr(cfg.debugAddr); err != nil {
+			return cfg, err
+		}
 	}
 	if cfg.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || cfg.shutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("%w: --shutdown-timeout must be a positive duration such as 15s", errUsage)

@@ -328,16 +328,9 @@ func (s *Store) retry(batch []*request, err error) []*request {
 // (waitRoom) counts what the applier has not reached yet, not what it
 // holds in its open transaction. applyBatch calls it once per batch.
 func (s *Store) unlag(batch []*request) {
-	var events, reqs int64
-	for _, r := range batch {
-		if r.lsn != 0 {
-			events += int64(len(r.evs))
-			reqs++
-		}
-	}
-	if reqs > 0 {
-		s.lagEvents.Add(-events)
-		s.lagReqs.Add(-reqs)
+	if events, reqs := loggedEvents(batch); reqs > 0 {
+		s.lagEvents.Add(-int64(events))
+		s.lagReqs.Add(-int64(reqs))
 		s.broadcastApplied() // an appender waiting for room
 	}
 }
@@ -394,16 +387,16 @@ func lastLSN(batch []*request) uint64 {
 	return pos
 }
 
-// loggedEvents returns the events of batch's logged requests: what the
-// appender counted into the lag.
-func loggedEvents(batch []*request) int {
-	n := 0
+// loggedEvents returns batch's logged requests and their events: what
+// the appender counted into the lag.
+func loggedEvents(batch []*request) (events, reqs int) {
 	for _, r := range batch {
 		if r.lsn != 0 {
-			n += len(r.evs)
+			events += len(r.evs)
+			reqs++
 		}
 	}
-	return n
+	return events, reqs
 }
 
 func countEvents(batch []*request) int {

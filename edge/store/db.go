@@ -634,7 +634,7 @@ func (s *Store) commitLoop() {
 			s.opts.applyHook()
 		}
 		start := time.Now()
-		logged := loggedEvents(batch)
+		logged, _ := loggedEvents(batch)
 		done := s.applyBatch(batch, n)
 		busy := time.Since(start)
 		s.applyNanos.Add(int64(busy))

@@ -6,12 +6,11 @@ import (
 	"time"
 )
 
-// Pacing (docs/decisions/0102-pacing.md): the
-// applier takes no batch while it commits (0.3–0.5 s for a full open
-// transaction under load), so an appender that logs as fast as it can
-// fills the lag bound and then holds every acknowledgement in flight
-// until the commit ends — a tenth of /v1/batch's requests waited half a
-// second. Past Options.PaceAbove outstanding events the appender instead
+// Pacing (docs/decisions/0102-pacing.md): the applier takes no batch
+// while it commits (0.3–0.5 s for a full open transaction under load),
+// so an appender that logs as fast as it can fills the lag bound and
+// then holds every acknowledgement in flight until the commit ends — a
+// tenth of /v1/batch's requests waited half a second. Past Options.PaceAbove outstanding events the appender instead
 // admits groups at the applier's measured rate, scaled down the further
 // the lag is past the soft bound, so every acknowledgement waits a
 // little instead of a few waiting a commit; maxApplyLag stays the hard
