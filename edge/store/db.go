@@ -29,6 +29,7 @@ type Store struct {
 	// db is the open file. Every use holds dbMu shared (view, dbUpdate);
 	// Compact holds it exclusively only while it swaps the file.
 	db   *bolt.DB
+	wb   writebackFile // the applier's descriptor for commit writeback hints (writeback.go)
 	dbMu sync.RWMutex
 	// open is the applier's write transaction between batches, and
 	// waiting counts those who wait for it to commit (opentx.go).
@@ -430,6 +431,7 @@ func (s *Store) Close(ctx context.Context) error {
 			err = fmt.Errorf("store: close log: %w", werr)
 		}
 		s.dropMemIndex() // a closed store serves nothing, from memory either
+		s.wb.close()     // the applier has exited
 		s.dbMu.Lock()
 		cerr := s.db.Close()
 		s.priv.dbClosed = true

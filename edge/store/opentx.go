@@ -184,7 +184,9 @@ func (s *Store) txCommit() error {
 	}
 	if err == nil {
 		start := time.Now()
+		stop := s.commitWriteback()
 		err = tx.Commit()
+		stop()
 		s.txCommitNanos.Add(int64(time.Since(start)))
 	} else {
 		_ = tx.Rollback()

@@ -456,6 +456,15 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 					w.skipped[SkipApart]++
 					continue // the hub ruled them different people: leave it out
 				}
+				if len(ids) == 1 {
+					// The event's only identifier, its profile the first
+					// linked: weighed against its own identities it always
+					// fits (see fits), and nothing after it reads counts.
+					// Most events are this one; ingest loads the profile.
+					link = append(link, id)
+					linked = append(linked, pid)
+					continue
+				}
 				p, err := w.load(pid)
 				if err != nil {
 					return err
