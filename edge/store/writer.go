@@ -96,10 +96,15 @@ type writer struct {
 // ascending order (ULIDs minted by time, outbox sequences, dedupe
 // times). bbolt's default (0.5) splits such appends into half-full
 // pages, so a bulk load left every other byte of those buckets empty.
+// The dedupe set too: its keys (messageIds) arrive in random order, but
+// a commit adds many to each leaf and bbolt splits a leaf that grew
+// into pages filled to this share, so at 0.5 the set's pages stayed
+// half empty (bench/README, "The dedupe set's pages": 50 % → 89 % in
+// use, 44 % fewer pages a key, the same throughput).
 const appendFill = 0.9
 
 func newWriter(s *Store, tx *bolt.Tx) *writer {
-	for _, b := range [][]byte{bucketProfiles, bucketViews, bucketDedupeTime, bucketOutbox} {
+	for _, b := range [][]byte{bucketProfiles, bucketViews, bucketDedupeTime, bucketOutbox, bucketDedupe} {
 		tx.Bucket(b).FillPercent = appendFill
 	}
 	return &writer{
