@@ -225,6 +225,12 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", applyPaceAbove: 4096},
 		},
 		{
+			name: "page size",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k", "--page-size", "4096"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", pageSize: 4096},
+		},
+		{
 			name: "never pace",
 			cmd:  "edge",
 			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-pace-above", "0"},
@@ -251,6 +257,10 @@ func TestParseEdgeFlags(t *testing.T) {
 		{name: "debug addr not loopback", cmd: "dev", args: []string{"--debug-addr", "0.0.0.0:6060"}, wantErr: true},
 		{name: "debug addr without a port", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--debug-addr", "127.0.0.1"}, wantErr: true},
 		{name: "apply pace above the hard bound", cmd: "dev", args: []string{"--apply-pace-above", "32768"}, wantErr: true},
+		{name: "page size not a power of two", cmd: "dev", args: []string{"--page-size", "5000"}, wantErr: true},
+		{name: "page size below 4096", cmd: "dev", args: []string{"--page-size", "2048"}, wantErr: true},
+		{name: "page size above 65536", cmd: "dev", args: []string{"--page-size", "131072"}, wantErr: true},
+		{name: "page size not a number", cmd: "dev", args: []string{"--page-size", "16k"}, wantErr: true},
 		{name: "apply pace above negative", cmd: "dev", args: []string{"--apply-pace-above", "-1"}, wantErr: true},
 		{name: "apply pace above not a number", cmd: "dev", args: []string{"--apply-pace-above", "8k"}, wantErr: true},
 		{name: "apply priority above 19", cmd: "dev", args: []string{"--apply-priority", "20"}, wantErr: true},
@@ -321,6 +331,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.applyCommitAge == 0 {
 				tc.want.applyCommitAge = time.Second
+			}
+			if tc.want.pageSize == 0 {
+				tc.want.pageSize = 16384 // decision 0104
 			}
 			switch tc.want.applyPaceAbove {
 			case 0:

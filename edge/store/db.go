@@ -248,11 +248,18 @@ func Open(opts Options) (*Store, error) {
 	if opts.CompactDelay <= 0 {
 		opts.CompactDelay = def.CompactDelay
 	}
+	if opts.PageSize == 0 {
+		opts.PageSize = def.PageSize
+	}
+	if !ValidPageSize(opts.PageSize) {
+		return nil, fmt.Errorf("store: open %s: page size %d: want a power of two from %d to %d", opts.Path, opts.PageSize, MinPageSize, MaxPageSize)
+	}
 	bopts := &bolt.Options{
 		Timeout:        time.Second,
 		NoFreelistSync: true, // rebuilt on open; halves the pages each commit writes
 		FreelistType:   bolt.FreelistMapType,
 		NoSync:         opts.NoSync,
+		PageSize:       opts.PageSize, // new files and compactions' copies only
 	}
 	if opts.Populate {
 		bopts.MmapFlags = populateFlag
