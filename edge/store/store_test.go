@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"ucv/profile"
 	"ucv/replication"
 )
@@ -564,5 +566,46 @@ func TestBucketEntriesPages(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("profile %s yielded %d times", id, n)
 		}
+	}
+}
+
+// Expiry keeps pace with sustained ingest: a commit that adds many
+// entries removes as many expired ones (not only the first 1,000), so
+// the set holds the window's messageIds and no more.
+func TestDedupeExpiryKeepsPace(t *testing.T) {
+	now := t0
+	var mu sync.Mutex
+	s := open(t, func(o *Options) {
+		o.DedupeWindow = time.Hour
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	batch := func(prefix string, n int) []Event {
+		evs := make([]Event, n)
+		for i := range evs {
+			evs[i] = ev(t, fmt.Sprintf(`{"type":"track","userId":"u%d","messageId":"%s-%d","event":"E"}`, i%50, prefix, i))
+		}
+		return evs
+	}
+	entries := func() int {
+		n := 0
+		if err := s.view(func(tx *bolt.Tx) error {
+			n = tx.Bucket(bucketDedupe).Stats().KeyN
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := s.Ingest(context.Background(), batch("old", 2500)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	if _, err := s.Ingest(context.Background(), batch("new", 2500)); err != nil { // one commit
+		t.Fatal(err)
+	}
+	if got := entries(); got != 2500 {
+		t.Fatalf("after 2,500 new messageIds past the window of 2,500 old ones: %d dedupe entries, want 2500 (the old all expired)", got)
 	}
 }

@@ -65,7 +65,9 @@ type writer struct {
 	// fwdLen and fwdBytes are what this transaction added to the forward
 	// outbox (forward.go).
 	fwdLen, fwdBytes int64
-	expired          int
+	// expired counts the dedupe entries expireDedupe removed; deduped
+	// those this transaction added (expireDedupe keeps pace with them).
+	expired, deduped int
 	// skipped counts identifiers resolve left out, by reason; added to
 	// the store's counters only if the transaction commits.
 	skipped [NumSkipReasons]uint64
@@ -313,6 +315,7 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	}
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(w.nowMs))
+	w.deduped++
 	if err := w.dedupe.Put(mid, ms[:]); err != nil {
 		return "", false, err
 	}
@@ -814,8 +817,12 @@ func (w *writer) flush() error {
 	return w.expireDedupe()
 }
 
-// expireDedupe deletes up to 1,000 dedupe entries older than the window.
+// expireDedupe deletes dedupe entries older than the window: up to
+// 1,000 a commit, and up to twice as many as the commit added, so that
+// under sustained ingest (tens of thousands of events a commit) the set
+// stays the window's and a backlog drains.
 func (w *writer) expireDedupe() error {
+	limit := max(1000, 2*w.deduped)
 	cutoff := w.nowMs - w.s.opts.DedupeWindow.Milliseconds()
 	byTime := w.tx.Bucket(bucketDedupeTime)
 	dd := w.tx.Bucket(bucketDedupe)
@@ -830,7 +837,7 @@ func (w *writer) expireDedupe() error {
 		if err := c.Delete(); err != nil {
 			return err
 		}
-		if w.expired++; w.expired >= 1000 {
+		if w.expired++; w.expired >= limit {
 			break
 		}
 	}
