@@ -355,21 +355,26 @@ func TestOutboxSequence(t *testing.T) {
 	}
 }
 
-func TestDedupeWindowExpires(t *testing.T) {
+// hourWindowStore opens a store that remembers messageIds for an hour,
+// on a clock that stands still until advance moves it.
+func hourWindowStore(t *testing.T) (s *Store, advance func(time.Duration)) {
 	now := t0
 	var mu sync.Mutex
-	s := open(t, func(o *Options) {
+	s = open(t, func(o *Options) {
 		o.DedupeWindow = time.Hour
 		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	})
+	return s, func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+}
+
+func TestDedupeWindowExpires(t *testing.T) {
+	s, advance := hourWindowStore(t)
 	body := `{"type":"track","userId":"u1","messageId":"late","event":"E"}`
 	ingest(t, s, body)
 	if res := ingest(t, s, body); res.Duplicates != 1 {
 		t.Fatalf("within the window: %+v, want a duplicate", res)
 	}
-	mu.Lock()
-	now = now.Add(2 * time.Hour)
-	mu.Unlock()
+	advance(2 * time.Hour)
 	ingest(t, s, `{"type":"track","userId":"u1","messageId":"other","event":"E"}`) // expires old entries
 	if res := ingest(t, s, body); res.Stored != 1 {
 		t.Fatalf("after the window: %+v, want stored again", res)
@@ -573,12 +578,7 @@ func TestBucketEntriesPages(t *testing.T) {
 // entries removes as many expired ones (not only the first 1,000), so
 // the set holds the window's messageIds and no more.
 func TestDedupeExpiryKeepsPace(t *testing.T) {
-	now := t0
-	var mu sync.Mutex
-	s := open(t, func(o *Options) {
-		o.DedupeWindow = time.Hour
-		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	})
+	s, advance := hourWindowStore(t)
 	batch := func(prefix string, n int) []Event {
 		evs := make([]Event, n)
 		for i := range evs {
@@ -599,9 +599,7 @@ func TestDedupeExpiryKeepsPace(t *testing.T) {
 	if _, err := s.Ingest(context.Background(), batch("old", 2500)); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	now = now.Add(2 * time.Hour)
-	mu.Unlock()
+	advance(2 * time.Hour)
 	if _, err := s.Ingest(context.Background(), batch("new", 2500)); err != nil { // one commit
 		t.Fatal(err)
 	}
