@@ -35,7 +35,10 @@ type Store struct {
 	// waiting counts those who wait for it to commit (opentx.go).
 	open    openTx
 	waiting atomic.Int32
-	bopts   *bolt.Options // as opened, for Compact's reopen
+	// sized is the last committed writer's size, the next one's maps'
+	// starting capacity (applier goroutine only; writer.go).
+	sized writerSize
+	bopts *bolt.Options // as opened, for Compact's reopen
 	// writeGate is held shared by every write transaction and
 	// exclusively by Compact while it copies the file, so no write
 	// lands in the old file after the copy read it.

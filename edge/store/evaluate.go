@@ -84,7 +84,7 @@ func renderViewAfter(p *profile.Profile, cat *catalog.Compiled, nowMs int64, inc
 // noteChange records what an ingested event changed in profile id.
 func (w *writer) noteChange(id string, ch catalog.Change) {
 	if w.change == nil {
-		w.change = map[string]*catalog.Change{}
+		w.change = make(map[string]*catalog.Change, w.s.sized.profiles)
 	}
 	if c := w.change[id]; c != nil {
 		c.Add(ch)
@@ -137,8 +137,19 @@ func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval) 
 	if err := w.putDecision(id, ev); err != nil {
 		return err
 	}
-	w.mem.id(id)
+	w.viewWritten(id, rec)
 	return views.Put([]byte(id), rec)
+}
+
+// viewWritten tells the read index what this transaction left as
+// profile id's view record (nil: none): memory takes it from rec once
+// the transaction commits, or — if id has a redirect — reads it back.
+func (w *writer) viewWritten(id string, rec []byte) {
+	if w.tx.Bucket(bucketRedirects).Get([]byte(id)) != nil {
+		w.mem.id(id)
+		return
+	}
+	w.mem.wroteView(id, rec)
 }
 
 // deleteView removes id's view and its due entry.
@@ -151,7 +162,7 @@ func (w *writer) deleteView(views *seekBucket, id string) error {
 	if err := w.tx.Bucket(bucketDecisions).Delete([]byte(id)); err != nil {
 		return err
 	}
-	w.mem.id(id)
+	w.viewWritten(id, nil)
 	return views.Delete([]byte(id))
 }
 

@@ -18,8 +18,10 @@ import (
 //
 // The memory is a cache of the file, never a source: Open builds it
 // from the committed file, and after every successful commit the
-// committer re-reads, from the committed file, the index entries, views
-// and redirects the transaction wrote (memTouched) and publishes them.
+// committer publishes what the transaction wrote (memTouched): the view
+// records it put, from the very bytes it committed, and the index
+// entries, redirects and other views it changed, re-read from the
+// committed file.
 // Whatever memory cannot answer for sure — no slot, an empty slot (a
 // redirected, erased, damaged, repairing or not yet re-rendered
 // profile), or a view stale under the catalog in force or the clock —
@@ -103,6 +105,23 @@ type memTouched struct {
 	idents map[string]struct{}
 	ids    map[string]struct{}
 	held   map[string]struct{} // identifier keys whose holders changed
+	// views holds the last view record the transaction wrote for a
+	// profile with no redirect (nil: it deleted the view): after the
+	// commit they are the file's bytes, so memory takes them from here
+	// instead of reading them back. A profile also in ids (a redirect
+	// written or removed, a repair) is read back from the file.
+	views map[string][]byte
+}
+
+// wroteView records that the transaction's last write of profile id's
+// view is record rec (nil: deleted). The caller has checked that id has
+// no redirect in the transaction; a redirect written later goes to ids,
+// which wins.
+func (t *memTouched) wroteView(id string, rec []byte) {
+	if t.views == nil {
+		t.views = map[string][]byte{}
+	}
+	t.views[id] = rec
 }
 
 // holders records that the holders of key changed.
@@ -148,6 +167,20 @@ func cachedIn(redirects, viewsB *bolt.Bucket, id string) *Cached {
 		return nil
 	}
 	v, ev, err := decodeViewRecord(id, key, b)
+	if err != nil {
+		return nil
+	}
+	return &Cached{ID: id, Version: v.Version, LastSeenMs: v.LastSeenMs, JSON: v.JSON, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
+}
+
+// cachedWritten is cachedIn for a view record this process wrote and
+// committed (memTouched.views): nil for a deletion or a record flagged
+// for repair, as cachedIn answers for them.
+func cachedWritten(id string, rec []byte) *Cached {
+	if rec == nil {
+		return nil
+	}
+	v, ev, err := parseViewRecord(id, rec)
 	if err != nil {
 		return nil
 	}
@@ -268,13 +301,14 @@ func (m *memIndex) release(sl *memSlot) {
 }
 
 // memAfterCommit brings memory in line with what a successful commit
-// changed (t): it re-reads those entries from the committed file. The
+// changed (t): the view records it wrote from t.views (the committed
+// bytes), everything else re-read from the committed file. The
 // committer calls it after the commit and before acknowledging it, so a
 // writer's next lookup sees its write. If the read fails, every touched
 // entry is dropped from memory (the bbolt path serves them).
 func (s *Store) memAfterCommit(t *memTouched) {
 	m := s.mem
-	if len(t.idents) == 0 && len(t.ids) == 0 && len(t.held) == 0 {
+	if len(t.idents) == 0 && len(t.ids) == 0 && len(t.held) == 0 && len(t.views) == 0 {
 		return
 	}
 	type identUpd struct {
@@ -282,26 +316,34 @@ func (s *Store) memAfterCommit(t *memTouched) {
 		ok       bool
 	}
 	idents := make([]identUpd, 0, len(t.idents))
-	views := make(map[string]*Cached, len(t.ids))
+	views := make(map[string]*Cached, len(t.ids)+len(t.views))
 	held := make(map[string]int, len(t.held))
-	err := s.view(func(tx *bolt.Tx) error {
-		index := tx.Bucket(bucketIndex)
-		for k := range t.idents {
-			pid := index.Get([]byte(k))
-			idents = append(idents, identUpd{k, string(pid), pid != nil})
+	for id, rec := range t.views {
+		if _, again := t.ids[id]; !again {
+			views[id] = cachedWritten(id, rec)
 		}
-		red, vb := tx.Bucket(bucketRedirects), tx.Bucket(bucketViews)
-		for id := range t.ids {
-			views[id] = cachedIn(red, vb, id)
-		}
-		if len(t.held) > 0 {
-			c := tx.Bucket(bucketHolders).Cursor()
-			for k := range t.held {
-				held[k] = countHolders(c, k)
+	}
+	var err error
+	if len(t.idents) > 0 || len(t.ids) > 0 || len(t.held) > 0 {
+		err = s.view(func(tx *bolt.Tx) error {
+			index := tx.Bucket(bucketIndex)
+			for k := range t.idents {
+				pid := index.Get([]byte(k))
+				idents = append(idents, identUpd{k, string(pid), pid != nil})
 			}
-		}
-		return nil
-	})
+			red, vb := tx.Bucket(bucketRedirects), tx.Bucket(bucketViews)
+			for id := range t.ids {
+				views[id] = cachedIn(red, vb, id)
+			}
+			if len(t.held) > 0 {
+				c := tx.Bucket(bucketHolders).Cursor()
+				for k := range t.held {
+					held[k] = countHolders(c, k)
+				}
+			}
+			return nil
+		})
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
@@ -312,6 +354,9 @@ func (s *Store) memAfterCommit(t *memTouched) {
 			m.setIdent(k, "", false)
 		}
 		for id := range t.ids {
+			m.setView(id, nil)
+		}
+		for id := range t.views {
 			m.setView(id, nil)
 		}
 		return

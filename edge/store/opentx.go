@@ -200,6 +200,7 @@ func (s *Store) txCommit() error {
 		s.repairDone(r.repair)
 	}
 	if err == nil {
+		s.sized = w.size()
 		s.published(w, batch)
 	}
 	return err

@@ -111,27 +111,49 @@ type writer struct {
 // "Profiles at bbolt's default fill").
 const appendFill = 0.9
 
+// writerSize is how many messages and profiles a writer held when its
+// transaction committed. Under load the applier's transactions are alike
+// (up to 16,384 events, decision 0096), so the next writer starts its
+// maps at that size instead of growing them from empty by doubling —
+// each doubling rehashes every entry (bench/README, "The writer's maps
+// start at the last commit's size").
+type writerSize struct{ messages, profiles int }
+
+// maxWriterSize bounds the starting capacity a writer takes from the
+// last commit, whatever that held (a resync's or a migration's).
+const maxWriterSize = 1 << 16
+
+// size returns what w holds, bounded by maxWriterSize.
+func (w *writer) size() writerSize {
+	return writerSize{messages: min(len(w.seen), maxWriterSize), profiles: min(len(w.cache), maxWriterSize)}
+}
+
 func newWriter(s *Store, tx *bolt.Tx) *writer {
 	for _, b := range [][]byte{bucketViews, bucketDedupeTime, bucketOutbox, bucketDedupe} {
 		tx.Bucket(b).FillPercent = appendFill
 	}
-	return &writer{
+	n := s.sized
+	w := &writer{
 		s: s, tx: tx,
 		index:    newSeekBucket(tx.Bucket(bucketIndex)),
 		profiles: newSeekBucket(tx.Bucket(bucketProfiles)),
 		dedupe:   newSeekBucket(tx.Bucket(bucketDedupe)),
-		seen:     map[string]bool{},
-		cache:    map[string]*profile.Profile{},
-		dirty:    map[string]bool{},
+		seen:     make(map[string]bool, n.messages),
+		cache:    make(map[string]*profile.Profile, n.profiles),
+		dirty:    make(map[string]bool, n.profiles),
 		deleted:  map[string]bool{},
 		nowMs:    s.opts.Now().UnixMilli(),
 		digest:   s.Digest(),
 		cat:      s.Catalog(),
 		stream:   streamMap(s.changes.recording()),
-		before:   map[string][]string{},
+		before:   make(map[string][]string, n.profiles),
 
 		provisional: map[string][]byte{},
 	}
+	if n.profiles > 0 {
+		w.mem.views = make(map[string][]byte, n.profiles)
+	}
+	return w
 }
 
 func streamMap(on bool) map[string]map[string]crdt.Register {
@@ -854,6 +876,21 @@ func encodeTimestamp(ts crdt.Timestamp) ([]byte, error) {
 	return codecTimestamp.Marshal(ts)
 }
 
+// sameElems reports whether set holds exactly the elements was lists
+// (distinct, as Elems returns them) — for most events true, which spares
+// sorting a copy of the profile's identities to find nothing changed.
+func sameElems(set crdt.ORSet, was []string) bool {
+	if set.Len() != len(was) {
+		return false
+	}
+	for _, k := range was {
+		if _, ok := set.Entries[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // updateHolders brings the holders bucket in line with the profiles this
 // transaction wrote or deleted, then re-derives the index entry of every
 // identifier whose holders changed: the smallest profile ID holding it.
@@ -899,7 +936,9 @@ func (w *writer) updateHolders(dirty []string) error {
 		}
 	}
 	for _, id := range dirty {
-		diff(id, w.cache[id].Identities.Elems())
+		if ids := w.cache[id].Identities; !sameElems(ids, w.before[id]) {
+			diff(id, ids.Elems())
+		}
 	}
 	// The identifiers whose holders changed, and those whose index entry
 	// this transaction wrote.
