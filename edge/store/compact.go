@@ -35,6 +35,17 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 func (s *Store) dbUpdate(fn func(*bolt.Tx) error) error {
 	s.waiting.Add(1) // the applier's open transaction commits (opentx.go)
 	defer s.waiting.Add(-1)
+	return s.dbUpdatePatient(fn)
+}
+
+// dbUpdatePatient is dbUpdate for upkeep that can wait: it does not cut
+// the applier's open transaction short, but waits for the applier to
+// commit it on its own schedule — within Options.CommitAge under load,
+// at once when its queue empties. (A commit the applier is made to make
+// early rewrites the same leaves again for fewer events: an outbox trim
+// once a second cut a third of the commits of a loaded edge short —
+// bench/README, "Upkeep that waits for the applier's commit".)
+func (s *Store) dbUpdatePatient(fn func(*bolt.Tx) error) error {
 	s.writeGate.RLock()
 	defer s.writeGate.RUnlock()
 	s.dbMu.RLock()

@@ -111,7 +111,9 @@ func trimOutboxUpTo(tx *bolt.Tx, upTo uint64) (int, error) {
 // it no longer syncs with must not pin the outbox for ever. A hub
 // attached later finds the first sequences gone and the edge resyncs its
 // full state (edge/hubsync, docs/decisions/0024-hub-resync.md). It returns
-// how many were deleted.
+// how many were deleted. It waits for the applier's open transaction to
+// commit by itself rather than cutting it short (dbUpdatePatient), so
+// under load it may take up to Options.CommitAge.
 func (s *Store) TrimOutboxFor(limit int, readers ...string) (int, error) {
 	upToIn := func(tx *bolt.Tx) uint64 {
 		upTo := ^uint64(0)
@@ -135,7 +137,7 @@ func (s *Store) TrimOutboxFor(limit int, readers ...string) (int, error) {
 		return 0, nil
 	}
 	n := 0
-	err := s.dbUpdate(func(tx *bolt.Tx) error {
+	err := s.dbUpdatePatient(func(tx *bolt.Tx) error {
 		var err error
 		n, err = trimOutbox(tx, upToIn(tx), limit)
 		return err

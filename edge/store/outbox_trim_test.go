@@ -1,8 +1,12 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -73,5 +77,100 @@ func TestTrimOutboxChunks(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// TestTrimOutboxForWaitsForTheApplier: an outbox trim (the upkeep of an
+// edge without a hub, once a second) does not cut the applier's open
+// transaction short — the applier, held with a batch applied and more
+// queued, commits once, when its queue empties ("idle"), not for the
+// trim ("waiter") — and the trim then runs, deleting every entry
+// committed by then.
+func TestTrimOutboxForWaitsForTheApplier(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var holds, helds [2]chan struct{}
+	for i := range holds {
+		holds[i], helds[i] = make(chan struct{}), make(chan struct{})
+	}
+	var once [2]sync.Once
+	release := func(i int) { once[i].Do(func() { close(holds[i]) }) }
+	calls := 0
+	s := open(t, func(o *Options) {
+		o.MaxBatchEvents, o.Linger = 10, -1
+		o.CommitAge, o.CommitEvents = time.Hour, 1<<20
+		o.applyHook = func() { // before the applier applies a batch
+			calls++ // the applier's goroutine only
+			if i := calls - 3; i == 0 || i == 1 {
+				close(helds[i])
+				<-holds[i]
+			}
+		}
+	})
+	t.Cleanup(func() { release(0); release(1) }) // before the store's Close
+	held := func(i int) {
+		t.Helper()
+		select {
+		case <-helds[i]:
+		case <-ctx.Done():
+			t.Fatalf("the applier did not reach hold %d", i)
+		}
+	}
+	// Two events applied alone and committed (outbox entries 1, 2).
+	for i := range 2 {
+		if _, err := s.Ingest(ctx, lingerEvents(t, fmt.Sprintf("c%d", i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The third batch is held before it is applied; two more queue
+	// behind it, so the applier keeps its transaction open after it and
+	// is held again, before the fourth.
+	if err := s.Append(ctx, lingerEvents(t, "o", 1)); err != nil {
+		t.Fatal(err)
+	}
+	held(0)
+	for i := range 2 {
+		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("q%d", i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release(0)
+	held(1)
+	if s.open.tx == nil {
+		t.Fatal("the applier did not keep its transaction open with more queued")
+	}
+	b0 := commitsBy(t, s)
+	type result struct {
+		n   int
+		err error
+	}
+	trimmed := make(chan result, 1)
+	go func() {
+		n, err := s.TrimOutboxFor(100)
+		trimmed <- result{n, err}
+	}()
+	// Time for the trim to reach the write lock the open transaction
+	// holds (with less, the test passes without telling anything).
+	time.Sleep(50 * time.Millisecond)
+	if w := s.waiting.Load(); w != 0 {
+		t.Errorf("the trim counts as %d waiter(s) of the applier's commit, want none", w)
+	}
+	select {
+	case r := <-trimmed:
+		t.Fatalf("the trim ran (%d, %v) while the applier's transaction was open", r.n, r.err)
+	default:
+	}
+	release(1)
+	var r result
+	select {
+	case r = <-trimmed:
+	case <-ctx.Done():
+		t.Fatal("the trim did not run after the applier committed")
+	}
+	if r.err != nil || r.n != 5 {
+		t.Errorf("trim = %d, %v; want the 5 entries committed by then", r.n, r.err)
+	}
+	if got := reasonsBetween(b0, commitsBy(t, s)); len(got) != 1 || got["idle"] != 1 {
+		t.Errorf("commits by reason %v while the trim waited, want one idle", got)
 	}
 }
