@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -763,17 +764,32 @@ func (w *writer) flush() error {
 			out[i].record = sealProfile(ids[i], b)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(ids)/8+1)
+	// The applier's own goroutine takes part (its thread may run ahead
+	// of request handling, decision 0100), and every goroutine takes the
+	// next chunk of profiles as it is free, so none waits on a share
+	// fixed in advance while the cores are busy elsewhere.
+	const chunk = 16
+	var next atomic.Int64
+	run := func() {
+		for {
+			lo := int(next.Add(chunk)) - chunk
+			if lo >= len(ids) {
+				return
+			}
+			for i := lo; i < min(lo+chunk, len(ids)); i++ {
+				encode(i)
+			}
+		}
+	}
 	var wg sync.WaitGroup
-	for k := range workers {
+	for range min(runtime.GOMAXPROCS(0), len(ids)/8+1) - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := k; i < len(ids); i += workers {
-				encode(i)
-			}
+			run()
 		}()
 	}
+	run()
 	wg.Wait()
 	var oldAud, newAud map[string][]byte
 	if w.stream != nil {
