@@ -170,6 +170,11 @@ func cachedIn(redirects, viewsB *bolt.Bucket, id string) *Cached {
 	if err != nil {
 		return nil
 	}
+	return cachedView(id, v, ev)
+}
+
+// cachedView is the memory form of profile id's decoded view record.
+func cachedView(id string, v View, ev viewEval) *Cached {
 	return &Cached{ID: id, Version: v.Version, LastSeenMs: v.LastSeenMs, JSON: v.JSON, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
 }
 
@@ -184,7 +189,7 @@ func cachedWritten(id string, rec []byte) *Cached {
 	if err != nil {
 		return nil
 	}
-	return &Cached{ID: id, Version: v.Version, LastSeenMs: v.LastSeenMs, JSON: v.JSON, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
+	return cachedView(id, v, ev)
 }
 
 // buildMemIndex fills memory from the committed file (Open).
@@ -201,7 +206,7 @@ func (s *Store) buildMemIndex(limit int64) error {
 			if err != nil {
 				return nil // the bbolt path reports it and requests a repair
 			}
-			m.setView(id, &Cached{ID: id, Version: v.Version, LastSeenMs: v.LastSeenMs, JSON: v.JSON, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok})
+			m.setView(id, cachedView(id, v, ev))
 			return nil
 		}); err != nil {
 			return err

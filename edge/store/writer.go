@@ -896,15 +896,7 @@ func encodeTimestamp(ts crdt.Timestamp) ([]byte, error) {
 // (distinct, as Elems returns them) — for most events true, which spares
 // sorting a copy of the profile's identities to find nothing changed.
 func sameElems(set crdt.ORSet, was []string) bool {
-	if set.Len() != len(was) {
-		return false
-	}
-	for _, k := range was {
-		if _, ok := set.Entries[k]; !ok {
-			return false
-		}
-	}
-	return true
+	return set.Len() == len(was) && !slices.ContainsFunc(was, func(k string) bool { return !set.Has(k) })
 }
 
 // updateHolders brings the holders bucket in line with the profiles this
