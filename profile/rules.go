@@ -27,8 +27,11 @@ type Rule struct {
 	// matching any of them is never used for linking.
 	BlockedPatterns []string `json:"blocked_patterns,omitempty"`
 
-	blocked  map[string]bool
-	patterns []*regexp.Regexp
+	blocked map[string]bool
+	// matchers test BlockedPatterns in order: the regular expression's
+	// MatchString, or for a pattern of DefaultRulesFile an equivalent
+	// function (knownPatterns).
+	matchers []func(string) bool
 }
 
 // Rules is a compiled set of identity rules. It is immutable after Compile
@@ -273,27 +276,46 @@ func (r *Rule) compile(path string, t IDType) error {
 		}
 		r.blocked[v] = true
 	}
-	r.patterns = r.patterns[:0]
+	r.matchers = nil
 	for i, p := range r.BlockedPatterns {
 		re, err := regexp.Compile(p)
 		if err != nil {
 			return &FieldError{Field: at(fmt.Sprintf("blocked_patterns[%d]", i)), Reason: "invalid regular expression", Err: err}
 		}
-		r.patterns = append(r.patterns, re)
+		m := knownPatterns[p]
+		if m == nil {
+			m = re.MatchString
+		}
+		r.matchers = append(r.matchers, m)
 	}
 	return nil
 }
 
 func (r *Rule) blocks(v string) bool {
-	if r.blocked[v] || r.blocked[strings.ToLower(v)] {
+	if len(r.blocked) > 0 && (r.blocked[v] || r.blocked[strings.ToLower(v)]) {
 		return true
 	}
-	for _, re := range r.patterns {
-		if re.MatchString(v) {
+	for _, m := range r.matchers {
+		if m(v) {
 			return true
 		}
 	}
 	return false
+}
+
+// knownPatterns holds, for each pattern of DefaultRulesFile, a function
+// that matches exactly the strings the regular expression matches: the
+// applier tests every identifier of every event against the blocked
+// patterns, and four regular expressions cost ~240 ns an identifier
+// where these cost a few. TestKnownPatternsMatchTheirRegexps holds each
+// to its regular expression.
+var knownPatterns = map[string]func(string) bool{
+	`^0+$`:    func(v string) bool { return v != "" && strings.Trim(v, "0") == "" },
+	`^\+?0+$`: func(v string) bool { v = strings.TrimPrefix(v, "+"); return v != "" && strings.Trim(v, "0") == "" },
+	`^(?i)(null|undefined|none)$`: func(v string) bool {
+		return strings.EqualFold(v, "null") || strings.EqualFold(v, "undefined") || strings.EqualFold(v, "none")
+	},
+	`^\s*$`: func(v string) bool { return strings.Trim(v, "\t\n\f\r ") == "" },
 }
 
 // For returns the rule that applies to type t.

@@ -3,8 +3,11 @@ package profile
 import (
 	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 func loadRules(t *testing.T, file string) *Rules {
@@ -147,6 +150,50 @@ func TestReadmeRulesExample(t *testing.T) {
 	} {
 		if got := r.Blocked(tt.id); got != tt.blocked {
 			t.Errorf("Blocked(%s %s) = %v, want %v", tt.id.Type, tt.id.Value, got, tt.blocked)
+		}
+	}
+}
+
+// TestKnownPatternsMatchTheirRegexps: each hand-written matcher of a
+// default blocked pattern matches exactly the strings its regular
+// expression matches, on strings built from the characters that matter
+// (digits, '+', the words' letters in both cases, ASCII and other white
+// space, runes that fold to Latin letters, invalid UTF-8).
+func TestKnownPatternsMatchTheirRegexps(t *testing.T) {
+	pieces := []string{"0", "00", "+", "1", "null", "NULL", "Null", "undefined", "UnDeFiNeD", "none", "NONE",
+		"n", "u", "l", "o", "e", "d", "f", "i", "N", "L", " ", "\t", "\n", "\f", "\r", "\v", "\u00a0", "\u2003",
+		"\u212a", "\u017f", "\u0130", "\u0131", "\xff", "\x00", "é", "-"}
+	for _, p := range DefaultRulesFile().BlockedPatterns {
+		if knownPatterns[p] == nil {
+			t.Errorf("default pattern %q has no matcher", p)
+		}
+	}
+	for p, m := range knownPatterns {
+		re := regexp.MustCompile(p)
+		rapid.Check(t, func(t *rapid.T) {
+			parts := rapid.SliceOfN(rapid.SampledFrom(pieces), 0, 5).Draw(t, "parts")
+			v := strings.Join(parts, "")
+			if got, want := m(v), re.MatchString(v); got != want {
+				t.Fatalf("pattern %q on %q: matcher %v, regexp %v", p, v, got, want)
+			}
+		})
+		for _, v := range pieces {
+			if m(v) != re.MatchString(v) {
+				t.Errorf("pattern %q on %q: matcher %v", p, v, m(v))
+			}
+		}
+	}
+}
+
+// BenchmarkBlocked: the default rules' verdict on an ordinary
+// identifier (blocked by nothing: every pattern is tried).
+func BenchmarkBlocked(b *testing.B) {
+	r := DefaultRules()
+	ids := []Identifier{{UserID, "u12345"}, {Email, "pat.smith@example.org"}, {AnonymousID, "7f9c2ba4-e88f-4a1c-9d2a-0c3e1b5f6a70"}}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if r.Blocked(ids[i%len(ids)]) {
+			b.Fatal("blocked")
 		}
 	}
 }
