@@ -29,6 +29,15 @@ import (
 // becomes acknowledged only after the fdatasync that covers it, so a
 // crash can leave only an unacknowledged tail, which open truncates at
 // the last valid record.
+//
+// A segment grows in zero-filled chunks of walChunk bytes written ahead
+// of its records (decision 0106): a record then overwrites blocks the
+// file already has, so its fdatasync writes the data alone and not the
+// file system's journal (a file's size and block map change once a
+// chunk, not once a group of requests). A record's length is never 0,
+// so the scan ends at the zeros, and zeros after the last record of any
+// segment are room, not damage; a torn record in them is cut off at open
+// as before.
 
 const (
 	walMagic      = "UCVWAL01"
@@ -36,10 +45,31 @@ const (
 	walRecHeader  = 8
 	walMaxRecord  = 256 << 20 // bytes of one payload; beyond it a length is garbage
 	walSegmentMax = 64 << 20  // a segment is closed once past this size
+	walChunk      = 1 << 20   // a segment grows by this many zero bytes ahead of its records
 	walExt        = ".log"
 )
 
 var walCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// walZeros is a chunk of zeros to write ahead of the records (never
+// written to).
+var walZeros = make([]byte, walChunk)
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // walRecordCRC is the checksum of a record with payload p.
 func walRecordCRC(p []byte) uint32 {
@@ -104,8 +134,11 @@ type wal struct {
 	mu   sync.Mutex
 	segs []uint64 // first positions of the segment files, ascending; the last is open
 	f    *os.File // the last segment
-	size int64    // its length
-	next uint64   // position of the next record
+	size int64    // the length of its header and records
+	// alloc is the last segment's file length: the bytes past size up to
+	// it are zeros written ahead (walChunk).
+	alloc int64
+	next  uint64 // position of the next record
 	// broken is set when a failed append could not be undone (the file
 	// may hold a partial record): every later append fails with it.
 	broken error
@@ -132,7 +165,8 @@ func openWAL(dir string, node, applied uint64, noSync bool) (*wal, []walRecord, 
 		return nil, nil, err
 	}
 	var pending []walRecord
-	logLast := uint64(0) // the position of the log's last record (0: none)
+	logLast := uint64(0)         // the position of the log's last record (0: none)
+	var lastValid, lastLen int64 // the last segment's valid prefix and file length
 	for i, first := range segs {
 		path := filepath.Join(dir, walSegName(first))
 		b, err := os.ReadFile(path)
@@ -149,7 +183,8 @@ func openWAL(dir string, node, applied uint64, noSync bool) (*wal, []walRecord, 
 		}
 		recs, valid := scanWALSegment(b)
 		isLast := i == len(segs)-1
-		if valid < len(b) && !isLast {
+		room := valid >= walHeaderLen && allZero(b[valid:]) // zeros written ahead, no torn record
+		if valid < len(b) && !isLast && !room {
 			return nil, nil, &FileError{Path: path, Reason: fmt.Sprintf("write-ahead log segment fails at byte %d, before later segments", valid)}
 		}
 		if logLast != 0 && first != logLast+1 {
@@ -164,11 +199,13 @@ func openWAL(dir string, node, applied uint64, noSync bool) (*wal, []walRecord, 
 			}
 		}
 		logLast = first + uint64(len(recs)) - 1
-		if isLast && valid < len(b) {
+		lastValid, lastLen = int64(valid), int64(len(b))
+		if isLast && valid < len(b) && !room {
 			// The unacknowledged tail of a crash: cut it off.
 			if err := truncateSync(path, int64(valid)); err != nil {
 				return nil, nil, err
 			}
+			lastLen = int64(valid)
 		}
 	}
 	if len(pending) > 0 && pending[0].lsn != applied+1 {
@@ -184,7 +221,7 @@ func openWAL(dir string, node, applied uint64, noSync bool) (*wal, []walRecord, 
 			return nil, nil, err
 		}
 	}
-	if err := w.openLast(); err != nil {
+	if err := w.openLast(lastValid, lastLen); err != nil {
 		return nil, nil, err
 	}
 	return w, pending, nil
@@ -222,8 +259,10 @@ func (w *wal) removeAll(segs []uint64) error {
 }
 
 // openLast opens the last segment for appending, creating one at w.next
-// if there is none (or the last one's header is torn).
-func (w *wal) openLast() error {
+// if there is none (or the last one's header is torn). valid is the
+// length of its header and records as openWAL scanned them, length the
+// file's (the zeros between are room for the next records).
+func (w *wal) openLast(valid, length int64) error {
 	if n := len(w.segs); n > 0 {
 		path := filepath.Join(w.dir, walSegName(w.segs[n-1]))
 		f, err := os.OpenFile(path, os.O_RDWR, 0o600)
@@ -235,8 +274,8 @@ func (w *wal) openLast() error {
 			f.Close()
 			return fmt.Errorf("store: open log segment: %w", err)
 		}
-		if st.Size() >= walHeaderLen {
-			w.f, w.size = f, st.Size()
+		if st.Size() >= walHeaderLen && valid >= walHeaderLen && st.Size() == length {
+			w.f, w.size, w.alloc = f, valid, length
 			return nil
 		}
 		f.Close()
@@ -276,7 +315,7 @@ func (w *wal) newSegment() error {
 	}
 	old := w.f
 	w.mu.Lock()
-	w.f, w.size = f, walHeaderLen
+	w.f, w.size, w.alloc = f, walHeaderLen, walHeaderLen
 	w.segs = append(w.segs, w.next)
 	w.mu.Unlock()
 	if old != nil {
@@ -298,6 +337,15 @@ func (w *wal) append(buf []byte, count int) error {
 	if _, err := w.f.WriteAt(buf, w.size); err != nil {
 		return w.undo(fmt.Errorf("store: write log: %w", err))
 	}
+	if end := w.size + int64(len(buf)); end > w.alloc {
+		// Past the zeros written ahead: write the next chunk's now, so the
+		// sync below changes the file's length once for a chunk of records.
+		ahead := walChunk - end%walChunk
+		if _, err := w.f.WriteAt(walZeros[:ahead], end); err != nil {
+			return w.undo(fmt.Errorf("store: write log: %w", err))
+		}
+		w.alloc = end + ahead
+	}
 	if !w.noSync {
 		if err := fdatasync(w.f); err != nil {
 			return w.undo(fmt.Errorf("store: sync log: %w", err))
@@ -318,6 +366,7 @@ func (w *wal) undo(err error) error {
 	if terr := w.f.Truncate(w.size); terr != nil {
 		w.broken = fmt.Errorf("%w (and cutting the log back failed: %w)", err, terr)
 	}
+	w.alloc = w.size
 	return err
 }
 

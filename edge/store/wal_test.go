@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,6 +198,61 @@ func TestWALTornTailIsTruncated(t *testing.T) {
 	}
 }
 
+// TestWALWritesAhead (decision 0106): appends within a chunk written
+// ahead leave the file's length alone; a reopened log appends into the
+// zeros it left; the zeros after the last record of an earlier segment
+// are room, not damage; and a record larger than a chunk still gets
+// zeros after it.
+func TestWALWritesAhead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "x.wal")
+	w, _, err := openWAL(dir, 7, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRecords(t, w, walEvents(t, 0, 1))
+	seg := segPath(t, dir)
+	size := func() int64 {
+		st, err := os.Stat(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	if got := size(); got != walChunk || w.alloc != walChunk {
+		t.Fatalf("after one record: file %d, alloc %d, want %d", got, w.alloc, walChunk)
+	}
+	appendRecords(t, w, walEvents(t, 1, 3), walEvents(t, 4, 1))
+	if got := size(); got != walChunk {
+		t.Errorf("appends within the chunk changed the length to %d", got)
+	}
+	at := w.size
+	crash(w)
+	w, pending, err := openWAL(dir, 7, 0, false)
+	if err != nil || fmt.Sprint(messageIDs(pending)) != "[w0 w1 w2 w3 w4]" {
+		t.Fatalf("reopen: %v, %v", messageIDs(pending), err)
+	}
+	if w.size != at || w.alloc != walChunk || size() != walChunk {
+		t.Errorf("reopen: size %d alloc %d file %d, want %d, %d, %d", w.size, w.alloc, size(), at, walChunk, walChunk)
+	}
+	appendRecords(t, w, walEvents(t, 5, 1))
+	if err := w.newSegment(); err != nil {
+		t.Fatal(err)
+	}
+	// A record longer than a chunk: zeros still follow it.
+	big := walEvents(t, 6, 1)
+	big[0].Msg.Properties = map[string]any{"blob": strings.Repeat("x", walChunk+100)}
+	appendRecords(t, w, big)
+	if w.alloc <= w.size || w.alloc%walChunk != 0 {
+		t.Errorf("after a record of a chunk and more: size %d alloc %d", w.size, w.alloc)
+	}
+	crash(w)
+	w, pending, err = openWAL(dir, 7, 0, false)
+	if err != nil || fmt.Sprint(messageIDs(pending)) != "[w0 w1 w2 w3 w4 w5 w6]" {
+		t.Fatalf("two segments, zeros after each: %v, %v", messageIDs(pending), err)
+	}
+	crash(w)
+}
+
 // TestWALCorruptRecord: a record failing its CRC ends the valid log in
 // the last segment (truncated there); in an earlier segment it is
 // damage open refuses, since later records were acknowledged.
@@ -211,8 +267,8 @@ func TestWALCorruptRecord(t *testing.T) {
 	seg := segPath(t, dir)
 	b, _ := os.ReadFile(seg)
 	_, valid := scanWALSegment(b)
-	if valid != len(b) {
-		t.Fatalf("valid prefix %d of %d", valid, len(b))
+	if int64(valid) != w.size || !allZero(b[valid:]) {
+		t.Fatalf("valid prefix %d of %d, want %d and zeros after it", valid, len(b), w.size)
 	}
 	// Flip a byte in the second record's payload.
 	n0 := int(binary.LittleEndian.Uint32(b[walHeaderLen:]))
@@ -233,7 +289,8 @@ func TestWALCorruptRecord(t *testing.T) {
 	appendRecords(t, w, walEvents(t, 6, 1))
 	crash(w)
 	b, _ = os.ReadFile(seg)
-	b[len(b)-3] ^= 1
+	_, valid = scanWALSegment(b)
+	b[valid-3] ^= 1 // in the first segment's last record
 	os.WriteFile(seg, b, 0o600)
 	if _, _, err := openWAL(dir, 7, 0, false); !errors.Is(err, ErrDamaged) {
 		t.Errorf("damage before a later segment: %v, want ErrDamaged", err)
