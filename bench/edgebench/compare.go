@@ -215,6 +215,9 @@ func EnsureCompareTools(out io.Writer) error {
 //     users), wrk 64 connections, vs redis-server with appendonly yes and
 //     appendfsync always running evalScript per event, redis-benchmark
 //     64 connections;
+//   - the same durable ingest on one connection (wrk -c1 against
+//     redis-benchmark -c 1): the acknowledgement's latency when one till
+//     posts, the log's fdatasync included;
 //   - /v1/batch of 100 events, wrk 8 connections (no redis counterpart;
 //     the target is absolute);
 //   - lookup of a loaded profile (cfg.Profiles of them, ~1.3 KB
@@ -255,6 +258,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 	}
 	secs, dur := cfg.seconds()
 	ingest := ComparePhase{Name: "durable single-event ingest (64 conns), events/s"}
+	ingest1 := ComparePhase{Name: "durable single-event ingest (1 conn), events/s"}
 	batch := ComparePhase{Name: "/v1/batch of 100 events (8 conns), events/s"}
 	lookup := ComparePhase{Name: "lookup ~1.6 KB profile (50 conns), req/s"}
 	one := ComparePhase{Name: "lookup, one connection"}
@@ -287,6 +291,12 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		})
 		if err == nil {
 			keep(&ingest.Edge, "edge  ingest, events/s", r, 1)
+			r, err = withCPU(edge, 1, func() (CompareResult, error) {
+				return runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", trackPath, "http://"+edge.Addr)
+			})
+		}
+		if err == nil {
+			keep(&ingest1.Edge, "edge  ingest, 1 conn, events/s", r, 1)
 			r, err = withCPU(edge, 100, func() (CompareResult, error) {
 				return runWrk(ctx, "-t2", "-c8", "-d"+dur, "--latency", "-s", batchPath, "http://"+edge.Addr)
 			})
@@ -308,12 +318,21 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 			return runRedisBenchmark(ctx, redis.Addr, secs*30_000, 64, cfg.Users,
 				"EVAL", evalScript, "1", "user:__rand_int__", evalEvent)
 		})
+		if err == nil {
+			keep(&ingest.Redis, "redis EVAL (AOF always), events/s", r, 1)
+			// One connection: a few thousand a second at most (one fsync
+			// each), so a few seconds' worth bounds the phase's length.
+			r, err = withCPU(redis, 1, func() (CompareResult, error) {
+				return runRedisBenchmark(ctx, redis.Addr, secs*4_000, 1, cfg.Users,
+					"EVAL", evalScript, "1", "user:__rand_int__", evalEvent)
+			})
+		}
 		redis.Kill()
 		os.RemoveAll(rdir)
 		if err != nil {
 			return nil, err
 		}
-		keep(&ingest.Redis, "redis EVAL (AOF always), events/s", r, 1)
+		keep(&ingest1.Redis, "redis EVAL (AOF always), 1 conn, events/s", r, 1)
 
 		// Lookups: the edge and redis-server both up (each idle while the
 		// other is measured), so the paired client can alternate them.
@@ -338,7 +357,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 			return nil, err
 		}
 	}
-	return []ComparePhase{ingest, batch, lookup, one, paired, busy}, nil
+	return []ComparePhase{ingest, ingest1, batch, lookup, one, paired, busy}, nil
 }
 
 // BusyPhase names the phase of lookups on one connection while durable
