@@ -82,6 +82,9 @@ type edgeConfig struct {
 	// applyCommitAge is how long the applier may keep one transaction
 	// open across batches under load (0: commit every batch; 0096).
 	applyCommitAge time.Duration
+	// applyIdleCommit is how long the applier may keep its transaction
+	// open with nothing queued (0: commit at once; decision 0107).
+	applyIdleCommit time.Duration
 	// applyPriority is the nice value the applier's thread asks for (0:
 	// the process's; decision 0100).
 	applyPriority int
@@ -124,7 +127,7 @@ func edgeFlagGroups(name string) []flagGroup {
 	return []flagGroup{
 		{"HTTP options", []string{"http-addr", "public-url", "cors-origins", "max-event-age", "default-region"},
 			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
-		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger", "apply-commit-age", "apply-priority", "apply-pace-above", "page-size"},
+		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger", "apply-commit-age", "apply-idle-commit", "apply-priority", "apply-pace-above", "page-size"},
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
 		{"Definitions (computed traits and audiences) of a standalone edge", []string{"definitions"},
 			"ucv " + name + " --no-hub --definitions /etc/ucv/definitions.json  # kill -HUP reloads it"},
@@ -224,6 +227,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	pageSize := fs.String("page-size", env("UCV_PAGE_SIZE", "16384"), "the page size, in `BYTES`, of the data file when the edge creates it (and when a compaction rewrites it; an existing file keeps its own until then): a power of two from 4096 to 65536. Larger pages make each commit write fewer, larger pages — faster under load, more bytes written per event (16384: ~10 KB an event under sustained load; 4096: ~6 KB and 13 % fewer events per second, for storage that wears) [UCV_PAGE_SIZE]")
 	viewMem := fs.String("view-memory-mb", env("UCV_VIEW_MEMORY_MB", "0"), "`MB` of rendered profile views the in-memory read index may hold; profiles beyond it are looked up in the data file (slower, same answers); 0: every view, -1: none [UCV_VIEW_MEMORY_MB]")
 	linger := fs.String("apply-linger", env("UCV_APPLY_LINGER", "20ms"), "under load, how long the store may wait for more events before applying a batch to its data file, a `DURATION` up to 1s: larger batches cost less per event; acknowledgements never wait, and only a read that must see an event not yet applied can; 0: never wait [UCV_APPLY_LINGER]")
+	idleCommit := fs.String("apply-idle-commit", env("UCV_APPLY_IDLE_COMMIT", "20ms"), "how long the store may keep a transaction of its data file open with nothing more to apply, from its first event, a `DURATION` up to 1s: under light load (a till posting event after event) a commit then takes every event of that time, and the data file's syncs stop competing with the write-ahead log's; acknowledgements never wait, and a read that must see an event not yet applied, or another write, has it committed at once; 0: commit as soon as nothing is queued [UCV_APPLY_IDLE_COMMIT]")
 	commitAge := fs.String("apply-commit-age", env("UCV_APPLY_COMMIT_AGE", "1s"), "under load, how long the store may keep applying batches in one transaction of its data file before committing it, a `DURATION` up to 10s: each profile touched is then written once; acknowledgements never wait (the write-ahead log holds them), and a read that must see an event not yet applied, or another write, has it committed at once; 0: commit every batch [UCV_APPLY_COMMIT_AGE]")
 	fwdMax := fs.String("forward-max-outbox-mb", env("UCV_FORWARD_MAX_OUTBOX_MB", "1024"), "`MB` the events waiting to be forwarded may take on disk; past it the oldest are dropped unsent (ucv_forward_dropped_total{reason=\"outbox_full\"}) and ingest goes on; 0: no cap [UCV_FORWARD_MAX_OUTBOX_MB]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
@@ -312,6 +316,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if cfg.applyCommitAge, err = time.ParseDuration(strings.TrimSpace(*commitAge)); err != nil || cfg.applyCommitAge < 0 || cfg.applyCommitAge > 10*time.Second {
 		return cfg, fmt.Errorf("%w: --apply-commit-age must be a duration from 0 (commit every batch) to 10s, such as 1s", errUsage)
+	}
+	if cfg.applyIdleCommit, err = time.ParseDuration(strings.TrimSpace(*idleCommit)); err != nil || cfg.applyIdleCommit < 0 || cfg.applyIdleCommit > time.Second {
+		return cfg, fmt.Errorf("%w: --apply-idle-commit must be a duration from 0 (commit at once) to 1s, such as 20ms", errUsage)
 	}
 	if cfg.applyPriority, err = strconv.Atoi(strings.TrimSpace(*applyPrio)); err != nil || cfg.applyPriority < -20 || cfg.applyPriority > 19 {
 		return cfg, fmt.Errorf("%w: --apply-priority must be a nice value from -20 (first) to 19 (last), such as -10; 0 keeps the process's", errUsage)
@@ -528,6 +535,10 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 	}
 	if cfg.applyCommitAge == 0 {
 		nc.Store.CommitAge = -1 // the store's 0 is its default
+	}
+	nc.Store.IdleCommit = cfg.applyIdleCommit
+	if cfg.applyIdleCommit == 0 {
+		nc.Store.IdleCommit = -1 // the store's 0 is its default
 	}
 	nc.Store.ConsentGranted = cfg.consentGranted
 	if cfg.forwardURL != "" {

@@ -10,7 +10,10 @@ import (
 	"time"
 )
 
-var outboxGauge = regexp.MustCompile(`(?m)^ucv_store_outbox_length (\d+)$`)
+var (
+	outboxGauge = regexp.MustCompile(`(?m)^ucv_store_outbox_length (\d+)$`)
+	lagGauge    = regexp.MustCompile(`(?m)^ucv_store_apply_lag_events (\d+)$`)
+)
 
 // TestStandaloneEdgeTrimsOutbox: an edge without a hub keeps no deltas
 // nobody will read — its outbox empties after ingest, so its disk holds
@@ -41,14 +44,17 @@ func TestStandaloneEdgeTrimsOutbox(t *testing.T) {
 	}
 	var gauge string
 	waitFor(t, 15*time.Second, "the standalone edge's outbox to empty", func() bool {
+		// A scrape shows what is committed: the outbox's length counts
+		// once nothing acknowledged is left to apply (the lag is read
+		// before the length).
 		_, b := httpDo(t, "GET", n.url+"/metrics", "")
-		m := outboxGauge.FindSubmatch(b)
-		if m == nil {
-			gauge = "no ucv_store_outbox_length in /metrics"
+		m, lag := outboxGauge.FindSubmatch(b), lagGauge.FindSubmatch(b)
+		if m == nil || lag == nil {
+			gauge = "no ucv_store_outbox_length or ucv_store_apply_lag_events in /metrics"
 			return false
 		}
-		gauge = "outbox length " + string(m[1])
-		return string(m[1]) == "0"
+		gauge = "outbox length " + string(m[1]) + ", apply lag " + string(lag[1])
+		return string(m[1]) == "0" && string(lag[1]) == "0"
 	}, &gauge)
 	code, b := httpDo(t, "GET", n.url+"/v1/profiles/user_id:u1", "")
 	if code != 200 {

@@ -268,6 +268,8 @@ func TestParseEdgeFlags(t *testing.T) {
 		{name: "apply priority not a number", cmd: "dev", args: []string{"--apply-priority", "high"}, wantErr: true},
 		{name: "apply linger negative", cmd: "dev", args: []string{"--apply-linger", "-1ms"}, wantErr: true},
 		{name: "apply commit age negative", cmd: "dev", args: []string{"--apply-commit-age", "-1s"}, wantErr: true},
+		{name: "apply idle commit over a second", cmd: "dev", args: []string{"--apply-idle-commit", "2s"}, wantErr: true},
+		{name: "apply idle commit not a duration", cmd: "edge", args: []string{"--apply-idle-commit", "soon"}, wantErr: true},
 		{name: "apply commit age over ten seconds", cmd: "dev", args: []string{"--apply-commit-age", "11s"}, wantErr: true},
 		{name: "apply linger over a second", cmd: "dev", args: []string{"--apply-linger", "2s"}, wantErr: true},
 		{name: "apply linger without a unit", cmd: "dev", args: []string{"--apply-linger", "20"}, wantErr: true},
@@ -331,6 +333,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.applyCommitAge == 0 {
 				tc.want.applyCommitAge = time.Second
+			}
+			if tc.want.applyIdleCommit == 0 {
+				tc.want.applyIdleCommit = 20 * time.Millisecond
 			}
 			if tc.want.pageSize == 0 {
 				tc.want.pageSize = 16384 // decision 0104

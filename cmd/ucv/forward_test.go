@@ -223,6 +223,14 @@ func TestForwardNodeConfig(t *testing.T) {
 			t.Errorf("--apply-commit-age %v: CommitAge %v (%v), want %v", d, nc.Store.CommitAge, err, want)
 		}
 	}
+	// --apply-idle-commit likewise: 0 (commit at once) is negative.
+	for d, want := range map[time.Duration]time.Duration{0: -1, 5 * time.Millisecond: 5 * time.Millisecond, 20 * time.Millisecond: 20 * time.Millisecond} {
+		c := base()
+		c.applyIdleCommit = d
+		if nc, err := nodeConfig(c, nil); err != nil || nc.Store.IdleCommit != want {
+			t.Errorf("--apply-idle-commit %v: IdleCommit %v (%v), want %v", d, nc.Store.IdleCommit, err, want)
+		}
+	}
 	// --apply-pace-above likewise: 0 (never pace) is negative.
 	for n, want := range map[int]int{0: -1, 4096: 4096, 8192: 8192} {
 		c := base()

@@ -181,7 +181,7 @@ func (s *Store) waitPos(ctx context.Context, pos uint64) error {
 	if s.appliedPos.Load() >= pos {
 		return nil
 	}
-	s.waiting.Add(1) // the applier commits rather than keep its transaction open
+	s.wait() // the applier commits rather than keep its transaction open
 	defer s.waiting.Add(-1)
 	for {
 		ch := s.appliedChan()
@@ -224,6 +224,16 @@ func (s *Store) waitApplied() {
 // time, and a logged request that fails alone is dropped with its error
 // recorded (Ingest returns it) and logged.
 func (s *Store) applyBatch(batch []*request, n int) []*request {
+	// The applier's busy time (Stats.ApplySeconds): what applying took is
+	// counted before a commit publishes it, so a read the commit answers
+	// sees it; the commit's own time after.
+	start := time.Now()
+	count := func() {
+		now := time.Now()
+		s.applyNanos.Add(int64(now.Sub(start)))
+		start = now
+	}
+	defer count()
 	if benchCeiling && benchmarkOnly(batch) && s.open.tx == nil {
 		for _, r := range batch {
 			r.res = IngestResult{ProfileIDs: make([]string, len(r.evs))}
@@ -245,6 +255,7 @@ func (s *Store) applyBatch(batch []*request, n int) []*request {
 	if !commit {
 		return nil
 	}
+	count()
 	s.commitsBy[why].Add(1)
 	return s.commitOpen()
 }

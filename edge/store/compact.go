@@ -33,7 +33,7 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 // dbUpdate runs fn in a write transaction of the current file; Compact
 // waits for it (and holds later ones back) while it copies the file.
 func (s *Store) dbUpdate(fn func(*bolt.Tx) error) error {
-	s.waiting.Add(1) // the applier's open transaction commits (opentx.go)
+	s.wait() // the applier's open transaction commits (opentx.go)
 	defer s.waiting.Add(-1)
 	return s.dbUpdatePatient(fn)
 }
@@ -68,7 +68,7 @@ func (s *Store) dbUpdatePatient(fn func(*bolt.Tx) error) error {
 // confirming them; erasures arriving from peers or the hub are
 // compacted by the store itself, Options.CompactDelay after them.
 func (s *Store) Compact() error {
-	s.waiting.Add(1) // the applier's open transaction commits (opentx.go)
+	s.wait() // the applier's open transaction commits (opentx.go)
 	s.writeGate.Lock()
 	s.waiting.Add(-1)
 	defer s.writeGate.Unlock()

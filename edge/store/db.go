@@ -35,6 +35,9 @@ type Store struct {
 	// waiting counts those who wait for it to commit (opentx.go).
 	open    openTx
 	waiting atomic.Int32
+	// nudge wakes an applier that keeps its transaction open with
+	// nothing queued (IdleCommit) when someone starts waiting (wait).
+	nudge chan struct{}
 	// sized is the last committed writer's size, the next one's maps'
 	// starting capacity (applier goroutine only; writer.go).
 	sized writerSize
@@ -236,6 +239,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.CommitAge == 0 {
 		opts.CommitAge = def.CommitAge
 	}
+	if opts.IdleCommit == 0 {
+		opts.IdleCommit = def.IdleCommit
+	}
 	if opts.CommitEvents <= 0 {
 		opts.CommitEvents = def.CommitEvents
 	}
@@ -290,7 +296,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
-	s := &Store{db: db, bopts: bopts, opts: opts, pace: pacer{above: int64(opts.PaceAbove)}, queue: make(chan *request, opts.lagBound+opts.QueueLen), done: make(chan struct{}), changed: make(chan struct{}),
+	s := &Store{db: db, bopts: bopts, opts: opts, pace: pacer{above: int64(opts.PaceAbove)}, queue: make(chan *request, opts.lagBound+opts.QueueLen), nudge: make(chan struct{}, 1), done: make(chan struct{}), changed: make(chan struct{}),
 		walQ: make(chan *request, opts.QueueLen), walDone: make(chan struct{}), applyCh: make(chan struct{}), kindCounts: map[profile.Kind]uint64{},
 		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
 	var from uint32
@@ -583,16 +589,22 @@ func (s *Store) commitLoop() {
 	// Timers are synchronous (Go 1.23): after Stop, Reset needs no drain.
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	var prevReqs, prev int // the previous batch's requests and size
 	defer func() {
-		// The queue keeps the transaction open only while it is not
-		// empty (keepOpen): one is open here only after a panic.
+		// nextRequest commits an open transaction before it reports the
+		// queue closed: one is open here only after a panic.
 		for _, r := range s.txAbandon() {
 			s.refuse(r)
 			s.release(r)
 		}
 	}()
-	for r := range s.queue {
+	for {
+		r, ok := s.nextRequest(idle)
+		if !ok {
+			return
+		}
 		if s.abort.Load() {
 			for _, o := range s.txAbandon() {
 				s.refuse(o)
@@ -648,8 +660,7 @@ func (s *Store) commitLoop() {
 		start := time.Now()
 		logged, _ := loggedEvents(batch)
 		done := s.applyBatch(batch, n)
-		busy := time.Since(start)
-		s.applyNanos.Add(int64(busy))
+		busy := time.Since(start) // applyBatch counts it in applyNanos
 		s.pace.observe(logged, busy)
 		for _, r := range done {
 			s.release(r) // committed and published, or refused
@@ -1102,6 +1113,8 @@ func (s *Store) noteHubSynced(ms int64) {
 // a read transaction it raced with hub sync's writes and reported pages
 // as "reachable freed" that were not.
 func (s *Store) Check() error {
+	s.wait() // bbolt's one writer: the applier's open transaction commits (opentx.go)
+	defer s.waiting.Add(-1)
 	s.writeGate.RLock()
 	defer s.writeGate.RUnlock()
 	s.dbMu.RLock()

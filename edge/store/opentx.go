@@ -18,8 +18,9 @@ import (
 // rendered and encoded once — open across its batches, and commits it
 // when
 //
-//   - nothing more is queued (an idle or lightly loaded edge commits
-//     every batch, as before),
+//   - nothing more is queued and it is Options.IdleCommit old (a lightly
+//     loaded edge commits what arrived in that time; an idle one, its
+//     last events that long after the first of them: decision 0107),
 //   - anyone waits for it: a read that must see an acknowledged event
 //     (waitPos: the read fence, Ingest, Outbox, Stats), another write
 //     transaction (dbUpdate) or a compaction,
@@ -143,7 +144,10 @@ func (s *Store) commitReason() (CommitReason, bool) {
 	case !o.logged:
 		return CommitRequest, true
 	case len(s.queue) == 0:
-		return CommitIdle, true
+		if s.opts.IdleCommit < 0 || s.waiting.Load() != 0 || s.abort.Load() || time.Since(o.start) >= s.opts.IdleCommit {
+			return CommitIdle, true
+		}
+		return 0, false // the applier waits for more, a waiter or the time (nextRequest)
 	case s.abort.Load():
 		return CommitClosing, true
 	case s.waiting.Load() != 0:
@@ -154,6 +158,77 @@ func (s *Store) commitReason() (CommitReason, bool) {
 		return CommitAge, true
 	}
 	return 0, false
+}
+
+// wait counts the caller among those waiting for the applier to commit
+// (the caller undoes it with s.waiting.Add(-1)) and wakes an applier
+// keeping its transaction open with nothing queued.
+func (s *Store) wait() {
+	s.waiting.Add(1)
+	select {
+	case s.nudge <- struct{}{}:
+	default: // a nudge is pending already
+	}
+}
+
+// nextRequest returns the next queued request, false once the queue is
+// closed. While the applier's transaction is open with nothing queued
+// (commitReason kept it open for Options.IdleCommit), it waits for a
+// request only until the transaction is due, someone waits for it
+// (wait) or the queue closes, and commits the transaction first — on a
+// closed queue too, unless Close gave up (then its requests are
+// refused; the logged ones are replayed at the next open). idle is the
+// applier's timer, stopped on return.
+func (s *Store) nextRequest(idle *time.Timer) (*request, bool) {
+	for s.open.tx != nil {
+		var r *request
+		ok, got := true, false
+		select {
+		case r, ok = <-s.queue:
+			got = true
+		default:
+			idle.Reset(time.Until(s.open.start.Add(s.opts.IdleCommit)))
+			if s.opts.idleHook != nil {
+				s.opts.idleHook()
+			}
+			select {
+			case r, ok = <-s.queue:
+				got = true
+			case <-s.nudge:
+			case <-idle.C:
+			}
+			idle.Stop()
+		}
+		if got && ok {
+			return r, true
+		}
+		start := time.Now()
+		why := CommitIdle
+		if !ok || s.abort.Load() {
+			why = CommitClosing
+		} else if s.waiting.Load() != 0 {
+			why = CommitWaiter
+		}
+		var done []*request
+		if s.abort.Load() {
+			done = s.txAbandon()
+			for _, r := range done {
+				s.refuse(r)
+			}
+		} else {
+			s.commitsBy[why].Add(1)
+			done = s.commitOpen()
+		}
+		s.applyNanos.Add(int64(time.Since(start)))
+		for _, r := range done {
+			s.release(r)
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	r, ok := <-s.queue
+	return r, ok
 }
 
 // txCommit commits the open transaction: the profile IDs its requests

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -275,5 +276,75 @@ func TestOpenTransactionCommitsOnClose(t *testing.T) {
 		if s2.lookupMessage(t, mid) == "" {
 			t.Errorf("event %s lost across Close", mid)
 		}
+	}
+}
+
+// TestIdleCommitWaitsForMoreOrAWaiter (decision 0107): with nothing
+// queued the applier keeps its transaction open until it is IdleCommit
+// old, so events posted one at a time commit together; a read that
+// waits for them wakes it at once (the nudge), however far off the due
+// time; and Close commits an idle transaction rather than leave it to
+// the log.
+func TestIdleCommitWaitsForMoreOrAWaiter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const idle = 2 * time.Second
+	s := open(t, func(o *Options) { o.IdleCommit = idle })
+	before := time.Now()
+	for i := range 5 { // users u0…u4, one event each, each acknowledged before the next
+		if err := s.Append(ctx, walEvents(t, i, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if time.Since(before) < idle/2 { // the appends were quick: nothing can be due yet
+		if st, err := s.CommittedStats(); err != nil || st.Profiles != 0 || s.commits.Load() != 0 {
+			t.Fatalf("before IdleCommit: %d profiles committed, %d commits (%v), want none", st.Profiles, s.commits.Load(), err)
+		}
+	}
+	s.settled(ctx, t) // not a waiter: the applier commits when the transaction is due
+	if took := time.Since(before); took < idle {
+		t.Errorf("committed %v after the first append, before IdleCommit (%v)", took, idle)
+	}
+	if st, err := s.CommittedStats(); err != nil || st.Profiles != 5 || st.LastCommitSize != 5 {
+		t.Fatalf("after IdleCommit: %d profiles, last commit of %d events (%v), want 5 in one", st.Profiles, st.LastCommitSize, err)
+	}
+	if s.commits.Load() != 1 || s.commitsBy[CommitIdle].Load() != 1 {
+		t.Fatalf("%d commits, %d idle, want the one", s.commits.Load(), s.commitsBy[CommitIdle].Load())
+	}
+
+	// An hour's IdleCommit: only a nudge, or Close, ends the transaction.
+	idling := make(chan struct{}, 10)
+	h := open(t, func(o *Options) {
+		o.IdleCommit = time.Hour
+		o.idleHook = func() { idling <- struct{}{} }
+	})
+	if err := h.Append(ctx, walEvents(t, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-idling // applied, and the applier waits with the transaction open
+	if err := h.waitPos(ctx, h.ackedPos.Load()); err != nil {
+		t.Fatalf("a read waiting for the event: %v (the applier was not woken)", err)
+	}
+	if h.commitsBy[CommitWaiter].Load() != 1 {
+		t.Errorf("commits by a waiter = %d, want 1", h.commitsBy[CommitWaiter].Load())
+	}
+	for i := 1; i <= 2; i++ {
+		if err := h.Append(ctx, walEvents(t, i, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-idling
+	if h.openEvents.Load() != 2 {
+		<-idling // the two appends were applied in two batches
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatalf("Close with an idle transaction open: %v", err)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(h.opts.Path+".wal", "*"+walExt)); len(segs) != 0 {
+		t.Errorf("log segments left after Close: %v (the open transaction was not committed)", segs)
+	}
+	h2 := reopenClosed(t, h)
+	if st, err := h2.CommittedStats(); err != nil || st.Profiles != 3 {
+		t.Errorf("after reopening: %d profiles (%v), want 3", st.Profiles, err)
 	}
 }
