@@ -41,10 +41,11 @@ func (s *Store) dbUpdate(fn func(*bolt.Tx) error) error {
 // dbUpdatePatient is dbUpdate for upkeep that can wait: it does not cut
 // the applier's open transaction short, but waits for the applier to
 // commit it on its own schedule — within Options.CommitAge under load,
-// within Options.IdleCommit when its queue empties (decision 0107). (A commit the applier is made to make
-// early rewrites the same leaves again for fewer events: an outbox trim
-// once a second cut a third of the commits of a loaded edge short —
-// bench/README, "Upkeep that waits for the applier's commit".)
+// within Options.IdleCommit when its queue empties (decision 0107). (A
+// commit the applier is made to make early rewrites the same leaves
+// again for fewer events: an outbox trim once a second cut a third of
+// the commits of a loaded edge short — bench/README, "Upkeep that waits
+// for the applier's commit".)
 func (s *Store) dbUpdatePatient(fn func(*bolt.Tx) error) error {
 	s.writeGate.RLock()
 	defer s.writeGate.RUnlock()
