@@ -173,6 +173,21 @@ func openWAL(dir string, node, applied uint64, noSync bool) (*wal, []walRecord, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("store: read log segment: %w", err)
 		}
+		if len(b) >= walHeaderLen && allZero(b[:walHeaderLen]) {
+			// A header a power loss left unwritten (newSegment syncs it
+			// before any record goes in): in the last segment nothing was
+			// written after it, so the segment holds nothing — not another
+			// store's log, whose removal would drop acknowledged records
+			// of the segments before. Before a later segment it is damage.
+			if i != len(segs)-1 {
+				return nil, nil, &FileError{Path: path, Reason: "write-ahead log segment has no header, before later segments"}
+			}
+			if err := os.Remove(path); err != nil {
+				return nil, nil, fmt.Errorf("store: remove log segment: %w", err)
+			}
+			segs = segs[:i]
+			break
+		}
 		if len(b) >= walHeaderLen && (string(b[:8]) != walMagic || binary.LittleEndian.Uint64(b[8:16]) != node) {
 			// Another store's log: keep it for a person to look at, replay nothing.
 			aside := fmt.Sprintf("%s.orphan-%d", dir, time.Now().UnixNano())

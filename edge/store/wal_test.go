@@ -253,6 +253,57 @@ func TestWALWritesAhead(t *testing.T) {
 	crash(w)
 }
 
+// TestWALUnwrittenHeader: a power loss can leave the segment a roll
+// created with its header unwritten (zeros). As the last segment it
+// holds nothing: it is removed and the records before it are replayed
+// (moving the whole log aside as another store's would drop them); as
+// an earlier segment it is damage.
+func TestWALUnwrittenHeader(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "x.wal")
+	w, _, err := openWAL(dir, 7, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRecords(t, w, walEvents(t, 0, 1), walEvents(t, 1, 1))
+	if err := w.newSegment(); err != nil {
+		t.Fatal(err)
+	}
+	torn := filepath.Join(dir, walSegName(w.next))
+	crash(w)
+	if err := os.WriteFile(torn, make([]byte, walHeaderLen), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, pending, err := openWAL(dir, 7, 0, false)
+	if err != nil || fmt.Sprint(messageIDs(pending)) != "[w0 w1]" {
+		t.Fatalf("a last segment without its header: %v, %v; want [w0 w1] replayed", messageIDs(pending), err)
+	}
+	if aside, _ := filepath.Glob(dir + ".orphan-*"); len(aside) != 0 {
+		t.Errorf("the log was moved aside: %v", aside)
+	}
+	if err := w.newSegment(); err != nil { // the roll again, written whole this time
+		t.Fatal(err)
+	}
+	appendRecords(t, w, walEvents(t, 2, 1))
+	crash(w)
+	_, pending, err = openWAL(dir, 7, 0, false)
+	if err != nil || fmt.Sprint(messageIDs(pending)) != "[w0 w1 w2]" || pending[2].lsn != 3 {
+		t.Fatalf("appended after: %v, %v", messageIDs(pending), err)
+	}
+	// The same zeros in the first of two segments: damage.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+walExt))
+	if len(segs) != 2 {
+		t.Fatalf("segments %v, want 2", segs)
+	}
+	b, _ := os.ReadFile(segs[0])
+	copy(b, make([]byte, walHeaderLen))
+	if err := os.WriteFile(segs[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := openWAL(dir, 7, 0, false); !errors.Is(err, ErrDamaged) {
+		t.Errorf("an earlier segment without its header: %v, want ErrDamaged", err)
+	}
+}
+
 // TestWALCorruptRecord: a record failing its CRC ends the valid log in
 // the last segment (truncated there); in an earlier segment it is
 // damage open refuses, since later records were acknowledged.
