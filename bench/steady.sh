@@ -4,9 +4,12 @@
 # uniform over 100,000, a new messageId each) to a fresh edge for DUR
 # (default 60s), and every 10 s the script prints the events applied, the
 # apply lag, the data file's size and the bytes the edge wrote per event
-# applied in that window (/proc/PID/io), the share of the window the
-# applier was busy, and of it the share in writer.flush and in bbolt's
-# Tx.Commit; then wrk's totals and the commits by reason.
+# applied in that window (sectors written by the block device holding
+# the data directory; /proc/PID/io's write_bytes, used before, counts
+# far more than reaches the device for small writes into a zero-filled
+# file — bench/README, "write_bytes overstates"), the share of the window
+# the applier was busy, and of it the share in writer.flush and in
+# bbolt's Tx.Commit; then wrk's totals and the commits by reason.
 #
 #   bench/steady.sh BIN [BIN…]   # alternates the binaries, ROUNDS times (default 1)
 #
@@ -40,9 +43,12 @@ run() {
   ("$bin" edge --data-dir "$d/data" --http-addr 127.0.0.1:18555 --write-key wk=bench ${EDGE_FLAGS:-} >"$d/edge.log" 2>&1 &)
   sleep 1.5
   local pid; pid=$(pgrep -f "edge --data-dir $d/data")
+  # the block device (or partition) holding the data directory
+  local devstat; devstat=/sys/class/block/$(basename "$(df --output=source "$d" | tail -1)")/stat
   local dur=${DUR:-60}
   wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$script" http://127.0.0.1:18555 > "$d/wrk.out" &
-  local wp=$! ev0=0 wb0=0 a0=0 f0=0 c0=0 p0=0 t0 t
+  local wp=$! ev0=0 wb0 a0=0 f0=0 c0=0 p0=0 t0 t
+  wb0=$(awk '{printf "%.0f", $7 * 512}' "$devstat")
   t0=$(date +%s.%N); t=$t0
   echo "== $bin ${EDGE_FLAGS:-}"
   printf '%6s %10s %7s %8s %9s %8s %8s %8s %8s %10s\n' t applied/s lag file_MB KB/event applier flush commit paced rate
@@ -54,7 +60,7 @@ run() {
     ev=$(metric ucv_events_ingested_total); lag=$(metric ucv_store_apply_lag_events); db=$(metric ucv_store_db_bytes)
     a=$(metric ucv_store_apply_seconds_total); f=$(metric ucv_store_flush_seconds_total); c=$(metric ucv_store_tx_commit_seconds_total)
     p=$(metric ucv_store_pace_seconds_total); rate=$(metric ucv_store_apply_rate_events)
-    wb=$(awk '/^write_bytes/ {print $2}' /proc/"$pid"/io)
+    wb=$(awk '{printf "%.0f", $7 * 512}' "$devstat")
     dt=$(echo "$now - $t" | bc -l)
     # applier, flush, commit: the share of the window's wall time each took
     # paced: the share of the window the log's appender waited for the applier's rate
