@@ -310,13 +310,16 @@ func (r *Rule) blocks(v string) bool {
 // where these cost a few. TestKnownPatternsMatchTheirRegexps holds each
 // to its regular expression.
 var knownPatterns = map[string]func(string) bool{
-	`^0+$`:    func(v string) bool { return v != "" && strings.Trim(v, "0") == "" },
-	`^\+?0+$`: func(v string) bool { v = strings.TrimPrefix(v, "+"); return v != "" && strings.Trim(v, "0") == "" },
+	`^0+$`:    onlyZeros,
+	`^\+?0+$`: func(v string) bool { return onlyZeros(strings.TrimPrefix(v, "+")) },
 	`^(?i)(null|undefined|none)$`: func(v string) bool {
 		return strings.EqualFold(v, "null") || strings.EqualFold(v, "undefined") || strings.EqualFold(v, "none")
 	},
 	`^\s*$`: func(v string) bool { return strings.Trim(v, "\t\n\f\r ") == "" },
 }
+
+// onlyZeros reports whether v is one or more '0's.
+func onlyZeros(v string) bool { return v != "" && strings.Trim(v, "0") == "" }
 
 // For returns the rule that applies to type t.
 func (rs *Rules) For(t IDType) Rule {

@@ -203,12 +203,6 @@ func (s *Store) nextRequest(idle *time.Timer) (*request, bool) {
 			return r, true
 		}
 		start := time.Now()
-		why := CommitIdle
-		if !ok || s.abort.Load() {
-			why = CommitClosing
-		} else if s.waiting.Load() != 0 {
-			why = CommitWaiter
-		}
 		var done []*request
 		if s.abort.Load() {
 			done = s.txAbandon()
@@ -216,6 +210,13 @@ func (s *Store) nextRequest(idle *time.Timer) (*request, bool) {
 				s.refuse(r)
 			}
 		} else {
+			why := CommitIdle // due
+			switch {
+			case !ok:
+				why = CommitClosing
+			case s.waiting.Load() != 0:
+				why = CommitWaiter
+			}
 			s.commitsBy[why].Add(1)
 			done = s.commitOpen()
 		}

@@ -32,9 +32,9 @@ import (
 //
 // A segment grows in zero-filled chunks of walChunk bytes written ahead
 // of its records (decision 0106): a record then overwrites blocks the
-// file already has, so its fdatasync writes the data alone and not the
-// file system's journal (a file's size and block map change once a
-// chunk, not once a group of requests). A record's length is never 0,
+// file already has, so its fdatasync writes the data and not the file's
+// metadata too (its size and block map change once a chunk, not once a
+// group of requests). A record's length is never 0,
 // so the scan ends at the zeros, and zeros after the last record of any
 // segment are room, not damage; a torn record in them is cut off at open
 // as before.
