@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -51,8 +52,22 @@ func (t Timestamp) IsZero() bool { return t == Timestamp{} }
 // Time returns the physical part as a time.Time.
 func (t Timestamp) Time() time.Time { return time.UnixMilli(t.Wall).UTC() }
 
+// String formats t as "wall.logical@node" (node in hex), as
+// fmt.Sprintf("%d.%d@%x", t.Wall, t.Logical, uint64(t.Node)) would: a
+// profile's version and every view carry it, so it is built with one
+// allocation.
 func (t Timestamp) String() string {
-	return fmt.Sprintf("%d.%d@%x", t.Wall, t.Logical, uint64(t.Node))
+	var b [64]byte
+	return string(t.AppendString(b[:0]))
+}
+
+// AppendString appends String's form of t to b.
+func (t Timestamp) AppendString(b []byte) []byte {
+	b = strconv.AppendInt(b, t.Wall, 10)
+	b = append(b, '.')
+	b = strconv.AppendUint(b, uint64(t.Logical), 10)
+	b = append(b, '@')
+	return strconv.AppendUint(b, uint64(t.Node), 16)
 }
 
 // Clock is a hybrid logical clock (Kulkarni et al., 2014). It issues

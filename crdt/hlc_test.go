@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,21 @@ func TestClockUpdateProperty(t *testing.T) {
 				t.Fatalf("Now() = %v, want after %v", ts, last)
 			}
 			last = ts
+		}
+	})
+}
+
+// TestTimestampStringIsSprintf holds String to the format it replaced.
+func TestTimestampStringIsSprintf(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ts := Timestamp{
+			Wall:    rapid.Int64().Draw(t, "wall"),
+			Logical: rapid.Uint32().Draw(t, "logical"),
+			Node:    ReplicaID(rapid.Uint64().Draw(t, "node")),
+		}
+		want := fmt.Sprintf("%d.%d@%x", ts.Wall, ts.Logical, uint64(ts.Node))
+		if got := ts.String(); got != want {
+			t.Fatalf("String() = %q, want %q", got, want)
 		}
 	})
 }

@@ -176,6 +176,7 @@ var (
 	descPaceSecs = metric.NewDesc("ucv_store_pace_seconds_total",
 		"Time the write-ahead log's appender waited to admit groups at the applier's rate (the lag past its soft bound) since the store opened.")
 	descLogSyncs    = metric.NewDesc("ucv_store_log_syncs_total", "Write-ahead log writes (one fdatasync each, per group of requests) since the store opened.")
+	descLedSyncs    = metric.NewDesc("ucv_store_log_syncs_led_total", "Of ucv_store_log_syncs_total, the writes a request's own handler made, finding the log's appender idle (no hand-off to it and back).")
 	descLogSyncSecs = metric.NewDesc("ucv_store_log_sync_seconds_total",
 		"Time spent in write-ahead log writes and their fdatasyncs since the store opened; divided by ucv_store_log_syncs_total, the floor of an ingest's acknowledgement.")
 	descReadWaits = metric.NewDesc("ucv_store_read_waits_total",
@@ -190,7 +191,7 @@ var (
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descCommitsBy, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
-		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descApplyRate, descPaceSecs, descLogSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
+		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descApplyRate, descPaceSecs, descLogSyncs, descLedSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
 		describe(d)
 	}
 }
@@ -230,6 +231,7 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Gauge(descApplyRate, st.ApplyRate)
 	e.Counter(descPaceSecs, st.PaceSeconds)
 	e.Counter(descLogSyncs, float64(st.LogSyncs))
+	e.Counter(descLedSyncs, float64(st.LedSyncs))
 	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
 	e.Counter(descReadWaits, float64(st.ReadWaits))
 	e.Counter(descReadOverlays, float64(st.ReadOverlays))

@@ -48,91 +48,121 @@ const readWaitMax = 5 * time.Second
 // whose commit failed for a storage reason.
 const applyRetryMax = time.Second
 
-// appendLoop is the appender: it takes everything queued, writes one
-// record per request, syncs once, queues them for the applier, and
-// acknowledges them.
+// appendLoop is the appender: woken by walKick, it logs what is queued
+// as groups (appendGroup) until the queue is empty. Requests leave walQ
+// only under appendMu, so whoever holds it — the appender, or a caller
+// of Append that found it free (decision 0108) — logs everything queued
+// before it took it. It exits once Close has closed walKick and the
+// queue is empty.
 func (s *Store) appendLoop() {
 	defer close(s.walDone)
-	var buf []byte
-	for r := range s.walQ {
-		batch := []*request{r}
-		events := len(r.evs)
-	drain:
-		for len(batch) < s.opts.QueueLen {
-			select {
-			case r2, ok := <-s.walQ:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r2)
-				events += len(r2.evs)
-			default:
-				break drain
+	for {
+		_, open := <-s.walKick
+		s.appendMu.Lock()
+		for batch := s.drainWAL(nil); len(batch) > 0; batch = s.drainWAL(nil) {
+			s.appendGroup(batch, false)
+		}
+		s.appendMu.Unlock()
+		if !open {
+			return
+		}
+	}
+}
+
+// drainWAL returns batch with the requests queued for the appender
+// added, up to Options.QueueLen.
+func (s *Store) drainWAL(batch []*request) []*request {
+	for len(batch) < s.opts.QueueLen {
+		select {
+		case r, ok := <-s.walQ:
+			if !ok {
+				return batch
 			}
+			batch = append(batch, r)
+		default:
+			return batch
 		}
-		// At the applier's rate past the soft bound (pace.go), and never
-		// past the hard one.
-		paced := s.pace.wait(events, s.lagEvents.Load(), time.Now())
-		if paced > 0 && !s.abort.Load() {
-			time.Sleep(paced)
-		} else {
-			paced = 0
-		}
-		if !s.waitRoom() {
-			for _, r := range batch {
-				r.err = ErrClosed
-				close(r.done)
-			}
-			continue
-		}
-		s.pace.logged(time.Now(), paced)
-		buf = buf[:0]
-		first := s.wal.next
-		for i, r := range batch {
-			r.lsn = first + uint64(i)
-			start := len(buf)
-			buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
-			buf = appendWALPayload(buf, r.lsn, r.payload)
-			p := buf[start+walRecHeader:]
-			binary.LittleEndian.PutUint32(buf[start:], uint32(len(p)))
-			binary.LittleEndian.PutUint32(buf[start+4:], walRecordCRC(p))
-		}
-		err := s.failWrites()
-		if err == nil && s.abort.Load() {
-			err = ErrClosed // Close gave up waiting: log nothing more
-		}
-		if err == nil {
-			start := time.Now()
-			err = s.wal.append(buf, len(batch))
-			s.logSyncs.Add(1)
-			s.logSyncNanos.Add(int64(time.Since(start)))
-		}
-		if err != nil {
-			if serr := storageError(err); serr != nil {
-				s.health.err.Store(&serr)
-				err = serr
-			}
-			for _, r := range batch {
-				r.lsn, r.err = 0, err
-				close(r.done)
-			}
-			continue
-		}
-		if cap(buf) > 4<<20 {
-			buf = nil // do not keep a huge batch's buffer
-		}
-		s.lagEvents.Add(int64(events))
-		s.lagReqs.Add(int64(len(batch)))
-		s.markPending(batch) // before the applier or any reader can see them (pending.go)
+	}
+	return batch
+}
+
+// appendGroup writes one record per request of batch, syncs once,
+// queues the requests for the applier in log order and acknowledges
+// them (closes done; err set if they were not logged). The caller
+// holds appendMu: the appender, or (led) a caller of Append that found
+// no group being logged (decision 0108).
+func (s *Store) appendGroup(batch []*request, led bool) {
+	events := 0
+	for _, r := range batch {
+		events += len(r.evs)
+	}
+	// At the applier's rate past the soft bound (pace.go), and never
+	// past the hard one.
+	paced := s.pace.wait(events, s.lagEvents.Load(), time.Now())
+	if paced > 0 && !s.abort.Load() {
+		time.Sleep(paced)
+	} else {
+		paced = 0
+	}
+	if !s.waitRoom() {
 		for _, r := range batch {
-			r.payload = nil
-			s.queue <- r
-		}
-		s.pending.queued(batch[len(batch)-1].lsn)
-		s.ackedPos.Store(batch[len(batch)-1].lsn)
-		for _, r := range batch {
+			r.err = ErrClosed
 			close(r.done)
 		}
+		return
+	}
+	s.pace.logged(time.Now(), paced)
+	buf := s.walBuf[:0]
+	first := s.wal.next
+	for i, r := range batch {
+		r.lsn = first + uint64(i)
+		start := len(buf)
+		buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+		buf = appendWALPayload(buf, r.lsn, r.payload)
+		p := buf[start+walRecHeader:]
+		binary.LittleEndian.PutUint32(buf[start:], uint32(len(p)))
+		binary.LittleEndian.PutUint32(buf[start+4:], walRecordCRC(p))
+	}
+	if cap(buf) <= 4<<20 {
+		s.walBuf = buf
+	} else {
+		s.walBuf = nil // do not keep a huge batch's buffer
+	}
+	err := s.failWrites()
+	if err == nil && s.abort.Load() {
+		err = ErrClosed // Close gave up waiting: log nothing more
+	}
+	if err == nil {
+		start := time.Now()
+		err = s.wal.append(buf, len(batch))
+		s.logSyncs.Add(1)
+		if led {
+			s.ledSyncs.Add(1)
+		}
+		s.logSyncNanos.Add(int64(time.Since(start)))
+	}
+	if err != nil {
+		if serr := storageError(err); serr != nil {
+			s.health.err.Store(&serr)
+			err = serr
+		}
+		for _, r := range batch {
+			r.lsn, r.err = 0, err
+			close(r.done)
+		}
+		return
+	}
+	s.lagEvents.Add(int64(events))
+	s.lagReqs.Add(int64(len(batch)))
+	s.markPending(batch) // before the applier or any reader can see them (pending.go)
+	for _, r := range batch {
+		r.payload = nil
+		s.queue <- r
+	}
+	s.pending.queued(batch[len(batch)-1].lsn)
+	s.ackedPos.Store(batch[len(batch)-1].lsn)
+	for _, r := range batch {
+		close(r.done)
 	}
 }
 

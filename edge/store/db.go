@@ -100,7 +100,14 @@ type Store struct {
 	// The write-ahead log of ingested events (wal.go, applier.go).
 	wal     *wal
 	walQ    chan *request // event requests for the appender
+	walKick chan struct{} // wakes the appender (capacity 1; closed by Close)
 	walDone chan struct{} // closed when the appender exits
+	// appendMu is held by whoever logs a group (appendGroup): the
+	// appender, or a caller of Append that found it idle and logs its own
+	// request and whatever is queued (decision 0108). walBuf is the
+	// group's encoding buffer, guarded by appendMu.
+	appendMu sync.Mutex
+	walBuf   []byte
 	// ackedPos is the position of the last record acknowledged (durable
 	// in the log and queued for the applier); appliedPos the last one
 	// committed to the data file. applyCh is closed and replaced (under
@@ -124,6 +131,8 @@ type Store struct {
 	// logSyncs and logSyncNanos count the appender's log writes (each
 	// with its fdatasync) and their wall time. See Stats.
 	applyNanos, logSyncs, logSyncNanos atomic.Int64
+	// ledSyncs counts the log writes a caller of Append led (decision 0108).
+	ledSyncs atomic.Int64
 	// flushNanos and txCommitNanos are the parts of applyNanos the
 	// applier's commits spent storing and rendering the touched profiles
 	// (writer.flush) and in bbolt's Tx.Commit (writing the dirty pages,
@@ -297,7 +306,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
 	s := &Store{db: db, bopts: bopts, opts: opts, pace: pacer{above: int64(opts.PaceAbove)}, queue: make(chan *request, opts.lagBound+opts.QueueLen), nudge: make(chan struct{}, 1), done: make(chan struct{}), changed: make(chan struct{}),
-		walQ: make(chan *request, opts.QueueLen), walDone: make(chan struct{}), applyCh: make(chan struct{}), kindCounts: map[profile.Kind]uint64{},
+		walQ: make(chan *request, opts.QueueLen), walKick: make(chan struct{}, 1), walDone: make(chan struct{}), applyCh: make(chan struct{}), kindCounts: map[profile.Kind]uint64{},
 		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
 	var from uint32
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -422,6 +431,7 @@ func (s *Store) Close(ctx context.Context) error {
 		s.mu.Lock()
 		s.closed = true
 		close(s.walQ)
+		close(s.walKick)
 		s.mu.Unlock()
 		giveUp := func() {
 			if err == nil {
@@ -515,13 +525,33 @@ func (s *Store) appendRequest(ctx context.Context, evs []Event) (*request, error
 		s.mu.RUnlock()
 		return nil, ErrClosed
 	}
-	select {
-	case s.walQ <- r:
-	default:
-		s.mu.RUnlock()
-		return nil, ErrOverloaded
+	// With no group being logged and the applier keeping up, log this
+	// one here rather than wake the appender and wait to be woken by it
+	// (decision 0108). Taken under s.mu, so Close (which sets closed
+	// under s.mu) sees every leader that started: the appender's exit
+	// waits for appendMu.
+	led := s.appendMu.TryLock()
+	if led && !s.mayLead() {
+		s.appendMu.Unlock()
+		led = false
 	}
-	s.mu.RUnlock()
+	if led {
+		s.mu.RUnlock()
+		s.appendGroup(s.drainWAL([]*request{r}), true)
+		s.appendMu.Unlock()
+	} else {
+		select {
+		case s.walQ <- r:
+		default:
+			s.mu.RUnlock()
+			return nil, ErrOverloaded
+		}
+		select {
+		case s.walKick <- struct{}{}:
+		default: // a kick is pending: the appender will drain r too
+		}
+		s.mu.RUnlock()
+	}
 	select {
 	case <-r.done:
 	case <-ctx.Done():
@@ -531,6 +561,22 @@ func (s *Store) appendRequest(ctx context.Context, evs []Event) (*request, error
 		return nil, r.err
 	}
 	return r, nil
+}
+
+// mayLead reports, with appendMu held, whether a caller of Append may
+// log its own group: only while the applier's lag is under both the
+// bound past which groups are paced (Options.PaceAbove, when pacing is
+// on) and the hard bound. Only appendMu's holder adds to the lag, so
+// the group is then neither paced nor kept waiting for room: a caller
+// never sleeps or waits itself, bound by no timeout — under
+// backpressure requests queue for the appender, and a caller's ctx can
+// end its wait.
+func (s *Store) mayLead() bool {
+	bound := int64(s.opts.lagBound)
+	if a := s.pace.above; a > 0 && a < bound {
+		bound = a
+	}
+	return s.lagEvents.Load() < bound && s.lagReqs.Load() < int64(s.opts.lagBound)
 }
 
 // enqueue hands r to the committer and waits until it is committed (or
@@ -1041,6 +1087,7 @@ func (s *Store) CommittedStats() (Stats, error) {
 	st.FlushSeconds = time.Duration(s.flushNanos.Load()).Seconds()
 	st.TxCommitSeconds = time.Duration(s.txCommitNanos.Load()).Seconds()
 	st.LogSyncs = s.logSyncs.Load()
+	st.LedSyncs = s.ledSyncs.Load()
 	st.LogSyncSeconds = time.Duration(s.logSyncNanos.Load()).Seconds()
 	st.ReadWaits = s.readWaits.Load()
 	st.ReadOverlays = s.readOverlays.Load()

@@ -369,6 +369,9 @@ type Stats struct {
 	TxCommitSeconds float64
 	LogSyncs        int64
 	LogSyncSeconds  float64
+	// LedSyncs is the part of LogSyncs a caller of Append logged itself,
+	// finding the appender idle (decision 0108).
+	LedSyncs int64
 	// ApplyRate is the applier's measured rate (logged events per second
 	// of its busy time, a moving average; 0 before the first sample) and
 	// PacedGroups and PaceSeconds count the log's groups that waited to
