@@ -15,7 +15,8 @@ import (
 // The write path (decision 0050): Append hands an event request to the
 // appender (appendLoop), which logs what is queued in one write and one
 // fdatasync, queues the requests for the applier in log order and only
-// then acknowledges them. The applier (commitLoop) commits them in
+// then acknowledges them — or, with the appender idle and the applier
+// keeping up, logs it (and what is queued) itself (decision 0108). The applier (commitLoop) commits them in
 // large batches with the requests of other kinds, storing the last
 // applied log position in the same transaction; reads wait until the
 // applier has caught up with what was acknowledged when they started —
