@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -126,10 +125,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		}
 		// Not ctx: fasthttp recycles the RequestCtx, and the write must
 		// not be cut short by a client hanging up once it is queued.
-		ictx, cancel := context.WithTimeout(context.Background(), s.cfg.IngestTimeout)
-		err := s.st.Append(ictx, evs)
-		cancel()
-		if err != nil {
+		if err := s.st.AppendWithin(s.cfg.IngestTimeout, evs); err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
 		s.m.ingested(msgs)

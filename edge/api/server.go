@@ -31,6 +31,9 @@ type Store interface {
 	// (in the store's write-ahead log); reads started afterwards see
 	// them.
 	Append(ctx context.Context, evs []store.Event) error
+	// AppendWithin is Append with its wait bounded by d
+	// (context.DeadlineExceeded past it) instead of a context.
+	AppendWithin(d time.Duration, evs []store.Event) error
 	// LookupID returns the pre-rendered view of a profile by ID,
 	// following redirects; store.ErrNotFound if none.
 	LookupID(id string) (store.View, error)

@@ -484,7 +484,7 @@ func (s *Store) Close(ctx context.Context) error {
 // are applied when it opens again); an error of applying them that
 // retrying cannot cure (the events were logged and are dropped).
 func (s *Store) Ingest(ctx context.Context, evs []Event) (IngestResult, error) {
-	r, err := s.appendRequest(ctx, evs)
+	r, err := s.appendRequest(ctx, 0, evs)
 	if err != nil || r == nil {
 		return IngestResult{}, err
 	}
@@ -505,13 +505,28 @@ func (s *Store) Ingest(ctx context.Context, evs []Event) (IngestResult, error) {
 // ErrStorageFull and ErrNotWritable (nothing was logged), other I/O
 // errors. Nil means durable.
 func (s *Store) Append(ctx context.Context, evs []Event) error {
-	_, err := s.appendRequest(ctx, evs)
+	_, err := s.appendRequest(ctx, 0, evs)
 	return err
 }
 
+// AppendWithin is Append with its wait bounded by d instead of a
+// context: past d it returns context.DeadlineExceeded (the events may
+// still be logged, as with Append's ctx). It makes no context, and no
+// timer when the events are durable by the time it would wait — as
+// when the caller logs them itself (decision 0108). d ≤ 0: no bound.
+func (s *Store) AppendWithin(d time.Duration, evs []Event) error {
+	_, err := s.appendRequest(context.Background(), d, evs)
+	return err
+}
+
+// waitTimers holds AppendWithin's timers, stopped, for reuse (a timer
+// stopped or fired and drained delivers nothing stale since Go 1.23).
+var waitTimers sync.Pool
+
 // appendRequest logs evs and returns their request once the record is
-// durable (nil request for no events).
-func (s *Store) appendRequest(ctx context.Context, evs []Event) (*request, error) {
+// durable (nil request for no events), waiting at most d (0: no bound)
+// or until ctx ends.
+func (s *Store) appendRequest(ctx context.Context, d time.Duration, evs []Event) (*request, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -554,13 +569,46 @@ func (s *Store) appendRequest(ctx context.Context, evs []Event) (*request, error
 	}
 	select {
 	case <-r.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		if err := waitDone(ctx, d, r.done); err != nil {
+			return nil, err
+		}
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	return r, nil
+}
+
+// waitDone waits until done is closed, ctx ends (its error) or d > 0
+// passes (context.DeadlineExceeded).
+func waitDone(ctx context.Context, d time.Duration, done <-chan struct{}) error {
+	if d <= 0 {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t, _ := waitTimers.Get().(*time.Timer)
+	if t == nil {
+		t = time.NewTimer(d)
+	} else {
+		t.Reset(d)
+	}
+	defer func() {
+		t.Stop()
+		waitTimers.Put(t)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return context.DeadlineExceeded
+	}
 }
 
 // mayLead reports, with appendMu held, whether a caller of Append may

@@ -132,3 +132,60 @@ func TestAppendersRaceClose(t *testing.T) {
 		t.Error("nothing acknowledged before Close: the race was not run")
 	}
 }
+
+// TestAppendWithinBoundsTheWait: AppendWithin returns once its events
+// are durable — led by the caller, without a timer — and with the
+// applier held past the hard bound gives up after its bound with
+// context.DeadlineExceeded, its reused timer never firing early for the
+// next call; the events it gave up on are still logged and applied.
+func TestAppendWithinBoundsTheWait(t *testing.T) {
+	hold := make(chan struct{})
+	var held atomic.Bool
+	var once sync.Once
+	s := open(t, func(o *Options) {
+		o.NoSync = true
+		o.lagBound = 64
+		o.PaceAbove = -1
+		o.applyHook = func() {
+			if held.Load() {
+				<-hold
+			}
+		}
+	})
+	t.Cleanup(func() { once.Do(func() { close(hold) }) })
+	for i := range 4 {
+		if err := s.AppendWithin(time.Minute, walEvents(t, i*4, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Stats(); err != nil { // everything applied
+		t.Fatal(err)
+	}
+	held.Store(true)
+	for i := range 16 { // 64 events: the applier, held, lets none go
+		if err := s.AppendWithin(time.Minute, walEvents(t, 100+i*4, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		start := time.Now()
+		err := s.AppendWithin(50*time.Millisecond, walEvents(t, 200+i*4, 4))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("past the hard bound: %v, want context.DeadlineExceeded", err)
+		}
+		if waited := time.Since(start); waited < 50*time.Millisecond {
+			t.Fatalf("gave up after %v, before its 50 ms", waited)
+		}
+	}
+	once.Do(func() { close(hold) })
+	if err := s.AppendWithin(time.Minute, walEvents(t, 300, 4)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Ingested[profile.Track]; got != 16+64+12+4 {
+		t.Errorf("%d events applied, want %d (those given up on are logged too)", got, 16+64+12+4)
+	}
+}

@@ -222,7 +222,7 @@ func TestOpenTransactionFailureKeepsEarlierBatches(t *testing.T) {
 	defer cancel()
 	before := h.s.commits.Load()
 	h.load(ctx, t, "f", 4, 10) // the held batch, then four of 10 events
-	r, err := h.s.appendRequest(ctx, lingerEvents(t, "bad", 1))
+	r, err := h.s.appendRequest(ctx, 0, lingerEvents(t, "bad", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
