@@ -16,7 +16,8 @@ import (
 // appender (appendLoop), which logs what is queued in one write and one
 // fdatasync, queues the requests for the applier in log order and only
 // then acknowledges them — or, with the appender idle and the applier
-// keeping up, logs it (and what is queued) itself (decision 0108). The applier (commitLoop) commits them in
+// keeping up, the caller logs its request (and what is queued) itself
+// (decision 0108). The applier (commitLoop) commits them in
 // large batches with the requests of other kinds, storing the last
 // applied log position in the same transaction; reads wait until the
 // applier has caught up with what was acknowledged when they started —
