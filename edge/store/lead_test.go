@@ -18,19 +18,9 @@ import (
 // past the soft bound, callers queue for the appender instead and their
 // ctx ends their wait.
 func TestAppendLeadsWhenTheAppenderIsIdle(t *testing.T) {
-	hold := make(chan struct{})
-	var held atomic.Bool
-	var once sync.Once
-	s := open(t, func(o *Options) {
-		o.NoSync = true
+	s, holdApplier, releaseApplier := openHoldable(t, func(o *Options) {
 		o.PaceAbove = 120 // over the 95 events the first 19 Appends can leave unapplied
-		o.applyHook = func() {
-			if held.Load() {
-				<-hold
-			}
-		}
 	})
-	t.Cleanup(func() { once.Do(func() { close(hold) }) })
 	for i := range 20 {
 		if err := s.Append(context.Background(), walEvents(t, i*5, 5)); err != nil {
 			t.Fatal(err)
@@ -49,7 +39,7 @@ func TestAppendLeadsWhenTheAppenderIsIdle(t *testing.T) {
 
 	// Past the soft bound nobody leads: the requests queue for the
 	// appender, which waits for room past the hard one.
-	held.Store(true)
+	holdApplier()
 	for i := range 30 { // 150 events: past PaceAbove with the applier held
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := s.Append(ctx, walEvents(t, 1000+i*5, 5))
@@ -67,7 +57,7 @@ func TestAppendLeadsWhenTheAppenderIsIdle(t *testing.T) {
 	if led := s.ledSyncs.Load() - before; led != 0 {
 		t.Errorf("%d groups led past the soft bound, want 0 (they queue for the appender)", led)
 	}
-	once.Do(func() { close(hold) })
+	releaseApplier()
 	st, err = s.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -150,20 +140,10 @@ func testAppendersRaceClose(t *testing.T, giveUp bool) {
 // context.DeadlineExceeded, its reused timer never firing early for the
 // next call; the events it gave up on are still logged and applied.
 func TestAppendWithinBoundsTheWait(t *testing.T) {
-	hold := make(chan struct{})
-	var held atomic.Bool
-	var once sync.Once
-	s := open(t, func(o *Options) {
-		o.NoSync = true
+	s, holdApplier, releaseApplier := openHoldable(t, func(o *Options) {
 		o.lagBound = 64
 		o.PaceAbove = -1
-		o.applyHook = func() {
-			if held.Load() {
-				<-hold
-			}
-		}
 	})
-	t.Cleanup(func() { once.Do(func() { close(hold) }) })
 	for i := range 4 {
 		if err := s.AppendWithin(time.Minute, walEvents(t, i*4, 4)); err != nil {
 			t.Fatal(err)
@@ -172,7 +152,7 @@ func TestAppendWithinBoundsTheWait(t *testing.T) {
 	if _, err := s.Stats(); err != nil { // everything applied
 		t.Fatal(err)
 	}
-	held.Store(true)
+	holdApplier()
 	for i := range 16 { // 64 events: the applier, held, lets none go
 		if err := s.AppendWithin(time.Minute, walEvents(t, 100+i*4, 4)); err != nil {
 			t.Fatal(err)
@@ -188,7 +168,7 @@ func TestAppendWithinBoundsTheWait(t *testing.T) {
 			t.Fatalf("gave up after %v, before its 50 ms", waited)
 		}
 	}
-	once.Do(func() { close(hold) })
+	releaseApplier()
 	if err := s.AppendWithin(time.Minute, walEvents(t, 300, 4)); err != nil {
 		t.Fatal(err)
 	}
@@ -199,4 +179,25 @@ func TestAppendWithinBoundsTheWait(t *testing.T) {
 	if got := st.Ingested[profile.Track]; got != 16+64+12+4 {
 		t.Errorf("%d events applied, want %d (those given up on are logged too)", got, 16+64+12+4)
 	}
+}
+
+// openHoldable opens a store (without fdatasyncs, opts applied) whose
+// applier, once holdApplier is called, stops before its next batch
+// until releaseApplier (called at cleanup too).
+func openHoldable(t *testing.T, opts func(*Options)) (s *Store, holdApplier, releaseApplier func()) {
+	hold := make(chan struct{})
+	var held atomic.Bool
+	var once sync.Once
+	s = open(t, func(o *Options) {
+		o.NoSync = true
+		opts(o)
+		o.applyHook = func() {
+			if held.Load() {
+				<-hold
+			}
+		}
+	})
+	releaseApplier = func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(releaseApplier)
+	return s, func() { held.Store(true) }, releaseApplier
 }
