@@ -57,17 +57,12 @@ func (t Timestamp) Time() time.Time { return time.UnixMilli(t.Wall).UTC() }
 // profile's version and every view carry it, so it is built with one
 // allocation.
 func (t Timestamp) String() string {
-	var b [64]byte
-	return string(t.AppendString(b[:0]))
-}
-
-// AppendString appends String's form of t to b.
-func (t Timestamp) AppendString(b []byte) []byte {
-	b = strconv.AppendInt(b, t.Wall, 10)
+	var a [64]byte
+	b := strconv.AppendInt(a[:0], t.Wall, 10)
 	b = append(b, '.')
 	b = strconv.AppendUint(b, uint64(t.Logical), 10)
 	b = append(b, '@')
-	return strconv.AppendUint(b, uint64(t.Node), 16)
+	return string(strconv.AppendUint(b, uint64(t.Node), 16))
 }
 
 // Clock is a hybrid logical clock (Kulkarni et al., 2014). It issues

@@ -27,12 +27,10 @@ import (
 // implements it. Implementations must be safe for concurrent use. Views
 // returned by lookups are owned by the caller.
 type Store interface {
-	// Append stores events atomically and returns once they are durable
-	// (in the store's write-ahead log); reads started afterwards see
-	// them.
-	Append(ctx context.Context, evs []store.Event) error
-	// AppendWithin is Append with its wait bounded by d
-	// (context.DeadlineExceeded past it) instead of a context.
+	// AppendWithin stores events atomically and returns once they are
+	// durable (in the store's write-ahead log), or
+	// context.DeadlineExceeded after waiting d; reads started afterwards
+	// see them.
 	AppendWithin(d time.Duration, evs []store.Event) error
 	// LookupID returns the pre-rendered view of a profile by ID,
 	// following redirects; store.ErrNotFound if none.
