@@ -31,11 +31,14 @@ type served struct {
 // what each identifier's lookup serves. The last two transactions change
 // only meta, so both meta pages describe the same profiles: a damaged
 // meta page makes bbolt open the other without changing what is served.
-func damageFixture(tb testing.TB, n int) (string, []served) {
+func damageFixture(tb testing.TB, n int, opts ...func(*Options)) (string, []served) {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "edge.db")
 	o := DefaultOptions(path)
 	o.NoSync, o.Populate = true, false
+	for _, f := range opts {
+		f(&o)
+	}
 	s, err := Open(o)
 	if err != nil {
 		tb.Fatal(err)
@@ -116,6 +119,22 @@ func recordOffset(tb testing.TB, path string, bucket, key []byte) int64 {
 		tb.Fatalf("no %q record %q in %s", bucket, key, path)
 	}
 	return off
+}
+
+// bodilessAt reports whether the view record at offset off of the file
+// at path is stored without its JSON.
+func bodilessAt(tb testing.TB, path string, off int64) bool {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, sumLen+1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		tb.Fatal(err)
+	}
+	return isBodiless(b)
 }
 
 // flipAt XORs the n bytes of the file at off with mask.
@@ -287,12 +306,25 @@ func TestRandomFlipsNeverServeDamage(t *testing.T) {
 	})
 }
 
+// withViewBodies makes the store keep each view's JSON in its record:
+// a bound on the views memory holds (decision 0109).
+func withViewBodies(o *Options) { o.ViewMemoryBytes = 1 << 30 }
+
 // TestFlippedViewIsRebuilt: a byte flipped inside a stored view is not
 // served; the read answers ErrDamaged, the store rebuilds the view from
-// the profile's state, and the next read serves it again.
+// the profile's state, and the next read serves it again — a record with
+// its JSON (flipped inside the JSON) and one without (decision 0109;
+// flipped inside the version).
 func TestFlippedViewIsRebuilt(t *testing.T) {
-	path, want := damageFixture(t, 20)
-	s, err := openFile(path)
+	t.Run("with JSON", func(t *testing.T) { flippedViewIsRebuilt(t, 20, withViewBodies) })
+	// 200 profiles: the views bucket of evaluation-only records is then
+	// too large to be stored inline in its parent page.
+	t.Run("evaluation only", func(t *testing.T) { flippedViewIsRebuilt(t, 200, func(*Options) {}) })
+}
+
+func flippedViewIsRebuilt(t *testing.T, n int, opt func(*Options)) {
+	path, want := damageFixture(t, n, opt)
+	s, err := openFile(path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,8 +336,12 @@ func TestFlippedViewIsRebuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	off := recordOffset(t, path, bucketViews, []byte(pid))
-	flipAt(t, path, off+sumLen+10+int64(len(want[0].version))+8, 1, 0x04) // inside the JSON
-	s, err = openFile(path)
+	at := off + sumLen + 10 + int64(len(want[0].version)) + 8 // inside the JSON
+	if n := int64(len(want[0].version)); bodilessAt(t, path, off) {
+		at = off + sumLen + 10 + n/2 // inside the version
+	}
+	flipAt(t, path, at, 1, 0x04)
+	s, err = openFile(path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +369,16 @@ func TestFlippedViewIsRebuilt(t *testing.T) {
 // so anti-entropy (Digest → BucketEntries → ApplyStates, as gossip runs
 // it) brings the peer's full state, which repairs it — keeping an event
 // ingested meanwhile. A gossip delta does not complete the repair.
+//
+// Where the view is stored without its JSON (decision 0109) a lookup
+// renders it from the state, so the first lookup finds the damage.
 func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
-	path, want := damageFixture(t, 20)
+	t.Run("with JSON", func(t *testing.T) { flippedStateIsRepairedFromPeer(t, withViewBodies) })
+	t.Run("evaluation only", func(t *testing.T) { flippedStateIsRepairedFromPeer(t, func(*Options) {}) })
+}
+
+func flippedStateIsRepairedFromPeer(t *testing.T, opt func(*Options)) {
+	path, want := damageFixture(t, 20, opt)
 	// The peer: an exact replica (a copy of the file with its own node
 	// ID does not matter here: replicas of the same state).
 	peerPath := filepath.Join(t.TempDir(), "peer.db")
@@ -345,13 +389,13 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 	if err := os.WriteFile(peerPath, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	peer, err := openFile(peerPath)
+	peer, err := openFile(peerPath, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer peer.Close(context.Background())
 
-	s, err := openFile(path, func(o *Options) { o.RefetchPositions = []string{"hub-feed"} })
+	s, err := openFile(path, opt, func(o *Options) { o.RefetchPositions = []string{"hub-feed"} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +407,7 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	flipAt(t, path, recordOffset(t, path, bucketProfiles, []byte(pid))+sumLen+5, 1, 0x10)
-	s, err = openFile(path, func(o *Options) { o.RefetchPositions = []string{"hub-feed"} })
+	s, err = openFile(path, opt, func(o *Options) { o.RefetchPositions = []string{"hub-feed"} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,9 +415,16 @@ func TestFlippedStateIsRepairedFromPeer(t *testing.T) {
 	if d := s.Digest(); len(d.Diff(ptr(peer.Digest()))) != 0 {
 		t.Fatal("digests differ before the damage is found")
 	}
-	// The view is intact (it was rendered from the good state): served.
-	if v, err := s.LookupIdentifier(want[0].id); err != nil || !bytes.Equal(v.JSON, want[0].json) {
-		t.Fatalf("LookupIdentifier = %v before the state is read", err)
+	var o Options
+	opt(&o)
+	if o.ViewMemoryBytes != 0 {
+		// The view is intact (it was rendered from the good state): served.
+		if v, err := s.LookupIdentifier(want[0].id); err != nil || !bytes.Equal(v.JSON, want[0].json) {
+			t.Fatalf("LookupIdentifier = %v before the state is read", err)
+		}
+	} else if _, err := s.LookupIdentifier(want[0].id); !errors.Is(err, ErrDamaged) {
+		// Rendering the view reads the state.
+		t.Fatalf("LookupIdentifier = %v, want ErrDamaged (the view is rendered from the state)", err)
 	}
 	// Hub sync reads its feed position and starts a long-poll…
 	if v, _ := s.Position("hub-feed"); v != 42 {

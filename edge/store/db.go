@@ -322,7 +322,7 @@ func Open(opts Options) (*Store, error) {
 			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
 			from = 1
-		case len(v) == 4 && binary.BigEndian.Uint32(v) == 2:
+		case len(v) == 4 && (binary.BigEndian.Uint32(v) == 2 || binary.BigEndian.Uint32(v) == 3):
 			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion)) // read as it is (schema.go)
 		case len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion:
 			return fmt.Errorf("store: schema version %x, this build reads 1 to %d", v, schemaVersion)
@@ -960,8 +960,9 @@ func (s *Store) lookupIDFile(id string) (View, error) {
 	s.settle(nil, []byte(id), false, false)
 	s.settleRedirect(id)
 	var v View
+	e := s.mem.epoch.Load()
 	err := s.view(func(tx *bolt.Tx) (err error) {
-		v, err = s.viewOf(tx, []byte(id))
+		v, err = s.viewOf(tx, []byte(id), e)
 		return err
 	})
 	return v, err
@@ -985,13 +986,14 @@ func (s *Store) lookupIdentifierFile(key string) (View, error) {
 		s.settle([]byte(key), nil, false, false)
 	}
 	var v View
+	e := s.mem.epoch.Load()
 	err := s.view(func(tx *bolt.Tx) error {
 		pid := tx.Bucket(bucketIndex).Get([]byte(key))
 		if pid == nil {
 			return ErrNotFound
 		}
 		var err error
-		v, err = s.viewOf(tx, pid)
+		v, err = s.viewOf(tx, pid, e)
 		return err
 	})
 	return v, err
@@ -999,8 +1001,11 @@ func (s *Store) lookupIdentifierFile(key string) (View, error) {
 
 // viewOf follows redirects from id and copies out its view record after
 // verifying it. A view that fails its checksum, or is missing beside a
-// stored profile, is ErrDamaged, and its repair is requested.
-func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
+// stored profile, is ErrDamaged, and its repair is requested. A record
+// stored without its JSON is rendered from the stored state and, when
+// its evaluation is current, offered to the read index as of
+// publication epoch e (the one before tx began).
+func (s *Store) viewOf(tx *bolt.Tx, id []byte, e uint64) (View, error) {
 	key, err := resolveKey(tx, id)
 	if err != nil {
 		return View{}, err
@@ -1022,9 +1027,19 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte) (View, error) {
 		return v, err
 	}
 	cat := s.Catalog()
-	if nowMs := s.opts.Now().UnixMilli(); ev.stale(cat.Digest(), nowMs) {
+	nowMs := s.opts.Now().UnixMilli()
+	if ev.stale(cat.Digest(), nowMs) {
 		s.wakeSweep(!ev.ok || ev.digest != cat.Digest())
 		return s.freshView(tx, cid, v, cat, nowMs)
+	}
+	if isBodiless(b) {
+		if v, err = s.freshView(tx, cid, v, cat, nowMs); err != nil {
+			return v, err
+		}
+		c := cachedView(cid, v, ev)
+		c.JSON = bytes.Clone(v.JSON) // the caller owns v's
+		s.mem.offer(e, cid, c)
+		return v, nil
 	}
 	return v, nil
 }
@@ -1242,7 +1257,7 @@ func (s *Store) Check() error {
 // their views are flagged and verify.
 func checkTx(tx *bolt.Tx, report func(error) bool) (profiles, views int) {
 	meta := tx.Bucket(bucketMeta)
-	if v := meta.Get(schemaKey); len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion && binary.BigEndian.Uint32(v) != 2 {
+	if v := meta.Get(schemaKey); len(v) != 4 || binary.BigEndian.Uint32(v) < 2 || binary.BigEndian.Uint32(v) > schemaVersion {
 		report(fmt.Errorf("store: schema version %x, want %d", v, schemaVersion))
 		return 0, 0
 	}

@@ -121,8 +121,9 @@ func (w *writer) increments(views *seekBucket, ids []string) []*increment {
 }
 
 // putView writes view record rec of id and moves its due entry from the
-// old record's moment to ev's.
-func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval) error {
+// old record's moment to ev's; c is the view as the read index takes it
+// (nil: a view it must not serve).
+func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval, c *Cached) error {
 	due := w.tx.Bucket(bucketDue)
 	if old := viewEvalOf(views.Get([]byte(id))); old.nextMs != 0 && old.nextMs != ev.nextMs {
 		if err := due.Delete(dueKey(old.nextMs, id)); err != nil {
@@ -137,19 +138,19 @@ func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval) 
 	if err := w.putDecision(id, ev); err != nil {
 		return err
 	}
-	w.viewWritten(id, rec)
+	w.viewWritten(id, c)
 	return views.Put([]byte(id), rec)
 }
 
 // viewWritten tells the read index what this transaction left as
-// profile id's view record (nil: none): memory takes it from rec once
-// the transaction commits, or — if id has a redirect — reads it back.
-func (w *writer) viewWritten(id string, rec []byte) {
+// profile id's view (nil: none it serves): memory takes c once the
+// transaction commits, or — if id has a redirect — reads it back.
+func (w *writer) viewWritten(id string, c *Cached) {
 	if w.tx.Bucket(bucketRedirects).Get([]byte(id)) != nil {
 		w.mem.id(id)
 		return
 	}
-	w.mem.wroteView(id, rec)
+	w.mem.wroteView(id, c)
 }
 
 // deleteView removes id's view and its due entry.

@@ -18,10 +18,14 @@ import (
 //
 // The memory is a cache of the file, never a source: Open builds it
 // from the committed file, and after every successful commit the
-// committer publishes what the transaction wrote (memTouched): the view
-// records it put, from the very bytes it committed, and the index
-// entries, redirects and other views it changed, re-read from the
-// committed file.
+// committer publishes what the transaction wrote (memTouched): the views
+// it put, as it rendered them, and the index entries, redirects and
+// other views it changed, re-read from the committed file. A view record
+// stored without its JSON (decision 0109: the default, with no bound on
+// the views held) is not read into memory from the file; a read from the
+// file renders it from the stored state and offers it to memory
+// (memIndex.offer), so after a restart each profile's first lookup takes
+// the file's path and the next ones memory's.
 // Whatever memory cannot answer for sure — no slot, an empty slot (a
 // redirected, erased, damaged, repairing or not yet re-rendered
 // profile), or a view stale under the catalog in force or the clock —
@@ -37,7 +41,9 @@ import (
 //   - byIdent[k] is the slot of exactly the profile ID the committed
 //     index entry of k names (not followed through redirects);
 //   - a slot's view is nil, or the committed, verified, unflagged view
-//     record of its profile ID, which has no redirect;
+//     of its profile ID, which has no redirect: the record's, or for a
+//     record without its JSON the one rendered from the committed state
+//     under the record's evaluation;
 //   - a slot stays in byID while it holds a view or a byIdent entry
 //     points at it (refs > 0).
 type memIndex struct {
@@ -53,6 +59,11 @@ type memIndex struct {
 	// a key answers with the first of them by ID and says it is shared
 	// (IdentifierHolders). Guarded by mu.
 	holders map[string]int
+	// epoch counts the commits published (memAfterCommit): a view a
+	// reader rendered from the file may fill an empty slot only if no
+	// publication came between the start of its read and the fill
+	// (offer). Written under mu.
+	epoch atomic.Uint64
 }
 
 // memSlot holds one profile ID's current view.
@@ -105,23 +116,24 @@ type memTouched struct {
 	idents map[string]struct{}
 	ids    map[string]struct{}
 	held   map[string]struct{} // identifier keys whose holders changed
-	// views holds the last view record the transaction wrote for a
-	// profile with no redirect (nil: it deleted the view): after the
-	// commit they are the file's bytes, so memory takes them from here
-	// instead of reading them back. A profile also in ids (a redirect
-	// written or removed, a repair) is read back from the file.
-	views map[string][]byte
+	// views holds the last view the transaction wrote for a profile with
+	// no redirect, as rendered (nil: it deleted the view, or flagged it
+	// for repair): after the commit it is the file's view, so memory
+	// takes it from here instead of reading it back. A profile also in
+	// ids (a redirect written or removed, a repair) is read back from the
+	// file.
+	views map[string]*Cached
 }
 
 // wroteView records that the transaction's last write of profile id's
-// view is record rec (nil: deleted). The caller has checked that id has
-// no redirect in the transaction; a redirect written later goes to ids,
-// which wins.
-func (t *memTouched) wroteView(id string, rec []byte) {
+// view is c (nil: none memory serves). The caller has checked that id
+// has no redirect in the transaction; a redirect written later goes to
+// ids, which wins.
+func (t *memTouched) wroteView(id string, c *Cached) {
 	if t.views == nil {
-		t.views = map[string][]byte{}
+		t.views = map[string]*Cached{}
 	}
-	t.views[id] = rec
+	t.views[id] = c
 }
 
 // holders records that the holders of key changed.
@@ -149,8 +161,9 @@ func (t *memTouched) id(id string) {
 }
 
 // cachedOf reads profile id's view record in tx as memory holds it:
-// nil if id is redirected, has no view, or its view fails its checksum
-// or is flagged for repair (the bbolt path answers those).
+// nil if id is redirected, has no view, or its view fails its checksum,
+// is flagged for repair or is stored without its JSON (the bbolt path
+// answers those).
 func cachedOf(tx *bolt.Tx, id string) *Cached {
 	return cachedIn(tx.Bucket(bucketRedirects), tx.Bucket(bucketViews), id)
 }
@@ -163,7 +176,7 @@ func cachedIn(redirects, viewsB *bolt.Bucket, id string) *Cached {
 		return nil
 	}
 	b := viewsB.Get(key)
-	if b == nil {
+	if b == nil || isBodiless(b) {
 		return nil
 	}
 	v, ev, err := decodeViewRecord(id, key, b)
@@ -178,27 +191,13 @@ func cachedView(id string, v View, ev viewEval) *Cached {
 	return &Cached{ID: id, Version: v.Version, LastSeenMs: v.LastSeenMs, JSON: v.JSON, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
 }
 
-// cachedWritten is cachedIn for a view record this process wrote and
-// committed (memTouched.views): nil for a deletion or a record flagged
-// for repair, as cachedIn answers for them.
-func cachedWritten(id string, rec []byte) *Cached {
-	if rec == nil {
-		return nil
-	}
-	v, ev, err := parseViewRecord(id, rec)
-	if err != nil {
-		return nil
-	}
-	return cachedView(id, v, ev)
-}
-
 // buildMemIndex fills memory from the committed file (Open).
 func (s *Store) buildMemIndex(limit int64) error {
 	m := &memIndex{byIdent: map[string]*memSlot{}, byID: map[string]*memSlot{}, holders: map[string]int{}, limit: limit}
 	err := s.view(func(tx *bolt.Tx) error {
 		red := tx.Bucket(bucketRedirects)
 		if err := tx.Bucket(bucketViews).ForEach(func(k, b []byte) error {
-			if red.Get(k) != nil {
+			if red.Get(k) != nil || isBodiless(b) {
 				return nil
 			}
 			id := string(k)
@@ -323,9 +322,9 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	idents := make([]identUpd, 0, len(t.idents))
 	views := make(map[string]*Cached, len(t.ids)+len(t.views))
 	held := make(map[string]int, len(t.held))
-	for id, rec := range t.views {
+	for id, c := range t.views {
 		if _, again := t.ids[id]; !again {
-			views[id] = cachedWritten(id, rec)
+			views[id] = c
 		}
 	}
 	var err error
@@ -351,6 +350,7 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.epoch.Add(1)
 	if err != nil {
 		// A count memory cannot re-read stays as it was: it only labels
 		// an answer, and the next commit touching the key corrects it.
@@ -378,6 +378,22 @@ func (s *Store) memAfterCommit(t *memTouched) {
 		} else {
 			delete(m.holders, k)
 		}
+	}
+}
+
+// offer fills profile id's slot with view c, rendered from the file by a
+// reader whose read started at publication epoch e, if the slot is empty
+// (and not over the memory bound) and no commit was published since e:
+// the view is then the committed one, and a later publication replaces
+// it as it would any other.
+func (m *memIndex) offer(e uint64, id string, c *Cached) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.epoch.Load() != e || m.byID == nil {
+		return
+	}
+	if sl := m.byID[id]; sl != nil && sl.v.Load() == nil && !sl.over {
+		m.setView(id, c)
 	}
 }
 

@@ -21,7 +21,9 @@ import (
 // memDiff compares the in-memory read index with the committed file and
 // returns the first difference: every index entry, and only those, is
 // held naming the same profile; every servable view (not redirected,
-// verifying, not flagged), and only those, is held byte for byte; slot
+// verifying, not flagged), and only those, is held byte for byte — a
+// record without its JSON (decision 0109) as rendered from the stored
+// state, and it may be absent from memory (read from the file); slot
 // bookkeeping is consistent. Then every identifier and profile ID the
 // file knows (and some it does not) looks up alike through memory and
 // through the file alone.
@@ -80,13 +82,13 @@ func memDiff(s *Store) error {
 			if c == nil && sl.refs == 0 {
 				return fmt.Errorf("slot %s holds nothing and is kept", id)
 			}
-			want := cachedOf(tx, id)
+			want, bodiless := fileCached(s, tx, id)
 			switch {
-			case c == nil && want != nil && m.limit == 0: // a bound may leave it to the file
+			case c == nil && want != nil && m.limit == 0 && !bodiless: // a bound may leave it to the file
 				return fmt.Errorf("profile %s: memory holds no view, the file a servable one", id)
 			case c != nil && want == nil:
 				return fmt.Errorf("profile %s: memory holds a view the file does not serve", id)
-			case c != nil && (c.ID != want.ID || c.Version != want.Version || c.LastSeenMs != want.LastSeenMs || !bytes.Equal(c.JSON, want.JSON) ||
+			case c != nil && (c.ID != want.ID || c.Version != want.Version || c.LastSeenMs != want.LastSeenMs || want.JSON != nil && !bytes.Equal(c.JSON, want.JSON) ||
 				c.digest != want.digest || c.nextMs != want.nextMs || c.evaluated != want.evaluated):
 				return fmt.Errorf("profile %s: memory's view differs from the file's", id)
 			}
@@ -96,12 +98,37 @@ func memDiff(s *Store) error {
 			return fmt.Errorf("bytes held %d, counted %d", bytesHeld, m.bytes)
 		}
 		return tx.Bucket(bucketViews).ForEach(func(k, _ []byte) error {
-			if c := cachedOf(tx, string(k)); c != nil && m.byID[string(k)] == nil && m.limit == 0 {
+			if c, bodiless := fileCached(s, tx, string(k)); c != nil && !bodiless && m.byID[string(k)] == nil && m.limit == 0 {
 				return fmt.Errorf("profile %s: servable view not in memory", k)
 			}
 			return nil
 		})
 	})
+}
+
+// fileCached is the view memory may hold for profile id per the file
+// (cachedOf), with a record stored without its JSON rendered from the
+// stored state as a read from the file renders it (bodiless set): nil
+// when memory must not hold one. Such a record's JSON is known only
+// while its evaluation is current: for a stale one (memory does not
+// serve it) the result has no JSON, and only the record's fields are
+// compared.
+func fileCached(s *Store, tx *bolt.Tx, id string) (c *Cached, bodiless bool) {
+	b := tx.Bucket(bucketViews).Get([]byte(id))
+	if b == nil || !isBodiless(b) || tx.Bucket(bucketRedirects).Get([]byte(id)) != nil {
+		return cachedOf(tx, id), false
+	}
+	v, ev, err := decodeViewRecord(id, []byte(id), b)
+	if err != nil {
+		return nil, true
+	}
+	cat, nowMs := s.Catalog(), s.opts.Now().UnixMilli()
+	if !ev.stale(cat.Digest(), nowMs) {
+		if v, err = s.freshView(tx, id, v, cat, nowMs); err != nil {
+			return nil, true
+		}
+	}
+	return cachedView(id, v, ev), true
 }
 
 // lookupsAgree checks that every identifier and profile ID s knows, and
@@ -393,9 +420,11 @@ func TestStaleViewNotServedFromMemory(t *testing.T) {
 // disk under a running store does not reach a lookup: memory serves the
 // copy it verified when it read it. After a restart the flip is found
 // (ErrDamaged), the view rebuilt, and memory serves the rebuilt one.
+// Views stored with their JSON (a record without it is damaged in its
+// evaluation: TestFlippedViewIsRebuilt).
 func TestMemoryKeepsVerifiedCopyOfDamagedView(t *testing.T) {
-	path, want := damageFixture(t, 20)
-	s, err := openFile(path)
+	path, want := damageFixture(t, 20, withViewBodies)
+	s, err := openFile(path, withViewBodies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +440,7 @@ func TestMemoryKeepsVerifiedCopyOfDamagedView(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openFile(path)
+	s, err = openFile(path, withViewBodies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,4 +457,66 @@ func TestMemoryKeepsVerifiedCopyOfDamagedView(t *testing.T) {
 		t.Fatalf("memory after the repair: %v", ok)
 	}
 	checkMem(t, s, "repair")
+}
+
+// TestViewsWithoutJSONFillMemoryOnRead: with views stored without their
+// JSON (decision 0109, the default), a restart leaves memory without
+// views; the first lookup of each profile renders it from the stored
+// state — the same bytes as before the restart — and offers it to
+// memory, which serves the next lookup. An offer made before a commit
+// was published is refused (the view it carries may be older).
+func TestViewsWithoutJSONFillMemoryOnRead(t *testing.T) {
+	s := open(t, func(o *Options) { o.NoSync = true })
+	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"m1","traits":{"email":"ann@example.com","plan":"gold"}}`,
+		`{"type":"track","userId":"ann","event":"Order Completed","messageId":"m2","properties":{"total":12.5,"currency":"EUR"}}`,
+		`{"type":"identify","userId":"bob","messageId":"m3","traits":{"email":"bob@example.com"}}`)
+	ann := profile.Identifier{Type: profile.UserID, Value: "ann"}
+	before, err := s.LookupIdentifier(ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodiless int
+	_ = s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketViews).ForEach(func(_, b []byte) error {
+			if isBodiless(b) {
+				bodiless++
+			}
+			return nil
+		})
+	})
+	if bodiless != 2 {
+		t.Fatalf("%d view records without their JSON, want 2", bodiless)
+	}
+	s = reopen(t, s)
+	if _, ok := s.CachedIdentifier([]byte("user_id:ann")); ok {
+		t.Fatal("memory holds a view the file does not store right after opening")
+	}
+	v, err := s.LookupIdentifier(ann)
+	if err != nil || v.Version != before.Version || !bytes.Equal(v.JSON, before.JSON) {
+		t.Fatalf("first lookup after the restart = %s, %v; want\n%s", v.JSON, err, before.JSON)
+	}
+	c, ok := s.CachedIdentifier([]byte("user_id:ann"))
+	if !ok || !bytes.Equal(c.JSON, before.JSON) {
+		t.Fatalf("memory after the first lookup: %v", ok)
+	}
+
+	// An offer from before a publication is refused.
+	pid, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.mem.epoch.Load()
+	ingest(t, s, `{"type":"track","userId":"ann","event":"Viewed","messageId":"m4"}`)
+	settle(t, s) // applied and published
+	s.mem.offer(e, pid, &Cached{ID: pid, Version: "x", JSON: []byte(`{}`), digest: s.Catalog().Digest(), evaluated: true})
+	if _, ok := s.CachedID([]byte(pid)); ok {
+		t.Fatal("memory took a view offered before a commit was published")
+	}
+	if _, err := s.LookupID(pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.CachedID([]byte(pid)); !ok {
+		t.Fatal("a lookup by ID did not fill memory")
+	}
+	checkMem(t, s, "offers")
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
 	"pgregory.net/rapid"
 
 	"ucv/profile"
@@ -91,6 +92,18 @@ func TestStoreModel(t *testing.T) {
 			if err := s.Check(); err != nil {
 				rt.Fatal(err)
 			}
+			// The digest the writer keeps by difference (each state
+			// written hashed in, the one it replaced hashed out) is
+			// the one the stored records give.
+			d := s.Digest()
+			_ = s.view(func(tx *bolt.Tx) error {
+				for b := range d {
+					if got := digestOf(tx, b); got != d[b] {
+						rt.Fatalf("digest bucket %d: kept %x, the stored records give %x", b, d[b], got)
+					}
+				}
+				return nil
+			})
 			return views
 		}
 		before := check(s)

@@ -20,7 +20,8 @@ import (
 //	profile record  crc32c(id ‖ state) BE32 ‖ state (profile.Marshal)
 //	view record     crc32c(id ‖ rest) BE32 ‖ rest, where rest is
 //	                flags u8 ‖ int64 BE last-seen ms ‖ uint8 len ‖
-//	                version ‖ [eval] ‖ JSON prefix
+//	                version ‖ [eval] ‖ JSON prefix (absent when
+//	                flags has viewBodiless)
 //	eval            (when flags has viewEvaluated) uint64 BE digest of
 //	                the catalog the view was rendered with ‖ int64 BE
 //	                ms at which its evaluation can next change (0: never)
@@ -39,6 +40,17 @@ const viewRepairing byte = 1 << 0
 // viewEvaluated flags a view record that carries its evaluation's
 // catalog digest and next-change time.
 const viewEvaluated byte = 1 << 1
+
+// viewBodiless flags a view record stored without its JSON (schema 4,
+// decision 0109): the in-memory read index holds the JSON the applier
+// rendered, and a read from the file renders it again from the
+// profile's stored state — the same bytes while the record's evaluation
+// is current, since a view's JSON depends on the state, the catalog and
+// (through the evaluation, bounded by its next-change time) the clock.
+const viewBodiless byte = 1 << 2
+
+// isBodiless reports whether view record b is stored without its JSON.
+func isBodiless(b []byte) bool { return len(b) > sumLen && b[sumLen]&viewBodiless != 0 }
 
 // sumLen is the length of a record's checksum.
 const sumLen = 4

@@ -86,7 +86,11 @@ var (
 // profiles hold (holders.go): a version 2 file is a valid version 3 file,
 // so Open just marks it, but a version 2 build must not open a version 3
 // file (it would read a single holder as none and drop its index entry).
-const schemaVersion = 3
+// Version 4 may store view records without their JSON (viewBodiless,
+// decision 0109): a version 2 or 3 file is a valid version 4 file, but a
+// version 3 build must not open a version 4 file (it would serve such a
+// view as an empty document).
+const schemaVersion = 4
 
 // maxRedirectHops bounds redirect chains (a cycle would be a bug).
 const maxRedirectHops = 32

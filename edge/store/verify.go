@@ -111,9 +111,11 @@ func Verify(path string) (*Report, error) {
 		switch r.Schema {
 		case schemaVersion:
 		case 2:
-			r.Notes = append(r.Notes, "schema 2: every holder of an identifier has a holders entry; the next start marks the file schema 3, which reads it as it is")
+			r.Notes = append(r.Notes, fmt.Sprintf("schema 2: every holder of an identifier has a holders entry; the next start marks the file schema %d, which reads it as it is", schemaVersion))
+		case 3:
+			r.Notes = append(r.Notes, fmt.Sprintf("schema 3: view records carry their JSON; the next start marks the file schema %d, which reads it as it is", schemaVersion))
 		case 1:
-			r.Notes = append(r.Notes, "schema 1: records carry no checksums yet; the next start migrates the file to schema 3")
+			r.Notes = append(r.Notes, fmt.Sprintf("schema 1: records carry no checksums yet; the next start migrates the file to schema %d", schemaVersion))
 			return nil
 		default:
 			r.problem(fmt.Errorf("unknown schema version %d", r.Schema))
