@@ -774,7 +774,10 @@ func (w *writer) flush() error {
 		}
 		out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, body), ev: ev}
 		if fl&viewRepairing == 0 {
-			out[i].mem = &Cached{ID: ids[i], Version: ver, LastSeenMs: last, JSON: json, digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
+			// A copy of its own size: the render's buffer has room for a
+			// kilobyte or more, and memory keeps this for as long as the
+			// view stands.
+			out[i].mem = &Cached{ID: ids[i], Version: ver, LastSeenMs: last, JSON: bytes.Clone(json), digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
 		}
 		if b != nil {
 			out[i].record = sealProfile(ids[i], b)
