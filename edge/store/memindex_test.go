@@ -487,6 +487,14 @@ func TestViewsWithoutJSONFillMemoryOnRead(t *testing.T) {
 	if bodiless != 2 {
 		t.Fatalf("%d view records without their JSON, want 2", bodiless)
 	}
+	// What memory re-reads from the file (a redirect removed, a repair)
+	// is never such a record: it would be served as an empty document.
+	_ = s.view(func(tx *bolt.Tx) error {
+		if c := cachedOf(tx, before.ID); c != nil {
+			t.Errorf("cachedOf takes a record without its JSON into memory: %q", c.JSON)
+		}
+		return nil
+	})
 	s = reopen(t, s)
 	if _, ok := s.CachedIdentifier([]byte("user_id:ann")); ok {
 		t.Fatal("memory holds a view the file does not store right after opening")
@@ -519,4 +527,76 @@ func TestViewsWithoutJSONFillMemoryOnRead(t *testing.T) {
 		t.Fatal("a lookup by ID did not fill memory")
 	}
 	checkMem(t, s, "offers")
+}
+
+// TestViewRecordsOfBothForms: a file whose view records carry their JSON
+// (written before schema 4, or under a bound) opened with every view in
+// memory serves those views from memory at once, stores the views it
+// writes next without their JSON, and serves both alike — and back
+// under a bound, the records without JSON are rendered from the file.
+func TestViewRecordsOfBothForms(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	s, err := openFile(path, withViewBodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"m1","traits":{"email":"ann@example.com"}}`,
+		`{"type":"identify","userId":"bob","messageId":"m2","traits":{"email":"bob@example.com"}}`)
+	bob := profile.Identifier{Type: profile.UserID, Value: "bob"}
+	bobView, err := s.LookupIdentifier(bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	forms := func(s *Store) (json, bodiless int) {
+		_ = s.view(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketViews).ForEach(func(_, b []byte) error {
+				if isBodiless(b) {
+					bodiless++
+				} else {
+					json++
+				}
+				return nil
+			})
+		})
+		return json, bodiless
+	}
+
+	s, err = openFile(path) // every view in memory
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.CachedIdentifier([]byte("user_id:bob")); !ok {
+		t.Fatal("a view stored with its JSON is not in memory after opening")
+	}
+	ingest(t, s, `{"type":"track","userId":"ann","event":"Order Completed","messageId":"m3","properties":{"total":5,"currency":"EUR"}}`)
+	settle(t, s)
+	if j, b := forms(s); j != 1 || b != 1 {
+		t.Fatalf("view records: %d with JSON, %d without; want 1 and 1", j, b)
+	}
+	annView, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil || !bytes.Contains(annView.JSON, []byte(`"order_count":1`)) {
+		t.Fatalf("ann after her order: %s, %v", annView.JSON, err)
+	}
+	checkMem(t, s, "both forms")
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = openFile(path, withViewBodies) // a bound: the file's path for what memory lacks
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	for _, c := range []struct {
+		id   profile.Identifier
+		want View
+	}{{bob, bobView}, {profile.Identifier{Type: profile.UserID, Value: "ann"}, annView}} {
+		if v, err := s.lookupIdentifierFile(c.id.Key()); err != nil || v.Version != c.want.Version || !bytes.Equal(v.JSON, c.want.JSON) {
+			t.Fatalf("%s from the file under a bound = %s, %v; want\n%s", c.id.Key(), v.JSON, err, c.want.JSON)
+		}
+	}
+	checkMem(t, s, "under a bound")
 }
