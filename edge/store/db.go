@@ -1036,9 +1036,7 @@ func (s *Store) viewOf(tx *bolt.Tx, id []byte, e uint64) (View, error) {
 		if v, err = s.freshView(tx, cid, v, cat, nowMs); err != nil {
 			return v, err
 		}
-		c := cachedView(cid, v, ev)
-		c.JSON = bytes.Clone(v.JSON) // the caller owns v's
-		s.mem.offer(e, cid, c)
+		s.mem.offer(e, cid, v, ev)
 		return v, nil
 	}
 	return v, nil

@@ -381,19 +381,21 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	}
 }
 
-// offer fills profile id's slot with view c, rendered from the file by a
-// reader whose read started at publication epoch e, if the slot is empty
-// (and not over the memory bound) and no commit was published since e:
-// the view is then the committed one, and a later publication replaces
-// it as it would any other.
-func (m *memIndex) offer(e uint64, id string, c *Cached) {
+// offer fills profile id's slot with view v (evaluated as ev), rendered
+// from the file by a reader whose read started at publication epoch e,
+// if the slot is empty (and not over the memory bound) and no commit was
+// published since e: the view is then the committed one, and a later
+// publication replaces it as it would any other. Memory takes a copy of
+// v's JSON (the caller keeps v), made only when it fills the slot.
+func (m *memIndex) offer(e uint64, id string, v View, ev viewEval) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.epoch.Load() != e || m.byID == nil {
 		return
 	}
 	if sl := m.byID[id]; sl != nil && sl.v.Load() == nil && !sl.over {
-		m.setView(id, c)
+		v.JSON = bytes.Clone(v.JSON)
+		m.setView(id, cachedView(id, v, ev))
 	}
 }
 

@@ -516,7 +516,7 @@ func TestViewsWithoutJSONFillMemoryOnRead(t *testing.T) {
 	e := s.mem.epoch.Load()
 	ingest(t, s, `{"type":"track","userId":"ann","event":"Viewed","messageId":"m4"}`)
 	settle(t, s) // applied and published
-	s.mem.offer(e, pid, &Cached{ID: pid, Version: "x", JSON: []byte(`{}`), digest: s.Catalog().Digest(), evaluated: true})
+	s.mem.offer(e, pid, View{ID: pid, Version: "x", JSON: []byte(`{}`)}, viewEval{digest: s.Catalog().Digest(), ok: true})
 	if _, ok := s.CachedID([]byte(pid)); ok {
 		t.Fatal("memory took a view offered before a commit was published")
 	}

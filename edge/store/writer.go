@@ -777,7 +777,7 @@ func (w *writer) flush() error {
 			// A copy of its own size: the render's buffer has room for a
 			// kilobyte or more, and memory keeps this for as long as the
 			// view stands.
-			out[i].mem = &Cached{ID: ids[i], Version: ver, LastSeenMs: last, JSON: bytes.Clone(json), digest: ev.digest, nextMs: ev.nextMs, evaluated: ev.ok}
+			out[i].mem = cachedView(ids[i], View{Version: ver, LastSeenMs: last, JSON: bytes.Clone(json)}, ev)
 		}
 		if b != nil {
 			out[i].record = sealProfile(ids[i], b)
