@@ -248,7 +248,7 @@ func (l Ledger) Adopted() Ledger {
 	if len(l.Entries) == 0 {
 		return Ledger{}
 	}
-	return l
+	return Ledger{Entries: slices.Clip(l.Entries)} // shared: without room (Add)
 }
 
 // Adopted returns Recent{}.Joined(r, n), sharing r's items when there

@@ -61,12 +61,21 @@ func (l Ledger) Len() int { return len(l.Entries) }
 // Add records e (its Data is copied) and returns the delta to ship: e
 // itself, or an empty ledger when the entry already kept wins over e and
 // nothing changed.
+//
+// A new key is inserted in place when l's slice has room, and the slice
+// grows by doubling when it has not, so that n Adds cost O(n) copies in
+// all, not one copy of the whole ledger each (a store's regular customer
+// holds thousands of entries: bench/README.md, "A ledger's entries
+// inserted in place"). Room is l's own: what shares l's entries (Joined,
+// Adopted) gets them without room, so an Add to the sharer copies; and
+// l itself must not be changed after it shared them ("Persistent joins",
+// joined.go).
 func (l *Ledger) Add(e LedgerEntry) Ledger {
 	e.Data = bytes.Clone(e.Data)
 	i, ok := l.find(e.Key)
 	switch {
 	case !ok:
-		l.Entries = slices.Insert(slices.Clip(l.Entries), i, e)
+		l.Entries = slices.Insert(l.Entries, i, e)
 	case e.wins(l.Entries[i]):
 		out := slices.Clone(l.Entries) // the old slice may be shared (Joined)
 		out[i] = e
@@ -85,7 +94,7 @@ func (l *Ledger) Merge(o Ledger) { *l = l.Joined(o) }
 // "Persistent joins" in joined.go. When o adds nothing, it returns l.
 func (l Ledger) Joined(o Ledger) Ledger {
 	if l.covers(o) {
-		return l
+		return Ledger{Entries: slices.Clip(l.Entries)} // shared: without room (Add)
 	}
 	a, b := l.Entries, o.Entries
 	out := make([]LedgerEntry, 0, len(a)+len(b))
