@@ -162,8 +162,9 @@ func containsDot(ds []Dot, d Dot) bool {
 // Joined returns the join of r and o keeping the n newest items; see
 // "Persistent joins" above. Item data is shared.
 func (r Recent) Joined(o Recent, n int) Recent {
-	// Merge builds a new slice and only reads r.Items.
-	j := r
+	// Without room, j's Merge builds a new slice and only reads r.Items
+	// (mergeOne writes in place only into room).
+	j := Recent{Items: slices.Clip(r.Items)}
 	j.Merge(o, n)
 	return j
 }
@@ -260,7 +261,7 @@ func (r Recent) Adopted(n int) Recent {
 	case len(r.Items) == 0:
 		return Recent{}
 	case len(r.Items) <= n:
-		return r
+		return Recent{Items: slices.Clip(r.Items)} // shared: without room (mergeOne)
 	}
 	return Recent{}.Joined(r, n)
 }

@@ -274,7 +274,10 @@ func TestTombstonesLaws(t *testing.T) {
 }
 
 // Recent.Merge of one item (its fast path) keeps exactly what the
-// general merge keeps, down to nil versus empty data.
+// general merge keeps, down to nil versus empty data — into items shared
+// without room (as Joined and Adopted share them: copied, the sharer's
+// items untouched) and into items with room of their own (written in
+// place).
 func TestRecentMergeOneIsMergeAll(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		item := func() Item {
@@ -291,17 +294,28 @@ func TestRecentMergeOneIsMergeAll(t *testing.T) {
 		}
 		before := r.Clone()
 		it := item()
-		one, all := r, r
-		one.mergeOne(it, n)
+		all := r
 		all.mergeAll(Recent{Items: []Item{it}}, n)
-		same := slices.EqualFunc(one.Items, all.Items, func(a, b Item) bool {
-			return a.ID == b.ID && a.Time == b.Time && bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil)
-		})
-		if !same || (one.Items == nil) != (all.Items == nil) {
-			t.Fatalf("merging %+v into %+v (n=%d): one-item path %+v, general %+v", it, r.Items, n, one.Items, all.Items)
+		shared := Recent{Items: slices.Clip(r.Items)}
+		owned := r
+		if len(r.Items) > 0 {
+			room := rapid.IntRange(1, 3).Draw(t, "room")
+			owned.Items = append(make([]Item, 0, len(r.Items)+room), r.Items...)
+		}
+		for _, one := range []struct {
+			name string
+			r    Recent
+		}{{"shared", shared}, {"owned", owned}} {
+			one.r.mergeOne(it, n)
+			same := slices.EqualFunc(one.r.Items, all.Items, func(a, b Item) bool {
+				return a.ID == b.ID && a.Time == b.Time && bytes.Equal(a.Data, b.Data) && (a.Data == nil) == (b.Data == nil)
+			})
+			if !same || (one.r.Items == nil) != (all.Items == nil) {
+				t.Fatalf("merging %+v into %+v (n=%d), %s: one-item path %+v, general %+v", it, r.Items, n, one.name, one.r.Items, all.Items)
+			}
 		}
 		if !r.Equal(before) {
-			t.Fatal("Merge wrote to the receiver's old items")
+			t.Fatal("Merge wrote to the items a sharer holds without room")
 		}
 	})
 }

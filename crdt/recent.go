@@ -74,7 +74,13 @@ func (r *Recent) Merge(o Recent, n int) {
 
 // mergeOne is Merge of one item (an Add's delta: the common case) into
 // r of at most n items, with the result of mergeAll and none of its
-// bookkeeping. Like mergeAll it never writes to r's old slice.
+// bookkeeping. It writes into r's slice when the slice has room — room
+// is r's own: what shares r's items (Joined, Adopted) gets them without
+// room, so it copies, and r itself must not be changed after it shared
+// them ("Persistent joins", joined.go) — and otherwise builds a new one
+// with room for later Adds, so that a timeline taking one event after
+// another is not copied whole for each (bench/README.md, "A ledger's
+// entries inserted in place").
 func (r *Recent) mergeOne(it Item, n int) {
 	pos, ins := -1, len(r.Items) // it.ID's index in r; where it ranks
 	for k, x := range r.Items {
@@ -85,13 +91,15 @@ func (r *Recent) mergeOne(it Item, n int) {
 			ins = k
 		}
 	}
+	owned := cap(r.Items) > len(r.Items)
 	if pos >= 0 {
 		switch x := r.Items[pos]; {
 		case x.Time == it.Time: // one version: the greater data
 			if bytes.Compare(it.Data, x.Data) > 0 {
-				out := slices.Clone(r.Items)
-				out[pos] = it
-				r.Items = out
+				if !owned {
+					r.Items = slices.Clone(r.Items)
+				}
+				r.Items[pos] = it
 			}
 			return
 		case x.Time > it.Time: // the newer version is kept
@@ -100,10 +108,14 @@ func (r *Recent) mergeOne(it Item, n int) {
 	} else if ins >= n {
 		return // ranks below the n kept
 	}
-	out := make([]Item, 0, len(r.Items)+1)
-	out = append(out, r.Items[:ins]...)
-	out = append(out, it)
-	out = append(out, r.Items[ins:]...)
+	out := r.Items
+	if !owned {
+		// Room to grow by doubling, up to the n items kept and the one
+		// an insertion holds before the last is cut.
+		out = make([]Item, len(r.Items), min(n+1, max(2*len(r.Items), 4)))
+		copy(out, r.Items)
+	}
+	out = slices.Insert(out, ins, it)
 	if pos >= 0 { // it is newer than its old version, which ranked after it
 		out = slices.Delete(out, pos+1, pos+2)
 	}
