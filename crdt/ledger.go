@@ -65,8 +65,8 @@ func (l Ledger) Len() int { return len(l.Entries) }
 // A new key is inserted in place when l's slice has room, and the slice
 // grows by doubling when it has not, so that n Adds cost O(n) copies in
 // all, not one copy of the whole ledger each (a store's regular customer
-// holds thousands of entries: bench/README.md, "A ledger's entries
-// inserted in place"). Room is l's own: what shares l's entries (Joined,
+// holds thousands of entries: bench/README.md, "A ledger's entries and
+// a timeline's items inserted in place"). Room is l's own: what shares l's entries (Joined,
 // Adopted) gets them without room, so an Add to the sharer copies; and
 // l itself must not be changed after it shared them ("Persistent joins",
 // joined.go).

@@ -80,7 +80,7 @@ func (r *Recent) Merge(o Recent, n int) {
 // them ("Persistent joins", joined.go) — and otherwise builds a new one
 // with room for later Adds, so that a timeline taking one event after
 // another is not copied whole for each (bench/README.md, "A ledger's
-// entries inserted in place").
+// entries and a timeline's items inserted in place").
 func (r *Recent) mergeOne(it Item, n int) {
 	pos, ins := -1, len(r.Items) // it.ID's index in r; where it ranks
 	for k, x := range r.Items {
