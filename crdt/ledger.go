@@ -77,25 +77,61 @@ func (l *Ledger) Add(e LedgerEntry) Ledger {
 	case !ok:
 		l.Entries = slices.Insert(l.Entries, i, e)
 	case e.wins(l.Entries[i]):
-		out := slices.Clone(l.Entries) // the old slice may be shared (Joined)
-		out[i] = e
-		l.Entries = out
+		l.replace(i, e)
 	default:
 		return Ledger{}
 	}
 	return Ledger{Entries: []LedgerEntry{e}}
 }
 
+// replace sets entry i to e: in place when the slice has room (it is
+// l's own), in a copy otherwise (it may be shared: Joined, Adopted).
+func (l *Ledger) replace(i int, e LedgerEntry) {
+	if cap(l.Entries) == len(l.Entries) {
+		l.Entries = slices.Clone(l.Entries)
+	}
+	l.Entries[i] = e
+}
+
+// mergeInPlaceMax is the largest argument Merge folds in entry by entry
+// (each an Add's insert) rather than by a linear join into a new slice:
+// a peer's delta of one event into a large ledger then costs an insert,
+// not a copy of the ledger.
+const mergeInPlaceMax = 8
+
 // Merge joins o into l. o is not aliased: l never writes to o's slice,
-// and entries taken from o share only their immutable Data.
-func (l *Ledger) Merge(o Ledger) { *l = l.Joined(o) }
+// and entries taken from o share only their immutable Data. When o adds
+// nothing, l is left as it is, its room for Adds with it.
+func (l *Ledger) Merge(o Ledger) {
+	switch {
+	case l.covers(o):
+	case len(o.Entries) <= mergeInPlaceMax:
+		for _, e := range o.Entries {
+			i, ok := l.find(e.Key)
+			switch {
+			case !ok:
+				l.Entries = slices.Insert(l.Entries, i, e)
+			case e.wins(l.Entries[i]):
+				l.replace(i, e)
+			}
+		}
+	default:
+		*l = l.join(o)
+	}
+}
 
 // Joined returns the join of l and o without modifying either; see
-// "Persistent joins" in joined.go. When o adds nothing, it returns l.
+// "Persistent joins" in joined.go. When o adds nothing, it returns l's
+// entries, without room for Adds (Add).
 func (l Ledger) Joined(o Ledger) Ledger {
 	if l.covers(o) {
-		return Ledger{Entries: slices.Clip(l.Entries)} // shared: without room (Add)
+		return Ledger{Entries: slices.Clip(l.Entries)}
 	}
+	return l.join(o)
+}
+
+// join returns the join of l and o in a new slice.
+func (l Ledger) join(o Ledger) Ledger {
 	a, b := l.Entries, o.Entries
 	out := make([]LedgerEntry, 0, len(a)+len(b))
 	i, j := 0, 0

@@ -45,7 +45,8 @@ func TestLedgerAddGrowsInPlace(t *testing.T) {
 }
 
 // TestLedgerSharersNeverSeeAnAdd: what takes a ledger's entries by
-// Joined or Adopted shares them, and an Add to it later copies them
+// Joined or Adopted shares them, and an Add or a small Merge to it later
+// copies them
 // rather than write into the slice the ledger it took them from still
 // holds — as Clone's copy never shares. The ledger that shared them
 // is not changed in place afterwards, by contract ("Persistent joins",
@@ -71,7 +72,16 @@ func TestLedgerSharersNeverSeeAnAdd(t *testing.T) {
 				if shared[i] {
 					continue
 				}
-				holders[i].Add(entry("add"))
+				if rapid.Bool().Draw(t, "merge") {
+					// A peer's delta: merged entry by entry, in place.
+					var d Ledger
+					for range rapid.IntRange(1, 3).Draw(t, "merged") {
+						d.Add(entry("merged"))
+					}
+					holders[i].Merge(d)
+				} else {
+					holders[i].Add(entry("add"))
+				}
 				snaps[i] = holders[i].Clone()
 				continue
 			case op == 3:
@@ -116,6 +126,31 @@ func BenchmarkLedgerAdd(b *testing.B) {
 					l, added = base.Clone(), 0
 				}
 				l.Add(LedgerEntry{Key: next(), Time: 1, Data: []byte{1, 2, 3}})
+				added++
+			}
+		})
+	}
+}
+
+// BenchmarkLedgerMergeDelta merges a peer's one-event delta (one new
+// entry) into a ledger of n entries, kept between n and 2n as in
+// BenchmarkLedgerAdd.
+func BenchmarkLedgerMergeDelta(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run("entries="+strconv.Itoa(n), func(b *testing.B) {
+			var base Ledger
+			key := uint64(0)
+			next := func() uint64 { key += 0x9E3779B97F4A7C15; return key }
+			for range n {
+				base.Add(LedgerEntry{Key: next(), Time: 1, Data: []byte{1, 2, 3}})
+			}
+			l, added := base.Clone(), 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if added == n {
+					l, added = base.Clone(), 0
+				}
+				l.Merge(Ledger{Entries: []LedgerEntry{{Key: next(), Time: 1, Data: []byte{1, 2, 3}}}})
 				added++
 			}
 		})
