@@ -43,6 +43,8 @@ func (cfg CompareConfig) seconds() (int, string) {
 type CompareResult struct {
 	Rate     float64       // requests/s (events/s for ingest)
 	P50, P99 time.Duration // latency percentiles as the tool reports them
+	// P999 and Max are known for the paired client's runs (0 otherwise).
+	P999, Max time.Duration
 	// Requests is how many requests the tool completed (0: not known).
 	Requests int64
 	// CPUPerOp is the server's CPU time (user and system, every thread)
@@ -272,7 +274,11 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		if r.CPUPerOp > 0 {
 			cpu = fmt.Sprintf(", server CPU %v an operation", r.CPUPerOp.Round(100*time.Nanosecond))
 		}
-		fmt.Fprintf(cfg.Out, "  %s: %.0f, p50 %v p99 %v%s\n", label, r.Rate, r.P50, r.P99, cpu)
+		tail := ""
+		if r.Max > 0 {
+			tail = fmt.Sprintf(" p99.9 %v max %v", r.P999, r.Max.Round(time.Microsecond))
+		}
+		fmt.Fprintf(cfg.Out, "  %s: %.0f, p50 %v p99 %v%s%s\n", label, r.Rate, r.P50, r.P99, tail, cpu)
 		*to = append(*to, r)
 	}
 	for round := 1; round <= cfg.Rounds; round++ {
@@ -347,7 +353,7 @@ func Compare(ctx context.Context, cfg CompareConfig) ([]ComparePhase, error) {
 		}
 		err = lookups(ctx, cfg, edge, redis, lookupPath, &lookup, &one, &paired, keep)
 		if err == nil {
-			err = busyLookups(ctx, cfg, edge.Addr, redis.Addr, lookupPath, trackPath, &busy, keep)
+			err = busyLookups(ctx, cfg, edge.Addr, redis.Addr, trackPath, &busy, keep)
 		}
 		edge.Stop()
 		redis.Kill()
@@ -368,10 +374,11 @@ const BusyPhase = "lookup, one connection, during durable ingest (64 conns)"
 // 64 others: the edge under wrk (trackPath, whose users include the
 // loaded profiles, so some lookups meet a pending event of their own
 // profile), redis-server switched to appendonly yes, appendfsync
-// always under redis-benchmark's ingest EVAL.
-func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lookupPath, trackPath string, busy *ComparePhase,
+// always under redis-benchmark's ingest EVAL. The lookups are the
+// paired client's, one server at a time (Single): exact latencies.
+func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, trackPath string, busy *ComparePhase,
 	keep func(*[]CompareResult, string, CompareResult, float64)) error {
-	secs, dur := cfg.seconds()
+	secs, _ := cfg.seconds()
 	// background runs load until the measurement ends.
 	background := func(load func(ctx context.Context) error) (stop func() error) {
 		lctx, cancel := context.WithCancel(ctx)
@@ -392,7 +399,7 @@ func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lo
 	})
 	time.Sleep(time.Second)
 	overlays, waits := metricSum(edgeAddr, "ucv_store_read_overlays_total"), metricSum(edgeAddr, "ucv_store_read_waits_total")
-	r, err := runWrk(ctx, "-t1", "-c1", "-d"+dur, "--latency", "-s", lookupPath, "http://"+edgeAddr)
+	r, err := single(SingleConfig{Addr: edgeAddr, Keys: cfg.Profiles, Duration: cfg.Duration, Seed: uint64(len(busy.Edge) + 1)})
 	overlays, waits = metricSum(edgeAddr, "ucv_store_read_overlays_total")-overlays, metricSum(edgeAddr, "ucv_store_read_waits_total")-waits
 	if serr := stop(); err == nil {
 		err = serr
@@ -412,7 +419,7 @@ func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lo
 		return err
 	})
 	time.Sleep(time.Second)
-	r, err = runRedisBenchmark(ctx, redisAddr, secs*3_000, 1, cfg.Profiles, "GET", "key:__rand_int__")
+	r, err = single(SingleConfig{Addr: redisAddr, Redis: true, Keys: cfg.Profiles, Duration: cfg.Duration, Seed: uint64(len(busy.Redis) + 1)})
 	if serr := stop(); err == nil {
 		err = serr
 	}
@@ -421,6 +428,16 @@ func busyLookups(ctx context.Context, cfg CompareConfig, edgeAddr, redisAddr, lo
 	}
 	keep(&busy.Redis, "redis GET, 1 conn, during EVAL (AOF always), req/s", r, 1)
 	return nil
+}
+
+// single runs Single and reports it as a CompareResult (its rate, p50
+// and p99), printing its tail.
+func single(cfg SingleConfig) (CompareResult, error) {
+	s, err := Single(cfg)
+	if err != nil {
+		return CompareResult{}, err
+	}
+	return CompareResult{Rate: float64(s.N) / cfg.Duration.Seconds(), P50: s.P50, P99: s.P99, Requests: int64(s.N), P999: s.P999, Max: s.Max}, nil
 }
 
 // redisConfigSet sets redis-server's parameter to value (redis-cli

@@ -77,16 +77,7 @@ func Paired(cfg PairedConfig) (PairedResult, error) {
 	}
 	defer rc.Close()
 
-	// Requests are built before the clock starts: the loop allocates nothing.
-	const distinct = 1 << 14
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	edgeReq, redisReq := make([][]byte, distinct), make([][]byte, distinct)
-	for i := range distinct {
-		k := rng.IntN(cfg.Keys)
-		edgeReq[i] = fmt.Appendf(nil, "GET /v1/profiles/user_id:u%d HTTP/1.1\r\nHost: bench\r\n\r\n", k)
-		key := fmt.Sprintf("key:%012d", k)
-		redisReq[i] = fmt.Appendf(nil, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
-	}
+	edgeReq, redisReq := pairedRequests(cfg.Keys, cfg.Seed)
 	er, rr := newRespReader(ec), newRespReader(rc)
 	edge := &pairedSide{name: "edge", conn: ec, reqs: edgeReq, read: er.readHTTP}
 	redis := &pairedSide{name: "redis", conn: rc, reqs: redisReq, read: rr.readBulk}
@@ -96,15 +87,78 @@ func Paired(cfg PairedConfig) (PairedResult, error) {
 		if i%2 == 1 {
 			first, second = redis, edge
 		}
-		if err := first.do(i%distinct, start); err != nil {
+		if err := first.do(i%pairedDistinct, start); err != nil {
 			return PairedResult{}, err
 		}
-		if err := second.do(i%distinct, start); err != nil {
+		if err := second.do(i%pairedDistinct, start); err != nil {
 			return PairedResult{}, err
 		}
 	}
 	return PairedResult{Edge: summarize(edge.lat, edge.at, redis.lat, redis.at),
 		Redis: summarize(redis.lat, redis.at, edge.lat, edge.at)}, nil
+}
+
+// pairedDistinct is how many requests a run builds before its clock
+// starts, and then sends in turn: the loop allocates nothing.
+const pairedDistinct = 1 << 14
+
+// pairedRequests builds the requests of a run: lookups of random
+// profiles u0…u(keys-1) on the edge and GETs of the same keys on redis.
+func pairedRequests(keys int, seed uint64) (edge, redis [][]byte) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	edge, redis = make([][]byte, pairedDistinct), make([][]byte, pairedDistinct)
+	for i := range pairedDistinct {
+		k := rng.IntN(keys)
+		edge[i] = fmt.Appendf(nil, "GET /v1/profiles/user_id:u%d HTTP/1.1\r\nHost: bench\r\n\r\n", k)
+		key := fmt.Sprintf("key:%012d", k)
+		redis[i] = fmt.Appendf(nil, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
+	}
+	return edge, redis
+}
+
+// SingleConfig sizes a one-sided run of the paired client: one server,
+// one blocking connection.
+type SingleConfig struct {
+	Addr     string // host:port
+	Redis    bool   // GETs of key:… over RESP; otherwise the edge's lookups
+	Keys     int
+	Duration time.Duration
+	Seed     uint64
+}
+
+// Single runs the paired client against one server for cfg.Duration and
+// returns its latency distribution (Slow counts outliers; nothing to
+// pair them with). The busy phase of bench compare measures each server
+// while its own ingest load runs, so the two cannot alternate; wrk's and
+// redis-benchmark's percentiles for one connection beside a load that
+// saturates the machine do not hold together (wrk reported a p99 of
+// 21 ms for 52,920 requests in 8 s, which at 1 % of them is more time
+// than the run had: bench/README.md, "The busy phase, measured by the
+// paired client").
+func Single(cfg SingleConfig) (PairedSide, error) {
+	if cfg.Keys <= 0 || cfg.Duration <= 0 {
+		return PairedSide{}, errors.New("edgebench: single: Keys and Duration must be positive")
+	}
+	release := lockThread()
+	defer release()
+	c, err := dialPaired(cfg.Addr)
+	if err != nil {
+		return PairedSide{}, fmt.Errorf("edgebench: single: %w", err)
+	}
+	defer c.Close()
+	edgeReq, redisReq := pairedRequests(cfg.Keys, cfg.Seed)
+	rd := newRespReader(c)
+	side := &pairedSide{name: "edge", conn: c, reqs: edgeReq, read: rd.readHTTP}
+	if cfg.Redis {
+		side = &pairedSide{name: "redis", conn: c, reqs: redisReq, read: rd.readBulk}
+	}
+	start := time.Now()
+	for i := 0; time.Since(start) < cfg.Duration; i++ {
+		if err := side.do(i%pairedDistinct, start); err != nil {
+			return PairedSide{}, err
+		}
+	}
+	return summarize(side.lat, side.at, nil, nil), nil
 }
 
 // pairedSide is one server of a paired run: its connection, requests,

@@ -133,3 +133,26 @@ func TestParseHead(t *testing.T) {
 		}
 	}
 }
+
+func TestSingleMeasuresOneSide(t *testing.T) {
+	for _, redis := range []bool{false, true} {
+		addr := httpServer(t, 100)
+		if redis {
+			addr = respServer(t, 100)
+		}
+		s, err := Single(SingleConfig{Addr: addr, Redis: redis, Keys: 100, Duration: 200 * time.Millisecond, Seed: 1})
+		if err != nil {
+			t.Fatalf("redis=%v: %v", redis, err)
+		}
+		if s.N == 0 || !(0 < s.P50 && s.P50 <= s.P90 && s.P90 <= s.P99 && s.P99 <= s.P999 && s.P999 <= s.Max) {
+			t.Fatalf("redis=%v: %+v: want requests and ordered percentiles", redis, s)
+		}
+	}
+	// A miss fails the run, as in Paired.
+	if _, err := Single(SingleConfig{Addr: httpServer(t, 0), Keys: 50, Duration: 100 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
+		t.Fatalf("edge misses: err = %v, want HTTP 404", err)
+	}
+	if _, err := Single(SingleConfig{Addr: respServer(t, 0), Redis: true, Keys: 50, Duration: 100 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "key missing") {
+		t.Fatalf("redis misses: err = %v, want key missing", err)
+	}
+}
