@@ -66,31 +66,37 @@ func (l Ledger) Len() int { return len(l.Entries) }
 // grows by doubling when it has not, so that n Adds cost O(n) copies in
 // all, not one copy of the whole ledger each (a store's regular customer
 // holds thousands of entries: bench/README.md, "A ledger's entries and
-// a timeline's items inserted in place"). Room is l's own: what shares l's entries (Joined,
-// Adopted) gets them without room, so an Add to the sharer copies; and
-// l itself must not be changed after it shared them ("Persistent joins",
-// joined.go).
+// a timeline's items inserted in place"). Room is l's own: what shares
+// l's entries (Joined, Adopted) gets them without room, so an Add to
+// the sharer copies; and l itself must not be changed after it shared
+// them ("Persistent joins", joined.go).
 func (l *Ledger) Add(e LedgerEntry) Ledger {
 	e.Data = bytes.Clone(e.Data)
-	i, ok := l.find(e.Key)
-	switch {
-	case !ok:
-		l.Entries = slices.Insert(l.Entries, i, e)
-	case e.wins(l.Entries[i]):
-		l.replace(i, e)
-	default:
+	if !l.put(e) {
 		return Ledger{}
 	}
 	return Ledger{Entries: []LedgerEntry{e}}
 }
 
-// replace sets entry i to e: in place when the slice has room (it is
-// l's own), in a copy otherwise (it may be shared: Joined, Adopted).
-func (l *Ledger) replace(i int, e LedgerEntry) {
-	if cap(l.Entries) == len(l.Entries) {
-		l.Entries = slices.Clone(l.Entries)
+// put keeps e unless the entry kept for its key wins over it, and
+// reports whether it did: a new key is inserted (into the slice's room,
+// or growing it), a losing entry replaced — in place when the slice has
+// room (it is l's own), in a copy otherwise (it may be shared: Joined,
+// Adopted).
+func (l *Ledger) put(e LedgerEntry) bool {
+	i, ok := l.find(e.Key)
+	switch {
+	case !ok:
+		l.Entries = slices.Insert(l.Entries, i, e)
+	case e.wins(l.Entries[i]):
+		if cap(l.Entries) == len(l.Entries) {
+			l.Entries = slices.Clone(l.Entries)
+		}
+		l.Entries[i] = e
+	default:
+		return false
 	}
-	l.Entries[i] = e
+	return true
 }
 
 // mergeInPlaceMax is the largest argument Merge folds in entry by entry
@@ -107,13 +113,7 @@ func (l *Ledger) Merge(o Ledger) {
 	case l.covers(o):
 	case len(o.Entries) <= mergeInPlaceMax:
 		for _, e := range o.Entries {
-			i, ok := l.find(e.Key)
-			switch {
-			case !ok:
-				l.Entries = slices.Insert(l.Entries, i, e)
-			case e.wins(l.Entries[i]):
-				l.replace(i, e)
-			}
+			l.put(e)
 		}
 	default:
 		*l = l.join(o)

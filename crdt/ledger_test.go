@@ -60,50 +60,78 @@ func TestLedgerSharersNeverSeeAnAdd(t *testing.T) {
 				Data: smallBytes(t),
 			}
 		}
-		holders := []Ledger{{}}
-		snaps := []Ledger{{}}   // each holder's contents as it last wrote them
-		shared := []bool{false} // it gave its entries to another holder
-		for range rapid.IntRange(1, 60).Draw(t, "steps") {
-			i := rapid.IntRange(0, len(holders)-1).Draw(t, "holder")
-			var took Ledger
-			op := rapid.IntRange(0, 5).Draw(t, "op")
-			switch {
-			case op <= 2:
-				if shared[i] {
-					continue
-				}
+		checkSharers(t, sharing[Ledger]{
+			write: func(l *Ledger) {
 				if rapid.Bool().Draw(t, "merge") {
 					// A peer's delta: merged entry by entry, in place.
 					var d Ledger
 					for range rapid.IntRange(1, 3).Draw(t, "merged") {
 						d.Add(entry("merged"))
 					}
-					holders[i].Merge(d)
-				} else {
-					holders[i].Add(entry("add"))
+					l.Merge(d)
+					return
 				}
-				snaps[i] = holders[i].Clone()
-				continue
-			case op == 3:
+				l.Add(entry("add"))
+			},
+			joined: func(l Ledger) Ledger {
 				var d Ledger
 				for range rapid.IntRange(0, 3).Draw(t, "delta") {
 					d.Add(entry("delta"))
 				}
-				took = holders[i].Joined(d)
-			case op == 4:
-				took = holders[i].Adopted()
-			default:
-				took = holders[i].Clone()
+				return l.Joined(d)
+			},
+			adopted: Ledger.Adopted,
+			clone:   Ledger.Clone,
+			equal:   Ledger.Equal,
+		})
+	})
+}
+
+// sharing is what checkSharers does with a type: write to a state in
+// place, and take a state's storage by a join, an adoption or a clone.
+type sharing[T any] struct {
+	write                  func(*T)
+	joined, adopted, clone func(T) T
+	equal                  func(a, b T) bool
+}
+
+// checkSharers runs random writes, joins, adoptions and clones across
+// holders of one type, and checks after each step that every holder
+// still holds what it last wrote or took: no write reached another
+// holder through storage they share. A holder that gave its storage away
+// (by a join or an adoption) is not written again, as the persistent-join
+// contract requires.
+func checkSharers[T any](t *rapid.T, s sharing[T]) {
+	var zero T
+	holders, snaps := []T{zero}, []T{zero} // snaps: what each holder last wrote or took
+	shared := []bool{false}                // it gave its storage to another holder
+	for range rapid.IntRange(1, 60).Draw(t, "steps") {
+		i := rapid.IntRange(0, len(holders)-1).Draw(t, "holder")
+		var took T
+		op := rapid.IntRange(0, 5).Draw(t, "op")
+		switch {
+		case op <= 2:
+			if shared[i] {
+				continue
 			}
-			shared[i] = shared[i] || op < 5
-			holders, snaps, shared = append(holders, took), append(snaps, took.Clone()), append(shared, false)
-			for k := range holders {
-				if !holders[k].Equal(snaps[k]) {
-					t.Fatalf("holder %d changed by another's Add:\n has  %v\n want %v", k, holders[k].Entries, snaps[k].Entries)
-				}
+			s.write(&holders[i])
+			snaps[i] = s.clone(holders[i])
+			continue
+		case op == 3:
+			took = s.joined(holders[i])
+		case op == 4:
+			took = s.adopted(holders[i])
+		default:
+			took = s.clone(holders[i])
+		}
+		shared[i] = shared[i] || op < 5
+		holders, snaps, shared = append(holders, took), append(snaps, s.clone(took)), append(shared, false)
+		for k := range holders {
+			if !s.equal(holders[k], snaps[k]) {
+				t.Fatalf("holder %d changed by another's write:\n has  %+v\n want %+v", k, holders[k], snaps[k])
 			}
 		}
-	})
+	}
 }
 
 // BenchmarkLedgerAdd adds new keys to a ledger of n entries: every n
@@ -111,38 +139,31 @@ func TestLedgerSharersNeverSeeAnAdd(t *testing.T) {
 // so the first Add of each round grows the slice), keeping the size
 // between n and 2n.
 func BenchmarkLedgerAdd(b *testing.B) {
-	for _, n := range []int{10, 100, 1000, 10000} {
-		b.Run("entries="+strconv.Itoa(n), func(b *testing.B) {
-			var base Ledger
-			key := uint64(0)
-			next := func() uint64 { key += 0x9E3779B97F4A7C15; return key }
-			for range n {
-				base.Add(LedgerEntry{Key: next(), Time: 1, Data: []byte{1, 2, 3}})
-			}
-			l, added := base.Clone(), 0
-			b.ReportAllocs()
-			for b.Loop() {
-				if added == n {
-					l, added = base.Clone(), 0
-				}
-				l.Add(LedgerEntry{Key: next(), Time: 1, Data: []byte{1, 2, 3}})
-				added++
-			}
-		})
-	}
+	benchLedgerGrowth(b, []int{10, 100, 1000, 10000}, func(l *Ledger, e LedgerEntry) { l.Add(e) })
 }
 
 // BenchmarkLedgerMergeDelta merges a peer's one-event delta (one new
 // entry) into a ledger of n entries, kept between n and 2n as in
 // BenchmarkLedgerAdd.
 func BenchmarkLedgerMergeDelta(b *testing.B) {
-	for _, n := range []int{100, 1000, 10000} {
+	benchLedgerGrowth(b, []int{100, 1000, 10000}, func(l *Ledger, e LedgerEntry) {
+		l.Merge(Ledger{Entries: []LedgerEntry{e}})
+	})
+}
+
+// benchLedgerGrowth times op, giving a ledger of n entries one new
+// entry, for each n of sizes (see BenchmarkLedgerAdd).
+func benchLedgerGrowth(b *testing.B, sizes []int, op func(*Ledger, LedgerEntry)) {
+	for _, n := range sizes {
 		b.Run("entries="+strconv.Itoa(n), func(b *testing.B) {
-			var base Ledger
 			key := uint64(0)
-			next := func() uint64 { key += 0x9E3779B97F4A7C15; return key }
+			entry := func() LedgerEntry {
+				key += 0x9E3779B97F4A7C15
+				return LedgerEntry{Key: key, Time: 1, Data: []byte{1, 2, 3}}
+			}
+			var base Ledger
 			for range n {
-				base.Add(LedgerEntry{Key: next(), Time: 1, Data: []byte{1, 2, 3}})
+				base.Add(entry())
 			}
 			l, added := base.Clone(), 0
 			b.ReportAllocs()
@@ -150,7 +171,7 @@ func BenchmarkLedgerMergeDelta(b *testing.B) {
 				if added == n {
 					l, added = base.Clone(), 0
 				}
-				l.Merge(Ledger{Entries: []LedgerEntry{{Key: next(), Time: 1, Data: []byte{1, 2, 3}}}})
+				op(&l, entry())
 				added++
 			}
 		})

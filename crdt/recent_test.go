@@ -22,40 +22,19 @@ func TestRecentSharersNeverSeeAnAdd(t *testing.T) {
 				Data: smallBytes(t),
 			}
 		}
-		holders := []Recent{{}}
-		snaps := []Recent{{}}
-		shared := []bool{false}
-		for range rapid.IntRange(1, 60).Draw(t, "steps") {
-			i := rapid.IntRange(0, len(holders)-1).Draw(t, "holder")
-			var took Recent
-			op := rapid.IntRange(0, 5).Draw(t, "op")
-			switch {
-			case op <= 2:
-				if shared[i] {
-					continue
-				}
-				holders[i].Add(item("add"), n)
-				snaps[i] = holders[i].Clone()
-				continue
-			case op == 3:
+		checkSharers(t, sharing[Recent]{
+			write: func(r *Recent) { r.Add(item("add"), n) },
+			joined: func(r Recent) Recent {
 				var d Recent
 				for range rapid.IntRange(0, 2).Draw(t, "delta") {
 					d.Add(item("delta"), n)
 				}
-				took = holders[i].Joined(d, n)
-			case op == 4:
-				took = holders[i].Adopted(n)
-			default:
-				took = holders[i].Clone()
-			}
-			shared[i] = shared[i] || op < 5
-			holders, snaps, shared = append(holders, took), append(snaps, took.Clone()), append(shared, false)
-			for k := range holders {
-				if !holders[k].Equal(snaps[k]) {
-					t.Fatalf("holder %d changed by another's Add:\n has  %v\n want %v", k, holders[k].Items, snaps[k].Items)
-				}
-			}
-		}
+				return r.Joined(d, n)
+			},
+			adopted: func(r Recent) Recent { return r.Adopted(n) },
+			clone:   Recent.Clone,
+			equal:   Recent.Equal,
+		})
 	})
 }
 
