@@ -238,3 +238,29 @@ func BenchmarkParseBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyIdentify applies identifies of 20 traits the profile
+// already holds (benchProfile's 50 traits, its candidates from one
+// source) — a returning customer's sign-in: every trait's candidate key
+// exists, so the join adds none and the cap has nothing to drop.
+func BenchmarkApplyIdentify(b *testing.B) {
+	clk := crdt.NewClock(1, time.Now, time.Second, crdt.Timestamp{})
+	p := benchProfile(b, 1)
+	msgs := make([]*Message, 64)
+	for i := range msgs {
+		m := msg(b, fmt.Sprintf(`{"type":"identify","userId":"u-1","messageId":"id-%d","traits":{}}`, i))
+		m.Traits = map[string]any{}
+		for k := range 20 {
+			m.Traits[fmt.Sprintf("trait_%02d", k)] = fmt.Sprintf("v%d-%d", k, i)
+		}
+		msgs[i] = m
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m := msgs[i%len(msgs)]
+		i++
+		p.Apply(m, m.Identifiers, Source{Node: 1, Name: "till-1"}, clk.Now())
+	}
+	b.ReportMetric(float64(len(p.Candidates.M)), "candidates")
+}

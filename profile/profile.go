@@ -105,8 +105,7 @@ func (p *Profile) Merge(o *Profile) {
 	p.Retained.Merge(o.Retained)
 	p.Traits.Merge(o.Traits)
 	if len(o.Candidates.M) > 0 {
-		p.Candidates.Merge(o.Candidates)
-		p.Candidates = capCandidates(p.Candidates, MaxCandidates)
+		p.mergeCandidates(o.Candidates)
 	}
 	p.Identities.Merge(o.Identities)
 	p.Consent.Merge(o.Consent)
@@ -364,8 +363,7 @@ func (p *Profile) Apply(m *Message, link []Identifier, src Source, ts crdt.Times
 		}
 		p.Traits.Merge(d.Traits)
 		d.Candidates = addCandidates(d.Traits.M, src.Name, p.ID)
-		p.Candidates.Merge(d.Candidates)
-		p.Candidates = capCandidates(p.Candidates, MaxCandidates)
+		p.mergeCandidates(d.Candidates)
 	}
 	for _, id := range link {
 		if !p.Identities.Has(id.Key()) {

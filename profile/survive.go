@@ -107,6 +107,20 @@ func addCandidates(traits map[string]crdt.Register, source, record string) crdt.
 	return crdt.LWWMap{M: m}
 }
 
+// mergeCandidates joins o into p's candidates and caps them
+// (capCandidates). The cap can bite only when the join added a key — a
+// new record for some trait and source —: with the same keys no group
+// grew, and since every path that changes candidates caps them, the cap
+// would scan them all (over a third of an identify's Apply on a profile
+// of 50 traits) to return them as they are.
+func (p *Profile) mergeCandidates(o crdt.LWWMap) {
+	n := len(p.Candidates.M)
+	p.Candidates.Merge(o)
+	if len(p.Candidates.M) > n {
+		p.Candidates = capCandidates(p.Candidates, MaxCandidates)
+	}
+}
+
 // capCandidates keeps at most max registers per (trait, source): those
 // with the greatest (timestamp, key). It returns m itself when nothing
 // is over, else a new map (m may be shared: crdt's persistent joins).

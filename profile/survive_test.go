@@ -249,3 +249,53 @@ func TestSurviveArrivalOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestCandidatesStayCapped: whatever mix of identifies (several sources)
+// and merges of other profiles (other records) a profile takes, its
+// candidates are always capped — capCandidates returns them unchanged —
+// so skipping the cap when a join adds no key (mergeCandidates) keeps
+// exactly what capping every time kept.
+func TestCandidatesStayCapped(t *testing.T) {
+	clk := crdt.NewClock(1, func() time.Time { return t0 }, time.Second, crdt.Timestamp{})
+	reached := 0
+	rapid.Check(t, func(t *rapid.T) {
+		var ids []string // more records than MaxCandidates for one trait and source
+		for i := range 3 * MaxCandidates {
+			ids = append(ids, fmt.Sprintf("p%02d", i))
+		}
+		identify := func(p *Profile, label string) {
+			m, err := ParseMessage([]byte(`{"type":"identify","userId":"u1","messageId":"`+label+`"}`), "", t0, ParseOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Traits = map[string]any{}
+			for range rapid.IntRange(1, 2).Draw(t, label+"-traits") {
+				m.Traits[rapid.SampledFrom([]string{"name", "city"}).Draw(t, label+"-trait")] = rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, label+"-value")
+			}
+			p.Apply(m, nil, Source{Node: 1, Name: rapid.SampledFrom([]string{"crm", "pos"}).Draw(t, label+"-source")}, clk.Now())
+		}
+		p := New(ids[0])
+		overs := 0
+		for i := range rapid.IntRange(1, 60).Draw(t, "steps") {
+			label := fmt.Sprintf("m%d", i)
+			if rapid.Bool().Draw(t, "merge") {
+				o := New(rapid.SampledFrom(ids[1:]).Draw(t, label+"-other"))
+				identify(o, label+"o")
+				o.ID = p.ID // merged in as an absorbed profile's state
+				p.Merge(o)
+			} else {
+				identify(p, label)
+			}
+			if capped := capCandidates(p.Candidates, MaxCandidates); !capped.Equal(p.Candidates) {
+				t.Fatalf("step %d: candidates over the cap: %d held, %d capped", i, len(p.Candidates.M), len(capped.M))
+			}
+			if len(p.Candidates.M) >= MaxCandidates {
+				overs++
+			}
+		}
+		reached += overs
+	})
+	if reached == 0 {
+		t.Fatal("no run held as many candidates as the cap: the check checked nothing")
+	}
+}
