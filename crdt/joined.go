@@ -17,8 +17,9 @@ import (
 // rather than of the whole state. The result equals, entry for entry, a
 // Clone of the receiver merged with the argument.
 //
-// Ledger.Add and Recent.Add write into their slice's spare capacity
-// (decision 0110), so the joins that share a Ledger's or Recent's slice
+// A Ledger's Adds and small Merges and a Recent's one-item merges write
+// into their slice's spare capacity (decision 0110), so the joins that
+// share a Ledger's or Recent's slice
 // hand it out clipped: an Add by the state that took it copies. The
 // state that gave it away keeps its capacity, and the rule above is what
 // keeps its Adds from reaching the sharer.
