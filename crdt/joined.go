@@ -19,10 +19,10 @@ import (
 //
 // A Ledger's Adds and small Merges and a Recent's one-item merges write
 // into their slice's spare capacity (decision 0110), so the joins that
-// share a Ledger's or Recent's slice
-// hand it out clipped: an Add by the state that took it copies. The
-// state that gave it away keeps its capacity, and the rule above is what
-// keeps its Adds from reaching the sharer.
+// share a Ledger's or Recent's slice hand it out clipped: a write by the
+// state that took it copies. The state that gave it away keeps its
+// capacity, and the rule above is what keeps its writes from reaching
+// the sharer.
 
 // Joined returns the join of m and o; see "Persistent joins" above.
 func (m LWWMap) Joined(o LWWMap) LWWMap {
