@@ -209,9 +209,11 @@ func (r *Recent) mergeAll(o Recent, n int) {
 }
 
 // Drop removes the items for which drop returns true. Use it to apply
-// erasure; it is a local filter, not a replicated operation.
+// erasure; it is a local filter, not a replicated operation. Like
+// Ledger.Drop it filters a copy: the items may be shared (Joined,
+// Adopted).
 func (r *Recent) Drop(drop func(Item) bool) {
-	r.Items = slices.DeleteFunc(r.Items, drop)
+	r.Items = slices.DeleteFunc(slices.Clone(r.Items), drop)
 	if len(r.Items) == 0 {
 		r.Items = nil
 	}

@@ -23,7 +23,14 @@ func TestRecentSharersNeverSeeAnAdd(t *testing.T) {
 			}
 		}
 		checkSharers(t, sharing[Recent]{
-			write: func(r *Recent) { r.Add(item("add"), n) },
+			write: func(r *Recent) {
+				if rapid.IntRange(0, 3).Draw(t, "drop") == 0 {
+					id := rapid.SampledFrom([]string{"m1", "m2", "m3"}).Draw(t, "dropped")
+					r.Drop(func(it Item) bool { return it.ID == id }) // erasure
+					return
+				}
+				r.Add(item("add"), n)
+			},
 			joined: func(r Recent) Recent {
 				var d Recent
 				for range rapid.IntRange(0, 2).Draw(t, "delta") {
