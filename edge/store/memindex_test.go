@@ -94,8 +94,8 @@ func memDiff(s *Store) error {
 			}
 			bytesHeld += c.size()
 		}
-		if bytesHeld != m.bytes {
-			return fmt.Errorf("bytes held %d, counted %d", bytesHeld, m.bytes)
+		if bytesHeld != m.bytes.Load() {
+			return fmt.Errorf("bytes held %d, counted %d", bytesHeld, m.bytes.Load())
 		}
 		return tx.Bucket(bucketViews).ForEach(func(k, _ []byte) error {
 			if c, bodiless := fileCached(s, tx, string(k)); c != nil && !bodiless && m.byID[string(k)] == nil && m.limit == 0 {
