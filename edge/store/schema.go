@@ -29,7 +29,9 @@ package store
 //	            profile holding the identifier (the index is derived from it)
 //	redirects   merged profile ID → the ID it was merged into
 //	dedupe      messageId → int64 BE ms first seen
-//	dedupeTime  int64 BE ms ‖ messageId → empty (for expiry in order)
+//	dedupeTime  int64 BE ms ‖ uint64 BE bucket sequence → messageId (for
+//	            expiry in order; entries written before 2026-12-07 are
+//	            int64 BE ms ‖ messageId → empty, and expire the same way)
 //	outbox      uint64 BE sequence → outbox entry (see outbox.go)
 //	forward     uint64 BE sequence → an accepted event as it is forwarded
 //	            upstream (see forward.go, with its meta keys)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -378,6 +379,50 @@ func TestDedupeWindowExpires(t *testing.T) {
 	ingest(t, s, `{"type":"track","userId":"u1","messageId":"other","event":"E"}`) // expires old entries
 	if res := ingest(t, s, body); res.Stored != 1 {
 		t.Fatalf("after the window: %+v, want stored again", res)
+	}
+}
+
+// A file written before the time order's keys were sequences holds
+// entries keyed ms ‖ messageId with empty values: they are still
+// duplicates within the window, and expire past it as the new ones do,
+// in one time order with them.
+func TestDedupeExpiresEntriesOfTheOldKeys(t *testing.T) {
+	s, advance := hourWindowStore(t)
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(t0.UnixMilli()))
+	if err := s.dbUpdate(func(tx *bolt.Tx) error {
+		return errors.Join(tx.Bucket(bucketDedupe).Put([]byte("legacy"), ms[:]),
+			tx.Bucket(bucketDedupeTime).Put(append(ms[:], "legacy"...), nil))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	legacy := `{"type":"track","userId":"u1","messageId":"legacy","event":"E"}`
+	if res := ingest(t, s, legacy); res.Duplicates != 1 {
+		t.Fatalf("an old-key entry within the window: %+v, want a duplicate", res)
+	}
+	ingest(t, s, `{"type":"track","userId":"u1","messageId":"new","event":"E"}`)
+	advance(30 * time.Minute)
+	ingest(t, s, `{"type":"track","userId":"u1","messageId":"newer","event":"E"}`)
+	advance(45 * time.Minute)                                                      // "legacy" and "new" are past the window, "newer" is not
+	ingest(t, s, `{"type":"track","userId":"u1","messageId":"other","event":"E"}`) // expires old entries
+	for _, c := range []struct {
+		mid  string
+		want int
+	}{{"legacy", 0}, {"new", 0}, {"newer", 1}} {
+		body := fmt.Sprintf(`{"type":"track","userId":"u1","messageId":%q,"event":"E"}`, c.mid)
+		if res := ingest(t, s, body); res.Duplicates != c.want {
+			t.Errorf("messageId %s: %+v, want %d duplicates", c.mid, res, c.want)
+		}
+	}
+	if err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDedupeTime).ForEach(func(k, v []byte) error {
+			if len(k) != 16 || len(v) == 0 {
+				return fmt.Errorf("time-order entry %x → %q: want ms ‖ sequence → messageId", k, v)
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Error(err)
 	}
 }
 

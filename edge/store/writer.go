@@ -348,7 +348,7 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	if err := w.dedupe.Put(mid, ms[:]); err != nil {
 		return "", false, err
 	}
-	if err := w.tx.Bucket(bucketDedupeTime).Put(append(ms[:], mid...), nil); err != nil {
+	if err := w.noteDedupeTime(ms, mid); err != nil {
 		return "", false, err
 	}
 	if ev.Forward != nil {
@@ -880,6 +880,23 @@ func (w *writer) flush() error {
 	return w.expireDedupe()
 }
 
+// noteDedupeTime files messageId mid, first seen at ms, in the dedupe
+// set's time order. Its key is ms and the bucket's next sequence, not ms
+// and mid: every key of a commit then lands after the last, where bbolt
+// appends it, whereas random messageIds under one batch's ms landed
+// amid the keys the commit had already added to the bucket's last leaf
+// — a node bbolt does not split before the commit — and each insert
+// moved half of them (bench/README, "The dedupe set's time order by
+// sequence").
+func (w *writer) noteDedupeTime(ms [8]byte, mid []byte) error {
+	b := w.tx.Bucket(bucketDedupeTime)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(binary.BigEndian.AppendUint64(ms[:], seq), mid)
+}
+
 // expireDedupe deletes dedupe entries older than the window: up to
 // 1,000 a commit, and up to twice as many as the commit added, so that
 // under sustained ingest (tens of thousands of events a commit) the set
@@ -890,11 +907,15 @@ func (w *writer) expireDedupe() error {
 	byTime := w.tx.Bucket(bucketDedupeTime)
 	dd := w.tx.Bucket(bucketDedupe)
 	c := byTime.Cursor()
-	for k, _ := c.First(); len(k) >= 8; k, _ = c.First() {
+	for k, v := c.First(); len(k) >= 8; k, v = c.First() {
 		if int64(binary.BigEndian.Uint64(k)) >= cutoff {
 			break
 		}
-		if err := dd.Delete(k[8:]); err != nil {
+		mid := v // ms ‖ sequence → messageId (noteDedupeTime)
+		if len(mid) == 0 {
+			mid = k[8:] // ms ‖ messageId → empty: written before 2026-12-07
+		}
+		if err := dd.Delete(mid); err != nil {
 			return err
 		}
 		if err := c.Delete(); err != nil {
