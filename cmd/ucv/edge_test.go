@@ -231,6 +231,12 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", pageSize: 4096},
 		},
 		{
+			name: "apply commit events",
+			cmd:  "edge",
+			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-commit-events", "32768"},
+			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", applyCommitEvents: 32768},
+		},
+		{
 			name: "never pace",
 			cmd:  "edge",
 			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-pace-above", "0"},
@@ -270,6 +276,9 @@ func TestParseEdgeFlags(t *testing.T) {
 		{name: "apply commit age negative", cmd: "dev", args: []string{"--apply-commit-age", "-1s"}, wantErr: true},
 		{name: "apply idle commit over a second", cmd: "dev", args: []string{"--apply-idle-commit", "2s"}, wantErr: true},
 		{name: "apply idle commit not a duration", cmd: "edge", args: []string{"--apply-idle-commit", "soon"}, wantErr: true},
+		{name: "apply commit events zero", cmd: "dev", args: []string{"--apply-commit-events", "0"}, wantErr: true},
+		{name: "apply commit events over 65536", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--apply-commit-events", "65537"}, wantErr: true},
+		{name: "apply commit events not a number", cmd: "dev", args: []string{"--apply-commit-events", "16k"}, wantErr: true},
 		{name: "apply commit age over ten seconds", cmd: "dev", args: []string{"--apply-commit-age", "11s"}, wantErr: true},
 		{name: "apply linger over a second", cmd: "dev", args: []string{"--apply-linger", "2s"}, wantErr: true},
 		{name: "apply linger without a unit", cmd: "dev", args: []string{"--apply-linger", "20"}, wantErr: true},
@@ -336,6 +345,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.applyIdleCommit == 0 {
 				tc.want.applyIdleCommit = 20 * time.Millisecond
+			}
+			if tc.want.applyCommitEvents == 0 {
+				tc.want.applyCommitEvents = 16384 // decision 0096
 			}
 			if tc.want.pageSize == 0 {
 				tc.want.pageSize = 16384 // decision 0104
