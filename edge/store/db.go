@@ -117,7 +117,9 @@ type Store struct {
 	// lookups that wait only for those (pending.go); readWaits counts
 	// the lookups from memory that waited for the applier, readOverlays
 	// those answered with their pending events applied (overlay.go).
-	pending       pendingSet
+	pending pendingSet
+	// dedupe indexes the dedupe set's messageIds (dedupe.go).
+	dedupe        *dedupeIndex
 	readWaits     atomic.Uint64
 	readOverlays  atomic.Uint64
 	applyMu       sync.Mutex
@@ -322,8 +324,8 @@ func Open(opts Options) (*Store, error) {
 			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
 			from = 1
-		case len(v) == 4 && (binary.BigEndian.Uint32(v) == 2 || binary.BigEndian.Uint32(v) == 3):
-			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion)) // read as it is (schema.go)
+		case len(v) == 4 && binary.BigEndian.Uint32(v) >= 2 && binary.BigEndian.Uint32(v) <= 4:
+			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion)) // read as it is, the by-ID dedupe set emptied below (schema.go)
 		case len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion:
 			return fmt.Errorf("store: schema version %x, this build reads 1 to %d", v, schemaVersion)
 		}
@@ -331,6 +333,16 @@ func Open(opts Options) (*Store, error) {
 	})
 	if err == nil && from != 0 {
 		err = s.migrate(from)
+	}
+	if err == nil {
+		err = db.Update(emptyLegacyDedupe)
+	}
+	if err == nil {
+		err = db.View(func(tx *bolt.Tx) error {
+			var err error
+			s.dedupe, err = buildDedupeIndex(tx)
+			return err
+		})
 	}
 	if err != nil {
 		db.Close()
@@ -1236,10 +1248,14 @@ func (s *Store) Check() error {
 		return fmt.Errorf("store: bbolt check: %w", err)
 	}
 	var first error
-	checkTx(tx, func(err error) bool {
+	report := func(err error) bool {
 		first = err
 		return false
-	})
+	}
+	checkTx(tx, report)
+	if first == nil {
+		checkDedupe(tx, s.dedupe, report)
+	}
 	return first
 }
 

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -109,19 +108,22 @@ func TestApplierLingerEndsOnClose(t *testing.T) {
 	}
 }
 
-// lookupMessage returns the recorded moment (as bytes, "" if none) of
-// messageId mid in the dedupe set: set when its event was applied.
+// lookupMessage reports ("seen", or "" if not) whether messageId mid is
+// in the dedupe set: set when its event was applied.
 func (s *Store) lookupMessage(tb testing.TB, mid string) string {
 	tb.Helper()
-	var v []byte
+	var seen bool
 	err := s.view(func(tx *bolt.Tx) error {
-		v = bytes.Clone(tx.Bucket(bucketDedupe).Get([]byte(mid)))
+		seen = s.dedupe.seen(tx.Bucket(bucketDedupeTime), []byte(mid))
 		return nil
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return string(v)
+	if !seen {
+		return ""
+	}
+	return "seen"
 }
 
 // lingerHooks are the test hooks lingerOpts installs: the applier's

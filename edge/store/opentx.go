@@ -259,11 +259,19 @@ func (s *Store) txCommit() error {
 		err = tx.Bucket(bucketMeta).Put(walPosKey, u64(pos))
 	}
 	if err == nil {
+		// The dedupe index holds the commit's entries before any reader
+		// can see them, and lets expired ones go only after (dedupe.go).
+		s.dedupe.add(w.byTime, w.ddAdd)
 		start := time.Now()
 		stop := s.commitWriteback()
 		err = tx.Commit()
 		stop()
 		s.txCommitNanos.Add(int64(time.Since(start)))
+		if err == nil {
+			s.dedupe.forget(w.ddGone)
+		} else {
+			s.dedupe.forget(w.ddAdd)
+		}
 	} else {
 		_ = tx.Rollback()
 	}

@@ -115,10 +115,10 @@ func (s *Store) overlayIn(tx *bolt.Tx, key, id []byte, view bool) (o overlaid, o
 	}
 	rules := s.opts.Rules
 	cat := s.Catalog()
-	dedupe := tx.Bucket(bucketDedupe)
+	byTime := tx.Bucket(bucketDedupeTime)
 	for _, pe := range evs {
 		m := pe.ev.Msg
-		if pe.dup || dedupe.Get([]byte(m.MessageID)) != nil {
+		if pe.dup || s.dedupe.seen(byTime, []byte(m.MessageID)) {
 			continue // the writer drops it as a duplicate (plainAfter marks a repeat of a pending one)
 		}
 		// resolve's outcome when every identifier names target alone:

@@ -28,10 +28,13 @@ package store
 //	holders     "type:value" ‖ 0x00 ‖ profile ID → empty: every stored
 //	            profile holding the identifier (the index is derived from it)
 //	redirects   merged profile ID → the ID it was merged into
-//	dedupe      messageId → int64 BE ms first seen
-//	dedupeTime  int64 BE ms ‖ uint64 BE bucket sequence → messageId (for
-//	            expiry in order; entries written before 2026-12-07 are
-//	            int64 BE ms ‖ messageId → empty, and expire the same way)
+//	dedupe      empty since schema 5 (it held messageId → int64 BE ms
+//	            first seen; Open empties it)
+//	dedupeTime  int64 BE ms ‖ uint64 BE bucket sequence → messageId: the
+//	            dedupe set, in time order for expiry, indexed by
+//	            messageId in memory (dedupe.go); entries written before
+//	            2026-12-07 are int64 BE ms ‖ messageId → empty, and are
+//	            read and expire the same way
 //	outbox      uint64 BE sequence → outbox entry (see outbox.go)
 //	forward     uint64 BE sequence → an accepted event as it is forwarded
 //	            upstream (see forward.go, with its meta keys)
@@ -91,8 +94,12 @@ var (
 // Version 4 may store view records without their JSON (viewBodiless,
 // decision 0109): a version 2 or 3 file is a valid version 4 file, but a
 // version 3 build must not open a version 4 file (it would serve such a
-// view as an empty document).
-const schemaVersion = 4
+// view as an empty document). Version 5 keeps the dedupe set in the
+// dedupeTime bucket alone, indexed in memory (dedupe.go): Open empties a
+// version 2–4 file's by-ID dedupe bucket, and a version 4 build must not
+// open a version 5 file (it would find no messageId seen and store
+// duplicates).
+const schemaVersion = 5
 
 // maxRedirectHops bounds redirect chains (a cycle would be a bug).
 const maxRedirectHops = 32

@@ -383,9 +383,10 @@ func TestDedupeWindowExpires(t *testing.T) {
 }
 
 // A file written before the time order's keys were sequences holds
-// entries keyed ms ‖ messageId with empty values: they are still
-// duplicates within the window, and expire past it as the new ones do,
-// in one time order with them.
+// entries keyed ms ‖ messageId with empty values, and a by-ID set: Open
+// empties the set, and the old entries are still duplicates within the
+// window and expire past it as the new ones do, in one time order with
+// them.
 func TestDedupeExpiresEntriesOfTheOldKeys(t *testing.T) {
 	s, advance := hourWindowStore(t)
 	var ms [8]byte
@@ -395,6 +396,15 @@ func TestDedupeExpiresEntriesOfTheOldKeys(t *testing.T) {
 			tx.Bucket(bucketDedupeTime).Put(append(ms[:], "legacy"...), nil))
 	}); err != nil {
 		t.Fatal(err)
+	}
+	s = reopen(t, s) // the in-memory index is built from the file at Open
+	if err := s.view(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketDedupe).Cursor().First(); k != nil {
+			return fmt.Errorf("the by-ID dedupe set holds %q after Open", k)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 	legacy := `{"type":"track","userId":"u1","messageId":"legacy","event":"E"}`
 	if res := ingest(t, s, legacy); res.Duplicates != 1 {
@@ -634,7 +644,7 @@ func TestDedupeExpiryKeepsPace(t *testing.T) {
 	entries := func() int {
 		n := 0
 		if err := s.view(func(tx *bolt.Tx) error {
-			n = tx.Bucket(bucketDedupe).Stats().KeyN
+			n = tx.Bucket(bucketDedupeTime).Stats().KeyN
 			return nil
 		}); err != nil {
 			t.Fatal(err)

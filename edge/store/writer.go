@@ -26,7 +26,7 @@ type writer struct {
 	tx       *bolt.Tx
 	index    *seekBucket
 	profiles *seekBucket
-	dedupe   *seekBucket
+	byTime   *bolt.Bucket    // the dedupe set's time order (dedupe.go)
 	seen     map[string]bool // messageIds stored in this transaction
 	cache    map[string]*profile.Profile
 	dirty    map[string]bool
@@ -69,6 +69,10 @@ type writer struct {
 	// expired counts the dedupe entries expireDedupe removed; deduped
 	// those this transaction added (expireDedupe keeps pace with them).
 	expired, deduped int
+	// ddAdd and ddGone are the dedupe entries this transaction wrote and
+	// expired, for the in-memory index: added before the commit,
+	// forgotten after it (dedupe.go).
+	ddAdd, ddGone []dedupeNote
 	// skipped counts identifiers resolve left out, by reason; added to
 	// the store's counters only if the transaction commits.
 	skipped [NumSkipReasons]uint64
@@ -99,11 +103,7 @@ type writer struct {
 // ascending order (outbox sequences, dedupe times) or whose values
 // are rewritten at the same size (views). bbolt's default (0.5) splits
 // such appends into half-full pages, so a bulk load left every other
-// byte of those buckets empty. The dedupe set too: its keys (messageIds)
-// arrive in random order, but a commit adds many to each leaf and bbolt
-// splits a leaf that grew into pages filled to this share, so at 0.5 the
-// set's pages stayed half empty (bench/README, "The dedupe set's pages":
-// 50 % → 89 % in use, 44 % fewer pages a key, the same throughput).
+// byte of those buckets empty.
 //
 // Not the profiles: a state grows with every event, so a leaf of them
 // split at 90 % overflows again at the next commit that touches it and
@@ -130,7 +130,7 @@ func (w *writer) size() writerSize {
 }
 
 func newWriter(s *Store, tx *bolt.Tx) *writer {
-	for _, b := range [][]byte{bucketViews, bucketDedupeTime, bucketOutbox, bucketDedupe} {
+	for _, b := range [][]byte{bucketViews, bucketDedupeTime, bucketOutbox} {
 		tx.Bucket(b).FillPercent = appendFill
 	}
 	n := s.sized
@@ -138,7 +138,7 @@ func newWriter(s *Store, tx *bolt.Tx) *writer {
 		s: s, tx: tx,
 		index:    newSeekBucket(tx.Bucket(bucketIndex)),
 		profiles: newSeekBucket(tx.Bucket(bucketProfiles)),
-		dedupe:   newSeekBucket(tx.Bucket(bucketDedupe)),
+		byTime:   tx.Bucket(bucketDedupeTime),
 		seen:     make(map[string]bool, n.messages),
 		cache:    make(map[string]*profile.Profile, n.profiles),
 		dirty:    make(map[string]bool, n.profiles),
@@ -277,7 +277,7 @@ func (w *writer) lookup(key string) string {
 func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, err error) {
 	m := ev.Msg
 	mid := []byte(m.MessageID)
-	if w.seen[m.MessageID] || w.dedupe.Get(mid) != nil {
+	if w.seen[m.MessageID] || w.s.dedupe.seen(w.byTime, mid) {
 		return "", true, nil
 	}
 	w.seen[m.MessageID] = true
@@ -345,10 +345,7 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(w.nowMs))
 	w.deduped++
-	if err := w.dedupe.Put(mid, ms[:]); err != nil {
-		return "", false, err
-	}
-	if err := w.noteDedupeTime(ms, mid); err != nil {
+	if err := w.noteDedupeTime(ms, m.MessageID); err != nil {
 		return "", false, err
 	}
 	if ev.Forward != nil {
@@ -881,20 +878,23 @@ func (w *writer) flush() error {
 }
 
 // noteDedupeTime files messageId mid, first seen at ms, in the dedupe
-// set's time order. Its key is ms and the bucket's next sequence, not ms
-// and mid: every key of a commit then lands after the last, where bbolt
-// appends it, whereas random messageIds under one batch's ms landed
-// amid the keys the commit had already added to the bucket's last leaf
-// — a node bbolt does not split before the commit — and each insert
-// moved half of them (bench/README, "The dedupe set's time order by
-// sequence").
-func (w *writer) noteDedupeTime(ms [8]byte, mid []byte) error {
-	b := w.tx.Bucket(bucketDedupeTime)
-	seq, err := b.NextSequence()
+// set's time order, and notes it for the in-memory index (dedupe.go).
+// Its key is ms and the bucket's next sequence, not ms and mid: every key
+// of a commit then lands after the last, where bbolt appends it, whereas
+// random messageIds under one batch's ms landed amid the keys the commit
+// had already added to the bucket's last leaf — a node bbolt does not
+// split before the commit — and each insert moved half of them
+// (bench/README, "The dedupe set's time order by sequence").
+func (w *writer) noteDedupeTime(ms [8]byte, mid string) error {
+	seq, err := w.byTime.NextSequence()
 	if err != nil {
 		return err
 	}
-	return b.Put(binary.BigEndian.AppendUint64(ms[:], seq), mid)
+	if err := w.byTime.Put(binary.BigEndian.AppendUint64(ms[:], seq), []byte(mid)); err != nil {
+		return err
+	}
+	w.ddAdd = append(w.ddAdd, dedupeNote{h: w.s.dedupe.hashString(mid), mid: mid, ref: dedupeRef{ms: int64(binary.BigEndian.Uint64(ms[:])), seq: seq}})
+	return nil
 }
 
 // expireDedupe deletes dedupe entries older than the window: up to
@@ -904,19 +904,13 @@ func (w *writer) noteDedupeTime(ms [8]byte, mid []byte) error {
 func (w *writer) expireDedupe() error {
 	limit := max(1000, 2*w.deduped)
 	cutoff := w.nowMs - w.s.opts.DedupeWindow.Milliseconds()
-	byTime := w.tx.Bucket(bucketDedupeTime)
-	dd := w.tx.Bucket(bucketDedupe)
-	c := byTime.Cursor()
+	c := w.byTime.Cursor()
 	for k, v := c.First(); len(k) >= 8; k, v = c.First() {
 		if int64(binary.BigEndian.Uint64(k)) >= cutoff {
 			break
 		}
-		mid := v // ms ‖ sequence → messageId (noteDedupeTime)
-		if len(mid) == 0 {
-			mid = k[8:] // ms ‖ messageId → empty: written before 2026-12-07
-		}
-		if err := dd.Delete(mid); err != nil {
-			return err
+		if mid, r, ok := dedupeRefOf(k, v); ok {
+			w.ddGone = append(w.ddGone, dedupeNote{h: w.s.dedupe.hash(mid), mid: string(mid), ref: r})
 		}
 		if err := c.Delete(); err != nil {
 			return err
