@@ -86,6 +86,8 @@ type edgeConfig struct {
 	// (decision 0096; bench/README, "The dedupe set's time order by
 	// sequence" for what a larger one costs and buys).
 	applyCommitEvents int
+	// dedupeWindow is how long a messageId is remembered (decision 0111).
+	dedupeWindow time.Duration
 	// applyIdleCommit is how long the applier may keep its transaction
 	// open with nothing queued (0: commit at once; decision 0107).
 	applyIdleCommit time.Duration
@@ -131,7 +133,7 @@ func edgeFlagGroups(name string) []flagGroup {
 	return []flagGroup{
 		{"HTTP options", []string{"http-addr", "public-url", "cors-origins", "max-event-age", "default-region"},
 			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
-		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger", "apply-commit-age", "apply-commit-events", "apply-idle-commit", "apply-priority", "apply-pace-above", "page-size"},
+		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger", "apply-commit-age", "apply-commit-events", "apply-idle-commit", "dedupe-window", "apply-priority", "apply-pace-above", "page-size"},
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
 		{"Definitions (computed traits and audiences) of a standalone edge", []string{"definitions"},
 			"ucv " + name + " --no-hub --definitions /etc/ucv/definitions.json  # kill -HUP reloads it"},
@@ -234,6 +236,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	idleCommit := fs.String("apply-idle-commit", env("UCV_APPLY_IDLE_COMMIT", "20ms"), "how long the store may keep a transaction of its data file open with nothing more to apply, from its first event, a `DURATION` up to 1s: under light load (a till posting event after event) a commit then takes every event of that time, and the data file's syncs stop competing with the write-ahead log's; acknowledgements never wait, and a read that must see an event not yet applied, or another write, has it committed at once; 0: commit as soon as nothing is queued [UCV_APPLY_IDLE_COMMIT]")
 	commitAge := fs.String("apply-commit-age", env("UCV_APPLY_COMMIT_AGE", "1s"), "under load, how long the store may keep applying batches in one transaction of its data file before committing it, a `DURATION` up to 10s: each profile touched is then written once; acknowledgements never wait (the write-ahead log holds them), and a read that must see an event not yet applied, or another write, has it committed at once; 0: commit every batch [UCV_APPLY_COMMIT_AGE]")
 	commitEvents := fs.String("apply-commit-events", env("UCV_APPLY_COMMIT_EVENTS", "16384"), "under load, the most `EVENTS` the store applies in one transaction of its data file before committing it, from 1 to 65536: a commit rewrites each touched page once, so larger ones write fewer bytes an event and hold more decoded profiles in memory, and a restart after a crash replays up to this many more (32768: ~40 % fewer bytes written an event and ~0.7 GB more memory under sustained batches than 16384) [UCV_APPLY_COMMIT_EVENTS]")
+	dedupeWindow := fs.String("dedupe-window", env("UCV_DEDUPE_WINDOW", "168h"), "how long a messageId is remembered, a `DURATION` from 1h to 2160h: an event whose messageId was stored within it is counted as a duplicate and changes nothing; the edge keeps about 60 bytes of memory per messageId in the window [UCV_DEDUPE_WINDOW]")
 	fwdMax := fs.String("forward-max-outbox-mb", env("UCV_FORWARD_MAX_OUTBOX_MB", "1024"), "`MB` the events waiting to be forwarded may take on disk; past it the oldest are dropped unsent (ucv_forward_dropped_total{reason=\"outbox_full\"}) and ingest goes on; 0: no cap [UCV_FORWARD_MAX_OUTBOX_MB]")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", env("UCV_TLS_CERT", ""), "serve the API over TLS with this certificate (PEM `FILE`); read again on SIGHUP and when it changes [UCV_TLS_CERT]")
 	fs.StringVar(&cfg.tlsKey, "tls-key", env("UCV_TLS_KEY", ""), "the private key of --tls-cert (PEM `FILE`) [UCV_TLS_KEY]")
@@ -324,6 +327,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if cfg.applyCommitEvents, err = strconv.Atoi(strings.TrimSpace(*commitEvents)); err != nil || cfg.applyCommitEvents < 1 || cfg.applyCommitEvents > 65536 {
 		return cfg, fmt.Errorf("%w: --apply-commit-events must be a number of events from 1 to 65536, such as 16384", errUsage)
+	}
+	if cfg.dedupeWindow, err = time.ParseDuration(strings.TrimSpace(*dedupeWindow)); err != nil || cfg.dedupeWindow < time.Hour || cfg.dedupeWindow > 2160*time.Hour {
+		return cfg, fmt.Errorf("%w: --dedupe-window must be a duration from 1h to 2160h, such as 168h", errUsage)
 	}
 	if cfg.applyIdleCommit, err = time.ParseDuration(strings.TrimSpace(*idleCommit)); err != nil || cfg.applyIdleCommit < 0 || cfg.applyIdleCommit > time.Second {
 		return cfg, fmt.Errorf("%w: --apply-idle-commit must be a duration from 0 (commit at once) to 1s, such as 20ms", errUsage)
@@ -536,6 +542,7 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 	}
 	nc.Store.CommitAge = cfg.applyCommitAge
 	nc.Store.CommitEvents = cfg.applyCommitEvents
+	nc.Store.DedupeWindow = cfg.dedupeWindow
 	nc.Store.ApplierPriority = cfg.applyPriority
 	nc.Store.PaceAbove = cfg.applyPaceAbove
 	nc.Store.PageSize = cfg.pageSize

@@ -237,6 +237,12 @@ func TestParseEdgeFlags(t *testing.T) {
 			want: edgeConfig{dataDir: "d", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{"k": ""}, nodeName: hostOr("edge"), defaultRegion: "US", applyCommitEvents: 32768},
 		},
 		{
+			name: "dedupe window",
+			cmd:  "dev",
+			env:  map[string]string{"UCV_DEDUPE_WINDOW": "24h"},
+			want: edgeConfig{dataDir: "./ucv-data", httpAddr: "127.0.0.1:8080", writeKeys: map[string]string{}, nodeName: "dev", defaultRegion: "US", dev: true, dedupeWindow: 24 * time.Hour},
+		},
+		{
 			name: "never pace",
 			cmd:  "edge",
 			args: []string{"--data-dir", "d", "--write-key", "k", "--apply-pace-above", "0"},
@@ -276,6 +282,9 @@ func TestParseEdgeFlags(t *testing.T) {
 		{name: "apply commit age negative", cmd: "dev", args: []string{"--apply-commit-age", "-1s"}, wantErr: true},
 		{name: "apply idle commit over a second", cmd: "dev", args: []string{"--apply-idle-commit", "2s"}, wantErr: true},
 		{name: "apply idle commit not a duration", cmd: "edge", args: []string{"--apply-idle-commit", "soon"}, wantErr: true},
+		{name: "dedupe window under an hour", cmd: "dev", args: []string{"--dedupe-window", "30m"}, wantErr: true},
+		{name: "dedupe window over 90 days", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--dedupe-window", "2161h"}, wantErr: true},
+		{name: "dedupe window without a unit", cmd: "dev", args: []string{"--dedupe-window", "7"}, wantErr: true},
 		{name: "apply commit events zero", cmd: "dev", args: []string{"--apply-commit-events", "0"}, wantErr: true},
 		{name: "apply commit events over 65536", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--apply-commit-events", "65537"}, wantErr: true},
 		{name: "apply commit events not a number", cmd: "dev", args: []string{"--apply-commit-events", "16k"}, wantErr: true},
@@ -345,6 +354,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.applyIdleCommit == 0 {
 				tc.want.applyIdleCommit = 20 * time.Millisecond
+			}
+			if tc.want.dedupeWindow == 0 {
+				tc.want.dedupeWindow = 7 * 24 * time.Hour
 			}
 			if tc.want.applyCommitEvents == 0 {
 				tc.want.applyCommitEvents = 16384 // decision 0096

@@ -223,6 +223,12 @@ func TestForwardNodeConfig(t *testing.T) {
 			t.Errorf("--apply-commit-age %v: CommitAge %v (%v), want %v", d, nc.Store.CommitAge, err, want)
 		}
 	}
+	// --apply-commit-events and --dedupe-window as they are.
+	c := base()
+	c.applyCommitEvents, c.dedupeWindow = 32768, 24*time.Hour
+	if nc, err := nodeConfig(c, nil); err != nil || nc.Store.CommitEvents != 32768 || nc.Store.DedupeWindow != 24*time.Hour {
+		t.Errorf("--apply-commit-events 32768 --dedupe-window 24h: CommitEvents %d, DedupeWindow %v (%v)", nc.Store.CommitEvents, nc.Store.DedupeWindow, err)
+	}
 	// --apply-idle-commit likewise: 0 (commit at once) is negative.
 	for d, want := range map[time.Duration]time.Duration{0: -1, 5 * time.Millisecond: 5 * time.Millisecond, 20 * time.Millisecond: 20 * time.Millisecond} {
 		c := base()
