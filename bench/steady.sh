@@ -13,6 +13,9 @@
 #
 #   bench/steady.sh BIN [BIN…]   # alternates the binaries, ROUNDS times (default 1)
 #
+# MID=uuid sends random UUID-shaped messageIds, as client libraries do,
+# instead of numbered ones (decision 0111).
+#
 # LOAD=batch posts /v1/batch requests of 100 events on 8 connections
 # instead (the tail of a batch's acknowledgement, decision 0102); the
 # table then adds the appender's pacing share and the applier's measured
@@ -25,11 +28,17 @@ local threads, counter = 0, 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 -- tid is the global setup gave this thread (never a chunk-level "local tid")
 function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
+local uuid = os.getenv("MID") == "uuid"
 request = function()
   counter = counter + 1
+  local mid = string.format("s-%d", counter)
+  if uuid then
+    mid = string.format("%08x-%04x-4%03x-%04x-%08x%04x", math.random(0, 0x7fffffff), math.random(0, 0xffff),
+      math.random(0, 0xfff), math.random(0, 0xffff), math.random(0, 0x7fffffff), math.random(0, 0xffff))
+  end
   return wrk.format("POST", "/v1/track", {["Content-Type"]="application/json", ["X-Write-Key"]="wk"},
-    string.format('{"userId":"u%d","messageId":"s-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
-      math.random(100000), counter, counter % 500))
+    string.format('{"userId":"u%d","messageId":"%s","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
+      math.random(100000), mid, counter % 500))
 end
 LUA
 script=$dir/single.lua conns=64
