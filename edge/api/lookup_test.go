@@ -251,6 +251,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`ucv_store_profiles 2`,
 		`ucv_store_up 1`,
 		`ucv_store_db_bytes `,
+		`ucv_store_dedupe_entries 3`, // the three events stored, the duplicate not again
 		`ucv_store_last_commit_events `,
 		`ucv_store_commits_total `,
 		`ucv_store_commit_events_bucket{le="1"} `,

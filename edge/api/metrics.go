@@ -147,6 +147,7 @@ var (
 	descIdentifiers = metric.NewDesc("ucv_store_identifiers", "Entries in the identifier index.")
 	descOutbox      = metric.NewDesc("ucv_store_outbox_length", "Deltas waiting to be shipped to the hub.")
 	descDBBytes     = metric.NewDesc("ucv_store_db_bytes", "Size of the database file in bytes.")
+	descDedupe      = metric.NewDesc("ucv_store_dedupe_entries", "MessageIds remembered for deduplication (those stored within --dedupe-window), each held in memory at about 56 bytes.")
 	descCommit      = metric.NewDesc("ucv_store_last_commit_events", "Events folded into the most recent group commit.")
 	descCommits     = metric.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.")
 	descCommitSizes = metric.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.")
@@ -189,7 +190,7 @@ var (
 )
 
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
-	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descCommit, descCommits, descCommitSizes, descCommitsBy, descSkipped,
+	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descDedupe, descCommit, descCommits, descCommitSizes, descCommitsBy, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
 		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descApplyRate, descPaceSecs, descLogSyncs, descLedSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
 		describe(d)
@@ -212,6 +213,7 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Gauge(descIdentifiers, float64(st.Identifiers))
 	e.Gauge(descOutbox, float64(st.OutboxLen))
 	e.Gauge(descDBBytes, float64(st.DBBytes))
+	e.Gauge(descDedupe, float64(st.DedupeEntries))
 	e.Gauge(descCommit, float64(st.LastCommitSize))
 	e.Counter(descCommits, float64(st.Commits))
 	e.Counter(descMismatches, float64(st.ViewMismatches), "view")

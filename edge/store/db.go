@@ -1141,6 +1141,7 @@ func (s *Store) CommittedStats() (Stats, error) {
 		st.Identifiers = int(readU64(meta.Get(identifiersKey)))
 		st.OutboxLen = int(readU64(meta.Get(outboxKey)))
 		st.DBBytes = tx.Size()
+		st.DedupeEntries = s.dedupe.len()
 		st.Repairing = tx.Bucket(bucketRepair).Stats().KeyN
 		return nil
 	})

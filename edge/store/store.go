@@ -308,10 +308,13 @@ type View struct {
 
 // Stats are gauges for metrics.
 type Stats struct {
-	Profiles       int
-	Identifiers    int
-	OutboxLen      int
-	DBBytes        int64
+	Profiles    int
+	Identifiers int
+	OutboxLen   int
+	DBBytes     int64
+	// DedupeEntries is the messageIds in the dedupe window, each held in
+	// memory (~56 bytes; decision 0111).
+	DedupeEntries  int
 	LastCommitSize int   // events in the latest commit
 	Commits        int64 // transactions committed since Open
 	// CommitEvents is a histogram of events per commit since Open:
