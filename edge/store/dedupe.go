@@ -101,12 +101,15 @@ func newDedupeIndex() *dedupeIndex {
 
 func (d *dedupeIndex) hash(mid []byte) uint64 { return maphash.Bytes(d.seed, mid) }
 
-func (d *dedupeIndex) hashString(mid string) uint64 { return maphash.String(d.seed, mid) }
-
 // seen reports whether byTime (in the caller's transaction) holds an
 // entry of mid.
 func (d *dedupeIndex) seen(byTime *bolt.Bucket, mid []byte) bool {
-	h := d.hash(mid)
+	return d.seenHashed(byTime, d.hash(mid), mid)
+}
+
+// seenHashed is seen for a caller that has mid's hash h already (the
+// writer, which files it next).
+func (d *dedupeIndex) seenHashed(byTime *bolt.Bucket, h uint64, mid []byte) bool {
 	d.mu.RLock()
 	r, ok := d.byHash[h]
 	var cr dedupeRef

@@ -179,7 +179,7 @@ func BenchmarkDedupeIndex(b *testing.B) {
 	runtime.ReadMemStats(&m0)
 	d := newDedupeIndex()
 	for i := range n {
-		d.byHash[d.hashString(fmt.Sprintf("%08x-%04x-4%03x-%012x", i*7919, i%65536, i%4096, i))] = dedupeRef{ms: int64(i), seq: uint64(i + 1)}
+		d.byHash[d.hash(fmt.Appendf(nil, "%08x-%04x-4%03x-%012x", i*7919, i%65536, i%4096, i))] = dedupeRef{ms: int64(i), seq: uint64(i + 1)}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&m1)

@@ -277,7 +277,8 @@ func (w *writer) lookup(key string) string {
 func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, err error) {
 	m := ev.Msg
 	mid := []byte(m.MessageID)
-	if w.seen[m.MessageID] || w.s.dedupe.seen(w.byTime, mid) {
+	h := w.s.dedupe.hash(mid)
+	if w.seen[m.MessageID] || w.s.dedupe.seenHashed(w.byTime, h, mid) {
 		return "", true, nil
 	}
 	w.seen[m.MessageID] = true
@@ -345,7 +346,7 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(w.nowMs))
 	w.deduped++
-	if err := w.noteDedupeTime(ms, m.MessageID); err != nil {
+	if err := w.noteDedupeTime(ms, m.MessageID, mid, h); err != nil {
 		return "", false, err
 	}
 	if ev.Forward != nil {
@@ -877,23 +878,24 @@ func (w *writer) flush() error {
 	return w.expireDedupe()
 }
 
-// noteDedupeTime files messageId mid, first seen at ms, in the dedupe
-// set's time order, and notes it for the in-memory index (dedupe.go).
+// noteDedupeTime files messageId mid (b its bytes, h its hash), first
+// seen at ms, in the dedupe set's time order, and notes it for the
+// in-memory index (dedupe.go).
 // Its key is ms and the bucket's next sequence, not ms and mid: every key
 // of a commit then lands after the last, where bbolt appends it, whereas
 // random messageIds under one batch's ms landed amid the keys the commit
 // had already added to the bucket's last leaf — a node bbolt does not
 // split before the commit — and each insert moved half of them
 // (bench/README, "The dedupe set's time order by sequence").
-func (w *writer) noteDedupeTime(ms [8]byte, mid string) error {
+func (w *writer) noteDedupeTime(ms [8]byte, mid string, b []byte, h uint64) error {
 	seq, err := w.byTime.NextSequence()
 	if err != nil {
 		return err
 	}
-	if err := w.byTime.Put(binary.BigEndian.AppendUint64(ms[:], seq), []byte(mid)); err != nil {
+	if err := w.byTime.Put(binary.BigEndian.AppendUint64(ms[:], seq), b); err != nil {
 		return err
 	}
-	w.ddAdd = append(w.ddAdd, dedupeNote{h: w.s.dedupe.hashString(mid), mid: mid, ref: dedupeRef{ms: int64(binary.BigEndian.Uint64(ms[:])), seq: seq}})
+	w.ddAdd = append(w.ddAdd, dedupeNote{h: h, mid: mid, ref: dedupeRef{ms: int64(binary.BigEndian.Uint64(ms[:])), seq: seq}})
 	return nil
 }
 
