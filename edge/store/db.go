@@ -36,7 +36,8 @@ type Store struct {
 	open    openTx
 	waiting atomic.Int32
 	// nudge wakes an applier that keeps its transaction open with
-	// nothing queued (IdleCommit) when someone starts waiting (wait).
+	// nothing queued (IdleCommit), or lingers for a fuller batch
+	// (Linger), when someone starts waiting (wait).
 	nudge chan struct{}
 	// sized is the last committed writer's size, the next one's maps'
 	// starting capacity (applier goroutine only; writer.go).
@@ -732,8 +733,14 @@ func (s *Store) commitLoop() {
 			case r2, ok = <-s.queue:
 			default:
 				// Nothing queued. Under load, wait a little for a
-				// fuller batch (docs/decisions/0095-applier-linger.md).
-				if !s.lingers(prevReqs, prev, n) {
+				// fuller batch (docs/decisions/0095-applier-linger.md),
+				// unless someone waits for the applier: a caller of
+				// Ingest, or a read that must see an acknowledged event.
+				// A fuller batch is worth nothing to them, and with
+				// concurrent Ingest callers (every one of them waiting)
+				// nothing more can come: each batch waited out the whole
+				// linger.
+				if !s.lingers(prevReqs, prev, n) || s.waiting.Load() != 0 {
 					break drain
 				}
 				if !lingering {
@@ -745,6 +752,8 @@ func (s *Store) commitLoop() {
 				}
 				select {
 				case r2, ok = <-s.queue:
+				case <-s.nudge: // someone began to wait (wait)
+					break drain
 				case <-linger.C:
 					fired = true
 					break drain

@@ -144,7 +144,10 @@ func (s *Store) commitReason() (CommitReason, bool) {
 	case !o.logged:
 		return CommitRequest, true
 	case len(s.queue) == 0:
-		if s.opts.IdleCommit < 0 || s.waiting.Load() != 0 || s.abort.Load() || time.Since(o.start) >= s.opts.IdleCommit {
+		if s.waiting.Load() != 0 {
+			return CommitWaiter, true
+		}
+		if s.opts.IdleCommit < 0 || s.abort.Load() || time.Since(o.start) >= s.opts.IdleCommit {
 			return CommitIdle, true
 		}
 		return 0, false // the applier waits for more, a waiter or the time (nextRequest)
