@@ -152,7 +152,7 @@ var (
 	descCommits     = metric.NewDesc("ucv_store_commits_total", "Transactions (fsyncs) committed since the store opened.")
 	descCommitSizes = metric.NewDesc("ucv_store_commit_events", "Events per group commit (batch size) since the store opened.")
 	descCommitsBy   = metric.NewDesc("ucv_store_applier_commits_total",
-		"The applier's commits since the store opened, by why it committed the transaction it keeps open across batches under load: idle (nothing more queued), waiter (a read or another write waited), request (a peer's changes or the hub's clusters), age, events, closing, every_batch (--apply-commit-age 0).",
+		"The applier's commits since the store opened, by why it committed the transaction it keeps open across batches under load: idle (nothing more queued, nobody waiting), waiter (a read, an Ingest caller or another write waited), request (a peer's changes or the hub's clusters), age, events, closing, every_batch (--apply-commit-age 0).",
 		"reason")
 	descMismatches = metric.NewDesc("ucv_store_checksum_mismatches_total",
 		"Stored records that failed their checksum when read since the store opened, by record: view (rebuilt from the profile's state) or state (set aside until a peer or the hub sends its copy).",

@@ -430,10 +430,12 @@ type CommitReason int
 
 // Why the applier committed.
 const (
-	// CommitIdle: nothing more was queued (an edge below saturation).
+	// CommitIdle: nothing more was queued and nobody waited (an edge
+	// below saturation).
 	CommitIdle CommitReason = iota
-	// CommitWaiter: a read waited for an acknowledged event, or another
-	// write transaction or a compaction waited for the applier's.
+	// CommitWaiter: a read waited for an acknowledged event, a caller
+	// of Ingest for its own, or another write transaction or a
+	// compaction for the applier's.
 	CommitWaiter
 	// CommitRequest: a request in it was not a logged event (a peer's
 	// changes, the hub's clusters, a repair, a directive).
