@@ -16,6 +16,9 @@
 # MID=uuid sends random UUID-shaped messageIds, as client libraries do,
 # instead of numbered ones (decision 0111).
 #
+# LOAD=one posts the single events on one connection (a till posting
+# event after event: decisions 0107 and 0113).
+#
 # LOAD=batch posts /v1/batch requests of 100 events on 8 connections
 # instead (the tail of a batch's acknowledgement, decision 0102); the
 # table then adds the appender's pacing share and the applier's measured
@@ -41,8 +44,9 @@ request = function()
       math.random(100000), mid, counter % 500))
 end
 LUA
-script=$dir/single.lua conns=64
+script=$dir/single.lua conns=64 threads=2
 if [ "${LOAD:-single}" = batch ]; then script=$here/batch.lua conns=8; fi
+if [ "${LOAD:-single}" = one ]; then conns=1 threads=1; fi
 # metric NAME: the sum of NAME's series in the scrape in $scrape
 metric() { awk -v m="$1" '$1==m || index($1, m "{")==1 {n+=$2} END {printf "%.3f", n}' <<<"$scrape"; }
 run() {
@@ -55,7 +59,7 @@ run() {
   # the block device (or partition) holding the data directory
   local devstat; devstat=/sys/class/block/$(basename "$(df --output=source "$d" | tail -1)")/stat
   local dur=${DUR:-60}
-  wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$script" http://127.0.0.1:18555 > "$d/wrk.out" &
+  wrk -t"$threads" -c"$conns" -d"${dur}s" --latency -s "$script" http://127.0.0.1:18555 > "$d/wrk.out" &
   local wp=$! ev0=0 wb0 a0=0 f0=0 c0=0 p0=0 t0 t
   wb0=$(awk '{printf "%.0f", $7 * 512}' "$devstat")
   t0=$(date +%s.%N); t=$t0

@@ -91,6 +91,9 @@ type edgeConfig struct {
 	// applyIdleCommit is how long the applier may keep its transaction
 	// open with nothing queued (0: commit at once; decision 0107).
 	applyIdleCommit time.Duration
+	// applyIdleGap commits sooner once nothing has arrived for it (0:
+	// applyIdleCommit alone; decision 0113).
+	applyIdleGap time.Duration
 	// applyPriority is the nice value the applier's thread asks for (0:
 	// the process's; decision 0100).
 	applyPriority int
@@ -133,7 +136,7 @@ func edgeFlagGroups(name string) []flagGroup {
 	return []flagGroup{
 		{"HTTP options", []string{"http-addr", "public-url", "cors-origins", "max-event-age", "default-region"},
 			"ucv " + name + " --http-addr 0.0.0.0:8080 --public-url https://edge.shop.example --cors-origins https://shop.example"},
-		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger", "apply-commit-age", "apply-commit-events", "apply-idle-commit", "dedupe-window", "apply-priority", "apply-pace-above", "page-size"},
+		{"Storage options", []string{"data-dir", "node-name", "rules", "recover", "consent-default", "view-memory-mb", "apply-linger", "apply-commit-age", "apply-commit-events", "apply-idle-commit", "apply-idle-gap", "dedupe-window", "apply-priority", "apply-pace-above", "page-size"},
 			"ucv " + name + " --data-dir /var/lib/ucv --node-name till-3 --rules /etc/ucv/rules.json"},
 		{"Definitions (computed traits and audiences) of a standalone edge", []string{"definitions"},
 			"ucv " + name + " --no-hub --definitions /etc/ucv/definitions.json  # kill -HUP reloads it"},
@@ -234,6 +237,7 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	viewMem := fs.String("view-memory-mb", env("UCV_VIEW_MEMORY_MB", "0"), "`MB` of rendered profile views the in-memory read index may hold; profiles beyond it are looked up in the data file (slower, same answers); 0: every view, and the data file keeps only each view's evaluation, rendering the JSON again from the profile's state for the first lookup after a restart (decision 0109); -1: none [UCV_VIEW_MEMORY_MB]")
 	linger := fs.String("apply-linger", env("UCV_APPLY_LINGER", "20ms"), "under load, how long the store may wait for more events before applying a batch to its data file, a `DURATION` up to 1s: larger batches cost less per event; acknowledgements never wait, and only a read that must see an event not yet applied can; 0: never wait [UCV_APPLY_LINGER]")
 	idleCommit := fs.String("apply-idle-commit", env("UCV_APPLY_IDLE_COMMIT", "20ms"), "how long the store may keep a transaction of its data file open with nothing more to apply, from its first event, a `DURATION` up to 1s: under light load (a till posting event after event) a commit then takes every event of that time, and the data file's syncs stop competing with the write-ahead log's; acknowledgements never wait, and a read that must see an event not yet applied, or another write, has it committed at once; 0: commit as soon as nothing is queued [UCV_APPLY_IDLE_COMMIT]")
+	idleGap := fs.String("apply-idle-gap", env("UCV_APPLY_IDLE_GAP", "2ms"), "commit sooner than --apply-idle-commit once nothing has arrived for this `DURATION` (up to 1s): events posted back to back still commit together, while an isolated event on a quiet edge reaches the change stream, gossip, hub sync and forwarding within about this long; 0: --apply-idle-commit alone [UCV_APPLY_IDLE_GAP]")
 	commitAge := fs.String("apply-commit-age", env("UCV_APPLY_COMMIT_AGE", "1s"), "under load, how long the store may keep applying batches in one transaction of its data file before committing it, a `DURATION` up to 10s: each profile touched is then written once; acknowledgements never wait (the write-ahead log holds them), and a read that must see an event not yet applied, or another write, has it committed at once; 0: commit every batch [UCV_APPLY_COMMIT_AGE]")
 	commitEvents := fs.String("apply-commit-events", env("UCV_APPLY_COMMIT_EVENTS", "16384"), "under load, the most `EVENTS` the store applies in one transaction of its data file before committing it, from 1 to 65536: a commit rewrites each touched page once, so larger ones write fewer bytes an event and hold more decoded profiles in memory, and a restart after a crash replays up to this many more (32768: ~40 % fewer bytes written an event and ~0.7 GB more memory under sustained batches than 16384) [UCV_APPLY_COMMIT_EVENTS]")
 	dedupeWindow := fs.String("dedupe-window", env("UCV_DEDUPE_WINDOW", "168h"), "how long a messageId is remembered, a `DURATION` from 1h to 2160h: an event whose messageId was stored within it is counted as a duplicate and changes nothing; the edge keeps about 60 bytes of memory per messageId in the window [UCV_DEDUPE_WINDOW]")
@@ -333,6 +337,9 @@ func parseEdgeFlags(name string, args []string, getenv func(string) string, stde
 	}
 	if cfg.applyIdleCommit, err = time.ParseDuration(strings.TrimSpace(*idleCommit)); err != nil || cfg.applyIdleCommit < 0 || cfg.applyIdleCommit > time.Second {
 		return cfg, fmt.Errorf("%w: --apply-idle-commit must be a duration from 0 (commit at once) to 1s, such as 20ms", errUsage)
+	}
+	if cfg.applyIdleGap, err = time.ParseDuration(strings.TrimSpace(*idleGap)); err != nil || cfg.applyIdleGap < 0 || cfg.applyIdleGap > time.Second {
+		return cfg, fmt.Errorf("%w: --apply-idle-gap must be a duration from 0 (--apply-idle-commit alone) to 1s, such as 2ms", errUsage)
 	}
 	if cfg.applyPriority, err = strconv.Atoi(strings.TrimSpace(*applyPrio)); err != nil || cfg.applyPriority < -20 || cfg.applyPriority > 19 {
 		return cfg, fmt.Errorf("%w: --apply-priority must be a nice value from -20 (first) to 19 (last), such as -10; 0 keeps the process's", errUsage)
@@ -555,6 +562,10 @@ func nodeConfig(cfg edgeConfig, log *slog.Logger) (edge.Config, error) {
 	nc.Store.IdleCommit = cfg.applyIdleCommit
 	if cfg.applyIdleCommit == 0 {
 		nc.Store.IdleCommit = -1 // the store's 0 is its default
+	}
+	nc.Store.IdleGap = cfg.applyIdleGap
+	if cfg.applyIdleGap == 0 {
+		nc.Store.IdleGap = -1 // the store's 0 is its default
 	}
 	nc.Store.ConsentGranted = cfg.consentGranted
 	if cfg.forwardURL != "" {

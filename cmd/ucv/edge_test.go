@@ -282,6 +282,9 @@ func TestParseEdgeFlags(t *testing.T) {
 		{name: "apply commit age negative", cmd: "dev", args: []string{"--apply-commit-age", "-1s"}, wantErr: true},
 		{name: "apply idle commit over a second", cmd: "dev", args: []string{"--apply-idle-commit", "2s"}, wantErr: true},
 		{name: "apply idle commit not a duration", cmd: "edge", args: []string{"--apply-idle-commit", "soon"}, wantErr: true},
+		{name: "apply idle gap over a second", cmd: "dev", args: []string{"--apply-idle-gap", "2s"}, wantErr: true},
+		{name: "apply idle gap negative", cmd: "dev", args: []string{"--apply-idle-gap", "-1ms"}, wantErr: true},
+		{name: "apply idle gap not a duration", cmd: "edge", args: []string{"--apply-idle-gap", "2"}, wantErr: true},
 		{name: "dedupe window under an hour", cmd: "dev", args: []string{"--dedupe-window", "30m"}, wantErr: true},
 		{name: "dedupe window over 90 days", cmd: "edge", args: []string{"--data-dir", "d", "--write-key", "k", "--dedupe-window", "2161h"}, wantErr: true},
 		{name: "dedupe window without a unit", cmd: "dev", args: []string{"--dedupe-window", "7"}, wantErr: true},
@@ -354,6 +357,9 @@ func TestParseEdgeFlags(t *testing.T) {
 			}
 			if tc.want.applyIdleCommit == 0 {
 				tc.want.applyIdleCommit = 20 * time.Millisecond
+			}
+			if tc.want.applyIdleGap == 0 {
+				tc.want.applyIdleGap = 2 * time.Millisecond
 			}
 			if tc.want.dedupeWindow == 0 {
 				tc.want.dedupeWindow = 7 * 24 * time.Hour

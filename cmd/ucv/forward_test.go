@@ -237,6 +237,14 @@ func TestForwardNodeConfig(t *testing.T) {
 			t.Errorf("--apply-idle-commit %v: IdleCommit %v (%v), want %v", d, nc.Store.IdleCommit, err, want)
 		}
 	}
+	// --apply-idle-gap likewise: 0 (IdleCommit alone) is negative.
+	for d, want := range map[time.Duration]time.Duration{0: -1, time.Millisecond: time.Millisecond, 2 * time.Millisecond: 2 * time.Millisecond} {
+		c := base()
+		c.applyIdleGap = d
+		if nc, err := nodeConfig(c, nil); err != nil || nc.Store.IdleGap != want {
+			t.Errorf("--apply-idle-gap %v: IdleGap %v (%v), want %v", d, nc.Store.IdleGap, err, want)
+		}
+	}
 	// --apply-pace-above likewise: 0 (never pace) is negative.
 	for n, want := range map[int]int{0: -1, 4096: 4096, 8192: 8192} {
 		c := base()

@@ -254,6 +254,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.IdleCommit == 0 {
 		opts.IdleCommit = def.IdleCommit
 	}
+	if opts.IdleGap == 0 {
+		opts.IdleGap = def.IdleGap
+	}
 	if opts.CommitEvents <= 0 {
 		opts.CommitEvents = def.CommitEvents
 	}

@@ -19,8 +19,10 @@ import (
 // when
 //
 //   - nothing more is queued and it is Options.IdleCommit old (a lightly
-//     loaded edge commits what arrived in that time; an idle one, its
-//     last events that long after the first of them: decision 0107),
+//     loaded edge commits what arrived in that time: decision 0107), or
+//     nothing has arrived for Options.IdleGap (an isolated event on a
+//     quiet edge is committed, and seen by those who read only what is
+//     committed, within about IdleGap: decision 0113),
 //   - anyone waits for it: a read that must see an acknowledged event
 //     (waitPos: the read fence, Ingest, Outbox, Stats), another write
 //     transaction (dbUpdate) or a compaction,
@@ -46,7 +48,9 @@ type openTx struct {
 	// their events, remote changes and clusters.
 	reqs   []*request
 	events int
-	start  time.Time
+	// start is when it began, last when its latest batch was applied
+	// (IdleCommit and IdleGap count from them).
+	start, last time.Time
 	// logged is whether every request in it is a logged event request
 	// or a write behind (writebehind.go), whose callers do not wait on
 	// the commit.
@@ -123,6 +127,7 @@ func (s *Store) txApply(batch []*request) error {
 		}
 	}
 	s.openEvents.Store(int64(o.events))
+	o.last = time.Now()
 	return nil
 }
 
@@ -147,7 +152,8 @@ func (s *Store) commitReason() (CommitReason, bool) {
 		if s.waiting.Load() != 0 {
 			return CommitWaiter, true
 		}
-		if s.opts.IdleCommit < 0 || s.abort.Load() || time.Since(o.start) >= s.opts.IdleCommit {
+		if s.opts.IdleCommit < 0 || s.abort.Load() || time.Since(o.start) >= s.opts.IdleCommit ||
+			s.opts.IdleGap > 0 && time.Since(o.last) >= s.opts.IdleGap {
 			return CommitIdle, true
 		}
 		return 0, false // the applier waits for more, a waiter or the time (nextRequest)
@@ -161,6 +167,19 @@ func (s *Store) commitReason() (CommitReason, bool) {
 		return CommitAge, true
 	}
 	return 0, false
+}
+
+// idleDue is when the open transaction, with nothing queued, is due
+// for its idle commit: IdleCommit after its start or, sooner, IdleGap
+// after its latest batch.
+func (s *Store) idleDue() time.Time {
+	due := s.open.start.Add(s.opts.IdleCommit)
+	if s.opts.IdleGap > 0 {
+		if gap := s.open.last.Add(s.opts.IdleGap); gap.Before(due) {
+			due = gap
+		}
+	}
+	return due
 }
 
 // wait counts the caller among those waiting for the applier to commit
@@ -190,7 +209,7 @@ func (s *Store) nextRequest(idle *time.Timer) (*request, bool) {
 		case r, ok = <-s.queue:
 			got = true
 		default:
-			idle.Reset(time.Until(s.open.start.Add(s.opts.IdleCommit)))
+			idle.Reset(time.Until(s.idleDue()))
 			if s.opts.idleHook != nil {
 				s.opts.idleHook()
 			}

@@ -289,7 +289,7 @@ func TestIdleCommitWaitsForMoreOrAWaiter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const idle = 2 * time.Second
-	s := open(t, func(o *Options) { o.IdleCommit = idle })
+	s := open(t, func(o *Options) { o.IdleCommit, o.IdleGap = idle, -1 })
 	before := time.Now()
 	for i := range 5 { // users u0…u4, one event each, each acknowledged before the next
 		if err := s.Append(ctx, walEvents(t, i, 1)); err != nil {
@@ -315,7 +315,7 @@ func TestIdleCommitWaitsForMoreOrAWaiter(t *testing.T) {
 	// An hour's IdleCommit: only a nudge, or Close, ends the transaction.
 	idling := make(chan struct{}, 10)
 	h := open(t, func(o *Options) {
-		o.IdleCommit = time.Hour
+		o.IdleCommit, o.IdleGap = time.Hour, -1
 		o.idleHook = func() { idling <- struct{}{} }
 	})
 	if err := h.Append(ctx, walEvents(t, 0, 1)); err != nil {
@@ -346,5 +346,34 @@ func TestIdleCommitWaitsForMoreOrAWaiter(t *testing.T) {
 	h2 := reopenClosed(t, h)
 	if st, err := h2.CommittedStats(); err != nil || st.Profiles != 3 {
 		t.Errorf("after reopening: %d profiles (%v), want 3", st.Profiles, err)
+	}
+}
+
+// TestIdleCommitAfterAQuietGap (decision 0113): with nothing queued and
+// nothing arriving for IdleGap, the applier commits without waiting out
+// IdleCommit, and nobody has to wait for it: those who see only what is
+// committed (the change stream, gossip, hub sync, the forwarder wait on
+// Changed) get an isolated event within about IdleGap. With an hour's
+// IdleCommit and no gap the commit would not come.
+func TestIdleCommitAfterAQuietGap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := open(t, func(o *Options) { o.IdleCommit, o.IdleGap = time.Hour, time.Millisecond })
+	for i := range 3 {
+		changed := s.Changed() // before the event: its commit closes it
+		if err := s.Append(ctx, walEvents(t, i, 1)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("event %d: not committed after a quiet gap (IdleCommit an hour)", i)
+		}
+	}
+	if got := s.commitsBy[CommitIdle].Load(); got != 3 || s.commitsBy[CommitWaiter].Load() != 0 {
+		t.Errorf("commits idle %d, by a waiter %d: want 3 idle, none by a waiter", got, s.commitsBy[CommitWaiter].Load())
+	}
+	if st, err := s.CommittedStats(); err != nil || st.Profiles != 3 {
+		t.Errorf("committed: %d profiles (%v), want 3", st.Profiles, err)
 	}
 }

@@ -136,6 +136,14 @@ type Options struct {
 	// Reads that must see an event, other writes and Close make it
 	// commit at once.
 	IdleCommit time.Duration
+	// IdleGap ends that wait sooner: with nothing queued, the applier
+	// also commits once nothing has arrived for IdleGap (decision 0113).
+	// Events posted back to back — a till's, a few hundred µs apart —
+	// still commit together every IdleCommit, while an isolated event on
+	// a quiet edge reaches the change stream, gossip, hub sync and the
+	// forwarder (which see only what is committed) within about IdleGap
+	// instead of IdleCommit. Default 2 ms; negative: IdleCommit alone.
+	IdleGap time.Duration
 	// CommitEvents caps the events (and remote changes and clusters) one
 	// open transaction takes (default 16,384): what it holds decoded,
 	// and what recovery replays beyond the lag bound. Larger ones cost
@@ -258,6 +266,7 @@ func DefaultOptions(path string) Options {
 		LingerFill:     1024,
 		CommitAge:      time.Second,
 		IdleCommit:     20 * time.Millisecond,
+		IdleGap:        2 * time.Millisecond,
 		CommitEvents:   16384,
 		PageSize:       16384,
 		PaceAbove:      8192,
