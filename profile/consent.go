@@ -83,8 +83,8 @@ func (r *consentRecord) append(b []byte) []byte {
 // readConsent reads the consent record of an encoded contribution; nil
 // when it has none or it cannot be read.
 func readConsent(data []byte) *consentRecord {
-	h, ok := readHead(data)
-	if !ok {
+	var h entryHead
+	if !readHead(data, &h) {
 		return nil
 	}
 	np, pairs := propsOf(h.rest)

@@ -175,9 +175,9 @@ func (e *LedgerEvent) Prop(path string) ([]byte, bool) {
 // visited.
 func (p *Profile) LedgerEvents(fn func(e *LedgerEvent)) {
 	var e LedgerEvent
+	var h entryHead
 	for _, en := range p.Ledger.Entries {
-		h, ok := readHead(en.Data)
-		if !ok {
+		if !readHead(en.Data, &h) {
 			continue
 		}
 		e.Time, e.Order, e.Kind, e.Event, e.Currency, e.Minor = en.Time, h.order, h.kind, h.event, h.currency, h.minor

@@ -105,8 +105,8 @@ func appendStr(b []byte, s string) []byte {
 // counts (LedgerEvents reads them so too). Unknown trailing bytes, from
 // a newer version, are ignored.
 func decodeContribution(b []byte) (c contribution, ok bool) {
-	h, ok := readHead(b)
-	if !ok {
+	var h entryHead
+	if !readHead(b, &h) {
 		return contribution{}, false
 	}
 	c = contribution{kind: Kind(h.kind), event: string(h.event), isOrder: h.order, currency: string(h.currency), minor: h.minor}
@@ -149,24 +149,28 @@ type entryHead struct {
 // readHead reads the counted part of an encoded contribution; ok is
 // false when it cannot be read, and the entry then counts for nothing
 // anywhere.
-func readHead(b []byte) (h entryHead, ok bool) {
+// It fills h (the caller's, so that a ledger's thousands of entries are
+// not each copied out) and leaves it zero when it returns false.
+func readHead(b []byte, h *entryHead) bool {
 	r := reader{b: b}
 	h.order = r.byte()&flagOrder != 0
 	h.kind, h.event, h.currency = r.bytes(), r.bytes(), r.bytes()
 	h.minor = r.varint()
 	h.nCats = r.uvarint()
 	if r.bad || h.nCats > uint64(len(r.b)) {
-		return entryHead{}, false
+		*h = entryHead{}
+		return false
 	}
 	cats := r.b
 	for range h.nCats {
 		r.bytes()
 	}
 	if r.bad {
-		return entryHead{}, false
+		*h = entryHead{}
+		return false
 	}
 	h.cats, h.rest = cats[:len(cats)-len(r.b)], r.b
-	return h, true
+	return true
 }
 
 // propsOf reads the props section's count from rest (an entry's bytes
@@ -224,6 +228,18 @@ func (r *reader) byte() byte {
 }
 
 func (r *reader) uvarint() uint64 {
+	// Lengths and counts are nearly always under 128: one byte, read
+	// inline (a ledger of 1,000 entries reads tens of thousands of them
+	// for every evaluation of its profile).
+	if b := r.b; len(b) > 0 && b[0] < 0x80 {
+		r.b = b[1:]
+		return uint64(b[0])
+	}
+	return r.uvarintLong()
+}
+
+// uvarintLong is uvarint for a value of two bytes or more, or none.
+func (r *reader) uvarintLong() uint64 {
 	x, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.bad = true
@@ -245,6 +261,17 @@ func (r *reader) varint() int64 {
 
 // bytes reads a length-prefixed string in place.
 func (r *reader) bytes() []byte {
+	// A string under 128 bytes that fits (nearly all), inline.
+	if b := r.b; !r.bad && len(b) > 0 && int(b[0]) < len(b) && b[0] < 0x80 {
+		n := int(b[0]) + 1
+		r.b = b[n:]
+		return b[1:n:n]
+	}
+	return r.bytesLong()
+}
+
+// bytesLong is bytes for any other string, and for none.
+func (r *reader) bytesLong() []byte {
 	n := r.uvarint()
 	if r.bad || n > uint64(len(r.b)) {
 		r.bad = true
@@ -332,8 +359,8 @@ func (t *tally) addKey(key string, v int64) {
 // cannot read adds nothing. It reads the bytes in place and keeps no
 // strings.
 func (t *tally) fold(b []byte) bool {
-	h, ok := readHead(b)
-	if !ok {
+	var h entryHead
+	if !readHead(b, &h) {
 		return false
 	}
 	bump(t.kinds, h.kind, 1)
