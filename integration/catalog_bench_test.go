@@ -42,10 +42,22 @@ func BenchmarkDefinitionToEdges(b *testing.B) {
 		adminPut(b, url+"/v1/admin/audiences/probe", fmt.Sprintf(`{"expression":%q}`, exprs[k]))
 		for j, e := range es {
 			id := profile.Identifier{Type: profile.UserID, Value: fmt.Sprintf("u%d", j*profiles+profiles/2)}
-			waitFor(b, "the edge to re-evaluate", func() bool {
+			var last []byte
+			deadline := time.Now().Add(20 * time.Second)
+			for {
 				v, err := e.st.LookupIdentifier(id)
-				return err == nil && bytes.Contains(v.JSON, []byte(`"audiences":["probe"]`)) == member[k]
-			})
+				if err == nil && bytes.Contains(v.JSON, []byte(`"audiences":["probe"]`)) == member[k] {
+					break
+				}
+				last = v.JSON
+				if time.Now().After(deadline) {
+					// What the edge had, to tell a catalog that never
+					// arrived from one that arrived and was not applied.
+					b.Fatalf("edge %d: no re-evaluation after 20 s (iteration %d, want member %v); catalog version %d; lookup %s (%v); its sync log:\n%s",
+						j, i, member[k], e.st.Catalog().Catalog().Version, last, err, e.logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
 		took = append(took, time.Since(start))
 	}
