@@ -753,13 +753,22 @@ func (s *Store) commitLoop() {
 						s.opts.lingerHook()
 					}
 				}
-				select {
-				case r2, ok = <-s.queue:
-				case <-s.nudge: // someone began to wait (wait)
-					break drain
-				case <-linger.C:
-					fired = true
-					break drain
+			wait:
+				for {
+					select {
+					case r2, ok = <-s.queue:
+						break wait
+					case <-s.nudge:
+						if s.waiting.Load() != 0 { // someone began to wait (wait)
+							break drain
+						}
+						// A nudge left by a waiter the last commit served
+						// (it counted itself, nudged, and was answered by a
+						// commit the nudge did not cause): linger on.
+					case <-linger.C:
+						fired = true
+						break drain
+					}
 				}
 			}
 			if !ok {

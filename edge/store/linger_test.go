@@ -239,3 +239,44 @@ func TestApplierLingerYieldsToAWaiter(t *testing.T) {
 		t.Errorf("commits by reason %v: want commits for waiters", st.CommitsBy)
 	}
 }
+
+// TestApplierLingerIgnoresAStaleNudge: a waiter that a commit answered
+// before the applier looked at its nudge leaves the nudge behind; the
+// next linger must not take it for a new waiter and end at once (seen
+// once in CI as "2 commits, the last of 11" in
+// TestApplierLingersUnderLoad), nor an open transaction commit for it.
+func TestApplierLingerIgnoresAStaleNudge(t *testing.T) {
+	var h *lingerHooks
+	s := open(t, func(o *Options) {
+		h = lingerOpts(o, time.Minute, 4, 20)
+		// Only the linger batches: an idle transaction commits at once.
+		o.IdleCommit, o.IdleGap = -1, -1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	loadApplier(ctx, t, s, h, "s", 4)
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.Commits
+	select { // what a served waiter's nudge leaves
+	case s.nudge <- struct{}{}:
+	default:
+	}
+	h.appendAndLinger(ctx, t, s, "t")
+	for i := range 19 {
+		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("u%d", i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = s.Stats(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Commits-before != 1 || st.LastCommitSize != 20 {
+		t.Fatalf("with a stale nudge: %d commits, the last of %d events; want 1 of 20", st.Commits-before, st.LastCommitSize)
+	}
+}

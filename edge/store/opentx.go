@@ -217,6 +217,12 @@ func (s *Store) nextRequest(idle *time.Timer) (*request, bool) {
 			case r, ok = <-s.queue:
 				got = true
 			case <-s.nudge:
+				if s.waiting.Load() == 0 && time.Now().Before(s.idleDue()) {
+					// A nudge left by a waiter an earlier commit served:
+					// the transaction is not due, nobody waits.
+					idle.Stop()
+					continue
+				}
 			case <-idle.C:
 			}
 			idle.Stop()

@@ -377,3 +377,35 @@ func TestIdleCommitAfterAQuietGap(t *testing.T) {
 		t.Errorf("committed: %d profiles (%v), want 3", st.Profiles, err)
 	}
 }
+
+// TestIdleCommitIgnoresAStaleNudge: a nudge left by a waiter an earlier
+// commit served does not commit an open transaction that is not due:
+// the applier goes back to waiting (idleHook again), nothing committed.
+func TestIdleCommitIgnoresAStaleNudge(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	idling := make(chan struct{}, 10)
+	s := open(t, func(o *Options) {
+		o.IdleCommit, o.IdleGap = time.Hour, -1
+		o.idleHook = func() { idling <- struct{}{} }
+	})
+	if err := s.Append(ctx, walEvents(t, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-idling // applied; the transaction is open, not due for an hour
+	s.nudge <- struct{}{}
+	select {
+	case <-idling: // back to waiting
+	case <-ctx.Done():
+		t.Fatal("the applier did not go back to waiting after a stale nudge")
+	}
+	if n := s.commits.Load(); n != 0 {
+		t.Fatalf("%d commits after a stale nudge, want none (nobody waits, nothing is due)", n)
+	}
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil { // a real waiter still commits it
+		t.Fatal(err)
+	}
+	if n := s.commitsBy[CommitWaiter].Load(); n != 1 {
+		t.Fatalf("commits by a waiter = %d, want 1", n)
+	}
+}
