@@ -31,27 +31,8 @@ func TestApplierLingersUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	loadApplier(ctx, t, s, h, "b", 4) // a batch of 4 requests, 8 events
-	st, err := s.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := st.Commits
 	// One event: the applier lingers for more rather than committing it.
-	h.appendAndLinger(ctx, t, s, "c")
-	for i := range 19 {
-		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("d%d", i), 1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
-		t.Fatal(err)
-	}
-	if st, err = s.Stats(); err != nil {
-		t.Fatal(err)
-	}
-	if st.Commits-before != 1 || st.LastCommitSize != 20 {
-		t.Fatalf("after lingering: %d commits, the last of %d events; want 1 of 20", st.Commits-before, st.LastCommitSize)
-	}
+	h.lingerToFill(ctx, t, s, "c", "d", "after lingering")
 	for _, tag := range []string{"c-0", "d0-0", "d18-0"} {
 		p := s.lookupMessage(t, tag)
 		if p == "" {
@@ -180,6 +161,34 @@ func loadApplier(ctx context.Context, t *testing.T, s *Store, h *lingerHooks, ta
 	}
 }
 
+// lingerToFill appends one event (messageId first-0), waits until the
+// applier lingers rather than committing it, appends 19 more (rest0-0
+// … rest18-0), waits until all are applied, and fails (saying what)
+// unless they were one commit of 20 — the linger's LingerFill.
+func (h *lingerHooks) lingerToFill(ctx context.Context, t *testing.T, s *Store, first, rest, what string) {
+	t.Helper()
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.Commits
+	h.appendAndLinger(ctx, t, s, first)
+	for i := range 19 {
+		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("%s%d", rest, i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = s.Stats(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Commits-before != 1 || st.LastCommitSize != 20 {
+		t.Fatalf("%s: %d commits, the last of %d events; want 1 of 20", what, st.Commits-before, st.LastCommitSize)
+	}
+}
+
 // appendAndLinger appends one event (messageId tag-0) and waits until
 // the applier lingers rather than committing it alone.
 func (h *lingerHooks) appendAndLinger(ctx context.Context, t *testing.T, s *Store, tag string) {
@@ -255,28 +264,9 @@ func TestApplierLingerIgnoresAStaleNudge(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	loadApplier(ctx, t, s, h, "s", 4)
-	st, err := s.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := st.Commits
 	select { // what a served waiter's nudge leaves
 	case s.nudge <- struct{}{}:
 	default:
 	}
-	h.appendAndLinger(ctx, t, s, "t")
-	for i := range 19 {
-		if err := s.Append(ctx, lingerEvents(t, fmt.Sprintf("u%d", i), 1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.waitPos(ctx, s.ackedPos.Load()); err != nil {
-		t.Fatal(err)
-	}
-	if st, err = s.Stats(); err != nil {
-		t.Fatal(err)
-	}
-	if st.Commits-before != 1 || st.LastCommitSize != 20 {
-		t.Fatalf("with a stale nudge: %d commits, the last of %d events; want 1 of 20", st.Commits-before, st.LastCommitSize)
-	}
+	h.lingerToFill(ctx, t, s, "t", "u", "with a stale nudge")
 }
