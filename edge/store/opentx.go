@@ -152,8 +152,7 @@ func (s *Store) commitReason() (CommitReason, bool) {
 		if s.waiting.Load() != 0 {
 			return CommitWaiter, true
 		}
-		if s.opts.IdleCommit < 0 || s.abort.Load() || time.Since(o.start) >= s.opts.IdleCommit ||
-			s.opts.IdleGap > 0 && time.Since(o.last) >= s.opts.IdleGap {
+		if s.opts.IdleCommit < 0 || s.abort.Load() || !time.Now().Before(s.idleDue()) {
 			return CommitIdle, true
 		}
 		return 0, false // the applier waits for more, a waiter or the time (nextRequest)
