@@ -77,6 +77,14 @@ type memSlot struct {
 	// memory bound: the profile is canonical and whole, read from the
 	// file (guarded by memIndex.mu).
 	over bool
+	// cold is set while v is nil only because the view was stored
+	// without its JSON (decision 0109) and no read has rendered it yet
+	// since the store opened (or since a commit re-read it): the profile
+	// is canonical and whole, its view is in the file, and the first
+	// lookup fills v (offer). For marking events it is as good as a view
+	// (pending.go); written under memIndex.mu's write lock (decision
+	// 0114).
+	cold bool
 }
 
 // Cached is a profile's view as the store holds it in memory, for
@@ -173,19 +181,36 @@ func cachedOf(tx *bolt.Tx, id string) *Cached {
 // cachedIn is cachedOf with the transaction's redirects and views
 // buckets looked up once, for callers that read many profiles.
 func cachedIn(redirects, viewsB *bolt.Bucket, id string) *Cached {
+	c, _ := viewIn(redirects, viewsB, id)
+	return c
+}
+
+// viewIn is cachedIn, and reports as cold a view it returns nil for
+// only because it is stored without its JSON (memSlot.cold).
+func viewIn(redirects, viewsB *bolt.Bucket, id string) (c *Cached, cold bool) {
 	key := []byte(id)
 	if redirects.Get(key) != nil {
-		return nil
+		return nil, false
 	}
 	b := viewsB.Get(key)
-	if b == nil || isBodiless(b) {
-		return nil
+	if b == nil {
+		return nil, false
+	}
+	if isBodiless(b) {
+		return nil, wholeView(key, b)
 	}
 	v, ev, err := decodeViewRecord(id, key, b)
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	return cachedView(id, v, ev)
+	return cachedView(id, v, ev), false
+}
+
+// wholeView reports whether b, the view record under key, passes its
+// checksum and is not flagged for repair.
+func wholeView(key, b []byte) bool {
+	_, _, err := decodeViewRecord(string(key), key, b)
+	return err == nil
 }
 
 // cachedView is the memory form of profile id's decoded view record.
@@ -196,10 +221,19 @@ func cachedView(id string, v View, ev viewEval) *Cached {
 // buildMemIndex fills memory from the committed file (Open).
 func (s *Store) buildMemIndex(limit int64) error {
 	m := &memIndex{byIdent: map[string]*memSlot{}, byID: map[string]*memSlot{}, holders: map[string]int{}, limit: limit}
+	var colds []string // views stored without their JSON (memSlot.cold)
 	err := s.view(func(tx *bolt.Tx) error {
 		red := tx.Bucket(bucketRedirects)
 		if err := tx.Bucket(bucketViews).ForEach(func(k, b []byte) error {
-			if red.Get(k) != nil || isBodiless(b) {
+			if red.Get(k) != nil {
+				return nil
+			}
+			if isBodiless(b) {
+				// Rendered on its first lookup; until then known whole
+				// (memSlot.cold).
+				if wholeView(k, b) {
+					colds = append(colds, string(k))
+				}
 				return nil
 			}
 			id := string(k)
@@ -242,6 +276,9 @@ func (s *Store) buildMemIndex(limit int64) error {
 	if err != nil {
 		return err
 	}
+	for _, id := range colds {
+		m.setCold(id)
+	}
 	s.mem = m
 	return nil
 }
@@ -273,10 +310,19 @@ func (m *memIndex) setView(id string, c *Cached) {
 	if sl == nil {
 		sl = m.slot(id)
 	}
-	sl.over = over
+	sl.over, sl.cold = over, false
 	old := sl.v.Swap(c)
 	m.bytes.Add(c.size() - old.size())
 	m.release(sl)
+}
+
+// setCold marks profile id's slot cold (memSlot.cold) if an identifier
+// names it and it holds no view: call it after the identifiers are
+// published. Holds m.mu (the write lock).
+func (m *memIndex) setCold(id string) {
+	if sl := m.byID[id]; sl != nil && sl.v.Load() == nil && !sl.over {
+		sl.cold = true
+	}
 }
 
 // setIdent points identifier key at profile pid's slot (ok) or removes
@@ -323,6 +369,7 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	}
 	idents := make([]identUpd, 0, len(t.idents))
 	views := make(map[string]*Cached, len(t.ids)+len(t.views))
+	var colds []string // re-read views stored without their JSON (memSlot.cold)
 	held := make(map[string]int, len(t.held))
 	for id, c := range t.views {
 		if _, again := t.ids[id]; !again {
@@ -339,7 +386,11 @@ func (s *Store) memAfterCommit(t *memTouched) {
 			}
 			red, vb := tx.Bucket(bucketRedirects), tx.Bucket(bucketViews)
 			for id := range t.ids {
-				views[id] = cachedIn(red, vb, id)
+				c, cold := viewIn(red, vb, id)
+				views[id] = c
+				if cold {
+					colds = append(colds, id)
+				}
 			}
 			if len(t.held) > 0 {
 				c := tx.Bucket(bucketHolders).Cursor()
@@ -376,6 +427,9 @@ func (s *Store) memAfterCommit(t *memTouched) {
 	}
 	for _, u := range idents {
 		m.setIdent(u.key, u.pid, u.ok)
+	}
+	for _, id := range colds {
+		m.setCold(id)
 	}
 	for k, n := range held {
 		if n >= 2 {

@@ -84,6 +84,8 @@ func memDiff(s *Store) error {
 			}
 			want, bodiless := fileCached(s, tx, id)
 			switch {
+			case sl.cold && c == nil && (!bodiless || want == nil):
+				return fmt.Errorf("profile %s: memory holds it cold, the file no whole view without JSON", id)
 			case c == nil && want != nil && m.limit == 0 && !bodiless: // a bound may leave it to the file
 				return fmt.Errorf("profile %s: memory holds no view, the file a servable one", id)
 			case c != nil && want == nil:

@@ -327,3 +327,59 @@ func TestOverTheMemoryBound(t *testing.T) {
 		t.Errorf("%d waits, %d overlays; want none and one", w, o)
 	}
 }
+
+// TestColdViewsMarkEvents: a store reopened holds none of its views in
+// memory (their JSON is not stored, decision 0109) but knows their
+// profiles whole — cold slots (decision 0114). An event pending for one
+// of them makes lookups of that profile show it (the overlay), and
+// lookups of every other profile answer at once. Before, memory took a
+// slot without a view for one it cannot vouch for, and every such event
+// set the barrier: until the applier caught up, every lookup waited for
+// it — after each restart, until every profile had been looked up once.
+func TestColdViewsMarkEvents(t *testing.T) {
+	s, armed, gate := openGated(t)
+	ingest(t, s,
+		`{"type":"identify","userId":"ann","messageId":"a1","traits":{"n":1}}`,
+		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"n":1}}`)
+	s = reopen(t, s)
+	if st := s.MemoryStats(); st.Views != 0 {
+		t.Fatalf("%d views in memory right after opening, want none", st.Views)
+	}
+	armed.Store(true)
+	defer close(gate)
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a2","traits":{"n":2}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if b := barrierOf(s); b > s.appliedPos.Load() {
+		t.Fatalf("barrier at %d (applied %d): an event on a profile memory holds cold was not marked", b, s.appliedPos.Load())
+	}
+	v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
+	if err != nil || traitN(t, v) != 1 {
+		t.Fatalf("bob: %v", err)
+	}
+	v, err = s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil || traitN(t, v) != 2 {
+		t.Fatalf("ann: n=%d, %v; want her pending event shown", traitN(t, v), err)
+	}
+	if w, o := s.readWaits.Load(), s.readOverlays.Load(); w != 0 || o != 1 {
+		t.Errorf("%d waits, %d overlays; want none and one", w, o)
+	}
+	// bob's lookup filled his slot; ann's is still cold (her event is
+	// pending), and a second event for her is marked too.
+	if _, ok := s.CachedIdentifier([]byte("user_id:bob")); !ok {
+		t.Error("bob's lookup did not fill memory")
+	}
+	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a3","traits":{"n":3}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if b := barrierOf(s); b > s.appliedPos.Load() {
+		t.Fatalf("barrier at %d after a second event for a cold profile", b)
+	}
+}
+
+// barrierOf returns the pending set's barrier.
+func barrierOf(s *Store) uint64 {
+	s.pending.mu.Lock()
+	defer s.pending.mu.Unlock()
+	return s.pending.barrier
+}
