@@ -54,6 +54,19 @@ type increment struct {
 // renderViewAfter is renderView, evaluating incrementally when inc is
 // not nil (catalog.Reevaluate).
 func renderViewAfter(p *profile.Profile, cat *catalog.Compiled, nowMs int64, inc *increment) ([]byte, viewEval, error) {
+	p, res, ev := evaluateAfter(p, cat, nowMs, inc)
+	json, err := p.ViewPrefixWith(res.Computed, res.Audiences)
+	if err != nil {
+		return nil, viewEval{}, err
+	}
+	return json, ev, nil
+}
+
+// evaluateAfter is renderViewAfter without the rendering: the catalog's
+// evaluation of p (incremental when inc is not nil) and what the view
+// record keeps of it, and the profile the view renders (the golden
+// record's traits, decision 0045).
+func evaluateAfter(p *profile.Profile, cat *catalog.Compiled, nowMs int64, inc *increment) (*profile.Profile, catalog.Result, viewEval) {
 	p = cat.Survive(p) // the golden record's traits (0045); p itself without policies
 	ev := viewEval{digest: cat.Digest(), ok: true}
 	var res catalog.Result
@@ -74,11 +87,7 @@ func renderViewAfter(p *profile.Profile, cat *catalog.Compiled, nowMs int64, inc
 		ev.audiences = encodeNames(res.Audiences)
 	}
 	rank(p, cat, nowMs, res.Audiences, &ev) // decide.go
-	json, err := p.ViewPrefixWith(res.Computed, res.Audiences)
-	if err != nil {
-		return nil, viewEval{}, err
-	}
-	return json, ev, nil
+	return p, res, ev
 }
 
 // noteChange records what an ingested event changed in profile id.

@@ -77,15 +77,23 @@ type memSlot struct {
 	// memory bound: the profile is canonical and whole, read from the
 	// file (guarded by memIndex.mu).
 	over bool
-	// cold is set while v is nil only because the view was stored
-	// without its JSON (decision 0109) and no read has rendered it yet
-	// since the store opened (or since a commit re-read it): the profile
-	// is canonical and whole, its view is in the file, and the first
-	// lookup fills v (offer). For marking events it is as good as a view
-	// (pending.go); written under memIndex.mu's write lock (decision
-	// 0114).
-	cold bool
+	// cold is set while v is nil only because the view is stored
+	// without its JSON (decision 0109) and left to be rendered by its
+	// first read: at open, after a commit that re-read it, and after
+	// every commit that wrote it (decision 0115). The profile is
+	// canonical and whole, its view is in the file, and the first lookup
+	// fills v (offer). For marking events it is as good as a view
+	// (pending.go; decision 0114). Set before v is cleared, so a reader
+	// that sees v nil sees it (the publisher sets it under the read
+	// lock, swapViews).
+	cold atomic.Bool
 }
+
+// coldView, written as a profile's view in memTouched.views, leaves
+// the view to be rendered by its first read: the commit wrote the view
+// record without its JSON, and memory drops the view it held and marks
+// the slot cold (decision 0115).
+var coldView = new(Cached)
 
 // Cached is a profile's view as the store holds it in memory, for
 // lookups that copy it into a response without a transaction. It is
@@ -310,7 +318,8 @@ func (m *memIndex) setView(id string, c *Cached) {
 	if sl == nil {
 		sl = m.slot(id)
 	}
-	sl.over, sl.cold = over, false
+	sl.over = over
+	sl.cold.Store(false)
 	old := sl.v.Swap(c)
 	m.bytes.Add(c.size() - old.size())
 	m.release(sl)
@@ -321,7 +330,7 @@ func (m *memIndex) setView(id string, c *Cached) {
 // published. Holds m.mu (the write lock).
 func (m *memIndex) setCold(id string) {
 	if sl := m.byID[id]; sl != nil && sl.v.Load() == nil && !sl.over {
-		sl.cold = true
+		sl.cold.Store(true)
 	}
 }
 
@@ -423,6 +432,10 @@ func (s *Store) memAfterCommit(t *memTouched) {
 		return
 	}
 	for id, c := range views {
+		if c == coldView {
+			c = nil
+			colds = append(colds, id)
+		}
 		m.setView(id, c)
 	}
 	for _, u := range idents {
@@ -461,6 +474,13 @@ func (m *memIndex) swapViews(views map[string]*Cached) {
 	for id, c := range views {
 		sl := m.byID[id]
 		if sl == nil || c == nil || sl.over {
+			continue
+		}
+		if c == coldView {
+			sl.cold.Store(true) // before v: see memSlot.cold
+			old := sl.v.Swap(nil)
+			m.bytes.Add(-old.size())
+			delete(views, id)
 			continue
 		}
 		old := sl.v.Swap(c)

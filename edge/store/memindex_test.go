@@ -84,7 +84,7 @@ func memDiff(s *Store) error {
 			}
 			want, bodiless := fileCached(s, tx, id)
 			switch {
-			case sl.cold && c == nil && (!bodiless || want == nil):
+			case sl.cold.Load() && c == nil && (!bodiless || want == nil):
 				return fmt.Errorf("profile %s: memory holds it cold, the file no whole view without JSON", id)
 			case c == nil && want != nil && m.limit == 0 && !bodiless: // a bound may leave it to the file
 				return fmt.Errorf("profile %s: memory holds no view, the file a servable one", id)
@@ -329,8 +329,9 @@ func TestErasedProfileLeavesMemory(t *testing.T) {
 	}
 	res := ingest(t, s, `{"type":"identify","userId":"ann","messageId":"m1","traits":{"email":"ann@example.com"}}`)
 	pid := res.ProfileIDs[0]
+	warm(t, s, "user_id:ann", "email:ann@example.com")
 	if _, ok := s.CachedIdentifier([]byte("user_id:ann")); !ok {
-		t.Fatal("a fresh profile is not served from memory")
+		t.Fatal("a looked-up profile is not served from memory")
 	}
 	d := replication.Directive{ID: "d1", Type: replication.DirectiveErase, Index: 1, At: t0.UnixMilli(),
 		ProfileIDs: []string{pid}, Keys: []string{crdt.TombstoneKey(testSalt, "user_id:ann")}}
@@ -365,6 +366,7 @@ func TestMergedProfileServedFromMemory(t *testing.T) {
 	ingest(t, s, `{"type":"identify","userId":"ann","anonymousId":"anon-1","messageId":"m3"}`)
 	canon, gone := min(a, b), max(a, b)
 	for _, k := range []string{"user_id:ann", "anonymous_id:anon-1", "email:ann@example.com"} {
+		warm(t, s, k)
 		c, ok := s.CachedIdentifier([]byte(k))
 		if !ok || c.ID != canon {
 			t.Fatalf("%s from memory: %v %v, want the merged profile %s", k, c, ok, canon)
@@ -395,7 +397,11 @@ func TestStaleViewNotServedFromMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	ingest(t, s, fmt.Sprintf(`{"type":"track","event":"Order Completed","userId":"ann","messageId":"o1","timestamp":%q}`, t0.Format(time.RFC3339)))
-	waitFor(t, "the view in memory", func() bool { _, ok := s.CachedIdentifier([]byte("user_id:ann")); return ok })
+	waitFor(t, "the view in memory", func() bool {
+		warm(t, s, "user_id:ann")
+		_, ok := s.CachedIdentifier([]byte("user_id:ann"))
+		return ok
+	})
 	clk.set(t0.Add(2 * time.Hour))
 	if _, ok := s.CachedIdentifier([]byte("user_id:ann")); ok {
 		t.Fatal("a view past its next change served from memory")

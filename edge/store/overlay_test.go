@@ -148,9 +148,16 @@ func TestOverlayEqualsApplied(t *testing.T) {
 		release()
 		s.waitApplied()
 		for u, want := range seen {
-			c, ok := s.CachedIdentifier([]byte(fmt.Sprintf("user_id:u%d", u)))
+			// The applied view is rendered by its first read (decision
+			// 0115), which fills memory.
+			key := fmt.Sprintf("user_id:u%d", u)
+			id, _ := profile.ParseKey(key)
+			if _, err := s.LookupIdentifier(id); err != nil {
+				rt.Fatalf("u%d: %v", u, err)
+			}
+			c, ok := s.CachedIdentifier([]byte(key))
 			if !ok {
-				rt.Fatalf("u%d: no view in memory after the applier ran", u)
+				rt.Fatalf("u%d: no view in memory after the applier ran and a lookup", u)
 			}
 			got := fmt.Appendf(append([]byte(nil), c.JSON...), "|%d|%s|%s", c.LastSeenMs, c.ID, c.Version)
 			if !bytes.Equal(got, want) {

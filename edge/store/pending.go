@@ -398,7 +398,7 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event, stamp
 			plain = false // unknown: the event's new profile, or another's
 			continue
 		}
-		if sl.v.Load() == nil && !sl.over && !sl.cold || m.holders[k] >= 2 {
+		if sl.v.Load() == nil && !sl.over && !sl.cold.Load() || m.holders[k] >= 2 {
 			m.mu.RUnlock()
 			return false
 		}

@@ -62,6 +62,7 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	ingest(t, s,
 		`{"type":"identify","userId":"ann","messageId":"a1","traits":{"email":"ann@example.com","n":1}}`,
 		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"email":"bob@example.com","n":1}}`)
+	warm(t, s, "email:bob@example.com")
 	annID, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
 	if err != nil {
 		t.Fatal(err)
@@ -108,15 +109,23 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	// Ann's, by another identifier than the event's, and by ID: the
 	// pending event is plain (its one identifier names her profile), so
 	// the overlay answers at once with it applied (n=2).
-	lookups := []func() (*Cached, bool){
-		func() (*Cached, bool) { return s.CachedIdentifier([]byte("email:ann@example.com")) },
-		func() (*Cached, bool) { return s.CachedIdentifier([]byte("user_id:ann")) },
-		func() (*Cached, bool) { return s.CachedID([]byte(annID)) },
+	// Whole lookups: memory first (with the fence), then the file — a
+	// view is rendered by its first read after a commit (decision 0115).
+	lookups := []func() (View, bool){
+		func() (View, bool) {
+			v, err := s.LookupIdentifier(profile.Identifier{Type: profile.Email, Value: "ann@example.com"})
+			return v, err == nil
+		},
+		func() (View, bool) {
+			v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+			return v, err == nil
+		},
+		func() (View, bool) { v, err := s.LookupID(annID); return v, err == nil },
 	}
 	overlays := s.readOverlays.Load()
 	for i, lookup := range lookups {
 		c, ok := lookup()
-		if !ok || traitN(t, c.view()) != 2 || c.ID != annID {
+		if !ok || traitN(t, c) != 2 || c.ID != annID {
 			t.Errorf("lookup %d of the pending profile with the applier held: ok %v, want n=2 on %s at once", i, ok, annID)
 		}
 	}
@@ -142,7 +151,7 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 				results <- answer{}
 				return
 			}
-			results <- answer{traitN(t, c.view()), true}
+			results <- answer{traitN(t, c), true}
 		}()
 	}
 	select {
@@ -153,7 +162,7 @@ func TestFenceWaitsOnlyForWhatItReads(t *testing.T) {
 	release()
 	for range 3 {
 		if a := <-results; !a.ok || a.n != 3 {
-			t.Errorf("lookup after the applier ran: %+v, want n=3 from memory", a)
+			t.Errorf("lookup after the applier ran: %+v, want n=3", a)
 		}
 	}
 	if got := s.readWaits.Load() - waits; got != 3 {
@@ -177,12 +186,12 @@ func TestFenceJoinsNewIdentifiers(t *testing.T) {
 	}
 	got := make(chan int, 1)
 	go func() {
-		c, ok := s.CachedIdentifier([]byte("email:cat@example.com"))
-		if !ok {
+		v, err := s.LookupIdentifier(profile.Identifier{Type: profile.Email, Value: "cat@example.com"})
+		if err != nil {
 			got <- -2
 			return
 		}
-		got <- traitN(t, c.view())
+		got <- traitN(t, v)
 	}()
 	gate <- struct{}{} // the applier's first batch (the first event, or both)
 	select {
@@ -218,6 +227,7 @@ func TestFenceHoldsForPeerChanges(t *testing.T) {
 		`{"type":"identify","userId":"eve","messageId":"e1","traits":{"email":"eve@example.com","n":1}}`,
 		`{"type":"identify","userId":"fay","messageId":"f1","traits":{"email":"fay@example.com","n":1}}`,
 		`{"type":"identify","userId":"gil","messageId":"g1","traits":{"email":"gil@example.com","n":1}}`)
+	warm(t, s, "email:gil@example.com")
 	eve, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "eve"})
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,21 @@ func open(tb testing.TB, opts ...func(*Options)) *Store {
 	return s
 }
 
+// warm looks up each identifier key once, so that memory holds its view:
+// a view is rendered by its first read (decision 0115).
+func warm(tb testing.TB, s *Store, keys ...string) {
+	tb.Helper()
+	for _, k := range keys {
+		id, ok := profile.ParseKey(k)
+		if !ok {
+			tb.Fatalf("warm: %q is not an identifier key", k)
+		}
+		if _, err := s.LookupIdentifier(id); err != nil {
+			tb.Fatalf("warm %s: %v", k, err)
+		}
+	}
+}
+
 func reopen(tb testing.TB, s *Store) *Store {
 	tb.Helper()
 	if err := s.Close(context.Background()); err != nil {

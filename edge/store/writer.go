@@ -756,26 +756,34 @@ func (w *writer) flush() error {
 			}
 			return
 		}
-		json, ev, err := renderViewAfter(p, w.cat, w.nowMs, incs[i])
-		if err != nil {
-			out[i].err = err
-			return
-		}
 		var last int64
 		if p.LastSeen.Set {
 			last = p.LastSeen.V
 		}
 		ver := p.Version.String()
-		fl, body := flags[i], json
 		if bodiless {
-			fl, body = fl|viewBodiless, nil
-		}
-		out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, body), ev: ev}
-		if fl&viewRepairing == 0 {
-			// A copy of its own size: the render's buffer has room for a
-			// kilobyte or more, and memory keeps this for as long as the
-			// view stands.
-			out[i].mem = cachedView(ids[i], View{Version: ver, LastSeenMs: last, JSON: bytes.Clone(json)}, ev)
+			// The view is rendered by its first read, not here
+			// (decision 0115): most profiles an edge writes are not
+			// looked up before they are written again.
+			_, _, ev := evaluateAfter(p, w.cat, w.nowMs, incs[i])
+			fl := flags[i] | viewBodiless
+			out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, nil), ev: ev}
+			if fl&viewRepairing == 0 {
+				out[i].mem = coldView
+			}
+		} else {
+			json, ev, err := renderViewAfter(p, w.cat, w.nowMs, incs[i])
+			if err != nil {
+				out[i].err = err
+				return
+			}
+			out[i] = enc{state: b, view: encodeViewRecord(ids[i], flags[i], last, ver, ev, json), ev: ev}
+			if flags[i]&viewRepairing == 0 {
+				// A copy of its own size: the render's buffer has room
+				// for a kilobyte or more, and memory keeps this for as
+				// long as the view stands.
+				out[i].mem = cachedView(ids[i], View{Version: ver, LastSeenMs: last, JSON: bytes.Clone(json)}, ev)
+			}
 		}
 		if b != nil {
 			out[i].record = sealProfile(ids[i], b)
