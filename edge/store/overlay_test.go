@@ -322,17 +322,7 @@ func TestOverTheMemoryBound(t *testing.T) {
 	if err := s.Append(context.Background(), []Event{ev(t, `{"type":"identify","userId":"ann","messageId":"a2","traits":{"n":2}}`)}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
-	if err != nil || traitN(t, v) != 1 {
-		t.Fatalf("bob: %v", err)
-	}
-	v, err = s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
-	if err != nil || traitN(t, v) != 2 {
-		t.Fatalf("ann: n=%d, %v; want her pending event shown", traitN(t, v), err)
-	}
-	if w, o := s.readWaits.Load(), s.readOverlays.Load(); w != 0 || o != 1 {
-		t.Errorf("%d waits, %d overlays; want none and one", w, o)
-	}
+	lookUpBobAndPendingAnn(t, s)
 }
 
 // TestColdViewsMarkEvents: a store reopened holds none of its views in
@@ -360,17 +350,7 @@ func TestColdViewsMarkEvents(t *testing.T) {
 	if b := barrierOf(s); b > s.appliedPos.Load() {
 		t.Fatalf("barrier at %d (applied %d): an event on a profile memory holds cold was not marked", b, s.appliedPos.Load())
 	}
-	v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
-	if err != nil || traitN(t, v) != 1 {
-		t.Fatalf("bob: %v", err)
-	}
-	v, err = s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
-	if err != nil || traitN(t, v) != 2 {
-		t.Fatalf("ann: n=%d, %v; want her pending event shown", traitN(t, v), err)
-	}
-	if w, o := s.readWaits.Load(), s.readOverlays.Load(); w != 0 || o != 1 {
-		t.Errorf("%d waits, %d overlays; want none and one", w, o)
-	}
+	lookUpBobAndPendingAnn(t, s)
 	// bob's lookup filled his slot; ann's is still cold (her event is
 	// pending), and a second event for her is marked too.
 	if _, ok := s.CachedIdentifier([]byte("user_id:bob")); !ok {
@@ -389,4 +369,22 @@ func barrierOf(s *Store) uint64 {
 	s.pending.mu.Lock()
 	defer s.pending.mu.Unlock()
 	return s.pending.barrier
+}
+
+// lookUpBobAndPendingAnn: with the applier held and ann's n=2 pending,
+// bob (nothing pending) answers n=1 and ann n=2 (the overlay), neither
+// waiting for the applier.
+func lookUpBobAndPendingAnn(t *testing.T, s *Store) {
+	t.Helper()
+	v, err := s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "bob"})
+	if err != nil || traitN(t, v) != 1 {
+		t.Fatalf("bob: %v", err)
+	}
+	v, err = s.LookupIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil || traitN(t, v) != 2 {
+		t.Fatalf("ann: n=%d, %v; want her pending event shown", traitN(t, v), err)
+	}
+	if w, o := s.readWaits.Load(), s.readOverlays.Load(); w != 0 || o != 1 {
+		t.Errorf("%d waits, %d overlays; want none and one", w, o)
+	}
 }
