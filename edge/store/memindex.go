@@ -325,6 +325,20 @@ func (m *memIndex) setView(id string, c *Cached) {
 	m.release(sl)
 }
 
+// holdsViews reports, for each profile of ids, whether memory holds its
+// view now.
+func (m *memIndex) holdsViews(ids []string) []bool {
+	out := make([]bool, len(ids))
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i, id := range ids {
+		if sl := m.byID[id]; sl != nil {
+			out[i] = sl.v.Load() != nil
+		}
+	}
+	return out
+}
+
 // setCold marks profile id's slot cold (memSlot.cold) if an identifier
 // names it and it holds no view: call it after the identifiers are
 // published. Holds m.mu (the write lock).

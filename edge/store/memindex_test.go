@@ -608,3 +608,31 @@ func TestViewRecordsOfBothForms(t *testing.T) {
 	}
 	checkMem(t, s, "under a bound")
 }
+
+// TestReadViewsRenderedAtCommit: a commit renders the view of a profile
+// memory holds (one read since its last write), so it stays a copy away,
+// and leaves the view of one nobody read to its first lookup (decision
+// 0115).
+func TestReadViewsRenderedAtCommit(t *testing.T) {
+	s := open(t, func(o *Options) { o.NoSync = true })
+	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"a1","traits":{"n":1}}`,
+		`{"type":"identify","userId":"bob","messageId":"b1","traits":{"n":1}}`)
+	if _, ok := s.CachedIdentifier([]byte("user_id:ann")); ok {
+		t.Fatal("a view nobody read is in memory after the commit")
+	}
+	warm(t, s, "user_id:ann")
+	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"a2","traits":{"n":2}}`,
+		`{"type":"identify","userId":"bob","messageId":"b2","traits":{"n":2}}`)
+	settle(t, s)
+	c, ok := s.CachedIdentifier([]byte("user_id:ann"))
+	if !ok || traitN(t, c.view()) != 2 {
+		t.Fatalf("ann, read before the commit: in memory %v, want her new view", ok)
+	}
+	if _, ok := s.CachedIdentifier([]byte("user_id:bob")); ok {
+		t.Fatal("bob, never read: his view was rendered at the commit")
+	}
+	if v, _ := lookup(t, s, profile.UserID, "bob"); traitN(t, v) != 2 {
+		t.Fatalf("bob: n=%d, want 2", traitN(t, v))
+	}
+	checkMem(t, s, "commits")
+}

@@ -731,6 +731,14 @@ func (w *writer) flush() error {
 	// 0109): the views bucket's records shrink about eightfold, and with
 	// them the leaves every commit rewrites.
 	bodiless := w.s.opts.ViewMemoryBytes == 0
+	// Of those, a view memory holds — one read since its profile was
+	// last written — is rendered again now, so that a profile being read
+	// (a till's customer) stays a copy away; the others are left to their
+	// first read (decision 0115).
+	var read []bool
+	if bodiless {
+		read = w.s.mem.holdsViews(ids)
+	}
 	encode := func(i int) {
 		p := w.cache[ids[i]]
 		var b []byte
@@ -761,7 +769,7 @@ func (w *writer) flush() error {
 			last = p.LastSeen.V
 		}
 		ver := p.Version.String()
-		if bodiless {
+		if bodiless && !read[i] {
 			// The view is rendered by its first read, not here
 			// (decision 0115): most profiles an edge writes are not
 			// looked up before they are written again.
@@ -777,8 +785,12 @@ func (w *writer) flush() error {
 				out[i].err = err
 				return
 			}
-			out[i] = enc{state: b, view: encodeViewRecord(ids[i], flags[i], last, ver, ev, json), ev: ev}
-			if flags[i]&viewRepairing == 0 {
+			fl, body := flags[i], json
+			if bodiless {
+				fl, body = fl|viewBodiless, nil
+			}
+			out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, body), ev: ev}
+			if fl&viewRepairing == 0 {
 				// A copy of its own size: the render's buffer has room
 				// for a kilobyte or more, and memory keeps this for as
 				// long as the view stands.
