@@ -769,28 +769,29 @@ func (w *writer) flush() error {
 			last = p.LastSeen.V
 		}
 		ver := p.Version.String()
-		if bodiless && !read[i] {
-			// The view is rendered by its first read, not here
-			// (decision 0115): most profiles an edge writes are not
-			// looked up before they are written again.
-			_, _, ev := evaluateAfter(p, w.cat, w.nowMs, incs[i])
-			fl := flags[i] | viewBodiless
-			out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, nil), ev: ev}
-			if fl&viewRepairing == 0 {
-				out[i].mem = coldView
-			}
-		} else {
-			json, ev, err := renderViewAfter(p, w.cat, w.nowMs, incs[i])
-			if err != nil {
+		// With no bound, a view nobody read since the profile's last
+		// write is rendered by its first read, not here (decision 0115):
+		// most profiles an edge writes are not looked up before they are
+		// written again.
+		render := !bodiless || read[i]
+		var json []byte
+		var ev viewEval
+		if render {
+			if json, ev, err = renderViewAfter(p, w.cat, w.nowMs, incs[i]); err != nil {
 				out[i].err = err
 				return
 			}
-			fl, body := flags[i], json
-			if bodiless {
-				fl, body = fl|viewBodiless, nil
-			}
-			out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, body), ev: ev}
-			if fl&viewRepairing == 0 {
+		} else {
+			_, _, ev = evaluateAfter(p, w.cat, w.nowMs, incs[i])
+		}
+		fl, body := flags[i], json
+		if bodiless {
+			fl, body = fl|viewBodiless, nil
+		}
+		out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, body), ev: ev}
+		if fl&viewRepairing == 0 {
+			out[i].mem = coldView
+			if render {
 				// A copy of its own size: the render's buffer has room
 				// for a kilobyte or more, and memory keeps this for as
 				// long as the view stands.
