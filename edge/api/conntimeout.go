@@ -144,19 +144,22 @@ func (c *connTiming) init(tm *connTimeouts, conn net.Conn) {
 	c.since = tm.now.Load()
 }
 
-// beforeRead marks a Read about to block.
-func (c *connTiming) beforeRead() {
+// beforeRead marks a Read about to block, and reports whether it is the
+// first since a response was written (the wait for the next request).
+func (c *connTiming) beforeRead() (answered bool) {
 	c.mu.Lock()
 	if c.pastRead { // a sweep raced with the read before: not this one's
 		c.underlying.SetReadDeadline(time.Time{})
 		c.pastRead = false
 	}
+	answered = c.wrote
 	if c.wrote { // the previous response is out: wait for the next request
 		c.wrote, c.ownWrites = false, false
 		c.phase, c.since = phaseIdle, c.tm.now.Load()
 	}
 	c.reading = true
 	c.mu.Unlock()
+	return answered
 }
 
 // afterRead marks the Read returned with n bytes.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -487,8 +488,19 @@ func (c *headConn) Close() error {
 	return c.Conn.Close()
 }
 
+// Read reads from the connection. The first read after an answer is
+// written — fasthttp reading the client's next request — first lets the
+// other runnable goroutines run (docs/decisions/0116-yield-before-read.md).
+// A Go read that would block costs a system call answering EAGAIN before
+// the goroutine parks on the netpoller, and a client that has only just
+// received its answer has rarely sent the next request yet; by the time
+// the other connections' requests have been served it usually has, and
+// the read finds it. Under load that leaves about 1.3 reads per request
+// instead of 2; with nothing else to run, the yield returns at once.
 func (c *headConn) Read(b []byte) (int, error) {
-	c.beforeRead()
+	if c.beforeRead() {
+		runtime.Gosched()
+	}
 	n, err := c.Conn.Read(b)
 	c.afterRead(n)
 	if i := bytes.LastIndexByte(b[:n], '\n'); i >= 0 {
