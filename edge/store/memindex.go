@@ -231,6 +231,12 @@ func (s *Store) buildMemIndex(limit int64) error {
 	m := &memIndex{byIdent: map[string]*memSlot{}, byID: map[string]*memSlot{}, holders: map[string]int{}, limit: limit}
 	var colds []string // views stored without their JSON (memSlot.cold)
 	err := s.view(func(tx *bolt.Tx) error {
+		// The maps start at the sizes the file's gauges give: grown from
+		// empty, rehashing took a quarter of opening a million profiles
+		// (bench/README, "Opening a million profiles").
+		meta := tx.Bucket(bucketMeta)
+		m.byIdent = make(map[string]*memSlot, min(readU64(meta.Get(identifiersKey)), maxPresize))
+		m.byID = make(map[string]*memSlot, min(readU64(meta.Get(profilesKey)), maxPresize))
 		red := tx.Bucket(bucketRedirects)
 		if err := tx.Bucket(bucketViews).ForEach(func(k, b []byte) error {
 			if red.Get(k) != nil {
@@ -255,7 +261,7 @@ func (s *Store) buildMemIndex(limit int64) error {
 			return err
 		}
 		if err := tx.Bucket(bucketIndex).ForEach(func(k, pid []byte) error {
-			m.setIdent(string(k), string(pid), true)
+			m.addIdent(string(k), pid) // each key once, and none held yet
 			return nil
 		}); err != nil {
 			return err
@@ -365,6 +371,22 @@ func (m *memIndex) setIdent(key, pid string, ok bool) {
 		m.byIdent[key] = sl
 	}
 }
+
+// addIdent is setIdent of a key memory holds nothing for (Open's
+// build): one probe of each map, and the profile ID copied only for a
+// slot it creates.
+func (m *memIndex) addIdent(key string, pid []byte) {
+	sl := m.byID[string(pid)]
+	if sl == nil {
+		sl = m.slot(string(pid))
+	}
+	sl.refs++
+	m.byIdent[key] = sl
+}
+
+// maxPresize bounds the capacity Open gives the index's maps from the
+// file's gauges (a damaged gauge must not allocate without end).
+const maxPresize = 1 << 26
 
 // release drops sl from byID once nothing holds it (a slot over the
 // memory bound stays: its identifiers are published after it, and it

@@ -304,6 +304,43 @@ func TestWALUnwrittenHeader(t *testing.T) {
 	}
 }
 
+// TestWALOpenDecodesOnlyPending: at open, a record the data file has
+// applied is read for its position only — one whose events do not decode
+// under a good checksum does not end the log there, and the records
+// after it are returned — while such a record past the applied position
+// still ends the valid log (and is cut off with what follows it).
+func TestWALOpenDecodesOnlyPending(t *testing.T) {
+	for _, tc := range []struct {
+		applied uint64
+		want    string
+	}{
+		{applied: 2, want: "[w2]"}, // record 2 applied: only its position is read
+		{applied: 1, want: "[]"},   // record 2 pending: it does not decode, the log ends before it
+	} {
+		dir := filepath.Join(t.TempDir(), "x.wal")
+		w, _, err := openWAL(dir, 7, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		appendRecords(t, w, walEvents(t, 0, 1))
+		// Record 2: a good position and checksum, and a string where
+		// its events belong.
+		if err := w.append(appendWALRecord(nil, appendWALPayload(nil, 2, []byte{0xa1, 'x'})), 1); err != nil {
+			t.Fatal(err)
+		}
+		appendRecords(t, w, walEvents(t, 2, 1))
+		crash(w)
+		w, pending, err := openWAL(dir, 7, tc.applied, false)
+		if err != nil {
+			t.Fatalf("applied %d: %v", tc.applied, err)
+		}
+		if got := fmt.Sprint(messageIDs(pending)); got != tc.want {
+			t.Errorf("applied %d: pending %s, want %s", tc.applied, got, tc.want)
+		}
+		crash(w)
+	}
+}
+
 // TestWALCorruptRecord: a record failing its CRC ends the valid log in
 // the last segment (truncated there); in an earlier segment it is
 // damage open refuses, since later records were acknowledged.
@@ -317,7 +354,7 @@ func TestWALCorruptRecord(t *testing.T) {
 	crash(w)
 	seg := segPath(t, dir)
 	b, _ := os.ReadFile(seg)
-	_, valid := scanWALSegment(b)
+	_, valid := scanWALSegment(b, 0)
 	if int64(valid) != w.size || !allZero(b[valid:]) {
 		t.Fatalf("valid prefix %d of %d, want %d and zeros after it", valid, len(b), w.size)
 	}
@@ -340,7 +377,7 @@ func TestWALCorruptRecord(t *testing.T) {
 	appendRecords(t, w, walEvents(t, 6, 1))
 	crash(w)
 	b, _ = os.ReadFile(seg)
-	_, valid = scanWALSegment(b)
+	_, valid = scanWALSegment(b, 0)
 	b[valid-3] ^= 1 // in the first segment's last record
 	os.WriteFile(seg, b, 0o600)
 	if _, _, err := openWAL(dir, 7, 0, false); !errors.Is(err, ErrDamaged) {
@@ -497,7 +534,8 @@ func FuzzWALRecord(f *testing.F) {
 	f.Add(p)
 	f.Add(append([]byte(walMagic+"\x07\x00\x00\x00\x00\x00\x00\x00"), appendWALRecord(nil, p)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		scanWALSegment(b)
+		scanWALSegment(b, 0)
+		scanWALSegment(b, 1)
 		_, evs, err := decodeWALRecord(b)
 		if err != nil {
 			return

@@ -194,6 +194,24 @@ func encodeTime(e *codec.Encoder, t time.Time) error {
 	return e.EncodeInt(t.UnixNano())
 }
 
+// walRecordPos decodes only the log position of a record payload (the
+// first of its two fields).
+func walRecordPos(b []byte) (uint64, error) {
+	d := codec.NewDecoder(b)
+	err := d.ExpectArray(2)
+	var lsn uint64
+	if err == nil {
+		lsn, err = d.Uint()
+	}
+	if err == nil && lsn == 0 {
+		err = errors.New("position 0")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errWALRecord, err)
+	}
+	return lsn, nil
+}
+
 // decodeWALRecord decodes a record payload. The events' byte fields do
 // not alias b.
 func decodeWALRecord(b []byte) (lsn uint64, evs []Event, err error) {
