@@ -117,12 +117,7 @@ func scanWALSegment(b []byte, applied uint64) (recs []walRecord, valid int) {
 		if walRecordCRC(p) != sum {
 			return recs, off
 		}
-		var lsn uint64
-		var evs []Event
-		var err error
-		if lsn, err = walRecordPos(p); err == nil && lsn > applied {
-			lsn, evs, err = decodeWALRecord(p)
-		}
+		lsn, evs, err := decodeWALRecordPast(p, applied)
 		if err != nil {
 			return recs, off
 		}

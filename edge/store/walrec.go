@@ -194,27 +194,16 @@ func encodeTime(e *codec.Encoder, t time.Time) error {
 	return e.EncodeInt(t.UnixNano())
 }
 
-// walRecordPos decodes only the log position of a record payload (the
-// first of its two fields).
-func walRecordPos(b []byte) (uint64, error) {
-	d := codec.NewDecoder(b)
-	err := d.ExpectArray(2)
-	var lsn uint64
-	if err == nil {
-		lsn, err = d.Uint()
-	}
-	if err == nil && lsn == 0 {
-		err = errors.New("position 0")
-	}
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errWALRecord, err)
-	}
-	return lsn, nil
-}
-
 // decodeWALRecord decodes a record payload. The events' byte fields do
 // not alias b.
 func decodeWALRecord(b []byte) (lsn uint64, evs []Event, err error) {
+	return decodeWALRecordPast(b, 0)
+}
+
+// decodeWALRecordPast is decodeWALRecord, except that of a record at or
+// below position applied it decodes only the position (evs nil): at
+// open, the data file holds those events already (scanWALSegment).
+func decodeWALRecordPast(b []byte, applied uint64) (lsn uint64, evs []Event, err error) {
 	d := codec.NewDecoder(b)
 	err = func() error {
 		if err := d.ExpectArray(2); err != nil {
@@ -223,6 +212,12 @@ func decodeWALRecord(b []byte) (lsn uint64, evs []Event, err error) {
 		var err error
 		if lsn, err = d.Uint(); err != nil {
 			return err
+		}
+		if lsn == 0 {
+			return fmt.Errorf("%w: position 0", errWALRecord)
+		}
+		if lsn <= applied {
+			return nil
 		}
 		n, err := d.ArrayLen(walEventFields)
 		if err != nil {
@@ -236,11 +231,11 @@ func decodeWALRecord(b []byte) (lsn uint64, evs []Event, err error) {
 		}
 		return nil
 	}()
+	if err == nil && lsn <= applied {
+		return lsn, nil, nil // the events are not read: no trailing check
+	}
 	if err := codec.Finish(d, err, errWALRecord); err != nil {
 		return 0, nil, err
-	}
-	if lsn == 0 {
-		return 0, nil, fmt.Errorf("%w: position 0", errWALRecord)
 	}
 	return lsn, evs, nil
 }
