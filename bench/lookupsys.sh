@@ -11,6 +11,7 @@
 # stall the edge: p99 in those rounds is perf's, not the edge's). ROUNDS (default 3)
 # rounds. Needs wrk and python3.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 command -v wrk >/dev/null || { echo "lookupsys: wrk not installed (apt-get install wrk)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'pkill -9 -f "edge --data-dir $dir/d" || true; rm -rf "$dir"' EXIT
@@ -30,16 +31,7 @@ for _ in $(seq "${ROUNDS:-3}"); do
 		rm -rf "$dir/d"
 		("$bin" edge --data-dir "$dir/d" --http-addr 127.0.0.1:18556 --write-key wk=bench >"$dir/edge.log" 2>&1 &)
 		for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:18556/healthz && break; sleep 0.1; done
-		python3 - <<'PY'
-import json, urllib.request
-for b in range(40):
-    batch = [{"type": "identify", "userId": "u%d" % i, "messageId": "m%d" % i,
-              "traits": {"email": "u%d@example.com" % i, "name": "User %d" % i, "plan": "gold", "city": "Berlin"}}
-             for i in range(b * 500, (b + 1) * 500)]
-    req = urllib.request.Request("http://127.0.0.1:18556/v1/batch", data=json.dumps({"batch": batch}).encode(),
-                                 headers={"Content-Type": "application/json", "X-Write-Key": "wk"})
-    urllib.request.urlopen(req).read()
-PY
+		python3 "$here/loadpeople.py" 127.0.0.1:18556 20000
 		pid=$(pgrep -f "edge --data-dir $dir/d")
 		wrk -t$threads -c"$conns" -d"${DUR:-8}"s --latency -s "$dir/lookup.lua" http://127.0.0.1:18556 >"$dir/wrk.out" &
 		wp=$!

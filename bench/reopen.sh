@@ -13,6 +13,7 @@
 # connection for 5 s (the first read of each renders its view from the
 # file: decision 0115). Needs wrk, python3 and curl.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:?usage: reopen.sh BIN [PROFILES]}
 n=${2:-1000000}
 command -v wrk >/dev/null || { echo "reopen: wrk not installed (apt-get install wrk)" >&2; exit 1; }
@@ -35,17 +36,7 @@ start
 for _ in $(seq 100); do curl -s -o /dev/null "$addr/healthz" && break; sleep 0.1; done
 curl -s -o /dev/null "$addr/healthz" || { echo "reopen: the edge did not start:" >&2; cat "$dir/edge.log" >&2; exit 1; }
 t0=$(date +%s.%N)
-N=$n ADDR=$addr python3 - <<'PY'
-import json, os, urllib.request
-n, addr = int(os.environ["N"]), os.environ["ADDR"]
-for lo in range(0, n, 500):
-    batch = [{"type": "identify", "userId": "u%d" % i, "messageId": "m%d" % i,
-              "traits": {"email": "u%d@example.com" % i, "name": "User %d" % i, "plan": "gold", "city": "Berlin"}}
-             for i in range(lo, min(lo + 500, n))]
-    req = urllib.request.Request("http://%s/v1/batch" % addr, data=json.dumps({"batch": batch}).encode(),
-                                 headers={"Content-Type": "application/json", "X-Write-Key": "wk"})
-    urllib.request.urlopen(req).read()
-PY
+python3 "$here/loadpeople.py" "$addr" "$n"
 while [ "$(metric ucv_store_apply_lag_events)" != 0 ]; do sleep 0.5; done
 t1=$(date +%s.%N)
 printf 'loaded %d people in %.1f s; data file %s; resident %s\n' "$n" "$(echo "$t1 - $t0" | bc -l)" \
