@@ -196,6 +196,7 @@ var homes = map[string]string{
 	"gonum.org/v1/gonum":                    "ucv/profile/clv",  // optimisation and special functions of the customer-value models
 	"github.com/google/cel-go":              "ucv/profile/expr", // audience expressions
 	"github.com/KimMachineGun/automemlimit": "ucv/gcpolicy",     // the hub's soft memory limit from the cgroup or the machine
+	"github.com/cespare/xxhash/v2":          "ucv/edge/store",   // the store digest's item hash (decision 0118)
 }
 
 // alsoHome names the test harnesses that build on their home package's

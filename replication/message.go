@@ -86,6 +86,10 @@ type Digest struct {
 	// whom to pull differing buckets from.
 	Node    string
 	Buckets []uint64
+	// Hash names the item hash Buckets are made of (the store's
+	// DigestHash); 0, a digest of two elements, is a sender from before
+	// it was sent. Receivers compare only digests of their own hash.
+	Hash uint8
 }
 
 // Pull asks a node for the full states of digest buckets (MsgPull).
@@ -219,13 +223,20 @@ func MarshalDigest(g *Digest) ([]byte, error) {
 		return nil, fmt.Errorf("replication: digest of %d buckets from a %d-byte name", len(g.Buckets), len(g.Node))
 	}
 	return frame(MsgDigest, func(enc *codec.Encoder) error {
-		if err := first(enc.EncodeArrayLen(2), enc.EncodeString(g.Node), enc.EncodeArrayLen(len(g.Buckets))); err != nil {
+		n := 2
+		if g.Hash != 0 {
+			n = 3
+		}
+		if err := first(enc.EncodeArrayLen(n), enc.EncodeString(g.Node), enc.EncodeArrayLen(len(g.Buckets))); err != nil {
 			return err
 		}
 		for _, v := range g.Buckets {
 			if err := enc.EncodeUint(v); err != nil {
 				return err
 			}
+		}
+		if g.Hash != 0 {
+			return enc.EncodeUint(uint64(g.Hash))
 		}
 		return nil
 	})
@@ -238,6 +249,11 @@ func nodeBuckets(d *codec.Decoder) (node string, n int, err error) {
 	if err := d.ExpectArray(2); err != nil {
 		return "", 0, err
 	}
+	return nodeBucketsIn(d)
+}
+
+// nodeBucketsIn is nodeBuckets after the array's head.
+func nodeBucketsIn(d *codec.Decoder) (node string, n int, err error) {
 	if node, err = name(d); err != nil {
 		return "", 0, err
 	}
@@ -258,8 +274,16 @@ func UnmarshalDigest(b []byte) (*Digest, error) {
 	}
 	g := &Digest{}
 	err = func() error {
+		// Two elements (node, buckets) or, naming the hash, three.
+		elems, err := d.ArrayLen(1)
+		if err != nil {
+			return err
+		}
+		if elems != 2 && elems != 3 {
+			return fmt.Errorf("%w: a digest of %d elements", ErrMalformed, elems)
+		}
 		var n int
-		if g.Node, n, err = nodeBuckets(d); err != nil {
+		if g.Node, n, err = nodeBucketsIn(d); err != nil {
 			return err
 		}
 		g.Buckets = make([]uint64, n)
@@ -267,6 +291,16 @@ func UnmarshalDigest(b []byte) (*Digest, error) {
 			if g.Buckets[i], err = d.Uint(); err != nil {
 				return err
 			}
+		}
+		if elems == 3 {
+			h, err := d.Uint()
+			if err != nil {
+				return err
+			}
+			if h == 0 || h > 255 {
+				return fmt.Errorf("%w: digest hash %d", ErrMalformed, h)
+			}
+			g.Hash = uint8(h)
 		}
 		return nil
 	}()

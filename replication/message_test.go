@@ -35,20 +35,23 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("decoding type %d as the other: err = %v, want ErrMalformed", typ, err)
 		}
 	}
-	g := &Digest{Node: "till-3", Buckets: []uint64{0, 1, 1 << 63, 42}}
-	b, err := MarshalDigest(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gg, err := UnmarshalDigest(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(g, gg); d != "" {
-		t.Fatalf("digest round trip (-want +got):\n%s", d)
+	// A digest naming its hash, and one from a sender that did not
+	// (two elements: decoded as hash 0).
+	for _, g := range []*Digest{{Node: "till-3", Buckets: []uint64{0, 1, 1 << 63, 42}, Hash: 2}, {Node: "till-3", Buckets: []uint64{7}}} {
+		b, err := MarshalDigest(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gg, err := UnmarshalDigest(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(g, gg); d != "" {
+			t.Fatalf("digest round trip (-want +got):\n%s", d)
+		}
 	}
 	p := &Pull{Node: "kiosk", Buckets: []int{0, 7, 255}}
-	b, err = MarshalPull(p)
+	b, err := MarshalPull(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +68,7 @@ func encodedSamples(t testing.TB) map[string][]byte {
 	t.Helper()
 	e, err1 := MarshalEntries(MsgEntries, sampleEntries)
 	be, err2 := MarshalEntries(MsgBucketEntries, sampleEntries)
-	g, err3 := MarshalDigest(&Digest{Node: "n", Buckets: make([]uint64, 256)})
+	g, err3 := MarshalDigest(&Digest{Node: "n", Buckets: make([]uint64, 256), Hash: 2})
 	p, err4 := MarshalPull(&Pull{Node: "n", Buckets: []int{1, 2, 3}})
 	if err := first(err1, err2, err3, err4); err != nil {
 		t.Fatal(err)

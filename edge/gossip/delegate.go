@@ -86,7 +86,7 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 func (d *delegate) LocalState(join bool) []byte {
 	n := d.n
 	dg := n.st.Digest()
-	b, err := replication.MarshalDigest(&replication.Digest{Node: n.name, Buckets: dg[:]})
+	b, err := replication.MarshalDigest(&replication.Digest{Node: n.name, Buckets: dg[:], Hash: store.DigestHash})
 	if err != nil {
 		return nil
 	}
@@ -106,6 +106,13 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		return
 	}
 	if g.Node == n.name {
+		return
+	}
+	if g.Hash != store.DigestHash {
+		// A peer of another version hashes its digest otherwise
+		// (decision 0118): every bucket would differ. Its deltas still
+		// arrive; anti-entropy with it waits until both hash alike.
+		n.stats.otherHash.Add(1)
 		return
 	}
 	n.stats.rounds.Add(1)

@@ -11,7 +11,9 @@ import (
 
 	"ucv/edge/edgetest"
 	"ucv/edge/gossip"
+	"ucv/edge/store"
 	"ucv/profile"
+	"ucv/replication"
 )
 
 func email(v string) profile.Identifier { return profile.Identifier{Type: profile.Email, Value: v} }
@@ -122,6 +124,51 @@ func TestMalformedAndForeign(t *testing.T) {
 	k1.Wait(t, 10*time.Second, "keyed gossip works", func() bool { _, ok := k1.Resolves(email("keyed@example.com")); return ok })
 	c.Ingest(t, 0, `{"type":"identify","userId":"u1","messageId":"m1","traits":{"email":"ok@example.com"}}`)
 	c.Wait(t, 10*time.Second, "gossip still works", func() bool { _, ok := c.Resolves(email("ok@example.com")); return ok })
+}
+
+// legacyPeer is a memberlist delegate that answers push/pull with the
+// digest of an edge from before digests named their hash (decision 0118):
+// two elements, every bucket different from any real store's.
+type legacyPeer struct{}
+
+func (legacyPeer) NodeMeta(int) []byte             { return nil }
+func (legacyPeer) NotifyMsg([]byte)                {}
+func (legacyPeer) GetBroadcasts(int, int) [][]byte { return nil }
+func (legacyPeer) MergeRemoteState([]byte, bool)   {}
+func (legacyPeer) LocalState(join bool) []byte {
+	buckets := make([]uint64, store.DigestBuckets)
+	for i := range buckets {
+		buckets[i] = uint64(i)*0x9e3779b97f4a7c15 + 1
+	}
+	b, err := replication.MarshalDigest(&replication.Digest{Node: "legacy", Buckets: buckets})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestDigestOfAnotherHashNotCompared: an edge compares a peer's digest
+// only when both hash their items alike; one from an edge of an older
+// version (FNV's, before schema 6) would differ in every bucket and send
+// a pull for all of them each round. It is counted, not compared.
+func TestDigestOfAnotherHashNotCompared(t *testing.T) {
+	c := edgetest.NewCluster(t, 1, edgetest.Options{})
+	cfg := edgetest.FastConfig("legacy", c.Net.NewTransport()).Memberlist
+	cfg.Logger, cfg.LogOutput = nil, discard{}
+	cfg.Delegate = legacyPeer{}
+	ml, err := memberlist.Create(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ml.Shutdown()
+	if _, err := ml.Join(c.Addrs(0)); err != nil { // a push/pull: each side merges the other's state
+		t.Fatal(err)
+	}
+	g := c.Edges[0].Gossip
+	c.Wait(t, 5*time.Second, "the legacy digest counted", func() bool { return g.Stats().OtherHash > 0 })
+	if st := g.Stats(); st.Rounds != 0 || st.DiffBuckets != 0 || st.Pulls != 0 {
+		t.Fatalf("a digest of another hash was compared: %d rounds, %d differing buckets, %d pulls", st.Rounds, st.DiffBuckets, st.Pulls)
+	}
 }
 
 type discard struct{}

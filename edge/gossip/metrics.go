@@ -11,6 +11,7 @@ type counters struct {
 	sent, sentBytes, received, duplicates, applied, rejected, dropped, skipped atomic.Uint64
 	malformed, foreign, suspicions                                             atomic.Uint64
 	rounds, diffBuckets, pulls, chunksSent, chunksReceived, repaired           atomic.Uint64
+	otherHash                                                                  atomic.Uint64
 }
 
 // Stats is a snapshot of the Node's counters and gauges.
@@ -27,6 +28,7 @@ type Stats struct {
 	Malformed      uint64 // messages that did not decode
 	Foreign        uint64 // packets memberlist could not decrypt (wrong key)
 	Rounds         uint64 // digests compared (anti-entropy rounds)
+	OtherHash      uint64 // peers' digests not compared: hashed otherwise (another version)
 	DiffBuckets    uint64 // differing buckets found
 	Pulls          uint64 // pull requests sent
 	ChunksSent     uint64 // anti-entropy chunks served
@@ -50,7 +52,7 @@ func (n *Node) Stats() Stats {
 		Dropped: s.dropped.Load(), Skipped: s.skipped.Load(), Malformed: s.malformed.Load(),
 		Foreign: s.foreign.Load(), Rounds: s.rounds.Load(), DiffBuckets: s.diffBuckets.Load(),
 		Pulls: s.pulls.Load(), ChunksSent: s.chunksSent.Load(), ChunksReceived: s.chunksReceived.Load(),
-		Repaired: s.repaired.Load(), Suspicions: s.suspicions.Load(),
+		Repaired: s.repaired.Load(), Suspicions: s.suspicions.Load(), OtherHash: s.otherHash.Load(),
 	}
 	st.Alive = n.ml.NumMembers()
 	n.membersMu.Lock()
@@ -75,6 +77,7 @@ var (
 	descBytes    = desc("sent_bytes_total", "Bytes of gossip messages built before retransmits.")
 	descBad      = desc("bad_packets_total", "Gossip packets dropped: malformed (did not decode) or foreign (could not be decrypted).", "why")
 	descRounds   = desc("antientropy_rounds_total", "Digests compared with a peer.")
+	descOther    = desc("antientropy_other_hash_total", "Peers' digests not compared because they hash otherwise (a peer of another version).")
 	descRepaired = desc("antientropy_repaired_total", "Profiles and redirects merged from anti-entropy chunks.")
 	descPulls    = desc("antientropy_pulls_total", "Bucket pulls sent to peers.")
 	descMembers  = desc("members", "Members by state: alive (alive or suspect, this node included), dead (left or failed, not back).", "state")
@@ -82,7 +85,7 @@ var (
 )
 
 func (c collector) Describe(describe func(*metric.Desc)) {
-	for _, d := range []*metric.Desc{descQueue, descDeltas, descBytes, descBad, descRounds, descRepaired, descPulls, descMembers, descSuspect} {
+	for _, d := range []*metric.Desc{descQueue, descDeltas, descBytes, descBad, descRounds, descOther, descRepaired, descPulls, descMembers, descSuspect} {
 		describe(d)
 	}
 }
@@ -102,6 +105,7 @@ func (c collector) Collect(e *metric.Emitter) {
 	k(descBad, s.Malformed, "malformed")
 	k(descBad, s.Foreign, "foreign")
 	k(descRounds, s.Rounds)
+	k(descOther, s.OtherHash)
 	k(descRepaired, s.Repaired)
 	k(descPulls, s.Pulls)
 	g(descMembers, float64(s.Alive), "alive")

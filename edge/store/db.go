@@ -328,8 +328,14 @@ func Open(opts Options) (*Store, error) {
 			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
 			from = 1
-		case len(v) == 4 && binary.BigEndian.Uint32(v) >= 2 && binary.BigEndian.Uint32(v) <= 4:
-			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion)) // read as it is, the by-ID dedupe set emptied below (schema.go)
+		case len(v) == 4 && binary.BigEndian.Uint32(v) >= 2 && binary.BigEndian.Uint32(v) <= 5:
+			// Read as it is — the by-ID dedupe set emptied below — with
+			// its digest hashed again, in the transaction that marks it
+			// (schema.go).
+			if err := meta.Put(digestKey, digestAllOf(tx)); err != nil {
+				return err
+			}
+			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		case len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion:
 			return fmt.Errorf("store: schema version %x, this build reads 1 to %d", v, schemaVersion)
 		}

@@ -59,26 +59,10 @@ func (s *Store) migrate(from uint32) error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if tx.Bucket(bucketRepair).Stats().KeyN > 0 {
-			var d Digest
-			if v := meta.Get(digestKey); v != nil {
-				if err := d.unmarshal(v); err != nil {
-					return err
-				}
-			}
-			rehash := map[int]bool{}
-			if err := tx.Bucket(bucketRepair).ForEach(func(k, _ []byte) error {
-				rehash[BucketOf(string(k))] = true
-				return nil
-			}); err != nil {
-				return err
-			}
-			for b := range rehash {
-				d[b] = digestOf(tx, b)
-			}
-			if err := meta.Put(digestKey, d.marshal()); err != nil {
-				return err
-			}
+		// The digest hashed again whole: a version 1 file's was FNV's
+		// (schema 6), and the profiles under repair are left out of it.
+		if err := meta.Put(digestKey, digestAllOf(tx)); err != nil {
+			return err
 		}
 		if err := meta.Delete(migrateKey); err != nil {
 			return err

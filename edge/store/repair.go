@@ -211,28 +211,6 @@ func (w *writer) finishRepairs() error {
 	return nil
 }
 
-// digestOf computes digest bucket b from the records stored in tx,
-// leaving out damaged states (they are quarantined when next read).
-func digestOf(tx *bolt.Tx, b int) uint64 {
-	var d uint64
-	c := tx.Bucket(bucketProfiles).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if BucketOf(string(k)) != b {
-			continue
-		}
-		if state, err := openProfile(k, v); err == nil {
-			d ^= itemHash('p', string(k), state)
-		}
-	}
-	c = tx.Bucket(bucketRedirects).Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if BucketOf(string(k)) == b {
-			d ^= itemHash('r', string(k), nil)
-		}
-	}
-	return d
-}
-
 // requestRepair asks the committer, without waiting, to repair profile
 // id, which failed verification on a read (a read transaction cannot
 // write). A request for a profile already queued is dropped, as is one

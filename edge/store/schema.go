@@ -98,8 +98,12 @@ var (
 // dedupeTime bucket alone, indexed in memory (dedupe.go): Open empties a
 // version 2–4 file's by-ID dedupe bucket, and a version 4 build must not
 // open a version 5 file (it would find no messageId seen and store
-// duplicates).
-const schemaVersion = 5
+// duplicates). Version 6 hashes the digest's items with XXH64 instead of
+// FNV-1a (digest.go, decision 0118): Open hashes a version 2–5 file's
+// digest again in the transaction that marks it, and a version 5 build
+// must not open a version 6 file (it would take FNV hashes out of an
+// XXH64 digest, which would then match no peer's).
+const schemaVersion = 6
 
 // maxRedirectHops bounds redirect chains (a cycle would be a bug).
 const maxRedirectHops = 32
