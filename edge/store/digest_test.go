@@ -1,8 +1,6 @@
 package store
 
 import (
-	"context"
-	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"testing"
@@ -26,7 +24,6 @@ func fnvItemHash(kind byte, id string, payload []byte) uint64 {
 // itself — and keeps it from then on: a profile written after the open
 // leaves the digest equal to one hashed from scratch.
 func TestSchema5DigestHashedAgain(t *testing.T) {
-	ctx := context.Background()
 	s := open(t, func(o *Options) { o.NoSync = true })
 	ingest(t, s,
 		`{"type":"identify","userId":"ann","messageId":"a1","traits":{"email":"ann@example.com"}}`,
@@ -35,18 +32,10 @@ func TestSchema5DigestHashedAgain(t *testing.T) {
 		`{"type":"identify","userId":"ann","anonymousId":"anon-7","messageId":"a2"}`,
 		`{"type":"track","userId":"cy","messageId":"c1","event":"Order Completed","properties":{"revenue":12.5,"currency":"EUR"}}`)
 	want := s.Digest()
-	opts := s.opts
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
 
 	// Write it back as schema 5 wrote it: the same items, FNV's hashes.
-	db, err := bolt.Open(opts.Path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var old Digest
-	err = db.Update(func(tx *bolt.Tx) error {
+	opts := rewriteAs(t, s, 5, func(tx *bolt.Tx) error {
 		profiles, redirects := 0, 0
 		if err := tx.Bucket(bucketProfiles).ForEach(func(k, v []byte) error {
 			state, err := openProfile(k, v)
@@ -69,35 +58,15 @@ func TestSchema5DigestHashedAgain(t *testing.T) {
 		if profiles != 3 || redirects != 1 {
 			t.Errorf("file holds %d profiles and %d redirects, want 3 and 1", profiles, redirects)
 		}
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(digestKey, old.marshal()); err != nil {
-			return err
-		}
-		return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, 5))
+		return tx.Bucket(bucketMeta).Put(digestKey, old.marshal())
 	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(old.Diff(&want)) == 0 {
 		t.Fatal("the FNV digest equals the XXH64 one: the test cannot tell them apart")
 	}
 
-	s, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(ctx) })
+	s = reopenUpgraded(t, opts)
 	if got := s.Digest(); len(got.Diff(&want)) != 0 {
 		t.Fatalf("digest after opening a schema 5 file differs from the one written in %d buckets", len(got.Diff(&want)))
-	}
-	if err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(schemaKey); binary.BigEndian.Uint32(v) != schemaVersion {
-			t.Errorf("schema after open = %x, want %d", v, schemaVersion)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 	ingest(t, s, `{"type":"identify","userId":"ann","messageId":"a3","traits":{"plan":"gold"}}`)
 	var scratch Digest

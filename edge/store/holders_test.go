@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"maps"
 	"slices"
 	"testing"
@@ -115,18 +114,9 @@ func TestSchema2FileReadAsIs(t *testing.T) {
 	}
 	cy := ingest(t, s, `{"type":"identify","anonymousId":"anon-cy","messageId":"c1","traits":{"email":"cy@example.com"}}`).ProfileIDs[0]
 	checked(t, s, "before")
-	opts := s.opts
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-
 	// Write it back as schema 2 wrote it.
-	db, err := bolt.Open(opts.Path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	singles := 0
-	err = db.Update(func(tx *bolt.Tx) error {
+	opts := rewriteAs(t, s, 2, func(tx *bolt.Tx) error {
 		holders := tx.Bucket(bucketHolders)
 		var add [][]byte
 		if err := eachHeld(tx.Bucket(bucketIndex), holders, nil, func(k, h []byte) error {
@@ -143,12 +133,8 @@ func TestSchema2FileReadAsIs(t *testing.T) {
 			}
 		}
 		singles = len(add)
-		return tx.Bucket(bucketMeta).Put(schemaKey, binary.BigEndian.AppendUint32(nil, 2))
+		return nil
 	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if singles < 6 {
 		t.Fatalf("wrote %d single holders entries, want one per identifier held alone (≥ 6)", singles)
 	}
@@ -157,19 +143,7 @@ func TestSchema2FileReadAsIs(t *testing.T) {
 		t.Fatalf("Verify(schema 2 file) = %+v, %v", rep, err)
 	}
 
-	s, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(ctx) })
-	if err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(schemaKey); binary.BigEndian.Uint32(v) != schemaVersion {
-			t.Errorf("schema after open = %x, want %d", v, schemaVersion)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	s = reopenUpgraded(t, opts)
 	checked(t, s, "reopened")
 	sharedBy(t, s, []string{ann, bob}, "reopened")
 	onProfile(t, s, profile.Email, "cy@example.com", cy, "reopened")

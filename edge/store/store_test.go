@@ -677,3 +677,51 @@ func TestDedupeExpiryKeepsPace(t *testing.T) {
 		t.Fatalf("after 2,500 new messageIds past the window of 2,500 old ones: %d dedupe entries, want 2500 (the old all expired)", got)
 	}
 }
+
+// rewriteAs closes s and writes its file back as schema version wrote
+// it: rewrite runs in one update transaction of the bare bbolt file,
+// which is then marked version. It returns the options to open it with.
+func rewriteAs(tb testing.TB, s *Store, version uint32, rewrite func(tx *bolt.Tx) error) Options {
+	tb.Helper()
+	opts := s.opts
+	if err := s.Close(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	db, err := bolt.Open(opts.Path, 0o600, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := rewrite(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(schemaKey, binary.BigEndian.AppendUint32(nil, version))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return opts
+}
+
+// reopenUpgraded opens the file rewriteAs wrote, closed when the test
+// ends, and checks that Open marked it the current schema version.
+func reopenUpgraded(tb testing.TB, opts Options) *Store {
+	tb.Helper()
+	s, err := Open(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close(context.Background()) })
+	if err := s.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(schemaKey); binary.BigEndian.Uint32(v) != schemaVersion {
+			tb.Errorf("schema after open = %x, want %d", v, schemaVersion)
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
