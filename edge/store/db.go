@@ -314,7 +314,8 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{db: db, bopts: bopts, opts: opts, pace: pacer{above: int64(opts.PaceAbove)}, queue: make(chan *request, opts.lagBound+opts.QueueLen), nudge: make(chan struct{}, 1), done: make(chan struct{}), changed: make(chan struct{}),
 		walQ: make(chan *request, opts.QueueLen), walKick: make(chan struct{}, 1), walDone: make(chan struct{}), applyCh: make(chan struct{}), kindCounts: map[profile.Kind]uint64{},
 		entropy: ulid.Monotonic(rand.Reader, 0), log: log, repairQueued: map[string]bool{}, posEpoch: map[string]uint64{}}
-	var from uint32
+	var from, upgraded uint32
+	var rehash time.Duration
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -332,15 +333,20 @@ func Open(opts Options) (*Store, error) {
 			// Read as it is — the by-ID dedupe set emptied below — with
 			// its digest hashed again, in the transaction that marks it
 			// (schema.go).
+			start := time.Now()
 			if err := meta.Put(digestKey, digestAllOf(tx)); err != nil {
 				return err
 			}
+			upgraded, rehash = binary.BigEndian.Uint32(v), time.Since(start)
 			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		case len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion:
 			return fmt.Errorf("store: schema version %x, this build reads 1 to %d", v, schemaVersion)
 		}
 		return nil
 	})
+	if err == nil && upgraded != 0 {
+		log.Info("store: upgraded the data file's schema; its digest was hashed again", "file", opts.Path, "from", upgraded, "to", schemaVersion, "rehash", rehash)
+	}
 	if err == nil && from != 0 {
 		err = s.migrate(from)
 	}
