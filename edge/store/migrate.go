@@ -60,7 +60,8 @@ func (s *Store) migrate(from uint32) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		// The digest hashed again whole: a version 1 file's was FNV's
-		// (schema 6), and the profiles under repair are left out of it.
+		// (schema 6); damaged states are left out, as digestOf leaves
+		// them.
 		if err := meta.Put(digestKey, digestAllOf(tx)); err != nil {
 			return err
 		}
