@@ -339,13 +339,21 @@ func Open(opts Options) (*Store, error) {
 			}
 			upgraded, rehash = binary.BigEndian.Uint32(v), time.Since(start)
 			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
+		case len(v) == 4 && binary.BigEndian.Uint32(v) == 6:
+			// Read as it is (schema.go).
+			upgraded = 6
+			return meta.Put(schemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
 		case len(v) != 4 || binary.BigEndian.Uint32(v) != schemaVersion:
 			return fmt.Errorf("store: schema version %x, this build reads 1 to %d", v, schemaVersion)
 		}
 		return nil
 	})
-	if err == nil && upgraded != 0 {
+	switch {
+	case err != nil:
+	case upgraded != 0 && upgraded < 6:
 		log.Info("store: upgraded the data file's schema; its digest was hashed again", "file", opts.Path, "from", upgraded, "to", schemaVersion, "rehash", rehash)
+	case upgraded != 0:
+		log.Info("store: upgraded the data file's schema", "file", opts.Path, "from", upgraded, "to", schemaVersion)
 	}
 	if err == nil && from != 0 {
 		err = s.migrate(from)

@@ -172,6 +172,10 @@ func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placeme
 			d.Version = string(v[sumLen+10 : sumLen+10+n])
 		}
 		d.Offers, stored = offersAt(cat, tx.Bucket(bucketDecisions).Get(key), ev, placement, limit)
+		// A record stored without its JSON carries the version only
+		// beside a decision (decision 0119); without one the caller
+		// decides from the profile, which has it.
+		stored = stored && d.Version != ""
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -131,10 +132,14 @@ func (w *writer) increments(views *seekBucket, ids []string) []*increment {
 
 // putView writes view record rec of id and moves its due entry from the
 // old record's moment to ev's; c is the view as the read index takes it
-// (nil: a view it must not serve).
+// (nil: a view it must not serve). A record equal to the stored one is
+// not written again: a view stored without its JSON changes only with
+// its evaluation (decision 0119), and rewriting it would cost the commit
+// a copy of its leaf page for nothing.
 func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval, c *Cached) error {
 	due := w.tx.Bucket(bucketDue)
-	if old := viewEvalOf(views.Get([]byte(id))); old.nextMs != 0 && old.nextMs != ev.nextMs {
+	stored := views.Get([]byte(id))
+	if old := viewEvalOf(stored); old.nextMs != 0 && old.nextMs != ev.nextMs {
 		if err := due.Delete(dueKey(old.nextMs, id)); err != nil {
 			return err
 		}
@@ -148,6 +153,9 @@ func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval, 
 		return err
 	}
 	w.viewWritten(id, c)
+	if bytes.Equal(stored, rec) {
+		return nil
+	}
 	return views.Put([]byte(id), rec)
 }
 
@@ -226,7 +234,12 @@ func (s *Store) freshView(tx *bolt.Tx, id string, stored View, cat *catalog.Comp
 	if err != nil {
 		return View{}, fmt.Errorf("store: render view of %s: %w", id, err)
 	}
-	stored.JSON = json
+	// The version and last-seen moment are the state's: a record without
+	// its JSON may not carry them (decision 0119).
+	stored.JSON, stored.Version, stored.LastSeenMs = json, p.Version.String(), 0
+	if p.LastSeen.Set {
+		stored.LastSeenMs = p.LastSeen.V
+	}
 	return stored, nil
 }
 

@@ -129,6 +129,21 @@ func fileCached(s *Store, tx *bolt.Tx, id string) (c *Cached, bodiless bool) {
 		if v, err = s.freshView(tx, id, v, cat, nowMs); err != nil {
 			return nil, true
 		}
+	} else {
+		// The record may carry no version or last-seen moment (decision
+		// 0119): they are the stored state's.
+		state, err := openProfile([]byte(id), tx.Bucket(bucketProfiles).Get([]byte(id)))
+		if err != nil {
+			return nil, true
+		}
+		p, err := profile.Unmarshal(state)
+		if err != nil {
+			return nil, true
+		}
+		v.Version, v.LastSeenMs = p.Version.String(), 0
+		if p.LastSeen.Set {
+			v.LastSeenMs = p.LastSeen.V
+		}
 	}
 	return cachedView(id, v, ev), true
 }

@@ -21,7 +21,10 @@ import (
 //	view record     crc32c(id ‖ rest) BE32 ‖ rest, where rest is
 //	                flags u8 ‖ int64 BE last-seen ms ‖ uint8 len ‖
 //	                version ‖ [eval] ‖ JSON prefix (absent when
-//	                flags has viewBodiless)
+//	                flags has viewBodiless); a record without its JSON
+//	                has an empty version and last-seen 0 unless a
+//	                decision is stored beside it (schema 7, decision
+//	                0119): the profile's state holds both
 //	eval            (when flags has viewEvaluated) uint64 BE digest of
 //	                the catalog the view was rendered with ‖ int64 BE
 //	                ms at which its evaluation can next change (0: never)

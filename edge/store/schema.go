@@ -102,8 +102,14 @@ var (
 // FNV-1a (digest.go, decision 0118): Open hashes a version 2–5 file's
 // digest again in the transaction that marks it, and a version 5 build
 // must not open a version 6 file (it would take FNV hashes out of an
-// XXH64 digest, which would then match no peer's).
-const schemaVersion = 6
+// XXH64 digest, which would then match no peer's). Version 7 stores a
+// view record without its JSON with an empty version and no last-seen
+// moment unless a decision is stored beside it (decision 0119): such a
+// record changes only with its evaluation, and a read from the file
+// takes both from the profile's state. A version 6 file is a valid
+// version 7 file, so Open just marks it; a version 6 build must not open
+// a version 7 file (its reads would serve an empty version).
+const schemaVersion = 7
 
 // maxRedirectHops bounds redirect chains (a cycle would be a bug).
 const maxRedirectHops = 32

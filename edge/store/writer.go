@@ -785,10 +785,20 @@ func (w *writer) flush() error {
 			_, _, ev = evaluateAfter(p, w.cat, w.nowMs, incs[i])
 		}
 		fl, body := flags[i], json
+		recVer, recLast := ver, last
 		if bodiless {
 			fl, body = fl|viewBodiless, nil
+			// Without its JSON the record keeps the profile's version and
+			// last-seen moment only beside a stored decision (which serves
+			// them): a read from the file renders the view from the state
+			// and takes both from it. The record then changes only with
+			// its evaluation, and putView leaves an unchanged one alone
+			// (decision 0119).
+			if ev.decision == nil {
+				recVer, recLast = "", 0
+			}
 		}
-		out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, last, ver, ev, body), ev: ev}
+		out[i] = enc{state: b, view: encodeViewRecord(ids[i], fl, recLast, recVer, ev, body), ev: ev}
 		if fl&viewRepairing == 0 {
 			out[i].mem = coldView
 			if render {
