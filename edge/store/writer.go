@@ -704,8 +704,10 @@ func (w *writer) flush() error {
 	}
 	// Encoding is pure CPU work on distinct profiles: spread it over the
 	// cores, then write in key order (bbolt is single-writer).
-	ids := crdt.SortedKeys(w.dirty)
+	dirty := crdt.SortedKeys(w.dirty) // nothing below adds to w.dirty
+	ids := dirty
 	if len(w.rerender) > 0 {
+		ids = slices.Clone(dirty)
 		for id := range w.rerender {
 			if !w.dirty[id] && !w.deleted[id] && w.cache[id] != nil {
 				ids = append(ids, id)
@@ -869,7 +871,7 @@ func (w *writer) flush() error {
 			return err
 		}
 	}
-	if err := w.updateHolders(crdt.SortedKeys(w.dirty)); err != nil {
+	if err := w.updateHolders(dirty); err != nil {
 		return err
 	}
 	if erased := w.newlyErased(); len(erased) > 0 {
