@@ -20,6 +20,18 @@ func SortedKeys[M ~map[K]V, K cmp.Ordered, V any](m M) []K {
 	return ks
 }
 
+// AppendSortedKeys appends m's keys in ascending order to dst and
+// returns the extended slice. An encoder that passes a stack array's
+// slice as dst sorts a small map's keys without allocating.
+func AppendSortedKeys[M ~map[K]V, K cmp.Ordered, V any](dst []K, m M) []K {
+	n := len(dst)
+	for k := range m {
+		dst = append(dst, k)
+	}
+	slices.Sort(dst[n:])
+	return dst
+}
+
 // SortedKeysFunc is SortedKeys ordered by compare.
 func SortedKeysFunc[M ~map[K]V, K comparable, V any](m M, compare func(a, b K) int) []K {
 	if len(m) == 0 {

@@ -77,7 +77,8 @@ func EncodeLWWMap(e *Encoder, m crdt.LWWMap) error {
 	if err := e.EncodeMapLen(len(m.M)); err != nil {
 		return err
 	}
-	for _, k := range crdt.SortedKeys(m.M) {
+	var buf [smallSet]string
+	for _, k := range crdt.AppendSortedKeys(buf[:0], m.M) {
 		if err := FirstErr(e.EncodeString(k), EncodeRegister(e, m.M[k])); err != nil {
 			return err
 		}
@@ -249,7 +250,15 @@ func decodeOptInt(d *Decoder) (int64, bool, error) {
 }
 
 // EncodeGSet writes the elements as a sorted array.
-func EncodeGSet(e *Encoder, g crdt.GSet) error { return encodeStrings(e, g.Elems()) }
+func EncodeGSet(e *Encoder, g crdt.GSet) error {
+	var buf [smallSet]string
+	return encodeStrings(e, crdt.AppendSortedKeys(buf[:0], g.M))
+}
+
+// smallSet is the size of the stack arrays the encoders sort a set's
+// keys in: a profile's sets are mostly smaller, and a larger one
+// allocates as before.
+const smallSet = 16
 
 // DecodeGSet reads what EncodeGSet wrote.
 func DecodeGSet(d *Decoder) (crdt.GSet, error) {
@@ -287,12 +296,14 @@ func EncodeORSet(e *Encoder, s crdt.ORSet) error {
 	if err := FirstErr(e.EncodeArrayLen(3), e.EncodeMapLen(len(s.Entries))); err != nil {
 		return err
 	}
-	for _, k := range crdt.SortedKeys(s.Entries) {
+	var keys [smallSet]string
+	for _, k := range crdt.AppendSortedKeys(keys[:0], s.Entries) {
 		if err := FirstErr(e.EncodeString(k), encodeDots(e, s.Entries[k])); err != nil {
 			return err
 		}
 	}
-	vv := make([]crdt.Dot, 0, len(s.Ctx.VV))
+	var dots [smallSet]crdt.Dot
+	vv := dots[:0]
 	for r, q := range s.Ctx.VV {
 		vv = append(vv, crdt.Dot{Replica: r, Seq: q})
 	}
@@ -470,18 +481,26 @@ func DecodeTombstones(d *Decoder) (crdt.Tombstones, error) {
 // rather than three msgpack values an entry: a third of the bytes and of
 // the time.
 func EncodeLedger(e *Encoder, l crdt.Ledger) error {
+	// The bin's exact length first, then its bytes appended in place in
+	// the encoder's buffer: no scratch copy of the ledger.
+	var tmp [binary.MaxVarintLen64]byte
 	n := 0
 	for _, x := range l.Entries {
-		n += 8 + binary.MaxVarintLen64 + binary.MaxVarintLen32 + len(x.Data)
+		n += 8 + len(binary.AppendVarint(tmp[:0], x.Time)) + len(binary.AppendUvarint(tmp[:0], uint64(len(x.Data)))) + len(x.Data)
 	}
-	b := make([]byte, 0, n)
+	if err := e.EncodeBytesLen(n); err != nil {
+		return err
+	}
+	e.buf.Grow(n)
+	b := e.buf.AvailableBuffer()
 	for _, x := range l.Entries {
 		b = binary.BigEndian.AppendUint64(b, x.Key)
 		b = binary.AppendVarint(b, x.Time)
 		b = binary.AppendUvarint(b, uint64(len(x.Data)))
 		b = append(b, x.Data...)
 	}
-	return e.EncodeBytes(b)
+	_, err := e.buf.Write(b)
+	return err
 }
 
 // DecodeLedger reads what EncodeLedger wrote. Keys must be strictly
