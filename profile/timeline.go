@@ -20,7 +20,8 @@ type TimelineEvent struct {
 }
 
 func (ev TimelineEvent) encode() []byte {
-	e := codec.NewEncoder()
+	e := codec.GetEncoder()
+	defer codec.PutEncoder(e)
 	_ = e.EncodeArrayLen(7)
 	_ = e.EncodeString(string(ev.Kind))
 	_ = e.EncodeString(ev.Name)

@@ -298,7 +298,8 @@ func (p *pendingSet) queued(lsn uint64) {
 // entity whose last position is lsn (or the largest of theirs when lsn
 // is 0), adds live to its live count, and returns its root.
 func (p *pendingSet) join(keys, ids []string, applied, lsn uint64, live int) *pgroup {
-	var roots []*pgroup
+	var rbuf [4]*pgroup
+	roots := rbuf[:0]
 	add := func(g *pgroup) {
 		if g == nil {
 			return
@@ -375,7 +376,8 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event, stamp
 	if msg == nil {
 		return false
 	}
-	keys := make([]string, 0, len(msg.Identifiers)+len(msg.Previous))
+	var kbuf, ibuf [4]string // most events carry one or two identifiers
+	keys := kbuf[:0]
 	for _, id := range msg.Identifiers {
 		keys = append(keys, id.Key())
 	}
@@ -385,7 +387,7 @@ func (p *pendingSet) markEvent(m *memIndex, lsn, applied uint64, ev Event, stamp
 	if len(keys) == 0 {
 		return false
 	}
-	var ids []string
+	ids := ibuf[:0]
 	plain := msg.Kind != profile.Alias && len(msg.Previous) == 0
 	m.mu.RLock()
 	if m.byIdent == nil {

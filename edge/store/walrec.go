@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -61,19 +60,30 @@ func encodeWALEvent(e *codec.Encoder, ev Event) error {
 	if m == nil {
 		return errors.New("event without a message")
 	}
-	traits, err1 := jsonOrNil(m.Traits)
-	props, err2 := jsonOrNil(m.Properties)
-	ctx, err3 := jsonOrNil(m.Context)
-	if err := codec.FirstErr(err1, err2, err3); err != nil {
-		return err
-	}
 	err := codec.FirstErr(e.EncodeArrayLen(walEventFields),
 		e.EncodeString(string(m.Kind)), e.EncodeString(m.MessageID), e.EncodeString(m.UserID),
 		e.EncodeString(m.AnonymousID), e.EncodeString(m.PreviousID), e.EncodeString(m.GroupID),
-		e.EncodeString(m.Event), e.EncodeString(m.Name), e.EncodeString(m.Category), e.EncodeString(m.Channel),
-		e.EncodeBytes(traits), e.EncodeBytes(props), e.EncodeBytes(ctx),
-		encodeIdentifiers(e, m.Identifiers), encodeIdentifiers(e, m.Previous))
-	if err != nil {
+		e.EncodeString(m.Event), e.EncodeString(m.Name), e.EncodeString(m.Category), e.EncodeString(m.Channel))
+	// The three maps' JSON in turn in one scratch buffer: the encoder
+	// copies each.
+	var scratch []byte
+	for _, mm := range []map[string]any{m.Traits, m.Properties, m.Context} {
+		if err != nil {
+			return err
+		}
+		if mm == nil {
+			err = e.EncodeBytes(nil)
+			continue
+		}
+		if scratch == nil {
+			scratch = make([]byte, 0, 512)
+		}
+		if scratch, err = appendJSONValue(scratch[:0], mm); err != nil {
+			return fmt.Errorf("message map: %w", err)
+		}
+		err = e.EncodeBytes(scratch)
+	}
+	if err = codec.FirstErr(err, encodeIdentifiers(e, m.Identifiers), encodeIdentifiers(e, m.Previous)); err != nil {
 		return err
 	}
 	if m.Consent == nil {
@@ -126,11 +136,8 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, x...), nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		var buf [16]string // a message map's keys, sorted without allocating
+		keys := crdt.AppendSortedKeys(buf[:0], x)
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {

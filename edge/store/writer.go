@@ -405,8 +405,9 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 	}
 	rules.SortByPriority(ids)
 
-	// counts of identities per type of the would-be merged profile.
-	counts := map[profile.IDType]map[string]bool{}
+	// counts of identities per type of the would-be merged profile (nil
+	// reads as empty: most events never add to it).
+	var counts map[profile.IDType]map[string]bool
 	// addTo returns base (not modified) with keys added.
 	addTo := func(base map[profile.IDType]map[string]bool, keys []string) map[profile.IDType]map[string]bool {
 		c := make(map[profile.IDType]map[string]bool, len(base))
@@ -458,7 +459,7 @@ func (w *writer) resolve(m *profile.Message) (target string, link []profile.Iden
 	// like a contested one, and links only to a holder the others chose:
 	// it never pulls a further profile into the merge.
 	decide := func(deferShared bool) error {
-		link, linked, counts = link[:0], nil, map[profile.IDType]map[string]bool{}
+		link, linked, counts = link[:0], nil, nil
 		type held struct {
 			id     profile.Identifier
 			pid    string // what the index names
