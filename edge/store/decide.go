@@ -105,8 +105,21 @@ func rank(p *profile.Profile, cat *catalog.Compiled, nowMs int64, audiences []st
 func (w *writer) putDecision(id string, ev viewEval) error {
 	b := w.tx.Bucket(bucketDecisions)
 	if ev.decision == nil {
+		// Without offers in the catalog the bucket stays empty, and a
+		// delete per profile written was a seek and two allocations for
+		// nothing: look once a transaction.
+		if w.noDecisions == 0 {
+			w.noDecisions = 2
+			if k, _ := b.Cursor().First(); k == nil {
+				w.noDecisions = 1
+			}
+		}
+		if w.noDecisions == 1 {
+			return nil
+		}
 		return b.Delete([]byte(id))
 	}
+	w.noDecisions = 2
 	return b.Put([]byte(id), ev.decision)
 }
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"ucv/profile"
 	"ucv/profile/catalog"
 )
@@ -113,6 +115,16 @@ func TestDecisionsStored(t *testing.T) {
 	waitFor(t, "the sweep to render without offers", func() bool { return rawEval(t, s, "ann").digest == s.Catalog().Digest() })
 	if got, stored := decisionOf(t, s, "ann", "checkout"); stored || got != nil {
 		t.Fatalf("without offers after the sweep: %v, stored %v", got, stored)
+	}
+	// The rendering without offers removed the record, not only made it
+	// stale (putDecision looks at the bucket once a transaction).
+	if err := s.view(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketDecisions).Cursor().First(); k != nil {
+			t.Errorf("decision of %s still stored without offers", k)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

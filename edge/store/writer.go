@@ -81,6 +81,9 @@ type writer struct {
 	alias bool
 	// dmg is what this transaction found damaged and repaired (repair.go).
 	dmg writerDamage
+	// noDecisions is whether the decisions bucket is empty, as putDecision
+	// last saw it: 0 not looked yet, 1 empty, 2 not (or written to).
+	noDecisions int8
 	// wasErased lists loaded profiles whose stored state was erased
 	// already; erasedNow counts profiles this transaction erased
 	// (purgeErased); suppDelta is the change to the suppression list's

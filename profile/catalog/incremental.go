@@ -52,12 +52,12 @@ func (c *Change) Add(o Change) {
 func ChangeOf(d *profile.Profile, firstBefore crdt.Min, lastBefore crdt.Max) Change {
 	c := Change{
 		Traits:     len(d.Traits.M) > 0,
-		Identities: len(d.Identities.Elems()) > 0,
+		Identities: d.Identities.Len() > 0,
 		Consent:    len(d.Consent.M) > 0,
 		FirstSeen:  d.FirstSeen.Set && (!firstBefore.Set || d.FirstSeen.V < firstBefore.V),
 		LastSeen:   d.LastSeen.Set && (!lastBefore.Set || d.LastSeen.V > lastBefore.V),
 		Orders:     d.LastOrder.Set,
-		Channels:   len(d.Channels.Elems()) > 0,
+		Channels:   d.Channels.Len() > 0,
 	}
 	d.LedgerEvents(func(e *profile.LedgerEvent) {
 		if string(e.Kind) == string(profile.Track) && !slices.Contains(c.Events, string(e.Event)) {
