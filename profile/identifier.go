@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -42,6 +43,25 @@ type Identifier struct {
 // Key is the identifier's index key, "type:value". Type names never contain
 // ':' so the key splits unambiguously at the first colon.
 func (i Identifier) Key() string { return string(i.Type) + ":" + i.Value }
+
+// CompareKeys orders a and b as their keys compare (strings.Compare of
+// a.Key() and b.Key()) without building the keys: sorting a message's
+// identifiers built two strings a comparison.
+func CompareKeys(a, b Identifier) int {
+	at, bt := string(a.Type), string(b.Type)
+	n := min(len(at), len(bt))
+	if c := strings.Compare(at[:n], bt[:n]); c != 0 {
+		return c
+	}
+	switch {
+	case len(at) == len(bt):
+		return strings.Compare(a.Value, b.Value) // both go on with ':'
+	case len(at) < len(bt):
+		return cmp.Compare(':', bt[n]) // a goes on with ':', never in a type
+	default:
+		return cmp.Compare(at[n], ':')
+	}
+}
 
 // String is the same as Key. It exists for debugging output that never
 // reaches logs; use LogValue (through slog) for anything logged.

@@ -218,3 +218,17 @@ func normalizeEmailParser(raw string) (string, error) {
 	}
 	return v, nil
 }
+
+// CompareKeys orders identifiers exactly as their keys compare, including
+// types that are prefixes of one another and values that hold ':'.
+func TestCompareKeysAgreesWithKeys(t *testing.T) {
+	typ := rapid.StringMatching(`[a-z0-9_.-]{0,6}`)
+	val := rapid.StringMatching(`[a-z0-9:_.-]{0,6}`)
+	rapid.Check(t, func(t *rapid.T) {
+		a := Identifier{Type: IDType(typ.Draw(t, "at")), Value: val.Draw(t, "av")}
+		b := Identifier{Type: IDType(typ.Draw(t, "bt")), Value: val.Draw(t, "bv")}
+		if got, want := CompareKeys(a, b), strings.Compare(a.Key(), b.Key()); got != want {
+			t.Fatalf("CompareKeys(%q, %q) = %d, keys compare %d", a.Key(), b.Key(), got, want)
+		}
+	})
+}

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -381,14 +381,14 @@ func fromObject(o map[string]any, kind Kind, envCtx map[string]any, path string,
 }
 
 func (m *Message) collectIdentifiers(path string, opts ParseOptions) error {
-	seen := map[string]bool{}
 	add := func(field string, t IDType, raw string) error {
 		id, err := NewIdentifier(path+field, t, raw, opts.Normalize)
 		if err != nil {
 			return err
 		}
-		if !seen[id.Key()] {
-			seen[id.Key()] = true
+		// Equal identifiers have equal keys; a message carries a few
+		// (at most 55), so a scan beats a set of their keys.
+		if !slices.Contains(m.Identifiers, id) {
 			m.Identifiers = append(m.Identifiers, id)
 		}
 		return nil
@@ -460,14 +460,14 @@ func (m *Message) collectIdentifiers(path string, opts ParseOptions) error {
 			}
 		}
 	}
-	sort.Slice(m.Identifiers, func(i, j int) bool { return m.Identifiers[i].Key() < m.Identifiers[j].Key() })
+	slices.SortFunc(m.Identifiers, CompareKeys) // by key; add kept them distinct
 	if m.Kind == Alias && m.PreviousID != "" {
 		for _, t := range []IDType{AnonymousID, UserID} {
 			id, err := NewIdentifier(path+"previousId", t, m.PreviousID, opts.Normalize)
 			if err != nil {
 				return err
 			}
-			if !seen[id.Key()] {
+			if !slices.Contains(m.Identifiers, id) {
 				m.Previous = append(m.Previous, id)
 			}
 		}

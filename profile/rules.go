@@ -1,11 +1,12 @@
 package profile
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -351,11 +352,10 @@ func (rs *Rules) Priority(t IDType) int { return rs.For(t).Priority }
 // SortByPriority orders ids from highest priority (smallest number) to
 // lowest, ties broken by key, so the result is deterministic.
 func (rs *Rules) SortByPriority(ids []Identifier) {
-	sort.SliceStable(ids, func(i, j int) bool {
-		pi, pj := rs.Priority(ids[i].Type), rs.Priority(ids[j].Type)
-		if pi != pj {
-			return pi < pj
+	slices.SortStableFunc(ids, func(a, b Identifier) int {
+		if c := cmp.Compare(rs.Priority(a.Type), rs.Priority(b.Type)); c != 0 {
+			return c
 		}
-		return ids[i].Key() < ids[j].Key()
+		return CompareKeys(a, b)
 	})
 }
