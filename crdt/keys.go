@@ -12,12 +12,7 @@ func SortedKeys[M ~map[K]V, K cmp.Ordered, V any](m M) []K {
 	if len(m) == 0 {
 		return nil
 	}
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
+	return AppendSortedKeys(make([]K, 0, len(m)), m)
 }
 
 // AppendSortedKeys appends m's keys in ascending order to dst and

@@ -486,7 +486,7 @@ func EncodeLedger(e *Encoder, l crdt.Ledger) error {
 	var tmp [binary.MaxVarintLen64]byte
 	n := 0
 	for _, x := range l.Entries {
-		n += 8 + len(binary.AppendVarint(tmp[:0], x.Time)) + len(binary.AppendUvarint(tmp[:0], uint64(len(x.Data)))) + len(x.Data)
+		n += 8 + binary.PutVarint(tmp[:], x.Time) + binary.PutUvarint(tmp[:], uint64(len(x.Data))) + len(x.Data)
 	}
 	if err := e.EncodeBytesLen(n); err != nil {
 		return err

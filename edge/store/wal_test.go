@@ -661,13 +661,13 @@ func TestWALJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := jsonOrNil(v)
+		got, err := jsonOrNil(nil, v)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("value %d:\n got %s (%v)\nwant %s", i, got, err, want)
 		}
 	}
 	for _, n := range []json.Number{"Inf", " 1", "1 ", `"1"`, "{}", "-", "1e", "01"} {
-		if _, err := jsonOrNil(map[string]any{"n": n}); err == nil {
+		if _, err := jsonOrNil(nil, map[string]any{"n": n}); err == nil {
 			t.Errorf("the invalid number literal %q was written", n)
 		}
 	}
@@ -691,7 +691,7 @@ func FuzzWALJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := jsonOrNil(m)
+		got, err := jsonOrNil(nil, m)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("got %s (%v)\nwant %s", got, err, want)
 		}

@@ -66,22 +66,19 @@ func encodeWALEvent(e *codec.Encoder, ev Event) error {
 		e.EncodeString(m.Event), e.EncodeString(m.Name), e.EncodeString(m.Category), e.EncodeString(m.Channel))
 	// The three maps' JSON in turn in one scratch buffer: the encoder
 	// copies each.
-	var scratch []byte
+	scratch := make([]byte, 0, 512)
 	for _, mm := range []map[string]any{m.Traits, m.Properties, m.Context} {
 		if err != nil {
 			return err
 		}
-		if mm == nil {
-			err = e.EncodeBytes(nil)
-			continue
+		var b []byte
+		if b, err = jsonOrNil(scratch[:0], mm); err != nil {
+			return err
 		}
-		if scratch == nil {
-			scratch = make([]byte, 0, 512)
+		if b != nil {
+			scratch = b // keep what it grew to
 		}
-		if scratch, err = appendJSONValue(scratch[:0], mm); err != nil {
-			return fmt.Errorf("message map: %w", err)
-		}
-		err = e.EncodeBytes(scratch)
+		err = e.EncodeBytes(b)
 	}
 	if err = codec.FirstErr(err, encodeIdentifiers(e, m.Identifiers), encodeIdentifiers(e, m.Previous)); err != nil {
 		return err
@@ -107,12 +104,12 @@ func encodeWALEvent(e *codec.Encoder, ev Event) error {
 // reflection — on order events with line items encoding/json's map
 // encoder was a fifth of the store's CPU (bench/README.md, "The log
 // record of an order"). Replay decodes the bytes as before, so records
-// written either way read the same.
-func jsonOrNil(m map[string]any) ([]byte, error) {
+// written either way read the same. The JSON is appended to dst.
+func jsonOrNil(dst []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return nil, nil
 	}
-	b, err := appendJSONValue(make([]byte, 0, 256), m)
+	b, err := appendJSONValue(dst, m)
 	if err != nil {
 		return nil, fmt.Errorf("message map: %w", err)
 	}
