@@ -39,7 +39,7 @@ func CurrencyExponent(cur string) int {
 // (V2), else revenue (V1), else value; currency defaults to USD. Amounts
 // are converted to minor units exactly from their decimal text.
 func orderOf(m *Message) order {
-	if !slices.Contains(orderEvents, strings.ToLower(strings.TrimSpace(m.Event))) {
+	if !isOrderEvent(m.Event) {
 		return order{}
 	}
 	o := order{isOrder: true}
@@ -47,7 +47,7 @@ func orderOf(m *Message) order {
 	if c, ok := m.Properties["currency"].(string); ok && len(strings.TrimSpace(c)) == 3 {
 		cur = strings.ToUpper(strings.TrimSpace(c))
 	}
-	for _, k := range []string{"total", "revenue", "value"} {
+	for _, k := range amountFields {
 		if v, ok := m.Properties[k]; ok {
 			if minor, ok := toMinor(v, CurrencyExponent(cur)); ok {
 				o.currency, o.minor = cur, minor
@@ -56,6 +56,44 @@ func orderOf(m *Message) order {
 		}
 	}
 	return o
+}
+
+// isOrderEvent reports whether event names an order (orderEvents,
+// case-insensitive, surrounding space ignored). No allocation.
+func isOrderEvent(event string) bool {
+	event = strings.TrimSpace(event)
+	for _, o := range orderEvents {
+		if strings.EqualFold(event, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// amountFields are the properties an order's amount is read from, in
+// the order orderOf tries them.
+var amountFields = []string{"total", "revenue", "value"}
+
+// AmountUnread returns the field ("properties.total", …) of an order
+// event that carries an amount orderOf cannot read — none of
+// total/revenue/value is a decimal number or numeric text, though at
+// least one is present and not null — and "" for every other message. Such an order
+// is counted as an order without an amount (decision 0003); the edge
+// reports it rather than drop the event (docs/decisions/0120).
+func (m *Message) AmountUnread() string {
+	if m.Kind != Track || !isOrderEvent(m.Event) {
+		return ""
+	}
+	o := orderOf(m)
+	if o.currency != "" {
+		return ""
+	}
+	for _, k := range amountFields {
+		if v, ok := m.Properties[k]; ok && v != nil { // null: no amount sent
+			return "properties." + k
+		}
+	}
+	return ""
 }
 
 // toMinor converts a JSON number (or numeric string) to minor units,

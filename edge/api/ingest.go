@@ -97,12 +97,13 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 	opts := profile.ParseOptions{Normalize: s.cfg.Normalize, MaxEventAge: s.cfg.MaxEventAge}
 	var msgs []*profile.Message
 	var rejected []profile.ItemError
+	var at []int // msgs[i]'s position in the batch
 	if batch {
 		b, err := profile.ParseBatch(body, now, opts)
 		if err != nil {
 			return fmt.Errorf("parse batch: %w", err)
 		}
-		msgs, rejected = b.Messages, b.Rejected
+		msgs, rejected, at = b.Messages, b.Rejected, b.Index
 	} else {
 		m, err := profile.ParseMessage(body, kind, now, opts)
 		if err != nil {
@@ -130,11 +131,15 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 		}
 		s.m.ingested(msgs)
 	}
-	if len(rejected) == 0 {
+	warnings := s.warnings(msgs, at)
+	if len(rejected) == 0 && len(warnings) == 0 {
 		s.writeJSONBytes(ctx, fasthttp.StatusOK, successBody)
 		return nil
 	}
-	out := batchAnswer{Success: true, Rejected: make([]rejectedItem, len(rejected))}
+	out := batchAnswer{Success: true, Warnings: warnings}
+	if batch {
+		out.Rejected = make([]rejectedItem, len(rejected))
+	}
 	for i, r := range rejected {
 		s.m.rejected(r.Err)
 		_, code, msg := errorStatus(r.Err)
@@ -148,10 +153,49 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, kind profile.Kind, batch bool)
 	return nil
 }
 
-// batchAnswer is the 200 answer to a batch with refused items.
+// batchAnswer is the 200 answer to a batch with refused items, or to
+// an ingest request with warnings (rejected is left out of a single
+// event's answer).
 type batchAnswer struct {
 	Success  bool           `json:"success"`
-	Rejected []rejectedItem `json:"rejected"`
+	Rejected []rejectedItem `json:"rejected,omitempty"`
+	Warnings []warning      `json:"warnings,omitempty"`
+}
+
+// warning is something about an accepted event the sender should fix:
+// the event is stored, but part of it was not understood
+// (docs/decisions/0120-unread-amounts.md). Index is the item's position
+// in a batch (absent for a single event); the message names the field,
+// never its value.
+type warning struct {
+	Index *int   `json:"index,omitempty"`
+	Field string `json:"field"`
+	Code  string `json:"code"`
+	// Message is for people.
+	Message string `json:"message"`
+}
+
+// codeAmountUnread is the warning of an order whose amount is not a number.
+const codeAmountUnread = "amount_unread"
+
+// warnings returns what to warn about msgs (accepted; at[i] is msgs[i]'s
+// position in the batch, at is nil for a single event) and counts it.
+func (s *Server) warnings(msgs []*profile.Message, at []int) []warning {
+	var out []warning
+	for i, m := range msgs {
+		f := m.AmountUnread()
+		if f == "" {
+			continue
+		}
+		s.m.amountsUnread.With(f).Inc()
+		w := warning{Field: f, Code: codeAmountUnread,
+			Message: f + ": not a number; the order is counted without an amount"}
+		if at != nil {
+			w.Index = &at[i]
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // rejectedItem is one refused batch item: its position in the batch

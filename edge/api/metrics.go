@@ -24,6 +24,9 @@ type metrics struct {
 	inFlight  metric.Gauge
 	rejects   metric.CounterVec
 	perIngest metric.Histogram
+	// amountsUnread counts accepted orders whose amount could not be
+	// read, by the property (decision 0120).
+	amountsUnread metric.CounterVec
 	// rateLimited counts 429s by key kind and name; insecureOpenReads is
 	// Config.InsecureOpenReads.
 	rateLimited       metric.CounterVec
@@ -52,6 +55,9 @@ func newMetrics(st Store, extra ...metric.Collector) *metrics {
 		rejects: r.CounterVec("ucv_events_rejected_total",
 			"Events refused as invalid (batch items answered in \"rejected\", single messages answered 4xx), by reason: too_large, identifier, timestamp, invalid.",
 			"reason"),
+		amountsUnread: r.CounterVec("ucv_events_amount_unread_total",
+			"Accepted order events counted without an amount because their total, revenue or value property was not a number (answered in \"warnings\"), by the property read.",
+			"field"),
 		perIngest: r.Histogram("ucv_ingest_request_events", "Events per accepted ingest request (one store.Append call).",
 			[]float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}),
 		rateLimited: r.CounterVec("ucv_http_rate_limited_total",
@@ -62,6 +68,9 @@ func newMetrics(st Store, extra ...metric.Collector) *metrics {
 	}
 	for _, reason := range rejectReasons {
 		m.rejects.With(reason)
+	}
+	for _, f := range []string{"properties.total", "properties.revenue", "properties.value"} {
+		m.amountsUnread.With(f)
 	}
 	m.lookupOK.requests = m.requests.With(routeProfile, statusLabel(fasthttp.StatusOK))
 	m.lookupOK.latency = m.latency.With(routeProfile, statusLabel(fasthttp.StatusOK))
