@@ -187,6 +187,7 @@ var (
 		"Time the write-ahead log's appender waited to admit groups at the applier's rate (the lag past its soft bound) since the store opened.")
 	descLogSyncs    = metric.NewDesc("ucv_store_log_syncs_total", "Write-ahead log writes (one fdatasync each, per group of requests) since the store opened.")
 	descLedSyncs    = metric.NewDesc("ucv_store_log_syncs_led_total", "Of ucv_store_log_syncs_total, the writes a request's own handler made, finding the log's appender idle (no hand-off to it and back).")
+	descDeferred    = metric.NewDesc("ucv_store_events_deferred_total", "Events the applier applied when committing, several profiles at once on every core, instead of one at a time as it resolved them (decision 0121), since the store opened.")
 	descLogSyncSecs = metric.NewDesc("ucv_store_log_sync_seconds_total",
 		"Time spent in write-ahead log writes and their fdatasyncs since the store opened; divided by ucv_store_log_syncs_total, the floor of an ingest's acknowledgement.")
 	descReadWaits = metric.NewDesc("ucv_store_read_waits_total",
@@ -201,7 +202,7 @@ var (
 func (c *storeCollector) Describe(describe func(*metric.Desc)) {
 	for _, d := range []*metric.Desc{descUp, descWritable, descProfiles, descIdentifiers, descOutbox, descDBBytes, descDedupe, descCommit, descCommits, descCommitSizes, descCommitsBy, descSkipped,
 		descMismatches, descRepairing, descRepaired, descSuppressed, descCompactions, descEvents, descDuplicates,
-		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descApplyRate, descPaceSecs, descLogSyncs, descLedSyncs, descLogSyncSecs, descReadWaits, descReadOverlays} {
+		descApplyLag, descApplySecs, descFlushSecs, descTxCommitSecs, descApplyRate, descPaceSecs, descLogSyncs, descLedSyncs, descDeferred, descLogSyncSecs, descReadWaits, descReadOverlays} {
 		describe(d)
 	}
 }
@@ -243,6 +244,7 @@ func (c *storeCollector) Collect(e *metric.Emitter) {
 	e.Counter(descPaceSecs, st.PaceSeconds)
 	e.Counter(descLogSyncs, float64(st.LogSyncs))
 	e.Counter(descLedSyncs, float64(st.LedSyncs))
+	e.Counter(descDeferred, float64(st.DeferredEvents))
 	e.Counter(descLogSyncSecs, st.LogSyncSeconds)
 	e.Counter(descReadWaits, float64(st.ReadWaits))
 	e.Counter(descReadOverlays, float64(st.ReadOverlays))

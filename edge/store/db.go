@@ -136,6 +136,9 @@ type Store struct {
 	applyNanos, logSyncs, logSyncNanos atomic.Int64
 	// ledSyncs counts the log writes a caller of Append led (decision 0108).
 	ledSyncs atomic.Int64
+	// deferred counts the events the applier deferred to their
+	// profile's settling (later.go).
+	deferred atomic.Int64
 	// flushNanos and txCommitNanos are the parts of applyNanos the
 	// applier's commits spent storing and rendering the touched profiles
 	// (writer.flush) and in bbolt's Tx.Commit (writing the dirty pages,
@@ -873,6 +876,15 @@ func (s *Store) applyRequest(w *writer, r *request) error {
 	if err := s.aborted(); err != nil {
 		return err
 	}
+	if r.behind == nil && len(r.evs) == 0 {
+		// A peer's changes, the hub's clusters, a directive, a repair, a
+		// refresh: they read states, so deferred events are applied
+		// first (later.go). (A write behind touches only the meta and
+		// outbox buckets.)
+		if err := w.settle(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case r.behind != nil:
 		return r.behind(w.tx)
@@ -1203,6 +1215,7 @@ func (s *Store) CommittedStats() (Stats, error) {
 	st.TxCommitSeconds = time.Duration(s.txCommitNanos.Load()).Seconds()
 	st.LogSyncs = s.logSyncs.Load()
 	st.LedSyncs = s.ledSyncs.Load()
+	st.DeferredEvents = s.deferred.Load()
 	st.LogSyncSeconds = time.Duration(s.logSyncNanos.Load()).Seconds()
 	st.ReadWaits = s.readWaits.Load()
 	st.ReadOverlays = s.readOverlays.Load()

@@ -241,6 +241,9 @@ type Options struct {
 	// lagBound (tests) replaces maxApplyLag, the hard bound on what is
 	// acknowledged and not yet applied (0: maxApplyLag).
 	lagBound int
+	// noLater (tests) applies every event at once, as before decision
+	// 0121 (later.go).
+	noLater bool
 	// initialMmap (tests) is bbolt's initial memory map size: a commit
 	// that grows the map waits for every read transaction to end, which
 	// a test holding one open while the applier commits must avoid.
@@ -384,6 +387,9 @@ type Stats struct {
 	// LedSyncs is the part of LogSyncs a caller of Append logged itself,
 	// finding the appender idle (decision 0108).
 	LedSyncs int64
+	// DeferredEvents counts the events the applier applied at its
+	// commit, on every core, rather than at once (decision 0121).
+	DeferredEvents int64
 	// ApplyRate is the applier's measured rate (logged events per second
 	// of its busy time, a moving average; 0 before the first sample) and
 	// PacedGroups and PaceSeconds count the log's groups that waited to

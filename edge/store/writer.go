@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -29,6 +26,11 @@ type writer struct {
 	byTime   *bolt.Bucket    // the dedupe set's time order (dedupe.go)
 	seen     map[string]bool // messageIds stored in this transaction
 	cache    map[string]*profile.Profile
+	// later holds the events deferred to their profile's settling, by
+	// profile; laterIDs lists those profiles in the order their first
+	// event was deferred (later.go).
+	later    map[string][]laterEv
+	laterIDs []string
 	dirty    map[string]bool
 	// rerender lists profiles whose views are rendered again with their
 	// states unchanged (the sweep, evaluate.go).
@@ -242,6 +244,12 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 	if p, ok := w.cache[id]; ok {
 		return p, nil
 	}
+	if _, ok := w.later[id]; ok { // deferred events: applied now (later.go)
+		if err := w.settleOne(id); err != nil {
+			return nil, err
+		}
+		return w.cache[id], nil
+	}
 	b := w.profiles.Get([]byte(id))
 	if b == nil {
 		return nil, fmt.Errorf("store: index points to missing profile %s", id)
@@ -286,11 +294,25 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	}
 	w.seen[m.MessageID] = true
 
+	plain := deferrable(m) && !w.s.opts.noLater
+	if !plain {
+		// It may change profiles other than the one it lands on: every
+		// deferred event is applied first (later.go).
+		if err := w.settle(); err != nil {
+			return "", false, err
+		}
+	}
 	w.alias = m.Kind == profile.Alias
 	defer func() { w.alias = false }()
 	target, link, absorb, err := w.resolve(m)
 	if err != nil {
 		return "", false, err
+	}
+	if plain && target != "" && len(absorb) == 0 && w.cache[target] == nil && !w.deleted[target] {
+		// A stored profile not loaded yet: applied when it settles.
+		w.deferTo(target, laterEv{m: m, link: link, stamp: stamp,
+			src: profile.Source{Node: w.s.node, Name: ev.Source, Capture: w.cat.Capture}})
+		return target, false, w.recorded(target, link, ev, m, mid, h)
 	}
 	var p *profile.Profile
 	if target == "" {
@@ -338,26 +360,34 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	d := p.Apply(m, link, src, ts)
 	w.dirty[target] = true
 	w.noteChange(target, catalog.ChangeOf(d, first, last))
-	for _, id := range link {
-		if err := w.setIndex(id.Key(), target); err != nil {
-			return "", false, err
-		}
-	}
 	if err := w.outbox(replication.Entry{Kind: replication.KindDelta, ProfileID: target}, d); err != nil {
 		return "", false, err
+	}
+	return target, false, w.recorded(target, link, ev, m, mid, h)
+}
+
+// recorded does what storing event ev (m, its messageId mid hashed to
+// h) on profile target takes besides applying it: its linked
+// identifiers indexed, its messageId in the dedupe set, its forward
+// queued.
+func (w *writer) recorded(target string, link []profile.Identifier, ev Event, m *profile.Message, mid []byte, h uint64) error {
+	for _, id := range link {
+		if err := w.setIndex(id.Key(), target); err != nil {
+			return err
+		}
 	}
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(w.nowMs))
 	w.deduped++
 	if err := w.noteDedupeTime(ms, m.MessageID, mid, h); err != nil {
-		return "", false, err
+		return err
 	}
 	if ev.Forward != nil {
 		if err := w.queueForward(target, ev.Forward); err != nil {
-			return "", false, err
+			return err
 		}
 	}
-	return target, false, nil
+	return nil
 }
 
 // stampFor returns the timestamp an event acknowledged at HLC moment
@@ -676,6 +706,11 @@ func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
 		}
 		e.Delta = b
 	}
+	return w.outboxEncoded(e)
+}
+
+// outboxEncoded appends e, its delta already encoded, to the outbox.
+func (w *writer) outboxEncoded(e replication.Entry) error {
 	ob := w.tx.Bucket(bucketOutbox)
 	seq, err := ob.NextSequence()
 	if err != nil {
@@ -693,6 +728,9 @@ func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
 // updates gauges and the clock's high-water mark, and expires old dedupe
 // entries.
 func (w *writer) flush() error {
+	if err := w.settle(); err != nil { // deferred events first (later.go)
+		return err
+	}
 	views := newSeekBucket(w.tx.Bucket(bucketViews))
 	if err := w.cascadeErasure(); err != nil {
 		return err
@@ -819,32 +857,8 @@ func (w *writer) flush() error {
 		}
 	}
 	// The applier's own goroutine takes part (its thread may run ahead
-	// of request handling, decision 0100), and every goroutine takes the
-	// next chunk of profiles as it is free, so none waits on a share
-	// fixed in advance while the cores are busy elsewhere.
-	const chunk = 16
-	var next atomic.Int64
-	run := func() {
-		for {
-			lo := int(next.Add(chunk)) - chunk
-			if lo >= len(ids) {
-				return
-			}
-			for i := lo; i < min(lo+chunk, len(ids)); i++ {
-				encode(i)
-			}
-		}
-	}
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(ids)/8+1) - 1 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run()
-		}()
-	}
-	run()
-	wg.Wait()
+	// of request handling, decision 0100).
+	spread(len(ids), encode)
 	var oldAud, newAud map[string][]byte
 	if w.stream != nil {
 		oldAud, newAud = make(map[string][]byte, len(ids)), make(map[string][]byte, len(ids))
