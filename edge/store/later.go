@@ -55,6 +55,12 @@ import (
 // goroutines; fewer are settled on the applier's.
 const laterMin = 32
 
+// settleAt is how many profiles with deferred events the applier lets
+// wait between its batches: enough to keep both cores busy settling
+// them, few enough that a commit does not hold acknowledgements back
+// while it settles a whole transaction's.
+const settleAt = 4096
+
 // laterEv is an event deferred to its profile's settling: what
 // ingest would have applied it with.
 type laterEv struct {

@@ -119,6 +119,15 @@ func (s *Store) txApply(batch []*request) error {
 			return err
 		}
 	}
+	// Deferred events are applied once settleAt profiles wait, not all
+	// at the commit (later.go): a commit of 16k events would otherwise
+	// hold the applier for all of them at once, and acknowledgements
+	// wait while it does.
+	if len(w.later) >= settleAt {
+		if err := w.settle(); err != nil {
+			return err
+		}
+	}
 	for _, r := range batch {
 		o.reqs = append(o.reqs, r)
 		o.events += len(r.evs) + len(r.remote) + len(r.clusters)
