@@ -12,7 +12,7 @@ import (
 	"ucv/replication"
 )
 
-// Events applied at the commit, on every core (decision 0121).
+// Plain events applied later, on every core (decision 0121).
 //
 // The applier is ingest's one serial stage, and under /v1/batch it
 // bounds throughput while the machine has idle processor time: its
@@ -26,8 +26,9 @@ import (
 // So a plain event (a track, page or screen) that lands on a stored
 // profile the writer has not loaded is not applied at once: the writer
 // resolves it, links its identifiers, records its messageId, and keeps
-// it with the profile's other deferred events (writer.later). Its
-// profile is applied later — settled — on every core, each profile's
+// it with the profile's other deferred events (writer.later). Once
+// settleAt profiles wait (between the applier's batches), and at the
+// commit, they are applied — settled — on every core, each profile's
 // decoding, events and deltas on one goroutine (so no core reads
 // states another decoded: decoding ahead of the applier, tried four
 // times, paid for itself in the applier's cache misses), and the

@@ -19,8 +19,16 @@ import (
 // profile (settling it alone), new people — and the plain events were
 // deferred.
 func TestDeferredEventsEndAsAppliedAtOnce(t *testing.T) {
+	// settled at the commit, and between batches once 8 profiles wait
+	for _, at := range []int{0, 8} {
+		t.Run(fmt.Sprintf("settleAt=%d", at), func(t *testing.T) { testDeferred(t, at) })
+	}
+}
+
+func testDeferred(t *testing.T, settleAt int) {
 	const people = 120
-	later, now := open(t), open(t, func(o *Options) { o.noLater = true })
+	later := open(t, func(o *Options) { o.settleAt = settleAt })
+	now := open(t, func(o *Options) { o.noLater = true })
 	both := func(bodies ...string) {
 		t.Helper()
 		for _, s := range []*Store{later, now} {

@@ -123,7 +123,11 @@ func (s *Store) txApply(batch []*request) error {
 	// at the commit (later.go): a commit of 16k events would otherwise
 	// hold the applier for all of them at once, and acknowledgements
 	// wait while it does.
-	if len(w.later) >= settleAt {
+	at := settleAt
+	if s.opts.settleAt > 0 {
+		at = s.opts.settleAt
+	}
+	if len(w.later) >= at {
 		if err := w.settle(); err != nil {
 			return err
 		}

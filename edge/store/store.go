@@ -244,6 +244,8 @@ type Options struct {
 	// noLater (tests) applies every event at once, as before decision
 	// 0121 (later.go).
 	noLater bool
+	// settleAt (tests) replaces settleAt (0: settleAt).
+	settleAt int
 	// initialMmap (tests) is bbolt's initial memory map size: a commit
 	// that grows the map waits for every read transaction to end, which
 	// a test holding one open while the applier commits must avoid.
