@@ -18,19 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v wrk >/dev/null || { echo "applierthread: wrk not installed (apt-get install wrk)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'pkill -9 -f "edge --data-dir $dir/d" || true; rm -rf "$dir"' EXIT
-cat > "$dir/single.lua" <<'LUA'
-local threads, counter = 0, 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
-request = function()
-  counter = counter + 1
-  return wrk.format("POST", "/v1/track", {["Content-Type"]="application/json", ["X-Write-Key"]="wk"},
-    string.format('{"userId":"u%d","messageId":"s-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
-      math.random(100000), counter, counter % 500))
-end
-LUA
 script=$here/batch.lua conns=8
-if [ "${LOAD:-batch}" = single ]; then script=$dir/single.lua conns=64; fi
+if [ "${LOAD:-batch}" = single ]; then script=$here/single.lua conns=64; fi
 ticks() { awk '{print $14+$15}' "$1"; } # utime+stime, in clock ticks
 events() { curl -s 127.0.0.1:18557/metrics | awk '$1=="ucv_events_ingested_total{type=\"track\"}"{printf "%.0f", $2}'; }
 hz=$(getconf CLK_TCK)

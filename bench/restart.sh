@@ -13,19 +13,9 @@
 # latencies, the ingest rate and the commits that waiters forced. Needs
 # wrk and curl.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d); trap 'pkill -9 -f "edge --data-dir $dir" || true; rm -rf "$dir"' EXIT
 addr=127.0.0.1:18557
-cat > "$dir/single.lua" <<'LUA'
-local threads, counter = 0, 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
-request = function()
-  counter = counter + 1
-  return wrk.format("POST", "/v1/track", {["Content-Type"]="application/json", ["X-Write-Key"]="wk"},
-    string.format('{"userId":"u%d","messageId":"r-%d","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
-      math.random(0, 99999), counter, counter % 500))
-end
-LUA
 cat > "$dir/lookup.lua" <<'LUA'
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
@@ -46,14 +36,14 @@ for bin in "$@"; do
       body=$(for i in $(seq 0 99); do u=$((b * 100 + i)); printf '{"type":"identify","userId":"u%d","messageId":"l-%d","traits":{"email":"u%d@example.com","plan":"gold","name":"Customer %d"}},' $u $u $u $u; done)
       curl -sf -o /dev/null -H 'X-Write-Key: wk' -H 'Content-Type: application/json' -d "{\"batch\":[${body%,}]}" "http://$addr/v1/batch"
     done
-    wrk -t2 -c64 -d5s -s "$dir/single.lua" "http://$addr" >/dev/null
+    MIDP=w- wrk -t2 -c64 -d5s -s "$here/single.lua" "http://$addr" >/dev/null
     if [ $restart = 1 ]; then
       pkill -TERM -f "edge --data-dir $dir" || true
       for _ in $(seq 100); do pgrep -f "edge --data-dir $dir" >/dev/null || break; sleep 0.1; done
       start "$bin"
     fi
     w0=$(waiters)
-    wrk -t2 -c64 -d20s -s "$dir/single.lua" "http://$addr" > "$dir/ingest.out" &
+    MIDP=i- wrk -t2 -c64 -d20s -s "$here/single.lua" "http://$addr" > "$dir/ingest.out" &
     sleep 2
     look=$(wrk -t1 -c1 -d15s --latency -s "$dir/lookup.lua" "http://$addr")
     wait

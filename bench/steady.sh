@@ -26,25 +26,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d); trap 'pkill -9 -f "edge --data-dir $dir" || true; rm -rf "$dir"' EXIT
-cat > "$dir/single.lua" <<'LUA'
-local threads, counter = 0, 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
--- tid is the global setup gave this thread (never a chunk-level "local tid")
-function init(args) math.randomseed(tid * 7919); counter = tid * 100000000 end
-local uuid = os.getenv("MID") == "uuid"
-request = function()
-  counter = counter + 1
-  local mid = string.format("s-%d", counter)
-  if uuid then
-    mid = string.format("%08x-%04x-4%03x-%04x-%08x%04x", math.random(0, 0x7fffffff), math.random(0, 0xffff),
-      math.random(0, 0xfff), math.random(0, 0xffff), math.random(0, 0x7fffffff), math.random(0, 0xffff))
-  end
-  return wrk.format("POST", "/v1/track", {["Content-Type"]="application/json", ["X-Write-Key"]="wk"},
-    string.format('{"userId":"u%d","messageId":"%s","event":"Product Viewed","properties":{"sku":"sku-%d","price":19.99}}',
-      math.random(100000), mid, counter % 500))
-end
-LUA
-script=$dir/single.lua conns=64 threads=2
+script=$here/single.lua conns=64 threads=2
 if [ "${LOAD:-single}" = batch ]; then script=$here/batch.lua conns=8; fi
 if [ "${LOAD:-single}" = one ]; then conns=1 threads=1; fi
 # metric NAME: the sum of NAME's series in the scrape in $scrape

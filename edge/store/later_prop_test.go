@@ -27,14 +27,9 @@ func TestDeferralIsInvisible(t *testing.T) {
 		users := rapid.IntRange(2, 12).Draw(rt, "users")
 		settleAt := rapid.SampledFrom([]int{0, 1, 3, 8}).Draw(rt, "settleAt")
 		mk := func(name string, later bool) *Store {
-			o := DefaultOptions(filepath.Join(dir, fmt.Sprintf("%s-%d.db", name, run)))
-			o.NoSync, o.NodeName, o.CompactDelay = true, "till-1", time.Hour
-			o.noLater, o.settleAt = !later, settleAt
-			s, err := Open(o)
-			if err != nil {
-				rt.Fatal(err)
-			}
-			return s
+			return openProp(rt, filepath.Join(dir, fmt.Sprintf("%s-%d.db", name, run)), "till-1", func(o *Options) {
+				o.noLater, o.settleAt = !later, settleAt
+			})
 		}
 		later, now := mk("later", true), mk("now", false)
 		defer later.Close(context.Background())
@@ -112,4 +107,19 @@ func TestDeferralIsInvisible(t *testing.T) {
 			}
 		}
 	})
+}
+
+// openProp opens a store at path for a property test's run: no fsync,
+// named node, compaction an hour away, then opts. The caller closes it.
+func openProp(rt *rapid.T, path, node string, opts ...func(*Options)) *Store {
+	o := DefaultOptions(path)
+	o.NoSync, o.NodeName, o.CompactDelay = true, node, time.Hour
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := Open(o)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	return s
 }

@@ -35,12 +35,7 @@ func TestErasedPersonNeverReappears(t *testing.T) {
 		n := rapid.IntRange(2, 3).Draw(rt, "replicas")
 		stores := make([]*Store, n)
 		for i := range stores {
-			o := DefaultOptions(filepath.Join(dir, fmt.Sprintf("r%d-%d.db", run, i)))
-			o.NoSync, o.NodeName, o.CompactDelay = true, fmt.Sprintf("till-%d", i), time.Hour
-			s, err := Open(o)
-			if err != nil {
-				rt.Fatal(err)
-			}
+			s := openProp(rt, filepath.Join(dir, fmt.Sprintf("r%d-%d.db", run, i)), fmt.Sprintf("till-%d", i))
 			defer s.Close(context.Background())
 			if err := s.SetPrivacySalt(testSalt); err != nil {
 				rt.Fatal(err)
