@@ -15,6 +15,8 @@
 # 2). Needs wrk and curl; Linux only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 command -v wrk >/dev/null || { echo "applierthread: wrk not installed (apt-get install wrk)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'pkill -9 -f "edge --data-dir $dir/d" || true; rm -rf "$dir"' EXIT
@@ -26,11 +28,7 @@ hz=$(getconf CLK_TCK)
 printf '%-28s %10s %18s %14s\n' binary events/s applier-µs/event edge-µs/event
 for _ in $(seq "${ROUNDS:-2}"); do
 	for bin in "$@"; do
-		pkill -9 -f "edge --data-dir $dir/d" || true
-		sleep 0.3
-		rm -rf "$dir/d"
-		("$bin" edge --data-dir "$dir/d" --http-addr 127.0.0.1:18557 --write-key wk=bench >"$dir/edge.log" 2>&1 &)
-		for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:18557/healthz && break; sleep 0.1; done
+		fresh_edge "$bin" "$dir" 127.0.0.1:18557
 		pid=$(pgrep -f "edge --data-dir $dir/d")
 		wrk -t2 -c"$conns" -d25s -s "$script" http://127.0.0.1:18557 >"$dir/wrk.out" &
 		wp=$!

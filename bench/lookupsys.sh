@@ -12,6 +12,8 @@
 # rounds. Needs wrk and python3.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 command -v wrk >/dev/null || { echo "lookupsys: wrk not installed (apt-get install wrk)" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'pkill -9 -f "edge --data-dir $dir/d" || true; rm -rf "$dir"' EXIT
@@ -26,11 +28,7 @@ conns=${CONNS:-50} threads=2
 printf '%-28s %10s %9s %9s %12s %12s\n' binary req/s p50 p99 reads/write ""
 for _ in $(seq "${ROUNDS:-3}"); do
 	for bin in "$@"; do
-		pkill -9 -f "edge --data-dir $dir/d" || true
-		sleep 0.3
-		rm -rf "$dir/d"
-		("$bin" edge --data-dir "$dir/d" --http-addr 127.0.0.1:18556 --write-key wk=bench >"$dir/edge.log" 2>&1 &)
-		for _ in $(seq 50); do curl -s -o /dev/null 127.0.0.1:18556/healthz && break; sleep 0.1; done
+		fresh_edge "$bin" "$dir" 127.0.0.1:18556
 		python3 "$here/loadpeople.py" 127.0.0.1:18556 20000
 		pid=$(pgrep -f "edge --data-dir $dir/d")
 		wrk -t$threads -c"$conns" -d"${DUR:-8}"s --latency -s "$dir/lookup.lua" http://127.0.0.1:18556 >"$dir/wrk.out" &

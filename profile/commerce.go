@@ -81,11 +81,10 @@ var amountFields = []string{"total", "revenue", "value"}
 // is counted as an order without an amount (decision 0003); the edge
 // reports it rather than drop the event (docs/decisions/0120).
 func (m *Message) AmountUnread() string {
-	if m.Kind != Track || !isOrderEvent(m.Event) {
+	if m.Kind != Track {
 		return ""
 	}
-	o := orderOf(m)
-	if o.currency != "" {
+	if o := orderOf(m); !o.isOrder || o.currency != "" {
 		return ""
 	}
 	for _, k := range amountFields {

@@ -111,20 +111,45 @@ func (s *Store) Changes(after uint64, limit int) (cs []Change, next uint64, rese
 	return cs, next, false, l.wake
 }
 
-// traitsBefore remembers a loaded profile's trait registers, to tell
-// later which keys a transaction changed (only while recording).
-func (w *writer) traitsBefore(id string, p *profile.Profile) {
-	if w.stream == nil {
-		return
+// storedAs is what the writer remembers of a profile as it was stored,
+// taken when it is loaded (storedAsOf) and recorded by noteLoaded.
+type storedAs struct {
+	erased bool     // the erased mark (wasErased)
+	idents []string // its identifier keys (before: flush updates holders by difference)
+	// traits are its trait registers, to tell later which keys a
+	// transaction changed; nil unless the change stream records.
+	traits map[string]crdt.Register
+}
+
+// storedAsOf takes what noteLoaded records of p, as stored; traits
+// only with keepTraits (the change stream records: w.stream != nil). It
+// reads only p: settle calls it for distinct profiles at once.
+func storedAsOf(p *profile.Profile, keepTraits bool) storedAs {
+	st := storedAs{erased: p.Erased.Set, idents: p.Identities.Elems()}
+	if keepTraits {
+		st.traits = make(map[string]crdt.Register, len(p.Traits.M))
+		for k, r := range p.Traits.M {
+			st.traits[k] = r
+		}
 	}
-	if _, ok := w.stream[id]; ok {
-		return
+	return st
+}
+
+// noteLoaded records profile id, loaded as p, in the writer's cache,
+// with what it was as stored (storedAsOf).
+func (w *writer) noteLoaded(id string, p *profile.Profile, st storedAs) {
+	w.cache[id] = p
+	if st.erased {
+		mark(&w.wasErased, id)
 	}
-	m := make(map[string]crdt.Register, len(p.Traits.M))
-	for k, r := range p.Traits.M {
-		m[k] = r
+	if w.stream != nil {
+		if _, ok := w.stream[id]; !ok {
+			w.stream[id] = st.traits
+		}
 	}
-	w.stream[id] = m
+	if _, ok := w.before[id]; !ok {
+		w.before[id] = st.idents
+	}
 }
 
 // streamChanges derives the change stream's entries of the views this

@@ -52,23 +52,40 @@ import (
 // events before it (the merging event settled them first). Deltas of
 // distinct profiles commute (they are CRDT states).
 
-// laterMin is the fewest deferred profiles settled on several
-// goroutines; fewer are settled on the applier's.
-const laterMin = 32
-
 // settleAt is how many profiles with deferred events the applier lets
 // wait between its batches: enough to keep both cores busy settling
 // them, few enough that a commit does not hold acknowledgements back
 // while it settles a whole transaction's.
 const settleAt = 4096
 
-// laterEv is an event deferred to its profile's settling: what
-// ingest would have applied it with.
+// laterEv is an event as ingest applies it (applyTo), kept for its
+// profile's settling when it is deferred.
 type laterEv struct {
 	m     *profile.Message
 	link  []profile.Identifier
 	src   profile.Source
 	stamp crdt.Timestamp
+}
+
+// eventOf is ev, linking link, acknowledged at stamp, as applyTo takes it.
+func (w *writer) eventOf(ev Event, link []profile.Identifier, stamp crdt.Timestamp) laterEv {
+	return laterEv{m: ev.Msg, link: link, stamp: stamp,
+		src: profile.Source{Node: w.s.node, Name: ev.Source, Capture: w.cat.Capture}}
+}
+
+// applyTo applies e to p with its acknowledgement's stamp while that is
+// after everything p holds (else a fresh one: stampFor), and returns
+// the delta and what it changed for the views' evaluation. It touches
+// only p (and the store's clock): settle runs it for distinct profiles
+// at once.
+func (w *writer) applyTo(p *profile.Profile, e laterEv) (*profile.Profile, catalog.Change) {
+	ts := stampFor(p, e.stamp)
+	if ts.IsZero() {
+		ts = w.s.clock.Now()
+	}
+	first, last := p.FirstSeen, p.LastSeen
+	d := p.Apply(e.m, e.link, e.src, ts)
+	return d, catalog.ChangeOf(d, first, last)
 }
 
 // deferrable reports whether m may be deferred once resolve has chosen
@@ -103,9 +120,7 @@ type settled struct {
 	id     string
 	rec    []byte
 	p      *profile.Profile
-	before []string // its identifier keys as stored
-	traits map[string]crdt.Register
-	erased bool // as stored
+	stored storedAs
 	// changes and deltas are each event's, in order (a nil delta: the
 	// event changed nothing).
 	changes []catalog.Change
@@ -160,23 +175,10 @@ func (w *writer) settleIDs(ids []string) error {
 			j.err = fmt.Errorf("store: decode profile %s: %w", j.id, j.err)
 			return
 		}
-		j.erased = j.p.Erased.Set
-		j.before = j.p.Identities.Elems()
-		if keepTraits {
-			j.traits = make(map[string]crdt.Register, len(j.p.Traits.M))
-			for k, r := range j.p.Traits.M {
-				j.traits[k] = r
-			}
-		}
+		j.stored = storedAsOf(j.p, keepTraits)
 		w.applyLater(j)
 	}
-	if len(jobs) < laterMin {
-		for i := range jobs {
-			work(i)
-		}
-	} else {
-		spread(len(jobs), work)
-	}
+	spread(len(jobs), work)
 	for i := range jobs {
 		j := &jobs[i]
 		if j.err != nil {
@@ -193,19 +195,7 @@ func (w *writer) settleIDs(ids []string) error {
 				return j.err
 			}
 		} else {
-			// load's bookkeeping, with the state as it was stored
-			w.cache[j.id] = j.p
-			if j.erased {
-				mark(&w.wasErased, j.id)
-			}
-			if keepTraits {
-				if _, ok := w.stream[j.id]; !ok {
-					w.stream[j.id] = j.traits
-				}
-			}
-			if _, ok := w.before[j.id]; !ok {
-				w.before[j.id] = j.before
-			}
+			w.noteLoaded(j.id, j.p, j.stored) // load's bookkeeping, as stored
 		}
 		w.dirty[j.id] = true
 		for k, ch := range j.changes {
@@ -219,22 +209,16 @@ func (w *writer) settleIDs(ids []string) error {
 	return nil
 }
 
-// applyLater applies j's deferred events to j.p as ingest applies an
-// event, recording each one's change and encoded delta. It touches only
-// j (and the store's clock): settle runs it for distinct profiles at
-// once.
+// applyLater applies j's deferred events to j.p (applyTo), recording
+// each one's change and encoded delta. It touches only j (and the
+// store's clock): settle runs it for distinct profiles at once.
 func (w *writer) applyLater(j *settled) {
 	evs := w.later[j.id]
 	j.changes = make([]catalog.Change, len(evs))
 	j.deltas = make([][]byte, len(evs))
 	for k, e := range evs {
-		ts := stampFor(j.p, e.stamp)
-		if ts.IsZero() {
-			ts = w.s.clock.Now()
-		}
-		first, last := j.p.FirstSeen, j.p.LastSeen
-		d := j.p.Apply(e.m, e.link, e.src, ts)
-		j.changes[k] = catalog.ChangeOf(d, first, last)
+		var d *profile.Profile
+		d, j.changes[k] = w.applyTo(j.p, e)
 		if d != nil {
 			if j.deltas[k], j.err = d.Marshal(); j.err != nil {
 				return

@@ -389,8 +389,9 @@ type Stats struct {
 	// LedSyncs is the part of LogSyncs a caller of Append logged itself,
 	// finding the appender idle (decision 0108).
 	LedSyncs int64
-	// DeferredEvents counts the events the applier applied at its
-	// commit, on every core, rather than at once (decision 0121).
+	// DeferredEvents counts the events the applier applied later,
+	// several profiles at once on every core, rather than as it resolved
+	// them (decision 0121).
 	DeferredEvents int64
 	// ApplyRate is the applier's measured rate (logged events per second
 	// of its busy time, a moving average; 0 before the first sample) and

@@ -262,14 +262,7 @@ func (w *writer) load(id string) (*profile.Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: decode profile %s: %w", id, err)
 	}
-	w.cache[id] = p
-	if p.Erased.Set {
-		mark(&w.wasErased, id)
-	}
-	w.traitsBefore(id, p)
-	if _, ok := w.before[id]; !ok {
-		w.before[id] = p.Identities.Elems()
-	}
+	w.noteLoaded(id, p, storedAsOf(p, w.stream != nil))
 	return p, nil
 }
 
@@ -310,8 +303,7 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	}
 	if plain && target != "" && len(absorb) == 0 && w.cache[target] == nil && !w.deleted[target] {
 		// A stored profile not loaded yet: applied when it settles.
-		w.deferTo(target, laterEv{m: m, link: link, stamp: stamp,
-			src: profile.Source{Node: w.s.node, Name: ev.Source, Capture: w.cat.Capture}})
+		w.deferTo(target, w.eventOf(ev, link, stamp))
 		return target, false, w.recorded(target, link, ev, m, mid, h)
 	}
 	var p *profile.Profile
@@ -351,15 +343,9 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 		target = p.ID
 	}
 
-	ts := stampFor(p, stamp)
-	if ts.IsZero() {
-		ts = w.s.clock.Now()
-	}
-	src := profile.Source{Node: w.s.node, Name: ev.Source, Capture: w.cat.Capture}
-	first, last := p.FirstSeen, p.LastSeen
-	d := p.Apply(m, link, src, ts)
+	d, ch := w.applyTo(p, w.eventOf(ev, link, stamp))
 	w.dirty[target] = true
-	w.noteChange(target, catalog.ChangeOf(d, first, last))
+	w.noteChange(target, ch)
 	if err := w.outbox(replication.Entry{Kind: replication.KindDelta, ProfileID: target}, d); err != nil {
 		return "", false, err
 	}

@@ -1,0 +1,13 @@
+# Sourced by the bench scripts: shared shell helpers.
+
+# fresh_edge BIN DIR ADDR: stops any edge on data directory DIR/d, starts
+# BIN on a fresh DIR/d listening on ADDR (write key wk=bench, its log in
+# DIR/edge.log) and waits up to 5 s for its /healthz.
+fresh_edge() {
+	local bin=$1 dir=$2 addr=$3
+	pkill -9 -f "edge --data-dir $dir/d" || true
+	sleep 0.3
+	rm -rf "$dir/d"
+	("$bin" edge --data-dir "$dir/d" --http-addr "$addr" --write-key wk=bench >"$dir/edge.log" 2>&1 &)
+	for _ in $(seq 50); do curl -s -o /dev/null "$addr/healthz" && break; sleep 0.1; done
+}
