@@ -186,10 +186,16 @@ func (w *writer) deleteView(views *seekBucket, id string) error {
 
 // refresh marks profile id's view for rendering again (state
 // unchanged). A profile that is gone, redirected or waiting for repair
-// is skipped.
+// is skipped. A stored view that fails its checksum (the sweep read its
+// evaluation as stale because damage changed it) is counted and logged
+// as rebuilt, as a read's repair request would have had it.
 func (w *writer) refresh(id string) error {
-	if w.deleted[id] || w.isRepairing(id) || w.profiles.Get([]byte(id)) == nil {
+	key := []byte(id)
+	if w.deleted[id] || w.isRepairing(id) || w.profiles.Get(key) == nil {
 		return nil
+	}
+	if v := w.tx.Bucket(bucketViews).Get(key); v != nil && viewFailsSum(key, v) {
+		mark(&w.dmg.rebuilt, id)
 	}
 	if p, err := w.load(id); err != nil {
 		return err
