@@ -99,17 +99,24 @@ func BenchmarkApplyBySize(b *testing.B) {
 // invoices were placed: one "Order Completed" per invoice of a known
 // customer with its line items as products (orders), and, for views,
 // also one "Product Viewed" per line item just before its order, which
-// is what a shop's event stream looks like (views outnumber orders).
+// is what a shop's event stream looks like (views outnumber orders);
+// with logins, also an identify with the customer's e-mail and country
+// before each invoice's views (a customer signing in).
 // Each b.N replays the whole stream into a fresh store; run it with
 // -benchtime 1x. It reports the events applied per second and the
 // largest and median profile at the end (events per customer).
 func BenchmarkIngestOnlineRetail(b *testing.B) {
 	invoices := onlineRetailInvoices(b)
-	for _, views := range []bool{false, true} {
-		b.Run(fmt.Sprintf("views=%v", views), func(b *testing.B) {
+	for _, mode := range []string{"views=false", "views=true", "logins=true"} {
+		views, logins := mode != "views=false", mode == "logins=true"
+		b.Run(mode, func(b *testing.B) {
 			var evs []Event
 			perCustomer := map[string]int{}
 			for _, inv := range invoices {
+				if logins {
+					evs = append(evs, retailLogin(b, inv, -time.Duration(len(inv.lines)+1)*time.Minute))
+					perCustomer[inv.customer]++
+				}
 				if views {
 					for i, l := range inv.lines {
 						evs = append(evs, retailEvent(b, inv, fmt.Sprintf("v-%s-%d", inv.id, i), "Product Viewed",
@@ -186,9 +193,9 @@ type retailLine struct {
 }
 
 type retailInvoice struct {
-	id, customer string
-	at           time.Time
-	lines        []retailLine
+	id, customer, country string
+	at                    time.Time
+	lines                 []retailLine
 }
 
 // retailEvent builds one parsed track event of inv's customer, stamped
@@ -197,6 +204,21 @@ func retailEvent(b *testing.B, inv retailInvoice, messageID, event string, props
 	body, err := json.Marshal(map[string]any{
 		"type": "track", "userId": "c" + inv.customer, "messageId": messageID, "event": event,
 		"timestamp": inv.at.Add(offset).Format(time.RFC3339), "properties": props,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ev(b, string(body))
+}
+
+// retailLogin builds the identify inv's customer sends on signing in
+// before the invoice (offset from its time): the customer's e-mail and
+// country as traits, as a shop's login sends them every time.
+func retailLogin(b *testing.B, inv retailInvoice, offset time.Duration) Event {
+	body, err := json.Marshal(map[string]any{
+		"type": "identify", "userId": "c" + inv.customer, "messageId": "i-" + inv.id,
+		"timestamp": inv.at.Add(offset).Format(time.RFC3339),
+		"traits":    map[string]any{"email": "c" + inv.customer + "@example.com", "country": inv.country},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -254,7 +276,7 @@ func onlineRetailInvoices(b *testing.B) []retailInvoice {
 				b.Fatal(err)
 			}
 			cust, _, _ := strings.Cut(row[6], ".")
-			inv = &retailInvoice{id: row[0], customer: cust, at: at}
+			inv = &retailInvoice{id: row[0], customer: cust, country: row[7], at: at}
 			byID[row[0]] = inv
 			order = append(order, inv)
 		}
