@@ -19,7 +19,10 @@ import (
 //   - A view that fails (or is missing beside its profile) is not served:
 //     the read answers ErrDamaged and asks the committer to repair it.
 //     The committer re-renders the view from the profile's state, which
-//     is all a view is; the next read serves it.
+//     is all a view is; the next read serves it. Damage inside a view's
+//     evaluation can also make it look stale to the sweep, whose
+//     refresh re-renders it the same way — and counts it the same way
+//     (writer.refresh), whichever of the two comes first.
 //   - A profile state that fails cannot be rebuilt here. Wherever it is
 //     found — a read, identity resolution, an incoming change, an
 //     anti-entropy walk — it is set aside: the damaged record goes to the
