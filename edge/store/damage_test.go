@@ -322,8 +322,11 @@ func TestFlippedViewIsRebuilt(t *testing.T) {
 	t.Run("evaluation only", func(t *testing.T) { flippedViewIsRebuilt(t, 200, func(*Options) {}) })
 }
 
-func flippedViewIsRebuilt(t *testing.T, n int, opt func(*Options)) {
-	path, want := damageFixture(t, n, opt)
+// viewFixture is damageFixture(t, n, opt) and the file offset of the
+// first profile's view record.
+func viewFixture(t *testing.T, n int, opt func(*Options)) (path string, want []served, off int64) {
+	t.Helper()
+	path, want = damageFixture(t, n, opt)
 	s, err := openFile(path, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -335,14 +338,18 @@ func flippedViewIsRebuilt(t *testing.T, n int, opt func(*Options)) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	off := recordOffset(t, path, bucketViews, []byte(pid))
+	return path, want, recordOffset(t, path, bucketViews, []byte(pid))
+}
+
+func flippedViewIsRebuilt(t *testing.T, n int, opt func(*Options)) {
+	path, want, off := viewFixture(t, n, opt)
 	at := off + sumLen + 10 + int64(len(want[0].version)) + 8 // inside the JSON
 	bodiless := bodilessAt(t, path, off)
 	if bodiless {
 		at = off + sumLen + 10 + 4 // inside the evaluation's catalog digest (the record has no version: decision 0119)
 	}
 	flipAt(t, path, at, 1, 0x04)
-	s, err = openFile(path, opt)
+	s, err := openFile(path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,24 +379,12 @@ func flippedViewIsRebuilt(t *testing.T, n int, opt func(*Options)) {
 // any read asks for its repair. The view is rebuilt either way, and
 // counted and logged as damage either way.
 func TestFlippedViewFoundBySweep(t *testing.T) {
-	path, want := damageFixture(t, 200, func(*Options) {})
-	s, err := openFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := s.ResolveIdentifier(want[0].id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	off := recordOffset(t, path, bucketViews, []byte(pid))
+	path, want, off := viewFixture(t, 200, func(*Options) {})
 	if !bodilessAt(t, path, off) {
 		t.Fatal("the fixture's view record carries its JSON; want evaluation only")
 	}
 	flipAt(t, path, off+sumLen+10+4, 1, 0x04) // inside the evaluation's catalog digest
-	s, err = openFile(path)
+	s, err := openFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
