@@ -16,6 +16,7 @@ import (
 	"pgregory.net/rapid"
 
 	"ucv/profile"
+	"ucv/profile/catalog"
 	"ucv/replication"
 )
 
@@ -855,4 +856,86 @@ func copyFile(tb testing.TB, path string) string {
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// TestDamagedViewIsNotTheOldEvaluation: flush evaluates a profile's
+// view incrementally from its stored view's evaluation (its audiences,
+// its due moment). A stored view that fails its checksum is not that:
+// an event landing on the profile before any read evaluates it in full,
+// serves the audiences its state qualifies for, and counts the damage.
+// Here a byte of the stored audience name is flipped ("vip" → "wip"),
+// which still parses, and the event (a track) cannot change the
+// audience, so an incremental evaluation would keep the flipped name.
+func TestDamagedViewIsNotTheOldEvaluation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	s, err := openFile(path, withViewBodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.Catalog{}
+	if cat, _, err = cat.With("vip", catalog.Audience{Expression: `"plan" in traits && traits.plan == "gold"`}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetCatalog(cat); err != nil {
+		t.Fatal(err)
+	}
+	// 100 profiles besides: a views bucket too large to be stored inline
+	// in its parent page, where recordOffset finds its records.
+	bodies := []string{`{"type":"identify","userId":"u0","messageId":"i0","traits":{"plan":"gold"}}`}
+	for i := 1; i <= 100; i++ {
+		bodies = append(bodies, fmt.Sprintf(`{"type":"identify","userId":"u%d","messageId":"i%d","traits":{"plan":"silver"}}`, i, i))
+	}
+	ingest(t, s, bodies...)
+	u0 := profile.Identifier{Type: profile.UserID, Value: "u0"}
+	audiencesOf := func(s *Store) []any {
+		t.Helper()
+		v, err := s.LookupIdentifier(u0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		audiences, _ := comparableView(t, v)["audiences"].([]any)
+		return audiences
+	}
+	if got := audiencesOf(s); len(got) != 1 || got[0] != "vip" {
+		t.Fatalf("audiences = %v before the damage, want [vip]", got)
+	}
+	pid, err := s.ResolveIdentifier(u0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	off := recordOffset(t, path, bucketViews, []byte(pid))
+	rec := make([]byte, 256)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ReadAt(rec, off)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(rec, []byte("vip")) // the evaluation's audiences come before the JSON
+	if at < 0 {
+		t.Fatal("no audience name in the view record")
+	}
+	flipAt(t, path, off+int64(at), 1, 'v'^'w')
+
+	s, err = openFile(path, withViewBodies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	ingest(t, s, `{"type":"track","userId":"u0","messageId":"t0","event":"Viewed"}`)
+	if got := audiencesOf(s); len(got) != 1 || got[0] != "vip" {
+		t.Errorf("audiences = %v after an event on the damaged view, want [vip]", got)
+	}
+	if st, _ := s.Stats(); st.ViewMismatches != 1 {
+		t.Errorf("Stats.ViewMismatches = %d, want 1", st.ViewMismatches)
+	}
+	if err := s.Check(); err != nil {
+		t.Error(err)
+	}
 }

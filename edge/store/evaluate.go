@@ -109,8 +109,8 @@ func (w *writer) markFull(id string) { mark(&w.full, id) }
 
 // increments returns, for each of ids, what an incremental evaluation of
 // its view needs — or nil where it must be evaluated in full: changed
-// by more than ingest, no evaluated view yet, rendered under another
-// catalog, or stale by time.
+// by more than ingest, no evaluated view yet (or a stored view that
+// fails its checksum), rendered under another catalog, or stale by time.
 func (w *writer) increments(views *seekBucket, ids []string) []*increment {
 	out := make([]*increment, len(ids))
 	if w.change == nil || w.cat.Empty() {
@@ -121,7 +121,7 @@ func (w *writer) increments(views *seekBucket, ids []string) []*increment {
 		if ch == nil || w.full[id] {
 			continue
 		}
-		old := viewEvalOf(views.Get([]byte(id)))
+		old := viewEvalOf(w.storedView(views, id)) // damaged: evaluated in full
 		if old.stale(w.cat.Digest(), w.nowMs) {
 			continue
 		}
@@ -138,7 +138,7 @@ func (w *writer) increments(views *seekBucket, ids []string) []*increment {
 // a copy of its leaf page for nothing.
 func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval, c *Cached) error {
 	due := w.tx.Bucket(bucketDue)
-	stored := views.Get([]byte(id))
+	stored := w.storedView(views, id)
 	if old := viewEvalOf(stored); old.nextMs != 0 && old.nextMs != ev.nextMs {
 		if err := due.Delete(dueKey(old.nextMs, id)); err != nil {
 			return err
@@ -157,6 +157,21 @@ func (w *writer) putView(views *seekBucket, id string, rec []byte, ev viewEval, 
 		return nil
 	}
 	return views.Put([]byte(id), rec)
+}
+
+// storedView returns profile id's stored view record as flush is about
+// to replace it, or nil if there is none or it fails its checksum.
+// Damage found this way is counted and logged as a rebuilt view (the
+// view being written replaces it), and nothing in the damaged record —
+// its due moment, its audiences — is taken as the old evaluation.
+func (w *writer) storedView(views *seekBucket, id string) []byte {
+	key := []byte(id)
+	stored := views.Get(key)
+	if stored != nil && viewFailsSum(key, stored) {
+		mark(&w.dmg.rebuilt, id)
+		return nil
+	}
+	return stored
 }
 
 // viewWritten tells the read index what this transaction left as

@@ -849,7 +849,7 @@ func (w *writer) flush() error {
 	if w.stream != nil {
 		oldAud, newAud = make(map[string][]byte, len(ids)), make(map[string][]byte, len(ids))
 		for i, id := range ids {
-			if old := viewEvalOf(views.Get([]byte(id))); old.ok {
+			if old := viewEvalOf(w.storedView(views, id)); old.ok {
 				oldAud[id] = bytes.Clone(old.audiences)
 			}
 			newAud[id] = out[i].ev.audiences
