@@ -26,14 +26,21 @@ import (
 
 // bucketDecisions: profile ID → decision record:
 //
+//	uint32 BE CRC-32C of the profile ID and the rest (recordSum) ‖
 //	uint64 BE digest ‖ int64 BE next ms (the view's eval) ‖ uvarint n ‖
 //	n × (uvarint len ‖ offer id ‖ float64 BE bits score), ranked
+//
+// A record that fails its checksum — damaged, or stored before records
+// carried one — is not used: the read decides from the profile, as for
+// a stale one, and the view's next write replaces it.
 //
 // Created at Open when missing.
 var bucketDecisions = []byte("decisions")
 
-func encodeDecision(ev viewEval, ranked []catalog.Decided) []byte {
-	b := make([]byte, 0, 17+len(ranked)*16)
+// encodeDecision returns profile id's decision record: ranked, under
+// evaluation ev.
+func encodeDecision(id string, ev viewEval, ranked []catalog.Decided) []byte {
+	b := make([]byte, sumLen, sumLen+17+len(ranked)*16)
 	b = binary.BigEndian.AppendUint64(b, ev.digest)
 	b = binary.BigEndian.AppendUint64(b, uint64(ev.nextMs))
 	b = binary.AppendUvarint(b, uint64(len(ranked)))
@@ -42,13 +49,23 @@ func encodeDecision(ev viewEval, ranked []catalog.Decided) []byte {
 		b = append(b, o.ID...)
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(o.Score))
 	}
+	binary.BigEndian.PutUint32(b, recordSum([]byte(id), b[sumLen:]))
 	return b
 }
 
-// decodeDecision reads a decision record rendered with ev (ok false when
-// it was rendered with another evaluation or is malformed) and calls fn
-// with each offer in rank order until fn returns false. id aliases b.
-func decodeDecision(b []byte, ev viewEval, fn func(id []byte, score float64) bool) bool {
+// decodeDecision reads profile id's decision record b, rendered with ev
+// (ok false when it fails its checksum, was rendered with another
+// evaluation or is malformed), and calls fn with each offer in rank
+// order until fn returns false. The offer's id aliases b.
+func decodeDecision(id, b []byte, ev viewEval, fn func(id []byte, score float64) bool) bool {
+	if len(b) < sumLen || binary.BigEndian.Uint32(b) != recordSum(id, b[sumLen:]) {
+		return false
+	}
+	return parseDecision(b[sumLen:], ev, fn)
+}
+
+// parseDecision is decodeDecision past the checksum.
+func parseDecision(b []byte, ev viewEval, fn func(id []byte, score float64) bool) bool {
 	if len(b) < 16 || binary.BigEndian.Uint64(b) != ev.digest || int64(binary.BigEndian.Uint64(b[8:])) != ev.nextMs {
 		return false
 	}
@@ -76,9 +93,9 @@ func decodeDecision(b []byte, ev viewEval, fn func(id []byte, score float64) boo
 // offersAt returns the offers at placement of decision record b
 // (rendered with ev), at most limit, with their payloads; ok is false
 // when b was rendered with another evaluation or is malformed.
-func offersAt(cat *catalog.Compiled, b []byte, ev viewEval, placement string, limit int) ([]catalog.Decided, bool) {
+func offersAt(cat *catalog.Compiled, id, b []byte, ev viewEval, placement string, limit int) ([]catalog.Decided, bool) {
 	offers := make([]catalog.Decided, 0, min(limit, 8))
-	ok := decodeDecision(b, ev, func(oid []byte, score float64) bool {
+	ok := decodeDecision(id, b, ev, func(oid []byte, score float64) bool {
 		if name, payload, ok := cat.OfferAt(oid, placement); ok {
 			offers = append(offers, catalog.Decided{ID: name, Score: score, Payload: payload})
 		}
@@ -98,7 +115,7 @@ func rank(p *profile.Profile, cat *catalog.Compiled, nowMs int64, audiences []st
 	if !next.IsZero() && (ev.nextMs == 0 || next.UnixMilli() < ev.nextMs) {
 		ev.nextMs = next.UnixMilli()
 	}
-	ev.decision = encodeDecision(*ev, ranked)
+	ev.decision = encodeDecision(p.ID, *ev, ranked)
 }
 
 // putDecision stores or removes id's decision with its view.
@@ -151,7 +168,7 @@ func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placeme
 	}
 	if o, ok := s.settle(ik, key, true, true); ok {
 		d = Decided{ID: o.p.ID, Version: o.c.Version}
-		d.Offers, stored = offersAt(cat, o.ev.decision, o.ev, placement, limit)
+		d.Offers, stored = offersAt(cat, []byte(o.p.ID), o.ev.decision, o.ev, placement, limit)
 		return d, true, stored, nil
 	}
 	if byID {
@@ -184,7 +201,7 @@ func (s *Store) Decision(id string, ident profile.Identifier, byID bool, placeme
 		if n := int(v[sumLen+9]); len(v) >= sumLen+10+n {
 			d.Version = string(v[sumLen+10 : sumLen+10+n])
 		}
-		d.Offers, stored = offersAt(cat, tx.Bucket(bucketDecisions).Get(key), ev, placement, limit)
+		d.Offers, stored = offersAt(cat, key, tx.Bucket(bucketDecisions).Get(key), ev, placement, limit)
 		// A record stored without its JSON carries the version only
 		// beside a decision (decision 0119); without one the caller
 		// decides from the profile, which has it.

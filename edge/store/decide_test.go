@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -128,25 +129,64 @@ func TestDecisionsStored(t *testing.T) {
 	}
 }
 
+// TestDamagedDecisionIsNotServed: a stored decision record that fails
+// its checksum (here a byte of an offer's score flipped, which still
+// parses) is not served: the read answers stored false and the caller
+// decides from the profile.
+func TestDamagedDecisionIsNotServed(t *testing.T) {
+	s := open(t)
+	if _, err := s.SetCatalog(offerCatalog(t)); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, s, order("ann", "o1", t0.Add(-time.Hour), "5"))
+	if got, stored := decisionOf(t, s, "ann", "checkout"); !stored || !slices.Equal(got, []string{`loyal=10{"code":"L"}`}) {
+		t.Fatalf("before the damage: %v, stored %v", got, stored)
+	}
+	id, err := s.ResolveIdentifier(profile.Identifier{Type: profile.UserID, Value: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDecisions)
+		rec := bytes.Clone(b.Get([]byte(id)))
+		if len(rec) == 0 {
+			t.Fatal("no decision stored")
+		}
+		rec[len(rec)-1] ^= 0x40 // the last offer's score: 10 becomes 10.000000000000114
+		return b.Put([]byte(id), rec)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// decisionOf fails the test if a stored decision disagrees with
+	// deciding from the profile.
+	if got, stored := decisionOf(t, s, "ann", "checkout"); stored || !slices.Equal(got, []string{`loyal=10{"code":"L"}`}) {
+		t.Fatalf("after the damage: %v, stored %v; want the record unused", got, stored)
+	}
+}
+
 // A decision record decodes to what was encoded, only under the
-// evaluation it was stamped with, and any bytes decode without panic.
+// evaluation it was stamped with and the profile ID it was sealed for,
+// and any bytes decode without panic. The fuzzer's bytes are the
+// record past its checksum (parseDecision): sealed, they would almost
+// never get past it.
 func FuzzDecodeDecision(f *testing.F) {
 	ev := viewEval{digest: 42, nextMs: 1_700_000_000_000, ok: true}
 	ranked := []catalog.Decided{{ID: "loyal", Score: 20}, {ID: "news", Score: -1.5}}
-	f.Add(encodeDecision(ev, ranked))
-	f.Add(encodeDecision(ev, nil))
+	f.Add(encodeDecision("p1", ev, ranked)[sumLen:])
+	f.Add(encodeDecision("p1", ev, nil)[sumLen:])
 	f.Add([]byte{})
+	id := []byte("p1")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got []catalog.Decided
-		if !decodeDecision(b, ev, func(id []byte, score float64) bool {
+		if !parseDecision(b, ev, func(id []byte, score float64) bool {
 			got = append(got, catalog.Decided{ID: string(id), Score: score})
 			return true
 		}) {
 			return
 		}
-		again := encodeDecision(ev, got)
+		again := encodeDecision(string(id), ev, got)
 		var back []catalog.Decided
-		if !decodeDecision(again, ev, func(id []byte, score float64) bool {
+		if !decodeDecision(id, again, ev, func(id []byte, score float64) bool {
 			back = append(back, catalog.Decided{ID: string(id), Score: score})
 			return true
 		}) || len(back) != len(got) {
@@ -154,8 +194,18 @@ func FuzzDecodeDecision(f *testing.F) {
 		}
 		other := ev
 		other.nextMs++
-		if decodeDecision(again, other, func([]byte, float64) bool { return true }) {
+		if decodeDecision(id, again, other, func([]byte, float64) bool { return true }) {
 			t.Fatal("a decision decoded under another evaluation")
+		}
+		if decodeDecision([]byte("p2"), again, ev, func([]byte, float64) bool { return true }) {
+			t.Fatal("a decision decoded under another profile ID")
+		}
+		for i := range again {
+			flipped := bytes.Clone(again)
+			flipped[i] ^= 0x20
+			if decodeDecision(id, flipped, ev, func([]byte, float64) bool { return true }) {
+				t.Fatalf("a decision with byte %d flipped decoded", i)
+			}
 		}
 	})
 }
