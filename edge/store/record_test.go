@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -41,4 +42,25 @@ func FuzzViewRecord(f *testing.F) {
 			t.Fatalf("round trip changed the record: %+v %+v → %+v %+v", v, got, v2, ev2)
 		}
 	})
+}
+
+// BenchmarkRecordSum is the checksum of a record of a view's sizes (an
+// evaluation only; one with its JSON): what verifying a stored view or
+// decision costs (decision 0122).
+func BenchmarkRecordSum(b *testing.B) {
+	for _, size := range []int{256, 1600} {
+		body := make([]byte, size)
+		for i := range body {
+			body[i] = byte(i * 7)
+		}
+		key := []byte("01M98D042QZZ45QDYHXCQ7FMNN")
+		b.Run(fmt.Sprintf("record=%dB", size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			var sink uint32
+			for b.Loop() {
+				sink ^= recordSum(key, body)
+			}
+			_ = sink
+		})
+	}
 }
