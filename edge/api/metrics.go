@@ -164,7 +164,7 @@ var (
 		"The applier's commits since the store opened, by why it committed the transaction it keeps open across batches under load: idle (nothing more queued, nobody waiting), waiter (a read, an Ingest caller or another write waited), request (a peer's changes or the hub's clusters), age, events, closing, every_batch (--apply-commit-age 0).",
 		"reason")
 	descMismatches = metric.NewDesc("ucv_store_checksum_mismatches_total",
-		"Stored records that failed their checksum when read since the store opened, by record: view (rebuilt from the profile's state) or state (set aside until a peer or the hub sends its copy).",
+		"Stored records that failed their checksum when read or used since the store opened, by record: view (rebuilt from the profile's state) or state (set aside until a peer or the hub sends its copy).",
 		"record")
 	descRepairing  = metric.NewDesc("ucv_store_profiles_repairing", "Profiles whose damaged state waits for a replica's copy (lookups of them answer 500).")
 	descRepaired   = metric.NewDesc("ucv_store_profiles_repaired_total", "Damaged profiles repaired from a peer's or the hub's copy since the store opened.")
