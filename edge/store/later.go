@@ -24,7 +24,10 @@ import (
 // the profile.
 //
 // So a plain event (a track, page or screen) that lands on a stored
-// profile the writer has not loaded is not applied at once: the writer
+// profile is not applied at once — whether or not the writer loaded
+// the profile earlier in the transaction (then its state is settled
+// where it is, in the cache: a regular's events after their first one
+// move off the applier too) — and the writer
 // resolves it, links its identifiers, records its messageId, and keeps
 // it with the profile's other deferred events (writer.later). Once
 // settleAt profiles wait (between the applier's batches), and at the
@@ -100,7 +103,7 @@ func deferrable(m *profile.Message) bool {
 }
 
 // deferTo keeps m for profile target's settling (see deferrable; the
-// caller checked that target is stored and not loaded).
+// caller checked that target is stored or cached, and not merged away).
 func (w *writer) deferTo(target string, e laterEv) {
 	if w.later == nil {
 		w.later = make(map[string][]laterEv, w.s.sized.profiles)
@@ -118,7 +121,8 @@ func (w *writer) deferTo(target string, e laterEv) {
 // records of it.
 type settled struct {
 	id     string
-	rec    []byte
+	rec    []byte // nil for a profile the writer holds (cached)
+	cached bool
 	p      *profile.Profile
 	stored storedAs
 	// changes and deltas are each event's, in order (a nil delta: the
@@ -136,10 +140,23 @@ func (w *writer) settle() error {
 		return nil
 	}
 	ids := make([]string, 0, len(w.later))
+	// A profile settled alone (settleOne) and deferred to again is
+	// listed twice: once is enough.
+	var listed map[string]bool
+	if len(w.laterIDs) > len(w.later) {
+		listed = make(map[string]bool, len(w.later))
+	}
 	for _, id := range w.laterIDs {
-		if _, ok := w.later[id]; ok { // not settled alone since (settleOne)
-			ids = append(ids, id)
+		if _, ok := w.later[id]; !ok { // settled alone since (settleOne)
+			continue
 		}
+		if listed != nil {
+			if listed[id] {
+				continue
+			}
+			listed[id] = true
+		}
+		ids = append(ids, id)
 	}
 	w.laterIDs = w.laterIDs[:0]
 	return w.settleIDs(ids)
@@ -158,6 +175,9 @@ func (w *writer) settleIDs(ids []string) error {
 	for i, id := range ids {
 		j := &jobs[i]
 		j.id = id
+		if j.p, j.cached = w.cache[id]; j.cached {
+			continue // loaded earlier in this transaction: its state is here
+		}
 		j.rec = w.profiles.Get([]byte(id))
 		if j.rec == nil {
 			return fmt.Errorf("store: index points to missing profile %s", id)
@@ -166,6 +186,10 @@ func (w *writer) settleIDs(ids []string) error {
 	keepTraits := w.stream != nil
 	work := func(i int) {
 		j := &jobs[i]
+		if j.cached {
+			w.applyLater(j)
+			return
+		}
 		state, err := openProfile([]byte(j.id), j.rec)
 		if err != nil {
 			j.damaged = true // load's way, on the applier: quarantined
@@ -194,7 +218,7 @@ func (w *writer) settleIDs(ids []string) error {
 			if j.err != nil {
 				return j.err
 			}
-		} else {
+		} else if !j.cached {
 			w.noteLoaded(j.id, j.p, j.stored) // load's bookkeeping, as stored
 		}
 		w.dirty[j.id] = true

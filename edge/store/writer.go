@@ -241,14 +241,14 @@ func (w *writer) canonical(id string) string {
 
 // load returns the profile id (canonical), from the cache or the bucket.
 func (w *writer) load(id string) (*profile.Profile, error) {
-	if p, ok := w.cache[id]; ok {
-		return p, nil
-	}
 	if _, ok := w.later[id]; ok { // deferred events: applied now (later.go)
 		if err := w.settleOne(id); err != nil {
 			return nil, err
 		}
 		return w.cache[id], nil
+	}
+	if p, ok := w.cache[id]; ok {
+		return p, nil
 	}
 	b := w.profiles.Get([]byte(id))
 	if b == nil {
@@ -301,8 +301,8 @@ func (w *writer) ingest(ev Event, stamp crdt.Timestamp) (id string, dup bool, er
 	if err != nil {
 		return "", false, err
 	}
-	if plain && target != "" && len(absorb) == 0 && w.cache[target] == nil && !w.deleted[target] {
-		// A stored profile not loaded yet: applied when it settles.
+	if plain && target != "" && len(absorb) == 0 && !w.deleted[target] {
+		// A stored profile, loaded or not: applied when it settles.
 		w.deferTo(target, w.eventOf(ev, link, stamp))
 		return target, false, w.recorded(target, link, ev, m, mid, h)
 	}
