@@ -876,11 +876,12 @@ func (s *Store) applyRequest(w *writer, r *request) error {
 	if err := s.aborted(); err != nil {
 		return err
 	}
-	if r.behind == nil && len(r.evs) == 0 {
+	if len(r.evs) == 0 {
 		// A peer's changes, the hub's clusters, a directive, a repair, a
 		// refresh: they read states, so deferred events are applied
-		// first (later.go). (A write behind touches only the meta and
-		// outbox buckets.)
+		// first (later.go). So is a write behind: an outbox trim must
+		// find the deferred events' deltas where applying them at once
+		// would have put them, before it, in sequence order.
 		if err := w.settle(); err != nil {
 			return err
 		}
