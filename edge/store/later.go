@@ -47,7 +47,8 @@ import (
 //     of an event with several identifiers, merges, a peer's delta);
 //   - an event that cannot be deferred, and every request of another
 //     kind (a peer's changes, the hub's clusters, privacy directives,
-//     repairs, refreshes), settles everything first;
+//     repairs, refreshes, writes behind such as an outbox trim),
+//     settles everything first;
 //   - flush settles everything before it writes.
 //
 // The outbox's order changes only across profiles: a profile's deltas
