@@ -17,9 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-command -v wrk >/dev/null || { echo "applierthread: wrk not installed (apt-get install wrk)" >&2; exit 1; }
-dir=$(mktemp -d)
-trap 'pkill -9 -f "edge --data-dir $dir/d" || true; rm -rf "$dir"' EXIT
+wrk_scratch applierthread
 script=$here/batch.lua conns=8
 if [ "${LOAD:-batch}" = single ]; then script=$here/single.lua conns=64; fi
 ticks() { awk '{print $14+$15}' "$1"; } # utime+stime, in clock ticks

@@ -14,9 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-command -v wrk >/dev/null || { echo "lookupsys: wrk not installed (apt-get install wrk)" >&2; exit 1; }
-dir=$(mktemp -d)
-trap 'pkill -9 -f "edge --data-dir $dir/d" || true; rm -rf "$dir"' EXIT
+wrk_scratch lookupsys
 cat > "$dir/lookup.lua" <<'LUA'
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
