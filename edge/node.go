@@ -187,6 +187,9 @@ func New(cfg Config) (n *Node, err error) {
 	opts.Path = filepath.Join(cfg.DataDir, DataFile)
 	opts.NodeName = cfg.Name
 	opts.Logger = log
+	// Only gossip and the hub read the outbox: without them its entries
+	// are numbered, not written (decision 0123).
+	opts.Unreplicated = cfg.Hub == nil && cfg.Gossip == nil
 	if cfg.Hub != nil {
 		// A profile whose stored state is found damaged is fetched again
 		// from the hub (and from peers by anti-entropy).

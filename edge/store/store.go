@@ -196,6 +196,16 @@ type Options struct {
 	// cursor, whose next pull then brings the hub's copy of every
 	// cluster (hubsync.FeedCursor).
 	RefetchPositions []string
+	// Unreplicated says that nothing reads this store's outbox: an edge
+	// with neither gossip peers nor a hub. The writer then numbers each
+	// outbox entry (the bucket's sequence advances) but neither encodes
+	// nor writes it, exactly as if it were written and trimmed at once —
+	// which is what such an edge did (TrimOutboxFor with no readers), at
+	// ~15 % of its ingest. A hub attached later still finds the early
+	// sequences gone and is sent the full state (Resync), and a store
+	// reopened replicated writes its entries again from the next
+	// sequence. Decision 0123.
+	Unreplicated bool
 	// Logger receives the store's reports of damage found and repaired
 	// (nil: discarded). Values are profile IDs, never identifiers.
 	Logger *slog.Logger

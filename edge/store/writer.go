@@ -684,8 +684,10 @@ func (w *writer) mint() (string, error) {
 	return id.String(), nil
 }
 
+// outbox appends e to the outbox with delta, when not nil, encoded as
+// its Delta; an unreplicated store only numbers it (outboxEncoded).
 func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
-	if delta != nil {
+	if delta != nil && !w.s.opts.Unreplicated {
 		b, err := delta.Marshal()
 		if err != nil {
 			return err
@@ -696,10 +698,12 @@ func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
 }
 
 // outboxEncoded appends e, its delta already encoded, to the outbox.
+// An unreplicated store (Options.Unreplicated) gives e its sequence and
+// writes nothing: the entry is as if written and trimmed at once.
 func (w *writer) outboxEncoded(e replication.Entry) error {
 	ob := w.tx.Bucket(bucketOutbox)
 	seq, err := ob.NextSequence()
-	if err != nil {
+	if err != nil || w.s.opts.Unreplicated {
 		return err
 	}
 	v, err := encodeOutbox(e)
