@@ -202,24 +202,15 @@ func (m *mixedRun) body(prefix string, n *int, focus []int) (string, int) {
 		mid = fmt.Sprintf("%s%d", prefix, rapid.IntRange(0, i-1).Draw(rt, "repeated"))
 	}
 	var b string
-	switch rapid.IntRange(0, 7).Draw(rt, "kind") {
-	case 0, 1:
-		b = fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Order Completed","properties":{"total":%d}}`, u, i+1)
-	case 2:
-		b = fmt.Sprintf(`{"type":"page","userId":"u%d","name":"p%d","properties":{"category":"c%d"}}`, u, i%3, i%4)
-	case 3:
-		b = fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"e%d@example.com","n":%d}}`,
-			u, rapid.IntRange(0, m.users-1).Draw(rt, "email"), i)
-	case 4:
-		b = fmt.Sprintf(`{"type":"alias","userId":"u%d","previousId":"a%d"}`, u, rapid.IntRange(0, mixedAnons-1).Draw(rt, "anon"))
-	case 5:
-		b = fmt.Sprintf(`{"type":"track","userId":"u%d","anonymousId":"a%d","event":"Signed In"}`, u, rapid.IntRange(0, mixedAnons-1).Draw(rt, "anon"))
-	case 6:
+	switch kind := rapid.IntRange(0, propKinds).Draw(rt, "kind"); kind {
+	case propKinds:
 		// a new device: a plain event that links an identifier
 		b = fmt.Sprintf(`{"type":"track","userId":"u%d","anonymousId":"%s-d%d","event":"Product Viewed"}`, u, prefix, i)
 	default:
-		b = fmt.Sprintf(`{"type":"screen","anonymousId":"a%d","name":"s"}`, rapid.IntRange(0, mixedAnons-1).Draw(rt, "anon"))
-		u = -1
+		b = propEvent(rt, kind, u, i, m.users, mixedAnons)
+		if kind == propKinds-1 { // an anonymous visitor's screen
+			u = -1
+		}
 	}
 	return b[:len(b)-1] + fmt.Sprintf(`,"messageId":%q}`, mid), u
 }

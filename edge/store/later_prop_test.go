@@ -43,22 +43,7 @@ func TestDeferralIsInvisible(t *testing.T) {
 			if rapid.IntRange(0, 9).Draw(rt, "repeat") == 0 && i > 0 {
 				mid = fmt.Sprintf("m%d", rapid.IntRange(0, i-1).Draw(rt, "repeated"))
 			}
-			var b string
-			switch rapid.IntRange(0, 6).Draw(rt, "kind") {
-			case 0, 1:
-				b = fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Order Completed","properties":{"total":%d}}`, u, i+1)
-			case 2:
-				b = fmt.Sprintf(`{"type":"page","userId":"u%d","name":"p%d","properties":{"category":"c%d"}}`, u, i%3, i%4)
-			case 3:
-				b = fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"e%d@example.com","n":%d}}`,
-					u, rapid.IntRange(0, users-1).Draw(rt, "email"), i)
-			case 4:
-				b = fmt.Sprintf(`{"type":"alias","userId":"u%d","previousId":"a%d"}`, u, rapid.IntRange(0, 3).Draw(rt, "anon"))
-			case 5:
-				b = fmt.Sprintf(`{"type":"track","userId":"u%d","anonymousId":"a%d","event":"Signed In"}`, u, rapid.IntRange(0, 3).Draw(rt, "anon"))
-			default:
-				b = fmt.Sprintf(`{"type":"screen","anonymousId":"a%d","name":"s"}`, rapid.IntRange(0, 3).Draw(rt, "anon"))
-			}
+			b := propEvent(rt, rapid.IntRange(0, propKinds-1).Draw(rt, "kind"), u, i, users, 4)
 			bodies = append(bodies, b[:len(b)-1]+fmt.Sprintf(`,"messageId":%q}`, mid))
 		}
 		for len(bodies) > 0 {
@@ -122,4 +107,30 @@ func openProp(rt *rapid.T, path, node string, opts ...func(*Options)) *Store {
 		rt.Fatal(err)
 	}
 	return s
+}
+
+// propKinds is how many kinds of event propEvent draws.
+const propKinds = 7
+
+// propEvent is the JSON body of one event of kind (0 to propKinds-1:
+// an order, twice as likely as the rest, a page, an identify giving an
+// e-mail, an alias, a sign-in linking an anonymous ID, a screen of an
+// anonymous visitor) by user u of users, the stream's i-th event, with
+// anons anonymous IDs. The caller adds its messageId.
+func propEvent(rt *rapid.T, kind, u, i, users, anons int) string {
+	switch kind {
+	case 0, 1:
+		return fmt.Sprintf(`{"type":"track","userId":"u%d","event":"Order Completed","properties":{"total":%d}}`, u, i+1)
+	case 2:
+		return fmt.Sprintf(`{"type":"page","userId":"u%d","name":"p%d","properties":{"category":"c%d"}}`, u, i%3, i%4)
+	case 3:
+		return fmt.Sprintf(`{"type":"identify","userId":"u%d","traits":{"email":"e%d@example.com","n":%d}}`,
+			u, rapid.IntRange(0, users-1).Draw(rt, "email"), i)
+	case 4:
+		return fmt.Sprintf(`{"type":"alias","userId":"u%d","previousId":"a%d"}`, u, rapid.IntRange(0, anons-1).Draw(rt, "anon"))
+	case 5:
+		return fmt.Sprintf(`{"type":"track","userId":"u%d","anonymousId":"a%d","event":"Signed In"}`, u, rapid.IntRange(0, anons-1).Draw(rt, "anon"))
+	default:
+		return fmt.Sprintf(`{"type":"screen","anonymousId":"a%d","name":"s"}`, rapid.IntRange(0, anons-1).Draw(rt, "anon"))
+	}
 }
