@@ -235,9 +235,8 @@ func (w *writer) settleIDs(ids []string) error {
 }
 
 // applyLater applies j's deferred events to j.p (applyTo), recording
-// each one's change and encoded delta (none in an unreplicated store,
-// whose outbox only numbers its entries). It touches only j (and the
-// store's clock): settle runs it for distinct profiles at once.
+// each one's change and encoded delta (deltaBytes). It touches only j
+// (and the store's clock): settle runs it for distinct profiles at once.
 func (w *writer) applyLater(j *settled) {
 	evs := w.later[j.id]
 	j.changes = make([]catalog.Change, len(evs))
@@ -245,8 +244,8 @@ func (w *writer) applyLater(j *settled) {
 	for k, e := range evs {
 		var d *profile.Profile
 		d, j.changes[k] = w.applyTo(j.p, e)
-		if d != nil && !w.s.opts.Unreplicated {
-			if j.deltas[k], j.err = d.Marshal(); j.err != nil {
+		if d != nil {
+			if j.deltas[k], j.err = w.deltaBytes(d); j.err != nil {
 				return
 			}
 		}

@@ -219,11 +219,7 @@ func (m *mixedRun) body(prefix string, n *int, focus []int) (string, int) {
 func (m *mixedRun) parse(bodies []string) []Event {
 	evs := make([]Event, len(bodies))
 	for i, b := range bodies {
-		msg, err := profile.ParseMessage([]byte(b), "", t0, profile.ParseOptions{Normalize: profile.DefaultNormalizeOptions()})
-		if err != nil {
-			m.rt.Fatalf("ParseMessage(%s): %v", b, err)
-		}
-		evs[i] = Event{Msg: msg, Source: "pos"}
+		evs[i] = ev(m.rt, b)
 	}
 	return evs
 }

@@ -50,11 +50,7 @@ func TestDeferralIsInvisible(t *testing.T) {
 			k := rapid.IntRange(1, len(bodies)).Draw(rt, "batch")
 			evs := make([]Event, k)
 			for i, b := range bodies[:k] {
-				m, err := profile.ParseMessage([]byte(b), "", t0, profile.ParseOptions{Normalize: profile.DefaultNormalizeOptions()})
-				if err != nil {
-					rt.Fatalf("ParseMessage(%s): %v", b, err)
-				}
-				evs[i] = Event{Msg: m, Source: "pos"}
+				evs[i] = ev(rt, b)
 			}
 			bodies = bodies[k:]
 			for _, s := range []*Store{later, now} {

@@ -200,8 +200,8 @@ type Options struct {
 	// with neither gossip peers nor a hub. The writer then numbers each
 	// outbox entry (the bucket's sequence advances) but neither encodes
 	// nor writes it, exactly as if it were written and trimmed at once —
-	// which is what such an edge did (TrimOutboxFor with no readers), at
-	// ~15 % of its ingest. A hub attached later still finds the early
+	// which is what such an edge did (TrimOutboxFor with no readers). A
+	// hub attached later still finds the early
 	// sequences gone and is sent the full state (Resync), and a store
 	// reopened replicated writes its entries again from the next
 	// sequence. Decision 0123.

@@ -70,7 +70,8 @@ func reopen(tb testing.TB, s *Store) *Store {
 	return s2
 }
 
-func ev(tb testing.TB, body string) Event {
+// ev parses body as the API would, an event from source "pos".
+func ev(tb fataler, body string) Event {
 	tb.Helper()
 	m, err := profile.ParseMessage([]byte(body), "", t0, profile.ParseOptions{Normalize: profile.DefaultNormalizeOptions()})
 	if err != nil {

@@ -685,16 +685,25 @@ func (w *writer) mint() (string, error) {
 }
 
 // outbox appends e to the outbox with delta, when not nil, encoded as
-// its Delta; an unreplicated store only numbers it (outboxEncoded).
+// its Delta (deltaBytes).
 func (w *writer) outbox(e replication.Entry, delta *profile.Profile) error {
-	if delta != nil && !w.s.opts.Unreplicated {
-		b, err := delta.Marshal()
+	if delta != nil {
+		b, err := w.deltaBytes(delta)
 		if err != nil {
 			return err
 		}
 		e.Delta = b
 	}
 	return w.outboxEncoded(e)
+}
+
+// deltaBytes encodes delta for an outbox entry: nil in an unreplicated
+// store, which only numbers its entries (outboxEncoded).
+func (w *writer) deltaBytes(delta *profile.Profile) ([]byte, error) {
+	if w.s.opts.Unreplicated {
+		return nil, nil
+	}
+	return delta.Marshal()
 }
 
 // outboxEncoded appends e, its delta already encoded, to the outbox.
